@@ -1,0 +1,200 @@
+"""Words a student reads: how to show an input, a value, an error, and what a mistake likely is.
+
+Checks decide; this module only phrases. Every hint names the concrete mistake and a fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from grader.grids import GridCase
+from grader.observations import ErrorInfo, Returned
+
+
+@dataclass(frozen=True)
+class Cause:
+    key: str
+    text: str
+    advice: str
+
+
+LAYOUT_WORDS = {
+    "plain": "",
+    "strided": ", a non-contiguous view",
+    "requires_grad": " that already requires grad",
+    "nonleaf": " that is not a leaf (it came out of another operation)",
+}
+
+
+def number(value: float, dtype: str | None = "float64") -> str:
+    if np.isnan(value) or np.isinf(value):
+        return str(value)
+    if dtype in ("float32", "float16", "bfloat16"):
+        return str(np.float32(value))
+    return repr(float(value))
+
+
+def describe_tensor(case: GridCase) -> str:
+    if not case.shape:
+        return f"a 0-d {case.dtype} tensor on {case.device}{LAYOUT_WORDS[case.layout]}"
+    shape = "(" + ", ".join(map(str, case.shape)) + ("," if len(case.shape) == 1 else "") + ")"
+    return f"a {case.dtype} tensor of shape {shape} on {case.device}{LAYOUT_WORDS[case.layout]}"
+
+
+def show_input(case: GridCase, limit: int = 6) -> str:
+    flat = case.values.ravel()
+    if flat.size == 0:
+        return "an empty tensor"
+    text = ", ".join(number(v, case.dtype) for v in flat[:limit]) + (", …" if flat.size > limit else "")
+    return text if not case.shape else f"[{text}]"
+
+
+def value_example(case: GridCase, got: np.ndarray, want: np.ndarray, formula: str, dtype: str | None) -> str:
+    """'At x = …, you returned …; cos(x) is ….' at the element that is furthest off."""
+    got = got.reshape(case.shape) if got.size == case.values.size else got
+    error = np.abs(got - want)
+    index = int(np.argmax(np.where(np.isnan(error), np.inf, error)))
+    position = "" if not case.shape else f" (element {list(np.unravel_index(index, case.shape))})"
+    x = case.values.ravel()[index]
+    return (f"At x = {number(x, case.dtype)}{position}, in {describe_tensor(case)}, your function returned "
+            f"{number(got.ravel()[index], dtype)}; {formula.replace('x', number(x, case.dtype), 1)} "
+            f"is {number(want.ravel()[index], case.dtype)}.")
+
+
+def returned_words(r: Returned) -> str:
+    """What came back, for anything that is not a comparable tensor."""
+    if r.kind == "none":
+        return "returned None"
+    if r.kind == "error" and r.error:
+        return f"raised {r.error.headline()}{_where(r.error)}"
+    if r.kind == "number":
+        return f"returned a Python {r.type_name or 'number'}"
+    if r.kind == "ndarray":
+        return "returned a numpy array"
+    if r.kind == "other":
+        return f"returned a {r.type_name}"
+    return f"returned a {r.dtype} tensor of shape {tuple(r.shape or ())} on {r.device}"
+
+
+def _where(error: ErrorInfo) -> str:
+    if not error.frames:
+        return ""
+    frame = error.frames[-1]
+    return f" at line {frame.line} of your file (`{frame.code}`)" if frame.code else f" at line {frame.line}"
+
+
+# ---- likely causes -------------------------------------------------------------------------------
+
+_ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
+    (r"grad can be implicitly created only for scalar outputs", "nonscalar_backward",
+     "backward() was called on a tensor with more than one element; autograd needs to know what to "
+     "multiply the gradient by.",
+     "Call y.sum().backward(), or y.backward(torch.ones_like(y)), then return x.grad."),
+    (r"does not require grad and does not have a grad_fn", "no_requires_grad",
+     "autograd was asked for a gradient of something it did not record: x never had requires_grad=True.",
+     "Start from x = x.detach().clone().requires_grad_(True) before computing torch.sin(x)."),
+    (r"can only change requires_grad flags of leaf variables", "requires_grad_nonleaf",
+     "requires_grad_() was called on a tensor that is the result of other operations.",
+     "Make a fresh leaf first: x = x.detach().clone().requires_grad_(True)."),
+    (r"a leaf Variable that requires grad is being used in an in-place operation", "inplace_leaf",
+     "an in-place operation (like sin_ or +=) changed a tensor that requires grad.",
+     "Use out-of-place operations: y = torch.sin(x)."),
+    (r"Can't call numpy\(\) on Tensor that requires grad", "numpy_requires_grad",
+     "numpy() was called on a tensor that autograd is tracking.",
+     "Return the torch tensor x.grad itself; the grader wants a tensor, not a numpy array."),
+    (r"backward through the graph a second time", "backward_twice",
+     "backward() ran twice through the same graph.",
+     "Compute y = torch.sin(x) again for each backward(), or call backward() only once."),
+    (r"One of the differentiated Tensors appears to not have been used in the graph", "unused_input",
+     "torch.autograd.grad was asked about a tensor that the output does not depend on.",
+     "Compute y from the very tensor you pass to torch.autograd.grad."),
+    (r"(must be real number, not Tensor|only one element tensors can be converted)", "math_module",
+     "a function from the math module (or float()) was given a whole tensor.",
+     "Use torch.sin on the tensor; the math module works on single Python numbers only."),
+    (r"(Expected all tensors to be on the same device|device type)", "device_mix",
+     "tensors on different devices were combined.",
+     "Create every tensor you need on x.device (torch.ones_like(x), not torch.ones(n))."),
+    (r"(can't allocate memory|out of memory|MemoryError)", "memory",
+     "the function ran out of memory.",
+     "Work on x itself; do not build tensors much larger than x."),
+    (r"takes \d+ positional arguments? but \d+ (was|were) given|missing \d+ required positional argument",
+     "signature", "get_derivative must take exactly one argument, the tensor x.",
+     "Define it as def get_derivative(x): …"),
+)
+
+
+_TENSOR_NAMES = ("grad", "backward", "requires_grad_", "requires_grad", "detach", "clone", "sin", "sum",
+                 "numpy", "item", "zero_", "grad_fn", "is_leaf")
+
+
+def explain_error(error: ErrorInfo) -> Cause:
+    text = f"{error.type}: {error.message}"
+    for pattern, key, cause, advice in _ERROR_HINTS:
+        if re.search(pattern, text):
+            return Cause(key, "Likely cause: " + cause, advice)
+    if error.type in ("SystemExit", "KeyboardInterrupt"):
+        return Cause("exit", f"Likely cause: your function raised {error.type} (sys.exit, exit() or a raise).",
+                     "Return a value instead of exiting; the grader calls your function many times.")
+    typo = re.search(r"has no attribute '(\w+)'", error.message)
+    if error.type == "AttributeError" and typo:
+        close = difflib.get_close_matches(typo.group(1), _TENSOR_NAMES, n=1)
+        guess = f" Did you mean .{close[0]}?" if close else ""
+        return Cause("attribute", f"Likely cause: .{typo.group(1)} does not exist.{guess}",
+                     f"Fix the name{' to .' + close[0] if close else ''}; x.grad holds the gradient after backward().")
+    if error.type == "NameError":
+        return Cause("name", "Likely cause: a name is used before it is defined (a typo, or a missing import).",
+                     "Check the spelling, and import torch at the top of your file.")
+    return Cause("exception", "Your function raised an exception on this input.",
+                 "Run it yourself on the input above and read the traceback.")
+
+
+def explain_values(x: np.ndarray, got: np.ndarray, derivative: str, formula: str,
+                   tolerance: float) -> Cause | None:
+    """Name what the returned values are, when they are something recognisable."""
+    if got.size == 0 or not np.all(np.isfinite(got)):
+        return None
+    truth = getattr(np, derivative)(x)
+    slack = max(tolerance, 1e-6) * 10
+
+    def like(values: np.ndarray) -> bool:
+        return bool(np.all(np.abs(got - values) <= slack + slack * np.abs(values)))
+
+    if np.any(np.abs(truth) > 0.1):
+        k = float(np.dot(got, truth) / np.dot(truth, truth))
+        if abs(k - 1) > 0.01 and abs(k) > 0.01 and like(k * truth):
+            if abs(k - round(k)) < 1e-3 and round(k) >= 2:
+                return Cause("scaled", f"Likely cause: your values are {round(k)} times {formula}. Gradients add "
+                             "up in x.grad each time backward() runs on the same tensor, or you differentiated "
+                             f"{round(k)}·sin(x).", "Differentiate sin(x) itself, once, on a fresh tensor.")
+            return Cause("scaled", f"Likely cause: your values are {k:.4g} times {formula}.",
+                         "Differentiate exactly sin(x), and return the gradient unchanged.")
+    candidates = (
+        ("primitive", np.sin(x), "your values equal sin(x) itself, the function rather than its derivative.",
+         "Did you return y instead of x.grad? After y.sum().backward(), the derivative is in x.grad."),
+        ("identity", x, "your values equal x itself.", "Return x.grad after calling backward(), not x."),
+        ("x_times", x * truth, f"your values equal x·{formula}: y.backward(x) uses x as the incoming gradient.",
+         "Call y.sum().backward() or y.backward(torch.ones_like(y)) instead."),
+        ("negated", -truth, f"your values are -{formula}: the sign is flipped.", "Do not negate the gradient."),
+        ("second", -np.sin(x), "your values are -sin(x), the derivative of cos(x), not of sin(x).",
+         "Differentiate sin(x)."),
+        ("zeros", np.zeros_like(x), "your values are all zero.",
+         "Return x.grad after y.sum().backward() (did you zero the gradient before returning it?)."),
+        ("ones", np.ones_like(x), "your values are all one: that is the incoming gradient, not the derivative.",
+         "Return x.grad, the gradient with respect to x."),
+    )
+    for key, values, text, advice in candidates:
+        if like(values):
+            return Cause(key, "Likely cause: " + text, advice)
+    return None
+
+
+def precision_cause(case: GridCase, returned_dtype: str | None) -> Cause | None:
+    if case.dtype == "float64" and returned_dtype in ("float32", "float16", "bfloat16"):
+        return Cause("precision", f"Likely cause: a float64 input came back as {returned_dtype}, so the answer lost "
+                     "precision (torch.tensor(...), .float() or a float32 helper tensor do this).",
+                     "Keep x's dtype: work on x.detach().clone() and return its gradient as it is.")
+    return None

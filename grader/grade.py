@@ -1,0 +1,121 @@
+"""Grade one submission: the whole pipeline, top to bottom.
+
+submission file -> sandbox child -> observations -> checks -> score -> Outcome (reports render it)
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+import traceback
+from dataclasses import replace
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from grader import checks, probe, score, submission
+from grader.canary import Secret
+from grader.exercise import Exercise
+from grader.grids import grid_seed
+from grader.observations import Observations, Output
+from grader.outcome import Finding, Outcome, PlotData
+from grader.probe import Plan
+
+
+def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, course_secret: str = "",
+               device: str = "auto", plan: Plan | None = None) -> Outcome:
+    """Grade one file. Never raises for anything the submission does; SubmissionError if the path
+    is not a gradable file. A failure of the grader itself becomes an Outcome saying so."""
+    started = time.perf_counter()
+    sub = submission.read(path)
+    session = probe.start(sub.path, exercise)  # the child imports torch while we draw the grids
+    seed = plan.seed if plan is not None else seed if seed is not None else grid_seed(exercise.name, course_secret)
+    try:
+        plan = plan or Plan.draw(exercise, seed)
+        observations = probe.collect(session, exercise, plan, Secret.draw(), device)
+        if observations.load.ok:
+            failing = {name: fails for name, fails in checks.case_predicates(exercise).items()
+                       if any(fails(r) for r in observations.cases)}
+            observations = probe.shrink(session, observations, exercise, plan, failing, checks.SHRINK_LAYOUTS)
+    except Exception as err:  # noqa: BLE001 - the grader's own failure must still produce a result
+        session.close()
+        return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started)
+    session.close()
+    out, out_bytes, err_text, err_bytes = session.output()
+    observations = replace(observations, output=Output(out, out_bytes, err_text, err_bytes),
+                           source_hits=submission.scan(sub.source))
+    findings, total = score.apply([check(observations, exercise) for check in checks.ALL], exercise)
+    return Outcome(
+        submission=sub.path,
+        sha256=sub.sha256,
+        exercise=exercise.name,
+        status=_status(observations),
+        findings=tuple(findings),
+        score=total,
+        max_score=exercise.max_score,
+        seed=seed,
+        devices=observations.devices,
+        versions=versions(observations.torch_version),
+        duration_s=round(time.perf_counter() - started, 3),
+        plot=_plot_data(observations, exercise),
+        stdout=out,
+        stdout_bytes=out_bytes,
+        stderr=err_text,
+        stderr_bytes=err_bytes,
+        sandbox_layers=observations.layers,
+    )
+
+
+def _status(obs: Observations) -> str:
+    if not obs.load.ok:
+        return "load_error"
+    if obs.ended is not None:
+        return {"timeout": "timeout"}.get(obs.ended.reason, "crash")
+    memory = any(r.first.error and feedback_memory(r.first.error.message + r.first.error.type) for r in obs.cases)
+    return "memory" if memory else "graded"
+
+
+def feedback_memory(text: str) -> bool:
+    return "MemoryError" in text or "can't allocate memory" in text or "out of memory" in text
+
+
+def _plot_data(obs: Observations, ex: Exercise) -> PlotData | None:
+    if obs.plot_x is None:
+        return None
+    values = obs.plot.values if obs.plot is not None else None
+    if values is not None and (values.size != obs.plot_x.size or np.iscomplexobj(values)):
+        values = None
+    low, high = ex.plot_range
+    failing: list[float] = []
+    for r in obs.cases:
+        got = checks.values_of(r.first, r.case)
+        if got is None or np.iscomplexobj(got) or r.case.layout not in ("plain", "strided"):
+            continue
+        want, tol = checks.reference(r.case, ex), ex.tolerance(r.case.dtype)
+        bad = ~(np.abs(got - want) <= tol.atol + tol.rtol * np.abs(want))
+        xs = r.case.values[bad]
+        failing.extend(float(x) for x in xs[(xs >= low) & (xs <= high)])
+    return PlotData(obs.plot_x, None if values is None else values.ravel(), tuple(failing[:300]))
+
+
+def versions(torch_version: str = "") -> dict[str, str]:
+    found = {"python": platform.python_version(), "torch": torch_version}
+    for package in ("grader", "numpy", "hypothesis", "matplotlib"):
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[package] = "unknown"
+    return found
+
+
+def _grader_failure(sub: submission.Submission, ex: Exercise, seed: int, err: Exception,
+                    duration: float) -> Outcome:
+    detail = "".join(traceback.format_exception(err))[-4000:]
+    findings = [Finding(name, False, 0.0, "Not graded: the grader itself failed, not your submission.",
+                        score=0.0, max_score=points) for name, points in ex.rubric.items()]
+    return Outcome(
+        submission=sub.path, sha256=sub.sha256, exercise=ex.name, status="grader_error",
+        findings=tuple(findings), score=0.0, max_score=ex.max_score, seed=seed, devices=(),
+        versions=versions(), duration_s=round(duration, 3), grader_error=detail,
+    )

@@ -1,0 +1,203 @@
+"""What the parent saw the submission do, after validating every reply from the child.
+
+Frozen data built only from checked JSON facts and decoded arrays; checks read nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from grader.canary import Secret
+from grader.grids import GridCase
+from grader.sandbox.protocol import ProtocolError, decode_array
+from grader.sandbox.session import Ended
+
+
+@dataclass(frozen=True)
+class Frame:
+    line: int
+    code: str
+    function: str
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    type: str
+    message: str
+    frames: tuple[Frame, ...] = ()
+    syntax_line: int | None = None
+    syntax_offset: int | None = None
+    syntax_code: str = ""
+
+    def headline(self) -> str:
+        first = self.message.strip().splitlines()[0] if self.message.strip() else ""
+        return f"{self.type}: {first}" if first else self.type
+
+
+@dataclass(frozen=True)
+class Returned:
+    """One call's outcome: a value (kind tensor/ndarray/number/none/other) or an error."""
+
+    kind: str
+    values: np.ndarray | None = field(default=None, compare=False)
+    dtype: str | None = None
+    shape: tuple[int, ...] | None = None
+    device: str | None = None
+    requires_grad: bool = False
+    type_name: str = ""
+    text: str = ""
+    error: ErrorInfo | None = None
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    case: GridCase
+    first: Returned
+    second: Returned
+    canary: Returned
+    input_changed: bool
+    requires_grad_changed: bool
+    grad_left: bool
+    trace: dict[str, int]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    ok: bool
+    error: ErrorInfo | None = None
+    missing: str | None = None  # "missing" or the type found instead of a function
+    names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceHit:
+    """A line of the student's source that calls something suspicious (secondary evidence only)."""
+
+    line: int
+    name: str
+    code: str
+
+
+@dataclass(frozen=True)
+class Output:
+    stdout: str = ""
+    stdout_bytes: int = 0
+    stderr: str = ""
+    stderr_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Observations:
+    load: LoadResult
+    cases: tuple[CaseResult, ...] = ()
+    planned: tuple[GridCase, ...] = ()
+    ended: Ended | None = None
+    ended_case: GridCase | None = None
+    plot_x: np.ndarray | None = field(default=None, compare=False)
+    plot: Returned | None = None
+    minimal: dict[str, CaseResult] = field(default_factory=dict)
+    output: Output = Output()
+    devices: tuple[str, ...] = ("cpu",)
+    torch_version: str = ""
+    layers: tuple[str, ...] = ()
+    secret: Secret | None = None
+    source_hits: tuple[SourceHit, ...] = ()
+
+
+# ---- validation of the child's replies ---------------------------------------------------------
+
+def _text(raw: Any, limit: int = 4000) -> str:
+    if not isinstance(raw, str):
+        raise ProtocolError(f"expected text, got {type(raw).__name__}")
+    return raw[:limit]
+
+
+def _flag(raw: Any) -> bool:
+    if not isinstance(raw, bool):
+        raise ProtocolError(f"expected true or false, got {raw!r:.40}")
+    return raw
+
+
+def parse_error(raw: Any) -> ErrorInfo:
+    if not isinstance(raw, dict):
+        raise ProtocolError("an error description that is not an object")
+    frames_raw = raw.get("frames", [])
+    if not isinstance(frames_raw, list):
+        raise ProtocolError("error frames that are not a list")
+    frames = tuple(
+        Frame(int(f["line"]) if isinstance(f.get("line"), int) else 0, _text(f.get("code", ""), 200),
+              _text(f.get("function", ""), 100))
+        for f in frames_raw[-5:] if isinstance(f, dict)
+    )
+    syntax = raw.get("syntax") if isinstance(raw.get("syntax"), dict) else {}
+    line, offset = syntax.get("line"), syntax.get("offset")
+    return ErrorInfo(
+        type=_text(raw.get("type"), 100),
+        message=_text(raw.get("message", "")),
+        frames=frames,
+        syntax_line=line if isinstance(line, int) else None,
+        syntax_offset=offset if isinstance(offset, int) else None,
+        syntax_code=_text(syntax.get("code", ""), 200),
+    )
+
+
+def parse_returned(raw: Any, specs: Any, payload: bytes) -> Returned:
+    if not isinstance(raw, dict):
+        raise ProtocolError("a call result that is not an object")
+    kind = raw.get("kind")
+    if kind == "error":
+        return Returned("error", error=parse_error(raw.get("error")))
+    if kind == "none":
+        return Returned("none")
+    if kind == "number":
+        value = raw.get("value")
+        if not isinstance(value, (int, float)):
+            raise ProtocolError("a number result without a number")
+        return Returned("number", values=np.array(float(value)), type_name=_text(raw.get("type", ""), 50))
+    if kind == "other":
+        return Returned("other", type_name=_text(raw.get("type", ""), 100), text=_text(raw.get("repr", ""), 300))
+    if kind not in ("tensor", "ndarray"):
+        raise ProtocolError(f"a call result of unknown kind {kind!r:.40}")
+    values = None
+    index = raw.get("array")
+    if index is not None:
+        if not isinstance(specs, list) or not isinstance(index, int) or not 0 <= index < len(specs):
+            raise ProtocolError("a result that points at a missing array")
+        values = decode_array(specs[index], payload)
+    shape = raw.get("shape")
+    if not isinstance(shape, list) or not all(isinstance(n, int) for n in shape):
+        raise ProtocolError("a result without a valid shape")
+    if values is not None and tuple(values.shape) != tuple(shape) and kind == "tensor":
+        raise ProtocolError("a result whose data does not have its stated shape")
+    return Returned(
+        kind,
+        values=values,
+        dtype=_text(raw.get("dtype", ""), 50),
+        shape=tuple(shape),
+        device=_text(raw.get("device", "cpu"), 20),
+        requires_grad=bool(raw.get("requires_grad", False)),
+    )
+
+
+def parse_case(case: GridCase, header: dict[str, Any], payload: bytes) -> CaseResult:
+    if header.get("event") == "harness_error":
+        failure = Returned("error", error=ErrorInfo("GraderHarnessError", _text(header.get("detail", ""))))
+        return CaseResult(case, failure, failure, failure, False, False, False, {})
+    specs = header.get("arrays")
+    trace = header.get("trace", {})
+    if not isinstance(trace, dict) or len(trace) > 500:
+        raise ProtocolError("an op trace that is not a small object")
+    clean_trace = {_text(k, 200): int(v) for k, v in trace.items() if isinstance(v, int)}
+    return CaseResult(
+        case=case,
+        first=parse_returned(header.get("first"), specs, payload),
+        second=parse_returned(header.get("second"), specs, payload),
+        canary=parse_returned(header.get("canary"), specs, payload),
+        input_changed=_flag(header.get("input_changed")),
+        requires_grad_changed=_flag(header.get("requires_grad_changed")),
+        grad_left=_flag(header.get("grad_left")),
+        trace=clean_trace,
+    )

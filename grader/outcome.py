@@ -1,0 +1,61 @@
+"""The data that crosses stages: findings from checks, and the Outcome that reports render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A check's verdict with its evidence, in the four parts a student reads."""
+
+    name: str
+    passed: bool
+    fraction: float  # share of the check's points earned, before the rubric's policies
+    summary: str  # one line: what we found
+    example: str = ""  # the concrete x we tried, what came back and what was expected
+    cause: str = ""  # the likely cause
+    advice: str = ""  # what to do next
+    evidence: tuple[str, ...] = ()  # secondary facts (op trace, source lines)
+    data: dict[str, Any] = field(default_factory=dict)  # machine-readable facts for result.json
+    score: float = 0.0
+    max_score: float = 0.0
+
+    @property
+    def message(self) -> str:
+        advice = f"What to do: {self.advice}" if self.advice else ""
+        parts = [self.summary, self.example, self.cause, advice, *self.evidence]
+        return "\n".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class PlotData:
+    x: np.ndarray
+    returned: np.ndarray | None  # the student's values on x, when they came back as numbers
+    failing_x: tuple[float, ...] = ()  # grid inputs outside tolerance, to mark on the plot
+
+
+@dataclass(frozen=True)
+class Outcome:
+    submission: Path
+    sha256: str
+    exercise: str
+    status: str  # graded | load_error | timeout | crash | memory | grader_error
+    findings: tuple[Finding, ...]
+    score: float
+    max_score: float
+    seed: int
+    devices: tuple[str, ...]
+    versions: dict[str, str]
+    duration_s: float
+    plot: PlotData | None = None
+    stdout: str = ""
+    stdout_bytes: int = 0
+    stderr: str = ""
+    stderr_bytes: int = 0
+    sandbox_layers: tuple[str, ...] = ()
+    grader_error: str = ""

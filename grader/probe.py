@@ -1,0 +1,190 @@
+"""Drive one sandbox session over the grids and collect what the submission did.
+
+Runs only parent-side code: it sends inputs, validates replies and never interprets them beyond
+turning them into Observations; checks.py decides what they mean.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from grader import grids
+from grader.canary import Secret
+from grader.exercise import Exercise
+from grader.observations import (
+    CaseResult,
+    LoadResult,
+    Observations,
+    Returned,
+    parse_case,
+    parse_error,
+    parse_returned,
+)
+from grader.sandbox.protocol import ProtocolError
+from grader.sandbox.session import Ended, Session, SessionEnded
+
+# What a shrink may spend per failing check: enough for hypothesis to reach a minimal example
+# for a fast function, bounded so a slow one cannot stretch a self-check.
+SHRINK_BUDGET_S = 2.0
+
+
+class GraderFailure(Exception):
+    """The grader itself could not work (not the student's fault)."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to run: the grids per device, drawn once and reusable across submissions."""
+
+    seed: int
+    cases: dict[str, tuple[grids.GridCase, ...]]
+    plot_x: np.ndarray
+
+    @classmethod
+    def draw(cls, exercise: Exercise, seed: int, devices: Sequence[str] = ("cpu",)) -> Plan:
+        low, high = exercise.plot_range
+        plot_x = grids.round_to(np.linspace(low, high, exercise.plot_points), "float32")
+        return cls(seed, {}, plot_x).ensure(exercise, devices)
+
+    def ensure(self, exercise: Exercise, devices: Sequence[str]) -> Plan:
+        """This plan with grids for every device in `devices` (drawing only the missing ones)."""
+        cases = dict(self.cases)
+        for device in devices:
+            if device not in cases:
+                dtypes = grids.CPU_DTYPES if device == "cpu" else grids.ACCELERATOR_DTYPES
+                strategy = grids.grid_cases(dtypes, device, exercise.large)
+                drawn = grids.draw(strategy, exercise.examples, self.seed + (device != "cpu"))
+                cases[device] = tuple(grids.explicit_cases(dtypes, device) + drawn)
+        return replace(self, cases=cases)
+
+
+def start(source: Path, exercise: Exercise) -> Session:
+    """Start the child now: it imports torch while the caller draws grids."""
+    return Session(source, exercise.limits.output_kib)
+
+
+def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
+            device: str = "auto") -> Observations:
+    limits = exercise.limits
+    deadline = time.monotonic() + limits.total_timeout_s
+    try:
+        hello, _ = session.receive(limits.load_timeout_s, "starting Python and importing torch")
+    except SessionEnded as end:
+        raise GraderFailure(f"the sandbox did not start: {end.ended.detail}") from None
+    devices = _devices(device, bool(hello.get("cuda")))
+    plan = plan.ensure(exercise, devices)
+    session.send({
+        "op": "setup",
+        "path": str(session.path),
+        "function": exercise.function,
+        "primitive": exercise.primitive,
+        "derivative": exercise.derivative,
+        "secret": secret.to_wire(),
+        "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},
+        "devices": list(devices),
+    })
+    base = {"devices": devices, "torch_version": str(hello.get("torch", ""))[:50]}
+    try:
+        loaded, _ = session.receive(limits.load_timeout_s, "importing your file")
+    except SessionEnded as end:
+        return Observations(load=LoadResult(False), ended=end.ended, **base)
+    layers = tuple(str(layer)[:80] for layer in loaded.get("layers", []))[:20]
+    if loaded.get("event") != "ready":
+        return Observations(load=_load_failure(loaded), layers=layers, **base)
+    cases = [case for d in devices for case in plan.cases[d]]
+    results, ended, ended_case = [], None, None
+    try:
+        for case in cases:
+            results.append(run_case(session, case, _left(deadline, limits.call_timeout_s)))
+        plot = run_plot(session, plan.plot_x, _left(deadline, limits.call_timeout_s))
+    except SessionEnded as end:
+        ended, plot = end.ended, None
+        ended_case = cases[len(results)] if len(results) < len(cases) else None
+    return Observations(
+        load=LoadResult(True), cases=tuple(results), planned=tuple(cases), secret=secret, ended=ended,
+        ended_case=ended_case, plot_x=plan.plot_x, plot=plot, layers=layers, **base,
+    )
+
+
+def run_case(session: Session, case: grids.GridCase, timeout: float) -> CaseResult:
+    header = {"op": "case", "dtype": case.dtype, "device": case.device, "layout": case.layout,
+              "shape": list(case.shape)}
+    session.send(header, case.values.astype("<f8").tobytes())
+    shape = "×".join(map(str, case.shape)) or "0-d"
+    reply, payload = session.receive(timeout, f"a call on a {shape} {case.dtype} tensor")
+    try:
+        return parse_case(case, reply, payload)
+    except (ProtocolError, KeyError, TypeError, ValueError) as err:
+        session.kill()
+        raise SessionEnded(Ended("protocol", f"sent back something malformed: {err}")) from None
+
+
+def run_plot(session: Session, xs: np.ndarray, timeout: float) -> Returned:
+    session.send({"op": "plot", "dtype": "float32", "device": "cpu", "layout": "plain",
+                  "shape": list(xs.shape)}, xs.astype("<f8").tobytes())
+    reply, payload = session.receive(timeout, "a call on the plot's grid")
+    try:
+        return parse_returned(reply.get("first"), reply.get("arrays"), payload)
+    except (ProtocolError, KeyError, TypeError, ValueError) as err:
+        session.kill()
+        raise SessionEnded(Ended("protocol", f"sent back something malformed: {err}")) from None
+
+
+def shrink(session: Session, observations: Observations, exercise: Exercise, plan: Plan,
+           failing: dict[str, Callable[[CaseResult], bool]], layouts: dict[str, tuple[str, ...]]) -> Observations:
+    """Find the smallest input on which each failing per-case check still fails."""
+    minimal: dict[str, CaseResult] = {}
+    for name, fails in failing.items():
+        if session.ended or not any(fails(r) for r in observations.cases):
+            continue
+        device = next(r.case.device for r in observations.cases if fails(r))
+        dtypes = grids.CPU_DTYPES if device == "cpu" else grids.ACCELERATOR_DTYPES
+        # Non-empty inputs first: "fails on [0.5, 1.0]" teaches more than "fails on an empty tensor".
+        strategy = grids.grid_cases(dtypes, device, exercise.large, layouts[name], min_side=1)
+        seen: dict[int, CaseResult] = {}
+
+        def still_fails(case: grids.GridCase) -> bool:
+            try:
+                result = run_case(session, case, exercise.limits.call_timeout_s)
+            except SessionEnded:
+                return False
+            seen[id(case)] = result
+            return fails(result)
+
+        smallest = grids.shrink(strategy, still_fails, plan.seed, exercise.examples, SHRINK_BUDGET_S)
+        if smallest is not None and id(smallest) in seen:
+            minimal[name] = seen[id(smallest)]
+    return replace(observations, minimal=minimal)
+
+
+def _devices(requested: str, cuda: bool) -> tuple[str, ...]:
+    if requested == "cpu":
+        return ("cpu",)
+    if requested == "cuda":
+        if not cuda:
+            raise GraderFailure("--device cuda was asked for, but torch sees no CUDA device here")
+        return ("cuda",)
+    return ("cpu", "cuda") if cuda else ("cpu",)
+
+
+def _left(deadline: float, per_call: float) -> float:
+    return max(0.05, min(per_call, deadline - time.monotonic()))
+
+
+def _load_failure(reply: dict) -> LoadResult:
+    error = reply.get("error")
+    names = reply.get("names", [])
+    return LoadResult(
+        ok=False,
+        error=parse_error(error) if error is not None else None,
+        missing=str(reply.get("missing", ""))[:60] or None,
+        names=tuple(str(n)[:60] for n in names[:50]) if isinstance(names, list) else (),
+    )
+
+
+__all__ = ["GraderFailure", "Plan", "collect", "shrink", "start"]

@@ -1,0 +1,289 @@
+"""Runs inside the sandbox child: the only code that imports and calls student code.
+
+Conversation (protocol.py framing): child -> hello (after importing torch); parent -> setup;
+child -> ready | load_error; then parent -> case | plot | exit, child -> one reply each.
+Everything sent back is raw numbers plus plain JSON facts; the parent decides what they mean.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+from typing import Any
+
+from grader.canary import Secret, secret_derivative
+from grader.sandbox import protocol
+
+MAX_TRACE_NAMES = 500
+MAX_MESSAGE_CHARS = 2000
+
+
+def main(argv: list[str]) -> None:
+    read_fd, write_fd = int(argv[1]), int(argv[2])
+    started = time.perf_counter()
+    import torch
+
+    # One thread: the grids are small, and the parent works on the other core meanwhile.
+    torch.set_num_threads(1)
+    protocol.send(write_fd, {
+        "event": "hello",
+        "torch": torch.__version__,
+        "cuda": torch.cuda.is_available(),
+        "import_s": time.perf_counter() - started,
+    })
+    receiver = protocol.Receiver(read_fd)
+    setup, _ = receiver.receive()
+    layers = apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])
+    runner = Runner(torch, setup)
+    protocol.send(write_fd, {**runner.load(), "layers": layers})
+    if runner.function is None:
+        return
+    while True:
+        header, payload = receiver.receive()
+        if header["op"] == "exit":
+            return
+        try:
+            reply, arrays = runner.serve(header, payload)
+        except Exception:  # noqa: BLE001 - our harness failed around the call (maybe the student broke torch)
+            reply, arrays = {"event": "harness_error", "detail": traceback.format_exc()[-MAX_MESSAGE_CHARS:]}, []
+        specs, blob = protocol.pack_arrays(arrays)
+        protocol.send(write_fd, {**reply, "arrays": specs}, blob)
+
+
+def apply_limits(limits: dict[str, Any], uses_cuda: bool) -> list[str]:
+    """Resource limits for everything the submission does from here on; returns what is active."""
+    active = []
+    cpu = int(limits["total_timeout_s"]) + 5
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    active.append(f"cpu-time {cpu}s")
+    size = 64 << 20
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write then fails instead of killing
+    resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+    active.append("file-size 64 MiB")
+    if not uses_cuda:
+        # CUDA reserves huge virtual ranges, so the address-space limit is only safe without it.
+        budget = _address_space() + int(limits["memory_gib"] * (1 << 30))
+        resource.setrlimit(resource.RLIMIT_AS, (budget, budget))
+        active.append(f"memory {limits['memory_gib']:g} GiB")
+    return active
+
+
+def _address_space() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class Runner:
+    def __init__(self, torch: Any, setup: dict[str, Any]) -> None:
+        self.torch = torch
+        self.path = setup["path"]
+        self.function_name = setup["function"]
+        self.function: Any = None
+        self.canary = make_canary(torch, setup["primitive"], setup["derivative"],
+                                  Secret.from_wire(setup["secret"]))
+
+    def load(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            spec = importlib.util.spec_from_file_location("submission", self.path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["submission"] = module
+            spec.loader.exec_module(module)
+        except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are findings too
+            return {"event": "load_error", "error": describe_error(err, self.path)}
+        found = getattr(module, self.function_name, None)
+        names = sorted(n for n in vars(module) if not n.startswith("_"))[:50]
+        if not callable(found):
+            kind = "missing" if found is None else type(found).__name__
+            return {"event": "load_error", "error": None, "missing": kind, "names": names}
+        self.function = found
+        return {"event": "ready", "load_s": time.perf_counter() - started}
+
+    def serve(self, header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], list]:
+        import numpy as np
+
+        values = np.frombuffer(payload, dtype="<f8").reshape(header["shape"])
+        make = lambda: make_input(self.torch, values, header["dtype"], header["device"], header["layout"])  # noqa: E731
+        arrays: list = []
+        if header["op"] == "plot":
+            return {"first": self.call(make(), arrays)}, arrays
+        x = make()
+        original, requires_grad = x.detach().clone(), x.requires_grad
+        first = self.call(x, arrays)
+        second = self.call(x, arrays)
+        reply = {
+            "first": first,
+            "second": second,
+            "input_changed": not _same(self.torch, x.detach(), original),
+            "requires_grad_changed": x.requires_grad != requires_grad,
+            "grad_left": bool(x.is_leaf and x.grad is not None),
+        }
+        mode = self.canary()
+        reply["canary"] = self.call(make(), arrays, mode)
+        reply["trace"] = mode.trace
+        return reply, arrays
+
+    def call(self, x: Any, arrays: list, mode: Any = None) -> dict[str, Any]:
+        """Call the student's function once; the canary mode, if any, covers the call alone, so our
+        own snapshotting never shows up in the op trace."""
+        started = time.perf_counter()
+        try:
+            if mode is None:
+                out = self.function(x)
+            else:
+                with mode:
+                    out = self.function(x)
+        except BaseException as err:  # noqa: BLE001 - report every way a call can end
+            return {"kind": "error", "error": describe_error(err, self.path)}
+        reply = snapshot(self.torch, out, x.numel(), arrays)
+        reply["seconds"] = time.perf_counter() - started
+        return reply
+
+
+def make_input(torch: Any, values: Any, dtype: str, device: str, layout: str) -> Any:
+    """Build the tensor a student receives: the grid's exact values in one of four layouts."""
+    t = torch.tensor(values, dtype=torch.float64).to(getattr(torch, dtype)).to(device)
+    if layout == "strided" and t.dim() > 0:
+        # A non-contiguous view: every other element of a wider buffer, the rest filled with junk.
+        return torch.stack([t, torch.full_like(t, 7.0)], dim=-1)[..., 0]
+    if layout == "requires_grad":
+        return t.requires_grad_(True)
+    if layout == "nonleaf":
+        return t.clone().requires_grad_(True) * 1.0
+    return t
+
+
+def _same(torch: Any, a: Any, b: Any) -> bool:
+    return bool(a.shape == b.shape and torch.equal(a, b))
+
+
+def snapshot(torch: Any, out: Any, input_numel: int, arrays: list) -> dict[str, Any]:
+    """Describe a returned value and queue its raw bytes; taken right after the call, because a
+    returned x.grad can change later (gradient accumulation)."""
+    if out is None:
+        return {"kind": "none"}
+    if isinstance(out, torch.Tensor):
+        info: dict[str, Any] = {
+            "kind": "tensor",
+            "dtype": str(out.dtype).removeprefix("torch."),
+            "shape": list(out.shape),
+            "device": out.device.type,
+            "requires_grad": bool(out.requires_grad),
+        }
+        limit = max(16 * input_numel, 1 << 20)
+        if info["dtype"] in protocol.WIRE_DTYPES and out.numel() <= limit and out.layout == torch.strided:
+            t = out.detach().to("cpu").contiguous()
+            raw = t.view(torch.int16) if t.dtype == torch.bfloat16 else t
+            arrays.append((info["dtype"], tuple(t.shape), raw.numpy().tobytes()))
+            info["array"] = len(arrays) - 1
+        return info
+    import numpy as np
+
+    if isinstance(out, (bool, int, float)):
+        return {"kind": "number", "value": float(out), "type": type(out).__name__}
+    if isinstance(out, np.ndarray) and out.dtype.kind in "fiub" and out.size <= max(16 * input_numel, 1):
+        data = np.ascontiguousarray(out, dtype=np.float64)
+        arrays.append(("float64", data.shape, data.tobytes()))
+        return {"kind": "ndarray", "dtype": str(out.dtype), "shape": list(out.shape), "array": len(arrays) - 1}
+    return {"kind": "other", "type": type(out).__name__, "repr": _safe_text(out, 200)}
+
+
+def describe_error(err: BaseException, path: str) -> dict[str, Any]:
+    frames = [
+        {"line": f.lineno, "code": (f.line or "").strip()[:200], "function": f.name}
+        for f in traceback.extract_tb(err.__traceback__)
+        if f.filename == path
+    ]
+    location = None
+    if isinstance(err, SyntaxError) and err.filename == path:
+        location = {"line": err.lineno, "offset": err.offset, "code": (err.text or "").rstrip()[:200]}
+    return {
+        "type": type(err).__name__,
+        "message": _safe_text(err, MAX_MESSAGE_CHARS, use_str=True),
+        "frames": frames[-5:],
+        "syntax": location,
+    }
+
+
+def _safe_text(value: Any, limit: int, use_str: bool = False) -> str:
+    try:
+        text = str(value) if use_str else repr(value)
+    except BaseException:  # noqa: BLE001 - a student's __repr__ may raise anything
+        text = f"<{type(value).__name__} that cannot be shown>"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def make_canary(torch: Any, primitive: str, derivative: str, secret: Secret) -> Any:
+    """A TorchFunctionMode factory that routes the primitive through an autograd.Function whose
+    forward is the real primitive and whose backward and jvp return the secret derivative."""
+    from torch.overrides import TorchFunctionMode, resolve_name
+
+    def secret_of(x: Any, like: Any) -> Any:
+        # Disabled so our own sin/cos calls neither recurse into the mode nor enter the trace.
+        with torch._C.DisableTorchFunction():
+            x64 = x.detach().to(torch.float64)
+            return secret_derivative(x64, secret, derivative, torch).to(like.dtype)
+
+    class Primitive(torch.autograd.Function):
+        generate_vmap_rule = True
+
+        @staticmethod
+        def forward(x: Any) -> Any:
+            return getattr(torch, primitive)(x)
+
+        @staticmethod
+        def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
+            ctx.save_for_backward(inputs[0])
+            ctx.input = inputs[0]
+
+        @staticmethod
+        def backward(ctx: Any, grad: Any) -> Any:
+            (x,) = ctx.saved_tensors
+            return grad * secret_of(x, grad)
+
+        @staticmethod
+        def jvp(ctx: Any, tangent: Any) -> Any:
+            return tangent * secret_of(ctx.input, tangent)
+
+    aten = getattr(torch.ops.aten, primitive)
+    aten_inplace = getattr(torch.ops.aten, primitive + "_")
+    out_of_place = {getattr(torch, primitive), getattr(torch.Tensor, primitive), aten.default}
+    in_place = {getattr(torch, primitive + "_"), getattr(torch.Tensor, primitive + "_"), aten_inplace.default}
+    names: dict[Any, str] = {}
+
+    class Canary(TorchFunctionMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.trace: dict[str, int] = {}
+
+        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+            kwargs = kwargs or {}
+            self._record(func)
+            if func in out_of_place:
+                result = Primitive.apply(args[0])
+                out = kwargs.get("out")
+                return out.copy_(result) if out is not None else result
+            if func in in_place:
+                # In place keeps autograd's meaning: the tensor's new history is the canary's output.
+                target = args[0]
+                return target.copy_(Primitive.apply(target.clone()))
+            return func(*args, **kwargs)
+
+        def _record(self, func: Any) -> None:
+            name = names.get(func)
+            if name is None:
+                name = names[func] = (resolve_name(func) or getattr(func, "__name__", "?"))[:200]
+            if name in self.trace or len(self.trace) < MAX_TRACE_NAMES:
+                self.trace[name] = self.trace.get(name, 0) + 1
+
+    return Canary
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,177 @@
+"""Parent side of the sandbox: start the child, talk to it under deadlines, kill it.
+
+The child runs in its own session and process group, in a private temporary directory, with a
+scrubbed environment. Its stdout and stderr are drained by threads that keep only the first
+`output_kib` KiB, so a flood of prints can neither block the child nor fill the parent's memory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.sandbox import protocol
+
+_ROOT = str(Path(__file__).resolve().parents[2])
+# -I ignores PYTHON* variables and the user's site; the bootstrap adds only the grader itself.
+_BOOTSTRAP = f"import sys; sys.path.insert(0, {_ROOT!r}); from grader.sandbox.child import main; main(sys.argv)"
+_KEPT_ENV = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
+
+
+@dataclass(frozen=True)
+class Ended:
+    """Why a session cannot go on: the submission's fault, stated for a person."""
+
+    reason: str  # "timeout" | "crash" | "exit" | "protocol" | "memory"
+    detail: str
+    returncode: int | None = None
+
+
+class SessionEnded(Exception):
+    def __init__(self, ended: Ended) -> None:
+        super().__init__(ended.detail)
+        self.ended = ended
+
+
+class CapturedStream:
+    """Drains a pipe, keeping the first `limit` bytes and counting the rest."""
+
+    def __init__(self, pipe: Any, limit: int) -> None:
+        self.kept = bytearray()
+        self.total = 0
+        self._thread = threading.Thread(target=self._drain, args=(pipe, limit), daemon=True)
+        self._thread.start()
+
+    def _drain(self, pipe: Any, limit: int) -> None:
+        with pipe:
+            while chunk := pipe.read1(1 << 16):
+                self.total += len(chunk)
+                if len(self.kept) < limit:
+                    self.kept += chunk[: limit - len(self.kept)]
+
+    def text(self, wait: float) -> tuple[str, int]:
+        self._thread.join(wait)
+        return self.kept.decode("utf-8", errors="replace"), self.total
+
+
+class Session:
+    """One child process running one submission. Use as a context manager."""
+
+    def __init__(self, source: Path, output_kib: int) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="grader-"))
+        self.path = self.workdir / "solution.py"
+        shutil.copyfile(source, self.path)
+        request_read, self._request = os.pipe()
+        self._reply_fd, reply_write = os.pipe()
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read), str(reply_write)],
+            pass_fds=(request_read, reply_write),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=self.workdir,
+            env=_child_env(self.workdir),
+            start_new_session=True,
+        )
+        os.close(request_read)
+        os.close(reply_write)
+        self._receiver = protocol.Receiver(self._reply_fd)
+        self.stdout = CapturedStream(self.process.stdout, output_kib << 10)
+        self.stderr = CapturedStream(self.process.stderr, output_kib << 10)
+        self.ended: Ended | None = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
+        if self.ended:
+            raise SessionEnded(self.ended)
+        try:
+            protocol.send(self._request, header, payload)
+        except (BrokenPipeError, OSError):
+            self._end(Ended("exit", "the process ended before it was sent its next input"))
+
+    def receive(self, timeout: float, doing: str) -> tuple[dict[str, Any], bytes]:
+        """The next reply; raises SessionEnded (after killing the child) if none comes in time."""
+        if self.ended:
+            raise SessionEnded(self.ended)
+        try:
+            return self._receiver.receive(timeout)
+        except protocol.Timeout:
+            self._end(Ended("timeout", f"did not finish {doing} within {timeout:g} s"))
+        except protocol.ChannelClosed:
+            self._end(self._death(doing))
+        except protocol.ProtocolError as err:
+            self._end(Ended("protocol", f"sent back something malformed while {doing}: {err}"))
+        raise AssertionError("unreachable")
+
+    def _death(self, doing: str) -> Ended:
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return Ended("exit", f"closed its channel while {doing}")
+        if code < 0:
+            name = signal.Signals(-code).name
+            if -code == signal.SIGXCPU:
+                return Ended("timeout", f"used up its CPU time while {doing} ({name})", code)
+            return Ended("crash", f"crashed while {doing}: killed by signal {name}", code)
+        return Ended("exit", f"exited with status {code} while {doing}", code)
+
+    def _end(self, ended: Ended) -> None:
+        self.ended = ended
+        self.kill()
+        raise SessionEnded(ended)
+
+    def kill(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        self.process.wait()
+
+    def close(self) -> None:
+        if self.process.poll() is None and not self.ended:
+            try:
+                protocol.send(self._request, {"op": "exit"})
+                self.process.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+        for fd in (self._request, self._reply_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def output(self) -> tuple[str, int, str, int]:
+        """What the child printed (kept text and total bytes) on stdout and stderr."""
+        out, out_total = self.stdout.text(wait=1.0)
+        err, err_total = self.stderr.text(wait=1.0)
+        return out, out_total, err, err_total
+
+
+def _child_env(workdir: Path) -> dict[str, str]:
+    env = {key: os.environ[key] for key in _KEPT_ENV if key in os.environ}
+    env.update(
+        HOME=str(workdir),
+        TMPDIR=str(workdir),
+        MPLBACKEND="Agg",
+        MPLCONFIGDIR=str(workdir / ".matplotlib"),
+        OMP_NUM_THREADS="1",
+        PYTHONHASHSEED="0",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    return env

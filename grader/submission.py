@@ -1,0 +1,56 @@
+"""Find and read a student's file. Never imports it: that happens only in the sandbox child."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from grader.observations import SourceHit
+
+MAX_SOURCE_BYTES = 1 << 20
+SUSPICIOUS_CALLS = {"cos": "calls cos", "cos_": "calls cos", "gradient": "uses finite differences (torch.gradient)"}
+
+
+class SubmissionError(ValueError):
+    """The path given is not a gradable file (the user's mistake, reported before grading)."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    path: Path
+    source: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.source).hexdigest()
+
+
+def read(path: Path) -> Submission:
+    if path.is_dir():
+        candidates = sorted(path.glob("*.py"))
+        if len(candidates) != 1:
+            raise SubmissionError(f"{path} is a folder; give the .py file to grade")
+        path = candidates[0]
+    if not path.is_file():
+        raise SubmissionError(f"{path}: no such file")
+    if path.stat().st_size > MAX_SOURCE_BYTES:
+        raise SubmissionError(f"{path}: larger than {MAX_SOURCE_BYTES >> 10} KiB; is it really a solution file?")
+    return Submission(path, path.read_bytes())
+
+
+def scan(source: bytes) -> tuple[SourceHit, ...]:
+    """Lines that call cos (or finite differences): evidence for the feedback, never a verdict."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return ()
+    lines = source.decode("utf-8", errors="replace").splitlines()
+    hits = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if name in SUSPICIOUS_CALLS and 0 < node.lineno <= len(lines):
+                hits.append(SourceHit(node.lineno, name, lines[node.lineno - 1].strip()[:160]))
+    return tuple(sorted(set(hits), key=lambda h: h.line))[:10]

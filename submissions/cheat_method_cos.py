@@ -1,0 +1,2 @@
+def get_derivative(x):
+    return x.detach().cos()
