@@ -162,7 +162,7 @@ def _example(r: CaseResult, ex: Exercise) -> str:
     got = values_of(r.first, r.case)
     if got is not None:
         return feedback.value_example(r.case, got, reference(r.case, ex), ex.formula, r.first.dtype)
-    return f"On x = {feedback.show_input(r.case)} ({feedback.describe_tensor(r.case)}), your function " \
+    return f"On {feedback.input_words(r.case)}, your function " \
            f"{feedback.returned_words(r.first)}."
 
 
@@ -221,7 +221,8 @@ def check_autograd(obs: Observations, ex: Exercise) -> Finding:
     x = example.case.values.ravel()[i]
     dtype = example.case.dtype
     shown = (f"At x = {feedback.number(x, dtype)} ({feedback.describe_tensor(example.case)}), with {ex.primitive}'s "
-             f"derivative swapped for a secret one, autograd would have given {feedback.number(secret_at.ravel()[i], dtype)}; "
+             f"derivative swapped for a secret one, autograd would have given "
+             f"{feedback.number(secret_at.ravel()[i], dtype)}; "
              f"your function returned {feedback.number(canary.ravel()[i], example.canary.dtype)}.")
     if counts["bypassed"]:
         plain_is_truth = matches(example.first, example.case, ex)
@@ -304,18 +305,20 @@ def check_contract(obs: Observations, ex: Exercise) -> Finding:
                        cause="Those calls raised an exception (see correctness).")
     r = obs.minimal.get("contract") or min(bad, key=lambda r: r.case.size_key())
     expected = f"a {r.case.dtype} tensor of shape {r.case.shape} on {r.case.device}"
-    cause = (feedback.precision_cause(r.case, r.first.dtype) if r.first.kind == "tensor" else None) or _contract_cause(r)
+    precision = feedback.precision_cause(r.case, r.first.dtype) if r.first.kind == "tensor" else None
+    cause = precision or _contract_cause(r, ex)
     return Finding("contract", False, len(good) / len(obs.cases), summary,
-                   example=f"For x = {feedback.show_input(r.case)} ({feedback.describe_tensor(r.case)}), your "
+                   example=f"For {feedback.input_words(r.case)}, your "
                            f"function {feedback.returned_words(r.first)}; expected {expected}.",
                    cause=cause.text, advice=cause.advice, data={"cause": cause.key})
 
 
-def _contract_cause(r: CaseResult) -> feedback.Cause:
+def _contract_cause(r: CaseResult, ex: Exercise) -> feedback.Cause:
     got = r.first
     if got.kind != "tensor":
-        return feedback.Cause("type", "Your function must return a torch tensor.",
-                              "Return x.grad itself (not .numpy(), .item() or .tolist()).")
+        found = _cause(r, [r], ex)
+        assert found is not None  # _cause always explains a non-tensor result
+        return found
     if got.shape != r.case.shape:
         return feedback.Cause("shape", "Likely cause: the result was reshaped, summed, or built anew.",
                               "Return the gradient with x's shape: x.grad has it already.")
@@ -338,8 +341,9 @@ def check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
     what = ("changed the values of x in place" if r.input_changed else
             "turned on requires_grad of the caller's tensor x" if r.requires_grad_changed else
             "left a gradient in the caller's x.grad")
-    return Finding("input_untouched", False, 0.0, f"It changes the caller's tensor on {len(bad)} of {len(obs.cases)} inputs.",
-                   example=f"After a call with x = {feedback.show_input(r.case)} ({feedback.describe_tensor(r.case)}), "
+    summary = f"It changes the caller's tensor on {len(bad)} of {len(obs.cases)} inputs."
+    return Finding("input_untouched", False, 0.0, summary,
+                   example=f"After a call with {feedback.input_words(r.case)}, "
                            f"your function had {what}.",
                    cause="A caller's tensor is not yours to change: the next call (or the caller's own autograd) "
                          "then sees a different x.",
@@ -359,7 +363,8 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     a, b = values_of(r.first, r.case), values_of(r.second, r.case)
     if a is not None and b is not None and a.size:
         i = int(np.argmax(np.abs(a - b)))
-        shown = f"first {feedback.number(a.ravel()[i], r.first.dtype)}, then {feedback.number(b.ravel()[i], r.second.dtype)}"
+        first, second = (feedback.number(v.ravel()[i], dt) for v, dt in ((a, r.first.dtype), (b, r.second.dtype)))
+        shown = f"first {first}, then {second}"
         doubled = bool(np.allclose(b, 2 * a, rtol=1e-4, atol=1e-6))
     else:
         shown = f"first it {feedback.returned_words(r.first)}, then it {feedback.returned_words(r.second)}"
@@ -368,8 +373,9 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
              "twice the derivative." if doubled else "Likely cause: your function keeps state between calls.")
     return Finding("repeatable", False, 0.0,
                    f"Two calls on the same tensor disagree on {len(bad)} of {len(judged)} inputs.",
-                   example=f"Called twice with x = {feedback.show_input(r.case)} ({feedback.describe_tensor(r.case)}): {shown}.",
-                   cause=cause, advice="Work on a fresh copy in every call: x = x.detach().clone().requires_grad_(True).",
+                   example=f"Called twice with {feedback.input_words(r.case)}: {shown}.",
+                   cause=cause,
+                   advice="Work on a fresh copy in every call: x = x.detach().clone().requires_grad_(True).",
                    data={"cause": "accumulation" if doubled else "state"})
 
 
@@ -380,7 +386,7 @@ def _not_run(name: str) -> Finding:
 def _ended_words(obs: Observations) -> str:
     if obs.ended is None:
         return ""
-    on = f" (x = {feedback.show_input(obs.ended_case)}, {feedback.describe_tensor(obs.ended_case)})" if obs.ended_case else ""
+    on = f" on {feedback.input_words(obs.ended_case)}" if obs.ended_case else ""
     hint = {
         "timeout": "Look for a loop that never ends or a very slow computation.",
         "crash": "Something in native code failed hard (a segfault or abort).",

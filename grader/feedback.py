@@ -26,7 +26,7 @@ LAYOUT_WORDS = {
     "plain": "",
     "strided": ", a non-contiguous view",
     "requires_grad": " that already requires grad",
-    "nonleaf": " that is not a leaf (it came out of another operation)",
+    "nonleaf": " that is the result of another operation, not a leaf",
 }
 
 
@@ -51,6 +51,11 @@ def show_input(case: GridCase, limit: int = 6) -> str:
         return "an empty tensor"
     text = ", ".join(number(v, case.dtype) for v in flat[:limit]) + (", …" if flat.size > limit else "")
     return text if not case.shape else f"[{text}]"
+
+
+def input_words(case: GridCase) -> str:
+    """'x = [0.5, 1.0] (a float32 tensor of shape (2,) on cpu)'."""
+    return f"x = {show_input(case)} ({describe_tensor(case)})"
 
 
 def value_example(case: GridCase, got: np.ndarray, want: np.ndarray, formula: str, dtype: str | None) -> str:

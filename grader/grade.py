@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader import checks, probe, score, submission
+from grader import checks, feedback, probe, score, submission
 from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.grids import grid_seed
@@ -43,6 +43,9 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
         return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started)
     session.close()
     out, out_bytes, err_text, err_bytes = session.output()
+    truncated = out_bytes > len(out.encode()) or err_bytes > len(err_text.encode())
+    # Tracebacks and warnings name the sandbox's copy; show the student their own file's name.
+    out, err_text = (text.replace(str(session.path), sub.path.name) for text in (out, err_text))
     observations = replace(observations, output=Output(out, out_bytes, err_text, err_bytes),
                            source_hits=submission.scan(sub.source))
     findings, total = score.apply([check(observations, exercise) for check in checks.ALL], exercise)
@@ -63,6 +66,7 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
         stdout_bytes=out_bytes,
         stderr=err_text,
         stderr_bytes=err_bytes,
+        output_truncated=truncated,
         sandbox_layers=observations.layers,
     )
 
@@ -96,7 +100,15 @@ def _plot_data(obs: Observations, ex: Exercise) -> PlotData | None:
         bad = ~(np.abs(got - want) <= tol.atol + tol.rtol * np.abs(want))
         xs = r.case.values[bad]
         failing.extend(float(x) for x in xs[(xs >= low) & (xs <= high)])
-    return PlotData(obs.plot_x, None if values is None else values.ravel(), tuple(failing[:300]))
+    if values is not None:
+        return PlotData(obs.plot_x, values.ravel(), tuple(failing[:300]))
+    if obs.plot is not None:
+        note = f"On these {obs.plot_x.size} points your function {feedback.returned_words(obs.plot)}."
+    elif obs.ended is not None:
+        note = f"Your code {obs.ended.detail}."
+    else:
+        note = "Your file did not load." if not obs.load.ok else "No values came back."
+    return PlotData(obs.plot_x, None, tuple(failing[:300]), note=note)
 
 
 def versions(torch_version: str = "") -> dict[str, str]:

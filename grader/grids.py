@@ -7,6 +7,7 @@ submission. Draws use no example database and a storage directory outside the us
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
@@ -19,9 +20,9 @@ import numpy as np
 
 os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "grader-hypothesis"))
 
-from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from hypothesis.extra import numpy as hnp  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, seed, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 CPU_DTYPES = ("float32", "float64")
 ACCELERATOR_DTYPES = ("float32", "float64", "float16", "bfloat16")
@@ -89,7 +90,8 @@ def grid_cases(draw: Any, dtypes: tuple[str, ...], device: str, large: float,
     dtype = draw(st.sampled_from(dtypes))
     layout = draw(st.sampled_from(layouts))
     family = draw(st.sampled_from(FAMILIES))
-    shape = draw(st.one_of(st.just(()), hnp.array_shapes(min_dims=1, max_dims=3, min_side=min_side, max_side=_MAX_SIDE)))
+    shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=min_side, max_side=_MAX_SIDE)
+    shape = draw(st.one_of(st.just(()), shapes))
     values = draw(hnp.arrays(np.float64, shape, elements=_elements(family, large)))
     return GridCase(round_to(values, dtype), dtype, device, layout, family)
 
@@ -159,8 +161,7 @@ def shrink(strategy: st.SearchStrategy[GridCase], fails: Callable[[GridCase], bo
             failing.append(case)
             raise _Failed()
 
-    try:
+    # hypothesis re-raises our failure (or reports it flaky): both are expected here.
+    with contextlib.suppress(Exception):
         probe()
-    except Exception:  # noqa: BLE001 - hypothesis re-raises our failure (or reports it flaky): both expected
-        pass
     return min(failing, key=GridCase.size_key) if failing else None

@@ -132,7 +132,7 @@ def parse_error(raw: Any) -> ErrorInfo:
               _text(f.get("function", ""), 100))
         for f in frames_raw[-5:] if isinstance(f, dict)
     )
-    syntax = raw.get("syntax") if isinstance(raw.get("syntax"), dict) else {}
+    syntax: dict[str, Any] = raw["syntax"] if isinstance(raw.get("syntax"), dict) else {}
     line, offset = syntax.get("line"), syntax.get("offset")
     return ErrorInfo(
         type=_text(raw.get("type"), 100),

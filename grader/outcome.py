@@ -37,6 +37,7 @@ class PlotData:
     x: np.ndarray
     returned: np.ndarray | None  # the student's values on x, when they came back as numbers
     failing_x: tuple[float, ...] = ()  # grid inputs outside tolerance, to mark on the plot
+    note: str = ""  # why there are no values to draw, in a student's words
 
 
 @dataclass(frozen=True)
@@ -57,5 +58,6 @@ class Outcome:
     stdout_bytes: int = 0
     stderr: str = ""
     stderr_bytes: int = 0
+    output_truncated: bool = False  # more was printed than the limit keeps
     sandbox_layers: tuple[str, ...] = ()
     grader_error: str = ""

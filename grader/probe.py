@@ -88,14 +88,14 @@ def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
         "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},
         "devices": list(devices),
     })
-    base = {"devices": devices, "torch_version": str(hello.get("torch", ""))[:50]}
+    base = Observations(load=LoadResult(False), devices=devices, torch_version=str(hello.get("torch", ""))[:50])
     try:
         loaded, _ = session.receive(limits.load_timeout_s, "importing your file")
     except SessionEnded as end:
-        return Observations(load=LoadResult(False), ended=end.ended, **base)
+        return replace(base, ended=end.ended)
     layers = tuple(str(layer)[:80] for layer in loaded.get("layers", []))[:20]
     if loaded.get("event") != "ready":
-        return Observations(load=_load_failure(loaded), layers=layers, **base)
+        return replace(base, load=_load_failure(loaded), layers=layers)
     cases = [case for d in devices for case in plan.cases[d]]
     results, ended, ended_case = [], None, None
     try:
@@ -105,9 +105,9 @@ def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
     except SessionEnded as end:
         ended, plot = end.ended, None
         ended_case = cases[len(results)] if len(results) < len(cases) else None
-    return Observations(
-        load=LoadResult(True), cases=tuple(results), planned=tuple(cases), secret=secret, ended=ended,
-        ended_case=ended_case, plot_x=plan.plot_x, plot=plot, layers=layers, **base,
+    return replace(
+        base, load=LoadResult(True), cases=tuple(results), planned=tuple(cases), secret=secret, ended=ended,
+        ended_case=ended_case, plot_x=plan.plot_x, plot=plot, layers=layers,
     )
 
 
@@ -148,7 +148,8 @@ def shrink(session: Session, observations: Observations, exercise: Exercise, pla
         strategy = grids.grid_cases(dtypes, device, exercise.large, layouts[name], min_side=1)
         seen: dict[int, CaseResult] = {}
 
-        def still_fails(case: grids.GridCase) -> bool:
+        def still_fails(case: grids.GridCase, fails: Callable[[CaseResult], bool] = fails,
+                        seen: dict[int, CaseResult] = seen) -> bool:
             try:
                 result = run_case(session, case, exercise.limits.call_timeout_s)
             except SessionEnded:

@@ -7,6 +7,7 @@ scrubbed environment. Its stdout and stderr are drained by threads that keep onl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -14,7 +15,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,10 +135,8 @@ class Session:
         raise SessionEnded(ended)
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self.process.wait()
 
     def close(self) -> None:
@@ -150,10 +148,8 @@ class Session:
                 pass
         self.kill()
         for fd in (self._request, self._reply_fd):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(fd)
-            except OSError:
-                pass
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def output(self) -> tuple[str, int, str, int]:

@@ -1,0 +1,91 @@
+"""Command line: parse, call the pipeline, pick a renderer, choose the exit code.
+
+Exit codes: 0 grading finished (whatever the score); 2 bad arguments or an ungradable path;
+3 the grader itself failed (a result.json saying so is still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+
+from grader import __version__
+
+EXIT_OK, EXIT_USAGE, EXIT_GRADER = 0, 2, 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description="Grade PyTorch autograd exercises.")
+    parser.add_argument("--version", action="version", version=f"grader {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = commands.add_parser("check", help="a student's self-check: verdict, hints and a plot")
+    grade = commands.add_parser("grade", help="grade one file: result.json and feedback.png in --out")
+    for sub in (check, grade):
+        sub.add_argument("file", type=Path, help="the student's .py file")
+        sub.add_argument("--exercise", default="sin", help="exercise name in reference/ or a .toml path (default: sin)")
+        sub.add_argument("--seed", type=int, default=None,
+                         help="grid seed (default: from the exercise and $GRADER_COURSE_SECRET)")
+        sub.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                         help="where to run the grids (default: cpu, plus cuda when available)")
+        sub.add_argument("--no-plot", action="store_true", help="skip feedback.png")
+    check.add_argument("--out", type=Path, default=Path("grader-feedback"),
+                       help="folder for feedback.png and result.json (default: ./grader-feedback)")
+    grade.add_argument("--out", type=Path, required=True, help="folder for result.json and feedback.png")
+    grade.add_argument("--quiet", action="store_true", help="print nothing on success")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from grader import exercise as exercises
+    from grader.submission import SubmissionError
+
+    try:
+        ex = exercises.load(args.exercise)
+        return _run(args, ex)
+    except (exercises.ExerciseError, SubmissionError) as err:
+        print(f"grader: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("grader: interrupted", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, ex: object) -> int:
+    from grader.exercise import Exercise
+    from grader.grade import grade_file
+
+    assert isinstance(ex, Exercise)
+    if not args.no_plot:
+        # matplotlib imports while the child imports torch: the parent is idle in select() then.
+        threading.Thread(target=_prewarm_plotting, daemon=True).start()
+    outcome = grade_file(args.file, ex, seed=args.seed, device=args.device,
+                         course_secret=os.environ.get("GRADER_COURSE_SECRET", ""))
+    from grader.report import plot, result_json
+
+    result = result_json.write(outcome, args.out / "result.json")
+    picture = None if args.no_plot else plot.render(outcome, ex, args.out / "feedback.png")
+    if args.command == "check":
+        from grader.report import terminal
+
+        terminal.show(outcome, ex, picture, result, terminal.console())
+    elif not args.quiet:
+        print(f"{outcome.submission}: {outcome.score:g}/{outcome.max_score:g} ({outcome.status}) -> {result}")
+    if outcome.status == "grader_error":
+        print(f"grader: the grader failed while grading {outcome.submission}; see {result}", file=sys.stderr)
+        return EXIT_GRADER
+    return EXIT_OK
+
+
+def _prewarm_plotting() -> None:
+    try:
+        import matplotlib.backends.backend_agg
+        import matplotlib.figure  # noqa: F401
+        from matplotlib import font_manager
+
+        font_manager.findfont("DejaVu Sans")
+    except Exception:  # noqa: BLE001 - only a speed-up; rendering reports any real problem later
+        pass

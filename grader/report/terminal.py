@@ -1,0 +1,82 @@
+"""The verdict in a terminal: one row per check, the four-part message under it, the score."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from grader.exercise import Exercise
+from grader.outcome import Finding, Outcome
+
+OUTPUT_LINES_SHOWN = 12
+
+
+def console(stream: object = None) -> Console:
+    target = stream or sys.stdout
+    interactive = bool(getattr(target, "isatty", lambda: False)())
+    return Console(file=target, highlight=False, width=None if interactive else 110)  # type: ignore[arg-type]
+
+
+def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path | None, out: Console) -> None:
+    out.print(Text.assemble(("grader check", "bold"), " · ", exercise.title))
+    devices = ", ".join(outcome.devices) or "-"
+    out.print(Text(f"{outcome.submission} · device {devices} · seed {outcome.seed}", style="dim"))
+    out.print()
+    if outcome.status == "grader_error":
+        out.print(Text("The grader itself failed; this is not your submission's fault.", style="bold red"))
+        out.print(Text(outcome.grader_error.strip().splitlines()[-1] if outcome.grader_error else "", style="red"))
+    table = Table(box=None, show_header=False, padding=(0, 1), expand=False)
+    table.add_column(width=1)
+    table.add_column(no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
+    table.add_column(ratio=1)
+    for finding in outcome.findings:
+        mark = Text("✓", style="bold green") if finding.passed else Text("✗", style="bold red")
+        points = f"{finding.score:g} / {finding.max_score:g}"
+        table.add_row(mark, finding.name.replace("_", " "), points, _message(finding))
+    out.print(table)
+    out.print()
+    _score_line(outcome, out)
+    _printed(outcome, out)
+    if result:
+        out.print(f"Result: {result}")
+    if plot:
+        out.print(Text.assemble("Feedback plot: ", (str(plot), "bold")))
+
+
+def _message(finding: Finding) -> Text:
+    text = Text(finding.summary, style="bold" if not finding.passed else "")
+    for part, style in ((finding.example, ""), (finding.cause, "yellow"), (finding.advice, "cyan")):
+        if part:
+            text.append("\n" + ("→ " + part if style == "cyan" else part), style=style)
+    for line in finding.evidence:
+        text.append("\n" + line, style="dim")
+    return text
+
+
+def _score_line(outcome: Outcome, out: Console) -> None:
+    full = outcome.score >= outcome.max_score
+    style = "bold green" if full else "bold red" if outcome.score == 0 else "bold yellow"
+    out.print(Text.assemble("Score ", (f"{outcome.score:g} / {outcome.max_score:g}", style)))
+    autograd = next((f for f in outcome.findings if f.name == "autograd"), None)
+    if autograd and autograd.data.get("bypassed") and any(f.passed and f.max_score for f in outcome.findings):
+        out.print(Text("Every check scores 0 because the values did not come through autograd (see autograd).",
+                       style="red"))
+
+
+def _printed(outcome: Outcome, out: Console) -> None:
+    for name, text, total in (("stdout", outcome.stdout, outcome.stdout_bytes),
+                              ("stderr", outcome.stderr, outcome.stderr_bytes)):
+        if not total:
+            continue
+        lines = text.splitlines()
+        kept = f", the first {len(text.encode()):,} kept" if outcome.output_truncated else ""
+        out.print(Text(f"Your code printed {total:,} bytes on {name}{kept}:", style="dim"))
+        for line in lines[:OUTPUT_LINES_SHOWN]:
+            out.print(Text("  │ " + line, style="dim"), no_wrap=True, overflow="ellipsis")
+        if len(lines) > OUTPUT_LINES_SHOWN:
+            out.print(Text(f"  │ … {len(lines) - OUTPUT_LINES_SHOWN} more lines", style="dim"))
