@@ -3,4 +3,4 @@ import torch
 
 
 def get_derivative(x):
-    return torch.from_numpy(np.cos(x.detach().cpu().numpy())).to(x.device)
+    return torch.from_numpy(np.asarray(np.cos(x.detach().cpu().numpy()))).to(x.device)
