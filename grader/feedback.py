@@ -168,15 +168,6 @@ def explain_values(x: np.ndarray, got: np.ndarray, derivative: str, formula: str
     def like(values: np.ndarray) -> bool:
         return bool(np.all(np.abs(got - values) <= slack + slack * np.abs(values)))
 
-    if np.any(np.abs(truth) > 0.1):
-        k = float(np.dot(got, truth) / np.dot(truth, truth))
-        if abs(k - 1) > 0.01 and abs(k) > 0.01 and like(k * truth):
-            if abs(k - round(k)) < 1e-3 and round(k) >= 2:
-                return Cause("scaled", f"Likely cause: your values are {round(k)} times {formula}. Gradients add "
-                             "up in x.grad each time backward() runs on the same tensor, or you differentiated "
-                             f"{round(k)}·sin(x).", "Differentiate sin(x) itself, once, on a fresh tensor.")
-            return Cause("scaled", f"Likely cause: your values are {k:.4g} times {formula}.",
-                         "Differentiate exactly sin(x), and return the gradient unchanged.")
     candidates = (
         ("primitive", np.sin(x), "your values equal sin(x) itself, the function rather than its derivative.",
          "Did you return y instead of x.grad? After y.sum().backward(), the derivative is in x.grad."),
@@ -194,6 +185,15 @@ def explain_values(x: np.ndarray, got: np.ndarray, derivative: str, formula: str
     for key, values, text, advice in candidates:
         if like(values):
             return Cause(key, "Likely cause: " + text, advice)
+    if np.any(np.abs(truth) > 0.1):
+        k = float(np.dot(got, truth) / np.dot(truth, truth))
+        if abs(k - 1) > 0.01 and abs(k) > 0.01 and like(k * truth):
+            if abs(k - round(k)) < 1e-3 and round(k) >= 2:
+                return Cause("scaled", f"Likely cause: your values are {round(k)} times {formula}. Gradients add "
+                             "up in x.grad each time backward() runs on the same tensor, or you differentiated "
+                             f"{round(k)}·sin(x).", "Differentiate sin(x) itself, once, on a fresh tensor.")
+            return Cause("scaled", f"Likely cause: your values are {k:.4g} times {formula}.",
+                         "Differentiate exactly sin(x), and return the gradient unchanged.")
     return None
 
 

@@ -1,0 +1,72 @@
+"""Grids are the same for every student, derandomized from a seed, and cover every family."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+
+from grader import grids
+
+
+def _strategy():
+    return grids.grid_cases(grids.CPU_DTYPES, "cpu", 1000.0)
+
+
+def _key(cases):
+    return [(c.dtype, c.layout, c.family, c.shape, c.values.tobytes()) for c in cases]
+
+
+def test_same_seed_same_grids_other_seed_other_grids():
+    first = grids.draw(_strategy(), 30, 1234)
+    assert _key(first) == _key(grids.draw(_strategy(), 30, 1234))
+    assert _key(first) != _key(grids.draw(_strategy(), 30, 1235))
+
+
+def test_seed_comes_from_exercise_and_course_secret_only():
+    assert grids.grid_seed("sin") == grids.grid_seed("sin")
+    assert grids.grid_seed("sin") != grids.grid_seed("sin", "course secret")
+    assert grids.grid_seed("sin") != grids.grid_seed("cos_squared")
+
+
+def test_draws_cover_shapes_dtypes_layouts_and_families():
+    cases = grids.draw(_strategy(), 48, grids.grid_seed("sin"))
+    assert {c.dtype for c in cases} == set(grids.CPU_DTYPES)
+    assert {c.layout for c in cases} == set(grids.PLAIN_LAYOUTS + grids.TRACKED_LAYOUTS)
+    assert {c.family for c in cases} == set(grids.FAMILIES)
+    assert {len(c.shape) for c in cases} == {0, 1, 2, 3}
+    assert any(c.values.size == 0 for c in cases)
+    assert max(np.abs(c.values).max(initial=0) for c in cases) > 100
+
+
+def test_explicit_cases_cover_every_dtype_and_layout():
+    cases = grids.explicit_cases(grids.ACCELERATOR_DTYPES, "cuda")
+    pairs = {(c.dtype, c.layout) for c in cases}
+    assert pairs == {(d, lay) for d in grids.ACCELERATOR_DTYPES for lay in grids.PLAIN_LAYOUTS + grids.TRACKED_LAYOUTS}
+
+
+def test_values_are_exactly_representable_in_their_dtype():
+    raw = np.random.default_rng(0).normal(scale=50, size=1000)
+    for dtype in grids.ACCELERATOR_DTYPES:
+        rounded = grids.round_to(raw, dtype)
+        through_torch = torch.tensor(raw).to(getattr(torch, dtype)).to(torch.float64).numpy()
+        np.testing.assert_array_equal(rounded, through_torch)
+
+
+def test_drawing_writes_nothing_into_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    grids.draw(_strategy(), 5, 7)
+    assert os.listdir(tmp_path) == []
+
+
+def test_shrink_finds_the_smallest_failing_input():
+    # Fails whenever some element exceeds 1: the minimal example is a single value just above 1.
+    smallest = grids.shrink(_strategy(), lambda c: bool((np.abs(c.values) > 1).any()), 99, 48, budget_s=5)
+    assert smallest is not None
+    assert smallest.values.size == 1
+    assert abs(float(smallest.values.ravel()[0])) < 3
+
+
+def test_shrink_returns_none_when_nothing_fails():
+    assert grids.shrink(_strategy(), lambda c: False, 99, 20, budget_s=5) is None
