@@ -61,7 +61,8 @@ def repeat_agrees(r: CaseResult, ex: Exercise) -> bool:
         same_error = r.first.error and r.second.error and r.first.error.type == r.second.error.type
         return bool(r.first.kind == r.second.kind and (r.first.kind != "error" or same_error))
     tol = ex.tolerance(r.case.dtype)
-    return bool(np.all(np.abs(a - b) <= tol.atol + tol.rtol * np.abs(a)))
+    same_nan = np.isnan(a) & np.isnan(b)  # the same NaN twice is consistent, if wrong
+    return bool(np.all((np.abs(a - b) <= tol.atol + tol.rtol * np.abs(a)) | same_nan))
 
 
 def case_predicates(ex: Exercise) -> dict[str, Callable[[CaseResult], bool]]:
@@ -91,7 +92,7 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
     if load.error is None and load.missing == "missing":
         close = difflib.get_close_matches(ex.function, load.names, n=1)
         found = f" It defines: {', '.join(load.names[:8])}." if load.names else ""
-        advice = (f"Did you mean {close[0]}? Rename it to {ex.function}." if close
+        advice = (f"Is {close[0]} meant to be {ex.function}? Rename it." if close
                   else f"Define def {ex.function}(x): … at the top level of your file.")
         return Finding("loads", False, 0.0, f"Your file does not define {ex.function}.{found}", advice=advice)
     if load.error is None:
@@ -389,7 +390,7 @@ def _not_run(name: str) -> Finding:
 def _ended_words(obs: Observations) -> str:
     if obs.ended is None:
         return ""
-    on = f" on {feedback.input_words(obs.ended_case)}" if obs.ended_case else ""
+    on = f", on {feedback.input_words(obs.ended_case)}" if obs.ended_case else ""
     hint = {
         "timeout": "Look for a loop that never ends or a very slow computation.",
         "crash": "Something in native code failed hard (a segfault or abort).",

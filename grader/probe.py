@@ -115,8 +115,7 @@ def run_case(session: Session, case: grids.GridCase, timeout: float) -> CaseResu
     header = {"op": "case", "dtype": case.dtype, "device": case.device, "layout": case.layout,
               "shape": list(case.shape)}
     session.send(header, case.values.astype("<f8").tobytes())
-    shape = "×".join(map(str, case.shape)) or "0-d"
-    reply, payload = session.receive(timeout, f"a call on a {shape} {case.dtype} tensor")
+    reply, payload = session.receive(timeout, "a call of your function")
     try:
         return parse_case(case, reply, payload)
     except (ProtocolError, KeyError, TypeError, ValueError) as err:
@@ -127,7 +126,7 @@ def run_case(session: Session, case: grids.GridCase, timeout: float) -> CaseResu
 def run_plot(session: Session, xs: np.ndarray, timeout: float) -> Returned:
     session.send({"op": "plot", "dtype": "float32", "device": "cpu", "layout": "plain",
                   "shape": list(xs.shape)}, xs.astype("<f8").tobytes())
-    reply, payload = session.receive(timeout, "a call on the plot's grid")
+    reply, payload = session.receive(timeout, "a call of your function on the plot's grid")
     try:
         return parse_returned(reply.get("first"), reply.get("arrays"), payload)
     except (ProtocolError, KeyError, TypeError, ValueError) as err:

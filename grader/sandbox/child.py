@@ -8,6 +8,7 @@ Everything sent back is raw numbers plus plain JSON facts; the parent decides wh
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import os
 import resource
 import signal
@@ -98,7 +99,8 @@ class Runner:
         except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are findings too
             return {"event": "load_error", "error": describe_error(err, self.path)}
         found = getattr(module, self.function_name, None)
-        names = sorted(n for n in vars(module) if not n.startswith("_"))[:50]
+        names = sorted(n for n, v in vars(module).items()
+                       if not n.startswith("_") and (inspect.isfunction(v) or inspect.isclass(v)))[:50]
         if not callable(found):
             kind = "missing" if found is None else type(found).__name__
             return {"event": "load_error", "error": None, "missing": kind, "names": names}

@@ -1,0 +1,125 @@
+"""Golden tests: every sample submission through the real sandbox, its verdicts, score and the key
+phrases of its feedback pinned. A new sample must be added here (test_every_sample_is_pinned).
+
+Scores are exact because grids are derandomized from the exercise's seed and the grading
+environment is pinned (constraints.txt); a hypothesis upgrade may redraw them: regenerate then.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from grader.grade import grade_file
+from tests.conftest import ROOT, SUBMISSIONS
+
+pytestmark = pytest.mark.slow
+
+ALL_BUT_LOADS = {"correctness", "autograd", "contract", "tracked_inputs", "input_untouched", "repeatable"}
+NOT_LOADED = ALL_BUT_LOADS | {"loads"}
+
+
+@dataclass(frozen=True)
+class Golden:
+    status: str
+    score: float
+    fails: set[str] = field(default_factory=set)
+    causes: dict[str, str] = field(default_factory=dict)
+    phrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+CHEAT = Golden("graded", 0.0, {"autograd"}, phrases={"autograd": (
+    "did not come from autograd", "stayed cos(x) when autograd's changed", "scores 0 in total")})
+
+GOLDEN: dict[str, Golden] = {
+    "honest_backward": Golden("graded", 10.0),
+    "honest_ones_like": Golden("graded", 10.0),
+    "honest_autograd_grad": Golden("graded", 10.0),
+    "honest_func_vmap": Golden("graded", 10.0),
+    "honest_jacobian": Golden("graded", 10.0),
+    "honest_jacfwd": Golden("graded", 10.0),
+    "honest_forward_ad": Golden("graded", 10.0),
+    "honest_inplace_sin": Golden("graded", 10.0),
+    "honest_float64": Golden("graded", 10.0),
+    "mistake_nonscalar_backward": Golden(
+        "graded", 5.94, {"correctness", "contract", "tracked_inputs"}, {"correctness": "nonscalar_backward"},
+        {"correctness": ("grad can be implicitly created only for scalar outputs", "y.sum().backward()",
+                         "x = [0.0, 0.0]")}),
+    "mistake_returns_y": Golden(
+        "graded", 0.0, {"correctness", "autograd", "tracked_inputs"}, {"correctness": "primitive"},
+        {"correctness": ("At x = 0.0", "cos(0.0) is 1.0", "Did you return y instead of x.grad"),
+         "autograd": ("not the gradient autograd computed", "scores 0 in total")}),
+    "mistake_caller_requires_grad": Golden(
+        "graded", 8.27, {"contract", "tracked_inputs", "input_untouched", "repeatable"},
+        {"tracked_inputs": "none_nonleaf", "repeatable": "accumulation"},
+        {"input_untouched": ("turned on requires_grad of the caller's tensor",),
+         "repeatable": ("first 1.0, then 2.0", "gradients accumulate"),
+         "tracked_inputs": ("x.grad is None when x is not a leaf",)}),
+    "mistake_float32": Golden(
+        "graded", 8.08, {"correctness", "contract", "tracked_inputs"}, {"contract": "precision"},
+        {"contract": ("float64 input came back as float32",)}),
+    "mistake_backward_x": Golden(
+        "graded", 5.66, {"correctness", "tracked_inputs"}, {"correctness": "x_times"},
+        {"correctness": ("x·cos(x)", "y.backward(x) uses x as the incoming gradient")}),
+    "mistake_two_sin": Golden(
+        "graded", 5.66, {"correctness", "tracked_inputs"}, {"correctness": "scaled"},
+        {"correctness": ("2 times cos(x)",)}),
+    "mistake_no_return": Golden(
+        "graded", 1.5, {"correctness", "autograd", "contract", "tracked_inputs", "repeatable"},
+        {"correctness": "none"}, {"correctness": ("returned None", "missing `return`")}),
+    "mistake_flattens": Golden("graded", 9.29, {"contract"}, {"contract": "shape"},
+                               {"contract": ("reshaped, summed, or built anew",)}),
+    "mistake_numpy": Golden("graded", 9.0, {"contract"}, {"contract": "type"},
+                            {"contract": ("returned a numpy array", "must return a torch tensor")}),
+    "cheat_cos": Golden(**{**CHEAT.__dict__, "phrases": {
+        "autograd": (*CHEAT.phrases["autograd"], "your code called torch.cos", "line 5 calls cos")}}),
+    "cheat_method_cos": CHEAT,
+    "cheat_shifted_sin": CHEAT,
+    "cheat_numpy_cos": CHEAT,
+    "cheat_complex_exp": CHEAT,
+    "cheat_taylor": CHEAT,
+    "cheat_backward_then_cos": CHEAT,
+    "cheat_custom_function": CHEAT,
+    "cheat_finite_diff": Golden("graded", 0.0, {"correctness", "autograd", "tracked_inputs"},
+                                phrases={"autograd": ("scores 0 in total",)}),
+    "cheat_torch_gradient": Golden("graded", 0.0, {"correctness", "autograd", "contract", "tracked_inputs"},
+                                   phrases={"autograd": ("scores 0 in total",)}),
+    "broken_syntax": Golden("load_error", 0.0, NOT_LOADED,
+                            phrases={"loads": ("syntax error on line 4", "def get_derivative(x)")}),
+    "broken_misnamed": Golden("load_error", 0.0, NOT_LOADED,
+                              phrases={"loads": ("does not define get_derivative", "get_derivitive")}),
+    "broken_imports_d2l": Golden("load_error", 0.0, NOT_LOADED,
+                                 phrases={"loads": ("No module named 'd2l'", "__name__")}),
+    "broken_raises": Golden("graded", 1.0, ALL_BUT_LOADS, {"correctness": "attribute"},
+                            {"correctness": ("Did you mean .grad?", "line 8")}),
+    "broken_infinite_loop": Golden("timeout", 1.0, ALL_BUT_LOADS,
+                                   phrases={"correctness": ("did not finish a call of your function within 10 s",
+                                                            "a loop that never ends")}),
+}
+
+
+def test_every_sample_is_pinned():
+    assert sorted(p.stem for p in SUBMISSIONS.glob("*.py")) == sorted(GOLDEN)
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_sample_verdicts(name, sin):
+    golden = GOLDEN[name]
+    outcome = grade_file(SUBMISSIONS / f"{name}.py", sin)
+    findings = {f.name: f for f in outcome.findings}
+    assert outcome.status == golden.status
+    assert {n for n, f in findings.items() if not f.passed} == golden.fails
+    assert outcome.score == pytest.approx(golden.score, abs=1e-9)
+    for check, cause in golden.causes.items():
+        assert findings[check].data.get("cause") == cause, findings[check].message
+    for check, phrases in golden.phrases.items():
+        for phrase in phrases:
+            assert phrase in findings[check].message, findings[check].message
+
+
+def test_reference_solution_scores_full_marks(sin):
+    outcome = grade_file(sin.solution, sin)
+    assert outcome.score == outcome.max_score == 10
+    assert all(f.passed for f in outcome.findings)
+    assert ROOT / "reference" in outcome.submission.parents
