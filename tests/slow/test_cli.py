@@ -1,0 +1,108 @@
+"""The command line as users run it: real processes, real sandboxes, files on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader import cli
+from tests.conftest import ROOT, SUBMISSIONS
+
+pytestmark = pytest.mark.slow
+REQUIRED = {"schema_version", "score", "max_score", "status", "checks", "seed", "device", "versions", "duration_s"}
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=ROOT,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def result(out: Path) -> dict:
+    return json.loads((out / "result.json").read_text())
+
+
+def test_grade_writes_a_complete_result_and_plot(tmp_path):
+    done = run("grade", str(SUBMISSIONS / "honest_backward.py"), "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    data = result(tmp_path)
+    assert REQUIRED <= set(data)
+    assert data["schema_version"] == 1 and data["score"] == data["max_score"] == 10
+    assert {c["name"] for c in data["checks"]} >= {"loads", "correctness", "autograd"}
+    assert all({"name", "passed", "score", "max_score", "message"} <= set(c) for c in data["checks"])
+    assert set(data["versions"]) >= {"python", "torch", "grader", "hypothesis"}
+    assert data["versions"]["torch"].startswith("2.")
+    assert (tmp_path / "feedback.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_submission_that_cannot_load_still_gets_a_full_result_and_exit_0(tmp_path):
+    done = run("grade", str(SUBMISSIONS / "broken_syntax.py"), "--out", str(tmp_path))
+    assert done.returncode == 0
+    data = result(tmp_path)
+    assert data["status"] == "load_error" and data["score"] == 0
+    assert len(data["checks"]) == 7 and "syntax error" in data["checks"][0]["message"]
+
+
+def test_check_prints_the_verdict_and_the_plot_path(tmp_path):
+    done = run("check", str(SUBMISSIONS / "mistake_returns_y.py"), "--out", str(tmp_path))
+    assert done.returncode == 0
+    assert "Score 0 / 10" in done.stdout
+    assert "Did you return y instead of x.grad?" in done.stdout
+    assert f"Feedback plot: {tmp_path / 'feedback.png'}" in done.stdout.replace("\n", "")
+
+
+def test_bad_arguments_exit_2_with_one_line(tmp_path):
+    done = run("grade", str(tmp_path / "missing.py"), "--out", str(tmp_path))
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0 and "no such file" in done.stderr
+    assert run("grade", "x.py").returncode == 2  # --out is required
+    assert run("check", str(SUBMISSIONS / "honest_backward.py"), "--exercise", "nope").returncode == 2
+
+
+def test_version():
+    done = run("--version")
+    assert done.returncode == 0 and done.stdout.startswith("grader ")
+
+
+def test_same_file_same_score_and_a_comment_does_not_change_it(tmp_path, sin):
+    from grader.grade import grade_file
+
+    original = SUBMISSIONS / "mistake_caller_requires_grad.py"
+    edited = tmp_path / "resubmitted.py"
+    edited.write_text("# resubmitted with a comment\n" + original.read_text())
+    outcomes = [grade_file(p, sin) for p in (original, original, edited)]
+    summaries = [[(f.name, f.passed, f.score) for f in o.findings] for o in outcomes]
+    assert summaries[0] == summaries[1] == summaries[2]
+    assert len({o.seed for o in outcomes}) == 1
+
+
+def test_seed_and_course_secret_are_recorded_and_the_secret_stays_with_the_grader(tmp_path):
+    fixture = ROOT / "tests" / "fixtures" / "reads_environment.py"
+    done = run("grade", str(fixture), "--out", str(tmp_path), env={"GRADER_COURSE_SECRET": "hush-7f3a"})
+    data = result(tmp_path)
+    assert done.returncode == 0 and data["score"] == 10
+    assert "hush-7f3a" not in data["output"]["stdout"] and "GRADER" not in data["output"]["stdout"]
+    plain = tmp_path / "plain"
+    run("grade", str(fixture), "--out", str(plain))
+    assert result(plain)["seed"] != data["seed"]
+    run("grade", str(fixture), "--out", str(plain), "--seed", "42")
+    assert result(plain)["seed"] == 42
+
+
+def test_a_grader_failure_says_so_and_exits_3(tmp_path, monkeypatch, capsys):
+    from grader import probe
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("simulated grader bug")
+
+    monkeypatch.setattr(probe, "collect", broken)
+    code = cli.main(["grade", str(SUBMISSIONS / "honest_backward.py"), "--out", str(tmp_path), "--no-plot"])
+    assert code == 3
+    data = result(tmp_path)
+    assert data["status"] == "grader_error" and "simulated grader bug" in data["grader_error"]
+    assert all("the grader itself failed, not your submission" in c["message"] for c in data["checks"])
+    assert "the grader failed" in capsys.readouterr().err

@@ -1,0 +1,64 @@
+"""Broken and hostile submissions through the real sandbox: each is reported in words, scores 0 for
+what failed, and the grader carries on. (Deeper hardening is tracked separately.)"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from grader.grade import grade_file
+from tests.conftest import FIXTURES, SUBMISSIONS
+
+pytestmark = pytest.mark.slow
+
+
+def findings(outcome):
+    return {f.name: f for f in outcome.findings}
+
+
+def test_exit_at_import_is_a_load_error(sin):
+    outcome = grade_file(FIXTURES / "exit_at_import.py", sin)
+    assert outcome.status == "load_error" and outcome.score == 0
+    assert "exited with status 3" in findings(outcome)["loads"].message
+
+
+def test_a_segfault_in_the_function_is_a_crash_not_a_grader_failure(sin):
+    outcome = grade_file(FIXTURES / "segfault.py", sin)
+    assert outcome.status == "crash"
+    assert "killed by signal SIGSEGV" in findings(outcome)["correctness"].message
+    assert findings(outcome)["loads"].passed and outcome.score == 1
+
+
+def test_sleeping_forever_is_stopped_by_the_call_timeout(quick_sin):
+    started = time.monotonic()
+    outcome = grade_file(FIXTURES / "sleeps.py", quick_sin)
+    assert time.monotonic() - started < 15
+    assert outcome.status == "timeout"
+    assert "within 2 s" in findings(outcome)["correctness"].message
+
+
+def test_sys_exit_inside_the_function_is_an_error_with_a_hint(sin):
+    outcome = grade_file(FIXTURES / "system_exit.py", sin)
+    message = findings(outcome)["correctness"].message
+    assert outcome.status == "graded" and "SystemExit" in message and "Return a value instead" in message
+
+
+def test_a_print_flood_is_capped_kept_and_cannot_change_the_score(sin):
+    outcome = grade_file(FIXTURES / "print_flood.py", sin)
+    assert outcome.score == 10
+    assert outcome.stdout_bytes > 10_000_000 and outcome.output_truncated
+    assert len(outcome.stdout.encode()) <= sin.limits.output_kib * 1024
+    assert outcome.stdout.startswith("SCORE: 10/10")
+
+
+def test_a_memory_bomb_hits_the_memory_limit(sin):
+    outcome = grade_file(FIXTURES / "memory_bomb.py", sin)
+    assert outcome.status == "memory" and outcome.score == 1
+    assert "ran out of memory" in findings(outcome)["correctness"].message
+    assert any(layer.startswith("memory") for layer in outcome.sandbox_layers)
+
+
+def test_the_next_submission_grades_normally_after_a_crash(sin):
+    grade_file(FIXTURES / "segfault.py", sin)
+    assert grade_file(SUBMISSIONS / "honest_backward.py", sin).score == 10
