@@ -170,7 +170,12 @@ def _example(r: CaseResult, ex: Exercise) -> str:
 def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise) -> feedback.Cause | None:
     first = example.first
     if first.kind == "error" and first.error:
-        return feedback.explain_error(first.error)
+        cause = feedback.explain_error(first.error)
+        if cause.key == "memory":
+            limit = f"{ex.limits.memory_gib:g} GiB"
+            return feedback.Cause("memory", f"Likely cause: the function needed more memory than the {limit} "
+                                  "it may use.", cause.advice)
+        return cause
     if first.kind == "none":
         if example.case.layout == "nonleaf":
             return feedback.Cause("none_nonleaf", "Likely cause: x.grad is None when x is not a leaf tensor, so "

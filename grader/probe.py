@@ -73,7 +73,7 @@ def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
     limits = exercise.limits
     deadline = time.monotonic() + limits.total_timeout_s
     try:
-        hello, _ = session.receive(limits.load_timeout_s, "starting Python and importing torch")
+        hello, _ = session.receive(limits.load_timeout_s, "the start of the sandbox (Python and torch)")
     except SessionEnded as end:
         raise GraderFailure(f"the sandbox did not start: {end.ended.detail}") from None
     devices = _devices(device, bool(hello.get("cuda")))
@@ -90,7 +90,7 @@ def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
     })
     base = Observations(load=LoadResult(False), devices=devices, torch_version=str(hello.get("torch", ""))[:50])
     try:
-        loaded, _ = session.receive(limits.load_timeout_s, "importing your file")
+        loaded, _ = session.receive(limits.load_timeout_s, "the import of your file")
     except SessionEnded as end:
         return replace(base, ended=end.ended)
     layers = tuple(str(layer)[:80] for layer in loaded.get("layers", []))[:20]

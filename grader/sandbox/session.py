@@ -114,20 +114,20 @@ class Session:
         except protocol.ChannelClosed:
             self._end(self._death(doing))
         except protocol.ProtocolError as err:
-            self._end(Ended("protocol", f"sent back something malformed while {doing}: {err}"))
+            self._end(Ended("protocol", f"sent back something malformed during {doing}: {err}"))
         raise AssertionError("unreachable")
 
     def _death(self, doing: str) -> Ended:
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            return Ended("exit", f"closed its channel while {doing}")
+            return Ended("exit", f"closed its channel during {doing}")
         if code < 0:
             name = signal.Signals(-code).name
             if -code == signal.SIGXCPU:
-                return Ended("timeout", f"used up its CPU time while {doing} ({name})", code)
-            return Ended("crash", f"crashed while {doing}: killed by signal {name}", code)
-        return Ended("exit", f"exited with status {code} while {doing}", code)
+                return Ended("timeout", f"used up its CPU time during {doing} ({name})", code)
+            return Ended("crash", f"crashed during {doing}: killed by signal {name}", code)
+        return Ended("exit", f"exited with status {code} during {doing}", code)
 
     def _end(self, ended: Ended) -> None:
         self.ended = ended

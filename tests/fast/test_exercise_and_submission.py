@@ -20,7 +20,7 @@ def test_unknown_exercise_lists_the_known_ones():
 def test_broken_exercise_file_is_an_instructor_error(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "bad"\n')
-    with pytest.raises(exercise.ExerciseError, match="bad.toml"):
+    with pytest.raises(exercise.ExerciseError, match=r"bad\.toml"):
         exercise.load(bad)
 
 
