@@ -12,17 +12,20 @@ import hashlib
 import math
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "grader-hypothesis"))
+if TYPE_CHECKING:
+    from hypothesis import settings
+    from hypothesis.strategies import SearchStrategy
 
-from hypothesis import HealthCheck, Phase, given, seed, settings
-from hypothesis import strategies as st
-from hypothesis.extra import numpy as hnp
+# Hypothesis is imported on first use: it costs 0.2 s, which `grader check` spends while the
+# sandbox child imports torch. Its storage directory stays out of the user's folders.
+os.environ.setdefault("HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "grader-hypothesis"))
 
 CPU_DTYPES = ("float32", "float64")
 ACCELERATOR_DTYPES = ("float32", "float64", "float16", "bfloat16")
@@ -72,7 +75,9 @@ def round_to(values: np.ndarray, dtype: str) -> np.ndarray:
     return values.astype(np.dtype(dtype)).astype(np.float64)
 
 
-def _elements(family: str, large: float) -> st.SearchStrategy[float]:
+def _elements(family: str, large: float) -> SearchStrategy[float]:
+    from hypothesis import strategies as st
+
     if family == "near_zero":
         return st.floats(-1.0, 1.0, allow_subnormal=False)
     if family == "near_half_pi":
@@ -83,17 +88,24 @@ def _elements(family: str, large: float) -> st.SearchStrategy[float]:
     return st.floats(-10.0, 10.0, allow_subnormal=False)
 
 
-@st.composite
-def grid_cases(draw: Any, dtypes: tuple[str, ...], device: str, large: float,
-               layouts: tuple[str, ...] = PLAIN_LAYOUTS + TRACKED_LAYOUTS, min_side: int = 0) -> GridCase:
-    # Listed simplest first: hypothesis shrinks towards the first choice of each.
-    dtype = draw(st.sampled_from(dtypes))
-    layout = draw(st.sampled_from(layouts))
-    family = draw(st.sampled_from(FAMILIES))
-    shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=min_side, max_side=_MAX_SIDE)
-    shape = draw(st.one_of(st.just(()), shapes))
-    values = draw(hnp.arrays(np.float64, shape, elements=_elements(family, large)))
-    return GridCase(round_to(values, dtype), dtype, device, layout, family)
+def grid_cases(dtypes: tuple[str, ...], device: str, large: float,
+               layouts: tuple[str, ...] = PLAIN_LAYOUTS + TRACKED_LAYOUTS,
+               min_side: int = 0) -> SearchStrategy[GridCase]:
+    """The strategy for one input. Choices are listed simplest first: hypothesis shrinks towards them."""
+    from hypothesis import strategies as st
+    from hypothesis.extra import numpy as hnp
+
+    @st.composite
+    def cases(draw: Any) -> GridCase:
+        dtype = draw(st.sampled_from(dtypes))
+        layout = draw(st.sampled_from(layouts))
+        family = draw(st.sampled_from(FAMILIES))
+        shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=min_side, max_side=_MAX_SIDE)
+        shape = draw(st.one_of(st.just(()), shapes))
+        values = draw(hnp.arrays(np.float64, shape, elements=_elements(family, large)))
+        return GridCase(round_to(values, dtype), dtype, device, layout, family)
+
+    return cases()
 
 
 def explicit_cases(dtypes: tuple[str, ...], device: str) -> list[GridCase]:
@@ -109,11 +121,13 @@ def explicit_cases(dtypes: tuple[str, ...], device: str) -> list[GridCase]:
     return cases
 
 
-def _settings(examples: int, phases: tuple[Phase, ...]) -> settings:
+def _settings(examples: int, phases: str) -> settings:
+    from hypothesis import HealthCheck, Phase, settings
+
     return settings(
         database=None,
         max_examples=examples,
-        phases=phases,
+        phases=[Phase[name] for name in phases.split()],
         deadline=None,
         derandomize=False,
         print_blob=False,
@@ -122,12 +136,14 @@ def _settings(examples: int, phases: tuple[Phase, ...]) -> settings:
     )
 
 
-def draw(strategy: st.SearchStrategy[GridCase], examples: int, seed_value: int) -> list[GridCase]:
+def draw(strategy: SearchStrategy[GridCase], examples: int, seed_value: int) -> list[GridCase]:
     """Draw `examples` cases reproducibly: the same seed and hypothesis version give the same list."""
+    from hypothesis import given, seed
+
     drawn: list[GridCase] = []
 
     @seed(seed_value)
-    @_settings(examples, (Phase.generate,))
+    @_settings(examples, "generate")
     @given(strategy)
     def collect(case: GridCase) -> None:
         drawn.append(case)
@@ -140,7 +156,7 @@ class _Failed(AssertionError):
     pass
 
 
-def shrink(strategy: st.SearchStrategy[GridCase], fails: Callable[[GridCase], bool], seed_value: int,
+def shrink(strategy: SearchStrategy[GridCase], fails: Callable[[GridCase], bool], seed_value: int,
            examples: int, budget_s: float) -> GridCase | None:
     """The smallest case hypothesis can find on which `fails` holds, within a time budget.
 
@@ -148,13 +164,13 @@ def shrink(strategy: st.SearchStrategy[GridCase], fails: Callable[[GridCase], bo
     passing, which ends the shrink at once; we keep the smallest failing case we saw ourselves, so
     hypothesis's final replay (and any flakiness it reports) cannot lose it.
     """
-    import time
+    from hypothesis import given, seed
 
     deadline = time.monotonic() + budget_s
     failing: list[GridCase] = []
 
     @seed(seed_value)
-    @_settings(examples, (Phase.generate, Phase.shrink))
+    @_settings(examples, "generate shrink")
     @given(strategy)
     def probe(case: GridCase) -> None:
         if time.monotonic() < deadline and fails(case):

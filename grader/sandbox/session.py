@@ -140,12 +140,8 @@ class Session:
         self.process.wait()
 
     def close(self) -> None:
-        if self.process.poll() is None and not self.ended:
-            try:
-                protocol.send(self._request, {"op": "exit"})
-                self.process.wait(timeout=2)
-            except (OSError, subprocess.TimeoutExpired):
-                pass
+        # Every reply we wanted is in, and a sandbox child has nothing worth cleaning up: killing it
+        # saves the 0.4 s an interpreter with torch loaded spends tearing itself down.
         self.kill()
         for fd in (self._request, self._reply_fd):
             with contextlib.suppress(OSError):

@@ -106,3 +106,13 @@ def test_a_grader_failure_says_so_and_exits_3(tmp_path, monkeypatch, capsys):
     assert data["status"] == "grader_error" and "simulated grader bug" in data["grader_error"]
     assert all("the grader itself failed, not your submission" in c["message"] for c in data["checks"])
     assert "the grader failed" in capsys.readouterr().err
+
+
+def test_the_grader_process_never_imports_torch_or_the_students_file():
+    probe = (
+        "import sys; from pathlib import Path; from grader import exercise; from grader.grade import grade_file;"
+        "o = grade_file(Path('submissions/cheat_cos.py'), exercise.load('sin'));"
+        "print(o.score, 'torch' in sys.modules, any('solution' in m or 'submission' == m for m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.stdout.split() == ["0.0", "False", "False"], done.stderr
