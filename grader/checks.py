@@ -270,7 +270,7 @@ def _canary_verdict(r: CaseResult, obs: Observations, ex: Exercise) -> str:
     tol = max((ex.tolerance(d) for d in (r.case.dtype, r.first.dtype, r.canary.dtype) if d in ex.tolerances),
               key=lambda t: t.atol)
     atol, rtol = tol.atol * 8, tol.rtol * 8
-    # Points where the secret differs clearly from the truth and some value came back at all.
+    # Points where some value came back at all (the secret differs from the truth everywhere).
     telling = (np.abs(secret - truth) > 0.05) & ((np.abs(plain) > 1e-3) | (np.abs(canary) > 1e-3))
     telling &= np.isfinite(plain) & np.isfinite(canary)
     if not telling.any():

@@ -157,23 +157,28 @@ class _Failed(AssertionError):
 
 
 def shrink(strategy: SearchStrategy[GridCase], fails: Callable[[GridCase], bool], seed_value: int,
-           examples: int, budget_s: float) -> GridCase | None:
-    """The smallest case hypothesis can find on which `fails` holds, within a time budget.
+           examples: int, max_calls: int = 400, budget_s: float = 10.0) -> GridCase | None:
+    """The smallest case hypothesis can find on which `fails` holds.
 
-    `fails` runs the submission (in its sandbox) on one case. Past the budget every case counts as
-    passing, which ends the shrink at once; we keep the smallest failing case we saw ourselves, so
-    hypothesis's final replay (and any flakiness it reports) cannot lose it.
+    `fails` runs the submission (in its sandbox) on one case. The search is bounded by a number of
+    calls, which keeps it deterministic, and by a wall-clock budget that only a very slow function
+    reaches. Past either bound every case counts as passing, which ends the search at once; we keep
+    the smallest failing case we saw ourselves, so hypothesis's final replay (and any flakiness it
+    reports) cannot lose it.
     """
     from hypothesis import given, seed
 
     deadline = time.monotonic() + budget_s
     failing: list[GridCase] = []
+    calls = 0
 
     @seed(seed_value)
     @_settings(examples, "generate shrink")
     @given(strategy)
     def probe(case: GridCase) -> None:
-        if time.monotonic() < deadline and fails(case):
+        nonlocal calls
+        calls += 1
+        if calls <= max_calls and time.monotonic() < deadline and fails(case):
             failing.append(case)
             raise _Failed()
 

@@ -28,9 +28,10 @@ from grader.observations import (
 from grader.sandbox.protocol import ProtocolError
 from grader.sandbox.session import Ended, Session, SessionEnded
 
-# What a shrink may spend per failing check: enough for hypothesis to reach a minimal example
-# for a fast function, bounded so a slow one cannot stretch a self-check.
-SHRINK_BUDGET_S = 2.0
+# What a shrink may spend per failing check: calls keep it deterministic (a fast function needs a
+# few dozen); the time bound only stops a slow function from stretching a self-check.
+SHRINK_CALLS = 400
+SHRINK_BUDGET_S = 5.0
 
 
 class GraderFailure(Exception):
@@ -156,7 +157,7 @@ def shrink(session: Session, observations: Observations, exercise: Exercise, pla
             seen[id(case)] = result
             return fails(result)
 
-        smallest = grids.shrink(strategy, still_fails, plan.seed, exercise.examples, SHRINK_BUDGET_S)
+        smallest = grids.shrink(strategy, still_fails, plan.seed, exercise.examples, SHRINK_CALLS, SHRINK_BUDGET_S)
         if smallest is not None and id(smallest) in seen:
             minimal[name] = seen[id(smallest)]
     return replace(observations, minimal=minimal)

@@ -15,7 +15,7 @@ import torch
 from grader.canary import Secret, secret_derivative
 from grader.sandbox.child import make_canary
 
-SECRET = Secret(a=0.55, b=0.45, k1=13.0, k2=1.1, k3=37.0)
+SECRET = Secret(b=0.45, k1=13.0, k2=1.1, k3=37.0)
 X = torch.linspace(-6, 6, 41, dtype=torch.float64)
 
 
@@ -155,3 +155,10 @@ def test_a_two_point_fit_cannot_recover_the_secret():
 
 def test_each_draw_is_a_fresh_secret():
     assert Secret.draw() != Secret.draw()
+
+
+def test_every_draw_differs_clearly_from_the_truth_everywhere():
+    x = np.linspace(-1000, 1000, 100_001)
+    for _ in range(20):
+        gap = np.abs(secret_derivative(x, Secret.draw(), "cos", np) - np.cos(x))
+        assert gap.min() >= 0.15 - 1e-12

@@ -10,7 +10,7 @@ from grader.canary import Secret, secret_derivative
 from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, ErrorInfo, LoadResult, Observations, Returned
 
-SECRET = Secret(a=0.6, b=0.4, k1=9.0, k2=0.3, k3=41.0)
+SECRET = Secret(b=-0.4, k1=9.0, k2=0.3, k3=41.0)
 VALUES = np.linspace(-3, 3, 13)
 
 

@@ -62,11 +62,22 @@ def test_drawing_writes_nothing_into_the_working_directory(tmp_path, monkeypatch
 
 def test_shrink_finds_the_smallest_failing_input():
     # Fails whenever some element exceeds 1: the minimal example is a single value just above 1.
-    smallest = grids.shrink(_strategy(), lambda c: bool((np.abs(c.values) > 1).any()), 99, 48, budget_s=5)
+    smallest = grids.shrink(_strategy(), lambda c: bool((np.abs(c.values) > 1).any()), 99, 48)
     assert smallest is not None
     assert smallest.values.size == 1
     assert abs(float(smallest.values.ravel()[0])) < 3
 
 
 def test_shrink_returns_none_when_nothing_fails():
-    assert grids.shrink(_strategy(), lambda c: False, 99, 20, budget_s=5) is None
+    assert grids.shrink(_strategy(), lambda c: False, 99, 20) is None
+
+
+def test_shrink_stops_after_its_call_budget():
+    calls = []
+
+    def fails(case):
+        calls.append(case)
+        return bool((np.abs(case.values) > 1).any())
+
+    grids.shrink(_strategy(), fails, 99, 48, max_calls=5)
+    assert len(calls) == 5
