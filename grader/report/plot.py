@@ -54,6 +54,12 @@ def render(outcome: Outcome, exercise: Exercise, path: Path) -> Path | None:
         top.text(0.5, 0.5, _no_values_text(outcome), transform=top.transAxes, ha="center", va="center",
                  fontsize=12.5, color=BAD,
                  bbox={"boxstyle": "round,pad=0.6", "fc": "white", "ec": BAD})
+    banner = _banner(outcome, exercise)
+    if banner:
+        low, high = top.get_ylim()
+        top.set_ylim(low - 0.45 * (high - low), high)  # room under the curves for the banner
+        top.text(0.5, 0.04, banner, transform=top.transAxes, ha="center", va="bottom", fontsize=11.5,
+                 color=BAD, bbox={"boxstyle": "round,pad=0.5", "fc": "white", "ec": BAD, "alpha": 0.95})
     top.set_ylabel("value", fontsize=12)
     top.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=11, frameon=False)
     top.grid(alpha=0.3)
@@ -98,6 +104,15 @@ def _title(fig: Any, outcome: Outcome, exercise: Exercise) -> None:
     device = ", ".join(outcome.devices) or "none"
     fig.text(0.5, 0.012, f"{verdicts}\n{outcome.submission.name} · device {device} · seed {outcome.seed}",
              ha="center", va="bottom", fontsize=10.5, color="0.25", linespacing=1.6)
+
+
+def _banner(outcome: Outcome, exercise: Exercise) -> str:
+    """Why a curve that looks right scores 0: its values did not come through autograd."""
+    autograd = next((f for f in outcome.findings if f.name == "autograd"), None)
+    if autograd is None or not autograd.data.get("bypassed"):
+        return ""
+    return (f"These values did not come from autograd of {exercise.primitive}(x): when we swapped its derivative "
+            f"for a secret one,\nyour answer did not change. The exercise is to use autograd, so it scores 0.")
 
 
 def _no_values_text(outcome: Outcome) -> str:
