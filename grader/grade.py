@@ -68,6 +68,7 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
         stderr_bytes=err_bytes,
         output_truncated=truncated,
         sandbox_layers=observations.layers,
+        sandbox_events=observations.events,
     )
 
 

@@ -62,6 +62,7 @@ class CaseResult:
     requires_grad_changed: bool
     grad_left: bool
     trace: dict[str, int]
+    events: tuple[str, ...] = ()  # what the audit hook saw so far (cumulative)
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ class Observations:
     layers: tuple[str, ...] = ()
     secret: Secret | None = None
     source_hits: tuple[SourceHit, ...] = ()
+    events: tuple[str, ...] = ()  # recorded for review: attempts the sandbox stopped or watched
 
 
 # ---- validation of the child's replies ---------------------------------------------------------
@@ -200,4 +202,11 @@ def parse_case(case: GridCase, header: dict[str, Any], payload: bytes) -> CaseRe
         requires_grad_changed=_flag(header.get("requires_grad_changed")),
         grad_left=_flag(header.get("grad_left")),
         trace=clean_trace,
+        events=parse_events(header.get("events", [])),
     )
+
+
+def parse_events(raw: Any) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        raise ProtocolError("sandbox events that are not a list")
+    return tuple(_text(event, 300) for event in raw[:50])

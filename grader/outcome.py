@@ -60,4 +60,5 @@ class Outcome:
     stderr_bytes: int = 0
     output_truncated: bool = False  # more was printed than the limit keeps
     sandbox_layers: tuple[str, ...] = ()
+    sandbox_events: tuple[str, ...] = ()  # for a TA to review; never part of the score
     grader_error: str = ""

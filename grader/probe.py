@@ -23,6 +23,7 @@ from grader.observations import (
     Returned,
     parse_case,
     parse_error,
+    parse_events,
     parse_returned,
 )
 from grader.sandbox.protocol import ProtocolError
@@ -95,8 +96,15 @@ def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
     except SessionEnded as end:
         return replace(base, ended=end.ended)
     layers = tuple(str(layer)[:80] for layer in loaded.get("layers", []))[:20]
+    if session.namespaces:
+        layers = ("pid, network and mount namespaces", *layers)
+    try:
+        events = parse_events(loaded.get("events", []))
+    except ProtocolError:
+        events = ("sent malformed sandbox events",)
+    base = replace(base, layers=layers, events=events)
     if loaded.get("event") != "ready":
-        return replace(base, load=_load_failure(loaded), layers=layers)
+        return replace(base, load=_load_failure(loaded))
     cases = [case for d in devices for case in plan.cases[d]]
     results, ended, ended_case = [], None, None
     try:
@@ -106,9 +114,11 @@ def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
     except SessionEnded as end:
         ended, plot = end.ended, None
         ended_case = cases[len(results)] if len(results) < len(cases) else None
+    if results:
+        events = tuple(sorted(set(events) | set(results[-1].events)))
     return replace(
         base, load=LoadResult(True), cases=tuple(results), planned=tuple(cases), secret=secret, ended=ended,
-        ended_case=ended_case, plot_x=plan.plot_x, plot=plot, layers=layers,
+        ended_case=ended_case, plot_x=plan.plot_x, plot=plot, events=events,
     )
 
 

@@ -44,7 +44,7 @@ def to_dict(outcome: Outcome) -> dict[str, Any]:
             "stderr_bytes": outcome.stderr_bytes,
             "truncated": outcome.output_truncated,
         },
-        "sandbox": {"layers": list(outcome.sandbox_layers)},
+        "sandbox": {"layers": list(outcome.sandbox_layers), "events": list(outcome.sandbox_events)},
         "grader_error": outcome.grader_error or None,
     }
 

@@ -42,6 +42,8 @@ def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path |
     out.print()
     _score_line(outcome, out)
     _printed(outcome, out)
+    if outcome.sandbox_events:
+        out.print(Text("Recorded for review: " + "; ".join(outcome.sandbox_events[:6]), style="dim"))
     if result:
         out.print(f"Result: {result}")
     if plot:

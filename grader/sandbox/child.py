@@ -15,10 +15,11 @@ import signal
 import sys
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 from grader.canary import Secret, secret_derivative
-from grader.sandbox import protocol
+from grader.sandbox import confine, protocol
 
 MAX_TRACE_NAMES = 500
 MAX_MESSAGE_CHARS = 2000
@@ -41,7 +42,9 @@ def main(argv: list[str]) -> None:
     setup, _ = receiver.receive()
     layers = apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])
     runner = Runner(torch, setup)
-    protocol.send(write_fd, {**runner.load(), "layers": layers})
+    if setup.get("confine", True):
+        layers += confine.apply(Path(setup["path"]).parent, runner.events)
+    protocol.send(write_fd, {**runner.load(), "layers": layers, "events": sorted(runner.events)})
     if runner.function is None:
         return
     while True:
@@ -53,7 +56,7 @@ def main(argv: list[str]) -> None:
         except Exception:  # noqa: BLE001 - our harness failed around the call (maybe the student broke torch)
             reply, arrays = {"event": "harness_error", "detail": traceback.format_exc()[-MAX_MESSAGE_CHARS:]}, []
         specs, blob = protocol.pack_arrays(arrays)
-        protocol.send(write_fd, {**reply, "arrays": specs}, blob)
+        protocol.send(write_fd, {**reply, "arrays": specs, "events": sorted(runner.events)}, blob)
 
 
 def apply_limits(limits: dict[str, Any], uses_cuda: bool) -> list[str]:
@@ -85,6 +88,7 @@ class Runner:
         self.path = setup["path"]
         self.function_name = setup["function"]
         self.function: Any = None
+        self.events: set[str] = set()  # what the audit hook saw the submission try
         self.canary = make_canary(torch, setup["primitive"], setup["derivative"],
                                   Secret.from_wire(setup["secret"]))
 

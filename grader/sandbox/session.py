@@ -8,6 +8,7 @@ scrubbed environment. Its stdout and stderr are drained by threads that keep onl
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.sandbox import protocol
+from grader.sandbox.confine import NOBODY
 
 _ROOT = str(Path(__file__).resolve().parents[2])
 # -I ignores PYTHON* variables and the user's site; the bootstrap adds only the grader itself.
@@ -72,8 +74,12 @@ class Session:
         shutil.copyfile(source, self.path)
         request_read, self._request = os.pipe()
         self._reply_fd, reply_write = os.pipe()
+        if os.geteuid() == 0:  # the child drops to nobody: its directory must stay its own
+            for path in (self.workdir, self.path):
+                os.chown(path, NOBODY, NOBODY)
+        self.namespaces = namespace_prefix()
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read), str(reply_write)],
+            [*self.namespaces, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read), str(reply_write)],
             pass_fds=(request_read, reply_write),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -153,6 +159,23 @@ class Session:
         out, out_total = self.stdout.text(wait=1.0)
         err, err_total = self.stderr.text(wait=1.0)
         return out, out_total, err, err_total
+
+
+@functools.cache
+def namespace_prefix() -> tuple[str, ...]:
+    """A command prefix that starts the child in new pid, network and mount namespaces, or () where
+    the OS does not allow it. In a pid namespace the child is process 1: when it dies the kernel
+    kills everything it started (daemons and setsid included), and it can see and signal nothing
+    outside. In a network namespace there is no network at all, loopback included."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return ()
+    common = ["--pid", "--fork", "--kill-child", "--net", "--mount", "--mount-proc"]
+    for flags in (common, ["--user", "--map-root-user", *common]):
+        probe = subprocess.run([unshare, *flags, "true"], capture_output=True, timeout=10)
+        if probe.returncode == 0:
+            return (unshare, *flags)
+    return ()
 
 
 def _child_env(workdir: Path) -> dict[str, str]:
