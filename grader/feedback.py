@@ -126,6 +126,10 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
     (r"(can't allocate memory|out of memory|MemoryError)", "memory",
      "the function ran out of memory.",
      "Work on x itself; do not build tensors much larger than x."),
+    (r"(Operation not permitted|Permission denied|PermissionError)", "sandbox",
+     "the grader's sandbox refused it: graded code may not start processes, use the network, or touch "
+     "files outside its own folder.",
+     "Compute the derivative with torch alone; nothing else is needed."),
     (r"takes \d+ positional arguments? but \d+ (was|were) given|missing \d+ required positional argument",
      "signature", "get_derivative must take exactly one argument, the tensor x.",
      "Define it as def get_derivative(x): …"),

@@ -42,8 +42,7 @@ def main(argv: list[str]) -> None:
     setup, _ = receiver.receive()
     layers = apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])
     runner = Runner(torch, setup)
-    if setup.get("confine", True):
-        layers += confine.apply(Path(setup["path"]).parent, runner.events)
+    layers += confine.apply(Path(setup["path"]).parent, runner.events, frozenset(setup.get("skip", ())))
     protocol.send(write_fd, {**runner.load(), "layers": layers, "events": sorted(runner.events)})
     if runner.function is None:
         return

@@ -43,17 +43,21 @@ class _PathBeneath(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
-def apply(workdir: Path, events: set[str]) -> list[str]:
-    """Confine this process for good; return the layers that are now active."""
+def apply(workdir: Path, events: set[str], skip: frozenset[str] = frozenset()) -> list[str]:
+    """Confine this process for good; return the layers that are now active. `skip` names layers to
+    leave off (uid, landlock, seccomp), only to test that each of the others holds on its own."""
     active = []
     if _no_new_privileges():
         active.append("no-new-privileges")
-    if os.geteuid() == 0 and all(_world_readable(root) for root in (sys.base_prefix, sys.prefix)):
+    if "uid" not in skip and os.geteuid() == 0 and all(_world_readable(r) for r in (sys.base_prefix, sys.prefix)):
         _drop_to_nobody()
         active.append(f"uid {NOBODY}")
-    for layer in (_landlock(workdir), _seccomp()):
-        if layer:
-            active.append(layer)
+    layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir)),
+                                                          ("seccomp", _seccomp))
+    for name, layer in layers:
+        applied = "" if name in skip else layer()
+        if applied:
+            active.append(applied)
     sys.addaudithook(_auditor(workdir, events))
     active.append("audit hook")
     return active

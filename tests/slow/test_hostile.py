@@ -1,0 +1,229 @@
+"""Hostile and broken submissions through the real sandbox. For each: the grader finishes, the
+result says what happened, what failed scores 0, nothing outlives the grading, nothing outside the
+sandbox's folder changes, and no printed text, file or patch changes the score.
+
+Where a case names GRADER_SANDBOX_SKIP, it shows that the layers left on still hold by themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from grader.grade import grade_file
+from tests.conftest import ROOT, SUBMISSIONS
+
+pytestmark = pytest.mark.slow
+HOSTILE = ROOT / "tests" / "fixtures" / "hostile"
+
+
+@pytest.fixture(scope="module")
+def tight(sin):
+    return replace(sin, limits=replace(sin.limits, call_timeout_s=3.0, load_timeout_s=10.0, total_timeout_s=60.0))
+
+
+@pytest.fixture(scope="module")
+def layers(sin) -> tuple[str, ...]:
+    return grade_file(SUBMISSIONS / "honest_backward.py", sin).sandbox_layers
+
+
+def grade(name: str, exercise, **kwargs):
+    return grade_file(HOSTILE / f"{name}.py", exercise, **kwargs)
+
+
+def message(outcome, check: str = "correctness") -> str:
+    return next(f.message for f in outcome.findings if f.name == check)
+
+
+def running(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and marker in (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode():
+                found.append(int(entry.name))
+        except OSError:
+            pass
+    return found
+
+
+def test_this_machine_has_every_layer_but_maybe_the_uid(layers):
+    assert "pid, network and mount namespaces" in layers
+    assert any(layer.startswith("landlock") for layer in layers)
+    assert any(layer.startswith("seccomp") for layer in layers)
+
+
+def test_an_endless_loop_at_import_is_a_load_timeout(tight):
+    outcome = grade("import_loop", tight)
+    assert outcome.status == "load_error" and outcome.score == 0
+    assert "did not finish the import of your file within 10 s" in message(outcome, "loads")
+
+
+def test_a_loop_that_ignores_sigterm_is_still_stopped(tight):
+    started = time.monotonic()
+    outcome = grade("ignores_sigterm", tight)
+    assert outcome.status == "timeout" and time.monotonic() - started < 20
+
+
+def test_a_numpy_memory_bomb_is_an_error_not_an_oom(sin):
+    outcome = grade("numpy_bomb", sin)
+    assert outcome.status == "memory" and "more memory than the 4 GiB" in message(outcome)
+
+
+@pytest.mark.parametrize("skip", ["", "seccomp"])
+def test_a_fork_spree_leaves_nothing_running(sin, monkeypatch, skip):
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    outcome = grade("fork_spree", sin)
+    time.sleep(0.5)
+    assert running("sleep 4244") == []
+    if skip == "":  # seccomp refuses the fork itself
+        assert outcome.score <= 1 and "sandbox refused it" in message(outcome)
+
+
+@pytest.mark.parametrize("skip", ["", "seccomp"])
+def test_daemons_and_setsid_do_not_outlive_grading(sin, monkeypatch, skip):
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    outcome = grade("daemon", sin)
+    time.sleep(0.5)
+    assert outcome.score == 10
+    assert running("sleep 4242") == [] and running("sleep 4243") == []
+
+
+def test_hundreds_of_megabytes_printed_are_capped_and_kept(sin):
+    outcome = grade("flood", sin)
+    assert outcome.score == 10
+    assert outcome.stdout_bytes >= 300 << 20 and outcome.stderr_bytes >= 300 << 20
+    assert len(outcome.stdout.encode()) <= 64 << 10 and outcome.output_truncated
+
+
+def test_abort_in_c_code_is_a_crash(sin):
+    # As process 1 of its pid namespace the child ignores a default SIGABRT, so glibc's abort()
+    # ends it with a trap instead (SIGILL or SIGSEGV): a crash either way.
+    outcome = grade("aborts", sin)
+    assert outcome.status == "crash" and "killed by signal SIG" in message(outcome)
+
+
+def test_keyboard_interrupt_inside_the_function_is_just_an_error(sin):
+    outcome = grade("keyboard_interrupt", sin)
+    assert outcome.status == "graded" and "KeyboardInterrupt" in message(outcome)
+
+
+def _needs_signal_isolation(layers):
+    if "pid, network and mount namespaces" not in layers or not any("signals" in layer for layer in layers):
+        pytest.skip("signal isolation layers are not active here; not running a submission that kills processes")
+
+
+def test_killing_the_parent_or_its_group_only_ends_the_child(sin, layers):
+    _needs_signal_isolation(layers)
+    # In its pid namespace the child is process 1: getppid() is 0, its own group's SIGKILL is
+    # ignored there, and Landlock refuses signals to anything outside. So nothing dies at all.
+    outcome = grade("kills_parent", sin)
+    assert outcome.status in ("graded", "crash") and outcome.score <= 1
+    assert grade_file(SUBMISSIONS / "honest_backward.py", sin).score == 10
+
+
+def test_kill_minus_one_reaches_nothing_outside(sin, layers):
+    _needs_signal_isolation(layers)
+    bystander = subprocess.Popen(["sleep", "60"])
+    try:
+        outcome = grade("kills_everything", sin)
+        assert bystander.poll() is None, "a process outside the sandbox was killed"
+        assert outcome.status == "graded"
+    finally:
+        bystander.kill()
+
+
+def test_files_written_outside_the_sandbox_folder_are_refused(tmp_path):
+    out = Path("/tmp/grader-hostile-out")
+    escapes = [Path("/tmp/grader-hostile-escape.txt"), Path("/tmp/escaped.txt")]
+    for path in escapes:
+        path.unlink(missing_ok=True)
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", str(HOSTILE / "writes_files.py"), "--out",
+                           str(out)], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    data = json.loads((out / "result.json").read_text())
+    assert data["score"] < 10 and data["checks"][1]["passed"] is False  # our result, not the fake one
+    assert not any(path.exists() for path in escapes)
+    assert "refused /tmp/grader-hostile-out/result.json" in data["output"]["stdout"]
+    assert any("for writing" in event for event in data["sandbox"]["events"])
+
+
+def test_patching_torch_numpy_math_and_the_grader_changes_nothing(sin):
+    outcome = grade("patches_everything", sin)
+    assert outcome.score == 0
+    assert not next(f for f in outcome.findings if f.name == "correctness").passed
+    assert "imported grader.checks" in outcome.sandbox_events
+
+
+@pytest.mark.parametrize("skip", ["", "seccomp", "seccomp,landlock", "seccomp,namespaces"])
+def test_no_network_not_even_loopback(sin, tmp_path, monkeypatch, skip):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.setblocking(False)
+    port = server.getsockname()[1]
+    student = tmp_path / "phones_home.py"
+    student.write_text(
+        "import socket\nimport torch\n\ntry:\n"
+        f"    socket.create_connection(('127.0.0.1', {port}), timeout=2).sendall(b'grades please')\n"
+        "    print('CONNECTED')\nexcept OSError as err:\n    print('refused:', err)\n\n\n"
+        "def get_derivative(x):\n    x = x.detach().clone().requires_grad_(True)\n"
+        "    torch.sin(x).sum().backward()\n    return x.grad\n"
+    )
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    try:
+        outcome = grade_file(student, sin)
+        with pytest.raises(BlockingIOError):
+            server.accept()
+    finally:
+        server.close()
+    assert "CONNECTED" not in outcome.stdout and "refused:" in outcome.stdout
+    assert outcome.score == 10
+
+
+def test_files_outside_the_sandbox_cannot_be_read(sin, tmp_path):
+    secret = tmp_path / "other_student.py"
+    secret.write_text("ANSWER = 'copied homework'\n")
+    student = tmp_path / "snoops.py"
+    student.write_text(
+        "import torch\n\ntry:\n"
+        f"    print(open({str(secret)!r}).read())\nexcept OSError as err:\n    print('refused:', err)\n\n\n"
+        "def get_derivative(x):\n    x = x.detach().clone().requires_grad_(True)\n"
+        "    torch.sin(x).sum().backward()\n    return x.grad\n"
+    )
+    outcome = grade_file(student, sin)
+    assert "copied homework" not in outcome.stdout and "refused:" in outcome.stdout
+
+
+def test_the_environment_holds_no_grader_secret(sin, tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_COURSE_SECRET", "do-not-leak")
+    student = tmp_path / "env.py"
+    student.write_text("import os\nprint(dict(os.environ))\n\n\ndef get_derivative(x):\n    return x\n")
+    outcome = grade_file(student, sin)
+    assert "do-not-leak" not in outcome.stdout and "HOME" in outcome.stdout
+
+
+def test_signals_cannot_reach_the_grader_even_without_namespaces(sin, tmp_path, monkeypatch, layers):
+    if not any("signals" in layer for layer in layers):
+        pytest.skip("Landlock signal scoping is not available here")
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
+    student = tmp_path / "signals.py"
+    student.write_text(
+        "import os, signal\n\ntry:\n"
+        f"    os.kill({os.getpid()}, signal.SIGUSR1)\n    print('SIGNALLED')\n"
+        "except OSError as err:\n    print('refused:', err)\n\n\ndef get_derivative(x):\n    return x\n"
+    )
+    previous = signal.signal(signal.SIGUSR1, lambda *a: pytest.fail("the grader received the student's signal"))
+    try:
+        outcome = grade_file(student, sin)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    assert "SIGNALLED" not in outcome.stdout and "refused:" in outcome.stdout
