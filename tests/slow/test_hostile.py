@@ -126,7 +126,7 @@ def test_killing_the_parent_or_its_group_only_ends_the_child(sin, layers):
     # In its pid namespace the child is process 1: getppid() is 0, its own group's SIGKILL is
     # ignored there, and Landlock refuses signals to anything outside. So nothing dies at all.
     outcome = grade("kills_parent", sin)
-    assert outcome.status in ("graded", "crash") and outcome.score <= 1
+    assert outcome.status in ("graded", "crash") and outcome.score <= 1.5  # loads (+ untouched)
     assert grade_file(SUBMISSIONS / "honest_backward.py", sin).score == 10
 
 
