@@ -64,10 +64,9 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         threading.Thread(target=_prewarm_plotting, daemon=True).start()
     outcome = grade_file(args.file, ex, seed=args.seed, device=args.device,
                          course_secret=os.environ.get("GRADER_COURSE_SECRET", ""))
-    from grader.report import plot, result_json
+    from grader.report import write_files
 
-    result = result_json.write(outcome, args.out / "result.json")
-    picture = None if args.no_plot else plot.render(outcome, ex, args.out / "feedback.png")
+    result, picture = write_files(outcome, ex, args.out, plot=not args.no_plot)
     if args.command == "check":
         from grader.report import terminal
 

@@ -5,6 +5,7 @@ submission file -> sandbox child -> observations -> checks -> score -> Outcome (
 
 from __future__ import annotations
 
+import hashlib
 import platform
 import time
 import traceback
@@ -23,6 +24,14 @@ from grader.outcome import Finding, Outcome, PlotData
 from grader.probe import Plan
 
 
+def cache_key(source_sha256: str, exercise: Exercise, seed: int, device: str) -> str:
+    """What a result depends on: reusing a result with the same key gives the same grade."""
+    from grader import __version__
+
+    parts = [source_sha256, hashlib.sha256(exercise.source.read_bytes()).hexdigest(), str(seed), device, __version__]
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
 def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, course_secret: str = "",
                device: str = "auto", plan: Plan | None = None) -> Outcome:
     """Grade one file. Never raises for anything the submission does; SubmissionError if the path
@@ -31,6 +40,7 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
     sub = submission.read(path)
     session = probe.start(sub.path, exercise)  # the child imports torch while we draw the grids
     seed = plan.seed if plan is not None else seed if seed is not None else grid_seed(exercise.name, course_secret)
+    key = cache_key(sub.sha256, exercise, seed, device)
     try:
         plan = plan or Plan.draw(exercise, seed)
         observations = probe.collect(session, exercise, plan, Secret.draw(), device)
@@ -40,7 +50,7 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
             observations = probe.shrink(session, observations, exercise, plan, failing, checks.SHRINK_LAYOUTS)
     except Exception as err:  # noqa: BLE001 - the grader's own failure must still produce a result
         session.close()
-        return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started)
+        return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started, key)
     session.close()
     out, out_bytes, err_text, err_bytes = session.output()
     truncated = out_bytes > len(out.encode()) or err_bytes > len(err_text.encode())
@@ -69,6 +79,7 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
         output_truncated=truncated,
         sandbox_layers=observations.layers,
         sandbox_events=observations.events,
+        cache_key=key,
     )
 
 
@@ -123,12 +134,12 @@ def versions(torch_version: str = "") -> dict[str, str]:
 
 
 def _grader_failure(sub: submission.Submission, ex: Exercise, seed: int, err: Exception,
-                    duration: float) -> Outcome:
+                    duration: float, key: str) -> Outcome:
     detail = "".join(traceback.format_exception(err))[-4000:]
     findings = [Finding(name, False, 0.0, "Not graded: the grader itself failed, not your submission.",
                         score=0.0, max_score=points) for name, points in ex.rubric.items()]
     return Outcome(
         submission=sub.path, sha256=sub.sha256, exercise=ex.name, status="grader_error",
         findings=tuple(findings), score=0.0, max_score=ex.max_score, seed=seed, devices=(),
-        versions=versions(), duration_s=round(duration, 3), grader_error=detail,
+        versions=versions(), duration_s=round(duration, 3), grader_error=detail, cache_key=key,
     )

@@ -62,3 +62,4 @@ class Outcome:
     sandbox_layers: tuple[str, ...] = ()
     sandbox_events: tuple[str, ...] = ()  # for a TA to review; never part of the score
     grader_error: str = ""
+    cache_key: str = ""  # same file, exercise, seed, device and grader version -> same key (batch resume)

@@ -1,2 +1,19 @@
 """Renderers of an Outcome: the only code that prints or writes files. Each knows nothing of the
 others, and none of them decides anything about the submission."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.exercise import Exercise
+from grader.outcome import Outcome
+
+
+def write_files(outcome: Outcome, exercise: Exercise, out: Path, plot: bool = True) -> tuple[Path, Path | None]:
+    """Write feedback.png, then result.json, each atomically: a result.json on disk means the
+    grading of that submission is complete (batch resume relies on it)."""
+    from grader.report import plot as plotting
+    from grader.report import result_json
+
+    picture = plotting.render(outcome, exercise, out / "feedback.png") if plot else None
+    return result_json.write(outcome, out / "result.json"), picture

@@ -66,7 +66,9 @@ def render(outcome: Outcome, exercise: Exercise, path: Path) -> Path | None:
     _error_panel(bottom, x, got, truth, limit, outcome.plot.failing_x)
     _title(fig, outcome, exercise)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    partial = path.with_name(f".{path.name}.partial")
+    fig.savefig(partial, format="png")
+    partial.replace(path)  # atomic: a reader never sees half a picture
     return path
 
 

@@ -46,6 +46,7 @@ def to_dict(outcome: Outcome) -> dict[str, Any]:
         },
         "sandbox": {"layers": list(outcome.sandbox_layers), "events": list(outcome.sandbox_events)},
         "grader_error": outcome.grader_error or None,
+        "cache_key": outcome.cache_key,
     }
 
 
