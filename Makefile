@@ -11,9 +11,9 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-# Grade every bundled sample into $(OUT)/<name>/, then show the full self-check of one.
+# Grade every bundled sample (a batch: results, gradebook.csv, summary), then show one self-check.
 demo: $(BIN)/.installed
-	@for f in submissions/*.py; do $(BIN)/grader grade "$$f" --out "$(OUT)/$$(basename $$f .py)"; done
+	$(BIN)/grader batch submissions --out $(OUT) -j 2
 	$(BIN)/grader check submissions/mistake_caller_requires_grad.py --out $(OUT)/self-check
 
 lint: $(BIN)/.installed

@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
 from grader import __version__
@@ -35,6 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="folder for feedback.png and result.json (default: ./grader-feedback)")
     grade.add_argument("--out", type=Path, required=True, help="folder for result.json and feedback.png")
     grade.add_argument("--quiet", action="store_true", help="print nothing on success")
+    batch = commands.add_parser("batch", help="grade a folder of submissions: results, gradebook.csv, summary")
+    batch.add_argument("folder", type=Path, help="one .py per student, or one folder per student with a .py")
+    batch.add_argument("--out", type=Path, required=True, help="folder for per-student results and the gradebook")
+    batch.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="parallel workers (default: cores)")
+    batch.add_argument("--force", action="store_true", help="regrade everything, even results that are current")
+    batch.add_argument("--exercise", default="sin", help="exercise name in reference/ or a .toml path (default: sin)")
+    batch.add_argument("--seed", type=int, default=None, help="grid seed (default: as for grade)")
+    batch.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    batch.add_argument("--no-plot", action="store_true", help="skip feedback.png")
     return parser
 
 
@@ -59,6 +69,8 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     from grader.grade import grade_file
 
     assert isinstance(ex, Exercise)
+    if args.command == "batch":
+        return _batch(args, ex)
     if not args.no_plot:
         # matplotlib imports while the child imports torch: the parent is idle in select() then.
         threading.Thread(target=_prewarm_plotting, daemon=True).start()
@@ -76,6 +88,45 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     if outcome.status == "grader_error":
         print(f"grader: the grader failed while grading {outcome.submission}; see {result}", file=sys.stderr)
         return EXIT_GRADER
+    return EXIT_OK
+
+
+def _batch(args: argparse.Namespace, ex: object) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from grader import batch
+    from grader.exercise import Exercise
+    from grader.grids import grid_seed
+    from grader.probe import Plan
+    from grader.report import summary
+
+    assert isinstance(ex, Exercise)
+    if args.jobs < 1:
+        raise SystemExit("grader: -j must be at least 1")
+    jobs = batch.discover(args.folder)
+    seed = args.seed if args.seed is not None else grid_seed(ex.name, os.environ.get("GRADER_COURSE_SECRET", ""))
+    settings = batch.Settings(ex, Plan.draw(ex, seed), args.device, not args.no_plot)  # one grid for all
+    todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, settings)]
+    failures = 0
+    columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+               TimeRemainingColumn(), TextColumn("failures: {task.fields[failures]}"))
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task("grading", total=len(todo), rate="", failures=0)
+        started = time.monotonic()
+
+        def done(row: dict[str, object]) -> None:
+            nonlocal failures
+            failures += row["status"] in batch.FAILED_STATUSES
+            finished = progress.tasks[task].completed + 1
+            rate = f"{finished / max(time.monotonic() - started, 1e-9):.1f}/s"
+            progress.update(task, advance=1, rate=rate, failures=failures)
+
+        batch.run(todo, args.out, settings, args.jobs, done)
+    rows = batch.gradebook_rows(jobs, args.out, ex)
+    gradebook = batch.write_gradebook(rows, args.out / "gradebook.csv")
+    sources = {j.student: j.path for j in jobs if j.path is not None}
+    md, page = summary.write(summary.build(rows, args.out, sources, ex.name, ex.max_score), args.out)
+    print(f"{len(jobs)} students ({len(jobs) - len(todo)} already graded): {gradebook}, {page}, {md}")
     return EXIT_OK
 
 

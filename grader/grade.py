@@ -119,7 +119,9 @@ def _plot_data(obs: Observations, ex: Exercise) -> PlotData | None:
     elif obs.ended is not None:
         note = f"Your code {obs.ended.detail}."
     else:
-        note = "Your file did not load." if not obs.load.ok else "No values came back."
+        error = obs.load.error
+        reason = f": {error.headline()}" if error else f": it has no callable {ex.function}" if obs.load.missing else ""
+        note = f"Your file did not load{reason}." if not obs.load.ok else "No values came back."
     return PlotData(obs.plot_x, None, tuple(failing[:300]), note=note)
 
 

@@ -93,7 +93,8 @@ def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
         # Testing aid only: leave named sandbox layers off to show each other layer holds alone.
         "skip": [name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name],
     })
-    base = Observations(load=LoadResult(False), devices=devices, torch_version=str(hello.get("torch", ""))[:50])
+    base = Observations(load=LoadResult(False), devices=devices, torch_version=str(hello.get("torch", ""))[:50],
+                        plot_x=plan.plot_x)
     try:
         loaded, _ = session.receive(limits.load_timeout_s, "the import of your file")
     except SessionEnded as end:

@@ -1,0 +1,136 @@
+"""Many submissions: find them, grade them in parallel, resume, and write the gradebook.
+
+Each submission is graded by grade_file (its own sandboxed child) inside a worker process, which
+writes OUT/<student>/feedback.png and result.json atomically. The gradebook and summary are rebuilt
+from those result files at the end, so a batch killed at any point (kill -9 included) and run again
+regrades only what is missing or stale, and never leaves a truncated file or a duplicate row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from grader.exercise import CHECK_NAMES, Exercise
+from grader.grade import cache_key, grade_file
+from grader.probe import Plan
+from grader.report import write_files
+from grader.report.result_json import write_atomic
+from grader.submission import SubmissionError, read
+
+FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One student's submission: a .py file, or a reason why there is none to grade."""
+
+    student: str
+    path: Path | None
+    problem: str = ""
+
+
+def discover(folder: Path) -> list[Job]:
+    """One .py per student (the stem is the id), or one folder per student holding a .py."""
+    if not folder.is_dir():
+        raise SubmissionError(f"{folder}: not a folder of submissions")
+    jobs = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith((".", "_")):
+            continue
+        if entry.is_file() and entry.suffix == ".py":
+            jobs.append(Job(entry.stem, entry))
+        elif entry.is_dir():
+            files = sorted(p for p in entry.glob("*.py") if not p.name.startswith("."))
+            if len(files) == 1:
+                jobs.append(Job(entry.name, files[0]))
+            else:
+                problem = "no .py file" if not files else f"{len(files)} .py files: {', '.join(p.name for p in files)}"
+                jobs.append(Job(entry.name, None, problem))
+    return jobs
+
+
+@dataclass(frozen=True)
+class Settings:
+    exercise: Exercise
+    plan: Plan
+    device: str
+    plot: bool
+
+
+def is_current(job: Job, out: Path, settings: Settings) -> bool:
+    """Whether OUT/<student>/result.json already grades this very file with these settings."""
+    result = out / job.student / "result.json"
+    if job.path is None or not result.is_file():
+        return False
+    try:
+        recorded = json.loads(result.read_text()).get("cache_key")
+        expected = cache_key(read(job.path).sha256, settings.exercise, settings.plan.seed, settings.device)
+    except (OSError, ValueError, SubmissionError):
+        return False
+    return bool(recorded == expected)
+
+
+def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
+    """Grade one submission and write its files (runs in a worker process)."""
+    if job.path is None:
+        return {"student": job.student, "status": "missing", "score": 0.0}
+    outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device)
+    write_files(outcome, settings.exercise, out / job.student, plot=settings.plot)
+    return {"student": job.student, "status": outcome.status, "score": outcome.score}
+
+
+def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
+        done: Callable[[dict[str, Any]], None] = lambda row: None) -> None:
+    """Grade the jobs on `workers` processes, calling `done` as each one finishes."""
+    if not jobs:
+        return
+    # spawn, not fork: the parent may run a progress thread, and workers must not inherit its locks.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: set[Future[dict[str, Any]]] = set()
+        queue: Iterator[Job] = iter(jobs)
+        for job in queue:  # keep at most 2 jobs a worker queued, so a kill loses little
+            pending.add(pool.submit(grade_job, job, out, settings))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                done(future.result())
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending.add(pool.submit(grade_job, nxt, out, settings))
+
+
+def gradebook_rows(jobs: list[Job], out: Path, exercise: Exercise) -> list[dict[str, Any]]:
+    """One row per student, from the result files on disk (the single source of truth)."""
+    rows = []
+    for job in sorted(jobs, key=lambda j: j.student):
+        row: dict[str, Any] = {"student": job.student, "score": 0.0, "max_score": exercise.max_score,
+                               "status": "missing", "duration_s": "", "sha256": "", "note": job.problem}
+        result = out / job.student / "result.json"
+        if job.path is not None and result.is_file():
+            data = json.loads(result.read_text())
+            row.update(score=data["score"], max_score=data["max_score"], status=data["status"],
+                       duration_s=data["duration_s"], sha256=data["submission"]["sha256"], note="")
+            row.update({c["name"]: "pass" if c["passed"] else "fail" for c in data["checks"]})
+        rows.append(row)
+    return rows
+
+
+def write_gradebook(rows: list[dict[str, Any]], path: Path) -> Path:
+    columns = ["student", "score", "max_score", "status", *CHECK_NAMES, "duration_s", "sha256", "note"]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomic(path, buffer.getvalue())
+    return path

@@ -1,0 +1,109 @@
+"""grader batch as a TA runs it: a folder of students, a gradebook, a summary, and resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SUBMISSIONS
+
+pytestmark = pytest.mark.slow
+PICKED = ["honest_backward", "cheat_cos", "mistake_returns_y", "broken_syntax", "mistake_caller_requires_grad"]
+
+
+def batch(folder: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", "2",
+                           *extra], capture_output=True, text=True, cwd=ROOT, timeout=600)
+
+
+def gradebook(out: Path) -> list[dict[str, str]]:
+    with (out / "gradebook.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture
+def classroom(tmp_path: Path) -> Path:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in PICKED:
+        shutil.copy(SUBMISSIONS / f"{name}.py", folder / f"{name}.py")
+    (folder / "dana").mkdir()  # a student folder holding one file
+    shutil.copy(SUBMISSIONS / "honest_ones_like.py", folder / "dana" / "solution.py")
+    (folder / "eve").mkdir()  # a student folder with nothing to grade
+    (folder / "copycat.py").write_text("# all my own work\n" + (SUBMISSIONS / "honest_backward.py").read_text())
+    return folder
+
+
+def test_batch_writes_results_gradebook_and_summary(classroom, tmp_path):
+    out = tmp_path / "out"
+    done = batch(classroom, out)
+    assert done.returncode == 0, done.stderr
+    rows = {r["student"]: r for r in gradebook(out)}
+    assert sorted(rows) == sorted([*PICKED, "dana", "eve", "copycat"])
+    assert list(rows) == sorted(rows)  # sorted by id
+    assert rows["honest_backward"]["score"] == "10.0" and rows["honest_backward"]["autograd"] == "pass"
+    assert rows["cheat_cos"]["score"] == "0.0" and rows["cheat_cos"]["autograd"] == "fail"
+    assert rows["broken_syntax"]["status"] == "load_error"
+    assert rows["dana"]["score"] == "10.0"
+    assert rows["eve"]["status"] == "missing" and rows["eve"]["note"] == "no .py file"
+    for student in [*PICKED, "dana"]:
+        assert (out / student / "result.json").is_file() and (out / student / "feedback.png").is_file()
+    summary = (out / "summary.md").read_text()
+    assert "computed without autograd (cos or similar) | 2" in summary  # cheat_cos and returns_y
+    assert "copycat, honest_backward" in summary  # identical once comments are dropped
+    assert "<svg" in (out / "summary.html").read_text()
+
+
+def test_rerun_grades_nothing_that_is_current_and_force_regrades(classroom, tmp_path):
+    out = tmp_path / "out"
+    batch(classroom, out)
+    first = gradebook(out)
+    stamp = (out / "cheat_cos" / "result.json").stat().st_mtime_ns
+    again = batch(classroom, out)
+    assert "(7 already graded)" in again.stdout  # eve has nothing to grade
+    assert gradebook(out) == first
+    assert (out / "cheat_cos" / "result.json").stat().st_mtime_ns == stamp
+    (classroom / "cheat_cos.py").write_text((SUBMISSIONS / "honest_backward.py").read_text())  # resubmitted
+    batch(classroom, out)
+    assert {r["student"]: r["score"] for r in gradebook(out)}["cheat_cos"] == "10.0"
+    forced = batch(classroom, out, "--force")
+    assert "(0 already graded)" in forced.stdout
+
+
+def test_a_batch_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(12):
+        shutil.copy(SUBMISSIONS / "honest_backward.py", folder / f"student{i:02d}.py")
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", "2"],
+                               cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while len(list(out.glob("*/result.json"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    graded_before = len(list(out.glob("*/result.json")))
+    assert 3 <= graded_before < 12
+    for result in out.glob("*/result.json"):  # whatever was on disk at the kill is whole
+        json.loads(result.read_text())
+    done = batch(folder, out)
+    assert done.returncode == 0
+    assert f"({graded_before} already graded)" in done.stdout
+    rows = gradebook(out)
+    assert [r["student"] for r in rows] == [f"student{i:02d}" for i in range(12)]
+    assert all(r["score"] == "10.0" for r in rows)
+
+
+def test_a_folder_that_does_not_exist_is_a_usage_error(tmp_path):
+    done = batch(tmp_path / "nowhere", tmp_path / "out")
+    assert done.returncode == 2 and "not a folder of submissions" in done.stderr
