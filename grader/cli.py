@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--seed", type=int, default=None, help="grid seed (default: as for grade)")
     batch.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     batch.add_argument("--no-plot", action="store_true", help="skip feedback.png")
+    batch.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
+                       help="grade on an existing Dask cluster instead of local processes")
     return parser
 
 
@@ -121,7 +123,11 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
             rate = f"{finished / max(time.monotonic() - started, 1e-9):.1f}/s"
             progress.update(task, advance=1, rate=rate, failures=failures)
 
-        batch.run(todo, args.out, settings, args.jobs, done)
+        try:
+            batch.run(todo, args.out, settings, args.jobs, done, scheduler=args.scheduler)
+        except batch.MissingExtra as err:
+            print(f"grader: {err}", file=sys.stderr)
+            return EXIT_USAGE
     rows = batch.gradebook_rows(jobs, args.out, ex)
     gradebook = batch.write_gradebook(rows, args.out / "gradebook.csv")
     sources = {j.student: j.path for j in jobs if j.path is not None}

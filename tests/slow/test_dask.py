@@ -1,0 +1,68 @@
+"""grader batch on a real Dask cluster: a scheduler and two workers on loopback, the same gradebook
+as a local run (timings aside)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SUBMISSIONS
+
+pytest.importorskip("distributed")
+pytestmark = pytest.mark.slow
+DASK = str(Path(sys.executable).parent / "dask")
+SAMPLES = ["honest_backward", "cheat_cos", "mistake_returns_y", "broken_syntax", "mistake_two_sin",
+           "honest_func_vmap"]
+
+
+def rows(out: Path) -> list[dict[str, str]]:
+    with (out / "gradebook.csv").open() as handle:
+        return [{k: v for k, v in row.items() if k != "duration_s"} for row in csv.DictReader(handle)]
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    info = tmp_path / "scheduler.json"
+    scheduler = [DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                 "--scheduler-file", str(info)]
+    processes = [subprocess.Popen(scheduler, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        for _ in range(2):
+            processes.append(subprocess.Popen([DASK, "worker", address, "--nthreads", "1", "--no-dashboard",
+                                               "--host", "127.0.0.1"], cwd=ROOT,
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def test_a_dask_cluster_gives_the_same_gradebook_as_a_local_run(cluster, tmp_path):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in SAMPLES:
+        shutil.copy(SUBMISSIONS / f"{name}.py", folder)
+    command = [sys.executable, "-m", "grader", "batch", str(folder), "-j", "2"]
+    local = subprocess.run([*command, "--out", str(tmp_path / "local")], cwd=ROOT, capture_output=True, text=True)
+    remote = subprocess.run([*command, "--out", str(tmp_path / "dask"), "--scheduler", cluster], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert local.returncode == 0 and remote.returncode == 0, remote.stderr
+    assert rows(tmp_path / "dask") == rows(tmp_path / "local")
+    assert len(rows(tmp_path / "dask")) == len(SAMPLES)
+    assert all((tmp_path / "dask" / name / "feedback.png").is_file() for name in SAMPLES)
