@@ -38,12 +38,15 @@ def values_of(r: Returned, case: GridCase) -> np.ndarray | None:
     return r.values.reshape(case.shape)
 
 
+def within_tolerance(got: np.ndarray, case: GridCase, ex: Exercise) -> np.ndarray:
+    """Per element: is the returned value within the dtype's tolerance of the reference? (NaN: no)"""
+    want, tol = reference(case, ex), ex.tolerance(case.dtype)
+    return np.abs(got - want) <= tol.atol + tol.rtol * np.abs(want)
+
+
 def matches(r: Returned, case: GridCase, ex: Exercise) -> bool:
     got = values_of(r, case)
-    if got is None:
-        return False
-    want, tol = reference(case, ex), ex.tolerance(case.dtype)
-    return bool(np.all(np.abs(got - want) <= tol.atol + tol.rtol * np.abs(want)))
+    return got is not None and bool(np.all(within_tolerance(got, case, ex)))
 
 
 def contract_ok(r: Returned, case: GridCase) -> bool:

@@ -18,7 +18,7 @@ import numpy as np
 from grader import checks, feedback, probe, score, submission
 from grader.canary import Secret
 from grader.exercise import Exercise
-from grader.grids import grid_seed
+from grader.grids import PLAIN_LAYOUTS, grid_seed
 from grader.observations import Observations, Output
 from grader.outcome import Finding, Outcome, PlotData
 from grader.probe import Plan
@@ -45,13 +45,12 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
         plan = plan or Plan.draw(exercise, seed)
         observations = probe.collect(session, exercise, plan, Secret.draw(), device)
         if observations.load.ok:
-            failing = {name: fails for name, fails in checks.case_predicates(exercise).items()
-                       if any(fails(r) for r in observations.cases)}
-            observations = probe.shrink(session, observations, exercise, plan, failing, checks.SHRINK_LAYOUTS)
+            observations = probe.shrink(session, observations, exercise, plan, checks.case_predicates(exercise),
+                                        checks.SHRINK_LAYOUTS)
     except Exception as err:  # noqa: BLE001 - the grader's own failure must still produce a result
-        session.close()
         return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started, key)
-    session.close()
+    finally:
+        session.close()
     out, out_bytes, err_text, err_bytes = session.output()
     truncated = out_bytes > len(out.encode()) or err_bytes > len(err_text.encode())
     # Tracebacks and warnings name the sandbox's copy; show the student their own file's name.
@@ -88,12 +87,8 @@ def _status(obs: Observations) -> str:
         return "load_error"
     if obs.ended is not None:
         return {"timeout": "timeout"}.get(obs.ended.reason, "crash")
-    memory = any(r.first.error and feedback_memory(r.first.error.message + r.first.error.type) for r in obs.cases)
+    memory = any(r.first.error and feedback.explain_error(r.first.error).key == "memory" for r in obs.cases)
     return "memory" if memory else "graded"
-
-
-def feedback_memory(text: str) -> bool:
-    return "MemoryError" in text or "can't allocate memory" in text or "out of memory" in text
 
 
 def _plot_data(obs: Observations, ex: Exercise) -> PlotData | None:
@@ -106,11 +101,9 @@ def _plot_data(obs: Observations, ex: Exercise) -> PlotData | None:
     failing: list[float] = []
     for r in obs.cases:
         got = checks.values_of(r.first, r.case)
-        if got is None or np.iscomplexobj(got) or r.case.layout not in ("plain", "strided"):
+        if got is None or np.iscomplexobj(got) or r.case.layout not in PLAIN_LAYOUTS:
             continue
-        want, tol = checks.reference(r.case, ex), ex.tolerance(r.case.dtype)
-        bad = ~(np.abs(got - want) <= tol.atol + tol.rtol * np.abs(want))
-        xs = r.case.values[bad]
+        xs = r.case.values[~checks.within_tolerance(got, r.case, ex)]
         failing.extend(float(x) for x in xs[(xs >= low) & (xs <= high)])
     if values is not None:
         return PlotData(obs.plot_x, values.ravel(), tuple(failing[:300]))
