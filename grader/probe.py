@@ -150,10 +150,10 @@ def run_plot(session: Session, xs: np.ndarray, timeout: float) -> Returned:
 
 
 def shrink(session: Session, observations: Observations, exercise: Exercise, plan: Plan,
-           failing: dict[str, Callable[[CaseResult], bool]], layouts: dict[str, tuple[str, ...]]) -> Observations:
-    """Find the smallest input on which each failing per-case check still fails."""
+           predicates: dict[str, Callable[[CaseResult], bool]], layouts: dict[str, tuple[str, ...]]) -> Observations:
+    """For each per-case check that failed somewhere, find the smallest input on which it still fails."""
     minimal: dict[str, CaseResult] = {}
-    for name, fails in failing.items():
+    for name, fails in predicates.items():
         if session.ended or not any(fails(r) for r in observations.cases):
             continue
         device = next(r.case.device for r in observations.cases if fails(r))
