@@ -227,3 +227,37 @@ def test_signals_cannot_reach_the_grader_even_without_namespaces(sin, tmp_path, 
     finally:
         signal.signal(signal.SIGUSR1, previous)
     assert "SIGNALLED" not in outcome.stdout and "refused:" in outcome.stdout
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def test_a_busy_sandbox_ends_when_the_grader_is_killed():
+    grader = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(SUBMISSIONS / "broken_infinite_loop.py"),
+                               "--out", "/tmp/grader-killed-out", "--no-plot"], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(5)  # the child is now spinning in the student's endless loop
+    sandbox = _descendants(grader.pid)
+    assert sandbox, "the sandbox child should be running"
+    grader.kill()
+    grader.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in sandbox):
+        time.sleep(0.1)
+    alive = [pid for pid in sandbox if Path(f"/proc/{pid}").exists()
+             and (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z")]
+    assert alive == []
