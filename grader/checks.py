@@ -126,30 +126,32 @@ def check_correctness(obs: Observations, ex: Exercise) -> Finding:
     return _values_check("correctness", PLAIN_LAYOUTS, obs, ex,
                          passed_words=f"Your values match {ex.formula} on all {{n}} inputs we tried "
                                       "(0-d to 3-d, empty and non-contiguous tensors, "
-                                      f"{'/'.join(sorted({c.dtype for c in obs.planned}))}).")
+                                      f"{'/'.join(sorted({c.dtype for c in obs.planned}))}).",
+                         inputs="inputs")
 
 
 def check_tracked_inputs(obs: Observations, ex: Exercise) -> Finding:
     return _values_check("tracked_inputs", TRACKED_LAYOUTS, obs, ex,
                          passed_words="It also works on all {n} inputs that already require grad or are "
-                                      "results of other operations.")
+                                      "results of other operations.",
+                         inputs="inputs that require grad or are not leaves")
 
 
 def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Exercise,
-                  passed_words: str) -> Finding:
+                  passed_words: str, inputs: str) -> Finding:
     if not obs.load.ok:
         return _not_run(name)
     planned = [c for c in obs.planned if c.layout in layouts]
     results = [r for r in obs.cases if r.case.layout in layouts]
-    good = [r for r in results if matches(r.first, r.case, ex)]
+    good: list[CaseResult] = []
+    bad: list[CaseResult] = []
+    for r in results:
+        (good if matches(r.first, r.case, ex) else bad).append(r)
     fraction = len(good) / len(planned) if planned else 0.0
     ended = _ended_words(obs) if len(results) < len(planned) else ""
     if planned and len(good) == len(planned):
         return Finding(name, True, 1.0, passed_words.format(n=len(planned)))
-    bad = [r for r in results if not matches(r.first, r.case, ex)]
-    summary = f"Fails on {len(planned) - len(good)} of {len(planned)} inputs."
-    if name == "tracked_inputs":
-        summary = f"Fails on {len(planned) - len(good)} of {len(planned)} inputs that require grad or are not leaves."
+    summary = f"Fails on {len(planned) - len(good)} of {len(planned)} {inputs}."
     if not bad:
         return Finding(name, False, fraction, summary, example=ended, data=_counts(planned, good))
     example = obs.minimal.get(name) or min(bad, key=lambda r: r.case.size_key())

@@ -31,6 +31,11 @@ CPU_DTYPES = ("float32", "float64")
 ACCELERATOR_DTYPES = ("float32", "float64", "float16", "bfloat16")
 PLAIN_LAYOUTS = ("plain", "strided")
 TRACKED_LAYOUTS = ("requires_grad", "nonleaf")
+def dtypes_for(device: str) -> tuple[str, ...]:
+    """Half precision only on accelerators: CPU kernels for it are slow and not what students use."""
+    return CPU_DTYPES if device == "cpu" else ACCELERATOR_DTYPES
+
+
 FAMILIES = ("general", "near_zero", "near_half_pi", "large")
 _MAX_SIDE = 6
 

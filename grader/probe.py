@@ -6,7 +6,6 @@ turning them into Observations; checks.py decides what they mean.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -28,7 +27,7 @@ from grader.observations import (
     parse_returned,
 )
 from grader.sandbox.protocol import ProtocolError
-from grader.sandbox.session import Ended, Session, SessionEnded
+from grader.sandbox.session import Session, SessionEnded
 
 # What a shrink may spend per failing check: calls keep it deterministic (a fast function needs a
 # few dozen); the time bound only stops a slow function from stretching a self-check.
@@ -59,7 +58,7 @@ class Plan:
         cases = dict(self.cases)
         for device in devices:
             if device not in cases:
-                dtypes = grids.CPU_DTYPES if device == "cpu" else grids.ACCELERATOR_DTYPES
+                dtypes = grids.dtypes_for(device)
                 strategy = grids.grid_cases(dtypes, device, exercise.large)
                 drawn = grids.draw(strategy, exercise.examples, self.seed + (device != "cpu"))
                 cases[device] = tuple(grids.explicit_cases(dtypes, device) + drawn)
@@ -90,8 +89,7 @@ def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
         "secret": secret.to_wire(),
         "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},
         "devices": list(devices),
-        # Testing aid only: leave named sandbox layers off to show each other layer holds alone.
-        "skip": [name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name],
+        "skip": sorted(session.skip),
     })
     base = Observations(load=LoadResult(False), devices=devices, torch_version=str(hello.get("torch", ""))[:50],
                         plot_x=plan.plot_x)
@@ -122,31 +120,21 @@ def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
         events = tuple(sorted(set(events) | set(results[-1].events)))
     return replace(
         base, load=LoadResult(True), cases=tuple(results), planned=tuple(cases), secret=secret, ended=ended,
-        ended_case=ended_case, plot_x=plan.plot_x, plot=plot, events=events,
+        ended_case=ended_case, plot=plot, events=events,
     )
 
 
 def run_case(session: Session, case: grids.GridCase, timeout: float) -> CaseResult:
     header = {"op": "case", "dtype": case.dtype, "device": case.device, "layout": case.layout,
               "shape": list(case.shape)}
-    session.send(header, case.values.astype("<f8").tobytes())
-    reply, payload = session.receive(timeout, "a call of your function")
-    try:
-        return parse_case(case, reply, payload)
-    except (ProtocolError, KeyError, TypeError, ValueError) as err:
-        session.kill()
-        raise SessionEnded(Ended("protocol", f"sent back something malformed: {err}")) from None
+    return session.request(header, case.values.astype("<f8").tobytes(), timeout, "a call of your function",
+                           lambda reply, payload: parse_case(case, reply, payload))
 
 
 def run_plot(session: Session, xs: np.ndarray, timeout: float) -> Returned:
-    session.send({"op": "plot", "dtype": "float32", "device": "cpu", "layout": "plain",
-                  "shape": list(xs.shape)}, xs.astype("<f8").tobytes())
-    reply, payload = session.receive(timeout, "a call of your function on the plot's grid")
-    try:
-        return parse_returned(reply.get("first"), reply.get("arrays"), payload)
-    except (ProtocolError, KeyError, TypeError, ValueError) as err:
-        session.kill()
-        raise SessionEnded(Ended("protocol", f"sent back something malformed: {err}")) from None
+    header = {"op": "plot", "dtype": "float32", "device": "cpu", "layout": "plain", "shape": list(xs.shape)}
+    return session.request(header, xs.astype("<f8").tobytes(), timeout, "a call of your function on the plot's grid",
+                           lambda reply, payload: parse_returned(reply.get("first"), reply.get("arrays"), payload))
 
 
 def shrink(session: Session, observations: Observations, exercise: Exercise, plan: Plan,
@@ -157,7 +145,7 @@ def shrink(session: Session, observations: Observations, exercise: Exercise, pla
         if session.ended or not any(fails(r) for r in observations.cases):
             continue
         device = next(r.case.device for r in observations.cases if fails(r))
-        dtypes = grids.CPU_DTYPES if device == "cpu" else grids.ACCELERATOR_DTYPES
+        dtypes = grids.dtypes_for(device)
         # Non-empty inputs first: "fails on [0.5, 1.0]" teaches more than "fails on an empty tensor".
         strategy = grids.grid_cases(dtypes, device, exercise.large, layouts[name], min_side=1)
         seen: dict[int, CaseResult] = {}

@@ -16,13 +16,15 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from grader.sandbox import protocol
 from grader.sandbox.confine import NOBODY
 
+T = TypeVar("T")
 _ROOT = str(Path(__file__).resolve().parents[2])
 # -I ignores PYTHON* variables and the user's site; the bootstrap adds only the grader itself.
 _BOOTSTRAP = f"import sys; sys.path.insert(0, {_ROOT!r}); from grader.sandbox.child import main; main(sys.argv)"
@@ -77,8 +79,9 @@ class Session:
         if os.geteuid() == 0:  # the child drops to nobody: its directory must stay its own
             for path in (self.workdir, self.path):
                 os.chown(path, NOBODY, NOBODY)
-        skip = os.environ.get("GRADER_SANDBOX_SKIP", "").split(",")
-        self.namespaces = () if "namespaces" in skip else namespace_prefix()
+        # Testing aid only: layers to leave off, to show each other layer holds alone.
+        self.skip = frozenset(name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name)
+        self.namespaces = () if "namespaces" in self.skip else namespace_prefix()
         self.process = subprocess.Popen(
             [*self.namespaces, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read), str(reply_write)],
             pass_fds=(request_read, reply_write),
@@ -122,6 +125,17 @@ class Session:
             self._end(self._death(doing))
         except protocol.ProtocolError as err:
             self._end(Ended("protocol", f"sent back something malformed during {doing}: {err}"))
+        raise AssertionError("unreachable")
+
+    def request(self, header: dict[str, Any], payload: bytes, timeout: float, doing: str,
+                parse: Callable[[dict[str, Any], bytes], T]) -> T:
+        """Send one request and parse its reply; a reply that does not parse ends the session."""
+        self.send(header, payload)
+        reply, data = self.receive(timeout, doing)
+        try:
+            return parse(reply, data)
+        except (protocol.ProtocolError, KeyError, TypeError, ValueError) as err:
+            self._end(Ended("protocol", f"sent back something malformed: {err}"))
         raise AssertionError("unreachable")
 
     def _death(self, doing: str) -> Ended:
