@@ -133,15 +133,24 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, scheduler: str,
             done(future.result())
 
 
-def gradebook_rows(jobs: list[Job], out: Path, exercise: Exercise) -> list[dict[str, Any]]:
-    """One row per student, from the result files on disk (the single source of truth)."""
+def load_results(jobs: list[Job], out: Path) -> dict[str, dict[str, Any] | None]:
+    """Each student's result.json as written on disk (the single source of truth), or None."""
+    results: dict[str, dict[str, Any] | None] = {}
+    for job in jobs:
+        path = out / job.student / "result.json"
+        results[job.student] = json.loads(path.read_text()) if job.path is not None and path.is_file() else None
+    return results
+
+
+def gradebook_rows(jobs: list[Job], results: dict[str, dict[str, Any] | None],
+                   exercise: Exercise) -> list[dict[str, Any]]:
+    """One row per student, sorted by id."""
     rows = []
     for job in sorted(jobs, key=lambda j: j.student):
         row: dict[str, Any] = {"student": job.student, "score": 0.0, "max_score": exercise.max_score,
                                "status": "missing", "duration_s": "", "sha256": "", "note": job.problem}
-        result = out / job.student / "result.json"
-        if job.path is not None and result.is_file():
-            data = json.loads(result.read_text())
+        data = results.get(job.student)
+        if data is not None:
             row.update(score=data["score"], max_score=data["max_score"], status=data["status"],
                        duration_s=data["duration_s"], sha256=data["submission"]["sha256"], note="")
             row.update({c["name"]: "pass" if c["passed"] else "fail" for c in data["checks"]})

@@ -12,8 +12,12 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from grader import __version__
+
+if TYPE_CHECKING:
+    from grader.exercise import Exercise
 
 EXIT_OK, EXIT_USAGE, EXIT_GRADER = 0, 2, 3
 
@@ -76,8 +80,7 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     if not args.no_plot:
         # matplotlib imports while the child imports torch: the parent is idle in select() then.
         threading.Thread(target=_prewarm_plotting, daemon=True).start()
-    outcome = grade_file(args.file, ex, seed=args.seed, device=args.device,
-                         course_secret=os.environ.get("GRADER_COURSE_SECRET", ""))
+    outcome = grade_file(args.file, ex, seed=_seed(args, ex), device=args.device)
     from grader.report import write_files
 
     result, picture = write_files(outcome, ex, args.out, plot=not args.no_plot)
@@ -98,7 +101,6 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
 
     from grader import batch
     from grader.exercise import Exercise
-    from grader.grids import grid_seed
     from grader.probe import Plan
     from grader.report import summary
 
@@ -106,8 +108,7 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
     if args.jobs < 1:
         raise SystemExit("grader: -j must be at least 1")
     jobs = batch.discover(args.folder)
-    seed = args.seed if args.seed is not None else grid_seed(ex.name, os.environ.get("GRADER_COURSE_SECRET", ""))
-    settings = batch.Settings(ex, Plan.draw(ex, seed), args.device, not args.no_plot)  # one grid for all
+    settings = batch.Settings(ex, Plan.draw(ex, _seed(args, ex)), args.device, not args.no_plot)  # one grid for all
     todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, settings)]
     failures = 0
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
@@ -128,12 +129,20 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
         except batch.MissingExtra as err:
             print(f"grader: {err}", file=sys.stderr)
             return EXIT_USAGE
-    rows = batch.gradebook_rows(jobs, args.out, ex)
+    results = batch.load_results(jobs, args.out)
+    rows = batch.gradebook_rows(jobs, results, ex)
     gradebook = batch.write_gradebook(rows, args.out / "gradebook.csv")
     sources = {j.student: j.path for j in jobs if j.path is not None}
-    md, page = summary.write(summary.build(rows, args.out, sources, ex.name, ex.max_score), args.out)
+    md, page = summary.write(summary.build(rows, results, sources, ex.name, ex.max_score), args.out)
     print(f"{len(jobs)} students ({len(jobs) - len(todo)} already graded): {gradebook}, {page}, {md}")
     return EXIT_OK
+
+
+def _seed(args: argparse.Namespace, ex: Exercise) -> int:
+    """--seed, or the exercise's seed mixed with the course secret (read here, and only here)."""
+    from grader.grids import grid_seed
+
+    return args.seed if args.seed is not None else grid_seed(ex.name, os.environ.get("GRADER_COURSE_SECRET", ""))
 
 
 def _prewarm_plotting() -> None:

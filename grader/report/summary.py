@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import html
 import io
-import json
 import tokenize
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -50,13 +49,12 @@ def verdict(row: dict[str, Any], result: dict[str, Any] | None) -> str:
     return "wrong" if not checks["correctness"]["passed"] else "partial"
 
 
-def build(rows: list[dict[str, Any]], out: Path, sources: dict[str, Path], exercise: str,
-          max_score: float) -> Summary:
+def build(rows: list[dict[str, Any]], results: dict[str, dict[str, Any] | None], sources: dict[str, Path],
+          exercise: str, max_score: float) -> Summary:
     verdicts: Counter[str] = Counter()
     hints: Counter[str] = Counter()
     for row in rows:
-        path = out / row["student"] / "result.json"
-        result = json.loads(path.read_text()) if row["status"] != "missing" and path.is_file() else None
+        result = results.get(row["student"])
         verdicts[verdict(row, result)] += 1
         named = {_hint(check) for check in (result or {}).get("checks", []) if not check["passed"]}
         hints.update(hint for hint in named if hint)  # each cause once per student
