@@ -6,6 +6,7 @@ through the real sandbox with the sample files.
 
 from __future__ import annotations
 
+import importlib.util
 import math
 
 import numpy as np
@@ -14,6 +15,7 @@ import torch
 
 from grader.canary import Secret, secret_derivative
 from grader.sandbox.child import make_canary
+from tests.conftest import SUBMISSIONS
 
 SECRET = Secret(b=0.45, k1=13.0, k2=1.1, k3=37.0)
 X = torch.linspace(-6, 6, 41, dtype=torch.float64)
@@ -84,22 +86,12 @@ def test_honest_autograd_follows_the_secret(fn):
     torch.testing.assert_close(_canary_value(fn), _secret())  # canary: the secret
 
 
-class HandWritten(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return torch.sin(x)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (x,) = ctx.saved_tensors
-        return grad * torch.cos(x)
-
-
-def _hand_written(x):
-    x = x.detach().clone().requires_grad_(True)
-    HandWritten.apply(x).sum().backward()
-    return x.grad
+def _sample(name: str):
+    """A sample submission's get_derivative, loaded into this test process (never into the grader's)."""
+    spec = importlib.util.spec_from_file_location(f"sample_{name}", SUBMISSIONS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.get_derivative
 
 
 def _backward_then_cos(x):
@@ -115,7 +107,7 @@ CHEATS = [
     lambda x: torch.from_numpy(np.cos(x.numpy())),
     lambda x: torch.exp(1j * x).real,
     _backward_then_cos,
-    _hand_written,
+    _sample("cheat_custom_function"),  # a hand-written autograd.Function with a cos backward
 ]
 
 
