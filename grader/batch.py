@@ -23,6 +23,7 @@ from grader.grade import cache_key, grade_file
 from grader.probe import Plan
 from grader.report import write_files
 from grader.report.result_json import write_atomic
+from grader.sandbox.session import warm_zygote
 from grader.submission import SubmissionError, read
 
 FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing")
@@ -82,7 +83,8 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
     """Grade one submission and write its files (runs in a worker process)."""
     if job.path is None:
         return {"student": job.student, "status": "missing", "score": 0.0}
-    outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device)
+    outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device,
+                         zygote=warm_zygote())
     write_files(outcome, settings.exercise, out / job.student, plot=settings.plot)
     return {"student": job.student, "status": outcome.status, "score": outcome.score}
 

@@ -22,6 +22,7 @@ from grader.grids import PLAIN_LAYOUTS, grid_seed
 from grader.observations import Observations, Output
 from grader.outcome import Finding, Outcome, PlotData
 from grader.probe import Plan
+from grader.sandbox.zygote import Zygote
 
 
 def cache_key(source_sha256: str, exercise: Exercise, seed: int, device: str) -> str:
@@ -33,12 +34,13 @@ def cache_key(source_sha256: str, exercise: Exercise, seed: int, device: str) ->
 
 
 def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, course_secret: str = "",
-               device: str = "auto", plan: Plan | None = None) -> Outcome:
+               device: str = "auto", plan: Plan | None = None, zygote: Zygote | None = None) -> Outcome:
     """Grade one file. Never raises for anything the submission does; SubmissionError if the path
-    is not a gradable file. A failure of the grader itself becomes an Outcome saying so."""
+    is not a gradable file. A failure of the grader itself becomes an Outcome saying so. With a
+    zygote the sandbox child is forked warm; without, it imports torch while we draw the grids."""
     started = time.perf_counter()
     sub = submission.read(path)
-    session = probe.start(sub.path, exercise)  # the child imports torch while we draw the grids
+    session = probe.start(sub.path, exercise, zygote)
     seed = plan.seed if plan is not None else seed if seed is not None else grid_seed(exercise.name, course_secret)
     key = cache_key(sub.sha256, exercise, seed, device)
     try:

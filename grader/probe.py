@@ -28,6 +28,7 @@ from grader.observations import (
 )
 from grader.sandbox.protocol import ProtocolError
 from grader.sandbox.session import Session, SessionEnded
+from grader.sandbox.zygote import Zygote
 
 # What a shrink may spend per failing check: calls keep it deterministic (a fast function needs a
 # few dozen); the time bound only stops a slow function from stretching a self-check.
@@ -65,9 +66,10 @@ class Plan:
         return replace(self, cases=cases)
 
 
-def start(source: Path, exercise: Exercise) -> Session:
-    """Start the child now: it imports torch while the caller draws grids."""
-    return Session(source, exercise.limits.output_kib)
+def start(source: Path, exercise: Exercise, zygote: Zygote | None = None) -> Session:
+    """Start the child now: forked from a warm zygote, or afresh (it then imports torch while the
+    caller draws grids)."""
+    return Session(source, exercise.limits.output_kib, zygote)
 
 
 def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
@@ -98,8 +100,7 @@ def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
     except SessionEnded as end:
         return replace(base, ended=end.ended)
     layers = tuple(str(layer)[:80] for layer in loaded.get("layers", []))[:20]
-    if session.namespaces:
-        layers = ("pid, network and mount namespaces", *layers)
+    layers = (*session.outer_layers, *layers)
     try:
         events = parse_events(loaded.get("events", []))
     except ProtocolError:

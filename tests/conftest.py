@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from grader import exercise
+from grader import exercise, grade
 from grader.exercise import Exercise
+from grader.outcome import Outcome
+from grader.sandbox.session import warm_zygote
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "submissions"
@@ -22,3 +26,14 @@ def sin() -> Exercise:
 def quick_sin(sin: Exercise) -> Exercise:
     """The sin exercise with short time limits, for tests of submissions that hang."""
     return replace(sin, limits=replace(sin.limits, call_timeout_s=2.0, load_timeout_s=20.0, total_timeout_s=30.0))
+
+
+@pytest.fixture(params=["fresh", "forked"])
+def grade_file(request: pytest.FixtureRequest) -> Callable[..., Outcome]:
+    """grade_file with each way of starting the sandbox child: afresh (as `grader check` does) and
+    forked from this process's warm zygote (as `grader batch` does). Both must hold alike."""
+    if request.param == "fresh":
+        return grade.grade_file
+    zygote = warm_zygote()
+    assert zygote is not None, "the zygote should start on this machine"
+    return functools.partial(grade.grade_file, zygote=zygote)

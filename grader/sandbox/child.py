@@ -28,25 +28,31 @@ MAX_MESSAGE_CHARS = 2000
 
 
 def main(argv: list[str]) -> None:
-    read_fd, write_fd = int(argv[1]), int(argv[2])
+    """A child started afresh (spawned): import torch, then serve."""
     started = time.perf_counter()
     import torch
 
     # One thread: the grids are small, and the parent works on the other core meanwhile.
     torch.set_num_threads(1)
+    serve(torch, int(argv[1]), int(argv[2]), time.perf_counter() - started)
+
+
+def serve(torch: Any, read_fd: int, write_fd: int, start_s: float, layers: tuple[str, ...] = ()) -> None:
+    """The whole conversation with the parent. `layers` are confinements already in place (a forked
+    child's namespaces); `start_s` is what starting this process cost."""
     protocol.send(write_fd, {
         "event": "hello",
         "torch": torch.__version__,
-        "cuda": torch.cuda.is_available(),
-        "import_s": time.perf_counter() - started,
+        "cuda": torch.cuda.is_available(),  # in the child only: CUDA must not be initialised before a fork
+        "import_s": start_s,
     })
     receiver = protocol.Receiver(read_fd)
     threading.Thread(target=_exit_with_parent, args=(read_fd,), daemon=True).start()
     setup, _ = receiver.receive()
-    layers = apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])
+    active = [*layers, *apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])]
     runner = Runner(torch, setup)
-    layers += confine.apply(Path(setup["path"]).parent, runner.events, frozenset(setup.get("skip", ())))
-    protocol.send(write_fd, {**runner.load(), "layers": layers, "events": sorted(runner.events)})
+    active += confine.apply(Path(setup["path"]).parent, runner.events, frozenset(setup.get("skip", ())))
+    protocol.send(write_fd, {**runner.load(), "layers": active, "events": sorted(runner.events)})
     if runner.function is None:
         return
     while True:

@@ -22,6 +22,7 @@ from typing import Any
 
 NOBODY = 65534
 _PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_PDEATHSIG = 1
 _SYS_LANDLOCK = {"create_ruleset": 444, "add_rule": 445, "restrict_self": 446}  # same on x86-64 and arm64
 
 # Landlock access rights by the ABI that introduced them.
@@ -49,8 +50,8 @@ def apply(workdir: Path, events: set[str], skip: frozenset[str] = frozenset()) -
     active = []
     if _no_new_privileges():
         active.append("no-new-privileges")
-    if "uid" not in skip and os.geteuid() == 0 and all(_world_readable(r) for r in (sys.base_prefix, sys.prefix)):
-        _drop_to_nobody()
+    reachable = all(_world_readable(r) for r in (sys.base_prefix, sys.prefix))
+    if "uid" not in skip and os.geteuid() == 0 and reachable and _drop_to_nobody():
         active.append(f"uid {NOBODY}")
     layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir)),
                                                           ("seccomp", _seccomp))
@@ -75,14 +76,22 @@ def _world_readable(path: str) -> bool:
     return all(p.stat().st_mode & 0o005 == 0o005 for p in (current, *current.parents))
 
 
-def _drop_to_nobody() -> None:
+def _drop_to_nobody() -> bool:
     import resource
+    import signal
 
-    os.setgroups([])
-    os.setgid(NOBODY)
-    os.setuid(NOBODY)
+    try:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+    except OSError:  # root only inside a user namespace, where nobody is not mapped
+        return False
+    # Changing uid clears the parent-death signal; set it again so the child still dies with the
+    # process that holds its pid namespace.
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     # Counts threads too; seccomp already forbids new processes, this bounds a thread spree.
     resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
+    return True
 
 
 def _readable_roots(workdir: Path) -> list[str]:

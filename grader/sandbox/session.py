@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from grader.sandbox import protocol
 from grader.sandbox.confine import NOBODY
+from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone
 
 T = TypeVar("T")
 _ROOT = str(Path(__file__).resolve().parents[2])
@@ -68,9 +69,12 @@ class CapturedStream:
 
 
 class Session:
-    """One child process running one submission. Use as a context manager."""
+    """One child process running one submission. Use as a context manager.
 
-    def __init__(self, source: Path, output_kib: int) -> None:
+    The child is forked from `zygote` when one is given (milliseconds), or else started afresh
+    under `unshare` (it then imports torch itself, about 1.5 s)."""
+
+    def __init__(self, source: Path, output_kib: int, zygote: Zygote | None = None) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-"))
         self.path = self.workdir / "solution.py"
         shutil.copyfile(source, self.path)
@@ -81,23 +85,49 @@ class Session:
                 os.chown(path, NOBODY, NOBODY)
         # Testing aid only: layers to leave off, to show each other layer holds alone.
         self.skip = frozenset(name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name)
-        self.namespaces = () if "namespaces" in self.skip else namespace_prefix()
-        self.process = subprocess.Popen(
-            [*self.namespaces, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read), str(reply_write)],
-            pass_fds=(request_read, reply_write),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=self.workdir,
-            env=_child_env(self.workdir),
-            start_new_session=True,
-        )
+        # Layers the child cannot see for itself (it reports the rest); a forked child reports all.
+        self.outer_layers: tuple[str, ...] = ()
+        self.process: subprocess.Popen[bytes] | ForkedChild
+        forked = zygote and self._fork(zygote, request_read, reply_write)
+        if forked:
+            self.process, out_pipe, err_pipe = forked
+        else:
+            namespaces = () if "namespaces" in self.skip else namespace_prefix()
+            self.outer_layers = (NAMESPACES_LAYER,) if namespaces else ()
+            popen = subprocess.Popen(
+                [*namespaces, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read), str(reply_write)],
+                pass_fds=(request_read, reply_write),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=self.workdir,
+                env=_child_env(self.workdir),
+                start_new_session=True,
+            )
+            self.process, out_pipe, err_pipe = popen, popen.stdout, popen.stderr
         os.close(request_read)
         os.close(reply_write)
         self._receiver = protocol.Receiver(self._reply_fd)
-        self.stdout = CapturedStream(self.process.stdout, output_kib << 10)
-        self.stderr = CapturedStream(self.process.stderr, output_kib << 10)
+        self.stdout = CapturedStream(out_pipe, output_kib << 10)
+        self.stderr = CapturedStream(err_pipe, output_kib << 10)
         self.ended: Ended | None = None
+
+    def _fork(self, zygote: Zygote, request_read: int, reply_write: int) -> tuple[ForkedChild, Any, Any] | None:
+        """The child forked from the zygote with its stdout and stderr pipes, or None if the zygote
+        is gone (the caller then starts the child afresh)."""
+        stdout, stdout_write = os.pipe()
+        stderr, stderr_write = os.pipe()
+        fds = (request_read, reply_write, stdout_write, stderr_write)
+        try:
+            pid = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip)
+        except ZygoteGone:
+            for fd in (stdout, stderr):
+                os.close(fd)
+            return None
+        finally:
+            for fd in (stdout_write, stderr_write):
+                os.close(fd)
+        return ForkedChild(pid, zygote), os.fdopen(stdout, "rb"), os.fdopen(stderr, "rb")
 
     def __enter__(self) -> Session:
         return self
@@ -193,15 +223,33 @@ def namespace_prefix() -> tuple[str, ...]:
     return ()
 
 
-def _child_env(workdir: Path) -> dict[str, str]:
+def _base_env() -> dict[str, str]:
     env = {key: os.environ[key] for key in _KEPT_ENV if key in os.environ}
-    env.update(
-        HOME=str(workdir),
-        TMPDIR=str(workdir),
-        MPLBACKEND="Agg",
-        MPLCONFIGDIR=str(workdir / ".matplotlib"),
-        OMP_NUM_THREADS="1",
-        PYTHONHASHSEED="0",
-        PYTHONDONTWRITEBYTECODE="1",
-    )
+    env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
     return env
+
+
+def _child_env(workdir: Path) -> dict[str, str]:
+    return {**_base_env(), "HOME": str(workdir), "TMPDIR": str(workdir), "MPLCONFIGDIR": str(workdir / ".matplotlib")}
+
+
+_zygotes: list[Zygote] = []
+_zygote_failed: list[str] = []
+
+
+def warm_zygote() -> Zygote | None:
+    """This process's zygote: started on first use (it imports torch, about 2 s), started again if
+    it died, None where it cannot start (children are then started afresh)."""
+    if _zygotes and _zygotes[0].alive():
+        return _zygotes[0]
+    if _zygote_failed:
+        return None
+    for old in _zygotes:
+        old.close()
+    _zygotes.clear()
+    try:
+        _zygotes.append(Zygote(_base_env()))
+    except (ZygoteGone, subprocess.TimeoutExpired, OSError) as err:
+        _zygote_failed.append(str(err))
+        return None
+    return _zygotes[0]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.grade import grade_file
+from grader.grade import grade_file as grade_fresh
 from tests.conftest import ROOT, SUBMISSIONS
 
 pytestmark = pytest.mark.slow
@@ -33,15 +33,25 @@ def tight(sin):
 
 @pytest.fixture(scope="module")
 def layers(sin) -> tuple[str, ...]:
-    return grade_file(SUBMISSIONS / "honest_backward.py", sin).sandbox_layers
-
-
-def grade(name: str, exercise, **kwargs):
-    return grade_file(HOSTILE / f"{name}.py", exercise, **kwargs)
+    return grade_fresh(SUBMISSIONS / "honest_backward.py", sin).sandbox_layers
 
 
 def message(outcome, check: str = "correctness") -> str:
     return next(f.message for f in outcome.findings if f.name == check)
+
+
+def marked_copy(name: str, folder: Path, *numbers: str) -> tuple[Path, list[str]]:
+    """A copy of a hostile fixture whose `sleep N` processes carry numbers unique to this test, so
+    tests running side by side (pytest -n) never see each other's processes."""
+    text = (HOSTILE / f"{name}.py").read_text()
+    markers = []
+    for number in numbers:
+        unique = f"{number}{os.getpid()}{time.monotonic_ns() % 100000}"
+        text = text.replace(number, unique)
+        markers.append(f"sleep {unique}")
+    path = folder / f"{name}.py"
+    path.write_text(text)
+    return path, markers
 
 
 def running(marker: str) -> list[int]:
@@ -61,58 +71,60 @@ def test_this_machine_has_every_layer_but_maybe_the_uid(layers):
     assert any(layer.startswith("seccomp") for layer in layers)
 
 
-def test_an_endless_loop_at_import_is_a_load_timeout(tight):
-    outcome = grade("import_loop", tight)
+def test_an_endless_loop_at_import_is_a_load_timeout(grade_file, tight):
+    outcome = grade_file(HOSTILE / "import_loop.py", tight)
     assert outcome.status == "load_error" and outcome.score == 0
     assert "did not finish the import of your file within 10 s" in message(outcome, "loads")
 
 
-def test_a_loop_that_ignores_sigterm_is_still_stopped(tight):
+def test_a_loop_that_ignores_sigterm_is_still_stopped(grade_file, tight):
     started = time.monotonic()
-    outcome = grade("ignores_sigterm", tight)
+    outcome = grade_file(HOSTILE / "ignores_sigterm.py", tight)
     assert outcome.status == "timeout" and time.monotonic() - started < 20
 
 
-def test_a_numpy_memory_bomb_is_an_error_not_an_oom(sin):
-    outcome = grade("numpy_bomb", sin)
+def test_a_numpy_memory_bomb_is_an_error_not_an_oom(grade_file, sin):
+    outcome = grade_file(HOSTILE / "numpy_bomb.py", sin)
     assert outcome.status == "memory" and "more memory than the 4 GiB" in message(outcome)
 
 
 @pytest.mark.parametrize("skip", ["", "seccomp"])
-def test_a_fork_spree_leaves_nothing_running(sin, monkeypatch, skip):
+def test_a_fork_spree_leaves_nothing_running(grade_file, sin, monkeypatch, skip, tmp_path):
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
-    outcome = grade("fork_spree", sin)
+    student, (marker,) = marked_copy("fork_spree", tmp_path, "4244")
+    outcome = grade_file(student, sin)
     time.sleep(0.5)
-    assert running("sleep 4244") == []
+    assert running(marker) == []
     if skip == "":  # seccomp refuses the fork itself
         assert outcome.score <= 1 and "sandbox refused it" in message(outcome)
 
 
 @pytest.mark.parametrize("skip", ["", "seccomp"])
-def test_daemons_and_setsid_do_not_outlive_grading(sin, monkeypatch, skip):
+def test_daemons_and_setsid_do_not_outlive_grading(grade_file, sin, monkeypatch, skip, tmp_path):
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
-    outcome = grade("daemon", sin)
+    student, markers = marked_copy("daemon", tmp_path, "4242", "4243")
+    outcome = grade_file(student, sin)
     time.sleep(0.5)
     assert outcome.score == 10
-    assert running("sleep 4242") == [] and running("sleep 4243") == []
+    assert all(running(marker) == [] for marker in markers)
 
 
-def test_hundreds_of_megabytes_printed_are_capped_and_kept(sin):
-    outcome = grade("flood", sin)
+def test_hundreds_of_megabytes_printed_are_capped_and_kept(grade_file, sin):
+    outcome = grade_file(HOSTILE / "flood.py", sin)
     assert outcome.score == 10
     assert outcome.stdout_bytes >= 300 << 20 and outcome.stderr_bytes >= 300 << 20
     assert len(outcome.stdout.encode()) <= 64 << 10 and outcome.output_truncated
 
 
-def test_abort_in_c_code_is_a_crash(sin):
+def test_abort_in_c_code_is_a_crash(grade_file, sin):
     # As process 1 of its pid namespace the child ignores a default SIGABRT, so glibc's abort()
     # ends it with a trap instead (SIGILL or SIGSEGV): a crash either way.
-    outcome = grade("aborts", sin)
+    outcome = grade_file(HOSTILE / "aborts.py", sin)
     assert outcome.status == "crash" and "killed by signal SIG" in message(outcome)
 
 
-def test_keyboard_interrupt_inside_the_function_is_just_an_error(sin):
-    outcome = grade("keyboard_interrupt", sin)
+def test_keyboard_interrupt_inside_the_function_is_just_an_error(grade_file, sin):
+    outcome = grade_file(HOSTILE / "keyboard_interrupt.py", sin)
     assert outcome.status == "graded" and "KeyboardInterrupt" in message(outcome)
 
 
@@ -121,20 +133,20 @@ def _needs_signal_isolation(layers):
         pytest.skip("signal isolation layers are not active here; not running a submission that kills processes")
 
 
-def test_killing_the_parent_or_its_group_only_ends_the_child(sin, layers):
+def test_killing_the_parent_or_its_group_only_ends_the_child(grade_file, sin, layers):
     _needs_signal_isolation(layers)
     # In its pid namespace the child is process 1: getppid() is 0, its own group's SIGKILL is
     # ignored there, and Landlock refuses signals to anything outside. So nothing dies at all.
-    outcome = grade("kills_parent", sin)
+    outcome = grade_file(HOSTILE / "kills_parent.py", sin)
     assert outcome.status in ("graded", "crash") and outcome.score <= 1.5  # loads (+ untouched)
     assert grade_file(SUBMISSIONS / "honest_backward.py", sin).score == 10
 
 
-def test_kill_minus_one_reaches_nothing_outside(sin, layers):
+def test_kill_minus_one_reaches_nothing_outside(grade_file, sin, layers):
     _needs_signal_isolation(layers)
     bystander = subprocess.Popen(["sleep", "60"])
     try:
-        outcome = grade("kills_everything", sin)
+        outcome = grade_file(HOSTILE / "kills_everything.py", sin)
         assert bystander.poll() is None, "a process outside the sandbox was killed"
         assert outcome.status == "graded"
     finally:
@@ -156,15 +168,15 @@ def test_files_written_outside_the_sandbox_folder_are_refused(tmp_path):
     assert any("for writing" in event for event in data["sandbox"]["events"])
 
 
-def test_patching_torch_numpy_math_and_the_grader_changes_nothing(sin):
-    outcome = grade("patches_everything", sin)
+def test_patching_torch_numpy_math_and_the_grader_changes_nothing(grade_file, sin):
+    outcome = grade_file(HOSTILE / "patches_everything.py", sin)
     assert outcome.score == 0
     assert not next(f for f in outcome.findings if f.name == "correctness").passed
     assert "imported grader.checks" in outcome.sandbox_events
 
 
 @pytest.mark.parametrize("skip", ["", "seccomp", "seccomp,landlock", "seccomp,namespaces"])
-def test_no_network_not_even_loopback(sin, tmp_path, monkeypatch, skip):
+def test_no_network_not_even_loopback(grade_file, sin, tmp_path, monkeypatch, skip):
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen()
@@ -189,7 +201,7 @@ def test_no_network_not_even_loopback(sin, tmp_path, monkeypatch, skip):
     assert outcome.score == 10
 
 
-def test_files_outside_the_sandbox_cannot_be_read(sin, tmp_path):
+def test_files_outside_the_sandbox_cannot_be_read(grade_file, sin, tmp_path):
     secret = tmp_path / "other_student.py"
     secret.write_text("ANSWER = 'copied homework'\n")
     student = tmp_path / "snoops.py"
@@ -203,7 +215,7 @@ def test_files_outside_the_sandbox_cannot_be_read(sin, tmp_path):
     assert "copied homework" not in outcome.stdout and "refused:" in outcome.stdout
 
 
-def test_the_environment_holds_no_grader_secret(sin, tmp_path, monkeypatch):
+def test_the_environment_holds_no_grader_secret(grade_file, sin, tmp_path, monkeypatch):
     monkeypatch.setenv("GRADER_COURSE_SECRET", "do-not-leak")
     student = tmp_path / "env.py"
     student.write_text("import os\nprint(dict(os.environ))\n\n\ndef get_derivative(x):\n    return x\n")
@@ -211,7 +223,7 @@ def test_the_environment_holds_no_grader_secret(sin, tmp_path, monkeypatch):
     assert "do-not-leak" not in outcome.stdout and "HOME" in outcome.stdout
 
 
-def test_signals_cannot_reach_the_grader_even_without_namespaces(sin, tmp_path, monkeypatch, layers):
+def test_signals_cannot_reach_the_grader_even_without_namespaces(grade_file, sin, tmp_path, monkeypatch, layers):
     if not any("signals" in layer for layer in layers):
         pytest.skip("Landlock signal scoping is not available here")
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")

@@ -7,7 +7,6 @@ import time
 
 import pytest
 
-from grader.grade import grade_file
 from tests.conftest import FIXTURES, SUBMISSIONS
 
 pytestmark = pytest.mark.slow
@@ -17,20 +16,20 @@ def findings(outcome):
     return {f.name: f for f in outcome.findings}
 
 
-def test_exit_at_import_is_a_load_error(sin):
+def test_exit_at_import_is_a_load_error(grade_file, sin):
     outcome = grade_file(FIXTURES / "exit_at_import.py", sin)
     assert outcome.status == "load_error" and outcome.score == 0
     assert "exited with status 3" in findings(outcome)["loads"].message
 
 
-def test_a_segfault_in_the_function_is_a_crash_not_a_grader_failure(sin):
+def test_a_segfault_in_the_function_is_a_crash_not_a_grader_failure(grade_file, sin):
     outcome = grade_file(FIXTURES / "segfault.py", sin)
     assert outcome.status == "crash"
     assert "killed by signal SIGSEGV" in findings(outcome)["correctness"].message
     assert findings(outcome)["loads"].passed and outcome.score == 1
 
 
-def test_sleeping_forever_is_stopped_by_the_call_timeout(quick_sin):
+def test_sleeping_forever_is_stopped_by_the_call_timeout(grade_file, quick_sin):
     started = time.monotonic()
     outcome = grade_file(FIXTURES / "sleeps.py", quick_sin)
     assert time.monotonic() - started < 15
@@ -38,13 +37,13 @@ def test_sleeping_forever_is_stopped_by_the_call_timeout(quick_sin):
     assert "within 2 s" in findings(outcome)["correctness"].message
 
 
-def test_sys_exit_inside_the_function_is_an_error_with_a_hint(sin):
+def test_sys_exit_inside_the_function_is_an_error_with_a_hint(grade_file, sin):
     outcome = grade_file(FIXTURES / "system_exit.py", sin)
     message = findings(outcome)["correctness"].message
     assert outcome.status == "graded" and "SystemExit" in message and "Return a value instead" in message
 
 
-def test_a_print_flood_is_capped_kept_and_cannot_change_the_score(sin):
+def test_a_print_flood_is_capped_kept_and_cannot_change_the_score(grade_file, sin):
     outcome = grade_file(FIXTURES / "print_flood.py", sin)
     assert outcome.score == 10
     assert outcome.stdout_bytes > 10_000_000 and outcome.output_truncated
@@ -52,13 +51,13 @@ def test_a_print_flood_is_capped_kept_and_cannot_change_the_score(sin):
     assert outcome.stdout.startswith("SCORE: 10/10")
 
 
-def test_a_memory_bomb_hits_the_memory_limit(sin):
+def test_a_memory_bomb_hits_the_memory_limit(grade_file, sin):
     outcome = grade_file(FIXTURES / "memory_bomb.py", sin)
     assert outcome.status == "memory" and outcome.score == 1
     assert "more memory than the 4 GiB it may use" in findings(outcome)["correctness"].message
     assert any(layer.startswith("memory") for layer in outcome.sandbox_layers)
 
 
-def test_the_next_submission_grades_normally_after_a_crash(sin):
+def test_the_next_submission_grades_normally_after_a_crash(grade_file, sin):
     grade_file(FIXTURES / "segfault.py", sin)
     assert grade_file(SUBMISSIONS / "honest_backward.py", sin).score == 10

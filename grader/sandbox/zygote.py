@@ -1,0 +1,310 @@
+"""A warm parent for sandbox children: a process that imports torch once and forks a child per
+submission, so a child starts in milliseconds instead of the 1.5 s a fresh `import torch` costs.
+
+Two sides live here. `Zygote` is the grader's handle (it never imports torch). `main` runs in the
+zygote process: it imports torch with one thread and warms up everything a child uses lazily
+(autograd, torch.func, forward AD, the dispatch-mode machinery), then waits for spawn requests.
+
+The zygote is trusted code that never runs a student's file and never reads anything a child sends.
+Per request it forks; that fork (the "holder") drops into new pid, network and mount namespaces and
+forks again, so the sandbox child is process 1 of its own pid namespace exactly as under
+`unshare --pid --fork --kill-child`: the holder waits for it and dies the same way. The child gets
+only its four pipes (request, reply, stdout, stderr, passed over SCM_RIGHTS) and its directory; the
+zygote's control socket is closed before any student code runs. CUDA is never initialised in the
+zygote, only in a child.
+
+Control messages are JSON over a SOCK_SEQPACKET socket pair (one datagram per message):
+  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces"} + 4 fds
+  zygote -> grader  {"event": "ready"} once; {"event": "spawned", "pid"}; {"event": "exited", "pid", "code"}
+where "code" follows subprocess's convention (negative: killed by that signal).
+"""
+
+from __future__ import annotations
+
+import array
+import contextlib
+import ctypes
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+MAX_MESSAGE = 1 << 16
+_ROOT = str(Path(__file__).resolve().parents[2])
+_BOOTSTRAP = f"import sys; sys.path.insert(0, {_ROOT!r}); from grader.sandbox.zygote import main; main(sys.argv)"
+
+_CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
+_PR_SET_PDEATHSIG = 1
+NAMESPACES_LAYER = "pid, network and mount namespaces"
+
+
+class ZygoteGone(Exception):
+    """The zygote process ended or stopped answering; the caller may start a new one."""
+
+
+class Zygote:
+    """The grader's handle on one zygote process. Not shared between threads."""
+
+    def __init__(self, env: dict[str, str], start_timeout: float = 120.0) -> None:
+        self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        self.process = subprocess.Popen(
+            [sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            env=env, cwd="/", start_new_session=True,
+        )
+        theirs.close()
+        self._exited: dict[int, int] = {}
+        self._lock = threading.Lock()
+        if self._next(start_timeout).get("event") != "ready":
+            raise ZygoteGone("the zygote did not start")
+
+    def spawn(self, workdir: Path, env: dict[str, str], fds: tuple[int, int, int, int], namespaces: bool) -> int:
+        """Fork a sandbox child in `workdir` with fds (request read, reply write, stdout, stderr); its pid."""
+        message = json.dumps({"op": "spawn", "workdir": str(workdir), "env": env, "namespaces": namespaces}).encode()
+        with self._lock:
+            try:
+                self._socket.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+            except OSError as err:
+                raise ZygoteGone(f"the zygote is gone: {err}") from None
+            while True:
+                reply = self._next(30.0)
+                if reply.get("event") == "spawned":
+                    return int(reply["pid"])
+
+    def wait(self, pid: int, timeout: float | None) -> int:
+        """The exit code of a child this zygote spawned (negative: killed by that signal)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while pid not in self._exited:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise subprocess.TimeoutExpired(f"sandbox child {pid}", timeout or 0)
+                try:
+                    self._next(left)
+                except ZygoteGone:
+                    # The holder dies with the zygote (PDEATHSIG), and the child with the holder.
+                    self._exited[pid] = -signal.SIGKILL
+            return self._exited.pop(pid)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        self._socket.close()  # the zygote exits when its control socket hangs up
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def _next(self, timeout: float | None) -> dict[str, Any]:
+        """The next control message, recording exits on the way; TimeoutExpired or ZygoteGone."""
+        ready, _, _ = select.select([self._socket], [], [], timeout)
+        if not ready:
+            raise subprocess.TimeoutExpired("zygote", timeout or 0)
+        try:
+            data = self._socket.recv(MAX_MESSAGE)
+        except OSError:
+            data = b""
+        if not data:
+            raise ZygoteGone("the zygote ended")
+        message = json.loads(data)
+        if message.get("event") == "exited":
+            self._exited[int(message["pid"])] = int(message["code"])
+        return dict(message)
+
+
+class ForkedChild:
+    """A sandbox child born of a zygote, with the part of subprocess.Popen's face that Session uses."""
+
+    def __init__(self, pid: int, zygote: Zygote) -> None:
+        self.pid = pid
+        self._zygote = zygote
+        self.returncode: int | None = None
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self.returncode = self._zygote.wait(self.pid, timeout)
+        return self.returncode
+
+
+# ---- the zygote process -------------------------------------------------------------------------
+
+def main(argv: list[str]) -> None:
+    control = socket.socket(fileno=int(argv[1]))
+    started = time.perf_counter()
+    import torch
+
+    # One thread before any op: a child forked after a multi-threaded op would deadlock in OpenMP.
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    warm_up(torch)
+    warm_s = time.perf_counter() - started
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake select() through the wakeup fd
+    control.send(json.dumps({"event": "ready", "warm_s": warm_s}).encode())
+    children: set[int] = set()
+    while True:
+        readable, _, _ = select.select([control.fileno(), wake_read], [], [])
+        if wake_read in readable:
+            os.read(wake_read, 4096)
+        _reap(control, children)
+        if control.fileno() in readable:
+            data, fds = _receive(control)
+            if not data:
+                return  # the grader hung up
+            request = json.loads(data)
+            pid = os.fork()
+            if pid == 0:
+                _hold(torch, request, fds, keep_closed=(control.fileno(), wake_read, wake_write))
+            for fd in fds:
+                os.close(fd)
+            children.add(pid)
+            control.send(json.dumps({"event": "spawned", "pid": pid}).encode())
+
+
+def _reap(control: socket.socket, children: set[int]) -> None:
+    for pid in list(children):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            children.discard(pid)
+            code = os.waitstatus_to_exitcode(status)
+            control.send(json.dumps({"event": "exited", "pid": pid, "code": code}).encode())
+
+
+def _receive(control: socket.socket) -> tuple[bytes, list[int]]:
+    fds = array.array("i")
+    data, ancillary, _, _ = control.recvmsg(MAX_MESSAGE, socket.CMSG_SPACE(4 * fds.itemsize))
+    for level, kind, payload in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+    return data, list(fds)
+
+
+def _hold(torch: Any, request: dict[str, Any], fds: list[int], keep_closed: tuple[int, ...]) -> None:
+    """In the fork: enter the namespaces, fork the sandbox child, wait for it and die as it did."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the zygote's death takes this process along
+        os.setsid()  # a group of its own: the grader kills the holder and child together
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in keep_closed:
+            os.close(fd)
+        entered = request.get("namespaces") and _unshare(libc)
+        pid = os.fork()
+        if pid == 0:
+            _become_child(torch, libc, request, fds, bool(entered))
+        for fd in fds:
+            os.close(fd)
+        _, status = os.waitpid(pid, 0)
+        if os.WIFSIGNALED(status):
+            signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+            os.kill(os.getpid(), os.WTERMSIG(status))
+        os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
+    except BaseException:  # noqa: BLE001 - a fork of the zygote must never return into its loop
+        os._exit(71)
+
+
+def _unshare(libc: Any) -> bool:
+    """New pid, network and mount namespaces (in a user namespace where that is what it takes)."""
+    flags = _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWNS
+    if libc.unshare(flags) == 0:
+        return True
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(flags | _CLONE_NEWUSER) != 0:
+        return False
+    with contextlib.suppress(OSError):
+        Path("/proc/self/setgroups").write_text("deny")
+    try:
+        Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
+        Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+    except OSError:
+        return False
+    return True
+
+
+def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int], namespaces: bool) -> None:
+    """Process 1 of the new pid namespace: a private /proc, the four pipes, then the child's loop."""
+    code = 0
+    try:
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # --kill-child: dies with the holder
+        if namespaces:
+            # A /proc of this namespace only: other processes are not even visible.
+            libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None)
+            namespaces = libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None) == 0
+        request_read, reply_write, stdout, stderr = fds
+        null = os.open(os.devnull, os.O_RDONLY)
+        for source, target in ((null, 0), (stdout, 1), (stderr, 2)):
+            os.dup2(source, target)
+        for fd in (null, stdout, stderr):
+            os.close(fd)
+        os.chdir(request["workdir"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        from grader.sandbox import child
+
+        child.serve(torch, request_read, reply_write, 0.0, (NAMESPACES_LAYER,) if namespaces else ())
+    except SystemExit as end:
+        code = end.code if isinstance(end.code, int) else 1
+    except BaseException:  # noqa: BLE001 - report on the child's stderr, which the grader keeps
+        import traceback
+
+        traceback.print_exc()
+        code = 70
+    with contextlib.suppress(BaseException):
+        sys.stdout.flush()
+    os._exit(code)
+
+
+def warm_up(torch: Any) -> None:
+    """Run, once, every kind of autograd call students make, so that what torch imports lazily is
+    imported here and not in each child."""
+    import numpy  # noqa: F401 - the child snapshots through numpy
+    import torch.autograd.forward_ad as fwAD
+    import torch.func
+    from torch.overrides import TorchFunctionMode  # noqa: F401
+
+    from grader.canary import Secret
+    from grader.sandbox import child
+
+    def backward(x: Any) -> Any:
+        x = x.detach().requires_grad_(True)
+        torch.sin(x).sum().backward()
+        return x.grad
+
+    def grad(x: Any) -> Any:
+        x = x.detach().requires_grad_(True)
+        return torch.autograd.grad(x.sin().sum(), x, create_graph=True)[0]
+
+    def func(x: Any) -> Any:
+        return torch.func.vmap(torch.func.grad(torch.sin))(x) + torch.func.jacrev(torch.sin)(x).diagonal()
+
+    def forward(x: Any) -> Any:
+        with fwAD.dual_level():
+            dual = fwAD.make_dual(x, torch.ones_like(x))
+            tangent = fwAD.unpack_dual(torch.sin(dual)).tangent
+        return tangent + torch.func.jacfwd(torch.sin)(x).diagonal()
+
+    def functional(x: Any) -> Any:
+        return torch.autograd.functional.jacobian(torch.sin, x).diagonal()
+
+    canary = child.make_canary(torch, "sin", "cos", Secret(0.5, 1.0, 0.0, 1.0))
+    for fn in (backward, grad, func, forward, functional):
+        for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
+            x = torch.linspace(-1.0, 1.0, 5, dtype=dtype)
+            # Best effort: a warm-up that fails (an op missing for a dtype, say) only costs speed.
+            with contextlib.suppress(Exception):
+                child.snapshot(torch, fn(x), x.numel(), [])
+                with canary():
+                    fn(x)

@@ -1,0 +1,108 @@
+"""The warm zygote that batch grading forks sandbox children from: children are confined exactly as
+fresh ones, nothing a submission does reaches the zygote or the next submission, and killing the
+grader ends the zygote and every child. (test_hostile and test_sandbox run each case both ways.)"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from grader.grade import grade_file
+from grader.sandbox.session import warm_zygote
+from tests.conftest import FIXTURES, ROOT, SUBMISSIONS
+
+pytestmark = pytest.mark.slow
+HOSTILE = FIXTURES / "hostile"
+
+
+@pytest.fixture(scope="module")
+def zygote():
+    found = warm_zygote()
+    assert found is not None
+    return found
+
+
+def test_a_forked_child_has_every_layer_a_fresh_one_has(sin, zygote):
+    fresh = grade_file(SUBMISSIONS / "honest_backward.py", sin)
+    forked = grade_file(SUBMISSIONS / "honest_backward.py", sin, zygote=zygote)
+    assert forked.score == fresh.score == 10
+    assert forked.sandbox_layers == fresh.sandbox_layers
+
+
+def test_hostile_submissions_reach_neither_the_zygote_nor_the_next_child(sin, zygote):
+    pid = zygote.process.pid
+    for name in ("kills_everything", "kills_parent", "patches_everything", "aborts"):
+        grade_file(HOSTILE / f"{name}.py", sin, zygote=zygote)
+    assert zygote.alive() and warm_zygote() is zygote and zygote.process.pid == pid
+    # patches_everything rewrote torch.sin, numpy and the grader in its own child only.
+    outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin, zygote=zygote)
+    assert outcome.score == 10 and "imported grader.checks" not in outcome.sandbox_events
+
+
+def test_a_dead_zygote_is_replaced_and_grading_goes_on(sin):
+    first = warm_zygote()
+    assert first is not None
+    first.process.kill()
+    first.process.wait()
+    second = warm_zygote()
+    assert second is not None and second is not first and second.alive()
+    assert grade_file(SUBMISSIONS / "honest_backward.py", sin, zygote=second).score == 10
+
+
+def test_a_grade_whose_zygote_died_falls_back_to_a_fresh_child(sin, tmp_path):
+    from grader.sandbox.session import _base_env
+    from grader.sandbox.zygote import Zygote
+
+    doomed = Zygote(_base_env())
+    doomed.process.kill()
+    doomed.process.wait()
+    outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin, zygote=doomed)
+    assert outcome.score == 10 and outcome.status == "graded"
+
+
+GRADES_FOREVER = """
+import sys
+from pathlib import Path
+from grader.exercise import load
+from grader.grade import grade_file
+from grader.sandbox.session import warm_zygote
+zygote = warm_zygote()
+print(zygote.process.pid, flush=True)
+grade_file(Path(sys.argv[1]), load("sin"), zygote=zygote)
+"""
+
+
+def _alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _tree(pid: int) -> set[int]:
+    from tests.slow.test_hostile import _descendants
+
+    return {pid, *_descendants(pid)}
+
+
+def test_killing_the_grader_ends_the_zygote_and_its_busy_child():
+    grader = subprocess.Popen([sys.executable, "-c", GRADES_FOREVER, str(SUBMISSIONS / "broken_infinite_loop.py")],
+                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert grader.stdout is not None
+    zygote_pid = int(grader.stdout.readline())
+    deadline = time.monotonic() + 30
+    while len(_tree(zygote_pid)) < 3 and time.monotonic() < deadline:  # zygote, holder, child
+        time.sleep(0.1)
+    everything = _tree(zygote_pid)
+    assert len(everything) >= 3, "the child should be spinning in the student's endless loop"
+    grader.kill()
+    grader.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(pid) for pid in everything):
+        time.sleep(0.1)
+    assert [pid for pid in everything if _alive(pid)] == []
