@@ -76,7 +76,8 @@ class Session:
 
     def __init__(self, source: Path, output_kib: int, zygote: Zygote | None = None) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-"))
-        self.path = self.workdir / "solution.py"
+        # The student's own file name, so that messages quoting it (a SyntaxError's, say) read right.
+        self.path = self.workdir / source.name
         shutil.copyfile(source, self.path)
         request_read, self._request = os.pipe()
         self._reply_fd, reply_write = os.pipe()
