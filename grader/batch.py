@@ -66,14 +66,14 @@ class Settings:
     plot: bool
 
 
-def is_current(job: Job, out: Path, settings: Settings) -> bool:
+def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str) -> bool:
     """Whether OUT/<student>/result.json already grades this very file with these settings."""
     result = out / job.student / "result.json"
     if job.path is None or not result.is_file():
         return False
     try:
         recorded = json.loads(result.read_text()).get("cache_key")
-        expected = cache_key(read(job.path).sha256, settings.exercise, settings.plan.seed, settings.device)
+        expected = cache_key(read(job.path).sha256, exercise, seed, device)
     except (OSError, ValueError, SubmissionError):
         return False
     return bool(recorded == expected)
@@ -93,21 +93,38 @@ class MissingExtra(RuntimeError):
     """An optional dependency is not installed: the message says how to install it."""
 
 
+def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecutor:
+    """Local worker processes, already starting their zygotes (torch's import and warm-up take a
+    few seconds) and their plot templates while the caller draws the grids."""
+    # spawn, not fork: the parent may run a progress thread, and workers must not inherit its locks.
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    for _ in range(workers):  # each busy for seconds, so each lands on a worker of its own
+        pool.submit(_warm_worker, exercise, plot)
+    return pool
+
+
+def _warm_worker(exercise: Exercise, plot: bool) -> None:
+    warm_zygote()
+    if plot:
+        from grader.report.plot import prewarm
+
+        prewarm(exercise, Plan.plot_grid(exercise))
+
+
 def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
-        done: Callable[[dict[str, Any]], None] = lambda row: None, scheduler: str | None = None) -> None:
-    """Grade the jobs on `workers` local processes, or on a Dask cluster when `scheduler` is given,
-    calling `done` as each one finishes."""
+        done: Callable[[dict[str, Any]], None] = lambda row: None, scheduler: str | None = None,
+        pool: ProcessPoolExecutor | None = None) -> None:
+    """Grade the jobs on `workers` local processes (`pool`, or a new one), or on a Dask cluster when
+    `scheduler` is given, calling `done` as each one finishes."""
     if not jobs:
         return
     if scheduler:
         return run_on_dask(jobs, out, settings, scheduler, done)
-    # spawn, not fork: the parent may run a progress thread, and workers must not inherit its locks.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with pool or start_pool(workers, settings.exercise, settings.plot) as executor:
         pending: set[Future[dict[str, Any]]] = set()
         queue: Iterator[Job] = iter(jobs)
         for job in queue:  # keep at most 2 jobs a worker queued, so a kill loses little
-            pending.add(pool.submit(grade_job, job, out, settings))
+            pending.add(executor.submit(grade_job, job, out, settings))
             if len(pending) >= 2 * workers:
                 break
         while pending:
@@ -116,7 +133,7 @@ def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
                 done(future.result())
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending.add(pool.submit(grade_job, nxt, out, settings))
+                    pending.add(executor.submit(grade_job, nxt, out, settings))
 
 
 def run_on_dask(jobs: list[Job], out: Path, settings: Settings, scheduler: str,

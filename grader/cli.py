@@ -108,8 +108,11 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
     if args.jobs < 1:
         raise SystemExit("grader: -j must be at least 1")
     jobs = batch.discover(args.folder)
-    settings = batch.Settings(ex, Plan.draw(ex, _seed(args, ex)), args.device, not args.no_plot)  # one grid for all
-    todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, settings)]
+    seed = _seed(args, ex)
+    todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, ex, seed, args.device)]
+    # Workers start their zygotes while this process draws the grids (one grid for all).
+    pool = batch.start_pool(args.jobs, ex, not args.no_plot) if todo and not args.scheduler else None
+    settings = batch.Settings(ex, Plan.draw(ex, seed), args.device, not args.no_plot)
     failures = 0
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn(), TextColumn("failures: {task.fields[failures]}"))
@@ -125,7 +128,7 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
             progress.update(task, advance=1, rate=rate, failures=failures)
 
         try:
-            batch.run(todo, args.out, settings, args.jobs, done, scheduler=args.scheduler)
+            batch.run(todo, args.out, settings, args.jobs, done, scheduler=args.scheduler, pool=pool)
         except batch.MissingExtra as err:
             print(f"grader: {err}", file=sys.stderr)
             return EXIT_USAGE

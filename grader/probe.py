@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,9 +51,13 @@ class Plan:
 
     @classmethod
     def draw(cls, exercise: Exercise, seed: int, devices: Sequence[str] = ("cpu",)) -> Plan:
+        return cls(seed, {}, cls.plot_grid(exercise)).ensure(exercise, devices)
+
+    @staticmethod
+    def plot_grid(exercise: Exercise) -> np.ndarray:
+        """The feedback plot's x values: the same for every seed."""
         low, high = exercise.plot_range
-        plot_x = grids.round_to(np.linspace(low, high, exercise.plot_points), "float32")
-        return cls(seed, {}, plot_x).ensure(exercise, devices)
+        return grids.round_to(np.linspace(low, high, exercise.plot_points), "float32")
 
     def ensure(self, exercise: Exercise, devices: Sequence[str]) -> Plan:
         """This plan with grids for every device in `devices` (drawing only the missing ones)."""
@@ -109,10 +114,10 @@ def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
     if loaded.get("event") != "ready":
         return replace(base, load=_load_failure(loaded))
     cases = [case for d in devices for case in plan.cases[d]]
-    results, ended, ended_case = [], None, None
+    results: list[CaseResult] = []
+    ended, ended_case = None, None
     try:
-        for case in cases:
-            results.append(run_case(session, case, _left(deadline, limits.call_timeout_s)))
+        run_cases(session, cases, results, lambda: _left(deadline, limits.call_timeout_s))
         plot = run_plot(session, plan.plot_x, _left(deadline, limits.call_timeout_s))
     except SessionEnded as end:
         ended, plot = end.ended, None
@@ -126,10 +131,43 @@ def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
 
 
 def run_case(session: Session, case: grids.GridCase, timeout: float) -> CaseResult:
+    session.send(*_case_request(case))
+    return session.reply(timeout, "a call of your function", _parser(case))
+
+
+def _parser(case: grids.GridCase) -> Callable[[dict[str, Any], bytes], CaseResult]:
+    return lambda reply, payload: parse_case(case, reply, payload)
+
+
+def run_cases(session: Session, cases: Sequence[grids.GridCase], results: list[CaseResult],
+              timeout: Callable[[], float]) -> None:
+    """Run the cases in order, appending each result as it comes (so that on SessionEnded the
+    caller knows which case it was). Requests are pipelined: the child finds its next input waiting
+    instead of idling for a round trip. At most WINDOW bytes are in flight, well under a pipe's
+    64 KiB, so sending never blocks on a child that is stuck in a student's call."""
+    requests = [_case_request(case) for case in cases]
+    in_flight: list[int] = []
+    sent = 0
+    while len(results) < len(cases):
+        while sent < len(cases) and (not in_flight or sum(in_flight) + _size(requests[sent]) <= WINDOW):
+            session.send(*requests[sent])
+            in_flight.append(_size(requests[sent]))
+            sent += 1
+        results.append(session.reply(timeout(), "a call of your function", _parser(cases[len(results)])))
+        in_flight.pop(0)
+
+
+WINDOW = 16 << 10
+
+
+def _case_request(case: grids.GridCase) -> tuple[dict[str, Any], bytes]:
     header = {"op": "case", "dtype": case.dtype, "device": case.device, "layout": case.layout,
               "shape": list(case.shape)}
-    return session.request(header, case.values.astype("<f8").tobytes(), timeout, "a call of your function",
-                           lambda reply, payload: parse_case(case, reply, payload))
+    return header, case.values.astype("<f8").tobytes()
+
+
+def _size(request: tuple[dict[str, Any], bytes]) -> int:
+    return len(request[1]) + 256  # the JSON header is well under 256 bytes
 
 
 def run_plot(session: Session, xs: np.ndarray, timeout: float) -> Returned:

@@ -6,14 +6,17 @@ matplotlib's object API with the Agg canvas (no pyplot, no global state, no disp
 
 Speed: everything that is the same for every submission of an exercise (axes, ticks, grid,
 reference curves, legends) is drawn once per process into a Template and kept as a bitmap. Each
-submission restores that bitmap, draws only its own artists on top and encodes the PNG: about 20 ms
-instead of the 350 ms a full draw takes, which matters when a batch grades hundreds.
+submission restores that bitmap, draws only its own curves on top, writes its text with Pillow and
+encodes the PNG: about 20 ms instead of the 350 ms a full draw takes, which matters in a batch.
 """
 
 from __future__ import annotations
 
-import io
+import functools
+import struct
 import textwrap
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +32,15 @@ STUDENT = "#e6550d"
 BAD = "#c0392b"
 GOOD = "#2e7d32"
 MARKS = {True: "✓", False: "✗"}
-PNG_LEVEL = 3  # zlib level: 6 (the default) is 40% slower for 15% fewer bytes
+DPI = 100
+PNG_LEVEL = 3  # zlib level: 6 takes three times as long for 13% fewer bytes
 
 
 def render(outcome: Outcome, exercise: Exercise, path: Path) -> Path | None:
     if outcome.plot is None:
         return None
-    banner = _banner(outcome, exercise)
+    autograd = next((f for f in outcome.findings if f.name == "autograd"), None)
+    banner = banner_text(exercise) if autograd is not None and autograd.data.get("bypassed") else ""
     png = template(exercise, outcome.plot.x, banner).paint(outcome, exercise)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
@@ -69,7 +74,7 @@ class Template:
         self.truth = getattr(np, exercise.derivative)(x)
         tol = exercise.tolerance("float32")
         self.limit = tol.atol + tol.rtol * np.abs(self.truth)
-        self.figure = fig = Figure(figsize=(9.6, 7.2), dpi=100)
+        self.figure = fig = Figure(figsize=(9.6, 7.2), dpi=DPI)
         self.canvas = FigureCanvasAgg(fig)
         # Fixed margins: constrained layout costs a third of a full draw for no visible gain here.
         grid = fig.add_gridspec(2, 1, height_ratios=[3, 2], left=0.085, right=0.975, top=0.875, bottom=0.155,
@@ -94,20 +99,14 @@ class Template:
             low -= 0.55 * span
         self.ylim = (low, high)
         top.set_ylim(low, high)
-        self.offscale = _animated(top.text(0.99, 0.97, "", transform=top.transAxes, ha="right", va="top",
-                                           fontsize=10, color=BAD))
-        self.empty = _animated(top.text(0.5, 0.5, "", transform=top.transAxes, ha="center", va="center",
-                                        fontsize=12.5, color=BAD,
-                                        bbox={"boxstyle": "round,pad=0.6", "fc": "white", "ec": BAD}))
+        self.top, self.bottom = top, bottom
         top.set_ylabel("value", fontsize=12)
         top.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=11, frameon=False)
         top.grid(alpha=0.3)
         self._error_panel(bottom)
-        self.title = _animated(fig.suptitle("", fontsize=15, fontweight="bold", y=0.975))
-        self.footer = _animated(fig.text(0.5, 0.012, "", ha="center", va="bottom", fontsize=10.5, color="0.25",
-                                         linespacing=1.6))
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(fig.bbox)
+        self.size = self.canvas.get_width_height()
 
     def _error_panel(self, ax: Any) -> None:
         ax.set_yscale("log")
@@ -115,7 +114,6 @@ class Template:
         self.error = _animated(ax.plot([], [], color=STUDENT, lw=1.6, label="|yours − reference|")[0])
         self.error_off = _animated(ax.plot([], [], "o", ms=3.5, color=BAD)[0])
         self.failing = _animated(ax.plot([], [], "|", ms=10, mew=1.6, color=BAD, label="failing grid inputs")[0])
-        self.exact = _animated(ax.text(0.01, 0.06, "", transform=ax.transAxes, fontsize=10, color="0.3"))
         ax.set_ylim(FLOOR / 2, 1e7)  # the top band holds the legend and the failing-input ticks
         ax.set_xlabel("x", fontsize=12)
         ax.set_ylabel("absolute error", fontsize=12)
@@ -123,28 +121,36 @@ class Template:
         ax.grid(alpha=0.3, which="major")
 
     def paint(self, outcome: Outcome, exercise: Exercise) -> bytes:
-        """This submission's figure as PNG bytes."""
+        """This submission's figure as PNG bytes: its curves drawn by matplotlib over the saved
+        background, then its text by Pillow (with matplotlib's own font), which is ten times faster
+        than matplotlib's glyph-by-glyph text for the same look."""
+        from PIL import Image, ImageDraw
+
         assert outcome.plot is not None
         self.canvas.restore_region(self.background)
-        drawn = [self._values(outcome.plot.returned, outcome), self._title(outcome, exercise)]
+        lines, texts = self._values(outcome.plot.returned, outcome)
         failing = outcome.plot.failing_x
-        self.failing.set_data(failing, np.full(len(failing), 5e2))
-        for artist in (a for group in drawn for a in group):
-            self.figure.draw_artist(artist)
         if failing:
-            self.figure.draw_artist(self.failing)
-        from PIL import Image
+            self.failing.set_data(failing, np.full(len(failing), 5e2))
+            lines.append(self.failing)
+        for artist in lines:
+            self.figure.draw_artist(artist)
+        image = Image.frombuffer("RGBA", self.size, self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert("RGB")
+        draw = ImageDraw.Draw(image)
+        for text in [*texts, *self._title(outcome, exercise)]:
+            text.draw(draw)
+        return encode_png(np.asarray(image))
 
-        pixels = np.asarray(self.canvas.buffer_rgba())[..., :3]
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, format="png", compress_level=PNG_LEVEL)
-        return buffer.getvalue()
+    def _at(self, ax: Any, x: float, y: float) -> tuple[float, float]:
+        """Pillow's pixel position (origin top left) of a point in axes coordinates."""
+        px, py = ax.transAxes.transform((x, y))
+        return float(px), float(self.size[1] - py)
 
-    def _values(self, got: np.ndarray | None, outcome: Outcome) -> list[Any]:
+    def _values(self, got: np.ndarray | None, outcome: Outcome) -> tuple[list[Any], list[Label]]:
         if got is None:
             note = outcome.plot.note if outcome.plot else ""
-            self.empty.set_text("No values to plot.\n" + textwrap.fill(note[:240], 60))
-            return [self.empty]
+            text = "No values to plot.\n" + textwrap.fill(note[:240], 60)
+            return [], [Label(text, self._at(self.top, 0.5, 0.5), "mm", 12.5, BAD, align="center", boxed=True)]
         x, truth = self.x, self.truth
         error = np.abs(got - truth)
         off = ~(error <= self.limit)
@@ -155,29 +161,84 @@ class Template:
         height = np.clip(np.nan_to_num(error, nan=CEILING, posinf=CEILING), FLOOR, CEILING)
         self.error.set_data(x, height)
         self.error_off.set_data(x[off], height[off])
-        artists = [self.curve, self.error]
+        lines = [self.curve, self.error]
         if off.any():
-            artists += [self.off, self.error_off]
+            lines += [self.off, self.error_off]
+        texts = []
         beyond = np.abs(got[np.isfinite(got)])
         if ((got < low) | (got > high)).any():
             largest = f"{beyond.max():.3g}" if beyond.size else "inf"
-            self.offscale.set_text(f"Some of your values are off this scale (largest |value| {largest});\n"
-                                   f"they are drawn along its edge.")
-            artists.append(self.offscale)
+            texts.append(Label(f"Some of your values are off this scale (largest |value| {largest});\n"
+                               f"they are drawn along its edge.", self._at(self.top, 0.99, 0.97), "ra", 10, BAD,
+                               align="right"))
         exact = float(np.mean(error <= FLOOR))
         if exact > 0.5:
-            self.exact.set_text(f"{exact:.0%} of points exact (error ≤ {FLOOR:g})")
-            artists.append(self.exact)
-        return artists
+            texts.append(Label(f"{exact:.0%} of points exact (error ≤ {FLOOR:g})", self._at(self.bottom, 0.01, 0.06),
+                               "ld", 10, "#4d4d4d"))
+        return lines, texts
 
-    def _title(self, outcome: Outcome, exercise: Exercise) -> list[Any]:
+    def _title(self, outcome: Outcome, exercise: Exercise) -> list[Label]:
         full = outcome.score >= outcome.max_score
-        self.title.set_text(f"{exercise.title}:  {outcome.score:g} / {outcome.max_score:g}")
-        self.title.set_color(GOOD if full else BAD if outcome.score == 0 else STUDENT)
+        color = GOOD if full else BAD if outcome.score == 0 else STUDENT
+        width, height = self.size
+        title = Label(f"{exercise.title}:  {outcome.score:g} / {outcome.max_score:g}", (width / 2, 0.025 * height),
+                      "ma", 15, color, bold=True)
         verdicts = "   ".join(f"{MARKS[f.passed]} {f.name.replace('_', ' ')}" for f in outcome.findings)
         device = ", ".join(outcome.devices) or "none"
-        self.footer.set_text(f"{verdicts}\n{outcome.submission.name} · device {device} · seed {outcome.seed}")
-        return [self.title, self.footer]
+        footer = Label(f"{verdicts}\n{outcome.submission.name} · device {device} · seed {outcome.seed}",
+                       (width / 2, (1 - 0.012) * height), "md", 10.5, "#404040", align="center")
+        return [title, footer]
+
+
+@dataclass(frozen=True)
+class Label:
+    """A piece of per-submission text, drawn with Pillow at a pixel position."""
+
+    text: str
+    at: tuple[float, float]
+    anchor: str  # Pillow's: horizontal l/m/r, vertical a (top) / m / d (bottom)
+    points: float
+    color: str
+    bold: bool = False
+    align: str = "left"
+    boxed: bool = False
+
+    def draw(self, draw: Any) -> None:
+        font = _font(self.bold, round(self.points * DPI / 72))
+        spacing = round(0.45 * font.size)  # matplotlib's 1.2 line height, roughly
+        options = {"font": font, "anchor": self.anchor, "spacing": spacing, "align": self.align}
+        if self.boxed:
+            left, top, right, bottom = draw.multiline_textbbox(self.at, self.text, **options)
+            pad = round(0.6 * font.size)
+            draw.rounded_rectangle((left - pad, top - pad, right + pad, bottom + pad), radius=pad, fill="white",
+                                   outline=self.color, width=1)
+        draw.multiline_text(self.at, self.text, fill=self.color, **options)
+
+
+@functools.cache
+def _font(bold: bool, pixels: int) -> Any:
+    from matplotlib import font_manager
+    from PIL import ImageFont
+
+    path = font_manager.findfont(font_manager.FontProperties(family="sans-serif", weight="bold" if bold else "normal"))
+    return ImageFont.truetype(path, pixels)
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """An RGB image as PNG, every row unfiltered. Pillow tries a filter per row, which costs two
+    thirds of its encoding time and, on a plot of flat colours and thin lines, makes the file no
+    smaller: this takes 6 ms where Pillow takes 16, for a file 10% smaller."""
+    height, width, _ = pixels.shape
+    rows = np.empty((height, width * 3 + 1), np.uint8)
+    rows[:, 0] = 0  # filter type None
+    rows[:, 1:] = pixels.reshape(height, -1)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows.tobytes(), PNG_LEVEL))
+            + chunk(b"IEND", b""))
 
 
 def _animated(artist: Any) -> Any:
@@ -185,10 +246,13 @@ def _animated(artist: Any) -> Any:
     return artist
 
 
-def _banner(outcome: Outcome, exercise: Exercise) -> str:
+def banner_text(exercise: Exercise) -> str:
     """Why a curve that looks right scores 0: its values did not come through autograd."""
-    autograd = next((f for f in outcome.findings if f.name == "autograd"), None)
-    if autograd is None or not autograd.data.get("bypassed"):
-        return ""
     return (f"These values did not come from autograd of {exercise.primitive}(x): when we swapped its derivative "
             f"for a secret one,\nyour answer did not change. The exercise is to use autograd, so it scores 0.")
+
+
+def prewarm(exercise: Exercise, x: np.ndarray) -> None:
+    """Draw this exercise's templates now (a batch worker does, while its zygote starts)."""
+    for banner in ("", banner_text(exercise)):
+        template(exercise, x, banner)

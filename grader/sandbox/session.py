@@ -162,6 +162,10 @@ class Session:
                 parse: Callable[[dict[str, Any], bytes], T]) -> T:
         """Send one request and parse its reply; a reply that does not parse ends the session."""
         self.send(header, payload)
+        return self.reply(timeout, doing, parse)
+
+    def reply(self, timeout: float, doing: str, parse: Callable[[dict[str, Any], bytes], T]) -> T:
+        """Receive the next reply and parse it; a reply that does not parse ends the session."""
         reply, data = self.receive(timeout, doing)
         try:
             return parse(reply, data)
@@ -189,7 +193,10 @@ class Session:
     def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
+        if isinstance(self.process, ForkedChild):
+            self.process.forget()  # the zygote reaps it; waiting for word of that costs a round trip
+        else:
+            self.process.wait()
 
     def close(self) -> None:
         # Every reply we wanted is in, and a sandbox child has nothing worth cleaning up: killing it

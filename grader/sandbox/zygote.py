@@ -63,6 +63,7 @@ class Zygote:
         )
         theirs.close()
         self._exited: dict[int, int] = {}
+        self._forgotten: set[int] = set()  # children whose exit nobody will ask about
         self._lock = threading.Lock()
         if self._next(start_timeout).get("event") != "ready":
             raise ZygoteGone("the zygote did not start")
@@ -95,6 +96,13 @@ class Zygote:
                     self._exited[pid] = -signal.SIGKILL
             return self._exited.pop(pid)
 
+    def forget(self, pid: int) -> None:
+        """Nobody will wait for this child (it was killed after its work was done): drop its exit
+        report, now or when it comes, so that they do not pile up in a long batch."""
+        with self._lock:
+            if self._exited.pop(pid, None) is None:
+                self._forgotten.add(pid)
+
     def alive(self) -> bool:
         return self.process.poll() is None
 
@@ -119,7 +127,11 @@ class Zygote:
             raise ZygoteGone("the zygote ended")
         message = json.loads(data)
         if message.get("event") == "exited":
-            self._exited[int(message["pid"])] = int(message["code"])
+            pid = int(message["pid"])
+            if pid in self._forgotten:
+                self._forgotten.discard(pid)
+            else:
+                self._exited[pid] = int(message["code"])
         return dict(message)
 
 
@@ -135,6 +147,10 @@ class ForkedChild:
         if self.returncode is None:
             self.returncode = self._zygote.wait(self.pid, timeout)
         return self.returncode
+
+    def forget(self) -> None:
+        if self.returncode is None:
+            self._zygote.forget(self.pid)
 
 
 # ---- the zygote process -------------------------------------------------------------------------
@@ -166,9 +182,12 @@ def main(argv: list[str]) -> None:
             os.read(wake_read, 4096)
         _reap(control, children)
         if control.fileno() in readable:
-            data, fds = _receive(control)
+            try:
+                data, fds = _receive(control)
+            except OSError:
+                data, fds = b"", []
             if not data:
-                return  # the grader hung up
+                return  # the grader hung up (or died)
             request = json.loads(data)
             pid = os.fork()
             if pid == 0:
@@ -283,6 +302,9 @@ def warm_up(torch: Any) -> None:
 
     from grader.canary import Secret
     from grader.sandbox import child
+
+    with contextlib.suppress(ImportError):
+        import pyseccomp  # noqa: F401 - the child's confinement loads it (7 ms each time otherwise)
 
     def backward(x: Any) -> Any:
         x = x.detach().requires_grad_(True)
