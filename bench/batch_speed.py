@@ -3,7 +3,7 @@ one timeout, graded (a) by a fresh `grader grade` process per submission (the ba
 `grader batch -j 1`, (c) by `grader batch -j 2`, side by side in one run, plots included. Prints
 submissions per second, the ratio to the baseline, and the peak memory of one worker (the batch
 worker process, its zygote and its sandbox child together, as proportional set size, so pages
-shared copy-on-write are counted once) sampled every 20 ms.
+shared copy-on-write are counted once) sampled every 250 ms (sampling costs CPU that the graders would miss).
 
 The baseline grades one copy of the mix (a fresh process per file costs the same for every file;
 the crash and the timeout are left out of it, which only flatters the baseline). The timeout uses a
@@ -47,7 +47,7 @@ class MemorySampler:
         self._thread.join()
 
     def _run(self) -> None:
-        while not self._stop.wait(0.02):
+        while not self._stop.wait(0.25):
             parents = _parents()
             children: dict[int, list[int]] = {}
             for pid, ppid in parents.items():
