@@ -1,7 +1,7 @@
 """Command line: parse, call the pipeline, pick a renderer, choose the exit code.
 
-Exit codes: 0 grading finished (whatever the score); 2 bad arguments or an ungradable path;
-3 the grader itself failed (a result.json saying so is still written).
+Exit codes: 0 grading finished (whatever the score); 1 the score is below --fail-under; 2 bad
+arguments or an ungradable path; 3 the grader itself failed (a result.json saying so is still written).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from grader import __version__
 if TYPE_CHECKING:
     from grader.exercise import Exercise
 
-EXIT_OK, EXIT_USAGE, EXIT_GRADER = 0, 2, 3
+EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,11 +51,30 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--no-plot", action="store_true", help="skip feedback.png")
     batch.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
                        help="grade on an existing Dask cluster instead of local processes")
+    for sub in (check, grade, batch):
+        sub.add_argument("--format", choices=("default", "junit"), default="default",
+                         help="junit: also write junit.xml in --out, one test case per check (for CI)")
+    for sub in (check, grade):
+        sub.add_argument("--fail-under", type=float, default=None, metavar="SCORE",
+                         help="exit with status 1 when the score is below SCORE (for CI)")
+    gradescope = commands.add_parser("gradescope", help="build the Gradescope autograder bundle, or grade inside it")
+    actions = gradescope.add_subparsers(dest="action", required=True, metavar="ACTION")
+    build = actions.add_parser("build", help="write autograder.zip (setup.sh, run_autograder, source/)")
+    build.add_argument("--out", type=Path, default=Path("autograder.zip"), help="the zip to write")
+    run = actions.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json (run_autograder)")
+    run.add_argument("--root", type=Path, default=Path(os.environ.get("GRADER_AUTOGRADER_DIR", "/autograder")))
+    for sub in (build, run):
+        sub.add_argument("--exercise", default="sin", help="exercise name in reference/ (default: sin)")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "gradescope" and args.action == "run":
+        from grader import gradescope
+
+        # Before anything else can fail: this always writes a valid results.json.
+        return gradescope.run(args.root, args.exercise, os.environ.get("GRADER_COURSE_SECRET", ""))
     from grader import exercise as exercises
     from grader.submission import SubmissionError
 
@@ -77,6 +96,14 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     assert isinstance(ex, Exercise)
     if args.command == "batch":
         return _batch(args, ex)
+    if args.command == "gradescope":
+        from grader import gradescope
+
+        secret = os.environ.get("GRADER_COURSE_SECRET", "")
+        bundle = gradescope.build(args.out, args.exercise, secret)
+        note = " with the course secret from $GRADER_COURSE_SECRET" if secret else ""
+        print(f"{bundle}: upload it as the autograder of a Gradescope assignment{note}")
+        return EXIT_OK
     if not args.no_plot:
         # matplotlib imports while the child imports torch: the parent is idle in select() then.
         threading.Thread(target=_prewarm_plotting, daemon=True).start()
@@ -90,9 +117,16 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         terminal.show(outcome, ex, picture, result, terminal.console())
     elif not args.quiet:
         print(f"{outcome.submission}: {outcome.score:g}/{outcome.max_score:g} ({outcome.status}) -> {result}")
+    if args.format == "junit":
+        from grader.report import junit, result_json
+
+        junit.write([(outcome.submission.stem, result_json.to_dict(outcome), "")], ex.name, args.out / "junit.xml")
     if outcome.status == "grader_error":
         print(f"grader: the grader failed while grading {outcome.submission}; see {result}", file=sys.stderr)
         return EXIT_GRADER
+    if args.fail_under is not None and outcome.score < args.fail_under:
+        print(f"grader: score {outcome.score:g} is below --fail-under {args.fail_under:g}", file=sys.stderr)
+        return EXIT_BELOW
     return EXIT_OK
 
 
@@ -137,6 +171,11 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
     gradebook = batch.write_gradebook(rows, args.out / "gradebook.csv")
     sources = {j.student: j.path for j in jobs if j.path is not None}
     md, page = summary.write(summary.build(rows, results, sources, ex.name, ex.max_score), args.out)
+    if args.format == "junit":
+        from grader.report import junit
+
+        junit.write([(j.student, results[j.student], j.problem) for j in sorted(jobs, key=lambda j: j.student)],
+                    ex.name, args.out / "junit.xml")
     print(f"{len(jobs)} students ({len(jobs) - len(todo)} already graded): {gradebook}, {page}, {md}")
     return EXIT_OK
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -45,10 +46,14 @@ def classroom(tmp_path: Path) -> Path:
 
 def test_batch_writes_results_gradebook_and_summary(classroom, tmp_path):
     out = tmp_path / "out"
-    done = batch(classroom, out)
+    done = batch(classroom, out, "--format", "junit")
     assert done.returncode == 0, done.stderr
     rows = {r["student"]: r for r in gradebook(out)}
     assert sorted(rows) == sorted([*PICKED, "dana", "eve", "copycat"])
+    suites = {s.get("name"): s for s in ET.parse(out / "junit.xml").getroot().iter("testsuite")}
+    assert sorted(suites) == sorted(rows)  # one suite per student, the missing one included
+    assert suites["eve"].find("testcase/failure").get("type") == "missing"
+    assert suites["honest_backward"].get("failures") == "0" and suites["cheat_cos"].get("failures") != "0"
     assert list(rows) == sorted(rows)  # sorted by id
     assert rows["honest_backward"]["score"] == "10.0" and rows["honest_backward"]["autograd"] == "pass"
     assert rows["cheat_cos"]["score"] == "0.0" and rows["cheat_cos"]["autograd"] == "fail"

@@ -125,3 +125,32 @@ def test_the_grader_process_never_imports_torch_or_the_students_file():
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert done.stdout.split() == ["0.0", "False", "False"], done.stderr
+
+
+def test_fail_under_makes_a_ci_job_fail_on_a_low_score(tmp_path):
+    failing = run("check", str(SUBMISSIONS / "mistake_returns_y.py"), "--out", str(tmp_path / "a"), "--no-plot",
+                  "--fail-under", "10")
+    assert failing.returncode == 1 and "below --fail-under 10" in failing.stderr
+    passing = run("check", str(SUBMISSIONS / "honest_backward.py"), "--out", str(tmp_path / "b"), "--no-plot",
+                  "--fail-under", "10")
+    assert passing.returncode == 0, passing.stderr
+
+
+def test_junit_has_a_test_case_per_check_and_the_failure_text(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    done = run("grade", str(SUBMISSIONS / "mistake_returns_y.py"), "--out", str(tmp_path), "--no-plot",
+               "--format", "junit")
+    assert done.returncode == 0, done.stderr
+    root = ET.parse(tmp_path / "junit.xml").getroot()
+    data = result(tmp_path)
+    suite = root.find("testsuite")
+    assert suite is not None and suite.get("name") == "mistake_returns_y"
+    cases = {case.get("name"): case for case in suite.iter("testcase")}
+    assert set(cases) == {c["name"] for c in data["checks"]}
+    for check in data["checks"]:
+        failure = cases[check["name"]].find("failure")
+        assert (failure is None) == check["passed"]
+        if failure is not None:
+            assert failure.text == check["message"]
+    assert int(root.get("failures")) == sum(not c["passed"] for c in data["checks"]) > 0

@@ -1,0 +1,138 @@
+"""Gradescope: build the autograder bundle, and grade inside it.
+
+`build` writes autograder.zip: setup.sh (installs the pinned grading environment once, when
+Gradescope builds its image), run_autograder (grades each submission), and beside them this
+package, reference/, pyproject.toml and constraints.txt (Gradescope unzips it all into
+/autograder/source). `run` is what run_autograder calls: it grades the one
+.py under ROOT/submission and writes ROOT/results/results.json, valid whatever happens. ROOT is
+/autograder, or $GRADER_AUTOGRADER_DIR, so the whole flow runs in a temporary folder in tests.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import stat
+import time
+import traceback
+import zipfile
+from pathlib import Path
+
+from grader.report import gradescope as render
+
+PROJECT = Path(__file__).resolve().parent.parent
+SHIPPED = ("grader", "reference", "pyproject.toml", "constraints.txt", "README.md")
+SECRET_FILE = "course_secret"  # in source/; readable by root only, so never by the sandbox child
+
+SETUP = """#!/usr/bin/env bash
+# Runs once, as root, when Gradescope builds the autograder image. Needs Python 3.11 or newer:
+# pick an Ubuntu 24.04 base image in the autograder settings.
+set -euo pipefail
+cd /autograder/source
+apt-get install -y python3-venv >/dev/null 2>&1 || true
+python3 -m venv /autograder/venv
+PIP="/autograder/venv/bin/pip --disable-pip-version-check"
+# The CPU build of torch (the CUDA build is gigabytes and Gradescope has no GPU), then the rest,
+# every version pinned by constraints.txt.
+$PIP install --index-url https://download.pytorch.org/whl/cpu "$(grep '^torch==' constraints.txt)"
+$PIP install -c constraints.txt -e .
+if [ -f {secret} ]; then chmod 600 {secret}; fi
+/autograder/venv/bin/python -m grader --version
+"""
+
+RUN = """#!/usr/bin/env bash
+# Grades /autograder/submission/*.py into /autograder/results/results.json. Paths move with
+# $GRADER_AUTOGRADER_DIR and the interpreter with $GRADER_PYTHON (used to test this script).
+ROOT="${{GRADER_AUTOGRADER_DIR:-/autograder}}"
+PY="${{GRADER_PYTHON:-$ROOT/venv/bin/python}}"
+mkdir -p "$ROOT/results"
+if [ -r "$ROOT/source/{secret}" ]; then
+  GRADER_COURSE_SECRET="$(cat "$ROOT/source/{secret}")"
+  export GRADER_COURSE_SECRET
+fi
+cd "$ROOT"
+"$PY" -m grader gradescope run --exercise {exercise} --root "$ROOT"
+if [ ! -s "$ROOT/results/results.json" ]; then
+  # Python itself could not run: still a valid results.json, blaming the autograder, not the student.
+  cat > "$ROOT/results/results.json" <<'JSON'
+{failure}
+JSON
+fi
+"""
+
+
+def build(out: Path, exercise: str, course_secret: str = "") -> Path:
+    """Write the bundle Gradescope expects (setup.sh and run_autograder at the root of the zip)."""
+    import json
+
+    from grader import exercise as exercises
+
+    exercises.load(exercise)  # fail now, not on Gradescope, if the exercise does not exist
+    failure = json.dumps(render.grader_failure("run_autograder: the grader could not start (see stdout)."),
+                         indent=2)
+    run = RUN.format(exercise=shlex.quote(exercise), secret=SECRET_FILE, failure=failure)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        _add_script(bundle, "setup.sh", SETUP.replace("{secret}", SECRET_FILE))
+        _add_script(bundle, "run_autograder", run)
+        for name in SHIPPED:
+            path = PROJECT / name
+            files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if _shipped(p))
+            for file in files:
+                bundle.write(file, str(file.relative_to(PROJECT)))
+        if course_secret:
+            bundle.writestr(SECRET_FILE, course_secret)
+    return out
+
+
+def _shipped(path: Path) -> bool:
+    return path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
+
+
+def _add_script(bundle: zipfile.ZipFile, name: str, text: str) -> None:
+    info = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+    info.external_attr = (stat.S_IFREG | 0o755) << 16  # executable once unzipped
+    info.compress_type = zipfile.ZIP_DEFLATED
+    bundle.writestr(info, text)
+
+
+def run(root: Path, exercise: str, course_secret: str = "") -> int:
+    """Grade ROOT/submission into ROOT/results/results.json. Always writes a valid file: a failure
+    of the grader itself is reported as such (hidden detail), never as the student's."""
+    started = time.monotonic()
+    results = root / "results" / "results.json"
+    try:
+        from grader import exercise as exercises
+        from grader.grade import grade_file
+        from grader.grids import grid_seed
+        from grader.report import plot
+
+        ex = exercises.load(exercise)
+        path, problem = pick(root / "submission", ex.function)
+        if path is None:
+            render.write(render.no_submission(problem, ex.max_score), results)
+            return 0
+        outcome = grade_file(path, ex, seed=grid_seed(ex.name, course_secret))
+        picture = plot.render(outcome, ex, root / "results" / "feedback.png")
+        render.write(render.results(outcome, picture), results)
+        return 0
+    except BaseException:  # noqa: BLE001 - whatever failed, Gradescope must get a valid results.json
+        render.write(render.grader_failure(traceback.format_exc(), time.monotonic() - started), results)
+        return 3
+
+
+def pick(folder: Path, function: str) -> tuple[Path | None, str]:
+    """The .py to grade: the only one, or the only one that defines the function."""
+    files = sorted(p for p in folder.rglob("*.py")
+                   if not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts))
+    if len(files) == 1:
+        return files[0], ""
+    defining = re.compile(rf"^\s*def\s+{re.escape(function)}\s*\(", re.MULTILINE)
+    candidates = [p for p in files if defining.search(p.read_text(encoding="utf-8", errors="replace"))]
+    if len(candidates) == 1:
+        return candidates[0], ""
+    if not files:
+        return None, f"No .py file was submitted. Upload the file that defines {function}(x)."
+    names = ", ".join(str(p.relative_to(folder)) for p in files[:10])
+    return None, (f"{len(files)} .py files were submitted ({names}) and {len(candidates)} of them define "
+                  f"{function}(x): submit exactly one file that defines it.")

@@ -1,0 +1,120 @@
+"""results.json for Gradescope: a renderer of the Outcome, like result.json and the terminal.
+
+Follows Gradescope's autograder specification (gradescope-autograders.readthedocs.io, "specs"):
+top-level score, execution_time, output (HTML: the verdict and the feedback plot as a data URI),
+tests (one per rubric check, visible to the student), stdout_visibility, extra_data (seed,
+versions, content hash). What only an instructor should see (tracebacks, the raw output, sandbox
+events) goes in hidden tests worth 0 points.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from grader.outcome import Outcome
+from grader.report.result_json import write_atomic
+
+MAX_IMAGE_BYTES = 600_000  # base64 makes it 800 kB: the whole file stays under Gradescope's 1 MB
+FAILED_HERE = ("The autograder itself failed while grading this submission. This is not your fault and "
+               "your score is not final: your instructor has been told. You may resubmit later.")
+
+
+def results(outcome: Outcome, picture: Path | None) -> dict[str, Any]:
+    """Gradescope's results.json for one graded submission."""
+    if outcome.status == "grader_error":
+        return grader_failure(outcome.grader_error, outcome.duration_s, _extra(outcome))
+    tests = [
+        {
+            "name": f.name.replace("_", " ").capitalize(),
+            "number": str(number),
+            "score": round(f.score, 4),
+            "max_score": f.max_score,
+            "status": "passed" if f.passed else "failed",
+            "output": f.message,
+            "output_format": "text",
+            "visibility": "visible",
+        }
+        for number, f in enumerate(outcome.findings, start=1)
+    ]
+    tests.append(_hidden("Instructor: what the submission printed", _printed(outcome)))
+    events = "\n".join(outcome.sandbox_events) or "none"
+    tests.append(_hidden("Instructor: sandbox", f"Layers: {', '.join(outcome.sandbox_layers) or 'none'}\n"
+                                                f"Events recorded for review: {events}"))
+    return {
+        "score": round(outcome.score, 4),
+        "execution_time": round(outcome.duration_s, 2),
+        "output": _summary(outcome, picture),
+        "output_format": "html",
+        "stdout_visibility": "hidden",
+        "tests": tests,
+        "extra_data": _extra(outcome),
+    }
+
+
+def grader_failure(detail: str, seconds: float = 0.0, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A valid results.json saying the autograder failed, not the student; the detail is hidden."""
+    return {
+        "score": 0.0,
+        "execution_time": round(seconds, 2),
+        "output": FAILED_HERE,
+        "output_format": "text",
+        "stdout_visibility": "hidden",
+        "tests": [_hidden("Instructor: grader failure", detail[-20000:] or "no detail")],
+        "extra_data": {**(extra or {}), "grader_failed": True},
+    }
+
+
+def write(data: dict[str, Any], path: Path) -> Path:
+    write_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+    return path
+
+
+def _hidden(name: str, text: str) -> dict[str, Any]:
+    return {"name": name, "score": 0.0, "max_score": 0.0, "output": text, "output_format": "text",
+            "visibility": "hidden"}
+
+
+def _summary(outcome: Outcome, picture: Path | None) -> str:
+    lines = [f"<h3>{html.escape(outcome.exercise)}: {outcome.score:g} / {outcome.max_score:g}</h3>", "<ul>"]
+    for f in outcome.findings:
+        mark = "✓" if f.passed else "✗"
+        lines.append(f"<li>{mark} <b>{html.escape(f.name.replace('_', ' '))}</b>: {html.escape(f.summary)}</li>")
+    lines.append("</ul>")
+    if picture is not None and picture.is_file() and picture.stat().st_size <= MAX_IMAGE_BYTES:
+        data = base64.b64encode(picture.read_bytes()).decode()
+        lines.append(f'<img alt="Your curve against the reference" style="max-width:100%" '
+                     f'src="data:image/png;base64,{data}">')
+    lines.append(f"<p>Each check below says what we tried, what came back and what to do. Grid seed "
+                 f"{outcome.seed}: the same file always gets the same grade.</p>")
+    return "\n".join(lines)
+
+
+def _printed(outcome: Outcome) -> str:
+    parts = [f"stdout ({outcome.stdout_bytes} bytes):\n{outcome.stdout or '(nothing)'}",
+             f"stderr ({outcome.stderr_bytes} bytes):\n{outcome.stderr or '(nothing)'}"]
+    if outcome.output_truncated:
+        parts.append("(output was longer than the limit; the rest was counted and dropped)")
+    return "\n\n".join(parts)
+
+
+def _extra(outcome: Outcome) -> dict[str, Any]:
+    return {"exercise": outcome.exercise, "status": outcome.status, "seed": outcome.seed,
+            "sha256": outcome.sha256, "devices": list(outcome.devices), "versions": outcome.versions,
+            "cache_key": outcome.cache_key}
+
+
+def no_submission(problem: str, max_score: float) -> dict[str, Any]:
+    """No single file to grade: the student's to fix, so visible, and worth 0."""
+    return {
+        "score": 0.0,
+        "output": problem,
+        "output_format": "text",
+        "stdout_visibility": "hidden",
+        "tests": [{"name": "Submission", "score": 0.0, "max_score": max_score, "status": "failed",
+                   "output": problem, "output_format": "text", "visibility": "visible"}],
+        "extra_data": {"status": "missing"},
+    }

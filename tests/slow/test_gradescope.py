@@ -1,0 +1,148 @@
+"""The Gradescope bundle end to end: build autograder.zip, lay out a fake /autograder tree in a
+temporary folder, run its run_autograder on samples as Gradescope would, and validate every
+results.json against a JSON Schema of Gradescope's specification (tests/schemas)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from tests.conftest import ROOT, SUBMISSIONS
+
+pytestmark = pytest.mark.slow
+SCHEMA = json.loads((ROOT / "tests" / "schemas" / "gradescope_results.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("bundle") / "autograder.zip"
+    done = subprocess.run([sys.executable, "-m", "grader", "gradescope", "build", "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, env={**os.environ, "GRADER_COURSE_SECRET": "s3cret"})
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def autograde(bundle: Path, tmp_path: Path, files: dict[str, Path | str], python: str = sys.executable) -> dict:
+    """Unzip as Gradescope does into ROOT/source, put the files in ROOT/submission, run run_autograder."""
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extractall(root / "source")
+        for info in archive.infolist():  # zipfile drops the executable bit; Gradescope keeps it
+            mode = info.external_attr >> 16
+            if mode & stat.S_IXUSR:
+                (root / "source" / info.filename).chmod(mode & 0o777)
+    shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
+    (root / "submission").mkdir()
+    for name, content in files.items():
+        target = root / "submission" / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, Path):
+            shutil.copy(content, target)
+        else:
+            target.write_text(content)
+    # The installed grader stands in for setup.sh's virtual environment (no network in tests).
+    env = {**os.environ, "GRADER_AUTOGRADER_DIR": str(root), "GRADER_PYTHON": python}
+    env.pop("GRADER_COURSE_SECRET", None)
+    done = subprocess.run([str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    jsonschema.validate(results, SCHEMA)
+    return results
+
+
+def test_the_bundle_has_what_gradescope_expects(bundle):
+    with zipfile.ZipFile(bundle) as archive:
+        names = set(archive.namelist())
+        modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
+        setup = archive.read("setup.sh").decode()
+    assert {"setup.sh", "run_autograder", "constraints.txt", "pyproject.toml",
+            "grader/cli.py", "reference/sin.toml", "course_secret"} <= names
+    assert modes["run_autograder"] & stat.S_IXUSR and modes["setup.sh"] & stat.S_IXUSR
+    assert not any("__pycache__" in name for name in names)
+    assert "-c constraints.txt" in setup and "download.pytorch.org/whl/cpu" in setup
+    with zipfile.ZipFile(bundle) as archive:
+        for script in ("setup.sh", "run_autograder"):
+            check = subprocess.run(["bash", "-n"], input=archive.read(script), capture_output=True)
+            assert check.returncode == 0, check.stderr
+
+
+def test_an_honest_submission_gets_full_marks_and_its_plot(bundle, tmp_path):
+    results = autograde(bundle, tmp_path, {"derivative.py": SUBMISSIONS / "honest_backward.py"})
+    assert results["score"] == 10
+    visible = [t for t in results["tests"] if t["visibility"] == "visible"]
+    assert sum(t["max_score"] for t in visible) == 10 and all(t["status"] == "passed" for t in visible)
+    image = re.search(r'src="data:image/png;base64,([^"]+)"', results["output"])
+    assert image and base64.b64decode(image.group(1)).startswith(b"\x89PNG")
+    assert len(json.dumps(results)) < 1_000_000
+    extra = results["extra_data"]
+    assert extra["versions"]["torch"] and extra["seed"] and len(extra["sha256"]) == 64
+    # The course secret in the bundle changes the grid seed: not the default one.
+    from grader.grids import grid_seed
+
+    assert extra["seed"] == grid_seed("sin", "s3cret") != grid_seed("sin", "")
+
+
+def test_a_cheat_scores_zero_and_the_instructor_detail_is_hidden(bundle, tmp_path):
+    results = autograde(bundle, tmp_path, {"cheat.py": SUBMISSIONS / "cheat_cos.py"})
+    assert results["score"] == 0
+    autograd = next(t for t in results["tests"] if t["name"] == "Autograd")
+    assert autograd["status"] == "failed" and "cos" in autograd["output"]
+    hidden = [t for t in results["tests"] if t["visibility"] == "hidden"]
+    assert hidden and all(t["max_score"] == 0 for t in hidden)
+    assert results["stdout_visibility"] == "hidden"
+
+
+def test_a_syntax_error_is_the_students_and_says_where(bundle, tmp_path):
+    results = autograde(bundle, tmp_path, {"hw.py": SUBMISSIONS / "broken_syntax.py"})
+    loads = next(t for t in results["tests"] if t["name"] == "Loads")
+    assert results["score"] == 0 and loads["status"] == "failed" and "syntax error on line 4" in loads["output"]
+
+
+def test_of_several_files_the_one_defining_the_function_is_graded(bundle, tmp_path):
+    results = autograde(bundle, tmp_path, {"notes.py": "print('scratch')\n",
+                                           "hw/solution.py": SUBMISSIONS / "honest_jacobian.py"})
+    assert results["score"] == 10
+
+
+def test_no_file_to_grade_is_a_clear_zero(bundle, tmp_path):
+    results = autograde(bundle, tmp_path, {"README.txt": "I forgot the file"})
+    assert results["score"] == 0 and "No .py file was submitted" in results["output"]
+
+
+def test_a_grader_failure_is_reported_as_the_autograders_not_the_students(bundle, tmp_path):
+    # The grader cannot find its exercise: it fails before grading anything.
+    results = autograde(bundle, tmp_path, {"derivative.py": SUBMISSIONS / "honest_backward.py"},
+                        python=str(_python_with_broken_exercise(tmp_path)))
+    assert results["score"] == 0 and "not your fault" in results["output"]
+    assert results["extra_data"]["grader_failed"] is True
+    assert all(t["visibility"] == "hidden" for t in results["tests"])
+    assert "ExerciseError" in results["tests"][0]["output"]  # the traceback, for the instructor only
+
+
+def test_a_grader_that_cannot_even_start_still_leaves_a_valid_results_json(bundle, tmp_path):
+    results = autograde(bundle, tmp_path, {"derivative.py": SUBMISSIONS / "honest_backward.py"},
+                        python="/nonexistent/python")
+    assert results["score"] == 0 and "not your fault" in results["output"]
+
+
+def _python_with_broken_exercise(tmp_path: Path) -> Path:
+    """A python that runs the grader with reference/sin.toml unreadable as an exercise."""
+    wrapper = tmp_path / "python"
+    wrapper.write_text("#!/usr/bin/env bash\n"
+                       f"exec {sys.executable} -c 'import sys, grader.exercise as e; "
+                       "e.REFERENCE_DIR = e.REFERENCE_DIR.parent / \"nowhere\"; "
+                       "from grader.cli import main; sys.exit(main(sys.argv[3:]))' \"$@\"\n")
+    wrapper.chmod(0o755)
+    return wrapper
