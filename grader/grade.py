@@ -10,9 +10,11 @@ import hashlib
 import platform
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +25,7 @@ from grader.grids import PLAIN_LAYOUTS, grid_seed
 from grader.observations import Observations, Output
 from grader.outcome import Finding, Outcome, PlotData
 from grader.probe import Plan
+from grader.sandbox.session import Conversation
 from grader.sandbox.zygote import Zygote
 
 
@@ -41,7 +44,24 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
     zygote the sandbox child is forked warm; without, it imports torch while we draw the grids."""
     started = time.perf_counter()
     sub = submission.read(path)
-    session = probe.start(sub.path, exercise, zygote)
+    return _grade(sub, probe.start(sub.path, exercise, zygote), exercise, started, seed=seed,
+                  course_secret=course_secret, device=device, plan=plan)
+
+
+def grade_function(function: Callable[..., Any], exercise: Exercise, *, seed: int | None = None,
+                   course_secret: str = "", device: str = "auto") -> Outcome:
+    """Grade a function defined in this process (the notebook self-check): the same grids, checks
+    and canary, run in process (see sandbox/inprocess.py). Not a grade of record."""
+    from grader.sandbox.inprocess import InProcessSession
+
+    started = time.perf_counter()
+    sub = submission.from_function(function)
+    return _grade(sub, InProcessSession(function), exercise, started, seed=seed, course_secret=course_secret,
+                  device=device, plan=None)
+
+
+def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise, started: float, *,
+           seed: int | None, course_secret: str, device: str, plan: Plan | None) -> Outcome:
     seed = plan.seed if plan is not None else seed if seed is not None else grid_seed(exercise.name, course_secret)
     key = cache_key(sub.sha256, exercise, seed, device)
     try:

@@ -28,7 +28,7 @@ from grader.observations import (
     parse_returned,
 )
 from grader.sandbox.protocol import ProtocolError
-from grader.sandbox.session import Session, SessionEnded
+from grader.sandbox.session import Conversation, Session, SessionEnded
 from grader.sandbox.zygote import Zygote
 
 # What a shrink may spend per failing check: calls keep it deterministic (a fast function needs a
@@ -77,7 +77,7 @@ def start(source: Path, exercise: Exercise, zygote: Zygote | None = None) -> Ses
     return Session(source, exercise.limits.output_kib, zygote)
 
 
-def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
+def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secret,
             device: str = "auto") -> Observations:
     limits = exercise.limits
     deadline = time.monotonic() + limits.total_timeout_s
@@ -130,7 +130,7 @@ def collect(session: Session, exercise: Exercise, plan: Plan, secret: Secret,
     )
 
 
-def run_case(session: Session, case: grids.GridCase, timeout: float) -> CaseResult:
+def run_case(session: Conversation, case: grids.GridCase, timeout: float) -> CaseResult:
     session.send(*_case_request(case))
     return session.reply(timeout, "a call of your function", _parser(case))
 
@@ -139,7 +139,7 @@ def _parser(case: grids.GridCase) -> Callable[[dict[str, Any], bytes], CaseResul
     return lambda reply, payload: parse_case(case, reply, payload)
 
 
-def run_cases(session: Session, cases: Sequence[grids.GridCase], results: list[CaseResult],
+def run_cases(session: Conversation, cases: Sequence[grids.GridCase], results: list[CaseResult],
               timeout: Callable[[], float]) -> None:
     """Run the cases in order, appending each result as it comes (so that on SessionEnded the
     caller knows which case it was). Requests are pipelined: the child finds its next input waiting
@@ -170,13 +170,13 @@ def _size(request: tuple[dict[str, Any], bytes]) -> int:
     return len(request[1]) + 256  # the JSON header is well under 256 bytes
 
 
-def run_plot(session: Session, xs: np.ndarray, timeout: float) -> Returned:
+def run_plot(session: Conversation, xs: np.ndarray, timeout: float) -> Returned:
     header = {"op": "plot", "dtype": "float32", "device": "cpu", "layout": "plain", "shape": list(xs.shape)}
     return session.request(header, xs.astype("<f8").tobytes(), timeout, "a call of your function on the plot's grid",
                            lambda reply, payload: parse_returned(reply.get("first"), reply.get("arrays"), payload))
 
 
-def shrink(session: Session, observations: Observations, exercise: Exercise, plan: Plan,
+def shrink(session: Conversation, observations: Observations, exercise: Exercise, plan: Plan,
            predicates: dict[str, Callable[[CaseResult], bool]], layouts: dict[str, tuple[str, ...]]) -> Observations:
     """For each per-case check that failed somewhere, find the smallest input on which it still fails."""
     minimal: dict[str, CaseResult] = {}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from grader.observations import SourceHit
 
@@ -38,6 +41,16 @@ def read(path: Path) -> Submission:
     if path.stat().st_size > MAX_SOURCE_BYTES:
         raise SubmissionError(f"{path}: larger than {MAX_SOURCE_BYTES >> 10} KiB; is it really a solution file?")
     return Submission(path, path.read_bytes())
+
+
+def from_function(function: Callable[..., Any]) -> Submission:
+    """A function defined in this process (a notebook cell), named by the function and read from
+    its source where Python still has it."""
+    try:
+        source = inspect.getsource(function).encode()
+    except (OSError, TypeError):
+        source = b""
+    return Submission(Path(f"{getattr(function, '__name__', 'function')}()"), source)
 
 
 def scan(source: bytes) -> tuple[SourceHit, ...]:

@@ -64,6 +64,15 @@ def send(fd: int, header: dict[str, Any], payload: bytes = b"") -> None:
         view = view[written:]
 
 
+def decode(message: bytes) -> tuple[dict[str, Any], bytes]:
+    """One whole encoded message, validated exactly as a Receiver validates what it reads."""
+    receiver = Receiver(-1)
+    receiver._buffer += message
+    if len(message) < _LENGTH.size or len(message) < _LENGTH.size + _LENGTH.unpack(message[:_LENGTH.size])[0]:
+        raise ProtocolError("an incomplete message")
+    return receiver.receive()
+
+
 class Receiver:
     """Reads whole messages from a file descriptor, with a deadline, without trusting lengths."""
 

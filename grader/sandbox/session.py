@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from grader.sandbox import protocol
 from grader.sandbox.confine import NOBODY
@@ -66,6 +66,29 @@ class CapturedStream:
     def text(self, wait: float) -> tuple[str, int]:
         self._thread.join(wait)
         return self.kept.decode("utf-8", errors="replace"), self.total
+
+
+class Conversation(Protocol):
+    """What probe and grade need of a running submission: a sandbox Session, or in one place the
+    in-process runner (sandbox/inprocess.py)."""
+
+    path: Path
+    skip: frozenset[str]
+    outer_layers: tuple[str, ...]
+    ended: Ended | None
+
+    def send(self, header: dict[str, Any], payload: bytes = b"") -> None: ...
+
+    def receive(self, timeout: float, doing: str) -> tuple[dict[str, Any], bytes]: ...
+
+    def request(self, header: dict[str, Any], payload: bytes, timeout: float, doing: str,
+                parse: Callable[[dict[str, Any], bytes], T]) -> T: ...
+
+    def reply(self, timeout: float, doing: str, parse: Callable[[dict[str, Any], bytes], T]) -> T: ...
+
+    def close(self) -> None: ...
+
+    def output(self) -> tuple[str, int, str, int]: ...
 
 
 class Session:

@@ -1,0 +1,101 @@
+"""The in-process seam: the child's own Runner, driven in this process, for a function that already
+lives here (the notebook self-check). Every request and reply still goes through the wire format
+and the same validation, so the checks see exactly what they would see from a sandbox child.
+
+No isolation and no time limits: this runs a student's function inside the student's own kernel,
+for their own self-check. Nothing graded this way is a grade of record; `grader grade` and
+Gradescope always use the sandbox.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from grader.sandbox import protocol
+from grader.sandbox.session import Ended, SessionEnded
+
+T = TypeVar("T")
+
+
+class InProcessSession:
+    """The face of sandbox.session.Session that probe uses, answering from this process."""
+
+    skip: frozenset[str] = frozenset()
+    outer_layers: tuple[str, ...] = ("none: graded in this process (a self-check, not a grade of record)",)
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        import torch
+
+        self.torch = torch
+        self.function = function
+        code = getattr(function, "__code__", None)
+        self.path = Path(code.co_filename if code is not None else "<function>")
+        self.ended: Ended | None = None
+        self._runner: Any = None
+        self._replies: collections.deque[bytes] = collections.deque()
+        self._queue({"event": "hello", "torch": torch.__version__, "cuda": torch.cuda.is_available(),
+                     "import_s": 0.0})
+
+    def __enter__(self) -> InProcessSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
+        if self.ended:
+            raise SessionEnded(self.ended)
+        from grader.sandbox import child
+
+        header, payload = _round_trip(header, payload)
+        if header["op"] == "setup":
+            self._runner = child.Runner(self.torch, header)
+            self._runner.function = self.function
+            self._queue({"event": "ready", "load_s": 0.0, "layers": [], "events": []})
+        elif header["op"] != "exit":
+            try:
+                reply, arrays = self._runner.serve(header, payload)
+            except Exception:  # noqa: BLE001 - as in the child: our harness failed around the call
+                import traceback
+
+                reply, arrays = {"event": "harness_error", "detail": traceback.format_exc()[-2000:]}, []
+            specs, blob = protocol.pack_arrays(arrays)
+            self._queue({**reply, "arrays": specs, "events": []}, blob)
+
+    def receive(self, timeout: float, doing: str) -> tuple[dict[str, Any], bytes]:
+        if self.ended:
+            raise SessionEnded(self.ended)
+        if not self._replies:
+            self.ended = Ended("protocol", f"sent nothing back during {doing}")
+            raise SessionEnded(self.ended)
+        return protocol.decode(self._replies.popleft())
+
+    def request(self, header: dict[str, Any], payload: bytes, timeout: float, doing: str,
+                parse: Callable[[dict[str, Any], bytes], T]) -> T:
+        self.send(header, payload)
+        return self.reply(timeout, doing, parse)
+
+    def reply(self, timeout: float, doing: str, parse: Callable[[dict[str, Any], bytes], T]) -> T:
+        reply, data = self.receive(timeout, doing)
+        try:
+            return parse(reply, data)
+        except (protocol.ProtocolError, KeyError, TypeError, ValueError) as err:
+            self.ended = Ended("protocol", f"sent back something malformed: {err}")
+            raise SessionEnded(self.ended) from None
+
+    def close(self) -> None:
+        self._replies.clear()
+
+    def output(self) -> tuple[str, int, str, int]:
+        return "", 0, "", 0  # printed straight into the notebook, where the student sees it
+
+    def _queue(self, header: dict[str, Any], payload: bytes = b"") -> None:
+        self._replies.append(protocol.encode(header, payload))
+
+
+def _round_trip(header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], bytes]:
+    """What the child would have read: the request as encoded on the wire."""
+    return protocol.decode(protocol.encode(header, payload))

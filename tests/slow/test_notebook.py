@@ -1,0 +1,64 @@
+"""The notebook self-check as a student runs it: a real notebook executed by nbclient on a real
+IPython kernel, with `from grader import check; check(get_derivative)` in a cell."""
+
+from __future__ import annotations
+
+import base64
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from grader.grade import grade_file, grade_function
+from tests.conftest import ROOT, SUBMISSIONS
+
+pytestmark = pytest.mark.slow
+
+HONEST = """import torch
+
+def get_derivative(x):
+    x = x.detach().clone().requires_grad_(True)
+    torch.sin(x).sum().backward()
+    return x.grad
+"""
+CHEAT = """import torch
+
+def get_derivative(x):
+    return torch.cos(x)
+"""
+
+
+def run_notebook(definition: str, tmp_path) -> list[dict]:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(definition),
+                      nbformat.v4.new_code_cell("from grader import check\ncheck(get_derivative)")]
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    return notebook.cells[1].outputs
+
+
+def test_the_notebook_shows_the_verdict_table_and_the_plot(tmp_path):
+    outputs = run_notebook(HONEST, tmp_path)
+    html = "".join(o["data"].get("text/html", "") for o in outputs if o.get("output_type") == "display_data")
+    assert "10 / 10" in html and "<table>" in html and "correctness" in html
+    images = [o["data"]["image/png"] for o in outputs if "image/png" in o.get("data", {})]
+    assert len(images) == 1 and base64.b64decode(images[0]).startswith(b"\x89PNG")
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+
+
+def test_a_cheat_in_the_notebook_is_caught_by_the_canary(tmp_path):
+    outputs = run_notebook(CHEAT, tmp_path)
+    html = "".join(o["data"].get("text/html", "") for o in outputs if o.get("output_type") == "display_data")
+    assert "0 / 10" in html and "✗</td><td><b>autograd" in html
+
+
+@pytest.mark.parametrize("sample", ["honest_backward", "mistake_two_sin", "cheat_cos", "honest_func_vmap"])
+def test_in_process_grades_match_the_sandbox(sample, sin):
+    """The in-process runner is the child's own code over the same wire format: the same verdicts."""
+    namespace: dict = {}
+    path = SUBMISSIONS / f"{sample}.py"
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    in_process = grade_function(namespace["get_derivative"], sin, seed=7)
+    sandboxed = grade_file(path, sin, seed=7)
+    assert in_process.score == sandboxed.score
+    assert [(f.name, f.passed) for f in in_process.findings] == [(f.name, f.passed) for f in sandboxed.findings]
