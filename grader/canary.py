@@ -43,7 +43,10 @@ class Secret:
 
 
 def secret_derivative(x: Any, secret: Secret, derivative: str, xp: Any) -> Any:
-    """Evaluate the secret derivative on x with array module xp (numpy, or torch in float64)."""
+    """Evaluate the secret derivative on x with array module xp (numpy, or torch in float64);
+    `derivative` is the primitive's true derivative as an expression of u (formula.py)."""
+    from grader.formula import evaluate
+
     u = xp.sin(x * secret.k1 + secret.k2) * secret.k3
     tri = 1.0 - 4.0 * xp.abs(u - xp.floor(u) - 0.5)
-    return getattr(xp, derivative)(x) + secret.b * (0.75 + 0.25 * tri)
+    return evaluate(derivative, xp, u=x) + secret.b * (0.75 + 0.25 * tri)

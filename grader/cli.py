@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     for sub in (check, grade):
         sub.add_argument("--fail-under", type=float, default=None, metavar="SCORE",
                          help="exit with status 1 when the score is below SCORE (for CI)")
+    commands.add_parser("exercises", help="list the exercises in the catalogue (reference/)")
     gradescope = commands.add_parser("gradescope", help="build the Gradescope autograder bundle, or grade inside it")
     actions = gradescope.add_subparsers(dest="action", required=True, metavar="ACTION")
     build = actions.add_parser("build", help="write autograder.zip (setup.sh, run_autograder, source/)")
@@ -70,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "exercises":
+        return _list_exercises()
     if args.command == "gradescope" and args.action == "run":
         from grader import gradescope
 
@@ -177,6 +180,16 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
         junit.write([(j.student, results[j.student], j.problem) for j in sorted(jobs, key=lambda j: j.student)],
                     ex.name, args.out / "junit.xml")
     print(f"{len(jobs)} students ({len(jobs) - len(todo)} already graded): {gradebook}, {page}, {md}")
+    return EXIT_OK
+
+
+def _list_exercises() -> int:
+    from grader.exercise import catalogue
+
+    for ex in catalogue():
+        dtypes = ", ".join(ex.tolerances)
+        print(f"{ex.name:14s} {ex.title}\n{'':14s} students write {ex.function}(x); the answer is {ex.formula}; "
+              f"canary on {ex.primitive}; {dtypes}; {ex.max_score:g} points")
     return EXIT_OK
 
 

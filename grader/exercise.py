@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from grader import formula
+from grader.canary import Secret, secret_derivative
+from grader.grids import FAMILIES
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 DTYPES = ("float64", "float32", "float16", "bfloat16")
@@ -45,10 +53,15 @@ class Exercise:
     function: str
     solution: Path
     primitive: str
-    derivative: str
-    formula: str
+    derivative: str  # the primitive's derivative, an expression of u (see formula.py)
+    formula: str  # how feedback names the reference
+    value: str  # the function students differentiate, an expression of x
+    gradient: str  # its derivative or gradient, an expression of x and d_<primitive>
     examples: int
     large: float
+    span: float  # |x| reached by ordinary grid values
+    min_abs: float  # grid values are kept at least this far from 0 (a singularity there)
+    families: tuple[str, ...]  # kinds of grid values (grids.FAMILIES)
     plot_range: tuple[float, float]
     plot_points: int
     tolerances: dict[str, Tolerance]
@@ -63,6 +76,34 @@ class Exercise:
 
     def tolerance(self, dtype: str) -> Tolerance:
         return self.tolerances[dtype]
+
+    def reference(self, x: np.ndarray, secret: Secret | None = None) -> np.ndarray:
+        """The derivative or gradient at x in float64; with a secret, what autograd gives when the
+        primitive's derivative is swapped for the canary's (the reference under the canary)."""
+        if secret is None:
+            derivative: Callable[[Any], Any] = lambda u: formula.evaluate(self.derivative, np, u=u)  # noqa: E731
+        else:
+            derivative = lambda u: secret_derivative(u, secret, self.derivative, np)  # noqa: E731
+        with np.errstate(all="ignore"):
+            out = formula.evaluate(self.gradient, np, x=x, **{f"d_{self.primitive}": derivative})
+        return np.broadcast_to(np.asarray(out, dtype=np.float64), np.shape(x)).copy()
+
+    def function_values(self, x: np.ndarray) -> np.ndarray:
+        """f(x) itself: a scalar for a function of a whole vector."""
+        with np.errstate(all="ignore"):
+            return np.asarray(formula.evaluate(self.value, np, x=x), dtype=np.float64)
+
+    @property
+    def telltales(self) -> frozenset[str]:
+        """Ops whose use suggests the answer was written out rather than taken from autograd: the
+        functions in the primitive's derivative that the function itself does not use (cos for
+        sin(x); sin for cos(x²); none for sin(cos(‖x‖²+1)), whose honest code calls both)."""
+        return formula.names(self.derivative) - formula.names(self.value)
+
+    @property
+    def elementwise(self) -> bool:
+        """Whether f acts on each element alone (else it is a scalar function of the whole input)."""
+        return "sum(" not in self.value
 
 
 def load(name_or_path: str | Path = "sin") -> Exercise:
@@ -98,10 +139,15 @@ def _parse(raw: dict, path: Path) -> Exercise:
         function=str(raw["function"]),
         solution=path.parent / raw["solution"],
         primitive=str(math["primitive"]),
-        derivative=str(math["derivative"]),
+        derivative=_checked(str(math["derivative"]), ("u",)),
         formula=str(math["formula"]),
+        value=_checked(str(math["function"]), ("x",)),
+        gradient=_checked(str(math["gradient"]), ("x", f"d_{math['primitive']}")),
         examples=int(grid["examples"]),
         large=float(grid["large"]),
+        span=float(grid.get("span", 10.0)),
+        min_abs=float(grid.get("min_abs", 0.0)),
+        families=_families(grid.get("families", list(FAMILIES))),
         plot_range=(float(low), float(high)),
         plot_points=int(grid["plot_points"]),
         tolerances=tolerances,
@@ -110,6 +156,26 @@ def _parse(raw: dict, path: Path) -> Exercise:
         zero_total_unless_autograd=zero_total,
         source=path,
     )
+
+
+def _families(names: list[str]) -> tuple[str, ...]:
+    unknown = set(names) - set(FAMILIES)
+    if unknown or not names:
+        raise ValueError(f"grid families must be some of {', '.join(FAMILIES)}; got {names}")
+    return tuple(name for name in FAMILIES if name in names)  # the canonical order keeps draws stable
+
+
+def _checked(text: str, variables: tuple[str, ...]) -> str:
+    try:
+        formula.compile_formula(text, tuple(sorted(variables)))
+    except formula.FormulaError as err:
+        raise ValueError(str(err)) from None
+    return text
+
+
+def catalogue() -> list[Exercise]:
+    """Every exercise in reference/, by name."""
+    return [load(path) for path in sorted(REFERENCE_DIR.glob("*.toml"))]
 
 
 _LIMIT_DEFAULTS = Limits(60.0, 10.0, 120.0, 4.0, 64).__dict__

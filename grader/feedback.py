@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader.exercise import Exercise
 from grader.grids import GridCase
 from grader.observations import ErrorInfo, Returned
 
@@ -63,11 +64,12 @@ def value_example(case: GridCase, got: np.ndarray, want: np.ndarray, formula: st
     got = got.reshape(case.shape) if got.size == case.values.size else got
     error = np.abs(got - want)
     index = int(np.argmax(np.where(np.isnan(error), np.inf, error)))
-    position = "" if not case.shape else f" (element {list(np.unravel_index(index, case.shape))})"
+    position = "" if not case.shape else f" (element {[int(i) for i in np.unravel_index(index, case.shape)]})"
     x = case.values.ravel()[index]
+    # "cos(0.5) is …" reads best; a longer formula is named, not filled in ("-2x·sin(x²)" has x twice).
+    expected = formula.replace("x", number(x, case.dtype), 1) if formula.count("x") == 1 else f"the reference {formula}"
     return (f"At x = {number(x, case.dtype)}{position}, in {describe_tensor(case)}, your function returned "
-            f"{number(got.ravel()[index], dtype)}; {formula.replace('x', number(x, case.dtype), 1)} "
-            f"is {number(want.ravel()[index], case.dtype)}.")
+            f"{number(got.ravel()[index], dtype)}; {expected} is {number(want.ravel()[index], case.dtype)}.")
 
 
 def returned_words(r: Returned) -> str:
@@ -161,44 +163,54 @@ def explain_error(error: ErrorInfo) -> Cause:
                  "Run it yourself on the input above and read the traceback.")
 
 
-def explain_values(x: np.ndarray, got: np.ndarray, derivative: str, formula: str,
+def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: np.ndarray, ex: Exercise,
                    tolerance: float) -> Cause | None:
-    """Name what the returned values are, when they are something recognisable."""
+    """Name what the returned values are, when they are something recognisable. `truth` is the
+    reference and `function` the function's own values at the same points (NaN where a function
+    of a whole vector has no value per element)."""
     if got.size == 0 or not np.all(np.isfinite(got)):
         return None
-    truth = getattr(np, derivative)(x)
     slack = max(tolerance, 1e-6) * 10
+    formula = ex.formula
 
     def like(values: np.ndarray) -> bool:
         return bool(np.all(np.abs(got - values) <= slack + slack * np.abs(values)))
 
-    candidates = (
-        ("primitive", np.sin(x), "your values equal sin(x) itself, the function rather than its derivative.",
-         "Did you return y instead of x.grad? After y.sum().backward(), the derivative is in x.grad."),
+    candidates = [
+        ("primitive", function, f"your values equal {_named(ex.value)} itself, the function rather than its "
+         "derivative.", "Did you return y instead of x.grad? After y.sum().backward(), the derivative is in x.grad."),
         ("identity", x, "your values equal x itself.", "Return x.grad after calling backward(), not x."),
         ("x_times", x * truth, f"your values equal x·{formula}: y.backward(x) uses x as the incoming gradient.",
          "Call y.sum().backward() or y.backward(torch.ones_like(y)) instead."),
         ("negated", -truth, f"your values are -{formula}: the sign is flipped.", "Do not negate the gradient."),
-        ("second", -np.sin(x), "your values are -sin(x), the derivative of cos(x), not of sin(x).",
-         "Differentiate sin(x)."),
         ("zeros", np.zeros_like(x), "your values are all zero.",
          "Return x.grad after y.sum().backward() (did you zero the gradient before returning it?)."),
         ("ones", np.ones_like(x), "your values are all one: that is the incoming gradient, not the derivative.",
          "Return x.grad, the gradient with respect to x."),
-    )
+    ]
+    if ex.value == "sin(x)":  # the classic slip of this exercise: the derivative of cos instead
+        candidates.insert(4, ("second", -np.sin(x), "your values are -sin(x), the derivative of cos(x), not of "
+                              "sin(x).", "Differentiate sin(x)."))
     for key, values, text, advice in candidates:
-        if like(values):
+        if np.all(np.isfinite(values)) and like(values):
             return Cause(key, "Likely cause: " + text, advice)
     if np.any(np.abs(truth) > 0.1):
         k = float(np.dot(got, truth) / np.dot(truth, truth))
         if abs(k - 1) > 0.01 and abs(k) > 0.01 and like(k * truth):
+            function_named = _named(ex.value)
             if abs(k - round(k)) < 1e-3 and round(k) >= 2:
                 return Cause("scaled", f"Likely cause: your values are {round(k)} times {formula}. Gradients add "
                              "up in x.grad each time backward() runs on the same tensor, or you differentiated "
-                             f"{round(k)}·sin(x).", "Differentiate sin(x) itself, once, on a fresh tensor.")
+                             f"{round(k)}·{function_named}.",
+                             f"Differentiate {function_named} itself, once, on a fresh tensor.")
             return Cause("scaled", f"Likely cause: your values are {k:.4g} times {formula}.",
-                         "Differentiate exactly sin(x), and return the gradient unchanged.")
+                         f"Differentiate exactly {function_named}, and return the gradient unchanged.")
     return None
+
+
+def _named(expression: str) -> str:
+    """How feedback writes an exercise's function: sin(x), cos(x²), ..."""
+    return expression.replace("**2", "²").replace(" ", "") if len(expression) < 30 else "the function"
 
 
 def precision_cause(case: GridCase, returned_dtype: str | None) -> Cause | None:

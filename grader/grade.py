@@ -79,7 +79,7 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
     # Tracebacks and warnings name the sandbox's copy; show the student their own file's name.
     out, err_text = (text.replace(str(session.path), sub.path.name) for text in (out, err_text))
     observations = replace(observations, output=Output(out, out_bytes, err_text, err_bytes),
-                           source_hits=submission.scan(sub.source))
+                           source_hits=submission.scan(sub.source, exercise.telltales))
     findings, total = score.apply([check(observations, exercise) for check in checks.ALL], exercise)
     return Outcome(
         submission=sub.path,

@@ -80,7 +80,15 @@ def round_to(values: np.ndarray, dtype: str) -> np.ndarray:
     return values.astype(np.dtype(dtype)).astype(np.float64)
 
 
-def _elements(family: str, large: float) -> SearchStrategy[float]:
+def away_from_zero(values: np.ndarray, min_abs: float) -> np.ndarray:
+    """Values pushed out to at least min_abs from 0 (keeping their sign), for an exercise whose
+    function is undefined there: log(x²) + 1/x, say."""
+    if min_abs <= 0:
+        return values
+    return np.where(np.abs(values) < min_abs, np.where(np.signbit(values), -min_abs, min_abs), values)
+
+
+def _elements(family: str, large: float, span: float = 10.0) -> SearchStrategy[float]:
     from hypothesis import strategies as st
 
     if family == "near_zero":
@@ -90,12 +98,13 @@ def _elements(family: str, large: float) -> SearchStrategy[float]:
         return st.builds(lambda k, e: k * math.pi / 2 + e, st.integers(-8, 8), offsets)
     if family == "large":
         return st.floats(-large, large, allow_subnormal=False)
-    return st.floats(-10.0, 10.0, allow_subnormal=False)
+    return st.floats(-span, span, allow_subnormal=False)
 
 
 def grid_cases(dtypes: tuple[str, ...], device: str, large: float,
                layouts: tuple[str, ...] = PLAIN_LAYOUTS + TRACKED_LAYOUTS,
-               min_side: int = 0) -> SearchStrategy[GridCase]:
+               min_side: int = 0, span: float = 10.0, min_abs: float = 0.0,
+               families: tuple[str, ...] = FAMILIES) -> SearchStrategy[GridCase]:
     """The strategy for one input. Choices are listed simplest first: hypothesis shrinks towards them."""
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
@@ -104,25 +113,27 @@ def grid_cases(dtypes: tuple[str, ...], device: str, large: float,
     def cases(draw: Any) -> GridCase:
         dtype = draw(st.sampled_from(dtypes))
         layout = draw(st.sampled_from(layouts))
-        family = draw(st.sampled_from(FAMILIES))
+        family = draw(st.sampled_from(families))
         shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=min_side, max_side=_MAX_SIDE)
         shape = draw(st.one_of(st.just(()), shapes))
-        values = draw(hnp.arrays(np.float64, shape, elements=_elements(family, large)))
-        return GridCase(round_to(values, dtype), dtype, device, layout, family)
+        values = draw(hnp.arrays(np.float64, shape, elements=_elements(family, min(large, span * 100), span)))
+        return GridCase(round_to(away_from_zero(values, min_abs), dtype), dtype, device, layout, family)
 
     return cases()
 
 
-def explicit_cases(dtypes: tuple[str, ...], device: str) -> list[GridCase]:
+def explicit_cases(dtypes: tuple[str, ...], device: str, span: float = 10.0, min_abs: float = 0.0) -> list[GridCase]:
     """A fixed case per dtype and layout, so every check always has evidence."""
-    line = np.linspace(-2 * math.pi, 2 * math.pi, 25)
-    cube = np.linspace(-3.0, 3.0, 24).reshape(2, 3, 4)
+    reach = min(2 * math.pi, span)
+    line = away_from_zero(np.linspace(-reach, reach, 25), min_abs)
+    cube = away_from_zero(np.linspace(-min(3.0, span), min(3.0, span), 24).reshape(2, 3, 4), min_abs)
     cases = []
     for dtype in dtypes:
         for i, layout in enumerate(PLAIN_LAYOUTS + TRACKED_LAYOUTS):
             values = line if i % 2 == 0 else cube
             cases.append(GridCase(round_to(values, dtype), dtype, device, layout, "explicit"))
-        cases.append(GridCase(round_to(np.array(0.5), dtype), dtype, device, "plain", "explicit"))
+        scalar = away_from_zero(np.array(0.5), min_abs)
+        cases.append(GridCase(round_to(scalar, dtype), dtype, device, "plain", "explicit"))
     return cases
 
 

@@ -64,10 +64,12 @@ class Plan:
         cases = dict(self.cases)
         for device in devices:
             if device not in cases:
-                dtypes = grids.dtypes_for(device)
-                strategy = grids.grid_cases(dtypes, device, exercise.large)
+                dtypes = exercise_dtypes(exercise, device)
+                strategy = grids.grid_cases(dtypes, device, exercise.large, span=exercise.span,
+                                            min_abs=exercise.min_abs, families=exercise.families)
                 drawn = grids.draw(strategy, exercise.examples, self.seed + (device != "cpu"))
-                cases[device] = tuple(grids.explicit_cases(dtypes, device) + drawn)
+                explicit = grids.explicit_cases(dtypes, device, exercise.span, exercise.min_abs)
+                cases[device] = tuple(explicit + drawn)
         return replace(self, cases=cases)
 
 
@@ -184,9 +186,10 @@ def shrink(session: Conversation, observations: Observations, exercise: Exercise
         if session.ended or not any(fails(r) for r in observations.cases):
             continue
         device = next(r.case.device for r in observations.cases if fails(r))
-        dtypes = grids.dtypes_for(device)
+        dtypes = exercise_dtypes(exercise, device)
         # Non-empty inputs first: "fails on [0.5, 1.0]" teaches more than "fails on an empty tensor".
-        strategy = grids.grid_cases(dtypes, device, exercise.large, layouts[name], min_side=1)
+        strategy = grids.grid_cases(dtypes, device, exercise.large, layouts[name], min_side=1, span=exercise.span,
+                                    min_abs=exercise.min_abs, families=exercise.families)
         seen: dict[int, CaseResult] = {}
 
         def still_fails(case: grids.GridCase, fails: Callable[[CaseResult], bool] = fails,
@@ -202,6 +205,12 @@ def shrink(session: Conversation, observations: Observations, exercise: Exercise
         if smallest is not None and id(smallest) in seen:
             minimal[name] = seen[id(smallest)]
     return replace(observations, minimal=minimal)
+
+
+def exercise_dtypes(exercise: Exercise, device: str) -> tuple[str, ...]:
+    """The dtypes tried on a device: those the exercise gives a tolerance for (a chain rule in half
+    precision is mostly rounding error, so such exercises leave it out)."""
+    return tuple(d for d in grids.dtypes_for(device) if d in exercise.tolerances)
 
 
 def _devices(requested: str, cuda: bool) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ from typing import Any
 from grader.observations import SourceHit
 
 MAX_SOURCE_BYTES = 1 << 20
-SUSPICIOUS_CALLS = {"cos": "calls cos", "cos_": "calls cos", "gradient": "uses finite differences (torch.gradient)"}
+SUSPICIOUS_CALLS = {"gradient": "uses finite differences (torch.gradient)"}  # besides the exercise's telltales
 
 
 class SubmissionError(ValueError):
@@ -53,8 +53,10 @@ def from_function(function: Callable[..., Any]) -> Submission:
     return Submission(Path(f"{getattr(function, '__name__', 'function')}()"), source)
 
 
-def scan(source: bytes) -> tuple[SourceHit, ...]:
-    """Lines that call cos (or finite differences): evidence for the feedback, never a verdict."""
+def scan(source: bytes, telltales: frozenset[str] = frozenset({"cos"})) -> tuple[SourceHit, ...]:
+    """Lines that call a telltale (cos, for sin's derivative) or finite differences: evidence for
+    the feedback, never a verdict."""
+    suspicious = set(SUSPICIOUS_CALLS) | telltales | {f"{name}_" for name in telltales}
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -64,6 +66,6 @@ def scan(source: bytes) -> tuple[SourceHit, ...]:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if name in SUSPICIOUS_CALLS and 0 < node.lineno <= len(lines):
+            if name in suspicious and 0 < node.lineno <= len(lines):
                 hits.append(SourceHit(node.lineno, name, lines[node.lineno - 1].strip()[:160]))
     return tuple(sorted(set(hits), key=lambda h: h.line))[:10]

@@ -78,7 +78,7 @@ class Template:
         from matplotlib.figure import Figure
 
         self.x = x
-        self.truth = getattr(np, exercise.derivative)(x)
+        self.truth = exercise.reference(x)
         tol = exercise.tolerance("float32")
         self.limit = tol.atol + tol.rtol * np.abs(self.truth)
         self.figure = fig = Figure(figsize=(9.6, 7.2), dpi=DPI)
@@ -89,11 +89,13 @@ class Template:
         top = fig.add_subplot(grid[0])
         bottom = fig.add_subplot(grid[1], sharex=top)
         top.tick_params(labelbottom=False)
-        primitive = getattr(np, exercise.primitive)(x)
-        top.plot(x, primitive, color="0.55", lw=1.4, label=f"{exercise.primitive}(x)")
+        # A function of a whole vector has one value, not a curve: then only gradients are drawn.
+        primitive = exercise.function_values(x) if exercise.elementwise else self.truth
+        if exercise.elementwise:
+            top.plot(x, primitive, color="0.55", lw=1.4, label=exercise.value.replace("**2", "²"))
         top.plot(x, self.truth, color=REFERENCE, lw=6, alpha=0.3, solid_capstyle="round",
                  label=f"{exercise.formula}  (reference)")
-        self.curve = _animated(top.plot([], [], color=STUDENT, lw=2, label="your get_derivative(x)")[0])
+        self.curve = _animated(top.plot([], [], color=STUDENT, lw=2, label=f"your {exercise.function}(x)")[0])
         self.off = _animated(top.plot([], [], "o", ms=3.5, color=BAD, label="outside tolerance")[0])
         # A fixed scale, the reference's range with room around it: a curve far off is drawn along
         # the edge and said to be, instead of squashing the truth into a flat line.
@@ -108,21 +110,23 @@ class Template:
         top.set_ylim(low, high)
         self.top, self.bottom = top, bottom
         top.set_ylabel("value", fontsize=12)
-        top.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=11, frameon=False)
+        labels = sum(len(str(line.get_label())) for line in top.get_lines())
+        top.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4 if labels < 90 else 2,
+                   fontsize=11 if labels < 90 else 9.5, frameon=False)
         top.grid(alpha=0.3)
-        self._error_panel(bottom)
+        self._error_panel(bottom, "x" if exercise.elementwise else "x (each element of one input vector)")
         self.canvas.draw()
         self.background = self.canvas.copy_from_bbox(fig.bbox)
         self.size = self.canvas.get_width_height()
 
-    def _error_panel(self, ax: Any) -> None:
+    def _error_panel(self, ax: Any, xlabel: str) -> None:
         ax.set_yscale("log")
         ax.plot(self.x, self.limit, "--", color=BAD, lw=1.3, label="tolerance (float32)")
         self.error = _animated(ax.plot([], [], color=STUDENT, lw=1.6, label="|yours − reference|")[0])
         self.error_off = _animated(ax.plot([], [], "o", ms=3.5, color=BAD)[0])
         self.failing = _animated(ax.plot([], [], "|", ms=10, mew=1.6, color=BAD, label="failing grid inputs")[0])
         ax.set_ylim(FLOOR / 2, 1e7)  # the top band holds the legend and the failing-input ticks
-        ax.set_xlabel("x", fontsize=12)
+        ax.set_xlabel(xlabel, fontsize=12)
         ax.set_ylabel("absolute error", fontsize=12)
         ax.legend(loc="upper left", fontsize=10, framealpha=0.92, ncol=3)
         ax.grid(alpha=0.3, which="major")

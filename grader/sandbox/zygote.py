@@ -327,7 +327,7 @@ def warm_up(torch: Any) -> None:
     def functional(x: Any) -> Any:
         return torch.autograd.functional.jacobian(torch.sin, x).diagonal()
 
-    canary = child.make_canary(torch, "sin", "cos", Secret(0.5, 1.0, 0.0, 1.0))
+    canary = child.make_canary(torch, "sin", "cos(u)", Secret(0.5, 1.0, 0.0, 1.0))
     for fn in (backward, grad, func, forward, functional):
         for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
             x = torch.linspace(-1.0, 1.0, 5, dtype=dtype)

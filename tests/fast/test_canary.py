@@ -22,14 +22,14 @@ X = torch.linspace(-6, 6, 41, dtype=torch.float64)
 
 
 def _canary_value(fn) -> torch.Tensor:
-    mode = make_canary(torch, "sin", "cos", SECRET)()
+    mode = make_canary(torch, "sin", "cos(u)", SECRET)()
     with mode:
         out = fn(X.clone())
     return out.detach()
 
 
 def _secret() -> torch.Tensor:
-    return secret_derivative(X, SECRET, "cos", torch)
+    return secret_derivative(X, SECRET, "cos(u)", torch)
 
 
 def honest_backward(x):
@@ -119,11 +119,11 @@ def test_values_computed_another_way_ignore_the_secret(fn):
 
 
 def test_trace_records_calls_outside_autograd_but_not_the_canarys_own():
-    mode = make_canary(torch, "sin", "cos", SECRET)()
+    mode = make_canary(torch, "sin", "cos(u)", SECRET)()
     with mode:
         honest_backward(X.clone())
     assert not any(name.endswith("cos") for name in mode.trace)
-    mode = make_canary(torch, "sin", "cos", SECRET)()
+    mode = make_canary(torch, "sin", "cos(u)", SECRET)()
     with mode:
         torch.cos(X)
     assert mode.trace.get("torch.cos") == 1
@@ -131,15 +131,15 @@ def test_trace_records_calls_outside_autograd_but_not_the_canarys_own():
 
 def test_numpy_and_torch_agree_on_the_secret():
     x = np.linspace(-1000, 1000, 20001)
-    ours = secret_derivative(x, SECRET, "cos", np)
-    theirs = secret_derivative(torch.tensor(x), SECRET, "cos", torch).numpy()
+    ours = secret_derivative(x, SECRET, "cos(u)", np)
+    theirs = secret_derivative(torch.tensor(x), SECRET, "cos(u)", torch).numpy()
     np.testing.assert_allclose(ours, theirs, atol=1e-12, rtol=0)
 
 
 def test_a_two_point_fit_cannot_recover_the_secret():
     """Fitting a·cos + b·sin through two canary values must mispredict the rest."""
     x = X.numpy()
-    s = secret_derivative(x, SECRET, "cos", np)
+    s = secret_derivative(x, SECRET, "cos(u)", np)
     basis = np.stack([np.cos(x), np.sin(x)], axis=1)
     coef = np.linalg.solve(basis[[3, 17]], s[[3, 17]])
     assert np.abs(basis @ coef - s).max() > 0.2
@@ -152,5 +152,5 @@ def test_each_draw_is_a_fresh_secret():
 def test_every_draw_differs_clearly_from_the_truth_everywhere():
     x = np.linspace(-1000, 1000, 100_001)
     for _ in range(20):
-        gap = np.abs(secret_derivative(x, Secret.draw(), "cos", np) - np.cos(x))
+        gap = np.abs(secret_derivative(x, Secret.draw(), "cos(u)", np) - np.cos(x))
         assert gap.min() >= 0.15 - 1e-12

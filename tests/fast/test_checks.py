@@ -33,7 +33,7 @@ def _observations(plain, canary=None, second=None, layout="plain", **flags) -> O
 
 
 def secret(x):
-    return secret_derivative(x, SECRET, "cos", np)
+    return secret_derivative(x, SECRET, "cos(u)", np)
 
 
 def _finding(check, obs, sin):

@@ -1,0 +1,72 @@
+"""The exercise catalogue as data: formulas are checked when loaded, each reference agrees with
+finite differences of its function, and the reference under the canary is the formula with the
+primitive's derivative swapped (what autograd of the reference solution gives)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from grader import exercise, formula
+from grader.canary import Secret
+from grader.sandbox.child import make_canary
+
+NAMES = ["sin", "cos_square", "sin_cos_norm", "log_sin"]
+SECRET = Secret(b=0.4, k1=9.0, k2=1.0, k3=33.0)
+
+
+def grid(ex: exercise.Exercise) -> np.ndarray:
+    return np.linspace(max(ex.min_abs, 0.3), min(ex.span, 2.5), 7)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_reference_is_the_derivative_of_its_function(name):
+    ex = exercise.load(name)
+    x = grid(ex)
+    h = 1e-6
+    if ex.elementwise:
+        numeric = (ex.function_values(x + h) - ex.function_values(x - h)) / (2 * h)
+    else:
+        numeric = np.array([(ex.function_values(x + h * e) - ex.function_values(x - h * e)) / (2 * h)
+                            for e in np.eye(x.size)])
+    np.testing.assert_allclose(ex.reference(x), numeric, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_reference_solution_under_the_canary_gives_the_formula_with_the_secret(name):
+    ex = exercise.load(name)
+    namespace: dict = {}
+    exec(ex.solution.read_text(), namespace)
+    x = torch.tensor(grid(ex), dtype=torch.float64)
+    with make_canary(torch, ex.primitive, ex.derivative, SECRET)():
+        under_canary = namespace[ex.function](x).numpy()
+    np.testing.assert_allclose(under_canary, ex.reference(x.numpy(), SECRET), rtol=1e-10, atol=1e-12)
+    assert np.abs(under_canary - ex.reference(x.numpy())).max() > 0.05  # the secret really changes it
+
+
+def test_a_formula_that_is_not_plain_math_is_refused():
+    for text in ("__import__('os')", "x.real", "sin(x, out=x)", "lambda: 1", "x[0]", "'a'"):
+        with pytest.raises(formula.FormulaError):
+            formula.compile_formula(text, ("x",))
+    with pytest.raises(formula.FormulaError, match="unknown name 'y'"):
+        formula.compile_formula("sin(y)", ("x",))
+
+
+def test_telltales_are_what_a_written_out_answer_calls():
+    assert exercise.load("sin").telltales == {"cos"}
+    assert exercise.load("cos_square").telltales == {"sin"}
+    assert exercise.load("log_sin").telltales == {"cos"}
+    assert exercise.load("sin_cos_norm").telltales == frozenset()  # honest code calls sin and cos
+
+
+def test_grids_keep_away_from_a_pole_and_within_the_exercise_span():
+    from grader.probe import Plan
+
+    ex = exercise.load("log_sin")
+    values = np.concatenate([c.values.ravel() for c in Plan.draw(ex, 3).cases["cpu"]])
+    assert np.all(np.abs(values) >= 0.25)
+    small = exercise.load("cos_square")
+    values = np.concatenate([c.values.ravel() for c in Plan.draw(small, 3).cases["cpu"]])
+    assert np.all(np.abs(values) <= 3.0)
+    assert {c.dtype for c in Plan.draw(small, 3).cases["cpu"]} == {"float32", "float64"}

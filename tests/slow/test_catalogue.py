@@ -1,0 +1,64 @@
+"""Golden tests of the exercise catalogue: every exercise grades its reference solution and samples
+(samples/<exercise>/) as expected, cheats included, through the real sandbox."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from grader.exercise import load
+from grader.grade import grade_file
+from grader.sandbox.session import warm_zygote
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.slow
+SAMPLES = ROOT / "samples"
+CASES = [(folder.name, path.name) for folder in sorted(SAMPLES.iterdir()) for path in sorted(folder.glob("*.py"))]
+
+
+def test_every_catalogued_exercise_has_samples_of_each_kind():
+    names = {path.stem for path in (ROOT / "reference").glob("*.toml")} - {"sin"}
+    assert names == {folder.name for folder in SAMPLES.iterdir()}
+    for folder in SAMPLES.iterdir():
+        kinds = {path.name.split("_")[0] for path in folder.glob("*.py")}
+        assert kinds == {"honest", "mistake", "cheat"}, folder
+
+
+@pytest.mark.parametrize("name", sorted({name for name, _ in CASES}))
+def test_the_reference_solution_scores_full_marks(name):
+    ex = load(name)
+    assert grade_file(ex.solution, ex, zygote=warm_zygote()).score == ex.max_score
+
+
+@pytest.mark.parametrize(("name", "sample"), CASES)
+def test_sample(name, sample):
+    ex = load(name)
+    outcome = grade_file(SAMPLES / name / sample, ex, zygote=warm_zygote())
+    findings = {f.name: f for f in outcome.findings}
+    assert outcome.status == "graded"
+    if sample.startswith("honest"):
+        assert outcome.score == ex.max_score, [f.message for f in outcome.findings if not f.passed]
+    elif sample.startswith("mistake"):
+        # Through autograd, but the wrong derivative: correctness names it, autograd passes.
+        assert findings["autograd"].passed and not findings["correctness"].passed
+        assert 0 < outcome.score < ex.max_score
+    else:
+        assert outcome.score == 0 and findings["autograd"].data["bypassed"]
+        assert ex.formula in findings["autograd"].message
+
+
+def test_grader_exercises_lists_the_catalogue_and_check_takes_exercise():
+    listed = subprocess.run([sys.executable, "-m", "grader", "exercises"], capture_output=True, text=True, cwd=ROOT)
+    assert listed.returncode == 0
+    for name in ("sin", "cos_square", "sin_cos_norm", "log_sin"):
+        assert name in listed.stdout
+    assert "get_gradient" in listed.stdout  # the function students write for sin_cos_norm
+    done = subprocess.run([sys.executable, "-m", "grader", "check", str(SAMPLES / "cos_square" / "honest_backward.py"),
+                           "--exercise", "cos_square", "--out", "/tmp/grader-catalogue-check", "--fail-under", "10"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "cos(x²)" in done.stdout
+    assert Path("/tmp/grader-catalogue-check/feedback.png").is_file()
