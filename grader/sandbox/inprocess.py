@@ -12,15 +12,13 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn
 
 from grader.sandbox import protocol
-from grader.sandbox.session import Ended, SessionEnded
-
-T = TypeVar("T")
+from grader.sandbox.session import Ended, Requests, SessionEnded
 
 
-class InProcessSession:
+class InProcessSession(Requests):
     """The face of sandbox.session.Session that probe uses, answering from this process."""
 
     skip: frozenset[str] = frozenset()
@@ -69,22 +67,12 @@ class InProcessSession:
         if self.ended:
             raise SessionEnded(self.ended)
         if not self._replies:
-            self.ended = Ended("protocol", f"sent nothing back during {doing}")
-            raise SessionEnded(self.ended)
+            self._end(Ended("protocol", f"sent nothing back during {doing}"))
         return protocol.decode(self._replies.popleft())
 
-    def request(self, header: dict[str, Any], payload: bytes, timeout: float, doing: str,
-                parse: Callable[[dict[str, Any], bytes], T]) -> T:
-        self.send(header, payload)
-        return self.reply(timeout, doing, parse)
-
-    def reply(self, timeout: float, doing: str, parse: Callable[[dict[str, Any], bytes], T]) -> T:
-        reply, data = self.receive(timeout, doing)
-        try:
-            return parse(reply, data)
-        except (protocol.ProtocolError, KeyError, TypeError, ValueError) as err:
-            self.ended = Ended("protocol", f"sent back something malformed: {err}")
-            raise SessionEnded(self.ended) from None
+    def _end(self, ended: Ended) -> NoReturn:
+        self.ended = ended
+        raise SessionEnded(ended)
 
     def close(self) -> None:
         self._replies.clear()

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from grader.sandbox import protocol
 from grader.sandbox.confine import NOBODY
@@ -91,7 +91,35 @@ class Conversation(Protocol):
     def output(self) -> tuple[str, int, str, int]: ...
 
 
-class Session:
+class Requests:
+    """request and reply, on top of a class's send, receive and _end: shared by Session and the
+    in-process runner, so a malformed reply ends either the same way."""
+
+    def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
+        raise NotImplementedError
+
+    def receive(self, timeout: float, doing: str) -> tuple[dict[str, Any], bytes]:
+        raise NotImplementedError
+
+    def _end(self, ended: Ended) -> NoReturn:
+        raise NotImplementedError
+
+    def request(self, header: dict[str, Any], payload: bytes, timeout: float, doing: str,
+                parse: Callable[[dict[str, Any], bytes], T]) -> T:
+        """Send one request and parse its reply; a reply that does not parse ends the session."""
+        self.send(header, payload)
+        return self.reply(timeout, doing, parse)
+
+    def reply(self, timeout: float, doing: str, parse: Callable[[dict[str, Any], bytes], T]) -> T:
+        """Receive the next reply and parse it; a reply that does not parse ends the session."""
+        reply, data = self.receive(timeout, doing)
+        try:
+            return parse(reply, data)
+        except (protocol.ProtocolError, KeyError, TypeError, ValueError) as err:
+            self._end(Ended("protocol", f"sent back something malformed: {err}"))
+
+
+class Session(Requests):
     """One child process running one submission. Use as a context manager.
 
     The child is forked from `zygote` when one is given (milliseconds), or else started afresh
@@ -181,21 +209,6 @@ class Session:
             self._end(Ended("protocol", f"sent back something malformed during {doing}: {err}"))
         raise AssertionError("unreachable")
 
-    def request(self, header: dict[str, Any], payload: bytes, timeout: float, doing: str,
-                parse: Callable[[dict[str, Any], bytes], T]) -> T:
-        """Send one request and parse its reply; a reply that does not parse ends the session."""
-        self.send(header, payload)
-        return self.reply(timeout, doing, parse)
-
-    def reply(self, timeout: float, doing: str, parse: Callable[[dict[str, Any], bytes], T]) -> T:
-        """Receive the next reply and parse it; a reply that does not parse ends the session."""
-        reply, data = self.receive(timeout, doing)
-        try:
-            return parse(reply, data)
-        except (protocol.ProtocolError, KeyError, TypeError, ValueError) as err:
-            self._end(Ended("protocol", f"sent back something malformed: {err}"))
-        raise AssertionError("unreachable")
-
     def _death(self, doing: str) -> Ended:
         try:
             code = self.process.wait(timeout=5)
@@ -208,7 +221,7 @@ class Session:
             return Ended("crash", f"crashed during {doing}: killed by signal {name}", code)
         return Ended("exit", f"exited with status {code} during {doing}", code)
 
-    def _end(self, ended: Ended) -> None:
+    def _end(self, ended: Ended) -> NoReturn:
         self.ended = ended
         self.kill()
         raise SessionEnded(ended)
