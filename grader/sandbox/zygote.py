@@ -76,10 +76,14 @@ class Zygote:
                 self._socket.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
             except OSError as err:
                 raise ZygoteGone(f"the zygote is gone: {err}") from None
-            while True:
-                reply = self._next(30.0)
-                if reply.get("event") == "spawned":
-                    return int(reply["pid"])
+            try:
+                while True:
+                    reply = self._next(30.0)
+                    if reply.get("event") == "spawned":
+                        return int(reply["pid"])
+            except subprocess.TimeoutExpired:
+                self.process.kill()  # a zygote that stops answering is replaced, not waited for
+                raise ZygoteGone("the zygote did not answer a spawn request") from None
 
     def wait(self, pid: int, timeout: float | None) -> int:
         """The exit code of a child this zygote spawned (negative: killed by that signal)."""

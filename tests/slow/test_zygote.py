@@ -4,6 +4,8 @@ grader ends the zygote and every child. (test_hostile and test_sandbox run each 
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -106,3 +108,21 @@ def test_killing_the_grader_ends_the_zygote_and_its_busy_child():
     while time.monotonic() < deadline and any(_alive(pid) for pid in everything):
         time.sleep(0.1)
     assert [pid for pid in everything if _alive(pid)] == []
+
+
+def test_a_zygote_that_stops_answering_is_replaced_and_the_grade_still_comes(sin, monkeypatch):
+    from grader.sandbox.session import _base_env
+    from grader.sandbox.zygote import Zygote, ZygoteGone
+
+    stuck = Zygote(_base_env())
+    os.kill(stuck.process.pid, signal.SIGSTOP)  # alive, but it will never answer
+    original = Zygote._next
+    monkeypatch.setattr(Zygote, "_next", lambda self, timeout: original(self, min(timeout or 1.0, 1.0)))
+    try:
+        with pytest.raises(ZygoteGone):
+            stuck.spawn(Path("/tmp"), {}, (0, 1, 2, 2), False)
+        outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin, zygote=stuck)  # a fresh child instead
+    finally:
+        os.kill(stuck.process.pid, signal.SIGCONT)
+        stuck.process.kill()
+    assert outcome.score == 10 and not stuck.alive()
