@@ -16,6 +16,10 @@ import secrets
 from dataclasses import asdict, dataclass
 from typing import Any
 
+# At import, not lazily: the sandbox child imports this before it is confined, and an import of the
+# grader after that is recorded as a suspicious event.
+from grader.formula import evaluate
+
 
 @dataclass(frozen=True)
 class Secret:
@@ -45,8 +49,6 @@ class Secret:
 def secret_derivative(x: Any, secret: Secret, derivative: str, xp: Any) -> Any:
     """Evaluate the secret derivative on x with array module xp (numpy, or torch in float64);
     `derivative` is the primitive's true derivative as an expression of u (formula.py)."""
-    from grader.formula import evaluate
-
     u = xp.sin(x * secret.k1 + secret.k2) * secret.k3
     tri = 1.0 - 4.0 * xp.abs(u - xp.floor(u) - 0.5)
     return evaluate(derivative, xp, u=x) + secret.b * (0.75 + 0.25 * tri)

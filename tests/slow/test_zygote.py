@@ -33,6 +33,7 @@ def test_a_forked_child_has_every_layer_a_fresh_one_has(sin, zygote):
     forked = grade_file(SUBMISSIONS / "honest_backward.py", sin, zygote=zygote)
     assert forked.score == fresh.score == 10
     assert forked.sandbox_layers == fresh.sandbox_layers
+    assert forked.sandbox_events == fresh.sandbox_events == ()  # nothing for a TA to review
 
 
 def test_hostile_submissions_reach_neither_the_zygote_nor_the_next_child(sin, zygote):
