@@ -224,7 +224,7 @@ def check_autograd(obs: Observations, ex: Exercise) -> Finding:
         return Finding("autograd", False, 0.0, "Not checked: no values came back from your function to check.",
                        evidence=evidence, data=data)
     if counts["autograd"] == len(judged):
-        return Finding("autograd", True, 1.0, f"Your values came through autograd of {ex.primitive}(x).",
+        return Finding("autograd", True, 1.0, f"Your values came through autograd of {_watched(ex)}.",
                        example=f"We swapped the derivative autograd uses for {ex.primitive} with a secret one; "
                                f"your answer followed it on all {len(judged)} inputs we checked.", data=data)
     example = next(r for r, v in judged if v != "autograd")
@@ -260,6 +260,12 @@ def check_autograd(obs: Observations, ex: Exercise) -> Finding:
                    cause="Likely cause: the answer mixes autograd's gradient with something computed another way.",
                    advice=f"Return exactly the gradient of {ex.primitive}(x), as autograd computes it.",
                    evidence=evidence, data=data)
+
+
+def _watched(ex: Exercise) -> str:
+    """The op the canary watched, as a student wrote it: 'sin(x)', or 'cos in cos(x**2)'."""
+    call = f"{ex.primitive}(x)"
+    return call if ex.value == call else f"{ex.primitive} in {ex.value}"
 
 
 def _by_hand(ex: Exercise) -> str:
