@@ -37,12 +37,6 @@ class InProcessSession(Requests):
         self._queue({"event": "hello", "torch": torch.__version__, "cuda": torch.cuda.is_available(),
                      "import_s": 0.0})
 
-    def __enter__(self) -> InProcessSession:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
         if self.ended:
             raise SessionEnded(self.ended)

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, Self, TypeVar
 
 from grader.sandbox import protocol
 from grader.sandbox.confine import NOBODY
@@ -92,8 +92,9 @@ class Conversation(Protocol):
 
 
 class Requests:
-    """request and reply, on top of a class's send, receive and _end: shared by Session and the
-    in-process runner, so a malformed reply ends either the same way."""
+    """request and reply (and use as a context manager), on top of a class's send, receive, _end
+    and close: shared by Session and the in-process runner, so a malformed reply ends either the
+    same way."""
 
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
         raise NotImplementedError
@@ -103,6 +104,15 @@ class Requests:
 
     def _end(self, ended: Ended) -> NoReturn:
         raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def request(self, header: dict[str, Any], payload: bytes, timeout: float, doing: str,
                 parse: Callable[[dict[str, Any], bytes], T]) -> T:
@@ -180,12 +190,6 @@ class Session(Requests):
             for fd in (stdout_write, stderr_write):
                 os.close(fd)
         return ForkedChild(pid, zygote), os.fdopen(stdout, "rb"), os.fdopen(stderr, "rb")
-
-    def __enter__(self) -> Session:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
         if self.ended:
