@@ -9,21 +9,16 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
-from grader import feedback
+from grader import feedback, verdict
 from grader.exercise import Exercise
 from grader.formula import names as formula_names
 from grader.grids import PLAIN_LAYOUTS, TRACKED_LAYOUTS, GridCase, round_to
 from grader.observations import CaseResult, Observations, Returned
 from grader.outcome import Finding
-
-# Names in the op trace that show a value computed outside autograd of the primitive (besides the
-# exercise's telltales: cos for sin(x)).
-SUSPICIOUS_OPS = {"gradient": "torch.gradient (finite differences)", "numpy": "a conversion to numpy",
-                  "tolist": "a conversion to Python lists", "item": "a conversion to Python numbers"}
-
 
 # ---- per-case facts --------------------------------------------------------------------------------
 
@@ -71,9 +66,9 @@ def repeat_agrees(r: CaseResult, ex: Exercise) -> bool:
 def case_predicates(ex: Exercise) -> dict[str, Callable[[CaseResult], bool]]:
     """check name -> 'this case fails it', for the checks whose failures are worth shrinking."""
     return {
-        "correctness": lambda r: r.case.layout in PLAIN_LAYOUTS and not matches(r.first, r.case, ex),
-        "tracked_inputs": lambda r: r.case.layout in TRACKED_LAYOUTS and not matches(r.first, r.case, ex),
-        "contract": lambda r: r.first.kind != "error" and not contract_ok(r.first, r.case),
+        "correctness": lambda r: r.case.layout in PLAIN_LAYOUTS and not matches(r.plain, r.case, ex),
+        "tracked_inputs": lambda r: r.case.layout in TRACKED_LAYOUTS and not matches(r.plain, r.case, ex),
+        "contract": lambda r: r.plain.kind != "error" and not contract_ok(r.plain, r.case),
     }
 
 
@@ -146,7 +141,7 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
     good: list[CaseResult] = []
     bad: list[CaseResult] = []
     for r in results:
-        (good if matches(r.first, r.case, ex) else bad).append(r)
+        (good if matches(r.plain, r.case, ex) else bad).append(r)
     fraction = len(good) / len(planned) if planned else 0.0
     ended = _ended_words(obs) if len(results) < len(planned) else ""
     if planned and len(good) == len(planned):
@@ -165,17 +160,17 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
 
 
 def _example(r: CaseResult, ex: Exercise) -> str:
-    got = values_of(r.first, r.case)
+    got = values_of(r.plain, r.case)
     if got is not None:
-        return feedback.value_example(r.case, got, reference(r.case, ex), ex.formula, r.first.dtype)
+        return feedback.value_example(r.case, got, reference(r.case, ex), ex.formula, r.plain.dtype)
     return f"On {feedback.input_words(r.case)}, your function " \
-           f"{feedback.returned_words(r.first)}."
+           f"{feedback.returned_words(r.plain)}."
 
 
 def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise) -> feedback.Cause | None:
-    first = example.first
+    first = example.plain
     if first.kind == "error" and first.error:
-        cause = feedback.explain_error(first.error)
+        cause = feedback.explain_error(first.error, ex)
         if cause.key == "memory":
             limit = f"{ex.limits.memory_gib:g} GiB"
             return feedback.Cause("memory", f"Likely cause: the function needed more memory than the {limit} "
@@ -196,7 +191,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise) -> feedback
         return precision
     xs, got, truth, function = [], [], [], []
     for r in bad:
-        v = values_of(r.first, r.case)
+        v = values_of(r.plain, r.case)
         if v is not None and not np.iscomplexobj(v):
             xs.append(r.case.values.ravel())
             got.append(v.ravel())
@@ -210,56 +205,59 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise) -> feedback
 
 
 def check_autograd(obs: Observations, ex: Exercise) -> Finding:
-    """The canary: under a secret derivative for the primitive, values that came through autograd
-    change with it. For any incoming gradient g the student's graph applies, the plain call gives
-    g·derivative(x) and the canary call g·secret(x), so canary·derivative == plain·secret."""
+    """The canary (verdict.py): every input was answered once with autograd's true derivative of the
+    primitive and once with a secret one, unknown to the submission. Credit needs every input with
+    values to be proven: the truth plainly, and exactly what autograd gives under the secret."""
     if not obs.load.ok:
         return _not_run("autograd")
-    verdicts = [(r, _canary_verdict(r, obs, ex)) for r in obs.cases]
-    judged = [(r, v) for r, v in verdicts if v != "no_data"]
-    counts = Counter(v for _, v in judged)
-    evidence = _evidence(obs, ex)
-    data = {"verdicts": dict(counts), "bypassed": counts["bypassed"] > 0}
+    judged = _judged(obs, ex)
+    counts = Counter(v.verdict for _, v in judged)
+    shown = all(v.verdict in verdict.SHOWN for _, v in judged)
+    data = {"verdicts": dict(counts), "proven": bool(judged) and shown, "unproven": bool(judged) and not shown,
+            "bypassed": counts[verdict.BYPASSED] > 0}
     if not judged:
-        return Finding("autograd", False, 0.0, "Not checked: no values came back from your function to check.",
-                       evidence=evidence, data=data)
-    if counts["autograd"] == len(judged):
+        return Finding("autograd", False, 0.0, f"Not checked: {ex.function} returned no values we could check.",
+                       data=data)
+    if shown:
+        wrong = counts[verdict.FOLLOWS]
+        if wrong:
+            return Finding("autograd", True, 1.0, f"Your values come from autograd of {_watched(ex)}, but on "
+                           f"{wrong} of {len(judged)} inputs they are not its derivative (see correctness).",
+                           example=f"They changed exactly as autograd's answer does when we swapped the derivative "
+                                   f"of {ex.primitive} for a secret one.", data=data)
         return Finding("autograd", True, 1.0, f"Your values came through autograd of {_watched(ex)}.",
-                       example=f"We swapped the derivative autograd uses for {ex.primitive} with a secret one; "
-                               f"your answer followed it on all {len(judged)} inputs we checked.", data=data)
-    example = next(r for r, v in judged if v != "autograd")
-    secret_at = _secret(example.case, obs, ex)
-    canary = values_of(example.canary, example.case)
-    assert canary is not None and secret_at is not None
-    i = int(np.argmax(np.abs(canary - secret_at)))
-    x = example.case.values.ravel()[i]
-    dtype = example.case.dtype
-    shown = (f"At x = {feedback.number(x, dtype)} ({feedback.describe_tensor(example.case)}), with {ex.primitive}'s "
-             f"derivative swapped for a secret one, autograd would have given "
-             f"{feedback.number(secret_at.ravel()[i], dtype)}; "
-             f"your function returned {feedback.number(canary.ravel()[i], example.canary.dtype)}.")
-    if counts["bypassed"]:
-        plain_is_truth = matches(example.first, example.case, ex)
-        what = (f"your answer stayed {ex.formula} when autograd's changed, so it was computed some other way "
-                f"({ex.formula} written out, a shifted {ex.primitive}, finite differences, numpy, a series, or a "
-                "hand-written backward)." if plain_is_truth else
-                "your answer did not change when autograd's did, so what you return is not the gradient autograd "
-                "computed.")
-        policy = (" The exercise is to use autograd, so this submission scores 0 in total."
-                  if ex.zero_total_unless_autograd else "")
-        return Finding("autograd", False, 0.0,
-                       f"Your values did not come from autograd on {counts['bypassed']} of {len(judged)} inputs."
-                       + policy,
-                       example=shown, cause=f"Likely cause: {what}",
-                       advice=f"Compute y = {_in_torch(ex.value)} on a tensor x with requires_grad=True, call "
-                              f"y.sum().backward(), and return x.grad. Do not write {ex.formula}.",
-                       evidence=evidence, data=data)
+                       example=f"We swapped the derivative autograd uses for {ex.primitive} with a secret one on "
+                               f"calls you could not tell apart; your answers followed it exactly on all "
+                               f"{len(judged)} inputs we checked.", data=data)
+    r, worst = next((r, v) for r, v in judged if v.verdict not in verdict.SHOWN)
+    words = feedback.unproven(worst, r, ex, _primitive_called(obs), obs.source_uses_autograd)
+    policy = (f" Credit beyond loading the file needs autograd of {ex.primitive} shown on every input, so this "
+              "submission scores no other points." if ex.zero_total_unless_autograd else "")
+    unproven = len(judged) - sum(counts[v] for v in verdict.SHOWN)
     return Finding("autograd", False, 0.0,
-                   f"Your values only partly follow autograd of {ex.primitive} ({counts['autograd']} of "
-                   f"{len(judged)} inputs).", example=shown,
-                   cause="Likely cause: the answer mixes autograd's gradient with something computed another way.",
-                   advice=f"Return exactly the gradient of {ex.primitive}(x), as autograd computes it.",
-                   evidence=evidence, data=data)
+                   f"Autograd of {_watched(ex)} is not shown on {unproven} of {len(judged)} inputs: "
+                   f"{words.summary}.{policy}",
+                   example=words.example, cause=words.cause, advice=words.advice, evidence=_evidence(obs, ex),
+                   data=data)
+
+
+def _judged(obs: Observations, ex: Exercise) -> list[tuple[CaseResult, verdict.Judged]]:
+    """The inputs that say something about autograd, with their verdicts. Answers that are zero
+    wherever the secret would move them say nothing, unless every answer is like that: then the
+    answers never moved at all."""
+    if obs.secret is None:
+        return []
+    verdicts = [(r, verdict.judge(r, ex, obs.secret)) for r in obs.cases]
+    judged = [(r, v) for r, v in verdicts if v.verdict not in (verdict.NO_DATA, verdict.ZERO)]
+    if judged:
+        return judged
+    return [(r, replace(v, verdict=verdict.BYPASSED)) for r, v in verdicts if v.verdict == verdict.ZERO]
+
+
+def _primitive_called(obs: Observations) -> bool:
+    """Whether the exercise's primitive ran at all during the graded calls (the canary counts every
+    route: threads, TorchScript, torch.func)."""
+    return any(r.primitive_calls for r in obs.cases)
 
 
 def _watched(ex: Exercise) -> str:
@@ -276,64 +274,12 @@ def _by_hand(ex: Exercise) -> str:
     return f"{ex.formula}, worked out by hand"
 
 
-def _in_torch(expression: str) -> str:
-    """An exercise's function as torch code: 'torch.log(x**2) * torch.sin(x) + 1 / x'."""
-    import re
-
-    return re.sub(r"\b(sin|cos|exp|log|sqrt|abs|tanh|sum)\(", r"torch.\1(", expression)
-
-
-def _secret(case: GridCase, obs: Observations, ex: Exercise) -> np.ndarray | None:
-    if obs.secret is None:
-        return None
-    return round_to(ex.reference(case.values, obs.secret), case.dtype)
-
-
-def _canary_verdict(r: CaseResult, obs: Observations, ex: Exercise) -> str:
-    plain, canary, secret = values_of(r.first, r.case), values_of(r.canary, r.case), _secret(r.case, obs, ex)
-    if plain is None or canary is None or secret is None or np.iscomplexobj(plain) or np.iscomplexobj(canary):
-        return "no_data"
-    truth = ex.reference(r.case.values)
-    # Judge at the coarser of the input's and the returned dtype: a float64 input answered in
-    # float32 is a contract fault, not evidence against autograd.
-    tol = max((ex.tolerance(d) for d in (r.case.dtype, r.first.dtype, r.canary.dtype) if d in ex.tolerances),
-              key=lambda t: t.atol)
-    atol, rtol = tol.atol * 8, tol.rtol * 8
-    # Points where some value came back at all (the secret differs from the truth everywhere).
-    telling = (np.abs(secret - truth) > 0.05) & ((np.abs(plain) > 1e-3) | (np.abs(canary) > 1e-3))
-    telling &= np.isfinite(plain) & np.isfinite(canary)
-    if not telling.any():
-        return "no_data"
-    p, c, s, t = plain[telling], canary[telling], secret[telling], truth[telling]
-    # Through autograd, a mistake either scales the gradient (2·sin, y.backward(x)): canary·truth
-    # == plain·secret; or adds a term the canary does not touch (a dropped + 1/x): the answer moves
-    # by exactly as much as the reference does.
-    if np.all(np.abs(c * t - p * s) <= atol + rtol * (np.abs(c * t) + np.abs(p * s))):
-        return "autograd"
-    if np.all(np.abs((c - p) - (s - t)) <= atol + rtol * (np.abs(c - p) + np.abs(s - t))):
-        return "autograd"
-    unchanged = np.abs(c - p) <= atol + rtol * np.abs(p)
-    if unchanged.all():
-        return "bypassed"
-    # Every value moved with the secret derivative, just not as the reference's: autograd of some
-    # other function (correctness says which values are wrong). Moving a value by the canary's
-    # size while staying within tolerance of the truth is impossible, so this is no loophole.
-    if not unchanged.any():
-        return "autograd"
-    return "mixed"
-
-
 def _evidence(obs: Observations, ex: Exercise) -> tuple[str, ...]:
-    suspicious = set(SUSPICIOUS_OPS) | ex.telltales | {f"{name}_" for name in ex.telltales}
-    calls: Counter[str] = Counter()
-    for r in obs.cases:
-        for name, count in r.trace.items():
-            if name.rsplit(".", 1)[-1] in suspicious:
-                calls[name] += count
+    """Secondary facts for the words, never the verdict: whether the primitive ran at all, and the
+    source lines that call a telltale (cos, for sin) or finite differences."""
     lines = []
-    if calls:
-        listed = ", ".join(f"{name} (×{n})" for name, n in calls.most_common(4))
-        lines.append(f"Evidence: outside autograd, your code called {listed}.")
+    if obs.cases and not _primitive_called(obs):
+        lines.append(f"Evidence: torch.{ex.primitive} never ran during the calls of your function.")
     for hit in obs.source_hits[:3]:
         lines.append(f"Evidence: line {hit.line} {hit.name and 'calls ' + hit.name}: `{hit.code}`")
     return tuple(lines)
@@ -343,28 +289,28 @@ def check_contract(obs: Observations, ex: Exercise) -> Finding:
     """Every call must return a tensor like x; a call that raised did not."""
     if not obs.load.ok:
         return _not_run("contract")
-    if not any(r.first.kind != "error" for r in obs.cases):
+    if not any(r.plain.kind != "error" for r in obs.cases):
         return Finding("contract", False, 0.0, "Not checked: your function never returned a value.")
-    good = [r for r in obs.cases if contract_ok(r.first, r.case)]
+    good = [r for r in obs.cases if contract_ok(r.plain, r.case)]
     if len(good) == len(obs.cases):
         return Finding("contract", True, 1.0, "It returns a tensor of the input's shape, dtype and device.")
-    bad = [r for r in obs.cases if r.first.kind != "error" and not contract_ok(r.first, r.case)]
+    bad = [r for r in obs.cases if r.plain.kind != "error" and not contract_ok(r.plain, r.case)]
     summary = f"Does not return a tensor like x on {len(obs.cases) - len(good)} of {len(obs.cases)} inputs."
     if not bad:
         return Finding("contract", False, len(good) / len(obs.cases), summary,
                        cause="Those calls raised an exception (see correctness).")
     r = obs.minimal.get("contract") or min(bad, key=lambda r: r.case.size_key())
     expected = f"a {r.case.dtype} tensor of shape {r.case.shape} on {r.case.device}"
-    precision = feedback.precision_cause(r.case, r.first.dtype) if r.first.kind == "tensor" else None
+    precision = feedback.precision_cause(r.case, r.plain.dtype) if r.plain.kind == "tensor" else None
     cause = precision or _contract_cause(r, ex)
     return Finding("contract", False, len(good) / len(obs.cases), summary,
                    example=f"For {feedback.input_words(r.case)}, your "
-                           f"function {feedback.returned_words(r.first)}; expected {expected}.",
+                           f"function {feedback.returned_words(r.plain)}; expected {expected}.",
                    cause=cause.text, advice=cause.advice, data={"cause": cause.key})
 
 
 def _contract_cause(r: CaseResult, ex: Exercise) -> feedback.Cause:
-    got = r.first
+    got = r.plain
     if got.kind != "tensor":
         found = _cause(r, [r], ex)
         assert found is not None  # _cause always explains a non-tensor result
@@ -382,7 +328,7 @@ def _contract_cause(r: CaseResult, ex: Exercise) -> feedback.Cause:
 def check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
     if not obs.load.ok:
         return _not_run("input_untouched")
-    if not any(r.first.kind != "error" for r in obs.cases):
+    if not any(r.plain.kind != "error" for r in obs.cases):
         return Finding("input_untouched", False, 0.0, "Not checked: your function never returned a value.")
     bad = [r for r in obs.cases if not untouched(r)]
     if not bad:
@@ -413,9 +359,14 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     a, b = values_of(r.first, r.case), values_of(r.second, r.case)
     if a is not None and b is not None and a.size:
         i = int(np.argmax(np.abs(a - b)))
+        doubled = bool(np.allclose(b, 2 * a, rtol=1e-4, atol=1e-6))
+        # The repeated pair may have been secret calls: show what a plain pair gives (the plain
+        # answer, then as many times it as the pair's ratio), so the words never depend on the draw.
+        plain = values_of(r.plain, r.case)
+        if r.secret[0] and plain is not None and a.ravel()[i] != 0:
+            a, b = plain, plain * (b.ravel()[i] / a.ravel()[i])
         first, second = (feedback.number(v.ravel()[i], dt) for v, dt in ((a, r.first.dtype), (b, r.second.dtype)))
         shown = f"first {first}, then {second}"
-        doubled = bool(np.allclose(b, 2 * a, rtol=1e-4, atol=1e-6))
     else:
         shown = f"first it {feedback.returned_words(r.first)}, then it {feedback.returned_words(r.second)}"
         doubled = False

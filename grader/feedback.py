@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from grader import verdict
 from grader.exercise import Exercise
 from grader.grids import GridCase
-from grader.observations import ErrorInfo, Returned
+from grader.observations import CaseResult, ErrorInfo, Returned
+from grader.verdict import Judged
 
 
 @dataclass(frozen=True)
@@ -103,25 +105,25 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "Call y.sum().backward(), or y.backward(torch.ones_like(y)), then return x.grad."),
     (r"does not require grad and does not have a grad_fn", "no_requires_grad",
      "autograd was asked for a gradient of something it did not record: x never had requires_grad=True.",
-     "Start from x = x.detach().clone().requires_grad_(True) before computing torch.sin(x)."),
+     "Start from x = x.detach().clone().requires_grad_(True) before computing {value}."),
     (r"can only change requires_grad flags of leaf variables", "requires_grad_nonleaf",
      "requires_grad_() was called on a tensor that is the result of other operations.",
      "Make a fresh leaf first: x = x.detach().clone().requires_grad_(True)."),
     (r"a leaf Variable that requires grad is being used in an in-place operation", "inplace_leaf",
      "an in-place operation (like sin_ or +=) changed a tensor that requires grad.",
-     "Use out-of-place operations: y = torch.sin(x)."),
+     "Use out-of-place operations: y = {value}."),
     (r"Can't call numpy\(\) on Tensor that requires grad", "numpy_requires_grad",
      "numpy() was called on a tensor that autograd is tracking.",
      "Return the torch tensor x.grad itself; the grader wants a tensor, not a numpy array."),
     (r"backward through the graph a second time", "backward_twice",
      "backward() ran twice through the same graph.",
-     "Compute y = torch.sin(x) again for each backward(), or call backward() only once."),
+     "Compute y = {value} again for each backward(), or call backward() only once."),
     (r"One of the differentiated Tensors appears to not have been used in the graph", "unused_input",
      "torch.autograd.grad was asked about a tensor that the output does not depend on.",
      "Compute y from the very tensor you pass to torch.autograd.grad."),
     (r"(must be real number, not Tensor|only one element tensors can be converted)", "math_module",
      "a function from the math module (or float()) was given a whole tensor.",
-     "Use torch.sin on the tensor; the math module works on single Python numbers only."),
+     "Use torch.{primitive} on the tensor; the math module works on single Python numbers only."),
     (r"(Expected all tensors to be on the same device|device type)", "device_mix",
      "tensors on different devices were combined.",
      "Create every tensor you need on x.device (torch.ones_like(x), not torch.ones(n))."),
@@ -133,8 +135,8 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "files outside its own folder.",
      "Compute the derivative with torch alone; nothing else is needed."),
     (r"takes \d+ positional arguments? but \d+ (was|were) given|missing \d+ required positional argument",
-     "signature", "get_derivative must take exactly one argument, the tensor x.",
-     "Define it as def get_derivative(x): …"),
+     "signature", "{function} must take exactly one argument, the tensor x.",
+     "Define it as def {function}(x): …"),
 )
 
 
@@ -142,11 +144,12 @@ _TENSOR_NAMES = ("grad", "backward", "requires_grad_", "requires_grad", "detach"
                  "numpy", "item", "zero_", "grad_fn", "is_leaf")
 
 
-def explain_error(error: ErrorInfo) -> Cause:
+def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     text = f"{error.type}: {error.message}"
+    names = {"function": ex.function, "primitive": ex.primitive, "value": in_torch(ex.value)}
     for pattern, key, cause, advice in _ERROR_HINTS:
         if re.search(pattern, text):
-            return Cause(key, "Likely cause: " + cause, advice)
+            return Cause(key, "Likely cause: " + cause.format(**names), advice.format(**names))
     if error.type in ("SystemExit", "KeyboardInterrupt"):
         return Cause("exit", f"Likely cause: your function raised {error.type} (sys.exit, exit() or a raise).",
                      "Return a value instead of exiting; the grader calls your function many times.")
@@ -208,6 +211,11 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
     return None
 
 
+def in_torch(expression: str) -> str:
+    """An exercise's function as torch code: 'torch.log(x**2) * torch.sin(x) + 1 / x'."""
+    return re.sub(r"\b(sin|cos|exp|log|sqrt|abs|tanh|sum)\(", r"torch.\1(", expression)
+
+
 def _named(expression: str) -> str:
     """How feedback writes an exercise's function: sin(x), cos(x²), ..."""
     return expression.replace("**2", "²").replace(" ", "") if len(expression) < 30 else "the function"
@@ -219,3 +227,74 @@ def precision_cause(case: GridCase, returned_dtype: str | None) -> Cause | None:
                      "precision (torch.tensor(...), .float() or a float32 helper tensor do this).",
                      "Keep x's dtype: work on x.detach().clone() and return its gradient as it is.")
     return None
+
+
+# ---- the canary's words ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Words:
+    summary: str
+    example: str
+    cause: str
+    advice: str
+
+
+def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool, uses_autograd: bool) -> Words:
+    """Why an input's answers do not show autograd of the primitive (verdict.py), for a student."""
+    swapped = f"with the derivative of {ex.primitive} swapped for a secret one"
+    x = r.case.values.ravel()[judged.index] if r.case.values.size else float("nan")
+    at = f"At x = {number(x, r.case.dtype)} ({describe_tensor(r.case)}), {swapped}, autograd gives " \
+         f"{number(judged.expected, r.case.dtype)}; your {ex.function} "
+    advice = (f"Compute y = {in_torch(ex.value)} on a tensor x with requires_grad=True, call y.sum().backward(), "
+              f"and return x.grad. Do not write {ex.formula} yourself.")
+    if judged.verdict == verdict.RAISED:
+        error = r.under_secret.error
+        return Words(
+            f"{ex.function} raised only when the derivative of {ex.primitive} was swapped for a secret one",
+            f"On {input_words(r.case)}, {swapped}, your {ex.function} raised "
+            f"{error.headline() if error else 'an exception'}; with the true derivative it returned values.",
+            f"Likely cause: it checks autograd's answer against a formula (an assert or torch.allclose against "
+            f"{ex.formula}). Under the secret derivative the two disagree on purpose, so that check fails.",
+            "Return autograd's value without checking it; compare it with the formula in your own notebook, not "
+            "in the graded function.")
+    if judged.verdict == verdict.NOTHING:
+        return Words(
+            f"{ex.function} returned values on some calls of an input and not on others",
+            f"On {input_words(r.case)} it {returned_words(r.plain)} on one call and "
+            f"{returned_words(r.under_secret)} on another, {swapped} on one of them.",
+            "Likely cause: the answer depends on something besides x (a check of autograd's answer, or state kept "
+            "between calls).", advice)
+    if judged.verdict == verdict.UNSTEADY:
+        return Words(
+            f"{ex.function} answered the same input differently on calls that autograd answers alike",
+            f"On {input_words(r.case)}, two calls on fresh copies of x, {swapped.replace('with', 'both with', 1)} "
+            "or both without, gave different values.",
+            "Likely cause: the answer depends on something besides x and autograd (state kept between calls, "
+            "randomness, or a guess at which calls the grader checks).",
+            f"Make {ex.function} a pure function of x: the same x must give the same answer every time.")
+    shown = at + f"returned {number(judged.got, r.under_secret.dtype)}."
+    if judged.verdict == verdict.BYPASSED:
+        return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did", shown,
+                     _bypass_cause(ex, primitive_called, uses_autograd), advice)
+    if not judged.plain_right:
+        return Words(f"your answer changed when autograd's derivative of {ex.primitive} did, but not as the "
+                     f"derivative of {_named(ex.value)} would", shown,
+                     "Likely cause: autograd of a different function (see correctness for the values), or autograd "
+                     "mixed with something computed another way. Only values that follow autograd exactly earn "
+                     "credit.", f"Fix the values first: differentiate exactly {in_torch(ex.value)} with autograd.")
+    return Words(f"your answer changed when autograd's derivative of {ex.primitive} did, but not as autograd's does",
+                 shown, "Likely cause: the answer mixes autograd's gradient with something computed another way "
+                 f"({ex.formula} on some elements or some calls, or a correction added to autograd's value).",
+                 f"Return exactly the gradient autograd computes for {in_torch(ex.value)}, unchanged, everywhere.")
+
+
+def _bypass_cause(ex: Exercise, primitive_called: bool, uses_autograd: bool) -> str:
+    if uses_autograd and not primitive_called:
+        return (f"Likely cause: your values come from autograd, but of something other than torch.{ex.primitive} "
+                f"(sin written as the imaginary part of exp(ix), say). The exercise is autograd of "
+                f"{in_torch(ex.value)}, and the grader watches torch.{ex.primitive} itself.")
+    if uses_autograd:
+        return (f"Likely cause: autograd ran, but the value returned was computed another way ({ex.formula} written "
+                "out, a hand-written backward, or a value taken before or beside autograd's).")
+    return (f"Likely cause: the answer was computed without autograd ({ex.formula} written out, a shifted "
+            f"{ex.primitive}, finite differences, numpy, or a series).")

@@ -22,7 +22,7 @@ from grader import checks, feedback, probe, score, submission
 from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.grids import PLAIN_LAYOUTS, grid_seed
-from grader.observations import Observations, Output
+from grader.observations import Observations, Output, parse_events
 from grader.outcome import Finding, Outcome, PlotData
 from grader.probe import Plan
 from grader.sandbox.session import Conversation
@@ -75,17 +75,19 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
     finally:
         session.close()
     out, out_bytes, err_text, err_bytes = session.output()
+    observations = replace(observations, events=parse_events(session.events()))
     truncated = out_bytes > len(out.encode()) or err_bytes > len(err_text.encode())
     # Tracebacks and warnings name the sandbox's copy; show the student their own file's name.
     out, err_text = (text.replace(str(session.path), sub.path.name) for text in (out, err_text))
     observations = replace(observations, output=Output(out, out_bytes, err_text, err_bytes),
-                           source_hits=submission.scan(sub.source, exercise.telltales))
+                           source_hits=submission.scan(sub.source, exercise.telltales),
+                           source_uses_autograd=submission.uses_autograd(sub.source))
     findings, total = score.apply([check(observations, exercise) for check in checks.ALL], exercise)
     return Outcome(
         submission=sub.path,
         sha256=sub.sha256,
         exercise=exercise.name,
-        status=_status(observations),
+        status=_status(observations, exercise),
         findings=tuple(findings),
         score=total,
         max_score=exercise.max_score,
@@ -105,12 +107,12 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
     )
 
 
-def _status(obs: Observations) -> str:
+def _status(obs: Observations, ex: Exercise) -> str:
     if not obs.load.ok:
         return "load_error"
     if obs.ended is not None:
         return {"timeout": "timeout"}.get(obs.ended.reason, "crash")
-    memory = any(r.first.error and feedback.explain_error(r.first.error).key == "memory" for r in obs.cases)
+    memory = any(c.error and feedback.explain_error(c.error, ex).key == "memory" for r in obs.cases for c in r.calls)
     return "memory" if memory else "graded"
 
 
@@ -123,7 +125,7 @@ def _plot_data(obs: Observations, ex: Exercise) -> PlotData | None:
     low, high = ex.plot_range
     failing: list[float] = []
     for r in obs.cases:
-        got = checks.values_of(r.first, r.case)
+        got = checks.values_of(r.plain, r.case)
         if got is None or np.iscomplexobj(got) or r.case.layout not in PLAIN_LAYOUTS:
             continue
         xs = r.case.values[~checks.within_tolerance(got, r.case, ex)]

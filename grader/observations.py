@@ -54,15 +54,41 @@ class Returned:
 
 @dataclass(frozen=True)
 class CaseResult:
+    """Calls on one input: twice on the same tensor, then once or twice on fresh copies. The parent
+    drew which of them were secret (the repeated pair share one state, the third has the other, a
+    fourth either), so every case has a plain answer and an answer under the secret."""
+
     case: GridCase
-    first: Returned
-    second: Returned
-    canary: Returned
+    calls: tuple[Returned, ...]
+    secret: tuple[bool, ...]
     input_changed: bool
     requires_grad_changed: bool
     grad_left: bool
-    trace: dict[str, int]
-    events: tuple[str, ...] = ()  # what the audit hook saw so far (cumulative)
+    primitive_calls: int  # how often the exercise's primitive ran during these calls (any route)
+
+    @property
+    def first(self) -> Returned:
+        return self.calls[0]
+
+    @property
+    def second(self) -> Returned:
+        return self.calls[1]
+
+    @property
+    def judged(self) -> tuple[tuple[Returned, bool], ...]:
+        """(answer, secret?) for the first call on each tensor; the repeat only tests repeatability."""
+        return tuple((call, secret) for i, (call, secret) in enumerate(zip(self.calls, self.secret, strict=True))
+                     if i != 1)
+
+    @property
+    def plain(self) -> Returned:
+        """The answer with autograd's true derivative: what correctness judges."""
+        return next(call for call, secret in self.judged if not secret)
+
+    @property
+    def under_secret(self) -> Returned:
+        """The answer with the secret derivative: what it must follow."""
+        return next(call for call, secret in self.judged if secret)
 
 
 @dataclass(frozen=True)
@@ -106,6 +132,7 @@ class Observations:
     layers: tuple[str, ...] = ()
     secret: Secret | None = None
     source_hits: tuple[SourceHit, ...] = ()
+    source_uses_autograd: bool = False  # the source calls backward, autograd.grad, torch.func, ...
     events: tuple[str, ...] = ()  # recorded for review: attempts the sandbox stopped or watched
 
 
@@ -184,29 +211,30 @@ def parse_returned(raw: Any, specs: Any, payload: bytes) -> Returned:
     )
 
 
-def parse_case(case: GridCase, header: dict[str, Any], payload: bytes) -> CaseResult:
+def parse_case(case: GridCase, secret: tuple[bool, ...], header: dict[str, Any], payload: bytes) -> CaseResult:
+    """A case's reply; `secret` is what the parent asked for (never what the child says)."""
     if header.get("event") == "harness_error":
         failure = Returned("error", error=ErrorInfo("GraderHarnessError", _text(header.get("detail", ""))))
-        return CaseResult(case, failure, failure, failure, False, False, False, {})
+        return CaseResult(case, (failure,) * len(secret), secret, False, False, False, 0)
     specs = header.get("arrays")
-    trace = header.get("trace", {})
-    if not isinstance(trace, dict) or len(trace) > 500:
-        raise ProtocolError("an op trace that is not a small object")
-    clean_trace = {_text(k, 200): int(v) for k, v in trace.items() if isinstance(v, int)}
+    primitive_calls = header.get("primitive_calls")
+    if not isinstance(primitive_calls, int) or isinstance(primitive_calls, bool) or primitive_calls < 0:
+        raise ProtocolError("a count of primitive calls that is not a count")
+    calls = header.get("calls")
+    if not isinstance(calls, list) or len(calls) != len(secret):
+        raise ProtocolError(f"a case reply without its {len(secret)} calls")
     return CaseResult(
         case=case,
-        first=parse_returned(header.get("first"), specs, payload),
-        second=parse_returned(header.get("second"), specs, payload),
-        canary=parse_returned(header.get("canary"), specs, payload),
+        calls=tuple(parse_returned(call, specs, payload) for call in calls),
+        secret=secret,
         input_changed=_flag(header.get("input_changed")),
         requires_grad_changed=_flag(header.get("requires_grad_changed")),
         grad_left=_flag(header.get("grad_left")),
-        trace=clean_trace,
-        events=parse_events(header.get("events", [])),
+        primitive_calls=primitive_calls,
     )
 
 
-def parse_events(raw: Any) -> tuple[str, ...]:
-    if not isinstance(raw, list):
-        raise ProtocolError("sandbox events that are not a list")
-    return tuple(_text(event, 300) for event in raw[:50])
+def parse_events(raw: tuple[str, ...]) -> tuple[str, ...]:
+    """The audit record as the child sent it: one line each, control characters dropped (a path
+    in an event is the submission's choice), at most 50 lines of 300 characters."""
+    return tuple("".join(c if c.isprintable() else "?" for c in line)[:300] for line in raw[:50])

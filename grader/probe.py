@@ -6,6 +6,7 @@ turning them into Observations; checks.py decides what they mean.
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -24,10 +25,8 @@ from grader.observations import (
     Returned,
     parse_case,
     parse_error,
-    parse_events,
     parse_returned,
 )
-from grader.sandbox.protocol import ProtocolError
 from grader.sandbox.session import Conversation, Session, SessionEnded
 from grader.sandbox.zygote import Zygote
 
@@ -108,46 +107,57 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         return replace(base, ended=end.ended)
     layers = tuple(str(layer)[:80] for layer in loaded.get("layers", []))[:20]
     layers = (*session.outer_layers, *layers)
-    try:
-        events = parse_events(loaded.get("events", []))
-    except ProtocolError:
-        events = ("sent malformed sandbox events",)
-    base = replace(base, layers=layers, events=events)
+    base = replace(base, layers=layers)
     if loaded.get("event") != "ready":
         return replace(base, load=_load_failure(loaded))
     cases = [case for d in devices for case in plan.cases[d]]
     results: list[CaseResult] = []
     ended, ended_case = None, None
     try:
-        run_cases(session, cases, results, lambda: _left(deadline, limits.call_timeout_s))
+        run_cases(session, cases, results, lambda: _left(deadline, limits.call_timeout_s), secret)
         plot = run_plot(session, plan.plot_x, _left(deadline, limits.call_timeout_s))
     except SessionEnded as end:
         ended, plot = end.ended, None
         ended_case = cases[len(results)] if len(results) < len(cases) else None
-    if results:
-        events = tuple(sorted(set(events) | set(results[-1].events)))
     return replace(
         base, load=LoadResult(True), cases=tuple(results), planned=tuple(cases), secret=secret, ended=ended,
-        ended_case=ended_case, plot=plot, events=events,
+        ended_case=ended_case, plot=plot,
     )
 
 
-def run_case(session: Conversation, case: grids.GridCase, timeout: float) -> CaseResult:
-    session.send(*_case_request(case))
-    return session.reply(timeout, "a call of your function", _parser(case))
+def run_case(session: Conversation, case: grids.GridCase, timeout: float, key: Secret) -> CaseResult:
+    secret = draw_secret_calls()
+    session.send(*_case_request(case, secret, key))
+    return session.reply(timeout, "a call of your function", _parser(case, secret))
 
 
-def _parser(case: grids.GridCase) -> Callable[[dict[str, Any], bytes], CaseResult]:
-    return lambda reply, payload: parse_case(case, reply, payload)
+def draw_secret_calls() -> tuple[bool, ...]:
+    """Which of a case's calls carry the secret: the repeated pair or the call on a fresh copy,
+    and in half the cases a fourth call, on another copy, with a state of its own. Drawn fresh for
+    every case of every run (not from the grid seed), so neither the order of the calls nor how many
+    there are or are secret tells a submission which ones are; the fourth call catches an answer
+    that moves with something other than the secret (its position, say)."""
+    pair = _random.random() < 0.5
+    if _random.random() < 0.5:
+        return (pair, pair, not pair)
+    return (pair, pair, not pair, _random.random() < 0.5)
+
+
+_random = secrets.SystemRandom()
+
+
+def _parser(case: grids.GridCase, secret: tuple[bool, ...]) -> Callable[[dict[str, Any], bytes], CaseResult]:
+    return lambda reply, payload: parse_case(case, secret, reply, payload)
 
 
 def run_cases(session: Conversation, cases: Sequence[grids.GridCase], results: list[CaseResult],
-              timeout: Callable[[], float]) -> None:
+              timeout: Callable[[], float], key: Secret) -> None:
     """Run the cases in order, appending each result as it comes (so that on SessionEnded the
     caller knows which case it was). Requests are pipelined: the child finds its next input waiting
     instead of idling for a round trip. At most WINDOW bytes are in flight, well under a pipe's
     64 KiB, so sending never blocks on a child that is stuck in a student's call."""
-    requests = [_case_request(case) for case in cases]
+    draws = [draw_secret_calls() for _ in cases]
+    requests = [_case_request(case, secret, key) for case, secret in zip(cases, draws, strict=True)]
     in_flight: list[int] = []
     sent = 0
     while len(results) < len(cases):
@@ -155,16 +165,18 @@ def run_cases(session: Conversation, cases: Sequence[grids.GridCase], results: l
             session.send(*requests[sent])
             in_flight.append(_size(requests[sent]))
             sent += 1
-        results.append(session.reply(timeout(), "a call of your function", _parser(cases[len(results)])))
+        done = len(results)
+        results.append(session.reply(timeout(), "a call of your function", _parser(cases[done], draws[done])))
         in_flight.pop(0)
 
 
 WINDOW = 16 << 10
 
 
-def _case_request(case: grids.GridCase) -> tuple[dict[str, Any], bytes]:
+def _case_request(case: grids.GridCase, secret: tuple[bool, ...], key: Secret) -> tuple[dict[str, Any], bytes]:
+    nonce, sealed = key.seal(secret)
     header = {"op": "case", "dtype": case.dtype, "device": case.device, "layout": case.layout,
-              "shape": list(case.shape)}
+              "shape": list(case.shape), "calls": len(secret), "nonce": nonce, "sealed": sealed}
     return header, case.values.astype("<f8").tobytes()
 
 
@@ -182,6 +194,8 @@ def shrink(session: Conversation, observations: Observations, exercise: Exercise
            predicates: dict[str, Callable[[CaseResult], bool]], layouts: dict[str, tuple[str, ...]]) -> Observations:
     """For each per-case check that failed somewhere, find the smallest input on which it still fails."""
     minimal: dict[str, CaseResult] = {}
+    secret = observations.secret
+    assert secret is not None  # collect() sets it whenever the file loaded
     for name, fails in predicates.items():
         if session.ended or not any(fails(r) for r in observations.cases):
             continue
@@ -195,7 +209,7 @@ def shrink(session: Conversation, observations: Observations, exercise: Exercise
         def still_fails(case: grids.GridCase, fails: Callable[[CaseResult], bool] = fails,
                         seen: dict[int, CaseResult] = seen) -> bool:
             try:
-                result = run_case(session, case, exercise.limits.call_timeout_s)
+                result = run_case(session, case, exercise.limits.call_timeout_s, secret)
             except SessionEnded:
                 return False
             seen[id(case)] = result

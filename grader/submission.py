@@ -53,19 +53,35 @@ def from_function(function: Callable[..., Any]) -> Submission:
     return Submission(Path(f"{getattr(function, '__name__', 'function')}()"), source)
 
 
+AUTOGRAD_CALLS = frozenset({"backward", "grad", "vjp", "jvp", "jacobian", "hessian", "jacrev", "jacfwd", "make_dual",
+                            "unpack_dual", "vmap"})
+
+
+def uses_autograd(source: bytes) -> bool:
+    """Whether the source calls into autograd at all (backward, autograd.grad, torch.func, forward
+    AD): it lets the feedback tell autograd of another function from no autograd. Never a verdict."""
+    return any(_called(node) in AUTOGRAD_CALLS for node in _calls(source))
+
+
+def _calls(source: bytes) -> list[ast.Call]:
+    try:
+        return [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)]
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+
+
+def _called(node: ast.Call) -> str:
+    return node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+
+
 def scan(source: bytes, telltales: frozenset[str] = frozenset({"cos"})) -> tuple[SourceHit, ...]:
     """Lines that call a telltale (cos, for sin's derivative) or finite differences: evidence for
     the feedback, never a verdict."""
     suspicious = set(SUSPICIOUS_CALLS) | telltales | {f"{name}_" for name in telltales}
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return ()
     lines = source.decode("utf-8", errors="replace").splitlines()
     hits = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if name in suspicious and 0 < node.lineno <= len(lines):
-                hits.append(SourceHit(node.lineno, name, lines[node.lineno - 1].strip()[:160]))
+    for node in _calls(source):
+        name = _called(node)
+        if name in suspicious and 0 < node.lineno <= len(lines):
+            hits.append(SourceHit(node.lineno, name, lines[node.lineno - 1].strip()[:160]))
     return tuple(sorted(set(hits), key=lambda h: h.line))[:10]

@@ -52,7 +52,7 @@ def picture(outcome: Outcome, exercise: Exercise) -> bytes | None:
     if outcome.plot is None:
         return None
     autograd = next((f for f in outcome.findings if f.name == "autograd"), None)
-    banner = banner_text(exercise) if autograd is not None and autograd.data.get("bypassed") else ""
+    banner = banner_text(exercise) if autograd is not None and autograd.data.get("unproven") else ""
     return template(exercise, outcome.plot.x, banner).paint(outcome, exercise)
 
 
@@ -258,9 +258,10 @@ def _animated(artist: Any) -> Any:
 
 
 def banner_text(exercise: Exercise) -> str:
-    """Why a curve that looks right scores 0: its values did not come through autograd."""
-    return (f"These values did not come from autograd of {exercise.primitive}(x): when we swapped its derivative "
-            f"for a secret one,\nyour answer did not change. The exercise is to use autograd, so it scores 0.")
+    """Why a curve that looks right scores nothing: autograd was not shown for its values."""
+    return (f"Autograd of {exercise.primitive} is not shown for these values: when we swapped its derivative for a "
+            f"secret one,\nyour answer did not follow it. The exercise is to use autograd, so only loading the file "
+            f"scores.")
 
 
 def prewarm(exercise: Exercise, x: np.ndarray) -> None:

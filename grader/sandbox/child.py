@@ -20,10 +20,9 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from grader.canary import Secret, secret_derivative
-from grader.sandbox import confine, protocol
+from grader.canary import Secret
+from grader.sandbox import canary, confine, protocol
 
-MAX_TRACE_NAMES = 500
 MAX_MESSAGE_CHARS = 2000
 
 
@@ -34,12 +33,14 @@ def main(argv: list[str]) -> None:
 
     # One thread: the grids are small, and the parent works on the other core meanwhile.
     torch.set_num_threads(1)
-    serve(torch, int(argv[1]), int(argv[2]), time.perf_counter() - started)
+    serve(torch, int(argv[1]), int(argv[2]), int(argv[3]), time.perf_counter() - started)
 
 
-def serve(torch: Any, read_fd: int, write_fd: int, start_s: float, layers: tuple[str, ...] = ()) -> None:
-    """The whole conversation with the parent. `layers` are confinements already in place (a forked
-    child's namespaces); `start_s` is what starting this process cost."""
+def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, start_s: float,
+          layers: tuple[str, ...] = ()) -> None:
+    """The whole conversation with the parent. `record_fd` takes the audit hook's record as it
+    happens; `layers` are confinements already in place (a forked child's namespaces); `start_s` is
+    what starting this process cost."""
     protocol.send(write_fd, {
         "event": "hello",
         "torch": torch.__version__,
@@ -51,8 +52,10 @@ def serve(torch: Any, read_fd: int, write_fd: int, start_s: float, layers: tuple
     setup, _ = receiver.receive()
     active = [*layers, *apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])]
     runner = Runner(torch, setup)
-    active += confine.apply(Path(setup["path"]).parent, runner.events, frozenset(setup.get("skip", ())))
-    protocol.send(write_fd, {**runner.load(), "layers": active, "events": sorted(runner.events)})
+    _run_compiled_code_through_autograd(torch)
+    active += confine.apply(Path(setup["path"]).parent, record_fd, frozenset(setup.get("skip", ())),
+                            runner.canary.busy)
+    protocol.send(write_fd, {**runner.load(), "layers": active})
     if runner.function is None:
         return
     while True:
@@ -64,7 +67,18 @@ def serve(torch: Any, read_fd: int, write_fd: int, start_s: float, layers: tuple
         except Exception:  # noqa: BLE001 - our harness failed around the call (maybe the student broke torch)
             reply, arrays = {"event": "harness_error", "detail": traceback.format_exc()[-MAX_MESSAGE_CHARS:]}, []
         specs, blob = protocol.pack_arrays(arrays)
-        protocol.send(write_fd, {**reply, "arrays": specs, "events": sorted(runner.events)}, blob)
+        protocol.send(write_fd, {**reply, "arrays": specs}, blob)
+
+
+def _run_compiled_code_through_autograd(torch: Any) -> None:
+    """Compiled code must reach autograd the ordinary way, or an honest student's derivative would
+    not follow the canary. TorchScript's optimising executor differentiates a fused graph with its
+    own formulas: run scripted functions op by op. torch.compile cannot start a C++ compiler in the
+    sandbox: let it fall back to running the function eagerly (the environment says so to a child
+    started afresh; a forked one inherits a torch._dynamo that read its environment in the zygote)."""
+    torch._C._set_graph_executor_optimize(False)
+    if "torch._dynamo" in sys.modules:
+        sys.modules["torch._dynamo"].config.suppress_errors = True
 
 
 def _exit_with_parent(read_fd: int) -> None:
@@ -107,9 +121,9 @@ class Runner:
         self.path = setup["path"]
         self.function_name = setup["function"]
         self.function: Any = None
-        self.events: set[str] = set()  # what the audit hook saw the submission try
-        self.canary = make_canary(torch, setup["primitive"], setup["derivative"],
-                                  Secret.from_wire(setup["secret"]))
+        # From here on the secret and its key live in the canary's closures alone.
+        self.canary = canary.install(torch, setup["primitive"], setup["derivative"],
+                                     Secret.from_wire(setup.pop("secret")))
 
     def load(self) -> dict[str, Any]:
         started = time.perf_counter()
@@ -138,34 +152,32 @@ class Runner:
         arrays: list = []
         if header["op"] == "plot":
             return {"first": self.call(make(), arrays)}, arrays
+        # Twice on one tensor (does it change x? do repeated calls agree?), then each further call on
+        # a fresh one; the parent says which calls are secret.
+        self.canary.plan(int(header["nonce"]), int(header["sealed"]), int(header["calls"]))
         x = make()
         original, requires_grad = x.detach().clone(), x.requires_grad
-        first = self.call(x, arrays)
-        second = self.call(x, arrays)
-        reply = {
-            "first": first,
-            "second": second,
+        calls = [self.call(x, arrays, planned=True), self.call(x, arrays, planned=True)]
+        changed = {
             "input_changed": not _same(self.torch, x.detach(), original),
             "requires_grad_changed": x.requires_grad != requires_grad,
             "grad_left": bool(x.is_leaf and x.grad is not None),
         }
-        mode = self.canary()
-        reply["canary"] = self.call(make(), arrays, mode)
-        reply["trace"] = mode.trace
-        return reply, arrays
+        calls += [self.call(make(), arrays, planned=True) for _ in range(int(header["calls"]) - 2)]
+        return {"calls": calls, **changed, "primitive_calls": self.canary.calls()}, arrays
 
-    def call(self, x: Any, arrays: list, mode: Any = None) -> dict[str, Any]:
-        """Call the student's function once; the canary mode, if any, covers the call alone, so our
-        own snapshotting never shows up in the op trace."""
+    def call(self, x: Any, arrays: list, planned: bool = False) -> dict[str, Any]:
+        """Call the student's function once, in the state the case planned (plain for the plot);
+        the canary is plain again before we look at what came back."""
         started = time.perf_counter()
+        if planned:
+            self.canary.next_call()
         try:
-            if mode is None:
-                out = self.function(x)
-            else:
-                with mode:
-                    out = self.function(x)
+            out = self.function(x)
         except BaseException as err:  # noqa: BLE001 - report every way a call can end
             return {"kind": "error", "error": describe_error(err, self.path)}
+        finally:
+            self.canary.rest()
         reply = snapshot(self.torch, out, x.numel(), arrays)
         reply["seconds"] = time.perf_counter() - started
         return reply
@@ -242,72 +254,6 @@ def _safe_text(value: Any, limit: int, use_str: bool = False) -> str:
     except BaseException:  # noqa: BLE001 - a student's __repr__ may raise anything
         text = f"<{type(value).__name__} that cannot be shown>"
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def make_canary(torch: Any, primitive: str, derivative: str, secret: Secret) -> Any:
-    """A TorchFunctionMode factory that routes the primitive through an autograd.Function whose
-    forward is the real primitive and whose backward and jvp return the secret derivative."""
-    from torch.overrides import TorchFunctionMode, resolve_name
-
-    def secret_of(x: Any, like: Any) -> Any:
-        # Disabled so our own sin/cos calls neither recurse into the mode nor enter the trace.
-        with torch._C.DisableTorchFunction():
-            x64 = x.detach().to(torch.float64)
-            return secret_derivative(x64, secret, derivative, torch).to(like.dtype)
-
-    class Primitive(torch.autograd.Function):
-        generate_vmap_rule = True
-
-        @staticmethod
-        def forward(x: Any) -> Any:
-            return getattr(torch, primitive)(x)
-
-        @staticmethod
-        def setup_context(ctx: Any, inputs: Any, output: Any) -> None:
-            ctx.save_for_backward(inputs[0])
-            ctx.input = inputs[0]
-
-        @staticmethod
-        def backward(ctx: Any, grad: Any) -> Any:
-            (x,) = ctx.saved_tensors
-            return grad * secret_of(x, grad)
-
-        @staticmethod
-        def jvp(ctx: Any, tangent: Any) -> Any:
-            return tangent * secret_of(ctx.input, tangent)
-
-    aten = getattr(torch.ops.aten, primitive)
-    aten_inplace = getattr(torch.ops.aten, primitive + "_")
-    out_of_place = {getattr(torch, primitive), getattr(torch.Tensor, primitive), aten.default}
-    in_place = {getattr(torch, primitive + "_"), getattr(torch.Tensor, primitive + "_"), aten_inplace.default}
-    names: dict[Any, str] = {}
-
-    class Canary(TorchFunctionMode):
-        def __init__(self) -> None:
-            super().__init__()
-            self.trace: dict[str, int] = {}
-
-        def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
-            kwargs = kwargs or {}
-            self._record(func)
-            if func in out_of_place:
-                result = Primitive.apply(args[0])
-                out = kwargs.get("out")
-                return out.copy_(result) if out is not None else result
-            if func in in_place:
-                # In place keeps autograd's meaning: the tensor's new history is the canary's output.
-                target = args[0]
-                return target.copy_(Primitive.apply(target.clone()))
-            return func(*args, **kwargs)
-
-        def _record(self, func: Any) -> None:
-            name = names.get(func)
-            if name is None:
-                name = names[func] = (resolve_name(func) or getattr(func, "__name__", "?"))[:200]
-            if name in self.trace or len(self.trace) < MAX_TRACE_NAMES:
-                self.trace[name] = self.trace.get(name, 0) + 1
-
-    return Canary
 
 
 if __name__ == "__main__":

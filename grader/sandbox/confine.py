@@ -44,7 +44,8 @@ class _PathBeneath(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
-def apply(workdir: Path, events: set[str], skip: frozenset[str] = frozenset()) -> list[str]:
+def apply(workdir: Path, record_fd: int, skip: frozenset[str] = frozenset(),
+          busy: Callable[[], bool] = lambda: False) -> list[str]:
     """Confine this process for good; return the layers that are now active. `skip` names layers to
     leave off (uid, landlock, seccomp), only to test that each of the others holds on its own."""
     active = []
@@ -59,7 +60,7 @@ def apply(workdir: Path, events: set[str], skip: frozenset[str] = frozenset()) -
         applied = "" if name in skip else layer()
         if applied:
             active.append(applied)
-    sys.addaudithook(_auditor(workdir, events))
+    sys.addaudithook(_auditor(workdir, record_fd, busy))
     active.append("audit hook")
     return active
 
@@ -160,23 +161,58 @@ def _seccomp() -> str:
 
 
 _WATCHED = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "os.kill", "os.killpg",
-            "gc.get_objects", "gc.get_referrers", "ctypes.dlopen", "os.setuid")
+            "gc.get_objects", "gc.get_referrers", "gc.get_referents", "ctypes.", "os.setuid", "sys.settrace",
+            "sys.setprofile", "sys.addaudithook", "sys.remote_exec", "grader.canary")
+# Ways to a frame. The harness's frames hold nothing secret (sandbox/canary.py), so these matter only
+# while the secret's formula runs, where a garbage collector callback or a __del__ could look.
+_FRAME_EVENTS = ("sys._getframe", "sys._current_frames")
+_FRAME_ATTRIBUTES = ("tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back")
+TAMPERED = 73  # the child's exit status when its record channel was closed or replaced
+_MAX_EVENTS = 50
 
 
-def _auditor(workdir: Path, events: set[str]) -> Callable[[str, tuple[Any, ...]], None]:
-    """Record, for a TA, attempts that the layers above stop or that suggest tampering."""
+def _auditor(workdir: Path, record_fd: int, busy: Callable[[], bool]) -> Callable[[str, tuple[Any, ...]], None]:
+    """Record, for a TA, attempts that the layers above stop or that could reach the grader's
+    secrets. Each event goes to the parent the moment it happens, before the operation it audits
+    runs, so nothing the submission does afterwards can take it back. The hook uses only what it
+    captured now: a submission that patches os, sys or the grader's modules later changes nothing
+    here. A record channel closed or replaced (checked by its inode before each write) ends the
+    child with status TAMPERED, which the parent reports."""
     root = str(workdir)
+    write, fstat, exit_now, abspath = os.write, os.fstat, os._exit, os.path.abspath
+    inode = fstat(record_fd).st_ino
+    sent: set[str] = set()
+    watched, attributes, frame_events = _WATCHED, _FRAME_ATTRIBUTES, _FRAME_EVENTS
+    devnull, mems = os.devnull, ("/mem", "/maps", "/pagemap")
+    # Builtins too: a submission may rebind builtins.str or builtins.isinstance.
+    text_of, is_a, size, some = str, isinstance, len, any
+
+    def send(text: str) -> None:
+        if text in sent or size(sent) >= _MAX_EVENTS:
+            return
+        sent.add(text)
+        try:
+            if fstat(record_fd).st_ino != inode:
+                exit_now(TAMPERED)
+            write(record_fd, text.encode("utf-8", "replace")[:300] + b"\n")
+        except OSError:
+            exit_now(TAMPERED)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
-        if len(events) >= 50:
-            return
-        if event == "import" and args and str(args[0]).startswith("grader"):
-            events.add(f"imported {args[0]}")
-        elif event == "open" and len(args) > 1 and isinstance(args[1], str) and any(c in args[1] for c in "wax+"):
-            path = os.path.abspath(str(args[0]))
-            if not path.startswith(root) and path != os.devnull:
-                events.add(f"opened {path} for writing")
-        elif event.startswith(_WATCHED):
-            events.add(event)
+        if event == "import" and args and is_a(args[0], text_of) and args[0].startswith("grader"):
+            send("imported " + args[0])
+        elif event == "open" and args and is_a(args[0], text_of) and args[0].startswith("/proc/") \
+                and args[0].endswith(mems):
+            send("opened " + args[0])
+        elif event == "open" and size(args) > 1 and is_a(args[1], text_of) and some(c in args[1] for c in "wax+"):
+            path = abspath(text_of(args[0]))
+            if not path.startswith(root) and path != devnull:
+                send(f"opened {path} for writing")
+        elif event in frame_events and busy():
+            send(event + " while the canary's secret was in use")
+        elif event == "object.__getattr__" and size(args) > 1 and args[1] in attributes and busy():
+            send(f"read a frame ({args[1]}) while the canary's secret was in use")
+        elif event.startswith(watched):
+            send(event)
 
     return hook

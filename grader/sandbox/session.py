@@ -22,13 +22,15 @@ from pathlib import Path
 from typing import Any, NoReturn, Protocol, Self, TypeVar
 
 from grader.sandbox import protocol
-from grader.sandbox.confine import NOBODY
+from grader.sandbox.confine import NOBODY, TAMPERED
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone
 
 T = TypeVar("T")
 _ROOT = str(Path(__file__).resolve().parents[2])
 # -I ignores PYTHON* variables and the user's site; the bootstrap adds only the grader itself.
 _BOOTSTRAP = f"import sys; sys.path.insert(0, {_ROOT!r}); from grader.sandbox.child import main; main(sys.argv)"
+RECORD_LIMIT = 16 << 10  # the audit record kept per submission
+MAX_EVENTS = 50
 _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
 
 
@@ -90,6 +92,8 @@ class Conversation(Protocol):
 
     def output(self) -> tuple[str, int, str, int]: ...
 
+    def events(self) -> tuple[str, ...]: ...
+
 
 class Requests:
     """request and reply (and use as a context manager), on top of a class's send, receive, _end
@@ -142,6 +146,7 @@ class Session(Requests):
         shutil.copyfile(source, self.path)
         request_read, self._request = os.pipe()
         self._reply_fd, reply_write = os.pipe()
+        record_read, record_write = os.pipe()  # the audit hook's record, drained as it comes
         if os.geteuid() == 0:  # the child drops to nobody: its directory must stay its own
             for path in (self.workdir, self.path):
                 os.chown(path, NOBODY, NOBODY)
@@ -150,15 +155,16 @@ class Session(Requests):
         # Layers the child cannot see for itself (it reports the rest); a forked child reports all.
         self.outer_layers: tuple[str, ...] = ()
         self.process: subprocess.Popen[bytes] | ForkedChild
-        forked = zygote and self._fork(zygote, request_read, reply_write)
+        forked = zygote and self._fork(zygote, request_read, reply_write, record_write)
         if forked:
             self.process, out_pipe, err_pipe = forked
         else:
             namespaces = () if "namespaces" in self.skip else namespace_prefix()
             self.outer_layers = (NAMESPACES_LAYER,) if namespaces else ()
             popen = subprocess.Popen(
-                [*namespaces, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read), str(reply_write)],
-                pass_fds=(request_read, reply_write),
+                [*namespaces, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read), str(reply_write),
+                 str(record_write)],
+                pass_fds=(request_read, reply_write, record_write),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -167,19 +173,21 @@ class Session(Requests):
                 start_new_session=True,
             )
             self.process, out_pipe, err_pipe = popen, popen.stdout, popen.stderr
-        os.close(request_read)
-        os.close(reply_write)
+        for fd in (request_read, reply_write, record_write):
+            os.close(fd)
         self._receiver = protocol.Receiver(self._reply_fd)
         self.stdout = CapturedStream(out_pipe, output_kib << 10)
         self.stderr = CapturedStream(err_pipe, output_kib << 10)
+        self.record = CapturedStream(os.fdopen(record_read, "rb"), RECORD_LIMIT)
         self.ended: Ended | None = None
 
-    def _fork(self, zygote: Zygote, request_read: int, reply_write: int) -> tuple[ForkedChild, Any, Any] | None:
+    def _fork(self, zygote: Zygote, request_read: int, reply_write: int,
+              record_write: int) -> tuple[ForkedChild, Any, Any] | None:
         """The child forked from the zygote with its stdout and stderr pipes, or None if the zygote
         is gone (the caller then starts the child afresh)."""
         stdout, stdout_write = os.pipe()
         stderr, stderr_write = os.pipe()
-        fds = (request_read, reply_write, stdout_write, stderr_write)
+        fds = (request_read, reply_write, record_write, stdout_write, stderr_write)
         try:
             pid = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip)
         except ZygoteGone:
@@ -223,6 +231,8 @@ class Session(Requests):
             if -code == signal.SIGXCPU:
                 return Ended("timeout", f"used up its CPU time during {doing} ({name})", code)
             return Ended("crash", f"crashed during {doing}: killed by signal {name}", code)
+        if code == TAMPERED:
+            return Ended("exit", f"closed or replaced the grader's record of what it did during {doing}", code)
         return Ended("exit", f"exited with status {code} during {doing}", code)
 
     def _end(self, ended: Ended) -> NoReturn:
@@ -253,6 +263,14 @@ class Session(Requests):
         err, err_total = self.stderr.text(wait=1.0)
         return out, out_total, err, err_total
 
+    def events(self) -> tuple[str, ...]:
+        """What the audit hook recorded, in the order it happened (call after close)."""
+        text, _ = self.record.text(wait=1.0)
+        events = [line for line in text.splitlines() if line]
+        if self.ended is not None and self.ended.returncode == TAMPERED:
+            events.append("closed or replaced the sandbox's record channel")
+        return tuple(dict.fromkeys(events))[:MAX_EVENTS]
+
 
 @functools.cache
 def namespace_prefix() -> tuple[str, ...]:
@@ -273,7 +291,9 @@ def namespace_prefix() -> tuple[str, ...]:
 
 def _base_env() -> dict[str, str]:
     env = {key: os.environ[key] for key in _KEPT_ENV if key in os.environ}
-    env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
+               # torch.compile cannot start a compiler in the sandbox: run the function eagerly instead.
+               TORCHDYNAMO_SUPPRESS_ERRORS="1", TORCHINDUCTOR_COMPILE_THREADS="1")
     return env
 
 

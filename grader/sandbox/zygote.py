@@ -9,12 +9,12 @@ The zygote is trusted code that never runs a student's file and never reads anyt
 Per request it forks; that fork (the "holder") drops into new pid, network and mount namespaces and
 forks again, so the sandbox child is process 1 of its own pid namespace exactly as under
 `unshare --pid --fork --kill-child`: the holder waits for it and dies the same way. The child gets
-only its four pipes (request, reply, stdout, stderr, passed over SCM_RIGHTS) and its directory; the
+only its five pipes (request, reply, record, stdout, stderr, passed over SCM_RIGHTS) and its directory; the
 zygote's control socket is closed before any student code runs. CUDA is never initialised in the
 zygote, only in a child.
 
 Control messages are JSON over a SOCK_SEQPACKET socket pair (one datagram per message):
-  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces"} + 4 fds
+  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces"} + 5 fds
   zygote -> grader  {"event": "ready"} once; {"event": "spawned", "pid"}; {"event": "exited", "pid", "code"}
 where "code" follows subprocess's convention (negative: killed by that signal).
 """
@@ -68,8 +68,9 @@ class Zygote:
         if self._next(start_timeout).get("event") != "ready":
             raise ZygoteGone("the zygote did not start")
 
-    def spawn(self, workdir: Path, env: dict[str, str], fds: tuple[int, int, int, int], namespaces: bool) -> int:
-        """Fork a sandbox child in `workdir` with fds (request read, reply write, stdout, stderr); its pid."""
+    def spawn(self, workdir: Path, env: dict[str, str], fds: tuple[int, ...], namespaces: bool) -> int:
+        """Fork a sandbox child in `workdir` with fds (request read, reply write, record write, stdout,
+        stderr); its pid."""
         message = json.dumps({"op": "spawn", "workdir": str(workdir), "env": env, "namespaces": namespaces}).encode()
         with self._lock:
             try:
@@ -213,7 +214,7 @@ def _reap(control: socket.socket, children: set[int]) -> None:
 
 def _receive(control: socket.socket) -> tuple[bytes, list[int]]:
     fds = array.array("i")
-    data, ancillary, _, _ = control.recvmsg(MAX_MESSAGE, socket.CMSG_SPACE(4 * fds.itemsize))
+    data, ancillary, _, _ = control.recvmsg(MAX_MESSAGE, socket.CMSG_SPACE(5 * fds.itemsize))
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
@@ -264,7 +265,7 @@ def _unshare(libc: Any) -> bool:
 
 
 def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int], namespaces: bool) -> None:
-    """Process 1 of the new pid namespace: a private /proc, the four pipes, then the child's loop."""
+    """Process 1 of the new pid namespace: a private /proc, the five pipes, then the child's loop."""
     code = 0
     try:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # --kill-child: dies with the holder
@@ -272,7 +273,7 @@ def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int]
             # A /proc of this namespace only: other processes are not even visible.
             libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None)
             namespaces = libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None) == 0
-        request_read, reply_write, stdout, stderr = fds
+        request_read, reply_write, record, stdout, stderr = fds
         null = os.open(os.devnull, os.O_RDONLY)
         for source, target in ((null, 0), (stdout, 1), (stderr, 2)):
             os.dup2(source, target)
@@ -283,7 +284,7 @@ def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int]
         os.environ.update(request["env"])
         from grader.sandbox import child
 
-        child.serve(torch, request_read, reply_write, 0.0, (NAMESPACES_LAYER,) if namespaces else ())
+        child.serve(torch, request_read, reply_write, record, 0.0, (NAMESPACES_LAYER,) if namespaces else ())
     except SystemExit as end:
         code = end.code if isinstance(end.code, int) else 1
     except BaseException:  # noqa: BLE001 - report on the child's stderr, which the grader keeps
@@ -305,7 +306,7 @@ def warm_up(torch: Any) -> None:
     from torch.overrides import TorchFunctionMode  # noqa: F401
 
     from grader.canary import Secret
-    from grader.sandbox import child
+    from grader.sandbox import canary, child
 
     with contextlib.suppress(ImportError):
         import pyseccomp  # noqa: F401 - the child's confinement loads it (7 ms each time otherwise)
@@ -331,12 +332,18 @@ def warm_up(torch: Any) -> None:
     def functional(x: Any) -> Any:
         return torch.autograd.functional.jacobian(torch.sin, x).diagonal()
 
-    canary = child.make_canary(torch, "sin", "cos(u)", Secret(0.5, 1.0, 0.0, 1.0))
+    # Each child installs its own canary (under a millisecond); the zygote runs every style under
+    # one, plain and secret, then removes it, so what that imports is imported once.
+    warm = canary.install(torch, "sin", "cos(u)", Secret(0.5, 1.0, 0.0, 1.0))
     for fn in (backward, grad, func, forward, functional):
         for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
             x = torch.linspace(-1.0, 1.0, 5, dtype=dtype)
             # Best effort: a warm-up that fails (an op missing for a dtype, say) only costs speed.
             with contextlib.suppress(Exception):
                 child.snapshot(torch, fn(x), x.numel(), [])
-                with canary():
+                warm.plan(*Secret(0.5, 1.0, 0.0, 1.0).seal((False, True)), 2)
+                for _ in range(2):
+                    warm.next_call()
                     fn(x)
+    warm.rest()
+    warm.remove()

@@ -10,7 +10,7 @@ from grader.canary import Secret, secret_derivative
 from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, ErrorInfo, LoadResult, Observations, Returned
 
-SECRET = Secret(b=-0.4, k1=9.0, k2=0.3, k3=41.0)
+SECRET = Secret(b=-0.4, k1=3.0, k2=0.3, k3=4.1)
 VALUES = np.linspace(-3, 3, 13)
 
 
@@ -18,16 +18,25 @@ def _tensor(values: np.ndarray, dtype: str = "float32") -> Returned:
     return Returned("tensor", values=round_to(values, dtype), dtype=dtype, shape=values.shape, device="cpu")
 
 
-def _observations(plain, canary=None, second=None, layout="plain", **flags) -> Observations:
+def _raised(message: str = "AssertionError") -> Returned:
+    return Returned("error", error=ErrorInfo("AssertionError", message))
+
+
+def _observations(plain, canary=None, second=None, layout="plain", pair_secret=False, hidden=None,
+                  **flags) -> Observations:
+    """One case: `plain` answers with the true derivative, `canary` (or the Returned `hidden`) under
+    the secret; `pair_secret` puts the secret on the repeated pair instead of the fresh call."""
     case = GridCase(round_to(VALUES, "float32"), "float32", "cpu", layout, "explicit")
     x = case.values
-    first = _tensor(plain(x))
+    plain_r = _tensor(plain(x))
+    secret_r = hidden or (_tensor(canary(x)) if canary else plain_r)
+    pair, single = (secret_r, plain_r) if pair_secret else (plain_r, secret_r)
     result = CaseResult(
-        case=case, first=first, second=_tensor(second(x)) if second else first,
-        canary=_tensor(canary(x)) if canary else first,
+        case=case, calls=(pair, _tensor(second(x)) if second else pair, single),
+        secret=(pair_secret, pair_secret, not pair_secret),
         input_changed=flags.get("input_changed", False),
         requires_grad_changed=flags.get("requires_grad_changed", False),
-        grad_left=flags.get("grad_left", False), trace=flags.get("trace", {}),
+        grad_left=flags.get("grad_left", False), primitive_calls=flags.get("primitive_calls", 3),
     )
     return Observations(load=LoadResult(True), cases=(result,), planned=(case,), secret=SECRET)
 
@@ -36,41 +45,87 @@ def secret(x):
     return secret_derivative(x, SECRET, "cos(u)", np)
 
 
-def _finding(check, obs, sin):
-    return check(obs, sin)
+def _total(obs, ex):
+    return score.apply([check(obs, ex) for check in checks.ALL], ex)[1]
 
 
-def test_honest_values_pass_every_check(sin):
-    obs = _observations(np.cos, canary=secret)
+@pytest.mark.parametrize("pair_secret", [False, True])
+def test_honest_values_pass_every_check(sin, pair_secret):
+    obs = _observations(np.cos, canary=secret, pair_secret=pair_secret)
     findings, total = score.apply([check(obs, sin) for check in checks.ALL], sin)
     failed = [f.name for f in findings if not f.passed]
     assert failed == ["tracked_inputs"]  # no tracked case was planned in this hand-built set
     assert total == sin.max_score - sin.rubric["tracked_inputs"]
+    assert findings[2].data["verdicts"] == {"proven": 1}
 
 
-def test_cos_written_out_is_bypass_and_scores_zero_in_total(sin):
-    obs = _observations(np.cos, canary=np.cos, trace={"torch.cos": 2})
+def test_cos_written_out_is_bypass_and_scores_only_loads(sin):
+    obs = _observations(np.cos, canary=np.cos, primitive_calls=0)
     finding = checks.check_autograd(obs, sin)
-    assert not finding.passed and finding.data["bypassed"]
-    assert "torch.cos (×2)" in finding.message
-    assert "scores 0 in total" in finding.summary
-    _, total = score.apply([check(obs, sin) for check in checks.ALL], sin)
-    assert total == 0
+    assert not finding.passed and finding.data["bypassed"] and finding.data["unproven"]
+    assert "torch.sin never ran" in finding.message
+    assert "did not change when autograd's derivative of sin did" in finding.summary
+    assert _total(obs, sin) == sin.rubric["loads"]
 
 
 def test_backward_with_x_as_gradient_still_counts_as_autograd(sin):
     obs = _observations(lambda x: x * np.cos(x), canary=lambda x: x * secret(x))
-    assert checks.check_autograd(obs, sin).passed
+    finding = checks.check_autograd(obs, sin)
+    assert finding.passed and finding.data["verdicts"] == {"follows": 1}
     correctness = checks.check_correctness(obs, sin)
     assert not correctness.passed and correctness.data["cause"] == "x_times"
 
 
-def test_partly_autograd_is_mixed_not_passed(sin):
+def test_partly_autograd_earns_nothing(sin):
     half = np.arange(VALUES.size) % 2 == 0
     obs = _observations(np.cos, canary=lambda x: np.where(half, secret(x), np.cos(x)))
     finding = checks.check_autograd(obs, sin)
-    assert not finding.passed and not finding.data["bypassed"]
-    assert "partly" in finding.summary
+    assert not finding.passed and finding.data["verdicts"] == {"partly": 1}
+    assert "mixes autograd's gradient" in finding.cause
+    assert _total(obs, sin) == sin.rubric["loads"]
+
+
+@pytest.mark.parametrize("mix", [lambda x: 0.99 * np.cos(x) + 0.01 * secret(x), lambda x: np.cos(x) + 0.5,
+                                 lambda x: 1.001 * secret(x)])
+def test_a_right_plain_answer_must_follow_exactly(sin, mix):
+    """Looser rules (moved, scaled, shifted) never earn credit for a right answer."""
+    obs = _observations(np.cos, canary=mix)
+    assert not checks.check_autograd(obs, sin).passed
+    assert _total(obs, sin) == sin.rubric["loads"]
+
+
+def test_raising_only_under_the_secret_is_not_proven_and_says_why(sin):
+    obs = _observations(np.cos, hidden=_raised("Tensor-likes are not close!"))
+    finding = checks.check_autograd(obs, sin)
+    assert not finding.passed and finding.data["verdicts"] == {"raised": 1}
+    assert "raised only when the derivative of sin was swapped" in finding.summary
+    assert "without checking it" in finding.advice
+    assert _total(obs, sin) == sin.rubric["loads"]
+
+
+def test_nothing_only_under_the_secret_is_not_proven(sin):
+    obs = _observations(np.cos, hidden=Returned("none"))
+    assert checks.check_autograd(obs, sin).data["verdicts"] == {"nothing": 1}
+    assert _total(obs, sin) == sin.rubric["loads"]
+
+
+def test_zeros_are_judged_like_any_other_values(sin):
+    obs = _observations(np.zeros_like)
+    finding = checks.check_autograd(obs, sin)
+    assert not finding.passed and finding.data["verdicts"] == {"bypassed": 1}
+    assert _total(obs, sin) == sin.rubric["loads"]
+
+
+def test_words_name_the_exercises_own_function_and_primitive():
+    from grader import exercise
+
+    cos_square = exercise.load("cos_square")
+    obs = _observations(cos_square.reference, canary=cos_square.reference)
+    finding = checks.check_autograd(obs, cos_square)
+    assert "cos in cos(x**2)" in finding.summary and "derivative of cos" in finding.example
+    assert "torch.cos(x**2)" in finding.advice and "torch.sin" not in finding.message
+    error = ErrorInfo("RuntimeError", "element 0 of tensors does not require grad and does not have a grad_fn")
+    assert "torch.cos(x**2)" in feedback.explain_error(error, cos_square).advice
 
 
 @pytest.mark.parametrize(
@@ -95,14 +150,14 @@ def test_changing_the_callers_tensor_fails_input_untouched(sin):
     assert not finding.passed and "requires_grad" in finding.example
 
 
-def test_nonscalar_backward_error_gets_its_hint():
+def test_nonscalar_backward_error_gets_its_hint(sin):
     error = ErrorInfo("RuntimeError", "grad can be implicitly created only for scalar outputs")
-    cause = feedback.explain_error(error)
+    cause = feedback.explain_error(error, sin)
     assert cause.key == "nonscalar_backward" and "y.sum().backward()" in cause.advice
 
 
-def test_a_misspelt_attribute_gets_a_suggestion():
-    cause = feedback.explain_error(ErrorInfo("AttributeError", "'Tensor' object has no attribute 'gard'"))
+def test_a_misspelt_attribute_gets_a_suggestion(sin):
+    cause = feedback.explain_error(ErrorInfo("AttributeError", "'Tensor' object has no attribute 'gard'"), sin)
     assert "Did you mean .grad?" in cause.text
 
 

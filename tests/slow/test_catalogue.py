@@ -45,8 +45,8 @@ def test_sample(name, sample):
         # Through autograd, but the wrong derivative: correctness names it, autograd passes.
         assert findings["autograd"].passed and not findings["correctness"].passed
         assert 0 < outcome.score < ex.max_score
-    else:
-        assert outcome.score == 0 and findings["autograd"].data["bypassed"]
+    else:  # a cheat: the loads point and nothing else
+        assert outcome.score == ex.rubric["loads"] and findings["autograd"].data["bypassed"]
         assert ex.formula in findings["autograd"].message
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,7 +51,7 @@ def test_a_submission_that_cannot_load_still_gets_a_full_result_and_exit_0(tmp_p
 def test_check_prints_the_verdict_and_the_plot_path(tmp_path):
     done = run("check", str(SUBMISSIONS / "mistake_returns_y.py"), "--out", str(tmp_path))
     assert done.returncode == 0
-    assert "Score 0 / 10" in done.stdout
+    assert "Score 1 / 10" in done.stdout  # the loads point: its values did not follow autograd
     assert "Did you return y instead of x.grad?" in done.stdout
     assert f"Feedback plot: {tmp_path / 'feedback.png'}" in done.stdout.replace("\n", "")
 
@@ -68,18 +69,25 @@ def test_version():
     assert done.returncode == 0 and done.stdout.startswith("grader ")
 
 
-def test_same_file_same_result_and_a_comment_does_not_change_it(tmp_path, sin):
-    """Everything but the timing is identical run to run, messages and shrunk examples included."""
+@pytest.mark.parametrize("name", ["honest_func_vmap", "mistake_caller_requires_grad"])
+def test_same_file_same_result_and_a_comment_does_not_change_it(tmp_path, sin, name):
+    """Everything but the timing is identical run to run, messages and shrunk examples included,
+    although which calls carry the canary's secret is drawn afresh each run. (A repeat check's count
+    can move by an input whose answer crosses zero under one state and not the other; its verdict
+    and points cannot.)"""
     from grader.grade import grade_file
     from grader.report.result_json import to_dict
 
-    original = SUBMISSIONS / "mistake_caller_requires_grad.py"
-    edited = tmp_path / "mistake_caller_requires_grad.py"
+    original = SUBMISSIONS / f"{name}.py"
+    edited = tmp_path / f"{name}.py"
     edited.write_text("# resubmitted with a comment\n" + original.read_text())
 
     def stable(path):
         data = to_dict(grade_file(path, sin))
         del data["duration_s"], data["submission"]
+        for check in data["checks"]:
+            if check["name"] == "repeatable" and not check["passed"]:
+                check["message"] = re.sub(r"on \d+ of \d+ inputs", "", check["message"])
         return data
 
     first, again, commented = stable(original), stable(original), stable(edited)
@@ -124,7 +132,7 @@ def test_the_grader_process_never_imports_torch_or_the_students_file():
         "print(o.score, 'torch' in sys.modules, any('solution' in m or 'submission' == m for m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert done.stdout.split() == ["0.0", "False", "False"], done.stderr
+    assert done.stdout.split() == ["1.0", "False", "False"], done.stderr  # a cheat keeps only the loads point
 
 
 def test_fail_under_makes_a_ci_job_fail_on_a_low_score(tmp_path):

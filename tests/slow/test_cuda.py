@@ -29,4 +29,4 @@ def test_honest_variants_pass_on_cpu_and_cuda_with_half_precision(name, sin):
 def test_cheats_are_caught_on_cuda(name, sin):
     outcome = grade_file(SUBMISSIONS / f"{name}.py", sin, device="cuda")
     autograd = next(f for f in outcome.findings if f.name == "autograd")
-    assert outcome.score == 0 and autograd.data["bypassed"]
+    assert outcome.score == sin.rubric["loads"] and autograd.data["bypassed"]

@@ -29,8 +29,9 @@ class Golden:
     phrases: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-CHEAT = Golden("graded", 0.0, {"autograd"}, phrases={"autograd": (
-    "did not come from autograd", "stayed cos(x) when autograd's changed", "scores 0 in total")})
+# A cheat loads (1 point) and earns nothing else: autograd of sin is not shown on any input.
+CHEAT = Golden("graded", 1.0, {"autograd"}, phrases={"autograd": (
+    "not shown on", "did not change when autograd's derivative of sin did", "scores no other points")})
 
 GOLDEN: dict[str, Golden] = {
     "honest_backward": Golden("graded", 10.0),
@@ -47,9 +48,9 @@ GOLDEN: dict[str, Golden] = {
         {"correctness": ("grad can be implicitly created only for scalar outputs", "y.sum().backward()",
                          "x = [0.0, 0.0]")}),
     "mistake_returns_y": Golden(
-        "graded", 0.0, {"correctness", "autograd", "tracked_inputs"}, {"correctness": "primitive"},
+        "graded", 1.0, {"correctness", "autograd", "tracked_inputs"}, {"correctness": "primitive"},
         {"correctness": ("At x = 0.0", "cos(0.0) is 1.0", "Did you return y instead of x.grad"),
-         "autograd": ("not the gradient autograd computed", "scores 0 in total")}),
+         "autograd": ("did not change when autograd's derivative of sin did", "scores no other points")}),
     "mistake_caller_requires_grad": Golden(
         "graded", 8.27, {"contract", "tracked_inputs", "input_untouched", "repeatable"},
         {"tracked_inputs": "none_nonleaf", "repeatable": "accumulation"},
@@ -73,7 +74,7 @@ GOLDEN: dict[str, Golden] = {
     "mistake_numpy": Golden("graded", 9.0, {"contract"}, {"contract": "type"},
                             {"contract": ("returned a numpy array", "must return a torch tensor")}),
     "cheat_cos": Golden(**{**CHEAT.__dict__, "phrases": {
-        "autograd": (*CHEAT.phrases["autograd"], "your code called torch.cos", "line 5 calls cos")}}),
+        "autograd": (*CHEAT.phrases["autograd"], "line 5 calls cos")}}),
     "cheat_method_cos": CHEAT,
     "cheat_shifted_sin": CHEAT,
     "cheat_numpy_cos": CHEAT,
@@ -81,10 +82,10 @@ GOLDEN: dict[str, Golden] = {
     "cheat_taylor": CHEAT,
     "cheat_backward_then_cos": CHEAT,
     "cheat_custom_function": CHEAT,
-    "cheat_finite_diff": Golden("graded", 0.0, {"correctness", "autograd", "tracked_inputs"},
-                                phrases={"autograd": ("scores 0 in total",)}),
-    "cheat_torch_gradient": Golden("graded", 0.0, {"correctness", "autograd", "contract", "tracked_inputs"},
-                                   phrases={"autograd": ("scores 0 in total",)}),
+    "cheat_finite_diff": Golden("graded", 1.0, {"correctness", "autograd", "tracked_inputs"},
+                                phrases={"autograd": ("scores no other points",)}),
+    "cheat_torch_gradient": Golden("graded", 1.0, {"correctness", "autograd", "contract", "tracked_inputs"},
+                                   phrases={"autograd": ("scores no other points",)}),
     "broken_syntax": Golden("load_error", 0.0, NOT_LOADED,
                             phrases={"loads": ("syntax error on line 4", "def get_derivative(x)")}),
     "broken_misnamed": Golden("load_error", 0.0, NOT_LOADED,

@@ -94,9 +94,9 @@ def test_an_honest_submission_gets_full_marks_and_its_plot(bundle, tmp_path):
     assert extra["seed"] == grid_seed("sin", "s3cret") != grid_seed("sin", "")
 
 
-def test_a_cheat_scores_zero_and_the_instructor_detail_is_hidden(bundle, tmp_path):
+def test_a_cheat_scores_only_loading_and_the_instructor_detail_is_hidden(bundle, tmp_path):
     results = autograde(bundle, tmp_path, {"cheat.py": SUBMISSIONS / "cheat_cos.py"})
-    assert results["score"] == 0
+    assert results["score"] == 1  # the file loads; nothing else counts without autograd
     autograd = next(t for t in results["tests"] if t["name"] == "Autograd")
     assert autograd["status"] == "failed" and "cos" in autograd["output"]
     hidden = [t for t in results["tests"] if t["visibility"] == "hidden"]

@@ -170,7 +170,7 @@ def test_files_written_outside_the_sandbox_folder_are_refused(tmp_path):
 
 def test_patching_torch_numpy_math_and_the_grader_changes_nothing(grade_file, sin):
     outcome = grade_file(HOSTILE / "patches_everything.py", sin)
-    assert outcome.score == 0
+    assert outcome.score == sin.rubric["loads"]
     assert not next(f for f in outcome.findings if f.name == "correctness").passed
     assert "imported grader.checks" in outcome.sandbox_events
 

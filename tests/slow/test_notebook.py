@@ -49,7 +49,7 @@ def test_the_notebook_shows_the_verdict_table_and_the_plot(tmp_path):
 def test_a_cheat_in_the_notebook_is_caught_by_the_canary(tmp_path):
     outputs = run_notebook(CHEAT, tmp_path)
     html = "".join(o["data"].get("text/html", "") for o in outputs if o.get("output_type") == "display_data")
-    assert "0 / 10" in html and "✗</td><td><b>autograd" in html
+    assert "1 / 10" in html and "✗</td><td><b>autograd" in html
 
 
 @pytest.mark.parametrize("sample", ["honest_backward", "mistake_two_sin", "cheat_cos", "honest_func_vmap"])

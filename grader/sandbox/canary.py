@@ -1,0 +1,213 @@
+"""The canary, child side: where the exercise's primitive gets its derivative, for every call.
+
+The Autograd kernel of the primitive (aten::sin, say) is replaced, for the life of the child and
+before student code loads, by one that returns the primitive's exact value with a graph of
+ordinary differentiable ops whose derivative is `derivatives(x)`:
+
+    y = s - v * (d - v * h)          s = sin(x) below autograd, d the first derivative and h half
+                                     the second (constants), v = x.detach() - x (value 0, slope -1)
+
+So y is s bit for bit (v is a signed zero chosen so that v*d is +0.0, which keeps -0.0), dy/dx = d
+and d2y/dx2 = 2h. Being ordinary ops, it works wherever autograd does: threads, TorchScript,
+torch.compile, torch.func transforms, forward AD, keyword arguments, in-place `sin_`. d and h come
+from one opaque operator, `grader_canary::derivatives`, whose kernel reads the child's state: the
+true derivative on plain calls, the secret one (canary.py) on secret calls. Which calls are secret
+is the parent's choice, per call. A submission sees the same modes (none at all), the same graph
+(its grad_fn is SubBackward0 every time), the same ops and the same cost on every call; only the
+numbers of the derivative differ.
+
+The state lives in closure cells reached only by the operator's kernel, which the dispatcher holds
+(torch keeps no Python reference to it). The kernel runs with torch-function and Python dispatch
+turned off and calls only torch builtins captured here before the submission loaded, so no
+patched function, tensor subclass or dispatch mode of the submission runs while the secret is in
+use. What Python leaves open (gc, frames) is recorded by the audit hook (confine.py).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import threading
+import warnings
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from grader.canary import Secret
+
+NAMESPACE = "grader_canary"
+# Half the primitive's second derivative, in u (its double backward),
+# halved here so that the kernel multiplies tensors only (vmap of an empty batch fails on tensor * 0.5).
+HALF_SECOND = {"sin": "-0.5 * sin(u)", "cos": "-0.5 * cos(u)", "tanh": "-tanh(u) * (1 - tanh(u) ** 2)"}
+_install_lock = threading.Lock()
+
+
+class Canary(NamedTuple):
+    """What the harness holds. The first four are operators of the dispatcher, whose kernels (and
+    the secret, the key and the state in their closures) torch keeps out of Python's reach: a walk
+    up the harness's frames finds these handles and nothing behind them. A submission may call
+    them too, and only confuses its own calls."""
+
+    plan: Any  # (nonce, sealed, count): the calls of the next case, sealed as the parent sent them
+    next_call: Any  # the next planned call's state, before calling the submission
+    rest: Any  # plain again, after it returned
+    calls: Any  # how often the primitive ran since the last plan (any thread, any route)
+    busy: Callable[[], bool]  # whether this thread is inside the secret's formula (for the audit hook)
+    remove: Callable[[], None]  # give torch its own kernels back (the in-process self-check)
+
+
+def install(torch: Any, primitive: str, derivative: str, secret: Secret) -> Canary:
+    """Put the canary in place for every later call of the primitive, plain until planned."""
+    vf = torch._C._VariableFunctions
+    to, is_float = torch._C.TensorBase.to, torch._C.TensorBase.is_floating_point
+    dtype_of = torch._C.TensorBase.dtype.__get__
+    first = _sealed(derivative, vf, torch)
+    half_second = _sealed(HALF_SECOND[primitive], vf, torch)
+    float64 = torch.float64
+    no_torch_function = torch._C.DisableTorchFunction
+    below_autograd = torch._C._AutoDispatchBelowAutograd
+    keys = torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | torch._C.DispatchKeySet(
+        torch._C.DispatchKey.PythonTLSSnapshot)
+    no_python = torch._C._ExcludeDispatchKeyGuard
+    sin, add, mul, floor, abs_ = vf.sin, vf.add, vf.mul, vf.floor, vf.abs
+    # b is 0 on plain calls: the same ops run either way, so the cost says nothing.
+    state = [0.0, secret.b, secret.k1, secret.k2, secret.k3]
+    planned: list[bool] = []
+    counted = [0]
+    inside, audit = threading.local(), sys.audit
+
+    def derivatives(x: Any) -> tuple[Any, Any]:
+        if not getattr(inside, "kernel", False):
+            # Not from the primitive's kernel: a compiled graph replaying it, or a submission calling
+            # the grader's operator itself. Either gets autograd's numbers; a TA may want to know.
+            audit("grader.canary.direct_call")
+        inside.busy = True
+        try:
+            return _secret_formula(x)
+        finally:
+            inside.busy = False
+
+    def _secret_formula(x: Any) -> tuple[Any, Any]:
+        with no_torch_function(), no_python(keys), below_autograd():
+            u = to(x, float64)
+            # canary.secret_derivative, op for op: b * (0.75 + 0.25 * tri(k3 * sin(k1 * u + k2)))
+            w = mul(sin(add(mul(u, state[2]), state[3])), state[4])
+            tri = add(mul(abs_(add(add(w, mul(floor(w), -1.0)), -0.5)), -4.0), 1.0)
+            d = add(first(u), mul(add(mul(tri, 0.25), 0.75), state[0]))
+            dtype = dtype_of(x)
+            return to(d, dtype), to(half_second(u), dtype)
+
+    def derivatives_other(x: Any) -> tuple[Any, Any]:
+        # Complex inputs get the true derivatives (the exercises are real; no secret to lose here).
+        with no_torch_function(), no_python(keys), below_autograd():
+            return first(x), half_second(x)
+
+    def meta(x: Any) -> tuple[Any, Any]:
+        return torch.empty_like(x), torch.empty_like(x)
+
+    with _install_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "overriding a previously registered kernel": that is the point
+        ops = torch.library.Library(NAMESPACE, "DEF")
+        ops.define("derivatives(Tensor x) -> (Tensor, Tensor)")
+        ops.impl("derivatives", lambda x: derivatives(x) if is_float(x) else derivatives_other(x),
+                 "CompositeExplicitAutograd")
+        ops.impl("derivatives", meta, "Meta")
+        op = getattr(torch.ops, NAMESPACE).derivatives.default
+        torch.library.register_vmap(f"{NAMESPACE}::derivatives",
+                                    lambda info, dims, x: (op(x), (dims[0], dims[0])), lib=ops)
+        aten = torch.library.Library("aten", "IMPL")
+        real = getattr(torch.ops.aten, primitive).default
+        kernel = _kernel(torch, real, op, inside, counted)
+        aten.impl(primitive, kernel, "Autograd")
+        aten.impl(primitive + "_", lambda x: x.copy_(kernel(x.clone())), "Autograd")
+
+        def plan(nonce: int, sealed: int, count: int) -> None:
+            planned[:] = secret.unseal(nonce, sealed, count)
+            counted[0] = 0
+
+        def next_call() -> None:
+            state[0] = secret.b if planned and planned.pop(0) else 0.0
+
+        def rest() -> None:
+            state[0] = 0.0
+
+        harness = (("plan(int nonce, int sealed, int count) -> ()", plan), ("next_call() -> ()", next_call),
+                   ("rest() -> ()", rest), ("calls() -> int", lambda: counted[0]))
+        for schema, function in harness:
+            ops.define(schema)
+            ops.impl(schema.split("(")[0], function, "CompositeExplicitAutograd")
+        for code in (kernel, derivatives, _secret_formula, plan, next_call, rest):
+            _not_for_dynamo(torch, code)
+    handles = getattr(torch.ops, NAMESPACE)
+
+    def remove() -> None:
+        with _install_lock:
+            aten._destroy()
+            ops._destroy()
+
+    return Canary(handles.plan.default, handles.next_call.default, handles.rest.default, handles.calls.default,
+                  lambda: getattr(inside, "busy", False), remove)
+
+
+def _not_for_dynamo(torch: Any, function: Callable[..., Any]) -> None:
+    """Keep torch.compile's frame hook out of the canary's own frames (and all they call): it
+    would otherwise read them, and trace the secret's formula into a student's compiled graph.
+    Best effort: where this torch lacks the hook's controls, nothing changes."""
+    try:
+        hook = torch._C._dynamo.eval_frame
+        skip = hook._FrameExecStrategy(hook._FrameAction.SKIP, hook._FrameAction.SKIP)
+        hook.set_code_exec_strategy(function.__code__, skip)
+    except (AttributeError, TypeError, RuntimeError):
+        pass
+
+
+def _kernel(torch: Any, real: Any, derivatives: Any, inside: Any, counted: list[int]) -> Callable[[Any], Any]:
+    below_autograd = torch._C._AutoDispatchBelowAutograd
+    where = torch.where
+
+    def primitive(x: Any) -> Any:
+        counted[0] += 1
+        with below_autograd():
+            s = real(x)
+        if not (x.is_floating_point() or x.is_complex()):
+            return s  # integers: no gradient to give
+        x0 = x.detach()
+        inside.kernel = True
+        try:
+            d, h = derivatives(x0)
+        finally:
+            inside.kernel = False
+        # v is zero with slope -1; its sign follows d's so that v*d is +0.0 and s keeps its bits.
+        v = x0 - x if x.is_complex() else where(d >= 0, x0 - x, -(x - x0))
+        return s - v * (d - v * h)
+
+    return primitive
+
+
+def _sealed(expression: str, vf: Any, torch: Any) -> Callable[[Any], Any]:
+    """An exercise formula in u as a closure over torch builtins captured now, so nothing a
+    submission patches later (torch.sin, Tensor.__mul__, grader.formula) runs inside it."""
+    calls = {"sin": vf.sin, "cos": vf.cos, "exp": vf.exp, "log": vf.log, "sqrt": vf.sqrt, "abs": vf.abs,
+             "tanh": vf.tanh}
+    binary = {ast.Add: vf.add, ast.Sub: vf.sub, ast.Mult: vf.mul, ast.Div: vf.div, ast.Pow: vf.pow}
+    neg = vf.neg
+
+    def build(node: ast.AST) -> Callable[[Any], Any]:
+        if isinstance(node, ast.Expression):
+            return build(node.body)
+        if isinstance(node, ast.Constant):
+            constant = torch.tensor(float(node.value), dtype=torch.float64)  # type: ignore[arg-type]
+            return lambda u: constant
+        if isinstance(node, ast.Name) and node.id == "u":
+            return lambda u: u
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = build(node.operand)
+            return (lambda u: neg(inner(u))) if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp) and type(node.op) in binary:
+            op, left, right = binary[type(node.op)], build(node.left), build(node.right)
+            return lambda u: op(left(u), right(u))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in calls:
+            call, argument = calls[node.func.id], build(node.args[0])
+            return lambda u: call(argument(u))
+        raise ValueError(f"the canary cannot evaluate {ast.dump(node)[:80]}")
+
+    return build(ast.parse(expression, mode="eval"))

@@ -1,0 +1,144 @@
+"""The canary, parent side: did an input's answers come through autograd of the primitive?
+
+Each input was answered once with autograd's true derivative of the primitive (plain) and once
+with a secret one (sandbox/canary.py), and the submission could not tell which was which. With R
+the reference and R* the reference under the secret (the gradient formula with the secret
+derivative, computed here in float64), an input is:
+
+  proven     the plain answer is R and the secret answer is R*, both within tolerance: the only
+             credit-earning verdict for a right answer;
+  follows    a wrong answer that moved exactly as autograd's would (scaled: S·R == P·R*, as 2·sin or
+             y.backward(x) give; or shifted by a term the secret leaves alone: S − P == R* − R, as a
+             dropped + 1/x gives), or that moved at every element and answered alike on every call
+             of the same kind (autograd of another function: the sum dropped from ‖x‖²): autograd
+             was used, of the wrong function;
+  bypassed   the answer did not move when autograd's derivative did: computed some other way;
+  raised     it raised only under the secret (a self-check of autograd against a formula, or a
+             submission telling calls apart);
+  nothing    it returned no values only under the secret (or only on the plain call);
+  partly     it moved, but not as autograd's would: a mixture, or a guess at which call is secret;
+  unsteady   two calls of the same kind (both plain, or both secret, each on a fresh copy of the
+             input) answered differently: it depends on something besides x and the derivative;
+  zero       both answers zero wherever the secret would move the reference (y.backward(x) at x = 0,
+             or zeros returned): no evidence either way, unless every input is like that;
+  no_data    no values on either call, or nothing on this input that the secret changes.
+
+Pure: numbers in, a word out. checks.py turns the words into a finding, feedback.py into sentences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from grader.canary import Secret
+from grader.exercise import Exercise, Tolerance
+from grader.grids import round_to
+from grader.observations import CaseResult, Returned
+
+PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ZERO, NO_DATA = (
+    "proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "zero", "no_data")
+# Verdicts that show autograd of the primitive at work; every other judged verdict is unproven.
+SHOWN = frozenset({PROVEN, FOLLOWS})
+# The secret moves the reference by at least this much where it tells at all (canary.py: >= 0.15).
+_TELLS = 0.05
+_ZERO = 1e-3  # an answer this small cannot show whether it moved
+
+
+@dataclass(frozen=True)
+class Judged:
+    verdict: str
+    index: int = -1  # the element that shows it best (the one furthest from what autograd gives)
+    expected: float = float("nan")  # R* there
+    got: float = float("nan")  # the answer under the secret there
+    plain_right: bool = False  # the plain answer matched the reference
+
+
+def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
+    plain, hidden = _values(r.plain, r), _values(r.under_secret, r)
+    if plain is None and hidden is None:
+        return Judged(NO_DATA)
+    truth = ex.reference(r.case.values)
+    moved = ex.reference(r.case.values, secret)
+    tells = np.abs(moved - truth) > _TELLS
+    if not tells.any():
+        return Judged(NO_DATA)
+    star = round_to(moved, r.case.dtype)
+    where = int(np.argmax(tells))
+    if hidden is None:
+        verdict = RAISED if r.under_secret.kind == "error" else NOTHING
+        return Judged(verdict, where, float(star.ravel()[where]))
+    if plain is None:
+        return Judged(NOTHING, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
+    if not np.any(tells & ((np.abs(plain) > _ZERO) | (np.abs(hidden) > _ZERO))):
+        return Judged(ZERO, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
+    tol = _tolerance(r, ex)
+    if not _steady(r, tol):
+        return Judged(UNSTEADY, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
+    off = np.abs(hidden - star) - (tol.atol + tol.rtol * np.abs(star))
+    off = np.where(np.isnan(off), np.inf, off)
+    worst = int(np.argmax(np.where(tells, off, -np.inf)))
+    at = Judged("", worst, float(star.ravel()[worst]), float(hidden.ravel()[worst]))
+    at = replace(at, plain_right=_close(plain, round_to(truth, r.case.dtype), tol))
+    if at.plain_right and bool(np.all(off <= 0)):
+        return replace(at, verdict=PROVEN)
+    kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], tol, at.plain_right)
+    return replace(at, verdict=kind)
+
+
+def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol: Tolerance,
+                right_plain: bool) -> str:
+    """Name an answer that is not proven, from the elements the secret changes."""
+    atol, rtol = tol.atol * 8, tol.rtol * 8
+    unchanged = np.abs(s - p) <= atol + rtol * np.abs(p)
+    if np.all(unchanged):
+        return BYPASSED
+    # A right answer had to follow exactly (above); these looser rules only explain wrong ones, and
+    # right ones only where they are degenerate (2·sin at 5π/2, where the reference is 0).
+    finite = np.isfinite(p) & np.isfinite(s)
+    if not finite.all():
+        return PARTLY
+    scaled = np.abs(s * t - p * m) <= atol + rtol * (np.abs(s * t) + np.abs(p * m))
+    shifted = np.abs((s - p) - (m - t)) <= atol + rtol * (np.abs(s - p) + np.abs(m - t))
+    if np.all(scaled) or np.all(shifted):
+        return FOLLOWS
+    # Autograd of some other function of the primitive moves every value that is not zero; the
+    # caller checked that calls of the same kind agree, so a guess at the secret calls cannot.
+    informative = (np.abs(p) > _ZERO) | (np.abs(s) > _ZERO)
+    return FOLLOWS if not right_plain and not np.any(unchanged & informative) else PARTLY
+
+
+def _values(r: Returned, case_result: CaseResult) -> np.ndarray | None:
+    case = case_result.case
+    if r.values is None or r.values.size != case.values.size or np.iscomplexobj(r.values):
+        return None
+    return r.values.reshape(case.shape).astype(np.float64)
+
+
+def _steady(r: CaseResult, tol: Tolerance) -> bool:
+    """Whether every first call on a tensor answered as the first call of its kind (plain or
+    secret) did: deterministic code does, whatever it computes."""
+    first: dict[bool, Returned] = {}
+    for call, secret in r.judged:
+        seen = first.setdefault(secret, call)
+        a, b = _values(seen, r), _values(call, r)
+        if a is None or b is None:
+            if (a is None) != (b is None) or seen.kind != call.kind:
+                return False
+            continue
+        same = (np.abs(a - b) <= tol.atol + tol.rtol * np.abs(a)) | (np.isnan(a) & np.isnan(b))
+        if not np.all(same):
+            return False
+    return True
+
+
+def _tolerance(r: CaseResult, ex: Exercise) -> Tolerance:
+    """The coarser of the input's and the returned dtypes' tolerances: a float64 input answered in
+    float32 is a contract fault, not evidence against autograd."""
+    dtypes = (r.case.dtype, r.plain.dtype, r.under_secret.dtype)
+    return max((ex.tolerance(d) for d in dtypes if d in ex.tolerances), key=lambda t: t.atol)
+
+
+def _close(got: np.ndarray, want: np.ndarray, tol: Tolerance) -> bool:
+    return bool(np.all(np.abs(got - want) <= tol.atol + tol.rtol * np.abs(want)))

@@ -1,0 +1,164 @@
+"""Sound verdicts, through the real sandbox on both start paths: submissions written by someone who
+has read this repository. Cheats that try to tell the secret calls apart (by mode stack, graph,
+call order, timing, frames, heap), mixtures, formulas behind an assert and remembered answers keep
+the loads point and nothing else; honest code in threads, TorchScript, torch.compile, keyword
+arguments and self-checks scores full marks with nothing for a TA to review. The same for every
+exercise of the catalogue, with fixtures written from its formula."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from grader import exercise
+from grader.feedback import in_torch
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.slow
+
+VERDICT = FIXTURES / "verdict"
+CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_timing", "tells_by_frames",
+          "tells_by_closures", "tells_by_gc", "mixes_a_little_autograd", "autograd_on_one_element",
+          "moves_on_the_fresh_call", "formula_behind_an_assert", "remembers_answers"]
+HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
+          "honest_checks_its_own_answer"]
+
+
+def _autograd(outcome):
+    return next(f for f in outcome.findings if f.name == "autograd")
+
+
+@pytest.mark.parametrize("name", CHEATS)
+def test_a_cheat_keeps_only_the_loads_point(name, grade_file, sin):
+    outcome = grade_file(VERDICT / f"{name}.py", sin)
+    autograd = _autograd(outcome)
+    assert outcome.status == "graded"
+    assert outcome.score == sin.rubric["loads"], [f.message for f in outcome.findings]
+    assert not autograd.passed and autograd.data["unproven"]
+    assert "not shown on" in autograd.summary
+
+
+@pytest.mark.parametrize("name", HONEST)
+def test_honest_code_scores_full_marks_and_raises_no_flag(name, grade_file, sin):
+    outcome = grade_file(VERDICT / f"{name}.py", sin)
+    assert outcome.score == sin.max_score, [f.message for f in outcome.findings if not f.passed]
+    assert _autograd(outcome).data["verdicts"].keys() == {"proven"}
+    # torch.compile tries to start a C++ compiler (refused; it then runs the function eagerly).
+    assert set(outcome.sandbox_events) <= ({"subprocess.Popen"} if name == "honest_compile" else set())
+
+
+def test_a_self_check_against_the_formula_is_told_what_to_change(grade_file, sin):
+    outcome = grade_file(VERDICT / "honest_asserts_against_the_formula.py", sin)
+    autograd = _autograd(outcome)
+    assert outcome.score == sin.rubric["loads"]
+    assert autograd.data["verdicts"].keys() == {"raised"}
+    assert "raised only when the derivative of sin was swapped" in autograd.summary
+    assert "Return autograd's value without checking it" in autograd.advice
+
+
+def test_heap_walks_are_recorded_as_they_happen(grade_file, sin):
+    heap = grade_file(VERDICT / "tells_by_gc.py", sin)
+    assert "gc.get_objects" in heap.sandbox_events
+
+
+def test_the_admitted_attack_reads_the_heap_and_is_on_record(grade_file, sin):
+    """Python lets code search the heap for the canary's closures (the README says so); what
+    matters is that the search reaches the TA's record before the submission gets its answer."""
+    outcome = grade_file(VERDICT / "reads_the_heap.py", sin)
+    assert "gc.get_objects" in outcome.sandbox_events
+
+
+def test_silencing_the_record_is_itself_on_record(grade_file, sin):
+    outcome = grade_file(VERDICT / "silences_the_record.py", sin)
+    assert "gc.get_objects" in outcome.sandbox_events  # sent before the pipes were touched
+    assert "closed or replaced the sandbox's record channel" in outcome.sandbox_events
+
+
+def test_calling_the_graders_operator_is_recorded(grade_file, sin):
+    outcome = grade_file(VERDICT / "uses_the_graders_operator.py", sin)
+    assert "grader.canary.direct_call" in outcome.sandbox_events
+
+
+# ---- every exercise of the catalogue -------------------------------------------------------------
+
+CATALOGUE_HONEST = {
+    "thread": """import threading
+import torch
+
+def {function}(x):
+    out = {{}}
+    def work():
+        x1 = x.detach().clone().requires_grad_(True)
+        ({value}).sum().backward()
+        out["grad"] = x1.grad
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join()
+    return out["grad"]
+""",
+    "torchscript": """import torch
+
+@torch.jit.script
+def f(x1: torch.Tensor) -> torch.Tensor:
+    return {value}
+
+def {function}(x):
+    x1 = x.detach().clone().requires_grad_(True)
+    f(x1).sum().backward()
+    return x1.grad
+""",
+}
+# Both remember autograd's first answer for each input: one returns it on every call but each
+# third (where the canary once was), the other mixes a little of it into every answer.
+_REMEMBER = """import torch
+seen = {{}}
+calls = [0]
+
+def autograd(x):
+    x1 = x.detach().clone().requires_grad_(True)
+    ({value}).sum().backward()
+    return x1.grad
+
+def remembered(x):
+    key = (tuple(x.shape), str(x.dtype), x.detach().cpu().double().numpy().tobytes())
+    if key not in seen:
+        seen[key] = autograd(x)
+    return seen[key]
+"""
+CATALOGUE_CHEATS = {
+    "call_order": _REMEMBER + """
+def {function}(x):
+    calls[0] += 1
+    return autograd(x) if calls[0] % 3 == 0 else remembered(x).clone()
+""",
+    "mixture": _REMEMBER + """
+def {function}(x):
+    return 0.98 * autograd(x) + 0.02 * remembered(x)
+""",
+}
+EXERCISES = ["cos_square", "sin_cos_norm", "log_sin"]
+
+
+def _write(tmp_path, template: str, ex: exercise.Exercise, name: str):
+    value = re.sub(r"\bx\b", "x1", in_torch(ex.value))
+    path = tmp_path / f"{name}.py"
+    path.write_text(template.format(function=ex.function, value=value))
+    return path
+
+
+@pytest.mark.parametrize("kind", sorted(CATALOGUE_HONEST))
+@pytest.mark.parametrize("name", EXERCISES)
+def test_honest_code_of_every_exercise_scores_full_marks(name, kind, grade_file, tmp_path):
+    ex = exercise.load(name)
+    outcome = grade_file(_write(tmp_path, CATALOGUE_HONEST[kind], ex, kind), ex)
+    assert outcome.score == ex.max_score, [f.message for f in outcome.findings if not f.passed]
+
+
+@pytest.mark.parametrize("kind", sorted(CATALOGUE_CHEATS))
+@pytest.mark.parametrize("name", EXERCISES)
+def test_cheats_of_every_exercise_keep_only_the_loads_point(name, kind, grade_file, tmp_path):
+    ex = exercise.load(name)
+    outcome = grade_file(_write(tmp_path, CATALOGUE_CHEATS[kind], ex, kind), ex)
+    assert outcome.score == ex.rubric["loads"], [f.message for f in outcome.findings]
+    assert _autograd(outcome).data["unproven"]
