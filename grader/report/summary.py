@@ -21,7 +21,7 @@ VERDICTS = (
     ("timeout", "timed out"),
     ("crash", "crashed"),
     ("memory", "ran out of memory"),
-    ("bypassed", "computed without autograd (cos or similar)"),
+    ("unproven", "autograd not shown (cos, a mixture, or a check that failed under the canary)"),
     ("full", "full marks"),
     ("wrong", "wrong values"),
     ("partial", "right values, other checks failed"),
@@ -36,14 +36,15 @@ class Summary:
     verdicts: Counter[str]
     hints: list[tuple[str, int]]
     identical: list[list[str]]
+    review: list[tuple[str, list[str]]]  # students whose sandbox recorded events, with the events
 
 
 def verdict(row: dict[str, Any], result: dict[str, Any] | None) -> str:
     if result is None or row["status"] in ("missing", "grader_error", "load_error", "timeout", "crash", "memory"):
         return str(row["status"])
     checks = {c["name"]: c for c in result["checks"]}
-    if checks.get("autograd", {}).get("details", {}).get("bypassed"):
-        return "bypassed"
+    if checks.get("autograd", {}).get("details", {}).get("unproven"):
+        return "unproven"
     if result["score"] >= result["max_score"]:
         return "full"
     return "wrong" if not checks["correctness"]["passed"] else "partial"
@@ -58,8 +59,10 @@ def build(rows: list[dict[str, Any]], results: dict[str, dict[str, Any] | None],
         verdicts[verdict(row, result)] += 1
         named = {_hint(check) for check in (result or {}).get("checks", []) if not check["passed"]}
         hints.update(hint for hint in named if hint)  # each cause once per student
+    review = [(row["student"], list(events)) for row in rows
+              if (events := ((results.get(row["student"]) or {}).get("sandbox") or {}).get("events"))]
     return Summary(exercise, max_score, [float(r["score"]) for r in rows], verdicts,
-                   hints.most_common(8), _identical(sources))
+                   hints.most_common(8), _identical(sources), review)
 
 
 def _hint(check: dict[str, Any]) -> str:
@@ -107,6 +110,9 @@ def markdown(summary: Summary) -> str:
     lines += [f"| {hint.replace('|', '/')} | {count} |" for hint, count in summary.hints]
     lines += ["", "## Identical submissions", ""]
     lines += [f"- {', '.join(group)}" for group in summary.identical] or ["None: every file differs in its code."]
+    lines += ["", "## Recorded for review", "", "What the sandbox saw a submission try (searching the heap for the "
+              "canary's secret, processes, sockets, writes outside its folder); never part of a score.", ""]
+    lines += [f"- {student}: {'; '.join(events)}" for student, events in summary.review] or ["Nothing."]
     return "\n".join(lines) + "\n"
 
 
@@ -125,6 +131,8 @@ def html_page(summary: Summary) -> str:
                            for key, words in VERDICTS if summary.verdicts[key])
     hint_rows = "".join(f"<tr><td>{e(h)}</td><td>{c}</td></tr>" for h, c in summary.hints)
     groups = "".join(f"<li>{e(', '.join(g))}</li>" for g in summary.identical) or "<li>None.</li>"
+    review = "".join(f"<li><b>{e(student)}</b>: {e('; '.join(events))}</li>"
+                     for student, events in summary.review) or "<li>Nothing.</li>"
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Batch summary: {e(summary.exercise)}</title>
 <style>
@@ -141,6 +149,8 @@ td:last-child {{ text-align: right; }} svg text {{ font-size: 12px; fill: #333; 
 <h2>Verdicts</h2><table><tr><th>verdict</th><th>students</th></tr>{verdict_rows}</table>
 <h2>Most common hints</h2><table><tr><th>hint</th><th>students</th></tr>{hint_rows}</table>
 <h2>Identical submissions</h2><p>Same code once comments and whitespace are dropped.</p><ul>{groups}</ul>
+<h2>Recorded for review</h2><p>What the sandbox saw a submission try (searching the heap for the canary's
+secret, processes, sockets, writes outside its folder); never part of a score.</p><ul>{review}</ul>
 </body></html>
 """
 

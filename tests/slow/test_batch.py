@@ -41,6 +41,7 @@ def classroom(tmp_path: Path) -> Path:
     shutil.copy(SUBMISSIONS / "honest_ones_like.py", folder / "dana" / "solution.py")
     (folder / "eve").mkdir()  # a student folder with nothing to grade
     (folder / "copycat.py").write_text("# all my own work\n" + (SUBMISSIONS / "honest_backward.py").read_text())
+    shutil.copy(ROOT / "tests" / "fixtures" / "verdict" / "tells_by_gc.py", folder / "mallory.py")  # searches the heap
     return folder
 
 
@@ -49,22 +50,25 @@ def test_batch_writes_results_gradebook_and_summary(classroom, tmp_path):
     done = batch(classroom, out, "--format", "junit")
     assert done.returncode == 0, done.stderr
     rows = {r["student"]: r for r in gradebook(out)}
-    assert sorted(rows) == sorted([*PICKED, "dana", "eve", "copycat"])
+    assert sorted(rows) == sorted([*PICKED, "dana", "eve", "copycat", "mallory"])
     suites = {s.get("name"): s for s in ET.parse(out / "junit.xml").getroot().iter("testsuite")}
     assert sorted(suites) == sorted(rows)  # one suite per student, the missing one included
     assert suites["eve"].find("testcase/failure").get("type") == "missing"
     assert suites["honest_backward"].get("failures") == "0" and suites["cheat_cos"].get("failures") != "0"
     assert list(rows) == sorted(rows)  # sorted by id
     assert rows["honest_backward"]["score"] == "10.0" and rows["honest_backward"]["autograd"] == "pass"
-    assert rows["cheat_cos"]["score"] == "0.0" and rows["cheat_cos"]["autograd"] == "fail"
+    assert rows["cheat_cos"]["score"] == "1.0" and rows["cheat_cos"]["autograd"] == "fail"  # the loads point
     assert rows["broken_syntax"]["status"] == "load_error"
     assert rows["dana"]["score"] == "10.0"
     assert rows["eve"]["status"] == "missing" and rows["eve"]["note"] == "no .py file"
     for student in [*PICKED, "dana"]:
         assert (out / student / "result.json").is_file() and (out / student / "feedback.png").is_file()
     summary = (out / "summary.md").read_text()
-    assert "computed without autograd (cos or similar) | 2" in summary  # cheat_cos and returns_y
+    # cheat_cos, mistake_returns_y and mallory
+    assert "autograd not shown (cos, a mixture, or a check that failed under the canary) | 3" in summary
     assert "copycat, honest_backward" in summary  # identical once comments are dropped
+    assert "- mallory: gc.get_objects" in summary  # what the sandbox recorded, for the TA
+    assert "honest_backward:" not in summary.split("## Recorded for review")[1]
     assert "<svg" in (out / "summary.html").read_text()
 
 
