@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import checks, feedback, probe, score, submission
+from grader import checks, feedback, probe, safe_text, score, submission
 from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.grids import PLAIN_LAYOUTS, grid_seed
@@ -76,8 +76,10 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
         session.close()
     out, out_bytes, err_text, err_bytes = session.output()
     truncated = out_bytes > len(out.encode()) or err_bytes > len(err_text.encode())
-    # Tracebacks and warnings name the sandbox's copy; show the student their own file's name.
-    out, err_text = (text.replace(str(session.path), sub.path.name) for text in (out, err_text))
+    # Tracebacks and warnings name the sandbox's copy; show the student their own file's name. What
+    # it printed enters the parent here, and is made safe to show anywhere once, here.
+    kept = exercise.limits.output_kib << 10
+    out, err_text = (safe_text.text(text.replace(str(session.path), sub.path.name), kept) for text in (out, err_text))
     observations = replace(observations, output=Output(out, out_bytes, err_text, err_bytes),
                            source_hits=submission.scan(sub.source, exercise.telltales))
     findings, total = score.apply([check(observations, exercise) for check in checks.ALL], exercise)
@@ -106,6 +108,8 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
 
 
 def _status(obs: Observations) -> str:
+    if obs.ended is not None and obs.ended.reason == "protocol":
+        return "crash"  # it broke the protocol: whether while loading or later, the submission's crash
     if not obs.load.ok:
         return "load_error"
     if obs.ended is not None:
