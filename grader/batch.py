@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import multiprocessing
+import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -24,38 +25,55 @@ from grader.probe import Plan
 from grader.report import write_files
 from grader.report.result_json import write_atomic
 from grader.sandbox.session import warm_zygote
-from grader.submission import SubmissionError, read
+from grader.submission import SubmissionError, read, refusal
 
-FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing")
+FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing", "refused")
 
 
 @dataclass(frozen=True)
 class Job:
-    """One student's submission: a .py file, or a reason why there is none to grade."""
+    """One student's submission: a .py file, or a reason why there is none to grade (`refused`: there
+    is one, but it is not a regular file)."""
 
     student: str
     path: Path | None
     problem: str = ""
+    refused: bool = False
+
+    @property
+    def status(self) -> str:
+        return "refused" if self.refused else "missing"
 
 
 def discover(folder: Path) -> list[Job]:
-    """One .py per student (the stem is the id), or one folder per student holding a .py."""
+    """One .py per student (the stem is the id), or one folder per student holding a .py. Only
+    regular files are graded: a symbolic link (to a file or a student's folder), a FIFO or a device
+    is refused, with the reason in the gradebook; nothing here follows a link or opens a file."""
     if not folder.is_dir():
         raise SubmissionError(f"{folder}: not a folder of submissions")
     jobs = []
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith((".", "_")):
             continue
-        if entry.is_file() and entry.suffix == ".py":
-            jobs.append(Job(entry.stem, entry))
-        elif entry.is_dir():
-            files = sorted(p for p in entry.glob("*.py") if not p.name.startswith("."))
-            if len(files) == 1:
-                jobs.append(Job(entry.name, files[0]))
-            else:
-                problem = "no .py file" if not files else f"{len(files)} .py files: {', '.join(p.name for p in files)}"
-                jobs.append(Job(entry.name, None, problem))
+        mode = entry.lstat().st_mode
+        if stat.S_ISDIR(mode):
+            jobs.append(_student_folder(entry))
+        elif entry.suffix == ".py" or (stat.S_ISLNK(mode) and entry.is_dir()):
+            problem = refusal(entry)
+            jobs.append(Job(entry.stem, None, f"{entry.name}: {problem}", True) if problem else Job(entry.stem, entry))
     return jobs
+
+
+def _student_folder(folder: Path) -> Job:
+    files = sorted(p for p in folder.iterdir() if p.suffix == ".py" and not p.name.startswith("."))
+    regular = [p for p in files if not refusal(p)]
+    if len(regular) == 1:
+        return Job(folder.name, regular[0])
+    if regular:
+        return Job(folder.name, None, f"{len(regular)} .py files: {', '.join(p.name for p in regular)}")
+    if files:
+        return Job(folder.name, None, f"{files[0].name}: {refusal(files[0])}", True)
+    return Job(folder.name, None, "no .py file")
 
 
 @dataclass(frozen=True)
@@ -82,7 +100,7 @@ def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str) 
 def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
     """Grade one submission and write its files (runs in a worker process)."""
     if job.path is None:
-        return {"student": job.student, "status": "missing", "score": 0.0}
+        return {"student": job.student, "status": job.status, "score": 0.0}
     outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device,
                          zygote=warm_zygote())
     write_files(outcome, settings.exercise, out / job.student, plot=settings.plot)
@@ -167,7 +185,7 @@ def gradebook_rows(jobs: list[Job], results: dict[str, dict[str, Any] | None],
     rows = []
     for job in sorted(jobs, key=lambda j: j.student):
         row: dict[str, Any] = {"student": job.student, "score": 0.0, "max_score": exercise.max_score,
-                               "status": "missing", "duration_s": "", "sha256": "", "note": job.problem}
+                               "status": job.status, "duration_s": "", "sha256": "", "note": job.problem}
         data = results.get(job.student)
         if data is not None:
             row.update(score=data["score"], max_score=data["max_score"], status=data["status"],

@@ -44,7 +44,7 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
     zygote the sandbox child is forked warm; without, it imports torch while we draw the grids."""
     started = time.perf_counter()
     sub = submission.read(path)
-    return _grade(sub, probe.start(sub.path, exercise, zygote), exercise, started, seed=seed,
+    return _grade(sub, probe.start(sub.path, exercise, zygote, sub.source), exercise, started, seed=seed,
                   course_secret=course_secret, device=device, plan=plan)
 
 

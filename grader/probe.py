@@ -73,10 +73,10 @@ class Plan:
         return replace(self, cases=cases)
 
 
-def start(source: Path, exercise: Exercise, zygote: Zygote | None = None) -> Session:
+def start(source: Path, exercise: Exercise, zygote: Zygote | None = None, content: bytes | None = None) -> Session:
     """Start the child now: forked from a warm zygote, or afresh (it then imports torch while the
-    caller draws grids)."""
-    return Session(source, exercise.limits.output_kib, zygote)
+    caller draws grids). `content`: the file's bytes as already read (the path is not read again)."""
+    return Session(source, exercise.limits.output_kib, zygote, content)
 
 
 def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secret,

@@ -135,11 +135,16 @@ class Session(Requests):
     The child is forked from `zygote` when one is given (milliseconds), or else started afresh
     under `unshare` (it then imports torch itself, about 1.5 s)."""
 
-    def __init__(self, source: Path, output_kib: int, zygote: Zygote | None = None) -> None:
+    def __init__(self, source: Path, output_kib: int, zygote: Zygote | None = None,
+                 content: bytes | None = None) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-"))
         # The student's own file name, so that messages quoting it (a SyntaxError's, say) read right.
+        # `content` is the file as read and checked once (a regular file); the path is not read again.
         self.path = self.workdir / source.name
-        shutil.copyfile(source, self.path)
+        if content is None:
+            shutil.copyfile(source, self.path)
+        else:
+            self.path.write_bytes(content)
         request_read, self._request = os.pipe()
         self._reply_fd, reply_write = os.pipe()
         if os.geteuid() == 0:  # the child drops to nobody: its directory must stay its own
