@@ -62,3 +62,71 @@ def test_links_fifos_and_sockets_are_refused_and_never_read(tmp_path):
         assert rows[student]["status"] == "refused" and rows[student]["note"].startswith(note)
     assert "file refused" in (out / "summary.md").read_text()
     assert MARKER not in everything_written(out)
+
+
+# ---- item 5: the parent's cost per submission is bounded, whatever the child sends --------------
+
+MEASURED = ("import resource, sys, time; from grader import cli; started = time.monotonic(); "
+            "code = cli.main(sys.argv[1:]); print(f'parent: {time.monotonic() - started:.2f} s, '"
+            "f'{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB'); sys.exit(code)")
+
+
+def measured_grade(path: Path, out: Path) -> tuple[subprocess.CompletedProcess[str], float, int]:
+    """grader grade in a process of its own: its result, and the grader's own (not the sandbox's)
+    wall time and peak memory."""
+    done = subprocess.run([sys.executable, "-c", MEASURED, "grade", str(path), "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    seconds, mib = done.stdout.rsplit("parent: ", 1)[1].split(" s, ")
+    return done, float(seconds), int(mib.split()[0])
+
+
+@pytest.mark.parametrize("fixture, words", [("huge_reply", "MiB of data for one reply"),
+                                            ("malformed_reply", "not valid JSON (RecursionError")])
+def test_a_hostile_reply_is_the_submissions_crash_at_a_bounded_cost(tmp_path, fixture, words):
+    import json
+
+    done, seconds, mib = measured_grade(HOSTILE / f"{fixture}.py", tmp_path)
+    assert done.returncode == 0, done.stderr  # grading finished: the grader did not fail
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["status"] == "crash" and result["grader_error"] is None
+    assert words in json.dumps(result["checks"])
+    assert (tmp_path / "feedback.png").stat().st_size > 10_000
+    _, honest_seconds, honest_mib = measured_grade(SUBMISSIONS / "honest_backward.py", tmp_path / "honest")
+    assert json.loads((tmp_path / "honest" / "result.json").read_text())["score"] == 10.0
+    # Before: 3.5 GB and 55 s for huge_reply. Now about what an honest file costs.
+    assert mib < honest_mib + 100 and seconds < honest_seconds + 10, (seconds, mib, honest_seconds, honest_mib)
+
+
+# ---- item 6: student text is made safe once, and no report breaks ------------------------------
+
+def test_student_text_forges_no_feedback_line_and_breaks_no_report(tmp_path):
+    import json
+    import xml.etree.ElementTree as ET
+
+    done = grader("check", str(HOSTILE / "forges_text.py"), "--out", str(tmp_path / "check"), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\r" not in done.stdout  # no escape reaches the terminal
+    assert "␛[2J" in done.stdout  # shown, not obeyed
+    assert "[bold green]markup[/bold green]" in done.stdout  # rich printed the markup, did not apply it
+    assert not [line for line in done.stdout.splitlines() if "forged" in line and "Likely cause: forged" in
+                line.lstrip(" │→")[:30]]
+    assert [line for line in done.stdout.splitlines() if line.startswith("Score ")] == ["Score 1 / 10"]
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(HOSTILE / "forges_text.py", folder / "mallory.py")
+    shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "alice.py")
+    out = tmp_path / "out"
+    for _ in range(2):  # a rerun (nothing to grade) writes every report again
+        done = grader("batch", str(folder), "--out", str(out), "-j", "1", "--format", "junit")
+        assert done.returncode == 0, done.stderr
+        assert "\x1b" not in done.stdout
+    result = json.loads((out / "mallory" / "result.json").read_text())
+    for check in result["checks"]:
+        assert not any(line.startswith("Likely cause: forged") for line in check["message"].splitlines())
+    json.dumps(result, ensure_ascii=False).encode("utf-8")  # no lone surrogate anywhere
+    summary = (out / "summary.md").read_text() + (out / "summary.html").read_text()
+    assert "forged" not in summary  # the hints list only causes the grader named
+    ET.parse(out / "junit.xml")
+    assert gradebook(out)["alice"]["score"] == "10.0"
+
