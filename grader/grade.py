@@ -44,8 +44,13 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
     zygote the sandbox child is forked warm; without, it imports torch while we draw the grids."""
     started = time.perf_counter()
     sub = submission.read(path)
-    return _grade(sub, probe.start(sub.path, exercise, zygote, sub.source), exercise, started, seed=seed,
-                  course_secret=course_secret, device=device, plan=plan)
+    try:
+        session = probe.start(sub.path, exercise, zygote, sub.source)
+    except Exception as err:  # noqa: BLE001 - a child that cannot start (an OSError, say): this file's grader error
+        seed = plan.seed if plan is not None else seed if seed is not None else grid_seed(exercise.name, course_secret)
+        return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started,
+                               cache_key(sub.sha256, exercise, seed, device))
+    return _grade(sub, session, exercise, started, seed=seed, course_secret=course_secret, device=device, plan=plan)
 
 
 def grade_function(function: Callable[..., Any], exercise: Exercise, *, seed: int | None = None,

@@ -138,6 +138,13 @@ class Session(Requests):
     def __init__(self, source: Path, output_kib: int, zygote: Zygote | None = None,
                  content: bytes | None = None) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-"))
+        try:
+            self._start(source, output_kib, zygote, content)
+        except BaseException:  # an OSError starting the child: leave no folder or pipe behind
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
+
+    def _start(self, source: Path, output_kib: int, zygote: Zygote | None, content: bytes | None) -> None:
         # The student's own file name, so that messages quoting it (a SyntaxError's, say) read right.
         # `content` is the file as read and checked once (a regular file); the path is not read again.
         self.path = self.workdir / source.name
@@ -147,6 +154,17 @@ class Session(Requests):
             self.path.write_bytes(content)
         request_read, self._request = os.pipe()
         self._reply_fd, reply_write = os.pipe()
+        try:
+            self._spawn(request_read, reply_write, output_kib, zygote)
+        except BaseException:
+            for fd in (self._request, self._reply_fd):
+                os.close(fd)
+            raise
+        finally:
+            os.close(request_read)
+            os.close(reply_write)
+
+    def _spawn(self, request_read: int, reply_write: int, output_kib: int, zygote: Zygote | None) -> None:
         if os.geteuid() == 0:  # the child drops to nobody: its directory must stay its own
             for path in (self.workdir, self.path):
                 os.chown(path, NOBODY, NOBODY)
@@ -172,8 +190,6 @@ class Session(Requests):
                 start_new_session=True,
             )
             self.process, out_pipe, err_pipe = popen, popen.stdout, popen.stderr
-        os.close(request_read)
-        os.close(reply_write)
         self._receiver = protocol.Receiver(self._reply_fd)
         self.stdout = CapturedStream(out_pipe, output_kib << 10)
         self.stderr = CapturedStream(err_pipe, output_kib << 10)

@@ -130,3 +130,70 @@ def test_student_text_forges_no_feedback_line_and_breaks_no_report(tmp_path):
     ET.parse(out / "junit.xml")
     assert gradebook(out)["alice"]["score"] == "10.0"
 
+
+# ---- item 7: however a batch ends, nothing it started outlives it --------------------------------
+
+def _slow_class(folder: Path, students: int) -> None:
+    """Honest files that take 3 s each to import: a batch signalled a few seconds in is mid-work."""
+    folder.mkdir()
+    source = "import time\ntime.sleep(3)\n" + (SUBMISSIONS / "honest_backward.py").read_text()
+    for i in range(students):
+        (folder / f"student{i}.py").write_text(source)
+
+
+def _alive(processes: list) -> list:
+    import psutil
+
+    left = []
+    for process in processes:
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                left.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return left
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "SIGINT", "SIGKILL", "SIGKILL to the group"])
+def test_a_stopped_batch_leaves_no_process_behind_and_resumes(tmp_path, how):
+    import json
+    import signal
+    import time
+
+    import psutil
+
+    folder, out = tmp_path / "class", tmp_path / "out"
+    _slow_class(folder, 6)
+    main = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", "2"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    batch = psutil.Process(main.pid)
+    deadline = time.monotonic() + 120
+    started: list = []
+    # Every kind of process up: the workers, the resource tracker, two zygotes, their holders and children.
+    while time.monotonic() < deadline and len(started) < 8:
+        started = batch.children(recursive=True)
+        time.sleep(0.2)
+    time.sleep(1.0)
+    started = batch.children(recursive=True)
+    assert len(started) >= 8, [p.cmdline()[:3] for p in started]
+    signum = signal.SIGKILL if how.startswith("SIGKILL") else getattr(signal, how)
+    if how.endswith("group"):
+        os.killpg(main.pid, signum)
+    else:
+        os.kill(main.pid, signum)
+    stopped = time.monotonic()
+    main.wait(timeout=10)
+    while _alive(started) and time.monotonic() < stopped + 3:
+        time.sleep(0.1)
+    left = _alive(started)
+    assert left == [], [(p.pid, p.cmdline()[:4]) for p in left]
+    if signum != signal.SIGKILL:
+        assert main.returncode == 128 + signum and "run the same command again" in main.stderr.read()
+    for result in out.glob("*/result.json"):  # what was written is whole
+        json.loads(result.read_text())
+    if how == "SIGTERM":  # and a rerun grades only the rest
+        graded = len(list(out.glob("*/result.json")))
+        done = grader("batch", str(folder), "--out", str(out), "-j", "2")
+        assert done.returncode == 0 and f"({graded} already graded)" in done.stdout
+        assert all(row["score"] == "10.0" for row in gradebook(out).values())
