@@ -8,10 +8,15 @@ regrades only what is missing or stale, and never leaves a truncated file or a d
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import ctypes
 import io
 import json
 import multiprocessing
+import os
+import signal
+import stat
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -24,38 +29,56 @@ from grader.probe import Plan
 from grader.report import write_files
 from grader.report.result_json import write_atomic
 from grader.sandbox.session import warm_zygote
-from grader.submission import SubmissionError, read
+from grader.submission import SubmissionError, read, refusal
 
-FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing")
+_PR_SET_PDEATHSIG = 1
+FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing", "refused")
 
 
 @dataclass(frozen=True)
 class Job:
-    """One student's submission: a .py file, or a reason why there is none to grade."""
+    """One student's submission: a .py file, or a reason why there is none to grade (`refused`: there
+    is one, but it is not a regular file)."""
 
     student: str
     path: Path | None
     problem: str = ""
+    refused: bool = False
+
+    @property
+    def status(self) -> str:
+        return "refused" if self.refused else "missing"
 
 
 def discover(folder: Path) -> list[Job]:
-    """One .py per student (the stem is the id), or one folder per student holding a .py."""
+    """One .py per student (the stem is the id), or one folder per student holding a .py. Only
+    regular files are graded: a symbolic link (to a file or a student's folder), a FIFO or a device
+    is refused, with the reason in the gradebook; nothing here follows a link or opens a file."""
     if not folder.is_dir():
         raise SubmissionError(f"{folder}: not a folder of submissions")
     jobs = []
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith((".", "_")):
             continue
-        if entry.is_file() and entry.suffix == ".py":
-            jobs.append(Job(entry.stem, entry))
-        elif entry.is_dir():
-            files = sorted(p for p in entry.glob("*.py") if not p.name.startswith("."))
-            if len(files) == 1:
-                jobs.append(Job(entry.name, files[0]))
-            else:
-                problem = "no .py file" if not files else f"{len(files)} .py files: {', '.join(p.name for p in files)}"
-                jobs.append(Job(entry.name, None, problem))
+        mode = entry.lstat().st_mode
+        if stat.S_ISDIR(mode):
+            jobs.append(_student_folder(entry))
+        elif entry.suffix == ".py" or (stat.S_ISLNK(mode) and entry.is_dir()):
+            problem = refusal(entry)
+            jobs.append(Job(entry.stem, None, f"{entry.name}: {problem}", True) if problem else Job(entry.stem, entry))
     return jobs
+
+
+def _student_folder(folder: Path) -> Job:
+    files = sorted(p for p in folder.iterdir() if p.suffix == ".py" and not p.name.startswith("."))
+    regular = [p for p in files if not refusal(p)]
+    if len(regular) == 1:
+        return Job(folder.name, regular[0])
+    if regular:
+        return Job(folder.name, None, f"{len(regular)} .py files: {', '.join(p.name for p in regular)}")
+    if files:
+        return Job(folder.name, None, f"{files[0].name}: {refusal(files[0])}", True)
+    return Job(folder.name, None, "no .py file")
 
 
 @dataclass(frozen=True)
@@ -72,17 +95,18 @@ def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str) 
     if job.path is None or not result.is_file():
         return False
     try:
-        recorded = json.loads(result.read_text()).get("cache_key")
+        recorded = json.loads(result.read_text())
         expected = cache_key(read(job.path).sha256, exercise, seed, device)
     except (OSError, ValueError, SubmissionError):
         return False
-    return bool(recorded == expected)
+    # The grader's own failure is no grade: a rerun tries that submission again.
+    return bool(recorded.get("cache_key") == expected and recorded.get("status") != "grader_error")
 
 
 def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
     """Grade one submission and write its files (runs in a worker process)."""
     if job.path is None:
-        return {"student": job.student, "status": "missing", "score": 0.0}
+        return {"student": job.student, "status": job.status, "score": 0.0}
     outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device,
                          zygote=warm_zygote())
     write_files(outcome, settings.exercise, out / job.student, plot=settings.plot)
@@ -97,10 +121,30 @@ def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecu
     """Local worker processes, already starting their zygotes (torch's import and warm-up take a
     few seconds) and their plot templates while the caller draws the grids."""
     # spawn, not fork: the parent may run a progress thread, and workers must not inherit its locks.
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_die_with_parent, initargs=(os.getpid(),))
     for _ in range(workers):  # each busy for seconds, so each lands on a worker of its own
         pool.submit(_warm_worker, exercise, plot)
     return pool
+
+
+def _die_with_parent(parent: int) -> None:
+    """In each worker, first: end when the batch's process ends, however it ends (SIGKILL
+    included); its zygote then sees its control socket close and ends too, and the zygote's holders
+    and children die with it. PDEATHSIG follows the thread that started the worker: the batch's main
+    thread (the pool spawns workers from submit(), which only the main thread calls)."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the batch ended before the line above ran
+        os._exit(1)
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Kill the workers now, without waiting for the submissions they are grading (a batch that
+    was stopped): what they already wrote stays whole, and a rerun grades the rest."""
+    for process in list(getattr(pool, "_processes", {}).values()):
+        with contextlib.suppress(OSError, ValueError):
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _warm_worker(exercise: Exercise, plot: bool) -> None:
@@ -120,20 +164,35 @@ def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
         return
     if scheduler:
         return run_on_dask(jobs, out, settings, scheduler, done)
-    with pool or start_pool(workers, settings.exercise, settings.plot) as executor:
-        pending: set[Future[dict[str, Any]]] = set()
-        queue: Iterator[Job] = iter(jobs)
-        for job in queue:  # keep at most 2 jobs a worker queued, so a kill loses little
-            pending.add(executor.submit(grade_job, job, out, settings))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-            for future in finished:
-                done(future.result())
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending.add(executor.submit(grade_job, nxt, out, settings))
+    executor = pool or start_pool(workers, settings.exercise, settings.plot)
+    try:
+        _run_on(executor, jobs, out, settings, workers, done)
+    except BaseException:  # stopped (a signal, Ctrl-C): the workers end now, not after their work
+        stop_pool(executor)
+        raise
+    executor.shutdown()
+
+
+def _run_on(executor: ProcessPoolExecutor, jobs: list[Job], out: Path, settings: Settings, workers: int,
+            done: Callable[[dict[str, Any]], None]) -> None:
+    jobs_of: dict[Future[dict[str, Any]], Job] = {}
+    queue: Iterator[Job] = iter(jobs)
+    for job in queue:  # keep at most 2 jobs a worker queued, so a kill loses little
+        jobs_of[executor.submit(grade_job, job, out, settings)] = job
+        if len(jobs_of) >= 2 * workers:
+            break
+    while jobs_of:
+        finished, _ = wait(jobs_of, return_when=FIRST_COMPLETED)
+        for future in finished:
+            job = jobs_of.pop(future)
+            try:
+                row = future.result()
+            except Exception:  # noqa: BLE001 - a worker failed (or died): that student's grader error, the batch goes on
+                row = {"student": job.student, "status": "grader_error", "score": 0.0}
+            done(row)
+            nxt = next(queue, None)
+            if nxt is not None:
+                jobs_of[executor.submit(grade_job, nxt, out, settings)] = nxt
 
 
 def run_on_dask(jobs: list[Job], out: Path, settings: Settings, scheduler: str,
@@ -167,8 +226,10 @@ def gradebook_rows(jobs: list[Job], results: dict[str, dict[str, Any] | None],
     rows = []
     for job in sorted(jobs, key=lambda j: j.student):
         row: dict[str, Any] = {"student": job.student, "score": 0.0, "max_score": exercise.max_score,
-                               "status": "missing", "duration_s": "", "sha256": "", "note": job.problem}
+                               "status": job.status, "duration_s": "", "sha256": "", "note": job.problem}
         data = results.get(job.student)
+        if data is None and job.path is not None:
+            row.update(status="grader_error", note="not graded: the grader failed; run the batch again")
         if data is not None:
             row.update(score=data["score"], max_score=data["max_score"], status=data["status"],
                        duration_s=data["duration_s"], sha256=data["submission"]["sha256"], note="")

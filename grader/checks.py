@@ -102,8 +102,9 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
 def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
     if error.syntax_line is not None:
         caret = " " * max(0, (error.syntax_offset or 1) - 1) + "^"
+        first = (error.message.strip().splitlines() or [""])[0]
         return Finding("loads", False, 0.0, f"Your file has a syntax error on line {error.syntax_line}: "
-                       f"{error.message.split('(')[0].strip()}.", example=f"    {error.syntax_code}\n    {caret}",
+                       f"{first.split('(')[0].strip()}.", example=f"    {error.syntax_code}\n    {caret}",
                        advice="Fix that line; `python your_file.py` shows the same message.")
     if error.type in ("ModuleNotFoundError", "ImportError"):
         return Finding("loads", False, 0.0, f"Importing your file failed: {error.headline()}.",

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch = commands.add_parser("batch", help="grade a folder of submissions: results, gradebook.csv, summary")
     batch.add_argument("folder", type=Path, help="one .py per student, or one folder per student with a .py")
     batch.add_argument("--out", type=Path, required=True, help="folder for per-student results and the gradebook")
-    batch.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1, help="parallel workers (default: cores)")
+    batch.add_argument("-j", "--jobs", type=_positive, default=os.cpu_count() or 1,
+                       help="parallel workers (default: cores)")
     batch.add_argument("--force", action="store_true", help="regrade everything, even results that are current")
     batch.add_argument("--exercise", default="sin", help="exercise name in reference/ or a .toml path (default: sin)")
     batch.add_argument("--seed", type=int, default=None, help="grid seed (default: as for grade)")
@@ -71,8 +74,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "exercises":
-        return _list_exercises()
     if args.command == "gradescope" and args.action == "run":
         from grader import gradescope
 
@@ -82,14 +83,46 @@ def main(argv: list[str] | None = None) -> int:
     from grader.submission import SubmissionError
 
     try:
+        if args.command == "exercises":
+            return _list_exercises()
         ex = exercises.load(args.exercise)
         return _run(args, ex)
     except (exercises.ExerciseError, SubmissionError) as err:
         print(f"grader: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("grader: interrupted", file=sys.stderr)
-        return 130
+        print("grader: interrupted; run the same command again to go on", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Stopped as stop:
+        print(f"grader: stopped by {stop.signal.name}; run the same command again to go on", file=sys.stderr)
+        return 128 + stop.signal
+    except Exception:  # noqa: BLE001 - our own bug: say so, and exit 3 (1 is --fail-under's code)
+        traceback.print_exc()
+        print("grader: the grader itself failed (not the submission); the traceback is above", file=sys.stderr)
+        return EXIT_GRADER
+
+
+class Stopped(BaseException):
+    """The process was asked to end (SIGTERM: a scheduler's time limit, `timeout`, `docker stop`;
+    SIGHUP: the terminal went away). A BaseException, so that nothing on the way catches it."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signal = signal.Signals(signum)
+
+
+def _stop(signum: int, _frame: object) -> None:
+    raise Stopped(signum)
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def _run(args: argparse.Namespace, ex: object) -> int:
@@ -134,22 +167,36 @@ def _run(args: argparse.Namespace, ex: object) -> int:
 
 
 def _batch(args: argparse.Namespace, ex: object) -> int:
+    from grader.exercise import Exercise
+
+    assert isinstance(ex, Exercise)
+    # SIGTERM and SIGHUP end a batch as Ctrl-C does: its workers and sandboxes go at once.
+    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        return _batch_run(args, ex)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from grader import batch
-    from grader.exercise import Exercise
     from grader.probe import Plan
     from grader.report import summary
 
-    assert isinstance(ex, Exercise)
-    if args.jobs < 1:
-        raise SystemExit("grader: -j must be at least 1")
     jobs = batch.discover(args.folder)
     seed = _seed(args, ex)
     todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, ex, seed, args.device)]
     # Workers start their zygotes while this process draws the grids (one grid for all).
     pool = batch.start_pool(args.jobs, ex, not args.no_plot) if todo and not args.scheduler else None
-    settings = batch.Settings(ex, Plan.draw(ex, seed), args.device, not args.no_plot)
+    try:
+        settings = batch.Settings(ex, Plan.draw(ex, seed), args.device, not args.no_plot)
+    except BaseException:
+        if pool is not None:
+            batch.stop_pool(pool)
+        raise
     failures = 0
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn(), TextColumn("failures: {task.fields[failures]}"))

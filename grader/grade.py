@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import checks, feedback, probe, score, submission
+from grader import checks, feedback, probe, safe_text, score, submission
 from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.grids import PLAIN_LAYOUTS, grid_seed
@@ -44,8 +44,13 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
     zygote the sandbox child is forked warm; without, it imports torch while we draw the grids."""
     started = time.perf_counter()
     sub = submission.read(path)
-    return _grade(sub, probe.start(sub.path, exercise, zygote), exercise, started, seed=seed,
-                  course_secret=course_secret, device=device, plan=plan)
+    try:
+        session = probe.start(sub.path, exercise, zygote, sub.source)
+    except Exception as err:  # noqa: BLE001 - a child that cannot start (an OSError, say): this file's grader error
+        seed = plan.seed if plan is not None else seed if seed is not None else grid_seed(exercise.name, course_secret)
+        return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started,
+                               cache_key(sub.sha256, exercise, seed, device))
+    return _grade(sub, session, exercise, started, seed=seed, course_secret=course_secret, device=device, plan=plan)
 
 
 def grade_function(function: Callable[..., Any], exercise: Exercise, *, seed: int | None = None,
@@ -77,8 +82,10 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
     out, out_bytes, err_text, err_bytes = session.output()
     observations = replace(observations, events=parse_events(session.events()))
     truncated = out_bytes > len(out.encode()) or err_bytes > len(err_text.encode())
-    # Tracebacks and warnings name the sandbox's copy; show the student their own file's name.
-    out, err_text = (text.replace(str(session.path), sub.path.name) for text in (out, err_text))
+    # Tracebacks and warnings name the sandbox's copy; show the student their own file's name. What
+    # it printed enters the parent here, and is made safe to show anywhere once, here.
+    kept = exercise.limits.output_kib << 10
+    out, err_text = (safe_text.text(text.replace(str(session.path), sub.path.name), kept) for text in (out, err_text))
     observations = replace(observations, output=Output(out, out_bytes, err_text, err_bytes),
                            source_hits=submission.scan(sub.source, exercise.telltales),
                            source_uses_autograd=submission.uses_autograd(sub.source))
@@ -108,6 +115,8 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
 
 
 def _status(obs: Observations, ex: Exercise) -> str:
+    if obs.ended is not None and obs.ended.reason == "protocol":
+        return "crash"  # it broke the protocol: whether while loading or later, the submission's crash
     if not obs.load.ok:
         return "load_error"
     if obs.ended is not None:

@@ -106,9 +106,13 @@ def run(root: Path, exercise: str, course_secret: str = "") -> int:
         from grader.grade import grade_file
         from grader.grids import grid_seed
         from grader.report import plot
+        from grader.submission import refusal
 
         ex = exercises.load(exercise)
         path, problem = pick(root / "submission", ex.function)
+        if path is not None and refusal(path):  # a symbolic link, say: the student's to fix
+            problem = f"{path.relative_to(root / 'submission')}: {refusal(path)}"
+            path = None
         if path is None:
             render.write(render.no_submission(problem, ex.max_score), results)
             return 0
@@ -128,7 +132,7 @@ def pick(folder: Path, function: str) -> tuple[Path | None, str]:
     if len(files) == 1:
         return files[0], ""
     defining = re.compile(rf"^\s*def\s+{re.escape(function)}\s*\(", re.MULTILINE)
-    candidates = [p for p in files if defining.search(p.read_text(encoding="utf-8", errors="replace"))]
+    candidates = [p for p in files if defining.search(_text_of(p))]
     if len(candidates) == 1:
         return candidates[0], ""
     if not files:
@@ -136,3 +140,13 @@ def pick(folder: Path, function: str) -> tuple[Path | None, str]:
     names = ", ".join(str(p.relative_to(folder)) for p in files[:10])
     return None, (f"{len(files)} .py files were submitted ({names}) and {len(candidates)} of them define "
                   f"{function}(x): submit exactly one file that defines it.")
+
+
+def _text_of(path: Path) -> str:
+    """A file's text, read only if it is a regular file (never through a link, never a FIFO)."""
+    from grader.submission import SubmissionError, read
+
+    try:
+        return read(path).source.decode("utf-8", errors="replace")
+    except SubmissionError:
+        return ""

@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from grader import safe_text
 from grader.canary import Secret
 from grader.grids import GridCase
-from grader.sandbox.protocol import ProtocolError, decode_array
+from grader.sandbox.protocol import ProtocolError, array_count, decode_array
 from grader.sandbox.session import Ended
 
 
@@ -139,9 +140,27 @@ class Observations:
 # ---- validation of the child's replies ---------------------------------------------------------
 
 def _text(raw: Any, limit: int = 4000) -> str:
+    """Multi-line student text (an exception's message), made safe to show anywhere."""
     if not isinstance(raw, str):
         raise ProtocolError(f"expected text, got {type(raw).__name__}")
-    return raw[:limit]
+    return safe_text.text(raw, limit)
+
+
+def _line(raw: Any, limit: int) -> str:
+    """One line of student text (a name, a type, a line of code), made safe to show anywhere."""
+    if not isinstance(raw, str):
+        raise ProtocolError(f"expected text, got {type(raw).__name__}")
+    return safe_text.line(raw, limit)
+
+
+MAX_STATED_DIMS = 64  # a returned tensor's stated shape; torch itself allows no more dimensions
+
+
+def _int(raw: Any, low: int = -(1 << 63)) -> int | None:
+    """An integer that fits in 64 bits (at least `low`), or None."""
+    if isinstance(raw, int) and not isinstance(raw, bool) and low <= raw < 1 << 63:
+        return raw
+    return None
 
 
 def _flag(raw: Any) -> bool:
@@ -157,23 +176,24 @@ def parse_error(raw: Any) -> ErrorInfo:
     if not isinstance(frames_raw, list):
         raise ProtocolError("error frames that are not a list")
     frames = tuple(
-        Frame(int(f["line"]) if isinstance(f.get("line"), int) else 0, _text(f.get("code", ""), 200),
-              _text(f.get("function", ""), 100))
+        Frame(_int(f.get("line")) or 0, _line(f.get("code", ""), 200), _line(f.get("function", ""), 100))
         for f in frames_raw[-5:] if isinstance(f, dict)
     )
     syntax: dict[str, Any] = raw["syntax"] if isinstance(raw.get("syntax"), dict) else {}
     line, offset = syntax.get("line"), syntax.get("offset")
     return ErrorInfo(
-        type=_text(raw.get("type"), 100),
+        type=_line(raw.get("type"), 100),
         message=_text(raw.get("message", "")),
         frames=frames,
-        syntax_line=line if isinstance(line, int) else None,
-        syntax_offset=offset if isinstance(offset, int) else None,
-        syntax_code=_text(syntax.get("code", ""), 200),
+        syntax_line=_int(line),
+        syntax_offset=_int(offset),
+        syntax_code=_line(syntax.get("code", ""), 200),
     )
 
 
-def parse_returned(raw: Any, specs: Any, payload: bytes) -> Returned:
+def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = None) -> Returned:
+    """One call's outcome. An array whose element count is not `expected` (the input's) is never
+    decoded: no check can compare it, and decoding what a submission chose to send costs the parent."""
     if not isinstance(raw, dict):
         raise ProtocolError("a call result that is not an object")
     kind = raw.get("kind")
@@ -185,28 +205,29 @@ def parse_returned(raw: Any, specs: Any, payload: bytes) -> Returned:
         value = raw.get("value")
         if not isinstance(value, (int, float)):
             raise ProtocolError("a number result without a number")
-        return Returned("number", values=np.array(float(value)), type_name=_text(raw.get("type", ""), 50))
+        return Returned("number", values=np.array(float(value)), type_name=_line(raw.get("type", ""), 50))
     if kind == "other":
-        return Returned("other", type_name=_text(raw.get("type", ""), 100), text=_text(raw.get("repr", ""), 300))
+        return Returned("other", type_name=_line(raw.get("type", ""), 100), text=_line(raw.get("repr", ""), 300))
     if kind not in ("tensor", "ndarray"):
         raise ProtocolError(f"a call result of unknown kind {kind!r:.40}")
+    shape = raw.get("shape")
+    if not isinstance(shape, list) or len(shape) > MAX_STATED_DIMS or not all(_int(n, 0) is not None for n in shape):
+        raise ProtocolError("a result without a valid shape")
     values = None
     index = raw.get("array")
     if index is not None:
-        if not isinstance(specs, list) or not isinstance(index, int) or not 0 <= index < len(specs):
+        if not isinstance(specs, list) or _int(index, 0) is None or not index < len(specs):
             raise ProtocolError("a result that points at a missing array")
-        values = decode_array(specs[index], payload)
-    shape = raw.get("shape")
-    if not isinstance(shape, list) or not all(isinstance(n, int) for n in shape):
-        raise ProtocolError("a result without a valid shape")
+        if expected is None or array_count(specs[index]) == expected:
+            values = decode_array(specs[index], payload)
     if values is not None and tuple(values.shape) != tuple(shape) and kind == "tensor":
         raise ProtocolError("a result whose data does not have its stated shape")
     return Returned(
         kind,
         values=values,
-        dtype=_text(raw.get("dtype", ""), 50),
+        dtype=_line(raw.get("dtype", ""), 50),
         shape=tuple(shape),
-        device=_text(raw.get("device", "cpu"), 20),
+        device=_line(raw.get("device", "cpu"), 20),
         requires_grad=bool(raw.get("requires_grad", False)),
     )
 
@@ -217,15 +238,15 @@ def parse_case(case: GridCase, secret: tuple[bool, ...], header: dict[str, Any],
         failure = Returned("error", error=ErrorInfo("GraderHarnessError", _text(header.get("detail", ""))))
         return CaseResult(case, (failure,) * len(secret), secret, False, False, False, 0)
     specs = header.get("arrays")
-    primitive_calls = header.get("primitive_calls")
-    if not isinstance(primitive_calls, int) or isinstance(primitive_calls, bool) or primitive_calls < 0:
+    primitive_calls = _int(header.get("primitive_calls"), low=0)
+    if primitive_calls is None:
         raise ProtocolError("a count of primitive calls that is not a count")
     calls = header.get("calls")
     if not isinstance(calls, list) or len(calls) != len(secret):
         raise ProtocolError(f"a case reply without its {len(secret)} calls")
     return CaseResult(
         case=case,
-        calls=tuple(parse_returned(call, specs, payload) for call in calls),
+        calls=tuple(parse_returned(call, specs, payload, case.values.size) for call in calls),
         secret=secret,
         input_changed=_flag(header.get("input_changed")),
         requires_grad_changed=_flag(header.get("requires_grad_changed")),
@@ -235,6 +256,6 @@ def parse_case(case: GridCase, secret: tuple[bool, ...], header: dict[str, Any],
 
 
 def parse_events(raw: tuple[str, ...]) -> tuple[str, ...]:
-    """The audit record as the child sent it: one line each, control characters dropped (a path
-    in an event is the submission's choice), at most 50 lines of 300 characters."""
-    return tuple("".join(c if c.isprintable() else "?" for c in line)[:300] for line in raw[:50])
+    """The audit record as the child sent it: one line each (a path in an event is the
+    submission's choice), at most 50 lines of 300 characters."""
+    return tuple(safe_text.line(event, 300) for event in raw[:50])

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import grids
+from grader import grids, safe_text
 from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.observations import (
@@ -27,6 +27,7 @@ from grader.observations import (
     parse_error,
     parse_returned,
 )
+from grader.sandbox.protocol import ProtocolError
 from grader.sandbox.session import Conversation, Session, SessionEnded
 from grader.sandbox.zygote import Zygote
 
@@ -72,10 +73,10 @@ class Plan:
         return replace(self, cases=cases)
 
 
-def start(source: Path, exercise: Exercise, zygote: Zygote | None = None) -> Session:
+def start(source: Path, exercise: Exercise, zygote: Zygote | None = None, content: bytes | None = None) -> Session:
     """Start the child now: forked from a warm zygote, or afresh (it then imports torch while the
-    caller draws grids)."""
-    return Session(source, exercise.limits.output_kib, zygote)
+    caller draws grids). `content`: the file's bytes as already read (the path is not read again)."""
+    return Session(source, exercise.limits.output_kib, zygote, content)
 
 
 def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secret,
@@ -99,17 +100,15 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         "devices": list(devices),
         "skip": sorted(session.skip),
     })
-    base = Observations(load=LoadResult(False), devices=devices, torch_version=str(hello.get("torch", ""))[:50],
-                        plot_x=plan.plot_x)
+    base = Observations(load=LoadResult(False), devices=devices, plot_x=plan.plot_x,
+                        torch_version=safe_text.line(str(hello.get("torch", "")), 50))
     try:
-        loaded, _ = session.receive(limits.load_timeout_s, "the import of your file")
+        layers, failure = session.reply(limits.load_timeout_s, "the import of your file", _parse_loaded)
     except SessionEnded as end:
         return replace(base, ended=end.ended)
-    layers = tuple(str(layer)[:80] for layer in loaded.get("layers", []))[:20]
-    layers = (*session.outer_layers, *layers)
-    base = replace(base, layers=layers)
-    if loaded.get("event") != "ready":
-        return replace(base, load=_load_failure(loaded))
+    base = replace(base, layers=(*session.outer_layers, *layers))
+    if failure is not None:
+        return replace(base, load=failure)
     cases = [case for d in devices for case in plan.cases[d]]
     results: list[CaseResult] = []
     ended, ended_case = None, None
@@ -187,7 +186,7 @@ def _size(request: tuple[dict[str, Any], bytes]) -> int:
 def run_plot(session: Conversation, xs: np.ndarray, timeout: float) -> Returned:
     header = {"op": "plot", "dtype": "float32", "device": "cpu", "layout": "plain", "shape": list(xs.shape)}
     return session.request(header, xs.astype("<f8").tobytes(), timeout, "a call of your function on the plot's grid",
-                           lambda reply, payload: parse_returned(reply.get("first"), reply.get("arrays"), payload))
+                           lambda reply, data: parse_returned(reply.get("first"), reply.get("arrays"), data, xs.size))
 
 
 def shrink(session: Conversation, observations: Observations, exercise: Exercise, plan: Plan,
@@ -241,14 +240,25 @@ def _left(deadline: float, per_call: float) -> float:
     return max(0.05, min(per_call, deadline - time.monotonic()))
 
 
-def _load_failure(reply: dict) -> LoadResult:
+def _parse_loaded(reply: dict[str, Any], _: bytes) -> tuple[tuple[str, ...], LoadResult | None]:
+    """The reply to setup: the child's layers, and why the file did not load (None when it did).
+    Sent after the student's file ran, so validated like any other reply. (Its events come over the
+    record channel, as they happen: Session.events.)"""
+    raw_layers = reply.get("layers", [])
+    if not isinstance(raw_layers, list):
+        raise ProtocolError("sandbox layers that are not a list")
+    layers = tuple(safe_text.line(str(layer), 80) for layer in raw_layers[:20])
+    return layers, None if reply.get("event") == "ready" else _load_failure(reply)
+
+
+def _load_failure(reply: dict[str, Any]) -> LoadResult:
     error = reply.get("error")
     names = reply.get("names", [])
     return LoadResult(
         ok=False,
         error=parse_error(error) if error is not None else None,
-        missing=str(reply.get("missing", ""))[:60] or None,
-        names=tuple(str(n)[:60] for n in names[:50]) if isinstance(names, list) else (),
+        missing=safe_text.line(str(reply.get("missing", "")), 60) or None,
+        names=tuple(safe_text.line(str(n), 60) for n in names[:50]) if isinstance(names, list) else (),
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
+import os
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,16 +33,52 @@ class Submission:
 
 
 def read(path: Path) -> Submission:
-    if path.is_dir():
+    """The file's bytes, read once. Only a regular file is read: never through a symbolic link (a
+    repository can carry one to any file the grader may read), never a FIFO (opening one blocks) or
+    a device; SubmissionError says why not."""
+    if path.is_dir() and not path.is_symlink():
         candidates = sorted(path.glob("*.py"))
         if len(candidates) != 1:
             raise SubmissionError(f"{path} is a folder; give the .py file to grade")
         path = candidates[0]
-    if not path.is_file():
-        raise SubmissionError(f"{path}: no such file")
-    if path.stat().st_size > MAX_SOURCE_BYTES:
+    problem = refusal(path)
+    if problem:
+        raise SubmissionError(f"{path}: {problem}")
+    try:
+        # O_NOFOLLOW and O_NONBLOCK: should the file have become a link or a FIFO since lstat, the
+        # open fails or returns at once instead of following it or blocking.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as err:
+        raise SubmissionError(f"{path}: cannot be read ({err.strerror})") from None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SubmissionError(f"{path}: not a regular file")
+        source = handle.read(MAX_SOURCE_BYTES + 1)
+    if len(source) > MAX_SOURCE_BYTES:
         raise SubmissionError(f"{path}: larger than {MAX_SOURCE_BYTES >> 10} KiB; is it really a solution file?")
-    return Submission(path, path.read_bytes())
+    return Submission(path, source)
+
+
+_KINDS = ((stat.S_ISLNK, "a symbolic link; only regular files are graded (submit the file itself)"),
+          (stat.S_ISDIR, "a folder, not a file"),
+          (stat.S_ISFIFO, "a named pipe (FIFO), not a regular file"),
+          (stat.S_ISCHR, "a device, not a regular file"),
+          (stat.S_ISBLK, "a device, not a regular file"),
+          (stat.S_ISSOCK, "a socket, not a regular file"))
+
+
+def refusal(path: Path) -> str:
+    """Why `path` is not read as a submission ("" for a regular file), from lstat alone: it never
+    follows a link nor opens anything."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as err:
+        return f"cannot be read ({err.strerror})"
+    if stat.S_ISREG(mode):
+        return ""
+    return next((words for test, words in _KINDS if test(mode)), "not a regular file")
 
 
 def from_function(function: Callable[..., Any]) -> Submission:

@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from grader.report.result_json import write_atomic
+from grader.submission import SubmissionError, read
 
 VERDICTS = (
     ("missing", "no submission file"),
+    ("refused", "file refused (a symbolic link, FIFO or device)"),
     ("grader_error", "grader error (not the student's fault)"),
     ("load_error", "did not load"),
     ("timeout", "timed out"),
@@ -26,6 +28,9 @@ VERDICTS = (
     ("wrong", "wrong values"),
     ("partial", "right values, other checks failed"),
 )
+
+
+_NOT_RUN = ("missing", "refused", "grader_error")
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class Summary:
 
 
 def verdict(row: dict[str, Any], result: dict[str, Any] | None) -> str:
-    if result is None or row["status"] in ("missing", "grader_error", "load_error", "timeout", "crash", "memory"):
+    if result is None or row["status"] in (*_NOT_RUN, "load_error", "timeout", "crash", "memory"):
         return str(row["status"])
     checks = {c["name"]: c for c in result["checks"]}
     if checks.get("autograd", {}).get("details", {}).get("unproven"):
@@ -84,7 +89,11 @@ def normalised(source: bytes) -> str:
 def _identical(sources: dict[str, Path]) -> list[list[str]]:
     groups: dict[str, list[str]] = defaultdict(list)
     for student, path in sorted(sources.items()):
-        groups[hashlib.sha256(normalised(path.read_bytes()).encode()).hexdigest()].append(student)
+        try:
+            source = read(path).source  # a regular file only, as when it was graded
+        except SubmissionError:
+            continue
+        groups[hashlib.sha256(normalised(source).encode()).hexdigest()].append(student)
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g))
 
 

@@ -4,6 +4,11 @@ Wire format of one message: 4-byte big-endian header length, the UTF-8 JSON head
 header["payload_bytes"] bytes of payload. Arrays travel as {"dtype", "shape", "offset", "nbytes"}
 slices of the payload. Nothing is ever pickled: the parent decodes only the dtypes listed here and
 checks every size against the limits before it allocates anything.
+
+What a child sends costs the parent a bounded amount, whatever it is: a header of at most
+MAX_HEADER_BYTES holding integers of at most 64 bits and nesting Python can parse, a payload of at
+most MAX_PAYLOAD_BYTES, and at most MAX_SESSION_BYTES over a Receiver's life (one submission).
+Anything else is a ProtocolError: a finding about the submission, never a failure of the grader.
 """
 
 from __future__ import annotations
@@ -19,7 +24,10 @@ from typing import Any
 import numpy as np
 
 MAX_HEADER_BYTES = 1 << 20
-MAX_PAYLOAD_BYTES = 256 << 20
+# An honest reply is a few arrays the size of the input (at most a few hundred elements): 100 kB.
+MAX_PAYLOAD_BYTES = 16 << 20
+MAX_SESSION_BYTES = 64 << 20
+MAX_INT_DIGITS = 19  # 64-bit integers: sizes, offsets, line numbers
 MAX_DIMS = 8
 _LENGTH = struct.Struct(">I")
 
@@ -68,33 +76,40 @@ def decode(message: bytes) -> tuple[dict[str, Any], bytes]:
     """One whole encoded message, validated exactly as a Receiver validates what it reads."""
     receiver = Receiver(-1)
     receiver._buffer += message
-    if len(message) < _LENGTH.size or len(message) < _LENGTH.size + _LENGTH.unpack(message[:_LENGTH.size])[0]:
-        raise ProtocolError("an incomplete message")
     return receiver.receive()
 
 
 class Receiver:
-    """Reads whole messages from a file descriptor, with a deadline, without trusting lengths."""
+    """Reads whole messages from a file descriptor, with a deadline, without trusting lengths; at
+    most `budget` bytes in all."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, budget: int = MAX_SESSION_BYTES) -> None:
         self.fd = fd
         self._buffer = bytearray()
+        self._left = budget
 
     def receive(self, timeout: float | None = None) -> tuple[dict[str, Any], bytes]:
         deadline = None if timeout is None else time.monotonic() + timeout
         (size,) = _LENGTH.unpack(self._take(_LENGTH.size, deadline))
         if size > MAX_HEADER_BYTES:
             raise ProtocolError(f"a reply header of {size} bytes (the limit is {MAX_HEADER_BYTES})")
-        try:
-            header = json.loads(self._take(size, deadline))
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            raise ProtocolError(f"a reply header that is not JSON: {err}") from None
-        if not isinstance(header, dict):
-            raise ProtocolError("a reply header that is not a JSON object")
+        self._spend(size)
+        header = parse_header(self._take(size, deadline))
         length = header.get("payload_bytes", 0)
-        if not isinstance(length, int) or not 0 <= length <= MAX_PAYLOAD_BYTES:
-            raise ProtocolError(f"a reply payload of {length!r} bytes")
-        return header, bytes(self._take(length, deadline))
+        if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+            raise ProtocolError(f"a reply payload of {length!r:.40} bytes")
+        if length > MAX_PAYLOAD_BYTES:
+            raise ProtocolError(f"{_mib(length)} of data for one reply (the limit is {_mib(MAX_PAYLOAD_BYTES)}): "
+                                "does your function return something far larger than its input?")
+        self._spend(length)
+        return header, self._take(length, deadline)
+
+    def _spend(self, n: int) -> None:
+        """Count n more bytes against the budget, before reading them."""
+        if n > self._left:
+            raise ProtocolError(f"more than {_mib(MAX_SESSION_BYTES)} of data in all (the limit per submission): "
+                                "does your function return something far larger than its input?")
+        self._left -= n
 
     def _take(self, n: int, deadline: float | None) -> bytes:
         while len(self._buffer) < n:
@@ -104,6 +119,8 @@ class Receiver:
         return data
 
     def _fill(self, deadline: float | None) -> None:
+        if self.fd < 0:  # decode(): the whole message was given, and it stops short
+            raise ProtocolError("an incomplete message")
         wait = None if deadline is None else max(0.0, deadline - time.monotonic())
         ready, _, _ = select.select([self.fd], [], [], wait)
         if not ready:
@@ -114,8 +131,48 @@ class Receiver:
         self._buffer += chunk
 
 
+def parse_header(raw: bytes) -> dict[str, Any]:
+    """A JSON object, or ProtocolError: not UTF-8, not JSON, nested deeper than Python recurses, or
+    holding an integer longer than 64 bits (a 5000-digit one would raise, a 4000-digit one cost)."""
+    try:
+        header = json.loads(raw, parse_int=_small_int)
+    except (ValueError, RecursionError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise ProtocolError(f"a reply header that is not valid JSON ({type(err).__name__}: {str(err)[:100]})") from None
+    if not isinstance(header, dict):
+        raise ProtocolError("a reply header that is not a JSON object")
+    return header
+
+
+def _small_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ProtocolError(f"a reply header holding a {len(digits)}-digit integer")
+    return int(digits)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):.0f} MiB"
+
+
 def array_spec(dtype: str, shape: tuple[int, ...], offset: int, nbytes: int) -> dict[str, Any]:
     return {"dtype": dtype, "shape": list(shape), "offset": offset, "nbytes": nbytes}
+
+
+def array_count(spec: Any) -> int:
+    """The element count of a valid array spec (dtype, shape and size checked, nothing decoded)."""
+    if not isinstance(spec, dict):
+        raise ProtocolError("an array description that is not an object")
+    dtype, shape, offset, nbytes = (spec.get(k) for k in ("dtype", "shape", "offset", "nbytes"))
+    if dtype not in WIRE_DTYPES:
+        raise ProtocolError(f"an array of unsupported dtype {dtype!r:.40}")
+    if not isinstance(shape, list) or len(shape) > MAX_DIMS:
+        raise ProtocolError(f"an array shape {shape!r:.80}")
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+        raise ProtocolError(f"an array shape {shape!r:.80}")
+    count = math.prod(shape)
+    itemsize = np.dtype(WIRE_DTYPES[dtype]).itemsize
+    if not isinstance(offset, int) or not isinstance(nbytes, int) or nbytes != count * itemsize:
+        raise ProtocolError(f"an array of shape {shape} and dtype {dtype} sent as {nbytes!r:.40} bytes")
+    return count
 
 
 def decode_array(spec: Any, payload: bytes) -> np.ndarray:
@@ -124,22 +181,11 @@ def decode_array(spec: Any, payload: bytes) -> np.ndarray:
     bfloat16 is widened exactly (its bits are the top half of a float32); integers and bools are
     converted to float64 so checks can compare them, while the spec's dtype keeps the truth.
     """
-    if not isinstance(spec, dict):
-        raise ProtocolError("an array description that is not an object")
-    dtype, shape, offset, nbytes = (spec.get(k) for k in ("dtype", "shape", "offset", "nbytes"))
-    if dtype not in WIRE_DTYPES:
-        raise ProtocolError(f"an array of unsupported dtype {dtype!r}")
-    if not isinstance(shape, list) or len(shape) > MAX_DIMS:
-        raise ProtocolError(f"an array shape {shape!r}")
-    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
-        raise ProtocolError(f"an array shape {shape!r}")
-    wire = np.dtype(WIRE_DTYPES[dtype])
-    expected = math.prod(shape) * wire.itemsize
-    if not isinstance(offset, int) or not isinstance(nbytes, int) or nbytes != expected:
-        raise ProtocolError(f"an array of shape {shape} and dtype {dtype} sent as {nbytes!r} bytes")
+    count = array_count(spec)
+    dtype, shape, offset, nbytes = spec["dtype"], spec["shape"], spec["offset"], spec["nbytes"]
     if offset < 0 or offset + nbytes > len(payload):
         raise ProtocolError("an array that runs past the end of its message")
-    raw = np.frombuffer(payload, dtype=wire, count=math.prod(shape), offset=offset).reshape(shape)
+    raw = np.frombuffer(payload, dtype=np.dtype(WIRE_DTYPES[dtype]), count=count, offset=offset).reshape(shape)
     if dtype == "bfloat16":
         return (raw.astype(np.uint32) << 16).view(np.float32).astype(np.float64)
     if dtype.startswith("complex"):

@@ -139,14 +139,39 @@ class Session(Requests):
     The child is forked from `zygote` when one is given (milliseconds), or else started afresh
     under `unshare` (it then imports torch itself, about 1.5 s)."""
 
-    def __init__(self, source: Path, output_kib: int, zygote: Zygote | None = None) -> None:
+    def __init__(self, source: Path, output_kib: int, zygote: Zygote | None = None,
+                 content: bytes | None = None) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-"))
+        try:
+            self._start(source, output_kib, zygote, content)
+        except BaseException:  # an OSError starting the child: leave no folder or pipe behind
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
+
+    def _start(self, source: Path, output_kib: int, zygote: Zygote | None, content: bytes | None) -> None:
         # The student's own file name, so that messages quoting it (a SyntaxError's, say) read right.
+        # `content` is the file as read and checked once (a regular file); the path is not read again.
         self.path = self.workdir / source.name
-        shutil.copyfile(source, self.path)
+        if content is None:
+            shutil.copyfile(source, self.path)
+        else:
+            self.path.write_bytes(content)
         request_read, self._request = os.pipe()
         self._reply_fd, reply_write = os.pipe()
         record_read, record_write = os.pipe()  # the audit hook's record, drained as it comes
+        try:
+            self._spawn(request_read, reply_write, record_write, output_kib, zygote)
+        except BaseException:
+            for fd in (self._request, self._reply_fd, record_read):
+                os.close(fd)
+            raise
+        finally:
+            for fd in (request_read, reply_write, record_write):
+                os.close(fd)
+        self.record = CapturedStream(os.fdopen(record_read, "rb"), RECORD_LIMIT)
+
+    def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
+               zygote: Zygote | None) -> None:
         if os.geteuid() == 0:  # the child drops to nobody: its directory must stay its own
             for path in (self.workdir, self.path):
                 os.chown(path, NOBODY, NOBODY)
@@ -173,12 +198,9 @@ class Session(Requests):
                 start_new_session=True,
             )
             self.process, out_pipe, err_pipe = popen, popen.stdout, popen.stderr
-        for fd in (request_read, reply_write, record_write):
-            os.close(fd)
         self._receiver = protocol.Receiver(self._reply_fd)
         self.stdout = CapturedStream(out_pipe, output_kib << 10)
         self.stderr = CapturedStream(err_pipe, output_kib << 10)
-        self.record = CapturedStream(os.fdopen(record_read, "rb"), RECORD_LIMIT)
         self.ended: Ended | None = None
 
     def _fork(self, zygote: Zygote, request_read: int, reply_write: int,

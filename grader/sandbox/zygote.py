@@ -56,8 +56,11 @@ class Zygote:
 
     def __init__(self, env: dict[str, str], start_timeout: float = 120.0) -> None:
         self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # PDEATHSIG follows the thread that starts the zygote: only a main thread lives as long as
+        # its process (a batch worker's does; a Dask worker's task thread may not).
+        parent = str(os.getpid()) if threading.current_thread() is threading.main_thread() else "0"
         self.process = subprocess.Popen(
-            [sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(theirs.fileno())],
+            [sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(theirs.fileno()), parent],
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             env=env, cwd="/", start_new_session=True,
         )
@@ -162,6 +165,12 @@ class ForkedChild:
 
 def main(argv: list[str]) -> None:
     control = socket.socket(fileno=int(argv[1]))
+    if argv[2:] and argv[2] != "0":
+        # Die with the grader process that started us, even while importing torch below (a dead
+        # grader is otherwise noticed when the control socket closes, in the loop).
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != int(argv[2]):
+            return
     started = time.perf_counter()
     import torch
 

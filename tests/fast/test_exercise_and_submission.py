@@ -43,3 +43,48 @@ def test_read_rejects_what_is_not_a_solution_file(tmp_path):
     big.write_bytes(b"#" * (submission.MAX_SOURCE_BYTES + 1))
     with pytest.raises(submission.SubmissionError, match="larger than"):
         submission.read(big)
+
+
+def _hostile_folder(root):
+    """A class as a repository might carry it: a symlink out to a secret, a symlinked student
+    folder, a FIFO (reading it would block forever) and a socket, beside one honest file."""
+    import os
+    import socket
+
+    secret = root / "secret.txt"
+    secret.write_text("root-only line\n")
+    folder = root / "class"
+    (folder / "dora").mkdir(parents=True)
+    (folder / "alice.py").write_text("def get_derivative(x):\n    return x\n")
+    (folder / "bob.py").symlink_to(secret)
+    (folder / "carol").symlink_to(root)
+    (folder / "dora" / "solution.py").symlink_to(secret)
+    os.mkfifo(folder / "erin.py")
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(folder / "frank.py"))
+    return folder, server
+
+
+def test_only_regular_files_are_read_and_the_gradebook_says_why(tmp_path, sin):
+    import signal
+
+    from grader import batch
+
+    folder, server = _hostile_folder(tmp_path)
+    signal.alarm(10)  # opening the FIFO would block: fail instead of hanging
+    try:
+        for name, words in (("bob.py", "symbolic link"), ("erin.py", "FIFO"), ("frank.py", "socket"),
+                            ("carol", "symbolic link")):
+            with pytest.raises(submission.SubmissionError, match=words):
+                submission.read(folder / name)
+        jobs = {job.student: job for job in batch.discover(folder)}
+    finally:
+        signal.alarm(0)
+        server.close()
+    assert jobs["alice"].path == folder / "alice.py"
+    assert {s for s, job in jobs.items() if job.refused} == {"bob", "carol", "dora", "erin", "frank"}
+    rows = {row["student"]: row for row in batch.gradebook_rows(list(jobs.values()), {}, sin)}
+    assert rows["bob"]["status"] == "refused" and "bob.py: a symbolic link" in rows["bob"]["note"]
+    assert rows["dora"]["note"].startswith("solution.py: a symbolic link")
+    assert "FIFO" in rows["erin"]["note"] and "socket" in rows["frank"]["note"]
+    assert all(job.path is None for s, job in jobs.items() if s != "alice")

@@ -86,3 +86,77 @@ def test_bfloat16_bits_widen_exactly():
 def test_bad_array_specs_are_rejected(spec):
     with pytest.raises(protocol.ProtocolError):
         protocol.decode_array(spec, b"\x00" * 8)
+
+
+# ---- a hostile child cannot make the parent pay: every malformed reply is a ProtocolError --------
+
+def _frame(body: bytes, payload: bytes = b"") -> bytes:
+    return struct.pack(">I", len(body)) + body + payload
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 100_000 + b"]" * 100_000,                       # json.loads alone raises RecursionError
+    b'{"payload_bytes": 0, "n": ' + b"9" * 5000 + b"}",     # alone: ValueError (int digit limit)
+    b'{"payload_bytes": 0, "n": ' + b"9" * 30 + b"}",       # parses, but no size of ours is that long
+    b'{"payload_bytes": 0, "text": "\xff\xfe"}',            # not UTF-8
+    b'{"payload_bytes": NaN}',
+    b'{"payload_bytes": Infinity}',
+    b'{"payload_bytes": true}',
+])
+def test_malformed_reply_headers_are_protocol_errors_not_crashes(body):
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode(_frame(body))
+
+
+def test_a_truncated_frame_is_a_protocol_error():
+    whole = protocol.encode({"event": "x"}, b"12345678")
+    for cut in (2, 10, len(whole) - 1):
+        with pytest.raises(protocol.ProtocolError, match="incomplete"):
+            protocol.decode(whole[:cut])
+
+
+def test_an_oversized_payload_is_refused_before_it_is_read(pipe):
+    read, write = pipe
+    os.write(write, _frame(b'{"payload_bytes": %d}' % (protocol.MAX_PAYLOAD_BYTES + 1)))  # and no payload at all
+    with pytest.raises(protocol.ProtocolError, match="for one reply"):
+        protocol.Receiver(read).receive(timeout=1)  # a Timeout here would mean it waited for the bytes
+
+
+def test_a_receiver_caps_the_bytes_of_a_whole_session(pipe):
+    read, write = pipe
+    receiver = protocol.Receiver(read, budget=3000)
+    for _ in range(2):
+        protocol.send(write, {"event": "x"}, b"\x00" * 1000)
+        assert receiver.receive(timeout=1)[1] == b"\x00" * 1000
+    protocol.send(write, {"event": "x"}, b"\x00" * 1000)
+    with pytest.raises(protocol.ProtocolError, match="in all"):
+        receiver.receive(timeout=1)
+
+
+def _huge_case_reply(n: int) -> tuple[dict, bytes]:
+    """A case reply whose three calls each return n complex128 values (the issue's 2^20 attack)."""
+    blob = np.zeros(n, dtype=np.complex128).tobytes()
+    specs, payload = protocol.pack_arrays([("complex128", (n,), blob)] * 3)
+    call = {"kind": "tensor", "dtype": "complex128", "shape": [n], "device": "cpu", "requires_grad": False}
+    header = {"calls": [{**call, "array": i} for i in range(3)], "primitive_calls": 0,
+              "input_changed": False, "requires_grad_changed": False, "grad_left": False, "arrays": specs}
+    return header, payload
+
+
+def test_arrays_that_do_not_match_the_input_are_never_decoded():
+    import tracemalloc
+
+    from grader.grids import GridCase
+    from grader.observations import parse_case
+
+    case = GridCase(np.linspace(0.0, 1.0, 12), "float64", "cpu", "plain", "around_zero")
+    header, payload = _huge_case_reply(1 << 20)  # 48 MiB of payload
+    tracemalloc.start()
+    result = parse_case(case, (False, False, True), header, payload)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.first.values is None and result.under_secret.values is None
+    assert result.first.shape == (1 << 20,) and result.first.dtype == "complex128"  # still reported
+    assert peak < 1 << 20, f"decoding cost {peak / 2**20:.0f} MiB"  # decoding all three: 48 MiB
+    header, payload = _huge_case_reply(12)  # the input's size: decoded as before
+    assert parse_case(case, (False, False, True), header, payload).first.values.shape == (12,)

@@ -1,0 +1,79 @@
+"""Failures are contained and exit codes honest: a child that cannot start is one file's grader error,
+a failed worker one student's, our own bug exits 3 (1 is --fail-under's), bad arguments exit 2."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from grader import batch, cli, grade, probe
+from grader.sandbox import session
+from tests.conftest import SUBMISSIONS
+
+
+def _cannot_start(*args, **kwargs):
+    raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+
+def test_a_child_that_cannot_start_is_that_files_grader_error(monkeypatch, sin, tmp_path):
+    monkeypatch.setattr(probe, "Session", _cannot_start)
+    outcome = grade.grade_file(SUBMISSIONS / "honest_backward.py", sin)
+    assert outcome.status == "grader_error" and "Resource temporarily unavailable" in outcome.grader_error
+    # ... and is not kept as a grade: a rerun of the batch tries it again.
+    job = batch.Job("alice", SUBMISSIONS / "honest_backward.py")
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / "result.json").write_text(json.dumps({"cache_key": outcome.cache_key,
+                                                                "status": "grader_error"}))
+    assert not batch.is_current(job, tmp_path, sin, outcome.seed, "auto")
+
+
+def test_a_session_that_cannot_start_leaves_no_folder_or_pipe(monkeypatch, tmp_path):
+    session.namespace_prefix()  # cached before Popen fails below
+    source = tmp_path / "solution.py"
+    source.write_text("def get_derivative(x):\n    return x\n")
+    fds = set(os.listdir("/proc/self/fd"))
+    folders = set(Path(tempfile.gettempdir()).glob("grader-*"))
+    monkeypatch.setattr(session.subprocess, "Popen", _cannot_start)
+    with pytest.raises(OSError):
+        session.Session(source, 64, content=source.read_bytes())
+    assert set(os.listdir("/proc/self/fd")) <= fds
+    assert set(Path(tempfile.gettempdir()).glob("grader-*")) <= folders
+
+
+def test_a_worker_that_fails_is_one_students_grader_error_and_the_batch_goes_on(monkeypatch, tmp_path):
+    def grade_job(job, out, settings):
+        if job.student == "bob":
+            raise MemoryError("the worker ran out of memory")
+        return {"student": job.student, "status": "graded", "score": 10.0}
+
+    monkeypatch.setattr(batch, "grade_job", grade_job)
+    rows: list[dict] = []
+    jobs = [batch.Job(name, tmp_path / f"{name}.py") for name in ("alice", "bob", "carol")]
+    with ThreadPoolExecutor(2) as executor:
+        batch._run_on(executor, jobs, tmp_path, None, 2, rows.append)  # type: ignore[arg-type]
+    assert sorted((row["student"], row["status"]) for row in rows) == [
+        ("alice", "graded"), ("bob", "grader_error"), ("carol", "graded")]
+
+
+def test_bad_arguments_exit_2(capsys):
+    for jobs in ("0", "-3", "two"):
+        with pytest.raises(SystemExit) as stop:
+            cli.main(["batch", "submissions", "--out", "out", "-j", jobs])
+        assert stop.value.code == 2
+        assert "-j/--jobs" in capsys.readouterr().err
+
+
+def test_an_unexpected_exception_exits_3_not_1(monkeypatch, tmp_path, capsys):
+    def discover(folder):
+        raise RuntimeError("a bug of ours")
+
+    monkeypatch.setattr(batch, "discover", discover)
+    assert cli.main(["batch", str(tmp_path), "--out", str(tmp_path / "out")]) == cli.EXIT_GRADER
+    err = capsys.readouterr().err
+    assert "RuntimeError: a bug of ours" in err and err.strip().endswith("the traceback is above")

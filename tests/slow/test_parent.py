@@ -1,0 +1,199 @@
+"""The grader's own process against hostile submissions: it reads only regular files, pays a bounded
+cost for whatever a child sends, shows student text safely, and ends whole however it is stopped."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, SUBMISSIONS
+
+pytestmark = pytest.mark.slow
+HOSTILE = ROOT / "tests" / "fixtures" / "hostile"
+MARKER = "root-only-7f3a9c"
+
+
+def grader(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=timeout)
+
+
+def gradebook(out: Path) -> dict[str, dict[str, str]]:
+    with (out / "gradebook.csv").open() as handle:
+        return {row["student"]: row for row in csv.DictReader(handle)}
+
+
+def everything_written(out: Path) -> str:
+    return "".join(p.read_bytes().decode("utf-8", "replace") for p in out.rglob("*") if p.is_file())
+
+
+# ---- item 4: only regular files inside the submissions folder are read --------------------------
+
+def test_links_fifos_and_sockets_are_refused_and_never_read(tmp_path):
+    secret = tmp_path / "secret.txt"  # stands for a root-only file: a SyntaxError would quote it
+    secret.write_text(f"{MARKER} is a line no student may see\n")
+    folder = tmp_path / "class"
+    (folder / "dora").mkdir(parents=True)
+    shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "alice.py")
+    (folder / "bob.py").symlink_to(secret)
+    (folder / "carol").symlink_to(tmp_path)
+    (folder / "dora" / "solution.py").symlink_to(secret)
+    os.mkfifo(folder / "erin.py")
+
+    for name, words in (("bob.py", "a symbolic link"), ("erin.py", "a named pipe (FIFO)")):
+        done = grader("grade", str(folder / name), "--out", str(tmp_path / name), timeout=60)  # a FIFO: no hang
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.count("\n") == 1 and words in done.stderr
+        assert not (tmp_path / name).exists()
+
+    out = tmp_path / "out"
+    done = grader("batch", str(folder), "--out", str(out), "-j", "1")
+    assert done.returncode == 0, done.stderr
+    rows = gradebook(out)
+    assert rows["alice"]["score"] == "10.0"
+    for student, note in (("bob", "bob.py: a symbolic link"), ("carol", "carol: a symbolic link"),
+                          ("dora", "solution.py: a symbolic link"), ("erin", "erin.py: a named pipe (FIFO)")):
+        assert rows[student]["status"] == "refused" and rows[student]["note"].startswith(note)
+    assert "file refused" in (out / "summary.md").read_text()
+    assert MARKER not in everything_written(out)
+
+
+# ---- item 5: the parent's cost per submission is bounded, whatever the child sends --------------
+
+MEASURED = ("import resource, sys, time; from grader import cli; started = time.monotonic(); "
+            "code = cli.main(sys.argv[1:]); print(f'parent: {time.monotonic() - started:.2f} s, '"
+            "f'{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB'); sys.exit(code)")
+
+
+def measured_grade(path: Path, out: Path) -> tuple[subprocess.CompletedProcess[str], float, int]:
+    """grader grade in a process of its own: its result, and the grader's own (not the sandbox's)
+    wall time and peak memory."""
+    done = subprocess.run([sys.executable, "-c", MEASURED, "grade", str(path), "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    seconds, mib = done.stdout.rsplit("parent: ", 1)[1].split(" s, ")
+    return done, float(seconds), int(mib.split()[0])
+
+
+@pytest.mark.parametrize("fixture, words", [("huge_reply", "MiB of data for one reply"),
+                                            ("malformed_reply", "not valid JSON (RecursionError")])
+def test_a_hostile_reply_is_the_submissions_crash_at_a_bounded_cost(tmp_path, fixture, words):
+    import json
+
+    done, seconds, mib = measured_grade(HOSTILE / f"{fixture}.py", tmp_path)
+    assert done.returncode == 0, done.stderr  # grading finished: the grader did not fail
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["status"] == "crash" and result["grader_error"] is None
+    assert words in json.dumps(result["checks"])
+    assert (tmp_path / "feedback.png").stat().st_size > 10_000
+    _, honest_seconds, honest_mib = measured_grade(SUBMISSIONS / "honest_backward.py", tmp_path / "honest")
+    assert json.loads((tmp_path / "honest" / "result.json").read_text())["score"] == 10.0
+    # Before: 3.5 GB and 55 s for huge_reply. Now about what an honest file costs.
+    assert mib < honest_mib + 100 and seconds < honest_seconds + 10, (seconds, mib, honest_seconds, honest_mib)
+
+
+# ---- item 6: student text is made safe once, and no report breaks ------------------------------
+
+def test_student_text_forges_no_feedback_line_and_breaks_no_report(tmp_path):
+    import json
+    import xml.etree.ElementTree as ET
+
+    done = grader("check", str(HOSTILE / "forges_text.py"), "--out", str(tmp_path / "check"), timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "\x1b" not in done.stdout and "\r" not in done.stdout  # no escape reaches the terminal
+    assert "␛[2J" in done.stdout  # shown, not obeyed
+    assert "[bold green]markup[/bold green]" in done.stdout  # rich printed the markup, did not apply it
+    assert not [line for line in done.stdout.splitlines() if "forged" in line and "Likely cause: forged" in
+                line.lstrip(" │→")[:30]]
+    assert [line for line in done.stdout.splitlines() if line.startswith("Score ")] == ["Score 1 / 10"]
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(HOSTILE / "forges_text.py", folder / "mallory.py")
+    shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "alice.py")
+    out = tmp_path / "out"
+    for _ in range(2):  # a rerun (nothing to grade) writes every report again
+        done = grader("batch", str(folder), "--out", str(out), "-j", "1", "--format", "junit")
+        assert done.returncode == 0, done.stderr
+        assert "\x1b" not in done.stdout
+    result = json.loads((out / "mallory" / "result.json").read_text())
+    for check in result["checks"]:
+        assert not any(line.startswith("Likely cause: forged") for line in check["message"].splitlines())
+    json.dumps(result, ensure_ascii=False).encode("utf-8")  # no lone surrogate anywhere
+    summary = (out / "summary.md").read_text() + (out / "summary.html").read_text()
+    assert "forged" not in summary  # the hints list only causes the grader named
+    ET.parse(out / "junit.xml")
+    assert gradebook(out)["alice"]["score"] == "10.0"
+
+
+# ---- item 7: however a batch ends, nothing it started outlives it --------------------------------
+
+def _slow_class(folder: Path, students: int) -> None:
+    """Honest files that take 3 s each to import: a batch signalled a few seconds in is mid-work."""
+    folder.mkdir()
+    source = "import time\ntime.sleep(3)\n" + (SUBMISSIONS / "honest_backward.py").read_text()
+    for i in range(students):
+        (folder / f"student{i}.py").write_text(source)
+
+
+def _alive(processes: list) -> list:
+    import psutil
+
+    left = []
+    for process in processes:
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                left.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return left
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "SIGINT", "SIGKILL", "SIGKILL to the group"])
+def test_a_stopped_batch_leaves_no_process_behind_and_resumes(tmp_path, how):
+    import json
+    import signal
+    import time
+
+    import psutil
+
+    folder, out = tmp_path / "class", tmp_path / "out"
+    _slow_class(folder, 6)
+    main = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", "2"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    batch = psutil.Process(main.pid)
+    deadline = time.monotonic() + 120
+    started: list = []
+    # Every kind of process up: the workers, the resource tracker, two zygotes, their holders and children.
+    while time.monotonic() < deadline and len(started) < 8:
+        started = batch.children(recursive=True)
+        time.sleep(0.2)
+    time.sleep(1.0)
+    started = batch.children(recursive=True)
+    assert len(started) >= 8, [p.cmdline()[:3] for p in started]
+    signum = signal.SIGKILL if how.startswith("SIGKILL") else getattr(signal, how)
+    if how.endswith("group"):
+        os.killpg(main.pid, signum)
+    else:
+        os.kill(main.pid, signum)
+    stopped = time.monotonic()
+    main.wait(timeout=10)
+    while _alive(started) and time.monotonic() < stopped + 3:
+        time.sleep(0.1)
+    left = _alive(started)
+    assert left == [], [(p.pid, p.cmdline()[:4]) for p in left]
+    if signum != signal.SIGKILL:
+        assert main.returncode == 128 + signum and "run the same command again" in main.stderr.read()
+    for result in out.glob("*/result.json"):  # what was written is whole
+        json.loads(result.read_text())
+    if how == "SIGTERM":  # and a rerun grades only the rest
+        graded = len(list(out.glob("*/result.json")))
+        done = grader("batch", str(folder), "--out", str(out), "-j", "2")
+        assert done.returncode == 0 and f"({graded} already graded)" in done.stdout
+        assert all(row["score"] == "10.0" for row in gradebook(out).values())
