@@ -51,7 +51,8 @@ def serve(torch: Any, read_fd: int, write_fd: int, start_s: float, layers: tuple
     setup, _ = receiver.receive()
     active = [*layers, *apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])]
     runner = Runner(torch, setup)
-    active += confine.apply(Path(setup["path"]).parent, runner.events, frozenset(setup.get("skip", ())))
+    active += confine.apply(Path(setup["path"]).parent, runner.events, frozenset(setup.get("skip", ())),
+                            gpu="cuda" in setup["devices"])
     protocol.send(write_fd, {**runner.load(), "layers": active, "events": sorted(runner.events)})
     if runner.function is None:
         return
