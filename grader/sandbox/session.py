@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, Self, TypeVar
 
-from grader.sandbox import protocol
+from grader.sandbox import cgroup, protocol
 from grader.sandbox.confine import NOBODY
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone
 
@@ -29,6 +29,9 @@ T = TypeVar("T")
 _ROOT = str(Path(__file__).resolve().parents[2])
 # -I ignores PYTHON* variables and the user's site; the bootstrap adds only the grader itself.
 _BOOTSTRAP = f"import sys; sys.path.insert(0, {_ROOT!r}); from grader.sandbox.child import main; main(sys.argv)"
+# A fresh child joins its cgroup before anything runs: the shell writes its own pid, then execs.
+_JOIN = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
+MEMORY_HEADROOM = 512 << 20  # the cgroup's allowance for Python and torch on top of the exercise's memory
 _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
 
 
@@ -133,9 +136,11 @@ class Session(Requests):
     """One child process running one submission. Use as a context manager.
 
     The child is forked from `zygote` when one is given (milliseconds), or else started afresh
-    under `unshare` (it then imports torch itself, about 1.5 s)."""
+    under `unshare` (it then imports torch itself, about 1.5 s). With `memory_gib` the child gets a
+    cgroup of its own where the host allows (see cgroup.py)."""
 
-    def __init__(self, source: Path, output_kib: int, zygote: Zygote | None = None) -> None:
+    def __init__(self, source: Path, output_kib: int, zygote: Zygote | None = None,
+                 memory_gib: float | None = None) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-"))
         # The student's own file name, so that messages quoting it (a SyntaxError's, say) read right.
         self.path = self.workdir / source.name
@@ -147,17 +152,22 @@ class Session(Requests):
                 os.chown(path, NOBODY, NOBODY)
         # Testing aid only: layers to leave off, to show each other layer holds alone.
         self.skip = frozenset(name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name)
-        # Layers the child cannot see for itself (it reports the rest); a forked child reports all.
-        self.outer_layers: tuple[str, ...] = ()
+        self.memory_gib = memory_gib
+        self.cgroup = cgroup.create(int(memory_gib * (1 << 30)) + MEMORY_HEADROOM) if memory_gib else None
+        # Layers the child cannot see for itself (it reports the rest); a forked child reports its namespaces.
+        bounds = (self.cgroup.layer() if self.cgroup else cgroup.FALLBACK_LAYER,) if memory_gib else ()
+        self.outer_layers: tuple[str, ...] = bounds
         self.process: subprocess.Popen[bytes] | ForkedChild
         forked = zygote and self._fork(zygote, request_read, reply_write)
         if forked:
             self.process, out_pipe, err_pipe = forked
         else:
             namespaces = () if "namespaces" in self.skip else namespace_prefix()
-            self.outer_layers = (NAMESPACES_LAYER,) if namespaces else ()
+            self.outer_layers = (*bounds, NAMESPACES_LAYER) if namespaces else bounds
+            join = ("/bin/sh", "-c", _JOIN, "sh", *self.cgroup.procs, "--") if self.cgroup else ()
             popen = subprocess.Popen(
-                [*namespaces, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read), str(reply_write)],
+                [*join, *namespaces, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read),
+                 str(reply_write)],
                 pass_fds=(request_read, reply_write),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -181,7 +191,8 @@ class Session(Requests):
         stderr, stderr_write = os.pipe()
         fds = (request_read, reply_write, stdout_write, stderr_write)
         try:
-            pid = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip)
+            pid = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip,
+                               cgroup=self.cgroup.procs if self.cgroup else ())
         except ZygoteGone:
             for fd in (stdout, stderr):
                 os.close(fd)
@@ -226,6 +237,9 @@ class Session(Requests):
         return Ended("exit", f"exited with status {code} during {doing}", code)
 
     def _end(self, ended: Ended) -> NoReturn:
+        if ended.reason in ("crash", "exit") and self.cgroup and self.cgroup.out_of_memory():
+            ended = Ended("memory", f"was stopped for using more memory than the {self.memory_gib:g} GiB it may use "
+                          "(memory held in files, memfd or shared memory counts too)", ended.returncode)
         self.ended = ended
         self.kill()
         raise SessionEnded(ended)
@@ -245,6 +259,8 @@ class Session(Requests):
         for fd in (self._request, self._reply_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        if self.cgroup:
+            self.cgroup.remove()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def output(self) -> tuple[str, int, str, int]:
