@@ -89,7 +89,8 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
         return Finding("loads", True, 1.0, f"Your file loads and defines {ex.function}(x).")
     if obs.ended is not None:
         hint = {"timeout": "Code at the top level runs on import: an endless loop or a long computation there?",
-                "exit": "Do not call os._exit, sys.exit or exit() at the top level of your file."}
+                "exit": "Do not call os._exit, sys.exit or exit() at the top level of your file.",
+                "memory": "Code at the top level runs on import: do not build huge arrays or files there."}
         return Finding("loads", False, 0.0, f"Importing your file failed: Python {obs.ended.detail}.",
                        advice=hint.get(obs.ended.reason, "Run your file with python to see what happens."))
     if load.error is None and load.missing == "missing":
@@ -441,6 +442,7 @@ def _ended_words(obs: Observations) -> str:
         "timeout": "Look for a loop that never ends or a very slow computation.",
         "crash": "Something in native code failed hard (a segfault or abort).",
         "exit": "Do not call os._exit, sys.exit or exit() in your function.",
+        "memory": "Work on x itself: do not build tensors much larger than x, or keep data in files.",
         "protocol": "",
     }.get(obs.ended.reason, "")
     return f"Grading stopped early: your code {obs.ended.detail}{on}. {hint}".strip()

@@ -109,7 +109,7 @@ def _status(obs: Observations) -> str:
     if not obs.load.ok:
         return "load_error"
     if obs.ended is not None:
-        return {"timeout": "timeout"}.get(obs.ended.reason, "crash")
+        return {"timeout": "timeout", "memory": "memory"}.get(obs.ended.reason, "crash")
     memory = any(r.first.error and feedback.explain_error(r.first.error).key == "memory" for r in obs.cases)
     return "memory" if memory else "graded"
 
