@@ -249,7 +249,8 @@ def _seccomp() -> str:
         denied = seccomp.ERRNO(errno.EPERM)
         for name in ("fork", "vfork", "execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev",
                      "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "bpf", "keyctl", "mknod",
-                     "mknodat", "mount_setattr", "move_mount", "open_tree", "fsopen", "fsmount"):
+                     "mknodat", "mount_setattr", "move_mount", "open_tree", "fsopen", "fsmount", "add_key",
+                     "request_key", "perf_event_open", "userfaultfd"):
             rules.add_rule(denied, name)
         # New processes are clones without CLONE_THREAD; threads stay allowed. clone3 hides its
         # flags in memory a filter cannot read, so it answers ENOSYS and glibc falls back to clone.
