@@ -22,18 +22,20 @@ import time
 from pathlib import Path
 
 PIDS = 256  # processes and threads together: torch needs a few, a submission may start some
+STARTING = 1 << 30  # the memory allowed while only Python and torch start, before `settle`
 _counter = itertools.count()
 _leftovers: list[Cgroup] = []  # still busy when their child was closed; removed later
 FALLBACK_LAYER = "no cgroup here: memory bounded by address space only (memfd and files in memory not counted)"
 
 
 class Cgroup:
-    """One child's cgroup: a folder in each hierarchy that bounds it."""
+    """One child's cgroup: a folder in each hierarchy that bounds it. While the child starts it may
+    use STARTING bytes; `settle` then allows `allowance` bytes above what it has taken."""
 
-    def __init__(self, folders: tuple[Path, ...], version: int, memory_bytes: int) -> None:
+    def __init__(self, folders: tuple[Path, ...], version: int, allowance: int) -> None:
         self.folders = folders
         self.version = version
-        self.memory_bytes = memory_bytes
+        self.allowance = allowance
 
     @property
     def procs(self) -> tuple[str, ...]:
@@ -41,8 +43,14 @@ class Cgroup:
         return tuple(str(folder / "cgroup.procs") for folder in self.folders)
 
     def layer(self) -> str:
-        return f"cgroup v{self.version}: memory {self.memory_bytes / (1 << 30):.2f} GiB counting files in memory, " \
-               f"{PIDS} processes and threads"
+        return f"cgroup v{self.version}: memory {self.allowance / (1 << 30):g} GiB above Python and torch, " \
+               f"files in memory included; {PIDS} processes and threads"
+
+    def settle(self) -> None:
+        """Allow `allowance` bytes above what the child has now (call it before student code runs)."""
+        usage = self.folders[0] / ("memory.current" if self.version == 2 else "memory.usage_in_bytes")
+        with contextlib.suppress(OSError, ValueError):
+            _memory_limit(self.version, self.folders[0], int(usage.read_text()) + self.allowance)
 
     def out_of_memory(self) -> bool:
         """Whether the kernel killed something here for going over the memory limit."""
@@ -75,8 +83,9 @@ class Cgroup:
                         os.kill(int(pid), signal.SIGKILL)
 
 
-def create(memory_bytes: int) -> Cgroup | None:
-    """A new cgroup with these bounds inside the grader's own, or None where the host allows none."""
+def create(allowance: int) -> Cgroup | None:
+    """A new cgroup inside the grader's own, for a child that may use `allowance` bytes once started;
+    None where the host allows none."""
     _remove_leftovers()
     found = _hierarchies()
     if found is None:
@@ -89,25 +98,25 @@ def create(memory_bytes: int) -> Cgroup | None:
         for parent in parents:
             (parent / name).mkdir()
             folders.append(parent / name)
-        _limit(version, folders, memory_bytes)
+        _memory_limit(version, folders[0], allowance + STARTING)
+        (folders[-1] / "pids.max").write_text(str(PIDS))
     except OSError:
-        Cgroup(tuple(folders), version, memory_bytes).remove(wait=0)
+        Cgroup(tuple(folders), version, allowance).remove(wait=0)
         return None
-    return Cgroup(tuple(folders), version, memory_bytes)
+    return Cgroup(tuple(folders), version, allowance)
 
 
-def _limit(version: int, folders: list[Path], memory_bytes: int) -> None:
+def _memory_limit(version: int, memory: Path, limit: int) -> None:
     if version == 2:
-        (folders[0] / "memory.max").write_text(str(memory_bytes))
+        (memory / "memory.max").write_text(str(limit))
         with contextlib.suppress(OSError):  # no swap accounting on this host
-            (folders[0] / "memory.swap.max").write_text("0")
-        (folders[0] / "pids.max").write_text(str(PIDS))
+            (memory / "memory.swap.max").write_text("0")
         return
-    memory, pids = folders
-    (memory / "memory.limit_in_bytes").write_text(str(memory_bytes))
-    with contextlib.suppress(OSError):  # memory plus swap, where swap is accounted
-        (memory / "memory.memsw.limit_in_bytes").write_text(str(memory_bytes))
-    (pids / "pids.max").write_text(str(PIDS))
+    # v1 wants memory <= memory+swap at every step: lowering, the memory limit goes first.
+    names = ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
+    for name in names if limit <= int((memory / names[0]).read_text()) else names[::-1]:
+        with contextlib.suppress(FileNotFoundError):  # memsw exists only where swap is accounted
+            (memory / name).write_text(str(limit))
 
 
 @functools.cache

@@ -31,7 +31,6 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 _BOOTSTRAP = f"import sys; sys.path.insert(0, {_ROOT!r}); from grader.sandbox.child import main; main(sys.argv)"
 # A fresh child joins its cgroup before anything runs: the shell writes its own pid, then execs.
 _JOIN = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
-MEMORY_HEADROOM = 512 << 20  # the cgroup's allowance for Python and torch on top of the exercise's memory
 _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
 
 
@@ -153,7 +152,8 @@ class Session(Requests):
         # Testing aid only: layers to leave off, to show each other layer holds alone.
         self.skip = frozenset(name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name)
         self.memory_gib = memory_gib
-        self.cgroup = cgroup.create(int(memory_gib * (1 << 30)) + MEMORY_HEADROOM) if memory_gib else None
+        self.cgroup = cgroup.create(int(memory_gib * (1 << 30))) if memory_gib else None
+        self._settled = False  # the cgroup's limit, set above what Python and torch took when setup is sent
         # Layers the child cannot see for itself (it reports the rest); a forked child reports its namespaces.
         bounds = (self.cgroup.layer() if self.cgroup else cgroup.FALLBACK_LAYER,) if memory_gib else ()
         self.outer_layers: tuple[str, ...] = bounds
@@ -205,6 +205,9 @@ class Session(Requests):
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
         if self.ended:
             raise SessionEnded(self.ended)
+        if self.cgroup and not self._settled:  # the first request: the child has started, no student code yet
+            self.cgroup.settle()
+            self._settled = True
         try:
             protocol.send(self._request, header, payload)
         except (BrokenPipeError, OSError):
