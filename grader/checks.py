@@ -84,7 +84,8 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
         return Finding("loads", True, 1.0, f"Your file loads and defines {ex.function}(x).")
     if obs.ended is not None:
         hint = {"timeout": "Code at the top level runs on import: an endless loop or a long computation there?",
-                "exit": "Do not call os._exit, sys.exit or exit() at the top level of your file."}
+                "exit": "Do not call os._exit, sys.exit or exit() at the top level of your file.",
+                "memory": "Code at the top level runs on import: do not build huge arrays or files there."}
         return Finding("loads", False, 0.0, f"Importing your file failed: Python {obs.ended.detail}.",
                        advice=hint.get(obs.ended.reason, "Run your file with python to see what happens."))
     if load.error is None and load.missing == "missing":
@@ -112,6 +113,10 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
                        advice="Import only those, and put plotting or demo code under "
                               "`if __name__ == \"__main__\":` so it does not run when graded.")
     where = f" at line {error.frames[-1].line} (`{error.frames[-1].code}`)" if error.frames else ""
+    disk = feedback.explain_error(error, ex)
+    if disk.key == "disk":
+        return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
+                       cause=disk.text, advice=disk.advice)
     return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
                    cause="Code at the top level of a file runs when the file is imported.",
                    advice="Keep only imports and definitions at the top level; put the rest under "
@@ -393,6 +398,7 @@ def _ended_words(obs: Observations) -> str:
         "timeout": "Look for a loop that never ends or a very slow computation.",
         "crash": "Something in native code failed hard (a segfault or abort).",
         "exit": "Do not call os._exit, sys.exit or exit() in your function.",
+        "memory": "Work on x itself: do not build tensors much larger than x, or keep data in files.",
         "protocol": "",
     }.get(obs.ended.reason, "")
     return f"Grading stopped early: your code {obs.ended.detail}{on}. {hint}".strip()

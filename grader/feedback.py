@@ -130,6 +130,9 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
     (r"(can't allocate memory|out of memory|MemoryError)", "memory",
      "the function ran out of memory.",
      "Work on x itself; do not build tensors much larger than x."),
+    (r"(No space left on device|File too large|Disk quota exceeded)", "disk",
+     "your code wrote more to files than the sandbox allows (64 MiB per file, 256 MiB in all).",
+     "Do not write files: compute the derivative in memory and return it."),
     (r"(Operation not permitted|Permission denied|PermissionError)", "sandbox",
      "the grader's sandbox refused it: graded code may not start processes, use the network, or touch "
      "files outside its own folder.",

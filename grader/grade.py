@@ -120,7 +120,7 @@ def _status(obs: Observations, ex: Exercise) -> str:
     if not obs.load.ok:
         return "load_error"
     if obs.ended is not None:
-        return {"timeout": "timeout"}.get(obs.ended.reason, "crash")
+        return {"timeout": "timeout", "memory": "memory"}.get(obs.ended.reason, "crash")
     memory = any(c.error and feedback.explain_error(c.error, ex).key == "memory" for r in obs.cases for c in r.calls)
     return "memory" if memory else "graded"
 

@@ -76,7 +76,7 @@ class Plan:
 def start(source: Path, exercise: Exercise, zygote: Zygote | None = None, content: bytes | None = None) -> Session:
     """Start the child now: forked from a warm zygote, or afresh (it then imports torch while the
     caller draws grids). `content`: the file's bytes as already read (the path is not read again)."""
-    return Session(source, exercise.limits.output_kib, zygote, content)
+    return Session(source, exercise.limits.output_kib, zygote, content, memory_gib=exercise.limits.memory_gib)
 
 
 def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secret,

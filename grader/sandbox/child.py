@@ -54,7 +54,7 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, start_s: floa
     runner = Runner(torch, setup)
     _run_compiled_code_through_autograd(torch)
     active += confine.apply(Path(setup["path"]).parent, record_fd, frozenset(setup.get("skip", ())),
-                            runner.canary.busy)
+                            runner.canary.busy, gpu="cuda" in setup["devices"])
     protocol.send(write_fd, {**runner.load(), "layers": active})
     if runner.function is None:
         return

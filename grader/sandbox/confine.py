@@ -1,10 +1,17 @@
 """Confinement the child applies to itself after importing torch and before loading student code.
 
 Layers, since none is enough alone, each skipped with a note where the OS lacks it:
-  - an unprivileged uid (when the grader runs as root, as on Gradescope);
+  - in its own mount namespace (process 1 of its pid namespace): its folder becomes a size-capped
+    tmpfs and the rest of the filesystem read-only;
+  - an unprivileged uid (when the grader runs as root, as on Gradescope), and no capabilities left
+    whether or not the uid could change (bounding, ambient and inheritable sets empty, securebits
+    locked so that uid 0 means nothing special);
   - Landlock: reads only where Python, torch and the grader live; writes only in the temporary
-    directory; no TCP bind or connect; no signals to processes outside the sandbox;
-  - seccomp: no new processes (threads are fine), no exec, no network sockets, no ptrace;
+    directory, and no devices, FIFOs or sockets made there; of /dev only null, zero, random and
+    urandom (and the GPU's nodes with CUDA); no TCP bind or connect; no signals to processes outside
+    the sandbox;
+  - seccomp: no new processes (threads are fine), no exec, no sockets (socketpair aside), no
+    io_uring, no mknod, no ptrace;
   - an audit hook that records what the submission tried, for a TA to review (a net, not a wall).
 The pid and network namespaces are entered before Python starts (session.py wraps the command).
 """
@@ -13,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import glob
 import os
 import site
 import sys
@@ -21,14 +29,26 @@ from pathlib import Path
 from typing import Any
 
 NOBODY = 65534
+FOLDER_MIB = 256  # the child's folder, a tmpfs where it has a mount namespace
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_PDEATHSIG = 1
+_PR_CAPBSET_DROP, _PR_SET_SECUREBITS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 24, 28, 47, 4
+# SECBIT_NOROOT and SECBIT_NO_CAP_AMBIENT_RAISE on, SECBIT_NO_SETUID_FIXUP and SECBIT_KEEP_CAPS off,
+# all four locked: uid 0 gets no capabilities from anything, ever again.
+_SECUREBITS = 1 << 0 | 1 << 1 | 1 << 3 | 1 << 5 | 1 << 6 | 1 << 7
+_CAP_VERSION_3 = 0x20080522
+_SYS_MOUNT_SETATTR, _AT_RECURSIVE, _MOUNT_ATTR_RDONLY, _MOUNT_ATTR_NOSUID = 442, 0x8000, 1, 2
+_MS_NOSUID, _MS_NODEV = 2, 4
 _SYS_LANDLOCK = {"create_ruleset": 444, "add_rule": 445, "restrict_self": 446}  # same on x86-64 and arm64
 
 # Landlock access rights by the ABI that introduced them.
 _FS_READ = 1 << 0 | 1 << 2 | 1 << 3  # execute, read file, read dir
-_FS_WRITE_V1 = 1 << 1 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 11 | 1 << 12
+_FS_WRITE_FILE = 1 << 1
+_FS_MAKE_SPECIAL = 1 << 6 | 1 << 9 | 1 << 10 | 1 << 11  # char devices, sockets, FIFOs, block devices
+# write file, remove dir and file, make dir, regular file and symlink: what the child's folder allows
+_FS_WRITE_V1 = _FS_WRITE_FILE | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 8 | 1 << 12
 _FS_REFER, _FS_TRUNCATE, _FS_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+_DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 _NET_TCP = 1 << 0 | 1 << 1  # bind, connect
 _SCOPE = 1 << 0 | 1 << 1  # abstract unix sockets, signals
 _SYSTEM_READS = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/sys", "/opt")
@@ -45,16 +65,18 @@ class _PathBeneath(ctypes.Structure):
 
 
 def apply(workdir: Path, record_fd: int, skip: frozenset[str] = frozenset(),
-          busy: Callable[[], bool] = lambda: False) -> list[str]:
+          busy: Callable[[], bool] = lambda: False, gpu: bool = False) -> list[str]:
     """Confine this process for good; return the layers that are now active. `skip` names layers to
-    leave off (uid, landlock, seccomp), only to test that each of the others holds on its own."""
+    leave off (uid, landlock, seccomp), only to test that each of the others holds on its own; `gpu`
+    opens the GPU's device nodes to it."""
     active = []
+    if os.getpid() == 1:  # process 1 of the pid namespace: the mount namespace is its own too
+        active += _private_filesystem(workdir)
     if _no_new_privileges():
         active.append("no-new-privileges")
-    reachable = all(_world_readable(r) for r in (sys.base_prefix, sys.prefix))
-    if "uid" not in skip and os.geteuid() == 0 and reachable and _drop_to_nobody():
-        active.append(f"uid {NOBODY}")
-    layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir)),
+    if "uid" not in skip:
+        active += _least_privilege(workdir)
+    layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu)),
                                                           ("seccomp", _seccomp))
     for name, layer in layers:
         applied = "" if name in skip else layer()
@@ -68,6 +90,81 @@ def apply(workdir: Path, record_fd: int, skip: frozenset[str] = frozenset(),
 def _no_new_privileges() -> bool:
     libc = ctypes.CDLL(None, use_errno=True)
     return libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0
+
+
+def _private_filesystem(workdir: Path) -> list[str]:
+    """In this process's own mount namespace: the folder becomes a tmpfs of FOLDER_MIB (so what it
+    writes is bounded and counted as the cgroup's memory) holding the files it had, and everything
+    else is read-only (device nodes still work)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    owner = workdir.stat()
+    files = {path.name: path.read_bytes() for path in workdir.iterdir() if path.is_file()}
+    layers = []
+    # Every mount read-only first (struct mount_attr {attr_set, attr_clr, propagation, userns_fd});
+    # the tmpfs mounted next is a mount of its own, and writable.
+    attr = (ctypes.c_uint64 * 4)(_MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID, 0, 0, 0)
+    if libc.syscall(_SYS_MOUNT_SETATTR, -100, b"/", _AT_RECURSIVE, attr, ctypes.sizeof(attr)) == 0:
+        layers.append("read-only filesystem")
+    options = f"size={FOLDER_MIB}m,mode=0700,uid={owner.st_uid},gid={owner.st_gid}".encode()
+    if libc.mount(b"tmpfs", bytes(workdir), b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
+        return layers
+    for name, data in files.items():
+        (workdir / name).write_bytes(data)
+        os.chown(workdir / name, owner.st_uid, owner.st_gid)
+    os.chdir(workdir)  # the old directory lies under the new mount
+    return [*layers, f"folder: {FOLDER_MIB} MiB tmpfs"]
+
+
+def _least_privilege(workdir: Path) -> list[str]:
+    """Drop to nobody where Python stays readable, and in any case end with no capabilities (a root
+    that keeps its uid then owns its folder: without capabilities it could not enter nobody's)."""
+    active = []
+    libc = ctypes.CDLL(None, use_errno=True)
+    root = os.geteuid() == 0
+    cap = 0
+    while root and libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:  # needs CAP_SETPCAP: before the uid
+        cap += 1
+    libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    if root:
+        libc.prctl(_PR_SET_SECUREBITS, _SECUREBITS, 0, 0, 0)
+    if root and _python_readable_by_nobody() and _drop_to_nobody():
+        active.append(f"uid {NOBODY}")
+    elif root:
+        for path in (workdir, *workdir.iterdir()):
+            os.chown(path, 0, 0, follow_symlinks=False)
+    header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
+    libc.capset(header, (ctypes.c_uint32 * 6)())  # effective, permitted, inheritable: all empty
+    held = _capabilities()
+    if held and not any(held.values()):
+        active.append("no capabilities")
+    elif held and not any(v for k, v in held.items() if k != "CapBnd"):
+        active.append("no capabilities (bounding set kept: not root)")
+    return active
+
+
+def _capabilities() -> dict[str, int]:
+    """This process's capability sets as /proc reports them ({} if it cannot be read)."""
+    try:
+        with open("/proc/self/status") as status:
+            return {line.split(":")[0]: int(line.split()[1], 16) for line in status if line.startswith("Cap")}
+    except (OSError, ValueError, IndexError):
+        return {}
+
+
+def _python_readable_by_nobody() -> bool:
+    """Python, torch and the grader, all reachable by another user."""
+    import grader
+
+    places = {sys.base_prefix, sys.prefix, str(Path(grader.__file__).parent), *_module_roots()}
+    return all(_world_readable(place) for place in places)
+
+
+def _module_roots() -> list[str]:
+    """The folders torch and numpy were imported from (a virtual environment's site-packages, or a
+    path added to it)."""
+    return [str(Path(module.__file__).parents[1]) for name in ("torch", "numpy")
+            if (module := sys.modules.get(name)) is not None and module.__file__]
 
 
 def _world_readable(path: str) -> bool:
@@ -99,11 +196,11 @@ def _readable_roots(workdir: Path) -> list[str]:
     import grader
 
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(grader.__file__).parent),
-             *site.getsitepackages(), *_SYSTEM_READS}
+             *site.getsitepackages(), *_module_roots(), *_SYSTEM_READS}
     return sorted(r for r in roots if os.path.isdir(r) and not str(workdir).startswith(r + os.sep))
 
 
-def _landlock(workdir: Path) -> str:
+def _landlock(workdir: Path, gpu: bool) -> str:
     libc = ctypes.CDLL(None, use_errno=True)
     syscall = libc.syscall
     syscall.restype = ctypes.c_long
@@ -112,15 +209,20 @@ def _landlock(workdir: Path) -> str:
         return ""
     write = _FS_WRITE_V1 | (_FS_REFER if abi >= 2 else 0) | (_FS_TRUNCATE if abi >= 3 else 0)
     device = _FS_IOCTL_DEV if abi >= 5 else 0
-    attr = _RulesetAttr(_FS_READ | write | device, _NET_TCP if abi >= 4 else 0, _SCOPE if abi >= 6 else 0)
+    attr = _RulesetAttr(_FS_READ | write | _FS_MAKE_SPECIAL | device, _NET_TCP if abi >= 4 else 0,
+                        _SCOPE if abi >= 6 else 0)
     size = 8 if abi < 4 else 16 if abi < 6 else 24
     ruleset = syscall(_SYS_LANDLOCK["create_ruleset"], ctypes.byref(attr), ctypes.c_size_t(size), ctypes.c_uint32(0))
     if ruleset < 0:
         return ""
     try:
         rules = [(root, _FS_READ) for root in _readable_roots(workdir)]
-        dev_access = _FS_READ | (1 << 1) | (_FS_TRUNCATE if abi >= 3 else 0) | device  # /dev/null, GPUs
-        rules += [("/dev", dev_access), (str(workdir), _FS_READ | write)]
+        # Of /dev only what Python and torch use (and the GPU's nodes), never a terminal or a disk.
+        file_access = (1 << 2) | _FS_WRITE_FILE | (_FS_TRUNCATE if abi >= 3 else 0) | device
+        nodes = [*_DEVICES, *(glob.glob("/dev/nvidia*") if gpu else [])]
+        rules += [(node, file_access if not os.path.isdir(node) else file_access | _FS_READ) for node in nodes
+                  if os.path.exists(node)]
+        rules.append((str(workdir), _FS_READ | write))
         for path, access in rules:
             _add_path_rule(syscall, ruleset, path, access)
         if syscall(_SYS_LANDLOCK["restrict_self"], ruleset, ctypes.c_uint32(0)) != 0:
@@ -147,17 +249,27 @@ def _seccomp() -> str:
         rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
         denied = seccomp.ERRNO(errno.EPERM)
         for name in ("fork", "vfork", "execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev",
-                     "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "bpf", "keyctl"):
+                     "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "bpf", "keyctl", "mknod",
+                     "mknodat", "mount_setattr", "move_mount", "open_tree", "fsopen", "fsmount", "add_key",
+                     "request_key", "perf_event_open", "userfaultfd"):
             rules.add_rule(denied, name)
         # New processes are clones without CLONE_THREAD; threads stay allowed. clone3 hides its
         # flags in memory a filter cannot read, so it answers ENOSYS and glibc falls back to clone.
         rules.add_rule(denied, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, 0x10000, 0))
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
-        rules.add_rule(seccomp.ERRNO(errno.EACCES), "socket", seccomp.Arg(0, seccomp.NE, 1))  # AF_UNIX only
+        # No socket of any family: nothing outside to talk to, a UNIX socket on the host included.
+        # socketpair() stays: its two ends reach only each other.
+        rules.add_rule(seccomp.ERRNO(errno.EACCES), "socket")
+        # io_uring makes sockets (and opens files) without the system calls above ever running.
+        for name in ("io_uring_setup", "io_uring_enter", "io_uring_register"):
+            rules.add_rule(seccomp.ERRNO(errno.ENOSYS), name)
+        # No new signal handlers: Python hands a handler the frame it interrupted, a way into the
+        # canary's frames that no audit event announces. Reading a handler stays allowed.
+        rules.add_rule(denied, "rt_sigaction", seccomp.Arg(1, seccomp.NE, 0))
         rules.load()
     except Exception:  # noqa: BLE001 - no libseccomp here: the layer is simply not active
         return ""
-    return "seccomp (no fork, exec, network sockets, ptrace)"
+    return "seccomp (no fork, exec, sockets, io_uring, mknod, ptrace, signal handlers)"
 
 
 _WATCHED = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "os.kill", "os.killpg",

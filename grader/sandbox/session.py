@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, Self, TypeVar
 
-from grader.sandbox import protocol
+from grader.sandbox import cgroup, protocol
 from grader.sandbox.confine import NOBODY, TAMPERED
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone
 
@@ -31,6 +31,8 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 _BOOTSTRAP = f"import sys; sys.path.insert(0, {_ROOT!r}); from grader.sandbox.child import main; main(sys.argv)"
 RECORD_LIMIT = 16 << 10  # the audit record kept per submission
 MAX_EVENTS = 50
+# A fresh child joins its cgroup before anything runs: the shell writes its own pid, then execs.
+_JOIN = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
 _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
 
 
@@ -137,18 +139,23 @@ class Session(Requests):
     """One child process running one submission. Use as a context manager.
 
     The child is forked from `zygote` when one is given (milliseconds), or else started afresh
-    under `unshare` (it then imports torch itself, about 1.5 s)."""
+    under `unshare` (it then imports torch itself, about 1.5 s). With `memory_gib` the child gets a
+    cgroup of its own where the host allows (see cgroup.py)."""
 
     def __init__(self, source: Path, output_kib: int, zygote: Zygote | None = None,
-                 content: bytes | None = None) -> None:
+                 content: bytes | None = None, memory_gib: float | None = None) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-"))
+        self.cgroup: cgroup.Cgroup | None = None
         try:
-            self._start(source, output_kib, zygote, content)
-        except BaseException:  # an OSError starting the child: leave no folder or pipe behind
+            self._start(source, output_kib, zygote, content, memory_gib)
+        except BaseException:  # an OSError starting the child: leave no folder, pipe or cgroup behind
             shutil.rmtree(self.workdir, ignore_errors=True)
+            if self.cgroup:
+                self.cgroup.remove()
             raise
 
-    def _start(self, source: Path, output_kib: int, zygote: Zygote | None, content: bytes | None) -> None:
+    def _start(self, source: Path, output_kib: int, zygote: Zygote | None, content: bytes | None,
+               memory_gib: float | None) -> None:
         # The student's own file name, so that messages quoting it (a SyntaxError's, say) read right.
         # `content` is the file as read and checked once (a regular file); the path is not read again.
         self.path = self.workdir / source.name
@@ -160,7 +167,7 @@ class Session(Requests):
         self._reply_fd, reply_write = os.pipe()
         record_read, record_write = os.pipe()  # the audit hook's record, drained as it comes
         try:
-            self._spawn(request_read, reply_write, record_write, output_kib, zygote)
+            self._spawn(request_read, reply_write, record_write, output_kib, zygote, memory_gib)
         except BaseException:
             for fd in (self._request, self._reply_fd, record_read):
                 os.close(fd)
@@ -171,24 +178,29 @@ class Session(Requests):
         self.record = CapturedStream(os.fdopen(record_read, "rb"), RECORD_LIMIT)
 
     def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
-               zygote: Zygote | None) -> None:
+               zygote: Zygote | None, memory_gib: float | None) -> None:
         if os.geteuid() == 0:  # the child drops to nobody: its directory must stay its own
             for path in (self.workdir, self.path):
                 os.chown(path, NOBODY, NOBODY)
         # Testing aid only: layers to leave off, to show each other layer holds alone.
         self.skip = frozenset(name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name)
-        # Layers the child cannot see for itself (it reports the rest); a forked child reports all.
-        self.outer_layers: tuple[str, ...] = ()
+        self.memory_gib = memory_gib
+        self.cgroup = cgroup.create(int(memory_gib * (1 << 30))) if memory_gib else None
+        self._settled = False  # the cgroup's limit, set above what Python and torch took when setup is sent
+        # Layers the child cannot see for itself (it reports the rest); a forked child reports its namespaces.
+        bounds = (self.cgroup.layer() if self.cgroup else cgroup.FALLBACK_LAYER,) if memory_gib else ()
+        self.outer_layers: tuple[str, ...] = bounds
         self.process: subprocess.Popen[bytes] | ForkedChild
         forked = zygote and self._fork(zygote, request_read, reply_write, record_write)
         if forked:
             self.process, out_pipe, err_pipe = forked
         else:
             namespaces = () if "namespaces" in self.skip else namespace_prefix()
-            self.outer_layers = (NAMESPACES_LAYER,) if namespaces else ()
+            self.outer_layers = (*bounds, NAMESPACES_LAYER) if namespaces else bounds
+            join = ("/bin/sh", "-c", _JOIN, "sh", *self.cgroup.procs, "--") if self.cgroup else ()
             popen = subprocess.Popen(
-                [*namespaces, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read), str(reply_write),
-                 str(record_write)],
+                [*join, *namespaces, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read),
+                 str(reply_write), str(record_write)],
                 pass_fds=(request_read, reply_write, record_write),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -211,7 +223,8 @@ class Session(Requests):
         stderr, stderr_write = os.pipe()
         fds = (request_read, reply_write, record_write, stdout_write, stderr_write)
         try:
-            pid = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip)
+            pid = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip,
+                               cgroup=self.cgroup.procs if self.cgroup else ())
         except ZygoteGone:
             for fd in (stdout, stderr):
                 os.close(fd)
@@ -224,6 +237,9 @@ class Session(Requests):
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
         if self.ended:
             raise SessionEnded(self.ended)
+        if self.cgroup and not self._settled:  # the first request: the child has started, no student code yet
+            self.cgroup.settle()
+            self._settled = True
         try:
             protocol.send(self._request, header, payload)
         except (BrokenPipeError, OSError):
@@ -258,6 +274,9 @@ class Session(Requests):
         return Ended("exit", f"exited with status {code} during {doing}", code)
 
     def _end(self, ended: Ended) -> NoReturn:
+        if ended.reason in ("crash", "exit") and self.cgroup and self.cgroup.out_of_memory():
+            ended = Ended("memory", f"was stopped for using more memory than the {self.memory_gib:g} GiB it may use "
+                          "(memory held in files, memfd or shared memory counts too)", ended.returncode)
         self.ended = ended
         self.kill()
         raise SessionEnded(ended)
@@ -277,6 +296,8 @@ class Session(Requests):
         for fd in (self._request, self._reply_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        if self.cgroup:
+            self.cgroup.remove()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def output(self) -> tuple[str, int, str, int]:

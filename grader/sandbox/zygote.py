@@ -14,7 +14,7 @@ zygote's control socket is closed before any student code runs. CUDA is never in
 zygote, only in a child.
 
 Control messages are JSON over a SOCK_SEQPACKET socket pair (one datagram per message):
-  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces"} + 5 fds
+  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup"} + 5 fds
   zygote -> grader  {"event": "ready"} once; {"event": "spawned", "pid"}; {"event": "exited", "pid", "code"}
 where "code" follows subprocess's convention (negative: killed by that signal).
 """
@@ -71,10 +71,12 @@ class Zygote:
         if self._next(start_timeout).get("event") != "ready":
             raise ZygoteGone("the zygote did not start")
 
-    def spawn(self, workdir: Path, env: dict[str, str], fds: tuple[int, ...], namespaces: bool) -> int:
+    def spawn(self, workdir: Path, env: dict[str, str], fds: tuple[int, ...], namespaces: bool,
+              cgroup: tuple[str, ...] = ()) -> int:
         """Fork a sandbox child in `workdir` with fds (request read, reply write, record write, stdout,
-        stderr); its pid."""
-        message = json.dumps({"op": "spawn", "workdir": str(workdir), "env": env, "namespaces": namespaces}).encode()
+        stderr); its pid. The holder and the child join the cgroup whose cgroup.procs files are given."""
+        message = json.dumps({"op": "spawn", "workdir": str(workdir), "env": env, "namespaces": namespaces,
+                              "cgroup": list(cgroup)}).encode()
         with self._lock:
             try:
                 self._socket.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
@@ -240,6 +242,8 @@ def _hold(torch: Any, request: dict[str, Any], fds: list[int], keep_closed: tupl
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         for fd in keep_closed:
             os.close(fd)
+        for procs in request.get("cgroup", ()):
+            Path(procs).write_text("0")  # this process, and so the child it forks
         entered = request.get("namespaces") and _unshare(libc)
         pid = os.fork()
         if pid == 0:

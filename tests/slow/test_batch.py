@@ -78,7 +78,7 @@ def test_rerun_grades_nothing_that_is_current_and_force_regrades(classroom, tmp_
     first = gradebook(out)
     stamp = (out / "cheat_cos" / "result.json").stat().st_mtime_ns
     again = batch(classroom, out)
-    assert "(7 already graded)" in again.stdout  # eve has nothing to grade
+    assert "(8 already graded)" in again.stdout  # eve has nothing to grade
     assert gradebook(out) == first
     assert (out / "cheat_cos" / "result.json").stat().st_mtime_ns == stamp
     (classroom / "cheat_cos.py").write_text((SUBMISSIONS / "honest_backward.py").read_text())  # resubmitted

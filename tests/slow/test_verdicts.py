@@ -75,6 +75,12 @@ def test_silencing_the_record_is_itself_on_record(grade_file, sin):
     assert "closed or replaced the sandbox's record channel" in outcome.sandbox_events
 
 
+def test_no_signal_handler_can_sample_the_canarys_frames(grade_file, sin):
+    outcome = grade_file(VERDICT / "samples_frames_by_signal.py", sin)
+    assert "refused:" in outcome.stdout and "handler installed" not in outcome.stdout
+    assert outcome.score == sin.max_score  # the rest of the file is honest
+
+
 def test_calling_the_graders_operator_is_recorded(grade_file, sin):
     outcome = grade_file(VERDICT / "uses_the_graders_operator.py", sin)
     assert "grader.canary.direct_call" in outcome.sandbox_events

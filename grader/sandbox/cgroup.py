@@ -1,0 +1,205 @@
+"""A cgroup per sandbox child, where the host lets the grader make one: a memory limit that counts
+what RLIMIT_AS cannot see (memfd, shared memory, tmpfs files, page cache) and a limit on processes
+and threads.
+
+It is made inside the cgroup the grader itself runs in (read from /proc/self/cgroup), never moving
+the grader anywhere: cgroup v1 (a memory and a pids hierarchy) or v2 (one folder, where memory and
+pids are already enabled for the grader's children). The child joins it before it runs anything:
+a fresh child through a shell that writes its own pid and then execs, a forked one in the zygote's
+holder before it forks the child. Where neither works (a container without cgroups delegated), the
+child keeps its address-space limit and `sandbox.layers` says so.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import itertools
+import os
+import signal
+import time
+from pathlib import Path
+
+PIDS = 256  # processes and threads together: torch needs a few, a submission may start some
+STARTING = 1 << 30  # the memory allowed while only Python and torch start, before `settle`
+_counter = itertools.count()
+_leftovers: list[Cgroup] = []  # still busy when their child was closed; removed later
+FALLBACK_LAYER = "no cgroup here: memory bounded by address space only (memfd and files in memory not counted)"
+
+
+class Cgroup:
+    """One child's cgroup: a folder in each hierarchy that bounds it. While the child starts it may
+    use STARTING bytes; `settle` then allows `allowance` bytes above what it has taken."""
+
+    def __init__(self, folders: tuple[Path, ...], version: int, allowance: int) -> None:
+        self.folders = folders
+        self.version = version
+        self.allowance = allowance
+
+    @property
+    def procs(self) -> tuple[str, ...]:
+        """The files a process writes its pid (or 0, itself) into to join."""
+        return tuple(str(folder / "cgroup.procs") for folder in self.folders)
+
+    def layer(self) -> str:
+        return f"cgroup v{self.version}: memory {self.allowance / (1 << 30):g} GiB above Python and torch, " \
+               f"files in memory included; {PIDS} processes and threads"
+
+    def settle(self) -> None:
+        """Allow `allowance` bytes above what the child has now (call it before student code runs)."""
+        usage = self.folders[0] / ("memory.current" if self.version == 2 else "memory.usage_in_bytes")
+        with contextlib.suppress(OSError, ValueError):
+            _memory_limit(self.version, self.folders[0], int(usage.read_text()) + self.allowance)
+
+    def out_of_memory(self) -> bool:
+        """Whether the kernel killed something here for going over the memory limit."""
+        memory = self.folders[0]
+        for name in ("memory.events", "memory.oom_control"):  # v2, v1
+            with contextlib.suppress(OSError, ValueError):
+                fields = dict(line.split() for line in (memory / name).read_text().splitlines())
+                return int(fields.get("oom_kill", 0)) > 0
+        return False
+
+    def remove(self, wait: float = 1.0) -> bool:
+        """Kill whatever is left inside and remove the folders; a cgroup still busy after `wait`
+        seconds is kept to be removed later. Whether it is gone."""
+        deadline = time.monotonic() + wait
+        while True:
+            self._kill()
+            self.folders = tuple(folder for folder in self.folders if not _rmdir(folder))
+            if not self.folders:
+                return True
+            if time.monotonic() >= deadline:
+                _leftovers.append(self)
+                return False
+            time.sleep(0.01)
+
+    def _kill(self) -> None:
+        for procs in self.procs:
+            with contextlib.suppress(OSError, ValueError):
+                for pid in Path(procs).read_text().split():
+                    with contextlib.suppress(OSError):
+                        os.kill(int(pid), signal.SIGKILL)
+
+
+def create(allowance: int) -> Cgroup | None:
+    """A new cgroup inside the grader's own, for a child that may use `allowance` bytes once started;
+    None where the host allows none."""
+    _remove_leftovers()
+    found = _hierarchies()
+    if found is None:
+        return None
+    version, parents = found
+    _remove_orphans(parents)
+    name = f"grader-{os.getpid()}-{next(_counter)}"
+    folders: list[Path] = []
+    try:
+        for parent in parents:
+            (parent / name).mkdir()
+            folders.append(parent / name)
+        _memory_limit(version, folders[0], allowance + STARTING)
+        (folders[-1] / "pids.max").write_text(str(PIDS))
+    except OSError:
+        Cgroup(tuple(folders), version, allowance).remove(wait=0)
+        return None
+    return Cgroup(tuple(folders), version, allowance)
+
+
+def _memory_limit(version: int, memory: Path, limit: int) -> None:
+    if version == 2:
+        (memory / "memory.max").write_text(str(limit))
+        with contextlib.suppress(OSError):  # no swap accounting on this host
+            (memory / "memory.swap.max").write_text("0")
+        return
+    # v1 wants memory <= memory+swap at every step: lowering, the memory limit goes first.
+    names = ["memory.limit_in_bytes", "memory.memsw.limit_in_bytes"]
+    for name in names if limit <= int((memory / names[0]).read_text()) else names[::-1]:
+        with contextlib.suppress(FileNotFoundError):  # memsw exists only where swap is accounted
+            (memory / name).write_text(str(limit))
+
+
+@functools.cache
+def _hierarchies() -> tuple[int, tuple[Path, ...]] | None:
+    """(version, the grader's own cgroup folders to make children in): v1 memory and pids if both
+    are mounted, else v2 where memory and pids are enabled for children; None otherwise."""
+    own = _own_cgroups()
+    mounts = _mounts()
+    v1 = [_folder(mounts, key, own.get(key)) for key in ("memory", "pids")]
+    if all(v1):
+        return 1, tuple(folder for folder in v1 if folder)
+    v2 = _folder(mounts, "", own.get(""))
+    if v2 is not None:
+        with contextlib.suppress(OSError):
+            enabled = (v2 / "cgroup.subtree_control").read_text().split()
+            if {"memory", "pids"} <= set(enabled):
+                return 2, (v2,)
+    return None
+
+
+def _own_cgroups() -> dict[str, str]:
+    """The grader's cgroup per v1 controller, and "" for v2."""
+    own: dict[str, str] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/cgroup").read_text().splitlines():
+            _, controllers, path = line.split(":", 2)
+            for controller in controllers.split(",") if controllers else [""]:
+                own[controller] = path
+    return own
+
+
+def _mounts() -> dict[str, tuple[str, str]]:
+    """Where each cgroup hierarchy is mounted, by v1 controller ("" for v2): (root, mount point)."""
+    mounts: dict[str, tuple[str, str]] = {}
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            fields, _, rest = line.partition(" - ")
+            parts, tail = fields.split(), rest.split()
+            if len(parts) < 5 or len(tail) < 3 or tail[0] not in ("cgroup", "cgroup2"):
+                continue
+            root, point = parts[3], parts[4]
+            keys = [""] if tail[0] == "cgroup2" else tail[2].split(",")
+            for key in keys:
+                mounts.setdefault(key, (root, point))
+    return mounts
+
+
+def _folder(mounts: dict[str, tuple[str, str]], key: str, own: str | None) -> Path | None:
+    """The grader's own cgroup folder in the hierarchy `key`, if mounted, visible and writable."""
+    if own is None or key not in mounts:
+        return None
+    root, point = mounts[key]
+    if not (own == root or own.startswith(root.rstrip("/") + "/")):
+        return None
+    folder = Path(point) / own[len(root):].lstrip("/")
+    return folder if folder.is_dir() and os.access(folder, os.W_OK) else None
+
+
+def _rmdir(folder: Path) -> bool:
+    try:
+        folder.rmdir()
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+@functools.cache
+def _remove_orphans(parents: tuple[Path, ...]) -> None:
+    """Once per process: remove the cgroups of graders that were killed before they could (the
+    grader's pid is in the name)."""
+    for parent in parents:
+        for folder in parent.glob("grader-*-*"):
+            owner = folder.name.split("-")[1]
+            if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                Cgroup((folder,), 1, 0).remove(wait=0)
+
+
+def _remove_leftovers(wait: float = 0.0) -> None:
+    for cgroup in list(_leftovers):
+        _leftovers.remove(cgroup)
+        cgroup.remove(wait)
+
+
+atexit.register(_remove_leftovers, 2.0)

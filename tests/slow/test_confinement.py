@@ -1,0 +1,261 @@
+"""Least privilege, nothing outside to talk to, and real bounds (issue 10), through the real sandbox
+on both start paths. Each hostile fixture is followed by an honest submission that must grade
+normally; where a case names GRADER_SANDBOX_SKIP, the layers left on hold by themselves.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from grader.sandbox import cgroup
+from tests.conftest import ROOT, SUBMISSIONS
+
+pytestmark = pytest.mark.slow
+HOSTILE = ROOT / "tests" / "fixtures" / "hostile"
+
+
+@pytest.fixture(scope="module")
+def small(sin):
+    """1 GiB of memory, so that a hoarder reaches the limit quickly and the shared host barely notices."""
+    return replace(sin, limits=replace(sin.limits, memory_gib=1.0))
+
+
+def message(outcome, check: str = "correctness") -> str:
+    return next(f.message for f in outcome.findings if f.name == check)
+
+
+def still_grades(grade_file, sin) -> None:
+    assert grade_file(SUBMISSIONS / "honest_backward.py", sin).score == 10
+
+
+def lines(outcome, prefix: str) -> dict[str, str]:
+    """'DID x' / 'refused x ERRNO' lines printed by a fixture: {x: 'DID' or the errno name}."""
+    found = {}
+    for line in outcome.stdout.splitlines():
+        if line.startswith("DID "):
+            found[line[4:]] = "DID"
+        elif line.startswith("refused "):
+            what, _, code = line[8:].rpartition(" ")
+            found[what] = code
+    return {k: v for k, v in found.items() if k.startswith(prefix)} if prefix else found
+
+
+def our_cgroups() -> list[Path]:
+    found = cgroup._hierarchies()
+    if found is None:
+        return []
+    return [folder for parent in found[1] for folder in parent.glob(f"grader-{os.getpid()}-*")]
+
+
+# ---- least privilege ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("skip", ["", "namespaces,landlock,seccomp"])
+def test_a_child_of_root_holds_no_capabilities(grade_file, sin, monkeypatch, skip):
+    if os.geteuid() != 0:
+        pytest.skip("the grader does not run as root here")
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    outcome = grade_file(HOSTILE / "reads_capabilities.py", sin)
+    status = dict(line.split(" ", 1) for line in outcome.stdout.splitlines() if line.startswith("Cap"))
+    assert set(status) == {"CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:"}, outcome.stdout
+    assert all(int(value, 16) == 0 for value in status.values()), outcome.stdout
+    assert "no capabilities" in outcome.sandbox_layers and outcome.score == 10
+    still_grades(grade_file, sin)
+
+
+@pytest.fixture(scope="module")
+def python_nobody_can_read() -> Iterator[Path]:
+    """A virtual environment of the system's Python (same minor version) in a world-readable folder,
+    reaching torch and the grader through this checkout's environment: what a Gradescope image has."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    base = next((Path(folder) / f"python{version}" for folder in ("/usr/bin", "/usr/local/bin")
+                 if (Path(folder) / f"python{version}").exists()), None)
+    if os.geteuid() != 0 or base is None:
+        pytest.skip(f"needs root and a system python{version} outside /root")
+    folder = Path(tempfile.mkdtemp(prefix="grader-nobody-python-"))
+    folder.chmod(0o755)
+    try:
+        subprocess.run([str(base), "-m", "venv", "--without-pip", str(folder / "venv")], check=True, timeout=120)
+        purelib = sysconfig.get_paths()["purelib"]
+        pth = folder / "venv" / "lib" / f"python{version}" / "site-packages" / "grader-checkout.pth"
+        pth.write_text(f"import site; site.addsitedir({purelib!r})\n")
+        python = folder / "venv" / "bin" / "python"
+        probe = "import sys, torch; from grader.sandbox import confine as c; " \
+                "sys.exit(not c._python_readable_by_nobody())"
+        if subprocess.run([str(python), "-c", "import torch"], timeout=120).returncode != 0 or \
+                subprocess.run([str(python), "-c", probe], timeout=120).returncode != 0:
+            pytest.skip("this checkout's environment is not readable by nobody")
+        yield python
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.parametrize("command", ["grade", "batch"])
+def test_the_uid_drop_holds_for_real_with_a_python_nobody_can_read(python_nobody_can_read, tmp_path, command):
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(HOSTILE / "reads_capabilities.py", folder)
+    target = folder / "reads_capabilities.py" if command == "grade" else folder
+    done = subprocess.run([str(python_nobody_can_read), "-m", "grader", command, str(target), "--out",
+                           str(tmp_path / "out"), "--no-plot", *(["-j", "1"] if command == "batch" else [])],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = tmp_path / "out" / ("" if command == "grade" else "reads_capabilities") / "result.json"
+    data = json.loads(result.read_text())
+    assert "uid 65534" in data["sandbox"]["layers"]
+    assert "no capabilities" in data["sandbox"]["layers"]
+    stdout = data["output"]["stdout"]
+    assert "Uid: 65534 65534 65534 65534" in stdout and "CapEff: 0000000000000000" in stdout
+    assert "setuid(0) refused" in stdout and data["score"] == 10
+
+
+# ---- nothing outside to talk to -------------------------------------------------------------------
+
+@pytest.fixture
+def outside(tmp_path) -> Iterator[tuple[socket.socket, ...]]:
+    """A pathname and an abstract UNIX socket and a UDP socket, listening outside the sandbox."""
+    unix = socket.socket(socket.AF_UNIX)
+    unix.bind(str(tmp_path / "service.sock"))
+    abstract = socket.socket(socket.AF_UNIX)
+    abstract.bind(f"\0grader-test-{os.getpid()}-{tmp_path.name}")
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    for listener in (unix, abstract):
+        listener.listen()
+    for s in (unix, abstract, udp):
+        s.setblocking(False)
+    yield unix, abstract, udp
+    for s in (unix, abstract, udp):
+        s.close()
+
+
+def aimed(name: str, folder: Path, outside: tuple[socket.socket, ...]) -> Path:
+    """A copy of a hostile fixture aimed at this test's listeners."""
+    unix, abstract, udp = outside
+    text = (HOSTILE / f"{name}.py").read_text()
+    text = text.replace("/tmp/grader-hostile-outside.sock", unix.getsockname())
+    text = text.replace("grader-hostile-abstract", abstract.getsockname()[1:].decode())
+    text = text.replace("47999", str(udp.getsockname()[1]))
+    path = folder / f"{name}.py"
+    path.write_text(text)
+    return path
+
+
+def nothing_arrived(outside: tuple[socket.socket, ...], pathname: bool = True) -> bool:
+    unix, abstract, udp = outside
+    for listener in (unix, abstract)[not pathname:]:
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+    with pytest.raises(BlockingIOError):
+        udp.recvfrom(100)
+    return True
+
+
+SOCKETS = ("connect to a unix socket outside", "connect to an abstract unix socket",
+           "bind a unix socket in its folder", "netlink socket")
+DEVICES = ("open /dev/console", "open /dev/ptmx", "open /dev/kmsg", "open /dev/tty", "open /dev/pts/0")
+MADE = ("mknod a character device", "mknod a block device", "mkfifo")
+
+
+@pytest.mark.parametrize(("skip", "must_hold"), [
+    ("", SOCKETS + DEVICES + MADE),
+    ("namespaces,landlock", SOCKETS + MADE),  # seccomp alone
+    # Landlock alone: it has no right for connecting to a pathname UNIX socket (seccomp and the uid do)
+    ("namespaces,seccomp", DEVICES + MADE + SOCKETS[1:3]),
+])
+def test_nothing_outside_to_talk_to(grade_file, sin, monkeypatch, tmp_path, outside, skip, must_hold):
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    outcome = grade_file(aimed("talks_outside", tmp_path, outside), sin)
+    tried = lines(outcome, "")
+    assert tried, outcome.stdout + outcome.stderr
+    held = [what for what in must_hold if what in tried]
+    assert held and all(tried[what] != "DID" for what in held), tried
+    assert all(tried[f"use /dev/{name}"] == "DID" for name in ("null", "zero", "urandom", "random")), tried
+    assert tried["socketpair"] == "DID" and outcome.score == 10
+    if skip == "":
+        assert [what for what, result in tried.items() if result == "DID"] == [
+            "socketpair", "use /dev/null", "use /dev/zero", "use /dev/urandom", "use /dev/random"]
+    assert nothing_arrived(outside, pathname="seccomp" not in skip)
+    still_grades(grade_file, sin)
+
+
+@pytest.mark.parametrize("skip", ["", "namespaces,landlock"])
+def test_seccomp_alone_stops_udp_and_io_uring(grade_file, sin, monkeypatch, tmp_path, outside, skip):
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    outcome = grade_file(aimed("io_uring_udp", tmp_path, outside), sin)
+    assert lines(outcome, "") == {"plain udp": "EACCES", "io_uring udp": "ENOSYS"}, outcome.stdout
+    assert nothing_arrived(outside) and outcome.score == 10
+    still_grades(grade_file, sin)
+
+
+# ---- real bounds ----------------------------------------------------------------------------------
+
+def test_this_machine_bounds_memory_by_cgroup_and_the_folder_by_tmpfs(grade_file, sin):
+    layers = grade_file(SUBMISSIONS / "honest_backward.py", sin).sandbox_layers
+    if cgroup._hierarchies() is None:
+        assert cgroup.FALLBACK_LAYER in layers and "memory 4 GiB" in layers
+    else:
+        assert any(layer.startswith("cgroup v") for layer in layers), layers
+    assert "folder: 256 MiB tmpfs" in layers and "read-only filesystem" in layers
+    assert our_cgroups() == []
+
+
+def test_without_a_cgroup_the_layers_say_so(grade_file, sin, monkeypatch):
+    monkeypatch.setattr(cgroup, "create", lambda memory_bytes: None)
+    outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin)
+    assert cgroup.FALLBACK_LAYER in outcome.sandbox_layers and "memory 4 GiB" in outcome.sandbox_layers
+    assert outcome.score == 10
+
+
+def shmem_kib() -> int:
+    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    return int(meminfo["Shmem"].split()[0])
+
+
+def test_a_memfd_hoarder_is_stopped_in_words_and_the_host_keeps_its_memory(grade_file, small, sin):
+    if cgroup._hierarchies() is None:
+        pytest.skip("no cgroup can be made here: memfd is bounded only by the host")
+    before = shmem_kib()
+    outcome = grade_file(HOSTILE / "memfd_hoarder.py", small)
+    assert outcome.status == "memory", outcome.findings
+    assert "was stopped for using more memory than the 1 GiB it may use" in message(outcome)
+    assert "memfd" in message(outcome)
+    assert shmem_kib() - before < 256 << 10  # the hoard went with the child
+    assert our_cgroups() == []
+    still_grades(grade_file, sin)
+
+
+def test_a_many_files_writer_fills_only_its_own_small_folder(grade_file, sin):
+    outcome = grade_file(HOSTILE / "fills_disk.py", sin)
+    if "folder: 256 MiB tmpfs" not in outcome.sandbox_layers:
+        pytest.skip("no mount namespace here: the folder is bounded per file only")
+    assert outcome.status == "load_error"
+    loads = next(f for f in outcome.findings if f.name == "loads")
+    assert "No space left on device" in loads.message
+    assert "wrote more to files than the sandbox allows" in loads.message
+    assert "wrote 252 MiB" in outcome.stdout and "wrote 315 MiB" not in outcome.stdout
+    still_grades(grade_file, sin)
+
+
+@pytest.mark.parametrize("skip", ["landlock,seccomp"])
+def test_the_read_only_filesystem_holds_without_landlock(grade_file, sin, monkeypatch, skip):
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    escapes = [Path("/tmp/grader-hostile-escape.txt"), Path("/tmp/escaped.txt")]
+    for path in escapes:
+        path.unlink(missing_ok=True)
+    outcome = grade_file(HOSTILE / "writes_files.py", sin)
+    assert "read-only filesystem" in outcome.sandbox_layers
+    assert not any(path.exists() for path in escapes)
+    assert "refused /tmp/grader-hostile-escape.txt OSError" in outcome.stdout
+    still_grades(grade_file, sin)
