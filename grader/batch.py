@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader.exercise import CHECK_NAMES, Exercise
+from grader import checks
+from grader.exercise import Exercise
 from grader.grade import cache_key, grade_file
 from grader.probe import Plan
 from grader.report import write_files
@@ -239,7 +240,7 @@ def gradebook_rows(jobs: list[Job], results: dict[str, dict[str, Any] | None],
 
 
 def write_gradebook(rows: list[dict[str, Any]], path: Path) -> Path:
-    columns = ["student", "score", "max_score", "status", *CHECK_NAMES, "duration_s", "sha256", "note"]
+    columns = ["student", "score", "max_score", "status", *checks.names(), "duration_s", "sha256", "note"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
     writer.writeheader()

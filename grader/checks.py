@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -78,6 +78,39 @@ SHRINK_LAYOUTS = {"correctness": PLAIN_LAYOUTS, "tracked_inputs": TRACKED_LAYOUT
 
 # ---- the checks ------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Check:
+    """A check declares its own name and default points (an exercise's rubric may change the
+    points); calling it runs it. ALL lists them in the order reports show them."""
+
+    name: str
+    points: float
+    run: Callable[[Observations, Exercise], Finding]
+
+    def __call__(self, obs: Observations, ex: Exercise) -> Finding:
+        return self.run(obs, ex)
+
+
+ALL: list[Check] = []
+
+
+def check(name: str, points: float) -> Callable[[Callable[[Observations, Exercise], Finding]],
+                                                 Callable[[Observations, Exercise], Finding]]:
+    """Register a check under its name with its default points, in definition order."""
+
+    def register(run: Callable[[Observations, Exercise], Finding]) -> Callable[[Observations, Exercise], Finding]:
+        ALL.append(Check(name, points, run))
+        return run
+
+    return register
+
+
+def names() -> tuple[str, ...]:
+    return tuple(c.name for c in ALL)
+
+
+
+@check("loads", 1.0)
 def check_loads(obs: Observations, ex: Exercise) -> Finding:
     load = obs.load
     if load.ok:
@@ -123,19 +156,13 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
                           "`if __name__ == \"__main__\":`.")
 
 
+@check("correctness", 4.0)
 def check_correctness(obs: Observations, ex: Exercise) -> Finding:
     return _values_check("correctness", PLAIN_LAYOUTS, obs, ex,
                          passed_words=f"Your values match {ex.formula} on all {{n}} inputs we tried "
                                       "(0-d to 3-d, empty and non-contiguous tensors, "
                                       f"{'/'.join(sorted({c.dtype for c in obs.planned}))}).",
                          inputs="inputs")
-
-
-def check_tracked_inputs(obs: Observations, ex: Exercise) -> Finding:
-    return _values_check("tracked_inputs", TRACKED_LAYOUTS, obs, ex,
-                         passed_words="It also works on all {n} inputs that already require grad or are "
-                                      "results of other operations.",
-                         inputs="inputs that require grad or are not leaves")
 
 
 def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Exercise,
@@ -210,6 +237,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise) -> feedback
                                    np.concatenate(function), ex, tol)
 
 
+@check("autograd", 2.0)
 def check_autograd(obs: Observations, ex: Exercise) -> Finding:
     """The canary (verdict.py): every input was answered once with autograd's true derivative of the
     primitive and once with a secret one, unknown to the submission. Credit needs every input with
@@ -291,6 +319,7 @@ def _evidence(obs: Observations, ex: Exercise) -> tuple[str, ...]:
     return tuple(lines)
 
 
+@check("contract", 1.0)
 def check_contract(obs: Observations, ex: Exercise) -> Finding:
     """Every call must return a tensor like x; a call that raised did not."""
     if not obs.load.ok:
@@ -331,6 +360,15 @@ def _contract_cause(r: CaseResult, ex: Exercise) -> feedback.Cause:
                           "Return the gradient in x's dtype.")
 
 
+@check("tracked_inputs", 1.0)
+def check_tracked_inputs(obs: Observations, ex: Exercise) -> Finding:
+    return _values_check("tracked_inputs", TRACKED_LAYOUTS, obs, ex,
+                         passed_words="It also works on all {n} inputs that already require grad or are "
+                                      "results of other operations.",
+                         inputs="inputs that require grad or are not leaves")
+
+
+@check("input_untouched", 0.5)
 def check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
     if not obs.load.ok:
         return _not_run("input_untouched")
@@ -352,6 +390,7 @@ def check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
                    advice="Work on a copy: x = x.detach().clone().requires_grad_(True).")
 
 
+@check("repeatable", 0.5)
 def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     if not obs.load.ok:
         return _not_run("repeatable")
@@ -406,14 +445,3 @@ def _ended_words(obs: Observations) -> str:
 
 def _counts(planned: list[GridCase], good: list[CaseResult]) -> dict[str, int]:
     return {"passed_inputs": len(good), "total_inputs": len(planned)}
-
-
-ALL: tuple[Callable[[Observations, Exercise], Finding], ...] = (
-    check_loads,
-    check_correctness,
-    check_autograd,
-    check_contract,
-    check_tracked_inputs,
-    check_input_untouched,
-    check_repeatable,
-)

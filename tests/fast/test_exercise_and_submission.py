@@ -88,3 +88,20 @@ def test_only_regular_files_are_read_and_the_gradebook_says_why(tmp_path, sin):
     assert rows["dora"]["note"].startswith("solution.py: a symbolic link")
     assert "FIFO" in rows["erin"]["note"] and "socket" in rows["frank"]["note"]
     assert all(job.path is None for s, job in jobs.items() if s != "alice")
+
+
+def test_each_check_declares_its_name_and_points_and_a_rubric_may_change_them(sin, tmp_path):
+    from grader import checks
+
+    assert checks.names() == ("loads", "correctness", "autograd", "contract", "tracked_inputs", "input_untouched",
+                              "repeatable")
+    assert {c.name: c.points for c in checks.ALL} == sin.rubric  # sin.toml states the defaults
+    text = sin.source.read_text()
+    lenient = tmp_path / "lenient.toml"
+    lenient.write_text(text.split("[rubric]")[0] + "[rubric]\nautograd = 5.0\n")  # the rest: defaults
+    ex = exercise.load(lenient)
+    assert ex.rubric["autograd"] == 5.0 and ex.rubric["correctness"] == 4.0 and ex.max_score == 13
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text(text.split("[rubric]")[0] + "[rubric]\nstyle = 1.0\n")
+    with pytest.raises(exercise.ExerciseError, match="unknown checks: \\['style'\\]"):
+        exercise.load(unknown)
