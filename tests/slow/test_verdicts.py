@@ -57,6 +57,14 @@ def test_a_self_check_against_the_formula_is_told_what_to_change(grade_file, sin
     assert "Return autograd's value without checking it" in autograd.advice
 
 
+def test_autograd_of_another_function_is_named_as_such(grade_file, sin):
+    outcome = grade_file(VERDICT / "autograd_of_exp.py", sin)
+    autograd = _autograd(outcome)
+    assert outcome.score == sin.rubric["loads"] and autograd.data["verdicts"].keys() == {"bypassed"}
+    assert "autograd, but of something other than torch.sin" in autograd.cause
+    assert "torch.sin never ran" in autograd.message
+
+
 def test_heap_walks_are_recorded_as_they_happen(grade_file, sin):
     heap = grade_file(VERDICT / "tells_by_gc.py", sin)
     assert "gc.get_objects" in heap.sandbox_events
