@@ -28,7 +28,9 @@ def reference(case: GridCase, ex: Exercise) -> np.ndarray:
 
 
 def values_of(r: Returned, case: GridCase) -> np.ndarray | None:
-    if r.values is None or r.values.size != case.values.size:
+    """The real values a call returned, shaped like the input; None for anything else (a complex
+    answer is not a real derivative, however close its magnitude)."""
+    if r.values is None or r.values.size != case.values.size or np.iscomplexobj(r.values):
         return None
     return r.values.reshape(case.shape)
 
@@ -247,11 +249,14 @@ def check_autograd(obs: Observations, ex: Exercise) -> Finding:
     judged = _judged(obs, ex)
     counts = Counter(v.verdict for _, v in judged)
     shown = all(v.verdict in verdict.SHOWN for _, v in judged)
-    data = {"verdicts": dict(counts), "proven": bool(judged) and shown, "unproven": bool(judged) and not shown,
+    # Nothing judged is nothing proven: credit beyond loading needs autograd shown somewhere.
+    data = {"verdicts": dict(counts), "proven": bool(judged) and shown, "unproven": not (judged and shown),
             "bypassed": counts[verdict.BYPASSED] > 0}
     if not judged:
-        return Finding("autograd", False, 0.0, f"Not checked: {ex.function} returned no values we could check.",
-                       data=data)
+        complex_ = any(c.values is not None and np.iscomplexobj(c.values) for r in obs.cases for c in r.calls)
+        what = "complex numbers, not a real derivative" if complex_ else "no values we could check"
+        return Finding("autograd", False, 0.0, f"Autograd of {_watched(ex)} is not shown: {ex.function} returned "
+                       f"{what}.", data=data)
     if shown:
         wrong = counts[verdict.FOLLOWS]
         if wrong:

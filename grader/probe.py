@@ -99,6 +99,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},
         "devices": list(devices),
         "skip": sorted(session.skip),
+        "record_key": session.record_key.hex(),
     })
     base = Observations(load=LoadResult(False), devices=devices, plot_x=plan.plot_x,
                         torch_version=safe_text.line(str(hello.get("torch", "")), 50))

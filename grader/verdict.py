@@ -9,9 +9,7 @@ derivative, computed here in float64), an input is:
              credit-earning verdict for a right answer;
   follows    a wrong answer that moved exactly as autograd's would (scaled: S·R == P·R*, as 2·sin or
              y.backward(x) give; or shifted by a term the secret leaves alone: S − P == R* − R, as a
-             dropped + 1/x gives), or that moved at every element and answered alike on every call
-             of the same kind (autograd of another function: the sum dropped from ‖x‖²): autograd
-             was used, of the wrong function;
+             dropped + 1/x gives): autograd was used, of the wrong function;
   bypassed   the answer did not move when autograd's derivative did: computed some other way;
   raised     it raised only under the secret (a self-check of autograd against a formula, or a
              submission telling calls apart);
@@ -83,12 +81,11 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     at = replace(at, plain_right=_close(plain, round_to(truth, r.case.dtype), tol))
     if at.plain_right and bool(np.all(off <= 0)):
         return replace(at, verdict=PROVEN)
-    kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], tol, at.plain_right)
+    kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], tol)
     return replace(at, verdict=kind)
 
 
-def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol: Tolerance,
-                right_plain: bool) -> str:
+def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol: Tolerance) -> str:
     """Name an answer that is not proven, from the elements the secret changes."""
     atol, rtol = tol.atol * 8, tol.rtol * 8
     unchanged = np.abs(s - p) <= atol + rtol * np.abs(p)
@@ -101,12 +98,11 @@ def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol:
         return PARTLY
     scaled = np.abs(s * t - p * m) <= atol + rtol * (np.abs(s * t) + np.abs(p * m))
     shifted = np.abs((s - p) - (m - t)) <= atol + rtol * (np.abs(s - p) + np.abs(m - t))
-    if np.all(scaled) or np.all(shifted):
-        return FOLLOWS
-    # Autograd of some other function of the primitive moves every value that is not zero; the
-    # caller checked that calls of the same kind agree, so a guess at the secret calls cannot.
-    informative = (np.abs(p) > _ZERO) | (np.abs(s) > _ZERO)
-    return FOLLOWS if not right_plain and not np.any(unchanged & informative) else PARTLY
+    # Both relations need R*'s numbers, which only autograd of the primitive gives. "It moved" needs
+    # nothing: a submission that tells the calls apart by autograd's numbers can move garbage, so
+    # moving alone proves nothing (autograd of another function, such as the sum dropped from
+    # ‖x‖², is then unproven too, and correctness says what is wrong).
+    return FOLLOWS if np.all(scaled) or np.all(shifted) else PARTLY
 
 
 def _values(r: Returned, case_result: CaseResult) -> np.ndarray | None:

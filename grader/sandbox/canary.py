@@ -26,7 +26,6 @@ use. What Python leaves open (gc, frames) is recorded by the audit hook (confine
 from __future__ import annotations
 
 import ast
-import sys
 import threading
 import warnings
 from collections.abc import Callable
@@ -51,14 +50,14 @@ class Canary(NamedTuple):
     next_call: Any  # the next planned call's state, before calling the submission
     rest: Any  # plain again, after it returned
     calls: Any  # how often the primitive ran since the last plan (any thread, any route)
-    busy: Callable[[], bool]  # whether this thread is inside the secret's formula (for the audit hook)
+    busy: Any  # whether this thread is inside the secret's formula (for the audit hook)
     remove: Callable[[], None]  # give torch its own kernels back (the in-process self-check)
 
 
 def install(torch: Any, primitive: str, derivative: str, secret: Secret) -> Canary:
     """Put the canary in place for every later call of the primitive, plain until planned."""
     vf = torch._C._VariableFunctions
-    to, is_float = torch._C.TensorBase.to, torch._C.TensorBase.is_floating_point
+    to = torch._C.TensorBase.to
     dtype_of = torch._C.TensorBase.dtype.__get__
     first = _sealed(derivative, vf, torch)
     half_second = _sealed(HALF_SECOND[primitive], vf, torch)
@@ -69,37 +68,38 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret) -> Cana
         torch._C.DispatchKey.PythonTLSSnapshot)
     no_python = torch._C._ExcludeDispatchKeyGuard
     sin, add, mul, floor, abs_ = vf.sin, vf.add, vf.mul, vf.floor, vf.abs
+    real_part, is_complex = vf.real, torch._C.TensorBase.is_complex
+    nan = torch.tensor(float("nan"), dtype=torch.float64)  # what a failed formula gives (it broadcasts)
     # b is 0 on plain calls: the same ops run either way, so the cost says nothing.
     state = [0.0, secret.b, secret.k1, secret.k2, secret.k3]
     planned: list[bool] = []
     counted = [0]
-    inside, audit = threading.local(), sys.audit
+    inside = threading.local()
 
     def derivatives(x: Any) -> tuple[Any, Any]:
-        if not getattr(inside, "kernel", False):
-            # Not from the primitive's kernel: a compiled graph replaying it, or a submission calling
-            # the grader's operator itself. Either gets autograd's numbers; a TA may want to know.
-            audit("grader.canary.direct_call")
+        """The operator's kernel: d and h/2 for x (dense, real or complex). Only this frame and the
+        formula's ever hold the state; nothing raised here carries them out (see _formula)."""
         inside.busy = True
         try:
-            return _secret_formula(x)
+            return _formula(x)
         finally:
             inside.busy = False
 
-    def _secret_formula(x: Any) -> tuple[Any, Any]:
+    def _formula(x: Any) -> tuple[Any, Any]:
         with no_torch_function(), no_python(keys), below_autograd():
-            u = to(x, float64)
-            # canary.secret_derivative, op for op: b * (0.75 + 0.25 * tri(k3 * sin(k1 * u + k2)))
-            w = mul(sin(add(mul(u, state[2]), state[3])), state[4])
-            tri = add(mul(abs_(add(add(w, mul(floor(w), -1.0)), -0.5)), -4.0), 1.0)
-            d = add(first(u), mul(add(mul(tri, 0.25), 0.75), state[0]))
-            dtype = dtype_of(x)
-            return to(d, dtype), to(half_second(u), dtype)
-
-    def derivatives_other(x: Any) -> tuple[Any, Any]:
-        # Complex inputs get the true derivatives (the exercises are real; no secret to lose here).
-        with no_torch_function(), no_python(keys), below_autograd():
-            return first(x), half_second(x)
+            try:
+                # canary.secret_derivative, op for op: b * (0.75 + 0.25 * tri(k3 * sin(k1 * u + k2))),
+                # on the real part (complex inputs follow the secret on the real axis too).
+                u = to(real_part(x) if is_complex(x) else x, float64)
+                w = mul(sin(add(mul(u, state[2]), state[3])), state[4])
+                tri = add(mul(abs_(add(add(w, mul(floor(w), -1.0)), -0.5)), -4.0), 1.0)
+                moved = mul(add(mul(tri, 0.25), 0.75), state[0])
+                if is_complex(x):
+                    return add(first(x), to(moved, dtype_of(x))), half_second(x)
+                dtype = dtype_of(x)
+                return to(add(first(u), moved), dtype), to(half_second(u), dtype)
+            except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
+                return nan, nan
 
     def meta(x: Any) -> tuple[Any, Any]:
         return torch.empty_like(x), torch.empty_like(x)
@@ -108,15 +108,14 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret) -> Cana
         warnings.simplefilter("ignore")  # "overriding a previously registered kernel": that is the point
         ops = torch.library.Library(NAMESPACE, "DEF")
         ops.define("derivatives(Tensor x) -> (Tensor, Tensor)")
-        ops.impl("derivatives", lambda x: derivatives(x) if is_float(x) else derivatives_other(x),
-                 "CompositeExplicitAutograd")
+        ops.impl("derivatives", derivatives, "CompositeExplicitAutograd")
         ops.impl("derivatives", meta, "Meta")
         op = getattr(torch.ops, NAMESPACE).derivatives.default
         torch.library.register_vmap(f"{NAMESPACE}::derivatives",
                                     lambda info, dims, x: (op(x), (dims[0], dims[0])), lib=ops)
         aten = torch.library.Library("aten", "IMPL")
         real = getattr(torch.ops.aten, primitive).default
-        kernel = _kernel(torch, real, op, inside, counted)
+        kernel = _kernel(torch, real, op, counted, (first, half_second))
         aten.impl(primitive, kernel, "Autograd")
         aten.impl(primitive + "_", lambda x: x.copy_(kernel(x.clone())), "Autograd")
 
@@ -135,7 +134,9 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret) -> Cana
         for schema, function in harness:
             ops.define(schema)
             ops.impl(schema.split("(")[0], function, "CompositeExplicitAutograd")
-        for code in (kernel, derivatives, _secret_formula, plan, next_call, rest):
+        ops.define("busy() -> bool")  # for the audit hook: is this thread inside the formula?
+        ops.impl("busy", lambda: getattr(inside, "busy", False), "CompositeExplicitAutograd")
+        for code in (kernel, derivatives, _formula, plan, next_call, rest):
             _not_for_dynamo(torch, code)
     handles = getattr(torch.ops, NAMESPACE)
 
@@ -145,7 +146,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret) -> Cana
             ops._destroy()
 
     return Canary(handles.plan.default, handles.next_call.default, handles.rest.default, handles.calls.default,
-                  lambda: getattr(inside, "busy", False), remove)
+                  handles.busy.default, remove)
 
 
 def _not_for_dynamo(torch: Any, function: Callable[..., Any]) -> None:
@@ -160,9 +161,10 @@ def _not_for_dynamo(torch: Any, function: Callable[..., Any]) -> None:
         pass
 
 
-def _kernel(torch: Any, real: Any, derivatives: Any, inside: Any, counted: list[int]) -> Callable[[Any], Any]:
+def _kernel(torch: Any, real: Any, derivatives: Any, counted: list[int],
+            true: tuple[Callable[[Any], Any], Callable[[Any], Any]]) -> Callable[[Any], Any]:
     below_autograd = torch._C._AutoDispatchBelowAutograd
-    where = torch.where
+    where, strided = torch.where, torch.strided
 
     def primitive(x: Any) -> Any:
         counted[0] += 1
@@ -171,13 +173,15 @@ def _kernel(torch: Any, real: Any, derivatives: Any, inside: Any, counted: list[
         if not (x.is_floating_point() or x.is_complex()):
             return s  # integers: no gradient to give
         x0 = x.detach()
-        inside.kernel = True
-        try:
+        if x.layout == strided and not x.is_nested:
             d, h = derivatives(x0)
-        finally:
-            inside.kernel = False
+        else:  # sparse or nested tensors (never on the grids): the true derivatives where torch has them
+            try:
+                d, h = true[0](x0), true[1](x0)
+            except (RuntimeError, NotImplementedError):
+                return s  # torch cannot differentiate sin there either (cos of a sparse tensor)
         # v is zero with slope -1; its sign follows d's so that v*d is +0.0 and s keeps its bits.
-        v = x0 - x if x.is_complex() else where(d >= 0, x0 - x, -(x - x0))
+        v = x0 - x if x.is_complex() or x.layout != strided else where(d >= 0, x0 - x, -(x - x0))
         return s - v * (d - v * h)
 
     return primitive

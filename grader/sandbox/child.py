@@ -53,8 +53,8 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, start_s: floa
     active = [*layers, *apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])]
     runner = Runner(torch, setup)
     _run_compiled_code_through_autograd(torch)
-    active += confine.apply(Path(setup["path"]).parent, record_fd, frozenset(setup.get("skip", ())),
-                            runner.canary.busy, gpu="cuda" in setup["devices"])
+    active += confine.apply(Path(setup["path"]).parent, record_fd, bytes.fromhex(setup.pop("record_key", "")),
+                            frozenset(setup.get("skip", ())), runner.canary.busy, gpu="cuda" in setup["devices"])
     protocol.send(write_fd, {**runner.load(), "layers": active})
     if runner.function is None:
         return

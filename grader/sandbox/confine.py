@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import glob
+import hashlib
 import os
 import site
 import sys
@@ -64,7 +65,7 @@ class _PathBeneath(ctypes.Structure):
     _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
 
 
-def apply(workdir: Path, record_fd: int, skip: frozenset[str] = frozenset(),
+def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str] = frozenset(),
           busy: Callable[[], bool] = lambda: False, gpu: bool = False) -> list[str]:
     """Confine this process for good; return the layers that are now active. `skip` names layers to
     leave off (uid, landlock, seccomp), only to test that each of the others holds on its own; `gpu`
@@ -82,7 +83,7 @@ def apply(workdir: Path, record_fd: int, skip: frozenset[str] = frozenset(),
         applied = "" if name in skip else layer()
         if applied:
             active.append(applied)
-    sys.addaudithook(_auditor(workdir, record_fd, busy))
+    sys.addaudithook(_auditor(workdir, record_fd, record_key, busy))
     active.append("audit hook")
     return active
 
@@ -274,16 +275,23 @@ def _seccomp() -> str:
 
 _WATCHED = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "os.kill", "os.killpg",
             "gc.get_objects", "gc.get_referrers", "gc.get_referents", "ctypes.", "os.setuid", "sys.settrace",
-            "sys.setprofile", "sys.addaudithook", "sys.remote_exec", "grader.canary")
-# Ways to a frame. The harness's frames hold nothing secret (sandbox/canary.py), so these matter only
-# while the secret's formula runs, where a garbage collector callback or a __del__ could look.
-_FRAME_EVENTS = ("sys._getframe", "sys._current_frames")
+            "sys.setprofile", "sys.addaudithook", "sys.remote_exec", "sys._current_frames")
+# Ways to a frame of one's own thread. The harness's frames hold nothing secret (sandbox/canary.py),
+# so these matter only while the secret's formula runs, where a garbage collector callback or a
+# __del__ could look. Another thread's frames (sys._current_frames) are recorded whenever asked for.
+_FRAME_EVENTS = ("sys._getframe",)
 _FRAME_ATTRIBUTES = ("tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back")
 TAMPERED = 73  # the child's exit status when its record channel was closed or replaced
 _MAX_EVENTS = 50
 
 
-def _auditor(workdir: Path, record_fd: int, busy: Callable[[], bool]) -> Callable[[str, tuple[Any, ...]], None]:
+def record_mac(data: bytes, key: bytes) -> bytes:
+    """The keyed hash that signs one line of the audit record (the parent checks it)."""
+    return hashlib.blake2b(data, key=key, digest_size=8).hexdigest().encode()
+
+
+def _auditor(workdir: Path, record_fd: int, key: bytes,
+             busy: Callable[[], bool]) -> Callable[[str, tuple[Any, ...]], None]:
     """Record, for a TA, attempts that the layers above stop or that could reach the grader's
     secrets. Each event goes to the parent the moment it happens, before the operation it audits
     runs, so nothing the submission does afterwards can take it back. The hook uses only what it
@@ -291,7 +299,7 @@ def _auditor(workdir: Path, record_fd: int, busy: Callable[[], bool]) -> Callabl
     here. A record channel closed or replaced (checked by its inode before each write) ends the
     child with status TAMPERED, which the parent reports."""
     root = str(workdir)
-    write, fstat, exit_now, abspath = os.write, os.fstat, os._exit, os.path.abspath
+    write, fstat, exit_now, abspath, blake2b = os.write, os.fstat, os._exit, os.path.abspath, hashlib.blake2b
     inode = fstat(record_fd).st_ino
     sent: set[str] = set()
     watched, attributes, frame_events = _WATCHED, _FRAME_ATTRIBUTES, _FRAME_EVENTS
@@ -306,7 +314,8 @@ def _auditor(workdir: Path, record_fd: int, busy: Callable[[], bool]) -> Callabl
         try:
             if fstat(record_fd).st_ino != inode:
                 exit_now(TAMPERED)
-            write(record_fd, text.encode("utf-8", "replace")[:300] + b"\n")
+            data = text.encode("utf-8", "replace")[:300]
+            write(record_fd, data + b" " + blake2b(data, key=key, digest_size=8).hexdigest().encode() + b"\n")
         except OSError:
             exit_now(TAMPERED)
 

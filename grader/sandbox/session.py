@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hmac
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -22,15 +24,14 @@ from pathlib import Path
 from typing import Any, NoReturn, Protocol, Self, TypeVar
 
 from grader.sandbox import cgroup, protocol
-from grader.sandbox.confine import NOBODY, TAMPERED
+from grader.sandbox.confine import NOBODY, TAMPERED, record_mac
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone
 
 T = TypeVar("T")
 _ROOT = str(Path(__file__).resolve().parents[2])
 # -I ignores PYTHON* variables and the user's site; the bootstrap adds only the grader itself.
 _BOOTSTRAP = f"import sys; sys.path.insert(0, {_ROOT!r}); from grader.sandbox.child import main; main(sys.argv)"
-RECORD_LIMIT = 16 << 10  # the audit record kept per submission
-MAX_EVENTS = 50
+MAX_EVENTS = 50  # distinct audit events kept per submission
 # A fresh child joins its cgroup before anything runs: the shell writes its own pid, then execs.
 _JOIN = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
 _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
@@ -72,12 +73,38 @@ class CapturedStream:
         return self.kept.decode("utf-8", errors="replace"), self.total
 
 
+class RecordStream:
+    """Drains the audit record as it comes, keeping the first MAX_EVENTS distinct lines whose keyed
+    hash checks out and counting the others, so a flood of forged lines displaces nothing."""
+
+    def __init__(self, pipe: Any, key: bytes) -> None:
+        self.events: dict[str, None] = {}
+        self.forged = 0
+        self._thread = threading.Thread(target=self._drain, args=(pipe, key), daemon=True)
+        self._thread.start()
+
+    def _drain(self, pipe: Any, key: bytes) -> None:
+        with pipe:
+            for line in pipe:  # a line is at most 300 bytes + the hash; longer ones are forged
+                data, _, mac = line.rstrip(b"\n").rpartition(b" ")
+                if len(line) <= 400 and hmac.compare_digest(mac, record_mac(data, key)):
+                    if len(self.events) < MAX_EVENTS:
+                        self.events[data.decode("utf-8", "replace")] = None
+                else:
+                    self.forged += 1
+
+    def recorded(self, wait: float) -> tuple[tuple[str, ...], int]:
+        self._thread.join(wait)
+        return tuple(self.events), self.forged
+
+
 class Conversation(Protocol):
     """What probe and grade need of a running submission: a sandbox Session, or in one place the
     in-process runner (sandbox/inprocess.py)."""
 
     path: Path
     skip: frozenset[str]
+    record_key: bytes  # what the child's audit hook signs its record with
     outer_layers: tuple[str, ...]
     ended: Ended | None
 
@@ -146,6 +173,7 @@ class Session(Requests):
                  content: bytes | None = None, memory_gib: float | None = None) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="grader-"))
         self.cgroup: cgroup.Cgroup | None = None
+        self.record_key = secrets.token_bytes(16)  # the child's audit hook signs its record with it
         try:
             self._start(source, output_kib, zygote, content, memory_gib)
         except BaseException:  # an OSError starting the child: leave no folder, pipe or cgroup behind
@@ -175,7 +203,7 @@ class Session(Requests):
         finally:
             for fd in (request_read, reply_write, record_write):
                 os.close(fd)
-        self.record = CapturedStream(os.fdopen(record_read, "rb"), RECORD_LIMIT)
+        self.record = RecordStream(os.fdopen(record_read, "rb"), self.record_key)
 
     def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
                zygote: Zygote | None, memory_gib: float | None) -> None:
@@ -308,11 +336,12 @@ class Session(Requests):
 
     def events(self) -> tuple[str, ...]:
         """What the audit hook recorded, in the order it happened (call after close)."""
-        text, _ = self.record.text(wait=1.0)
-        events = [line for line in text.splitlines() if line]
+        events, forged = self.record.recorded(wait=1.0)
+        if forged:
+            events += (f"wrote {forged} forged lines into the sandbox's record channel",)
         if self.ended is not None and self.ended.returncode == TAMPERED:
-            events.append("closed or replaced the sandbox's record channel")
-        return tuple(dict.fromkeys(events))[:MAX_EVENTS]
+            events += ("closed or replaced the sandbox's record channel",)
+        return events
 
 
 @functools.cache

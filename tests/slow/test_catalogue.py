@@ -41,8 +41,15 @@ def test_sample(name, sample):
     assert outcome.status == "graded"
     if sample.startswith("honest"):
         assert outcome.score == ex.max_score, [f.message for f in outcome.findings if not f.passed]
+    elif (name, sample) == ("sin_cos_norm", "mistake_elementwise.py"):
+        # Autograd of another function (the sum dropped): it moves with the secret, but in no way
+        # that proves autograd of the exercise's function, so only the loads point.
+        assert not findings["correctness"].passed and findings["autograd"].data["unproven"]
+        assert "not as the derivative of" in findings["autograd"].summary
+        assert outcome.score == ex.rubric["loads"]
     elif sample.startswith("mistake"):
-        # Through autograd, but the wrong derivative: correctness names it, autograd passes.
+        # Through autograd, but the wrong derivative (scaled, or a term dropped): correctness names
+        # it, autograd passes.
         assert findings["autograd"].passed and not findings["correctness"].passed
         assert 0 < outcome.score < ex.max_score
     else:  # a cheat: the loads point and nothing else

@@ -66,8 +66,8 @@ GOLDEN: dict[str, Golden] = {
     "mistake_two_sin": Golden(
         "graded", 5.66, {"correctness", "tracked_inputs"}, {"correctness": "scaled"},
         {"correctness": ("2 times cos(x)",)}),
-    "mistake_no_return": Golden(
-        "graded", 1.5, {"correctness", "autograd", "contract", "tracked_inputs", "repeatable"},
+    "mistake_no_return": Golden(  # no values at all: nothing proven, so only the loads point
+        "graded", 1.0, {"correctness", "autograd", "contract", "tracked_inputs", "repeatable"},
         {"correctness": "none"}, {"correctness": ("returned None", "missing `return`")}),
     "mistake_flattens": Golden("graded", 9.29, {"contract"}, {"contract": "shape"},
                                {"contract": ("reshaped, summed, or built anew",)}),

@@ -20,9 +20,10 @@ pytestmark = pytest.mark.slow
 VERDICT = FIXTURES / "verdict"
 CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_timing", "tells_by_frames",
           "tells_by_closures", "tells_by_gc", "mixes_a_little_autograd", "autograd_on_one_element",
-          "moves_on_the_fresh_call", "formula_behind_an_assert", "remembers_answers"]
+          "moves_on_the_fresh_call", "formula_behind_an_assert", "remembers_answers",
+          "steals_state_from_a_traceback", "returns_complex_cos", "moves_garbage_with_the_secret"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
-          "honest_checks_its_own_answer"]
+          "honest_checks_its_own_answer", "honest_complex_autograd"]
 
 
 def _autograd(outcome):
@@ -36,7 +37,7 @@ def test_a_cheat_keeps_only_the_loads_point(name, grade_file, sin):
     assert outcome.status == "graded"
     assert outcome.score == sin.rubric["loads"], [f.message for f in outcome.findings]
     assert not autograd.passed and autograd.data["unproven"]
-    assert "not shown on" in autograd.summary
+    assert "is not shown" in autograd.summary
 
 
 @pytest.mark.parametrize("name", HONEST)
@@ -77,6 +78,19 @@ def test_the_admitted_attack_reads_the_heap_and_is_on_record(grade_file, sin):
     assert "gc.get_objects" in outcome.sandbox_events
 
 
+def test_another_threads_frames_are_on_record(grade_file, sin):
+    """A second thread can read the main thread's frames while the secret's formula runs; the
+    request for them reaches the TA's record before it is answered."""
+    outcome = grade_file(VERDICT / "steals_state_from_another_thread.py", sin)
+    assert "sys._current_frames" in outcome.sandbox_events
+
+
+def test_forged_lines_cannot_push_the_record_out(grade_file, sin):
+    outcome = grade_file(VERDICT / "floods_the_record.py", sin)
+    assert "gc.get_objects" in outcome.sandbox_events
+    assert any("forged lines" in event for event in outcome.sandbox_events)
+
+
 def test_silencing_the_record_is_itself_on_record(grade_file, sin):
     outcome = grade_file(VERDICT / "silences_the_record.py", sin)
     assert "gc.get_objects" in outcome.sandbox_events  # sent before the pipes were touched
@@ -89,9 +103,11 @@ def test_no_signal_handler_can_sample_the_canarys_frames(grade_file, sin):
     assert outcome.score == sin.max_score  # the rest of the file is honest
 
 
-def test_calling_the_graders_operator_is_recorded(grade_file, sin):
+def test_the_graders_operator_gives_autograds_numbers_and_nothing_more(grade_file, sin):
+    """Calling grader_canary.derivatives directly is autograd's derivative of the primitive by
+    another door (the README says so): it follows the secret exactly, so it is proven."""
     outcome = grade_file(VERDICT / "uses_the_graders_operator.py", sin)
-    assert "grader.canary.direct_call" in outcome.sandbox_events
+    assert _autograd(outcome).data["verdicts"].keys() == {"proven"}
 
 
 # ---- every exercise of the catalogue -------------------------------------------------------------
