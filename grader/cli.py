@@ -220,7 +220,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     rows = batch.gradebook_rows(jobs, results, ex)
     gradebook = batch.write_gradebook(rows, args.out / "gradebook.csv")
     sources = {j.student: j.path for j in jobs if j.path is not None}
-    md, page = summary.write(summary.build(rows, results, sources, ex.name, ex.max_score), args.out)
+    md, page = summary.write(summary.build(rows, results, sources, ex.name, ex.max_score, args.out), args.out)
     if args.format == "junit":
         from grader.report import junit
 

@@ -26,18 +26,29 @@ SECRET_FILE = "course_secret"  # in source/; readable by root only, so never by 
 
 SETUP = """#!/usr/bin/env bash
 # Runs once, as root, when Gradescope builds the autograder image. Needs Python 3.11 or newer:
-# pick an Ubuntu 24.04 base image in the autograder settings.
+# pick an Ubuntu 24.04 base image in the autograder settings. Paths move with
+# $GRADER_AUTOGRADER_DIR, like run_autograder's; $GRADER_TORCH_INDEX is where torch comes from
+# (unset: the CPU build's index; empty: pip's own configuration). Both are used to test this script.
 set -euo pipefail
-cd /autograder/source
-apt-get install -y python3-venv >/dev/null 2>&1 || true
-python3 -m venv /autograder/venv
-PIP="/autograder/venv/bin/pip --disable-pip-version-check"
+ROOT="${GRADER_AUTOGRADER_DIR:-/autograder}"
+TORCH_INDEX="${GRADER_TORCH_INDEX-https://download.pytorch.org/whl/cpu}"
+cd "$ROOT/source"
+if ! python3 -m venv "$ROOT/venv" >/dev/null 2>&1; then  # no ensurepip: Ubuntu ships it apart
+  apt-get update >/dev/null && apt-get install -y python3-venv >/dev/null
+  python3 -m venv --clear "$ROOT/venv"
+fi
+PIP="$ROOT/venv/bin/pip --disable-pip-version-check"
 # The CPU build of torch (the CUDA build is gigabytes and Gradescope has no GPU), then the rest,
 # every version pinned by constraints.txt.
-$PIP install --index-url https://download.pytorch.org/whl/cpu "$(grep '^torch==' constraints.txt)"
+TORCH="$(grep '^torch==' constraints.txt)"
+if [ -n "$TORCH_INDEX" ]; then
+  $PIP install --index-url "$TORCH_INDEX" "$TORCH"
+else
+  $PIP install "$TORCH"
+fi
 $PIP install -c constraints.txt -e .
 if [ -f {secret} ]; then chmod 600 {secret}; fi
-/autograder/venv/bin/python -m grader --version
+"$ROOT/venv/bin/python" -m grader --version
 """
 
 RUN = """#!/usr/bin/env bash

@@ -1,10 +1,11 @@
-"""summary.md and summary.html for a batch: score histogram, verdict counts, the most common hints,
-and groups of identical submissions (same code once comments and whitespace are dropped)."""
+"""summary.md and summary.html for a batch: the roster, the score histogram, each check's pass rate,
+verdict counts, the most common hints, the students to look at (autograd not shown, or something the
+sandbox recorded), and groups of identical submissions (same code once comments and whitespace are
+dropped). This module turns the results into data and markdown; summary_html.py draws the page."""
 
 from __future__ import annotations
 
 import hashlib
-import html
 import io
 import tokenize
 from collections import Counter, defaultdict
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader import checks
 from grader.report.result_json import write_atomic
 from grader.submission import SubmissionError, read
 
@@ -33,41 +35,108 @@ VERDICTS = (
 _NOT_RUN = ("missing", "refused", "grader_error")
 
 
+LINKED = ("feedback.png", "result.json")  # a student's files the roster links to, when they exist
+
+
+@dataclass(frozen=True)
+class Student:
+    """One row of the roster."""
+
+    student: str
+    score: float
+    max_score: float
+    status: str
+    verdict: str  # a key of VERDICTS
+    note: str  # why there was nothing to grade (missing, refused), else ""
+    files: tuple[str, ...]  # those of LINKED written in OUT/<student>/ by this batch
+
+
+@dataclass(frozen=True)
+class Flag:
+    """A student a TA should look at, with the evidence."""
+
+    student: str
+    unproven: str  # the autograd check's verdict when autograd was not shown, else ""
+    events: tuple[str, ...]  # what the sandbox recorded for review
+
+
 @dataclass(frozen=True)
 class Summary:
     exercise: str
     max_score: float
-    scores: list[float]
+    roster: list[Student]  # sorted by student
     verdicts: Counter[str]
+    check_rates: list[tuple[str, int, int]]  # (check, students who passed it, students with a result)
     hints: list[tuple[str, int]]
     identical: list[list[str]]
-    review: list[tuple[str, list[str]]]  # students whose sandbox recorded events, with the events
+    look: list[Flag]
+
+    @property
+    def scores(self) -> list[float]:
+        return [s.score for s in self.roster]
 
 
 def verdict(row: dict[str, Any], result: dict[str, Any] | None) -> str:
     if result is None or row["status"] in (*_NOT_RUN, "load_error", "timeout", "crash", "memory"):
         return str(row["status"])
-    checks = {c["name"]: c for c in result["checks"]}
-    if checks.get("autograd", {}).get("details", {}).get("unproven"):
+    if _autograd(result).get("details", {}).get("unproven"):
         return "unproven"
     if result["score"] >= result["max_score"]:
         return "full"
-    return "wrong" if not checks["correctness"]["passed"] else "partial"
+    correctness = next(c for c in result["checks"] if c["name"] == "correctness")
+    return "partial" if correctness["passed"] else "wrong"
 
 
 def build(rows: list[dict[str, Any]], results: dict[str, dict[str, Any] | None], sources: dict[str, Path],
-          exercise: str, max_score: float) -> Summary:
-    verdicts: Counter[str] = Counter()
+          exercise: str, max_score: float, out: Path | None = None) -> Summary:
+    """From the gradebook's rows (sorted by student) and each student's result.json; `out` is where
+    they were written, so that the roster links only to files that are there."""
     hints: Counter[str] = Counter()
+    roster, look = [], []
     for row in rows:
         result = results.get(row["student"])
-        verdicts[verdict(row, result)] += 1
+        roster.append(_student(row, result, out))
         named = {_hint(check) for check in (result or {}).get("checks", []) if not check["passed"]}
         hints.update(hint for hint in named if hint)  # each cause once per student
-    review = [(row["student"], list(events)) for row in rows
-              if (events := ((results.get(row["student"]) or {}).get("sandbox") or {}).get("events"))]
-    return Summary(exercise, max_score, [float(r["score"]) for r in rows], verdicts,
-                   hints.most_common(8), _identical(sources), review)
+        if result is not None and (flag := _flag(row["student"], result)):
+            look.append(flag)
+    verdicts = Counter(s.verdict for s in roster)
+    return Summary(exercise, max_score, roster, verdicts, _check_rates(results), hints.most_common(8),
+                   _identical(sources), look)
+
+
+def _student(row: dict[str, Any], result: dict[str, Any] | None, out: Path | None) -> Student:
+    folder = out / row["student"] if out is not None and result is not None else None
+    files = tuple(name for name in LINKED if folder is not None and (folder / name).is_file())
+    return Student(row["student"], float(row["score"]), float(row["max_score"]), str(row["status"]),
+                   verdict(row, result), str(row.get("note") or ""), files)
+
+
+def _autograd(result: dict[str, Any]) -> dict[str, Any]:
+    return next((c for c in result.get("checks", []) if c["name"] == "autograd"), {})
+
+
+def _flag(student: str, result: dict[str, Any]) -> Flag | None:
+    """Autograd not shown (its message's first sentence is the evidence), or sandbox events."""
+    autograd = _autograd(result)
+    unproven = ""
+    if autograd.get("details", {}).get("unproven"):
+        first = (autograd.get("message") or "").strip().splitlines()[:1] or ["(no message)"]
+        unproven = first[0].split(". ")[0].rstrip(".") + "."
+    events = tuple((result.get("sandbox") or {}).get("events") or ())
+    return Flag(student, unproven, events) if unproven or events else None
+
+
+def _check_rates(results: dict[str, dict[str, Any] | None]) -> list[tuple[str, int, int]]:
+    """How many students with a result passed each check, in the order the checks run."""
+    passed: Counter[str] = Counter()
+    seen: Counter[str] = Counter()
+    for result in results.values():
+        for check in (result or {}).get("checks", []):
+            seen[check["name"]] += 1
+            passed[check["name"]] += bool(check["passed"])
+    order = [name for name in checks.names() if name in seen] + sorted(set(seen) - set(checks.names()))
+    return [(name, passed[name], seen[name]) for name in order]
 
 
 def _hint(check: dict[str, Any]) -> str:
@@ -97,7 +166,7 @@ def _identical(sources: dict[str, Path]) -> list[list[str]]:
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g))
 
 
-def _bins(summary: Summary) -> list[tuple[str, int]]:
+def bins(summary: Summary) -> list[tuple[str, int]]:
     top = summary.max_score or 1.0
     edges = [top * i / 10 for i in range(11)]
     counts = [0] * 10
@@ -111,60 +180,35 @@ def markdown(summary: Summary) -> str:
     mean = sum(summary.scores) / n if n else 0.0
     lines = [f"# Batch summary: {summary.exercise}", "",
              f"{n} students, mean score {mean:.2f} / {summary.max_score:g}.", "", "## Scores", "", "```"]
-    widest = max((c for _, c in _bins(summary)), default=1) or 1
-    lines += [f"{label:>9}  {'█' * round(30 * count / widest):<30} {count}" for label, count in _bins(summary)]
-    lines += ["```", "", "## Verdicts", "", "| verdict | students |", "| --- | --- |"]
+    widest = max((c for _, c in bins(summary)), default=1) or 1
+    lines += [f"{label:>9}  {'█' * round(30 * count / widest):<30} {count}" for label, count in bins(summary)]
+    lines += ["```", "", "## Look at these", "", LOOK_WHY, ""]
+    lines += [f"- {flag.student}: {'; '.join(evidence(flag))}" for flag in summary.look] or ["Nobody."]
+    lines += ["", "## Each check", "", "| check | passed | of |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {passed} | {seen} |" for name, passed, seen in summary.check_rates]
+    lines += ["", "## Verdicts", "", "| verdict | students |", "| --- | --- |"]
     lines += [f"| {words} | {summary.verdicts[key]} |" for key, words in VERDICTS if summary.verdicts[key]]
     lines += ["", "## Most common hints", "", "| hint | students |", "| --- | --- |"]
     lines += [f"| {hint.replace('|', '/')} | {count} |" for hint, count in summary.hints]
     lines += ["", "## Identical submissions", ""]
     lines += [f"- {', '.join(group)}" for group in summary.identical] or ["None: every file differs in its code."]
-    lines += ["", "## Recorded for review", "", "What the sandbox saw a submission try (searching the heap for the "
-              "canary's secret, processes, sockets, writes outside its folder); never part of a score.", ""]
-    lines += [f"- {student}: {'; '.join(events)}" for student, events in summary.review] or ["Nothing."]
     return "\n".join(lines) + "\n"
 
 
-def html_page(summary: Summary) -> str:
-    e = html.escape
-    n = len(summary.scores)
-    mean = sum(summary.scores) / n if n else 0.0
-    bins = _bins(summary)
-    widest = max((c for _, c in bins), default=1) or 1
-    bars = "".join(
-        f'<g><rect x="{40 + i * 56}" y="{190 - 160 * c / widest:.1f}" width="48" height="{160 * c / widest:.1f}" '
-        f'fill="#e6550d"/><text x="{64 + i * 56}" y="{184 - 160 * c / widest:.1f}" text-anchor="middle">{c}</text>'
-        f'<text x="{64 + i * 56}" y="208" text-anchor="middle" font-size="11">{e(label)}</text></g>'
-        for i, (label, c) in enumerate(bins))
-    verdict_rows = "".join(f"<tr><td>{e(words)}</td><td>{summary.verdicts[key]}</td></tr>"
-                           for key, words in VERDICTS if summary.verdicts[key])
-    hint_rows = "".join(f"<tr><td>{e(h)}</td><td>{c}</td></tr>" for h, c in summary.hints)
-    groups = "".join(f"<li>{e(', '.join(g))}</li>" for g in summary.identical) or "<li>None.</li>"
-    review = "".join(f"<li><b>{e(student)}</b>: {e('; '.join(events))}</li>"
-                     for student, events in summary.review) or "<li>Nothing.</li>"
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Batch summary: {e(summary.exercise)}</title>
-<style>
-body {{ font: 15px/1.5 system-ui, sans-serif; max-width: 860px; margin: 2em auto; color: #222; }}
-table {{ border-collapse: collapse; margin: .5em 0 1.5em; }}
-td, th {{ border-bottom: 1px solid #ddd; padding: .3em .8em; text-align: left; }}
-td:last-child {{ text-align: right; }} svg text {{ font-size: 12px; fill: #333; }}
-</style></head><body>
-<h1>Batch summary: {e(summary.exercise)}</h1>
-<p>{n} students, mean score {mean:.2f} / {summary.max_score:g}.</p>
-<h2>Scores</h2>
-<svg width="620" height="220" role="img" aria-label="score histogram">
-<line x1="36" y1="190" x2="600" y2="190" stroke="#999"/>{bars}</svg>
-<h2>Verdicts</h2><table><tr><th>verdict</th><th>students</th></tr>{verdict_rows}</table>
-<h2>Most common hints</h2><table><tr><th>hint</th><th>students</th></tr>{hint_rows}</table>
-<h2>Identical submissions</h2><p>Same code once comments and whitespace are dropped.</p><ul>{groups}</ul>
-<h2>Recorded for review</h2><p>What the sandbox saw a submission try (searching the heap for the canary's
-secret, processes, sockets, writes outside its folder); never part of a score.</p><ul>{review}</ul>
-</body></html>
-"""
+LOOK_WHY = ("Students whose values did not follow autograd (the autograd check's verdict is the evidence), and "
+            "anything the sandbox saw a submission try (searching the heap for the canary's secret, processes, "
+            "sockets, writes outside its folder), which is never part of a score.")
+
+
+def evidence(flag: Flag) -> list[str]:
+    """The reasons to look at a student, in words."""
+    reasons = [f"autograd not shown: {flag.unproven.rstrip('.')}"] if flag.unproven else []
+    return reasons + ([f"the sandbox recorded {'; '.join(flag.events)}"] if flag.events else [])
 
 
 def write(summary: Summary, out: Path) -> tuple[Path, Path]:
+    from grader.report.summary_html import html_page
+
     write_atomic(out / "summary.md", markdown(summary))
     write_atomic(out / "summary.html", html_page(summary))
     return out / "summary.md", out / "summary.html"

@@ -67,8 +67,11 @@ def test_batch_writes_results_gradebook_and_summary(classroom, tmp_path):
     # cheat_cos, mistake_returns_y and mallory
     assert "autograd not shown (cos, a mixture, or a check that failed under the canary) | 3" in summary
     assert "copycat, honest_backward" in summary  # identical once comments are dropped
-    assert "- mallory: gc.get_objects" in summary  # what the sandbox recorded, for the TA
-    assert "honest_backward:" not in summary.split("## Recorded for review")[1]
+    look = summary.split("## Look at these")[1].split("\n## ")[0]  # for the TA: no autograd, or sandbox events
+    mallory = next(line for line in look.splitlines() if line.startswith("- mallory: "))
+    assert "autograd not shown: Autograd of sin(x) is not shown on" in mallory
+    assert "the sandbox recorded gc.get_objects" in mallory
+    assert "- cheat_cos: autograd not shown" in look and "honest_backward:" not in look
     assert "<svg" in (out / "summary.html").read_text()
 
 

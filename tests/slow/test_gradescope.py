@@ -33,15 +33,23 @@ def bundle(tmp_path_factory) -> Path:
     return out
 
 
-def autograde(bundle: Path, tmp_path: Path, files: dict[str, Path | str], python: str = sys.executable) -> dict:
-    """Unzip as Gradescope does into ROOT/source, put the files in ROOT/submission, run run_autograder."""
-    root = tmp_path / "autograder"
+def unpack(bundle: Path, root: Path) -> Path:
+    """Unzip as Gradescope does into ROOT/source, keeping the executable bits; return ROOT."""
     with zipfile.ZipFile(bundle) as archive:
         archive.extractall(root / "source")
         for info in archive.infolist():  # zipfile drops the executable bit; Gradescope keeps it
             mode = info.external_attr >> 16
             if mode & stat.S_IXUSR:
                 (root / "source" / info.filename).chmod(mode & 0o777)
+    return root
+
+
+def autograde(bundle: Path, tmp_path: Path, files: dict[str, Path | str], python: str | None = sys.executable) -> dict:
+    """Put the files in ROOT/submission and run run_autograder (unpacking the bundle first unless a
+    test already did). python=None runs with the environment setup.sh made in ROOT/venv."""
+    root = tmp_path / "autograder"
+    if not (root / "source").is_dir():
+        unpack(bundle, root)
     shutil.copy(root / "source" / "run_autograder", root / "run_autograder")
     (root / "submission").mkdir()
     for name, content in files.items():
@@ -51,8 +59,11 @@ def autograde(bundle: Path, tmp_path: Path, files: dict[str, Path | str], python
             shutil.copy(content, target)
         else:
             target.write_text(content)
-    # The installed grader stands in for setup.sh's virtual environment (no network in tests).
-    env = {**os.environ, "GRADER_AUTOGRADER_DIR": str(root), "GRADER_PYTHON": python}
+    # By default the installed grader stands in for setup.sh's virtual environment.
+    env = {**os.environ, "GRADER_AUTOGRADER_DIR": str(root)}
+    env.pop("GRADER_PYTHON", None)
+    if python is not None:
+        env["GRADER_PYTHON"] = python
     env.pop("GRADER_COURSE_SECRET", None)
     done = subprocess.run([str(root / "run_autograder")], cwd=root, env=env, capture_output=True, text=True,
                           timeout=300)
@@ -76,6 +87,34 @@ def test_the_bundle_has_what_gradescope_expects(bundle):
         for script in ("setup.sh", "run_autograder"):
             check = subprocess.run(["bash", "-n"], input=archive.read(script), capture_output=True)
             assert check.returncode == 0, check.stderr
+
+
+def test_setup_sh_builds_the_environment_that_then_grades(bundle, tmp_path):
+    """setup.sh end to end into a temporary root, as Gradescope runs it when it builds the image.
+    GRADER_TORCH_INDEX="" takes torch from pip's own configuration (on the development machines and
+    CI, a wheel on local disk) instead of the CPU index; the rest comes as pip is configured."""
+    if shutil.which("python3") is None:
+        pytest.skip("setup.sh needs a python3 on PATH to create its environment")
+    root = unpack(bundle, tmp_path / "autograder")
+    env = {**os.environ, "GRADER_AUTOGRADER_DIR": str(root), "GRADER_TORCH_INDEX": ""}
+    for name in ("GRADER_PYTHON", "GRADER_COURSE_SECRET", "VIRTUAL_ENV", "PYTHONPATH"):
+        env.pop(name, None)
+    done = subprocess.run(["bash", str(root / "source" / "setup.sh")], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=1200)
+    assert done.returncode == 0, (done.stdout[-4000:], done.stderr[-4000:])
+    python = root / "venv" / "bin" / "python"
+    code = "import grader, torch; print(grader.__file__); print(torch.__version__)"
+    probe = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env, cwd=tmp_path,
+                           timeout=120)
+    assert probe.returncode == 0, probe.stderr
+    grader_file, torch_version = probe.stdout.split()
+    assert Path(grader_file).is_relative_to(root / "source")  # the bundle's own copy, installed by setup.sh
+    pinned = next(line for line in (ROOT / "constraints.txt").read_text().splitlines() if line.startswith("torch=="))
+    assert torch_version.split("+")[0] == pinned.removeprefix("torch==")
+    assert (root / "source" / "course_secret").stat().st_mode & 0o777 == 0o600  # root only, never the sandbox
+    results = autograde(bundle, tmp_path, {"derivative.py": SUBMISSIONS / "honest_backward.py"}, python=None)
+    assert results["score"] == 10
+    assert results["extra_data"]["versions"]["torch"] == torch_version
 
 
 def test_an_honest_submission_gets_full_marks_and_its_plot(bundle, tmp_path):

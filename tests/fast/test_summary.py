@@ -1,0 +1,53 @@
+"""The batch summary from result data alone (no sandbox, no browser): who is flagged, the pass rates,
+and student text kept as text in the page. tests/slow/test_summary_page.py opens the real page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from grader.report import summary
+from grader.report.summary_html import html_page
+
+ODD = 'x<img src=x onerror=alert(1)>&"#1'  # an id is a file name: anything but a slash
+
+
+def result(score: float, unproven: bool = False, events: tuple[str, ...] = (), correct: bool = True) -> dict:
+    message = "Autograd of sin(x) is not shown on 3 of 3 inputs: yours did not follow. Credit needs it.\nMore."
+    return {"score": score, "max_score": 10.0, "status": "graded", "sandbox": {"events": list(events)},
+            "checks": [{"name": "loads", "passed": True, "message": "", "details": {}},
+                       {"name": "correctness", "passed": correct, "message": "", "details": {}},
+                       {"name": "autograd", "passed": not unproven, "message": message if unproven else "ok",
+                        "details": {"unproven": unproven}}]}
+
+
+def build(tmp_path: Path) -> summary.Summary:
+    results = {"alice": result(10.0), "bob": result(1.0, unproven=True), ODD: result(4.0, events=("gc.get_objects",),
+                                                                                      correct=False), "eve": None}
+    rows = [{"student": s, "score": r["score"] if r else 0.0, "max_score": 10.0,
+             "status": r["status"] if r else "missing", "note": "" if r else "no .py file"}
+            for s, r in sorted(results.items())]
+    for student in ("alice", ODD):
+        (tmp_path / student).mkdir()
+        (tmp_path / student / "result.json").write_text("{}")
+    (tmp_path / "alice" / "feedback.png").write_bytes(b"")
+    return summary.build(rows, results, {}, "sin", 10.0, tmp_path)
+
+
+def test_the_flagged_students_and_their_evidence(tmp_path):
+    built = build(tmp_path)
+    assert [(f.student, f.unproven, f.events) for f in built.look] == [
+        ("bob", "Autograd of sin(x) is not shown on 3 of 3 inputs: yours did not follow.", ()),
+        (ODD, "", ("gc.get_objects",))]
+    assert [s.verdict for s in built.roster] == ["full", "unproven", "missing", "wrong"]
+    assert built.check_rates == [("loads", 3, 3), ("correctness", 2, 3), ("autograd", 2, 3)]
+
+
+def test_the_roster_links_only_to_files_that_exist(tmp_path):
+    files = {s.student: s.files for s in build(tmp_path).roster}
+    assert files == {"alice": ("feedback.png", "result.json"), "bob": (), "eve": (), ODD: ("result.json",)}
+
+
+def test_student_text_stays_text_in_the_page(tmp_path):
+    page = html_page(build(tmp_path))
+    assert "<img" not in page and "x&lt;img src=x onerror=alert(1)&gt;&amp;&quot;#1" in page
+    assert 'href="x%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%26%22%231/result.json"' in page
