@@ -22,9 +22,10 @@ from grader import checks, feedback, probe, safe_text, score, submission
 from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.grids import PLAIN_LAYOUTS, grid_seed
-from grader.observations import Observations, Output, parse_events
+from grader.observations import Observations, Output
 from grader.outcome import Finding, Outcome, PlotData
 from grader.probe import Plan
+from grader.sandbox.replies import parse_events
 from grader.sandbox.session import Conversation
 from grader.sandbox.zygote import Zygote
 

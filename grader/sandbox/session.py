@@ -17,10 +17,10 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, Self, TypeVar
 
+from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
 from grader.sandbox.confine import NOBODY, TAMPERED
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone
@@ -34,15 +34,6 @@ MAX_EVENTS = 50
 # A fresh child joins its cgroup before anything runs: the shell writes its own pid, then execs.
 _JOIN = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
 _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
-
-
-@dataclass(frozen=True)
-class Ended:
-    """Why a session cannot go on: the submission's fault, stated for a person."""
-
-    reason: str  # "timeout" | "crash" | "exit" | "protocol" | "memory"
-    detail: str
-    returncode: int | None = None
 
 
 class SessionEnded(Exception):
