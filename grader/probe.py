@@ -10,7 +10,6 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,8 +19,7 @@ from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.observations import CaseResult, LoadResult, Observations, Returned
 from grader.sandbox.replies import parse_case, parse_loaded, parse_returned
-from grader.sandbox.session import Conversation, Session, SessionEnded
-from grader.sandbox.zygote import Zygote
+from grader.sandbox.session import Conversation, SessionEnded
 
 # What a shrink may spend per failing check: calls keep it deterministic (a fast function needs a
 # few dozen); the time bound only stops a slow function from stretching a self-check.
@@ -63,12 +61,6 @@ class Plan:
                 explicit = grids.explicit_cases(dtypes, device, exercise.span, exercise.min_abs)
                 cases[device] = tuple(explicit + drawn)
         return replace(self, cases=cases)
-
-
-def start(source: Path, exercise: Exercise, zygote: Zygote | None = None, content: bytes | None = None) -> Session:
-    """Start the child now: forked from a warm zygote, or afresh (it then imports torch while the
-    caller draws grids). `content`: the file's bytes as already read (the path is not read again)."""
-    return Session(source, exercise.limits.output_kib, zygote, content, memory_gib=exercise.limits.memory_gib)
 
 
 def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secret,
@@ -232,4 +224,4 @@ def _left(deadline: float, per_call: float) -> float:
     return max(0.05, min(per_call, deadline - time.monotonic()))
 
 
-__all__ = ["GraderFailure", "Plan", "collect", "shrink", "start"]
+__all__ = ["GraderFailure", "Plan", "collect", "shrink"]

@@ -127,7 +127,8 @@ class Requests:
 
 
 class Session(Requests):
-    """One child process running one submission. Use as a context manager.
+    """One child process running one submission (open it with sandbox.open_session). Use as a
+    context manager.
 
     The child is forked from `zygote` when one is given (milliseconds), or else started afresh
     under `unshare` (it then imports torch itself, about 1.5 s). With `memory_gib` the child gets a
