@@ -109,7 +109,7 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
     if job.path is None:
         return {"student": job.student, "status": job.status, "score": 0.0}
     outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device,
-                         zygote=warm_zygote())
+                         warm=True)
     write_files(outcome, settings.exercise, out / job.student, plot=settings.plot)
     return {"student": job.student, "status": outcome.status, "score": outcome.score}
 

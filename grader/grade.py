@@ -18,15 +18,15 @@ from typing import Any
 
 import numpy as np
 
-from grader import checks, feedback, probe, safe_text, score, submission
+from grader import checks, feedback, probe, safe_text, sandbox, score, submission
 from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.grids import PLAIN_LAYOUTS, grid_seed
-from grader.observations import Observations, Output, parse_events
+from grader.observations import Observations, Output
 from grader.outcome import Finding, Outcome, PlotData
 from grader.probe import Plan
+from grader.sandbox.replies import parse_events
 from grader.sandbox.session import Conversation
-from grader.sandbox.zygote import Zygote
 
 
 def cache_key(source_sha256: str, exercise: Exercise, seed: int, device: str) -> str:
@@ -38,14 +38,15 @@ def cache_key(source_sha256: str, exercise: Exercise, seed: int, device: str) ->
 
 
 def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, course_secret: str = "",
-               device: str = "auto", plan: Plan | None = None, zygote: Zygote | None = None) -> Outcome:
+               device: str = "auto", plan: Plan | None = None, warm: bool = False) -> Outcome:
     """Grade one file. Never raises for anything the submission does; SubmissionError if the path
-    is not a gradable file. A failure of the grader itself becomes an Outcome saying so. With a
-    zygote the sandbox child is forked warm; without, it imports torch while we draw the grids."""
+    is not a gradable file. A failure of the grader itself becomes an Outcome saying so. With `warm`
+    the sandbox child is forked from this process's warm zygote; without, it imports torch while we
+    draw the grids."""
     started = time.perf_counter()
     sub = submission.read(path)
     try:
-        session = probe.start(sub.path, exercise, zygote, sub.source)
+        session = sandbox.open_session(sub.path, exercise.limits, warm=warm, content=sub.source)
     except Exception as err:  # noqa: BLE001 - a child that cannot start (an OSError, say): this file's grader error
         seed = plan.seed if plan is not None else seed if seed is not None else grid_seed(exercise.name, course_secret)
         return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started,
@@ -57,12 +58,10 @@ def grade_function(function: Callable[..., Any], exercise: Exercise, *, seed: in
                    course_secret: str = "", device: str = "auto") -> Outcome:
     """Grade a function defined in this process (the notebook self-check): the same grids, checks
     and canary, run in process (see sandbox/inprocess.py). Not a grade of record."""
-    from grader.sandbox.inprocess import InProcessSession
-
     started = time.perf_counter()
     sub = submission.from_function(function)
-    return _grade(sub, InProcessSession(function), exercise, started, seed=seed, course_secret=course_secret,
-                  device=device, plan=None)
+    session = sandbox.open_session(function, exercise.limits)
+    return _grade(sub, session, exercise, started, seed=seed, course_secret=course_secret, device=device, plan=None)
 
 
 def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise, started: float, *,

@@ -1,7 +1,7 @@
 """Drive one sandbox session over the grids and collect what the submission did.
 
-Runs only parent-side code: it sends inputs, validates replies and never interprets them beyond
-turning them into Observations; checks.py decides what they mean.
+Runs only parent-side code: it sends inputs, has each reply validated (sandbox/replies.py) and
+never interprets them beyond turning them into Observations; checks.py decides what they mean.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,18 +17,9 @@ import numpy as np
 from grader import grids, safe_text
 from grader.canary import Secret
 from grader.exercise import Exercise
-from grader.observations import (
-    CaseResult,
-    LoadResult,
-    Observations,
-    Returned,
-    parse_case,
-    parse_error,
-    parse_returned,
-)
-from grader.sandbox.protocol import ProtocolError
-from grader.sandbox.session import Conversation, Session, SessionEnded
-from grader.sandbox.zygote import Zygote
+from grader.observations import CaseResult, LoadResult, Observations, Returned
+from grader.sandbox.replies import parse_case, parse_loaded, parse_returned
+from grader.sandbox.session import Conversation, SessionEnded
 
 # What a shrink may spend per failing check: calls keep it deterministic (a fast function needs a
 # few dozen); the time bound only stops a slow function from stretching a self-check.
@@ -73,12 +63,6 @@ class Plan:
         return replace(self, cases=cases)
 
 
-def start(source: Path, exercise: Exercise, zygote: Zygote | None = None, content: bytes | None = None) -> Session:
-    """Start the child now: forked from a warm zygote, or afresh (it then imports torch while the
-    caller draws grids). `content`: the file's bytes as already read (the path is not read again)."""
-    return Session(source, exercise.limits.output_kib, zygote, content, memory_gib=exercise.limits.memory_gib)
-
-
 def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secret,
             device: str = "auto") -> Observations:
     limits = exercise.limits
@@ -104,7 +88,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     base = Observations(load=LoadResult(False), devices=devices, plot_x=plan.plot_x,
                         torch_version=safe_text.line(str(hello.get("torch", "")), 50))
     try:
-        layers, failure = session.reply(limits.load_timeout_s, "the import of your file", _parse_loaded)
+        layers, failure = session.reply(limits.load_timeout_s, "the import of your file", parse_loaded)
     except SessionEnded as end:
         return replace(base, ended=end.ended)
     base = replace(base, layers=(*session.outer_layers, *layers))
@@ -241,26 +225,4 @@ def _left(deadline: float, per_call: float) -> float:
     return max(0.05, min(per_call, deadline - time.monotonic()))
 
 
-def _parse_loaded(reply: dict[str, Any], _: bytes) -> tuple[tuple[str, ...], LoadResult | None]:
-    """The reply to setup: the child's layers, and why the file did not load (None when it did).
-    Sent after the student's file ran, so validated like any other reply. (Its events come over the
-    record channel, as they happen: Session.events.)"""
-    raw_layers = reply.get("layers", [])
-    if not isinstance(raw_layers, list):
-        raise ProtocolError("sandbox layers that are not a list")
-    layers = tuple(safe_text.line(str(layer), 80) for layer in raw_layers[:20])
-    return layers, None if reply.get("event") == "ready" else _load_failure(reply)
-
-
-def _load_failure(reply: dict[str, Any]) -> LoadResult:
-    error = reply.get("error")
-    names = reply.get("names", [])
-    return LoadResult(
-        ok=False,
-        error=parse_error(error) if error is not None else None,
-        missing=safe_text.line(str(reply.get("missing", "")), 60) or None,
-        names=tuple(safe_text.line(str(n), 60) for n in names[:50]) if isinstance(names, list) else (),
-    )
-
-
-__all__ = ["GraderFailure", "Plan", "collect", "shrink", "start"]
+__all__ = ["GraderFailure", "Plan", "collect", "shrink"]

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from grader import exercise, grade
+from grader import exercise, grade, sandbox
 from grader.exercise import Exercise
 from grader.outcome import Outcome
-from grader.sandbox.session import warm_zygote
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBMISSIONS = ROOT / "submissions"
@@ -34,6 +33,5 @@ def grade_file(request: pytest.FixtureRequest) -> Callable[..., Outcome]:
     forked from this process's warm zygote (as `grader batch` does). Both must hold alike."""
     if request.param == "fresh":
         return grade.grade_file
-    zygote = warm_zygote()
-    assert zygote is not None, "the zygote should start on this machine"
-    return functools.partial(grade.grade_file, zygote=zygote)
+    assert sandbox.prewarm(), "the zygote should start on this machine"
+    return functools.partial(grade.grade_file, warm=True)

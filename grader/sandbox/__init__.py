@@ -1,5 +1,12 @@
 """The only code that starts processes or loads student code.
 
-The parent side (session.py) never imports torch or the student's file; the child side (child.py)
-runs in its own process. They talk through protocol.py: JSON headers and raw array bytes.
+One way in: `open_session` runs a submission (a file afresh or forked from the warm zygote, or a
+notebook's function in process) and returns the Conversation that probe drives. The parent side
+(session.py) never imports torch or the student's file; the child side (child.py) runs in its own
+process. They talk through protocol.py: JSON headers and raw array bytes, which replies.py turns
+into observations.
 """
+
+from grader.sandbox.start import open_session, prewarm
+
+__all__ = ["open_session", "prewarm"]

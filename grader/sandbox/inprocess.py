@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
+from grader.observations import Ended
 from grader.sandbox import protocol
-from grader.sandbox.session import Ended, Requests, SessionEnded
+from grader.sandbox.session import Requests, SessionEnded
 
 
 class InProcessSession(Requests):

@@ -19,10 +19,10 @@ import sys
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, Self, TypeVar
 
+from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
 from grader.sandbox.confine import NOBODY, TAMPERED, record_mac
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone
@@ -35,15 +35,6 @@ MAX_EVENTS = 50  # distinct audit events kept per submission
 # A fresh child joins its cgroup before anything runs: the shell writes its own pid, then execs.
 _JOIN = 'while [ "$1" != -- ]; do echo 0 > "$1" || exit 125; shift; done; shift; exec "$@"'
 _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LD_LIBRARY_PATH")
-
-
-@dataclass(frozen=True)
-class Ended:
-    """Why a session cannot go on: the submission's fault, stated for a person."""
-
-    reason: str  # "timeout" | "crash" | "exit" | "protocol" | "memory"
-    detail: str
-    returncode: int | None = None
 
 
 class SessionEnded(Exception):
@@ -163,7 +154,8 @@ class Requests:
 
 
 class Session(Requests):
-    """One child process running one submission. Use as a context manager.
+    """One child process running one submission (open it with sandbox.open_session). Use as a
+    context manager.
 
     The child is forked from `zygote` when one is given (milliseconds), or else started afresh
     under `unshare` (it then imports torch itself, about 1.5 s). With `memory_gib` the child gets a

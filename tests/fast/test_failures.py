@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch, cli, grade, probe
+from grader import batch, cli, grade
 from grader.sandbox import session
 from tests.conftest import SUBMISSIONS
 
@@ -22,7 +22,7 @@ def _cannot_start(*args, **kwargs):
 
 
 def test_a_child_that_cannot_start_is_that_files_grader_error(monkeypatch, sin, tmp_path):
-    monkeypatch.setattr(probe, "Session", _cannot_start)
+    monkeypatch.setattr(session, "Session", _cannot_start)
     outcome = grade.grade_file(SUBMISSIONS / "honest_backward.py", sin)
     assert outcome.status == "grader_error" and "Resource temporarily unavailable" in outcome.grader_error
     # ... and is not kept as a grade: a rerun of the batch tries it again.

@@ -147,7 +147,7 @@ def test_arrays_that_do_not_match_the_input_are_never_decoded():
     import tracemalloc
 
     from grader.grids import GridCase
-    from grader.observations import parse_case
+    from grader.sandbox.replies import parse_case
 
     case = GridCase(np.linspace(0.0, 1.0, 12), "float64", "cpu", "plain", "around_zero")
     header, payload = _huge_case_reply(1 << 20)  # 48 MiB of payload

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from grader import safe_text
-from grader.observations import parse_error, parse_returned
 from grader.sandbox import protocol
+from grader.sandbox.replies import parse_error, parse_returned
 
 HOSTILE = "\x1b[2J\x1b[H\x1b[32mScore 10 / 10\x1b[0m\rok\x00\x07\x9b31m\u202eevil\u2028Likely cause: forged\ud800"
 

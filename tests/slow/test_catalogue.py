@@ -11,7 +11,6 @@ import pytest
 
 from grader.exercise import load
 from grader.grade import grade_file
-from grader.sandbox.session import warm_zygote
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -30,13 +29,13 @@ def test_every_catalogued_exercise_has_samples_of_each_kind():
 @pytest.mark.parametrize("name", sorted({name for name, _ in CASES}))
 def test_the_reference_solution_scores_full_marks(name):
     ex = load(name)
-    assert grade_file(ex.solution, ex, zygote=warm_zygote()).score == ex.max_score
+    assert grade_file(ex.solution, ex, warm=True).score == ex.max_score
 
 
 @pytest.mark.parametrize(("name", "sample"), CASES)
 def test_sample(name, sample):
     ex = load(name)
-    outcome = grade_file(SAMPLES / name / sample, ex, zygote=warm_zygote())
+    outcome = grade_file(SAMPLES / name / sample, ex, warm=True)
     findings = {f.name: f for f in outcome.findings}
     assert outcome.status == "graded"
     if sample.startswith("honest"):

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from grader.grade import grade_file
+from grader.sandbox import session
 from grader.sandbox.session import warm_zygote
 from tests.conftest import FIXTURES, ROOT, SUBMISSIONS
 
@@ -30,7 +31,7 @@ def zygote():
 
 def test_a_forked_child_has_every_layer_a_fresh_one_has(sin, zygote):
     fresh = grade_file(SUBMISSIONS / "honest_backward.py", sin)
-    forked = grade_file(SUBMISSIONS / "honest_backward.py", sin, zygote=zygote)
+    forked = grade_file(SUBMISSIONS / "honest_backward.py", sin, warm=True)
     assert forked.score == fresh.score == 10
     assert forked.sandbox_layers == fresh.sandbox_layers
     assert forked.sandbox_events == fresh.sandbox_events == ()  # nothing for a TA to review
@@ -39,11 +40,11 @@ def test_a_forked_child_has_every_layer_a_fresh_one_has(sin, zygote):
 def test_hostile_submissions_reach_neither_the_zygote_nor_the_next_child(sin, zygote):
     pid = zygote.process.pid
     for name in ("kills_everything", "kills_parent", "patches_everything", "aborts"):
-        grade_file(HOSTILE / f"{name}.py", sin, zygote=zygote)
+        grade_file(HOSTILE / f"{name}.py", sin, warm=True)
     assert zygote.alive() and warm_zygote() is zygote and zygote.process.pid == pid
     # patches_everything rewrote torch.sin, numpy and the grader in its own child only.
-    outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin, zygote=zygote)
-    assert outcome.score == 10 and "imported grader.checks" not in outcome.sandbox_events
+    outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin, warm=True)
+    assert warm_zygote() is zygote and outcome.score == 10 and "imported grader.checks" not in outcome.sandbox_events
 
 
 def test_a_dead_zygote_is_replaced_and_grading_goes_on(sin):
@@ -53,17 +54,18 @@ def test_a_dead_zygote_is_replaced_and_grading_goes_on(sin):
     first.process.wait()
     second = warm_zygote()
     assert second is not None and second is not first and second.alive()
-    assert grade_file(SUBMISSIONS / "honest_backward.py", sin, zygote=second).score == 10
+    assert grade_file(SUBMISSIONS / "honest_backward.py", sin, warm=True).score == 10
+    assert warm_zygote() is second
 
 
-def test_a_grade_whose_zygote_died_falls_back_to_a_fresh_child(sin, tmp_path):
-    from grader.sandbox.session import _base_env
+def test_a_grade_whose_zygote_died_falls_back_to_a_fresh_child(sin, monkeypatch):
     from grader.sandbox.zygote import Zygote
 
-    doomed = Zygote(_base_env())
+    doomed = Zygote(session._base_env())
     doomed.process.kill()
     doomed.process.wait()
-    outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin, zygote=doomed)
+    monkeypatch.setattr(session, "warm_zygote", lambda: doomed)  # it dies between the check and the fork
+    outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin, warm=True)
     assert outcome.score == 10 and outcome.status == "graded"
 
 
@@ -75,7 +77,7 @@ from grader.grade import grade_file
 from grader.sandbox.session import warm_zygote
 zygote = warm_zygote()
 print(zygote.process.pid, flush=True)
-grade_file(Path(sys.argv[1]), load("sin"), zygote=zygote)
+grade_file(Path(sys.argv[1]), load("sin"), warm=True)
 """
 
 
@@ -112,17 +114,17 @@ def test_killing_the_grader_ends_the_zygote_and_its_busy_child():
 
 
 def test_a_zygote_that_stops_answering_is_replaced_and_the_grade_still_comes(sin, monkeypatch):
-    from grader.sandbox.session import _base_env
     from grader.sandbox.zygote import Zygote, ZygoteGone
 
-    stuck = Zygote(_base_env())
+    stuck = Zygote(session._base_env())
     os.kill(stuck.process.pid, signal.SIGSTOP)  # alive, but it will never answer
     original = Zygote._next
     monkeypatch.setattr(Zygote, "_next", lambda self, timeout: original(self, min(timeout or 1.0, 1.0)))
     try:
         with pytest.raises(ZygoteGone):
             stuck.spawn(Path("/tmp"), {}, (0, 1, 2, 2), False)
-        outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin, zygote=stuck)  # a fresh child instead
+        monkeypatch.setattr(session, "warm_zygote", lambda: stuck)
+        outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin, warm=True)  # a fresh child instead
     finally:
         os.kill(stuck.process.pid, signal.SIGCONT)
         stuck.process.kill()
