@@ -23,13 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import checks
+from grader import checks, sandbox
 from grader.exercise import Exercise
 from grader.grade import cache_key, grade_file
 from grader.probe import Plan
 from grader.report import write_files
 from grader.report.result_json import write_atomic
-from grader.sandbox.session import warm_zygote
 from grader.submission import SubmissionError, read, refusal
 
 _PR_SET_PDEATHSIG = 1
@@ -149,7 +148,7 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
 
 
 def _warm_worker(exercise: Exercise, plot: bool) -> None:
-    warm_zygote()
+    sandbox.prewarm()
     if plot:
         from grader.report.plot import prewarm
 

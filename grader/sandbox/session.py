@@ -317,7 +317,9 @@ class Session(Requests):
             with contextlib.suppress(OSError):
                 os.close(fd)
         if self.cgroup:
-            self.cgroup.remove()
+            # No waiting for the killed child to leave it: a cgroup still busy is removed when the
+            # next one is made, or when this process exits (cgroup.py).
+            self.cgroup.remove(wait=0)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def output(self) -> tuple[str, int, str, int]:
