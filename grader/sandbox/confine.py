@@ -282,7 +282,10 @@ _WATCHED = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.pos
 _FRAME_EVENTS = ("sys._getframe",)
 _FRAME_ATTRIBUTES = ("tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back")
 TAMPERED = 73  # the child's exit status when its record channel was closed or replaced
-_MAX_EVENTS = 50
+_MAX_EVENTS = 50  # distinct ordinary events recorded per submission
+# Events that are ways towards the canary's secret: never capped.
+SECRET_ROUTES = ("gc.", "sys._current_frames", "sys.settrace", "sys.setprofile", "ctypes.", "read a frame",
+                 "opened a process's memory", "imported grader", "sys.addaudithook", "sys.remote_exec")
 
 
 def record_mac(data: bytes, key: bytes) -> bytes:
@@ -290,26 +293,40 @@ def record_mac(data: bytes, key: bytes) -> bytes:
     return hashlib.blake2b(data, key=key, digest_size=8).hexdigest().encode()
 
 
+def is_secret_route(event: str) -> bool:
+    """Whether a recorded event is a way towards the canary's secret (kept however many ordinary
+    events came first: a flood of decoys cannot push it out of the record)."""
+    return event.startswith(SECRET_ROUTES)
+
+
 def _auditor(workdir: Path, record_fd: int, key: bytes,
              busy: Callable[[], bool]) -> Callable[[str, tuple[Any, ...]], None]:
     """Record, for a TA, attempts that the layers above stop or that could reach the grader's
     secrets. Each event goes to the parent the moment it happens, before the operation it audits
-    runs, so nothing the submission does afterwards can take it back. The hook uses only what it
-    captured now: a submission that patches os, sys or the grader's modules later changes nothing
-    here. A record channel closed or replaced (checked by its inode before each write) ends the
-    child with status TAMPERED, which the parent reports."""
+    runs, so nothing the submission does afterwards can take it back; each line is signed, so the
+    parent drops lines the submission writes itself. The hook uses only what it captured now: a
+    submission that patches os, sys, builtins or the grader's modules later changes nothing here. A
+    record channel closed or replaced (checked by its inode before each write) ends the child with
+    status TAMPERED, which the parent reports. Ordinary events are capped at _MAX_EVENTS distinct
+    ones; the ways to the secret are not (their texts come from a small fixed set)."""
     root = str(workdir)
     write, fstat, exit_now, abspath, blake2b = os.write, os.fstat, os._exit, os.path.abspath, hashlib.blake2b
+    fsdecode = os.fsdecode
     inode = fstat(record_fd).st_ino
     sent: set[str] = set()
-    watched, attributes, frame_events = _WATCHED, _FRAME_ATTRIBUTES, _FRAME_EVENTS
-    devnull, mems = os.devnull, ("/mem", "/maps", "/pagemap")
+    ordinary = [0]
+    watched, attributes, frame_events, routes = _WATCHED, _FRAME_ATTRIBUTES, _FRAME_EVENTS, SECRET_ROUTES
+    devnull, memory_files = os.devnull, ("mem", "maps", "smaps", "pagemap")
     # Builtins too: a submission may rebind builtins.str or builtins.isinstance.
-    text_of, is_a, size, some = str, isinstance, len, any
+    text_of, is_a, size, some, raw = str, isinstance, len, any, (str, bytes)
 
     def send(text: str) -> None:
-        if text in sent or size(sent) >= _MAX_EVENTS:
+        if text in sent:
             return
+        if not text.startswith(routes):
+            if ordinary[0] >= _MAX_EVENTS:
+                return
+            ordinary[0] += 1
         sent.add(text)
         try:
             if fstat(record_fd).st_ino != inode:
@@ -319,18 +336,25 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
         except OSError:
             exit_now(TAMPERED)
 
+    def opened_memory(path: Any) -> bool:
+        # By the last part of the name alone: //proc/self/mem, bytes, relative paths and dir_fd
+        # opens ("self/mem" from a descriptor of /proc) all end the same way.
+        if not is_a(path, raw):
+            return False
+        name = fsdecode(path).rstrip("/").rpartition("/")[2]
+        return name in memory_files
+
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "import" and args and is_a(args[0], text_of) and args[0].startswith("grader"):
             send("imported " + args[0])
-        elif event == "open" and args and is_a(args[0], text_of) and args[0].startswith("/proc/") \
-                and args[0].endswith(mems):
-            send("opened " + args[0])
+        elif event == "open" and args and opened_memory(args[0]):
+            send("opened a process's memory or its map (" + fsdecode(args[0]).rpartition("/")[2] + ")")
         elif event == "open" and size(args) > 1 and is_a(args[1], text_of) and some(c in args[1] for c in "wax+"):
             path = abspath(text_of(args[0]))
             if not path.startswith(root) and path != devnull:
                 send(f"opened {path} for writing")
         elif event in frame_events and busy():
-            send(event + " while the canary's secret was in use")
+            send("read a frame (" + event + ") while the canary's secret was in use")
         elif event == "object.__getattr__" and size(args) > 1 and args[1] in attributes and busy():
             send(f"read a frame ({args[1]}) while the canary's secret was in use")
         elif event.startswith(watched):

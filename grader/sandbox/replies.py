@@ -134,9 +134,10 @@ def parse_case(case: GridCase, secret: tuple[bool, ...], header: dict[str, Any],
 
 
 def parse_events(raw: tuple[str, ...]) -> tuple[str, ...]:
-    """The audit record as the child sent it: one line each (a path in an event is the
-    submission's choice), at most 50 lines of 300 characters."""
-    return tuple(safe_text.line(event, 300) for event in raw[:50])
+    """The audit record as the child sent it (already bounded by RecordStream: 50 ordinary events
+    and the ways towards the secret), each made safe as one line of at most 300 characters (a path
+    in an event is the submission's choice)."""
+    return tuple(safe_text.line(event, 300) for event in raw)
 
 
 def parse_loaded(reply: dict[str, Any], _: bytes) -> tuple[tuple[str, ...], LoadResult | None]:

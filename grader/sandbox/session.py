@@ -24,7 +24,7 @@ from typing import Any, NoReturn, Protocol, Self, TypeVar
 
 from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
-from grader.sandbox.confine import NOBODY, TAMPERED, record_mac
+from grader.sandbox.confine import NOBODY, TAMPERED, is_secret_route, record_mac
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone
 
 T = TypeVar("T")
@@ -65,24 +65,52 @@ class CapturedStream:
 
 
 class RecordStream:
-    """Drains the audit record as it comes, keeping the first MAX_EVENTS distinct lines whose keyed
-    hash checks out and counting the others, so a flood of forged lines displaces nothing."""
+    """Drains the audit record as it comes. Keeps the lines whose keyed hash checks out: every
+    distinct way towards the secret, and the first MAX_EVENTS distinct ordinary events; counts the
+    others as forged. A line is at most 300 bytes and its hash, so no more than that is ever held:
+    a flood of forged lines, or one endless line, costs the grader nothing and displaces nothing."""
+
+    LINE = 400
 
     def __init__(self, pipe: Any, key: bytes) -> None:
         self.events: dict[str, None] = {}
         self.forged = 0
+        self._ordinary = 0
         self._thread = threading.Thread(target=self._drain, args=(pipe, key), daemon=True)
         self._thread.start()
 
     def _drain(self, pipe: Any, key: bytes) -> None:
+        line, overlong = bytearray(), False
         with pipe:
-            for line in pipe:  # a line is at most 300 bytes + the hash; longer ones are forged
-                data, _, mac = line.rstrip(b"\n").rpartition(b" ")
-                if len(line) <= 400 and hmac.compare_digest(mac, record_mac(data, key)):
-                    if len(self.events) < MAX_EVENTS:
-                        self.events[data.decode("utf-8", "replace")] = None
-                else:
-                    self.forged += 1
+            while chunk := pipe.read1(1 << 16):
+                start = 0
+                while (end := chunk.find(b"\n", start)) >= 0:
+                    if not overlong and len(line) + end - start <= self.LINE:
+                        line += chunk[start:end]
+                        self._take(bytes(line), key)
+                    else:
+                        self.forged += 1
+                    line, overlong, start = bytearray(), False, end + 1
+                rest = chunk[start:]
+                overlong = overlong or len(line) + len(rest) > self.LINE
+                if not overlong:
+                    line += rest
+        if line or overlong:
+            self.forged += 1  # a last line without its end
+
+    def _take(self, line: bytes, key: bytes) -> None:
+        data, _, mac = line.rpartition(b" ")
+        if not hmac.compare_digest(mac, record_mac(data, key)):
+            self.forged += 1
+            return
+        event = data.decode("utf-8", "replace")
+        if event in self.events:
+            return
+        if not is_secret_route(event):
+            if self._ordinary >= MAX_EVENTS:
+                return
+            self._ordinary += 1
+        self.events[event] = None
 
     def recorded(self, wait: float) -> tuple[tuple[str, ...], int]:
         self._thread.join(wait)
@@ -290,7 +318,8 @@ class Session(Requests):
                 return Ended("timeout", f"used up its CPU time during {doing} ({name})", code)
             return Ended("crash", f"crashed during {doing}: killed by signal {name}", code)
         if code == TAMPERED:
-            return Ended("exit", f"closed or replaced the grader's record of what it did during {doing}", code)
+            return Ended("exit", f"ended with status {code} during {doing}: the grader's record of what it did was "
+                         "closed or replaced (or it exited with that status itself)", code)
         return Ended("exit", f"exited with status {code} during {doing}", code)
 
     def _end(self, ended: Ended) -> NoReturn:
@@ -334,7 +363,8 @@ class Session(Requests):
         if forged:
             events += (f"wrote {forged} forged lines into the sandbox's record channel",)
         if self.ended is not None and self.ended.returncode == TAMPERED:
-            events += ("closed or replaced the sandbox's record channel",)
+            events += (f"ended with status {TAMPERED}: the sandbox's record channel was closed or replaced "
+                       "(or the submission exited with that status itself)",)
         return events
 
 

@@ -53,6 +53,9 @@ def lines(outcome, prefix: str) -> dict[str, str]:
 
 
 def our_cgroups() -> list[Path]:
+    """This process's cgroups still there once those its closed children left are removed (a
+    session does not wait for a killed child to leave; the next cgroup made, or exit, removes it)."""
+    cgroup._remove_leftovers(wait=2.0)
     found = cgroup._hierarchies()
     if found is None:
         return []

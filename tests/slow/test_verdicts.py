@@ -91,10 +91,29 @@ def test_forged_lines_cannot_push_the_record_out(grade_file, sin):
     assert any("forged lines" in event for event in outcome.sandbox_events)
 
 
+@pytest.mark.parametrize("name", ["reads_memory_by_a_crooked_path", "reads_memory_through_numpy"])
+def test_reading_the_processs_memory_map_is_on_record(name, grade_file, sin):
+    """Reading raw memory is the one attack Python cannot stop (README); finding where to look means
+    opening the process's memory or its map, by whatever spelling of the path, and that is recorded."""
+    outcome = grade_file(VERDICT / f"{name}.py", sin)
+    assert any(event.startswith("opened a process's memory or its map") for event in outcome.sandbox_events)
+
+
+def test_decoys_cannot_push_the_heap_search_off_the_record(grade_file, sin):
+    outcome = grade_file(VERDICT / "fills_the_record_with_decoys.py", sin)
+    assert "gc.get_objects" in outcome.sandbox_events
+
+
+def test_an_endless_record_line_is_counted_not_kept(grade_file, sin):
+    outcome = grade_file(VERDICT / "writes_an_endless_record_line.py", sin)
+    assert outcome.score == sin.max_score  # its answers are honest
+    assert any("forged lines" in event for event in outcome.sandbox_events)
+
+
 def test_silencing_the_record_is_itself_on_record(grade_file, sin):
     outcome = grade_file(VERDICT / "silences_the_record.py", sin)
     assert "gc.get_objects" in outcome.sandbox_events  # sent before the pipes were touched
-    assert "closed or replaced the sandbox's record channel" in outcome.sandbox_events
+    assert any("record channel was closed or replaced" in event for event in outcome.sandbox_events)
 
 
 def test_no_signal_handler_can_sample_the_canarys_frames(grade_file, sin):
