@@ -73,10 +73,13 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, start_s: floa
 def _run_compiled_code_through_autograd(torch: Any) -> None:
     """Compiled code must reach autograd the ordinary way, or an honest student's derivative would
     not follow the canary. TorchScript's optimising executor differentiates a fused graph with its
-    own formulas: run scripted functions op by op. torch.compile cannot start a C++ compiler in the
-    sandbox: let it fall back to running the function eagerly (the environment says so to a child
-    started afresh; a forked one inherits a torch._dynamo that read its environment in the zygote)."""
+    own formulas: run scripted functions op by op, and keep it so (`torch.jit.optimized_execution(True)`
+    in a submission would turn it back on and its honest answer would not follow the canary).
+    torch.compile cannot start a C++ compiler in the sandbox: let it fall back to running the
+    function eagerly (the environment says so to a child started afresh; a forked one inherits a
+    torch._dynamo that read its environment in the zygote)."""
     torch._C._set_graph_executor_optimize(False)
+    torch._C._set_graph_executor_optimize = lambda optimize: None
     if "torch._dynamo" in sys.modules:
         sys.modules["torch._dynamo"].config.suppress_errors = True
 

@@ -23,7 +23,7 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
           "moves_on_the_fresh_call", "formula_behind_an_assert", "remembers_answers",
           "steals_state_from_a_traceback", "returns_complex_cos", "moves_garbage_with_the_secret"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
-          "honest_checks_its_own_answer", "honest_complex_autograd"]
+          "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized"]
 
 
 def _autograd(outcome):
