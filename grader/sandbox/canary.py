@@ -26,6 +26,7 @@ use. What Python leaves open (gc, frames) is recorded by the audit hook (confine
 from __future__ import annotations
 
 import ast
+import hashlib
 import threading
 import warnings
 from collections.abc import Callable
@@ -75,6 +76,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret) -> Cana
     planned: list[bool] = []
     counted = [0]
     inside = threading.local()
+    key, b, blake2b, from_bytes, to_range, get = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range, getattr
 
     def derivatives(x: Any) -> tuple[Any, Any]:
         """The operator's kernel: d and h/2 for x (dense, real or complex). Only this frame and the
@@ -120,11 +122,18 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret) -> Cana
         aten.impl(primitive + "_", lambda x: x.copy_(kernel(x.clone())), "Autograd")
 
         def plan(nonce: int, sealed: int, count: int) -> None:
-            planned[:] = secret.unseal(nonce, sealed, count)
+            # Secret.unseal, inline on captured builtins: a method of ours looked up now could be
+            # patched by the submission and handed the secret; and nothing raised here may carry
+            # this frame out in a traceback (a submission can call this operator itself).
+            try:
+                pad = from_bytes(blake2b(nonce.to_bytes(8, "big"), key=key, digest_size=4).digest(), "big")
+                planned[:] = [(sealed ^ pad) >> i & 1 == 1 for i in to_range(count)]
+            except BaseException:  # noqa: BLE001
+                planned[:] = []
             counted[0] = 0
 
         def next_call() -> None:
-            state[0] = secret.b if planned and planned.pop(0) else 0.0
+            state[0] = b if planned and planned.pop(0) else 0.0
 
         def rest() -> None:
             state[0] = 0.0
@@ -135,7 +144,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret) -> Cana
             ops.define(schema)
             ops.impl(schema.split("(")[0], function, "CompositeExplicitAutograd")
         ops.define("busy() -> bool")  # for the audit hook: is this thread inside the formula?
-        ops.impl("busy", lambda: getattr(inside, "busy", False), "CompositeExplicitAutograd")
+        ops.impl("busy", lambda: get(inside, "busy", False), "CompositeExplicitAutograd")
         for code in (kernel, derivatives, _formula, plan, next_call, rest):
             _not_for_dynamo(torch, code)
     handles = getattr(torch.ops, NAMESPACE)

@@ -7,6 +7,7 @@ golden and verdict tests prove the same through the real sandbox with sample fil
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import math
 import threading
@@ -353,3 +354,24 @@ def test_every_draw_differs_clearly_from_the_truth_and_stays_gentle():
         gap = secret_derivative(x, drawn, "cos(u)", np) - np.cos(x)
         assert np.abs(gap).min() >= 0.15 - 1e-12
         assert np.abs(np.diff(gap) / np.diff(x)).max() < 20  # float32 rounding of u stays within tolerance
+
+
+def test_the_harness_operators_give_a_caller_nothing(monkeypatch):
+    """A submission may call the harness's operators itself: a bad call raises nothing (a traceback
+    would carry the kernel's frame, and the secret in it, out), and no method of ours that it could
+    patch is called with the secret."""
+    from grader import canary as shared
+
+    installed = canary.install(torch, "sin", "cos(u)", SECRET)
+    try:
+        seen = []
+        monkeypatch.setattr(shared.Secret, "_pad", lambda *a: seen.append(a) or 0)
+        monkeypatch.setattr(shared.Secret, "unseal", lambda *a: seen.append(a) or ())
+        torch.ops.grader_canary.plan(-1, 0, 3)  # a nonce the key's hash cannot take: no exception
+        pad = hashlib.blake2b((12345).to_bytes(8, "big"), key=SECRET.key, digest_size=4).digest()
+        installed.plan(12345, 1 ^ int.from_bytes(pad, "big"), 1)  # sealed by hand: Secret's methods are patched
+        installed.next_call()
+        assert (honest_backward(X) - _secret()).abs().max() < 1e-12  # planned secret, unsealed inline
+        assert seen == []
+    finally:
+        installed.remove()
