@@ -1,15 +1,17 @@
 """The canary's secret derivative: one formula, evaluated by the parent (numpy) and child (torch).
 
 On a secret call, autograd's derivative of the exercise's primitive (sandbox/canary.py) is
-    secret(x) = derivative(x) + b * (0.75 + 0.25 * tri(k3 * sin(k1 * x + k2)))
-instead of derivative(x). tri is a triangle wave, so the term is a keyed hash of x: continuous (a
-rounding difference between numpy and torch cannot flip it) and with no closed form a few samples
-could recover. Its size stays within [0.5, 1] * |b| >= 0.15, so at every x the secret differs
-clearly from the true derivative: which inputs tell the two apart never depends on the draw, and
-neither do the verdict or the words of the feedback. Its slope stays under 20, about that of a
-chain-rule factor, so float32 rounding of an intermediate (x² in cos(x²)) moves an honest answer
-by no more than the tolerance allows. The parent draws a fresh secret for every run and never
-records it, so knowing past secrets is worthless.
+    secret(u) = derivative(u) + b * (0.75 + 0.25 * tri(w(u))),   w(u) = sum_i a_i sin(ω_i u + φ_i)
+instead of derivative(u), with M = 16 random terms. tri is a triangle wave, so the term is a keyed
+hash of u with 49 numbers behind it: continuous (a rounding difference between numpy and torch
+cannot flip it), and neither fitted from samples of autograd elsewhere (a 4-number form was: the
+third red team recovered it to 1e-12 from one grid of samples) nor interpolated to a float64
+tolerance. Its size stays within [0.5, 1] * |b| >= 0.15, so at every u the secret differs clearly
+from the true derivative: which inputs tell the two apart never depends on the draw, and neither
+do the verdict or the words of the feedback. Its slope, |b| * sum a_i ω_i <= 0.6 * 30 = 18, stays
+under 20, about that of a chain-rule factor, so float32 rounding of an intermediate (x² in cos(x²))
+moves an honest answer by little (verdict.py allows for it). The parent draws a fresh secret for
+every run and never records it, so knowing past secrets is worthless.
 
 Which calls of a case are secret travels sealed: each request carries a random nonce and the flags
 XORed with a keyed hash of it, so a submission that reads the request pipe ahead of the harness
@@ -19,6 +21,7 @@ learns nothing; only the harness holds the key.
 from __future__ import annotations
 
 import hashlib
+import random
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,32 +31,50 @@ from typing import Any
 # grader after that is recorded as a suspicious event.
 from grader.formula import evaluate
 
+# Audit events that are ways towards the secret (sandbox/confine.py records them all, uncapped; the
+# batch summary asks a TA to look at them).
+SECRET_ROUTES = ("gc.", "sys._current_frames", "sys.settrace", "sys.setprofile", "ctypes.", "read a frame",
+                 "opened a process's memory", "imported grader", "sys.addaudithook", "sys.remote_exec")
+
+
+def is_secret_route(event: str) -> bool:
+    return event.startswith(SECRET_ROUTES)
+
+
+TERMS = 16
+MAX_SLOPE = 20.0  # |d secret / du - d derivative / du| stays below this (see the module's docstring)
+
 
 @dataclass(frozen=True)
 class Secret:
     b: float
-    k1: float
-    k2: float
-    k3: float
+    omega: tuple[float, ...]
+    phi: tuple[float, ...]
+    amp: tuple[float, ...]
     key: bytes = field(default=bytes(16), repr=False)  # seals which calls are secret
 
     @classmethod
-    def draw(cls) -> Secret:
-        rng = secrets.SystemRandom()
+    def draw(cls, rng: random.Random | None = None) -> Secret:
+        """A fresh secret (from the system's randomness; a seeded `rng` only in tests)."""
+        rng = rng or secrets.SystemRandom()
+        weights = [rng.uniform(0.2, 1.0) for _ in range(TERMS)]
+        total = rng.uniform(3.0, 6.0)
         return cls(
             b=rng.choice((-1, 1)) * rng.uniform(0.3, 0.6),
-            k1=rng.uniform(2.0, 5.0),
-            k2=rng.uniform(0.0, 6.283),
-            k3=rng.uniform(2.0, 6.0),
-            key=secrets.token_bytes(16),
+            omega=tuple(rng.uniform(0.5, 5.0) for _ in range(TERMS)),
+            phi=tuple(rng.uniform(0.0, 6.283) for _ in range(TERMS)),
+            amp=tuple(total * w / sum(weights) for w in weights),
+            key=bytes(rng.getrandbits(8) for _ in range(16)),
         )
 
     def to_wire(self) -> dict[str, Any]:
-        return {"b": self.b, "k1": self.k1, "k2": self.k2, "k3": self.k3, "key": self.key.hex()}
+        return {"b": self.b, "omega": list(self.omega), "phi": list(self.phi), "amp": list(self.amp),
+                "key": self.key.hex()}
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> Secret:
-        return cls(**{k: float(raw[k]) for k in ("b", "k1", "k2", "k3")}, key=bytes.fromhex(raw["key"]))
+        terms = {k: tuple(float(v) for v in raw[k][:TERMS]) for k in ("omega", "phi", "amp")}
+        return cls(float(raw["b"]), **terms, key=bytes.fromhex(raw["key"]))
 
     def seal(self, flags: Sequence[bool]) -> tuple[int, int]:
         """(nonce, sealed) for a case whose calls are secret where `flags` say."""
@@ -72,6 +93,7 @@ class Secret:
 def secret_derivative(x: Any, secret: Secret, derivative: str, xp: Any) -> Any:
     """Evaluate the secret derivative on x with array module xp (numpy, or torch in float64);
     `derivative` is the primitive's true derivative as an expression of u (formula.py)."""
-    u = xp.sin(x * secret.k1 + secret.k2) * secret.k3
-    tri = 1.0 - 4.0 * xp.abs(u - xp.floor(u) - 0.5)
+    omega, phi, amp = (xp.asarray(v, dtype=xp.float64) for v in (secret.omega, secret.phi, secret.amp))
+    w = xp.sin(x[..., None] * omega + phi) @ amp
+    tri = 1.0 - 4.0 * xp.abs(w - xp.floor(w) - 0.5)
     return evaluate(derivative, xp, u=x) + secret.b * (0.75 + 0.25 * tri)

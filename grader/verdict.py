@@ -30,7 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from grader.canary import Secret
+from grader.canary import MAX_SLOPE, Secret
 from grader.exercise import Exercise, Tolerance
 from grader.grids import round_to
 from grader.observations import CaseResult, Returned
@@ -74,20 +74,25 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     tol = _tolerance(r, ex)
     if not _steady(r, tol):
         return Judged(UNSTEADY, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
-    off = np.abs(hidden - star) - (tol.atol + tol.rtol * np.abs(star))
+    # Under the secret an honest answer may be off by up to MAX_SLOPE times what rounding costs it
+    # plainly (x² in float32 moves the secret's value that much more than cos's), so it is judged
+    # with that slack: still far below the 0.15 by which the secret moves, and below what samples
+    # of autograd elsewhere could predict for a float64 input.
+    slack = Tolerance(tol.atol * MAX_SLOPE, tol.rtol * MAX_SLOPE)
+    off = np.abs(hidden - star) - (slack.atol + slack.rtol * np.abs(star))
     off = np.where(np.isnan(off), np.inf, off)
     worst = int(np.argmax(np.where(tells, off, -np.inf)))
     at = Judged("", worst, float(star.ravel()[worst]), float(hidden.ravel()[worst]))
     at = replace(at, plain_right=_close(plain, round_to(truth, r.case.dtype), tol))
     if at.plain_right and bool(np.all(off <= 0)):
         return replace(at, verdict=PROVEN)
-    kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], tol)
+    kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], slack)
     return replace(at, verdict=kind)
 
 
 def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol: Tolerance) -> str:
-    """Name an answer that is not proven, from the elements the secret changes."""
-    atol, rtol = tol.atol * 8, tol.rtol * 8
+    """Name an answer that is not proven, from the elements the secret changes (`tol`: the secret's)."""
+    atol, rtol = tol.atol, tol.rtol
     unchanged = np.abs(s - p) <= atol + rtol * np.abs(p)
     if np.all(unchanged):
         return BYPASSED

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import checks
+from grader.canary import is_secret_route
 from grader.report.result_json import write_atomic
 from grader.submission import SubmissionError, read
 
@@ -117,13 +118,14 @@ def _autograd(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _flag(student: str, result: dict[str, Any]) -> Flag | None:
-    """Autograd not shown (its message's first sentence is the evidence), or sandbox events."""
+    """Autograd not shown (its message's first sentence is the evidence), or sandbox events that are
+    ways towards the canary's secret (matplotlib trying to run fc-list is not worth a TA's look)."""
     autograd = _autograd(result)
     unproven = ""
     if autograd.get("details", {}).get("unproven"):
         first = (autograd.get("message") or "").strip().splitlines()[:1] or ["(no message)"]
         unproven = first[0].split(". ")[0].rstrip(".") + "."
-    events = tuple((result.get("sandbox") or {}).get("events") or ())
+    events = tuple(e for e in (result.get("sandbox") or {}).get("events") or () if is_secret_route(str(e)))
     return Flag(student, unproven, events) if unproven or events else None
 
 

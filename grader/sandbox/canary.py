@@ -68,15 +68,19 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret) -> Cana
     keys = torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | torch._C.DispatchKeySet(
         torch._C.DispatchKey.PythonTLSSnapshot)
     no_python = torch._C._ExcludeDispatchKeyGuard
-    sin, add, mul, floor, abs_ = vf.sin, vf.add, vf.mul, vf.floor, vf.abs
+    sin, add, mul, floor, abs_, unsqueeze, matmul = vf.sin, vf.add, vf.mul, vf.floor, vf.abs, vf.unsqueeze, vf.matmul
+    device_of = torch._C.TensorBase.device.__get__
     real_part, is_complex = vf.real, torch._C.TensorBase.is_complex
     nan = torch.tensor(float("nan"), dtype=torch.float64)  # what a failed formula gives (it broadcasts)
     # b is 0 on plain calls: the same ops run either way, so the cost says nothing.
-    state = [0.0, secret.b, secret.k1, secret.k2, secret.k3]
+    state = [0.0]
+    terms = tuple(torch.tensor(v, dtype=torch.float64) for v in (secret.omega, secret.phi, secret.amp))
+    on_device: dict[Any, tuple[Any, ...]] = {}  # the terms copied to each device the formula ran on
     planned: list[bool] = []
     counted = [0]
     inside = threading.local()
     key, b, blake2b, from_bytes, to_range, get = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range, getattr
+    del secret  # from here on the closures hold only what they use
 
     def derivatives(x: Any) -> tuple[Any, Any]:
         """The operator's kernel: d and h/2 for x (dense, real or complex). Only this frame and the
@@ -90,10 +94,13 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret) -> Cana
     def _formula(x: Any) -> tuple[Any, Any]:
         with no_torch_function(), no_python(keys), below_autograd():
             try:
-                # canary.secret_derivative, op for op: b * (0.75 + 0.25 * tri(k3 * sin(k1 * u + k2))),
-                # on the real part (complex inputs follow the secret on the real axis too).
+                # canary.secret_derivative, op for op: b * (0.75 + 0.25 * tri(sin(u ω + φ) @ a)), on
+                # the real part (complex inputs follow the secret on the real axis too).
                 u = to(real_part(x) if is_complex(x) else x, float64)
-                w = mul(sin(add(mul(u, state[2]), state[3])), state[4])
+                device = device_of(u)
+                omega, phi, amp = on_device.get(device) or on_device.setdefault(
+                    device, tuple(to(t, device) for t in terms))
+                w = matmul(sin(add(mul(unsqueeze(u, -1), omega), phi)), amp)
                 tri = add(mul(abs_(add(add(w, mul(floor(w), -1.0)), -0.5)), -4.0), 1.0)
                 moved = mul(add(mul(tri, 0.25), 0.75), state[0])
                 if is_complex(x):

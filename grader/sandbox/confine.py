@@ -29,6 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from grader.canary import SECRET_ROUTES
+
 NOBODY = 65534
 FOLDER_MIB = 256  # the child's folder, a tmpfs where it has a mount namespace
 _PR_SET_NO_NEW_PRIVS = 38
@@ -283,20 +285,12 @@ _FRAME_EVENTS = ("sys._getframe",)
 _FRAME_ATTRIBUTES = ("tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back")
 TAMPERED = 73  # the child's exit status when its record channel was closed or replaced
 _MAX_EVENTS = 50  # distinct ordinary events recorded per submission
-# Events that are ways towards the canary's secret: never capped.
-SECRET_ROUTES = ("gc.", "sys._current_frames", "sys.settrace", "sys.setprofile", "ctypes.", "read a frame",
-                 "opened a process's memory", "imported grader", "sys.addaudithook", "sys.remote_exec")
+
 
 
 def record_mac(data: bytes, key: bytes) -> bytes:
     """The keyed hash that signs one line of the audit record (the parent checks it)."""
     return hashlib.blake2b(data, key=key, digest_size=8).hexdigest().encode()
-
-
-def is_secret_route(event: str) -> bool:
-    """Whether a recorded event is a way towards the canary's secret (kept however many ordinary
-    events came first: a flood of decoys cannot push it out of the record)."""
-    return event.startswith(SECRET_ROUTES)
 
 
 def _auditor(workdir: Path, record_fd: int, key: bytes,

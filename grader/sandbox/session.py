@@ -22,9 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, Self, TypeVar
 
+from grader.canary import is_secret_route
 from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
-from grader.sandbox.confine import NOBODY, TAMPERED, is_secret_route, record_mac
+from grader.sandbox.confine import NOBODY, TAMPERED, record_mac
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone
 
 T = TypeVar("T")

@@ -347,14 +347,15 @@ def warm_up(torch: Any) -> None:
 
     # Each child installs its own canary (under a millisecond); the zygote runs every style under
     # one, plain and secret, then removes it, so what that imports is imported once.
-    warm = canary.install(torch, "sin", "cos(u)", Secret(0.5, 1.0, 0.0, 1.0))
+    practice = Secret.draw()
+    warm = canary.install(torch, "sin", "cos(u)", practice)
     for fn in (backward, grad, func, forward, functional):
         for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
             x = torch.linspace(-1.0, 1.0, 5, dtype=dtype)
             # Best effort: a warm-up that fails (an op missing for a dtype, say) only costs speed.
             with contextlib.suppress(Exception):
                 child.snapshot(torch, fn(x), x.numel(), [])
-                warm.plan(*Secret(0.5, 1.0, 0.0, 1.0).seal((False, True)), 2)
+                warm.plan(*practice.seal((False, True)), 2)
                 for _ in range(2):
                     warm.next_call()
                     fn(x)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import math
+import random
 import threading
 
 import numpy as np
@@ -20,7 +21,7 @@ from grader.canary import Secret, secret_derivative
 from grader.sandbox import canary
 from tests.conftest import SUBMISSIONS
 
-SECRET = Secret(b=0.45, k1=3.0, k2=1.1, k3=4.5)
+SECRET = Secret.draw(random.Random(7))  # a fixed draw: the tests are repeatable
 X = torch.linspace(-6, 6, 41, dtype=torch.float64)
 
 
@@ -245,7 +246,7 @@ def test_a_dispatch_mode_sees_the_derivative_op_but_not_the_secret(select):
     select(False)
     assert seen[False] == seen[True]  # the same ops with the same non-tensor arguments
     assert any("grader_canary.derivatives" in name for name, _ in seen[True])
-    assert not any(SECRET.k1 in scalars or SECRET.b in scalars for _, scalars in seen[True])
+    assert not any(v in (SECRET.b, *SECRET.omega) for _, scalars in seen[True] for v in scalars if isinstance(v, float))
 
 
 def _sample(name: str):
@@ -334,13 +335,19 @@ def test_the_childs_sealed_formula_matches_the_parents():
                                atol=1e-12, rtol=0)
 
 
-def test_a_few_samples_cannot_recover_the_secret():
-    """Fitting a·cos + b·sin + c through three values under the secret must mispredict the rest."""
+def test_samples_of_the_secret_elsewhere_do_not_predict_it():
+    """Autograd samples away from x do not give the secret at x: a smooth fit through a few misses
+    it, and even a grid every 0.01 interpolated misses the float32 tolerance by far (float64 inputs
+    need 1e-12). The 4-number form this replaced was fitted to 1e-12 from one grid of samples."""
     x = X.numpy()
     s = secret_derivative(x, SECRET, "cos(u)", np)
     basis = np.stack([np.cos(x), np.sin(x), np.ones_like(x)], axis=1)
     coef = np.linalg.solve(basis[[3, 17, 30]], s[[3, 17, 30]])
-    assert np.abs(basis @ coef - s).max() > 0.2
+    assert np.abs(basis @ coef - s).max() > 0.05  # thousands of times any tolerance
+    grid = np.arange(-10.0, 10.0, 0.01)
+    middle = grid[:-1] + 0.005
+    guessed = np.interp(middle, grid, secret_derivative(grid, SECRET, "cos(u)", np))
+    assert np.abs(guessed - secret_derivative(middle, SECRET, "cos(u)", np)).max() > 1e-4
 
 
 def test_each_draw_is_a_fresh_secret():
@@ -353,7 +360,7 @@ def test_every_draw_differs_clearly_from_the_truth_and_stays_gentle():
         drawn = Secret.draw()
         gap = secret_derivative(x, drawn, "cos(u)", np) - np.cos(x)
         assert np.abs(gap).min() >= 0.15 - 1e-12
-        assert np.abs(np.diff(gap) / np.diff(x)).max() < 20  # float32 rounding of u stays within tolerance
+        assert np.abs(np.diff(gap) / np.diff(x)).max() < 20  # canary.MAX_SLOPE: float32 rounding stays small
 
 
 def test_the_harness_operators_give_a_caller_nothing(monkeypatch):

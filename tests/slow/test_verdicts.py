@@ -21,7 +21,8 @@ VERDICT = FIXTURES / "verdict"
 CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_timing", "tells_by_frames",
           "tells_by_closures", "tells_by_gc", "mixes_a_little_autograd", "autograd_on_one_element",
           "moves_on_the_fresh_call", "formula_behind_an_assert", "remembers_answers",
-          "steals_state_from_a_traceback", "returns_complex_cos", "moves_garbage_with_the_secret"]
+          "steals_state_from_a_traceback", "returns_complex_cos", "moves_garbage_with_the_secret",
+          "fits_the_secret"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized"]
 
@@ -47,6 +48,19 @@ def test_honest_code_scores_full_marks_and_raises_no_flag(name, grade_file, sin)
     assert _autograd(outcome).data["verdicts"].keys() == {"proven"}
     # torch.compile tries to start a C++ compiler (refused; it then runs the function eagerly).
     assert set(outcome.sandbox_events) <= ({"subprocess.Popen"} if name == "honest_compile" else set())
+
+
+def test_an_honest_float32_chain_rule_is_not_accused_by_rounding(grade_file):
+    """‖x‖² summed in float32 rounds; the secret's steeper slope magnifies that. The verdict allows
+    for it, so the same file and seed score the same however the secret falls (the third red team
+    saw 1.0 or 9.88 from run to run here)."""
+    ex = exercise.load("sin_cos_norm")
+    scores = set()
+    for _ in range(3):
+        outcome = grade_file(VERDICT / "honest_norm_by_loop.py", ex, seed=6)
+        assert not _autograd(outcome).data["unproven"], _autograd(outcome).message
+        scores.add(outcome.score)
+    assert len(scores) == 1
 
 
 def test_a_self_check_against_the_formula_is_told_what_to_change(grade_file, sin):
