@@ -354,8 +354,9 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
             send("imported " + args[0])
         elif event == "open" and args and opened_memory(args[0]):
             send("opened a process's memory or its map (" + fsdecode(args[0]).rpartition("/")[2] + ")")
-        elif event == "open" and size(args) > 1 and is_a(args[1], text_of) and some(c in args[1] for c in "wax+"):
-            path = absolute(fsdecode(args[0])) if is_a(args[0], raw) else text_of(args[0])
+        elif event == "open" and size(args) > 1 and is_a(args[0], raw) and is_a(args[1], text_of) \
+                and some(c in args[1] for c in "wax+"):  # a descriptor opened again is no new file
+            path = absolute(fsdecode(args[0]))
             if not path.startswith(root) and path != devnull:
                 send(f"opened {path} for writing")
         elif event in frame_events and busy():
