@@ -19,20 +19,13 @@ from grader.formula import names as formula_names
 from grader.grids import PLAIN_LAYOUTS, TRACKED_LAYOUTS, GridCase, round_to
 from grader.observations import CaseResult, Observations, Returned
 from grader.outcome import Finding
+from grader.verdict import values_of
 
 # ---- per-case facts --------------------------------------------------------------------------------
 
 def reference(case: GridCase, ex: Exercise) -> np.ndarray:
     """The expected values: float64 on the CPU from the exact inputs, rounded to the input's dtype."""
     return round_to(ex.reference(case.values), case.dtype)
-
-
-def values_of(r: Returned, case: GridCase) -> np.ndarray | None:
-    """The real values a call returned, shaped like the input; None for anything else (a complex
-    answer is not a real derivative, however close its magnitude)."""
-    if r.values is None or r.values.size != case.values.size or np.iscomplexobj(r.values):
-        return None
-    return r.values.reshape(case.shape)
 
 
 def within_tolerance(got: np.ndarray, case: GridCase, ex: Exercise) -> np.ndarray:
@@ -250,8 +243,7 @@ def check_autograd(obs: Observations, ex: Exercise) -> Finding:
     counts = Counter(v.verdict for _, v in judged)
     shown = all(v.verdict in verdict.SHOWN for _, v in judged)
     # Nothing judged is nothing proven: credit beyond loading needs autograd shown somewhere.
-    data = {"verdicts": dict(counts), "proven": bool(judged) and shown, "unproven": not (judged and shown),
-            "bypassed": counts[verdict.BYPASSED] > 0}
+    data = {"verdicts": dict(counts), "unproven": not (judged and shown), "bypassed": counts[verdict.BYPASSED] > 0}
     if not judged:
         complex_ = any(c.values is not None and np.iscomplexobj(c.values) for r in obs.cases for c in r.calls)
         what = "complex numbers, not a real derivative" if complex_ else "no values we could check"

@@ -32,7 +32,7 @@ import numpy as np
 
 from grader.canary import MAX_SLOPE, Secret
 from grader.exercise import Exercise, Tolerance
-from grader.grids import round_to
+from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, Returned
 
 PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ZERO, NO_DATA = (
@@ -54,7 +54,7 @@ class Judged:
 
 
 def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
-    plain, hidden = _values(r.plain, r), _values(r.under_secret, r)
+    plain, hidden = values_of(r.plain, r.case), values_of(r.under_secret, r.case)
     if plain is None and hidden is None:
         return Judged(NO_DATA)
     truth = ex.reference(r.case.values)
@@ -110,11 +110,12 @@ def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol:
     return FOLLOWS if np.all(scaled) or np.all(shifted) else PARTLY
 
 
-def _values(r: Returned, case_result: CaseResult) -> np.ndarray | None:
-    case = case_result.case
+def values_of(r: Returned, case: GridCase) -> np.ndarray | None:
+    """The real values a call returned, shaped like the input; None for anything else (a complex
+    answer is not a real derivative, however close its magnitude). Checks use it too."""
     if r.values is None or r.values.size != case.values.size or np.iscomplexobj(r.values):
         return None
-    return r.values.reshape(case.shape).astype(np.float64)
+    return r.values.reshape(case.shape)
 
 
 def _steady(r: CaseResult, tol: Tolerance) -> bool:
@@ -123,7 +124,7 @@ def _steady(r: CaseResult, tol: Tolerance) -> bool:
     first: dict[bool, Returned] = {}
     for call, secret in r.judged:
         seen = first.setdefault(secret, call)
-        a, b = _values(seen, r), _values(call, r)
+        a, b = values_of(seen, r.case), values_of(call, r.case)
         if a is None or b is None:
             if (a is None) != (b is None) or seen.kind != call.kind:
                 return False
