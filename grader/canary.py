@@ -41,6 +41,9 @@ def is_secret_route(event: str) -> bool:
     return event.startswith(SECRET_ROUTES)
 
 
+# The primitives the canary can watch, with half their second derivative in u (its double backward),
+# halved so that the kernel multiplies tensors only (vmap of an empty batch fails on tensor * 0.5).
+HALF_SECOND = {"sin": "-0.5 * sin(u)", "cos": "-0.5 * cos(u)", "tanh": "-tanh(u) * (1 - tanh(u) ** 2)"}
 TERMS = 16
 MAX_SLOPE = 20.0  # |d secret / du - d derivative / du| stays below this (see the module's docstring)
 

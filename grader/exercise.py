@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from grader import formula
-from grader.canary import Secret, secret_derivative
+from grader.canary import HALF_SECOND, Secret, secret_derivative
 from grader.grids import FAMILIES
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
@@ -131,7 +131,7 @@ def _parse(raw: dict, path: Path) -> Exercise:
         title=str(raw["title"]),
         function=str(raw["function"]),
         solution=path.parent / raw["solution"],
-        primitive=str(math["primitive"]),
+        primitive=_watchable(str(math["primitive"])),
         derivative=_checked(str(math["derivative"]), ("u",)),
         formula=str(math["formula"]),
         value=_checked(str(math["function"]), ("x",)),
@@ -156,6 +156,12 @@ def _families(names: list[str]) -> tuple[str, ...]:
     if unknown or not names:
         raise ValueError(f"grid families must be some of {', '.join(FAMILIES)}; got {names}")
     return tuple(name for name in FAMILIES if name in names)  # the canonical order keeps draws stable
+
+
+def _watchable(primitive: str) -> str:
+    if primitive not in HALF_SECOND:
+        raise ValueError(f"the canary can watch {', '.join(sorted(HALF_SECOND))}, not {primitive!r}")
+    return primitive
 
 
 def _checked(text: str, variables: tuple[str, ...]) -> str:

@@ -105,3 +105,11 @@ def test_each_check_declares_its_name_and_points_and_a_rubric_may_change_them(si
     unknown.write_text(text.split("[rubric]")[0] + "[rubric]\nstyle = 1.0\n")
     with pytest.raises(exercise.ExerciseError, match="unknown checks: \\['style'\\]"):
         exercise.load(unknown)
+
+
+def test_a_primitive_the_canary_cannot_watch_is_an_instructor_error(sin, tmp_path):
+    text = sin.source.read_text().replace('primitive = "sin"', 'primitive = "exp"')
+    exp = tmp_path / "exp.toml"
+    exp.write_text(text)
+    with pytest.raises(exercise.ExerciseError, match="the canary can watch cos, sin, tanh, not 'exp'"):
+        exercise.load(exp)
