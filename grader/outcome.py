@@ -41,6 +41,33 @@ class PlotData:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One step of a backward pass as it ran, with its numbers at the pass's sample element."""
+
+    op: str  # torch's name for the node: "SinBackward0", "PowBackward0", "AccumulateGrad"
+    grad_in: float | None  # the gradient that arrived at this step
+    local: float | None  # the local derivative it applied (grad_out / grad_in)
+    grad_out: float | None  # the gradient it passed on, towards x
+    formula: str = ""  # the local derivative written out, where the op is known: "d/du cos(u) = -sin(u)"
+    at: str = ""  # where it was taken: "u = x² = 0.25"
+    next: tuple[int, ...] = ()  # the steps (indices in the same pass) it passed its gradient to
+
+
+@dataclass(frozen=True)
+class BackwardPass:
+    """The backward pass the submission ran at one sample input, beside the reference solution's."""
+
+    sample_x: float  # the element of x both passes are read at
+    student: tuple[Step, ...]
+    reference: tuple[Step, ...]
+    divergence: str | None  # where the student's pass first differs, in words; None when they agree
+    diverges_at: int | None = None  # the student's step where it differs (highlighted when drawn)
+    reference_at: int | None = None  # the reference's step it is compared with
+    description: str = ""  # how the value came when no backward pass ran ("forward-mode: one tangent through sin")
+    input_values: tuple[float, ...] = ()  # the whole input the passes ran on (sample_x is one of them)
+
+
+@dataclass(frozen=True)
 class Outcome:
     submission: Path
     sha256: str
@@ -63,3 +90,4 @@ class Outcome:
     sandbox_events: tuple[str, ...] = ()  # for a TA to review; never part of the score
     grader_error: str = ""
     cache_key: str = ""  # same file, exercise, seed, device and grader version -> same key (batch resume)
+    backward: BackwardPass | None = None  # the backward pass the submission ran, beside the reference's
