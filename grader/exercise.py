@@ -60,6 +60,7 @@ class Exercise:
     rubric: dict[str, float]
     zero_total_unless_autograd: bool
     source: Path
+    trace_x: tuple[float, ...] = (0.5, 1.0, 1.5)  # where the backward pass is shown (at its first element)
 
     @property
     def max_score(self) -> float:
@@ -148,6 +149,7 @@ def _parse(raw: dict, path: Path) -> Exercise:
         rubric=points,
         zero_total_unless_autograd=zero_total,
         source=path,
+        trace_x=tuple(float(v) for v in grid.get("trace_x", (0.5, 1.0, 1.5))),
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import checks, feedback, probe, safe_text, sandbox, score, submission
+from grader import backward, checks, feedback, probe, safe_text, sandbox, score, submission
 from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.grids import PLAIN_LAYOUTS, grid_seed
@@ -74,6 +74,8 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
         if observations.load.ok:
             observations = probe.shrink(session, observations, exercise, plan, checks.case_predicates(exercise),
                                         checks.SHRINK_LAYOUTS)
+            case, index = backward.trace_input(observations, exercise)
+            observations = probe.trace(session, observations, case, index, exercise.limits.call_timeout_s)
     except Exception as err:  # noqa: BLE001 - the grader's own failure must still produce a result
         return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started, key)
     finally:
@@ -110,7 +112,13 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
         sandbox_layers=observations.layers,
         sandbox_events=observations.events,
         cache_key=key,
+        backward=backward.describe(observations, exercise, _proven(findings)),
     )
+
+
+def _proven(findings: list[Finding]) -> bool:
+    autograd = next((f for f in findings if f.name == "autograd"), None)
+    return autograd is not None and not autograd.data.get("unproven", True)
 
 
 def _status(obs: Observations, ex: Exercise) -> str:

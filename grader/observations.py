@@ -124,6 +124,45 @@ class Output:
 
 
 @dataclass(frozen=True)
+class TracedStep:
+    """One node of a recorded backward pass, its numbers at the sample element (sandbox/trace.py)."""
+
+    op: str
+    next: tuple[int, ...]  # the steps it passed gradients to, in run order; -1: the pass ended there
+    grad_out: tuple[float | None, ...]  # the gradient passed along each of those edges
+    grad_in: float | None = None
+    u: float | None = None  # the node's input, where it saved one
+    result: float | None = None  # its output, where it saved that instead (exp, tanh)
+    constant: float | None = None  # a saved exponent (PowBackward0)
+    other: float | None = None  # a saved other operand (MulBackward0, DivBackward0)
+    held: float | None = None  # AccumulateGrad: what x.grad held before the pass added to it
+    local: float | None = None  # the canary's step: the derivative it applied
+
+
+@dataclass(frozen=True)
+class TracedCall:
+    """One call, recorded: what came back at the sample element and the backward passes it ran."""
+
+    kind: str  # tensor | error | other
+    value: float | None
+    primitive_calls: int
+    runs: tuple[tuple[TracedStep, ...], ...]
+    cut: bool = False  # a graph or a number of passes too large to record whole
+    more_runs: bool = False
+
+
+@dataclass(frozen=True)
+class Traced:
+    """Two calls of the submission on one input, and the reference solution on a copy of it."""
+
+    x: tuple[float, ...]  # the input, flattened
+    index: int  # the sample element
+    dtype: str
+    student: tuple[TracedCall, ...]
+    reference: TracedCall | None
+
+
+@dataclass(frozen=True)
 class Observations:
     load: LoadResult
     cases: tuple[CaseResult, ...] = ()
@@ -141,3 +180,4 @@ class Observations:
     source_hits: tuple[SourceHit, ...] = ()
     source_uses_autograd: bool = False  # the source calls backward, autograd.grad, torch.func, ...
     events: tuple[str, ...] = ()  # recorded for review: attempts the sandbox stopped or watched
+    traced: Traced | None = None  # the backward passes at one input, beside the reference's

@@ -18,7 +18,7 @@ from grader import grids, safe_text
 from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.observations import CaseResult, LoadResult, Observations, Returned
-from grader.sandbox.replies import parse_case, parse_loaded, parse_returned
+from grader.sandbox.replies import parse_case, parse_loaded, parse_returned, parse_traced
 from grader.sandbox.session import Conversation, SessionEnded
 
 # What a shrink may spend per failing check: calls keep it deterministic (a fast function needs a
@@ -79,6 +79,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         "function": exercise.function,
         "primitive": exercise.primitive,
         "derivative": exercise.derivative,
+        "reference": str(exercise.solution),  # its backward pass is recorded beside the student's
         "secret": secret.to_wire(),
         "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},
         "devices": list(devices),
@@ -205,6 +206,25 @@ def shrink(session: Conversation, observations: Observations, exercise: Exercise
     return replace(observations, minimal=minimal)
 
 
+def trace(session: Conversation, observations: Observations, case: grids.GridCase, index: int,
+          timeout: float) -> Observations:
+    """Record the backward passes of two plain calls on `case` and of the reference solution,
+    read at element `index` (the sandbox child runs them; see sandbox/trace.py). Feedback only:
+    a submission that ends the session here keeps the grade it already has."""
+    if session.ended or not observations.load.ok:
+        return observations
+    header = {"op": "trace", "dtype": case.dtype, "device": case.device, "layout": case.layout,
+              "shape": list(case.shape), "index": index}
+    flat = tuple(float(v) for v in case.values.reshape(-1))
+    try:
+        traced = session.request(header, case.values.astype("<f8").tobytes(), timeout,
+                                 "a recorded call of your function",
+                                 lambda reply, data: parse_traced(flat, index, case.dtype, reply, data))
+    except SessionEnded:
+        return observations
+    return replace(observations, traced=traced)
+
+
 def exercise_dtypes(exercise: Exercise, device: str) -> tuple[str, ...]:
     """The dtypes tried on a device: those the exercise gives a tolerance for (a chain rule in half
     precision is mostly rounding error, so such exercises leave it out)."""
@@ -225,4 +245,4 @@ def _left(deadline: float, per_call: float) -> float:
     return max(0.05, min(per_call, deadline - time.monotonic()))
 
 
-__all__ = ["GraderFailure", "Plan", "collect", "shrink"]
+__all__ = ["GraderFailure", "Plan", "collect", "shrink", "trace"]

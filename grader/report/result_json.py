@@ -1,16 +1,18 @@
-"""result.json: the stable, documented contract (schema_version 1; see README)."""
+"""result.json: the stable, documented contract (schema_version 2; see README)."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from grader.outcome import Outcome
+from grader.outcome import BackwardPass, Outcome
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: backward_pass
 
 
 def to_dict(outcome: Outcome) -> dict[str, Any]:
@@ -47,7 +49,33 @@ def to_dict(outcome: Outcome) -> dict[str, Any]:
         "sandbox": {"layers": list(outcome.sandbox_layers), "events": list(outcome.sandbox_events)},
         "grader_error": outcome.grader_error or None,
         "cache_key": outcome.cache_key,
+        "backward_pass": backward_pass(outcome.backward),
     }
+
+
+def backward_pass(recorded: BackwardPass | None) -> dict[str, Any] | None:
+    """The passes as plain data; a number that is not finite is written as text ("nan", "inf")."""
+    if recorded is None:
+        return None
+    return {
+        "sample_x": _finite(recorded.sample_x),
+        "input": [_finite(v) for v in recorded.input_values],
+        "student": [_step(s) for s in recorded.student],
+        "reference": [_step(s) for s in recorded.reference],
+        "divergence": recorded.divergence,
+        "diverges_at": recorded.diverges_at,
+        "reference_at": recorded.reference_at,
+        "description": recorded.description or None,
+    }
+
+
+def _step(step: Any) -> dict[str, Any]:
+    return {k: _finite(v) if isinstance(v, float) else list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(step).items()}
+
+
+def _finite(value: float) -> float | str:
+    return value if math.isfinite(value) else str(value)
 
 
 def write(outcome: Outcome, path: Path) -> Path:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from grader import backward
 from grader.exercise import Exercise
 from grader.outcome import Finding, Outcome
 
@@ -41,6 +42,7 @@ def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path |
     out.print(table)
     out.print()
     _score_line(outcome, out)
+    _backward(outcome, out)
     _printed(outcome, out)
     if outcome.sandbox_events:
         out.print(Text("Recorded for review: " + "; ".join(outcome.sandbox_events[:6]), style="dim"))
@@ -68,6 +70,23 @@ def _score_line(outcome: Outcome, out: Console) -> None:
     if autograd and autograd.data.get("unproven") and any(f.passed and f.max_score for f in outcome.findings):
         out.print(Text("Only loading the file scores, because autograd was not shown for every input (see autograd).",
                        style="red"))
+
+
+def _backward(outcome: Outcome, out: Console) -> None:
+    """The backward pass written out; the reference's beside it only where they differ."""
+    recorded = outcome.backward
+    if recorded is None:
+        return
+    x = ", ".join(f"{v:g}" for v in recorded.input_values[:6]) + (", …" if len(recorded.input_values) > 6 else "")
+    out.print(Text(f"Your backward pass at x = {recorded.sample_x:g} (input [{x}]):", style="bold"))
+    for line in backward.written_steps(recorded.student) or ["(no backward step ran)"]:
+        out.print(Text("  " + line))
+    agrees = recorded.divergence is None
+    if not agrees and recorded.reference:
+        out.print(Text("The reference solution's:", style="bold"))
+        for line in backward.written_steps(recorded.reference):
+            out.print(Text("  " + line, style="dim"))
+    out.print(Text(("✓ " if agrees else "✗ ") + backward.headline(recorded), style="green" if agrees else "red"))
 
 
 def _printed(outcome: Outcome, out: Console) -> None:

@@ -52,8 +52,13 @@ class Canary(NamedTuple):
     remove: Callable[[], None]  # give torch its own kernels back (the in-process self-check)
 
 
-def install(torch: Any, primitive: str, derivative: str, secret: Secret) -> Canary:
-    """Put the canary in place for every later call of the primitive, plain until planned."""
+def install(torch: Any, primitive: str, derivative: str, secret: Secret,
+            traced: tuple[list[bool], list[Any]] | None = None) -> Canary:
+    """Put the canary in place for every later call of the primitive, plain until planned. With
+    `traced` (a flag cell and a list, sandbox/trace.py's), every call made while the flag is up adds
+    (output, input, input's value, derivative) to the list, so a recorded backward pass can show the
+    canary's few ops as the one step the student wrote. Only trace calls raise the flag, and they
+    are never secret."""
     vf = torch._C._VariableFunctions
     to = torch._C.TensorBase.to
     dtype_of = torch._C.TensorBase.dtype.__get__
@@ -121,7 +126,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret) -> Cana
                                     lambda info, dims, x: (op(x), (dims[0], dims[0])), lib=ops)
         aten = torch.library.Library("aten", "IMPL")
         real = getattr(torch.ops.aten, primitive).default
-        kernel = _kernel(torch, real, op, counted, (first, half_second))
+        kernel = _kernel(torch, real, op, counted, (first, half_second), traced or ([False], []))
         aten.impl(primitive, kernel, "Autograd")
         aten.impl(primitive + "_", lambda x: x.copy_(kernel(x.clone())), "Autograd")
 
@@ -175,8 +180,10 @@ def _not_for_dynamo(torch: Any, function: Callable[..., Any]) -> None:
 
 
 def _kernel(torch: Any, real: Any, derivatives: Any, counted: list[int],
-            true: tuple[Callable[[Any], Any], Callable[[Any], Any]]) -> Callable[[Any], Any]:
+            true: tuple[Callable[[Any], Any], Callable[[Any], Any]],
+            traced: tuple[list[bool], list[Any]]) -> Callable[[Any], Any]:
     below_autograd = torch._C._AutoDispatchBelowAutograd
+    armed, outputs = traced
     where, strided = torch.where, torch.strided
 
     def primitive(x: Any) -> Any:
@@ -195,7 +202,10 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counted: list[int],
                 return s  # torch cannot differentiate sin there either (cos of a sparse tensor)
         # v is zero with slope -1; its sign follows d's so that v*d is +0.0 and s keeps its bits.
         v = x0 - x if x.is_complex() or x.layout != strided else where(d >= 0, x0 - x, -(x - x0))
-        return s - v * (d - v * h)
+        out = s - v * (d - v * h)
+        if armed[0]:
+            outputs.append((out, x, x0, d))
+        return out
 
     return primitive
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.canary import Secret
-from grader.sandbox import canary, confine, protocol
+from grader.sandbox import canary, confine, protocol, trace
 
 MAX_MESSAGE_CHARS = 2000
 
@@ -124,9 +124,14 @@ class Runner:
         self.path = setup["path"]
         self.function_name = setup["function"]
         self.function: Any = None
+        self.recorder = trace.Recorder(torch, setup["primitive"])
         # From here on the secret and its key live in the canary's closures alone.
         self.canary = canary.install(torch, setup["primitive"], setup["derivative"],
-                                     Secret.from_wire(setup.pop("secret")))
+                                     Secret.from_wire(setup.pop("secret")),
+                                     traced=(self.recorder.armed, self.recorder.primitive_outputs))
+        # The reference solution, loaded before the student's file and confinement, for its backward
+        # pass beside theirs (never registered in sys.modules; reaching it needs a recorded heap search).
+        self.reference = _load_function(setup["reference"], self.function_name) if setup.get("reference") else None
 
     def load(self) -> dict[str, Any]:
         started = time.perf_counter()
@@ -155,6 +160,8 @@ class Runner:
         arrays: list = []
         if header["op"] == "plot":
             return {"first": self.call(make(), arrays)}, arrays
+        if header["op"] == "trace":
+            return self.trace(make, int(header["index"])), arrays
         # Twice on one tensor (does it change x? do repeated calls agree?), then each further call on
         # a fresh one; the parent says which calls are secret.
         self.canary.plan(int(header["nonce"]), int(header["sealed"]), int(header["calls"]))
@@ -168,6 +175,29 @@ class Runner:
         }
         calls += [self.call(make(), arrays, planned=True) for _ in range(int(header["calls"]) - 2)]
         return {"calls": calls, **changed, "primitive_calls": self.canary.calls()}, arrays
+
+    def trace(self, make: Any, index: int) -> dict[str, Any]:
+        """The backward passes of two calls on one input (the second shows a gradient that
+        accumulates), then of the reference solution on a fresh copy; plain calls, values read at
+        element `index`. Only numbers and names go back: no arrays."""
+        x = make()
+        calls = [self._traced(self.function, x, index) for _ in range(2)]
+        reference = self._traced(self.reference, make(), index) if self.reference is not None else None
+        return {"student": calls, "reference": reference}
+
+    def _traced(self, function: Any, x: Any, index: int) -> dict[str, Any]:
+        def run() -> tuple[Any, BaseException | None]:
+            try:
+                return function(x), None
+            except BaseException as err:  # noqa: BLE001 - reported as the call's kind
+                return None, err
+
+        self.canary.plan(0, 0, 0)  # plain, and the primitive's count starts again
+        (out, error), passes = self.recorder.record(run, index, x.numel())
+        self.canary.rest()
+        kind = "error" if error is not None else "tensor" if isinstance(out, self.torch.Tensor) else "other"
+        value = self.recorder.at(out) if kind == "tensor" else None
+        return {"kind": kind, "value": value, "primitive_calls": self.canary.calls(), **passes}
 
     def call(self, x: Any, arrays: list, planned: bool = False) -> dict[str, Any]:
         """Call the student's function once, in the state the case planned (plain for the plot);
@@ -184,6 +214,17 @@ class Runner:
         reply = snapshot(self.torch, out, x.numel(), arrays)
         reply["seconds"] = time.perf_counter() - started
         return reply
+
+
+def _load_function(path: str, name: str) -> Any:
+    try:
+        spec = importlib.util.spec_from_file_location("grader_reference_solution", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return getattr(module, name)
+    except Exception:  # noqa: BLE001 - no reference pass then; grading does not need one
+        return None
 
 
 def make_input(torch: Any, values: Any, dtype: str, device: str, layout: str) -> Any:

@@ -13,7 +13,7 @@ import numpy as np
 
 from grader import safe_text
 from grader.grids import GridCase
-from grader.observations import CaseResult, ErrorInfo, Frame, LoadResult, Returned
+from grader.observations import CaseResult, ErrorInfo, Frame, LoadResult, Returned, Traced, TracedCall, TracedStep
 from grader.sandbox.protocol import ProtocolError, array_count, decode_array
 
 
@@ -131,6 +131,64 @@ def parse_case(case: GridCase, secret: tuple[bool, ...], header: dict[str, Any],
         grad_left=_flag(header.get("grad_left")),
         primitive_calls=primitive_calls,
     )
+
+
+MAX_TRACED_STEPS = 48  # sandbox/trace.py hooks no more nodes per pass
+MAX_TRACED_RUNS = 4  # nor records more passes per call
+
+
+def parse_traced(x: tuple[float, ...], index: int, dtype: str, header: dict[str, Any], _: bytes) -> Traced | None:
+    """A trace reply: the submission's two calls and the reference's one, names and numbers only.
+    A harness failure around the trace (the student broke torch) leaves no trace, not a crash."""
+    if header.get("event") == "harness_error":
+        return None
+    student = header.get("student")
+    if not isinstance(student, list) or len(student) != 2:
+        raise ProtocolError("a trace reply without its two calls")
+    reference = header.get("reference")
+    return Traced(x, index, dtype, tuple(_traced_call(call) for call in student),
+                  _traced_call(reference) if reference is not None else None)
+
+
+def _traced_call(raw: Any) -> TracedCall:
+    if not isinstance(raw, dict) or raw.get("kind") not in ("tensor", "error", "other"):
+        raise ProtocolError("a traced call that is not described")
+    runs = raw.get("runs")
+    if not isinstance(runs, list) or len(runs) > MAX_TRACED_RUNS:
+        raise ProtocolError("traced passes that are not a short list")
+    parsed = tuple(_traced_run(run) for run in runs)
+    return TracedCall(raw["kind"], _number(raw.get("value")), _int(raw.get("primitive_calls"), 0) or 0, parsed,
+                      cut=any(isinstance(run, dict) and run.get("cut") is True for run in runs),
+                      more_runs=raw.get("more_runs") is True)
+
+
+def _traced_run(raw: Any) -> tuple[TracedStep, ...]:
+    steps = raw.get("steps") if isinstance(raw, dict) else None
+    if not isinstance(steps, list) or len(steps) > MAX_TRACED_STEPS:
+        raise ProtocolError("a traced pass whose steps are not a short list")
+    return tuple(_traced_step(step, len(steps)) for step in steps)
+
+
+def _traced_step(raw: Any, count: int) -> TracedStep:
+    if not isinstance(raw, dict):
+        raise ProtocolError("a traced step that is not an object")
+    nexts, outs = raw.get("next"), raw.get("grad_out")
+    if (not isinstance(nexts, list) or not isinstance(outs, list) or len(nexts) != len(outs) or len(nexts) > 8
+            or not all(_int(n, -1) is not None and n < count for n in nexts)):
+        raise ProtocolError("a traced step whose edges are malformed")
+    numbers = {key: _number(raw.get(key)) for key in ("grad_in", "u", "result", "constant", "other", "held", "local")}
+    return TracedStep(_line(raw.get("op"), 60), tuple(nexts), tuple(_number(v) for v in outs), **numbers)
+
+
+def _number(raw: Any) -> float | None:
+    """A recorded number: finite on the wire as a number, nan and the infinities as text."""
+    if isinstance(raw, bool) or raw is None:
+        return None
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if raw in ("nan", "inf", "-inf"):
+        return float(raw)
+    raise ProtocolError(f"a recorded number that is not one: {raw!r:.40}")
 
 
 def parse_events(raw: tuple[str, ...]) -> tuple[str, ...]:

@@ -1,0 +1,337 @@
+"""The backward pass a submission ran, written out and compared with the reference solution's.
+
+Pure: from the recorded passes (observations.Traced, sandbox/trace.py) to a BackwardPass, whose
+steps carry each local derivative as a formula beside its value, and whose `divergence` names the
+first place the student's pass differs from the reference's, in the student's terms. Never scores:
+the verdict is the canary's (verdict.py); this explains.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from grader.exercise import Exercise
+from grader.grids import GridCase
+from grader.observations import Observations, Traced, TracedCall, TracedStep
+from grader.outcome import BackwardPass, Step
+from grader.verdict import values_of
+
+# Nodes that move or copy values without a derivative of their own (a sum's gradient is 1 for
+# every element): comparing passes skips them, since honest code differs in exactly these.
+STRUCTURAL = frozenset({
+    "AccumulateGrad", "SumBackward0", "SumBackward1", "ViewBackward0", "UnsafeViewBackward0",
+    "ReshapeAliasBackward0", "ExpandBackward0", "CloneBackward0", "ToCopyBackward0", "AliasBackward0",
+    "SelectBackward0", "SliceBackward0", "SqueezeBackward0", "SqueezeBackward1", "SqueezeBackward2",
+    "UnsqueezeBackward0", "PermuteBackward0", "TBackward0", "AsStridedBackward0", "IndexBackward0",
+    "CopySlices", "CopyBackwards", "UnbindBackward0", "StackBackward0", "CatBackward0", "ViewAsRealBackward0",
+    "ViewAsComplexBackward0", "DetachBackward0",
+})
+
+# op -> (what it computes from u, its local derivative written out)
+FORMULAS = {
+    "SinBackward0": ("sin({})", "d/du sin(u) = cos(u)"),
+    "CosBackward0": ("cos({})", "d/du cos(u) = -sin(u)"),
+    "TanhBackward0": ("tanh({})", "d/du tanh(u) = 1 - tanh(u)²"),
+    "ExpBackward0": ("exp({})", "d/du exp(u) = exp(u)"),
+    "LogBackward0": ("log({})", "d/du log(u) = 1/u"),
+    "SqrtBackward0": ("√{}", "d/du √u = 1/(2√u)"),
+    "NegBackward0": ("-{}", "d/du (-u) = -1"),
+    "SumBackward0": ("sum({})", "d/du_i sum(u) = 1"),
+    "MeanBackward0": ("mean({})", "d/du_i mean(u) = 1/n"),
+    "AddBackward0": (None, "d/du (u + v) = 1"),
+    "SubBackward0": (None, "d/du (u - v) = 1"),
+    "MulBackward0": (None, "d/du (u·v) = v"),
+    "DivBackward0": (None, "d/du (u/v) = 1/v"),
+    "PowBackward0": (None, "d/du uⁿ = n·uⁿ⁻¹"),
+    "ReciprocalBackward0": ("1/{}", "d/du 1/u = -1/u²"),
+    "SigmoidBackward0": ("sigmoid({})", "d/du σ(u) = σ(u)(1 - σ(u))"),
+    "AbsBackward0": ("|{}|", "d/du |u| = sign(u)"),
+    "AccumulateGrad": (None, "x.grad += the gradient that arrived"),
+}
+SUPERSCRIPT = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
+
+
+def trace_input(obs: Observations, ex: Exercise) -> tuple[GridCase, int]:
+    """Where to record: the smallest input correctness failed on, at its first wrong element (the
+    one the feedback reports), else the exercise's sample input at its first element."""
+    from grader.checks import within_tolerance
+
+    failed = obs.minimal.get("correctness")
+    if failed is not None and failed.case.values.size:
+        got = values_of(failed.plain, failed.case)
+        wrong = np.flatnonzero(~within_tolerance(got, failed.case, ex)) if got is not None else np.array([0])
+        return failed.case, int(wrong[0]) if wrong.size else 0
+    device = obs.devices[0] if obs.devices else "cpu"
+    return GridCase(np.array(ex.trace_x, dtype=np.float64), "float64", device, "plain", "general"), 0
+
+
+def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | None:
+    """The passes at the recorded input, compared. `proven`: the canary showed autograd of the
+    primitive on every input (a pass that ran no backward then carried the derivative forward)."""
+    traced = obs.traced
+    if traced is None or not traced.student:
+        return None
+    x = np.array(traced.x, dtype=np.float64)
+    sample = float(x[traced.index])
+    want = float(ex.reference(x.reshape(-1)).reshape(-1)[traced.index]) if x.size else math.nan
+    reference = traced.reference if traced.reference is not None and _close(traced.reference.value, want) else None
+    ref_steps = steps_of(reference.runs[0], sample) if reference is not None and reference.runs else ()
+    first = replace(traced.student[0], runs=tuple(run for run in traced.student[0].runs if run))
+    student = steps_of(first.runs[0], sample) if first.runs else ()
+    base = BackwardPass(sample, student, ref_steps, None, input_values=tuple(traced.x[:16]))
+    if first.kind == "error":
+        return replace(base, description="it raised an error", divergence=(
+            f"Your {ex.function} raised an error on this input, so its pass stopped before giving a gradient."))
+    if not first.runs:
+        description, sentence = _no_pass(first, ex, want, obs, proven)
+        return replace(base, description=description, divergence=sentence)
+    right = _close(first.value, want)
+    unread = bool(student) and all(s.grad_in is None for s in student)
+    sentence, at, ref_at = (None, None, None) if unread else _first_difference(student, ref_steps, sample)
+    if sentence is not None and right and proven:
+        # Another route to the right gradient (a norm instead of a sum of squares): not a mistake.
+        return replace(base, description=f"another route to the same gradient: {_route(student)} where the "
+                                         f"reference's pass runs {_route(ref_steps)}")
+    if sentence is None:
+        accumulated = _accumulated(traced, sample)
+        if accumulated is not None:
+            steps, sentence, at = accumulated
+            return replace(base, student=steps, divergence=sentence, diverges_at=at)
+        if not _close(first.value, want) and student:
+            got = _fmt(first.value) if first.kind == "tensor" else "no tensor"
+            sentence = (f"Your backward pass matches the reference's step for step, but your {ex.function} returned "
+                        f"{got} at x = {_fmt(sample)}, not the gradient the pass computed "
+                        f"({_fmt(want)}): return x.grad (or what torch.autograd.grad gave), not another tensor.")
+            at = len(student) - 1
+    if sentence is None and not proven:
+        return replace(base, divergence=(
+            "Your pass ran, but the answer you returned did not come from it: under the canary it did not follow "
+            f"autograd's derivative of {ex.primitive} (see autograd)."))
+    if sentence is None and unread:
+        return replace(base, description=(
+            "the steps ran inside torch.func's transforms, whose numbers cannot be read; the value agrees"))
+    if sentence is None and len(first.runs) > 1:
+        return replace(base, description=f"{len(first.runs)} backward passes ran (one per element, as a Jacobian does)")
+    return replace(base, divergence=sentence, diverges_at=at, reference_at=ref_at)
+
+
+def steps_of(run: Sequence[TracedStep], sample: float) -> tuple[Step, ...]:
+    """A recorded pass as Steps: numbers, formula and where the local derivative was taken."""
+    expressions: dict[int, str | None] = {}
+    return tuple(_step(run, i, expressions, sample) for i in range(len(run)))
+
+
+def _step(run: Sequence[TracedStep], i: int, expressions: dict[int, str | None], sample: float) -> Step:
+    s = run[i]
+    out = s.grad_out[0] if s.grad_out else None
+    if s.op == "AccumulateGrad" and s.grad_in is not None:
+        out = s.grad_in + (s.held or 0.0)  # what x.grad holds after the pass
+    local = s.local
+    if local is None and s.op != "AccumulateGrad" and s.grad_in not in (None, 0.0) and out is not None:
+        local = out / s.grad_in
+    formula = FORMULAS.get(s.op, (None, ""))[1]
+    if s.op == "PowBackward0" and s.constant is not None:
+        n = s.constant
+        formula = f"d/du u{_power(n)} = {_fmt(n)}·u{_power(n - 1)}" if n != 2 else "d/du u² = 2u"
+    if s.op == "MulBackward0" and s.other is not None:
+        both = s.u is not None and len(s.next) > 1
+        formula = f"d/du (u·v) = v = {_fmt(s.other)}" + (f"; d/dv (u·v) = u = {_fmt(s.u)}" if both else "")
+        if both:
+            return Step(s.op, s.grad_in, local, out, formula, "", tuple(n for n in s.next if n >= 0))
+    u_name = _input_expression(run, i, expressions)
+    if u_name == "x" and s.u is not None and not _close(s.u, sample):
+        u_name = None  # a leaf of the student's own (x**2 detached, say), not x
+    at = ""
+    if s.u is not None:
+        at = f"u = {u_name} = {_fmt(s.u)}" if u_name and u_name != _fmt(s.u) else f"u = {_fmt(s.u)}"
+    elif s.held is not None:
+        at = f"x.grad held {_fmt(s.held)} before this pass"
+    return Step(s.op, s.grad_in, local, out, formula, at, tuple(n for n in s.next if n >= 0))
+
+
+def _input_expression(run: Sequence[TracedStep], i: int, memo: dict[int, str | None]) -> str | None:
+    """The step's input u in terms of x ("x²" for cos(x²)), where the ops below it say it."""
+    below = [n for n in run[i].next if n >= 0]
+    if not run[i].next or not below:
+        return "x"  # the pass ended here: its input is the tensor the gradient is taken for
+    return _output_expression(run, below[0], memo)
+
+
+def _output_expression(run: Sequence[TracedStep], i: int, memo: dict[int, str | None]) -> str | None:
+    if i in memo:
+        return memo[i]
+    memo[i] = None  # a cycle (never in autograd's graphs) ends here
+    s = run[i]
+    inner = "x" if s.op == "AccumulateGrad" else _input_expression(run, i, memo)
+    shape = FORMULAS.get(s.op, (None, ""))[0]
+    name: str | None = None
+    if s.op == "AccumulateGrad":
+        name = "x"
+    elif inner is None:
+        name = None
+    elif s.op in STRUCTURAL and s.op not in ("SumBackward0", "SumBackward1"):
+        name = inner
+    elif shape is not None:
+        name = shape.format(inner if len(inner) <= 2 or inner.endswith(")") else f"({inner})")
+    elif s.op == "PowBackward0" and s.constant is not None:
+        name = f"{inner if len(inner) <= 2 else f'({inner})'}{_power(s.constant)}"
+    memo[i] = name
+    return name
+
+
+def _first_difference(student: Sequence[Step], reference: Sequence[Step],
+                      sample: float) -> tuple[str | None, int | None, int | None]:
+    """The first place the student's math steps differ from the reference's, in words: where the
+    pass started, then a factor missing or added, then a factor with another value."""
+    if not reference:
+        return None, None, None
+    mine, theirs = _math(student), _math(reference)
+    if mine and theirs:
+        a, b = student[mine[0]], reference[theirs[0]]
+        if _differ(a.grad_in, b.grad_in):
+            scaled = "x" if _close(a.grad_in, sample) else _fmt(a.grad_in)
+            hint = " (`y.backward(x)`)" if scaled == "x" else ""
+            return (f"Your backward pass started from {scaled} instead of ones{hint}, so every step was multiplied "
+                    f"by {scaled}: {a.op} received {_fmt(a.grad_in)} where the reference's received "
+                    f"{_fmt(b.grad_in)}. Start it from ones: y.sum().backward() or "
+                    "y.backward(torch.ones_like(y)).", mine[0], theirs[0])
+    missing = _unmatched([reference[j] for j in theirs], [student[i] for i in mine])
+    extra = _unmatched([student[i] for i in mine], [reference[j] for j in theirs])
+    if missing:
+        k = theirs[missing[0]]
+        b = reference[k]
+        instead = f" (it has {student[mine[extra[0]]].op} instead)" if extra else ""
+        if b.op.startswith("SumBackward"):
+            return (f"Your graph has no {b.op} inside the function: the reference's sums over every element of x "
+                    "before the steps above it, and your pass took each element alone.", None, k)
+        return (f"Your graph has no {b.op}: the chain-rule factor {b.formula or b.op} ({_fmt(b.local)} here) is "
+                f"missing{instead}.", mine[extra[0]] if extra else None, k)
+    if extra:
+        k = mine[extra[0]]
+        a = student[k]
+        return (f"Your pass has a {a.op} step that the reference's does not ({a.formula or a.op}; ×{_fmt(a.local)} "
+                f"here), so every gradient after it is {_times(a.local)}.", k, None)
+    for i, j in zip(mine, theirs, strict=False):
+        a, b = student[i], reference[j]
+        if a.op == b.op and _differ(a.local, b.local):
+            return (f"At {a.op} your pass applied {_fmt(a.local)} where the reference's applied {_fmt(b.local)}"
+                    f"{_at_words(a, b)}.", i, j)
+    return None, None, None
+
+
+def _math(steps: Sequence[Step]) -> list[int]:
+    """The steps with a derivative of their own. A sum is one inside the function (‖x‖²), not
+    where the pass starts (y.sum().backward())."""
+    return [i for i, s in enumerate(steps) if s.op not in STRUCTURAL or (s.op.startswith("SumBackward") and i > 0)]
+
+
+def _unmatched(these: Sequence[Step], those: Sequence[Step]) -> list[int]:
+    """Positions in `these` whose op `those` lacks (counting repeats), the telling ones first: a
+    factor that is not 1 here says more than an addition."""
+    left = [s.op for s in those]
+    found = []
+    for k, step in enumerate(these):
+        if step.local is not None and _close(step.local, 1.0) and not step.op.startswith("SumBackward"):
+            continue  # a factor of 1 here (u + c, u * 1.0) changes no gradient
+        if step.op in left:
+            left.remove(step.op)
+        else:
+            found.append(k)
+    return found
+
+
+def _accumulated(traced: Traced, sample: float) -> tuple[tuple[Step, ...], str, int] | None:
+    """A pass that added to a gradient an earlier pass left on the same leaf (the second call on
+    one tensor, or two passes in one call)."""
+    passes = [run for call in traced.student for run in call.runs]
+    for later, run in enumerate(passes):
+        for i, step in enumerate(run):
+            if step.op == "AccumulateGrad" and later and step.held not in (None, 0.0):
+                steps = steps_of(run, sample)
+                held, added = _fmt(step.held), _fmt(step.grad_in)
+                return steps, (f"Two passes ran over the same leaf, so the gradient accumulated: x.grad already held "
+                               f"{held} from the earlier pass and this one added {added}, giving "
+                               f"{_fmt(steps[i].grad_out)}. Use a fresh leaf each call (x.detach().requires_grad_()) "
+                               "or torch.autograd.grad, which returns the gradient instead of adding it."), i
+    return None
+
+
+def _no_pass(call: TracedCall, ex: Exercise, want: float, obs: Observations, proven: bool) -> tuple[str, str | None]:
+    primitive = f"torch.{ex.primitive}"
+    if call.primitive_calls == 0:
+        line = next((f" (line {h.line} calls {h.name})" for h in obs.source_hits), "")
+        return (f"no backward step ran: {primitive} never ran",
+                f"No backward step ran: the value did not come from autograd{line}; {primitive} never ran in this "
+                "call, so there was nothing to differentiate.")
+    if not proven:
+        return (f"no backward pass ran, yet {primitive} did", f"No backward pass ran, yet {primitive} did, and the "
+                "canary did not show its derivative coming through autograd: the answer was written out by hand.")
+    # Nothing records forward mode or TorchScript's own engine: say what is known, not a guess.
+    description = (f"no backward pass ran, yet {primitive} did: the derivative was carried forward "
+                   "(forward-mode AD, jvp or jacfwd) or by an engine the grader cannot watch")
+    sentence = None if _close(call.value, want) else (
+        f"{description}; its value here is {_fmt(call.value)}, not {_fmt(want)}.")
+    return description, sentence
+
+
+def _differ(a: float | None, b: float | None) -> bool:
+    """Known on both sides and not the same (a number torch.func kept out of reach is unknown)."""
+    return a is not None and b is not None and not _close(a, b)
+
+
+def _close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-7) or (math.isnan(a) and math.isnan(b))
+
+
+def _route(steps: Sequence[Step]) -> str:
+    ops = [steps[i].op for i in _math(steps)] or [s.op for s in steps]
+    return " → ".join(ops[:8]) + (" → …" if len(ops) > 8 else "")
+
+
+def _at_words(a: Step, b: Step) -> str:
+    return f" (at {a.at}; the reference's at {b.at})" if a.at and b.at and a.at != b.at else ""
+
+
+def _times(local: float | None) -> str:
+    return f"{_fmt(local)} times what it should be" if local is not None else "off"
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "unknown"
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e6:
+        return str(int(value))
+    return f"{value:.4g}"
+
+
+def _power(n: float) -> str:
+    return _fmt(n).translate(SUPERSCRIPT)
+
+
+def written_steps(steps: Sequence[Step]) -> list[str]:
+    """A pass written out, a line per step: its local derivative as a formula beside its value,
+    and the gradient in and out ("CosBackward0: d/du cos(u) = -sin(u), at u = x² = 0.25: -0.2474")."""
+    lines = []
+    for k, s in enumerate(steps, 1):
+        where = f", at {s.at}" if s.at and s.local is not None else f" ({s.at})" if s.at else ""
+        value = f": {_fmt(s.local)}" if s.local is not None else ""
+        flow = f"; gradient {_fmt(s.grad_in)} in, {_fmt(s.grad_out)} out" if s.grad_in is not None else ""
+        lines.append(f"{k}. {s.op}: {s.formula or 'no formula known'}{where}{value}{flow}")
+    return lines
+
+
+def headline(recorded: BackwardPass) -> str:
+    """One line: whether the student's pass agrees with the reference's, and where not."""
+    if recorded.divergence is not None:
+        return recorded.divergence
+    if recorded.description:
+        return recorded.description[0].upper() + recorded.description[1:] + "."
+    if not recorded.reference:
+        return "Your backward pass ran; the reference's could not be recorded to compare."
+    return "Your backward pass agrees with the reference's, step for step."

@@ -1,0 +1,225 @@
+"""Records the backward passes a call runs, child side, as names and numbers (the parent reads them).
+
+Every backward pass, whatever started it (`y.backward()`, `torch.autograd.grad`, torch.func's grad,
+a thread), reaches autograd's engine through one Python object, `Variable._execution_engine`. The
+child puts a stand-in there before any student code loads; it passes every call through untouched
+and, only while a trace call is armed, first walks the graph from the pass's roots and hangs a
+pre-hook and a hook on each node (torch's own debug logging does the same). Each hook reads, at one
+sample element, the gradient that arrived, the gradient passed on along each edge, and the node's
+saved input (u) where it has one. Nothing here changes a gradient or raises into the student's
+code: a value that cannot be read (a vmapped tensor, say) is sent as null.
+
+The canary's graph for the primitive (sandbox/canary.py: a SubBackward0 over a few ordinary ops) is
+shown as the step the student wrote: the kernel lists, while armed, each output it made with its
+input, the input's value and the derivative it applied, and the walk folds the ops between them
+into one `SinBackward0` (or the exercise's primitive).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from typing import Any
+
+MAX_NODES = 48  # nodes hooked per pass: the exercises need about ten
+MAX_RUNS = 4  # passes recorded per call
+MAX_WALK = 4096  # nodes visited per walk (a student's long graph is cut short, and says so)
+
+
+class Recorder:
+    """Installed once per child, before the student's file loads; armed only for trace calls."""
+
+    def __init__(self, torch: Any, primitive: str) -> None:
+        self.torch = torch
+        self.step_name = primitive.capitalize() + "Backward0"  # torch's name for the node we fold into
+        self.armed = [False]  # the canary kernel reads this cell
+        self.primitive_outputs: list[tuple[Any, Any, Any, Any]] = []  # (out, x, x0, d), filled by the kernel
+        self.runs: list[dict[str, Any]] = []
+        self.more = False
+        self.index, self.numel = 0, 1
+        self._lock = threading.Lock()
+        variable = torch.autograd.variable.Variable
+        variable._execution_engine = _Engine(variable._execution_engine, self)
+
+    def record(self, call: Callable[[], Any], index: int, numel: int) -> tuple[Any, dict[str, Any]]:
+        """Run `call` with the recorder armed; (what it returned or raised, the passes it ran)."""
+        self.runs, self.more, self.index, self.numel = [], False, index, numel
+        self.primitive_outputs.clear()
+        self.armed[0] = True
+        try:
+            result = call()
+        finally:
+            self.armed[0] = False
+            self.primitive_outputs.clear()  # let the student's graph go
+        return result, {"runs": self.runs, "more_runs": self.more}
+
+    def begin(self, tensors: Any) -> Callable[[], None] | None:
+        """Hook the graph a pass is about to run; returns what takes the hooks off again."""
+        with self._lock:
+            if len(self.runs) >= MAX_RUNS:
+                self.more = True
+                return None
+            run: dict[str, Any] = {"steps": [], "cut": False}
+            self.runs.append(run)
+        try:
+            return _Pass(self, run, tensors).hook()
+        except Exception:  # noqa: BLE001 - never break a student's backward over a picture
+            return None
+
+    def at(self, t: Any) -> float | str | None:
+        """t's value at the sample element (its only element when it has one), for the wire."""
+        try:
+            if t is None:
+                return None
+            flat = t.detach().reshape(-1)
+            count = flat.numel()
+            if count == 0:
+                return None
+            value = flat[self.index if count == self.numel else 0]
+            number = float(value.real if value.is_complex() else value)
+        except Exception:  # noqa: BLE001 - a vmapped or otherwise unreadable tensor: no number
+            return None
+        return number if math.isfinite(number) else str(number)
+
+
+class _Engine:
+    """Stands in for autograd's engine: the same methods, and run_backward records when armed."""
+
+    def __init__(self, real: Any, recorder: Recorder) -> None:
+        self._real = real
+        self._recorder = recorder
+
+    def run_backward(self, tensors: Any, *args: Any, **kwargs: Any) -> Any:
+        done = self._recorder.begin(tensors) if self._recorder.armed[0] else None
+        try:
+            return self._real.run_backward(tensors, *args, **kwargs)
+        finally:
+            if done is not None:
+                done()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+class _Pass:
+    """One pass: the nodes reachable from its roots, hooked, and the steps they fill in as they run."""
+
+    def __init__(self, recorder: Recorder, run: dict[str, Any], tensors: Any) -> None:
+        self.recorder = recorder
+        self.run = run
+        self.torch = recorder.torch
+        # A root is a tensor or a GradientEdge (a node and an output number).
+        self.roots = [t.grad_fn if isinstance(t, self.torch.Tensor) else getattr(t, "node", None)
+                      for t in (tensors if isinstance(tensors, (tuple, list)) else (tensors,))]
+        edge = self.torch.autograd.graph.get_gradient_edge
+        # The canary's output nodes: the step each stands for (its input's node, u and the derivative).
+        self.folded: dict[Any, tuple[Any, Any, Any]] = {}
+        for out, x, x0, d in list(recorder.primitive_outputs):
+            if out.grad_fn is not None:
+                self.folded[out.grad_fn] = (edge(x).node if x.requires_grad else None, x0, d)
+        self.order: list[Any] = []
+        self.index: dict[Any, int] = {}
+        self.handles: list[Any] = []
+        self.ran: dict[int, int] = {}  # node index -> when it ran
+        self.values: dict[int, dict[str, Any]] = {}
+
+    def hook(self) -> Callable[[], None]:
+        self._walk()
+        for i, node in enumerate(self.order[:MAX_NODES]):
+            self.handles.append(node.register_prehook(self._before(i, node)))
+            self.handles.append(node.register_hook(self._after(i, node)))
+        return self._finish
+
+    def _walk(self) -> None:
+        queue, seen = [n for n in self.roots if n is not None], 0
+        while queue and seen < MAX_WALK:
+            node = queue.pop(0)
+            if node in self.index:
+                continue
+            seen += 1
+            self.index[node] = len(self.order)
+            self.order.append(node)
+            queue.extend(self._next(node))
+        self.run["cut"] = bool(queue) or len(self.order) > MAX_NODES
+
+    def _next(self, node: Any) -> list[Any]:
+        if node in self.folded:
+            below = self.folded[node][0]
+            return [below] if below is not None else []
+        return [n for n, _ in node.next_functions if n is not None]
+
+    def _before(self, i: int, node: Any) -> Callable[..., None]:
+        at = self.recorder.at
+
+        def prehook(grad_outputs: Any) -> None:
+            try:
+                self.ran.setdefault(i, len(self.ran))
+                found = self.values.setdefault(i, {})
+                found["grad_in"] = at(grad_outputs[0]) if grad_outputs else None
+                if node in self.folded:
+                    _, x0, d = self.folded[node]
+                    found["u"], found["local"] = at(x0), at(d)
+                    return
+                for name, key in (("_saved_self", "u"), ("_saved_result", "result"), ("_saved_exponent", "constant"),
+                                  ("_saved_other", "other")):
+                    if hasattr(node, name):
+                        value = getattr(node, name)
+                        found[key] = at(value) if hasattr(value, "detach") else _number(value)
+                variable = getattr(node, "variable", None)
+                if variable is not None:  # AccumulateGrad: what x.grad held before this pass added to it
+                    found["held"] = at(variable.grad)
+            except Exception:  # noqa: BLE001 - an unreadable node keeps what was read so far
+                pass
+
+        return prehook
+
+    def _after(self, i: int, node: Any) -> Callable[..., None]:
+        at = self.recorder.at
+
+        def hook(grad_inputs: Any, grad_outputs: Any) -> None:
+            try:
+                found = self.values.setdefault(i, {})
+                if node in self.folded:
+                    incoming, local = found.get("grad_in"), found.get("local")
+                    both = isinstance(incoming, float) and isinstance(local, float)
+                    found["grad_out"] = [incoming * local if both else None]  # type: ignore[operator]
+                else:  # one per edge to a node (an input that needs no gradient has none)
+                    edges = [g for (n, _), g in zip(node.next_functions, grad_inputs, strict=False) if n is not None]
+                    found["grad_out"] = [at(g) for g in edges]
+            except Exception:  # noqa: BLE001
+                pass
+
+        return hook
+
+    def _finish(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+        ran = sorted(self.ran, key=self.ran.__getitem__)
+        position = {node_index: k for k, node_index in enumerate(ran)}
+        steps = []
+        for node_index in ran:
+            node = self.order[node_index]
+            name = self.recorder.step_name if node in self.folded else _name(node)
+            found = dict(self.values.get(node_index, {}))
+            outs = found.pop("grad_out", [])
+            # An edge to a node that did not run ends the pass there (autograd.grad returns it): -1.
+            edges = [(position.get(self.index.get(n, -1), -1), outs[k] if k < len(outs) else None)
+                     for k, n in enumerate(self._next(node))]
+            steps.append({**found, "op": name, "next": [e[0] for e in edges], "grad_out": [e[1] for e in edges]})
+        self.run["steps"] = steps
+
+
+def _name(node: Any) -> str:
+    try:
+        return str(node.name()).removeprefix("torch::autograd::")[:60]
+    except Exception:  # noqa: BLE001
+        return "?"
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
