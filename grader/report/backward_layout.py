@@ -47,6 +47,15 @@ class Box:
     mark: bool  # the first step where the passes differ
     condensed: bool  # a run of plain steps drawn as one
 
+    def rects(self) -> list[tuple[float, float, float, float]]:
+        """What the box covers, its tag included (left, top, right, bottom), with a little room."""
+        covered = [(self.x - self.w / 2 - 4, self.y - 2, self.x + self.w / 2 + 4, self.y + self.h + 2)]
+        if self.tag:
+            left = self.x + self.w / 2 + 8
+            covered.append((left, self.y + PAD_Y, left + text_width(self.tag, NUMBER_PT, False),
+                            self.y + PAD_Y + LINE_PX[NAME_PT]))
+        return covered
+
 
 @dataclass(frozen=True)
 class Label:
@@ -267,7 +276,7 @@ def _arriving(g: Graph, i: int, j: int) -> str:
 def _labelled(routes: list[list[tuple[float, float]]], texts: list[str], boxes: tuple[Box, ...]) -> tuple[Edge, ...]:
     """Each arrow's number beside its last stretch, on its outer side, at the first place along it
     that overlaps no box and no other number; a number with no such place is left out."""
-    taken = [(b.x - b.w / 2 - 4, b.y - 2, b.x + b.w / 2 + 4, b.y + b.h + 2) for b in boxes]
+    taken = [rect for b in boxes for rect in b.rects()]
     edges = []
     for points, text in zip(routes, texts, strict=True):
         (x0, y0), (x1, y1) = points[-2:]
