@@ -84,7 +84,7 @@ class _Drawing:
                 _box(ax, box, colour, mark)
         if not self.backward.student:
             self._nothing(ax, student)
-        ax.text(WIDTH / 2, self.height - 14, self.verdict, ha="center", va="bottom", fontsize=VERDICT_PT,
+        _text(ax, WIDTH / 2, self.height - 14, self.verdict, ha="center", va="bottom", fontsize=VERDICT_PT,
                 color=self.verdict_colour, linespacing=1.35)
         canvas.draw()
         return encode_png(np.asarray(canvas.buffer_rgba())[:, :, :3])
@@ -94,14 +94,14 @@ class _Drawing:
         where = f"x = {b.sample_x:.4g}".replace("-", "−")
         if len(b.input_values) > 1:
             where += f"  (one of the {len(b.input_values)} elements of the input)"
-        ax.text(WIDTH / 2, 14, f"The backward pass at {where}", ha="center", va="top", fontsize=15,
+        _text(ax, WIDTH / 2, 14, f"The backward pass at {where}", ha="center", va="top", fontsize=15,
                 fontweight="bold", color=INK)
-        ax.text(WIDTH / 2, 44, "Each arrow carries the gradient that arrived at the step it points to; ×n beside "
+        _text(ax, WIDTH / 2, 44, "Each arrow carries the gradient that arrived at the step it points to; ×n beside "
                 "a step is the local derivative it applied.", ha="center", va="top", fontsize=9.5, color=MUTED)
         student, reference = self.panels
         for panel, title, colour in ((student, "Your backward pass", STUDENT),
                                      (reference, "The reference solution's", REFERENCE)):
-            ax.text(panel.left + panel.width / 2, 78, title, ha="center", va="top", fontsize=12, fontweight="bold",
+            _text(ax, panel.left + panel.width / 2, 78, title, ha="center", va="top", fontsize=12, fontweight="bold",
                     color=colour)
         ax.plot([reference.left] * 2, [74, self.rule_end], color=RULE, lw=1)
 
@@ -109,9 +109,14 @@ class _Drawing:
         """In place of the student's boxes: how the value came without a backward pass."""
         what = self.backward.description or "no backward step ran"
         lines = geometry.wrap(what[:1].upper() + what[1:], 10.5, min(panel.width - 90, 420), 6)
-        ax.text(panel.left + panel.width / 2, geometry.TOP + 20, "\n".join([*lines, "(no backward steps to draw)"]),
+        _text(ax, panel.left + panel.width / 2, geometry.TOP + 20, "\n".join([*lines, "(no backward steps to draw)"]),
                 ha="center", va="top", fontsize=10.5, color=INK, linespacing=1.4,
                 bbox={"boxstyle": "round,pad=0.8", "fc": FILL[STUDENT], "ec": STUDENT, "lw": 1.2})
+
+
+def _text(ax: Any, x: float, y: float, text: str, **style: Any) -> None:
+    """Text as it is: matplotlib would read a pair of $ signs as mathematics (and raise on bad TeX)."""
+    ax.text(x, y, text, parse_math=False, **style)
 
 
 def _box(ax: Any, box: Box, colour: str, mark: str) -> None:
@@ -123,16 +128,16 @@ def _box(ax: Any, box: Box, colour: str, mark: str) -> None:
                                 ls="--" if box.condensed else "-"))
     y = box.y + geometry.PAD_Y
     for text, points, bold, muted in box.lines:
-        ax.text(box.x, y + geometry.LINE_PX[points] / 2, text, ha="center", va="center_baseline", fontsize=points,
+        _text(ax, box.x, y + geometry.LINE_PX[points] / 2, text, ha="center", va="center_baseline", fontsize=points,
                 fontweight="bold" if bold else "normal", color=MUTED if muted else INK)
         y += geometry.LINE_PX[points]
     if box.tag:
         first = box.y + geometry.PAD_Y + geometry.LINE_PX[geometry.NAME_PT] / 2  # level with the op's name
-        ax.text(box.x + box.w / 2 + 8, first, box.tag, ha="left", va="center_baseline", fontsize=geometry.NUMBER_PT,
+        _text(ax, box.x + box.w / 2 + 8, first, box.tag, ha="left", va="center_baseline", fontsize=geometry.NUMBER_PT,
                 color=MUTED)
     if box.mark:  # a badge on the corner: needs no room beside the box
         ax.add_patch(Circle((box.x - box.w / 2, box.y), 10, fc=mark, ec="white", lw=1.5))
-        ax.text(box.x - box.w / 2, box.y, "✗" if mark == BAD else "✓", ha="center", va="center", fontsize=10,
+        _text(ax, box.x - box.w / 2, box.y, "✗" if mark == BAD else "✓", ha="center", va="center", fontsize=10,
                 fontweight="bold", color="white")
 
 
@@ -143,7 +148,7 @@ def _arrow(ax: Any, edge: Edge) -> None:
     ax.add_patch(FancyArrowPatch(path=Route(edge.points), arrowstyle="-|>", mutation_scale=11, color=ARROW, lw=1.1))
     if edge.label is not None:
         label = edge.label
-        ax.text(label.x, label.y, label.text, ha=label.align, va="center", fontsize=geometry.NUMBER_PT, color=INK)
+        _text(ax, label.x, label.y, label.text, ha=label.align, va="center", fontsize=geometry.NUMBER_PT, color=INK)
 
 
 __all__ = ["picture", "render"]

@@ -122,7 +122,9 @@ def wide() -> BackwardPass:
 
 def test_odd_passes_draw_without_crashing():
     cycle = (Step("A", 1.0, 1.0, 1.0, next=(1, 7, -2)), Step("B", None, None, None, next=(0,)))
-    for backward in (wide(), BackwardPass(float("nan"), cycle, (), None), BackwardPass(0.5, (), (), None)):
+    dollars = (Step("A$B", 1.0, 1.0, 1.0, "$x^$", "$\\frac{$"),)  # no mathematics in text, nor TeX errors
+    for backward in (wide(), BackwardPass(float("nan"), cycle, (), None), BackwardPass(0.5, (), (), None),
+                     BackwardPass(0.5, dollars, dollars, "$\\undefined$", description="$")):
         assert pixels(backward_plot.picture(backward)).shape[1] == 1100
 
 
