@@ -1,9 +1,10 @@
 """Many submissions: find them, grade them in parallel, resume, and write the gradebook.
 
 Each submission is graded by grade_file (its own sandboxed child) inside a worker process, which
-writes OUT/<student>/feedback.png and result.json atomically. The gradebook and summary are rebuilt
-from those result files at the end, so a batch killed at any point (kill -9 included) and run again
-regrades only what is missing or stale, and never leaves a truncated file or a duplicate row.
+writes OUT/<student>/feedback.png, backward.png and result.json atomically. The gradebook and
+summary are rebuilt from those result files at the end, so a batch killed at any point (kill -9
+included) and run again regrades only what is missing or stale, and never leaves a truncated file
+or a duplicate row.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"grader {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     check = commands.add_parser("check", help="a student's self-check: verdict, hints and a plot")
-    grade = commands.add_parser("grade", help="grade one file: result.json and feedback.png in --out")
+    grade = commands.add_parser("grade", help="grade one file: result.json, feedback.png and backward.png in --out")
     for sub in (check, grade):
         sub.add_argument("file", type=Path, help="the student's .py file")
         sub.add_argument("--exercise", default="sin", help="exercise name in reference/ or a .toml path (default: sin)")
@@ -37,10 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="grid seed (default: from the exercise and $GRADER_COURSE_SECRET)")
         sub.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                          help="where to run the grids (default: cpu, plus cuda when available)")
-        sub.add_argument("--no-plot", action="store_true", help="skip feedback.png")
+        sub.add_argument("--no-plot", action="store_true", help="skip feedback.png and backward.png")
     check.add_argument("--out", type=Path, default=Path("grader-feedback"),
-                       help="folder for feedback.png and result.json (default: ./grader-feedback)")
-    grade.add_argument("--out", type=Path, required=True, help="folder for result.json and feedback.png")
+                       help="folder for feedback.png, backward.png and result.json (default: ./grader-feedback)")
+    grade.add_argument("--out", type=Path, required=True,
+                       help="folder for result.json, feedback.png and backward.png")
     grade.add_argument("--quiet", action="store_true", help="print nothing on success")
     batch = commands.add_parser("batch", help="grade a folder of submissions: results, gradebook.csv, summary")
     batch.add_argument("folder", type=Path, help="one .py per student, or one folder per student with a .py")
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--exercise", default="sin", help="exercise name in reference/ or a .toml path (default: sin)")
     batch.add_argument("--seed", type=int, default=None, help="grid seed (default: as for grade)")
     batch.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    batch.add_argument("--no-plot", action="store_true", help="skip feedback.png")
+    batch.add_argument("--no-plot", action="store_true", help="skip feedback.png and backward.png")
     batch.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
                        help="grade on an existing Dask cluster instead of local processes")
     for sub in (check, grade, batch):

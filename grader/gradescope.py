@@ -116,7 +116,7 @@ def run(root: Path, exercise: str, course_secret: str = "") -> int:
         from grader import exercise as exercises
         from grader.grade import grade_file
         from grader.grids import grid_seed
-        from grader.report import plot
+        from grader.report import plot, write_backward
         from grader.submission import refusal
 
         ex = exercises.load(exercise)
@@ -129,7 +129,8 @@ def run(root: Path, exercise: str, course_secret: str = "") -> int:
             return 0
         outcome = grade_file(path, ex, seed=grid_seed(ex.name, course_secret))
         picture = plot.render(outcome, ex, root / "results" / "feedback.png")
-        render.write(render.results(outcome, picture), results)
+        backward = write_backward(outcome, root / "results" / "backward.png")
+        render.write(render.results(outcome, picture, backward), results)
         return 0
     except BaseException:  # noqa: BLE001 - whatever failed, Gradescope must get a valid results.json
         render.write(render.grader_failure(traceback.format_exc(), time.monotonic() - started), results)

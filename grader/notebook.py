@@ -1,8 +1,8 @@
 """The notebook self-check: `from grader import check; check(get_derivative)` in Jupyter.
 
 Grades a function defined in the notebook with the same grids, checks and canary as `grader check`
-(run in the kernel's own process: see sandbox/inprocess.py), then shows the verdict table and the
-feedback plot inline. Outside IPython it prints the terminal verdict instead.
+(run in the kernel's own process: see sandbox/inprocess.py), then shows the verdict table, the
+feedback plot and the backward pass inline. Outside IPython it prints the terminal verdict instead.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def check(function: Callable[..., Any], exercise: str = "sin", *, seed: int | No
           device: str = "auto") -> None:
     from grader import exercise as exercises
     from grader.grade import grade_function
-    from grader.report import plot
+    from grader.report import backward_plot, plot
 
     ex = exercises.load(exercise)
     outcome = grade_function(function, ex, seed=seed, device=device)
@@ -32,8 +32,10 @@ def check(function: Callable[..., Any], exercise: str = "sin", *, seed: int | No
     from IPython.display import HTML, Image, display
 
     display(HTML(verdict_html(outcome, ex)))
-    if png is not None:
-        display(Image(data=png, format="png"))
+    backward = backward_plot.picture(outcome.backward) if outcome.backward is not None else None
+    for picture in (png, backward):
+        if picture is not None:
+            display(Image(data=picture, format="png"))
 
 
 def verdict_html(outcome: Outcome, exercise: Exercise) -> str:

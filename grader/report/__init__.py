@@ -10,10 +10,23 @@ from grader.outcome import Outcome
 
 
 def write_files(outcome: Outcome, exercise: Exercise, out: Path, plot: bool = True) -> tuple[Path, Path | None]:
-    """Write feedback.png, then result.json, each atomically: a result.json on disk means the
-    grading of that submission is complete (batch resume relies on it)."""
+    """Write feedback.png and backward.png, then result.json, each atomically: a result.json on disk
+    means the grading of that submission is complete (batch resume relies on it)."""
     from grader.report import plot as plotting
     from grader.report import result_json
 
     picture = plotting.render(outcome, exercise, out / "feedback.png") if plot else None
+    if plot:
+        write_backward(outcome, out / "backward.png")
     return result_json.write(outcome, out / "result.json"), picture
+
+
+def write_backward(outcome: Outcome, path: Path) -> Path | None:
+    """backward.png when the outcome recorded a backward pass. Otherwise an older one at that path
+    is removed: it would show a pass this grading did not see (a regrade in a batch's folder)."""
+    from grader.report import backward_plot
+
+    written = backward_plot.render(outcome, path)
+    if written is None:
+        path.unlink(missing_ok=True)
+    return written

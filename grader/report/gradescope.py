@@ -1,9 +1,9 @@
 """results.json for Gradescope: a renderer of the Outcome, like result.json and the terminal.
 
 Follows Gradescope's autograder specification (gradescope-autograders.readthedocs.io, "specs"):
-top-level score, execution_time, output (HTML: the verdict and the feedback plot as a data URI),
-tests (one per rubric check, visible to the student), stdout_visibility, extra_data (seed,
-versions, content hash). What only an instructor should see (tracebacks, the raw output, sandbox
+top-level score, execution_time, output (HTML: the verdict, then the feedback plot and the backward
+pass as data URIs), tests (one per rubric check, visible to the student), stdout_visibility,
+extra_data (seed, versions, content hash). What only an instructor should see (tracebacks, the raw output, sandbox
 events) goes in hidden tests worth 0 points.
 """
 
@@ -18,13 +18,13 @@ from typing import Any
 from grader.outcome import Outcome
 from grader.report.result_json import write_atomic
 
-MAX_IMAGE_BYTES = 600_000  # base64 makes it 800 kB: the whole file stays under Gradescope's 1 MB
+MAX_IMAGE_BYTES = 600_000  # all images together; base64 makes it 800 kB: the file stays under Gradescope's 1 MB
 FAILED_HERE = ("The autograder itself failed while grading this submission. This is not your fault and "
                "your score is not final: your instructor has been told. You may resubmit later.")
 
 
-def results(outcome: Outcome, picture: Path | None) -> dict[str, Any]:
-    """Gradescope's results.json for one graded submission."""
+def results(outcome: Outcome, picture: Path | None, backward: Path | None = None) -> dict[str, Any]:
+    """Gradescope's results.json for one graded submission; `backward` is backward.png, when written."""
     if outcome.status == "grader_error":
         return grader_failure(outcome.grader_error, outcome.duration_s, _extra(outcome))
     tests = [
@@ -47,7 +47,7 @@ def results(outcome: Outcome, picture: Path | None) -> dict[str, Any]:
     return {
         "score": round(outcome.score, 4),
         "execution_time": round(outcome.duration_s, 2),
-        "output": _summary(outcome, picture),
+        "output": _summary(outcome, picture, backward),
         "output_format": "html",
         "stdout_visibility": "hidden",
         "tests": tests,
@@ -78,16 +78,19 @@ def _hidden(name: str, text: str) -> dict[str, Any]:
             "visibility": "hidden"}
 
 
-def _summary(outcome: Outcome, picture: Path | None) -> str:
+def _summary(outcome: Outcome, picture: Path | None, backward: Path | None = None) -> str:
     lines = [f"<h3>{html.escape(outcome.exercise)}: {outcome.score:g} / {outcome.max_score:g}</h3>", "<ul>"]
     for f in outcome.findings:
         mark = "✓" if f.passed else "✗"
         lines.append(f"<li>{mark} <b>{html.escape(f.name.replace('_', ' '))}</b>: {html.escape(f.summary)}</li>")
     lines.append("</ul>")
-    if picture is not None and picture.is_file() and picture.stat().st_size <= MAX_IMAGE_BYTES:
-        data = base64.b64encode(picture.read_bytes()).decode()
-        lines.append(f'<img alt="Your curve against the reference" style="max-width:100%" '
-                     f'src="data:image/png;base64,{data}">')
+    room = MAX_IMAGE_BYTES  # the images share it, in this order: the file stays under Gradescope's 1 MB
+    for path, alt in ((picture, "Your curve against the reference"),
+                      (backward, "Your backward pass beside the reference solution's")):
+        if path is not None and path.is_file() and path.stat().st_size <= room:
+            room -= path.stat().st_size
+            data = base64.b64encode(path.read_bytes()).decode()
+            lines.append(f'<img alt="{alt}" style="max-width:100%" src="data:image/png;base64,{data}">')
     lines.append(f"<p>Each check below says what we tried, what came back and what to do. Grid seed "
                  f"{outcome.seed}: the same file always gets the same grade.</p>")
     return "\n".join(lines)

@@ -36,7 +36,7 @@ VERDICTS = (
 _NOT_RUN = ("missing", "refused", "grader_error")
 
 
-LINKED = ("feedback.png", "result.json")  # a student's files the roster links to, when they exist
+LINKED = ("feedback.png", "backward.png", "result.json")  # a student's files the roster links to, when they exist
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from grader.report.summary import LOOK_WHY, VERDICTS, Flag, Student, Summary, bi
 
 _ORDER = {key: i for i, (key, _) in enumerate(VERDICTS)}  # verdicts sort by this (worst first)
 _WORDS = dict(VERDICTS)
-_LINK_TEXT = {"feedback.png": "feedback", "result.json": "result.json"}
+_LINK_TEXT = {"feedback.png": "feedback", "backward.png": "backward pass", "result.json": "result.json"}
 
 
 def e(text: object) -> str:
