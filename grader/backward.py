@@ -57,14 +57,18 @@ SUPERSCRIPT = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
 
 def trace_input(obs: Observations, ex: Exercise) -> tuple[GridCase, int]:
     """Where to record: the smallest input correctness failed on, at its first wrong element (the
-    one the feedback reports), else the exercise's sample input at its first element."""
+    one the feedback reports) unless that is near 0, else the exercise's sample input at its first
+    element."""
     from grader.checks import within_tolerance
 
     failed = obs.minimal.get("correctness")
     if failed is not None and failed.case.values.size:
         got = values_of(failed.plain, failed.case)
-        wrong = np.flatnonzero(~within_tolerance(got, failed.case, ex)) if got is not None else np.array([0])
-        return failed.case, int(wrong[0]) if wrong.size else 0
+        wrong = np.flatnonzero(~within_tolerance(got, failed.case, ex)) if got is not None else np.arange(1)
+        # At x = 0 most gradients are 0 or 1 and a pass shows little: there, the sample input instead.
+        telling = [int(i) for i in wrong if abs(failed.case.values.reshape(-1)[i]) >= 0.1]
+        if telling:
+            return failed.case, telling[0]
     device = obs.devices[0] if obs.devices else "cpu"
     return GridCase(np.array(ex.trace_x, dtype=np.float64), "float64", device, "plain", "general"), 0
 
@@ -85,7 +89,8 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
     base = BackwardPass(sample, student, ref_steps, None, input_values=tuple(traced.x[:16]))
     if first.kind == "error":
         return replace(base, description="it raised an error", divergence=(
-            f"Your {ex.function} raised an error on this input, so its pass stopped before giving a gradient."))
+            f"Your {ex.function} raised {first.about or 'an error'} on this input, so its pass stopped before "
+            "giving a gradient."))
     if not first.runs:
         description, sentence = _no_pass(first, ex, want, obs, proven)
         return replace(base, description=description, divergence=sentence)
@@ -102,10 +107,12 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
             steps, sentence, at = accumulated
             return replace(base, student=steps, divergence=sentence, diverges_at=at)
         if not _close(first.value, want) and student:
-            got = _fmt(first.value) if first.kind == "tensor" else "no tensor"
+            names = {"NoneType": "None", "ndarray": "a NumPy array"}
+            got = (f"{_fmt(first.value)} at x = {_fmt(sample)}" if first.kind == "tensor"
+                   else names.get(first.about, f"a {first.about or 'value'}"))
             sentence = (f"Your backward pass matches the reference's step for step, but your {ex.function} returned "
-                        f"{got} at x = {_fmt(sample)}, not the gradient the pass computed "
-                        f"({_fmt(want)}): return x.grad (or what torch.autograd.grad gave), not another tensor.")
+                        f"{got} instead of the gradient the pass computed ({_fmt(want)}): return x.grad (or what "
+                        "torch.autograd.grad gave) as a tensor.")
             at = len(student) - 1
     if sentence is None and not proven:
         return replace(base, divergence=(

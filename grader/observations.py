@@ -149,6 +149,7 @@ class TracedCall:
     runs: tuple[tuple[TracedStep, ...], ...]
     cut: bool = False  # a graph or a number of passes too large to record whole
     more_runs: bool = False
+    about: str = ""  # the error it raised, or the type of what it returned
 
 
 @dataclass(frozen=True)

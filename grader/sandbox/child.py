@@ -197,7 +197,9 @@ class Runner:
         self.canary.rest()
         kind = "error" if error is not None else "tensor" if isinstance(out, self.torch.Tensor) else "other"
         value = self.recorder.at(out) if kind == "tensor" else None
-        return {"kind": kind, "value": value, "primitive_calls": self.canary.calls(), **passes}
+        about = (f"{type(error).__name__}: {_safe_text(error, 200, use_str=True)}" if error is not None
+                 else type(out).__name__)
+        return {"kind": kind, "value": value, "about": about, "primitive_calls": self.canary.calls(), **passes}
 
     def call(self, x: Any, arrays: list, planned: bool = False) -> dict[str, Any]:
         """Call the student's function once, in the state the case planned (plain for the plot);

@@ -77,6 +77,7 @@ class InProcessSession(Requests):
         self._replies.clear()
         if self._runner is not None:  # give the student's torch its own sin back
             self._runner.canary.remove()
+            self._runner.recorder.remove()
             self._runner = None
             self.torch._C._set_graph_executor_optimize(self._optimized)
 

@@ -159,7 +159,7 @@ def _traced_call(raw: Any) -> TracedCall:
     parsed = tuple(_traced_run(run) for run in runs)
     return TracedCall(raw["kind"], _number(raw.get("value")), _int(raw.get("primitive_calls"), 0) or 0, parsed,
                       cut=any(isinstance(run, dict) and run.get("cut") is True for run in runs),
-                      more_runs=raw.get("more_runs") is True)
+                      more_runs=raw.get("more_runs") is True, about=_line(raw.get("about", ""), 240))
 
 
 def _traced_run(raw: Any) -> tuple[TracedStep, ...]:
