@@ -60,7 +60,9 @@ class Exercise:
     rubric: dict[str, float]
     zero_total_unless_autograd: bool
     source: Path
-    trace_x: tuple[float, ...] = (0.5, 1.0, 1.5)  # where the backward pass is shown (at its first element)
+    # Where the backward pass is shown, at the first element: away from 0, 1 and π/2, where factors
+    # such as 2x or cos(x) are 0 or 1 and a missing one would go unseen.
+    trace_x: tuple[float, ...] = (0.75, 1.25, -0.5)
 
     @property
     def max_score(self) -> float:
@@ -149,7 +151,7 @@ def _parse(raw: dict, path: Path) -> Exercise:
         rubric=points,
         zero_total_unless_autograd=zero_total,
         source=path,
-        trace_x=tuple(float(v) for v in grid.get("trace_x", (0.5, 1.0, 1.5))),
+        trace_x=tuple(float(v) for v in grid.get("trace_x", (0.75, 1.25, -0.5))),
     )
 
 

@@ -7,6 +7,7 @@ string the child sent is made safe once, here (safe_text.py).
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import numpy as np
@@ -184,7 +185,7 @@ def _number(raw: Any) -> float | None:
     """A recorded number: finite on the wire as a number, nan and the infinities as text."""
     if isinstance(raw, bool) or raw is None:
         return None
-    if isinstance(raw, (int, float)):
+    if isinstance(raw, (int, float)) and abs(raw) <= sys.float_info.max:
         return float(raw)
     if raw in ("nan", "inf", "-inf"):
         return float(raw)

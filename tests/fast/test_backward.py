@@ -1,0 +1,132 @@
+"""backward.py: the student's pass written out and compared with the reference's, from recordings
+built by hand (tests/fast/test_trace.py records real ones)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from grader import backward, exercise
+from grader.observations import LoadResult, Observations, SourceHit, Traced, TracedCall, TracedStep
+
+X = 0.75
+COS = math.cos(X)
+
+
+def step(op, nxt=(), out=(None,), **numbers):
+    return TracedStep(op, tuple(nxt), tuple(out)[:len(nxt)] if nxt else (), **numbers)
+
+
+def sin_pass(seed=1.0, scale=1.0, held=None):
+    """y = scale * sin(x), started from `seed`: Sum? -> (Mul) -> Sin -> AccumulateGrad."""
+    steps = [step("SumBackward0", [1], [1.0], grad_in=1.0)] if seed == 1.0 else []
+    g = 1.0 if seed == 1.0 else seed
+    if scale != 1.0:
+        steps.append(step("MulBackward0", [len(steps) + 1], [g * scale], grad_in=g, other=scale))
+        g *= scale
+    steps.append(step("SinBackward0", [len(steps) + 1], [g * COS], grad_in=g, u=X, local=COS))
+    steps.append(step("AccumulateGrad", grad_in=g * COS, held=held))
+    return tuple(steps)
+
+
+def call(runs, value, primitive_calls=1, kind="tensor", about="Tensor"):
+    return TracedCall(kind, value, primitive_calls, tuple(runs), about=about)
+
+
+REFERENCE = call([(step("SumBackward0", [1], [1.0], grad_in=1.0),
+                   step("SinBackward0", [-1], [COS], grad_in=1.0, u=X, local=COS))], COS)
+
+
+def described(first, second=None, proven=True, hits=()):
+    traced = Traced((X, 1.25), 0, "float64", (first, second or first), REFERENCE)
+    obs = Observations(load=LoadResult(True), traced=traced, source_hits=tuple(hits))
+    result = backward.describe(obs, exercise.load("sin"), proven)
+    assert result is not None
+    return result
+
+
+def test_an_honest_pass_agrees_and_is_written_out():
+    result = described(call([sin_pass()], COS))
+    assert result.divergence is None and result.sample_x == X
+    lines = backward.written_steps(result.student)
+    want = f"2. SinBackward0: d/du sin(u) = cos(u), at u = x = 0.75: {COS:.4g}; gradient 1 in, {COS:.4g} out"
+    assert lines[1] == want
+    assert backward.headline(result) == "Your backward pass agrees with the reference's, step for step."
+
+
+def test_a_pass_started_from_x_is_named():
+    result = described(call([sin_pass(seed=X)], X * COS))
+    assert result.divergence is not None and "started from x instead of ones (`y.backward(x)`)" in result.divergence
+    assert (result.diverges_at, result.reference_at) == (0, 1)
+
+
+def test_an_extra_factor_is_named_with_its_value():
+    result = described(call([sin_pass(scale=2.0)], 2 * COS))
+    assert result.divergence is not None and "has a MulBackward0 step" in result.divergence
+    assert "×2 here" in result.divergence and result.diverges_at == 1
+
+
+def test_a_second_pass_over_the_same_leaf_is_accumulation():
+    second = call([sin_pass(held=COS)], 2 * COS)
+    result = described(call([sin_pass()], COS), second)
+    assert result.divergence is not None and result.divergence.startswith("Two passes ran over the same leaf")
+    assert result.student[result.diverges_at].op == "AccumulateGrad"
+    assert result.student[-1].grad_out == pytest.approx(2 * COS)
+
+
+def test_no_pass_names_the_line_that_wrote_the_answer():
+    result = described(call([], COS, primitive_calls=0), hits=[SourceHit(5, "cos", "return torch.cos(x)")])
+    assert result.student == () and result.divergence is not None
+    assert "No backward step ran" in result.divergence and "line 5 calls cos" in result.divergence
+
+
+def test_forward_mode_agrees_only_when_the_canary_proved_it():
+    honest = described(call([], COS), proven=True)
+    assert honest.divergence is None and "carried forward" in honest.description
+    cheat = described(call([], COS), proven=False)
+    assert cheat.divergence is not None and "written out by hand" in cheat.divergence
+
+
+def test_a_right_pass_whose_answer_did_not_follow_the_canary_is_not_called_right():
+    result = described(call([sin_pass()], COS), proven=False)
+    assert result.divergence is not None and "did not come from it" in result.divergence
+
+
+def test_returning_something_else_after_a_right_pass():
+    result = described(call([sin_pass()], math.sin(X)))
+    assert result.divergence is not None and "returned 0.6816 at x = 0.75 instead of the gradient" in result.divergence
+    none = described(call([sin_pass()], None, kind="other", about="NoneType"))
+    assert none.divergence is not None and "returned None instead" in none.divergence
+
+
+def test_an_error_is_quoted():
+    result = described(call([], None, kind="error", about="RuntimeError: grad can be implicitly created"))
+    assert result.divergence is not None and "raised RuntimeError: grad can be implicitly created" in result.divergence
+
+
+def test_a_missing_chain_factor_in_the_chain_rule_exercise():
+    ex = exercise.load("cos_square")
+    u = X**2
+    ref = call([(step("SumBackward0", [1], [1.0], grad_in=1.0),
+                 step("CosBackward0", [2], [-math.sin(u)], grad_in=1.0, u=u, local=-math.sin(u)),
+                 step("PowBackward0", [-1], [-math.sin(u) * 2 * X], grad_in=-math.sin(u), u=X, constant=2.0))],
+               -math.sin(u) * 2 * X)
+    mine = call([(step("SumBackward0", [1], [1.0], grad_in=1.0),
+                  step("CosBackward0", [2], [-math.sin(u)], grad_in=1.0, u=u, local=-math.sin(u)),
+                  step("AccumulateGrad", grad_in=-math.sin(u)))], -math.sin(u))
+    traced = Traced((X,), 0, "float64", (mine, mine), ref)
+    result = backward.describe(Observations(load=LoadResult(True), traced=traced), ex, True)
+    assert result is not None and result.divergence is not None
+    assert result.divergence.startswith("Your graph has no PowBackward0: the chain-rule factor d/du u² = 2u (1.5 here)")
+    assert result.reference_at == 2
+    assert "at u = x = 0.75: 1.5" in backward.written_steps(result.reference)[2]
+    # u named by what it is: the cos step's input is x², not x (a leaf of the student's own is not named x).
+    assert "at u = x² = 0.5625" in backward.written_steps(result.reference)[1]
+
+
+def test_a_reference_whose_value_is_wrong_is_not_shown():
+    wrong = call(REFERENCE.runs, 123.0)
+    traced = Traced((X,), 0, "float64", (call([sin_pass()], COS),) * 2, wrong)
+    result = backward.describe(Observations(load=LoadResult(True), traced=traced), exercise.load("sin"), True)
+    assert result is not None and result.reference == ()

@@ -1,0 +1,71 @@
+"""The backward pass through the real sandbox: every sample mistake and cheat gets the sentence that
+names its mistake, honest files (each route into autograd) agree with the reference, and the pass
+lands in result.json (schema 2) and as backward.png."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from grader import exercise
+from grader.grade import grade_file
+from grader.report import write_files
+from tests.conftest import ROOT, SUBMISSIONS
+
+pytestmark = pytest.mark.slow
+
+SAMPLES = ROOT / "samples"
+CASES = [
+    ("sin", SUBMISSIONS / "honest_backward.py", None),
+    ("sin", SUBMISSIONS / "honest_autograd_grad.py", None),
+    ("sin", SUBMISSIONS / "honest_forward_ad.py", None),
+    ("sin", SUBMISSIONS / "honest_func_vmap.py", None),
+    ("sin", SUBMISSIONS / "mistake_backward_x.py", "started from x instead of ones (`y.backward(x)`)"),
+    ("sin", SUBMISSIONS / "mistake_two_sin.py", "has a MulBackward0 step that the reference's does not"),
+    ("sin", SUBMISSIONS / "mistake_caller_requires_grad.py", "Two passes ran over the same leaf"),
+    ("sin", SUBMISSIONS / "mistake_returns_y.py", "instead of the gradient the pass computed"),
+    ("sin", SUBMISSIONS / "mistake_nonscalar_backward.py", "raised RuntimeError: grad can be implicitly created"),
+    ("sin", SUBMISSIONS / "cheat_cos.py", "No backward step ran"),
+    ("sin", SUBMISSIONS / "cheat_backward_then_cos.py", "the answer you returned did not come from it"),
+    ("sin", SUBMISSIONS / "cheat_finite_diff.py", "written out by hand"),
+    ("cos_square", SAMPLES / "cos_square" / "honest_backward.py", None),
+    ("cos_square", SAMPLES / "cos_square" / "mistake_no_chain_factor.py", "Your graph has no PowBackward0"),
+    ("sin_cos_norm", SAMPLES / "sin_cos_norm" / "honest_func_grad.py", None),
+    ("sin_cos_norm", SAMPLES / "sin_cos_norm" / "mistake_elementwise.py", "no SumBackward0 inside the function"),
+    ("log_sin", SAMPLES / "log_sin" / "honest_backward.py", None),
+    ("log_sin", SAMPLES / "log_sin" / "mistake_drops_reciprocal.py", "Your graph has no ReciprocalBackward0"),
+]
+
+
+@pytest.mark.parametrize(("name", "path", "phrase"), CASES, ids=[f"{n}-{p.stem}" for n, p, _ in CASES])
+def test_the_pass_names_the_mistake(name: str, path: Path, phrase: str | None) -> None:
+    outcome = grade_file(path, exercise.load(name), warm=True)
+    recorded = outcome.backward
+    assert recorded is not None, "every file that loads gets its pass recorded"
+    assert recorded.reference, "the reference solution's pass is recorded beside it"
+    if phrase is None:
+        assert recorded.divergence is None, recorded.divergence
+    else:
+        assert recorded.divergence is not None and phrase in recorded.divergence, recorded.divergence
+
+
+def test_the_pass_is_in_result_json_and_drawn(tmp_path: Path) -> None:
+    ex = exercise.load("cos_square")
+    outcome = grade_file(SAMPLES / "cos_square" / "mistake_no_chain_factor.py", ex, warm=True)
+    written = write_files(outcome, ex, tmp_path, plot=True)
+    data = json.loads((tmp_path / "result.json").read_text())
+    assert data["schema_version"] == 2
+    passes = data["backward_pass"]
+    assert {"sample_x", "student", "reference", "divergence"} <= set(passes)
+    assert [s["op"] for s in passes["reference"]] == ["SumBackward0", "CosBackward0", "PowBackward0"]
+    assert {"op", "grad_in", "local", "grad_out", "formula", "at"} <= set(passes["reference"][1])
+    assert passes["reference"][2]["formula"] == "d/du u² = 2u"
+    assert (tmp_path / "backward.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert written is not None
+
+
+def test_a_file_that_does_not_load_has_no_pass() -> None:
+    outcome = grade_file(SUBMISSIONS / "broken_syntax.py", exercise.load("sin"), warm=True)
+    assert outcome.backward is None
