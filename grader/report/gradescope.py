@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from grader.outcome import Outcome
+from grader import backward
+from grader.outcome import BackwardPass, Outcome
 from grader.report.result_json import write_atomic
 
 MAX_IMAGE_BYTES = 600_000  # all images together; base64 makes it 800 kB: the file stays under Gradescope's 1 MB
@@ -40,6 +41,8 @@ def results(outcome: Outcome, picture: Path | None, backward: Path | None = None
         }
         for number, f in enumerate(outcome.findings, start=1)
     ]
+    if outcome.backward is not None:
+        tests.append(_backward_test(outcome.backward))
     tests.append(_hidden("Instructor: what the submission printed", _printed(outcome)))
     events = "\n".join(outcome.sandbox_events) or "none"
     tests.append(_hidden("Instructor: sandbox", f"Layers: {', '.join(outcome.sandbox_layers) or 'none'}\n"
@@ -71,6 +74,18 @@ def grader_failure(detail: str, seconds: float = 0.0, extra: dict[str, Any] | No
 def write(data: dict[str, Any], path: Path) -> Path:
     write_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
     return path
+
+
+def _backward_test(recorded: BackwardPass) -> dict[str, Any]:
+    """The backward pass written out, for the student: not scored (the canary's verdict is)."""
+    lines = [backward.headline(recorded), "", f"Your backward pass at x = {recorded.sample_x:g}:"]
+    lines += ["  " + line for line in backward.written_steps(recorded.student)] or ["  (no backward step ran)"]
+    if recorded.reference:
+        theirs = backward.written_steps(recorded.reference)
+        lines += ["", "The reference solution's:", *("  " + line for line in theirs)]
+    return {"name": "Backward pass (not scored)", "score": 0.0, "max_score": 0.0,
+            "status": "passed" if recorded.divergence is None else "failed", "output": "\n".join(lines),
+            "output_format": "text", "visibility": "visible"}
 
 
 def _hidden(name: str, text: str) -> dict[str, Any]:

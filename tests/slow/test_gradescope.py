@@ -122,6 +122,8 @@ def test_an_honest_submission_gets_full_marks_and_its_plot(bundle, tmp_path):
     assert results["score"] == 10
     visible = [t for t in results["tests"] if t["visibility"] == "visible"]
     assert sum(t["max_score"] for t in visible) == 10 and all(t["status"] == "passed" for t in visible)
+    steps = next(t for t in visible if t["name"] == "Backward pass (not scored)")["output"]
+    assert "agrees with the reference's" in steps and "SinBackward0: d/du sin(u) = cos(u), at u = x = 0.75" in steps
     image = re.search(r'src="data:image/png;base64,([^"]+)"', results["output"])
     assert image and base64.b64decode(image.group(1)).startswith(b"\x89PNG")
     assert len(json.dumps(results)) < 1_000_000
