@@ -15,7 +15,8 @@ from grader import cli
 from tests.conftest import ROOT, SUBMISSIONS
 
 pytestmark = pytest.mark.slow
-REQUIRED = {"schema_version", "score", "max_score", "status", "checks", "seed", "device", "versions", "duration_s"}
+REQUIRED = {"schema_version", "score", "max_score", "status", "checks", "seed", "device", "versions", "duration_s",
+            "backward_pass"}
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -32,7 +33,7 @@ def test_grade_writes_a_complete_result_and_plot(tmp_path):
     assert done.returncode == 0, done.stderr
     data = result(tmp_path)
     assert set(data) >= REQUIRED
-    assert data["schema_version"] == 1 and data["score"] == data["max_score"] == 10
+    assert data["schema_version"] == 2 and data["score"] == data["max_score"] == 10
     assert {c["name"] for c in data["checks"]} >= {"loads", "correctness", "autograd"}
     assert all({"name", "passed", "score", "max_score", "message"} <= set(c) for c in data["checks"])
     assert set(data["versions"]) >= {"python", "torch", "grader", "hypothesis"}
