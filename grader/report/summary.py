@@ -9,7 +9,7 @@ import hashlib
 import io
 import tokenize
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,7 @@ class Summary:
     hints: list[tuple[str, int]]
     identical: list[list[str]]
     look: list[Flag]
+    passes: list[tuple[str, int]] = field(default_factory=list)  # how passes differed from the reference's
 
     @property
     def scores(self) -> list[float]:
@@ -93,17 +94,26 @@ def build(rows: list[dict[str, Any]], results: dict[str, dict[str, Any] | None],
     """From the gradebook's rows (sorted by student) and each student's result.json; `out` is where
     they were written, so that the roster links only to files that are there."""
     hints: Counter[str] = Counter()
+    passes: Counter[str] = Counter()
     roster, look = [], []
     for row in rows:
         result = results.get(row["student"])
         roster.append(_student(row, result, out))
         named = {_hint(check) for check in (result or {}).get("checks", []) if not check["passed"]}
         hints.update(hint for hint in named if hint)  # each cause once per student
+        if divergence := ((result or {}).get("backward_pass") or {}).get("divergence"):
+            passes[_gist(str(divergence))] += 1
         if result is not None and (flag := _flag(row["student"], result)):
             look.append(flag)
     verdicts = Counter(s.verdict for s in roster)
     return Summary(exercise, max_score, roster, verdicts, _check_rates(results), hints.most_common(8),
-                   _identical(sources), look)
+                   _identical(sources), look, passes.most_common(8))
+
+
+def _gist(divergence: str) -> str:
+    """A divergence without the numbers of one student's sample ("Your graph has no PowBackward0"),
+    so that students who made the same mistake count together."""
+    return divergence.split(": ")[0].split(" (")[0].rstrip(".") + "."
 
 
 def _student(row: dict[str, Any], result: dict[str, Any] | None, out: Path | None) -> Student:
@@ -192,6 +202,9 @@ def markdown(summary: Summary) -> str:
     lines += [f"| {words} | {summary.verdicts[key]} |" for key, words in VERDICTS if summary.verdicts[key]]
     lines += ["", "## Most common hints", "", "| hint | students |", "| --- | --- |"]
     lines += [f"| {hint.replace('|', '/')} | {count} |" for hint, count in summary.hints]
+    lines += ["", "## How backward passes differed from the reference's", "", "| difference | students |",
+              "| --- | --- |"]
+    lines += [f"| {gist.replace('|', '/')} | {count} |" for gist, count in summary.passes] or ["| none | |"]
     lines += ["", "## Identical submissions", ""]
     lines += [f"- {', '.join(group)}" for group in summary.identical] or ["None: every file differs in its code."]
     return "\n".join(lines) + "\n"

@@ -45,6 +45,7 @@ def html_page(summary: Summary) -> str:
 {_roster(summary.roster)}
 <h2>Verdicts</h2>{_verdict_table(summary)}
 <h2>Most common hints</h2>{_hint_table(summary)}
+<h2>How backward passes differed from the reference's</h2>{_pass_table(summary)}
 <h2>Identical submissions</h2><p class="why">The same code once comments and whitespace are dropped.</p>
 {_identical(summary.identical, rows)}
 <script>{SCRIPT}</script>
@@ -138,6 +139,12 @@ def _verdict_table(summary: Summary) -> str:
     rows = "".join(f"<tr><td>{_badge(key)}</td><td>{e(words)}</td><td>{summary.verdicts[key]}</td></tr>"
                    for key, words in VERDICTS if summary.verdicts[key])
     return f'<table class="counts"><tr><th colspan="2">verdict</th><th>students</th></tr>{rows}</table>'
+
+
+def _pass_table(summary: Summary) -> str:
+    rows = "".join(f"<tr><td>{e(g)}</td><td>{c}</td></tr>" for g, c in summary.passes) or \
+        '<tr><td colspan="2">None: every recorded pass agreed with the reference\'s.</td></tr>'
+    return f'<table class="counts"><tr><th>difference</th><th>students</th></tr>{rows}</table>'
 
 
 def _hint_table(summary: Summary) -> str:

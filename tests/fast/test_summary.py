@@ -51,3 +51,20 @@ def test_student_text_stays_text_in_the_page(tmp_path):
     page = html_page(build(tmp_path))
     assert "<img" not in page and "x&lt;img src=x onerror=alert(1)&gt;&amp;&quot;#1" in page
     assert 'href="x%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E%26%22%231/result.json"' in page
+
+
+def test_students_with_the_same_backward_mistake_count_together(tmp_path):
+    def diverged(sentence: str | None) -> dict:
+        return {**result(5.0, correct=False), "backward_pass": {"divergence": sentence}}
+
+    results = {"a": diverged("Your graph has no PowBackward0: the chain-rule factor 2u (1.5 here) is missing."),
+               "b": diverged("Your graph has no PowBackward0: the chain-rule factor 2u (-2 here) is missing."),
+               "c": diverged("Your pass has a MulBackward0 step that the reference's does not (×2 here), so ..."),
+               "d": diverged(None), "e": diverged("<script>alert(1)</script>: x")}
+    rows = [{"student": s, "score": 5.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
+    built = summary.build(rows, results, {}, "cos_square", 10.0, tmp_path)
+    assert built.passes[0] == ("Your graph has no PowBackward0.", 2)
+    assert ("Your pass has a MulBackward0 step that the reference's does not.", 1) in built.passes
+    assert "| Your graph has no PowBackward0. | 2 |" in summary.markdown(built)
+    page = html_page(built)
+    assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
