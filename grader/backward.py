@@ -82,7 +82,9 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
     x = np.array(traced.x, dtype=np.float64)
     sample = float(x[traced.index])
     want = float(ex.reference(x.reshape(-1)).reshape(-1)[traced.index]) if x.size else math.nan
-    reference = traced.reference if traced.reference is not None and _close(traced.reference.value, want) else None
+    tolerance = ex.tolerances.get(traced.dtype)
+    agrees = lambda got: _within(got, want, tolerance.atol, tolerance.rtol) if tolerance else _close(got, want)  # noqa: E731
+    reference = traced.reference if traced.reference is not None and agrees(traced.reference.value) else None
     ref_steps = steps_of(reference.runs[0], sample) if reference is not None and reference.runs else ()
     first = replace(traced.student[0], runs=tuple(run for run in traced.student[0].runs if run))
     student = steps_of(first.runs[0], sample) if first.runs else ()
@@ -92,9 +94,9 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
             f"Your {ex.function} raised {first.about or 'an error'} on this input, so its pass stopped before "
             "giving a gradient."))
     if not first.runs:
-        description, sentence = _no_pass(first, ex, want, obs, proven)
+        description, sentence = _no_pass(first, ex, want, obs, proven, agrees(first.value))
         return replace(base, description=description, divergence=sentence)
-    right = _close(first.value, want)
+    right = agrees(first.value)
     unread = bool(student) and all(s.grad_in is None for s in student)
     sentence, at, ref_at = (None, None, None) if unread else _first_difference(student, ref_steps, sample)
     if sentence is not None and right and proven:
@@ -106,7 +108,7 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
         if accumulated is not None:
             steps, sentence, at = accumulated
             return replace(base, student=steps, divergence=sentence, diverges_at=at)
-        if not _close(first.value, want) and student:
+        if not right and student:
             names = {"NoneType": "None", "ndarray": "a NumPy array"}
             got = (f"{_fmt(first.value)} at x = {_fmt(sample)}" if first.kind == "tensor"
                    else names.get(first.about, f"a {first.about or 'value'}"))
@@ -267,7 +269,8 @@ def _accumulated(traced: Traced, sample: float) -> tuple[tuple[Step, ...], str, 
     return None
 
 
-def _no_pass(call: TracedCall, ex: Exercise, want: float, obs: Observations, proven: bool) -> tuple[str, str | None]:
+def _no_pass(call: TracedCall, ex: Exercise, want: float, obs: Observations, proven: bool,
+             right: bool) -> tuple[str, str | None]:
     primitive = f"torch.{ex.primitive}"
     if call.primitive_calls == 0:
         line = next((f" (line {h.line} calls {h.name})" for h in obs.source_hits), "")
@@ -280,7 +283,7 @@ def _no_pass(call: TracedCall, ex: Exercise, want: float, obs: Observations, pro
     # Nothing records forward mode or TorchScript's own engine: say what is known, not a guess.
     description = (f"no backward pass ran, yet {primitive} did: the derivative was carried forward "
                    "(forward-mode AD, jvp or jacfwd) or by an engine the grader cannot watch")
-    sentence = None if _close(call.value, want) else (
+    sentence = None if right else (
         f"{description}; its value here is {_fmt(call.value)}, not {_fmt(want)}.")
     return description, sentence
 
@@ -288,6 +291,11 @@ def _no_pass(call: TracedCall, ex: Exercise, want: float, obs: Observations, pro
 def _differ(a: float | None, b: float | None) -> bool:
     """Known on both sides and not the same (a number torch.func kept out of reach is unknown)."""
     return a is not None and b is not None and not _close(a, b)
+
+
+def _within(got: float | None, want: float, atol: float, rtol: float) -> bool:
+    """Within the dtype's tolerance, as correctness judges (a float32 answer is not float64's)."""
+    return got is not None and (abs(got - want) <= atol + rtol * abs(want) or (math.isnan(got) and math.isnan(want)))
 
 
 def _close(a: float | None, b: float | None) -> bool:
