@@ -18,7 +18,6 @@ from grader.exercise import Exercise
 from grader.grids import GridCase
 from grader.observations import Observations, Traced, TracedCall, TracedStep
 from grader.outcome import BackwardPass, Step
-from grader.verdict import values_of
 
 # Nodes that move or copy values without a derivative of their own (a sum's gradient is 1 for
 # every element): comparing passes skips them, since honest code differs in exactly these.
@@ -30,6 +29,8 @@ STRUCTURAL = frozenset({
     "CopySlices", "CopyBackwards", "UnbindBackward0", "StackBackward0", "CatBackward0", "ViewAsRealBackward0",
     "ViewAsComplexBackward0", "DetachBackward0",
 })
+
+REDUCTIONS = ("Sum", "Mean", "Norm", "Dot", "Mv", "Mm", "Prod")  # ops that combine the elements of x
 
 # op -> (what it computes from u, its local derivative written out)
 FORMULAS = {
@@ -56,20 +57,12 @@ SUPERSCRIPT = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
 
 
 def trace_input(obs: Observations, ex: Exercise) -> tuple[GridCase, int]:
-    """Where to record: the smallest input correctness failed on, at its first wrong element (the
-    one the feedback reports) unless that is near 0, else the exercise's sample input at its first
-    element."""
-    from grader.checks import within_tolerance
-
-    failed = obs.minimal.get("correctness")
-    if failed is not None and failed.case.values.size:
-        got = values_of(failed.plain, failed.case)
-        wrong = np.flatnonzero(~within_tolerance(got, failed.case, ex)) if got is not None else np.arange(1)
-        # At x = 0 most gradients are 0 or 1 and a pass shows little: there, the sample input instead.
-        telling = [int(i) for i in wrong if abs(failed.case.values.reshape(-1)[i]) >= 0.1]
-        if telling:
-            return failed.case, telling[0]
-    device = obs.devices[0] if obs.devices else "cpu"
+    """Where the passes are recorded: the exercise's sample input, read at its first element. The
+    reference's pass is recorded there before the student's file loads (so no student code shares
+    a process with the reference solution), which fixes the input in advance; the sample is chosen
+    where the classic mistakes show (the failing input's own numbers are in the correctness check's
+    words)."""
+    device = "cpu"
     return GridCase(np.array(ex.trace_x, dtype=np.float64), "float64", device, "plain", "general"), 0
 
 
@@ -96,14 +89,19 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
     if not first.runs:
         description, sentence = _no_pass(first, ex, want, obs, proven, agrees(first.value))
         return replace(base, description=description, divergence=sentence)
-    right = agrees(first.value)
+    right = agrees(first.value) or (first.kind == "tensor" and first.value is None)  # unreadable: no claim
     unread = bool(student) and all(s.grad_in is None for s in student)
+    if unread and not right:
+        return replace(base, divergence=(
+            f"Your steps ran inside torch.func's transforms, whose numbers cannot be read; the value that came back, "
+            f"{_fmt(first.value)} at x = {_fmt(sample)}, is not the gradient ({_fmt(want)})."))
     sentence, at, ref_at = (None, None, None) if unread else _first_difference(student, ref_steps, sample)
     if sentence is not None and right and proven:
         # Another route to the right gradient (a norm instead of a sum of squares): not a mistake.
         return replace(base, description=f"another route to the same gradient: {_route(student)} where the "
                                          f"reference's pass runs {_route(ref_steps)}")
-    if sentence is None:
+    second = traced.student[1] if len(traced.student) > 1 else first
+    if sentence is None and not (right and agrees(second.value)):
         accumulated = _accumulated(traced, sample)
         if accumulated is not None:
             steps, sentence, at = accumulated
@@ -113,8 +111,8 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
             got = (f"{_fmt(first.value)} at x = {_fmt(sample)}" if first.kind == "tensor"
                    else names.get(first.about, f"a {first.about or 'value'}"))
             sentence = (f"Your backward pass matches the reference's step for step, but your {ex.function} returned "
-                        f"{got} instead of the gradient the pass computed ({_fmt(want)}): return x.grad (or what "
-                        "torch.autograd.grad gave) as a tensor.")
+                        f"{got}, not the gradient the pass computed ({_fmt(want)}): return the gradient itself "
+                        "(x.grad, or what torch.autograd.grad gave), as a tensor, untouched after the pass.")
             at = len(student) - 1
     if sentence is None and not proven:
         return replace(base, divergence=(
@@ -123,8 +121,9 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
     if sentence is None and unread:
         return replace(base, description=(
             "the steps ran inside torch.func's transforms, whose numbers cannot be read; the value agrees"))
-    if sentence is None and len(first.runs) > 1:
-        return replace(base, description=f"{len(first.runs)} backward passes ran (one per element, as a Jacobian does)")
+    if sentence is None and max(first.passes, len(first.runs)) > 1:
+        return replace(base, description=f"{max(first.passes, len(first.runs))} backward passes ran; the first is "
+                                         "shown")
     return replace(base, divergence=sentence, diverges_at=at, reference_at=ref_at)
 
 
@@ -215,8 +214,10 @@ def _first_difference(student: Sequence[Step], reference: Sequence[Step],
         b = reference[k]
         instead = f" (it has {student[mine[extra[0]]].op} instead)" if extra else ""
         if b.op.startswith("SumBackward"):
+            other = next((student[i].op for i in mine if any(w in student[i].op for w in REDUCTIONS)), None)
+            took = f"yours reduces with {other} instead" if other else "your pass took each element alone"
             return (f"Your graph has no {b.op} inside the function: the reference's sums over every element of x "
-                    "before the steps above it, and your pass took each element alone.", None, k)
+                    f"before the steps above it, and {took}.", None, k)
         return (f"Your graph has no {b.op}: the chain-rule factor {b.formula or b.op} ({_fmt(b.local)} here) is "
                 f"missing{instead}.", mine[extra[0]] if extra else None, k)
     if extra:
@@ -226,7 +227,12 @@ def _first_difference(student: Sequence[Step], reference: Sequence[Step],
                 f"here), so every gradient after it is {_times(a.local)}.", k, None)
     for i, j in zip(mine, theirs, strict=False):
         a, b = student[i], reference[j]
-        if a.op == b.op and _differ(a.local, b.local):
+        if a.op != b.op:
+            order = "the same steps in another order (composed the other way round?)" if sorted(
+                student[k].op for k in mine) == sorted(reference[k].op for k in theirs) else f"{a.op} where the " \
+                f"reference's has {b.op}"
+            return (f"Your pass runs {_route(student)} where the reference's runs {_route(reference)}: {order}.", i, j)
+        if _differ(a.local, b.local):
             return (f"At {a.op} your pass applied {_fmt(a.local)} where the reference's applied {_fmt(b.local)}"
                     f"{_at_words(a, b)}.", i, j)
     return None, None, None
@@ -259,7 +265,8 @@ def _accumulated(traced: Traced, sample: float) -> tuple[tuple[Step, ...], str, 
     passes = [run for call in traced.student for run in call.runs]
     for later, run in enumerate(passes):
         for i, step in enumerate(run):
-            if step.op == "AccumulateGrad" and later and step.held not in (None, 0.0):
+            added_to = step.held not in (None, 0.0) and step.grad_in not in (None, 0.0)
+            if step.op == "AccumulateGrad" and later and added_to:
                 steps = steps_of(run, sample)
                 held, added = _fmt(step.held), _fmt(step.grad_in)
                 return steps, (f"Two passes ran over the same leaf, so the gradient accumulated: x.grad already held "
@@ -279,7 +286,7 @@ def _no_pass(call: TracedCall, ex: Exercise, want: float, obs: Observations, pro
                 "call, so there was nothing to differentiate.")
     if not proven:
         return (f"no backward pass ran, yet {primitive} did", f"No backward pass ran, yet {primitive} did, and the "
-                "canary did not show its derivative coming through autograd: the answer was written out by hand.")
+                f"canary did not show your answer following autograd's derivative of {ex.primitive} (see autograd).")
     # Nothing records forward mode or TorchScript's own engine: say what is known, not a guess.
     description = (f"no backward pass ran, yet {primitive} did: the derivative was carried forward "
                    "(forward-mode AD, jvp or jacfwd) or by an engine the grader cannot watch")

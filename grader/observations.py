@@ -150,11 +150,12 @@ class TracedCall:
     cut: bool = False  # a graph or a number of passes too large to record whole
     more_runs: bool = False
     about: str = ""  # the error it raised, or the type of what it returned
+    passes: int = 0  # how many backward passes it ran (the first MAX_TRACED_RUNS are recorded)
 
 
 @dataclass(frozen=True)
 class Traced:
-    """Two calls of the submission on one input, and the reference solution on a copy of it."""
+    """Two calls of the submission on one input, and the reference solution's call on it."""
 
     x: tuple[float, ...]  # the input, flattened
     index: int  # the sample element
@@ -182,3 +183,4 @@ class Observations:
     source_uses_autograd: bool = False  # the source calls backward, autograd.grad, torch.func, ...
     events: tuple[str, ...] = ()  # recorded for review: attempts the sandbox stopped or watched
     traced: Traced | None = None  # the backward passes at one input, beside the reference's
+    reference_pass: TracedCall | None = None  # the reference solution's, at the exercise's sample input

@@ -17,8 +17,8 @@ import numpy as np
 from grader import grids, safe_text
 from grader.canary import Secret
 from grader.exercise import Exercise
-from grader.observations import CaseResult, LoadResult, Observations, Returned
-from grader.sandbox.replies import parse_case, parse_loaded, parse_returned, parse_traced
+from grader.observations import CaseResult, LoadResult, Observations, Returned, TracedCall
+from grader.sandbox.replies import parse_case, parse_loaded, parse_reference, parse_returned, parse_traced
 from grader.sandbox.session import Conversation, SessionEnded
 
 # What a shrink may spend per failing check: calls keep it deterministic (a fast function needs a
@@ -73,13 +73,17 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         raise GraderFailure(f"the sandbox did not start: {end.ended.detail}") from None
     devices = _devices(device, bool(hello.get("cuda")))
     plan = plan.ensure(exercise, devices)
+    key = (str(exercise.source), exercise.function, exercise.trace_x)
     session.send({
         "op": "setup",
         "path": str(session.path),
         "function": exercise.function,
         "primitive": exercise.primitive,
         "derivative": exercise.derivative,
-        "reference": str(exercise.solution),  # its backward pass is recorded beside the student's
+        # The reference solution's backward pass, once per exercise in this process: the child records
+        # it before the student's file loads (sandbox/child.py), for the student's to be compared with.
+        "reference": str(exercise.solution) if key not in _REFERENCE_PASSES else None,
+        "trace_x": list(exercise.trace_x),
         "secret": secret.to_wire(),
         "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},
         "devices": list(devices),
@@ -89,6 +93,10 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     base = Observations(load=LoadResult(False), devices=devices, plot_x=plan.plot_x,
                         torch_version=safe_text.line(str(hello.get("torch", "")), 50))
     try:
+        if key not in _REFERENCE_PASSES:
+            _REFERENCE_PASSES[key] = session.reply(limits.load_timeout_s, "the reference solution's backward pass",
+                                                   parse_reference)
+        base = replace(base, reference_pass=_REFERENCE_PASSES[key])
         layers, failure = session.reply(limits.load_timeout_s, "the import of your file", parse_loaded)
     except SessionEnded as end:
         return replace(base, ended=end.ended)
@@ -108,6 +116,10 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         base, load=LoadResult(True), cases=tuple(results), planned=tuple(cases), secret=secret, ended=ended,
         ended_case=ended_case, plot=plot,
     )
+
+
+# The reference solution's pass per exercise: the same in every child, so recorded once per process.
+_REFERENCE_PASSES: dict[tuple[str, str, tuple[float, ...]], TracedCall | None] = {}
 
 
 def run_case(session: Conversation, case: grids.GridCase, timeout: float, key: Secret) -> CaseResult:
@@ -219,7 +231,8 @@ def trace(session: Conversation, observations: Observations, case: grids.GridCas
     try:
         traced = session.request(header, case.values.astype("<f8").tobytes(), timeout,
                                  "a recorded call of your function",
-                                 lambda reply, data: parse_traced(flat, index, case.dtype, reply, data))
+                                 lambda reply, data: parse_traced(flat, index, case.dtype,
+                                                                  observations.reference_pass, reply, data))
     except SessionEnded:
         return observations
     return replace(observations, traced=traced)

@@ -303,7 +303,7 @@ def _contents(step: Step, detail: bool, slot: float) -> tuple[float, float, tupl
     narrow slot the box drops the formula, shortens the op, and holds the gradient that arrived."""
     room, narrow = slot - 12, slot < NARROW
     pad = NARROW_PAD if narrow else PAD_X
-    tag = f"→ x.grad = {_number(step.grad_in)}" if step.op == "AccumulateGrad" and not step.next else (
+    tag = f"→ x.grad = {_number(step.grad_out)}" if step.op == "AccumulateGrad" and not step.next else (
         f"×{_number(step.local)}" if step.local is not None else "")
     lines: list[Line] = [(step.op.removesuffix("Backward0") if narrow else step.op, NAME_PT, True, False)]
     if narrow:

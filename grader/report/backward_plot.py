@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from grader.backward import headline
 from grader.outcome import BackwardPass, Outcome
 from grader.report import backward_layout as geometry
 from grader.report.backward_layout import WIDTH, Box, Edge, Panel
@@ -28,7 +29,6 @@ from grader.report.plot import BAD, DPI, GOOD, REFERENCE, STUDENT, encode_png
 INK, MUTED, ARROW, RULE = "#262626", "#5a5a5a", "#6b6b6b", "#d9d9d9"
 FILL = {STUDENT: "#fdf1e8", REFERENCE: "#eaf2fa", BAD: "#fbe3e0", GOOD: "#e5f3e6"}
 VERDICT_PT = 10.5
-AGREE = "Your backward pass agrees with the reference solution's at every step."
 
 
 def render(outcome: Outcome, path: Path) -> Path | None:
@@ -56,7 +56,7 @@ class _Drawing:
         self.backward = backward
         self.panels = geometry.panels(backward)
         agree = backward.divergence is None
-        self.verdict = "\n".join(geometry.wrap(("✓ " if agree else "✗ ") + (backward.divergence or AGREE), VERDICT_PT,
+        self.verdict = "\n".join(geometry.wrap(("✓ " if agree else "✗ ") + headline(backward), VERDICT_PT,
                                       WIDTH - 160, 6))
         self.verdict_colour = GOOD if agree else BAD
         body = max(p.bottom for p in self.panels)

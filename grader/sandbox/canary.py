@@ -56,7 +56,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             traced: tuple[list[bool], list[Any]] | None = None) -> Canary:
     """Put the canary in place for every later call of the primitive, plain until planned. With
     `traced` (a flag cell and a list, sandbox/trace.py's), every call made while the flag is up adds
-    (output, input, input's value, derivative) to the list, so a recorded backward pass can show the
+    (output's node, input, input's value, derivative) to the list, so a recorded backward pass can show the
     canary's few ops as the one step the student wrote. Only trace calls raise the flag, and they
     are never secret."""
     vf = torch._C._VariableFunctions
@@ -203,8 +203,8 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counted: list[int],
         # v is zero with slope -1; its sign follows d's so that v*d is +0.0 and s keeps its bits.
         v = x0 - x if x.is_complex() or x.layout != strided else where(d >= 0, x0 - x, -(x - x0))
         out = s - v * (d - v * h)
-        if armed[0]:
-            outputs.append((out, x, x0, d))
+        if armed[0]:  # its node now: an in-place op or a Function may give `out` another one later
+            outputs.append((out.grad_fn, x, x0, d))
         return out
 
     return primitive

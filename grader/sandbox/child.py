@@ -52,6 +52,12 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, start_s: floa
     setup, _ = receiver.receive()
     active = [*layers, *apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])]
     runner = Runner(torch, setup)
+    if setup.get("reference"):
+        # Before the student's file exists here: the reference solution is loaded, its backward pass
+        # recorded at the sample input and sent, and the solution dropped again, so no student code
+        # ever shares the process with it (a frame walk from a call would otherwise find it).
+        protocol.send(write_fd, {"event": "reference",
+                                 "call": runner.reference_pass(setup["reference"], setup["trace_x"])})
     _run_compiled_code_through_autograd(torch)
     active += confine.apply(Path(setup["path"]).parent, record_fd, bytes.fromhex(setup.pop("record_key", "")),
                             frozenset(setup.get("skip", ())), runner.canary.busy, gpu="cuda" in setup["devices"])
@@ -129,9 +135,6 @@ class Runner:
         self.canary = canary.install(torch, setup["primitive"], setup["derivative"],
                                      Secret.from_wire(setup.pop("secret")),
                                      traced=(self.recorder.armed, self.recorder.primitive_outputs))
-        # The reference solution, loaded before the student's file and confinement, for its backward
-        # pass beside theirs (never registered in sys.modules; reaching it needs a recorded heap search).
-        self.reference = _load_function(setup["reference"], self.function_name) if setup.get("reference") else None
 
     def load(self) -> dict[str, Any]:
         started = time.perf_counter()
@@ -177,13 +180,27 @@ class Runner:
         return {"calls": calls, **changed, "primitive_calls": self.canary.calls()}, arrays
 
     def trace(self, make: Any, index: int) -> dict[str, Any]:
-        """The backward passes of two calls on one input (the second shows a gradient that
-        accumulates), then of the reference solution on a fresh copy; plain calls, values read at
-        element `index`. Only numbers and names go back: no arrays."""
+        """The backward passes of two plain calls on one input (the second shows a gradient that
+        accumulates), values read at element `index`. Only numbers and names go back: no arrays."""
         x = make()
-        calls = [self._traced(self.function, x, index) for _ in range(2)]
-        reference = self._traced(self.reference, make(), index) if self.reference is not None else None
-        return {"student": calls, "reference": reference}
+        return {"student": [self._traced(self.function, x, index) for _ in range(2)]}
+
+    def reference_pass(self, path: str, values: list[float]) -> dict[str, Any] | None:
+        """The reference solution's backward pass at the sample input (element 0), recorded as the
+        student's will be; the solution is gone from this process when it returns."""
+        import gc
+
+        import numpy as np
+
+        function = _load_function(path, self.function_name)
+        if function is None:
+            return None
+        x = make_input(self.torch, np.array(values, dtype=np.float64), "float64", "cpu", "plain")
+        try:
+            return self._traced(function, x, 0)
+        finally:
+            del function
+            gc.collect()  # a module and its functions hold each other: only the collector frees them
 
     def _traced(self, function: Any, x: Any, index: int) -> dict[str, Any]:
         def run() -> tuple[Any, BaseException | None]:

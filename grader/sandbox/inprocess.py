@@ -48,6 +48,9 @@ class InProcessSession(Requests):
         header, payload = _round_trip(header, payload)
         if header["op"] == "setup":
             self._runner = child.Runner(self.torch, header)
+            if header.get("reference"):
+                self._queue({"event": "reference",
+                             "call": self._runner.reference_pass(header["reference"], header["trace_x"])})
             self._optimized = self.torch._C._get_graph_executor_optimize()
             self.torch._C._set_graph_executor_optimize(False)  # as in the child; restored on close
             self._runner.function = self.function

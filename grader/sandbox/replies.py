@@ -138,17 +138,25 @@ MAX_TRACED_STEPS = 48  # sandbox/trace.py hooks no more nodes per pass
 MAX_TRACED_RUNS = 4  # nor records more passes per call
 
 
-def parse_traced(x: tuple[float, ...], index: int, dtype: str, header: dict[str, Any], _: bytes) -> Traced | None:
-    """A trace reply: the submission's two calls and the reference's one, names and numbers only.
-    A harness failure around the trace (the student broke torch) leaves no trace, not a crash."""
+def parse_traced(x: tuple[float, ...], index: int, dtype: str, reference: TracedCall | None,
+                 header: dict[str, Any], _: bytes) -> Traced | None:
+    """A trace reply: the submission's two calls, names and numbers only (the reference's pass was
+    recorded before the submission loaded). A harness failure around the trace (the student broke
+    torch) leaves no trace, not a crash."""
     if header.get("event") == "harness_error":
         return None
     student = header.get("student")
     if not isinstance(student, list) or len(student) != 2:
         raise ProtocolError("a trace reply without its two calls")
-    reference = header.get("reference")
-    return Traced(x, index, dtype, tuple(_traced_call(call) for call in student),
-                  _traced_call(reference) if reference is not None else None)
+    return Traced(x, index, dtype, tuple(_traced_call(call) for call in student), reference)
+
+
+def parse_reference(header: dict[str, Any], _: bytes) -> TracedCall | None:
+    """The reference solution's pass, sent before the student's file loaded (None: it did not load)."""
+    if header.get("event") != "reference":
+        raise ProtocolError("no reference pass where one was asked for")
+    call = header.get("call")
+    return _traced_call(call) if call is not None else None
 
 
 def _traced_call(raw: Any) -> TracedCall:
@@ -160,7 +168,8 @@ def _traced_call(raw: Any) -> TracedCall:
     parsed = tuple(_traced_run(run) for run in runs)
     return TracedCall(raw["kind"], _number(raw.get("value")), _int(raw.get("primitive_calls"), 0) or 0, parsed,
                       cut=any(isinstance(run, dict) and run.get("cut") is True for run in runs),
-                      more_runs=raw.get("more_runs") is True, about=_line(raw.get("about", ""), 240))
+                      more_runs=raw.get("more_runs") is True, about=_line(raw.get("about", ""), 240),
+                      passes=_int(raw.get("passes"), 0) or len(parsed))
 
 
 def _traced_run(raw: Any) -> tuple[TracedStep, ...]:

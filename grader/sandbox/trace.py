@@ -25,6 +25,7 @@ from typing import Any
 MAX_NODES = 48  # nodes hooked per pass: the exercises need about ten
 MAX_RUNS = 4  # passes recorded per call
 MAX_WALK = 4096  # nodes visited per walk (a student's long graph is cut short, and says so)
+MAX_EDGES = 8  # edges shown per node (a torch.cat of many tensors has one per input)
 
 
 class Recorder:
@@ -34,9 +35,10 @@ class Recorder:
         self.torch = torch
         self.step_name = primitive.capitalize() + "Backward0"  # torch's name for the node we fold into
         self.armed = [False]  # the canary kernel reads this cell
-        self.primitive_outputs: list[tuple[Any, Any, Any, Any]] = []  # (out, x, x0, d), filled by the kernel
+        self.primitive_outputs: list[tuple[Any, Any, Any, Any]] = []  # (node, x, x0, d), filled by the kernel
         self.runs: list[dict[str, Any]] = []
         self.more = False
+        self.passes = 0  # every pass the call ran, recorded or not
         self.index, self.numel = 0, 1
         self._lock = threading.Lock()
         variable = torch.autograd.variable.Variable
@@ -49,7 +51,7 @@ class Recorder:
 
     def record(self, call: Callable[[], Any], index: int, numel: int) -> tuple[Any, dict[str, Any]]:
         """Run `call` with the recorder armed; (what it returned or raised, the passes it ran)."""
-        self.runs, self.more, self.index, self.numel = [], False, index, numel
+        self.runs, self.more, self.passes, self.index, self.numel = [], False, 0, index, numel
         self.primitive_outputs.clear()
         self.armed[0] = True
         try:
@@ -57,11 +59,12 @@ class Recorder:
         finally:
             self.armed[0] = False
             self.primitive_outputs.clear()  # let the student's graph go
-        return result, {"runs": self.runs, "more_runs": self.more}
+        return result, {"runs": self.runs, "more_runs": self.more, "passes": self.passes}
 
     def begin(self, tensors: Any) -> Callable[[], None] | None:
         """Hook the graph a pass is about to run; returns what takes the hooks off again."""
         with self._lock:
+            self.passes += 1
             if len(self.runs) >= MAX_RUNS:
                 self.more = True
                 return None
@@ -120,9 +123,9 @@ class _Pass:
         edge = self.torch.autograd.graph.get_gradient_edge
         # The canary's output nodes: the step each stands for (its input's node, u and the derivative).
         self.folded: dict[Any, tuple[Any, Any, Any]] = {}
-        for out, x, x0, d in list(recorder.primitive_outputs):
-            if out.grad_fn is not None:
-                self.folded[out.grad_fn] = (edge(x).node if x.requires_grad else None, x0, d)
+        for node, x, x0, d in list(recorder.primitive_outputs):
+            if node is not None:
+                self.folded[node] = (_below(edge, x), x0, d)
         self.order: list[Any] = []
         self.index: dict[Any, int] = {}
         self.handles: list[Any] = []
@@ -152,7 +155,7 @@ class _Pass:
         if node in self.folded:
             below = self.folded[node][0]
             return [below] if below is not None else []
-        return [n for n, _ in node.next_functions if n is not None]
+        return [n for n, _ in node.next_functions if n is not None][:MAX_EDGES]
 
     def _before(self, i: int, node: Any) -> Callable[..., None]:
         at = self.recorder.at
@@ -191,7 +194,7 @@ class _Pass:
                     found["grad_out"] = [incoming * local if both else None]  # type: ignore[operator]
                 else:  # one per edge to a node (an input that needs no gradient has none)
                     edges = [g for (n, _), g in zip(node.next_functions, grad_inputs, strict=False) if n is not None]
-                    found["grad_out"] = [at(g) for g in edges]
+                    found["grad_out"] = [at(g) for g in edges[:MAX_EDGES]]
             except Exception:  # noqa: BLE001
                 pass
 
@@ -213,6 +216,15 @@ class _Pass:
                      for k, n in enumerate(self._next(node))]
             steps.append({**found, "op": name, "next": [e[0] for e in edges], "grad_out": [e[1] for e in edges]})
         self.run["steps"] = steps
+
+
+def _below(edge: Callable[[Any], Any], x: Any) -> Any:
+    """The node x's gradient goes to (its AccumulateGrad for a leaf); None where there is none or
+    it cannot be had (a tensor torch.func wrapped)."""
+    try:
+        return edge(x).node if x.requires_grad else None
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _name(node: Any) -> str:

@@ -4,6 +4,7 @@ parent's validation bounds what it accepts (sandbox/trace.py, sandbox/replies.pa
 from __future__ import annotations
 
 import random
+import types
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from grader.canary import Secret
 from grader.observations import LoadResult, Observations, Traced
 from grader.sandbox import canary, child, trace
 from grader.sandbox.protocol import ProtocolError
-from grader.sandbox.replies import parse_traced
+from grader.sandbox.replies import parse_reference, parse_traced
 
 SECRET = Secret.draw(random.Random(3))
 
@@ -25,8 +26,7 @@ def runner():
     ex = exercise.load("cos_square")
     engine = torch.autograd.variable.Variable._execution_engine
     made = child.Runner(torch, {"path": "x.py", "function": ex.function, "primitive": ex.primitive,
-                                "derivative": ex.derivative, "secret": SECRET.to_wire(),
-                                "reference": str(ex.solution)})
+                                "derivative": ex.derivative, "secret": SECRET.to_wire()})
     yield made
     made.canary.remove()
     made.recorder.remove()
@@ -34,9 +34,13 @@ def runner():
 
 
 def traced(runner, function, values=(0.5, 1.0, 1.5), index=0):
+    """The student's two calls, and the reference's pass recorded as the child records it before a
+    student's file loads (at element 0)."""
+    reference = runner.reference_pass(str(exercise.load("cos_square").solution), list(values))
     runner.function = function
     reply = runner.trace(lambda: child.make_input(torch, np.array(values), "float64", "cpu", "plain"), index)
-    return parse_traced(tuple(values), index, "float64", reply, b"")
+    parsed = parse_reference({"event": "reference", "call": reference}, b"")
+    return parse_traced(tuple(values), index, "float64", parsed, reply, b"")
 
 
 def chain(x):
@@ -125,13 +129,13 @@ def test_many_passes_and_big_graphs_are_cut_short(runner):
 ])
 def test_the_parent_refuses_malformed_traces(broken):
     with pytest.raises(ProtocolError):
-        parse_traced((0.5,), 0, "float64", broken, b"")
+        parse_traced((0.5,), 0, "float64", None, broken, b"")
 
 
 def test_an_op_name_is_made_safe_text():
     step = {"op": "\x1b[31mEvil\nName" + "x" * 100, "next": [], "grad_out": []}
-    record = parse_traced((0.5,), 0, "float64", {"student": [{"kind": "tensor", "runs": [{"steps": [step]}]}] * 2,
-                                                 "reference": None}, b"")
+    record = parse_traced((0.5,), 0, "float64", None,
+                          {"student": [{"kind": "tensor", "runs": [{"steps": [step]}]}] * 2}, b"")
     assert record is not None
     name = record.student[0].runs[0][0].op
     assert "\x1b" not in name and "\n" not in name and len(name) <= 61
@@ -146,7 +150,7 @@ def test_the_canary_kernel_lists_nothing_unless_armed():
         assert outputs == []
         armed[0] = True
         torch.sin(x)
-        assert len(outputs) == 1 and outputs[0][1] is x
+        assert len(outputs) == 1 and outputs[0][1] is x and outputs[0][0].name() == "SubBackward0"
     finally:
         installed.remove()
 
@@ -165,3 +169,23 @@ def test_describe_reads_a_real_recording(runner):
     assert described is not None and described.divergence is not None
     assert "no PowBackward0" in described.divergence and "2u" in described.divergence
     assert isinstance(record, Traced)
+
+
+def test_the_reference_solution_is_gone_once_its_pass_is_recorded(runner):
+    import gc
+
+    runner.reference_pass(str(exercise.load("cos_square").solution), [0.75])
+    functions = [f for f in gc.get_objects() if type(f) is types.FunctionType]
+    assert not [f for f in functions if f.__module__ == "grader_reference_solution"]
+
+
+def test_an_in_place_op_after_the_primitive_keeps_its_step(runner):
+    def doubled(x):
+        leaf = x.detach().clone().requires_grad_(True)
+        y = torch.cos(leaf**2)
+        y *= 2  # the output's grad_fn is MulBackward0 now; the canary's node is below it
+        y.sum().backward()
+        return leaf.grad
+
+    ops = [s.op for s in traced(runner, doubled).student[0].runs[0]]
+    assert ops == ["SumBackward0", "MulBackward0", "CosBackward0", "PowBackward0", "AccumulateGrad"]

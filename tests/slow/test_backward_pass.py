@@ -12,11 +12,12 @@ import pytest
 from grader import exercise
 from grader.grade import grade_file
 from grader.report import write_files
-from tests.conftest import ROOT, SUBMISSIONS
+from tests.conftest import FIXTURES, ROOT, SUBMISSIONS
 
 pytestmark = pytest.mark.slow
 
 SAMPLES = ROOT / "samples"
+RED = FIXTURES / "backward"  # the red team's files: honest styles once accused, mistakes once mis-described
 CASES = [
     ("sin", SUBMISSIONS / "honest_backward.py", None),
     ("sin", SUBMISSIONS / "honest_autograd_grad.py", None),
@@ -25,17 +26,25 @@ CASES = [
     ("sin", SUBMISSIONS / "mistake_backward_x.py", "started from x instead of ones (`y.backward(x)`)"),
     ("sin", SUBMISSIONS / "mistake_two_sin.py", "has a MulBackward0 step that the reference's does not"),
     ("sin", SUBMISSIONS / "mistake_caller_requires_grad.py", "Two passes ran over the same leaf"),
-    ("sin", SUBMISSIONS / "mistake_returns_y.py", "instead of the gradient the pass computed"),
+    ("sin", SUBMISSIONS / "mistake_returns_y.py", "not the gradient the pass computed"),
     ("sin", SUBMISSIONS / "mistake_nonscalar_backward.py", "raised RuntimeError: grad can be implicitly created"),
     ("sin", SUBMISSIONS / "cheat_cos.py", "No backward step ran"),
     ("sin", SUBMISSIONS / "cheat_backward_then_cos.py", "the answer you returned did not come from it"),
-    ("sin", SUBMISSIONS / "cheat_finite_diff.py", "written out by hand"),
+    ("sin", SUBMISSIONS / "cheat_finite_diff.py", "did not show your answer following"),
     ("cos_square", SAMPLES / "cos_square" / "honest_backward.py", None),
     ("cos_square", SAMPLES / "cos_square" / "mistake_no_chain_factor.py", "Your graph has no PowBackward0"),
     ("sin_cos_norm", SAMPLES / "sin_cos_norm" / "honest_func_grad.py", None),
     ("sin_cos_norm", SAMPLES / "sin_cos_norm" / "mistake_elementwise.py", "no SumBackward0 inside the function"),
     ("log_sin", SAMPLES / "log_sin" / "honest_backward.py", None),
     ("log_sin", SAMPLES / "log_sin" / "mistake_drops_reciprocal.py", "Your graph has no ReciprocalBackward0"),
+    ("sin", RED / "shared_leaf_rows.py", None),  # rows of a Jacobian on one leaf: not accumulation
+    ("sin", RED / "jacrev_diag.py", None),
+    ("sin", RED / "jacrev_wrong.py", "whose numbers cannot be read"),
+    ("sin", RED / "inplace_double.py", "has a MulBackward0 step"),  # the canary's node read when sin ran
+    ("sin", RED / "many_passes.py", None),
+    ("sin", RED / "trace_wide_node.py", None),  # a node with nine edges: cut to eight, not refused
+    ("cos_square", RED / "cos_square_composed_backwards.py", "the same steps in another order"),
+    ("sin_cos_norm", RED / "sin_cos_norm_mean_not_sum.py", "yours reduces with MeanBackward0 instead"),
 ]
 
 
@@ -64,6 +73,15 @@ def test_the_pass_is_in_result_json_and_drawn(tmp_path: Path) -> None:
     assert passes["reference"][2]["formula"] == "d/du u² = 2u"
     assert (tmp_path / "backward.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert written is not None
+
+
+@pytest.mark.parametrize("name", ["finds_the_reference.py", "leaks_reference_source.py"])
+def test_the_reference_solution_is_out_of_a_submissions_reach(name: str) -> None:
+    """It is recorded and dropped before the student's file loads: nothing in the child to call or
+    to print (the red team returned its answer for 10/10 while it sat on the harness's Runner)."""
+    outcome = grade_file(RED / name, exercise.load("sin"), warm=True)
+    assert outcome.score == 1.0
+    assert not any("LOAD_" in f.message for f in outcome.findings)  # no disassembly of the solution shown
 
 
 def test_a_file_that_does_not_load_has_no_pass() -> None:
