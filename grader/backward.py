@@ -56,14 +56,13 @@ FORMULAS = {
 SUPERSCRIPT = str.maketrans("0123456789-.", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻·")
 
 
-def trace_input(obs: Observations, ex: Exercise) -> tuple[GridCase, int]:
+def trace_input(ex: Exercise) -> tuple[GridCase, int]:
     """Where the passes are recorded: the exercise's sample input, read at its first element. The
     reference's pass is recorded there before the student's file loads (so no student code shares
     a process with the reference solution), which fixes the input in advance; the sample is chosen
     where the classic mistakes show (the failing input's own numbers are in the correctness check's
     words)."""
-    device = "cpu"
-    return GridCase(np.array(ex.trace_x, dtype=np.float64), "float64", device, "plain", "general"), 0
+    return GridCase(np.array(ex.trace_x, dtype=np.float64), "float64", "cpu", "plain", "general"), 0
 
 
 def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | None:

@@ -74,7 +74,7 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
         if observations.load.ok:
             observations = probe.shrink(session, observations, exercise, plan, checks.case_predicates(exercise),
                                         checks.SHRINK_LAYOUTS)
-            case, index = backward.trace_input(observations, exercise)
+            case, index = backward.trace_input(exercise)
             observations = probe.trace(session, observations, case, index, exercise.limits.call_timeout_s)
     except Exception as err:  # noqa: BLE001 - the grader's own failure must still produce a result
         return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started, key)
