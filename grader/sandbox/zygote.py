@@ -6,12 +6,16 @@ zygote process: it imports torch with one thread and warms up everything a child
 (autograd, torch.func, forward AD, the dispatch-mode machinery), then waits for spawn requests.
 
 The zygote is trusted code that never runs a student's file and never reads anything a child sends.
-Per request it forks; that fork (the "holder") drops into new pid, network and mount namespaces and
-forks again, so the sandbox child is process 1 of its own pid namespace exactly as under
-`unshare --pid --fork --kill-child`: the holder waits for it and dies the same way. The child gets
-only its five pipes (request, reply, record, stdout, stderr, passed over SCM_RIGHTS) and its directory; the
-zygote's control socket is closed before any student code runs. CUDA is never initialised in the
-zygote, only in a child.
+Per request it forks once: where it may make namespaces (root, or CAP_SYS_ADMIN), it first asks for a
+new pid namespace for its next child, so the sandbox child is born process 1 of its own pid namespace,
+as under `unshare --pid --fork --kill-child`, and enters new network and mount namespaces itself;
+the zygote reaps it. Elsewhere (an unprivileged grader, which needs a user namespace first) the fork
+is a "holder" that drops into the namespaces and forks the child, waits for it and dies the same way.
+Forking a process with torch loaded costs milliseconds of kernel time (copying its page tables, then
+tearing them down), so one fork instead of two is worth having. The child gets only its five pipes
+(request, reply, record, stdout, stderr, passed over SCM_RIGHTS) and its directory; the zygote's
+control socket is closed before any student code runs. CUDA is never initialised in the zygote,
+only in a child.
 
 Control messages are JSON over a SOCK_SEQPACKET socket pair (one datagram per message):
   grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup"} + 5 fds
@@ -190,6 +194,8 @@ def main(argv: list[str]) -> None:
     os.set_blocking(wake_write, False)
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake select() through the wakeup fd
+    libc = ctypes.CDLL(None, use_errno=True)
+    own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     control.send(json.dumps({"event": "ready", "warm_s": warm_s}).encode())
     children: set[int] = set()
     while True:
@@ -205,13 +211,53 @@ def main(argv: list[str]) -> None:
             if not data:
                 return  # the grader hung up (or died)
             request = json.loads(data)
-            pid = os.fork()
-            if pid == 0:
-                _hold(torch, request, fds, keep_closed=(control.fileno(), wake_read, wake_write))
+            keep_closed = (control.fileno(), wake_read, wake_write, own_pid_namespace)
+            pid = _fork_child(torch, libc, request, fds, keep_closed, own_pid_namespace)
             for fd in fds:
                 os.close(fd)
             children.add(pid)
             control.send(json.dumps({"event": "spawned", "pid": pid}).encode())
+
+
+def _fork_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int], keep_closed: tuple[int, ...],
+                own_pid_namespace: int) -> int:
+    """Fork the sandbox child (or its holder, where this process may not make namespaces); its pid."""
+    direct = not request.get("namespaces") or libc.unshare(_CLONE_NEWPID) == 0
+    try:
+        pid = os.fork()
+        if pid == 0:
+            if direct:
+                _start_child(torch, libc, request, fds, keep_closed)
+            _hold(torch, request, fds, keep_closed)
+    finally:
+        # The next child gets a pid namespace of its own again, or none: back to ours for children.
+        if direct and request.get("namespaces") and libc.setns(own_pid_namespace, _CLONE_NEWPID) != 0:
+            os._exit(71)  # it would put every later child in this one's namespace: a new zygote is started
+    return pid
+
+
+def _leave_the_zygote(libc: Any, request: dict[str, Any], keep_closed: tuple[int, ...]) -> None:
+    """In a fork of the zygote: die with it, a process group of its own, none of its descriptors or
+    signal handling, and the child's cgroup joined (so the child it is or forks is in it too)."""
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the zygote's death takes this process along
+    os.setsid()  # a group of its own: the grader kills the whole group
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    for fd in keep_closed:
+        os.close(fd)
+    for procs in request.get("cgroup", ()):
+        Path(procs).write_text("0")  # this process, and so any child it forks
+
+
+def _start_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int], keep_closed: tuple[int, ...]) -> None:
+    """In the zygote's fork that is the sandbox child itself (process 1 of a new pid namespace when
+    namespaces were asked for): enter new network and mount namespaces, then become the child."""
+    try:
+        _leave_the_zygote(libc, request, keep_closed)
+        entered = bool(request.get("namespaces")) and libc.unshare(_CLONE_NEWNET | _CLONE_NEWNS) == 0
+    except BaseException:  # noqa: BLE001 - a fork of the zygote must never return into its loop
+        os._exit(71)
+    _become_child(torch, libc, request, fds, entered)
 
 
 def _reap(control: socket.socket, children: set[int]) -> None:
@@ -233,17 +279,11 @@ def _receive(control: socket.socket) -> tuple[bytes, list[int]]:
 
 
 def _hold(torch: Any, request: dict[str, Any], fds: list[int], keep_closed: tuple[int, ...]) -> None:
-    """In the fork: enter the namespaces, fork the sandbox child, wait for it and die as it did."""
+    """In the fork, where the zygote may not make namespaces itself: enter them (in a user namespace
+    of its own), fork the sandbox child, wait for it and die as it did."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # the zygote's death takes this process along
-        os.setsid()  # a group of its own: the grader kills the holder and child together
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        for fd in keep_closed:
-            os.close(fd)
-        for procs in request.get("cgroup", ()):
-            Path(procs).write_text("0")  # this process, and so the child it forks
+        _leave_the_zygote(libc, request, keep_closed)
         entered = request.get("namespaces") and _unshare(libc)
         pid = os.fork()
         if pid == 0:
