@@ -29,7 +29,7 @@ from grader.grade import cache_key, grade_file
 from grader.probe import Plan
 from grader.report import write_files
 from grader.report.result_json import write_atomic
-from grader.submission import SubmissionError, read, refusal
+from grader.submission import SubmissionError, needs_compiler, read, refusal
 
 _PR_SET_PDEATHSIG = 1
 FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing", "refused")
@@ -148,11 +148,10 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
 
 
 def _warm_worker(exercise: Exercise, plot: bool) -> None:
-    sandbox.prewarm()
-    if plot:
-        from grader.report.plot import prewarm
+    from grader.report.plot import prewarm
 
-        prewarm(exercise, Plan.plot_grid(exercise))
+    # The plot's template is drawn while the zygote imports torch (each takes the better part of a second).
+    sandbox.prewarm((lambda: prewarm(exercise, Plan.plot_grid(exercise))) if plot else None)
 
 
 def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
@@ -162,6 +161,7 @@ def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
     `scheduler` is given, calling `done` as each one finishes."""
     if not jobs:
         return
+    jobs = compiler_last(jobs)
     if scheduler:
         return run_on_dask(jobs, out, settings, scheduler, done)
     executor = pool or start_pool(workers, settings.exercise, settings.plot)
@@ -193,6 +193,20 @@ def _run_on(executor: ProcessPoolExecutor, jobs: list[Job], out: Path, settings:
             nxt = next(queue, None)
             if nxt is not None:
                 jobs_of[executor.submit(grade_job, nxt, out, settings)] = nxt
+
+
+def compiler_last(jobs: list[Job]) -> list[Job]:
+    """The jobs with those whose source looks as if it needs torch's compiler stack last (in their
+    order): a worker's zygote takes the stack on at the first of them, and every child forked after
+    that copies the page tables of its 70 MB, so the others are forked from the leaner zygote."""
+
+    def needs(job: Job) -> bool:
+        try:
+            return job.path is not None and needs_compiler(read(job.path).source)
+        except SubmissionError:
+            return False
+
+    return sorted(jobs, key=needs)
 
 
 def run_on_dask(jobs: list[Job], out: Path, settings: Settings, scheduler: str,

@@ -39,9 +39,13 @@ def open_session(code: Path | Callable[..., Any], limits: Limits, *, warm: bool 
     return session.Session(code, limits.output_kib, zygote, content, memory_gib=limits.memory_gib)
 
 
-def prewarm() -> bool:
-    """Start this process's zygote now (importing and warming up torch takes seconds), so that the
-    first warm session forks at once. False where none can start: warm sessions then start afresh."""
+def prewarm(meanwhile: Callable[[], object] | None = None) -> bool:
+    """Start this process's zygote now (importing and warming up torch takes a second or two), so
+    that the first warm session forks at once; `meanwhile` runs while it warms up. False where none
+    can start: warm sessions then start afresh."""
     from grader.sandbox import session
 
+    session.warm_zygote(wait=False)
+    if meanwhile is not None:
+        meanwhile()
     return session.warm_zygote() is not None

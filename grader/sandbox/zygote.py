@@ -3,7 +3,8 @@ submission, so a child starts in milliseconds instead of the 1.5 s a fresh `impo
 
 Two sides live here. `Zygote` is the grader's handle (it never imports torch). `main` runs in the
 zygote process: it imports torch with one thread and warms up everything a child uses lazily
-(autograd, torch.func, forward AD, the dispatch-mode machinery), then waits for spawn requests.
+(autograd, torch.func, forward AD, the dispatch-mode machinery; torch's compiler stack only once a
+submission needs it), then waits for spawn requests.
 
 The zygote is trusted code that never runs a student's file and never reads anything a child sends.
 Per request it forks once: where it may make namespaces (root, or CAP_SYS_ADMIN), it first asks for a
@@ -18,7 +19,7 @@ control socket is closed before any student code runs. CUDA is never initialised
 only in a child.
 
 Control messages are JSON over a SOCK_SEQPACKET socket pair (one datagram per message):
-  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup"} + 5 fds
+  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup", "compiler"} + 5 fds
   zygote -> grader  {"event": "ready"} once; {"event": "spawned", "pid"}; {"event": "exited", "pid", "code"}
 where "code" follows subprocess's convention (negative: killed by that signal).
 """
@@ -58,7 +59,7 @@ class ZygoteGone(Exception):
 class Zygote:
     """The grader's handle on one zygote process. Not shared between threads."""
 
-    def __init__(self, env: dict[str, str], start_timeout: float = 120.0) -> None:
+    def __init__(self, env: dict[str, str], start_timeout: float = 120.0, wait: bool = True) -> None:
         self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # PDEATHSIG follows the thread that starts the zygote: only a main thread lives as long as
         # its process (a batch worker's does; a Dask worker's task thread may not).
@@ -72,16 +73,28 @@ class Zygote:
         self._exited: dict[int, int] = {}
         self._forgotten: set[int] = set()  # children whose exit nobody will ask about
         self._lock = threading.Lock()
-        if self._next(start_timeout).get("event") != "ready":
-            raise ZygoteGone("the zygote did not start")
+        self._start_timeout = start_timeout
+        self._ready = False
+        if wait:
+            self.ready()
+
+    def ready(self) -> None:
+        """Wait until the zygote has warmed up (it was started with `wait=False`, so that its caller
+        could do something else meanwhile); ZygoteGone or TimeoutExpired if it did not."""
+        if not self._ready:
+            if self._next(self._start_timeout).get("event") != "ready":
+                raise ZygoteGone("the zygote did not start")
+            self._ready = True
 
     def spawn(self, workdir: Path, env: dict[str, str], fds: tuple[int, ...], namespaces: bool,
-              cgroup: tuple[str, ...] = ()) -> int:
+              cgroup: tuple[str, ...] = (), compiler: bool = False) -> int:
         """Fork a sandbox child in `workdir` with fds (request read, reply write, record write, stdout,
-        stderr); its pid. The holder and the child join the cgroup whose cgroup.procs files are given."""
+        stderr); its pid. The child joins the cgroup whose cgroup.procs files are given. With
+        `compiler` the zygote first takes on torch's compiler stack, if it has not yet (seconds)."""
         message = json.dumps({"op": "spawn", "workdir": str(workdir), "env": env, "namespaces": namespaces,
-                              "cgroup": list(cgroup)}).encode()
+                              "cgroup": list(cgroup), "compiler": compiler}).encode()
         with self._lock:
+            self.ready()
             try:
                 self._socket.sendmsg([message], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
             except OSError as err:
@@ -183,12 +196,7 @@ def main(argv: list[str]) -> None:
     # One thread before any op: a child forked after a multi-threaded op would deadlock in OpenMP.
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
-    warm_up(torch)
-    # Everything imported so far is shared with every child copy-on-write; a garbage collection in
-    # a child would write to every object's header and copy nearly all of it. Frozen objects are
-    # never collected, so a child copies only what it really changes.
-    gc.collect()
-    gc.freeze()
+    warm_up(torch, compiler=False)
     warm_s = time.perf_counter() - started
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
@@ -198,6 +206,7 @@ def main(argv: list[str]) -> None:
     own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
     control.send(json.dumps({"event": "ready", "warm_s": warm_s}).encode())
     children: set[int] = set()
+    compiler = False
     while True:
         readable, _, _ = select.select([control.fileno(), wake_read], [], [])
         if wake_read in readable:
@@ -211,6 +220,9 @@ def main(argv: list[str]) -> None:
             if not data:
                 return  # the grader hung up (or died)
             request = json.loads(data)
+            if request.get("compiler") and not compiler:
+                warm_up(torch, compiler=True)  # from now on every child has it
+                compiler = True
             keep_closed = (control.fileno(), wake_read, wake_write, own_pid_namespace)
             pid = _fork_child(torch, libc, request, fds, keep_closed, own_pid_namespace)
             for fd in fds:
@@ -350,9 +362,14 @@ def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int]
     os._exit(code)
 
 
-def warm_up(torch: Any) -> None:
+def warm_up(torch: Any, compiler: bool) -> None:
     """Run, once, every kind of autograd call students make, so that what torch imports lazily is
-    imported here and not in each child."""
+    imported here and not in each child; then freeze the heap. With `compiler`, the calls that need
+    torch's compiler stack too (torch.func.grad and jacrev import torch._dynamo, and so does forward
+    AD through the canary's graph: 1.2 s and 70 MB, which every child's fork would otherwise copy
+    the page tables of). A zygote starts without it,
+    and takes it on at the first submission whose source looks as if it needs it (batch grades
+    those last); a child that needs it unannounced imports it itself, which is only slower."""
     import numpy  # noqa: F401 - the child snapshots through numpy
     import torch.autograd.forward_ad as fwAD
     import torch.func
@@ -369,11 +386,19 @@ def warm_up(torch: Any) -> None:
         torch.sin(x).sum().backward()
         return x.grad
 
+    def seeded(x: Any) -> Any:  # backward(gradient) imports sympy (for symbolic shapes): 0.3 s
+        x = x.detach().requires_grad_(True)
+        torch.sin(x).backward(torch.ones_like(x))
+        return x.grad
+
     def grad(x: Any) -> Any:
         x = x.detach().requires_grad_(True)
         return torch.autograd.grad(x.sin().sum(), x, create_graph=True)[0]
 
     def func(x: Any) -> Any:
+        return torch.func.vmap(torch.sin)(x)
+
+    def compiled(x: Any) -> Any:
         return torch.func.vmap(torch.func.grad(torch.sin))(x) + torch.func.jacrev(torch.sin)(x).diagonal()
 
     def forward(x: Any) -> Any:
@@ -389,7 +414,7 @@ def warm_up(torch: Any) -> None:
     # one, plain and secret, then removes it, so what that imports is imported once.
     practice = Secret.draw()
     warm = canary.install(torch, "sin", "cos(u)", practice)
-    for fn in (backward, grad, func, forward, functional):
+    for fn in (compiled, forward) if compiler else (backward, seeded, grad, func, functional):
         for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
             x = torch.linspace(-1.0, 1.0, 5, dtype=dtype)
             # Best effort: a warm-up that fails (an op missing for a dtype, say) only costs speed.
@@ -401,3 +426,8 @@ def warm_up(torch: Any) -> None:
                     fn(x)
     warm.rest()
     warm.remove()
+    # Everything imported so far is shared with every child copy-on-write; a garbage collection in
+    # a child would write to every object's header and copy nearly all of it. Frozen objects are
+    # never collected, so a child copies only what it really changes.
+    gc.collect()
+    gc.freeze()
