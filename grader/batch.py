@@ -123,8 +123,8 @@ def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecu
     # spawn, not fork: the parent may run a progress thread, and workers must not inherit its locks.
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_die_with_parent, initargs=(os.getpid(),))
-    for _ in range(workers):  # each busy for seconds, so each lands on a worker of its own
-        pool.submit(_warm_worker, exercise, plot)
+    for rank in range(workers):  # each busy for seconds, so each lands on a worker of its own
+        pool.submit(_warm_worker, exercise, plot, rank)
     return pool
 
 
@@ -147,11 +147,12 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _warm_worker(exercise: Exercise, plot: bool) -> None:
+def _warm_worker(exercise: Exercise, plot: bool, rank: int = 0) -> None:
     from grader.report.plot import prewarm
 
-    # The plot's template is drawn while the zygote imports torch (each takes the better part of a second).
-    sandbox.prewarm((lambda: prewarm(exercise, Plan.plot_grid(exercise))) if plot else None)
+    # The plot's template is drawn while the zygote imports torch (each takes the better part of a
+    # second). All but the first worker warm up behind it, so that the first result comes sooner.
+    sandbox.prewarm((lambda: prewarm(exercise, Plan.plot_grid(exercise))) if plot else None, behind=rank > 0)
 
 
 def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
