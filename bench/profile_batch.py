@@ -5,7 +5,7 @@ holds each one's pid namespace), user and kernel apart, as the kernel accounts i
 reaped by init, so its time reaches no parent of ours, and a cgroup v1 cpuacct (root only) counts it.
 Also the worker's wall time per phase. With --cprofile FILE the worker's side is profiled too.
 
-Usage: python bench/profile_batch.py [--copies N] [--cprofile FILE]
+Usage: python bench/profile_batch.py [--copies N] [--cprofile FILE] [--samples NAME,NAME...]
 """
 
 from __future__ import annotations
@@ -55,6 +55,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=10)
     parser.add_argument("--cprofile", type=Path, default=None)
+    parser.add_argument("--samples", default=",".join(SAMPLES), help="comma-separated names in submissions/")
     args = parser.parse_args()
     from grader import batch, grade, sandbox
     from grader import exercise as exercises
@@ -73,7 +74,7 @@ def main() -> None:
     assert zygote is not None
     tree = Tree(zygote.process.pid)
     # In the order a batch grades them: those that need torch's compiler stack last.
-    files = [ROOT / "submissions" / f"{name}.py" for name in SAMPLES] * args.copies
+    files = [ROOT / "submissions" / f"{name}.py" for name in args.samples.split(",")] * args.copies
     files = [job.path for job in batch.compiler_last([batch.Job(f"{p.stem}", p) for p in files]) if job.path]
     phases: dict[str, float] = defaultdict(float)
     profiler = cProfile.Profile() if args.cprofile else None

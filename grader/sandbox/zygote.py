@@ -29,6 +29,7 @@ from __future__ import annotations
 import array
 import contextlib
 import ctypes
+import functools
 import gc
 import json
 import os
@@ -39,6 +40,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -196,7 +198,12 @@ def main(argv: list[str]) -> None:
     # One thread before any op: a child forked after a multi-threaded op would deadlock in OpenMP.
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
-    warm_up(torch, compiler=False)
+    warm_up(torch, QUICK)
+    # Everything imported so far is shared with every child copy-on-write; a garbage collection in
+    # a child would write to every object's header and copy nearly all of it. Frozen objects are
+    # never collected, so a child copies only what it really changes. (Collecting first, 0.1 s, and
+    # the rest of the warm-up wait for idle moments after "ready": see _later.)
+    gc.freeze()
     warm_s = time.perf_counter() - started
     wake_read, wake_write = os.pipe()
     os.set_blocking(wake_write, False)
@@ -207,8 +214,12 @@ def main(argv: list[str]) -> None:
     control.send(json.dumps({"event": "ready", "warm_s": warm_s}).encode())
     children: set[int] = set()
     compiler = False
+    later = _later(torch, libc, LATER)
     while True:
-        readable, _, _ = select.select([control.fileno(), wake_read], [], [])
+        readable, _, _ = select.select([control.fileno(), wake_read], [], [], _IDLE if later else None)
+        if not readable and later:
+            later.pop(0)()  # a step of the warm-up that only makes children faster
+            continue
         if wake_read in readable:
             os.read(wake_read, 4096)
         _reap(control, children)
@@ -221,8 +232,9 @@ def main(argv: list[str]) -> None:
                 return  # the grader hung up (or died)
             request = json.loads(data)
             if request.get("compiler") and not compiler:
-                warm_up(torch, compiler=True)  # from now on every child has it
+                warm_up(torch, COMPILER)  # from now on every child has it
                 compiler = True
+                later += _later(torch, libc, ())
             keep_closed = (control.fileno(), wake_read, wake_write, own_pid_namespace)
             pid = _fork_child(torch, libc, request, fds, keep_closed, own_pid_namespace)
             for fd in fds:
@@ -362,14 +374,36 @@ def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int]
     os._exit(code)
 
 
-def warm_up(torch: Any, compiler: bool) -> None:
-    """Run, once, every kind of autograd call students make, so that what torch imports lazily is
-    imported here and not in each child; then freeze the heap. With `compiler`, the calls that need
-    torch's compiler stack too (torch.func.grad and jacrev import torch._dynamo, and so does forward
-    AD through the canary's graph: 1.2 s and 70 MB, which every child's fork would otherwise copy
-    the page tables of). A zygote starts without it,
-    and takes it on at the first submission whose source looks as if it needs it (batch grades
-    those last); a child that needs it unannounced imports it itself, which is only slower."""
+# The kinds of autograd call the zygote runs once, so that what torch imports lazily is imported
+# there and not in each child: QUICK before it says it is ready (a few milliseconds), LATER in its
+# first idle moments (backward(gradient) imports sympy, for symbolic shapes: 0.3 s), COMPILER when
+# a submission first needs torch's compiler stack (torch.func.grad and jacrev import torch._dynamo,
+# and so does forward AD through the canary's graph: 1.2 s and 70 MB, which every later child's
+# fork copies the page tables of). Batch grades the submissions that look as if they need it last;
+# a child that needs something not yet warmed up imports it itself, which is only slower.
+QUICK, LATER, COMPILER = ("backward", "grad", "func", "functional"), ("seeded",), ("compiled", "forward")
+
+
+def _later(torch: Any, libc: Any, styles: tuple[str, ...]) -> list[Callable[[], object]]:
+    """The steps for idle moments, in order: the `styles` to warm up, then a garbage collection
+    before the heap is frozen again, then folding memory into huge pages (last, so that it covers
+    what the steps before allocated)."""
+
+    def refreeze() -> None:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+
+    def fold() -> None:
+        steps.extend(functools.partial(_fold, libc, *chunk) for chunk in _huge_page_chunks())
+
+    steps: list[Callable[[], object]] = [functools.partial(warm_up, torch, styles)] if styles else []
+    steps += [refreeze, fold]
+    return steps
+
+
+def warm_up(torch: Any, styles: tuple[str, ...]) -> None:
+    """Run the given kinds of autograd call (see QUICK), each in every dtype, plain and secret."""
     import numpy  # noqa: F401 - the child snapshots through numpy
     import torch.autograd.forward_ad as fwAD
     import torch.func
@@ -414,7 +448,9 @@ def warm_up(torch: Any, compiler: bool) -> None:
     # one, plain and secret, then removes it, so what that imports is imported once.
     practice = Secret.draw()
     warm = canary.install(torch, "sin", "cos(u)", practice)
-    for fn in (compiled, forward) if compiler else (backward, seeded, grad, func, functional):
+    kinds = {"backward": backward, "seeded": seeded, "grad": grad, "func": func, "compiled": compiled,
+             "forward": forward, "functional": functional}
+    for fn in (kinds[style] for style in styles):
         for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16):
             x = torch.linspace(-1.0, 1.0, 5, dtype=dtype)
             # Best effort: a warm-up that fails (an op missing for a dtype, say) only costs speed.
@@ -426,25 +462,22 @@ def warm_up(torch: Any, compiler: bool) -> None:
                     fn(x)
     warm.rest()
     warm.remove()
-    # Everything imported so far is shared with every child copy-on-write; a garbage collection in
-    # a child would write to every object's header and copy nearly all of it. Frozen objects are
-    # never collected, so a child copies only what it really changes.
-    gc.collect()
-    gc.freeze()
-    _huge_pages()
 
 
-_MADV_COLLAPSE, _HUGE = 25, 1 << 21
+# The zygote's anonymous memory (Python's heap, torch's allocations: about 180 MB) is folded into
+# 2 MiB pages where the kernel can (MADV_COLLAPSE, Linux 6.1). A fork then copies one page-table
+# entry per 2 MiB instead of 512, and a child's exit tears down as few: forking and ending a child
+# costs about 3 ms instead of 9. A child still copies only the 4 KiB it writes (the kernel splits a
+# shared huge page on the first write). Best effort: elsewhere nothing changes. Folding is done a
+# chunk at a time whenever no request has come for _IDLE seconds (it takes 0.05 to 0.5 s in all),
+# so it never delays one much.
+_MADV_COLLAPSE, _HUGE, _CHUNK, _IDLE = 25, 1 << 21, 16 << 20, 0.01
 
 
-def _huge_pages() -> None:
-    """Back this process's anonymous memory (Python's heap, torch's allocations: about 180 MB) with
-    2 MiB pages where the kernel can (MADV_COLLAPSE, Linux 6.1). A fork then copies one page-table
-    entry per 2 MiB instead of 512, and a child's exit tears down as few: forking and ending a child
-    costs about 3 ms instead of 9. A child still copies only the 4 KiB it writes (the kernel splits
-    a shared huge page on the first write). Best effort: elsewhere nothing changes."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+def _huge_page_chunks() -> list[tuple[int, int]]:
+    """(start, length) of the 2 MiB-aligned stretches of this process's own anonymous memory, in
+    chunks of at most _CHUNK."""
+    chunks = []
     with contextlib.suppress(OSError, ValueError), open("/proc/self/maps") as maps:
         for line in maps:
             fields = line.split()
@@ -453,5 +486,9 @@ def _huge_pages() -> None:
                 continue  # files' own pages, the stack and the kernel's: not ours to fold
             start, end = (int(value, 16) for value in fields[0].split("-"))
             start, end = -(-start // _HUGE) * _HUGE, end // _HUGE * _HUGE
-            if end > start:
-                libc.madvise(start, end - start, _MADV_COLLAPSE)
+            chunks += [(at, min(_CHUNK, end - at)) for at in range(start, end, _CHUNK)]
+    return chunks
+
+
+def _fold(libc: Any, start: int, length: int) -> None:
+    libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(length), _MADV_COLLAPSE)
