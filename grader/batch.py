@@ -11,13 +11,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
-import io
 import json
 import multiprocessing
 import os
 import signal
 import stat
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +28,6 @@ from grader.exercise import Exercise
 from grader.grade import cache_key, grade_file
 from grader.probe import Plan
 from grader.report import write_files
-from grader.report.result_json import write_atomic
 from grader.submission import SubmissionError, needs_compiler, read, refusal
 
 _PR_SET_PDEATHSIG = 1
@@ -226,38 +225,43 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, scheduler: str,
             done(future.result())
 
 
-def load_results(jobs: list[Job], out: Path) -> dict[str, dict[str, Any] | None]:
-    """Each student's result.json as written on disk (the single source of truth), or None."""
-    results: dict[str, dict[str, Any] | None] = {}
-    for job in jobs:
-        path = out / job.student / "result.json"
-        results[job.student] = json.loads(path.read_text()) if job.path is not None and path.is_file() else None
-    return results
+def read_result(job: Job, out: Path) -> dict[str, Any] | None:
+    """The student's result.json as written on disk (the single source of truth), or None."""
+    path = out / job.student / "result.json"
+    return json.loads(path.read_text()) if job.path is not None and path.is_file() else None
 
 
 def gradebook_rows(jobs: list[Job], results: dict[str, dict[str, Any] | None],
                    exercise: Exercise) -> list[dict[str, Any]]:
     """One row per student, sorted by id."""
-    rows = []
-    for job in sorted(jobs, key=lambda j: j.student):
-        row: dict[str, Any] = {"student": job.student, "score": 0.0, "max_score": exercise.max_score,
-                               "status": job.status, "duration_s": "", "sha256": "", "note": job.problem}
-        data = results.get(job.student)
-        if data is None and job.path is not None:
-            row.update(status="grader_error", note="not graded: the grader failed; run the batch again")
-        if data is not None:
-            row.update(score=data["score"], max_score=data["max_score"], status=data["status"],
-                       duration_s=data["duration_s"], sha256=data["submission"]["sha256"], note="")
-            row.update({c["name"]: "pass" if c["passed"] else "fail" for c in data["checks"]})
-        rows.append(row)
-    return rows
+    return [gradebook_row(job, results.get(job.student), exercise) for job in sorted(jobs, key=lambda j: j.student)]
 
 
-def write_gradebook(rows: list[dict[str, Any]], path: Path) -> Path:
+def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> dict[str, Any]:
+    """The student's row of the gradebook, from their result.json (None: there is none)."""
+    row: dict[str, Any] = {"student": job.student, "score": 0.0, "max_score": exercise.max_score,
+                           "status": job.status, "duration_s": "", "sha256": "", "note": job.problem}
+    if data is None and job.path is not None:
+        row.update(status="grader_error", note="not graded: the grader failed; run the batch again")
+    if data is not None:
+        row.update(score=data["score"], max_score=data["max_score"], status=data["status"],
+                   duration_s=data["duration_s"], sha256=data["submission"]["sha256"], note="")
+        row.update({c["name"]: "pass" if c["passed"] else "fail" for c in data["checks"]})
+    return row
+
+
+def write_gradebook(rows: Iterable[dict[str, Any]], path: Path) -> Path:
+    """gradebook.csv, written as the rows come (atomically: a reader never sees half of it)."""
     columns = ["student", "score", "max_score", "status", *checks.names(), "duration_s", "sha256", "note"]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(path, buffer.getvalue())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, restval="", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return path

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -216,16 +217,26 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         except batch.MissingExtra as err:
             print(f"grader: {err}", file=sys.stderr)
             return EXIT_USAGE
-    results = batch.load_results(jobs, args.out)
-    rows = batch.gradebook_rows(jobs, results, ex)
-    gradebook = batch.write_gradebook(rows, args.out / "gradebook.csv")
+    # One student's result at a time: the gradebook is written as it comes and the summary keeps a
+    # roster line each, so the class is never held whole.
+    ordered = sorted(jobs, key=lambda j: j.student)
+    tally = summary.Tally(ex.name, ex.max_score, args.out)
+
+    def rows() -> Iterator[dict[str, object]]:
+        for job in ordered:
+            result = batch.read_result(job, args.out)
+            row = batch.gradebook_row(job, result, ex)
+            tally.add(row, result)
+            yield row
+
+    gradebook = batch.write_gradebook(rows(), args.out / "gradebook.csv")
     sources = {j.student: j.path for j in jobs if j.path is not None}
-    md, page = summary.write(summary.build(rows, results, sources, ex.name, ex.max_score, args.out), args.out)
-    if args.format == "junit":
+    md, page = summary.write(tally.summary(sources), args.out)
+    if args.format == "junit":  # each result read again as it is written: the whole class is never held
         from grader.report import junit
 
-        junit.write([(j.student, results[j.student], j.problem) for j in sorted(jobs, key=lambda j: j.student)],
-                    ex.name, args.out / "junit.xml")
+        junit.write(((j.student, batch.read_result(j, args.out), j.problem) for j in ordered), ex.name,
+                    args.out / "junit.xml")
     print(f"{len(jobs)} students ({len(jobs) - len(todo)} already graded): {gradebook}, {page}, {md}")
     return EXIT_OK
 
