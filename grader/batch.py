@@ -129,8 +129,8 @@ def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecu
 
 def _die_with_parent(parent: int) -> None:
     """In each worker, first: end when the batch's process ends, however it ends (SIGKILL
-    included); its zygote then sees its control socket close and ends too, and the zygote's holders
-    and children die with it. PDEATHSIG follows the thread that started the worker: the batch's main
+    included); its zygote then sees its control socket close and ends too, and the zygote's
+    children die with it. PDEATHSIG follows the thread that started the worker: the batch's main
     thread (the pool spawns workers from submit(), which only the main thread calls)."""
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the batch ended before the line above ran
