@@ -141,11 +141,17 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         note = " with the course secret from $GRADER_COURSE_SECRET" if secret else ""
         print(f"{bundle}: upload it as the autograder of a Gradescope assignment{note}")
         return EXIT_OK
+    plotting = None
     if not args.no_plot:
-        # matplotlib imports while the child imports torch: the parent is idle in select() then.
-        threading.Thread(target=_prewarm_plotting, daemon=True).start()
+        # matplotlib imports and the figure's template is drawn while the child imports torch: the
+        # parent is idle in select() then.
+        plotting = threading.Thread(target=_prewarm_plotting, args=(ex,), daemon=True)
+        plotting.start()
     outcome = grade_file(args.file, ex, seed=_seed(args, ex), device=args.device)
     from grader.report import write_files
+
+    if plotting is not None:
+        plotting.join()  # matplotlib is not thread-safe: the template is finished before it is drawn on
 
     result, picture = write_files(outcome, ex, args.out, plot=not args.no_plot)
     if args.command == "check":
@@ -258,12 +264,11 @@ def _seed(args: argparse.Namespace, ex: Exercise) -> int:
     return args.seed if args.seed is not None else grid_seed(ex.name, os.environ.get("GRADER_COURSE_SECRET", ""))
 
 
-def _prewarm_plotting() -> None:
+def _prewarm_plotting(ex: Exercise) -> None:
     try:
-        import matplotlib.backends.backend_agg
-        import matplotlib.figure  # noqa: F401
-        from matplotlib import font_manager
+        from grader.probe import Plan
+        from grader.report import plot
 
-        font_manager.findfont("DejaVu Sans")
+        plot.prewarm(ex, Plan.plot_grid(ex))
     except Exception:  # noqa: BLE001 - only a speed-up; rendering reports any real problem later
         pass
