@@ -201,8 +201,9 @@ def main(argv: list[str]) -> None:
     warm_up(torch, QUICK)
     # Everything imported so far is shared with every child copy-on-write; a garbage collection in
     # a child would write to every object's header and copy nearly all of it. Frozen objects are
-    # never collected, so a child copies only what it really changes. (Collecting first, 0.1 s, and
-    # the rest of the warm-up wait for idle moments after "ready": see _later.)
+    # never collected, so a child copies only what it really changes. (Not collected first: 0.1 s
+    # for a few hundred objects of garbage. The rest of the warm-up waits for idle moments after
+    # "ready": see _later.)
     gc.freeze()
     warm_s = time.perf_counter() - started
     wake_read, wake_write = os.pipe()
@@ -216,9 +217,12 @@ def main(argv: list[str]) -> None:
     compiler = False
     later = _later(torch, libc, LATER)
     while True:
-        readable, _, _ = select.select([control.fileno(), wake_read], [], [], _IDLE if later else None)
-        if not readable and later:
-            later.pop(0)()  # a step of the warm-up that only makes children faster
+        # A step of the warm-up that only makes children faster, when no child is alive: memory it
+        # writes or moves (a collection, folding) would otherwise stop being shared with one.
+        idle = _IDLE if later and not children else None
+        readable, _, _ = select.select([control.fileno(), wake_read], [], [], idle)
+        if not readable and later and not children:
+            later.pop(0)()
             continue
         if wake_read in readable:
             os.read(wake_read, 4096)
@@ -385,12 +389,12 @@ QUICK, LATER, COMPILER = ("backward", "grad", "func", "functional"), ("seeded",)
 
 
 def _later(torch: Any, libc: Any, styles: tuple[str, ...]) -> list[Callable[[], object]]:
-    """The steps for idle moments, in order: the `styles` to warm up, then a garbage collection
-    before the heap is frozen again, then folding memory into huge pages (last, so that it covers
-    what the steps before allocated)."""
+    """The steps for idle moments, in order: the `styles` to warm up, then a garbage collection of
+    what was made since the heap was frozen (what was frozen is not even read) and freezing that
+    too, then folding memory into huge pages (last, so that it covers what the steps before
+    allocated)."""
 
     def refreeze() -> None:
-        gc.unfreeze()
         gc.collect()
         gc.freeze()
 
