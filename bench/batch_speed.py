@@ -1,9 +1,11 @@
 """Batch throughput: N copies of a mixed set of samples (honest, mistakes, cheats) plus one crash and
 one timeout, graded (a) by a fresh `grader grade` process per submission (the baseline), (b) by
-`grader batch -j 1`, (c) by `grader batch -j 2`, side by side in one run, plots included. Prints
-submissions per second, the ratio to the baseline, and the peak memory of one worker (the batch
-worker process, its zygote and its sandbox child together, as proportional set size, so pages
-shared copy-on-write are counted once) sampled every 250 ms (sampling costs CPU that the graders would miss).
+`grader batch -j 1`, (c) by `grader batch -j 2`, and (d) by `grader batch -j 2` without the timeout,
+side by side in one run, plots included. Prints submissions per second, the ratio to the baseline,
+when the first result was written, the rate from the first result to the last (the batch once
+started), and the peak memory of one worker (the batch worker process, its zygote and its sandbox
+child together, as proportional set size, so pages shared copy-on-write are counted once) sampled
+every 250 ms (sampling costs CPU that the graders would miss).
 
 The baseline grades one copy of the mix (a fresh process per file costs the same for every file;
 the crash and the timeout are left out of it, which only flatters the baseline). The timeout uses a
@@ -22,6 +24,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +97,13 @@ def grader(*args: str) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def written(out: Path, started: float) -> tuple[float, float]:
+    """When the first and the last result.json under `out` were written, in seconds after `started`
+    (a wall-clock time)."""
+    times = [path.stat().st_mtime - started for path in out.glob("*/result.json")]
+    return (min(times), max(times)) if times else (float("nan"), float("nan"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=20)
@@ -105,37 +115,47 @@ def main() -> None:
         solution = ROOT / "reference" / "sin_solution.py"
         exercise.write_text(text.replace("call_timeout_s = 10.0", "call_timeout_s = 2.0")
                             .replace('solution = "sin_solution.py"', f'solution = "{solution}"'))
-        folder = work / "class"
-        folder.mkdir()
-        for i in range(copies):
-            for sample in MIX:
-                shutil.copy(sample, folder / f"{sample.stem}_{i:03d}.py")
-        for sample in ONCE:
-            shutil.copy(sample, folder / f"{sample.stem}.py")
-        files = sorted(folder.glob("*.py"))
+        folder, quick = work / "class", work / "class-no-timeout"
+        for each in (folder, quick):
+            each.mkdir()
+            for i in range(copies):
+                for sample in MIX:
+                    shutil.copy(sample, each / f"{sample.stem}_{i:03d}.py")
+            for sample in ONCE:
+                if each is folder or sample.name != "sleeps.py":
+                    shutil.copy(sample, each / f"{sample.stem}.py")
+        files, quick_files = sorted(folder.glob("*.py")), sorted(quick.glob("*.py"))
+
+        def batch(source: Path, out: str, jobs: str) -> Callable[[], None]:
+            return lambda: grader("batch", str(source), "--out", str(work / out), "-j", jobs,
+                                  "--exercise", str(exercise))
+
         modes = {
-            "fresh grade per file": (MIX, lambda: [grader("grade", str(f), "--out", str(work / "a" / f.stem),
-                                                          "--exercise", str(exercise), "--quiet") for f in MIX]),
-            "batch -j 1": (files, lambda: grader("batch", str(folder), "--out", str(work / "b"), "-j", "1",
-                                                 "--exercise", str(exercise))),
-            "batch -j 2": (files, lambda: grader("batch", str(folder), "--out", str(work / "c"), "-j", "2",
-                                                 "--exercise", str(exercise))),
+            "fresh grade per file": (MIX, "a", lambda: [grader("grade", str(f), "--out", str(work / "a" / f.stem),
+                                                               "--exercise", str(exercise), "--quiet") for f in MIX]),
+            "batch -j 1": (files, "b", batch(folder, "b", "1")),
+            "batch -j 2": (files, "c", batch(folder, "c", "2")),
+            "batch -j 2, no timeout": (quick_files, "d", batch(quick, "d", "2")),
         }
-        rates, memory = {}, {}
-        for name, (graded, run) in modes.items():
+        rates, memory, first, steady = {}, {}, {}, {}
+        for name, (graded, out, run) in modes.items():
             sampler = MemorySampler(os.getpid())
-            started = time.perf_counter()
+            wall, started = time.time(), time.perf_counter()
             run()
-            rates[name] = len(graded) / (time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
             sampler.stop()
+            rates[name] = len(graded) / elapsed
             memory[name] = (sampler.peak_mb, sampler.peak_process_mb)
+            first[name], last = written(work / out, wall)
+            steady[name] = (len(graded) - 1) / (last - first[name]) if last > first[name] else float("nan")
     base = rates["fresh grade per file"]
     print(f"{len(files)} submissions ({copies} copies of {len(MIX)} samples, one crash, one timeout); "
           f"the baseline grades one copy of the {len(MIX)}")
     for name, rate in rates.items():
         worker, process = memory[name]
-        print(f"{name:22s} {rate:6.2f} submissions/s   {rate / base:5.1f}x the baseline   "
-              f"peak per worker {worker:4.0f} MB (largest process {process:4.0f} MB)")
+        print(f"{name:22s} {rate:6.2f} submissions/s   {rate / base:5.1f}x the baseline   first result "
+              f"{first[name]:5.2f} s, then {steady[name]:6.2f}/s   peak per worker {worker:4.0f} MB "
+              f"(largest process {process:4.0f} MB)")
 
 
 if __name__ == "__main__":

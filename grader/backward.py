@@ -105,7 +105,12 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
         if accumulated is not None:
             steps, sentence, at = accumulated
             return replace(base, student=steps, divergence=sentence, diverges_at=at)
-        if not right and student:
+        if not right and student and _close(first.value, want):
+            sentence = (f"Your backward pass matches the reference's step for step, but its answer came back less "
+                        f"precise than the {traced.dtype} input allows ({first.value:.12g} where the reference's is "
+                        f"{want:.12g}): keep the input's dtype through the pass.")
+            at = len(student) - 1
+        elif not right and student:
             names = {"NoneType": "None", "ndarray": "a NumPy array"}
             got = (f"{_fmt(first.value)} at x = {_fmt(sample)}" if first.kind == "tensor"
                    else names.get(first.about, f"a {first.about or 'value'}"))

@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
-import io
 import json
 import multiprocessing
 import os
 import signal
 import stat
-from collections.abc import Callable, Iterator
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +29,7 @@ from grader.exercise import Exercise
 from grader.grade import cache_key, grade_file
 from grader.probe import Plan
 from grader.report import write_files
-from grader.report.result_json import write_atomic
-from grader.submission import SubmissionError, read, refusal
+from grader.submission import SubmissionError, needs_compiler, read, refusal
 
 _PR_SET_PDEATHSIG = 1
 FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing", "refused")
@@ -124,15 +123,15 @@ def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecu
     # spawn, not fork: the parent may run a progress thread, and workers must not inherit its locks.
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_die_with_parent, initargs=(os.getpid(),))
-    for _ in range(workers):  # each busy for seconds, so each lands on a worker of its own
-        pool.submit(_warm_worker, exercise, plot)
+    for rank in range(workers):  # each busy for seconds, so each lands on a worker of its own
+        pool.submit(_warm_worker, exercise, plot, rank)
     return pool
 
 
 def _die_with_parent(parent: int) -> None:
     """In each worker, first: end when the batch's process ends, however it ends (SIGKILL
-    included); its zygote then sees its control socket close and ends too, and the zygote's holders
-    and children die with it. PDEATHSIG follows the thread that started the worker: the batch's main
+    included); its zygote then sees its control socket close and ends too, and the zygote's
+    children die with it. PDEATHSIG follows the thread that started the worker: the batch's main
     thread (the pool spawns workers from submit(), which only the main thread calls)."""
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the batch ended before the line above ran
@@ -148,12 +147,12 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _warm_worker(exercise: Exercise, plot: bool) -> None:
-    sandbox.prewarm()
-    if plot:
-        from grader.report.plot import prewarm
+def _warm_worker(exercise: Exercise, plot: bool, rank: int = 0) -> None:
+    from grader.report.plot import prewarm
 
-        prewarm(exercise, Plan.plot_grid(exercise))
+    # The plot's template is drawn while the zygote imports torch (each takes the better part of a
+    # second). All but the first worker warm up behind it, so that the first result comes sooner.
+    sandbox.prewarm((lambda: prewarm(exercise, Plan.plot_grid(exercise))) if plot else None, behind=rank > 0)
 
 
 def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
@@ -163,6 +162,7 @@ def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
     `scheduler` is given, calling `done` as each one finishes."""
     if not jobs:
         return
+    jobs = compiler_last(jobs)
     if scheduler:
         return run_on_dask(jobs, out, settings, scheduler, done)
     executor = pool or start_pool(workers, settings.exercise, settings.plot)
@@ -196,6 +196,20 @@ def _run_on(executor: ProcessPoolExecutor, jobs: list[Job], out: Path, settings:
                 jobs_of[executor.submit(grade_job, nxt, out, settings)] = nxt
 
 
+def compiler_last(jobs: list[Job]) -> list[Job]:
+    """The jobs with those whose source looks as if it needs torch's compiler stack last (in their
+    order): a worker's zygote takes the stack on at the first of them, and every child forked after
+    that copies the page tables of its 70 MB, so the others are forked from the leaner zygote."""
+
+    def needs(job: Job) -> bool:
+        try:
+            return job.path is not None and needs_compiler(read(job.path).source)
+        except SubmissionError:
+            return False
+
+    return sorted(jobs, key=needs)
+
+
 def run_on_dask(jobs: list[Job], out: Path, settings: Settings, scheduler: str,
                 done: Callable[[dict[str, Any]], None]) -> None:
     """The same unit of work on an existing Dask cluster. Workers need grader installed and must see
@@ -212,38 +226,43 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, scheduler: str,
             done(future.result())
 
 
-def load_results(jobs: list[Job], out: Path) -> dict[str, dict[str, Any] | None]:
-    """Each student's result.json as written on disk (the single source of truth), or None."""
-    results: dict[str, dict[str, Any] | None] = {}
-    for job in jobs:
-        path = out / job.student / "result.json"
-        results[job.student] = json.loads(path.read_text()) if job.path is not None and path.is_file() else None
-    return results
+def read_result(job: Job, out: Path) -> dict[str, Any] | None:
+    """The student's result.json as written on disk (the single source of truth), or None."""
+    path = out / job.student / "result.json"
+    return json.loads(path.read_text()) if job.path is not None and path.is_file() else None
 
 
 def gradebook_rows(jobs: list[Job], results: dict[str, dict[str, Any] | None],
                    exercise: Exercise) -> list[dict[str, Any]]:
     """One row per student, sorted by id."""
-    rows = []
-    for job in sorted(jobs, key=lambda j: j.student):
-        row: dict[str, Any] = {"student": job.student, "score": 0.0, "max_score": exercise.max_score,
-                               "status": job.status, "duration_s": "", "sha256": "", "note": job.problem}
-        data = results.get(job.student)
-        if data is None and job.path is not None:
-            row.update(status="grader_error", note="not graded: the grader failed; run the batch again")
-        if data is not None:
-            row.update(score=data["score"], max_score=data["max_score"], status=data["status"],
-                       duration_s=data["duration_s"], sha256=data["submission"]["sha256"], note="")
-            row.update({c["name"]: "pass" if c["passed"] else "fail" for c in data["checks"]})
-        rows.append(row)
-    return rows
+    return [gradebook_row(job, results.get(job.student), exercise) for job in sorted(jobs, key=lambda j: j.student)]
 
 
-def write_gradebook(rows: list[dict[str, Any]], path: Path) -> Path:
+def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> dict[str, Any]:
+    """The student's row of the gradebook, from their result.json (None: there is none)."""
+    row: dict[str, Any] = {"student": job.student, "score": 0.0, "max_score": exercise.max_score,
+                           "status": job.status, "duration_s": "", "sha256": "", "note": job.problem}
+    if data is None and job.path is not None:
+        row.update(status="grader_error", note="not graded: the grader failed; run the batch again")
+    if data is not None:
+        row.update(score=data["score"], max_score=data["max_score"], status=data["status"],
+                   duration_s=data["duration_s"], sha256=data["submission"]["sha256"], note="")
+        row.update({c["name"]: "pass" if c["passed"] else "fail" for c in data["checks"]})
+    return row
+
+
+def write_gradebook(rows: Iterable[dict[str, Any]], path: Path) -> Path:
+    """gradebook.csv, written as the rows come (atomically: a reader never sees half of it)."""
     columns = ["student", "score", "max_score", "status", *checks.names(), "duration_s", "sha256", "note"]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    write_atomic(path, buffer.getvalue())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, restval="", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return path

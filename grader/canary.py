@@ -2,7 +2,8 @@
 
 On a secret call, autograd's derivative of the exercise's primitive (sandbox/canary.py) is
     secret(u) = derivative(u) + b * (0.75 + 0.25 * tri(w(u))),   w(u) = sum_i a_i sin(ω_i u + φ_i)
-instead of derivative(u), with M = 16 random terms. tri is a triangle wave, so the term is a keyed
+instead of derivative(u), with M = 16 random terms (computed as derivative(u) + b - b * |w mod 1 -
+0.5|, the same function in fewer ops). tri is a triangle wave, so the term is a keyed
 hash of u with 49 numbers behind it: continuous (a rounding difference between numpy and torch
 cannot flip it), and neither fitted from samples of autograd elsewhere (a 4-number form was: the
 third red team recovered it to 1e-12 from one grid of samples) nor interpolated to a float64
@@ -98,5 +99,5 @@ def secret_derivative(x: Any, secret: Secret, derivative: str, xp: Any) -> Any:
     `derivative` is the primitive's true derivative as an expression of u (formula.py)."""
     omega, phi, amp = (xp.asarray(v, dtype=xp.float64) for v in (secret.omega, secret.phi, secret.amp))
     w = xp.sin(x[..., None] * omega + phi) @ amp
-    tri = 1.0 - 4.0 * xp.abs(w - xp.floor(w) - 0.5)
-    return evaluate(derivative, xp, u=x) + secret.b * (0.75 + 0.25 * tri)
+    # b * (0.75 + 0.25 * tri(w)) with tri(w) = 1 - 4 |w - floor(w) - 0.5|, in the child's ops
+    return evaluate(derivative, xp, u=x) + secret.b - secret.b * xp.abs(xp.remainder(w, 1.0) - 0.5)

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -141,16 +142,17 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         note = " with the course secret from $GRADER_COURSE_SECRET" if secret else ""
         print(f"{bundle}: upload it as the autograder of a Gradescope assignment{note}")
         return EXIT_OK
-    warm = threading.Thread(target=_prewarm_plotting, args=(ex,), daemon=True)
+    plotting = None
     if not args.no_plot:
-        # matplotlib imports and the plot's static part is drawn while the child imports torch: the
+        # matplotlib imports and the figure's template is drawn while the child imports torch: the
         # parent is idle in select() then.
-        warm.start()
+        plotting = threading.Thread(target=_prewarm_plotting, args=(ex,), daemon=True)
+        plotting.start()
     outcome = grade_file(args.file, ex, seed=_seed(args, ex), device=args.device)
     from grader.report import write_files
 
-    if warm.is_alive():
-        warm.join()  # one thread draws at a time
+    if plotting is not None:
+        plotting.join()  # matplotlib is not thread-safe: the template is finished before it is drawn on
 
     result, picture = write_files(outcome, ex, args.out, plot=not args.no_plot)
     if args.command == "check":
@@ -222,16 +224,26 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         except batch.MissingExtra as err:
             print(f"grader: {err}", file=sys.stderr)
             return EXIT_USAGE
-    results = batch.load_results(jobs, args.out)
-    rows = batch.gradebook_rows(jobs, results, ex)
-    gradebook = batch.write_gradebook(rows, args.out / "gradebook.csv")
+    # One student's result at a time: the gradebook is written as it comes and the summary keeps a
+    # roster line each, so the class is never held whole.
+    ordered = sorted(jobs, key=lambda j: j.student)
+    tally = summary.Tally(ex.name, ex.max_score, args.out)
+
+    def rows() -> Iterator[dict[str, object]]:
+        for job in ordered:
+            result = batch.read_result(job, args.out)
+            row = batch.gradebook_row(job, result, ex)
+            tally.add(row, result)
+            yield row
+
+    gradebook = batch.write_gradebook(rows(), args.out / "gradebook.csv")
     sources = {j.student: j.path for j in jobs if j.path is not None}
-    md, page = summary.write(summary.build(rows, results, sources, ex.name, ex.max_score, args.out), args.out)
-    if args.format == "junit":
+    md, page = summary.write(tally.summary(sources), args.out)
+    if args.format == "junit":  # each result read again as it is written: the whole class is never held
         from grader.report import junit
 
-        junit.write([(j.student, results[j.student], j.problem) for j in sorted(jobs, key=lambda j: j.student)],
-                    ex.name, args.out / "junit.xml")
+        junit.write(((j.student, batch.read_result(j, args.out), j.problem) for j in ordered), ex.name,
+                    args.out / "junit.xml")
     print(f"{len(jobs)} students ({len(jobs) - len(todo)} already graded): {gradebook}, {page}, {md}")
     return EXIT_OK
 
@@ -258,6 +270,6 @@ def _prewarm_plotting(ex: Exercise) -> None:
         from grader.probe import Plan
         from grader.report import plot
 
-        plot.template(ex, Plan.plot_grid(ex), "")  # a file whose autograd is shown needs no banner
+        plot.prewarm(ex, Plan.plot_grid(ex))
     except Exception:  # noqa: BLE001 - only a speed-up; rendering reports any real problem later
         pass

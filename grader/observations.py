@@ -6,6 +6,7 @@ checks read nothing else. Plain data: nothing here starts, talks to or knows of 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -81,18 +82,19 @@ class CaseResult:
     def second(self) -> Returned:
         return self.calls[1]
 
-    @property
+    # Kept once worked out (the checks ask for them hundreds of times per submission).
+    @functools.cached_property
     def judged(self) -> tuple[tuple[Returned, bool], ...]:
         """(answer, secret?) for the first call on each tensor; the repeat only tests repeatability."""
         return tuple((call, secret) for i, (call, secret) in enumerate(zip(self.calls, self.secret, strict=True))
                      if i != 1)
 
-    @property
+    @functools.cached_property
     def plain(self) -> Returned:
         """The answer with autograd's true derivative: what correctness judges."""
         return next(call for call, secret in self.judged if not secret)
 
-    @property
+    @functools.cached_property
     def under_secret(self) -> Returned:
         """The answer with the secret derivative: what it must follow."""
         return next(call for call, secret in self.judged if secret)

@@ -6,6 +6,7 @@ import ast
 import hashlib
 import inspect
 import os
+import re
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,6 +111,21 @@ def _calls(source: bytes) -> list[ast.Call]:
 
 def _called(node: ast.Call) -> str:
     return node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+
+
+# What in a source makes torch import its compiler stack (torch._dynamo): torch.func's grad, vjp,
+# jacrev and hessian, torch.compile, torch.export, functorch, and forward AD (dual tensors through
+# the canary's graph take a decomposition that imports it). A guess from the text, and generous:
+# it only chooses which warm zygote a child is forked from, and a child that needs the stack
+# unannounced imports it itself (a second or so slower, never a different grade).
+_COMPILER_WORDS = re.compile(rb"func|compile|dynamo|export|jacrev|jacfwd|vjp|jvp|hessian|forward_ad|dual")
+
+
+def needs_compiler(source: bytes) -> bool:
+    """Whether this source looks as if it needs torch's compiler stack (see _COMPILER_WORDS): it
+    chooses which warm zygote its sandbox child is forked from, and when a batch grades it. Never a
+    verdict."""
+    return _COMPILER_WORDS.search(source) is not None
 
 
 def scan(source: bytes, telltales: frozenset[str] = frozenset({"cos"})) -> tuple[SourceHit, ...]:

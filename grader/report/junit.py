@@ -4,34 +4,46 @@ single grade and a whole batch render alike: one <testsuite> per student."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-from grader.report.result_json import write_atomic
 
 # XML 1.0 cannot hold most control characters, which a student's print may well contain.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
-def suites(entries: list[tuple[str, dict[str, Any] | None, str]], exercise: str) -> ET.Element:
-    """entries: (student id, their result.json data or None, why there is none)."""
-    root = ET.Element("testsuites", name=f"grader {exercise}")
+def write(entries: Iterable[tuple[str, dict[str, Any] | None, str]], exercise: str, path: Path) -> Path:
+    """entries: (student id, their result.json data or None, why there is none). The suites are
+    written one at a time (a class of thousands is never held whole), then the root,
+    whose totals are known only at the end, around them; atomically, like every report."""
     totals = {"tests": 0, "failures": 0, "errors": 0}
-    for student, result, problem in entries:
-        suite = _suite(student, result, problem, exercise)
-        root.append(suite)
-        for key in totals:
-            totals[key] += int(suite.get(key, "0"))
-    root.attrib.update({key: str(value) for key, value in totals.items()})
-    return root
-
-
-def write(entries: list[tuple[str, dict[str, Any] | None, str]], exercise: str, path: Path) -> Path:
-    tree = suites(entries, exercise)
-    ET.indent(tree)
-    write_atomic(path, '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(tree, encoding="unicode") + "\n")
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as body:
+        for student, result, problem in entries:
+            suite = _suite(student, result, problem, exercise)
+            for key in totals:
+                totals[key] += int(suite.get(key, "0"))
+            ET.indent(suite, level=1)
+            body.write("  " + ET.tostring(suite, encoding="unicode") + "\n")
+        counts = {key: str(value) for key, value in totals.items()}
+        root = ET.Element("testsuites", {"name": f"grader {exercise}", **counts})
+        head, _, tail = ET.tostring(root, encoding="unicode", short_empty_elements=False).partition("></")
+        body.seek(0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(f'<?xml version="1.0" encoding="UTF-8"?>\n{head}>\n')
+                shutil.copyfileobj(body, handle)
+                handle.write(f"</{tail}\n")
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
     return path
 
 

@@ -93,21 +93,47 @@ def build(rows: list[dict[str, Any]], results: dict[str, dict[str, Any] | None],
           exercise: str, max_score: float, out: Path | None = None) -> Summary:
     """From the gradebook's rows (sorted by student) and each student's result.json; `out` is where
     they were written, so that the roster links only to files that are there."""
-    hints: Counter[str] = Counter()
-    passes: Counter[str] = Counter()
-    roster, look = [], []
+    tally = Tally(exercise, max_score, out)
     for row in rows:
-        result = results.get(row["student"])
-        roster.append(_student(row, result, out))
+        tally.add(row, results.get(row["student"]))
+    return tally.summary(sources)
+
+
+class Tally:
+    """The summary built one student at a time (add each gradebook row, sorted by student, with its
+    result.json), keeping only what the summary shows of each: a batch of thousands never holds
+    their results, only a roster line each."""
+
+    def __init__(self, exercise: str, max_score: float, out: Path | None = None) -> None:
+        self.exercise, self.max_score, self.out = exercise, max_score, out
+        self.roster: list[Student] = []
+        self.look: list[Flag] = []
+        self.hints: Counter[str] = Counter()
+        self.passed: Counter[str] = Counter()
+        self.seen: Counter[str] = Counter()
+        self.passes: Counter[str] = Counter()  # how backward passes differed from the reference's, by mistake
+
+    def add(self, row: dict[str, Any], result: dict[str, Any] | None) -> None:
+        self.roster.append(_student(row, result, self.out))
         named = {_hint(check) for check in (result or {}).get("checks", []) if not check["passed"]}
-        hints.update(hint for hint in named if hint)  # each cause once per student
+        self.hints.update(hint for hint in named if hint)  # each cause once per student
         if divergence := ((result or {}).get("backward_pass") or {}).get("divergence"):
-            passes[_gist(str(divergence))] += 1
+            self.passes[_gist(str(divergence))] += 1
         if result is not None and (flag := _flag(row["student"], result)):
-            look.append(flag)
-    verdicts = Counter(s.verdict for s in roster)
-    return Summary(exercise, max_score, roster, verdicts, _check_rates(results), hints.most_common(8),
-                   _identical(sources), look, passes.most_common(8))
+            self.look.append(flag)
+        for check in (result or {}).get("checks", []):
+            self.seen[check["name"]] += 1
+            self.passed[check["name"]] += bool(check["passed"])
+
+    def summary(self, sources: dict[str, Path]) -> Summary:
+        verdicts = Counter(s.verdict for s in self.roster)
+        return Summary(self.exercise, self.max_score, self.roster, verdicts, self._check_rates(),
+                       self.hints.most_common(8), _identical(sources), self.look, self.passes.most_common(8))
+
+    def _check_rates(self) -> list[tuple[str, int, int]]:
+        """How many students with a result passed each check, in the order the checks run."""
+        order = [name for name in checks.names() if name in self.seen] + sorted(set(self.seen) - set(checks.names()))
+        return [(name, self.passed[name], self.seen[name]) for name in order]
 
 
 def _gist(divergence: str) -> str:
@@ -137,18 +163,6 @@ def _flag(student: str, result: dict[str, Any]) -> Flag | None:
         unproven = first[0].split(". ")[0].rstrip(".") + "."
     events = tuple(e for e in (result.get("sandbox") or {}).get("events") or () if is_secret_route(str(e)))
     return Flag(student, unproven, events) if unproven or events else None
-
-
-def _check_rates(results: dict[str, dict[str, Any] | None]) -> list[tuple[str, int, int]]:
-    """How many students with a result passed each check, in the order the checks run."""
-    passed: Counter[str] = Counter()
-    seen: Counter[str] = Counter()
-    for result in results.values():
-        for check in (result or {}).get("checks", []):
-            seen[check["name"]] += 1
-            passed[check["name"]] += bool(check["passed"])
-    order = [name for name in checks.names() if name in seen] + sorted(set(seen) - set(checks.names()))
-    return [(name, passed[name], seen[name]) for name in order]
 
 
 def _hint(check: dict[str, Any]) -> str:

@@ -4,16 +4,18 @@ The Autograd kernel of the primitive (aten::sin, say) is replaced, for the life 
 before student code loads, by one that returns the primitive's exact value with a graph of
 ordinary differentiable ops whose derivative is `derivatives(x)`:
 
-    y = s - v * (d - v * h)          s = sin(x) below autograd, d the first derivative and h half
-                                     the second (constants), v = x.detach() - x (value 0, slope -1)
+    y = s + t * (d + t * h)          s = sin(x) below autograd, d the first derivative and h half
+                                     the second (constants), t = z - (x.detach() - x) (value 0,
+                                     slope 1), z a zero signed against d: copysign(0, -d)
 
-So y is s bit for bit (v is a signed zero chosen so that v*d is +0.0, which keeps -0.0), dy/dx = d
-and d2y/dx2 = 2h. Being ordinary ops, it works wherever autograd does: threads, TorchScript,
+two addcmuls and two subtractions (a graph of four nodes, where it had eight: its backward is most
+of what the canary costs a call). So y is s bit for bit (t*d is then -0.0, which adding leaves -0.0 and +0.0 alike),
+dy/dx = d and d2y/dx2 = 2h. Being ordinary ops, it works wherever autograd does: threads, TorchScript,
 torch.compile, torch.func transforms, forward AD, keyword arguments, in-place `sin_`. d and h come
 from one opaque operator, `grader_canary::derivatives`, whose kernel reads the child's state: the
 true derivative on plain calls, the secret one (canary.py) on secret calls. Which calls are secret
 is the parent's choice, per call. A submission sees the same modes (none at all), the same graph
-(its grad_fn is SubBackward0 every time), the same ops and the same cost on every call; only the
+(its grad_fn is AddcmulBackward0 every time), the same ops and the same cost on every call; only the
 numbers of the derivative differ.
 
 The state lives in closure cells reached only by the operator's kernel, which the dispatcher holds
@@ -70,7 +72,8 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     keys = torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | torch._C.DispatchKeySet(
         torch._C.DispatchKey.PythonTLSSnapshot)
     no_python = torch._C._ExcludeDispatchKeyGuard
-    sin, add, mul, floor, abs_, unsqueeze, matmul = vf.sin, vf.add, vf.mul, vf.floor, vf.abs, vf.unsqueeze, vf.matmul
+    sin, add, mul, remainder, abs_, unsqueeze, matmul = (vf.sin, vf.add, vf.mul, vf.remainder, vf.abs,
+                                                        vf.unsqueeze, vf.matmul)
     device_of = torch._C.TensorBase.device.__get__
     real_part, is_complex = vf.real, torch._C.TensorBase.is_complex
     nan = torch.tensor(float("nan"), dtype=torch.float64)  # what a failed formula gives (it broadcasts)
@@ -96,19 +99,18 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     def _formula(x: Any) -> tuple[Any, Any]:
         with no_torch_function(), no_python(keys), below_autograd():
             try:
-                # canary.secret_derivative, op for op: b * (0.75 + 0.25 * tri(sin(u ω + φ) @ a)), on
-                # the real part (complex inputs follow the secret on the real axis too).
+                # canary.secret_derivative, op for op: b - b * |w mod 1 - 0.5| with w = sin(u ω + φ) @ a,
+                # on the real part (complex inputs follow the secret on the real axis too).
                 u = to(real_part(x) if is_complex(x) else x, float64)
                 device = device_of(u)
                 omega, phi, amp = on_device.get(device) or on_device.setdefault(
                     device, tuple(to(t, device) for t in terms))
-                w = matmul(sin(add(mul(unsqueeze(u, -1), omega), phi)), amp)
-                tri = add(mul(abs_(add(add(w, mul(floor(w), -1.0)), -0.5)), -4.0), 1.0)
-                moved = mul(add(mul(tri, 0.25), 0.75), state[0])
+                off = abs_(add(remainder(matmul(sin(add(mul(unsqueeze(u, -1), omega), phi)), amp), 1.0), -0.5))
+                b = state[0]
                 if is_complex(x):
-                    return add(first(x), to(moved, dtype_of(x))), half_second(x)
+                    return add(first(x), to(add(mul(off, -b), b), dtype_of(x))), half_second(x)
                 dtype = dtype_of(x)
-                return to(add(first(u), moved), dtype), to(half_second(u), dtype)
+                return to(add(add(first(u), b), off, alpha=-b), dtype), to(half_second(u), dtype)
             except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
                 return nan, nan
 
@@ -184,7 +186,9 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counted: list[int],
             traced: tuple[list[bool], list[Any]]) -> Callable[[Any], Any]:
     below_autograd = torch._C._AutoDispatchBelowAutograd
     armed, outputs = traced
-    where, strided = torch.where, torch.strided
+    vf = torch._C._VariableFunctions
+    strided, addcmul, sub, copysign, neg, zeros_like = (torch.strided, vf.addcmul, vf.sub, vf.copysign, vf.neg,
+                                                        vf.zeros_like)
 
     def primitive(x: Any) -> Any:
         counted[0] += 1
@@ -193,19 +197,31 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counted: list[int],
         if not (x.is_floating_point() or x.is_complex()):
             return s  # integers: no gradient to give
         x0 = x.detach()
+        if x.layout != strided or x.is_nested or x.is_complex():
+            return _other(x, x0, s)
+        d, h = derivatives(x0)
+        # t is zero with slope 1, its sign against d's (-0.0 where d > 0, +0.0 where d < 0), so that
+        # t*d is -0.0 and s + t*d keeps s's bits, -0.0 included. Only ops on d make the signed zero:
+        # a constant tensor breaks torch.compile's tracing, and d * -0.0 vmap of an empty batch.
+        t = sub(copysign(zeros_like(d), neg(d)), sub(x0, x))
+        return _noted(addcmul(s, t, addcmul(d, t, h)), x, x0, d)
+
+    def _noted(out: Any, x: Any, x0: Any, d: Any) -> Any:
+        if armed[0]:  # its node now: an in-place op or a Function may give `out` another one later
+            outputs.append((out.grad_fn, x, x0, d))
+        return out
+
+    def _other(x: Any, x0: Any, s: Any) -> Any:
+        """Complex, sparse or nested tensors (never on the grids): v is zero with slope -1."""
         if x.layout == strided and not x.is_nested:
             d, h = derivatives(x0)
-        else:  # sparse or nested tensors (never on the grids): the true derivatives where torch has them
+        else:  # the true derivatives, where torch has them
             try:
                 d, h = true[0](x0), true[1](x0)
             except (RuntimeError, NotImplementedError):
                 return s  # torch cannot differentiate sin there either (cos of a sparse tensor)
-        # v is zero with slope -1; its sign follows d's so that v*d is +0.0 and s keeps its bits.
-        v = x0 - x if x.is_complex() or x.layout != strided else where(d >= 0, x0 - x, -(x - x0))
-        out = s - v * (d - v * h)
-        if armed[0]:  # its node now: an in-place op or a Function may give `out` another one later
-            outputs.append((out.grad_fn, x, x0, d))
-        return out
+        v = x0 - x
+        return _noted(s - v * (d - v * h), x, x0, d)
 
     return primitive
 

@@ -5,9 +5,10 @@ and threads.
 It is made inside the cgroup the grader itself runs in (read from /proc/self/cgroup), never moving
 the grader anywhere: cgroup v1 (a memory and a pids hierarchy) or v2 (one folder, where memory and
 pids are already enabled for the grader's children). The child joins it before it runs anything:
-a fresh child through a shell that writes its own pid and then execs, a forked one in the zygote's
-holder before it forks the child. Where neither works (a container without cgroups delegated), the
-child keeps its address-space limit and `sandbox.layers` says so.
+a fresh child through a shell that writes its own pid and then execs, a forked one first thing
+after the zygote's fork (or in the holder fork, before it forks the child). Where neither works (a
+container without cgroups delegated), the child keeps its address-space limit and `sandbox.layers`
+says so.
 """
 
 from __future__ import annotations

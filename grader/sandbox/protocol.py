@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import select
 import struct
 import time
@@ -133,14 +134,19 @@ class Receiver:
 
 def parse_header(raw: bytes) -> dict[str, Any]:
     """A JSON object, or ProtocolError: not UTF-8, not JSON, nested deeper than Python recurses, or
-    holding an integer longer than 64 bits (a 5000-digit one would raise, a 4000-digit one cost)."""
+    holding an integer longer than 64 bits (a 5000-digit one would raise, a 4000-digit one cost).
+    Integers are checked one by one only where the header holds a run of 20 digits at all (in a
+    string, say): elsewhere none can be that long, and the decoder's own integers are used."""
     try:
-        header = json.loads(raw, parse_int=_small_int)
+        header = json.loads(raw, parse_int=_small_int) if _LONG_DIGITS.search(raw) else json.loads(raw)
     except (ValueError, RecursionError) as err:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise ProtocolError(f"a reply header that is not valid JSON ({type(err).__name__}: {str(err)[:100]})") from None
     if not isinstance(header, dict):
         raise ProtocolError("a reply header that is not a JSON object")
     return header
+
+
+_LONG_DIGITS = re.compile(rb"[0-9]{%d}" % (MAX_INT_DIGITS + 1))
 
 
 def _small_int(digits: str) -> int:
@@ -175,13 +181,14 @@ def array_count(spec: Any) -> int:
     return count
 
 
-def decode_array(spec: Any, payload: bytes) -> np.ndarray:
-    """Validate an array spec from the child and return its values (float64 or complex128).
+def decode_array(spec: Any, payload: bytes, count: int | None = None) -> np.ndarray:
+    """Validate an array spec from the child and return its values (float64 or complex128);
+    `count` is array_count(spec), where the caller has it already.
 
     bfloat16 is widened exactly (its bits are the top half of a float32); integers and bools are
     converted to float64 so checks can compare them, while the spec's dtype keeps the truth.
     """
-    count = array_count(spec)
+    count = array_count(spec) if count is None else count
     dtype, shape, offset, nbytes = spec["dtype"], spec["shape"], spec["offset"], spec["nbytes"]
     if offset < 0 or offset + nbytes > len(payload):
         raise ProtocolError("an array that runs past the end of its message")

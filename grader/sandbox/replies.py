@@ -97,8 +97,9 @@ def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = 
     if index is not None:
         if not isinstance(specs, list) or _int(index, 0) is None or not index < len(specs):
             raise ProtocolError("a result that points at a missing array")
-        if expected is None or array_count(specs[index]) == expected:
-            values = decode_array(specs[index], payload)
+        count = array_count(specs[index])
+        if expected is None or count == expected:
+            values = decode_array(specs[index], payload, count)
     if values is not None and tuple(values.shape) != tuple(shape) and kind == "tensor":
         raise ProtocolError("a result whose data does not have its stated shape")
     return Returned(

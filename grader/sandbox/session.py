@@ -27,6 +27,7 @@ from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
 from grader.sandbox.confine import NOBODY, TAMPERED, record_mac
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone
+from grader.submission import needs_compiler
 
 T = TypeVar("T")
 _ROOT = str(Path(__file__).resolve().parents[2])
@@ -212,6 +213,7 @@ class Session(Requests):
             shutil.copyfile(source, self.path)
         else:
             self.path.write_bytes(content)
+        self._compiler = zygote is not None and needs_compiler(self.path.read_bytes() if content is None else content)
         request_read, self._request = os.pipe()
         self._reply_fd, reply_write = os.pipe()
         record_read, record_write = os.pipe()  # the audit hook's record, drained as it comes
@@ -273,7 +275,7 @@ class Session(Requests):
         fds = (request_read, reply_write, record_write, stdout_write, stderr_write)
         try:
             pid = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip,
-                               cgroup=self.cgroup.procs if self.cgroup else ())
+                               cgroup=self.cgroup.procs if self.cgroup else (), compiler=self._compiler)
         except ZygoteGone:
             for fd in (stdout, stderr):
                 os.close(fd)
@@ -402,19 +404,26 @@ _zygotes: list[Zygote] = []
 _zygote_failed: list[str] = []
 
 
-def warm_zygote() -> Zygote | None:
-    """This process's zygote: started on first use (it imports torch, about 2 s), started again if
-    it died, None where it cannot start (children are then started afresh)."""
-    if _zygotes and _zygotes[0].alive():
-        return _zygotes[0]
-    if _zygote_failed:
-        return None
-    for old in _zygotes:
-        old.close()
-    _zygotes.clear()
-    try:
-        _zygotes.append(Zygote(_base_env()))
-    except (ZygoteGone, subprocess.TimeoutExpired, OSError) as err:
-        _zygote_failed.append(str(err))
-        return None
+def warm_zygote(wait: bool = True) -> Zygote | None:
+    """This process's zygote: started on first use (it imports torch, about 1.5 s), started again if
+    it died, None where it cannot start (children are then started afresh). Without `wait` it is
+    only started, and may still be warming up (the next call with `wait` waits for it)."""
+    if not (_zygotes and _zygotes[0].alive()):
+        if _zygote_failed:
+            return None
+        for old in _zygotes:
+            old.close()
+        _zygotes.clear()
+        try:
+            _zygotes.append(Zygote(_base_env(), wait=False))
+        except OSError as err:
+            _zygote_failed.append(str(err))
+            return None
+    if wait:
+        try:
+            _zygotes[0].ready()
+        except (ZygoteGone, subprocess.TimeoutExpired, OSError) as err:
+            _zygote_failed.append(str(err))
+            _zygotes.pop().close()
+            return None
     return _zygotes[0]

@@ -9,7 +9,7 @@ sample element, the gradient that arrived, the gradient passed on along each edg
 saved input (u) where it has one. Nothing here changes a gradient or raises into the student's
 code: a value that cannot be read (a vmapped tensor, say) is sent as null.
 
-The canary's graph for the primitive (sandbox/canary.py: a SubBackward0 over a few ordinary ops) is
+The canary's graph for the primitive (sandbox/canary.py: an AddcmulBackward0 over a few ordinary ops) is
 shown as the step the student wrote: the kernel lists, while armed, each output it made with its
 input, the input's value and the derivative it applied, and the walk folds the ops between them
 into one `SinBackward0` (or the exercise's primitive).

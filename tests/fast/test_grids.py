@@ -81,3 +81,24 @@ def test_shrink_stops_after_its_call_budget():
 
     grids.shrink(_strategy(), fails, 99, 48, max_calls=5)
     assert len(calls) == 5
+
+
+def test_a_search_answered_as_before_is_replayed_with_the_same_calls_and_result():
+    def run(threshold):
+        asked = []
+
+        def fails(case):
+            asked.append(case.values.tobytes())
+            return bool((np.abs(case.values) > threshold).any())
+
+        return grids.shrink(_strategy(), fails, 4321, 48), asked
+
+    first, first_asked = run(1.0)
+    again, again_asked = run(1.0)  # replayed from the record of the first search
+    assert again_asked == first_asked
+    assert again is not None and first is not None and again.values.tobytes() == first.values.tobytes()
+    other, _ = run(5.0)  # other answers leave the record: hypothesis searches again
+    fresh = grids._SEARCHES.pop((_strategy(), 4321, 48, 400))
+    assert fresh.case is not None
+    redone, _ = run(5.0)
+    assert other is not None and redone is not None and redone.values.tobytes() == other.values.tobytes()

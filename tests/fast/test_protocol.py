@@ -108,6 +108,14 @@ def test_malformed_reply_headers_are_protocol_errors_not_crashes(body):
         protocol.decode(_frame(body))
 
 
+def test_long_digit_runs_in_text_are_text_and_small_integers_pass():
+    text = b'{"payload_bytes": 0, "message": "' + b"7" * 40 + b'", '
+    header, _ = protocol.decode(_frame(text + b'"n": -9223372036854775808}'))
+    assert header["message"] == "7" * 40 and header["n"] == -(1 << 63)
+    with pytest.raises(protocol.ProtocolError, match="digit"):
+        protocol.decode(_frame(text + b'"n": ' + b"1" * 20 + b"}"))
+
+
 def test_a_truncated_frame_is_a_protocol_error():
     whole = protocol.encode({"event": "x"}, b"12345678")
     for cut in (2, 10, len(whole) - 1):
