@@ -83,9 +83,14 @@ def _tree(pid: int, children: dict[int, list[int]]) -> list[int]:
 
 
 def _pss_mb(pid: int) -> float:
+    return proc_mb(pid, "smaps_rollup", "Pss:")
+
+
+def proc_mb(pid: int, name: str, field: str) -> float:
+    """A size in MB that /proc/PID/NAME states on its line starting with FIELD (0 once it has gone)."""
     try:
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
+        for line in Path(f"/proc/{pid}/{name}").read_text().splitlines():
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
