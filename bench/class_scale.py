@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.batch_speed import proc_mb  # noqa: E402
+from bench.batch_speed import proc_mb, quick_exercise  # noqa: E402
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -59,12 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        exercise = work / "sin_bench.toml"
-        text = (ROOT / "reference" / "sin.toml").read_text()
-        solution = ROOT / "reference" / "sin_solution.py"
-        exercise.write_text(text.replace("call_timeout_s = 10.0", "call_timeout_s = 2.0")
-                            .replace("load_timeout_s = 60.0", "load_timeout_s = 2.0")
-                            .replace('solution = "sin_solution.py"', f'solution = "{solution}"'))
+        exercise = quick_exercise(work, load_timeout_s=2.0)
         for students in args.students:
             folder = work / f"class-{students}"
             subprocess.run([sys.executable, str(ROOT / "bench" / "make_class.py"), str(folder), "--students",
