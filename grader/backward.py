@@ -105,19 +105,8 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
         if accumulated is not None:
             steps, sentence, at = accumulated
             return replace(base, student=steps, divergence=sentence, diverges_at=at)
-        if not right and student and _close(first.value, want):
-            sentence = (f"Your backward pass matches the reference's step for step, but its answer came back less "
-                        f"precise than the {traced.dtype} input allows ({first.value:.12g} where the reference's is "
-                        f"{want:.12g}): keep the input's dtype through the pass.")
-            at = len(student) - 1
-        elif not right and student:
-            names = {"NoneType": "None", "ndarray": "a NumPy array"}
-            got = (f"{_fmt(first.value)} at x = {_fmt(sample)}" if first.kind == "tensor"
-                   else names.get(first.about, f"a {first.about or 'value'}"))
-            sentence = (f"Your backward pass matches the reference's step for step, but your {ex.function} returned "
-                        f"{got}, not the gradient the pass computed ({_fmt(want)}): return the gradient itself "
-                        "(x.grad, or what torch.autograd.grad gave), as a tensor, untouched after the pass.")
-            at = len(student) - 1
+        if not right and student:
+            sentence, at = _not_returned(first, want, sample, ex.function, traced.dtype), len(student) - 1
     if sentence is None and not proven:
         return replace(base, divergence=(
             "Your pass ran, but the answer you returned did not come from it: under the canary it did not follow "
@@ -129,6 +118,20 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
         return replace(base, description=f"{max(first.passes, len(first.runs))} backward passes ran; the first is "
                                          "shown")
     return replace(base, divergence=sentence, diverges_at=at, reference_at=ref_at)
+
+
+def _not_returned(call: TracedCall, want: float, sample: float, function: str, dtype: str) -> str:
+    """A pass like the reference's whose gradient is not what came back: less precise, or another value."""
+    if call.value is not None and _close(call.value, want):
+        return (f"Your backward pass matches the reference's step for step, but its answer came back less precise "
+                f"than the {dtype} input allows ({call.value:.12g} where the reference's is {want:.12g}): keep the "
+                "input's dtype through the pass.")
+    names = {"NoneType": "None", "ndarray": "a NumPy array"}
+    got = (f"{_fmt(call.value)} at x = {_fmt(sample)}" if call.kind == "tensor"
+           else names.get(call.about, f"a {call.about or 'value'}"))
+    return (f"Your backward pass matches the reference's step for step, but your {function} returned {got}, not the "
+            f"gradient the pass computed ({_fmt(want)}): return the gradient itself (x.grad, or what "
+            "torch.autograd.grad gave), as a tensor, untouched after the pass.")
 
 
 def steps_of(run: Sequence[TracedStep], sample: float) -> tuple[Step, ...]:

@@ -154,3 +154,8 @@ def test_the_same_steps_in_another_order():
     result = backward.describe(Observations(load=LoadResult(True), traced=traced), ex, True)
     assert result is not None and result.divergence is not None
     assert "the same steps in another order" in result.divergence and "step for step" not in result.divergence
+
+
+def test_a_right_pass_whose_answer_lost_precision_is_named_as_such():
+    result = described(call([sin_pass()], COS + 3e-8))  # float32 arithmetic on a float64 input
+    assert result.divergence is not None and "less precise than the float64 input allows" in result.divergence
