@@ -169,7 +169,7 @@ def _parse(raw: dict, path: Path) -> Exercise:
         rubric=points,
         zero_total_unless_autograd=zero_total,
         source=path,
-        trace_x=tuple(float(v) for v in grid.get("trace_x", (0.75, 1.25, -0.5))),
+        trace_x=_sample(grid.get("trace_x", (0.75, 1.25, -0.5))),
     )
 
 
@@ -178,6 +178,12 @@ def _families(names: list[str]) -> tuple[str, ...]:
     if unknown or not names:
         raise ValueError(f"grid families must be some of {', '.join(FAMILIES)}; got {names}")
     return tuple(name for name in FAMILIES if name in names)  # the canonical order keeps draws stable
+
+
+def _sample(values: list[float]) -> tuple[float, ...]:
+    if not values:
+        raise ValueError("trace_x needs at least one value: the backward pass is read at its first")
+    return tuple(float(v) for v in values)
 
 
 def _watchable(primitive: str) -> str:

@@ -220,9 +220,10 @@ def shrink(session: Conversation, observations: Observations, exercise: Exercise
 
 def trace(session: Conversation, observations: Observations, case: grids.GridCase, index: int,
           timeout: float) -> Observations:
-    """Record the backward passes of two plain calls on `case` and of the reference solution,
-    read at element `index` (the sandbox child runs them; see sandbox/trace.py). Feedback only:
-    a submission that ends the session here keeps the grade it already has."""
+    """Record the backward passes of two plain calls on `case`, read at element `index` (the
+    sandbox child runs them; see sandbox/trace.py), beside the reference's pass that `collect` got
+    before the file loaded. Feedback only: a submission that ends the session here keeps the grade
+    it already has."""
     if session.ended or not observations.load.ok:
         return observations
     header = {"op": "trace", "dtype": case.dtype, "device": case.device, "layout": case.layout,

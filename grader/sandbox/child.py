@@ -139,11 +139,7 @@ class Runner:
     def load(self) -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            spec = importlib.util.spec_from_file_location("submission", self.path)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            sys.modules["submission"] = module
-            spec.loader.exec_module(module)
+            module = import_file(self.path, "submission", register=True)
         except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are findings too
             return {"event": "load_error", "error": describe_error(err, self.path)}
         found = getattr(module, self.function_name, None)
@@ -190,7 +186,10 @@ class Runner:
         student's will be; the solution is gone from this process when it returns."""
         import numpy as np
 
-        module = _load_module(path)
+        try:
+            module = import_file(path, "grader_reference_solution", register=False)
+        except Exception:  # noqa: BLE001 - no reference pass then; grading does not need one
+            module = None
         function = getattr(module, self.function_name, None) if module is not None else None
         try:
             if function is None:
@@ -237,15 +236,16 @@ class Runner:
         return reply
 
 
-def _load_module(path: str) -> Any:
-    try:
-        spec = importlib.util.spec_from_file_location("grader_reference_solution", path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    except Exception:  # noqa: BLE001 - no reference pass then; grading does not need one
-        return None
+def import_file(path: str, name: str, register: bool) -> Any:
+    """Run a .py file as module `name` and return it; `register` puts it in sys.modules first (a
+    student's file may rely on that, as dataclasses and pickle do). Whatever the file raises, raises."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    if register:
+        sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_input(torch: Any, values: Any, dtype: str, device: str, layout: str) -> Any:
