@@ -17,6 +17,7 @@ into one `SinBackward0` (or the exercise's primitive).
 
 from __future__ import annotations
 
+import collections
 import math
 import threading
 from collections.abc import Callable
@@ -140,9 +141,9 @@ class _Pass:
         return self._finish
 
     def _walk(self) -> None:
-        queue, seen = [n for n in self.roots if n is not None], 0
+        queue, seen = collections.deque(n for n in self.roots if n is not None), 0
         while queue and seen < MAX_WALK:
-            node = queue.pop(0)
+            node = queue.popleft()
             if node in self.index:
                 continue
             seen += 1
