@@ -50,6 +50,9 @@ def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path |
         out.print(f"Result: {result}")
     if plot:
         out.print(Text.assemble("Feedback plot: ", (str(plot), "bold")))
+        drawn = plot.with_name("backward.png")  # written beside it when a pass was recorded
+        if outcome.backward is not None and drawn.is_file():
+            out.print(Text.assemble("Backward pass: ", (str(drawn), "bold")))
 
 
 def _message(finding: Finding) -> Text:

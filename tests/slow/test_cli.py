@@ -55,6 +55,7 @@ def test_check_prints_the_verdict_and_the_plot_path(tmp_path):
     assert "Score 1 / 10" in done.stdout  # the loads point: its values did not follow autograd
     assert "Did you return y instead of x.grad?" in done.stdout
     assert f"Feedback plot: {tmp_path / 'feedback.png'}" in done.stdout.replace("\n", "")
+    assert f"Backward pass: {tmp_path / 'backward.png'}" in done.stdout.replace("\n", "")
 
 
 def test_bad_arguments_exit_2_with_one_line(tmp_path):
