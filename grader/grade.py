@@ -23,7 +23,7 @@ from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.grids import PLAIN_LAYOUTS, grid_seed
 from grader.observations import Observations, Output
-from grader.outcome import Finding, Outcome, PlotData
+from grader.outcome import BackwardPass, Finding, Outcome, PlotData
 from grader.probe import Plan
 from grader.sandbox.replies import parse_events
 from grader.sandbox.session import Conversation
@@ -112,13 +112,18 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
         sandbox_layers=observations.layers,
         sandbox_events=observations.events,
         cache_key=key,
-        backward=backward.describe(observations, exercise, _proven(findings)),
+        backward=_described(observations, exercise, findings),
     )
 
 
-def _proven(findings: list[Finding]) -> bool:
+def _described(obs: Observations, ex: Exercise, findings: list[Finding]) -> BackwardPass | None:
+    """The backward pass in words; feedback only, so a failure here costs the picture, never the grade."""
     autograd = next((f for f in findings if f.name == "autograd"), None)
-    return autograd is not None and not autograd.data.get("unproven", True)
+    proven = autograd is not None and not autograd.data.get("unproven", True)
+    try:
+        return backward.describe(obs, ex, proven)
+    except Exception:  # noqa: BLE001 - the recorded numbers are the submission's; the score stands without them
+        return None
 
 
 def _status(obs: Observations, ex: Exercise) -> str:

@@ -159,3 +159,16 @@ def test_the_same_steps_in_another_order():
 def test_a_right_pass_whose_answer_lost_precision_is_named_as_such():
     result = described(call([sin_pass()], COS + 3e-8))  # float32 arithmetic on a float64 input
     assert result.divergence is not None and "less precise than the float64 input allows" in result.divergence
+
+
+def test_a_description_that_fails_costs_the_description_not_the_grade(monkeypatch):
+    from grader import grade
+    from grader.outcome import Finding
+
+    def broken(obs, ex, proven):
+        raise ValueError("a number no one expected")
+
+    monkeypatch.setattr(backward, "describe", broken)
+    autograd = Finding("autograd", True, 1.0, "shown", data={"unproven": False})
+    obs = Observations(load=LoadResult(True), traced=Traced((X,), 0, "float64", (call([sin_pass()], COS),) * 2, None))
+    assert grade._described(obs, exercise.load("sin"), [autograd]) is None

@@ -176,3 +176,14 @@ def test_gradescope_shows_it_after_the_feedback_plot(tmp_path):
     page = gradescope.results(outcome(tmp_path, samples.divergent()), feedback, backward)["output"]
     assert page.count("<img") == 2 and page.index("curve against") < page.index("backward pass beside")
     assert gradescope.results(outcome(tmp_path, None), feedback)["output"].count("<img") == 1
+
+
+def test_a_picture_that_fails_to_draw_costs_the_picture_not_the_result(tmp_path, monkeypatch):
+    def broken(outcome: Outcome, path: Path) -> Path:
+        raise RuntimeError("matplotlib fell over on a submission's numbers")
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "backward.png").write_bytes(b"an older picture")
+    monkeypatch.setattr(backward_plot, "render", broken)
+    write_files(outcome(tmp_path, samples.divergent()), exercise.load("sin"), tmp_path / "a")
+    assert (tmp_path / "a" / "result.json").is_file() and not (tmp_path / "a" / "backward.png").exists()
