@@ -58,9 +58,8 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             traced: tuple[list[bool], list[Any]] | None = None) -> Canary:
     """Put the canary in place for every later call of the primitive, plain until planned. With
     `traced` (a flag cell and a list, sandbox/trace.py's), every call made while the flag is up adds
-    (output's node, input, input's value, derivative) to the list, so a recorded backward pass can show the
-    canary's few ops as the one step the student wrote. Only trace calls raise the flag, and they
-    are never secret."""
+    (output's node, input) to the list, so a recorded backward pass can show the canary's few ops as
+    the one step the student wrote. Never the derivative: a submission can raise the flag itself."""
     vf = torch._C._VariableFunctions
     to = torch._C.TensorBase.to
     dtype_of = torch._C.TensorBase.dtype.__get__
@@ -204,11 +203,11 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counted: list[int],
         # t*d is -0.0 and s + t*d keeps s's bits, -0.0 included. Only ops on d make the signed zero:
         # a constant tensor breaks torch.compile's tracing, and d * -0.0 vmap of an empty batch.
         t = sub(copysign(zeros_like(d), neg(d)), sub(x0, x))
-        return _noted(addcmul(s, t, addcmul(d, t, h)), x, x0, d)
+        return _noted(addcmul(s, t, addcmul(d, t, h)), x)
 
-    def _noted(out: Any, x: Any, x0: Any, d: Any) -> Any:
+    def _noted(out: Any, x: Any) -> Any:
         if armed[0]:  # its node now: an in-place op or a Function may give `out` another one later
-            outputs.append((out.grad_fn, x, x0, d))
+            outputs.append((out.grad_fn, x))
         return out
 
     def _other(x: Any, x0: Any, s: Any) -> Any:
@@ -221,7 +220,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counted: list[int],
             except (RuntimeError, NotImplementedError):
                 return s  # torch cannot differentiate sin there either (cos of a sparse tensor)
         v = x0 - x
-        return _noted(s - v * (d - v * h), x, x0, d)
+        return _noted(s - v * (d - v * h), x)
 
     return primitive
 

@@ -36,7 +36,7 @@ class Recorder:
         self.torch = torch
         self.step_name = primitive.capitalize() + "Backward0"  # torch's name for the node we fold into
         self.armed = [False]  # the canary kernel reads this cell
-        self.primitive_outputs: list[tuple[Any, Any, Any, Any]] = []  # (node, x, x0, d), filled by the kernel
+        self.primitive_outputs: list[tuple[Any, Any]] = []  # (node, x), filled by the kernel
         self.runs: list[dict[str, Any]] = []
         self.more = False
         self.passes = 0  # every pass the call ran, recorded or not
@@ -122,11 +122,14 @@ class _Pass:
         self.roots = [t.grad_fn if isinstance(t, self.torch.Tensor) else getattr(t, "node", None)
                       for t in (tensors if isinstance(tensors, (tuple, list)) else (tensors,))]
         edge = self.torch.autograd.graph.get_gradient_edge
-        # The canary's output nodes: the step each stands for (its input's node, u and the derivative).
-        self.folded: dict[Any, tuple[Any, Any, Any]] = {}
-        for node, x, x0, d in list(recorder.primitive_outputs):
+        # The canary's output nodes: the step each stands for (its input's node, and the input). The
+        # derivative it applied is read from the gradient its ops pass on to that node, never from
+        # the kernel (which lists no derivative: a submission can arm the recorder itself).
+        self.folded: dict[Any, tuple[Any, Any]] = {}
+        for node, x in list(recorder.primitive_outputs):
             if node is not None:
-                self.folded[node] = (_below(edge, x), x0, d)
+                self.folded[node] = (_below(edge, x), x)
+        self.into_x: dict[Any, list[Any]] = {}  # folded node -> what its ops passed on to x, per edge
         self.order: list[Any] = []
         self.index: dict[Any, int] = {}
         self.handles: list[Any] = []
@@ -138,7 +141,29 @@ class _Pass:
         for i, node in enumerate(self.order[:MAX_NODES]):
             self.handles.append(node.register_prehook(self._before(i, node)))
             self.handles.append(node.register_hook(self._after(i, node)))
+            if node in self.folded:
+                self._hook_fold(node)
         return self._finish
+
+    def _hook_fold(self, node: Any) -> None:
+        """Hook the canary's own nodes that pass a gradient to its input's node (two or three)."""
+        below = self.folded[node][0]
+        if below is None:
+            return
+        found = self.into_x.setdefault(node, [])
+        stack: list[Any] = [node]
+        inside: set[Any] = set()
+        while stack and len(inside) < 64:
+            current = stack.pop()
+            if current in inside:
+                continue
+            inside.add(current)
+            for k, (n, _) in enumerate(current.next_functions):
+                if n is below:
+                    self.handles.append(current.register_hook(
+                        lambda grad_inputs, _, k=k: found.append(self.recorder.at(grad_inputs[k]))))
+                elif n is not None:
+                    stack.append(n)
 
     def _walk(self) -> None:
         queue, seen = collections.deque(n for n in self.roots if n is not None), 0
@@ -167,8 +192,7 @@ class _Pass:
                 found = self.values.setdefault(i, {})
                 found["grad_in"] = at(grad_outputs[0]) if grad_outputs else None
                 if node in self.folded:
-                    _, x0, d = self.folded[node]
-                    found["u"], found["local"] = at(x0), at(d)
+                    found["u"] = at(self.folded[node][1])
                     return
                 for name, key in (("_saved_self", "u"), ("_saved_result", "result"), ("_saved_exponent", "constant"),
                                   ("_saved_other", "other")):
@@ -190,9 +214,7 @@ class _Pass:
             try:
                 found = self.values.setdefault(i, {})
                 if node in self.folded:
-                    incoming, local = found.get("grad_in"), found.get("local")
-                    both = isinstance(incoming, float) and isinstance(local, float)
-                    found["grad_out"] = [incoming * local if both else None]  # type: ignore[operator]
+                    return  # what it passed on to x is known once its own ops have run (_finish)
                 else:  # one per edge to a node (an input that needs no gradient has none)
                     edges = [g for (n, _), g in zip(node.next_functions, grad_inputs, strict=False) if n is not None]
                     found["grad_out"] = [at(g) for g in edges[:MAX_EDGES]]
@@ -204,6 +226,13 @@ class _Pass:
     def _finish(self) -> None:
         for handle in self.handles:
             handle.remove()
+        for node, parts in self.into_x.items():  # the folded steps: what reached x, and the factor
+            values = self.values.setdefault(self.index[node], {})
+            out = sum(parts) if parts and all(isinstance(v, float) for v in parts) else None
+            incoming = values.get("grad_in")
+            values["grad_out"] = [out]
+            if isinstance(out, float) and isinstance(incoming, float) and incoming != 0.0:
+                values["local"] = out / incoming
         ran = sorted(self.ran, key=self.ran.__getitem__)
         position = {node_index: k for k, node_index in enumerate(ran)}
         steps = []

@@ -151,6 +151,7 @@ def test_the_canary_kernel_lists_nothing_unless_armed():
         armed[0] = True
         torch.sin(x)
         assert len(outputs) == 1 and outputs[0][1] is x and outputs[0][0].name() == "AddcmulBackward0"
+        assert len(outputs[0]) == 2  # the node and the input: never the derivative it applied
     finally:
         installed.remove()
 

@@ -75,10 +75,13 @@ def test_the_pass_is_in_result_json_and_drawn(tmp_path: Path) -> None:
     assert written is not None
 
 
-@pytest.mark.parametrize("name", ["finds_the_reference.py", "leaks_reference_source.py"])
+@pytest.mark.parametrize("name", ["finds_the_reference.py", "leaks_reference_source.py",
+                                  "reads_secret_from_recorder.py"])
 def test_the_reference_solution_is_out_of_a_submissions_reach(name: str) -> None:
     """It is recorded and dropped before the student's file loads: nothing in the child to call or
-    to print (the red team returned its answer for 10/10 while it sat on the harness's Runner)."""
+    to print (the red team returned its answer for 10/10 while it sat on the harness's Runner). Nor
+    does the recorder, armed by the submission itself, list the derivative the canary applied (it
+    did: 10/10 with no backward pass)."""
     outcome = grade_file(RED / name, exercise.load("sin"), warm=True)
     assert outcome.score == 1.0
     assert not any("LOAD_" in f.message for f in outcome.findings)  # no disassembly of the solution shown
