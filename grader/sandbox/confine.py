@@ -125,13 +125,18 @@ def _least_privilege(workdir: Path) -> list[str]:
     active = []
     libc = ctypes.CDLL(None, use_errno=True)
     root = os.geteuid() == 0
-    cap = 0
-    while root and libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:  # needs CAP_SETPCAP: before the uid
-        cap += 1
+    if root:
+        _drop_bounding_set(libc)
     libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     if root:
         libc.prctl(_PR_SET_SECUREBITS, _SECUREBITS, 0, 0, 0)
-    if root and _python_readable_by_nobody() and _drop_to_nobody():
+    if root and _outer_uid() == NOBODY:
+        # Root only in a user namespace made after dropping to nobody (by a root grader without
+        # CAP_SYS_ADMIN): nobody on the host already, and its folder is its own.
+        limit_threads()
+        active.append(f"uid {NOBODY} outside its user namespace")
+    elif (root and python_readable_by_nobody() and drop_to_nobody()) or os.geteuid() == NOBODY:
+        # nobody now, or already (dropped by the zygote's fork that then could make no namespaces)
         active.append(f"uid {NOBODY}")
     elif root:
         for path in (workdir, *workdir.iterdir()):
@@ -155,8 +160,9 @@ def _capabilities() -> dict[str, int]:
         return {}
 
 
-def _python_readable_by_nobody() -> bool:
-    """Python, torch and the grader, all reachable by another user."""
+def python_readable_by_nobody() -> bool:
+    """Python, torch and the grader, all reachable by another user. The grader asks too (it never
+    imports torch): it gives the child's folder to nobody only where the child can become nobody."""
     import grader
 
     places = {sys.base_prefix, sys.prefix, str(Path(grader.__file__).parent), *_module_roots()}
@@ -164,10 +170,39 @@ def _python_readable_by_nobody() -> bool:
 
 
 def _module_roots() -> list[str]:
-    """The folders torch and numpy were imported from (a virtual environment's site-packages, or a
-    path added to it)."""
-    return [str(Path(module.__file__).parents[1]) for name in ("torch", "numpy")
-            if (module := sys.modules.get(name)) is not None and module.__file__]
+    """The folders torch and numpy come from (a virtual environment's site-packages, or a path added
+    to it): where they were imported from, or would be."""
+    roots = []
+    for name in ("torch", "numpy"):
+        module = sys.modules.get(name)
+        origin = module.__file__ if module is not None else _origin(name)
+        if origin:
+            roots.append(str(Path(origin).parents[1]))
+    return roots
+
+
+def _origin(name: str) -> str | None:
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)  # finds a top-level package without importing it
+    except (ImportError, ValueError):
+        return None
+    return spec.origin if spec is not None else None
+
+
+def _outer_uid() -> int | None:
+    """The host's uid for this process's uid 0, read from its user namespace's map (None: not mapped
+    or not readable); 0 outside any user namespace."""
+    try:
+        with open("/proc/self/uid_map") as mapping:
+            for line in mapping:
+                inside, outside, count = (int(field) for field in line.split())
+                if inside <= 0 < inside + count:
+                    return outside - inside
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def _world_readable(path: str) -> bool:
@@ -177,10 +212,11 @@ def _world_readable(path: str) -> bool:
     return all(p.stat().st_mode & 0o005 == 0o005 for p in (current, *current.parents))
 
 
-def _drop_to_nobody() -> bool:
-    import resource
+def drop_to_nobody() -> bool:
+    """Become nobody for good (root only); False where this process cannot."""
     import signal
 
+    _drop_bounding_set(ctypes.CDLL(None, use_errno=True))
     try:
         os.setgroups([])
         os.setgid(NOBODY)
@@ -190,9 +226,22 @@ def _drop_to_nobody() -> bool:
     # Changing uid clears the parent-death signal; set it again so the child still dies with the
     # process that holds its pid namespace.
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    # Counts threads too; seccomp already forbids new processes, this bounds a thread spree.
-    resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
+    limit_threads()
     return True
+
+
+def _drop_bounding_set(libc: Any) -> None:
+    """No capability can come back by any route (needs CAP_SETPCAP: before the uid changes)."""
+    cap = 0
+    while libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
+        cap += 1
+
+
+def limit_threads() -> None:
+    """Counts threads too; seccomp already forbids new processes, this bounds a thread spree."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
 
 
 def _readable_roots(workdir: Path) -> list[str]:

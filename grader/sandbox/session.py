@@ -25,7 +25,7 @@ from typing import Any, NoReturn, Protocol, Self, TypeVar
 from grader.canary import is_secret_route
 from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
-from grader.sandbox.confine import NOBODY, TAMPERED, record_mac
+from grader.sandbox.confine import NOBODY, TAMPERED, python_readable_by_nobody, record_mac
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone
 from grader.submission import needs_compiler
 
@@ -230,7 +230,7 @@ class Session(Requests):
 
     def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
                zygote: Zygote | None, memory_gib: float | None) -> None:
-        if os.geteuid() == 0:  # the child drops to nobody: its directory must stay its own
+        if child_is_nobody():  # its directory must stay its own
             for path in (self.workdir, self.path):
                 os.chown(path, NOBODY, NOBODY)
         # Testing aid only: layers to leave off, to show each other layer holds alone.
@@ -246,7 +246,7 @@ class Session(Requests):
         if forked:
             self.process, out_pipe, err_pipe = forked
         else:
-            namespaces = () if "namespaces" in self.skip else namespace_prefix()
+            namespaces = () if "namespaces" in self.skip else namespace_prefix(child_is_nobody())
             self.outer_layers = (*bounds, NAMESPACES_LAYER) if namespaces else bounds
             join = ("/bin/sh", "-c", _JOIN, "sh", *self.cgroup.procs, "--") if self.cgroup else ()
             popen = subprocess.Popen(
@@ -275,7 +275,8 @@ class Session(Requests):
         fds = (request_read, reply_write, record_write, stdout_write, stderr_write)
         try:
             pid = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip,
-                               cgroup=self.cgroup.procs if self.cgroup else (), compiler=self._compiler)
+                               cgroup=self.cgroup.procs if self.cgroup else (), compiler=self._compiler,
+                               nobody=child_is_nobody())
         except ZygoteGone:
             for fd in (stdout, stderr):
                 os.close(fd)
@@ -372,19 +373,33 @@ class Session(Requests):
 
 
 @functools.cache
-def namespace_prefix() -> tuple[str, ...]:
+def child_is_nobody() -> bool:
+    """Whether sandbox children end as nobody: the grader runs as root, and nobody can read Python,
+    torch and the grader (the child checks the same before it drops, confine.py)."""
+    return os.geteuid() == 0 and python_readable_by_nobody()
+
+
+@functools.cache
+def namespace_prefix(as_nobody: bool = False) -> tuple[str, ...]:
     """A command prefix that starts the child in new pid, network and mount namespaces, or () where
     the OS does not allow it. In a pid namespace the child is process 1: when it dies the kernel
     kills everything it started (daemons and setsid included), and it can see and signal nothing
-    outside. In a network namespace there is no network at all, loopback included."""
+    outside. In a network namespace there is no network at all, loopback included.
+
+    Without CAP_SYS_ADMIN the namespaces need a user namespace, whose root is whoever made it: a
+    root grader makes it as nobody (`as_nobody`), or its child would be the host's root in there,
+    unable to drop to nobody (unmapped) or to enter nobody's folder. Without setpriv, none then."""
     unshare = shutil.which("unshare")
     if unshare is None:
         return ()
-    common = ["--pid", "--fork", "--kill-child", "--net", "--mount", "--mount-proc"]
-    for flags in (common, ["--user", "--map-root-user", *common]):
-        probe = subprocess.run([unshare, *flags, "true"], capture_output=True, timeout=10)
-        if probe.returncode == 0:
-            return (unshare, *flags)
+    common = [unshare, "--pid", "--fork", "--kill-child", "--net", "--mount", "--mount-proc"]
+    user = [*common[:1], "--user", "--map-root-user", *common[1:]]
+    if as_nobody:
+        setpriv = shutil.which("setpriv")
+        user = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--", *user] if setpriv else []
+    for prefix in (common, user):
+        if prefix and subprocess.run([*prefix, "true"], capture_output=True, timeout=10).returncode == 0:
+            return tuple(prefix)
     return ()
 
 

@@ -50,7 +50,7 @@ _BOOTSTRAP = f"import sys; sys.path.insert(0, {_ROOT!r}); from grader.sandbox.zy
 
 _CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
-_PR_SET_PDEATHSIG = 1
+_PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
 NAMESPACES_LAYER = "pid, network and mount namespaces"
 
 
@@ -89,12 +89,13 @@ class Zygote:
             self._ready = True
 
     def spawn(self, workdir: Path, env: dict[str, str], fds: tuple[int, ...], namespaces: bool,
-              cgroup: tuple[str, ...] = (), compiler: bool = False) -> int:
+              cgroup: tuple[str, ...] = (), compiler: bool = False, nobody: bool = False) -> int:
         """Fork a sandbox child in `workdir` with fds (request read, reply write, record write, stdout,
         stderr); its pid. The child joins the cgroup whose cgroup.procs files are given. With
-        `compiler` the zygote first takes on torch's compiler stack, if it has not yet (seconds)."""
+        `compiler` the zygote first takes on torch's compiler stack, if it has not yet (seconds).
+        With `nobody` (workdir is nobody's) a fork that needs a user namespace drops to nobody first."""
         message = json.dumps({"op": "spawn", "workdir": str(workdir), "env": env, "namespaces": namespaces,
-                              "cgroup": list(cgroup), "compiler": compiler}).encode()
+                              "cgroup": list(cgroup), "compiler": compiler, "nobody": nobody}).encode()
         with self._lock:
             self.ready()
             try:
@@ -312,7 +313,7 @@ def _hold(torch: Any, request: dict[str, Any], fds: list[int], keep_closed: tupl
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         _leave_the_zygote(libc, request, keep_closed)
-        entered = request.get("namespaces") and _unshare(libc)
+        entered = request.get("namespaces") and _unshare(libc, bool(request.get("nobody")))
         pid = os.fork()
         if pid == 0:
             _become_child(torch, libc, request, fds, bool(entered))
@@ -327,22 +328,37 @@ def _hold(torch: Any, request: dict[str, Any], fds: list[int], keep_closed: tupl
         os._exit(71)
 
 
-def _unshare(libc: Any) -> bool:
-    """New pid, network and mount namespaces (in a user namespace where that is what it takes)."""
+def _unshare(libc: Any, nobody: bool) -> bool:
+    """New pid, network and mount namespaces (in a user namespace where that is what it takes). A
+    user namespace's root is whoever made it: with `nobody`, a root zygote's fork becomes nobody
+    first (session.namespace_prefix says why), or makes none if it cannot."""
     flags = _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWNS
     if libc.unshare(flags) == 0:
         return True
+    dropped = nobody and os.geteuid() == 0
+    if dropped:
+        from grader.sandbox.confine import drop_to_nobody
+
+        if not drop_to_nobody():
+            return False
+        # A changed uid makes a process undumpable, which gives its /proc files to root: it could
+        # not write its own uid_map below. Dumpable again until the map is written.
+        libc.prctl(_PR_SET_DUMPABLE, 1, 0, 0, 0)
     uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(flags | _CLONE_NEWUSER) != 0:
-        return False
-    with contextlib.suppress(OSError):
-        Path("/proc/self/setgroups").write_text("deny")
     try:
-        Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
-        Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
-    except OSError:
-        return False
-    return True
+        if libc.unshare(flags | _CLONE_NEWUSER) != 0:
+            return False
+        with contextlib.suppress(OSError):
+            Path("/proc/self/setgroups").write_text("deny")
+        try:
+            Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
+            Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+        except OSError:
+            return False
+        return True
+    finally:
+        if dropped:
+            libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int], namespaces: bool) -> None:

@@ -95,7 +95,7 @@ def python_nobody_can_read() -> Iterator[Path]:
         pth.write_text(f"import site; site.addsitedir({purelib!r})\n")
         python = folder / "venv" / "bin" / "python"
         probe = "import sys, torch; from grader.sandbox import confine as c; " \
-                "sys.exit(not c._python_readable_by_nobody())"
+                "sys.exit(not c.python_readable_by_nobody())"
         if subprocess.run([str(python), "-c", "import torch"], timeout=120).returncode != 0 or \
                 subprocess.run([str(python), "-c", probe], timeout=120).returncode != 0:
             pytest.skip("this checkout's environment is not readable by nobody")
@@ -105,22 +105,65 @@ def python_nobody_can_read() -> Iterator[Path]:
 
 
 @pytest.mark.parametrize("command", ["grade", "batch"])
-def test_the_uid_drop_holds_for_real_with_a_python_nobody_can_read(python_nobody_can_read, tmp_path, command):
+@pytest.mark.parametrize("host", ["root", "no CAP_SYS_ADMIN", "container"])
+def test_the_uid_drop_holds_for_real_with_a_python_nobody_can_read(python_nobody_can_read, tmp_path, command, host):
+    """Without CAP_SYS_ADMIN the namespaces need a user namespace, made after dropping to nobody: the
+    child is then root in there and nobody on the host. A container's root (no user namespaces
+    either) has no namespaces, and the child drops to nobody itself."""
+    capsh = shutil.which("capsh")
+    if host != "root" and capsh is None:
+        pytest.skip("capsh is not installed here")
     folder = tmp_path / "class"
     folder.mkdir()
     shutil.copy(HOSTILE / "reads_capabilities.py", folder)
     target = folder / "reads_capabilities.py" if command == "grade" else folder
-    done = subprocess.run([str(python_nobody_can_read), "-m", "grader", command, str(target), "--out",
-                           str(tmp_path / "out"), "--no-plot", *(["-j", "1"] if command == "batch" else [])],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    grader = [str(python_nobody_can_read), "-m", "grader", command, str(target), "--out", str(tmp_path / "out"),
+              "--no-plot", *(["-j", "1"] if command == "batch" else [])]
+    if host == "container":
+        grader = [sys.executable, str(ROOT / "tests" / "container_root.py"), *grader]
+    if host != "root":
+        grader = [str(capsh), "--drop=cap_sys_admin", "--", "-c", 'exec "$@"', "grader", *grader]
+    done = subprocess.run(grader, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     result = tmp_path / "out" / ("" if command == "grade" else "reads_capabilities") / "result.json"
     data = json.loads(result.read_text())
-    assert "uid 65534" in data["sandbox"]["layers"]
-    assert "no capabilities" in data["sandbox"]["layers"]
-    stdout = data["output"]["stdout"]
-    assert "Uid: 65534 65534 65534 65534" in stdout and "CapEff: 0000000000000000" in stdout
-    assert "setuid(0) refused" in stdout and data["score"] == 10
+    layers, stdout = data["sandbox"]["layers"], data["output"]["stdout"]
+    assert data["score"] == 10, data
+    assert "no capabilities" in layers and "CapEff: 0000000000000000" in stdout
+    if "uid 65534 outside its user namespace" in layers:
+        # uid 0 in there is nobody outside (setuid(0) is then to its own uid, which changes nothing)
+        assert host == "no CAP_SYS_ADMIN" and "UidMap: 0 65534 1" in stdout
+        assert "pid, network and mount namespaces" in layers
+        assert "folder: 256 MiB tmpfs" in layers
+    else:
+        assert "uid 65534" in layers and "Uid: 65534 65534 65534 65534" in stdout
+        assert "setuid(0) refused" in stdout and "CapBnd: 0000000000000000" in stdout
+        assert ("pid, network and mount namespaces" in layers) == (host == "root")
+
+
+@pytest.mark.parametrize("command", ["grade", "batch"])
+@pytest.mark.parametrize("host", ["no CAP_SYS_ADMIN", "container"])
+def test_a_root_grader_without_cap_sys_admin_grades(tmp_path, command, host):
+    """With this checkout's Python, whoever can read it: every submission failed to load here once
+    (the child, root of a user namespace, could not enter the folder given to nobody)."""
+    capsh = shutil.which("capsh")
+    if os.geteuid() != 0 or capsh is None:
+        pytest.skip("needs root and capsh")
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(HOSTILE / "reads_capabilities.py", folder)
+    target = folder / "reads_capabilities.py" if command == "grade" else folder
+    grader = [sys.executable, "-m", "grader", command, str(target), "--out", str(tmp_path / "out"), "--no-plot",
+              *(["-j", "1"] if command == "batch" else [])]
+    if host == "container":
+        grader = [sys.executable, str(ROOT / "tests" / "container_root.py"), *grader]
+    done = subprocess.run([capsh, "--drop=cap_sys_admin", "--", "-c", 'exec "$@"', "grader", *grader],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads((tmp_path / "out" / ("" if command == "grade" else "reads_capabilities") / "result.json")
+                      .read_text())
+    assert data["score"] == 10 and data["status"] == "graded", data
+    assert "no capabilities" in data["sandbox"]["layers"] and "CapEff: 0000000000000000" in data["output"]["stdout"]
 
 
 # ---- nothing outside to talk to -------------------------------------------------------------------
