@@ -35,10 +35,14 @@ ONCE = [ROOT / "tests" / "fixtures" / name for name in ("segfault.py", "sleeps.p
 
 
 class MemorySampler:
-    """Peak proportional set size of each tree hanging off a batch's direct children (its workers)."""
+    """Peak proportional set size per worker: everything below a batch's main process (its workers,
+    the zygote they share, the sandbox children) divided by the number of workers, so a page shared
+    copy-on-write is counted once. With one worker that is its whole tree; for `grader grade` per
+    file, the tree of each."""
 
-    def __init__(self, root: int) -> None:
+    def __init__(self, root: int, workers: int = 1) -> None:
         self.root = root
+        self.workers = workers
         self.peak_mb = 0.0
         self.peak_process_mb = 0.0
         self._stop = threading.Event()
@@ -55,12 +59,10 @@ class MemorySampler:
             children: dict[int, list[int]] = {}
             for pid, ppid in parents.items():
                 children.setdefault(ppid, []).append(pid)
-            tops = children.get(self.root, [])
-            # `grader batch -j N` itself is the root's child; its workers are the trees below it.
-            workers = [w for top in tops for w in children.get(top, [])] or tops
-            for worker in workers:
-                sizes = [_pss_mb(pid) for pid in _tree(worker, children)]
-                self.peak_mb = max(self.peak_mb, sum(sizes))
+            # `grader batch` (or `grader grade`) itself is the root's child; what it runs is below it.
+            for top in children.get(self.root, []):
+                sizes = [_pss_mb(pid) for below in children.get(top, []) for pid in _tree(below, children)]
+                self.peak_mb = max(self.peak_mb, sum(sizes) / self.workers)
                 self.peak_process_mb = max(self.peak_process_mb, *sizes, 0.0)
 
 
@@ -153,7 +155,7 @@ def main() -> None:
         }
         rates, memory, first, steady = {}, {}, {}, {}
         for name, (graded, out, run) in modes.items():
-            sampler = MemorySampler(os.getpid())
+            sampler = MemorySampler(os.getpid(), workers=2 if "-j 2" in name else 1)
             wall, started = time.time(), time.perf_counter()
             run()
             elapsed = time.perf_counter() - started

@@ -16,6 +16,7 @@ import json
 import multiprocessing
 import os
 import signal
+import socket
 import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -118,14 +119,31 @@ class MissingExtra(RuntimeError):
 
 
 def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecutor:
-    """Local worker processes, already starting their zygotes (torch's import and warm-up take a
-    few seconds) and their plot templates while the caller draws the grids."""
+    """Local worker processes, already starting their plot templates while the caller draws the
+    grids, and one zygote for them all (torch's import and warm-up take a few seconds of CPU, and
+    torch's compiler stack 1.2 s more: once, not once a worker; its memory is shared too). Its
+    socket pairs are made here, before any sandbox child exists, so no child holds an end of one."""
     # spawn, not fork: the parent may run a progress thread, and workers must not inherit its locks.
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_die_with_parent, initargs=(os.getpid(),))
+    from grader.sandbox import session
+
+    shared = session.shared_zygote(workers) if workers > 1 else None
+    if shared is not None:
+        _SHARED[id(pool)] = shared
     for rank in range(workers):  # each busy for seconds, so each lands on a worker of its own
-        pool.submit(_warm_worker, exercise, plot, rank)
+        pool.submit(_warm_worker, exercise, plot, rank, shared.shared[rank] if shared else None)
     return pool
+
+
+_SHARED: dict[int, Any] = {}  # each pool's shared zygote, closed with the pool
+
+
+def _close_pool(pool: ProcessPoolExecutor, wait: bool) -> None:
+    pool.shutdown(wait=wait, cancel_futures=not wait)
+    shared = _SHARED.pop(id(pool), None)
+    if shared is not None:
+        shared.close()
 
 
 def _die_with_parent(parent: int) -> None:
@@ -144,12 +162,15 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
     for process in list(getattr(pool, "_processes", {}).values()):
         with contextlib.suppress(OSError, ValueError):
             process.kill()
-    pool.shutdown(wait=False, cancel_futures=True)
+    _close_pool(pool, wait=False)
 
 
-def _warm_worker(exercise: Exercise, plot: bool, rank: int = 0) -> None:
+def _warm_worker(exercise: Exercise, plot: bool, rank: int = 0, zygote: socket.socket | None = None) -> None:
     from grader.report.plot import prewarm
+    from grader.sandbox import session
 
+    if zygote is not None:
+        session.use_shared_zygote(zygote)
     # The plot's template is drawn while the zygote imports torch (each takes the better part of a
     # second). All but the first worker warm up behind it, so that the first result comes sooner.
     sandbox.prewarm((lambda: prewarm(exercise, Plan.plot_grid(exercise))) if plot else None, behind=rank > 0)
@@ -171,7 +192,7 @@ def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
     except BaseException:  # stopped (a signal, Ctrl-C): the workers end now, not after their work
         stop_pool(executor)
         raise
-    executor.shutdown()
+    _close_pool(executor, wait=True)
 
 
 def _run_on(executor: ProcessPoolExecutor, jobs: list[Job], out: Path, settings: Settings, workers: int,

@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -417,12 +418,29 @@ def _child_env(workdir: Path) -> dict[str, str]:
 
 _zygotes: list[Zygote] = []
 _zygote_failed: list[str] = []
+_shared: list[socket.socket] = []  # a control socket of a zygote another process started (batch.py)
+
+
+def shared_zygote(users: int) -> Zygote | None:
+    """A zygote for `users` other processes (a batch's workers): give each one socket of its
+    `shared`, to pass to `use_shared_zygote`; close it when they are done. None if it cannot start."""
+    try:
+        return Zygote(_base_env(), wait=False, shares=users)
+    except OSError:
+        return None
+
+
+def use_shared_zygote(control: socket.socket) -> None:
+    """From now on this process's zygote is the one behind `control` (until it dies: then this
+    process starts one of its own)."""
+    _shared.append(control)
 
 
 def warm_zygote(wait: bool = True) -> Zygote | None:
-    """This process's zygote: started on first use (it imports torch, about 1.5 s), started again if
-    it died, None where it cannot start (children are then started afresh). Without `wait` it is
-    only started, and may still be warming up (the next call with `wait` waits for it)."""
+    """This process's zygote: a shared one if it was given one, else started on first use (it
+    imports torch, about 1.5 s), started again if it died, None where it cannot start (children
+    are then started afresh). Without `wait` it is only started, and may still be warming up (the
+    next call with `wait` waits for it)."""
     if not (_zygotes and _zygotes[0].alive()):
         if _zygote_failed:
             return None
@@ -430,7 +448,7 @@ def warm_zygote(wait: bool = True) -> Zygote | None:
             old.close()
         _zygotes.clear()
         try:
-            _zygotes.append(Zygote(_base_env(), wait=False))
+            _zygotes.append(Zygote.attach(_shared.pop()) if _shared else Zygote(_base_env(), wait=False))
         except OSError as err:
             _zygote_failed.append(str(err))
             return None

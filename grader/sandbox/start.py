@@ -59,7 +59,8 @@ def prewarm(meanwhile: Callable[[], object] | None = None, behind: bool = False)
     started = session.warm_zygote(wait=False)
     # The zygote leads a session of its own, so it is scheduled as a group of its own ("autogroup"):
     # its process priority counts only inside that group; the group's counts against the others.
-    pid = started.process.pid if behind and started is not None else None
+    # (A zygote another process started, shared by a batch's workers, is left as it is.)
+    pid = started.process.pid if behind and started is not None and started.process is not None else None
     group = _group_priority(pid) if pid else None
     try:
         if pid and group is not None:

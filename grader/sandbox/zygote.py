@@ -18,6 +18,11 @@ tearing them down), so one fork instead of two is worth having. The child gets o
 control socket is closed before any student code runs. CUDA is never initialised in the zygote,
 only in a child.
 
+One zygote can serve several grader processes (a batch's workers: `shares`), each over a socket
+pair of its own made before any of them started, so no sandbox child ever holds an end of one: they
+share its warm-up (2 s of CPU and 70 MB more for torch's compiler stack) and its memory. It ends when
+the last of them hangs up.
+
 Control messages are JSON over a SOCK_SEQPACKET socket pair (one datagram per message):
   grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup", "compiler"} + 5 fds
   zygote -> grader  {"event": "ready"} once; {"event": "spawned", "pid"}; {"event": "exited", "pid", "code"}
@@ -61,24 +66,43 @@ class ZygoteGone(Exception):
 class Zygote:
     """The grader's handle on one zygote process. Not shared between threads."""
 
-    def __init__(self, env: dict[str, str], start_timeout: float = 120.0, wait: bool = True) -> None:
+    def __init__(self, env: dict[str, str], start_timeout: float = 120.0, wait: bool = True,
+                 shares: int = 0) -> None:
+        """Start a zygote. With `shares`, it also serves that many other processes: hand each one
+        socket of `shared` (it calls Zygote.attach); this handle keeps it alive meanwhile."""
         self._socket, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pairs = [socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET) for _ in range(shares)]
+        self.shared = [ours for ours, _ in pairs]
+        ends = [theirs.fileno(), *(end.fileno() for _, end in pairs)]
         # PDEATHSIG follows the thread that starts the zygote: only a main thread lives as long as
         # its process (a batch worker's does; a Dask worker's task thread may not).
         parent = str(os.getpid()) if threading.current_thread() is threading.main_thread() else "0"
-        self.process = subprocess.Popen(
-            [sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(theirs.fileno()), parent],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, "-I", "-u", "-c", _BOOTSTRAP, ",".join(map(str, ends)), parent],
+            pass_fds=ends, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             env=env, cwd="/", start_new_session=True,
         )
-        theirs.close()
+        for end in (theirs, *(end for _, end in pairs)):
+            end.close()
+        self._setup(start_timeout)
+        if wait:
+            self.ready()
+
+    @classmethod
+    def attach(cls, control: socket.socket, start_timeout: float = 120.0) -> Zygote:
+        """A handle on a zygote another process started, over one of its `shared` sockets."""
+        handle = cls.__new__(cls)
+        handle._socket, handle.shared, handle.process = control, [], None
+        handle._setup(start_timeout)
+        return handle
+
+    def _setup(self, start_timeout: float) -> None:
+        self._gone = False
         self._exited: dict[int, int] = {}
         self._forgotten: set[int] = set()  # children whose exit nobody will ask about
         self._lock = threading.Lock()
         self._start_timeout = start_timeout
         self._ready = False
-        if wait:
-            self.ready()
 
     def ready(self) -> None:
         """Wait until the zygote has warmed up (it was started with `wait=False`, so that its caller
@@ -108,7 +132,9 @@ class Zygote:
                     if reply.get("event") == "spawned":
                         return int(reply["pid"])
             except subprocess.TimeoutExpired:
-                self.process.kill()  # a zygote that stops answering is replaced, not waited for
+                self._gone = True  # a zygote that stops answering is replaced, not waited for
+                if self.process is not None:
+                    self.process.kill()
                 raise ZygoteGone("the zygote did not answer a spawn request") from None
 
     def wait(self, pid: int, timeout: float | None) -> int:
@@ -134,10 +160,15 @@ class Zygote:
                 self._forgotten.add(pid)
 
     def alive(self) -> bool:
-        return self.process.poll() is None
+        return not self._gone and (self.process is None or self.process.poll() is None)
 
     def close(self) -> None:
-        self._socket.close()  # the zygote exits when its control socket hangs up
+        """Hang up (the zygote exits when the last of its control sockets does); wait for it if this
+        handle started it."""
+        for control in (self._socket, *self.shared):
+            control.close()
+        if self.process is None:
+            return
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -154,6 +185,7 @@ class Zygote:
         except OSError:
             data = b""
         if not data:
+            self._gone = True
             raise ZygoteGone("the zygote ended")
         message = json.loads(data)
         if message.get("event") == "exited":
@@ -186,7 +218,7 @@ class ForkedChild:
 # ---- the zygote process -------------------------------------------------------------------------
 
 def main(argv: list[str]) -> None:
-    control = socket.socket(fileno=int(argv[1]))
+    controls = [socket.socket(fileno=int(fd)) for fd in argv[1].split(",")]
     if argv[2:] and argv[2] != "0":
         # Die with the grader process that started us, even while importing torch below (a dead
         # grader is otherwise noticed when the control socket closes, in the loop).
@@ -213,39 +245,48 @@ def main(argv: list[str]) -> None:
     signal.signal(signal.SIGCHLD, lambda *_: None)  # only to wake select() through the wakeup fd
     libc = ctypes.CDLL(None, use_errno=True)
     own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
-    control.send(json.dumps({"event": "ready", "warm_s": warm_s}).encode())
-    children: set[int] = set()
+    for control in controls:
+        _tell(control, {"event": "ready", "warm_s": warm_s})
+    children: dict[int, socket.socket] = {}  # each child's pid, and whose request it was
     compiler = False
     later = _later(torch, libc, LATER)
-    while True:
+    while controls:  # until the last grader hangs up (or dies)
         # A step of the warm-up that only makes children faster, when no child is alive: memory it
         # writes or moves (a collection, folding) would otherwise stop being shared with one.
         idle = _IDLE if later and not children else None
-        readable, _, _ = select.select([control.fileno(), wake_read], [], [], idle)
+        readable, _, _ = select.select([*(c.fileno() for c in controls), wake_read], [], [], idle)
         if not readable and later and not children:
             later.pop(0)()
             continue
         if wake_read in readable:
             os.read(wake_read, 4096)
-        _reap(control, children)
-        if control.fileno() in readable:
+        _reap(children)
+        for control in [c for c in controls if c.fileno() in readable]:
             try:
                 data, fds = _receive(control)
             except OSError:
                 data, fds = b"", []
             if not data:
-                return  # the grader hung up (or died)
+                controls.remove(control)  # that grader hung up
+                control.close()
+                continue
             request = json.loads(data)
             if request.get("compiler") and not compiler:
                 warm_up(torch, COMPILER)  # from now on every child has it
                 compiler = True
                 later += _later(torch, libc, ())
-            keep_closed = (control.fileno(), wake_read, wake_write, own_pid_namespace)
+            keep_closed = (*(c.fileno() for c in controls), wake_read, wake_write, own_pid_namespace)
             pid = _fork_child(torch, libc, request, fds, keep_closed, own_pid_namespace)
             for fd in fds:
                 os.close(fd)
-            children.add(pid)
-            control.send(json.dumps({"event": "spawned", "pid": pid}).encode())
+            children[pid] = control
+            _tell(control, {"event": "spawned", "pid": pid})
+
+
+def _tell(control: socket.socket, message: dict[str, Any]) -> None:
+    """One control message; a grader that is gone is not waited for (its hang-up is seen next)."""
+    with contextlib.suppress(OSError):
+        control.send(json.dumps(message).encode())
 
 
 def _fork_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int], keep_closed: tuple[int, ...],
@@ -289,13 +330,11 @@ def _start_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int],
     _become_child(torch, libc, request, fds, entered)
 
 
-def _reap(control: socket.socket, children: set[int]) -> None:
+def _reap(children: dict[int, socket.socket]) -> None:
     for pid in list(children):
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            children.discard(pid)
-            code = os.waitstatus_to_exitcode(status)
-            control.send(json.dumps({"event": "exited", "pid": pid, "code": code}).encode())
+            _tell(children.pop(pid), {"event": "exited", "pid": pid, "code": os.waitstatus_to_exitcode(status)})
 
 
 def _receive(control: socket.socket) -> tuple[bytes, list[int]]:

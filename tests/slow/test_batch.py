@@ -75,6 +75,47 @@ def test_batch_writes_results_gradebook_and_summary(classroom, tmp_path):
     assert "<svg" in (out / "summary.html").read_text()
 
 
+def _zygotes_started_by(pid: int) -> set[int]:
+    """The zygote processes whose parent is `pid` (not the zygotes' own forks, which are children
+    of a zygote)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == pid and b"grader.sandbox.zygote import main" in command:
+            found.add(int(stat.parent.name))
+    return found
+
+
+def test_two_workers_share_one_zygote(classroom, tmp_path):
+    """One zygote for the batch, started by its main process: the workers start none of their own
+    (each would import torch and its compiler stack again, and hold its memory)."""
+    process = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(classroom), "--out", str(tmp_path / "out"),
+                                "-j", "2"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    seen: set[int] = set()
+    workers: set[int] = set()
+    while process.poll() is None:
+        seen |= _zygotes_started_by(process.pid)
+        children = {int(p.name) for p in Path("/proc").glob("[0-9]*") if _parent(p) == process.pid}
+        workers |= children - seen
+        for worker in children - seen:
+            assert not _zygotes_started_by(worker), "a worker started a zygote of its own"
+        time.sleep(0.05)
+    assert process.returncode == 0
+    assert len(seen) == 1 and len(workers) >= 2
+    assert {row["student"]: row["score"] for row in gradebook(tmp_path / "out")}["honest_backward"] == "10.0"
+
+
+def _parent(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def test_rerun_grades_nothing_that_is_current_and_force_regrades(classroom, tmp_path):
     out = tmp_path / "out"
     batch(classroom, out)

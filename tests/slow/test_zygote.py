@@ -129,3 +129,24 @@ def test_a_zygote_that_stops_answering_is_replaced_and_the_grade_still_comes(sin
         os.kill(stuck.process.pid, signal.SIGCONT)
         stuck.process.kill()
     assert outcome.score == 10 and not stuck.alive()
+
+
+def test_one_zygote_serves_two_graders_each_on_a_socket_of_its_own(sin, monkeypatch):
+    """A batch's workers share its main process's zygote (batch.py): each gets its own children's
+    reports, and the zygote ends only when the last of them hangs up."""
+    from grader.sandbox.zygote import Zygote
+
+    owner = Zygote(session._base_env(), shares=1)
+    other = Zygote.attach(owner.shared[0].dup())
+    try:
+        monkeypatch.setattr(session, "warm_zygote", lambda: other)
+        assert grade_file(SUBMISSIONS / "honest_backward.py", sin, warm=True).score == 10
+        monkeypatch.setattr(session, "warm_zygote", lambda: owner)
+        assert grade_file(SUBMISSIONS / "cheat_cos.py", sin, warm=True).score == 1
+        other.close()  # one grader gone: the zygote still serves the other
+        assert grade_file(SUBMISSIONS / "honest_backward.py", sin, warm=True).score == 10
+    finally:
+        other.close()
+        assert owner.process is not None
+        owner.close()
+    assert owner.process.returncode is not None and owner.process.returncode >= 0  # it ended, not killed
