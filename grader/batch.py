@@ -126,9 +126,7 @@ def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecu
     # spawn, not fork: the parent may run a progress thread, and workers must not inherit its locks.
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_die_with_parent, initargs=(os.getpid(),))
-    from grader.sandbox import session
-
-    shared = session.shared_zygote(workers) if workers > 1 else None
+    shared = sandbox.share_zygote(workers) if workers > 1 else None
     if shared is not None:
         _SHARED[id(pool)] = shared
     for rank in range(workers):  # each busy for seconds, so each lands on a worker of its own
@@ -167,10 +165,9 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
 
 def _warm_worker(exercise: Exercise, plot: bool, rank: int = 0, zygote: socket.socket | None = None) -> None:
     from grader.report.plot import prewarm
-    from grader.sandbox import session
 
     if zygote is not None:
-        session.use_shared_zygote(zygote)
+        sandbox.use_shared_zygote(zygote)
     # The plot's template is drawn while the zygote imports torch (each takes the better part of a
     # second). All but the first worker warm up behind it, so that the first result comes sooner.
     sandbox.prewarm((lambda: prewarm(exercise, Plan.plot_grid(exercise))) if plot else None, behind=rank > 0)

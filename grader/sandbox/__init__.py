@@ -1,12 +1,13 @@
 """The only code that starts processes or loads student code.
 
 One way in: `open_session` runs a submission (a file afresh or forked from the warm zygote, or a
-notebook's function in process) and returns the Conversation that probe drives. The parent side
+notebook's function in process) and returns the Conversation that probe drives (`share_zygote` and
+`use_shared_zygote` only let a batch's workers fork from one zygote). The parent side
 (session.py) never imports torch or the student's file; the child side (child.py) runs in its own
 process. They talk through protocol.py: JSON headers and raw array bytes, which replies.py turns
 into observations.
 """
 
-from grader.sandbox.start import open_session, prewarm
+from grader.sandbox.start import open_session, prewarm, share_zygote, use_shared_zygote
 
-__all__ = ["open_session", "prewarm"]
+__all__ = ["open_session", "prewarm", "share_zygote", "use_shared_zygote"]

@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import socket
+
     from grader.exercise import Limits
     from grader.sandbox.session import Conversation
+    from grader.sandbox.zygote import Zygote
 
 
 def open_session(code: Path | Callable[..., Any], limits: Limits, *, warm: bool = False,
@@ -38,6 +41,22 @@ def open_session(code: Path | Callable[..., Any], limits: Limits, *, warm: bool 
 
     zygote = session.warm_zygote() if warm else None
     return session.Session(code, limits.output_kib, zygote, content, memory_gib=limits.memory_gib)
+
+
+def share_zygote(users: int) -> Zygote | None:
+    """A zygote started now for `users` other processes (a batch's workers): give each one socket
+    of its `shared` (they pass it to `use_shared_zygote`), and close it once they are done. None
+    where none can start (each then starts its own, or none)."""
+    from grader.sandbox import session
+
+    return session.shared_zygote(users)
+
+
+def use_shared_zygote(control: socket.socket) -> None:
+    """This process's warm sessions fork from the zygote behind `control` (see share_zygote)."""
+    from grader.sandbox import session
+
+    session.use_shared_zygote(control)
 
 
 def prewarm(meanwhile: Callable[[], object] | None = None, behind: bool = False) -> bool:
