@@ -18,7 +18,15 @@ from grader import grids, safe_text
 from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.observations import CaseResult, LoadResult, Observations, Returned, TracedCall
-from grader.sandbox.replies import parse_case, parse_loaded, parse_reference, parse_returned, parse_traced
+from grader.sandbox.replies import (
+    HarnessFailed,
+    parse_case,
+    parse_confined,
+    parse_loaded,
+    parse_reference,
+    parse_returned,
+    parse_traced,
+)
 from grader.sandbox.session import Conversation, SessionEnded
 
 # What a shrink may spend per failing check: calls keep it deterministic (a fast function needs a
@@ -92,15 +100,21 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     })
     base = Observations(load=LoadResult(False), devices=devices, plot_x=plan.plot_x,
                         torch_version=safe_text.line(str(hello.get("torch", "")), 50))
+    # Up to the layers, no student code has run: whatever goes wrong is the grader's failure.
     try:
         if key not in _REFERENCE_PASSES:
             _REFERENCE_PASSES[key] = session.reply(limits.load_timeout_s, "the reference solution's backward pass",
                                                    parse_reference)
-        base = replace(base, reference_pass=_REFERENCE_PASSES[key])
-        layers, failure = session.reply(limits.load_timeout_s, "the import of your file", parse_loaded)
+        layers = session.reply(limits.load_timeout_s, "the sandbox's set-up", parse_confined)
+    except HarnessFailed as failed:
+        raise GraderFailure(f"the sandbox child could not be set up: {failed}") from None
+    except SessionEnded as end:
+        raise GraderFailure(f"the sandbox child ended before the submission was loaded: {end.ended.detail}") from None
+    base = replace(base, reference_pass=_REFERENCE_PASSES[key], layers=(*session.outer_layers, *layers))
+    try:
+        failure = session.reply(limits.load_timeout_s, "the import of your file", parse_loaded)
     except SessionEnded as end:
         return replace(base, ended=end.ended)
-    base = replace(base, layers=(*session.outer_layers, *layers))
     if failure is not None:
         return replace(base, load=failure)
     cases = [case for d in devices for case in plan.cases[d]]

@@ -1,7 +1,9 @@
 """Runs inside the sandbox child: the only code that imports and calls student code.
 
 Conversation (protocol.py framing): child -> hello (after importing torch); parent -> setup;
-child -> ready | load_error; then parent -> case | plot | exit, child -> one reply each.
+child -> [reference], confined (its layers) | harness_error, then ready | load_error; then parent ->
+case | plot | trace | exit, child -> one reply each. Everything up to `confined` is sent before any
+student code runs, so no submission can forge it.
 Everything sent back is raw numbers plus plain JSON facts; the parent decides what they mean.
 """
 
@@ -50,18 +52,23 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, start_s: floa
     receiver = protocol.Receiver(read_fd)
     threading.Thread(target=_exit_with_parent, args=(read_fd,), daemon=True).start()
     setup, _ = receiver.receive()
-    active = [*layers, *apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])]
-    runner = Runner(torch, setup)
-    if setup.get("reference"):
-        # Before the student's file exists here: the reference solution is loaded, its backward pass
-        # recorded at the sample input and sent, and the solution dropped again, so no student code
-        # ever shares the process with it (a frame walk from a call would otherwise find it).
-        protocol.send(write_fd, {"event": "reference",
-                                 "call": runner.reference_pass(setup["reference"], setup["trace_x"])})
-    _run_compiled_code_through_autograd(torch)
-    active += confine.apply(Path(setup["path"]).parent, record_fd, bytes.fromhex(setup.pop("record_key", "")),
-                            frozenset(setup.get("skip", ())), runner.canary.busy, gpu="cuda" in setup["devices"])
-    protocol.send(write_fd, {**runner.load(), "layers": active})
+    try:
+        active = [*layers, *apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])]
+        runner = Runner(torch, setup)
+        if setup.get("reference"):
+            # Before the student's file exists here: the reference solution is loaded, its backward
+            # pass recorded at the sample input and sent, and the solution dropped again, so no
+            # student code ever shares the process with it (a frame walk from a call would find it).
+            protocol.send(write_fd, {"event": "reference",
+                                     "call": runner.reference_pass(setup["reference"], setup["trace_x"])})
+        _run_compiled_code_through_autograd(torch)
+        active += confine.apply(Path(setup["path"]).parent, record_fd, bytes.fromhex(setup.pop("record_key", "")),
+                                frozenset(setup.get("skip", ())), runner.canary.busy, gpu="cuda" in setup["devices"])
+    except Exception:  # noqa: BLE001 - the grader's own failure, before any student code: never the student's
+        protocol.send(write_fd, {"event": "harness_error", "detail": traceback.format_exc()[-MAX_MESSAGE_CHARS:]})
+        return
+    protocol.send(write_fd, {"event": "confined", "layers": active})
+    protocol.send(write_fd, runner.load())
     if runner.function is None:
         return
     while True:

@@ -54,7 +54,8 @@ class InProcessSession(Requests):
             self._optimized = self.torch._C._get_graph_executor_optimize()
             self.torch._C._set_graph_executor_optimize(False)  # as in the child; restored on close
             self._runner.function = self.function
-            self._queue({"event": "ready", "load_s": 0.0, "layers": []})
+            self._queue({"event": "confined", "layers": []})
+            self._queue({"event": "ready", "load_s": 0.0})
         elif header["op"] != "exit":
             try:
                 reply, arrays = self._runner.serve(header, payload)

@@ -154,6 +154,8 @@ def parse_traced(x: tuple[float, ...], index: int, dtype: str, reference: Traced
 
 def parse_reference(header: dict[str, Any], _: bytes) -> TracedCall | None:
     """The reference solution's pass, sent before the student's file loaded (None: it did not load)."""
+    if header.get("event") == "harness_error":
+        raise HarnessFailed(_text(header.get("detail", "")))
     if header.get("event") != "reference":
         raise ProtocolError("no reference pass where one was asked for")
     call = header.get("call")
@@ -209,15 +211,27 @@ def parse_events(raw: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(safe_text.line(event, 300) for event in raw)
 
 
-def parse_loaded(reply: dict[str, Any], _: bytes) -> tuple[tuple[str, ...], LoadResult | None]:
-    """The reply to setup: the child's layers, and why the file did not load (None when it did).
-    Sent after the student's file ran, so validated like any other reply. (Its events come over the
-    record channel, as they happen: Session.events.)"""
-    raw_layers = reply.get("layers", [])
-    if not isinstance(raw_layers, list):
-        raise ProtocolError("sandbox layers that are not a list")
-    layers = tuple(safe_text.line(str(layer), 80) for layer in raw_layers[:20])
-    return layers, None if reply.get("event") == "ready" else _load_failure(reply)
+class HarnessFailed(Exception):
+    """The child could not be set up (confined, its canary installed) before any student code ran:
+    the grader's failure, never the student's."""
+
+
+def parse_confined(reply: dict[str, Any], _: bytes) -> tuple[str, ...]:
+    """The child's layers, sent once it is confined and before the student's file runs (so no
+    submission can forge them), or HarnessFailed with why it could not be."""
+    if reply.get("event") == "harness_error":
+        raise HarnessFailed(_text(reply.get("detail", "")))
+    raw_layers = reply.get("layers")
+    if reply.get("event") != "confined" or not isinstance(raw_layers, list):
+        raise ProtocolError("no sandbox layers where they were due")
+    return tuple(safe_text.line(str(layer), 80) for layer in raw_layers[:20])
+
+
+def parse_loaded(reply: dict[str, Any], _: bytes) -> LoadResult | None:
+    """Why the file did not load (None when it did). Sent after the student's file ran, so
+    validated like any other reply. (Its events come over the record channel, as they happen:
+    Session.events.)"""
+    return None if reply.get("event") == "ready" else _load_failure(reply)
 
 
 def _load_failure(reply: dict[str, Any]) -> LoadResult:

@@ -4,6 +4,7 @@ cost for whatever a child sends, shows student text safely, and ends whole howev
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -197,3 +198,26 @@ def test_a_stopped_batch_leaves_no_process_behind_and_resumes(tmp_path, how):
         done = grader("batch", str(folder), "--out", str(out), "-j", "2")
         assert done.returncode == 0 and f"({graded} already graded)" in done.stdout
         assert all(row["score"] == "10.0" for row in gradebook(out).values())
+
+
+# ---- the grader's own failure is never the student's --------------------------------------------
+
+@pytest.mark.parametrize("command", ["grade", "batch"])
+def test_a_child_that_cannot_be_set_up_is_the_graders_failure_not_the_students(tmp_path, command):
+    """Before any student code runs, the child sets itself up (limits, canary, confinement); a failure
+    there once told the student that their file exited during its import. Provoked here with a CPU
+    limit the kernel cannot take."""
+    text = (ROOT / "reference" / "sin.toml").read_text().replace("total_timeout_s = 120.0", "total_timeout_s = 1e30")
+    exercise = tmp_path / "sin.toml"
+    exercise.write_text(text.replace('solution = "sin_solution.py"',
+                                     f'solution = "{ROOT / "reference" / "sin_solution.py"}"'))
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(SUBMISSIONS / "honest_backward.py", folder)
+    target = folder / "honest_backward.py" if command == "grade" else folder
+    out = tmp_path / "out"
+    grader(command, str(target), "--exercise", str(exercise), "--out", str(out), "--no-plot")
+    data = json.loads((out / ("" if command == "grade" else "honest_backward") / "result.json").read_text())
+    assert data["status"] == "grader_error", data["status"]
+    assert "could not be set up" in data["grader_error"] and "setrlimit" in data["grader_error"]
+    assert all(check["message"].startswith("Not graded: the grader itself failed") for check in data["checks"])
