@@ -24,7 +24,7 @@ share its warm-up (2 s of CPU and 70 MB more for torch's compiler stack) and its
 the last of them hangs up.
 
 Control messages are JSON over a SOCK_SEQPACKET socket pair (one datagram per message):
-  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup", "compiler"} + 5 fds
+  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup", "compiler", "nobody"} + 5 fds
   zygote -> grader  {"event": "ready"} once; {"event": "spawned", "pid"}; {"event": "exited", "pid", "code"}
 where "code" follows subprocess's convention (negative: killed by that signal).
 """
