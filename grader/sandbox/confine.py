@@ -86,7 +86,7 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
     for name, layer in layers:
         applied = "" if name in skip else layer()
         if applied:
-            active.append(applied)
+            active += applied.split("; ")
     sys.addaudithook(_auditor(workdir, record_fd, record_key, busy))
     active.append("audit hook")
     return active
@@ -214,8 +214,10 @@ def _world_readable(path: str) -> bool:
     return all(p.stat().st_mode & 0o005 == 0o005 for p in (current, *current.parents))
 
 
-def drop_to_nobody() -> bool:
-    """Become nobody for good (root only); False where this process cannot."""
+def drop_to_nobody(limit: bool = True) -> bool:
+    """Become nobody for good (root only); False where this process cannot. With `limit`, at most
+    512 processes and threads of nobody's (a zygote's fork that drops before making a user namespace
+    leaves that to its child: it must still fork the child when a busy one holds nobody's count)."""
     import signal
 
     _drop_bounding_set(ctypes.CDLL(None, use_errno=True))
@@ -228,7 +230,8 @@ def drop_to_nobody() -> bool:
     # Changing uid clears the parent-death signal; set it again so the child still dies with the
     # process that holds its pid namespace.
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    limit_threads()
+    if limit:
+        limit_threads()
     return True
 
 
@@ -304,14 +307,69 @@ def _seccomp() -> str:
     """Load the filter (compiled once per process: a zygote compiles it before it forks children,
     which then only hand the kernel its instructions)."""
     program = seccomp_program()
-    if program is None:
+    if program is None or not _load_filter(program):
         return ""  # no libseccomp here: the layer is simply not active
+    layer = "seccomp (no fork, exec, sockets, io_uring, mknod, ptrace, signal handlers)"
+    if os.getpid() != 1:
+        # No pid namespace of its own (a container's root, say): other children of the grader are
+        # visible and, once they too are nobody, as much its own as itself. Only Landlock's signal
+        # scope (kernel 6.12) would stop a kill(): signals to itself only, here, for every kernel.
+        own = _for_pid(own_signals_program(), os.getpid())
+        if own is not None and _load_filter(own):
+            layer += "; seccomp: signals to itself only"
+    return layer
+
+
+def _load_filter(program: bytes) -> bool:
     instructions = ctypes.create_string_buffer(program, len(program))
     fprog = _SockFprog(len(program) // 8, ctypes.cast(instructions, ctypes.c_void_p))  # 8 bytes each
     libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
-        return ""
-    return "seccomp (no fork, exec, sockets, io_uring, mknod, ptrace, signal handlers)"
+    return libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) == 0
+
+
+@functools.cache
+def own_signals_program() -> bytes | None:
+    """A filter that lets a process signal only itself: kill, tgkill and the queued kinds aimed at
+    any other pid (its process group and -1 included: raise() and abort() use tgkill), tkill
+    (thread ids are no pid to compare) and a pidfd of another process are refused. Compiled once
+    for the pid _PID_MARK (a zygote compiles it before it forks); `_for_pid` puts the real one in."""
+    try:
+        import pyseccomp as seccomp
+
+        rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+        denied = seccomp.ERRNO(errno.EPERM)
+        for name in ("kill", "rt_sigqueueinfo", "tgkill", "rt_tgsigqueueinfo", "pidfd_open"):
+            rules.add_rule(denied, name, seccomp.Arg(0, seccomp.NE, _PID_MARK))
+        rules.add_rule(denied, "tkill")
+        return _exported(rules)
+    except Exception:  # noqa: BLE001 - no libseccomp here
+        return None
+
+
+_PID_MARK = 0x7FFE_D1CE  # no syscall number, architecture or flag has this value
+
+
+def _for_pid(program: bytes | None, pid: int) -> bytes | None:
+    """`program` with `pid` where it compares with _PID_MARK (the `k` of BPF's struct sock_filter
+    {u16 code; u8 jt, jf; u32 k}); None if it has no such comparison."""
+    if program is None:
+        return None
+    instructions = bytearray(program)
+    mark, real = _PID_MARK.to_bytes(4, sys.byteorder), pid.to_bytes(4, sys.byteorder)
+    patched = 0
+    for at in range(4, len(instructions), 8):
+        if instructions[at:at + 4] == mark:
+            instructions[at:at + 4] = real
+            patched += 1
+    return bytes(instructions) if patched else None
+
+
+def _exported(rules: Any) -> bytes | None:
+    with open(os.memfd_create("grader-seccomp", os.MFD_CLOEXEC), "w+b") as exported:
+        rules.export_bpf(exported)
+        exported.seek(0)
+        program = exported.read()
+    return program if program and len(program) % 8 == 0 else None
 
 
 @functools.cache
@@ -340,13 +398,9 @@ def seccomp_program() -> bytes | None:
         # No new signal handlers: Python hands a handler the frame it interrupted, a way into the
         # canary's frames that no audit event announces. Reading a handler stays allowed.
         rules.add_rule(denied, "rt_sigaction", seccomp.Arg(1, seccomp.NE, 0))
-        with open(os.memfd_create("grader-seccomp", os.MFD_CLOEXEC), "w+b") as exported:
-            rules.export_bpf(exported)
-            exported.seek(0)
-            program = exported.read()
+        return _exported(rules)
     except Exception:  # noqa: BLE001 - no libseccomp here
         return None
-    return program if program and len(program) % 8 == 0 else None
 
 
 _WATCHED = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "os.kill", "os.killpg",

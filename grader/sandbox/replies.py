@@ -231,6 +231,8 @@ def parse_loaded(reply: dict[str, Any], _: bytes) -> LoadResult | None:
     """Why the file did not load (None when it did). Sent after the student's file ran, so
     validated like any other reply. (Its events come over the record channel, as they happen:
     Session.events.)"""
+    if reply.get("event") not in ("ready", "load_error"):
+        raise ProtocolError("something other than the outcome of the import")
     return None if reply.get("event") == "ready" else _load_failure(reply)
 
 

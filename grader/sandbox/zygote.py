@@ -226,6 +226,7 @@ def main(argv: list[str]) -> None:
         if os.getppid() != int(argv[2]):
             return
     started = time.perf_counter()
+    _NOBODY_MAY_NEST[0] = _nobody_may_make_user_namespaces()  # before torch: a fork of a small process
     import torch
 
     # One thread before any op: a child forked after a multi-threaded op would deadlock in OpenMP.
@@ -367,18 +368,42 @@ def _hold(torch: Any, request: dict[str, Any], fds: list[int], keep_closed: tupl
         os._exit(71)
 
 
+def _nobody_may_make_user_namespaces() -> bool:
+    """Whether nobody may make a user namespace here (not in a container whose seccomp profile
+    refuses them, nor where only root may): asked once, in a throwaway fork that becomes nobody."""
+    if os.geteuid() != 0:
+        return False
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        with contextlib.suppress(BaseException):
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            code = 0 if ctypes.CDLL(None, use_errno=True).unshare(_CLONE_NEWUSER) == 0 else 1
+        os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+_NOBODY_MAY_NEST = [False]  # set once by main, before any fork: see _nobody_may_make_user_namespaces
+
+
 def _unshare(libc: Any, nobody: bool) -> bool:
     """New pid, network and mount namespaces (in a user namespace where that is what it takes). A
     user namespace's root is whoever made it: with `nobody`, a root zygote's fork becomes nobody
-    first (session.namespace_prefix says why), or makes none if it cannot."""
+    first (session.namespace_prefix says why). Where nobody may make none (a container), it makes
+    no namespaces and stays root: the child then drops to nobody itself once confined, so no
+    other child can signal it, or fill nobody's process count, while it sets itself up."""
     flags = _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWNS
     if libc.unshare(flags) == 0:
         return True
     dropped = nobody and os.geteuid() == 0
+    if dropped and not _NOBODY_MAY_NEST[0]:
+        return False
     if dropped:
         from grader.sandbox.confine import drop_to_nobody
 
-        if not drop_to_nobody():
+        if not drop_to_nobody(limit=False):  # the child limits itself once confined (confine.py)
             return False
         # A changed uid makes a process undumpable, which gives its /proc files to root: it could
         # not write its own uid_map below. Dumpable again until the map is written.
@@ -471,7 +496,9 @@ def warm_up(torch: Any, styles: tuple[str, ...]) -> None:
     from grader.canary import Secret
     from grader.sandbox import canary, child, confine
 
-    confine.seccomp_program()  # compiled once here: a child only hands it to the kernel (it took 7 ms each)
+    # Compiled once here: a child only hands them to the kernel (each took a child 7 to 13 ms).
+    confine.seccomp_program()
+    confine.own_signals_program()
 
     def backward(x: Any) -> Any:
         x = x.detach().requires_grad_(True)
