@@ -25,6 +25,7 @@ import glob
 import hashlib
 import os
 import site
+import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -48,6 +49,7 @@ _SYS_LANDLOCK = {"create_ruleset": 444, "add_rule": 445, "restrict_self": 446}  
 
 # Landlock access rights by the ABI that introduced them.
 _FS_READ = 1 << 0 | 1 << 2 | 1 << 3  # execute, read file, read dir
+_FS_READ_FILE = 1 << 0 | 1 << 2  # what a rule on a file (not a folder) may grant of that
 _FS_WRITE_FILE = 1 << 1
 _FS_MAKE_SPECIAL = 1 << 6 | 1 << 9 | 1 << 10 | 1 << 11  # char devices, sockets, FIFOs, block devices
 # write file, remove dir and file, make dir, regular file and symlink: what the child's folder allows
@@ -252,9 +254,54 @@ def limit_threads() -> None:
 def _readable_roots(workdir: Path) -> list[str]:
     import grader
 
+    # A child that kept uid 0 (root, whose Python nobody may read) owns root's files: of the system
+    # folders where root keeps its secrets (/etc/shadow, /etc/ssl/private) only what anyone may read.
+    kept_root = os.geteuid() == 0 and _outer_uid() == 0
+    system = [part for folder in _SYSTEM_READS
+              for part in (world_readable_parts(folder) if kept_root and folder in SECRETS_KEPT_IN else (folder,))]
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(grader.__file__).parent),
-             *site.getsitepackages(), *_module_roots(), *_SYSTEM_READS}
-    return sorted(r for r in roots if os.path.isdir(r) and not str(workdir).startswith(r + os.sep))
+             *site.getsitepackages(), *_module_roots(), *system}
+    return sorted(r for r in roots if os.path.exists(r) and not str(workdir).startswith(r + os.sep))
+
+
+SECRETS_KEPT_IN = ("/etc", "/opt")
+
+
+@functools.cache
+def world_readable_parts(folder: str) -> tuple[str, ...]:
+    """The fewest paths that cover what every user may read in `folder`: the folder itself where
+    all of it is, else its readable entries, each the same way. A symbolic link is no access of its
+    own (Landlock checks where it leads). Computed once per process (a zygote does it before it
+    forks: about 10 ms for /etc)."""
+    parts, _ = _readable_beneath(folder)
+    return tuple(parts)
+
+
+def _readable_beneath(path: str) -> tuple[list[str], bool]:
+    """(paths to allow, whether that is all of `path`)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return [], True
+    if stat.S_ISLNK(st.st_mode):
+        return [], True
+    directory = stat.S_ISDIR(st.st_mode)
+    need = 0o005 if directory else 0o004
+    if st.st_mode & need != need:
+        return [], False
+    if not directory:
+        return [path], True
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return [], False
+    parts: list[str] = []
+    whole = True
+    for name in names:
+        found, complete = _readable_beneath(os.path.join(path, name))
+        parts += found
+        whole = whole and complete
+    return ([path], True) if whole else (parts, False)
 
 
 def _landlock(workdir: Path, gpu: bool) -> str:
@@ -273,7 +320,7 @@ def _landlock(workdir: Path, gpu: bool) -> str:
     if ruleset < 0:
         return ""
     try:
-        rules = [(root, _FS_READ) for root in _readable_roots(workdir)]
+        rules = [(root, _FS_READ if os.path.isdir(root) else _FS_READ_FILE) for root in _readable_roots(workdir)]
         # Of /dev only what Python and torch use (and the GPU's nodes), never a terminal or a disk.
         file_access = (1 << 2) | _FS_WRITE_FILE | (_FS_TRUNCATE if abi >= 3 else 0) | device
         nodes = [*_DEVICES, *(glob.glob("/dev/nvidia*") if gpu else [])]

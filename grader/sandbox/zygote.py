@@ -499,6 +499,9 @@ def warm_up(torch: Any, styles: tuple[str, ...]) -> None:
     # Compiled once here: a child only hands them to the kernel (each took a child 7 to 13 ms).
     confine.seccomp_program()
     confine.own_signals_program()
+    if os.geteuid() == 0 and not confine.python_readable_by_nobody():  # its children keep uid 0
+        for folder in confine.SECRETS_KEPT_IN:
+            confine.world_readable_parts(folder)
 
     def backward(x: Any) -> Any:
         x = x.detach().requires_grad_(True)

@@ -77,6 +77,33 @@ def test_a_child_of_root_holds_no_capabilities(grade_file, sin, monkeypatch, ski
     still_grades(grade_file, sin)
 
 
+@pytest.mark.parametrize("warm", [False, True], ids=["afresh", "forked"])
+def test_a_child_of_root_reads_no_file_only_root_may_read(sin, warm, monkeypatch):
+    """Whether it drops to nobody or keeps uid 0 (root's own Python): /etc/shadow and a root-only
+    file in /opt stay closed, /etc/passwd (anyone's) open. (A zygote reads what anyone may read of
+    /etc and /opt when it starts: this one starts after the marker exists, as a batch's would.)"""
+    from grader.grade import grade_file
+    from grader.sandbox import session
+    from grader.sandbox.zygote import Zygote
+
+    if os.geteuid() != 0 or not Path("/opt").is_dir():
+        pytest.skip("needs root and /opt")
+    marker = Path(f"/opt/grader-test-root-only-{'forked' if warm else 'afresh'}")
+    marker.write_text("SECRET-7e1d")
+    marker.chmod(0o600)
+    zygote = Zygote(session._base_env()) if warm else None
+    monkeypatch.setattr(session, "warm_zygote", lambda: zygote)
+    try:
+        outcome = grade_file(HOSTILE / "reads_root_only_files.py", sin, warm=warm)
+    finally:
+        marker.unlink()
+        if zygote is not None:
+            zygote.close()
+    assert outcome.score == 10, outcome.stdout
+    assert "DENIED /etc/shadow" in outcome.stdout and f"DENIED {marker}" in outcome.stdout, outcome.stdout
+    assert "READ /etc/passwd" in outcome.stdout and "SECRET-7e1d" not in outcome.stdout
+
+
 @pytest.fixture(scope="module")
 def python_nobody_can_read() -> Iterator[Path]:
     """A virtual environment of the system's Python (same minor version) in a world-readable folder,
