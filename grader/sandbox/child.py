@@ -32,6 +32,8 @@ MAX_MESSAGE_CHARS = 2000
 def main(argv: list[str]) -> None:
     """A child started afresh (spawned): import torch, then serve."""
     started = time.perf_counter()
+    if os.geteuid() == 0:  # what a child that keeps uid 0 may read, worked out while torch imports
+        threading.Thread(target=confine.read_ahead, daemon=True).start()
     import torch
 
     # One thread: the grids are small, and the parent works on the other core meanwhile.

@@ -267,6 +267,13 @@ def _readable_roots(workdir: Path) -> list[str]:
 SECRETS_KEPT_IN = ("/etc", "/opt")
 
 
+def read_ahead() -> None:
+    """Work out now what a child that keeps uid 0 may read of the system's folders (a zygote does
+    before it forks; a child started afresh while it imports torch)."""
+    for folder in SECRETS_KEPT_IN:
+        world_readable_parts(folder)
+
+
 @functools.cache
 def world_readable_parts(folder: str) -> tuple[str, ...]:
     """The fewest paths that cover what every user may read in `folder`: the folder itself where

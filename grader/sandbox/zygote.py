@@ -500,8 +500,7 @@ def warm_up(torch: Any, styles: tuple[str, ...]) -> None:
     confine.seccomp_program()
     confine.own_signals_program()
     if os.geteuid() == 0 and not confine.python_readable_by_nobody():  # its children keep uid 0
-        for folder in confine.SECRETS_KEPT_IN:
-            confine.world_readable_parts(folder)
+        confine.read_ahead()
 
     def backward(x: Any) -> Any:
         x = x.detach().requires_grad_(True)
