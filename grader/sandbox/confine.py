@@ -370,7 +370,7 @@ def _seccomp() -> str:
         # scope (kernel 6.12) would stop a kill(): signals to itself only, here, for every kernel.
         own = _for_pid(own_signals_program(), os.getpid())
         if own is not None and _load_filter(own):
-            layer += "; seccomp: signals to itself only"
+            layer += "; seccomp: signals and steers itself only"
     return layer
 
 
@@ -383,10 +383,15 @@ def _load_filter(program: bytes) -> bool:
 
 @functools.cache
 def own_signals_program() -> bytes | None:
-    """A filter that lets a process signal only itself: kill, tgkill and the queued kinds aimed at
-    any other pid (its process group and -1 included: raise() and abort() use tgkill), tkill
-    (thread ids are no pid to compare) and a pidfd of another process are refused. Compiled once
-    for the pid _PID_MARK (a zygote compiles it before it forks); `_for_pid` puts the real one in."""
+    """A filter that lets a process signal and steer only itself, for a child with no pid namespace
+    of its own, whose siblings (and, keeping uid 0, the grader) pass the kernel's same-uid checks:
+    kill, tgkill and the queued kinds aimed at any other pid (its process group and -1 included:
+    raise() and abort() use tgkill), tkill (thread ids are no pid to compare), pidfd_open of another
+    process and pidfd_send_signal (a /proc/<pid> folder serves as a pidfd); another process's
+    resource limits, priority, scheduling, CPUs, I/O priority and pages (only 0, itself, allowed:
+    setrlimit is prlimit64 on 0); and SIGIO aimed elsewhere (F_SETOWN to another pid, F_SETOWN_EX,
+    FIOSETOWN, SIOCSPGRP). Compiled once for the pid _PID_MARK (a zygote compiles it before it
+    forks); `_for_pid` puts the real one in."""
     try:
         import pyseccomp as seccomp
 
@@ -394,10 +399,23 @@ def own_signals_program() -> bytes | None:
         denied = seccomp.ERRNO(errno.EPERM)
         for name in ("kill", "rt_sigqueueinfo", "tgkill", "rt_tgsigqueueinfo", "pidfd_open"):
             rules.add_rule(denied, name, seccomp.Arg(0, seccomp.NE, _PID_MARK))
-        rules.add_rule(denied, "tkill")
+        for name in ("tkill", "pidfd_send_signal"):
+            rules.add_rule(denied, name)
+        for name in ("prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr",
+                     "migrate_pages", "move_pages"):
+            rules.add_rule(denied, name, seccomp.Arg(0, seccomp.NE, 0))
+        for name in ("setpriority", "ioprio_set"):  # (which, who, ...): who 0 is itself
+            rules.add_rule(denied, name, seccomp.Arg(1, seccomp.NE, 0))
+        rules.add_rule(denied, "fcntl", seccomp.Arg(1, seccomp.EQ, _F_SETOWN), seccomp.Arg(2, seccomp.NE, _PID_MARK))
+        rules.add_rule(denied, "fcntl", seccomp.Arg(1, seccomp.EQ, _F_SETOWN_EX))
+        for request in (_FIOSETOWN, _SIOCSPGRP):
+            rules.add_rule(denied, "ioctl", seccomp.Arg(1, seccomp.EQ, request))
         return _exported(rules)
     except Exception:  # noqa: BLE001 - no libseccomp here
         return None
+
+
+_F_SETOWN, _F_SETOWN_EX, _FIOSETOWN, _SIOCSPGRP = 8, 15, 0x8901, 0x8902
 
 
 _PID_MARK = 0x7FFE_D1CE  # no syscall number, architecture or flag has this value
@@ -433,6 +451,9 @@ def seccomp_program() -> bytes | None:
         import pyseccomp as seccomp
 
         rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+        # A system call of another architecture (int 0x80, x32) ends the process: killing only the
+        # thread left an import hanging until its time limit.
+        rules.set_attr(seccomp.Attr.ACT_BADARCH, seccomp.KILL_PROCESS)
         denied = seccomp.ERRNO(errno.EPERM)
         for name in ("fork", "vfork", "execve", "execveat", "ptrace", "process_vm_readv", "process_vm_writev",
                      "unshare", "setns", "mount", "umount2", "pivot_root", "chroot", "bpf", "keyctl", "mknod",

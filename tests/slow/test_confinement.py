@@ -193,6 +193,29 @@ def test_a_root_grader_without_cap_sys_admin_grades(tmp_path, command, host):
     assert "no capabilities" in data["sandbox"]["layers"] and "CapEff: 0000000000000000" in data["output"]["stdout"]
 
 
+@pytest.mark.parametrize("command", ["grade", "batch"])
+def test_a_child_with_no_pid_namespace_signals_and_steers_only_itself(tmp_path, command):
+    """A container's root: the child sees the grader (and its siblings) and shares a uid with them;
+    seccomp refuses every way to signal them or change their limits, priority or CPUs."""
+    capsh = shutil.which("capsh")
+    if os.geteuid() != 0 or capsh is None:
+        pytest.skip("needs root and capsh")
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(HOSTILE / "steers_other_processes.py", folder)
+    target = folder / "steers_other_processes.py" if command == "grade" else folder
+    grader = [sys.executable, str(ROOT / "tests" / "container_root.py"), sys.executable, "-m", "grader", command,
+              str(target), "--out", str(tmp_path / "out"), "--no-plot", *(["-j", "1"] if command == "batch" else [])]
+    done = subprocess.run([capsh, "--drop=cap_sys_admin", "--", "-c", 'exec "$@"', "grader", *grader],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads((tmp_path / "out" / ("" if command == "grade" else "steers_other_processes") / "result.json")
+                      .read_text())
+    stdout = data["output"]["stdout"]
+    assert data["score"] == 10 and "seccomp: signals and steers itself only" in data["sandbox"]["layers"], data
+    assert "DONE" not in stdout and stdout.count("REFUSED") == 6, stdout
+
+
 # ---- nothing outside to talk to -------------------------------------------------------------------
 
 @pytest.fixture
