@@ -131,29 +131,36 @@ def python_nobody_can_read() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.mark.parametrize("command", ["grade", "batch"])
-@pytest.mark.parametrize("host", ["root", "no CAP_SYS_ADMIN", "container"])
-def test_the_uid_drop_holds_for_real_with_a_python_nobody_can_read(python_nobody_can_read, tmp_path, command, host):
-    """Without CAP_SYS_ADMIN the namespaces need a user namespace, made after dropping to nobody: the
-    child is then root in there and nobody on the host. A container's root (no user namespaces
-    either) has no namespaces, and the child drops to nobody itself."""
+def graded_as(host: str, tmp_path: Path, fixture: str, command: str, python: str = sys.executable) -> dict:
+    """The result.json of `grader grade` on a hostile fixture (or `grader batch -j 1` of a class of
+    it alone), run by `python` as `host`: "root" as this test runs, "no CAP_SYS_ADMIN" under capsh
+    (user namespaces allowed), "container" under capsh and tests/container_root.py (none either)."""
     capsh = shutil.which("capsh")
-    if host != "root" and capsh is None:
-        pytest.skip("capsh is not installed here")
+    if host != "root" and (os.geteuid() != 0 or capsh is None):
+        pytest.skip("needs root and capsh")
     folder = tmp_path / "class"
     folder.mkdir()
-    shutil.copy(HOSTILE / "reads_capabilities.py", folder)
-    target = folder / "reads_capabilities.py" if command == "grade" else folder
-    grader = [str(python_nobody_can_read), "-m", "grader", command, str(target), "--out", str(tmp_path / "out"),
-              "--no-plot", *(["-j", "1"] if command == "batch" else [])]
+    shutil.copy(HOSTILE / fixture, folder)
+    target = folder / fixture if command == "grade" else folder
+    grader = [python, "-m", "grader", command, str(target), "--out", str(tmp_path / "out"), "--no-plot",
+              *(["-j", "1"] if command == "batch" else [])]
     if host == "container":
         grader = [sys.executable, str(ROOT / "tests" / "container_root.py"), *grader]
     if host != "root":
         grader = [str(capsh), "--drop=cap_sys_admin", "--", "-c", 'exec "$@"', "grader", *grader]
     done = subprocess.run(grader, capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
-    result = tmp_path / "out" / ("" if command == "grade" else "reads_capabilities") / "result.json"
-    data = json.loads(result.read_text())
+    result = tmp_path / "out" / ("" if command == "grade" else Path(fixture).stem) / "result.json"
+    return json.loads(result.read_text())
+
+
+@pytest.mark.parametrize("command", ["grade", "batch"])
+@pytest.mark.parametrize("host", ["root", "no CAP_SYS_ADMIN", "container"])
+def test_the_uid_drop_holds_for_real_with_a_python_nobody_can_read(python_nobody_can_read, tmp_path, command, host):
+    """Without CAP_SYS_ADMIN the namespaces need a user namespace, made after dropping to nobody: the
+    child is then root in there and nobody on the host. A container's root (no user namespaces
+    either) has no namespaces, and the child drops to nobody itself."""
+    data = graded_as(host, tmp_path, "reads_capabilities.py", command, str(python_nobody_can_read))
     layers, stdout = data["sandbox"]["layers"], data["output"]["stdout"]
     assert data["score"] == 10, data
     assert "no capabilities" in layers and "CapEff: 0000000000000000" in stdout
@@ -173,22 +180,7 @@ def test_the_uid_drop_holds_for_real_with_a_python_nobody_can_read(python_nobody
 def test_a_root_grader_without_cap_sys_admin_grades(tmp_path, command, host):
     """With this checkout's Python, whoever can read it: every submission failed to load here once
     (the child, root of a user namespace, could not enter the folder given to nobody)."""
-    capsh = shutil.which("capsh")
-    if os.geteuid() != 0 or capsh is None:
-        pytest.skip("needs root and capsh")
-    folder = tmp_path / "class"
-    folder.mkdir()
-    shutil.copy(HOSTILE / "reads_capabilities.py", folder)
-    target = folder / "reads_capabilities.py" if command == "grade" else folder
-    grader = [sys.executable, "-m", "grader", command, str(target), "--out", str(tmp_path / "out"), "--no-plot",
-              *(["-j", "1"] if command == "batch" else [])]
-    if host == "container":
-        grader = [sys.executable, str(ROOT / "tests" / "container_root.py"), *grader]
-    done = subprocess.run([capsh, "--drop=cap_sys_admin", "--", "-c", 'exec "$@"', "grader", *grader],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert done.returncode == 0, done.stderr
-    data = json.loads((tmp_path / "out" / ("" if command == "grade" else "reads_capabilities") / "result.json")
-                      .read_text())
+    data = graded_as(host, tmp_path, "reads_capabilities.py", command)
     assert data["score"] == 10 and data["status"] == "graded", data
     assert "no capabilities" in data["sandbox"]["layers"] and "CapEff: 0000000000000000" in data["output"]["stdout"]
 
@@ -197,20 +189,7 @@ def test_a_root_grader_without_cap_sys_admin_grades(tmp_path, command, host):
 def test_a_child_with_no_pid_namespace_signals_and_steers_only_itself(tmp_path, command):
     """A container's root: the child sees the grader (and its siblings) and shares a uid with them;
     seccomp refuses every way to signal them or change their limits, priority or CPUs."""
-    capsh = shutil.which("capsh")
-    if os.geteuid() != 0 or capsh is None:
-        pytest.skip("needs root and capsh")
-    folder = tmp_path / "class"
-    folder.mkdir()
-    shutil.copy(HOSTILE / "steers_other_processes.py", folder)
-    target = folder / "steers_other_processes.py" if command == "grade" else folder
-    grader = [sys.executable, str(ROOT / "tests" / "container_root.py"), sys.executable, "-m", "grader", command,
-              str(target), "--out", str(tmp_path / "out"), "--no-plot", *(["-j", "1"] if command == "batch" else [])]
-    done = subprocess.run([capsh, "--drop=cap_sys_admin", "--", "-c", 'exec "$@"', "grader", *grader],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert done.returncode == 0, done.stderr
-    data = json.loads((tmp_path / "out" / ("" if command == "grade" else "steers_other_processes") / "result.json")
-                      .read_text())
+    data = graded_as("container", tmp_path, "steers_other_processes.py", command)
     stdout = data["output"]["stdout"]
     assert data["score"] == 10 and "seccomp: signals and steers itself only" in data["sandbox"]["layers"], data
     assert "DONE" not in stdout and stdout.count("REFUSED") == 6, stdout
