@@ -480,7 +480,7 @@ def seccomp_program() -> bytes | None:
 
 _WATCHED = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "os.kill", "os.killpg",
             "gc.get_objects", "gc.get_referrers", "gc.get_referents", "ctypes.", "os.setuid", "sys.settrace",
-            "sys.setprofile", "sys.addaudithook", "sys.remote_exec", "sys._current_frames")
+            "sys.setprofile", "sys.addaudithook", "sys.remote_exec", "sys._current_frames", "resource.prlimit")
 # Ways to a frame of one's own thread. The harness's frames hold nothing secret (sandbox/canary.py),
 # so these matter only while the secret's formula runs, where a garbage collector callback or a
 # __del__ could look. Another thread's frames (sys._current_frames) are recorded whenever asked for.

@@ -193,6 +193,7 @@ def test_a_child_with_no_pid_namespace_signals_and_steers_only_itself(tmp_path, 
     stdout = data["output"]["stdout"]
     assert data["score"] == 10 and "seccomp: signals and steers itself only" in data["sandbox"]["layers"], data
     assert "DONE" not in stdout and stdout.count("REFUSED") == 6, stdout
+    assert "resource.prlimit" in data["sandbox"]["events"] and "os.kill" in data["sandbox"]["events"]
 
 
 # ---- nothing outside to talk to -------------------------------------------------------------------
