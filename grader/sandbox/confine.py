@@ -404,7 +404,10 @@ def own_signals_program() -> bytes | None:
         for name in ("prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr",
                      "migrate_pages", "move_pages"):
             rules.add_rule(denied, name, seccomp.Arg(0, seccomp.NE, 0))
-        for name in ("setpriority", "ioprio_set"):  # (which, who, ...): who 0 is itself
+        # (which, who, ...): who 0 is itself only where `which` names a process; a user's 0 is every
+        # process of its uid (siblings and, keeping uid 0, the grader), a group's 0 its own group.
+        for name, process in (("setpriority", _PRIO_PROCESS), ("ioprio_set", _IOPRIO_WHO_PROCESS)):
+            rules.add_rule(denied, name, seccomp.Arg(0, seccomp.NE, process))
             rules.add_rule(denied, name, seccomp.Arg(1, seccomp.NE, 0))
         rules.add_rule(denied, "fcntl", seccomp.Arg(1, seccomp.EQ, _F_SETOWN), seccomp.Arg(2, seccomp.NE, _PID_MARK))
         rules.add_rule(denied, "fcntl", seccomp.Arg(1, seccomp.EQ, _F_SETOWN_EX))
@@ -416,6 +419,7 @@ def own_signals_program() -> bytes | None:
 
 
 _F_SETOWN, _F_SETOWN_EX, _FIOSETOWN, _SIOCSPGRP = 8, 15, 0x8901, 0x8902
+_PRIO_PROCESS, _IOPRIO_WHO_PROCESS = 0, 1
 
 
 _PID_MARK = 0x7FFE_D1CE  # no syscall number, architecture or flag has this value

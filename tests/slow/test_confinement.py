@@ -192,7 +192,7 @@ def test_a_child_with_no_pid_namespace_signals_and_steers_only_itself(tmp_path, 
     data = graded_as("container", tmp_path, "steers_other_processes.py", command)
     stdout = data["output"]["stdout"]
     assert data["score"] == 10 and "seccomp: signals and steers itself only" in data["sandbox"]["layers"], data
-    assert "DONE" not in stdout and stdout.count("REFUSED") == 6, stdout
+    assert "DONE" not in stdout and stdout.count("REFUSED") == 7, stdout
     assert "resource.prlimit" in data["sandbox"]["events"] and "os.kill" in data["sandbox"]["events"]
 
 
