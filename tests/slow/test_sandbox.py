@@ -3,6 +3,9 @@ what failed, and the grader carries on. (Deeper hardening is tracked separately.
 
 from __future__ import annotations
 
+import os
+import select
+import signal
 import time
 
 import pytest
@@ -61,3 +64,31 @@ def test_a_memory_bomb_hits_the_memory_limit(grade_file, sin):
 def test_the_next_submission_grades_normally_after_a_crash(grade_file, sin):
     grade_file(FIXTURES / "segfault.py", sin)
     assert grade_file(SUBMISSIONS / "honest_backward.py", sin).score == 10
+
+
+def test_a_child_that_died_before_its_next_input_was_sent_is_reported_by_how_it_died(grade_file, sin, monkeypatch):
+    # Requests are pipelined, so a child that crashes on one input may be gone before the next is
+    # sent (on a loaded machine, say). Made certain here: after the first case's reply the child is
+    # killed, and the next request is sent only once its end of the pipe is closed.
+    from grader.sandbox.session import Session
+
+    reply = Session.reply
+
+    def reply_then_kill(self, timeout, doing, parse):
+        result = reply(self, timeout, doing, parse)
+        if doing == "a call of your function" and not getattr(self, "_killed", False):
+            self._killed = True
+            os.kill(self.process.pid, signal.SIGKILL)  # pid 1 of its namespace: only SIGKILL gets in
+            watch = select.poll()
+            watch.register(self._request, select.POLLOUT)
+            deadline = time.monotonic() + 10
+            while not any(events & select.POLLERR for _, events in watch.poll(100)):
+                assert time.monotonic() < deadline, "the child's end of the request pipe stayed open"
+        return result
+
+    monkeypatch.setattr(Session, "reply", reply_then_kill)
+    outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin)
+    assert outcome.status == "crash", outcome.grader_error
+    message = findings(outcome)["correctness"].message
+    assert "killed by signal SIGKILL" in message and "the process ended" not in message
+    assert findings(outcome)["correctness"].data["passed_inputs"] >= 1  # the case answered before the kill counts
