@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import itertools
-import time
 from pathlib import Path
 
 import numpy as np
@@ -37,16 +36,14 @@ def test_each_pass_is_a_png_of_a_sane_size(name):
     assert width == 1100 and 300 <= height <= 1600, (width, height)
 
 
-def test_a_cache_hit_returns_the_same_bytes_and_is_much_faster():
+def test_a_cache_hit_returns_the_same_bytes_without_drawing_again():
+    # How much faster a hit is belongs to a benchmark (bench/profile_batch.py), not to a timing
+    # assert that a loaded machine can fail: the cache's own count says it was not drawn again.
     backward_plot.picture.cache_clear()
-    started = time.perf_counter()
     first = backward_plot.picture(samples.divergent())
-    drawn = time.perf_counter() - started
-    started = time.perf_counter()
     again = backward_plot.picture(samples.divergent())  # an equal pass, not the same object
-    hit = time.perf_counter() - started
-    assert again == first and hit < drawn / 50, (hit, drawn)
-    assert backward_plot.picture.cache_info().hits == 1
+    assert again == first
+    assert backward_plot.picture.cache_info().hits == 1 and backward_plot.picture.cache_info().misses == 1
 
 
 def test_different_passes_give_different_images():

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -307,7 +308,12 @@ def test_a_memfd_hoarder_is_stopped_in_words_and_the_host_keeps_its_memory(grade
     assert outcome.status == "memory", outcome.findings
     assert "was stopped for using more memory than the 1 GiB it may use" in message(outcome)
     assert "memfd" in message(outcome)
-    assert shmem_kib() - before < 256 << 10  # the hoard went with the child
+    # The hoard went with the child. Shmem is the whole host's: the other test worker may hold
+    # some of its own for a moment (a tmpfs filled to its 256 MiB), so give it time to go too.
+    deadline = time.monotonic() + 10
+    while shmem_kib() - before >= 256 << 10 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert shmem_kib() - before < 256 << 10
     assert our_cgroups() == []
     still_grades(grade_file, sin)
 

@@ -176,7 +176,9 @@ def test_a_stopped_batch_leaves_no_process_behind_and_resumes(tmp_path, how):
         started = batch.children(recursive=True)
         time.sleep(0.2)
     time.sleep(1.0)
-    started = batch.children(recursive=True)
+    # Everything seen in either look: a worker between two submissions has no child for a moment
+    # (it is drawing plots), and on a loaded machine that moment can fall on the second look.
+    started = list(dict.fromkeys([*started, *batch.children(recursive=True)]))
     assert len(started) >= 6, [p.cmdline()[:3] for p in started]
     signum = signal.SIGKILL if how.startswith("SIGKILL") else getattr(signal, how)
     if how.endswith("group"):
