@@ -117,6 +117,9 @@ def _exit_with_parent(read_fd: int) -> None:
 def apply_limits(limits: dict[str, Any], uses_cuda: bool) -> list[str]:
     """Resource limits for everything the submission does from here on; returns what is active."""
     active = []
+    # No core dump: where the host enables them, a crashing child would first write hundreds of MB
+    # (torch's heap) and could run past its call timeout, reported as a timeout instead of a crash.
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     cpu = int(limits["total_timeout_s"]) + 5
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     active.append(f"cpu-time {cpu}s")

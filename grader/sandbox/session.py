@@ -27,7 +27,7 @@ from grader.canary import is_secret_route
 from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
 from grader.sandbox.confine import NOBODY, TAMPERED, python_readable_by_nobody, record_mac
-from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone
+from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteStalled
 from grader.submission import needs_compiler
 
 T = TypeVar("T")
@@ -279,9 +279,13 @@ class Session(Requests):
             pid = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip,
                                cgroup=self.cgroup.procs if self.cgroup else (), compiler=self._compiler,
                                nobody=child_is_nobody())
-        except ZygoteGone:
+        except ZygoteGone as gone:
             for fd in (stdout, stderr):
                 os.close(fd)
+            if isinstance(gone, ZygoteStalled) and zygote.process is None:
+                # A batch's shared zygote, not ours to kill: if it catches up it forks a child on
+                # these pipes, so none may go to a child started afresh (two would share them).
+                raise OSError(f"the sandbox child could not start: {gone}") from None
             return None
         finally:
             for fd in (stdout_write, stderr_write):
@@ -322,7 +326,12 @@ class Session(Requests):
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            return Ended("exit", f"closed its channel during {doing}")
+            if not _gone(self.process.pid):
+                return Ended("exit", f"closed its channel during {doing}")
+            try:  # dead, and its zygote busy (warming up torch's compiler for another worker, say)
+                code = self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                return Ended("exit", f"closed its channel during {doing}")
         if code < 0:
             name = signal.Signals(-code).name
             if -code == signal.SIGXCPU:
@@ -377,6 +386,15 @@ class Session(Requests):
             events += (f"ended with status {TAMPERED}: the sandbox's record channel was closed or replaced "
                        "(or the submission exited with that status itself)",)
         return events
+
+
+def _gone(pid: int) -> bool:
+    """Whether a process has ended (a zombie not yet reaped, or reaped already): a forked child's
+    exit status comes from its zygote, which may be slow to send it, and is worth waiting for."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return True
 
 
 @functools.cache

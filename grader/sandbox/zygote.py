@@ -38,6 +38,7 @@ import functools
 import gc
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -61,6 +62,11 @@ NAMESPACES_LAYER = "pid, network and mount namespaces"
 
 class ZygoteGone(Exception):
     """The zygote process ended or stopped answering; the caller may start a new one."""
+
+
+class ZygoteStalled(ZygoteGone):
+    """The zygote took a spawn request and did not answer it: it may still fork a child on the
+    descriptors it was sent, so they must not be given to another child."""
 
 
 class Zygote:
@@ -135,7 +141,7 @@ class Zygote:
                 self._gone = True  # a zygote that stops answering is replaced, not waited for
                 if self.process is not None:
                     self.process.kill()
-                raise ZygoteGone("the zygote did not answer a spawn request") from None
+                raise ZygoteStalled("the zygote did not answer a spawn request within 30 s") from None
 
     def wait(self, pid: int, timeout: float | None) -> int:
         """The exit code of a child this zygote spawned (negative: killed by that signal)."""
@@ -226,6 +232,7 @@ def main(argv: list[str]) -> None:
         if os.getppid() != int(argv[2]):
             return
     started = time.perf_counter()
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # nor its forks (a holder re-raises its child's signal)
     _NOBODY_MAY_NEST[0] = _nobody_may_make_user_namespaces()  # before torch: a fork of a small process
     import torch
 

@@ -92,3 +92,11 @@ def test_a_child_that_died_before_its_next_input_was_sent_is_reported_by_how_it_
     message = findings(outcome)["correctness"].message
     assert "killed by signal SIGKILL" in message and "the process ended" not in message
     assert findings(outcome)["correctness"].data["passed_inputs"] >= 1  # the case answered before the kill counts
+
+
+def test_the_child_runs_under_its_limits_and_dumps_no_core(grade_file, sin):
+    # Where the host enables core dumps, a crashing child would first write torch's heap to disk
+    # (and could run past its call timeout): the child may dump none.
+    outcome = grade_file(FIXTURES / "prints_its_limits.py", sin)
+    assert outcome.score == 10
+    assert "RLIMIT_CORE 0 0" in outcome.stdout and "RLIMIT_FSIZE 67108864 67108864" in outcome.stdout

@@ -150,3 +150,51 @@ def test_one_zygote_serves_two_graders_each_on_a_socket_of_its_own(sin, monkeypa
         assert owner.process is not None
         owner.close()
     assert owner.process.returncode is not None and owner.process.returncode >= 0  # it ended, not killed
+
+
+def test_a_shared_zygote_that_stalls_costs_this_file_a_grader_error_and_never_two_children_one_pipe(sin, monkeypatch):
+    """A batch's shared zygote is not ours to kill: if it catches up after the wait it forks a child
+    on the pipes it was sent, so the file is the grader's failure (a rerun grades it) rather than
+    also going to a child started afresh on the same pipes."""
+    from grader.sandbox.zygote import Zygote
+
+    owner = Zygote(session._base_env(), shares=1)
+    shared = Zygote.attach(owner.shared[0].dup())
+    original = Zygote._next
+    monkeypatch.setattr(Zygote, "_next", lambda self, timeout: original(self, min(timeout or 1.0, 1.0)))
+    try:
+        shared.ready()
+        os.kill(owner.process.pid, signal.SIGSTOP)  # alive, but it answers nothing for now
+        monkeypatch.setattr(session, "warm_zygote", lambda: shared)
+        started = len(_children_of(os.getpid()))
+        outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin, warm=True)
+        assert len(_children_of(os.getpid())) == started  # no child started afresh
+    finally:
+        os.kill(owner.process.pid, signal.SIGCONT)
+        shared.close()
+        owner.close()
+    assert outcome.status == "grader_error" and "did not answer a spawn request" in outcome.grader_error
+
+
+def _children_of(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+
+
+def test_a_crash_is_named_even_when_the_zygote_is_slow_to_report_it(sin, monkeypatch):
+    """A forked child's exit status comes from its zygote, which can be busy for seconds (warming
+    up torch's compiler for another worker of the batch). A child that is dead is waited for."""
+    from grader.sandbox.zygote import Zygote
+
+    wait = Zygote.wait
+    slow: list[float] = []
+
+    def busy_for_the_first_five_seconds(self, pid, timeout):
+        if timeout == 5 and not slow:
+            slow.append(timeout)
+            raise subprocess.TimeoutExpired("zygote", timeout)
+        return wait(self, pid, timeout)
+
+    monkeypatch.setattr(Zygote, "wait", busy_for_the_first_five_seconds)
+    outcome = grade_file(FIXTURES / "segfault.py", sin, warm=True)
+    assert slow and outcome.status == "crash"
+    assert "killed by signal SIGSEGV" in next(f for f in outcome.findings if f.name == "correctness").message
