@@ -190,7 +190,10 @@ def test_a_crash_is_named_even_when_the_zygote_is_slow_to_report_it(sin, monkeyp
 
     def busy_for_the_first_five_seconds(self, pid, timeout):
         if timeout == 5 and not slow:
+            # The report comes (so the child is surely gone, as it is after five real seconds) but
+            # too late for this wait; the next wait finds it.
             slow.append(timeout)
+            self._exited[pid] = wait(self, pid, None)
             raise subprocess.TimeoutExpired("zygote", timeout)
         return wait(self, pid, timeout)
 
