@@ -282,9 +282,9 @@ class Session(Requests):
         except ZygoteGone as gone:
             for fd in (stdout, stderr):
                 os.close(fd)
-            if isinstance(gone, ZygoteStalled) and zygote.process is None:
-                # A batch's shared zygote, not ours to kill: if it catches up it forks a child on
-                # these pipes, so none may go to a child started afresh (two would share them).
+            if isinstance(gone, ZygoteStalled):
+                # If it catches up it forks a child on these pipes: none may go to a child started
+                # afresh (two would share them).
                 raise OSError(f"the sandbox child could not start: {gone}") from None
             return None
         finally:

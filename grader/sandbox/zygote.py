@@ -65,8 +65,9 @@ class ZygoteGone(Exception):
 
 
 class ZygoteStalled(ZygoteGone):
-    """The zygote took a spawn request and did not answer it: it may still fork a child on the
-    descriptors it was sent, so they must not be given to another child."""
+    """A zygote this process may not kill (a batch's shared one) took a spawn request and did not
+    answer it: it may still fork a child on the descriptors it was sent, so they must not be given
+    to another child."""
 
 
 class Zygote:
@@ -139,9 +140,10 @@ class Zygote:
                         return int(reply["pid"])
             except subprocess.TimeoutExpired:
                 self._gone = True  # a zygote that stops answering is replaced, not waited for
-                if self.process is not None:
-                    self.process.kill()
-                raise ZygoteStalled("the zygote did not answer a spawn request within 30 s") from None
+                if self.process is None:  # another process's (a batch's shared one): not ours to kill
+                    raise ZygoteStalled("the zygote did not answer a spawn request within 30 s") from None
+                self.process.kill()
+                raise ZygoteGone("the zygote did not answer a spawn request") from None
 
     def wait(self, pid: int, timeout: float | None) -> int:
         """The exit code of a child this zygote spawned (negative: killed by that signal)."""
