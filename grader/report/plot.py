@@ -213,16 +213,19 @@ class Label:
     bold: bool = False
     align: str = "left"
     boxed: bool = False
+    box_colours: tuple[str, str] | None = None  # (fill, edge) of the box: else white, and the text's colour
+    box_pad: float = 0.6  # round the text, in font sizes
 
     def draw(self, draw: Any) -> None:
         font = _font(self.bold, round(self.points * DPI / 72))
-        spacing = round(0.45 * font.size)  # matplotlib's 1.2 line height, roughly
+        spacing = round(0.45 * font.size)  # matplotlib's 1.2 to 1.4 line height, roughly
         options = {"font": font, "anchor": self.anchor, "spacing": spacing, "align": self.align}
         if self.boxed:
+            fill, edge = self.box_colours or ("white", self.color)
             left, top, right, bottom = draw.multiline_textbbox(self.at, self.text, **options)
-            pad = round(0.6 * font.size)
-            draw.rounded_rectangle((left - pad, top - pad, right + pad, bottom + pad), radius=pad, fill="white",
-                                   outline=self.color, width=1)
+            pad = round(self.box_pad * font.size)
+            draw.rounded_rectangle((left - pad, top - pad, right + pad, bottom + pad), radius=pad, fill=fill,
+                                   outline=edge, width=1)
         draw.multiline_text(self.at, self.text, fill=self.color, **options)
 
 
