@@ -239,14 +239,20 @@ def check_autograd(obs: Observations, ex: Exercise) -> Finding:
     values to be proven: the truth plainly, and exactly what autograd gives under the secret."""
     if not obs.load.ok:
         return _not_run("autograd")
-    judged = _judged(obs, ex)
+    verdicts = [(r, verdict.judge(r, ex, obs.secret)) for r in obs.cases] if obs.secret is not None else []
+    judged = _judged(verdicts)
     counts = Counter(v.verdict for _, v in judged)
     shown = all(v.verdict in verdict.SHOWN for _, v in judged)
     # Nothing judged is nothing proven: credit beyond loading needs autograd shown somewhere.
     data = {"verdicts": dict(counts), "unproven": not (judged and shown), "bypassed": counts[verdict.BYPASSED] > 0}
     if not judged:
         complex_ = any(c.values is not None and np.iscomplexobj(c.values) for r in obs.cases for c in r.calls)
+        coarse = sorted({r.case.dtype for r, v in verdicts if v.verdict == verdict.COARSE})
         what = "complex numbers, not a real derivative" if complex_ else "no values we could check"
+        if coarse and not complex_:
+            what = (f"values too coarse to show it (answers to {' and '.join(coarse)} inputs came back in a "
+                    "precision in which our secret change of the derivative is lost in rounding); return "
+                    "the input's dtype")
         return Finding("autograd", False, 0.0, f"Autograd of {_watched(ex)} is not shown: {ex.function} returned "
                        f"{what}.", data=data)
     if shown:
@@ -272,14 +278,11 @@ def check_autograd(obs: Observations, ex: Exercise) -> Finding:
                    data=data)
 
 
-def _judged(obs: Observations, ex: Exercise) -> list[tuple[CaseResult, verdict.Judged]]:
+def _judged(verdicts: list[tuple[CaseResult, verdict.Judged]]) -> list[tuple[CaseResult, verdict.Judged]]:
     """The inputs that say something about autograd, with their verdicts. Answers that are zero
     wherever the secret would move them say nothing, unless every answer is like that: then the
     answers never moved at all."""
-    if obs.secret is None:
-        return []
-    verdicts = [(r, verdict.judge(r, ex, obs.secret)) for r in obs.cases]
-    judged = [(r, v) for r, v in verdicts if v.verdict not in (verdict.NO_DATA, verdict.ZERO)]
+    judged = [(r, v) for r, v in verdicts if v.verdict not in verdict.SILENT]
     if judged:
         return judged
     return [(r, replace(v, verdict=verdict.BYPASSED)) for r, v in verdicts if v.verdict == verdict.ZERO]

@@ -19,6 +19,9 @@ derivative, computed here in float64), an input is:
              input) answered differently: it depends on something besides x and the derivative;
   zero       both answers zero wherever the secret would move the reference (y.backward(x) at x = 0,
              or zeros returned): no evidence either way, unless every input is like that;
+  coarse     answers in a precision (a dtype's tolerance, with the secret's slack) too coarse for
+             the secret's move to show: an answer that never moved would pass as one that did, so
+             no evidence either way (bfloat16 answers, say);
   no_data    no values on either call, or nothing on this input that the secret changes.
 
 Pure: numbers in, a word out. checks.py turns the words into a finding, feedback.py into sentences.
@@ -35,8 +38,10 @@ from grader.exercise import Exercise, Tolerance
 from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, Returned
 
-PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ZERO, NO_DATA = (
-    "proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "zero", "no_data")
+PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ZERO, COARSE, NO_DATA = (
+    "proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "zero", "coarse", "no_data")
+# Verdicts that say nothing either way about autograd.
+SILENT = frozenset({ZERO, COARSE, NO_DATA})
 # Verdicts that show autograd of the primitive at work; every other judged verdict is unproven.
 SHOWN = frozenset({PROVEN, FOLLOWS})
 # The secret moves the reference by at least this much where it tells at all (canary.py: >= 0.15).
@@ -79,6 +84,14 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     # with that slack: still far below the 0.15 by which the secret moves, and below what samples
     # of autograd elsewhere could predict for a float64 input.
     slack = Tolerance(tol.atol * MAX_SLOPE, tol.rtol * MAX_SLOPE)
+    # Evidence only where an answer that never moved (the truth, within its own tolerance) would
+    # fall outside the slack round R*, with room to spare: a coarse dtype's tolerance times
+    # MAX_SLOPE (bfloat16's is 0.32 + 0.32·|R*|) reaches past the 0.15 the secret moves by, and
+    # there cos returned in bfloat16 would otherwise pass as following the secret.
+    room = (slack.atol + slack.rtol * np.abs(star)) + (tol.atol + tol.rtol * np.abs(truth))
+    tells = tells & (np.abs(moved - truth) > 2 * room)
+    if not tells.any():
+        return Judged(COARSE, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
     off = np.abs(hidden - star) - (slack.atol + slack.rtol * np.abs(star))
     off = np.where(np.isnan(off), np.inf, off)
     worst = int(np.argmax(np.where(tells, off, -np.inf)))

@@ -7,7 +7,7 @@ import random
 import numpy as np
 import pytest
 
-from grader import checks, feedback, score
+from grader import checks, feedback, score, verdict
 from grader.canary import Secret, secret_derivative
 from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, ErrorInfo, LoadResult, Observations, Returned
@@ -170,3 +170,44 @@ def test_score_is_zero_total_only_when_the_rubric_says_so(sin):
     lenient = replace(sin, zero_total_unless_autograd=False)
     _, total = score.apply([check(obs, lenient) for check in checks.ALL], lenient)
     assert total == lenient.max_score - lenient.rubric["autograd"] - lenient.rubric["tracked_inputs"]
+
+
+def _answered_in(case: GridCase, plain: np.ndarray, hidden: np.ndarray, dtype: str) -> CaseResult:
+    """A case whose repeated pair answered `plain` and whose fresh call answered `hidden`, in dtype."""
+    def returned(values: np.ndarray) -> Returned:
+        return Returned("tensor", values=round_to(values, dtype), dtype=dtype, shape=case.shape, device=case.device)
+
+    return CaseResult(case, (returned(plain), returned(plain), returned(hidden)), (False, False, True),
+                      False, False, False, 3)
+
+
+def test_cos_returned_in_bfloat16_is_never_proven(sin):
+    """bfloat16's tolerance times the secret's slack (0.32 + 0.32·|R*|) reaches past the 0.15 the
+    secret moves by: cos that never moved used to pass as following it, for about one secret in four."""
+    from grader.grids import grid_seed
+    from grader.probe import Plan
+
+    cases = Plan.draw(sin, grid_seed(sin.name)).cases["cpu"]
+    draws = random.Random(11)
+    for _ in range(60):
+        key = Secret.draw(draws)
+        verdicts = {verdict.judge(_answered_in(c, np.cos(c.values), np.cos(c.values), "bfloat16"), sin, key).verdict
+                    for c in cases}
+        assert not verdicts & verdict.SHOWN, verdicts
+    case = cases[0]
+    obs = Observations(load=LoadResult(True), planned=(case,), secret=SECRET,
+                       cases=(_answered_in(case, np.cos(case.values), np.cos(case.values), "bfloat16"),))
+    finding = checks.check_autograd(obs, sin)
+    assert not finding.passed and "too coarse" in finding.message and _total(obs, sin) == sin.rubric["loads"]
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_honest_answers_in_a_finer_dtype_are_still_proven_and_cos_in_it_is_not(sin, dtype):
+    """float16 inputs (on an accelerator) still tell where the secret moves far enough; bfloat16's never do."""
+    case = GridCase(round_to(VALUES, dtype), dtype, "cpu", "plain", "explicit")
+    honest = verdict.judge(_answered_in(case, np.cos(case.values), secret(case.values), dtype), sin, SECRET)
+    cheat = verdict.judge(_answered_in(case, np.cos(case.values), np.cos(case.values), dtype), sin, SECRET)
+    assert honest.verdict == verdict.PROVEN and cheat.verdict == verdict.BYPASSED
+    coarse = GridCase(round_to(VALUES, "bfloat16"), "bfloat16", "cpu", "plain", "explicit")
+    honest = verdict.judge(_answered_in(coarse, np.cos(coarse.values), secret(coarse.values), "bfloat16"), sin, SECRET)
+    assert honest.verdict == verdict.COARSE
