@@ -57,17 +57,36 @@ def discover(folder: Path) -> list[Job]:
     is refused, with the reason in the gradebook; nothing here follows a link or opens a file."""
     if not folder.is_dir():
         raise SubmissionError(f"{folder}: not a folder of submissions")
-    jobs = []
+    found: dict[str, list[tuple[str, Job]]] = {}  # each student id, and the entries that claim it
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith((".", "_")):
             continue
         mode = entry.lstat().st_mode
         if stat.S_ISDIR(mode):
-            jobs.append(_student_folder(entry))
+            job = _student_folder(entry)
         elif entry.suffix == ".py" or (stat.S_ISLNK(mode) and entry.is_dir()):
             problem = refusal(entry)
-            jobs.append(Job(entry.stem, None, f"{entry.name}: {problem}", True) if problem else Job(entry.stem, entry))
-    return jobs
+            job = Job(entry.stem, None, f"{entry.name}: {problem}", True) if problem else Job(entry.stem, entry)
+        else:
+            continue
+        found.setdefault(job.student, []).append((entry.name + ("/" if stat.S_ISDIR(mode) else ""), job))
+    return [_one(student, claims) for student, claims in found.items()]
+
+
+# What a batch writes beside the students' folders: a student with one of these names would have
+# their folder where the batch's own file goes (and lose the whole class its gradebook).
+RESERVED = frozenset({"gradebook.csv", "summary.md", "summary.html", "junit.xml"})
+
+
+def _one(student: str, claims: list[tuple[str, Job]]) -> Job:
+    """The student's job, or why there is none: two entries for one id (bob.py and a folder bob/)
+    would write one folder of results, the second over the first."""
+    if student.casefold() in RESERVED:
+        return Job(student, None, f"{claims[0][0]}: named like the batch's own {student.casefold()}; rename it")
+    if len(claims) > 1:
+        return Job(student, None, f"{len(claims)} submissions for one student: {', '.join(n for n, _ in claims)}; "
+                   "keep one")
+    return claims[0][1]
 
 
 def _student_folder(folder: Path) -> Job:

@@ -113,3 +113,24 @@ def test_a_primitive_the_canary_cannot_watch_is_an_instructor_error(sin, tmp_pat
     exp.write_text(text)
     with pytest.raises(exercise.ExerciseError, match="the canary can watch cos, sin, tanh, not 'exp'"):
         exercise.load(exp)
+
+
+def test_a_name_two_entries_claim_or_one_the_batch_writes_is_no_job_and_says_why(tmp_path, sin):
+    """bob.py beside a folder bob/ would write one folder of results, the second over the first; a
+    student named gradebook.csv or summary.html would put a folder where the batch writes its own file."""
+    from grader import batch
+
+    folder = tmp_path / "class"
+    (folder / "bob").mkdir(parents=True)
+    (folder / "summary.html").mkdir()
+    for path in ("alice.py", "bob.py", "bob/solution.py", "gradebook.csv.py", "summary.html/x.py", "Junit.xml.py"):
+        (folder / path).write_text("def get_derivative(x):\n    return x\n")
+    jobs = {job.student: job for job in batch.discover(folder)}
+    assert sorted(jobs) == ["Junit.xml", "alice", "bob", "gradebook.csv", "summary.html"]
+    assert jobs["alice"].path == folder / "alice.py"
+    assert all(job.path is None for s, job in jobs.items() if s != "alice")
+    rows = {row["student"]: row for row in batch.gradebook_rows(list(jobs.values()), {}, sin)}
+    assert rows["bob"]["note"] == "2 submissions for one student: bob/, bob.py; keep one"
+    assert rows["gradebook.csv"]["note"] == "gradebook.csv.py: named like the batch's own gradebook.csv; rename it"
+    assert rows["summary.html"]["note"].startswith("summary.html/: named like") and rows["bob"]["status"] == "missing"
+    assert "junit.xml" in rows["Junit.xml"]["note"]
