@@ -70,12 +70,14 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
     key = cache_key(sub.sha256, exercise, seed, device)
     try:
         plan = plan or Plan.draw(exercise, seed)
-        observations = probe.collect(session, exercise, plan, Secret.draw(), device)
+        # The whole submission's time, the smallest failing input and the recorded pass included.
+        deadline = time.monotonic() + exercise.limits.total_timeout_s
+        observations = probe.collect(session, exercise, plan, Secret.draw(), device, deadline)
         if observations.load.ok:
             observations = probe.shrink(session, observations, exercise, plan, checks.case_predicates(exercise),
-                                        checks.SHRINK_LAYOUTS)
+                                        checks.SHRINK_LAYOUTS, deadline)
             case, index = backward.trace_input(exercise)
-            observations = probe.trace(session, observations, case, index, exercise.limits.call_timeout_s)
+            observations = probe.trace(session, observations, case, index, exercise.limits.call_timeout_s, deadline)
     except Exception as err:  # noqa: BLE001 - the grader's own failure must still produce a result
         return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started, key)
     finally:

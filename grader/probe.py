@@ -6,6 +6,7 @@ never interprets them beyond turning them into Observations; checks.py decides w
 
 from __future__ import annotations
 
+import math
 import secrets
 import time
 from collections.abc import Callable, Sequence
@@ -72,9 +73,12 @@ class Plan:
 
 
 def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secret,
-            device: str = "auto") -> Observations:
+            device: str = "auto", deadline: float | None = None) -> Observations:
+    """Everything the submission does on the grids. `deadline` (time.monotonic()) is when the whole
+    submission's time is up (the exercise's total_timeout_s from now, if not given): shrink and
+    trace, which come after, are held to it too."""
     limits = exercise.limits
-    deadline = time.monotonic() + limits.total_timeout_s
+    deadline = time.monotonic() + limits.total_timeout_s if deadline is None else deadline
     try:
         hello, _ = session.receive(limits.load_timeout_s, "the start of the sandbox (Python and torch)")
     except SessionEnded as end:
@@ -202,8 +206,11 @@ def run_plot(session: Conversation, xs: np.ndarray, timeout: float) -> Returned:
 
 
 def shrink(session: Conversation, observations: Observations, exercise: Exercise, plan: Plan,
-           predicates: dict[str, Callable[[CaseResult], bool]], layouts: dict[str, tuple[str, ...]]) -> Observations:
-    """For each per-case check that failed somewhere, find the smallest input on which it still fails."""
+           predicates: dict[str, Callable[[CaseResult], bool]], layouts: dict[str, tuple[str, ...]],
+           deadline: float = math.inf) -> Observations:
+    """For each per-case check that failed somewhere, find the smallest input on which it still fails,
+    within what is left of the submission's time (`deadline`, time.monotonic()): a smaller example
+    is feedback only, and no call starts once the time is up."""
     minimal: dict[str, CaseResult] = {}
     secret = observations.secret
     assert secret is not None  # collect() sets it whenever the file loaded
@@ -219,27 +226,33 @@ def shrink(session: Conversation, observations: Observations, exercise: Exercise
 
         def still_fails(case: grids.GridCase, fails: Callable[[CaseResult], bool] = fails,
                         seen: dict[int, CaseResult] = seen) -> bool:
+            if time.monotonic() >= deadline:
+                return False
             try:
-                result = run_case(session, case, exercise.limits.call_timeout_s, secret)
+                result = run_case(session, case, _left(deadline, exercise.limits.call_timeout_s), secret)
             except SessionEnded:
                 return False
             seen[id(case)] = result
             return fails(result)
 
-        smallest = grids.shrink(strategy, still_fails, plan.seed, exercise.examples, SHRINK_CALLS, SHRINK_BUDGET_S)
+        budget = min(SHRINK_BUDGET_S, deadline - time.monotonic())
+        if budget <= 0:
+            break
+        smallest = grids.shrink(strategy, still_fails, plan.seed, exercise.examples, SHRINK_CALLS, budget)
         if smallest is not None and id(smallest) in seen:
             minimal[name] = seen[id(smallest)]
     return replace(observations, minimal=minimal)
 
 
 def trace(session: Conversation, observations: Observations, case: grids.GridCase, index: int,
-          timeout: float) -> Observations:
+          timeout: float, deadline: float = math.inf) -> Observations:
     """Record the backward passes of two plain calls on `case`, read at element `index` (the
     sandbox child runs them; see sandbox/trace.py), beside the reference's pass that `collect` got
     before the file loaded. Feedback only: a submission that ends the session here keeps the grade
-    it already has."""
-    if session.ended or not observations.load.ok:
+    it already has, and one whose time (`deadline`) is up is not asked."""
+    if session.ended or not observations.load.ok or time.monotonic() >= deadline:
         return observations
+    timeout = _left(deadline, timeout)
     header = {"op": "trace", "dtype": case.dtype, "device": case.device, "layout": case.layout,
               "shape": list(case.shape), "index": index}
     flat = tuple(float(v) for v in case.values.reshape(-1))

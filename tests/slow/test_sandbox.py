@@ -40,6 +40,19 @@ def test_sleeping_forever_is_stopped_by_the_call_timeout(grade_file, quick_sin):
     assert "within 2 s" in findings(outcome)["correctness"].message
 
 
+def test_the_total_time_bounds_the_smallest_example_and_the_backward_pass_too(grade_file, sin):
+    """They come after the grids, call by call: each call was held to its own 2 s, and a submission
+    slow only there took tens of seconds past its total (a red team's ran 128 s of 120)."""
+    from dataclasses import replace
+
+    strict = replace(sin, limits=replace(sin.limits, call_timeout_s=2.0, load_timeout_s=20.0, total_timeout_s=8.0))
+    started = time.monotonic()
+    outcome = grade_file(FIXTURES / "slow_after_the_grids.py", strict)
+    assert time.monotonic() - started < 8.0 + 2.0 + 3.0  # the total, one case, and starting up
+    assert outcome.status == "graded" and outcome.score == 1  # graded on the grids, as before
+    assert not findings(outcome)["correctness"].passed
+
+
 def test_sys_exit_inside_the_function_is_an_error_with_a_hint(grade_file, sin):
     outcome = grade_file(FIXTURES / "system_exit.py", sin)
     message = findings(outcome)["correctness"].message
