@@ -276,6 +276,12 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
             "randomness, or a guess at which calls the grader checks).",
             f"Make {ex.function} a pure function of x: the same x must give the same answer every time.")
     shown = at + f"returned {number(judged.got, r.under_secret.dtype)}."
+    if judged.verdict == verdict.UNFOLLOWED:
+        return Words(f"{ex.primitive} ran on a kind of tensor whose numbers our check cannot reach (sparse, or a "
+                     "tensor subclass of your own), so your answer cannot show it came through autograd", shown,
+                     f"Likely cause: x was turned into such a tensor before torch.{ex.primitive} ran. Autograd may "
+                     "well have computed the answer; we cannot tell it from a formula there.",
+                     f"Compute on an ordinary dense tensor: {advice}")
     if judged.verdict == verdict.BYPASSED:
         return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did", shown,
                      _bypass_cause(ex, primitive_called, uses_autograd), advice)

@@ -73,6 +73,8 @@ class CaseResult:
     requires_grad_changed: bool
     grad_left: bool
     primitive_calls: int  # how often the exercise's primitive ran during these calls (any route)
+    # ...and how often the canary could not reach its numbers (a sparse tensor: sandbox/canary.py)
+    unfollowed_calls: int = 0
 
     @property
     def first(self) -> Returned:

@@ -17,6 +17,9 @@ derivative, computed here in float64), an input is:
   partly     it moved, but not as autograd's would: a mixture, or a guess at which call is secret;
   unsteady   two calls of the same kind (both plain, or both secret, each on a fresh copy of the
              input) answered differently: it depends on something besides x and the derivative;
+  unfollowed it did not move, but some of its calls of the primitive ran on a tensor whose numbers
+             the canary cannot reach (sparse, or a subclass of the submission's): unproven, and not
+             called a bypass;
   zero       both answers zero wherever the secret would move the reference (y.backward(x) at x = 0,
              or zeros returned): no evidence either way, unless every input is like that;
   coarse     answers in a precision (a dtype's tolerance, with the secret's slack) too coarse for
@@ -38,8 +41,9 @@ from grader.exercise import Exercise, Tolerance
 from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, Returned
 
-PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ZERO, COARSE, NO_DATA = (
-    "proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "zero", "coarse", "no_data")
+PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, UNFOLLOWED, ZERO, COARSE, NO_DATA = (
+    "proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "unfollowed", "zero", "coarse",
+    "no_data")
 # Verdicts that say nothing either way about autograd.
 SILENT = frozenset({ZERO, COARSE, NO_DATA})
 # Verdicts that show autograd of the primitive at work; every other judged verdict is unproven.
@@ -100,6 +104,8 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     if at.plain_right and bool(np.all(off <= 0)):
         return replace(at, verdict=PROVEN)
     kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], slack)
+    if kind != FOLLOWS and r.unfollowed_calls:
+        kind = UNFOLLOWED  # the secret never reached those numbers: no sign of a formula either
     return replace(at, verdict=kind)
 
 

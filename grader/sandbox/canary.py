@@ -50,6 +50,7 @@ class Canary(NamedTuple):
     next_call: Any  # the next planned call's state, before calling the submission
     rest: Any  # plain again, after it returned
     calls: Any  # how often the primitive ran since the last plan (any thread, any route)
+    unfollowed: Any  # how many of those the secret could not reach (a sparse tensor, say)
     busy: Any  # whether this thread is inside the secret's formula (for the audit hook)
     remove: Callable[[], None]  # give torch its own kernels back (the in-process self-check)
 
@@ -81,7 +82,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     terms = tuple(torch.tensor(v, dtype=torch.float64) for v in (secret.omega, secret.phi, secret.amp))
     on_device: dict[Any, tuple[Any, ...]] = {}  # the terms copied to each device the formula ran on
     planned: list[bool] = []
-    counted = [0]
+    counted, unfollowed = [0], [0]
     inside = threading.local()
     key, b, blake2b, from_bytes, to_range, get = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range, getattr
     del secret  # from here on the closures hold only what they use
@@ -127,7 +128,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                                     lambda info, dims, x: (op(x), (dims[0], dims[0])), lib=ops)
         aten = torch.library.Library("aten", "IMPL")
         real = getattr(torch.ops.aten, primitive).default
-        kernel = _kernel(torch, real, op, counted, (first, half_second), traced or ([False], []))
+        kernel = _kernel(torch, real, op, (counted, unfollowed), (first, half_second), traced or ([False], []))
         aten.impl(primitive, kernel, "Autograd")
         aten.impl(primitive + "_", lambda x: x.copy_(kernel(x.clone())), "Autograd")
 
@@ -140,7 +141,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                 planned[:] = [(sealed ^ pad) >> i & 1 == 1 for i in to_range(count)]
             except BaseException:  # noqa: BLE001
                 planned[:] = []
-            counted[0] = 0
+            counted[0] = unfollowed[0] = 0
 
         def next_call() -> None:
             state[0] = b if planned and planned.pop(0) else 0.0
@@ -149,7 +150,8 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             state[0] = 0.0
 
         harness = (("plan(int nonce, int sealed, int count) -> ()", plan), ("next_call() -> ()", next_call),
-                   ("rest() -> ()", rest), ("calls() -> int", lambda: counted[0]))
+                   ("rest() -> ()", rest), ("calls() -> int", lambda: counted[0]),
+                   ("unfollowed() -> int", lambda: unfollowed[0]))
         for schema, function in harness:
             ops.define(schema)
             ops.impl(schema.split("(")[0], function, "CompositeExplicitAutograd")
@@ -165,7 +167,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             ops._destroy()
 
     return Canary(handles.plan.default, handles.next_call.default, handles.rest.default, handles.calls.default,
-                  handles.busy.default, remove)
+                  handles.unfollowed.default, handles.busy.default, remove)
 
 
 def _not_for_dynamo(torch: Any, function: Callable[..., Any]) -> None:
@@ -180,14 +182,19 @@ def _not_for_dynamo(torch: Any, function: Callable[..., Any]) -> None:
         pass
 
 
-def _kernel(torch: Any, real: Any, derivatives: Any, counted: list[int],
+def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], list[int]],
             true: tuple[Callable[[Any], Any], Callable[[Any], Any]],
             traced: tuple[list[bool], list[Any]]) -> Callable[[Any], Any]:
     below_autograd = torch._C._AutoDispatchBelowAutograd
     armed, outputs = traced
+    counted, unfollowed = counts
     vf = torch._C._VariableFunctions
     strided, addcmul, sub, copysign, neg, zeros_like = (torch.strided, vf.addcmul, vf.sub, vf.copysign, vf.neg,
                                                         vf.zeros_like)
+    jagged, as_nested = getattr(torch, "jagged", None), torch.nested.as_nested_tensor
+    masked_type, is_a = getattr(getattr(torch, "masked", None), "MaskedTensor", None), isinstance
+    if masked_type is not None:  # captured now: a subclass of the submission's cannot change them
+        get_data, get_mask, masked = masked_type.get_data, masked_type.get_mask, torch.masked.masked_tensor
 
     def primitive(x: Any) -> Any:
         counted[0] += 1
@@ -196,9 +203,12 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counted: list[int],
         if not (x.is_floating_point() or x.is_complex()):
             return s  # integers: no gradient to give
         x0 = x.detach()
-        if x.layout != strided or x.is_nested or x.is_complex():
+        if x.layout != strided or x.is_nested or x.is_complex() or (masked_type and is_a(x, masked_type)):
             return _other(x, x0, s)
-        d, h = derivatives(x0)
+        try:
+            d, h = derivatives(x0)
+        except Exception:  # noqa: BLE001 - a tensor subclass that cannot take the operator: see _other
+            return _other(x, x0, s)
         # t is zero with slope 1, its sign against d's (-0.0 where d > 0, +0.0 where d < 0), so that
         # t*d is -0.0 and s + t*d keeps s's bits, -0.0 included. Only ops on d make the signed zero:
         # a constant tensor breaks torch.compile's tracing, and d * -0.0 vmap of an empty batch.
@@ -211,16 +221,40 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counted: list[int],
         return out
 
     def _other(x: Any, x0: Any, s: Any) -> Any:
-        """Complex, sparse or nested tensors (never on the grids): v is zero with slope -1."""
-        if x.layout == strided and not x.is_nested:
-            d, h = derivatives(x0)
-        else:  # the true derivatives, where torch has them
+        """Tensors the grids never give: complex, nested, masked, sparse, or a subclass of the
+        submission's. v is zero with slope -1. The canary's derivative wherever its numbers can be
+        reached (honest autograd through a nested or masked tensor is followed too); elsewhere
+        torch's true one, counted as unfollowed, so the parent reads those answers as no evidence
+        either way, and never as a formula that bypassed autograd."""
+        try:
+            d, h = _inside(x0)
+        except Exception:  # noqa: BLE001 - no numbers to reach: the true derivative, said to be
+            unfollowed[0] += 1
             try:
                 d, h = true[0](x0), true[1](x0)
-            except (RuntimeError, NotImplementedError):
-                return s  # torch cannot differentiate sin there either (cos of a sparse tensor)
+            except Exception:  # noqa: BLE001 - torch cannot differentiate sin there either (sparse cos)
+                return s
         v = x0 - x
         return _noted(s - v * (d - v * h), x)
+
+    def _inside(x0: Any) -> tuple[Any, Any]:
+        """The canary's d and h for a tensor whose numbers sit in dense tensors inside it, shaped as it is."""
+        if x0.is_nested and x0.layout == jagged:  # one buffer of values: d and h share its offsets
+            d, h = x0.clone(), x0.clone()
+            values_d, values_h = derivatives(x0.values())
+            d.values().copy_(values_d)
+            h.values().copy_(values_h)
+            return d, h
+        if x0.is_nested:
+            parts = [derivatives(part) for part in x0.unbind()]
+            return as_nested([d for d, _ in parts]), as_nested([h for _, h in parts])
+        if masked_type is not None and is_a(x0, masked_type):
+            mask = get_mask(x0)
+            d, h = derivatives(get_data(x0))
+            return masked(d, mask), masked(h, mask)
+        if x0.layout == strided:
+            return derivatives(x0)  # complex (the kernel follows the real axis), or a subclass that can take it
+        raise NotImplementedError("no dense numbers inside")  # sparse
 
     return primitive
 

@@ -189,7 +189,8 @@ class Runner:
             "grad_left": bool(x.is_leaf and x.grad is not None),
         }
         calls += [self.call(make(), arrays, planned=True) for _ in range(int(header["calls"]) - 2)]
-        return {"calls": calls, **changed, "primitive_calls": self.canary.calls()}, arrays
+        return {"calls": calls, **changed, "primitive_calls": self.canary.calls(),
+                "unfollowed_calls": self.canary.unfollowed()}, arrays
 
     def trace(self, make: Any, index: int) -> dict[str, Any]:
         """The backward passes of two plain calls on one input (the second shows a gradient that

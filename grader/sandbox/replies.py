@@ -119,7 +119,8 @@ def parse_case(case: GridCase, secret: tuple[bool, ...], header: dict[str, Any],
         return CaseResult(case, (failure,) * len(secret), secret, False, False, False, 0)
     specs = header.get("arrays")
     primitive_calls = _int(header.get("primitive_calls"), low=0)
-    if primitive_calls is None:
+    unfollowed = _int(header.get("unfollowed_calls", 0), low=0)
+    if primitive_calls is None or unfollowed is None:
         raise ProtocolError("a count of primitive calls that is not a count")
     calls = header.get("calls")
     if not isinstance(calls, list) or len(calls) != len(secret):
@@ -132,6 +133,7 @@ def parse_case(case: GridCase, secret: tuple[bool, ...], header: dict[str, Any],
         requires_grad_changed=_flag(header.get("requires_grad_changed")),
         grad_left=_flag(header.get("grad_left")),
         primitive_calls=primitive_calls,
+        unfollowed_calls=unfollowed,
     )
 
 

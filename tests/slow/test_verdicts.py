@@ -24,7 +24,8 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
           "steals_state_from_a_traceback", "returns_complex_cos", "moves_garbage_with_the_secret",
           "fits_the_secret"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
-          "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized"]
+          "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
+          "honest_nested_jagged", "honest_masked"]
 
 
 def _autograd(outcome):
@@ -48,6 +49,16 @@ def test_honest_code_scores_full_marks_and_raises_no_flag(name, grade_file, sin)
     assert _autograd(outcome).data["verdicts"].keys() == {"proven"}
     # torch.compile tries to start a C++ compiler (refused; it then runs the function eagerly).
     assert set(outcome.sandbox_events) <= ({"subprocess.Popen"} if name == "honest_compile" else set())
+
+
+def test_a_primitive_on_numbers_the_canary_cannot_reach_is_unproven_but_not_called_a_bypass(grade_file, sin):
+    """Before, nested and masked tensors got torch's true derivative (or an error from the canary's
+    operator), and honest autograd through them was told it had written cos out."""
+    outcome = grade_file(VERDICT / "cos_beside_a_sparse_sin.py", sin)
+    autograd = _autograd(outcome)
+    assert outcome.score == sin.rubric["loads"] and not autograd.passed
+    assert set(autograd.data["verdicts"]) == {"unfollowed"} and not autograd.data["bypassed"]
+    assert "cannot reach (sparse" in autograd.summary and "written out" not in autograd.message
 
 
 def test_an_honest_float32_chain_rule_is_not_accused_by_rounding(grade_file):
