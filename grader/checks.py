@@ -250,9 +250,8 @@ def check_autograd(obs: Observations, ex: Exercise) -> Finding:
         coarse = sorted({r.case.dtype for r, v in verdicts if v.verdict == verdict.COARSE})
         what = "complex numbers, not a real derivative" if complex_ else "no values we could check"
         if coarse and not complex_:
-            what = (f"values too coarse to show it (answers to {' and '.join(coarse)} inputs came back in a "
-                    "precision in which our secret change of the derivative is lost in rounding); return "
-                    "the input's dtype")
+            what = (f"values only for {' and '.join(coarse)} inputs, whose precision loses our secret change of "
+                    "the derivative in rounding")
         return Finding("autograd", False, 0.0, f"Autograd of {_watched(ex)} is not shown: {ex.function} returned "
                        f"{what}.", data=data)
     if shown:

@@ -17,14 +17,17 @@ derivative, computed here in float64), an input is:
   partly     it moved, but not as autograd's would: a mixture, or a guess at which call is secret;
   unsteady   two calls of the same kind (both plain, or both secret, each on a fresh copy of the
              input) answered differently: it depends on something besides x and the derivative;
+  rounded    answers in a dtype coarser than the input's (bfloat16 for float32, say), whose rounding
+             hides whether they moved: unproven (such an answer is no evidence, and a formula could
+             hide behind it);
   unfollowed it did not move, but some of its calls of the primitive ran on a tensor whose numbers
              the canary cannot reach (sparse, or a subclass of the submission's): unproven, and not
              called a bypass;
   zero       both answers zero wherever the secret would move the reference (y.backward(x) at x = 0,
              or zeros returned): no evidence either way, unless every input is like that;
-  coarse     answers in a precision (a dtype's tolerance, with the secret's slack) too coarse for
-             the secret's move to show: an answer that never moved would pass as one that did, so
-             no evidence either way (bfloat16 answers, say);
+  coarse     an input whose own dtype is too coarse (its tolerance, with the secret's slack) for the
+             secret's move to show: an answer that never moved would pass as one that did, so no
+             evidence either way (bfloat16 inputs, on an accelerator);
   no_data    no values on either call, or nothing on this input that the secret changes.
 
 Pure: numbers in, a word out. checks.py turns the words into a finding, feedback.py into sentences.
@@ -41,9 +44,9 @@ from grader.exercise import Exercise, Tolerance
 from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, Returned
 
-PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, UNFOLLOWED, ZERO, COARSE, NO_DATA = (
-    "proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "unfollowed", "zero", "coarse",
-    "no_data")
+PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ROUNDED, UNFOLLOWED, ZERO, COARSE, NO_DATA = (
+    "proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "rounded", "unfollowed", "zero",
+    "coarse", "no_data")
 # Verdicts that say nothing either way about autograd.
 SILENT = frozenset({ZERO, COARSE, NO_DATA})
 # Verdicts that show autograd of the primitive at work; every other judged verdict is unproven.
@@ -95,7 +98,10 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     room = (slack.atol + slack.rtol * np.abs(star)) + (tol.atol + tol.rtol * np.abs(truth))
     tells = tells & (np.abs(moved - truth) > 2 * room)
     if not tells.any():
-        return Judged(COARSE, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
+        # The input's own dtype: nothing could show here. A coarser answer than the input: the
+        # submission chose the rounding that hides it, and it stays unproven.
+        coarse = ROUNDED if tol.atol > ex.tolerance(r.case.dtype).atol else COARSE
+        return Judged(coarse, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
     off = np.abs(hidden - star) - (slack.atol + slack.rtol * np.abs(star))
     off = np.where(np.isnan(off), np.inf, off)
     worst = int(np.argmax(np.where(tells, off, -np.inf)))

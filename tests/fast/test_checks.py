@@ -198,7 +198,20 @@ def test_cos_returned_in_bfloat16_is_never_proven(sin):
     obs = Observations(load=LoadResult(True), planned=(case,), secret=SECRET,
                        cases=(_answered_in(case, np.cos(case.values), np.cos(case.values), "bfloat16"),))
     finding = checks.check_autograd(obs, sin)
-    assert not finding.passed and "too coarse" in finding.message and _total(obs, sin) == sin.rubric["loads"]
+    assert not finding.passed and finding.data["verdicts"] == {"rounded": 1} and not finding.data["bypassed"]
+    assert "coarser dtype than their inputs (bfloat16 for float32)" in finding.summary
+    assert _total(obs, sin) == sin.rubric["loads"]
+
+
+def test_an_answer_rounded_coarser_than_its_input_cannot_hide_a_formula_beside_autograd(sin):
+    """Proven autograd on one input and cos in bfloat16 on another is not autograd on every input."""
+    honest = GridCase(round_to(VALUES, "float32"), "float32", "cpu", "plain", "explicit")
+    other = GridCase(round_to(VALUES[::-1].copy(), "float64"), "float64", "cpu", "plain", "explicit")
+    obs = Observations(load=LoadResult(True), planned=(honest, other), secret=SECRET, cases=(
+        _answered_in(honest, np.cos(honest.values), secret(honest.values), "float32"),
+        _answered_in(other, np.cos(other.values), np.cos(other.values), "bfloat16")))
+    finding = checks.check_autograd(obs, sin)
+    assert not finding.passed and finding.data["verdicts"] == {"proven": 1, "rounded": 1}
 
 
 @pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
@@ -210,4 +223,4 @@ def test_honest_answers_in_a_finer_dtype_are_still_proven_and_cos_in_it_is_not(s
     assert honest.verdict == verdict.PROVEN and cheat.verdict == verdict.BYPASSED
     coarse = GridCase(round_to(VALUES, "bfloat16"), "bfloat16", "cpu", "plain", "explicit")
     honest = verdict.judge(_answered_in(coarse, np.cos(coarse.values), secret(coarse.values), "bfloat16"), sin, SECRET)
-    assert honest.verdict == verdict.COARSE
+    assert honest.verdict == verdict.COARSE  # bfloat16 inputs cannot show it: no evidence, and no blame
