@@ -47,6 +47,7 @@ def is_secret_route(event: str) -> bool:
 HALF_SECOND = {"sin": "-0.5 * sin(u)", "cos": "-0.5 * cos(u)", "tanh": "-tanh(u) * (1 - tanh(u) ** 2)"}
 TERMS = 16
 MAX_SLOPE = 20.0  # |d secret / du - d derivative / du| stays below this (see the module's docstring)
+MIN_MOVE, MAX_MOVE = 0.15, 0.6  # |secret(u) - derivative(u)| always lies between these (b's range, halved)
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,18 @@ class Secret:
         weights = [rng.uniform(0.2, 1.0) for _ in range(TERMS)]
         total = rng.uniform(3.0, 6.0)
         return cls(
-            b=rng.choice((-1, 1)) * rng.uniform(0.3, 0.6),
+            b=rng.choice((-1, 1)) * rng.uniform(2 * MIN_MOVE, MAX_MOVE),
             omega=tuple(rng.uniform(0.5, 5.0) for _ in range(TERMS)),
             phi=tuple(rng.uniform(0.0, 6.283) for _ in range(TERMS)),
             amp=tuple(total * w / sum(weights) for w in weights),
             key=bytes(rng.getrandbits(8) for _ in range(16)),
         )
+
+    @classmethod
+    def offset(cls, by: float) -> Secret:
+        """Not a secret: the true derivative plus `by` everywhere (no terms: w is 0, so the formula
+        adds b - b/2), to measure how far an exercise's gradient moves with its primitive's derivative."""
+        return cls(b=2 * by, omega=(0.0,), phi=(0.0,), amp=(0.0,))
 
     def to_wire(self) -> dict[str, Any]:
         return {"b": self.b, "omega": list(self.omega), "phi": list(self.phi), "amp": list(self.amp),

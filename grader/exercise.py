@@ -91,6 +91,19 @@ class Exercise:
             found.setflags(write=False)
         return found
 
+    def sensitivity(self, x: np.ndarray) -> np.ndarray:
+        """How far the gradient at x moves per unit added to the primitive's derivative (the chain
+        rule's factor: 1 for sin(x), 2x for cos(x²)); it is linear in that derivative. Kept, as the
+        reference is."""
+        key = ("sensitivity", self.gradient, self.derivative, self.primitive, x.shape, x.tobytes())
+        found = _REFERENCES.get(key)
+        if found is None:
+            if len(_REFERENCES) >= _KEPT_REFERENCES:
+                _REFERENCES.clear()
+            found = _REFERENCES[key] = np.abs(self._reference(x, Secret.offset(1.0)) - self.reference(x))
+            found.setflags(write=False)
+        return found
+
     def _reference(self, x: np.ndarray, secret: Secret | None) -> np.ndarray:
         if secret is None:
             derivative: Callable[[Any], Any] = lambda u: formula.evaluate(self.derivative, np, u=u)  # noqa: E731

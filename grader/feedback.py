@@ -277,16 +277,15 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
             f"Make {ex.function} a pure function of x: the same x must give the same answer every time.")
     shown = at + f"returned {number(judged.got, r.under_secret.dtype)}."
     if judged.verdict == verdict.ROUNDED:
-        coarse = max((c.dtype for c in (r.plain, r.under_secret) if c.dtype in ex.tolerances),
-                     key=lambda d: ex.tolerance(d).atol, default=r.under_secret.dtype)
-        return Words(f"your answers came back in a coarser dtype than their inputs ({coarse} for {r.case.dtype}), "
-                     "whose rounding hides whether they followed autograd",
+        return Words(f"your answers carry only {judged.precision} precision for {r.case.dtype} inputs, and its "
+                     "rounding hides whether they followed autograd",
                      f"On {input_words(r.case)}, {swapped}, autograd gives {number(judged.expected, r.case.dtype)}; "
-                     f"your {ex.function} returned {number(judged.got, r.under_secret.dtype)}, with answers in "
-                     f"{coarse}: rounded too coarsely for the secret's change to show.",
-                     "Likely cause: a conversion such as .half() or .to(torch.bfloat16), or a tensor made in another "
-                     "dtype; answers like that could hide a formula, so they earn no autograd credit.",
-                     f"Return the gradient in x's own dtype (x.grad already is). {advice}")
+                     f"your {ex.function} returned {number(judged.got, r.under_secret.dtype)}, to {judged.precision} "
+                     "precision: too coarse for the secret's change to show.",
+                     "Likely cause: the gradient was computed or returned in half precision (.half(), "
+                     ".to(torch.bfloat16), autocast). Answers like that could hide a formula, so they earn no "
+                     "autograd credit.",
+                     f"Compute and return the gradient in x's own dtype (x.grad already is). {advice}")
     if judged.verdict == verdict.UNFOLLOWED:
         return Words(f"{ex.primitive} ran on a kind of tensor whose numbers our check cannot reach (sparse, or a "
                      "tensor subclass of your own), so your answer cannot show it came through autograd", shown,

@@ -39,7 +39,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from grader.canary import MAX_SLOPE, Secret
+from grader.canary import MAX_MOVE, MAX_SLOPE, MIN_MOVE, Secret
 from grader.exercise import Exercise, Tolerance
 from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, Returned
@@ -51,7 +51,8 @@ PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ROUNDED, UNFOLLOWE
 SILENT = frozenset({ZERO, COARSE, NO_DATA})
 # Verdicts that show autograd of the primitive at work; every other judged verdict is unproven.
 SHOWN = frozenset({PROVEN, FOLLOWS})
-# The secret moves the reference by at least this much where it tells at all (canary.py: >= 0.15).
+# An element tells where the secret moves the reference by more than this whatever the draw (at least
+# MIN_MOVE times the chain rule's factor there: canary.py).
 _TELLS = 0.05
 _ZERO = 1e-3  # an answer this small cannot show whether it moved
 
@@ -63,6 +64,7 @@ class Judged:
     expected: float = float("nan")  # R* there
     got: float = float("nan")  # the answer under the secret there
     plain_right: bool = False  # the plain answer matched the reference
+    precision: str = ""  # for ROUNDED: the coarse dtype whose precision the answers have
 
 
 def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
@@ -71,7 +73,10 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
         return Judged(NO_DATA)
     truth = ex.reference(r.case.values)
     moved = ex.reference(r.case.values, secret)
-    tells = np.abs(moved - truth) > _TELLS
+    # Which elements can tell never depends on the draw (same file, same score): the secret moves
+    # the gradient by MIN_MOVE to MAX_MOVE times the chain rule's factor there, whatever it is.
+    factor = ex.sensitivity(r.case.values)
+    tells = MIN_MOVE * factor > _TELLS
     if not tells.any():
         return Judged(NO_DATA)
     star = round_to(moved, r.case.dtype)
@@ -81,9 +86,12 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
         return Judged(verdict, where, float(star.ravel()[where]))
     if plain is None:
         return Judged(NOTHING, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
-    if not np.any(tells & ((np.abs(plain) > _ZERO) | (np.abs(hidden) > _ZERO))):
-        return Judged(ZERO, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
     tol = _tolerance(r, ex)
+    # Zeros where the secret moves the reference say nothing (y.backward(x) at x = 0), unless the
+    # plain answer is the reference there: then they are the truth, unmoved (cos(x) near π/2).
+    if not np.any(tells & ((np.abs(plain) > _ZERO) | (np.abs(hidden) > _ZERO))) and \
+            not _close(plain[tells], round_to(truth, r.case.dtype)[tells], tol):
+        return Judged(ZERO, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
     if not _steady(r, tol):
         return Judged(UNSTEADY, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
     # Under the secret an honest answer may be off by up to MAX_SLOPE times what rounding costs it
@@ -92,16 +100,19 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     # of autograd elsewhere could predict for a float64 input.
     slack = Tolerance(tol.atol * MAX_SLOPE, tol.rtol * MAX_SLOPE)
     # Evidence only where an answer that never moved (the truth, within its own tolerance) would
-    # fall outside the slack round R*, with room to spare: a coarse dtype's tolerance times
-    # MAX_SLOPE (bfloat16's is 0.32 + 0.32·|R*|) reaches past the 0.15 the secret moves by, and
+    # fall outside the slack round R*, with room to spare, for any draw: a coarse dtype's tolerance
+    # times MAX_SLOPE (bfloat16's is 0.32 + 0.32·|R*|) reaches past the secret's whole move, and
     # there cos returned in bfloat16 would otherwise pass as following the secret.
-    room = (slack.atol + slack.rtol * np.abs(star)) + (tol.atol + tol.rtol * np.abs(truth))
-    tells = tells & (np.abs(moved - truth) > 2 * room)
+    largest = np.abs(truth) + MAX_MOVE * factor  # |R*| for any draw
+    room = (slack.atol + slack.rtol * largest) + (tol.atol + tol.rtol * np.abs(truth))
+    tells = tells & (MIN_MOVE * factor > 2 * room)
     if not tells.any():
         # The input's own dtype: nothing could show here. A coarser answer than the input: the
         # submission chose the rounding that hides it, and it stays unproven.
-        coarse = ROUNDED if tol.atol > ex.tolerance(r.case.dtype).atol else COARSE
-        return Judged(coarse, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
+        if tol.atol <= ex.tolerance(r.case.dtype).atol:
+            return Judged(COARSE, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
+        return Judged(ROUNDED, where, float(star.ravel()[where]), float(hidden.ravel()[where]),
+                      precision=_coarsest(r, ex))
     off = np.abs(hidden - star) - (slack.atol + slack.rtol * np.abs(star))
     off = np.where(np.isnan(off), np.inf, off)
     worst = int(np.argmax(np.where(tells, off, -np.inf)))
@@ -112,7 +123,28 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], slack)
     if kind != FOLLOWS and r.unfollowed_calls:
         kind = UNFOLLOWED  # the secret never reached those numbers: no sign of a formula either
+    if kind == PARTLY and _half_precise(plain, hidden, truth, star, factor, r, ex):
+        return replace(at, verdict=ROUNDED, precision="float16")  # computed in half precision, not mixed
     return replace(at, verdict=kind)
+
+
+def _coarsest(r: CaseResult, ex: Exercise) -> str:
+    dtypes = [d for d in (r.plain.dtype, r.under_secret.dtype) if d in ex.tolerances]
+    return max(dtypes, key=lambda d: ex.tolerance(d).atol, default=r.case.dtype)
+
+
+def _half_precise(plain: np.ndarray, hidden: np.ndarray, truth: np.ndarray, star: np.ndarray, factor: np.ndarray,
+                  r: CaseResult, ex: Exercise) -> bool:
+    """Whether answers that moved, but not exactly as autograd's, are autograd's to float16's
+    precision (a gradient computed in half precision and handed back as float32): words about
+    precision, not about mixing. Only words: the answer is unproven either way."""
+    half = ex.tolerances.get("float16")
+    if half is None or half.atol <= ex.tolerance(r.case.dtype).atol:
+        return False
+    slack = Tolerance(half.atol * MAX_SLOPE, half.rtol * MAX_SLOPE)
+    tells = MIN_MOVE * factor > _TELLS
+    return bool(_close(plain, round_to(truth, r.case.dtype), half)
+                and np.all(np.abs(hidden - star)[tells] <= slack.atol + slack.rtol * np.abs(star)[tells]))
 
 
 def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol: Tolerance) -> str:

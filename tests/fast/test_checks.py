@@ -199,7 +199,7 @@ def test_cos_returned_in_bfloat16_is_never_proven(sin):
                        cases=(_answered_in(case, np.cos(case.values), np.cos(case.values), "bfloat16"),))
     finding = checks.check_autograd(obs, sin)
     assert not finding.passed and finding.data["verdicts"] == {"rounded": 1} and not finding.data["bypassed"]
-    assert "coarser dtype than their inputs (bfloat16 for float32)" in finding.summary
+    assert "carry only bfloat16 precision for float32 inputs" in finding.summary
     assert _total(obs, sin) == sin.rubric["loads"]
 
 
@@ -224,3 +224,52 @@ def test_honest_answers_in_a_finer_dtype_are_still_proven_and_cos_in_it_is_not(s
     coarse = GridCase(round_to(VALUES, "bfloat16"), "bfloat16", "cpu", "plain", "explicit")
     honest = verdict.judge(_answered_in(coarse, np.cos(coarse.values), secret(coarse.values), "bfloat16"), sin, SECRET)
     assert honest.verdict == verdict.COARSE  # bfloat16 inputs cannot show it: no evidence, and no blame
+
+
+def test_cos_where_it_is_nearly_zero_is_a_bypass_not_silence(sin):
+    """Zeros where the secret moves the reference say nothing only when they are not the reference:
+    cos(x) returned near π/2 is the truth, unmoved (a red team hid cos on six inputs this way)."""
+    near = GridCase(round_to(np.array([np.pi / 2 + 1e-4, 3 * np.pi / 2 - 2e-4]), "float64"), "float64", "cpu",
+                    "plain", "explicit")
+    cheat = verdict.judge(_answered_in(near, np.cos(near.values), np.cos(near.values), "float64"), sin, SECRET)
+    assert cheat.verdict == verdict.BYPASSED
+    at_zero = GridCase(np.zeros(3), "float64", "cpu", "plain", "explicit")  # y.backward(x) at x = 0: x·cos(x)
+    silent = verdict.judge(_answered_in(at_zero, np.zeros(3), np.zeros(3), "float64"), sin, SECRET)
+    assert silent.verdict == verdict.ZERO
+
+
+def test_which_inputs_can_tell_never_depends_on_the_draw(sin):
+    """Same file, same score: an honest gradient returned in float16 is judged alike under every
+    secret (a red team saw it pass in 291 draws of 300 and fail in 9 when the evidence was chosen by R*)."""
+    from grader.grids import grid_seed
+    from grader.probe import Plan
+
+    cases = Plan.draw(sin, grid_seed(sin.name)).cases["cpu"]
+    draws = random.Random(5)
+    seen: dict[int, set[str]] = {}
+    for _ in range(40):
+        key = Secret.draw(draws)
+        for i, c in enumerate(cases):
+            hidden = secret_derivative(c.values, key, "cos(u)", np)
+            judged = verdict.judge(_answered_in(c, np.cos(c.values), hidden, "float16"), sin, key)
+            seen.setdefault(i, set()).add(judged.verdict)
+    assert all(len(verdicts) == 1 for verdicts in seen.values()), seen
+    assert {v for verdicts in seen.values() for v in verdicts} <= {verdict.PROVEN, verdict.ROUNDED, verdict.NO_DATA}
+
+
+def test_a_gradient_computed_in_half_precision_is_told_so_not_called_a_mixture(sin):
+    """Autograd in float16, handed back as float32: unproven (too coarse to show it), in words about
+    precision; it was called a mixture of autograd and a formula."""
+    from grader.grids import grid_seed
+    from grader.probe import Plan
+
+    verdicts = set()
+    for case in Plan.draw(sin, grid_seed(sin.name)).cases["cpu"]:
+        half = _answered_in(case, round_to(np.cos(case.values), "float16"),
+                            round_to(secret(case.values), "float16"), case.dtype)
+        judged = verdict.judge(half, sin, SECRET)
+        verdicts.add(judged.verdict)
+        if judged.verdict == verdict.ROUNDED:
+            words = feedback.unproven(judged, half, sin, True, True)
+            assert f"only float16 precision for {case.dtype} inputs" in words.summary and "mix" not in words.cause
+    assert verdict.ROUNDED in verdicts and verdict.PARTLY not in verdicts, verdicts
