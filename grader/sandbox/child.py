@@ -69,7 +69,8 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, start_s: floa
                                      "call": runner.reference_pass(setup["reference"], setup["trace_x"])})
         _run_compiled_code_through_autograd(torch)
         active += confine.apply(Path(setup["path"]).parent, record_fd, bytes.fromhex(setup.pop("record_key", "")),
-                                frozenset(setup.get("skip", ())), runner.canary.busy, gpu="cuda" in setup["devices"])
+                                frozenset(setup.get("skip", ())), runner.canary.busy, gpu="cuda" in setup["devices"],
+                                tracing=(torch._C._get_tracing_state, torch._C._set_tracing_state))
     except Exception:  # noqa: BLE001 - the grader's own failure, before any student code: never the student's
         protocol.send(write_fd, {"event": "harness_error", "detail": traceback.format_exc()[-MAX_MESSAGE_CHARS:]})
         return

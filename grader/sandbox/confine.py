@@ -72,7 +72,8 @@ class _PathBeneath(ctypes.Structure):
 
 
 def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str] = frozenset(),
-          busy: Callable[[], bool] = lambda: False, gpu: bool = False) -> list[str]:
+          busy: Callable[[], bool] = lambda: False, gpu: bool = False,
+          tracing: tuple[Callable[[], Any], Callable[[Any], None]] | None = None) -> list[str]:
     """Confine this process for good; return the layers that are now active. `skip` names layers to
     leave off (uid, landlock, seccomp), only to test that each of the others holds on its own; `gpu`
     opens the GPU's device nodes to it."""
@@ -89,7 +90,7 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
         applied = "" if name in skip else layer()
         if applied:
             active += applied.split("; ")
-    sys.addaudithook(_auditor(workdir, record_fd, record_key, busy))
+    sys.addaudithook(_auditor(workdir, record_fd, record_key, busy, tracing))
     active.append("audit hook")
     return active
 
@@ -501,7 +502,9 @@ def record_mac(data: bytes, key: bytes) -> bytes:
 
 
 def _auditor(workdir: Path, record_fd: int, key: bytes,
-             busy: Callable[[], bool]) -> Callable[[str, tuple[Any, ...]], None]:
+             busy: Callable[[], bool],
+             tracing: tuple[Callable[[], Any], Callable[[Any], None]] | None = None
+             ) -> Callable[[str, tuple[Any, ...]], None]:
     """Record, for a TA, attempts that the layers above stop or that could reach the grader's
     secrets. Each event goes to the parent the moment it happens, before the operation it audits
     runs, so nothing the submission does afterwards can take it back; each line is signed, so the
@@ -518,6 +521,20 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     ordinary = [0]
     watched, attributes, frame_events, routes = _WATCHED, _FRAME_ATTRIBUTES, _FRAME_EVENTS, SECRET_ROUTES
     devnull, memory_files = os.devnull, ("mem", "maps", "smaps", "pagemap")
+    get_tracing, set_tracing = tracing or ((lambda: None), (lambda state: None))
+
+    def busy_now() -> bool:
+        # torch.jit.trace reads frames while it records: the canary's operator, called from here
+        # then, would enter the student's trace (whose tracer refuses its bool: an honest
+        # jit.trace(torch.sin) failed only in the grader). Asked with the tracer set aside.
+        state = get_tracing()
+        if state is None:
+            return busy()
+        set_tracing(None)
+        try:
+            return busy()
+        finally:
+            set_tracing(state)
     # Builtins too: a submission may rebind builtins.str or builtins.isinstance.
     text_of, is_a, size, some, raw = str, isinstance, len, any, (str, bytes)
 
@@ -566,9 +583,9 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
             path = absolute(fsdecode(args[0]))
             if not path.startswith(root) and path != devnull:
                 send(f"opened {path} for writing")
-        elif event in frame_events and busy():
+        elif event in frame_events and busy_now():
             send("read a frame (" + event + ") while the canary's secret was in use")
-        elif event == "object.__getattr__" and size(args) > 1 and args[1] in attributes and busy():
+        elif event == "object.__getattr__" and size(args) > 1 and args[1] in attributes and busy_now():
             send(f"read a frame ({args[1]}) while the canary's secret was in use")
         elif event.startswith(watched):
             send(event)

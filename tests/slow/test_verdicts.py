@@ -25,7 +25,7 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
           "fits_the_secret"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
-          "honest_nested_jagged", "honest_masked"]
+          "honest_nested_jagged", "honest_masked", "honest_jit_trace"]
 
 
 def _autograd(outcome):
