@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from grader import checks, sandbox
+from grader import checks, safe_text, sandbox
 from grader.exercise import Exercise
 from grader.grade import cache_key, grade_file
 from grader.probe import Plan
@@ -51,20 +51,25 @@ class Job:
         return "refused" if self.refused else "missing"
 
 
-def discover(folder: Path) -> list[Job]:
-    """One .py per student (the stem is the id), or one folder per student holding a .py. Only
-    regular files are graded: a symbolic link (to a file or a student's folder), a FIFO or a device
-    is refused, with the reason in the gradebook; nothing here follows a link or opens a file."""
+def discover(folder: Path, out: Path | None = None) -> list[Job]:
+    """One .py per student (the stem is the id), or one folder per student holding a .py; names
+    starting with . or _ are not students. Only regular files are graded: a symbolic link (to a
+    file or a student's folder), a FIFO or a device is refused, with the reason in the gradebook;
+    nothing here follows a link or opens a file. `out`, the batch's results, is no student where
+    it lies inside `folder`, nor is a student's results folder where it is `folder` itself."""
     if not folder.is_dir():
         raise SubmissionError(f"{folder}: not a folder of submissions")
     found: dict[str, list[tuple[str, Job]]] = {}  # each student id, and the entries that claim it
+    results = out.resolve() if out is not None else None
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith((".", "_")):
+        if entry.name.startswith((".", "_")) or (results is not None and entry.resolve() == results):
             continue
         mode = entry.lstat().st_mode
         if stat.S_ISDIR(mode):
+            if results == folder.resolve() and (entry / "result.json").is_file() and not any(entry.glob("*.py")):
+                continue  # this batch's own results for a student, written beside the submissions
             job = _student_folder(entry)
-        elif entry.suffix == ".py" or (stat.S_ISLNK(mode) and entry.is_dir()):
+        elif entry.suffix.lower() == ".py" or (stat.S_ISLNK(mode) and entry.is_dir()):
             problem = refusal(entry)
             job = Job(entry.stem, None, f"{entry.name}: {problem}", True) if problem else Job(entry.stem, entry)
         else:
@@ -80,9 +85,17 @@ RESERVED = frozenset({"gradebook.csv", "summary.md", "summary.html", "junit.xml"
 
 def _one(student: str, claims: list[tuple[str, Job]]) -> Job:
     """The student's job, or why there is none: two entries for one id (bob.py and a folder bob/)
-    would write one folder of results, the second over the first."""
+    would write one folder of results, the second over the first; a name a gradebook or a page
+    cannot hold as it is (not UTF-8, a newline, a control or a bidirectional override) is shown
+    made safe, and not graded."""
+    shown = safe_text.line(student, 200)
+    if shown != student:  # an undecodable byte of a file name is a lone surrogate: made safe too
+        return Job(shown, None, f"{safe_text.line(claims[0][0], 200)}: a name that cannot be shown as it is "
+                   "(not UTF-8, or a control character); rename it")
     if student.casefold() in RESERVED:
         return Job(student, None, f"{claims[0][0]}: named like the batch's own {student.casefold()}; rename it")
+    # A folder holding no .py is no second submission (a results folder written beside them, say).
+    claims = [c for c in claims if c[1].problem != NO_FILE or c[1].path is not None] or claims[:1]
     if len(claims) > 1:
         return Job(student, None, f"{len(claims)} submissions for one student: {', '.join(n for n, _ in claims)}; "
                    "keep one")
@@ -98,7 +111,10 @@ def _student_folder(folder: Path) -> Job:
         return Job(folder.name, None, f"{len(regular)} .py files: {', '.join(p.name for p in regular)}")
     if files:
         return Job(folder.name, None, f"{files[0].name}: {refusal(files[0])}", True)
-    return Job(folder.name, None, "no .py file")
+    return Job(folder.name, None, NO_FILE)
+
+
+NO_FILE = "no .py file"
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     from grader.probe import Plan
     from grader.report import summary
 
-    jobs = batch.discover(args.folder)
+    jobs = batch.discover(args.folder, args.out)
     seed = _seed(args, ex)
     todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, ex, seed, args.device)]
     # Workers start their zygotes while this process draws the grids (one grid for all).

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from grader import exercise, submission
@@ -134,3 +136,37 @@ def test_a_name_two_entries_claim_or_one_the_batch_writes_is_no_job_and_says_why
     assert rows["gradebook.csv"]["note"] == "gradebook.csv.py: named like the batch's own gradebook.csv; rename it"
     assert rows["summary.html"]["note"].startswith("summary.html/: named like") and rows["bob"]["status"] == "missing"
     assert "junit.xml" in rows["Junit.xml"]["note"]
+
+
+def test_a_name_no_gradebook_can_hold_is_shown_made_safe_and_not_graded(tmp_path, sin):
+    """A file name that is not UTF-8 failed the whole batch's gradebook (and every rerun); one with a
+    newline or a bidirectional override went raw into summary.md."""
+    from grader import batch
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in (b"bad\xff.py", "eve\u202egnp.py".encode(), b"two\nlines.py", b"Carl.PY", b"alice.py"):
+        (folder / os.fsdecode(name)).write_text("def get_derivative(x):\n    return x\n")
+    jobs = {job.student: job for job in batch.discover(folder)}
+    assert sorted(jobs) == ["Carl", "alice", "bad\ufffd", "eve\ufffdgnp", "two\u2424lines"]
+    assert jobs["Carl"].path == folder / "Carl.PY" and jobs["alice"].path is not None
+    for name in ("bad\ufffd", "eve\ufffdgnp", "two\u2424lines"):
+        assert jobs[name].path is None and "cannot be shown as it is" in jobs[name].problem
+    path = batch.write_gradebook(batch.gradebook_rows(list(jobs.values()), {}, sin), tmp_path / "gradebook.csv")
+    assert "bad\ufffd" in path.read_text(encoding="utf-8")
+
+
+def test_results_written_beside_the_submissions_are_no_students(tmp_path):
+    """--out the submissions folder itself, or a folder inside it: a rerun saw bob's results folder
+    as a second submission for bob (and a results folder as a student)."""
+    from grader import batch
+
+    folder = tmp_path / "class"
+    (folder / "bob").mkdir(parents=True)
+    (folder / "bob" / "result.json").write_text("{}")
+    (folder / "bob.py").write_text("def get_derivative(x):\n    return x\n")
+    (folder / "results" / "carol").mkdir(parents=True)
+    for out in (folder, folder / "results"):
+        jobs = batch.discover(folder, out=out)
+        assert jobs[0].student == "bob" and jobs[0].path == folder / "bob.py"
+        assert [j.student for j in jobs[1:]] == (["results"] if out == folder else [])  # a folder with no .py
