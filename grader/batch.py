@@ -66,7 +66,8 @@ def discover(folder: Path, out: Path | None = None) -> list[Job]:
             continue
         mode = entry.lstat().st_mode
         if stat.S_ISDIR(mode):
-            if results == folder.resolve() and (entry / "result.json").is_file() and not any(entry.glob("*.py")):
+            if results == folder.resolve() and (entry / "result.json").is_file() and \
+                    not any(p.suffix.lower() == ".py" for p in entry.iterdir()):
                 continue  # this batch's own results for a student, written beside the submissions
             job = _student_folder(entry)
         elif entry.suffix.lower() == ".py" or (stat.S_ISLNK(mode) and entry.is_dir()):
@@ -103,7 +104,7 @@ def _one(student: str, claims: list[tuple[str, Job]]) -> Job:
 
 
 def _student_folder(folder: Path) -> Job:
-    files = sorted(p for p in folder.iterdir() if p.suffix == ".py" and not p.name.startswith("."))
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".py" and not p.name.startswith("."))
     regular = [p for p in files if not refusal(p)]
     if len(regular) == 1:
         return Job(folder.name, regular[0])

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from grader import formula
-from grader.canary import HALF_SECOND, Secret, secret_derivative
+from grader.canary import HALF_SECOND, MAX_SLOPE, Secret, secret_derivative
 from grader.grids import FAMILIES
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
@@ -71,6 +71,14 @@ class Exercise:
     @property
     def max_score(self) -> float:
         return sum(self.rubric.values())
+
+    @property
+    def secret_slope(self) -> float:
+        """How much more an honest answer may be off under the secret than plainly, per unit of
+        the dtype's tolerance: MAX_SLOPE where the primitive takes a computed value (x² in cos(x²)
+        rounds, and the secret's slope magnifies that), 1 where the gradient is the primitive's
+        derivative at x itself (sin(x): x is exact, so only the answer's own rounding remains)."""
+        return 1.0 if self.gradient.replace(" ", "") == f"d_{self.primitive}(x)" else MAX_SLOPE
 
     def tolerance(self, dtype: str) -> Tolerance:
         return self.tolerances[dtype]

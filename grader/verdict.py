@@ -51,8 +51,8 @@ PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ROUNDED, UNFOLLOWE
 SILENT = frozenset({ZERO, COARSE, NO_DATA})
 # Verdicts that show autograd of the primitive at work; every other judged verdict is unproven.
 SHOWN = frozenset({PROVEN, FOLLOWS})
-# An element tells where the secret moves the reference by more than this whatever the draw (at least
-# MIN_MOVE times the chain rule's factor there: canary.py).
+# An input whose own dtype hides the secret's move is 'coarse' (rather than 'no_data') where the move,
+# at least MIN_MOVE times the chain rule's factor (canary.py), is larger than this.
 _TELLS = 0.05
 _ZERO = 1e-3  # an answer this small cannot show whether it moved
 
@@ -73,14 +73,21 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
         return Judged(NO_DATA)
     truth = ex.reference(r.case.values)
     moved = ex.reference(r.case.values, secret)
-    # Which elements can tell never depends on the draw (same file, same score): the secret moves
-    # the gradient by MIN_MOVE to MAX_MOVE times the chain rule's factor there, whatever it is.
-    factor = ex.sensitivity(r.case.values)
-    tells = MIN_MOVE * factor > _TELLS
-    if not tells.any():
-        return Judged(NO_DATA)
     star = round_to(moved, r.case.dtype)
-    where = int(np.argmax(tells))
+    # Which elements tell never depends on the draw (same file, same score): the secret moves the
+    # gradient by MIN_MOVE to MAX_MOVE times the chain rule's factor there, whatever it is. An
+    # element tells where an answer that never moved (the truth, within its tolerance) would fall
+    # outside the slack round R* with room to spare, for any draw; no fixed floor, so a small factor
+    # hides nothing that the tolerance can see (cos(x²) at |x| < 1/6 moves by 0.04 against 1e-10).
+    factor = ex.sensitivity(r.case.values)
+    reach = MIN_MOVE * factor
+    own = ex.tolerance(r.case.dtype)
+    possible = reach > 2 * _room(own, truth, factor, ex)  # answered in the input's own dtype
+    if not possible.any():
+        # Nothing on this input can show it, whatever comes back: a factor of 0 (x = 0 in 2x), or an
+        # input whose own dtype rounds the secret's move away.
+        return Judged(COARSE if (reach > _TELLS).any() else NO_DATA)
+    where = int(np.argmax(possible))
     if hidden is None:
         verdict = RAISED if r.under_secret.kind == "error" else NOTHING
         return Judged(verdict, where, float(star.ravel()[where]))
@@ -89,28 +96,15 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     tol = _tolerance(r, ex)
     # Zeros where the secret moves the reference say nothing (y.backward(x) at x = 0), unless the
     # plain answer is the reference there: then they are the truth, unmoved (cos(x) near π/2).
-    if not np.any(tells & ((np.abs(plain) > _ZERO) | (np.abs(hidden) > _ZERO))) and \
-            not _close(plain[tells], round_to(truth, r.case.dtype)[tells], tol):
+    if not np.any(possible & ((np.abs(plain) > _ZERO) | (np.abs(hidden) > _ZERO))) and \
+            not _close(plain[possible], round_to(truth, r.case.dtype)[possible], tol):
         return Judged(ZERO, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
     if not _steady(r, tol):
         return Judged(UNSTEADY, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
-    # Under the secret an honest answer may be off by up to MAX_SLOPE times what rounding costs it
-    # plainly (x² in float32 moves the secret's value that much more than cos's), so it is judged
-    # with that slack: still far below the 0.15 by which the secret moves, and below what samples
-    # of autograd elsewhere could predict for a float64 input.
-    slack = Tolerance(tol.atol * MAX_SLOPE, tol.rtol * MAX_SLOPE)
-    # Evidence only where an answer that never moved (the truth, within its own tolerance) would
-    # fall outside the slack round R*, with room to spare, for any draw: a coarse dtype's tolerance
-    # times MAX_SLOPE (bfloat16's is 0.32 + 0.32·|R*|) reaches past the secret's whole move, and
-    # there cos returned in bfloat16 would otherwise pass as following the secret.
-    largest = np.abs(truth) + MAX_MOVE * factor  # |R*| for any draw
-    room = (slack.atol + slack.rtol * largest) + (tol.atol + tol.rtol * np.abs(truth))
-    tells = tells & (MIN_MOVE * factor > 2 * room)
+    slack = _slack(tol, ex)
+    tells = possible & (reach > 2 * _room(tol, truth, factor, ex))
     if not tells.any():
-        # The input's own dtype: nothing could show here. A coarser answer than the input: the
-        # submission chose the rounding that hides it, and it stays unproven.
-        if tol.atol <= ex.tolerance(r.case.dtype).atol:
-            return Judged(COARSE, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
+        # A coarser answer than the input: the submission chose the rounding that hides it.
         return Judged(ROUNDED, where, float(star.ravel()[where]), float(hidden.ravel()[where]),
                       precision=_coarsest(r, ex))
     off = np.abs(hidden - star) - (slack.atol + slack.rtol * np.abs(star))
@@ -126,6 +120,19 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     if kind == PARTLY and _half_precise(plain, hidden, truth, star, factor, r, ex):
         return replace(at, verdict=ROUNDED, precision="float16")  # computed in half precision, not mixed
     return replace(at, verdict=kind)
+
+
+def _slack(tol: Tolerance, ex: Exercise) -> Tolerance:
+    """How far an honest answer under the secret may be from R*: the tolerance, times the secret's
+    slope where the primitive takes a computed value (Exercise.secret_slope)."""
+    return Tolerance(tol.atol * ex.secret_slope, tol.rtol * ex.secret_slope)
+
+
+def _room(tol: Tolerance, truth: np.ndarray, factor: np.ndarray, ex: Exercise) -> np.ndarray:
+    """Per element: the slack round R* (|R*| at its largest for any draw) and the tolerance round
+    R together; the secret's least move must exceed twice this for the element to tell."""
+    slack = _slack(tol, ex)
+    return (slack.atol + slack.rtol * (np.abs(truth) + MAX_MOVE * factor)) + (tol.atol + tol.rtol * np.abs(truth))
 
 
 def _coarsest(r: CaseResult, ex: Exercise) -> str:

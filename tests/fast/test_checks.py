@@ -182,8 +182,9 @@ def _answered_in(case: GridCase, plain: np.ndarray, hidden: np.ndarray, dtype: s
 
 
 def test_cos_returned_in_bfloat16_is_never_proven(sin):
-    """bfloat16's tolerance times the secret's slack (0.32 + 0.32·|R*|) reaches past the 0.15 the
-    secret moves by: cos that never moved used to pass as following it, for about one secret in four."""
+    """bfloat16's tolerance times the secret's slope (0.32 + 0.32·|R*|) reached past the 0.15 the
+    secret moves by: cos that never moved passed as following it, for about one secret in four. For
+    sin(x) the slope is 1 (x is exact), and then bfloat16 tells."""
     from grader.grids import grid_seed
     from grader.probe import Plan
 
@@ -198,32 +199,72 @@ def test_cos_returned_in_bfloat16_is_never_proven(sin):
     obs = Observations(load=LoadResult(True), planned=(case,), secret=SECRET,
                        cases=(_answered_in(case, np.cos(case.values), np.cos(case.values), "bfloat16"),))
     finding = checks.check_autograd(obs, sin)
-    assert not finding.passed and finding.data["verdicts"] == {"rounded": 1} and not finding.data["bypassed"]
-    assert "carry only bfloat16 precision for float32 inputs" in finding.summary
+    assert not finding.passed and finding.data["verdicts"] == {"bypassed": 1}
     assert _total(obs, sin) == sin.rubric["loads"]
 
 
-def test_an_answer_rounded_coarser_than_its_input_cannot_hide_a_formula_beside_autograd(sin):
-    """Proven autograd on one input and cos in bfloat16 on another is not autograd on every input."""
+def test_an_answer_rounded_coarser_than_its_input_cannot_hide_a_formula_beside_autograd():
+    """Where the primitive takes a computed value (x² in cos(x²)) the secret's slope widens the
+    slack 20 times, and bfloat16 cannot tell: such answers are 'rounded', unproven, never silent,
+    so proven autograd on one input and the formula in bfloat16 on another is not autograd."""
+    ex = _with_half_precision("cos_square")
     honest = GridCase(round_to(VALUES, "float32"), "float32", "cpu", "plain", "explicit")
     other = GridCase(round_to(VALUES[::-1].copy(), "float64"), "float64", "cpu", "plain", "explicit")
+
+    def square(x):
+        return secret_derivative(x**2, SECRET, "-sin(u)", np) * 2 * x
+
+    truth = [ex.reference(c.values) for c in (honest, other)]
     obs = Observations(load=LoadResult(True), planned=(honest, other), secret=SECRET, cases=(
-        _answered_in(honest, np.cos(honest.values), secret(honest.values), "float32"),
-        _answered_in(other, np.cos(other.values), np.cos(other.values), "bfloat16")))
-    finding = checks.check_autograd(obs, sin)
+        _answered_in(honest, truth[0], square(honest.values), "float32"),
+        _answered_in(other, truth[1], truth[1], "bfloat16")))
+    finding = checks.check_autograd(obs, ex)
     assert not finding.passed and finding.data["verdicts"] == {"proven": 1, "rounded": 1}
+    assert "carry only bfloat16 precision for float64 inputs" in finding.summary
 
 
-@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
-def test_honest_answers_in_a_finer_dtype_are_still_proven_and_cos_in_it_is_not(sin, dtype):
-    """float16 inputs (on an accelerator) still tell where the secret moves far enough; bfloat16's never do."""
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16", "float32", "float64"])
+def test_honest_answers_in_any_dtype_of_sin_are_proven_and_cos_in_it_is_not(sin, dtype):
+    """sin(x): x is exact, so only the answer's own rounding separates it from R*, and even
+    bfloat16 tells (on an accelerator a formula could hide on bfloat16 inputs when it did not)."""
     case = GridCase(round_to(VALUES, dtype), dtype, "cpu", "plain", "explicit")
     honest = verdict.judge(_answered_in(case, np.cos(case.values), secret(case.values), dtype), sin, SECRET)
     cheat = verdict.judge(_answered_in(case, np.cos(case.values), np.cos(case.values), dtype), sin, SECRET)
     assert honest.verdict == verdict.PROVEN and cheat.verdict == verdict.BYPASSED
+
+
+def _with_half_precision(name: str):
+    """A catalogue exercise that also grades bfloat16 (as an instructor's own exercise might)."""
+    from dataclasses import replace as changed
+
+    from grader import exercise
+    from grader.exercise import Tolerance
+
+    ex = exercise.load(name)
+    return changed(ex, tolerances={**ex.tolerances, "bfloat16": Tolerance(1.6e-2, 1.6e-2)})
+
+
+def test_an_input_whose_own_dtype_cannot_tell_is_no_evidence_and_no_blame():
+    ex = _with_half_precision("cos_square")
     coarse = GridCase(round_to(VALUES, "bfloat16"), "bfloat16", "cpu", "plain", "explicit")
-    honest = verdict.judge(_answered_in(coarse, np.cos(coarse.values), secret(coarse.values), "bfloat16"), sin, SECRET)
-    assert honest.verdict == verdict.COARSE  # bfloat16 inputs cannot show it: no evidence, and no blame
+    values = ex.reference(coarse.values)
+    judged = verdict.judge(_answered_in(coarse, values, values, "bfloat16"), ex, SECRET)
+    assert judged.verdict == verdict.COARSE and judged.verdict in verdict.SILENT
+
+
+def test_a_small_chain_factor_hides_nothing_the_tolerance_can_see():
+    """cos(x²) near 0: the secret moves the gradient by 0.15·2|x|, far above float64's tolerance.
+    A fixed floor on the move made such inputs silent, and the formula hid there (a red team's
+    10/10 on cos_square with seed 3)."""
+    from grader import exercise
+
+    ex = exercise.load("cos_square")
+    small = GridCase(np.array([0.1247, -0.1158, 0.05]), "float64", "cpu", "plain", "explicit")
+    formula = -2 * small.values * np.sin(small.values**2)
+    judged = verdict.judge(_answered_in(small, formula, formula, "float64"), ex, SECRET)
+    assert judged.verdict == verdict.BYPASSED
+    moved = secret_derivative(small.values**2, SECRET, "-sin(u)", np) * 2 * small.values
+    assert verdict.judge(_answered_in(small, formula, moved, "float64"), ex, SECRET).verdict == verdict.PROVEN
 
 
 def test_cos_where_it_is_nearly_zero_is_a_bypass_not_silence(sin):

@@ -145,11 +145,12 @@ def test_a_name_no_gradebook_can_hold_is_shown_made_safe_and_not_graded(tmp_path
 
     folder = tmp_path / "class"
     folder.mkdir()
-    for name in (b"bad\xff.py", "eve\u202egnp.py".encode(), b"two\nlines.py", b"Carl.PY", b"alice.py"):
+    for name in (b"bad\xff.py", "eve\u202egnp.py".encode(), b"two\nlines.py", b"Carl.PY", b"alice.py", b"dora/Sol.PY"):
+        (folder / os.fsdecode(name)).parent.mkdir(exist_ok=True)
         (folder / os.fsdecode(name)).write_text("def get_derivative(x):\n    return x\n")
     jobs = {job.student: job for job in batch.discover(folder)}
-    assert sorted(jobs) == ["Carl", "alice", "bad\ufffd", "eve\ufffdgnp", "two\u2424lines"]
-    assert jobs["Carl"].path == folder / "Carl.PY" and jobs["alice"].path is not None
+    assert sorted(jobs) == ["Carl", "alice", "bad\ufffd", "dora", "eve\ufffdgnp", "two\u2424lines"]
+    assert jobs["Carl"].path == folder / "Carl.PY" and jobs["dora"].path == folder / "dora" / "Sol.PY"
     for name in ("bad\ufffd", "eve\ufffdgnp", "two\u2424lines"):
         assert jobs[name].path is None and "cannot be shown as it is" in jobs[name].problem
     path = batch.write_gradebook(batch.gradebook_rows(list(jobs.values()), {}, sin), tmp_path / "gradebook.csv")
