@@ -74,10 +74,11 @@ class Exercise:
 
     @property
     def secret_slope(self) -> float:
-        """How much more an honest answer may be off under the secret than plainly, per unit of
-        the dtype's tolerance: MAX_SLOPE where the primitive takes a computed value (x² in cos(x²)
-        rounds, and the secret's slope magnifies that), 1 where the gradient is the primitive's
-        derivative at x itself (sin(x): x is exact, so only the answer's own rounding remains)."""
+        """How much more an honest answer in a half precision may be off under the secret than
+        plainly, per unit of the dtype's tolerance (verdict.py): MAX_SLOPE where the primitive takes
+        a computed value (x² in cos(x²) rounds, and the secret's slope magnifies that), 1 where the
+        gradient is the primitive's derivative at x itself (sin(x): the grid's x is exact, so only
+        the answer's own rounding remains)."""
         return 1.0 if self.gradient.replace(" ", "") == f"d_{self.primitive}(x)" else MAX_SLOPE
 
     def tolerance(self, dtype: str) -> Tolerance:

@@ -123,9 +123,15 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
 
 
 def _slack(tol: Tolerance, ex: Exercise) -> Tolerance:
-    """How far an honest answer under the secret may be from R*: the tolerance, times the secret's
-    slope where the primitive takes a computed value (Exercise.secret_slope)."""
-    return Tolerance(tol.atol * ex.secret_slope, tol.rtol * ex.secret_slope)
+    """How far an honest answer under the secret may be from R*: the tolerance times MAX_SLOPE (a
+    rounded argument, x/3*3 or x² in float32, moves the secret's value that much more than the
+    true derivative's), except for a dtype so coarse that this leaves no evidence at all (float16,
+    bfloat16) where the primitive takes x itself (Exercise.secret_slope): its argument is then
+    exact, as the grids give it, and the tolerance is enough."""
+    slope = MAX_SLOPE
+    if 2 * (MAX_SLOPE * (tol.atol + tol.rtol * (1 + MAX_MOVE)) + tol.atol + tol.rtol) >= MIN_MOVE:
+        slope = ex.secret_slope
+    return Tolerance(tol.atol * slope, tol.rtol * slope)
 
 
 def _room(tol: Tolerance, truth: np.ndarray, factor: np.ndarray, ex: Exercise) -> np.ndarray:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -102,3 +103,29 @@ def test_a_search_answered_as_before_is_replayed_with_the_same_calls_and_result(
     assert fresh.case is not None
     redone, _ = run(5.0)
     assert other is not None and redone is not None and redone.values.tobytes() == other.values.tobytes()
+
+
+def test_the_grids_do_not_depend_on_what_the_process_has_imported(tmp_path):
+    """Hypothesis mixes in numbers from the source of local modules already imported: `grader grade`
+    (which imports more of the grader) drew other grids than a bare process, a notebook or a test,
+    and any module of the user's with numbers in it would have moved them too."""
+    import subprocess
+    import sys
+
+    (tmp_path / "numbers_of_mine.py").write_text("CONSTANTS = (0.123456, 7.5, -2.25, 1e-3, 3.14159)\n")
+    root = str(Path(__file__).resolve().parents[2])
+    script = f"""import hashlib, sys
+sys.path[:0] = [{root!r}, {str(tmp_path)!r}]
+for name in sys.argv[1:]:
+    __import__(name)
+from grader import exercise, grids, probe
+plan = probe.Plan.draw(exercise.load("sin"), grids.grid_seed("sin"))
+digest = hashlib.sha256()
+for case in plan.cases["cpu"]:
+    digest.update(repr((case.dtype, case.layout, case.shape)).encode() + case.values.tobytes())
+print(digest.hexdigest())
+"""
+    imports = ([], ["grader.grade", "grader.batch"], ["numbers_of_mine"])
+    digests = {subprocess.run([sys.executable, "-c", script, *modules], capture_output=True, text=True,
+                              check=True).stdout for modules in imports}
+    assert len(digests) == 1, digests
