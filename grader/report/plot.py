@@ -135,8 +135,6 @@ class Template:
         """This submission's figure as PNG bytes: its curves drawn by matplotlib over the saved
         background, then its text by Pillow (with matplotlib's own font), which is ten times faster
         than matplotlib's glyph-by-glyph text for the same look."""
-        from PIL import Image, ImageDraw
-
         assert outcome.plot is not None
         self.canvas.restore_region(self.background)
         lines, texts = self._values(outcome.plot.returned, outcome)
@@ -146,11 +144,7 @@ class Template:
             lines.append(self.failing)
         for artist in lines:
             self.figure.draw_artist(artist)
-        image = Image.frombuffer("RGBA", self.size, self.canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert("RGB")
-        draw = ImageDraw.Draw(image)
-        for text in [*texts, *self._title(outcome, exercise)]:
-            text.draw(draw)
-        return encode_png(np.asarray(image))
+        return with_text(self.canvas, [*texts, *self._title(outcome, exercise)])
 
     def _at(self, ax: Any, x: float, y: float) -> tuple[float, float]:
         """Pillow's pixel position (origin top left) of a point in axes coordinates."""
@@ -236,6 +230,18 @@ def _font(bold: bool, pixels: int) -> Any:
 
     path = font_manager.findfont(font_manager.FontProperties(family="sans-serif", weight="bold" if bold else "normal"))
     return ImageFont.truetype(path, pixels)
+
+
+def with_text(canvas: Any, texts: list[Label]) -> bytes:
+    """An Agg canvas already drawn, with `texts` written over it by Pillow, as PNG bytes."""
+    from PIL import Image, ImageDraw
+
+    image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+    image = image.convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for text in texts:
+        text.draw(draw)
+    return encode_png(np.asarray(image))
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
