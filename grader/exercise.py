@@ -91,25 +91,22 @@ class Exercise:
         for each input's reference a few times each."""
         if secret is not None:
             return self._reference(x, secret)
-        key = (self.gradient, self.derivative, self.primitive, x.shape, x.tobytes())
-        found = _REFERENCES.get(key)
-        if found is None:
-            if len(_REFERENCES) >= _KEPT_REFERENCES:
-                _REFERENCES.clear()
-            found = _REFERENCES[key] = self._reference(x, None)
-            found.setflags(write=False)
-        return found
+        return self._kept("reference", x, lambda: self._reference(x, None))
 
     def sensitivity(self, x: np.ndarray) -> np.ndarray:
         """How far the gradient at x moves per unit added to the primitive's derivative (the chain
         rule's factor: 1 for sin(x), 2x for cos(x²)); it is linear in that derivative. Kept, as the
         reference is."""
-        key = ("sensitivity", self.gradient, self.derivative, self.primitive, x.shape, x.tobytes())
+        return self._kept("sensitivity", x, lambda: np.abs(self._reference(x, Secret.offset(1.0)) - self.reference(x)))
+
+    def _kept(self, what: str, x: np.ndarray, compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """`compute()` for this exercise and x, read-only, worked out once (up to _KEPT_REFERENCES)."""
+        key = (what, self.gradient, self.derivative, self.primitive, x.shape, x.tobytes())
         found = _REFERENCES.get(key)
         if found is None:
             if len(_REFERENCES) >= _KEPT_REFERENCES:
                 _REFERENCES.clear()
-            found = _REFERENCES[key] = np.abs(self._reference(x, Secret.offset(1.0)) - self.reference(x))
+            found = _REFERENCES[key] = compute()
             found.setflags(write=False)
         return found
 
