@@ -203,11 +203,11 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         if not (x.is_floating_point() or x.is_complex()):
             return s  # integers: no gradient to give
         x0 = x.detach()
-        if x.layout != strided or x.is_nested or x.is_complex() or (masked_type and is_a(x, masked_type)):
+        if x.layout != strided or x.is_nested or x.is_complex():
             return _other(x, x0, s)
         try:
             d, h = derivatives(x0)
-        except Exception:  # noqa: BLE001 - a tensor subclass that cannot take the operator: see _other
+        except Exception:  # noqa: BLE001 - a subclass that cannot take the operator (MaskedTensor): see _other
             return _other(x, x0, s)
         # t is zero with slope 1, its sign against d's (-0.0 where d > 0, +0.0 where d < 0), so that
         # t*d is -0.0 and s + t*d keeps s's bits, -0.0 included. Only ops on d make the signed zero:
