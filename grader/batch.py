@@ -61,12 +61,13 @@ def discover(folder: Path, out: Path | None = None) -> list[Job]:
         raise SubmissionError(f"{folder}: not a folder of submissions")
     found: dict[str, list[tuple[str, Job]]] = {}  # each student id, and the entries that claim it
     results = out.resolve() if out is not None else None
+    beside = results == folder.resolve()  # results written into the class folder itself
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith((".", "_")) or (results is not None and entry.resolve() == results):
             continue
         mode = entry.lstat().st_mode
         if stat.S_ISDIR(mode):
-            if results == folder.resolve() and (entry / "result.json").is_file() and \
+            if beside and (entry / "result.json").is_file() and \
                     not any(p.suffix.lower() == ".py" for p in entry.iterdir()):
                 continue  # this batch's own results for a student, written beside the submissions
             job = _student_folder(entry)
