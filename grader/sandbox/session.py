@@ -323,15 +323,9 @@ class Session(Requests):
         raise AssertionError("unreachable")
 
     def _death(self, doing: str) -> Ended:
-        try:
-            code = self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            if not _gone(self.process.pid):
-                return Ended("exit", f"closed its channel during {doing}")
-            try:  # dead, and its zygote busy (warming up torch's compiler for another worker, say)
-                code = self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                return Ended("exit", f"closed its channel during {doing}")
+        code = self._exit_status()
+        if code is None:
+            return Ended("exit", f"closed its channel during {doing}")
         if code < 0:
             name = signal.Signals(-code).name
             if -code == signal.SIGXCPU:
@@ -341,6 +335,18 @@ class Session(Requests):
             return Ended("exit", f"ended with status {code} during {doing}: the grader's record of what it did was "
                          "closed or replaced (or it exited with that status itself)", code)
         return Ended("exit", f"exited with status {code} during {doing}", code)
+
+    def _exit_status(self) -> int | None:
+        """How the child ended, or None where it lives on with its channel closed. A dead child is
+        given longer where its zygote is busy (warming up torch's compiler for another worker, say)
+        and reaps it late."""
+        for timeout in (5, 30):
+            try:
+                return self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                if not _gone(self.process.pid):
+                    return None
+        return None
 
     def _end(self, ended: Ended) -> NoReturn:
         if ended.reason in ("crash", "exit") and self.cgroup and self.cgroup.out_of_memory():
