@@ -32,10 +32,12 @@ from typing import Any
 # grader after that is recorded as a suspicious event.
 from grader.formula import evaluate
 
-# Audit events that are ways towards the secret (sandbox/confine.py records them all, uncapped; the
-# batch summary asks a TA to look at them).
+# Audit events that are ways towards the secret (sandbox/confine.py records them apart from the
+# ordinary ones, which cannot displace them; the batch summary asks a TA to look at them). The
+# record keeps 50 distinct ones and then says there were more (sandbox/session.py).
+MORE_ROUTES = "more ways towards the secret"
 SECRET_ROUTES = ("gc.", "sys._current_frames", "sys.settrace", "sys.setprofile", "ctypes.", "read a frame",
-                 "opened a process's memory", "imported grader", "sys.addaudithook", "sys.remote_exec")
+                 "opened a process's memory", "imported grader", "sys.addaudithook", "sys.remote_exec", MORE_ROUTES)
 
 
 def is_secret_route(event: str) -> bool:

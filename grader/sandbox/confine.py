@@ -18,6 +18,7 @@ The pid and network namespaces are entered before Python starts (session.py wrap
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import functools
@@ -82,8 +83,7 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
         active += _private_filesystem(workdir)
     if _no_new_privileges():
         active.append("no-new-privileges")
-    if "uid" not in skip:
-        active += _least_privilege(workdir)
+    active += _least_privilege(workdir, drop_uid="uid" not in skip)
     layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu)),
                                                           ("seccomp", _seccomp))
     for name, layer in layers:
@@ -124,9 +124,11 @@ def _private_filesystem(workdir: Path) -> list[str]:
     return [*layers, f"folder: {FOLDER_MIB} MiB tmpfs"]
 
 
-def _least_privilege(workdir: Path) -> list[str]:
-    """Drop to nobody where Python stays readable, and in any case end with no capabilities (a root
-    that keeps its uid then owns its folder: without capabilities it could not enter nobody's)."""
+def _least_privilege(workdir: Path, drop_uid: bool = True) -> list[str]:
+    """Drop to nobody where Python stays readable (and `drop_uid`), and in every case end with no
+    capabilities (a root that keeps its uid then owns its folder: without capabilities it could not
+    enter nobody's). Never skipped: a root child with its capabilities sets the clock, reboots,
+    reads the grader's environment through /proc."""
     active = []
     libc = ctypes.CDLL(None, use_errno=True)
     root = os.geteuid() == 0
@@ -140,7 +142,7 @@ def _least_privilege(workdir: Path) -> list[str]:
         # CAP_SYS_ADMIN): nobody on the host already, and its folder is its own.
         limit_threads()
         active.append(f"uid {NOBODY} outside its user namespace")
-    elif (root and python_readable_by_nobody() and drop_to_nobody()) or os.geteuid() == NOBODY:
+    elif (root and drop_uid and python_readable_by_nobody() and drop_to_nobody()) or os.geteuid() == NOBODY:
         # nobody now, or already (dropped by the zygote's fork that then could make no namespaces)
         active.append(f"uid {NOBODY}")
     elif root:
@@ -478,9 +480,46 @@ def seccomp_program() -> bytes | None:
         # No new signal handlers: Python hands a handler the frame it interrupted, a way into the
         # canary's frames that no audit event announces. Reading a handler stays allowed.
         rules.add_rule(denied, "rt_sigaction", seccomp.Arg(1, seccomp.NE, 0))
+        for call in _HOST_STATE:
+            _refuse(rules, denied, call)
+        for request in (_FS_IOC_SETFLAGS, _FS_IOC_FSSETXATTR):
+            rules.add_rule(denied, "ioctl", seccomp.Arg(1, seccomp.EQ, request))
         return _exported(rules)
     except Exception:  # noqa: BLE001 - no libseccomp here
         return None
+
+
+# What reaches past the child's own process and folder into state the host keeps, refused to every
+# child (none is needed to differentiate sin). Where the child keeps uid 0 without a private
+# filesystem (a container's root), it owns root's files, and Landlock governs neither their
+# permissions, owners, times and attributes nor their flags (chattr): a submission made a root-owned
+# program set-uid, and shut other students out of their folders. System V IPC and POSIX message
+# queues outlive the child (its memory lost to the host, a channel to the next submission) where no
+# IPC namespace of its own holds them. inotify instances are counted per uid (a root child took all
+# of root's) and show the names of other children's folders. The rest is the host's administration,
+# which a child without capabilities cannot do either.
+_HOST_STATE = (
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
+    "utime", "utimes", "futimesat", "utimensat",
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr",
+    "shmget", "shmat", "shmctl", "shmdt", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop",
+    "semtimedop", "semctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify",
+    "mq_getsetattr", "inotify_init", "inotify_init1", "fanotify_init",
+    "reboot", "settimeofday", "clock_settime", "sethostname", "setdomainname", "swapon", "swapoff", "acct",
+    "vhangup", "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "syslog",
+    "quotactl", "quotactl_fd", "iopl", "ioperm", "open_by_handle_at", "name_to_handle_at",
+    # Newer than some libseccomp releases know by name (numbered alike on every architecture since
+    # Linux 5.1): setxattrat, removexattrat, open_tree_attr, file_setattr.
+    463, 466, 467, 469,
+)
+_FS_IOC_SETFLAGS, _FS_IOC_FSSETXATTR = 0x40086602, 0x401C5820
+
+
+def _refuse(rules: Any, action: Any, call: str | int) -> None:
+    """Add a refusal, skipping a system call this architecture or libseccomp does not have (one
+    unknown name must not cost the whole filter)."""
+    with contextlib.suppress(OSError, ValueError, RuntimeError):
+        rules.add_rule(action, call)
 
 
 _WATCHED = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "os.kill", "os.killpg",
@@ -511,14 +550,16 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     parent drops lines the submission writes itself. The hook uses only what it captured now: a
     submission that patches os, sys, builtins or the grader's modules later changes nothing here. A
     record channel closed or replaced (checked by its inode before each write) ends the child with
-    status TAMPERED, which the parent reports. Ordinary events are capped at _MAX_EVENTS distinct
-    ones; the ways to the secret are not (their texts come from a small fixed set)."""
+    status TAMPERED, which the parent reports. Ordinary events and ways towards the secret are each
+    capped at _MAX_EVENTS distinct ones (their texts are partly the submission's: sys.audit raises any
+    event, "import" of any name), so a flood of them costs neither process; the ways towards the
+    secret are counted apart, so ordinary events never displace them."""
     root = str(workdir)
     write, fstat, exit_now, blake2b = os.write, os.fstat, os._exit, hashlib.blake2b
     fsdecode = os.fsdecode
     inode = fstat(record_fd).st_ino
     sent: set[str] = set()
-    ordinary = [0]
+    counts = [0, 0]  # distinct ordinary events, distinct ways towards the secret
     watched, attributes, frame_events, routes = _WATCHED, _FRAME_ATTRIBUTES, _FRAME_EVENTS, SECRET_ROUTES
     devnull, memory_files = os.devnull, ("mem", "maps", "smaps", "pagemap")
     get_tracing, set_tracing = tracing or ((lambda: None), (lambda state: None))
@@ -541,10 +582,11 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     def send(text: str) -> None:
         if text in sent:
             return
-        if not text.startswith(routes):
-            if ordinary[0] >= _MAX_EVENTS:
-                return
-            ordinary[0] += 1
+        # One more way towards the secret than the parent keeps, so that it can say there were more.
+        kind, cap = (1, _MAX_EVENTS + 1) if text.startswith(routes) else (0, _MAX_EVENTS)
+        if counts[kind] >= cap:
+            return
+        counts[kind] += 1
         sent.add(text)
         try:
             if fstat(record_fd).st_ino != inode:
@@ -574,7 +616,8 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
         return name in memory_files
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
-        if event == "import" and args and is_a(args[0], text_of) and args[0].startswith("grader"):
+        if event == "import" and args and is_a(args[0], text_of) and (args[0] == "grader" or
+                                                                      args[0].startswith("grader.")):
             send("imported " + args[0])
         elif event == "open" and args and opened_memory(args[0]):
             send("opened a process's memory or its map (" + fsdecode(args[0]).rpartition("/")[2] + ")")

@@ -207,8 +207,8 @@ def _number(raw: Any) -> float | None:
 
 
 def parse_events(raw: tuple[str, ...]) -> tuple[str, ...]:
-    """The audit record as the child sent it (already bounded by RecordStream: 50 ordinary events
-    and the ways towards the secret), each made safe as one line of at most 300 characters (a path
+    """The audit record as the child sent it (already bounded by RecordStream: 50 distinct ordinary
+    events and 50 ways towards the secret), each made safe as one line of at most 300 characters (a path
     in an event is the submission's choice)."""
     return tuple(safe_text.line(event, 300) for event in raw)
 

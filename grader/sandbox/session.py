@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, Self, TypeVar
 
-from grader.canary import is_secret_route
+from grader.canary import MORE_ROUTES, is_secret_route
 from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
 from grader.sandbox.confine import NOBODY, TAMPERED, python_readable_by_nobody, record_mac
@@ -68,17 +68,20 @@ class CapturedStream:
 
 
 class RecordStream:
-    """Drains the audit record as it comes. Keeps the lines whose keyed hash checks out: every
-    distinct way towards the secret, and the first MAX_EVENTS distinct ordinary events; counts the
-    others as forged. A line is at most 300 bytes and its hash, so no more than that is ever held:
-    a flood of forged lines, or one endless line, costs the grader nothing and displaces nothing."""
+    """Drains the audit record as it comes. Keeps the lines whose keyed hash checks out: the first
+    MAX_EVENTS distinct ways towards the secret (and a line saying there were more), and the first
+    MAX_EVENTS distinct ordinary events; counts the others as forged. A line is at most 300 bytes
+    and its hash, so no more than that is ever held: a flood of lines, signed or forged, or one
+    endless line, costs the grader nothing and displaces nothing (an event's text is partly the
+    submission's choice: sys.audit raises any event it names)."""
 
     LINE = 400
 
     def __init__(self, pipe: Any, key: bytes) -> None:
         self.events: dict[str, None] = {}
         self.forged = 0
-        self._ordinary = 0
+        self._kept = [0, 0]  # distinct ordinary events, distinct ways towards the secret
+        self._more_routes = False
         self._thread = threading.Thread(target=self._drain, args=(pipe, key), daemon=True)
         self._thread.start()
 
@@ -109,15 +112,17 @@ class RecordStream:
         event = data.decode("utf-8", "replace")
         if event in self.events:
             return
-        if not is_secret_route(event):
-            if self._ordinary >= MAX_EVENTS:
-                return
-            self._ordinary += 1
+        kind = 1 if is_secret_route(event) else 0
+        if self._kept[kind] >= MAX_EVENTS:
+            self._more_routes = self._more_routes or kind == 1
+            return
+        self._kept[kind] += 1
         self.events[event] = None
 
     def recorded(self, wait: float) -> tuple[tuple[str, ...], int]:
         self._thread.join(wait)
-        return tuple(self.events), self.forged
+        more = (f"{MORE_ROUTES} than the {MAX_EVENTS} kept",) if self._more_routes else ()
+        return (*self.events, *more), self.forged
 
 
 class Conversation(Protocol):
@@ -200,7 +205,7 @@ class Session(Requests):
         try:
             self._start(source, output_kib, zygote, content, memory_gib)
         except BaseException:  # an OSError starting the child: leave no folder, pipe or cgroup behind
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            remove_folder(self.workdir)
             if self.cgroup:
                 self.cgroup.remove()
             raise
@@ -375,7 +380,7 @@ class Session(Requests):
             # No waiting for the killed child to leave it: a cgroup still busy is removed when the
             # next one is made, or when this process exits (cgroup.py).
             self.cgroup.remove(wait=0)
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        remove_folder(self.workdir)
 
     def output(self) -> tuple[str, int, str, int]:
         """What the child printed (kept text and total bytes) on stdout and stderr."""
@@ -392,6 +397,19 @@ class Session(Requests):
             events += (f"ended with status {TAMPERED}: the sandbox's record channel was closed or replaced "
                        "(or the submission exited with that status itself)",)
         return events
+
+
+def remove_folder(folder: Path) -> None:
+    """Remove a child's folder and all it left there. shutil.rmtree recurses once per level, and a
+    folder a few thousand levels deep (on the host's disk, where the child had no tmpfs of its own)
+    raised RecursionError: the result was lost and the files stayed. GNU rm walks any depth; it
+    follows no link and stays on this filesystem."""
+    with contextlib.suppress(RecursionError):
+        shutil.rmtree(folder, ignore_errors=True)
+    rm = shutil.which("rm")
+    if os.path.lexists(folder) and rm:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            subprocess.run([rm, "-rf", "--one-file-system", "--", str(folder)], capture_output=True, timeout=600)
 
 
 def _gone(pid: int) -> bool:
@@ -412,7 +430,7 @@ def child_is_nobody() -> bool:
 
 @functools.cache
 def namespace_prefix(as_nobody: bool = False) -> tuple[str, ...]:
-    """A command prefix that starts the child in new pid, network and mount namespaces, or () where
+    """A command prefix that starts the child in new pid, network, mount, IPC and UTS namespaces, or () where
     the OS does not allow it. In a pid namespace the child is process 1: when it dies the kernel
     kills everything it started (daemons and setsid included), and it can see and signal nothing
     outside. In a network namespace there is no network at all, loopback included.
@@ -423,7 +441,7 @@ def namespace_prefix(as_nobody: bool = False) -> tuple[str, ...]:
     unshare = shutil.which("unshare")
     if unshare is None:
         return ()
-    common = [unshare, "--pid", "--fork", "--kill-child", "--net", "--mount", "--mount-proc"]
+    common = [unshare, "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts", "--mount", "--mount-proc"]
     user = [*common[:1], "--user", "--map-root-user", *common[1:]]
     if as_nobody:
         setpriv = shutil.which("setpriv")

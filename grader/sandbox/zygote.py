@@ -9,7 +9,7 @@ submission needs it), then waits for spawn requests.
 The zygote is trusted code that never runs a student's file and never reads anything a child sends.
 Per request it forks once: where it may make namespaces (root, or CAP_SYS_ADMIN), it first asks for a
 new pid namespace for its next child, so the sandbox child is born process 1 of its own pid namespace,
-as under `unshare --pid --fork --kill-child`, and enters new network and mount namespaces itself;
+as under `unshare --pid --fork --kill-child`, and enters new network, mount, IPC and UTS namespaces itself;
 the zygote reaps it. Elsewhere (an unprivileged grader, which needs a user namespace first) the fork
 is a "holder" that drops into the namespaces and forks the child, waits for it and dies the same way.
 Forking a process with torch loaded costs milliseconds of kernel time (copying its page tables, then
@@ -55,9 +55,13 @@ _ROOT = str(Path(__file__).resolve().parents[2])
 _BOOTSTRAP = f"import sys; sys.path.insert(0, {_ROOT!r}); from grader.sandbox.zygote import main; main(sys.argv)"
 
 _CLONE_NEWNS, _CLONE_NEWUSER, _CLONE_NEWPID, _CLONE_NEWNET = 0x00020000, 0x10000000, 0x20000000, 0x40000000
+# Its own System V IPC and POSIX message queues (a segment outlives its maker and would be the next
+# child's to read, and the host's memory) and its own host name.
+_CLONE_NEWIPC, _CLONE_NEWUTS = 0x08000000, 0x04000000
+_PRIVATE = _CLONE_NEWNET | _CLONE_NEWNS | _CLONE_NEWIPC | _CLONE_NEWUTS  # entered with the pid namespace
 _MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 1 << 14, 1 << 18
 _PR_SET_PDEATHSIG, _PR_SET_DUMPABLE = 1, 4
-NAMESPACES_LAYER = "pid, network and mount namespaces"
+NAMESPACES_LAYER = "pid, network, mount, IPC and UTS namespaces"
 
 
 class ZygoteGone(Exception):
@@ -331,10 +335,10 @@ def _leave_the_zygote(libc: Any, request: dict[str, Any], keep_closed: tuple[int
 
 def _start_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int], keep_closed: tuple[int, ...]) -> None:
     """In the zygote's fork that is the sandbox child itself (process 1 of a new pid namespace when
-    namespaces were asked for): enter new network and mount namespaces, then become the child."""
+    namespaces were asked for): enter new network, mount, IPC and UTS namespaces, then become the child."""
     try:
         _leave_the_zygote(libc, request, keep_closed)
-        entered = bool(request.get("namespaces")) and libc.unshare(_CLONE_NEWNET | _CLONE_NEWNS) == 0
+        entered = bool(request.get("namespaces")) and libc.unshare(_PRIVATE) == 0
     except BaseException:  # noqa: BLE001 - a fork of the zygote must never return into its loop
         os._exit(71)
     _become_child(torch, libc, request, fds, entered)
@@ -398,12 +402,12 @@ _NOBODY_MAY_NEST = [False]  # set once by main, before any fork: see _nobody_may
 
 
 def _unshare(libc: Any, nobody: bool) -> bool:
-    """New pid, network and mount namespaces (in a user namespace where that is what it takes). A
+    """New pid, network, mount, IPC and UTS namespaces (in a user namespace where that is what it takes). A
     user namespace's root is whoever made it: with `nobody`, a root zygote's fork becomes nobody
     first (session.namespace_prefix says why). Where nobody may make none (a container), it makes
     no namespaces and stays root: the child then drops to nobody itself once confined, so no
     other child can signal it, or fill nobody's process count, while it sets itself up."""
-    flags = _CLONE_NEWPID | _CLONE_NEWNET | _CLONE_NEWNS
+    flags = _CLONE_NEWPID | _PRIVATE
     if libc.unshare(flags) == 0:
         return True
     dropped = nobody and os.geteuid() == 0

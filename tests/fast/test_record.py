@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
+from grader.canary import MORE_ROUTES, is_secret_route
 from grader.sandbox.confine import record_mac
 from grader.sandbox.session import MAX_EVENTS, RecordStream
 
@@ -47,6 +48,17 @@ def test_decoys_cannot_push_a_way_to_the_secret_out():
     decoys = b"".join(signed(f"opened /tmp/decoy{i} for writing") for i in range(3 * MAX_EVENTS))
     events, forged = read(decoys, signed("gc.get_objects"))
     assert "gc.get_objects" in events and len(events) == MAX_EVENTS + 1 and forged == 0
+
+
+def test_a_flood_of_ways_to_the_secret_is_bounded_and_said_to_be_more():
+    # sys.audit raises any event a submission names: 200,000 imports of grader<n> once took the
+    # grader to 254 MB and result.json to 60 MB. The first ones are kept, then one line says more.
+    routes = b"".join(signed(f"imported grader.decoy{i}") for i in range(20 * MAX_EVENTS))
+    events, forged = read(signed("opened /tmp/x for writing"), routes, signed("gc.get_objects"))
+    assert forged == 0 and events == ("opened /tmp/x for writing",
+                                      *(f"imported grader.decoy{i}" for i in range(MAX_EVENTS)),
+                                      f"{MORE_ROUTES} than the {MAX_EVENTS} kept")
+    assert is_secret_route(events[-1])  # the summary asks a TA to look
 
 
 def test_an_endless_line_costs_nothing_and_is_counted():

@@ -65,7 +65,7 @@ def our_cgroups() -> list[Path]:
 
 # ---- least privilege ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("skip", ["", "namespaces,landlock,seccomp"])
+@pytest.mark.parametrize("skip", ["", "namespaces,landlock,seccomp", "uid", "uid,namespaces,landlock,seccomp"])
 def test_a_child_of_root_holds_no_capabilities(grade_file, sin, monkeypatch, skip):
     if os.geteuid() != 0:
         pytest.skip("the grader does not run as root here")
@@ -132,16 +132,18 @@ def python_nobody_can_read() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def graded_as(host: str, tmp_path: Path, fixture: str, command: str, python: str = sys.executable) -> dict:
+def graded_as(host: str, tmp_path: Path, fixture: str, command: str, python: str = sys.executable,
+              text: str | None = None) -> dict:
     """The result.json of `grader grade` on a hostile fixture (or `grader batch -j 1` of a class of
     it alone), run by `python` as `host`: "root" as this test runs, "no CAP_SYS_ADMIN" under capsh
-    (user namespaces allowed), "container" under capsh and tests/container_root.py (none either)."""
+    (user namespaces allowed), "container" under capsh and tests/container_root.py (none either).
+    `text` replaces the fixture's own."""
     capsh = shutil.which("capsh")
     if host != "root" and (os.geteuid() != 0 or capsh is None):
         pytest.skip("needs root and capsh")
     folder = tmp_path / "class"
     folder.mkdir()
-    shutil.copy(HOSTILE / fixture, folder)
+    (folder / fixture).write_text(text if text is not None else (HOSTILE / fixture).read_text())
     target = folder / fixture if command == "grade" else folder
     grader = [python, "-m", "grader", command, str(target), "--out", str(tmp_path / "out"), "--no-plot",
               *(["-j", "1"] if command == "batch" else [])]
@@ -153,6 +155,38 @@ def graded_as(host: str, tmp_path: Path, fixture: str, command: str, python: str
     assert done.returncode == 0, done.stderr
     result = tmp_path / "out" / ("" if command == "grade" else Path(fixture).stem) / "result.json"
     return json.loads(result.read_text())
+
+
+def host_state(target: Path) -> tuple[object, ...]:
+    """What a child must leave as it was: the target's mode, owner, times and attributes, and any
+    System V segment with the fixture's key."""
+    info = target.stat()
+    segments = [line.split()[0] for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
+    return (info.st_mode, info.st_uid, info.st_gid, info.st_mtime_ns, os.listxattr(target),
+            str(0x6A7E57) in segments)
+
+
+@pytest.mark.parametrize(("host", "skip"), [("root", ""), ("root", "uid,namespaces"), ("container", "")])
+def test_a_child_that_keeps_uid_0_changes_nothing_the_host_keeps(tmp_path, monkeypatch, host, skip):
+    """Root's own Python (under /root here): the child keeps uid 0, so it owns root's files, and
+    Landlock does not govern their metadata; without namespaces (a container's root, or skipped)
+    nothing read-only stands in the way either. A red team made a root-owned program set-uid
+    this way, locked other students out of their folders, and left System V memory behind."""
+    if os.geteuid() != 0:
+        pytest.skip("the grader does not run as root here")
+    target = tmp_path / "root-owned"
+    target.write_text("root's\n")
+    target.chmod(0o644)
+    before = host_state(target)
+    text = (HOSTILE / "touches_host_state.py").read_text().replace("/tmp/grader-hostile-target", str(target))
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    data = graded_as(host, tmp_path, "touches_host_state.py", "grade", text=text)
+    tried = {line.split()[1]: line.split()[-1] for line in data["output"]["stdout"].splitlines()
+             if line.startswith(("DID ", "refused "))}
+    assert len(tried) == 9 and all(result != "DID" for result in tried.values()), tried
+    assert host_state(target) == before and data["score"] == 10
+    if skip or host == "container":
+        assert "no capabilities" in data["sandbox"]["layers"], data["sandbox"]["layers"]
 
 
 @pytest.mark.parametrize("command", ["grade", "batch"])
@@ -168,12 +202,12 @@ def test_the_uid_drop_holds_for_real_with_a_python_nobody_can_read(python_nobody
     if "uid 65534 outside its user namespace" in layers:
         # uid 0 in there is nobody outside (setuid(0) is then to its own uid, which changes nothing)
         assert host == "no CAP_SYS_ADMIN" and "UidMap: 0 65534 1" in stdout
-        assert "pid, network and mount namespaces" in layers
+        assert "pid, network, mount, IPC and UTS namespaces" in layers
         assert "folder: 256 MiB tmpfs" in layers
     else:
         assert "uid 65534" in layers and "Uid: 65534 65534 65534 65534" in stdout
         assert "setuid(0) refused" in stdout and "CapBnd: 0000000000000000" in stdout
-        assert ("pid, network and mount namespaces" in layers) == (host == "root")
+        assert ("pid, network, mount, IPC and UTS namespaces" in layers) == (host == "root")
 
 
 @pytest.mark.parametrize("command", ["grade", "batch"])

@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -66,7 +67,7 @@ def running(marker: str) -> list[int]:
 
 
 def test_this_machine_has_every_layer_but_maybe_the_uid(layers):
-    assert "pid, network and mount namespaces" in layers
+    assert "pid, network, mount, IPC and UTS namespaces" in layers
     assert any(layer.startswith("landlock") for layer in layers)
     assert any(layer.startswith("seccomp") for layer in layers)
 
@@ -129,7 +130,7 @@ def test_keyboard_interrupt_inside_the_function_is_just_an_error(grade_file, sin
 
 
 def _needs_signal_isolation(layers):
-    if "pid, network and mount namespaces" not in layers or not any("signals" in layer for layer in layers):
+    if "pid, network, mount, IPC and UTS namespaces" not in layers or not any("signals" in layer for layer in layers):
         pytest.skip("signal isolation layers are not active here; not running a submission that kills processes")
 
 
@@ -199,6 +200,16 @@ def test_no_network_not_even_loopback(grade_file, sin, tmp_path, monkeypatch, sk
         server.close()
     assert "CONNECTED" not in outcome.stdout and "refused:" in outcome.stdout
     assert outcome.score == 10
+
+
+@pytest.mark.parametrize("skip", ["", "namespaces"])
+def test_a_tree_deeper_than_python_recurses_is_removed(grade_file, sin, monkeypatch, skip):
+    """Without namespaces the child's folder is on the host's disk: shutil.rmtree raised
+    RecursionError on it, `grader grade` lost the result and the files stayed, on every rerun."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    outcome = grade_file(HOSTILE / "deep_folders.py", sin)
+    assert outcome.score == 10 and "made 3000 levels" in outcome.stdout
+    assert list(Path(tempfile.gettempdir()).glob("grader-*/deep_folders_4245")) == []
 
 
 def test_files_outside_the_sandbox_cannot_be_read(grade_file, sin, tmp_path):
