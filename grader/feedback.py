@@ -267,6 +267,15 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
             f"{returned_words(r.under_secret)} on another, {swapped} on one of them.",
             "Likely cause: the answer depends on something besides x (a check of autograd's answer, or state kept "
             "between calls).", advice)
+    dtypes = sorted({str(call.dtype) for call, _ in r.judged if call.kind == "tensor"})
+    if judged.verdict == verdict.UNSTEADY and len(dtypes) > 1:
+        return Words(
+            f"{ex.function} returned {' and '.join(dtypes)} on different calls of the same input",
+            f"On {input_words(r.case)} it returned {r.plain.dtype} on one call and {r.under_secret.dtype} on "
+            f"another, {swapped} on one of them.",
+            "Likely cause: the answer depends on something besides x (a check of autograd's answer that picks "
+            "another way to compute it, or state kept between calls). Autograd's dtype never changes with the "
+            "derivative's numbers.", advice)
     if judged.verdict == verdict.UNSTEADY:
         return Words(
             f"{ex.function} answered the same input differently on calls that autograd answers alike",

@@ -16,10 +16,13 @@ derivative, computed here in float64), an input is:
   nothing    it returned no values only under the secret (or only on the plain call);
   partly     it moved, but not as autograd's would: a mixture, or a guess at which call is secret;
   unsteady   two calls of the same kind (both plain, or both secret, each on a fresh copy of the
-             input) answered differently: it depends on something besides x and the derivative;
-  rounded    answers in a dtype coarser than the input's (bfloat16 for float32, say), whose rounding
-             hides whether they moved: unproven (such an answer is no evidence, and a formula could
-             hide behind it);
+             input) answered differently, or the dtype of the answer changed between calls: it
+             depends on something besides x and the derivative;
+  rounded    answers in a dtype coarser than the input's (bfloat16 for float32, say) whose rounding
+             hides whether they moved, and answers in half precision for a finer input, whose
+             tolerance a table of autograd's values elsewhere meets: unproven (such an answer is no
+             evidence, and a formula could hide behind it). Float64 answers whose numbers are all
+             float32's are judged as float32 (autograd on x.float(), handed back as x's dtype);
   unfollowed it did not move, but some of its calls of the primitive ran on a tensor whose numbers
              the canary cannot reach (sparse, or a subclass of the submission's): unproven, and not
              called a bypass;
@@ -47,6 +50,7 @@ from grader.observations import CaseResult, Returned
 PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ROUNDED, UNFOLLOWED, ZERO, COARSE, NO_DATA = (
     "proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "rounded", "unfollowed", "zero",
     "coarse", "no_data")
+HALF = frozenset({"float16", "bfloat16"})
 # Verdicts that say nothing either way about autograd.
 SILENT = frozenset({ZERO, COARSE, NO_DATA})
 # Verdicts that show autograd of the primitive at work; every other judged verdict is unproven.
@@ -93,28 +97,39 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
         return Judged(verdict, where, float(star.ravel()[where]))
     if plain is None:
         return Judged(NOTHING, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
+    precision = _precision(r, hidden[possible], ex)
     tol = _tolerance(r, ex)
+    if precision in ex.tolerances:
+        tol = max(tol, ex.tolerance(precision), key=lambda t: t.atol)
     # Zeros where the secret moves the reference say nothing (y.backward(x) at x = 0), unless the
     # plain answer is the reference there: then they are the truth, unmoved (cos(x) near π/2).
     if not np.any(possible & ((np.abs(plain) > _ZERO) | (np.abs(hidden) > _ZERO))) and \
             not _close(plain[possible], round_to(truth, r.case.dtype)[possible], tol):
         return Judged(ZERO, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
-    if not _steady(r, tol):
+    if not _steady(r, tol) or len({call.dtype for call, _ in r.judged if call.kind == "tensor"}) > 1:
+        # (Autograd's dtype never depends on the derivative's numbers: one that changes between
+        # calls of one input tells them apart.)
         return Judged(UNSTEADY, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
     slack = _slack(tol, ex)
     tells = possible & (reach > 2 * _room(tol, truth, factor, ex))
     if not tells.any():
         # A coarser answer than the input: the submission chose the rounding that hides it.
         return Judged(ROUNDED, where, float(star.ravel()[where]), float(hidden.ravel()[where]),
-                      precision=_coarsest(r, ex))
+                      precision=precision if precision != r.case.dtype else _coarsest(r, ex))
+    # Half precision is never evidence for a finer input, even where the secret's move still shows:
+    # to its tolerance, R* is a table of autograd's values a step of 1e-4 apart, interpolated (a
+    # red team's cos(x) plus such a table, in float16, was "proven" without autograd at x).
+    half = precision in HALF and r.case.dtype not in HALF
     off = np.abs(hidden - star) - (slack.atol + slack.rtol * np.abs(star))
     off = np.where(np.isnan(off), np.inf, off)
     worst = int(np.argmax(np.where(tells, off, -np.inf)))
     at = Judged("", worst, float(star.ravel()[worst]), float(hidden.ravel()[worst]))
     at = replace(at, plain_right=_close(plain, round_to(truth, r.case.dtype), tol))
-    if at.plain_right and bool(np.all(off <= 0)):
+    if at.plain_right and bool(np.all(off <= 0)) and not half:
         return replace(at, verdict=PROVEN)
     kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], slack)
+    if half and kind != BYPASSED:  # (unmoved is a bypass in any precision: the move is 0.15)
+        return replace(at, verdict=ROUNDED, precision=precision)
     if kind != FOLLOWS and r.unfollowed_calls:
         kind = UNFOLLOWED  # the secret never reached those numbers: no sign of a formula either
     if kind == PARTLY and _half_precise(plain, hidden, truth, star, factor, r, ex):
@@ -139,6 +154,25 @@ def _room(tol: Tolerance, truth: np.ndarray, factor: np.ndarray, ex: Exercise) -
     R together; the secret's least move must exceed twice this for the element to tell."""
     slack = _slack(tol, ex)
     return (slack.atol + slack.rtol * (np.abs(truth) + MAX_MOVE * factor)) + (tol.atol + tol.rtol * np.abs(truth))
+
+
+def _precision(r: CaseResult, moved: np.ndarray, ex: Exercise) -> str:
+    """The precision the answers under the secret carry where the secret moves them (`moved`): their
+    dtype, or a coarser one whose numbers they all are. R* there is a number no coarser dtype holds,
+    so float64 answers that a float32 holds exactly were computed in float32 (autograd on
+    x.float(), or on torch.tensor(x.tolist()), handed back as x's dtype: judged to float64's
+    tolerance, such an honest answer was "a mixture", or not, with the draw), and answers that a
+    float16 holds were computed in half precision. (Integers are exact in every dtype: a rounded
+    formula's answer, unmoved, stays a bypass; see judge.)"""
+    declared = r.under_secret.dtype if r.under_secret.dtype in _ORDER else r.case.dtype
+    if moved.size == 0 or not np.isfinite(moved).all():
+        return declared
+    coarser = [d for d in _ORDER[_ORDER.index(declared) + 1:] if d != "bfloat16" or declared != "float16"]
+    exact = [d for d in coarser if np.array_equal(round_to(moved, d), moved)]
+    return exact[-1] if exact else declared
+
+
+_ORDER = ("float64", "float32", "float16", "bfloat16")  # finer to coarser (bfloat16 and float16 apart)
 
 
 def _coarsest(r: CaseResult, ex: Exercise) -> str:

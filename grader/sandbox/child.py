@@ -95,9 +95,10 @@ def _run_compiled_code_through_autograd(torch: Any) -> None:
     not follow the canary. TorchScript's optimising executor differentiates a fused graph with its
     own formulas: run scripted functions op by op, and keep it so (`torch.jit.optimized_execution(True)`
     in a submission would turn it back on and its honest answer would not follow the canary).
-    torch.compile cannot start a C++ compiler in the sandbox: let it fall back to running the
-    function eagerly (the environment says so to a child started afresh; a forked one inherits a
-    torch._dynamo that read its environment in the zygote)."""
+    torch.compile cannot start a C++ compiler in the sandbox: the environment (TORCHDYNAMO_DISABLE,
+    read at each compile) has it run the function eagerly, and errors of a compiler reached some
+    other way fall back to eager too (a forked child inherits a torch._dynamo that read its
+    environment in the zygote)."""
     torch._C._set_graph_executor_optimize(False)
     torch._C._set_graph_executor_optimize = lambda optimize: None
     if "torch._dynamo" in sys.modules:

@@ -314,3 +314,50 @@ def test_a_gradient_computed_in_half_precision_is_told_so_not_called_a_mixture(s
             words = feedback.unproven(judged, half, sin, True, True)
             assert f"only float16 precision for {case.dtype} inputs" in words.summary and "mix" not in words.cause
     assert verdict.ROUNDED in verdicts and verdict.PARTLY not in verdicts, verdicts
+
+
+def test_a_half_precision_answer_is_never_evidence_for_a_finer_input(sin):
+    """cos(x) plus the secret's term read off a table of autograd's values a step of 1e-4 apart,
+    returned in float16 only under the secret (a red team told the calls apart by autograd at one
+    point): float16's tolerance let it pass as proven, without autograd at x. In float16 on every
+    call it is 'rounded'; in float16 on some calls only, 'unsteady' (autograd's dtype never changes)."""
+    case = GridCase(np.linspace(-6, 6, 25), "float64", "cpu", "plain", "explicit")
+    x = case.values
+    step = 1e-4
+    below = np.floor(x / step) * step
+    table = secret(below) + (secret(below + step) - secret(below)) * (x - below) / step
+    exact = Returned("tensor", values=np.cos(x), dtype="float64", shape=case.shape, device="cpu")
+    half = Returned("tensor", values=round_to(table, "float16"), dtype="float16", shape=case.shape, device="cpu")
+    switched = CaseResult(case, (exact, exact, half), (False, False, True), False, False, False, 3)
+    judged = verdict.judge(switched, sin, SECRET)
+    assert judged.verdict == verdict.UNSTEADY
+    words = feedback.unproven(judged, switched, sin, True, True)
+    assert "returned float16 and float64 on different calls" in words.summary
+    always = _answered_in(case, np.cos(x), table, "float16")
+    assert verdict.judge(always, sin, SECRET).verdict == verdict.ROUNDED
+
+
+@pytest.mark.parametrize("name", ["sin", "cos_square", "log_sin", "sin_cos_norm"])
+def test_a_gradient_computed_in_float32_and_handed_back_as_float64_is_proven_under_every_draw(name):
+    """Honest autograd on torch.tensor(x.tolist()) (float32), cast back to x's float64: judged to
+    float64's tolerance it was 'a mixture' (1/10), or not, with the draw (a red team's cos_square
+    scalar scored 9.67 in 8 runs of 10 and 1.0 in 2). Its numbers are float32's: judged so."""
+    from grader import exercise
+    from grader.grids import grid_seed
+    from grader.probe import Plan
+
+    ex = exercise.load(name)
+    cases = [c for c in Plan.draw(ex, grid_seed(ex.name)).cases["cpu"] if c.dtype == "float64"]
+    draws = random.Random(3)
+    seen: dict[int, set[str]] = {}
+    for _ in range(20):
+        key = Secret.draw(draws)
+        for i, c in enumerate(cases):
+            x32 = round_to(c.values, "float32")
+            # autograd in float32: the primitive's argument and every product rounded to float32
+            plain, hidden = (round_to(ex.reference(x32, s), "float32") for s in (None, key))
+            judged = verdict.judge(_answered_in(c, plain, hidden, "float64"), ex, key)
+            seen.setdefault(i, set()).add(judged.verdict)
+    assert all(len(verdicts) == 1 for verdicts in seen.values()), seen
+    verdicts = {v for vs in seen.values() for v in vs}
+    assert verdict.PROVEN in verdicts and not verdicts - verdict.SHOWN - verdict.SILENT, verdicts

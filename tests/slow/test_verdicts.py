@@ -25,7 +25,7 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
           "fits_the_secret"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
-          "honest_nested_jagged", "honest_masked", "honest_jit_trace"]
+          "honest_nested_jagged", "honest_masked", "honest_jit_trace", "honest_compile_fullgraph"]
 
 
 def _autograd(outcome):
@@ -47,8 +47,8 @@ def test_honest_code_scores_full_marks_and_raises_no_flag(name, grade_file, sin)
     outcome = grade_file(VERDICT / f"{name}.py", sin)
     assert outcome.score == sin.max_score, [f.message for f in outcome.findings if not f.passed]
     assert _autograd(outcome).data["verdicts"].keys() == {"proven"}
-    # torch.compile tries to start a C++ compiler (refused; it then runs the function eagerly).
-    assert set(outcome.sandbox_events) <= ({"subprocess.Popen"} if name == "honest_compile" else set())
+    # torch.compile runs the function eagerly: it could not start a C++ compiler here.
+    assert outcome.sandbox_events == ()
 
 
 def test_a_primitive_on_numbers_the_canary_cannot_reach_is_unproven_but_not_called_a_bypass(grade_file, sin):
