@@ -19,6 +19,7 @@ import signal
 import socket
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
@@ -145,8 +146,13 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
     """Grade one submission and write its files (runs in a worker process)."""
     if job.path is None:
         return {"student": job.student, "status": job.status, "score": 0.0}
-    outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device,
-                         warm=True)
+    try:
+        outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device,
+                             warm=True)
+    except SystemExit:
+        if _STOPPING:  # stop_pool's SIGTERM: the sandbox closed on the way here; take no next job
+            os._exit(1)
+        raise
     write_files(outcome, settings.exercise, out / job.student, plot=settings.plot)
     return {"student": job.student, "status": outcome.status, "score": outcome.score}
 
@@ -189,14 +195,35 @@ def _die_with_parent(parent: int) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the batch ended before the line above ran
         os._exit(1)
+    signal.signal(signal.SIGTERM, _stopped)
 
 
-def stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Kill the workers now, without waiting for the submissions they are grading (a batch that
-    was stopped): what they already wrote stays whole, and a rerun grades the rest."""
-    for process in list(getattr(pool, "_processes", {}).values()):
+def _stopped(signum: int, frame: object) -> None:
+    """SIGTERM from stop_pool: end the worker as an exception would, so the sandbox it is in closes
+    first (its child killed, the child's folder removed); killed outright, a stopped batch left a
+    folder in /tmp for every submission in flight. grade_job then ends the process: the pool's
+    loop would take the next job queued for it and open another sandbox."""
+    _STOPPING.append(signum)
+    raise SystemExit(128 + signum)
+
+
+_STOPPING: list[int] = []  # in a worker: the signal that is stopping it
+
+
+def stop_pool(pool: ProcessPoolExecutor, grace_s: float = 2.0) -> None:
+    """End the workers now, without waiting for the submissions they are grading (a batch that was
+    stopped): what they already wrote stays whole, and a rerun grades the rest. Each closes its
+    sandbox first; one that has not within `grace_s` is killed."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    for process in processes:
         with contextlib.suppress(OSError, ValueError):
-            process.kill()
+            process.terminate()
+    deadline = time.monotonic() + grace_s
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
     _close_pool(pool, wait=False)
 
 

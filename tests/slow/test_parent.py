@@ -9,6 +9,8 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -134,12 +136,15 @@ def test_student_text_forges_no_feedback_line_and_breaks_no_report(tmp_path):
 
 # ---- item 7: however a batch ends, nothing it started outlives it --------------------------------
 
-def _slow_class(folder: Path, students: int) -> None:
-    """Honest files that take 3 s each to import: a batch signalled a few seconds in is mid-work."""
+def _slow_class(folder: Path, students: int) -> str:
+    """Honest files that take 3 s each to import: a batch signalled a few seconds in is mid-work.
+    Returns the mark in their names (each sandbox's folder holds a copy of its file)."""
     folder.mkdir()
     source = "import time\ntime.sleep(3)\n" + (SUBMISSIONS / "honest_backward.py").read_text()
+    mark = f"{os.getpid()}x{time.monotonic_ns() % 10**6}"
     for i in range(students):
-        (folder / f"student{i}.py").write_text(source)
+        (folder / f"student{i}_{mark}.py").write_text(source)
+    return mark
 
 
 def _alive(processes: list) -> list:
@@ -159,12 +164,11 @@ def _alive(processes: list) -> list:
 def test_a_stopped_batch_leaves_no_process_behind_and_resumes(tmp_path, how):
     import json
     import signal
-    import time
 
     import psutil
 
     folder, out = tmp_path / "class", tmp_path / "out"
-    _slow_class(folder, 6)
+    mark = _slow_class(folder, 6)
     main = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", "2"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -193,6 +197,9 @@ def test_a_stopped_batch_leaves_no_process_behind_and_resumes(tmp_path, how):
     assert left == [], [(p.pid, p.cmdline()[:4]) for p in left]
     if signum != signal.SIGKILL:
         assert main.returncode == 128 + signum and "run the same command again" in main.stderr.read()
+        # Each worker closed the sandbox it was in before it ended (killed outright, they left the
+        # folder of every submission in flight in /tmp), and opened no other.
+        assert list(Path(tempfile.gettempdir()).glob(f"grader-*/student*_{mark}.py")) == []
     for result in out.glob("*/result.json"):  # what was written is whole
         json.loads(result.read_text())
     if how == "SIGTERM":  # and a rerun grades only the rest
