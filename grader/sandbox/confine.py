@@ -11,9 +11,11 @@ Layers, since none is enough alone, each skipped with a note where the OS lacks 
     urandom (and the GPU's nodes with CUDA); no TCP bind or connect; no signals to processes outside
     the sandbox;
   - seccomp: no new processes (threads are fine), no exec, no sockets (socketpair aside), no
-    io_uring, no mknod, no ptrace;
+    io_uring, no mknod, no ptrace, nothing that changes what the host keeps (file permissions,
+    owners, times and attributes, System V IPC, message queues, inotify, the host's administration);
   - an audit hook that records what the submission tried, for a TA to review (a net, not a wall).
-The pid and network namespaces are entered before Python starts (session.py wraps the command).
+The pid, network, IPC and UTS namespaces are entered before Python starts (session.py wraps the
+command, or a zygote's fork enters them).
 """
 
 from __future__ import annotations
