@@ -26,7 +26,7 @@ from typing import Any, NoReturn, Protocol, Self, TypeVar
 from grader.canary import MORE_ROUTES, is_secret_route
 from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
-from grader.sandbox.confine import NOBODY, TAMPERED, python_readable_by_nobody, record_mac
+from grader.sandbox.confine import FOLDER_MIB, NOBODY, TAMPERED, python_readable_by_nobody, record_mac
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteStalled
 from grader.submission import needs_compiler
 
@@ -123,6 +123,53 @@ class RecordStream:
         self._thread.join(wait)
         more = (f"{MORE_ROUTES} than the {MAX_EVENTS} kept",) if self._more_routes else ()
         return (*self.events, *more), self.forged
+
+
+class FolderWatch:
+    """What the child's folder holds, counted every INTERVAL_S while the child runs (a fast writer gets a
+    few hundred MiB past the limit before it is stopped); past `limit`
+    bytes (as allocated on disk) or MAX_ENTRIES files and folders, `stop` is called. Where the
+    child has a mount namespace its folder is a tmpfs of FOLDER_MIB there, and the host's view of
+    it holds only the submission's copy; where it has none (a container's root), the folder is on
+    the host's disk, bounded only per file, and a submission filled it with files of 63 MiB. A
+    scan costs tens of microseconds, and stops counting at MAX_ENTRIES."""
+
+    INTERVAL_S = 0.05
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, folder: Path, limit: int, stop: Callable[[], None]) -> None:
+        self.exceeded = ""  # why the child was stopped, once it was
+        self._folder, self._limit, self._stop = folder, limit, stop
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._done.wait(self.INTERVAL_S):
+            used, entries = folder_usage(self._folder, self.MAX_ENTRIES)
+            if used > self._limit or entries > self.MAX_ENTRIES:
+                self.exceeded = (f"more than {self.MAX_ENTRIES:,} files and folders" if entries > self.MAX_ENTRIES
+                                 else f"more than {self._limit >> 20} MiB of files")
+                self._stop()
+                return
+
+    def close(self) -> None:
+        self._done.set()
+
+
+def folder_usage(folder: Path, most: int) -> tuple[int, int]:
+    """(bytes allocated, entries) under `folder`, following no link; counting stops past `most`
+    entries. Iterative: a tree deeper than Python recurses is counted too."""
+    used, entries, todo = 0, 0, [str(folder)]
+    while todo and entries <= most:
+        with contextlib.suppress(OSError), os.scandir(todo.pop()) as found:
+            for entry in found:
+                entries += 1
+                with contextlib.suppress(OSError):
+                    used += entry.stat(follow_symlinks=False).st_blocks * 512
+                    if entry.is_dir(follow_symlinks=False):
+                        todo.append(entry.path)
+    return used, entries
 
 
 class Conversation(Protocol):
@@ -233,6 +280,11 @@ class Session(Requests):
             for fd in (request_read, reply_write, record_write):
                 os.close(fd)
         self.record = RecordStream(os.fdopen(record_read, "rb"), self.record_key)
+        self.folder_watch = FolderWatch(self.workdir, FOLDER_MIB << 20, self._stop_for_files)
+
+    def _stop_for_files(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)  # receive() then learns that it ended (_end)
 
     def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
                zygote: Zygote | None, memory_gib: float | None) -> None:
@@ -354,7 +406,10 @@ class Session(Requests):
         return None
 
     def _end(self, ended: Ended) -> NoReturn:
-        if ended.reason in ("crash", "exit") and self.cgroup and self.cgroup.out_of_memory():
+        if self.folder_watch.exceeded:
+            ended = Ended("memory", f"was stopped for writing {self.folder_watch.exceeded} into its folder (the "
+                          f"sandbox allows {FOLDER_MIB} MiB in all)", ended.returncode)
+        elif ended.reason in ("crash", "exit") and self.cgroup and self.cgroup.out_of_memory():
             ended = Ended("memory", f"was stopped for using more memory than the {self.memory_gib:g} GiB it may use "
                           "(memory held in files, memfd or shared memory counts too)", ended.returncode)
         self.ended = ended
@@ -380,6 +435,7 @@ class Session(Requests):
             # No waiting for the killed child to leave it: a cgroup still busy is removed when the
             # next one is made, or when this process exits (cgroup.py).
             self.cgroup.remove(wait=0)
+        self.folder_watch.close()
         remove_folder(self.workdir)
 
     def output(self) -> tuple[str, int, str, int]:

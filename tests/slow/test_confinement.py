@@ -364,6 +364,28 @@ def test_a_many_files_writer_fills_only_its_own_small_folder(grade_file, sin):
     still_grades(grade_file, sin)
 
 
+def test_without_a_tmpfs_the_folder_is_counted_as_it_fills(grade_file, sin, monkeypatch, tmp_path):
+    """No namespaces (a container's root): the folder is on the host's disk, where the kernel bounds
+    only each file. It is counted while the child runs, and the child stopped past 256 MiB or past
+    10,000 files; either way nothing stays behind."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
+    outcome = grade_file(HOSTILE / "fills_disk.py", sin)
+    assert "folder: 256 MiB tmpfs" not in outcome.sandbox_layers
+    # Stopped at import (a load error, as on a full tmpfs), or, where it wrote faster than it is
+    # counted, at its first call.
+    assert outcome.status in ("load_error", "memory"), outcome.findings
+    said = " ".join(f.message for f in outcome.findings)
+    assert "stopped for writing more than 256 MiB of files into its folder" in said
+    assert list(Path(tempfile.gettempdir()).glob("grader-*/big*.bin")) == []  # all of it removed
+    many = tmp_path / "many_files.py"
+    many.write_text("import os\nfor i in range(100_000):\n    open(f'f{i}', 'w').close()\n"
+                    "print('made them all')\n\n\ndef get_derivative(x):\n    return x\n")
+    outcome = grade_file(many, sin)
+    assert outcome.status == "load_error" and "made them all" not in outcome.stdout
+    assert "more than 10,000 files and folders" in next(f for f in outcome.findings if f.name == "loads").message
+    still_grades(grade_file, sin)
+
+
 @pytest.mark.parametrize("skip", ["landlock,seccomp"])
 def test_the_read_only_filesystem_holds_without_landlock(grade_file, sin, monkeypatch, skip):
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
