@@ -267,12 +267,12 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
             f"{returned_words(r.under_secret)} on another, {swapped} on one of them.",
             "Likely cause: the answer depends on something besides x (a check of autograd's answer, or state kept "
             "between calls).", advice)
-    dtypes = sorted({str(call.dtype) for call, _ in r.judged if call.kind == "tensor"})
-    if judged.verdict == verdict.UNSTEADY and len(dtypes) > 1:
+    kinds = sorted({_kind_of(call) for call, _ in r.judged})
+    if judged.verdict == verdict.UNSTEADY and len(kinds) > 1:
         return Words(
-            f"{ex.function} returned {' and '.join(dtypes)} on different calls of the same input",
-            f"On {input_words(r.case)} it returned {r.plain.dtype} on one call and {r.under_secret.dtype} on "
-            f"another, {swapped} on one of them.",
+            f"{ex.function} returned {' and '.join(kinds)} on different calls of the same input",
+            f"On {input_words(r.case)} it returned {_kind_of(r.plain)} on one call and {_kind_of(r.under_secret)} "
+            f"on another, {swapped} on one of them.",
             "Likely cause: the answer depends on something besides x (a check of autograd's answer that picks "
             "another way to compute it, or state kept between calls). Autograd's dtype never changes with the "
             "derivative's numbers.", advice)
@@ -314,6 +314,10 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                  shown, "Likely cause: the answer mixes autograd's gradient with something computed another way "
                  f"({ex.formula} on some elements or some calls, or a correction added to autograd's value).",
                  f"Return exactly the gradient autograd computes for {in_torch(ex.value)}, unchanged, everywhere.")
+
+
+def _kind_of(r: Returned) -> str:
+    return {"tensor": f"a {r.dtype} tensor", "ndarray": f"a numpy array of {r.dtype}"}.get(r.kind, f"a {r.kind}")
 
 
 def _bypass_cause(ex: Exercise, primitive_called: bool, uses_autograd: bool) -> str:

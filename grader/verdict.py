@@ -19,10 +19,11 @@ derivative, computed here in float64), an input is:
              input) answered differently, or the dtype of the answer changed between calls: it
              depends on something besides x and the derivative;
   rounded    answers in a dtype coarser than the input's (bfloat16 for float32, say) whose rounding
-             hides whether they moved, and answers in half precision for a finer input, whose
-             tolerance a table of autograd's values elsewhere meets: unproven (such an answer is no
-             evidence, and a formula could hide behind it). Float64 answers whose numbers are all
-             float32's are judged as float32 (autograd on x.float(), handed back as x's dtype);
+             hides whether they moved, and answers in half precision (plain or secret; declared, or
+             inferred from four numbers or more) for a finer input, whose tolerance a table of
+             autograd's values 0.01 apart meets: unproven (such an answer is no evidence, and a
+             formula could hide behind it). Float64 answers whose numbers are all float32's are
+             judged as float32 (autograd on x.float(), handed back as x's dtype);
   unfollowed it did not move, but some of its calls of the primitive ran on a tensor whose numbers
              the canary cannot reach (sparse, or a subclass of the submission's): unproven, and not
              called a bypass;
@@ -106,7 +107,7 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     if not np.any(possible & ((np.abs(plain) > _ZERO) | (np.abs(hidden) > _ZERO))) and \
             not _close(plain[possible], round_to(truth, r.case.dtype)[possible], tol):
         return Judged(ZERO, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
-    if not _steady(r, tol) or len({call.dtype for call, _ in r.judged if call.kind == "tensor"}) > 1:
+    if not _steady(r, tol) or len({(call.kind, call.dtype) for call, _ in r.judged}) > 1:
         # (Autograd's dtype never depends on the derivative's numbers: one that changes between
         # calls of one input tells them apart.)
         return Judged(UNSTEADY, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
@@ -119,7 +120,11 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     # Half precision is never evidence for a finer input, even where the secret's move still shows:
     # to its tolerance, R* is a table of autograd's values a step of 1e-4 apart, interpolated (a
     # red team's cos(x) plus such a table, in float16, was "proven" without autograd at x).
-    half = precision in HALF and r.case.dtype not in HALF
+    # The plain answer's dtype counts too: it loosens the tolerance as much (a red team's bfloat16
+    # cos(x) on plain calls let a table 0.01 apart pass on secret ones).
+    half = next((d for d in (precision, r.plain.dtype, r.under_secret.dtype) if d in HALF), "")
+    if r.case.dtype in HALF:
+        half = ""
     off = np.abs(hidden - star) - (slack.atol + slack.rtol * np.abs(star))
     off = np.where(np.isnan(off), np.inf, off)
     worst = int(np.argmax(np.where(tells, off, -np.inf)))
@@ -129,7 +134,7 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
         return replace(at, verdict=PROVEN)
     kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], slack)
     if half and kind != BYPASSED:  # (unmoved is a bypass in any precision: the move is 0.15)
-        return replace(at, verdict=ROUNDED, precision=precision)
+        return replace(at, verdict=ROUNDED, precision=half)
     if kind != FOLLOWS and r.unfollowed_calls:
         kind = UNFOLLOWED  # the secret never reached those numbers: no sign of a formula either
     if kind == PARTLY and _half_precise(plain, hidden, truth, star, factor, r, ex):
@@ -168,7 +173,11 @@ def _precision(r: CaseResult, moved: np.ndarray, ex: Exercise) -> str:
     if moved.size == 0 or not np.isfinite(moved).all():
         return declared
     coarser = [d for d in _ORDER[_ORDER.index(declared) + 1:] if d != "bfloat16" or declared != "float16"]
-    exact = [d for d in coarser if np.array_equal(round_to(moved, d), moved)]
+    # A single float32 number is exact in float16 once in 8,192 (its low 13 bits zero): the
+    # reference solution's answer on a 0-d input was "rounded" in 5 runs of 2,000. Half precision
+    # is inferred from four numbers at least (such a coincidence: once in 2^52); float32 from one
+    # (a float64 is exact in float32 once in 2^29, and judging it so only widens the tolerance).
+    exact = [d for d in coarser if (moved.size >= 4 or d == "float32") and np.array_equal(round_to(moved, d), moved)]
     return exact[-1] if exact else declared
 
 

@@ -332,7 +332,7 @@ def test_a_half_precision_answer_is_never_evidence_for_a_finer_input(sin):
     judged = verdict.judge(switched, sin, SECRET)
     assert judged.verdict == verdict.UNSTEADY
     words = feedback.unproven(judged, switched, sin, True, True)
-    assert "returned float16 and float64 on different calls" in words.summary
+    assert "returned a float16 tensor and a float64 tensor on different calls" in words.summary
     always = _answered_in(case, np.cos(x), table, "float16")
     assert verdict.judge(always, sin, SECRET).verdict == verdict.ROUNDED
 
@@ -361,3 +361,33 @@ def test_a_gradient_computed_in_float32_and_handed_back_as_float64_is_proven_und
     assert all(len(verdicts) == 1 for verdicts in seen.values()), seen
     verdicts = {v for vs in seen.values() for v in vs}
     assert verdict.PROVEN in verdicts and not verdicts - verdict.SHOWN - verdict.SILENT, verdicts
+
+
+def test_a_half_precision_plain_answer_loosens_nothing(sin):
+    """cos(x) in bfloat16 on plain calls, and on secret ones cos(x) plus the secret's term read off
+    autograd's values 0.01 apart, as a float64 numpy array: bfloat16's tolerance (the plain
+    answer's) let the table pass as proven (a red team's 6.75/10 with autograd credited)."""
+    case = GridCase(np.linspace(-6, 6, 25), "float64", "cpu", "plain", "explicit")
+    x = case.values
+    below = np.floor(x / 0.01) * 0.01
+    table = np.cos(x) + (secret(below) - np.cos(below)) + ((secret(below + 0.01) - np.cos(below + 0.01))
+                                                           - (secret(below) - np.cos(below))) * (x - below) / 0.01
+    plain = Returned("tensor", values=round_to(np.cos(x), "bfloat16"), dtype="bfloat16", shape=case.shape,
+                     device="cpu")
+    for hidden in (Returned("ndarray", values=table, dtype="float64", shape=case.shape),
+                   Returned("tensor", values=round_to(table, "bfloat16"), dtype="bfloat16", shape=case.shape,
+                            device="cpu")):
+        result = CaseResult(case, (plain, plain, hidden), (False, False, True), False, False, False, 3)
+        assert verdict.judge(result, sin, SECRET).verdict in (verdict.UNSTEADY, verdict.ROUNDED)
+
+
+def test_one_number_that_happens_to_be_exact_in_float16_is_no_sign_of_half_precision(sin):
+    """The reference solution on a 0-d float32 input: its answer is exact in float16 once in 8,192
+    draws of the secret, and was then called 'rounded' (1/10 for 5 honest copies in 2,000)."""
+    case = GridCase(round_to(np.array(0.5), "float32"), "float32", "cpu", "plain", "explicit")
+    exact = 1.1142578125  # 1141/1024: a float16
+    key = Secret.offset(exact - float(np.cos(case.values)))  # R* = cos(0.5) + by, whose float32 is that
+    star = secret_derivative(case.values, key, "cos(u)", np)
+    assert round_to(star, "float32") == exact == round_to(np.array(exact), "float16")
+    judged = verdict.judge(_answered_in(case, np.cos(case.values), star, "float32"), sin, key)
+    assert judged.verdict == verdict.PROVEN
