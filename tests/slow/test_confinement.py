@@ -160,10 +160,19 @@ def graded_as(host: str, tmp_path: Path, fixture: str, command: str, python: str
 def host_state(target: Path) -> tuple[object, ...]:
     """What a child must leave as it was: the target's mode, owner, times and attributes, and any
     System V segment with the fixture's key."""
+    import fcntl
+
     info = target.stat()
     segments = [line.split()[0] for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
+    flags = []
+    with open(target, "rb") as file:
+        for request in (0x80086601, 0x80087601):  # FS_IOC_GETFLAGS, FS_IOC_GETVERSION
+            try:
+                flags.append(fcntl.ioctl(file.fileno(), request, bytes(8)))
+            except OSError:  # a filesystem without them
+                flags.append(None)
     return (info.st_mode, info.st_uid, info.st_gid, info.st_mtime_ns, os.listxattr(target),
-            str(0x6A7E57) in segments)
+            str(0x6A7E57) in segments, *flags)
 
 
 @pytest.mark.parametrize(("host", "skip"), [("root", ""), ("root", "uid,namespaces"), ("container", "")])
@@ -172,19 +181,24 @@ def test_a_child_that_keeps_uid_0_changes_nothing_the_host_keeps(tmp_path, monke
     Landlock does not govern their metadata; without namespaces (a container's root, or skipped)
     nothing read-only stands in the way either. A red team made a root-owned program set-uid
     this way, locked other students out of their folders, and left System V memory behind."""
-    if os.geteuid() != 0:
-        pytest.skip("the grader does not run as root here")
-    target = tmp_path / "root-owned"
+    if os.geteuid() != 0 or not Path("/opt").is_dir():
+        pytest.skip("needs root and /opt")
+    # In /opt, which Landlock lets every child read: chattr's ioctl needs the file open.
+    target = Path(f"/opt/grader-test-host-state-{host}-{skip or 'all'}-{os.getpid()}")
     target.write_text("root's\n")
     target.chmod(0o644)
-    before = host_state(target)
-    text = (HOSTILE / "touches_host_state.py").read_text().replace("/tmp/grader-hostile-target", str(target))
-    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
-    data = graded_as(host, tmp_path, "touches_host_state.py", "grade", text=text)
+    try:
+        before = host_state(target)
+        text = (HOSTILE / "touches_host_state.py").read_text().replace("/tmp/grader-hostile-target", str(target))
+        monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+        data = graded_as(host, tmp_path, "touches_host_state.py", "grade", text=text)
+        after = host_state(target)
+    finally:
+        target.unlink()
     tried = {line.split()[1]: line.split()[-1] for line in data["output"]["stdout"].splitlines()
              if line.startswith(("DID ", "refused "))}
-    assert len(tried) == 9 and all(result != "DID" for result in tried.values()), tried
-    assert host_state(target) == before and data["score"] == 10
+    assert len(tried) == 11 and all(result != "DID" for result in tried.values()), tried
+    assert after == before and data["score"] == 10
     if skip or host == "container":
         assert "no capabilities" in data["sandbox"]["layers"], data["sandbox"]["layers"]
 
@@ -227,7 +241,7 @@ def test_a_child_with_no_pid_namespace_signals_and_steers_only_itself(tmp_path, 
     data = graded_as("container", tmp_path, "steers_other_processes.py", command)
     stdout = data["output"]["stdout"]
     assert data["score"] == 10 and "seccomp: signals and steers itself only" in data["sandbox"]["layers"], data
-    assert "DONE" not in stdout and stdout.count("REFUSED") == 7, stdout
+    assert "DONE" not in stdout and stdout.count("REFUSED") == 8, stdout
     assert "resource.prlimit" in data["sandbox"]["events"] and "os.kill" in data["sandbox"]["events"]
 
 
