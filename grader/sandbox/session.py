@@ -269,7 +269,7 @@ class Session(Requests):
         self._compiler = zygote is not None and needs_compiler(self.path.read_bytes() if content is None else content)
         request_read, self._request = os.pipe()
         self._reply_fd, reply_write = os.pipe()
-        record_read, record_write = os.pipe()  # the audit hook's record, drained as it comes
+        record_read, record_write = _record_channel()  # the audit hook's record, drained as it comes
         try:
             self._spawn(request_read, reply_write, record_write, output_kib, zygote, memory_gib)
         except BaseException:
@@ -453,6 +453,17 @@ class Session(Requests):
             events += (f"ended with status {TAMPERED}: the sandbox's record channel was closed or replaced "
                        "(or the submission exited with that status itself)",)
         return events
+
+
+def _record_channel() -> tuple[int, int]:
+    """(the grader's end, the child's end) of the audit record: a socket pair, each end one way.
+    Not a pipe: the child reopened its write end through /proc/self/fd for reading, and its 32
+    readers took all but one line in 33 before the grader saw them (signed lines, which it could
+    then choose to write back). A socket cannot be opened through /proc."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    ours.shutdown(socket.SHUT_WR)
+    theirs.shutdown(socket.SHUT_RD)
+    return ours.detach(), theirs.detach()
 
 
 def remove_folder(folder: Path) -> None:

@@ -124,6 +124,16 @@ def test_reading_the_processs_memory_map_is_on_record(name, grade_file, sin):
     assert any(event.startswith("opened a process's memory or its map") for event in outcome.sandbox_events)
 
 
+def test_the_record_cannot_be_read_by_the_submission_it_records(grade_file, sin):
+    """Its end was a pipe's write end, which /proc/self/fd reopened for reading: 32 readers of the
+    submission's took the lines before the grader saw them (a red team's heap search went
+    unrecorded). A socket's end cannot be reopened so."""
+    outcome = grade_file(VERDICT / "steals_its_own_record.py", sin)
+    assert "could not reopen socket" in outcome.stdout and "reopened" not in outcome.stdout
+    assert "gc.get_objects" in outcome.sandbox_events
+    assert outcome.score == sin.max_score, outcome.stdout
+
+
 def test_decoys_cannot_push_the_heap_search_off_the_record(grade_file, sin):
     outcome = grade_file(VERDICT / "fills_the_record_with_decoys.py", sin)
     assert "gc.get_objects" in outcome.sandbox_events
