@@ -129,6 +129,12 @@ def apply_limits(limits: dict[str, Any], uses_cuda: bool) -> list[str]:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write then fails instead of killing
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
     active.append("file-size 64 MiB")
+    # Each open file may hold 64 MiB that its folder no longer shows (unlinked while open): the
+    # grader counts them (session.FolderWatch), and this bounds how many there are to count.
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    files = 1024 if hard == resource.RLIM_INFINITY else min(1024, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
+    active.append(f"open files {files}")
     if not uses_cuda:
         # CUDA reserves huge virtual ranges, so the address-space limit is only safe without it.
         budget = _address_space() + int(limits["memory_gib"] * (1 << 30))

@@ -414,6 +414,10 @@ def own_signals_program() -> bytes | None:
         for name, process in (("setpriority", _PRIO_PROCESS), ("ioprio_set", _IOPRIO_WHO_PROCESS)):
             rules.add_rule(denied, name, seccomp.Arg(0, seccomp.NE, process))
             rules.add_rule(denied, name, seccomp.Arg(1, seccomp.NE, 0))
+        # No socket pair either: a descriptor in flight over one (SCM_RIGHTS) holds a file no count
+        # of the folder or of the child's descriptors sees, and without namespaces the folder is on
+        # the host's disk (session.FolderWatch).
+        rules.add_rule(seccomp.ERRNO(errno.EACCES), "socketpair")
         rules.add_rule(denied, "fcntl", _command(seccomp, _F_SETOWN), seccomp.Arg(2, seccomp.NE, _PID_MARK))
         rules.add_rule(denied, "fcntl", _command(seccomp, _F_SETOWN_EX))
         for request in (_FIOSETOWN, _SIOCSPGRP):
@@ -484,6 +488,15 @@ def seccomp_program() -> bytes | None:
         rules.add_rule(denied, "rt_sigaction", seccomp.Arg(1, seccomp.NE, 0))
         for call in _HOST_STATE:
             _refuse(rules, denied, call)
+        # Disk the folder's count cannot see (session.FolderWatch, where the folder is on the host's
+        # disk): space kept with FALLOC_FL_KEEP_SIZE (which RLIMIT_FSIZE does not bound either: a red
+        # team held 7 GiB in one call) and files that never had a name (O_TMPFILE). Both answer "not
+        # supported", so that posix_fallocate writes instead and tempfile names its file.
+        unsupported = seccomp.ERRNO(errno.EOPNOTSUPP)
+        rules.add_rule(unsupported, "fallocate")
+        rules.add_rule(unsupported, "open", seccomp.Arg(1, seccomp.MASKED_EQ, _O_TMPFILE, _O_TMPFILE))
+        rules.add_rule(unsupported, "openat", seccomp.Arg(2, seccomp.MASKED_EQ, _O_TMPFILE, _O_TMPFILE))
+        rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "openat2")  # its flags are in memory a filter cannot read
         for request in _FILE_ATTRIBUTES:
             rules.add_rule(denied, "ioctl", _command(seccomp, request))
         return _exported(rules)
@@ -514,6 +527,7 @@ _HOST_STATE = (
     # Linux 5.1): setxattrat, removexattrat, open_tree_attr, file_setattr.
     463, 466, 467, 469,
 )
+_O_TMPFILE = 0o20000000  # the bit that makes O_TMPFILE (with O_DIRECTORY) on x86-64 and arm64
 # chattr's flags, the extended attributes' flags and project, the inode's generation (the 32-bit
 # forms as well): an owner sets them without a capability.
 _FILE_ATTRIBUTES = (0x40086602, 0x401C5820, 0x40087602, 0x40046602, 0x40047602)

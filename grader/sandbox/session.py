@@ -15,6 +15,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -131,22 +132,25 @@ class FolderWatch:
     bytes (as allocated on disk) or MAX_ENTRIES files and folders, `stop` is called. Where the
     child has a mount namespace its folder is a tmpfs of FOLDER_MIB there, and the host's view of
     it holds only the submission's copy; where it has none (a container's root), the folder is on
-    the host's disk, bounded only per file, and a submission filled it with files of 63 MiB. A
-    scan costs tens of microseconds, and stops counting at MAX_ENTRIES."""
+    the host's disk, bounded only per file, and a submission filled it with files of 63 MiB. Files
+    the child holds open count too, the ones it unlinked included (a red team kept 6 GiB in files
+    with no name: seccomp now refuses O_TMPFILE and fallocate, and socket pairs that could carry a
+    descriptor out of view, where there is no namespace). A scan costs tens of microseconds, and
+    stops counting at MAX_ENTRIES."""
 
     INTERVAL_S = 0.05
     MAX_ENTRIES = 10_000
 
-    def __init__(self, folder: Path, limit: int, stop: Callable[[], None]) -> None:
+    def __init__(self, folder: Path, pid: int, limit: int, stop: Callable[[], None]) -> None:
         self.exceeded = ""  # why the child was stopped, once it was
-        self._folder, self._limit, self._stop = folder, limit, stop
+        self._folder, self._pid, self._limit, self._stop = folder, pid, limit, stop
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
 
     def _watch(self) -> None:
         while not self._done.wait(self.INTERVAL_S):
-            used, entries = folder_usage(self._folder, self.MAX_ENTRIES)
+            used, entries = folder_usage(self._folder, self.MAX_ENTRIES, self._pid)
             if used > self._limit or entries > self.MAX_ENTRIES:
                 self.exceeded = (f"more than {self.MAX_ENTRIES:,} files and folders" if entries > self.MAX_ENTRIES
                                  else f"more than {self._limit >> 20} MiB of files")
@@ -157,18 +161,32 @@ class FolderWatch:
         self._done.set()
 
 
-def folder_usage(folder: Path, most: int) -> tuple[int, int]:
-    """(bytes allocated, entries) under `folder`, following no link; counting stops past `most`
+def folder_usage(folder: Path, most: int, pid: int | None = None) -> tuple[int, int]:
+    """(bytes allocated, entries) under `folder`, following no link, and of the files in it that
+    process `pid` holds open (unlinked ones too) that are not there; counting stops past `most`
     entries. Iterative: a tree deeper than Python recurses is counted too."""
-    used, entries, todo = 0, 0, [str(folder)]
+    used, entries, todo, seen = 0, 0, [str(folder)], set()
     while todo and entries <= most:
         with contextlib.suppress(OSError), os.scandir(todo.pop()) as found:
             for entry in found:
                 entries += 1
                 with contextlib.suppress(OSError):
-                    used += entry.stat(follow_symlinks=False).st_blocks * 512
+                    info = entry.stat(follow_symlinks=False)
+                    used += info.st_blocks * 512
+                    seen.add((info.st_dev, info.st_ino))
                     if entry.is_dir(follow_symlinks=False):
                         todo.append(entry.path)
+    if pid is not None:
+        inside = str(folder) + "/"
+        with contextlib.suppress(OSError):
+            for name in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if not os.readlink(f"/proc/{pid}/fd/{name}").startswith(inside):
+                        continue
+                    info = os.stat(f"/proc/{pid}/fd/{name}")
+                    if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in seen:
+                        seen.add((info.st_dev, info.st_ino))
+                        used += info.st_blocks * 512
     return used, entries
 
 
@@ -280,7 +298,7 @@ class Session(Requests):
             for fd in (request_read, reply_write, record_write):
                 os.close(fd)
         self.record = RecordStream(os.fdopen(record_read, "rb"), self.record_key)
-        self.folder_watch = FolderWatch(self.workdir, FOLDER_MIB << 20, self._stop_for_files)
+        self.folder_watch = FolderWatch(self.workdir, self.process.pid, FOLDER_MIB << 20, self._stop_for_files)
 
     def _stop_for_files(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
