@@ -19,11 +19,11 @@ derivative, computed here in float64), an input is:
              input) answered differently, or the dtype of the answer changed between calls: it
              depends on something besides x and the derivative;
   rounded    answers in a dtype coarser than the input's (bfloat16 for float32, say) whose rounding
-             hides whether they moved, and answers in half precision (plain or secret; declared, or
-             inferred from four numbers or more) for a finer input, whose tolerance a table of
-             autograd's values 0.01 apart meets: unproven (such an answer is no evidence, and a
-             formula could hide behind it). Float64 answers whose numbers are all float32's are
-             judged as float32 (autograd on x.float(), handed back as x's dtype);
+             hides whether they moved, and answers in half precision (plain or secret; a half
+             dtype, or four distinct numbers or more that a half dtype holds) for a finer input,
+             whose tolerance a table of autograd's values 0.01 apart meets: unproven (such an
+             answer is no evidence, and a formula could hide behind it). Float64 answers whose
+             numbers are all float32's are judged as float32 (autograd on x.float(), cast back);
   unfollowed it did not move, but some of its calls of the primitive ran on a tensor whose numbers
              the canary cannot reach (sparse, or a subclass of the submission's): unproven, and not
              called a bypass;
@@ -166,22 +166,28 @@ def _precision(r: CaseResult, moved: np.ndarray, ex: Exercise) -> str:
     dtype, or a coarser one whose numbers they all are. R* there is a number no coarser dtype holds,
     so float64 answers that a float32 holds exactly were computed in float32 (autograd on
     x.float(), or on torch.tensor(x.tolist()), handed back as x's dtype: judged to float64's
-    tolerance, such an honest answer was "a mixture", or not, with the draw), and answers that a
-    float16 holds were computed in half precision. (Integers are exact in every dtype: a rounded
-    formula's answer, unmoved, stays a bypass; see judge.)"""
-    declared = r.under_secret.dtype if r.under_secret.dtype in _ORDER else r.case.dtype
+    tolerance, such an honest answer was "a mixture", or not, with the draw); a float64 is exact in
+    float32 by chance once in 2^29, and judging it so only widens the tolerance. Half precision is
+    inferred only from four distinct numbers or more: an honest float32 number is exact in float16
+    once in 8,192, and a grid's input is often one value repeated (the reference solution was
+    "rounded" in 5 runs of 2,000 on a 0-d input, and for some secrets on inputs filled with zeros);
+    four distinct ones together, once in 2^52. Inferred, it makes the verdict the same under every
+    draw: a gradient computed in float16 and handed back as float32 was proven or a mixture as the
+    rounding fell against the tolerance."""
+    declared = r.under_secret.dtype if r.under_secret.dtype in _FINER else r.case.dtype
     if moved.size == 0 or not np.isfinite(moved).all():
         return declared
-    coarser = [d for d in _ORDER[_ORDER.index(declared) + 1:] if d != "bfloat16" or declared != "float16"]
-    # A single float32 number is exact in float16 once in 8,192 (its low 13 bits zero): the
-    # reference solution's answer on a 0-d input was "rounded" in 5 runs of 2,000. Half precision
-    # is inferred from four numbers at least (such a coincidence: once in 2^52); float32 from one
-    # (a float64 is exact in float32 once in 2^29, and judging it so only widens the tolerance).
-    exact = [d for d in coarser if (moved.size >= 4 or d == "float32") and np.array_equal(round_to(moved, d), moved)]
-    return exact[-1] if exact else declared
+    distinct = np.unique(moved)
+    for half in ("bfloat16", "float16"):
+        if declared in _FINER[half] and distinct.size >= 4 and np.array_equal(round_to(distinct, half), distinct):
+            return half
+    exact = declared == "float64" and np.array_equal(round_to(distinct, "float32"), distinct)
+    return "float32" if exact else declared
 
 
-_ORDER = ("float64", "float32", "float16", "bfloat16")  # finer to coarser (bfloat16 and float16 apart)
+# The dtypes finer than each (bfloat16 and float16 hold different numbers: neither is finer).
+_FINER = {"float64": (), "float32": ("float64",), "float16": ("float64", "float32"),
+          "bfloat16": ("float64", "float32")}
 
 
 def _coarsest(r: CaseResult, ex: Exercise) -> str:

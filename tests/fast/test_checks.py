@@ -381,7 +381,7 @@ def test_a_half_precision_plain_answer_loosens_nothing(sin):
         assert verdict.judge(result, sin, SECRET).verdict in (verdict.UNSTEADY, verdict.ROUNDED)
 
 
-def test_one_number_that_happens_to_be_exact_in_float16_is_no_sign_of_half_precision(sin):
+def test_numbers_that_happen_to_be_exact_in_float16_are_no_sign_of_half_precision(sin):
     """The reference solution on a 0-d float32 input: its answer is exact in float16 once in 8,192
     draws of the secret, and was then called 'rounded' (1/10 for 5 honest copies in 2,000)."""
     case = GridCase(round_to(np.array(0.5), "float32"), "float32", "cpu", "plain", "explicit")
@@ -390,4 +390,11 @@ def test_one_number_that_happens_to_be_exact_in_float16_is_no_sign_of_half_preci
     star = secret_derivative(case.values, key, "cos(u)", np)
     assert round_to(star, "float32") == exact == round_to(np.array(exact), "float16")
     judged = verdict.judge(_answered_in(case, np.cos(case.values), star, "float32"), sin, key)
+    assert judged.verdict == verdict.PROVEN
+    # An input filled with one value (hypothesis draws them often): nine copies of one number are
+    # one coincidence, not nine (a third red team's reference solution scored 1/10 so, on zeros).
+    zeros = GridCase(np.zeros((3, 3)), "float32", "cpu", "plain", "explicit")
+    key = Secret.offset(0.5)  # R*(0) = 1.5, a float16
+    star = secret_derivative(zeros.values, key, "cos(u)", np)
+    judged = verdict.judge(_answered_in(zeros, np.cos(zeros.values), star, "float32"), sin, key)
     assert judged.verdict == verdict.PROVEN
