@@ -58,6 +58,7 @@ _FS_MAKE_SPECIAL = 1 << 6 | 1 << 9 | 1 << 10 | 1 << 11  # char devices, sockets,
 # write file, remove dir and file, make dir, regular file and symlink: what the child's folder allows
 _FS_WRITE_V1 = _FS_WRITE_FILE | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 8 | 1 << 12
 _FS_REFER, _FS_TRUNCATE, _FS_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
+_FS_FILES_ONLY = _FS_WRITE_FILE | 1 << 8 | _FS_TRUNCATE  # write, make regular files, truncate
 _DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 _NET_TCP = 1 << 0 | 1 << 1  # bind, connect
 _SCOPE = 1 << 0 | 1 << 1  # abstract unix sockets, signals
@@ -83,10 +84,11 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
     active = []
     if os.getpid() == 1:  # process 1 of the pid namespace: the mount namespace is its own too
         active += _private_filesystem(workdir)
+    on_disk = not any(layer.endswith("MiB tmpfs") for layer in active)
     if _no_new_privileges():
         active.append("no-new-privileges")
     active += _least_privilege(workdir, drop_uid="uid" not in skip)
-    layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu)),
+    layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu, on_disk)),
                                                           ("seccomp", _seccomp))
     for name, layer in layers:
         applied = "" if name in skip else layer()
@@ -316,7 +318,12 @@ def _readable_beneath(path: str) -> tuple[list[str], bool]:
     return ([path], True) if whole else (parts, False)
 
 
-def _landlock(workdir: Path, gpu: bool) -> str:
+def _landlock(workdir: Path, gpu: bool, on_disk: bool = False) -> str:
+    """Reads where Python, torch and the grader live, writes in the child's folder only. `on_disk`:
+    the folder is on the host's disk (no tmpfs of its own), and the grader counts what it holds
+    (session.FolderWatch): the child may then make and write files there, but make no folder and
+    remove or rename nothing, so that every byte it writes stays a file the count sees (a red team
+    hid gigabytes below a path longer than PATH_MAX, and in files mapped, closed and unlinked)."""
     libc = ctypes.CDLL(None, use_errno=True)
     syscall = libc.syscall
     syscall.restype = ctypes.c_long
@@ -338,7 +345,7 @@ def _landlock(workdir: Path, gpu: bool) -> str:
         nodes = [*_DEVICES, *(glob.glob("/dev/nvidia*") if gpu else [])]
         rules += [(node, file_access if not os.path.isdir(node) else file_access | _FS_READ) for node in nodes
                   if os.path.exists(node)]
-        rules.append((str(workdir), _FS_READ | write))
+        rules.append((str(workdir), _FS_READ | (write & _FS_FILES_ONLY if on_disk else write)))
         for path, access in rules:
             _add_path_rule(syscall, ruleset, path, access)
         if syscall(_SYS_LANDLOCK["restrict_self"], ruleset, ctypes.c_uint32(0)) != 0:
@@ -346,7 +353,8 @@ def _landlock(workdir: Path, gpu: bool) -> str:
     finally:
         os.close(ruleset)
     scopes = "fs, tcp, signals" if abi >= 6 else "fs, tcp" if abi >= 4 else "fs"
-    return f"landlock ABI {abi} ({scopes})"
+    files_only = "; folder on the host's disk: files only, none removed" if on_disk else ""
+    return f"landlock ABI {abi} ({scopes}){files_only}"
 
 
 def _add_path_rule(syscall: Callable[..., int], ruleset: int, path: str, access: int) -> None:
@@ -530,7 +538,8 @@ _HOST_STATE = (
 _O_TMPFILE = 0o20000000  # the bit that makes O_TMPFILE (with O_DIRECTORY) on x86-64 and arm64
 # chattr's flags, the extended attributes' flags and project, the inode's generation (the 32-bit
 # forms as well): an owner sets them without a capability.
-_FILE_ATTRIBUTES = (0x40086602, 0x401C5820, 0x40087602, 0x40046602, 0x40047602)
+_FILE_ATTRIBUTES = (0x40086602, 0x401C5820, 0x40087602, 0x40046602, 0x40047602,
+                    0x40806685, 0x800C6613)  # and fs-verity, and an fscrypt policy: an owner's too
 
 
 def _command(seccomp: Any, value: int) -> Any:

@@ -547,7 +547,9 @@ def _base_env() -> dict[str, str]:
 
 
 def _child_env(workdir: Path) -> dict[str, str]:
-    return {**_base_env(), "HOME": str(workdir), "TMPDIR": str(workdir), "MPLCONFIGDIR": str(workdir / ".matplotlib")}
+    # matplotlib's cache in the folder itself: where the folder is on the host's disk the child may
+    # make no folder in it (confine.py), and matplotlib would make one.
+    return {**_base_env(), "HOME": str(workdir), "TMPDIR": str(workdir), "MPLCONFIGDIR": str(workdir)}
 
 
 _zygotes: list[Zygote] = []

@@ -383,15 +383,37 @@ def test_a_many_files_writer_fills_only_its_own_small_folder(grade_file, sin):
 def test_without_a_tmpfs_no_file_hides_from_the_count(grade_file, sin, monkeypatch):
     """Space kept past a file's end (one call took 7 GiB), a file with no name, files unlinked while
     open (a red team held 6 GiB so with the folder showing 2 entries): the first two are refused,
-    the open files counted, and the child stopped past 256 MiB."""
+    the open files counted, nothing removed (Landlock), and the child stopped past 256 MiB."""
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
     outcome = grade_file(HOSTILE / "hides_files.py", sin)
     tried = lines(outcome, "")  # errno 95 is named EOPNOTSUPP or ENOTSUP, as the dict falls
     assert tried["fallocate"].endswith("NOTSUP") and tried["O_TMPFILE"].endswith("NOTSUP"), tried
-    assert "holds 240 MiB unlinked" in outcome.stdout and "holds 600 MiB unlinked" not in outcome.stdout
+    assert "refused unlink EACCES" in outcome.stdout
+    assert "holds 240 MiB" in outcome.stdout and "holds 600 MiB" not in outcome.stdout
     said = " ".join(f.message for f in outcome.findings)
     assert "stopped for writing more than 256 MiB of files into its folder" in said
     still_grades(grade_file, sin)
+
+
+def test_without_a_tmpfs_the_folder_takes_files_only(grade_file, sin, monkeypatch, tmp_path):
+    """A folder on the host's disk: no folder made in it (a red team hid 2.5 GiB below a path longer
+    than PATH_MAX, which the count could not follow), nothing removed or renamed (another hid as
+    much in files mapped, closed and unlinked); files are made and written as ever."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
+    student = tmp_path / "files_only.py"
+    student.write_text(
+        "import os\nopen('kept.txt', 'w').write('kept')\n"
+        "for what, call in (('mkdir', lambda: os.mkdir('sub')), ('unlink', lambda: os.unlink('kept.txt')),\n"
+        "                   ('rename', lambda: os.rename('kept.txt', 'moved.txt'))):\n"
+        "    try:\n        call()\n        print('DID', what)\n"
+        "    except OSError as err:\n        print('refused', what, err.errno)\n"
+        "print(open('kept.txt').read())\n\n\n"
+        "def get_derivative(x):\n    import torch\n    x = x.detach().clone().requires_grad_(True)\n"
+        "    torch.sin(x).sum().backward()\n    return x.grad\n")
+    outcome = grade_file(student, sin)
+    assert "folder on the host's disk: files only, none removed" in outcome.sandbox_layers
+    assert lines(outcome, "") == {"mkdir": "13", "unlink": "13", "rename": "13"}, outcome.stdout  # EACCES
+    assert "kept" in outcome.stdout and outcome.score == 10
 
 
 def test_without_a_tmpfs_the_folder_is_counted_as_it_fills(grade_file, sin, monkeypatch, tmp_path):
