@@ -122,9 +122,8 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     # red team's cos(x) plus such a table, in float16, was "proven" without autograd at x).
     # The plain answer's dtype counts too: it loosens the tolerance as much (a red team's bfloat16
     # cos(x) on plain calls let a table 0.01 apart pass on secret ones).
-    half = next((d for d in (precision, r.plain.dtype, r.under_secret.dtype) if d in HALF), "")
-    if r.case.dtype in HALF:
-        half = ""
+    half = "" if r.case.dtype in HALF else next((d for d in (precision, r.plain.dtype, r.under_secret.dtype)
+                                                   if d in HALF), "")
     off = np.abs(hidden - star) - (slack.atol + slack.rtol * np.abs(star))
     off = np.where(np.isnan(off), np.inf, off)
     worst = int(np.argmax(np.where(tells, off, -np.inf)))

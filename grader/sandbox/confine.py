@@ -38,6 +38,7 @@ from grader.canary import SECRET_ROUTES
 
 NOBODY = 65534
 FOLDER_MIB = 256  # the child's folder, a tmpfs where it has a mount namespace
+TMPFS_LAYER = f"folder: {FOLDER_MIB} MiB tmpfs"
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 _PR_SET_PDEATHSIG = 1
@@ -84,7 +85,7 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
     active = []
     if os.getpid() == 1:  # process 1 of the pid namespace: the mount namespace is its own too
         active += _private_filesystem(workdir)
-    on_disk = not any(layer.endswith("MiB tmpfs") for layer in active)
+    on_disk = TMPFS_LAYER not in active
     if _no_new_privileges():
         active.append("no-new-privileges")
     active += _least_privilege(workdir, drop_uid="uid" not in skip)
@@ -125,7 +126,7 @@ def _private_filesystem(workdir: Path) -> list[str]:
         (workdir / name).write_bytes(data)
         os.chown(workdir / name, owner.st_uid, owner.st_gid)
     os.chdir(workdir)  # the old directory lies under the new mount
-    return [*layers, f"folder: {FOLDER_MIB} MiB tmpfs"]
+    return [*layers, TMPFS_LAYER]
 
 
 def _least_privilege(workdir: Path, drop_uid: bool = True) -> list[str]:

@@ -298,11 +298,8 @@ class Session(Requests):
             for fd in (request_read, reply_write, record_write):
                 os.close(fd)
         self.record = RecordStream(os.fdopen(record_read, "rb"), self.record_key)
-        self.folder_watch = FolderWatch(self.workdir, self.process.pid, FOLDER_MIB << 20, self._stop_for_files)
-
-    def _stop_for_files(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # receive() then learns that it ended (_end)
+        # The watch only signals (receive() then learns that the child ended, and _end says why).
+        self.folder_watch = FolderWatch(self.workdir, self.process.pid, FOLDER_MIB << 20, self._kill_group)
 
     def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
                zygote: Zygote | None, memory_gib: float | None) -> None:
@@ -434,9 +431,12 @@ class Session(Requests):
         self.kill()
         raise SessionEnded(ended)
 
-    def kill(self) -> None:
+    def _kill_group(self) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
+
+    def kill(self) -> None:
+        self._kill_group()
         if isinstance(self.process, ForkedChild):
             self.process.forget()  # the zygote reaps it; waiting for word of that costs a round trip
         else:
