@@ -27,7 +27,7 @@ from typing import Any, NoReturn, Protocol, Self, TypeVar
 from grader.canary import MORE_ROUTES, is_secret_route
 from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
-from grader.sandbox.confine import FOLDER_MIB, NOBODY, TAMPERED, python_readable_by_nobody, record_mac
+from grader.sandbox.confine import FOLDER_MIB, NOBODY, TAMPERED, TMPFS_LAYER, python_readable_by_nobody, record_mac
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteStalled
 from grader.submission import needs_compiler
 
@@ -129,10 +129,10 @@ class RecordStream:
 class FolderWatch:
     """What the child's folder holds, counted every INTERVAL_S while the child runs (a fast writer gets a
     few hundred MiB past the limit before it is stopped); past `limit`
-    bytes (as allocated on disk) or MAX_ENTRIES files and folders, `stop` is called. Where the
-    child has a mount namespace its folder is a tmpfs of FOLDER_MIB there, and the host's view of
-    it holds only the submission's copy; where it has none (a container's root), the folder is on
-    the host's disk, bounded only per file, and a submission filled it with files of 63 MiB. Files
+    bytes (as allocated on disk) or MAX_ENTRIES files and folders, `stop` is called. Only where the
+    child has no mount namespace (a container's root), whose folder is then on the host's disk,
+    bounded only per file (a submission filled it with files of 63 MiB): elsewhere it is a tmpfs of
+    FOLDER_MIB (Session._watch_folder). Files
     the child holds open count too, the ones it unlinked included (a red team kept 6 GiB in files
     with no name: seccomp now refuses O_TMPFILE and fallocate, and socket pairs that could carry a
     descriptor out of view, where there is no namespace). A scan costs tens of microseconds, and
@@ -298,8 +298,7 @@ class Session(Requests):
             for fd in (request_read, reply_write, record_write):
                 os.close(fd)
         self.record = RecordStream(os.fdopen(record_read, "rb"), self.record_key)
-        # The watch only signals (receive() then learns that the child ended, and _end says why).
-        self.folder_watch = FolderWatch(self.workdir, self.process.pid, FOLDER_MIB << 20, self._kill_group)
+        self.folder_watch: FolderWatch | None = None  # started once the child says where its folder is
 
     def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
                zygote: Zygote | None, memory_gib: float | None) -> None:
@@ -385,14 +384,26 @@ class Session(Requests):
         if self.ended:
             raise SessionEnded(self.ended)
         try:
-            return self._receiver.receive(timeout)
+            header, payload = self._receiver.receive(timeout)
         except protocol.Timeout:
             self._end(Ended("timeout", f"did not finish {doing} within {timeout:g} s"))
         except protocol.ChannelClosed:
             self._end(self._death(doing))
         except protocol.ProtocolError as err:
             self._end(Ended("protocol", f"sent back something malformed during {doing}: {err}"))
-        raise AssertionError("unreachable")
+        if header.get("event") == "confined" and self.folder_watch is None:
+            self._watch_folder(header.get("layers"))
+        return header, payload
+
+    def _watch_folder(self, layers: Any) -> None:
+        """Count the child's folder where it is on the host's disk, as its layers say (sent before
+        any student code runs, so no submission forges them). Where it is a tmpfs of its own the
+        host's view holds only the submission's copy, and the count would only cost: a child holding
+        a thousand descriptors made each scan 13 ms, and 10,000 files (where the folder is on disk)
+        57 ms, every 50 ms. The watch only signals: receive() then learns that the child ended, and
+        _end says why."""
+        if not (isinstance(layers, list) and TMPFS_LAYER in layers):
+            self.folder_watch = FolderWatch(self.workdir, self.process.pid, FOLDER_MIB << 20, self._kill_group)
 
     def _death(self, doing: str) -> Ended:
         code = self._exit_status()
@@ -421,7 +432,7 @@ class Session(Requests):
         return None
 
     def _end(self, ended: Ended) -> NoReturn:
-        if self.folder_watch.exceeded:
+        if self.folder_watch and self.folder_watch.exceeded:
             ended = Ended("memory", f"was stopped for writing {self.folder_watch.exceeded} into its folder (the "
                           f"sandbox allows {FOLDER_MIB} MiB in all)", ended.returncode)
         elif ended.reason in ("crash", "exit") and self.cgroup and self.cgroup.out_of_memory():
@@ -453,7 +464,8 @@ class Session(Requests):
             # No waiting for the killed child to leave it: a cgroup still busy is removed when the
             # next one is made, or when this process exits (cgroup.py).
             self.cgroup.remove(wait=0)
-        self.folder_watch.close()
+        if self.folder_watch:
+            self.folder_watch.close()
         remove_folder(self.workdir)
 
     def output(self) -> tuple[str, int, str, int]:
