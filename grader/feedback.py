@@ -131,7 +131,7 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "the function ran out of memory.",
      "Work on x itself; do not build tensors much larger than x."),
     (r"(No space left on device|File too large|Disk quota exceeded)", "disk",
-     "your code wrote more to files than the sandbox allows (64 MiB per file, 256 MiB in all).",
+     "your code wrote more to files than the sandbox allows (64 MiB per file, 256 MiB and 1,000 files in all).",
      "Do not write files: compute the derivative in memory and return it."),
     (r"(Operation not permitted|Permission denied|PermissionError)", "sandbox",
      "the grader's sandbox refused it: graded code may not start processes, use the network, or touch "

@@ -38,6 +38,7 @@ from grader.canary import SECRET_ROUTES
 
 NOBODY = 65534
 FOLDER_MIB = 256  # the child's folder, a tmpfs where it has a mount namespace
+FOLDER_ENTRIES = 1_000  # files and folders in it (an honest file makes a handful: matplotlib's cache, a plot)
 TMPFS_LAYER = f"folder: {FOLDER_MIB} MiB tmpfs"
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
@@ -106,9 +107,9 @@ def _no_new_privileges() -> bool:
 
 
 def _private_filesystem(workdir: Path) -> list[str]:
-    """In this process's own mount namespace: the folder becomes a tmpfs of FOLDER_MIB (so what it
-    writes is bounded and counted as the cgroup's memory) holding the files it had, and everything
-    else is read-only (device nodes still work)."""
+    """In this process's own mount namespace: the folder becomes a tmpfs of FOLDER_MIB and
+    FOLDER_ENTRIES (so what it writes is bounded and counted as the cgroup's memory) holding the
+    files it had, and everything else is read-only (device nodes still work)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
     owner = workdir.stat()
@@ -119,7 +120,9 @@ def _private_filesystem(workdir: Path) -> list[str]:
     attr = (ctypes.c_uint64 * 4)(_MOUNT_ATTR_RDONLY | _MOUNT_ATTR_NOSUID, 0, 0, 0)
     if libc.syscall(_SYS_MOUNT_SETATTR, -100, b"/", _AT_RECURSIVE, attr, ctypes.sizeof(attr)) == 0:
         layers.append("read-only filesystem")
-    options = f"size={FOLDER_MIB}m,mode=0700,uid={owner.st_uid},gid={owner.st_gid}".encode()
+    # nr_inodes counts the folder itself too.
+    options = (f"size={FOLDER_MIB}m,nr_inodes={FOLDER_ENTRIES + 1},mode=0700,"
+               f"uid={owner.st_uid},gid={owner.st_gid}").encode()
     if libc.mount(b"tmpfs", bytes(workdir), b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
         return layers
     for name, data in files.items():

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, Self, TypeVar
@@ -27,7 +28,15 @@ from typing import Any, NoReturn, Protocol, Self, TypeVar
 from grader.canary import MORE_ROUTES, is_secret_route
 from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
-from grader.sandbox.confine import FOLDER_MIB, NOBODY, TAMPERED, TMPFS_LAYER, python_readable_by_nobody, record_mac
+from grader.sandbox.confine import (
+    FOLDER_ENTRIES,
+    FOLDER_MIB,
+    NOBODY,
+    TAMPERED,
+    TMPFS_LAYER,
+    python_readable_by_nobody,
+    record_mac,
+)
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteStalled
 from grader.submission import needs_compiler
 
@@ -127,19 +136,25 @@ class RecordStream:
 
 
 class FolderWatch:
-    """What the child's folder holds, counted every INTERVAL_S while the child runs (a fast writer gets a
-    few hundred MiB past the limit before it is stopped); past `limit`
-    bytes (as allocated on disk) or MAX_ENTRIES files and folders, `stop` is called. Only where the
-    child has no mount namespace (a container's root), whose folder is then on the host's disk,
-    bounded only per file (a submission filled it with files of 63 MiB): elsewhere it is a tmpfs of
-    FOLDER_MIB (Session._watch_folder). Files
-    the child holds open count too, the ones it unlinked included (a red team kept 6 GiB in files
-    with no name: seccomp now refuses O_TMPFILE and fallocate, and socket pairs that could carry a
-    descriptor out of view, where there is no namespace). A scan costs tens of microseconds, and
-    stops counting at MAX_ENTRIES."""
+    """What the child's folder holds, counted while the child runs (a fast writer gets a few hundred
+    MiB past the limit before it is stopped); past `limit` bytes (as allocated on disk) or
+    MAX_ENTRIES files and folders, `stop` is called. Only where the child has no mount namespace (a
+    container's root), whose folder is then on the host's disk, bounded only per file (a submission
+    filled it with files of 63 MiB): elsewhere it is a tmpfs of FOLDER_MIB (Session._watch_folder).
+    Files the child holds open count too, the ones it unlinked included (a red team kept 6 GiB in
+    files with no name: seccomp now refuses O_TMPFILE and fallocate, and socket pairs that could
+    carry a descriptor out of view, where there is no namespace).
+
+    The scan runs in the grader's own process, so the child decides what it costs: 9,990 empty
+    files and 970 open ones made it 57-70 ms, and a scan every 50 ms kept most of a core busy for
+    the child's whole time limit. So the entries are capped at FOLDER_ENTRIES, as on the tmpfs,
+    and the watch waits COST_RATIO times as long as its
+    last scan took, at least INTERVAL_S: it takes at most a tenth of a core, whatever the child
+    holds."""
 
     INTERVAL_S = 0.05
-    MAX_ENTRIES = 10_000
+    MAX_ENTRIES = FOLDER_ENTRIES
+    COST_RATIO = 10
 
     def __init__(self, folder: Path, pid: int, limit: int, stop: Callable[[], None]) -> None:
         self.exceeded = ""  # why the child was stopped, once it was
@@ -149,13 +164,16 @@ class FolderWatch:
         self._thread.start()
 
     def _watch(self) -> None:
-        while not self._done.wait(self.INTERVAL_S):
+        wait = self.INTERVAL_S
+        while not self._done.wait(wait):
+            began = time.monotonic()
             used, entries = folder_usage(self._folder, self.MAX_ENTRIES, self._pid)
             if used > self._limit or entries > self.MAX_ENTRIES:
                 self.exceeded = (f"more than {self.MAX_ENTRIES:,} files and folders" if entries > self.MAX_ENTRIES
                                  else f"more than {self._limit >> 20} MiB of files")
                 self._stop()
                 return
+            wait = max(self.INTERVAL_S, self.COST_RATIO * (time.monotonic() - began))
 
     def close(self) -> None:
         self._done.set()
@@ -170,6 +188,8 @@ def folder_usage(folder: Path, most: int, pid: int | None = None) -> tuple[int, 
         with contextlib.suppress(OSError), os.scandir(todo.pop()) as found:
             for entry in found:
                 entries += 1
+                if entries > most:  # one folder of 100,000 files would cost a scan of them all
+                    break
                 with contextlib.suppress(OSError):
                     info = entry.stat(follow_symlinks=False)
                     used += info.st_blocks * 512
@@ -399,9 +419,8 @@ class Session(Requests):
         """Count the child's folder where it is on the host's disk, as its layers say (sent before
         any student code runs, so no submission forges them). Where it is a tmpfs of its own the
         host's view holds only the submission's copy, and the count would only cost: a child holding
-        a thousand descriptors made each scan 13 ms, and 10,000 files (where the folder is on disk)
-        57 ms, every 50 ms. The watch only signals: receive() then learns that the child ended, and
-        _end says why."""
+        a thousand descriptors made each scan 13 ms. The watch only signals: receive() then learns
+        that the child ended, and _end says why."""
         if not (isinstance(layers, list) and TMPFS_LAYER in layers):
             self.folder_watch = FolderWatch(self.workdir, self.process.pid, FOLDER_MIB << 20, self._kill_group)
 

@@ -380,6 +380,21 @@ def test_a_many_files_writer_fills_only_its_own_small_folder(grade_file, sin):
     still_grades(grade_file, sin)
 
 
+def test_a_maker_of_many_files_fills_only_its_own_small_folder(grade_file, sin, tmp_path):
+    """The tmpfs takes 1,000 files, as the count does where there is none: each file costs the host
+    kernel memory, and where the folder is on the host's disk, every one a scan."""
+    many = tmp_path / "many_files.py"
+    many.write_text("import os\nfor i in range(100_000):\n    open(f'f{i}', 'w').close()\n"
+                    "print('made them all')\n\n\ndef get_derivative(x):\n    return x\n")
+    outcome = grade_file(many, sin)
+    if "folder: 256 MiB tmpfs" not in outcome.sandbox_layers:
+        pytest.skip("no mount namespace here: the folder is counted instead (the test below)")
+    assert outcome.status == "load_error" and "made them all" not in outcome.stdout
+    loads = next(f for f in outcome.findings if f.name == "loads")
+    assert "No space left on device" in loads.message, loads.message
+    still_grades(grade_file, sin)
+
+
 def test_without_a_tmpfs_no_file_hides_from_the_count(grade_file, sin, monkeypatch):
     """Space kept past a file's end (one call took 7 GiB), a file with no name, files unlinked while
     open (a red team held 6 GiB so with the folder showing 2 entries): the first two are refused,
@@ -419,7 +434,7 @@ def test_without_a_tmpfs_the_folder_takes_files_only(grade_file, sin, monkeypatc
 def test_without_a_tmpfs_the_folder_is_counted_as_it_fills(grade_file, sin, monkeypatch, tmp_path):
     """No namespaces (a container's root): the folder is on the host's disk, where the kernel bounds
     only each file. It is counted while the child runs, and the child stopped past 256 MiB or past
-    10,000 files; either way nothing stays behind."""
+    1,000 files; either way nothing stays behind."""
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
     outcome = grade_file(HOSTILE / "fills_disk.py", sin)
     assert "folder: 256 MiB tmpfs" not in outcome.sandbox_layers
@@ -434,7 +449,7 @@ def test_without_a_tmpfs_the_folder_is_counted_as_it_fills(grade_file, sin, monk
                     "print('made them all')\n\n\ndef get_derivative(x):\n    return x\n")
     outcome = grade_file(many, sin)
     assert outcome.status == "load_error" and "made them all" not in outcome.stdout
-    assert "more than 10,000 files and folders" in next(f for f in outcome.findings if f.name == "loads").message
+    assert "more than 1,000 files and folders" in next(f for f in outcome.findings if f.name == "loads").message
     still_grades(grade_file, sin)
 
 
