@@ -284,7 +284,7 @@ class Session(Requests):
 
     def __init__(self, source: Path, output_kib: int, zygote: Zygote | None = None,
                  content: bytes | None = None, memory_gib: float | None = None) -> None:
-        self.workdir = Path(tempfile.mkdtemp(prefix="grader-"))
+        self.workdir = _new_folder()
         self.cgroup: cgroup.Cgroup | None = None
         self.record_key = secrets.token_bytes(16)  # the child's audit hook signs its record with it
         try:
@@ -513,6 +513,33 @@ def _record_channel() -> tuple[int, int]:
     ours.shutdown(socket.SHUT_WR)
     theirs.shutdown(socket.SHUT_RD)
     return ours.detach(), theirs.detach()
+
+
+def _new_folder() -> Path:
+    """A folder for one child, named for this grader (its pid), so that a later grader can tell it
+    from the folder of one that is still running."""
+    _remove_dead_folders()
+    return Path(tempfile.mkdtemp(prefix=f"grader-{os.getpid()}-"))
+
+
+DEAD_FOLDER_AGE_S = 3600
+
+
+@functools.cache
+def _remove_dead_folders() -> None:
+    """Once per process: remove the folders of graders that were killed before they could (SIGKILL,
+    the OOM killer; a test suite that kills graders left six a run), as cgroup.py does for their
+    cgroups. Only this user's, and only an hour old: a grader in another pid namespace that shares
+    this /tmp has a pid that /proc here does not show, and a child's folder lives for one
+    submission, minutes at most."""
+    cutoff = time.time() - DEAD_FOLDER_AGE_S
+    for folder in Path(tempfile.gettempdir()).glob("grader-*-*"):
+        owner = folder.name.split("-")[1]
+        with contextlib.suppress(OSError):
+            info = folder.lstat()
+            if (owner.isdigit() and stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid()
+                    and info.st_mtime < cutoff and not os.path.exists(f"/proc/{owner}")):
+                remove_folder(folder)
 
 
 def remove_folder(folder: Path) -> None:

@@ -1,10 +1,14 @@
-"""The folder watch (where the child's folder is on the host's disk): what it counts, and that what
-it costs in the grader's own process follows what a scan costs, not what the child would like."""
+"""The child's folder on the host: what the folder watch counts (where the folder is on the host's
+disk), that what it costs the grader follows what a scan costs, not what the child would like, and
+that the folders of killed graders go."""
 
 from __future__ import annotations
 
 import itertools
 import os
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -62,3 +66,24 @@ def test_past_the_cap_the_child_is_stopped_and_told_why(tmp_path: Path):
     watch = FolderWatch(tmp_path, os.getpid(), 1 << 30, stopped.set)
     assert stopped.wait(5)
     assert watch.exceeded == "more than 1,000 files and folders"
+
+
+def test_the_folders_of_killed_graders_go_and_no_one_elses():
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    temp = Path(tempfile.gettempdir())
+    old = time.time() - session.DEAD_FOLDER_AGE_S - 60
+    killed, young = temp / f"grader-{dead}-killed", temp / f"grader-{dead}-young"
+    running = temp / f"grader-{os.getpid()}-old"
+    for folder in (killed, young, running):
+        (folder / "deep").mkdir(parents=True)
+        (folder / "deep" / "left.bin").write_bytes(b"x")
+    os.utime(killed, (old, old))
+    os.utime(running, (old, old))
+    try:
+        session._remove_dead_folders.__wrapped__()
+        assert not killed.exists()
+        assert young.exists() and running.exists()  # a submission being graded; a grader alive
+    finally:
+        for folder in (killed, young, running):
+            session.remove_folder(folder)
