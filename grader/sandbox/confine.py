@@ -511,6 +511,15 @@ def seccomp_program() -> bytes | None:
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "openat2")  # its flags are in memory a filter cannot read
         for request in _FILE_ATTRIBUTES:
             rules.add_rule(denied, "ioctl", _command(seccomp, request))
+        # Leases, locks and directory notices reach every process that opens the same file: a red
+        # team's child (keeping uid 0, it owns root's files, and a lease needs only a read) leased
+        # matplotlib's compiled modules, /etc/ld.so.cache and /etc/passwd, so that every open of
+        # them elsewhere waited 45 s (the kernel's lease-break-time): another student's import ran
+        # out of time, and every new program on the host stalled. A lock held as long hangs whatever
+        # takes the same lock (dpkg's, say). Sin needs none of them: "no locks available".
+        for command in _LOCKS:
+            rules.add_rule(seccomp.ERRNO(errno.ENOLCK), "fcntl", _command(seccomp, command))
+        rules.add_rule(seccomp.ERRNO(errno.ENOLCK), "flock")
         return _exported(rules)
     except Exception:  # noqa: BLE001 - no libseccomp here
         return None
@@ -544,6 +553,10 @@ _O_TMPFILE = 0o20000000  # the bit that makes O_TMPFILE (with O_DIRECTORY) on x8
 # forms as well): an owner sets them without a capability.
 _FILE_ATTRIBUTES = (0x40086602, 0x401C5820, 0x40087602, 0x40046602, 0x40047602,
                     0x40806685, 0x800C6613)  # and fs-verity, and an fscrypt policy: an owner's too
+
+
+# fcntl's F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE and F_NOTIFY (asking stays allowed).
+_LOCKS = (6, 7, 37, 38, 1024, 1026)
 
 
 def _command(seccomp: Any, value: int) -> Any:
