@@ -12,13 +12,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
-import json
 import multiprocessing
 import os
+import secrets
 import signal
 import socket
 import stat
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -30,7 +29,7 @@ from grader import checks, safe_text, sandbox
 from grader.exercise import Exercise
 from grader.grade import cache_key, grade_file
 from grader.probe import Plan
-from grader.report import write_files
+from grader.report import atomic, result_json, write_files
 from grader.submission import SubmissionError, needs_compiler, read, refusal
 
 _PR_SET_PDEATHSIG = 1
@@ -126,17 +125,44 @@ class Settings:
     plan: Plan
     device: str
     plot: bool
+    key: bytes = b""  # signs each result.json (results_key)
 
 
-def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str) -> bool:
-    """Whether OUT/<student>/result.json already grades this very file with these settings."""
-    result = out / job.student / "result.json"
-    if job.path is None or not result.is_file():
+KEY_FILE = ".grader-key"  # at OUT's top, where no student's folder is (names starting with . are none)
+
+
+def results_key(out: Path) -> bytes:
+    """The key a batch signs its results with, made on first use and kept in OUT (mode 0600). A
+    result.json counts (for resume, and for the gradebook) only if it carries this key's signature:
+    where results are written beside the submissions, a student's folder is their results folder,
+    and a red team's forged result.json (a cheat's score of 10, with the cache key worked out from
+    public data) was taken as current and never graded; another with no score crashed the gradebook."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / KEY_FILE
+    with contextlib.suppress(OSError):  # none yet, or a link: not followed
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as handle:
+            key = handle.read(_KEY_BYTES + 1)
+        if len(key) == _KEY_BYTES:
+            return key
+    key = secrets.token_bytes(_KEY_BYTES)  # none, or not one of ours: results signed before are regraded
+    atomic.write(path, key)
+    return key
+
+
+_KEY_BYTES = 32
+
+
+def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str, key: bytes) -> bool:
+    """Whether OUT/<student>/result.json is a result this batch signed that already grades this very
+    file with these settings."""
+    if job.path is None:
+        return False
+    recorded = result_json.signed(out / job.student / "result.json", key)
+    if recorded is None:
         return False
     try:
-        recorded = json.loads(result.read_text())
         expected = cache_key(read(job.path).sha256, exercise, seed, device)
-    except (OSError, ValueError, SubmissionError):
+    except (OSError, SubmissionError):
         return False
     # The grader's own failure is no grade: a rerun tries that submission again.
     return bool(recorded.get("cache_key") == expected and recorded.get("status") != "grader_error")
@@ -153,7 +179,7 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
         if _STOPPING:  # stop_pool's SIGTERM: the sandbox closed on the way here; take no next job
             os._exit(1)
         raise
-    write_files(outcome, settings.exercise, out / job.student, plot=settings.plot)
+    write_files(outcome, settings.exercise, out / job.student, plot=settings.plot, key=settings.key)
     return {"student": job.student, "status": outcome.status, "score": outcome.score}
 
 
@@ -313,10 +339,10 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, scheduler: str,
             done(future.result())
 
 
-def read_result(job: Job, out: Path) -> dict[str, Any] | None:
-    """The student's result.json as written on disk (the single source of truth), or None."""
-    path = out / job.student / "result.json"
-    return json.loads(path.read_text()) if job.path is not None and path.is_file() else None
+def read_result(job: Job, out: Path, key: bytes) -> dict[str, Any] | None:
+    """The student's result.json as written on disk (the single source of truth), or None where there
+    is none this batch signed."""
+    return result_json.signed(out / job.student / "result.json", key) if job.path is not None else None
 
 
 def gradebook_rows(jobs: list[Job], results: dict[str, dict[str, Any] | None],
@@ -341,15 +367,8 @@ def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> 
 def write_gradebook(rows: Iterable[dict[str, Any]], path: Path) -> Path:
     """gradebook.csv, written as the rows come (atomically: a reader never sees half of it)."""
     columns = ["student", "score", "max_score", "status", *checks.names(), "duration_s", "sha256", "note"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns, restval="", lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic.replacing(path, newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
     return path

@@ -196,11 +196,12 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
 
     jobs = batch.discover(args.folder, args.out)
     seed = _seed(args, ex)
-    todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, ex, seed, args.device)]
+    key = batch.results_key(args.out)
+    todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, ex, seed, args.device, key)]
     # Workers start their zygotes while this process draws the grids (one grid for all).
     pool = batch.start_pool(args.jobs, ex, not args.no_plot) if todo and not args.scheduler else None
     try:
-        settings = batch.Settings(ex, Plan.draw(ex, seed), args.device, not args.no_plot)
+        settings = batch.Settings(ex, Plan.draw(ex, seed), args.device, not args.no_plot, key)
     except BaseException:
         if pool is not None:
             batch.stop_pool(pool)
@@ -231,7 +232,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
 
     def rows() -> Iterator[dict[str, object]]:
         for job in ordered:
-            result = batch.read_result(job, args.out)
+            result = batch.read_result(job, args.out, key)
             row = batch.gradebook_row(job, result, ex)
             tally.add(row, result)
             yield row
@@ -242,7 +243,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     if args.format == "junit":  # each result read again as it is written: the whole class is never held
         from grader.report import junit
 
-        junit.write(((j.student, batch.read_result(j, args.out), j.problem) for j in ordered), ex.name,
+        junit.write(((j.student, batch.read_result(j, args.out, key), j.problem) for j in ordered), ex.name,
                     args.out / "junit.xml")
     print(f"{len(jobs)} students ({len(jobs) - len(todo)} already graded): {gradebook}, {page}, {md}")
     return EXIT_OK

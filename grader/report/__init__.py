@@ -9,16 +9,17 @@ from grader.exercise import Exercise
 from grader.outcome import Outcome
 
 
-def write_files(outcome: Outcome, exercise: Exercise, out: Path, plot: bool = True) -> tuple[Path, Path | None]:
+def write_files(outcome: Outcome, exercise: Exercise, out: Path, plot: bool = True,
+                key: bytes = b"") -> tuple[Path, Path | None]:
     """Write feedback.png and backward.png, then result.json, each atomically: a result.json on disk
-    means the grading of that submission is complete (batch resume relies on it)."""
+    means the grading of that submission is complete (batch resume relies on it; `key` signs it)."""
     from grader.report import plot as plotting
     from grader.report import result_json
 
     picture = plotting.render(outcome, exercise, out / "feedback.png") if plot else None
     if plot:
         write_backward(outcome, out / "backward.png")
-    return result_json.write(outcome, out / "result.json"), picture
+    return result_json.write(outcome, out / "result.json", key), picture
 
 
 def write_backward(outcome: Outcome, path: Path) -> Path | None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from grader.backward import headline
 from grader.outcome import BackwardPass, Outcome
+from grader.report import atomic
 from grader.report import backward_layout as geometry
 from grader.report.backward_layout import WIDTH, Box, Edge, Panel
 from grader.report.plot import BAD, DPI, GOOD, REFERENCE, STUDENT, Label, with_text
@@ -35,11 +36,7 @@ def render(outcome: Outcome, path: Path) -> Path | None:
     if outcome.backward is None:
         return None
     png = picture(outcome.backward)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(png)
-    partial.replace(path)  # atomic: a reader never sees half a picture
-    return path
+    return atomic.write(path, png)
 
 
 @functools.lru_cache(maxsize=64)

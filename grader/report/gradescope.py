@@ -17,7 +17,7 @@ from typing import Any
 
 from grader import backward
 from grader.outcome import BackwardPass, Outcome
-from grader.report.result_json import write_atomic
+from grader.report import atomic
 
 MAX_IMAGE_BYTES = 600_000  # all images together; base64 makes it 800 kB: the file stays under Gradescope's 1 MB
 FAILED_HERE = ("The autograder itself failed while grading this submission. This is not your fault and "
@@ -72,7 +72,7 @@ def grader_failure(detail: str, seconds: float = 0.0, extra: dict[str, Any] | No
 
 
 def write(data: dict[str, Any], path: Path) -> Path:
-    write_atomic(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
+    atomic.write(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
     return path
 
 

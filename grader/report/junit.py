@@ -4,7 +4,6 @@ single grade and a whole batch render alike: one <testsuite> per student."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -12,6 +11,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from grader.report import atomic
 
 # XML 1.0 cannot hold most control characters, which a student's print may well contain.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
@@ -33,17 +34,10 @@ def write(entries: Iterable[tuple[str, dict[str, Any] | None, str]], exercise: s
         root = ET.Element("testsuites", {"name": f"grader {exercise}", **counts})
         head, _, tail = ET.tostring(root, encoding="unicode", short_empty_elements=False).partition("></")
         body.seek(0)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(f'<?xml version="1.0" encoding="UTF-8"?>\n{head}>\n')
-                shutil.copyfileobj(body, handle)
-                handle.write(f"</{tail}\n")
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic.replacing(path) as handle:
+            handle.write(f'<?xml version="1.0" encoding="UTF-8"?>\n{head}>\n')
+            shutil.copyfileobj(body, handle)
+            handle.write(f"</{tail}\n")
     return path
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from grader.exercise import Exercise
 from grader.outcome import Outcome
+from grader.report import atomic
 
 FLOOR = 1e-10  # errors below this are drawn on the floor and called exact
 CEILING = 1e2  # larger errors (inf and nan included) are drawn at this height
@@ -40,11 +41,7 @@ def render(outcome: Outcome, exercise: Exercise, path: Path) -> Path | None:
     png = picture(outcome, exercise)
     if png is None:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_bytes(png)
-    partial.replace(path)  # atomic: a reader never sees half a picture
-    return path
+    return atomic.write(path, png)
 
 
 def picture(outcome: Outcome, exercise: Exercise) -> bytes | None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import math
 import os
-import tempfile
+import stat
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from grader.outcome import BackwardPass, Outcome
+from grader.report import atomic
 
 SCHEMA_VERSION = 2  # 2: backward_pass
 
@@ -78,22 +81,41 @@ def _finite(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)
 
 
-def write(outcome: Outcome, path: Path) -> Path:
-    write_atomic(path, json.dumps(to_dict(outcome), indent=2, allow_nan=False, default=_plain) + "\n")
+def write(outcome: Outcome, path: Path, key: bytes = b"") -> Path:
+    """result.json; with `key` (a batch's), signed, so that a later run of the batch can tell its own
+    results from a file a student put in their folder (see batch.results_key)."""
+    data = to_dict(outcome)
+    if key:
+        data = json.loads(json.dumps(data, allow_nan=False, default=_plain))  # as a reader will parse it
+        data["signature"] = signature(data, key)
+    atomic.write(path, json.dumps(data, indent=2, allow_nan=False, default=_plain) + "\n")
     return path
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+def signature(data: dict[str, Any], key: bytes) -> str:
+    """HMAC-SHA256 of the result's content (any "signature" in it left out), in a canonical form."""
+    content = {k: v for k, v in data.items() if k != "signature"}
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def signed(path: Path, key: bytes) -> dict[str, Any] | None:
+    """The result at `path` if it is one that `key` signed (whole, as written), else None: a file a
+    student wrote (a forged score, or one that crashed the gradebook), or a result of another key."""
+    try:  # no link followed, no FIFO waited on: the student's folder may hold either
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                return None
+            text = handle.read(MAX_RESULT_BYTES + 1)
+        data = json.loads(text)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or len(text) > MAX_RESULT_BYTES or not isinstance(data.get("signature"), str):
+        return None
+    return data if hmac.compare_digest(data["signature"], signature(data, key)) else None
+
+
+MAX_RESULT_BYTES = 16 << 20  # far above any result this grader writes (64 KiB per stream, 50 events)
 
 
 def _plain(value: Any) -> Any:

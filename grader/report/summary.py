@@ -15,7 +15,7 @@ from typing import Any
 
 from grader import checks
 from grader.canary import is_secret_route
-from grader.report.result_json import write_atomic
+from grader.report import atomic
 from grader.submission import SubmissionError, read
 
 VERDICTS = (
@@ -238,6 +238,6 @@ def evidence(flag: Flag) -> list[str]:
 def write(summary: Summary, out: Path) -> tuple[Path, Path]:
     from grader.report.summary_html import html_page
 
-    write_atomic(out / "summary.md", markdown(summary))
-    write_atomic(out / "summary.html", html_page(summary))
+    atomic.write(out / "summary.md", markdown(summary))
+    atomic.write(out / "summary.html", html_page(summary))
     return out / "summary.md", out / "summary.html"

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from grader import batch, cli, grade
+from grader.report.result_json import signature
 from grader.sandbox import session
 from tests.conftest import SUBMISSIONS
 
@@ -27,10 +28,14 @@ def test_a_child_that_cannot_start_is_that_files_grader_error(monkeypatch, sin, 
     assert outcome.status == "grader_error" and "Resource temporarily unavailable" in outcome.grader_error
     # ... and is not kept as a grade: a rerun of the batch tries it again.
     job = batch.Job("alice", SUBMISSIONS / "honest_backward.py")
+    key = batch.results_key(tmp_path)
     (tmp_path / "alice").mkdir()
-    (tmp_path / "alice" / "result.json").write_text(json.dumps({"cache_key": outcome.cache_key,
-                                                                "status": "grader_error"}))
-    assert not batch.is_current(job, tmp_path, sin, outcome.seed, "auto")
+    result = {"cache_key": outcome.cache_key, "status": "grader_error"}
+    (tmp_path / "alice" / "result.json").write_text(json.dumps({**result, "signature": signature(result, key)}))
+    assert not batch.is_current(job, tmp_path, sin, outcome.seed, "auto", key)
+    result["status"] = "graded"  # (the same, graded: current)
+    (tmp_path / "alice" / "result.json").write_text(json.dumps({**result, "signature": signature(result, key)}))
+    assert batch.is_current(job, tmp_path, sin, outcome.seed, "auto", key)
 
 
 def test_a_session_that_cannot_start_leaves_no_folder_or_pipe(monkeypatch, tmp_path):

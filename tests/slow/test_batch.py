@@ -157,6 +157,46 @@ def test_a_batch_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path
     assert all(r["score"] == "10.0" for r in rows)
 
 
+def test_results_beside_the_submissions_trust_nothing_a_student_left_in_their_folder(tmp_path):
+    """One folder per student, results written into them (a class of git clones): a red team's links
+    made the batch write its PNGs, as root, over another student's solution and a host file; its own
+    result.json, with the cache key worked out from public data, kept a cheat at 10/10 ungraded, and
+    one without a score crashed the gradebook."""
+    from grader import __version__
+    from grader.exercise import load
+    from grader.grade import cache_key
+    from grader.grids import grid_seed
+    from grader.submission import read
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("a host file")
+    folder = tmp_path / "class"
+    for student, sample in (("bob", "cheat_cos"), ("carol", "honest_backward"), ("dave", "honest_backward")):
+        (folder / student).mkdir(parents=True)
+        shutil.copy(SUBMISSIONS / f"{sample}.py", folder / student / "solution.py")
+    bob = folder / "bob"
+    (bob / ".feedback.png.partial").symlink_to(victim)
+    (bob / "feedback.png").symlink_to(victim)
+    (bob / "backward.png").symlink_to(folder / "carol" / "solution.py")
+    carol_before = (folder / "carol" / "solution.py").read_bytes()
+    key = cache_key(read(bob / "solution.py").sha256, load("sin"), grid_seed("sin"), "auto")
+    forged = {"schema_version": 2, "exercise": "sin", "status": "graded", "score": 10.0, "max_score": 10.0,
+              "cache_key": key, "checks": [], "duration_s": 1.0, "versions": {"grader": __version__},
+              "submission": {"path": "solution.py", "sha256": read(bob / "solution.py").sha256}}
+    (bob / "result.json").write_text(json.dumps(forged))
+    (folder / "dave" / "result.json").write_text(json.dumps({"cache_key": key, "status": "graded"}))
+    done = batch(folder, folder, "-j", "1")
+    assert done.returncode == 0, done.stderr
+    assert "(0 already graded)" in done.stdout
+    assert victim.read_text() == "a host file"
+    assert (folder / "carol" / "solution.py").read_bytes() == carol_before
+    scores = {r["student"]: (r["score"], r["status"]) for r in gradebook(folder)}
+    assert scores == {"bob": ("1.0", "graded"), "carol": ("10.0", "graded"), "dave": ("10.0", "graded")}
+    assert (bob / "feedback.png").read_bytes().startswith(b"\x89PNG")
+    again = batch(folder, folder, "-j", "1")
+    assert "(3 already graded)" in again.stdout  # its own results, signed, count
+
+
 def test_a_folder_that_does_not_exist_is_a_usage_error(tmp_path):
     done = batch(tmp_path / "nowhere", tmp_path / "out")
     assert done.returncode == 2 and "not a folder of submissions" in done.stderr

@@ -1,0 +1,66 @@
+"""What a batch writes into a student's folder, and what it reads back from it. Where results are
+written beside the submissions, that folder is the student's: whatever it holds before the batch
+runs (links, FIFOs, a result.json of their own) is theirs, and must steer nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+from grader import batch
+from grader.report import atomic
+from grader.report.result_json import signature, signed
+
+
+def test_a_file_is_written_over_a_link_never_through_it(tmp_path: Path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("someone else's")
+    folder = tmp_path / "bob"
+    folder.mkdir()
+    for name in ("feedback.png", ".feedback.png.partial", "result.json"):
+        (folder / name).symlink_to(victim)
+    atomic.write(folder / "feedback.png", b"\x89PNG")
+    atomic.write(folder / "result.json", "{}")
+    assert victim.read_text() == "someone else's"
+    assert not (folder / "feedback.png").is_symlink() and (folder / "feedback.png").read_bytes() == b"\x89PNG"
+    assert sorted(p.name for p in folder.iterdir()) == [".feedback.png.partial", "feedback.png", "result.json"]
+
+
+def test_a_result_counts_only_with_this_batchs_signature(tmp_path: Path):
+    key = batch.results_key(tmp_path)
+    assert batch.results_key(tmp_path) == key and (tmp_path / batch.KEY_FILE).stat().st_mode & 0o777 == 0o600
+    result = {"cache_key": "k", "status": "graded", "score": 10.0}
+    path = tmp_path / "result.json"
+    path.write_text(json.dumps({**result, "signature": signature(result, key)}))
+    assert signed(path, key) == {**result, "signature": signature(result, key)}
+    path.write_text(json.dumps(result))  # a student's own, with the right cache key
+    assert signed(path, key) is None
+    path.write_text(json.dumps({**result, "score": 1.0, "signature": signature(result, key)}))  # edited
+    assert signed(path, key) is None
+    path.write_text(json.dumps({**result, "signature": signature(result, b"another batch's key")}))
+    assert signed(path, key) is None
+    path.write_text("[1, 2]")
+    assert signed(path, key) is None
+
+
+def test_reading_a_result_follows_no_link_and_waits_on_no_fifo(tmp_path: Path):
+    key = batch.results_key(tmp_path)
+    result = {"status": "graded"}
+    real = tmp_path / "real.json"
+    real.write_text(json.dumps({**result, "signature": signature(result, key)}))
+    (tmp_path / "link.json").symlink_to(real)
+    assert signed(real, key) is not None and signed(tmp_path / "link.json", key) is None
+    os.mkfifo(tmp_path / "fifo.json")
+    answer: list[object] = []
+    reader = threading.Thread(target=lambda: answer.append(signed(tmp_path / "fifo.json", key)), daemon=True)
+    reader.start()
+    reader.join(5)
+    assert answer == [None]
+
+
+def test_a_key_that_is_not_one_is_replaced(tmp_path: Path):
+    (tmp_path / batch.KEY_FILE).write_text("short")
+    key = batch.results_key(tmp_path)
+    assert len(key) == 32 and batch.results_key(tmp_path) == key
