@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__version__ = "0.2.1"
+__version__ = "0.2.2"
 __all__ = ["__version__", "check"]
 
 

@@ -1,18 +1,26 @@
 """The canary's secret derivative: one formula, evaluated by the parent (numpy) and child (torch).
 
 On a secret call, autograd's derivative of the exercise's primitive (sandbox/canary.py) is
-    secret(u) = derivative(u) + b * (0.75 + 0.25 * tri(w(u))),   w(u) = sum_i a_i sin(ω_i u + φ_i)
-instead of derivative(u), with M = 16 random terms (computed as derivative(u) + b - b * |w mod 1 -
-0.5|, the same function in fewer ops). tri is a triangle wave, so the term is a keyed
-hash of u with 49 numbers behind it: continuous (a rounding difference between numpy and torch
-cannot flip it), and neither fitted from samples of autograd elsewhere (a 4-number form was: the
-third red team recovered it to 1e-12 from one grid of samples) nor interpolated to a float64
-tolerance. Its size stays within [0.5, 1] * |b| >= 0.15, so at every u the secret differs clearly
-from the true derivative: which inputs tell the two apart never depends on the draw, and neither
-do the verdict or the words of the feedback. Its slope, |b| * sum a_i ω_i <= 0.6 * 30 = 18, stays
-under 20, about that of a chain-rule factor, so float32 rounding of an intermediate (x² in cos(x²))
-moves an honest answer by little (verdict.py allows for it). The parent draws a fresh secret for
-every run and never records it, so knowing past secrets is worthless.
+    secret(u) = derivative(u) + b * (0.75 + c * tri(w(u)) + grain(u)),   w(u) = sum_i a_i sin(ω_i u + φ_i)
+instead of derivative(u), with M = 16 random terms; tri is a triangle wave, 1 - 4 |w mod 1 - 0.5|.
+The smooth part alone could be read off autograd elsewhere: a red team rebuilt it to 1e-12 from
+samples 0.01 apart (degree-7 interpolation, the triangle wave unfolded) and passed as "proven"
+with no autograd within 0.01 of x. The grain is what x's own neighbourhood holds and nothing else
+does: for each of two lattices (steps 2^-9 and 2^-24), a keyed hash of the two lattice points
+round u, mapped to [-1, 1) and interpolated linearly (continuous, so a rounding difference between
+numpy and torch moves it by little), weighted 2^-7 and 2^-23. Its heights, at least 2.3e-3 and
+3.6e-8, are four and ten times float32's and float64's slack round R*: a table of autograd's values
+must lie within about 1e-4 (float32) or 1e-8 (float64) of x to pass, which is autograd at x.
+The hash is two rounds of xor with a key, xorshift and an odd multiplier on 64-bit integers (exact,
+and the same in numpy and torch), with 256 key bits a run.
+
+The move stays within [0.5, 1] * |b| >= 0.15 (c = 0.25 minus the grain's weights), so at every u
+the secret differs clearly from the true derivative: which inputs tell the two apart never depends
+on the draw, and neither do the verdict or the words of the feedback. Its slope stays under 20:
+|b| * sum a_i ω_i <= 0.6 * 6 * 3 = 10.8 for the smooth part, 4.8 and 2.4 for the lattices, about
+that of a chain-rule factor, so float32 rounding of an intermediate (x² in cos(x²)) moves an honest
+answer by little (verdict.py allows for it). The parent draws a fresh secret for every run and
+never records it, so knowing past secrets is worthless.
 
 Which calls of a case are secret travels sealed: each request carries a random nonce and the flags
 XORed with a keyed hash of it, so a submission that reads the request pipe ahead of the harness
@@ -50,6 +58,14 @@ HALF_SECOND = {"sin": "-0.5 * sin(u)", "cos": "-0.5 * cos(u)", "tanh": "-tanh(u)
 TERMS = 16
 MAX_SLOPE = 20.0  # |d secret / du - d derivative / du| stays below this (see the module's docstring)
 MIN_MOVE, MAX_MOVE = 0.15, 0.6  # |secret(u) - derivative(u)| always lies between these (b's range, halved)
+MAX_OMEGA = 3.0  # the smooth term's slope, |b| * sum a_i ω_i <= 0.6 * 6 * 3 = 10.8
+# The grain: two lattices of keyed heights, steps 2^-9 (about 0.002) and 2^-24 (about 6e-8), powers of
+# two so that u times the scale is exact in numpy and torch alike. Each height is b times its
+# weight: at least 0.3 * 2^-7 = 2.3e-3 (float32's slack round R* is at most 5.2e-4) and 0.3 * 2^-23 =
+# 3.6e-8 (float64's, 3.4e-9); slopes at most 0.6 * 2^-7 * 2 * 2^9 = 4.8 and 0.6 * 2^-23 * 2 * 2^24 = 2.4.
+GRAIN_SCALES = (2.0 ** 9, 2.0 ** 24)
+GRAIN_WEIGHTS = (2.0 ** -7, 2.0 ** -23)
+ROUNDS = ((29, 0x5851F42D4C957F2D), (32, 0x2545F4914F6CDD1D))  # (shift, odd multiplier) per round of the hash
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,8 @@ class Secret:
     phi: tuple[float, ...]
     amp: tuple[float, ...]
     key: bytes = field(default=bytes(16), repr=False)  # seals which calls are secret
+    grain: tuple[int, ...] = (0, 0, 0, 0)  # the grain's hash keys: per round, one per lattice (signed 64-bit)
+    fine: tuple[float, float] = (0.0, 0.0)  # the grain's weights (GRAIN_WEIGHTS; none in an offset)
 
     @classmethod
     def draw(cls, rng: random.Random | None = None) -> Secret:
@@ -68,10 +86,12 @@ class Secret:
         total = rng.uniform(3.0, 6.0)
         return cls(
             b=rng.choice((-1, 1)) * rng.uniform(2 * MIN_MOVE, MAX_MOVE),
-            omega=tuple(rng.uniform(0.5, 5.0) for _ in range(TERMS)),
+            omega=tuple(rng.uniform(0.5, MAX_OMEGA) for _ in range(TERMS)),
             phi=tuple(rng.uniform(0.0, 6.283) for _ in range(TERMS)),
             amp=tuple(total * w / sum(weights) for w in weights),
             key=bytes(rng.getrandbits(8) for _ in range(16)),
+            grain=tuple(rng.getrandbits(64) - (1 << 63) for _ in range(2 * len(ROUNDS))),
+            fine=GRAIN_WEIGHTS,
         )
 
     @classmethod
@@ -82,12 +102,14 @@ class Secret:
 
     def to_wire(self) -> dict[str, Any]:
         return {"b": self.b, "omega": list(self.omega), "phi": list(self.phi), "amp": list(self.amp),
-                "key": self.key.hex()}
+                "key": self.key.hex(), "grain": list(self.grain), "fine": list(self.fine)}
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> Secret:
         terms = {k: tuple(float(v) for v in raw[k][:TERMS]) for k in ("omega", "phi", "amp")}
-        return cls(float(raw["b"]), **terms, key=bytes.fromhex(raw["key"]))
+        fine = tuple(float(v) for v in raw["fine"][:2])
+        return cls(float(raw["b"]), **terms, key=bytes.fromhex(raw["key"]),
+                   grain=tuple(int(v) for v in raw["grain"][:2 * len(ROUNDS)]), fine=(fine[0], fine[1]))
 
     def seal(self, flags: Sequence[bool]) -> tuple[int, int]:
         """(nonce, sealed) for a case whose calls are secret where `flags` say."""
@@ -108,5 +130,29 @@ def secret_derivative(x: Any, secret: Secret, derivative: str, xp: Any) -> Any:
     `derivative` is the primitive's true derivative as an expression of u (formula.py)."""
     omega, phi, amp = (xp.asarray(v, dtype=xp.float64) for v in (secret.omega, secret.phi, secret.amp))
     w = xp.sin(x[..., None] * omega + phi) @ amp
-    # b * (0.75 + 0.25 * tri(w)) with tri(w) = 1 - 4 |w - floor(w) - 0.5|, in the child's ops
-    return evaluate(derivative, xp, u=x) + secret.b - secret.b * xp.abs(xp.remainder(w, 1.0) - 0.5)
+    # b * (0.75 + c * tri(w) + grain) with tri(w) = 1 - 4 |w - floor(w) - 0.5|, in the child's ops
+    c = 0.25 - sum(secret.fine)
+    term = xp.abs(xp.remainder(w, 1.0) - 0.5) * (-4 * c) + grain(x, secret, xp) + (0.75 + c)
+    return evaluate(derivative, xp, u=x) + term * secret.b
+
+
+def grain(u: Any, secret: Secret, xp: Any) -> Any:
+    """The grain at u (numpy or torch, float64): for each lattice, the keyed heights of the two
+    lattice points round u, in [-1, 1), interpolated linearly (so the grain is continuous, and a
+    rounding difference between numpy and torch moves it by little), times the lattice's weight."""
+    int64 = xp.int64
+    steps = u[..., None] * xp.asarray(GRAIN_SCALES, dtype=xp.float64)  # (..., lattice)
+    whole = xp.floor(steps)
+    apart = steps - whole
+    point = _as(whole, int64, xp)[..., None] + xp.asarray([0, 1], dtype=int64)  # (..., lattice, neighbour)
+    keys = xp.asarray(secret.grain, dtype=int64).reshape(len(ROUNDS), 2, 1)
+    for (shift, multiplier), key in zip(ROUNDS, keys, strict=True):  # int64 products wrap in both
+        point = point ^ key
+        point = (point ^ (point >> shift)) * multiplier
+    height = _as(point, xp.float64, xp) * 2.0 ** -63
+    near = height[..., 0] + apart * (height[..., 1] - height[..., 0])
+    return near @ xp.asarray(secret.fine, dtype=xp.float64)
+
+
+def _as(array: Any, dtype: Any, xp: Any) -> Any:
+    return array.to(dtype) if hasattr(array, "to") else array.astype(dtype)

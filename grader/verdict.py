@@ -98,7 +98,7 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
         return Judged(verdict, where, float(star.ravel()[where]))
     if plain is None:
         return Judged(NOTHING, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
-    precision = _precision(r, hidden[possible], ex)
+    precision = _precision(r, hidden[possible], ex, plain[possible])
     tol = _tolerance(r, ex)
     if precision in ex.tolerances:
         tol = max(tol, ex.tolerance(precision), key=lambda t: t.atol)
@@ -160,10 +160,10 @@ def _room(tol: Tolerance, truth: np.ndarray, factor: np.ndarray, ex: Exercise) -
     return (slack.atol + slack.rtol * (np.abs(truth) + MAX_MOVE * factor)) + (tol.atol + tol.rtol * np.abs(truth))
 
 
-def _precision(r: CaseResult, moved: np.ndarray, ex: Exercise) -> str:
+def _precision(r: CaseResult, moved: np.ndarray, ex: Exercise, plain: np.ndarray) -> str:
     """The precision the answers under the secret carry where the secret moves them (`moved`): their
     dtype, or a coarser one whose numbers they all are. R* there is a number no coarser dtype holds,
-    so float64 answers that a float32 holds exactly were computed in float32 (autograd on
+    so float64 answers that a float32 holds exactly (the plain ones too) were computed in float32 (autograd on
     x.float(), or on torch.tensor(x.tolist()), handed back as x's dtype: judged to float64's
     tolerance, such an honest answer was "a mixture", or not, with the draw); a float64 is exact in
     float32 by chance once in 2^29, and judging it so only widens the tolerance. Half precision is
@@ -180,7 +180,9 @@ def _precision(r: CaseResult, moved: np.ndarray, ex: Exercise) -> str:
     for half in ("bfloat16", "float16"):
         if declared in _FINER[half] and distinct.size >= 4 and np.array_equal(round_to(distinct, half), distinct):
             return half
-    exact = declared == "float64" and np.array_equal(round_to(distinct, "float32"), distinct)
+    # Both answers: a cos(x) in float64 on plain calls beside float32 numbers under the secret would
+    # judge the secret's at float32's tolerance, which hides the grain's finer lattice (canary.py).
+    exact = declared == "float64" and all(np.array_equal(round_to(v, "float32"), v) for v in (distinct, plain))
     return "float32" if exact else declared
 
 

@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from grader.canary import HALF_SECOND, Secret
+from grader.canary import GRAIN_SCALES, HALF_SECOND, ROUNDS, Secret
 
 NAMESPACE = "grader_canary"
 _install_lock = threading.Lock()
@@ -74,16 +74,25 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     no_python = torch._C._ExcludeDispatchKeyGuard
     sin, add, mul, remainder, abs_, unsqueeze, matmul = (vf.sin, vf.add, vf.mul, vf.remainder, vf.abs,
                                                         vf.unsqueeze, vf.matmul)
+    floor, sub, select, lerp = vf.floor, vf.sub, vf.select, vf.lerp
+    xor, shift_right = vf.bitwise_xor, vf.bitwise_right_shift
     device_of = torch._C.TensorBase.device.__get__
     real_part, is_complex = vf.real, torch._C.TensorBase.is_complex
     nan = torch.tensor(float("nan"), dtype=torch.float64)  # what a failed formula gives (it broadcasts)
     # b is 0 on plain calls: the same ops run either way, so the cost says nothing.
     state = [0.0]
-    terms = tuple(torch.tensor(v, dtype=torch.float64) for v in (secret.omega, secret.phi, secret.amp))
+    int64 = torch.int64
+    terms = (*(torch.tensor(v, dtype=float64) for v in (secret.omega, secret.phi, secret.amp)),
+             torch.tensor(GRAIN_SCALES, dtype=float64), torch.tensor([0, 1], dtype=int64),
+             torch.tensor(secret.fine, dtype=float64) * 2.0 ** -63,
+             *torch.tensor(secret.grain, dtype=int64).reshape(len(ROUNDS), 2, 1))  # each round's keys
+    shape = 0.25 - sum(secret.fine)  # the smooth term's share: the whole stays within b * [0.5, 1]
+    ramp, level = -4 * shape, 0.75 + shape
     on_device: dict[Any, tuple[Any, ...]] = {}  # the terms copied to each device the formula ran on
     planned: list[bool] = []
     counted, unfollowed = [0], [0]
     inside = threading.local()
+    rounds = ROUNDS
     key, b, blake2b, from_bytes, to_range, get = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range, getattr
     del secret  # from here on the closures hold only what they use
 
@@ -99,18 +108,29 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     def _formula(x: Any) -> tuple[Any, Any]:
         with no_torch_function(), no_python(keys), below_autograd():
             try:
-                # canary.secret_derivative, op for op: b - b * |w mod 1 - 0.5| with w = sin(u ω + φ) @ a,
+                # canary.secret_derivative, op for op: b * (0.75 + c tri(w) + grain) with w = sin(u ω + φ) @ a,
                 # on the real part (complex inputs follow the secret on the real axis too).
                 u = to(real_part(x) if is_complex(x) else x, float64)
                 device = device_of(u)
-                omega, phi, amp = on_device.get(device) or on_device.setdefault(
+                omega, phi, amp, scales, neighbours, weights, *hashes = on_device.get(device) or on_device.setdefault(
                     device, tuple(to(t, device) for t in terms))
-                off = abs_(add(remainder(matmul(sin(add(mul(unsqueeze(u, -1), omega), phi)), amp), 1.0), -0.5))
+                column = unsqueeze(u, -1)
+                off = abs_(add(remainder(matmul(sin(add(mul(column, omega), phi)), amp), 1.0), -0.5))
+                # canary.grain: keyed heights of the lattice points round u, interpolated
+                steps = mul(column, scales)
+                whole = floor(steps)
+                point = add(unsqueeze(to(whole, int64), -1), neighbours)
+                for (bits, multiplier), hashed in zip(rounds, hashes, strict=True):
+                    point = xor(point, hashed)
+                    point = mul(xor(point, shift_right(point, bits)), multiplier)
+                height = to(point, float64)  # (2^-63 is in the weights)
+                near = lerp(select(height, -1, 0), select(height, -1, 1), sub(steps, whole))
+                term = add(add(mul(off, ramp), matmul(near, weights)), level)
                 b = state[0]
                 if is_complex(x):
-                    return add(first(x), to(add(mul(off, -b), b), dtype_of(x))), half_second(x)
+                    return add(first(x), to(mul(term, b), dtype_of(x))), half_second(x)
                 dtype = dtype_of(x)
-                return to(add(add(first(u), b), off, alpha=-b), dtype), to(half_second(u), dtype)
+                return to(add(first(u), term, alpha=b), dtype), to(half_second(u), dtype)
             except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
                 return nan, nan
 

@@ -398,3 +398,59 @@ def test_numbers_that_happen_to_be_exact_in_float16_are_no_sign_of_half_precisio
     star = secret_derivative(zeros.values, key, "cos(u)", np)
     judged = verdict.judge(_answered_in(zeros, np.cos(zeros.values), star, "float32"), sin, key)
     assert judged.verdict == verdict.PROVEN
+
+
+def _unproven_on_some_input(cases, answer, dtype, key, ex) -> bool:
+    return any(verdict.judge(_answered_in(c, np.cos(c.values), answer(c.values), dtype), ex, key).verdict
+               not in verdict.SHOWN | verdict.SILENT for c in cases)
+
+
+def test_the_secret_cannot_be_read_off_autograd_away_from_x(sin):
+    """A red team rebuilt the secret's smooth term to 1e-12 from autograd on a fixed table 0.01 apart
+    (degree-7 interpolation, the triangle wave unfolded) and returned cos(x) plus it on secret calls:
+    'proven', 25 grades of 25, with no autograd within 0.01 of x. The grain (keyed heights on lattices
+    2^-9 and 2^-24 apart) is no function of anything away from x: knowing the smooth term exactly and
+    the grain not at all, or reading the whole secret off a table 3e-8 apart (float64) or 2e-3 apart
+    (float32), leaves some input unproven under every draw."""
+    from grader import canary
+    from grader.grids import grid_seed
+    from grader.probe import Plan
+
+    cases = Plan.draw(sin, grid_seed(sin.name)).cases["cpu"]
+    draws = random.Random(13)
+    for _ in range(10):
+        key = Secret.draw(draws)
+
+        def smooth(x: np.ndarray, key: Secret = key) -> np.ndarray:
+            return secret_derivative(x, key, "cos(u)", np) - key.b * canary.grain(x, key, np)
+
+        def table(step: float, key: Secret = key):
+            def read(x: np.ndarray) -> np.ndarray:
+                below, at = np.floor(x / step) * step, lambda u: secret_derivative(u, key, "cos(u)", np)
+                return at(below) + (at(below + step) - at(below)) * (x - below) / step
+            return read
+
+        for dtype, step in (("float64", 3e-8), ("float32", 2e-3)):
+            inputs = [c for c in cases if c.dtype == "float64"]
+            assert _unproven_on_some_input(inputs, smooth, dtype, key, sin)
+            assert _unproven_on_some_input(inputs, table(step), dtype, key, sin)
+        # ... and autograd at x itself, in either precision, is proven
+        honest = lambda x, key=key: secret_derivative(x, key, "cos(u)", np)  # noqa: E731
+        assert not _unproven_on_some_input(cases, honest, "float64", key, sin)
+
+
+def test_float32_numbers_under_the_secret_beside_exact_float64_ones_are_judged_as_float64(sin):
+    """Float64 answers that a float32 holds are judged at float32's tolerance (autograd on x.float(),
+    cast back), which the finer grain does not reach: only where the plain answers are float32's too.
+    A red team's exact cos(x) on plain calls beside float32-rounded numbers on secret ones would
+    otherwise be held to float32's tolerance alone."""
+    case = GridCase(np.linspace(-6, 6, 25), "float64", "cpu", "plain", "explicit")
+    x = case.values
+    rounded = round_to(secret(x), "float32")
+    exact = Returned("tensor", values=np.cos(x), dtype="float64", shape=case.shape, device="cpu")
+    under = Returned("tensor", values=rounded, dtype="float64", shape=case.shape, device="cpu")
+    mixed = CaseResult(case, (exact, exact, under), (False, False, True), False, False, False, 3)
+    assert verdict.judge(mixed, sin, SECRET).verdict != verdict.PROVEN
+    cast = Returned("tensor", values=round_to(np.cos(x), "float32"), dtype="float64", shape=case.shape, device="cpu")
+    honest = CaseResult(case, (cast, cast, under), (False, False, True), False, False, False, 3)
+    assert verdict.judge(honest, sin, SECRET).verdict == verdict.PROVEN
