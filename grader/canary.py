@@ -155,4 +155,7 @@ def grain(u: Any, secret: Secret, xp: Any) -> Any:
 
 
 def _as(array: Any, dtype: Any, xp: Any) -> Any:
-    return array.to(dtype) if hasattr(array, "to") else array.astype(dtype)
+    if hasattr(array, "to"):
+        return array.to(dtype)
+    with xp.errstate(invalid="ignore"):  # a u that is not finite: its secret is not finite either
+        return array.astype(dtype)
