@@ -2,15 +2,16 @@
 
 A cheat that tells secret calls apart answers cos(x) on plain calls and, on secret ones, R* read
 off a table of autograd's values (the secret derivative itself, exactly) at points `h` apart,
-linearly interpolated; another knows the secret's smooth term exactly and guesses its grain as 0.
-For each precision of the answers: for how many of ten secrets every input of sin's grid is proven.
-Pure numbers through grader.verdict, no sandbox: a few seconds.
+linearly interpolated (on the grain's lattice, or not); another knows the secret's smooth term
+exactly and guesses its grain as 0. For each precision of the answers: for how many of ten secrets
+every input of sin's grid is proven. Pure numbers through grader.verdict, no sandbox: a few seconds.
 
 Usage: python bench/table_reach.py
 """
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 from collections.abc import Callable
@@ -62,10 +63,13 @@ def smooth_only(x: np.ndarray, key: Secret) -> np.ndarray:
 
 
 def main() -> None:
-    for answer, inputs, steps in (("float64", "float64", (1e-2, 1e-4, 1e-6, 1e-7, 3e-8, 1e-8)),
-                                  ("float32", "float64", (1e-2, 4e-3, 2e-3, 1e-3, 1e-4)),
-                                  ("float32", "float32", (1e-2, 4e-3, 2e-3, 1e-3, 1e-4))):
-        line = [f"table {h:g} apart: {secrets_passed(answer, inputs, table(h))}/10" for h in steps]
+    # Steps that are powers of two put the table on the grain's lattice points (2^-10 and 2^-24 are
+    # its steps): between two of them the grain is linear, so such a table reads it exactly.
+    for answer, inputs, steps in (("float64", "float64", (1e-2, 1e-4, 1e-6, 2 ** -22, 2 ** -23, 2 ** -24, 3e-8, 1e-8)),
+                                  ("float32", "float64", (1e-2, 2 ** -8, 2 ** -9, 2 ** -10, 1e-3, 5e-4, 1e-4)),
+                                  ("float32", "float32", (1e-2, 2 ** -8, 2 ** -9, 2 ** -10, 1e-3, 5e-4, 1e-4))):
+        line = [f"table {h:.3g} apart{' (on the lattice)' if math.log2(h).is_integer() else ''}: "
+                f"{secrets_passed(answer, inputs, table(h))}/10" for h in steps]
         line.append(f"smooth term exact, grain guessed 0: {secrets_passed(answer, inputs, smooth_only)}/10")
         print(f"{answer} answers, {inputs} inputs: " + "; ".join(line), flush=True)
 

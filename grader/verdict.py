@@ -31,7 +31,8 @@ derivative, computed here in float64), an input is:
              or zeros returned): no evidence either way, unless every input is like that;
   coarse     an input whose own dtype is too coarse (its tolerance, with the secret's slack) for the
              secret's move to show: an answer that never moved would pass as one that did, so no
-             evidence either way (bfloat16 inputs, on an accelerator);
+             evidence either way (bfloat16 inputs, on an accelerator); so too float32 answers for a
+             float64 input where float32 cannot show it (a chain-rule factor near 0);
   no_data    no values on either call, or nothing on this input that the secret changes.
 
 Pure: numbers in, a word out. checks.py turns the words into a finding, feedback.py into sentences.
@@ -114,9 +115,15 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     slack = _slack(tol, ex)
     tells = possible & (reach > 2 * _room(tol, truth, factor, ex))
     if not tells.any():
+        coarse = precision if precision != r.case.dtype else _coarsest(r, ex)
+        if coarse not in HALF:
+            # Float32 answers for a float64 input (autograd on x.float()) where float32 cannot show
+            # the move, as a chain-rule factor near 0 gives: no evidence, as for a float32 input
+            # there. Called rounded, honest autograd on x.float() cast back scored 1/10 on some
+            # grids (a red team: cos_square in 10 of 20, sin_cos_norm in 14 of 20).
+            return Judged(COARSE if (reach > _TELLS).any() else NO_DATA)
         # A coarser answer than the input: the submission chose the rounding that hides it.
-        return Judged(ROUNDED, where, float(star.ravel()[where]), float(hidden.ravel()[where]),
-                      precision=precision if precision != r.case.dtype else _coarsest(r, ex))
+        return Judged(ROUNDED, where, float(star.ravel()[where]), float(hidden.ravel()[where]), precision=coarse)
     # Half precision is never evidence for a finer input, even where the secret's move still shows:
     # to its tolerance, R* is a table of autograd's values a step of 1e-4 apart, interpolated (a
     # red team's cos(x) plus such a table, in float16, was "proven" without autograd at x).

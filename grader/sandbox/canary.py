@@ -75,7 +75,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     sin, add, mul, remainder, abs_, unsqueeze, matmul = (vf.sin, vf.add, vf.mul, vf.remainder, vf.abs,
                                                         vf.unsqueeze, vf.matmul)
     floor, sub, select, lerp = vf.floor, vf.sub, vf.select, vf.lerp
-    xor, shift_right = vf.bitwise_xor, vf.bitwise_right_shift
+    xor, shift_right, bitwise_and = vf.bitwise_xor, vf.bitwise_right_shift, vf.bitwise_and
     device_of = torch._C.TensorBase.device.__get__
     real_part, is_complex = vf.real, torch._C.TensorBase.is_complex
     nan = torch.tensor(float("nan"), dtype=torch.float64)  # what a failed formula gives (it broadcasts)
@@ -92,7 +92,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     planned: list[bool] = []
     counted, unfollowed = [0], [0]
     inside = threading.local()
-    rounds = ROUNDS
+    rounds = tuple((bits, multiplier, (1 << (64 - bits)) - 1) for bits, multiplier in ROUNDS)  # logical shifts
     key, b, blake2b, from_bytes, to_range, get = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range, getattr
     del secret  # from here on the closures hold only what they use
 
@@ -120,9 +120,9 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                 steps = mul(column, scales)
                 whole = floor(steps)
                 point = add(unsqueeze(to(whole, int64), -1), neighbours)
-                for (bits, multiplier), hashed in zip(rounds, hashes, strict=True):
+                for (bits, multiplier, low), hashed in zip(rounds, hashes, strict=True):
                     point = xor(point, hashed)
-                    point = mul(xor(point, shift_right(point, bits)), multiplier)
+                    point = mul(xor(point, bitwise_and(shift_right(point, bits), low)), multiplier)
                 height = to(point, float64)  # (2^-63 is in the weights)
                 near = lerp(select(height, -1, 0), select(height, -1, 1), sub(steps, whole))
                 term = add(add(mul(off, ramp), matmul(near, weights)), level)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import numpy as np
@@ -409,7 +410,7 @@ def test_the_secret_cannot_be_read_off_autograd_away_from_x(sin):
     """A red team rebuilt the secret's smooth term to 1e-12 from autograd on a fixed table 0.01 apart
     (degree-7 interpolation, the triangle wave unfolded) and returned cos(x) plus it on secret calls:
     'proven', 25 grades of 25, with no autograd within 0.01 of x. The grain (keyed heights on lattices
-    2^-9 and 2^-24 apart) is no function of anything away from x: knowing the smooth term exactly and
+    2^-10 and 2^-24 apart) is no function of anything away from x: knowing the smooth term exactly and
     the grain not at all, or reading the whole secret off a table 3e-8 apart (float64) or 2e-3 apart
     (float32), leaves some input unproven under every draw."""
     from grader import canary
@@ -454,3 +455,40 @@ def test_float32_numbers_under_the_secret_beside_exact_float64_ones_are_judged_a
     cast = Returned("tensor", values=round_to(np.cos(x), "float32"), dtype="float64", shape=case.shape, device="cpu")
     honest = CaseResult(case, (cast, cast, under), (False, False, True), False, False, False, 3)
     assert verdict.judge(honest, sin, SECRET).verdict == verdict.PROVEN
+
+
+@pytest.mark.parametrize("name", ["sin", "cos_square", "log_sin", "sin_cos_norm"])
+def test_a_gradient_computed_in_float32_is_never_blamed_on_any_grid(name):
+    """The same honest float32 autograd, cast back, on twenty grids: an input whose chain-rule factor
+    is near 0 (x = 6e-5 in cos(x²)) cannot show the secret's move in float32, and was called
+    'rounded', which scored the file 1/10 (a red team: cos_square on 10 grids of 20, sin_cos_norm on
+    14). A float32 input there is no evidence either way; so is this."""
+    from grader import exercise
+    from grader.probe import Plan
+
+    ex = exercise.load(name)
+    key = Secret.draw(random.Random(17))
+    verdicts = set()
+    for grid in range(40, 60):
+        for c in Plan.draw(ex, grid).cases["cpu"]:
+            if c.dtype != "float64":
+                continue
+            x32 = round_to(c.values, "float32")
+            plain, hidden = (round_to(ex.reference(x32, s), "float32") for s in (None, key))
+            verdicts.add(verdict.judge(_answered_in(c, plain, hidden, "float64"), ex, key).verdict)
+    assert verdict.PROVEN in verdicts and not verdicts - verdict.SHOWN - verdict.SILENT, verdicts
+
+
+def test_the_grain_has_no_mirror():
+    """Each lattice's heights come from a bijection of the point: an arithmetic shift gave z and ~z
+    one height, so the grain at x was the grain at -x - step for every key (a red team read it off
+    autograd there, 2e-3 from x, and was proven on 11 secrets of 11)."""
+    from grader.canary import GRAIN_SCALES, grain
+
+    x = np.random.default_rng(0).uniform(-1000, 1000, 10_000)
+    for lattice, scale in enumerate(GRAIN_SCALES):
+        alone = dataclasses.replace(SECRET, fine=(1.0, 0.0) if lattice == 0 else (0.0, 1.0))
+        mirrored = np.abs(grain(x, alone, np) - grain(-x - 1 / scale, alone, np))
+        assert np.median(mirrored) > 0.1, np.median(mirrored)
+        points = np.arange(-5_000, 5_000) / scale  # heights at lattice points themselves: all distinct
+        assert np.unique(grain(points, alone, np)).size == points.size
