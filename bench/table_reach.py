@@ -1,17 +1,19 @@
 """How close to x autograd must have run for a verdict of "proven" (README, "How close to x").
 
-A cheat that tells secret calls apart answers cos(x) on plain calls and, on secret ones, R* read
-off a table of autograd's values (the secret derivative itself, exactly) at points `h` apart,
-linearly interpolated (on the grain's lattice, or not); another knows the secret's smooth term
-exactly and guesses its grain as 0. For each precision of the answers: for how many of ten secrets
-every input of sin's grid is proven. Pure numbers through grader.verdict, no sandbox: a few seconds.
+A cheat that tells secret calls apart answers the reference on plain calls and, on secret ones, R*
+read off a table of autograd's values (the exercise's gradient under the secret, exactly) at points
+`h` apart, linearly interpolated: on the grain's lattice (h a power of two times its step) or off
+it. Others know the secret's smooth term exactly and guess its grain as 0, or know the coarse
+lattice too and guess the fine one. For each exercise and precision of the answers: for how many of
+ten secrets (sized for the exercise, as the grader draws them) every float64 input of the exercise's
+grid is proven. Pure numbers through grader.verdict, no sandbox: a few seconds an exercise.
 
-Usage: python bench/table_reach.py
+Usage: python bench/table_reach.py [EXERCISE ...]
 """
 
 from __future__ import annotations
 
-import math
+import dataclasses
 import random
 import sys
 from collections.abc import Callable
@@ -22,13 +24,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from grader import canary, exercise, verdict
-from grader.canary import Secret, secret_derivative
+from grader.canary import Secret
+from grader.exercise import Exercise
 from grader.grids import GridCase, grid_seed, round_to
 from grader.observations import CaseResult, Returned
 from grader.probe import Plan
 
-EX = exercise.load("sin")
-CASES = Plan.draw(EX, grid_seed(EX.name)).cases["cpu"]
 Answer = Callable[[np.ndarray, Secret], np.ndarray]
 
 
@@ -40,38 +41,47 @@ def answered(case: GridCase, plain: np.ndarray, hidden: np.ndarray, dtype: str) 
                       False, False, False, 3)
 
 
-def secrets_passed(answer_dtype: str, input_dtype: str, answer: Answer) -> int:
-    """Of ten secrets, those for which every input of `input_dtype` is proven."""
+def secrets_passed(ex: Exercise, cases: list[GridCase], dtype: str, answer: Answer) -> int:
+    """Of ten secrets, those for which every input is proven."""
     passed = 0
     for k in range(10):
-        key = Secret.draw(random.Random(k))
-        passed += all(verdict.judge(answered(c, np.cos(c.values), answer(c.values, key), answer_dtype), EX, key).verdict
-                      in verdict.SHOWN | verdict.SILENT for c in CASES if c.dtype == input_dtype)
+        key = Secret.draw(random.Random(k), grain=canary.grain_size(ex.tolerances))
+        passed += all(verdict.judge(answered(c, ex.reference(c.values), answer(c.values, key), dtype), ex, key).verdict
+                      in verdict.SHOWN | verdict.SILENT for c in cases)
     return passed
 
 
-def table(h: float) -> Answer:
+def table(ex: Exercise, h: float) -> Answer:
     def read(x: np.ndarray, key: Secret) -> np.ndarray:
         below = np.floor(x / h) * h
-        at = lambda u: secret_derivative(u, key, "cos(u)", np)  # noqa: E731
-        return at(below) + (at(below + h) - at(below)) * (x - below) / h
+        return ex.reference(below, key) + (ex.reference(below + h, key) - ex.reference(below, key)) * (x - below) / h
     return read
 
 
-def smooth_only(x: np.ndarray, key: Secret) -> np.ndarray:
-    return secret_derivative(x, key, "cos(u)", np) - key.b * canary.grain(x, key, np)
+def guessed(ex: Exercise, coarse: float) -> Answer:
+    """The secret with the fine lattice's grain guessed as 0, and the coarse one's times `coarse`."""
+    return lambda x, key: ex.reference(x, dataclasses.replace(key, fine=(coarse * key.fine[0], 0.0)))
 
 
 def main() -> None:
-    # Steps that are powers of two put the table on the grain's lattice points (2^-10 and 2^-24 are
-    # its steps): between two of them the grain is linear, so such a table reads it exactly.
-    for answer, inputs, steps in (("float64", "float64", (1e-2, 1e-4, 1e-6, 2 ** -22, 2 ** -23, 2 ** -24, 3e-8, 1e-8)),
-                                  ("float32", "float64", (1e-2, 2 ** -8, 2 ** -9, 2 ** -10, 1e-3, 5e-4, 1e-4)),
-                                  ("float32", "float32", (1e-2, 2 ** -8, 2 ** -9, 2 ** -10, 1e-3, 5e-4, 1e-4))):
-        line = [f"table {h:.3g} apart{' (on the lattice)' if math.log2(h).is_integer() else ''}: "
-                f"{secrets_passed(answer, inputs, table(h))}/10" for h in steps]
-        line.append(f"smooth term exact, grain guessed 0: {secrets_passed(answer, inputs, smooth_only)}/10")
-        print(f"{answer} answers, {inputs} inputs: " + "; ".join(line), flush=True)
+    names = sys.argv[1:] or [ex.name for ex in exercise.catalogue()]
+    for name in names:
+        ex = exercise.load(name)
+        cases = [c for c in Plan.draw(ex, grid_seed(ex.name)).cases["cpu"] if c.dtype == "float64"]
+        scales, weights = canary.grain_size(ex.tolerances)
+        print(f"{name}: lattices {1 / scales[0]:.3g} and {1 / scales[1]:.3g} apart, weights {weights[0]:.3g} and "
+              f"{weights[1]:.3g}", flush=True)
+        for dtype, scale in zip(canary.GRAIN_DTYPES, scales, strict=True):
+            step = 1 / scale
+            # (a table in x is one in the primitive's argument only where that is x: sin, log_sin)
+            line = [f"on the lattice {f:g} step: {secrets_passed(ex, cases, dtype, table(ex, f * step))}"
+                    for f in (1, 2)]
+            line += [f"off it {f:g} step: {secrets_passed(ex, cases, dtype, table(ex, f * step))}"
+                     for f in (0.9, 0.3, 0.1)]
+            line.append(f"grain guessed 0: {secrets_passed(ex, cases, dtype, guessed(ex, 0.0))}")
+            if dtype == "float64":
+                line.append(f"coarse grain known, fine guessed 0: {secrets_passed(ex, cases, dtype, guessed(ex, 1.0))}")
+            print(f"  {dtype} answers (of 10 secrets): " + "; ".join(line), flush=True)
 
 
 if __name__ == "__main__":

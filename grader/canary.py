@@ -6,13 +6,13 @@ instead of derivative(u), with M = 16 random terms; tri is a triangle wave, 1 - 
 The smooth part alone could be read off autograd elsewhere: a red team rebuilt it to 1e-12 from
 samples 0.01 apart (degree-7 interpolation, the triangle wave unfolded) and passed as "proven"
 with no autograd within 0.01 of x. The grain is what x's own neighbourhood holds and nothing else
-does: for each of two lattices (steps 2^-10 and 2^-24), a keyed hash of the two lattice points
-round u, mapped to [-1, 1) and interpolated linearly (continuous, so a rounding difference between
-numpy and torch moves it by little), weighted 2^-7 and 2^-23. Its heights, at least 2.3e-3 and
-3.6e-8, are four and ten times float32's and float64's slack round R*: a table of autograd's values
-must hold the two lattice points round x, 1e-3 (float32) or 6e-8 (float64) apart, or lie within
-about 1e-4 or 1e-8 of x elsewhere, to pass (bench/table_reach.py). That is as near as the slope
-bound lets float32's tolerance, 20 times, tell two points apart.
+does: for each of two lattices, one per precision an answer is judged in, a keyed hash of the two
+lattice points round u, mapped to [-1, 1) and interpolated linearly (continuous, so a rounding
+difference between numpy and torch moves it by little), weighted so that its heights are 5.6 to 11
+times that precision's slack round R* in the exercise at hand (grain_size; for sin, steps 2^-10
+and 2^-24, weights 2^-7 and 2^-23). A table of autograd's values must hold the two lattice points
+round u, or lie within about a tenth of a step of it elsewhere, to pass (bench/table_reach.py).
+That is as near as the slope bound lets each precision's tolerance, 20 times, tell two points apart.
 The hash is two rounds of xor with a key, xorshift and an odd multiplier on 64-bit integers (exact,
 and the same in numpy and torch), with 256 key bits a run; each step is a bijection, so no two
 points share a height by construction. (Its shift is logical: an arithmetic one, as >> is on
@@ -35,9 +35,10 @@ learns nothing; only the harness holds the key.
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,13 +65,34 @@ TERMS = 16
 MAX_SLOPE = 20.0  # |d secret / du - d derivative / du| stays below this (see the module's docstring)
 MIN_MOVE, MAX_MOVE = 0.15, 0.6  # |secret(u) - derivative(u)| always lies between these (b's range, halved)
 MAX_OMEGA = 1.5  # the smooth term's slope, |b| * sum a_i ω_i <= 0.6 * 6 * 1.5 = 5.4
-# The grain: two lattices of keyed heights, steps 2^-10 (about 1e-3) and 2^-24 (about 6e-8), powers of
-# two so that u times the scale is exact in numpy and torch alike. Each height is b times its
-# weight: at least 0.3 * 2^-7 = 2.3e-3 (float32's slack round R* is at most 5.2e-4) and 0.3 * 2^-23 =
-# 3.6e-8 (float64's, 3.4e-9); slopes at most 0.6 * 2^-7 * 2 * 2^10 = 9.6 and 0.6 * 2^-23 * 2 * 2^24 = 2.4.
-GRAIN_SCALES = (2.0 ** 10, 2.0 ** 24)
-GRAIN_WEIGHTS = (2.0 ** -7, 2.0 ** -23)
+# The grain: two lattices of keyed heights, one per precision an answer can be judged in, their steps
+# and weights powers of two (so that u times the scale is exact in numpy and torch alike), sized
+# from the exercise's tolerances (grain_size): each lattice's least height, 0.3 times its weight,
+# is 5.6 to 11 times that precision's slack round R* (20 rtol (1 + MAX_MOVE) per unit of the chain
+# rule's factor), and its slope, 2 * 0.6 * weight * scale, at most its share of MAX_SLOPE (the
+# smooth term takes 5.4). For sin (rtol 1e-5 and 1e-10): steps 2^-10 and 2^-24, weights 2^-7, 2^-23.
+GRAIN_DTYPES = ("float32", "float64")
+GRAIN_SLOPES = (9.6, 2.4)
+GRAIN_MARGIN = 600.0
+_DEFAULT_LOOSENESS = (1e-5, 1e-10)  # sin's float32 and float64 rtol
 ROUNDS = ((29, 0x5851F42D4C957F2D), (32, 0x2545F4914F6CDD1D))  # (shift, odd multiplier) per round of the hash
+
+
+def grain_size(tolerances: Mapping[str, Any] | None = None) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(scales, weights) of the grain's two lattices for an exercise's tolerances (objects with atol
+    and rtol, by dtype): a red team found that weights sized for sin's float64 tolerance hid below
+    the slack of an exercise graded 100 times looser, where autograd 1e-3 from x was proven."""
+    scales, weights = [], []
+    for dtype, slope, default in zip(GRAIN_DTYPES, GRAIN_SLOPES, _DEFAULT_LOOSENESS, strict=True):
+        tolerance = (tolerances or {}).get(dtype)
+        loose = max(tolerance.rtol, tolerance.atol, 1e-18) if tolerance is not None else default
+        weight = 2.0 ** min(-3, math.ceil(math.log2(GRAIN_MARGIN * loose) - 1e-9))  # at most 1/8 of the move
+        scales.append(2.0 ** math.floor(math.log2(slope / (2 * MAX_MOVE * weight)) + 1e-9))
+        weights.append(weight)
+    return (scales[0], scales[1]), (weights[0], weights[1])
+
+
+DEFAULT_GRAIN = grain_size()
 
 
 @dataclass(frozen=True)
@@ -81,11 +103,14 @@ class Secret:
     amp: tuple[float, ...]
     key: bytes = field(default=bytes(16), repr=False)  # seals which calls are secret
     grain: tuple[int, ...] = (0, 0, 0, 0)  # the grain's hash keys: per round, one per lattice (signed 64-bit)
-    fine: tuple[float, float] = (0.0, 0.0)  # the grain's weights (GRAIN_WEIGHTS; none in an offset)
+    fine: tuple[float, float] = (0.0, 0.0)  # the grain's weights (grain_size; none in an offset)
+    scales: tuple[float, float] = DEFAULT_GRAIN[0]  # its lattices' points per unit of u
 
     @classmethod
-    def draw(cls, rng: random.Random | None = None) -> Secret:
-        """A fresh secret (from the system's randomness; a seeded `rng` only in tests)."""
+    def draw(cls, rng: random.Random | None = None,
+             grain: tuple[tuple[float, float], tuple[float, float]] = DEFAULT_GRAIN) -> Secret:
+        """A fresh secret (from the system's randomness; a seeded `rng` only in tests), its grain
+        sized as `grain` says (grain_size of the exercise's tolerances)."""
         rng = rng or secrets.SystemRandom()
         weights = [rng.uniform(0.2, 1.0) for _ in range(TERMS)]
         total = rng.uniform(3.0, 6.0)
@@ -96,7 +121,8 @@ class Secret:
             amp=tuple(total * w / sum(weights) for w in weights),
             key=bytes(rng.getrandbits(8) for _ in range(16)),
             grain=tuple(rng.getrandbits(64) - (1 << 63) for _ in range(2 * len(ROUNDS))),
-            fine=GRAIN_WEIGHTS,
+            fine=grain[1],
+            scales=grain[0],
         )
 
     @classmethod
@@ -107,14 +133,16 @@ class Secret:
 
     def to_wire(self) -> dict[str, Any]:
         return {"b": self.b, "omega": list(self.omega), "phi": list(self.phi), "amp": list(self.amp),
-                "key": self.key.hex(), "grain": list(self.grain), "fine": list(self.fine)}
+                "key": self.key.hex(), "grain": list(self.grain), "fine": list(self.fine),
+                "scales": list(self.scales)}
 
     @classmethod
     def from_wire(cls, raw: dict[str, Any]) -> Secret:
         terms = {k: tuple(float(v) for v in raw[k][:TERMS]) for k in ("omega", "phi", "amp")}
-        fine = tuple(float(v) for v in raw["fine"][:2])
+        fine, scales = (tuple(float(v) for v in raw[k][:2]) for k in ("fine", "scales"))
         return cls(float(raw["b"]), **terms, key=bytes.fromhex(raw["key"]),
-                   grain=tuple(int(v) for v in raw["grain"][:2 * len(ROUNDS)]), fine=(fine[0], fine[1]))
+                   grain=tuple(int(v) for v in raw["grain"][:2 * len(ROUNDS)]), fine=(fine[0], fine[1]),
+                   scales=(scales[0], scales[1]))
 
     def seal(self, flags: Sequence[bool]) -> tuple[int, int]:
         """(nonce, sealed) for a case whose calls are secret where `flags` say."""
@@ -146,7 +174,7 @@ def grain(u: Any, secret: Secret, xp: Any) -> Any:
     lattice points round u, in [-1, 1), interpolated linearly (so the grain is continuous, and a
     rounding difference between numpy and torch moves it by little), times the lattice's weight."""
     int64 = xp.int64
-    steps = u[..., None] * xp.asarray(GRAIN_SCALES, dtype=xp.float64)  # (..., lattice)
+    steps = u[..., None] * xp.asarray(secret.scales, dtype=xp.float64)  # (..., lattice)
     whole = xp.floor(steps)
     apart = steps - whole
     point = _as(whole, int64, xp)[..., None] + xp.asarray([0, 1], dtype=int64)  # (..., lattice, neighbour)

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from grader import formula
-from grader.canary import HALF_SECOND, MAX_SLOPE, Secret, secret_derivative
+from grader.canary import HALF_SECOND, MAX_SLOPE, Secret, grain_size, secret_derivative
 from grader.grids import FAMILIES
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
@@ -83,6 +83,10 @@ class Exercise:
 
     def tolerance(self, dtype: str) -> Tolerance:
         return self.tolerances[dtype]
+
+    def draw_secret(self) -> Secret:
+        """A fresh secret whose grain its own tolerances can see (canary.grain_size)."""
+        return Secret.draw(grain=grain_size(self.tolerances))
 
     def reference(self, x: np.ndarray, secret: Secret | None = None) -> np.ndarray:
         """The derivative or gradient at x in float64 (read-only); with a secret, what autograd gives

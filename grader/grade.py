@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from grader import backward, checks, feedback, probe, safe_text, sandbox, score, submission
-from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.grids import PLAIN_LAYOUTS, grid_seed
 from grader.observations import Observations, Output
@@ -72,7 +71,7 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
         plan = plan or Plan.draw(exercise, seed)
         # The whole submission's time, the smallest failing input and the recorded pass included.
         deadline = time.monotonic() + exercise.limits.total_timeout_s
-        observations = probe.collect(session, exercise, plan, Secret.draw(), device, deadline)
+        observations = probe.collect(session, exercise, plan, exercise.draw_secret(), device, deadline)
         if observations.load.ok:
             observations = probe.shrink(session, observations, exercise, plan, checks.case_predicates(exercise),
                                         checks.SHRINK_LAYOUTS, deadline)

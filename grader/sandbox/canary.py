@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from grader.canary import GRAIN_SCALES, HALF_SECOND, ROUNDS, Secret
+from grader.canary import HALF_SECOND, ROUNDS, Secret
 
 NAMESPACE = "grader_canary"
 _install_lock = threading.Lock()
@@ -83,7 +83,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     state = [0.0]
     int64 = torch.int64
     terms = (*(torch.tensor(v, dtype=float64) for v in (secret.omega, secret.phi, secret.amp)),
-             torch.tensor(GRAIN_SCALES, dtype=float64), torch.tensor([0, 1], dtype=int64),
+             torch.tensor(secret.scales, dtype=float64), torch.tensor([0, 1], dtype=int64),
              torch.tensor(secret.fine, dtype=float64) * 2.0 ** -63,
              *torch.tensor(secret.grain, dtype=int64).reshape(len(ROUNDS), 2, 1))  # each round's keys
     shape = 0.25 - sum(secret.fine)  # the smooth term's share: the whole stays within b * [0.5, 1]

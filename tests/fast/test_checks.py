@@ -402,42 +402,52 @@ def test_numbers_that_happen_to_be_exact_in_float16_are_no_sign_of_half_precisio
 
 
 def _unproven_on_some_input(cases, answer, dtype, key, ex) -> bool:
-    return any(verdict.judge(_answered_in(c, np.cos(c.values), answer(c.values), dtype), ex, key).verdict
+    """Whether some input is not proven where plain calls answer the reference and secret ones `answer`."""
+    return any(verdict.judge(_answered_in(c, ex.reference(c.values), answer(c.values), dtype), ex, key).verdict
                not in verdict.SHOWN | verdict.SILENT for c in cases)
 
 
-def test_the_secret_cannot_be_read_off_autograd_away_from_x(sin):
+@pytest.mark.parametrize("name", ["sin", "cos_square", "log_sin", "sin_cos_norm"])
+def test_the_secret_cannot_be_read_off_autograd_away_from_x(name):
     """A red team rebuilt the secret's smooth term to 1e-12 from autograd on a fixed table 0.01 apart
     (degree-7 interpolation, the triangle wave unfolded) and returned cos(x) plus it on secret calls:
-    'proven', 25 grades of 25, with no autograd within 0.01 of x. The grain (keyed heights on lattices
-    2^-10 and 2^-24 apart) is no function of anything away from x: knowing the smooth term exactly and
-    the grain not at all, or reading the whole secret off a table 3e-8 apart (float64) or 2e-3 apart
-    (float32), leaves some input unproven under every draw."""
-    from grader import canary
+    'proven', 25 grades of 25, with no autograd within 0.01 of x. The grain (keyed heights on two
+    lattices) is no function of anything away from x: knowing the smooth term exactly and the grain
+    not at all, or reading the secret off a table at twice a lattice's step (or off the lattice, at
+    nine tenths of it), leaves some input unproven under every draw, in every exercise: a third red team
+    passed cos_square, log_sin and sin_cos_norm with autograd 1e-3 from x while the grain was sized
+    for sin's tolerances, a hundred times finer than theirs."""
+    from grader import canary, exercise
     from grader.grids import grid_seed
     from grader.probe import Plan
 
-    cases = Plan.draw(sin, grid_seed(sin.name)).cases["cpu"]
+    ex = exercise.load(name)
+    cases = Plan.draw(ex, grid_seed(ex.name)).cases["cpu"]
     draws = random.Random(13)
-    for _ in range(10):
-        key = Secret.draw(draws)
+    size = canary.grain_size(ex.tolerances)
+    at_x = lambda key: lambda x: ex.reference(x, key)  # noqa: E731 - autograd at x itself
 
-        def smooth(x: np.ndarray, key: Secret = key) -> np.ndarray:
-            return secret_derivative(x, key, "cos(u)", np) - key.b * canary.grain(x, key, np)
+    def smooth(key: Secret, keep: float = 0.0):  # the grain guessed as 0 (the coarse one known with `keep`)
+        return lambda x: ex.reference(x, dataclasses.replace(key, fine=(keep * key.fine[0], 0.0)))
 
-        def table(step: float, key: Secret = key):
-            def read(x: np.ndarray) -> np.ndarray:
-                below, at = np.floor(x / step) * step, lambda u: secret_derivative(u, key, "cos(u)", np)
-                return at(below) + (at(below + step) - at(below)) * (x - below) / step
-            return read
+    def table(key: Secret, step: float):
+        def read(x: np.ndarray) -> np.ndarray:  # the primitive's argument is x here (sin, log_sin) or not
+            below = np.floor(x / step) * step
+            return ex.reference(below, key) + (ex.reference(below + step, key) - ex.reference(below, key)) * (
+                x - below) / step
+        return read
 
-        for dtype, step in (("float64", 3e-8), ("float32", 2e-3)):
-            inputs = [c for c in cases if c.dtype == "float64"]
-            assert _unproven_on_some_input(inputs, smooth, dtype, key, sin)
-            assert _unproven_on_some_input(inputs, table(step), dtype, key, sin)
-        # ... and autograd at x itself, in either precision, is proven
-        honest = lambda x, key=key: secret_derivative(x, key, "cos(u)", np)  # noqa: E731
-        assert not _unproven_on_some_input(cases, honest, "float64", key, sin)
+    inputs = [c for c in cases if c.dtype == "float64"]
+    for _ in range(6):
+        key = Secret.draw(draws, grain=size)
+        for dtype, scale in zip(canary.GRAIN_DTYPES, key.scales, strict=True):
+            assert _unproven_on_some_input(inputs, smooth(key), dtype, key, ex)
+            if name in ("sin", "log_sin"):  # the primitive takes x itself: a table in x is one in u
+                assert _unproven_on_some_input(inputs, table(key, 2 / scale), dtype, key, ex)
+                assert _unproven_on_some_input(inputs, table(key, 0.9 / scale), dtype, key, ex)
+        # the coarse lattice read exactly off autograd on its points, the fine one guessed
+        assert _unproven_on_some_input(inputs, smooth(key, keep=1.0), "float64", key, ex)
+        assert not _unproven_on_some_input(cases, at_x(key), "float64", key, ex)
 
 
 def test_float32_numbers_under_the_secret_beside_exact_float64_ones_are_judged_as_float64(sin):
@@ -483,10 +493,10 @@ def test_the_grain_has_no_mirror():
     """Each lattice's heights come from a bijection of the point: an arithmetic shift gave z and ~z
     one height, so the grain at x was the grain at -x - step for every key (a red team read it off
     autograd there, 2e-3 from x, and was proven on 11 secrets of 11)."""
-    from grader.canary import GRAIN_SCALES, grain
+    from grader.canary import grain
 
     x = np.random.default_rng(0).uniform(-1000, 1000, 10_000)
-    for lattice, scale in enumerate(GRAIN_SCALES):
+    for lattice, scale in enumerate(SECRET.scales):
         alone = dataclasses.replace(SECRET, fine=(1.0, 0.0) if lattice == 0 else (0.0, 1.0))
         mirrored = np.abs(grain(x, alone, np) - grain(-x - 1 / scale, alone, np))
         assert np.median(mirrored) > 0.1, np.median(mirrored)
