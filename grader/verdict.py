@@ -100,6 +100,14 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     if plain is None:
         return Judged(NOTHING, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
     precision = _precision(r, hidden[possible], ex, plain[possible])
+    if precision == "float64" == r.case.dtype and "float32" in ex.tolerances and \
+            not _close(plain[possible], truth[possible], ex.tolerance("float64")) and \
+            _close(plain[possible], truth[possible], ex.tolerance("float32")):
+        # Right to float32's tolerance only: a step in float32 inside a float64 computation (the
+        # primitive on (x**2).float()). Judged to float64's, honest autograd was "a mixture" and
+        # scored 1/10 (a red team). Judged as float32, as x.float() cast back is; correctness still
+        # charges the precision lost, so a formula gains nothing here that float32 numbers do not.
+        precision = "float32"
     tol = _tolerance(r, ex)
     if precision in ex.tolerances:
         tol = max(tol, ex.tolerance(precision), key=lambda t: t.atol)
