@@ -99,15 +99,7 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
         return Judged(verdict, where, float(star.ravel()[where]))
     if plain is None:
         return Judged(NOTHING, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
-    precision = _precision(r, hidden[possible], ex, plain[possible])
-    if precision == "float64" == r.case.dtype and "float32" in ex.tolerances and \
-            not _close(plain[possible], truth[possible], ex.tolerance("float64")) and \
-            _close(plain[possible], truth[possible], ex.tolerance("float32")):
-        # Right to float32's tolerance only: a step in float32 inside a float64 computation (the
-        # primitive on (x**2).float()). Judged to float64's, honest autograd was "a mixture" and
-        # scored 1/10 (a red team). Judged as float32, as x.float() cast back is; correctness still
-        # charges the precision lost, so a formula gains nothing here that float32 numbers do not.
-        precision = "float32"
+    precision = _precision(r, hidden[possible], ex, plain[possible], truth[possible])
     tol = _tolerance(r, ex)
     if precision in ex.tolerances:
         tol = max(tol, ex.tolerance(precision), key=lambda t: t.atol)
@@ -175,7 +167,20 @@ def _room(tol: Tolerance, truth: np.ndarray, factor: np.ndarray, ex: Exercise) -
     return (slack.atol + slack.rtol * (np.abs(truth) + MAX_MOVE * factor)) + (tol.atol + tol.rtol * np.abs(truth))
 
 
-def _precision(r: CaseResult, moved: np.ndarray, ex: Exercise, plain: np.ndarray) -> str:
+def _precision(r: CaseResult, moved: np.ndarray, ex: Exercise, plain: np.ndarray, truth: np.ndarray) -> str:
+    """The precision the answers carry (`_carried`), or float32 for a float64 input whose plain
+    answer is right to float32's tolerance only: a step in float32 inside a float64 computation (the
+    primitive on (x**2).float()). Judged to float64's, honest autograd was "a mixture" and scored
+    1/10 (a red team). Judged as float32, as x.float() cast back is; correctness still charges the
+    precision lost, so a formula gains nothing here that float32 numbers do not."""
+    carried = _carried(r, moved, plain)
+    if carried == "float64" == r.case.dtype and "float32" in ex.tolerances and \
+            not _close(plain, truth, ex.tolerance("float64")) and _close(plain, truth, ex.tolerance("float32")):
+        return "float32"
+    return carried
+
+
+def _carried(r: CaseResult, moved: np.ndarray, plain: np.ndarray) -> str:
     """The precision the answers under the secret carry where the secret moves them (`moved`): their
     dtype, or a coarser one whose numbers they all are. R* there is a number no coarser dtype holds,
     so float64 answers that a float32 holds exactly (the plain ones too) were computed in float32 (autograd on
