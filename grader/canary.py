@@ -75,7 +75,9 @@ GRAIN_DTYPES = ("float32", "float64")
 GRAIN_SLOPES = (9.6, 2.4)
 GRAIN_MARGIN = 600.0
 _DEFAULT_LOOSENESS = (1e-5, 1e-10)  # sin's float32 and float64 rtol
-ROUNDS = ((29, 0x5851F42D4C957F2D), (32, 0x2545F4914F6CDD1D))  # (shift, odd multiplier) per round of the hash
+# Per round of the hash: (shift, odd multiplier, the mask that makes >> on a signed integer a logical shift).
+ROUNDS = tuple((shift, multiplier, (1 << (64 - shift)) - 1)
+               for shift, multiplier in ((29, 0x5851F42D4C957F2D), (32, 0x2545F4914F6CDD1D)))
 
 
 def grain_size(tolerances: Mapping[str, Any] | None = None) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -131,6 +133,12 @@ class Secret:
         adds b - b/2), to measure how far an exercise's gradient moves with its primitive's derivative."""
         return cls(b=2 * by, omega=(0.0,), phi=(0.0,), amp=(0.0,))
 
+    @property
+    def smooth_share(self) -> float:
+        """c, the smooth term's share of the move: with the grain's weights, 0.25, so that the whole
+        stays within b * [0.5, 1]."""
+        return 0.25 - sum(self.fine)
+
     def to_wire(self) -> dict[str, Any]:
         return {"b": self.b, "omega": list(self.omega), "phi": list(self.phi), "amp": list(self.amp),
                 "key": self.key.hex(), "grain": list(self.grain), "fine": list(self.fine),
@@ -164,7 +172,7 @@ def secret_derivative(x: Any, secret: Secret, derivative: str, xp: Any) -> Any:
     omega, phi, amp = (xp.asarray(v, dtype=xp.float64) for v in (secret.omega, secret.phi, secret.amp))
     w = xp.sin(x[..., None] * omega + phi) @ amp
     # b * (0.75 + c * tri(w) + grain) with tri(w) = 1 - 4 |w - floor(w) - 0.5|, in the child's ops
-    c = 0.25 - sum(secret.fine)
+    c = secret.smooth_share
     term = xp.abs(xp.remainder(w, 1.0) - 0.5) * (-4 * c) + grain(x, secret, xp) + (0.75 + c)
     return evaluate(derivative, xp, u=x) + term * secret.b
 
@@ -179,9 +187,9 @@ def grain(u: Any, secret: Secret, xp: Any) -> Any:
     apart = steps - whole
     point = _as(whole, int64, xp)[..., None] + xp.asarray([0, 1], dtype=int64)  # (..., lattice, neighbour)
     keys = xp.asarray(secret.grain, dtype=int64).reshape(len(ROUNDS), 2, 1)
-    for (shift, multiplier), key in zip(ROUNDS, keys, strict=True):  # int64 products wrap in both
+    for (shift, multiplier, low), key in zip(ROUNDS, keys, strict=True):  # int64 products wrap in both
         point = point ^ key
-        point = (point ^ ((point >> shift) & ((1 << (64 - shift)) - 1))) * multiplier
+        point = (point ^ ((point >> shift) & low)) * multiplier
     height = _as(point, xp.float64, xp) * 2.0 ** -63
     near = height[..., 0] + apart * (height[..., 1] - height[..., 0])
     return near @ xp.asarray(secret.fine, dtype=xp.float64)

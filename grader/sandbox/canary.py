@@ -86,13 +86,12 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
              torch.tensor(secret.scales, dtype=float64), torch.tensor([0, 1], dtype=int64),
              torch.tensor(secret.fine, dtype=float64) * 2.0 ** -63,
              *torch.tensor(secret.grain, dtype=int64).reshape(len(ROUNDS), 2, 1))  # each round's keys
-    shape = 0.25 - sum(secret.fine)  # the smooth term's share: the whole stays within b * [0.5, 1]
-    ramp, level = -4 * shape, 0.75 + shape
+    ramp, level = -4 * secret.smooth_share, 0.75 + secret.smooth_share
     on_device: dict[Any, tuple[Any, ...]] = {}  # the terms copied to each device the formula ran on
     planned: list[bool] = []
     counted, unfollowed = [0], [0]
     inside = threading.local()
-    rounds = tuple((bits, multiplier, (1 << (64 - bits)) - 1) for bits, multiplier in ROUNDS)  # logical shifts
+    rounds = ROUNDS
     key, b, blake2b, from_bytes, to_range, get = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range, getattr
     del secret  # from here on the closures hold only what they use
 

@@ -148,9 +148,8 @@ class FolderWatch:
     The scan runs in the grader's own process, so the child decides what it costs: 9,990 empty
     files and 970 open ones made it 57-70 ms, and a scan every 50 ms kept most of a core busy for
     the child's whole time limit. So the entries are capped at FOLDER_ENTRIES, as on the tmpfs,
-    and the watch waits COST_RATIO times as long as its
-    last scan took, at least INTERVAL_S: it takes at most a tenth of a core, whatever the child
-    holds."""
+    and the watch waits COST_RATIO times as long as its last scan took, at least INTERVAL_S: it
+    takes at most a tenth of a core, whatever the child holds."""
 
     INTERVAL_S = 0.05
     MAX_ENTRIES = FOLDER_ENTRIES
