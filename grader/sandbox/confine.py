@@ -495,6 +495,11 @@ def seccomp_program() -> bytes | None:
         # io_uring makes sockets (and opens files) without the system calls above ever running.
         for name in ("io_uring_setup", "io_uring_enter", "io_uring_register"):
             rules.add_rule(seccomp.ERRNO(errno.ENOSYS), name)
+        # Nor the kernel's older asynchronous I/O: its contexts count against one limit for the whole
+        # host (fs.aio-max-nr), and a red team's child took all 65,536 in one io_setup, so that every
+        # other program's was refused for as long as it lived. (glibc's aio_read uses threads.)
+        for name in ("io_setup", "io_submit", "io_getevents", "io_pgetevents", "io_cancel", "io_destroy"):
+            _refuse(rules, seccomp.ERRNO(errno.ENOSYS), name)
         # No new signal handlers: Python hands a handler the frame it interrupted, a way into the
         # canary's frames that no audit event announces. Reading a handler stays allowed.
         rules.add_rule(denied, "rt_sigaction", seccomp.Arg(1, seccomp.NE, 0))
