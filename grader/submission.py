@@ -128,6 +128,21 @@ def needs_compiler(source: bytes) -> bool:
     return _COMPILER_WORDS.search(source) is not None
 
 
+# What makes a file import matplotlib's pyplot: the exercise asks for a plot of sin and its
+# derivative, and many students hand in their plotting code beside the function, run as the file
+# loads. pyplot and its font list cost a child 0.4-0.6 s (four times the rest of its grading).
+_PLOTTING_WORDS = re.compile(rb"matplotlib|pylab")
+
+
+def warm_extras(source: bytes) -> tuple[str, ...]:
+    """What a batch's zygote should have imported before forking this file's child: "compiler"
+    (torch's compiler stack) and "plotting" (matplotlib's pyplot), as the text suggests. A guess,
+    and generous: a child that needs either unannounced imports it itself, which is only slower;
+    never a different grade."""
+    return (*(("compiler",) if needs_compiler(source) else ()),
+            *(("plotting",) if _PLOTTING_WORDS.search(source) else ()))
+
+
 def scan(source: bytes, telltales: frozenset[str] = frozenset({"cos"})) -> tuple[SourceHit, ...]:
     """Lines that call a telltale (cos, for sin's derivative) or finite differences: evidence for
     the feedback, never a verdict."""

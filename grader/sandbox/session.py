@@ -38,7 +38,7 @@ from grader.sandbox.confine import (
     record_mac,
 )
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteStalled
-from grader.submission import needs_compiler
+from grader.submission import warm_extras
 
 T = TypeVar("T")
 _ROOT = str(Path(__file__).resolve().parents[2])
@@ -303,7 +303,7 @@ class Session(Requests):
             shutil.copyfile(source, self.path)
         else:
             self.path.write_bytes(content)
-        self._compiler = zygote is not None and needs_compiler(self.path.read_bytes() if content is None else content)
+        self._extras = warm_extras(self.path.read_bytes() if content is None else content) if zygote else ()
         request_read, self._request = os.pipe()
         self._reply_fd, reply_write = os.pipe()
         record_read, record_write = _record_channel()  # the audit hook's record, drained as it comes
@@ -367,7 +367,7 @@ class Session(Requests):
         fds = (request_read, reply_write, record_write, stdout_write, stderr_write)
         try:
             pid = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip,
-                               cgroup=self.cgroup.procs if self.cgroup else (), compiler=self._compiler,
+                               cgroup=self.cgroup.procs if self.cgroup else (), extras=self._extras,
                                nobody=child_is_nobody())
         except ZygoteGone as gone:
             for fd in (stdout, stderr):

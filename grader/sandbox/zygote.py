@@ -3,8 +3,8 @@ submission, so a child starts in milliseconds instead of the 1.5 s a fresh `impo
 
 Two sides live here. `Zygote` is the grader's handle (it never imports torch). `main` runs in the
 zygote process: it imports torch with one thread and warms up everything a child uses lazily
-(autograd, torch.func, forward AD, the dispatch-mode machinery; torch's compiler stack only once a
-submission needs it), then waits for spawn requests.
+(autograd, torch.func, forward AD, the dispatch-mode machinery; torch's compiler stack, and
+matplotlib's pyplot, only once a submission needs them), then waits for spawn requests.
 
 The zygote is trusted code that never runs a student's file and never reads anything a child sends.
 Per request it forks once: where it may make namespaces (root, or CAP_SYS_ADMIN), it first asks for a
@@ -24,7 +24,7 @@ share its warm-up (2 s of CPU and 70 MB more for torch's compiler stack) and its
 the last of them hangs up.
 
 Control messages are JSON over a SOCK_SEQPACKET socket pair (one datagram per message):
-  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup", "compiler", "nobody"} + 5 fds
+  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup", "extras", "nobody"} + 5 fds
   zygote -> grader  {"event": "ready"} once; {"event": "spawned", "pid"}; {"event": "exited", "pid", "code"}
 where "code" follows subprocess's convention (negative: killed by that signal).
 """
@@ -40,10 +40,13 @@ import json
 import os
 import resource
 import select
+import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -124,13 +127,13 @@ class Zygote:
             self._ready = True
 
     def spawn(self, workdir: Path, env: dict[str, str], fds: tuple[int, ...], namespaces: bool,
-              cgroup: tuple[str, ...] = (), compiler: bool = False, nobody: bool = False) -> int:
+              cgroup: tuple[str, ...] = (), extras: tuple[str, ...] = (), nobody: bool = False) -> int:
         """Fork a sandbox child in `workdir` with fds (request read, reply write, record write, stdout,
         stderr); its pid. The child joins the cgroup whose cgroup.procs files are given. With
-        `compiler` the zygote first takes on torch's compiler stack, if it has not yet (seconds).
+        `extras` (EXTRAS' names) the zygote first takes those on, if it has not yet (seconds).
         With `nobody` (workdir is nobody's) a fork that needs a user namespace drops to nobody first."""
         message = json.dumps({"op": "spawn", "workdir": str(workdir), "env": env, "namespaces": namespaces,
-                              "cgroup": list(cgroup), "compiler": compiler, "nobody": nobody}).encode()
+                              "cgroup": list(cgroup), "extras": list(extras), "nobody": nobody}).encode()
         with self._lock:
             self.ready()
             try:
@@ -262,7 +265,7 @@ def main(argv: list[str]) -> None:
     for control in controls:
         _tell(control, {"event": "ready", "warm_s": warm_s})
     children: dict[int, socket.socket] = {}  # each child's pid, and whose request it was
-    compiler = False
+    taken: set[str] = set()  # the EXTRAS taken on
     later = _later(torch, libc, LATER)
     while controls:  # until the last grader hangs up (or dies)
         # A step of the warm-up that only makes children faster, when no child is alive: memory it
@@ -285,9 +288,9 @@ def main(argv: list[str]) -> None:
                 control.close()
                 continue
             request = json.loads(data)
-            if request.get("compiler") and not compiler:
-                warm_up(torch, COMPILER)  # from now on every child has it
-                compiler = True
+            for extra in [e for e in EXTRAS if e in request.get("extras", ()) and e not in taken]:
+                EXTRAS[extra](torch)  # from now on every child has it
+                taken.add(extra)
                 later += _later(torch, libc, ())
             keep_closed = (*(c.fileno() for c in controls), wake_read, wake_write, own_pid_namespace)
             pid = _fork_child(torch, libc, request, fds, keep_closed, own_pid_namespace)
@@ -562,6 +565,49 @@ def warm_up(torch: Any, styles: tuple[str, ...]) -> None:
                     fn(x)
     warm.rest()
     warm.remove()
+
+
+def warm_up_plotting(torch: Any) -> None:
+    """matplotlib's pyplot, with the Agg backend and its font list loaded, as a child would import
+    them (0.4-0.6 s a child otherwise). With an empty configuration folder of its own, as a child's
+    is, and none of this process's matplotlib settings (the grader's user's matplotlibrc would
+    otherwise set every child's style; this process runs in /, whose matplotlibrc only root could
+    write). Fonts that a child may not read (fontconfig's, in root's home, say) are left out of the
+    list, so a plot never picks one it cannot open. Best effort: where this fails, a child that
+    plots imports it itself."""
+    before, folder = dict(os.environ), tempfile.mkdtemp(prefix="grader-zygote-matplotlib-")
+    try:
+        for name in [name for name in os.environ if name.startswith(("MPL", "MATPLOTLIB"))]:
+            del os.environ[name]
+        os.environ.update(MPLBACKEND="Agg", MPLCONFIGDIR=folder)
+        import matplotlib.pyplot  # noqa: F401
+        from matplotlib import font_manager, get_data_path
+
+        fonts = font_manager.fontManager
+        shared = (os.path.join(get_data_path(), ""), "/usr/")
+        fonts.ttflist = [font for font in fonts.ttflist if _readable_by_all(font.fname, shared)]
+        fonts.afmlist = [font for font in fonts.afmlist if _readable_by_all(font.fname, shared)]
+    except Exception:  # noqa: BLE001 - only speed is lost: a child that plots imports it itself
+        pass
+    finally:
+        os.environ.clear()
+        os.environ.update(before)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _readable_by_all(path: str, roots: tuple[str, ...]) -> bool:
+    try:
+        return path.startswith(roots) and bool(os.stat(path).st_mode & stat.S_IROTH)
+    except OSError:
+        return False
+
+
+# What a spawn request may ask the zygote to take on first (submission.warm_extras): once taken,
+# every later child has it.
+EXTRAS: dict[str, Callable[[Any], None]] = {
+    "compiler": lambda torch: warm_up(torch, COMPILER),
+    "plotting": warm_up_plotting,
+}
 
 
 # The zygote's anonymous memory (Python's heap, torch's allocations: about 180 MB) is folded into

@@ -171,3 +171,10 @@ def test_results_written_beside_the_submissions_are_no_students(tmp_path):
         jobs = batch.discover(folder, out=out)
         assert jobs[0].student == "bob" and jobs[0].path == folder / "bob.py"
         assert [j.student for j in jobs[1:]] == (["results"] if out == folder else [])  # a folder with no .py
+
+
+def test_what_a_zygote_takes_on_first_is_read_from_the_source():
+    assert submission.warm_extras(b"import torch\n") == ()
+    assert submission.warm_extras(b"from torch.func import grad\nimport matplotlib.pyplot as plt\n") == (
+        "compiler", "plotting")
+    assert submission.warm_extras(b"from pylab import plot\n") == ("plotting",)

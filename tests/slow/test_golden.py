@@ -43,6 +43,7 @@ GOLDEN: dict[str, Golden] = {
     "honest_forward_ad": Golden("graded", 10.0),
     "honest_inplace_sin": Golden("graded", 10.0),
     "honest_float64": Golden("graded", 10.0),
+    "honest_plots": Golden("graded", 10.0),
     "mistake_nonscalar_backward": Golden(
         "graded", 5.94, {"correctness", "contract", "tracked_inputs"}, {"correctness": "nonscalar_backward"},
         {"correctness": ("grad can be implicitly created only for scalar outputs", "y.sum().backward()",

@@ -201,3 +201,22 @@ def test_a_crash_is_named_even_when_the_zygote_is_slow_to_report_it(sin, monkeyp
     outcome = grade_file(FIXTURES / "segfault.py", sin, warm=True)
     assert slow and outcome.status == "crash"
     assert "killed by signal SIGSEGV" in next(f for f in outcome.findings if f.name == "correctness").message
+
+
+def test_a_file_that_plots_finds_pyplot_ready_with_matplotlibs_own_settings(sin, monkeypatch, tmp_path):
+    """A zygote takes matplotlib's pyplot on at the first file that mentions it (0.4-0.6 s a child
+    otherwise), with a configuration folder of its own, as a fresh child has: the grader's own
+    matplotlib settings never reach a student's plot."""
+    from grader.sandbox.zygote import Zygote
+
+    (tmp_path / "matplotlibrc").write_text("lines.linewidth: 7\n")
+    zygote = Zygote({**session._base_env(), "MPLCONFIGDIR": str(tmp_path)})
+    try:
+        monkeypatch.setattr(session, "warm_zygote", lambda: zygote)
+        first, second = (grade_file(FIXTURES / "plots_as_it_loads.py", sin, warm=True) for _ in range(2))
+    finally:
+        zygote.close()
+    for outcome in (first, second):
+        assert outcome.score == 10
+        assert "pyplot imported before: True; line width 1.5; font read" in outcome.stdout
+
