@@ -215,7 +215,8 @@ def test_a_tree_deeper_than_python_recurses_is_removed(grade_file, sin, monkeypa
     else:
         assert outcome.status == "load_error" and "made 3000 levels" not in outcome.stdout
         assert "No space left on device" in next(f for f in outcome.findings if f.name == "loads").message
-    assert list(Path(tempfile.gettempdir()).glob("grader-*/deep_folders_4245")) == []
+    # This process's folders only (grader-<pid>-...): another test process may be grading the same file.
+    assert list(Path(tempfile.gettempdir()).glob(f"grader-{os.getpid()}-*/deep_folders_4245")) == []
 
 
 def test_files_outside_the_sandbox_cannot_be_read(grade_file, sin, tmp_path):
