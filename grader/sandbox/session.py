@@ -318,6 +318,7 @@ class Session(Requests):
                 os.close(fd)
         self.record = RecordStream(os.fdopen(record_read, "rb"), self.record_key)
         self.folder_watch: FolderWatch | None = None  # started once the child says where its folder is
+        self._reaping = threading.Lock()  # a child started afresh: killed by group only while unreaped
 
     def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
                zygote: Zygote | None, memory_gib: float | None) -> None:
@@ -366,7 +367,7 @@ class Session(Requests):
         stderr, stderr_write = os.pipe()
         fds = (request_read, reply_write, record_write, stdout_write, stderr_write)
         try:
-            pid = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip,
+            child = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip,
                                cgroup=self.cgroup.procs if self.cgroup else (), extras=self._extras,
                                nobody=child_is_nobody())
         except ZygoteGone as gone:
@@ -380,7 +381,7 @@ class Session(Requests):
         finally:
             for fd in (stdout_write, stderr_write):
                 os.close(fd)
-        return ForkedChild(pid, zygote), os.fdopen(stdout, "rb"), os.fdopen(stderr, "rb")
+        return child, os.fdopen(stdout, "rb"), os.fdopen(stderr, "rb")
 
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
         if self.ended:
@@ -443,7 +444,8 @@ class Session(Requests):
         and reaps it late."""
         for timeout in (5, 30):
             try:
-                return self.process.wait(timeout=timeout)
+                with self._reaping:
+                    return self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 if not _gone(self.process.pid):
                     return None
@@ -461,15 +463,24 @@ class Session(Requests):
         raise SessionEnded(ended)
 
     def _kill_group(self) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        """SIGKILL to the child and all it started, never to a pid that is no longer its own: a
+        forked child through its pidfd (the zygote reaps it, and its pid may be reused at once); a
+        child started afresh by its process group only until we reap it (the folder watch's thread
+        calls this too)."""
+        if isinstance(self.process, ForkedChild):
+            self.process.kill()
+            return
+        with self._reaping, contextlib.suppress(ProcessLookupError, PermissionError):
+            if self.process.returncode is None:
+                os.killpg(self.process.pid, signal.SIGKILL)
 
     def kill(self) -> None:
         self._kill_group()
         if isinstance(self.process, ForkedChild):
             self.process.forget()  # the zygote reaps it; waiting for word of that costs a round trip
         else:
-            self.process.wait()
+            with self._reaping:
+                self.process.wait()
 
     def close(self) -> None:
         # Every reply we wanted is in, and a sandbox child has nothing worth cleaning up: killing it
@@ -484,6 +495,8 @@ class Session(Requests):
             self.cgroup.remove(wait=0)
         if self.folder_watch:
             self.folder_watch.close()
+        if isinstance(self.process, ForkedChild):
+            self.process.release()
         remove_folder(self.workdir)
 
     def output(self) -> tuple[str, int, str, int]:

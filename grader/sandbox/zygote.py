@@ -25,8 +25,12 @@ the last of them hangs up.
 
 Control messages are JSON over a SOCK_SEQPACKET socket pair (one datagram per message):
   grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup", "extras", "nobody"} + 5 fds
-  zygote -> grader  {"event": "ready"} once; {"event": "spawned", "pid"}; {"event": "exited", "pid", "code"}
-where "code" follows subprocess's convention (negative: killed by that signal).
+  zygote -> grader  {"event": "ready"} once; {"event": "spawned", "pid"} + the child's pidfd;
+                    {"event": "exited", "pid", "code"}
+where "code" follows subprocess's convention (negative: killed by that signal). The grader kills a child
+only through its pidfd, opened by the zygote before it could reap the child: once reaped, a pid is the
+kernel's to give again, and a red team's child wound the pid counter round so that its own pid went
+to the next student's child just as its grader killed it by number.
 """
 
 from __future__ import annotations
@@ -127,9 +131,9 @@ class Zygote:
             self._ready = True
 
     def spawn(self, workdir: Path, env: dict[str, str], fds: tuple[int, ...], namespaces: bool,
-              cgroup: tuple[str, ...] = (), extras: tuple[str, ...] = (), nobody: bool = False) -> int:
+              cgroup: tuple[str, ...] = (), extras: tuple[str, ...] = (), nobody: bool = False) -> ForkedChild:
         """Fork a sandbox child in `workdir` with fds (request read, reply write, record write, stdout,
-        stderr); its pid. The child joins the cgroup whose cgroup.procs files are given. With
+        stderr). The child joins the cgroup whose cgroup.procs files are given. With
         `extras` (EXTRAS' names) the zygote first takes those on, if it has not yet (seconds).
         With `nobody` (workdir is nobody's) a fork that needs a user namespace drops to nobody first."""
         message = json.dumps({"op": "spawn", "workdir": str(workdir), "env": env, "namespaces": namespaces,
@@ -144,7 +148,7 @@ class Zygote:
                 while True:
                     reply = self._next(30.0)
                     if reply.get("event") == "spawned":
-                        return int(reply["pid"])
+                        return ForkedChild(int(reply["pid"]), self, reply.get("pidfd"))
             except subprocess.TimeoutExpired:
                 self._gone = True  # a zygote that stops answering is replaced, not waited for
                 if self.process is None:  # another process's (a batch's shared one): not ours to kill
@@ -196,13 +200,17 @@ class Zygote:
         if not ready:
             raise subprocess.TimeoutExpired("zygote", timeout or 0)
         try:
-            data = self._socket.recv(MAX_MESSAGE)
+            data, fds = _receive(self._socket)
         except OSError:
-            data = b""
+            data, fds = b"", []
         if not data:
             self._gone = True
             raise ZygoteGone("the zygote ended")
         message = json.loads(data)
+        if message.get("event") == "spawned" and fds:
+            message["pidfd"] = fds.pop(0)
+        for fd in fds:
+            os.close(fd)
         if message.get("event") == "exited":
             pid = int(message["pid"])
             if pid in self._forgotten:
@@ -215,10 +223,37 @@ class Zygote:
 class ForkedChild:
     """A sandbox child born of a zygote, with the part of subprocess.Popen's face that Session uses."""
 
-    def __init__(self, pid: int, zygote: Zygote) -> None:
+    def __init__(self, pid: int, zygote: Zygote, pidfd: int | None = None) -> None:
         self.pid = pid
         self._zygote = zygote
         self.returncode: int | None = None
+        self._pidfd = pidfd
+        self._lock = threading.Lock()  # the folder watch's thread kills too
+        self._released = False
+
+    def kill(self) -> None:
+        """SIGKILL, through the pidfd: this child and only it, whether or not the zygote has reaped
+        it (a holder's child dies with it). Never through the bare pid, which the zygote may have
+        reaped and the kernel given to another student's child (see the module's docstring): on
+        kernels before 5.3, which have no pidfd, its process group, while the zygote has not said
+        it ended."""
+        with self._lock:
+            if self._released:
+                return
+            if self._pidfd is not None:
+                with contextlib.suppress(OSError):
+                    signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+            elif self.returncode is None and self.pid not in self._zygote._exited:
+                with contextlib.suppress(OSError):
+                    os.killpg(self.pid, signal.SIGKILL)
+
+    def release(self) -> None:
+        """No more signals: the pidfd is closed."""
+        with self._lock:
+            self._released = True
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+                self._pidfd = None
 
     def wait(self, timeout: float | None = None) -> int:
         if self.returncode is None:
@@ -297,13 +332,24 @@ def main(argv: list[str]) -> None:
             for fd in fds:
                 os.close(fd)
             children[pid] = control
-            _tell(control, {"event": "spawned", "pid": pid})
+            pidfd = _pidfd(pid)  # before it can be reaped: the pid is still this child's
+            _tell(control, {"event": "spawned", "pid": pid}, () if pidfd is None else (pidfd,))
+            if pidfd is not None:
+                os.close(pidfd)
 
 
-def _tell(control: socket.socket, message: dict[str, Any]) -> None:
+def _tell(control: socket.socket, message: dict[str, Any], fds: tuple[int, ...] = ()) -> None:
     """One control message; a grader that is gone is not waited for (its hang-up is seen next)."""
     with contextlib.suppress(OSError):
-        control.send(json.dumps(message).encode())
+        ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+        control.sendmsg([json.dumps(message).encode()], ancillary)
+
+
+def _pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except (OSError, AttributeError):  # a kernel before 5.3
+        return None
 
 
 def _fork_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int], keep_closed: tuple[int, ...],

@@ -220,3 +220,73 @@ def test_a_file_that_plots_finds_pyplot_ready_with_matplotlibs_own_settings(sin,
         assert outcome.score == 10
         assert "pyplot imported before: True; line width 1.5; font read" in outcome.stdout
 
+
+def _next_pid_is(pid: int) -> bool:
+    """Ask the kernel to give `pid` to the next process made (root only); False where it may not."""
+    try:
+        Path("/proc/sys/kernel/ns_last_pid").write_text(str(pid - 1))
+    except OSError:
+        return False
+    return True
+
+
+def test_a_grader_never_kills_the_child_that_inherited_its_own_childs_pid(sin, zygote):
+    """A red team's root child wound the pid counter round (threads, as many as it liked over time)
+    until the next pid was its own, then exited as the other worker forked: the zygote reaped it,
+    the next student's child got its pid, and its own grader, closing, killed that child by number.
+    Here the kernel is asked to give the pid again; the first session's kill must not reach it."""
+    from grader.sandbox import open_session
+
+    first = open_session(FIXTURES / "sleeps.py", sin.limits, warm=True)
+    first.receive(60, "the start")  # alive, and forked
+    pid = first.process.pid
+    os.kill(pid, signal.SIGKILL)  # dies by itself, as far as its grader knows
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:  # the zygote reaps it
+        time.sleep(0.01)
+    second = None
+    for _ in range(20):  # another process may take the pid first
+        if not _next_pid_is(pid):
+            first.close()
+            pytest.skip("the kernel may not be asked for a pid here (needs root)")
+        second = open_session(SUBMISSIONS / "honest_backward.py", sin.limits, warm=True)
+        second.receive(60, "the start")
+        if second.process.pid == pid:
+            break
+        second.close()
+        second = None
+    assert second is not None, "the pid went elsewhere every time"
+    try:
+        first.close()  # kills its child, which is long gone
+        time.sleep(0.2)
+        assert _alive(pid), "the first session's kill reached the second session's child"
+    finally:
+        second.close()
+
+
+def test_a_child_started_afresh_is_never_killed_by_number_once_reaped(sin):
+    """The same for a child started afresh: once its grader has reaped it, its pid (and process
+    group) may be another's, and closing the session must not signal it."""
+    from grader.sandbox import open_session
+
+    first = open_session(FIXTURES / "sleeps.py", sin.limits)
+    pid = first.process.pid
+    os.killpg(pid, signal.SIGKILL)
+    first.process.wait()  # reaped, as a session that saw its child die has done
+    for _ in range(20):
+        if not _next_pid_is(pid):
+            first.close()
+            pytest.skip("the kernel may not be asked for a pid here (needs root)")
+        other = subprocess.Popen(["sleep", "30"], start_new_session=True)
+        if other.pid == pid:
+            break
+        other.kill()
+        other.wait()
+    try:
+        assert other.pid == pid, "the pid went elsewhere every time"
+        first.close()
+        time.sleep(0.2)
+        assert other.poll() is None, "closing the first session killed another process group"
+    finally:
+        other.kill()
+        other.wait()
