@@ -141,10 +141,10 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
                        advice="Import only those, and put plotting or demo code under "
                               "`if __name__ == \"__main__\":` so it does not run when graded.")
     where = f" at line {error.frames[-1].line} (`{error.frames[-1].code}`)" if error.frames else ""
-    disk = feedback.explain_error(error, ex)
-    if disk.key == "disk":
+    known = feedback.explain_error(error, ex)
+    if known.key in ("disk", "sandbox"):  # what the sandbox refused, at the top level as anywhere
         return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
-                       cause=disk.text, advice=disk.advice)
+                       cause=known.text, advice=known.advice)
     return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
                    cause="Code at the top level of a file runs when the file is imported.",
                    advice="Keep only imports and definitions at the top level; put the rest under "

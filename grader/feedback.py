@@ -133,10 +133,10 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
     (r"(No space left on device|File too large|Disk quota exceeded)", "disk",
      "your code wrote more to files than the sandbox allows (64 MiB per file, 256 MiB and 1,000 files in all).",
      "Do not write files: compute the derivative in memory and return it."),
-    (r"(Operation not permitted|Permission denied|PermissionError)", "sandbox",
-     "the grader's sandbox refused it: graded code may not start processes, use the network, or touch "
-     "files outside its own folder.",
-     "Compute the derivative with torch alone; nothing else is needed."),
+    (r"(Operation not permitted|Permission denied|PermissionError|Read-only file system)", "sandbox",
+     "the grader's sandbox refused it: graded code may not start processes (multiprocessing and process "
+     "pools included), use the network, or touch files outside its own folder.",
+     "Compute the derivative with torch alone (threads are fine); nothing else is needed."),
     (r"takes \d+ positional arguments? but \d+ (was|were) given|missing \d+ required positional argument",
      "signature", "{function} must take exactly one argument, the tensor x.",
      "Define it as def {function}(x): …"),
@@ -312,7 +312,9 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      "credit.", f"Fix the values first: differentiate exactly {in_torch(ex.value)} with autograd.")
     return Words(f"your answer changed when autograd's derivative of {ex.primitive} did, but not as autograd's does",
                  shown, "Likely cause: the answer mixes autograd's gradient with something computed another way "
-                 f"({ex.formula} on some elements or some calls, or a correction added to autograd's value).",
+                 f"({ex.formula} on some elements or some calls, or a correction added to autograd's value), or "
+                 f"autograd ran on a rewritten form of {_named(ex.value)} (an identity, such as a half-angle "
+                 f"formula) in which torch.{ex.primitive} is not differentiated at its own argument.",
                  f"Return exactly the gradient autograd computes for {in_torch(ex.value)}, unchanged, everywhere.")
 
 
@@ -327,6 +329,8 @@ def _bypass_cause(ex: Exercise, primitive_called: bool, uses_autograd: bool) -> 
                 f"{in_torch(ex.value)}, and the grader watches torch.{ex.primitive} itself.")
     if uses_autograd:
         return (f"Likely cause: autograd ran, but the value returned was computed another way ({ex.formula} written "
-                "out, a hand-written backward, or a value taken before or beside autograd's).")
+                "out, a hand-written backward, or a value taken before or beside autograd's), or autograd ran on a "
+                f"rewritten form of {_named(ex.value)} (an identity) in which torch.{ex.primitive} is not "
+                "differentiated at its own argument: the grader watches that op itself.")
     return (f"Likely cause: the answer was computed without autograd ({ex.formula} written out, a shifted "
             f"{ex.primitive}, finite differences, numpy, or a series).")

@@ -159,6 +159,15 @@ def test_nonscalar_backward_error_gets_its_hint(sin):
     assert cause.key == "nonscalar_backward" and "y.sum().backward()" in cause.advice
 
 
+def test_a_process_pool_is_named_as_what_the_sandbox_refuses(sin):
+    """A red team's honest student ran its autograd in a ProcessPoolExecutor: every call raised
+    "Read-only file system" (multiprocessing's semaphore), and the words only said an exception."""
+    cause = feedback.explain_error(ErrorInfo("OSError", "[Errno 30] Read-only file system"), sin)
+    assert cause.key == "sandbox" and "process pools" in cause.text and "threads are fine" in cause.advice
+    finding = checks._load_error_finding(ErrorInfo("OSError", "[Errno 30] Read-only file system"), sin)
+    assert "process pools" in finding.cause
+
+
 def test_a_misspelt_attribute_gets_a_suggestion(sin):
     cause = feedback.explain_error(ErrorInfo("AttributeError", "'Tensor' object has no attribute 'gard'"), sin)
     assert "Did you mean .grad?" in cause.text

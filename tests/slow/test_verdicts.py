@@ -91,6 +91,15 @@ def test_autograd_of_another_function_is_named_as_such(grade_file, sin):
     assert "torch.sin never ran" in autograd.message
 
 
+def test_autograd_of_a_rewritten_form_is_not_called_a_formula_alone(grade_file, sin):
+    """A red team's student rewrote sin(x) as 2 sin(x/2) cos(x/2) and took autograd of that: no proof
+    (the grader watches sin at x), but the words named only formulas and corrections."""
+    outcome = grade_file(VERDICT / "autograd_of_a_half_angle_identity.py", sin)
+    autograd = _autograd(outcome)
+    assert outcome.score == sin.rubric["loads"] and autograd.data["unproven"]
+    assert "rewritten form of sin(x)" in autograd.cause and "not differentiated at its own argument" in autograd.cause
+
+
 def test_heap_walks_are_recorded_as_they_happen(grade_file, sin):
     heap = grade_file(VERDICT / "tells_by_gc.py", sin)
     assert "gc.get_objects" in heap.sandbox_events
