@@ -10,7 +10,9 @@ every 250 ms (sampling costs CPU that the graders would miss).
 The baseline grades one copy of the mix (a fresh process per file costs the same for every file;
 the crash and the timeout are left out of it, which only flatters the baseline). The timeout uses a
 2 s call limit (a copy of the exercise file), so one hang does not dominate the figures.
-Usage: python bench/batch_speed.py [--copies N]
+Usage: python bench/batch_speed.py [--copies N] [--samples NAME,NAME...]  (names in submissions/: the
+default is SAMPLES, and adding honest_plots to them adds a student who plots as the file
+loads, as the exercise asks)
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ["honest_backward", "honest_autograd_grad", "honest_func_vmap", "mistake_returns_y", "mistake_two_sin",
            "mistake_backward_x", "cheat_cos", "cheat_finite_diff", "cheat_shifted_sin"]
-MIX = [ROOT / "submissions" / f"{name}.py" for name in SAMPLES]
+MIX = [ROOT / "submissions" / f"{name}.py" for name in SAMPLES]  # the default mix
 ONCE = [ROOT / "tests" / "fixtures" / name for name in ("segfault.py", "sleeps.py")]
 
 
@@ -127,7 +129,10 @@ def quick_exercise(folder: Path, **limits: float) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=20)
-    copies = parser.parse_args().copies
+    parser.add_argument("--samples", default=",".join(SAMPLES), help="comma-separated names in submissions/")
+    args = parser.parse_args()
+    copies = args.copies
+    mix = [ROOT / "submissions" / f"{name}.py" for name in args.samples.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         exercise = quick_exercise(work)
@@ -135,7 +140,7 @@ def main() -> None:
         for each in (folder, quick):
             each.mkdir()
             for i in range(copies):
-                for sample in MIX:
+                for sample in mix:
                     shutil.copy(sample, each / f"{sample.stem}_{i:03d}.py")
             for sample in ONCE:
                 if each is folder or sample.name != "sleeps.py":
@@ -147,8 +152,8 @@ def main() -> None:
                                   "--exercise", str(exercise))
 
         modes = {
-            "fresh grade per file": (MIX, "a", lambda: [grader("grade", str(f), "--out", str(work / "a" / f.stem),
-                                                               "--exercise", str(exercise), "--quiet") for f in MIX]),
+            "fresh grade per file": (mix, "a", lambda: [grader("grade", str(f), "--out", str(work / "a" / f.stem),
+                                                               "--exercise", str(exercise), "--quiet") for f in mix]),
             "batch -j 1": (files, "b", batch(folder, "b", "1")),
             "batch -j 2": (files, "c", batch(folder, "c", "2")),
             "batch -j 2, no timeout": (quick_files, "d", batch(quick, "d", "2")),
@@ -165,8 +170,8 @@ def main() -> None:
             first[name], last = written(work / out, wall)
             steady[name] = (len(graded) - 1) / (last - first[name]) if last > first[name] else float("nan")
     base = rates["fresh grade per file"]
-    print(f"{len(files)} submissions ({copies} copies of {len(MIX)} samples, one crash, one timeout); "
-          f"the baseline grades one copy of the {len(MIX)}")
+    print(f"{len(files)} submissions ({copies} copies of {len(mix)} samples, one crash, one timeout); "
+          f"the baseline grades one copy of the {len(mix)}")
     for name, rate in rates.items():
         worker, process = memory[name]
         print(f"{name:22s} {rate:6.2f} submissions/s   {rate / base:5.1f}x the baseline   first result "
