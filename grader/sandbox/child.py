@@ -116,6 +116,9 @@ def _exit_with_parent(read_fd: int) -> None:
     os._exit(70)
 
 
+SIGNALS_PENDING = 64
+
+
 def apply_limits(limits: dict[str, Any], uses_cuda: bool) -> list[str]:
     """Resource limits for everything the submission does from here on; returns what is active."""
     active = []
@@ -135,6 +138,12 @@ def apply_limits(limits: dict[str, Any], uses_cuda: bool) -> list[str]:
     files = 1024 if hard == resource.RLIM_INFINITY else min(1024, hard)
     resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
     active.append(f"open files {files}")
+    # Queued signals and POSIX timers count against one total per user (root's, or nobody's, which
+    # every student's child shares), bounded by the sender's own limit: a red team's root child
+    # queued 96,365 real-time signals to itself, and no root program on the host could queue a
+    # signal or make a timer (timer_create) while it lived.
+    resource.setrlimit(resource.RLIMIT_SIGPENDING, (SIGNALS_PENDING, SIGNALS_PENDING))
+    active.append(f"queued signals {SIGNALS_PENDING}")
     if not uses_cuda:
         # CUDA reserves huge virtual ranges, so the address-space limit is only safe without it.
         budget = _address_space() + int(limits["memory_gib"] * (1 << 30))
