@@ -429,7 +429,10 @@ class Session(Requests):
         if code is None:
             return Ended("exit", f"closed its channel during {doing}")
         if code < 0:
-            name = signal.Signals(-code).name
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:  # a real-time signal has no name: a red team's child turned this into a grader error
+                name = f"{-code} (SIGRTMIN+{-code - signal.SIGRTMIN})" if -code >= signal.SIGRTMIN else str(-code)
             if -code == signal.SIGXCPU:
                 return Ended("timeout", f"used up its CPU time during {doing} ({name})", code)
             return Ended("crash", f"crashed during {doing}: killed by signal {name}", code)

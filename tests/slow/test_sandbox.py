@@ -32,6 +32,16 @@ def test_a_segfault_in_the_function_is_a_crash_not_a_grader_failure(grade_file, 
     assert findings(outcome)["loads"].passed and outcome.score == 1
 
 
+def test_death_by_a_signal_with_no_name_is_a_crash_not_a_grader_failure(grade_file, sin, monkeypatch):
+    """signal.Signals names few real-time signals: a red team's child that died of SIGRTMIN+2 was
+    reported as the grader's own failure (which a course might regrade or review by hand). Without
+    namespaces, as there: process 1 of a pid namespace of its own ignores its own fatal signals."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
+    outcome = grade_file(FIXTURES / "dies_of_a_realtime_signal.py", sin)
+    assert outcome.status == "crash" and outcome.score == 1
+    assert f"killed by signal {int(signal.SIGRTMIN) + 2} (SIGRTMIN+2)" in findings(outcome)["correctness"].message
+
+
 def test_sleeping_forever_is_stopped_by_the_call_timeout(grade_file, quick_sin):
     started = time.monotonic()
     outcome = grade_file(FIXTURES / "sleeps.py", quick_sin)
