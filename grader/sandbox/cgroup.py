@@ -80,8 +80,29 @@ class Cgroup:
         for procs in self.procs:
             with contextlib.suppress(OSError, ValueError):
                 for pid in Path(procs).read_text().split():
-                    with contextlib.suppress(OSError):
-                        os.kill(int(pid), signal.SIGKILL)
+                    _kill_member(int(pid), Path(procs))
+
+
+def _kill_member(pid: int, procs: Path) -> None:
+    """SIGKILL to a process the cgroup lists, never to another that has its pid by now: the pid is
+    pinned with a pidfd, and the process killed only if the list still holds the pid (a red team
+    wound the pid counter round so that a dead child's pid went to the next student's child).
+    Without pidfds (kernels before 5.3), by the pid."""
+    try:
+        pinned = os.pidfd_open(pid)
+    except AttributeError:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        return
+    except OSError:
+        return  # gone
+    try:
+        if str(pid) in procs.read_text().split():
+            signal.pidfd_send_signal(pinned, signal.SIGKILL)
+    except OSError:
+        pass
+    finally:
+        os.close(pinned)
 
 
 def create(allowance: int) -> Cgroup | None:

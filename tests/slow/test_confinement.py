@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -345,6 +346,29 @@ def test_without_a_cgroup_the_layers_say_so(grade_file, sin, monkeypatch):
     outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin)
     assert cgroup.FALLBACK_LAYER in outcome.sandbox_layers and "memory 4 GiB" in outcome.sandbox_layers
     assert outcome.score == 10
+
+
+def test_a_cgroup_kills_what_it_holds_and_nothing_that_took_a_pid_it_listed():
+    """Removing a child's cgroup kills what is left in it; a pid read from its list may be another
+    process's by the time it is signalled (a red team made pids come round on purpose), so only a
+    process the list still holds is killed."""
+    group = cgroup.create(1 << 30)
+    if group is None:
+        pytest.skip("no cgroups here")
+    inside = subprocess.Popen(["sleep", "30"])
+    outside = subprocess.Popen(["sleep", "30"])
+    try:
+        for procs in group.procs:
+            Path(procs).write_text(str(inside.pid))
+        cgroup._kill_member(outside.pid, Path(group.procs[0]))  # as if its pid had been read from the list
+        time.sleep(0.1)
+        assert outside.poll() is None, "a process outside the cgroup was killed"
+        assert group.remove(wait=5)
+        assert inside.wait(timeout=5) == -signal.SIGKILL
+    finally:
+        for process in (inside, outside):
+            process.kill()
+            process.wait()
 
 
 def shmem_kib() -> int:
