@@ -489,6 +489,13 @@ def seccomp_program() -> bytes | None:
         # flags in memory a filter cannot read, so it answers ENOSYS and glibc falls back to clone.
         rules.add_rule(denied, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, 0x10000, 0))
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+        # The child dies with the process that holds it (its parent-death signal, set before this
+        # filter) and is killed with its process group: it may clear neither. Where the grader needs a
+        # user namespace, what the grader kills is that holder; without a cgroup, a child that had
+        # cleared the signal and left the group outlived the kill.
+        rules.add_rule(denied, "prctl", seccomp.Arg(0, seccomp.EQ, _PR_SET_PDEATHSIG))
+        for name in ("setsid", "setpgid"):
+            rules.add_rule(denied, name)
         # No socket of any family: nothing outside to talk to, a UNIX socket on the host included.
         # socketpair() stays: its two ends reach only each other.
         rules.add_rule(seccomp.ERRNO(errno.EACCES), "socket")

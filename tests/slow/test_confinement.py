@@ -5,6 +5,7 @@ normally; where a case names GRADER_SANDBOX_SKIP, the layers left on hold by the
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -158,6 +159,56 @@ def graded_as(host: str, tmp_path: Path, fixture: str, command: str, python: str
     return json.loads(result.read_text())
 
 
+OUTLIVES = """
+import sys
+from grader.sandbox import cgroup
+cgroup.create = lambda allowance: None  # a host with no cgroup to kill what is left
+from grader.cli import main
+sys.argv = ["grader", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("host", ["no CAP_SYS_ADMIN", "container"])
+def test_a_child_cannot_outlive_the_kill_of_the_process_that_holds_it(tmp_path, host):
+    """Where the grader needs a user namespace (or has none), a holder process holds the child, and
+    the grader kills the holder: the child dies with it by its parent-death signal. A child that
+    cleared that signal, left its process group and blinded its pipe watch slept on after a batch
+    run by hand had ended, on a host with no cgroup; it may now do neither of the first two."""
+    capsh = shutil.which("capsh")
+    if os.geteuid() != 0 or capsh is None:
+        pytest.skip("needs root and capsh")
+    (tmp_path / "class").mkdir()
+    shutil.copy(HOSTILE / "outlives_its_holder.py", tmp_path / "class")
+    quick = (ROOT / "reference" / "sin.toml").read_text().replace("call_timeout_s = 10.0", "call_timeout_s = 2.0")
+    solution = repr(str(ROOT / "reference" / "sin_solution.py"))
+    (tmp_path / "quick.toml").write_text(quick.replace('"sin_solution.py"', solution))
+    grader = [sys.executable, "-c", OUTLIVES, "batch", str(tmp_path / "class"), "--out", str(tmp_path / "out"),
+              "--no-plot", "--exercise", str(tmp_path / "quick.toml")]
+    if host == "container":
+        grader = [sys.executable, str(ROOT / "tests" / "container_root.py"), *grader]
+    done = subprocess.run([capsh, "--drop=cap_sys_admin", "--", "-c", 'exec "$@"', "grader", *grader],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    time.sleep(0.5)
+    left = [path.parent for path in Path("/proc").glob("[0-9]*/comm") if _read(path) == "grader-outlives"
+            and _read(path.parent / "stat").rsplit(")", 1)[-1].split()[:1] not in (["Z"], ["X"])]  # dead, unreaped
+    for process in left:
+        with contextlib.suppress(OSError):
+            os.kill(int(process.name), signal.SIGKILL)
+    result = json.loads((tmp_path / "out" / "outlives_its_holder" / "result.json").read_text())
+    assert result["status"] == "timeout"
+    assert "signal: -1 1\nsetsid: refused 1" in result["output"]["stdout"], result["output"]["stdout"]
+    assert left == [], "the child outlived the kill"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
+
+
 def host_state(target: Path) -> tuple[object, ...]:
     """What a child must leave as it was: the target's mode, owner, times and attributes, and any
     System V segment with the fixture's key."""
@@ -198,7 +249,7 @@ def test_a_child_that_keeps_uid_0_changes_nothing_the_host_keeps(tmp_path, monke
         target.unlink()
     lines = [line.split() for line in data["output"]["stdout"].splitlines() if line.startswith(("DID ", "refused "))]
     tried = {words[1]: "DID" if words[0] == "DID" else words[-1] for words in lines}
-    assert len(tried) == 19 and all(result != "DID" for result in tried.values()), tried
+    assert len(tried) == 22 and all(result != "DID" for result in tried.values()), tried
     assert tried["aio"] == "ENOSYS" and tried["queued_signals"] == "EAGAIN"
     assert {tried[k] for k in ("lease", "lease_high_bits", "flock", "posix_lock", "ofd_lock", "dnotify")} == {"ENOLCK"}
     assert after == before and data["score"] == 10
