@@ -368,8 +368,8 @@ class Session(Requests):
         fds = (request_read, reply_write, record_write, stdout_write, stderr_write)
         try:
             child = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip,
-                               cgroup=self.cgroup.procs if self.cgroup else (), extras=self._extras,
-                               nobody=child_is_nobody())
+                                 cgroup=self.cgroup.procs if self.cgroup else (), extras=self._extras,
+                                 nobody=child_is_nobody())
         except ZygoteGone as gone:
             for fd in (stdout, stderr):
                 os.close(fd)
@@ -447,12 +447,27 @@ class Session(Requests):
         and reaps it late."""
         for timeout in (5, 30):
             try:
-                with self._reaping:
-                    return self.process.wait(timeout=timeout)
+                return self._wait(timeout)
             except subprocess.TimeoutExpired:
                 if not _gone(self.process.pid):
                     return None
         return None
+
+    def _wait(self, timeout: float) -> int:
+        """The child's exit code once it has ended (TimeoutExpired if not within `timeout`). A child
+        started afresh is reaped under the lock its group's kill takes, polled so that the folder
+        watch's thread can still kill a child that lives on meanwhile."""
+        if isinstance(self.process, ForkedChild):
+            return self.process.wait(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._reaping:
+                code = self.process.poll()
+            if code is not None:
+                return code
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(str(self.process.args), timeout)
+            time.sleep(0.01)
 
     def _end(self, ended: Ended) -> NoReturn:
         if self.folder_watch and self.folder_watch.exceeded:
