@@ -323,9 +323,11 @@ def main(argv: list[str]) -> None:
                 control.close()
                 continue
             request = json.loads(data)
-            for extra in [e for e in EXTRAS if e in request.get("extras", ()) and e not in taken]:
+            taking = [extra for extra in EXTRAS if extra in request.get("extras", ()) and extra not in taken]
+            for extra in taking:
                 EXTRAS[extra](torch)  # from now on every child has it
                 taken.add(extra)
+            if taking:  # one collection and folding for all of them, in idle moments
                 later += _later(torch, libc, ())
             keep_closed = (*(c.fileno() for c in controls), wake_read, wake_write, own_pid_namespace)
             pid = _fork_child(torch, libc, request, fds, keep_closed, own_pid_namespace)
