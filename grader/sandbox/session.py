@@ -431,7 +431,8 @@ class Session(Requests):
         if code < 0:
             try:
                 name = signal.Signals(-code).name
-            except ValueError:  # a real-time signal has no name: a red team's child turned this into a grader error
+            except ValueError:  # of the real-time signals only SIGRTMIN and SIGRTMAX have names (a red team's
+                # child died of SIGRTMIN+2, and this ValueError made its result the grader's own failure)
                 name = f"{-code} (SIGRTMIN+{-code - signal.SIGRTMIN})" if -code >= signal.SIGRTMIN else str(-code)
             if -code == signal.SIGXCPU:
                 return Ended("timeout", f"used up its CPU time during {doing} ({name})", code)
