@@ -353,7 +353,8 @@ class Session(Requests):
                 start_new_session=True,
             )
             self.process, out_pipe, err_pipe = popen, popen.stdout, popen.stderr
-        self._receiver = protocol.Receiver(self._reply_fd)
+        self._sender = protocol.Sender(self._request)
+        self._receiver = protocol.Receiver(self._reply_fd, sender=self._sender)
         self.stdout = CapturedStream(out_pipe, output_kib << 10)
         self.stderr = CapturedStream(err_pipe, output_kib << 10)
         self.ended: Ended | None = None
@@ -392,7 +393,7 @@ class Session(Requests):
         if self._unheard:
             return
         try:
-            protocol.send(self._request, header, payload)
+            self._sender.send(header, payload)
         except OSError:
             # The child closed its end: it died on an input already sent (requests are pipelined)
             # or dropped the pipe. Ending here would lose the replies still in the pipe and the

@@ -124,6 +124,16 @@ def test_abort_in_c_code_is_a_crash(grade_file, sin):
     assert outcome.status == "crash" and "killed by signal SIG" in message(outcome)
 
 
+@pytest.mark.parametrize("skip", ["", "seccomp"])
+def test_a_child_that_shrinks_its_request_pipe_still_runs_out_of_time(grade_file, tight, monkeypatch, skip):
+    """seccomp refuses F_SETPIPE_SZ; without it (no libseccomp on the host) the pipe shrinks, and
+    the grader, which never waits on a write, still times the sleeping call out."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    outcome = grade_file(HOSTILE / "shrinks_its_request_pipe.py", tight)
+    assert outcome.status == "timeout" and "within 3 s" in message(outcome), message(outcome)
+    assert (" 4096" in outcome.stdout) == (skip == "seccomp"), outcome.stdout
+
+
 def test_keyboard_interrupt_inside_the_function_is_just_an_error(grade_file, sin):
     outcome = grade_file(HOSTILE / "keyboard_interrupt.py", sin)
     assert outcome.status == "graded" and "KeyboardInterrupt" in message(outcome)
