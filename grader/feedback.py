@@ -135,7 +135,8 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "Do not write files: compute the derivative in memory and return it."),
     (r"(Operation not permitted|Permission denied|PermissionError|Read-only file system)", "sandbox",
      "the grader's sandbox refused it: graded code may not start processes (multiprocessing and process "
-     "pools included), use the network, or touch files outside its own folder.",
+     "pools included), use the network, set signal handlers (signal.signal, for an alarm say), or touch "
+     "files outside its own folder.",
      "Compute the derivative with torch alone (threads are fine); nothing else is needed."),
     (r"takes \d+ positional arguments? but \d+ (was|were) given|missing \d+ required positional argument",
      "signature", "{function} must take exactly one argument, the tensor x.",

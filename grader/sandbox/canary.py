@@ -97,10 +97,15 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
 
     def derivatives(x: Any) -> tuple[Any, Any]:
         """The operator's kernel: d and h/2 for x (dense, real or complex). Only this frame and the
-        formula's ever hold the state; nothing raised here carries them out (see _formula)."""
-        inside.busy = True
+        formula's ever hold the state; nothing raised here carries them out (see _formula): not a
+        RecursionError at the formula's call either, which a submission can time by its own depth.
+        (An exception raised between the two, an interrupt, is the audit hook's: it refuses every
+        frame of this module, confine.py.)"""
         try:
+            inside.busy = True
             return _formula(x)
+        except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
+            return nan, nan
         finally:
             inside.busy = False
 

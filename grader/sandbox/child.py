@@ -10,8 +10,10 @@ Everything sent back is raw numbers plus plain JSON facts; the parent decides wh
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import importlib.util
 import inspect
+import linecache
 import os
 import resource
 import select
@@ -68,9 +70,11 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, start_s: floa
             protocol.send(write_fd, {"event": "reference",
                                      "call": runner.reference_pass(setup["reference"], setup["trace_x"])})
         _run_compiled_code_through_autograd(torch)
+        _settle_signals()
         active += confine.apply(Path(setup["path"]).parent, record_fd, bytes.fromhex(setup.pop("record_key", "")),
                                 frozenset(setup.get("skip", ())), runner.canary.busy, gpu="cuda" in setup["devices"],
-                                tracing=(torch._C._get_tracing_state, torch._C._set_tracing_state))
+                                tracing=(torch._C._get_tracing_state, torch._C._set_tracing_state),
+                                secret_globals=vars(canary))
     except Exception:  # noqa: BLE001 - the grader's own failure, before any student code: never the student's
         protocol.send(write_fd, {"event": "harness_error", "detail": traceback.format_exc()[-MAX_MESSAGE_CHARS:]})
         return
@@ -85,7 +89,7 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, start_s: floa
         try:
             reply, arrays = runner.serve(header, payload)
         except Exception:  # noqa: BLE001 - our harness failed around the call (maybe the student broke torch)
-            reply, arrays = {"event": "harness_error", "detail": traceback.format_exc()[-MAX_MESSAGE_CHARS:]}, []
+            reply, arrays = {"event": "harness_error", "detail": _traceback_text()}, []
         specs, blob = protocol.pack_arrays(arrays)
         protocol.send(write_fd, {**reply, "arrays": specs}, blob)
 
@@ -103,6 +107,28 @@ def _run_compiled_code_through_autograd(torch: Any) -> None:
     torch._C._set_graph_executor_optimize = lambda optimize: None
     if "torch._dynamo" in sys.modules:
         sys.modules["torch._dynamo"].config.suppress_errors = True
+
+
+def _traceback_text() -> str:
+    """The exception being handled, as text for the grader; its type and message alone where the
+    audit hook refuses one of its frames (the canary's, confine.py)."""
+    error = sys.exc_info()[1]
+    try:
+        return traceback.format_exc()[-MAX_MESSAGE_CHARS:]
+    except PermissionError:
+        return f"{type(error).__name__}: {error}"[-MAX_MESSAGE_CHARS:]
+
+
+def _settle_signals() -> None:
+    """The signal handlers this child keeps, set before seccomp refuses new ones (confine.py). SIGINT
+    is ignored: Python's own handler raises KeyboardInterrupt wherever the main thread is, inside the
+    canary's kernel too, whose frames the exception would carry out (a red team's thread interrupted
+    the main one with _thread.interrupt_main(), which does nothing for an ignored signal); and
+    asyncio.run(), which sets its own SIGINT handler only over Python's, then runs. faulthandler is
+    enabled: a crash then prints the student's traceback with it, and a submission's own
+    faulthandler.enable() is the no-op it is when enabled, instead of a refused handler."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    faulthandler.enable()
 
 
 def _exit_with_parent(read_fd: int) -> None:
@@ -331,20 +357,38 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list) -> dict[str, 
 
 
 def describe_error(err: BaseException, path: str) -> dict[str, Any]:
-    frames = [
-        {"line": f.lineno, "code": (f.line or "").strip()[:200], "function": f.name}
-        for f in traceback.extract_tb(err.__traceback__)
-        if f.filename == path
-    ]
+    frames = _frames_in(err.__traceback__, path)
     location = None
     if isinstance(err, SyntaxError) and err.filename == path:
         location = {"line": err.lineno, "offset": err.offset, "code": (err.text or "").rstrip()[:200]}
     return {
         "type": type(err).__name__,
         "message": _safe_text(err, MAX_MESSAGE_CHARS, use_str=True),
-        "frames": frames[-5:],
+        "frames": frames,
         "syntax": location,
     }
+
+
+def _frames_in(tb: Any, path: str, keep: int = 5) -> list[dict[str, Any]]:
+    """The last `keep` frames of a traceback that ran the file at `path`, oldest first. Read from the
+    end, since the audit hook walks each frame's callers when it is read (confine.py): a recursion
+    error's thousand frames cost five reads. A frame the hook refuses (the canary's) is skipped."""
+    chain = []
+    while tb is not None:
+        chain.append(tb)
+        tb = tb.tb_next
+    found: list[dict[str, Any]] = []
+    for tb in reversed(chain):
+        try:
+            code = tb.tb_frame.f_code
+        except PermissionError:
+            continue
+        if code.co_filename == path:
+            line = linecache.getline(path, tb.tb_lineno) if tb.tb_lineno else ""
+            found.append({"line": tb.tb_lineno, "code": line.strip()[:200], "function": code.co_name})
+            if len(found) == keep:
+                break
+    return found[::-1]
 
 
 def _safe_text(value: Any, limit: int, use_str: bool = False) -> str:

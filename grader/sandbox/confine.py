@@ -27,9 +27,11 @@ import functools
 import glob
 import hashlib
 import os
+import selectors
 import site
 import stat
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -79,10 +81,12 @@ class _PathBeneath(ctypes.Structure):
 
 def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str] = frozenset(),
           busy: Callable[[], bool] = lambda: False, gpu: bool = False,
-          tracing: tuple[Callable[[], Any], Callable[[Any], None]] | None = None) -> list[str]:
+          tracing: tuple[Callable[[], Any], Callable[[Any], None]] | None = None,
+          secret_globals: dict[str, Any] | None = None) -> list[str]:
     """Confine this process for good; return the layers that are now active. `skip` names layers to
     leave off (uid, landlock, seccomp), only to test that each of the others holds on its own; `gpu`
-    opens the GPU's device nodes to it."""
+    opens the GPU's device nodes to it; no frame of a function whose globals are `secret_globals`
+    (the canary's module) is handed out."""
     active = []
     if os.getpid() == 1:  # process 1 of the pid namespace: the mount namespace is its own too
         active += _private_filesystem(workdir)
@@ -91,12 +95,12 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
         active.append("no-new-privileges")
     active += _least_privilege(workdir, drop_uid="uid" not in skip)
     layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu, on_disk)),
-                                                          ("seccomp", _seccomp))
+                                                          ("seccomp", lambda: _seccomp(gpu)))
     for name, layer in layers:
         applied = "" if name in skip else layer()
         if applied:
             active += applied.split("; ")
-    sys.addaudithook(_auditor(workdir, record_fd, record_key, busy, tracing))
+    sys.addaudithook(_auditor(workdir, record_fd, record_key, busy, tracing, secret_globals))
     active.append("audit hook")
     return active
 
@@ -374,13 +378,18 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def _seccomp() -> str:
+def _seccomp(gpu: bool = False) -> str:
     """Load the filter (compiled once per process: a zygote compiles it before it forks children,
     which then only hand the kernel its instructions)."""
     program = seccomp_program()
     if program is None or not _load_filter(program):
         return ""  # no libseccomp here: the layer is simply not active
     layer = "seccomp (no fork, exec, sockets, io_uring, mknod, ptrace, signal handlers)"
+    if not gpu:
+        epoll = no_epoll_program()
+        if epoll is not None and _load_filter(epoll):
+            selectors.DefaultSelector = selectors.PollSelector  # type: ignore[misc,assignment] # asyncio polls
+            layer += "; seccomp: no epoll"
     if os.getpid() != 1:
         # No pid namespace of its own (a container's root, say): other children of the grader are
         # visible and, once they too are nobody, as much its own as itself. Only Landlock's signal
@@ -470,6 +479,25 @@ def _exported(rules: Any) -> bytes | None:
 
 
 @functools.cache
+@functools.cache
+def no_epoll_program() -> bytes | None:
+    """epoll, refused where CUDA is not in use (the CUDA driver's own use of it has not been tried):
+    its watches count against one limit per user that no capability lifts (fs.epoll.max_user_watches),
+    and a red team's root child registered 5.5 million (a pipe dup'ed onto spare descriptor numbers,
+    each number a watch of its own, in 120 instances), so that for as long as it lived every root
+    program on the host that added a watch (a container runtime, an asyncio server) got ENOSPC.
+    torch opens its one epoll instance as it is imported, before this."""
+    try:
+        import pyseccomp as seccomp
+
+        rules = seccomp.SyscallFilter(seccomp.ALLOW)
+        for name in ("epoll_create", "epoll_create1", "epoll_ctl"):
+            _refuse(rules, seccomp.ERRNO(errno.ENOSYS), name)
+        return _exported(rules)
+    except Exception:  # noqa: BLE001 - no libseccomp here
+        return None
+
+
 def seccomp_program() -> bytes | None:
     """The seccomp filter as BPF instructions, compiled by libseccomp (None without it)."""
     try:
@@ -532,6 +560,11 @@ def seccomp_program() -> bytes | None:
         for command in _LOCKS:
             rules.add_rule(seccomp.ERRNO(errno.ENOLCK), "fcntl", _command(seccomp, command))
         rules.add_rule(seccomp.ERRNO(errno.ENOLCK), "flock")
+        # A pipe's size: its pages count against one soft limit per user (a child of root's filled
+        # root's, and pipes made afterwards by programs without CAP_SYS_RESOURCE were 8 KiB), and a
+        # red team shrank its request pipe to one page, so that the grader's pipelined requests no
+        # longer fitted and (before session.py sent without blocking) its write never returned.
+        rules.add_rule(denied, "fcntl", _command(seccomp, _F_SETPIPE_SZ))
         return _exported(rules)
     except Exception:  # noqa: BLE001 - no libseccomp here
         return None
@@ -569,6 +602,7 @@ _FILE_ATTRIBUTES = (0x40086602, 0x401C5820, 0x40087602, 0x40046602, 0x40047602,
 
 # fcntl's F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE and F_NOTIFY (asking stays allowed).
 _LOCKS = (6, 7, 37, 38, 1024, 1026)
+_F_SETPIPE_SZ = 1031
 
 
 def _command(seccomp: Any, value: int) -> Any:
@@ -588,11 +622,15 @@ def _refuse(rules: Any, action: Any, call: str | int) -> None:
 _WATCHED = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "os.kill", "os.killpg",
             "gc.get_objects", "gc.get_referrers", "gc.get_referents", "ctypes.", "os.setuid", "sys.settrace",
             "sys.setprofile", "sys.addaudithook", "sys.remote_exec", "sys._current_frames", "resource.prlimit")
-# Ways to a frame of one's own thread. The harness's frames hold nothing secret (sandbox/canary.py),
-# so these matter only while the secret's formula runs, where a garbage collector callback or a
-# __del__ could look. Another thread's frames (sys._current_frames) are recorded whenever asked for.
+# Ways to a frame of one's own thread (f_back and f_locals raise no event). The harness's frames hold
+# nothing secret (sandbox/canary.py); the canary's do, and code of the submission's can run below
+# them: a garbage collector callback or a __del__ while the formula allocates, or an exception raised
+# as a kernel is entered. Reading such a frame while the formula runs is recorded; a frame whose
+# chain of callers reaches the canary's is refused, whenever it is asked for (a red team's gc
+# callback kept a traceback and read tb_frame.f_back after the formula had returned, and had the
+# secret with nothing recorded). Another thread's frames (sys._current_frames) are recorded.
 _FRAME_EVENTS = ("sys._getframe",)
-_FRAME_ATTRIBUTES = ("tb_frame", "gi_frame", "cr_frame", "ag_frame", "f_back")
+_FRAME_ATTRIBUTES = ("tb_frame", "gi_frame", "cr_frame", "ag_frame")
 TAMPERED = 73  # the child's exit status when its record channel was closed or replaced
 _MAX_EVENTS = 50  # distinct ordinary events recorded per submission
 
@@ -605,8 +643,8 @@ def record_mac(data: bytes, key: bytes) -> bytes:
 
 def _auditor(workdir: Path, record_fd: int, key: bytes,
              busy: Callable[[], bool],
-             tracing: tuple[Callable[[], Any], Callable[[Any], None]] | None = None
-             ) -> Callable[[str, tuple[Any, ...]], None]:
+             tracing: tuple[Callable[[], Any], Callable[[Any], None]] | None = None,
+             secret_globals: dict[str, Any] | None = None) -> Callable[[str, tuple[Any, ...]], None]:
     """Record, for a TA, attempts that the layers above stop or that could reach the grader's
     secrets. Each event goes to the parent the moment it happens, before the operation it audits
     runs, so nothing the submission does afterwards can take it back; each line is signed, so the
@@ -626,6 +664,8 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     watched, attributes, frame_events, routes = _WATCHED, _FRAME_ATTRIBUTES, _FRAME_EVENTS, SECRET_ROUTES
     devnull, memory_files = os.devnull, ("mem", "maps", "smaps", "pagemap")
     get_tracing, set_tracing = tracing or ((lambda: None), (lambda state: None))
+    fetching = threading.local()  # set while the hook itself reads the frame asked for
+    get_attribute = getattr
 
     def busy_now() -> bool:
         # torch.jit.trace reads frames while it records: the canary's operator, called from here
@@ -678,6 +718,14 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
         name = fsdecode(path).rstrip("/").rpartition("/")[2]
         return name in memory_files
 
+    def refuse_canary(frame: Any, how: str) -> None:
+        # A walk up f_back, which raises no event: about 0.2 µs a frame.
+        while frame is not None and secret_globals is not None:
+            if get_attribute(frame, "f_globals", None) is secret_globals:
+                send(f"read a frame ({how}) reaching the canary's")
+                raise PermissionError("graded code may not read the grader's frames")
+            frame = get_attribute(frame, "f_back", None)
+
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "import" and args and is_a(args[0], text_of) and (args[0] == "grader" or
                                                                       args[0].startswith("grader.")):
@@ -689,10 +737,21 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
             path = absolute(fsdecode(args[0]))
             if not path.startswith(root) and path != devnull:
                 send(f"opened {path} for writing")
-        elif event in frame_events and busy_now():
-            send("read a frame (" + event + ") while the canary's secret was in use")
-        elif event == "object.__getattr__" and size(args) > 1 and args[1] in attributes and busy_now():
-            send(f"read a frame ({args[1]}) while the canary's secret was in use")
+        elif event in frame_events:
+            if busy_now():
+                send("read a frame (" + event + ") while the canary's secret was in use")
+            refuse_canary(args[0] if args else None, event)
+        elif event == "object.__getattr__" and size(args) > 1 and args[1] in attributes:
+            if get_attribute(fetching, "on", False):
+                return  # the hook's own read, below
+            if busy_now():
+                send(f"read a frame ({args[1]}) while the canary's secret was in use")
+            fetching.on = True
+            try:
+                frame = get_attribute(args[0], args[1], None)
+            finally:
+                fetching.on = False
+            refuse_canary(frame, args[1])
         elif event.startswith(watched):
             send(event)
 

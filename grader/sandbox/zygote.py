@@ -563,6 +563,7 @@ def warm_up(torch: Any, styles: tuple[str, ...]) -> None:
     # Compiled once here: a child only hands them to the kernel (each took a child 7 to 13 ms).
     confine.seccomp_program()
     confine.own_signals_program()
+    confine.no_epoll_program()
     if os.geteuid() == 0 and not confine.python_readable_by_nobody():  # its children keep uid 0
         confine.read_ahead()
 

@@ -12,6 +12,7 @@ import re
 import pytest
 
 from grader import exercise
+from grader.canary import is_secret_route
 from grader.feedback import in_torch
 from tests.conftest import FIXTURES
 
@@ -98,6 +99,27 @@ def test_autograd_of_a_rewritten_form_is_not_called_a_formula_alone(grade_file, 
     autograd = _autograd(outcome)
     assert outcome.score == sin.rubric["loads"] and autograd.data["unproven"]
     assert "rewritten form of sin(x)" in autograd.cause and "not differentiated at its own argument" in autograd.cause
+
+
+@pytest.mark.parametrize("name", ["steals_the_formula_from_a_gc_callback", "interrupts_the_canary"])
+def test_no_frame_below_the_canary_is_handed_out(name, grade_file, sin):
+    """A gc callback's kept traceback, read after the formula returned, and an interrupt as a kernel
+    was entered, each handed out the canary's frames and the secret with nothing on record."""
+    outcome = grade_file(VERDICT / f"{name}.py", sin)
+    assert outcome.status == "graded" and outcome.score == sin.rubric["loads"], outcome.stdout
+    assert "stolen: False" in outcome.stdout
+    if name == "interrupts_the_canary":
+        assert "interrupted: 0" in outcome.stdout  # SIGINT is ignored: interrupt_main does nothing
+    else:
+        assert "refused: graded code may not read the grader's frames" in outcome.stdout
+        assert "read a frame (tb_frame) reaching the canary's" in outcome.sandbox_events
+
+
+def test_asyncio_and_faulthandler_are_honest_code(grade_file, sin):
+    outcome = grade_file(VERDICT / "honest_asyncio.py", sin)
+    assert outcome.score == sin.max_score, [f.message for f in outcome.findings if not f.passed]
+    assert _autograd(outcome).data["verdicts"].keys() == {"proven"}
+    assert not [event for event in outcome.sandbox_events if is_secret_route(event)]
 
 
 def test_heap_walks_are_recorded_as_they_happen(grade_file, sin):
