@@ -630,6 +630,7 @@ _WATCHED = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.pos
 # callback kept a traceback and read tb_frame.f_back after the formula had returned, and had the
 # secret with nothing recorded). Another thread's frames (sys._current_frames) are recorded.
 _FRAME_EVENTS = ("sys._getframe",)
+SECRET_HOLDERS = frozenset({"install", "derivatives", "_formula", "plan", "next_call"})  # canary.py's
 _FRAME_ATTRIBUTES = ("tb_frame", "gi_frame", "cr_frame", "ag_frame")
 TAMPERED = 73  # the child's exit status when its record channel was closed or replaced
 _MAX_EVENTS = 50  # distinct ordinary events recorded per submission
@@ -665,6 +666,7 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     devnull, memory_files = os.devnull, ("mem", "maps", "smaps", "pagemap")
     get_tracing, set_tracing = tracing or ((lambda: None), (lambda state: None))
     fetching = threading.local()  # set while the hook itself reads the frame asked for
+    holders = SECRET_HOLDERS
     get_attribute = getattr
 
     def busy_now() -> bool:
@@ -719,9 +721,12 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
         return name in memory_files
 
     def refuse_canary(frame: Any, how: str) -> None:
-        # A walk up f_back, which raises no event: about 0.2 µs a frame.
+        # A walk up f_back and f_globals, which raise no event: about 0.2 µs a frame. Only the
+        # functions that hold the secret count: torch's own code reads frames below the kernel's
+        # other functions (forward AD's, a masked tensor's), and those hold nothing secret.
         while frame is not None and secret_globals is not None:
-            if get_attribute(frame, "f_globals", None) is secret_globals:
+            if get_attribute(frame, "f_globals", None) is secret_globals and \
+                    get_attribute(get_attribute(frame, "f_code", None), "co_name", None) in holders:
                 send(f"read a frame ({how}) reaching the canary's")
                 raise PermissionError("graded code may not read the grader's frames")
             frame = get_attribute(frame, "f_back", None)
