@@ -169,8 +169,9 @@ def run_cases(session: Conversation, cases: Sequence[grids.GridCase], results: l
               timeout: Callable[[], float], key: Secret) -> None:
     """Run the cases in order, appending each result as it comes (so that on SessionEnded the
     caller knows which case it was). Requests are pipelined: the child finds its next input waiting
-    instead of idling for a round trip. At most WINDOW bytes are in flight, well under a pipe's
-    64 KiB, so sending never blocks on a child that is stuck in a student's call."""
+    instead of idling for a round trip. At most WINDOW bytes are in flight, under a pipe's usual
+    64 KiB; the session never waits on a write either (protocol.Sender), so a child stuck in a
+    student's call with a smaller pipe still only runs out of time."""
     draws = [draw_secret_calls() for _ in cases]
     requests = [_case_request(case, secret, key) for case, secret in zip(cases, draws, strict=True)]
     in_flight: list[int] = []
