@@ -302,6 +302,12 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"Likely cause: x was turned into such a tensor before torch.{ex.primitive} ran. Autograd may "
                      "well have computed the answer; we cannot tell it from a formula there.",
                      f"Compute on an ordinary dense tensor: {advice}")
+    if judged.verdict == verdict.FORGED:
+        return Words(f"your answer changed exactly as autograd's would when its derivative of {ex.primitive} was "
+                     f"swapped, yet torch.{ex.primitive} never ran during those calls", shown,
+                     f"Likely cause: the secret derivative was read from the grader's process, not reached through "
+                     f"autograd (only a call of torch.{ex.primitive} can carry it to an answer). Answers made that way "
+                     "earn no credit, and your TA sees this.", advice)
     if judged.verdict == verdict.BYPASSED:
         return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did", shown,
                      _bypass_cause(ex, primitive_called, uses_autograd), advice)

@@ -27,6 +27,9 @@ derivative, computed here in float64), an input is:
   unfollowed it did not move, but some of its calls of the primitive ran on a tensor whose numbers
              the canary cannot reach (sparse, or a subclass of the submission's): unproven, and not
              called a bypass;
+  forged     it moved exactly as autograd's would, yet the primitive never ran during its calls:
+             the secret derivative reaches an answer only through a call of the primitive, so the
+             secret was read some other way (a red team's cheats did, from the canary's frames);
   zero       both answers zero wherever the secret would move the reference (y.backward(x) at x = 0,
              or zeros returned): no evidence either way, unless every input is like that;
   coarse     an input whose own dtype is too coarse (its tolerance, with the secret's slack) for the
@@ -49,9 +52,9 @@ from grader.exercise import Exercise, Tolerance
 from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, Returned
 
-PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ROUNDED, UNFOLLOWED, ZERO, COARSE, NO_DATA = (
-    "proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "rounded", "unfollowed", "zero",
-    "coarse", "no_data")
+PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ROUNDED, UNFOLLOWED, FORGED, ZERO, COARSE, NO_DATA = (
+    "proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "rounded", "unfollowed", "forged",
+    "zero", "coarse", "no_data")
 HALF = frozenset({"float16", "bfloat16"})
 # Verdicts that say nothing either way about autograd.
 SILENT = frozenset({ZERO, COARSE, NO_DATA})
@@ -74,6 +77,13 @@ class Judged:
 
 
 def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
+    judged = _judge(r, ex, secret)
+    if judged.verdict in SHOWN and r.primitive_calls == 0:
+        return replace(judged, verdict=FORGED)
+    return judged
+
+
+def _judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     plain, hidden = values_of(r.plain, r.case), values_of(r.under_secret, r.case)
     if plain is None and hidden is None:
         return Judged(NO_DATA)

@@ -188,11 +188,14 @@ def test_no_signal_handler_can_sample_the_canarys_frames(grade_file, sin):
     assert outcome.score == sin.max_score  # the rest of the file is honest
 
 
-def test_the_graders_operator_gives_autograds_numbers_and_nothing_more(grade_file, sin):
-    """Calling grader_canary.derivatives directly is autograd's derivative of the primitive by
-    another door (the README says so): it follows the secret exactly, so it is proven."""
+def test_following_the_secret_without_calling_the_primitive_is_forged(grade_file, sin):
+    """Calling grader_canary.derivatives directly follows the secret exactly, as a stolen formula
+    does; torch.sin never ran, so no autograd carried it (it was proven before)."""
     outcome = grade_file(VERDICT / "uses_the_graders_operator.py", sin)
-    assert _autograd(outcome).data["verdicts"].keys() == {"proven"}
+    autograd = _autograd(outcome)
+    assert outcome.score == sin.rubric["loads"] and autograd.data["verdicts"].keys() == {"forged"}
+    assert "yet torch.sin never ran during those calls" in autograd.summary
+    assert "read from the grader's process" in autograd.cause
 
 
 # ---- every exercise of the catalogue -------------------------------------------------------------
