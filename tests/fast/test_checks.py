@@ -71,6 +71,18 @@ def test_cos_written_out_is_bypass_and_scores_only_loads(sin):
     assert _total(obs, sin) == sin.rubric["loads"]
 
 
+@pytest.mark.parametrize("answer", ["right", "scaled"])
+def test_following_the_secret_where_sin_never_ran_is_forged(sin, answer):
+    """The secret reaches an honest answer only through a call of sin: following it with none is
+    the secret read some other way, however right the values (or exactly wrong, as 2·autograd's)."""
+    k = 1.0 if answer == "right" else 2.0
+    obs = _observations(lambda x: k * np.cos(x), canary=lambda x: k * secret(x), primitive_calls=0)
+    finding = checks.check_autograd(obs, sin)
+    assert not finding.passed and finding.data["verdicts"] == {"forged": 1} and finding.data["unproven"]
+    assert "yet torch.sin never ran during those calls" in finding.summary
+    assert _total(obs, sin) == sin.rubric["loads"]
+
+
 def test_backward_with_x_as_gradient_still_counts_as_autograd(sin):
     obs = _observations(lambda x: x * np.cos(x), canary=lambda x: x * secret(x))
     finding = checks.check_autograd(obs, sin)
