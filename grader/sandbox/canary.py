@@ -28,13 +28,15 @@ use. What Python leaves open (gc, frames) is recorded by the audit hook (confine
 from __future__ import annotations
 
 import ast
+import gc
 import hashlib
+import sys
 import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from grader.canary import HALF_SECOND, ROUNDS, Secret
+from grader.canary import GC_TURNED_ON, HALF_SECOND, ROUNDS, Secret
 
 NAMESPACE = "grader_canary"
 _install_lock = threading.Lock()
@@ -93,21 +95,35 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     inside = threading.local()
     rounds = ROUNDS
     key, b, blake2b, from_bytes, to_range, get = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range, getattr
+    collecting, stop_collecting, resume_collecting, audit = gc.isenabled, gc.disable, gc.enable, sys.audit
     del secret  # from here on the closures hold only what they use
 
     def derivatives(x: Any) -> tuple[Any, Any]:
         """The operator's kernel: d and h/2 for x (dense, real or complex). Only this frame and the
         formula's ever hold the state; nothing raised here carries them out (see _formula): not a
         RecursionError at the formula's call either, which a submission can time by its own depth.
-        (An exception raised between the two, an interrupt, is the audit hook's: it refuses every
-        frame of this module, confine.py.)"""
+        (Frames of these functions are never handed out: confine.py's audit hook.)"""
+        was_collecting = collecting()
         try:
+            stop_collecting()
             inside.busy = True
             return _formula(x)
         except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
             return nan, nan
         finally:
             inside.busy = False
+            _collecting_again(was_collecting)
+
+    def _collecting_again(was_collecting: bool) -> None:
+        # The garbage collector is off while the secret is in use: a collection runs the
+        # submission's callbacks and finalizers below this frame, and a generator's frame, read
+        # before and resumed there, has these frames for callers (a red team read the secret so,
+        # with nothing recorded). Another thread of the submission's can turn it on meanwhile;
+        # that is recorded.
+        if collecting():
+            audit(GC_TURNED_ON)
+        if was_collecting:
+            resume_collecting()
 
     def _formula(x: Any) -> tuple[Any, Any]:
         with no_torch_function(), no_python(keys), below_autograd():
@@ -160,11 +176,15 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             # Secret.unseal, inline on captured builtins: a method of ours looked up now could be
             # patched by the submission and handed the secret; and nothing raised here may carry
             # this frame out in a traceback (a submission can call this operator itself).
+            was_collecting = collecting()
             try:
+                stop_collecting()
                 pad = from_bytes(blake2b(nonce.to_bytes(8, "big"), key=key, digest_size=4).digest(), "big")
                 planned[:] = [(sealed ^ pad) >> i & 1 == 1 for i in to_range(count)]
             except BaseException:  # noqa: BLE001
                 planned[:] = []
+            finally:
+                _collecting_again(was_collecting)
             counted[0] = unfollowed[0] = 0
 
         def next_call() -> None:

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grader.canary import SECRET_ROUTES
+from grader.canary import GC_TURNED_ON, SECRET_ROUTES
 
 NOBODY = 65534
 FOLDER_MIB = 256  # the child's folder, a tmpfs where it has a mount namespace
@@ -620,8 +620,9 @@ def _refuse(rules: Any, action: Any, call: str | int) -> None:
 
 
 _WATCHED = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "os.kill", "os.killpg",
-            "gc.get_objects", "gc.get_referrers", "gc.get_referents", "ctypes.", "os.setuid", "sys.settrace",
-            "sys.setprofile", "sys.addaudithook", "sys.remote_exec", "sys._current_frames", "resource.prlimit")
+            "gc.get_objects", "gc.get_referrers", "gc.get_referents", GC_TURNED_ON, "ctypes.", "os.setuid",
+            "sys.settrace", "sys.setprofile", "sys.addaudithook", "sys.remote_exec", "sys._current_frames",
+            "resource.prlimit")
 # Ways to a frame of one's own thread (f_back and f_locals raise no event). The harness's frames hold
 # nothing secret (sandbox/canary.py); the canary's do, and code of the submission's can run below
 # them: a garbage collector callback or a __del__ while the formula allocates, or an exception raised

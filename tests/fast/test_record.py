@@ -76,3 +76,42 @@ print(list(events), forged, tracemalloc.get_traced_memory()[1])
     events, forged, peak = out[0], int(out[1]), int(out[2])
     assert events == "['gc.get_referrers']" and forged == 2  # the 64 MiB line and the unfinished one
     assert peak < 4 << 20, f"reading the record held {peak >> 20} MiB"
+
+
+def test_no_frame_whose_callers_hold_the_secret_is_handed_out():
+    """The audit hook, in a process of its own (a hook cannot be removed): code run below a function
+    of the canary's that holds the secret (a gc callback, say) gets no frame of it by any route,
+    even one read after it returned; frames below the kernel's other functions are torch's to read."""
+    script = f"""import os, sys, types
+sys.path[:0] = [{str(Path(__file__).resolve().parents[2])!r}]
+from pathlib import Path
+from grader.sandbox import canary, confine
+read, write = os.pipe()
+sys.addaudithook(confine._auditor(Path("/tmp"), write, b"k" * 16, lambda: False, None, vars(canary)))
+
+def below(name, take):
+    code = compile("def " + name + "(take):\\n    return take()\\n", "<canary>", "exec")
+    namespace = vars(canary).copy()
+    exec(code, vars(canary), namespace)
+    return types.FunctionType(namespace[name].__code__, vars(canary), name)(take)
+
+def kept():
+    try:
+        raise ZeroDivisionError
+    except ZeroDivisionError as err:
+        return err.__traceback__
+
+for name in ("_formula", "primitive"):
+    for route, take in (("getframe", lambda: sys._getframe(1)), ("traceback", kept)):
+        try:
+            got = below(name, take)  # sys._getframe is refused at once, the kept traceback's frame later
+            got.tb_frame if route == "traceback" else got
+            print(name, route, "handed")
+        except PermissionError:
+            print(name, route, "refused")
+os.close(write)
+print(os.read(read, 4096).decode().count("reaching the canary's"))  # two refusals, recorded
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines() == ["_formula getframe refused", "_formula traceback refused",
+                                "primitive getframe handed", "primitive traceback handed", "2"], out
