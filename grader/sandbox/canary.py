@@ -72,13 +72,15 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     no_torch_function = torch._C.DisableTorchFunction
     below_autograd = torch._C._AutoDispatchBelowAutograd
     keys = torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | torch._C.DispatchKeySet(
-        torch._C.DispatchKey.PythonTLSSnapshot)
+        torch._C.DispatchKey.PythonTLSSnapshot) | torch._C.DispatchKeySet(torch._C.DispatchKey.PythonDispatcher)
     no_python = torch._C._ExcludeDispatchKeyGuard
     sin, add, mul, remainder, abs_, unsqueeze, matmul = (vf.sin, vf.add, vf.mul, vf.remainder, vf.abs,
                                                         vf.unsqueeze, vf.matmul)
     floor, sub, select, lerp = vf.floor, vf.sub, vf.select, vf.lerp
     xor, shift_right, bitwise_and = vf.bitwise_xor, vf.bitwise_right_shift, vf.bitwise_and
     device_of = torch._C.TensorBase.device.__get__
+    layout_of, nested, strided, devices = (torch._C.TensorBase.layout.__get__, torch._C.TensorBase.is_nested.__get__,
+                                           torch.strided, ("cpu", "cuda"))
     real_part, is_complex = vf.real, torch._C.TensorBase.is_complex
     nan = torch.tensor(float("nan"), dtype=torch.float64)  # what a failed formula gives (it broadcasts)
     # b is 0 on plain calls: the same ops run either way, so the cost says nothing.
@@ -128,6 +130,12 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     def _formula(x: Any) -> tuple[Any, Any]:
         with no_torch_function(), no_python(keys), below_autograd():
             try:
+                # Dense numbers on the CPU or a GPU only, as their own getters say (a subclass's
+                # attributes may lie): elsewhere an op may find no kernel, and the dispatcher's
+                # callback for that runs Python below this frame (a red team's did, on an mkldnn
+                # tensor whose subclass called itself strided, and read the secret).
+                if layout_of(x) != strided or nested(x) or device_of(x).type not in devices:
+                    return nan, nan
                 # canary.secret_derivative, op for op: b * (0.75 + c tri(w) + grain) with w = sin(u ω + φ) @ a,
                 # on the real part (complex inputs follow the secret on the real axis too).
                 u = to(real_part(x) if is_complex(x) else x, float64)

@@ -101,18 +101,25 @@ def test_autograd_of_a_rewritten_form_is_not_called_a_formula_alone(grade_file, 
     assert "rewritten form of sin(x)" in autograd.cause and "not differentiated at its own argument" in autograd.cause
 
 
-@pytest.mark.parametrize("name", ["steals_the_formula_from_a_gc_callback", "interrupts_the_canary"])
-def test_no_frame_below_the_canary_is_handed_out(name, grade_file, sin):
-    """A gc callback's kept traceback read after the formula returned, a generator resumed from a
-    gc callback while the formula ran, and an interrupt as a kernel was entered, each handed out the
-    canary's frames and the secret with nothing on record."""
-    outcome = grade_file(VERDICT / f"{name}.py", sin)
+def test_an_interrupt_carries_no_frame_of_the_canary_out(grade_file, sin):
+    """An interrupt landing as a kernel was entered carried its frames, and the secret, out."""
+    outcome = grade_file(VERDICT / "interrupts_the_canary.py", sin)
     assert outcome.status == "graded" and outcome.score == sin.rubric["loads"], outcome.stdout
-    assert "stolen: False" in outcome.stdout
-    if name == "interrupts_the_canary":
-        assert "interrupted: 0" in outcome.stdout  # SIGINT is ignored: interrupt_main does nothing
-    else:  # no collection runs below the formula: no callback of the file's runs there
-        assert not [event for event in outcome.sandbox_events if is_secret_route(event)]
+    assert "interrupted: 0 stolen: False" in outcome.stdout  # SIGINT is ignored: interrupt_main does nothing
+
+
+@pytest.mark.parametrize("route", ["gc_callback", "report_error", pytest.param(
+    "python_kernel", marks=pytest.mark.xfail(strict=True, reason="open: a Python kernel of the file's for an op "
+                                             "the formula calls runs below it (README)"))])
+def test_no_code_of_the_file_runs_below_the_formula(route, grade_file, sin, tmp_path):
+    """Each route ran the file's code below the formula, where a generator resumed walked up to its
+    frame: the secret, a cos cheat that tells the calls apart proven, nothing on record."""
+    student = tmp_path / "runs_python_below_the_formula.py"
+    student.write_text((VERDICT / student.name).read_text().replace('ROUTE = "gc_callback"', f'ROUTE = "{route}"'))
+    outcome = grade_file(student, sin)
+    assert outcome.status == "graded" and "stolen: []" in outcome.stdout, outcome.stdout
+    assert outcome.score == sin.rubric["loads"]
+    assert not [event for event in outcome.sandbox_events if is_secret_route(event)]
 
 
 def test_asyncio_and_faulthandler_are_honest_code(grade_file, sin):
