@@ -36,7 +36,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from grader.canary import GC_TURNED_ON, HALF_SECOND, ROUNDS, Secret
+from grader.canary import GC_TURNED_ON, HALF_SECOND, PYTHON_BELOW, ROUNDS, Secret
 
 NAMESPACE = "grader_canary"
 _install_lock = threading.Lock()
@@ -98,6 +98,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     rounds = ROUNDS
     key, b, blake2b, from_bytes, to_range, get = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range, getattr
     collecting, stop_collecting, resume_collecting, audit = gc.isenabled, gc.disable, gc.enable, sys.audit
+    set_profile, get_profile, own_globals = sys.setprofile, sys.getprofile, globals()
     del secret  # from here on the closures hold only what they use
 
     def derivatives(x: Any) -> tuple[Any, Any]:
@@ -105,16 +106,32 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         formula's ever hold the state; nothing raised here carries them out (see _formula): not a
         RecursionError at the formula's call either, which a submission can time by its own depth.
         (Frames of these functions are never handed out: confine.py's audit hook.)"""
-        was_collecting = collecting()
+        was_collecting, profiler = collecting(), get_profile()
         try:
             stop_collecting()
             inside.busy = True
+            set_profile(_tripwire)
             return _formula(x)
         except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
             return nan, nan
         finally:
-            inside.busy = False
+            inside.restoring = True
+            set_profile(profiler)
+            inside.restoring = inside.busy = False
             _collecting_again(was_collecting)
+
+    def _tripwire(frame: Any, event: str, arg: Any) -> None:
+        # No Python but the formula's own runs below it: a frame of the submission's entered there
+        # (a kernel of its own for an op the formula calls, registered with torch.library; a
+        # dispatcher callback) is stopped before its first line, and recorded. Anything run below
+        # the formula could resume a generator whose frame it read before, whose callers are then
+        # the formula's (f_back and f_locals raise no audit event): a red team's cos cheat read the
+        # secret so, proven with nothing recorded.
+        if event != "call" or get(inside, "restoring", False):
+            return
+        if frame.f_globals is not own_globals or frame.f_code not in own_code:
+            audit(PYTHON_BELOW)
+            raise PermissionError("graded code may not run below the grader's canary")
 
     def _collecting_again(was_collecting: bool) -> None:
         # The garbage collector is off while the secret is in use: a collection runs the
@@ -161,6 +178,8 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                 return to(add(first(u), term, alpha=b), dtype), to(half_second(u), dtype)
             except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
                 return nan, nan
+
+    own_code = _code_of(_formula, first, half_second)
 
     def meta(x: Any) -> tuple[Any, Any]:
         return torch.empty_like(x), torch.empty_like(x)
@@ -220,6 +239,23 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
 
     return Canary(handles.plan.default, handles.next_call.default, handles.rest.default, handles.calls.default,
                   handles.unfollowed.default, handles.busy.default, remove)
+
+
+def _code_of(*functions: Callable[..., Any]) -> frozenset[Any]:
+    """The code of these functions, of the code inside them (a generator expression's) and of every
+    function in their closures (a sealed formula's lambdas): all the Python the canary's formula runs."""
+    found: set[Any] = set()
+    todo: list[Any] = list(functions)
+    while todo:
+        item = todo.pop()
+        code = item if hasattr(item, "co_consts") else getattr(item, "__code__", None)
+        if code is None or code in found:
+            continue
+        found.add(code)
+        todo.extend(constant for constant in code.co_consts if hasattr(constant, "co_consts"))
+        todo.extend(cell.cell_contents for cell in getattr(item, "__closure__", None) or ()
+                    if callable(cell.cell_contents))
+    return frozenset(found)
 
 
 def _not_for_dynamo(torch: Any, function: Callable[..., Any]) -> None:
