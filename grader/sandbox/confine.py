@@ -479,7 +479,6 @@ def _exported(rules: Any) -> bytes | None:
 
 
 @functools.cache
-@functools.cache
 def no_epoll_program() -> bytes | None:
     """epoll, refused where CUDA is not in use (the CUDA driver's own use of it has not been tried):
     its watches count against one limit per user that no capability lifts (fs.epoll.max_user_watches),
@@ -498,6 +497,7 @@ def no_epoll_program() -> bytes | None:
         return None
 
 
+@functools.cache
 def seccomp_program() -> bytes | None:
     """The seccomp filter as BPF instructions, compiled by libseccomp (None without it)."""
     try:
