@@ -358,7 +358,6 @@ class Session(Requests):
         self.stdout = CapturedStream(out_pipe, output_kib << 10)
         self.stderr = CapturedStream(err_pipe, output_kib << 10)
         self.ended: Ended | None = None
-        self._unheard = False  # the child's end of the request pipe is closed
 
     def _fork(self, zygote: Zygote, request_read: int, reply_write: int,
               record_write: int) -> tuple[ForkedChild, Any, Any] | None:
@@ -390,15 +389,12 @@ class Session(Requests):
         if self.cgroup and not self._settled:  # the first request: the child has started, no student code yet
             self.cgroup.settle()
             self._settled = True
-        if self._unheard:
-            return
-        try:
+        # The child may have closed its end: it died on an input already sent (requests are
+        # pipelined) or dropped the pipe. Ending here would lose the replies still in the pipe and
+        # the signal it died of; the next receive reads them, then learns how it ended. (The sender
+        # writes nothing more once its reader is gone.)
+        with contextlib.suppress(OSError):
             self._sender.send(header, payload)
-        except OSError:
-            # The child closed its end: it died on an input already sent (requests are pipelined)
-            # or dropped the pipe. Ending here would lose the replies still in the pipe and the
-            # signal it died of; the next receive reads them, then learns how it ended.
-            self._unheard = True
 
     def receive(self, timeout: float, doing: str) -> tuple[dict[str, Any], bytes]:
         """The next reply; raises SessionEnded (after killing the child) if none comes in time."""
