@@ -20,9 +20,13 @@ numbers of the derivative differ.
 
 The state lives in closure cells reached only by the operator's kernel, which the dispatcher holds
 (torch keeps no Python reference to it). The kernel runs with torch-function and Python dispatch
-turned off and calls only torch builtins captured here before the submission loaded, so no
-patched function, tensor subclass or dispatch mode of the submission runs while the secret is in
-use. What Python leaves open (gc, frames) is recorded by the audit hook (confine.py).
+turned off and computes in numpy, on a CPU tensor's numbers where they lie (torch's ops only copy
+what numpy cannot read: a GPU's numbers, bfloat16), with builtins captured here before the
+submission loaded, so no patched function, tensor subclass or dispatch mode of the submission runs
+while the secret is in use; numpy's ops cost a third of torch's on a grid's few numbers. One thread
+at a time is inside, with the garbage collector off, and a profile function stops any Python but
+the formula's below it. What Python leaves open (the heap, other threads' frames) is recorded by
+the audit hook (confine.py).
 """
 
 from __future__ import annotations
@@ -30,15 +34,20 @@ from __future__ import annotations
 import ast
 import gc
 import hashlib
+import inspect
 import sys
 import threading
 import warnings
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from grader.canary import GC_TURNED_ON, HALF_SECOND, PYTHON_BELOW, ROUNDS, Secret
 
 NAMESPACE = "grader_canary"
+# Code whose frames outlive a call (generators, coroutines): see _tripwire.
+_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 _install_lock = threading.Lock()
 
 
@@ -64,37 +73,47 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     (output's node, input) to the list, so a recorded backward pass can show the canary's few ops as
     the one step the student wrote. Never the derivative: a submission can raise the flag itself."""
     vf = torch._C._VariableFunctions
-    to = torch._C.TensorBase.to
-    dtype_of = torch._C.TensorBase.dtype.__get__
-    first = _sealed(derivative, vf, torch)
-    half_second = _sealed(HALF_SECOND[primitive], vf, torch)
-    float64 = torch.float64
+    to, dtype_of, array_of, from_numpy = (torch._C.TensorBase.to, torch._C.TensorBase.dtype.__get__,
+                                          torch._C.TensorBase.numpy, torch.from_numpy)
+    in_torch = _torch_operations(vf, torch)  # the true derivative, where the secret cannot reach (_kernel)
+    first, half_second = _sealed(derivative, in_torch), _sealed(HALF_SECOND[primitive], in_torch)
+    first_np, half_second_np = _sealed(derivative, _NUMPY), _sealed(HALF_SECOND[primitive], _NUMPY)
     no_torch_function = torch._C.DisableTorchFunction
     below_autograd = torch._C._AutoDispatchBelowAutograd
     keys = torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | torch._C.DispatchKeySet(
         torch._C.DispatchKey.PythonTLSSnapshot) | torch._C.DispatchKeySet(torch._C.DispatchKey.PythonDispatcher)
     no_python = torch._C._ExcludeDispatchKeyGuard
-    sin, add, mul, remainder, abs_, unsqueeze, matmul = (vf.sin, vf.add, vf.mul, vf.remainder, vf.abs,
-                                                        vf.unsqueeze, vf.matmul)
-    floor, sub, select, lerp = vf.floor, vf.sub, vf.select, vf.lerp
-    xor, shift_right, bitwise_and = vf.bitwise_xor, vf.bitwise_right_shift, vf.bitwise_and
     device_of = torch._C.TensorBase.device.__get__
     layout_of, nested, strided, devices = (torch._C.TensorBase.layout.__get__, torch._C.TensorBase.is_nested.__get__,
                                            torch.strided, ("cpu", "cuda"))
-    real_part, is_complex = vf.real, torch._C.TensorBase.is_complex
+    tensor = torch._C.TensorBase
+    is_complex, is_neg, is_conj = tensor.is_complex, tensor.is_neg, tensor.is_conj
+    cpu, wide = torch.device("cpu"), {False: torch.float64, True: torch.complex128}
+    # The dtypes numpy holds as torch does (not bfloat16): a CPU tensor of these is read in place.
+    as_numpy = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64,
+                torch.complex64: np.complex64, torch.complex128: np.complex128}
+    sin, add, mul, remainder, abs_, matmul, floor, sub = (np.sin, np.add, np.multiply, np.remainder, np.abs,
+                                                          np.matmul, np.floor, np.subtract)
+    xor, shift_right, bitwise_and, float64, int64, complex128 = (np.bitwise_xor, np.right_shift, np.bitwise_and,
+                                                                 np.float64, np.int64, np.complex128)
+    numpy_errors, quiet = _numpy_error_state()
+    set_errors, reset_errors = numpy_errors.set, numpy_errors.reset
     nan = torch.tensor(float("nan"), dtype=torch.float64)  # what a failed formula gives (it broadcasts)
     # b is 0 on plain calls: the same ops run either way, so the cost says nothing.
     state = [0.0]
-    int64 = torch.int64
-    terms = (*(torch.tensor(v, dtype=float64) for v in (secret.omega, secret.phi, secret.amp)),
-             torch.tensor(secret.scales, dtype=float64), torch.tensor([0, 1], dtype=int64),
-             torch.tensor(secret.fine, dtype=float64) * 2.0 ** -63,
-             *torch.tensor(secret.grain, dtype=int64).reshape(len(ROUNDS), 2, 1))  # each round's keys
+    omega, phi, amp, scales, weights = (np.array(v, dtype=float64) for v in (
+        secret.omega, secret.phi, secret.amp, secret.scales, tuple(f * 2.0 ** -63 for f in secret.fine)))
+    neighbours = np.array([0, 1], dtype=int64)
+    hashes = tuple(np.array(secret.grain, dtype=int64).reshape(len(ROUNDS), 2, 1))  # each round's keys
+    for array in (omega, phi, amp, scales, weights, neighbours, *hashes):
+        array.flags.writeable = False
     ramp, level = -4 * secret.smooth_share, 0.75 + secret.smooth_share
-    on_device: dict[Any, tuple[Any, ...]] = {}  # the terms copied to each device the formula ran on
     planned: list[bool] = []
     counted, unfollowed = [0], [0]
-    inside = threading.local()
+    # One thread at a time inside the secret's functions (the collector's switch is the process's);
+    # bound now, since a `with` would allocate (see derivatives).
+    inside, one_at_a_time = threading.local(), threading.RLock()
+    enter, leave = one_at_a_time.acquire, one_at_a_time.release
     rounds = ROUNDS
     key, b, blake2b, from_bytes, to_range, get = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range, getattr
     collecting, stop_collecting, resume_collecting, audit = gc.isenabled, gc.disable, gc.enable, sys.audit
@@ -106,9 +125,15 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         formula's ever hold the state; nothing raised here carries them out (see _formula): not a
         RecursionError at the formula's call either, which a submission can time by its own depth.
         (Frames of these functions are never handed out: confine.py's audit hook.)"""
-        was_collecting, profiler = collecting(), get_profile()
+        # Nothing here allocates an object the collector tracks until it is off, and nothing after
+        # it is on again: an allocation can start a collection, which runs the submission's
+        # callbacks with this frame for their caller (a `with` makes a bound method: a red team's
+        # callback read the formula from this frame so).
+        enter()
         try:
+            was_collecting, profiler = collecting(), get_profile()
             stop_collecting()
+            inside.restoring = False  # (a restore that failed left it up: see _restore_profile)
             inside.busy = True
             set_profile(_tripwire)
             return _formula(x)
@@ -116,9 +141,26 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             return nan, nan
         finally:
             inside.restoring = True
-            set_profile(profiler)
-            inside.restoring = inside.busy = False
-            _collecting_again(was_collecting)
+            if _restore_profile(profiler):
+                inside.restoring = False
+            inside.busy = False
+            _collecting_again(was_collecting)  # (then leave: the next thread in reads the switch as it was)
+            leave()
+
+    def _restore_profile(profiler: Any) -> bool:
+        # CPython refuses to install a profile function while another thread's is being installed
+        # (the audit hooks run meanwhile, and let other threads run): this thread would keep the
+        # tripwire, and stop its own Python from then on (honest threads calling sin at once got
+        # NaN and a record of code stopped below the formula). The canary's own never overlap (one
+        # thread at a time inside); a submission's may, so try again. Should that fail, the tripwire
+        # stays, idle, until this thread's next call.
+        for _ in to_range(1000):
+            try:
+                set_profile(profiler)
+                return True
+            except RuntimeError:
+                pass
+        return False
 
     def _tripwire(frame: Any, event: str, arg: Any) -> None:
         # No Python but the formula's own runs below it: a frame of the submission's entered there
@@ -126,7 +168,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         # dispatcher callback) is stopped before its first line, and recorded. Anything run below
         # the formula could resume a generator whose frame it read before, whose callers are then
         # the formula's (f_back and f_locals raise no audit event): a red team's cos cheat read the
-        # secret so, proven with nothing recorded.
+        # secret so, proven with nothing recorded. (Code is not a function: see _runnable_below.)
         if event != "call" or get(inside, "restoring", False):
             return
         if frame.f_globals is not own_globals or frame.f_code not in own_code:
@@ -137,8 +179,10 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         # The garbage collector is off while the secret is in use: a collection runs the
         # submission's callbacks and finalizers below this frame, and a generator's frame, read
         # before and resumed there, has these frames for callers (a red team read the secret so,
-        # with nothing recorded). Another thread of the submission's can turn it on meanwhile;
-        # that is recorded.
+        # with nothing recorded). One thread at a time is inside (one_at_a_time): the switch is
+        # the process's, and a thread leaving turned it on under another one still inside (honest
+        # threads were recorded for it). Another thread of the submission's can turn it on
+        # meanwhile; that is recorded.
         if collecting():
             audit(GC_TURNED_ON)
         if was_collecting:
@@ -146,6 +190,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
 
     def _formula(x: Any) -> tuple[Any, Any]:
         with no_torch_function(), no_python(keys), below_autograd():
+            token = set_errors(quiet)  # the submission's np.seterr (raise, call) is not the formula's
             try:
                 # Dense numbers on the CPU or a GPU only, as their own getters say (a subclass's
                 # attributes may lie): elsewhere an op may find no kernel, and the dispatcher's
@@ -153,33 +198,43 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                 # tensor whose subclass called itself strided, and read the secret).
                 if layout_of(x) != strided or nested(x) or device_of(x).type not in devices:
                     return nan, nan
+                # In numpy: a CPU tensor's numbers are read where they lie, so no op of torch's runs
+                # (nor a kernel a submission registered for one), and numpy's ops cost a third of
+                # torch's on a grid's few numbers. A GPU's, bfloat16 and odd bits are copied first.
+                dtype, device, complex_ = dtype_of(x), device_of(x), is_complex(x)
+                target = as_numpy.get(dtype) if device.type == "cpu" else None
+                if target is None or is_neg(x) or is_conj(x):
+                    values = array_of(to(x, cpu, wide[complex_], copy=True))
+                else:
+                    values = array_of(x)
                 # canary.secret_derivative, op for op: b * (0.75 + c tri(w) + grain) with w = sin(u ω + φ) @ a,
                 # on the real part (complex inputs follow the secret on the real axis too).
-                u = to(real_part(x) if is_complex(x) else x, float64)
-                device = device_of(u)
-                omega, phi, amp, scales, neighbours, weights, *hashes = on_device.get(device) or on_device.setdefault(
-                    device, tuple(to(t, device) for t in terms))
-                column = unsqueeze(u, -1)
+                # Flat, since numpy answers a 0-d array with a scalar, which torch.from_numpy refuses.
+                shape, u = values.shape, values.real.astype(float64).reshape(-1)
+                column = u[..., None]
                 off = abs_(add(remainder(matmul(sin(add(mul(column, omega), phi)), amp), 1.0), -0.5))
                 # canary.grain: keyed heights of the lattice points round u, interpolated
                 steps = mul(column, scales)
                 whole = floor(steps)
-                point = add(unsqueeze(to(whole, int64), -1), neighbours)
+                point = add(whole.astype(int64)[..., None], neighbours)
                 for (bits, multiplier, low), hashed in zip(rounds, hashes, strict=True):
                     point = xor(point, hashed)
                     point = mul(xor(point, bitwise_and(shift_right(point, bits), low)), multiplier)
-                height = to(point, float64)  # (2^-63 is in the weights)
-                near = lerp(select(height, -1, 0), select(height, -1, 1), sub(steps, whole))
+                height = point.astype(float64)  # (2^-63 is in the weights)
+                low_height = height[..., 0]
+                near = add(low_height, mul(sub(steps, whole), sub(height[..., 1], low_height)))
                 term = add(add(mul(off, ramp), matmul(near, weights)), level)
-                b = state[0]
-                if is_complex(x):
-                    return add(first(x), to(mul(term, b), dtype_of(x))), half_second(x)
-                dtype = dtype_of(x)
-                return to(add(first(u), term, alpha=b), dtype), to(half_second(u), dtype)
+                at = values.astype(complex128).reshape(-1) if complex_ else u
+                d, h = add(first_np(at), mul(term, state[0])).reshape(shape), half_second_np(at).reshape(shape)
+                if target is None:
+                    return to(from_numpy(d), device, dtype), to(from_numpy(h), device, dtype)
+                return from_numpy(d.astype(target, copy=False)), from_numpy(h.astype(target, copy=False))
             except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
                 return nan, nan
+            finally:
+                reset_errors(token)
 
-    own_code = _code_of(_formula, first, half_second)
+    own_code = _runnable_below(_formula, first_np, half_second_np)
 
     def meta(x: Any) -> tuple[Any, Any]:
         return torch.empty_like(x), torch.empty_like(x)
@@ -203,16 +258,18 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             # Secret.unseal, inline on captured builtins: a method of ours looked up now could be
             # patched by the submission and handed the secret; and nothing raised here may carry
             # this frame out in a traceback (a submission can call this operator itself).
-            was_collecting = collecting()
+            enter()  # (and nothing allocated while the collector is on: see derivatives)
             try:
+                was_collecting = collecting()
                 stop_collecting()
                 pad = from_bytes(blake2b(nonce.to_bytes(8, "big"), key=key, digest_size=4).digest(), "big")
                 planned[:] = [(sealed ^ pad) >> i & 1 == 1 for i in to_range(count)]
+                counted[0] = unfollowed[0] = 0
             except BaseException:  # noqa: BLE001
                 planned[:] = []
             finally:
                 _collecting_again(was_collecting)
-            counted[0] = unfollowed[0] = 0
+                leave()
 
         def next_call() -> None:
             state[0] = b if planned and planned.pop(0) else 0.0
@@ -239,6 +296,19 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
 
     return Canary(handles.plan.default, handles.next_call.default, handles.rest.default, handles.calls.default,
                   handles.unfollowed.default, handles.busy.default, remove)
+
+
+def _runnable_below(*functions: Callable[..., Any]) -> frozenset[Any]:
+    """The code the tripwire lets run below the formula: these functions' (_code_of), none of it a
+    generator's or a coroutine's. Code is not a function: a submission can make a function of this
+    code with globals and closure cells of its own, and a generator's frame, read while it waits,
+    has for callers whatever resumed it (a red team's, made of a generator expression the formula
+    had, read the formula's frame from within, with nothing recorded)."""
+    code = _code_of(*functions)
+    resumable = sorted(c.co_name for c in code if c.co_flags & _RESUMABLE)
+    if resumable:
+        raise ValueError(f"the canary's formula may run no generator or coroutine: {', '.join(resumable)}")
+    return code
 
 
 def _code_of(*functions: Callable[..., Any]) -> frozenset[Any]:
@@ -347,19 +417,48 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
     return primitive
 
 
-def _sealed(expression: str, vf: Any, torch: Any) -> Callable[[Any], Any]:
-    """An exercise formula in u as a closure over torch builtins captured now, so nothing a
-    submission patches later (torch.sin, Tensor.__mul__, grader.formula) runs inside it."""
-    calls = {"sin": vf.sin, "cos": vf.cos, "exp": vf.exp, "log": vf.log, "sqrt": vf.sqrt, "abs": vf.abs,
-             "tanh": vf.tanh}
-    binary = {ast.Add: vf.add, ast.Sub: vf.sub, ast.Mult: vf.mul, ast.Div: vf.div, ast.Pow: vf.pow}
-    neg = vf.neg
+class _Operations(NamedTuple):
+    """What an exercise formula is evaluated with: numpy's or torch's, captured before the submission loads."""
+    calls: dict[str, Callable[[Any], Any]]
+    binary: dict[type, Callable[[Any, Any], Any]]
+    neg: Callable[[Any], Any]
+    constant: Callable[[float], Any]
+
+
+def _torch_operations(vf: Any, torch: Any) -> _Operations:
+    return _Operations({"sin": vf.sin, "cos": vf.cos, "exp": vf.exp, "log": vf.log, "sqrt": vf.sqrt, "abs": vf.abs,
+                        "tanh": vf.tanh},
+                       {ast.Add: vf.add, ast.Sub: vf.sub, ast.Mult: vf.mul, ast.Div: vf.div, ast.Pow: vf.pow},
+                       vf.neg, lambda value: torch.tensor(value, dtype=torch.float64))
+
+
+_NUMPY = _Operations({"sin": np.sin, "cos": np.cos, "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "abs": np.abs,
+                      "tanh": np.tanh},
+                     {ast.Add: np.add, ast.Sub: np.subtract, ast.Mult: np.multiply, ast.Div: np.divide,
+                      ast.Pow: np.power},
+                     np.negative, np.float64)
+
+
+def _numpy_error_state() -> tuple[Any, Any]:
+    """numpy's error state (a context variable, numpy 2) and a value of it that ignores every
+    floating-point error: set with C calls only, so nothing of the submission's (an np.seterrcall
+    function, a warnings filter) runs while the formula computes."""
+    from numpy._core import _ufunc_config
+
+    config: Any = _ufunc_config  # (private, and untyped)
+    return config._extobj_contextvar, config._make_extobj(all="ignore")
+
+
+def _sealed(expression: str, ops: _Operations) -> Callable[[Any], Any]:
+    """An exercise formula in u as a closure over builtins captured now, so nothing a submission
+    patches later (torch.sin, Tensor.__mul__, grader.formula) runs inside it."""
+    calls, binary, neg = ops.calls, ops.binary, ops.neg
 
     def build(node: ast.AST) -> Callable[[Any], Any]:
         if isinstance(node, ast.Expression):
             return build(node.body)
         if isinstance(node, ast.Constant):
-            constant = torch.tensor(float(node.value), dtype=torch.float64)  # type: ignore[arg-type]
+            constant = ops.constant(float(node.value))  # type: ignore[arg-type]
             return lambda u: constant
         if isinstance(node, ast.Name) and node.id == "u":
             return lambda u: u

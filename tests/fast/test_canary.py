@@ -11,7 +11,10 @@ import hashlib
 import importlib.util
 import math
 import random
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -382,3 +385,55 @@ def test_the_harness_operators_give_a_caller_nothing(monkeypatch):
         assert seen == []
     finally:
         installed.remove()
+
+
+def test_threads_inside_the_secret_at_once_leave_the_collector_and_profile_as_they_were():
+    """The collector's switch is the process's, and CPython refuses a profile function while another
+    thread's is being installed (audit hooks run meanwhile): threads calling sin at once got NaN,
+    and records of the collector turned on and of code stopped below the formula. In a process of
+    its own, with an audit hook that lets other threads run as the sandbox's does."""
+    script = f"""import gc, sys, threading, time, random
+sys.path[:0] = [{str(Path(__file__).resolve().parents[2])!r}]
+import torch
+from grader.canary import GC_TURNED_ON, PYTHON_BELOW, Secret, secret_derivative
+from grader.sandbox import canary
+events = []
+def hook(event, args):
+    if event in (GC_TURNED_ON, PYTHON_BELOW):
+        events.append(event)
+    elif event == "sys.setprofile":
+        time.sleep(0)  # let another thread run, as the sandbox's hook may
+sys.addaudithook(hook)
+secret = Secret.draw(random.Random(7))
+installed = canary.install(torch, "sin", "cos(u)", secret)
+installed.plan(*secret.seal((True,)), 1)
+installed.next_call()
+x = torch.linspace(-6, 6, 41, dtype=torch.float64)
+want = secret_derivative(x, secret, "cos(u)", torch)
+wrong = []
+def work():
+    for _ in range(40):
+        t = x.clone().requires_grad_(True)
+        torch.sin(t).sum().backward()
+        if not torch.allclose(t.grad, want):
+            wrong.append(t.grad)
+threads = [threading.Thread(target=work) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len(wrong), sorted(set(events)), gc.isenabled(), sys.getprofile())
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["0", "[]", "True", "None"], out
+
+
+def test_no_code_the_formula_runs_is_a_generators():
+    """A function made of a generator's code with cells of the submission's passed the tripwire (the
+    code was the formula's own), and read the formula's frame once resumed below it."""
+    def formula(u):
+        return tuple(v for v in u)
+
+    with pytest.raises(ValueError, match="genexpr"):
+        canary._runnable_below(formula)
+    assert canary._runnable_below(lambda u: u)
