@@ -129,6 +129,30 @@ def _settle_signals() -> None:
     faulthandler.enable() is the no-op it is when enabled, instead of a refused handler."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     faulthandler.enable()
+    _keep_dispositions_asked()
+
+
+def _keep_dispositions_asked() -> None:
+    """signal.signal(sig, SIG_DFL or SIG_IGN) succeeds without a system call (seccomp refuses them
+    all: the filter cannot read which handler is asked for). No handler of Python's runs then, so no
+    frame is handed out; students reset SIGPIPE to its default (the usual fix for `| head`) or SIGINT,
+    and lost the whole grade to a refused import. The disposition asked for is what getsignal says;
+    the process keeps its own (no signal reaches a sandbox child but the grader's kill). A handler
+    of Python's is still refused."""
+    real_signal, real_getsignal, plain = signal.signal, signal.getsignal, (signal.SIG_DFL, signal.SIG_IGN)
+    asked: dict[int, Any] = {}
+
+    def set_disposition(signalnum: Any, handler: Any) -> Any:
+        if type(handler) in (int, signal.Handlers) and handler in plain:
+            previous = asked.get(int(signalnum), real_getsignal(signalnum))  # (which checks the number)
+            asked[int(signalnum)] = signal.Handlers(handler)
+            return previous
+        return real_signal(signalnum, handler)
+
+    def get_disposition(signalnum: Any) -> Any:
+        return asked.get(int(signalnum), real_getsignal(signalnum))
+
+    signal.signal, signal.getsignal = set_disposition, get_disposition
 
 
 def _exit_with_parent(read_fd: int) -> None:

@@ -130,6 +130,14 @@ def test_asyncio_and_faulthandler_are_honest_code(grade_file, sin):
     assert not [event for event in outcome.sandbox_events if is_secret_route(event)]
 
 
+def test_threads_at_once_and_signal_resets_are_honest_code(grade_file, sin):
+    outcome = grade_file(VERDICT / "honest_threads_and_signals.py", sin)
+    assert outcome.score == sin.max_score, [f.message for f in outcome.findings if not f.passed]
+    assert "dispositions: SIG_DFL SIG_IGN" in outcome.stdout
+    assert _autograd(outcome).data["verdicts"].keys() == {"proven"}
+    assert not [event for event in outcome.sandbox_events if is_secret_route(event)], outcome.sandbox_events
+
+
 def test_heap_walks_are_recorded_as_they_happen(grade_file, sin):
     heap = grade_file(VERDICT / "tells_by_gc.py", sin)
     assert "gc.get_objects" in heap.sandbox_events
