@@ -452,6 +452,8 @@ _F_SETOWN, _F_SETOWN_EX, _FIOSETOWN, _SIOCSPGRP = 8, 15, 0x8901, 0x8902
 _PRIO_PROCESS, _IOPRIO_WHO_PROCESS = 0, 1
 
 
+# What a pthread shares with its process (CLONE_THREAD, CLONE_VM, CLONE_FILES, CLONE_FS, CLONE_SIGHAND).
+_THREAD_SHARES = (0x10000, 0x100, 0x400, 0x200, 0x800)
 _PID_MARK = 0x7FFE_D1CE  # no syscall number, architecture or flag has this value
 
 
@@ -513,9 +515,15 @@ def seccomp_program() -> bytes | None:
                      "mknodat", "mount_setattr", "move_mount", "open_tree", "fsopen", "fsmount", "add_key",
                      "request_key", "perf_event_open", "userfaultfd"):
             rules.add_rule(denied, name)
-        # New processes are clones without CLONE_THREAD; threads stay allowed. clone3 hides its
-        # flags in memory a filter cannot read, so it answers ENOSYS and glibc falls back to clone.
-        rules.add_rule(denied, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, 0x10000, 0))
+        # New processes are clones without CLONE_THREAD; threads stay allowed, as pthreads makes
+        # them: sharing memory, signal handlers, descriptors and filesystem. A thread with a table
+        # of descriptors of its own (no CLONE_FILES) has a limit of open files of its own too: a red
+        # team's 40 such threads held 40,720 descriptors under "open files 1024", 20,360 pipes of
+        # root's per-user pipe pages, and root's other programs got 8 KiB pipes for as long as it
+        # lived. clone3 hides its flags in memory a filter cannot read, so it answers ENOSYS and
+        # glibc falls back to clone.
+        for flag in _THREAD_SHARES:
+            rules.add_rule(denied, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, 0))
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
         # The child dies with the process that holds it (its parent-death signal, set before this
         # filter) and is killed with its process group: it may clear neither. Where the grader needs a
@@ -525,8 +533,14 @@ def seccomp_program() -> bytes | None:
         for name in ("setsid", "setpgid"):
             rules.add_rule(denied, name)
         # No socket of any family: nothing outside to talk to, a UNIX socket on the host included.
-        # socketpair() stays: its two ends reach only each other.
+        # socketpair() stays where the child has namespaces (asyncio's loop makes one): its two ends
+        # reach only each other. Nothing sent over it carries a descriptor: descriptors in flight
+        # (SCM_RIGHTS) count against one total per user, checked against each sender's own limit
+        # of open files, and a red team's child kept 1,250 of root's in flight, so that no root
+        # program with the usual limit of 1,024 could pass one while it lived.
         rules.add_rule(seccomp.ERRNO(errno.EACCES), "socket")
+        for name in ("sendmsg", "sendmmsg"):
+            rules.add_rule(denied, name)
         # io_uring makes sockets (and opens files) without the system calls above ever running.
         for name in ("io_uring_setup", "io_uring_enter", "io_uring_register"):
             rules.add_rule(seccomp.ERRNO(errno.ENOSYS), name)
@@ -758,6 +772,13 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
             finally:
                 fetching.on = False
             refuse_canary(frame, args[1])
+        elif event == "sys.addaudithook":
+            # A hook of the submission's runs wherever an event is raised, the canary's own
+            # functions included (the profile function they set raises one), and a generator it
+            # resumes there walks up to the secret: recorded, and not added (CPython drops a hook
+            # that an existing one raises an Exception for, silently).
+            send(event)
+            raise PermissionError("graded code may not add audit hooks")
         elif event.startswith(watched) and not (event == "sys.setprofile" and busy_now()):
             send(event)  # (the canary sets its own profile function around its formula: canary.py)
 

@@ -115,3 +115,22 @@ print(os.read(read, 4096).decode().count("reaching the canary's"))  # two refusa
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.splitlines() == ["_formula getframe refused", "_formula traceback refused",
                                 "primitive getframe handed", "primitive traceback handed", "2"], out
+
+
+def test_no_audit_hook_of_the_submissions_is_added():
+    """A hook runs wherever an event is raised, in the canary's own functions too (the profile
+    function they set raises one), where a generator it resumed walked up to the secret."""
+    script = f"""import os, sys
+sys.path[:0] = [{str(Path(__file__).resolve().parents[2])!r}]
+from pathlib import Path
+from grader.sandbox import canary, confine
+read, write = os.pipe()
+sys.addaudithook(confine._auditor(Path("/tmp"), write, b"k" * 16, lambda: False, None, vars(canary)))
+seen = []
+sys.addaudithook(lambda event, args: seen.append(event))
+sys.audit("grader.test")
+os.close(write)
+print(len(seen), os.read(read, 4096).decode().split()[0])
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["0", "sys.addaudithook"], out
