@@ -142,7 +142,7 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
                               "`if __name__ == \"__main__\":` so it does not run when graded.")
     where = f" at line {error.frames[-1].line} (`{error.frames[-1].code}`)" if error.frames else ""
     known = feedback.explain_error(error, ex)
-    if known.key in ("disk", "sandbox"):  # what the sandbox refused, at the top level as anywhere
+    if known.key in ("disk", "sandbox", "read_only"):  # what the sandbox refused, at the top level as anywhere
         return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
                        cause=known.text, advice=known.advice)
     return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",

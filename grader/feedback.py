@@ -133,7 +133,13 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
     (r"(No space left on device|File too large|Disk quota exceeded)", "disk",
      "your code wrote more to files than the sandbox allows (64 MiB per file, 256 MiB and 1,000 files in all).",
      "Do not write files: compute the derivative in memory and return it."),
-    (r"(Operation not permitted|Permission denied|PermissionError|Read-only file system)", "sandbox",
+    (r"Read-only file system", "read_only",
+     "something wrote outside your file's own folder, which the sandbox keeps read-only: multiprocessing "
+     "does, for the semaphores of its process pools and locks, and of its pools of threads too "
+     "(multiprocessing.pool.ThreadPool, multiprocessing.dummy); graded code may not start processes either.",
+     "Compute the derivative with torch alone; for threads use concurrent.futures.ThreadPoolExecutor or "
+     "threading.Thread, which need no semaphore of multiprocessing's."),
+    (r"(Operation not permitted|Permission denied|PermissionError)", "sandbox",
      "the grader's sandbox refused it: graded code may not start processes (multiprocessing and process "
      "pools included), use the network, set signal handlers (signal.signal, for an alarm say), or touch "
      "files outside its own folder.",

@@ -173,11 +173,15 @@ def test_nonscalar_backward_error_gets_its_hint(sin):
 
 def test_a_process_pool_is_named_as_what_the_sandbox_refuses(sin):
     """A red team's honest student ran its autograd in a ProcessPoolExecutor: every call raised
-    "Read-only file system" (multiprocessing's semaphore), and the words only said an exception."""
+    "Read-only file system" (multiprocessing's semaphore), and the words only said an exception.
+    multiprocessing's pools of threads make the same semaphore, and the words said "threads are fine"."""
     cause = feedback.explain_error(ErrorInfo("OSError", "[Errno 30] Read-only file system"), sin)
-    assert cause.key == "sandbox" and "process pools" in cause.text and "threads are fine" in cause.advice
+    assert cause.key == "read_only" and "process pools" in cause.text and "ThreadPool" in cause.text
+    assert "ThreadPoolExecutor" in cause.advice
     finding = checks._load_error_finding(ErrorInfo("OSError", "[Errno 30] Read-only file system"), sin)
     assert "process pools" in finding.cause
+    refused = feedback.explain_error(ErrorInfo("PermissionError", "[Errno 1] Operation not permitted"), sin)
+    assert refused.key == "sandbox" and "threads are fine" in refused.advice
 
 
 def test_a_misspelt_attribute_gets_a_suggestion(sin):
