@@ -47,6 +47,7 @@ from grader.canary import GC_TURNED_ON, HALF_SECOND, PYTHON_BELOW, ROUNDS, Secre
 
 NAMESPACE = "grader_canary"
 # Code whose frames outlive a call (generators, coroutines): see _tripwire.
+_PIECE = 1 << 16  # elements the formula works on at a time
 _RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 _install_lock = threading.Lock()
 
@@ -62,7 +63,7 @@ class Canary(NamedTuple):
     rest: Any  # plain again, after it returned
     calls: Any  # how often the primitive ran since the last plan (any thread, any route)
     unfollowed: Any  # how many of those the secret could not reach (a sparse tensor, say)
-    busy: Any  # whether this thread is inside the secret's formula (for the audit hook)
+    busy: Callable[[], bool]  # whether this thread is inside the secret's formula (for the audit hook)
     remove: Callable[[], None]  # give torch its own kernels back (the in-process self-check)
 
 
@@ -94,8 +95,8 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                 torch.complex64: np.complex64, torch.complex128: np.complex128}
     sin, add, mul, remainder, abs_, matmul, floor, sub = (np.sin, np.add, np.multiply, np.remainder, np.abs,
                                                           np.matmul, np.floor, np.subtract)
-    xor, shift_right, bitwise_and, float64, int64, complex128 = (np.bitwise_xor, np.right_shift, np.bitwise_and,
-                                                                 np.float64, np.int64, np.complex128)
+    empty, xor, shift_right, bitwise_and = np.empty, np.bitwise_xor, np.right_shift, np.bitwise_and
+    float64, int64, complex128 = np.float64, np.int64, np.complex128
     numpy_errors, quiet = _numpy_error_state()
     set_errors, reset_errors = numpy_errors.set, numpy_errors.reset
     nan = torch.tensor(float("nan"), dtype=torch.float64)  # what a failed formula gives (it broadcasts)
@@ -112,7 +113,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     counted, unfollowed = [0], [0]
     # One thread at a time inside the secret's functions (the collector's switch is the process's);
     # bound now, since a `with` would allocate (see derivatives).
-    inside, one_at_a_time = threading.local(), threading.RLock()
+    inside, entered, one_at_a_time = threading.local(), threading.local(), threading.RLock()
     enter, leave = one_at_a_time.acquire, one_at_a_time.release
     rounds = ROUNDS
     key, b, blake2b, from_bytes, to_range, get = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range, getattr
@@ -135,8 +136,12 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             stop_collecting()
             inside.restoring = False  # (a restore that failed left it up: see _restore_profile)
             inside.busy = True
+            # The secret's numbers only for the primitive's own kernel: called by itself, the
+            # operator gave a cos cheat that also called torch.sin on a detached x the secret
+            # derivative, "proven" with nothing recorded (a red team's). Anywhere else, the truth.
+            planned_b = state[0] if get(entered, "depth", 0) else 0.0
             set_profile(_tripwire)
-            return _formula(x)
+            return _formula(x, planned_b)
         except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
             return nan, nan
         finally:
@@ -188,7 +193,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         if was_collecting:
             resume_collecting()
 
-    def _formula(x: Any) -> tuple[Any, Any]:
+    def _formula(x: Any, b: float) -> tuple[Any, Any]:
         with no_torch_function(), no_python(keys), below_autograd():
             token = set_errors(quiet)  # the submission's np.seterr (raise, call) is not the formula's
             try:
@@ -209,23 +214,27 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                     values = array_of(x)
                 # canary.secret_derivative, op for op: b * (0.75 + c tri(w) + grain) with w = sin(u ω + φ) @ a,
                 # on the real part (complex inputs follow the secret on the real axis too).
-                # Flat, since numpy answers a 0-d array with a scalar, which torch.from_numpy refuses.
+                # Flat, since numpy answers a 0-d array with a scalar, which torch.from_numpy refuses;
+                # in pieces, so that its temporaries (a few hundred bytes an element) stay small on
+                # a tensor of millions (numpy's MemoryError is Python, which the tripwire stops).
                 shape, u = values.shape, values.real.astype(float64).reshape(-1)
-                column = u[..., None]
-                off = abs_(add(remainder(matmul(sin(add(mul(column, omega), phi)), amp), 1.0), -0.5))
-                # canary.grain: keyed heights of the lattice points round u, interpolated
-                steps = mul(column, scales)
-                whole = floor(steps)
-                point = add(whole.astype(int64)[..., None], neighbours)
-                for (bits, multiplier, low), hashed in zip(rounds, hashes, strict=True):
-                    point = xor(point, hashed)
-                    point = mul(xor(point, bitwise_and(shift_right(point, bits), low)), multiplier)
-                height = point.astype(float64)  # (2^-63 is in the weights)
-                low_height = height[..., 0]
-                near = add(low_height, mul(sub(steps, whole), sub(height[..., 1], low_height)))
-                term = add(add(mul(off, ramp), matmul(near, weights)), level)
+                term = empty(u.shape, float64)
+                for start in to_range(0, u.size, _PIECE):
+                    column = u[start:start + _PIECE, None]
+                    off = abs_(add(remainder(matmul(sin(add(mul(column, omega), phi)), amp), 1.0), -0.5))
+                    # canary.grain: keyed heights of the lattice points round u, interpolated
+                    steps = mul(column, scales)
+                    whole = floor(steps)
+                    point = add(whole.astype(int64)[..., None], neighbours)
+                    for (bits, multiplier, low), hashed in zip(rounds, hashes, strict=True):
+                        point = xor(point, hashed)
+                        point = mul(xor(point, bitwise_and(shift_right(point, bits), low)), multiplier)
+                    height = point.astype(float64)  # (2^-63 is in the weights)
+                    low_height = height[..., 0]
+                    near = add(low_height, mul(sub(steps, whole), sub(height[..., 1], low_height)))
+                    term[start:start + _PIECE] = add(add(mul(off, ramp), matmul(near, weights)), level)
                 at = values.astype(complex128).reshape(-1) if complex_ else u
-                d, h = add(first_np(at), mul(term, state[0])).reshape(shape), half_second_np(at).reshape(shape)
+                d, h = add(first_np(at), mul(term, b)).reshape(shape), half_second_np(at).reshape(shape)
                 if target is None:
                     return to(from_numpy(d), device, dtype), to(from_numpy(h), device, dtype)
                 return from_numpy(d.astype(target, copy=False)), from_numpy(h.astype(target, copy=False))
@@ -250,7 +259,8 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                                     lambda info, dims, x: (op(x), (dims[0], dims[0])), lib=ops)
         aten = torch.library.Library("aten", "IMPL")
         real = getattr(torch.ops.aten, primitive).default
-        kernel = _kernel(torch, real, op, (counted, unfollowed), (first, half_second), traced or ([False], []))
+        kernel = _kernel(torch, real, op, (counted, unfollowed), (first, half_second), traced or ([False], []),
+                         entered)
         aten.impl(primitive, kernel, "Autograd")
         aten.impl(primitive + "_", lambda x: x.copy_(kernel(x.clone())), "Autograd")
 
@@ -283,19 +293,39 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         for schema, function in harness:
             ops.define(schema)
             ops.impl(schema.split("(")[0], function, "CompositeExplicitAutograd")
-        ops.define("busy() -> bool")  # for the audit hook: is this thread inside the formula?
-        ops.impl("busy", lambda: get(inside, "busy", False), "CompositeExplicitAutograd")
         for code in (kernel, derivatives, _formula, plan, next_call, rest):
             _not_for_dynamo(torch, code)
     handles = getattr(torch.ops, NAMESPACE)
+
+    def busy() -> bool:
+        # For the audit hook, which asks it inside the functions that hold the secret: a plain
+        # function, not an operator, so no dispatch mode or kernel of the submission's answers it
+        # (as an operator, a red team's mode and a red team's kernel for it ran there, and read the
+        # formula from the frame below).
+        return get(inside, "busy", False)
+
+    def enable() -> None:
+        # gc.enable, for the submission: it waits until no thread is inside the secret's functions.
+        # timeit turns the collector off and on again, and an honest student timing in a thread
+        # was recorded for turning it on while the secret was in use. (The real one, reached some
+        # other way, is still recorded.)
+        enter()
+        try:
+            resume_collecting()
+        finally:
+            leave()
+
+    gc.enable = enable
 
     def remove() -> None:
         with _install_lock:
             aten._destroy()
             ops._destroy()
+            if gc.enable is enable:
+                gc.enable = resume_collecting
 
     return Canary(handles.plan.default, handles.next_call.default, handles.rest.default, handles.calls.default,
-                  handles.unfollowed.default, handles.busy.default, remove)
+                  handles.unfollowed.default, busy, remove)
 
 
 def _runnable_below(*functions: Callable[..., Any]) -> frozenset[Any]:
@@ -342,8 +372,10 @@ def _not_for_dynamo(torch: Any, function: Callable[..., Any]) -> None:
 
 def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], list[int]],
             true: tuple[Callable[[Any], Any], Callable[[Any], Any]],
-            traced: tuple[list[bool], list[Any]]) -> Callable[[Any], Any]:
-    below_autograd = torch._C._AutoDispatchBelowAutograd
+            traced: tuple[list[bool], list[Any]], entered: Any) -> Callable[[Any], Any]:
+    """The primitive's Autograd kernel. `entered` (a thread-local the operator's kernel reads) says
+    this thread is inside it: only then does the operator hand out the secret's numbers."""
+    below_autograd, get = torch._C._AutoDispatchBelowAutograd, getattr
     armed, outputs = traced
     counted, unfollowed = counts
     vf = torch._C._VariableFunctions
@@ -360,6 +392,14 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
             s = real(x)
         if not (x.is_floating_point() or x.is_complex()):
             return s  # integers: no gradient to give
+        depth = get(entered, "depth", 0)
+        entered.depth = depth + 1  # the operator's secret numbers are for this kernel's calls of it only
+        try:
+            return _differentiable(x, s)
+        finally:
+            entered.depth = depth
+
+    def _differentiable(x: Any, s: Any) -> Any:
         x0 = x.detach()
         if x.layout != strided or x.is_nested or x.is_complex():
             return _other(x, x0, s)

@@ -81,7 +81,6 @@ class _PathBeneath(ctypes.Structure):
 
 def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str] = frozenset(),
           busy: Callable[[], bool] = lambda: False, gpu: bool = False,
-          tracing: tuple[Callable[[], Any], Callable[[Any], None]] | None = None,
           secret_globals: dict[str, Any] | None = None) -> list[str]:
     """Confine this process for good; return the layers that are now active. `skip` names layers to
     leave off (uid, landlock, seccomp), only to test that each of the others holds on its own; `gpu`
@@ -100,7 +99,7 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
         applied = "" if name in skip else layer()
         if applied:
             active += applied.split("; ")
-    sys.addaudithook(_auditor(workdir, record_fd, record_key, busy, tracing, secret_globals))
+    sys.addaudithook(_auditor(workdir, record_fd, record_key, busy, secret_globals))
     active.append("audit hook")
     return active
 
@@ -659,7 +658,6 @@ def record_mac(data: bytes, key: bytes) -> bytes:
 
 def _auditor(workdir: Path, record_fd: int, key: bytes,
              busy: Callable[[], bool],
-             tracing: tuple[Callable[[], Any], Callable[[Any], None]] | None = None,
              secret_globals: dict[str, Any] | None = None) -> Callable[[str, tuple[Any, ...]], None]:
     """Record, for a TA, attempts that the layers above stop or that could reach the grader's
     secrets. Each event goes to the parent the moment it happens, before the operation it audits
@@ -679,23 +677,8 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     counts = [0, 0]  # distinct ordinary events, distinct ways towards the secret
     watched, attributes, frame_events, routes = _WATCHED, _FRAME_ATTRIBUTES, _FRAME_EVENTS, SECRET_ROUTES
     devnull, memory_files = os.devnull, ("mem", "maps", "smaps", "pagemap")
-    get_tracing, set_tracing = tracing or ((lambda: None), (lambda state: None))
     fetching = threading.local()  # set while the hook itself reads the frame asked for
-    holders = SECRET_HOLDERS
-    get_attribute = getattr
-
-    def busy_now() -> bool:
-        # torch.jit.trace reads frames while it records: the canary's operator, called from here
-        # then, would enter the student's trace (whose tracer refuses its bool: an honest
-        # jit.trace(torch.sin) failed only in the grader). Asked with the tracer set aside.
-        state = get_tracing()
-        if state is None:
-            return busy()
-        set_tracing(None)
-        try:
-            return busy()
-        finally:
-            set_tracing(state)
+    holders, get_attribute, busy_now = SECRET_HOLDERS, getattr, busy
     # Builtins too: a submission may rebind builtins.str or builtins.isinstance.
     text_of, is_a, size, some, raw = str, isinstance, len, any, (str, bytes)
 

@@ -36,6 +36,7 @@ class InProcessSession(Requests):
         self.ended: Ended | None = None
         self._runner: Any = None
         self._optimized = True
+        self._stance: Any = None
         self._replies: collections.deque[bytes] = collections.deque()
         self._queue({"event": "hello", "torch": torch.__version__, "cuda": torch.cuda.is_available(),
                      "import_s": 0.0})
@@ -53,6 +54,9 @@ class InProcessSession(Requests):
                              "call": self._runner.reference_pass(header["reference"], header["trace_x"])})
             self._optimized = self.torch._C._get_graph_executor_optimize()
             self.torch._C._set_graph_executor_optimize(False)  # as in the child; restored on close
+            # Compiled functions run eagerly, as in the child (where dynamo is disabled): a compiled
+            # graph calls the canary's operator itself, which hands the secret only to the kernel.
+            self._stance = self.torch.compiler.set_stance("force_eager")
             self._runner.function = self.function
             self._queue({"event": "confined", "layers": []})
             self._queue({"event": "ready", "load_s": 0.0})
@@ -84,6 +88,7 @@ class InProcessSession(Requests):
             self._runner.recorder.remove()
             self._runner = None
             self.torch._C._set_graph_executor_optimize(self._optimized)
+            self._stance.__exit__(None, None, None)
 
     def output(self) -> tuple[str, int, str, int]:
         return "", 0, "", 0  # printed straight into the notebook, where the student sees it

@@ -144,9 +144,12 @@ _compiled = torch.compile(torch.sin, backend="aot_eager")
 
 
 def honest_compiled(x):
-    x = x.detach().clone().requires_grad_(True)
-    _compiled(x).sum().backward()
-    return x.grad
+    # Eagerly, as in the sandbox (dynamo is disabled there) and the in-process check (its stance):
+    # a compiled graph calls the canary's operator itself, and only the kernel gets the secret.
+    with torch.compiler.set_stance("force_eager"):
+        x = x.detach().clone().requires_grad_(True)
+        _compiled(x).sum().backward()
+        return x.grad
 
 
 HONEST = [honest_backward, honest_grad_create_graph, honest_vmap_grad, honest_jacfwd, honest_jacrev,
@@ -326,12 +329,14 @@ def test_numpy_and_torch_agree_on_the_secret():
 
 
 def test_the_childs_sealed_formula_matches_the_parents():
-    """The child evaluates the secret with captured builtins (sandbox/canary.py), the parent with
+    """The child evaluates the secret with builtins it captured (sandbox/canary.py), the parent with
     numpy (canary.py): the same numbers, or an honest answer would miss R*."""
     installed = canary.install(torch, "sin", "cos(u)", SECRET)
     try:
         selector(installed)(True)
-        d, _ = torch.ops.grader_canary.derivatives(torch.tensor(np.linspace(-1000, 1000, 20001)))
+        x = torch.tensor(np.linspace(-1000, 1000, 20001), requires_grad=True)
+        torch.sin(x).sum().backward()
+        d = x.grad
     finally:
         installed.remove()
     np.testing.assert_allclose(d.numpy(), secret_derivative(np.linspace(-1000, 1000, 20001), SECRET, "cos(u)", np),
@@ -437,3 +442,19 @@ def test_no_code_the_formula_runs_is_a_generators():
     with pytest.raises(ValueError, match="genexpr"):
         canary._runnable_below(formula)
     assert canary._runnable_below(lambda u: u)
+
+
+def test_the_operator_called_by_itself_hands_out_no_secret(select):
+    """A red team's cos cheat called torch.sin on a detached x (so that sin ran) and then the canary's
+    operator itself: the secret derivative, "proven" with nothing recorded. Only the kernel of the
+    primitive gets the secret's numbers; anywhere else the operator gives the true derivative."""
+    select(True)
+    try:
+        torch.sin(X)
+        d, _ = torch.ops.grader_canary.derivatives(X)
+        d_vmap, _ = torch.func.vmap(torch.ops.grader_canary.derivatives)(X)
+    finally:
+        select(False)
+    torch.testing.assert_close(d, torch.cos(X))
+    torch.testing.assert_close(d_vmap, torch.cos(X))
+    assert not torch.allclose(_secret(), torch.cos(X))

@@ -87,7 +87,7 @@ sys.path[:0] = [{str(Path(__file__).resolve().parents[2])!r}]
 from pathlib import Path
 from grader.sandbox import canary, confine
 read, write = os.pipe()
-sys.addaudithook(confine._auditor(Path("/tmp"), write, b"k" * 16, lambda: False, None, vars(canary)))
+sys.addaudithook(confine._auditor(Path("/tmp"), write, b"k" * 16, lambda: False, vars(canary)))
 
 def below(name, take):
     code = compile("def " + name + "(take):\\n    return take()\\n", "<canary>", "exec")
@@ -125,7 +125,7 @@ sys.path[:0] = [{str(Path(__file__).resolve().parents[2])!r}]
 from pathlib import Path
 from grader.sandbox import canary, confine
 read, write = os.pipe()
-sys.addaudithook(confine._auditor(Path("/tmp"), write, b"k" * 16, lambda: False, None, vars(canary)))
+sys.addaudithook(confine._auditor(Path("/tmp"), write, b"k" * 16, lambda: False, vars(canary)))
 seen = []
 sys.addaudithook(lambda event, args: seen.append(event))
 sys.audit("grader.test")

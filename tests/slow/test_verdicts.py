@@ -205,13 +205,23 @@ def test_no_signal_handler_can_sample_the_canarys_frames(grade_file, sin):
 
 
 def test_following_the_secret_without_calling_the_primitive_is_forged(grade_file, sin):
-    """Calling grader_canary.derivatives directly follows the secret exactly, as a stolen formula
-    does; torch.sin never ran, so no autograd carried it (it was proven before)."""
-    outcome = grade_file(VERDICT / "uses_the_graders_operator.py", sin)
+    """The canary's formula, found on the heap and called on every call, follows the secret exactly;
+    torch.sin never ran, so no autograd carried it (a stolen formula was proven before)."""
+    outcome = grade_file(VERDICT / "follows_a_formula_read_from_the_heap.py", sin)
     autograd = _autograd(outcome)
+    assert "found: True" in outcome.stdout and "gc.get_objects" in outcome.sandbox_events
     assert outcome.score == sin.rubric["loads"] and autograd.data["verdicts"].keys() == {"forged"}
     assert "yet torch.sin never ran during those calls" in autograd.summary
     assert "read from the grader's process" in autograd.cause
+
+
+def test_the_graders_operator_hands_a_cheat_no_secret(grade_file, sin):
+    """A red team's cos cheat called torch.sin on a detached x, then the canary's operator itself:
+    the secret, "proven" with nothing recorded. Only the primitive's kernel gets it now."""
+    outcome = grade_file(VERDICT / "uses_the_graders_operator.py", sin)
+    autograd = _autograd(outcome)
+    assert outcome.score == sin.rubric["loads"], autograd.data
+    assert "proven" not in autograd.data["verdicts"] and "forged" not in autograd.data["verdicts"]
 
 
 # ---- every exercise of the catalogue -------------------------------------------------------------
