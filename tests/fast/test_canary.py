@@ -334,12 +334,12 @@ def test_the_childs_sealed_formula_matches_the_parents():
     installed = canary.install(torch, "sin", "cos(u)", SECRET)
     try:
         selector(installed)(True)
-        x = torch.tensor(np.linspace(-1000, 1000, 20001), requires_grad=True)
+        x = torch.tensor(np.linspace(-1000, 1000, 150001), requires_grad=True)  # (in pieces of 65,536)
         torch.sin(x).sum().backward()
         d = x.grad
     finally:
         installed.remove()
-    np.testing.assert_allclose(d.numpy(), secret_derivative(np.linspace(-1000, 1000, 20001), SECRET, "cos(u)", np),
+    np.testing.assert_allclose(d.numpy(), secret_derivative(np.linspace(-1000, 1000, 150001), SECRET, "cos(u)", np),
                                atol=1e-12, rtol=0)
 
 
@@ -422,11 +422,18 @@ def work():
         torch.sin(t).sum().backward()
         if not torch.allclose(t.grad, want):
             wrong.append(t.grad)
+def timing():  # as timeit does, in a thread of its own: its gc.enable waits for the secret's functions
+    while any(thread.is_alive() for thread in threads):
+        gc.disable()
+        gc.enable()
 threads = [threading.Thread(target=work) for _ in range(8)]
+timer = threading.Thread(target=timing)
 for thread in threads:
     thread.start()
+timer.start()
 for thread in threads:
     thread.join()
+timer.join()
 print(len(wrong), sorted(set(events)), gc.isenabled(), sys.getprofile())
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
