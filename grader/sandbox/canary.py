@@ -136,10 +136,14 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             stop_collecting()
             inside.restoring = False  # (a restore that failed left it up: see _restore_profile)
             inside.busy = True
-            # The secret's numbers only for the primitive's own kernel: called by itself, the
-            # operator gave a cos cheat that also called torch.sin on a detached x the secret
-            # derivative, "proven" with nothing recorded (a red team's). Anywhere else, the truth.
-            planned_b = state[0] if get(entered, "depth", 0) else 0.0
+            # The secret's numbers only for the tensor the primitive's own kernel asks about (_kernel's
+            # own): called by itself, the operator gave a cos cheat that also called torch.sin on a
+            # detached x the secret derivative, "proven" with nothing recorded (a red team's); and
+            # a submission's code can run while the kernel does. Anywhere else, the truth.
+            asked, planned_b = get(entered, "stack", None), 0.0
+            for tensor in asked[-1] if asked else ():
+                if tensor is x:
+                    planned_b = state[0]
             set_profile(_tripwire)
             return _formula(x, planned_b)
         except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
@@ -373,9 +377,11 @@ def _not_for_dynamo(torch: Any, function: Callable[..., Any]) -> None:
 def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], list[int]],
             true: tuple[Callable[[Any], Any], Callable[[Any], Any]],
             traced: tuple[list[bool], list[Any]], entered: Any) -> Callable[[Any], Any]:
-    """The primitive's Autograd kernel. `entered` (a thread-local the operator's kernel reads) says
-    this thread is inside it: only then does the operator hand out the secret's numbers."""
+    """The primitive's Autograd kernel. `entered` (a thread-local the operator's kernel reads) holds
+    the tensors it asks the operator about (own): only for those does the operator hand out the
+    secret's numbers."""
     below_autograd, get = torch._C._AutoDispatchBelowAutograd, getattr
+    wrapped, unwrapped = torch._C._functorch.is_functorch_wrapped_tensor, torch._C._functorch.get_unwrapped
     armed, outputs = traced
     counted, unfollowed = counts
     vf = torch._C._VariableFunctions
@@ -392,19 +398,11 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
             s = real(x)
         if not (x.is_floating_point() or x.is_complex()):
             return s  # integers: no gradient to give
-        depth = get(entered, "depth", 0)
-        entered.depth = depth + 1  # the operator's secret numbers are for this kernel's calls of it only
-        try:
-            return _differentiable(x, s)
-        finally:
-            entered.depth = depth
-
-    def _differentiable(x: Any, s: Any) -> Any:
         x0 = x.detach()
         if x.layout != strided or x.is_nested or x.is_complex():
             return _other(x, x0, s)
         try:
-            d, h = derivatives(x0)
+            d, h = own(x0)
         except Exception:  # noqa: BLE001 - a subclass that cannot take the operator (MaskedTensor): see _other
             return _other(x, x0, s)
         # t is zero with slope 1, its sign against d's (-0.0 where d > 0, +0.0 where d < 0), so that
@@ -412,6 +410,24 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         # a constant tensor breaks torch.compile's tracing, and d * -0.0 vmap of an empty batch.
         t = sub(copysign(zeros_like(d), neg(d)), sub(x0, x))
         return _noted(addcmul(s, t, addcmul(d, t, h)), x)
+
+    def own(t: Any) -> tuple[Any, Any]:
+        # The operator, for this very tensor (the kernel's input, or the dense numbers inside it):
+        # only for the tensor on top of this thread's stack does it hand out the secret's numbers.
+        # Code of the submission's can run while the kernel does (a dispatch mode sees its ops) and
+        # call the operator itself; on any other tensor it gets the true derivative.
+        # (A transform of torch.func's hands the operator what its tensor wraps: those count too.)
+        stack = get(entered, "stack", None)
+        if stack is None:
+            stack = entered.stack = []
+        chain = [t]
+        while wrapped(chain[-1]):
+            chain.append(unwrapped(chain[-1]))
+        stack.append(chain)
+        try:
+            return derivatives(t)
+        finally:
+            stack.pop()
 
     def _noted(out: Any, x: Any) -> Any:
         if armed[0]:  # its node now: an in-place op or a Function may give `out` another one later
@@ -439,19 +455,19 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         """The canary's d and h for a tensor whose numbers sit in dense tensors inside it, shaped as it is."""
         if x0.is_nested and x0.layout == jagged:  # one buffer of values: d and h share its offsets
             d, h = x0.clone(), x0.clone()
-            values_d, values_h = derivatives(x0.values())
+            values_d, values_h = own(x0.values())
             d.values().copy_(values_d)
             h.values().copy_(values_h)
             return d, h
         if x0.is_nested:
-            parts = [derivatives(part) for part in x0.unbind()]
+            parts = [own(part) for part in x0.unbind()]
             return as_nested([d for d, _ in parts]), as_nested([h for _, h in parts])
         if masked_type is not None and is_a(x0, masked_type):
             mask = get_mask(x0)
-            d, h = derivatives(get_data(x0))
+            d, h = own(get_data(x0))
             return masked(d, mask), masked(h, mask)
         if x0.layout == strided:
-            return derivatives(x0)  # complex (the kernel follows the real axis), or a subclass that can take it
+            return own(x0)  # complex (the kernel follows the real axis), or a subclass that can take it
         raise NotImplementedError("no dense numbers inside")  # sparse
 
     return primitive

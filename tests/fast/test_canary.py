@@ -465,3 +465,29 @@ def test_the_operator_called_by_itself_hands_out_no_secret(select):
     torch.testing.assert_close(d, torch.cos(X))
     torch.testing.assert_close(d_vmap, torch.cos(X))
     assert not torch.allclose(_secret(), torch.cos(X))
+
+
+def test_code_run_inside_the_kernel_gets_the_secret_for_no_other_tensor(select):
+    """A submission's code can run while the kernel does (a dispatch mode sees its ops): asking the
+    operator there about a tensor of its own (the grid's x, to answer without autograd of it) got
+    the secret's numbers for it. Only the kernel's own tensor gets them."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    other = X.flip(0) * 0.5
+    seen = {}
+
+    class Spy(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            if "grader_canary.derivatives" in str(func) and "other" not in seen:
+                seen["other"] = torch.ops.grader_canary.derivatives(other)[0]
+                seen["own"] = func(*args)[0]
+            return func(*args, **(kwargs or {}))
+
+    select(True)
+    try:
+        with Spy():
+            torch.sin(X.clone().requires_grad_(True))
+    finally:
+        select(False)
+    torch.testing.assert_close(seen["other"], torch.cos(other))
+    torch.testing.assert_close(seen["own"], _secret())
