@@ -86,6 +86,10 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     devices = _devices(device, bool(hello.get("cuda")))
     plan = plan.ensure(exercise, devices)
     key = (str(exercise.source), exercise.function, exercise.trace_x)
+    # Asked once, here: a Dask worker grades on several threads of one process, and another thread
+    # could keep the pass between asking for it and reading it, so that every reply after read one
+    # off (an honest student's grader error, or a crash for a "malformed" count of calls).
+    ask_reference = key not in _REFERENCE_PASSES
     session.send({
         "op": "setup",
         "path": str(session.path),
@@ -94,7 +98,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         "derivative": exercise.derivative,
         # The reference solution's backward pass, once per exercise in this process: the child records
         # it before the student's file loads (sandbox/child.py), for the student's to be compared with.
-        "reference": str(exercise.solution) if key not in _REFERENCE_PASSES else None,
+        "reference": str(exercise.solution) if ask_reference else None,
         "trace_x": list(exercise.trace_x),
         "secret": secret.to_wire(),
         "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},
@@ -106,7 +110,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
                         torch_version=safe_text.line(str(hello.get("torch", "")), 50))
     # Up to the layers, no student code has run: whatever goes wrong is the grader's failure.
     try:
-        if key not in _REFERENCE_PASSES:
+        if ask_reference:
             _REFERENCE_PASSES[key] = session.reply(limits.load_timeout_s, "the reference solution's backward pass",
                                                    parse_reference)
         layers = session.reply(limits.load_timeout_s, "the sandbox's set-up", parse_confined)

@@ -123,3 +123,21 @@ def test_the_child_runs_under_its_limits_and_dumps_no_core(grade_file, sin):
     outcome = grade_file(FIXTURES / "prints_its_limits.py", sin)
     assert outcome.score == 10
     assert "RLIMIT_CORE 0 0" in outcome.stdout and "RLIMIT_FSIZE 67108864 67108864" in outcome.stdout
+
+
+def test_the_reference_pass_kept_by_another_thread_meanwhile_shifts_no_reply(grade_file, sin, monkeypatch):
+    """A Dask worker grades on several threads of one process: another thread kept the reference
+    solution's pass between this one asking for it and reading it, every later reply was read one
+    off, and honest students got a grader error or a crash."""
+    from grader import probe
+
+    class KeptMeanwhile(dict):
+        def __contains__(self, key):
+            found = super().__contains__(key)
+            if not found:
+                self[key] = None  # another thread's, just after this one asked
+            return found
+
+    monkeypatch.setattr(probe, "_REFERENCE_PASSES", KeptMeanwhile())
+    outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin)
+    assert outcome.status == "graded" and outcome.score == sin.max_score, outcome.grader_error
