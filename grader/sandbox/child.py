@@ -166,6 +166,7 @@ def _exit_with_parent(read_fd: int) -> None:
 
 
 SIGNALS_PENDING = 64
+OPEN_FILES = 128
 
 
 def apply_limits(limits: dict[str, Any], uses_cuda: bool) -> list[str]:
@@ -182,9 +183,12 @@ def apply_limits(limits: dict[str, Any], uses_cuda: bool) -> list[str]:
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
     active.append("file-size 64 MiB")
     # Each open file may hold 64 MiB that its folder no longer shows (unlinked while open): the
-    # grader counts them (session.FolderWatch), and this bounds how many there are to count.
+    # grader counts them (session.FolderWatch), and this bounds how many there are to count. And
+    # each may be a pipe, whose 16 pages count against one total per user: 1,017 pipes of a red
+    # team's took root's (16,384), so that root's other programs got 8 KiB pipes while it lived. A
+    # child has 7 open when the submission loads.
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    files = 1024 if hard == resource.RLIM_INFINITY else min(1024, hard)
+    files = OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
     resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
     active.append(f"open files {files}")
     # Queued signals and POSIX timers count against one total per user (root's, or nobody's, which

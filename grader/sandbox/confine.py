@@ -389,6 +389,7 @@ def _seccomp(gpu: bool = False) -> str:
         if epoll is not None and _load_filter(epoll):
             selectors.DefaultSelector = selectors.PollSelector  # type: ignore[misc,assignment] # asyncio polls
             layer += "; seccomp: no epoll"
+    last = last_filter_program()  # (loaded at the end below: it refuses further filters)
     if os.getpid() != 1:
         # No pid namespace of its own (a container's root, say): other children of the grader are
         # visible and, once they too are nobody, as much its own as itself. Only Landlock's signal
@@ -396,7 +397,27 @@ def _seccomp(gpu: bool = False) -> str:
         own = _for_pid(own_signals_program(), os.getpid())
         if own is not None and _load_filter(own):
             layer += "; seccomp: signals and steers itself only"
+    if last is not None:
+        _load_filter(last)
     return layer
+
+
+@functools.cache
+def last_filter_program() -> bytes | None:
+    """No filter of the submission's after the grader's: each one a thread loads is kernel memory
+    outside the cgroup, counted against the host's one limit for compiled BPF (a red team's 254
+    threads loaded 33 each, a fifth of it), and past that limit root's programs, the next child's
+    sandbox included, could load none."""
+    try:
+        import pyseccomp as seccomp
+
+        rules = seccomp.SyscallFilter(seccomp.ALLOW)
+        denied = seccomp.ERRNO(errno.EPERM)
+        rules.add_rule(denied, "seccomp")
+        rules.add_rule(denied, "prctl", seccomp.Arg(0, seccomp.EQ, _PR_SET_SECCOMP))
+        return _exported(rules)
+    except Exception:  # noqa: BLE001 - no libseccomp here
+        return None
 
 
 def _load_filter(program: bytes) -> bool:
@@ -603,8 +624,10 @@ _HOST_STATE = (
     "vhangup", "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "syslog",
     "quotactl", "quotactl_fd", "iopl", "ioperm", "open_by_handle_at", "name_to_handle_at",
     # Newer than some libseccomp releases know by name (numbered alike on every architecture since
-    # Linux 5.1): setxattrat, removexattrat, open_tree_attr, file_setattr.
-    463, 466, 467, 469,
+    # Linux 5.1): setxattrat, removexattrat, open_tree_attr, file_setattr; and memfd_secret, whose
+    # pages are taken out of the kernel's direct map, splitting its huge pages for good (slower
+    # memory for the whole host until it restarts).
+    463, 466, 467, 469, 447,
 )
 _O_TMPFILE = 0o20000000  # the bit that makes O_TMPFILE (with O_DIRECTORY) on x86-64 and arm64
 # chattr's flags, the extended attributes' flags and project, the inode's generation (the 32-bit
