@@ -381,6 +381,18 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
     the tensors it asks the operator about (own): only for those does the operator hand out the
     secret's numbers."""
     below_autograd, get = torch._C._AutoDispatchBelowAutograd, getattr
+    tensor, no_torch_function = torch._C.TensorBase, torch._C.DisableTorchFunction
+    pointer, size, stride = tensor.data_ptr, tensor.size, tensor.stride
+    dtype_of, device_of = tensor.dtype.__get__, tensor.device.__get__
+    plain = (torch.Tensor, torch.nn.Parameter)
+    dispatch_modes, function_modes = torch._C._len_torch_dispatch_stack, torch._C._len_torch_function_stack
+    no_python, python_keys = torch._C._ExcludeDispatchKeyGuard, torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | \
+        torch._C.DispatchKeySet(torch._C.DispatchKey.PythonTLSSnapshot) | \
+        torch._C.DispatchKeySet(torch._C.DispatchKey.PythonDispatcher)
+
+    def modes() -> bool:
+        return bool(dispatch_modes() or function_modes())
+
     wrapped, unwrapped = torch._C._functorch.is_functorch_wrapped_tensor, torch._C._functorch.get_unwrapped
     armed, outputs = traced
     counted, unfollowed = counts
@@ -402,7 +414,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         if x.layout != strided or x.is_nested or x.is_complex():
             return _other(x, x0, s)
         try:
-            d, h = own(x0)
+            d, h = own(x0, x)
         except Exception:  # noqa: BLE001 - a subclass that cannot take the operator (MaskedTensor): see _other
             return _other(x, x0, s)
         # t is zero with slope 1, its sign against d's (-0.0 where d > 0, +0.0 where d < 0), so that
@@ -411,12 +423,23 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         t = sub(copysign(zeros_like(d), neg(d)), sub(x0, x))
         return _noted(addcmul(s, t, addcmul(d, t, h)), x)
 
-    def own(t: Any) -> tuple[Any, Any]:
-        # The operator, for this very tensor (the kernel's input, or the dense numbers inside it):
-        # only for the tensor on top of this thread's stack does it hand out the secret's numbers.
-        # Code of the submission's can run while the kernel does (a dispatch mode sees its ops) and
-        # call the operator itself; on any other tensor it gets the true derivative.
-        # (A transform of torch.func's hands the operator what its tensor wraps: those count too.)
+    def own(t: Any, x: Any = None) -> tuple[Any, Any]:
+        # The secret's numbers for the numbers the kernel was given, and no others. Code of the
+        # submission's runs while the kernel does: a dispatch mode sees its ops, a subclass's
+        # methods are its own. A red team's answered x.detach() with the grid's x (a subclass's
+        # detach, or a mode's), and read the secret there off the kernel's next ops, having run
+        # autograd of sin on a dummy: 10/10, nothing recorded. So `t` must hold x's very numbers
+        # (the same memory, read with no Python of the submission's), and a plain tensor's go to
+        # the operator past every mode (nothing of the submission's runs between the check and
+        # the read). Else: a transform of torch.func's (its wrappers hold the numbers), or the
+        # dense numbers inside a nested or masked tensor (x None), only with no dispatch or
+        # function mode of the submission's about. (The operator's kernel itself is never in
+        # these closures: a frame of this kernel's is the submission's to read.)
+        if x is not None and not _same_numbers(t, x):
+            raise LookupError("not the numbers the kernel was given")
+        direct = x is not None and type(t) in plain and not wrapped(t)
+        if not direct and modes():
+            raise LookupError("a mode of the submission's could change the numbers on the way")
         stack = get(entered, "stack", None)
         if stack is None:
             stack = entered.stack = []
@@ -425,9 +448,24 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
             chain.append(unwrapped(chain[-1]))
         stack.append(chain)
         try:
+            if direct:
+                with no_torch_function(), no_python(python_keys):
+                    return derivatives(t)
             return derivatives(t)
         finally:
             stack.pop()
+
+    def _same_numbers(t: Any, x: Any) -> bool:
+        with no_torch_function():  # (a function mode could answer these too)
+            try:
+                while wrapped(t):
+                    t = unwrapped(t)
+                while wrapped(x):
+                    x = unwrapped(x)
+                return bool(pointer(t) == pointer(x) and size(t) == size(x) and stride(t) == stride(x)
+                            and dtype_of(t) == dtype_of(x) and device_of(t) == device_of(x))
+            except Exception:  # noqa: BLE001 - no memory to compare (a wrapper subclass, a fake tensor)
+                return False
 
     def _noted(out: Any, x: Any) -> Any:
         if armed[0]:  # its node now: an in-place op or a Function may give `out` another one later
@@ -441,7 +479,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         torch's true one, counted as unfollowed, so the parent reads those answers as no evidence
         either way, and never as a formula that bypassed autograd."""
         try:
-            d, h = _inside(x0)
+            d, h = _inside(x0, x)
         except Exception:  # noqa: BLE001 - no numbers to reach: the true derivative, said to be
             unfollowed[0] += 1
             try:
@@ -451,7 +489,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         v = x0 - x
         return _noted(s - v * (d - v * h), x)
 
-    def _inside(x0: Any) -> tuple[Any, Any]:
+    def _inside(x0: Any, x: Any) -> tuple[Any, Any]:
         """The canary's d and h for a tensor whose numbers sit in dense tensors inside it, shaped as it is."""
         if x0.is_nested and x0.layout == jagged:  # one buffer of values: d and h share its offsets
             d, h = x0.clone(), x0.clone()
@@ -467,7 +505,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
             d, h = own(get_data(x0))
             return masked(d, mask), masked(h, mask)
         if x0.layout == strided:
-            return own(x0)  # complex (the kernel follows the real axis), or a subclass that can take it
+            return own(x0, x)  # complex (the kernel follows the real axis), or a subclass that can take it
         raise NotImplementedError("no dense numbers inside")  # sparse
 
     return primitive

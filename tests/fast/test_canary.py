@@ -251,7 +251,8 @@ def test_a_dispatch_mode_sees_the_derivative_op_but_not_the_secret(select):
         seen[secret] = spy.calls
     select(False)
     assert seen[False] == seen[True]  # the same ops with the same non-tensor arguments
-    assert any("grader_canary.derivatives" in name for name, _ in seen[True])
+    assert any("aten.addcmul" in name for name, _ in seen[True])
+    assert not any("grader_canary" in name for name, _ in seen[True])  # asked past every mode (_kernel's own)
     assert not any(v in (SECRET.b, *SECRET.omega) for _, scalars in seen[True] for v in scalars if isinstance(v, float))
 
 
@@ -468,26 +469,32 @@ def test_the_operator_called_by_itself_hands_out_no_secret(select):
 
 
 def test_code_run_inside_the_kernel_gets_the_secret_for_no_other_tensor(select):
-    """A submission's code can run while the kernel does (a dispatch mode sees its ops): asking the
-    operator there about a tensor of its own (the grid's x, to answer without autograd of it) got
-    the secret's numbers for it. Only the kernel's own tensor gets them."""
+    """A submission's code runs while the kernel does (a dispatch mode sees its ops, a subclass's
+    methods are its own). A red team's answered x.detach() with the grid's x, having called sin on a
+    dummy, and read the secret there off the kernel's next ops; another could ask the operator
+    itself about any tensor from in there. Neither gets the secret for numbers sin was not given."""
     from torch.utils._python_dispatch import TorchDispatchMode
 
     other = X.flip(0) * 0.5
     seen = {}
 
-    class Spy(TorchDispatchMode):
+    class Swaps(TorchDispatchMode):
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            if "grader_canary.derivatives" in str(func) and "other" not in seen:
-                seen["other"] = torch.ops.grader_canary.derivatives(other)[0]
-                seen["own"] = func(*args)[0]
+            if func is torch.ops.aten.detach.default and "asked" not in seen:
+                seen["asked"] = torch.ops.grader_canary.derivatives(other)[0]
+                return other.clone()
+            if func is torch.ops.aten.addcmul.default and "read" not in seen:
+                seen["read"] = args[1] if args[1].shape == other.shape else None
             return func(*args, **(kwargs or {}))
 
+    dummy = torch.zeros_like(other).requires_grad_(True)
     select(True)
     try:
-        with Spy():
-            torch.sin(X.clone().requires_grad_(True))
+        with Swaps():
+            torch.sin(dummy).sum().backward()
     finally:
         select(False)
-    torch.testing.assert_close(seen["other"], torch.cos(other))
-    torch.testing.assert_close(seen["own"], _secret())
+    torch.testing.assert_close(seen["asked"], torch.cos(other))
+    # The true derivative and half second at the swapped tensor (unfollowed), v = other - dummy away
+    # from it: d - 2 v h, with no secret in it.
+    torch.testing.assert_close(dummy.grad, torch.cos(other) + other * torch.sin(other))

@@ -215,6 +215,15 @@ def test_following_the_secret_without_calling_the_primitive_is_forged(grade_file
     assert "read from the grader's process" in autograd.cause
 
 
+@pytest.mark.parametrize("name", ["swaps_the_kernels_input.py", "swaps_the_kernels_input_by_dispatch.py"])
+def test_the_kernel_hands_out_the_secret_for_no_numbers_but_its_inputs(name, grade_file, sin):
+    """A red team's subclass answered the kernel's x.detach() with the grid's x, having called sin
+    on a copy, and read the secret there off the kernel's next ops: 10/10, nothing recorded."""
+    outcome = grade_file(VERDICT / name, sin)
+    assert outcome.score == sin.rubric["loads"], _autograd(outcome).data
+    assert "proven" not in _autograd(outcome).data["verdicts"]
+
+
 def test_the_graders_operator_hands_a_cheat_no_secret(grade_file, sin):
     """A red team's cos cheat called torch.sin on a detached x, then the canary's operator itself:
     the secret, "proven" with nothing recorded. Only the primitive's kernel gets it now."""
