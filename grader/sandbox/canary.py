@@ -382,8 +382,8 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
     secret's numbers."""
     below_autograd, get = torch._C._AutoDispatchBelowAutograd, getattr
     tensor, no_torch_function = torch._C.TensorBase, torch._C.DisableTorchFunction
-    pointer, size, stride = tensor.data_ptr, tensor.size, tensor.stride
-    dtype_of, device_of = tensor.dtype.__get__, tensor.device.__get__
+    detach, clone, is_floating, is_complex = tensor.detach, tensor.clone, tensor.is_floating_point, tensor.is_complex
+    layout_of, is_nested = tensor.layout.__get__, tensor.is_nested.__get__
     plain = (torch.Tensor, torch.nn.Parameter)
     dispatch_modes, function_modes = torch._C._len_torch_dispatch_stack, torch._C._len_torch_function_stack
     no_python, python_keys = torch._C._ExcludeDispatchKeyGuard, torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | \
@@ -397,8 +397,8 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
     armed, outputs = traced
     counted, unfollowed = counts
     vf = torch._C._VariableFunctions
-    strided, addcmul, sub, copysign, neg, zeros_like = (torch.strided, vf.addcmul, vf.sub, vf.copysign, vf.neg,
-                                                        vf.zeros_like)
+    strided, addcmul, sub, mul, copysign, neg, zeros_like = (torch.strided, vf.addcmul, vf.sub, vf.mul, vf.copysign,
+                                                             vf.neg, vf.zeros_like)
     jagged, as_nested = getattr(torch, "jagged", None), torch.nested.as_nested_tensor
     masked_type, is_a = getattr(getattr(torch, "masked", None), "MaskedTensor", None), isinstance
     if masked_type is not None:  # captured now: a subclass of the submission's cannot change them
@@ -406,40 +406,52 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
 
     def primitive(x: Any) -> Any:
         counted[0] += 1
+        if type(x) in plain and layout_of(x) == strided and not is_nested(x):
+            return _plain(x)
         with below_autograd():
             s = real(x)
         if not (x.is_floating_point() or x.is_complex()):
             return s  # integers: no gradient to give
-        x0 = x.detach()
-        if x.layout != strided or x.is_nested or x.is_complex():
-            return _other(x, x0, s)
-        try:
-            d, h = own(x0, x)
-        except Exception:  # noqa: BLE001 - a subclass that cannot take the operator (MaskedTensor): see _other
-            return _other(x, x0, s)
+        return _other(x, x.detach(), s)  # a subclass (nested, masked, the submission's own) or a sparse tensor
+
+    def _plain(x: Any) -> Any:
+        # One copy of the input's numbers, taken with nothing of the submission's able to run (its
+        # function modes off, its dispatch modes passed by, torch's own C methods), and both sin's
+        # value and the derivative from it. Red teams changed the input's memory between the two
+        # (a subclass's is_floating_point, then a patch of torch.Tensor's own, then a thread
+        # writing the buffer meanwhile): sin at zeros, the secret at the grid's x, 10/10 with
+        # nothing recorded.
+        with no_torch_function(), no_python(python_keys):
+            x0 = detach(x)
+            numbers = clone(x0)
+            with below_autograd():
+                s = real(numbers)
+            if not (is_floating(numbers) or is_complex(numbers)):
+                return s  # integers: no gradient to give
+            d, h = _asked(numbers)
+        # The graph in the submission's view (a mode sees these ops, a tracer records t's tie to x;
+        # d is autograd's number for the numbers sin was given, which a graph's saved tensors show
+        # too).
+        if is_complex(numbers):  # (no signed zero for complex numbers: see _other)
+            v = sub(x0, x)
+            return _noted(sub(s, mul(v, sub(d, mul(v, h)))), x)
         # t is zero with slope 1, its sign against d's (-0.0 where d > 0, +0.0 where d < 0), so that
         # t*d is -0.0 and s + t*d keeps s's bits, -0.0 included. Only ops on d make the signed zero:
         # a constant tensor breaks torch.compile's tracing, and d * -0.0 vmap of an empty batch.
         t = sub(copysign(zeros_like(d), neg(d)), sub(x0, x))
         return _noted(addcmul(s, t, addcmul(d, t, h)), x)
 
-    def own(t: Any, x: Any = None) -> tuple[Any, Any]:
-        # The secret's numbers for the numbers the kernel was given, and no others. Code of the
-        # submission's runs while the kernel does: a dispatch mode sees its ops, a subclass's
-        # methods are its own. A red team's answered x.detach() with the grid's x (a subclass's
-        # detach, or a mode's), and read the secret there off the kernel's next ops, having run
-        # autograd of sin on a dummy: 10/10, nothing recorded. So `t` must hold x's very numbers
-        # (the same memory, read with no Python of the submission's), and a plain tensor's go to
-        # the operator past every mode (nothing of the submission's runs between the check and
-        # the read). Else: a transform of torch.func's (its wrappers hold the numbers), or the
-        # dense numbers inside a nested or masked tensor (x None), only with no dispatch or
-        # function mode of the submission's about. (The operator's kernel itself is never in
-        # these closures: a frame of this kernel's is the submission's to read.)
-        if x is not None and not _same_numbers(t, x):
-            raise LookupError("not the numbers the kernel was given")
-        direct = x is not None and type(t) in plain and not wrapped(t)
-        if not direct and modes():
+    def own(t: Any) -> tuple[Any, Any]:
+        # The dense numbers inside a nested or masked tensor (torch's own): the operator, only
+        # with no dispatch or function mode of the submission's about to change them on the way.
+        if modes():
             raise LookupError("a mode of the submission's could change the numbers on the way")
+        return _asked(t)
+
+    def _asked(t: Any) -> tuple[Any, Any]:
+        # The operator, for this very tensor: only for the tensor on top of this thread's stack
+        # does it hand out the secret's numbers (called by itself, it gave a red team's cos cheat
+        # the secret). A transform of torch.func's hands it what its wrappers hold: those count too.
         stack = get(entered, "stack", None)
         if stack is None:
             stack = entered.stack = []
@@ -448,24 +460,9 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
             chain.append(unwrapped(chain[-1]))
         stack.append(chain)
         try:
-            if direct:
-                with no_torch_function(), no_python(python_keys):
-                    return derivatives(t)
             return derivatives(t)
         finally:
             stack.pop()
-
-    def _same_numbers(t: Any, x: Any) -> bool:
-        with no_torch_function():  # (a function mode could answer these too)
-            try:
-                while wrapped(t):
-                    t = unwrapped(t)
-                while wrapped(x):
-                    x = unwrapped(x)
-                return bool(pointer(t) == pointer(x) and size(t) == size(x) and stride(t) == stride(x)
-                            and dtype_of(t) == dtype_of(x) and device_of(t) == device_of(x))
-            except Exception:  # noqa: BLE001 - no memory to compare (a wrapper subclass, a fake tensor)
-                return False
 
     def _noted(out: Any, x: Any) -> Any:
         if armed[0]:  # its node now: an in-place op or a Function may give `out` another one later
@@ -479,7 +476,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         torch's true one, counted as unfollowed, so the parent reads those answers as no evidence
         either way, and never as a formula that bypassed autograd."""
         try:
-            d, h = _inside(x0, x)
+            d, h = _inside(x0)
         except Exception:  # noqa: BLE001 - no numbers to reach: the true derivative, said to be
             unfollowed[0] += 1
             try:
@@ -489,7 +486,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         v = x0 - x
         return _noted(s - v * (d - v * h), x)
 
-    def _inside(x0: Any, x: Any) -> tuple[Any, Any]:
+    def _inside(x0: Any) -> tuple[Any, Any]:
         """The canary's d and h for a tensor whose numbers sit in dense tensors inside it, shaped as it is."""
         if x0.is_nested and x0.layout == jagged:  # one buffer of values: d and h share its offsets
             d, h = x0.clone(), x0.clone()
@@ -504,9 +501,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
             mask = get_mask(x0)
             d, h = own(get_data(x0))
             return masked(d, mask), masked(h, mask)
-        if x0.layout == strided:
-            return own(x0, x)  # complex (the kernel follows the real axis), or a subclass that can take it
-        raise NotImplementedError("no dense numbers inside")  # sparse
+        raise NotImplementedError("no dense numbers inside")  # sparse, or a subclass of the submission's
 
     return primitive
 
