@@ -5,15 +5,17 @@ before student code loads, by one that returns the primitive's exact value with 
 ordinary differentiable ops whose derivative is `derivatives(x)`:
 
     y = s + t * (d + t * h)          s = sin(x) below autograd, d the first derivative and h half
-                                     the second (constants), t = z - (x.detach() - x) (value 0,
-                                     slope 1), z a zero signed against d: copysign(0, -d)
+                                     the second (constants; s, d and h of one copy of x's numbers),
+                                     t = z - (x.detach() - x) (value 0, slope 1), z a zero signed
+                                     against d: copysign(0, -d)
 
 two addcmuls and two subtractions (a graph of four nodes, where it had eight: its backward is most
 of what the canary costs a call). So y is s bit for bit (t*d is then -0.0, which adding leaves -0.0 and +0.0 alike),
 dy/dx = d and d2y/dx2 = 2h. Being ordinary ops, it works wherever autograd does: threads, TorchScript,
 torch.compile, torch.func transforms, forward AD, keyword arguments, in-place `sin_`. d and h come
 from one opaque operator, `grader_canary::derivatives`, whose kernel reads the child's state: the
-true derivative on plain calls, the secret one (canary.py) on secret calls. Which calls are secret
+true derivative on plain calls, the secret one (canary.py) on secret calls, and that only for the
+copy the primitive's kernel asks about (called by anything else, the truth). Which calls are secret
 is the parent's choice, per call. A submission sees the same modes (none at all), the same graph
 (its grad_fn is AddcmulBackward0 every time), the same ops and the same cost on every call; only the
 numbers of the derivative differ.
@@ -378,7 +380,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
             true: tuple[Callable[[Any], Any], Callable[[Any], Any]],
             traced: tuple[list[bool], list[Any]], entered: Any) -> Callable[[Any], Any]:
     """The primitive's Autograd kernel. `entered` (a thread-local the operator's kernel reads) holds
-    the tensors it asks the operator about (own): only for those does the operator hand out the
+    the tensors it asks the operator about (_asked): only for those does the operator hand out the
     secret's numbers."""
     below_autograd, get = torch._C._AutoDispatchBelowAutograd, getattr
     tensor, no_torch_function = torch._C.TensorBase, torch._C.DisableTorchFunction
@@ -390,9 +392,6 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         torch._C.DispatchKeySet(torch._C.DispatchKey.PythonTLSSnapshot) | \
         torch._C.DispatchKeySet(torch._C.DispatchKey.PythonDispatcher)
 
-    def modes() -> bool:
-        return bool(dispatch_modes() or function_modes())
-
     wrapped, unwrapped = torch._C._functorch.is_functorch_wrapped_tensor, torch._C._functorch.get_unwrapped
     armed, outputs = traced
     counted, unfollowed = counts
@@ -403,6 +402,9 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
     masked_type, is_a = getattr(getattr(torch, "masked", None), "MaskedTensor", None), isinstance
     if masked_type is not None:  # captured now: a subclass of the submission's cannot change them
         get_data, get_mask, masked = masked_type.get_data, masked_type.get_mask, torch.masked.masked_tensor
+
+    def modes() -> bool:
+        return bool(dispatch_modes() or function_modes())
 
     def primitive(x: Any) -> Any:
         counted[0] += 1
