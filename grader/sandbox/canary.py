@@ -387,7 +387,6 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
     detach, clone, is_floating, is_complex = tensor.detach, tensor.clone, tensor.is_floating_point, tensor.is_complex
     layout_of, is_nested = tensor.layout.__get__, tensor.is_nested.__get__
     plain = (torch.Tensor, torch.nn.Parameter)
-    dispatch_modes, function_modes = torch._C._len_torch_dispatch_stack, torch._C._len_torch_function_stack
     no_python, python_keys = torch._C._ExcludeDispatchKeyGuard, torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | \
         torch._C.DispatchKeySet(torch._C.DispatchKey.PythonTLSSnapshot) | \
         torch._C.DispatchKeySet(torch._C.DispatchKey.PythonDispatcher)
@@ -398,13 +397,6 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
     vf = torch._C._VariableFunctions
     strided, addcmul, sub, mul, copysign, neg, zeros_like = (torch.strided, vf.addcmul, vf.sub, vf.mul, vf.copysign,
                                                              vf.neg, vf.zeros_like)
-    jagged, as_nested = getattr(torch, "jagged", None), torch.nested.as_nested_tensor
-    masked_type, is_a = getattr(getattr(torch, "masked", None), "MaskedTensor", None), isinstance
-    if masked_type is not None:  # captured now: a subclass of the submission's cannot change them
-        get_data, get_mask, masked = masked_type.get_data, masked_type.get_mask, torch.masked.masked_tensor
-
-    def modes() -> bool:
-        return bool(dispatch_modes() or function_modes())
 
     def primitive(x: Any) -> Any:
         counted[0] += 1
@@ -443,13 +435,6 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         t = sub(copysign(zeros_like(d), neg(d)), sub(x0, x))
         return _noted(addcmul(s, t, addcmul(d, t, h)), x)
 
-    def own(t: Any) -> tuple[Any, Any]:
-        # The dense numbers inside a nested or masked tensor (torch's own): the operator, only
-        # with no dispatch or function mode of the submission's about to change them on the way.
-        if modes():
-            raise LookupError("a mode of the submission's could change the numbers on the way")
-        return _asked(t)
-
     def _asked(t: Any) -> tuple[Any, Any]:
         # The operator, for this very tensor: only for the tensor on top of this thread's stack
         # does it hand out the secret's numbers (called by itself, it gave a red team's cos cheat
@@ -472,38 +457,19 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         return out
 
     def _other(x: Any, x0: Any, s: Any) -> Any:
-        """Tensors the grids never give: complex, nested, masked, sparse, or a subclass of the
-        submission's. v is zero with slope -1. The canary's derivative wherever its numbers can be
-        reached (honest autograd through a nested or masked tensor is followed too); elsewhere
-        torch's true one, counted as unfollowed, so the parent reads those answers as no evidence
-        either way, and never as a formula that bypassed autograd."""
+        """Tensors the grids never give: nested, masked, sparse, or a subclass of the submission's.
+        v is zero with slope -1. Torch's true derivative, counted as unfollowed, so the parent reads
+        those answers as no evidence either way, and never as a formula that bypassed autograd. (The
+        dense numbers inside a nested or masked tensor got the secret once; but they are reached
+        through Python a submission can patch or override, and a red team's handed the operator the
+        grid's x there, having run sin on zeros: 10/10 proven, nothing recorded, four ways.)"""
+        unfollowed[0] += 1
         try:
-            d, h = _inside(x0)
-        except Exception:  # noqa: BLE001 - no numbers to reach: the true derivative, said to be
-            unfollowed[0] += 1
-            try:
-                d, h = true[0](x0), true[1](x0)
-            except Exception:  # noqa: BLE001 - torch cannot differentiate sin there either (sparse cos)
-                return s
+            d, h = true[0](x0), true[1](x0)
+        except Exception:  # noqa: BLE001 - torch cannot differentiate sin there either (sparse cos)
+            return s
         v = x0 - x
         return _noted(s - v * (d - v * h), x)
-
-    def _inside(x0: Any) -> tuple[Any, Any]:
-        """The canary's d and h for a tensor whose numbers sit in dense tensors inside it, shaped as it is."""
-        if x0.is_nested and x0.layout == jagged:  # one buffer of values: d and h share its offsets
-            d, h = x0.clone(), x0.clone()
-            values_d, values_h = own(x0.values())
-            d.values().copy_(values_d)
-            h.values().copy_(values_h)
-            return d, h
-        if x0.is_nested:
-            parts = [own(part) for part in x0.unbind()]
-            return as_nested([d for d, _ in parts]), as_nested([h for _, h in parts])
-        if masked_type is not None and is_a(x0, masked_type):
-            mask = get_mask(x0)
-            d, h = own(get_data(x0))
-            return masked(d, mask), masked(h, mask)
-        raise NotImplementedError("no dense numbers inside")  # sparse, or a subclass of the submission's
 
     return primitive
 

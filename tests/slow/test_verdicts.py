@@ -26,7 +26,7 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
           "fits_the_secret"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
-          "honest_nested_jagged", "honest_masked", "honest_jit_trace", "honest_compile_fullgraph"]
+          "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize"]
 
 
 def _autograd(outcome):
@@ -60,6 +60,19 @@ def test_a_primitive_on_numbers_the_canary_cannot_reach_is_unproven_but_not_call
     assert outcome.score == sin.rubric["loads"] and not autograd.passed
     assert set(autograd.data["verdicts"]) == {"unfollowed"} and not autograd.data["bypassed"]
     assert "cannot reach (sparse" in autograd.summary and "written out" not in autograd.message
+
+
+@pytest.mark.parametrize("name", ["honest_nested_jagged", "honest_masked"])
+def test_autograd_through_a_nested_or_masked_tensor_is_unproven_but_not_called_a_formula(name, grade_file, sin):
+    """Their dense numbers got the secret once, but are reached through Python a submission can patch
+    or override: a red team's handed the canary's operator the grid's x there, having run sin on
+    zeros, and was proven with nothing recorded. Honest autograd through them is no evidence now:
+    unproven, and the words name the kind of tensor, not a formula."""
+    outcome = grade_file(VERDICT / f"{name}.py", sin)
+    autograd = _autograd(outcome)
+    assert outcome.score == sin.rubric["loads"] and not autograd.passed
+    assert set(autograd.data["verdicts"]) == {"unfollowed"} and not autograd.data["bypassed"]
+    assert "written out" not in autograd.message, autograd.message
 
 
 def test_an_honest_float32_chain_rule_is_not_accused_by_rounding(grade_file):
