@@ -97,7 +97,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                 torch.complex64: np.complex64, torch.complex128: np.complex128}
     sin, add, mul, remainder, abs_, matmul, floor, sub = (np.sin, np.add, np.multiply, np.remainder, np.abs,
                                                           np.matmul, np.floor, np.subtract)
-    empty, xor, shift_right, bitwise_and = np.empty, np.bitwise_xor, np.right_shift, np.bitwise_and
+    empty, xor, shift_right, bitwise_and, equal = np.empty, np.bitwise_xor, np.right_shift, np.bitwise_and, np.equal
     float64, int64, complex128 = np.float64, np.int64, np.complex128
     numpy_errors, quiet = _numpy_error_state()
     set_errors, reset_errors = numpy_errors.set, numpy_errors.reset
@@ -142,12 +142,13 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             # own): called by itself, the operator gave a cos cheat that also called torch.sin on a
             # detached x the secret derivative, "proven" with nothing recorded (a red team's); and
             # a submission's code can run while the kernel does. Anywhere else, the truth.
-            asked, planned_b = get(entered, "stack", None), 0.0
-            for tensor in asked[-1] if asked else ():
+            asked, planned_b, expected = get(entered, "stack", None), 0.0, None
+            chain, copied = asked[-1] if asked else ((), None)
+            for tensor in chain:
                 if tensor is x:
-                    planned_b = state[0]
+                    planned_b, expected = state[0], copied
             set_profile(_tripwire)
-            return _formula(x, planned_b)
+            return _formula(x, planned_b, expected)
         except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
             return nan, nan
         finally:
@@ -199,7 +200,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         if was_collecting:
             resume_collecting()
 
-    def _formula(x: Any, b: float) -> tuple[Any, Any]:
+    def _formula(x: Any, b: float, expected: Any) -> tuple[Any, Any]:
         with no_torch_function(), no_python(keys), below_autograd():
             token = set_errors(quiet)  # the submission's np.seterr (raise, call) is not the formula's
             try:
@@ -214,7 +215,9 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                 # torch's on a grid's few numbers. A GPU's, bfloat16 and odd bits are copied first.
                 dtype, device, complex_ = dtype_of(x), device_of(x), is_complex(x)
                 target = as_numpy.get(dtype) if device.type == "cpu" else None
-                if target is None or is_neg(x) or is_conj(x):
+                if expected is not None and expected.shape == tuple(x.shape) and target is not None:
+                    values = expected  # the kernel's own copy, whatever was written into x since (_asked)
+                elif target is None or is_neg(x) or is_conj(x):
                     values = array_of(to(x, cpu, wide[complex_], copy=True))
                 else:
                     values = array_of(x)
@@ -239,6 +242,8 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                     low_height = height[..., 0]
                     near = add(low_height, mul(sub(steps, whole), sub(height[..., 1], low_height)))
                     term[start:start + _PIECE] = add(add(mul(off, ramp), matmul(near, weights)), level)
+                if complex_:  # the secret on the real axis only: off it, a red team's autograd at x + 1j
+                    term = mul(term, equal(values.imag.reshape(-1), 0.0))  # carried x's secret move
                 at = values.astype(complex128).reshape(-1) if complex_ else u
                 d, h = add(first_np(at), mul(term, b)).reshape(shape), half_second_np(at).reshape(shape)
                 if target is None:
@@ -392,6 +397,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         torch._C.DispatchKeySet(torch._C.DispatchKey.PythonDispatcher)
 
     wrapped, unwrapped = torch._C._functorch.is_functorch_wrapped_tensor, torch._C._functorch.get_unwrapped
+    array_of = tensor.numpy
     armed, outputs = traced
     counted, unfollowed = counts
     vf = torch._C._VariableFunctions
@@ -445,7 +451,16 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         chain = [t]
         while wrapped(chain[-1]):
             chain.append(unwrapped(chain[-1]))
-        stack.append(chain)
+        # And a copy of its numbers, made here with no op of torch's (which a kernel the submission
+        # registers for it could answer): the formula reads this copy, not what the operator's
+        # argument holds by then. A red team's own kernel for the operator (and another's vmap rule
+        # for it) wrote the grid's x into the kernel's copy on the way: sin at zeros, the secret at
+        # the grid's x, 10/10 with nothing recorded.
+        try:
+            copied = array_of(chain[-1]).copy()
+        except Exception:  # noqa: BLE001 - not readable in place (a GPU's, bfloat16, under torch.func): t's
+            copied = None
+        stack.append((chain, copied))
         try:
             return derivatives(t)
         finally:

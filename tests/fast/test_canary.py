@@ -493,3 +493,43 @@ def test_code_run_inside_the_kernel_gets_the_secret_for_no_other_tensor(select, 
         monkeypatch.undo()
     assert torch.equal(y.detach(), torch.zeros(5, dtype=torch.float64))  # nothing swapped the numbers
     torch.testing.assert_close(d, _secret(torch.zeros(5, dtype=torch.float64)))
+
+
+def test_a_kernel_of_the_submissions_for_the_operator_changes_no_number_it_reads(select):
+    """A red team's own Autograd kernel for grader_canary::derivatives wrote the grid's x into the
+    kernel's copy on the way to the operator: sin at zeros, the secret at the grid's x. The formula
+    reads a copy the kernel took itself."""
+    import warnings
+
+    grid = X[:5].clone()
+    op = torch.ops.grader_canary.derivatives.default
+
+    def writes(t):
+        t.copy_(grid)
+        with torch._C._AutoDispatchBelowAutograd():
+            return op(t)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lib = torch.library.Library("grader_canary", "IMPL")
+        lib.impl("derivatives", writes, "Autograd")
+    zeros = torch.zeros(5, dtype=torch.float64, requires_grad=True)
+    select(True)
+    try:
+        torch.sin(zeros).sum().backward()
+    finally:
+        select(False)
+        lib._destroy()
+    torch.testing.assert_close(zeros.grad, _secret(torch.zeros(5, dtype=torch.float64)))
+
+
+def test_off_the_real_axis_the_derivative_is_the_truth(select):
+    """The secret moved with the real part only: a red team's autograd at x + 1j carried x's secret
+    move, with sin's value nothing like sin(x). It is on the real axis only now."""
+    z = (X + 1j).requires_grad_(True)
+    select(True)
+    try:
+        torch.sin(z).real.sum().backward()
+    finally:
+        select(False)
+    torch.testing.assert_close(z.grad, torch.cos(X + 1j).conj())
