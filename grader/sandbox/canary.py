@@ -397,7 +397,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         torch._C.DispatchKeySet(torch._C.DispatchKey.PythonDispatcher)
 
     wrapped, unwrapped = torch._C._functorch.is_functorch_wrapped_tensor, torch._C._functorch.get_unwrapped
-    array_of = tensor.numpy
+    array_of, outside_functorch = tensor.numpy, torch._C._DisableFuncTorch
     armed, outputs = traced
     counted, unfollowed = counts
     vf = torch._C._VariableFunctions
@@ -457,8 +457,9 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         # for it) wrote the grid's x into the kernel's copy on the way: sin at zeros, the secret at
         # the grid's x, 10/10 with nothing recorded.
         try:
-            copied = array_of(chain[-1]).copy()
-        except Exception:  # noqa: BLE001 - not readable in place (a GPU's, bfloat16, under torch.func): t's
+            with outside_functorch():  # (under torch.func the numbers are readable only from outside it)
+                copied = array_of(chain[-1]).copy()
+        except Exception:  # noqa: BLE001 - not readable in place (a GPU's, bfloat16): the formula reads t
             copied = None
         stack.append((chain, copied))
         try:

@@ -533,3 +533,28 @@ def test_off_the_real_axis_the_derivative_is_the_truth(select):
     finally:
         select(False)
     torch.testing.assert_close(z.grad, torch.cos(X + 1j).conj())
+
+
+def test_a_vmap_rule_of_the_submissions_for_the_operator_changes_no_number_it_reads(select):
+    """The same through a vmap rule of the submission's for the operator, with vmap(grad(sin)) on
+    zeros: under torch.func the kernel's copy is read from outside it."""
+    import warnings
+
+    grid = X[:5].clone()
+    op = torch.ops.grader_canary.derivatives.default
+
+    def rule(info, dims, t):
+        t.copy_(grid.reshape(t.shape))
+        return op(t), (dims[0], dims[0])
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lib = torch.library.Library("grader_canary", "IMPL")
+        torch.library.register_vmap("grader_canary::derivatives", rule, lib=lib)
+    select(True)
+    try:
+        got = torch.func.vmap(torch.func.grad(torch.sin))(torch.zeros(5, dtype=torch.float64))
+    finally:
+        select(False)
+        lib._destroy()
+    torch.testing.assert_close(got, _secret(torch.zeros(5, dtype=torch.float64)))
