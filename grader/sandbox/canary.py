@@ -424,11 +424,14 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         with no_torch_function(), no_python(python_keys):
             x0 = detach(x)
             numbers = clone(x0)
+            # (its numbers read before sin runs on it: a red team's own kernel for aten::sin wrote
+            # the grid's x into the copy after taking sin of zeros)
+            prepared = _prepared(numbers)
             with below_autograd():
                 s = real(numbers)
             if not (is_floating(numbers) or is_complex(numbers)):
                 return s  # integers: no gradient to give
-            d, h = _asked(numbers)
+            d, h = _asked(numbers, prepared)
         # The graph in the submission's view (a mode sees these ops, a tracer records t's tie to x;
         # d is autograd's number for the numbers sin was given, which a graph's saved tensors show
         # too).
@@ -441,13 +444,21 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         t = sub(copysign(zeros_like(d), neg(d)), sub(x0, x))
         return _noted(addcmul(s, t, addcmul(d, t, h)), x)
 
-    def _asked(t: Any) -> tuple[Any, Any]:
+    def _asked(t: Any, prepared: tuple[list[Any], Any]) -> tuple[Any, Any]:
         # The operator, for this very tensor: only for the tensor on top of this thread's stack
         # does it hand out the secret's numbers (called by itself, it gave a red team's cos cheat
-        # the secret). A transform of torch.func's hands it what its wrappers hold: those count too.
+        # the secret).
         stack = get(entered, "stack", None)
         if stack is None:
             stack = entered.stack = []
+        stack.append(prepared)
+        try:
+            return derivatives(t)
+        finally:
+            stack.pop()
+
+    def _prepared(t: Any) -> tuple[list[Any], Any]:
+        # A transform of torch.func's hands the operator what its wrappers hold: those count too.
         chain = [t]
         while wrapped(chain[-1]):
             chain.append(unwrapped(chain[-1]))
@@ -461,11 +472,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
                 copied = array_of(chain[-1]).copy()
         except Exception:  # noqa: BLE001 - not readable in place (a GPU's, bfloat16): the formula reads t
             copied = None
-        stack.append((chain, copied))
-        try:
-            return derivatives(t)
-        finally:
-            stack.pop()
+        return chain, copied
 
     def _noted(out: Any, x: Any) -> Any:
         if armed[0]:  # its node now: an in-place op or a Function may give `out` another one later

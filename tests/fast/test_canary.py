@@ -558,3 +558,29 @@ def test_a_vmap_rule_of_the_submissions_for_the_operator_changes_no_number_it_re
         select(False)
         lib._destroy()
     torch.testing.assert_close(got, _secret(torch.zeros(5, dtype=torch.float64)))
+
+
+def test_a_kernel_of_the_submissions_for_sin_changes_no_number_the_derivative_is_read_from(select):
+    """A red team's own CPU kernel for aten::sin took sin of the kernel's copy (zeros), then wrote the
+    grid's x into it: the derivative was read after, at the grid. It is read before sin runs now."""
+    import warnings
+
+    grid = X[:5].clone()
+
+    def writes(a):
+        out = torch.from_numpy(np.sin(a.numpy()))
+        a.copy_(grid.reshape(a.shape).to(a.dtype))
+        return out
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lib = torch.library.Library("aten", "IMPL")
+        lib.impl("sin", writes, "CPU")
+    zeros = torch.zeros(5, dtype=torch.float64, requires_grad=True)
+    select(True)
+    try:
+        torch.sin(zeros).sum().backward()
+    finally:
+        select(False)
+        lib._destroy()
+    torch.testing.assert_close(zeros.grad, _secret(torch.zeros(5, dtype=torch.float64)))
