@@ -7,6 +7,7 @@ golden and verdict tests prove the same through the real sandbox with sample fil
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import math
@@ -14,6 +15,7 @@ import random
 import subprocess
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -499,8 +501,6 @@ def test_a_kernel_of_the_submissions_for_the_operator_changes_no_number_it_reads
     """A red team's own Autograd kernel for grader_canary::derivatives wrote the grid's x into the
     kernel's copy on the way to the operator: sin at zeros, the secret at the grid's x. The formula
     reads a copy the kernel took itself."""
-    import warnings
-
     grid = X[:5].clone()
     op = torch.ops.grader_canary.derivatives.default
 
@@ -509,18 +509,9 @@ def test_a_kernel_of_the_submissions_for_the_operator_changes_no_number_it_reads
         with torch._C._AutoDispatchBelowAutograd():
             return op(t)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lib = torch.library.Library("grader_canary", "IMPL")
-        lib.impl("derivatives", writes, "Autograd")
-    zeros = torch.zeros(5, dtype=torch.float64, requires_grad=True)
-    select(True)
-    try:
-        torch.sin(zeros).sum().backward()
-    finally:
-        select(False)
-        lib._destroy()
-    torch.testing.assert_close(zeros.grad, _secret(torch.zeros(5, dtype=torch.float64)))
+    with _registered_by_the_submission("grader_canary", lambda lib: lib.impl("derivatives", writes, "Autograd")):
+        got = _backward_on_zeros(select)
+    torch.testing.assert_close(got, _secret(torch.zeros(5, dtype=torch.float64)))
 
 
 def test_off_the_real_axis_the_derivative_is_the_truth(select):
@@ -538,8 +529,6 @@ def test_off_the_real_axis_the_derivative_is_the_truth(select):
 def test_a_vmap_rule_of_the_submissions_for_the_operator_changes_no_number_it_reads(select):
     """The same through a vmap rule of the submission's for the operator, with vmap(grad(sin)) on
     zeros: under torch.func the kernel's copy is read from outside it."""
-    import warnings
-
     grid = X[:5].clone()
     op = torch.ops.grader_canary.derivatives.default
 
@@ -547,24 +536,19 @@ def test_a_vmap_rule_of_the_submissions_for_the_operator_changes_no_number_it_re
         t.copy_(grid.reshape(t.shape))
         return op(t), (dims[0], dims[0])
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lib = torch.library.Library("grader_canary", "IMPL")
-        torch.library.register_vmap("grader_canary::derivatives", rule, lib=lib)
-    select(True)
-    try:
-        got = torch.func.vmap(torch.func.grad(torch.sin))(torch.zeros(5, dtype=torch.float64))
-    finally:
-        select(False)
-        lib._destroy()
+    with _registered_by_the_submission(
+            "grader_canary", lambda lib: torch.library.register_vmap("grader_canary::derivatives", rule, lib=lib)):
+        select(True)
+        try:
+            got = torch.func.vmap(torch.func.grad(torch.sin))(torch.zeros(5, dtype=torch.float64))
+        finally:
+            select(False)
     torch.testing.assert_close(got, _secret(torch.zeros(5, dtype=torch.float64)))
 
 
 def test_a_kernel_of_the_submissions_for_sin_changes_no_number_the_derivative_is_read_from(select):
     """A red team's own CPU kernel for aten::sin took sin of the kernel's copy (zeros), then wrote the
     grid's x into it: the derivative was read after, at the grid. It is read before sin runs now."""
-    import warnings
-
     grid = X[:5].clone()
 
     def writes(a):
@@ -572,15 +556,30 @@ def test_a_kernel_of_the_submissions_for_sin_changes_no_number_the_derivative_is
         a.copy_(grid.reshape(a.shape).to(a.dtype))
         return out
 
+    with _registered_by_the_submission("aten", lambda lib: lib.impl("sin", writes, "CPU")):
+        got = _backward_on_zeros(select)
+    torch.testing.assert_close(got, _secret(torch.zeros(5, dtype=torch.float64)))
+
+
+@contextlib.contextmanager
+def _registered_by_the_submission(namespace: str, register):
+    """A kernel or rule of a submission's own, registered with torch.library for the block's length."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lib = torch.library.Library("aten", "IMPL")
-        lib.impl("sin", writes, "CPU")
+        warnings.simplefilter("ignore")  # "overriding a previously registered kernel"
+        lib = torch.library.Library(namespace, "IMPL")
+        register(lib)
+    try:
+        yield
+    finally:
+        lib._destroy()
+
+
+def _backward_on_zeros(select) -> torch.Tensor:
+    """The gradient of sin at zeros, on a secret call."""
     zeros = torch.zeros(5, dtype=torch.float64, requires_grad=True)
     select(True)
     try:
         torch.sin(zeros).sum().backward()
     finally:
         select(False)
-        lib._destroy()
-    torch.testing.assert_close(zeros.grad, _secret(torch.zeros(5, dtype=torch.float64)))
+    return zeros.grad
