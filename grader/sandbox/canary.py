@@ -83,9 +83,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     first_np, half_second_np = _sealed(derivative, _NUMPY), _sealed(HALF_SECOND[primitive], _NUMPY)
     no_torch_function = torch._C.DisableTorchFunction
     below_autograd = torch._C._AutoDispatchBelowAutograd
-    keys = torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | torch._C.DispatchKeySet(
-        torch._C.DispatchKey.PythonTLSSnapshot) | torch._C.DispatchKeySet(torch._C.DispatchKey.PythonDispatcher)
-    no_python = torch._C._ExcludeDispatchKeyGuard
+    keys, no_python = _python_keys(torch), torch._C._ExcludeDispatchKeyGuard
     device_of = torch._C.TensorBase.device.__get__
     layout_of, nested, strided, devices = (torch._C.TensorBase.layout.__get__, torch._C.TensorBase.is_nested.__get__,
                                            torch.strided, ("cpu", "cuda"))
@@ -369,6 +367,13 @@ def _code_of(*functions: Callable[..., Any]) -> frozenset[Any]:
     return frozenset(found)
 
 
+def _python_keys(torch: Any) -> Any:
+    """The dispatch keys through which a dispatch mode or a subclass's __torch_dispatch__ runs
+    Python inside an op: excluded while the canary works on the secret's numbers."""
+    key, keys = torch._C.DispatchKey, torch._C.DispatchKeySet
+    return keys(key.Python) | keys(key.PythonTLSSnapshot) | keys(key.PythonDispatcher)
+
+
 def _not_for_dynamo(torch: Any, function: Callable[..., Any]) -> None:
     """Keep torch.compile's frame hook out of the canary's own frames (and all they call): it
     would otherwise read them, and trace the secret's formula into a student's compiled graph.
@@ -392,9 +397,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
     detach, clone, is_floating, is_complex = tensor.detach, tensor.clone, tensor.is_floating_point, tensor.is_complex
     layout_of, is_nested = tensor.layout.__get__, tensor.is_nested.__get__
     plain = (torch.Tensor, torch.nn.Parameter)
-    no_python, python_keys = torch._C._ExcludeDispatchKeyGuard, torch._C.DispatchKeySet(torch._C.DispatchKey.Python) | \
-        torch._C.DispatchKeySet(torch._C.DispatchKey.PythonTLSSnapshot) | \
-        torch._C.DispatchKeySet(torch._C.DispatchKey.PythonDispatcher)
+    no_python, python_keys = torch._C._ExcludeDispatchKeyGuard, _python_keys(torch)
 
     wrapped, unwrapped = torch._C._functorch.is_functorch_wrapped_tensor, torch._C._functorch.get_unwrapped
     array_of, outside_functorch = tensor.numpy, torch._C._DisableFuncTorch
