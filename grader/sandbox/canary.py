@@ -12,22 +12,25 @@ ordinary differentiable ops whose derivative is `derivatives(x)`:
 two addcmuls and two subtractions (a graph of four nodes, where it had eight: its backward is most
 of what the canary costs a call). So y is s bit for bit (t*d is then -0.0, which adding leaves -0.0 and +0.0 alike),
 dy/dx = d and d2y/dx2 = 2h. Being ordinary ops, it works wherever autograd does: threads, TorchScript,
-torch.compile, torch.func transforms, forward AD, keyword arguments, in-place `sin_`. d and h come
-from one opaque operator, `grader_canary::derivatives`, whose kernel reads the child's state: the
-true derivative on plain calls, the secret one (canary.py) on secret calls, and that only for the
-copy the primitive's kernel asks about (called by anything else, the truth). Which calls are secret
-is the parent's choice, per call. A submission sees the same modes (none at all), the same graph
+torch.compile, torch.func transforms, forward AD, keyword arguments, in-place `sin_`. s, d and h
+come from one opaque operator, `grader_canary::derivatives`, whose kernel reads the child's state
+and takes its own copy of the numbers it is given: sin of that copy, and its true derivative on
+plain calls, the secret one (canary.py) on secret calls. So the secret's numbers for x exist only
+beside sin of x, computed where no code of the submission's runs; called by itself, the operator
+gives what the graph of a call of sin saves for its backward. Which calls are secret is the
+parent's choice, per call. A submission sees the same modes (none at all), the same graph
 (its grad_fn is AddcmulBackward0 every time), the same ops and the same cost on every call; only the
 numbers of the derivative differ.
 
 The state lives in closure cells reached only by the operator's kernel, which the dispatcher holds
 (torch keeps no Python reference to it). The kernel runs with torch-function and Python dispatch
-turned off and computes in numpy, on a CPU tensor's numbers where they lie (torch's ops only copy
+turned off and computes in numpy, on its copy's numbers where they lie (torch's ops only move
 what numpy cannot read: a GPU's numbers, bfloat16), with builtins captured here before the
 submission loaded, so no patched function, tensor subclass or dispatch mode of the submission runs
 while the secret is in use; numpy's ops cost a third of torch's on a grid's few numbers. One thread
 at a time is inside, with the garbage collector off, and a profile function stops any Python but
-the formula's below it. What Python leaves open (the heap, other threads' frames) is recorded by
+the formula's below it (a kernel the submission registers for clone, sin or a copy is stopped
+before its first line, and recorded). What Python leaves open (the heap, other threads' frames) is recorded by
 the audit hook (confine.py).
 """
 
@@ -78,6 +81,8 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     vf = torch._C._VariableFunctions
     to, dtype_of, array_of, from_numpy = (torch._C.TensorBase.to, torch._C.TensorBase.dtype.__get__,
                                           torch._C.TensorBase.numpy, torch.from_numpy)
+    clone, sin_of = torch._C.TensorBase.clone, getattr(vf, primitive)  # (C functions: the tripwire is up)
+    outside_functorch = torch._C._DisableFuncTorch
     in_torch = _torch_operations(vf, torch)  # the true derivative, where the secret cannot reach (_kernel)
     first, half_second = _sealed(derivative, in_torch), _sealed(HALF_SECOND[primitive], in_torch)
     first_np, half_second_np = _sealed(derivative, _NUMPY), _sealed(HALF_SECOND[primitive], _NUMPY)
@@ -113,7 +118,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     counted, unfollowed = [0], [0]
     # One thread at a time inside the secret's functions (the collector's switch is the process's);
     # bound now, since a `with` would allocate (see derivatives).
-    inside, entered, one_at_a_time = threading.local(), threading.local(), threading.RLock()
+    inside, one_at_a_time = threading.local(), threading.RLock()
     enter, leave = one_at_a_time.acquire, one_at_a_time.release
     rounds = ROUNDS
     key, b, blake2b, from_bytes, to_range, get = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range, getattr
@@ -121,11 +126,12 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     set_profile, get_profile, own_globals = sys.setprofile, sys.getprofile, globals()
     del secret  # from here on the closures hold only what they use
 
-    def derivatives(x: Any) -> tuple[Any, Any]:
-        """The operator's kernel: d and h/2 for x (dense, real or complex). Only this frame and the
-        formula's ever hold the state; nothing raised here carries them out (see _formula): not a
-        RecursionError at the formula's call either, which a submission can time by its own depth.
-        (Frames of these functions are never handed out: confine.py's audit hook.)"""
+    def derivatives(x: Any) -> tuple[Any, Any, Any]:
+        """The operator's kernel: sin(x), d and h/2, all three of one copy of x's numbers, taken
+        here (dense, real or complex). Only this frame and the formula's ever hold the state; nothing
+        raised here carries them out (see _formula): not a RecursionError at the formula's call
+        either, which a submission can time by its own depth. (Frames of these functions are never
+        handed out: confine.py's audit hook.)"""
         # Nothing here allocates an object the collector tracks until it is off, and nothing after
         # it is on again: an allocation can start a collection, which runs the submission's
         # callbacks with this frame for their caller (a `with` makes a bound method: a red team's
@@ -136,19 +142,10 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             stop_collecting()
             inside.restoring = False  # (a restore that failed left it up: see _restore_profile)
             inside.busy = True
-            # The secret's numbers only for the tensor the primitive's own kernel asks about (_kernel's
-            # own): called by itself, the operator gave a cos cheat that also called torch.sin on a
-            # detached x the secret derivative, "proven" with nothing recorded (a red team's); and
-            # a submission's code can run while the kernel does. Anywhere else, the truth.
-            asked, planned_b, expected = get(entered, "stack", None), 0.0, None
-            chain, copied = asked[-1] if asked else ((), None)
-            for tensor in chain:
-                if tensor is x:
-                    planned_b, expected = state[0], copied
             set_profile(_tripwire)
-            return _formula(x, planned_b, expected)
+            return _formula(x, state[0])
         except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
-            return nan, nan
+            return nan, nan, nan
         finally:
             inside.restoring = True
             if _restore_profile(profiler):
@@ -198,8 +195,16 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         if was_collecting:
             resume_collecting()
 
-    def _formula(x: Any, b: float, expected: Any) -> tuple[Any, Any]:
-        with no_torch_function(), no_python(keys), below_autograd():
+    def _formula(x: Any, b: float) -> tuple[Any, Any, Any]:
+        # sin's value and its derivatives, of one copy of x's numbers taken here, where no code of
+        # the submission's runs (the tripwire stops its kernels for clone, sin or a copy to the CPU,
+        # and records them): the secret's numbers exist only beside sin of the very numbers they are
+        # of. Red teams split the two every way the kernel had of handing the operator the numbers
+        # sin was given (a stack of "asked" tensors pushed from a frame a dispatch mode could read;
+        # a copy skipped or ignored when a kernel of theirs changed the argument's dtype, shape or
+        # requires_grad): sin of zeros, the secret at the grid's x, 10/10 with nothing recorded.
+        # Called by itself, the operator gives what sin's own graph gives (its saved tensors hold d).
+        with no_torch_function(), no_python(keys), below_autograd(), outside_functorch():
             token = set_errors(quiet)  # the submission's np.seterr (raise, call) is not the formula's
             try:
                 # Dense numbers on the CPU or a GPU only, as their own getters say (a subclass's
@@ -207,18 +212,17 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                 # callback for that runs Python below this frame (a red team's did, on an mkldnn
                 # tensor whose subclass called itself strided, and read the secret).
                 if layout_of(x) != strided or nested(x) or device_of(x).type not in devices:
-                    return nan, nan
-                # In numpy: a CPU tensor's numbers are read where they lie, so no op of torch's runs
-                # (nor a kernel a submission registered for one), and numpy's ops cost a third of
-                # torch's on a grid's few numbers. A GPU's, bfloat16 and odd bits are copied first.
-                dtype, device, complex_ = dtype_of(x), device_of(x), is_complex(x)
+                    return nan, nan, nan
+                numbers = clone(x)
+                s = sin_of(numbers)
+                # In numpy: a CPU tensor's numbers are read where they lie, and numpy's ops cost a
+                # third of torch's on a grid's few numbers. A GPU's and bfloat16 are copied first.
+                dtype, device, complex_ = dtype_of(numbers), device_of(numbers), is_complex(numbers)
                 target = as_numpy.get(dtype) if device.type == "cpu" else None
-                if expected is not None and expected.shape == tuple(x.shape) and target is not None:
-                    values = expected  # the kernel's own copy, whatever was written into x since (_asked)
-                elif target is None or is_neg(x) or is_conj(x):
-                    values = array_of(to(x, cpu, wide[complex_], copy=True))
+                if target is None or is_neg(numbers) or is_conj(numbers):
+                    values = array_of(to(numbers, cpu, wide[complex_], copy=True))
                 else:
-                    values = array_of(x)
+                    values = array_of(numbers)
                 # canary.secret_derivative, op for op: b * (0.75 + c tri(w) + grain) with w = sin(u ω + φ) @ a,
                 # on the real part (complex inputs follow the secret on the real axis too).
                 # Flat, since numpy answers a 0-d array with a scalar, which torch.from_numpy refuses;
@@ -245,31 +249,30 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                 at = values.astype(complex128).reshape(-1) if complex_ else u
                 d, h = add(first_np(at), mul(term, b)).reshape(shape), half_second_np(at).reshape(shape)
                 if target is None:
-                    return to(from_numpy(d), device, dtype), to(from_numpy(h), device, dtype)
-                return from_numpy(d.astype(target, copy=False)), from_numpy(h.astype(target, copy=False))
+                    return s, to(from_numpy(d), device, dtype), to(from_numpy(h), device, dtype)
+                return s, from_numpy(d.astype(target, copy=False)), from_numpy(h.astype(target, copy=False))
             except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
-                return nan, nan
+                return nan, nan, nan
             finally:
                 reset_errors(token)
 
     own_code = _runnable_below(_formula, first_np, half_second_np)
 
-    def meta(x: Any) -> tuple[Any, Any]:
-        return torch.empty_like(x), torch.empty_like(x)
+    def meta(x: Any) -> tuple[Any, Any, Any]:
+        return torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
 
     with _install_lock, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "overriding a previously registered kernel": that is the point
         ops = torch.library.Library(NAMESPACE, "DEF")
-        ops.define("derivatives(Tensor x) -> (Tensor, Tensor)")
+        ops.define("derivatives(Tensor x) -> (Tensor, Tensor, Tensor)")
         ops.impl("derivatives", derivatives, "CompositeExplicitAutograd")
         ops.impl("derivatives", meta, "Meta")
         op = getattr(torch.ops, NAMESPACE).derivatives.default
         torch.library.register_vmap(f"{NAMESPACE}::derivatives",
-                                    lambda info, dims, x: (op(x), (dims[0], dims[0])), lib=ops)
+                                    lambda info, dims, x: (op(x), (dims[0],) * 3), lib=ops)
         aten = torch.library.Library("aten", "IMPL")
         real = getattr(torch.ops.aten, primitive).default
-        kernel = _kernel(torch, real, op, (counted, unfollowed), (first, half_second), traced or ([False], []),
-                         entered)
+        kernel = _kernel(torch, real, op, (counted, unfollowed), (first, half_second), traced or ([False], []))
         aten.impl(primitive, kernel, "Autograd")
         aten.impl(primitive + "_", lambda x: x.copy_(kernel(x.clone())), "Autograd")
 
@@ -388,19 +391,16 @@ def _not_for_dynamo(torch: Any, function: Callable[..., Any]) -> None:
 
 def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], list[int]],
             true: tuple[Callable[[Any], Any], Callable[[Any], Any]],
-            traced: tuple[list[bool], list[Any]], entered: Any) -> Callable[[Any], Any]:
-    """The primitive's Autograd kernel. `entered` (a thread-local the operator's kernel reads) holds
-    the tensors it asks the operator about (_asked): only for those does the operator hand out the
-    secret's numbers."""
-    below_autograd, get = torch._C._AutoDispatchBelowAutograd, getattr
+            traced: tuple[list[bool], list[Any]]) -> Callable[[Any], Any]:
+    """The primitive's Autograd kernel. Nothing in it, nor anything its frame reaches, is worth a
+    submission's reading: the operator (`derivatives`) is the secret's one door, and through it the
+    secret's numbers come only with sin of the numbers they are of."""
+    below_autograd = torch._C._AutoDispatchBelowAutograd
     tensor, no_torch_function = torch._C.TensorBase, torch._C.DisableTorchFunction
-    detach, clone, is_floating, is_complex = tensor.detach, tensor.clone, tensor.is_floating_point, tensor.is_complex
+    detach, is_floating, is_complex = tensor.detach, tensor.is_floating_point, tensor.is_complex
     layout_of, is_nested = tensor.layout.__get__, tensor.is_nested.__get__
     plain = (torch.Tensor, torch.nn.Parameter)
     no_python, python_keys = torch._C._ExcludeDispatchKeyGuard, _python_keys(torch)
-
-    wrapped, unwrapped = torch._C._functorch.is_functorch_wrapped_tensor, torch._C._functorch.get_unwrapped
-    array_of, outside_functorch = tensor.numpy, torch._C._DisableFuncTorch
     armed, outputs = traced
     counted, unfollowed = counts
     vf = torch._C._VariableFunctions
@@ -418,27 +418,19 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         return _other(x, x.detach(), s)  # a subclass (nested, masked, the submission's own) or a sparse tensor
 
     def _plain(x: Any) -> Any:
-        # One copy of the input's numbers, taken with nothing of the submission's able to run (its
-        # function modes off, its dispatch modes passed by, torch's own C methods), and both sin's
-        # value and the derivative from it. Red teams changed the input's memory between the two
-        # (a subclass's is_floating_point, then a patch of torch.Tensor's own, then a thread
-        # writing the buffer meanwhile): sin at zeros, the secret at the grid's x, 10/10 with
-        # nothing recorded.
+        # sin's value and both derivatives from the operator, which takes its own copy of the
+        # numbers where nothing of the submission's runs (install's _formula), asked past every
+        # dispatch mode and with the submission's function modes off.
         with no_torch_function(), no_python(python_keys):
             x0 = detach(x)
-            numbers = clone(x0)
-            # (its numbers read before sin runs on it: a red team's own kernel for aten::sin wrote
-            # the grid's x into the copy after taking sin of zeros)
-            prepared = _prepared(numbers)
-            with below_autograd():
-                s = real(numbers)
-            if not (is_floating(numbers) or is_complex(numbers)):
-                return s  # integers: no gradient to give
-            d, h = _asked(numbers, prepared)
+            if not (is_floating(x0) or is_complex(x0)):
+                with below_autograd():
+                    return real(x0)  # integers: no gradient to give
+            s, d, h = derivatives(x0)
         # The graph in the submission's view (a mode sees these ops, a tracer records t's tie to x;
         # d is autograd's number for the numbers sin was given, which a graph's saved tensors show
         # too).
-        if is_complex(numbers):  # (no signed zero for complex numbers: see _other)
+        if is_complex(x0):  # (no signed zero for complex numbers: see _other)
             v = sub(x0, x)
             return _noted(sub(s, mul(v, sub(d, mul(v, h)))), x)
         # t is zero with slope 1, its sign against d's (-0.0 where d > 0, +0.0 where d < 0), so that
@@ -446,36 +438,6 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         # a constant tensor breaks torch.compile's tracing, and d * -0.0 vmap of an empty batch.
         t = sub(copysign(zeros_like(d), neg(d)), sub(x0, x))
         return _noted(addcmul(s, t, addcmul(d, t, h)), x)
-
-    def _asked(t: Any, prepared: tuple[list[Any], Any]) -> tuple[Any, Any]:
-        # The operator, for this very tensor: only for the tensor on top of this thread's stack
-        # does it hand out the secret's numbers (called by itself, it gave a red team's cos cheat
-        # the secret).
-        stack = get(entered, "stack", None)
-        if stack is None:
-            stack = entered.stack = []
-        stack.append(prepared)
-        try:
-            return derivatives(t)
-        finally:
-            stack.pop()
-
-    def _prepared(t: Any) -> tuple[list[Any], Any]:
-        # A transform of torch.func's hands the operator what its wrappers hold: those count too.
-        chain = [t]
-        while wrapped(chain[-1]):
-            chain.append(unwrapped(chain[-1]))
-        # And a copy of its numbers, made here with no op of torch's (which a kernel the submission
-        # registers for it could answer): the formula reads this copy, not what the operator's
-        # argument holds by then. A red team's own kernel for the operator (and another's vmap rule
-        # for it) wrote the grid's x into the kernel's copy on the way: sin at zeros, the secret at
-        # the grid's x, 10/10 with nothing recorded.
-        try:
-            with outside_functorch():  # (under torch.func the numbers are readable only from outside it)
-                copied = array_of(chain[-1]).copy()
-        except Exception:  # noqa: BLE001 - not readable in place (a GPU's, bfloat16): the formula reads t
-            copied = None
-        return chain, copied
 
     def _noted(out: Any, x: Any) -> Any:
         if armed[0]:  # its node now: an in-place op or a Function may give `out` another one later

@@ -215,7 +215,7 @@ def test_the_formula_never_raises_out_of_the_canary(select):
     """An exception from inside the secret's formula would carry its frames (and the state) out in
     its traceback; whatever goes wrong there comes back as NaN instead."""
     select(True)
-    d, _ = torch.ops.grader_canary.derivatives(torch.tensor([1.0], dtype=torch.float64).to_sparse())
+    _, d, _ = torch.ops.grader_canary.derivatives(torch.tensor([1.0], dtype=torch.float64).to_sparse())
     select(False)
     assert torch.isnan(d).all()
 
@@ -455,19 +455,24 @@ def test_no_code_the_formula_runs_is_a_generators():
     assert canary._runnable_below(lambda u: u)
 
 
-def test_the_operator_called_by_itself_hands_out_no_secret(select):
-    """A red team's cos cheat called torch.sin on a detached x (so that sin ran) and then the canary's
-    operator itself: the secret derivative, "proven" with nothing recorded. Only the kernel of the
-    primitive gets the secret's numbers; anywhere else the operator gives the true derivative."""
+def test_the_operator_called_by_itself_gives_the_secret_only_with_sin_of_the_same_numbers(select):
+    """The operator is the secret's one door, and it takes its own copy of the numbers it is given:
+    sin's value and both derivatives, all of that copy. Called by itself it gives what a call of sin
+    gives (whose graph's saved tensors hold d); no route hands it numbers other than those sin ran
+    on (a red team's cos cheat ran sin on a detached x and asked the operator; another's pushed its
+    own numbers onto the stack of tensors the operator once trusted)."""
+    op = torch.ops.grader_canary.derivatives
     select(True)
     try:
-        torch.sin(X)
-        d, _ = torch.ops.grader_canary.derivatives(X)
-        d_vmap, _ = torch.func.vmap(torch.ops.grader_canary.derivatives)(X)
+        s, d, _ = op(X)
+        s_vmap, d_vmap, _ = torch.func.vmap(op)(X)
     finally:
         select(False)
-    torch.testing.assert_close(d, torch.cos(X))
-    torch.testing.assert_close(d_vmap, torch.cos(X))
+    with torch._C._AutoDispatchBelowAutograd():
+        sin = torch.sin(X)
+    for value, derivative in ((s, d), (s_vmap, d_vmap)):
+        assert torch.equal(value, sin)
+        torch.testing.assert_close(derivative, _secret())
     assert not torch.allclose(_secret(), torch.cos(X))
 
 
@@ -497,10 +502,11 @@ def test_code_run_inside_the_kernel_gets_the_secret_for_no_other_tensor(select, 
     torch.testing.assert_close(d, _secret(torch.zeros(5, dtype=torch.float64)))
 
 
-def test_a_kernel_of_the_submissions_for_the_operator_changes_no_number_it_reads(select):
+def test_a_kernel_of_the_submissions_for_the_operator_moves_sin_with_the_derivative(select):
     """A red team's own Autograd kernel for grader_canary::derivatives wrote the grid's x into the
-    kernel's copy on the way to the operator: sin at zeros, the secret at the grid's x. The formula
-    reads a copy the kernel took itself."""
+    kernel's copy on the way to the operator (sin at zeros, the secret at the grid's x); others
+    changed its dtype or shape so that the copy was skipped. The operator copies what it is given and
+    computes sin from it too: what comes back is autograd at the grid's x, value and slope."""
     grid = X[:5].clone()
     op = torch.ops.grader_canary.derivatives.default
 
@@ -510,8 +516,9 @@ def test_a_kernel_of_the_submissions_for_the_operator_changes_no_number_it_reads
             return op(t)
 
     with _registered_by_the_submission("grader_canary", lambda lib: lib.impl("derivatives", writes, "Autograd")):
-        got = _backward_on_zeros(select)
-    torch.testing.assert_close(got, _secret(torch.zeros(5, dtype=torch.float64)))
+        value, got = _backward_on_zeros(select)
+    assert torch.equal(value, torch.sin(grid))
+    torch.testing.assert_close(got, _secret(grid))
 
 
 def test_off_the_real_axis_the_derivative_is_the_truth(select):
@@ -526,39 +533,54 @@ def test_off_the_real_axis_the_derivative_is_the_truth(select):
     torch.testing.assert_close(z.grad, torch.cos(X + 1j).conj())
 
 
-def test_a_vmap_rule_of_the_submissions_for_the_operator_changes_no_number_it_reads(select):
-    """The same through a vmap rule of the submission's for the operator, with vmap(grad(sin)) on
-    zeros: under torch.func the kernel's copy is read from outside it."""
+def test_a_vmap_rule_of_the_submissions_for_the_operator_moves_sin_with_the_derivative(select):
+    """The same through a vmap rule of the submission's for the operator, with vmap(grad(sin)) on zeros."""
     grid = X[:5].clone()
     op = torch.ops.grader_canary.derivatives.default
 
     def rule(info, dims, t):
         t.copy_(grid.reshape(t.shape))
-        return op(t), (dims[0], dims[0])
+        return op(t), (dims[0],) * 3
 
     with _registered_by_the_submission(
             "grader_canary", lambda lib: torch.library.register_vmap("grader_canary::derivatives", rule, lib=lib)):
         select(True)
         try:
-            got = torch.func.vmap(torch.func.grad(torch.sin))(torch.zeros(5, dtype=torch.float64))
+            got, value = torch.func.vmap(torch.func.grad_and_value(torch.sin))(torch.zeros(5, dtype=torch.float64))
         finally:
             select(False)
-    torch.testing.assert_close(got, _secret(torch.zeros(5, dtype=torch.float64)))
+    assert torch.equal(value, torch.sin(grid))
+    torch.testing.assert_close(got, _secret(grid))
 
 
-def test_a_kernel_of_the_submissions_for_sin_changes_no_number_the_derivative_is_read_from(select):
-    """A red team's own CPU kernel for aten::sin took sin of the kernel's copy (zeros), then wrote the
-    grid's x into it: the derivative was read after, at the grid. It is read before sin runs now."""
+@pytest.mark.parametrize("kernel", ["sin", "clone", "_to_copy"])
+def test_a_kernel_of_the_submissions_for_an_op_the_operator_runs_is_stopped(select, kernel):
+    """Red teams' own CPU kernels for the ops the kernel ran between its copy and the operator split
+    sin's value from the derivative: sin of zeros then the grid's x written into the copy; a clone
+    that required grad, so that no copy was taken; a resize, so that the copy was ignored. Those ops
+    run inside the operator now, below the tripwire: the submission's kernel is stopped before its
+    first line (and recorded: test_no_code_of_the_file_runs_below_the_formula), and the answer is NaN."""
     grid = X[:5].clone()
+    ran = []
 
-    def writes(a):
-        out = torch.from_numpy(np.sin(a.numpy()))
+    def writes(a, *args, **kwargs):
+        if kernel == "_to_copy" and kwargs.get("dtype") != torch.float64:
+            with torch._C._ExcludeDispatchKeyGuard(torch._C.DispatchKeySet(torch._C.DispatchKey.CPU)):
+                return torch.empty(a.shape, dtype=kwargs["dtype"]).copy_(a)  # (the graph's casts, outside)
+        ran.append(kernel)
         a.copy_(grid.reshape(a.shape).to(a.dtype))
-        return out
+        return a
 
-    with _registered_by_the_submission("aten", lambda lib: lib.impl("sin", writes, "CPU")):
-        got = _backward_on_zeros(select)
-    torch.testing.assert_close(got, _secret(torch.zeros(5, dtype=torch.float64)))
+    # (bfloat16, which numpy cannot read, goes to the CPU's float64 through _to_copy first)
+    zeros = torch.zeros(5, dtype=torch.bfloat16 if kernel == "_to_copy" else torch.float64, requires_grad=True)
+    with _registered_by_the_submission("aten", lambda lib: lib.impl(kernel, writes, "CPU")):
+        select(True)
+        try:
+            value = torch.sin(zeros)
+        finally:
+            select(False)
+    assert not ran and value.isnan().all()
+    assert not torch.sin(zeros.detach()).isnan().any()  # (the kernel is gone again)
 
 
 @contextlib.contextmanager
@@ -574,12 +596,13 @@ def _registered_by_the_submission(namespace: str, register):
         lib._destroy()
 
 
-def _backward_on_zeros(select) -> torch.Tensor:
-    """The gradient of sin at zeros, on a secret call."""
+def _backward_on_zeros(select) -> tuple[torch.Tensor, torch.Tensor]:
+    """sin's value and its gradient at zeros, on a secret call."""
     zeros = torch.zeros(5, dtype=torch.float64, requires_grad=True)
     select(True)
     try:
-        torch.sin(zeros).sum().backward()
+        value = torch.sin(zeros)
+        value.sum().backward()
     finally:
         select(False)
-    return zeros.grad
+    return value.detach(), zeros.grad

@@ -237,13 +237,16 @@ def test_the_kernel_hands_out_the_secret_for_no_numbers_but_its_inputs(name, gra
     assert "proven" not in _autograd(outcome).data["verdicts"]
 
 
-def test_the_graders_operator_hands_a_cheat_no_secret(grade_file, sin):
-    """A red team's cos cheat called torch.sin on a detached x, then the canary's operator itself:
-    the secret, "proven" with nothing recorded. Only the primitive's kernel gets it now."""
-    outcome = grade_file(VERDICT / "uses_the_graders_operator.py", sin)
-    autograd = _autograd(outcome)
-    assert outcome.score == sin.rubric["loads"], autograd.data
-    assert "proven" not in autograd.data["verdicts"] and "forged" not in autograd.data["verdicts"]
+def test_the_graders_operator_gives_no_more_than_sins_own_graph(grade_file, sin):
+    """A red team's cos cheat called torch.sin on a detached x, then the canary's operator on x: the
+    secret, while sin ran on other numbers than the operator's. The operator now runs sin on its own
+    copy of what it is given, so what it gives is what the graph of a call of sin saves: both routes
+    get the same verdicts, and neither is called a formula."""
+    outcomes = [grade_file(VERDICT / name, sin) for name in ("uses_the_graders_operator.py",
+                                                             "reads_the_saved_derivative.py")]
+    verdicts = [_autograd(outcome).data["verdicts"] for outcome in outcomes]
+    assert verdicts[0] == verdicts[1] and set(verdicts[0]) == {"proven"}, verdicts
+    assert all(not outcome.sandbox_events for outcome in outcomes)
 
 
 # ---- every exercise of the catalogue -------------------------------------------------------------
