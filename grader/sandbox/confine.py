@@ -574,6 +574,8 @@ def seccomp_program() -> bytes | None:
         rules.add_rule(denied, "rt_sigaction", seccomp.Arg(1, seccomp.NE, 0))
         for call in _HOST_STATE:
             _refuse(rules, denied, call)
+        for advice in _EVICTING:  # (madvise itself is the allocators' own)
+            rules.add_rule(denied, "madvise", seccomp.Arg(2, seccomp.EQ, advice))
         # Disk the folder's count cannot see (session.FolderWatch, where the folder is on the host's
         # disk): space kept with FALLOC_FL_KEEP_SIZE (which RLIMIT_FSIZE does not bound either: a red
         # team held 7 GiB in one call) and files that never had a name (O_TMPFILE). Both answer "not
@@ -611,8 +613,12 @@ def seccomp_program() -> bytes | None:
 # program set-uid, and shut other students out of their folders. System V IPC and POSIX message
 # queues outlive the child (its memory lost to the host, a channel to the next submission) where no
 # IPC namespace of its own holds them. inotify instances are counted per uid (a root child took all
-# of root's) and show the names of other children's folders. The rest is the host's administration,
-# which a child without capabilities cannot do either.
+# of root's) and show the names of other children's folders. The host's page cache is shared by
+# every process: a red team's child evicted pages of a file under /usr that nothing else reads
+# (fadvise DONTNEED) and read back some of them, and a later submission read the pattern (mincore,
+# or the time a read took) and changed its answers on it, in all three host settings; eviction,
+# residency and readahead are refused (a read's time remains: see the README). The rest is the
+# host's administration, which a child without capabilities cannot do either.
 _HOST_STATE = (
     "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
     "utime", "utimes", "futimesat", "utimensat",
@@ -623,12 +629,14 @@ _HOST_STATE = (
     "reboot", "settimeofday", "clock_settime", "sethostname", "setdomainname", "swapon", "swapoff", "acct",
     "vhangup", "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load", "syslog",
     "quotactl", "quotactl_fd", "iopl", "ioperm", "open_by_handle_at", "name_to_handle_at",
+    "fadvise64", "readahead", "mincore", "process_madvise",
     # Newer than some libseccomp releases know by name (numbered alike on every architecture since
     # Linux 5.1): setxattrat, removexattrat, open_tree_attr, file_setattr; and memfd_secret, whose
     # pages are taken out of the kernel's direct map, splitting its huge pages for good (slower
-    # memory for the whole host until it restarts).
-    463, 466, 467, 469, 447,
+    # memory for the whole host until it restarts); cachestat (a file's pages in the cache).
+    463, 466, 467, 469, 447, 451,
 )
+_EVICTING = (20, 21)  # madvise's MADV_COLD and MADV_PAGEOUT: a mapped file's pages out of the cache
 _O_TMPFILE = 0o20000000  # the bit that makes O_TMPFILE (with O_DIRECTORY) on x86-64 and arm64
 # chattr's flags, the extended attributes' flags and project, the inode's generation (the 32-bit
 # forms as well): an owner sets them without a capability.
