@@ -79,25 +79,9 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     (output's node, input) to the list, so a recorded backward pass can show the canary's few ops as
     the one step the student wrote. Never the derivative: a submission can raise the flag itself."""
     vf = torch._C._VariableFunctions
-    to, dtype_of, array_of, from_numpy = (torch._C.TensorBase.to, torch._C.TensorBase.dtype.__get__,
-                                          torch._C.TensorBase.numpy, torch.from_numpy)
-    clone, sin_of = torch._C.TensorBase.clone, getattr(vf, primitive)  # (C functions: the tripwire is up)
-    outside_functorch = torch._C._DisableFuncTorch
     in_torch = _torch_operations(vf, torch)  # the true derivative, where the secret cannot reach (_kernel)
     first, half_second = _sealed(derivative, in_torch), _sealed(HALF_SECOND[primitive], in_torch)
     first_np, half_second_np = _sealed(derivative, _NUMPY), _sealed(HALF_SECOND[primitive], _NUMPY)
-    no_torch_function = torch._C.DisableTorchFunction
-    below_autograd = torch._C._AutoDispatchBelowAutograd
-    keys, no_python = _python_keys(torch), torch._C._ExcludeDispatchKeyGuard
-    device_of = torch._C.TensorBase.device.__get__
-    layout_of, nested, strided, devices = (torch._C.TensorBase.layout.__get__, torch._C.TensorBase.is_nested.__get__,
-                                           torch.strided, ("cpu", "cuda"))
-    tensor = torch._C.TensorBase
-    is_complex, is_neg, is_conj = tensor.is_complex, tensor.is_neg, tensor.is_conj
-    cpu, wide = torch.device("cpu"), {False: torch.float64, True: torch.complex128}
-    # The dtypes numpy holds as torch does (not bfloat16): a CPU tensor of these is read in place.
-    as_numpy = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64,
-                torch.complex64: np.complex64, torch.complex128: np.complex128}
     sin, add, mul, remainder, abs_, matmul, floor, sub = (np.sin, np.add, np.multiply, np.remainder, np.abs,
                                                           np.matmul, np.floor, np.subtract)
     empty, xor, shift_right, bitwise_and, equal = np.empty, np.bitwise_xor, np.right_shift, np.bitwise_and, np.equal
@@ -142,19 +126,29 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             stop_collecting()
             inside.restoring = False  # (a restore that failed left it up: see _restore_profile)
             inside.busy = True
-            set_profile(_tripwire)
-            return _formula(x, state[0])
+            if profiler is None:
+                set_profile(_tripwire)
+            # torch's ops run only in take and back, whose frames hold nothing of the secret's: a
+            # kernel of the submission's can be a C callable, which makes no frame for the tripwire
+            # to stop, and the builtin locals() called by it read the frame on top (a red team's
+            # read the formula's so, and a cos cheat was proven with nothing recorded).
+            taken = take(x)
+            return back(taken, _formula(taken[1], state[0], taken[4]))
         except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
             return nan, nan, nan
         finally:
             inside.restoring = True
-            if _restore_profile(profiler):
+            if profiler is not None or _restore_profile(profiler):
                 inside.restoring = False
             inside.busy = False
             _collecting_again(was_collecting)  # (then leave: the next thread in reads the switch as it was)
             leave()
 
     def _restore_profile(profiler: Any) -> bool:
+        # (Only ever None: a profile function of the submission's own stays where it is, since one
+        # written in C cannot be set again from Python, and a Python one sees events it never
+        # started: honest cProfile, profile and torch.profiler(with_stack=True) raised at every sin.
+        # Setting one is recorded, and a profile function sees the frames below it anyway.)
         # CPython refuses to install a profile function while another thread's is being installed
         # (the audit hooks run meanwhile, and let other threads run): this thread would keep the
         # tripwire, and stop its own Python from then on (honest threads calling sin at once got
@@ -195,68 +189,45 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         if was_collecting:
             resume_collecting()
 
-    def _formula(x: Any, b: float) -> tuple[Any, Any, Any]:
-        # sin's value and its derivatives, of one copy of x's numbers taken here, where no code of
-        # the submission's runs (the tripwire stops its kernels for clone, sin or a copy to the CPU,
-        # and records them): the secret's numbers exist only beside sin of the very numbers they are
-        # of. Red teams split the two every way the kernel had of handing the operator the numbers
-        # sin was given (a stack of "asked" tensors pushed from a frame a dispatch mode could read;
-        # a copy skipped or ignored when a kernel of theirs changed the argument's dtype, shape or
-        # requires_grad): sin of zeros, the secret at the grid's x, 10/10 with nothing recorded.
-        # Called by itself, the operator gives what sin's own graph gives (its saved tensors hold d).
-        with no_torch_function(), no_python(keys), below_autograd(), outside_functorch():
-            token = set_errors(quiet)  # the submission's np.seterr (raise, call) is not the formula's
-            try:
-                # Dense numbers on the CPU or a GPU only, as their own getters say (a subclass's
-                # attributes may lie): elsewhere an op may find no kernel, and the dispatcher's
-                # callback for that runs Python below this frame (a red team's did, on an mkldnn
-                # tensor whose subclass called itself strided, and read the secret).
-                if layout_of(x) != strided or nested(x) or device_of(x).type not in devices:
-                    return nan, nan, nan
-                numbers = clone(x)
-                s = sin_of(numbers)
-                # In numpy: a CPU tensor's numbers are read where they lie, and numpy's ops cost a
-                # third of torch's on a grid's few numbers. A GPU's and bfloat16 are copied first.
-                dtype, device, complex_ = dtype_of(numbers), device_of(numbers), is_complex(numbers)
-                target = as_numpy.get(dtype) if device.type == "cpu" else None
-                if target is None or is_neg(numbers) or is_conj(numbers):
-                    values = array_of(to(numbers, cpu, wide[complex_], copy=True))
-                else:
-                    values = array_of(numbers)
-                # canary.secret_derivative, op for op: b * (0.75 + c tri(w) + grain) with w = sin(u ω + φ) @ a,
-                # on the real part (complex inputs follow the secret on the real axis too).
-                # Flat, since numpy answers a 0-d array with a scalar, which torch.from_numpy refuses;
-                # in pieces, so that its temporaries (a few hundred bytes an element) stay small on
-                # a tensor of millions (numpy's MemoryError is Python, which the tripwire stops).
-                shape, u = values.shape, values.real.astype(float64).reshape(-1)
-                term = empty(u.shape, float64)
-                for start in to_range(0, u.size, _PIECE):
-                    column = u[start:start + _PIECE, None]
-                    off = abs_(add(remainder(matmul(sin(add(mul(column, omega), phi)), amp), 1.0), -0.5))
-                    # canary.grain: keyed heights of the lattice points round u, interpolated
-                    steps = mul(column, scales)
-                    whole = floor(steps)
-                    point = add(whole.astype(int64)[..., None], neighbours)
-                    for (bits, multiplier, low), hashed in zip(rounds, hashes, strict=True):
-                        point = xor(point, hashed)
-                        point = mul(xor(point, bitwise_and(shift_right(point, bits), low)), multiplier)
-                    height = point.astype(float64)  # (2^-63 is in the weights)
-                    low_height = height[..., 0]
-                    near = add(low_height, mul(sub(steps, whole), sub(height[..., 1], low_height)))
-                    term[start:start + _PIECE] = add(add(mul(off, ramp), matmul(near, weights)), level)
-                if complex_:  # the secret on the real axis only: off it, a red team's autograd at x + 1j
-                    term = mul(term, equal(values.imag.reshape(-1), 0.0))  # carried x's secret move
-                at = values.astype(complex128).reshape(-1) if complex_ else u
-                d, h = add(first_np(at), mul(term, b)).reshape(shape), half_second_np(at).reshape(shape)
-                if target is None:
-                    return s, to(from_numpy(d), device, dtype), to(from_numpy(h), device, dtype)
-                return s, from_numpy(d.astype(target, copy=False)), from_numpy(h.astype(target, copy=False))
-            except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
-                return nan, nan, nan
-            finally:
-                reset_errors(token)
+    def _formula(values: Any, b: float, target: Any) -> tuple[Any, Any]:
+        # d and h/2 of numbers sin was just taken of (take), in numpy (as `target` where numpy holds
+        # the tensor's dtype): no op of torch's runs here, nor anything else a submission could make
+        # run, and numpy's ops cost a third of torch's on a grid's few numbers.
+        token = set_errors(quiet)  # the submission's np.seterr (raise, call) is not the formula's
+        try:
+            # canary.secret_derivative, op for op: b * (0.75 + c tri(w) + grain) with w = sin(u ω + φ) @ a,
+            # on the real part (complex inputs follow the secret on the real axis too).
+            # Flat, since numpy answers a 0-d array with a scalar, which torch.from_numpy refuses;
+            # in pieces, so that its temporaries (a few hundred bytes an element) stay small on
+            # a tensor of millions (numpy's MemoryError is Python, which the tripwire stops).
+            shape, u, complex_ = values.shape, values.real.astype(float64).reshape(-1), values.dtype.kind == "c"
+            term = empty(u.shape, float64)
+            for start in to_range(0, u.size, _PIECE):
+                column = u[start:start + _PIECE, None]
+                off = abs_(add(remainder(matmul(sin(add(mul(column, omega), phi)), amp), 1.0), -0.5))
+                # canary.grain: keyed heights of the lattice points round u, interpolated
+                steps = mul(column, scales)
+                whole = floor(steps)
+                point = add(whole.astype(int64)[..., None], neighbours)
+                for (bits, multiplier, low), hashed in zip(rounds, hashes, strict=True):
+                    point = xor(point, hashed)
+                    point = mul(xor(point, bitwise_and(shift_right(point, bits), low)), multiplier)
+                height = point.astype(float64)  # (2^-63 is in the weights)
+                low_height = height[..., 0]
+                near = add(low_height, mul(sub(steps, whole), sub(height[..., 1], low_height)))
+                term[start:start + _PIECE] = add(add(mul(off, ramp), matmul(near, weights)), level)
+            if complex_:  # the secret on the real axis only: off it, a red team's autograd at x + 1j
+                term = mul(term, equal(values.imag.reshape(-1), 0.0))  # carried x's secret move
+            at = values.astype(complex128).reshape(-1) if complex_ else u
+            d, h = add(first_np(at), mul(term, b)).reshape(shape), half_second_np(at).reshape(shape)
+            if target is None:
+                return d, h
+            return d.astype(target, copy=False), h.astype(target, copy=False)
+        finally:
+            reset_errors(token)
 
-    own_code = _runnable_below(_formula, first_np, half_second_np)
+    take, back = _taken(torch, primitive)
+    own_code = _runnable_below(_formula, first_np, half_second_np, take, back)
 
     def meta(x: Any) -> tuple[Any, Any, Any]:
         return torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
@@ -368,6 +339,55 @@ def _code_of(*functions: Callable[..., Any]) -> frozenset[Any]:
         todo.extend(cell.cell_contents for cell in getattr(item, "__closure__", None) or ()
                     if callable(cell.cell_contents))
     return frozenset(found)
+
+
+def _taken(torch: Any, primitive: str) -> tuple[Callable[[Any], Any], Callable[[Any, Any], Any]]:
+    """The canary's two steps in torch, around its formula (install's derivatives): `take` copies
+    the numbers it is given and takes sin of the copy, `back` makes the formula's numbers tensors
+    again. Their frames and closures hold nothing of the secret's, since a kernel of a submission's
+    for an op they call can read the frame on top (a C callable makes no frame for the tripwire to
+    stop). With torch-function and Python dispatch off, on builtins captured before the submission
+    loaded."""
+    tensor, vf = torch._C.TensorBase, torch._C._VariableFunctions
+    no_torch_function, below_autograd = torch._C.DisableTorchFunction, torch._C._AutoDispatchBelowAutograd
+    keys, no_python = _python_keys(torch), torch._C._ExcludeDispatchKeyGuard
+    outside_functorch, sin_of, from_numpy = torch._C._DisableFuncTorch, getattr(vf, primitive), torch.from_numpy
+    clone, to, array_of = tensor.clone, tensor.to, tensor.numpy
+    dtype_of, device_of, layout_of, nested = (tensor.dtype.__get__, tensor.device.__get__, tensor.layout.__get__,
+                                              tensor.is_nested.__get__)
+    is_complex, is_neg, is_conj = tensor.is_complex, tensor.is_neg, tensor.is_conj
+    strided, devices, cpu, wide = torch.strided, ("cpu", "cuda"), torch.device("cpu"), {False: torch.float64,
+                                                                                       True: torch.complex128}
+    # The dtypes numpy holds as torch does (not bfloat16): a CPU tensor of these is read directly.
+    as_numpy = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64,
+                torch.complex64: np.complex64, torch.complex128: np.complex128}
+
+    def take(x: Any) -> tuple[Any, Any, Any, Any, Any]:
+        """sin of a copy of x's numbers, and the copy's numbers in numpy: (s, numbers, device, dtype,
+        numpy's dtype for it or None)."""
+        with no_torch_function(), no_python(keys), below_autograd(), outside_functorch():
+            # Dense numbers on the CPU or a GPU only, as their own getters say (a subclass's
+            # attributes may lie): elsewhere an op may find no kernel, and the dispatcher's callback
+            # for that runs Python below (a red team's did, on an mkldnn tensor whose subclass called
+            # itself strided, and read the secret).
+            if layout_of(x) != strided or nested(x) or device_of(x).type not in devices:
+                raise ValueError("not dense numbers on the CPU or a GPU")
+            numbers = clone(x)
+            s = sin_of(numbers)
+            dtype, device = dtype_of(numbers), device_of(numbers)
+            target = as_numpy.get(dtype) if device.type == "cpu" else None
+            if target is None or is_neg(numbers) or is_conj(numbers):  # a GPU's, bfloat16, odd bits
+                return s, array_of(to(numbers, cpu, wide[is_complex(numbers)], copy=True)), device, dtype, None
+            return s, array_of(numbers).copy(), device, dtype, target
+
+    def back(taken: tuple[Any, Any, Any, Any, Any], derived: tuple[Any, Any]) -> tuple[Any, Any, Any]:
+        (s, _, device, dtype, target), (d, h) = taken, derived
+        with no_torch_function(), no_python(keys), below_autograd(), outside_functorch():
+            if target is None:
+                return s, to(from_numpy(d), device, dtype), to(from_numpy(h), device, dtype)
+            return s, from_numpy(d), from_numpy(h)
+
+    return take, back
 
 
 def _python_keys(torch: Any) -> Any:

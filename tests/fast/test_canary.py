@@ -8,9 +8,12 @@ golden and verdict tests prove the same through the real sandbox with sample fil
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
+import itertools
 import math
+import operator
 import random
 import subprocess
 import sys
@@ -581,6 +584,44 @@ def test_a_kernel_of_the_submissions_for_an_op_the_operator_runs_is_stopped(sele
             select(False)
     assert not ran and value.isnan().all()
     assert not torch.sin(zeros.detach()).isnan().any()  # (the kernel is gone again)
+
+
+@pytest.mark.parametrize(("kernel", "returned"), [("sin", "numbers"), ("clone", "x")])
+def test_a_kernel_of_the_submissions_that_makes_no_frame_reads_no_secret(select, kernel, returned):
+    """A red team's kernel for aten::sin was a C callable (functools.partial of next over a map of
+    locals), which makes no frame for the tripwire to stop: the builtin locals() it called read the
+    formula's frame, the secret's every number, and a cos cheat was proven with nothing recorded.
+    torch's ops run only in frames that hold nothing of the secret's now."""
+    read, kept = itertools.tee(iter(locals, None))
+    made_of_c = functools.partial(next, map(operator.itemgetter(returned), read))
+    leaf = X.clone().requires_grad_(True)
+    with _registered_by_the_submission("aten", lambda lib: lib.impl(kernel, made_of_c, "CPU")):
+        select(True)
+        try:
+            torch.sin(leaf)
+        finally:
+            select(False)
+    seen = next(kept)
+    assert returned in seen, sorted(seen)  # (it did run, on the frame on top)
+    assert not set(seen) & {"b", "omega", "phi", "amp", "scales", "weights", "hashes", "rounds", "ramp", "level",
+                            "state", "key", "first_np", "_formula"}, sorted(seen)
+
+
+@pytest.mark.parametrize("module", ["cProfile", "profile"])
+def test_a_profiler_of_the_submissions_stays_in_place(select, module):
+    """cProfile (a profile function in C, which sys.setprofile cannot set again) and profile (one in
+    Python, which saw a return it never saw start) raised at every call of sin while they ran: the
+    canary put its own profile function in their place and then tried to put them back. A thread
+    with a profile function of its own keeps it (setting one is recorded)."""
+    x = X.clone().requires_grad_(True)
+    profiler = importlib.import_module(module).Profile()
+    select(True)
+    try:
+        profiler.runcall(lambda: torch.sin(x).sum().backward())
+    finally:
+        select(False)
+    torch.testing.assert_close(x.grad, _secret())
+    assert sys.getprofile() is None
 
 
 @contextlib.contextmanager
