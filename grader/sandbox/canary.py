@@ -69,6 +69,7 @@ class Canary(NamedTuple):
     calls: Any  # how often the primitive ran since the last plan (any thread, any route)
     unfollowed: Any  # how many of those the secret could not reach (a sparse tensor, say)
     busy: Callable[[], bool]  # whether this thread is inside the secret's formula (for the audit hook)
+    owns_profile: Callable[[Any], bool]  # whether a function is the canary's profile function (for the audit hook)
     remove: Callable[[], None]  # give torch its own kernels back (the in-process self-check)
 
 
@@ -308,7 +309,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                 gc.enable = resume_collecting
 
     return Canary(handles.plan.default, handles.next_call.default, handles.rest.default, handles.calls.default,
-                  handles.unfollowed.default, busy, remove)
+                  handles.unfollowed.default, busy, lambda function: function is _tripwire, remove)
 
 
 def _runnable_below(*functions: Callable[..., Any]) -> frozenset[Any]:

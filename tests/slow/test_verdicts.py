@@ -237,6 +237,15 @@ def test_the_kernel_hands_out_the_secret_for_no_numbers_but_its_inputs(name, gra
     assert "proven" not in _autograd(outcome).data["verdicts"]
 
 
+def test_a_profile_function_set_as_the_canary_is_on_the_record(grade_file, sin):
+    """A red team claimed to be the canary (its "busy" flag, reached through a closure the harness
+    holds) around its own sys.setprofile, which the hook then let go unrecorded; its profile function
+    read the formula from the canary's frame: 10/10 with nothing recorded. The hook asks what is set
+    and from where now."""
+    outcome = grade_file(VERDICT / "sets_its_profile_function_as_the_canary.py", sin)
+    assert "sys.setprofile" in outcome.sandbox_events, outcome.sandbox_events
+
+
 def test_the_graders_operator_gives_no_more_than_sins_own_graph(grade_file, sin):
     """A red team's cos cheat called torch.sin on a detached x, then the canary's operator on x: the
     secret, while sin ran on other numbers than the operator's. The operator now runs sin on its own
