@@ -51,8 +51,6 @@ from grader.formula import evaluate
 # record keeps 50 distinct ones and then says there were more (sandbox/session.py).
 MORE_ROUTES = "more ways towards the secret"
 GC_TURNED_ON = "gc.enable while the canary's secret was in use"  # an audit event of the canary's (sandbox/canary.py)
-# Another, a way towards the secret by its first words (SECRET_ROUTES): the canary's profile function stopped it.
-PYTHON_BELOW = "read a frame: code of the submission's ran below the canary's formula, and was stopped"
 SECRET_ROUTES = ("gc.", "sys._current_frames", "sys.settrace", "sys.setprofile", "ctypes.", "read a frame",
                  "opened a process's memory", "imported grader", "sys.addaudithook", "sys.remote_exec", MORE_ROUTES)
 

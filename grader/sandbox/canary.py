@@ -12,26 +12,23 @@ ordinary differentiable ops whose derivative is `derivatives(x)`:
 two addcmuls and two subtractions (a graph of four nodes, where it had eight: its backward is most
 of what the canary costs a call). So y is s bit for bit (t*d is then -0.0, which adding leaves -0.0 and +0.0 alike),
 dy/dx = d and d2y/dx2 = 2h. Being ordinary ops, it works wherever autograd does: threads, TorchScript,
-torch.compile, torch.func transforms, forward AD, keyword arguments, in-place `sin_`. s, d and h
-come from one opaque operator, `grader_canary::derivatives`, whose kernel reads the child's state
-and takes its own copy of the numbers it is given: sin of that copy, and its true derivative on
-plain calls, the secret one (canary.py) on secret calls. So the secret's numbers for x exist only
-beside sin of x, computed where no code of the submission's runs; called by itself, the operator
-gives what the graph of a call of sin saves for its backward. Which calls are secret is the
-parent's choice, per call. A submission sees the same modes (none at all), the same graph
-(its grad_fn is AddcmulBackward0 every time), the same ops and the same cost on every call; only the
-numbers of the derivative differ.
+torch.compile, torch.func transforms, forward AD, keyword arguments, in-place `sin_`. d and h come
+from one opaque operator, `grader_canary::derivatives`, whose kernel reads the child's state: for
+the numbers it is given, their true derivative on plain calls, the secret one (canary.py) on secret
+calls. Called by itself, it gives what the graph of a call of sin at those numbers saves for its
+backward anyway. Which calls are secret is the parent's choice, per call. A submission sees the
+same modes (none at all), the same graph (its grad_fn is AddcmulBackward0 every time), the same ops
+and the same cost on every call; only the numbers of the derivative differ.
 
 The state lives in closure cells reached only by the operator's kernel, which the dispatcher holds
-(torch keeps no Python reference to it). The kernel runs with torch-function and Python dispatch
-turned off and computes in numpy, on its copy's numbers where they lie (torch's ops only move
-what numpy cannot read: a GPU's numbers, bfloat16), with builtins captured here before the
-submission loaded, so no patched function, tensor subclass or dispatch mode of the submission runs
-while the secret is in use; numpy's ops cost a third of torch's on a grid's few numbers. One thread
-at a time is inside, with the garbage collector off, and a profile function stops any Python but
-the formula's below it (a kernel the submission registers for clone, sin or a copy is stopped
-before its first line, and recorded). What Python leaves open (the heap, other threads' frames) is recorded by
-the audit hook (confine.py).
+(torch keeps no Python reference to it, and nothing the submission can reach shares a cell with
+it). The kernel runs no op of torch's, so no kernel a submission registers for one (Python, or a C
+callable, which makes no frame) runs below it: it reads a plain CPU tensor's numbers with torch's
+own C methods, torch-function and Python dispatch off, and computes in numpy, with builtins captured
+here before the submission loaded (the primitive's kernel makes the copy it is given, and moves what
+numpy cannot read, a GPU's numbers or bfloat16, to the CPU's float64 first). One thread at a time is
+inside, with the garbage collector off. What Python leaves open (the heap, other threads' frames, a
+profile or trace function of the submission's) is recorded by the audit hook (confine.py).
 """
 
 from __future__ import annotations
@@ -39,7 +36,6 @@ from __future__ import annotations
 import ast
 import gc
 import hashlib
-import inspect
 import sys
 import threading
 import warnings
@@ -48,12 +44,10 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from grader.canary import GC_TURNED_ON, HALF_SECOND, PYTHON_BELOW, ROUNDS, Secret
+from grader.canary import GC_TURNED_ON, HALF_SECOND, ROUNDS, Secret
 
 NAMESPACE = "grader_canary"
-# Code whose frames outlive a call (generators, coroutines): see _tripwire.
 _PIECE = 1 << 16  # elements the formula works on at a time
-_RESUMABLE = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
 _install_lock = threading.Lock()
 
 
@@ -69,7 +63,6 @@ class Canary(NamedTuple):
     calls: Any  # how often the primitive ran since the last plan (any thread, any route)
     unfollowed: Any  # how many of those the secret could not reach (a sparse tensor, say)
     busy: Callable[[], bool]  # whether this thread is inside the secret's formula (for the audit hook)
-    owns_profile: Callable[[Any], bool]  # whether a function is the canary's profile function (for the audit hook)
     remove: Callable[[], None]  # give torch its own kernels back (the in-process self-check)
 
 
@@ -106,14 +99,19 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     inside, one_at_a_time = threading.local(), threading.RLock()
     enter, leave = one_at_a_time.acquire, one_at_a_time.release
     rounds = ROUNDS
-    key, b, blake2b, from_bytes, to_range, get = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range, getattr
+    key, b, blake2b, from_bytes, to_range = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range
     collecting, stop_collecting, resume_collecting, audit = gc.isenabled, gc.disable, gc.enable, sys.audit
-    set_profile, get_profile, own_globals = sys.setprofile, sys.getprofile, globals()
+    tensor, plain = torch._C.TensorBase, (torch.Tensor, torch.nn.Parameter)
+    no_torch_function, no_python, keys = (torch._C.DisableTorchFunction, torch._C._ExcludeDispatchKeyGuard,
+                                          _python_keys(torch))
+    layout_of, nested, device_of, strided = (tensor.layout.__get__, tensor.is_nested.__get__, tensor.device.__get__,
+                                             torch.strided)
+    array_of, from_numpy = tensor.numpy, torch.from_numpy
     del secret  # from here on the closures hold only what they use
 
-    def derivatives(x: Any) -> tuple[Any, Any, Any]:
-        """The operator's kernel: sin(x), d and h/2, all three of one copy of x's numbers, taken
-        here (dense, real or complex). Only this frame and the formula's ever hold the state; nothing
+    def derivatives(x: Any) -> tuple[Any, Any]:
+        """The operator's kernel: d and h/2 for the numbers of x (a plain dense CPU tensor of a dtype
+        numpy holds), in that dtype. Only this frame and the formula's ever hold the state; nothing
         raised here carries them out (see _formula): not a RecursionError at the formula's call
         either, which a submission can time by its own depth. (Frames of these functions are never
         handed out: confine.py's audit hook.)"""
@@ -123,59 +121,16 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         # callback read the formula from this frame so).
         enter()
         try:
-            was_collecting, profiler = collecting(), get_profile()
+            was_collecting = collecting()
             stop_collecting()
-            inside.restoring = False  # (a restore that failed left it up: see _restore_profile)
             inside.busy = True
-            if profiler is None:
-                set_profile(_tripwire)
-            # torch's ops run only in take and back, whose frames hold nothing of the secret's: a
-            # kernel of the submission's can be a C callable, which makes no frame for the tripwire
-            # to stop, and the builtin locals() called by it read the frame on top (a red team's
-            # read the formula's so, and a cos cheat was proven with nothing recorded).
-            taken = take(x)
-            return back(taken, _formula(taken[1], state[0], taken[4]))
+            return _formula(x, state[0])
         except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
-            return nan, nan, nan
+            return nan, nan
         finally:
-            inside.restoring = True
-            if profiler is not None or _restore_profile(profiler):
-                inside.restoring = False
             inside.busy = False
             _collecting_again(was_collecting)  # (then leave: the next thread in reads the switch as it was)
             leave()
-
-    def _restore_profile(profiler: Any) -> bool:
-        # (Only ever None: a profile function of the submission's own stays where it is, since one
-        # written in C cannot be set again from Python, and a Python one sees events it never
-        # started: honest cProfile, profile and torch.profiler(with_stack=True) raised at every sin.
-        # Setting one is recorded, and a profile function sees the frames below it anyway.)
-        # CPython refuses to install a profile function while another thread's is being installed
-        # (the audit hooks run meanwhile, and let other threads run): this thread would keep the
-        # tripwire, and stop its own Python from then on (honest threads calling sin at once got
-        # NaN and a record of code stopped below the formula). The canary's own never overlap (one
-        # thread at a time inside); a submission's may, so try again. Should that fail, the tripwire
-        # stays, idle, until this thread's next call.
-        for _ in to_range(1000):
-            try:
-                set_profile(profiler)
-                return True
-            except RuntimeError:
-                pass
-        return False
-
-    def _tripwire(frame: Any, event: str, arg: Any) -> None:
-        # No Python but the formula's own runs below it: a frame of the submission's entered there
-        # (a kernel of its own for an op the formula calls, registered with torch.library; a
-        # dispatcher callback) is stopped before its first line, and recorded. Anything run below
-        # the formula could resume a generator whose frame it read before, whose callers are then
-        # the formula's (f_back and f_locals raise no audit event): a red team's cos cheat read the
-        # secret so, proven with nothing recorded. (Code is not a function: see _runnable_below.)
-        if event != "call" or get(inside, "restoring", False):
-            return
-        if frame.f_globals is not own_globals or frame.f_code not in own_code:
-            audit(PYTHON_BELOW)
-            raise PermissionError("graded code may not run below the grader's canary")
 
     def _collecting_again(was_collecting: bool) -> None:
         # The garbage collector is off while the secret is in use: a collection runs the
@@ -190,58 +145,60 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         if was_collecting:
             resume_collecting()
 
-    def _formula(values: Any, b: float, target: Any) -> tuple[Any, Any]:
-        # d and h/2 of numbers sin was just taken of (take), in numpy (as `target` where numpy holds
-        # the tensor's dtype): no op of torch's runs here, nor anything else a submission could make
-        # run, and numpy's ops cost a third of torch's on a grid's few numbers.
-        token = set_errors(quiet)  # the submission's np.seterr (raise, call) is not the formula's
-        try:
-            # canary.secret_derivative, op for op: b * (0.75 + c tri(w) + grain) with w = sin(u ω + φ) @ a,
-            # on the real part (complex inputs follow the secret on the real axis too).
-            # Flat, since numpy answers a 0-d array with a scalar, which torch.from_numpy refuses;
-            # in pieces, so that its temporaries (a few hundred bytes an element) stay small on
-            # a tensor of millions (numpy's MemoryError is Python, which the tripwire stops).
-            shape, u, complex_ = values.shape, values.real.astype(float64).reshape(-1), values.dtype.kind == "c"
-            term = empty(u.shape, float64)
-            for start in to_range(0, u.size, _PIECE):
-                column = u[start:start + _PIECE, None]
-                off = abs_(add(remainder(matmul(sin(add(mul(column, omega), phi)), amp), 1.0), -0.5))
-                # canary.grain: keyed heights of the lattice points round u, interpolated
-                steps = mul(column, scales)
-                whole = floor(steps)
-                point = add(whole.astype(int64)[..., None], neighbours)
-                for (bits, multiplier, low), hashed in zip(rounds, hashes, strict=True):
-                    point = xor(point, hashed)
-                    point = mul(xor(point, bitwise_and(shift_right(point, bits), low)), multiplier)
-                height = point.astype(float64)  # (2^-63 is in the weights)
-                low_height = height[..., 0]
-                near = add(low_height, mul(sub(steps, whole), sub(height[..., 1], low_height)))
-                term[start:start + _PIECE] = add(add(mul(off, ramp), matmul(near, weights)), level)
-            if complex_:  # the secret on the real axis only: off it, a red team's autograd at x + 1j
-                term = mul(term, equal(values.imag.reshape(-1), 0.0))  # carried x's secret move
-            at = values.astype(complex128).reshape(-1) if complex_ else u
-            d, h = add(first_np(at), mul(term, b)).reshape(shape), half_second_np(at).reshape(shape)
-            if target is None:
-                return d, h
-            return d.astype(target, copy=False), h.astype(target, copy=False)
-        finally:
-            reset_errors(token)
+    def _formula(x: Any, b: float) -> tuple[Any, Any]:
+        # Nothing of the submission's can run in here, nor below: no op of torch's runs (a kernel a
+        # submission registers for one runs below whatever calls it: red teams' Python kernels walked
+        # up to the secret's frames, and a C callable, which makes no frame, called the builtin
+        # locals() there), only torch's own C methods on an exact torch.Tensor with torch-function
+        # and Python dispatch off (a subclass's __torch_function__, or its Python sizes, would run
+        # its code here), and numpy's ops on numbers of our own.
+        with no_torch_function(), no_python(keys):
+            token = set_errors(quiet)  # the submission's np.seterr (raise, call) is not the formula's
+            try:
+                if type(x) not in plain or layout_of(x) != strided or nested(x) or device_of(x).type != "cpu":
+                    return nan, nan
+                values = array_of(x).copy()  # (a bfloat16, GPU, conjugate or negative view refuses)
+                # canary.secret_derivative, op for op: b * (0.75 + c tri(w) + grain) with w = sin(u ω + φ) @ a,
+                # on the real part (complex inputs follow the secret on the real axis too).
+                # Flat, since numpy answers a 0-d array with a scalar, which torch.from_numpy refuses;
+                # in pieces, so that its temporaries (a few hundred bytes an element) stay small on
+                # a tensor of millions (an honest one of 30 million ran out of memory).
+                shape, u, complex_ = values.shape, values.real.astype(float64).reshape(-1), values.dtype.kind == "c"
+                term = empty(u.shape, float64)
+                for start in to_range(0, u.size, _PIECE):
+                    column = u[start:start + _PIECE, None]
+                    off = abs_(add(remainder(matmul(sin(add(mul(column, omega), phi)), amp), 1.0), -0.5))
+                    # canary.grain: keyed heights of the lattice points round u, interpolated
+                    steps = mul(column, scales)
+                    whole = floor(steps)
+                    point = add(whole.astype(int64)[..., None], neighbours)
+                    for (bits, multiplier, low), hashed in zip(rounds, hashes, strict=True):
+                        point = xor(point, hashed)
+                        point = mul(xor(point, bitwise_and(shift_right(point, bits), low)), multiplier)
+                    height = point.astype(float64)  # (2^-63 is in the weights)
+                    low_height = height[..., 0]
+                    near = add(low_height, mul(sub(steps, whole), sub(height[..., 1], low_height)))
+                    term[start:start + _PIECE] = add(add(mul(off, ramp), matmul(near, weights)), level)
+                if complex_:  # the secret on the real axis only: off it, a red team's autograd at x + 1j
+                    term = mul(term, equal(values.imag.reshape(-1), 0.0))  # carried x's secret move
+                at = values.astype(complex128).reshape(-1) if complex_ else u
+                d, h = add(first_np(at), mul(term, b)).reshape(shape), half_second_np(at).reshape(shape)
+                return from_numpy(d.astype(values.dtype, copy=False)), from_numpy(h.astype(values.dtype, copy=False))
+            finally:
+                reset_errors(token)
 
-    take, back = _taken(torch, primitive)
-    own_code = _runnable_below(_formula, first_np, half_second_np, take, back)
-
-    def meta(x: Any) -> tuple[Any, Any, Any]:
-        return torch.empty_like(x), torch.empty_like(x), torch.empty_like(x)
+    def meta(x: Any) -> tuple[Any, Any]:
+        return torch.empty_like(x), torch.empty_like(x)
 
     with _install_lock, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "overriding a previously registered kernel": that is the point
         ops = torch.library.Library(NAMESPACE, "DEF")
-        ops.define("derivatives(Tensor x) -> (Tensor, Tensor, Tensor)")
+        ops.define("derivatives(Tensor x) -> (Tensor, Tensor)")
         ops.impl("derivatives", derivatives, "CompositeExplicitAutograd")
         ops.impl("derivatives", meta, "Meta")
         op = getattr(torch.ops, NAMESPACE).derivatives.default
         torch.library.register_vmap(f"{NAMESPACE}::derivatives",
-                                    lambda info, dims, x: (op(x), (dims[0],) * 3), lib=ops)
+                                    lambda info, dims, x: (op(x), (dims[0],) * 2), lib=ops)
         aten = torch.library.Library("aten", "IMPL")
         real = getattr(torch.ops.aten, primitive).default
         kernel = _kernel(torch, real, op, (counted, unfollowed), (first, half_second), traced or ([False], []))
@@ -281,11 +238,25 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             _not_for_dynamo(torch, code)
     handles = getattr(torch.ops, NAMESPACE)
 
+    busy, remove = _held_outside(inside, one_at_a_time, (aten, ops))
+    return Canary(handles.plan.default, handles.next_call.default, handles.rest.default, handles.calls.default,
+                  handles.unfollowed.default, busy, remove)
+
+
+def _held_outside(inside: Any, one_at_a_time: Any, libraries: tuple[Any, ...]) -> tuple[Callable[[], bool],
+                                                                                         Callable[[], None]]:
+    """What the submission can reach of the canary beyond the operators' handles (the harness's
+    `busy` and `remove`, gc.enable): functions made here, so that none of their closure cells is one
+    of the secret's functions'. A cell is writable (cell_contents), and one shared with the
+    operator's kernel would put a callable of the submission's there, below the secret."""
+    get, resume_collecting = getattr, gc.enable
+    enter, leave = one_at_a_time.acquire, one_at_a_time.release
+
     def busy() -> bool:
         # For the audit hook, which asks it inside the functions that hold the secret: a plain
         # function, not an operator, so no dispatch mode or kernel of the submission's answers it
         # (as an operator, a red team's mode and a red team's kernel for it ran there, and read the
-        # formula from the frame below).
+        # formula from the frame below). A submission that sets the flag only adds to its record.
         return get(inside, "busy", False)
 
     def enable() -> None:
@@ -303,92 +274,12 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
 
     def remove() -> None:
         with _install_lock:
-            aten._destroy()
-            ops._destroy()
+            for library in libraries:
+                library._destroy()
             if gc.enable is enable:
                 gc.enable = resume_collecting
 
-    return Canary(handles.plan.default, handles.next_call.default, handles.rest.default, handles.calls.default,
-                  handles.unfollowed.default, busy, lambda function: function is _tripwire, remove)
-
-
-def _runnable_below(*functions: Callable[..., Any]) -> frozenset[Any]:
-    """The code the tripwire lets run below the formula: these functions' (_code_of), none of it a
-    generator's or a coroutine's. Code is not a function: a submission can make a function of this
-    code with globals and closure cells of its own, and a generator's frame, read while it waits,
-    has for callers whatever resumed it (a red team's, made of a generator expression the formula
-    had, read the formula's frame from within, with nothing recorded)."""
-    code = _code_of(*functions)
-    resumable = sorted(c.co_name for c in code if c.co_flags & _RESUMABLE)
-    if resumable:
-        raise ValueError(f"the canary's formula may run no generator or coroutine: {', '.join(resumable)}")
-    return code
-
-
-def _code_of(*functions: Callable[..., Any]) -> frozenset[Any]:
-    """The code of these functions, of the code inside them (a generator expression's) and of every
-    function in their closures (a sealed formula's lambdas): all the Python the canary's formula runs."""
-    found: set[Any] = set()
-    todo: list[Any] = list(functions)
-    while todo:
-        item = todo.pop()
-        code = item if hasattr(item, "co_consts") else getattr(item, "__code__", None)
-        if code is None or code in found:
-            continue
-        found.add(code)
-        todo.extend(constant for constant in code.co_consts if hasattr(constant, "co_consts"))
-        todo.extend(cell.cell_contents for cell in getattr(item, "__closure__", None) or ()
-                    if callable(cell.cell_contents))
-    return frozenset(found)
-
-
-def _taken(torch: Any, primitive: str) -> tuple[Callable[[Any], Any], Callable[[Any, Any], Any]]:
-    """The canary's two steps in torch, around its formula (install's derivatives): `take` copies
-    the numbers it is given and takes sin of the copy, `back` makes the formula's numbers tensors
-    again. Their frames and closures hold nothing of the secret's, since a kernel of a submission's
-    for an op they call can read the frame on top (a C callable makes no frame for the tripwire to
-    stop). With torch-function and Python dispatch off, on builtins captured before the submission
-    loaded."""
-    tensor, vf = torch._C.TensorBase, torch._C._VariableFunctions
-    no_torch_function, below_autograd = torch._C.DisableTorchFunction, torch._C._AutoDispatchBelowAutograd
-    keys, no_python = _python_keys(torch), torch._C._ExcludeDispatchKeyGuard
-    outside_functorch, sin_of, from_numpy = torch._C._DisableFuncTorch, getattr(vf, primitive), torch.from_numpy
-    clone, to, array_of = tensor.clone, tensor.to, tensor.numpy
-    dtype_of, device_of, layout_of, nested = (tensor.dtype.__get__, tensor.device.__get__, tensor.layout.__get__,
-                                              tensor.is_nested.__get__)
-    is_complex, is_neg, is_conj = tensor.is_complex, tensor.is_neg, tensor.is_conj
-    strided, devices, cpu, wide = torch.strided, ("cpu", "cuda"), torch.device("cpu"), {False: torch.float64,
-                                                                                       True: torch.complex128}
-    # The dtypes numpy holds as torch does (not bfloat16): a CPU tensor of these is read directly.
-    as_numpy = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64,
-                torch.complex64: np.complex64, torch.complex128: np.complex128}
-
-    def take(x: Any) -> tuple[Any, Any, Any, Any, Any]:
-        """sin of a copy of x's numbers, and the copy's numbers in numpy: (s, numbers, device, dtype,
-        numpy's dtype for it or None)."""
-        with no_torch_function(), no_python(keys), below_autograd(), outside_functorch():
-            # Dense numbers on the CPU or a GPU only, as their own getters say (a subclass's
-            # attributes may lie): elsewhere an op may find no kernel, and the dispatcher's callback
-            # for that runs Python below (a red team's did, on an mkldnn tensor whose subclass called
-            # itself strided, and read the secret).
-            if layout_of(x) != strided or nested(x) or device_of(x).type not in devices:
-                raise ValueError("not dense numbers on the CPU or a GPU")
-            numbers = clone(x)
-            s = sin_of(numbers)
-            dtype, device = dtype_of(numbers), device_of(numbers)
-            target = as_numpy.get(dtype) if device.type == "cpu" else None
-            if target is None or is_neg(numbers) or is_conj(numbers):  # a GPU's, bfloat16, odd bits
-                return s, array_of(to(numbers, cpu, wide[is_complex(numbers)], copy=True)), device, dtype, None
-            return s, array_of(numbers).copy(), device, dtype, target
-
-    def back(taken: tuple[Any, Any, Any, Any, Any], derived: tuple[Any, Any]) -> tuple[Any, Any, Any]:
-        (s, _, device, dtype, target), (d, h) = taken, derived
-        with no_torch_function(), no_python(keys), below_autograd(), outside_functorch():
-            if target is None:
-                return s, to(from_numpy(d), device, dtype), to(from_numpy(h), device, dtype)
-            return s, from_numpy(d), from_numpy(h)
-
-    return take, back
+    return busy, remove
 
 
 def _python_keys(torch: Any) -> Any:
@@ -418,7 +309,12 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
     secret's numbers come only with sin of the numbers they are of."""
     below_autograd = torch._C._AutoDispatchBelowAutograd
     tensor, no_torch_function = torch._C.TensorBase, torch._C.DisableTorchFunction
-    detach, is_floating, is_complex = tensor.detach, tensor.is_floating_point, tensor.is_complex
+    detach, clone, to, is_floating, is_complex = (tensor.detach, tensor.clone, tensor.to, tensor.is_floating_point,
+                                                  tensor.is_complex)
+    dtype_of, device_of, cpu = tensor.dtype.__get__, tensor.device.__get__, torch.device("cpu")
+    wide = {False: torch.float64, True: torch.complex128}
+    # The dtypes numpy holds as torch does (not bfloat16): the operator reads a CPU tensor of these.
+    as_numpy = {torch.float16, torch.float32, torch.float64, torch.complex64, torch.complex128}
     layout_of, is_nested = tensor.layout.__get__, tensor.is_nested.__get__
     plain = (torch.Tensor, torch.nn.Parameter)
     no_python, python_keys = torch._C._ExcludeDispatchKeyGuard, _python_keys(torch)
@@ -439,15 +335,25 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         return _other(x, x.detach(), s)  # a subclass (nested, masked, the submission's own) or a sparse tensor
 
     def _plain(x: Any) -> Any:
-        # sin's value and both derivatives from the operator, which takes its own copy of the
-        # numbers where nothing of the submission's runs (install's _formula), asked past every
-        # dispatch mode and with the submission's function modes off.
+        # A copy of the numbers, sin's value of it, and both derivatives of it from the operator,
+        # asked past every dispatch mode and with the submission's function modes off. What the
+        # operator is handed is any numbers' the submission chooses (a kernel of its own for clone
+        # or sin can swap them): it gives only their own derivative, which the operator called by
+        # itself gives too, and which the graph of a call of sin at them saves anyway.
         with no_torch_function(), no_python(python_keys):
             x0 = detach(x)
             if not (is_floating(x0) or is_complex(x0)):
                 with below_autograd():
                     return real(x0)  # integers: no gradient to give
-            s, d, h = derivatives(x0)
+            numbers = clone(x0)
+            with below_autograd():
+                s = real(numbers)
+            dtype, device = dtype_of(numbers), device_of(numbers)
+            if device.type == "cpu" and dtype in as_numpy:
+                d, h = derivatives(numbers)
+            else:  # a GPU's, bfloat16: numpy reads the CPU's float64 (or complex128) copy
+                d, h = derivatives(to(numbers, cpu, wide[is_complex(numbers)], copy=True))
+                d, h = to(d, device, dtype), to(h, device, dtype)
         # The graph in the submission's view (a mode sees these ops, a tracer records t's tie to x;
         # d is autograd's number for the numbers sin was given, which a graph's saved tensors show
         # too).

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from grader.canary import GC_TURNED_ON, PYTHON_BELOW, SECRET_ROUTES
+from grader.canary import GC_TURNED_ON, SECRET_ROUTES
 
 NOBODY = 65534
 FOLDER_MIB = 256  # the child's folder, a tmpfs where it has a mount namespace
@@ -81,12 +81,11 @@ class _PathBeneath(ctypes.Structure):
 
 def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str] = frozenset(),
           busy: Callable[[], bool] = lambda: False, gpu: bool = False,
-          secret_globals: dict[str, Any] | None = None,
-          own_profile: Callable[[Any], bool] = lambda function: False) -> list[str]:
+          secret_globals: dict[str, Any] | None = None) -> list[str]:
     """Confine this process for good; return the layers that are now active. `skip` names layers to
     leave off (uid, landlock, seccomp), only to test that each of the others holds on its own; `gpu`
     opens the GPU's device nodes to it; no frame of a function whose globals are `secret_globals`
-    (the canary's module) is handed out; `own_profile` tells the canary's profile function."""
+    (the canary's module) is handed out."""
     active = []
     if os.getpid() == 1:  # process 1 of the pid namespace: the mount namespace is its own too
         active += _private_filesystem(workdir)
@@ -100,7 +99,7 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
         applied = "" if name in skip else layer()
         if applied:
             active += applied.split("; ")
-    sys.addaudithook(_auditor(workdir, record_fd, record_key, busy, secret_globals, own_profile))
+    sys.addaudithook(_auditor(workdir, record_fd, record_key, busy, secret_globals))
     active.append("audit hook")
     return active
 
@@ -665,7 +664,7 @@ def _refuse(rules: Any, action: Any, call: str | int) -> None:
 
 
 _WATCHED = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "os.kill", "os.killpg",
-            "gc.get_objects", "gc.get_referrers", "gc.get_referents", GC_TURNED_ON, PYTHON_BELOW, "ctypes.",
+            "gc.get_objects", "gc.get_referrers", "gc.get_referents", GC_TURNED_ON, "ctypes.",
             "os.setuid", "sys.settrace", "sys.setprofile", "sys.addaudithook", "sys.remote_exec", "sys._current_frames",
             "resource.prlimit")
 # Ways to a frame of one's own thread (f_back and f_locals raise no event). The harness's frames hold
@@ -690,8 +689,7 @@ def record_mac(data: bytes, key: bytes) -> bytes:
 
 def _auditor(workdir: Path, record_fd: int, key: bytes,
              busy: Callable[[], bool],
-             secret_globals: dict[str, Any] | None = None,
-             own_profile: Callable[[Any], bool] = lambda function: False) -> Callable[[str, tuple[Any, ...]], None]:
+             secret_globals: dict[str, Any] | None = None) -> Callable[[str, tuple[Any, ...]], None]:
     """Record, for a TA, attempts that the layers above stop or that could reach the grader's
     secrets. Each event goes to the parent the moment it happens, before the operation it audits
     runs, so nothing the submission does afterwards can take it back; each line is signed, so the
@@ -711,7 +709,7 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     watched, attributes, frame_events, routes = _WATCHED, _FRAME_ATTRIBUTES, _FRAME_EVENTS, SECRET_ROUTES
     devnull, memory_files = os.devnull, ("mem", "maps", "smaps", "pagemap")
     fetching = threading.local()  # set while the hook itself reads the frame asked for
-    holders, get_attribute, busy_now, frame_of = SECRET_HOLDERS, getattr, busy, sys._getframe
+    holders, get_attribute, busy_now = SECRET_HOLDERS, getattr, busy
     # Builtins too: a submission may rebind builtins.str or builtins.isinstance.
     text_of, is_a, size, some, raw = str, isinstance, len, any, (str, bytes)
 
@@ -762,28 +760,6 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
                 raise PermissionError("graded code may not read the grader's frames")
             frame = get_attribute(frame, "f_back", None)
 
-    def canarys_own_profile() -> bool:
-        # Whether this sys.setprofile is the canary's own: its tripwire set by `derivatives`, or None
-        # set again by `_restore_profile`, as the calling frame's own variables say. Not a flag the
-        # submission can reach: a red team set the canary's "busy" (reached through the closure of
-        # a function the harness holds) around its own sys.setprofile, which then went unrecorded,
-        # and its profile function read the secret from the canary's frames (10/10, nothing recorded).
-        # Code is not a function: a frame of the canary's code may have cells of the submission's, so
-        # what it sets is checked, not where it comes from alone.
-        if secret_globals is None:
-            return False
-        fetching.on = True
-        try:
-            frame = frame_of(2)  # (this function's, the hook's, then the caller of sys.setprofile)
-        finally:
-            fetching.on = False
-        if get_attribute(frame, "f_globals", None) is not secret_globals:
-            return False
-        name, variables = frame.f_code.co_name, frame.f_locals
-        if name == "derivatives":
-            return own_profile(variables.get("_tripwire"))
-        return name == "_restore_profile" and "profiler" in variables and variables["profiler"] is None
-
     def hook(event: str, args: tuple[Any, ...]) -> None:
         if event == "import" and args and is_a(args[0], text_of) and (args[0] == "grader" or
                                                                       args[0].startswith("grader.")):
@@ -796,8 +772,6 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
             if not path.startswith(root) and path != devnull:
                 send(f"opened {path} for writing")
         elif event in frame_events:
-            if get_attribute(fetching, "on", False):
-                return  # the hook's own read (canarys_own_profile)
             if busy_now():
                 send("read a frame (" + event + ") while the canary's secret was in use")
             refuse_canary(args[0] if args else None, event)
@@ -819,7 +793,7 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
             # that an existing one raises an Exception for, silently).
             send(event)
             raise PermissionError("graded code may not add audit hooks")
-        elif event.startswith(watched) and not (event == "sys.setprofile" and canarys_own_profile()):
-            send(event)  # (the canary sets its own profile function around its formula: canary.py)
+        elif event.startswith(watched):
+            send(event)
 
     return hook

@@ -218,7 +218,7 @@ def test_the_formula_never_raises_out_of_the_canary(select):
     """An exception from inside the secret's formula would carry its frames (and the state) out in
     its traceback; whatever goes wrong there comes back as NaN instead."""
     select(True)
-    _, d, _ = torch.ops.grader_canary.derivatives(torch.tensor([1.0], dtype=torch.float64).to_sparse())
+    d, _ = torch.ops.grader_canary.derivatives(torch.tensor([1.0], dtype=torch.float64).to_sparse())
     select(False)
     assert torch.isnan(d).all()
 
@@ -400,18 +400,17 @@ def test_the_harness_operators_give_a_caller_nothing(monkeypatch):
 
 
 def test_threads_inside_the_secret_at_once_leave_the_collector_and_profile_as_they_were():
-    """The collector's switch is the process's, and CPython refuses a profile function while another
-    thread's is being installed (audit hooks run meanwhile): threads calling sin at once got NaN,
-    and records of the collector turned on and of code stopped below the formula. In a process of
-    its own, with an audit hook that lets other threads run as the sandbox's does."""
+    """The collector's switch is the process's: threads calling sin at once got NaN, and records of
+    the collector turned on under each other. In a process of its own, with an audit hook that lets
+    other threads run as the sandbox's does."""
     script = f"""import gc, sys, threading, time, random
 sys.path[:0] = [{str(Path(__file__).resolve().parents[2])!r}]
 import torch
-from grader.canary import GC_TURNED_ON, PYTHON_BELOW, Secret, secret_derivative
+from grader.canary import GC_TURNED_ON, Secret, secret_derivative
 from grader.sandbox import canary
 events = []
 def hook(event, args):
-    if event in (GC_TURNED_ON, PYTHON_BELOW):
+    if event == GC_TURNED_ON:
         events.append(event)
     elif event == "sys.setprofile":
         time.sleep(0)  # let another thread run, as the sandbox's hook may
@@ -447,34 +446,19 @@ print(len(wrong), sorted(set(events)), gc.isenabled(), sys.getprofile())
     assert out.split() == ["0", "[]", "True", "None"], out
 
 
-def test_no_code_the_formula_runs_is_a_generators():
-    """A function made of a generator's code with cells of the submission's passed the tripwire (the
-    code was the formula's own), and read the formula's frame once resumed below it."""
-    def formula(u):
-        return tuple(v for v in u)
-
-    with pytest.raises(ValueError, match="genexpr"):
-        canary._runnable_below(formula)
-    assert canary._runnable_below(lambda u: u)
-
-
-def test_the_operator_called_by_itself_gives_the_secret_only_with_sin_of_the_same_numbers(select):
-    """The operator is the secret's one door, and it takes its own copy of the numbers it is given:
-    sin's value and both derivatives, all of that copy. Called by itself it gives what a call of sin
-    gives (whose graph's saved tensors hold d); no route hands it numbers other than those sin ran
-    on (a red team's cos cheat ran sin on a detached x and asked the operator; another's pushed its
-    own numbers onto the stack of tensors the operator once trusted)."""
+def test_the_operator_called_by_itself_gives_the_derivative_of_the_numbers_it_is_given(select):
+    """The operator is the secret's one door. Whatever numbers it is handed (a kernel of the
+    submission's for clone or sin, or for the operator, or a vmap rule, can choose them: red teams'
+    did, with sin's value of other numbers), it gives their own derivative, which it gives called by
+    itself too, and which the graph of a call of sin at them saves anyway (reads_the_saved_derivative.py)."""
     op = torch.ops.grader_canary.derivatives
     select(True)
     try:
-        s, d, _ = op(X)
-        s_vmap, d_vmap, _ = torch.func.vmap(op)(X)
+        d, _ = op(X)
+        d_vmap, _ = torch.func.vmap(op)(X)
     finally:
         select(False)
-    with torch._C._AutoDispatchBelowAutograd():
-        sin = torch.sin(X)
-    for value, derivative in ((s, d), (s_vmap, d_vmap)):
-        assert torch.equal(value, sin)
+    for derivative in (d, d_vmap):
         torch.testing.assert_close(derivative, _secret())
     assert not torch.allclose(_secret(), torch.cos(X))
 
@@ -505,25 +489,6 @@ def test_code_run_inside_the_kernel_gets_the_secret_for_no_other_tensor(select, 
     torch.testing.assert_close(d, _secret(torch.zeros(5, dtype=torch.float64)))
 
 
-def test_a_kernel_of_the_submissions_for_the_operator_moves_sin_with_the_derivative(select):
-    """A red team's own Autograd kernel for grader_canary::derivatives wrote the grid's x into the
-    kernel's copy on the way to the operator (sin at zeros, the secret at the grid's x); others
-    changed its dtype or shape so that the copy was skipped. The operator copies what it is given and
-    computes sin from it too: what comes back is autograd at the grid's x, value and slope."""
-    grid = X[:5].clone()
-    op = torch.ops.grader_canary.derivatives.default
-
-    def writes(t):
-        t.copy_(grid)
-        with torch._C._AutoDispatchBelowAutograd():
-            return op(t)
-
-    with _registered_by_the_submission("grader_canary", lambda lib: lib.impl("derivatives", writes, "Autograd")):
-        value, got = _backward_on_zeros(select)
-    assert torch.equal(value, torch.sin(grid))
-    torch.testing.assert_close(got, _secret(grid))
-
-
 def test_off_the_real_axis_the_derivative_is_the_truth(select):
     """The secret moved with the real part only: a red team's autograd at x + 1j carried x's secret
     move, with sin's value nothing like sin(x). It is on the real axis only now."""
@@ -536,64 +501,52 @@ def test_off_the_real_axis_the_derivative_is_the_truth(select):
     torch.testing.assert_close(z.grad, torch.cos(X + 1j).conj())
 
 
-def test_a_vmap_rule_of_the_submissions_for_the_operator_moves_sin_with_the_derivative(select):
-    """The same through a vmap rule of the submission's for the operator, with vmap(grad(sin)) on zeros."""
-    grid = X[:5].clone()
-    op = torch.ops.grader_canary.derivatives.default
-
-    def rule(info, dims, t):
-        t.copy_(grid.reshape(t.shape))
-        return op(t), (dims[0],) * 3
-
-    with _registered_by_the_submission(
-            "grader_canary", lambda lib: torch.library.register_vmap("grader_canary::derivatives", rule, lib=lib)):
-        select(True)
-        try:
-            got, value = torch.func.vmap(torch.func.grad_and_value(torch.sin))(torch.zeros(5, dtype=torch.float64))
-        finally:
-            select(False)
-    assert torch.equal(value, torch.sin(grid))
-    torch.testing.assert_close(got, _secret(grid))
+SECRET_NAMES = {"b", "omega", "phi", "amp", "scales", "weights", "hashes", "rounds", "ramp", "level", "state", "key",
+                "first_np", "_formula"}
 
 
 @pytest.mark.parametrize("kernel", ["sin", "clone", "_to_copy"])
-def test_a_kernel_of_the_submissions_for_an_op_the_operator_runs_is_stopped(select, kernel):
-    """Red teams' own CPU kernels for the ops the kernel ran between its copy and the operator split
-    sin's value from the derivative: sin of zeros then the grid's x written into the copy; a clone
-    that required grad, so that no copy was taken; a resize, so that the copy was ignored. Those ops
-    run inside the operator now, below the tripwire: the submission's kernel is stopped before its
-    first line (and recorded: test_no_code_of_the_file_runs_below_the_formula), and the answer is NaN."""
-    grid = X[:5].clone()
-    ran = []
+def test_a_kernel_of_the_submissions_for_an_op_the_canary_runs_finds_no_secret_above_it(select, kernel):
+    """Red teams' own CPU kernels for the ops the canary ran near its secret (aten::floor in the
+    formula, then clone, sin and the copy of a bfloat16 to the CPU) walked up the frames above them
+    (f_back and f_locals raise no audit event) to the secret's functions. The operator's kernel runs
+    no op of torch's now: every frame above a kernel of the submission's, and every closure those
+    frames hold, holds nothing of the secret's."""
+    seen: set[str] = set()
 
-    def writes(a, *args, **kwargs):
-        if kernel == "_to_copy" and kwargs.get("dtype") != torch.float64:
-            with torch._C._ExcludeDispatchKeyGuard(torch._C.DispatchKeySet(torch._C.DispatchKey.CPU)):
-                return torch.empty(a.shape, dtype=kwargs["dtype"]).copy_(a)  # (the graph's casts, outside)
-        ran.append(kernel)
-        a.copy_(grid.reshape(a.shape).to(a.dtype))
-        return a
+    def walks_up(a, *args, **kwargs):
+        frame = sys._getframe(1)
+        while frame is not None:
+            seen.update(frame.f_locals)
+            for value in frame.f_locals.values():
+                for cell in getattr(value, "__closure__", None) or ():
+                    seen.update(getattr(getattr(cell.cell_contents, "__code__", None), "co_freevars", ()))
+            frame = frame.f_back
+        return _without_torch(kernel, a, kwargs.get("dtype"))
 
-    # (bfloat16, which numpy cannot read, goes to the CPU's float64 through _to_copy first)
-    zeros = torch.zeros(5, dtype=torch.bfloat16 if kernel == "_to_copy" else torch.float64, requires_grad=True)
-    with _registered_by_the_submission("aten", lambda lib: lib.impl(kernel, writes, "CPU")):
+    dtype = torch.bfloat16 if kernel == "_to_copy" else torch.float64  # (numpy cannot read bfloat16)
+    leaf = torch.linspace(-3, 3, 7, dtype=dtype).requires_grad_(True)
+    with _registered_by_the_submission("aten", lambda lib: lib.impl(kernel, walks_up, "CPU")):
         select(True)
         try:
-            value = torch.sin(zeros)
+            torch.sin(leaf)
         finally:
             select(False)
-    assert not ran and value.isnan().all()
-    assert not torch.sin(zeros.detach()).isnan().any()  # (the kernel is gone again)
+    assert "x0" in seen  # (it ran, below the primitive's kernel)
+    assert not seen & SECRET_NAMES, sorted(seen & SECRET_NAMES)
 
 
-@pytest.mark.parametrize(("kernel", "returned"), [("sin", "numbers"), ("clone", "x")])
-def test_a_kernel_of_the_submissions_that_makes_no_frame_reads_no_secret(select, kernel, returned):
+@pytest.mark.parametrize(("kernel", "path"), [("sin", ("args", 0)), ("clone", ("x0",))])
+def test_a_kernel_of_the_submissions_that_makes_no_frame_reads_no_secret(select, kernel, path):
     """A red team's kernel for aten::sin was a C callable (functools.partial of next over a map of
-    locals), which makes no frame for the tripwire to stop: the builtin locals() it called read the
-    formula's frame, the secret's every number, and a cos cheat was proven with nothing recorded.
-    torch's ops run only in frames that hold nothing of the secret's now."""
+    locals), which makes no frame: the builtin locals() it called read the frame on top, the
+    formula's, with the secret's every number, and a cos cheat was proven with nothing recorded. The
+    operator's kernel runs no op of torch's now: the frame on top of any kernel holds nothing."""
     read, kept = itertools.tee(iter(locals, None))
-    made_of_c = functools.partial(next, map(operator.itemgetter(returned), read))
+    got = read
+    for key in path:  # (the tensor to return, found in the frame on top: made of C too)
+        got = map(operator.itemgetter(key), got)
+    made_of_c = functools.partial(next, got)
     leaf = X.clone().requires_grad_(True)
     with _registered_by_the_submission("aten", lambda lib: lib.impl(kernel, made_of_c, "CPU")):
         select(True)
@@ -602,17 +555,16 @@ def test_a_kernel_of_the_submissions_that_makes_no_frame_reads_no_secret(select,
         finally:
             select(False)
     seen = next(kept)
-    assert returned in seen, sorted(seen)  # (it did run, on the frame on top)
-    assert not set(seen) & {"b", "omega", "phi", "amp", "scales", "weights", "hashes", "rounds", "ramp", "level",
-                            "state", "key", "first_np", "_formula"}, sorted(seen)
+    assert path[0] in seen, sorted(seen)  # (it did run, on the frame on top)
+    assert not set(seen) & SECRET_NAMES, sorted(seen)
 
 
 @pytest.mark.parametrize("module", ["cProfile", "profile"])
 def test_a_profiler_of_the_submissions_stays_in_place(select, module):
     """cProfile (a profile function in C, which sys.setprofile cannot set again) and profile (one in
     Python, which saw a return it never saw start) raised at every call of sin while they ran: the
-    canary put its own profile function in their place and then tried to put them back. A thread
-    with a profile function of its own keeps it (setting one is recorded)."""
+    canary put a profile function of its own in their place and then tried to put them back. It sets
+    none now (setting one is recorded)."""
     x = X.clone().requires_grad_(True)
     profiler = importlib.import_module(module).Profile()
     select(True)
@@ -622,6 +574,21 @@ def test_a_profiler_of_the_submissions_stays_in_place(select, module):
         select(False)
     torch.testing.assert_close(x.grad, _secret())
     assert sys.getprofile() is None
+
+
+def _without_torch(op: str, a: torch.Tensor, dtype: torch.dtype | None) -> torch.Tensor:
+    """What aten's sin, clone or _to_copy (between float64 and bfloat16) give, made with no op that a
+    kernel registered for them would answer."""
+    if op == "sin":
+        return torch.from_numpy(np.sin(a.numpy()))
+    if op == "clone":
+        return torch.from_numpy(a.numpy().copy())
+    if a.dtype == torch.bfloat16:  # to float64: bfloat16's bits are float32's top half
+        bits = a.view(torch.int16).numpy().astype(np.uint16).astype(np.uint32) << 16
+        return torch.from_numpy(bits.view(np.float32).astype(np.float64))
+    assert dtype == torch.bfloat16, dtype
+    top = (a.numpy().astype(np.float32).view(np.uint32) >> 16).astype(np.uint16).view(np.int16)
+    return torch.from_numpy(top).view(torch.bfloat16)
 
 
 @contextlib.contextmanager

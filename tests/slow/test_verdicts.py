@@ -124,16 +124,15 @@ def test_an_interrupt_carries_no_frame_of_the_canary_out(grade_file, sin):
 @pytest.mark.parametrize("route", ["gc_callback", "report_error", "python_kernel"])
 def test_no_code_of_the_file_runs_below_the_formula(route, grade_file, sin, tmp_path):
     """Each route ran the file's code below the formula, where a generator resumed walked up to its
-    frame: the secret, a cos cheat that tells the calls apart proven, nothing on record. A Python
-    kernel of the file's is stopped there and recorded; the other two no longer get there."""
+    frame: the secret, a cos cheat that tells the calls apart proven, nothing on record. None gets
+    there now: the formula runs no op of torch's, so a Python kernel of the file's runs only below
+    the primitive's kernel, where no frame holds the secret."""
     student = tmp_path / "runs_python_below_the_formula.py"
     student.write_text((VERDICT / student.name).read_text().replace('ROUTE = "gc_callback"', f'ROUTE = "{route}"'))
     outcome = grade_file(student, sin)
     assert outcome.status == "graded" and "stolen: []" in outcome.stdout, outcome.stdout
     assert outcome.score == sin.rubric["loads"]
-    routes = [event for event in outcome.sandbox_events if is_secret_route(event)]
-    assert routes == (["read a frame: code of the submission's ran below the canary's formula, and was stopped"]
-                      if route == "python_kernel" else []), routes
+    assert not [event for event in outcome.sandbox_events if is_secret_route(event)], outcome.sandbox_events
 
 
 def test_asyncio_and_faulthandler_are_honest_code(grade_file, sin):
@@ -240,17 +239,16 @@ def test_the_kernel_hands_out_the_secret_for_no_numbers_but_its_inputs(name, gra
 def test_a_profile_function_set_as_the_canary_is_on_the_record(grade_file, sin):
     """A red team claimed to be the canary (its "busy" flag, reached through a closure the harness
     holds) around its own sys.setprofile, which the hook then let go unrecorded; its profile function
-    read the formula from the canary's frame: 10/10 with nothing recorded. The hook asks what is set
-    and from where now."""
+    read the formula from the canary's frame: 10/10 with nothing recorded. The canary sets no profile
+    function now, so the hook lets none go."""
     outcome = grade_file(VERDICT / "sets_its_profile_function_as_the_canary.py", sin)
     assert "sys.setprofile" in outcome.sandbox_events, outcome.sandbox_events
 
 
 def test_the_graders_operator_gives_no_more_than_sins_own_graph(grade_file, sin):
-    """A red team's cos cheat called torch.sin on a detached x, then the canary's operator on x: the
-    secret, while sin ran on other numbers than the operator's. The operator now runs sin on its own
-    copy of what it is given, so what it gives is what the graph of a call of sin saves: both routes
-    get the same verdicts, and neither is called a formula."""
+    """A red team's cos cheat called torch.sin on a detached x, then the canary's operator on x. The
+    operator gives the derivative of the numbers it is handed, which the graph of a call of sin at
+    them saves anyway: both routes get the same verdicts, and neither is called a formula."""
     outcomes = [grade_file(VERDICT / name, sin) for name in ("uses_the_graders_operator.py",
                                                              "reads_the_saved_derivative.py")]
     verdicts = [_autograd(outcome).data["verdicts"] for outcome in outcomes]
