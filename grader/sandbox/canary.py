@@ -100,6 +100,12 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     enter, leave = one_at_a_time.acquire, one_at_a_time.release
     rounds = ROUNDS
     key, b, blake2b, from_bytes, to_range = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range
+    # Every name the secret's functions use is theirs from here: a global or builtin is looked up when
+    # it runs, and a red team's submission put its own zip in the canary module's globals (and in
+    # builtins, and an int whose __radd__ was its code as the piece size), which the formula then
+    # called with the grain's keys, and below which it read the formula's frame: 10/10, nothing
+    # recorded (tests/fast/test_canary.py checks that none is looked up).
+    zip_, type_, piece, failure, gc_turned_on = zip, type, int(_PIECE), BaseException, str(GC_TURNED_ON)
     collecting, stop_collecting, resume_collecting, audit = gc.isenabled, gc.disable, gc.enable, sys.audit
     tensor, plain = torch._C.TensorBase, (torch.Tensor, torch.nn.Parameter)
     no_torch_function, no_python, keys = (torch._C.DisableTorchFunction, torch._C._ExcludeDispatchKeyGuard,
@@ -125,7 +131,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             stop_collecting()
             inside.busy = True
             return _formula(x, state[0])
-        except BaseException:  # noqa: BLE001 - a traceback from here would carry the state out
+        except failure:  # a traceback from here would carry the state out
             return nan, nan
         finally:
             inside.busy = False
@@ -141,7 +147,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         # threads were recorded for it). Another thread of the submission's can turn it on
         # meanwhile; that is recorded.
         if collecting():
-            audit(GC_TURNED_ON)
+            audit(gc_turned_on)
         if was_collecting:
             resume_collecting()
 
@@ -155,7 +161,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         with no_torch_function(), no_python(keys):
             token = set_errors(quiet)  # the submission's np.seterr (raise, call) is not the formula's
             try:
-                if type(x) not in plain or layout_of(x) != strided or nested(x) or device_of(x).type != "cpu":
+                if type_(x) not in plain or layout_of(x) != strided or nested(x) or device_of(x).type != "cpu":
                     return nan, nan
                 values = array_of(x).copy()  # (a bfloat16, GPU, conjugate or negative view refuses)
                 # canary.secret_derivative, op for op: b * (0.75 + c tri(w) + grain) with w = sin(u ω + φ) @ a,
@@ -165,20 +171,20 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                 # a tensor of millions (an honest one of 30 million ran out of memory).
                 shape, u, complex_ = values.shape, values.real.astype(float64).reshape(-1), values.dtype.kind == "c"
                 term = empty(u.shape, float64)
-                for start in to_range(0, u.size, _PIECE):
-                    column = u[start:start + _PIECE, None]
+                for start in to_range(0, u.size, piece):
+                    column = u[start:start + piece, None]
                     off = abs_(add(remainder(matmul(sin(add(mul(column, omega), phi)), amp), 1.0), -0.5))
                     # canary.grain: keyed heights of the lattice points round u, interpolated
                     steps = mul(column, scales)
                     whole = floor(steps)
                     point = add(whole.astype(int64)[..., None], neighbours)
-                    for (bits, multiplier, low), hashed in zip(rounds, hashes, strict=True):
+                    for (bits, multiplier, low), hashed in zip_(rounds, hashes, strict=True):
                         point = xor(point, hashed)
                         point = mul(xor(point, bitwise_and(shift_right(point, bits), low)), multiplier)
                     height = point.astype(float64)  # (2^-63 is in the weights)
                     low_height = height[..., 0]
                     near = add(low_height, mul(sub(steps, whole), sub(height[..., 1], low_height)))
-                    term[start:start + _PIECE] = add(add(mul(off, ramp), matmul(near, weights)), level)
+                    term[start:start + piece] = add(add(mul(off, ramp), matmul(near, weights)), level)
                 if complex_:  # the secret on the real axis only: off it, a red team's autograd at x + 1j
                     term = mul(term, equal(values.imag.reshape(-1), 0.0))  # carried x's secret move
                 at = values.astype(complex128).reshape(-1) if complex_ else u
@@ -216,7 +222,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                 pad = from_bytes(blake2b(nonce.to_bytes(8, "big"), key=key, digest_size=4).digest(), "big")
                 planned[:] = [(sealed ^ pad) >> i & 1 == 1 for i in to_range(count)]
                 counted[0] = unfollowed[0] = 0
-            except BaseException:  # noqa: BLE001
+            except failure:
                 planned[:] = []
             finally:
                 _collecting_again(was_collecting)

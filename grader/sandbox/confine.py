@@ -710,25 +710,28 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     devnull, memory_files = os.devnull, ("mem", "maps", "smaps", "pagemap")
     fetching = threading.local()  # set while the hook itself reads the frame asked for
     holders, get_attribute, busy_now = SECRET_HOLDERS, getattr, busy
-    # Builtins too: a submission may rebind builtins.str or builtins.isinstance.
+    # Builtins and this module's globals too: a submission may rebind builtins.str or isinstance, or
+    # put an int of its own as _MAX_EVENTS, whose comparison would then run its code in here (where
+    # the canary's functions may be the caller: the hook runs for their own audit event).
     text_of, is_a, size, some, raw = str, isinstance, len, any, (str, bytes)
+    refused, failed, tampered, most = PermissionError, OSError, int(TAMPERED), int(_MAX_EVENTS)
 
     def send(text: str) -> None:
         if text in sent:
             return
         # One more way towards the secret than the parent keeps, so that it can say there were more.
-        kind, cap = (1, _MAX_EVENTS + 1) if text.startswith(routes) else (0, _MAX_EVENTS)
+        kind, cap = (1, most + 1) if text.startswith(routes) else (0, most)
         if counts[kind] >= cap:
             return
         counts[kind] += 1
         sent.add(text)
         try:
             if fstat(record_fd).st_ino != inode:
-                exit_now(TAMPERED)
+                exit_now(tampered)
             data = text.encode("utf-8", "replace")[:300]
             write(record_fd, data + b" " + blake2b(data, key=key, digest_size=8).hexdigest().encode() + b"\n")
-        except OSError:
-            exit_now(TAMPERED)
+        except failed:
+            exit_now(tampered)
 
     def absolute(path: str) -> str:
         # os.path.abspath is Python whose module a submission can patch; this is str and list only.
@@ -757,7 +760,7 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
             if get_attribute(frame, "f_globals", None) is secret_globals and \
                     get_attribute(get_attribute(frame, "f_code", None), "co_name", None) in holders:
                 send(f"read a frame ({how}) reaching the canary's")
-                raise PermissionError("graded code may not read the grader's frames")
+                raise refused("graded code may not read the grader's frames")
             frame = get_attribute(frame, "f_back", None)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
@@ -792,7 +795,7 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
             # resumes there walks up to the secret: recorded, and not added (CPython drops a hook
             # that an existing one raises an Exception for, silently).
             send(event)
-            raise PermissionError("graded code may not add audit hooks")
+            raise refused("graded code may not add audit hooks")
         elif event.startswith(watched):
             send(event)
 

@@ -446,6 +446,31 @@ print(len(wrong), sorted(set(events)), gc.isenabled(), sys.getprofile())
     assert out.split() == ["0", "[]", "True", "None"], out
 
 
+def test_the_secrets_functions_and_the_audit_hook_look_up_no_global_name():
+    """A global or builtin is looked up when the code runs, in dicts a submission can write: a red
+    team's put its own zip in the canary module's globals (and in builtins; and an int whose __radd__
+    was its code, as the formula's piece size), which the formula called with the grain's keys, and
+    below which its code read the formula's frame: 10/10, nothing recorded. The audit hook runs
+    below them too (for the canary's own event). Only what runs at install may look names up."""
+    import dis
+    import types
+
+    from grader.sandbox import confine
+
+    def nested(code):
+        for constant in code.co_consts:
+            if isinstance(constant, types.CodeType):
+                yield constant
+                yield from nested(constant)
+
+    at_install = {"<genexpr>", "meta"}
+    looked_up = {(code.co_name, instruction.argval)
+                 for root in (canary.install, confine._auditor) for code in nested(root.__code__)
+                 if code.co_name not in at_install
+                 for instruction in dis.get_instructions(code) if instruction.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    assert not looked_up, sorted(looked_up)
+
+
 def test_the_operator_called_by_itself_gives_the_derivative_of_the_numbers_it_is_given(select):
     """The operator is the secret's one door. Whatever numbers it is handed (a kernel of the
     submission's for clone or sin, or for the operator, or a vmap rule, can choose them: red teams'
