@@ -551,12 +551,7 @@ def test_a_kernel_of_the_submissions_for_an_op_the_canary_runs_finds_no_secret_a
 
     dtype = torch.bfloat16 if kernel == "_to_copy" else torch.float64  # (numpy cannot read bfloat16)
     leaf = torch.linspace(-3, 3, 7, dtype=dtype).requires_grad_(True)
-    with _registered_by_the_submission("aten", lambda lib: lib.impl(kernel, walks_up, "CPU")):
-        select(True)
-        try:
-            torch.sin(leaf)
-        finally:
-            select(False)
+    _secret_sin_with(select, kernel, walks_up, leaf)
     assert "x0" in seen  # (it ran, below the primitive's kernel)
     assert not seen & SECRET_NAMES, sorted(seen & SECRET_NAMES)
 
@@ -572,13 +567,7 @@ def test_a_kernel_of_the_submissions_that_makes_no_frame_reads_no_secret(select,
     for key in path:  # (the tensor to return, found in the frame on top: made of C too)
         got = map(operator.itemgetter(key), got)
     made_of_c = functools.partial(next, got)
-    leaf = X.clone().requires_grad_(True)
-    with _registered_by_the_submission("aten", lambda lib: lib.impl(kernel, made_of_c, "CPU")):
-        select(True)
-        try:
-            torch.sin(leaf)
-        finally:
-            select(False)
+    _secret_sin_with(select, kernel, made_of_c, X.clone().requires_grad_(True))
     seen = next(kept)
     assert path[0] in seen, sorted(seen)  # (it did run, on the frame on top)
     assert not set(seen) & SECRET_NAMES, sorted(seen)
@@ -614,6 +603,16 @@ def _without_torch(op: str, a: torch.Tensor, dtype: torch.dtype | None) -> torch
     assert dtype == torch.bfloat16, dtype
     top = (a.numpy().astype(np.float32).view(np.uint32) >> 16).astype(np.uint16).view(np.int16)
     return torch.from_numpy(top).view(torch.bfloat16)
+
+
+def _secret_sin_with(select, op: str, kernel, leaf: torch.Tensor) -> None:
+    """torch.sin(leaf) on a secret call, with the submission's own CPU kernel for aten's `op`."""
+    with _registered_by_the_submission("aten", lambda lib: lib.impl(op, kernel, "CPU")):
+        select(True)
+        try:
+            torch.sin(leaf)
+        finally:
+            select(False)
 
 
 @contextlib.contextmanager
