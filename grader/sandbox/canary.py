@@ -62,7 +62,6 @@ class Canary(NamedTuple):
     rest: Any  # plain again, after it returned
     calls: Any  # how often the primitive ran since the last plan (any thread, any route)
     unfollowed: Any  # how many of those the secret could not reach (a sparse tensor, say)
-    busy: Callable[[], bool]  # whether this thread is inside the secret's formula (for the audit hook)
     remove: Callable[[], None]  # give torch its own kernels back (the in-process self-check)
 
 
@@ -96,7 +95,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     counted, unfollowed = [0], [0]
     # One thread at a time inside the secret's functions (the collector's switch is the process's);
     # bound now, since a `with` would allocate (see derivatives).
-    inside, one_at_a_time = threading.local(), threading.RLock()
+    one_at_a_time = threading.RLock()
     enter, leave = one_at_a_time.acquire, one_at_a_time.release
     rounds = ROUNDS
     key, b, blake2b, from_bytes, to_range = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range
@@ -107,7 +106,7 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     # recorded (tests/fast/test_canary.py checks that none is looked up).
     zip_, type_, piece, failure, gc_turned_on = zip, type, int(_PIECE), BaseException, str(GC_TURNED_ON)
     collecting, stop_collecting, resume_collecting, audit = gc.isenabled, gc.disable, gc.enable, sys.audit
-    tensor, plain = torch._C.TensorBase, (torch.Tensor, torch.nn.Parameter)
+    tensor, exact, parameter = torch._C.TensorBase, torch.Tensor, torch.nn.Parameter
     no_torch_function, no_python, keys = (torch._C.DisableTorchFunction, torch._C._ExcludeDispatchKeyGuard,
                                           _python_keys(torch))
     layout_of, nested, device_of, strided = (tensor.layout.__get__, tensor.is_nested.__get__, tensor.device.__get__,
@@ -129,12 +128,10 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         try:
             was_collecting = collecting()
             stop_collecting()
-            inside.busy = True
             return _formula(x, state[0])
         except failure:  # a traceback from here would carry the state out
             return nan, nan
         finally:
-            inside.busy = False
             _collecting_again(was_collecting)  # (then leave: the next thread in reads the switch as it was)
             leave()
 
@@ -161,7 +158,12 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         with no_torch_function(), no_python(keys):
             token = set_errors(quiet)  # the submission's np.seterr (raise, call) is not the formula's
             try:
-                if type_(x) not in plain or layout_of(x) != strided or nested(x) or device_of(x).type != "cpu":
+                # (By identity: `in` compares types with ==, and Parameter's metaclass is a Python
+                # class whose __eq__ a red team set, and ran its code here, below the secret.)
+                kind = type_(x)
+                if kind is not exact and kind is not parameter:
+                    return nan, nan
+                if layout_of(x) != strided or nested(x) or device_of(x).type != "cpu":
                     return nan, nan
                 values = array_of(x).copy()  # (a bfloat16, GPU, conjugate or negative view refuses)
                 # canary.secret_derivative, op for op: b * (0.75 + c tri(w) + grain) with w = sin(u ω + φ) @ a,
@@ -244,26 +246,19 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
             _not_for_dynamo(torch, code)
     handles = getattr(torch.ops, NAMESPACE)
 
-    busy, remove = _held_outside(inside, one_at_a_time, (aten, ops))
     return Canary(handles.plan.default, handles.next_call.default, handles.rest.default, handles.calls.default,
-                  handles.unfollowed.default, busy, remove)
+                  handles.unfollowed.default, _held_outside(one_at_a_time, (aten, ops)))
 
 
-def _held_outside(inside: Any, one_at_a_time: Any, libraries: tuple[Any, ...]) -> tuple[Callable[[], bool],
-                                                                                         Callable[[], None]]:
+def _held_outside(one_at_a_time: Any, libraries: tuple[Any, ...]) -> Callable[[], None]:
     """What the submission can reach of the canary beyond the operators' handles (the harness's
-    `busy` and `remove`, gc.enable): functions made here, so that none of their closure cells is one
-    of the secret's functions'. A cell is writable (cell_contents), and one shared with the
-    operator's kernel would put a callable of the submission's there, below the secret."""
-    get, resume_collecting = getattr, gc.enable
+    `remove`, gc.enable): functions made here, so that none of their closure cells is one of the
+    secret's functions'. A cell is writable (cell_contents), and one shared with the operator's
+    kernel would put a callable of the submission's there, below the secret. (Nor does the audit
+    hook call any of them: a red team raised a flag the hook read through one, and another put its
+    own function in such a cell, which the hook would then have called.)"""
+    resume_collecting = gc.enable
     enter, leave = one_at_a_time.acquire, one_at_a_time.release
-
-    def busy() -> bool:
-        # For the audit hook, which asks it inside the functions that hold the secret: a plain
-        # function, not an operator, so no dispatch mode or kernel of the submission's answers it
-        # (as an operator, a red team's mode and a red team's kernel for it ran there, and read the
-        # formula from the frame below). A submission that sets the flag only adds to its record.
-        return get(inside, "busy", False)
 
     def enable() -> None:
         # gc.enable, for the submission: it waits until no thread is inside the secret's functions.
@@ -285,7 +280,7 @@ def _held_outside(inside: Any, one_at_a_time: Any, libraries: tuple[Any, ...]) -
             if gc.enable is enable:
                 gc.enable = resume_collecting
 
-    return busy, remove
+    return remove
 
 
 def _python_keys(torch: Any) -> Any:
@@ -322,7 +317,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
     # The dtypes numpy holds as torch does (not bfloat16): the operator reads a CPU tensor of these.
     as_numpy = {torch.float16, torch.float32, torch.float64, torch.complex64, torch.complex128}
     layout_of, is_nested = tensor.layout.__get__, tensor.is_nested.__get__
-    plain = (torch.Tensor, torch.nn.Parameter)
+    exact, parameter = torch.Tensor, torch.nn.Parameter
     no_python, python_keys = torch._C._ExcludeDispatchKeyGuard, _python_keys(torch)
     armed, outputs = traced
     counted, unfollowed = counts
@@ -332,7 +327,8 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
 
     def primitive(x: Any) -> Any:
         counted[0] += 1
-        if type(x) in plain and layout_of(x) == strided and not is_nested(x):
+        kind = type(x)  # (by identity: see install's _formula)
+        if (kind is exact or kind is parameter) and layout_of(x) == strided and not is_nested(x):
             return _plain(x)
         with below_autograd():
             s = real(x)

@@ -72,7 +72,7 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, start_s: floa
         _run_compiled_code_through_autograd(torch)
         _settle_signals()
         active += confine.apply(Path(setup["path"]).parent, record_fd, bytes.fromhex(setup.pop("record_key", "")),
-                                frozenset(setup.get("skip", ())), runner.canary.busy, gpu="cuda" in setup["devices"],
+                                frozenset(setup.get("skip", ())), gpu="cuda" in setup["devices"],
                                 secret_globals=vars(canary))
     except Exception:  # noqa: BLE001 - the grader's own failure, before any student code: never the student's
         protocol.send(write_fd, {"event": "harness_error", "detail": traceback.format_exc()[-MAX_MESSAGE_CHARS:]})

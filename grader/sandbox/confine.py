@@ -32,6 +32,7 @@ import site
 import stat
 import sys
 import threading
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ class _PathBeneath(ctypes.Structure):
 
 
 def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str] = frozenset(),
-          busy: Callable[[], bool] = lambda: False, gpu: bool = False,
+          gpu: bool = False,
           secret_globals: dict[str, Any] | None = None) -> list[str]:
     """Confine this process for good; return the layers that are now active. `skip` names layers to
     leave off (uid, landlock, seccomp), only to test that each of the others holds on its own; `gpu`
@@ -99,7 +100,7 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
         applied = "" if name in skip else layer()
         if applied:
             active += applied.split("; ")
-    sys.addaudithook(_auditor(workdir, record_fd, record_key, busy, secret_globals))
+    sys.addaudithook(_auditor(workdir, record_fd, record_key, secret_globals))
     active.append("audit hook")
     return active
 
@@ -688,7 +689,6 @@ def record_mac(data: bytes, key: bytes) -> bytes:
 
 
 def _auditor(workdir: Path, record_fd: int, key: bytes,
-             busy: Callable[[], bool],
              secret_globals: dict[str, Any] | None = None) -> Callable[[str, tuple[Any, ...]], None]:
     """Record, for a TA, attempts that the layers above stop or that could reach the grader's
     secrets. Each event goes to the parent the moment it happens, before the operation it audits
@@ -702,18 +702,25 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     secret are counted apart, so ordinary events never displace them."""
     root = str(workdir)
     write, fstat, exit_now, blake2b = os.write, os.fstat, os._exit, hashlib.blake2b
-    fsdecode = os.fsdecode
+    decode = bytes.decode
     inode = fstat(record_fd).st_ino
     sent: set[str] = set()
     counts = [0, 0]  # distinct ordinary events, distinct ways towards the secret
     watched, attributes, frame_events, routes = _WATCHED, _FRAME_ATTRIBUTES, _FRAME_EVENTS, SECRET_ROUTES
     devnull, memory_files = os.devnull, ("mem", "maps", "smaps", "pagemap")
     fetching = threading.local()  # set while the hook itself reads the frame asked for
-    holders, get_attribute, busy_now = SECRET_HOLDERS, getattr, busy
+    holders, get_attribute = SECRET_HOLDERS, getattr
     # Builtins and this module's globals too: a submission may rebind builtins.str or isinstance, or
     # put an int of its own as _MAX_EVENTS, whose comparison would then run its code in here (where
     # the canary's functions may be the caller: the hook runs for their own audit event).
-    text_of, is_a, size, some, raw = str, isinstance, len, any, (str, bytes)
+    # And nothing of the submission's runs in here: every argument it may have made (sys.audit takes
+    # any objects) is used only when its type is exactly one of Python's, by identity, since a
+    # subclass's methods (and a metaclass's __eq__) are its code: a red team's str subclass ran its
+    # __eq__ here, walked up to this frame, and set the record's counts so that nothing more was
+    # recorded. The event's name is always an exact str (sys.audit copies it).
+    text_of, bytes_of, kind_of, size = str, bytes, type, len
+    frame_kinds = (types.FrameType, types.TracebackType, types.GeneratorType, types.CoroutineType,
+                   types.AsyncGeneratorType)
     refused, failed, tampered, most = PermissionError, OSError, int(TAMPERED), int(_MAX_EVENTS)
 
     def send(text: str) -> None:
@@ -744,13 +751,25 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
                 parts.append(part)
         return "/" + "/".join(parts)
 
-    def opened_memory(path: Any) -> bool:
+    def text(value: Any) -> str | None:
+        # An exact str, or an exact bytes decoded as os.fsdecode would (os's own looks names up in
+        # os as it runs, which a submission may rebind); anything else is None.
+        kind = kind_of(value)
+        if kind is text_of:
+            return value
+        if kind is bytes_of:
+            return decode(value, "utf-8", "surrogateescape")
+        return None
+
+    def exactly_a_frame_holder(value: Any) -> bool:
+        kind = kind_of(value)  # (no generator in here: see the canary's functions)
+        return (kind is frame_kinds[0] or kind is frame_kinds[1] or kind is frame_kinds[2] or kind is frame_kinds[3]
+                or kind is frame_kinds[4])
+
+    def opened_memory(path: str) -> bool:
         # By the last part of the name alone: //proc/self/mem, bytes, relative paths and dir_fd
         # opens ("self/mem" from a descriptor of /proc) all end the same way.
-        if not is_a(path, raw):
-            return False
-        name = fsdecode(path).rstrip("/").rpartition("/")[2]
-        return name in memory_files
+        return path.rstrip("/").rpartition("/")[2] in memory_files
 
     def refuse_canary(frame: Any, how: str) -> None:
         # A walk up f_back and f_globals, which raise no event: about 0.2 µs a frame. Only the
@@ -764,36 +783,34 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
             frame = get_attribute(frame, "f_back", None)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
-        if event == "import" and args and is_a(args[0], text_of) and (args[0] == "grader" or
-                                                                      args[0].startswith("grader.")):
-            send("imported " + args[0])
-        elif event == "open" and args and opened_memory(args[0]):
-            send("opened a process's memory or its map (" + fsdecode(args[0]).rpartition("/")[2] + ")")
-        elif event == "open" and size(args) > 1 and is_a(args[0], raw) and is_a(args[1], text_of) \
-                and some(c in args[1] for c in "wax+"):  # a descriptor opened again is no new file
-            path = absolute(fsdecode(args[0]))
+        first = text(args[0]) if size(args) > 0 else None
+        second = text(args[1]) if size(args) > 1 else None
+        if event == "import" and first is not None and (first == "grader" or first.startswith("grader.")):
+            send("imported " + first)
+        elif event == "open" and first is not None and opened_memory(first):
+            send("opened a process's memory or its map (" + first.rpartition("/")[2] + ")")
+        elif event == "open" and first is not None and second is not None and (
+                "w" in second or "a" in second or "x" in second or "+" in second):
+            path = absolute(first)  # (a descriptor opened again is no new file)
             if not path.startswith(root) and path != devnull:
                 send(f"opened {path} for writing")
         elif event in frame_events:
-            if busy_now():
-                send("read a frame (" + event + ") while the canary's secret was in use")
-            refuse_canary(args[0] if args else None, event)
-        elif event == "object.__getattr__" and size(args) > 1 and args[1] in attributes:
-            if get_attribute(fetching, "on", False):
-                return  # the hook's own read, below
-            if busy_now():
-                send(f"read a frame ({args[1]}) while the canary's secret was in use")
+            if size(args) > 0 and kind_of(args[0]) is frame_kinds[0]:
+                refuse_canary(args[0], event)
+        elif event == "object.__getattr__" and second is not None and second in attributes:
+            if get_attribute(fetching, "on", False) or not exactly_a_frame_holder(args[0]):
+                return  # (the hook's own read, below; or an object of the submission's own making)
             fetching.on = True
             try:
-                frame = get_attribute(args[0], args[1], None)
+                frame = get_attribute(args[0], second, None)
             finally:
                 fetching.on = False
-            refuse_canary(frame, args[1])
+            refuse_canary(frame, second)
         elif event == "sys.addaudithook":
             # A hook of the submission's runs wherever an event is raised, the canary's own
-            # functions included (the profile function they set raises one), and a generator it
-            # resumes there walks up to the secret: recorded, and not added (CPython drops a hook
-            # that an existing one raises an Exception for, silently).
+            # functions included, and a generator it resumes there walks up to the secret:
+            # recorded, and not added (CPython drops a hook that an existing one raises an
+            # Exception for, silently).
             send(event)
             raise refused("graded code may not add audit hooks")
         elif event.startswith(watched):

@@ -471,6 +471,31 @@ def test_the_secrets_functions_and_the_audit_hook_look_up_no_global_name():
     assert not looked_up, sorted(looked_up)
 
 
+def test_the_operators_type_check_runs_no_code_of_the_submissions(select, monkeypatch):
+    """Parameter's metaclass is a Python class: a red team set its __eq__, which `type(x) in (Tensor,
+    Parameter)` called below the secret (and read the formula's frame through a generator). The
+    operator's kernel and the primitive's compare types by identity."""
+    ran = []
+
+    def spy(self, other):
+        ran.append(other)
+        return type.__eq__(self, other)
+
+    monkeypatch.setattr(type(torch.nn.Parameter), "__eq__", spy, raising=False)
+    monkeypatch.setattr(type(torch.nn.Parameter), "__hash__", type.__hash__, raising=False)
+    select(True)
+    try:
+        d, _ = torch.ops.grader_canary.derivatives(torch.nn.Parameter(X.clone(), requires_grad=False))
+        leaf = torch.nn.Parameter(X.clone())
+        torch.sin(leaf).sum().backward()
+    finally:
+        select(False)
+    monkeypatch.undo()
+    assert not ran
+    torch.testing.assert_close(d, _secret())
+    torch.testing.assert_close(leaf.grad, _secret())
+
+
 def test_the_operator_called_by_itself_gives_the_derivative_of_the_numbers_it_is_given(select):
     """The operator is the secret's one door. Whatever numbers it is handed (a kernel of the
     submission's for clone or sin, or for the operator, or a vmap rule, can choose them: red teams'

@@ -236,13 +236,13 @@ def test_the_kernel_hands_out_the_secret_for_no_numbers_but_its_inputs(name, gra
     assert "proven" not in _autograd(outcome).data["verdicts"]
 
 
-def test_a_profile_function_set_as_the_canary_is_on_the_record(grade_file, sin):
-    """A red team claimed to be the canary (its "busy" flag, reached through a closure the harness
-    holds) around its own sys.setprofile, which the hook then let go unrecorded; its profile function
-    read the formula from the canary's frame: 10/10 with nothing recorded. The canary sets no profile
-    function now, so the hook lets none go."""
-    outcome = grade_file(VERDICT / "sets_its_profile_function_as_the_canary.py", sin)
+def test_a_profile_function_that_reads_the_secret_is_on_the_record(grade_file, sin):
+    """A profile function sees the canary's frames. Red teams set theirs unrecorded while the hook
+    let the canary's own sys.setprofile go: by raising a flag the hook read, then by forging the
+    hook's check of the calling frame. The canary sets none now, so the hook lets none go."""
+    outcome = grade_file(VERDICT / "reads_the_secret_with_a_profile_function.py", sin)
     assert "sys.setprofile" in outcome.sandbox_events, outcome.sandbox_events
+    assert _autograd(outcome).data["verdicts"].keys() == {"proven"}  # (what the record is for)
 
 
 def test_the_graders_operator_gives_no_more_than_sins_own_graph(grade_file, sin):
