@@ -682,7 +682,6 @@ TAMPERED = 73  # the child's exit status when its record channel was closed or r
 _MAX_EVENTS = 50  # distinct ordinary events recorded per submission
 
 
-
 def record_mac(data: bytes, key: bytes) -> bytes:
     """The keyed hash that signs one line of the audit record (the parent checks it)."""
     return hashlib.blake2b(data, key=key, digest_size=8).hexdigest().encode()
