@@ -111,7 +111,21 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                                           _python_keys(torch))
     layout_of, nested, device_of, strided = (tensor.layout.__get__, tensor.is_nested.__get__, tensor.device.__get__,
                                              torch.strided)
-    array_of, from_numpy = tensor.numpy, torch.from_numpy
+    to_dlpack, from_dlpack, from_numpy = torch._C._to_dlpack, np.from_dlpack, torch.from_numpy
+
+    class Numbers:
+        # The numbers of a tensor for numpy through DLPack: no Python tensor is made, nor dies, on
+        # the way (TensorBase.numpy detaches first, and the new tensor died inside the formula,
+        # where a red team's torch.Tensor.__del__ ran and read the formula's frame: 10/10, nothing
+        # recorded). A class of the canary's own, out of the submission's reach.
+        __slots__ = ("capsule",)
+        capsule: Any
+
+        def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
+            return self.capsule
+
+        def __dlpack_device__(self) -> tuple[int, int]:
+            return (1, 0)  # the CPU
     del secret  # from here on the closures hold only what they use
 
     def derivatives(x: Any) -> tuple[Any, Any]:
@@ -165,7 +179,9 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                     return nan, nan
                 if layout_of(x) != strided or nested(x) or device_of(x).type != "cpu":
                     return nan, nan
-                values = array_of(x).copy()  # (a bfloat16, GPU, conjugate or negative view refuses)
+                numbers = Numbers()
+                numbers.capsule = to_dlpack(x)  # (a bfloat16, GPU, conjugate or negative view refuses)
+                values = from_dlpack(numbers).copy()
                 # canary.secret_derivative, op for op: b * (0.75 + c tri(w) + grain) with w = sin(u ω + φ) @ a,
                 # on the real part (complex inputs follow the secret on the real axis too).
                 # Flat, since numpy answers a 0-d array with a scalar, which torch.from_numpy refuses;

@@ -463,7 +463,7 @@ def test_the_secrets_functions_and_the_audit_hook_look_up_no_global_name():
                 yield constant
                 yield from nested(constant)
 
-    at_install = {"<genexpr>", "meta"}
+    at_install = {"<genexpr>", "meta", "Numbers"}  # (a class's body runs once, where it is made)
     looked_up = {(code.co_name, instruction.argval)
                  for root in (canary.install, confine._auditor) for code in nested(root.__code__)
                  if code.co_name not in at_install
@@ -494,6 +494,33 @@ def test_the_operators_type_check_runs_no_code_of_the_submissions(select, monkey
     assert not ran
     torch.testing.assert_close(d, _secret())
     torch.testing.assert_close(leaf.grad, _secret())
+
+
+def test_no_tensor_of_pythons_dies_inside_the_secrets_functions():
+    """TensorBase.numpy detaches first, and the new tensor died inside the formula, where a red team's
+    torch.Tensor.__del__ ran (the collector being off changes nothing: a count reached zero) and read
+    the formula's frame through a generator: 10/10, nothing recorded. In a process of its own: a
+    __del__ on torch.Tensor, once set, leaves torch's tensors changed for good."""
+    script = f"""import random, sys
+sys.path[:0] = [{str(Path(__file__).resolve().parents[2])!r}]
+import torch
+from grader.canary import Secret
+from grader.sandbox import canary
+secret = Secret.draw(random.Random(7))
+installed = canary.install(torch, "sin", "cos(u)", secret)
+installed.plan(*secret.seal((True,)), 1)
+installed.next_call()
+callers = []
+torch.Tensor.__del__ = lambda self: callers.append(sys._getframe(1).f_code.co_name)
+x = torch.linspace(-6, 6, 41, dtype=torch.float64)
+for dtype in (torch.float64, torch.float32, torch.bfloat16, torch.complex64):
+    torch.sin(x.to(dtype).requires_grad_(True)).real.sum().backward()
+    torch.ops.grader_canary.derivatives(x.to(dtype))
+del torch.Tensor.__del__
+print(len(callers) > 0, sorted({{"derivatives", "_formula", "_collecting_again"}} & set(callers)))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["True", "[]"], out
 
 
 def test_the_operator_called_by_itself_gives_the_derivative_of_the_numbers_it_is_given(select):
