@@ -782,29 +782,36 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
             frame = get_attribute(frame, "f_back", None)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
-        first = text(args[0]) if size(args) > 0 else None
-        second = text(args[1]) if size(args) > 1 else None
-        if event == "import" and first is not None and (first == "grader" or first.startswith("grader.")):
-            send("imported " + first)
-        elif event == "open" and first is not None and opened_memory(first):
-            send("opened a process's memory or its map (" + first.rpartition("/")[2] + ")")
-        elif event == "open" and first is not None and second is not None and (
-                "w" in second or "a" in second or "x" in second or "+" in second):
-            path = absolute(first)  # (a descriptor opened again is no new file)
-            if not path.startswith(root) and path != devnull:
-                send(f"opened {path} for writing")
+        # (Arguments are read as text only by the events that use them: the hook runs for every one.)
+        if event == "import":
+            name = text(args[0]) if size(args) > 0 else None
+            if name is not None and (name == "grader" or name.startswith("grader.")):
+                send("imported " + name)
+        elif event == "open":
+            path = text(args[0]) if size(args) > 0 else None
+            mode = text(args[1]) if size(args) > 1 else None
+            if path is None:
+                return
+            if opened_memory(path):
+                send("opened a process's memory or its map (" + path.rpartition("/")[2] + ")")
+            elif mode is not None and ("w" in mode or "a" in mode or "x" in mode or "+" in mode):
+                where = absolute(path)  # (a descriptor opened again is no new file)
+                if not where.startswith(root) and where != devnull:
+                    send(f"opened {where} for writing")
         elif event in frame_events:
             if size(args) > 0 and kind_of(args[0]) is frame_kinds[0]:
                 refuse_canary(args[0], event)
-        elif event == "object.__getattr__" and second is not None and second in attributes:
-            if get_attribute(fetching, "on", False) or not exactly_a_frame_holder(args[0]):
+        elif event == "object.__getattr__":
+            name = text(args[1]) if size(args) > 1 else None
+            if name is None or name not in attributes or get_attribute(fetching, "on", False) \
+                    or not exactly_a_frame_holder(args[0]):
                 return  # (the hook's own read, below; or an object of the submission's own making)
             fetching.on = True
             try:
-                frame = get_attribute(args[0], second, None)
+                frame = get_attribute(args[0], name, None)
             finally:
                 fetching.on = False
-            refuse_canary(frame, second)
+            refuse_canary(frame, name)
         elif event == "sys.addaudithook":
             # A hook of the submission's runs wherever an event is raised, the canary's own
             # functions included, and a generator it resumes there walks up to the secret:
