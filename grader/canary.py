@@ -1,4 +1,4 @@
-"""The canary's secret derivative: one formula, evaluated by the parent (numpy) and child (torch).
+"""The canary's secret derivative: one formula, evaluated in the grader's process only.
 
 On a secret call, autograd's derivative of the exercise's primitive (sandbox/canary.py) is
     secret(u) = derivative(u) + b * (0.75 + c * tri(w(u)) + grain(u)),   w(u) = sum_i a_i sin(ω_i u + φ_i)
@@ -27,19 +27,18 @@ that of a chain-rule factor, so float32 rounding of an intermediate (x² in cos(
 answer by little (verdict.py allows for it). The parent draws a fresh secret for every run and
 never records it, so knowing past secrets is worthless.
 
-Which calls of a case are secret travels sealed: each request carries a random nonce and the flags
-XORed with a keyed hash of it, so a submission that reads the request pipe ahead of the harness
-learns nothing; only the harness holds the key.
+The secret never enters the sandbox child: the grader's process answers the child's kernel with
+the move, secret_move, for the numbers it asks about, on the calls the grader chose to be secret
+(sandbox/oracle.py). A submission that reads every byte of its own process finds no formula there.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 import secrets
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 # At import, not lazily: the sandbox child imports this before it is confined, and an import of the
@@ -104,7 +103,6 @@ class Secret:
     omega: tuple[float, ...]
     phi: tuple[float, ...]
     amp: tuple[float, ...]
-    key: bytes = field(default=bytes(16), repr=False)  # seals which calls are secret
     grain: tuple[int, ...] = (0, 0, 0, 0)  # the grain's hash keys: per round, one per lattice (signed 64-bit)
     fine: tuple[float, float] = (0.0, 0.0)  # the grain's weights (grain_size; none in an offset)
     scales: tuple[float, float] = DEFAULT_GRAIN[0]  # its lattices' points per unit of u
@@ -122,7 +120,6 @@ class Secret:
             omega=tuple(rng.uniform(0.5, MAX_OMEGA) for _ in range(TERMS)),
             phi=tuple(rng.uniform(0.0, 6.283) for _ in range(TERMS)),
             amp=tuple(total * w / sum(weights) for w in weights),
-            key=bytes(rng.getrandbits(8) for _ in range(16)),
             grain=tuple(rng.getrandbits(64) - (1 << 63) for _ in range(2 * len(ROUNDS))),
             fine=grain[1],
             scales=grain[0],
@@ -140,42 +137,22 @@ class Secret:
         stays within b * [0.5, 1]."""
         return 0.25 - sum(self.fine)
 
-    def to_wire(self) -> dict[str, Any]:
-        return {"b": self.b, "omega": list(self.omega), "phi": list(self.phi), "amp": list(self.amp),
-                "key": self.key.hex(), "grain": list(self.grain), "fine": list(self.fine),
-                "scales": list(self.scales)}
-
-    @classmethod
-    def from_wire(cls, raw: dict[str, Any]) -> Secret:
-        terms = {k: tuple(float(v) for v in raw[k][:TERMS]) for k in ("omega", "phi", "amp")}
-        fine, scales = (tuple(float(v) for v in raw[k][:2]) for k in ("fine", "scales"))
-        return cls(float(raw["b"]), **terms, key=bytes.fromhex(raw["key"]),
-                   grain=tuple(int(v) for v in raw["grain"][:2 * len(ROUNDS)]), fine=(fine[0], fine[1]),
-                   scales=(scales[0], scales[1]))
-
-    def seal(self, flags: Sequence[bool]) -> tuple[int, int]:
-        """(nonce, sealed) for a case whose calls are secret where `flags` say."""
-        nonce = secrets.randbits(63)
-        mask = sum(1 << i for i, flag in enumerate(flags) if flag)
-        return nonce, mask ^ self._pad(nonce)
-
-    def unseal(self, nonce: int, sealed: int, count: int) -> tuple[bool, ...]:
-        mask = sealed ^ self._pad(nonce)
-        return tuple(bool(mask >> i & 1) for i in range(count))
-
-    def _pad(self, nonce: int) -> int:
-        return int.from_bytes(hashlib.blake2b(nonce.to_bytes(8, "big"), key=self.key, digest_size=4).digest(), "big")
-
 
 def secret_derivative(x: Any, secret: Secret, derivative: str, xp: Any) -> Any:
     """Evaluate the secret derivative on x with array module xp (numpy, or torch in float64);
     `derivative` is the primitive's true derivative as an expression of u (formula.py)."""
+    return evaluate(derivative, xp, u=x) + secret_move(x, secret, xp)
+
+
+def secret_move(x: Any, secret: Secret, xp: Any) -> Any:
+    """What the secret adds to the true derivative at x: b * (0.75 + c * tri(w) + grain), with
+    tri(w) = 1 - 4 |w - floor(w) - 0.5|. The oracle (sandbox/oracle.py) answers the child with
+    exactly these numbers, and the child adds them to its own true derivative as the verdict does."""
     omega, phi, amp = (xp.asarray(v, dtype=xp.float64) for v in (secret.omega, secret.phi, secret.amp))
     w = xp.sin(x[..., None] * omega + phi) @ amp
-    # b * (0.75 + c * tri(w) + grain) with tri(w) = 1 - 4 |w - floor(w) - 0.5|, in the child's ops
     c = secret.smooth_share
     term = xp.abs(xp.remainder(w, 1.0) - 0.5) * (-4 * c) + grain(x, secret, xp) + (0.75 + c)
-    return evaluate(derivative, xp, u=x) + term * secret.b
+    return term * secret.b
 
 
 def grain(u: Any, secret: Secret, xp: Any) -> Any:

@@ -90,6 +90,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     # could keep the pass between asking for it and reading it, so that every reply after read one
     # off (an honest student's grader error, or a crash for a "malformed" count of calls).
     ask_reference = key not in _REFERENCE_PASSES
+    session.oracle.start(secret)  # the secret stays in this process: the child's canary asks (sandbox/oracle.py)
     session.send({
         "op": "setup",
         "path": str(session.path),
@@ -100,7 +101,6 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         # it before the student's file loads (sandbox/child.py), for the student's to be compared with.
         "reference": str(exercise.solution) if ask_reference else None,
         "trace_x": list(exercise.trace_x),
-        "secret": secret.to_wire(),
         "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},
         "devices": list(devices),
         "skip": sorted(session.skip),
@@ -129,7 +129,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     results: list[CaseResult] = []
     ended, ended_case = None, None
     try:
-        run_cases(session, cases, results, lambda: _left(deadline, limits.call_timeout_s), secret)
+        run_cases(session, cases, results, lambda: _left(deadline, limits.call_timeout_s))
         plot = run_plot(session, plan.plot_x, _left(deadline, limits.call_timeout_s))
     except SessionEnded as end:
         ended, plot = end.ended, None
@@ -144,9 +144,10 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
 _REFERENCE_PASSES: dict[tuple[str, str, tuple[float, ...]], TracedCall | None] = {}
 
 
-def run_case(session: Conversation, case: grids.GridCase, timeout: float, key: Secret) -> CaseResult:
+def run_case(session: Conversation, case: grids.GridCase, timeout: float) -> CaseResult:
     secret = draw_secret_calls()
-    session.send(*_case_request(case, secret, key))
+    session.oracle.expect(secret)
+    session.send(*_case_request(case, secret))
     return session.reply(timeout, "a call of your function", _parser(case, secret))
 
 
@@ -170,18 +171,19 @@ def _parser(case: grids.GridCase, secret: tuple[bool, ...]) -> Callable[[dict[st
 
 
 def run_cases(session: Conversation, cases: Sequence[grids.GridCase], results: list[CaseResult],
-              timeout: Callable[[], float], key: Secret) -> None:
+              timeout: Callable[[], float]) -> None:
     """Run the cases in order, appending each result as it comes (so that on SessionEnded the
     caller knows which case it was). Requests are pipelined: the child finds its next input waiting
     instead of idling for a round trip. At most WINDOW bytes are in flight, under a pipe's usual
     64 KiB; the session never waits on a write either (protocol.Sender), so a child stuck in a
     student's call with a smaller pipe still only runs out of time."""
     draws = [draw_secret_calls() for _ in cases]
-    requests = [_case_request(case, secret, key) for case, secret in zip(cases, draws, strict=True)]
+    requests = [_case_request(case, secret) for case, secret in zip(cases, draws, strict=True)]
     in_flight: list[int] = []
     sent = 0
     while len(results) < len(cases):
         while sent < len(cases) and (not in_flight or sum(in_flight) + _size(requests[sent]) <= WINDOW):
+            session.oracle.expect(draws[sent])  # before the child can begin the case
             session.send(*requests[sent])
             in_flight.append(_size(requests[sent]))
             sent += 1
@@ -193,10 +195,9 @@ def run_cases(session: Conversation, cases: Sequence[grids.GridCase], results: l
 WINDOW = 16 << 10
 
 
-def _case_request(case: grids.GridCase, secret: tuple[bool, ...], key: Secret) -> tuple[dict[str, Any], bytes]:
-    nonce, sealed = key.seal(secret)
+def _case_request(case: grids.GridCase, secret: tuple[bool, ...]) -> tuple[dict[str, Any], bytes]:
     header = {"op": "case", "dtype": case.dtype, "device": case.device, "layout": case.layout,
-              "shape": list(case.shape), "calls": len(secret), "nonce": nonce, "sealed": sealed}
+              "shape": list(case.shape), "calls": len(secret)}
     return header, case.values.astype("<f8").tobytes()
 
 
@@ -217,8 +218,6 @@ def shrink(session: Conversation, observations: Observations, exercise: Exercise
     within what is left of the submission's time (`deadline`, time.monotonic()): a smaller example
     is feedback only, and no call starts once the time is up."""
     minimal: dict[str, CaseResult] = {}
-    secret = observations.secret
-    assert secret is not None  # collect() sets it whenever the file loaded
     for name, fails in predicates.items():
         if session.ended or not any(fails(r) for r in observations.cases):
             continue
@@ -234,7 +233,7 @@ def shrink(session: Conversation, observations: Observations, exercise: Exercise
             if time.monotonic() >= deadline:
                 return False
             try:
-                result = run_case(session, case, _left(deadline, exercise.limits.call_timeout_s), secret)
+                result = run_case(session, case, _left(deadline, exercise.limits.call_timeout_s))
             except SessionEnded:
                 return False
             seen[id(case)] = result

@@ -9,33 +9,32 @@ ordinary differentiable ops whose derivative is `derivatives(x)`:
                                      t = z - (x.detach() - x) (value 0, slope 1), z a zero signed
                                      against d: copysign(0, -d)
 
-two addcmuls and two subtractions (a graph of four nodes, where it had eight: its backward is most
-of what the canary costs a call). So y is s bit for bit (t*d is then -0.0, which adding leaves -0.0 and +0.0 alike),
-dy/dx = d and d2y/dx2 = 2h. Being ordinary ops, it works wherever autograd does: threads, TorchScript,
-torch.compile, torch.func transforms, forward AD, keyword arguments, in-place `sin_`. d and h come
-from one opaque operator, `grader_canary::derivatives`, whose kernel reads the child's state: for
-the numbers it is given, their true derivative on plain calls, the secret one (canary.py) on secret
-calls. Called by itself, it gives what the graph of a call of sin at those numbers saves for its
-backward anyway. Which calls are secret is the parent's choice, per call. A submission sees the
-same modes (none at all), the same graph (its grad_fn is AddcmulBackward0 every time), the same ops
-and the same cost on every call; only the numbers of the derivative differ.
+two addcmuls and two subtractions (a graph of four nodes: its backward is most of what the canary
+costs a call). So y is s bit for bit (t*d is then -0.0, which adding leaves -0.0 and +0.0 alike),
+dy/dx = d and d2y/dx2 = 2h. Being ordinary ops, it works wherever autograd does: threads,
+TorchScript, torch.compile, torch.func transforms, forward AD, keyword arguments, in-place `sin_`.
+d and h come from one opaque operator, `grader_canary::derivatives`: for the numbers it is given,
+their true derivative, plus, inside a call of the submission's that the grader planned, what the
+grader's oracle answers for those very numbers (sandbox/oracle.py): the secret's move on a call the
+grader chose to be secret, zero on the others. The secret and the plan never enter this process;
+the harness only marks where each planned call begins and ends. Called by itself, the operator
+gives what the graph of a call of sin at those numbers saves for its backward anyway. A submission
+sees the same modes (none at all), the same graph (its grad_fn is AddcmulBackward0 every time), the
+same ops and the same cost on every call; only the numbers of the derivative differ.
 
-The state lives in closure cells reached only by the operator's kernel, which the dispatcher holds
-(torch keeps no Python reference to it, and nothing the submission can reach shares a cell with
-it). The kernel runs no op of torch's, so no kernel a submission registers for one (Python, or a C
-callable, which makes no frame) runs below it: it reads a plain CPU tensor's numbers with torch's
-own C methods, torch-function and Python dispatch off, and computes in numpy, with builtins captured
-here before the submission loaded (the primitive's kernel makes the copy it is given, and moves what
-numpy cannot read, a GPU's numbers or bfloat16, to the CPU's float64 first). One thread at a time is
-inside, with the garbage collector off. What Python leaves open (the heap, other threads' frames, a
-profile or trace function of the submission's) is recorded by the audit hook (confine.py).
+Nothing here is worth a submission's reading any more (a red team read the secret that lived in
+these closures through raw memory, with numpy alone). What remains of the care below keeps the
+submission's code from running inside the kernel while it talks to the oracle, which would
+only garble its own answers: the kernel runs no op of torch's, looks up no name, compares types by
+identity, and computes in numpy with the garbage collector off, one thread at a time.
 """
 
 from __future__ import annotations
 
 import ast
 import gc
-import hashlib
+import os
+import struct
 import sys
 import threading
 import warnings
@@ -44,67 +43,56 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from grader.canary import GC_TURNED_ON, HALF_SECOND, ROUNDS, Secret
+from grader.canary import GC_TURNED_ON, HALF_SECOND
+from grader.sandbox.oracle import ASK, CASE, NEXT, PIECE, REST
 
 NAMESPACE = "grader_canary"
-_PIECE = 1 << 16  # elements the formula works on at a time
 _install_lock = threading.Lock()
 
 
 class Canary(NamedTuple):
-    """What the harness holds. The first four are operators of the dispatcher, whose kernels (and
-    the secret, the key and the state in their closures) torch keeps out of Python's reach: a walk
-    up the harness's frames finds these handles and nothing behind them. A submission may call
-    them too, and only confuses its own calls."""
+    """What the harness holds: operators of the dispatcher. A submission may call them too, and
+    only confuses its own calls."""
 
-    plan: Any  # (nonce, sealed, count): the calls of the next case, sealed as the parent sent them
-    next_call: Any  # the next planned call's state, before calling the submission
-    rest: Any  # plain again, after it returned
-    calls: Any  # how often the primitive ran since the last plan (any thread, any route)
-    unfollowed: Any  # how many of those the secret could not reach (a sparse tensor, say)
+    case: Any  # a case's calls begin: the oracle takes their plan; the primitive's count starts again
+    recount: Any  # the primitive's count starts again (a plain call of the harness's own)
+    next_call: Any  # the next planned call begins
+    rest: Any  # it returned
+    calls: Any  # how often the primitive ran since case or recount (any thread, any route)
+    unfollowed: Any  # how many of those the oracle could not follow (a sparse tensor, say)
     remove: Callable[[], None]  # give torch its own kernels back (the in-process self-check)
 
 
-def install(torch: Any, primitive: str, derivative: str, secret: Secret,
+def install(torch: Any, primitive: str, derivative: str, oracle_fd: int,
             traced: tuple[list[bool], list[Any]] | None = None) -> Canary:
-    """Put the canary in place for every later call of the primitive, plain until planned. With
+    """Put the canary in place for every later call of the primitive, plain until planned.
+    `oracle_fd` is this process's end of the oracle's socket (sandbox/oracle.py). With
     `traced` (a flag cell and a list, sandbox/trace.py's), every call made while the flag is up adds
     (output's node, input) to the list, so a recorded backward pass can show the canary's few ops as
     the one step the student wrote. Never the derivative: a submission can raise the flag itself."""
     vf = torch._C._VariableFunctions
-    in_torch = _torch_operations(vf, torch)  # the true derivative, where the secret cannot reach (_kernel)
+    in_torch = _torch_operations(vf, torch)  # the true derivative, where the oracle is not asked (_kernel)
     first, half_second = _sealed(derivative, in_torch), _sealed(HALF_SECOND[primitive], in_torch)
     first_np, half_second_np = _sealed(derivative, _NUMPY), _sealed(HALF_SECOND[primitive], _NUMPY)
-    sin, add, mul, remainder, abs_, matmul, floor, sub = (np.sin, np.add, np.multiply, np.remainder, np.abs,
-                                                          np.matmul, np.floor, np.subtract)
-    empty, xor, shift_right, bitwise_and, equal = np.empty, np.bitwise_xor, np.right_shift, np.bitwise_and, np.equal
-    float64, int64, complex128 = np.float64, np.int64, np.complex128
+    add, mul, empty, zeros, equal = np.add, np.multiply, np.empty, np.zeros, np.equal
+    float64, complex128 = np.float64, np.complex128
     numpy_errors, quiet = _numpy_error_state()
     set_errors, reset_errors = numpy_errors.set, numpy_errors.reset
     nan = torch.tensor(float("nan"), dtype=torch.float64)  # what a failed formula gives (it broadcasts)
-    # b is 0 on plain calls: the same ops run either way, so the cost says nothing.
-    state = [0.0]
-    omega, phi, amp, scales, weights = (np.array(v, dtype=float64) for v in (
-        secret.omega, secret.phi, secret.amp, secret.scales, tuple(f * 2.0 ** -63 for f in secret.fine)))
-    neighbours = np.array([0, 1], dtype=int64)
-    hashes = tuple(np.array(secret.grain, dtype=int64).reshape(len(ROUNDS), 2, 1))  # each round's keys
-    for array in (omega, phi, amp, scales, weights, neighbours, *hashes):
-        array.flags.writeable = False
-    ramp, level = -4 * secret.smooth_share, 0.75 + secret.smooth_share
-    planned: list[bool] = []
+    asking = [False]  # inside a planned call: the oracle says what to add (zero, on a plain call)
     counted, unfollowed = [0], [0]
-    # One thread at a time inside the secret's functions (the collector's switch is the process's);
-    # bound now, since a `with` would allocate (see derivatives).
+    # One thread at a time inside (the collector's switch is the process's, and one ask and its
+    # answer must not interleave with another's on the socket); bound now, since a `with` would
+    # allocate (see derivatives).
     one_at_a_time = threading.RLock()
     enter, leave = one_at_a_time.acquire, one_at_a_time.release
-    rounds = ROUNDS
-    key, b, blake2b, from_bytes, to_range = secret.key, secret.b, hashlib.blake2b, int.from_bytes, range
-    # Every name the secret's functions use is theirs from here: a global or builtin is looked up when
-    # it runs, and a red team's submission put its own zip in the canary module's globals (and in
-    # builtins, and an int whose __radd__ was its code as the piece size), which the formula then
-    # called with the grain's keys, and below which it read the formula's frame: 10/10, nothing
-    # recorded (tests/fast/test_canary.py checks that none is looked up).
-    zip_, type_, piece, failure, gc_turned_on = zip, type, int(_PIECE), BaseException, str(GC_TURNED_ON)
+    write, readv, view_of, length, header = os.write, os.readv, memoryview, len, struct.Struct("<I").pack
+    ask_op, case_op, next_op, rest_op = ASK, CASE, NEXT, REST
+    # Every name these functions use is theirs from here: a global or builtin is looked up when it
+    # runs, and a red team's submission put its own zip in this module's globals (and in builtins),
+    # which the formula then called, and below which it read the formula's frame (the secret lived
+    # here then; tests/fast/test_canary.py checks that no name is looked up).
+    type_, piece, failure, gc_turned_on, to_range = type, int(PIECE), BaseException, str(GC_TURNED_ON), range
     collecting, stop_collecting, resume_collecting, audit = gc.isenabled, gc.disable, gc.enable, sys.audit
     tensor, exact, parameter = torch._C.TensorBase, torch.Tensor, torch.nn.Parameter
     no_torch_function, no_python, keys = (torch._C.DisableTorchFunction, torch._C._ExcludeDispatchKeyGuard,
@@ -116,8 +104,8 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
     class Numbers:
         # The numbers of a tensor for numpy through DLPack: no Python tensor is made, nor dies, on
         # the way (TensorBase.numpy detaches first, and the new tensor died inside the formula,
-        # where a red team's torch.Tensor.__del__ ran and read the formula's frame: 10/10, nothing
-        # recorded). A class of the canary's own, out of the submission's reach.
+        # where a red team's torch.Tensor.__del__ ran and read the formula's frame). A class of
+        # the canary's own, out of the submission's reach.
         __slots__ = ("capsule",)
         capsule: Any
 
@@ -126,35 +114,29 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
 
         def __dlpack_device__(self) -> tuple[int, int]:
             return (1, 0)  # the CPU
-    del secret  # from here on the closures hold only what they use
 
     def derivatives(x: Any) -> tuple[Any, Any]:
         """The operator's kernel: d and h/2 for the numbers of x (a plain dense CPU tensor of a dtype
-        numpy holds), in that dtype. Only this frame and the formula's ever hold the state; nothing
-        raised here carries them out (see _formula): not a RecursionError at the formula's call
-        either, which a submission can time by its own depth. (Frames of these functions are never
-        handed out: confine.py's audit hook.)"""
+        numpy holds), in that dtype: the true ones, plus the oracle's move inside a planned call.
+        Nothing raised here leaves it: not a RecursionError at the formula's call either."""
         # Nothing here allocates an object the collector tracks until it is off, and nothing after
         # it is on again: an allocation can start a collection, which runs the submission's
-        # callbacks with this frame for their caller (a `with` makes a bound method: a red team's
-        # callback read the formula from this frame so).
+        # callbacks with this frame for their caller.
         enter()
         try:
             was_collecting = collecting()
             stop_collecting()
-            return _formula(x, state[0])
-        except failure:  # a traceback from here would carry the state out
+            return _formula(x)
+        except failure:
             return nan, nan
         finally:
             _collecting_again(was_collecting)  # (then leave: the next thread in reads the switch as it was)
             leave()
 
     def _collecting_again(was_collecting: bool) -> None:
-        # The garbage collector is off while the secret is in use: a collection runs the
-        # submission's callbacks and finalizers below this frame, and a generator's frame, read
-        # before and resumed there, has these frames for callers (a red team read the secret so,
-        # with nothing recorded). One thread at a time is inside (one_at_a_time): the switch is
-        # the process's, and a thread leaving turned it on under another one still inside (honest
+        # The garbage collector is off in here (a collection runs the submission's callbacks and
+        # finalizers below this frame). One thread at a time is inside: the switch is the
+        # process's, and a thread leaving turned it on under another one still inside (honest
         # threads were recorded for it). Another thread of the submission's can turn it on
         # meanwhile; that is recorded.
         if collecting():
@@ -162,18 +144,16 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         if was_collecting:
             resume_collecting()
 
-    def _formula(x: Any, b: float) -> tuple[Any, Any]:
-        # Nothing of the submission's can run in here, nor below: no op of torch's runs (a kernel a
-        # submission registers for one runs below whatever calls it: red teams' Python kernels walked
-        # up to the secret's frames, and a C callable, which makes no frame, called the builtin
-        # locals() there), only torch's own C methods on an exact torch.Tensor with torch-function
-        # and Python dispatch off (a subclass's __torch_function__, or its Python sizes, would run
-        # its code here), and numpy's ops on numbers of our own.
+    def _formula(x: Any) -> tuple[Any, Any]:
+        # No op of torch's runs in here (a kernel a submission registers for one would run below
+        # it), only torch's own C methods on an exact torch.Tensor with torch-function and Python
+        # dispatch off (a subclass's __torch_function__ would run its code here), and numpy's ops
+        # on numbers of our own.
         with no_torch_function(), no_python(keys):
             token = set_errors(quiet)  # the submission's np.seterr (raise, call) is not the formula's
             try:
                 # (By identity: `in` compares types with ==, and Parameter's metaclass is a Python
-                # class whose __eq__ a red team set, and ran its code here, below the secret.)
+                # class whose __eq__ a red team set, and ran its code here.)
                 kind = type_(x)
                 if kind is not exact and kind is not parameter:
                     return nan, nan
@@ -182,34 +162,48 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
                 numbers = Numbers()
                 numbers.capsule = to_dlpack(x)  # (a bfloat16, GPU, conjugate or negative view refuses)
                 values = from_dlpack(numbers).copy()
-                # canary.secret_derivative, op for op: b * (0.75 + c tri(w) + grain) with w = sin(u ω + φ) @ a,
-                # on the real part (complex inputs follow the secret on the real axis too).
-                # Flat, since numpy answers a 0-d array with a scalar, which torch.from_numpy refuses;
-                # in pieces, so that its temporaries (a few hundred bytes an element) stay small on
-                # a tensor of millions (an honest one of 30 million ran out of memory).
+                # Flat, since numpy answers a 0-d array with a scalar, which torch.from_numpy refuses.
                 shape, u, complex_ = values.shape, values.real.astype(float64).reshape(-1), values.dtype.kind == "c"
-                term = empty(u.shape, float64)
-                for start in to_range(0, u.size, piece):
-                    column = u[start:start + piece, None]
-                    off = abs_(add(remainder(matmul(sin(add(mul(column, omega), phi)), amp), 1.0), -0.5))
-                    # canary.grain: keyed heights of the lattice points round u, interpolated
-                    steps = mul(column, scales)
-                    whole = floor(steps)
-                    point = add(whole.astype(int64)[..., None], neighbours)
-                    for (bits, multiplier, low), hashed in zip_(rounds, hashes, strict=True):
-                        point = xor(point, hashed)
-                        point = mul(xor(point, bitwise_and(shift_right(point, bits), low)), multiplier)
-                    height = point.astype(float64)  # (2^-63 is in the weights)
-                    low_height = height[..., 0]
-                    near = add(low_height, mul(sub(steps, whole), sub(height[..., 1], low_height)))
-                    term[start:start + piece] = add(add(mul(off, ramp), matmul(near, weights)), level)
+                move = empty(u.shape, float64) if asking[0] else zeros(u.shape, float64)
+                if asking[0] and not _asked(u, move):
+                    return nan, nan
                 if complex_:  # the secret on the real axis only: off it, a red team's autograd at x + 1j
-                    term = mul(term, equal(values.imag.reshape(-1), 0.0))  # carried x's secret move
+                    move = mul(move, equal(values.imag.reshape(-1), 0.0))  # carried x's secret move
                 at = values.astype(complex128).reshape(-1) if complex_ else u
-                d, h = add(first_np(at), mul(term, b)).reshape(shape), half_second_np(at).reshape(shape)
+                d, h = add(first_np(at), move).reshape(shape), half_second_np(at).reshape(shape)
                 return from_numpy(d.astype(values.dtype, copy=False)), from_numpy(h.astype(values.dtype, copy=False))
             finally:
                 reset_errors(token)
+
+    def _asked(u: Any, move: Any) -> bool:
+        # The oracle's move for each number of u, into move, a piece at a time (so that what the
+        # grader reads at once stays small): False if it did not answer in full.
+        for start in to_range(0, length(u), piece):
+            numbers = u[start:start + piece]
+            _sent(ask_op + header(length(numbers)) + numbers.tobytes())
+            into, got = view_of(move[start:start + piece]).cast("B"), 0
+            while got < length(into):
+                read = readv(oracle_fd, [into[got:]])
+                if read == 0:
+                    return False
+                got += read
+        return True
+
+    def _sent(message: bytes) -> None:
+        left = view_of(message)
+        while length(left):
+            left = left[write(oracle_fd, left):]
+
+    def _marked(op: bytes) -> None:
+        # A marker for the oracle, between asks (never inside one's message). A grader that is
+        # gone is no concern here: the next ask then fails, and its derivative is NaN.
+        enter()
+        try:
+            _sent(op)
+        except failure:
+            pass
+        finally:
+            leave()
 
     def meta(x: Any) -> tuple[Any, Any]:
         return torch.empty_like(x), torch.empty_like(x)
@@ -229,57 +223,51 @@ def install(torch: Any, primitive: str, derivative: str, secret: Secret,
         aten.impl(primitive, kernel, "Autograd")
         aten.impl(primitive + "_", lambda x: x.copy_(kernel(x.clone())), "Autograd")
 
-        def plan(nonce: int, sealed: int, count: int) -> None:
-            # Secret.unseal, inline on captured builtins: a method of ours looked up now could be
-            # patched by the submission and handed the secret; and nothing raised here may carry
-            # this frame out in a traceback (a submission can call this operator itself).
-            enter()  # (and nothing allocated while the collector is on: see derivatives)
-            try:
-                was_collecting = collecting()
-                stop_collecting()
-                pad = from_bytes(blake2b(nonce.to_bytes(8, "big"), key=key, digest_size=4).digest(), "big")
-                planned[:] = [(sealed ^ pad) >> i & 1 == 1 for i in to_range(count)]
-                counted[0] = unfollowed[0] = 0
-            except failure:
-                planned[:] = []
-            finally:
-                _collecting_again(was_collecting)
-                leave()
+        def case() -> None:
+            # A case's calls begin (the oracle takes their plan), and the primitive's count starts again.
+            asking[0] = False
+            _marked(case_op)
+            counted[0] = unfollowed[0] = 0
+
+        def recount() -> None:
+            counted[0] = unfollowed[0] = 0
 
         def next_call() -> None:
-            state[0] = b if planned and planned.pop(0) else 0.0
+            _marked(next_op)
+            asking[0] = True
 
         def rest() -> None:
-            state[0] = 0.0
+            asking[0] = False
+            _marked(rest_op)
 
-        harness = (("plan(int nonce, int sealed, int count) -> ()", plan), ("next_call() -> ()", next_call),
+        harness = (("case() -> ()", case), ("recount() -> ()", recount), ("next_call() -> ()", next_call),
                    ("rest() -> ()", rest), ("calls() -> int", lambda: counted[0]),
                    ("unfollowed() -> int", lambda: unfollowed[0]))
         for schema, function in harness:
             ops.define(schema)
             ops.impl(schema.split("(")[0], function, "CompositeExplicitAutograd")
-        for code in (kernel, derivatives, _formula, plan, next_call, rest):
+        for code in (kernel, derivatives, _formula, _asked, case, next_call, rest):
             _not_for_dynamo(torch, code)
     handles = getattr(torch.ops, NAMESPACE)
 
-    return Canary(handles.plan.default, handles.next_call.default, handles.rest.default, handles.calls.default,
-                  handles.unfollowed.default, _held_outside(one_at_a_time, (aten, ops)))
+    return Canary(handles.case.default, handles.recount.default, handles.next_call.default, handles.rest.default,
+                  handles.calls.default, handles.unfollowed.default, _held_outside(one_at_a_time, (aten, ops)))
 
 
 def _held_outside(one_at_a_time: Any, libraries: tuple[Any, ...]) -> Callable[[], None]:
     """What the submission can reach of the canary beyond the operators' handles (the harness's
     `remove`, gc.enable): functions made here, so that none of their closure cells is one of the
-    secret's functions'. A cell is writable (cell_contents), and one shared with the operator's
-    kernel would put a callable of the submission's there, below the secret. (Nor does the audit
+    kernel's. A cell is writable (cell_contents), and one shared with the operator's kernel would
+    put a callable of the submission's there, inside the kernel. (Nor does the audit
     hook call any of them: a red team raised a flag the hook read through one, and another put its
     own function in such a cell, which the hook would then have called.)"""
     resume_collecting = gc.enable
     enter, leave = one_at_a_time.acquire, one_at_a_time.release
 
     def enable() -> None:
-        # gc.enable, for the submission: it waits until no thread is inside the secret's functions.
+        # gc.enable, for the submission: it waits until no thread is inside the operator's kernel.
         # timeit turns the collector off and on again, and an honest student timing in a thread
-        # was recorded for turning it on while the secret was in use. (The real one, reached some
+        # was recorded for turning it on while the kernel ran. (The real one, reached some
         # other way, is still recorded.)
         enter()
         try:
@@ -301,14 +289,14 @@ def _held_outside(one_at_a_time: Any, libraries: tuple[Any, ...]) -> Callable[[]
 
 def _python_keys(torch: Any) -> Any:
     """The dispatch keys through which a dispatch mode or a subclass's __torch_dispatch__ runs
-    Python inside an op: excluded while the canary works on the secret's numbers."""
+    Python inside an op: excluded while the canary's operator works."""
     key, keys = torch._C.DispatchKey, torch._C.DispatchKeySet
     return keys(key.Python) | keys(key.PythonTLSSnapshot) | keys(key.PythonDispatcher)
 
 
 def _not_for_dynamo(torch: Any, function: Callable[..., Any]) -> None:
     """Keep torch.compile's frame hook out of the canary's own frames (and all they call): it
-    would otherwise read them, and trace the secret's formula into a student's compiled graph.
+    would otherwise read them, and trace the operator's work into a student's compiled graph.
     Best effort: where this torch lacks the hook's controls, nothing changes."""
     try:
         hook = torch._C._dynamo.eval_frame
@@ -322,8 +310,8 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
             true: tuple[Callable[[Any], Any], Callable[[Any], Any]],
             traced: tuple[list[bool], list[Any]]) -> Callable[[Any], Any]:
     """The primitive's Autograd kernel. Nothing in it, nor anything its frame reaches, is worth a
-    submission's reading: the operator (`derivatives`) is the secret's one door, and through it the
-    secret's numbers come only with sin of the numbers they are of."""
+    submission's reading: the operator (`derivatives`) is the oracle's one door, and through it the
+    secret's move comes only for the numbers asked about."""
     below_autograd = torch._C._AutoDispatchBelowAutograd
     tensor, no_torch_function = torch._C.TensorBase, torch._C.DisableTorchFunction
     detach, clone, to, is_floating, is_complex = (tensor.detach, tensor.clone, tensor.to, tensor.is_floating_point,

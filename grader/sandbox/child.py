@@ -25,7 +25,6 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from grader.canary import Secret
 from grader.sandbox import canary, confine, protocol, trace
 
 MAX_MESSAGE_CHARS = 2000
@@ -40,14 +39,15 @@ def main(argv: list[str]) -> None:
 
     # One thread: the grids are small, and the parent works on the other core meanwhile.
     torch.set_num_threads(1)
-    serve(torch, int(argv[1]), int(argv[2]), int(argv[3]), time.perf_counter() - started)
+    serve(torch, int(argv[1]), int(argv[2]), int(argv[3]), int(argv[4]), time.perf_counter() - started)
 
 
-def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, start_s: float,
+def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: int, start_s: float,
           layers: tuple[str, ...] = ()) -> None:
     """The whole conversation with the parent. `record_fd` takes the audit hook's record as it
-    happens; `layers` are confinements already in place (a forked child's namespaces); `start_s` is
-    what starting this process cost."""
+    happens; `oracle_fd` is the canary's end of the oracle's socket (sandbox/oracle.py); `layers` are
+    confinements already in place (a forked child's namespaces); `start_s` is what starting this
+    process cost."""
     protocol.send(write_fd, {
         "event": "hello",
         "torch": torch.__version__,
@@ -62,7 +62,7 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, start_s: floa
     setup, _ = receiver.receive()
     try:
         active = [*layers, *apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])]
-        runner = Runner(torch, setup)
+        runner = Runner(torch, setup, oracle_fd)
         if setup.get("reference"):
             # Before the student's file exists here: the reference solution is loaded, its backward
             # pass recorded at the sample input and sent, and the solution dropped again, so no
@@ -211,15 +211,14 @@ def _address_space() -> int:
 
 
 class Runner:
-    def __init__(self, torch: Any, setup: dict[str, Any]) -> None:
+    def __init__(self, torch: Any, setup: dict[str, Any], oracle_fd: int) -> None:
         self.torch = torch
         self.path = setup["path"]
         self.function_name = setup["function"]
         self.function: Any = None
         self.recorder = trace.Recorder(torch, setup["primitive"])
-        # From here on the secret and its key live in the canary's closures alone.
-        self.canary = canary.install(torch, setup["primitive"], setup["derivative"],
-                                     Secret.from_wire(setup.pop("secret")),
+        # The secret stays in the grader: the canary asks it, through `oracle_fd`, inside planned calls.
+        self.canary = canary.install(torch, setup["primitive"], setup["derivative"], oracle_fd,
                                      traced=(self.recorder.armed, self.recorder.primitive_outputs))
 
     def load(self) -> dict[str, Any]:
@@ -248,8 +247,8 @@ class Runner:
         if header["op"] == "trace":
             return self.trace(make, int(header["index"])), arrays
         # Twice on one tensor (does it change x? do repeated calls agree?), then each further call on
-        # a fresh one; the parent says which calls are secret.
-        self.canary.plan(int(header["nonce"]), int(header["sealed"]), int(header["calls"]))
+        # a fresh one; the grader knows which calls are secret, and the canary asks it.
+        self.canary.case()
         x = make()
         original, requires_grad = x.detach().clone(), x.requires_grad
         calls = [self.call(x, arrays, planned=True), self.call(x, arrays, planned=True)]
@@ -297,7 +296,7 @@ class Runner:
             except BaseException as err:  # noqa: BLE001 - reported as the call's kind
                 return None, err
 
-        self.canary.plan(0, 0, 0)  # plain, and the primitive's count starts again
+        self.canary.recount()  # plain (not a planned call), and the primitive's count starts again
         (out, error), passes = self.recorder.record(run, index, x.numel())
         self.canary.rest()
         kind = "error" if error is not None else "tensor" if isinstance(out, self.torch.Tensor) else "other"

@@ -668,15 +668,16 @@ _WATCHED = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.pos
             "gc.get_objects", "gc.get_referrers", "gc.get_referents", GC_TURNED_ON, "ctypes.",
             "os.setuid", "sys.settrace", "sys.setprofile", "sys.addaudithook", "sys.remote_exec", "sys._current_frames",
             "resource.prlimit")
-# Ways to a frame of one's own thread (f_back and f_locals raise no event). The harness's frames hold
-# nothing secret (sandbox/canary.py); the canary's do, and code of the submission's can run below
+# Ways to a frame of one's own thread (f_back and f_locals raise no event). No frame holds the secret
+# now (it stays in the grader: sandbox/oracle.py); the canary's held it before, and reading them is
+# still refused and recorded, as the attempt it is. Code of the submission's can run below
 # them: a garbage collector callback or a __del__ while the formula allocates, or an exception raised
 # as a kernel is entered. Reading such a frame while the formula runs is recorded; a frame whose
 # chain of callers reaches the canary's is refused, whenever it is asked for (a red team's gc
 # callback kept a traceback and read tb_frame.f_back after the formula had returned, and had the
 # secret with nothing recorded). Another thread's frames (sys._current_frames) are recorded.
 _FRAME_EVENTS = ("sys._getframe",)
-SECRET_HOLDERS = frozenset({"install", "derivatives", "_formula", "plan", "next_call"})  # canary.py's
+SECRET_HOLDERS = frozenset({"install", "derivatives", "_formula", "_asked", "case", "next_call"})  # canary.py's
 _FRAME_ATTRIBUTES = ("tb_frame", "gi_frame", "cr_frame", "ag_frame")
 TAMPERED = 73  # the child's exit status when its record channel was closed or replaced
 _MAX_EVENTS = 50  # distinct ordinary events recorded per submission

@@ -37,6 +37,7 @@ from grader.sandbox.confine import (
     python_readable_by_nobody,
     record_mac,
 )
+from grader.sandbox.oracle import Oracle
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteStalled
 from grader.submission import warm_extras
 
@@ -216,6 +217,7 @@ class Conversation(Protocol):
     path: Path
     skip: frozenset[str]
     record_key: bytes  # what the child's audit hook signs its record with
+    oracle: Oracle  # where the canary's secret lives, answering the child's kernel
     outer_layers: tuple[str, ...]
     ended: Ended | None
 
@@ -307,15 +309,18 @@ class Session(Requests):
         request_read, self._request = os.pipe()
         self._reply_fd, reply_write = os.pipe()
         record_read, record_write = _record_channel()  # the audit hook's record, drained as it comes
+        self.oracle = Oracle()  # the canary's secret: it stays here, and answers the child (oracle.py)
         try:
             self._spawn(request_read, reply_write, record_write, output_kib, zygote, memory_gib)
         except BaseException:
             for fd in (self._request, self._reply_fd, record_read):
                 os.close(fd)
+            self.oracle.close()
             raise
         finally:
             for fd in (request_read, reply_write, record_write):
                 os.close(fd)
+            self.oracle.release()
         self.record = RecordStream(os.fdopen(record_read, "rb"), self.record_key)
         self.folder_watch: FolderWatch | None = None  # started once the child says where its folder is
         self._reaping = threading.Lock()  # a child started afresh: killed by group only while unreaped
@@ -334,7 +339,7 @@ class Session(Requests):
         bounds = (self.cgroup.layer() if self.cgroup else cgroup.FALLBACK_LAYER,) if memory_gib else ()
         self.outer_layers: tuple[str, ...] = bounds
         self.process: subprocess.Popen[bytes] | ForkedChild
-        forked = zygote and self._fork(zygote, request_read, reply_write, record_write)
+        forked = zygote and self._fork(zygote, (request_read, reply_write, record_write, self.oracle.channel))
         if forked:
             self.process, out_pipe, err_pipe = forked
         else:
@@ -343,8 +348,8 @@ class Session(Requests):
             join = ("/bin/sh", "-c", _JOIN, "sh", *self.cgroup.procs, "--") if self.cgroup else ()
             popen = subprocess.Popen(
                 [*join, *namespaces, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read),
-                 str(reply_write), str(record_write)],
-                pass_fds=(request_read, reply_write, record_write),
+                 str(reply_write), str(record_write), str(self.oracle.channel)],
+                pass_fds=(request_read, reply_write, record_write, self.oracle.channel),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -359,13 +364,13 @@ class Session(Requests):
         self.stderr = CapturedStream(err_pipe, output_kib << 10)
         self.ended: Ended | None = None
 
-    def _fork(self, zygote: Zygote, request_read: int, reply_write: int,
-              record_write: int) -> tuple[ForkedChild, Any, Any] | None:
-        """The child forked from the zygote with its stdout and stderr pipes, or None if the zygote
-        is gone (the caller then starts the child afresh)."""
+    def _fork(self, zygote: Zygote, channels: tuple[int, int, int, int]) -> tuple[ForkedChild, Any, Any] | None:
+        """The child forked from the zygote, given `channels` (request, reply, record, oracle), with
+        its stdout and stderr pipes, or None if the zygote is gone (the caller then starts the
+        child afresh)."""
         stdout, stdout_write = os.pipe()
         stderr, stderr_write = os.pipe()
-        fds = (request_read, reply_write, record_write, stdout_write, stderr_write)
+        fds = (*channels, stdout_write, stderr_write)
         try:
             child = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip,
                                  cgroup=self.cgroup.procs if self.cgroup else (), extras=self._extras,
@@ -505,6 +510,7 @@ class Session(Requests):
         for fd in (self._request, self._reply_fd):
             with contextlib.suppress(OSError):
                 os.close(fd)
+        self.oracle.close(wait=0)  # its thread ends as the killed child's end closes
         if self.cgroup:
             # No waiting for the killed child to leave it: a cgroup still busy is removed when the
             # next one is made, or when this process exits (cgroup.py).

@@ -13,8 +13,8 @@ as under `unshare --pid --fork --kill-child`, and enters new network, mount, IPC
 the zygote reaps it. Elsewhere (an unprivileged grader, which needs a user namespace first) the fork
 is a "holder" that drops into the namespaces and forks the child, waits for it and dies the same way.
 Forking a process with torch loaded costs milliseconds of kernel time (copying its page tables, then
-tearing them down), so one fork instead of two is worth having. The child gets only its five pipes
-(request, reply, record, stdout, stderr, passed over SCM_RIGHTS) and its directory; the zygote's
+tearing them down), so one fork instead of two is worth having. The child gets only its six channels
+(request, reply, record, the oracle's, stdout, stderr, passed over SCM_RIGHTS) and its directory; the zygote's
 control socket is closed before any student code runs. CUDA is never initialised in the zygote,
 only in a child.
 
@@ -24,7 +24,7 @@ share its warm-up (2 s of CPU and 70 MB more for torch's compiler stack) and its
 the last of them hangs up.
 
 Control messages are JSON over a SOCK_SEQPACKET socket pair (one datagram per message):
-  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup", "extras", "nobody"} + 5 fds
+  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup", "extras", "nobody"} + 6 fds
   zygote -> grader  {"event": "ready"} once; {"event": "spawned", "pid"} + the child's pidfd;
                     {"event": "exited", "pid", "code"}
 where "code" follows subprocess's convention (negative: killed by that signal). The grader kills a child
@@ -132,8 +132,8 @@ class Zygote:
 
     def spawn(self, workdir: Path, env: dict[str, str], fds: tuple[int, ...], namespaces: bool,
               cgroup: tuple[str, ...] = (), extras: tuple[str, ...] = (), nobody: bool = False) -> ForkedChild:
-        """Fork a sandbox child in `workdir` with fds (request read, reply write, record write, stdout,
-        stderr). The child joins the cgroup whose cgroup.procs files are given. With
+        """Fork a sandbox child in `workdir` with fds (request read, reply write, record write, the
+        oracle's socket, stdout, stderr). The child joins the cgroup whose cgroup.procs files are given. With
         `extras` (EXTRAS' names) the zygote first takes those on, if it has not yet (seconds).
         With `nobody` (workdir is nobody's) a fork that needs a user namespace drops to nobody first."""
         message = json.dumps({"op": "spawn", "workdir": str(workdir), "env": env, "namespaces": namespaces,
@@ -404,7 +404,7 @@ def _reap(children: dict[int, socket.socket]) -> None:
 
 def _receive(control: socket.socket) -> tuple[bytes, list[int]]:
     fds = array.array("i")
-    data, ancillary, _, _ = control.recvmsg(MAX_MESSAGE, socket.CMSG_SPACE(5 * fds.itemsize))
+    data, ancillary, _, _ = control.recvmsg(MAX_MESSAGE, socket.CMSG_SPACE(6 * fds.itemsize))
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
@@ -490,7 +490,7 @@ def _unshare(libc: Any, nobody: bool) -> bool:
 
 
 def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int], namespaces: bool) -> None:
-    """Process 1 of the new pid namespace: a private /proc, the five pipes, then the child's loop."""
+    """Process 1 of the new pid namespace: a private /proc, the six channels, then the child's loop."""
     code = 0
     try:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # --kill-child: dies with the holder
@@ -498,7 +498,7 @@ def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int]
             # A /proc of this namespace only: other processes are not even visible.
             libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None)
             namespaces = libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None) == 0
-        request_read, reply_write, record, stdout, stderr = fds
+        request_read, reply_write, record, oracle, stdout, stderr = fds
         null = os.open(os.devnull, os.O_RDONLY)
         for source, target in ((null, 0), (stdout, 1), (stderr, 2)):
             os.dup2(source, target)
@@ -509,7 +509,8 @@ def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int]
         os.environ.update(request["env"])
         from grader.sandbox import child
 
-        child.serve(torch, request_read, reply_write, record, 0.0, (NAMESPACES_LAYER,) if namespaces else ())
+        child.serve(torch, request_read, reply_write, record, oracle, 0.0,
+                    (NAMESPACES_LAYER,) if namespaces else ())
     except SystemExit as end:
         code = end.code if isinstance(end.code, int) else 1
     except BaseException:  # noqa: BLE001 - report on the child's stderr, which the grader keeps
@@ -559,6 +560,7 @@ def warm_up(torch: Any, styles: tuple[str, ...]) -> None:
 
     from grader.canary import Secret
     from grader.sandbox import canary, child, confine
+    from grader.sandbox.oracle import Oracle
 
     # Compiled once here: a child only hands them to the kernel (each took a child 7 to 13 ms).
     confine.seccomp_program()
@@ -599,8 +601,9 @@ def warm_up(torch: Any, styles: tuple[str, ...]) -> None:
 
     # Each child installs its own canary (under a millisecond); the zygote runs every style under
     # one, plain and secret, then removes it, so what that imports is imported once.
-    practice = Secret.draw()
-    warm = canary.install(torch, "sin", "cos(u)", practice)
+    oracle = Oracle()
+    oracle.start(Secret.draw())
+    warm = canary.install(torch, "sin", "cos(u)", oracle.channel)
     kinds = {"backward": backward, "seeded": seeded, "grad": grad, "func": func, "compiled": compiled,
              "forward": forward, "functional": functional}
     for fn in (kinds[style] for style in styles):
@@ -609,12 +612,14 @@ def warm_up(torch: Any, styles: tuple[str, ...]) -> None:
             # Best effort: a warm-up that fails (an op missing for a dtype, say) only costs speed.
             with contextlib.suppress(Exception):
                 child.snapshot(torch, fn(x), x.numel(), [])
-                warm.plan(*practice.seal((False, True)), 2)
+                oracle.expect((False, True))
+                warm.case()
                 for _ in range(2):
                     warm.next_call()
                     fn(x)
     warm.rest()
     warm.remove()
+    oracle.close()  # its thread ends before any fork
 
 
 def warm_up_plotting(torch: Any) -> None:

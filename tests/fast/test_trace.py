@@ -13,9 +13,11 @@ import torch
 from grader import backward, exercise
 from grader.canary import Secret
 from grader.observations import LoadResult, Observations, Traced
-from grader.sandbox import canary, child, trace
+from grader.sandbox import child, trace
+from grader.sandbox.oracle import Oracle
 from grader.sandbox.protocol import ProtocolError
 from grader.sandbox.replies import parse_reference, parse_traced
+from tests.canaries import InProcessCanary
 
 SECRET = Secret.draw(random.Random(3))
 
@@ -25,11 +27,14 @@ def runner():
     """A child's Runner in this process, for the cos(x²) exercise; torch given back after."""
     ex = exercise.load("cos_square")
     engine = torch.autograd.variable.Variable._execution_engine
+    oracle = Oracle()
+    oracle.start(SECRET)
     made = child.Runner(torch, {"path": "x.py", "function": ex.function, "primitive": ex.primitive,
-                                "derivative": ex.derivative, "secret": SECRET.to_wire()})
+                                "derivative": ex.derivative}, oracle.channel)
     yield made
     made.canary.remove()
     made.recorder.remove()
+    oracle.close()
     assert torch.autograd.variable.Variable._execution_engine is engine
 
 
@@ -143,7 +148,7 @@ def test_an_op_name_is_made_safe_text():
 
 def test_the_canary_kernel_lists_nothing_unless_armed():
     armed, outputs = [False], []
-    installed = canary.install(torch, "sin", "cos(u)", SECRET, traced=(armed, outputs))
+    installed = InProcessCanary(torch, SECRET, traced=(armed, outputs))
     try:
         x = torch.tensor([0.5], requires_grad=True)
         torch.sin(x)

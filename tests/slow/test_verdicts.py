@@ -23,7 +23,7 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
           "tells_by_closures", "tells_by_gc", "mixes_a_little_autograd", "autograd_on_one_element",
           "moves_on_the_fresh_call", "formula_behind_an_assert", "remembers_answers",
           "steals_state_from_a_traceback", "returns_complex_cos", "moves_garbage_with_the_secret",
-          "fits_the_secret"]
+          "fits_the_secret", "reads_the_canarys_closures_from_raw_memory"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
           "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize"]
@@ -217,8 +217,9 @@ def test_no_signal_handler_can_sample_the_canarys_frames(grade_file, sin):
 
 
 def test_following_the_secret_without_calling_the_primitive_is_forged(grade_file, sin):
-    """The canary's formula, found on the heap and called on every call, follows the secret exactly;
-    torch.sin never ran, so no autograd carried it (a stolen formula was proven before)."""
+    """The canary's kernel, found on the heap and called on x on every call, follows the secret
+    exactly (it asks the grader); torch.sin never ran, so no autograd carried it (a stolen formula
+    was proven before)."""
     outcome = grade_file(VERDICT / "follows_a_formula_read_from_the_heap.py", sin)
     autograd = _autograd(outcome)
     assert "found: True" in outcome.stdout and "gc.get_objects" in outcome.sandbox_events

@@ -1,0 +1,116 @@
+"""The canary's secret, grader side: the only place it lives while a submission runs.
+
+The sandbox child's kernel for the exercise's primitive (sandbox/canary.py) asks, for the numbers it
+is differentiating at, what to add to their true derivative: the secret's move on a call the grader
+chose to be secret, zero on any other. The secret, and which calls are secret, stay in this process.
+Before this, both lived in the child, guarded by what Python lets a process hide from itself; a red
+team read them with numpy alone (an object whose __array_interface__ names any address), scored
+10/10 with cos and left nothing in the record. No reading of the child's memory can find what is
+not there.
+
+What the child learns is only what any honest call of sin shows it: the derivative at numbers it
+chose. To follow the secret at the grid's x, something must ask about x itself during that call,
+which is autograd of the grader's sin (or the grader's operator, whose answer is the same).
+
+Wire format, child to grader: one byte, CASE (a case's calls begin: take the next planned flags),
+NEXT (the next planned call begins), REST (the call ended), or ASK followed by a 4-byte little-endian
+count n <= PIECE and n float64s; the grader answers an ASK with n float64s. The child's harness
+writes the markers and its kernel the asks; a submission can write any of them too (the socket is
+in its process), and so only confuse its own calls: a move for x comes only from an ASK of x. A
+message that breaks the format, or more than MAX_NUMBERS asked in all, ends the answering: the
+child's kernel then gives NaN derivatives.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+import os
+import socket
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from grader.canary import Secret, secret_move
+
+ASK, CASE, NEXT, REST = b"A", b"C", b"N", b"R"
+PIECE = 1 << 16  # numbers per ask: the child asks about a larger tensor a piece at a time
+MAX_NUMBERS = 1 << 26  # numbers answered per submission (an honest one asks a few thousand)
+
+
+class Oracle:
+    """The grader's end of the secret's channel: a socket pair (not pipes: a child reopens a pipe's
+    end through /proc, and pipes' pages count against one total per user), and a thread that
+    answers the child. `channel` is the child's end, to hand to the child and then `release` here."""
+
+    def __init__(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._socket = ours
+        self.channel = theirs.detach()
+        self._plans: collections.deque[tuple[bool, ...]] = collections.deque()
+        self._thread: threading.Thread | None = None
+        self.answered = 0  # numbers answered so far (tests, and the note of a flood)
+
+    def release(self) -> None:
+        """Close this process's copy of the child's end (once the child holds it): the thread then
+        sees the child's end close when the child does."""
+        if self.channel >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.channel)
+        self.channel = -1
+
+    def start(self, secret: Secret) -> None:
+        """Answer the child from now on, with `secret` on the calls `expect` plans secret."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, args=(secret,), daemon=True)
+            self._thread.start()
+
+    def expect(self, flags: Sequence[bool]) -> None:
+        """The next case's calls, secret where `flags` say: called before its request is sent."""
+        self._plans.append(tuple(flags))
+
+    def close(self, wait: float = 1.0) -> None:
+        """Stop answering: where the child is gone (or never started), the thread sees its end
+        close; this process's own ends are closed by the thread, or here if it never ran."""
+        self.release()
+        if self._thread is None:
+            self._socket.close()
+        else:
+            self._thread.join(wait)
+
+    def _serve(self, secret: Secret) -> None:
+        # A plain call's move is the same formula with b = 0: the same work either way, so the time
+        # an answer takes tells nothing (a red team's cheat timed autograd, and answered with cos
+        # where it was fast, when a plain answer was zeros at once).
+        plain = dataclasses.replace(secret, b=0.0)
+        flags: list[bool] = []
+        secret_now = False
+        with self._socket, self._socket.makefile("rb") as asks:
+            while op := asks.read(1):
+                if op == CASE:
+                    flags, secret_now = list(self._plans.popleft()) if self._plans else [], False
+                elif op == NEXT:
+                    secret_now = flags.pop(0) if flags else False
+                elif op == REST:
+                    secret_now = False
+                elif op == ASK:
+                    count = int.from_bytes(asks.read(4), "little")
+                    if count > PIECE or self.answered + count > MAX_NUMBERS:
+                        return
+                    raw = asks.read(8 * count)
+                    if len(raw) != 8 * count:
+                        return
+                    self.answered += count
+                    try:
+                        self._socket.sendall(_move(np.frombuffer(raw, dtype="<f8"), secret if secret_now else plain))
+                    except OSError:  # the child is gone, or stopped reading
+                        return
+                else:
+                    return
+
+
+def _move(u: np.ndarray, secret: Secret) -> bytes:
+    with np.errstate(all="ignore"):  # a number that is not finite moves by NaN, and says nothing here
+        return np.asarray(secret_move(u, secret, np), dtype="<f8").tobytes()
