@@ -399,6 +399,26 @@ def test_garbage_on_the_oracles_socket_ends_its_answers_with_nan_and_no_hang():
         installed.remove()
 
 
+def test_the_grader_answers_a_bounded_count_of_numbers_per_submission(monkeypatch):
+    """Each number asked costs the grader CPU that the child's limits do not count: past the
+    budget, derivatives are NaN and the grader computes nothing more."""
+    from grader.sandbox import oracle
+
+    monkeypatch.setattr(oracle, "MAX_NUMBERS", 100)
+    x = torch.linspace(-6, 6, 64, dtype=torch.float64, requires_grad=True)
+    want = _secret(x.detach())  # (torch's sin, before the canary asks about it)
+    installed = InProcessCanary(torch, SECRET)
+    try:
+        installed.select(True)
+        torch.sin(x).sum().backward()
+        torch.testing.assert_close(x.grad, want)
+        x.grad = None
+        torch.sin(x).sum().backward()  # 128 in all
+        assert torch.isnan(x.grad).all() and installed.oracle.answered == 64
+    finally:
+        installed.remove()
+
+
 def test_threads_inside_the_secret_at_once_leave_the_collector_and_profile_as_they_were():
     """The collector's switch is the process's: threads calling sin at once got NaN, and records of
     the collector turned on under each other. In a process of its own, with an audit hook that lets
