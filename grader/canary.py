@@ -149,7 +149,9 @@ def secret_move(x: Any, secret: Secret, xp: Any) -> Any:
     tri(w) = 1 - 4 |w - floor(w) - 0.5|. The oracle (sandbox/oracle.py) answers the child with
     exactly these numbers, and the child adds them to its own true derivative as the verdict does."""
     omega, phi, amp = (xp.asarray(v, dtype=xp.float64) for v in (secret.omega, secret.phi, secret.amp))
-    w = xp.sin(x[..., None] * omega + phi) @ amp
+    # Sums, not matmul: numpy hands a large matmul to a BLAS that runs threads of its own, and the
+    # grader's oracle then took two cores for one child's asks.
+    w = (xp.sin(x[..., None] * omega + phi) * amp).sum(-1)
     c = secret.smooth_share
     term = xp.abs(xp.remainder(w, 1.0) - 0.5) * (-4 * c) + grain(x, secret, xp) + (0.75 + c)
     return term * secret.b
@@ -170,7 +172,7 @@ def grain(u: Any, secret: Secret, xp: Any) -> Any:
         point = (point ^ ((point >> shift) & low)) * multiplier
     height = _as(point, xp.float64, xp) * 2.0 ** -63
     near = height[..., 0] + apart * (height[..., 1] - height[..., 0])
-    return near @ xp.asarray(secret.fine, dtype=xp.float64)
+    return (near * xp.asarray(secret.fine, dtype=xp.float64)).sum(-1)
 
 
 def _as(array: Any, dtype: Any, xp: Any) -> Any:

@@ -16,9 +16,11 @@ Wire format, child to grader: one byte, CASE (a case's calls begin: take the nex
 NEXT (the next planned call begins), REST (the call ended), or ASK followed by a 4-byte little-endian
 count n <= PIECE and n float64s; the grader answers an ASK with n float64s. The child's harness
 writes the markers and its kernel the asks; a submission can write any of them too (the socket is
-in its process), and so only confuse its own calls: a move for x comes only from an ASK of x. A
-message that breaks the format, or more than MAX_NUMBERS asked in all, ends the answering: the
-child's kernel then gives NaN derivatives.
+in its process), and so only confuse its own calls: a move for x comes only from an ASK of x,
+which is what the grader's operator, or autograd of its sin, makes (an ASK written by hand is the
+operator called by hand, and gets the same verdict). A message that breaks the format, or answers
+that took more than CPU_BUDGET_S of this thread's CPU in all, end the answering: the child's kernel
+then gives NaN derivatives.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import dataclasses
 import os
 import socket
 import threading
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -37,10 +40,12 @@ from grader.canary import Secret, secret_move
 
 ASK, CASE, NEXT, REST = b"A", b"C", b"N", b"R"
 PIECE = 1 << 16  # numbers per ask: the child asks about a larger tensor a piece at a time
-# Numbers answered per submission: an honest one asks tens of thousands. Each costs the grader about
-# 0.4 µs of its own CPU, which the child's limits do not count (it waits for the answers at no cost
-# of its own): 2^22 is about 1.7 s at most.
-MAX_NUMBERS = 1 << 22
+# The CPU this thread may spend answering one submission. Its answers cost the grader 0.3-0.9 µs a
+# number (more for huge numbers, whose sines reduce slowly), CPU the child's limits do not count (it
+# waits for them at no cost of its own). An honest student who also computes sin on a plot's 100,000
+# points in every call asks 25 million numbers in a run, about 9 s (a cap of 2^22 numbers made that
+# NaN and 1/10); a flood costs the grader this much at most.
+CPU_BUDGET_S = 30.0
 
 
 class Oracle:
@@ -54,7 +59,8 @@ class Oracle:
         self.channel = theirs.detach()
         self._plans: collections.deque[tuple[bool, ...]] = collections.deque()
         self._thread: threading.Thread | None = None
-        self.answered = 0  # numbers answered so far (tests, and the note of a flood)
+        self.answered = 0  # numbers answered so far
+        self.cpu_s = 0.0  # this thread's CPU spent answering
 
     def release(self) -> None:
         """Close this process's copy of the child's end (once the child holds it): the thread then
@@ -100,14 +106,17 @@ class Oracle:
                     secret_now = False
                 elif op == ASK:
                     count = int.from_bytes(asks.read(4), "little")
-                    if count > PIECE or self.answered + count > MAX_NUMBERS:
+                    if count > PIECE or self.cpu_s > CPU_BUDGET_S:
                         return
                     raw = asks.read(8 * count)
                     if len(raw) != 8 * count:
                         return
+                    began = time.thread_time()
+                    move = _move(np.frombuffer(raw, dtype="<f8"), secret if secret_now else plain)
                     self.answered += count
+                    self.cpu_s += time.thread_time() - began
                     try:
-                        self._socket.sendall(_move(np.frombuffer(raw, dtype="<f8"), secret if secret_now else plain))
+                        self._socket.sendall(move)
                     except OSError:  # the child is gone, or stopped reading
                         return
                 else:

@@ -26,7 +26,7 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
           "fits_the_secret", "reads_the_canarys_closures_from_raw_memory"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
-          "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize"]
+          "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize", "honest_plots_in_every_call"]
 
 
 def _autograd(outcome):
@@ -249,11 +249,13 @@ def test_a_profile_function_that_reads_the_secret_is_on_the_record(grade_file, s
 def test_the_graders_operator_gives_no_more_than_sins_own_graph(grade_file, sin):
     """A red team's cos cheat called torch.sin on a detached x, then the canary's operator on x. The
     operator gives the derivative of the numbers it is handed, which the graph of a call of sin at
-    them saves anyway: both routes get the same verdicts, and neither is called a formula."""
+    them saves anyway: both routes get the same verdicts, and neither is called a formula. So does
+    a third, which asks the grader on the canary's socket itself, as the operator does."""
     outcomes = [grade_file(VERDICT / name, sin) for name in ("uses_the_graders_operator.py",
-                                                             "reads_the_saved_derivative.py")]
+                                                             "reads_the_saved_derivative.py",
+                                                             "asks_the_oracle_itself.py")]
     verdicts = [_autograd(outcome).data["verdicts"] for outcome in outcomes]
-    assert verdicts[0] == verdicts[1] and set(verdicts[0]) == {"proven"}, verdicts
+    assert verdicts[0] == verdicts[1] == verdicts[2] and set(verdicts[0]) == {"proven"}, verdicts
     assert all(not outcome.sandbox_events for outcome in outcomes)
 
 
