@@ -186,7 +186,7 @@ def apply_limits(limits: dict[str, Any], uses_cuda: bool) -> list[str]:
     # grader counts them (session.FolderWatch), and this bounds how many there are to count. And
     # each may be a pipe, whose 16 pages count against one total per user: 1,017 pipes of a red
     # team's took root's (16,384), so that root's other programs got 8 KiB pipes while it lived. A
-    # child has 7 open when the submission loads.
+    # child has 8 open when the submission loads (the oracle's socket the eighth).
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     files = OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
     resource.setrlimit(resource.RLIMIT_NOFILE, (files, files))
