@@ -164,8 +164,11 @@ def install(torch: Any, primitive: str, derivative: str, oracle_fd: int,
                 values = from_dlpack(numbers).copy()
                 # Flat, since numpy answers a 0-d array with a scalar, which torch.from_numpy refuses.
                 shape, u, complex_ = values.shape, values.real.astype(float64).reshape(-1), values.dtype.kind == "c"
-                move = empty(u.shape, float64) if asking[0] else zeros(u.shape, float64)
-                if asking[0] and not _asked(u, move):
+                # Read once: the harness's rest() lowers the flag without waiting for a thread of the
+                # submission's still in here, and a second read then left `move` as empty() made it.
+                remote = asking[0]
+                move = empty(u.shape, float64) if remote else zeros(u.shape, float64)
+                if remote and not _asked(u, move):
                     return nan, nan
                 if complex_:  # the secret on the real axis only: off it, a red team's autograd at x + 1j
                     move = mul(move, equal(values.imag.reshape(-1), 0.0))  # carried x's secret move

@@ -91,13 +91,13 @@ class Oracle:
 
     def _serve(self, secret: Secret) -> None:
         # A plain call's move is the same formula with b = 0: the same work either way, so the time
-        # an answer takes tells nothing (a red team's cheat timed autograd, and answered with cos
-        # where it was fast, when a plain answer was zeros at once).
+        # an answer takes tells nothing (tells_by_timing.py, which times autograd and answers with
+        # cos where it was fast, scored 10/10 while a plain answer was zeros at once).
         plain = dataclasses.replace(secret, b=0.0)
         flags: list[bool] = []
         secret_now = False
         with self._socket, self._socket.makefile("rb") as asks, contextlib.suppress(OSError):
-            # (OSError: the child ended with asks unread, which resets the connection)
+            # (OSError: the child is gone, perhaps with asks unread, which resets the connection)
             while op := asks.read(1):
                 if op == CASE:
                     flags, secret_now = list(self._plans.popleft()) if self._plans else [], False
@@ -116,10 +116,7 @@ class Oracle:
                     move = _move(np.frombuffer(raw, dtype="<f8"), secret if secret_now else plain)
                     self.answered += count
                     self.cpu_s += time.thread_time() - began
-                    try:
-                        self._socket.sendall(move)
-                    except OSError:  # the child is gone, or stopped reading
-                        return
+                    self._socket.sendall(move)
                 else:
                     return
 
