@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import cProfile
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -62,7 +63,21 @@ def main() -> None:
     from grader.grids import grid_seed
     from grader.probe import Plan
     from grader.report import plot, write_files
-    from grader.sandbox import session
+    from grader.sandbox import oracle, session
+
+    oracle_cpu = [0.0, 0.0]  # the oracle threads' (user, system), summed over submissions
+    serve = oracle.Oracle._serve
+
+    def timed_serve(self: oracle.Oracle, secret: object) -> None:
+        r0 = resource.getrusage(resource.RUSAGE_THREAD)
+        try:
+            serve(self, secret)  # type: ignore[arg-type]
+        finally:
+            r1 = resource.getrusage(resource.RUSAGE_THREAD)
+            oracle_cpu[0] += r1.ru_utime - r0.ru_utime
+            oracle_cpu[1] += r1.ru_stime - r0.ru_stime
+
+    oracle.Oracle._serve = timed_serve  # type: ignore[method-assign]
 
     ex = exercises.load("sin")
     started = time.perf_counter()
@@ -108,6 +123,8 @@ def main() -> None:
     for name, (user, system) in (("worker", worker), ("zygote", zygote_own),
                                  ("children", children)):
         print(f"  {name:9s} user {ms(user)}  kernel {ms(system)}")
+        if name == "worker":
+            print(f"   of which the oracle's threads: user {ms(oracle_cpu[0])}  kernel {ms(oracle_cpu[1])}")
     print(f"  total CPU {ms(sum(worker) + sum(zygote_own) + sum(children))}; wall {ms(wall)}")
     for name, seconds in phases.items():
         print(f"  worker wall in {name}: {ms(seconds)}")

@@ -148,13 +148,18 @@ def secret_move(x: Any, secret: Secret, xp: Any) -> Any:
     """What the secret adds to the true derivative at x: b * (0.75 + c * tri(w) + grain), with
     tri(w) = 1 - 4 |w - floor(w) - 0.5|. The oracle (sandbox/oracle.py) answers the child with
     exactly these numbers, and the child adds them to its own true derivative as the verdict does."""
+    return secret_term(x, secret, xp) * secret.b
+
+
+def secret_term(x: Any, secret: Secret, xp: Any) -> Any:
+    """secret_move without its factor b: 0.75 + c * tri(w) + grain, which b does not change (the
+    oracle keeps these for numbers asked again, and multiplies by b, or by 0 on a plain call)."""
     omega, phi, amp = (xp.asarray(v, dtype=xp.float64) for v in (secret.omega, secret.phi, secret.amp))
     # Sums, not matmul: numpy hands a large matmul to a BLAS that runs threads of its own, and the
     # grader's oracle then took two cores for one child's asks.
     w = (xp.sin(x[..., None] * omega + phi) * amp).sum(-1)
     c = secret.smooth_share
-    term = xp.abs(xp.remainder(w, 1.0) - 0.5) * (-4 * c) + grain(x, secret, xp) + (0.75 + c)
-    return term * secret.b
+    return xp.abs(xp.remainder(w, 1.0) - 0.5) * (-4 * c) + grain(x, secret, xp) + (0.75 + c)
 
 
 def grain(u: Any, secret: Secret, xp: Any) -> Any:

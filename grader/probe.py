@@ -146,8 +146,7 @@ _REFERENCE_PASSES: dict[tuple[str, str, tuple[float, ...]], TracedCall | None] =
 
 def run_case(session: Conversation, case: grids.GridCase, timeout: float) -> CaseResult:
     secret = draw_secret_calls()
-    session.oracle.expect(secret)
-    session.send(*_case_request(case, secret))
+    session.send(_case_header(case, secret, session.oracle.expect(secret)), _payload(case))
     return session.reply(timeout, "a call of your function", _parser(case, secret))
 
 
@@ -178,14 +177,14 @@ def run_cases(session: Conversation, cases: Sequence[grids.GridCase], results: l
     64 KiB; the session never waits on a write either (protocol.Sender), so a child stuck in a
     student's call with a smaller pipe still only runs out of time."""
     draws = [draw_secret_calls() for _ in cases]
-    requests = [_case_request(case, secret) for case, secret in zip(cases, draws, strict=True)]
+    payloads = [_payload(case) for case in cases]
     in_flight: list[int] = []
     sent = 0
     while len(results) < len(cases):
-        while sent < len(cases) and (not in_flight or sum(in_flight) + _size(requests[sent]) <= WINDOW):
-            session.oracle.expect(draws[sent])  # before the child can begin the case
-            session.send(*requests[sent])
-            in_flight.append(_size(requests[sent]))
+        while sent < len(cases) and (not in_flight or sum(in_flight) + _size(payloads[sent]) <= WINDOW):
+            # The plan goes to the oracle before the child can begin the case.
+            session.send(_case_header(cases[sent], draws[sent], session.oracle.expect(draws[sent])), payloads[sent])
+            in_flight.append(_size(payloads[sent]))
             sent += 1
         done = len(results)
         results.append(session.reply(timeout(), "a call of your function", _parser(cases[done], draws[done])))
@@ -195,14 +194,18 @@ def run_cases(session: Conversation, cases: Sequence[grids.GridCase], results: l
 WINDOW = 16 << 10
 
 
-def _case_request(case: grids.GridCase, secret: tuple[bool, ...]) -> tuple[dict[str, Any], bytes]:
-    header = {"op": "case", "dtype": case.dtype, "device": case.device, "layout": case.layout,
-              "shape": list(case.shape), "calls": len(secret)}
-    return header, case.values.astype("<f8").tobytes()
+def _case_header(case: grids.GridCase, secret: tuple[bool, ...], id: int) -> dict[str, Any]:
+    """A case's request: its calls' plan stays here, at the oracle, under `id`."""
+    return {"op": "case", "case": id, "dtype": case.dtype, "device": case.device, "layout": case.layout,
+            "shape": list(case.shape), "calls": len(secret)}
 
 
-def _size(request: tuple[dict[str, Any], bytes]) -> int:
-    return len(request[1]) + 256  # the JSON header is well under 256 bytes
+def _payload(case: grids.GridCase) -> bytes:
+    return case.values.astype("<f8").tobytes()
+
+
+def _size(payload: bytes) -> int:
+    return len(payload) + 256  # the JSON header is well under 256 bytes
 
 
 def run_plot(session: Conversation, xs: np.ndarray, timeout: float) -> Returned:

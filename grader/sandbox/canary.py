@@ -17,7 +17,7 @@ d and h come from one opaque operator, `grader_canary::derivatives`: for the num
 their true derivative, plus, inside a call of the submission's that the grader planned, what the
 grader's oracle answers for those very numbers (sandbox/oracle.py): the secret's move on a call the
 grader chose to be secret, zero on the others. The secret and the plan never enter this process;
-the harness only marks where each planned call begins and ends. Called by itself, the operator
+the harness only notes which planned call is running, and its asks name it. Called by itself, the operator
 gives what the graph of a call of sin at those numbers saves for its backward anyway. A submission
 sees the same modes (none at all), the same graph (its grad_fn is AddcmulBackward0 every time), the
 same ops and the same cost on every call; only the numbers of the derivative differ.
@@ -34,7 +34,6 @@ from __future__ import annotations
 import ast
 import gc
 import os
-import struct
 import sys
 import threading
 import warnings
@@ -44,7 +43,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from grader.canary import GC_TURNED_ON, HALF_SECOND
-from grader.sandbox.oracle import ASK, CASE, NEXT, PIECE, REST
+from grader.sandbox.oracle import HEADER, PIECE
 
 NAMESPACE = "grader_canary"
 _install_lock = threading.Lock()
@@ -79,15 +78,17 @@ def install(torch: Any, primitive: str, derivative: str, oracle_fd: int,
     numpy_errors, quiet = _numpy_error_state()
     set_errors, reset_errors = numpy_errors.set, numpy_errors.reset
     nan = torch.tensor(float("nan"), dtype=torch.float64)  # what a failed formula gives (it broadcasts)
-    asking = [False]  # inside a planned call: the oracle says what to add (zero, on a plain call)
+    # Inside a planned call, its (case id, index): the oracle says what to add (zero, on a plain
+    # call); None outside one, where the kernel asks nothing.
+    planned: list[tuple[int, int] | None] = [None]
+    case_now, calls_begun = [0], [0]
     counted, unfollowed = [0], [0]
     # One thread at a time inside (the collector's switch is the process's, and one ask and its
     # answer must not interleave with another's on the socket); bound now, since a `with` would
     # allocate (see derivatives).
     one_at_a_time = threading.RLock()
     enter, leave = one_at_a_time.acquire, one_at_a_time.release
-    write, readv, view_of, length, header = os.write, os.readv, memoryview, len, struct.Struct("<I").pack
-    ask_op, case_op, next_op, rest_op = ASK, CASE, NEXT, REST
+    write, readv, view_of, length, header = os.write, os.readv, memoryview, len, HEADER.pack
     # Every name these functions use is theirs from here: a global or builtin is looked up when it
     # runs, and a red team's submission put its own zip in this module's globals (and in builtins),
     # which the formula then called, and below which it read the formula's frame (the secret lived
@@ -164,11 +165,11 @@ def install(torch: Any, primitive: str, derivative: str, oracle_fd: int,
                 values = from_dlpack(numbers).copy()
                 # Flat, since numpy answers a 0-d array with a scalar, which torch.from_numpy refuses.
                 shape, u, complex_ = values.shape, values.real.astype(float64).reshape(-1), values.dtype.kind == "c"
-                # Read once: the harness's rest() lowers the flag without waiting for a thread of the
+                # Read once: the harness's rest() lowers it without waiting for a thread of the
                 # submission's still in here, and a second read then left `move` as empty() made it.
-                remote = asking[0]
-                move = empty(u.shape, float64) if remote else zeros(u.shape, float64)
-                if remote and not _asked(u, move):
+                call = planned[0]
+                move = zeros(u.shape, float64) if call is None else empty(u.shape, float64)
+                if call is not None and not _asked(u, move, call):
                     return nan, nan
                 if complex_:  # the secret on the real axis only: off it, a red team's autograd at x + 1j
                     move = mul(move, equal(values.imag.reshape(-1), 0.0))  # carried x's secret move
@@ -178,12 +179,13 @@ def install(torch: Any, primitive: str, derivative: str, oracle_fd: int,
             finally:
                 reset_errors(token)
 
-    def _asked(u: Any, move: Any) -> bool:
-        # The oracle's move for each number of u, into move, a piece at a time (so that what the
-        # grader reads at once stays small): False if it did not answer in full.
+    def _asked(u: Any, move: Any, call: tuple[int, int]) -> bool:
+        # The oracle's move for each number of u in that call, into move, a piece at a time (so
+        # that what the grader reads at once stays small): False if it did not answer in full.
+        case, index = call
         for start in to_range(0, length(u), piece):
             numbers = u[start:start + piece]
-            _sent(ask_op + header(length(numbers)) + numbers.tobytes())
+            _sent(header(length(numbers), case, index) + numbers.tobytes())
             into, got = view_of(move[start:start + piece]).cast("B"), 0
             while got < length(into):
                 read = readv(oracle_fd, [into[got:]])
@@ -196,17 +198,6 @@ def install(torch: Any, primitive: str, derivative: str, oracle_fd: int,
         left = view_of(message)
         while length(left):
             left = left[write(oracle_fd, left):]
-
-    def _marked(op: bytes) -> None:
-        # A marker for the oracle, between asks (never inside one's message). A grader that is
-        # gone is no concern here: the next ask then fails, and its derivative is NaN.
-        enter()
-        try:
-            _sent(op)
-        except failure:
-            pass
-        finally:
-            leave()
 
     def meta(x: Any) -> tuple[Any, Any]:
         return torch.empty_like(x), torch.empty_like(x)
@@ -226,24 +217,24 @@ def install(torch: Any, primitive: str, derivative: str, oracle_fd: int,
         aten.impl(primitive, kernel, "Autograd")
         aten.impl(primitive + "_", lambda x: x.copy_(kernel(x.clone())), "Autograd")
 
-        def case() -> None:
-            # A case's calls begin (the oracle takes their plan), and the primitive's count starts again.
-            asking[0] = False
-            _marked(case_op)
+        def case(id: int) -> None:
+            # A case's calls begin (their plan has this id at the oracle); the primitive's count
+            # starts again.
+            planned[0] = None
+            case_now[0], calls_begun[0] = id, 0
             counted[0] = unfollowed[0] = 0
 
         def recount() -> None:
             counted[0] = unfollowed[0] = 0
 
         def next_call() -> None:
-            _marked(next_op)
-            asking[0] = True
+            planned[0] = (case_now[0], calls_begun[0])
+            calls_begun[0] += 1
 
         def rest() -> None:
-            asking[0] = False
-            _marked(rest_op)
+            planned[0] = None
 
-        harness = (("case() -> ()", case), ("recount() -> ()", recount), ("next_call() -> ()", next_call),
+        harness = (("case(int id) -> ()", case), ("recount() -> ()", recount), ("next_call() -> ()", next_call),
                    ("rest() -> ()", rest), ("calls() -> int", lambda: counted[0]),
                    ("unfollowed() -> int", lambda: unfollowed[0]))
         for schema, function in harness:

@@ -12,33 +12,37 @@ What the child learns is only what any honest call of sin shows it: the derivati
 chose. To follow the secret at the grid's x, something must ask about x itself during that call,
 which is autograd of the grader's sin (or the grader's operator, whose answer is the same).
 
-Wire format, child to grader: one byte, CASE (a case's calls begin: take the next planned flags),
-NEXT (the next planned call begins), REST (the call ended), or ASK followed by a 4-byte little-endian
-count n <= PIECE and n float64s; the grader answers an ASK with n float64s. The child's harness
-writes the markers and its kernel the asks; a submission can write any of them too (the socket is
-in its process), and so only confuse its own calls: a move for x comes only from an ASK of x,
-which is what the grader's operator, or autograd of its sin, makes (an ASK written by hand is the
-operator called by hand, and gets the same verdict). A message that breaks the format, or answers
-that took more than CPU_BUDGET_S of this thread's CPU in all, end the answering: the child's kernel
-then gives NaN derivatives.
+Wire format, child to grader: asks only, each a header of three little-endian 4-byte numbers, n <= PIECE,
+the case and the call (the case's id, a random number `expect` gave the grader and the case's request
+gave the child, and the index of the planned call within it), then n float64s; the grader answers
+with n float64s, the move for each number, with the secret if that call is planned secret (an id
+never planned, or an index past the plan's calls, is plain). The child's kernel writes them, and
+only inside a planned call; a submission can write them too (the socket is in its process), naming
+any call it has learned the id of, and so only learn what asking inside that call tells it:
+a move for x comes only from an ask of x, which is what the grader's operator, or autograd of its
+sin, makes (an ask written by hand is the operator called by hand, and gets the same verdict).
+Nothing else crosses: a case, a call's start and its end are noted in the child and ride on its
+asks (the markers they once were cost two writes and two of this thread's wake-ups a call). A
+message that breaks the format, or answers that took more than CPU_BUDGET_S of this thread's CPU in
+all, end the answering: the child's kernel then gives NaN derivatives.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
-import dataclasses
 import os
+import secrets
 import socket
+import struct
 import threading
 import time
 from collections.abc import Sequence
 
 import numpy as np
 
-from grader.canary import Secret, secret_move
+from grader.canary import Secret, secret_term
 
-ASK, CASE, NEXT, REST = b"A", b"C", b"N", b"R"
+HEADER = struct.Struct("<III")  # numbers, case, call
 PIECE = 1 << 16  # numbers per ask: the child asks about a larger tensor a piece at a time
 # The CPU this thread may spend answering one submission. Its answers cost the grader 0.3-0.9 µs a
 # number (more for huge numbers, whose sines reduce slowly), CPU the child's limits do not count (it
@@ -46,6 +50,9 @@ PIECE = 1 << 16  # numbers per ask: the child asks about a larger tensor a piece
 # points in every call asks 25 million numbers in a run, about 9 s (a cap of 2^22 numbers made that
 # NaN and 1/10); a flood costs the grader this much at most.
 CPU_BUDGET_S = 30.0
+# The terms kept for numbers asked again (a case's three or four calls ask about the same numbers;
+# a plot's grid asked in every call, the same each time): past this many numbers, all are forgotten.
+KEPT_NUMBERS = 1 << 20
 
 
 class Oracle:
@@ -57,7 +64,9 @@ class Oracle:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._socket = ours
         self.channel = theirs.detach()
-        self._plans: collections.deque[tuple[bool, ...]] = collections.deque()
+        self._plans: dict[int, tuple[bool, ...]] = {}  # case id -> which of its calls are secret
+        self._terms: dict[bytes, np.ndarray] = {}  # the asked numbers' bytes -> their secret_term
+        self._kept = 0
         self._thread: threading.Thread | None = None
         self.answered = 0  # numbers answered so far
         self.cpu_s = 0.0  # this thread's CPU spent answering
@@ -76,9 +85,13 @@ class Oracle:
             self._thread = threading.Thread(target=self._serve, args=(secret,), daemon=True)
             self._thread.start()
 
-    def expect(self, flags: Sequence[bool]) -> None:
-        """The next case's calls, secret where `flags` say: called before its request is sent."""
-        self._plans.append(tuple(flags))
+    def expect(self, flags: Sequence[bool]) -> int:
+        """A case whose calls are secret where `flags` say, before its request is sent: the case's
+        id, for the request (the child's asks in its calls name it)."""
+        while (id := secrets.randbits(32)) in self._plans:
+            pass
+        self._plans[id] = tuple(flags)
+        return id
 
     def close(self, wait: float = 1.0) -> None:
         """Stop answering: where the child is gone (or never started), the thread sees its end
@@ -90,37 +103,36 @@ class Oracle:
             self._thread.join(wait)
 
     def _serve(self, secret: Secret) -> None:
-        # A plain call's move is the same formula with b = 0: the same work either way, so the time
-        # an answer takes tells nothing (tells_by_timing.py, which times autograd and answers with
-        # cos where it was fast, scored 10/10 while a plain answer was zeros at once).
-        plain = dataclasses.replace(secret, b=0.0)
-        flags: list[bool] = []
-        secret_now = False
+        # A plain call's move is the same term times 0, not zeros at once: the same work either way,
+        # so the time an answer takes tells nothing (tells_by_timing.py, which times autograd and
+        # answers with cos where it was fast, scored 10/10 while a plain answer was zeros at once).
+        # A kept term answers faster, for plain and secret calls alike: it tells only that these
+        # numbers were asked before, which the child knows.
         with self._socket, self._socket.makefile("rb") as asks, contextlib.suppress(OSError):
             # (OSError: the child is gone, perhaps with asks unread, which resets the connection)
-            while op := asks.read(1):
-                if op == CASE:
-                    flags, secret_now = list(self._plans.popleft()) if self._plans else [], False
-                elif op == NEXT:
-                    secret_now = flags.pop(0) if flags else False
-                elif op == REST:
-                    secret_now = False
-                elif op == ASK:
-                    count = int.from_bytes(asks.read(4), "little")
-                    if count > PIECE or self.cpu_s > CPU_BUDGET_S:
-                        return
-                    raw = asks.read(8 * count)
-                    if len(raw) != 8 * count:
-                        return
-                    began = time.thread_time()
-                    move = _move(np.frombuffer(raw, dtype="<f8"), secret if secret_now else plain)
-                    self.answered += count
-                    self.cpu_s += time.thread_time() - began
-                    self._socket.sendall(move)
-                else:
+            while len(header := asks.read(HEADER.size)) == HEADER.size:
+                count, case, call = HEADER.unpack(header)
+                if count > PIECE or self.cpu_s > CPU_BUDGET_S:
                     return
+                raw = asks.read(8 * count)
+                if len(raw) != 8 * count:
+                    return
+                began = time.thread_time()
+                flags = self._plans.get(case, ())
+                factor = secret.b if call < len(flags) and flags[call] else 0.0
+                move = (self._term(raw, secret) * factor).tobytes()
+                self.answered += count
+                self.cpu_s += time.thread_time() - began
+                self._socket.sendall(move)
 
-
-def _move(u: np.ndarray, secret: Secret) -> bytes:
-    with np.errstate(all="ignore"):  # a number that is not finite moves by NaN, and says nothing here
-        return np.asarray(secret_move(u, secret, np), dtype="<f8").tobytes()
+    def _term(self, raw: bytes, secret: Secret) -> np.ndarray:
+        term = self._terms.get(raw)
+        if term is None:
+            with np.errstate(all="ignore"):  # a number that is not finite moves by NaN, and says nothing here
+                term = np.asarray(secret_term(np.frombuffer(raw, dtype="<f8"), secret, np), dtype="<f8")
+            if self._kept + term.size > KEPT_NUMBERS:
+                self._terms.clear()
+                self._kept = 0
+            self._terms[raw] = term
+            self._kept += term.size
+        return term

@@ -612,8 +612,7 @@ def warm_up(torch: Any, styles: tuple[str, ...]) -> None:
             # Best effort: a warm-up that fails (an op missing for a dtype, say) only costs speed.
             with contextlib.suppress(Exception):
                 child.snapshot(torch, fn(x), x.numel(), [])
-                oracle.expect((False, True))
-                warm.case()
+                warm.case(oracle.expect((False, True)))
                 for _ in range(2):
                     warm.next_call()
                     fn(x)

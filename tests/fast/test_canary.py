@@ -26,7 +26,7 @@ import pytest
 import torch
 
 from grader.canary import Secret, secret_derivative
-from grader.sandbox import canary
+from grader.sandbox import canary, oracle
 from tests.canaries import InProcessCanary
 from tests.conftest import SUBMISSIONS
 
@@ -365,19 +365,23 @@ def test_every_draw_differs_clearly_from_the_truth_and_stays_gentle():
 
 
 def test_the_harness_operators_called_by_a_submission_confuse_only_its_own_calls():
-    """The harness's markers are operators a submission can call too (and the oracle's socket is in
-    its process): they raise nothing, and only shift which of its own calls the grader answers with
-    the secret. A case begun by the submission takes the plan; the harness's own then finds none."""
+    """The harness's operators are a submission's to call too (and the oracle's socket is in its
+    process): they raise nothing, and only change which plan its own calls' asks name. A case id
+    the grader never gave is plain; one it gave, the submission's call gets that call's state."""
     installed = InProcessCanary(torch, SECRET)
     try:
-        installed.oracle.expect((True,))
-        torch.ops.grader_canary.case()  # the submission's: it takes the plan the harness's would have
+        planned = installed.oracle.expect((True, False))
+        torch.ops.grader_canary.case(planned ^ 1)  # the submission's, an id never planned: plain
+        torch.ops.grader_canary.next_call()
+        torch.testing.assert_close(honest_backward(X), torch.cos(X))
+        torch.ops.grader_canary.case(planned)  # the grader's: its first call is secret
         torch.ops.grader_canary.next_call()
         assert (honest_backward(X) - _secret()).abs().max() < 1e-12
-        torch.ops.grader_canary.rest()
-        installed.case()  # the harness's: nothing planned is left, so plain
-        installed.next_call()
+        torch.ops.grader_canary.next_call()  # its second, plain
         torch.testing.assert_close(honest_backward(X), torch.cos(X))
+        torch.ops.grader_canary.next_call()  # past the plan's calls: plain
+        torch.testing.assert_close(honest_backward(X), torch.cos(X))
+        torch.ops.grader_canary.rest()
         torch.ops.grader_canary.recount()
         assert installed.calls() == 0
     finally:
@@ -390,13 +394,39 @@ def test_garbage_on_the_oracles_socket_ends_its_answers_with_nan_and_no_hang():
     installed = InProcessCanary(torch, SECRET)
     try:
         installed.select(True)
-        os.write(installed.oracle.channel, b"A" + (1 << 30).to_bytes(4, "little"))  # past the piece: refused
+        os.write(installed.oracle.channel, oracle.HEADER.pack(1 << 30, 0, 0))  # past the piece: refused
         x = X.clone().requires_grad_(True)
         torch.sin(x).sum().backward()
         assert torch.isnan(x.grad).all()
         assert installed.oracle.answered == 0
     finally:
         installed.remove()
+
+
+def test_answers_for_numbers_asked_again_are_the_formulas_to_the_bit(monkeypatch):
+    """The oracle keeps the term of numbers asked before (a case's calls all ask about one x) and
+    forgets all of them past KEPT_NUMBERS: secret and plain calls, first asks and repeated ones,
+    before and after forgetting, give the formula's numbers exactly."""
+    monkeypatch.setattr(oracle, "KEPT_NUMBERS", 150)  # two of the three inputs below fit, then all go
+    inputs = [torch.linspace(-6, 6, 64, dtype=torch.float64) + shift for shift in (0.0, 0.25, 0.5)]
+    installed = InProcessCanary(torch, SECRET)
+    try:
+        seen = []
+        for flags in ((True, False, True), (False, True, True)):
+            installed.plan(*flags)
+            for on in flags:
+                installed.next_call()
+                for x in inputs:
+                    leaf = x.clone().requires_grad_(True)
+                    torch.sin(leaf).sum().backward()
+                    seen.append((on, x, leaf.grad))
+                installed.rest()
+    finally:
+        installed.remove()
+    assert installed.oracle.answered == 6 * 3 * 64
+    for on, x, grad in seen:
+        want = secret_derivative(x.numpy(), SECRET, "cos(u)", np) if on else np.cos(x.numpy())
+        np.testing.assert_array_equal(grad.numpy(), want)
 
 
 def test_the_grader_spends_a_bounded_cpu_time_answering_one_submission(monkeypatch):
