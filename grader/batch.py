@@ -198,8 +198,19 @@ def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecu
     shared = sandbox.share_zygote(workers) if workers > 1 else None
     if shared is not None:
         _SHARED[id(pool)] = shared
-    for rank in range(workers):  # each busy for seconds, so each lands on a worker of its own
-        pool.submit(_warm_worker, exercise, plot, rank, shared.shared[rank] if shared else None)
+    # A worker is one thread's work: numpy's BLAS would start a thread per core in each, which
+    # spins after every small product (matplotlib's transforms), 2 ms of CPU a submission taken
+    # from the other workers. The workers start at the first submit, with this environment.
+    blas = os.environ.get("OPENBLAS_NUM_THREADS")
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    try:
+        for rank in range(workers):  # each busy for seconds, so each lands on a worker of its own
+            pool.submit(_warm_worker, exercise, plot, rank, shared.shared[rank] if shared else None)
+    finally:
+        if blas is None:
+            del os.environ["OPENBLAS_NUM_THREADS"]
+        else:
+            os.environ["OPENBLAS_NUM_THREADS"] = blas
     return pool
 
 
