@@ -48,11 +48,17 @@ PIECE = 1 << 16  # numbers per ask: the child asks about a larger tensor a piece
 # number (more for huge numbers, whose sines reduce slowly), CPU the child's limits do not count (it
 # waits for them at no cost of its own). An honest student who also computes sin on a plot's 100,000
 # points in every call asks 25 million numbers in a run, about 9 s (a cap of 2^22 numbers made that
-# NaN and 1/10); a flood costs the grader this much at most.
+# NaN and 1/10); a flood costs the grader this much at most. All of the thread's CPU counts, reading
+# and sending included: a red team's flood of empty asks cost 3 µs each, of which only the formula's
+# 1 µs was counted, and took 68 s of a core before its answers stopped. An empty ask is refused (the
+# kernel never makes one).
 CPU_BUDGET_S = 30.0
-# The terms kept for numbers asked again (a case's three or four calls ask about the same numbers;
-# a plot's grid asked in every call, the same each time): past this many numbers, all are forgotten.
-KEPT_NUMBERS = 1 << 20
+# The memory kept for numbers asked again (a case's three or four calls ask about the same numbers;
+# a plot's grid asked in every call, the same each time): past this, all is forgotten. An entry costs
+# its key and its term, and about ENTRY_BYTES of Python objects and dict slot besides: counted by
+# numbers alone, a red team's million asks of one number each held 250 MB of the grader's memory.
+KEPT_BYTES = 16 << 20
+ENTRY_BYTES = 256
 
 
 class Oracle:
@@ -69,7 +75,7 @@ class Oracle:
         self._kept = 0
         self._thread: threading.Thread | None = None
         self.answered = 0  # numbers answered so far
-        self.cpu_s = 0.0  # this thread's CPU spent answering
+        self.cpu_s = 0.0  # this thread's CPU so far: reading asks, working out and sending answers
 
     def release(self) -> None:
         """Close this process's copy of the child's end (once the child holds it): the thread then
@@ -108,31 +114,31 @@ class Oracle:
         # answers with cos where it was fast, scored 10/10 while a plain answer was zeros at once).
         # A kept term answers faster, for plain and secret calls alike: it tells only that these
         # numbers were asked before, which the child knows.
+        started = time.thread_time()
         with self._socket, self._socket.makefile("rb") as asks, contextlib.suppress(OSError):
             # (OSError: the child is gone, perhaps with asks unread, which resets the connection)
             while len(header := asks.read(HEADER.size)) == HEADER.size:
                 count, case, call = HEADER.unpack(header)
-                if count > PIECE or self.cpu_s > CPU_BUDGET_S:
+                if not 0 < count <= PIECE or self.cpu_s > CPU_BUDGET_S:
                     return
                 raw = asks.read(8 * count)
                 if len(raw) != 8 * count:
                     return
-                began = time.thread_time()
                 flags = self._plans.get(case, ())
                 factor = secret.b if call < len(flags) and flags[call] else 0.0
-                move = (self._term(raw, secret) * factor).tobytes()
+                self._socket.sendall((self._term(raw, secret) * factor).tobytes())
                 self.answered += count
-                self.cpu_s += time.thread_time() - began
-                self._socket.sendall(move)
+                self.cpu_s = time.thread_time() - started
 
     def _term(self, raw: bytes, secret: Secret) -> np.ndarray:
         term = self._terms.get(raw)
         if term is None:
             with np.errstate(all="ignore"):  # a number that is not finite moves by NaN, and says nothing here
                 term = np.asarray(secret_term(np.frombuffer(raw, dtype="<f8"), secret, np), dtype="<f8")
-            if self._kept + term.size > KEPT_NUMBERS:
+            cost = len(raw) + term.nbytes + ENTRY_BYTES
+            if self._kept + cost > KEPT_BYTES:
                 self._terms.clear()
                 self._kept = 0
             self._terms[raw] = term
-            self._kept += term.size
+            self._kept += cost
         return term

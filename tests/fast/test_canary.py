@@ -388,13 +388,15 @@ def test_the_harness_operators_called_by_a_submission_confuse_only_its_own_calls
         installed.remove()
 
 
-def test_garbage_on_the_oracles_socket_ends_its_answers_with_nan_and_no_hang():
+@pytest.mark.parametrize("count", [1 << 30, 0], ids=["past the piece", "empty"])
+def test_garbage_on_the_oracles_socket_ends_its_answers_with_nan_and_no_hang(count):
     """Whatever a submission writes to the oracle's socket costs the grader one message: the oracle
-    stops answering, and every derivative the kernel asks for from then on is NaN."""
+    stops answering, and every derivative the kernel asks for from then on is NaN. (An empty ask
+    too: the kernel never makes one, and a red team's flood of them cost the grader 3 µs each.)"""
     installed = InProcessCanary(torch, SECRET)
     try:
         installed.select(True)
-        os.write(installed.oracle.channel, oracle.HEADER.pack(1 << 30, 0, 0))  # past the piece: refused
+        os.write(installed.oracle.channel, oracle.HEADER.pack(count, 0, 0))
         x = X.clone().requires_grad_(True)
         torch.sin(x).sum().backward()
         assert torch.isnan(x.grad).all()
@@ -405,9 +407,9 @@ def test_garbage_on_the_oracles_socket_ends_its_answers_with_nan_and_no_hang():
 
 def test_answers_for_numbers_asked_again_are_the_formulas_to_the_bit(monkeypatch):
     """The oracle keeps the term of numbers asked before (a case's calls all ask about one x) and
-    forgets all of them past KEPT_NUMBERS: secret and plain calls, first asks and repeated ones,
+    forgets all of them past KEPT_BYTES: secret and plain calls, first asks and repeated ones,
     before and after forgetting, give the formula's numbers exactly."""
-    monkeypatch.setattr(oracle, "KEPT_NUMBERS", 150)  # two of the three inputs below fit, then all go
+    monkeypatch.setattr(oracle, "KEPT_BYTES", 3000)  # two of the three inputs below fit (1,280 bytes each)
     inputs = [torch.linspace(-6, 6, 64, dtype=torch.float64) + shift for shift in (0.0, 0.25, 0.5)]
     installed = InProcessCanary(torch, SECRET)
     try:

@@ -1,0 +1,118 @@
+"""The grader's oracle alone, spoken to as a hostile child would: what a flood of asks can cost the
+grader's process (its memory, its CPU), which the child's own limits never count."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import socket
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from grader.canary import Secret
+from grader.sandbox import oracle
+
+SECRET = Secret.draw(random.Random(7))
+
+
+def _flood(channel: socket.socket, asks: list[bytes], batch: int = 2000) -> bool:
+    """Write the asks `batch` at a time and read every answer; False once the oracle hangs up."""
+    for start in range(0, len(asks), batch):
+        part = asks[start:start + batch]
+        try:
+            channel.sendall(b"".join(part))
+        except OSError:
+            return False
+        want = sum(8 * oracle.HEADER.unpack(a[:oracle.HEADER.size])[0] for a in part)
+        got = 0
+        while got < want:
+            try:
+                read = channel.recv(min(want - got, 1 << 20))
+            except OSError:  # (reset: the oracle hung up with asks unread)
+                return False
+            if not read:
+                return False
+            got += len(read)
+    return True
+
+
+def _ask(numbers: np.ndarray) -> bytes:
+    return oracle.HEADER.pack(numbers.size, 1, 0) + numbers.astype("<f8").tobytes()
+
+
+def test_answers_kept_for_asks_of_one_number_each_hold_little_of_the_graders_memory(monkeypatch):
+    """A red team's million asks of one number each, all different, held 250 MB of the grader's
+    memory while the kept answers were counted by numbers (1 << 20 of them): an entry costs Python
+    objects and a dict slot besides. Counted in bytes with that overhead, what is kept (measured
+    object by object) stays within KEPT_BYTES."""
+    monkeypatch.setattr(oracle, "KEPT_BYTES", 1 << 20)
+    served = oracle.Oracle()
+    served.start(SECRET)
+    channel = socket.socket(fileno=served.channel)
+    served.channel = -1
+    try:
+        for numbers in np.array_split(np.linspace(-1e3, 1e3, 20_000), 10):
+            assert _flood(channel, [_ask(np.array([u])) for u in numbers])
+        kept = dict(served._terms)  # (the thread waits for the next ask: nothing changes it now)
+    finally:
+        channel.close()
+        served.close()
+    assert served.answered == 20_000
+    held = sys.getsizeof(kept) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in kept.items())
+    assert 0 < held <= oracle.KEPT_BYTES, held  # (all 20,000 kept, as 20,000 numbers were: 4.5 MB)
+
+
+def test_the_cpu_budget_counts_all_the_oracles_work_reading_included(monkeypatch):
+    """The budget is the thread's whole CPU: asks of one number asked again and again (the kept
+    answer, the cheapest to compute) cost more in reading and sending than in working out, and a
+    red team's flood ran the grader 2.3 times past a budget that timed the formula only."""
+    monkeypatch.setattr(oracle, "CPU_BUDGET_S", 0.3)
+    served = oracle.Oracle()
+    served.start(SECRET)
+    channel = socket.socket(fileno=served.channel)
+    served.channel = -1
+    thread = served._thread
+    assert thread is not None and thread.native_id is not None
+    stat = Path(f"/proc/self/task/{thread.native_id}/stat")
+    tick = os.sysconf("SC_CLK_TCK")
+    seen = 0.0  # the thread's CPU, last read while it still answered
+    ask = _ask(np.array([0.5]))
+    try:
+        for _ in range(10_000):
+            if not _flood(channel, [ask] * 2000):
+                break
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            seen = (int(fields[11]) + int(fields[12])) / tick
+        else:
+            raise AssertionError("the oracle never stopped answering")
+    finally:
+        channel.close()
+        served.close()
+    assert not thread.is_alive()
+    assert seen <= oracle.CPU_BUDGET_S + 0.05, seen
+
+
+def test_no_thread_is_left_when_the_child_never_reads_its_answers():
+    """A child that asks and never reads blocks the oracle's thread in sending; its end closing
+    (the child killed) ends the thread."""
+    served = oracle.Oracle()
+    served.start(SECRET)
+    channel = socket.socket(fileno=served.channel)
+    served.channel = -1
+    big = _ask(np.linspace(-1, 1, oracle.PIECE))
+    def write() -> None:
+        with contextlib.suppress(OSError):  # (its end closed under it, below)
+            for _ in range(8):
+                channel.sendall(big)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    writer.join(0.5)
+    channel.shutdown(socket.SHUT_RDWR)
+    channel.close()
+    served.close(wait=5.0)
+    assert served._thread is not None and not served._thread.is_alive()
