@@ -200,7 +200,9 @@ def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecu
         _SHARED[id(pool)] = shared
     # A worker is one thread's work: numpy's BLAS would start a thread per core in each, which
     # spins after every small product (matplotlib's transforms), 2 ms of CPU a submission taken
-    # from the other workers. The workers start at the first submit, with this environment.
+    # from the other workers. Each submit below starts one worker (Python 3.11 spawns on submit,
+    # in this thread), with this environment; a broken pool is never restarted, but replaced by a
+    # new one from here. (Dask's workers are the cluster's to set up.)
     blas = os.environ.get("OPENBLAS_NUM_THREADS")
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
     try:

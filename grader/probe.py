@@ -146,8 +146,12 @@ _REFERENCE_PASSES: dict[tuple[str, str, tuple[float, ...]], TracedCall | None] =
 
 def run_case(session: Conversation, case: grids.GridCase, timeout: float) -> CaseResult:
     secret = draw_secret_calls()
-    session.send(_case_header(case, secret, session.oracle.expect(secret)), _payload(case))
-    return session.reply(timeout, "a call of your function", _parser(case, secret))
+    case_id = session.oracle.expect(secret)
+    session.send(_case_header(case, secret, case_id), _payload(case))
+    try:
+        return session.reply(timeout, "a call of your function", _parser(case, secret))
+    finally:
+        session.oracle.forget(case_id)
 
 
 def draw_secret_calls() -> tuple[bool, ...]:
@@ -178,25 +182,25 @@ def run_cases(session: Conversation, cases: Sequence[grids.GridCase], results: l
     student's call with a smaller pipe still only runs out of time."""
     draws = [draw_secret_calls() for _ in cases]
     payloads = [_payload(case) for case in cases]
-    in_flight: list[int] = []
+    in_flight: list[tuple[int, int]] = []  # (bytes, the case's id at the oracle) per request sent
     sent = 0
     while len(results) < len(cases):
-        while sent < len(cases) and (not in_flight or sum(in_flight) + _size(payloads[sent]) <= WINDOW):
-            # The plan goes to the oracle before the child can begin the case.
-            session.send(_case_header(cases[sent], draws[sent], session.oracle.expect(draws[sent])), payloads[sent])
-            in_flight.append(_size(payloads[sent]))
+        while sent < len(cases) and (not in_flight or sum(n for n, _ in in_flight) + _size(payloads[sent]) <= WINDOW):
+            case_id = session.oracle.expect(draws[sent])  # the plan goes to the oracle before the child begins it
+            session.send(_case_header(cases[sent], draws[sent], case_id), payloads[sent])
+            in_flight.append((_size(payloads[sent]), case_id))
             sent += 1
         done = len(results)
         results.append(session.reply(timeout(), "a call of your function", _parser(cases[done], draws[done])))
-        in_flight.pop(0)
+        session.oracle.forget(in_flight.pop(0)[1])
 
 
 WINDOW = 16 << 10
 
 
-def _case_header(case: grids.GridCase, secret: tuple[bool, ...], id: int) -> dict[str, Any]:
-    """A case's request: its calls' plan stays here, at the oracle, under `id`."""
-    return {"op": "case", "case": id, "dtype": case.dtype, "device": case.device, "layout": case.layout,
+def _case_header(case: grids.GridCase, secret: tuple[bool, ...], case_id: int) -> dict[str, Any]:
+    """A case's request: its calls' plan stays here, at the oracle, under `case_id`."""
+    return {"op": "case", "case": case_id, "dtype": case.dtype, "device": case.device, "layout": case.layout,
             "shape": list(case.shape), "calls": len(secret)}
 
 

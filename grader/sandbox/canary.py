@@ -53,7 +53,7 @@ class Canary(NamedTuple):
     """What the harness holds: operators of the dispatcher. A submission may call them too, and
     only confuses its own calls."""
 
-    case: Any  # a case's calls begin: the oracle takes their plan; the primitive's count starts again
+    case: Any  # a case's calls begin: later asks name its id; the primitive's count starts again
     recount: Any  # the primitive's count starts again (a plain call of the harness's own)
     next_call: Any  # the next planned call begins
     rest: Any  # it returned

@@ -16,9 +16,10 @@ Wire format, child to grader: asks only, each a header of three little-endian 4-
 the case and the call (the case's id, a random number `expect` gave the grader and the case's request
 gave the child, and the index of the planned call within it), then n float64s; the grader answers
 with n float64s, the move for each number, with the secret if that call is planned secret (an id
-never planned, or an index past the plan's calls, is plain). The child's kernel writes them, and
-only inside a planned call; a submission can write them too (the socket is in its process), naming
-any call it has learned the id of, and so only learn what asking inside that call tells it:
+never planned or already answered, or an index past the plan's calls, is plain). The child's
+kernel writes them, and only inside a planned call; a submission can write them too (the socket is
+in its process), naming any call of a case in flight whose id it has learned, and so only learn
+what asking inside that call tells it:
 a move for x comes only from an ask of x, which is what the grader's operator, or autograd of its
 sin, makes (an ask written by hand is the operator called by hand, and gets the same verdict).
 Nothing else crosses: a case, a call's start and its end are noted in the child and ride on its
@@ -94,10 +95,15 @@ class Oracle:
     def expect(self, flags: Sequence[bool]) -> int:
         """A case whose calls are secret where `flags` say, before its request is sent: the case's
         id, for the request (the child's asks in its calls name it)."""
-        while (id := secrets.randbits(32)) in self._plans:
+        while (case := secrets.randbits(32)) in self._plans:
             pass
-        self._plans[id] = tuple(flags)
-        return id
+        self._plans[case] = tuple(flags)
+        return case
+
+    def forget(self, case: int) -> None:
+        """The case `case` has been answered: asks naming it from now on are plain (a call that has
+        returned asks nothing), and the plans kept stay as few as the cases in flight."""
+        self._plans.pop(case, None)
 
     def close(self, wait: float = 1.0) -> None:
         """Stop answering: where the child is gone (or never started), the thread sees its end

@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import torch
 
-from grader.canary import Secret, secret_derivative
+from grader.canary import Secret, secret_derivative, secret_term
 from grader.sandbox import canary, oracle
 from tests.canaries import InProcessCanary
 from tests.conftest import SUBMISSIONS
@@ -408,9 +408,20 @@ def test_garbage_on_the_oracles_socket_ends_its_answers_with_nan_and_no_hang(cou
 def test_answers_for_numbers_asked_again_are_the_formulas_to_the_bit(monkeypatch):
     """The oracle keeps the term of numbers asked before (a case's calls all ask about one x) and
     forgets all of them past KEPT_BYTES: secret and plain calls, first asks and repeated ones,
-    before and after forgetting, give the formula's numbers exactly."""
-    monkeypatch.setattr(oracle, "KEPT_BYTES", 3000)  # two of the three inputs below fit (1,280 bytes each)
-    inputs = [torch.linspace(-6, 6, 64, dtype=torch.float64) + shift for shift in (0.0, 0.25, 0.5)]
+    before and after forgetting, and numbers that are not ordinary (signed zeros, NaN, infinities,
+    the smallest and largest), give the formula's numbers exactly."""
+    computed = []
+
+    def counted(u, secret, xp):
+        computed.append(len(u))
+        return secret_term(u, secret, xp)
+
+    monkeypatch.setattr(oracle, "secret_term", counted)
+    monkeypatch.setattr(oracle, "KEPT_BYTES", 3000)  # two of the inputs below fit (1,280 bytes each)
+    odd = torch.tensor([0.0, -0.0, math.nan, math.inf, -math.inf, 5e-324, 1e300, -1e300] * 8, dtype=torch.float64)
+    first, second, third = (torch.linspace(-6, 6, 64, dtype=torch.float64) + shift for shift in (0.0, 0.25, 0.5))
+    # Kept, asked again; kept beside it; past the limit (all forgotten), then the first afresh.
+    order = [first, first, second, first, odd, first, third, third]
     installed = InProcessCanary(torch, SECRET)
     try:
         seen = []
@@ -418,16 +429,19 @@ def test_answers_for_numbers_asked_again_are_the_formulas_to_the_bit(monkeypatch
             installed.plan(*flags)
             for on in flags:
                 installed.next_call()
-                for x in inputs:
+                for x in order:
                     leaf = x.clone().requires_grad_(True)
                     torch.sin(leaf).sum().backward()
                     seen.append((on, x, leaf.grad))
                 installed.rest()
     finally:
         installed.remove()
-    assert installed.oracle.answered == 6 * 3 * 64
+    assert installed.oracle.answered == 6 * len(order) * 64
+    assert len(order) < len(computed) < 6 * len(order), computed  # some kept, some forgotten
     for on, x, grad in seen:
-        want = secret_derivative(x.numpy(), SECRET, "cos(u)", np) if on else np.cos(x.numpy())
+        u = x.numpy()
+        with np.errstate(all="ignore"):
+            want = secret_derivative(u, SECRET, "cos(u)", np) if on else np.cos(u)
         np.testing.assert_array_equal(grad.numpy(), want)
 
 

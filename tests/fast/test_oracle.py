@@ -63,7 +63,8 @@ def test_answers_kept_for_asks_of_one_number_each_hold_little_of_the_graders_mem
         served.close()
     assert served.answered == 20_000
     held = sys.getsizeof(kept) + sum(sys.getsizeof(k) + sys.getsizeof(v) for k, v in kept.items())
-    assert 0 < held <= oracle.KEPT_BYTES, held  # (all 20,000 kept, as 20,000 numbers were: 4.5 MB)
+    # (Counted by numbers, as before, all 20,000 were kept: 4.5 MB of objects.)
+    assert 0 < held <= oracle.KEPT_BYTES, held
 
 
 def test_the_cpu_budget_counts_all_the_oracles_work_reading_included(monkeypatch):
@@ -116,3 +117,26 @@ def test_no_thread_is_left_when_the_child_never_reads_its_answers():
     channel.close()
     served.close(wait=5.0)
     assert served._thread is not None and not served._thread.is_alive()
+
+
+def test_a_case_once_answered_is_plain_to_every_later_ask():
+    """The grader forgets a case's plan once its reply is in: a submission that learned the id
+    cannot ask the secret's move under it later (from the plot's call, say), and the plans kept are
+    only those of the cases in flight."""
+    served = oracle.Oracle()
+    served.start(SECRET)
+    channel = socket.socket(fileno=served.channel)
+    served.channel = -1
+    x = np.linspace(-3, 3, 16)
+    try:
+        case = served.expect((True,))
+        channel.sendall(oracle.HEADER.pack(x.size, case, 0) + x.astype("<f8").tobytes())
+        moved = np.frombuffer(channel.recv(8 * x.size, socket.MSG_WAITALL), dtype="<f8")
+        served.forget(case)
+        channel.sendall(oracle.HEADER.pack(x.size, case, 0) + x.astype("<f8").tobytes())
+        later = np.frombuffer(channel.recv(8 * x.size, socket.MSG_WAITALL), dtype="<f8")
+    finally:
+        channel.close()
+        served.close()
+    assert np.abs(moved).min() >= 0.15 and not later.any()
+    assert served._plans == {}

@@ -116,6 +116,25 @@ def _parent(proc: Path) -> int | None:
         return None
 
 
+def test_workers_run_numpys_blas_on_one_thread_and_the_environment_is_left_as_it_was(monkeypatch):
+    """A batch worker is one thread's work: numpy's BLAS thread spun after matplotlib's small
+    products, CPU taken from the other worker. The grader's own environment is left as it was."""
+    from grader import batch
+    from grader.exercise import load
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    pool = batch.start_pool(2, load("sin"), plot=False)
+    try:
+        workers = list(pool._processes)
+        assert len(workers) == 2
+        for pid in workers:
+            environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            assert b"OPENBLAS_NUM_THREADS=1" in environment
+        assert "OPENBLAS_NUM_THREADS" not in os.environ
+    finally:
+        batch.stop_pool(pool)
+
+
 def test_rerun_grades_nothing_that_is_current_and_force_regrades(classroom, tmp_path):
     out = tmp_path / "out"
     batch(classroom, out)
