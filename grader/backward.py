@@ -99,6 +99,11 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
         # Another route to the right gradient (a norm instead of a sum of squares): not a mistake.
         return replace(base, description=f"another route to the same gradient: {_route(student)} where the "
                                          f"reference's pass runs {_route(ref_steps)}")
+    if sentence is not None and right:
+        # The right gradient by a route that is not proven (-sin(-x)): a step of it is no mistake
+        # ("every gradient after it is -1 times what it should be" was false: a second one undid it).
+        sentence, at = _unproven_route(student, ref_steps, ex, sample, at)
+        return replace(base, divergence=sentence, diverges_at=at, reference_at=ref_at)
     second = traced.student[1] if len(traced.student) > 1 else first
     if sentence is None and not (right and agrees(second.value)):
         accumulated = _accumulated(traced, sample)
@@ -118,6 +123,21 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
         return replace(base, description=f"{max(first.passes, len(first.runs))} backward passes ran; the first is "
                                          "shown")
     return replace(base, divergence=sentence, diverges_at=at, reference_at=ref_at)
+
+
+def _unproven_route(student: Sequence[Step], reference: Sequence[Step], ex: Exercise, sample: float,
+                    at: int | None) -> tuple[str, int | None]:
+    """Words for a pass that reaches the right gradient by another route, where autograd of the
+    primitive at x was not shown, and the step to mark: the primitive's, where it was not taken at x."""
+    route = f"Your pass reaches the right gradient by another route ({_route(student)} where the reference's runs " \
+            f"{_route(reference)})"
+    name, at_x = ex.primitive, (f"u = x = {_fmt(sample)}", f"u = {_fmt(sample)}")
+    k = next((i for i, s in enumerate(student) if s.op == f"{name.title()}Backward0"), None)
+    if k is not None and student[k].at and student[k].at not in at_x:
+        return (f"{route}, differentiating {name} at {student[k].at} rather than at x itself: the canary swaps "
+                f"{name}'s derivative at the numbers {name} is given, so your answer followed it there, not at x, "
+                f"and autograd of {name}(x) is not shown (see autograd).", k)
+    return f"{route}, but autograd of {name}(x) is not shown for every input (see autograd).", at
 
 
 def _not_returned(call: TracedCall, want: float, sample: float, function: str, dtype: str) -> str:

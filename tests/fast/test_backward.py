@@ -93,6 +93,23 @@ def test_a_right_pass_whose_answer_did_not_follow_the_canary_is_not_called_right
     assert result.divergence is not None and "did not come from it" in result.divergence
 
 
+def test_the_right_gradient_by_an_unproven_route_is_not_called_a_wrong_factor():
+    """-sin(-x) differentiates sin at -x: two NegBackward0 steps cancel, so "every gradient after it
+    is -1 times what it should be" was false; the sin step, taken at -x, is the one that tells."""
+    neg_sin_neg = (step("SumBackward0", [1], [1.0], grad_in=1.0),
+                   step("NegBackward0", [2], [-1.0], grad_in=1.0),
+                   step("SinBackward0", [3], [-COS], grad_in=-1.0, u=-X, local=COS),
+                   step("NegBackward0", [4], [COS], grad_in=-COS),
+                   step("AccumulateGrad", grad_in=COS))
+    result = described(call([neg_sin_neg], COS), proven=False)
+    assert result.divergence is not None and "times what it should be" not in result.divergence
+    assert "reaches the right gradient by another route" in result.divergence
+    assert "differentiating sin at u = -x = -0.75 rather than at x itself" in result.divergence
+    assert result.student[result.diverges_at].op == "SinBackward0"
+    proven = described(call([neg_sin_neg], COS), proven=True)  # (where the canary proved it: no mistake)
+    assert proven.divergence is None and proven.description.startswith("another route to the same gradient")
+
+
 def test_returning_something_else_after_a_right_pass():
     result = described(call([sin_pass()], math.sin(X)))
     assert result.divergence is not None and "returned 0.6816 at x = 0.75, not the gradient" in result.divergence
