@@ -24,12 +24,17 @@ class Finding:
     data: dict[str, Any] = field(default_factory=dict)  # machine-readable facts for result.json
     score: float = 0.0
     max_score: float = 0.0
+    held_back: bool = False  # passed, but the rubric gives its points only once autograd is shown
 
     @property
     def message(self) -> str:
         advice = f"What to do: {self.advice}" if self.advice else ""
-        parts = [self.summary, self.example, self.cause, advice, *self.evidence]
+        parts = [self.summary, HELD_BACK if self.held_back else "", self.example, self.cause, advice, *self.evidence]
         return "\n".join(p for p in parts if p)
+
+
+# A check that passed and scores 0 read as a pass worth nothing (a ✓ beside 0 / 4): why, where it is read.
+HELD_BACK = "Passed, but its points are held back until autograd is shown on every input (see autograd)."
 
 
 @dataclass(frozen=True)

@@ -20,5 +20,6 @@ def apply(findings: list[Finding], ex: Exercise) -> tuple[list[Finding], float]:
               for f in findings]
     unproven = any(f.name == "autograd" and f.data.get("unproven") for f in scored)
     if unproven and ex.zero_total_unless_autograd:
-        scored = [f if f.name == "loads" else replace(f, score=0.0) for f in scored]
+        scored = [f if f.name == "loads" else replace(f, score=0.0, held_back=f.passed and f.max_score > 0)
+                  for f in scored]
     return scored, round(sum(f.score for f in scored), 2)

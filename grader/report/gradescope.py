@@ -97,7 +97,8 @@ def _summary(outcome: Outcome, picture: Path | None, backward: Path | None = Non
     lines = [f"<h3>{html.escape(outcome.exercise)}: {outcome.score:g} / {outcome.max_score:g}</h3>", "<ul>"]
     for f in outcome.findings:
         mark = "✓" if f.passed else "✗"
-        lines.append(f"<li>{mark} <b>{html.escape(f.name.replace('_', ' '))}</b>: {html.escape(f.summary)}</li>")
+        held = " (its points are held back: see autograd)" if f.held_back else ""
+        lines.append(f"<li>{mark} <b>{html.escape(f.name.replace('_', ' '))}</b>: {html.escape(f.summary)}{held}</li>")
     lines.append("</ul>")
     room = MAX_IMAGE_BYTES  # the images share it, in this order: the file stays under Gradescope's 1 MB
     for path, alt in ((picture, "Your curve against the reference"),

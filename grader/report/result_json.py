@@ -33,6 +33,7 @@ def to_dict(outcome: Outcome) -> dict[str, Any]:
                 "score": f.score,
                 "max_score": f.max_score,
                 "message": f.message,
+                "held_back": f.held_back,
                 "details": f.data,
             }
             for f in outcome.findings

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from grader import backward
 from grader.exercise import Exercise
-from grader.outcome import Finding, Outcome
+from grader.outcome import HELD_BACK, Finding, Outcome
 
 OUTPUT_LINES_SHOWN = 12
 
@@ -36,7 +36,8 @@ def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path |
     table.add_column(justify="right", no_wrap=True)
     table.add_column(ratio=1)
     for finding in outcome.findings:
-        mark = Text("✓", style="bold green") if finding.passed else Text("✗", style="bold red")
+        mark = Text("✓", style="bold yellow" if finding.held_back else "bold green") if finding.passed else \
+            Text("✗", style="bold red")
         points = f"{finding.score:g} / {finding.max_score:g}"
         table.add_row(mark, finding.name.replace("_", " "), points, _message(finding))
     out.print(table)
@@ -57,6 +58,8 @@ def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path |
 
 def _message(finding: Finding) -> Text:
     text = Text(finding.summary, style="bold" if not finding.passed else "")
+    if finding.held_back:
+        text.append("\n" + HELD_BACK, style="yellow")
     for part, style in ((finding.example, ""), (finding.cause, "yellow"), (finding.advice, "cyan")):
         if part:
             text.append("\n" + ("→ " + part if style == "cyan" else part), style=style)

@@ -12,6 +12,7 @@ from grader import checks, feedback, score, verdict
 from grader.canary import Secret, secret_derivative
 from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, ErrorInfo, LoadResult, Observations, Returned
+from grader.outcome import HELD_BACK
 
 SECRET = Secret.draw(random.Random(7))  # a fixed draw: the tests are repeatable
 VALUES = np.linspace(-3, 3, 13)
@@ -69,6 +70,17 @@ def test_cos_written_out_is_bypass_and_scores_only_loads(sin):
     assert "torch.sin never ran" in finding.message
     assert "did not change when autograd's derivative of sin did" in finding.summary
     assert _total(obs, sin) == sin.rubric["loads"]
+
+
+def test_checks_that_pass_but_score_nothing_say_their_points_are_held_back(sin):
+    """A ✓ beside 0 / 4 read as a pass worth nothing: the checks the rubric's policy zeroes say why."""
+    findings, _ = score.apply([check(_observations(np.cos, canary=np.cos, primitive_calls=0), sin)
+                               for check in checks.ALL], sin)
+    held = {f.name for f in findings if f.held_back}
+    assert held == {f.name for f in findings if f.passed and f.name != "loads"} and "correctness" in held
+    assert all(f.score == 0 and HELD_BACK in f.message for f in findings if f.held_back)
+    honest, _ = score.apply([check(_observations(np.cos, canary=secret), sin) for check in checks.ALL], sin)
+    assert not any(f.held_back or HELD_BACK in f.message for f in honest)
 
 
 @pytest.mark.parametrize("answer", ["right", "scaled"])
