@@ -95,13 +95,12 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
             f"Your steps ran inside torch.func's transforms, whose numbers cannot be read; the value that came back, "
             f"{_fmt(first.value)} at x = {_fmt(sample)}, is not the gradient ({_fmt(want)})."))
     sentence, at, ref_at = (None, None, None) if unread else _first_difference(student, ref_steps, sample)
-    if sentence is not None and right and proven:
-        # Another route to the right gradient (a norm instead of a sum of squares): not a mistake.
-        return replace(base, description=f"another route to the same gradient: {_route(student)} where the "
-                                         f"reference's pass runs {_route(ref_steps)}")
     if sentence is not None and right:
-        # The right gradient by a route that is not proven (-sin(-x)): a step of it is no mistake
-        # ("every gradient after it is -1 times what it should be" was false: a second one undid it).
+        if proven:  # another route to the right gradient (a norm instead of a sum of squares): not a mistake
+            return replace(base, description=f"another route to the same gradient: {_route(student)} where the "
+                                             f"reference's pass runs {_route(ref_steps)}")
+        # A route that is not proven (-sin(-x)): no step of it is a mistake ("every gradient after
+        # it is -1 times what it should be" was false: a second NegBackward0 undid it).
         sentence, at = _unproven_route(student, ref_steps, ex, sample, at)
         return replace(base, divergence=sentence, diverges_at=at, reference_at=ref_at)
     second = traced.student[1] if len(traced.student) > 1 else first

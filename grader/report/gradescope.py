@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from grader import backward
-from grader.outcome import BackwardPass, Outcome
+from grader.outcome import HELD_BACK, BackwardPass, Outcome
 from grader.report import atomic
 
 MAX_IMAGE_BYTES = 600_000  # all images together; base64 makes it 800 kB: the file stays under Gradescope's 1 MB
@@ -97,7 +97,7 @@ def _summary(outcome: Outcome, picture: Path | None, backward: Path | None = Non
     lines = [f"<h3>{html.escape(outcome.exercise)}: {outcome.score:g} / {outcome.max_score:g}</h3>", "<ul>"]
     for f in outcome.findings:
         mark = "✓" if f.passed else "✗"
-        held = " (its points are held back: see autograd)" if f.held_back else ""
+        held = f" ({HELD_BACK})" if f.held_back else ""
         lines.append(f"<li>{mark} <b>{html.escape(f.name.replace('_', ' '))}</b>: {html.escape(f.summary)}{held}</li>")
     lines.append("</ul>")
     room = MAX_IMAGE_BYTES  # the images share it, in this order: the file stays under Gradescope's 1 MB
