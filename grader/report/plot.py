@@ -185,9 +185,14 @@ class Template:
         width, height = self.size
         title = Label(f"{exercise.title}:  {outcome.score:g} / {outcome.max_score:g}", (width / 2, 0.025 * height),
                       "ma", 15, color, bold=True)
-        verdicts = "   ".join(f"{MARKS[f.passed]} {f.name.replace('_', ' ')}" for f in outcome.findings)
+        # A check that passed but scores nothing (held back by the autograd rule) gets a star and its
+        # footnote, so the row does not show a bare ✓ beside a score of 1 / 10.
+        verdicts = "   ".join(f"{MARKS[f.passed]} {f.name.replace('_', ' ')}{'*' if f.held_back else ''}"
+                               for f in outcome.findings)
         device = ", ".join(outcome.devices) or "none"
-        footer = Label(f"{verdicts}\n{outcome.submission.name} · device {device} · seed {outcome.seed}",
+        held = " · * passed, points held back until autograd is shown" if any(f.held_back for f in outcome.findings) \
+            else ""
+        footer = Label(f"{verdicts}\n{outcome.submission.name} · device {device} · seed {outcome.seed}{held}",
                        (width / 2, (1 - 0.012) * height), "md", 10.5, "#404040", align="center")
         return [title, footer]
 
