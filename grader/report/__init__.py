@@ -25,12 +25,12 @@ def write_files(outcome: Outcome, exercise: Exercise, out: Path, plot: bool = Tr
 def write_backward(outcome: Outcome, path: Path) -> Path | None:
     """backward.png when the outcome recorded a backward pass. Otherwise an older one at that path
     is removed: it would show a pass this grading did not see (a regrade in a batch's folder)."""
-    from grader.report import backward_plot
+    from grader.report import atomic, backward_plot
 
     try:
         written = backward_plot.render(outcome, path)
     except Exception:  # noqa: BLE001 - a picture of the submission's numbers: result.json must still be written
         written = None
     if written is None:
-        path.unlink(missing_ok=True)
+        atomic.remove(path)
     return written

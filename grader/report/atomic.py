@@ -4,12 +4,16 @@ A file is made beside its destination under a fresh random name (mkstemp: O_CREA
 follows no link already there) and renamed over the destination, which replaces a link itself
 rather than what it points to. Where a batch writes beside the submissions, a student's folder is
 the results folder: the PNGs were written through `.feedback.png.partial`, a fixed name a student
-made a link to another student's solution.py, as root."""
+made a link to another student's solution.py, as root. A folder at the destination (a student
+submitted one named result.json, and a cos cheat was reported as the grader's failure, run after
+run) is moved aside under a fresh name, not deleted: nothing of theirs is lost, and the file goes in."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +30,7 @@ def replacing(path: Path, binary: bool = False, newline: str | None = None) -> I
         text = {} if binary else {"encoding": "utf-8", "newline": newline}
         with open(fd, "wb" if binary else "w", **text) as handle:  # type: ignore[call-overload]
             yield handle
+        _move_folder_aside(path)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -36,3 +41,20 @@ def write(path: Path, data: str | bytes) -> Path:
     with replacing(path, binary=isinstance(data, bytes)) as handle:
         handle.write(data)
     return path
+
+
+def remove(path: Path) -> None:
+    """Nothing at `path` any more: a file or link is removed, a folder moved aside (as above)."""
+    if not _move_folder_aside(path):
+        path.unlink(missing_ok=True)
+
+
+def _move_folder_aside(path: Path) -> bool:
+    """A real folder at `path` (not a link to one) renamed to `.NAME.in-the-way-RANDOM` beside it."""
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            return False
+    except FileNotFoundError:
+        return False
+    os.rename(path, path.with_name(f".{path.name}.in-the-way-{secrets.token_hex(4)}"))
+    return True

@@ -64,3 +64,23 @@ def test_a_key_that_is_not_one_is_replaced(tmp_path: Path):
     (tmp_path / batch.KEY_FILE).write_text("short")
     key = batch.results_key(tmp_path)
     assert len(key) == 32 and batch.results_key(tmp_path) == key
+
+
+def test_a_folder_where_a_file_goes_is_moved_aside_not_lost(tmp_path: Path):
+    """A student submitted a folder named result.json: the file could not take its place, and their
+    cos cheat was reported as the grader's failure on every run of the batch."""
+    folder = tmp_path / "mallory"
+    for name in ("result.json", "feedback.png", "backward.png"):
+        (folder / name / "x").mkdir(parents=True)
+        (folder / name / "x" / "kept.txt").write_text(name)
+    atomic.write(folder / "result.json", "{}")
+    atomic.write(folder / "feedback.png", b"\x89PNG")
+    atomic.remove(folder / "backward.png")
+    assert (folder / "result.json").read_text() == "{}" and (folder / "feedback.png").read_bytes() == b"\x89PNG"
+    assert not (folder / "backward.png").exists()
+    aside = sorted(p for p in folder.iterdir() if ".in-the-way-" in p.name)
+    assert sorted((p / "x" / "kept.txt").read_text() for p in aside) == ["backward.png", "feedback.png", "result.json"]
+    link = folder / "linked"
+    link.symlink_to(aside[0], target_is_directory=True)
+    atomic.remove(link)  # a link to a folder is removed as a link: the folder it named stays where it is
+    assert not link.exists() and aside[0].is_dir()
