@@ -67,7 +67,7 @@ _FS_FILES_ONLY = _FS_WRITE_FILE | 1 << 8 | _FS_TRUNCATE  # write, make regular f
 _DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 _NET_TCP = 1 << 0 | 1 << 1  # bind, connect
 _SCOPE = 1 << 0 | 1 << 1  # abstract unix sockets, signals
-_SYSTEM_READS = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/proc", "/sys", "/opt")
+_SYSTEM_READS = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/sys", "/opt")  # and of /proc: _proc_reads
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -275,11 +275,30 @@ def _readable_roots(workdir: Path) -> list[str]:
     system = [part for folder in _SYSTEM_READS
               for part in (world_readable_parts(folder) if kept_root and folder in SECRETS_KEPT_IN else (folder,))]
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(grader.__file__).parent),
-             *site.getsitepackages(), *_module_roots(), *system}
+             *site.getsitepackages(), *_module_roots(), *system, *_proc_reads()}
     return sorted(r for r in roots if os.path.exists(r) and not str(workdir).startswith(r + os.sep))
 
 
 SECRETS_KEPT_IN = ("/etc", "/opt")
+
+
+def _proc_reads() -> list[str]:
+    """Of /proc, this process's own folder and what belongs to no process (cpuinfo, meminfo, sys,
+    the self and thread-self links): never another process's folder. Without a pid namespace of
+    its own (a container's root) /proc shows every process on the host, and a red team's child
+    read each one's command line and status: a secret on a command line, and a channel between
+    two children graded at once. The own folder is held open for the child's life: a folder of
+    /proc dropped from the kernel's cache comes back as a new inode, which no rule names."""
+    own = f"/proc/{os.getpid()}"
+    try:
+        names = os.listdir("/proc")
+        _HELD.append(os.open(own, os.O_PATH | os.O_CLOEXEC))
+    except OSError:
+        return []
+    return [own, *(f"/proc/{name}" for name in names if not name.isdigit())]
+
+
+_HELD: list[int] = []  # descriptors kept open on purpose (see _proc_reads)
 
 
 def read_ahead() -> None:
