@@ -48,16 +48,15 @@ def picture(outcome: Outcome, exercise: Exercise) -> bytes | None:
     """The feedback plot as PNG bytes, or None when the outcome has nothing to plot."""
     if outcome.plot is None:
         return None
-    autograd = next((f for f in outcome.findings if f.name == "autograd"), None)
-    banner = banner_text(exercise) if autograd is not None and autograd.data.get("unproven") else ""
-    return template(exercise, outcome.plot.x, banner).paint(outcome, exercise)
+    return template(exercise, outcome.plot.x, bool(banner_text(outcome))).paint(outcome, exercise)
 
 
-_TEMPLATES: dict[tuple[str, bytes, str], Template] = {}
+_TEMPLATES: dict[tuple[str, bytes, bool], Template] = {}
 
 
-def template(exercise: Exercise, x: np.ndarray, banner: str) -> Template:
-    """The static part of the figure for this exercise and grid, drawn once per process."""
+def template(exercise: Exercise, x: np.ndarray, banner: bool) -> Template:
+    """The static part of the figure for this exercise and grid (with room for a banner or not),
+    drawn once per process."""
     key = (str(exercise.source), x.tobytes(), banner)
     if key not in _TEMPLATES:
         if len(_TEMPLATES) >= 8:
@@ -70,7 +69,7 @@ class Template:
     """A figure whose per-submission artists are `animated` (left out of the full draw), so they
     can be drawn over a saved background of everything else."""
 
-    def __init__(self, exercise: Exercise, x: np.ndarray, banner: str) -> None:
+    def __init__(self, exercise: Exercise, x: np.ndarray, banner: bool) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
@@ -99,10 +98,8 @@ class Template:
         low, high = float(min(primitive.min(), self.truth.min())), float(max(primitive.max(), self.truth.max()))
         span = high - low or 1.0
         low, high = low - 0.3 * span, high + 0.3 * span
-        if banner:  # room under the curves for the banner
-            top.text(0.5, 0.04, banner, transform=top.transAxes, ha="center", va="bottom", fontsize=11.5,
-                     color=BAD, bbox={"boxstyle": "round,pad=0.5", "fc": "white", "ec": BAD, "alpha": 0.95})
-            low -= 0.55 * span
+        if banner:  # room under the curves for the banner (its words are the submission's: see paint)
+            low -= 0.7 * span
         self.ylim = (low, high)
         top.set_ylim(low, high)
         self.top, self.bottom = top, bottom
@@ -141,6 +138,10 @@ class Template:
             lines.append(self.failing)
         for artist in lines:
             self.figure.draw_artist(artist)
+        banner = banner_text(outcome)
+        if banner:
+            texts.append(Label(banner, self._at(self.top, 0.5, 0.05), "md", 11, BAD, align="center", boxed=True,
+                               box_pad=0.5))
         return with_text(self.canvas, [*texts, *self._title(outcome, exercise)])
 
     def _at(self, ax: Any, x: float, y: float) -> tuple[float, float]:
@@ -268,14 +269,18 @@ def _animated(artist: Any) -> Any:
     return artist
 
 
-def banner_text(exercise: Exercise) -> str:
-    """Why a curve that looks right scores nothing: autograd was not shown for its values."""
-    return (f"Autograd of {exercise.primitive} is not shown for these values: when we swapped its derivative for a "
-            f"secret one,\nyour answer did not follow it. The exercise is to use autograd, so only loading the file "
-            f"scores.")
+def banner_text(outcome: Outcome) -> str:
+    """Why a curve that may look right scores little: the autograd check's own summary, which says
+    what happened (a fixed sentence said "your answer did not follow" the secret to students whose
+    function raised on every call, or answered in half precision), wrapped for the panel."""
+    autograd = next((f for f in outcome.findings if f.name == "autograd"), None)
+    if autograd is None or not autograd.data.get("unproven"):
+        return ""
+    lines = textwrap.wrap(autograd.summary, 104)
+    return "\n".join(lines[:4]) + (" …" if len(lines) > 4 else "")
 
 
 def prewarm(exercise: Exercise, x: np.ndarray) -> None:
     """Draw this exercise's templates now (a batch worker does, while its zygote starts)."""
-    for banner in ("", banner_text(exercise)):
+    for banner in (False, True):
         template(exercise, x, banner)

@@ -18,7 +18,7 @@ def _outcome(findings: tuple[Finding, ...], score: float) -> Outcome:
 
 def _footer(outcome: Outcome, sin) -> str:
     assert outcome.plot is not None
-    labels = plot.template(sin, outcome.plot.x, "")._title(outcome, sin)
+    labels = plot.template(sin, outcome.plot.x, False)._title(outcome, sin)
     return labels[-1].text
 
 
@@ -34,3 +34,23 @@ def test_held_back_checks_are_starred_and_the_star_is_explained(sin):
     footer = _footer(_outcome(honest, 8.0), sin)
     assert "*" not in footer and "held back" not in footer
     assert plot.picture(_outcome(held, 1.0), sin) != plot.picture(_outcome(honest, 8.0), sin)
+
+
+def test_the_banner_says_what_the_autograd_check_found(sin):
+    """One fixed sentence ("your answer did not follow" the secret) was drawn for every unproven
+    submission, also for one that raised on every call: the banner is now the check's own summary."""
+    loads = Finding("loads", True, 1.0, "", score=1, max_score=1)
+    said = {}
+    for summary in ("Autograd of sin(x) is not shown: get_derivative returned no values we could check.",
+                    "Autograd of sin(x) is not shown on 52 of 52 inputs: get_derivative raised only when the "
+                    "derivative of sin was swapped for a secret one. Credit beyond loading the file needs "
+                    "autograd of sin shown on every input, so this submission scores no other points."):
+        outcome = _outcome((loads, Finding("autograd", False, 0.0, summary, data={"unproven": True})), 1.0)
+        said[summary] = plot.banner_text(outcome)
+        assert said[summary].replace("\n", " ") == summary and max(map(len, said[summary].split("\n"))) <= 104
+        assert plot.picture(outcome, sin) is not None
+    proven = Finding("autograd", True, 1.0, "Your values came through autograd of sin(x).", data={"unproven": False})
+    assert plot.banner_text(_outcome((loads, proven), 10.0)) == ""
+    first, second = (_outcome((loads, Finding("autograd", False, 0.0, s, data={"unproven": True})), 1.0)
+                     for s in said)
+    assert plot.picture(first, sin) != plot.picture(second, sin)  # the words are drawn, not a fixed text
