@@ -17,7 +17,7 @@ from grader import feedback, verdict
 from grader.exercise import Exercise
 from grader.formula import names as formula_names
 from grader.grids import PLAIN_LAYOUTS, TRACKED_LAYOUTS, GridCase, round_to
-from grader.observations import CaseResult, Observations, Returned
+from grader.observations import CaseResult, Observations, Returned, Traced
 from grader.outcome import Finding
 from grader.verdict import values_of
 
@@ -178,7 +178,7 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
     if not bad:
         return Finding(name, False, fraction, summary, example=ended, data=_counts(planned, good))
     example = obs.minimal.get(name) or min(bad, key=lambda r: r.case.size_key())
-    cause = _cause(example, bad, ex)
+    cause = _cause(example, bad, ex, obs.traced)
     return Finding(name, False, fraction, summary, example=_example(example, ex) + (f"\n{ended}" if ended else ""),
                    cause=cause.text if cause else
                    f"Your values differ from {ex.formula} by more than the tolerance for {example.case.dtype} "
@@ -195,7 +195,52 @@ def _example(r: CaseResult, ex: Exercise) -> str:
            f"{feedback.returned_words(r.plain)}."
 
 
-def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise) -> feedback.Cause | None:
+def _none_cause(example: CaseResult, bad: list[CaseResult], ex: Exercise, traced: Traced | None) -> feedback.Cause:
+    """Why None came back, from where it did: only on inputs that already require grad (a tensor
+    made from one without .detach() is no leaf), with the primitive never run (nothing recorded
+    joins y to x), after a backward pass through the primitive into a leaf (the gradient was there:
+    nothing returned it), or otherwise (a pass that never reached x). The first wording said "a
+    missing return" to students whose file ended with `return x.grad`."""
+    nones = [r for r in bad if r.plain.kind == "none"] or [example]
+    fresh_leaf = "Work on a fresh leaf: x = x.detach().clone().requires_grad_(True)."
+    if all(r.case.tracked for r in nones):
+        return feedback.Cause("none_nonleaf", "Likely cause: None came back only where the input already requires "
+                              "grad. A tensor made from such an input without .detach() (x.clone(), x * 1, x itself "
+                              "when it is not a leaf) is no leaf, and autograd leaves the .grad of a tensor that is "
+                              "not a leaf None.", fresh_leaf)
+    primitive = ex.primitive
+    if not any(r.primitive_calls for r in nones):
+        return feedback.Cause("none_unrecorded", f"Likely cause: torch.{primitive} never ran during these calls, so "
+                              f"autograd recorded nothing that joins your result to x, and x.grad stayed None "
+                              f"({primitive} computed with math, NumPy or a list of numbers is invisible to it).",
+                              f"Compute torch.{primitive}(x) on the leaf itself, then call .sum().backward() and "
+                              "return x.grad.")
+    if traced is not None and _through_to_a_leaf(traced, primitive):
+        return feedback.Cause("none_not_returned", f"Likely cause: your backward pass ran through {primitive} into x "
+                              "(we recorded it), so x.grad held the gradient, but the function returned None: a "
+                              "missing `return`, or a return of something else that is None.",
+                              "End with `return x.grad` after y.sum().backward().")
+    return feedback.Cause("none", "Likely cause: x.grad was still None when your function returned: the backward "
+                          "pass never reached x (the graph was cut between x and the output by .detach(), "
+                          "torch.tensor(...), .item() or .tolist(), or the output was computed under "
+                          "torch.no_grad()), backward() had not run yet, or the function has no `return`.",
+                          "Keep every step from x to the output in torch, with gradients on, and end with "
+                          "`return x.grad` after y.sum().backward().")
+
+
+def _through_to_a_leaf(traced: Traced, primitive: str) -> bool:
+    """Whether a recorded pass of the submission's ran the primitive's step and then filled a leaf."""
+    step = f"{primitive.title()}Backward0"
+    for call in traced.student:
+        for run in call.runs:
+            ops = [s.op for s in run]
+            if step in ops and "AccumulateGrad" in ops[ops.index(step):]:
+                return True
+    return False
+
+
+def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
+           traced: Traced | None = None) -> feedback.Cause | None:
     first = example.plain
     if first.kind == "error" and first.error:
         cause = feedback.explain_error(first.error, ex)
@@ -205,12 +250,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise) -> feedback
                                   "it may use.", cause.advice)
         return cause
     if first.kind == "none":
-        if example.case.layout == "nonleaf":
-            return feedback.Cause("none_nonleaf", "Likely cause: x.grad is None when x is not a leaf tensor, so "
-                                  "backward() on it leaves nothing to return.",
-                                  "Work on a fresh leaf: x = x.detach().clone().requires_grad_(True).")
-        return feedback.Cause("none", "Likely cause: a missing `return`, or returning x.grad before "
-                              "backward() filled it.", "End with `return x.grad` after y.sum().backward().")
+        return _none_cause(example, bad, ex, traced)
     if first.kind in ("number", "ndarray", "other"):
         return feedback.Cause("type", "Your function must return a torch tensor.",
                               "Return x.grad itself (not .numpy(), .item() or .tolist()).")

@@ -104,8 +104,11 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "multiply the gradient by.",
      "Call y.sum().backward(), or y.backward(torch.ones_like(y)), then return x.grad."),
     (r"does not require grad and does not have a grad_fn", "no_requires_grad",
-     "autograd was asked for a gradient of something it did not record: x never had requires_grad=True.",
-     "Start from x = x.detach().clone().requires_grad_(True) before computing {value}."),
+     "autograd was asked for a gradient of something it did not record: x never had requires_grad=True, or "
+     "{value} was computed with gradients off (inside torch.no_grad() or torch.inference_mode(), or after "
+     "torch.set_grad_enabled(False)).",
+     "Start from x = x.detach().clone().requires_grad_(True), and compute {value} with gradients on (outside "
+     "torch.no_grad(); wrap it in torch.enable_grad() if they may be off)."),
     (r"can only change requires_grad flags of leaf variables", "requires_grad_nonleaf",
      "requires_grad_() was called on a tensor that is the result of other operations.",
      "Make a fresh leaf first: x = x.detach().clone().requires_grad_(True)."),
@@ -164,6 +167,19 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
         return Cause("exit", f"Likely cause: your function raised {error.type} (sys.exit, exit() or a raise).",
                      "Return a value instead of exiting; the grader calls your function many times.")
     typo = re.search(r"has no attribute '(\w+)'", error.message)
+    owner = re.match(r"'(\w+)' object has no attribute", error.message)
+    if error.type == "AttributeError" and typo and owner and typo.group(1) in _TENSOR_NAMES:
+        # The name is right, the object is not a tensor: "'int' object has no attribute 'backward'"
+        # is Python's sum() of an empty tensor (0), not a misspelt .backward.
+        kind = {"NoneType": "None", "int": "a Python int", "float": "a Python float", "list": "a list",
+                "tuple": "a tuple", "ndarray": "a NumPy array"}.get(owner.group(1), f"a {owner.group(1)}")
+        return Cause("not_a_tensor", f"Likely cause: .{typo.group(1)} was used on {kind}, not a tensor"
+                     + (" (x.grad is None until a backward pass reaches x)." if kind == "None" else
+                        " (Python's sum() of an empty tensor is the int 0, and float() or .item() leave torch)."),
+                     "Call backward() before using x.grad (and zero it only once it exists: x.grad = None "
+                     "always works)." if kind == "None" else
+                     "Keep the value a torch tensor: torch's own y.sum() rather than sum(y), and no .item() or "
+                     "float() on the way.")
     if error.type == "AttributeError" and typo:
         close = difflib.get_close_matches(typo.group(1), _TENSOR_NAMES, n=1)
         guess = f" Did you mean .{close[0]}?" if close else ""

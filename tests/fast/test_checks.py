@@ -201,6 +201,55 @@ def test_a_misspelt_attribute_gets_a_suggestion(sin):
     assert "Did you mean .grad?" in cause.text
 
 
+def test_a_right_name_on_something_not_a_tensor_is_not_called_a_typo(sin):
+    """Python's sum() of an empty tensor is the int 0: "Did you mean .backward?" sent a student to
+    fix a name that was right."""
+    cause = feedback.explain_error(ErrorInfo("AttributeError", "'int' object has no attribute 'backward'"), sin)
+    assert cause.key == "not_a_tensor" and "Did you mean" not in cause.text and "a Python int" in cause.text
+    assert "sum(y)" in cause.advice
+    none = feedback.explain_error(ErrorInfo("AttributeError", "'NoneType' object has no attribute 'zero_'"), sin)
+    assert none.key == "not_a_tensor" and "x.grad is None until a backward pass" in none.text
+
+
+def test_a_gradient_of_nothing_recorded_names_grad_mode_too(sin):
+    """torch.no_grad() around sin gives the same error as no requires_grad at all; the advice named
+    only the second, which the student's file already did."""
+    error = ErrorInfo("RuntimeError", "element 0 of tensors does not require grad and does not have a grad_fn")
+    cause = feedback.explain_error(error, sin)
+    assert "torch.no_grad()" in cause.text and "requires_grad=True" in cause.text and "enable_grad" in cause.advice
+
+
+def _none_everywhere(tracked_only=False, primitive_calls=3, traced=None):
+    cases = []
+    for layout in ("plain", "requires_grad", "nonleaf"):
+        obs = _observations(np.cos, layout=layout, primitive_calls=primitive_calls)
+        r = obs.cases[0]
+        if layout != "plain" or not tracked_only:
+            r = dataclasses.replace(r, calls=(Returned("none"),) * 3)
+        cases.append(r)
+    return dataclasses.replace(obs, cases=tuple(cases), planned=tuple(c.case for c in cases), traced=traced)
+
+
+def test_none_names_its_cause_from_where_and_how_it_came(sin):
+    """"A missing return" was said to every None, also to files that ended with `return x.grad`."""
+    from grader.observations import Traced, TracedCall, TracedStep
+
+    def key(obs, check=checks.check_correctness):
+        return check(obs, sin).data.get("cause")
+
+    assert key(_none_everywhere(tracked_only=True), checks.check_tracked_inputs) == "none_nonleaf"
+    assert key(_none_everywhere(primitive_calls=0)) == "none_unrecorded"
+    assert key(_none_everywhere()) == "none"  # a pass that never reached x, or none at all
+    steps = (TracedStep("SumBackward0", (1,), (1.0,)), TracedStep("SinBackward0", (2,), (0.9,)),
+             TracedStep("AccumulateGrad", (-1,), ()))
+    through = Traced((0.5,), 0, "float32", (TracedCall("other", None, 1, (steps,), about="NoneType"),), None)
+    finding = checks.check_correctness(_none_everywhere(traced=through), sin)
+    assert finding.data["cause"] == "none_not_returned" and "missing `return`" in finding.message
+    cut = Traced((0.5,), 0, "float32", (TracedCall("other", None, 1, ((steps[0], steps[2]),), about="NoneType"),),
+                 None)
+    assert key(_none_everywhere(traced=cut)) == "none"  # the pass filled a leaf, but not through sin
+
+
 def test_score_is_zero_total_only_when_the_rubric_says_so(sin):
     from dataclasses import replace
 

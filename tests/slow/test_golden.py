@@ -57,7 +57,7 @@ GOLDEN: dict[str, Golden] = {
         {"tracked_inputs": "none_nonleaf", "repeatable": "accumulation"},
         {"input_untouched": ("turned on requires_grad of the caller's tensor",),
          "repeatable": ("first 1.0, then 2.0", "gradients accumulate"),
-         "tracked_inputs": ("x.grad is None when x is not a leaf",)}),
+         "tracked_inputs": ("None came back only where the input already requires grad", "is no leaf")}),
     "mistake_float32": Golden(
         "graded", 8.08, {"correctness", "contract", "tracked_inputs"}, {"contract": "precision"},
         {"contract": ("float64 input came back as float32",)}),
@@ -69,7 +69,8 @@ GOLDEN: dict[str, Golden] = {
         {"correctness": ("2 times cos(x)",)}),
     "mistake_no_return": Golden(  # no values at all: nothing proven, so only the loads point
         "graded", 1.0, {"correctness", "autograd", "contract", "tracked_inputs", "repeatable"},
-        {"correctness": "none"}, {"correctness": ("returned None", "missing `return`")}),
+        {"correctness": "none_not_returned"},
+        {"correctness": ("returned None", "ran through sin into x", "missing `return`")}),
     "mistake_flattens": Golden("graded", 9.29, {"contract"}, {"contract": "shape"},
                                {"contract": ("reshaped, summed, or built anew",)}),
     "mistake_numpy": Golden("graded", 9.0, {"contract"}, {"contract": "type"},
