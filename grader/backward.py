@@ -97,6 +97,9 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
     sentence, at, ref_at = (None, None, None) if unread else _first_difference(student, ref_steps, sample)
     if sentence is not None and right:
         if proven:  # another route to the right gradient (a norm instead of a sum of squares): not a mistake
+            if _route(student) == _route(ref_steps):  # "SinBackward0 where the reference's runs SinBackward0"
+                return replace(base, description=f"the reference's steps ({_route(student)}) with other gradients "
+                                                 "flowing through them; the value agrees")
             return replace(base, description=f"another route to the same gradient: {_route(student)} where the "
                                              f"reference's pass runs {_route(ref_steps)}")
         # A route that is not proven (-sin(-x)): no step of it is a mistake ("every gradient after
@@ -111,6 +114,12 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
             return replace(base, student=steps, divergence=sentence, diverges_at=at)
         if not right and student:
             sentence, at = _not_returned(first, want, sample, ex.function, traced.dtype), len(student) - 1
+    if sentence is None and not proven and right and student and _route(student) != _route(ref_steps) \
+            and any(s.op == f"{ex.primitive.title()}Backward0" for s in student):
+        # Steps the reference has not, each a factor of one (sin of a range-reduced x): the gradient
+        # did come from this pass, by a route where the canary could not show autograd of sin(x).
+        sentence, at = _unproven_route(student, ref_steps, ex, sample, None)
+        return replace(base, divergence=sentence, diverges_at=at)
     if sentence is None and not proven:
         return replace(base, divergence=(
             "Your pass ran, but the answer you returned did not come from it: under the canary it did not follow "

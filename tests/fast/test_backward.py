@@ -110,6 +110,31 @@ def test_the_right_gradient_by_an_unproven_route_is_not_called_a_wrong_factor():
     assert proven.divergence is None and proven.description.startswith("another route to the same gradient")
 
 
+def test_steps_of_factor_one_before_sin_are_a_route_not_an_answer_from_elsewhere():
+    """sin of a range-reduced x (remainder(x + π, 2π) - π): each extra step passes the gradient on
+    unchanged, and the answer is this pass's; "did not come from it" was false."""
+    reduced = (step("SumBackward0", [1], [1.0], grad_in=1.0),
+               step("SinBackward0", [2], [COS], grad_in=1.0, u=X, local=COS),
+               step("SubBackward0", [3], [COS], grad_in=COS),
+               step("RemainderBackward0", [4], [COS], grad_in=COS),
+               step("AddBackward0", [5], [COS], grad_in=COS),
+               step("AccumulateGrad", grad_in=COS))
+    result = described(call([reduced], COS), proven=False)
+    assert result.divergence is not None and "did not come from it" not in result.divergence
+    assert "reaches the right gradient by another route (SinBackward0 → SubBackward0" in result.divergence
+    assert "autograd of sin(x) is not shown for every input" in result.divergence
+
+
+def test_the_reference_route_with_other_gradients_is_not_called_another_route():
+    """torch.autograd.functional.jvp runs the reference's steps on other gradients (its double
+    backward): "SinBackward0 where the reference's pass runs SinBackward0" named no difference."""
+    other = (step("SumBackward0", [1], [1.0], grad_in=1.0),
+             step("SinBackward0", [2], [0.0], grad_in=0.0, u=X, local=COS), step("AccumulateGrad", grad_in=0.0))
+    result = described(call([other], COS), proven=True)
+    assert result.divergence is None and result.description is not None
+    assert "another route" not in result.description and "the value agrees" in result.description
+
+
 def test_returning_something_else_after_a_right_pass():
     result = described(call([sin_pass()], math.sin(X)))
     assert result.divergence is not None and "returned 0.6816 at x = 0.75, not the gradient" in result.divergence
