@@ -13,8 +13,8 @@ times that precision's slack round R* in the exercise at hand (grain_size; for s
 and 2^-24, weights 2^-7 and 2^-23). A table of autograd's values must hold the two lattice points
 round u, or lie within about a tenth of a step of it elsewhere, to pass (bench/table_reach.py).
 That is as near as the slope bound lets each precision's tolerance, 20 times, tell two points apart.
-The hash is two rounds of xor with a key, xorshift and an odd multiplier on 64-bit integers (exact,
-and the same in numpy and torch), with 256 key bits a run; each step is a bijection, so no two
+The hash is four rounds of xor with a key, xorshift and an odd multiplier on 64-bit integers (exact,
+and the same in numpy and torch), with 512 key bits a run; each step is a bijection, so no two
 points share a height by construction. (Its shift is logical: an arithmetic one, as >> is on
 signed integers, gives z and ~z the same z ^ (z >> s), and a second red team read the grain at x
 off autograd at -x - 2^-9, where it was the same for every key.)
@@ -75,9 +75,15 @@ GRAIN_DTYPES = ("float32", "float64")
 GRAIN_SLOPES = (9.6, 2.4)
 GRAIN_MARGIN = 600.0
 _DEFAULT_LOOSENESS = (1e-5, 1e-10)  # sin's float32 and float64 rtol
-# Per round of the hash: (shift, odd multiplier, the mask that makes >> on a signed integer a logical shift).
-ROUNDS = tuple((shift, multiplier, (1 << (64 - shift)) - 1)
-               for shift, multiplier in ((29, 0x5851F42D4C957F2D), (32, 0x2545F4914F6CDD1D)))
+# Per round of the hash: (shift, odd multiplier as a signed 64-bit number, the mask that makes >> on a
+# signed integer a logical shift). Four rounds, each with keys of its own: with two, the ~30 top bits
+# of a height that asks far from x reveal were one multiply and one xorshift from the keys, close
+# enough for a red team to see a way to the keys (and so to the grain at x, asked nowhere near it).
+# A keyed PRF proper (SipHash in numpy) costs about ten times as much per number; these rounds cost
+# 6 to 12 us more a grid of 25 to 401 numbers (side by side, one process).
+ROUNDS = tuple((shift, multiplier - (1 << 64) * (multiplier >> 63), (1 << (64 - shift)) - 1)
+               for shift, multiplier in ((29, 0x5851F42D4C957F2D), (32, 0x2545F4914F6CDD1D),
+                                         (30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)))
 
 
 def grain_size(tolerances: Mapping[str, Any] | None = None) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -103,7 +109,7 @@ class Secret:
     omega: tuple[float, ...]
     phi: tuple[float, ...]
     amp: tuple[float, ...]
-    grain: tuple[int, ...] = (0, 0, 0, 0)  # the grain's hash keys: per round, one per lattice (signed 64-bit)
+    grain: tuple[int, ...] = (0,) * 2 * len(ROUNDS)  # the grain's hash keys: per round, one per lattice (signed)
     fine: tuple[float, float] = (0.0, 0.0)  # the grain's weights (grain_size; none in an offset)
     scales: tuple[float, float] = DEFAULT_GRAIN[0]  # its lattices' points per unit of u
 
