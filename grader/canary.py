@@ -13,9 +13,9 @@ times that precision's slack round R* in the exercise at hand (grain_size; for s
 and 2^-24, weights 2^-7 and 2^-23). A table of autograd's values must hold the two lattice points
 round u, or lie within about a tenth of a step of it elsewhere, to pass (bench/table_reach.py).
 That is as near as the slope bound lets each precision's tolerance, 20 times, tell two points apart.
-The hash is four rounds of xor with a key, xorshift and an odd multiplier on 64-bit integers (exact,
-and the same in numpy and torch), with 512 key bits a run; each step is a bijection, so no two
-points share a height by construction. (Its shift is logical: an arithmetic one, as >> is on
+The hash is SipHash-2-4, a keyed pseudorandom function (on 64-bit integers: exact, and the same in
+numpy and torch), with a 128-bit key per lattice a run: no height tells anything of another, and two
+points share one with a chance of 2^-64. (Its shift is logical: an arithmetic one, as >> is on
 signed integers, gives z and ~z the same z ^ (z >> s), and a second red team read the grain at x
 off autograd at -x - 2^-9, where it was the same for every key.)
 
@@ -37,9 +37,11 @@ from __future__ import annotations
 import math
 import random
 import secrets
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 # At import, not lazily: the sandbox child imports this before it is confined, and an import of the
 # grader after that is recorded as a suspicious event.
@@ -75,15 +77,16 @@ GRAIN_DTYPES = ("float32", "float64")
 GRAIN_SLOPES = (9.6, 2.4)
 GRAIN_MARGIN = 600.0
 _DEFAULT_LOOSENESS = (1e-5, 1e-10)  # sin's float32 and float64 rtol
-# Per round of the hash: (shift, odd multiplier as a signed 64-bit number, the mask that makes >> on a
-# signed integer a logical shift). Four rounds, each with keys of its own: with two, the ~30 top bits
-# of a height that asks far from x reveal were one multiply and one xorshift from the keys, close
-# enough for a red team to see a way to the keys (and so to the grain at x, asked nowhere near it).
-# A keyed PRF proper (SipHash in numpy) costs about ten times as much per number; these rounds cost
-# 6 to 12 us more a grid of 25 to 401 numbers (side by side, one process).
-ROUNDS = tuple((shift, multiplier - (1 << 64) * (multiplier >> 63), (1 << (64 - shift)) - 1)
-               for shift, multiplier in ((29, 0x5851F42D4C957F2D), (32, 0x2545F4914F6CDD1D),
-                                         (30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB)))
+# The grain's hash: SipHash-2-4 (a keyed pseudorandom function, its authors' choice where outputs
+# are seen; 1-3, Python's string hash, is meant for hash tables) of the lattice point, on signed
+# 64-bit integers so that numpy and torch compute it alike (additions wrap, and a right shift is
+# made logical by a mask). It was two rounds of xor with a key, xorshift and a multiplier: the 30 or
+# so top bits of each height that asks far from x reveal were then two multiplies from the keys,
+# which a red team saw as a way to the keys and so to the grain at x, asked nowhere near it. The
+# constants are SipHash's ("somepseudorandomlygeneratedbytes").
+_SIP = tuple(c - (1 << 64) * (c >> 63) for c in (0x736F6D6570736575, 0x646F72616E646F6D, 0x6C7967656E657261,
+                                                   0x7465646279746573))
+_LENGTH = 8 << 56  # the message's length, 8 bytes, in SipHash's last word
 
 
 def grain_size(tolerances: Mapping[str, Any] | None = None) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -109,9 +112,12 @@ class Secret:
     omega: tuple[float, ...]
     phi: tuple[float, ...]
     amp: tuple[float, ...]
-    grain: tuple[int, ...] = (0,) * 2 * len(ROUNDS)  # the grain's hash keys: per round, one per lattice (signed)
+    grain: tuple[int, ...] = (0, 0, 0, 0)  # the grain's SipHash keys: k0 of each lattice, then k1 (signed 64-bit)
     fine: tuple[float, float] = (0.0, 0.0)  # the grain's weights (grain_size; none in an offset)
     scales: tuple[float, float] = DEFAULT_GRAIN[0]  # its lattices' points per unit of u
+    # secret_term of numbers worked out ahead (keep_terms), by their float64 bytes: not part of the
+    # secret, and not carried over by dataclasses.replace, which makes another secret.
+    kept: dict[bytes, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @classmethod
     def draw(cls, rng: random.Random | None = None,
@@ -126,7 +132,7 @@ class Secret:
             omega=tuple(rng.uniform(0.5, MAX_OMEGA) for _ in range(TERMS)),
             phi=tuple(rng.uniform(0.0, 6.283) for _ in range(TERMS)),
             amp=tuple(total * w / sum(weights) for w in weights),
-            grain=tuple(rng.getrandbits(64) - (1 << 63) for _ in range(2 * len(ROUNDS))),
+            grain=tuple(rng.getrandbits(64) - (1 << 63) for _ in range(4)),
             fine=grain[1],
             scales=grain[0],
         )
@@ -136,6 +142,24 @@ class Secret:
         """Not a secret: the true derivative plus `by` everywhere (no terms: w is 0, so the formula
         adds b - b/2), to measure how far an exercise's gradient moves with its primitive's derivative."""
         return cls(b=2 * by, omega=(0.0,), phi=(0.0,), amp=(0.0,))
+
+    def keep_terms(self, inputs: Iterable[Any]) -> None:
+        """Work out secret_term for each of `inputs` (numpy arrays) now, in one evaluation, and keep
+        them by their numbers: the planned inputs, whose numbers an honest child's canary asks the
+        oracle about and whose reference under the secret the verdict needs. SipHash costs about
+        100 us an evaluation whatever its size, and a submission made about 140 evaluations of a few
+        numbers each. Call it before the oracle starts: its thread only reads what is kept."""
+        arrays = [np.ascontiguousarray(x, dtype=np.float64) for x in inputs]
+        if not arrays:
+            return
+        with np.errstate(all="ignore"):
+            terms = np.asarray(secret_term(np.concatenate([x.ravel() for x in arrays]), self, np), dtype="<f8")
+        start = 0
+        for x in arrays:
+            term = terms[start:start + x.size].copy()
+            term.setflags(write=False)
+            self.kept[x.tobytes()] = term
+            start += x.size
 
     @property
     def smooth_share(self) -> float:
@@ -159,7 +183,13 @@ def secret_move(x: Any, secret: Secret, xp: Any) -> Any:
 
 def secret_term(x: Any, secret: Secret, xp: Any) -> Any:
     """secret_move without its factor b: 0.75 + c * tri(w) + grain, which b does not change (the
-    oracle keeps these for numbers asked again, and multiplies by b, or by 0 on a plain call)."""
+    oracle keeps these for numbers asked again, and multiplies by b, or by 0 on a plain call).
+    Numbers kept ahead (Secret.keep_terms) are read, not worked out again: the same numbers, bit
+    for bit (each element's term depends on that element alone)."""
+    if secret.kept and isinstance(x, np.ndarray) and x.dtype == np.float64:
+        found = secret.kept.get(x.tobytes())
+        if found is not None:
+            return found.reshape(x.shape)
     omega, phi, amp = (xp.asarray(v, dtype=xp.float64) for v in (secret.omega, secret.phi, secret.amp))
     # Sums, not matmul: numpy hands a large matmul to a BLAS that runs threads of its own, and the
     # grader's oracle then took two cores for one child's asks.
@@ -172,18 +202,51 @@ def grain(u: Any, secret: Secret, xp: Any) -> Any:
     """The grain at u (numpy or torch, float64): for each lattice, the keyed heights of the two
     lattice points round u, in [-1, 1), interpolated linearly (so the grain is continuous, and a
     rounding difference between numpy and torch moves it by little), times the lattice's weight."""
+    if not any(secret.fine):  # an offset (no grain): no keys to hash with, and nothing to add
+        return xp.zeros_like(u, dtype=xp.float64)
     int64 = xp.int64
     steps = u[..., None] * xp.asarray(secret.scales, dtype=xp.float64)  # (..., lattice)
     whole = xp.floor(steps)
     apart = steps - whole
     point = _as(whole, int64, xp)[..., None] + xp.asarray([0, 1], dtype=int64)  # (..., lattice, neighbour)
-    keys = xp.asarray(secret.grain, dtype=int64).reshape(len(ROUNDS), 2, 1)
-    for (shift, multiplier, low), key in zip(ROUNDS, keys, strict=True):  # int64 products wrap in both
-        point = point ^ key
-        point = (point ^ ((point >> shift) & low)) * multiplier
-    height = _as(point, xp.float64, xp) * 2.0 ** -63
+    k0, k1 = xp.asarray(secret.grain, dtype=int64).reshape(2, 2, 1)  # each lattice's two key words
+    height = _as(siphash24(point, k0, k1), xp.float64, xp) * 2.0 ** -63
     near = height[..., 0] + apart * (height[..., 1] - height[..., 0])
     return (near * xp.asarray(secret.fine, dtype=xp.float64)).sum(-1)
+
+
+def siphash24(m: Any, k0: Any, k1: Any) -> Any:
+    """SipHash-2-4 of each 8-byte word in m (signed 64-bit integers, numpy or torch) under the key
+    (k0, k1) (arrays that broadcast against m), as signed 64-bit integers: the reference
+    implementation's output bit for bit (its paper's test vector: tests/fast/test_checks.py)."""
+    v0, v1, v2, v3 = k0 ^ _SIP[0], k1 ^ _SIP[1], k0 ^ _SIP[2], k1 ^ _SIP[3] ^ m
+    for _ in range(2):
+        v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)
+    v0 = v0 ^ m
+    v3 = v3 ^ _LENGTH
+    for _ in range(2):
+        v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)
+    v0, v2 = v0 ^ _LENGTH, v2 ^ 0xFF
+    for _ in range(4):
+        v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)
+    return v0 ^ v1 ^ v2 ^ v3
+
+
+def _sip_round(v0: Any, v1: Any, v2: Any, v3: Any) -> tuple[Any, Any, Any, Any]:
+    v0 = v0 + v1
+    v1 = _rotl(v1, 13) ^ v0
+    v0 = _rotl(v0, 32)
+    v2 = v2 + v3
+    v3 = _rotl(v3, 16) ^ v2
+    v0 = v0 + v3
+    v3 = _rotl(v3, 21) ^ v0
+    v2 = v2 + v1
+    v1 = _rotl(v1, 17) ^ v2
+    return v0, v1, _rotl(v2, 32), v3
+
+
+def _rotl(x: Any, bits: int) -> Any:
+    return (x << bits) | ((x >> (64 - bits)) & ((1 << bits) - 1))
 
 
 def _as(array: Any, dtype: Any, xp: Any) -> Any:

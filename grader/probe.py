@@ -90,6 +90,8 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     # could keep the pass between asking for it and reading it, so that every reply after read one
     # off (an honest student's grader error, or a crash for a "malformed" count of calls).
     ask_reference = key not in _REFERENCE_PASSES
+    # The planned inputs' terms in one evaluation, before the oracle's thread starts reading them.
+    secret.keep_terms(case.values for device in devices for case in plan.cases[device])
     session.oracle.start(secret)  # the secret stays in this process: the child's canary asks (sandbox/oracle.py)
     session.send({
         "op": "setup",

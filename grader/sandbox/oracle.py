@@ -119,7 +119,8 @@ class Oracle:
         # so the time an answer takes tells nothing (tells_by_timing.py, which times autograd and
         # answers with cos where it was fast, scored 10/10 while a plain answer was zeros at once).
         # A kept term answers faster, for plain and secret calls alike: it tells only that these
-        # numbers were asked before, which the child knows.
+        # numbers were asked before, or are a planned input's (Secret.keep_terms), which the child
+        # knows.
         started = time.thread_time()
         with self._socket, self._socket.makefile("rb") as asks, contextlib.suppress(OSError):
             # (OSError: the child is gone, perhaps with asks unread, which resets the connection)

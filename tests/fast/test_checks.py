@@ -575,6 +575,40 @@ def test_a_gradient_computed_in_float32_is_never_blamed_on_any_grid(name):
     assert verdict.PROVEN in verdicts and not verdicts - verdict.SHOWN - verdict.SILENT, verdicts
 
 
+def test_the_grain_hash_is_siphash_2_4_in_numpy_and_torch():
+    """The reference implementation's test vector (its paper's appendix A: key 00..0f, message
+    00..07), bit for bit, in both array libraries the grain is written for."""
+    import torch
+
+    from grader.canary import siphash24
+
+    def signed(v):
+        return v - (1 << 64) * (v >> 63)
+
+    k0, k1, m = (signed(int.from_bytes(bytes(range(a, a + 8)), "little")) for a in (0, 8, 0))
+    want = signed(0x93F5F5799A932462)
+    assert int(siphash24(np.array([m]), np.array([k0]), np.array([k1]))[0]) == want
+    assert int(siphash24(torch.tensor([m]), torch.tensor(k0), torch.tensor(k1))[0]) == want
+
+
+def test_terms_kept_ahead_are_the_formulas_to_the_bit_and_stay_with_their_secret():
+    from grader.canary import secret_term
+
+    inputs = [np.linspace(-7, 7, 25), np.array(0.5), np.arange(24.0).reshape(2, 3, 4) / 7, np.array([np.nan, np.inf])]
+    fresh = Secret.draw(random.Random(11))
+    with np.errstate(all="ignore"):
+        computed = [secret_term(x, fresh, np) for x in inputs]
+    fresh.keep_terms(inputs)
+    assert len(fresh.kept) == len(inputs)
+    for x, want in zip(inputs, computed, strict=True):
+        got = secret_term(x, fresh, np)
+        assert got.shape == x.shape and np.array_equal(got, want, equal_nan=True)
+        finite = np.isfinite(want)  # (a NaN's sign bit follows the order numpy computed in)
+        assert got[finite].tobytes() == want[finite].tobytes()
+    other = dataclasses.replace(fresh, b=-fresh.b)  # another secret: nothing kept carried over
+    assert other.kept == {} and other == dataclasses.replace(fresh, b=-fresh.b)
+
+
 def test_the_grain_has_no_mirror():
     """Each lattice's heights come from a bijection of the point: an arithmetic shift gave z and ~z
     one height, so the grain at x was the grain at -x - step for every key (a red team read it off
