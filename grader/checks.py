@@ -137,9 +137,12 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
                        advice="Fix that line; `python your_file.py` shows the same message.")
     if error.type in ("ModuleNotFoundError", "ImportError"):
         return Finding("loads", False, 0.0, f"Importing your file failed: {error.headline()}.",
-                       cause="The grader has torch, numpy and matplotlib, and nothing else (no d2l).",
-                       advice="Import only those, and put plotting or demo code under "
-                              "`if __name__ == \"__main__\":` so it does not run when graded.")
+                       cause="The grader has torch, numpy and matplotlib, and nothing else (no d2l), and it "
+                             "grades your file alone: a module of your own beside it (helpers.py, say) is not "
+                             "there either.",
+                       advice="Import only those, copy what you need from your own modules into this file, and "
+                              "put plotting or demo code under `if __name__ == \"__main__\":` so it does not run "
+                              "when graded.")
     where = f" at line {error.frames[-1].line} (`{error.frames[-1].code}`)" if error.frames else ""
     known = feedback.explain_error(error, ex)
     if known.key in ("disk", "sandbox", "read_only"):  # what the sandbox refused, at the top level as anywhere
