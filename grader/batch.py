@@ -67,10 +67,14 @@ def discover(folder: Path, out: Path | None = None) -> list[Job]:
             continue
         mode = entry.lstat().st_mode
         if stat.S_ISDIR(mode):
-            if beside and (entry / "result.json").is_file() and \
-                    not any(p.suffix.lower() == ".py" for p in entry.iterdir()):
-                continue  # this batch's own results for a student, written beside the submissions
-            job = _student_folder(entry)
+            try:
+                if beside and (entry / "result.json").is_file() and \
+                        not any(p.suffix.lower() == ".py" for p in entry.iterdir()):
+                    continue  # this batch's own results for a student, written beside the submissions
+                job = _student_folder(entry, beside)
+            except OSError as err:  # a folder of mode 0111 stopped the whole class's batch (not as root)
+                job = Job(entry.name, None, f"{entry.name}/: cannot be read ({err.strerror}); make it readable",
+                          True)
         elif entry.suffix.lower() == ".py" or (stat.S_ISLNK(mode) and entry.is_dir()):
             problem = refusal(entry)
             job = Job(entry.stem, None, f"{entry.name}: {problem}", True) if problem else Job(entry.stem, entry)
@@ -104,9 +108,14 @@ def _one(student: str, claims: list[tuple[str, Job]]) -> Job:
     return claims[0][1]
 
 
-def _student_folder(folder: Path) -> Job:
+def _student_folder(folder: Path, results_here: bool = False) -> Job:
+    """The student's one .py in `folder`; with `results_here`, the folder must also take their
+    results (one of mode 0555 made a cos cheat read as the grader's failure, run after run)."""
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".py" and not p.name.startswith("."))
     regular = [p for p in files if not refusal(p)]
+    if len(regular) == 1 and results_here and not os.access(folder, os.W_OK | os.X_OK):
+        return Job(folder.name, None, f"{folder.name}/: the grader may not write its results there; make it "
+                   "writable", True)
     if len(regular) == 1:
         return Job(folder.name, regular[0])
     if regular:

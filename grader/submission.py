@@ -69,17 +69,23 @@ _KINDS = ((stat.S_ISLNK, "a symbolic link; only regular files are graded (submit
 
 
 def refusal(path: Path) -> str:
-    """Why `path` is not read as a submission ("" for a regular file), from lstat alone: it never
-    follows a link nor opens anything."""
+    """Why `path` is not read as a submission ("" for a regular file this process may read): it
+    never follows a link, and opens only a regular file (a FIFO's open could wait). A file of mode
+    000, under a grader that is not root, was taken and then failed in a worker as "the grader
+    failed; run the batch again", on every run."""
     try:
         mode = path.lstat().st_mode
     except FileNotFoundError:
         return "no such file"
     except OSError as err:
         return f"cannot be read ({err.strerror})"
-    if stat.S_ISREG(mode):
-        return ""
-    return next((words for test, words in _KINDS if test(mode)), "not a regular file")
+    if not stat.S_ISREG(mode):
+        return next((words for test, words in _KINDS if test(mode)), "not a regular file")
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC))
+    except OSError as err:
+        return f"cannot be read ({err.strerror}); make it readable"
+    return ""
 
 
 def from_function(function: Callable[..., Any]) -> Submission:

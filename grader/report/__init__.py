@@ -11,14 +11,19 @@ from grader.outcome import Outcome
 
 def write_files(outcome: Outcome, exercise: Exercise, out: Path, plot: bool = True,
                 key: bytes = b"") -> tuple[Path, Path | None]:
-    """Write feedback.png and backward.png, then result.json, each atomically: a result.json on disk
-    means the grading of that submission is complete (batch resume relies on it; `key` signs it)."""
+    """Write feedback.png and backward.png (removing those this grading did not draw), then
+    result.json, each atomically: a result.json on disk means the grading of that submission is
+    complete (batch resume relies on it; `key` signs it)."""
+    from grader.report import atomic, result_json
     from grader.report import plot as plotting
-    from grader.report import result_json
 
     picture = plotting.render(outcome, exercise, out / "feedback.png") if plot else None
+    if picture is None:  # none drawn: one already there is another grading's (or a student's own, linked
+        atomic.remove(out / "feedback.png")  # from the summary beside their row: a red team planted a 10/10)
     if plot:
         write_backward(outcome, out / "backward.png")
+    else:
+        atomic.remove(out / "backward.png")
     return result_json.write(outcome, out / "result.json", key), picture
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from grader import safe_text
 from grader.exercise import Exercise
 from grader.outcome import Outcome
 from grader.report import atomic
@@ -193,7 +194,8 @@ class Template:
         device = ", ".join(outcome.devices) or "none"
         held = " · * passed, points held back until autograd is shown" if any(f.held_back for f in outcome.findings) \
             else ""
-        footer = Label(f"{verdicts}\n{outcome.submission.name} · device {device} · seed {outcome.seed}{held}",
+        name = safe_text.line(outcome.submission.name, 80)  # a newline or U+202E in it forged the footer
+        footer = Label(f"{verdicts}\n{name} · device {device} · seed {outcome.seed}{held}",
                        (width / 2, (1 - 0.012) * height), "md", 10.5, "#404040", align="center")
         return [title, footer]
 

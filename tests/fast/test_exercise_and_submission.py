@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -171,6 +172,67 @@ def test_results_written_beside_the_submissions_are_no_students(tmp_path):
         jobs = batch.discover(folder, out=out)
         assert jobs[0].student == "bob" and jobs[0].path == folder / "bob.py"
         assert [j.student for j in jobs[1:]] == (["results"] if out == folder else [])  # a folder with no .py
+
+
+def _as_a_user(work):
+    """work() as a grader that is not root would run it (a TA's own account): root reads and writes
+    past every mode. As root, in a fork that becomes nobody; its answer comes back through a pipe."""
+    import json
+
+    if os.geteuid() != 0:
+        return work()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the fork
+        try:
+            os.close(read)
+            os.setgid(65534)
+            os.setuid(65534)
+            os.write(write, json.dumps(work()).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as answer:
+        text = answer.read()
+    os.waitpid(pid, 0)
+    return json.loads(text)
+
+
+def test_what_no_user_may_read_or_write_is_refused_with_its_reason_and_the_others_graded():
+    """Under a grader that is not root, a student's folder of mode 0111 stopped the whole class's
+    batch, a .py of mode 000 became "the grader failed; run the batch again", and where results go
+    into the students' folders, one of mode 0555 made a cos cheat read as the grader's failure."""
+    import shutil
+    import tempfile
+
+    from grader import batch
+
+    top = Path(tempfile.mkdtemp(prefix="grader-modes-", dir="/tmp"))
+    try:
+        folder = top / "class"
+        for student, mode in (("alice", 0o777), ("bob", 0o111), ("carol", 0o777), ("dave", 0o555)):
+            (folder / student).mkdir(parents=True)
+            (folder / student / "solution.py").write_text("def get_derivative(x):\n    return x\n")
+            (folder / student).chmod(mode)
+        (folder / "carol" / "solution.py").chmod(0)
+        for path in (top, folder):
+            path.chmod(0o777)
+
+        def found(out):
+            return {j.student: [j.status if j.path is None else "graded", j.problem]
+                    for j in batch.discover(folder, out=out)}
+
+        apart = _as_a_user(lambda: found(top / "out"))
+        beside = _as_a_user(lambda: found(folder))
+    finally:
+        for path in top.rglob("*"):
+            path.chmod(0o777) if path.is_dir() else path.chmod(0o666)
+        shutil.rmtree(top)
+    assert apart["alice"] == ["graded", ""] and apart["dave"] == ["graded", ""]
+    assert apart["bob"] == ["refused", "bob/: cannot be read (Permission denied); make it readable"]
+    assert apart["carol"][0] == "refused" and "cannot be read (Permission denied)" in apart["carol"][1]
+    assert beside["dave"] == ["refused", "dave/: the grader may not write its results there; make it writable"]
+    assert beside["alice"] == ["graded", ""]
 
 
 def test_what_a_zygote_takes_on_first_is_read_from_the_source():

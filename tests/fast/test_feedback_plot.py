@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +55,12 @@ def test_the_banner_says_what_the_autograd_check_found(sin):
     first, second = (_outcome((loads, Finding("autograd", False, 0.0, s, data={"unproven": True})), 1.0)
                      for s in said)
     assert plot.picture(first, sin) != plot.picture(second, sin)  # the words are drawn, not a fixed text
+
+
+def test_the_file_name_in_the_footer_is_made_safe(sin):
+    """The .py name inside a student's folder is theirs: a newline in it started a footer line of its
+    own, and U+202E reversed the rest."""
+    outcome = _outcome((Finding("loads", True, 1.0, "", score=1, max_score=1),), 1.0)
+    forged = dataclasses.replace(outcome, submission=Path("a\nloads ✓ 10 of 10\u202e.py"))
+    meta = _footer(forged, sin).split("\n")
+    assert len(meta) == 2 and "\u202e" not in meta[1] and "␤" in meta[1]

@@ -84,3 +84,20 @@ def test_a_folder_where_a_file_goes_is_moved_aside_not_lost(tmp_path: Path):
     link.symlink_to(aside[0], target_is_directory=True)
     atomic.remove(link)  # a link to a folder is removed as a link: the folder it named stays where it is
     assert not link.exists() and aside[0].is_dir()
+
+
+def test_pictures_this_grading_did_not_draw_are_not_left_to_be_linked(tmp_path: Path):
+    """With --no-plot (or nothing to plot) the summary linked whatever feedback.png a student's folder
+    held: a red team planted another student's 10/10 beside their own 1/10."""
+    from grader.exercise import load
+    from grader.outcome import Outcome
+    from grader.report import write_files
+
+    outcome = Outcome(tmp_path / "bob.py", "0" * 64, "sin", "load_error", (), 0.0, 10.0, 7, ("cpu",), {}, 0.1)
+    for plot in (False, True):  # not asked for; asked for, but nothing to plot (it did not load)
+        folder = tmp_path / f"bob-{plot}"
+        folder.mkdir()
+        for name in ("feedback.png", "backward.png"):
+            (folder / name).write_bytes(b"\x89PNG alice's 10/10")
+        write_files(outcome, load("sin"), folder, plot=plot)
+        assert sorted(p.name for p in folder.iterdir()) == ["result.json"]
