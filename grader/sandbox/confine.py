@@ -283,19 +283,30 @@ SECRETS_KEPT_IN = ("/etc", "/opt")
 
 
 def _proc_reads() -> list[str]:
-    """Of /proc, this process's own folder and what belongs to no process (cpuinfo, meminfo, sys,
-    the self and thread-self links): never another process's folder. Without a pid namespace of
-    its own (a container's root) /proc shows every process on the host, and a red team's child
-    read each one's command line and status: a secret on a command line, and a channel between
-    two children graded at once. The own folder is held open for the child's life: a folder of
-    /proc dropped from the kernel's cache comes back as a new inode, which no rule names."""
-    own = f"/proc/{os.getpid()}"
+    """Of /proc, this process's own folder and the few entries that describe the machine (PROC_READS):
+    never another process's folder, nor the host's locks, keys, timers or kernel symbols. Without a
+    pid namespace of its own (a container's root) /proc shows every process on the host, and a red
+    team's child read each one's command line and status (a secret on a command line, and a channel
+    between two children graded at once); another then read /proc/locks (the pid of a process
+    holding a lock), keys and timer_list. The own folder is held open for the child's life: a
+    folder of /proc dropped from the kernel's cache comes back as a new inode, which no rule names.
+    (/proc/net leads into the own folder: without a network namespace of its own, the host's.)"""
     try:
-        names = os.listdir("/proc")
+        # Not os.getpid(): in a pid namespace of its own whose /proc could not be mounted (a container
+        # that masks /proc), this process is 1 there and /proc's 1 is the host's init.
+        own = "/proc/" + os.readlink("/proc/self")
         _HELD.append(os.open(own, os.O_PATH | os.O_CLOEXEC))
     except OSError:
         return []
-    return [own, *(f"/proc/{name}" for name in names if not name.isdigit())]
+    return [own, *(f"/proc/{name}" for name in PROC_READS)]
+
+
+# What Python, numpy, torch and CUDA read of /proc beyond a process's own folder: the CPU and memory
+# (cpuinfo, meminfo, stat: glibc counts CPUs there when /sys will not say), the kernel's settings
+# (sys) and version, the device numbers and the GPU driver's files (devices, driver), and the links
+# into the own folder. (Not loadavg: it names the last pid the host handed out.)
+PROC_READS = ("cpuinfo", "meminfo", "stat", "uptime", "version", "filesystems", "sys", "devices", "driver", "self",
+              "thread-self", "mounts")
 
 
 _HELD: list[int] = []  # descriptors kept open on purpose (see _proc_reads)

@@ -305,15 +305,16 @@ def test_a_child_with_no_pid_namespace_signals_and_steers_only_itself(tmp_path, 
 @pytest.mark.parametrize("host", ["root", "container"])
 def test_of_proc_a_child_reads_its_own_folder_and_no_other_process(tmp_path, host):
     """A container's root has no pid namespace of its own, and its /proc showed every process on
-    the host: a red team's child read their command lines and status. Now only its own folder
-    (its threads' too) and what belongs to no process; not even the list of processes."""
+    the host: a red team's child read their command lines and status, and then the host's locks and
+    keys. Now only its own folder (its threads' too) and what describes the machine; not even the
+    list of processes."""
     data = graded_as(host, tmp_path, "reads_other_processes.py", "grade")
     done = lines(SimpleNamespace(stdout=data["output"]["stdout"]), "")
     assert data["score"] == 10, data
     mine = ("own status", "own maps", "cpuinfo", "meminfo", "sys", "thread's own stat")
     assert all(done[name] == "DID" for name in mine), done
     others = {name: code for name, code in done.items() if name not in mine}
-    expected = {"list /proc", "pid 1 cmdline", "parent status"} if host == "container" else {"list /proc"}
+    expected = {"list /proc", "locks", "keys", *(("pid 1 cmdline", "parent status") if host == "container" else ())}
     assert set(others) == expected and set(others.values()) == {"13"}, done
 
 
