@@ -65,9 +65,10 @@ def trace_input(ex: Exercise) -> tuple[GridCase, int]:
     return GridCase(np.array(ex.trace_x, dtype=np.float64), "float64", "cpu", "plain", "general"), 0
 
 
-def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | None:
+def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True) -> BackwardPass | None:
     """The passes at the recorded input, compared. `proven`: the canary showed autograd of the
-    primitive on every input (a pass that ran no backward then carried the derivative forward)."""
+    primitive on every input (a pass that ran no backward then carried the derivative forward);
+    `moved`: no input's answer stood still under the canary (none bypassed autograd)."""
     traced = obs.traced
     if traced is None or not traced.student:
         return None
@@ -114,10 +115,12 @@ def describe(obs: Observations, ex: Exercise, proven: bool) -> BackwardPass | No
             return replace(base, student=steps, divergence=sentence, diverges_at=at)
         if not right and student:
             sentence, at = _not_returned(first, want, sample, ex.function, traced.dtype), len(student) - 1
-    if sentence is None and not proven and right and student and _route(student) != _route(ref_steps) \
+    if sentence is None and not proven and moved and right and student and _route(student) != _route(ref_steps) \
             and any(s.op == f"{ex.primitive.title()}Backward0" for s in student):
-        # Steps the reference has not, each a factor of one (sin of a range-reduced x): the gradient
-        # did come from this pass, by a route where the canary could not show autograd of sin(x).
+        # Steps the reference has not, each passing the gradient on as it came (sin of a range-reduced
+        # x): the answers moved under the canary, so they came from such a pass, by a route where the
+        # canary could not show autograd of sin(x). (Where none moved, the answer is another's: a
+        # pass through sin(x + 0.0) and cos returned is "did not come from it", below.)
         sentence, at = _unproven_route(student, ref_steps, ex, sample, None)
         return replace(base, divergence=sentence, diverges_at=at)
     if sentence is None and not proven:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -181,7 +181,7 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
     if not bad:
         return Finding(name, False, fraction, summary, example=ended, data=_counts(planned, good))
     example = obs.minimal.get(name) or min(bad, key=lambda r: r.case.size_key())
-    cause = _cause(example, bad, ex, obs.traced)
+    cause = _cause(example, bad, ex, obs)
     return Finding(name, False, fraction, summary, example=_example(example, ex) + (f"\n{ended}" if ended else ""),
                    cause=cause.text if cause else
                    f"Your values differ from {ex.formula} by more than the tolerance for {example.case.dtype} "
@@ -198,15 +198,17 @@ def _example(r: CaseResult, ex: Exercise) -> str:
            f"{feedback.returned_words(r.plain)}."
 
 
-def _none_cause(example: CaseResult, bad: list[CaseResult], ex: Exercise, traced: Traced | None) -> feedback.Cause:
-    """Why None came back, from where it did: only on inputs that already require grad (a tensor
-    made from one without .detach() is no leaf), with the primitive never run (nothing recorded
-    joins y to x), after a backward pass through the primitive into a leaf (the gradient was there:
-    nothing returned it), or otherwise (a pass that never reached x). The first wording said "a
-    missing return" to students whose file ended with `return x.grad`."""
-    nones = [r for r in bad if r.plain.kind == "none"] or [example]
+def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None) -> feedback.Cause:
+    """Why None came back, from every input's answer (so that each check says the same): only on
+    inputs that already require grad (a tensor made from one without .detach() is no leaf), with the
+    primitive never run (nothing recorded joins y to x), where the recorded call ran a backward
+    pass through the primitive into a leaf and still returned None (the gradient was there: nothing
+    returned it), or otherwise (a pass that never reached x). The first wording said "a missing
+    return" to students whose file ended with `return x.grad`."""
+    nones = [r for r in cases if r.plain.kind == "none"]
     fresh_leaf = "Work on a fresh leaf: x = x.detach().clone().requires_grad_(True)."
-    if all(r.case.tracked for r in nones):
+    if nones and all(r.case.tracked for r in nones) and \
+            any(not r.case.tracked and r.plain.kind == "tensor" for r in cases):
         return feedback.Cause("none_nonleaf", "Likely cause: None came back only where the input already requires "
                               "grad. A tensor made from such an input without .detach() (x.clone(), x * 1, x itself "
                               "when it is not a leaf) is no leaf, and autograd leaves the .grad of a tensor that is "
@@ -219,10 +221,12 @@ def _none_cause(example: CaseResult, bad: list[CaseResult], ex: Exercise, traced
                               f"Compute torch.{primitive}(x) on the leaf itself, then call .sum().backward() and "
                               "return x.grad.")
     if traced is not None and _through_to_a_leaf(traced, primitive):
-        return feedback.Cause("none_not_returned", f"Likely cause: your backward pass ran through {primitive} into x "
-                              "(we recorded it), so x.grad held the gradient, but the function returned None: a "
-                              "missing `return`, or a return of something else that is None.",
-                              "End with `return x.grad` after y.sum().backward().")
+        return feedback.Cause("none_not_returned", f"Likely cause: your backward pass ran through {primitive} into a "
+                              "leaf (we recorded it), so that leaf's .grad held the gradient, but the function "
+                              "returned None: a missing `return`, or the .grad of a tensor the pass did not reach "
+                              "(the caller's x, when the pass ran on your copy of it).",
+                              "Return the .grad of the very tensor the pass ran through: `return leaf.grad` after "
+                              f"torch.{primitive}(leaf).sum().backward().")
     return feedback.Cause("none", "Likely cause: x.grad was still None when your function returned: the backward "
                           "pass never reached x (the graph was cut between x and the output by .detach(), "
                           "torch.tensor(...), .item() or .tolist(), or the output was computed under "
@@ -232,9 +236,11 @@ def _none_cause(example: CaseResult, bad: list[CaseResult], ex: Exercise, traced
 
 
 def _through_to_a_leaf(traced: Traced, primitive: str) -> bool:
-    """Whether a recorded pass of the submission's ran the primitive's step and then filled a leaf."""
+    """Whether a recorded call that returned None ran a pass through the primitive's step into a leaf."""
     step = f"{primitive.title()}Backward0"
     for call in traced.student:
+        if call.about != "NoneType":  # the trace's input answered otherwise: its pass is no evidence here
+            continue
         for run in call.runs:
             ops = [s.op for s in run]
             if step in ops and "AccumulateGrad" in ops[ops.index(step):]:
@@ -243,7 +249,7 @@ def _through_to_a_leaf(traced: Traced, primitive: str) -> bool:
 
 
 def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
-           traced: Traced | None = None) -> feedback.Cause | None:
+           obs: Observations | None = None) -> feedback.Cause | None:
     first = example.plain
     if first.kind == "error" and first.error:
         cause = feedback.explain_error(first.error, ex)
@@ -253,7 +259,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                                   "it may use.", cause.advice)
         return cause
     if first.kind == "none":
-        return _none_cause(example, bad, ex, traced)
+        return _none_cause(obs.cases if obs is not None else bad, ex, obs.traced if obs is not None else None)
     if first.kind in ("number", "ndarray", "other"):
         return feedback.Cause("type", "Your function must return a torch tensor.",
                               "Return x.grad itself (not .numpy(), .item() or .tolist()).")
@@ -379,17 +385,17 @@ def check_contract(obs: Observations, ex: Exercise) -> Finding:
     r = obs.minimal.get("contract") or min(bad, key=lambda r: r.case.size_key())
     expected = f"a {r.case.dtype} tensor of shape {r.case.shape} on {r.case.device}"
     precision = feedback.precision_cause(r.case, r.plain.dtype) if r.plain.kind == "tensor" else None
-    cause = precision or _contract_cause(r, ex)
+    cause = precision or _contract_cause(r, ex, obs)
     return Finding("contract", False, len(good) / len(obs.cases), summary,
                    example=f"For {feedback.input_words(r.case)}, your "
                            f"function {feedback.returned_words(r.plain)}; expected {expected}.",
                    cause=cause.text, advice=cause.advice, data={"cause": cause.key})
 
 
-def _contract_cause(r: CaseResult, ex: Exercise) -> feedback.Cause:
+def _contract_cause(r: CaseResult, ex: Exercise, obs: Observations) -> feedback.Cause:
     got = r.plain
     if got.kind != "tensor":
-        found = _cause(r, [r], ex)
+        found = _cause(r, [r], ex, obs)
         assert found is not None  # _cause always explains a non-tensor result
         return found
     if got.shape != r.case.shape:

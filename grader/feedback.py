@@ -167,19 +167,10 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
         return Cause("exit", f"Likely cause: your function raised {error.type} (sys.exit, exit() or a raise).",
                      "Return a value instead of exiting; the grader calls your function many times.")
     typo = re.search(r"has no attribute '(\w+)'", error.message)
-    owner = re.match(r"'(\w+)' object has no attribute", error.message)
-    if error.type == "AttributeError" and typo and owner and typo.group(1) in _TENSOR_NAMES:
-        # The name is right, the object is not a tensor: "'int' object has no attribute 'backward'"
-        # is Python's sum() of an empty tensor (0), not a misspelt .backward.
-        kind = {"NoneType": "None", "int": "a Python int", "float": "a Python float", "list": "a list",
-                "tuple": "a tuple", "ndarray": "a NumPy array"}.get(owner.group(1), f"a {owner.group(1)}")
-        return Cause("not_a_tensor", f"Likely cause: .{typo.group(1)} was used on {kind}, not a tensor"
-                     + (" (x.grad is None until a backward pass reaches x)." if kind == "None" else
-                        " (Python's sum() of an empty tensor is the int 0, and float() or .item() leave torch)."),
-                     "Call backward() before using x.grad (and zero it only once it exists: x.grad = None "
-                     "always works)." if kind == "None" else
-                     "Keep the value a torch tensor: torch's own y.sum() rather than sum(y), and no .item() or "
-                     "float() on the way.")
+    owner = re.match(r"'([\w.-]+)' object has no attribute", error.message)
+    if error.type == "AttributeError" and typo and owner and typo.group(1) in _TENSOR_NAMES and \
+            owner.group(1) not in ("Tensor", "Parameter"):
+        return _not_a_tensor(owner.group(1), typo.group(1))
     if error.type == "AttributeError" and typo:
         close = difflib.get_close_matches(typo.group(1), _TENSOR_NAMES, n=1)
         guess = f" Did you mean .{close[0]}?" if close else ""
@@ -190,6 +181,26 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
                      "Check the spelling, and import torch at the top of your file.")
     return Cause("exception", "Your function raised an exception on this input.",
                  "Run it yourself on the input above and read the traceback.")
+
+
+def _not_a_tensor(kind: str, name: str) -> Cause:
+    """A right name used on something that is not a tensor ("'int' object has no attribute
+    'backward'" is Python's sum() of an empty tensor, not a misspelt .backward)."""
+    if kind in ("builtin_function_or_method", "method", "function", "method-wrapper"):
+        return Cause("not_a_tensor", f"Likely cause: .{name} was used on a method itself, not on what it returns: "
+                     "a call's brackets are missing (y.sum.backward() where y.sum().backward() was meant).",
+                     "Add the brackets: y.sum().backward().")
+    if kind == "NoneType":
+        return Cause("not_a_tensor", f"Likely cause: .{name} was used on None, not a tensor: x.grad is None until a "
+                     "backward pass reaches x, and backward() itself returns None (y.backward().grad fails).",
+                     "Call backward() on a line of its own, then read x.grad (and zero it only once it "
+                     "exists: x.grad = None always works).")
+    words = {"int": "a Python int", "float": "a Python float", "list": "a list", "tuple": "a tuple",
+             "ndarray": "a NumPy array"}.get(kind, f"a {kind}")
+    return Cause("not_a_tensor", f"Likely cause: .{name} was used on {words}, not a tensor (Python's sum() of an "
+                 "empty tensor is the int 0, and float(), .item() or .tolist() leave torch).",
+                 "Keep the value a torch tensor: torch's own y.sum() rather than sum(y), and no .item() or "
+                 "float() on the way.")
 
 
 def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: np.ndarray, ex: Exercise,

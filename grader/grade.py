@@ -121,8 +121,9 @@ def _described(obs: Observations, ex: Exercise, findings: list[Finding]) -> Back
     """The backward pass in words; feedback only, so a failure here costs the picture, never the grade."""
     autograd = next((f for f in findings if f.name == "autograd"), None)
     proven = autograd is not None and not autograd.data.get("unproven", True)
+    moved = autograd is not None and not autograd.data.get("bypassed", True)
     try:
-        return backward.describe(obs, ex, proven)
+        return backward.describe(obs, ex, proven, moved)
     except Exception:  # noqa: BLE001 - the recorded numbers are the submission's; the score stands without them
         return None
 

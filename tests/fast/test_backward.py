@@ -38,10 +38,10 @@ REFERENCE = call([(step("SumBackward0", [1], [1.0], grad_in=1.0),
                    step("SinBackward0", [-1], [COS], grad_in=1.0, u=X, local=COS))], COS)
 
 
-def described(first, second=None, proven=True, hits=()):
+def described(first, second=None, proven=True, hits=(), moved=True):
     traced = Traced((X, 1.25), 0, "float64", (first, second or first), REFERENCE)
     obs = Observations(load=LoadResult(True), traced=traced, source_hits=tuple(hits))
-    result = backward.describe(obs, exercise.load("sin"), proven)
+    result = backward.describe(obs, exercise.load("sin"), proven, moved)
     assert result is not None
     return result
 
@@ -123,6 +123,10 @@ def test_steps_of_factor_one_before_sin_are_a_route_not_an_answer_from_elsewhere
     assert result.divergence is not None and "did not come from it" not in result.divergence
     assert "reaches the right gradient by another route (SinBackward0 → SubBackward0" in result.divergence
     assert "autograd of sin(x) is not shown for every input" in result.divergence
+    # The same pass where no answer moved under the canary (sin(x + 0.0), then cos returned): the
+    # answer did not come from it, whatever the route.
+    cheat = described(call([reduced], COS), proven=False, moved=False)
+    assert cheat.divergence is not None and "did not come from it" in cheat.divergence
 
 
 def test_the_reference_route_with_other_gradients_is_not_called_another_route():

@@ -209,6 +209,10 @@ def test_a_right_name_on_something_not_a_tensor_is_not_called_a_typo(sin):
     assert "sum(y)" in cause.advice
     none = feedback.explain_error(ErrorInfo("AttributeError", "'NoneType' object has no attribute 'zero_'"), sin)
     assert none.key == "not_a_tensor" and "x.grad is None until a backward pass" in none.text
+    assert "backward() itself returns None" in none.text
+    method = feedback.explain_error(
+        ErrorInfo("AttributeError", "'builtin_function_or_method' object has no attribute 'backward'"), sin)
+    assert method.key == "not_a_tensor" and "y.sum().backward()" in method.advice and "sum(y)" not in method.advice
 
 
 def test_a_gradient_of_nothing_recorded_names_grad_mode_too(sin):
@@ -240,11 +244,20 @@ def test_none_names_its_cause_from_where_and_how_it_came(sin):
     assert key(_none_everywhere(tracked_only=True), checks.check_tracked_inputs) == "none_nonleaf"
     assert key(_none_everywhere(primitive_calls=0)) == "none_unrecorded"
     assert key(_none_everywhere()) == "none"  # a pass that never reached x, or none at all
+    # None everywhere is no non-leaf's: every check that shows it says the same (the tracked inputs'
+    # check, which sees only tracked inputs, said "only where the input already requires grad")
+    for check in (checks.check_correctness, checks.check_contract, checks.check_tracked_inputs):
+        assert key(_none_everywhere(), check) == "none", check
     steps = (TracedStep("SumBackward0", (1,), (1.0,)), TracedStep("SinBackward0", (2,), (0.9,)),
              TracedStep("AccumulateGrad", (-1,), ()))
     through = Traced((0.5,), 0, "float32", (TracedCall("other", None, 1, (steps,), about="NoneType"),), None)
     finding = checks.check_correctness(_none_everywhere(traced=through), sin)
     assert finding.data["cause"] == "none_not_returned" and "missing `return`" in finding.message
+    assert "the caller's x, when the pass ran on your copy" in finding.message
+    for check in (checks.check_contract, checks.check_tracked_inputs):
+        assert key(_none_everywhere(traced=through), check) == "none_not_returned", check
+    answered = Traced((0.5,), 0, "float32", (TracedCall("tensor", 0.8, 1, (steps,), about="Tensor"),), None)
+    assert key(_none_everywhere(traced=answered)) == "none"  # None came back elsewhere: that pass says nothing
     cut = Traced((0.5,), 0, "float32", (TracedCall("other", None, 1, ((steps[0], steps[2]),), about="NoneType"),),
                  None)
     assert key(_none_everywhere(traced=cut)) == "none"  # the pass filled a leaf, but not through sin
@@ -576,8 +589,8 @@ def test_a_gradient_computed_in_float32_is_never_blamed_on_any_grid(name):
 
 
 def test_the_grain_hash_is_siphash_2_4_in_numpy_and_torch():
-    """The reference implementation's test vector (its paper's appendix A: key 00..0f, message
-    00..07), bit for bit, in both array libraries the grain is written for."""
+    """The reference implementation's test vector (vectors.h of its C code: key 00..0f, the 8-byte
+    message 00..07), bit for bit, in both array libraries the grain is written for."""
     import torch
 
     from grader.canary import siphash24
@@ -610,9 +623,11 @@ def test_terms_kept_ahead_are_the_formulas_to_the_bit_and_stay_with_their_secret
 
 
 def test_the_grain_has_no_mirror():
-    """Each lattice's heights come from a bijection of the point: an arithmetic shift gave z and ~z
-    one height, so the grain at x was the grain at -x - step for every key (a red team read it off
-    autograd there, 2e-3 from x, and was proven on 11 secrets of 11)."""
+    """Each lattice's heights are a keyed pseudorandom function of the point (SipHash): the hash
+    before an earlier one, with an arithmetic shift, gave z and ~z one height, so the grain at x was
+    the grain at -x - step for every key (a red team read it off autograd there, 2e-3 from x, and
+    was proven on 11 secrets of 11). Two of these 10,000 points share a height with a chance of
+    about 2^-38."""
     from grader.canary import grain
 
     x = np.random.default_rng(0).uniform(-1000, 1000, 10_000)

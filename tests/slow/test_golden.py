@@ -69,8 +69,8 @@ GOLDEN: dict[str, Golden] = {
         {"correctness": ("2 times cos(x)",)}),
     "mistake_no_return": Golden(  # no values at all: nothing proven, so only the loads point
         "graded", 1.0, {"correctness", "autograd", "contract", "tracked_inputs", "repeatable"},
-        {"correctness": "none_not_returned"},
-        {"correctness": ("returned None", "ran through sin into x", "missing `return`")}),
+        {"correctness": "none_not_returned", "contract": "none_not_returned", "tracked_inputs": "none_not_returned"},
+        {"correctness": ("returned None", "ran through sin into a leaf", "missing `return`")}),
     "mistake_flattens": Golden("graded", 9.29, {"contract"}, {"contract": "shape"},
                                {"contract": ("reshaped, summed, or built anew",)}),
     "mistake_numpy": Golden("graded", 9.0, {"contract"}, {"contract": "type"},
