@@ -145,11 +145,13 @@ class Secret:
 
     def keep_terms(self, inputs: Iterable[Any]) -> None:
         """Work out secret_term for each of `inputs` (numpy arrays) now, in one evaluation, and keep
-        them by their numbers: the planned inputs, whose numbers an honest child's canary asks the
-        oracle about and whose reference under the secret the verdict needs. SipHash costs about
-        100 us an evaluation whatever its size, and a submission made about 140 evaluations of a few
-        numbers each. Call it before the oracle starts: its thread only reads what is kept."""
-        arrays = [np.ascontiguousarray(x, dtype=np.float64) for x in inputs]
+        them by their numbers (each array once): the planned inputs, whose numbers an honest child's
+        canary asks the oracle about, and where the verdict's reference under the secret takes the
+        primitive. SipHash in numpy costs about 100 us to hash a few numbers (its 8 rounds, each a
+        dozen array operations) and 0.6 us a number in bulk, and a submission made about 140
+        evaluations of a few numbers each. Call it before the oracle starts: its thread only reads
+        what is kept."""
+        arrays = list({(x := np.ascontiguousarray(u, dtype=np.float64)).tobytes(): x for u in inputs}.values())
         if not arrays:
             return
         with np.errstate(all="ignore"):
@@ -186,10 +188,10 @@ def secret_term(x: Any, secret: Secret, xp: Any) -> Any:
     oracle keeps these for numbers asked again, and multiplies by b, or by 0 on a plain call).
     Numbers kept ahead (Secret.keep_terms) are read, not worked out again: the same numbers, bit
     for bit (each element's term depends on that element alone)."""
-    if secret.kept and isinstance(x, np.ndarray) and x.dtype == np.float64:
-        found = secret.kept.get(x.tobytes())
+    if secret.kept and isinstance(x, np.ndarray | np.float64) and x.dtype == np.float64:
+        found = secret.kept.get(x.tobytes())  # (a float64 scalar: a formula's norm, say)
         if found is not None:
-            return found.reshape(x.shape)
+            return found.reshape(np.shape(x))
     omega, phi, amp = (xp.asarray(v, dtype=xp.float64) for v in (secret.omega, secret.phi, secret.amp))
     # Sums, not matmul: numpy hands a large matmul to a BLAS that runs threads of its own, and the
     # grader's oracle then took two cores for one child's asks.
@@ -218,7 +220,7 @@ def grain(u: Any, secret: Secret, xp: Any) -> Any:
 def siphash24(m: Any, k0: Any, k1: Any) -> Any:
     """SipHash-2-4 of each 8-byte word in m (signed 64-bit integers, numpy or torch) under the key
     (k0, k1) (arrays that broadcast against m), as signed 64-bit integers: the reference
-    implementation's output bit for bit (its paper's test vector: tests/fast/test_checks.py)."""
+    implementation's output bit for bit (a test vector of its C code: tests/fast/test_checks.py)."""
     v0, v1, v2, v3 = k0 ^ _SIP[0], k1 ^ _SIP[1], k0 ^ _SIP[2], k1 ^ _SIP[3] ^ m
     for _ in range(2):
         v0, v1, v2, v3 = _sip_round(v0, v1, v2, v3)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -90,8 +90,10 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     # could keep the pass between asking for it and reading it, so that every reply after read one
     # off (an honest student's grader error, or a crash for a "malformed" count of calls).
     ask_reference = key not in _REFERENCE_PASSES
-    # The planned inputs' terms in one evaluation, before the oracle's thread starts reading them.
-    secret.keep_terms(case.values for device in devices for case in plan.cases[device])
+    # The secret's terms at the planned inputs (what an honest child's canary asks about, for sin) and
+    # where the verdict's reference takes the primitive (x² for cos(x²)), in one evaluation, before
+    # the oracle's thread starts reading them.
+    secret.keep_terms(_asked_about(exercise, [case for device in devices for case in plan.cases[device]]))
     session.oracle.start(secret)  # the secret stays in this process: the child's canary asks (sandbox/oracle.py)
     session.send({
         "op": "setup",
@@ -154,6 +156,19 @@ def run_case(session: Conversation, case: grids.GridCase, timeout: float) -> Cas
         return session.reply(timeout, "a call of your function", _parser(case, secret))
     finally:
         session.oracle.forget(case_id)
+
+
+def _asked_about(exercise: Exercise, cases: Sequence[grids.GridCase]) -> Iterator[np.ndarray]:
+    """The numbers the secret's terms will be wanted at: each input's (an honest child's canary asks
+    about those, for sin), and where the reference takes the primitive, as the verdict computes it
+    (x² for cos(x²)) and rounded to the input's dtype (a float32 child squares in float32: one
+    rounding of the exact square, which float64 holds)."""
+    for case in cases:
+        yield case.values
+        for u in exercise.primitive_arguments(case.values):
+            yield u
+            if case.dtype != "float64":
+                yield grids.round_to(u, case.dtype)
 
 
 def draw_secret_calls() -> tuple[bool, ...]:

@@ -45,14 +45,15 @@ from grader.canary import Secret, secret_term
 
 HEADER = struct.Struct("<III")  # numbers, case, call
 PIECE = 1 << 16  # numbers per ask: the child asks about a larger tensor a piece at a time
-# The CPU this thread may spend answering one submission. Its answers cost the grader 0.3-0.9 µs a
-# number (more for huge numbers, whose sines reduce slowly), CPU the child's limits do not count (it
-# waits for them at no cost of its own). An honest student who also computes sin on a plot's 100,000
-# points in every call asks 25 million numbers in a run, about 9 s (a cap of 2^22 numbers made that
-# NaN and 1/10); a flood costs the grader this much at most. All of the thread's CPU counts, reading
-# and sending included: a red team's flood of empty asks cost 3 µs each, of which only the formula's
-# 1 µs was counted, and took 68 s of a core before its answers stopped. An empty ask is refused (the
-# kernel never makes one).
+# The CPU this thread may spend answering one submission. Its answers cost the grader 0.6-1.4 µs a
+# number not asked before (0.3 of it the grain's SipHash; more for huge numbers, whose sines reduce
+# slowly), CPU the child's limits do not count (it waits for them at no cost of its own). An honest
+# student who also computes sin on a plot's 100,000 points in every call asks 25 million numbers in a
+# run: the same points again are kept answers, and all of them fresh would take about 16 s (a cap of
+# 2^22 numbers made that NaN and 1/10); a flood costs the grader this much at most. All of the
+# thread's CPU counts, reading and sending included: a red team's flood of empty asks cost 3 µs
+# each, of which only the formula's 1 µs was counted, and took 68 s of a core before its answers
+# stopped. An empty ask is refused (the kernel never makes one).
 CPU_BUDGET_S = 30.0
 # The memory kept for numbers asked again (a case's three or four calls ask about the same numbers;
 # a plot's grid asked in every call, the same each time): past this, all is forgotten. An entry costs
