@@ -653,3 +653,23 @@ def test_a_float32_step_inside_a_float64_computation_is_judged_as_float32(sin):
             u = round_to(values, "float32")
             plain, hidden = np.cos(u), secret_derivative(u, key, "cos(u)", np)
             assert verdict.judge(_answered_in(case, plain, hidden, "float64"), sin, key).verdict == verdict.PROVEN
+
+
+@pytest.mark.parametrize("name", ["sin", "cos_square", "log_sin"])
+def test_the_verdicts_reference_under_the_secret_reads_terms_kept_ahead(name, monkeypatch):
+    """SipHash costs about 100 us an evaluation of a few numbers: the reference under the secret at
+    every planned input is worked out without one more (x itself for sin, x² for cos(x²)), and the
+    same numbers as worked out afresh."""
+    from grader import canary, exercise
+    from grader.probe import _asked_about
+
+    ex = exercise.load(name)
+    cases = [GridCase(round_to(np.linspace(0.1, 2.5, n), dtype), dtype, "cpu", "plain", "explicit")
+             for n, dtype in ((7, "float32"), (12, "float64"), (1, "float64"))]
+    fresh = Secret.draw(random.Random(5), grain=canary.grain_size(ex.tolerances))
+    want = [ex.reference(c.values, fresh) for c in cases]
+    fresh.keep_terms(_asked_about(ex, cases))
+    hashed = []
+    monkeypatch.setattr(canary, "grain", lambda *args: hashed.append(args) or pytest.fail("hashed again"))
+    got = [ex.reference(c.values, fresh) for c in cases]
+    assert not hashed and all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
