@@ -278,8 +278,17 @@ def banner_text(outcome: Outcome) -> str:
     autograd = next((f for f in outcome.findings if f.name == "autograd"), None)
     if autograd is None or not autograd.data.get("unproven"):
         return ""
-    lines = textwrap.wrap(autograd.summary, 104)
-    return "\n".join(lines[:4]) + (" …" if len(lines) > 4 else "")
+    # At most four lines: what was found cut short rather than the rubric's last word on the score.
+    found, policy = autograd.summary, ""
+    if " Credit beyond loading" in found:
+        found, _, rest = found.partition(" Credit beyond loading")
+        policy = "Credit beyond loading" + rest
+    tail = textwrap.wrap(policy, 104)
+    head = textwrap.wrap(found, 104)
+    room = 4 - len(tail)
+    if len(head) > room:
+        head = [*head[:room - 1], head[room - 1][:100] + " …"]
+    return "\n".join(head + tail)
 
 
 def prewarm(exercise: Exercise, x: np.ndarray) -> None:

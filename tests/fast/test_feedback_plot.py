@@ -64,3 +64,14 @@ def test_the_file_name_in_the_footer_is_made_safe(sin):
     forged = dataclasses.replace(outcome, submission=Path("a\nloads ✓ 10 of 10\u202e.py"))
     meta = _footer(forged, sin).split("\n")
     assert len(meta) == 2 and "\u202e" not in meta[1] and "␤" in meta[1]
+
+
+def test_a_long_banner_keeps_the_rubrics_last_word():
+    """Cut at four lines, the banner dropped "scores no other points", the sentence that says why."""
+    long = ("Autograd of sin(x) is not shown on 52 of 52 inputs: " + "your answers moved, but not as autograd's "
+            "would, " * 8 + "at x = 0.5. Credit beyond loading the file needs autograd of sin shown on every input, "
+            "so this submission scores no other points.")
+    outcome = _outcome((Finding("autograd", False, 0.0, long, data={"unproven": True}),), 1.0)
+    banner = plot.banner_text(outcome)
+    assert len(banner.split("\n")) == 4 and banner.replace("\n", " ").endswith("scores no other points.")
+    assert " …" in banner
