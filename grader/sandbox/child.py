@@ -19,6 +19,7 @@ import resource
 import select
 import signal
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -71,6 +72,11 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
                                      "call": runner.reference_pass(setup["reference"], setup["trace_x"])})
         _run_compiled_code_through_autograd(torch)
         _settle_signals()
+        # The child's folder is its temporary folder, known now: tempfile would test it by making a
+        # file and removing it, which a folder on the host's disk does not allow (files only, none
+        # removed), and "no usable temporary directory" failed an honest torch.optim.SGD, whose
+        # first use imports torch's compiler stack and asks for it.
+        tempfile.tempdir = str(Path(setup["path"]).parent)
         active += confine.apply(Path(setup["path"]).parent, record_fd, bytes.fromhex(setup.pop("record_key", "")),
                                 frozenset(setup.get("skip", ())), gpu="cuda" in setup["devices"],
                                 secret_globals=vars(canary))

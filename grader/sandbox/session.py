@@ -639,9 +639,11 @@ def _base_env() -> dict[str, str]:
 
 
 def _child_env(workdir: Path) -> dict[str, str]:
-    # matplotlib's cache in the folder itself: where the folder is on the host's disk the child may
-    # make no folder in it (confine.py), and matplotlib would make one.
-    return {**_base_env(), "HOME": str(workdir), "TMPDIR": str(workdir), "MPLCONFIGDIR": str(workdir)}
+    # matplotlib's cache, and torch's compiler cache, in the folder itself: where the folder is on the
+    # host's disk the child may make no folder in it (confine.py), and each would make one (torch's
+    # at the first torch.optim optimizer, which imports its compiler stack: an honest file's 1/10).
+    return {**_base_env(), "HOME": str(workdir), "TMPDIR": str(workdir), "MPLCONFIGDIR": str(workdir),
+            "TORCHINDUCTOR_CACHE_DIR": str(workdir)}
 
 
 _zygotes: list[Zygote] = []

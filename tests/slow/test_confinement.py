@@ -506,6 +506,16 @@ def test_without_a_tmpfs_no_file_hides_from_the_count(grade_file, sin, monkeypat
     still_grades(grade_file, sin)
 
 
+def test_without_a_tmpfs_honest_code_that_wants_a_temporary_or_cache_folder_grades(grade_file, sin, monkeypatch):
+    """tempfile tests a folder by making a file there and removing it, and torch's compiler stack
+    (imported by a torch.optim optimizer's first use) makes a cache folder: neither is allowed in a
+    folder on the host's disk, and an honest optimizer scored 1/10 ("No usable temporary
+    directory", then "Permission denied: .../torchinductor_root")."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
+    outcome = grade_file(ROOT / "tests" / "fixtures" / "verdict" / "honest_optimizer.py", sin)
+    assert outcome.score == 10, [f.message for f in outcome.findings if not f.passed]
+
+
 def test_without_a_tmpfs_the_folder_takes_files_only(grade_file, sin, monkeypatch, tmp_path):
     """A folder on the host's disk: no folder made in it (a red team hid 2.5 GiB below a path longer
     than PATH_MAX, which the count could not follow), nothing removed or renamed (another hid as

@@ -26,7 +26,8 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
           "fits_the_secret", "reads_the_canarys_closures_from_raw_memory"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
-          "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize", "honest_plots_in_every_call"]
+          "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize", "honest_plots_in_every_call",
+          "honest_optimizer"]
 
 
 def _autograd(outcome):
