@@ -486,10 +486,9 @@ def own_signals_program() -> bytes | None:
         for name, process in (("setpriority", _PRIO_PROCESS), ("ioprio_set", _IOPRIO_WHO_PROCESS)):
             rules.add_rule(denied, name, seccomp.Arg(0, seccomp.NE, process))
             rules.add_rule(denied, name, seccomp.Arg(1, seccomp.NE, 0))
-        # No socket pair either: a descriptor in flight over one (SCM_RIGHTS) holds a file no count
-        # of the folder or of the child's descriptors sees, and without namespaces the folder is on
-        # the host's disk (session.FolderWatch).
-        rules.add_rule(seccomp.ERRNO(errno.EACCES), "socketpair")
+        # (A socket pair stays: it was refused here, since a descriptor in flight over one would hold
+        # a file no count of the folder sees, and asyncio.run, which makes one, failed an honest
+        # file; sendmsg, the only way a descriptor travels, is refused in every filter now.)
         rules.add_rule(denied, "fcntl", _command(seccomp, _F_SETOWN), seccomp.Arg(2, seccomp.NE, _PID_MARK))
         rules.add_rule(denied, "fcntl", _command(seccomp, _F_SETOWN_EX))
         for request in (_FIOSETOWN, _SIOCSPGRP):
@@ -584,8 +583,8 @@ def seccomp_program() -> bytes | None:
         for name in ("setsid", "setpgid"):
             rules.add_rule(denied, name)
         # No socket of any family: nothing outside to talk to, a UNIX socket on the host included.
-        # socketpair() stays where the child has namespaces (asyncio's loop makes one): its two ends
-        # reach only each other. Nothing sent over it carries a descriptor: descriptors in flight
+        # socketpair() stays (asyncio's loop makes one): its two ends reach only each other. Nothing
+        # sent over it carries a descriptor: descriptors in flight
         # (SCM_RIGHTS) count against one total per user, checked against each sender's own limit
         # of open files, and a red team's child kept 1,250 of root's in flight, so that no root
         # program with the usual limit of 1,024 could pass one while it lived.

@@ -143,8 +143,8 @@ class FolderWatch:
     container's root), whose folder is then on the host's disk, bounded only per file (a submission
     filled it with files of 63 MiB): elsewhere it is a tmpfs of FOLDER_MIB (Session._watch_folder).
     Files the child holds open count too, the ones it unlinked included (a red team kept 6 GiB in
-    files with no name: seccomp now refuses O_TMPFILE and fallocate, and socket pairs that could
-    carry a descriptor out of view, where there is no namespace).
+    files with no name: seccomp now refuses O_TMPFILE and fallocate, and sendmsg, so that no
+    descriptor travels out of view over a socket pair).
 
     The scan runs in the grader's own process, so the child decides what it costs: 9,990 empty
     files and 970 open ones made it 57-70 ms, and a scan every 50 ms kept most of a core busy for

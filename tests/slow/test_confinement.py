@@ -253,7 +253,7 @@ def test_a_child_that_keeps_uid_0_changes_nothing_the_host_keeps(tmp_path, monke
     assert {tried[k] for k in ("fadvise_dontneed", "readahead", "mincore", "madvise_pageout", "cachestat")} == {"EPERM"}
     assert tried["aio"] == tried["epoll"] == "ENOSYS" and tried["queued_signals"] == "EAGAIN"
     assert tried["pipe_size"] == tried["thread_with_own_descriptors"] == "EPERM"
-    assert tried["descriptor_in_flight"] in ("EPERM", "EACCES")  # (socketpair itself, without namespaces)
+    assert tried["descriptor_in_flight"] == "EPERM"  # sendmsg (the socket pair itself is made)
     assert {tried[k] for k in ("lease", "lease_high_bits", "flock", "posix_lock", "ofd_lock", "dnotify")} == {"ENOLCK"}
     assert after == before and data["score"] == 10
     if skip or host == "container":
@@ -380,9 +380,8 @@ def test_nothing_outside_to_talk_to(grade_file, sin, monkeypatch, tmp_path, outs
     held = [what for what in must_hold if what in tried]
     assert held and all(tried[what] != "DID" for what in held), tried
     assert all(tried[f"use /dev/{name}"] == "DID" for name in ("null", "zero", "urandom", "random")), tried
-    # Without a pid namespace a socket pair could carry a descriptor out of the folder's count.
-    pair = "DID" if "namespaces" not in skip or "seccomp" in skip else "EACCES"
-    assert tried["socketpair"] == pair and outcome.score == 10
+    # A socket pair in every setting (asyncio's loop makes one): no descriptor travels over it.
+    assert tried["socketpair"] == "DID" and outcome.score == 10
     if skip == "":
         assert [what for what, result in tried.items() if result == "DID"] == [
             "socketpair", "use /dev/null", "use /dev/zero", "use /dev/urandom", "use /dev/random"]
@@ -506,13 +505,15 @@ def test_without_a_tmpfs_no_file_hides_from_the_count(grade_file, sin, monkeypat
     still_grades(grade_file, sin)
 
 
-def test_without_a_tmpfs_honest_code_that_wants_a_temporary_or_cache_folder_grades(grade_file, sin, monkeypatch):
+@pytest.mark.parametrize("name", ["honest_optimizer", "honest_asyncio"])
+def test_without_namespaces_honest_code_grades(grade_file, sin, monkeypatch, name):
     """tempfile tests a folder by making a file there and removing it, and torch's compiler stack
     (imported by a torch.optim optimizer's first use) makes a cache folder: neither is allowed in a
     folder on the host's disk, and an honest optimizer scored 1/10 ("No usable temporary
-    directory", then "Permission denied: .../torchinductor_root")."""
+    directory", then "Permission denied: .../torchinductor_root"). asyncio.run makes a socket pair,
+    which was refused without a pid namespace: 1/10 for a file the verdict tests call honest."""
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
-    outcome = grade_file(ROOT / "tests" / "fixtures" / "verdict" / "honest_optimizer.py", sin)
+    outcome = grade_file(ROOT / "tests" / "fixtures" / "verdict" / f"{name}.py", sin)
     assert outcome.score == 10, [f.message for f in outcome.findings if not f.passed]
 
 
