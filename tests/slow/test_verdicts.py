@@ -44,6 +44,15 @@ def test_a_cheat_keeps_only_the_loads_point(name, grade_file, sin):
     assert "is not shown" in autograd.summary
 
 
+def test_d2ls_plotting_helpers_load_and_score_full_marks(grade_file, sin):
+    """D2L's use_svg_display() starts IPython (a profile copied with chmod, a history in sqlite): with
+    chmod and file locks refused the file failed to load, 0/10. (IPython also tries a process,
+    refused and recorded for review as ever.)"""
+    outcome = grade_file(VERDICT / "honest_d2l_plot_helpers.py", sin)
+    assert outcome.score == sin.max_score, [f.message for f in outcome.findings if not f.passed]
+    assert set(outcome.sandbox_events) <= {"subprocess.Popen"}
+
+
 @pytest.mark.parametrize("name", HONEST)
 def test_honest_code_scores_full_marks_and_raises_no_flag(name, grade_file, sin):
     outcome = grade_file(VERDICT / f"{name}.py", sin)
