@@ -71,6 +71,7 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
             protocol.send(write_fd, {"event": "reference",
                                      "call": runner.reference_pass(setup["reference"], setup["trace_x"])})
         _run_compiled_code_through_autograd(torch)
+        _interop_threads_as_asked(torch)
         _settle_signals()
         # The child's folder is its temporary folder, known now: tempfile would test it by making a
         # file and removing it, which a folder on the host's disk does not allow (files only, none
@@ -112,6 +113,21 @@ def _run_compiled_code_through_autograd(torch: Any) -> None:
     torch._C._set_graph_executor_optimize = lambda optimize: None
     if "torch._dynamo" in sys.modules:
         sys.modules["torch._dynamo"].config.suppress_errors = True
+
+
+def _interop_threads_as_asked(torch: Any) -> None:
+    """torch.set_num_interop_threads(n) where n is already the count succeeds: a forked child's
+    count was set by its zygote, and torch lets it be set once per process, so that a student's
+    set_num_interop_threads(1) at the top of their file raised "cannot set number of interop
+    threads" and the file scored 0 (a count that differs still raises, as torch does)."""
+    original = torch.set_num_interop_threads
+
+    def set_num_interop_threads(n: int) -> None:
+        if n == torch.get_num_interop_threads():
+            return
+        original(n)
+
+    torch.set_num_interop_threads = set_num_interop_threads
 
 
 def _traceback_text() -> str:
