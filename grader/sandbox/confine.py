@@ -445,7 +445,7 @@ def last_filter_program() -> bytes | None:
         rules = seccomp.SyscallFilter(seccomp.ALLOW)
         denied = seccomp.ERRNO(errno.EPERM)
         rules.add_rule(denied, "seccomp")
-        rules.add_rule(denied, "prctl", seccomp.Arg(0, seccomp.EQ, _PR_SET_SECCOMP))
+        rules.add_rule(denied, "prctl", _low32(seccomp, 0, _PR_SET_SECCOMP))
         return _exported(rules)
     except Exception:  # noqa: BLE001 - no libseccomp here
         return None
@@ -579,16 +579,21 @@ def seccomp_program() -> bytes | None:
         # filter) and is killed with its process group: it may clear neither. Where the grader needs a
         # user namespace, what the grader kills is that holder; without a cgroup, a child that had
         # cleared the signal and left the group outlived the kill.
-        rules.add_rule(denied, "prctl", seccomp.Arg(0, seccomp.EQ, _PR_SET_PDEATHSIG))
+        rules.add_rule(denied, "prctl", _low32(seccomp, 0, _PR_SET_PDEATHSIG))
         for name in ("setsid", "setpgid"):
             rules.add_rule(denied, name)
         # No socket of any family: nothing outside to talk to, a UNIX socket on the host included.
-        # socketpair() stays (asyncio's loop makes one): its two ends reach only each other. Nothing
-        # sent over it carries a descriptor: descriptors in flight
-        # (SCM_RIGHTS) count against one total per user, checked against each sender's own limit
-        # of open files, and a red team's child kept 1,250 of root's in flight, so that no root
-        # program with the usual limit of 1,024 could pass one while it lived.
+        # socketpair() stays (asyncio's loop makes one), and its two ends reach only each other: no
+        # connect, bind or listen, nor sendto an address (a red team's datagram pair sent to a
+        # root-only socket of the host's, and bound an abstract name a host service then could not).
+        # Nothing sent over it carries a descriptor: descriptors in flight (SCM_RIGHTS) count against
+        # one total per user, checked against each sender's own limit of open files, and a red
+        # team's child kept 1,250 of root's in flight, so that no root program with the usual limit
+        # of 1,024 could pass one while it lived.
         rules.add_rule(seccomp.ERRNO(errno.EACCES), "socket")
+        for name in ("connect", "bind", "listen"):
+            rules.add_rule(seccomp.ERRNO(errno.EACCES), name)
+        rules.add_rule(seccomp.ERRNO(errno.EACCES), "sendto", seccomp.Arg(4, seccomp.NE, 0))
         for name in ("sendmsg", "sendmmsg"):
             rules.add_rule(denied, name)
         # io_uring makes sockets (and opens files) without the system calls above ever running.
@@ -605,7 +610,7 @@ def seccomp_program() -> bytes | None:
         for call in _HOST_STATE:
             _refuse(rules, seccomp.ERRNO(0) if call in _PRETENDED else denied, call)
         for advice in _EVICTING:  # (madvise itself is the allocators' own)
-            rules.add_rule(denied, "madvise", seccomp.Arg(2, seccomp.EQ, advice))
+            rules.add_rule(denied, "madvise", _low32(seccomp, 2, advice))
         # Disk the folder's count cannot see (session.FolderWatch, where the folder is on the host's
         # disk): space kept with FALLOC_FL_KEEP_SIZE (which RLIMIT_FSIZE does not bound either: a red
         # team held 7 GiB in one call) and files that never had a name (O_TMPFILE). Both answer "not
@@ -692,7 +697,14 @@ def _command(seccomp: Any, value: int) -> Any:
     """Argument 1 (ioctl's request, fcntl's command) equal to `value` in its low 32 bits: the kernel
     takes them as an unsigned int, and a comparison of all 64 was passed by value | 1 << 32 (a red
     team set chattr flags on root's files, and aimed SIGIO at the grader, that way)."""
-    return seccomp.Arg(1, seccomp.MASKED_EQ, 0xFFFFFFFF, value)
+    return _low32(seccomp, 1, value)
+
+
+def _low32(seccomp: Any, index: int, value: int) -> Any:
+    """Argument `index` equal to `value` in the 32 bits the kernel reads of an int: prctl's option
+    and madvise's advice compared on all 64 let a red team clear its parent-death signal, load
+    filters of its own and evict pages of the host's cache, each with 1 << 32 added."""
+    return seccomp.Arg(index, seccomp.MASKED_EQ, 0xFFFFFFFF, value)
 
 
 def _refuse(rules: Any, action: Any, call: str | int) -> None:

@@ -251,7 +251,9 @@ def test_a_child_that_keeps_uid_0_changes_nothing_the_host_keeps(tmp_path, monke
     # A file's mode and times, and locks, are answered as done and nothing is done (the host state
     # below, and no lock to be seen through a second open of the file).
     pretended = {"chmod", "fchmod", "utime", "flock", "posix_lock", "ofd_lock"}
-    assert len(tried) == 35 and {k for k, result in tried.items() if result == "DID"} == pretended, tried
+    assert len(tried) == 38 and {k for k, result in tried.items() if result == "DID"} == pretended, tried
+    assert {tried[k] for k in ("seccomp_filter_high_bits", "madvise_pageout_high_bits", "pdeathsig_high_bits")} == {
+        "EPERM"}
     assert tried["lock_taken"] == "NONE"
     assert tried["memfd_secret"] == tried["seccomp_filter"] == "EPERM"
     assert {tried[k] for k in ("fadvise_dontneed", "readahead", "mincore", "madvise_pageout", "cachestat")} == {"EPERM"}
@@ -326,27 +328,32 @@ def test_of_proc_a_child_reads_its_own_folder_and_no_other_process(tmp_path, hos
 
 @pytest.fixture
 def outside(tmp_path) -> Iterator[tuple[socket.socket, ...]]:
-    """A pathname and an abstract UNIX socket and a UDP socket, listening outside the sandbox."""
+    """A pathname and an abstract UNIX socket, a UDP socket and a UNIX datagram socket (as /dev/log
+    is), listening outside the sandbox."""
     unix = socket.socket(socket.AF_UNIX)
     unix.bind(str(tmp_path / "service.sock"))
     abstract = socket.socket(socket.AF_UNIX)
     abstract.bind(f"\0grader-test-{os.getpid()}-{tmp_path.name}")
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.bind(("127.0.0.1", 0))
+    datagram = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    datagram.bind(str(tmp_path / "datagram.sock"))
+    os.chmod(tmp_path / "datagram.sock", 0o666)  # anyone's to send to: only seccomp may stop it
     for listener in (unix, abstract):
         listener.listen()
-    for s in (unix, abstract, udp):
+    for s in (unix, abstract, udp, datagram):
         s.setblocking(False)
-    yield unix, abstract, udp
-    for s in (unix, abstract, udp):
+    yield unix, abstract, udp, datagram
+    for s in (unix, abstract, udp, datagram):
         s.close()
 
 
 def aimed(name: str, folder: Path, outside: tuple[socket.socket, ...]) -> Path:
     """A copy of a hostile fixture aimed at this test's listeners."""
-    unix, abstract, udp = outside
+    unix, abstract, udp, datagram = outside
     text = (HOSTILE / f"{name}.py").read_text()
     text = text.replace("/tmp/grader-hostile-outside.sock", unix.getsockname())
+    text = text.replace("/tmp/grader-hostile-datagram.sock", datagram.getsockname())
     text = text.replace("grader-hostile-abstract", abstract.getsockname()[1:].decode())
     text = text.replace("47999", str(udp.getsockname()[1]))
     path = folder / f"{name}.py"
@@ -355,24 +362,26 @@ def aimed(name: str, folder: Path, outside: tuple[socket.socket, ...]) -> Path:
 
 
 def nothing_arrived(outside: tuple[socket.socket, ...], pathname: bool = True) -> bool:
-    unix, abstract, udp = outside
+    unix, abstract, udp, datagram = outside
     for listener in (unix, abstract)[not pathname:]:
         with pytest.raises(BlockingIOError):
             listener.accept()
-    with pytest.raises(BlockingIOError):
-        udp.recvfrom(100)
+    for receiver in (udp, datagram)[:2 if pathname else 1]:
+        with pytest.raises(BlockingIOError):
+            receiver.recvfrom(100)
     return True
 
 
 SOCKETS = ("connect to a unix socket outside", "connect to an abstract unix socket",
            "bind a unix socket in its folder", "netlink socket")
+PAIRS = ("pair sendto outside", "pair connect outside", "pair bind an abstract name")
 DEVICES = ("open /dev/console", "open /dev/ptmx", "open /dev/kmsg", "open /dev/tty", "open /dev/pts/0")
 MADE = ("mknod a character device", "mknod a block device", "mkfifo")
 
 
 @pytest.mark.parametrize(("skip", "must_hold"), [
-    ("", SOCKETS + DEVICES + MADE),
-    ("namespaces,landlock", SOCKETS + MADE),  # seccomp alone
+    ("", SOCKETS + PAIRS + DEVICES + MADE),
+    ("namespaces,landlock", SOCKETS + PAIRS + MADE),  # seccomp alone
     # Landlock alone: it has no right for connecting to a pathname UNIX socket (seccomp and the uid do)
     ("namespaces,seccomp", DEVICES + MADE + SOCKETS[1:3]),
 ])
@@ -383,6 +392,7 @@ def test_nothing_outside_to_talk_to(grade_file, sin, monkeypatch, tmp_path, outs
     assert tried, outcome.stdout + outcome.stderr
     held = [what for what in must_hold if what in tried]
     assert held and all(tried[what] != "DID" for what in held), tried
+    assert all(what in tried for what in must_hold if what in PAIRS), tried
     assert all(tried[f"use /dev/{name}"] == "DID" for name in ("null", "zero", "urandom", "random")), tried
     # A socket pair in every setting (asyncio's loop makes one): no descriptor travels over it.
     assert tried["socketpair"] == "DID" and outcome.score == 10
