@@ -6,7 +6,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -37,9 +37,9 @@ class Limits:
     output_kib: int
 
 
-_REFERENCES: dict[tuple[object, ...], np.ndarray] = {}  # Exercise.reference's, without a secret
-_ARGUMENTS: dict[tuple[object, ...], tuple[np.ndarray, ...]] = {}  # Exercise.primitive_arguments'
+_REFERENCES: dict[tuple[object, ...], Any] = {}  # Exercise.reference's without a secret, and the like (_kept)
 _KEPT_REFERENCES = 4096
+Kept = TypeVar("Kept", np.ndarray, tuple[np.ndarray, ...])
 
 
 @dataclass(frozen=True)
@@ -102,21 +102,17 @@ class Exercise:
         """The numbers the gradient differentiates the primitive at, for input x (x itself for sin,
         x² for cos(x²)), as the reference under a secret computes them: where it asks the secret's
         terms (Secret.keep_terms works them out ahead). Kept, as the reference is."""
-        key = ("arguments", self.gradient, self.derivative, self.primitive, x.shape, x.tobytes())
-        found = _ARGUMENTS.get(key)
-        if found is None:
+        def arguments() -> tuple[np.ndarray, ...]:
             seen: list[np.ndarray] = []
 
             def derivative(u: Any) -> Any:
                 seen.append(np.array(u, dtype=np.float64))
                 return formula.evaluate(self.derivative, np, u=u)
 
-            with np.errstate(all="ignore"):
-                formula.evaluate(self.gradient, np, x=x, **{f"d_{self.primitive}": derivative})
-            if len(_ARGUMENTS) >= _KEPT_REFERENCES:
-                _ARGUMENTS.clear()
-            found = _ARGUMENTS[key] = tuple(seen)
-        return found
+            self._gradient(x, derivative)
+            return tuple(seen)
+
+        return self._kept("arguments", x, arguments)
 
     def sensitivity(self, x: np.ndarray) -> np.ndarray:
         """How far the gradient at x moves per unit added to the primitive's derivative (the chain
@@ -124,15 +120,17 @@ class Exercise:
         reference is."""
         return self._kept("sensitivity", x, lambda: np.abs(self._reference(x, Secret.offset(1.0)) - self.reference(x)))
 
-    def _kept(self, what: str, x: np.ndarray, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        """`compute()` for this exercise and x, read-only, worked out once (up to _KEPT_REFERENCES)."""
+    def _kept(self, what: str, x: np.ndarray, compute: Callable[[], Kept]) -> Kept:
+        """`compute()` for this exercise and x (an array, or a tuple of them), read-only, worked out
+        once (up to _KEPT_REFERENCES)."""
         key = (what, self.gradient, self.derivative, self.primitive, x.shape, x.tobytes())
         found = _REFERENCES.get(key)
         if found is None:
             if len(_REFERENCES) >= _KEPT_REFERENCES:
                 _REFERENCES.clear()
             found = _REFERENCES[key] = compute()
-            found.setflags(write=False)
+            for array in found if isinstance(found, tuple) else (found,):
+                array.setflags(write=False)
         return found
 
     def _reference(self, x: np.ndarray, secret: Secret | None) -> np.ndarray:
@@ -140,9 +138,12 @@ class Exercise:
             derivative: Callable[[Any], Any] = lambda u: formula.evaluate(self.derivative, np, u=u)  # noqa: E731
         else:
             derivative = lambda u: secret_derivative(u, secret, self.derivative, np)  # noqa: E731
+        return np.broadcast_to(np.asarray(self._gradient(x, derivative), dtype=np.float64), np.shape(x)).copy()
+
+    def _gradient(self, x: np.ndarray, derivative: Callable[[Any], Any]) -> Any:
+        """The gradient formula at x, with `derivative` as the primitive's."""
         with np.errstate(all="ignore"):
-            out = formula.evaluate(self.gradient, np, x=x, **{f"d_{self.primitive}": derivative})
-        return np.broadcast_to(np.asarray(out, dtype=np.float64), np.shape(x)).copy()
+            return formula.evaluate(self.gradient, np, x=x, **{f"d_{self.primitive}": derivative})
 
     def function_values(self, x: np.ndarray) -> np.ndarray:
         """f(x) itself: a scalar for a function of a whole vector."""
