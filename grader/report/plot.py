@@ -49,7 +49,8 @@ def picture(outcome: Outcome, exercise: Exercise) -> bytes | None:
     """The feedback plot as PNG bytes, or None when the outcome has nothing to plot."""
     if outcome.plot is None:
         return None
-    return template(exercise, outcome.plot.x, bool(banner_text(outcome))).paint(outcome, exercise)
+    banner = banner_text(outcome)
+    return template(exercise, outcome.plot.x, bool(banner)).paint(outcome, exercise, banner)
 
 
 _TEMPLATES: dict[tuple[str, bytes, bool], Template] = {}
@@ -126,7 +127,7 @@ class Template:
         ax.legend(loc="upper left", fontsize=10, framealpha=0.92, ncol=3)
         ax.grid(alpha=0.3, which="major")
 
-    def paint(self, outcome: Outcome, exercise: Exercise) -> bytes:
+    def paint(self, outcome: Outcome, exercise: Exercise, banner: str = "") -> bytes:
         """This submission's figure as PNG bytes: its curves drawn by matplotlib over the saved
         background, then its text by Pillow (with matplotlib's own font), which is ten times faster
         than matplotlib's glyph-by-glyph text for the same look."""
@@ -139,7 +140,6 @@ class Template:
             lines.append(self.failing)
         for artist in lines:
             self.figure.draw_artist(artist)
-        banner = banner_text(outcome)
         if banner:
             texts.append(Label(banner, self._at(self.top, 0.5, 0.05), "md", 11, BAD, align="center", boxed=True,
                                box_pad=0.5))
