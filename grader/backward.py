@@ -96,17 +96,13 @@ def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True) 
             f"Your steps ran inside torch.func's transforms, whose numbers cannot be read; the value that came back, "
             f"{_fmt(first.value)} at x = {_fmt(sample)}, is not the gradient ({_fmt(want)})."))
     sentence, at, ref_at = (None, None, None) if unread else _first_difference(student, ref_steps, sample)
-    if sentence is not None and right:
-        if proven:  # another route to the right gradient (a norm instead of a sum of squares): not a mistake
-            if _route(student) == _route(ref_steps):  # "SinBackward0 where the reference's runs SinBackward0"
-                return replace(base, description=f"the reference's steps ({_route(student)}) with other gradients "
-                                                 "flowing through them; the value agrees")
-            return replace(base, description=f"another route to the same gradient: {_route(student)} where the "
-                                             f"reference's pass runs {_route(ref_steps)}")
-        # A route that is not proven (-sin(-x)): no step of it is a mistake ("every gradient after
-        # it is -1 times what it should be" was false: a second NegBackward0 undid it).
-        sentence, at = _unproven_route(student, ref_steps, ex, sample, at)
-        return replace(base, divergence=sentence, diverges_at=at, reference_at=ref_at)
+    if sentence is not None and right and proven:
+        # Another route to the right gradient (a norm instead of a sum of squares): not a mistake.
+        if _route(student) == _route(ref_steps):  # "SinBackward0 where the reference's runs SinBackward0"
+            return replace(base, description=f"the reference's steps ({_route(student)}) with other gradients "
+                                             "flowing through them; the value agrees")
+        return replace(base, description=f"another route to the same gradient: {_route(student)} where the "
+                                         f"reference's pass runs {_route(ref_steps)}")
     second = traced.student[1] if len(traced.student) > 1 else first
     if sentence is None and not (right and agrees(second.value)):
         accumulated = _accumulated(traced, sample)
@@ -115,14 +111,17 @@ def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True) 
             return replace(base, student=steps, divergence=sentence, diverges_at=at)
         if not right and student:
             sentence, at = _not_returned(first, want, sample, ex.function, traced.dtype), len(student) - 1
-    if sentence is None and not proven and moved and right and student and _route(student) != _route(ref_steps) \
-            and any(s.op == f"{ex.primitive.title()}Backward0" for s in student):
-        # Steps the reference has not, each passing the gradient on as it came (sin of a range-reduced
-        # x): the answers moved under the canary, so they came from such a pass, by a route where the
-        # canary could not show autograd of sin(x). (Where none moved, the answer is another's: a
-        # pass through sin(x + 0.0) and cos returned is "did not come from it", below.)
-        sentence, at = _unproven_route(student, ref_steps, ex, sample, None)
-        return replace(base, divergence=sentence, diverges_at=at)
+    detour = sentence is not None or (student and _route(student) != _route(ref_steps) and
+                                      any(s.op == f"{ex.primitive.title()}Backward0" for s in student))
+    if right and not proven and detour:
+        if moved:
+            # The right gradient by a route the canary could not prove: -sin(-x) (where "every
+            # gradient after it is -1 times what it should be" was false: a second NegBackward0 undid
+            # it), or sin of a range-reduced x (steps that pass the gradient on as it came). The
+            # answers moved under the canary, so they came from such a pass.
+            sentence, at = _unproven_route(student, ref_steps, ex, sample, at)
+            return replace(base, divergence=sentence, diverges_at=at, reference_at=ref_at)
+        sentence = None  # none moved: whatever the route, the answer is another's ("did not come from it")
     if sentence is None and not proven:
         return replace(base, divergence=(
             "Your pass ran, but the answer you returned did not come from it: under the canary it did not follow "

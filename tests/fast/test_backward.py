@@ -106,6 +106,10 @@ def test_the_right_gradient_by_an_unproven_route_is_not_called_a_wrong_factor():
     assert "reaches the right gradient by another route" in result.divergence
     assert "differentiating sin at u = -x = -0.75 rather than at x itself" in result.divergence
     assert result.student[result.diverges_at].op == "SinBackward0"
+    # The same pass where no answer moved under the canary (then cos returned): not "your answer
+    # followed it there"; the answer did not come from the pass.
+    cheat = described(call([neg_sin_neg], COS), proven=False, moved=False)
+    assert cheat.divergence is not None and "did not come from it" in cheat.divergence
     proven = described(call([neg_sin_neg], COS), proven=True)  # (where the canary proved it: no mistake)
     assert proven.divergence is None and proven.description.startswith("another route to the same gradient")
 
