@@ -125,24 +125,10 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
     if load.error is None:
         return Finding("loads", False, 0.0, f"{ex.function} in your file is a {load.missing}, not a function.",
                        advice=f"Define it with def {ex.function}(x): …")
-    return _load_error_finding(load.error, ex, obs)
+    return _load_error_finding(load.error, ex)
 
 
-def _files_only(cause: feedback.Cause, obs: Observations | None) -> feedback.Cause:
-    """A refusal where the child's folder is on the host's disk (no namespaces: a container's root),
-    whose rules are tighter than a student can guess: `os.makedirs("figures")` before a savefig was
-    told it had touched "files outside its own folder"."""
-    if cause.key != "sandbox" or obs is None or not any(layer.startswith("folder on the host's disk")
-                                                         for layer in obs.layers):
-        return cause
-    return feedback.Cause(cause.key, cause.text + " Here your file's folder is on the grader's own disk: your code "
-                          "may make and write files in it, but not make folders there, nor remove or rename files "
-                          "(tempfile's TemporaryDirectory and NamedTemporaryFile do both).",
-                          "Write plots and files straight into the current folder (plt.savefig('sin.png')), and keep "
-                          "temporary data in memory (io.BytesIO).")
-
-
-def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, obs: Observations | None = None) -> Finding:
+def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
     if error.syntax_line is not None:
         caret = " " * max(0, (error.syntax_offset or 1) - 1) + "^"
         first = (error.message.strip().splitlines() or [""])[0]
@@ -158,7 +144,7 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, obs: Observatio
                               "put plotting or demo code under `if __name__ == \"__main__\":` so it does not run "
                               "when graded.")
     where = f" at line {error.frames[-1].line} (`{error.frames[-1].code}`)" if error.frames else ""
-    known = _files_only(feedback.explain_error(error, ex), obs)
+    known = feedback.explain_error(error, ex)
     if known.key in ("disk", "sandbox", "read_only"):  # what the sandbox refused, at the top level as anywhere
         return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
                        cause=known.text, advice=known.advice)
@@ -266,7 +252,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
            obs: Observations | None = None) -> feedback.Cause | None:
     first = example.plain
     if first.kind == "error" and first.error:
-        cause = _files_only(feedback.explain_error(first.error, ex), obs)
+        cause = feedback.explain_error(first.error, ex)
         if cause.key == "memory":
             limit = f"{ex.limits.memory_gib:g} GiB"
             return feedback.Cause("memory", f"Likely cause: the function needed more memory than the {limit} "

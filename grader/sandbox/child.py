@@ -73,10 +73,8 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
         _run_compiled_code_through_autograd(torch)
         _interop_threads_as_asked(torch)
         _settle_signals()
-        # The child's folder is its temporary folder, known now: tempfile would test it by making a
-        # file and removing it, which a folder on the host's disk does not allow (files only, none
-        # removed), and "no usable temporary directory" failed an honest torch.optim.SGD, whose
-        # first use imports torch's compiler stack and asks for it.
+        # The child's folder is its temporary folder: tempfile may have chosen one already in the
+        # zygote (importing torch._dynamo asks, and it keeps /tmp), where the child may write nothing.
         tempfile.tempdir = str(Path(setup["path"]).parent)
         active += confine.apply(Path(setup["path"]).parent, record_fd, bytes.fromhex(setup.pop("record_key", "")),
                                 frozenset(setup.get("skip", ())), gpu="cuda" in setup["devices"],
@@ -200,12 +198,12 @@ def apply_limits(limits: dict[str, Any], uses_cuda: bool) -> list[str]:
     cpu = int(limits["total_timeout_s"]) + 5
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     active.append(f"cpu-time {cpu}s")
-    size = 64 << 20
+    size = confine.FILE_MIB << 20
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an oversized write then fails instead of killing
     resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-    active.append("file-size 64 MiB")
+    active.append(f"file-size {confine.FILE_MIB} MiB")
     # Each open file may hold 64 MiB that its folder no longer shows (unlinked while open): the
-    # grader counts them (session.FolderWatch), and this bounds how many there are to count. And
+    # grader counts them (folder.py), and this bounds how many there are to count. And
     # each may be a pipe, whose 16 pages count against one total per user: 1,017 pipes of a red
     # team's took root's (16,384), so that root's other programs got 8 KiB pipes while it lived. A
     # child has 8 open when the submission loads (the oracle's socket the eighth).

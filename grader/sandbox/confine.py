@@ -43,6 +43,9 @@ NOBODY = 65534
 FOLDER_MIB = 256  # the child's folder, a tmpfs where it has a mount namespace
 FOLDER_ENTRIES = 1_000  # files and folders in it (an honest file makes a handful: matplotlib's cache, a plot)
 TMPFS_LAYER = f"folder: {FOLDER_MIB} MiB tmpfs"
+# Without a mount namespace: the folder lies on the host's disk, and the grader counts it (folder.py).
+DISK_LAYER = f"folder: {FOLDER_MIB} MiB, {FOLDER_ENTRIES:,} entries on the host's disk, counted by the grader"
+FILE_MIB = 64  # each file the child writes (RLIMIT_FSIZE)
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 _PR_SET_PDEATHSIG = 1
@@ -63,7 +66,6 @@ _FS_MAKE_SPECIAL = 1 << 6 | 1 << 9 | 1 << 10 | 1 << 11  # char devices, sockets,
 # write file, remove dir and file, make dir, regular file and symlink: what the child's folder allows
 _FS_WRITE_V1 = _FS_WRITE_FILE | 1 << 4 | 1 << 5 | 1 << 7 | 1 << 8 | 1 << 12
 _FS_REFER, _FS_TRUNCATE, _FS_IOCTL_DEV = 1 << 13, 1 << 14, 1 << 15
-_FS_FILES_ONLY = _FS_WRITE_FILE | 1 << 8 | _FS_TRUNCATE  # write, make regular files, truncate
 _DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 _NET_TCP = 1 << 0 | 1 << 1  # bind, connect
 _SCOPE = 1 << 0 | 1 << 1  # abstract unix sockets, signals
@@ -90,11 +92,10 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
     active = []
     if os.getpid() == 1:  # process 1 of the pid namespace: the mount namespace is its own too
         active += _private_filesystem(workdir)
-    on_disk = TMPFS_LAYER not in active
     if _no_new_privileges():
         active.append("no-new-privileges")
     active += _least_privilege(workdir, drop_uid="uid" not in skip)
-    layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu, on_disk)),
+    layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu)),
                                                           ("seccomp", lambda: _seccomp(gpu)))
     for name, layer in layers:
         applied = "" if name in skip else layer()
@@ -356,12 +357,9 @@ def _readable_beneath(path: str) -> tuple[list[str], bool]:
     return ([path], True) if whole else (parts, False)
 
 
-def _landlock(workdir: Path, gpu: bool, on_disk: bool = False) -> str:
-    """Reads where Python, torch and the grader live, writes in the child's folder only. `on_disk`:
-    the folder is on the host's disk (no tmpfs of its own), and the grader counts what it holds
-    (session.FolderWatch): the child may then make and write files there, but make no folder and
-    remove or rename nothing, so that every byte it writes stays a file the count sees (a red team
-    hid gigabytes below a path longer than PATH_MAX, and in files mapped, closed and unlinked)."""
+def _landlock(workdir: Path, gpu: bool) -> str:
+    """Reads where Python, torch and the grader live, writes in the child's folder only (where that
+    is on the host's disk, the grader counts what it holds: folder.py)."""
     libc = ctypes.CDLL(None, use_errno=True)
     syscall = libc.syscall
     syscall.restype = ctypes.c_long
@@ -383,7 +381,7 @@ def _landlock(workdir: Path, gpu: bool, on_disk: bool = False) -> str:
         nodes = [*_DEVICES, *(glob.glob("/dev/nvidia*") if gpu else [])]
         rules += [(node, file_access if not os.path.isdir(node) else file_access | _FS_READ) for node in nodes
                   if os.path.exists(node)]
-        rules.append((str(workdir), _FS_READ | (write & _FS_FILES_ONLY if on_disk else write)))
+        rules.append((str(workdir), _FS_READ | write))
         for path, access in rules:
             _add_path_rule(syscall, ruleset, path, access)
         if syscall(_SYS_LANDLOCK["restrict_self"], ruleset, ctypes.c_uint32(0)) != 0:
@@ -391,8 +389,7 @@ def _landlock(workdir: Path, gpu: bool, on_disk: bool = False) -> str:
     finally:
         os.close(ruleset)
     scopes = "fs, tcp, signals" if abi >= 6 else "fs, tcp" if abi >= 4 else "fs"
-    files_only = "; folder on the host's disk: files only, none removed" if on_disk else ""
-    return f"landlock ABI {abi} ({scopes}){files_only}"
+    return f"landlock ABI {abi} ({scopes})"
 
 
 def _add_path_rule(syscall: Callable[..., int], ruleset: int, path: str, access: int) -> None:
@@ -611,7 +608,15 @@ def seccomp_program() -> bytes | None:
             _refuse(rules, seccomp.ERRNO(0) if call in _PRETENDED else denied, call)
         for advice in _EVICTING:  # (madvise itself is the allocators' own)
             rules.add_rule(denied, "madvise", _low32(seccomp, 2, advice))
-        # Disk the folder's count cannot see (session.FolderWatch, where the folder is on the host's
+        # Every folder the child makes stays its owner's to read and enter: the grader's count of a
+        # folder on the host's disk (folder.py) runs as the child's uid where the grader is no root,
+        # and a folder made with mode 0 (or under a umask that takes the owner's rights; chmod is
+        # answered as done and does nothing) would hide what it holds from it.
+        for owner in (0o400, 0o200, 0o100):
+            rules.add_rule(denied, "mkdir", seccomp.Arg(1, seccomp.MASKED_EQ, owner, 0))
+            rules.add_rule(denied, "mkdirat", seccomp.Arg(2, seccomp.MASKED_EQ, owner, 0))
+            rules.add_rule(denied, "umask", seccomp.Arg(0, seccomp.MASKED_EQ, owner, owner))
+        # Disk the folder's count cannot see (folder.py, where the folder is on the host's
         # disk): space kept with FALLOC_FL_KEEP_SIZE (which RLIMIT_FSIZE does not bound either: a red
         # team held 7 GiB in one call) and files that never had a name (O_TMPFILE). Both answer "not
         # supported", so that posix_fallocate writes instead and tempfile names its file.

@@ -29,6 +29,7 @@ from grader.canary import MORE_ROUTES, is_secret_route
 from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
 from grader.sandbox.confine import (
+    DISK_LAYER,
     FOLDER_ENTRIES,
     FOLDER_MIB,
     NOBODY,
@@ -37,6 +38,7 @@ from grader.sandbox.confine import (
     python_readable_by_nobody,
     record_mac,
 )
+from grader.sandbox.folder import MAX_DEPTH, FolderWatch
 from grader.sandbox.oracle import Oracle
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteStalled
 from grader.submission import warm_extras
@@ -134,80 +136,6 @@ class RecordStream:
         self._thread.join(wait)
         more = (f"{MORE_ROUTES} than the {MAX_EVENTS} kept",) if self._more_routes else ()
         return (*self.events, *more), self.forged
-
-
-class FolderWatch:
-    """What the child's folder holds, counted while the child runs (a fast writer gets a few hundred
-    MiB past the limit before it is stopped); past `limit` bytes (as allocated on disk) or
-    MAX_ENTRIES files and folders, `stop` is called. Only where the child has no mount namespace (a
-    container's root), whose folder is then on the host's disk, bounded only per file (a submission
-    filled it with files of 63 MiB): elsewhere it is a tmpfs of FOLDER_MIB (Session._watch_folder).
-    Files the child holds open count too, the ones it unlinked included (a red team kept 6 GiB in
-    files with no name: seccomp now refuses O_TMPFILE and fallocate, and sendmsg, so that no
-    descriptor travels out of view over a socket pair).
-
-    The scan runs in the grader's own process, so the child decides what it costs: 9,990 empty
-    files and 970 open ones made it 57-70 ms, and a scan every 50 ms kept most of a core busy for
-    the child's whole time limit. So the entries are capped at FOLDER_ENTRIES, as on the tmpfs,
-    and the watch waits COST_RATIO times as long as its last scan took, at least INTERVAL_S: it
-    takes at most a tenth of a core, whatever the child holds."""
-
-    INTERVAL_S = 0.05
-    MAX_ENTRIES = FOLDER_ENTRIES
-    COST_RATIO = 10
-
-    def __init__(self, folder: Path, pid: int, limit: int, stop: Callable[[], None]) -> None:
-        self.exceeded = ""  # why the child was stopped, once it was
-        self._folder, self._pid, self._limit, self._stop = folder, pid, limit, stop
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-
-    def _watch(self) -> None:
-        wait = self.INTERVAL_S
-        while not self._done.wait(wait):
-            began = time.monotonic()
-            used, entries = folder_usage(self._folder, self.MAX_ENTRIES, self._pid)
-            if used > self._limit or entries > self.MAX_ENTRIES:
-                self.exceeded = (f"more than {self.MAX_ENTRIES:,} files and folders" if entries > self.MAX_ENTRIES
-                                 else f"more than {self._limit >> 20} MiB of files")
-                self._stop()
-                return
-            wait = max(self.INTERVAL_S, self.COST_RATIO * (time.monotonic() - began))
-
-    def close(self) -> None:
-        self._done.set()
-
-
-def folder_usage(folder: Path, most: int, pid: int | None = None) -> tuple[int, int]:
-    """(bytes allocated, entries) under `folder`, following no link, and of the files in it that
-    process `pid` holds open (unlinked ones too) that are not there; counting stops past `most`
-    entries. Iterative: a tree deeper than Python recurses is counted too."""
-    used, entries, todo, seen = 0, 0, [str(folder)], set()
-    while todo and entries <= most:
-        with contextlib.suppress(OSError), os.scandir(todo.pop()) as found:
-            for entry in found:
-                entries += 1
-                if entries > most:  # one folder of 100,000 files would cost a scan of them all
-                    break
-                with contextlib.suppress(OSError):
-                    info = entry.stat(follow_symlinks=False)
-                    used += info.st_blocks * 512
-                    seen.add((info.st_dev, info.st_ino))
-                    if entry.is_dir(follow_symlinks=False):
-                        todo.append(entry.path)
-    if pid is not None:
-        inside = str(folder) + "/"
-        with contextlib.suppress(OSError):
-            for name in os.listdir(f"/proc/{pid}/fd"):
-                with contextlib.suppress(OSError):
-                    if not os.readlink(f"/proc/{pid}/fd/{name}").startswith(inside):
-                        continue
-                    info = os.stat(f"/proc/{pid}/fd/{name}")
-                    if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in seen:
-                        seen.add((info.st_dev, info.st_ino))
-                        used += info.st_blocks * 512
-    return used, entries
 
 
 class Conversation(Protocol):
@@ -425,6 +353,7 @@ class Session(Requests):
         that the child ended, and _end says why."""
         if not (isinstance(layers, list) and TMPFS_LAYER in layers):
             self.folder_watch = FolderWatch(self.workdir, self.process.pid, FOLDER_MIB << 20, self._kill_group)
+            self.outer_layers = (*self.outer_layers, DISK_LAYER)
 
     def _death(self, doing: str) -> Ended:
         code = self._exit_status()
@@ -474,8 +403,9 @@ class Session(Requests):
 
     def _end(self, ended: Ended) -> NoReturn:
         if self.folder_watch and self.folder_watch.exceeded:
-            ended = Ended("memory", f"was stopped for writing {self.folder_watch.exceeded} into its folder (the "
-                          f"sandbox allows {FOLDER_MIB} MiB in all)", ended.returncode)
+            ended = Ended("memory", f"was stopped for {self.folder_watch.exceeded} (the sandbox allows "
+                          f"{FOLDER_MIB} MiB and {FOLDER_ENTRIES:,} files and folders there, {MAX_DEPTH} deep)",
+                          ended.returncode)
         elif ended.reason in ("crash", "exit") and self.cgroup and self.cgroup.out_of_memory():
             ended = Ended("memory", f"was stopped for using more memory than the {self.memory_gib:g} GiB it may use "
                           "(memory held in files, memfd or shared memory counts too)", ended.returncode)

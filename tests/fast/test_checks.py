@@ -673,16 +673,3 @@ def test_the_verdicts_reference_under_the_secret_reads_terms_kept_ahead(name, mo
     monkeypatch.setattr(canary, "grain", lambda *args: hashed.append(args) or pytest.fail("hashed again"))
     got = [ex.reference(c.values, fresh) for c in cases]
     assert not hashed and all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
-
-
-def test_a_refusal_in_a_folder_on_the_hosts_disk_says_what_that_folder_allows(sin):
-    """Without namespaces the child's folder takes files only: os.makedirs("figures") before a
-    savefig was told it had touched "files outside its own folder"."""
-    error = ErrorInfo("PermissionError", "[Errno 13] Permission denied: 'figures'")
-    layers = ("landlock ABI 7 (fs, tcp, signals)", "folder on the host's disk: files only, none removed")
-    on_disk = Observations(load=LoadResult(False, error=error), layers=layers)
-    loads = checks.check_loads(on_disk, sin)
-    assert "not make folders there, nor remove or rename files" in loads.message
-    assert "plt.savefig('sin.png')" in loads.message
-    tmpfs = dataclasses.replace(on_disk, layers=("landlock ABI 7 (fs, tcp, signals)",))
-    assert "grader's own disk" not in checks.check_loads(tmpfs, sin).message

@@ -4,7 +4,9 @@ that the folders of killed graders go."""
 
 from __future__ import annotations
 
+import ctypes
 import itertools
+import mmap
 import os
 import subprocess
 import sys
@@ -15,30 +17,97 @@ from pathlib import Path
 
 import pytest
 
-from grader.sandbox import session
-from grader.sandbox.session import FolderWatch, folder_usage
+from grader.sandbox import folder, session
+from grader.sandbox.confine import FILE_MIB
+from grader.sandbox.folder import MAX_DEPTH, FolderWatch, folder_usage
 
 
 def test_the_count_holds_files_and_the_open_ones_with_no_name(tmp_path: Path):
     (tmp_path / "a").write_bytes(b"x" * 8192)
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b").write_bytes(b"y" * 8192)
-    used, entries = folder_usage(tmp_path, 1_000, os.getpid())
-    assert entries == 3 and used >= 16384
+    os.link(tmp_path / "a", tmp_path / "sub" / "a-again")  # one file, two names: counted once
+    usage = folder_usage(tmp_path, 1_000, os.getpid())
+    assert usage.entries == 4 and 16384 <= usage.used < 16384 + 8192 + 4096 and not usage.problem
     hidden = os.open(tmp_path / "gone", os.O_CREAT | os.O_WRONLY)
     try:
         os.write(hidden, b"z" * (1 << 20))
         os.unlink(tmp_path / "gone")
-        used_with_hidden, entries = folder_usage(tmp_path, 1_000, os.getpid())
-        assert entries == 3 and used_with_hidden >= used + (1 << 20)
+        with_hidden = folder_usage(tmp_path, 1_000, os.getpid())
+        assert with_hidden.entries == 4 and with_hidden.used >= usage.used + (1 << 20)
     finally:
         os.close(hidden)
+
+
+def _mapped_and_unlinked(path: Path, size: int) -> int:
+    """A file written, mapped, closed and unlinked: no name, no descriptor, only the mapping (made
+    with libc's mmap: Python's mmap keeps a descriptor of its own). Returns the mapping's address."""
+    path.write_bytes(b"m" * size)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    fd = os.open(path, os.O_RDONLY)
+    address = libc.mmap(None, 4096, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+    os.close(fd)
+    path.unlink()
+    assert address not in (None, ctypes.c_void_p(-1).value)
+    return int(address)
+
+
+def test_the_count_holds_files_kept_only_by_a_mapping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A red team hid 2.5 GiB in files mapped, closed and unlinked. Where the kernel shows such a
+    file (map_files, to CAP_SYS_ADMIN) it counts as what it holds, elsewhere as the most a file may."""
+    before = folder_usage(tmp_path, 1_000, os.getpid()).used
+    kept = _mapped_and_unlinked(tmp_path / "mapped.bin", 3 << 20)
+    try:
+        assert list(tmp_path.iterdir()) == []
+        usage = folder_usage(tmp_path, 1_000, os.getpid())
+        assert usage.entries == 1 and usage.used >= before + (3 << 20), usage
+        real_stat = os.stat
+        monkeypatch.setattr(folder.os, "stat", lambda path, *args, **kwargs: (
+            (_ for _ in ()).throw(PermissionError(1, "Operation not permitted")) if "map_files" in str(path)
+            else real_stat(path, *args, **kwargs)))
+        assert folder_usage(tmp_path, 1_000, os.getpid()).used == before + (FILE_MIB << 20)
+    finally:
+        ctypes.CDLL(None).munmap(ctypes.c_void_p(kept), ctypes.c_size_t(4096))
+    assert folder_usage(tmp_path, 1_000, os.getpid()).used == before
+
+
+def test_the_count_follows_a_path_longer_than_the_kernel_takes(tmp_path: Path):
+    """A red team hid 2.5 GiB below a path longer than PATH_MAX (4,096), which a count by path could
+    not open: the walk opens each folder from its parent."""
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    name = "d" * 250
+    try:
+        for _ in range(20):  # 5,000 characters of path
+            os.mkdir(name, dir_fd=fd)
+            below = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = below
+        file = os.open("deep.bin", os.O_CREAT | os.O_WRONLY, dir_fd=fd)
+        os.write(file, b"x" * (2 << 20))
+        os.close(file)
+    finally:
+        os.close(fd)
+    usage = folder_usage(tmp_path, 1_000)
+    assert usage.entries == 21 and usage.used >= 2 << 20 and not usage.problem, usage
+    session.remove_folder(tmp_path)
+    assert not tmp_path.exists()
+
+
+def test_folders_past_the_deepest_stop_the_count(tmp_path: Path):
+    """Each level holds a descriptor while the walk is below it: past MAX_DEPTH the child is
+    stopped, where an honest file makes two or three levels."""
+    (tmp_path.joinpath(*["d"] * MAX_DEPTH)).mkdir(parents=True)
+    assert folder_usage(tmp_path, 1_000).problem == ""
+    (tmp_path.joinpath(*["d"] * (MAX_DEPTH + 1))).mkdir()
+    assert folder_usage(tmp_path, 1_000).problem == f"folders more than {MAX_DEPTH} deep"
 
 
 def test_the_count_stops_past_its_cap(tmp_path: Path):
     for number in range(50):
         (tmp_path / f"f{number}").touch()
-    assert folder_usage(tmp_path, 10)[1] == 11
+    assert folder_usage(tmp_path, 10).entries == 11
 
 
 def test_a_slow_scan_waits_ten_times_as_long_before_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -46,12 +115,12 @@ def test_a_slow_scan_waits_ten_times_as_long_before_the_next(tmp_path: Path, mon
     the watch spends at most about a tenth of its time scanning."""
     began: list[float] = []
 
-    def slow_scan(folder: Path, most: int, pid: int | None = None) -> tuple[int, int]:
+    def slow_scan(path: Path, most: int, pid: int | None = None) -> folder.Usage:
         began.append(time.monotonic())
         time.sleep(0.03)
-        return 0, 0
+        return folder.Usage()
 
-    monkeypatch.setattr(session, "folder_usage", slow_scan)
+    monkeypatch.setattr(folder, "folder_usage", slow_scan)
     watch = FolderWatch(tmp_path, os.getpid(), 1 << 20, lambda: None)
     time.sleep(1.2)
     watch.close()
@@ -65,7 +134,7 @@ def test_past_the_cap_the_child_is_stopped_and_told_why(tmp_path: Path):
     stopped = threading.Event()
     watch = FolderWatch(tmp_path, os.getpid(), 1 << 30, stopped.set)
     assert stopped.wait(5)
-    assert watch.exceeded == "more than 1,000 files and folders"
+    assert watch.exceeded == "making more than 1,000 files and folders in its folder"
 
 
 def test_the_folders_of_killed_graders_go_and_no_one_elses():
@@ -75,9 +144,9 @@ def test_the_folders_of_killed_graders_go_and_no_one_elses():
     old = time.time() - session.DEAD_FOLDER_AGE_S - 60
     killed, young = temp / f"grader-{dead}-killed", temp / f"grader-{dead}-young"
     running = temp / f"grader-{os.getpid()}-old"
-    for folder in (killed, young, running):
-        (folder / "deep").mkdir(parents=True)
-        (folder / "deep" / "left.bin").write_bytes(b"x")
+    for made in (killed, young, running):
+        (made / "deep").mkdir(parents=True)
+        (made / "deep" / "left.bin").write_bytes(b"x")
     os.utime(killed, (old, old))
     os.utime(running, (old, old))
     try:
@@ -85,5 +154,5 @@ def test_the_folders_of_killed_graders_go_and_no_one_elses():
         assert not killed.exists()
         assert young.exists() and running.exists()  # a submission being graded; a grader alive
     finally:
-        for folder in (killed, young, running):
-            session.remove_folder(folder)
+        for made in (killed, young, running):
+            session.remove_folder(made)

@@ -507,19 +507,65 @@ def test_a_maker_of_many_files_fills_only_its_own_small_folder(grade_file, sin, 
 def test_without_a_tmpfs_no_file_hides_from_the_count(grade_file, sin, monkeypatch):
     """Space kept past a file's end (one call took 7 GiB), a file with no name, files unlinked while
     open (a red team held 6 GiB so with the folder showing 2 entries): the first two are refused,
-    the open files counted, nothing removed (Landlock), and the child stopped past 256 MiB."""
+    the open files counted, and the child stopped past 256 MiB."""
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
     outcome = grade_file(HOSTILE / "hides_files.py", sin)
     tried = lines(outcome, "")  # errno 95 is named EOPNOTSUPP or ENOTSUP, as the dict falls
     assert tried["fallocate"].endswith("NOTSUP") and tried["O_TMPFILE"].endswith("NOTSUP"), tried
-    assert "refused unlink EACCES" in outcome.stdout
+    assert "refused unlink" not in outcome.stdout
     assert "holds 240 MiB" in outcome.stdout and "holds 600 MiB" not in outcome.stdout
     said = " ".join(f.message for f in outcome.findings)
     assert "stopped for writing more than 256 MiB of files into its folder" in said
     still_grades(grade_file, sin)
 
 
-@pytest.mark.parametrize("name", ["honest_optimizer", "honest_asyncio"])
+@pytest.mark.parametrize("host", ["root", "container"])
+@pytest.mark.parametrize("fixture", ["hides_in_mappings.py", "hides_below_long_paths.py"])
+def test_without_a_tmpfs_what_hides_from_a_count_by_name_is_counted(tmp_path, monkeypatch, host, fixture):
+    """A folder on the host's disk once took files only, since a red team hid 2.5 GiB below a path
+    longer than PATH_MAX and as much in files mapped, closed and unlinked. The count now opens each
+    folder from its parent, and reads the child's mappings: by their size where the grader may see
+    it (root), at the most a file may hold where it may not (a container's root, no CAP_SYS_ADMIN)."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
+    data = graded_as(host, tmp_path, fixture, "grade")
+    stdout = data["output"]["stdout"]
+    assert "folder: 256 MiB, 1,000 entries on the host's disk, counted by the grader" in data["sandbox"]["layers"]
+    assert "holds 180 MiB" in stdout and "holds 600 MiB" not in stdout, stdout
+    if fixture == "hides_in_mappings.py":
+        names = {line.split(" in ")[1] for line in stdout.splitlines() if line.startswith("holds")}
+        assert len(names) == 1, stdout  # the folder shows none of them
+    assert data["status"] == "load_error", data
+    assert "stopped for writing more than 256 MiB of files into its folder" in json.dumps(data)
+
+
+def test_without_a_tmpfs_folders_are_made_and_removed_as_anywhere(grade_file, sin, monkeypatch, tmp_path):
+    """A folder on the host's disk takes what a program's own folder takes, to 32 levels (the count
+    holds a descriptor a level), and no folder its owner may not read (chmod does nothing, so a mode
+    or umask that takes the owner's rights is refused)."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
+    student = tmp_path / "folders.py"
+    student.write_text(
+        "import os\nfor what, call in (('mode 0', lambda: os.mkdir('closed', 0)),\n"
+        "                   ('umask', lambda: os.umask(0o700)), ('umask 022', lambda: os.umask(0o022)),\n"
+        "                   ('32 deep', lambda: os.makedirs('/'.join(['d'] * 32))),\n"
+        "                   ('removed', lambda: os.removedirs('/'.join(['d'] * 32)))):\n"
+        "    try:\n        call()\n        print('DID', what.replace(' ', '_'))\n"
+        "    except OSError as err:\n        print('refused', what.replace(' ', '_'), err.errno)\n\n\n"
+        "def get_derivative(x):\n    import torch\n    x = x.detach().clone().requires_grad_(True)\n"
+        "    torch.sin(x).sum().backward()\n    return x.grad\n")
+    outcome = grade_file(student, sin)
+    # EPERM; glibc's umask sets no errno (it cannot fail elsewhere), so Python's OSError has 0
+    assert lines(outcome, "") == {"mode_0": "1", "umask": "0", "umask_022": "DID", "32_deep": "DID",
+                                  "removed": "DID"}, outcome.stdout
+    assert outcome.score == 10
+    student.write_text("import os\nos.makedirs('/'.join(['d'] * 40))\nimport time\ntime.sleep(3)\n"
+                       "print('slept')\n\n\ndef get_derivative(x):\n    return x\n")
+    outcome = grade_file(student, sin)
+    assert outcome.status == "load_error" and "slept" not in outcome.stdout
+    assert "making folders more than 32 deep in its folder" in outcome.findings[0].message
+
+
+@pytest.mark.parametrize("name", ["honest_optimizer", "honest_asyncio", "honest_temp_files"])
 def test_without_namespaces_honest_code_grades(grade_file, sin, monkeypatch, name):
     """tempfile tests a folder by making a file there and removing it, and torch's compiler stack
     (imported by a torch.optim optimizer's first use) makes a cache folder: neither is allowed in a
@@ -531,25 +577,13 @@ def test_without_namespaces_honest_code_grades(grade_file, sin, monkeypatch, nam
     assert outcome.score == 10, [f.message for f in outcome.findings if not f.passed]
 
 
-def test_without_a_tmpfs_the_folder_takes_files_only(grade_file, sin, monkeypatch, tmp_path):
-    """A folder on the host's disk: no folder made in it (a red team hid 2.5 GiB below a path longer
-    than PATH_MAX, which the count could not follow), nothing removed or renamed (another hid as
-    much in files mapped, closed and unlinked); files are made and written as ever."""
-    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
-    student = tmp_path / "files_only.py"
-    student.write_text(
-        "import os\nopen('kept.txt', 'w').write('kept')\n"
-        "for what, call in (('mkdir', lambda: os.mkdir('sub')), ('unlink', lambda: os.unlink('kept.txt')),\n"
-        "                   ('rename', lambda: os.rename('kept.txt', 'moved.txt'))):\n"
-        "    try:\n        call()\n        print('DID', what)\n"
-        "    except OSError as err:\n        print('refused', what, err.errno)\n"
-        "print(open('kept.txt').read())\n\n\n"
-        "def get_derivative(x):\n    import torch\n    x = x.detach().clone().requires_grad_(True)\n"
-        "    torch.sin(x).sum().backward()\n    return x.grad\n")
-    outcome = grade_file(student, sin)
-    assert "folder on the host's disk: files only, none removed" in outcome.sandbox_layers
-    assert lines(outcome, "") == {"mkdir": "13", "unlink": "13", "rename": "13"}, outcome.stdout  # EACCES
-    assert "kept" in outcome.stdout and outcome.score == 10
+def test_in_a_container_honest_files_and_folders_grade(tmp_path):
+    """A container's root (no namespaces, no CAP_SYS_ADMIN): the folder is on the host's disk, where
+    honest temporary folders, atomic saves and sqlite's journal scored 0 or 1 while it took files only."""
+    text = (ROOT / "tests" / "fixtures" / "verdict" / "honest_temp_files.py").read_text()
+    data = graded_as("container", tmp_path, "honest_temp_files.py", "grade", text=text)
+    assert data["score"] == 10, data
+    assert "folder: 256 MiB, 1,000 entries on the host's disk, counted by the grader" in data["sandbox"]["layers"]
 
 
 def test_without_a_tmpfs_the_folder_is_counted_as_it_fills(grade_file, sin, monkeypatch, tmp_path):
