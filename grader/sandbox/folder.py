@@ -22,6 +22,7 @@ passed, and it stops past MAX_DEPTH levels, so it holds few descriptors whatever
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import threading
@@ -152,12 +153,18 @@ def _open_folder(name: str, parent: int) -> int:
 
 
 def _count_open(pid: int, inside: str, usage: Usage) -> None:
-    """Regular files under the folder that the child holds open and the walk did not count."""
+    """Regular files under the folder that the child holds open and the walk did not count. The
+    kernel names no file whose path is longer than PATH_MAX (ENAMETOOLONG): of what the child may
+    open, only its own folder's files lie that deep, so such a file counts."""
     with contextlib.suppress(OSError):
         for name in os.listdir(f"/proc/{pid}/fd"):
             with contextlib.suppress(OSError):
-                if not os.readlink(f"/proc/{pid}/fd/{name}").startswith(inside):
-                    continue
+                try:
+                    if not os.readlink(f"/proc/{pid}/fd/{name}").startswith(inside):
+                        continue
+                except OSError as err:
+                    if err.errno != errno.ENAMETOOLONG:
+                        continue
                 info = os.stat(f"/proc/{pid}/fd/{name}")
                 if stat.S_ISREG(info.st_mode) and info.st_ino not in usage.inodes:
                     usage.inodes.add(info.st_ino)

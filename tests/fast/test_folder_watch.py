@@ -91,6 +91,23 @@ def test_the_count_follows_a_path_longer_than_the_kernel_takes(tmp_path: Path):
         os.close(fd)
     usage = folder_usage(tmp_path, 1_000)
     assert usage.entries == 21 and usage.used >= 2 << 20 and not usage.problem, usage
+    # Open there and unlinked, the file has no name the kernel will give (readlink of /proc/PID/fd
+    # fails with ENAMETOOLONG): it counts all the same.
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(20):
+        below = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = below
+    held = os.open("deep.bin", os.O_RDONLY, dir_fd=fd)
+    try:
+        os.unlink("deep.bin", dir_fd=fd)
+        with pytest.raises(OSError, match="File name too long"):
+            os.readlink(f"/proc/self/fd/{held}")
+        assert folder_usage(tmp_path, 1_000, os.getpid()).used >= usage.used
+        assert folder_usage(tmp_path, 1_000).used < usage.used - (1 << 20)
+    finally:
+        os.close(held)
+        os.close(fd)
     session.remove_folder(tmp_path)
     assert not tmp_path.exists()
 
