@@ -1,7 +1,7 @@
 """Run a command as a container's root does: CAP_SYS_ADMIN gone and, as under Docker's default seccomp
 profile, no user namespaces either (unshare and setns refused, clone with CLONE_NEWUSER refused, clone3
 unknown so that the C library falls back to clone). A test aid: `python tests/container_root.py CMD...`
-(run it under `capsh --drop=cap_sys_admin --` for the capability)."""
+(run it under `capsh --drop=cap_sys_admin,cap_checkpoint_restore --` for the capabilities)."""
 
 import errno
 import os

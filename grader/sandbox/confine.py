@@ -608,14 +608,12 @@ def seccomp_program() -> bytes | None:
             _refuse(rules, seccomp.ERRNO(0) if call in _PRETENDED else denied, call)
         for advice in _EVICTING:  # (madvise itself is the allocators' own)
             rules.add_rule(denied, "madvise", _low32(seccomp, 2, advice))
-        # Every folder the child makes stays its owner's to read and enter: the grader's count of a
-        # folder on the host's disk (folder.py) runs as the child's uid where the grader is no root,
-        # and a folder made with mode 0 (or under a umask that takes the owner's rights; chmod is
-        # answered as done and does nothing) would hide what it holds from it.
-        for owner in (0o400, 0o200, 0o100):
-            rules.add_rule(denied, "mkdir", seccomp.Arg(1, seccomp.MASKED_EQ, owner, 0))
-            rules.add_rule(denied, "mkdirat", seccomp.Arg(2, seccomp.MASKED_EQ, owner, 0))
-            rules.add_rule(denied, "umask", seccomp.Arg(0, seccomp.MASKED_EQ, owner, owner))
+        # No Landlock rules of the child's own (its own layer is in place before this filter): a
+        # rule holds its file's inode for as long as the ruleset lives, and a red team's child kept
+        # 2.5 GiB of removed files on the host's disk that way, with no name, descriptor or mapping
+        # that the folder's count (folder.py) could see.
+        for number in _SYS_LANDLOCK.values():
+            _refuse(rules, seccomp.ERRNO(errno.ENOSYS), number)
         # Disk the folder's count cannot see (folder.py, where the folder is on the host's
         # disk): space kept with FALLOC_FL_KEEP_SIZE (which RLIMIT_FSIZE does not bound either: a red
         # team held 7 GiB in one call) and files that never had a name (O_TMPFILE). Both answer "not

@@ -12,11 +12,19 @@ sqlite's journal), so the count must see every byte that a name, a descriptor or
   walked by descriptor, each folder opened from its parent, never by path;
 - files unlinked while open: what /proc/PID/fd holds;
 - files mapped, closed and unlinked (a red team hid as much so): what /proc/PID/maps shows as
-  "(deleted)", by their size where the kernel lets us see it (map_files, CAP_SYS_ADMIN) and at
-  the most a file may hold (FILE_MIB, the child's RLIMIT_FSIZE) where it does not.
+  "(deleted)".
 
-The walk reads no folder's access time (O_NOATIME where allowed), so the child cannot tell when it
-passed, and it stops past MAX_DEPTH levels, so it holds few descriptors whatever the child made.
+The child is paused (SIGSTOP) while a count runs, and resumed after: what it counts is one moment of
+the folder. A red team's child, told by a folder's access time when a count had passed it, moved 630
+MiB out of the way of each count in turn, and 120 threads renaming folders in a ring left each count
+seeing 30 of 170 entries. The walk also reads no folder's access time (O_NOATIME where allowed),
+and stops past MAX_DEPTH levels, so it holds few descriptors whatever the child made.
+
+A file kept only by a mapping has a size the kernel shows to CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE
+alone (/proc/PID/map_files), which a container's root lacks. There such a file counts as what it
+maps, and at most MAX_UNSEEN of them are allowed: `torch.load(path, mmap=True)` of a file since
+removed keeps one, and six of them, charged 64 MiB each, stopped an honest file. The host may then
+lose up to MAX_UNSEEN * FILE_MIB more than the count says.
 """
 
 from __future__ import annotations
@@ -24,16 +32,19 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import stat
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.sandbox.confine import FILE_MIB, FOLDER_ENTRIES
+from grader.sandbox.confine import FOLDER_ENTRIES
 
 MAX_DEPTH = 32  # levels of folders (an honest file makes two or three: torch's compiler cache, a profile)
+MAX_UNSEEN = 8  # files kept only by a mapping, of a size the kernel will not show (see above)
+PAUSE_WAIT_S = 0.5  # for every thread to stop: one in a system call that does not sleep interruptibly ends it first
 _OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -45,6 +56,7 @@ class Usage:
     used: int = 0
     entries: int = 0
     problem: str = ""
+    unseen: int = 0  # files kept only by a mapping, counted as what they map (their size unknown)
     inodes: set[int] = field(default_factory=set)  # the files counted, so that no file counts twice
 
 
@@ -64,30 +76,90 @@ class FolderWatch:
     COST_RATIO = 10
 
     def __init__(self, folder: Path, pid: int, limit: int, stop: Callable[[], None]) -> None:
+        """`pid`: the process that runs the submission (alive now: its pidfd is taken here, so that
+        a pause never reaches a process that took its pid later)."""
         self.exceeded = ""  # why the child was stopped, once it was ("writing more than 256 MiB ...")
         self._folder, self._pid, self._limit, self._stop = folder, pid, limit, stop
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except OSError:  # a kernel before 5.3: counted while it runs
+            self._pidfd = None
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
 
     def _watch(self) -> None:
         wait = self.INTERVAL_S
-        while not self._done.wait(wait):
-            began = time.monotonic()
-            usage = folder_usage(self._folder, self.MAX_ENTRIES, self._pid)
-            self.exceeded = (
-                f"making {usage.problem} in its folder" if usage.problem
-                else f"making more than {self.MAX_ENTRIES:,} files and folders in its folder"
-                if usage.entries > self.MAX_ENTRIES
-                else f"writing more than {self._limit >> 20} MiB of files into its folder" if usage.used > self._limit
-                else "")
-            if self.exceeded:
-                self._stop()
-                return
-            wait = max(self.INTERVAL_S, self.COST_RATIO * (time.monotonic() - began))
+        try:
+            while not self._done.wait(wait):
+                began = time.monotonic()
+                with self._paused():
+                    usage = folder_usage(self._folder, self.MAX_ENTRIES, self._pid)
+                self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES)
+                if self.exceeded:
+                    self._stop()
+                    return
+                wait = max(self.INTERVAL_S, self.COST_RATIO * (time.monotonic() - began))
+        finally:
+            if self._pidfd is not None:
+                os.close(self._pidfd)
+
+    @contextlib.contextmanager
+    def _paused(self) -> Iterator[None]:
+        """The child stopped (all its threads) while the folder is counted, and continued after."""
+        if self._pidfd is None:
+            yield
+            return
+        try:
+            signal.pidfd_send_signal(self._pidfd, signal.SIGSTOP)
+        except OSError:  # it has ended
+            yield
+            return
+        try:
+            _wait_until_stopped(self._pid)
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._pidfd, signal.SIGCONT)
 
     def close(self) -> None:
         self._done.set()
+
+
+def exceeded(usage: Usage, limit: int, most: int) -> str:
+    """Why a child whose folder holds `usage` is stopped ("" where it is not)."""
+    if usage.problem:
+        return f"making {usage.problem} in its folder"
+    if usage.entries > most:
+        return f"making more than {most:,} files and folders in its folder"
+    if usage.unseen > MAX_UNSEEN:
+        return (f"keeping more than {MAX_UNSEEN} removed files mapped (torch.load(..., mmap=True) or "
+                "torch.from_file of a file since removed)")
+    if usage.used > limit:
+        return f"writing more than {limit >> 20} MiB of files into its folder"
+    return ""
+
+
+def _wait_until_stopped(pid: int) -> None:
+    """Until every thread of `pid` is stopped (or has ended), PAUSE_WAIT_S at most: a thread stops
+    on its way back from the kernel, so none is then within a system call."""
+    deadline = time.monotonic() + PAUSE_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return
+        if all(_thread_state(pid, task) in "TtZX" for task in tasks):
+            return
+        time.sleep(0.0002)
+
+
+def _thread_state(pid: int, task: str) -> str:
+    try:
+        with open(f"/proc/{pid}/task/{task}/stat", "rb") as stat_file:
+            return stat_file.read().rsplit(b")", 1)[1].split()[0].decode()
+    except (OSError, IndexError):
+        return "X"  # ended since it was listed
 
 
 def folder_usage(folder: Path, most: int, pid: int | None = None) -> Usage:
@@ -95,7 +167,7 @@ def folder_usage(folder: Path, most: int, pid: int | None = None) -> Usage:
     there (open or mapped after an unlink); counting stops past `most` entries."""
     usage = Usage()
     try:
-        top = os.open(folder, _OPEN_FOLDER)
+        top = _open_folder(str(folder))
     except OSError:
         return usage  # gone: the child has ended and its folder was removed
     try:
@@ -130,11 +202,12 @@ def _walk(fd: int, depth: int, usage: Usage, most: int) -> None:
                 return
             try:
                 below = _open_folder(entry.name, fd)
-            except PermissionError as err:
-                # The child cannot make such a folder (seccomp refuses a mode or umask that takes
-                # its owner's rights): a host whose grader lacks the rights to read it.
-                usage.problem = f"a folder the grader cannot look into ({err.strerror})"
-                return
+            except PermissionError:
+                repaired = _opened_for_the_owner(entry.name, fd)
+                if repaired is None:
+                    usage.problem = "a folder the grader may not look into"
+                    return
+                below = repaired
             except OSError:
                 continue  # removed, renamed or replaced since it was listed: the next scan finds what is there
             try:
@@ -143,13 +216,34 @@ def _walk(fd: int, depth: int, usage: Usage, most: int) -> None:
                 os.close(below)
 
 
-def _open_folder(name: str, parent: int) -> int:
+def _open_folder(name: str, parent: int | None = None) -> int:
     """Opened without touching its access time where the kernel allows (the grader owns it, or
-    holds CAP_FOWNER): relatime would otherwise tell the child which folders a scan has read."""
+    holds CAP_FOWNER): relatime told a red team's child when a count had read each folder."""
     try:
         return os.open(name, _OPEN_FOLDER | os.O_NOATIME, dir_fd=parent)
     except PermissionError:
         return os.open(name, _OPEN_FOLDER, dir_fd=parent)
+
+
+def _opened_for_the_owner(name: str, parent: int) -> int | None:
+    """A folder the child made without its owner's rights (os.makedirs(path, mode=0o644), which
+    root, as on Colab, may enter all the same), where the grader is no root and runs as the child's
+    uid: given back those rights and opened, or None where that is not allowed. The child is paused,
+    and the folder is changed through a descriptor of the folder itself, never a path."""
+    try:
+        handle = os.open(name, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+    except OSError:
+        return None
+    try:
+        info = os.fstat(handle)
+        if info.st_uid != os.geteuid():
+            return None
+        os.chmod(f"/proc/self/fd/{handle}", stat.S_IMODE(info.st_mode) | stat.S_IRWXU)
+        return _open_folder(name, parent)
+    except OSError:
+        return None
+    finally:
+        os.close(handle)
 
 
 def _count_open(pid: int, inside: str, usage: Usage) -> None:
@@ -173,9 +267,8 @@ def _count_open(pid: int, inside: str, usage: Usage) -> None:
 
 def _count_mapped(pid: int, inside: str, usage: Usage) -> None:
     """Files under the folder that the child keeps mapped after unlinking them (a file with a name
-    was counted by the walk, one still open by _count_open). The kernel shows such a file's size
-    only to CAP_SYS_ADMIN (/proc/PID/map_files): where it will not, the file counts as the most
-    it may hold."""
+    was counted by the walk, one still open by _count_open): by their size where the kernel shows
+    it (/proc/PID/map_files), and where it will not, as what the child maps of them, and unseen."""
     try:
         with open(f"/proc/{pid}/maps", "rb") as maps:
             text = maps.read()
@@ -183,7 +276,8 @@ def _count_mapped(pid: int, inside: str, usage: Usage) -> None:
         return
     if inside.encode() not in text:  # the usual case: a torch child maps a thousand files, none of them here
         return
-    for line in text.decode("utf-8", "replace").splitlines():
+    lines = text.decode("utf-8", "replace").splitlines()
+    for line in lines:
         fields = line.split(maxsplit=5)  # range, mode, offset, device, inode, path
         if len(fields) < 6 or not fields[5].startswith(inside) or not fields[5].endswith(" (deleted)"):
             continue
@@ -195,4 +289,10 @@ def _count_mapped(pid: int, inside: str, usage: Usage) -> None:
         try:
             usage.used += os.stat(f"/proc/{pid}/map_files/{fields[0]}").st_blocks * 512
         except OSError:
-            usage.used += FILE_MIB << 20
+            usage.unseen += 1
+            usage.used += sum(_mapped_length(other) for other in lines if other.split(maxsplit=5)[4:] == fields[4:])
+
+
+def _mapped_length(line: str) -> int:
+    start, end = line.split(maxsplit=1)[0].split("-")
+    return int(end, 16) - int(start, 16)

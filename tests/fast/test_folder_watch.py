@@ -13,13 +13,71 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from grader.sandbox import folder, session
-from grader.sandbox.confine import FILE_MIB
-from grader.sandbox.folder import MAX_DEPTH, FolderWatch, folder_usage
+from grader.sandbox.folder import MAX_DEPTH, MAX_UNSEEN, FolderWatch, folder_usage
+
+
+@pytest.fixture
+def sleeper() -> Iterator[subprocess.Popen[bytes]]:
+    """A process for a watch to pause (never this one: the watch's own thread would stop with it)."""
+    process = subprocess.Popen(["sleep", "60"])
+    yield process
+    process.kill()
+    process.wait()
+
+
+MOVER = """
+import os, sys, threading
+os.chdir(sys.argv[1])
+os.makedirs("early/a", exist_ok=True)
+os.makedirs("late/z", exist_ok=True)
+with open("late/z/big.bin", "wb") as file:
+    file.write(b"x" * (2 << 20))
+print("ready", flush=True)
+
+def move():
+    while True:  # the file, back and forth between a folder a count reads early and one it reads late
+        for there, back in (("late/z/big.bin", "early/a/big.bin"), ("early/a/big.bin", "late/z/big.bin")):
+            try:
+                os.rename(there, back)
+            except OSError:
+                pass
+
+for _ in range(3):
+    threading.Thread(target=move, daemon=True).start()
+threading.Event().wait()
+"""
+
+
+def test_the_child_is_paused_while_it_is_counted(tmp_path: Path):
+    """A red team's child moved 630 MiB out of the way of each count as it went (a folder's access
+    time told it when a count had read it), and threads renaming folders in a ring left each count
+    seeing 30 of 170 entries. Paused, every thread of it stopped, the child shows one moment of its
+    folder: the file moved back and forth by three threads is counted every time."""
+    mover = subprocess.Popen([sys.executable, "-c", MOVER, str(tmp_path)], stdout=subprocess.PIPE)
+    try:
+        assert mover.stdout is not None and mover.stdout.readline() == b"ready\n"
+        watch = FolderWatch.__new__(FolderWatch)  # its pause alone, on this process's thread
+        watch._pid, watch._pidfd = mover.pid, os.pidfd_open(mover.pid)
+        seen = []
+        for _ in range(40):
+            with watch._paused():
+                states = {folder._thread_state(mover.pid, task) for task in os.listdir(f"/proc/{mover.pid}/task")}
+                seen.append(folder_usage(tmp_path, 1_000, mover.pid).used)
+            assert states == {"T"}, states
+            time.sleep(0.005)
+        os.close(watch._pidfd)
+        assert min(seen) >= 2 << 20, seen
+        time.sleep(0.05)
+        assert folder._thread_state(mover.pid, str(mover.pid)) in "RS"  # continued
+    finally:
+        mover.kill()
+        mover.wait()
 
 
 def test_the_count_holds_files_and_the_open_ones_with_no_name(tmp_path: Path):
@@ -56,18 +114,29 @@ def _mapped_and_unlinked(path: Path, size: int) -> int:
 
 def test_the_count_holds_files_kept_only_by_a_mapping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A red team hid 2.5 GiB in files mapped, closed and unlinked. Where the kernel shows such a
-    file (map_files, to CAP_SYS_ADMIN) it counts as what it holds, elsewhere as the most a file may."""
+    file (map_files, to CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE) it counts as what it holds;
+    elsewhere (a container's root) as what is mapped of it, and past MAX_UNSEEN of them the child
+    is stopped."""
     before = folder_usage(tmp_path, 1_000, os.getpid()).used
     kept = _mapped_and_unlinked(tmp_path / "mapped.bin", 3 << 20)
     try:
         assert list(tmp_path.iterdir()) == []
         usage = folder_usage(tmp_path, 1_000, os.getpid())
-        assert usage.entries == 1 and usage.used >= before + (3 << 20), usage
+        assert usage.entries == 1 and usage.used >= before + (3 << 20) and usage.unseen == 0, usage
         real_stat = os.stat
         monkeypatch.setattr(folder.os, "stat", lambda path, *args, **kwargs: (
             (_ for _ in ()).throw(PermissionError(1, "Operation not permitted")) if "map_files" in str(path)
             else real_stat(path, *args, **kwargs)))
-        assert folder_usage(tmp_path, 1_000, os.getpid()).used == before + (FILE_MIB << 20)
+        unseen = folder_usage(tmp_path, 1_000, os.getpid())
+        assert unseen.used == before + 4096 and unseen.unseen == 1, unseen
+        more = [_mapped_and_unlinked(tmp_path / f"more{n}.bin", 4096) for n in range(MAX_UNSEEN)]
+        try:
+            usage = folder_usage(tmp_path, 1_000, os.getpid())
+        finally:
+            for address in more:
+                ctypes.CDLL(None).munmap(ctypes.c_void_p(address), ctypes.c_size_t(4096))
+        assert usage.unseen == MAX_UNSEEN + 1 and usage.used < 1 << 20, usage
+        assert folder.exceeded(usage, 1 << 30, 1_000).startswith(f"keeping more than {MAX_UNSEEN} removed files")
     finally:
         ctypes.CDLL(None).munmap(ctypes.c_void_p(kept), ctypes.c_size_t(4096))
     assert folder_usage(tmp_path, 1_000, os.getpid()).used == before
@@ -112,6 +181,39 @@ def test_the_count_follows_a_path_longer_than_the_kernel_takes(tmp_path: Path):
     assert not tmp_path.exists()
 
 
+NOT_ROOT = """
+import os, sys
+from pathlib import Path
+from grader.sandbox.folder import folder_usage
+os.setgid(65534)
+os.setuid(65534)
+os.chdir(sys.argv[1])
+os.makedirs("closed/inner")
+with open("closed/inner/big.bin", "wb") as file:
+    file.write(b"x" * (1 << 20))
+os.chmod("closed/inner", 0o300)  # the child's chmod does nothing; its mkdir's mode (or umask) does this
+os.chmod("closed", 0o100)
+usage = folder_usage(Path(sys.argv[1]), 1_000)
+print(usage.used >= 1 << 20, usage.problem or "-", oct(os.stat("closed").st_mode & 0o777))
+"""
+
+
+def test_a_count_that_is_no_root_gives_a_closed_folder_back_its_owners_rights():
+    """Where the grader is no root (no namespaces: unprivileged user namespaces refused, as Ubuntu
+    24.04 does), the child runs as its uid, and a folder made without the owner's rights
+    (os.makedirs(path, mode=0o644)) would hide what it holds: the count gives them back."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to become another user")
+    home = Path(tempfile.mkdtemp(prefix="grader-test-"))  # where nobody may enter (pytest's tmp_path is root's)
+    try:
+        os.chown(home, 65534, 65534)
+        done = subprocess.run([sys.executable, "-c", NOT_ROOT, str(home)], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parents[2], timeout=60)
+        assert done.stdout.split() == ["True", "-", "0o700"], done.stderr
+    finally:
+        session.remove_folder(home)
+
+
 def test_folders_past_the_deepest_stop_the_count(tmp_path: Path):
     """Each level holds a descriptor while the walk is below it: past MAX_DEPTH the child is
     stopped, where an honest file makes two or three levels."""
@@ -127,7 +229,8 @@ def test_the_count_stops_past_its_cap(tmp_path: Path):
     assert folder_usage(tmp_path, 10).entries == 11
 
 
-def test_a_slow_scan_waits_ten_times_as_long_before_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_a_slow_scan_waits_ten_times_as_long_before_the_next(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              sleeper: subprocess.Popen[bytes]):
     """A child decides what a scan costs (9,990 files and 970 open ones made it 60 ms, every 50 ms):
     the watch spends at most about a tenth of its time scanning."""
     began: list[float] = []
@@ -138,18 +241,18 @@ def test_a_slow_scan_waits_ten_times_as_long_before_the_next(tmp_path: Path, mon
         return folder.Usage()
 
     monkeypatch.setattr(folder, "folder_usage", slow_scan)
-    watch = FolderWatch(tmp_path, os.getpid(), 1 << 20, lambda: None)
+    watch = FolderWatch(tmp_path, sleeper.pid, 1 << 20, lambda: None)
     time.sleep(1.2)
     watch.close()
     gaps = [later - earlier for earlier, later in itertools.pairwise(began)]
     assert len(gaps) >= 1 and min(gaps) >= FolderWatch.COST_RATIO * 0.03, gaps
 
 
-def test_past_the_cap_the_child_is_stopped_and_told_why(tmp_path: Path):
+def test_past_the_cap_the_child_is_stopped_and_told_why(tmp_path: Path, sleeper: subprocess.Popen[bytes]):
     for number in range(FolderWatch.MAX_ENTRIES + 1):
         (tmp_path / f"f{number}").touch()
     stopped = threading.Event()
-    watch = FolderWatch(tmp_path, os.getpid(), 1 << 30, stopped.set)
+    watch = FolderWatch(tmp_path, sleeper.pid, 1 << 30, stopped.set)
     assert stopped.wait(5)
     assert watch.exceeded == "making more than 1,000 files and folders in its folder"
 
@@ -164,12 +267,17 @@ def test_the_folders_of_killed_graders_go_and_no_one_elses():
     for made in (killed, young, running):
         (made / "deep").mkdir(parents=True)
         (made / "deep" / "left.bin").write_bytes(b"x")
-    os.utime(killed, (old, old))
-    os.utime(running, (old, old))
+    given = temp / f"grader-{dead}-nobodys"  # a root grader's child that dropped to nobody
+    (given / "left.bin").parent.mkdir()
+    (given / "left.bin").write_bytes(b"x")
+    if os.geteuid() == 0:
+        os.chown(given, 65534, 65534)
+    for made in (killed, running, given):
+        os.utime(made, (old, old))
     try:
         session._remove_dead_folders.__wrapped__()
-        assert not killed.exists()
+        assert not killed.exists() and not given.exists()
         assert young.exists() and running.exists()  # a submission being graded; a grader alive
     finally:
-        for made in (killed, young, running):
+        for made in (killed, young, running, given):
             session.remove_folder(made)
