@@ -68,8 +68,10 @@ class FolderWatch:
     The scan runs in the grader's own process, so the child decides what it costs: 9,990 empty
     files and 970 open ones made it 57-70 ms, and a scan every 50 ms kept most of a core busy for
     the child's whole time limit. So the entries are capped at FOLDER_ENTRIES, as on the tmpfs,
-    and the watch waits COST_RATIO times as long as its last scan took, at least INTERVAL_S: it
-    takes at most a tenth of a core, whatever the child holds."""
+    and the watch waits COST_RATIO times the CPU its last scan took, at least INTERVAL_S: it takes
+    at most a tenth of a core, whatever the child holds. CPU, not the time it took: waiting for
+    the child to stop costs none, and a child that made that wait long (a thread in a throttled
+    write stops only when the write is done) would otherwise buy ten times as long unwatched."""
 
     INTERVAL_S = 0.05
     MAX_ENTRIES = FOLDER_ENTRIES
@@ -92,14 +94,14 @@ class FolderWatch:
         wait = self.INTERVAL_S
         try:
             while not self._done.wait(wait):
-                began = time.monotonic()
+                began = time.thread_time()
                 with self._paused():
                     usage = folder_usage(self._folder, self.MAX_ENTRIES, self._pid)
                 self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES)
                 if self.exceeded:
                     self._stop()
                     return
-                wait = max(self.INTERVAL_S, self.COST_RATIO * (time.monotonic() - began))
+                wait = max(self.INTERVAL_S, self.COST_RATIO * (time.thread_time() - began))
         finally:
             if self._pidfd is not None:
                 os.close(self._pidfd)
