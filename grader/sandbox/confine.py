@@ -28,6 +28,7 @@ import glob
 import hashlib
 import os
 import selectors
+import signal
 import site
 import stat
 import sys
@@ -601,6 +602,11 @@ def seccomp_program() -> bytes | None:
         # other program's was refused for as long as it lived. (glibc's aio_read uses threads.)
         for name in ("io_setup", "io_submit", "io_getevents", "io_pgetevents", "io_cancel", "io_destroy"):
             _refuse(rules, seccomp.ERRNO(errno.ENOSYS), name)
+        # No SIGCONT of its own: the folder's count pauses the child (SIGSTOP) to see one moment of
+        # its folder (folder.py), and a thread that had not stopped yet could continue the rest.
+        for name, index in (("kill", 1), ("tkill", 1), ("tgkill", 2), ("rt_sigqueueinfo", 1),
+                            ("rt_tgsigqueueinfo", 2), ("pidfd_send_signal", 1)):
+            rules.add_rule(denied, name, _low32(seccomp, index, signal.SIGCONT))
         # No new signal handlers: Python hands a handler the frame it interrupted, a way into the
         # canary's frames that no audit event announces. Reading a handler stays allowed.
         rules.add_rule(denied, "rt_sigaction", seccomp.Arg(1, seccomp.NE, 0))

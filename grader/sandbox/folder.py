@@ -177,8 +177,9 @@ def folder_usage(folder: Path, most: int, pid: int | None = None) -> Usage:
     finally:
         os.close(top)
     if pid is not None and not usage.problem and usage.entries <= most:
-        _count_open(pid, str(folder) + "/", usage)
-        _count_mapped(pid, str(folder) + "/", usage)
+        process = _live_thread(pid)
+        _count_open(process, str(folder) + "/", usage)
+        _count_mapped(process, str(folder) + "/", usage)
     return usage
 
 
@@ -248,31 +249,43 @@ def _opened_for_the_owner(name: str, parent: int) -> int | None:
         os.close(handle)
 
 
-def _count_open(pid: int, inside: str, usage: Usage) -> None:
+def _live_thread(pid: int) -> str:
+    """/proc's folder of a thread of `pid` that has not exited (its descriptors and memory are the
+    process's, shared by all its threads; /proc/TID, which has map_files where task/TID has not): a
+    main thread that has exited alone shows neither, and a child whose main thread had done so
+    would hide every file it held open or mapped."""
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            if _thread_state(pid, task) not in "ZX":
+                return f"/proc/{task}"
+    return f"/proc/{pid}"
+
+
+def _count_open(process: str, inside: str, usage: Usage) -> None:
     """Regular files under the folder that the child holds open and the walk did not count. The
     kernel names no file whose path is longer than PATH_MAX (ENAMETOOLONG): of what the child may
     open, only its own folder's files lie that deep, so such a file counts."""
     with contextlib.suppress(OSError):
-        for name in os.listdir(f"/proc/{pid}/fd"):
+        for name in os.listdir(f"{process}/fd"):
             with contextlib.suppress(OSError):
                 try:
-                    if not os.readlink(f"/proc/{pid}/fd/{name}").startswith(inside):
+                    if not os.readlink(f"{process}/fd/{name}").startswith(inside):
                         continue
                 except OSError as err:
                     if err.errno != errno.ENAMETOOLONG:
                         continue
-                info = os.stat(f"/proc/{pid}/fd/{name}")
+                info = os.stat(f"{process}/fd/{name}")
                 if stat.S_ISREG(info.st_mode) and info.st_ino not in usage.inodes:
                     usage.inodes.add(info.st_ino)
                     usage.used += info.st_blocks * 512
 
 
-def _count_mapped(pid: int, inside: str, usage: Usage) -> None:
+def _count_mapped(process: str, inside: str, usage: Usage) -> None:
     """Files under the folder that the child keeps mapped after unlinking them (a file with a name
     was counted by the walk, one still open by _count_open): by their size where the kernel shows
     it (/proc/PID/map_files), and where it will not, as what the child maps of them, and unseen."""
     try:
-        with open(f"/proc/{pid}/maps", "rb") as maps:
+        with open(f"{process}/maps", "rb") as maps:
             text = maps.read()
     except OSError:
         return
@@ -289,7 +302,7 @@ def _count_mapped(pid: int, inside: str, usage: Usage) -> None:
         usage.inodes.add(inode)
         usage.entries += 1
         try:
-            usage.used += os.stat(f"/proc/{pid}/map_files/{fields[0]}").st_blocks * 512
+            usage.used += os.stat(f"{process}/map_files/{fields[0]}").st_blocks * 512
         except OSError:
             usage.unseen += 1
             usage.used += sum(_mapped_length(other) for other in lines if other.split(maxsplit=5)[4:] == fields[4:])

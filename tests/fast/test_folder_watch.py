@@ -112,6 +112,34 @@ def _mapped_and_unlinked(path: Path, size: int) -> int:
     return int(address)
 
 
+LEADER_GONE = """
+import ctypes, os, platform, sys, threading
+os.chdir(sys.argv[1])
+held = os.open("gone.bin", os.O_CREAT | os.O_RDWR)
+os.write(held, b"x" * (2 << 20))
+os.unlink("gone.bin")
+threading.Thread(target=threading.Event().wait).start()
+print("ready", flush=True)
+ctypes.CDLL(None).syscall(60 if platform.machine() == "x86_64" else 93, 0)  # exit: this thread alone
+"""
+
+
+def test_the_count_reads_a_live_thread_where_the_main_one_has_exited(tmp_path: Path):
+    """A main thread that exits alone (the exit system call, not exit_group) leaves /proc/PID/fd and
+    /proc/PID/maps empty while the other threads hold the files: read through one of those."""
+    child = subprocess.Popen([sys.executable, "-c", LEADER_GONE, str(tmp_path)], stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == b"ready\n"
+        deadline = time.monotonic() + 5
+        while folder._thread_state(child.pid, str(child.pid)) != "Z" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert os.listdir(f"/proc/{child.pid}/fd") == []
+        assert folder_usage(tmp_path, 1_000, child.pid).used >= 2 << 20
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_the_count_holds_files_kept_only_by_a_mapping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A red team hid 2.5 GiB in files mapped, closed and unlinked. Where the kernel shows such a
     file (map_files, to CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE) it counts as what it holds;

@@ -550,6 +550,28 @@ def test_without_a_tmpfs_what_hides_from_a_count_by_name_is_counted(tmp_path, mo
         assert "stopped for writing more than 256 MiB of files into its folder" in json.dumps(data)
 
 
+@pytest.mark.parametrize("skip", ["", "namespaces"])
+def test_the_child_sends_itself_no_sigcont(grade_file, sin, monkeypatch, tmp_path, skip):
+    """The folder's count pauses the child (SIGSTOP) to see one moment of its folder: a thread not
+    yet stopped that sent its own process SIGCONT would continue the rest (os.kill, signal.raise_signal
+    and pthread_kill alike)."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    student = tmp_path / "continues.py"
+    student.write_text(
+        "import os, signal, threading\n"
+        "for what, call in (('kill', lambda: os.kill(os.getpid(), signal.SIGCONT)),\n"
+        "                   ('raise', lambda: signal.raise_signal(signal.SIGCONT)),\n"
+        "                   ('pthread_kill', lambda: signal.pthread_kill(threading.get_ident(), signal.SIGCONT)),\n"
+        "                   ('alive', lambda: os.kill(os.getpid(), 0))):\n"
+        "    try:\n        call()\n        print('DID', what)\n"
+        "    except OSError as err:\n        print('refused', what, err.errno)\n\n\n"
+        "def get_derivative(x):\n    import torch\n    x = x.detach().clone().requires_grad_(True)\n"
+        "    torch.sin(x).sum().backward()\n    return x.grad\n")
+    outcome = grade_file(student, sin)
+    assert lines(outcome, "") == {"kill": "1", "raise": "1", "pthread_kill": "1", "alive": "DID"}, outcome.stdout
+    assert outcome.score == 10
+
+
 def test_in_a_containers_batch_the_count_reads_the_child_not_its_holder(tmp_path):
     """A batch in a container's root forks each child through a holder (the zygote may make no
     namespaces itself): the count read the holder's descriptors, and 300 MB of removed files held
