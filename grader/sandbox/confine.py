@@ -603,10 +603,16 @@ def seccomp_program() -> bytes | None:
         for name in ("io_setup", "io_submit", "io_getevents", "io_pgetevents", "io_cancel", "io_destroy"):
             _refuse(rules, seccomp.ERRNO(errno.ENOSYS), name)
         # No SIGCONT of its own: the folder's count pauses the child (SIGSTOP) to see one moment of
-        # its folder (folder.py), and a thread that had not stopped yet could continue the rest.
+        # its folder (folder.py), and a thread that had not stopped yet could continue the rest (a
+        # red team's loop of kill() kept 40 of 40 pauses from holding). Nor a signal the kernel
+        # sends for it: POSIX timers (the sigevent, and so the signal, is in memory a filter cannot
+        # read; a red team's timers firing SIGCONT undid every pause, even of threads already
+        # stopped) and F_SETSIG (any signal for a descriptor's I/O). Python and torch use neither.
         for name, index in (("kill", 1), ("tkill", 1), ("tgkill", 2), ("rt_sigqueueinfo", 1),
                             ("rt_tgsigqueueinfo", 2), ("pidfd_send_signal", 1)):
             rules.add_rule(denied, name, _low32(seccomp, index, signal.SIGCONT))
+        rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "timer_create")
+        rules.add_rule(denied, "fcntl", _command(seccomp, _F_SETSIG))
         # No new signal handlers: Python hands a handler the frame it interrupted, a way into the
         # canary's frames that no audit event announces. Reading a handler stays allowed.
         rules.add_rule(denied, "rt_sigaction", seccomp.Arg(1, seccomp.NE, 0))
@@ -700,6 +706,7 @@ _FILE_ATTRIBUTES = (0x40086602, 0x401C5820, 0x40087602, 0x40046602, 0x40047602,
 _LOCKS = (6, 7, 37, 38, 1024, 1026)  # F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE, F_NOTIFY
 _PRETENDED_LOCKS = (6, 7, 37, 38)
 _F_SETPIPE_SZ = 1031
+_F_SETSIG = 10
 
 
 def _command(seccomp: Any, value: int) -> Any:

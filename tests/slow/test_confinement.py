@@ -554,12 +554,19 @@ def test_without_a_tmpfs_what_hides_from_a_count_by_name_is_counted(tmp_path, mo
 def test_the_child_sends_itself_no_sigcont(grade_file, sin, monkeypatch, tmp_path, skip):
     """The folder's count pauses the child (SIGSTOP) to see one moment of its folder: a thread not
     yet stopped that sent its own process SIGCONT would continue the rest (os.kill, signal.raise_signal
-    and pthread_kill alike)."""
+    and pthread_kill alike), and a POSIX timer (ENOSYS) or F_SETSIG would have the kernel send it,
+    even to threads already stopped."""
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
     student = tmp_path / "continues.py"
     student.write_text(
-        "import os, signal, threading\n"
+        "import ctypes, fcntl, os, signal, threading\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "def timer():\n"
+        "    event, made = (ctypes.c_int * 16)(0, 0, signal.SIGCONT, 0), ctypes.c_void_p()  # SIGEV_SIGNAL\n"
+        "    if libc.timer_create(1, event, ctypes.byref(made)) != 0:\n"
+        "        raise OSError(ctypes.get_errno(), 'timer_create')\n"
         "for what, call in (('kill', lambda: os.kill(os.getpid(), signal.SIGCONT)),\n"
+        "                   ('timer', timer), ('f_setsig', lambda: fcntl.fcntl(os.pipe()[0], 10, signal.SIGCONT)),\n"
         "                   ('raise', lambda: signal.raise_signal(signal.SIGCONT)),\n"
         "                   ('pthread_kill', lambda: signal.pthread_kill(threading.get_ident(), signal.SIGCONT)),\n"
         "                   ('alive', lambda: os.kill(os.getpid(), 0))):\n"
@@ -568,7 +575,8 @@ def test_the_child_sends_itself_no_sigcont(grade_file, sin, monkeypatch, tmp_pat
         "def get_derivative(x):\n    import torch\n    x = x.detach().clone().requires_grad_(True)\n"
         "    torch.sin(x).sum().backward()\n    return x.grad\n")
     outcome = grade_file(student, sin)
-    assert lines(outcome, "") == {"kill": "1", "raise": "1", "pthread_kill": "1", "alive": "DID"}, outcome.stdout
+    assert lines(outcome, "") == {"kill": "1", "timer": "38", "f_setsig": "1", "raise": "1", "pthread_kill": "1",
+                                  "alive": "DID"}, outcome.stdout
     assert outcome.score == 10
 
 
