@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import random
 import signal
 import stat
 import threading
@@ -44,6 +45,7 @@ from grader.sandbox.confine import FOLDER_ENTRIES
 
 MAX_DEPTH = 32  # levels of folders (an honest file makes two or three: torch's compiler cache, a profile)
 MAX_UNSEEN = 8  # files kept only by a mapping, of a size the kernel will not show (see above)
+MAX_MAPS_MIB = 8  # of /proc/PID/maps (a torch child's is 60 KiB; a red team's 60,000 mappings made 231 MiB)
 PAUSE_WAIT_S = 0.5  # for every thread to stop: one in a system call that does not sleep interruptibly ends it first
 _OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -65,17 +67,22 @@ class FolderWatch:
     MAX_ENTRIES files and folders, or where the count cannot see all of it, `stop` is called and
     `exceeded` says why (a fast writer gets a few hundred MiB past the limit before it is stopped).
 
-    The scan runs in the grader's own process, so the child decides what it costs: 9,990 empty
-    files and 970 open ones made it 57-70 ms, and a scan every 50 ms kept most of a core busy for
-    the child's whole time limit. So the entries are capped at FOLDER_ENTRIES, as on the tmpfs,
-    and the watch waits COST_RATIO times the CPU its last scan took, at least INTERVAL_S: it takes
-    at most a tenth of a core, whatever the child holds. The count's CPU, not its time nor the
-    pause's: a child that made the pause wait (a thread in a throttled write stops only when the
-    write is done) bought ten times as long unwatched."""
+    The count runs in the grader's own process, so the child decides what it costs: 9,990 empty
+    files and 970 open ones made it 57-70 ms, and a count every 50 ms kept most of a core busy for
+    the child's whole time limit. So the entries are capped at FOLDER_ENTRIES, as on the tmpfs, a
+    count that costs more than MAX_COUNT_CPU_S of CPU (pause and count: a folder of 972 entries and
+    100 open files costs 3 ms) stops the child, and the next count comes after COST_RATIO times
+    the last one's CPU, at least INTERVAL_S, on average: at most a tenth of a core.
+
+    On average, since the wait is drawn afresh each time (exponentially: memoryless). The child sees
+    each count as a jump in its own clock, and a red team's, knowing when the next would come (ten
+    times what its 231 MB memory map made the last one cost), held 4.1 GiB between counts at 10/10:
+    what it holds for a time T now escapes with odds e^(-T / wait) at most."""
 
     INTERVAL_S = 0.05
     MAX_ENTRIES = FOLDER_ENTRIES
     COST_RATIO = 10
+    MAX_COUNT_CPU_S = 0.05
 
     def __init__(self, folder: Path, pid: int, limit: int, stop: Callable[[], None]) -> None:
         """`pid`: the process that runs the submission (alive now: its pidfd is taken here, so that
@@ -94,15 +101,17 @@ class FolderWatch:
         wait = self.INTERVAL_S
         try:
             while not self._done.wait(wait):
+                began = time.thread_time()
                 with self._paused():
-                    began = time.thread_time()
                     usage = folder_usage(self._folder, self.MAX_ENTRIES, self._pid)
-                    spent = time.thread_time() - began
-                self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES)
+                spent = time.thread_time() - began
+                self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES) or (
+                    f"making its folder too costly to count (more than {self.MAX_COUNT_CPU_S * 1000:.0f} ms of "
+                    "the grader's CPU a count)" if spent > self.MAX_COUNT_CPU_S else "")
                 if self.exceeded:
                     self._stop()
                     return
-                wait = max(self.INTERVAL_S, self.COST_RATIO * spent)
+                wait = _draw(max(self.INTERVAL_S, self.COST_RATIO * spent))
         finally:
             if self._pidfd is not None:
                 os.close(self._pidfd)
@@ -129,6 +138,15 @@ class FolderWatch:
         self._done.set()
 
 
+_RANDOM = random.SystemRandom()  # nothing of it in any process a child can read
+
+
+def _draw(mean: float) -> float:
+    """A wait of `mean` seconds on average, exponentially distributed: a child that has just seen a
+    count learns nothing of when the next comes."""
+    return _RANDOM.expovariate(1 / mean)
+
+
 def exceeded(usage: Usage, limit: int, most: int) -> str:
     """Why a child whose folder holds `usage` is stopped ("" where it is not)."""
     if usage.problem:
@@ -147,15 +165,18 @@ def _wait_until_stopped(pid: int) -> None:
     """Until every thread of `pid` is stopped (or has ended), PAUSE_WAIT_S at most: a thread stops
     on its way back from the kernel, so none is then within a system call. Nothing in the child can
     continue it: seccomp refuses every way it could send itself SIGCONT (the kill family, POSIX
-    timers, F_SETSIG). Polled ever less often: 256 threads read every 0.2 ms for half a second, as
-    a thread in a long write made it, cost the grader 0.1 s of CPU."""
+    timers, F_SETSIG), and the vfork wait (a thread that never stops). Polled ever less often, and
+    only the threads not yet stopped: 230 threads read every 0.2 ms for half a second cost the
+    grader a third of a core."""
     deadline, nap = time.monotonic() + PAUSE_WAIT_S, 0.0002
+    stopped: set[str] = set()
     while time.monotonic() < deadline:
         try:
-            tasks = os.listdir(f"/proc/{pid}/task")
+            tasks = set(os.listdir(f"/proc/{pid}/task")) - stopped  # a stopped thread stays so
         except OSError:
             return
-        if all(_thread_state(pid, task) in "TtZX" for task in tasks):
+        stopped |= {task for task in tasks if _thread_state(pid, task) in "TtZX"}
+        if tasks <= stopped:
             return
         time.sleep(nap)
         nap = min(2 * nap, 0.01)
@@ -290,11 +311,17 @@ def _count_mapped(process: str, inside: str, usage: Usage) -> None:
     """Files under the folder that the child keeps mapped after unlinking them (a file with a name
     was counted by the walk, one still open by _count_open): by their size where the kernel shows
     it (/proc/PID/map_files), and where it will not, as what the child maps of them, and unseen."""
+    chunks: list[bytes] = []
     try:
         with open(f"{process}/maps", "rb") as maps:
-            text = maps.read()
+            while chunk := maps.read(1 << 20):
+                chunks.append(chunk)
+                if len(chunks) > MAX_MAPS_MIB:
+                    usage.problem = f"a memory map too large to count (more than {MAX_MAPS_MIB} MiB of /proc/PID/maps)"
+                    return
     except OSError:
         return
+    text = b"".join(chunks)
     if inside.encode() not in text:  # the usual case: a torch child maps a thousand files, none of them here
         return
     removed: dict[int, list[str]] = {}  # inode -> the ranges that map it

@@ -273,6 +273,7 @@ def test_a_slow_scan_waits_ten_times_as_long_before_the_next(tmp_path: Path, mon
         return folder.Usage()
 
     monkeypatch.setattr(folder, "folder_usage", slow_scan)
+    monkeypatch.setattr(folder, "_draw", lambda mean: mean)  # the mean itself, not a draw around it
     watch = FolderWatch(tmp_path, sleeper.pid, 1 << 20, lambda: None)
     time.sleep(1.2)
     watch.close()
@@ -287,6 +288,39 @@ def test_a_slow_scan_waits_ten_times_as_long_before_the_next(tmp_path: Path, mon
     watch.close()
     gaps = [later - earlier for earlier, later in itertools.pairwise(began)]
     assert len(gaps) >= 4 and max(gaps) < 0.5, gaps  # 0.15 s a scan, not 1 s
+
+
+def test_a_count_too_costly_stops_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           sleeper: subprocess.Popen[bytes]):
+    """What a count costs is the child's doing (a memory map of 231 MB made one cost 4 s): past
+    MAX_COUNT_CPU_S the child is stopped rather than counted ever more rarely."""
+    def costly(path: Path, most: int, pid: int | None = None) -> folder.Usage:
+        spent = time.thread_time()
+        while time.thread_time() - spent < 2 * FolderWatch.MAX_COUNT_CPU_S:
+            pass
+        return folder.Usage()
+
+    monkeypatch.setattr(folder, "folder_usage", costly)
+    stopped = threading.Event()
+    watch = FolderWatch(tmp_path, sleeper.pid, 1 << 30, stopped.set)
+    assert stopped.wait(5)
+    assert watch.exceeded == "making its folder too costly to count (more than 50 ms of the grader's CPU a count)"
+
+
+def test_a_memory_map_too_large_is_not_read_to_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A red team's 60,000 mappings of a file 15 folders deep made /proc/PID/maps 231 MB, read in
+    full by every count: past MAX_MAPS_MIB the reading stops, and the child with it."""
+    assert folder_usage(tmp_path, 1_000, os.getpid()).problem == ""  # this process's map: under a MiB
+    monkeypatch.setattr(folder, "MAX_MAPS_MIB", 0)
+    assert folder_usage(tmp_path, 1_000, os.getpid()).problem.startswith("a memory map too large to count")
+
+
+def test_the_wait_between_counts_is_drawn_afresh():
+    """Exponential, so that a child that has just seen a count learns nothing of the next: its mean
+    is the wait the CPU budget asks for, and no wait is safe to hold disk across."""
+    draws = [folder._draw(0.05) for _ in range(4000)]
+    assert 0.04 < sum(draws) / len(draws) < 0.06
+    assert min(draws) < 0.001 and max(draws) > 0.2
 
 
 def test_past_the_cap_the_child_is_stopped_and_told_why(tmp_path: Path, sleeper: subprocess.Popen[bytes]):

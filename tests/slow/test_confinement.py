@@ -555,7 +555,7 @@ def test_the_child_sends_itself_no_sigcont(grade_file, sin, monkeypatch, tmp_pat
     """The folder's count pauses the child (SIGSTOP) to see one moment of its folder: a thread not
     yet stopped that sent its own process SIGCONT would continue the rest (os.kill, signal.raise_signal
     and pthread_kill alike), and a POSIX timer (ENOSYS) or F_SETSIG would have the kernel send it,
-    even to threads already stopped."""
+    even to threads already stopped. Nor a thread made with CLONE_VFORK, whose maker never stops."""
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
     student = tmp_path / "continues.py"
     student.write_text(
@@ -565,8 +565,22 @@ def test_the_child_sends_itself_no_sigcont(grade_file, sin, monkeypatch, tmp_pat
         "    event, made = (ctypes.c_int * 16)(0, 0, signal.SIGCONT, 0), ctypes.c_void_p()  # SIGEV_SIGNAL\n"
         "    if libc.timer_create(1, event, ctypes.byref(made)) != 0:\n"
         "        raise OSError(ctypes.get_errno(), 'timer_create')\n"
+        "def vfork_thread():\n"
+        "    failed = []\n"
+        "    def clone():  # the five thread flags and CLONE_VFORK: its maker waits, unstoppable\n"
+        "        flags = ctypes.c_ulong(0x10000 | 0x100 | 0x200 | 0x400 | 0x800 | 0x4000)\n"
+        "        if libc.syscall(56, flags, 0, 0, 0, 0) < 0:\n"
+        "            failed.append(ctypes.get_errno())\n"
+        "        else:\n"
+        "            threading.Event().wait()\n"
+        "    maker = threading.Thread(target=clone, daemon=True)\n"
+        "    maker.start()\n"
+        "    maker.join(2)\n"
+        "    if failed:\n"
+        "        raise OSError(failed[0], 'clone')\n"
         "for what, call in (('kill', lambda: os.kill(os.getpid(), signal.SIGCONT)),\n"
         "                   ('timer', timer), ('f_setsig', lambda: fcntl.fcntl(os.pipe()[0], 10, signal.SIGCONT)),\n"
+        "                   ('vfork_thread', vfork_thread),\n"
         "                   ('raise', lambda: signal.raise_signal(signal.SIGCONT)),\n"
         "                   ('pthread_kill', lambda: signal.pthread_kill(threading.get_ident(), signal.SIGCONT)),\n"
         "                   ('alive', lambda: os.kill(os.getpid(), 0))):\n"
@@ -575,8 +589,8 @@ def test_the_child_sends_itself_no_sigcont(grade_file, sin, monkeypatch, tmp_pat
         "def get_derivative(x):\n    import torch\n    x = x.detach().clone().requires_grad_(True)\n"
         "    torch.sin(x).sum().backward()\n    return x.grad\n")
     outcome = grade_file(student, sin)
-    assert lines(outcome, "") == {"kill": "1", "timer": "38", "f_setsig": "1", "raise": "1", "pthread_kill": "1",
-                                  "alive": "DID"}, outcome.stdout
+    assert lines(outcome, "") == {"kill": "1", "timer": "38", "f_setsig": "1", "vfork_thread": "1", "raise": "1",
+                                  "pthread_kill": "1", "alive": "DID"}, outcome.stdout
     assert outcome.score == 10
 
 
