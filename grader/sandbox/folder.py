@@ -74,10 +74,9 @@ class FolderWatch:
     100 open files costs 3 ms) stops the child, and the next count comes after COST_RATIO times
     the last one's CPU, at least INTERVAL_S, on average: at most a tenth of a core.
 
-    On average, since the wait is drawn afresh each time (exponentially: memoryless). The child sees
-    each count as a jump in its own clock, and a red team's, knowing when the next would come (ten
-    times what its 231 MB memory map made the last one cost), held 4.1 GiB between counts at 10/10:
-    what it holds for a time T now escapes with odds e^(-T / wait) at most."""
+    On average, since the wait is drawn afresh each time (_draw). The child sees each count as a
+    jump in its own clock, and a red team's, knowing when the next would come (ten times what its
+    231 MB memory map made the last one cost), held 4.1 GiB between counts at 10/10."""
 
     INTERVAL_S = 0.05
     MAX_ENTRIES = FOLDER_ENTRIES
@@ -142,9 +141,11 @@ _RANDOM = random.SystemRandom()  # nothing of it in any process a child can read
 
 
 def _draw(mean: float) -> float:
-    """A wait of `mean` seconds on average, exponentially distributed: a child that has just seen a
-    count learns nothing of when the next comes."""
-    return _RANDOM.expovariate(1 / mean)
+    """A wait of `mean` seconds on average, uniform from none to twice that: a child that has just
+    seen a count cannot tell when the next comes, and what it holds for a time T escapes the next
+    count with odds 1 - T / (2 * mean) at most, and none past 2 * mean. (Exponential waits, with no
+    bound, let a plain fast writer put 400 MiB past the limit in one wait of 170 ms.)"""
+    return _RANDOM.uniform(0, 2 * mean)
 
 
 def exceeded(usage: Usage, limit: int, most: int) -> str:
