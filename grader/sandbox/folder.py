@@ -78,10 +78,10 @@ class FolderWatch:
     jump in its own clock, and a red team's, knowing when the next would come (ten times what its
     231 MB memory map made the last one cost), held 4.1 GiB between counts at 10/10."""
 
-    INTERVAL_S = 0.05
+    INTERVAL_S = 0.04
     MAX_ENTRIES = FOLDER_ENTRIES
     COST_RATIO = 10
-    MAX_COUNT_CPU_S = 0.05
+    MAX_COUNT_CPU_S = 0.02
 
     def __init__(self, folder: Path, pid: int, limit: int, stop: Callable[[], None]) -> None:
         """`pid`: the process that runs the submission (alive now: its pidfd is taken here, so that
@@ -141,11 +141,12 @@ _RANDOM = random.SystemRandom()  # nothing of it in any process a child can read
 
 
 def _draw(mean: float) -> float:
-    """A wait of `mean` seconds on average, uniform from none to twice that: a child that has just
-    seen a count cannot tell when the next comes, and what it holds for a time T escapes the next
-    count with odds 1 - T / (2 * mean) at most, and none past 2 * mean. (Exponential waits, with no
-    bound, let a plain fast writer put 400 MiB past the limit in one wait of 170 ms.)"""
-    return _RANDOM.uniform(0, 2 * mean)
+    """A wait of `mean` seconds on average, uniform from half to one and a half times that: a child
+    that has just seen a count cannot tell when the next comes beyond that, so what it holds past
+    the limit is what it can write in half a mean (a red team's, sure of 40 s, held 4.1 GiB), and a
+    plain fast writer (3.8 GB/s here) gets no further than one and a half means allow. (Waits from
+    none to twice the mean let such a writer put 360 MiB past the limit in one 95 ms wait.)"""
+    return _RANDOM.uniform(0.5 * mean, 1.5 * mean)
 
 
 def exceeded(usage: Usage, limit: int, most: int) -> str:

@@ -268,7 +268,7 @@ def test_a_slow_scan_waits_ten_times_as_long_before_the_next(tmp_path: Path, mon
     def slow_scan(path: Path, most: int, pid: int | None = None) -> folder.Usage:
         began.append(time.monotonic())
         spent = time.thread_time()
-        while time.thread_time() - spent < 0.03:
+        while time.thread_time() - spent < 0.015:
             pass
         return folder.Usage()
 
@@ -278,7 +278,7 @@ def test_a_slow_scan_waits_ten_times_as_long_before_the_next(tmp_path: Path, mon
     time.sleep(1.2)
     watch.close()
     gaps = [later - earlier for earlier, later in itertools.pairwise(began)]
-    assert len(gaps) >= 1 and min(gaps) >= FolderWatch.COST_RATIO * 0.03, gaps
+    assert len(gaps) >= 1 and min(gaps) >= FolderWatch.COST_RATIO * 0.015, gaps
 
     began.clear()
     monkeypatch.setattr(folder, "folder_usage", lambda *args: began.append(time.monotonic()) or folder.Usage())
@@ -304,7 +304,7 @@ def test_a_count_too_costly_stops_the_child(tmp_path: Path, monkeypatch: pytest.
     stopped = threading.Event()
     watch = FolderWatch(tmp_path, sleeper.pid, 1 << 30, stopped.set)
     assert stopped.wait(5)
-    assert watch.exceeded == "making its folder too costly to count (more than 50 ms of the grader's CPU a count)"
+    assert watch.exceeded == "making its folder too costly to count (more than 20 ms of the grader's CPU a count)"
 
 
 def test_a_memory_map_too_large_is_not_read_to_its_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -316,11 +316,11 @@ def test_a_memory_map_too_large_is_not_read_to_its_end(tmp_path: Path, monkeypat
 
 
 def test_the_wait_between_counts_is_drawn_afresh():
-    """A child that has just seen a count cannot tell when the next comes: no wait is safe to hold
-    disk across, and none lasts longer than twice the mean the CPU budget asks for."""
-    draws = [folder._draw(0.05) for _ in range(4000)]
-    assert 0.045 < sum(draws) / len(draws) < 0.055
-    assert min(draws) < 0.001 and 0.098 < max(draws) <= 0.1
+    """A child that has just seen a count cannot tell when the next comes within half of the mean
+    the CPU budget asks for, and no wait is longer than one and a half of it."""
+    draws = [folder._draw(0.04) for _ in range(4000)]
+    assert 0.038 < sum(draws) / len(draws) < 0.042
+    assert 0.02 <= min(draws) < 0.021 and 0.059 < max(draws) <= 0.06
 
 
 def test_past_the_cap_the_child_is_stopped_and_told_why(tmp_path: Path, sleeper: subprocess.Popen[bytes]):
