@@ -177,19 +177,21 @@ def _wait_until_stopped(pid: int) -> None:
             tasks = set(os.listdir(f"/proc/{pid}/task")) - stopped  # a stopped thread stays so
         except OSError:
             return
-        stopped |= {task for task in tasks if _thread_state(pid, task) in "TtZX"}
+        stopped |= {task for task in tasks if thread_state(pid, task) in "TtZX"}
         if tasks <= stopped:
             return
         time.sleep(nap)
         nap = min(2 * nap, 0.01)
 
 
-def _thread_state(pid: int, task: str) -> str:
+def thread_state(pid: int, task: int | str) -> str:
+    """The state letter of thread `task` of process `pid` (R, S, D, T, Z...; the main thread's id is
+    the pid), "X" where it has ended and been reaped."""
     try:
         with open(f"/proc/{pid}/task/{task}/stat", "rb") as stat_file:
             return stat_file.read().rsplit(b")", 1)[1].split()[0].decode()
     except (OSError, IndexError):
-        return "X"  # ended since it was listed
+        return "X"
 
 
 def folder_usage(folder: Path, most: int, pid: int | None = None) -> Usage:
@@ -284,9 +286,11 @@ def _live_thread(pid: int) -> str:
     would hide every file it held open or mapped."""
     with contextlib.suppress(OSError):
         for task in os.listdir(f"/proc/{pid}/task"):
+            if thread_state(pid, task) in "ZX":
+                continue
             with contextlib.suppress(OSError):
-                if _thread_state(pid, task) not in "ZX" and os.listdir(f"/proc/{task}/fd") is not None:
-                    return f"/proc/{task}"
+                os.listdir(f"/proc/{task}/fd")  # still there to be read
+                return f"/proc/{task}"
     return f"/proc/{pid}"
 
 

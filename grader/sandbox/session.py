@@ -38,7 +38,7 @@ from grader.sandbox.confine import (
     python_readable_by_nobody,
     record_mac,
 )
-from grader.sandbox.folder import MAX_DEPTH, FolderWatch
+from grader.sandbox.folder import MAX_DEPTH, FolderWatch, thread_state
 from grader.sandbox.oracle import Oracle
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteStalled
 from grader.submission import warm_extras
@@ -537,10 +537,7 @@ def _runs_the_submission(pid: int) -> int:
 def _gone(pid: int) -> bool:
     """Whether a process has ended (a zombie not yet reaped, or reaped already): a forked child's
     exit status comes from its zygote, which may be slow to send it, and is worth waiting for."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (OSError, IndexError):
-        return True
+    return thread_state(pid, pid) in "ZX"
 
 
 @functools.cache

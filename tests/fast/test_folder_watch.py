@@ -67,14 +67,14 @@ def test_the_child_is_paused_while_it_is_counted(tmp_path: Path):
         seen = []
         for _ in range(40):
             with watch._paused():
-                states = {folder._thread_state(mover.pid, task) for task in os.listdir(f"/proc/{mover.pid}/task")}
+                states = {folder.thread_state(mover.pid, task) for task in os.listdir(f"/proc/{mover.pid}/task")}
                 seen.append(folder_usage(tmp_path, 1_000, mover.pid).used)
             assert states == {"T"}, states
             time.sleep(0.005)
         os.close(watch._pidfd)
         assert min(seen) >= 2 << 20, seen
         time.sleep(0.05)
-        assert folder._thread_state(mover.pid, str(mover.pid)) in "RS"  # continued
+        assert folder.thread_state(mover.pid, str(mover.pid)) in "RS"  # continued
     finally:
         mover.kill()
         mover.wait()
@@ -131,7 +131,7 @@ def test_the_count_reads_a_live_thread_where_the_main_one_has_exited(tmp_path: P
     try:
         assert child.stdout is not None and child.stdout.readline() == b"ready\n"
         deadline = time.monotonic() + 5
-        while folder._thread_state(child.pid, str(child.pid)) != "Z" and time.monotonic() < deadline:
+        while folder.thread_state(child.pid, str(child.pid)) != "Z" and time.monotonic() < deadline:
             time.sleep(0.01)
         assert os.listdir(f"/proc/{child.pid}/fd") == []
         assert folder_usage(tmp_path, 1_000, child.pid).used >= 2 << 20
