@@ -243,6 +243,10 @@ class Runner:
 
     def load(self) -> dict[str, Any]:
         started = time.perf_counter()
+        # The arguments `python file.py` would give it: the child's own (its descriptors, or the
+        # zygote's) made a file that reads sys.argv or calls argparse score differently in `grade`
+        # and in `batch` (an honest-file hunter's: 10/10 and 0/10 for one file).
+        sys.argv = [self.path]
         try:
             module = import_file(self.path, "submission", register=True)
         except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are findings too
