@@ -208,6 +208,9 @@ def install(torch: Any, primitive: str, derivative: str, oracle_fd: int,
         ops.define("derivatives(Tensor x) -> (Tensor, Tensor)")
         ops.impl("derivatives", derivatives, "CompositeExplicitAutograd")
         ops.impl("derivatives", meta, "Meta")
+        # Constants for autograd (d and h are numbers the graph multiplies by), also where a traced
+        # graph hands it a tensor that requires grad (torch.export's decompositions drop detach).
+        ops.impl("derivatives", torch.library.fallthrough_kernel, "Autograd")
         op = getattr(torch.ops, NAMESPACE).derivatives.default
         torch.library.register_vmap(f"{NAMESPACE}::derivatives",
                                     lambda info, dims, x: (op(x), (dims[0],) * 2), lib=ops)
@@ -322,12 +325,23 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
     vf = torch._C._VariableFunctions
     strided, addcmul, sub, mul, copysign, neg, zeros_like = (torch.strided, vf.addcmul, vf.sub, vf.mul, vf.copysign,
                                                              vf.neg, vf.zeros_like)
+    # torch's own tracers (make_fx, AOTAutograd, torch.export's decompositions): their modes, which
+    # a submission's TorchDispatchMode is not, and the tensors they trace with.
+    mode_of, tracer_modes = torch._C._get_dispatch_mode, torch._C._TorchDispatchModeKey
+    fake_mode, proxy_mode, functional_mode = tracer_modes.FAKE, tracer_modes.PROXY, tracer_modes.FUNCTIONAL
+    from torch._subclasses.fake_tensor import FakeTensor
+    from torch._subclasses.functional_tensor import FunctionalTensor
 
     def primitive(x: Any) -> Any:
         counted[0] += 1
         kind = type(x)  # (by identity: see install's _formula)
-        if (kind is exact or kind is parameter) and layout_of(x) == strided and not is_nested(x):
-            return _plain(x)
+        ours = kind is exact or kind is parameter
+        if (ours or kind is FakeTensor or kind is FunctionalTensor) and layout_of(x) == strided and not is_nested(x):
+            if mode_of(fake_mode) is not None or mode_of(proxy_mode) is not None \
+                    or mode_of(functional_mode) is not None:
+                return _traced(x)
+            if ours:
+                return _plain(x)
         with below_autograd():
             s = real(x)
         if not (x.is_floating_point() or x.is_complex()):
@@ -341,19 +355,37 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         # or sin can swap them): it gives only their own derivative, which the operator called by
         # itself gives too, and which the graph of a call of sin at them saves anyway.
         with no_torch_function(), no_python(python_keys):
-            x0 = detach(x)
-            if not (is_floating(x0) or is_complex(x0)):
-                with below_autograd():
-                    return real(x0)  # integers: no gradient to give
-            numbers = clone(x0)
+            x0, s, d, h = _values(x)
+        return s if d is None else _graph(x, x0, s, d, h)
+
+    def _traced(x: Any) -> Any:
+        # The same where torch's own tracer is at work, which records sin of the copy and the
+        # operator as ops of its graph, so that the graph, replayed, calls them again on its input.
+        # Past the tracer, they were constants of the numbers it traced with: a traced sin gave 3.0
+        # for cos(0), at every x, and a traced grad never called sin again (honest files were
+        # called forged). A replay's answer is the operator's, asked as the replay runs: what the
+        # graph of a call of sin saves anyway.
+        with no_torch_function():
+            x0, s, d, h = _values(x)
+        return s if d is None else _graph(x, x0, s, d, h)
+
+    def _values(x: Any) -> tuple[Any, Any, Any, Any]:
+        x0 = detach(x)
+        if not (is_floating(x0) or is_complex(x0)):
             with below_autograd():
-                s = real(numbers)
-            dtype, device = dtype_of(numbers), device_of(numbers)
-            if device.type == "cpu" and dtype in as_numpy:
-                d, h = derivatives(numbers)
-            else:  # a GPU's, bfloat16: numpy reads the CPU's float64 (or complex128) copy
-                d, h = derivatives(to(numbers, cpu, wide[is_complex(numbers)], copy=True))
-                d, h = to(d, device, dtype), to(h, device, dtype)
+                return x0, real(x0), None, None  # integers: no gradient to give
+        numbers = clone(x0)
+        with below_autograd():
+            s = real(numbers)
+        dtype, device = dtype_of(numbers), device_of(numbers)
+        if device.type == "cpu" and dtype in as_numpy:
+            d, h = derivatives(numbers)
+        else:  # a GPU's, bfloat16: numpy reads the CPU's float64 (or complex128) copy
+            d, h = derivatives(to(numbers, cpu, wide[is_complex(numbers)], copy=True))
+            d, h = to(d, device, dtype), to(h, device, dtype)
+        return x0, s, d, h
+
+    def _graph(x: Any, x0: Any, s: Any, d: Any, h: Any) -> Any:
         # The graph in the submission's view (a mode sees these ops, a tracer records t's tie to x;
         # d is autograd's number for the numbers sin was given, which a graph's saved tensors show
         # too).

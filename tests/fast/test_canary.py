@@ -149,9 +149,34 @@ def honest_compiled(x):
         return x.grad
 
 
+def honest_make_fx(x):
+    # torch's tracer records the canary's ops (sin of a copy, the operator), so that the graph,
+    # replayed on another input, asks about that input (they were constants of the traced one).
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    traced = make_fx(lambda t: torch.sin(t))(torch.zeros_like(x))
+    x = x.detach().clone().requires_grad_(True)
+    traced(x).sum().backward()
+    return x.grad
+
+
+def honest_make_fx_grad(x):
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    return make_fx(torch.func.grad(lambda t: torch.sin(t).sum()))(torch.zeros_like(x))(x.detach())
+
+
+def honest_aot_function(x):
+    from functorch.compile import aot_function, nop
+
+    x = x.detach().clone().requires_grad_(True)
+    aot_function(torch.sin, fw_compiler=nop, bw_compiler=nop)(x).sum().backward()
+    return x.grad
+
+
 HONEST = [honest_backward, honest_grad_create_graph, honest_vmap_grad, honest_jacfwd, honest_jacrev,
           honest_jacobian, honest_forward_ad, honest_inplace, honest_aten, honest_keyword, honest_thread,
-          honest_torchscript, honest_compiled]
+          honest_torchscript, honest_compiled, honest_make_fx, honest_make_fx_grad, honest_aot_function]
 
 
 @pytest.mark.parametrize("fn", HONEST)
