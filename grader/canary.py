@@ -51,9 +51,11 @@ from grader.formula import evaluate
 # ordinary ones, which cannot displace them; the batch summary asks a TA to look at them). The
 # record keeps 50 distinct ones and then says there were more (sandbox/session.py).
 MORE_ROUTES = "more ways towards the secret"
+FLOODED = "flooded the sandbox's record"  # more lines than the grader reads (sandbox/session.py)
 GC_TURNED_ON = "gc.enable while the canary's secret was in use"  # an audit event of the canary's (sandbox/canary.py)
 SECRET_ROUTES = ("gc.", "sys._current_frames", "sys.settrace", "sys.setprofile", "ctypes.", "read a frame",
-                 "opened a process's memory", "imported grader", "sys.addaudithook", "sys.remote_exec", MORE_ROUTES)
+                 "opened a process's memory", "imported grader", "sys.addaudithook", "sys.remote_exec", MORE_ROUTES,
+                 FLOODED)
 
 
 def is_secret_route(event: str) -> bool:

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, Self, TypeVar
 
-from grader.canary import MORE_ROUTES, is_secret_route
+from grader.canary import FLOODED, MORE_ROUTES, is_secret_route
 from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
 from grader.sandbox.confine import (
@@ -85,31 +85,43 @@ class RecordStream:
     MAX_EVENTS distinct ways towards the secret (and a line saying there were more), and the first
     MAX_EVENTS distinct ordinary events; counts the others as forged. A line is at most 300 bytes
     and its hash, so no more than that is ever held: a flood of lines, signed or forged, or one
-    endless line, costs the grader nothing and displaces nothing (an event's text is partly the
-    submission's choice: sys.audit raises any event it names)."""
+    endless line, displaces nothing (an event's text is partly the submission's choice: sys.audit
+    raises any event it names). Past MAX_LINES lines, the grader stops reading and closes its end:
+    a line costs about a microsecond of this thread's CPU to check, and a red team's child, writing
+    64 KiB of newlines a call, had the grader check 42 million lines (51 s of a core, which no limit
+    of the child's counts) for a score of 10; counting them unchecked still cost a core as long as
+    the child wrote. The child's next write then fails, and the next event its hook records ends
+    it (confine.py). The flood is on the record as a way towards the secret, for a TA to look at."""
 
     LINE = 400
+    # An honest record is at most a hundred or so lines (confine.py's hook writes each distinct
+    # event once, 50 of each kind at most); checking this many costs the grader about 0.1 s.
+    MAX_LINES = 100_000
 
     def __init__(self, pipe: Any, key: bytes) -> None:
         self.events: dict[str, None] = {}
         self.forged = 0
+        self.flooded = False  # more than MAX_LINES lines came
         self._kept = [0, 0]  # distinct ordinary events, distinct ways towards the secret
         self._more_routes = False
         self._thread = threading.Thread(target=self._drain, args=(pipe, key), daemon=True)
         self._thread.start()
 
     def _drain(self, pipe: Any, key: bytes) -> None:
-        line, overlong = bytearray(), False
-        with pipe:
+        line, overlong, left = bytearray(), False, self.MAX_LINES
+        with pipe:  # (closed past MAX_LINES: the child's next write fails, and its hook ends it)
             while chunk := pipe.read1(1 << 16):
                 start = 0
                 while (end := chunk.find(b"\n", start)) >= 0:
+                    if not left:
+                        self.flooded = True
+                        return
                     if not overlong and len(line) + end - start <= self.LINE:
                         line += chunk[start:end]
                         self._take(bytes(line), key)
                     else:
                         self.forged += 1
-                    line, overlong, start = bytearray(), False, end + 1
+                    line, overlong, start, left = bytearray(), False, end + 1, left - 1
                 rest = chunk[start:]
                 overlong = overlong or len(line) + len(rest) > self.LINE
                 if not overlong:
@@ -134,7 +146,9 @@ class RecordStream:
 
     def recorded(self, wait: float) -> tuple[tuple[str, ...], int]:
         self._thread.join(wait)
-        more = (f"{MORE_ROUTES} than the {MAX_EVENTS} kept",) if self._more_routes else ()
+        more: tuple[str, ...] = (f"{MORE_ROUTES} than the {MAX_EVENTS} kept",) if self._more_routes else ()
+        if self.flooded:
+            more += (f"{FLOODED} channel with more than {self.MAX_LINES:,} lines: the grader stopped reading it",)
         return (*self.events, *more), self.forged
 
 

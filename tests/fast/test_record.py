@@ -4,13 +4,16 @@ a flood of decoys unable to push a way towards the secret out, and an endless li
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from grader.canary import MORE_ROUTES, is_secret_route
+import pytest
+
+from grader.canary import FLOODED, MORE_ROUTES, is_secret_route
 from grader.sandbox.confine import record_mac
 from grader.sandbox.session import MAX_EVENTS, RecordStream
 
@@ -179,3 +182,33 @@ print(sorted(set(ran)), [line.split()[0] for line in os.read(read, 4096).decode(
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] ['sys.setprofile']", out
+
+
+def test_a_flood_past_the_lines_read_stops_the_reading_and_is_on_record(monkeypatch):
+    # A red team's child wrote 64 KiB of newlines a call: checking each line (about a microsecond of
+    # the grader's CPU, which no limit of the child's counts) cost 51 s of a core for a 10/10. Past
+    # MAX_LINES, the grader stops reading (the writer's next write fails), and the flood is a way
+    # towards the secret on the record (it blinds what follows).
+    monkeypatch.setattr(RecordStream, "MAX_LINES", 1000)
+    checked = []
+    take = RecordStream._take
+    monkeypatch.setattr(RecordStream, "_take", lambda self, line, key: (checked.append(line), take(self, line, key)))
+    read_end, write_end = socket.socketpair()
+    stream = RecordStream(read_end.makefile("rb"), KEY)
+    read_end.close()
+    write_end.sendall(signed("opened /tmp/x for writing") + b"\n" * 999)
+    with pytest.raises(OSError):  # the grader closed its end
+        for _ in range(1000):
+            write_end.sendall(b"\n" * (1 << 16))
+    write_end.close()
+    events, forged = stream.recorded(wait=10)
+    assert len(checked) == 1000 and forged == 999
+    assert events == ("opened /tmp/x for writing",
+                      f"{FLOODED} channel with more than 1,000 lines: the grader stopped reading it")
+    assert is_secret_route(events[-1])
+
+
+def test_lines_up_to_the_limit_are_all_read(monkeypatch):
+    monkeypatch.setattr(RecordStream, "MAX_LINES", 1000)
+    events, forged = read(b"\n" * 998, signed("gc.get_objects"), b"x")
+    assert events == ("gc.get_objects",) and forged == 999  # 998 empty lines and the unfinished one
