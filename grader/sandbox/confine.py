@@ -676,7 +676,9 @@ def seccomp_program() -> bytes | None:
 # every process: a red team's child evicted pages of a file under /usr that nothing else reads
 # (fadvise DONTNEED) and read back some of them, and a later submission read the pattern (mincore,
 # or the time a read took) and changed its answers on it, in all three host settings; eviction,
-# residency and readahead are refused (a read's time remains: see the README). The rest is the
+# readahead and the calls that only ask are refused. Residency can still be read (a read's time,
+# preadv2's RWF_NOWAIT, a mapping's fault-around: see the README), so pages a child adds remain a
+# channel to a later one, though no longer one it can erase. The rest is the
 # host's administration, which a child without capabilities cannot do either.
 _HOST_STATE = (
     "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
