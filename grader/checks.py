@@ -266,7 +266,8 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     precision = feedback.precision_cause(example.case, first.dtype)
     if precision is not None:
         return precision
-    xs, got, truth, function = [], [], [], []
+    xs, got, truth, function, moved = [], [], [], [], []
+    secret = obs.secret if obs is not None else None
     for r in bad:
         v = values_of(r.plain, r.case)
         if v is not None and not np.iscomplexobj(v):
@@ -274,11 +275,14 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
             got.append(v.ravel())
             truth.append(ex.reference(r.case.values).ravel())
             function.append(ex.function_values(r.case.values).ravel() if ex.elementwise else xs[-1] * np.nan)
+            if secret is not None:
+                moved.append(ex.reference(r.case.values, secret).ravel())
     if not xs:
         return None
     tol = max(ex.tolerance(r.case.dtype).atol for r in bad)
     return feedback.explain_values(np.concatenate(xs), np.concatenate(got), np.concatenate(truth),
-                                   np.concatenate(function), ex, tol)
+                                   np.concatenate(function), ex, tol,
+                                   remembered=np.concatenate(moved) if moved else None)
 
 
 @check("autograd", 2.0)

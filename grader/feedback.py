@@ -204,10 +204,11 @@ def _not_a_tensor(kind: str, name: str) -> Cause:
 
 
 def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: np.ndarray, ex: Exercise,
-                   tolerance: float) -> Cause | None:
+                   tolerance: float, remembered: np.ndarray | None = None) -> Cause | None:
     """Name what the returned values are, when they are something recognisable. `truth` is the
     reference and `function` the function's own values at the same points (NaN where a function
-    of a whole vector has no value per element)."""
+    of a whole vector has no value per element); `remembered`, what autograd gave there on a call
+    under the secret, which a plain call returns only if the function kept it from that call."""
     if got.size == 0 or not np.all(np.isfinite(got)):
         return None
     slack = max(tolerance, 1e-6) * 10
@@ -228,6 +229,14 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
         ("ones", np.ones_like(x), "your values are all one: that is the incoming gradient, not the derivative.",
          "Return x.grad, the gradient with respect to x."),
     ]
+    if remembered is not None and np.all(np.isfinite(remembered)) and like(remembered) and not like(truth):
+        # An honest-file hunter's cache keyed by the input's bytes showed 0.726 for cos(0), a number
+        # the student could never reproduce, and the advice to compare with torch.cos.
+        return Cause("remembered", "Likely cause: these are the values autograd gave for these very inputs on an "
+                     "earlier call, one where we had swapped the derivative of "
+                     f"{ex.primitive} for a secret one (see the autograd check): your function remembers "
+                     "answers between calls (a cache keyed by the input, say).",
+                     "Compute the derivative afresh on every call, with no answers kept from earlier calls.")
     if ex.value == "sin(x)":  # the classic slip of this exercise: the derivative of cos instead
         candidates.insert(4, ("second", -np.sin(x), "your values are -sin(x), the derivative of cos(x), not of "
                               "sin(x).", "Differentiate sin(x)."))
@@ -338,9 +347,10 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
     if judged.verdict == verdict.FORGED:
         return Words(f"your answer changed exactly as autograd's would when its derivative of {ex.primitive} was "
                      f"swapped, yet torch.{ex.primitive} never ran during those calls", shown,
-                     f"Likely cause: the secret derivative was read from the grader's process, not reached through "
-                     f"autograd (only a call of torch.{ex.primitive} can carry it to an answer). Answers made that way "
-                     "earn no credit, and your TA sees this.", advice)
+                     f"Likely cause: the answer came from the grader's own derivative operator "
+                     f"(torch.ops.grader_canary), reached without torch.{ex.primitive}: called by hand, or left in a "
+                     f"graph traced once from which torch.{ex.primitive} was removed. Autograd of "
+                     f"{in_torch(ex.value)} calls torch.{ex.primitive} on every call.", advice)
     if judged.verdict == verdict.BYPASSED:
         return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did", shown,
                      _bypass_cause(ex, primitive_called, uses_autograd), advice)

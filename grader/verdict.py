@@ -27,9 +27,10 @@ derivative, computed here in float64), an input is:
   unfollowed it did not move, but some of its calls of the primitive ran on a tensor whose numbers
              the canary cannot reach (sparse, or a subclass of the submission's): unproven, and not
              called a bypass;
-  forged     it moved exactly as autograd's would, yet the primitive never ran during its calls:
-             the secret derivative reaches an answer only through a call of the primitive, so the
-             secret was read some other way (a red team's cheats did, from the canary's frames);
+  forged     it moved exactly as autograd's would, yet the primitive never ran during its calls
+             (by the child's count, which a submission can forge too): the grader's operator or
+             its channel asked without a call of the primitive (a red team's cheats found the
+             canary's kernel on the heap), which autograd of the exercise never does;
   zero       both answers zero wherever the secret would move the reference (y.backward(x) at x = 0,
              or zeros returned): no evidence either way, unless every input is like that;
   coarse     an input whose own dtype is too coarse (its tolerance, with the secret's slack) for the

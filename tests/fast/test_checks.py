@@ -95,6 +95,18 @@ def test_following_the_secret_where_sin_never_ran_is_forged(sin, answer):
     assert _total(obs, sin) == sin.rubric["loads"]
 
 
+def test_an_answer_remembered_from_a_secret_call_is_named(sin):
+    """An honest-file hunter's cache keyed by the input's bytes: the secret call's answer, kept and
+    returned again on a plain call, showed a number the student could never reproduce and the
+    advice to compare with torch.cos. The plain answers are autograd's under the secret."""
+    obs = _observations(secret, canary=secret)
+    finding = checks.check_correctness(obs, sin)
+    assert not finding.passed and "remembers answers between calls" in finding.message
+    assert "afresh on every call" in finding.message
+    wrong = checks.check_correctness(_observations(lambda x: 0.8 * np.cos(x), canary=secret), sin)
+    assert "remembers" not in wrong.message and "0.8 times" in wrong.message
+
+
 def test_backward_with_x_as_gradient_still_counts_as_autograd(sin):
     obs = _observations(lambda x: x * np.cos(x), canary=lambda x: x * secret(x))
     finding = checks.check_autograd(obs, sin)

@@ -236,7 +236,7 @@ def test_following_the_secret_without_calling_the_primitive_is_forged(grade_file
     assert "found: True" in outcome.stdout and "gc.get_objects" in outcome.sandbox_events
     assert outcome.score == sin.rubric["loads"] and autograd.data["verdicts"].keys() == {"forged"}
     assert "yet torch.sin never ran during those calls" in autograd.summary
-    assert "read from the grader's process" in autograd.cause
+    assert "the grader's own derivative operator" in autograd.cause
 
 
 @pytest.mark.parametrize("name", ["swaps_the_kernels_input.py", "swaps_the_kernels_input_by_dispatch.py"])
