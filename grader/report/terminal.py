@@ -46,7 +46,10 @@ def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path |
     _backward(outcome, out)
     _printed(outcome, out)
     if outcome.sandbox_events:
-        out.print(Text("Recorded for review: " + "; ".join(outcome.sandbox_events[:6]), style="dim"))
+        # (matplotlib's first import tries fc-list, which the sandbox refuses: a student who plots
+        # read "Recorded for review: subprocess.Popen" as an accusation, with nothing said of the score)
+        out.print(Text("Recorded for your TA to read, not part of the score: " + "; ".join(outcome.sandbox_events[:6]),
+                       style="dim"))
     if result:
         out.print(f"Result: {result}")
     if plot:
