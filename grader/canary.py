@@ -52,10 +52,11 @@ from grader.formula import evaluate
 # record keeps 50 distinct ones and then says there were more (sandbox/session.py).
 MORE_ROUTES = "more ways towards the secret"
 FLOODED = "flooded the sandbox's record"  # more lines than the grader reads (sandbox/session.py)
+FORGED_LINES = "forged lines in the sandbox's record"  # lines written into it by the submission
 GC_TURNED_ON = "gc.enable while the canary's secret was in use"  # an audit event of the canary's (sandbox/canary.py)
 SECRET_ROUTES = ("gc.", "sys._current_frames", "sys.settrace", "sys.setprofile", "ctypes.", "read a frame",
                  "opened a process's memory", "imported grader", "sys.addaudithook", "sys.remote_exec", MORE_ROUTES,
-                 FLOODED)
+                 FLOODED, FORGED_LINES)
 
 
 def is_secret_route(event: str) -> bool:

@@ -809,7 +809,9 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
             if fstat(record_fd).st_ino != inode:
                 exit_now(tampered)
             data = text.encode("utf-8", "replace")[:300]
-            write(record_fd, data + b" " + blake2b(data, key=key, digest_size=8).hexdigest().encode() + b"\n")
+            # A line of its own, whatever the submission wrote into the channel before it (a red
+            # team's one byte before each heap search turned each signed line into a forged one).
+            write(record_fd, b"\n" + data + b" " + blake2b(data, key=key, digest_size=8).hexdigest().encode() + b"\n")
         except failed:
             exit_now(tampered)
 

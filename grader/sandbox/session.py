@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, Self, TypeVar
 
-from grader.canary import FLOODED, MORE_ROUTES, is_secret_route
+from grader.canary import FLOODED, FORGED_LINES, MORE_ROUTES, is_secret_route
 from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
 from grader.sandbox.confine import (
@@ -86,7 +86,11 @@ class RecordStream:
     MAX_EVENTS distinct ordinary events; counts the others as forged. A line is at most 300 bytes
     and its hash, so no more than that is ever held: a flood of lines, signed or forged, or one
     endless line, displaces nothing (an event's text is partly the submission's choice: sys.audit
-    raises any event it names). Past MAX_LINES lines, the grader stops reading and closes its end:
+    raises any event it names). Every forged line is itself a way towards the secret on the record:
+    the hook begins each line it writes with a newline, so a byte written before it (which made a
+    red team's every heap search a forged line, and none on the record) stands apart, and nothing
+    but the submission writes anything else. Past MAX_LINES lines or MAX_BYTES, the grader stops
+    reading and closes its end:
     a line costs about a microsecond of this thread's CPU to check, and a red team's child, writing
     64 KiB of newlines a call, had the grader check 42 million lines (51 s of a core, which no limit
     of the child's counts) for a score of 10; counting them unchecked still cost a core as long as
@@ -94,34 +98,41 @@ class RecordStream:
     it (confine.py). The flood is on the record as a way towards the secret, for a TA to look at."""
 
     LINE = 400
-    # An honest record is at most a hundred or so lines (confine.py's hook writes each distinct
-    # event once, 50 of each kind at most); checking this many costs the grader about 0.1 s.
+    # An honest record is at most two hundred or so lines (confine.py's hook writes each distinct
+    # event once, 50 of each kind at most, each after an empty line); checking this many costs the
+    # grader about 0.1 s.
     MAX_LINES = 100_000
+    MAX_BYTES = 4 << 20  # (and some 40 KB)
 
     def __init__(self, pipe: Any, key: bytes) -> None:
         self.events: dict[str, None] = {}
         self.forged = 0
-        self.flooded = False  # more than MAX_LINES lines came
+        self.flooded = False  # more than MAX_LINES lines or MAX_BYTES came
         self._kept = [0, 0]  # distinct ordinary events, distinct ways towards the secret
         self._more_routes = False
         self._thread = threading.Thread(target=self._drain, args=(pipe, key), daemon=True)
         self._thread.start()
 
     def _drain(self, pipe: Any, key: bytes) -> None:
-        line, overlong, left = bytearray(), False, self.MAX_LINES
-        with pipe:  # (closed past MAX_LINES: the child's next write fails, and its hook ends it)
+        line, overlong, lines, size = bytearray(), False, 0, 0
+        with pipe:  # (closed past the limits: the child's next write fails, and its hook ends it)
             while chunk := pipe.read1(1 << 16):
+                size += len(chunk)
+                if size > self.MAX_BYTES:  # (one endless line, checked by no newline, cost a core too)
+                    self.flooded = True
+                    return
                 start = 0
                 while (end := chunk.find(b"\n", start)) >= 0:
-                    if not left:
+                    if lines == self.MAX_LINES:
                         self.flooded = True
                         return
-                    if not overlong and len(line) + end - start <= self.LINE:
+                    lines += 1
+                    if overlong or len(line) + end - start > self.LINE:
+                        self.forged += 1
+                    elif line or end > start:  # (an empty line is the hook's separator: confine.py)
                         line += chunk[start:end]
                         self._take(bytes(line), key)
-                    else:
-                        self.forged += 1
-                    line, overlong, start, left = bytearray(), False, end + 1, left - 1
+                    line, overlong, start = bytearray(), False, end + 1
                 rest = chunk[start:]
                 overlong = overlong or len(line) + len(rest) > self.LINE
                 if not overlong:
@@ -148,7 +159,8 @@ class RecordStream:
         self._thread.join(wait)
         more: tuple[str, ...] = (f"{MORE_ROUTES} than the {MAX_EVENTS} kept",) if self._more_routes else ()
         if self.flooded:
-            more += (f"{FLOODED} channel with more than {self.MAX_LINES:,} lines: the grader stopped reading it",)
+            more += (f"{FLOODED} channel with more than {self.MAX_LINES:,} lines or {self.MAX_BYTES >> 20} MiB: the "
+                     "grader stopped reading it",)
         return (*self.events, *more), self.forged
 
 
@@ -476,7 +488,7 @@ class Session(Requests):
         """What the audit hook recorded, in the order it happened (call after close)."""
         events, forged = self.record.recorded(wait=1.0)
         if forged:
-            events += (f"wrote {forged} forged lines into the sandbox's record channel",)
+            events += (f"{FORGED_LINES} channel: {forged}",)
         if self.ended is not None and self.ended.returncode == TAMPERED:
             events += (f"ended with status {TAMPERED}: the sandbox's record channel was closed or replaced "
                        "(or the submission exited with that status itself)",)

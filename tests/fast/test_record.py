@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.canary import FLOODED, MORE_ROUTES, is_secret_route
+from grader.canary import FLOODED, FORGED_LINES, MORE_ROUTES, is_secret_route
 from grader.sandbox.confine import record_mac
 from grader.sandbox.session import MAX_EVENTS, RecordStream
 
@@ -71,13 +71,13 @@ def test_an_endless_line_costs_nothing_and_is_counted():
 sys.path[:0] = [{str(Path(__file__).resolve().parents[2])!r}]
 from tests.fast.test_record import read, signed
 tracemalloc.start()
-endless = (b"x" * (64 << 10) for _ in range(1024))  # 64 MiB without a newline, written piece by piece
+endless = (b"x" * (64 << 10) for _ in range(60))  # 3.75 MiB without a newline, written piece by piece
 events, forged = read(endless, b"\\n", signed("gc.get_referrers"), b"y" * 1000)
 print(list(events), forged, tracemalloc.get_traced_memory()[1])
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.split()
     events, forged, peak = out[0], int(out[1]), int(out[2])
-    assert events == "['gc.get_referrers']" and forged == 2  # the 64 MiB line and the unfinished one
+    assert events == "['gc.get_referrers']" and forged == 2  # the endless line and the unfinished one
     assert peak < 4 << 20, f"reading the record held {peak >> 20} MiB"
 
 
@@ -178,7 +178,7 @@ sys.audit("object.__getattr__", Holder(), "tb_frame")
 sys.audit("sys._getframe", Holder())
 sys.audit("sys.setprofile")
 os.close(write)
-print(sorted(set(ran)), [line.split()[0] for line in os.read(read, 4096).decode().splitlines()])
+print(sorted(set(ran)), [line.split()[0] for line in os.read(read, 4096).decode().splitlines() if line])
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[] ['sys.setprofile']", out
@@ -202,13 +202,40 @@ def test_a_flood_past_the_lines_read_stops_the_reading_and_is_on_record(monkeypa
             write_end.sendall(b"\n" * (1 << 16))
     write_end.close()
     events, forged = stream.recorded(wait=10)
-    assert len(checked) == 1000 and forged == 999
+    assert len(checked) == 1 and forged == 0  # (empty lines are the hook's separators, never checked)
     assert events == ("opened /tmp/x for writing",
-                      f"{FLOODED} channel with more than 1,000 lines: the grader stopped reading it")
+                      f"{FLOODED} channel with more than 1,000 lines or 4 MiB: the grader stopped reading it")
     assert is_secret_route(events[-1])
 
 
 def test_lines_up_to_the_limit_are_all_read(monkeypatch):
     monkeypatch.setattr(RecordStream, "MAX_LINES", 1000)
     events, forged = read(b"\n" * 998, signed("gc.get_objects"), b"x")
-    assert events == ("gc.get_objects",) and forged == 999  # 998 empty lines and the unfinished one
+    assert events == ("gc.get_objects",) and forged == 1  # the unfinished line (empty ones are separators)
+
+
+def test_a_byte_written_before_a_signed_line_cannot_turn_it_into_a_forged_one():
+    # A red team wrote one byte into the channel before each heap search: the hook's line, glued
+    # onto it, failed its check, and the search was on no record. The hook now begins each line
+    # with a newline (confine.py); the empty lines that makes are not forged ones.
+    events, forged = read(b"X", b"\n" + signed("gc.get_objects"), b"\n" + signed("sys._current_frames"))
+    assert events == ("gc.get_objects", "sys._current_frames") and forged == 1
+
+
+def test_an_endless_line_past_the_bytes_read_stops_the_reading(monkeypatch):
+    # A line with no newline was read and dropped as it came, a core of the grader's as long as the
+    # child wrote it (the lines' limit never counted it).
+    monkeypatch.setattr(RecordStream, "MAX_BYTES", 1 << 20)
+    read_end, write_end = socket.socketpair()
+    stream = RecordStream(read_end.makefile("rb"), KEY)
+    read_end.close()
+    with pytest.raises(OSError):
+        for _ in range(1000):
+            write_end.sendall(b"A" * (1 << 16))
+    write_end.close()
+    events, _ = stream.recorded(wait=10)
+    assert events == (f"{FLOODED} channel with more than 100,000 lines or 1 MiB: the grader stopped reading it",)
+
+
+def test_forged_lines_are_a_way_towards_the_secret():
+    assert is_secret_route(f"{FORGED_LINES} channel: 1")  # nothing but the submission writes them
