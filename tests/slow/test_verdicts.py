@@ -12,7 +12,7 @@ import re
 import pytest
 
 from grader import exercise
-from grader.canary import is_secret_route
+from grader.canary import FLOODED, is_secret_route
 from grader.feedback import in_torch
 from tests.conftest import FIXTURES
 
@@ -182,8 +182,7 @@ def test_another_threads_frames_are_on_record(grade_file, sin):
 
 def test_forged_lines_cannot_push_the_record_out(grade_file, sin):
     outcome = grade_file(VERDICT / "floods_the_record.py", sin)
-    assert "gc.get_objects" in outcome.sandbox_events
-    assert any("forged lines" in event for event in outcome.sandbox_events)
+    assert "gc.get_objects" in outcome.sandbox_events  # (its empty lines are the hook's own separators)
 
 
 @pytest.mark.parametrize("name", ["reads_memory_by_a_crooked_path", "reads_memory_through_numpy"])
@@ -209,10 +208,13 @@ def test_decoys_cannot_push_the_heap_search_off_the_record(grade_file, sin):
     assert "gc.get_objects" in outcome.sandbox_events
 
 
-def test_an_endless_record_line_is_counted_not_kept(grade_file, sin):
+def test_an_endless_record_line_is_not_kept_and_is_a_flood_on_record(grade_file, sin):
+    """Past 4 MiB the grader stops reading the channel (one endless line cost it a core for as long
+    as the child wrote): the file's own next write into it fails, at import, and the flood is a
+    way towards the secret on the record."""
     outcome = grade_file(VERDICT / "writes_an_endless_record_line.py", sin)
-    assert outcome.score == sin.max_score  # its answers are honest
-    assert any("forged lines" in event for event in outcome.sandbox_events)
+    assert outcome.status == "load_error" and "BrokenPipeError" in outcome.findings[0].message
+    assert any(event.startswith(FLOODED) for event in outcome.sandbox_events), outcome.sandbox_events
 
 
 def test_silencing_the_record_is_itself_on_record(grade_file, sin):
