@@ -157,6 +157,12 @@ _TENSOR_NAMES = ("grad", "backward", "requires_grad_", "requires_grad", "detach"
                  "numpy", "item", "zero_", "grad_fn", "is_leaf")
 
 
+# What a submission that inspects autograd's graph names (on the failing line, or in the message):
+# the canary gives the primitive a graph of its own (sandbox/canary.py), whose node is
+# AddcmulBackward0 and whose saved tensors and edges are not the primitive's.
+_GRAPH_INSPECTION = re.compile(r"grad_fn|next_functions|_saved_|AddcmulBackward|CopysignBackward|attribute 'variable'")
+
+
 def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     text = f"{error.type}: {error.message}"
     names = {"function": ex.function, "primitive": ex.primitive, "value": in_torch(ex.value)}
@@ -171,6 +177,17 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     if error.type == "AttributeError" and typo and owner and typo.group(1) in _TENSOR_NAMES and \
             owner.group(1) not in ("Tensor", "Parameter"):
         return _not_a_tensor(owner.group(1), typo.group(1))
+    if _GRAPH_INSPECTION.search(text) or any(_GRAPH_INSPECTION.search(frame.code) for frame in error.frames):
+        # An honest-file hunter's asserts on y.grad_fn.name() == "SinBackward0", its next_functions and
+        # its _saved_self failed with "Run it yourself ... and read the traceback", which shows nothing.
+        node = ex.primitive.capitalize() + "Backward0"
+        return Cause("graph_inspection", "Likely cause: your code inspects autograd's graph (grad_fn, its name, "
+                     f"next_functions or saved tensors). To check that your answer comes through autograd, the "
+                     f"grader gives torch.{ex.primitive} a graph of its own: its node is AddcmulBackward0, not "
+                     f"{node}, and its saved tensors and next_functions differ from torch's own, so the same "
+                     "check passes on your machine and fails here.",
+                     f"Do not check the graph's nodes inside {ex.function}: look at them in your own notebook, "
+                     "and return x.grad.")
     if error.type == "AttributeError" and typo:
         close = difflib.get_close_matches(typo.group(1), _TENSOR_NAMES, n=1)
         guess = f" Did you mean .{close[0]}?" if close else ""
@@ -300,7 +317,8 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
             f"On {input_words(r.case)}, {swapped}, your {ex.function} raised "
             f"{error.headline() if error else 'an exception'}; with the true derivative it returned values.",
             f"Likely cause: it checks autograd's answer against a formula (an assert or torch.allclose against "
-            f"{ex.formula}). Under the secret derivative the two disagree on purpose, so that check fails.",
+            f"{ex.formula}, or torch.autograd.gradcheck against finite differences). Under the secret derivative "
+            "the two disagree on purpose, so that check fails.",
             "Return autograd's value without checking it; compare it with the formula in your own notebook, not "
             "in the graded function.")
     if judged.verdict == verdict.NOTHING:

@@ -11,7 +11,7 @@ import pytest
 from grader import checks, feedback, score, verdict
 from grader.canary import Secret, secret_derivative
 from grader.grids import GridCase, round_to
-from grader.observations import CaseResult, ErrorInfo, LoadResult, Observations, Returned
+from grader.observations import CaseResult, ErrorInfo, Frame, LoadResult, Observations, Returned
 from grader.outcome import HELD_BACK
 
 SECRET = Secret.draw(random.Random(7))  # a fixed draw: the tests are repeatable
@@ -206,6 +206,25 @@ def test_a_process_pool_is_named_as_what_the_sandbox_refuses(sin):
     assert "process pools" in finding.cause
     refused = feedback.explain_error(ErrorInfo("PermissionError", "[Errno 1] Operation not permitted"), sin)
     assert refused.key == "sandbox" and "threads are fine" in refused.advice
+
+
+def test_an_inspection_of_the_graph_is_told_why_it_fails_here(sin):
+    """An honest-file hunter's asserts on grad_fn's name, its saved tensors and its next_functions:
+    the canary's own graph fails them in the grader, and "run it yourself" reproduced nothing."""
+    from grader import exercise
+
+    cos_square = exercise.load("cos_square")
+    named = feedback.explain_error(ErrorInfo("AssertionError", "AddcmulBackward0"), sin)
+    saved = feedback.explain_error(ErrorInfo("AttributeError", "'AddcmulBackward0' object has no attribute "
+                                             "'_saved_self'"), cos_square)
+    edge = feedback.explain_error(ErrorInfo("AttributeError", "'NoneType' object has no attribute 'variable'",
+                                            (Frame(7, "acc.variable is leaf", "get_derivative"),)), sin)
+    line = feedback.explain_error(ErrorInfo("AssertionError", "", (Frame(5, "assert 'Sin' in y.grad_fn.name()", "f"),)),
+                                  sin)
+    assert {named.key, saved.key, edge.key, line.key} == {"graph_inspection"}
+    assert "not SinBackward0" in named.text and "not CosBackward0" in saved.text
+    none = feedback.explain_error(ErrorInfo("AttributeError", "'NoneType' object has no attribute 'grad_fn'"), sin)
+    assert none.key == "not_a_tensor"  # (None where a tensor was meant, not the canary's graph)
 
 
 def test_a_misspelt_attribute_gets_a_suggestion(sin):
