@@ -157,10 +157,14 @@ _TENSOR_NAMES = ("grad", "backward", "requires_grad_", "requires_grad", "detach"
                  "numpy", "item", "zero_", "grad_fn", "is_leaf")
 
 
-# What a submission that inspects autograd's graph names (on the failing line, or in the message):
-# the canary gives the primitive a graph of its own (sandbox/canary.py), whose node is
-# AddcmulBackward0 and whose saved tensors and edges are not the primitive's.
-_GRAPH_INSPECTION = re.compile(r"grad_fn|next_functions|_saved_|AddcmulBackward|CopysignBackward|attribute 'variable'")
+# What a submission that inspects autograd's graph shows: the canary gives the primitive a graph of
+# its own (sandbox/canary.py), whose node is AddcmulBackward0 and whose saved tensors and edges are
+# not the primitive's. An attribute of a node read on the failing line, or a message naming the
+# canary's node (not an in-place error, which names it too): a red team's helper named grad_fn, and
+# a NameError of it, were told they inspected the graph.
+_GRAPH_READ = re.compile(r"\.(grad_fn|next_functions|_saved_\w+|variable)\b")
+_GRAPH_MESSAGE = re.compile(r"^'?(AddcmulBackward0|CopysignBackward0)'?( object has no attribute|$)|"
+                            r"^'NoneType' object has no attribute 'variable'")
 
 
 def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
@@ -177,7 +181,12 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     if error.type == "AttributeError" and typo and owner and typo.group(1) in _TENSOR_NAMES and \
             owner.group(1) not in ("Tensor", "Parameter"):
         return _not_a_tensor(owner.group(1), typo.group(1))
-    if _GRAPH_INSPECTION.search(text) or any(_GRAPH_INSPECTION.search(frame.code) for frame in error.frames):
+    if error.type == "NameError":
+        return Cause("name", "Likely cause: a name is used before it is defined (a typo, or a missing import).",
+                     "Check the spelling, and import torch at the top of your file.")
+    last = error.frames[-1].code if error.frames else ""
+    if _GRAPH_MESSAGE.search(error.message.strip()) or (
+            error.type in ("AssertionError", "AttributeError", "IndexError", "TypeError") and _GRAPH_READ.search(last)):
         # An honest-file hunter's asserts on y.grad_fn.name() == "SinBackward0", its next_functions and
         # its _saved_self failed with "Run it yourself ... and read the traceback", which shows nothing.
         node = ex.primitive.capitalize() + "Backward0"
@@ -193,9 +202,6 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
         guess = f" Did you mean .{close[0]}?" if close else ""
         return Cause("attribute", f"Likely cause: .{typo.group(1)} does not exist.{guess}",
                      f"Fix the name{' to .' + close[0] if close else ''}; x.grad holds the gradient after backward().")
-    if error.type == "NameError":
-        return Cause("name", "Likely cause: a name is used before it is defined (a typo, or a missing import).",
-                     "Check the spelling, and import torch at the top of your file.")
     return Cause("exception", "Your function raised an exception on this input.",
                  "Run it yourself on the input above and read the traceback.")
 

@@ -780,7 +780,8 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     sent: set[str] = set()
     counts = [0, 0]  # distinct ordinary events, distinct ways towards the secret
     watched, attributes, frame_events, routes = _WATCHED, _FRAME_ATTRIBUTES, _FRAME_EVENTS, SECRET_ROUTES
-    devnull, memory_files = os.devnull, ("mem", "maps", "smaps", "pagemap")
+    devnull, memory_files = os.devnull, ("mem", "maps", "smaps", "pagemap", "numa_maps")
+    readlink, bad_value, to_range = os.readlink, ValueError, range  # (posix's own, bound now)
     fetching = threading.local()  # set while the hook itself reads the frame asked for
     holders, get_attribute = SECRET_HOLDERS, getattr
     # Builtins and this module's globals too: a submission may rebind builtins.str or isinstance, or
@@ -841,10 +842,25 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
         return (kind is frame_kinds[0] or kind is frame_kinds[1] or kind is frame_kinds[2] or kind is frame_kinds[3]
                 or kind is frame_kinds[4])
 
-    def opened_memory(path: str) -> bool:
-        # By the last part of the name alone: //proc/self/mem, bytes, relative paths and dir_fd
-        # opens ("self/mem" from a descriptor of /proc) all end the same way.
-        return path.rstrip("/").rpartition("/")[2] in memory_files
+    def opened_memory(path: str) -> str | None:
+        # By the last part of the name: //proc/self/mem, bytes, relative paths and dir_fd opens
+        # ("self/mem" from a descriptor of /proc) all end the same way. A symbolic link names its
+        # target, which is followed as the kernel will (40 links at most): a red team's link "q" in
+        # its folder to /proc/self/mem read its own heap with nothing recorded, and so does
+        # /proc/self/fd/N of a descriptor already open on it.
+        for _ in to_range(40):
+            name = path.rstrip("/").rpartition("/")[2]
+            if name in memory_files:
+                return name
+            try:
+                target = readlink(path)
+            except (failed, bad_value):
+                return None
+            if kind_of(target) is not text_of:
+                return None
+            head, slash, _ = path.rstrip("/").rpartition("/")
+            path = target if target.startswith("/") or not slash else head + "/" + target
+        return None
 
     def refuse_canary(frame: Any, how: str) -> None:
         # A walk up f_back and f_globals, which raise no event: about 0.2 µs a frame. Only the
@@ -868,8 +884,9 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
             mode = text(args[1]) if size(args) > 1 else None
             if path is None:
                 return
-            if opened_memory(path):
-                send("opened a process's memory or its map (" + path.rpartition("/")[2] + ")")
+            memory = opened_memory(path)
+            if memory is not None:
+                send("opened a process's memory or its map (" + memory + ")")
             elif mode is not None and ("w" in mode or "a" in mode or "x" in mode or "+" in mode):
                 where = absolute(path)  # (a descriptor opened again is no new file)
                 if not where.startswith(root) and where != devnull:

@@ -225,6 +225,16 @@ def test_an_inspection_of_the_graph_is_told_why_it_fails_here(sin):
     assert "not SinBackward0" in named.text and "not CosBackward0" in saved.text
     none = feedback.explain_error(ErrorInfo("AttributeError", "'NoneType' object has no attribute 'grad_fn'"), sin)
     assert none.key == "not_a_tensor"  # (None where a tensor was meant, not the canary's graph)
+    # A red team's helper named grad_fn: its own bug, and a NameError of it, are not the graph's.
+    helper = feedback.explain_error(ErrorInfo("TypeError", "len() of a 0-d tensor",
+                                              (Frame(9, "return grad_fn(torch.sin, x)", "f"),
+                                               Frame(4, "y.backward(torch.ones(len(x)))", "grad_fn"))), sin)
+    missing = feedback.explain_error(ErrorInfo("NameError", "name 'grad_fn' is not defined",
+                                               (Frame(9, "return grad_fn(torch.sin, x)", "f"),)), sin)
+    inplace = feedback.explain_error(ErrorInfo("RuntimeError", "one of the variables needed for gradient computation "
+                                               "has been modified by an inplace operation: [torch.FloatTensor [5]], "
+                                               "which is output 0 of AddcmulBackward0, is at version 1"), sin)
+    assert (helper.key, missing.key, inplace.key) == ("exception", "name", "exception")
 
 
 def test_a_misspelt_attribute_gets_a_suggestion(sin):

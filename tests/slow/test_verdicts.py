@@ -185,12 +185,18 @@ def test_forged_lines_cannot_push_the_record_out(grade_file, sin):
     assert "gc.get_objects" in outcome.sandbox_events  # (its empty lines are the hook's own separators)
 
 
-@pytest.mark.parametrize("name", ["reads_memory_by_a_crooked_path", "reads_memory_through_numpy"])
+@pytest.mark.parametrize("name", ["reads_memory_by_a_crooked_path", "reads_memory_through_numpy",
+                                  "reads_memory_through_a_link"])
 def test_reading_the_processs_memory_map_is_on_record(name, grade_file, sin):
     """Reading raw memory is the one attack Python cannot stop (README); finding where to look means
-    opening the process's memory or its map, by whatever spelling of the path, and that is recorded."""
+    opening the process's memory or its map, by whatever spelling of the path (a symbolic link of the
+    submission's naming included), and that is recorded."""
     outcome = grade_file(VERDICT / f"{name}.py", sin)
     assert any(event.startswith("opened a process's memory or its map") for event in outcome.sandbox_events)
+    if name == "reads_memory_through_a_link":
+        assert "read: b'marker-of-its-own-heap'" in outcome.stdout  # (the open itself is not refused)
+        assert {"opened a process's memory or its map (mem)",
+                "opened a process's memory or its map (maps)"} <= set(outcome.sandbox_events)
 
 
 def test_the_record_cannot_be_read_by_the_submission_it_records(grade_file, sin):
