@@ -78,9 +78,18 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
             case, index = backward.trace_input(exercise)
             observations = probe.trace(session, observations, case, index, exercise.limits.call_timeout_s, deadline)
     except Exception as err:  # noqa: BLE001 - the grader's own failure must still produce a result
-        return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started, key)
+        failure: Exception | None = err
+    else:
+        failure = None
     finally:
         session.close()
+    if failure is not None:
+        # What the submission did is on record all the same (a red team noticed it was dropped).
+        try:
+            events = parse_events(session.events())
+        except Exception:  # noqa: BLE001 - the failure's result comes first
+            events = ()
+        return _grader_failure(sub, exercise, seed, failure, time.perf_counter() - started, key, events)
     out, out_bytes, err_text, err_bytes = session.output()
     observations = replace(observations, events=parse_events(session.events()))
     truncated = out_bytes > len(out.encode()) or err_bytes > len(err_text.encode())
@@ -183,7 +192,7 @@ def _package_versions() -> dict[str, str]:
 
 
 def _grader_failure(sub: submission.Submission, ex: Exercise, seed: int, err: Exception,
-                    duration: float, key: str) -> Outcome:
+                    duration: float, key: str, events: tuple[str, ...] = ()) -> Outcome:
     detail = "".join(traceback.format_exception(err))[-4000:]
     findings = [Finding(name, False, 0.0, "Not graded: the grader itself failed, not your submission.",
                         score=0.0, max_score=points) for name, points in ex.rubric.items()]
@@ -191,4 +200,5 @@ def _grader_failure(sub: submission.Submission, ex: Exercise, seed: int, err: Ex
         submission=sub.path, sha256=sub.sha256, exercise=ex.name, status="grader_error",
         findings=tuple(findings), score=0.0, max_score=ex.max_score, seed=seed, devices=(),
         versions=versions(), duration_s=round(duration, 3), grader_error=detail, cache_key=key,
+        sandbox_events=events,
     )

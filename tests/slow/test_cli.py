@@ -127,6 +127,24 @@ def test_a_grader_failure_says_so_and_exits_3(tmp_path, monkeypatch, capsys):
     assert "the grader failed" in capsys.readouterr().err
 
 
+def test_a_grader_failure_keeps_what_the_sandbox_recorded(tmp_path, monkeypatch):
+    """A grader's failure after the submission ran once dropped its record (a red team's note)."""
+    from grader import probe
+
+    collect = probe.collect
+
+    def fails_after(*args, **kwargs):
+        collect(*args, **kwargs)
+        raise RuntimeError("simulated grader bug")
+
+    monkeypatch.setattr(probe, "collect", fails_after)
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "verdict" / "reads_memory_through_a_link.py"
+    assert cli.main(["grade", str(fixture), "--out", str(tmp_path), "--no-plot"]) == 3
+    data = result(tmp_path)
+    assert data["status"] == "grader_error"
+    assert "opened a process's memory or its map (mem)" in data["sandbox"]["events"]
+
+
 def test_the_grader_process_never_imports_torch_or_the_students_file():
     probe = (
         "import sys; from pathlib import Path; from grader import exercise; from grader.grade import grade_file;"
