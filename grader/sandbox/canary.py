@@ -329,6 +329,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
     # a submission's TorchDispatchMode is not, and the tensors they trace with.
     mode_of, tracer_modes = torch._C._get_dispatch_mode, torch._C._TorchDispatchModeKey
     fake_mode, proxy_mode, functional_mode = tracer_modes.FAKE, tracer_modes.PROXY, tracer_modes.FUNCTIONAL
+    no_keys = torch._C.DispatchKeySet(torch._C.DispatchKey.Undefined)  # (empty: excludes nothing)
     from torch._subclasses.fake_tensor import FakeTensor
     from torch._subclasses.functional_tensor import FunctionalTensor
 
@@ -339,33 +340,28 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
         if (ours or kind is FakeTensor or kind is FunctionalTensor) and layout_of(x) == strided and not is_nested(x):
             if mode_of(fake_mode) is not None or mode_of(proxy_mode) is not None \
                     or mode_of(functional_mode) is not None:
-                return _traced(x)
+                return _plain(x, no_keys)
             if ours:
-                return _plain(x)
+                return _plain(x, python_keys)
         with below_autograd():
             s = real(x)
         if not (x.is_floating_point() or x.is_complex()):
             return s  # integers: no gradient to give
         return _other(x, x.detach(), s)  # a subclass (nested, masked, the submission's own) or a sparse tensor
 
-    def _plain(x: Any) -> Any:
+    def _plain(x: Any, past: Any) -> Any:
         # A copy of the numbers, sin's value of it, and both derivatives of it from the operator,
-        # asked past every dispatch mode and with the submission's function modes off. What the
-        # operator is handed is any numbers' the submission chooses (a kernel of its own for clone
-        # or sin can swap them): it gives only their own derivative, which the operator called by
-        # itself gives too, and which the graph of a call of sin at them saves anyway.
-        with no_torch_function(), no_python(python_keys):
-            x0, s, d, h = _values(x)
-        return s if d is None else _graph(x, x0, s, d, h)
-
-    def _traced(x: Any) -> Any:
-        # The same where torch's own tracer is at work, which records sin of the copy and the
-        # operator as ops of its graph, so that the graph, replayed, calls them again on its input.
-        # Past the tracer, they were constants of the numbers it traced with: a traced sin gave 3.0
-        # for cos(0), at every x, and a traced grad never called sin again (honest files were
-        # called forged). A replay's answer is the operator's, asked as the replay runs: what the
-        # graph of a call of sin saves anyway.
-        with no_torch_function():
+        # asked past the dispatch keys `past` (every mode's, python_keys) and with the submission's
+        # function modes off. What the operator is handed is any numbers' the submission chooses (a
+        # kernel of its own for clone or sin can swap them): it gives only their own derivative,
+        # which the operator called by itself gives too, and which the graph of a call of sin at
+        # them saves anyway. Where torch's own tracer is at work, `past` is empty, so that it records
+        # sin of the copy and the operator as ops of its graph, and the graph, replayed, calls them
+        # again on its input. Past the tracer, they were constants of the numbers it traced with: a
+        # traced sin gave 3.0 for cos(0), at every x, and a traced grad never called sin again
+        # (honest files were called forged). A replay's answer is the operator's, asked as the
+        # replay runs: what the graph of a call of sin saves anyway.
+        with no_torch_function(), no_python(past):
             x0, s, d, h = _values(x)
         return s if d is None else _graph(x, x0, s, d, h)
 

@@ -849,7 +849,7 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
         # its folder to /proc/self/mem read its own heap with nothing recorded, and so does
         # /proc/self/fd/N of a descriptor already open on it.
         for _ in to_range(40):
-            name = path.rstrip("/").rpartition("/")[2]
+            head, slash, name = path.rstrip("/").rpartition("/")
             if name in memory_files:
                 return name
             try:
@@ -858,7 +858,6 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
                 return None
             if kind_of(target) is not text_of:
                 return None
-            head, slash, _ = path.rstrip("/").rpartition("/")
             path = target if target.startswith("/") or not slash else head + "/" + target
         return None
 

@@ -90,8 +90,8 @@ class RecordStream:
     the hook begins each line it writes with a newline, so a byte written before it (which made a
     red team's every heap search a forged line, and none on the record) stands apart, and nothing
     but the submission writes anything else. Past MAX_LINES lines or MAX_BYTES, the grader stops
-    reading and closes its end:
-    a line costs about a microsecond of this thread's CPU to check, and a red team's child, writing
+    reading and closes its end: a line costs about a microsecond of this thread's CPU to check, and
+    a red team's child, writing
     64 KiB of newlines a call, had the grader check 42 million lines (51 s of a core, which no limit
     of the child's counts) for a score of 10; counting them unchecked still cost a core as long as
     the child wrote. The child's next write then fails, and the next event its hook records ends
