@@ -33,6 +33,7 @@ import contextlib
 import errno
 import os
 import random
+import re
 import signal
 import stat
 import threading
@@ -45,6 +46,9 @@ from grader.sandbox.confine import FOLDER_ENTRIES
 
 MAX_DEPTH = 32  # levels of folders (an honest file makes two or three: torch's compiler cache, a profile)
 MAX_UNSEEN = 8  # files kept only by a mapping, of a size the kernel will not show (see above)
+# One line of /proc/PID/maps: range, mode, offset, device, inode, then the path (if any) after spaces.
+_MAPS_LINE = re.compile(rb"(?P<range>[0-9a-f]+-[0-9a-f]+) [-rwxsp]{4} [0-9a-f]+ [0-9a-f]+:[0-9a-f]+ "
+                        rb"(?P<inode>[0-9]+)(?: +(?P<path>.*))?", re.DOTALL)
 MAX_MAPS_MIB = 8  # of /proc/PID/maps (a torch child's is 60 KiB; a red team's 60,000 mappings made 231 MiB)
 PAUSE_WAIT_S = 0.5  # for every thread to stop: one in a system call that does not sleep interruptibly ends it first
 _OPEN_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -97,23 +101,33 @@ class FolderWatch:
         self._thread.start()
 
     def _watch(self) -> None:
-        wait = self.INTERVAL_S
         try:
-            while not self._done.wait(wait):
-                began = time.thread_time()
-                with self._paused():
-                    usage = folder_usage(self._folder, self.MAX_ENTRIES, self._pid)
-                spent = time.thread_time() - began
-                self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES) or (
-                    f"making its folder too costly to count (more than {self.MAX_COUNT_CPU_S * 1000:.0f} ms of "
-                    "the grader's CPU a count)" if spent > self.MAX_COUNT_CPU_S else "")
-                if self.exceeded:
-                    self._stop()
-                    return
-                wait = _draw(max(self.INTERVAL_S, self.COST_RATIO * spent))
+            self._count_until_done()
+        except Exception as error:  # noqa: BLE001 - fails closed: a count that cannot finish stops the child
+            # A watch that died quietly left the folder unbounded for the child's whole time (a red
+            # team's forged maps line, 2.5 GiB at 10/10): whatever breaks the count ends the child.
+            if self._done.is_set():  # it has ended, and with it what there was to count
+                return
+            self.exceeded = f"making its folder impossible to count ({type(error).__name__})"
+            self._stop()
         finally:
             if self._pidfd is not None:
                 os.close(self._pidfd)
+
+    def _count_until_done(self) -> None:
+        wait = self.INTERVAL_S
+        while not self._done.wait(wait):
+            began = time.thread_time()
+            with self._paused():
+                usage = folder_usage(self._folder, self.MAX_ENTRIES, self._pid)
+            spent = time.thread_time() - began
+            self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES) or (
+                f"making its folder too costly to count (more than {self.MAX_COUNT_CPU_S * 1000:.0f} ms of "
+                "the grader's CPU a count)" if spent > self.MAX_COUNT_CPU_S else "")
+            if self.exceeded:
+                self._stop()
+                return
+            wait = _draw(max(self.INTERVAL_S, self.COST_RATIO * spent))
 
     @contextlib.contextmanager
     def _paused(self) -> Iterator[None]:
@@ -327,14 +341,23 @@ def _count_mapped(process: str, inside: str, usage: Usage) -> None:
                     return
     except OSError:
         return
-    text = b"".join(chunks)
-    if inside.encode() not in text:  # the usual case: a torch child maps a thousand files, none of them here
+    text, prefix = b"".join(chunks), os.fsencode(inside)
+    if prefix not in text:  # the usual case: a torch child maps a thousand files, none of them here
         return
     removed: dict[int, list[str]] = {}  # inode -> the ranges that map it
-    for line in text.decode("utf-8", "replace").splitlines():
-        fields = line.split(maxsplit=5)  # range, mode, offset, device, inode, path
-        if len(fields) == 6 and fields[5].startswith(inside) and fields[5].endswith(" (deleted)"):
-            removed.setdefault(int(fields[4]), []).append(fields[0])
+    # Lines end at "\n" only, the one character the kernel escapes in a path: a red team's folder
+    # named "d\r0-1 r 0 0 zz /<folder>/f (deleted)" read as a second line of its own to
+    # str.splitlines, whose inode "zz" ended the count's thread with the count off for good.
+    for line in text.split(b"\n"):
+        fields = _MAPS_LINE.fullmatch(line)
+        if fields is None:
+            if line:
+                usage.problem = "a memory map the grader cannot read"
+                return
+            continue
+        path = fields["path"] or b""
+        if path.startswith(prefix) and path.endswith(b" (deleted)"):
+            removed.setdefault(int(fields["inode"]), []).append(fields["range"].decode())
     for inode, ranges in removed.items():
         if inode in usage.inodes:
             continue

@@ -315,6 +315,35 @@ def test_a_memory_map_too_large_is_not_read_to_its_end(tmp_path: Path, monkeypat
     assert folder_usage(tmp_path, 1_000, os.getpid()).problem.startswith("a memory map too large to count")
 
 
+def test_a_maps_line_is_what_the_kernel_ends_with_a_newline(tmp_path: Path):
+    """The kernel escapes only "\\n" in a mapped file's path. A red team's folder named
+    "d\\r0-1 r 0 0 zz <folder>" read as a line of its own to str.splitlines, and its inode "zz"
+    ended the count's thread: its file, kept mapped, is now one mapped file with a name (counted
+    once, by the walk), and the count goes on."""
+    forged = tmp_path / "d\r0-1 r 0 0 zz " / str(tmp_path).lstrip("/")  # "...zz /<folder>"
+    forged.mkdir(parents=True)
+    (forged / "f (deleted)").write_bytes(b"\0" * 4096)
+    with open(forged / "f (deleted)", "r+b") as file, mmap.mmap(file.fileno(), 4096):
+        usage = folder_usage(tmp_path, 1_000, os.getpid())
+    assert usage.problem == "" and usage.used >= 4096 and usage.unseen == 0, usage
+
+
+def test_a_count_that_breaks_stops_the_child(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             sleeper: subprocess.Popen[bytes]):
+    """Whatever breaks a count, the watch fails closed: a thread that died quietly left the folder
+    unbounded for the rest of the child's time."""
+    def broken(*args: object) -> folder.Usage:
+        raise ValueError("invalid literal for int() with base 10: 'zz'")
+
+    monkeypatch.setattr(folder, "folder_usage", broken)
+    stopped = threading.Event()
+    watch = FolderWatch(tmp_path, sleeper.pid, 1 << 30, stopped.set)
+    assert stopped.wait(5)
+    assert watch.exceeded == "making its folder impossible to count (ValueError)"
+    state = Path(f"/proc/{sleeper.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    assert state != "T"  # continued after the count, for `stop` to end it
+
+
 def test_the_wait_between_counts_is_drawn_afresh():
     """A child that has just seen a count cannot tell when the next comes within half of the mean
     the CPU budget asks for, and no wait is longer than one and a half of it."""

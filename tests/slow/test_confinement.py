@@ -525,12 +525,14 @@ def test_without_a_tmpfs_no_file_hides_from_the_count(grade_file, sin, monkeypat
 
 
 @pytest.mark.parametrize("host", ["root", "container"])
-@pytest.mark.parametrize("fixture", ["hides_in_mappings.py", "hides_below_long_paths.py"])
+@pytest.mark.parametrize("fixture", ["hides_in_mappings.py", "hides_below_long_paths.py", "forges_a_maps_line.py"])
 def test_without_a_tmpfs_what_hides_from_a_count_by_name_is_counted(tmp_path, monkeypatch, host, fixture):
     """A folder on the host's disk once took files only, since a red team hid 2.5 GiB below a path
     longer than PATH_MAX and as much in files mapped, closed and unlinked. The count now opens each
     folder from its parent, and reads the child's mappings: by their size where the grader may see
-    it (root), as what they map and at most 8 of them where it may not (a container's root)."""
+    it (root), as what they map and at most 8 of them where it may not (a container's root). The
+    maps are read in lines the kernel ends: a red team's folder named with a forged line after "\\r"
+    once ended the count for good."""
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
     data = graded_as(host, tmp_path, fixture, "grade")
     stdout = data["output"]["stdout"]
