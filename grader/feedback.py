@@ -99,10 +99,15 @@ def _where(error: ErrorInfo) -> str:
 # ---- likely causes -------------------------------------------------------------------------------
 
 _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
+    (r"^BrokenPipeError", "output_flood",
+     "your code printed more than a GiB, so the grader stopped reading what it prints, and the next print "
+     "failed.",
+     "Print a few lines to check your work, not a line for every element or every call."),
     (r"grad can be implicitly created only for scalar outputs", "nonscalar_backward",
-     "backward() was called on a tensor with more than one element; autograd needs to know what to "
-     "multiply the gradient by.",
-     "Call y.sum().backward(), or y.backward(torch.ones_like(y)), then return x.grad."),
+     "backward() or torch.autograd.grad was given a y with more than one element; autograd needs to know "
+     "what to multiply the gradient by.",
+     "Call y.sum().backward(), or y.backward(torch.ones_like(y)), then return x.grad (with "
+     "torch.autograd.grad: pass grad_outputs=torch.ones_like(y))."),
     (r"does not require grad and does not have a grad_fn", "no_requires_grad",
      "autograd was asked for a gradient of something it did not record: x never had requires_grad=True, or "
      "{value} was computed with gradients off (inside torch.no_grad() or torch.inference_mode(), or after "

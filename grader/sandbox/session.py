@@ -60,11 +60,20 @@ class SessionEnded(Exception):
 
 
 class CapturedStream:
-    """Drains a pipe, keeping the first `limit` bytes and counting the rest."""
+    """Drains a pipe, keeping the first `limit` bytes and counting the rest, up to MAX_BYTES: then
+    the grader stops reading and closes its end, so the child's next write fails (BrokenPipeError in
+    Python). Each byte read costs the grader a copy: a red team's child, tee(2)-ing one pipe's
+    64 KiB into its stdout and stderr in a loop, had the grader read 400 GB in a minute for a score
+    of 10, 65 s of a core that no limit of the child's counts. A GiB costs it about 0.2 s."""
+
+    MAX_BYTES = 1 << 30
+    STOPPED = f"[the grader stopped reading here: more than {MAX_BYTES >> 30} GiB was printed]"
 
     def __init__(self, pipe: Any, limit: int) -> None:
         self.kept = bytearray()
         self.total = 0
+        self.flooded = False
+        self._limit = limit
         self._thread = threading.Thread(target=self._drain, args=(pipe, limit), daemon=True)
         self._thread.start()
 
@@ -74,10 +83,17 @@ class CapturedStream:
                 self.total += len(chunk)
                 if len(self.kept) < limit:
                     self.kept += chunk[: limit - len(self.kept)]
+                if self.total > self.MAX_BYTES:
+                    self.flooded = True
+                    return
 
     def text(self, wait: float) -> tuple[str, int]:
         self._thread.join(wait)
-        return self.kept.decode("utf-8", errors="replace"), self.total
+        if not self.flooded:
+            return self.kept.decode("utf-8", errors="replace"), self.total
+        # Within what is kept, so that the words survive the cut to the limit (grade.py).
+        room = max(0, self._limit - len(self.STOPPED) - 64)
+        return self.kept[:room].decode("utf-8", errors="replace") + "\n" + self.STOPPED, self.total
 
 
 class RecordStream:

@@ -193,6 +193,13 @@ def test_nonscalar_backward_error_gets_its_hint(sin):
     error = ErrorInfo("RuntimeError", "grad can be implicitly created only for scalar outputs")
     cause = feedback.explain_error(error, sin)
     assert cause.key == "nonscalar_backward" and "y.sum().backward()" in cause.advice
+    assert "grad_outputs=torch.ones_like(y)" in cause.advice  # (a helper's torch.autograd.grad(y, x))
+
+
+def test_a_print_that_fails_after_a_gib_of_output_is_named(sin):
+    """Past a GiB of output the grader stops reading it (sandbox/session.py): the next print fails."""
+    cause = feedback.explain_error(ErrorInfo("BrokenPipeError", "[Errno 32] Broken pipe"), sin)
+    assert cause.key == "output_flood" and "printed more than a GiB" in cause.text
 
 
 def test_a_process_pool_is_named_as_what_the_sandbox_refuses(sin):

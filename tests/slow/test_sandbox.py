@@ -4,6 +4,7 @@ what failed, and the grader carries on. (Deeper hardening is tracked separately.
 from __future__ import annotations
 
 import os
+import re
 import select
 import signal
 import time
@@ -75,6 +76,20 @@ def test_a_print_flood_is_capped_kept_and_cannot_change_the_score(grade_file, si
     assert outcome.stdout_bytes > 10_000_000 and outcome.output_truncated
     assert len(outcome.stdout.encode()) <= sin.limits.output_kib * 1024
     assert outcome.stdout.startswith("SCORE: 10/10")
+
+
+def test_output_without_end_is_read_to_a_gib_and_no_further(grade_file, sin):
+    """Reading what a child prints costs the grader a copy of every byte: a red team's tee(2) loop
+    had it read 400 GB in a minute for a score of 10. Past a GiB it stops reading and closes its
+    end, the child's next write fails, and the output it kept says so."""
+    started = time.process_time()
+    outcome = grade_file(FIXTURES / "hostile" / "floods_its_output.py", sin)
+    assert time.process_time() - started < 5  # (reading the GiB itself: about 0.2 s)
+    assert outcome.score == 10
+    assert 1 << 30 < outcome.stdout_bytes < (1 << 30) + (4 << 20) and outcome.output_truncated
+    assert outcome.stdout.endswith("[the grader stopped reading here: more than 1 GiB was printed]")
+    stopped = re.search(r"the grader stopped reading after (\d+) MiB", outcome.stderr)
+    assert stopped and 1024 <= int(stopped.group(1)) <= 1030, outcome.stderr  # (and what the pipe held)
 
 
 def test_a_memory_bomb_hits_the_memory_limit(grade_file, sin):
