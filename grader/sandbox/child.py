@@ -55,6 +55,7 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
         "cuda": torch.cuda.is_available(),  # in the child only: CUDA must not be initialised before a fork
         "import_s": start_s,
     })
+    _count_devices_once(torch)
     receiver = protocol.Receiver(read_fd)
     # No thread to be had (other processes of its uid hold the count): serve without the watch; a
     # child busy when the grader dies then runs on to its CPU limit.
@@ -187,6 +188,16 @@ def _exit_with_parent(read_fd: int) -> None:
 
 SIGNALS_PENDING = 64
 OPEN_FILES = 128
+
+
+def _count_devices_once(torch: Any) -> None:
+    """Count the CUDA devices now, before the audit hook, and keep the count where torch keeps its
+    own. A CUDA build of torch asks NVML through ctypes each time it counts until CUDA is
+    initialised, and torch._dynamo counts for every function it compiles (its metrics): on torch
+    2.11's CUDA build each honest aot_function or torch.compile was recorded as a `ctypes.dlopen`,
+    a way towards the secret, for the TA. (A CPU build's count is 0 and asks nothing.)"""
+    if getattr(torch.cuda, "_cached_device_count", 0) is None:
+        torch.cuda._cached_device_count = torch.cuda.device_count()
 
 
 def apply_limits(limits: dict[str, Any], uses_cuda: bool) -> list[str]:
