@@ -144,6 +144,12 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
                               "put plotting or demo code under `if __name__ == \"__main__\":` so it does not run "
                               "when graded.")
     where = f" at line {error.frames[-1].line} (`{error.frames[-1].code}`)" if error.frames else ""
+    if error.type == "FileNotFoundError":  # (a helper's settings.json beside the file was told of the top level)
+        return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
+                       cause="The grader runs your file alone, in an empty folder of its own: files beside it on "
+                             "your machine (data, settings) are not there.",
+                       advice="Put what your file reads into the file itself (a dict or a list), or make it in "
+                              f"code; the grader needs only {ex.function}.")
     known = feedback.explain_error(error, ex)
     if known.key in ("disk", "sandbox", "read_only"):  # what the sandbox refused, at the top level as anywhere
         return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
@@ -452,18 +458,25 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     bad = [r for r in judged if not repeat_agrees(r, ex)]
     if not bad:
         return Finding("repeatable", True, 1.0, "Calling it twice on the same tensor gives the same answer.")
-    r = min(bad, key=lambda r: r.case.size_key())
+    # A plain pair where there is one: a pair of secret calls gave numbers no one sees at home.
+    r = min(bad, key=lambda r: (r.secret[0], r.case.size_key()))
     a, b = values_of(r.first, r.case), values_of(r.second, r.case)
     if a is not None and b is not None and a.size:
         i = int(np.argmax(np.abs(a - b)))
         doubled = bool(np.allclose(b, 2 * a, rtol=1e-4, atol=1e-6))
-        # The repeated pair may have been secret calls: show what a plain pair gives (the plain
-        # answer, then as many times it as the pair's ratio), so the words never depend on the draw.
         plain = values_of(r.plain, r.case)
-        if r.secret[0] and plain is not None and a.ravel()[i] != 0:
-            a, b = plain, plain * (b.ravel()[i] / a.ravel()[i])
-        first, second = (feedback.number(v.ravel()[i], dt) for v, dt in ((a, r.first.dtype), (b, r.second.dtype)))
-        shown = f"first {first}, then {second}"
+        if r.secret[0] and doubled and plain is not None:
+            # What a plain pair gives, so that the words never depend on the draw: the plain answer,
+            # then twice it.
+            a, b = plain, 2 * plain
+        if r.secret[0] and not doubled:
+            # Any other ratio is the secret's (a helper's first call zeroed x in place, and was shown
+            # "then 1.0320721", which its second call never returns at home).
+            shown = "the second answer differs from the first"
+        else:
+            first, second = (feedback.number(v.ravel()[i], dt)
+                             for v, dt in ((a, r.first.dtype), (b, r.second.dtype)))
+            shown = f"first {first}, then {second}"
     else:
         shown = f"first it {feedback.returned_words(r.first)}, then it {feedback.returned_words(r.second)}"
         doubled = False

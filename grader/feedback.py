@@ -99,6 +99,12 @@ def _where(error: ErrorInfo) -> str:
 # ---- likely causes -------------------------------------------------------------------------------
 
 _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
+    (r"Cannot insert a Tensor that requires grad as a constant", "jit_trace",
+     "torch.jit.trace kept a tensor that autograd made while tracing as a constant. To check that your "
+     "answer comes through autograd, the grader gives torch.{primitive} a graph of its own, and a trace of a "
+     "function that itself calls autograd (create_graph=True) meets it: the same trace works on your machine.",
+     "Call autograd directly in {function}, with no torch.jit.trace around it (torch.func's grad, make_fx "
+     "and torch.compile work here)."),
     (r"^BrokenPipeError", "output_flood",
      "your code printed more than a GiB, so the grader stopped reading what it prints, and the next print "
      "failed.",
@@ -183,13 +189,12 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
                      "Return a value instead of exiting; the grader calls your function many times.")
     typo = re.search(r"has no attribute '(\w+)'", error.message)
     owner = re.match(r"'([\w.-]+)' object has no attribute", error.message)
-    if error.type == "AttributeError" and typo and owner and typo.group(1) in _TENSOR_NAMES and \
-            owner.group(1) not in ("Tensor", "Parameter"):
-        return _not_a_tensor(owner.group(1), typo.group(1))
     if error.type == "NameError":
         return Cause("name", "Likely cause: a name is used before it is defined (a typo, or a missing import).",
                      "Check the spelling, and import torch at the top of your file.")
     last = error.frames[-1].code if error.frames else ""
+    # Before the tensor-method slips: a helper's y.grad_fn(ones).detach() failed on the tuple the
+    # canary's node returns, and was told of Python's sum() and .item().
     if _GRAPH_MESSAGE.search(error.message.strip()) or (
             error.type in ("AssertionError", "AttributeError", "IndexError", "TypeError") and _GRAPH_READ.search(last)):
         # An honest-file hunter's asserts on y.grad_fn.name() == "SinBackward0", its next_functions and
@@ -202,6 +207,9 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
                      "check passes on your machine and fails here.",
                      f"Do not check the graph's nodes inside {ex.function}: look at them in your own notebook, "
                      "and return x.grad.")
+    if error.type == "AttributeError" and typo and owner and typo.group(1) in _TENSOR_NAMES and \
+            owner.group(1) not in ("Tensor", "Parameter"):
+        return _not_a_tensor(owner.group(1), typo.group(1))
     if error.type == "AttributeError" and typo:
         close = difflib.get_close_matches(typo.group(1), _TENSOR_NAMES, n=1)
         guess = f" Did you mean .{close[0]}?" if close else ""
@@ -251,7 +259,8 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
         ("identity", x, "your values equal x itself.", "Return x.grad after calling backward(), not x."),
         ("x_times", x * truth, f"your values equal x·{formula}: y.backward(x) uses x as the incoming gradient.",
          "Call y.sum().backward() or y.backward(torch.ones_like(y)) instead."),
-        ("negated", -truth, f"your values are -{formula}: the sign is flipped.", "Do not negate the gradient."),
+        ("negated", -truth, f"your values are {formula[1:] if formula.startswith('-') else '-' + formula}: the "
+         "sign is flipped.", "Do not negate the gradient."),
         ("zeros", np.zeros_like(x), "your values are all zero.",
          "Return x.grad after y.sum().backward() (did you zero the gradient before returning it?)."),
         ("ones", np.ones_like(x), "your values are all one: that is the incoming gradient, not the derivative.",
@@ -408,7 +417,8 @@ def _bypass_cause(ex: Exercise, primitive_called: bool, uses_autograd: bool) -> 
                 f"{in_torch(ex.value)}, and the grader watches torch.{ex.primitive} itself.")
     if uses_autograd:
         return (f"Likely cause: autograd ran, but the value returned was computed another way ({ex.formula} written "
-                "out, a hand-written backward, or a value taken before or beside autograd's), or autograd ran on a "
+                "out, a hand-written backward, a value taken before or beside autograd's, or an answer kept from an "
+                "earlier call), or autograd ran on a "
                 f"rewritten form of {_named(ex.value)} (an identity) in which torch.{ex.primitive} is not "
                 "differentiated at its own argument: the grader watches that op itself.")
     return (f"Likely cause: the answer was computed without autograd ({ex.formula} written out, a shifted "

@@ -184,6 +184,22 @@ def test_accumulating_gradient_is_named(sin):
     assert "twice the derivative" in finding.cause
 
 
+def test_a_repeat_under_the_secret_shows_no_number_of_the_secrets(sin):
+    """A helper's first call zeroed x in place: its repeat, under the secret, was shown as "first
+    0.8776, then 1.0320721" (the plain answer times the secret pair's ratio), a number its second
+    call never returns at home, different on each draw. Doubling is shown in plain numbers; any
+    other difference under the secret, in words."""
+    state = checks.check_repeatable(_observations(np.cos, canary=secret, pair_secret=True,
+                                                  second=lambda x: np.ones_like(x)), sin)
+    assert not state.passed and state.example.endswith(": the second answer differs from the first.")
+    doubled = checks.check_repeatable(_observations(np.cos, canary=secret, pair_secret=True,
+                                                    second=lambda x: 2 * secret(x)), sin)
+    i = int(np.argmax(np.abs(secret(VALUES))))  # where the pair differ most
+    plain = round_to(np.cos(round_to(VALUES, "float32")), "float32")
+    assert f"first {feedback.number(plain[i], 'float32')}, then " in doubled.example, doubled.example
+    assert doubled.data["cause"] == "accumulation"
+
+
 def test_changing_the_callers_tensor_fails_input_untouched(sin):
     finding = checks.check_input_untouched(_observations(np.cos, requires_grad_changed=True), sin)
     assert not finding.passed and "requires_grad" in finding.example
@@ -242,6 +258,37 @@ def test_an_inspection_of_the_graph_is_told_why_it_fails_here(sin):
                                                "has been modified by an inplace operation: [torch.FloatTensor [5]], "
                                                "which is output 0 of AddcmulBackward0, is at version 1"), sin)
     assert (helper.key, missing.key, inplace.key) == ("exception", "name", "exception")
+    # A helper called sin's node itself, whose tuple (the canary's node has three inputs) has no .detach.
+    called = feedback.explain_error(ErrorInfo("AttributeError", "'tuple' object has no attribute 'detach'",
+                                              (Frame(6, "return y.grad_fn(torch.ones_like(y)).detach()", "f"),)), sin)
+    assert called.key == "graph_inspection"
+
+
+def test_a_jit_trace_of_autograd_is_told_why_it_fails_here(sin):
+    """A helper's torch.jit.trace of autograd.grad(..., create_graph=True) meets the canary's graph;
+    "run it yourself" reproduced nothing."""
+    cause = feedback.explain_error(ErrorInfo("RuntimeError", "Cannot insert a Tensor that requires grad as a "
+                                             "constant. Consider making it a parameter or input, or detaching the "
+                                             "gradient"), sin)
+    assert cause.key == "jit_trace" and "torch.sin a graph of its own" in cause.text
+    assert "no torch.jit.trace around it" in cause.advice
+
+
+def test_a_file_read_beside_the_submission_is_told_it_is_not_there(sin):
+    finding = checks._load_error_finding(ErrorInfo("FileNotFoundError", "[Errno 2] No such file or directory: "
+                                                   "'/tmp/grader-1-x/settings.json'"), sin)
+    assert "runs your file alone" in finding.cause and "get_derivative" in finding.advice
+
+
+def test_a_flipped_sign_of_a_negative_formula_reads_once():
+    from grader import exercise
+
+    cos_square = exercise.load("cos_square")
+    x = np.linspace(0.1, 2, 9)
+    truth = cos_square.reference(x)
+    cause = feedback.explain_values(x, -truth, truth, np.cos(x**2), cos_square, 1e-6)
+    assert cause is not None and cause.key == "negated"
+    assert "your values are 2x·sin(x²): the sign is flipped" in cause.text, cause.text
 
 
 def test_a_misspelt_attribute_gets_a_suggestion(sin):
