@@ -9,7 +9,7 @@ the verdict is the canary's (verdict.py); this explains.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -246,6 +246,27 @@ def _first_difference(student: Sequence[Step], reference: Sequence[Step],
                     "y.backward(torch.ones_like(y)).", mine[0], theirs[0])
     missing = _unmatched([reference[j] for j in theirs], [student[i] for i in mine])
     extra = _unmatched([student[i] for i in mine], [reference[j] for j in theirs])
+    # (a sum alone missing has words of its own below: each element alone, or a mean instead)
+    sum_only = bool(missing) and all(reference[theirs[m]].op.startswith("SumBackward") for m in missing)
+    elsewhere = _taken_elsewhere(student, reference, mine, theirs) if (missing or extra) and not sum_only else None
+    if elsewhere is not None:
+        # A step both passes have, taken at another u: the steps below it made its input, and
+        # blaming one of them alone was false (degrees' DivBackward0 "made every gradient after it
+        # 0.005556 times what it should be", where a MulBackward0 by π followed and sin was taken at
+        # x·π/180; log(x) for log(x²) was told only that 2u was missing).
+        i, j = elsewhere
+        a, b = student[i], reference[j]
+        # (listed from x up, as the forward pass ran them)
+        ours = [student[mine[k]] for k in reversed(extra)]
+        theirs_only = [reference[theirs[k]] for k in reversed(missing)]
+        if ours:
+            product = math.prod(s.local for s in ours if s.local is not None)
+            via = (f": between x and it, your pass has {_listed(s.op for s in ours)} (×{_fmt(product)} in all), "
+                   f"{'a step' if len(ours) == 1 else 'steps'} the reference's does not have"
+                   + (f", and not its {_listed(s.op for s in theirs_only)}" if theirs_only else ""))
+        else:
+            via = f": between x and it, the reference's has {_listed(s.op for s in theirs_only)}, and yours does not"
+        return f"Your pass took {a.op} at {a.at}, where the reference's took it at {b.at}{via}.", i, j
     if missing:
         k = theirs[missing[0]]
         b = reference[k]
@@ -255,6 +276,12 @@ def _first_difference(student: Sequence[Step], reference: Sequence[Step],
             took = f"yours reduces with {other} instead" if other else "your pass took each element alone"
             return (f"Your graph has no {b.op} inside the function: the reference's sums over every element of x "
                     f"before the steps above it, and {took}.", None, k)
+        if _whole_term_missing(reference, k, {theirs[m] for m in missing}):
+            # One branch of a sum or a product: a term missing, not a factor of the chain (a helper's
+            # dropped + 1/x was told that the chain-rule factor -1/u² was missing)
+            return (f"Your graph has no {b.op}: a term of the reference's pass runs through it "
+                    f"({b.formula or b.op}, {_fmt(b.local)} here), and yours has no such term{instead}.",
+                    mine[extra[0]] if extra else None, k)
         return (f"Your graph has no {b.op}: the chain-rule factor {b.formula or b.op} ({_fmt(b.local)} here) is "
                 f"missing{instead}.", mine[extra[0]] if extra else None, k)
     if extra:
@@ -273,6 +300,59 @@ def _first_difference(student: Sequence[Step], reference: Sequence[Step],
             return (f"At {a.op} your pass applied {_fmt(a.local)} where the reference's applied {_fmt(b.local)}"
                     f"{_at_words(a, b)}.", i, j)
     return None, None, None
+
+
+def _taken_elsewhere(student: Sequence[Step], reference: Sequence[Step], mine: list[int],
+                     theirs: list[int]) -> tuple[int, int] | None:
+    """The first step (from the output down) that both passes have, paired in order by op, whose
+    input u differs: (its index in the student's pass, in the reference's)."""
+    left = list(theirs)
+    for i in mine:
+        j = next((j for j in left if reference[j].op == student[i].op), None)
+        if j is None:
+            continue
+        left.remove(j)
+        a, b = _u_of(student[i]), _u_of(reference[j])
+        if a is not None and b is not None and _differ(a, b):
+            return i, j
+    return None
+
+
+def _whole_term_missing(reference: Sequence[Step], k: int, missing: set[int]) -> bool:
+    """Whether step k lies on one branch of a sum or product (a step with two `next`) whose every
+    step with a factor of its own is missing from the student's pass: a term left out, not a factor
+    of a chain."""
+    def below(i: int) -> set[int]:
+        seen, todo = set(), [i]
+        while todo:
+            j = todo.pop()
+            if j not in seen and 0 <= j < len(reference):
+                seen.add(j)
+                todo.extend(reference[j].next)
+        return seen
+
+    for step in reference:
+        for child in step.next if len(step.next) > 1 else ():
+            branch = below(child)
+            if k in branch and all(j in missing or reference[j].local is None or _close(reference[j].local, 1.0)
+                                   for j in branch):
+                return True
+    return False
+
+
+def _u_of(step: Step) -> float | None:
+    """The number in a step's "u = x² = 0.5625", as written."""
+    if not step.at.startswith("u = "):
+        return None
+    try:
+        return float(step.at.rsplit("= ", 1)[1])
+    except ValueError:
+        return None
+
+
+def _listed(ops: Iterable[str]) -> str:
+    names = list(ops)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _math(steps: Sequence[Step]) -> list[int]:

@@ -175,6 +175,45 @@ def test_a_missing_chain_factor_in_the_chain_rule_exercise():
     assert "at u = x² = 0.5625" in backward.written_steps(result.reference)[1]
 
 
+def test_a_step_taken_elsewhere_is_named_before_the_steps_that_moved_it():
+    """Degrees: sin at x·π/180 through a MulBackward0 and a DivBackward0. A helper was told the
+    DivBackward0 made "every gradient after it 0.005556 times what it should be", where the ×π
+    followed and sin itself was taken elsewhere."""
+    u = X * math.pi / 180
+    mine = call([(step("SumBackward0", [1], [1.0], grad_in=1.0),
+                  step("SinBackward0", [2], [math.cos(u)], grad_in=1.0, u=u, local=math.cos(u)),
+                  step("DivBackward0", [3], [math.cos(u) / 180], grad_in=math.cos(u)),
+                  step("MulBackward0", [4], [math.cos(u) * math.pi / 180], grad_in=math.cos(u) / 180,
+                       other=math.pi),
+                  step("AccumulateGrad", grad_in=math.cos(u) * math.pi / 180))], math.cos(u) * math.pi / 180)
+    result = described(mine)
+    assert result.divergence == (
+        "Your pass took SinBackward0 at u = 0.01309, where the reference's took it at u = x = 0.75: between x and "
+        "it, your pass has MulBackward0 and DivBackward0 (×0.01745 in all), steps the reference's does not have.")
+    assert (result.diverges_at, result.reference_at) == (1, 1)
+
+
+def test_a_term_left_out_is_not_called_a_missing_factor():
+    """log_sin without its + 1/x: the reference's pass has a branch through ReciprocalBackward0 that
+    the student's lacks, a term, not a factor of the chain (and log(x) for log(x²), a factor)."""
+    from grader.outcome import Step
+
+    reference = (Step("SumBackward0", 1.0, 1.0, 1.0, next=(1,)), Step("AddBackward0", 1.0, 1.0, 1.0, next=(4, 2)),
+                 Step("MulBackward0", 1.0, 1.0, 1.0, next=(3,)), Step("ReciprocalBackward0", 1.0, -1.78, -1.78),
+                 Step("MulBackward0", 1.0, 0.68, 0.68, next=(5,)),
+                 Step("LogBackward0", 0.68, 1.78, 1.2, at="u = x² = 0.5625", next=(6,)),
+                 Step("PowBackward0", 1.2, 1.5, 1.8, at="u = x = 0.75"))
+    no_term = (reference[0], reference[4], reference[5], reference[6])
+    sentence, _, at = backward._first_difference(no_term, reference, X)
+    assert sentence is not None and at == 3
+    assert sentence.startswith("Your graph has no ReciprocalBackward0: a term of the reference's pass runs through it")
+    log_x = (reference[0], reference[1], reference[2], reference[3], reference[4],
+             Step("LogBackward0", 0.68, 1.33, 0.9, at="u = x = 0.75"))
+    sentence, _, _ = backward._first_difference(log_x, reference, X)
+    assert sentence == ("Your pass took LogBackward0 at u = x = 0.75, where the reference's took it at u = x² = "
+                        "0.5625: between x and it, the reference's has PowBackward0, and yours does not.")
+
+
 def test_a_reference_whose_value_is_wrong_is_not_shown():
     wrong = call(REFERENCE.runs, 123.0)
     traced = Traced((X,), 0, "float64", (call([sin_pass()], COS),) * 2, wrong)
