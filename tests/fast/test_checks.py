@@ -264,6 +264,14 @@ def test_an_inspection_of_the_graph_is_told_why_it_fails_here(sin):
     assert called.key == "graph_inspection"
 
 
+def test_one_number_for_the_whole_input_is_named_as_a_shape(sin):
+    """A helper's x.grad.sum() was told its values differed from cos(x) by more than the tolerance."""
+    finding = checks.check_correctness(_observations(lambda x: np.array(np.cos(x).sum())), sin)
+    assert not finding.passed and finding.data["cause"] == "shape"
+    assert f"of shape (), one number for the whole input (a sum or a mean), for an input of shape {VALUES.shape}" \
+        in finding.cause, finding.cause
+
+
 def test_a_jit_trace_of_autograd_is_told_why_it_fails_here(sin):
     """A helper's torch.jit.trace of autograd.grad(..., create_graph=True) meets the canary's graph;
     "run it yourself" reproduced nothing."""
