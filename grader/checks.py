@@ -272,10 +272,10 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     if first.kind == "tensor" and first.values is not None and first.values.size != example.case.values.size:
         # No values to compare element by element (a helper's x.grad.sum() was told its values
         # differed from cos(x) by more than the tolerance).
-        got, want = tuple(first.shape or ()), example.case.shape
         one = ", one number for the whole input (a sum or a mean)," if first.values.size == 1 else ""
-        return feedback.Cause("shape", f"Likely cause: your function returned a tensor of shape {got}{one} for an "
-                              f"input of shape {want}, so there is no value for each element to compare.",
+        return feedback.Cause("shape", f"Likely cause: your function returned a tensor of shape "
+                              f"{tuple(first.shape or ())}{one} for an input of shape {example.case.shape}, so there "
+                              "is no value for each element to compare.",
                               "Return the gradient with x's shape: x.grad itself, not summed or reshaped.")
     precision = feedback.precision_cause(example.case, first.dtype)
     if precision is not None:

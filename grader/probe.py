@@ -54,9 +54,11 @@ class Plan:
 
     @staticmethod
     def plot_grid(exercise: Exercise) -> np.ndarray:
-        """The feedback plot's x values: the same for every seed."""
+        """The feedback plot's x values: the same for every seed, none nearer 0 than the grids come
+        (log_sin's pole)."""
         low, high = exercise.plot_range
-        return grids.round_to(np.linspace(low, high, exercise.plot_points), "float32")
+        x = grids.round_to(np.linspace(low, high, exercise.plot_points), "float32")
+        return x[np.abs(x) >= exercise.min_abs] if exercise.min_abs > 0 else x
 
     def ensure(self, exercise: Exercise, devices: Sequence[str]) -> Plan:
         """This plan with grids for every device in `devices` (drawing only the missing ones)."""

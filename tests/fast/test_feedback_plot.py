@@ -75,3 +75,20 @@ def test_a_long_banner_keeps_the_rubrics_last_word():
     banner = plot.banner_text(outcome)
     assert len(banner.split("\n")) == 4 and banner.replace("\n", " ").endswith("scores no other points.")
     assert " …" in banner
+
+
+def test_a_plot_over_a_pole_takes_both_signs_and_draws_no_line_across_it():
+    """log_sin's plot was x in [0.25, 8]: a helper's log(x) (NaN for x < 0, zeroed) drew a perfect
+    curve while every negative input failed. Both signs now, with a gap round the pole at 0 that no
+    line crosses."""
+    from grader import exercise
+    from grader.probe import Plan
+
+    log_sin = exercise.load("log_sin")
+    x = Plan.plot_grid(log_sin)
+    assert x.min() < -7.9 and x.max() > 7.9 and np.abs(x).min() >= 0.25
+    xs, ys = plot._broken(x, log_sin.reference(x))
+    assert np.isnan(xs).sum() == 1 and np.isnan(ys).sum() == 1
+    assert xs[np.flatnonzero(np.isnan(xs))[0] - 1] < 0 < xs[np.flatnonzero(np.isnan(xs))[0] + 1]
+    even = np.linspace(-3, 3, 61)
+    assert plot._broken(even, np.cos(even))[0] is even  # no gap, nothing inserted
