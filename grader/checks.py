@@ -333,7 +333,7 @@ def check_autograd(obs: Observations, ex: Exercise) -> Finding:
                                f"calls you could not tell apart; your answers followed it exactly on all "
                                f"{len(judged)} inputs we checked.", data=data)
     r, worst = next((r, v) for r, v in judged if v.verdict not in verdict.SHOWN)
-    words = feedback.unproven(worst, r, ex, _primitive_called(obs), obs.source_uses_autograd)
+    words = feedback.unproven(worst, r, ex, _primitive_called(obs), obs.source_uses_autograd, _pass_ops(obs))
     policy = (f" Credit beyond loading the file needs autograd of {ex.primitive} shown on every input, so this "
               "submission scores no other points." if ex.zero_total_unless_autograd else "")
     unproven = len(judged) - sum(counts[v] for v in verdict.SHOWN)
@@ -358,6 +358,13 @@ def _primitive_called(obs: Observations) -> bool:
     """Whether the exercise's primitive ran at all during the graded calls (the canary counts every
     route: threads, TorchScript, torch.func)."""
     return any(r.primitive_calls for r in obs.cases)
+
+
+def _pass_ops(obs: Observations) -> frozenset[str]:
+    """The nodes of the student's first backward pass at the recorded input (none if none ran)."""
+    calls = obs.traced.student if obs.traced is not None else ()
+    runs = calls[0].runs if calls else ()
+    return frozenset(step.op for run in runs[:1] for step in run)
 
 
 def _watched(ex: Exercise) -> str:

@@ -322,7 +322,8 @@ class Words:
     advice: str
 
 
-def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool, uses_autograd: bool) -> Words:
+def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool, uses_autograd: bool,
+             pass_ops: frozenset[str] = frozenset()) -> Words:
     """Why an input's answers do not show autograd of the primitive (verdict.py), for a student."""
     swapped = f"with the derivative of {ex.primitive} swapped for a secret one"
     x = r.case.values.ravel()[judged.index] if r.case.values.size else float("nan")
@@ -391,7 +392,7 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"{in_torch(ex.value)} calls torch.{ex.primitive} on every call.", advice)
     if judged.verdict == verdict.BYPASSED:
         return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did", shown,
-                     _bypass_cause(ex, primitive_called, uses_autograd), advice)
+                     _bypass_cause(ex, primitive_called, uses_autograd, pass_ops), advice)
     if not judged.plain_right:
         return Words(f"your answer changed when autograd's derivative of {ex.primitive} did, but not as the "
                      f"derivative of {_named(ex.value)} would", shown,
@@ -410,7 +411,17 @@ def _kind_of(r: Returned) -> str:
     return {"tensor": f"a {r.dtype} tensor", "ndarray": f"a numpy array of {r.dtype}"}.get(r.kind, f"a {r.kind}")
 
 
-def _bypass_cause(ex: Exercise, primitive_called: bool, uses_autograd: bool) -> str:
+def _bypass_cause(ex: Exercise, primitive_called: bool, uses_autograd: bool,
+                  pass_ops: frozenset[str] = frozenset()) -> str:
+    """`pass_ops`: the nodes of the backward pass recorded at the sample input (none if none ran)."""
+    node = f"{ex.primitive.title()}Backward0"
+    math = sorted(op for op in pass_ops if op.endswith("Backward0") and op not in ("SumBackward0",))
+    if pass_ops and node not in pass_ops and math:
+        # A helper's autograd of sin(x²) for cos(x²) was told its value was computed another way, -2x·sin(x²)
+        # written out (cos ran: in sin's own backward).
+        return (f"Likely cause: your backward pass ran, but not through torch.{ex.primitive}: it has no {node} "
+                f"(its steps: {', '.join(math)}), so autograd differentiated another function than "
+                f"{_named(ex.value)} (see correctness and backward.png).")
     if uses_autograd and not primitive_called:
         return (f"Likely cause: your values come from autograd, but of something other than torch.{ex.primitive} "
                 f"(sin written as the imaginary part of exp(ix), say). The exercise is autograd of "

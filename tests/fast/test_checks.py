@@ -272,6 +272,20 @@ def test_one_number_for_the_whole_input_is_named_as_a_shape(sin):
         in finding.cause, finding.cause
 
 
+def test_a_pass_through_another_function_is_not_told_it_wrote_the_formula():
+    """A helper's autograd of sin(x²) for cos(x²): cos ran (in sin's own backward), and the words
+    said the value was computed another way, -2x·sin(x²) written out."""
+    from grader import exercise
+
+    cos_square = exercise.load("cos_square")
+    other = feedback._bypass_cause(cos_square, True, True, frozenset({"SumBackward0", "SinBackward0", "PowBackward0",
+                                                                      "AccumulateGrad"}))
+    assert other.startswith("Likely cause: your backward pass ran, but not through torch.cos: it has no "
+                            "CosBackward0 (its steps: PowBackward0, SinBackward0)"), other
+    through = feedback._bypass_cause(cos_square, True, True, frozenset({"CosBackward0", "PowBackward0"}))
+    assert "written out" in through  # a pass through cos whose answer did not move: computed beside it
+
+
 def test_a_jit_trace_of_autograd_is_told_why_it_fails_here(sin):
     """A helper's torch.jit.trace of autograd.grad(..., create_graph=True) meets the canary's graph;
     "run it yourself" reproduced nothing."""
