@@ -379,17 +379,23 @@ def _unmatched(these: Sequence[Step], those: Sequence[Step]) -> list[int]:
 def _accumulated(traced: Traced, sample: float) -> tuple[tuple[Step, ...], str, int] | None:
     """A pass that added to a gradient an earlier pass left on the same leaf (the second call on
     one tensor, or two passes in one call)."""
-    passes = [run for call in traced.student for run in call.runs]
-    for later, run in enumerate(passes):
+    passes = [(n, run) for n, call in enumerate(traced.student) for run in call.runs]
+    for later, (n, run) in enumerate(passes):
         for i, step in enumerate(run):
             added_to = step.held not in (None, 0.0) and step.grad_in not in (None, 0.0)
             if step.op == "AccumulateGrad" and later and added_to:
                 steps = steps_of(run, sample)
                 held, added = _fmt(step.held), _fmt(step.grad_in)
-                return steps, (f"Two passes ran over the same leaf, so the gradient accumulated: x.grad already held "
-                               f"{held} from the earlier pass and this one added {added}, giving "
-                               f"{_fmt(steps[i].grad_out)}. Use a fresh leaf each call (x.detach().requires_grad_()) "
-                               "or torch.autograd.grad, which returns the gradient instead of adding it."), i
+                # Two passes in one call need one pass, not a fresh leaf (a helper's backward(retain_graph=True)
+                # twice was told to use a fresh leaf each call, which it did)
+                one_call = passes[later - 1][0] == n
+                advice = ("Run one backward pass per call (or take the gradient with torch.autograd.grad, which "
+                          "returns it instead of adding it)." if one_call else
+                          "Use a fresh leaf each call (x.detach().requires_grad_()) or torch.autograd.grad, which "
+                          "returns the gradient instead of adding it.")
+                return steps, (f"Two passes ran over the same leaf{' in one call' if one_call else ''}, so the "
+                               f"gradient accumulated: x.grad already held {held} from the earlier pass and this one "
+                               f"added {added}, giving {_fmt(steps[i].grad_out)}. {advice}"), i
     return None
 
 

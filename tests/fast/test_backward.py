@@ -73,6 +73,16 @@ def test_a_second_pass_over_the_same_leaf_is_accumulation():
     assert result.divergence is not None and result.divergence.startswith("Two passes ran over the same leaf")
     assert result.student[result.diverges_at].op == "AccumulateGrad"
     assert result.student[-1].grad_out == pytest.approx(2 * COS)
+    assert "Use a fresh leaf each call" in result.divergence
+
+
+def test_two_passes_in_one_call_are_told_to_run_one():
+    """A helper's backward(retain_graph=True) twice in one call was told to use a fresh leaf each
+    call, which it already did."""
+    result = described(call([sin_pass(), sin_pass(held=COS)], 2 * COS))
+    assert result.divergence is not None
+    assert result.divergence.startswith("Two passes ran over the same leaf in one call")
+    assert "Run one backward pass per call" in result.divergence
 
 
 def test_no_pass_names_the_line_that_wrote_the_answer():
