@@ -213,8 +213,9 @@ def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None
     return" to students whose file ended with `return x.grad`."""
     nones = [r for r in cases if r.plain.kind == "none"]
     fresh_leaf = "Work on a fresh leaf: x = x.detach().clone().requires_grad_(True)."
-    if nones and all(r.case.tracked for r in nones) and \
-            any(not r.case.tracked and r.plain.kind == "tensor" for r in cases):
+    # (the other inputs may have raised: a helper's sin(x) on the caller's x raised where x needs no
+    # grad, and its non-leaf inputs were told the pass never reached x)
+    if nones and all(r.case.tracked for r in nones) and any(not r.case.tracked for r in cases):
         return feedback.Cause("none_nonleaf", "Likely cause: None came back only where the input already requires "
                               "grad. A tensor made from such an input without .detach() (x.clone(), x * 1, x itself "
                               "when it is not a leaf) is no leaf, and autograd leaves the .grad of a tensor that is "
@@ -229,8 +230,9 @@ def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None
     if traced is not None and _through_to_a_leaf(traced, primitive):
         return feedback.Cause("none_not_returned", f"Likely cause: your backward pass ran through {primitive} into a "
                               "leaf (we recorded it), so that leaf's .grad held the gradient, but the function "
-                              "returned None: a missing `return`, or the .grad of a tensor the pass did not reach "
-                              "(the caller's x, when the pass ran on your copy of it).",
+                              "returned None: a missing `return`, x.grad read into a name before backward() ran "
+                              "(it is None until then), or the .grad of a tensor the pass did not reach (the "
+                              "caller's x, when the pass ran on your copy of it).",
                               "Return the .grad of the very tensor the pass ran through: `return leaf.grad` after "
                               f"torch.{primitive}(leaf).sum().backward().")
     return feedback.Cause("none", "Likely cause: x.grad was still None when your function returned: the backward "

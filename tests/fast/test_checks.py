@@ -340,13 +340,15 @@ def test_a_gradient_of_nothing_recorded_names_grad_mode_too(sin):
     assert "torch.no_grad()" in cause.text and "requires_grad=True" in cause.text and "enable_grad" in cause.advice
 
 
-def _none_everywhere(tracked_only=False, primitive_calls=3, traced=None):
+def _none_everywhere(tracked_only=False, primitive_calls=3, traced=None, plain_raises=False):
     cases = []
     for layout in ("plain", "requires_grad", "nonleaf"):
         obs = _observations(np.cos, layout=layout, primitive_calls=primitive_calls)
         r = obs.cases[0]
         if layout != "plain" or not tracked_only:
             r = dataclasses.replace(r, calls=(Returned("none"),) * 3)
+        elif plain_raises:  # sin(x) on the caller's x: backward() raises where x needs no grad
+            r = dataclasses.replace(r, calls=(_raised("element 0 of tensors does not require grad"),) * 3)
         cases.append(r)
     return dataclasses.replace(obs, cases=tuple(cases), planned=tuple(c.case for c in cases), traced=traced)
 
@@ -359,6 +361,8 @@ def test_none_names_its_cause_from_where_and_how_it_came(sin):
         return check(obs, sin).data.get("cause")
 
     assert key(_none_everywhere(tracked_only=True), checks.check_tracked_inputs) == "none_nonleaf"
+    # (a helper's sin(x) on the caller's x raised on the other inputs, and was told the pass never reached x)
+    assert key(_none_everywhere(tracked_only=True, plain_raises=True), checks.check_contract) == "none_nonleaf"
     assert key(_none_everywhere(primitive_calls=0)) == "none_unrecorded"
     assert key(_none_everywhere()) == "none"  # a pass that never reached x, or none at all
     # None everywhere is no non-leaf's: every check that shows it says the same (the tracked inputs'
