@@ -178,7 +178,7 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
     good: list[CaseResult] = []
     bad: list[CaseResult] = []
     for r in results:
-        (good if matches(r.plain, r.case, ex) else bad).append(r)
+        (good if matches(r.plain, r.case, ex) and not _float32_carried(r, ex, obs) else bad).append(r)
     fraction = len(good) / len(planned) if planned else 0.0
     ended = _ended_words(obs) if len(results) < len(planned) else ""
     if planned and len(good) == len(planned):
@@ -194,6 +194,20 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
                    f"(atol {ex.tolerance(example.case.dtype).atol:g}, rtol {ex.tolerance(example.case.dtype).rtol:g}).",
                    advice=cause.advice if cause else f"Compare your function with {_by_hand(ex)} on that input.",
                    data={**_counts(planned, good), "cause": cause.key if cause else "values"})
+
+
+def _float32_carried(r: CaseResult, ex: Exercise, obs: Observations) -> bool:
+    """A float64 input whose answers, plain and under the secret, are all float32 numbers: the
+    verdict judges them at float32's tolerance (autograd on x.float() cast back), so correctness
+    judges them as float32 too. A red team's answers rounded to float32 where that rounding stayed
+    within float64's tolerance (small derivatives) read the secret off the coarse lattice, 64 of the
+    fine one's steps from x², and were proven, with float64's correctness: 10/10 on cos_square."""
+    if r.case.dtype != "float64" or obs.secret is None or verdict.judge(r, ex, obs.secret).precision != "float32":
+        return False
+    # (answers that never moved carry no precision of autograd's: a cos(x) that is 1.0 at x = 0 on
+    # both calls is exact in float32 and says nothing)
+    plain, hidden = values_of(r.plain, r.case), values_of(r.under_secret, r.case)
+    return plain is not None and hidden is not None and not np.array_equal(plain, hidden)
 
 
 def _example(r: CaseResult, ex: Exercise) -> str:
@@ -282,6 +296,13 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     precision = feedback.precision_cause(example.case, first.dtype)
     if precision is not None:
         return precision
+    if obs is not None and matches(first, example.case, ex) and _float32_carried(example, ex, obs):
+        return feedback.Cause("float32_numbers", "Likely cause: your answers to this float64 input carry only float32 "
+                              "precision: every number in them, also under our secret change of the derivative (see "
+                              "autograd), is exactly a float32, as a computation in float32 cast back gives "
+                              "(x.float(), torch.tensor(x.tolist()), a float32 helper tensor).",
+                              "Keep x's dtype through the whole computation: work on x.detach().clone() and return "
+                              "its gradient as it is.")
     xs, got, truth, function, moved = [], [], [], [], []
     secret = obs.secret if obs is not None else None
     for r in bad:
@@ -303,6 +324,26 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
 
 @check("autograd", 2.0)
 def check_autograd(obs: Observations, ex: Exercise) -> Finding:
+    return _only_what_ran(_zeros_show_nothing(_check_autograd(obs, ex), obs, ex), obs)
+
+
+def _zeros_show_nothing(finding: Finding, obs: Observations, ex: Exercise) -> Finding:
+    """Answers of zero (or within 1e-3 of it) where the reference is not say nothing either way
+    (verdict ZERO: y.backward(x) at x = 0 is no formula), so they never make a submission unproven;
+    but they show no autograd either, and earn none of its points: a red team's file ran autograd on
+    one input and answered 7.77e-4 everywhere else, and was "proven on all 2 inputs we checked"
+    (5.7/10, with the contract's and repeatability's points)."""
+    zeros = finding.data.get("zeros", 0)
+    if not finding.passed or not zeros:
+        return finding
+    judged = sum(finding.data["verdicts"].values())
+    return replace(finding, passed=False, fraction=finding.fraction * judged / (judged + zeros),
+                   summary=f"{finding.summary} On {zeros} other inputs your answers were 0 or within 0.001 of it, "
+                           "where the derivative is not: those show nothing, and earn no autograd points (see "
+                           "correctness).")
+
+
+def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
     """The canary (verdict.py): every input was answered once with autograd's true derivative of the
     primitive and once with a secret one, unknown to the submission. Credit needs every input with
     values to be proven: the truth plainly, and exactly what autograd gives under the secret."""
@@ -313,7 +354,9 @@ def check_autograd(obs: Observations, ex: Exercise) -> Finding:
     counts = Counter(v.verdict for _, v in judged)
     shown = all(v.verdict in verdict.SHOWN for _, v in judged)
     # Nothing judged is nothing proven: credit beyond loading needs autograd shown somewhere.
-    data = {"verdicts": dict(counts), "unproven": not (judged and shown), "bypassed": counts[verdict.BYPASSED] > 0}
+    zeros = sum(v.verdict == verdict.ZERO for _, v in verdicts)  # (said nothing: see _zeros_show_nothing)
+    data = {"verdicts": dict(counts), "unproven": not (judged and shown), "bypassed": counts[verdict.BYPASSED] > 0,
+            "zeros": zeros}
     if not judged:
         complex_ = any(c.values is not None and np.iscomplexobj(c.values) for r in obs.cases for c in r.calls)
         coarse = sorted({r.case.dtype for r, v in verdicts if v.verdict == verdict.COARSE})
@@ -394,8 +437,7 @@ def _evidence(obs: Observations, ex: Exercise) -> tuple[str, ...]:
     return tuple(lines)
 
 
-@check("contract", 1.0)
-def check_contract(obs: Observations, ex: Exercise) -> Finding:
+def _check_contract(obs: Observations, ex: Exercise) -> Finding:
     """Every call must return a tensor like x; a call that raised did not."""
     if not obs.load.ok:
         return _not_run("contract")
@@ -417,6 +459,11 @@ def check_contract(obs: Observations, ex: Exercise) -> Finding:
                    example=f"For {feedback.input_words(r.case)}, your "
                            f"function {feedback.returned_words(r.plain)}; expected {expected}.",
                    cause=cause.text, advice=cause.advice, data={"cause": cause.key})
+
+
+@check("contract", 1.0)
+def check_contract(obs: Observations, ex: Exercise) -> Finding:
+    return _only_what_ran(_check_contract(obs, ex), obs)
 
 
 def _contract_cause(r: CaseResult, ex: Exercise, obs: Observations) -> feedback.Cause:
@@ -443,8 +490,7 @@ def check_tracked_inputs(obs: Observations, ex: Exercise) -> Finding:
                          inputs="inputs that require grad or are not leaves")
 
 
-@check("input_untouched", 0.5)
-def check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
+def _check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
     if not obs.load.ok:
         return _not_run("input_untouched")
     if not any(r.plain.kind != "error" for r in obs.cases):
@@ -465,8 +511,12 @@ def check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
                    advice="Work on a copy: x = x.detach().clone().requires_grad_(True).")
 
 
-@check("repeatable", 0.5)
-def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
+@check("input_untouched", 0.5)
+def check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
+    return _only_what_ran(_check_input_untouched(obs, ex), obs)
+
+
+def _check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     if not obs.load.ok:
         return _not_run("repeatable")
     judged = [r for r in obs.cases if values_of(r.first, r.case) is not None or values_of(r.second, r.case) is not None]
@@ -505,6 +555,23 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
                    cause=cause,
                    advice="Work on a fresh copy in every call: x = x.detach().clone().requires_grad_(True).",
                    data={"cause": "accumulation" if doubled else "state"})
+
+
+@check("repeatable", 0.5)
+def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
+    return _only_what_ran(_check_repeatable(obs, ex), obs)
+
+
+def _only_what_ran(finding: Finding, obs: Observations) -> Finding:
+    """A check judged on the inputs that ran, where grading stopped early: credit for those alone.
+    A red team's file ran honest autograd on its first input and os._exit on the next: autograd,
+    contract, input_untouched and repeatable were full on one input of 58 (5.1/10)."""
+    planned, ran = len(obs.planned), len(obs.cases)
+    if not planned or ran >= planned or finding.fraction == 0:
+        return finding
+    return replace(finding, passed=False, fraction=finding.fraction * ran / planned,
+                   summary=f"{finding.summary} (Judged on the {ran} of {planned} inputs that ran before grading "
+                           "stopped; those that never ran earn nothing.)")
 
 
 def _not_run(name: str) -> Finding:

@@ -416,16 +416,16 @@ def _bypass_cause(ex: Exercise, primitive_called: bool, uses_autograd: bool,
     """`pass_ops`: the nodes of the backward pass recorded at the sample input (none if none ran)."""
     node = f"{ex.primitive.title()}Backward0"
     math = sorted(op for op in pass_ops if op.endswith("Backward0") and op not in ("SumBackward0",))
+    if uses_autograd and not primitive_called:
+        return (f"Likely cause: your values come from autograd, but of something other than torch.{ex.primitive} "
+                f"(sin written as the imaginary part of exp(ix), say). The exercise is autograd of "
+                f"{in_torch(ex.value)}, and the grader watches torch.{ex.primitive} itself.")
     if pass_ops and node not in pass_ops and math:
         # A helper's autograd of sin(x²) for cos(x²) was told its value was computed another way, -2x·sin(x²)
         # written out (cos ran: in sin's own backward).
         return (f"Likely cause: your backward pass ran, but not through torch.{ex.primitive}: it has no {node} "
                 f"(its steps: {', '.join(math)}), so autograd differentiated another function than "
                 f"{_named(ex.value)} (see correctness and backward.png).")
-    if uses_autograd and not primitive_called:
-        return (f"Likely cause: your values come from autograd, but of something other than torch.{ex.primitive} "
-                f"(sin written as the imaginary part of exp(ix), say). The exercise is autograd of "
-                f"{in_torch(ex.value)}, and the grader watches torch.{ex.primitive} itself.")
     if uses_autograd:
         return (f"Likely cause: autograd ran, but the value returned was computed another way ({ex.formula} written "
                 "out, a hand-written backward, a value taken before or beside autograd's, or an answer kept from an "

@@ -74,7 +74,7 @@ class Judged:
     expected: float = float("nan")  # R* there
     got: float = float("nan")  # the answer under the secret there
     plain_right: bool = False  # the plain answer matched the reference
-    precision: str = ""  # for ROUNDED: the coarse dtype whose precision the answers have
+    precision: str = ""  # the coarser dtype whose precision the answers have, where judged so (ROUNDED too)
 
 
 def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
@@ -131,8 +131,12 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
             # Float32 answers for a float64 input (autograd on x.float()) where float32 cannot show
             # the move, as a chain-rule factor near 0 gives: no evidence, as for a float32 input
             # there. Called rounded, honest autograd on x.float() cast back scored 1/10 on some
-            # grids (a red team: cos_square in 10 of 20, sin_cos_norm in 14 of 20).
-            return Judged(COARSE if (reach > _TELLS).any() else NO_DATA)
+            # grids (a red team: cos_square in 10 of 20, sin_cos_norm in 14 of 20). The precision is
+            # kept for correctness, which judges such answers as float32 too: a red team's float32
+            # rounding, within float64's tolerance where the derivative is small, made an input
+            # silent here while correctness passed it at float64's (checks._float32_carried).
+            return Judged(COARSE if (reach > _TELLS).any() else NO_DATA,
+                          precision=coarse if coarse != r.case.dtype else "")
         # A coarser answer than the input: the submission chose the rounding that hides it.
         return Judged(ROUNDED, where, float(star.ravel()[where]), float(hidden.ravel()[where]), precision=coarse)
     # Half precision is never evidence for a finer input, even where the secret's move still shows:
@@ -145,7 +149,9 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     off = np.abs(hidden - star) - (slack.atol + slack.rtol * np.abs(star))
     off = np.where(np.isnan(off), np.inf, off)
     worst = int(np.argmax(np.where(tells, off, -np.inf)))
-    at = Judged("", worst, float(star.ravel()[worst]), float(hidden.ravel()[worst]))
+    # (the precision the answers were judged in, where coarser than the input's: correctness reads it)
+    at = Judged("", worst, float(star.ravel()[worst]), float(hidden.ravel()[worst]),
+                precision=precision if precision != r.case.dtype else "")
     at = replace(at, plain_right=_close(plain, round_to(truth, r.case.dtype), tol))
     if at.plain_right and bool(np.all(off <= 0)) and not half:
         return replace(at, verdict=PROVEN)

@@ -59,6 +59,9 @@ class SessionEnded(Exception):
         self.ended = ended
 
 
+DRIP_WAIT_S = 0.01  # a stream's wait after a short read (protocol.DRIP_BYTES), while the child runs
+
+
 class CapturedStream:
     """Drains a pipe, keeping the first `limit` bytes and counting the rest, up to MAX_BYTES: then
     the grader stops reading and closes its end, so the child's next write fails (BrokenPipeError in
@@ -74,6 +77,7 @@ class CapturedStream:
         self.total = 0
         self.flooded = False
         self._limit = limit
+        self._hurry = threading.Event()  # set once the rest is wanted now: no more waits after short reads
         self._thread = threading.Thread(target=self._drain, args=(pipe, limit), daemon=True)
         self._thread.start()
 
@@ -86,8 +90,13 @@ class CapturedStream:
                 if self.total > self.MAX_BYTES:
                     self.flooded = True
                     return
+                if len(chunk) < protocol.DRIP_BYTES:
+                    # (a red team's child writing a byte a write cost a read each: 81 MB, 60 s of the
+                    # grader's CPU; a fast writer fills the pipe meanwhile and is read 64 KiB at a time)
+                    self._hurry.wait(DRIP_WAIT_S)
 
     def text(self, wait: float) -> tuple[str, int]:
+        self._hurry.set()  # (the child has ended: what is left, at once)
         self._thread.join(wait)
         if not self.flooded:
             return self.kept.decode("utf-8", errors="replace"), self.total
@@ -126,6 +135,7 @@ class RecordStream:
         self.flooded = False  # more than MAX_LINES lines or MAX_BYTES came
         self._kept = [0, 0]  # distinct ordinary events, distinct ways towards the secret
         self._more_routes = False
+        self._hurry = threading.Event()  # set once the rest is wanted now: no more waits after short reads
         self._thread = threading.Thread(target=self._drain, args=(pipe, key), daemon=True)
         self._thread.start()
 
@@ -153,6 +163,8 @@ class RecordStream:
                 overlong = overlong or len(line) + len(rest) > self.LINE
                 if not overlong:
                     line += rest
+                if len(chunk) < protocol.DRIP_BYTES:  # (one byte a write: 4 MiB cost 10 s of checking)
+                    self._hurry.wait(DRIP_WAIT_S)
         if line or overlong:
             self.forged += 1  # a last line without its end
 
@@ -172,6 +184,7 @@ class RecordStream:
         self.events[event] = None
 
     def recorded(self, wait: float) -> tuple[tuple[str, ...], int]:
+        self._hurry.set()  # (the child has ended: what is left, at once)
         self._thread.join(wait)
         more: tuple[str, ...] = (f"{MORE_ROUTES} than the {MAX_EVENTS} kept",) if self._more_routes else ()
         if self.flooded:

@@ -794,3 +794,58 @@ def test_the_verdicts_reference_under_the_secret_reads_terms_kept_ahead(name, mo
     monkeypatch.setattr(canary, "grain", lambda *args: hashed.append(args) or pytest.fail("hashed again"))
     got = [ex.reference(c.values, fresh) for c in cases]
     assert not hashed and all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+def _joined(*observations: Observations, planned: int | None = None) -> Observations:
+    """One submission's observations from several one-case ones; `planned` cases in all (the rest
+    never ran)."""
+    cases = tuple(o.cases[0] for o in observations)
+    extra = tuple(dataclasses.replace(cases[0].case, values=cases[0].case.values + 0.5)
+                  for _ in range((planned or len(cases)) - len(cases)))
+    return dataclasses.replace(observations[0], cases=cases, planned=tuple(c.case for c in cases) + extra)
+
+
+def test_inputs_that_never_ran_earn_no_points_of_any_check(sin):
+    """A red team's file ran honest autograd on its first input and os._exit on the next: autograd,
+    contract, input_untouched and repeatable were full on one input of 58 (5.1/10)."""
+    obs = _joined(_observations(np.cos, canary=secret), planned=4)
+    for check in (checks.check_autograd, checks.check_contract, checks.check_input_untouched,
+                  checks.check_repeatable):
+        finding = check(obs, sin)
+        assert not finding.passed and finding.fraction == pytest.approx(0.25), (check, finding)
+        assert "Judged on the 1 of 4 inputs that ran" in finding.summary
+    whole = _joined(_observations(np.cos, canary=secret))
+    assert checks.check_autograd(whole, sin).fraction == 1.0
+
+
+def test_answers_near_zero_earn_no_autograd_points(sin):
+    """A red team's file ran autograd on one input and answered 7.77e-4 everywhere else: 'proven on
+    all 2 inputs we checked' and the autograd check's full points. Near zero, an answer shows
+    nothing either way (never unproven), and earns nothing."""
+    tiny = lambda x: np.full_like(x, 7.77e-4)  # noqa: E731
+    obs = _joined(_observations(np.cos, canary=secret), *(_observations(tiny, canary=tiny) for _ in range(3)))
+    finding = checks.check_autograd(obs, sin)
+    assert finding.data["zeros"] == 3 and not finding.data["unproven"]
+    assert not finding.passed and finding.fraction == pytest.approx(0.25)
+    assert "On 3 other inputs your answers were 0 or within 0.001 of it" in finding.summary
+
+
+def test_float64_answers_of_float32_numbers_fail_correctness_where_judged_as_float32(sin):
+    """The verdict judges float64 answers that are all float32 numbers, plain and under the secret,
+    at float32's tolerance (autograd on x.float()); correctness judged them at float64's, which
+    they met where the derivative is small: a red team read the secret off the coarse lattice there
+    and scored 10/10 on cos_square. Correctness now judges them as float32 too."""
+    case = GridCase(np.pi / 2 + np.array([1e-6, 2e-6, -3e-6]), "float64", "cpu", "plain", "explicit")  # cos ~ 1e-6
+    f32 = lambda v: round_to(v, "float32").astype(np.float64)  # noqa: E731
+    plain, hidden = f32(np.cos(case.values)), f32(secret(case.values))
+    rounded = CaseResult(case=case, calls=(_tensor(plain, "float64"), _tensor(plain, "float64"),
+                                           _tensor(hidden, "float64")), secret=(False, False, True),
+                         input_changed=False, requires_grad_changed=False, grad_left=False, primitive_calls=3)
+    assert checks.matches(rounded.plain, case, sin)  # within float64's tolerance, values alone
+    obs = Observations(load=LoadResult(True), cases=(rounded,), planned=(case,), secret=SECRET)
+    assert verdict.judge(rounded, sin, SECRET).precision == "float32"
+    finding = checks.check_correctness(obs, sin)
+    assert not finding.passed and finding.data["cause"] == "float32_numbers", finding
+    honest = dataclasses.replace(rounded, calls=(_tensor(np.cos(case.values), "float64"),) * 2 +
+                                 (_tensor(secret(case.values), "float64"),))
+    assert checks.check_correctness(dataclasses.replace(obs, cases=(honest,)), sin).passed

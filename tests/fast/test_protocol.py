@@ -168,3 +168,31 @@ def test_arrays_that_do_not_match_the_input_are_never_decoded():
     assert peak < 1 << 20, f"decoding cost {peak / 2**20:.0f} MiB"  # decoding all three: 48 MiB
     header, payload = _huge_case_reply(12)  # the input's size: decoded as before
     assert parse_case(case, (False, False, True), header, payload).first.values.shape == (12,)
+
+
+def test_a_message_dripped_a_byte_at_a_time_wakes_the_reader_a_few_hundred_times_a_second(pipe, monkeypatch):
+    """A red team's child wrote its reply a byte a write: each woke the grader's reader (10 s of its
+    CPU in a 9 s call). After a short read the reader waits DRIP_WAIT_S for more to gather."""
+    import threading
+    import time
+
+    read, write = pipe
+    message = protocol.encode({"event": "x", "pad": "y" * 1500})
+    reads = []
+    real_read = os.read
+    monkeypatch.setattr(protocol.os, "read", lambda fd, n: reads.append(n) or real_read(fd, n))
+
+    def drip():
+        for i in range(len(message)):
+            os.write(write, message[i:i + 1])
+            time.sleep(0.0002)
+
+    writer = threading.Thread(target=drip)
+    started = time.monotonic()
+    writer.start()
+    header, _ = protocol.Receiver(read).receive(timeout=30)
+    writer.join()
+    assert header["pad"] == "y" * 1500
+    # a byte a read would be about 1,500 reads; the waits allow one per 2 ms of the drip at most
+    assert len(reads) <= (time.monotonic() - started) / protocol.DRIP_WAIT_S + 5, len(reads)
+    assert len(reads) < len(message) / 3, len(reads)

@@ -239,3 +239,45 @@ def test_an_endless_line_past_the_bytes_read_stops_the_reading(monkeypatch):
 
 def test_forged_lines_are_a_way_towards_the_secret():
     assert is_secret_route(f"{FORGED_LINES} channel: 1")  # nothing but the submission writes them
+
+
+class _Counted:
+    """A pipe's reading end that counts its reads."""
+
+    def __init__(self, fd: int) -> None:
+        self.file, self.reads = os.fdopen(fd, "rb"), 0
+
+    def read1(self, n: int) -> bytes:
+        self.reads += 1
+        return self.file.read1(n)
+
+    def __enter__(self) -> _Counted:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.file.close()
+
+
+@pytest.mark.parametrize("stream", ["record", "stdout"])
+def test_a_byte_a_write_costs_a_read_every_few_milliseconds_not_a_read_a_byte(stream):
+    """A red team's child wrote its output, and its record, a byte a write: each byte was a read
+    and a turn of the loop (81 MB of output cost 60 s of the grader's CPU, 4 MiB of record 10 s).
+    After a short read each stream waits 10 ms for more to gather."""
+    import time
+
+    from grader.sandbox.session import DRIP_WAIT_S, CapturedStream
+
+    read_end, write_end = os.pipe()
+    pipe = _Counted(read_end)
+    reader = RecordStream(pipe, KEY) if stream == "record" else CapturedStream(pipe, 1 << 16)
+    started = time.monotonic()
+    for _ in range(2000):
+        os.write(write_end, b"\n" if stream == "record" else b"x")
+        time.sleep(0.0001)
+    os.close(write_end)
+    if stream == "record":
+        reader.recorded(wait=10)
+    else:
+        assert reader.text(wait=10)[1] == 2000
+    assert pipe.reads <= (time.monotonic() - started) / DRIP_WAIT_S + 5, pipe.reads
+    assert pipe.reads < 400, pipe.reads

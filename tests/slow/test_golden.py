@@ -58,12 +58,13 @@ GOLDEN: dict[str, Golden] = {
         {"input_untouched": ("turned on requires_grad of the caller's tensor",),
          "repeatable": ("first 1.0, then 2.0", "gradients accumulate"),
          "tracked_inputs": ("None came back only where the input already requires grad", "is no leaf")}),
-    "mistake_float32": Golden(
-        "graded", 8.08, {"correctness", "contract", "tracked_inputs"}, {"contract": "precision"},
+    "mistake_float32": Golden(  # (float64 inputs whose float32 answer is within float64's tolerance fail too)
+        "graded", 7.3, {"correctness", "contract", "tracked_inputs"}, {"contract": "precision"},
         {"contract": ("float64 input came back as float32",)}),
-    "mistake_backward_x": Golden(
-        "graded", 5.66, {"correctness", "tracked_inputs"}, {"correctness": "x_times"},
-        {"correctness": ("x·cos(x)", "y.backward(x) uses x as the incoming gradient")}),
+    "mistake_backward_x": Golden(  # (inputs near 0 answered near 0 show no autograd: no autograd points)
+        "graded", 5.24, {"correctness", "autograd", "tracked_inputs"}, {"correctness": "x_times"},
+        {"correctness": ("x·cos(x)", "y.backward(x) uses x as the incoming gradient"),
+         "autograd": ("On 11 other inputs your answers were 0 or within 0.001 of it",)}),
     "mistake_two_sin": Golden(
         "graded", 5.66, {"correctness", "tracked_inputs"}, {"correctness": "scaled"},
         {"correctness": ("2 times cos(x)",)}),
