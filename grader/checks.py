@@ -317,9 +317,24 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     if not xs:
         return None
     tol = max(ex.tolerance(r.case.dtype).atol for r in bad)
-    return feedback.explain_values(np.concatenate(xs), np.concatenate(got), np.concatenate(truth),
-                                   np.concatenate(function), ex, tol,
-                                   remembered=np.concatenate(moved) if moved else None)
+    named = feedback.explain_values(np.concatenate(xs), np.concatenate(got), np.concatenate(truth),
+                                    np.concatenate(function), ex, tol,
+                                    remembered=np.concatenate(moved) if moved else None)
+    if named is None and ex.elementwise and _divided_by_size(got, truth, tol):
+        # Each input's answer the derivative over its own number of elements: a factor per input,
+        # which no one scale of all of them shows (a helper's y.mean().backward() was told only to
+        # compare with torch.cos).
+        return feedback.Cause("mean", f"Likely cause: your values are {ex.formula} divided by the number of "
+                              "elements of x: y.mean().backward() spreads the gradient over them.",
+                              "Call y.sum().backward() instead: each element's derivative stands alone.")
+    return named
+
+
+def _divided_by_size(got: list[np.ndarray], truth: list[np.ndarray], tol: float) -> bool:
+    """Whether every input with more than one element answered its reference over its size."""
+    sized = [(g, t) for g, t in zip(got, truth, strict=True) if g.size > 1 and np.any(np.abs(t) > 0.1)]
+    slack = max(tol, 1e-6) * 10
+    return bool(sized) and all(np.all(np.abs(g - t / g.size) <= slack + slack * np.abs(t / g.size)) for g, t in sized)
 
 
 @check("autograd", 2.0)

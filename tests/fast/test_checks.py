@@ -849,3 +849,18 @@ def test_float64_answers_of_float32_numbers_fail_correctness_where_judged_as_flo
     honest = dataclasses.replace(rounded, calls=(_tensor(np.cos(case.values), "float64"),) * 2 +
                                  (_tensor(secret(case.values), "float64"),))
     assert checks.check_correctness(dataclasses.replace(obs, cases=(honest,)), sin).passed
+
+
+def test_a_mean_instead_of_a_sum_is_named(sin):
+    """A helper's y.mean().backward(): each input's answer is cos(x) over its own size, which no one
+    scale of all the inputs shows, and the words said only to compare with torch.cos."""
+    wide = GridCase(round_to(np.linspace(-2, 2, 8), "float32"), "float32", "cpu", "plain", "explicit")
+    narrow = GridCase(round_to(np.array([0.5, 1.5]), "float32"), "float32", "cpu", "plain", "explicit")
+    results = []
+    for case in (wide, narrow):
+        answer = _tensor(np.cos(case.values) / case.values.size)
+        results.append(CaseResult(case=case, calls=(answer,) * 3, secret=(False, False, True), input_changed=False,
+                                  requires_grad_changed=False, grad_left=False, primitive_calls=3))
+    obs = Observations(load=LoadResult(True), cases=tuple(results), planned=(wide, narrow), secret=SECRET)
+    finding = checks.check_correctness(obs, sin)
+    assert finding.data["cause"] == "mean" and "divided by the number of elements" in finding.cause
