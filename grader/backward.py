@@ -461,11 +461,11 @@ def _power(n: float) -> str:
 
 def written_steps(steps: Sequence[Step]) -> list[str]:
     """A pass written out, a line per step: its local derivative as a formula beside its value,
-    and the gradient in and out ("CosBackward0: d/du cos(u) = -sin(u), at u = x² = 0.25: -0.2474")."""
+    and the gradient in and out ("CosBackward0: d/du cos(u) = -sin(u), at u = x² = 0.25, here -0.2474")."""
     lines = []
     for k, s in enumerate(steps, 1):
         where = f", at {s.at}" if s.at and s.local is not None else f" ({s.at})" if s.at else ""
-        value = f": {_fmt(s.local)}" if s.local is not None else ""
+        value = f", here {_fmt(s.local)}" if s.local is not None else ""  # (": 1" after "= 1" read as a typo)
         flow = f"; gradient {_fmt(s.grad_in)} in, {_fmt(s.grad_out)} out" if s.grad_in is not None else ""
         lines.append(f"{k}. {s.op}: {s.formula or 'no formula known'}{where}{value}{flow}")
     return lines

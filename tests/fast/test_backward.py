@@ -50,7 +50,7 @@ def test_an_honest_pass_agrees_and_is_written_out():
     result = described(call([sin_pass()], COS))
     assert result.divergence is None and result.sample_x == X
     lines = backward.written_steps(result.student)
-    want = f"2. SinBackward0: d/du sin(u) = cos(u), at u = x = 0.75: {COS:.4g}; gradient 1 in, {COS:.4g} out"
+    want = f"2. SinBackward0: d/du sin(u) = cos(u), at u = x = 0.75, here {COS:.4g}; gradient 1 in, {COS:.4g} out"
     assert lines[1] == want
     assert backward.headline(result) == "Your backward pass agrees with the reference's, step for step."
 
@@ -180,7 +180,7 @@ def test_a_missing_chain_factor_in_the_chain_rule_exercise():
     assert result is not None and result.divergence is not None
     assert result.divergence.startswith("Your graph has no PowBackward0: the chain-rule factor d/du u² = 2u (1.5 here)")
     assert result.reference_at == 2
-    assert "at u = x = 0.75: 1.5" in backward.written_steps(result.reference)[2]
+    assert "at u = x = 0.75, here 1.5" in backward.written_steps(result.reference)[2]
     # u named by what it is: the cos step's input is x², not x (a leaf of the student's own is not named x).
     assert "at u = x² = 0.5625" in backward.written_steps(result.reference)[1]
 
