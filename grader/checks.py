@@ -540,25 +540,21 @@ def _check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     bad = [r for r in judged if not repeat_agrees(r, ex)]
     if not bad:
         return Finding("repeatable", True, 1.0, "Calling it twice on the same tensor gives the same answer.")
-    # A plain pair where there is one: a pair of secret calls gave numbers no one sees at home.
-    r = min(bad, key=lambda r: (r.secret[0], r.case.size_key()))
+    # The words never depend on the draw (same file, same result): the smallest input, and numbers
+    # only where a plain pair's are known without it. Doubling gives the plain answer, then twice it;
+    # any other difference, under the secret, gives numbers no one sees at home (a helper's first
+    # call zeroed x in place and was shown "then 1.0320721"), so it is said in words.
+    r = min(bad, key=lambda r: r.case.size_key())
     a, b = values_of(r.first, r.case), values_of(r.second, r.case)
     if a is not None and b is not None and a.size:
-        i = int(np.argmax(np.abs(a - b)))
         doubled = bool(np.allclose(b, 2 * a, rtol=1e-4, atol=1e-6))
         plain = values_of(r.plain, r.case)
-        if r.secret[0] and doubled and plain is not None:
-            # What a plain pair gives, so that the words never depend on the draw: the plain answer,
-            # then twice it.
-            a, b = plain, 2 * plain
-        if r.secret[0] and not doubled:
-            # Any other ratio is the secret's (a helper's first call zeroed x in place, and was shown
-            # "then 1.0320721", which its second call never returns at home).
-            shown = "the second answer differs from the first"
+        if doubled and plain is not None and plain.size:
+            i = int(np.argmax(np.abs(plain)))
+            once = plain.ravel()[i]
+            shown = f"first {feedback.number(once, r.plain.dtype)}, then {feedback.number(2 * once, r.plain.dtype)}"
         else:
-            first, second = (feedback.number(v.ravel()[i], dt)
-                             for v, dt in ((a, r.first.dtype), (b, r.second.dtype)))
-            shown = f"first {first}, then {second}"
+            shown = "the second answer differs from the first"
     else:
         shown = f"first it {feedback.returned_words(r.first)}, then it {feedback.returned_words(r.second)}"
         doubled = False
