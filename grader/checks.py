@@ -339,10 +339,10 @@ def _divided_by_size(got: list[np.ndarray], truth: list[np.ndarray], tol: float)
 
 @check("autograd", 2.0)
 def check_autograd(obs: Observations, ex: Exercise) -> Finding:
-    return _only_what_ran(_zeros_show_nothing(_check_autograd(obs, ex), obs, ex), obs)
+    return _only_what_ran(_zeros_show_nothing(_check_autograd(obs, ex)), obs)
 
 
-def _zeros_show_nothing(finding: Finding, obs: Observations, ex: Exercise) -> Finding:
+def _zeros_show_nothing(finding: Finding) -> Finding:
     """Answers of zero (or within 1e-3 of it) where the reference is not say nothing either way
     (verdict ZERO: y.backward(x) at x = 0 is no formula), so they never make a submission unproven;
     but they show no autograd either, and earn none of its points: a red team's file ran autograd on
