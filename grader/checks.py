@@ -7,6 +7,7 @@ the rubric. Per-case predicates are exported so the probe can shrink a failure t
 from __future__ import annotations
 
 import difflib
+import functools
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -89,13 +90,19 @@ class Check:
 ALL: list[Check] = []
 
 
-def check(name: str, points: float) -> Callable[[Callable[[Observations, Exercise], Finding]],
-                                                 Callable[[Observations, Exercise], Finding]]:
-    """Register a check under its name with its default points, in definition order."""
+def check(name: str, points: float, on_what_ran: bool = False) -> Callable[
+        [Callable[[Observations, Exercise], Finding]], Callable[[Observations, Exercise], Finding]]:
+    """Register a check under its name with its default points, in definition order. A check
+    `on_what_ran` judges the inputs that ran, and earns only their share where grading stopped
+    early (_only_what_ran)."""
 
     def register(run: Callable[[Observations, Exercise], Finding]) -> Callable[[Observations, Exercise], Finding]:
-        ALL.append(Check(name, points, run))
-        return run
+        def on_those(obs: Observations, ex: Exercise) -> Finding:
+            return _only_what_ran(run(obs, ex), obs)
+
+        registered = functools.wraps(run)(on_those) if on_what_ran else run
+        ALL.append(Check(name, points, registered))
+        return registered
 
     return register
 
@@ -202,12 +209,29 @@ def _float32_carried(r: CaseResult, ex: Exercise, obs: Observations) -> bool:
     judges them as float32 too. A red team's answers rounded to float32 where that rounding stayed
     within float64's tolerance (small derivatives) read the secret off the coarse lattice, 64 of the
     fine one's steps from x², and were proven, with float64's correctness: 10/10 on cos_square."""
-    if r.case.dtype != "float64" or obs.secret is None or verdict.judge(r, ex, obs.secret).precision != "float32":
+    if r.case.dtype != "float64" or obs.secret is None or _judged_case(r, obs, ex).precision != "float32":
         return False
     # (answers that never moved carry no precision of autograd's: a cos(x) that is 1.0 at x = 0 on
     # both calls is exact in float32 and says nothing)
     plain, hidden = values_of(r.plain, r.case), values_of(r.under_secret, r.case)
     return plain is not None and hidden is not None and not np.array_equal(plain, hidden)
+
+
+# The last observations' verdicts by case: the autograd check and correctness's float32 rule both
+# read them, and judging a submission's float64 inputs costs about 6 ms of the worker's CPU.
+_JUDGED: list[tuple[Observations, Exercise, dict[int, tuple[CaseResult, verdict.Judged]]]] = []
+
+
+def _judged_case(r: CaseResult, obs: Observations, ex: Exercise) -> verdict.Judged:
+    """verdict.judge of one of obs's cases (or a shrunk one), worked out once per observations.
+    Each entry holds its case, so no id is reused while it is kept."""
+    assert obs.secret is not None
+    if not (_JUDGED and _JUDGED[0][0] is obs and _JUDGED[0][1] is ex):
+        _JUDGED[:] = [(obs, ex, {})]
+    known = _JUDGED[0][2]
+    if id(r) not in known or known[id(r)][0] is not r:
+        known[id(r)] = (r, verdict.judge(r, ex, obs.secret))
+    return known[id(r)][1]
 
 
 def _example(r: CaseResult, ex: Exercise) -> str:
@@ -337,9 +361,9 @@ def _divided_by_size(got: list[np.ndarray], truth: list[np.ndarray], tol: float)
     return bool(sized) and all(np.all(np.abs(g - t / g.size) <= slack + slack * np.abs(t / g.size)) for g, t in sized)
 
 
-@check("autograd", 2.0)
+@check("autograd", 2.0, on_what_ran=True)
 def check_autograd(obs: Observations, ex: Exercise) -> Finding:
-    return _only_what_ran(_zeros_show_nothing(_check_autograd(obs, ex)), obs)
+    return _zeros_show_nothing(_check_autograd(obs, ex))
 
 
 def _zeros_show_nothing(finding: Finding) -> Finding:
@@ -364,7 +388,7 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
     values to be proven: the truth plainly, and exactly what autograd gives under the secret."""
     if not obs.load.ok:
         return _not_run("autograd")
-    verdicts = [(r, verdict.judge(r, ex, obs.secret)) for r in obs.cases] if obs.secret is not None else []
+    verdicts = [(r, _judged_case(r, obs, ex)) for r in obs.cases] if obs.secret is not None else []
     judged = _judged(verdicts)
     counts = Counter(v.verdict for _, v in judged)
     shown = all(v.verdict in verdict.SHOWN for _, v in judged)
@@ -452,7 +476,8 @@ def _evidence(obs: Observations, ex: Exercise) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _check_contract(obs: Observations, ex: Exercise) -> Finding:
+@check("contract", 1.0, on_what_ran=True)
+def check_contract(obs: Observations, ex: Exercise) -> Finding:
     """Every call must return a tensor like x; a call that raised did not."""
     if not obs.load.ok:
         return _not_run("contract")
@@ -474,11 +499,6 @@ def _check_contract(obs: Observations, ex: Exercise) -> Finding:
                    example=f"For {feedback.input_words(r.case)}, your "
                            f"function {feedback.returned_words(r.plain)}; expected {expected}.",
                    cause=cause.text, advice=cause.advice, data={"cause": cause.key})
-
-
-@check("contract", 1.0)
-def check_contract(obs: Observations, ex: Exercise) -> Finding:
-    return _only_what_ran(_check_contract(obs, ex), obs)
 
 
 def _contract_cause(r: CaseResult, ex: Exercise, obs: Observations) -> feedback.Cause:
@@ -505,7 +525,8 @@ def check_tracked_inputs(obs: Observations, ex: Exercise) -> Finding:
                          inputs="inputs that require grad or are not leaves")
 
 
-def _check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
+@check("input_untouched", 0.5, on_what_ran=True)
+def check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
     if not obs.load.ok:
         return _not_run("input_untouched")
     if not any(r.plain.kind != "error" for r in obs.cases):
@@ -526,12 +547,8 @@ def _check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
                    advice="Work on a copy: x = x.detach().clone().requires_grad_(True).")
 
 
-@check("input_untouched", 0.5)
-def check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
-    return _only_what_ran(_check_input_untouched(obs, ex), obs)
-
-
-def _check_repeatable(obs: Observations, ex: Exercise) -> Finding:
+@check("repeatable", 0.5, on_what_ran=True)
+def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     if not obs.load.ok:
         return _not_run("repeatable")
     judged = [r for r in obs.cases if values_of(r.first, r.case) is not None or values_of(r.second, r.case) is not None]
@@ -566,11 +583,6 @@ def _check_repeatable(obs: Observations, ex: Exercise) -> Finding:
                    cause=cause,
                    advice="Work on a fresh copy in every call: x = x.detach().clone().requires_grad_(True).",
                    data={"cause": "accumulation" if doubled else "state"})
-
-
-@check("repeatable", 0.5)
-def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
-    return _only_what_ran(_check_repeatable(obs, ex), obs)
 
 
 def _only_what_ran(finding: Finding, obs: Observations) -> Finding:
