@@ -32,8 +32,9 @@ MAX_SESSION_BYTES = 64 << 20
 MAX_INT_DIGITS = 19  # 64-bit integers: sizes, offsets, line numbers
 MAX_DIMS = 8
 # What a read of the child's output counts as a drip: after a read this short, each reader waits
-# DRIP_WAIT_S (the record and printed streams sandbox/session.py's, 10 ms) before the next, so a
-# child writing a byte at a time wakes the grader a few hundred times a second, not once a byte.
+# before the next (a reply DRIP_WAIT_S; the record and printed streams sandbox/session.py's
+# STREAM_WAIT_S), so a child writing a byte at a time wakes the grader a few hundred times a second,
+# not once a byte.
 DRIP_BYTES = 4096
 DRIP_WAIT_S = 0.002
 _LENGTH = struct.Struct(">I")

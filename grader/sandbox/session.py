@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, Self, TypeVar
 
@@ -59,7 +59,18 @@ class SessionEnded(Exception):
         self.ended = ended
 
 
-DRIP_WAIT_S = 0.01  # a stream's wait after a short read (protocol.DRIP_BYTES), while the child runs
+STREAM_WAIT_S = 0.01  # a stream's wait after a short read (protocol.DRIP_BYTES), while the child runs
+
+
+def _chunks(pipe: Any, hurry: threading.Event) -> Iterator[bytes]:
+    """What comes down a pipe, 64 KiB at most a read, until its end. After a short read it waits
+    STREAM_WAIT_S for more to gather, until `hurry` is set (the child has ended): a red team's child
+    writing a byte a write cost a read each (81 MB of output, 60 s of the grader's CPU; 4 MiB of
+    record, 10 s of checking); a fast writer fills the pipe meanwhile and is read 64 KiB at a time."""
+    while chunk := pipe.read1(1 << 16):
+        yield chunk
+        if len(chunk) < protocol.DRIP_BYTES:
+            hurry.wait(STREAM_WAIT_S)
 
 
 class CapturedStream:
@@ -83,17 +94,13 @@ class CapturedStream:
 
     def _drain(self, pipe: Any, limit: int) -> None:
         with pipe:
-            while chunk := pipe.read1(1 << 16):
+            for chunk in _chunks(pipe, self._hurry):
                 self.total += len(chunk)
                 if len(self.kept) < limit:
                     self.kept += chunk[: limit - len(self.kept)]
                 if self.total > self.MAX_BYTES:
                     self.flooded = True
                     return
-                if len(chunk) < protocol.DRIP_BYTES:
-                    # (a red team's child writing a byte a write cost a read each: 81 MB, 60 s of the
-                    # grader's CPU; a fast writer fills the pipe meanwhile and is read 64 KiB at a time)
-                    self._hurry.wait(DRIP_WAIT_S)
 
     def text(self, wait: float) -> tuple[str, int]:
         self._hurry.set()  # (the child has ended: what is left, at once)
@@ -142,7 +149,7 @@ class RecordStream:
     def _drain(self, pipe: Any, key: bytes) -> None:
         line, overlong, lines, size = bytearray(), False, 0, 0
         with pipe:  # (closed past the limits: the child's next write fails, and its hook ends it)
-            while chunk := pipe.read1(1 << 16):
+            for chunk in _chunks(pipe, self._hurry):
                 size += len(chunk)
                 if size > self.MAX_BYTES:  # (one endless line, checked by no newline, cost a core too)
                     self.flooded = True
@@ -163,8 +170,6 @@ class RecordStream:
                 overlong = overlong or len(line) + len(rest) > self.LINE
                 if not overlong:
                     line += rest
-                if len(chunk) < protocol.DRIP_BYTES:  # (one byte a write: 4 MiB cost 10 s of checking)
-                    self._hurry.wait(DRIP_WAIT_S)
         if line or overlong:
             self.forged += 1  # a last line without its end
 

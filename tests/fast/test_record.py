@@ -265,7 +265,7 @@ def test_a_byte_a_write_costs_a_read_every_few_milliseconds_not_a_read_a_byte(st
     After a short read each stream waits 10 ms for more to gather."""
     import time
 
-    from grader.sandbox.session import DRIP_WAIT_S, CapturedStream
+    from grader.sandbox.session import STREAM_WAIT_S, CapturedStream
 
     read_end, write_end = os.pipe()
     pipe = _Counted(read_end)
@@ -279,5 +279,5 @@ def test_a_byte_a_write_costs_a_read_every_few_milliseconds_not_a_read_a_byte(st
         reader.recorded(wait=10)
     else:
         assert reader.text(wait=10)[1] == 2000
-    assert pipe.reads <= (time.monotonic() - started) / DRIP_WAIT_S + 5, pipe.reads
+    assert pipe.reads <= (time.monotonic() - started) / STREAM_WAIT_S + 5, pipe.reads
     assert pipe.reads < 400, pipe.reads
