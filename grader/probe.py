@@ -58,7 +58,7 @@ class Plan:
         (log_sin's pole)."""
         low, high = exercise.plot_range
         x = grids.round_to(np.linspace(low, high, exercise.plot_points), "float32")
-        return x[np.abs(x) >= exercise.min_abs] if exercise.min_abs > 0 else x
+        return x[np.abs(x) >= exercise.min_abs]
 
     def ensure(self, exercise: Exercise, devices: Sequence[str]) -> Plan:
         """This plan with grids for every device in `devices` (drawing only the missing ones)."""

@@ -56,13 +56,18 @@ def picture(outcome: Outcome, exercise: Exercise) -> bytes | None:
 _TEMPLATES: dict[tuple[str, bytes, bool], Template] = {}
 
 
-def _broken(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A line's points with a break (NaN) where the grid skips a stretch (log_sin's pole at 0), so
-    that no line is drawn across it."""
+def _gaps(x: np.ndarray) -> np.ndarray:
+    """Where the grid skips a stretch (log_sin's pole at 0): the indices a line breaks before."""
     if x.size < 3:
-        return x, y
+        return np.zeros(0, dtype=np.intp)
     steps = np.diff(x)
-    gaps = np.flatnonzero(steps > 1.5 * np.median(steps)) + 1
+    return np.flatnonzero(steps > 1.5 * np.median(steps)) + 1
+
+
+def _broken(x: np.ndarray, y: np.ndarray, gaps: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A line's points with a break (NaN) at each gap of x's (`gaps`, found afresh if not given), so
+    that no line is drawn across it."""
+    gaps = _gaps(x) if gaps is None else gaps
     if not gaps.size:
         return x, y
     return np.insert(x.astype(np.float64), gaps, np.nan), np.insert(y.astype(np.float64), gaps, np.nan)
@@ -87,7 +92,7 @@ class Template:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        self.x = x
+        self.x, self.gaps = x, _gaps(x)  # (the grid's gaps found once: each submission's lines break there)
         self.truth = exercise.reference(x)
         tol = exercise.tolerance("float32")
         self.limit = tol.atol + tol.rtol * np.abs(self.truth)
@@ -102,8 +107,8 @@ class Template:
         # A function of a whole vector has one value, not a curve: then only gradients are drawn.
         primitive = exercise.function_values(x) if exercise.elementwise else self.truth
         if exercise.elementwise:
-            top.plot(*_broken(x, primitive), color="0.55", lw=1.4, label=exercise.value.replace("**2", "²"))
-        top.plot(*_broken(x, self.truth), color=REFERENCE, lw=6, alpha=0.3, solid_capstyle="round",
+            top.plot(*_broken(x, primitive, self.gaps), color="0.55", lw=1.4, label=exercise.value.replace("**2", "²"))
+        top.plot(*_broken(x, self.truth, self.gaps), color=REFERENCE, lw=6, alpha=0.3, solid_capstyle="round",
                  label=f"{exercise.formula}  (reference)")
         self.curve = _animated(top.plot([], [], color=STUDENT, lw=2, label=f"your {exercise.function}(x)")[0])
         self.off = _animated(top.plot([], [], "o", ms=3.5, color=BAD, label="outside tolerance")[0])
@@ -129,7 +134,7 @@ class Template:
 
     def _error_panel(self, ax: Any, xlabel: str) -> None:
         ax.set_yscale("log")
-        ax.plot(*_broken(self.x, self.limit), "--", color=BAD, lw=1.3, label="tolerance (float32)")
+        ax.plot(*_broken(self.x, self.limit, self.gaps), "--", color=BAD, lw=1.3, label="tolerance (float32)")
         self.error = _animated(ax.plot([], [], color=STUDENT, lw=1.6, label="|yours − reference|")[0])
         self.error_off = _animated(ax.plot([], [], "o", ms=3.5, color=BAD)[0])
         self.failing = _animated(ax.plot([], [], "|", ms=10, mew=1.6, color=BAD, label="failing grid inputs")[0])
@@ -172,10 +177,10 @@ class Template:
         off = ~(error <= self.limit)
         low, high = self.ylim
         shown = np.clip(got, low, high)
-        self.curve.set_data(*_broken(x, shown))
+        self.curve.set_data(*_broken(x, shown, self.gaps))
         self.off.set_data(x[off], shown[off])
         height = np.clip(np.nan_to_num(error, nan=CEILING, posinf=CEILING), FLOOR, CEILING)
-        self.error.set_data(*_broken(x, height))
+        self.error.set_data(*_broken(x, height, self.gaps))
         self.error_off.set_data(x[off], height[off])
         lines = [self.curve, self.error]
         if off.any():
