@@ -239,8 +239,13 @@ def test_a_child_that_keeps_uid_0_changes_nothing_the_host_keeps(tmp_path, monke
     this way, locked other students out of their folders, and left System V memory behind."""
     if os.geteuid() != 0 or not Path("/opt").is_dir():
         pytest.skip("needs root and /opt")
-    # In /opt, which Landlock lets every child read: chattr's ioctl needs the file open.
-    target = Path(f"/opt/grader-test-host-state-{host}-{skip or 'all'}-{os.getpid()}")
+    # In /opt, which Landlock lets every child read: chattr's ioctl needs the file open. In a folder
+    # of its own, which dnotify asks about: /opt itself is readable as a whole only while no other
+    # test keeps a root-only marker there (test_a_child_of_root_reads_no_file_only_root_may_read), and a child
+    # refused the folder (EACCES) never reaches fcntl's refusal.
+    folder = Path(f"/opt/grader-test-host-state-{host}-{skip or 'all'}-{os.getpid()}")
+    folder.mkdir(mode=0o755)
+    target = folder / "file"
     target.write_text("root's\n")
     target.chmod(0o644)
     try:
@@ -251,6 +256,7 @@ def test_a_child_that_keeps_uid_0_changes_nothing_the_host_keeps(tmp_path, monke
         after = host_state(target)
     finally:
         target.unlink()
+        folder.rmdir()
     lines = [line.split() for line in data["output"]["stdout"].splitlines() if line.startswith(("DID ", "refused "))]
     tried = {words[1]: "DID" if words[0] == "DID" else words[-1] for words in lines}
     # A file's mode and times, and locks, are answered as done and nothing is done (the host state
