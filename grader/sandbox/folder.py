@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from grader.sandbox.cgroup import PIDS
 from grader.sandbox.confine import FOLDER_ENTRIES
 
 MAX_DEPTH = 32  # levels of folders (an honest file makes two or three: torch's compiler cache, a profile)
@@ -73,10 +74,16 @@ class FolderWatch:
 
     The count runs in the grader's own process, so the child decides what it costs: 9,990 empty
     files and 970 open ones made it 57-70 ms, and a count every 50 ms kept most of a core busy for
-    the child's whole time limit. So the entries are capped at FOLDER_ENTRIES, as on the tmpfs, a
-    count that costs more than MAX_COUNT_CPU_S of CPU (pause and count: a folder of 972 entries and
-    100 open files costs 3 ms) stops the child, and the next count comes after COST_RATIO times
-    the last one's CPU, at least INTERVAL_S, on average: at most a tenth of a core.
+    the child's whole time limit. So the entries are capped at FOLDER_ENTRIES, as on the tmpfs, and
+    the threads the pause must wait for at MAX_THREADS, as a cgroup's pids.max does (where the host
+    gives no cgroup, a red team's child ran 2,443 and was stopped only by the count's cost). The
+    next count comes after COST_RATIO times the last one's CPU, at least INTERVAL_S and at most
+    MAX_WAIT_S, on average: the child writes for no longer between counts however costly it makes
+    them. Two counts in a row that cost more than MAX_COUNT_CPU_S on average (pause and count: a
+    folder of 972 entries and 100 open files costs 3 ms, a torch child's memory map 1.5 ms) stop
+    the child: never one alone, since a host busy writing to disk made single counts of a child
+    that had done nothing costly take 24-80 ms of CPU (CI stopped two fixtures for the wrong
+    reason). What a child can make the grader spend is then a fifth of a core at most, on average.
 
     On average, since the wait is drawn afresh each time (_draw). The child sees each count as a
     jump in its own clock, and a red team's, knowing when the next would come (ten times what its
@@ -84,13 +91,17 @@ class FolderWatch:
 
     INTERVAL_S = 0.04
     MAX_ENTRIES = FOLDER_ENTRIES
+    MAX_THREADS = PIDS
     COST_RATIO = 10
-    MAX_COUNT_CPU_S = 0.02
+    MAX_WAIT_S = 0.2  # a count costing 20 ms was waited for so long; a costlier one no longer
+    MAX_COUNT_CPU_S = 0.05
 
     def __init__(self, folder: Path, pid: int, limit: int, stop: Callable[[], None]) -> None:
         """`pid`: the process that runs the submission (alive now: its pidfd is taken here, so that
         a pause never reaches a process that took its pid later)."""
         self.exceeded = ""  # why the child was stopped, once it was ("writing more than 256 MiB ...")
+        # what the sandbox allows, in words, where it was stopped for exceeding it
+        self.allowed = f"{limit >> 20} MiB and {self.MAX_ENTRIES:,} files and folders there, {MAX_DEPTH} deep"
         self._folder, self._pid, self._limit, self._stop = folder, pid, limit, stop
         try:
             self._pidfd: int | None = os.pidfd_open(pid)
@@ -115,34 +126,38 @@ class FolderWatch:
                 os.close(self._pidfd)
 
     def _count_until_done(self) -> None:
-        wait = self.INTERVAL_S
+        wait, last = self.INTERVAL_S, 0.0
         while not self._done.wait(wait):
             began = time.thread_time()
-            with self._paused():
+            with self._paused() as threads:
                 usage = folder_usage(self._folder, self.MAX_ENTRIES, self._pid)
             spent = time.thread_time() - began
-            self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES) or (
-                f"making its folder too costly to count (more than {self.MAX_COUNT_CPU_S * 1000:.0f} ms of "
-                "the grader's CPU a count)" if spent > self.MAX_COUNT_CPU_S else "")
+            if threads > self.MAX_THREADS:
+                self.exceeded = f"running more than {self.MAX_THREADS} threads"
+                self.allowed = f"{self.MAX_THREADS} processes and threads"
+            else:
+                self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES) or (
+                    f"making its folder too costly to count (more than {self.MAX_COUNT_CPU_S * 1000:.0f} ms of "
+                    "the grader's CPU a count)" if (last + spent) / 2 > self.MAX_COUNT_CPU_S else "")
             if self.exceeded:
                 self._stop()
                 return
-            wait = _draw(max(self.INTERVAL_S, self.COST_RATIO * spent))
+            wait, last = _draw(min(max(self.INTERVAL_S, self.COST_RATIO * spent), self.MAX_WAIT_S)), spent
 
     @contextlib.contextmanager
-    def _paused(self) -> Iterator[None]:
-        """The child stopped (all its threads) while the folder is counted, and continued after."""
+    def _paused(self) -> Iterator[int]:
+        """The child stopped (all its threads) while the folder is counted, and continued after;
+        how many threads it has."""
         if self._pidfd is None:
-            yield
+            yield 0
             return
         try:
             signal.pidfd_send_signal(self._pidfd, signal.SIGSTOP)
         except OSError:  # it has ended
-            yield
+            yield 0
             return
         try:
-            _wait_until_stopped(self._pid)
-            yield
+            yield _wait_until_stopped(self._pid)
         finally:
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(self._pidfd, signal.SIGCONT)
@@ -177,25 +192,31 @@ def exceeded(usage: Usage, limit: int, most: int) -> str:
     return ""
 
 
-def _wait_until_stopped(pid: int) -> None:
+def _wait_until_stopped(pid: int) -> int:
     """Until every thread of `pid` is stopped (or has ended), PAUSE_WAIT_S at most: a thread stops
     on its way back from the kernel, so none is then within a system call. Nothing in the child can
     continue it: seccomp refuses every way it could send itself SIGCONT (the kill family, POSIX
     timers, F_SETSIG), and the vfork wait (a thread that never stops). Polled ever less often, and
     only the threads not yet stopped: 230 threads read every 0.2 ms for half a second cost the
-    grader a third of a core."""
-    deadline, nap = time.monotonic() + PAUSE_WAIT_S, 0.0002
+    grader a third of a core, and a thread held in the kernel by a host busy writing to disk
+    (throttled, not stopped) made 50 polls of 1 ms each. Returns how many threads it has (0 where
+    it has ended)."""
+    deadline, nap, threads = time.monotonic() + PAUSE_WAIT_S, 0.0002, 0
     stopped: set[str] = set()
     while time.monotonic() < deadline:
         try:
-            tasks = set(os.listdir(f"/proc/{pid}/task")) - stopped  # a stopped thread stays so
+            listed = set(os.listdir(f"/proc/{pid}/task"))
         except OSError:
-            return
+            return 0
+        threads, tasks = max(threads, len(listed)), listed - stopped  # a stopped thread stays so
+        if threads > PIDS:  # more than the child may run: not worth a look (the watch stops it)
+            return threads
         stopped |= {task for task in tasks if thread_state(pid, task) in "TtZX"}
         if tasks <= stopped:
-            return
+            return threads
         time.sleep(nap)
-        nap = min(2 * nap, 0.01)
+        nap = min(2 * nap, 0.05)
+    return threads
 
 
 def thread_state(pid: int, task: int | str) -> str:

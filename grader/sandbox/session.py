@@ -30,7 +30,6 @@ from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
 from grader.sandbox.confine import (
     DISK_LAYER,
-    FOLDER_ENTRIES,
     FOLDER_MIB,
     NOBODY,
     TAMPERED,
@@ -38,7 +37,7 @@ from grader.sandbox.confine import (
     python_readable_by_nobody,
     record_mac,
 )
-from grader.sandbox.folder import MAX_DEPTH, FolderWatch, thread_state
+from grader.sandbox.folder import FolderWatch, thread_state
 from grader.sandbox.oracle import Oracle
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteStalled
 from grader.submission import warm_extras
@@ -465,8 +464,7 @@ class Session(Requests):
     def _end(self, ended: Ended) -> NoReturn:
         if self.folder_watch and self.folder_watch.exceeded:
             ended = Ended("memory", f"was stopped for {self.folder_watch.exceeded} (the sandbox allows "
-                          f"{FOLDER_MIB} MiB and {FOLDER_ENTRIES:,} files and folders there, {MAX_DEPTH} deep)",
-                          ended.returncode)
+                          f"{self.folder_watch.allowed})", ended.returncode)
         elif ended.reason in ("crash", "exit") and self.cgroup and self.cgroup.out_of_memory():
             ended = Ended("memory", f"was stopped for using more memory than the {self.memory_gib:g} GiB it may use "
                           "(memory held in files, memfd or shared memory counts too)", ended.returncode)
