@@ -409,10 +409,12 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
         wrong = counts[verdict.FOLLOWS]
         if wrong:
             return Finding("autograd", True, 1.0, f"Your values come from autograd of {_watched(ex)}, but on "
-                           f"{wrong} of {len(judged)} inputs they are not its derivative (see correctness).",
+                           f"{wrong} of {len(judged)} inputs they are not its derivative (see correctness)."
+                           f"{_unread_words(verdicts, len(judged))}",
                            example=f"They changed exactly as autograd's answer does when we swapped the derivative "
                                    f"of {ex.primitive} for a secret one.", data=data)
-        return Finding("autograd", True, 1.0, f"Your values came through autograd of {_watched(ex)}.",
+        return Finding("autograd", True, 1.0, f"Your values came through autograd of {_watched(ex)}."
+                       f"{_unread_words(verdicts, len(judged))}",
                        example=f"We swapped the derivative autograd uses for {ex.primitive} with a secret one on "
                                f"calls you could not tell apart; your answers followed it exactly on all "
                                f"{len(judged)} inputs we checked.", data=data)
@@ -426,6 +428,21 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
                    f"{words.summary}.{policy}",
                    example=words.example, cause=words.cause, advice=words.advice, evidence=_evidence(obs, ex),
                    data=data)
+
+
+def _unread_words(verdicts: list[tuple[CaseResult, verdict.Judged]], judged: int) -> str:
+    """Where some inputs had no answer to read, on either call: what the proof rests on. They earn
+    what they cost in the checks of values (correctness, tracked_inputs), not here: no answer can
+    hide a formula, and a file that runs autograd once gains nothing by answering less (a red
+    team's honest first input and None after scored 4.13/10, "came through autograd" in words that
+    did not say it rested on one input of 58)."""
+    unread = sum(v.verdict == verdict.NO_DATA and values_of(r.plain, r.case) is None and
+                 values_of(r.under_secret, r.case) is None for r, v in verdicts)
+    if not unread:
+        return ""
+    inputs = "input" if judged == 1 else "inputs"
+    return (f" That rests on the {judged} {inputs} we could judge: on {unread} others we had no answer to read, "
+            "on either call (None, an error, or another shape: see correctness and tracked_inputs).")
 
 
 def _judged(verdicts: list[tuple[CaseResult, verdict.Judged]]) -> list[tuple[CaseResult, verdict.Judged]]:

@@ -835,6 +835,20 @@ def test_answers_near_zero_earn_no_autograd_points(sin):
     assert "On 3 other inputs your answers were 0 or within 0.001 of it" in finding.summary
 
 
+def test_the_autograd_words_say_what_the_proof_rests_on_where_inputs_had_no_answer(sin):
+    """A red team's honest autograd on its first input and None after: the autograd check passes
+    (no answer hides a formula; correctness charges the rest), but its words said "came through
+    autograd" on one input of 58 without saying so."""
+    honest = _observations(np.cos, canary=secret)
+    nothing = dataclasses.replace(honest, cases=(dataclasses.replace(honest.cases[0], calls=(Returned("none"),) * 3),))
+    obs = _joined(honest, nothing, nothing, nothing)
+    finding = checks.check_autograd(obs, sin)
+    assert finding.passed and finding.fraction == 1.0
+    assert "That rests on the 1 input we could judge: on 3 others we had no answer to read" in finding.summary
+    whole = checks.check_autograd(_joined(*(_observations(np.cos, canary=secret) for _ in range(2))), sin)
+    assert whole.summary == "Your values came through autograd of sin(x)."
+
+
 def test_float64_answers_of_float32_numbers_fail_correctness_where_judged_as_float32(sin):
     """The verdict judges float64 answers that are all float32 numbers, plain and under the secret,
     at float32's tolerance (autograd on x.float()); correctness judged them at float64's, which
