@@ -120,7 +120,8 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
     if obs.ended is not None:
         hint = {"timeout": "Code at the top level runs on import: an endless loop or a long computation there?",
                 "exit": "Do not call os._exit, sys.exit or exit() at the top level of your file.",
-                "memory": "Code at the top level runs on import: do not build huge arrays or files there."}
+                "memory": "Code at the top level runs on import: do not build huge arrays or files, or start hundreds "
+                          "of threads, there."}
         return Finding("loads", False, 0.0, f"Importing your file failed: Python {obs.ended.detail}.",
                        advice=hint.get(obs.ended.reason, "Run your file with python to see what happens."))
     if load.error is None and load.missing == "missing":

@@ -74,10 +74,10 @@ class FolderWatch:
 
     The count runs in the grader's own process, so the child decides what it costs: 9,990 empty
     files and 970 open ones made it 57-70 ms, and a count every 50 ms kept most of a core busy for
-    the child's whole time limit. So the entries are capped at FOLDER_ENTRIES, as on the tmpfs, and
-    the threads the pause must wait for at MAX_THREADS, as a cgroup's pids.max does (where the host
-    gives no cgroup, a red team's child ran 2,443 and was stopped only by the count's cost). The
-    next count comes after COST_RATIO times the last one's CPU, at least INTERVAL_S and at most
+    the child's whole time limit. So the entries are capped at FOLDER_ENTRIES, as on the tmpfs (and
+    the threads the pause waits for by pids.max, or threads.ThreadWatch where the host gives no
+    cgroup: a red team's child ran 2,443 then, stopped only as too costly to count). The next count
+    comes after COST_RATIO times the last one's CPU, at least INTERVAL_S and at most
     MAX_WAIT_S, on average: the child writes for no longer between counts however costly it makes
     them. Two counts in a row that cost more than MAX_COUNT_CPU_S on average (pause and count: a
     folder of 972 entries and 100 open files costs 3 ms, a torch child's memory map 1.5 ms) stop
@@ -91,7 +91,6 @@ class FolderWatch:
 
     INTERVAL_S = 0.04
     MAX_ENTRIES = FOLDER_ENTRIES
-    MAX_THREADS = PIDS
     COST_RATIO = 10
     MAX_WAIT_S = 0.2  # a count costing 20 ms was waited for so long; a costlier one no longer
     MAX_COUNT_CPU_S = 0.05
@@ -129,35 +128,31 @@ class FolderWatch:
         wait, last = self.INTERVAL_S, 0.0
         while not self._done.wait(wait):
             began = time.thread_time()
-            with self._paused() as threads:
+            with self._paused():
                 usage = folder_usage(self._folder, self.MAX_ENTRIES, self._pid)
             spent = time.thread_time() - began
-            if threads > self.MAX_THREADS:
-                self.exceeded = f"running more than {self.MAX_THREADS} threads"
-                self.allowed = f"{self.MAX_THREADS} processes and threads"
-            else:
-                self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES) or (
-                    f"making its folder too costly to count (more than {self.MAX_COUNT_CPU_S * 1000:.0f} ms of "
-                    "the grader's CPU a count)" if (last + spent) / 2 > self.MAX_COUNT_CPU_S else "")
+            self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES) or (
+                f"making its folder too costly to count (more than {self.MAX_COUNT_CPU_S * 1000:.0f} ms of "
+                "the grader's CPU a count)" if (last + spent) / 2 > self.MAX_COUNT_CPU_S else "")
             if self.exceeded:
                 self._stop()
                 return
             wait, last = _draw(min(max(self.INTERVAL_S, self.COST_RATIO * spent), self.MAX_WAIT_S)), spent
 
     @contextlib.contextmanager
-    def _paused(self) -> Iterator[int]:
-        """The child stopped (all its threads) while the folder is counted, and continued after;
-        how many threads it has."""
+    def _paused(self) -> Iterator[None]:
+        """The child stopped (all its threads) while the folder is counted, and continued after."""
         if self._pidfd is None:
-            yield 0
+            yield
             return
         try:
             signal.pidfd_send_signal(self._pidfd, signal.SIGSTOP)
         except OSError:  # it has ended
-            yield 0
+            yield
             return
         try:
-            yield _wait_until_stopped(self._pid)
+            _wait_until_stopped(self._pid)
+            yield
         finally:
             with contextlib.suppress(OSError):
                 signal.pidfd_send_signal(self._pidfd, signal.SIGCONT)
@@ -192,31 +187,30 @@ def exceeded(usage: Usage, limit: int, most: int) -> str:
     return ""
 
 
-def _wait_until_stopped(pid: int) -> int:
+def _wait_until_stopped(pid: int) -> None:
     """Until every thread of `pid` is stopped (or has ended), PAUSE_WAIT_S at most: a thread stops
     on its way back from the kernel, so none is then within a system call. Nothing in the child can
     continue it: seccomp refuses every way it could send itself SIGCONT (the kill family, POSIX
     timers, F_SETSIG), and the vfork wait (a thread that never stops). Polled ever less often, and
     only the threads not yet stopped: 230 threads read every 0.2 ms for half a second cost the
     grader a third of a core, and a thread held in the kernel by a host busy writing to disk
-    (throttled, not stopped) made 50 polls of 1 ms each. Returns how many threads it has (0 where
-    it has ended)."""
-    deadline, nap, threads = time.monotonic() + PAUSE_WAIT_S, 0.0002, 0
+    (throttled, not stopped) made 50 polls of 1 ms each. More threads than a child may run are not
+    worth a look (pids.max or threads.ThreadWatch stops it)."""
+    deadline, nap = time.monotonic() + PAUSE_WAIT_S, 0.0002
     stopped: set[str] = set()
     while time.monotonic() < deadline:
         try:
             listed = set(os.listdir(f"/proc/{pid}/task"))
         except OSError:
-            return 0
-        threads, tasks = max(threads, len(listed)), listed - stopped  # a stopped thread stays so
-        if threads > PIDS:  # more than the child may run: not worth a look (the watch stops it)
-            return threads
+            return
+        tasks = listed - stopped  # a stopped thread stays so
+        if len(listed) > PIDS:
+            return
         stopped |= {task for task in tasks if thread_state(pid, task) in "TtZX"}
         if tasks <= stopped:
-            return threads
+            return
         time.sleep(nap)
         nap = min(2 * nap, 0.05)
-    return threads
 
 
 def thread_state(pid: int, task: int | str) -> str:

@@ -39,6 +39,7 @@ from grader.sandbox.confine import (
 )
 from grader.sandbox.folder import FolderWatch, thread_state
 from grader.sandbox.oracle import Oracle
+from grader.sandbox.threads import ThreadWatch
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteStalled
 from grader.submission import warm_extras
 
@@ -310,6 +311,7 @@ class Session(Requests):
             self.oracle.release()
         self.record = RecordStream(os.fdopen(record_read, "rb"), self.record_key)
         self.folder_watch: FolderWatch | None = None  # started once the child says where its folder is
+        self.thread_watch: ThreadWatch | None = None  # started then too, where no cgroup bounds its threads
         self._reaping = threading.Lock()  # a child started afresh: killed by group only while unreaped
 
     def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
@@ -400,8 +402,10 @@ class Session(Requests):
             self._end(self._death(doing))
         except protocol.ProtocolError as err:
             self._end(Ended("protocol", f"sent back something malformed during {doing}: {err}"))
-        if header.get("event") == "confined" and self.folder_watch is None:
+        if header.get("event") == "confined" and self.folder_watch is None and self.thread_watch is None:
             self._watch_folder(header.get("layers"))
+            if self.cgroup is None:
+                self.thread_watch = ThreadWatch(_runs_the_submission(self.process.pid), self._kill_group)
         return header, payload
 
     def _watch_folder(self, layers: Any) -> None:
@@ -462,9 +466,10 @@ class Session(Requests):
             time.sleep(0.01)
 
     def _end(self, ended: Ended) -> NoReturn:
-        if self.folder_watch and self.folder_watch.exceeded:
-            ended = Ended("memory", f"was stopped for {self.folder_watch.exceeded} (the sandbox allows "
-                          f"{self.folder_watch.allowed})", ended.returncode)
+        watch = next((w for w in (self.folder_watch, self.thread_watch) if w and w.exceeded), None)
+        if watch:
+            ended = Ended("memory", f"was stopped for {watch.exceeded} (the sandbox allows {watch.allowed})",
+                          ended.returncode)
         elif ended.reason in ("crash", "exit") and self.cgroup and self.cgroup.out_of_memory():
             ended = Ended("memory", f"was stopped for using more memory than the {self.memory_gib:g} GiB it may use "
                           "(memory held in files, memfd or shared memory counts too)", ended.returncode)
@@ -504,8 +509,9 @@ class Session(Requests):
             # No waiting for the killed child to leave it: a cgroup still busy is removed when the
             # next one is made, or when this process exits (cgroup.py).
             self.cgroup.remove(wait=0)
-        if self.folder_watch:
-            self.folder_watch.close()
+        for watch in (self.folder_watch, self.thread_watch):
+            if watch:
+                watch.close()
         if isinstance(self.process, ForkedChild):
             self.process.release()
         remove_folder(self.workdir)

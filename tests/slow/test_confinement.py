@@ -442,6 +442,27 @@ def test_without_a_cgroup_the_layers_say_so(grade_file, sin, monkeypatch):
     assert outcome.score == 10
 
 
+def test_without_a_cgroup_a_child_past_256_threads_is_stopped(grade_file, sin, monkeypatch, tmp_path):
+    """RLIMIT_NPROC exempts uid 0, so a child that keeps it (root's own Python, as here) had no bound
+    on its threads where the host gives no cgroup: a red team's held 10,000 (and 162 MB of kernel
+    stacks) for its whole grade at 10/10. The grader counts them there (threads.ThreadWatch)."""
+    monkeypatch.setattr(cgroup, "create", lambda memory_bytes: None)
+    student = tmp_path / "many_threads.py"
+    student.write_text("import _thread, threading\n"
+                       "threading.stack_size(32768)\n"
+                       "gate = _thread.allocate_lock()\ngate.acquire()\n"
+                       "for _ in range(3000):\n    _thread.start_new_thread(gate.acquire, ())\n"
+                       "print('made them all', flush=True)\n\n\n"
+                       "def get_derivative(x):\n    return x\n")
+    outcome = grade_file(student, sin)
+    assert "threads counted by the grader (256)" in " ".join(outcome.sandbox_layers)
+    assert outcome.status == "load_error" and "made them all" not in outcome.stdout, outcome.stdout
+    loads = next(f for f in outcome.findings if f.name == "loads")
+    assert "stopped for running more than 256 threads (the sandbox allows 256 processes and threads)" in \
+        loads.message, loads.message
+    still_grades(grade_file, sin)
+
+
 def test_a_cgroup_kills_what_it_holds_and_nothing_that_took_a_pid_it_listed():
     """Removing a child's cgroup kills what is left in it; a pid read from its list may be another
     process's by the time it is signalled (a red team made pids come round on purpose), so only a

@@ -1,0 +1,56 @@
+"""The child's threads where no cgroup bounds them: counted by the grader, and the child stopped
+past what pids.max would allow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+
+from grader.sandbox.threads import ThreadWatch, thread_count
+
+MANY = """
+import threading, time
+gate = threading.Event()
+for _ in range({threads}):
+    threading.Thread(target=gate.wait, daemon=True).start()
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def _running(threads: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, "-c", MANY.format(threads=threads)], stdout=subprocess.PIPE)
+    assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+    return process
+
+
+def test_a_child_running_more_threads_than_a_cgroup_allows_is_stopped():
+    """A red team's child that kept uid 0 (RLIMIT_NPROC exempts root) held 10,000 threads for its
+    whole grade at 10/10 where the host gave no cgroup."""
+    many = _running(ThreadWatch.MAX_THREADS + 10)
+    try:
+        stopped = threading.Event()
+        watch = ThreadWatch(many.pid, stopped.set)
+        assert stopped.wait(5)
+        assert watch.exceeded == f"running more than {ThreadWatch.MAX_THREADS} threads"
+        assert watch.allowed == f"{ThreadWatch.MAX_THREADS} processes and threads"
+    finally:
+        many.kill()
+        many.wait()
+
+
+def test_a_child_within_the_bound_runs_on_and_an_ended_one_ends_the_watch():
+    few = _running(ThreadWatch.MAX_THREADS - 20)
+    try:
+        assert thread_count(f"/proc/{few.pid}/status") == ThreadWatch.MAX_THREADS - 19  # and the main thread
+        stopped = threading.Event()
+        watch = ThreadWatch(few.pid, stopped.set)
+        assert not stopped.wait(0.3) and watch.exceeded == ""
+    finally:
+        few.kill()
+        few.wait()
+    time.sleep(0.1)
+    assert thread_count(f"/proc/{few.pid}/status") is None and not stopped.is_set()
+    watch.close()
