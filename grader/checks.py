@@ -420,7 +420,9 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
                                f"calls you could not tell apart; your answers followed it exactly on all "
                                f"{len(judged)} inputs we checked.", data=data)
     r, worst = next((r, v) for r, v in judged if v.verdict not in verdict.SHOWN)
-    words = feedback.unproven(worst, r, ex, _primitive_called(obs), obs.source_uses_autograd, _pass_ops(obs))
+    changes = [c for c in obs.cases if not repeat_agrees(c, ex)]
+    words = feedback.unproven(worst, r, ex, _primitive_called(obs), obs.source_uses_autograd, _pass_ops(obs),
+                              min(changes, key=lambda c: c.case.size_key()) if changes else None)
     policy = (f" Credit beyond loading the file needs autograd of {ex.primitive} shown on every input, so this "
               "submission scores no other points." if ex.zero_total_unless_autograd else "")
     unproven = len(judged) - sum(counts[v] for v in verdict.SHOWN)

@@ -15,7 +15,7 @@ from grader import verdict
 from grader.exercise import Exercise
 from grader.grids import GridCase
 from grader.observations import CaseResult, ErrorInfo, Returned
-from grader.verdict import Judged
+from grader.verdict import Judged, values_of
 
 
 @dataclass(frozen=True)
@@ -323,8 +323,10 @@ class Words:
 
 
 def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool, uses_autograd: bool,
-             pass_ops: frozenset[str] = frozenset()) -> Words:
-    """Why an input's answers do not show autograd of the primitive (verdict.py), for a student."""
+             pass_ops: frozenset[str] = frozenset(), changes: CaseResult | None = None) -> Words:
+    """Why an input's answers do not show autograd of the primitive (verdict.py), for a student.
+    `changes`: an input on which two calls with the same tensor disagreed (the repeatable check),
+    where one did."""
     swapped = f"with the derivative of {ex.primitive} swapped for a secret one"
     x = r.case.values.ravel()[judged.index] if r.case.values.size else float("nan")
     at = f"At x = {number(x, r.case.dtype)} ({describe_tensor(r.case)}), {swapped}, autograd gives " \
@@ -342,6 +344,30 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
             "the two disagree on purpose, so that check fails.",
             "Return autograd's value without checking it; compare it with the formula in your own notebook, not "
             "in the graded function.")
+    # Honest mistakes first, in their own words: a student who forgot zero_grad, or whose 2·log(x)
+    # gives NaN below 0, was told of mixtures, formulas and "a guess at which calls the grader checks".
+    told = judged.verdict not in (verdict.ROUNDED, verdict.UNFOLLOWED, verdict.FORGED, verdict.BYPASSED)
+    undefined = _undefined(r, ex) if told else None
+    if undefined is not None:
+        at_x, got, want = undefined
+        return Words(
+            f"{ex.function} returned {got} where the derivative is a number, and {got} cannot show autograd",
+            f"At x = {number(at_x, r.case.dtype)} ({describe_tensor(r.case)}) your {ex.function} returned {got}; "
+            f"the derivative of {_named(ex.value)} there is {number(want, r.case.dtype)}.",
+            f"Likely cause: a step undefined at that x (the log or square root of a negative number, or 0/0), as "
+            f"in a rewritten form of {_named(ex.value)} that does not hold for every x: 2·log(x) for log(x²) is "
+            "NaN below 0.",
+            f"Differentiate exactly {in_torch(ex.value)} with autograd, as written.")
+    if changes is not None and told:
+        return Words(
+            f"{ex.function} answers the same tensor differently from one call to the next, so its answers cannot "
+            "be compared with autograd's",
+            f"Called twice with {input_words(changes.case)}, it gave two different answers (see repeatable).",
+            "Likely cause: state kept between calls, most often a gradient that accumulates: a tensor or "
+            "nn.Parameter reused across calls whose .grad is never zeroed, so each backward() adds to the last "
+            "answer.",
+            "Use a fresh leaf in every call (x = x.detach().clone().requires_grad_(True)), or zero the gradient "
+            "before backward() (model.zero_grad(), or p.grad = None).")
     if judged.verdict == verdict.NOTHING:
         return Words(
             f"{ex.function} returned values on some calls of an input and not on others",
@@ -405,6 +431,20 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                  f"autograd ran on a rewritten form of {_named(ex.value)} (an identity, such as a half-angle "
                  f"formula) in which torch.{ex.primitive} is not differentiated at its own argument.",
                  f"Return exactly the gradient autograd computes for {in_torch(ex.value)}, unchanged, everywhere.")
+
+
+def _undefined(r: CaseResult, ex: Exercise) -> tuple[float, str, float] | None:
+    """The first x where the plain answer is NaN or infinite and the reference is a number: that x,
+    what came back ("nan", "inf", "-inf") and the reference there."""
+    plain = values_of(r.plain, r.case)
+    if plain is None:
+        return None
+    truth = np.broadcast_to(ex.reference(r.case.values), plain.shape)
+    where = np.flatnonzero(~np.isfinite(plain) & np.isfinite(truth))
+    if not where.size:
+        return None
+    i = int(where[0])
+    return float(r.case.values.ravel()[i]), str(plain.ravel()[i]), float(truth.ravel()[i])
 
 
 def _kind_of(r: Returned) -> str:

@@ -849,6 +849,29 @@ def test_the_autograd_words_say_what_the_proof_rests_on_where_inputs_had_no_answ
     assert whole.summary == "Your values came through autograd of sin(x)."
 
 
+def test_honest_mistakes_that_show_no_autograd_are_told_in_their_own_words(sin):
+    """A student who forgot zero_grad (answers growing from call to call) was told of "a guess at
+    which calls the grader checks" and of mixtures with a formula; one whose 2·log(x) gave NaN below
+    0 was told nothing of NaN. The verdict stays unproven: only the words change."""
+    grows = _observations(np.cos, canary=secret, second=lambda x: 2 * np.cos(x))
+    finding = checks.check_autograd(dataclasses.replace(grows, cases=(dataclasses.replace(
+        grows.cases[0], calls=(grows.cases[0].calls[0], grows.cases[0].calls[1], _tensor(np.cos(VALUES) + 1))),)),
+        sin)
+    assert not finding.passed
+    assert "answers the same tensor differently from one call to the next" in finding.summary
+    assert "a gradient that accumulates" in finding.cause and "guess" not in finding.cause
+    assert "zero_grad" in finding.advice
+
+    def with_nan(values):
+        out = np.cos(values) + 0.5  # (a mixture, unproven either way)
+        out[1] = np.nan
+        return out
+    nan = checks.check_autograd(_observations(with_nan, canary=lambda x: with_nan(x) + 0.1), sin)
+    assert not nan.passed and "returned nan where the derivative is a number" in nan.summary
+    assert "2·log(x) for log(x²) is NaN below 0" in nan.cause
+    assert f"At x = {feedback.number(round_to(VALUES, 'float32')[1], 'float32')}" in nan.example
+
+
 def test_float64_answers_of_float32_numbers_fail_correctness_where_judged_as_float32(sin):
     """The verdict judges float64 answers that are all float32 numbers, plain and under the secret,
     at float32's tolerance (autograd on x.float()); correctness judged them at float64's, which
