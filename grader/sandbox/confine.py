@@ -87,24 +87,45 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
           gpu: bool = False,
           secret_globals: dict[str, Any] | None = None) -> list[str]:
     """Confine this process for good; return the layers that are now active. `skip` names layers to
-    leave off (uid, landlock, seccomp), only to test that each of the others holds on its own; `gpu`
-    opens the GPU's device nodes to it; no frame of a function whose globals are `secret_globals`
-    (the canary's module) is handed out."""
+    leave off (uid, landlock, seccomp), only to test that each of the others holds on its own, or
+    "no-landlock-kernel" to act as on a kernel without Landlock (where a child that keeps uid 0 is
+    refused: UnconfinableRoot); `gpu` opens the GPU's device nodes to it; no frame of a function
+    whose globals are `secret_globals` (the canary's module) is handed out."""
     active = []
     if os.getpid() == 1:  # process 1 of the pid namespace: the mount namespace is its own too
         active += _private_filesystem(workdir)
     if _no_new_privileges():
         active.append("no-new-privileges")
     active += _least_privilege(workdir, drop_uid="uid" not in skip)
-    layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu)),
+    kernel_landlock = "no-landlock-kernel" not in skip  # (a testing aid: a kernel without it)
+    layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu)
+                                                                       if kernel_landlock else ""),
                                                           ("seccomp", lambda: _seccomp(gpu)))
     for name, layer in layers:
         applied = "" if name in skip else layer()
         if applied:
             active += applied.split("; ")
+    kept_root = os.geteuid() == 0 and _outer_uid() == 0
+    if kept_root and "landlock" not in skip and not any(layer.startswith("landlock") for layer in active):
+        raise UnconfinableRoot(UNCONFINABLE_ROOT)
     sys.addaudithook(_auditor(workdir, record_fd, record_key, secret_globals))
     active.append("audit hook")
     return active
+
+
+UNCONFINABLE_ROOT = (
+    "This machine cannot keep a submission away from root's files, so the grader will not run one here: the "
+    "child keeps uid 0 (Python is installed where the user nobody may not read it, as under /root), and the "
+    "kernel has no Landlock (Linux 5.13 or later, with landlock among its security modules). Such a child read "
+    "/etc/shadow and root's private files, and changed the host's settings under /proc/sys. Install Python where "
+    "every user may read it (/usr/local, /opt, or a virtual environment outside /root), or grade on a kernel "
+    "with Landlock.")
+
+
+class UnconfinableRoot(RuntimeError):
+    """Raised before any student code runs where a child would keep uid 0 without Landlock: nothing
+    else keeps it from root's files (capabilities gone, it still owns them). Reads by ownership
+    happen in a mount namespace too, which makes the filesystem read-only, not unreadable."""
 
 
 def _no_new_privileges() -> bool:
@@ -360,7 +381,8 @@ def _readable_beneath(path: str) -> tuple[list[str], bool]:
 
 def _landlock(workdir: Path, gpu: bool) -> str:
     """Reads where Python, torch and the grader live, writes in the child's folder only (where that
-    is on the host's disk, the grader counts what it holds: folder.py)."""
+    is on the host's disk, the grader counts what it holds: folder.py). "" where the kernel has none
+    (skip "no-landlock-kernel" pretends so, to test what then happens: apply)."""
     libc = ctypes.CDLL(None, use_errno=True)
     syscall = libc.syscall
     syscall.restype = ctypes.c_long

@@ -277,6 +277,30 @@ def test_a_child_that_keeps_uid_0_changes_nothing_the_host_keeps(tmp_path, monke
         assert "no capabilities" in data["sandbox"]["layers"], data["sandbox"]["layers"]
 
 
+@pytest.mark.parametrize("skip", ["no-landlock-kernel", "namespaces,no-landlock-kernel", "uid,no-landlock-kernel"])
+def test_a_child_that_would_keep_uid_0_without_landlock_is_never_run(grade_file, sin, monkeypatch, tmp_path, skip):
+    """Without Landlock, a child that keeps uid 0 (capabilities gone) still owns root's files: one
+    read /etc/shadow and a root-only file under /root, in a mount namespace too (read-only is not
+    unreadable), and without one set the host's domain name through /proc/sys. The grader refuses
+    to run student code there, before any runs, and says how to mend the machine; a child that
+    drops to nobody (Python readable by all) is graded as ever."""
+    from grader.sandbox.confine import UNCONFINABLE_ROOT, python_readable_by_nobody
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    student = tmp_path / "reads_shadow.py"
+    student.write_text("print('READ', open('/etc/shadow').read()[:10])\n\n\ndef get_derivative(x):\n    return x\n")
+    outcome = grade_file(student, sin)
+    if python_readable_by_nobody() and "uid" not in skip:
+        assert outcome.status == "graded" and "READ" not in outcome.stdout, outcome.stdout
+        return
+    assert outcome.status == "grader_error" and UNCONFINABLE_ROOT in outcome.grader_error, outcome.grader_error
+    assert outcome.stdout == "" and outcome.score == 0
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "")
+    still_grades(grade_file, sin)
+
+
 @pytest.mark.parametrize("command", ["grade", "batch"])
 @pytest.mark.parametrize("host", ["root", "no CAP_SYS_ADMIN", "container"])
 def test_the_uid_drop_holds_for_real_with_a_python_nobody_can_read(python_nobody_can_read, tmp_path, command, host):
