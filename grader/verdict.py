@@ -264,7 +264,15 @@ def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol:
     # nothing: a submission that tells the calls apart by autograd's numbers can move garbage, so
     # moving alone proves nothing (autograd of another function, such as the sum dropped from
     # ‖x‖², is then unproven too, and correctness says what is wrong).
-    return FOLLOWS if np.all(scaled) or np.all(shifted) else PARTLY
+    if np.all(shifted):
+        return FOLLOWS
+    if not np.all(scaled):
+        return PARTLY
+    # Where the reference and the plain answer are both 0 (cos at 5π/2), S·R = P·R* holds whatever
+    # S is: scaling shows nothing there. Such an input is silent, not evidence either way (a red
+    # team's cos(x) + 0.3 on calls it told apart by autograd at 0.5 "followed" autograd so on the one
+    # input at 5π/2); 2·autograd there, an honest mistake, is not called a mixture either.
+    return NO_DATA if np.all((np.abs(t) <= atol) & (np.abs(p) <= atol)) else FOLLOWS
 
 
 def values_of(r: Returned, case: GridCase) -> np.ndarray | None:

@@ -358,6 +358,36 @@ def _none_everywhere(tracked_only=False, primitive_calls=3, traced=None, plain_r
     return dataclasses.replace(obs, cases=tuple(cases), planned=tuple(c.case for c in cases), traced=traced)
 
 
+def test_the_value_of_a_function_of_a_whole_vector_returned_is_named():
+    """sin(cos(‖x‖²+1)) returned instead of its gradient was told "reshaped, summed, or built anew"."""
+    from grader import exercise
+
+    norm = exercise.load("sin_cos_norm")
+    case = GridCase(np.array([0.3, -1.2, 0.7]), "float64", "cpu", "plain", "explicit")
+    value = norm.function_values(case.values).reshape(())
+    returned = Returned("tensor", values=value, dtype="float64", shape=(), device="cpu")
+    r = CaseResult(case, (returned,) * 3, (False, False, True), False, False, False, 3)
+    obs = Observations(load=LoadResult(True), cases=(r,), planned=(case,), secret=SECRET)
+    finding = checks.check_correctness(obs, norm)
+    assert finding.data["cause"] == "primitive", finding
+    assert "returned the value of" in finding.cause and "x.grad" in finding.advice
+
+
+def test_none_only_for_one_dtype_names_a_cast_after_requires_grad(sin):
+    """torch.tensor(x, requires_grad=True).double(): None for float32 inputs (the cast made a new
+    tensor, no leaf), values for float64 ones (the cast returned x itself). A helper's file was told
+    of a graph cut by torch.tensor(...), which was innocent."""
+    f32 = _observations(np.cos).cases[0]
+    f64 = dataclasses.replace(f32, case=dataclasses.replace(f32.case, dtype="float64"),
+                              calls=tuple(dataclasses.replace(c, dtype="float64") for c in f32.calls))
+    none = dataclasses.replace(f32, calls=(Returned("none"),) * 3)
+    obs = dataclasses.replace(_observations(np.cos), cases=(none, f64), planned=(none.case, f64.case))
+    finding = checks.check_correctness(obs, sin)
+    assert finding.data["cause"] == "none_cast", finding
+    assert "None came back only for float32 inputs, and values for float64 ones" in finding.cause
+    assert ".double().requires_grad_(True)" in finding.advice
+
+
 def test_none_names_its_cause_from_where_and_how_it_came(sin):
     """"A missing return" was said to every None, also to files that ended with `return x.grad`."""
     from grader.observations import Traced, TracedCall, TracedStep
@@ -405,6 +435,22 @@ def _answered_in(case: GridCase, plain: np.ndarray, hidden: np.ndarray, dtype: s
 
     return CaseResult(case, (returned(plain), returned(plain), returned(hidden)), (False, False, True),
                       False, False, False, 3)
+
+
+def test_an_input_on_a_zero_of_the_reference_shows_no_scaling(sin):
+    """At 5π/2, where cos is 0, S·R = P·R* holds for any S: a red team's cos(x) + 0.3 on calls it
+    told apart (autograd at 0.5, never at x) "followed" autograd there. Such an input is silent for
+    a scaled answer, cheat or 2·autograd alike; away from the zeros 2·autograd still follows."""
+    zero = GridCase(np.array(5 * np.pi / 2), "float64", "cpu", "plain", "explicit")
+    cos = np.cos(zero.values)
+    assert verdict.judge(_answered_in(zero, cos, cos + 0.3, "float64"), sin, SECRET).verdict == verdict.NO_DATA
+    assert verdict.judge(_answered_in(zero, 2 * cos, 2 * secret(zero.values), "float64"), sin,
+                         SECRET).verdict == verdict.NO_DATA
+    away = GridCase(np.array([0.3, 1.1, -2.0]), "float64", "cpu", "plain", "explicit")
+    assert verdict.judge(_answered_in(away, 2 * np.cos(away.values), 2 * secret(away.values), "float64"), sin,
+                         SECRET).verdict == verdict.FOLLOWS
+    assert verdict.judge(_answered_in(away, np.cos(away.values), np.cos(away.values) + 0.3, "float64"), sin,
+                         SECRET).verdict == verdict.PARTLY
 
 
 def test_cos_returned_in_bfloat16_is_never_proven(sin):
