@@ -259,6 +259,17 @@ def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None
                               "grad. A tensor made from such an input without .detach() (x.clone(), x * 1, x itself "
                               "when it is not a leaf) is no leaf, and autograd leaves the .grad of a tensor that is "
                               "not a leaf None.", fresh_leaf)
+    answered = {r.case.dtype for r in cases if values_of(r.plain, r.case) is not None}
+    empty = {r.case.dtype for r in nones}
+    if nones and answered and not answered & empty:
+        # A helper's torch.tensor(x, requires_grad=True).double() was told of a graph cut by torch.tensor.
+        return feedback.Cause("none_cast", f"Likely cause: None came back only for {' and '.join(sorted(empty))} "
+                              f"inputs, and values for {' and '.join(sorted(answered))} ones. A cast after "
+                              "requires_grad (.double(), .float(), .to(...)) makes a new tensor that is no leaf, so "
+                              "its .grad stays None; where x already has that dtype the cast returns x itself, and "
+                              "the gradient is there.",
+                              "Cast first, then make the leaf: x = x.detach().double().requires_grad_(True) (and cast "
+                              "the answer back to x's dtype), or return the .grad of the tensor you made the leaf.")
     primitive = ex.primitive
     if not any(r.primitive_calls for r in nones):
         return feedback.Cause("none_unrecorded", f"Likely cause: torch.{primitive} never ran during these calls, so "
@@ -313,6 +324,12 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     if first.kind == "tensor" and first.values is not None and first.values.size != example.case.values.size:
         # No values to compare element by element (a helper's x.grad.sum() was told its values
         # differed from cos(x) by more than the tolerance).
+        if first.values.size == 1 and not ex.elementwise and example.case.values.size > 1 and np.allclose(
+                first.values.ravel(), ex.function_values(example.case.values).ravel(), rtol=1e-5, atol=1e-6):
+            # (a helper's returned y was told it was "reshaped, summed, or built anew")
+            return feedback.Cause("primitive", f"Likely cause: your function returned the value of {ex.value} "
+                                  "itself, one number for the whole input, rather than its gradient.",
+                                  "Did you return y instead of x.grad? After y.backward(), the gradient is in x.grad.")
         one = ", one number for the whole input (a sum or a mean)," if first.values.size == 1 else ""
         return feedback.Cause("shape", f"Likely cause: your function returned a tensor of shape "
                               f"{tuple(first.shape or ())}{one} for an input of shape {example.case.shape}, so there "
@@ -336,7 +353,9 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
             xs.append(r.case.values.ravel())
             got.append(v.ravel())
             truth.append(ex.reference(r.case.values).ravel())
-            function.append(ex.function_values(r.case.values).ravel() if ex.elementwise else xs[-1] * np.nan)
+            # (a function of a whole vector has a value per element only where there is one element)
+            whole = ex.elementwise or r.case.values.size == 1
+            function.append(ex.function_values(r.case.values).ravel() if whole else xs[-1] * np.nan)
             if secret is not None:
                 moved.append(ex.reference(r.case.values, secret).ravel())
     if not xs:
