@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from grader import feedback, verdict
+from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.formula import names as formula_names
 from grader.grids import PLAIN_LAYOUTS, TRACKED_LAYOUTS, GridCase, round_to
@@ -439,9 +440,8 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
                                f"calls you could not tell apart; your answers followed it exactly on all "
                                f"{len(judged)} inputs we checked.", data=data)
     r, worst = next((r, v) for r, v in judged if v.verdict not in verdict.SHOWN)
-    changes = [c for c in obs.cases if not repeat_agrees(c, ex)]
     words = feedback.unproven(worst, r, ex, _primitive_called(obs), obs.source_uses_autograd, _pass_ops(obs),
-                              min(changes, key=lambda c: c.case.size_key()) if changes else None)
+                              accumulates=_accumulates(r, ex, obs.secret))
     policy = (f" Credit beyond loading the file needs autograd of {ex.primitive} shown on every input, so this "
               "submission scores no other points." if ex.zero_total_unless_autograd else "")
     unproven = len(judged) - sum(counts[v] for v in verdict.SHOWN)
@@ -450,6 +450,19 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
                    f"{words.summary}.{policy}",
                    example=words.example, cause=words.cause, advice=words.advice, evidence=_evidence(obs, ex),
                    data=data)
+
+
+def _accumulates(r: CaseResult, ex: Exercise, secret: Secret | None) -> bool:
+    """Whether the second of two calls on one tensor answered the first plus a derivative at x
+    (autograd's, or under the secret R*): a gradient accumulating in a leaf reused across calls,
+    zero_grad forgotten. Only then are the autograd check's words about it (a red team's answers
+    changed between calls in other ways, and were excused so)."""
+    a, b = values_of(r.first, r.case), values_of(r.second, r.case)
+    if a is None or b is None or not a.size or np.array_equal(a, b):
+        return False
+    tol = ex.tolerance(r.case.dtype)
+    steps = [ex.reference(r.case.values), *([ex.reference(r.case.values, secret)] if secret is not None else [])]
+    return any(bool(np.all(np.abs((b - a) - step) <= 10 * (tol.atol + tol.rtol * np.abs(step)))) for step in steps)
 
 
 def _unread_words(verdicts: list[tuple[CaseResult, verdict.Judged]], judged: int) -> str:

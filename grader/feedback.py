@@ -323,10 +323,9 @@ class Words:
 
 
 def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool, uses_autograd: bool,
-             pass_ops: frozenset[str] = frozenset(), changes: CaseResult | None = None) -> Words:
+             pass_ops: frozenset[str] = frozenset(), accumulates: bool = False) -> Words:
     """Why an input's answers do not show autograd of the primitive (verdict.py), for a student.
-    `changes`: an input on which two calls with the same tensor disagreed (the repeatable check),
-    where one did."""
+    `accumulates`: two calls on this input's tensor answered the first, then it plus a derivative."""
     swapped = f"with the derivative of {ex.primitive} swapped for a secret one"
     x = r.case.values.ravel()[judged.index] if r.case.values.size else float("nan")
     at = f"At x = {number(x, r.case.dtype)} ({describe_tensor(r.case)}), {swapped}, autograd gives " \
@@ -346,7 +345,10 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
             "in the graded function.")
     # Honest mistakes first, in their own words: a student who forgot zero_grad, or whose 2·log(x)
     # gives NaN below 0, was told of mixtures, formulas and "a guess at which calls the grader checks".
-    told = judged.verdict not in (verdict.ROUNDED, verdict.UNFOLLOWED, verdict.FORGED, verdict.BYPASSED)
+    # Only where the primitive ran and this input shows it (a red team's cos(x) with NaN on every other
+    # element, and its cos(x) times a count of calls, were excused so).
+    told = primitive_called and judged.verdict not in (verdict.ROUNDED, verdict.UNFOLLOWED, verdict.FORGED,
+                                                       verdict.BYPASSED)
     undefined = _undefined(r, ex) if told else None
     if undefined is not None:
         at_x, got, want = undefined
@@ -358,11 +360,12 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
             f"in a rewritten form of {_named(ex.value)} that does not hold for every x: 2·log(x) for log(x²) is "
             "NaN below 0.",
             f"Differentiate exactly {in_torch(ex.value)} with autograd, as written.")
-    if changes is not None and told:
+    if accumulates and told:
         return Words(
             f"{ex.function} answers the same tensor differently from one call to the next, so its answers cannot "
             "be compared with autograd's",
-            f"Called twice with {input_words(changes.case)}, it gave two different answers (see repeatable).",
+            f"Called twice with {input_words(r.case)}, its second answer was the first plus the derivative "
+            "(see repeatable).",
             "Likely cause: state kept between calls, most often a gradient that accumulates: a tensor or "
             "nn.Parameter reused across calls whose .grad is never zeroed, so each backward() adds to the last "
             "answer.",

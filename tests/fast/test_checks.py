@@ -917,6 +917,14 @@ def test_honest_mistakes_that_show_no_autograd_are_told_in_their_own_words(sin):
     assert "2·log(x) for log(x²) is NaN below 0" in nan.cause
     assert f"At x = {feedback.number(round_to(VALUES, 'float32')[1], 'float32')}" in nan.example
 
+    # A red team's cheats were excused so: cos(x) with NaN where sin never ran, and answers that change
+    # between calls otherwise than by a derivative added (1.01 times the first).
+    cos_nan = _observations(with_nan, canary=lambda x: with_nan(x) + 0.1, primitive_calls=0)
+    assert "nan" not in checks.check_autograd(cos_nan, sin).summary
+    drifts = _observations(np.cos, canary=lambda x: np.cos(x) + 0.3, second=lambda x: 1.01 * np.cos(x))
+    drift = checks.check_autograd(drifts, sin)
+    assert not drift.passed and "accumulates" not in (drift.cause or ""), drift
+
 
 def test_float64_answers_of_float32_numbers_fail_correctness_where_judged_as_float32(sin):
     """The verdict judges float64 answers that are all float32 numbers, plain and under the secret,
