@@ -311,7 +311,7 @@ class Session(Requests):
             self.oracle.release()
         self.record = RecordStream(os.fdopen(record_read, "rb"), self.record_key)
         self.folder_watch: FolderWatch | None = None  # started once the child says where its folder is
-        self.thread_watch: ThreadWatch | None = None  # started then too, where no cgroup bounds its threads
+        self.thread_watch: ThreadWatch | None = None  # started then too
         self._reaping = threading.Lock()  # a child started afresh: killed by group only while unreaped
 
     def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
@@ -402,10 +402,12 @@ class Session(Requests):
             self._end(self._death(doing))
         except protocol.ProtocolError as err:
             self._end(Ended("protocol", f"sent back something malformed during {doing}: {err}"))
+        if self.thread_watch is not None and self.thread_watch.look():
+            self._end(Ended("memory", f"ran too many threads during {doing}"))  # (_end says how many)
         if header.get("event") == "confined" and self.folder_watch is None and self.thread_watch is None:
             self._watch_folder(header.get("layers"))
-            if self.cgroup is None:
-                self.thread_watch = ThreadWatch(_runs_the_submission(self.process.pid), self._kill_group)
+            self.thread_watch = ThreadWatch(_runs_the_submission(self.process.pid), self._kill_group)
+            self.outer_layers = (*self.outer_layers, self.thread_watch.layer)
         return header, payload
 
     def _watch_folder(self, layers: Any) -> None:

@@ -1,4 +1,4 @@
-"""The child's threads, counted by the grader where no cgroup bounds them.
+"""The child's threads, counted by the grader.
 
 A child can make no process (seccomp refuses every clone without CLONE_THREAD), only threads, and
 a cgroup's pids.max bounds them at cgroup.PIDS. Where the host gives no cgroup (a read-only
@@ -7,6 +7,14 @@ drops to nobody, but the kernel exempts uid 0 from it, and a child that keeps ui
 Python, which nobody may read) had no bound at all: a red team's held 10,000 threads and 162 MB of
 kernel stacks for its whole grade at 10/10, and could have taken every pid on the host. So the
 grader reads how many threads the child runs, often, and stops it past MAX_THREADS.
+
+With a cgroup too, below its pids.max: there the kernel refused a thread past the limit, and an
+honest file that leaked two timer threads a call raised on one call of an input and scored 1/10,
+where without a cgroup the watch stopped it at 7.51 (a red team). So the session looks at every
+reply (look), past MAX_THREADS: a file stops at the same reply on either host, same file, same
+score. Between replies the watch's own thread looks every INTERVAL_S for a burst past pids.max
+(BURST), which no cgroup refused; a look between replies at MAX_THREADS would stop a leaking file
+at a moment that depends on timing.
 
 A child that starts threads as fast as it can (10,000 a second there) gets a few hundred past the
 limit before the next look; each costs the host a pid and a kernel stack until the child is killed.
@@ -21,16 +29,20 @@ from grader.sandbox.cgroup import PIDS
 
 
 class ThreadWatch:
-    """Reads how many threads `pid` runs every INTERVAL_S and calls `stop` once it is more than
-    MAX_THREADS, with `exceeded` and `allowed` saying why. One read of /proc/PID/status a look
-    (about 20 us): a two-thousandth of a core."""
+    """Reads how many threads `pid` runs, at every reply (look) and every INTERVAL_S, and calls
+    `stop` once it is more than MAX_THREADS at a reply, or more than BURST at any time, with
+    `exceeded` and `allowed` saying why. One read of /proc/PID/status a look (about 20 us)."""
 
     INTERVAL_S = 0.02
-    MAX_THREADS = PIDS
+    # Room below pids.max for what a child starts between two looks (a thread a millisecond, in a
+    # test, got past 8 of room), for the holder of a forked child (it shares the cgroup) and torch's own.
+    MAX_THREADS = PIDS - 64
+    BURST = PIDS
 
     def __init__(self, pid: int, stop: Callable[[], None]) -> None:
         self.exceeded = ""  # why the child was stopped, once it was
-        self.allowed = f"{self.MAX_THREADS} processes and threads"
+        self.allowed = f"{self.MAX_THREADS} threads"
+        self.layer = f"threads counted by the grader ({self.MAX_THREADS})"
         self._status = f"/proc/{pid}/status"
         self._stop = stop
         self._done = threading.Event()
@@ -38,13 +50,22 @@ class ThreadWatch:
 
     def _watch(self) -> None:
         while not self._done.wait(self.INTERVAL_S):
-            threads = thread_count(self._status)
-            if threads is None:  # it has ended
+            if self._past(self.BURST) is not False:  # (None: it has ended)
                 return
-            if threads > self.MAX_THREADS and not self._done.is_set():
-                self.exceeded = f"running more than {self.MAX_THREADS} threads"
-                self._stop()
-                return
+
+    def look(self) -> bool:
+        """Whether the child, at a reply, runs more than MAX_THREADS (then it is stopped)."""
+        return bool(self._past(self.MAX_THREADS))
+
+    def _past(self, most: int) -> bool | None:
+        threads = thread_count(self._status)
+        if threads is None:
+            return None
+        if threads > most and not self._done.is_set():
+            self.exceeded = f"running more than {self.MAX_THREADS} threads"
+            self._stop()
+            return True
+        return False
 
     def close(self) -> None:
         self._done.set()

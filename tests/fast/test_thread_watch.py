@@ -1,5 +1,5 @@
-"""The child's threads where no cgroup bounds them: counted by the grader, and the child stopped
-past what pids.max would allow."""
+"""The child's threads, counted by the grader, and the child stopped a little below what pids.max
+allows (where there is no cgroup, nothing else bounds a child that keeps uid 0)."""
 
 from __future__ import annotations
 
@@ -28,17 +28,32 @@ def _running(threads: int) -> subprocess.Popen[bytes]:
 
 def test_a_child_running_more_threads_than_a_cgroup_allows_is_stopped():
     """A red team's child that kept uid 0 (RLIMIT_NPROC exempts root) held 10,000 threads for its
-    whole grade at 10/10 where the host gave no cgroup."""
-    many = _running(ThreadWatch.MAX_THREADS + 10)
+    whole grade at 10/10 where the host gave no cgroup: past pids.max, stopped between replies."""
+    many = _running(ThreadWatch.BURST + 10)
     try:
         stopped = threading.Event()
         watch = ThreadWatch(many.pid, stopped.set)
         assert stopped.wait(5)
         assert watch.exceeded == f"running more than {ThreadWatch.MAX_THREADS} threads"
-        assert watch.allowed == f"{ThreadWatch.MAX_THREADS} processes and threads"
+        assert watch.allowed == f"{ThreadWatch.MAX_THREADS} threads"
     finally:
         many.kill()
         many.wait()
+
+
+def test_past_the_threads_it_may_run_a_child_is_stopped_at_a_reply_not_between():
+    """Where the watch's own looks decide only past pids.max, a file that leaks threads stops at the
+    same reply on every host and every run (same file, same score)."""
+    leaks = _running(ThreadWatch.MAX_THREADS + 10)
+    try:
+        stopped = threading.Event()
+        watch = ThreadWatch(leaks.pid, stopped.set)
+        assert not stopped.wait(0.3)  # between replies: no look stops it
+        assert watch.look() and stopped.is_set()
+        assert watch.exceeded == f"running more than {ThreadWatch.MAX_THREADS} threads"
+    finally:
+        leaks.kill()
+        leaks.wait()
 
 
 def test_a_child_within_the_bound_runs_on_and_an_ended_one_ends_the_watch():
@@ -47,7 +62,7 @@ def test_a_child_within_the_bound_runs_on_and_an_ended_one_ends_the_watch():
         assert thread_count(f"/proc/{few.pid}/status") == ThreadWatch.MAX_THREADS - 19  # and the main thread
         stopped = threading.Event()
         watch = ThreadWatch(few.pid, stopped.set)
-        assert not stopped.wait(0.3) and watch.exceeded == ""
+        assert not stopped.wait(0.3) and not watch.look() and watch.exceeded == ""
     finally:
         few.kill()
         few.wait()
