@@ -661,7 +661,8 @@ def _ended_words(obs: Observations) -> str:
         "timeout": "Look for a loop that never ends or a very slow computation.",
         "crash": "Something in native code failed hard (a segfault or abort).",
         "exit": "Do not call os._exit, sys.exit or exit() in your function.",
-        "memory": "Work on x itself: do not build tensors much larger than x, or keep data in files.",
+        "memory": "Work on x itself: do not build tensors much larger than x, keep data in files, or start "
+                  "threads that outlive a call.",
         "protocol": "",
     }.get(obs.ended.reason, "")
     return f"Grading stopped early: your code {obs.ended.detail}{on}. {hint}".strip()
