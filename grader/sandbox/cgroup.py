@@ -53,6 +53,13 @@ class Cgroup:
         with contextlib.suppress(OSError, ValueError):
             _memory_limit(self.version, self.folders[0], int(usage.read_text()) + self.allowance)
 
+    def refused_threads(self) -> bool:
+        """Whether the kernel refused a process or thread here for going over pids.max."""
+        with contextlib.suppress(OSError, ValueError):
+            fields = dict(line.split() for line in (self.folders[-1] / "pids.events").read_text().splitlines())
+            return int(fields.get("max", 0)) > 0
+        return False
+
     def out_of_memory(self) -> bool:
         """Whether the kernel killed something here for going over the memory limit."""
         memory = self.folders[0]

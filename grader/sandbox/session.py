@@ -325,7 +325,8 @@ class Session(Requests):
         self.cgroup = cgroup.create(int(memory_gib * (1 << 30))) if memory_gib else None
         self._settled = False  # the cgroup's limit, set above what Python and torch took when setup is sent
         # Layers the child cannot see for itself (it reports the rest); a forked child reports its namespaces.
-        bounds = (self.cgroup.layer() if self.cgroup else cgroup.FALLBACK_LAYER,) if memory_gib else ()
+        bounds = (*((self.cgroup.layer() if self.cgroup else cgroup.FALLBACK_LAYER,) if memory_gib else ()),
+                  ThreadWatch.LAYER)
         self.outer_layers: tuple[str, ...] = bounds
         self.process: subprocess.Popen[bytes] | ForkedChild
         forked = zygote and self._fork(zygote, (request_read, reply_write, record_write, self.oracle.channel))
@@ -406,8 +407,8 @@ class Session(Requests):
             self._end(Ended("memory", f"ran too many threads during {doing}"))  # (_end says how many)
         if header.get("event") == "confined" and self.folder_watch is None and self.thread_watch is None:
             self._watch_folder(header.get("layers"))
-            self.thread_watch = ThreadWatch(_runs_the_submission(self.process.pid), self._kill_group)
-            self.outer_layers = (*self.outer_layers, self.thread_watch.layer)
+            self.thread_watch = ThreadWatch(_runs_the_submission(self.process.pid), self._kill_group,
+                                            self.cgroup.refused_threads if self.cgroup else lambda: False)
         return header, payload
 
     def _watch_folder(self, layers: Any) -> None:

@@ -39,29 +39,33 @@ class ThreadWatch:
     MAX_THREADS = PIDS - 64
     BURST = PIDS
 
-    def __init__(self, pid: int, stop: Callable[[], None]) -> None:
+    LAYER = f"threads counted by the grader ({MAX_THREADS})"
+
+    def __init__(self, pid: int, stop: Callable[[], None], refused: Callable[[], bool] = lambda: False) -> None:
+        """`refused`: whether the kernel has refused the child a thread (its cgroup's pids.max): a
+        child that starts threads faster than the looks get past MAX_THREADS meets that first."""
         self.exceeded = ""  # why the child was stopped, once it was
         self.allowed = f"{self.MAX_THREADS} threads"
-        self.layer = f"threads counted by the grader ({self.MAX_THREADS})"
         self._status = f"/proc/{pid}/status"
-        self._stop = stop
+        self._stop, self._refused = stop, refused
         self._done = threading.Event()
         threading.Thread(target=self._watch, daemon=True).start()
 
     def _watch(self) -> None:
         while not self._done.wait(self.INTERVAL_S):
-            if self._past(self.BURST) is not False:  # (None: it has ended)
+            if self._past(self.BURST, at_a_reply=False) is not False:  # (None: it has ended)
                 return
 
     def look(self) -> bool:
-        """Whether the child, at a reply, runs more than MAX_THREADS (then it is stopped)."""
-        return bool(self._past(self.MAX_THREADS))
+        """Whether the child, at a reply, runs more than MAX_THREADS or was refused one (then it is
+        stopped)."""
+        return bool(self._past(self.MAX_THREADS, at_a_reply=True))
 
-    def _past(self, most: int) -> bool | None:
+    def _past(self, most: int, at_a_reply: bool) -> bool | None:
         threads = thread_count(self._status)
         if threads is None:
             return None
-        if threads > most and not self._done.is_set():
+        if (threads > most or (at_a_reply and self._refused())) and not self._done.is_set():
             self.exceeded = f"running more than {self.MAX_THREADS} threads"
             self._stop()
             return True
