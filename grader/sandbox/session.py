@@ -408,7 +408,7 @@ class Session(Requests):
         if header.get("event") == "confined" and self.folder_watch is None and self.thread_watch is None:
             self._watch_folder(header.get("layers"))
             self.thread_watch = ThreadWatch(_runs_the_submission(self.process.pid), self._kill_group,
-                                            self.cgroup.refused_threads if self.cgroup else lambda: False)
+                                            self.cgroup.refused_threads if self.cgroup else None)
         return header, payload
 
     def _watch_folder(self, layers: Any) -> None:

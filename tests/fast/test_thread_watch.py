@@ -49,7 +49,7 @@ def test_past_the_threads_it_may_run_a_child_is_stopped_at_a_reply_not_between()
         stopped = threading.Event()
         watch = ThreadWatch(leaks.pid, stopped.set)
         assert not stopped.wait(0.3)  # between replies: no look stops it
-        assert watch.look() and stopped.is_set()
+        assert watch.look() and stopped.is_set()  # (the first reply is looked at, then every LOOK_EVERY-th)
         assert watch.exceeded == f"running more than {ThreadWatch.MAX_THREADS} threads"
     finally:
         leaks.kill()
