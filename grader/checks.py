@@ -615,8 +615,11 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     # call zeroed x in place and was shown "then 1.0320721"), so it is said in words.
     r = min(bad, key=lambda r: r.case.size_key())
     a, b = values_of(r.first, r.case), values_of(r.second, r.case)
+    # One test of accumulation for this check and the autograd check's words: the second answer is
+    # the first plus a derivative. Numbers are shown only where that is "first P, then 2P".
+    accumulates = _accumulates(r, ex, obs.secret)
     if a is not None and b is not None and a.size:
-        doubled = bool(np.allclose(b, 2 * a, rtol=1e-4, atol=1e-6))
+        doubled = accumulates and bool(np.allclose(b, 2 * a, rtol=1e-4, atol=1e-6))
         plain = values_of(r.plain, r.case)
         if doubled and plain is not None and plain.size:
             i = int(np.argmax(np.abs(plain)))
@@ -626,15 +629,15 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
             shown = "the second answer differs from the first"
     else:
         shown = f"first it {feedback.returned_words(r.first)}, then it {feedback.returned_words(r.second)}"
-        doubled = False
-    cause = ("Likely cause: gradients accumulate: each backward() adds to x.grad, so the second call returns "
-             "twice the derivative." if doubled else "Likely cause: your function keeps state between calls.")
+    cause = ("Likely cause: gradients accumulate: each backward() adds the derivative to x.grad again, so the "
+             "second call returns the first answer plus the derivative." if accumulates else
+             "Likely cause: your function keeps state between calls.")
     return Finding("repeatable", False, 0.0,
                    f"Two calls on the same tensor disagree on {len(bad)} of {len(judged)} inputs.",
                    example=f"Called twice with {feedback.input_words(r.case)}: {shown}.",
                    cause=cause,
                    advice="Work on a fresh copy in every call: x = x.detach().clone().requires_grad_(True).",
-                   data={"cause": "accumulation" if doubled else "state"})
+                   data={"cause": "accumulation" if accumulates else "state"})
 
 
 def _only_what_ran(finding: Finding, obs: Observations) -> Finding:

@@ -181,7 +181,18 @@ def test_wrong_values_get_named(sin, plain, cause):
 def test_accumulating_gradient_is_named(sin):
     finding = checks.check_repeatable(_observations(np.cos, second=lambda x: 2 * np.cos(x)), sin)
     assert not finding.passed and finding.data["cause"] == "accumulation"
-    assert "twice the derivative" in finding.cause
+    assert "plus the derivative" in finding.cause
+
+
+def test_accumulation_onto_an_earlier_gradient_is_named_without_numbers(sin):
+    """The repeat check and the autograd check's words ask one question: is the second answer the
+    first plus a derivative? A leaf that already held one gradient answers 2P, then 3P: that is
+    accumulation too, and its numbers are not "first P, then 2P"."""
+    finding = checks.check_repeatable(_observations(lambda x: 2 * np.cos(x), second=lambda x: 3 * np.cos(x)), sin)
+    assert finding.data["cause"] == "accumulation"
+    assert finding.example.endswith(": the second answer differs from the first.")
+    other = checks.check_repeatable(_observations(np.cos, second=lambda x: 1.5 * np.cos(x)), sin)
+    assert other.data["cause"] == "state"
 
 
 def test_a_repeat_under_the_secret_shows_no_number_of_the_secrets(sin):
