@@ -41,6 +41,14 @@ from typing import Any
 from grader.canary import GC_TURNED_ON, SECRET_ROUTES
 
 NOBODY = 65534
+# A uid of its own for each sandbox child (session.child_uid picks one): the kernel counts processes
+# and threads (RLIMIT_NPROC), queued signals, pipe pages and inotify instances per user, so children
+# that all ran as nobody shared one count: of three graded at once that each held 180 threads, one
+# was refused a thread at 146 (512 of nobody's), its score hanging on whom it was graded beside. Nor
+# does one child then own another's files. Systemd leaves this range unused (docs/UIDS-GIDS.md: above the
+# container ranges, below 2^31 and the foreign range); a host whose user namespace maps none of it
+# (a rootless container) gets nobody, as before.
+CHILD_UIDS = range(0x7000_0000, 0x7800_0000)
 FOLDER_MIB = 256  # the child's folder, a tmpfs where it has a mount namespace
 FOLDER_ENTRIES = 1_000  # files and folders in it (an honest file makes a handful: matplotlib's cache, a plot)
 TMPFS_LAYER = f"folder: {FOLDER_MIB} MiB tmpfs"
@@ -160,10 +168,11 @@ def _private_filesystem(workdir: Path) -> list[str]:
 
 
 def _least_privilege(workdir: Path, drop_uid: bool = True) -> list[str]:
-    """Drop to nobody where Python stays readable (and `drop_uid`), and in every case end with no
-    capabilities (a root that keeps its uid then owns its folder: without capabilities it could not
-    enter nobody's). Never skipped: a root child with its capabilities sets the clock, reboots,
-    reads the grader's environment through /proc."""
+    """Drop to the uid of its own that the grader gave its folder (child_uid) where Python stays
+    readable (and `drop_uid`), and in every case end with no capabilities (a root that keeps its
+    uid then owns its folder: without capabilities it could not enter another uid's). Never
+    skipped: a root child with its capabilities sets the clock, reboots, reads the grader's
+    environment through /proc."""
     active = []
     libc = ctypes.CDLL(None, use_errno=True)
     root = os.geteuid() == 0
@@ -172,14 +181,15 @@ def _least_privilege(workdir: Path, drop_uid: bool = True) -> list[str]:
     libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     if root:
         libc.prctl(_PR_SET_SECUREBITS, _SECUREBITS, 0, 0, 0)
-    if root and _outer_uid() == NOBODY:
-        # Root only in a user namespace made after dropping to nobody (by a root grader without
-        # CAP_SYS_ADMIN): nobody on the host already, and its folder is its own.
-        limit_threads()
-        active.append(f"uid {NOBODY} outside its user namespace")
-    elif (root and drop_uid and python_readable_by_nobody() and drop_to_nobody()) or os.geteuid() == NOBODY:
-        # nobody now, or already (dropped by the zygote's fork that then could make no namespaces)
-        active.append(f"uid {NOBODY}")
+    uid = child_uid(workdir)
+    if root and uid and _outer_uid() == uid:
+        # Root only in a user namespace made after dropping to its uid (by a root grader without
+        # CAP_SYS_ADMIN): that uid on the host already, and its folder is its own.
+        limit_threads(uid)
+        active.append(f"{_uid_words(uid)} outside its user namespace")
+    elif uid and ((root and drop_uid and python_readable_by_nobody() and drop_to(uid)) or os.geteuid() == uid):
+        # its uid now, or already (dropped by the zygote's fork that then could make no namespaces)
+        active.append(_uid_words(uid))
     elif root:
         for path in (workdir, *workdir.iterdir()):
             os.chown(path, 0, 0, follow_symlinks=False)
@@ -204,7 +214,7 @@ def _capabilities() -> dict[str, int]:
 
 def python_readable_by_nobody() -> bool:
     """Python, torch and the grader, all reachable by another user. The grader asks too (it never
-    imports torch): it gives the child's folder to nobody only where the child can become nobody."""
+    imports torch): it gives the child's folder to a uid of its own only where the child can drop to it."""
     import grader
 
     places = {sys.base_prefix, sys.prefix, str(Path(grader.__file__).parent), *_module_roots()}
@@ -254,24 +264,41 @@ def _world_readable(path: str) -> bool:
     return all(p.stat().st_mode & 0o005 == 0o005 for p in (current, *current.parents))
 
 
-def drop_to_nobody(limit: bool = True) -> bool:
-    """Become nobody for good (root only); False where this process cannot. With `limit`, at most
-    512 processes and threads of nobody's (a zygote's fork that drops before making a user namespace
-    leaves that to its child: it must still fork the child when a busy one holds nobody's count)."""
+def child_uid(workdir: Path) -> int:
+    """The uid this child drops to: its folder's owner, where the grader gave it one of CHILD_UIDS or
+    nobody (session._give_a_uid, before any student code runs), else 0 (it keeps its uid)."""
+    try:
+        owner = workdir.stat().st_uid
+    except OSError:
+        return 0
+    if owner == 0:  # in a user namespace made as that uid, where it is root (0 inside: the host's uid)
+        owner = _outer_uid() or 0
+    return owner if owner in CHILD_UIDS or owner == NOBODY else 0
+
+
+def _uid_words(uid: int) -> str:
+    """The layer's words: the same on every run (the uid itself is drawn for each child)."""
+    return f"uid {NOBODY}" if uid == NOBODY else "a uid of its own (no other child's, not root)"
+
+
+def drop_to(uid: int, limit: bool = True) -> bool:
+    """Become `uid` for good (root only); False where this process cannot. With `limit`, bounded in
+    processes and threads (limit_threads; a zygote's fork that drops before making a user namespace
+    leaves that to its child: it must still fork the child)."""
     import signal
 
     _drop_bounding_set(ctypes.CDLL(None, use_errno=True))
     try:
         os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
-    except OSError:  # root only inside a user namespace, where nobody is not mapped
+        os.setgid(uid)
+        os.setuid(uid)
+    except OSError:  # root only inside a user namespace, where that uid is not mapped
         return False
     # Changing uid clears the parent-death signal; set it again so the child still dies with the
     # process that holds its pid namespace.
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if limit:
-        limit_threads()
+        limit_threads(uid)
     return True
 
 
@@ -282,11 +309,16 @@ def _drop_bounding_set(libc: Any) -> None:
         cap += 1
 
 
-def limit_threads() -> None:
-    """Counts threads too; seccomp already forbids new processes, this bounds a thread spree."""
+def limit_threads(uid: int) -> None:
+    """Counts threads too; seccomp already forbids new processes, this bounds a thread spree. A uid
+    of the child's own (CHILD_UIDS) is refused what pids.max would refuse, cgroup or not; nobody,
+    whose count every child shares, twice that."""
     import resource
 
-    resource.setrlimit(resource.RLIMIT_NPROC, (512, 512))
+    from grader.sandbox.cgroup import PIDS
+
+    most = PIDS if uid in CHILD_UIDS else 2 * PIDS
+    resource.setrlimit(resource.RLIMIT_NPROC, (most, most))
 
 
 def _readable_roots(workdir: Path) -> list[str]:
@@ -443,7 +475,8 @@ def _seccomp(gpu: bool = False) -> str:
     last = last_filter_program()  # (loaded at the end below: it refuses further filters)
     if os.getpid() != 1:
         # No pid namespace of its own (a container's root, say): other children of the grader are
-        # visible and, once they too are nobody, as much its own as itself. Only Landlock's signal
+        # visible (and, where they are nobody, as a rootless container gives, as much its own as
+        # itself; elsewhere each has a uid of its own). Only Landlock's signal
         # scope (kernel 6.12) would stop a kill(): signals to itself only, here, for every kernel.
         own = _for_pid(own_signals_program(), os.getpid())
         if own is not None and _load_filter(own):

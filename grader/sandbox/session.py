@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hmac
+import itertools
 import os
 import secrets
 import shutil
@@ -29,6 +30,7 @@ from grader.canary import FLOODED, FORGED_LINES, MORE_ROUTES, is_secret_route
 from grader.observations import Ended
 from grader.sandbox import cgroup, protocol
 from grader.sandbox.confine import (
+    CHILD_UIDS,
     DISK_LAYER,
     FOLDER_MIB,
     NOBODY,
@@ -316,9 +318,7 @@ class Session(Requests):
 
     def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
                zygote: Zygote | None, memory_gib: float | None) -> None:
-        if child_is_nobody():  # its directory must stay its own
-            for path in (self.workdir, self.path):
-                os.chown(path, NOBODY, NOBODY)
+        self.uid = _give_a_uid(self.workdir, self.path) if child_drops_root() else 0  # 0: the child keeps its uid
         # Testing aid only: layers to leave off, to show each other layer holds alone.
         self.skip = frozenset(name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name)
         self.memory_gib = memory_gib
@@ -333,7 +333,7 @@ class Session(Requests):
         if forked:
             self.process, out_pipe, err_pipe = forked
         else:
-            namespaces = () if "namespaces" in self.skip else namespace_prefix(child_is_nobody())
+            namespaces = () if "namespaces" in self.skip else namespace_prefix(self.uid)
             self.outer_layers = (*bounds, NAMESPACES_LAYER) if namespaces else bounds
             join = ("/bin/sh", "-c", _JOIN, "sh", *self.cgroup.procs, "--") if self.cgroup else ()
             popen = subprocess.Popen(
@@ -364,7 +364,7 @@ class Session(Requests):
         try:
             child = zygote.spawn(self.workdir, _child_env(self.workdir), fds, "namespaces" not in self.skip,
                                  cgroup=self.cgroup.procs if self.cgroup else (), extras=self._extras,
-                                 nobody=child_is_nobody())
+                                 uid=self.uid)
         except ZygoteGone as gone:
             for fd in (stdout, stderr):
                 os.close(fd)
@@ -563,14 +563,15 @@ def _remove_dead_folders() -> None:
     the OOM killer; a test suite that kills graders left six a run), as cgroup.py does for their
     cgroups. Only this user's, and only an hour old: a grader in another pid namespace that shares
     this /tmp has a pid that /proc here does not show, and a child's folder lives for one
-    submission, minutes at most. A root grader's are nobody's where its children drop to nobody."""
+    submission, minutes at most. A root grader's are its children's where they drop to a uid of their own."""
     cutoff = time.time() - DEAD_FOLDER_AGE_S
     mine = {os.getuid(), NOBODY} if os.getuid() == 0 else {os.getuid()}
+    children = CHILD_UIDS if os.getuid() == 0 else range(0)
     for folder in Path(tempfile.gettempdir()).glob("grader-*-*"):
         owner = folder.name.split("-")[1]
         with contextlib.suppress(OSError):
             info = folder.lstat()
-            if (owner.isdigit() and stat.S_ISDIR(info.st_mode) and info.st_uid in mine
+            if (owner.isdigit() and stat.S_ISDIR(info.st_mode) and (info.st_uid in mine or info.st_uid in children)
                     and info.st_mtime < cutoff and not os.path.exists(f"/proc/{owner}")):
                 remove_folder(folder)
 
@@ -608,34 +609,68 @@ def _gone(pid: int) -> bool:
 
 
 @functools.cache
-def child_is_nobody() -> bool:
-    """Whether sandbox children end as nobody: the grader runs as root, and nobody can read Python,
-    torch and the grader (the child checks the same before it drops, confine.py)."""
+def child_drops_root() -> bool:
+    """Whether sandbox children drop root's uid (to one of their own, _give_a_uid): the grader runs
+    as root, and any other user can read Python, torch and the grader (the child checks the same
+    before it drops, confine.py)."""
     return os.geteuid() == 0 and python_readable_by_nobody()
 
 
-@functools.cache
-def namespace_prefix(as_nobody: bool = False) -> tuple[str, ...]:
+_uids = itertools.count()
+
+
+def _give_a_uid(workdir: Path, submission: Path) -> int:
+    """A uid for the child no other live child has (confine.CHILD_UIDS says why), given its folder
+    and submission: this process's pid picks 64 of them, used in turn (a Dask worker grades in
+    threads), so a uid comes back to a child only after 63 others. Nobody where the host's user
+    namespace maps none of them (chown refuses it: a rootless container)."""
+    uid = CHILD_UIDS.start + (os.getpid() * 64 + next(_uids) % 64) % len(CHILD_UIDS)
+    for given in (uid, NOBODY):
+        try:
+            for path in (workdir, submission):
+                os.chown(path, given, given)
+            return given
+        except OSError:
+            continue
+    raise OSError(f"could not give the child's folder {workdir} to a uid of its own or to nobody")
+
+
+def namespace_prefix(uid: int = 0) -> tuple[str, ...]:
     """A command prefix that starts the child in new pid, network, mount, IPC and UTS namespaces, or () where
     the OS does not allow it. In a pid namespace the child is process 1: when it dies the kernel
     kills everything it started (daemons and setsid included), and it can see and signal nothing
     outside. In a network namespace there is no network at all, loopback included.
 
     Without CAP_SYS_ADMIN the namespaces need a user namespace, whose root is whoever made it: a
-    root grader makes it as nobody (`as_nobody`), or its child would be the host's root in there,
-    unable to drop to nobody (unmapped) or to enter nobody's folder. Without setpriv, none then."""
+    root grader makes it as the child's `uid`, or its child would be the host's root in there,
+    unable to drop to its uid (unmapped) or to enter its folder. Without setpriv, none then."""
+    return _namespace_prefixes(uid).get(_namespace_kind(bool(uid)), ())
+
+
+@functools.cache
+def _namespace_kind(as_another_uid: bool) -> str:
+    """Which prefix of _namespace_prefixes works here ("" for none), asked once (as nobody, for a
+    child that drops: any uid but root's is answered the same)."""
+    prefixes = _namespace_prefixes(NOBODY if as_another_uid else 0)
+    for kind in ("common", "user"):
+        if kind in prefixes and subprocess.run([*prefixes[kind], "true"], capture_output=True,
+                                               timeout=10).returncode == 0:
+            return kind
+    return ""
+
+
+def _namespace_prefixes(uid: int) -> dict[str, tuple[str, ...]]:
     unshare = shutil.which("unshare")
     if unshare is None:
-        return ()
+        return {}
     common = [unshare, "--pid", "--fork", "--kill-child", "--net", "--ipc", "--uts", "--mount", "--mount-proc"]
     user = [*common[:1], "--user", "--map-root-user", *common[1:]]
-    if as_nobody:
+    if uid:
         setpriv = shutil.which("setpriv")
-        user = [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--", *user] if setpriv else []
-    for prefix in (common, user):
-        if prefix and subprocess.run([*prefix, "true"], capture_output=True, timeout=10).returncode == 0:
-            return tuple(prefix)
-    return ()
+        if setpriv is None:
+            return {"common": tuple(common)}
+        user = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", *user]
+    return {"common": tuple(common), "user": tuple(user)}
 
 
 def _base_env() -> dict[str, str]:

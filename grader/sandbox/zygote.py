@@ -24,7 +24,7 @@ share its warm-up (2 s of CPU and 70 MB more for torch's compiler stack) and its
 the last of them hangs up.
 
 Control messages are JSON over a SOCK_SEQPACKET socket pair (one datagram per message):
-  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup", "extras", "nobody"} + 6 fds
+  grader -> zygote  {"op": "spawn", "workdir", "env", "namespaces", "cgroup", "extras", "uid"} + 6 fds
   zygote -> grader  {"event": "ready"} once; {"event": "spawned", "pid"} + the child's pidfd;
                     {"event": "exited", "pid", "code"}
 where "code" follows subprocess's convention (negative: killed by that signal). The grader kills a child
@@ -131,13 +131,13 @@ class Zygote:
             self._ready = True
 
     def spawn(self, workdir: Path, env: dict[str, str], fds: tuple[int, ...], namespaces: bool,
-              cgroup: tuple[str, ...] = (), extras: tuple[str, ...] = (), nobody: bool = False) -> ForkedChild:
+              cgroup: tuple[str, ...] = (), extras: tuple[str, ...] = (), uid: int = 0) -> ForkedChild:
         """Fork a sandbox child in `workdir` with fds (request read, reply write, record write, the
         oracle's socket, stdout, stderr). The child joins the cgroup whose cgroup.procs files are given. With
         `extras` (EXTRAS' names) the zygote first takes those on, if it has not yet (seconds).
-        With `nobody` (workdir is nobody's) a fork that needs a user namespace drops to nobody first."""
+        With `uid` (workdir's owner, not root) a fork that needs a user namespace drops to it first."""
         message = json.dumps({"op": "spawn", "workdir": str(workdir), "env": env, "namespaces": namespaces,
-                              "cgroup": list(cgroup), "extras": list(extras), "nobody": nobody}).encode()
+                              "cgroup": list(cgroup), "extras": list(extras), "uid": uid}).encode()
         with self._lock:
             self.ready()
             try:
@@ -417,7 +417,8 @@ def _hold(torch: Any, request: dict[str, Any], fds: list[int], keep_closed: tupl
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         _leave_the_zygote(libc, request, keep_closed)
-        entered = request.get("namespaces") and _unshare(libc, bool(request.get("nobody")))
+        uid = request.get("uid")
+        entered = request.get("namespaces") and _unshare(libc, uid if isinstance(uid, int) else 0)
         pid = os.fork()
         if pid == 0:
             _become_child(torch, libc, request, fds, bool(entered))
@@ -437,13 +438,13 @@ def _nobody_may_make_user_namespaces() -> bool:
     refuses them, nor where only root may): asked once, in a throwaway fork that becomes nobody."""
     if os.geteuid() != 0:
         return False
-    from grader.sandbox.confine import drop_to_nobody
+    from grader.sandbox.confine import NOBODY, drop_to
 
     pid = os.fork()
     if pid == 0:
         code = 1
         with contextlib.suppress(BaseException):
-            if drop_to_nobody(limit=False):  # the same steps as the fork that would make one
+            if drop_to(NOBODY, limit=False):  # the same steps as the fork that would make one
                 code = 0 if ctypes.CDLL(None, use_errno=True).unshare(_CLONE_NEWUSER) == 0 else 1
         os._exit(code)
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
@@ -452,22 +453,22 @@ def _nobody_may_make_user_namespaces() -> bool:
 _NOBODY_MAY_NEST = [False]  # set once by main, before any fork: see _nobody_may_make_user_namespaces
 
 
-def _unshare(libc: Any, nobody: bool) -> bool:
+def _unshare(libc: Any, child_uid: int) -> bool:
     """New pid, network, mount, IPC and UTS namespaces (in a user namespace where that is what it takes). A
-    user namespace's root is whoever made it: with `nobody`, a root zygote's fork becomes nobody
-    first (session.namespace_prefix says why). Where nobody may make none (a container), it makes
-    no namespaces and stays root: the child then drops to nobody itself once confined, so no
-    other child can signal it, or fill nobody's process count, while it sets itself up."""
+    user namespace's root is whoever made it: with `child_uid` (its folder's owner), a root zygote's
+    fork becomes that uid first (session.namespace_prefix says why). Where no such uid may make one
+    (a container), it makes no namespaces and stays root: the child then drops to its uid itself
+    once confined, so no other child can signal it while it sets itself up."""
     flags = _CLONE_NEWPID | _PRIVATE
     if libc.unshare(flags) == 0:
         return True
-    dropped = nobody and os.geteuid() == 0
+    dropped = bool(child_uid) and os.geteuid() == 0
     if dropped and not _NOBODY_MAY_NEST[0]:
         return False
     if dropped:
-        from grader.sandbox.confine import drop_to_nobody
+        from grader.sandbox.confine import drop_to
 
-        if not drop_to_nobody(limit=False):  # the child limits itself once confined (confine.py)
+        if not drop_to(child_uid, limit=False):  # the child limits itself once confined (confine.py)
             return False
         # A changed uid makes a process undumpable, which gives its /proc files to root: it could
         # not write its own uid_map below. Dumpable again until the map is written.

@@ -15,6 +15,7 @@ import pytest
 from grader import batch, cli, grade
 from grader.report.result_json import signature
 from grader.sandbox import session
+from grader.sandbox.confine import NOBODY
 from tests.conftest import SUBMISSIONS
 
 
@@ -39,7 +40,7 @@ def test_a_child_that_cannot_start_is_that_files_grader_error(monkeypatch, sin, 
 
 
 def test_a_session_that_cannot_start_leaves_no_folder_or_pipe(monkeypatch, tmp_path):
-    session.namespace_prefix()  # cached before Popen fails below
+    session.namespace_prefix(NOBODY if session.child_drops_root() else 0)  # cached before Popen fails below
     source = tmp_path / "solution.py"
     source.write_text("def get_derivative(x):\n    return x\n")
     fds = set(os.listdir("/proc/self/fd"))

@@ -26,6 +26,7 @@ import pytest
 
 from bench.batch_speed import quick_exercise
 from grader.sandbox import cgroup
+from grader.sandbox.confine import CHILD_UIDS
 from tests.conftest import ROOT, SUBMISSIONS
 
 pytestmark = pytest.mark.slow
@@ -304,22 +305,74 @@ def test_a_child_that_would_keep_uid_0_without_landlock_is_never_run(grade_file,
 @pytest.mark.parametrize("command", ["grade", "batch"])
 @pytest.mark.parametrize("host", ["root", "no CAP_SYS_ADMIN", "container"])
 def test_the_uid_drop_holds_for_real_with_a_python_nobody_can_read(python_nobody_can_read, tmp_path, command, host):
-    """Without CAP_SYS_ADMIN the namespaces need a user namespace, made after dropping to nobody: the
-    child is then root in there and nobody on the host. A container's root (no user namespaces
-    either) has no namespaces, and the child drops to nobody itself."""
+    """Without CAP_SYS_ADMIN the namespaces need a user namespace, made after dropping to the child's
+    uid: the child is then root in there and that uid on the host. A container's root (no user
+    namespaces either) has no namespaces, and the child drops to its uid itself. The uid is one of
+    confine.CHILD_UIDS, the child's own, and the layer's words are the same on every run."""
     data = graded_as(host, tmp_path, "reads_capabilities.py", command, str(python_nobody_can_read))
     layers, stdout = data["sandbox"]["layers"], data["output"]["stdout"]
     assert data["score"] == 10, data
     assert "no capabilities" in layers and "CapEff: 0000000000000000" in stdout
-    if "uid 65534 outside its user namespace" in layers:
-        # uid 0 in there is nobody outside (setuid(0) is then to its own uid, which changes nothing)
-        assert host == "no CAP_SYS_ADMIN" and "UidMap: 0 65534 1" in stdout
+    own = "a uid of its own (no other child's, not root)"
+    if f"{own} outside its user namespace" in layers:
+        # uid 0 in there is its uid outside (setuid(0) is then to its own uid, which changes nothing)
+        uid_map = re.search(r"UidMap: 0 (\d+) 1", stdout)
+        assert host == "no CAP_SYS_ADMIN" and uid_map and int(uid_map[1]) in CHILD_UIDS, stdout
         assert "pid, network, mount, IPC and UTS namespaces" in layers
         assert "folder: 256 MiB tmpfs" in layers
     else:
-        assert "uid 65534" in layers and "Uid: 65534 65534 65534 65534" in stdout
+        uids = re.search(r"Uid: (\d+) \1 \1 \1", stdout)
+        assert own in layers and uids and int(uids[1]) in CHILD_UIDS, stdout
         assert "setuid(0) refused" in stdout and "CapBnd: 0000000000000000" in stdout
         assert ("pid, network, mount, IPC and UTS namespaces" in layers) == (host == "root")
+
+
+HOLDS_THREADS = """
+import _thread, os, threading, time
+
+threading.stack_size(32768)
+gate = _thread.allocate_lock()
+gate.acquire()
+started = 0
+try:
+    for _ in range(180):
+        _thread.start_new_thread(gate.acquire, ())
+        started += 1
+finally:
+    time.sleep(4)  # while the others hold theirs
+    print("started", started, "as", os.getuid(), open("/proc/self/uid_map").read().split(), flush=True)
+    gate.release()
+
+
+def get_derivative(x):
+    x = x.detach().clone().requires_grad_(True)
+    x.sin().sum().backward()
+    return x.grad
+"""
+
+
+def test_children_graded_at_once_share_no_count_of_the_kernels(python_nobody_can_read, tmp_path):
+    """The kernel counts processes and threads (RLIMIT_NPROC), pipe pages and inotify instances per
+    user: when every child ran as nobody, three children that each held 180 threads at once (each
+    below its own bounds) made one another's fail ("can't start new thread", 512 of nobody's), and a
+    student's score hung on whom they were graded beside. Each child now has a uid of its own."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for student in ("ann", "bob", "cem"):
+        (folder / f"{student}.py").write_text(HOLDS_THREADS)
+    done = subprocess.run([str(python_nobody_can_read), "-m", "grader", "batch", str(folder), "--out",
+                           str(tmp_path / "out"), "--no-plot", "-j", "3"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr
+    uids = set()
+    for student in ("ann", "bob", "cem"):
+        data = json.loads((tmp_path / "out" / student / "result.json").read_text())
+        stdout = data["output"]["stdout"]
+        assert data["score"] == 10 and "started 180" in stdout, (student, stdout)
+        host_uid = re.search(r"as (\d+) \['0', '(\d+)'", stdout)
+        assert host_uid, stdout
+        uids.add(int(host_uid[2]) if host_uid[1] == "0" else int(host_uid[1]))
+    assert len(uids) == 3 and all(uid in CHILD_UIDS for uid in uids), uids
 
 
 @pytest.mark.parametrize("command", ["grade", "batch"])
