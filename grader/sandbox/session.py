@@ -337,8 +337,8 @@ class Session(Requests):
             self.outer_layers = (*bounds, NAMESPACES_LAYER) if namespaces else bounds
             join = ("/bin/sh", "-c", _JOIN, "sh", *self.cgroup.procs, "--") if self.cgroup else ()
             popen = subprocess.Popen(
-                [*join, *namespaces, sys.executable, "-I", "-u", "-c", _BOOTSTRAP, str(request_read),
-                 str(reply_write), str(record_write), str(self.oracle.channel)],
+                [*dies_with_the_grader(), *join, *namespaces, sys.executable, "-I", "-u", "-c", _BOOTSTRAP,
+                 str(request_read), str(reply_write), str(record_write), str(self.oracle.channel)],
                 pass_fds=(request_read, reply_write, record_write, self.oracle.channel),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
@@ -669,8 +669,26 @@ def _namespace_prefixes(uid: int) -> dict[str, tuple[str, ...]]:
         setpriv = shutil.which("setpriv")
         if setpriv is None:
             return {"common": tuple(common)}
-        user = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", *user]
+        # (after the uid changes: a change of credentials clears the parent-death signal)
+        user = [setpriv, f"--reuid={uid}", f"--regid={uid}", "--clear-groups", *dies_with_the_grader()[1:3], "--",
+                *user]
     return {"common": tuple(common), "user": tuple(user)}
+
+
+@functools.cache
+def dies_with_the_grader() -> tuple[str, ...]:
+    """A command prefix that gives what it starts a parent-death signal (SIGKILL when the grader's
+    thread that started it ends), kept through exec: a child started afresh is tied to the grader
+    this way, and not only by its watch of the request pipe, which the student's code can blind (a
+    red team's put /dev/null over it, outlived a SIGKILLed `grader grade` by minutes and wrote
+    300 MB into a folder no one counted any more). In namespaces it is unshare that dies, and
+    --kill-child takes the child with it; the child may not clear the signal (seccomp). () where
+    setpriv lacks --pdeathsig (util-linux before 2.33)."""
+    setpriv = shutil.which("setpriv")
+    prefix = (setpriv, "--pdeathsig", "KILL", "--") if setpriv else ()
+    if prefix and subprocess.run([*prefix, "true"], capture_output=True, timeout=10).returncode == 0:
+        return prefix
+    return ()
 
 
 def _base_env() -> dict[str, str]:

@@ -230,3 +230,63 @@ def test_a_child_that_cannot_be_set_up_is_the_graders_failure_not_the_students(t
     assert data["status"] == "grader_error", data["status"]
     assert "could not be set up" in data["grader_error"] and "setrlimit" in data["grader_error"]
     assert all(check["message"].startswith("Not graded: the grader itself failed") for check in data["checks"])
+
+
+BLINDS_THE_WATCH = """
+import ctypes, os, time
+
+ctypes.CDLL(None).prctl(15, NAME, 0, 0, 0)  # PR_SET_NAME: how the test finds it
+
+
+def get_derivative(x):
+    null = os.open("/dev/null", os.O_RDONLY)
+    for name in os.listdir("/proc/self/fd"):  # /dev/null over every pipe it reads: the grader's death unseen
+        try:
+            if os.readlink(f"/proc/self/fd/{name}").startswith("pipe:"):
+                os.dup2(null, int(name))
+        except OSError:
+            pass
+    time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("skip", ["", "namespaces"])
+def test_a_child_started_afresh_dies_with_a_grader_killed_outright(tmp_path, skip):
+    """A child that puts /dev/null over its request pipe no longer learns of the grader's death that
+    way: a red team's outlived a SIGKILLed `grader grade` by minutes, and wrote 300 MB into a folder
+    nothing counted any more. What starts it carries a parent-death signal (setpriv --pdeathsig),
+    so it dies with the grader's thread, in namespaces (through unshare --kill-child) or not."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("needs setpriv")
+    name = f"orph{os.getpid() % 100000:05d}{len(skip)}"
+    student = tmp_path / "blinds.py"
+    student.write_text(BLINDS_THE_WATCH.replace("NAME", repr(name.encode())))
+    env = {**os.environ, "GRADER_SANDBOX_SKIP": skip}
+    graders = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(student), "--out", str(tmp_path / "out"),
+                                "--no-plot"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def alive() -> list[int]:
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            if f"({name})" in stat and stat.rsplit(")", 1)[1].split()[0] not in "ZX":
+                found.append(int(pid))
+        return found
+
+    try:
+        deadline = time.monotonic() + 120
+        while not alive() and time.monotonic() < deadline and graders.poll() is None:
+            time.sleep(0.2)
+        assert alive(), "the child never ran"
+        time.sleep(1)  # inside its call, the watch blinded
+        graders.kill()
+        graders.wait()
+        time.sleep(2)
+        assert alive() == []
+    finally:
+        graders.kill()
+        for pid in alive():
+            os.kill(pid, 9)
