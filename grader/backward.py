@@ -122,6 +122,13 @@ def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True) 
             sentence, at = _unproven_route(student, ref_steps, ex, sample, at)
             return replace(base, divergence=sentence, diverges_at=at, reference_at=ref_at)
         sentence = None  # none moved: whatever the route, the answer is another's ("did not come from it")
+    if sentence is None and not proven and right and moved:
+        # The pass and the value agree here, and every answer moved under the canary: what failed lies
+        # on other inputs (a hunter's x ** 2.0000001, NaN below 0, was told its answer "did not come
+        # from" this pass).
+        return replace(base, divergence=(
+            f"Your pass at x = {_fmt(sample)} is the reference's and its value agrees, but on other inputs your "
+            f"answers did not follow autograd of {ex.watched} under the canary (see autograd)."))
     if sentence is None and not proven:
         return replace(base, divergence=(
             "Your pass ran, but the answer you returned did not come from it: under the canary it did not follow "
@@ -141,13 +148,27 @@ def _unproven_route(student: Sequence[Step], reference: Sequence[Step], ex: Exer
     primitive at x was not shown, and the step to mark: the primitive's, where it was not taken at x."""
     route = f"Your pass reaches the right gradient by another route ({_route(student)} where the reference's runs " \
             f"{_route(reference)})"
-    name, at_x = ex.primitive, (f"u = x = {_fmt(sample)}", f"u = {_fmt(sample)}")
-    k = next((i for i, s in enumerate(student) if s.op == f"{name.title()}Backward0"), None)
-    if k is not None and student[k].at and student[k].at not in at_x:
-        return (f"{route}, differentiating {name} at {student[k].at} rather than at x itself: the canary swaps "
-                f"{name}'s derivative at the numbers {name} is given, so your answer followed it there, not at x, "
-                f"and autograd of {name}(x) is not shown (see autograd).", k)
-    return f"{route}, but autograd of {name}(x) is not shown for every input (see autograd).", at
+    name, op = ex.primitive, f"{ex.primitive.title()}Backward0"
+    # Where the reference takes the primitive's derivative: at x for sin(x), at x² for cos(x²) (a
+    # hunter's exp(2·log x) for x², at the reference's own u, was marked wrong "rather than at x").
+    theirs = next((s.at for s in reference if s.op == op and s.at), None)
+    want = _at_number(theirs) if theirs else sample
+    k = next((i for i, s in enumerate(student) if s.op == op), None)
+    mine = _at_number(student[k].at) if k is not None and student[k].at else None
+    if k is not None and mine is not None and want is not None and not _close(mine, want):
+        where = "x itself" if theirs is None or want == sample else f"{_fmt(want)}, where the reference's pass takes it"
+        return (f"{route}, differentiating {name} at {student[k].at} rather than at {where}: the canary swaps "
+                f"{name}'s derivative at the numbers {name} is given, so your answer followed it there, and "
+                f"autograd of {ex.watched} is not shown (see autograd).", k)
+    return f"{route}, but autograd of {ex.watched} is not shown for every input (see autograd).", at
+
+
+def _at_number(at: str) -> float | None:
+    """The number a step's "u = ... = 0.5625" names (None where it names none)."""
+    try:
+        return float(at.rsplit("=", 1)[-1])
+    except ValueError:
+        return None
 
 
 def _not_returned(call: TracedCall, want: float, sample: float, function: str, dtype: str) -> str:

@@ -424,17 +424,17 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
         if coarse and not complex_:
             what = (f"values only for {' and '.join(coarse)} inputs, whose precision loses our secret change of "
                     "the derivative in rounding")
-        return Finding("autograd", False, 0.0, f"Autograd of {_watched(ex)} is not shown: {ex.function} returned "
+        return Finding("autograd", False, 0.0, f"Autograd of {ex.watched} is not shown: {ex.function} returned "
                        f"{what}.", data=data)
     if shown:
         wrong = counts[verdict.FOLLOWS]
         if wrong:
-            return Finding("autograd", True, 1.0, f"Your values come from autograd of {_watched(ex)}, but on "
+            return Finding("autograd", True, 1.0, f"Your values come from autograd of {ex.watched}, but on "
                            f"{wrong} of {len(judged)} inputs they are not its derivative (see correctness)."
                            f"{_unread_words(verdicts, len(judged))}",
                            example=f"They changed exactly as autograd's answer does when we swapped the derivative "
                                    f"of {ex.primitive} for a secret one.", data=data)
-        return Finding("autograd", True, 1.0, f"Your values came through autograd of {_watched(ex)}."
+        return Finding("autograd", True, 1.0, f"Your values came through autograd of {ex.watched}."
                        f"{_unread_words(verdicts, len(judged))}",
                        example=f"We swapped the derivative autograd uses for {ex.primitive} with a secret one on "
                                f"calls you could not tell apart; your answers followed it exactly on all "
@@ -446,7 +446,7 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
               "submission scores no other points." if ex.zero_total_unless_autograd else "")
     unproven = len(judged) - sum(counts[v] for v in verdict.SHOWN)
     return Finding("autograd", False, 0.0,
-                   f"Autograd of {_watched(ex)} is not shown on {unproven} of {len(judged)} inputs: "
+                   f"Autograd of {ex.watched} is not shown on {unproven} of {len(judged)} inputs: "
                    f"{words.summary}.{policy}",
                    example=words.example, cause=words.cause, advice=words.advice, evidence=_evidence(obs, ex),
                    data=data)
@@ -501,12 +501,6 @@ def _pass_ops(obs: Observations) -> frozenset[str]:
     calls = obs.traced.student if obs.traced is not None else ()
     runs = calls[0].runs if calls else ()
     return frozenset(step.op for run in runs[:1] for step in run)
-
-
-def _watched(ex: Exercise) -> str:
-    """The op the canary watched, as a student wrote it: 'sin(x)', or 'cos in cos(x**2)'."""
-    call = f"{ex.primitive}(x)"
-    return call if ex.value == call else f"{ex.primitive} in {ex.value}"
 
 
 def _by_hand(ex: Exercise) -> str:

@@ -74,6 +74,12 @@ class Exercise:
         return sum(self.rubric.values())
 
     @property
+    def watched(self) -> str:
+        """The op the canary watches, as a student wrote it: 'sin(x)', or 'cos in cos(x**2)'."""
+        call = f"{self.primitive}(x)"
+        return call if self.value == call else f"{self.primitive} in {self.value}"
+
+    @property
     def secret_slope(self) -> float:
         """How much more an honest answer in a half precision may be off under the secret than
         plainly, per unit of the dtype's tolerance (verdict.py): MAX_SLOPE where the primitive takes

@@ -99,8 +99,14 @@ def test_forward_mode_agrees_only_when_the_canary_proved_it():
 
 
 def test_a_right_pass_whose_answer_did_not_follow_the_canary_is_not_called_right():
-    result = described(call([sin_pass()], COS), proven=False)
+    result = described(call([sin_pass()], COS), proven=False, moved=False)
     assert result.divergence is not None and "did not come from it" in result.divergence
+    # Every answer moved under the canary, and this one is right: what failed lies on other inputs
+    # (a hunter's x ** 2.0000001, NaN below 0, was told its answer "did not come from" this pass).
+    elsewhere = described(call([sin_pass()], COS), proven=False)
+    assert elsewhere.divergence is not None and "did not come from it" not in elsewhere.divergence
+    assert elsewhere.divergence.startswith("Your pass at x = 0.75 is the reference's and its value agrees, but on "
+                                           "other inputs your answers did not follow autograd of sin(x)")
 
 
 def test_the_right_gradient_by_an_unproven_route_is_not_called_a_wrong_factor():
@@ -183,6 +189,38 @@ def test_a_missing_chain_factor_in_the_chain_rule_exercise():
     assert "at u = x = 0.75, here 1.5" in backward.written_steps(result.reference)[2]
     # u named by what it is: the cos step's input is x², not x (a leaf of the student's own is not named x).
     assert "at u = x² = 0.5625" in backward.written_steps(result.reference)[1]
+
+
+def test_a_primitive_taken_where_the_reference_takes_it_is_not_marked():
+    """cos(x²) takes cos at x², not at x: a hunter's exp(2·log x) for x² had its CosBackward0, at
+    the reference's own u = 0.5625, marked wrong "rather than at x itself"."""
+    ex = exercise.load("cos_square")
+    u = X**2
+    ref = call([(step("SumBackward0", [1], [1.0], grad_in=1.0),
+                 step("CosBackward0", [2], [-math.sin(u)], grad_in=1.0, u=u, local=-math.sin(u)),
+                 step("PowBackward0", [-1], [-math.sin(u) * 2 * X], grad_in=-math.sin(u), u=X, constant=2.0))],
+               -math.sin(u) * 2 * X)
+    g = -math.sin(u)
+    mine = call([(step("SumBackward0", [1], [1.0], grad_in=1.0),
+                  step("CosBackward0", [2], [g], grad_in=1.0, u=u, local=g),
+                  step("ExpBackward0", [3], [g * u], grad_in=g, local=u),
+                  step("MulBackward0", [4], [g * u * 2], grad_in=g * u, other=2.0),
+                  step("LogBackward0", [5], [g * u * 2 / X], grad_in=g * u * 2, u=X, local=1 / X),
+                  step("AccumulateGrad", grad_in=g * 2 * X))], g * 2 * X)
+    traced = Traced((X,), 0, "float64", (mine, mine), ref)
+    result = backward.describe(Observations(load=LoadResult(True), traced=traced), ex, False, True)
+    assert result is not None and result.divergence is not None
+    assert "rather than at" not in result.divergence and result.student[result.diverges_at].op != "CosBackward0"
+    assert "but autograd of cos in cos(x**2) is not shown for every input" in result.divergence
+    # Taken at x instead (cos(x) by another route), it is named, against the reference's own u.
+    at_x = call([(step("SumBackward0", [1], [1.0], grad_in=1.0),
+                  step("CosBackward0", [2], [-math.sin(X)], grad_in=1.0, u=X, local=-math.sin(X)),
+                  step("AccumulateGrad", grad_in=-math.sin(X)))], g * 2 * X)
+    traced = Traced((X,), 0, "float64", (at_x, at_x), ref)
+    other = backward.describe(Observations(load=LoadResult(True), traced=traced), ex, False, True)
+    assert other is not None and other.divergence is not None
+    assert "differentiating cos at u = x = 0.75 rather than at 0.5625, where the reference's pass takes it" \
+        in other.divergence
 
 
 def test_a_step_taken_elsewhere_is_named_before_the_steps_that_moved_it():
