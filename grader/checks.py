@@ -319,6 +319,13 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
         return cause
     if first.kind == "none":
         return _none_cause(obs.cases if obs is not None else bad, ex, obs.traced if obs is not None else None)
+    if first.kind == "other" and first.type_name == "tuple":
+        # torch.autograd.grad's answer as it comes (a hunter's: "not .numpy(), .item() or .tolist()"
+        # named nothing of it).
+        return feedback.Cause("tuple", "Your function must return a torch tensor, and it returned a tuple: "
+                              "torch.autograd.grad returns one gradient per input, in a tuple, even for one input.",
+                              "Take the gradient out of the tuple: (g,) = torch.autograd.grad(y, x), or "
+                              "torch.autograd.grad(y, x)[0].")
     if first.kind in ("number", "ndarray", "other"):
         return feedback.Cause("type", "Your function must return a torch tensor.",
                               "Return x.grad itself (not .numpy(), .item() or .tolist()).")

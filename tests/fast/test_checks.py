@@ -184,6 +184,17 @@ def test_accumulating_gradient_is_named(sin):
     assert "plus the derivative" in finding.cause
 
 
+def test_the_tuple_torch_autograd_grad_returns_is_named(sin):
+    """A common slip: `return torch.autograd.grad(y, x)`, a tuple of one gradient. It was told "not
+    .numpy(), .item() or .tolist()", which names nothing of it."""
+    tuple_ = Returned("other", type_name="tuple")
+    obs = _observations(np.cos, hidden=tuple_)
+    obs = dataclasses.replace(obs, cases=tuple(dataclasses.replace(r, calls=(tuple_,) * 3) for r in obs.cases))
+    finding = checks.check_correctness(obs, sin)
+    assert not finding.passed and finding.data["cause"] == "tuple"
+    assert "torch.autograd.grad(y, x)[0]" in finding.advice
+
+
 def test_accumulation_onto_an_earlier_gradient_is_named_without_numbers(sin):
     """The repeat check and the autograd check's words ask one question: is the second answer the
     first plus a derivative? A leaf that already held one gradient answers 2P, then 3P: that is
