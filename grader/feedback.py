@@ -348,7 +348,7 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
     # Only where the primitive ran and this input shows it (a red team's cos(x) with NaN on every other
     # element, and its cos(x) times a count of calls, were excused so).
     told = primitive_called and judged.verdict not in (verdict.ROUNDED, verdict.UNFOLLOWED, verdict.FORGED,
-                                                       verdict.BYPASSED)
+                                                       verdict.UNASKED, verdict.BYPASSED)
     undefined = _undefined(r, ex) if told else None
     if undefined is not None:
         at_x, got, want = undefined
@@ -419,6 +419,13 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"(torch.ops.grader_canary), reached without torch.{ex.primitive}: called by hand, or left in a "
                      f"graph traced once from which torch.{ex.primitive} was removed. Autograd of "
                      f"{in_torch(ex.value)} calls torch.{ex.primitive} on every call.", advice)
+    if judged.verdict == verdict.UNASKED:
+        return Words(f"your answers followed autograd, yet on some calls your {ex.function} never asked for the "
+                     f"derivative of {ex.primitive} at the numbers of its input, so those answers came another way",
+                     f"On {input_words(r.case)}, at least one call of your {ex.function} returned values without "
+                     f"differentiating {ex.primitive} at x (autograd of {in_torch(ex.value)} does so on every call).",
+                     f"Likely cause: {ex.formula} (or another formula) on some calls and autograd on others, with "
+                     f"autograd or the grader's operator at other numbers used to tell the calls apart.", advice)
     if judged.verdict == verdict.BYPASSED:
         return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did", shown,
                      _bypass_cause(ex, primitive_called, uses_autograd, pass_ops), advice)

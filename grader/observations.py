@@ -75,6 +75,9 @@ class CaseResult:
     primitive_calls: int  # how often the exercise's primitive ran during these calls (any route)
     # ...and how often the canary could not reach its numbers (a sparse tensor: sandbox/canary.py)
     unfollowed_calls: int = 0
+    # Per call, whether it asked the primitive's derivative at every number the reference takes it
+    # at (the oracle's count, in the grader; () where none was kept).
+    asked: tuple[bool, ...] = ()
 
     @property
     def first(self) -> Returned:

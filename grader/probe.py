@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from grader import grids, safe_text
-from grader.canary import Secret
+from grader.canary import Secret, grain_size
 from grader.exercise import Exercise
 from grader.observations import CaseResult, LoadResult, Observations, Returned, TracedCall
 from grader.sandbox.replies import (
@@ -135,7 +135,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     results: list[CaseResult] = []
     ended, ended_case = None, None
     try:
-        run_cases(session, cases, results, lambda: _left(deadline, limits.call_timeout_s))
+        run_cases(session, exercise, cases, results, lambda: _left(deadline, limits.call_timeout_s))
         plot = run_plot(session, plan.plot_x, _left(deadline, limits.call_timeout_s))
     except SessionEnded as end:
         ended, plot = end.ended, None
@@ -150,14 +150,27 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
 _REFERENCE_PASSES: dict[tuple[str, str, tuple[float, ...]], TracedCall | None] = {}
 
 
-def run_case(session: Conversation, case: grids.GridCase, timeout: float) -> CaseResult:
+def run_case(session: Conversation, exercise: Exercise, case: grids.GridCase, timeout: float) -> CaseResult:
     secret = draw_secret_calls()
-    case_id = session.oracle.expect(secret)
+    case_id = session.oracle.expect(secret, _targets(exercise, case), _reach(exercise))
     session.send(_case_header(case, secret, case_id), _payload(case))
     try:
-        return session.reply(timeout, "a call of your function", _parser(case, secret))
+        result = session.reply(timeout, "a call of your function", _parser(case, secret))
     finally:
-        session.oracle.forget(case_id)
+        asked = session.oracle.forget(case_id)
+    return replace(result, asked=asked)
+
+
+def _reach(exercise: Exercise) -> float:
+    """How near x an ask must be to be about x: a tenth of the secret's float32 grain step (the
+    float32 answer a chain rule computed in float32 gives is judged alike within that)."""
+    return 0.1 / grain_size(exercise.tolerances)[0][0]
+
+
+def _targets(exercise: Exercise, case: grids.GridCase) -> np.ndarray:
+    """The numbers whose derivative each call must ask about (x for sin, x² for cos(x²))."""
+    arguments = exercise.primitive_arguments(case.values)
+    return np.concatenate([np.ravel(u) for u in arguments]) if arguments else np.zeros(0)
 
 
 def _asked_about(exercise: Exercise, cases: Sequence[grids.GridCase]) -> Iterator[np.ndarray]:
@@ -192,7 +205,7 @@ def _parser(case: grids.GridCase, secret: tuple[bool, ...]) -> Callable[[dict[st
     return lambda reply, payload: parse_case(case, secret, reply, payload)
 
 
-def run_cases(session: Conversation, cases: Sequence[grids.GridCase], results: list[CaseResult],
+def run_cases(session: Conversation, exercise: Exercise, cases: Sequence[grids.GridCase], results: list[CaseResult],
               timeout: Callable[[], float]) -> None:
     """Run the cases in order, appending each result as it comes (so that on SessionEnded the
     caller knows which case it was). Requests are pipelined: the child finds its next input waiting
@@ -205,13 +218,14 @@ def run_cases(session: Conversation, cases: Sequence[grids.GridCase], results: l
     sent = 0
     while len(results) < len(cases):
         while sent < len(cases) and (not in_flight or sum(n for n, _ in in_flight) + _size(payloads[sent]) <= WINDOW):
-            case_id = session.oracle.expect(draws[sent])  # the plan goes to the oracle before the child begins it
+            # The plan goes to the oracle before the child begins it.
+            case_id = session.oracle.expect(draws[sent], _targets(exercise, cases[sent]), _reach(exercise))
             session.send(_case_header(cases[sent], draws[sent], case_id), payloads[sent])
             in_flight.append((_size(payloads[sent]), case_id))
             sent += 1
         done = len(results)
-        results.append(session.reply(timeout(), "a call of your function", _parser(cases[done], draws[done])))
-        session.oracle.forget(in_flight.pop(0)[1])
+        result = session.reply(timeout(), "a call of your function", _parser(cases[done], draws[done]))
+        results.append(replace(result, asked=session.oracle.forget(in_flight.pop(0)[1])))
 
 
 WINDOW = 16 << 10
@@ -259,7 +273,7 @@ def shrink(session: Conversation, observations: Observations, exercise: Exercise
             if time.monotonic() >= deadline:
                 return False
             try:
-                result = run_case(session, case, _left(deadline, exercise.limits.call_timeout_s))
+                result = run_case(session, exercise, case, _left(deadline, exercise.limits.call_timeout_s))
             except SessionEnded:
                 return False
             seen[id(case)] = result

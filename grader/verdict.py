@@ -31,6 +31,11 @@ derivative, computed here in float64), an input is:
              (by the child's count, which a submission can forge too): the grader's operator or
              its channel asked without a call of the primitive (a red team's cheats found the
              canary's kernel on the heap), which autograd of the exercise never does;
+  unasked    it followed, yet some call of the input never asked the primitive's derivative at all
+             the numbers it is taken at (the grader's oracle counts each call's asks): a call that
+             did not ask cannot have gone through autograd there. A red team's asked the grader's
+             operator about a number of its own to tell the secret call apart, returned cos(x) on
+             plain calls and the operator's answer at x on secret ones: 10/10 before;
   zero       both answers zero wherever the secret would move the reference (y.backward(x) at x = 0,
              or zeros returned): no evidence either way, unless every input is like that;
   coarse     an input whose own dtype is too coarse (its tolerance, with the secret's slack) for the
@@ -53,9 +58,9 @@ from grader.exercise import Exercise, Tolerance
 from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, Returned
 
-PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ROUNDED, UNFOLLOWED, FORGED, ZERO, COARSE, NO_DATA = (
-    "proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "rounded", "unfollowed", "forged",
-    "zero", "coarse", "no_data")
+(PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ROUNDED, UNFOLLOWED, FORGED, UNASKED, ZERO, COARSE,
+ NO_DATA) = ("proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "rounded", "unfollowed",
+            "forged", "unasked", "zero", "coarse", "no_data")
 HALF = frozenset({"float16", "bfloat16"})
 # Verdicts that say nothing either way about autograd.
 SILENT = frozenset({ZERO, COARSE, NO_DATA})
@@ -81,6 +86,8 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     judged = _judge(r, ex, secret)
     if judged.verdict in SHOWN and r.primitive_calls == 0:
         return replace(judged, verdict=FORGED)
+    if judged.verdict in SHOWN and r.asked and not all(r.asked[i] for i in range(len(r.calls)) if i != 1):
+        return replace(judged, verdict=UNASKED)  # (the repeat on the same tensor only tests repeatability)
     return judged
 
 

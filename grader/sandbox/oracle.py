@@ -61,6 +61,12 @@ CPU_BUDGET_S = 30.0
 # numbers alone, a red team's million asks of one number each held 250 MB of the grader's memory.
 KEPT_BYTES = 16 << 20
 ENTRY_BYTES = 256
+# An ask covers a number the reference differentiates the primitive at (a case's target, expect)
+# within the case's reach (a tenth of the secret's float32 grain step, probe.py) plus this much of
+# |u|: float32's rounding of x, of a computed x² or of a norm's sum (an honest float32 chain rule
+# for sin(cos(‖x‖²+1)) asked 1.2e-4 from the float64 u, within sin_cos_norm's 1.6e-3), not another
+# number (-x, x + 2π, x in degrees).
+ASKED_RELATIVE = 1e-6
 
 
 class Oracle:
@@ -73,6 +79,8 @@ class Oracle:
         self._socket = ours
         self.channel = theirs.detach()
         self._plans: dict[int, tuple[bool, ...]] = {}  # case id -> which of its calls are secret
+        # case id -> its targets (sorted) and, per call, which of them an ask during that call covered
+        self._asked: dict[int, tuple[np.ndarray, float, list[np.ndarray]]] = {}
         self._terms: dict[bytes, np.ndarray] = {}  # the asked numbers' bytes -> their secret_term
         self._kept = 0
         self._thread: threading.Thread | None = None
@@ -93,18 +101,27 @@ class Oracle:
             self._thread = threading.Thread(target=self._serve, args=(secret,), daemon=True)
             self._thread.start()
 
-    def expect(self, flags: Sequence[bool]) -> int:
+    def expect(self, flags: Sequence[bool], targets: np.ndarray | None = None, reach: float = 0.0) -> int:
         """A case whose calls are secret where `flags` say, before its request is sent: the case's
-        id, for the request (the child's asks in its calls name it)."""
+        id, for the request (the child's asks in its calls name it). `targets`: the numbers the
+        reference differentiates the primitive at for its input, whose asks (within `reach`) each
+        call is watched for (forget says which calls asked about them all)."""
         while (case := secrets.randbits(32)) in self._plans:
             pass
         self._plans[case] = tuple(flags)
+        if targets is not None:
+            wanted = np.unique(np.asarray(targets, dtype=np.float64)[np.isfinite(targets)])
+            self._asked[case] = (wanted, reach, [np.zeros(wanted.size, dtype=bool) for _ in flags])
         return case
 
-    def forget(self, case: int) -> None:
+    def forget(self, case: int) -> tuple[bool, ...]:
         """The case `case` has been answered: asks naming it from now on are plain (a call that has
-        returned asks nothing), and the plans kept stay as few as the cases in flight."""
+        returned asks nothing), and the plans kept stay as few as the cases in flight. Which of its
+        calls asked about every one of its targets, during the call (() where none were given).
+        Every ask the canary's kernel makes waits for its answer, and is counted before it is sent."""
         self._plans.pop(case, None)
+        asked = self._asked.pop(case, None)
+        return () if asked is None else tuple(bool(covered.all()) for covered in asked[2])
 
     def close(self, wait: float = 1.0) -> None:
         """Stop answering: where the child is gone (or never started), the thread sees its end
@@ -134,6 +151,9 @@ class Oracle:
                     return
                 flags = self._plans.get(case, ())
                 factor = secret.b if call < len(flags) and flags[call] else 0.0
+                watched = self._asked.get(case)
+                if watched is not None and call < len(watched[2]):
+                    _cover(watched[0], watched[2][call], np.frombuffer(raw, dtype="<f8"), watched[1])
                 self._socket.sendall((self._term(raw, secret) * factor).tobytes())
                 self.answered += count
                 self.cpu_s = time.thread_time() - started
@@ -150,3 +170,18 @@ class Oracle:
             self._terms[raw] = term
             self._kept += cost
         return term
+
+
+def _cover(targets: np.ndarray, covered: np.ndarray, numbers: np.ndarray, near: float) -> None:
+    """Mark the targets (sorted) that one of `numbers` lies within `near` (and ASKED_RELATIVE) of
+    (NaN covers none)."""
+    if not targets.size:
+        return
+    with np.errstate(all="ignore"):
+        reach = near + ASKED_RELATIVE * np.abs(numbers)
+        low = np.searchsorted(targets, numbers - reach, "left")
+        high = np.searchsorted(targets, numbers + reach, "right")
+    some = low < high
+    if some.any():
+        edges = np.bincount(low[some], minlength=targets.size + 1) - np.bincount(high[some], minlength=targets.size + 1)
+        covered |= np.cumsum(edges[:-1]) > 0

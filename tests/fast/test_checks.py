@@ -95,6 +95,27 @@ def test_following_the_secret_where_sin_never_ran_is_forged(sin, answer):
     assert _total(obs, sin) == sin.rubric["loads"]
 
 
+@pytest.mark.parametrize("unasked", [0, 2, None])
+def test_following_the_secret_is_shown_only_where_every_call_asked_about_x(sin, unasked):
+    """A red team told the secret call apart by asking the grader's operator about 0.5, returned
+    cos(x) on plain calls and the operator's answer at x on secret ones: both matched, 10/10. A call
+    that never asked the derivative at x cannot have gone through autograd there; the repeat on the
+    same tensor (call 1) tests only repeatability."""
+    obs = _observations(np.cos, canary=secret)
+    asked = tuple(i != unasked for i in range(3))
+    obs = dataclasses.replace(obs, cases=tuple(dataclasses.replace(r, asked=asked) for r in obs.cases))
+    finding = checks.check_autograd(obs, sin)
+    if unasked is None:
+        assert finding.passed and finding.data["verdicts"] == {"proven": 1}
+        return
+    assert not finding.passed and finding.data["verdicts"] == {"unasked": 1}
+    assert "never asked for the derivative of sin at the numbers of its input" in finding.summary
+    assert _total(obs, sin) == sin.rubric["loads"]
+    repeat = dataclasses.replace(obs, cases=tuple(dataclasses.replace(r, asked=(True, False, True))
+                                                  for r in obs.cases))
+    assert checks.check_autograd(repeat, sin).passed
+
+
 def test_an_answer_remembered_from_a_secret_call_is_named(sin):
     """An honest-file hunter's cache keyed by the input's bytes: the secret call's answer, kept and
     returned again on a plain call, showed a number the student could never reproduce and the

@@ -140,3 +140,34 @@ def test_a_case_once_answered_is_plain_to_every_later_ask():
         served.close()
     assert np.abs(moved).min() >= 0.15 and not later.any()
     assert served._plans == {}
+
+
+def test_each_call_is_told_whether_it_asked_about_every_number_of_its_input():
+    """A red team asked about a number of its own (0.5) to tell the secret call apart, returned
+    cos(x) on plain calls and asked about x only on secret ones: 10/10. The oracle now says which
+    calls asked about every target (the numbers the reference takes the primitive at), within
+    float32's rounding of a computed x², and not at other numbers (-x, x + 2π)."""
+    served = oracle.Oracle()
+    served.start(SECRET)
+    channel = socket.socket(fileno=served.channel)
+    served.channel = -1
+    x = np.linspace(-3, 3, 16)
+
+    def ask(case: int, call: int, numbers: np.ndarray) -> None:
+        channel.sendall(oracle.HEADER.pack(numbers.size, case, call) + numbers.astype("<f8").tobytes())
+        channel.recv(8 * numbers.size, socket.MSG_WAITALL)
+
+    try:
+        case = served.expect((False, False, True, False), x, 1e-4)
+        ask(case, 0, np.array([0.5]))  # a probe only
+        ask(case, 1, x[:8])  # half of x, then the other half in float32's rounding
+        ask(case, 1, x[8:].astype(np.float32).astype(np.float64))
+        ask(case, 2, x)
+        ask(case, 3, x + 2 * np.pi)  # other numbers than x
+        asked = served.forget(case)
+        ask(served.expect((True,)), 0, x)  # (no targets given: nothing kept)
+    finally:
+        channel.close()
+        served.close()
+    assert asked == (False, True, True, False)
+    assert served._asked == {}

@@ -23,7 +23,7 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
           "tells_by_closures", "tells_by_gc", "mixes_a_little_autograd", "autograd_on_one_element",
           "moves_on_the_fresh_call", "formula_behind_an_assert", "remembers_answers",
           "steals_state_from_a_traceback", "returns_complex_cos", "moves_garbage_with_the_secret",
-          "fits_the_secret", "reads_the_canarys_closures_from_raw_memory"]
+          "fits_the_secret", "reads_the_canarys_closures_from_raw_memory", "tells_calls_apart_elsewhere"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
           "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize", "honest_plots_in_every_call",
