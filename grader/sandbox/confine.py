@@ -41,7 +41,7 @@ from typing import Any
 from grader.canary import GC_TURNED_ON, SECRET_ROUTES
 
 NOBODY = 65534
-# A uid of its own for each sandbox child (session.child_uid picks one): the kernel counts processes
+# A uid of its own for each sandbox child (session._give_a_uid picks one): the kernel counts processes
 # and threads (RLIMIT_NPROC), queued signals, pipe pages and inotify instances per user, so children
 # that all ran as nobody shared one count: of three graded at once that each held 180 threads, one
 # was refused a thread at 146 (512 of nobody's), its score hanging on whom it was graded beside. Nor
