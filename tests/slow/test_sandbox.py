@@ -99,6 +99,19 @@ def test_a_memory_bomb_hits_the_memory_limit(grade_file, sin):
     assert any(layer.startswith("memory") for layer in outcome.sandbox_layers)
 
 
+def test_a_child_that_ends_its_main_thread_alone_is_not_waited_for(grade_file, quick_sin):
+    """Its main thread a zombie while another sleeps on: the process lives, and the grader waited
+    30 s for an exit report (a red team's ran 147 s of a 120 s bound). 5 s for the report, then it
+    is told apart from an ended process and killed."""
+    started = time.monotonic()
+    outcome = grade_file(FIXTURES / "ends_its_main_thread_alone.py", quick_sin)
+    assert time.monotonic() - started < 20
+    # (Started afresh, the chain's other processes hold the reply pipe too: the call's own 2 s ends it.)
+    message = findings(outcome)["correctness"].message
+    assert (outcome.status, "closed its channel" in message or "within 2 s" in message) in (("crash", True),
+                                                                                          ("timeout", True))
+
+
 def test_the_next_submission_grades_normally_after_a_crash(grade_file, sin):
     grade_file(FIXTURES / "segfault.py", sin)
     assert grade_file(SUBMISSIONS / "honest_backward.py", sin).score == 10
