@@ -27,6 +27,7 @@ VERDICTS = (
     ("crash", "crashed"),
     ("memory", "ran out of memory"),
     ("unproven", "autograd not shown (cos, a mixture, or a check that failed under the canary)"),
+    ("unjudged", "no values to judge (an error, None or another type on every input)"),
     ("full", "full marks"),
     ("wrong", "wrong values"),
     ("partial", "right values, other checks failed"),
@@ -82,7 +83,7 @@ def verdict(row: dict[str, Any], result: dict[str, Any] | None) -> str:
     if result is None or row["status"] in (*_NOT_RUN, "load_error", "timeout", "crash", "memory"):
         return str(row["status"])
     if _autograd(result).get("details", {}).get("unproven"):
-        return "unproven"
+        return "unproven" if _judged(result) else "unjudged"
     if result["score"] >= result["max_score"]:
         return "full"
     correctness = next(c for c in result["checks"] if c["name"] == "correctness")
@@ -153,12 +154,20 @@ def _autograd(result: dict[str, Any]) -> dict[str, Any]:
     return next((c for c in result.get("checks", []) if c["name"] == "autograd"), {})
 
 
+def _judged(result: dict[str, Any]) -> bool:
+    """Whether the autograd check judged any input: a function that raised, or returned None or a
+    tuple, on every input showed nothing either way, and is no suspect (an honest torch error on
+    every call was listed among the cheats)."""
+    return bool(_autograd(result).get("details", {}).get("verdicts"))
+
+
 def _flag(student: str, result: dict[str, Any]) -> Flag | None:
-    """Autograd not shown (its message's first sentence is the evidence), or sandbox events that are
-    ways towards the canary's secret (matplotlib trying to run fc-list is not worth a TA's look)."""
+    """Autograd not shown on inputs it judged (its message's first sentence is the evidence), or
+    sandbox events that are ways towards the canary's secret (matplotlib trying to run fc-list is not
+    worth a TA's look)."""
     autograd = _autograd(result)
     unproven = ""
-    if autograd.get("details", {}).get("unproven"):
+    if autograd.get("details", {}).get("unproven") and _judged(result):
         first = (autograd.get("message") or "").strip().splitlines()[:1] or ["(no message)"]
         unproven = first[0].split(". ")[0].rstrip(".") + "."
     events = tuple(e for e in (result.get("sandbox") or {}).get("events") or () if is_secret_route(str(e)))

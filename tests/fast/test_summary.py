@@ -17,7 +17,7 @@ def result(score: float, unproven: bool = False, events: tuple[str, ...] = (), c
             "checks": [{"name": "loads", "passed": True, "message": "", "details": {}},
                        {"name": "correctness", "passed": correct, "message": "", "details": {}},
                        {"name": "autograd", "passed": not unproven, "message": message if unproven else "ok",
-                        "details": {"unproven": unproven}}]}
+                        "details": {"unproven": unproven, "verdicts": {"formula": 3} if unproven else {"proven": 3}}}]}
 
 
 def build(tmp_path: Path) -> summary.Summary:
@@ -40,6 +40,21 @@ def test_the_flagged_students_and_their_evidence(tmp_path):
         (ODD, "", ("gc.get_objects",))]
     assert [s.verdict for s in built.roster] == ["full", "unproven", "missing", "wrong"]
     assert built.check_rates == [("loads", 3, 3), ("correctness", 2, 3), ("autograd", 2, 3)]
+
+
+def test_a_function_with_no_values_to_judge_is_no_suspect(tmp_path):
+    """An honest torch error, or a tuple, on every input shows nothing about autograd either way: it
+    has its own verdict, and is not listed among the students whose values did not follow."""
+    nothing = result(1.0, unproven=True, correct=False)
+    nothing["checks"][2].update(message="Autograd of sin(x) is not shown: get_derivative returned no values we "
+                                        "could check.", details={"unproven": True, "verdicts": {}})
+    results = {"carol": nothing, "bob": result(1.0, unproven=True)}
+    rows = [{"student": s, "score": 1.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
+    built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
+    assert [f.student for f in built.look] == ["bob"]
+    assert [(s.student, s.verdict) for s in built.roster] == [("bob", "unproven"), ("carol", "unjudged")]
+    assert "| no values to judge (an error, None or another type on every input) | 1 |" in summary.markdown(built)
+    assert 'class="badge v-unjudged"' in html_page(built)
 
 
 def test_the_roster_links_only_to_files_that_exist(tmp_path):
