@@ -426,6 +426,13 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"differentiating {ex.primitive} at x (autograd of {in_torch(ex.value)} does so on every call).",
                      f"Likely cause: {ex.formula} (or another formula) on some calls and autograd on others, with "
                      f"autograd or the grader's operator at other numbers used to tell the calls apart.", advice)
+    if judged.verdict == verdict.BYPASSED and _is_the_function(r, ex):
+        # A hunter's `return y` was told its value "was computed another way (cos(x) written out…)",
+        # where correctness had already named it: the function's value never moves with a derivative.
+        return Words(f"your answer is {_named(ex.value)} itself, the function's value rather than its derivative, "
+                     f"which does not change when autograd's derivative of {ex.primitive} does", shown,
+                     "Likely cause: y was returned instead of x.grad (see correctness).",
+                     "After y.sum().backward(), the derivative is in x.grad: return x.grad, not y.")
     if judged.verdict == verdict.BYPASSED:
         return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did", shown,
                      _bypass_cause(ex, primitive_called, uses_autograd, pass_ops), advice)
@@ -455,6 +462,22 @@ def _undefined(r: CaseResult, ex: Exercise) -> tuple[float, str, float] | None:
         return None
     i = int(where[0])
     return float(r.case.values.ravel()[i]), str(plain.ravel()[i]), float(truth.ravel()[i])
+
+
+def _is_the_function(r: CaseResult, ex: Exercise) -> bool:
+    """Whether the plain call returned the function's own values at x (y, not x.grad), at the
+    tolerance correctness names that cause with."""
+    plain = values_of(r.plain, r.case)
+    if plain is None or not plain.size or not np.all(np.isfinite(plain)):
+        return False
+    slack = max(ex.tolerance(r.case.dtype).atol, 1e-6) * 10
+
+    def like(values: np.ndarray) -> bool:
+        values = np.broadcast_to(values, plain.shape)
+        return bool(np.all(np.isfinite(values)) and np.all(np.abs(plain - values) <= slack + slack * np.abs(values)))
+
+    # (Not where the function and its derivative agree: sin and cos at π/4, where cos(x) is as like.)
+    return like(ex.function_values(r.case.values)) and not like(ex.reference(r.case.values))
 
 
 def _kind_of(r: Returned) -> str:

@@ -969,6 +969,18 @@ def test_honest_mistakes_that_show_no_autograd_are_told_in_their_own_words(sin):
     assert not drift.passed and "accumulates" not in (drift.cause or ""), drift
 
 
+def test_returning_y_is_named_in_the_autograd_check_as_correctness_names_it(sin):
+    """A hunter's `return y` was told its value "was computed another way (cos(x) written out, …)",
+    an accusation where correctness had already named the slip: sin(x) itself. A cos cheat keeps the
+    old words."""
+    returns_y = checks.check_autograd(_observations(np.sin, canary=np.sin), sin)
+    assert not returns_y.passed and "your answer is sin(x) itself" in returns_y.summary
+    assert "y was returned instead of x.grad" in returns_y.cause and "cos(x) written" not in returns_y.cause
+    cos = checks.check_autograd(_observations(np.cos, canary=np.cos), sin)
+    assert "your answer did not change when autograd's derivative of sin did" in cos.summary
+    assert "itself" not in cos.summary
+
+
 def test_float64_answers_of_float32_numbers_fail_correctness_where_judged_as_float32(sin):
     """The verdict judges float64 answers that are all float32 numbers, plain and under the secret,
     at float32's tolerance (autograd on x.float()); correctness judged them at float64's, which

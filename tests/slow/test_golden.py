@@ -51,7 +51,8 @@ GOLDEN: dict[str, Golden] = {
     "mistake_returns_y": Golden(
         "graded", 1.0, {"correctness", "autograd", "tracked_inputs"}, {"correctness": "primitive"},
         {"correctness": ("At x = 0.0", "cos(0.0) is 1.0", "Did you return y instead of x.grad"),
-         "autograd": ("did not change when autograd's derivative of sin did", "scores no other points")}),
+         "autograd": ("your answer is sin(x) itself", "does not change when autograd's derivative of sin does",
+                      "y was returned instead of x.grad", "scores no other points")}),
     "mistake_caller_requires_grad": Golden(
         "graded", 8.27, {"contract", "tracked_inputs", "input_untouched", "repeatable"},
         {"tracked_inputs": "none_nonleaf", "repeatable": "accumulation"},
