@@ -981,6 +981,22 @@ def test_returning_y_is_named_in_the_autograd_check_as_correctness_names_it(sin)
     assert "itself" not in cos.summary
 
 
+def test_lost_precision_is_named_only_where_the_coarser_answer_is_right_to_its_own_precision(sin):
+    """A hunter's cache keyed by id(x) answered 2.19 for cos(0), in float32 for a float64 input, and
+    was told its answer lost precision; the slip was state kept between calls."""
+    case = GridCase(np.array([0.0, 0.5, 1.0]), "float64", "cpu", "plain", "explicit")
+
+    def cause(values: np.ndarray) -> str:
+        answer = _tensor(values, "float32")
+        r = CaseResult(case=case, calls=(answer, answer, answer), secret=(False, False, True), input_changed=False,
+                       requires_grad_changed=False, grad_left=False, primitive_calls=(1, 1, 1))
+        found = checks._cause(r, [r], sin)
+        return found.key if found else ""
+
+    assert cause(np.cos(case.values)) == "precision"
+    assert cause(np.cos(case.values) + 1.19) != "precision"
+
+
 def test_float64_answers_of_float32_numbers_fail_correctness_where_judged_as_float32(sin):
     """The verdict judges float64 answers that are all float32 numbers, plain and under the secret,
     at float32's tolerance (autograd on x.float()); correctness judged them at float64's, which
