@@ -294,14 +294,14 @@ def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None
                           "`return x.grad` after y.sum().backward().")
 
 
-def _within_its_own_precision(r: Returned, case: GridCase, ex: Exercise) -> bool:
-    """Whether values returned in a coarser dtype than x's are right to that dtype's tolerance: only
-    then is lost precision the cause (a hunter's cache keyed by id(x) answered 2.19 for cos(0) in
-    float32, and was told its answer lost precision)."""
+def _right_to(dtype: str, r: Returned, case: GridCase, ex: Exercise) -> bool:
+    """Whether values are right to a coarser dtype's tolerance than x's: only then is lost precision
+    the cause (a hunter's cache keyed by id(x) answered 2.19 for cos(0) in float32, and was told its
+    answer lost precision)."""
     got = values_of(r, case)
-    tol = ex.tolerances.get(r.dtype or "")
+    tol = ex.tolerances.get(dtype)
     if tol is None:  # (half precision, where the exercise grades none: float32's, scaled by the step of each)
-        coarser = (2.0 ** -10 if r.dtype == "float16" else 2.0 ** -7) / 2.0 ** -23  # (bfloat16's step, 2^-7)
+        coarser = (2.0 ** -10 if dtype == "float16" else 2.0 ** -7) / 2.0 ** -23  # (bfloat16's step, 2^-7)
         tol = Tolerance(ex.tolerance("float32").atol * coarser, ex.tolerance("float32").rtol * coarser)
     want = reference(case, ex)
     return got is not None and bool(np.all(np.abs(got - want) <= 10 * (tol.atol + tol.rtol * np.abs(want))))
@@ -357,9 +357,12 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "is no value for each element to compare.",
                               "Return the gradient with x's shape: x.grad itself, not summed or reshaped.")
     precision = feedback.precision_cause(example.case, first.dtype)
-    if precision is not None and _within_its_own_precision(first, example.case, ex):
+    if precision is not None and _right_to(first.dtype or "", first, example.case, ex):
         return precision
-    if obs is not None and matches(first, example.case, ex) and _float32_carried(example, ex, obs):
+    # (right to float32's precision and no further: a hunter's x.float() cast back was told only that
+    # its values differ by more than float64's tolerance)
+    if obs is not None and (matches(first, example.case, ex) or _right_to("float32", first, example.case, ex)) \
+            and _float32_carried(example, ex, obs):
         return feedback.Cause("float32_numbers", "Likely cause: your answers to this float64 input carry only float32 "
                               "precision: every number in them, also under our secret change of the derivative (see "
                               "autograd), is exactly a float32, as a computation in float32 cast back gives "

@@ -1016,6 +1016,16 @@ def test_float64_answers_of_float32_numbers_fail_correctness_where_judged_as_flo
     honest = dataclasses.replace(rounded, calls=(_tensor(np.cos(case.values), "float64"),) * 2 +
                                  (_tensor(secret(case.values), "float64"),))
     assert checks.check_correctness(dataclasses.replace(obs, cases=(honest,)), sin).passed
+    # Where float32's rounding is beyond float64's tolerance (cos near 1), the same cause: a hunter's
+    # x.float() cast back was told only that its values differ by more than that tolerance.
+    wide = GridCase(np.array([0.1, 0.2, 0.3]), "float64", "cpu", "plain", "explicit")
+    carried = CaseResult(case=wide, calls=(_tensor(f32(np.cos(wide.values)), "float64"),) * 2 +
+                         (_tensor(f32(secret(wide.values)), "float64"),), secret=(False, False, True),
+                         input_changed=False, requires_grad_changed=False, grad_left=False, primitive_calls=3)
+    assert not checks.matches(carried.plain, wide, sin)
+    finding = checks.check_correctness(Observations(load=LoadResult(True), cases=(carried,), planned=(wide,),
+                                                    secret=SECRET), sin)
+    assert not finding.passed and finding.data["cause"] == "float32_numbers", finding
 
 
 def test_a_mean_instead_of_a_sum_is_named(sin):
