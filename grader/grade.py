@@ -156,14 +156,18 @@ def _plot_data(obs: Observations, ex: Exercise) -> PlotData | None:
         values = None
     low, high = ex.plot_range
     failing: list[float] = []
+    dtypes: set[str] = set()
     for r in obs.cases:
         got = checks.values_of(r.plain, r.case)
         if got is None or np.iscomplexobj(got) or r.case.layout not in PLAIN_LAYOUTS:
             continue
         xs = r.case.values[~checks.within_tolerance(got, r.case, ex)]
-        failing.extend(float(x) for x in xs[(xs >= low) & (xs <= high)])
+        xs = xs[(xs >= low) & (xs <= high)]
+        failing.extend(float(x) for x in xs)
+        if xs.size:
+            dtypes.add(r.case.dtype)
     if values is not None:
-        return PlotData(obs.plot_x, values.ravel(), tuple(failing[:300]))
+        return PlotData(obs.plot_x, values.ravel(), tuple(failing[:300]), failing_dtypes=tuple(sorted(dtypes)))
     if obs.plot is not None:
         note = f"On these {obs.plot_x.size} points your function {feedback.returned_words(obs.plot)}."
     elif obs.ended is not None:

@@ -43,6 +43,7 @@ class PlotData:
     returned: np.ndarray | None  # the student's values on x, when they came back as numbers
     failing_x: tuple[float, ...] = ()  # grid inputs outside tolerance, to mark on the plot
     note: str = ""  # why there are no values to draw, in a student's words
+    failing_dtypes: tuple[str, ...] = ()  # the dtypes of the inputs failing_x marks, sorted
 
 
 @dataclass(frozen=True)

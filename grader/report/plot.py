@@ -24,7 +24,7 @@ import numpy as np
 
 from grader import safe_text
 from grader.exercise import Exercise
-from grader.outcome import Outcome
+from grader.outcome import Outcome, PlotData
 from grader.report import atomic
 
 FLOOR = 1e-10  # errors below this are drawn on the floor and called exact
@@ -36,6 +36,8 @@ GOOD = "#2e7d32"
 MARKS = {True: "✓", False: "✗"}
 DPI = 100
 PNG_LEVEL = 3  # zlib level: 6 takes three times as long for 13% fewer bytes
+
+PLOT_DTYPE = "float32"  # the dtype of the plot's grid, as probe.run_plot sends it
 
 
 def render(outcome: Outcome, exercise: Exercise, path: Path) -> Path | None:
@@ -155,12 +157,26 @@ class Template:
         if failing:
             self.failing.set_data(failing, np.full(len(failing), 5e2))
             lines.append(self.failing)
+            texts += self._failing_elsewhere(outcome.plot)
         for artist in lines:
             self.figure.draw_artist(artist)
         if banner:
             texts.append(Label(banner, self._at(self.top, 0.5, 0.05), "md", 11, BAD, align="center", boxed=True,
                                box_pad=0.5))
         return with_text(self.canvas, [*texts, *self._title(outcome, exercise)])
+
+    def _failing_elsewhere(self, plot: PlotData) -> list[Label]:
+        """Where every failing grid input is of another dtype than the curve's (float32) and the curve
+        is within its tolerance: a hunter's x.float() cast back drew a curve that passes, under red
+        ticks it could not explain."""
+        others = [d for d in plot.failing_dtypes if d != PLOT_DTYPE]
+        if plot.returned is None or not others or len(others) < len(plot.failing_dtypes):
+            return []
+        if not np.all(np.abs(plot.returned - self.truth) <= self.limit):
+            return []
+        return [Label(f"The failing grid inputs are {' and '.join(others)} only: this {PLOT_DTYPE} curve is "
+                      "within its tolerance (see correctness).", self._at(self.bottom, 0.99, 0.56), "rm", 10, BAD,
+                      align="right")]
 
     def _at(self, ax: Any, x: float, y: float) -> tuple[float, float]:
         """Pillow's pixel position (origin top left) of a point in axes coordinates."""

@@ -92,3 +92,21 @@ def test_a_plot_over_a_pole_takes_both_signs_and_draws_no_line_across_it():
     assert xs[np.flatnonzero(np.isnan(xs))[0] - 1] < 0 < xs[np.flatnonzero(np.isnan(xs))[0] + 1]
     even = np.linspace(-3, 3, 61)
     assert plot._broken(even, np.cos(even))[0] is even  # no gap, nothing inserted
+
+
+def test_failing_inputs_of_another_dtype_than_the_curve_are_said_so(sin):
+    """A hunter's x.float() cast back drew a float32 curve within its tolerance, under red ticks of
+    float64 inputs it could not explain; the figure now says where they fail."""
+    loads = Finding("loads", True, 1.0, "", score=1, max_score=1)
+    template = plot.template(sin, _outcome((loads,), 1.0).plot.x, False)
+
+    def words(dtypes: tuple[str, ...], values=np.cos) -> list[str]:
+        outcome = _outcome((loads,), 8.0)
+        data = dataclasses.replace(outcome.plot, returned=values(outcome.plot.x), failing_x=(0.5, 1.0),
+                                   failing_dtypes=dtypes)
+        return [label.text for label in template._failing_elsewhere(data)]
+
+    assert words(("float64",)) == ["The failing grid inputs are float64 only: this float32 curve is within its "
+                                   "tolerance (see correctness)."]
+    assert words(("float32", "float64")) == []  # the curve's own dtype fails too: its error panel shows it
+    assert words(("float64",), values=lambda x: np.cos(x) + 0.1) == []  # the curve itself is off
