@@ -370,6 +370,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "Keep x's dtype through the whole computation: work on x.detach().clone() and return "
                               "its gradient as it is.")
     xs, got, truth, function, moved = [], [], [], [], []
+    slips: list[list[np.ndarray]] = [[] for _ in ex.mistakes]
     secret = obs.secret if obs is not None else None
     for r in bad:
         v = values_of(r.plain, r.case)
@@ -377,6 +378,8 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
             xs.append(r.case.values.ravel())
             got.append(v.ravel())
             truth.append(ex.reference(r.case.values).ravel())
+            for mistake, values in zip(ex.mistakes, slips, strict=True):
+                values.append(ex.mistake_values(mistake, r.case.values).ravel())
             # (a function of a whole vector has a value per element only where there is one element)
             whole = ex.elementwise or r.case.values.size == 1
             function.append(ex.function_values(r.case.values).ravel() if whole else xs[-1] * np.nan)
@@ -387,7 +390,10 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     tol = max(ex.tolerance(r.case.dtype).atol for r in bad)
     named = feedback.explain_values(np.concatenate(xs), np.concatenate(got), np.concatenate(truth),
                                     np.concatenate(function), ex, tol,
-                                    remembered=np.concatenate(moved) if moved else None)
+                                    remembered=np.concatenate(moved) if moved else None,
+                                    mistakes=[np.concatenate(values) for values in slips])
+    if named is None:
+        named = feedback.undefined_cause(np.concatenate(xs), np.concatenate(got), np.concatenate(truth), ex)
     if named is None and ex.elementwise and _divided_by_size(got, truth, tol):
         # Each input's answer the derivative over its own number of elements: a factor per input,
         # which no one scale of all of them shows (a helper's y.mean().backward() was told only to

@@ -43,6 +43,17 @@ Kept = TypeVar("Kept", np.ndarray, tuple[np.ndarray, ...])
 
 
 @dataclass(frozen=True)
+class Mistake:
+    """A classic slip of an exercise, recognised by the values it gives (reference/*.toml's
+    [[mistakes]]): the derivative of cos at u = x² with the chain rule's 2x missing, say."""
+
+    key: str
+    values: str  # what such a submission returns, an expression of x (without sum: it is evaluated element by element)
+    cause: str  # what went wrong, for "Likely cause: ..."
+    advice: str
+
+
+@dataclass(frozen=True)
 class Exercise:
     name: str
     title: str
@@ -68,6 +79,7 @@ class Exercise:
     # Where the backward pass is shown, at the first element: away from 0, 1 and π/2, where factors
     # such as 2x or cos(x) are 0 or 1 and a missing one would go unseen.
     trace_x: tuple[float, ...] = (0.75, 1.25, -0.5)
+    mistakes: tuple[Mistake, ...] = ()
 
     @property
     def max_score(self) -> float:
@@ -151,6 +163,11 @@ class Exercise:
         with np.errstate(all="ignore"):
             return formula.evaluate(self.gradient, np, x=x, **{f"d_{self.primitive}": derivative})
 
+    def mistake_values(self, mistake: Mistake, x: np.ndarray) -> np.ndarray:
+        """What a submission making `mistake` returns at x."""
+        with np.errstate(all="ignore"):
+            return np.broadcast_to(np.asarray(formula.evaluate(mistake.values, np, x=x), dtype=np.float64), x.shape)
+
     def function_values(self, x: np.ndarray) -> np.ndarray:
         """f(x) itself: a scalar for a function of a whole vector."""
         with np.errstate(all="ignore"):
@@ -221,7 +238,15 @@ def _parse(raw: dict, path: Path) -> Exercise:
         zero_total_unless_autograd=zero_total,
         source=path,
         trace_x=_sample(grid.get("trace_x", (0.75, 1.25, -0.5))),
+        mistakes=tuple(_mistake(m) for m in raw.get("mistakes", [])),
     )
+
+
+def _mistake(raw: dict[str, Any]) -> Mistake:
+    values = _checked(str(raw["values"]), ("x",))
+    if "sum(" in values.replace(" ", ""):
+        raise ValueError(f"a mistake's values are evaluated element by element, without sum(): {values!r}")
+    return Mistake(str(raw["key"]), values, str(raw["cause"]), str(raw["advice"]))
 
 
 def _families(names: list[str]) -> tuple[str, ...]:

@@ -240,11 +240,13 @@ def _not_a_tensor(kind: str, name: str) -> Cause:
 
 
 def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: np.ndarray, ex: Exercise,
-                   tolerance: float, remembered: np.ndarray | None = None) -> Cause | None:
+                   tolerance: float, remembered: np.ndarray | None = None,
+                   mistakes: list[np.ndarray] | None = None) -> Cause | None:
     """Name what the returned values are, when they are something recognisable. `truth` is the
     reference and `function` the function's own values at the same points (NaN where a function
     of a whole vector has no value per element); `remembered`, what autograd gave there on a call
-    under the secret, which a plain call returns only if the function kept it from that call."""
+    under the secret, which a plain call returns only if the function kept it from that call;
+    `mistakes`, the values of each of the exercise's classic slips (Exercise.mistakes) there."""
     if got.size == 0 or not np.all(np.isfinite(got)):
         return None
     slack = max(tolerance, 1e-6) * 10
@@ -280,6 +282,11 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
     for key, values, text, advice in candidates:
         if np.all(np.isfinite(values)) and like(values):
             return Cause(key, "Likely cause: " + text, advice)
+    # The exercise's own classic slips (a hunter's cos(x²) without the chain rule's 2x was told only to
+    # compare with the formula worked out by hand).
+    for mistake, values in zip(ex.mistakes, mistakes or [], strict=False):
+        if np.all(np.isfinite(values)) and like(values) and not like(truth):
+            return Cause(mistake.key, "Likely cause: " + mistake.cause, mistake.advice)
     if np.any(np.abs(truth) > 0.1):
         k = float(np.dot(got, truth) / np.dot(truth, truth))
         if abs(k - 1) > 0.01 and abs(k) > 0.01 and like(k * truth):
@@ -292,6 +299,20 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
             return Cause("scaled", f"Likely cause: your values are {k:.4g} times {formula}.",
                          f"Differentiate exactly {function_named}, and return the gradient unchanged.")
     return None
+
+
+def undefined_cause(x: np.ndarray, got: np.ndarray, truth: np.ndarray, ex: Exercise) -> Cause | None:
+    """NaN or an infinity where the derivative is a number, named with the first such x (a hunter's
+    2·log(x) for log(x²) was told only that its values differ by more than the tolerance)."""
+    where = np.flatnonzero(~np.isfinite(got) & np.isfinite(truth))
+    if not where.size:
+        return None
+    i = int(where[0])
+    return Cause("undefined", f"Likely cause: your function returned {got[i]} at x = {x[i]:.6g}, where the "
+                 f"derivative is {truth[i]:.6g}: a step undefined there (the log or square root of a negative "
+                 f"number, or 0/0), as in a rewritten form of {_named(ex.value)} that does not hold for every x "
+                 "(2·log(x) for log(x²) is NaN below 0).",
+                 f"Differentiate exactly {in_torch(ex.value)} with autograd, as written.")
 
 
 def in_torch(expression: str) -> str:

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from grader import checks, feedback, score, verdict
+from grader import checks, exercise, feedback, score, verdict
 from grader.canary import Secret, secret_derivative
 from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, ErrorInfo, Frame, LoadResult, Observations, Returned
@@ -1041,3 +1041,26 @@ def test_a_mean_instead_of_a_sum_is_named(sin):
     obs = Observations(load=LoadResult(True), cases=tuple(results), planned=(wide, narrow), secret=SECRET)
     finding = checks.check_correctness(obs, sin)
     assert finding.data["cause"] == "mean" and "divided by the number of elements" in finding.cause
+
+
+def test_each_exercises_classic_slips_are_named_by_correctness():
+    """A hunter's chain-rule slips were told only to compare with the formula worked out by hand:
+    cos(x²) without its 2x, cos(x)² for cos(x²), a dropped 1/x, the norm's sum missing, NaN from
+    2·log(x). Each exercise's [[mistakes]] are named where the values are theirs, and only there."""
+    x = np.array([0.3, 0.7, 1.1, -1.4])
+    for ex in exercise.catalogue():
+        truth = ex.reference(x)
+        for mistake in ex.mistakes:
+            got = ex.mistake_values(mistake, x)
+            assert not np.allclose(got, truth), (ex.name, mistake.key)  # a slip is not the answer
+            slips = [ex.mistake_values(m, x) for m in ex.mistakes]
+            named = feedback.explain_values(x, got, truth, ex.function_values(x), ex, 1e-6, mistakes=slips)
+            assert named is not None and named.key == mistake.key, (ex.name, mistake.key, named)
+            off = feedback.explain_values(x, got + 0.05, truth, ex.function_values(x), ex, 1e-6, mistakes=slips)
+            assert off is None or off.key != mistake.key, (ex.name, mistake.key)  # its values, not near them
+    log_sin = exercise.load("log_sin")
+    got = log_sin.reference(x).copy()
+    got[3] = np.nan
+    cause = feedback.undefined_cause(x, got, log_sin.reference(x), log_sin)
+    assert cause is not None and "returned nan at x = -1.4" in cause.text and "2·log(x)" in cause.text
+    assert feedback.undefined_cause(x, log_sin.reference(x), log_sin.reference(x), log_sin) is None
