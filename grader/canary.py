@@ -11,7 +11,9 @@ lattice points round u, mapped to [-1, 1) and interpolated linearly (continuous,
 difference between numpy and torch moves it by little), weighted so that its heights are 5.6 to 11
 times that precision's slack round R* in the exercise at hand (grain_size; for sin, steps 2^-10
 and 2^-24, weights 2^-7 and 2^-23). A table of autograd's values must hold the two lattice points
-round u, or lie within about a tenth of a step of it elsewhere, to pass (bench/table_reach.py).
+round u, or lie within about a tenth of a step of it elsewhere, to pass (bench/table_reach.py); and
+the oracle now answers the move only within float32's rounding of the input's own numbers
+(sandbox/oracle.py), so a table gathered anywhere else holds the true derivative alone.
 That is as near as the slope bound lets each precision's tolerance, 20 times, tell two points apart.
 The hash is SipHash-2-4, a keyed pseudorandom function (on 64-bit integers: exact, and the same in
 numpy and torch), with a 128-bit key per lattice a run: no height tells anything of another, and two

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from grader import formula
+from grader import formula, rounding
 from grader.canary import HALF_SECOND, MAX_SLOPE, Secret, grain_size, secret_derivative
 from grader.grids import FAMILIES
 
@@ -131,6 +131,23 @@ class Exercise:
             return tuple(seen)
 
         return self._kept("arguments", x, arguments)
+
+    def argument_rounding(self, x: np.ndarray) -> tuple[np.ndarray, ...]:
+        """For each of primitive_arguments(x), in its order, how far float32 arithmetic may take it
+        (rounding.py): x's own rounding for sin, a float32 square's for cos(x²), a sum's over every
+        element of x for sin(cos(‖x‖²+1)). Kept, as the reference is."""
+        def errors() -> tuple[np.ndarray, ...]:
+            seen: list[np.ndarray] = []
+
+            def derivative(u: rounding.Rounded) -> rounding.Rounded:
+                seen.append(np.broadcast_to(np.asarray(u.error, dtype=np.float64), np.shape(u.value)).copy())
+                return rounding.Rounded(np.asarray(formula.evaluate(self.derivative, np, u=u.value)), np.float64(0.0))
+
+            with np.errstate(all="ignore"):
+                formula.evaluate(self.gradient, rounding, x=rounding.start(x), **{f"d_{self.primitive}": derivative})
+            return tuple(seen)
+
+        return self._kept("rounding", x, errors)
 
     def sensitivity(self, x: np.ndarray) -> np.ndarray:
         """How far the gradient at x moves per unit added to the primitive's derivative (the chain

@@ -152,7 +152,7 @@ _REFERENCE_PASSES: dict[tuple[str, str, tuple[float, ...]], TracedCall | None] =
 
 def run_case(session: Conversation, exercise: Exercise, case: grids.GridCase, timeout: float) -> CaseResult:
     secret = draw_secret_calls()
-    case_id = session.oracle.expect(secret, _targets(exercise, case), _reach(exercise))
+    case_id = session.oracle.expect(secret, *_targets(exercise, case))
     session.send(_case_header(case, secret, case_id), _payload(case))
     try:
         result = session.reply(timeout, "a call of your function", _parser(case, secret))
@@ -161,16 +161,22 @@ def run_case(session: Conversation, exercise: Exercise, case: grids.GridCase, ti
     return replace(result, asked=asked)
 
 
-def _reach(exercise: Exercise) -> float:
-    """How near x an ask must be to be about x: a tenth of the secret's float32 grain step (the
-    float32 answer a chain rule computed in float32 gives is judged alike within that)."""
-    return 0.1 / grain_size(exercise.tolerances)[0][0]
-
-
-def _targets(exercise: Exercise, case: grids.GridCase) -> np.ndarray:
-    """The numbers whose derivative each call must ask about (x for sin, x² for cos(x²))."""
+def _targets(exercise: Exercise, case: grids.GridCase) -> tuple[np.ndarray, np.ndarray]:
+    """The numbers whose derivative each call must ask about (x for sin, x² for cos(x²)), and how
+    near each an ask must come to be about it: within the rounding float32 arithmetic may give it
+    (rounding.py, with room to spare: 8 times that; the oracle adds a millionth of the number), but
+    never further than a tenth of the secret's float32 grain step (a float32 sum over 216 elements
+    may be 1e-2 off by that bound; an honest one was 1.2e-4 off, 1.6e-3 stays). A flat tenth of a
+    grain step for every input let a red team cover all of sin's inputs with a fixed grid of asks
+    1.9e-4 apart."""
     arguments = exercise.primitive_arguments(case.values)
-    return np.concatenate([np.ravel(u) for u in arguments]) if arguments else np.zeros(0)
+    if not arguments:
+        return np.zeros(0), np.zeros(0)
+    errors = exercise.argument_rounding(case.values)
+    targets = np.concatenate([np.ravel(u) for u in arguments])
+    rounding = np.concatenate([np.ravel(e) for e in errors])
+    most = 0.1 / grain_size(exercise.tolerances)[0][0]
+    return targets, np.fmin(8 * rounding, most)
 
 
 def _asked_about(exercise: Exercise, cases: Sequence[grids.GridCase]) -> Iterator[np.ndarray]:
@@ -219,7 +225,7 @@ def run_cases(session: Conversation, exercise: Exercise, cases: Sequence[grids.G
     while len(results) < len(cases):
         while sent < len(cases) and (not in_flight or sum(n for n, _ in in_flight) + _size(payloads[sent]) <= WINDOW):
             # The plan goes to the oracle before the child begins it.
-            case_id = session.oracle.expect(draws[sent], _targets(exercise, cases[sent]), _reach(exercise))
+            case_id = session.oracle.expect(draws[sent], *_targets(exercise, cases[sent]))
             session.send(_case_header(cases[sent], draws[sent], case_id), payloads[sent])
             in_flight.append((_size(payloads[sent]), case_id))
             sent += 1

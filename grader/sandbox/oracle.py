@@ -2,7 +2,11 @@
 
 The sandbox child's kernel for the exercise's primitive (sandbox/canary.py) asks, for the numbers it
 is differentiating at, what to add to their true derivative: the secret's move on a call the grader
-chose to be secret, zero on any other. The secret, and which calls are secret, stay in this process.
+chose to be secret, for the numbers within float32's rounding of those the reference differentiates
+the primitive at for that call's input (its targets: x for sin, x² for cos(x²)); zero on any other
+call or number. The secret, and which calls are secret, stay in this process. (The secret moved
+every number asked once: a red team asked about 0.5 to tell a secret call from a plain one, and
+another took a table of the secret over sin_cos_norm's whole range in one secret call.)
 Before this, both lived in the child, guarded by what Python lets a process hide from itself; a red
 team read them with numpy alone (an object whose __array_interface__ names any address), scored
 10/10 with cos and left nothing in the record. No reading of the child's memory can find what is
@@ -62,11 +66,12 @@ CPU_BUDGET_S = 30.0
 KEPT_BYTES = 16 << 20
 ENTRY_BYTES = 256
 # An ask covers a number the reference differentiates the primitive at (a case's target, expect)
-# within the case's reach (a tenth of the secret's float32 grain step, probe.py) plus this much of
-# |u|: float32's rounding of x, of a computed x² or of a norm's sum (an honest float32 chain rule
-# for sin(cos(‖x‖²+1)) asked 1.2e-4 from the float64 u, within sin_cos_norm's 1.6e-3), not another
-# number (-x, x + 2π, x in degrees).
+# within the case's reach for it (probe._targets: the rounding float32 arithmetic may give that
+# number, with room to spare) plus this much of |u| and this floor (float32's subnormal steps, where
+# x² underflows): float32's rounding of x, of a computed x² or of a norm's sum, not another number
+# (-x, x + 2π, x in degrees, a grid's neighbour of x).
 ASKED_RELATIVE = 1e-6
+ASKED_FLOOR = 1e-44
 
 
 class Oracle:
@@ -80,7 +85,11 @@ class Oracle:
         self.channel = theirs.detach()
         self._plans: dict[int, tuple[bool, ...]] = {}  # case id -> which of its calls are secret
         # case id -> its targets (sorted) and, per call, which of them an ask during that call covered
-        self._asked: dict[int, tuple[np.ndarray, float, list[np.ndarray]]] = {}
+        self._asked: dict[int, tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = {}
+        # case id -> where its secret lives: the lower ends of its targets' reaches, sorted, and the
+        # largest upper end up to each (a number lies within some reach if the last lower end below
+        # it has an upper end up to it at or above it)
+        self._within: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._terms: dict[bytes, np.ndarray] = {}  # the asked numbers' bytes -> their secret_term
         self._kept = 0
         self._thread: threading.Thread | None = None
@@ -101,17 +110,26 @@ class Oracle:
             self._thread = threading.Thread(target=self._serve, args=(secret,), daemon=True)
             self._thread.start()
 
-    def expect(self, flags: Sequence[bool], targets: np.ndarray | None = None, reach: float = 0.0) -> int:
+    def expect(self, flags: Sequence[bool], targets: np.ndarray | None = None,
+               reach: np.ndarray | float = 0.0) -> int:
         """A case whose calls are secret where `flags` say, before its request is sent: the case's
         id, for the request (the child's asks in its calls name it). `targets`: the numbers the
-        reference differentiates the primitive at for its input, whose asks (within `reach`) each
-        call is watched for (forget says which calls asked about them all)."""
+        reference differentiates the primitive at for its input, whose asks (each within its
+        `reach`, and ASKED_RELATIVE and ASKED_FLOOR) each call is watched for (forget says which
+        calls asked about them all)."""
         while (case := secrets.randbits(32)) in self._plans:
             pass
         self._plans[case] = tuple(flags)
         if targets is not None:
-            wanted = np.unique(np.asarray(targets, dtype=np.float64)[np.isfinite(targets)])
-            self._asked[case] = (wanted, reach, [np.zeros(wanted.size, dtype=bool) for _ in flags])
+            targets = np.asarray(targets, dtype=np.float64).ravel()
+            with np.errstate(all="ignore"):
+                reach = np.asarray(reach, dtype=np.float64) + ASKED_RELATIVE * np.abs(targets) + ASKED_FLOOR
+            kept = np.isfinite(targets) & np.isfinite(reach)
+            targets, reach = targets[kept], reach[kept]
+            self._asked[case] = (targets, reach, [np.zeros(targets.size, dtype=bool) for _ in flags])
+            order = np.argsort(targets - reach, kind="stable")
+            self._within[case] = ((targets - reach)[order], np.maximum.accumulate((targets + reach)[order])
+                                  if targets.size else np.zeros(0))
         return case
 
     def forget(self, case: int) -> tuple[bool, ...]:
@@ -120,6 +138,7 @@ class Oracle:
         calls asked about every one of its targets, during the call (() where none were given).
         Every ask the canary's kernel makes waits for its answer, and is counted before it is sent."""
         self._plans.pop(case, None)
+        self._within.pop(case, None)
         asked = self._asked.pop(case, None)
         return () if asked is None else tuple(bool(covered.all()) for covered in asked[2])
 
@@ -151,10 +170,16 @@ class Oracle:
                     return
                 flags = self._plans.get(case, ())
                 factor = secret.b if call < len(flags) and flags[call] else 0.0
+                numbers = np.frombuffer(raw, dtype="<f8")
                 watched = self._asked.get(case)
                 if watched is not None and call < len(watched[2]):
-                    _cover(watched[0], watched[2][call], np.frombuffer(raw, dtype="<f8"), watched[1])
-                self._socket.sendall((self._term(raw, secret) * factor).tobytes())
+                    _cover(watched[0], watched[1], watched[2][call], numbers)
+                # The move only where the case's targets are (for plain calls too: the same work)
+                within = self._within.get(case)
+                move = self._term(raw, secret) * factor
+                if within is not None:
+                    move = np.where(_within(within[0], within[1], numbers), move, 0.0)
+                self._socket.sendall(move.astype("<f8", copy=False).tobytes())
                 self.answered += count
                 self.cpu_s = time.thread_time() - started
 
@@ -172,16 +197,26 @@ class Oracle:
         return term
 
 
-def _cover(targets: np.ndarray, covered: np.ndarray, numbers: np.ndarray, near: float) -> None:
-    """Mark the targets (sorted) that one of `numbers` lies within `near` (and ASKED_RELATIVE) of
-    (NaN covers none)."""
+def _cover(targets: np.ndarray, reach: np.ndarray, covered: np.ndarray, numbers: np.ndarray) -> None:
+    """Mark the targets that one of `numbers` lies within its reach of. Numbers that are not finite
+    cover none: an ask of -inf once covered every target (-inf + its reach, inf, is NaN, which
+    searchsorted puts past every number), and a red team's asks at [0.5, -inf] told the grader's
+    calls apart on every call, with cos(x) on the plain ones (10/10)."""
     if not targets.size:
         return
-    with np.errstate(all="ignore"):
-        reach = near + ASKED_RELATIVE * np.abs(numbers)
-        low = np.searchsorted(targets, numbers - reach, "left")
-        high = np.searchsorted(targets, numbers + reach, "right")
-    some = low < high
-    if some.any():
-        edges = np.bincount(low[some], minlength=targets.size + 1) - np.bincount(high[some], minlength=targets.size + 1)
-        covered |= np.cumsum(edges[:-1]) > 0
+    numbers = np.sort(numbers[np.isfinite(numbers)])
+    if not numbers.size:
+        return
+    low = np.searchsorted(numbers, targets - reach, "left")
+    high = np.searchsorted(numbers, targets + reach, "right")
+    covered |= low < high
+
+
+def _within(lows: np.ndarray, highs: np.ndarray, numbers: np.ndarray) -> np.ndarray:
+    """Which of `numbers` lie within some target's reach: `lows`, the reaches' lower ends sorted,
+    and `highs`, the largest upper end among those up to each (Oracle.expect). NaN lies in none."""
+    if not lows.size:
+        return np.zeros(numbers.shape, dtype=bool)
+    last = np.searchsorted(lows, numbers, "right") - 1
+    return (last >= 0) & (numbers <= highs[np.maximum(last, 0)])
+

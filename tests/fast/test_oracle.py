@@ -158,16 +158,49 @@ def test_each_call_is_told_whether_it_asked_about_every_number_of_its_input():
         channel.recv(8 * numbers.size, socket.MSG_WAITALL)
 
     try:
-        case = served.expect((False, False, True, False), x, 1e-4)
-        ask(case, 0, np.array([0.5]))  # a probe only
+        case = served.expect((False, False, True, False, False), x, 1e-7 * np.abs(x))
+        ask(case, 0, np.array([0.5, -np.inf, np.nan]))  # a probe only (-inf once covered every target)
         ask(case, 1, x[:8])  # half of x, then the other half in float32's rounding
         ask(case, 1, x[8:].astype(np.float32).astype(np.float64))
         ask(case, 2, x)
         ask(case, 3, x + 2 * np.pi)  # other numbers than x
+        ask(case, 4, x + 1e-4)  # a grid's neighbours of x (a flat reach of 1e-4 counted them)
         asked = served.forget(case)
         ask(served.expect((True,)), 0, x)  # (no targets given: nothing kept)
     finally:
         channel.close()
         served.close()
-    assert asked == (False, True, True, False)
+    assert asked == (False, True, True, False, False)
     assert served._asked == {}
+
+
+def test_the_secret_lives_only_at_the_numbers_of_the_calls_input():
+    """The secret's move comes only for numbers within rounding of the case's targets: autograd or
+    the grader's operator anywhere else gives the true derivative on every call. A red team asked
+    about 0.5 to tell the secret call apart and returned cos(x) on the others; on log_sin, whose
+    formula itself runs sin at x, asking about x came free with the formula (10/10)."""
+    served = oracle.Oracle()
+    served.start(SECRET)
+    channel = socket.socket(fileno=served.channel)
+    served.channel = -1
+    x = np.linspace(-3, 3, 16)
+
+    def ask(case: int, call: int, numbers: np.ndarray) -> np.ndarray:
+        channel.sendall(oracle.HEADER.pack(numbers.size, case, call) + numbers.astype("<f8").tobytes())
+        return np.frombuffer(channel.recv(8 * numbers.size, socket.MSG_WAITALL), dtype="<f8")
+
+    try:
+        case = served.expect((True, False), x, 1e-7 * np.abs(x))
+        at_x = ask(case, 0, x)
+        in_float32 = ask(case, 0, x.astype(np.float32).astype(np.float64))
+        elsewhere = ask(case, 0, np.array([0.5, -np.inf, np.nan, np.inf]))
+        beside = ask(case, 0, x + 1e-4)
+        plain = ask(case, 1, x)
+        served.forget(case)
+        unwatched = ask(served.expect((True,)), 0, np.array([0.5]))  # (no targets given: moved anywhere)
+    finally:
+        channel.close()
+        served.close()
+    assert np.abs(at_x).min() >= 0.15 and np.abs(in_float32).min() >= 0.15
+    assert not elsewhere.any() and not beside.any() and not plain.any()
+    assert abs(unwatched[0]) >= 0.15

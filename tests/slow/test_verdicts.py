@@ -23,7 +23,8 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
           "tells_by_closures", "tells_by_gc", "mixes_a_little_autograd", "autograd_on_one_element",
           "moves_on_the_fresh_call", "formula_behind_an_assert", "remembers_answers",
           "steals_state_from_a_traceback", "returns_complex_cos", "moves_garbage_with_the_secret",
-          "fits_the_secret", "reads_the_canarys_closures_from_raw_memory", "tells_calls_apart_elsewhere"]
+          "fits_the_secret", "reads_the_canarys_closures_from_raw_memory", "tells_calls_apart_elsewhere",
+          "tells_calls_apart_at_infinity"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
           "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize", "honest_plots_in_every_call",
@@ -334,14 +335,37 @@ def {function}(x):
 def {function}(x):
     return 0.98 * autograd(x) + 0.02 * remembered(x)
 """,
+    # A red team's: autograd of the primitive at a number of its own tells a secret call from a plain
+    # one, and the plain ones get the formula (on log_sin, whose formula runs sin at x itself, the
+    # formula's own forward pass asked about x: 10/10 until the secret lived only at x).
+    "probe_elsewhere": """import torch
+
+def d(u):
+    return {derivative}
+
+def secret_call():
+    t = torch.tensor([0.5], dtype=torch.float64, requires_grad=True)
+    (g,) = torch.autograd.grad(torch.{primitive}(t).sum(), t)
+    return abs(float(g[0]) - float(d(torch.tensor(0.5, dtype=torch.float64)))) > 1e-12
+
+def {function}(x):
+    if not secret_call():
+        x1 = x.detach()
+        return ({gradient}) + torch.zeros_like(x1)
+    x1 = x.detach().clone().requires_grad_(True)
+    ({value}).sum().backward()
+    return x1.grad
+""",
 }
 EXERCISES = ["cos_square", "sin_cos_norm", "log_sin"]
 
 
 def _write(tmp_path, template: str, ex: exercise.Exercise, name: str):
     value = re.sub(r"\bx\b", "x1", in_torch(ex.value))
+    gradient = re.sub(r"\bx\b", "x1", in_torch(ex.gradient.replace(f"d_{ex.primitive}(", "d(")))
     path = tmp_path / f"{name}.py"
-    path.write_text(template.format(function=ex.function, value=value))
+    path.write_text(template.format(function=ex.function, value=value, gradient=gradient, primitive=ex.primitive,
+                                    derivative=in_torch(ex.derivative)))
     return path
 
 
