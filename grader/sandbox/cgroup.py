@@ -26,7 +26,8 @@ PIDS = 256  # processes and threads together: torch needs a few, a submission ma
 STARTING = 1 << 30  # the memory allowed while only Python and torch start, before `settle`
 _counter = itertools.count()
 _leftovers: list[Cgroup] = []  # still busy when their child was closed; removed later
-FALLBACK_LAYER = "no cgroup here: memory bounded by address space only (memfd and files in memory not counted)"
+FALLBACK_LAYER = ("no cgroup here: memory bounded by address space only (shared memory refused; its folder "
+                  "counted apart)")
 
 
 class Cgroup:

@@ -581,19 +581,21 @@ def shmem_kib() -> int:
     return int(meminfo["Shmem"].split()[0])
 
 
-def test_a_memfd_hoarder_is_stopped_in_words_and_the_host_keeps_its_memory(grade_file, small, sin):
-    if cgroup._hierarchies() is None:
-        pytest.skip("no cgroup can be made here: memfd is bounded only by the host")
+@pytest.mark.parametrize("host", ["cgroup", "no cgroup"])
+def test_memory_no_limit_of_the_process_counts_is_refused_and_the_disk_is_not_driven(grade_file, small, sin, host,
+                                                                                      monkeypatch):
+    """Without a cgroup a red team's child held 6.3 GiB in memfds, 4.5 GiB in shared mappings shrunk
+    to a page and 934 MiB in grown socket buffers (10/10 each), and drove the host's disk past its
+    page cache (O_DIRECT) and through it (fsync, answered as done: not seen from the child). Each is
+    refused, in every host."""
+    if host == "no cgroup":
+        monkeypatch.setattr(cgroup, "create", lambda memory_bytes: None)
     before = shmem_kib()
-    outcome = grade_file(HOSTILE / "memfd_hoarder.py", small)
-    assert outcome.status == "memory", outcome.findings
-    assert "was stopped for using more memory than the 1 GiB it may use" in message(outcome)
-    assert "memfd" in message(outcome)
-    # The hoard went with the child. Shmem is the whole host's: the other test worker may hold
-    # some of its own for a moment (a tmpfs filled to its 256 MiB), so give it time to go too.
-    deadline = time.monotonic() + 10
-    while shmem_kib() - before >= 256 << 10 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    outcome = grade_file(HOSTILE / "memory_beyond_its_limits.py", small)
+    assert outcome.status == "graded" and outcome.score == small.max_score, outcome.findings
+    tried = lines(outcome, "")
+    assert tried == {"memfd": "ENOSYS", "shared mapping": "EPERM", "/dev/zero for writing": "EACCES",
+                     "SO_SNDBUF": "EPERM", "O_DIRECT": "EINVAL", "O_DIRECT by F_SETFL": "EINVAL"}, tried
     assert shmem_kib() - before < 256 << 10
     assert our_cgroups() == []
     still_grades(grade_file, sin)
