@@ -5,6 +5,7 @@ Checks decide; this module only phrases. Every hint names the concrete mistake a
 
 from __future__ import annotations
 
+import ast
 import difflib
 import re
 from dataclasses import dataclass
@@ -262,7 +263,8 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
         ("x_times", x * truth, f"your values equal x·{formula}: y.backward(x) uses x as the incoming gradient.",
          "Call y.sum().backward() or y.backward(torch.ones_like(y)) instead."),
         ("negated", -truth, f"your values are {formula[1:] if formula.startswith('-') else '-' + formula}: the "
-         "sign is flipped.", "Do not negate the gradient."),
+         "sign is flipped (a negated gradient, or the derivative of the function at -x).",
+         f"Differentiate {_named(ex.value)} itself, at x, and return the gradient as it is."),
         ("zeros", np.zeros_like(x), "your values are all zero.",
          "Return x.grad after y.sum().backward() (did you zero the gradient before returning it?)."),
         ("ones", np.ones_like(x), "your values are all one: that is the incoming gradient, not the derivative.",
@@ -445,8 +447,10 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"derivative of {ex.primitive} at the numbers of its input, so those answers came another way",
                      f"On {input_words(r.case)}, at least one call of your {ex.function} returned values without "
                      f"differentiating {ex.primitive} at x (autograd of {in_torch(ex.value)} does so on every call).",
-                     f"Likely cause: {ex.formula} (or another formula) on some calls and autograd on others, with "
-                     f"autograd or the grader's operator at other numbers used to tell the calls apart.", advice)
+                     "Likely cause: on some calls the answer came from somewhere other than autograd at x: an "
+                     "answer kept from an earlier call (a cache keyed by the tensor's id or data_ptr, which a new "
+                     f"tensor may reuse), or {ex.formula} (or another formula) on some calls and autograd on "
+                     "others.", advice)
     if judged.verdict == verdict.BYPASSED and _is_the_function(r, ex):
         # A hunter's `return y` was told its value "was computed another way (cos(x) written out…)",
         # where correctness had already named it: the function's value never moves with a derivative.
@@ -454,6 +458,17 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"which does not change when autograd's derivative of {ex.primitive} does", shown,
                      "Likely cause: y was returned instead of x.grad (see correctness).",
                      "After y.sum().backward(), the derivative is in x.grad: return x.grad, not y.")
+    if judged.verdict == verdict.BYPASSED and r.primitive_calls and r.asked and not any(r.asked):
+        # The secret lives only at the reference's numbers: autograd of another function (sin of ‖x‖
+        # for sin(cos(‖x‖²+1)), a hunter's) never meets it, and was told its value was written out.
+        where = f"the numbers the exercise differentiates it at ({_argument(ex)}, for each input)"
+        cause = (f"Likely cause: autograd of a different function than {_named(ex.value)} (see correctness for "
+                 f"its values), whose {ex.primitive} takes other arguments." if not judged.plain_right else
+                 f"Likely cause: autograd of {ex.primitive} at other numbers (a table worked out ahead, |x|, "
+                 "x mod 2π), its values then taken over another way (looked up, interpolated or written out).")
+        return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did: your "
+                     f"{ex.function} differentiated {ex.primitive}, but never at {where}", shown, cause,
+                     f"Differentiate exactly {in_torch(ex.value)} with autograd, at x itself.")
     if judged.verdict == verdict.BYPASSED:
         return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did", shown,
                      _bypass_cause(ex, primitive_called, uses_autograd, pass_ops), advice)
@@ -505,15 +520,26 @@ def _kind_of(r: Returned) -> str:
     return {"tensor": f"a {r.dtype} tensor", "ndarray": f"a numpy array of {r.dtype}"}.get(r.kind, f"a {r.kind}")
 
 
+def _argument(ex: Exercise) -> str:
+    """Where the reference differentiates the primitive, as feedback writes it: x, x², cos(‖x‖²+1)."""
+    name = f"d_{ex.primitive}"
+    call = next(node for node in ast.walk(ast.parse(ex.gradient, mode="eval"))
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == name)
+    text = ast.unparse(call.args[0]).replace(" ", "").replace("sum(x**2)", "‖x‖²").replace("**2", "²")
+    return f"{ex.primitive}'s argument, {text}" if text != "x" else "x itself"
+
+
 def _bypass_cause(ex: Exercise, primitive_called: bool, uses_autograd: bool,
                   pass_ops: frozenset[str] = frozenset()) -> str:
     """`pass_ops`: the nodes of the backward pass recorded at the sample input (none if none ran)."""
     node = f"{ex.primitive.title()}Backward0"
     math = sorted(op for op in pass_ops if op.endswith("Backward0") and op not in ("SumBackward0",))
     if uses_autograd and not primitive_called:
-        return (f"Likely cause: your values come from autograd, but of something other than torch.{ex.primitive} "
-                f"(sin written as the imaginary part of exp(ix), say). The exercise is autograd of "
-                f"{in_torch(ex.value)}, and the grader watches torch.{ex.primitive} itself.")
+        return (f"Likely cause: torch.{ex.primitive} never ran during the calls of your function: values worked "
+                "out ahead of them (autograd once, at import, then looked up or interpolated), or autograd of "
+                f"something other than torch.{ex.primitive} (sin written as the imaginary part of exp(ix), say). "
+                f"The exercise is autograd of {in_torch(ex.value)} on every call, and the grader watches "
+                f"torch.{ex.primitive} itself.")
     if pass_ops and node not in pass_ops and math:
         # A helper's autograd of sin(x²) for cos(x²) was told its value was computed another way, -2x·sin(x²)
         # written out (cos ran: in sin's own backward).

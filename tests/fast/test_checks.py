@@ -1064,3 +1064,19 @@ def test_each_exercises_classic_slips_are_named_by_correctness():
     cause = feedback.undefined_cause(x, got, log_sin.reference(x), log_sin)
     assert cause is not None and "returned nan at x = -1.4" in cause.text and "2·log(x)" in cause.text
     assert feedback.undefined_cause(x, log_sin.reference(x), log_sin.reference(x), log_sin) is None
+
+
+def test_autograd_of_another_function_is_not_told_it_wrote_the_formula(sin):
+    """The secret lives only at the reference's numbers, so autograd of a different function (a
+    hunter's sin of ‖x‖ for sin(cos(‖x‖²+1)), here sin(2x)/2 for sin(x)) never meets it: its
+    answers do not move, and it was told its value was written out. Where no call asked at x and
+    the primitive ran, the words say where it ran."""
+    other = _observations(lambda x: np.cos(2 * x), canary=lambda x: np.cos(2 * x))
+    elsewhere = dataclasses.replace(other, cases=tuple(dataclasses.replace(r, asked=(False, False, False))
+                                                       for r in other.cases))
+    finding = checks.check_autograd(elsewhere, sin)
+    assert not finding.passed and "differentiated sin, but never at the numbers" in finding.summary
+    assert "x itself" in finding.summary and "a different function than sin(x)" in finding.cause
+    assert "written out" not in finding.cause
+    # Asked at x (or not watched): the words of a value that ignored autograd, as before.
+    assert "never at the numbers" not in checks.check_autograd(other, sin).summary
