@@ -464,10 +464,11 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
         where = f"the numbers the exercise differentiates it at ({_argument(ex)}, for each input)"
         cause = (f"Likely cause: autograd of a different function than {_named(ex.value)} (see correctness for "
                  f"its values), whose {ex.primitive} takes other arguments." if not judged.plain_right else
-                 f"Likely cause: autograd of {ex.primitive} at other numbers (a table worked out ahead, |x|, "
-                 "x mod 2π), its values then taken over another way (looked up, interpolated or written out).")
+                 f"Likely cause: torch.{ex.primitive} ran only at other numbers (finite differences at x ± h, a "
+                 "table worked out ahead, |x|, x mod 2π), and the answer came from those another way (a "
+                 "difference quotient, a lookup, interpolation or a formula).")
         return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did: your "
-                     f"{ex.function} differentiated {ex.primitive}, but never at {where}", shown, cause,
+                     f"{ex.function} ran {ex.primitive}, but never at {where}", shown, cause,
                      f"Differentiate exactly {in_torch(ex.value)} with autograd, at x itself.")
     if judged.verdict == verdict.BYPASSED:
         return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did", shown,
