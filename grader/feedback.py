@@ -458,6 +458,20 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"which does not change when autograd's derivative of {ex.primitive} does", shown,
                      "Likely cause: y was returned instead of x.grad (see correctness).",
                      "After y.sum().backward(), the derivative is in x.grad: return x.grad, not y.")
+    remembered = _remembered(judged, r, ex) if judged.verdict == verdict.BYPASSED else None
+    if remembered is not None:
+        # Its answer under the secret was autograd's, and a plain call returned the same: a hunter's
+        # cache keyed by the input's values was shown "autograd gives 0.0096; yours returned 0.0096"
+        # under "did not change".
+        truth, plain = remembered
+        return Words(f"{ex.function} returned the answer autograd gives under our secret change of the derivative "
+                     "also on a call with the true derivative, as an answer kept from an earlier call would be",
+                     f"At x = {number(x, r.case.dtype)} ({describe_tensor(r.case)}), with the true derivative, "
+                     f"autograd gives {number(truth, r.case.dtype)}; your {ex.function} returned "
+                     f"{number(plain, r.case.dtype)}, what autograd gave on the call {swapped}.",
+                     "Likely cause: answers remembered between calls (lru_cache, or a dict keyed by the input's "
+                     "values), so that a call returns what an earlier one computed.",
+                     "Compute the derivative afresh on every call, with no answers kept from earlier calls.")
     if judged.verdict == verdict.BYPASSED and r.primitive_calls and r.asked and not any(r.asked):
         # The secret lives only at the reference's numbers: autograd of another function (sin of ‖x‖
         # for sin(cos(‖x‖²+1)), a hunter's) never meets it, and was told its value was written out.
@@ -519,6 +533,23 @@ def _is_the_function(r: CaseResult, ex: Exercise) -> bool:
 
 def _kind_of(r: Returned) -> str:
     return {"tensor": f"a {r.dtype} tensor", "ndarray": f"a numpy array of {r.dtype}"}.get(r.kind, f"a {r.kind}")
+
+
+def _remembered(judged: Judged, r: CaseResult, ex: Exercise) -> tuple[float, float] | None:
+    """(the truth, the plain answer) at the judged element, where the answer under the secret was
+    autograd's there and the plain one the same, not the truth."""
+    plain = values_of(r.plain, r.case)
+    if plain is None or not 0 <= judged.index < plain.size:
+        return None
+    tol = ex.tolerance(r.case.dtype)
+    truth = float(np.broadcast_to(ex.reference(r.case.values), plain.shape).ravel()[judged.index])
+    value = float(plain.ravel()[judged.index])
+
+    def near(a: float, b: float) -> bool:
+        return abs(a - b) <= 10 * (tol.atol + tol.rtol * abs(b))
+
+    return (truth, value) if near(judged.got, judged.expected) and near(value, judged.got) \
+        and not near(value, truth) else None
 
 
 def _argument(ex: Exercise) -> str:

@@ -1080,3 +1080,14 @@ def test_autograd_of_another_function_is_not_told_it_wrote_the_formula(sin):
     assert "written out" not in finding.cause
     # Asked at x (or not watched): the words of a value that ignored autograd, as before.
     assert "never at the numbers" not in checks.check_autograd(other, sin).summary
+
+
+def test_an_answer_remembered_from_a_secret_call_is_named_with_the_plain_calls_numbers(sin):
+    """A hunter's cache keyed by the input's values was filled on a secret call and returned on the
+    plain one: the autograd check showed "autograd gives 0.0096; yours returned 0.0096" under "did
+    not change". It now shows the plain call, and names the cache."""
+    finding = checks.check_autograd(_observations(secret, canary=secret), sin)
+    assert not finding.passed and "also on a call with the true derivative" in finding.summary
+    assert "with the true derivative, autograd gives" in finding.example and "answers remembered" in finding.cause
+    cos = checks.check_autograd(_observations(np.cos, canary=np.cos), sin)
+    assert "also on a call with the true derivative" not in cos.summary
