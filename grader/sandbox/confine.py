@@ -80,7 +80,7 @@ _DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 _READ_ONLY_DEVICES = ("/dev/zero",)
 _NET_TCP = 1 << 0 | 1 << 1  # bind, connect
 _SCOPE = 1 << 0 | 1 << 1  # abstract unix sockets, signals
-_SYSTEM_READS = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/sys", "/opt")  # and of /proc: _proc_reads
+_SYSTEM_READS = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/opt")  # and /sys, /proc: _sys_reads, _proc_reads
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -331,12 +331,25 @@ def _readable_roots(workdir: Path) -> list[str]:
     kept_root = os.geteuid() == 0 and _outer_uid() == 0
     system = [part for folder in _SYSTEM_READS
               for part in (world_readable_parts(folder) if kept_root and folder in SECRETS_KEPT_IN else (folder,))]
+    system += _sys_reads()
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(grader.__file__).parent),
              *site.getsitepackages(), *_module_roots(), *system, *_proc_reads()}
     return sorted(r for r in roots if os.path.exists(r) and not str(workdir).startswith(r + os.sep))
 
 
 SECRETS_KEPT_IN = ("/etc", "/opt")
+
+
+def _sys_reads() -> list[str]:
+    """/sys but its cgroups: the machine's description (CPUs, caches, the GPU's bus) is there, and so
+    were every grader's children's cgroups, named with the grader's pid and showing each one's memory
+    and processes (a red team's child read the other graders' on the host, a channel between
+    children graded at once). torch asks its own cgroup for memory limits, and does without."""
+    parts = []
+    for top, hidden in (("/sys", "fs"), ("/sys/fs", "cgroup")):
+        with contextlib.suppress(OSError):
+            parts += [os.path.join(top, name) for name in sorted(os.listdir(top)) if name != hidden]
+    return parts
 
 
 def _proc_reads() -> list[str]:

@@ -821,3 +821,27 @@ def test_the_read_only_filesystem_holds_without_landlock(grade_file, sin, monkey
     assert not any(path.exists() for path in escapes)
     assert "refused /tmp/grader-hostile-escape.txt OSError" in outcome.stdout
     still_grades(grade_file, sin)
+
+
+def test_of_sys_a_child_reads_the_machine_and_no_cgroup(grade_file, sin, tmp_path):
+    """A red team's child listed every grader's children's cgroups under /sys/fs/cgroup (named with the
+    grader's pid, with each one's memory and processes): a channel between children graded at once.
+    The machine's description stays readable (torch reads the CPUs' there)."""
+    probe = tmp_path / "reads_sys.py"
+    probe.write_text("import os\n"
+                     "for path in ('/sys/fs/cgroup', '/sys/devices/system/cpu'):\n"
+                     "    try:\n"
+                     "        print('DID', path, len(os.listdir(path)) > 0)\n"
+                     "    except OSError as err:\n"
+                     "        print('refused', path, err.errno)\n\n\n"
+                     "def get_derivative(x):\n"
+                     "    import torch\n"
+                     "    x = x.detach().clone().requires_grad_(True)\n"
+                     "    torch.sin(x).sum().backward()\n"
+                     "    return x.grad\n")
+    outcome = grade_file(probe, sin)
+    assert outcome.score == sin.max_score, outcome.findings
+    if not any(layer.startswith("landlock") for layer in outcome.sandbox_layers):
+        pytest.skip("no Landlock here")
+    assert "DID /sys/devices/system/cpu True" in outcome.stdout, outcome.stdout
+    assert "refused /sys/fs/cgroup 13" in outcome.stdout, outcome.stdout
