@@ -450,7 +450,8 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      "Likely cause: on some calls the answer came from somewhere other than autograd at x: an "
                      "answer kept from an earlier call (a cache keyed by the tensor's id or data_ptr, which a new "
                      f"tensor may reuse), or {ex.formula} (or another formula) on some calls and autograd on "
-                     "others.", advice)
+                     f"others; or {ex.primitive}'s argument computed a way that rounds it far from the exercise's "
+                     "(a rewritten form, such as exp(2·log|x|) for x²).", advice)
     if judged.verdict == verdict.BYPASSED and _is_the_function(r, ex):
         # A hunter's `return y` was told its value "was computed another way (cos(x) written out…)",
         # where correctness had already named it: the function's value never moves with a derivative.
@@ -476,11 +477,13 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
         # The secret lives only at the reference's numbers: autograd of another function (sin of ‖x‖
         # for sin(cos(‖x‖²+1)), a hunter's) never meets it, and was told its value was written out.
         where = f"the numbers the exercise differentiates it at ({_argument(ex)}, for each input)"
+        own = f" (its own {ex.primitive} takes other arguments)" if f"{ex.primitive}(" in ex.formula else ""
         cause = (f"Likely cause: autograd of a different function than {_named(ex.value)} (see correctness for "
                  f"its values), whose {ex.primitive} takes other arguments." if not judged.plain_right else
-                 f"Likely cause: torch.{ex.primitive} ran only at other numbers (finite differences at x ± h, a "
-                 "table worked out ahead, |x|, x mod 2π), and the answer came from those another way (a "
-                 "difference quotient, a lookup, interpolation or a formula).")
+                 f"Likely cause: torch.{ex.primitive} ran only at other numbers, and the answer came another "
+                 f"way: {ex.formula} written out{own}, finite differences "
+                 "at x ± h, a table worked out ahead (|x|, x mod 2π), or a rewritten form of the function "
+                 "(sin(u + π/2) for cos(u)) whose steps differentiate it elsewhere.")
         return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did: your "
                      f"{ex.function} ran {ex.primitive}, but never at {where}", shown, cause,
                      f"Differentiate exactly {in_torch(ex.value)} with autograd, at x itself.")

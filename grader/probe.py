@@ -164,7 +164,7 @@ def run_case(session: Conversation, exercise: Exercise, case: grids.GridCase, ti
 def _targets(exercise: Exercise, case: grids.GridCase) -> tuple[np.ndarray, np.ndarray]:
     """The numbers whose derivative each call must ask about (x for sin, x² for cos(x²)), and how
     near each an ask must come to be about it: within the rounding float32 arithmetic may give it
-    (rounding.py, with room to spare: 8 times that; the oracle adds a millionth of the number), but
+    (rounding.py, with room to spare: 8 times that, and 1.1e-5 of the number), but
     never further than a tenth of the secret's float32 grain step (a float32 sum over 216 elements
     may be 1e-2 off by that bound; an honest one was 1.2e-4 off, 1.6e-3 stays). A flat tenth of a
     grain step for every input let a red team cover all of sin's inputs with a fixed grid of asks
@@ -176,7 +176,11 @@ def _targets(exercise: Exercise, case: grids.GridCase) -> tuple[np.ndarray, np.n
     targets = np.concatenate([np.ravel(u) for u in arguments])
     rounding = np.concatenate([np.ravel(e) for e in errors])
     most = 0.1 / grain_size(exercise.tolerances)[0][0]
-    return targets, np.fmin(8 * rounding, most)
+    # (and 1.1e-5 of the number: a rewritten form rounds further, exp(2·log|x|) for x², 60 float32
+    # steps off at x = 2.2e-16, a hunter's honest file; all of it capped, where a red team found the
+    # reach of sin at |x| = 1000 wider than a float32 grain step when the oracle added 1e-6·|u| past
+    # the cap)
+    return targets, np.fmin(8 * rounding + 1.1e-5 * np.abs(targets), most)
 
 
 def _asked_about(exercise: Exercise, cases: Sequence[grids.GridCase]) -> Iterator[np.ndarray]:

@@ -67,10 +67,9 @@ KEPT_BYTES = 16 << 20
 ENTRY_BYTES = 256
 # An ask covers a number the reference differentiates the primitive at (a case's target, expect)
 # within the case's reach for it (probe._targets: the rounding float32 arithmetic may give that
-# number, with room to spare) plus this much of |u| and this floor (float32's subnormal steps, where
-# x² underflows): float32's rounding of x, of a computed x² or of a norm's sum, not another number
-# (-x, x + 2π, x in degrees, a grid's neighbour of x).
-ASKED_RELATIVE = 1e-6
+# number, with room to spare, never more than a tenth of the secret's float32 grain step) and this
+# floor (float32's subnormal steps, where x² underflows): float32's rounding of x, of a computed x²
+# or of a norm's sum, not another number (-x, x + 2π, x in degrees, a grid's neighbour of x).
 ASKED_FLOOR = 1e-44
 
 
@@ -115,7 +114,7 @@ class Oracle:
         """A case whose calls are secret where `flags` say, before its request is sent: the case's
         id, for the request (the child's asks in its calls name it). `targets`: the numbers the
         reference differentiates the primitive at for its input, whose asks (each within its
-        `reach`, and ASKED_RELATIVE and ASKED_FLOOR) each call is watched for (forget says which
+        `reach`, and ASKED_FLOOR) each call is watched for (forget says which
         calls asked about them all)."""
         while (case := secrets.randbits(32)) in self._plans:
             pass
@@ -123,7 +122,7 @@ class Oracle:
         if targets is not None:
             targets = np.asarray(targets, dtype=np.float64).ravel()
             with np.errstate(all="ignore"):
-                reach = np.asarray(reach, dtype=np.float64) + ASKED_RELATIVE * np.abs(targets) + ASKED_FLOOR
+                reach = np.asarray(reach, dtype=np.float64) + ASKED_FLOOR
             kept = np.isfinite(targets) & np.isfinite(reach)
             targets, reach = targets[kept], reach[kept]
             self._asked[case] = (targets, reach, [np.zeros(targets.size, dtype=bool) for _ in flags])

@@ -204,3 +204,21 @@ def test_the_secret_lives_only_at_the_numbers_of_the_calls_input():
     assert np.abs(at_x).min() >= 0.15 and np.abs(in_float32).min() >= 0.15
     assert not elsewhere.any() and not beside.any() and not plain.any()
     assert abs(unwatched[0]) >= 0.15
+
+
+def test_the_reach_of_an_ask_is_rounding_and_never_a_grain_step():
+    """How near an ask must come to count (and to get the secret): float32's rounding of the number
+    and a little more, never a tenth of the float32 grain step or wider. A red team found sin's reach
+    at |x| = 1000 wider than a grain step (a relative term added past the cap) and covered any
+    input with a fixed grid when the reach was a flat tenth of a step."""
+    from grader import exercise, grids, probe
+    from grader.canary import grain_size
+
+    sin = exercise.load("sin")
+    case = grids.GridCase(np.array([1e-3, 0.5, -3.0, 1000.0]), "float32", "cpu", "plain", "explicit")
+    targets, reach = probe._targets(sin, case)
+    step = 1 / grain_size(sin.tolerances)[0][0]
+    assert np.array_equal(targets, case.values)
+    assert np.all(reach <= 0.1 * step) and reach[-1] == 0.1 * step
+    assert np.all(reach[:3] < 2e-5 * np.abs(targets[:3]))  # rounding, not a step
+    assert np.all(reach >= 2 ** -24 * np.abs(targets))  # float32's rounding of x itself is within
