@@ -388,12 +388,12 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     if not xs:
         return None
     tol = max(ex.tolerance(r.case.dtype).atol for r in bad)
-    named = feedback.explain_values(np.concatenate(xs), np.concatenate(got), np.concatenate(truth),
-                                    np.concatenate(function), ex, tol,
+    every_x, every_got, every_truth = np.concatenate(xs), np.concatenate(got), np.concatenate(truth)
+    named = feedback.explain_values(every_x, every_got, every_truth, np.concatenate(function), ex, tol,
                                     remembered=np.concatenate(moved) if moved else None,
                                     mistakes=[np.concatenate(values) for values in slips])
     if named is None:
-        named = feedback.undefined_cause(np.concatenate(xs), np.concatenate(got), np.concatenate(truth), ex)
+        named = feedback.undefined_cause(every_x, every_got, every_truth, ex)
     if named is None and ex.elementwise and _divided_by_size(got, truth, tol):
         # Each input's answer the derivative over its own number of elements: a factor per input,
         # which no one scale of all of them shows (a helper's y.mean().backward() was told only to

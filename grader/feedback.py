@@ -254,7 +254,7 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
     formula = ex.formula
 
     def like(values: np.ndarray) -> bool:
-        return bool(np.all(np.abs(got - values) <= slack + slack * np.abs(values)))
+        return _alike(got, values, slack)
 
     candidates = [
         ("primitive", function, f"your values equal {_named(ex.value)} itself, the function rather than its "
@@ -306,15 +306,18 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
 def undefined_cause(x: np.ndarray, got: np.ndarray, truth: np.ndarray, ex: Exercise) -> Cause | None:
     """NaN or an infinity where the derivative is a number, named with the first such x (a hunter's
     2·log(x) for log(x²) was told only that its values differ by more than the tolerance)."""
-    where = np.flatnonzero(~np.isfinite(got) & np.isfinite(truth))
-    if not where.size:
+    found = _first_undefined(x, got, truth)
+    if found is None:
         return None
-    i = int(where[0])
-    return Cause("undefined", f"Likely cause: your function returned {got[i]} at x = {x[i]:.6g}, where the "
-                 f"derivative is {truth[i]:.6g}: a step undefined there (the log or square root of a negative "
-                 f"number, or 0/0), as in a rewritten form of {_named(ex.value)} that does not hold for every x "
-                 "(2·log(x) for log(x²) is NaN below 0).",
-                 f"Differentiate exactly {in_torch(ex.value)} with autograd, as written.")
+    at_x, value, want = found
+    why, advice = _undefined_words(ex)
+    return Cause("undefined", f"Likely cause: your function returned {value} at x = {at_x:.6g}, where the "
+                 f"derivative is {want:.6g}: {why}", advice)
+
+
+def _alike(got: np.ndarray, values: np.ndarray, slack: float) -> bool:
+    """Whether `got` is `values`, element by element, within `slack` absolute and relative."""
+    return bool(np.all(np.abs(got - values) <= slack + slack * np.abs(values)))
 
 
 def in_torch(expression: str) -> str:
@@ -379,10 +382,7 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
             f"{ex.function} returned {got} where the derivative is a number, and {got} cannot show autograd",
             f"At x = {number(at_x, r.case.dtype)} ({describe_tensor(r.case)}) your {ex.function} returned {got}; "
             f"the derivative of {_named(ex.value)} there is {number(want, r.case.dtype)}.",
-            f"Likely cause: a step undefined at that x (the log or square root of a negative number, or 0/0), as "
-            f"in a rewritten form of {_named(ex.value)} that does not hold for every x: 2·log(x) for log(x²) is "
-            "NaN below 0.",
-            f"Differentiate exactly {in_torch(ex.value)} with autograd, as written.")
+            f"Likely cause: {_undefined_words(ex)[0]}", _undefined_words(ex)[1])
     if accumulates and told:
         return Words(
             f"{ex.function} answers the same tensor differently from one call to the next, so its answers cannot "
@@ -505,17 +505,29 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
 
 
 def _undefined(r: CaseResult, ex: Exercise) -> tuple[float, str, float] | None:
-    """The first x where the plain answer is NaN or infinite and the reference is a number: that x,
-    what came back ("nan", "inf", "-inf") and the reference there."""
+    """_first_undefined of a case's plain answer."""
     plain = values_of(r.plain, r.case)
     if plain is None:
         return None
     truth = np.broadcast_to(ex.reference(r.case.values), plain.shape)
-    where = np.flatnonzero(~np.isfinite(plain) & np.isfinite(truth))
+    return _first_undefined(r.case.values.ravel(), plain.ravel(), truth.ravel())
+
+
+def _first_undefined(x: np.ndarray, got: np.ndarray, truth: np.ndarray) -> tuple[float, str, float] | None:
+    """The first x where the answer is NaN or infinite and the reference is a number: that x, what
+    came back ("nan", "inf", "-inf") and the reference there."""
+    where = np.flatnonzero(~np.isfinite(got) & np.isfinite(truth))
     if not where.size:
         return None
     i = int(where[0])
-    return float(r.case.values.ravel()[i]), str(plain.ravel()[i]), float(truth.ravel()[i])
+    return float(x[i]), str(got[i]), float(truth[i])
+
+
+def _undefined_words(ex: Exercise) -> tuple[str, str]:
+    """(why, what to do) for NaN or an infinity where the derivative is a number."""
+    return (f"a step undefined there (the log or square root of a negative number, or 0/0), as in a rewritten form "
+            f"of {_named(ex.value)} that does not hold for every x: 2·log(x) for log(x²) is NaN below 0.",
+            f"Differentiate exactly {in_torch(ex.value)} with autograd, as written.")
 
 
 def _is_the_function(r: CaseResult, ex: Exercise) -> bool:
@@ -524,14 +536,11 @@ def _is_the_function(r: CaseResult, ex: Exercise) -> bool:
     plain = values_of(r.plain, r.case)
     if plain is None or not plain.size or not np.all(np.isfinite(plain)):
         return False
-    slack = max(ex.tolerance(r.case.dtype).atol, 1e-6) * 10
-
-    def like(values: np.ndarray) -> bool:
-        values = np.broadcast_to(values, plain.shape)
-        return bool(np.all(np.isfinite(values)) and np.all(np.abs(plain - values) <= slack + slack * np.abs(values)))
-
+    slack = max(ex.tolerance(r.case.dtype).atol, 1e-6) * 10  # (explain_values's, which correctness names it with)
+    function = np.broadcast_to(ex.function_values(r.case.values), plain.shape)
     # (Not where the function and its derivative agree: sin and cos at π/4, where cos(x) is as like.)
-    return like(ex.function_values(r.case.values)) and not like(ex.reference(r.case.values))
+    return bool(np.all(np.isfinite(function))) and _alike(plain, function, slack) \
+        and not _alike(plain, ex.reference(r.case.values), slack)
 
 
 def _kind_of(r: Returned) -> str:

@@ -724,8 +724,7 @@ def seccomp_program() -> bytes | None:
         # "invalid", as a filesystem without it does; a sync is pretended (done at once, nothing
         # forced): a file written and truncated again never reaches the disk.
         invalid = seccomp.ERRNO(errno.EINVAL)
-        rules.add_rule(invalid, "open", seccomp.Arg(1, seccomp.MASKED_EQ, os.O_DIRECT, os.O_DIRECT))
-        rules.add_rule(invalid, "openat", seccomp.Arg(2, seccomp.MASKED_EQ, os.O_DIRECT, os.O_DIRECT))
+        _refuse_open_flag(rules, seccomp, invalid, os.O_DIRECT)
         rules.add_rule(invalid, "fcntl", _command(seccomp, _F_SETFL), seccomp.Arg(2, seccomp.MASKED_EQ, os.O_DIRECT,
                                                                                    os.O_DIRECT))
         for name in ("fsync", "fdatasync", "sync", "syncfs", "sync_file_range", "msync"):
@@ -736,8 +735,7 @@ def seccomp_program() -> bytes | None:
         # supported", so that posix_fallocate writes instead and tempfile names its file.
         unsupported = seccomp.ERRNO(errno.EOPNOTSUPP)
         rules.add_rule(unsupported, "fallocate")
-        rules.add_rule(unsupported, "open", seccomp.Arg(1, seccomp.MASKED_EQ, _O_TMPFILE, _O_TMPFILE))
-        rules.add_rule(unsupported, "openat", seccomp.Arg(2, seccomp.MASKED_EQ, _O_TMPFILE, _O_TMPFILE))
+        _refuse_open_flag(rules, seccomp, unsupported, _O_TMPFILE)
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "openat2")  # its flags are in memory a filter cannot read
         for request in _FILE_ATTRIBUTES:
             rules.add_rule(denied, "ioctl", _command(seccomp, request))
@@ -817,6 +815,12 @@ _MAP_SHARED_ANONYMOUS = 0x01 | 0x20  # MAP_SHARED (MAP_SHARED_VALIDATE has it to
 _SOL_SOCKET = 1
 _SOCKET_BUFFERS = (7, 8, 32, 33)  # SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE
 _F_SETSIG = 10
+
+
+def _refuse_open_flag(rules: Any, seccomp: Any, action: Any, flag: int) -> None:
+    """`action` for open and openat with `flag` among their flags (argument 1 of open, 2 of openat)."""
+    rules.add_rule(action, "open", seccomp.Arg(1, seccomp.MASKED_EQ, flag, flag))
+    rules.add_rule(action, "openat", seccomp.Arg(2, seccomp.MASKED_EQ, flag, flag))
 
 
 def _command(seccomp: Any, value: int) -> Any:

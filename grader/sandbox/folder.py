@@ -313,14 +313,20 @@ def _live_thread(pid: int) -> str:
     process's, shared by all its threads; /proc/TID, which has map_files where task/TID has not): a
     main thread that has exited alone shows neither, and a child whose main thread had done so
     would hide every file it held open or mapped."""
-    with contextlib.suppress(OSError):
-        for task in os.listdir(f"/proc/{pid}/task"):
-            if thread_state(pid, task) in "ZX":
-                continue
-            with contextlib.suppress(OSError):
-                os.listdir(f"/proc/{task}/fd")  # still there to be read
-                return f"/proc/{task}"
+    for task in live_threads(pid):
+        with contextlib.suppress(OSError):
+            os.listdir(f"/proc/{task}/fd")  # still there to be read
+            return f"/proc/{task}"
     return f"/proc/{pid}"
+
+
+def live_threads(pid: int) -> list[str]:
+    """The threads of process `pid` that have not exited (none where it has ended: a zombie, or gone)."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    return [task for task in tasks if thread_state(pid, task) not in "ZX"]
 
 
 def _count_open(process: str, inside: str, usage: Usage) -> None:

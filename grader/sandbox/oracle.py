@@ -42,6 +42,7 @@ import struct
 import threading
 import time
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -73,6 +74,19 @@ ENTRY_BYTES = 256
 ASKED_FLOOR = 1e-44
 
 
+class _Watch(NamedTuple):
+    """A case's targets, each within its reach, watched for the child's asks."""
+
+    targets: np.ndarray
+    reach: np.ndarray
+    covered: list[np.ndarray]  # per call, which targets an ask during that call came within reach of
+    # Where its secret lives: the lower ends of the reaches, sorted, and the largest upper end up to
+    # each (a number lies within some reach if the last lower end below it has an upper end at or
+    # above it).
+    lows: np.ndarray
+    highs: np.ndarray
+
+
 class Oracle:
     """The grader's end of the secret's channel: a socket pair (not pipes: a child reopens a pipe's
     end through /proc, and pipes' pages count against one total per user), and a thread that
@@ -83,12 +97,7 @@ class Oracle:
         self._socket = ours
         self.channel = theirs.detach()
         self._plans: dict[int, tuple[bool, ...]] = {}  # case id -> which of its calls are secret
-        # case id -> its targets (sorted) and, per call, which of them an ask during that call covered
-        self._asked: dict[int, tuple[np.ndarray, np.ndarray, list[np.ndarray]]] = {}
-        # case id -> where its secret lives: the lower ends of its targets' reaches, sorted, and the
-        # largest upper end up to each (a number lies within some reach if the last lower end below
-        # it has an upper end up to it at or above it)
-        self._within: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._asked: dict[int, _Watch] = {}  # case id -> its targets, watched for asks (expect)
         self._terms: dict[bytes, np.ndarray] = {}  # the asked numbers' bytes -> their secret_term
         self._kept = 0
         self._thread: threading.Thread | None = None
@@ -125,10 +134,10 @@ class Oracle:
                 reach = np.asarray(reach, dtype=np.float64) + ASKED_FLOOR
             kept = np.isfinite(targets) & np.isfinite(reach)
             targets, reach = targets[kept], reach[kept]
-            self._asked[case] = (targets, reach, [np.zeros(targets.size, dtype=bool) for _ in flags])
             order = np.argsort(targets - reach, kind="stable")
-            self._within[case] = ((targets - reach)[order], np.maximum.accumulate((targets + reach)[order])
-                                  if targets.size else np.zeros(0))
+            self._asked[case] = _Watch(targets, reach, [np.zeros(targets.size, dtype=bool) for _ in flags],
+                                       (targets - reach)[order], np.maximum.accumulate((targets + reach)[order])
+                                       if targets.size else np.zeros(0))
         return case
 
     def forget(self, case: int) -> tuple[bool, ...]:
@@ -137,9 +146,8 @@ class Oracle:
         calls asked about every one of its targets, during the call (() where none were given).
         Every ask the canary's kernel makes waits for its answer, and is counted before it is sent."""
         self._plans.pop(case, None)
-        self._within.pop(case, None)
         asked = self._asked.pop(case, None)
-        return () if asked is None else tuple(bool(covered.all()) for covered in asked[2])
+        return () if asked is None else tuple(bool(covered.all()) for covered in asked.covered)
 
     def close(self, wait: float = 1.0) -> None:
         """Stop answering: where the child is gone (or never started), the thread sees its end
@@ -171,13 +179,12 @@ class Oracle:
                 factor = secret.b if call < len(flags) and flags[call] else 0.0
                 numbers = np.frombuffer(raw, dtype="<f8")
                 watched = self._asked.get(case)
-                if watched is not None and call < len(watched[2]):
-                    _cover(watched[0], watched[1], watched[2][call], numbers)
-                # The move only where the case's targets are (for plain calls too: the same work)
-                within = self._within.get(case)
                 move = self._term(raw, secret) * factor
-                if within is not None:
-                    move = np.where(_within(within[0], within[1], numbers), move, 0.0)
+                if watched is not None:
+                    if call < len(watched.covered):
+                        _cover(watched.targets, watched.reach, watched.covered[call], numbers)
+                    # The move only where the case's targets are (for plain calls too: the same work)
+                    move = np.where(_within(watched.lows, watched.highs, numbers), move, 0.0)
                 self._socket.sendall(move.astype("<f8", copy=False).tobytes())
                 self.answered += count
                 self.cpu_s = time.thread_time() - started

@@ -39,7 +39,7 @@ from grader.sandbox.confine import (
     python_readable_by_nobody,
     record_mac,
 )
-from grader.sandbox.folder import FolderWatch, thread_state
+from grader.sandbox.folder import FolderWatch, live_threads
 from grader.sandbox.oracle import Oracle
 from grader.sandbox.threads import ThreadWatch
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteStalled
@@ -608,11 +608,7 @@ def _gone(pid: int) -> bool:
     thread counts, not its main one alone: a red team's child closed its reply pipe and ended only its
     main thread (a zombie while another thread slept on), and the grader waited 30 s for an exit
     report that comes only with the last thread, 147 s of a 120 s bound."""
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return True
-    return all(thread_state(pid, task) in "ZX" for task in tasks)
+    return not live_threads(pid)
 
 
 @functools.cache
