@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -323,8 +324,26 @@ def _through_to_a_leaf(traced: Traced, primitive: str) -> bool:
 def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
            obs: Observations | None = None) -> feedback.Cause | None:
     first = example.plain
+    fixed = _fixed_size(bad)
+    if fixed is not None:
+        # A hunter's aot_function, traced at the first input (25 numbers), raised on every other
+        # shape and broadcast a 0-d x to 25 times cos(x): told it differentiated 25·sin(x).
+        return feedback.Cause("fixed_shape", f"Likely cause: something in your function has a fixed size of {fixed} "
+                              "elements, so inputs of other shapes fail or are broadcast against it: a function "
+                              "traced or compiled once for the first input it met (torch.jit.trace, aot_function, "
+                              "make_fx), or a tensor made ahead of the calls.",
+                              "Compute everything from x itself on each call; compile with dynamic shapes "
+                              "(torch.compile(..., dynamic=True)) or not at all.")
     if first.kind == "error" and first.error:
         cause = feedback.explain_error(first.error, ex)
+        if cause.key == "no_requires_grad" and all(r.case.values.size == 0 for r in bad):
+            # Only empty inputs: x was recorded, but what backward() ran on never met it (a hunter's
+            # sum in a Python loop over x's elements was told x never had requires_grad=True).
+            return feedback.Cause("empty_unrecorded", "Likely cause: on an empty x, what backward() ran on does not "
+                                  "depend on x: a loop over x's elements never ran, so it is the number you started "
+                                  "from (torch.zeros(()), say), which autograd did not record.",
+                                  f"Compute {feedback.in_torch(ex.value)} on x as a whole tensor, not element by "
+                                  "element: an operation on x records it even when x is empty.")
         if cause.key == "memory":
             limit = f"{ex.limits.memory_gib:g} GiB"
             return feedback.Cause("memory", f"Likely cause: the function needed more memory than the {limit} "
@@ -404,6 +423,23 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     return named
 
 
+_SIZE_MISMATCH = re.compile(r"The size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)")
+
+
+def _fixed_size(bad: list[CaseResult]) -> int | None:
+    """The one size that inputs of other sizes were refused against, on at least two of them (a
+    traced function's or a tensor made ahead), or None."""
+    sizes: set[int] = set()
+    refused = 0
+    for r in bad:
+        error = r.plain.error if r.plain.kind == "error" else None
+        found = _SIZE_MISMATCH.search(error.message) if error is not None else None
+        if found is not None:
+            sizes.add(int(found.group(1)))
+            refused += r.case.values.size != int(found.group(1))
+    return next(iter(sizes)) if len(sizes) == 1 and refused >= 2 else None
+
+
 def _divided_by_size(got: list[np.ndarray], truth: list[np.ndarray], tol: float) -> bool:
     """Whether every input with more than one element answered its reference over its size."""
     sized = [(g, t) for g, t in zip(got, truth, strict=True) if g.size > 1 and np.any(np.abs(t) > 0.1)]
@@ -468,7 +504,12 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
                        example=f"We swapped the derivative autograd uses for {ex.primitive} with a secret one on "
                                f"calls you could not tell apart; your answers followed it exactly on all "
                                f"{len(judged)} inputs we checked.", data=data)
-    r, worst = next((r, v) for r, v in judged if v.verdict not in verdict.SHOWN)
+    unshown = [(r, v) for r, v in judged if v.verdict not in verdict.SHOWN]
+    # An answer kept from a call under the secret, where one shows, names a cache better than one
+    # kept from a plain call, which did not move (a hunter's lru_cache per number was told its
+    # value was computed another way).
+    r, worst = next(((r, v) for r, v in unshown if v.verdict == verdict.BYPASSED
+                     and feedback.remembered_answer(v, r, ex) is not None), unshown[0])
     words = feedback.unproven(worst, r, ex, _primitive_called(obs), obs.source_uses_autograd, _pass_ops(obs),
                               accumulates=_accumulates(r, ex, obs.secret))
     policy = (f" Credit beyond loading the file needs autograd of {ex.primitive} shown on every input, so this "
@@ -652,15 +693,27 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
             shown = "the second answer differs from the first"
     else:
         shown = f"first it {feedback.returned_words(r.first)}, then it {feedback.returned_words(r.second)}"
-    cause = ("Likely cause: gradients accumulate: each backward() adds the derivative to x.grad again, so the "
-             "second call returns the first answer plus the derivative." if accumulates else
-             "Likely cause: your function keeps state between calls.")
+    key, cause = ("accumulation", "Likely cause: gradients accumulate: each backward() adds the derivative to "
+                  "x.grad again, so the second call returns the first answer plus the derivative.") if accumulates \
+        else ("state", "Likely cause: your function keeps state between calls.")
+    if _freed_callers_graph(r):
+        # A hunter's backward(inputs=[x]) through the caller's x was told it keeps state.
+        key, cause = "callers_graph", ("Likely cause: the first call ran backward() through the graph that made x, "
+                                       "the caller's, which frees that graph: the second call on the same x found it "
+                                       "gone.")
     return Finding("repeatable", False, 0.0,
                    f"Two calls on the same tensor disagree on {len(bad)} of {len(judged)} inputs.",
                    example=f"Called twice with {feedback.input_words(r.case)}: {shown}.",
                    cause=cause,
                    advice="Work on a fresh copy in every call: x = x.detach().clone().requires_grad_(True).",
-                   data={"cause": "accumulation" if accumulates else "state"})
+                   data={"cause": key})
+
+
+def _freed_callers_graph(r: CaseResult) -> bool:
+    """Whether the second call on a tensor with a history raised for a graph already freed."""
+    error = r.second.error if r.second.kind == "error" else None
+    return r.case.layout == "nonleaf" and error is not None and "backward through the graph a second time" in \
+        error.message
 
 
 def _only_what_ran(finding: Finding, obs: Observations) -> Finding:

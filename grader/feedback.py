@@ -270,9 +270,10 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
         ("ones", np.ones_like(x), "your values are all one: that is the incoming gradient, not the derivative.",
          "Return x.grad, the gradient with respect to x."),
     ]
-    if remembered is not None and np.all(np.isfinite(remembered)) and like(remembered) and not like(truth):
+    if remembered is not None and np.all(np.isfinite(remembered)) and _each_one_of(got, remembered, truth, slack):
         # An honest-file hunter's cache keyed by the input's bytes showed 0.726 for cos(0), a number
-        # the student could never reproduce, and the advice to compare with torch.cos.
+        # the student could never reproduce, and the advice to compare with torch.cos. A cache per
+        # number mixes the two within one input: numbers first met on a plain call are right.
         return Cause("remembered", "Likely cause: these are the values autograd gave for these very inputs on an "
                      "earlier call, one where we had swapped the derivative of "
                      f"{ex.primitive} for a secret one (see the autograd check): your function remembers "
@@ -313,6 +314,16 @@ def undefined_cause(x: np.ndarray, got: np.ndarray, truth: np.ndarray, ex: Exerc
     why, advice = _undefined_words(ex)
     return Cause("undefined", f"Likely cause: your function returned {value} at x = {at_x:.6g}, where the "
                  f"derivative is {want:.6g}: {why}", advice)
+
+
+def _each_one_of(got: np.ndarray, secret: np.ndarray, truth: np.ndarray, slack: float) -> bool:
+    """Whether every element of `got` is the answer under the secret or the truth, and some are
+    the secret's and not the truth's."""
+    def near(values: np.ndarray) -> np.ndarray:
+        return np.abs(got - values) <= slack + slack * np.abs(values)
+
+    kept, right = near(secret), near(truth)
+    return bool(np.all(kept | right) and np.any(kept & ~right))
 
 
 def _alike(got: np.ndarray, values: np.ndarray, slack: float) -> bool:
@@ -459,7 +470,7 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"which does not change when autograd's derivative of {ex.primitive} does", shown,
                      "Likely cause: y was returned instead of x.grad (see correctness).",
                      "After y.sum().backward(), the derivative is in x.grad: return x.grad, not y.")
-    remembered = _remembered(judged, r, ex) if judged.verdict == verdict.BYPASSED else None
+    remembered = remembered_answer(judged, r, ex) if judged.verdict == verdict.BYPASSED else None
     if remembered is not None:
         # Its answer under the secret was autograd's, and a plain call returned the same: a hunter's
         # cache keyed by the input's values was shown "autograd gives 0.0096; yours returned 0.0096"
@@ -547,7 +558,7 @@ def _kind_of(r: Returned) -> str:
     return {"tensor": f"a {r.dtype} tensor", "ndarray": f"a numpy array of {r.dtype}"}.get(r.kind, f"a {r.kind}")
 
 
-def _remembered(judged: Judged, r: CaseResult, ex: Exercise) -> tuple[float, float] | None:
+def remembered_answer(judged: Judged, r: CaseResult, ex: Exercise) -> tuple[float, float] | None:
     """(the truth, the plain answer) at the judged element, where the answer under the secret was
     autograd's there and the plain one the same, not the truth."""
     plain = values_of(r.plain, r.case)

@@ -128,6 +128,25 @@ def test_an_answer_remembered_from_a_secret_call_is_named(sin):
     assert "remembers" not in wrong.message and "0.8 times" in wrong.message
 
 
+def test_a_cache_per_number_is_named_where_it_mixes_remembered_answers_with_right_ones(sin):
+    """A hunter's lru_cache per float: numbers first met on a call under the secret come back with
+    the secret's answer on every later call, numbers first met on a plain call right. Correctness
+    was told its values differ from cos(x) and to compare with torch.cos; the autograd check showed
+    an input whose cached answer was the true one ("did not change") and no cache."""
+    kept = np.arange(VALUES.size) % 3 == 0
+    mixed = lambda x: np.where(kept, secret(x), np.cos(x))  # noqa: E731 - the same answers on both calls
+    finding = checks.check_correctness(_observations(mixed, canary=mixed), sin)
+    assert not finding.passed and finding.data["cause"] == "remembered"
+    filled_plain = _observations(np.cos, canary=np.cos)
+    both = dataclasses.replace(filled_plain, cases=filled_plain.cases + _observations(secret, canary=secret).cases)
+    autograd = checks.check_autograd(both, sin)
+    assert not autograd.passed and "answers remembered between calls" in autograd.cause
+    assert "did not change" not in autograd.summary
+    # (an answer that is neither the secret's nor the truth is no cache)
+    assert checks.check_correctness(_observations(lambda x: np.where(kept, 0.8 * np.cos(x), np.cos(x))), sin) \
+        .data["cause"] != "remembered"
+
+
 def test_backward_with_x_as_gradient_still_counts_as_autograd(sin):
     obs = _observations(lambda x: x * np.cos(x), canary=lambda x: x * secret(x))
     finding = checks.check_autograd(obs, sin)
@@ -386,6 +405,57 @@ def test_a_gradient_of_nothing_recorded_names_grad_mode_too(sin):
     error = ErrorInfo("RuntimeError", "element 0 of tensors does not require grad and does not have a grad_fn")
     cause = feedback.explain_error(error, sin)
     assert "torch.no_grad()" in cause.text and "requires_grad=True" in cause.text and "enable_grad" in cause.advice
+
+
+def test_nothing_recorded_only_on_empty_inputs_names_a_loop_over_elements(sin):
+    """A hunter's sum in a Python loop over x's elements never touched an empty x, and backward() on
+    the number it started from raised: the words said x never had requires_grad=True."""
+    raised = (_raised("element 0 of tensors does not require grad and does not have a grad_fn"),) * 3
+    empty = GridCase(np.zeros(0), "float64", "cpu", "plain", "explicit")
+    obs = _observations(np.cos)
+    loop = CaseResult(empty, raised, (False, False, True), False, False, False, 0)
+    finding = checks.check_correctness(dataclasses.replace(obs, cases=(*obs.cases, loop),
+                                                           planned=(*obs.planned, empty)), sin)
+    assert finding.data["cause"] == "empty_unrecorded" and "a loop over x's elements never ran" in finding.cause
+    # Raised on every input, empty or not: x was never recorded, as before.
+    everywhere = dataclasses.replace(obs.cases[0], calls=raised)
+    both = checks.check_correctness(dataclasses.replace(obs, cases=(everywhere, loop),
+                                                        planned=(*obs.planned, empty)), sin)
+    assert both.data["cause"] == "no_requires_grad" and "requires_grad=True" in both.cause
+
+
+def test_a_second_call_that_finds_the_callers_graph_freed_is_named(sin):
+    """A hunter's backward(inputs=[x]) through the caller's non-leaf x worked once and raised on the
+    same x again: it was told it keeps state between calls."""
+    obs = _observations(np.cos, layout="nonleaf")
+    r = obs.cases[0]
+    freed = _raised("Trying to backward through the graph a second time (or directly access saved tensors after "
+                    "they have already been freed).")
+    twice = dataclasses.replace(obs, cases=(dataclasses.replace(r, calls=(r.calls[0], freed, r.calls[2])),))
+    finding = checks.check_repeatable(twice, sin)
+    assert not finding.passed and finding.data["cause"] == "callers_graph" and "the caller's" in finding.cause
+    plain = dataclasses.replace(twice, cases=(dataclasses.replace(twice.cases[0], case=_observations(np.cos).cases[0]
+                                                                  .case),))
+    assert checks.check_repeatable(plain, sin).data["cause"] == "state"
+
+
+def test_a_size_fixed_ahead_of_the_calls_is_named(sin):
+    """A hunter's aot_function, traced at the first input of 25 numbers, raised on other shapes and
+    answered 25·cos(x) for a 0-d x: told it differentiated 25·sin(x). One size refused on inputs of
+    other sizes is what a trace keeps (or a tensor made ahead)."""
+    obs = _observations(lambda x: 25 * np.cos(x))
+    cases = [obs.cases[0]]
+    for n in (3, 7):
+        case = GridCase(np.linspace(-1, 1, n), "float32", "cpu", "plain", "explicit")
+        refused = _raised(f"The size of tensor a (25) must match the size of tensor b ({n}) at non-singleton "
+                          "dimension 0")
+        cases.append(CaseResult(case, (refused,) * 3, (False, False, True), False, False, False, 3))
+    fixed = dataclasses.replace(obs, cases=tuple(cases), planned=tuple(r.case for r in cases))
+    finding = checks.check_correctness(fixed, sin)
+    assert finding.data["cause"] == "fixed_shape" and "a fixed size of 25 elements" in finding.cause
+    # One input refused is a broadcasting slip of that input's own, not a size kept across calls.
+    one = dataclasses.replace(fixed, cases=tuple(cases[:2]), planned=tuple(r.case for r in cases[:2]))
+    assert checks.check_correctness(one, sin).data["cause"] != "fixed_shape"
 
 
 def _none_everywhere(tracked_only=False, primitive_calls=3, traced=None, plain_raises=False):
