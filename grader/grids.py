@@ -78,7 +78,8 @@ def round_to(values: np.ndarray, dtype: str) -> np.ndarray:
         bits = values.astype(np.float32).view(np.uint32).astype(np.uint64)
         rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16  # round half to even
         return rounded.astype(np.uint32).view(np.float32).astype(np.float64)
-    return values.astype(np.dtype(dtype)).astype(np.float64)
+    with np.errstate(over="ignore"):  # (a value past the dtype's range is inf in it, as torch casts)
+        return values.astype(np.dtype(dtype)).astype(np.float64)
 
 
 def away_from_zero(values: np.ndarray, min_abs: float) -> np.ndarray:

@@ -147,6 +147,23 @@ def test_a_cache_per_number_is_named_where_it_mixes_remembered_answers_with_righ
         .data["cause"] != "remembered"
 
 
+@pytest.mark.parametrize("extreme", [
+    lambda x: np.where(np.cos(x) < 0, -1.0, 1.0) * 1e308,  # a red team's: k = dot(got, truth)/… overflowed
+    lambda x: np.where(np.arange(x.size) < 2, np.sign(np.cos(x)) * 1.7e308, np.cos(x)),
+    lambda x: np.full_like(x, 5e-324), lambda x: np.cos(x) * 3.4e38, lambda x: -np.cos(x) * 1e300])
+def test_the_checks_judge_answers_near_the_ends_of_float64(sin, extreme):
+    """Finite answers near float64's largest overflowed feedback's scale (k infinite, round(inf)) and
+    failed the grader itself: a cos(x) cheat answering two elements 1.7e308 went unjudged."""
+    obs = _observations(np.cos)
+    case = dataclasses.replace(obs.planned[0], values=VALUES, dtype="float64")
+    answer = _tensor(extreme(VALUES), "float64")
+    obs = dataclasses.replace(obs, planned=(case,), cases=(dataclasses.replace(obs.cases[0], case=case,
+                                                                                calls=(answer,) * 3),))
+    with np.errstate(all="ignore"):
+        findings, total = score.apply([check(obs, sin) for check in checks.ALL], sin)
+    assert total == sin.rubric["loads"] and not findings[1].passed and findings[1].summary
+
+
 def test_backward_with_x_as_gradient_still_counts_as_autograd(sin):
     obs = _observations(lambda x: x * np.cos(x), canary=lambda x: x * secret(x))
     finding = checks.check_autograd(obs, sin)
