@@ -1,6 +1,6 @@
 """A cgroup per sandbox child, where the host lets the grader make one: a memory limit that counts
 what RLIMIT_AS cannot see (memfd, shared memory, tmpfs files, page cache) and a limit on processes
-and threads.
+and threads; where the host has the controller, a bound on what it reads from disk.
 
 It is made inside the cgroup the grader itself runs in (read from /proc/self/cgroup), never moving
 the grader anywhere: cgroup v1 (a memory and a pids hierarchy) or v2 (one folder, where memory and
@@ -23,6 +23,12 @@ import time
 from pathlib import Path
 
 PIDS = 256  # processes and threads together: torch needs a few, a submission may start some
+# Reads from disk once student code runs: an honest child reads none (torch is loaded, or its page
+# cache warm). A red team's child, its page cache evicted by its own memory limit, read every large
+# file it could see again and again: 23.5 GB in 40 s, and another program's reads ran at a third
+# of their speed. Bounded, a submission may take 8 GB of the disk's time in its 120 s at most.
+READ_BYTES_PER_S = 64 << 20
+READ_IOPS = 1000
 STARTING = 1 << 30  # the memory allowed while only Python and torch start, before `settle`
 _counter = itertools.count()
 _leftovers: list[Cgroup] = []  # still busy when their child was closed; removed later
@@ -34,10 +40,12 @@ class Cgroup:
     """One child's cgroup: a folder in each hierarchy that bounds it. While the child starts it may
     use STARTING bytes; `settle` then allows `allowance` bytes above what it has taken."""
 
-    def __init__(self, folders: tuple[Path, ...], version: int, allowance: int) -> None:
+    def __init__(self, folders: tuple[Path, ...], version: int, allowance: int, io: Path | None = None) -> None:
         self.folders = folders
         self.version = version
         self.allowance = allowance
+        self.io = io  # the folder that bounds its reads from disk (v1 blkio or v2), if the host has one
+        self.reads_bounded = False
 
     @property
     def procs(self) -> tuple[str, ...]:
@@ -45,14 +53,18 @@ class Cgroup:
         return tuple(str(folder / "cgroup.procs") for folder in self.folders)
 
     def layer(self) -> str:
+        reads = f"; reads from disk {READ_BYTES_PER_S >> 20} MiB/s" if self.io is not None else ""
         return f"cgroup v{self.version}: memory {self.allowance / (1 << 30):g} GiB above Python and torch, " \
-               f"files in memory included; {PIDS} processes and threads"
+               f"files in memory included; {PIDS} processes and threads{reads}"
 
     def settle(self) -> None:
-        """Allow `allowance` bytes above what the child has now (call it before student code runs)."""
+        """Allow `allowance` bytes above what the child has now, and bound its reads from disk (call
+        it before student code runs: a fresh child's torch may come from a cold disk)."""
         usage = self.folders[0] / ("memory.current" if self.version == 2 else "memory.usage_in_bytes")
         with contextlib.suppress(OSError, ValueError):
             _memory_limit(self.version, self.folders[0], int(usage.read_text()) + self.allowance)
+        if self.io is not None:
+            self.reads_bounded = _read_limit(self.version, self.io)
 
     def refused_threads(self) -> bool:
         """Whether the kernel refused a process or thread here for going over pids.max."""
@@ -133,7 +145,35 @@ def create(allowance: int) -> Cgroup | None:
     except OSError:
         Cgroup(tuple(folders), version, allowance).remove(wait=0)
         return None
-    return Cgroup(tuple(folders), version, allowance)
+    io = folders[0] if version == 2 and _io_v2() else folders[1] if len(folders) == 3 else None
+    return Cgroup(tuple(folders), version, allowance, io)
+
+
+def _read_limit(version: int, folder: Path) -> bool:
+    """Bound reads from every disk (the kernel takes whole disks only); whether any took it."""
+    bounded = False
+    for disk in _disks():
+        lines = [f"{disk} rbps={READ_BYTES_PER_S} riops={READ_IOPS}"] if version == 2 else \
+            [f"{disk} {READ_BYTES_PER_S}", f"{disk} {READ_IOPS}"]
+        names = ["io.max"] if version == 2 else ["blkio.throttle.read_bps_device", "blkio.throttle.read_iops_device"]
+        try:
+            for name, line in zip(names, lines, strict=True):
+                (folder / name).write_text(line)
+        except OSError:
+            continue  # a device the controller does not throttle (zram, say)
+        bounded = True
+    return bounded
+
+
+@functools.cache
+def _disks() -> tuple[str, ...]:
+    """major:minor of each block device the host has."""
+    found = []
+    with contextlib.suppress(OSError):
+        for dev in sorted(Path("/sys/block").glob("*/dev")):
+            with contextlib.suppress(OSError):
+                found.append(dev.read_text().strip())
+    return tuple(found)
 
 
 def _memory_limit(version: int, memory: Path, limit: int) -> None:
@@ -157,7 +197,9 @@ def _hierarchies() -> tuple[int, tuple[Path, ...]] | None:
     mounts = _mounts()
     v1 = [_folder(mounts, key, own.get(key)) for key in ("memory", "pids")]
     if all(v1):
-        return 1, tuple(folder for folder in v1 if folder)
+        # (blkio between them where it is mounted: the memory folder comes first, pids last)
+        blkio = _folder(mounts, "blkio", own.get("blkio"))
+        return 1, tuple(folder for folder in (v1[0], blkio, v1[1]) if folder)
     v2 = _folder(mounts, "", own.get(""))
     if v2 is not None:
         with contextlib.suppress(OSError):
@@ -165,6 +207,14 @@ def _hierarchies() -> tuple[int, tuple[Path, ...]] | None:
             if {"memory", "pids"} <= set(enabled):
                 return 2, (v2,)
     return None
+
+
+def _io_v2() -> bool:
+    """Whether v2's io controller is enabled for the grader's children."""
+    found = _hierarchies()
+    with contextlib.suppress(OSError):
+        return found is not None and "io" in (found[1][0] / "cgroup.subtree_control").read_text().split()
+    return False
 
 
 def _own_cgroups() -> dict[str, str]:

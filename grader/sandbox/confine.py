@@ -102,6 +102,11 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
     refused: UnconfinableRoot); `gpu` opens the GPU's device nodes to it; no frame of a function
     whose globals are `secret_globals` (the canary's module) is handed out."""
     active = []
+    # The first the kernel's OOM killer takes, before the grader, its zygote or anything else of
+    # the host's: memory no process owns (a socket's buffers, say) made it take the zygote. Any
+    # process may raise its own score; lowering it again needs a capability it will not have.
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as adj:
+        adj.write("1000")
     if os.getpid() == 1:  # process 1 of the pid namespace: the mount namespace is its own too
         active += _private_filesystem(workdir)
     if _no_new_privileges():
@@ -716,6 +721,13 @@ def seccomp_program() -> bytes | None:
         rules.add_rule(denied, "mmap", seccomp.Arg(3, seccomp.MASKED_EQ, _MAP_SHARED_ANONYMOUS, _MAP_SHARED_ANONYMOUS))
         for option in _SOCKET_BUFFERS:
             rules.add_rule(denied, "setsockopt", _low32(seccomp, 1, _SOL_SOCKET), _low32(seccomp, 2, option))
+        # Nor pages lent to a pipe or socket by reference: a byte of a page spliced in holds the whole
+        # page (a 2 MiB huge page, where madvise asked for one) while the buffer is charged the byte.
+        # Without a cgroup a red team's child held 8 GiB through one socket pair at 10/10, and in a
+        # container the kernel's OOM killer then took another student's child and the zygote. Python
+        # asks for none of them but shutil's copies, which fall back to read and write on ENOSYS.
+        for name in ("vmsplice", "splice", "tee", "sendfile"):
+            _refuse(rules, seccomp.ERRNO(errno.ENOSYS), name)
         # The host's disk, beyond what the folder holds: reads and writes that pass the page cache
         # (O_DIRECT) and writes forced out to the disk (the fsync family) went at the disk's full
         # speed, unbounded: a red team's child read 10.7 GiB of torch's library in 8 s, and wrote

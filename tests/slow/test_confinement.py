@@ -512,6 +512,32 @@ def test_this_machine_bounds_memory_by_cgroup_and_the_folder_by_tmpfs(grade_file
     assert our_cgroups() == []
 
 
+def test_a_childs_reads_from_disk_are_bounded_where_the_host_has_the_controller(grade_file, sin):
+    """A red team's child, its page cache evicted by its own memory limit, read 23.5 GB from disk in
+    40 s (587 MiB/s), and another program's reads ran at a third of their speed. Once it settles
+    (before student code runs; a fresh child's torch may come from a cold disk), its cgroup bounds
+    what it reads from every disk."""
+    found = cgroup._hierarchies()
+    made = cgroup.create(1 << 30) if found is not None else None
+    if made is None or made.io is None:
+        if made is not None:
+            made.remove()
+        pytest.skip("no cgroup, or no blkio or io controller, on this host")
+    try:
+        made.settle()
+        assert made.reads_bounded
+        names = ["io.max"] if made.version == 2 else ["blkio.throttle.read_bps_device",
+                                                      "blkio.throttle.read_iops_device"]
+        bounds = "\n".join((made.io / name).read_text() for name in names)
+        assert str(cgroup.READ_BYTES_PER_S) in bounds and str(cgroup.READ_IOPS) in bounds, bounds
+        assert any(disk in bounds for disk in cgroup._disks()), bounds
+    finally:
+        made.remove()
+    layers = grade_file(SUBMISSIONS / "honest_backward.py", sin).sandbox_layers
+    assert any(layer.endswith(f"reads from disk {cgroup.READ_BYTES_PER_S >> 20} MiB/s") for layer in layers), layers
+    assert our_cgroups() == []
+
+
 def test_without_a_cgroup_the_layers_say_so(grade_file, sin, monkeypatch):
     monkeypatch.setattr(cgroup, "create", lambda memory_bytes: None)
     outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin)
@@ -586,8 +612,10 @@ def test_memory_no_limit_of_the_process_counts_is_refused_and_the_disk_is_not_dr
                                                                                       monkeypatch):
     """Without a cgroup a red team's child held 6.3 GiB in memfds, 4.5 GiB in shared mappings shrunk
     to a page and 934 MiB in grown socket buffers (10/10 each), and drove the host's disk past its
-    page cache (O_DIRECT) and through it (fsync, answered as done: not seen from the child). Each is
-    refused, in every host."""
+    page cache (O_DIRECT) and through it (fsync, answered as done: not seen from the child), and held
+    8 GiB in huge pages lent by a byte each to a socket (vmsplice, splice), at 10/10 while the OOM
+    killer took another student's child and the zygote. Each is refused, in every host, and the
+    child is the OOM killer's first choice for good."""
     if host == "no cgroup":
         monkeypatch.setattr(cgroup, "create", lambda memory_bytes: None)
     before = shmem_kib()
@@ -595,7 +623,10 @@ def test_memory_no_limit_of_the_process_counts_is_refused_and_the_disk_is_not_dr
     assert outcome.status == "graded" and outcome.score == small.max_score, outcome.findings
     tried = lines(outcome, "")
     assert tried == {"memfd": "ENOSYS", "shared mapping": "EPERM", "/dev/zero for writing": "EACCES",
-                     "SO_SNDBUF": "EPERM", "O_DIRECT": "EINVAL", "O_DIRECT by F_SETFL": "EINVAL"}, tried
+                     "SO_SNDBUF": "EPERM", "O_DIRECT": "EINVAL", "O_DIRECT by F_SETFL": "EINVAL",
+                     "vmsplice": "ENOSYS", "splice": "ENOSYS", "sendfile": "ENOSYS",
+                     "lower oom_score_adj": tried.get("lower oom_score_adj")}, tried
+    assert tried["lower oom_score_adj"] in ("EACCES", "EPERM", "EROFS") and "oom_score_adj 1000" in outcome.stdout
     assert shmem_kib() - before < 256 << 10
     assert our_cgroups() == []
     still_grades(grade_file, sin)
