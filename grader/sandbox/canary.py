@@ -219,6 +219,15 @@ def install(torch: Any, primitive: str, derivative: str, oracle_fd: int,
         kernel = _kernel(torch, real, op, (counted, unfollowed), (first, half_second), traced or ([False], []))
         aten.impl(primitive, kernel, "Autograd")
         aten.impl(primitive + "_", lambda x: x.copy_(kernel(x.clone())), "Autograd")
+        if hasattr(torch.ops.aten, f"_foreach_{primitive}"):
+            # The op over a list of tensors (torch._foreach_sin) has a derivative of its own: a red
+            # team's honest autograd through it never met the canary, and was called a bypass.
+            def each_in_place(xs: list[Any]) -> None:
+                for x in xs:
+                    x.copy_(kernel(x.clone()))
+
+            aten.impl(f"_foreach_{primitive}", lambda xs: [kernel(x) for x in xs], "Autograd")
+            aten.impl(f"_foreach_{primitive}_", each_in_place, "Autograd")
 
         def case(id: int) -> None:
             # A case's calls begin (their plan has this id at the oracle); the primitive's count

@@ -174,9 +174,25 @@ def honest_aot_function(x):
     return x.grad
 
 
+def honest_foreach(x):
+    # (torch._foreach_sin has a derivative of its own: a red team's file through it never met the
+    # canary, and was called a bypass)
+    x = x.detach().clone().requires_grad_(True)
+    (y,) = torch._foreach_sin([x])
+    return torch.autograd.grad(y.sum(), x)[0]
+
+
+def honest_foreach_inplace(x):
+    leaf = x.detach().clone().requires_grad_(True)
+    y = leaf * 1
+    torch._foreach_sin_([y])
+    return torch.autograd.grad(y.sum(), leaf)[0]
+
+
 HONEST = [honest_backward, honest_grad_create_graph, honest_vmap_grad, honest_jacfwd, honest_jacrev,
           honest_jacobian, honest_forward_ad, honest_inplace, honest_aten, honest_keyword, honest_thread,
-          honest_torchscript, honest_compiled, honest_make_fx, honest_make_fx_grad, honest_aot_function]
+          honest_torchscript, honest_compiled, honest_make_fx, honest_make_fx_grad, honest_aot_function,
+          honest_foreach, honest_foreach_inplace]
 
 
 @pytest.mark.parametrize("fn", HONEST)
