@@ -357,8 +357,13 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, scheduler: str,
     with Client(scheduler, timeout="30s") as client:
         futures = [client.submit(grade_job, job, out, settings, key=f"grade-{job.student}-{settings.plan.seed}",
                                  pure=False) for job in jobs]
+        job_of = {future.key: job for future, job in zip(futures, jobs, strict=True)}
         for future in as_completed(futures):
-            done(future.result())
+            try:
+                row = future.result()
+            except Exception:  # noqa: BLE001 - as on the local pool: that student's grader error, the batch goes on
+                row = {"student": job_of[future.key].student, "status": "grader_error", "score": 0.0}
+            done(row)
 
 
 def read_result(job: Job, out: Path, key: bytes) -> dict[str, Any] | None:

@@ -102,8 +102,12 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
                            source_uses_autograd=submission.uses_autograd(sub.source))
     # The checks judge whatever came back: a submission's numbers near float64's ends overflow
     # their arithmetic on purpose (inf and NaN then fail the comparisons), not worth a warning.
-    with np.errstate(all="ignore"):
-        findings, total = score.apply([check(observations, exercise) for check in checks.ALL], exercise)
+    try:
+        with np.errstate(all="ignore"):
+            findings, total = score.apply([check(observations, exercise) for check in checks.ALL], exercise)
+    except Exception as err:  # noqa: BLE001 - a check's own failure: this file's grader error, on record
+        # (a red team's answers near float64's ends once failed a check, and the CLI wrote no result)
+        return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started, key, observations.events)
     return Outcome(
         submission=sub.path,
         sha256=sub.sha256,

@@ -66,3 +66,27 @@ def test_a_dask_cluster_gives_the_same_gradebook_as_a_local_run(cluster, tmp_pat
     assert rows(tmp_path / "dask") == rows(tmp_path / "local")
     assert len(rows(tmp_path / "dask")) == len(SAMPLES)
     assert all((tmp_path / "dask" / name / "feedback.png").is_file() for name in SAMPLES)
+
+
+def test_a_task_that_fails_on_the_cluster_is_that_students_grader_error(tmp_path, monkeypatch):
+    """On the local pool a failed task was that student's grader error; on Dask its exception ended
+    the whole batch (a red team's check-crashing file, read from the code)."""
+    from types import SimpleNamespace
+
+    from distributed import LocalCluster
+
+    from grader import batch
+
+    def grade_job(job, out, settings):
+        if job.student == "lost":
+            raise RuntimeError("the worker died")
+        return {"student": job.student, "status": "graded", "score": 10.0}
+
+    monkeypatch.setattr(batch, "grade_job", grade_job)
+    jobs = [batch.Job(name, tmp_path / f"{name}.py") for name in ("ada", "lost", "zoe")]
+    rows_seen: list[dict] = []
+    settings = SimpleNamespace(plan=SimpleNamespace(seed=1))
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local:
+        batch.run_on_dask(jobs, tmp_path, settings, local.scheduler_address, rows_seen.append)
+    assert sorted((row["student"], row["status"]) for row in rows_seen) == [
+        ("ada", "graded"), ("lost", "grader_error"), ("zoe", "graded")]
