@@ -127,6 +127,20 @@ def test_a_grader_failure_says_so_and_exits_3(tmp_path, monkeypatch, capsys):
     assert "the grader failed" in capsys.readouterr().err
 
 
+def test_a_check_that_fails_is_a_grader_error_on_record(tmp_path, monkeypatch):
+    """A red team's answers near float64's ends once failed a check: the CLI wrote no result.json,
+    and a batch row said only "run the batch again"."""
+    from grader import feedback
+
+    def broken(*args, **kwargs):
+        raise OverflowError("simulated check bug")
+
+    monkeypatch.setattr(feedback, "explain_values", broken)
+    assert cli.main(["grade", str(SUBMISSIONS / "mistake_two_sin.py"), "--out", str(tmp_path), "--no-plot"]) == 3
+    data = result(tmp_path)
+    assert data["status"] == "grader_error" and "simulated check bug" in data["grader_error"]
+
+
 def test_a_grader_failure_keeps_what_the_sandbox_recorded(tmp_path, monkeypatch):
     """A grader's failure after the submission ran once dropped its record (a red team's note)."""
     from grader import probe
