@@ -225,6 +225,13 @@ def _float32_carried(r: CaseResult, ex: Exercise, obs: Observations) -> bool:
 _JUDGED: list[tuple[Observations, Exercise, dict[int, tuple[CaseResult, verdict.Judged]]]] = []
 
 
+def _all_float32(r: CaseResult) -> bool:
+    """Whether every number of a case's answers, plain and under the secret, is exactly a float32."""
+    answers = [v for v in (values_of(r.plain, r.case), values_of(r.under_secret, r.case)) if v is not None]
+    with np.errstate(over="ignore"):
+        return bool(answers) and all(np.array_equal(v, v.astype(np.float32).astype(np.float64)) for v in answers)
+
+
 def _judged_case(r: CaseResult, obs: Observations, ex: Exercise) -> verdict.Judged:
     """verdict.judge of one of obs's cases (or a shrunk one), worked out once per observations.
     Each entry holds its case, so no id is reused while it is kept."""
@@ -382,6 +389,13 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     # its values differ by more than float64's tolerance)
     if obs is not None and (matches(first, example.case, ex) or _right_to("float32", first, example.case, ex)) \
             and _float32_carried(example, ex, obs):
+        if not _all_float32(example):
+            # (a hunter's 1/(t + 1e-8) for 1/t was told every number it returned was a float32)
+            return feedback.Cause("float32_close", "Likely cause: your answers to this float64 input are right only to "
+                                  "about float32's precision, also under our secret change of the derivative (see "
+                                  "autograd): a step computed in float32, or a slightly different function (a small "
+                                  "epsilon added to avoid dividing by zero, say).",
+                                  f"Differentiate exactly {feedback.in_torch(ex.value)}, in x's own dtype.")
         return feedback.Cause("float32_numbers", "Likely cause: your answers to this float64 input carry only float32 "
                               "precision: every number in them, also under our secret change of the derivative (see "
                               "autograd), is exactly a float32, as a computation in float32 cast back gives "

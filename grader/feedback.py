@@ -107,6 +107,14 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "function that itself calls autograd (create_graph=True) meets it: the same trace works on your machine.",
      "Call autograd directly in {function}, with no torch.jit.trace around it (torch.func's grad, make_fx "
      "and torch.compile work here)."),
+    # (a hunter's logging handler added on every call, and a Process per call, were told to run their
+    # code themselves and read the traceback: at home nothing limits them)
+    (r"\[Errno 24\]|Too many open files", "open_files",
+     "your code held more files open at once than the sandbox allows (a limit of its own, pipes included): a file, "
+     "logging handler or pipe opened on every call and never closed, or a process started (which the sandbox "
+     "refuses: threads work).",
+     "Close what you open (with open(...) as f:), add a logging handler once rather than on every call, and use "
+     "threads (concurrent.futures.ThreadPoolExecutor) rather than processes."),
     (r"^BrokenPipeError", "output_flood",
      "your code printed more than a GiB, so the grader stopped reading what it prints, and the next print "
      "failed.",
@@ -420,8 +428,8 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
     if judged.verdict == verdict.UNSTEADY and len(kinds) > 1:
         return Words(
             f"{ex.function} returned {' and '.join(kinds)} on different calls of the same input",
-            f"On {input_words(r.case)} it returned {_kind_of(r.plain)} on one call and {_kind_of(r.under_secret)} "
-            f"on another, {swapped} on one of them.",
+            f"On {input_words(r.case)} it returned {kinds[0]} on one call and {kinds[1]} on another, {swapped} on "
+            "one of them.",
             "Likely cause: the answer depends on something besides x (a check of autograd's answer that picks "
             "another way to compute it, or state kept between calls). Autograd's dtype never changes with the "
             "derivative's numbers.", advice)
@@ -467,6 +475,14 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"tensor may reuse), or {ex.formula} (or another formula) on some calls and autograd on "
                      f"others; or {ex.primitive}'s argument computed a way that rounds it far from the exercise's "
                      "(a rewritten form, such as exp(2·log|x|) for x²).", advice)
+    if judged.verdict == verdict.BYPASSED and _zero_on_both(r):
+        # A hunter's t.grad.zero_() after backward() was told of cos written out and hand-written
+        # backwards, where correctness had named the zeroing.
+        return Words(f"your answers were 0, with the true derivative and with the secret one, and zeros never "
+                     f"change with autograd's derivative of {ex.primitive}", shown,
+                     "Likely cause: the gradient was zeroed before it was returned (x.grad.zero_() after backward(), "
+                     "or a fresh torch.zeros_like(x)), see correctness.",
+                     "Return x.grad right after y.sum().backward(); zero a gradient, if at all, before backward().")
     if judged.verdict == verdict.BYPASSED and _is_the_function(r, ex):
         # A hunter's `return y` was told its value "was computed another way (cos(x) written out…)",
         # where correctness had already named it: the function's value never moves with a derivative.
@@ -503,14 +519,19 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"{ex.function} ran {ex.primitive}, but never at {where}", shown, cause,
                      f"Differentiate exactly {in_torch(ex.value)} with autograd, at x itself.")
     if judged.verdict == verdict.BYPASSED:
+        # (autograd of another function is a slip, not a formula: a hunter's sin for cos(x²) was told
+        # not to write the derivative out)
+        another = bool(other_steps(ex, pass_ops)) and not (uses_autograd and not primitive_called)
         return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did", shown,
-                     _bypass_cause(ex, primitive_called, uses_autograd, pass_ops), advice)
+                     _bypass_cause(ex, primitive_called, uses_autograd, pass_ops),
+                     f"Differentiate exactly {in_torch(ex.value)} with autograd." if another else advice)
     if not judged.plain_right:
         return Words(f"your answer changed when autograd's derivative of {ex.primitive} did, but not as the "
                      f"derivative of {_named(ex.value)} would", shown,
-                     "Likely cause: autograd of a different function (see correctness for the values), or autograd "
-                     "mixed with something computed another way. Only values that follow autograd exactly earn "
-                     "credit.", f"Fix the values first: differentiate exactly {in_torch(ex.value)} with autograd.")
+                     f"Likely cause: autograd of a different function than {_named(ex.value)} (a slip in "
+                     f"{ex.primitive}'s argument, or another step; see correctness for the values): only the "
+                     f"derivative of {_named(ex.value)} itself follows autograd's as it should.",
+                     f"Fix the values first: differentiate exactly {in_torch(ex.value)} with autograd.")
     return Words(f"your answer changed when autograd's derivative of {ex.primitive} did, but not as autograd's does",
                  shown, "Likely cause: the answer mixes autograd's gradient with something computed another way "
                  f"({ex.formula} on some elements or some calls, or a correction added to autograd's value), or "
@@ -545,6 +566,12 @@ def _undefined_words(ex: Exercise) -> tuple[str, str]:
             f"Differentiate exactly {in_torch(ex.value)} with autograd, as written.")
 
 
+def _zero_on_both(r: CaseResult) -> bool:
+    """Whether the plain call and the one under the secret both answered zeros, and nothing else."""
+    plain, hidden = values_of(r.plain, r.case), values_of(r.under_secret, r.case)
+    return plain is not None and hidden is not None and plain.size > 0 and not np.any(plain) and not np.any(hidden)
+
+
 def _is_the_function(r: CaseResult, ex: Exercise) -> bool:
     """Whether the plain call returned the function's own values at x (y, not x.grad), at the
     tolerance correctness names that cause with."""
@@ -559,7 +586,8 @@ def _is_the_function(r: CaseResult, ex: Exercise) -> bool:
 
 
 def _kind_of(r: Returned) -> str:
-    return {"tensor": f"a {r.dtype} tensor", "ndarray": f"a numpy array of {r.dtype}"}.get(r.kind, f"a {r.kind}")
+    return {"tensor": f"a {r.dtype} tensor", "ndarray": f"a numpy array of {r.dtype}", "error": "an error",
+            "none": "None"}.get(r.kind, f"a {r.kind}")
 
 
 def remembered_answer(judged: Judged, r: CaseResult, ex: Exercise) -> tuple[float, float] | None:
@@ -588,21 +616,29 @@ def _argument(ex: Exercise) -> str:
     return f"{ex.primitive}'s argument, {text}" if text != "x" else "x itself"
 
 
+def other_steps(ex: Exercise, pass_ops: frozenset[str]) -> list[str]:
+    """The steps of a recorded backward pass that never went through the primitive (none if it did,
+    or none was recorded): autograd of another function."""
+    if not pass_ops or f"{ex.primitive.title()}Backward0" in pass_ops:
+        return []
+    return sorted(op for op in pass_ops if op.endswith("Backward0") and op not in ("SumBackward0",))
+
+
 def _bypass_cause(ex: Exercise, primitive_called: bool, uses_autograd: bool,
                   pass_ops: frozenset[str] = frozenset()) -> str:
     """`pass_ops`: the nodes of the backward pass recorded at the sample input (none if none ran)."""
-    node = f"{ex.primitive.title()}Backward0"
-    math = sorted(op for op in pass_ops if op.endswith("Backward0") and op not in ("SumBackward0",))
+    math = other_steps(ex, pass_ops)
     if uses_autograd and not primitive_called:
         return (f"Likely cause: torch.{ex.primitive} never ran during the calls of your function: values worked "
                 "out ahead of them (autograd once, at import, then looked up or interpolated), or autograd of "
                 f"something other than torch.{ex.primitive} (sin written as the imaginary part of exp(ix), say). "
                 f"The exercise is autograd of {in_torch(ex.value)} on every call, and the grader watches "
                 f"torch.{ex.primitive} itself.")
-    if pass_ops and node not in pass_ops and math:
+    if math:
         # A helper's autograd of sin(x²) for cos(x²) was told its value was computed another way, -2x·sin(x²)
         # written out (cos ran: in sin's own backward).
-        return (f"Likely cause: your backward pass ran, but not through torch.{ex.primitive}: it has no {node} "
+        return (f"Likely cause: your backward pass ran, but not through torch.{ex.primitive}: it has no "
+                f"{ex.primitive.title()}Backward0 "
                 f"(its steps: {', '.join(math)}), so autograd differentiated another function than "
                 f"{_named(ex.value)} (see correctness and backward.png).")
     if uses_autograd:

@@ -49,6 +49,7 @@ Pure: numbers in, a word out. checks.py turns the words into a finding, feedback
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -91,6 +92,16 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     return judged
 
 
+_EXHAUSTION = re.compile(r"\[Errno (12|24)\]|Too many open files|Cannot allocate memory|can't allocate memory|"
+                         r"can't start new thread")
+
+
+def _exhausted(call: Returned) -> bool:
+    """Whether a call raised for running out of a resource the sandbox bounds."""
+    error = call.error if call.kind == "error" else None
+    return error is not None and (error.type == "MemoryError" or bool(_EXHAUSTION.search(error.message)))
+
+
 def _judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
     plain, hidden = values_of(r.plain, r.case), values_of(r.under_secret, r.case)
     if plain is None and hidden is None:
@@ -112,6 +123,12 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
         # input whose own dtype rounds the secret's move away.
         return Judged(COARSE if (reach > _TELLS).any() else NO_DATA)
     where = int(np.argmax(possible))
+    if any(_exhausted(call) for call, _ in r.judged):
+        # A call that ran out of something the sandbox bounds (open files, memory, threads) says
+        # nothing of autograd: a hunter's logging handler added on every call ran out of files at
+        # about the 120th call, which was a secret one on some runs ("raised only under the
+        # secret", 1/10) and a plain one on others (8.04). The values checks count the failure.
+        return Judged(NO_DATA)
     if hidden is None:
         verdict = RAISED if r.under_secret.kind == "error" else NOTHING
         return Judged(verdict, where, float(star.ravel()[where]))

@@ -234,8 +234,8 @@ def markdown(summary: Summary) -> str:
 
 
 LOOK_WHY = ("Students whose values did not follow autograd (the autograd check's verdict is the evidence), and "
-            "anything the sandbox saw a submission try (searching the heap for the canary's secret, processes, "
-            "sockets, writes outside its folder), which is never part of a score.")
+            "anything the sandbox saw a submission try on the way to the canary's secret (searching the heap, "
+            "reading frames or process memory, tracing, ctypes), which is never part of a score.")
 
 
 def evidence(flag: Flag) -> list[str]:

@@ -1178,3 +1178,52 @@ def test_an_answer_remembered_from_a_secret_call_is_named_with_the_plain_calls_n
     assert "with the true derivative, autograd gives" in finding.example and "answers remembered" in finding.cause
     cos = checks.check_autograd(_observations(np.cos, canary=np.cos), sin)
     assert "also on a call with the true derivative" not in cos.summary
+
+
+def test_answers_close_to_float32_that_are_not_float32_numbers_are_not_called_so(sin):
+    """A hunter's 1/(t + 1e-8) was told every number it returned was exactly a float32."""
+    case = GridCase(np.array([0.1, 0.2, 0.3]), "float64", "cpu", "plain", "explicit")
+    nudge = lambda v: v * (1 + 3e-8)  # noqa: E731 - right to float32's precision, and no float32 number
+    close = CaseResult(case=case, calls=(_tensor(nudge(np.cos(case.values)), "float64"),) * 2 +
+                       (_tensor(nudge(secret(case.values)), "float64"),), secret=(False, False, True),
+                       input_changed=False, requires_grad_changed=False, grad_left=False, primitive_calls=3)
+    obs = Observations(load=LoadResult(True), cases=(close,), planned=(case,), secret=SECRET)
+    if verdict.judge(close, sin, SECRET).precision != "float32":
+        pytest.skip("judged at float64 here")
+    finding = checks.check_correctness(obs, sin)
+    assert finding.data["cause"] == "float32_close" and "exactly a float32" not in finding.cause, finding
+
+
+def test_running_out_of_files_says_so_and_says_nothing_of_autograd(sin):
+    """A hunter's logging handler added on every call ran out of files at about the 120th call:
+    "raised only under the secret" (1/10) on runs where that call was a secret one, 8.04 on others,
+    and the words said to run it at home and read the traceback."""
+    out = _raised("[Errno 24] Too many open files: 'grad.log'")
+    obs = _observations(np.cos, canary=secret)
+    r = obs.cases[0]
+    ran_out = dataclasses.replace(r, calls=(r.calls[0], r.calls[1], out))
+    assert verdict.judge(ran_out, sin, SECRET).verdict == verdict.NO_DATA
+    assert verdict.judge(dataclasses.replace(r, calls=(r.calls[0], r.calls[1], _raised("AssertionError"))), sin,
+                         SECRET).verdict == verdict.RAISED
+    cause = feedback.explain_error(out.error, sin)
+    assert cause.key == "open_files" and "files open at once" in cause.text and "Close what you open" in cause.advice
+
+
+def test_zeros_on_every_call_are_named_as_zeros_by_the_autograd_check(sin):
+    """A hunter's t.grad.zero_() after backward() was told of cos written out, where correctness had
+    named the zeroing."""
+    finding = checks.check_autograd(_observations(np.zeros_like, canary=np.zeros_like), sin)
+    assert not finding.passed and "your answers were 0" in finding.summary and "zeroed" in finding.cause
+    assert "Do not write" not in finding.advice
+
+
+def test_autograd_of_another_function_is_not_told_to_stop_writing_the_formula(sin):
+    """A hunter's sin(x²) for cos(x²): the cause named its backward pass, the advice said not to
+    write the derivative out; a slip in sin's argument that moved with the secret was told of
+    autograd mixed with something computed another way."""
+    cos_square = exercise.load("cos_square")
+    words = feedback.unproven(verdict.Judged(verdict.BYPASSED, 0, 1.0, 0.5), _observations(np.cos).cases[0],
+                              cos_square, True, True, frozenset({"PowBackward0", "SinBackward0"}))
+    assert "not through torch.cos" in words.cause and "Do not write" not in words.advice
+    moved = checks.check_autograd(_observations(lambda x: 2 * np.cos(2 * x), canary=lambda x: 2 * secret(2 * x)), sin)
+    assert "mixed" not in moved.cause and "computed another way" not in moved.cause
