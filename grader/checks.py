@@ -297,7 +297,9 @@ def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None
     return feedback.Cause("none", "Likely cause: x.grad was still None when your function returned: the backward "
                           "pass never reached x (the graph was cut between x and the output by .detach(), "
                           "torch.tensor(...), .item() or .tolist(), or the output was computed under "
-                          "torch.no_grad()), backward() had not run yet, or the function has no `return`.",
+                          "torch.no_grad()), backward() had not run yet, the tensor whose .grad you returned is not "
+                          "a leaf (made by an operation, like t.clone() or t * 1: autograd fills .grad only for "
+                          "leaves), or the function has no `return`.",
                           "Keep every step from x to the output in torch, with gradients on, and end with "
                           "`return x.grad` after y.sum().backward().")
 

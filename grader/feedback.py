@@ -119,6 +119,10 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "your code printed more than a GiB, so the grader stopped reading what it prints, and the next print "
      "failed.",
      "Print a few lines to check your work, not a line for every element or every call."),
+    # (a hunter's backward(torch.ones(1)) on 25 values was told to read the traceback)
+    (r"Mismatch in shape: grad_output\[0\] has a shape of", "backward_shape",
+     "the gradient handed to backward() does not have y's shape: it must hold one number for each element of y.",
+     "Call y.sum().backward(), or y.backward(torch.ones_like(y))."),
     (r"grad can be implicitly created only for scalar outputs", "nonscalar_backward",
      "backward() or torch.autograd.grad was given a y with more than one element; autograd needs to know "
      "what to multiply the gradient by.",

@@ -1227,3 +1227,21 @@ def test_autograd_of_another_function_is_not_told_to_stop_writing_the_formula(si
     assert "not through torch.cos" in words.cause and "Do not write" not in words.advice
     moved = checks.check_autograd(_observations(lambda x: 2 * np.cos(2 * x), canary=lambda x: 2 * secret(2 * x)), sin)
     assert "mixed" not in moved.cause and "computed another way" not in moved.cause
+
+
+def test_a_gradient_of_the_wrong_shape_for_backward_is_named(sin):
+    """A hunter's y.backward(torch.ones(1)) raised on every input of more than one element, and was
+    told to run it at home and read the traceback."""
+    error = ErrorInfo("RuntimeError", "Mismatch in shape: grad_output[0] has a shape of torch.Size([1]) and "
+                                      "output[0] has a shape of torch.Size([25]).")
+    cause = feedback.explain_error(error, sin)
+    assert cause.key == "backward_shape" and "torch.ones_like(y)" in cause.advice
+
+
+def test_none_names_the_grad_of_a_tensor_that_is_no_leaf(sin):
+    """A hunter's u = t.clone(); sin(u).sum().backward(); return u.grad: None, and the causes never
+    said that .grad is filled only for leaves."""
+    obs = _observations(np.cos)
+    none = dataclasses.replace(obs, cases=(dataclasses.replace(obs.cases[0], calls=(Returned("none"),) * 3),))
+    finding = checks.check_correctness(none, sin)
+    assert finding.data["cause"] == "none" and "not a leaf" in finding.cause
