@@ -370,16 +370,21 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     if first.kind in ("number", "ndarray", "other"):
         return feedback.Cause("type", "Your function must return a torch tensor.",
                               "Return x.grad itself (not .numpy(), .item() or .tolist()).")
-    if first.kind == "tensor" and first.values is not None and first.values.size != example.case.values.size:
+    returned_size = first.values.size if first.values is not None else \
+        int(np.prod(first.shape)) if first.shape is not None else None
+    # (a shrunk input's answer may come without its values: a hunter's x.grad.sum() was then told its
+    # values differ from the formula's)
+    if first.kind == "tensor" and returned_size is not None and returned_size != example.case.values.size:
         # No values to compare element by element (a helper's x.grad.sum() was told its values
         # differed from cos(x) by more than the tolerance).
-        if first.values.size == 1 and not ex.elementwise and example.case.values.size > 1 and np.allclose(
+        if first.values is not None and first.values.size == 1 and not ex.elementwise and \
+                example.case.values.size > 1 and np.allclose(
                 first.values.ravel(), ex.function_values(example.case.values).ravel(), rtol=1e-5, atol=1e-6):
             # (a helper's returned y was told it was "reshaped, summed, or built anew")
             return feedback.Cause("primitive", f"Likely cause: your function returned the value of {ex.value} "
                                   "itself, one number for the whole input, rather than its gradient.",
                                   "Did you return y instead of x.grad? After y.backward(), the gradient is in x.grad.")
-        one = ", one number for the whole input (a sum or a mean)," if first.values.size == 1 else ""
+        one = ", one number for the whole input (a sum or a mean)," if returned_size == 1 else ""
         return feedback.Cause("shape", f"Likely cause: your function returned a tensor of shape "
                               f"{tuple(first.shape or ())}{one} for an input of shape {example.case.shape}, so there "
                               "is no value for each element to compare.",

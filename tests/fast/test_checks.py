@@ -1245,3 +1245,13 @@ def test_none_names_the_grad_of_a_tensor_that_is_no_leaf(sin):
     none = dataclasses.replace(obs, cases=(dataclasses.replace(obs.cases[0], calls=(Returned("none"),) * 3),))
     finding = checks.check_correctness(none, sin)
     assert finding.data["cause"] == "none" and "not a leaf" in finding.cause
+
+
+def test_a_sum_returned_without_its_values_is_named_by_its_shape(sin):
+    """A shrunk input's answer may come back with its shape alone: a hunter's x.grad.sum() was told
+    its values differ from the formula's."""
+    obs = _observations(np.cos)
+    summed = Returned("tensor", values=None, dtype="float32", shape=(), device="cpu")
+    finding = checks.check_correctness(dataclasses.replace(obs, cases=(dataclasses.replace(
+        obs.cases[0], calls=(summed,) * 3),)), sin)
+    assert finding.data["cause"] == "shape" and "one number for the whole input" in finding.cause
