@@ -222,7 +222,7 @@ def _float32_carried(r: CaseResult, ex: Exercise, obs: Observations) -> bool:
 
 # The last observations' verdicts by case: the autograd check and correctness's float32 rule both
 # read them, and judging a submission's float64 inputs costs about 6 ms of the worker's CPU.
-_JUDGED: list[tuple[Observations, Exercise, dict[int, tuple[CaseResult, verdict.Judged]]]] = []
+_JUDGED: list[tuple[Observations, Exercise, dict[int, tuple[CaseResult, verdict.Judged]], set[int]]] = []
 
 
 def _all_float32(r: CaseResult) -> bool:
@@ -237,10 +237,11 @@ def _judged_case(r: CaseResult, obs: Observations, ex: Exercise) -> verdict.Judg
     Each entry holds its case, so no id is reused while it is kept."""
     assert obs.secret is not None
     if not (_JUDGED and _JUDGED[0][0] is obs and _JUDGED[0][1] is ex):
-        _JUDGED[:] = [(obs, ex, {})]
-    known = _JUDGED[0][2]
+        first = verdict.ran_out_from(obs.cases)  # (cases from there on came once it had run out for good)
+        _JUDGED[:] = [(obs, ex, {}, {id(case) for case in obs.cases[first:]} if first is not None else set())]
+    known, ran_out = _JUDGED[0][2], _JUDGED[0][3]
     if id(r) not in known or known[id(r)][0] is not r:
-        known[id(r)] = (r, verdict.judge(r, ex, obs.secret))
+        known[id(r)] = (r, verdict.judge(r, ex, obs.secret, ran_out=id(r) in ran_out))
     return known[id(r)][1]
 
 

@@ -83,8 +83,10 @@ class Judged:
     precision: str = ""  # the coarser dtype whose precision the answers have, where judged so (ROUNDED too)
 
 
-def judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
-    judged = _judge(r, ex, secret)
+def judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -> Judged:
+    """`ran_out`: this input came once the submission had run out of something the sandbox bounds
+    for good (ran_out_from): a call that failed for it says nothing of autograd."""
+    judged = _judge(r, ex, secret, ran_out)
     if judged.verdict in SHOWN and r.primitive_calls == 0:
         return replace(judged, verdict=FORGED)
     if judged.verdict in SHOWN and r.asked and not all(r.asked[i] for i in range(len(r.calls)) if i != 1):
@@ -102,7 +104,19 @@ def _exhausted(call: Returned) -> bool:
     return error is not None and (error.type == "MemoryError" or bool(_EXHAUSTION.search(error.message)))
 
 
-def _judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
+def ran_out_from(cases: tuple[CaseResult, ...]) -> int | None:
+    """The index of the first case with a call that ran out of files, memory or threads, where
+    every call after that one ran out too; None otherwise. Running out for good is what a leak
+    does; a file that ran out on some calls and answered on later ones chose when it failed (a
+    formula on most inputs, "out of files" on one call of each, would leave them all unjudged)."""
+    calls = [(i, call) for i, r in enumerate(cases) for call in r.calls]
+    first = next((k for k, (_, call) in enumerate(calls) if _exhausted(call)), None)
+    if first is None or not all(_exhausted(call) for _, call in calls[first:]):
+        return None
+    return calls[first][0]
+
+
+def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -> Judged:
     plain, hidden = values_of(r.plain, r.case), values_of(r.under_secret, r.case)
     if plain is None and hidden is None:
         return Judged(NO_DATA)
@@ -123,7 +137,7 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret) -> Judged:
         # input whose own dtype rounds the secret's move away.
         return Judged(COARSE if (reach > _TELLS).any() else NO_DATA)
     where = int(np.argmax(possible))
-    if any(_exhausted(call) for call, _ in r.judged):
+    if ran_out and any(_exhausted(call) for call, _ in r.judged):
         # A call that ran out of something the sandbox bounds (open files, memory, threads) says
         # nothing of autograd: a hunter's logging handler added on every call ran out of files at
         # about the 120th call, which was a secret one on some runs ("raised only under the

@@ -1202,9 +1202,15 @@ def test_running_out_of_files_says_so_and_says_nothing_of_autograd(sin):
     obs = _observations(np.cos, canary=secret)
     r = obs.cases[0]
     ran_out = dataclasses.replace(r, calls=(r.calls[0], r.calls[1], out))
-    assert verdict.judge(ran_out, sin, SECRET).verdict == verdict.NO_DATA
-    assert verdict.judge(dataclasses.replace(r, calls=(r.calls[0], r.calls[1], _raised("AssertionError"))), sin,
-                         SECRET).verdict == verdict.RAISED
+    later = dataclasses.replace(r, calls=(out,) * 3)
+    leak = dataclasses.replace(obs, cases=(r, ran_out, later), planned=(r.case,) * 3)
+    assert verdict.ran_out_from(leak.cases) == 1
+    assert checks.check_autograd(leak, sin).data["verdicts"] == {"proven": 1}
+    # Out of files on one call, answering again on the next: chosen, not run out. A formula on most
+    # inputs with "out of files" on one call of each would otherwise leave them all unjudged.
+    chosen = dataclasses.replace(obs, cases=(ran_out, r), planned=(r.case,) * 2)
+    assert verdict.ran_out_from(chosen.cases) is None
+    assert checks.check_autograd(chosen, sin).data["verdicts"] == {"raised": 1, "proven": 1}
     cause = feedback.explain_error(out.error, sin)
     assert cause.key == "open_files" and "files open at once" in cause.text and "Close what you open" in cause.advice
 
