@@ -632,6 +632,19 @@ def test_memory_no_limit_of_the_process_counts_is_refused_and_the_disk_is_not_dr
     still_grades(grade_file, sin)
 
 
+def test_shared_memory_is_a_small_folder_of_the_childs_own(grade_file, sin):
+    """POSIX semaphores live in /dev/shm, and multiprocessing's ThreadPool makes them for threads
+    alone: an honest file scored 1/10 on the read-only filesystem. Where the child has a mount
+    namespace it gets a 1 MiB tmpfs there, empty, its own; elsewhere the host's stays closed."""
+    outcome = grade_file(HOSTILE / "fills_its_shared_memory.py", sin)
+    if "/dev/shm: 1 MiB tmpfs of its own" not in outcome.sandbox_layers:
+        assert "stopped at 0 MiB" in outcome.stdout or "shm unreadable" in outcome.stdout, outcome.stdout
+        return
+    assert outcome.score == sin.max_score and "shm holds []" in outcome.stdout
+    assert "stopped at 1 MiB: No space left on device" in outcome.stdout
+    assert not Path("/dev/shm/hoard").exists()
+
+
 def test_a_many_files_writer_fills_only_its_own_small_folder(grade_file, sin):
     outcome = grade_file(HOSTILE / "fills_disk.py", sin)
     if "folder: 256 MiB tmpfs" not in outcome.sandbox_layers:

@@ -29,7 +29,7 @@ HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
           "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize", "honest_plots_in_every_call",
           "honest_optimizer", "honest_torch_settings", "honest_temp_files", "honest_reads_its_arguments",
-          "honest_traced_graphs"]
+          "honest_traced_graphs", "honest_thread_pool"]
 
 
 def _autograd(outcome):
