@@ -163,8 +163,9 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "Do not write files: compute the derivative in memory and return it."),
     (r"Read-only file system", "read_only",
      "something wrote outside your file's own folder, which the sandbox keeps read-only: multiprocessing "
-     "does, for the semaphores of its process pools and locks, and of its pools of threads too "
-     "(multiprocessing.pool.ThreadPool, multiprocessing.dummy); graded code may not start processes either.",
+     "does, for the semaphores of its pools and locks (of threads too: multiprocessing.pool.ThreadPool), where "
+     "the grader's machine cannot give the sandbox a /dev/shm of its own; graded code may not start processes "
+     "either.",
      "Compute the derivative with torch alone; for threads use concurrent.futures.ThreadPoolExecutor or "
      "threading.Thread, which need no semaphore of multiprocessing's."),
     (r"(Operation not permitted|Permission denied|PermissionError)", "sandbox",
