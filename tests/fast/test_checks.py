@@ -307,7 +307,7 @@ def test_a_process_pool_is_named_as_what_the_sandbox_refuses(sin):
     "Read-only file system" (multiprocessing's semaphore), and the words only said an exception.
     multiprocessing's pools of threads make the same semaphore, and the words said "threads are fine"."""
     cause = feedback.explain_error(ErrorInfo("OSError", "[Errno 30] Read-only file system"), sin)
-    assert cause.key == "read_only" and "process pools" in cause.text and "ThreadPool" in cause.text
+    assert cause.key == "read_only" and "semaphores of its pools" in cause.text and "ThreadPool" in cause.text
     assert "ThreadPoolExecutor" in cause.advice
     finding = checks._load_error_finding(ErrorInfo("OSError", "[Errno 30] Read-only file system"), sin)
     assert "process pools" in finding.cause
