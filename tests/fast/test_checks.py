@@ -310,7 +310,7 @@ def test_a_process_pool_is_named_as_what_the_sandbox_refuses(sin):
     assert cause.key == "read_only" and "semaphores of its pools" in cause.text and "ThreadPool" in cause.text
     assert "ThreadPoolExecutor" in cause.advice
     finding = checks._load_error_finding(ErrorInfo("OSError", "[Errno 30] Read-only file system"), sin)
-    assert "process pools" in finding.cause
+    assert "semaphores of its pools" in finding.cause
     refused = feedback.explain_error(ErrorInfo("PermissionError", "[Errno 1] Operation not permitted"), sin)
     assert refused.key == "sandbox" and "threads are fine" in refused.advice
 
