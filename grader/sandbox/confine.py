@@ -178,8 +178,10 @@ def _private_filesystem(workdir: Path) -> list[str]:
         os.chown(workdir / name, owner.st_uid, owner.st_gid)
     os.chdir(workdir)  # the old directory lies under the new mount
     layers.append(TMPFS_LAYER)
-    if SHM.is_dir() and libc.mount(b"tmpfs", bytes(SHM), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC,
-                                   SHM_OPTIONS) == 0:
+    # (not over the child's own folder: with TMPDIR=/dev/shm a red team's honest file was a grader
+    # error, its folder hidden under the new mount)
+    if SHM.is_dir() and not workdir.resolve().is_relative_to(SHM.resolve()) and \
+            libc.mount(b"tmpfs", bytes(SHM), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, SHM_OPTIONS) == 0:
         _own_shm[0] = True
         layers.append("/dev/shm: 1 MiB tmpfs of its own")
     return layers

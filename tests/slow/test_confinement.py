@@ -645,6 +645,17 @@ def test_shared_memory_is_a_small_folder_of_the_childs_own(grade_file, sin):
     assert not Path("/dev/shm/hoard").exists()
 
 
+def test_a_grader_whose_temporary_folder_is_in_dev_shm_still_grades(grade_file, sin, monkeypatch):
+    """With TMPDIR=/dev/shm the child's folder lay under the /dev/shm it then mounted over, and every
+    submission was a grader error (a red team's)."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", "/dev/shm")
+    outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin)
+    assert outcome.status == "graded" and outcome.score == sin.max_score, outcome.grader_error
+    assert "/dev/shm: 1 MiB tmpfs of its own" not in outcome.sandbox_layers
+
+
 def test_a_many_files_writer_fills_only_its_own_small_folder(grade_file, sin):
     outcome = grade_file(HOSTILE / "fills_disk.py", sin)
     if "folder: 256 MiB tmpfs" not in outcome.sandbox_layers:
