@@ -715,14 +715,16 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
             shown = "the second answer differs from the first"
     else:
         shown = f"first it {feedback.returned_words(r.first)}, then it {feedback.returned_words(r.second)}"
-    key, cause = ("accumulation", "Likely cause: gradients accumulate: each backward() adds the derivative to "
-                  "x.grad again, so the second call returns the first answer plus the derivative.") if accumulates \
-        else ("state", "Likely cause: your function keeps state between calls.")
     if _freed_callers_graph(r):
         # A hunter's backward(inputs=[x]) through the caller's x was told it keeps state.
         key, cause = "callers_graph", ("Likely cause: the first call ran backward() through the graph that made x, "
                                        "the caller's, which frees that graph: the second call on the same x found it "
                                        "gone.")
+    elif accumulates:
+        key, cause = "accumulation", ("Likely cause: gradients accumulate: each backward() adds the derivative to "
+                                      "x.grad again, so the second call returns the first answer plus the derivative.")
+    else:
+        key, cause = "state", "Likely cause: your function keeps state between calls."
     return Finding("repeatable", False, 0.0,
                    f"Two calls on the same tensor disagree on {len(bad)} of {len(judged)} inputs.",
                    example=f"Called twice with {feedback.input_words(r.case)}: {shown}.",

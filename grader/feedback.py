@@ -336,16 +336,18 @@ def undefined_cause(x: np.ndarray, got: np.ndarray, truth: np.ndarray, ex: Exerc
 def _each_one_of(got: np.ndarray, secret: np.ndarray, truth: np.ndarray, slack: float) -> bool:
     """Whether every element of `got` is the answer under the secret or the truth, and some are
     the secret's and not the truth's."""
-    def near(values: np.ndarray) -> np.ndarray:
-        return np.abs(got - values) <= slack + slack * np.abs(values)
-
-    kept, right = near(secret), near(truth)
+    kept, right = _near(got, secret, slack), _near(got, truth, slack)
     return bool(np.all(kept | right) and np.any(kept & ~right))
 
 
 def _alike(got: np.ndarray, values: np.ndarray, slack: float) -> bool:
     """Whether `got` is `values`, element by element, within `slack` absolute and relative."""
-    return bool(np.all(np.abs(got - values) <= slack + slack * np.abs(values)))
+    return bool(np.all(_near(got, values, slack)))
+
+
+def _near(got: np.ndarray, values: np.ndarray, slack: float) -> np.ndarray:
+    """Element by element, whether `got` is `values` within `slack` absolute and relative."""
+    return np.abs(got - values) <= slack + slack * np.abs(values)
 
 
 def in_torch(expression: str) -> str:
@@ -526,7 +528,7 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
     if judged.verdict == verdict.BYPASSED:
         # (autograd of another function is a slip, not a formula: a hunter's sin for cos(x²) was told
         # not to write the derivative out)
-        another = bool(other_steps(ex, pass_ops)) and not (uses_autograd and not primitive_called)
+        another = _another_function(ex, primitive_called, uses_autograd, pass_ops)
         return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did", shown,
                      _bypass_cause(ex, primitive_called, uses_autograd, pass_ops),
                      f"Differentiate exactly {in_torch(ex.value)} with autograd." if another else advice)
@@ -621,10 +623,12 @@ def _argument(ex: Exercise) -> str:
     return f"{ex.primitive}'s argument, {text}" if text != "x" else "x itself"
 
 
-def other_steps(ex: Exercise, pass_ops: frozenset[str]) -> list[str]:
-    """The steps of a recorded backward pass that never went through the primitive (none if it did,
-    or none was recorded): autograd of another function."""
-    if not pass_ops or f"{ex.primitive.title()}Backward0" in pass_ops:
+def _another_function(ex: Exercise, primitive_called: bool, uses_autograd: bool,
+                      pass_ops: frozenset[str]) -> list[str]:
+    """The steps of a recorded backward pass that never went through the primitive, where that is
+    what _bypass_cause names (autograd of another function), or none: the pass went through it,
+    none was recorded, or the primitive never ran during the calls (values worked out ahead)."""
+    if not pass_ops or f"{ex.primitive.title()}Backward0" in pass_ops or (uses_autograd and not primitive_called):
         return []
     return sorted(op for op in pass_ops if op.endswith("Backward0") and op not in ("SumBackward0",))
 
@@ -632,7 +636,7 @@ def other_steps(ex: Exercise, pass_ops: frozenset[str]) -> list[str]:
 def _bypass_cause(ex: Exercise, primitive_called: bool, uses_autograd: bool,
                   pass_ops: frozenset[str] = frozenset()) -> str:
     """`pass_ops`: the nodes of the backward pass recorded at the sample input (none if none ran)."""
-    math = other_steps(ex, pass_ops)
+    math = _another_function(ex, primitive_called, uses_autograd, pass_ops)
     if uses_autograd and not primitive_called:
         return (f"Likely cause: torch.{ex.primitive} never ran during the calls of your function: values worked "
                 "out ahead of them (autograd once, at import, then looked up or interpolated), or autograd of "

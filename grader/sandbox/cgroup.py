@@ -152,13 +152,12 @@ def create(allowance: int) -> Cgroup | None:
 def _read_limit(version: int, folder: Path) -> bool:
     """Bound reads from every disk (the kernel takes whole disks only); whether any took it."""
     bounded = False
+    bounds = {"io.max": f"rbps={READ_BYTES_PER_S} riops={READ_IOPS}"} if version == 2 else \
+        {"blkio.throttle.read_bps_device": str(READ_BYTES_PER_S), "blkio.throttle.read_iops_device": str(READ_IOPS)}
     for disk in _disks():
-        lines = [f"{disk} rbps={READ_BYTES_PER_S} riops={READ_IOPS}"] if version == 2 else \
-            [f"{disk} {READ_BYTES_PER_S}", f"{disk} {READ_IOPS}"]
-        names = ["io.max"] if version == 2 else ["blkio.throttle.read_bps_device", "blkio.throttle.read_iops_device"]
         try:
-            for name, line in zip(names, lines, strict=True):
-                (folder / name).write_text(line)
+            for name, bound in bounds.items():
+                (folder / name).write_text(f"{disk} {bound}")
         except OSError:
             continue  # a device the controller does not throttle (zram, say)
         bounded = True
@@ -211,6 +210,7 @@ def _hierarchies() -> tuple[int, tuple[Path, ...]] | None:
     return None
 
 
+@functools.cache
 def _io_v2() -> bool:
     """Whether v2's io controller is enabled for the grader's children."""
     found = _hierarchies()

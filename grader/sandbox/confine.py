@@ -70,7 +70,7 @@ _MS_NOSUID, _MS_NODEV, _MS_NOEXEC = 2, 4, 8
 # system"). Where the child has a mount namespace, a small one of its own, gone with it.
 SHM = Path("/dev/shm")
 SHM_OPTIONS = b"size=1m,nr_inodes=64,mode=1777"
-_own_shm: list[bool] = [False]
+SHM_LAYER = "/dev/shm: 1 MiB tmpfs of its own"
 _SYS_LANDLOCK = {"create_ruleset": 444, "add_rule": 445, "restrict_self": 446}  # same on x86-64 and arm64
 
 # Landlock access rights by the ABI that introduced them.
@@ -119,7 +119,8 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
         active.append("no-new-privileges")
     active += _least_privilege(workdir, drop_uid="uid" not in skip)
     kernel_landlock = "no-landlock-kernel" not in skip  # (a testing aid: a kernel without it)
-    layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu)
+    own_shm = SHM_LAYER in active
+    layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu, own_shm)
                                                                        if kernel_landlock else ""),
                                                           ("seccomp", lambda: _seccomp(gpu)))
     for name, layer in layers:
@@ -182,8 +183,7 @@ def _private_filesystem(workdir: Path) -> list[str]:
     # error, its folder hidden under the new mount)
     if SHM.is_dir() and not workdir.resolve().is_relative_to(SHM.resolve()) and \
             libc.mount(b"tmpfs", bytes(SHM), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, SHM_OPTIONS) == 0:
-        _own_shm[0] = True
-        layers.append("/dev/shm: 1 MiB tmpfs of its own")
+        layers.append(SHM_LAYER)
     return layers
 
 
@@ -444,9 +444,10 @@ def _readable_beneath(path: str) -> tuple[list[str], bool]:
     return ([path], True) if whole else (parts, False)
 
 
-def _landlock(workdir: Path, gpu: bool) -> str:
+def _landlock(workdir: Path, gpu: bool, own_shm: bool = False) -> str:
     """Reads where Python, torch and the grader live, writes in the child's folder only (where that
-    is on the host's disk, the grader counts what it holds: folder.py). "" where the kernel has none
+    is on the host's disk, the grader counts what it holds: folder.py), and in its own /dev/shm
+    where it has one (`own_shm`: _private_filesystem mounted it). "" where the kernel has none
     (skip "no-landlock-kernel" pretends so, to test what then happens: apply)."""
     libc = ctypes.CDLL(None, use_errno=True)
     syscall = libc.syscall
@@ -471,7 +472,7 @@ def _landlock(workdir: Path, gpu: bool) -> str:
                   if os.path.exists(node) and node not in _READ_ONLY_DEVICES]
         rules += [(node, 1 << 2) for node in _READ_ONLY_DEVICES if os.path.exists(node)]
         rules.append((str(workdir), _FS_READ | write))
-        if _own_shm[0]:
+        if own_shm:
             rules.append((str(SHM), _FS_READ | write))
         for path, access in rules:
             _add_path_rule(syscall, ruleset, path, access)
