@@ -1261,3 +1261,14 @@ def test_a_sum_returned_without_its_values_is_named_by_its_shape(sin):
     finding = checks.check_correctness(dataclasses.replace(obs, cases=(dataclasses.replace(
         obs.cases[0], calls=(summed,) * 3),)), sin)
     assert finding.data["cause"] == "shape" and "one number for the whole input" in finding.cause
+
+
+def test_the_sin_exercises_own_slips_are_named(sin):
+    """A self-check of sin(2x), of sin(x)² and of sin in degrees was told only to compare with torch.cos
+    (sin.toml had no [[mistakes]])."""
+    x = np.array([0.0, 0.3, 0.7, 1.1, -1.4, 2.5])
+    truth, slips = sin.reference(x), [sin.mistake_values(m, x) for m in sin.mistakes]
+    for got, key in ((2 * np.cos(2 * x), "double_argument"), (2 * np.sin(x) * np.cos(x), "sin_squared"),
+                     (np.pi / 180 * np.cos(np.deg2rad(x)), "degrees")):
+        named = feedback.explain_values(x, got, truth, np.sin(x), sin, 1e-5, mistakes=slips)
+        assert named is not None and named.key == key, (key, named)
