@@ -344,6 +344,9 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "make_fx), or a tensor made ahead of the calls.",
                               "Compute everything from x itself on each call; compile with dynamic shapes "
                               "(torch.compile(..., dynamic=True)) or not at all.")
+    own = _own_shape(bad)
+    if own is not None:
+        return own
     if first.kind == "error" and first.error:
         cause = feedback.explain_error(first.error, ex)
         if cause.key == "no_requires_grad" and all(r.case.values.size == 0 for r in bad):
@@ -460,6 +463,24 @@ def _fixed_size(bad: list[CaseResult]) -> int | None:
             sizes.add(int(found.group(1)))
             refused += r.case.values.size != int(found.group(1))
     return next(iter(sizes)) if len(sizes) == 1 and refused >= 2 else None
+
+
+def _own_shape(bad: list[CaseResult]) -> feedback.Cause | None:
+    """The one shape, of more than one element, that came back for inputs of several other shapes:
+    a function that differentiates a tensor of its own (the book's torch.arange for its plot) rather
+    than x. A self-check of it was told its result was "reshaped, summed, or built anew"."""
+    moved = [r for r in bad if r.plain.kind == "tensor" and tuple(r.plain.shape or ()) != r.case.shape]
+    shapes, inputs = {tuple(r.plain.shape or ()) for r in moved}, {r.case.shape for r in moved}
+    if len(shapes) != 1 or len(inputs) < 2:
+        return None
+    shape = next(iter(shapes))
+    if int(np.prod(shape)) <= 1:  # (one number for any input: a sum or a mean, told as such)
+        return None
+    return feedback.Cause("own_grid", f"Likely cause: your function returned a tensor of shape {shape} whatever the "
+                          "shape of x: it differentiates a tensor of its own (a torch.arange or torch.linspace, "
+                          "like the book's plot) rather than the x it is given.",
+                          "Differentiate at the x your function receives: x = x.detach().clone()."
+                          "requires_grad_(True), then the function of that x.")
 
 
 def _divided_by_size(got: list[np.ndarray], truth: list[np.ndarray], tol: float) -> bool:
@@ -646,8 +667,9 @@ def _contract_cause(r: CaseResult, ex: Exercise, obs: Observations) -> feedback.
         assert found is not None  # _cause always explains a non-tensor result
         return found
     if got.shape != r.case.shape:
-        return feedback.Cause("shape", "Likely cause: the result was reshaped, summed, or built anew.",
-                              "Return the gradient with x's shape: x.grad has it already.")
+        return _own_shape(list(obs.cases)) or feedback.Cause(
+            "shape", "Likely cause: the result was reshaped, summed, or built anew.",
+            "Return the gradient with x's shape: x.grad has it already.")
     if got.device != r.case.device:
         return feedback.Cause("device", f"Likely cause: a tensor was created on {got.device}.",
                               "Create helper tensors on x.device, or better, only use x.grad.")

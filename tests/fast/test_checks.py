@@ -1272,3 +1272,25 @@ def test_the_sin_exercises_own_slips_are_named(sin):
                      (np.pi / 180 * np.cos(np.deg2rad(x)), "degrees")):
         named = feedback.explain_values(x, got, truth, np.sin(x), sin, 1e-5, mistakes=slips)
         assert named is not None and named.key == key, (key, named)
+
+
+def test_a_grid_of_its_own_is_named_whatever_the_inputs_shape(sin):
+    """The book's x = torch.arange(...) inside the function: the same (100,) for a 0-d x and a (13,)
+    x, told its result was "reshaped, summed, or built anew". Only one shape for several inputs
+    is that; a flattened answer (a shape per input) is not."""
+    grid = np.cos(np.linspace(-5, 5, 100))
+
+    def observed(answer) -> Observations:
+        cases = [GridCase(round_to(v, "float32"), "float32", "cpu", "plain", "explicit")
+                 for v in (np.array(0.5), VALUES, VALUES.reshape(13, 1))]
+        results = tuple(CaseResult(case=c, calls=(_tensor(answer(c.values)),) * 3, secret=(False, False, True),
+                                   input_changed=False, requires_grad_changed=False, grad_left=False,
+                                   primitive_calls=3) for c in cases)
+        return Observations(load=LoadResult(True), cases=results, planned=tuple(cases), secret=SECRET)
+
+    own = observed(lambda x: grid)
+    for check in (checks.check_correctness, checks.check_contract):
+        finding = check(own, sin)
+        assert finding.data["cause"] == "own_grid" and "shape (100,) whatever the shape of x" in finding.cause
+    flat = observed(lambda x: np.cos(x).reshape(-1)[:, None])  # (n, 1) for every input: a shape per input
+    assert checks.check_contract(flat, sin).data["cause"] == "shape"
