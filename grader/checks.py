@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import signal
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -790,7 +791,24 @@ def _ended_words(obs: Observations) -> str:
                   "threads that outlive a call.",
         "protocol": "",
     }.get(obs.ended.reason, "")
+    if obs.ended.reason == "crash" and obs.ended.returncode is not None:
+        hint = _CRASHES.get(-obs.ended.returncode, hint)
     return f"Grading stopped early: your code {obs.ended.detail}{on}. {hint}".strip()
+
+
+# What each fatal signal most often means in a student's file (the child dies of the signal itself:
+# sandbox/child.py, _reset_once_handled).
+_CRASHES: dict[int, str] = {
+    # (an abort too: the sandbox child is process 1 of its pid namespace, which ignores the SIGABRT
+    # abort() raises itself, and glibc then ends it with a fault)
+    signal.SIGSEGV: "Something in native code failed hard (a segfault or an abort: a C extension, ctypes, or a "
+                    "failed assertion in a C or C++ library).",
+    signal.SIGBUS: "A memory access failed (a bus error): most often a file mapped into memory (mmap) past its "
+                   "end, or a file in /dev/shm whose space ran out while it was written through a mapping.",
+    signal.SIGABRT: "Native code aborted (a failed assertion in a C or C++ library, or os.abort()).",
+    signal.SIGFPE: "A floating-point exception in native code (an integer division by zero, say).",
+    signal.SIGILL: "Native code ran an instruction this CPU does not have (a library built for another machine).",
+}
 
 
 def _counts(planned: list[GridCase], good: list[CaseResult]) -> dict[str, int]:

@@ -10,6 +10,7 @@ Everything sent back is raw numbers plus plain JSON facts; the parent decides wh
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import faulthandler
 import importlib.util
 import inspect
@@ -149,7 +150,31 @@ def _settle_signals() -> None:
     faulthandler.enable() is the no-op it is when enabled, instead of a refused handler."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     faulthandler.enable()
+    _reset_once_handled(FATAL_SIGNALS)
     _keep_dispositions_asked()
+
+
+# faulthandler's signals: a fault the process dies of, after the student's traceback is printed.
+FATAL_SIGNALS = (signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL, signal.SIGABRT)
+_SA_RESETHAND = 0x80000000
+_SA_FLAGS_AT = 8 + 128  # glibc's struct sigaction on 64-bit Linux: the handler, a 1024-bit mask, then the flags
+
+
+def _reset_once_handled(signums: tuple[int, ...]) -> None:
+    """The kernel resets these signals to their default as it hands one to faulthandler. faulthandler
+    restores the default itself before it raises the signal again, but seccomp refuses every new
+    handler (confine.py): the restore failed, the raise re-entered faulthandler, which printed the
+    traceback again until its stack ran out, and every bus error, abort or floating-point fault
+    died as a SIGSEGV, its traceback five times over (a submission whose mapped file in /dev/shm
+    outgrew its space was told of a segfault)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for signum in signums:
+        action = ctypes.create_string_buffer(256)
+        if libc.sigaction(signum, None, action) != 0:
+            continue
+        flags = ctypes.c_int.from_buffer(action, _SA_FLAGS_AT)
+        flags.value |= _SA_RESETHAND - (1 << 32)  # (the bit as a signed int)
+        libc.sigaction(signum, action, None)
 
 
 def _keep_dispositions_asked() -> None:

@@ -33,6 +33,25 @@ def test_a_segfault_in_the_function_is_a_crash_not_a_grader_failure(grade_file, 
     assert findings(outcome)["loads"].passed and outcome.score == 1
 
 
+def test_a_fault_is_reported_as_itself_with_one_traceback(grade_file, sin):
+    """seccomp refuses faulthandler's restore of the default handler: a bus error re-entered
+    faulthandler until its stack ran out, died as a SIGSEGV, and printed its traceback five times
+    over (a red team's file writing a mapped file in a full /dev/shm was told of a segfault)."""
+    outcome = grade_file(FIXTURES / "bus_error.py", sin)
+    message = findings(outcome)["correctness"].message
+    assert outcome.status == "crash" and "killed by signal SIGBUS" in message and "(a bus error)" in message, message
+    assert outcome.stderr.count("Fatal Python error") == 1 and "in get_derivative" in outcome.stderr, outcome.stderr
+
+
+def test_an_abort_tells_the_student_once(grade_file, sin):
+    """abort() raises SIGABRT itself, which process 1 of a pid namespace ignores: glibc then ends it
+    with a fault (SIGSEGV), after faulthandler's one report of the abort, not five."""
+    outcome = grade_file(FIXTURES / "aborts.py", sin)
+    assert outcome.status == "crash" and "abort" in findings(outcome)["correctness"].message
+    assert "Fatal Python error: Aborted" in outcome.stderr and outcome.stderr.count("Fatal Python error") <= 2, \
+        outcome.stderr
+
+
 def test_death_by_a_signal_with_no_name_is_a_crash_not_a_grader_failure(grade_file, sin, monkeypatch):
     """signal.Signals names few real-time signals: a red team's child that died of SIGRTMIN+2 was
     reported as the grader's own failure (which a course might regrade or review by hand). Without
