@@ -118,11 +118,12 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
     if _no_new_privileges():
         active.append("no-new-privileges")
     active += _least_privilege(workdir, drop_uid="uid" not in skip)
-    kernel_landlock = "no-landlock-kernel" not in skip  # (a testing aid: a kernel without it)
+    kernel_landlock = "no-landlock-kernel" not in skip  # (testing aids: a kernel without Landlock,
+    library_seccomp = "no-seccomp-library" not in skip  # a host without libseccomp)
     own_shm = SHM_LAYER in active
     layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu, own_shm)
                                                                        if kernel_landlock else ""),
-                                                          ("seccomp", lambda: _seccomp(gpu)))
+                                                          ("seccomp", lambda: _seccomp(gpu) if library_seccomp else ""))
     for name, layer in layers:
         applied = "" if name in skip else layer()
         if applied:
@@ -130,6 +131,11 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
     kept_root = os.geteuid() == 0 and _outer_uid() == 0
     if kept_root and "landlock" not in skip and not any(layer.startswith("landlock") for layer in active):
         raise UnconfinableRoot(UNCONFINABLE_ROOT)
+    if kept_root and "seccomp" not in skip and not any(layer.startswith("seccomp") for layer in active):
+        # Landlock governs paths, not what a process of uid 0 does to what it owns: without a filter
+        # (libseccomp missing), a red team's child made a root-owned file of the host's set-uid and
+        # world-writable, sent a datagram to the host's loopback, and left a process running.
+        raise UnconfinableRoot(UNFILTERED_ROOT)
     sys.addaudithook(_auditor(workdir, record_fd, record_key, secret_globals))
     active.append("audit hook")
     return active
@@ -142,6 +148,15 @@ UNCONFINABLE_ROOT = (
     "/etc/shadow and root's private files, and changed the host's settings under /proc/sys. Install Python where "
     "every user may read it (/usr/local, /opt, or a virtual environment outside /root), or grade on a kernel "
     "with Landlock.")
+
+
+UNFILTERED_ROOT = (
+    "This machine cannot keep a submission from changing root's files, so the grader will not run one here: the "
+    "child keeps uid 0 (Python is installed where the user nobody may not read it, as under /root), and "
+    "libseccomp, which the grader's system-call filter needs, could not be loaded (install libseccomp2, or the "
+    "package that provides libseccomp.so.2). Such a child made a file of root's set-uid, reached the network and "
+    "left a process running. Install libseccomp, or Python where every user may read it (/usr/local, /opt, or a "
+    "virtual environment outside /root).")
 
 
 class UnconfinableRoot(RuntimeError):
@@ -444,6 +459,14 @@ def _readable_beneath(path: str) -> tuple[list[str], bool]:
     return ([path], True) if whole else (parts, False)
 
 
+@functools.cache
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version; 0 (or less) where it has none."""
+    syscall = ctypes.CDLL(None, use_errno=True).syscall
+    syscall.restype = ctypes.c_long
+    return int(syscall(_SYS_LANDLOCK["create_ruleset"], None, ctypes.c_size_t(0), ctypes.c_uint32(1)))
+
+
 def _landlock(workdir: Path, gpu: bool, own_shm: bool = False) -> str:
     """Reads where Python, torch and the grader live, writes in the child's folder only (where that
     is on the host's disk, the grader counts what it holds: folder.py), and in its own /dev/shm
@@ -452,7 +475,7 @@ def _landlock(workdir: Path, gpu: bool, own_shm: bool = False) -> str:
     libc = ctypes.CDLL(None, use_errno=True)
     syscall = libc.syscall
     syscall.restype = ctypes.c_long
-    abi = syscall(_SYS_LANDLOCK["create_ruleset"], None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    abi = landlock_abi()
     if abi < 1:
         return ""
     write = _FS_WRITE_V1 | (_FS_REFER if abi >= 2 else 0) | (_FS_TRUNCATE if abi >= 3 else 0)
@@ -677,6 +700,16 @@ def seccomp_program() -> bytes | None:
         # user namespace, what the grader kills is that holder; without a cgroup, a child that had
         # cleared the signal and left the group outlived the kill.
         rules.add_rule(denied, "prctl", _low32(seccomp, 0, _PR_SET_PDEATHSIG))
+        # A private futex hash of the size asked for (Linux 6.16) is kernel memory that no limit of
+        # the process counts: without a cgroup a red team's child took 1 GiB per call, 7 GiB with
+        # 3.4 GiB of its own. "Invalid", as a kernel without it answers; glibc asks for none.
+        rules.add_rule(seccomp.ERRNO(errno.EINVAL), "prctl", _low32(seccomp, 0, _PR_FUTEX_HASH))
+        # Landlock governs truncate(path) only from its ABI 3 (Linux 6.2): before it, a child that
+        # keeps uid 0 without a private filesystem emptied a root-owned file of the host's (a red
+        # team's, with the ABI held at 2). ftruncate needs a descriptor open for writing, which
+        # Landlock governs from its first ABI.
+        if landlock_abi() < 3:
+            rules.add_rule(denied, "truncate")
         for name in ("setsid", "setpgid"):
             rules.add_rule(denied, name)
         # No socket of any family: nothing outside to talk to, a UNIX socket on the host included.
@@ -763,6 +796,17 @@ def seccomp_program() -> bytes | None:
         # supported", so that posix_fallocate writes instead and tempfile names its file.
         unsupported = seccomp.ERRNO(errno.EOPNOTSUPP)
         rules.add_rule(unsupported, "fallocate")
+        # Nor by the ioctls that reserve space as fallocate does (XFS's, which ext4 and others take
+        # too): a red team's one FS_IOC_RESVSP64 kept 4 GiB past a file's end, for the 60 ms the
+        # folder's count took to stop it, where the folder is on the host's disk.
+        for request in _PREALLOCATE:
+            rules.add_rule(unsupported, "ioctl", _command(seccomp, request))
+        # And writes forced out to the disk by the way the file was opened or written (O_DSYNC,
+        # O_SYNC, pwritev2's RWF_DSYNC and RWF_SYNC), which undid the pretended fsync: a red team's
+        # child wrote 3 GiB to the disk in 4 s through a 32 MiB file opened with O_DSYNC.
+        _refuse_open_flag(rules, seccomp, invalid, os.O_DSYNC)
+        for flag in (_RWF_DSYNC, _RWF_SYNC):
+            rules.add_rule(invalid, "pwritev2", seccomp.Arg(5, seccomp.MASKED_EQ, flag, flag))
         _refuse_open_flag(rules, seccomp, unsupported, _O_TMPFILE)
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "openat2")  # its flags are in memory a filter cannot read
         for request in _FILE_ATTRIBUTES:
@@ -838,6 +882,12 @@ _FILE_ATTRIBUTES = (0x40086602, 0x401C5820, 0x40087602, 0x40046602, 0x40047602,
 _LOCKS = (6, 7, 37, 38, 1024, 1026)  # F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE, F_NOTIFY
 _PRETENDED_LOCKS = (6, 7, 37, 38)
 _F_SETPIPE_SZ = 1031
+# FS_IOC_RESVSP, FS_IOC_UNRESVSP, FS_IOC_RESVSP64, FS_IOC_UNRESVSP64, FS_IOC_ZERO_RANGE, and XFS's
+# ALLOCSP, FREESP, ALLOCSP64, FREESP64 (removed in Linux 5.17).
+_PREALLOCATE = (0x40305828, 0x40305829, 0x4030582A, 0x4030582B, 0x40305839,
+                0x4030580A, 0x4030580B, 0x40305824, 0x40305825)
+_RWF_DSYNC, _RWF_SYNC = 0x2, 0x4
+_PR_FUTEX_HASH = 78
 _F_SETFL = 4
 _MAP_SHARED_ANONYMOUS = 0x01 | 0x20  # MAP_SHARED (MAP_SHARED_VALIDATE has it too) and MAP_ANONYMOUS
 _SOL_SOCKET = 1

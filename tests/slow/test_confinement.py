@@ -6,6 +6,7 @@ normally; where a case names GRADER_SANDBOX_SKIP, the layers left on hold by the
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -276,6 +277,31 @@ def test_a_child_that_keeps_uid_0_changes_nothing_the_host_keeps(tmp_path, monke
     assert after == before and data["score"] == 10
     if skip or host == "container":
         assert "no capabilities" in data["sandbox"]["layers"], data["sandbox"]["layers"]
+
+
+@pytest.mark.parametrize("skip", ["no-seccomp-library", "namespaces,no-seccomp-library"])
+def test_a_child_that_would_keep_uid_0_without_seccomp_is_never_run(grade_file, sin, monkeypatch, tmp_path, skip):
+    """Without libseccomp the grader graded on, and a red team's child that kept uid 0 (no
+    namespaces) made a root-owned file of the host's set-uid and world-writable, sent a datagram to
+    the host's loopback and left a process running: Landlock governs paths, not what uid 0 does to
+    what it owns. Such a child is never run; one that drops to nobody is graded as ever."""
+    from grader.sandbox.confine import UNFILTERED_ROOT, python_readable_by_nobody
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    victim = tmp_path / "root_owned.txt"
+    victim.write_text("root's\n")
+    victim.chmod(0o644)
+    student = tmp_path / "chmods.py"
+    student.write_text(f"import os\nos.chmod({str(victim)!r}, 0o6777)\nprint('CHMOD')\n\n\n"
+                       "def get_derivative(x):\n    return x\n")
+    outcome = grade_file(student, sin)
+    if python_readable_by_nobody() and "uid" not in skip:
+        assert outcome.status == "graded" and victim.stat().st_mode & 0o7777 == 0o644, outcome.stdout
+        return
+    assert outcome.status == "grader_error" and UNFILTERED_ROOT in outcome.grader_error, outcome.grader_error
+    assert outcome.stdout == "" and victim.stat().st_mode & 0o7777 == 0o644
 
 
 @pytest.mark.parametrize("skip", ["no-landlock-kernel", "namespaces,no-landlock-kernel", "uid,no-landlock-kernel"])
@@ -624,7 +650,8 @@ def test_memory_no_limit_of_the_process_counts_is_refused_and_the_disk_is_not_dr
     tried = lines(outcome, "")
     assert tried == {"memfd": "ENOSYS", "shared mapping": "EPERM", "/dev/zero for writing": "EACCES",
                      "SO_SNDBUF": "EPERM", "O_DIRECT": "EINVAL", "O_DIRECT by F_SETFL": "EINVAL",
-                     "vmsplice": "ENOSYS", "splice": "ENOSYS", "sendfile": "ENOSYS",
+                     "vmsplice": "ENOSYS", "splice": "ENOSYS", "sendfile": "ENOSYS", "O_DSYNC": "EINVAL",
+                     "O_SYNC": "EINVAL", "RWF_DSYNC": "EINVAL", "RWF_SYNC": "EINVAL", "PR_FUTEX_HASH": "EINVAL",
                      "lower oom_score_adj": tried.get("lower oom_score_adj")}, tried
     assert tried["lower oom_score_adj"] in ("EACCES", "EPERM", "EROFS") and "oom_score_adj 1000" in outcome.stdout
     assert shmem_kib() - before < 256 << 10
@@ -691,6 +718,7 @@ def test_without_a_tmpfs_no_file_hides_from_the_count(grade_file, sin, monkeypat
     outcome = grade_file(HOSTILE / "hides_files.py", sin)
     tried = lines(outcome, "")  # errno 95 is named EOPNOTSUPP or ENOTSUP, as the dict falls
     assert tried["fallocate"].endswith("NOTSUP") and tried["O_TMPFILE"].endswith("NOTSUP"), tried
+    assert tried["FS_IOC_RESVSP64"].endswith("NOTSUP"), tried  # (fallocate's reservation by an ioctl)
     assert "refused unlink" not in outcome.stdout
     assert "holds 240 MiB" in outcome.stdout and "holds 600 MiB" not in outcome.stdout
     said = " ".join(f.message for f in outcome.findings)
@@ -900,3 +928,32 @@ def test_of_sys_a_child_reads_the_machine_and_no_cgroup(grade_file, sin, tmp_pat
         pytest.skip("no Landlock here")
     assert "DID /sys/devices/system/cpu True" in outcome.stdout, outcome.stdout
     assert "refused /sys/fs/cgroup 13" in outcome.stdout, outcome.stdout
+
+
+@pytest.mark.parametrize(("abi", "refused"), [(2, True), (3, False)])
+def test_truncate_by_path_is_refused_where_landlock_cannot_govern_it(tmp_path, abi, refused):
+    """Landlock governs truncate(path) from its ABI 3 (Linux 6.2): a red team's child that kept uid 0
+    without a private filesystem, its ABI held at 2, emptied a root-owned file of the host's. The
+    filter refuses truncate(2) there, and only there (ftruncate needs a descriptor open for writing,
+    which Landlock governs from its first ABI)."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("kept\n")
+    script = (
+        "import os, sys\n"
+        "from grader.sandbox import confine\n"
+        f"confine.landlock_abi = lambda: {abi}\n"
+        "program = confine.seccomp_program()\n"
+        "assert program is not None and confine._no_new_privileges() and confine._load_filter(program)\n"
+        "try:\n"
+        f"    os.truncate({str(victim)!r}, 0)\n"
+        "    print('TRUNCATED')\n"
+        "except OSError as err:\n"
+        "    print('REFUSED', err.errno)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    if refused:
+        assert done.stdout.strip() == f"REFUSED {errno.EPERM}" and victim.read_text() == "kept\n"
+    else:
+        assert done.stdout.strip() == "TRUNCATED" and victim.read_text() == ""
