@@ -190,21 +190,55 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
     bad: list[CaseResult] = []
     for r in results:
         (good if matches(r.plain, r.case, ex) and not _float32_carried(r, ex, obs) else bad).append(r)
-    fraction = len(good) / len(planned) if planned else 0.0
+    lost, borrowed = _unseeable_credit(good, obs, ex)
+    fraction = (len(good) - lost) / len(planned) if planned else 0.0
     ended = _ended_words(obs) if len(results) < len(planned) else ""
     if planned and len(good) == len(planned):
-        return Finding(name, True, 1.0, passed_words.format(n=len(planned)))
+        return _lent(Finding(name, True, 1.0, passed_words.format(n=len(planned))), fraction, borrowed)
     summary = f"Fails on {len(planned) - len(good)} of {len(planned)} {inputs}."
     if not bad:
-        return Finding(name, False, fraction, summary, example=ended, data=_counts(planned, good))
+        return _lent(Finding(name, False, fraction, summary, example=ended, data=_counts(planned, good)), fraction,
+                     borrowed)
     example = obs.minimal.get(name) or min(bad, key=lambda r: r.case.size_key())
     cause = _cause(example, bad, ex, obs)
+    summary += borrowed
     return Finding(name, False, fraction, summary, example=_example(example, ex) + (f"\n{ended}" if ended else ""),
                    cause=cause.text if cause else
                    f"Your values differ from {ex.formula} by more than the tolerance for {example.case.dtype} "
                    f"(atol {ex.tolerance(example.case.dtype).atol:g}, rtol {ex.tolerance(example.case.dtype).rtol:g}).",
                    advice=cause.advice if cause else f"Compare your function with {_by_hand(ex)} on that input.",
                    data={**_counts(planned, good), "cause": cause.key if cause else "values"})
+
+
+def _unseeable_credit(good: list[CaseResult], obs: Observations, ex: Exercise) -> tuple[float, str]:
+    """How many of `good` earn nothing, and the words: inputs that could never show autograd (a
+    factor of 0, a dtype that rounds the secret away, an empty tensor) earn in the share of those
+    that could show it and did, where some of those had no answer to read (verdict UNREAD). Else
+    they are where a formula hides: a red team's file worked out cos(x²)·… by hand on the 27 of 58
+    inputs of cos_square that cannot show the secret, ran autograd on one input and returned None
+    on the rest, and scored 7.19/10 (10/10 with autograd on every input that can show it, where it
+    need not use the formula at all; that stays)."""
+    if obs.secret is None:
+        return 0.0, ""
+    verdicts = [_judged_case(r, obs, ex).verdict for r in obs.cases]
+    unread = verdicts.count(verdict.UNREAD)
+    if not unread:
+        return 0.0, ""
+    judged = sum(v not in verdict.SILENT for v in verdicts)
+    unseeable = sum(_judged_case(r, obs, ex).verdict in verdict.UNSEEABLE for r in good)
+    if not unseeable:
+        return 0.0, ""
+    share = judged / (judged + unread)
+    return unseeable * (1 - share), (
+        f" {unseeable} of the inputs it passes cannot show whether autograd was used; they earn in the share of "
+        f"those that could show it where it did ({judged} of {judged + unread}: see autograd).")
+
+
+def _lent(finding: Finding, fraction: float, borrowed: str) -> Finding:
+    """A finding whose credit on inputs that cannot show autograd is cut to `fraction`."""
+    if not borrowed:
+        return finding
+    return replace(finding, passed=False, fraction=fraction, summary=finding.summary + borrowed)
 
 
 def _float32_carried(r: CaseResult, ex: Exercise, obs: Observations) -> bool:
@@ -501,15 +535,19 @@ def _zeros_show_nothing(finding: Finding) -> Finding:
     (verdict ZERO: y.backward(x) at x = 0 is no formula), so they never make a submission unproven;
     but they show no autograd either, and earn none of its points: a red team's file ran autograd on
     one input and answered 7.77e-4 everywhere else, and was "proven on all 2 inputs we checked"
-    (5.7/10, with the contract's and repeatability's points)."""
-    zeros = finding.data.get("zeros", 0)
-    if not finding.passed or not zeros:
+    (5.7/10, with the contract's and repeatability's points). Nor do inputs that could have shown it
+    and had no answer to read (UNREAD: a red team's None on them, cos(x²)·… by hand wherever the
+    secret cannot show, and autograd on one input)."""
+    zeros, unread = finding.data.get("zeros", 0), finding.data.get("unread", 0)
+    if not finding.passed or not (zeros or unread):
         return finding
-    judged = sum(finding.data["verdicts"].values())
-    return replace(finding, passed=False, fraction=finding.fraction * judged / (judged + zeros),
-                   summary=f"{finding.summary} On {zeros} other inputs your answers were 0 or within 0.001 of it, "
-                           "where the derivative is not: those show nothing, and earn no autograd points (see "
-                           "correctness).")
+    judged = sum(n for v, n in finding.data["verdicts"].items() if v not in verdict.SILENT)
+    summary = finding.summary
+    if zeros:
+        summary += (f" On {zeros} other inputs your answers were 0 or within 0.001 of it, where the derivative is "
+                    "not: those show nothing, and earn no autograd points (see correctness).")
+    return replace(finding, passed=False, fraction=finding.fraction * judged / (judged + zeros + unread),
+                   summary=summary)
 
 
 def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
@@ -525,7 +563,7 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
     # Nothing judged is nothing proven: credit beyond loading needs autograd shown somewhere.
     zeros = sum(v.verdict == verdict.ZERO for _, v in verdicts)  # (said nothing: see _zeros_show_nothing)
     data = {"verdicts": dict(counts), "unproven": not (judged and shown), "bypassed": counts[verdict.BYPASSED] > 0,
-            "zeros": zeros}
+            "zeros": zeros, "unread": sum(v.verdict == verdict.UNREAD for _, v in verdicts)}
     if not judged:
         complex_ = any(c.values is not None and np.iscomplexobj(c.values) for r in obs.cases for c in r.calls)
         coarse = sorted({r.case.dtype for r, v in verdicts if v.verdict == verdict.COARSE})
@@ -580,18 +618,19 @@ def _accumulates(r: CaseResult, ex: Exercise, secret: Secret | None) -> bool:
 
 
 def _unread_words(verdicts: list[tuple[CaseResult, verdict.Judged]], judged: int) -> str:
-    """Where some inputs had no answer to read, on either call: what the proof rests on. They earn
-    what they cost in the checks of values (correctness, tracked_inputs), not here: no answer can
-    hide a formula, and a file that runs autograd once gains nothing by answering less (a red
-    team's honest first input and None after scored 4.13/10, "came through autograd" in words that
-    did not say it rested on one input of 58)."""
-    unread = sum(v.verdict == verdict.NO_DATA and values_of(r.plain, r.case) is None and
-                 values_of(r.under_secret, r.case) is None for r, v in verdicts)
+    """Where some inputs that could show autograd had no answer to read, on either call: what the
+    proof rests on (a red team's honest first input and None after scored 4.13/10, "came through
+    autograd" in words that did not say it rested on one input of 58). They earn no autograd points
+    (_zeros_show_nothing), and lend nothing to the inputs that cannot show it (_unseeable_credit):
+    no answer hides a formula, but answers withheld wherever the secret could show, and worked out
+    by hand wherever it cannot, did (a red team's 7.19/10)."""
+    unread = sum(v.verdict == verdict.UNREAD for _, v in verdicts)
     if not unread:
         return ""
     inputs = "input" if judged == 1 else "inputs"
-    return (f" That rests on the {judged} {inputs} we could judge: on {unread} others we had no answer to read, "
-            "on either call (None, an error, or another shape: see correctness and tracked_inputs).")
+    return (f" That rests on the {judged} {inputs} we could judge: on {unread} others, where it could have shown, "
+            "we had no answer to read on either call (None, an error, or another shape: see correctness and "
+            "tracked_inputs); those earn no autograd points.")
 
 
 def _judged(verdicts: list[tuple[CaseResult, verdict.Judged]]) -> list[tuple[CaseResult, verdict.Judged]]:
@@ -644,18 +683,20 @@ def check_contract(obs: Observations, ex: Exercise) -> Finding:
     if not any(r.plain.kind != "error" for r in obs.cases):
         return Finding("contract", False, 0.0, "Not checked: your function never returned a value.")
     good = [r for r in obs.cases if contract_ok(r.plain, r.case)]
+    lost, borrowed = _unseeable_credit(good, obs, ex)
     if len(good) == len(obs.cases):
-        return Finding("contract", True, 1.0, "It returns a tensor of the input's shape, dtype and device.")
+        return _lent(Finding("contract", True, 1.0, "It returns a tensor of the input's shape, dtype and device."),
+                     (len(good) - lost) / len(obs.cases), borrowed)
     bad = [r for r in obs.cases if r.plain.kind != "error" and not contract_ok(r.plain, r.case)]
-    summary = f"Does not return a tensor like x on {len(obs.cases) - len(good)} of {len(obs.cases)} inputs."
+    summary = f"Does not return a tensor like x on {len(obs.cases) - len(good)} of {len(obs.cases)} inputs.{borrowed}"
     if not bad:
-        return Finding("contract", False, len(good) / len(obs.cases), summary,
+        return Finding("contract", False, (len(good) - lost) / len(obs.cases), summary,
                        cause="Those calls raised an exception (see correctness).")
     r = obs.minimal.get("contract") or min(bad, key=lambda r: r.case.size_key())
     expected = f"a {r.case.dtype} tensor of shape {r.case.shape} on {r.case.device}"
     precision = feedback.precision_cause(r.case, r.plain.dtype) if r.plain.kind == "tensor" else None
     cause = precision or _contract_cause(r, ex, obs)
-    return Finding("contract", False, len(good) / len(obs.cases), summary,
+    return Finding("contract", False, (len(good) - lost) / len(obs.cases), summary,
                    example=f"For {feedback.input_words(r.case)}, your "
                            f"function {feedback.returned_words(r.plain)}; expected {expected}.",
                    cause=cause.text, advice=cause.advice, data={"cause": cause.key})

@@ -42,7 +42,14 @@ derivative, computed here in float64), an input is:
              secret's move to show: an answer that never moved would pass as one that did, so no
              evidence either way (bfloat16 inputs, on an accelerator); so too float32 answers for a
              float64 input where float32 cannot show it (a chain-rule factor near 0);
-  no_data    no values on either call, or nothing on this input that the secret changes.
+  no_data    nothing on this input that the secret changes, or no values on either call where it
+             changes nothing;
+  unread     no values on either call (None, an error, another shape), or a call that ran out of
+             what the sandbox bounds, on an input where the secret would have shown: no evidence
+             either way, and none for the inputs that cannot show it either. A red team's file ran
+             autograd on one input, returned None on every other input that could show it, and
+             cos(x²)·… worked out by hand on the 27 of 58 that could not: 7.19/10, "came through
+             autograd" (checks.py credits those inputs in the share of these that showed it).
 
 Pure: numbers in, a word out. checks.py turns the words into a finding, feedback.py into sentences.
 """
@@ -60,11 +67,14 @@ from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, Returned
 
 (PROVEN, FOLLOWS, BYPASSED, RAISED, NOTHING, PARTLY, UNSTEADY, ROUNDED, UNFOLLOWED, FORGED, UNASKED, ZERO, COARSE,
- NO_DATA) = ("proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "rounded", "unfollowed",
-            "forged", "unasked", "zero", "coarse", "no_data")
+ NO_DATA, UNREAD) = ("proven", "follows", "bypassed", "raised", "nothing", "partly", "unsteady", "rounded",
+                     "unfollowed", "forged", "unasked", "zero", "coarse", "no_data", "unread")
 HALF = frozenset({"float16", "bfloat16"})
 # Verdicts that say nothing either way about autograd.
-SILENT = frozenset({ZERO, COARSE, NO_DATA})
+SILENT = frozenset({ZERO, COARSE, NO_DATA, UNREAD})
+# Of those, the inputs that could never show it, whatever came back: they earn value credit only in
+# the share of the inputs that could show it and did (checks.py).
+UNSEEABLE = frozenset({COARSE, NO_DATA})
 # Verdicts that show autograd of the primitive at work; every other judged verdict is unproven.
 SHOWN = frozenset({PROVEN, FOLLOWS})
 # An input whose own dtype hides the secret's move is 'coarse' (rather than 'no_data') where the move,
@@ -118,11 +128,7 @@ def ran_out_from(cases: tuple[CaseResult, ...]) -> int | None:
 
 def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -> Judged:
     plain, hidden = values_of(r.plain, r.case), values_of(r.under_secret, r.case)
-    if plain is None and hidden is None:
-        return Judged(NO_DATA)
     truth = ex.reference(r.case.values)
-    moved = ex.reference(r.case.values, secret)
-    star = round_to(moved, r.case.dtype)
     # Which elements tell never depends on the draw (same file, same score): the secret moves the
     # gradient by MIN_MOVE to MAX_MOVE times the chain rule's factor there, whatever it is. An
     # element tells where an answer that never moved (the truth, within its tolerance) would fall
@@ -132,17 +138,21 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
     reach = MIN_MOVE * factor
     own = ex.tolerance(r.case.dtype)
     possible = reach > 2 * _room(own, truth, factor, ex)  # answered in the input's own dtype
+    if plain is None and hidden is None:
+        return Judged(UNREAD if possible.any() else NO_DATA)
     if not possible.any():
         # Nothing on this input can show it, whatever comes back: a factor of 0 (x = 0 in 2x), or an
         # input whose own dtype rounds the secret's move away.
         return Judged(COARSE if (reach > _TELLS).any() else NO_DATA)
     where = int(np.argmax(possible))
+    moved = ex.reference(r.case.values, secret)
+    star = round_to(moved, r.case.dtype)
     if ran_out and any(_exhausted(call) for call, _ in r.judged):
         # A call that ran out of something the sandbox bounds (open files, memory, threads) says
         # nothing of autograd: a hunter's logging handler added on every call ran out of files at
         # about the 120th call, which was a secret one on some runs ("raised only under the
         # secret", 1/10) and a plain one on others (8.04). The values checks count the failure.
-        return Judged(NO_DATA)
+        return Judged(UNREAD)
     if hidden is None:
         verdict = RAISED if r.under_secret.kind == "error" else NOTHING
         return Judged(verdict, where, float(star.ravel()[where]))

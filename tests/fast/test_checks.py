@@ -1012,15 +1012,17 @@ def test_answers_near_zero_earn_no_autograd_points(sin):
 
 
 def test_the_autograd_words_say_what_the_proof_rests_on_where_inputs_had_no_answer(sin):
-    """A red team's honest autograd on its first input and None after: the autograd check passes
-    (no answer hides a formula; correctness charges the rest), but its words said "came through
-    autograd" on one input of 58 without saying so."""
+    """A red team's honest autograd on its first input and None after: its words said "came through
+    autograd" on one input of 58 without saying so. Inputs that could have shown it and had no
+    answer earn no autograd points (a red team's None on them, and a formula wherever the secret
+    cannot show, scored 7.19/10)."""
     honest = _observations(np.cos, canary=secret)
     nothing = dataclasses.replace(honest, cases=(dataclasses.replace(honest.cases[0], calls=(Returned("none"),) * 3),))
     obs = _joined(honest, nothing, nothing, nothing)
     finding = checks.check_autograd(obs, sin)
-    assert finding.passed and finding.fraction == 1.0
-    assert "That rests on the 1 input we could judge: on 3 others we had no answer to read" in finding.summary
+    assert not finding.passed and finding.fraction == 0.25 and finding.data["unread"] == 3
+    assert "That rests on the 1 input we could judge: on 3 others, where it could have shown, we had no answer to " \
+        "read" in finding.summary
     whole = checks.check_autograd(_joined(*(_observations(np.cos, canary=secret) for _ in range(2))), sin)
     assert whole.summary == "Your values came through autograd of sin(x)."
 
@@ -1294,3 +1296,24 @@ def test_a_grid_of_its_own_is_named_whatever_the_inputs_shape(sin):
         assert finding.data["cause"] == "own_grid" and "shape (100,) whatever the shape of x" in finding.cause
     flat = observed(lambda x: np.cos(x).reshape(-1)[:, None])  # (n, 1) for every input: a shape per input
     assert checks.check_contract(flat, sin).data["cause"] == "shape"
+
+
+def test_inputs_that_cannot_show_autograd_earn_in_the_share_of_those_that_did(sin):
+    """A red team's file answered cos(x) written out wherever the secret cannot show (an empty
+    tensor, here; 27 of 58 inputs of cos_square), ran autograd on one input and returned None on
+    every other input that could show it: 7.19/10, "came through autograd". Inputs that cannot
+    show it earn in the share of those that could and did; where every one did, in full."""
+    honest = _observations(np.cos, canary=secret)
+    nothing = dataclasses.replace(honest, cases=(dataclasses.replace(honest.cases[0], calls=(Returned("none"),) * 3),))
+    empty_case = GridCase(np.zeros((0,), dtype=np.float32), "float32", "cpu", "plain", "explicit")
+    empty = dataclasses.replace(honest, cases=(CaseResult(
+        case=empty_case, calls=(_tensor(np.zeros(0)),) * 3, secret=(False, False, True), input_changed=False,
+        requires_grad_changed=False, grad_left=False, primitive_calls=0),))
+    steered = _joined(honest, nothing, nothing, nothing, empty, empty, empty, empty)
+    correctness = checks.check_correctness(steered, sin)
+    assert correctness.fraction == pytest.approx((1 + 4 * 0.25) / 8), correctness  # 1 proven, 4 empty at 1/4
+    assert "4 of the inputs it passes cannot show whether autograd was used" in correctness.summary
+    assert "(1 of 4: see autograd)" in correctness.summary
+    assert checks.check_contract(steered, sin).fraction == pytest.approx((1 + 4 * 0.25) / 8)
+    whole = _joined(honest, honest, empty, empty)  # every input that could show it did
+    assert checks.check_correctness(whole, sin).passed and checks.check_contract(whole, sin).fraction == 1.0

@@ -45,7 +45,7 @@ GOLDEN: dict[str, Golden] = {
     "honest_float64": Golden("graded", 10.0),
     "honest_plots": Golden("graded", 10.0),
     "mistake_nonscalar_backward": Golden(
-        "graded", 5.94, {"correctness", "contract", "tracked_inputs"}, {"correctness": "nonscalar_backward"},
+        "graded", 4.63, {"correctness", "autograd", "contract", "tracked_inputs"}, {"correctness": "nonscalar_backward"},
         {"correctness": ("grad can be implicitly created only for scalar outputs", "y.sum().backward()",
                          "x = [0.0, 0.0]")}),
     "mistake_returns_y": Golden(
@@ -54,7 +54,7 @@ GOLDEN: dict[str, Golden] = {
          "autograd": ("your answer is sin(x) itself", "does not change when autograd's derivative of sin does",
                       "y was returned instead of x.grad", "scores no other points")}),
     "mistake_caller_requires_grad": Golden(
-        "graded", 8.27, {"contract", "tracked_inputs", "input_untouched", "repeatable"},
+        "graded", 7.72, {"correctness", "autograd", "contract", "tracked_inputs", "input_untouched", "repeatable"},
         {"tracked_inputs": "none_nonleaf", "repeatable": "accumulation"},
         {"input_untouched": ("turned on requires_grad of the caller's tensor",),
          "repeatable": ("first 1.0, then 2.0", "gradients accumulate"),
