@@ -30,7 +30,7 @@ from grader.exercise import Exercise
 from grader.grade import cache_key, grade_file
 from grader.probe import Plan
 from grader.report import atomic, result_json, write_files
-from grader.submission import SubmissionError, needs_compiler, read, refusal
+from grader.submission import SubmissionError, defines, needs_compiler, read, refusal
 
 _PR_SET_PDEATHSIG = 1
 FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing", "refused")
@@ -51,12 +51,14 @@ class Job:
         return "refused" if self.refused else "missing"
 
 
-def discover(folder: Path, out: Path | None = None) -> list[Job]:
-    """One .py per student (the stem is the id), or one folder per student holding a .py; names
+def discover(folder: Path, out: Path | None = None, function: str = "") -> list[Job]:
+    """One .py per student (the stem is the id), or one folder per student holding a .py (of
+    several, the only one that defines `function`, as Gradescope picks: submission.defines); names
     starting with . or _ are not students. Only regular files are graded: a symbolic link (to a
     file or a student's folder), a FIFO or a device is refused, with the reason in the gradebook;
-    nothing here follows a link or opens a file. `out`, the batch's results, is no student where
-    it lies inside `folder`, nor is a student's results folder where it is `folder` itself."""
+    nothing here follows a link, nor opens a file but a student's several .py files. `out`, the
+    batch's results, is no student where it lies inside `folder`, nor is a student's results folder
+    where it is `folder` itself."""
     if not folder.is_dir():
         raise SubmissionError(f"{folder}: not a folder of submissions")
     found: dict[str, list[tuple[str, Job]]] = {}  # each student id, and the entries that claim it
@@ -71,7 +73,7 @@ def discover(folder: Path, out: Path | None = None) -> list[Job]:
                 if beside and (entry / "result.json").is_file() and \
                         not any(p.suffix.lower() == ".py" for p in entry.iterdir()):
                     continue  # this batch's own results for a student, written beside the submissions
-                job = _student_folder(entry, beside)
+                job = _student_folder(entry, beside, function)
             except OSError as err:  # a folder of mode 0111 stopped the whole class's batch (not as root)
                 job = Job(entry.name, None, f"{entry.name}/: cannot be read ({err.strerror}); make it readable",
                           True)
@@ -108,18 +110,24 @@ def _one(student: str, claims: list[tuple[str, Job]]) -> Job:
     return claims[0][1]
 
 
-def _student_folder(folder: Path, results_here: bool = False) -> Job:
-    """The student's one .py in `folder`; with `results_here`, the folder must also take their
-    results (one of mode 0555 made a cos cheat read as the grader's failure, run after run)."""
+def _student_folder(folder: Path, results_here: bool = False, function: str = "") -> Job:
+    """The student's one .py in `folder` (of several, the only one that defines `function`: a hunter's
+    solution.py beside a plot.py was "missing" in a batch and graded on Gradescope); with
+    `results_here`, the folder must also take their results (one of mode 0555 made a cos cheat read
+    as the grader's failure, run after run)."""
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".py" and not p.name.startswith("."))
     regular = [p for p in files if not refusal(p)]
+    if len(regular) > 1 and function:
+        defining = [p for p in regular if defines(p, function)]
+        regular = defining if len(defining) == 1 else regular
     if len(regular) == 1 and results_here and not os.access(folder, os.W_OK | os.X_OK):
         return Job(folder.name, None, f"{folder.name}/: the grader may not write its results there; make it "
                    "writable", True)
     if len(regular) == 1:
         return Job(folder.name, regular[0])
     if regular:
-        return Job(folder.name, None, f"{len(regular)} .py files: {', '.join(p.name for p in regular)}")
+        return Job(folder.name, None, f"{len(regular)} .py files: {', '.join(p.name for p in regular)}" +
+                   (f"; keep the one that defines {function}(x)" if function else ""))
     if files:
         return Job(folder.name, None, f"{files[0].name}: {refusal(files[0])}", True)
     return Job(folder.name, None, NO_FILE)

@@ -194,7 +194,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     from grader.probe import Plan
     from grader.report import summary
 
-    jobs = batch.discover(args.folder, args.out)
+    jobs = batch.discover(args.folder, args.out, ex.function)
     seed = _seed(args, ex)
     key = batch.results_key(args.out)
     todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, ex, seed, args.device, key)]

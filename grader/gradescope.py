@@ -10,7 +10,6 @@ package, reference/, pyproject.toml and constraints.txt (Gradescope unzips it al
 
 from __future__ import annotations
 
-import re
 import shlex
 import stat
 import time
@@ -143,8 +142,9 @@ def pick(folder: Path, function: str) -> tuple[Path | None, str]:
                    if not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts))
     if len(files) == 1:
         return files[0], ""
-    defining = re.compile(rf"^\s*def\s+{re.escape(function)}\s*\(", re.MULTILINE)
-    candidates = [p for p in files if defining.search(_text_of(p))]
+    from grader.submission import defines
+
+    candidates = [p for p in files if defines(p, function)]
     if len(candidates) == 1:
         return candidates[0], ""
     if not files:
@@ -152,13 +152,3 @@ def pick(folder: Path, function: str) -> tuple[Path | None, str]:
     names = ", ".join(str(p.relative_to(folder)) for p in files[:10])
     return None, (f"{len(files)} .py files were submitted ({names}) and {len(candidates)} of them define "
                   f"{function}(x): submit exactly one file that defines it.")
-
-
-def _text_of(path: Path) -> str:
-    """A file's text, read only if it is a regular file (never through a link, never a FIFO)."""
-    from grader.submission import SubmissionError, read
-
-    try:
-        return read(path).source.decode("utf-8", errors="replace")
-    except SubmissionError:
-        return ""

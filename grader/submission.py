@@ -68,6 +68,17 @@ _KINDS = ((stat.S_ISLNK, "a symbolic link; only regular files are graded (submit
           (stat.S_ISSOCK, "a socket, not a regular file"))
 
 
+def defines(path: Path, function: str) -> bool:
+    """Whether the file at `path` (read only if it is a regular file) defines `function` at the start
+    of a line: which of a student's several .py files is the submission, the same for a batch and
+    for Gradescope."""
+    try:
+        source = read(path).source.decode("utf-8", errors="replace")
+    except SubmissionError:
+        return False
+    return re.search(rf"^\s*def\s+{re.escape(function)}\s*\(", source, re.MULTILINE) is not None
+
+
 def refusal(path: Path) -> str:
     """Why `path` is not read as a submission ("" for a regular file this process may read): it
     never follows a link, and opens only a regular file (a FIFO's open could wait). A file of mode

@@ -116,18 +116,27 @@ def _run_compiled_code_through_autograd(torch: Any) -> None:
 
 
 def _interop_threads_as_asked(torch: Any) -> None:
-    """torch.set_num_interop_threads(n) where n is already the count succeeds: a forked child's
-    count was set by its zygote, and torch lets it be set once per process, so that a student's
-    set_num_interop_threads(1) at the top of their file raised "cannot set number of interop
-    threads" and the file scored 0 (a count that differs still raises, as torch does)."""
-    original = torch.set_num_interop_threads
+    """The student's first torch.set_num_interop_threads(n) succeeds, as it does at the top of a
+    fresh process: a forked child's count was set by its zygote, and torch lets it be set once per
+    process, so that set_num_interop_threads(1), and then a hunter's (2) or (os.cpu_count()), raised
+    "cannot set number of interop threads" and the file scored 0 in a batch, 10 alone. The pool
+    stays as the zygote made it (the grader's calls use none of it); get_num_interop_threads says
+    the count asked for. A second call with another count raises, as torch's does."""
+    original_set, original_get = torch.set_num_interop_threads, torch.get_num_interop_threads
+    asked: list[int] = []
 
     def set_num_interop_threads(n: int) -> None:
-        if n == torch.get_num_interop_threads():
+        if not asked and isinstance(n, int) and not isinstance(n, bool) and n > 0:
+            asked.append(n)
             return
-        original(n)
+        if n == get_num_interop_threads():
+            return
+        original_set(n)
 
-    torch.set_num_interop_threads = set_num_interop_threads
+    def get_num_interop_threads() -> int:
+        return asked[0] if asked else int(original_get())
+
+    torch.set_num_interop_threads, torch.get_num_interop_threads = set_num_interop_threads, get_num_interop_threads
 
 
 def _traceback_text() -> str:

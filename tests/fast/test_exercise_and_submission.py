@@ -240,3 +240,22 @@ def test_what_a_zygote_takes_on_first_is_read_from_the_source():
     assert submission.warm_extras(b"from torch.func import grad\nimport matplotlib.pyplot as plt\n") == (
         "compiler", "plotting")
     assert submission.warm_extras(b"from pylab import plot\n") == ("plotting",)
+
+
+def test_a_students_folder_of_several_files_is_graded_on_the_one_that_defines_the_function(tmp_path):
+    """A hunter's bob/ held solution.py and a plot.py that does not define get_derivative: "missing"
+    in a batch, graded on Gradescope (gradescope.pick). Both take the only file that defines it."""
+    from grader import batch, gradescope
+
+    folder = tmp_path / "class"
+    for path, text in (("bob/solution.py", "def get_derivative(x):\n    return x\n"),
+                       ("bob/plot.py", "import matplotlib\n"),
+                       ("carol/a.py", "def get_derivative(x):\n    return x\n"),
+                       ("carol/b.py", "def get_derivative(x):\n    return -x\n")):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(text)
+    jobs = {job.student: job for job in batch.discover(folder, function="get_derivative")}
+    assert jobs["bob"].path == folder / "bob" / "solution.py"
+    assert gradescope.pick(folder / "bob", "get_derivative")[0] == jobs["bob"].path
+    assert jobs["carol"].path is None and "keep the one that defines get_derivative(x)" in jobs["carol"].problem
+    assert batch.discover(folder)[0].path is None  # (no function named: every .py counts)

@@ -45,7 +45,8 @@ GOLDEN: dict[str, Golden] = {
     "honest_float64": Golden("graded", 10.0),
     "honest_plots": Golden("graded", 10.0),
     "mistake_nonscalar_backward": Golden(
-        "graded", 4.63, {"correctness", "autograd", "contract", "tracked_inputs"}, {"correctness": "nonscalar_backward"},
+        "graded", 4.63, {"correctness", "autograd", "contract", "tracked_inputs"},
+        {"correctness": "nonscalar_backward"},
         {"correctness": ("grad can be implicitly created only for scalar outputs", "y.sum().backward()",
                          "x = [0.0, 0.0]")}),
     "mistake_returns_y": Golden(

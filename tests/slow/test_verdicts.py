@@ -28,7 +28,8 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
           "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize", "honest_plots_in_every_call",
-          "honest_optimizer", "honest_torch_settings", "honest_temp_files", "honest_reads_its_arguments",
+          "honest_optimizer", "honest_torch_settings", "honest_interop_threads_asked", "honest_temp_files",
+          "honest_reads_its_arguments",
           "honest_traced_graphs", "honest_thread_pool"]
 
 
