@@ -196,6 +196,14 @@ _GRAPH_MESSAGE = re.compile(r"^'?(AddcmulBackward0|CopysignBackward0)'?( object 
 def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     text = f"{error.type}: {error.message}"
     names = {"function": ex.function, "primitive": ex.primitive, "value": in_torch(ex.value)}
+    written = re.search(r"Read-only file system: '([^']{1,200})'", text)
+    if written and not written.group(1).startswith("/dev/shm"):
+        # A hunter's plot saved to /tmp/cos_square.png at import was told of multiprocessing's semaphores.
+        path = written.group(1) if len(written.group(1)) <= 80 else written.group(1)[:77] + "..."
+        return Cause("read_only", f"Likely cause: your code wrote to {path}, outside your file's own folder: the "
+                     "sandbox lets graded code write only there.",
+                     "Write files beside your own, by a relative name (plt.savefig('plot.png')) or in "
+                     "tempfile.gettempdir(), or write none: the grader needs only your function.")
     for pattern, key, cause, advice in _ERROR_HINTS:
         if re.search(pattern, text):
             return Cause(key, "Likely cause: " + cause.format(**names), advice.format(**names))

@@ -1317,3 +1317,13 @@ def test_inputs_that_cannot_show_autograd_earn_in_the_share_of_those_that_did(si
     assert checks.check_contract(steered, sin).fraction == pytest.approx((1 + 4 * 0.25) / 8)
     whole = _joined(honest, honest, empty, empty)  # every input that could show it did
     assert checks.check_correctness(whole, sin).passed and checks.check_contract(whole, sin).fraction == 1.0
+
+
+def test_a_write_outside_the_folder_is_told_where_it_went(sin):
+    """A hunter's plot saved to /tmp/cos_square.png at import was told of multiprocessing's semaphores."""
+    cause = feedback.explain_error(ErrorInfo("OSError", "[Errno 30] Read-only file system: '/tmp/cos_square.png'"),
+                                   sin)
+    assert cause.key == "read_only" and "wrote to /tmp/cos_square.png" in cause.text and "semaphore" not in cause.text
+    assert "plt.savefig('plot.png')" in cause.advice
+    semaphore = feedback.explain_error(ErrorInfo("OSError", "[Errno 30] Read-only file system"), sin)
+    assert semaphore.key == "read_only" and "semaphores" in semaphore.text
