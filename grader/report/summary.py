@@ -26,7 +26,8 @@ VERDICTS = (
     ("timeout", "timed out"),
     ("crash", "crashed"),
     ("memory", "ran out of memory"),
-    ("unproven", "autograd not shown (cos, a mixture, or a check that failed under the canary)"),
+    ("unproven", "autograd not shown (cos, a mixture, answers kept from earlier calls, or a check that failed "
+                 "under the canary)"),
     ("unjudged", "no values to judge (an error, None or another type on every input)"),
     ("full", "full marks"),
     ("wrong", "wrong values"),

@@ -65,7 +65,8 @@ def test_batch_writes_results_gradebook_and_summary(classroom, tmp_path):
         assert (out / student / "result.json").is_file() and (out / student / "feedback.png").is_file()
     summary = (out / "summary.md").read_text()
     # cheat_cos, mistake_returns_y and mallory
-    assert "autograd not shown (cos, a mixture, or a check that failed under the canary) | 3" in summary
+    assert "autograd not shown (cos, a mixture, answers kept from earlier calls, or a check that failed under the "\
+           "canary) | 3" in summary
     assert "copycat, honest_backward" in summary  # identical once comments are dropped
     look = summary.split("## Look at these")[1].split("\n## ")[0]  # for the TA: no autograd, or sandbox events
     mallory = next(line for line in look.splitlines() if line.startswith("- mallory: "))
