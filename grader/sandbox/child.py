@@ -370,6 +370,14 @@ class Runner:
         self.canary.recount()  # plain (not a planned call), and the primitive's count starts again
         (out, error), passes = self.recorder.record(run, index, x.numel())
         self.canary.rest()
+        if type(error).__name__ == "CheckpointError":  # (trace.Recorder.read_saved: raised by our reads)
+            self.recorder.read_saved = False
+            try:
+                self.canary.recount()
+                (out, error), passes = self.recorder.record(run, index, x.numel())
+                self.canary.rest()
+            finally:
+                self.recorder.read_saved = True
         kind = "error" if error is not None else "tensor" if isinstance(out, self.torch.Tensor) else "other"
         value = self.recorder.at(out) if kind == "tensor" else None
         about = (f"{type(error).__name__}: {_safe_text(error, 200, use_str=True)}" if error is not None

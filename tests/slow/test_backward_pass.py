@@ -45,6 +45,7 @@ CASES = [
     ("sin", RED / "trace_wide_node.py", None),  # a node with nine edges: cut to eight, not refused
     ("cos_square", RED / "cos_square_composed_backwards.py", "the same steps in another order"),
     ("sin_cos_norm", RED / "sin_cos_norm_mean_not_sum.py", "yours reduces with MeanBackward0 instead"),
+    ("log_sin", RED / "checkpoint_non_reentrant.py", None),
 ]
 
 
