@@ -52,6 +52,13 @@ def test_an_abort_tells_the_student_once(grade_file, sin):
         outcome.stderr
 
 
+def test_a_tensor_subclass_that_cannot_be_read_is_the_students_answer_not_the_harness_failing(grade_file, sin):
+    outcome = grade_file(FIXTURES / "returns_unreadable_subclass.py", sin)
+    message = findings(outcome)["correctness"].message
+    assert outcome.status == "graded" and "returned a Sealed" in message and "GraderHarnessError" not in message, \
+        message
+
+
 def test_death_by_a_signal_with_no_name_is_a_crash_not_a_grader_failure(grade_file, sin, monkeypatch):
     """signal.Signals names few real-time signals: a red team's child that died of SIGRTMIN+2 was
     reported as the grader's own failure (which a course might regrade or review by hand). Without
