@@ -230,8 +230,8 @@ def _unseeable_credit(good: list[CaseResult], obs: Observations, ex: Exercise) -
         return 0.0, ""
     share = judged / (judged + unread)
     return unseeable * (1 - share), (
-        f" {unseeable} of the inputs it passes cannot show whether autograd was used; they earn in the share of "
-        f"those that could show it where it did ({judged} of {judged + unread}: see autograd).")
+        f" {unseeable} of the inputs it passes cannot show whether autograd was used, so they earn in proportion "
+        f"to the inputs that could show it and did: {judged} of {judged + unread} (see autograd).")
 
 
 def _lent(finding: Finding, fraction: float, borrowed: str) -> Finding:

@@ -1313,7 +1313,7 @@ def test_inputs_that_cannot_show_autograd_earn_in_the_share_of_those_that_did(si
     correctness = checks.check_correctness(steered, sin)
     assert correctness.fraction == pytest.approx((1 + 4 * 0.25) / 8), correctness  # 1 proven, 4 empty at 1/4
     assert "4 of the inputs it passes cannot show whether autograd was used" in correctness.summary
-    assert "(1 of 4: see autograd)" in correctness.summary
+    assert "in proportion to the inputs that could show it and did: 1 of 4 (see autograd)" in correctness.summary
     assert checks.check_contract(steered, sin).fraction == pytest.approx((1 + 4 * 0.25) / 8)
     whole = _joined(honest, honest, empty, empty)  # every input that could show it did
     assert checks.check_correctness(whole, sin).passed and checks.check_contract(whole, sin).fraction == 1.0
