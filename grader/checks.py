@@ -190,7 +190,7 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
     bad: list[CaseResult] = []
     for r in results:
         (good if matches(r.plain, r.case, ex) and not _float32_carried(r, ex, obs) else bad).append(r)
-    lost, borrowed = _unseeable_credit(good, obs, ex)
+    lost, borrowed = _unseeable_credit(good, obs, ex, layouts)
     fraction = (len(good) - lost) / len(planned) if planned else 0.0
     ended = _ended_words(obs) if len(results) < len(planned) else ""
     if planned and len(good) == len(planned):
@@ -210,28 +210,33 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
                    data={**_counts(planned, good), "cause": cause.key if cause else "values"})
 
 
-def _unseeable_credit(good: list[CaseResult], obs: Observations, ex: Exercise) -> tuple[float, str]:
+def _unseeable_credit(good: list[CaseResult], obs: Observations, ex: Exercise,
+                      layouts: tuple[str, ...]) -> tuple[float, str]:
     """How many of `good` earn nothing, and the words: inputs that could never show autograd (a
-    factor of 0, a dtype that rounds the secret away, an empty tensor) earn in the share of those
-    that could show it and did, where some of those had no answer to read (verdict UNREAD). Else
-    they are where a formula hides: a red team's file worked out cos(x²)·… by hand on the 27 of 58
-    inputs of cos_square that cannot show the secret, ran autograd on one input and returned None
-    on the rest, and scored 7.19/10 (10/10 with autograd on every input that can show it, where it
-    need not use the formula at all; that stays)."""
-    if obs.secret is None:
-        return 0.0, ""
-    verdicts = [_judged_case(r, obs, ex).verdict for r in obs.cases]
-    unread = verdicts.count(verdict.UNREAD)
-    if not unread:
+    factor of 0, a dtype that rounds the secret away, an empty tensor) earn in proportion to the
+    inputs of the same layouts that could show it and did, where some had no answer to read
+    (verdict UNREAD: None, an error, another shape, NaN) or answered zeros (ZERO). Else they are
+    where a formula hides: a red team's file worked out cos(x²)·… by hand on the 27 of 58 inputs of
+    cos_square that cannot show the secret, ran autograd on one input and returned None on the
+    rest (7.19/10), and then zeros instead of None (5.82). Counted per check's layouts, so that an
+    honest file whose None came only on inputs that require grad keeps correctness whole (a red
+    team's nonleaf slip lost 1.1 of its 4 there). A file with autograd on every input that can
+    show it earns in full whatever it answers elsewhere: it hides nothing it did not do."""
+    if obs.secret is None or any(v.verdict not in verdict.SILENT | verdict.SHOWN
+                                 for v in (_judged_case(r, obs, ex) for r in obs.cases)):
+        return 0.0, ""  # (autograd not shown somewhere: the policy holds back every point anyway)
+    verdicts = [_judged_case(r, obs, ex).verdict for r in obs.cases if r.case.layout in layouts]
+    missed = verdicts.count(verdict.UNREAD) + verdicts.count(verdict.ZERO)
+    if not missed:
         return 0.0, ""
     judged = sum(v not in verdict.SILENT for v in verdicts)
-    unseeable = sum(_judged_case(r, obs, ex).verdict in verdict.UNSEEABLE for r in good)
+    unseeable = sum(_judged_case(r, obs, ex).verdict in verdict.UNSEEABLE for r in good if r.case.layout in layouts)
     if not unseeable:
         return 0.0, ""
-    share = judged / (judged + unread)
+    share = judged / (judged + missed)
     return unseeable * (1 - share), (
         f" {unseeable} of the inputs it passes cannot show whether autograd was used, so they earn in proportion "
-        f"to the inputs that could show it and did: {judged} of {judged + unread} (see autograd).")
+        f"to the inputs that could show it and did: {judged} of {judged + missed} (see autograd).")
 
 
 def _lent(finding: Finding, fraction: float, borrowed: str) -> Finding:
@@ -683,7 +688,7 @@ def check_contract(obs: Observations, ex: Exercise) -> Finding:
     if not any(r.plain.kind != "error" for r in obs.cases):
         return Finding("contract", False, 0.0, "Not checked: your function never returned a value.")
     good = [r for r in obs.cases if contract_ok(r.plain, r.case)]
-    lost, borrowed = _unseeable_credit(good, obs, ex)
+    lost, borrowed = _unseeable_credit(good, obs, ex, PLAIN_LAYOUTS + TRACKED_LAYOUTS)
     if len(good) == len(obs.cases):
         return _lent(Finding("contract", True, 1.0, "It returns a tensor of the input's shape, dtype and device."),
                      (len(good) - lost) / len(obs.cases), borrowed)

@@ -44,7 +44,8 @@ derivative, computed here in float64), an input is:
              float64 input where float32 cannot show it (a chain-rule factor near 0);
   no_data    nothing on this input that the secret changes, or no values on either call where it
              changes nothing;
-  unread     no values on either call (None, an error, another shape), or a call that ran out of
+  unread     no values on either call (None, an error, another shape, NaN wherever the secret
+             would show), or a call that ran out of
              what the sandbox bounds, on an input where the secret would have shown: no evidence
              either way, and none for the inputs that cannot show it either. A red team's file ran
              autograd on one input, returned None on every other input that could show it, and
@@ -162,6 +163,10 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
     tol = _tolerance(r, ex)
     if precision in ex.tolerances:
         tol = max(tol, ex.tolerance(precision), key=lambda t: t.atol)
+    if not np.any(possible & (np.isfinite(plain) | np.isfinite(hidden))):
+        # No number where the secret shows, on either call (NaN returned on purpose, by a red team
+        # whose answers were then "0 or within 0.001 of it"): no answer to read.
+        return Judged(UNREAD, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
     # Zeros where the secret moves the reference say nothing (y.backward(x) at x = 0), unless the
     # plain answer is the reference there: then they are the truth, unmoved (cos(x) near π/2).
     if not np.any(possible & ((np.abs(plain) > _ZERO) | (np.abs(hidden) > _ZERO))) and \

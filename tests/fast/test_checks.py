@@ -1315,6 +1315,14 @@ def test_inputs_that_cannot_show_autograd_earn_in_the_share_of_those_that_did(si
     assert "4 of the inputs it passes cannot show whether autograd was used" in correctness.summary
     assert "in proportion to the inputs that could show it and did: 1 of 4 (see autograd)" in correctness.summary
     assert checks.check_contract(steered, sin).fraction == pytest.approx((1 + 4 * 0.25) / 8)
+    # A red team's zeros (5e-4) or NaN instead of None on those inputs: no evidence either (5.82/10)
+    for answer in (np.full_like(VALUES, 5e-4), np.full_like(VALUES, np.nan)):
+        shown = dataclasses.replace(honest, cases=(dataclasses.replace(honest.cases[0], calls=(_tensor(answer),) * 3),))
+        dodged = _joined(honest, shown, shown, shown, empty, empty, empty, empty)
+        assert checks.check_correctness(dodged, sin).fraction == pytest.approx((1 + 4 * 0.25) / 8), answer[0]
+    tracked = _joined(honest, dataclasses.replace(nothing, cases=(dataclasses.replace(
+        nothing.cases[0], case=dataclasses.replace(nothing.cases[0].case, layout="nonleaf")),)), empty)
+    assert checks.check_correctness(tracked, sin).passed  # None only on inputs that require grad: not here
     whole = _joined(honest, honest, empty, empty)  # every input that could show it did
     assert checks.check_correctness(whole, sin).passed and checks.check_contract(whole, sin).fraction == 1.0
 

@@ -55,7 +55,7 @@ GOLDEN: dict[str, Golden] = {
          "autograd": ("your answer is sin(x) itself", "does not change when autograd's derivative of sin does",
                       "y was returned instead of x.grad", "scores no other points")}),
     "mistake_caller_requires_grad": Golden(
-        "graded", 7.72, {"correctness", "autograd", "contract", "tracked_inputs", "input_untouched", "repeatable"},
+        "graded", 7.81, {"autograd", "contract", "tracked_inputs", "input_untouched", "repeatable"},
         {"tracked_inputs": "none_nonleaf", "repeatable": "accumulation"},
         {"input_untouched": ("turned on requires_grad of the caller's tensor",),
          "repeatable": ("first 1.0, then 2.0", "gradients accumulate"),
@@ -65,7 +65,7 @@ GOLDEN: dict[str, Golden] = {
         {"contract": ("float64 input came back as float32",)}),
     "mistake_backward_x": Golden(  # (inputs near 0 answered near 0 show no autograd: no autograd points;
         # x·cos(x) at 5π/2, a zero of cos, shows no scaling either)
-        "graded", 5.23, {"correctness", "autograd", "tracked_inputs"}, {"correctness": "x_times"},
+        "graded", 5.07, {"correctness", "autograd", "contract", "tracked_inputs"}, {"correctness": "x_times"},
         {"correctness": ("x·cos(x)", "y.backward(x) uses x as the incoming gradient"),
          "autograd": ("On 11 other inputs your answers were 0 or within 0.001 of it",)}),
     "mistake_two_sin": Golden(
