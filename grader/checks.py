@@ -596,9 +596,9 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
     # kept from a plain call, which did not move (a hunter's lru_cache per number was told its
     # value was computed another way).
     r, worst = next(((r, v) for r, v in unshown if v.verdict == verdict.BYPASSED
-                     and feedback.remembered_answer(v, r, ex) is not None), unshown[0])
+                     and feedback.remembered_answer(v, r, ex, obs.secret) is not None), unshown[0])
     words = feedback.unproven(worst, r, ex, _primitive_called(obs), obs.source_uses_autograd, _pass_ops(obs),
-                              accumulates=_accumulates(r, ex, obs.secret))
+                              accumulates=_accumulates(r, ex, obs.secret), secret=obs.secret)
     policy = (f" Credit beyond loading the file needs autograd of {ex.primitive} shown on every input, so this "
               "submission scores no other points." if ex.zero_total_unless_autograd else "")
     unproven = len(judged) - sum(counts[v] for v in verdict.SHOWN)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from grader import verdict
+from grader.canary import Secret
 from grader.exercise import Exercise
 from grader.grids import GridCase
 from grader.observations import CaseResult, ErrorInfo, Returned
@@ -387,7 +388,8 @@ class Words:
 
 
 def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool, uses_autograd: bool,
-             pass_ops: frozenset[str] = frozenset(), accumulates: bool = False) -> Words:
+             pass_ops: frozenset[str] = frozenset(), accumulates: bool = False,
+             secret: Secret | None = None) -> Words:
     """Why an input's answers do not show autograd of the primitive (verdict.py), for a student.
     `accumulates`: two calls on this input's tensor answered the first, then it plus a derivative."""
     swapped = f"with the derivative of {ex.primitive} swapped for a secret one"
@@ -505,7 +507,7 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"which does not change when autograd's derivative of {ex.primitive} does", shown,
                      "Likely cause: y was returned instead of x.grad (see correctness).",
                      "After y.sum().backward(), the derivative is in x.grad: return x.grad, not y.")
-    remembered = remembered_answer(judged, r, ex) if judged.verdict == verdict.BYPASSED else None
+    remembered = remembered_answer(judged, r, ex, secret) if judged.verdict == verdict.BYPASSED else None
     if remembered is not None:
         # Its answer under the secret was autograd's, and a plain call returned the same: a hunter's
         # cache keyed by the input's values was shown "autograd gives 0.0096; yours returned 0.0096"
@@ -605,13 +607,22 @@ def _kind_of(r: Returned) -> str:
             "none": "None"}.get(r.kind, f"a {r.kind}")
 
 
-def remembered_answer(judged: Judged, r: CaseResult, ex: Exercise) -> tuple[float, float] | None:
+def remembered_answer(judged: Judged, r: CaseResult, ex: Exercise,
+                      secret: Secret | None = None) -> tuple[float, float] | None:
     """(the truth, the plain answer) at the judged element, where the answer under the secret was
-    autograd's there and the plain one the same, not the truth."""
+    autograd's there and the plain one the same, not the truth; and, where `secret` is given, every
+    element of the plain answer autograd's under the secret or the truth (a cache per number mixes
+    the two). One element alone matched by chance: a hunter's mean of squares for sin_cos_norm was
+    told, once in five runs, of answers remembered between calls."""
     plain = values_of(r.plain, r.case)
     if plain is None or not 0 <= judged.index < plain.size:
         return None
     tol = ex.tolerance(r.case.dtype)
+    if secret is not None:
+        slack = 10 * max(tol.atol, tol.rtol)
+        star = np.broadcast_to(ex.reference(r.case.values, secret), plain.shape)
+        if not _each_one_of(plain, star, np.broadcast_to(ex.reference(r.case.values), plain.shape), slack):
+            return None
     truth = float(np.broadcast_to(ex.reference(r.case.values), plain.shape).ravel()[judged.index])
     value = float(plain.ravel()[judged.index])
 

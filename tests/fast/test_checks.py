@@ -1335,3 +1335,19 @@ def test_a_write_outside_the_folder_is_told_where_it_went(sin):
     assert "plt.savefig('plot.png')" in cause.advice
     semaphore = feedback.explain_error(ErrorInfo("OSError", "[Errno 30] Read-only file system"), sin)
     assert semaphore.key == "read_only" and "semaphores" in semaphore.text
+
+
+def test_one_element_that_matches_the_secret_by_chance_is_no_remembered_answer(sin):
+    """A hunter's mean of squares for sin_cos_norm was told, once in five runs, of "answers remembered
+    between calls": the judged element alone matched autograd's answer under the secret. With the
+    secret known, every element must be that answer or the truth."""
+    k = 4
+    odd = lambda x: np.where(np.arange(x.size) == k, secret(x), 0.8 * np.cos(x))  # noqa: E731
+    obs = _observations(odd, canary=odd)
+    r = obs.cases[0]
+    star = secret(r.case.values)
+    judged = verdict.Judged(verdict.BYPASSED, k, float(star[k]), float(star[k]))
+    assert feedback.remembered_answer(judged, r, sin) is not None  # (one element: a match by chance)
+    assert feedback.remembered_answer(judged, r, sin, SECRET) is None
+    cached = _observations(secret, canary=secret).cases[0]
+    assert feedback.remembered_answer(judged, cached, sin, SECRET) is not None
