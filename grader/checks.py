@@ -222,10 +222,12 @@ def _unseeable_credit(good: list[CaseResult], obs: Observations, ex: Exercise,
     honest file whose None came only on inputs that require grad keeps correctness whole (a red
     team's nonleaf slip lost 1.1 of its 4 there). A file with autograd on every input that can
     show it earns in full whatever it answers elsewhere: it hides nothing it did not do."""
-    if obs.secret is None or any(v.verdict not in verdict.SILENT | verdict.SHOWN
-                                 for v in (_judged_case(r, obs, ex) for r in obs.cases)):
+    if obs.secret is None:
+        return 0.0, ""
+    every = [_judged_case(r, obs, ex).verdict for r in obs.cases]
+    if any(v not in verdict.SILENT | verdict.SHOWN for v in every):
         return 0.0, ""  # (autograd not shown somewhere: the policy holds back every point anyway)
-    verdicts = [_judged_case(r, obs, ex).verdict for r in obs.cases if r.case.layout in layouts]
+    verdicts = [v for r, v in zip(obs.cases, every, strict=True) if r.case.layout in layouts]
     missed = verdicts.count(verdict.UNREAD) + verdicts.count(verdict.ZERO)
     if not missed:
         return 0.0, ""

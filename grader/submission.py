@@ -151,13 +151,18 @@ def needs_compiler(source: bytes) -> bool:
 _PLOTTING_WORDS = re.compile(rb"matplotlib|pylab")
 
 
+def plots(source: bytes) -> bool:
+    """Whether this source looks as if it imports matplotlib's pyplot (see _PLOTTING_WORDS)."""
+    return _PLOTTING_WORDS.search(source) is not None
+
+
 def warm_extras(source: bytes) -> tuple[str, ...]:
     """What a batch's zygote should have imported before forking this file's child: "compiler"
     (torch's compiler stack) and "plotting" (matplotlib's pyplot), as the text suggests. A guess,
     and generous: a child that needs either unannounced imports it itself, which is only slower;
     never a different grade."""
     return (*(("compiler",) if needs_compiler(source) else ()),
-            *(("plotting",) if _PLOTTING_WORDS.search(source) else ()))
+            *(("plotting",) if plots(source) else ()))
 
 
 def scan(source: bytes, telltales: frozenset[str] = frozenset({"cos"})) -> tuple[SourceHit, ...]:

@@ -45,8 +45,8 @@ derivative, computed here in float64), an input is:
   no_data    nothing on this input that the secret changes, or no values on either call where it
              changes nothing;
   unread     no values on either call (None, an error, another shape, NaN wherever the secret
-             would show), or a call that ran out of
-             what the sandbox bounds, on an input where the secret would have shown: no evidence
+             would show), or a call that ran out of what the sandbox bounds, on an input where the
+             secret would have shown: no evidence
              either way, and none for the inputs that cannot show it either. A red team's file ran
              autograd on one input, returned None on every other input that could show it, and
              cos(x²)·… worked out by hand on the 27 of 58 that could not: 7.19/10, "came through
@@ -159,14 +159,14 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
         return Judged(verdict, where, float(star.ravel()[where]))
     if plain is None:
         return Judged(NOTHING, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
-    precision = _precision(r, hidden[possible], ex, plain[possible], truth[possible])
-    tol = _tolerance(r, ex)
-    if precision in ex.tolerances:
-        tol = max(tol, ex.tolerance(precision), key=lambda t: t.atol)
     if not np.any(possible & (np.isfinite(plain) | np.isfinite(hidden))):
         # No number where the secret shows, on either call (NaN returned on purpose, by a red team
         # whose answers were then "0 or within 0.001 of it"): no answer to read.
         return Judged(UNREAD, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
+    precision = _precision(r, hidden[possible], ex, plain[possible], truth[possible])
+    tol = _tolerance(r, ex)
+    if precision in ex.tolerances:
+        tol = max(tol, ex.tolerance(precision), key=lambda t: t.atol)
     # Zeros where the secret moves the reference say nothing (y.backward(x) at x = 0), unless the
     # plain answer is the reference there: then they are the truth, unmoved (cos(x) near π/2).
     if not np.any(possible & ((np.abs(plain) > _ZERO) | (np.abs(hidden) > _ZERO))) and \
