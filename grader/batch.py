@@ -117,17 +117,22 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
     as the grader's failure, run after run)."""
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".py" and not p.name.startswith("."))
     regular = [p for p in files if not refusal(p)]
-    if len(regular) > 1 and function:
-        defining = [p for p in regular if defines(p, function)]
-        regular = defining if len(defining) == 1 else regular
+    defining = [p for p in regular if defines(p, function)] if len(regular) > 1 and function else []
+    if len(defining) == 1:
+        regular = defining
     if len(regular) == 1 and results_here and not os.access(folder, os.W_OK | os.X_OK):
         return Job(folder.name, None, f"{folder.name}/: the grader may not write its results there; make it "
                    "writable", True)
     if len(regular) == 1:
         return Job(folder.name, regular[0])
-    if regular:
-        return Job(folder.name, None, f"{len(regular)} .py files: {', '.join(p.name for p in regular)}" +
-                   (f"; keep the one that defines {function}(x)" if function else ""))
+    if regular:  # the words say which of them define it: "keep the one that defines it" fits neither 0 nor 2
+        names = ", ".join(p.name for p in (defining or regular))
+        if not function:
+            return Job(folder.name, None, f"{len(regular)} .py files: {names}; keep one")
+        if defining:
+            return Job(folder.name, None, f"{len(defining)} of its {len(regular)} .py files define {function}(x): "
+                       f"{names}; keep one")
+        return Job(folder.name, None, f"{len(regular)} .py files, none defining {function}(x): {names}")
     if files:
         return Job(folder.name, None, f"{files[0].name}: {refusal(files[0])}", True)
     return Job(folder.name, None, NO_FILE)
