@@ -458,7 +458,10 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     xs, got, truth, function, moved = [], [], [], [], []
     slips: list[list[np.ndarray]] = [[] for _ in ex.mistakes]
     secret = obs.secret if obs is not None else None
-    for r in bad:
+    # The example's own numbers first: a cause naming the first x where something is wrong named
+    # another x than the example's, both NaN (a hunter's 2·log(x): -0.25 shown, -6.28 named). (The
+    # example is often the shrunk input, not one of `bad`.)
+    for r in [example, *(r for r in bad if r is not example)]:
         v = values_of(r.plain, r.case)
         if v is not None and not np.iscomplexobj(v):
             xs.append(r.case.values.ravel())
@@ -636,7 +639,7 @@ def _unread_words(verdicts: list[tuple[CaseResult, verdict.Judged]], judged: int
         return ""
     inputs = "input" if judged == 1 else "inputs"
     return (f" That rests on the {judged} {inputs} we could judge: on {unread} others, where it could have shown, "
-            "we had no answer to read on either call (None, an error, or another shape: see correctness and "
+            "we had no answer to read on either call (None, an error, another shape, or NaN: see correctness and "
             "tracked_inputs); those earn no autograd points.")
 
 

@@ -159,10 +159,17 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
         return Judged(verdict, where, float(star.ravel()[where]))
     if plain is None:
         return Judged(NOTHING, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
-    if not np.any(possible & (np.isfinite(plain) | np.isfinite(hidden))):
+    read = np.isfinite(plain) | np.isfinite(hidden)
+    if not np.any(possible & read):
         # No number where the secret shows, on either call (NaN returned on purpose, by a red team
         # whose answers were then "0 or within 0.001 of it"): no answer to read.
         return Judged(UNREAD, where, float(star.ravel()[where]), float(hidden.ravel()[where]))
+    # Elements with no number on either call say nothing either way, and the rest of the input is
+    # judged: an honest 2·log(x) for log(x²), NaN below 0 and autograd's numbers above, was "a
+    # mixture" and kept 1 point of 10. Correctness fails an input with any NaN, so an answer gains
+    # nothing by them; a number on one call and NaN on the other is still judged (not proven).
+    possible &= read
+    where = int(np.argmax(possible))
     precision = _precision(r, hidden[possible], ex, plain[possible], truth[possible])
     tol = _tolerance(r, ex)
     if precision in ex.tolerances:
@@ -205,7 +212,7 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
     # (the precision the answers were judged in, where coarser than the input's: correctness reads it)
     at = Judged("", worst, float(star.ravel()[worst]), float(hidden.ravel()[worst]),
                 precision=precision if precision != r.case.dtype else "")
-    at = replace(at, plain_right=_close(plain, round_to(truth, r.case.dtype), tol))
+    at = replace(at, plain_right=_close(plain[read], round_to(truth, r.case.dtype)[read], tol))
     if at.plain_right and bool(np.all(off <= 0)) and not half:
         return replace(at, verdict=PROVEN)
     kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], slack)

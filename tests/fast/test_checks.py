@@ -1351,3 +1351,27 @@ def test_one_element_that_matches_the_secret_by_chance_is_no_remembered_answer(s
     assert feedback.remembered_answer(judged, r, sin, SECRET) is None
     cached = _observations(secret, canary=secret).cases[0]
     assert feedback.remembered_answer(judged, cached, sin, SECRET) is not None
+
+
+def test_elements_with_nan_on_both_calls_are_left_out_and_the_rest_of_the_input_is_judged(sin):
+    """A hunter's honest 2·log(x) for log(x²) answered NaN below 0 and autograd's numbers above:
+    each input holding both was "a mixture" and the file kept 1 point of 10 (7.31 now, correctness
+    charging the NaN). Only elements with no number on either call are left out: cos(x) beside them
+    is still a bypass, and NaN only under the secret is still not proven."""
+    def nan_at_1(values):
+        out = np.array(values, dtype=float)
+        out[1] = np.nan
+        return out
+
+    honest = _observations(lambda x: nan_at_1(np.cos(x)), canary=lambda x: nan_at_1(secret(x)))
+    autograd = checks.check_autograd(honest, sin)
+    assert autograd.passed and autograd.data["verdicts"] == {"follows": 1}, autograd  # (autograd, a wrong answer)
+    correctness = checks.check_correctness(honest, sin)
+    assert not correctness.passed and "returned nan" in correctness.example
+    assert "2·log(x) for log(x²) is NaN below 0" in correctness.cause
+
+    cos = checks.check_autograd(_observations(lambda x: nan_at_1(np.cos(x)), canary=lambda x: nan_at_1(np.cos(x)),
+                                              primitive_calls=0), sin)
+    assert not cos.passed and cos.data["bypassed"]
+    only_secret = checks.check_autograd(_observations(np.cos, canary=lambda x: nan_at_1(secret(x))), sin)
+    assert not only_secret.passed and only_secret.data["unproven"]
