@@ -27,7 +27,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from grader.sandbox import canary, confine, protocol, trace
+from grader.sandbox import canary, confine, protocol, trace, zygote
 from grader.submission import plots  # (here, before the audit hook: an import after it is recorded)
 
 MAX_MESSAGE_CHARS = 2000
@@ -75,6 +75,7 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
                                      "call": runner.reference_pass(setup["reference"], setup["trace_x"])})
         _run_compiled_code_through_autograd(torch)
         _interop_threads_as_asked(torch)
+        _pyplot_before_the_hook(torch, setup["path"])
         _settle_signals()
         # The child's folder is its temporary folder: tempfile may have chosen one already in the
         # zygote (importing torch._dynamo asks, and it keeps /tmp), where the child may write nothing.
@@ -400,6 +401,22 @@ class Runner:
         reply = snapshot(self.torch, out, x.numel(), arrays)
         reply["seconds"] = time.perf_counter() - started
         return reply
+
+
+def _pyplot_before_the_hook(torch: Any, path: str) -> None:
+    """pyplot, for a file that plots, imported before the audit hook as a batch's zygote has it
+    (zygote.warm_up_plotting): in a child started afresh the file's own import built matplotlib's
+    font list, which runs fc-list, and every honest plotting file's result.json listed
+    subprocess.Popen among what the sandbox recorded."""
+    if "matplotlib.pyplot" in sys.modules:
+        return
+    try:
+        with open(path, "rb") as handle:
+            wanted = plots(handle.read())
+    except OSError:
+        return
+    if wanted:
+        zygote.warm_up_plotting(torch)
 
 
 def _plots_without_a_screen(path: str) -> None:

@@ -67,11 +67,12 @@ def test_honest_code_scores_full_marks_and_raises_no_flag(name, grade_file, sin)
 
 def test_a_plot_in_a_windows_backend_is_drawn_without_one(grade_file, sin):
     """matplotlib.use("TkAgg") scored 0/10 in a batch, plt.switch_backend("TkAgg") 0/10 everywhere: a
-    hunter's. (pyplot's first import in a fresh child runs fc-list, which the sandbox records and
-    refuses; that is no way towards the secret.)"""
+    hunter's. Nothing recorded either way: pyplot's first import runs fc-list, which a fresh child's
+    audit hook recorded for every honest file that plots, until pyplot came before the hook there
+    too, as in a batch's zygote."""
     outcome = grade_file(VERDICT / "honest_window_backend.py", sin)
     assert outcome.score == sin.max_score, [f.message for f in outcome.findings if not f.passed]
-    assert not [event for event in outcome.sandbox_events if is_secret_route(event)], outcome.sandbox_events
+    assert outcome.sandbox_events == ()
 
 
 def test_a_primitive_on_numbers_the_canary_cannot_reach_is_unproven_but_not_called_a_bypass(grade_file, sin):
