@@ -208,6 +208,16 @@ class Template:
             texts.append(Label(f"Some of your values are off this scale (largest |value| {largest});\n"
                                f"they are drawn along its edge.", self._at(self.top, 0.99, 0.97), "ra", 10, BAD,
                                align="right"))
+        undefined = ~np.isfinite(got) & np.isfinite(truth)
+        if undefined.any():
+            # (a hunter's 2·log(x) for log(x²): no curve below 0 and a band of red marks at the top of
+            # the error panel, with nothing saying they are NaN)
+            kind = "nan" if np.isnan(got[undefined]).any() else "inf"
+            where = x[undefined]
+            texts.append(Label(f"Your function returned {kind} at {int(undefined.sum())} of {x.size} points "
+                               f"(x from {where.min():.3g} to {where.max():.3g}):\nno curve there; drawn at the top "
+                               "of the error panel.", self._at(self.top, 0.02, 0.95), "la", 10, BAD, boxed=True,
+                               box_pad=0.4))
         exact = float(np.mean(error <= FLOOR))
         if exact > 0.5:
             texts.append(Label(f"{exact:.0%} of points exact (error ≤ {FLOOR:g})", self._at(self.bottom, 0.01, 0.06),

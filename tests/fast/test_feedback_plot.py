@@ -110,3 +110,17 @@ def test_failing_inputs_of_another_dtype_than_the_curve_are_said_so(sin):
                                    "tolerance (see correctness)."]
     assert words(("float32", "float64")) == []  # the curve's own dtype fails too: its error panel shows it
     assert words(("float64",), values=lambda x: np.cos(x) + 0.1) == []  # the curve itself is off
+
+
+def test_nan_on_the_curve_is_said_so(sin):
+    """A hunter's 2·log(x) for log(x²) drew no curve below 0 and a band of red marks at the top of the
+    error panel, with nothing saying they were NaN."""
+    outcome = _outcome((Finding("loads", True, 1.0, "", score=1, max_score=1),), 7.0)
+    template = plot.template(sin, outcome.plot.x, False)
+    x = outcome.plot.x
+    _, texts = template._values(np.where(x < 0, np.nan, np.cos(x)), outcome)
+    assert [t.text for t in texts if "returned nan" in t.text] == [
+        "Your function returned nan at 30 of 61 points (x from -3 to -0.1):\nno curve there; drawn at the top of "
+        "the error panel."]
+    _, honest = template._values(np.cos(x), outcome)
+    assert not [t for t in honest if "returned" in t.text]
