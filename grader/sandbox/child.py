@@ -36,9 +36,13 @@ MAX_MESSAGE_CHARS = 2000
 def main(argv: list[str]) -> None:
     """A child started afresh (spawned): import torch, then serve."""
     started = time.perf_counter()
+    ahead = threading.Thread(target=confine.read_ahead, daemon=True)
     if os.geteuid() == 0:  # what a child that keeps uid 0 may read, worked out while torch imports
-        threading.Thread(target=confine.read_ahead, daemon=True).start()
+        ahead.start()
     import torch
+
+    if ahead.is_alive():  # (no thread may outlast confinement's start: confine._alone)
+        ahead.join()
 
     # One thread: the grids are small, and the parent works on the other core meanwhile.
     torch.set_num_threads(1)
@@ -59,10 +63,6 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
     })
     _count_devices_once(torch)
     receiver = protocol.Receiver(read_fd)
-    # No thread to be had (other processes of its uid hold the count): serve without the watch; a
-    # child busy when the grader dies then runs on to its CPU limit.
-    with contextlib.suppress(RuntimeError):
-        threading.Thread(target=_exit_with_parent, args=(read_fd,), daemon=True).start()
     setup, _ = receiver.receive()
     try:
         active = [*layers, *apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])]
@@ -86,6 +86,12 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
     except Exception:  # noqa: BLE001 - the grader's own failure, before any student code: never the student's
         protocol.send(write_fd, {"event": "harness_error", "detail": traceback.format_exc()[-MAX_MESSAGE_CHARS:]})
         return
+    # The watch for the grader's death starts only now, confined as this thread is: started before,
+    # it kept every privilege the layers took from this thread, and a red team's file ran its own
+    # Python in it as root (confine._alone). No thread to be had (other processes of its uid hold
+    # the count): serve without it; a child busy when the grader dies then runs on to its CPU limit.
+    with contextlib.suppress(RuntimeError):
+        threading.Thread(target=_exit_with_parent, args=(read_fd,), daemon=True).start()
     protocol.send(write_fd, {"event": "confined", "layers": active})
     protocol.send(write_fd, runner.load())
     if runner.function is None:

@@ -33,6 +33,7 @@ import site
 import stat
 import sys
 import threading
+import time
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -107,6 +108,7 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
     "no-landlock-kernel" to act as on a kernel without Landlock (where a child that keeps uid 0 is
     refused: UnconfinableRoot); `gpu` opens the GPU's device nodes to it; no frame of a function
     whose globals are `secret_globals` (the canary's module) is handed out."""
+    _alone()
     active = []
     # The first the kernel's OOM killer takes, before the grader, its zygote or anything else of
     # the host's: memory no process owns (a socket's buffers, say) made it take the zygote. Any
@@ -139,6 +141,33 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
     sys.addaudithook(_auditor(workdir, record_fd, record_key, secret_globals))
     active.append("audit hook")
     return active
+
+
+def _alone(wait: float = 2.0) -> None:
+    """Wait until this is the process's only thread, or refuse to confine it. Every layer below holds
+    only the thread that applies it (seccomp, Landlock, capabilities and no-new-privileges are each
+    a thread's own; only the uid is the process's): a red team's child hijacked the grader's own
+    watch for the parent's death, started before confinement, through a signal handler it patched,
+    and ran Python there as root with every capability (host files written, /etc/shadow read,
+    other students' cgroups and files changed, a process left behind). A thread made after this
+    inherits the confinement of the thread that makes it. (A finished thread of our own may take a
+    moment to leave the kernel's list: hence the wait.)"""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            others = [task for task in os.listdir("/proc/self/task") if int(task) != threading.get_native_id()]
+        except OSError as err:  # no /proc: no way to know; fail closed
+            raise RuntimeError(f"cannot count this process's threads before confining it ({err})") from None
+        if not others:
+            return
+        if time.monotonic() >= deadline:
+            names = []
+            for task in others:
+                with contextlib.suppress(OSError):
+                    names.append(Path(f"/proc/self/task/{task}/comm").read_text().strip())
+            raise RuntimeError(f"{len(others)} other thread(s) running before confinement ({', '.join(names)}): "
+                               "confinement would hold only the thread that applies it")
+        time.sleep(0.001)
 
 
 UNCONFINABLE_ROOT = (

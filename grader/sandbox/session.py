@@ -699,7 +699,12 @@ def _base_env() -> dict[str, str]:
     env.update(MPLBACKEND="Agg", OMP_NUM_THREADS="1", PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
                # torch.compile cannot start a compiler in the sandbox: it runs the function eagerly instead,
                # fullgraph=True included (which does not fall back on an error: an honest file got 1/10).
-               TORCHDYNAMO_DISABLE="1", TORCHDYNAMO_SUPPRESS_ERRORS="1", TORCHINDUCTOR_COMPILE_THREADS="1")
+               TORCHDYNAMO_DISABLE="1", TORCHDYNAMO_SUPPRESS_ERRORS="1", TORCHINDUCTOR_COMPILE_THREADS="1",
+               # Whether CUDA is there is asked of NVML rather than by starting the driver before confinement:
+               # threads the driver starts then would keep what confinement takes from the one that applies
+               # it, and confine._alone refuses to begin beside them. (OMP_NUM_THREADS=1 keeps numpy's
+               # OpenBLAS from starting a thread as it loads, for the same reason.)
+               PYTORCH_NVML_BASED_CUDA_CHECK="1")
     return env
 
 

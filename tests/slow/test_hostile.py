@@ -302,3 +302,39 @@ def test_a_busy_sandbox_ends_when_the_grader_is_killed():
     alive = [pid for pid in sandbox if Path(f"/proc/{pid}").exists()
              and (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z")]
     assert alive == []
+
+
+@pytest.mark.parametrize("skip", ["", "namespaces"])
+def test_every_thread_of_the_child_is_confined_as_its_main_thread(grade_file, sin, monkeypatch, skip):
+    """A red team's child ran its own Python, through a signal handler it patched, in the grader's
+    watch for its own death, started before confinement: that thread kept uid 0's capabilities, no
+    seccomp and no Landlock, and wrote the host's files, read /etc/shadow, changed other students'
+    cgroups and files and left a process running. The watch now starts after, confined alike, and no
+    other thread may be running when confinement begins (confine._alone)."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    outcome = grade_file(HOSTILE / "looks_for_an_unconfined_thread.py", sin)
+    assert outcome.score == sin.max_score, outcome.grader_error
+    counts = outcome.stdout.split(";")
+    assert int(counts[0].split()[1]) >= 2, outcome.stdout  # the watch is there to look at
+    assert counts[1].strip() == "unconfined 0", outcome.stdout
+    assert "'2', '1', '0000000000000000'" in outcome.stdout  # (seccomp filter, no-new-privileges, no capability)
+
+
+def test_confinement_refuses_to_begin_beside_another_thread():
+    """Each layer holds only the thread that applies it: with another thread running, confinement
+    would leave that thread free, so it refuses (the child's harness_error: the grader's failure);
+    a thread that has just finished is waited for."""
+    script = ("import threading, time\n"
+              "from grader.sandbox.confine import _alone\n"
+              "done = threading.Thread(target=time.sleep, args=(0.01,)); done.start(); done.join()\n"
+              "_alone(0.5)\n"
+              "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+              "try:\n"
+              "    _alone(0.2)\n"
+              "except RuntimeError as err:\n"
+              "    print('refused:', err)\n")
+    # (OMP_NUM_THREADS=1, as the child has it: numpy's OpenBLAS otherwise starts a thread as it loads)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("refused: 1 other thread(s) running before confinement"), done.stdout
