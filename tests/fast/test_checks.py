@@ -10,6 +10,7 @@ import pytest
 
 from grader import checks, exercise, feedback, score, verdict
 from grader.canary import Secret, secret_derivative
+from grader.exercise import Tolerance
 from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, ErrorInfo, Frame, LoadResult, Observations, Returned
 from grader.outcome import HELD_BACK
@@ -1375,3 +1376,18 @@ def test_elements_with_nan_on_both_calls_are_left_out_and_the_rest_of_the_input_
     assert not cos.passed and cos.data["bypassed"]
     only_secret = checks.check_autograd(_observations(np.cos, canary=lambda x: nan_at_1(secret(x))), sin)
     assert not only_secret.passed and only_secret.data["unproven"]
+
+
+def test_answers_that_overflow_the_relations_follow_nothing(sin):
+    """A red team answered -1.75e308 on one call and +1.75e308 on the other: S - P overflowed to inf,
+    and inf <= inf held "shifted" whatever R* was; S·R overflowed so for "scaled". With no derivative
+    taken at all that was "follows" (3.8-5.0/10), and beside autograd on half the inputs 7-8.8."""
+    big = 1.75e308
+    overflowing = _observations(lambda x: np.full_like(x, -big), canary=lambda x: np.full_like(x, big))
+    finding = checks.check_autograd(overflowing, sin)
+    assert not finding.passed and finding.data["unproven"] and "follows" not in finding.data["verdicts"], finding
+    t, m = np.array([2.0, -3.0]), np.array([2.4, -3.5])  # (|R| > 1, as log_sin's derivative has)
+    with np.errstate(over="ignore"):
+        assert verdict._wrong_kind(np.full(2, big), t, t, m, Tolerance(1e-5, 1e-5)) == verdict.PARTLY
+        assert verdict._wrong_kind(t, np.full(2, big), t, m, Tolerance(1e-5, 1e-5)) == verdict.PARTLY
+    assert verdict._wrong_kind(2 * t, 2 * m, t, m, Tolerance(1e-5, 1e-5)) == verdict.FOLLOWS  # (a real scaling still)
