@@ -902,9 +902,15 @@ _PRETENDED = ("chmod", "fchmod", "fchmodat", "fchmodat2", "utime", "utimes", "fu
 _EVICTING = (20, 21)  # madvise's MADV_COLD and MADV_PAGEOUT: a mapped file's pages out of the cache
 _O_TMPFILE = 0o20000000  # the bit that makes O_TMPFILE (with O_DIRECTORY) on x86-64 and arm64
 # chattr's flags, the extended attributes' flags and project, the inode's generation (the 32-bit
-# forms as well): an owner sets them without a capability.
-_FILE_ATTRIBUTES = (0x40086602, 0x401C5820, 0x40087602, 0x40046602, 0x40047602,
-                    0x40806685, 0x800C6613)  # and fs-verity, and an fscrypt policy: an owner's too
+# forms as well, and ext4's own numbers for it, EXT4_IOC_SETVERSION and its 32-bit form: a red team's
+# child that kept uid 0 changed the generation and ctime of a file under /usr through them, the
+# generic numbers refused): an owner sets them without a capability.
+_FILE_ATTRIBUTES = (0x40086602, 0x401C5820, 0x40087602, 0x40046602, 0x40047602, 0x40086604, 0x40046604,
+                    0x40806685, 0x800C6613,  # and fs-verity, and an fscrypt policy: an owner's too
+                    # and FS_IOC_GETFSMAP, which needs no capability on ext4: the whole disk's map (every
+                    # inode's number, size and blocks, /root's and other children's folders included)
+                    # through any file the child may read (a red team's)
+                    0xC0C0583B)
 
 
 # fcntl's F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE and F_NOTIFY (asking stays allowed).

@@ -264,11 +264,12 @@ def test_a_child_that_keeps_uid_0_changes_nothing_the_host_keeps(tmp_path, monke
     # A file's mode and times, and locks, are answered as done and nothing is done (the host state
     # below, and no lock to be seen through a second open of the file).
     pretended = {"chmod", "fchmod", "utime", "flock", "posix_lock", "ofd_lock"}
-    assert len(tried) == 38 and {k for k, result in tried.items() if result == "DID"} == pretended, tried
+    assert len(tried) == 41 and {k for k, result in tried.items() if result == "DID"} == pretended, tried
     assert {tried[k] for k in ("seccomp_filter_high_bits", "madvise_pageout_high_bits", "pdeathsig_high_bits")} == {
         "EPERM"}
     assert tried["lock_taken"] == "NONE"
     assert tried["memfd_secret"] == tried["seccomp_filter"] == "EPERM"
+    assert {tried[k] for k in ("setversion", "ext4_setversion", "ext4_setversion32", "getfsmap")} == {"EPERM"}
     assert {tried[k] for k in ("fadvise_dontneed", "readahead", "mincore", "madvise_pageout", "cachestat")} == {"EPERM"}
     assert tried["aio"] == tried["epoll"] == "ENOSYS" and tried["queued_signals"] == "EAGAIN"
     assert tried["pipe_size"] == tried["thread_with_own_descriptors"] == "EPERM"
