@@ -69,3 +69,35 @@ def test_a_child_within_the_bound_runs_on_and_an_ended_one_ends_the_watch():
     time.sleep(0.1)
     assert thread_count(f"/proc/{few.pid}/status") is None and not stopped.is_set()
     watch.close()
+
+
+SPARSE = """
+import ctypes, mmap
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+for i in range({pages}):  # a page each, 1 GiB apart: a page table and its directory for every one
+    at = libc.mmap((1 << 40) + (i << 30), 4096, 3, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
+    ctypes.memset(at, 1, 1)
+print("ready", flush=True)
+import time; time.sleep(60)
+"""
+
+
+def test_a_child_keeping_page_tables_no_limit_counts_is_stopped():
+    """Without a cgroup nothing counts page tables: a red team's 64,000 mappings of a page, 1 GiB
+    apart, held 513 MB of them within 928 MB of address space, and with the rest of its limit filled
+    took 4.2 GiB from the host at 10/10. The watch that counts threads there stops it past 64 MiB."""
+    sparse = subprocess.Popen([sys.executable, "-c", SPARSE.format(pages=10_000)], stdout=subprocess.PIPE)
+    try:
+        assert sparse.stdout is not None and sparse.stdout.readline() == b"ready\n"
+        stopped = threading.Event()
+        watch = ThreadWatch(sparse.pid, stopped.set)
+        assert stopped.wait(5), open(f"/proc/{sparse.pid}/status").read()
+        assert watch.exceeded == "keeping more than 64 MiB of page tables"
+        with_cgroup = ThreadWatch(sparse.pid, stopped.clear, refused=lambda: False)  # (a cgroup charges them)
+        time.sleep(0.2)
+        assert stopped.is_set() and with_cgroup.exceeded == ""
+    finally:
+        sparse.kill()
+        sparse.wait()
