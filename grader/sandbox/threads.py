@@ -70,7 +70,8 @@ class ThreadWatch:
             tables = fields[1]
             if tables is not None and tables > self.MAX_PAGE_TABLES_KIB and not self._done.is_set():
                 self.exceeded = f"keeping more than {self.MAX_PAGE_TABLES_KIB >> 10} MiB of page tables"
-                self.allowed = f"{self.MAX_PAGE_TABLES_KIB >> 10} MiB of page tables, which its memory limit cannot count"
+                self.allowed = (f"{self.MAX_PAGE_TABLES_KIB >> 10} MiB of page tables, which its memory limit "
+                                "cannot count")
                 self._stop()
                 return
 

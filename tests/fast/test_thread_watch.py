@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from grader.sandbox.threads import ThreadWatch, thread_count
 
@@ -93,7 +94,7 @@ def test_a_child_keeping_page_tables_no_limit_counts_is_stopped():
         assert sparse.stdout is not None and sparse.stdout.readline() == b"ready\n"
         stopped = threading.Event()
         watch = ThreadWatch(sparse.pid, stopped.set)
-        assert stopped.wait(5), open(f"/proc/{sparse.pid}/status").read()
+        assert stopped.wait(5), Path(f"/proc/{sparse.pid}/status").read_text()
         assert watch.exceeded == "keeping more than 64 MiB of page tables"
         with_cgroup = ThreadWatch(sparse.pid, stopped.clear, refused=lambda: False)  # (a cgroup charges them)
         time.sleep(0.2)
