@@ -1391,3 +1391,21 @@ def test_answers_that_overflow_the_relations_follow_nothing(sin):
         assert verdict._wrong_kind(np.full(2, big), t, t, m, Tolerance(1e-5, 1e-5)) == verdict.PARTLY
         assert verdict._wrong_kind(t, np.full(2, big), t, m, Tolerance(1e-5, 1e-5)) == verdict.PARTLY
     assert verdict._wrong_kind(2 * t, 2 * m, t, m, Tolerance(1e-5, 1e-5)) == verdict.FOLLOWS  # (a real scaling still)
+
+
+def test_an_answer_matching_the_secret_at_one_x_only_is_no_remembered_answer(sin):
+    """hn108: a cos(x)·2x for cos(x²), the same wrong answer on every call, was told of "answers
+    remembered between calls" on 3 runs of 24, where a 0-d input's (or one value repeated) wrong
+    answer fell within the slack of autograd's under the secret: every element matched, at one x.
+    A cache shows at two different x at least."""
+    one_x = GridCase(np.full(4, round_to(VALUES, "float32")[2]), "float32", "cpu", "plain", "explicit")
+    wrong = _tensor(secret(one_x.values))  # the same answer on every call, by chance the secret's
+    r = CaseResult(case=one_x, calls=(wrong, wrong, wrong), secret=(False, False, True), input_changed=False,
+                   requires_grad_changed=False, grad_left=False, primitive_calls=3)
+    star = secret(one_x.values)
+    judged = verdict.Judged(verdict.BYPASSED, 0, float(star[0]), float(star[0]))
+    assert feedback.remembered_answer(judged, r, sin, SECRET) is None
+    cached = _observations(secret, canary=secret).cases[0]  # (a cache: the secret's answers at every x)
+    kept = secret(cached.case.values)
+    assert feedback.remembered_answer(verdict.Judged(verdict.BYPASSED, 0, float(kept[0]), float(kept[0])), cached,
+                                      sin, SECRET) is not None
