@@ -482,7 +482,8 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                                     remembered=np.concatenate(moved) if moved else None,
                                     mistakes=[np.concatenate(values) for values in slips])
     if named is None:
-        named = feedback.undefined_cause(every_x, every_got, every_truth, ex)
+        shown = float(example.case.values.ravel()[0]) if example.case.values.size == 1 else None
+        named = feedback.undefined_cause(every_x, every_got, every_truth, ex, shown)
     if named is None and ex.elementwise and _divided_by_size(got, truth, tol):
         # Each input's answer the derivative over its own number of elements: a factor per input,
         # which no one scale of all of them shows (a helper's y.mean().backward() was told only to

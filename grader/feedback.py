@@ -330,15 +330,18 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
     return None
 
 
-def undefined_cause(x: np.ndarray, got: np.ndarray, truth: np.ndarray, ex: Exercise) -> Cause | None:
+def undefined_cause(x: np.ndarray, got: np.ndarray, truth: np.ndarray, ex: Exercise,
+                    shown: float | None = None) -> Cause | None:
     """NaN or an infinity where the derivative is a number, named with the first such x (a hunter's
-    2·log(x) for log(x²) was told only that its values differ by more than the tolerance)."""
+    2·log(x) for log(x²) was told only that its values differ by more than the tolerance); `shown`,
+    the x of the example beside it, which may have a number of its own that is wrong."""
     found = _first_undefined(x, got, truth)
     if found is None:
         return None
     at_x, value, want = found
     why, advice = _undefined_words(ex)
-    return Cause("undefined", f"Likely cause: your function returned {value} at x = {at_x:.6g}, where the "
+    also = "also " if shown is not None and at_x != shown else ""
+    return Cause("undefined", f"Likely cause: your function {also}returned {value} at x = {at_x:.6g}, where the "
                  f"derivative is {want:.6g}: {why}", advice)
 
 
@@ -580,9 +583,12 @@ def _first_undefined(x: np.ndarray, got: np.ndarray, truth: np.ndarray) -> tuple
 
 
 def _undefined_words(ex: Exercise) -> tuple[str, str]:
-    """(why, what to do) for NaN or an infinity where the derivative is a number."""
-    return (f"a step undefined there (the log or square root of a negative number, or 0/0), as in a rewritten form "
-            f"of {_named(ex.value)} that does not hold for every x: 2·log(x) for log(x²) is NaN below 0.",
+    """(why, what to do) for NaN or an infinity where the derivative is a number. (The log's example
+    only where the exercise has a log: sin_cos_norm's sqrt(‖x‖²)² was told of 2·log(x), a hunter's.)"""
+    example = ("log(x) where x may be negative (2·log(x) for log(x²), or log(x)**2) is NaN below 0"
+               if "log(" in ex.value else "sqrt(u)**2 for u has an infinite derivative at 0, and 0 times it is NaN")
+    return (f"a step undefined there (the log or square root of a negative number or of 0, or 0/0), as in a form "
+            f"of {_named(ex.value)} that does not hold for every x: {example}.",
             f"Differentiate exactly {in_torch(ex.value)} with autograd, as written.")
 
 
