@@ -749,7 +749,10 @@ def check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
         return Finding("input_untouched", True, 1.0, "It leaves the caller's tensor as it was.")
     r = min(bad, key=lambda r: r.case.size_key())
     what = ("changed the values of x in place" if r.input_changed else
-            "turned on requires_grad of the caller's tensor x" if r.requires_grad_changed else
+            # (an input that already required grad had it turned off: a hunter's x.requires_grad_(False)
+            # was told it had turned it on)
+            f"turned {'off' if r.case.layout in TRACKED_LAYOUTS else 'on'} requires_grad of the caller's tensor x"
+            if r.requires_grad_changed else
             "left a gradient in the caller's x.grad")
     summary = f"It changes the caller's tensor on {len(bad)} of {len(obs.cases)} inputs."
     return Finding("input_untouched", False, 0.0, summary,

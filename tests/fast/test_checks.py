@@ -1415,3 +1415,12 @@ def test_an_answer_matching_the_secret_at_one_x_only_is_no_remembered_answer(sin
     kept = secret(cached.case.values)
     assert feedback.remembered_answer(verdict.Judged(verdict.BYPASSED, 0, float(kept[0]), float(kept[0])), cached,
                                       sin, SECRET) is not None
+
+
+def test_requires_grad_turned_off_is_told_as_off(sin):
+    """hn108: x.requires_grad_(False) on an input that already required grad was told it had "turned
+    on requires_grad of the caller's tensor"."""
+    for layout, said in (("plain", "turned on requires_grad"), ("requires_grad", "turned off requires_grad")):
+        obs = _observations(np.cos, canary=secret, layout=layout, requires_grad_changed=True)
+        finding = checks.check_input_untouched(obs, sin)
+        assert not finding.passed and said in finding.example, finding.example
