@@ -142,8 +142,9 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "an in-place operation (like sin_ or +=) changed a tensor that requires grad.",
      "Use out-of-place operations: y = {value}."),
     (r"Can't call numpy\(\) on Tensor that requires grad", "numpy_requires_grad",
-     "numpy() was called on a tensor that autograd is tracking.",
-     "Return the torch tensor x.grad itself; the grader wants a tensor, not a numpy array."),
+     "numpy() was called on a tensor that autograd is tracking (to print it, or to return it).",
+     "Call .detach().numpy() where you need numpy's numbers (printing or plotting), and return the torch tensor "
+     "x.grad itself: the grader wants a tensor, not a numpy array."),
     (r"backward through the graph a second time", "backward_twice",
      "backward() ran twice through the same graph.",
      "Compute y = {value} again for each backward(), or call backward() only once."),

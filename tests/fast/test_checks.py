@@ -1424,3 +1424,10 @@ def test_requires_grad_turned_off_is_told_as_off(sin):
         obs = _observations(np.cos, canary=secret, layout=layout, requires_grad_changed=True)
         finding = checks.check_input_untouched(obs, sin)
         assert not finding.passed and said in finding.example, finding.example
+
+
+def test_numpy_of_a_tracked_tensor_for_printing_is_told_to_detach(sin):
+    """hn108: print(x.numpy()) inside the function was told only to return x.grad, not a numpy array."""
+    cause = feedback.explain_error(ErrorInfo("RuntimeError", "Can't call numpy() on Tensor that requires grad. "
+                                             "Use tensor.detach().numpy() instead."), sin)
+    assert ".detach().numpy()" in cause.advice and "printing" in cause.advice
