@@ -701,8 +701,13 @@ def check_contract(obs: Observations, ex: Exercise) -> Finding:
     bad = [r for r in obs.cases if r.plain.kind != "error" and not contract_ok(r.plain, r.case)]
     summary = f"Does not return a tensor like x on {len(obs.cases) - len(good)} of {len(obs.cases)} inputs.{borrowed}"
     if not bad:
+        # (the check that shows them: a hunter's errors only on inputs that require grad were sent to a
+        # correctness that had passed)
+        raised = {r.case.layout for r in obs.cases if not contract_ok(r.plain, r.case)}
+        where = ("correctness and tracked_inputs" if raised & set(PLAIN_LAYOUTS) and raised & set(TRACKED_LAYOUTS)
+                 else "tracked_inputs" if raised <= set(TRACKED_LAYOUTS) else "correctness")
         return Finding("contract", False, (len(good) - lost) / len(obs.cases), summary,
-                       cause="Those calls raised an exception (see correctness).")
+                       cause=f"Those calls raised an exception (see {where}).")
     r = obs.minimal.get("contract") or min(bad, key=lambda r: r.case.size_key())
     expected = f"a {r.case.dtype} tensor of shape {r.case.shape} on {r.case.device}"
     precision = feedback.precision_cause(r.case, r.plain.dtype) if r.plain.kind == "tensor" else None

@@ -1431,3 +1431,15 @@ def test_numpy_of_a_tracked_tensor_for_printing_is_told_to_detach(sin):
     cause = feedback.explain_error(ErrorInfo("RuntimeError", "Can't call numpy() on Tensor that requires grad. "
                                              "Use tensor.detach().numpy() instead."), sin)
     assert ".detach().numpy()" in cause.advice and "printing" in cause.advice
+
+
+def test_contract_points_to_the_check_that_shows_the_errors(sin):
+    """hn108: errors only on inputs that require grad were sent to "see correctness", which had passed."""
+    raised = Returned("error", error=ErrorInfo("AttributeError", "'NoneType' object has no attribute 'clone'"))
+    fine = _observations(np.cos, canary=secret, layout="strided")
+    for layout, where in (("requires_grad", "see tracked_inputs"), ("plain", "see correctness")):
+        failing = _observations(np.cos, canary=secret, layout=layout).cases[0]
+        failing = dataclasses.replace(failing, calls=(raised, raised, raised))
+        obs = dataclasses.replace(fine, cases=(*fine.cases, failing), planned=(*fine.planned, failing.case))
+        finding = checks.check_contract(obs, sin)
+        assert not finding.passed and where in finding.cause, finding
