@@ -399,6 +399,16 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                                   "from (torch.zeros(()), say), which autograd did not record.",
                                   f"Compute {feedback.in_torch(ex.value)} on x as a whole tensor, not element by "
                                   "element: an operation on x records it even when x is empty.")
+        cases = obs.cases if obs is not None else bad
+        if cause.key == "not_a_tensor" and "'NoneType'" in first.error.message and \
+                all(r.case.tracked for r in bad) and any(not r.case.tracked for r in cases):
+            # Only where the input already requires grad: x.grad of a tensor that is no leaf (a hunter's
+            # requires_grad_() on the caller's x was told backward() returns None, on a line of its own).
+            return feedback.Cause("none_nonleaf", "Likely cause: .grad was None only where the input already "
+                                  "requires grad. A tensor made from such an input without .detach() (x.clone(), "
+                                  "x * 1, x itself when it is not a leaf) is no leaf, and autograd leaves the .grad "
+                                  "of a tensor that is not a leaf None.",
+                                  "Work on a fresh leaf: x = x.detach().clone().requires_grad_(True).")
         if cause.key == "memory":
             limit = f"{ex.limits.memory_gib:g} GiB"
             return feedback.Cause("memory", f"Likely cause: the function needed more memory than the {limit} "

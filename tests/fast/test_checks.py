@@ -1443,3 +1443,16 @@ def test_contract_points_to_the_check_that_shows_the_errors(sin):
         obs = dataclasses.replace(fine, cases=(*fine.cases, failing), planned=(*fine.planned, failing.case))
         finding = checks.check_contract(obs, sin)
         assert not finding.passed and where in finding.cause, finding
+
+
+def test_none_grad_only_where_the_input_is_no_leaf_is_told_so(sin):
+    """hn108: x.requires_grad_() on the caller's x, then x.grad.clone(), raised only where x was no
+    leaf, and was told that backward() returns None and to call it on a line of its own."""
+    raised = Returned("error", error=ErrorInfo("AttributeError", "'NoneType' object has no attribute 'clone'"))
+    fine = _observations(np.cos, canary=secret)
+    failing = dataclasses.replace(_observations(np.cos, canary=secret, layout="nonleaf").cases[0],
+                                  calls=(raised, raised, raised))
+    obs = dataclasses.replace(fine, cases=(*fine.cases, failing), planned=(*fine.planned, failing.case))
+    finding = checks.check_tracked_inputs(obs, sin)
+    assert not finding.passed and finding.data["cause"] == "none_nonleaf", finding
+    assert "line of its own" not in finding.advice
