@@ -65,10 +65,12 @@ def trace_input(ex: Exercise) -> tuple[GridCase, int]:
     return GridCase(np.array(ex.trace_x, dtype=np.float64), "float64", "cpu", "plain", "general"), 0
 
 
-def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True) -> BackwardPass | None:
+def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True,
+             shown_somewhere: bool = False) -> BackwardPass | None:
     """The passes at the recorded input, compared. `proven`: the canary showed autograd of the
     primitive on every input (a pass that ran no backward then carried the derivative forward);
-    `moved`: no input's answer stood still under the canary (none bypassed autograd)."""
+    `moved`: no input's answer stood still under the canary (none bypassed autograd);
+    `shown_somewhere`: it showed autograd on some input."""
     traced = obs.traced
     if traced is None or not traced.student:
         return None
@@ -122,10 +124,11 @@ def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True) 
             sentence, at = _unproven_route(student, ref_steps, ex, sample, at)
             return replace(base, divergence=sentence, diverges_at=at, reference_at=ref_at)
         sentence = None  # none moved: whatever the route, the answer is another's ("did not come from it")
-    if sentence is None and not proven and right and moved:
-        # The pass and the value agree here, and every answer moved under the canary: what failed lies
-        # on other inputs (a hunter's x ** 2.0000001, NaN below 0, was told its answer "did not come
-        # from" this pass).
+    if sentence is None and not proven and right and (moved or shown_somewhere):
+        # The pass and the value agree here, and every answer moved under the canary, or some showed
+        # autograd: what failed lies on other inputs (a hunter's x ** 2.0000001, NaN below 0, was told
+        # its answer "did not come from" this pass, and another's sum over the last dimension only, the
+        # whole sum at this 1-d input, too).
         return replace(base, divergence=(
             f"Your pass at x = {_fmt(sample)} is the reference's and its value agrees, but on other inputs your "
             f"answers did not follow autograd of {ex.watched} under the canary (see autograd)."))

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import backward, checks, feedback, probe, safe_text, sandbox, score, submission
+from grader import backward, checks, feedback, probe, safe_text, sandbox, score, submission, verdict
 from grader.exercise import Exercise
 from grader.grids import PLAIN_LAYOUTS, grid_seed
 from grader.observations import Observations, Output
@@ -138,8 +138,10 @@ def _described(obs: Observations, ex: Exercise, findings: list[Finding]) -> Back
     autograd = next((f for f in findings if f.name == "autograd"), None)
     proven = autograd is not None and not autograd.data.get("unproven", True)
     moved = autograd is not None and not autograd.data.get("bypassed", True)
+    verdicts = autograd.data.get("verdicts", {}) if autograd is not None else {}
+    shown = any(verdicts.get(name, 0) for name in verdict.SHOWN)
     try:
-        return backward.describe(obs, ex, proven, moved)
+        return backward.describe(obs, ex, proven, moved, shown)
     except Exception:  # noqa: BLE001 - the recorded numbers are the submission's; the score stands without them
         return None
 

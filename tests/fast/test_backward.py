@@ -38,10 +38,10 @@ REFERENCE = call([(step("SumBackward0", [1], [1.0], grad_in=1.0),
                    step("SinBackward0", [-1], [COS], grad_in=1.0, u=X, local=COS))], COS)
 
 
-def described(first, second=None, proven=True, hits=(), moved=True):
+def described(first, second=None, proven=True, hits=(), moved=True, shown_somewhere=False):
     traced = Traced((X, 1.25), 0, "float64", (first, second or first), REFERENCE)
     obs = Observations(load=LoadResult(True), traced=traced, source_hits=tuple(hits))
-    result = backward.describe(obs, exercise.load("sin"), proven, moved)
+    result = backward.describe(obs, exercise.load("sin"), proven, moved, shown_somewhere)
     assert result is not None
     return result
 
@@ -107,6 +107,10 @@ def test_a_right_pass_whose_answer_did_not_follow_the_canary_is_not_called_right
     assert elsewhere.divergence is not None and "did not come from it" not in elsewhere.divergence
     assert elsewhere.divergence.startswith("Your pass at x = 0.75 is the reference's and its value agrees, but on "
                                            "other inputs your answers did not follow autograd of sin(x)")
+    # Some inputs stood still, others showed autograd: other inputs too (hn108's sum over the last
+    # dimension only, the whole sum at the 1-d sample, was told its answer did not come from its pass).
+    some = described(call([sin_pass()], COS), proven=False, moved=False, shown_somewhere=True)
+    assert some.divergence is not None and some.divergence.startswith("Your pass at x = 0.75 is the reference's")
 
 
 def test_the_right_gradient_by_an_unproven_route_is_not_called_a_wrong_factor():
