@@ -286,6 +286,13 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
         ("identity", x, "your values equal x itself.", "Return x.grad after calling backward(), not x."),
         ("x_times", x * truth, f"your values equal x·{formula}: y.backward(x) uses x as the incoming gradient.",
          "Call y.sum().backward() or y.backward(torch.ones_like(y)) instead."),
+        # (every failing number negative in the reference, and positive back: a grid also holds positive
+        # ones, which a negated gradient would fail too, so this is a size without its sign; hn108's
+        # t.grad.norm() was told its sign was flipped)
+        ("absolute", np.abs(truth) if truth.size and np.all(truth < 0) else np.full_like(truth, np.nan),
+         f"your values are the size of {formula} without its sign: where the derivative is negative they came back "
+         "positive, as .norm(), abs() or the square root of a square give.",
+         "Return the gradient itself, x.grad, with its sign and its shape (no .norm() or abs())."),
         ("negated", -truth, f"your values are {formula[1:] if formula.startswith('-') else '-' + formula}: the "
          "sign is flipped (a negated gradient, or the derivative of the function at -x).",
          f"Differentiate {_named(ex.value)} itself, at x, and return the gradient as it is."),
@@ -304,7 +311,7 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
                      "answers between calls (a cache keyed by the input, say).",
                      "Compute the derivative afresh on every call, with no answers kept from earlier calls.")
     if ex.value == "sin(x)":  # the classic slip of this exercise: the derivative of cos instead
-        candidates.insert(4, ("second", -np.sin(x), "your values are -sin(x), the derivative of cos(x), not of "
+        candidates.insert(5, ("second", -np.sin(x), "your values are -sin(x), the derivative of cos(x), not of "
                               "sin(x).", "Differentiate sin(x)."))
     for key, values, text, advice in candidates:
         if np.all(np.isfinite(values)) and like(values):

@@ -1456,3 +1456,14 @@ def test_none_grad_only_where_the_input_is_no_leaf_is_told_so(sin):
     finding = checks.check_tracked_inputs(obs, sin)
     assert not finding.passed and finding.data["cause"] == "none_nonleaf", finding
     assert "line of its own" not in finding.advice
+
+
+def test_a_size_without_its_sign_is_not_called_a_flipped_sign(sin):
+    """hn108: t.grad.norm() answered |cos(x)| on 0-d inputs, failing only where cos is negative, and
+    was told its sign was flipped. A negated gradient fails where it is positive too."""
+    x = np.array([2.0, 2.5, 3.0])  # cos negative at each
+    absolute = feedback.explain_values(x, np.abs(np.cos(x)), np.cos(x), np.sin(x), sin, 1e-6)
+    assert absolute is not None and absolute.key == "absolute" and "no .norm() or abs()" in absolute.advice
+    mixed = np.array([0.5, 2.0, 3.0])
+    negated = feedback.explain_values(mixed, -np.cos(mixed), np.cos(mixed), np.sin(mixed), sin, 1e-6)
+    assert negated is not None and negated.key == "negated"
