@@ -521,6 +521,14 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"which does not change when autograd's derivative of {ex.primitive} does", shown,
                      "Likely cause: y was returned instead of x.grad (see correctness).",
                      "After y.sum().backward(), the derivative is in x.grad: return x.grad, not y.")
+    if judged.verdict == verdict.BYPASSED and _ones_on_both(r, ex):
+        # A hunter's gradient with respect to y (the ones backward() starts from) was told its value was
+        # computed another way, "cos(x) written out", where correctness had named the incoming gradient.
+        return Words(f"your answer is 1 everywhere, the gradient that backward() starts from, which does not "
+                     f"change when autograd's derivative of {ex.primitive} does", shown,
+                     "Likely cause: the gradient of y (y.grad, or the ones passed to backward) was returned instead "
+                     "of the gradient of x (see correctness).",
+                     "Return x.grad, the gradient with respect to x, after y.sum().backward().")
     remembered = remembered_answer(judged, r, ex, secret) if judged.verdict == verdict.BYPASSED else None
     if remembered is not None:
         # Its answer under the secret was autograd's, and a plain call returned the same: a hunter's
@@ -598,6 +606,14 @@ def _undefined_words(ex: Exercise) -> tuple[str, str]:
     return (f"a step undefined there (the log or square root of a negative number or of 0, or 0/0), as in a form "
             f"of {_named(ex.value)} that does not hold for every x: {example}.",
             f"Differentiate exactly {in_torch(ex.value)} with autograd, as written.")
+
+
+def _ones_on_both(r: CaseResult, ex: Exercise) -> bool:
+    """Whether the plain call and the one under the secret both answered ones, and nothing else,
+    where the derivative is not 1 (cos(x) at x = 0 is)."""
+    plain, hidden = values_of(r.plain, r.case), values_of(r.under_secret, r.case)
+    return plain is not None and hidden is not None and plain.size > 0 and bool(np.all(plain == 1)) and \
+        bool(np.all(hidden == 1)) and not np.allclose(ex.reference(r.case.values), 1)
 
 
 def _zero_on_both(r: CaseResult) -> bool:

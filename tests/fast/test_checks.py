@@ -1467,3 +1467,13 @@ def test_a_size_without_its_sign_is_not_called_a_flipped_sign(sin):
     mixed = np.array([0.5, 2.0, 3.0])
     negated = feedback.explain_values(mixed, -np.cos(mixed), np.cos(mixed), np.sin(mixed), sin, 1e-6)
     assert negated is not None and negated.key == "negated"
+
+
+def test_the_gradient_of_y_is_not_told_it_wrote_the_formula(sin):
+    """hn108: a gradient with respect to y (ones, on every call) was told by the autograd check that its
+    value was computed another way, "cos(x) written out", where correctness named the incoming gradient."""
+    ones = checks.check_autograd(_observations(np.ones_like, canary=np.ones_like), sin)
+    assert not ones.passed and "the gradient that backward() starts from" in ones.summary
+    assert "written out" not in ones.cause and "x.grad" in ones.advice
+    cos = checks.check_autograd(_observations(np.cos, canary=np.cos, primitive_calls=0), sin)
+    assert "backward() starts from" not in cos.summary
