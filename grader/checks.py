@@ -399,6 +399,15 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                                   "from (torch.zeros(()), say), which autograd did not record.",
                                   f"Compute {feedback.in_torch(ex.value)} on x as a whole tensor, not element by "
                                   "element: an operation on x records it even when x is empty.")
+        if cause.key == "exception" and all(r.case.values.size == 0 for r in bad):
+            # (a hunter's vmap(grad(...)) and functional.jacobian raise on an empty x, as they do at home;
+            # "run it yourself and read the traceback" did not say that only empty inputs failed)
+            return feedback.Cause("empty_raised", "Likely cause: your function raised only on empty tensors (x with "
+                                  "no elements, such as torch.tensor([]) or shape (0, 3)): some ways to differentiate "
+                                  "(torch.func.vmap, torch.autograd.functional.jacobian) raise on an empty batch.",
+                                  "Return an empty gradient for an empty x (if x.numel() == 0: return "
+                                  "torch.zeros_like(x)), or differentiate x as a whole tensor: "
+                                  "torch.autograd.grad(y.sum(), x) works on empty tensors too.")
         cases = obs.cases if obs is not None else bad
         if cause.key == "not_a_tensor" and "'NoneType'" in first.error.message and \
                 all(r.case.tracked for r in bad) and any(not r.case.tracked for r in cases):

@@ -1477,3 +1477,16 @@ def test_the_gradient_of_y_is_not_told_it_wrote_the_formula(sin):
     assert "written out" not in ones.cause and "x.grad" in ones.advice
     cos = checks.check_autograd(_observations(np.cos, canary=np.cos, primitive_calls=0), sin)
     assert "backward() starts from" not in cos.summary
+
+
+def test_errors_only_on_empty_inputs_are_named_so(sin):
+    """hn108: vmap(grad(...)) and functional.jacobian raise on an empty x (as at home) and were told only
+    to run the input themselves and read the traceback."""
+    raised = Returned("error", error=ErrorInfo("RuntimeError", "vmap: Expected all tensors to have the same size"))
+    empty = GridCase(np.zeros(0), "float32", "cpu", "plain", "explicit")
+    fine = _observations(np.cos, canary=secret)
+    failing = dataclasses.replace(fine.cases[0], case=empty, calls=(raised, raised, raised))
+    obs = dataclasses.replace(fine, cases=(*fine.cases, failing), planned=(*fine.planned, empty))
+    finding = checks.check_correctness(obs, sin)
+    assert not finding.passed and finding.data["cause"] == "empty_raised", finding
+    assert "x.numel() == 0" in finding.advice
