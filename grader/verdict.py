@@ -333,7 +333,18 @@ def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol:
     # S is: scaling shows nothing there. Such an input is silent, not evidence either way (a red
     # team's cos(x) + 0.3 on calls it told apart by autograd at 0.5 "followed" autograd so on the one
     # input at 5π/2); 2·autograd there, an honest mistake, is not called a mixture either.
-    return NO_DATA if np.all((np.abs(t) <= atol) & (np.abs(p) <= atol)) else FOLLOWS
+    # Scaling shows autograd only where it needed R*'s numbers: where the unmoved answer (S = P) would
+    # fail it. A plain answer near 0 passes S·R = P·R* with any S near 0, whatever R* is: a red team's
+    # zeros, with one number a little above the slack on the secret call, were "follows" on every
+    # input (5.5-7.3/10, its formula credited on the inputs that cannot show it). Where R is near 0,
+    # not even the truth would need them, and there is nothing to count; elsewhere most elements must
+    # need them (an honest y.backward(x) is near 0 only near x = 0; 2·autograd nowhere).
+    with np.errstate(over="ignore", invalid="ignore"):
+        telling = ~_related(t * t, t * m, tol)
+        needed = telling & ~_related(p * t, p * m, tol)
+    if not telling.any():
+        return NO_DATA
+    return FOLLOWS if 2 * int(needed.sum()) > int(telling.sum()) else ZERO
 
 
 def _related(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> np.ndarray:

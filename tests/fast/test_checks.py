@@ -1490,3 +1490,17 @@ def test_errors_only_on_empty_inputs_are_named_so(sin):
     finding = checks.check_correctness(obs, sin)
     assert not finding.passed and finding.data["cause"] == "empty_raised", finding
     assert "x.numel() == 0" in finding.advice
+
+
+def test_zeros_with_a_bump_under_the_secret_follow_nothing():
+    """rt125: zeros on both calls, and one number a little above the slack on the secret call, met
+    S·R = P·R* on every element (P = 0 makes its right side 0 whatever R* is): "follows" on every
+    input that could show autograd, and the formula credited on those that could not (5.5-7.3/10).
+    Scaling shows autograd only where the unmoved answer would fail it, on most of the elements."""
+    tol = Tolerance(4e-4, 4e-4)
+    t, m = np.array([0.5, -0.3, 0.8, 0.2]), np.array([0.8, -0.6, 1.1, 0.45])
+    bump = np.array([0.9 * tol.atol / 0.5, 0.0, 0.0, 0.0])  # (moved: above the slack; S·R within it)
+    assert verdict._wrong_kind(np.zeros(4), bump, t, m, tol) == verdict.ZERO
+    assert verdict._wrong_kind(2 * t, 2 * m, t, m, tol) == verdict.FOLLOWS  # (2·autograd: an honest slip)
+    x = np.array([1e-6, 0.5, 1.0, 2.0])  # y.backward(x): near 0 only where x is
+    assert verdict._wrong_kind(x * t, x * m, t, m, tol) == verdict.FOLLOWS

@@ -13,6 +13,7 @@ import pytest
 
 from grader import exercise
 from grader.canary import FLOODED, is_secret_route
+from grader.exercise import load
 from grader.feedback import in_torch
 from tests.conftest import FIXTURES
 
@@ -73,6 +74,17 @@ def test_a_plot_in_a_windows_backend_is_drawn_without_one(grade_file, sin):
     outcome = grade_file(VERDICT / "honest_window_backend.py", sin)
     assert outcome.score == sin.max_score, [f.message for f in outcome.findings if not f.passed]
     assert outcome.sandbox_events == ()
+
+
+def test_zeros_with_a_bump_under_the_secret_show_no_autograd(grade_file):
+    """rt125: zeros on both calls and one number a little above the slack on the secret call passed
+    the scaled relation (S·R = P·R* with P = 0) on every input: 5.1/10 on cos_square, the formula by
+    hand credited where the secret cannot show. Now the loads point only."""
+    cos_square = load("cos_square")
+    outcome = grade_file(VERDICT / "zeros_with_a_bump_under_the_secret.py", cos_square)
+    autograd = _autograd(outcome)
+    assert outcome.score == cos_square.rubric["loads"], [f.message for f in outcome.findings]
+    assert "follows" not in autograd.data["verdicts"], autograd.data
 
 
 def test_a_primitive_on_numbers_the_canary_cannot_reach_is_unproven_but_not_called_a_bypass(grade_file, sin):
