@@ -141,6 +141,12 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
     (r"a leaf Variable that requires grad is being used in an in-place operation", "inplace_leaf",
      "an in-place operation (like sin_ or +=) changed a tensor that requires grad.",
      "Use out-of-place operations: y = {value}."),
+    # (a hunter's notebook export kept `get_ipython().run_line_magic('matplotlib', 'inline')`, and was
+    # told only that a name was used before it was defined)
+    (r"name 'get_ipython' is not defined", "notebook_magic",
+     "a line left from a notebook export: get_ipython() exists only inside Jupyter or IPython (a magic such "
+     "as %matplotlib inline becomes get_ipython().run_line_magic(...) in a .py file).",
+     "Delete the get_ipython(...) lines (the notebook's magics) from the file you submit."),
     (r"Can't call numpy\(\) on Tensor that requires grad", "numpy_requires_grad",
      "numpy() was called on a tensor that autograd is tracking (to print it, or to return it).",
      "Call .detach().numpy() where you need numpy's numbers (printing or plotting), and return the torch tensor "

@@ -1504,3 +1504,12 @@ def test_zeros_with_a_bump_under_the_secret_follow_nothing():
     assert verdict._wrong_kind(2 * t, 2 * m, t, m, tol) == verdict.FOLLOWS  # (2·autograd: an honest slip)
     x = np.array([1e-6, 0.5, 1.0, 2.0])  # y.backward(x): near 0 only where x is
     assert verdict._wrong_kind(x * t, x * m, t, m, tol) == verdict.FOLLOWS
+
+
+def test_a_notebook_magic_left_in_the_file_is_named(sin):
+    """hn108: get_ipython() left from a notebook export was told only that a name was not defined."""
+    cause = feedback.explain_error(ErrorInfo("NameError", "name 'get_ipython' is not defined"), sin)
+    assert cause.key == "notebook_magic" and "Jupyter" in cause.text and "Delete the get_ipython" in cause.advice
+    at_import = ErrorInfo("NameError", "name 'get_ipython' is not defined")
+    loads = checks.check_loads(Observations(load=LoadResult(False, error=at_import)), sin)
+    assert not loads.passed and "Jupyter" in loads.cause and "Delete the get_ipython" in loads.advice
