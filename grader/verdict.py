@@ -215,7 +215,7 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
     at = replace(at, plain_right=_close(plain[read], round_to(truth, r.case.dtype)[read], tol))
     if at.plain_right and bool(np.all(off <= 0)) and not half:
         return replace(at, verdict=PROVEN)
-    kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], slack)
+    kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], slack, factor[tells])
     if half and kind != BYPASSED:  # (unmoved is a bypass in any precision: the move is 0.15)
         return replace(at, verdict=ROUNDED, precision=half)
     if kind != FOLLOWS and r.unfollowed_calls:
@@ -307,8 +307,10 @@ def _half_precise(plain: np.ndarray, hidden: np.ndarray, truth: np.ndarray, star
                 and np.all(np.abs(hidden - star)[tells] <= slack.atol + slack.rtol * np.abs(star)[tells]))
 
 
-def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol: Tolerance) -> str:
-    """Name an answer that is not proven, from the elements the secret changes (`tol`: the secret's)."""
+def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol: Tolerance,
+                factor: np.ndarray | None = None) -> str:
+    """Name an answer that is not proven, from the elements the secret changes (`tol`: the secret's;
+    `factor`: the chain rule's factor there, Exercise.sensitivity, 1 where not given)."""
     atol, rtol = tol.atol, tol.rtol
     unchanged = np.abs(s - p) <= atol + rtol * np.abs(p)
     if np.all(unchanged):
@@ -339,9 +341,13 @@ def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol:
     # input (5.5-7.3/10, its formula credited on the inputs that cannot show it). Where R is near 0,
     # not even the truth would need them, and there is nothing to count; elsewhere most elements must
     # need them (an honest y.backward(x) is near 0 only near x = 0; 2·autograd nowhere).
+    # (Counted from the least move any draw makes, never from this draw's R*: same file, same score.
+    # Counted from R*, y.backward(x) scored 4.53 or 4.57 as the draw fell.)
+    factor = np.ones_like(t) if factor is None else factor
     with np.errstate(over="ignore", invalid="ignore"):
-        telling = ~_related(t * t, t * m, tol)
-        needed = telling & ~_related(p * t, p * m, tol)
+        widest = np.abs(t) + MAX_MOVE * factor  # |R*| at its largest
+        telling, needed = (np.abs(v) * MIN_MOVE * factor > 2 * (atol + rtol * np.abs(v) * widest) for v in (t, p))
+        needed &= telling
     if not telling.any():
         return NO_DATA
     return FOLLOWS if 2 * int(needed.sum()) > int(telling.sum()) else ZERO

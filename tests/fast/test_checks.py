@@ -1513,3 +1513,12 @@ def test_a_notebook_magic_left_in_the_file_is_named(sin):
     at_import = ErrorInfo("NameError", "name 'get_ipython' is not defined")
     loads = checks.check_loads(Observations(load=LoadResult(False, error=at_import)), sin)
     assert not loads.passed and "Jupyter" in loads.cause and "Delete the get_ipython" in loads.advice
+
+
+def test_what_scaling_needs_is_counted_the_same_under_every_draw():
+    """Counted from this draw's R*, y.backward(x) scored 4.53 or 4.57 as the draw fell (same file,
+    same score): the count now uses the least move any draw makes."""
+    tol, t = Tolerance(4e-4, 4e-4), np.ones(4)
+    x = np.array([1e-3, 1e-3, 1e-6, 1.0])
+    kinds = {verdict._wrong_kind(x * t, x * m, t, m, tol) for m in (t + 0.15, t + 0.6, t - 0.3)}
+    assert len(kinds) == 1, kinds

@@ -65,7 +65,7 @@ GOLDEN: dict[str, Golden] = {
         {"contract": ("float64 input came back as float32",)}),
     "mistake_backward_x": Golden(  # (inputs near 0 answered near 0 show no autograd: no autograd points;
         # x·cos(x) at 5π/2, a zero of cos, shows no scaling either)
-        "graded", 4.53, {"correctness", "autograd", "contract", "tracked_inputs"}, {"correctness": "x_times"},
+        "graded", 4.49, {"correctness", "autograd", "contract", "tracked_inputs"}, {"correctness": "x_times"},
         {"correctness": ("x·cos(x)", "y.backward(x) uses x as the incoming gradient"),
          "autograd": ("On 19 other inputs your answers were 0 or within 0.001 of it",)}),
     "mistake_two_sin": Golden(
