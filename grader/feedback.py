@@ -512,7 +512,7 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"tensor may reuse), or {ex.formula} (or another formula) on some calls and autograd on "
                      f"others; or {ex.primitive}'s argument computed a way that rounds it far from the exercise's "
                      "(a rewritten form, such as exp(2·log|x|) for x²).", advice)
-    if judged.verdict == verdict.BYPASSED and _zero_on_both(r):
+    if judged.verdict == verdict.BYPASSED and _both_answered(r, 0.0):
         # A hunter's t.grad.zero_() after backward() was told of cos written out and hand-written
         # backwards, where correctness had named the zeroing.
         return Words(f"your answers were 0, with the true derivative and with the secret one, and zeros never "
@@ -527,7 +527,8 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      f"which does not change when autograd's derivative of {ex.primitive} does", shown,
                      "Likely cause: y was returned instead of x.grad (see correctness).",
                      "After y.sum().backward(), the derivative is in x.grad: return x.grad, not y.")
-    if judged.verdict == verdict.BYPASSED and _ones_on_both(r, ex):
+    if judged.verdict == verdict.BYPASSED and _both_answered(r, 1.0) and \
+            not np.allclose(ex.reference(r.case.values), 1):  # (cos(x) at x = 0 is 1)
         # A hunter's gradient with respect to y (the ones backward() starts from) was told its value was
         # computed another way, "cos(x) written out", where correctness had named the incoming gradient.
         return Words(f"your answer is 1 everywhere, the gradient that backward() starts from, which does not "
@@ -614,18 +615,12 @@ def _undefined_words(ex: Exercise) -> tuple[str, str]:
             f"Differentiate exactly {in_torch(ex.value)} with autograd, as written.")
 
 
-def _ones_on_both(r: CaseResult, ex: Exercise) -> bool:
-    """Whether the plain call and the one under the secret both answered ones, and nothing else,
-    where the derivative is not 1 (cos(x) at x = 0 is)."""
+def _both_answered(r: CaseResult, value: float) -> bool:
+    """Whether the plain call and the one under the secret both answered `value` on every element,
+    and nothing else (zeros; ones, the gradient backward() starts from)."""
     plain, hidden = values_of(r.plain, r.case), values_of(r.under_secret, r.case)
-    return plain is not None and hidden is not None and plain.size > 0 and bool(np.all(plain == 1)) and \
-        bool(np.all(hidden == 1)) and not np.allclose(ex.reference(r.case.values), 1)
-
-
-def _zero_on_both(r: CaseResult) -> bool:
-    """Whether the plain call and the one under the secret both answered zeros, and nothing else."""
-    plain, hidden = values_of(r.plain, r.case), values_of(r.under_secret, r.case)
-    return plain is not None and hidden is not None and plain.size > 0 and not np.any(plain) and not np.any(hidden)
+    return plain is not None and hidden is not None and plain.size > 0 and bool(np.all(plain == value)) and \
+        bool(np.all(hidden == value))
 
 
 def _is_the_function(r: CaseResult, ex: Exercise) -> bool:

@@ -308,9 +308,9 @@ def _half_precise(plain: np.ndarray, hidden: np.ndarray, truth: np.ndarray, star
 
 
 def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol: Tolerance,
-                factor: np.ndarray | None = None) -> str:
+                factor: np.ndarray) -> str:
     """Name an answer that is not proven, from the elements the secret changes (`tol`: the secret's;
-    `factor`: the chain rule's factor there, Exercise.sensitivity, 1 where not given)."""
+    `factor`: the chain rule's factor there, Exercise.sensitivity)."""
     atol, rtol = tol.atol, tol.rtol
     unchanged = np.abs(s - p) <= atol + rtol * np.abs(p)
     if np.all(unchanged):
@@ -343,7 +343,6 @@ def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol:
     # need them (an honest y.backward(x) is near 0 only near x = 0; 2·autograd nowhere).
     # (Counted from the least move any draw makes, never from this draw's R*: same file, same score.
     # Counted from R*, y.backward(x) scored 4.53 or 4.57 as the draw fell.)
-    factor = np.ones_like(t) if factor is None else factor
     with np.errstate(over="ignore", invalid="ignore"):
         widest = np.abs(t) + MAX_MOVE * factor  # |R*| at its largest
         telling, needed = (np.abs(v) * MIN_MOVE * factor > 2 * (atol + rtol * np.abs(v) * widest) for v in (t, p))
@@ -355,10 +354,9 @@ def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol:
 
 def _related(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> np.ndarray:
     """Per element, whether `a` and `b` agree within `tol`, counting only numbers (under the caller's
-    errstate, which ignores overflow): answers of
-    ±1.75e308 overflowed S - P or S·R to inf, and inf <= inf held both relations whatever R* was (a
-    red team's "follows" with no derivative taken at all: 3.8-5.0/10, and 7-8.8 beside autograd on
-    half the inputs)."""
+    errstate, which ignores overflow): answers of ±1.75e308 overflowed S - P or S·R to inf, and
+    inf <= inf held both relations whatever R* was (a red team's "follows" with no derivative taken
+    at all: 3.8-5.0/10, and 7-8.8 beside autograd on half the inputs)."""
     apart, allowed = np.abs(a - b), tol.atol + tol.rtol * (np.abs(a) + np.abs(b))
     return np.isfinite(apart) & np.isfinite(allowed) & (apart <= allowed)
 

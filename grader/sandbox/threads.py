@@ -65,7 +65,7 @@ class ThreadWatch:
     def _watch(self) -> None:
         while not self._done.wait(self.INTERVAL_S):
             fields = status_fields(self._status, (b"Threads:", b"VmPTE:"))
-            if self._past(self.BURST, at_a_reply=False, threads=fields[0]) is not False:  # (None: it has ended)
+            if self._past(fields[0], self.BURST, at_a_reply=False) is not False:  # (None: it has ended)
                 return
             tables = fields[1]
             if tables is not None and tables > self.MAX_PAGE_TABLES_KIB and not self._done.is_set():
@@ -79,11 +79,11 @@ class ThreadWatch:
         """Whether the child, at every LOOK_EVERY-th reply (the same ones on every run), runs more
         than MAX_THREADS or was refused one (then it is stopped)."""
         self._replies += 1
-        return self._replies % self.LOOK_EVERY == 1 and bool(self._past(self.MAX_THREADS, at_a_reply=True))
+        return self._replies % self.LOOK_EVERY == 1 and \
+            bool(self._past(thread_count(self._status), self.MAX_THREADS, at_a_reply=True))
 
-    def _past(self, most: int, at_a_reply: bool, threads: int | None = -1) -> bool | None:
-        if threads == -1:
-            threads = thread_count(self._status)
+    def _past(self, threads: int | None, most: int, at_a_reply: bool) -> bool | None:
+        """Whether `threads` (None: the child has ended) is past `most`, or the kernel refused one."""
         if threads is None:
             return None
         if (threads > most or (at_a_reply and self._refused())) and not self._done.is_set():

@@ -1394,9 +1394,10 @@ def test_answers_that_overflow_the_relations_follow_nothing(sin):
     assert not finding.passed and finding.data["unproven"] and "follows" not in finding.data["verdicts"], finding
     t, m = np.array([2.0, -3.0]), np.array([2.4, -3.5])  # (|R| > 1, as log_sin's derivative has)
     with np.errstate(over="ignore"):
-        assert verdict._wrong_kind(np.full(2, big), t, t, m, Tolerance(1e-5, 1e-5)) == verdict.PARTLY
-        assert verdict._wrong_kind(t, np.full(2, big), t, m, Tolerance(1e-5, 1e-5)) == verdict.PARTLY
-    assert verdict._wrong_kind(2 * t, 2 * m, t, m, Tolerance(1e-5, 1e-5)) == verdict.FOLLOWS  # (a real scaling still)
+        assert verdict._wrong_kind(np.full(2, big), t, t, m, Tolerance(1e-5, 1e-5), np.ones(2)) == verdict.PARTLY
+        assert verdict._wrong_kind(t, np.full(2, big), t, m, Tolerance(1e-5, 1e-5), np.ones(2)) == verdict.PARTLY
+    # (a real scaling still)
+    assert verdict._wrong_kind(2 * t, 2 * m, t, m, Tolerance(1e-5, 1e-5), np.ones(2)) == verdict.FOLLOWS
 
 
 def test_an_answer_matching_the_secret_at_one_x_only_is_no_remembered_answer(sin):
@@ -1500,10 +1501,10 @@ def test_zeros_with_a_bump_under_the_secret_follow_nothing():
     tol = Tolerance(4e-4, 4e-4)
     t, m = np.array([0.5, -0.3, 0.8, 0.2]), np.array([0.8, -0.6, 1.1, 0.45])
     bump = np.array([0.9 * tol.atol / 0.5, 0.0, 0.0, 0.0])  # (moved: above the slack; S·R within it)
-    assert verdict._wrong_kind(np.zeros(4), bump, t, m, tol) == verdict.ZERO
-    assert verdict._wrong_kind(2 * t, 2 * m, t, m, tol) == verdict.FOLLOWS  # (2·autograd: an honest slip)
+    assert verdict._wrong_kind(np.zeros(4), bump, t, m, tol, np.ones(4)) == verdict.ZERO
+    assert verdict._wrong_kind(2 * t, 2 * m, t, m, tol, np.ones(4)) == verdict.FOLLOWS  # (2·autograd: an honest slip)
     x = np.array([1e-6, 0.5, 1.0, 2.0])  # y.backward(x): near 0 only where x is
-    assert verdict._wrong_kind(x * t, x * m, t, m, tol) == verdict.FOLLOWS
+    assert verdict._wrong_kind(x * t, x * m, t, m, tol, np.ones(4)) == verdict.FOLLOWS
 
 
 def test_a_notebook_magic_left_in_the_file_is_named(sin):
@@ -1520,5 +1521,5 @@ def test_what_scaling_needs_is_counted_the_same_under_every_draw():
     same score): the count now uses the least move any draw makes."""
     tol, t = Tolerance(4e-4, 4e-4), np.ones(4)
     x = np.array([1e-3, 1e-3, 1e-6, 1.0])
-    kinds = {verdict._wrong_kind(x * t, x * m, t, m, tol) for m in (t + 0.15, t + 0.6, t - 0.3)}
+    kinds = {verdict._wrong_kind(x * t, x * m, t, m, tol, np.ones(4)) for m in (t + 0.15, t + 0.6, t - 0.3)}
     assert len(kinds) == 1, kinds
