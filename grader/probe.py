@@ -85,7 +85,10 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         hello, _ = session.receive(limits.load_timeout_s, "the start of the sandbox (Python and torch)")
     except SessionEnded as end:
         raise GraderFailure(f"the sandbox did not start: {end.ended.detail}") from None
-    devices = _devices(device, bool(hello.get("cuda")))
+    # The child says whether its torch can use CUDA; the grader counts the GPUs (the child may not:
+    # sandbox/gpus.py).
+    visible_gpus = session.gpus if hello.get("cuda_built") is True else 0
+    devices = _devices(device, visible_gpus > 0)
     plan = plan.ensure(exercise, devices)
     key = (str(exercise.source), exercise.function, exercise.trace_x)
     # Asked once, here: a Dask worker grades on several threads of one process, and another thread
@@ -104,22 +107,24 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         "primitive": exercise.primitive,
         "derivative": exercise.derivative,
         # The reference solution's backward pass, once per exercise in this process: the child records
-        # it before the student's file loads (sandbox/child.py), for the student's to be compared with.
+        # it once confined, before the student's file loads (sandbox/child.py), for the student's to be
+        # compared with.
         "reference": str(exercise.solution) if ask_reference else None,
         "trace_x": list(exercise.trace_x),
         "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},
         "devices": list(devices),
+        "gpus": visible_gpus,
         "skip": sorted(session.skip),
         "record_key": session.record_key.hex(),
     })
     base = Observations(load=LoadResult(False), devices=devices, plot_x=plan.plot_x,
                         torch_version=safe_text.line(str(hello.get("torch", "")), 50))
-    # Up to the layers, no student code has run: whatever goes wrong is the grader's failure.
+    # Up to the reference pass, no student code has run: whatever goes wrong is the grader's failure.
     try:
+        layers = session.reply(limits.load_timeout_s, "the sandbox's set-up", parse_confined)
         if ask_reference:
             _REFERENCE_PASSES[key] = session.reply(limits.load_timeout_s, "the reference solution's backward pass",
                                                    parse_reference)
-        layers = session.reply(limits.load_timeout_s, "the sandbox's set-up", parse_confined)
     except HarnessFailed as failed:
         raise GraderFailure(f"the sandbox child could not be set up: {failed}") from None
     except SessionEnded as end:

@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 import traceback
+import types
 from pathlib import Path
 from typing import Any
 
@@ -58,21 +59,19 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
     protocol.send(write_fd, {
         "event": "hello",
         "torch": torch.__version__,
-        "cuda": torch.cuda.is_available(),  # in the child only: CUDA must not be initialised before a fork
+        # Whether this torch can use CUDA; whether there is a GPU the grader asks (sandbox/gpus.py):
+        # asking here would start NVML's thread before confinement.
+        "cuda_built": torch.backends.cuda.is_built(),
         "import_s": start_s,
     })
-    _count_devices_once(torch)
     receiver = protocol.Receiver(read_fd)
     setup, _ = receiver.receive()
     try:
+        _count_devices_as_told(torch, setup["gpus"])
         active = [*layers, *apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])]
         runner = Runner(torch, setup, oracle_fd)
-        if setup.get("reference"):
-            # Before the student's file exists here: the reference solution is loaded, its backward
-            # pass recorded at the sample input and sent, and the solution dropped again, so no
-            # student code ever shares the process with it (a frame walk from a call would find it).
-            protocol.send(write_fd, {"event": "reference",
-                                     "call": runner.reference_pass(setup["reference"], setup["trace_x"])})
+        # Read now, run once confined (below): its folder is not the child's to read then.
+        reference = read_source(setup["reference"]) if setup.get("reference") else None
         _run_compiled_code_through_autograd(torch)
         _interop_threads_as_asked(torch)
         _pyplot_before_the_hook(torch, setup["path"])
@@ -93,6 +92,16 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
     with contextlib.suppress(RuntimeError):
         threading.Thread(target=_exit_with_parent, args=(read_fd,), daemon=True).start()
     protocol.send(write_fd, {"event": "confined", "layers": active})
+    if reference is not None:
+        # Confined, and before the student's file exists here: the reference solution runs, its
+        # backward pass is recorded at the sample input and sent, and the solution is dropped again,
+        # so no student code ever shares the process with it (a frame walk from a call would find
+        # it). Not before confinement: autograd's first backward starts a thread for each GPU it
+        # counts, and counting starts the CUDA driver's own threads; threads started before
+        # confinement keep what it takes from this one (confine._alone refused to begin beside
+        # them, so on a GPU machine every child failed).
+        protocol.send(write_fd, {"event": "reference",
+                                 "call": runner.reference_pass(*reference, setup["trace_x"])})
     protocol.send(write_fd, runner.load())
     if runner.function is None:
         return
@@ -232,14 +241,17 @@ SIGNALS_PENDING = 64
 OPEN_FILES = 128
 
 
-def _count_devices_once(torch: Any) -> None:
-    """Count the CUDA devices now, before the audit hook, and keep the count where torch keeps its
-    own. A CUDA build of torch asks NVML through ctypes each time it counts until CUDA is
-    initialised, and torch._dynamo counts for every function it compiles (its metrics): on torch
-    2.11's CUDA build each honest aot_function or torch.compile was recorded as a `ctypes.dlopen`,
-    a way towards the secret, for the TA. (A CPU build's count is 0 and asks nothing.)"""
-    if getattr(torch.cuda, "_cached_device_count", 0) is None:
-        torch.cuda._cached_device_count = torch.cuda.device_count()
+def _count_devices_as_told(torch: Any, gpus: int) -> None:
+    """Keep the grader's count of the CUDA devices (sandbox/gpus.py) where torch keeps its own, so
+    that torch never counts them itself before CUDA starts. Counting asks NVML, whose first use
+    starts a thread: here, before confinement, that thread would keep what confinement takes
+    (confine._alone refused to begin beside it, on an H200); after, a CUDA build of torch asks NVML
+    through ctypes each time it counts until CUDA is initialised, and torch._dynamo counts for every
+    function it compiles (its metrics): on torch 2.11's CUDA build each honest aot_function or
+    torch.compile was recorded as a `ctypes.dlopen`, a way towards the secret, for the TA. (A CPU
+    build counts 0 and asks nothing.)"""
+    if torch.backends.cuda.is_built() and getattr(torch.cuda, "_cached_device_count", 0) is None:
+        torch.cuda._cached_device_count = gpus
 
 
 def apply_limits(limits: dict[str, Any], uses_cuda: bool) -> list[str]:
@@ -345,13 +357,14 @@ class Runner:
         x = make()
         return {"student": [self._traced(self.function, x, index) for _ in range(2)]}
 
-    def reference_pass(self, path: str, values: list[float]) -> dict[str, Any] | None:
+    def reference_pass(self, path: str, source: str | None, values: list[float]) -> dict[str, Any] | None:
         """The reference solution's backward pass at the sample input (element 0), recorded as the
-        student's will be; the solution is gone from this process when it returns."""
+        student's will be; the solution (`source`, read from `path` by `read_source`) is gone from this
+        process when it returns."""
         import numpy as np
 
         try:
-            module = import_file(path, "grader_reference_solution", register=False)
+            module = _module_from_source(source, path, "grader_reference_solution") if source is not None else None
         except Exception:  # noqa: BLE001 - no reference pass then; grading does not need one
             module = None
         function = getattr(module, self.function_name, None) if module is not None else None
@@ -454,6 +467,22 @@ def _plots_without_a_screen(path: str) -> None:
 
 
 _DRAWING_BACKENDS = frozenset({"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"})  # matplotlib's without a window
+
+
+def read_source(path: str) -> tuple[str, str | None]:
+    """(path, its text), or (path, None) where it cannot be read."""
+    try:
+        return path, Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return path, None
+
+
+def _module_from_source(source: str, path: str, name: str) -> Any:
+    """Run `source` as module `name`, as if imported from `path` (not registered in sys.modules)."""
+    module = types.ModuleType(name)
+    module.__file__ = path
+    exec(compile(source, path, "exec"), vars(module))
+    return module
 
 
 def import_file(path: str, name: str, register: bool) -> Any:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from grader.observations import Ended
-from grader.sandbox import protocol
+from grader.sandbox import gpus, protocol
 from grader.sandbox.oracle import Oracle
 from grader.sandbox.session import Requests, SessionEnded
 
@@ -40,7 +40,8 @@ class InProcessSession(Requests):
         self._stance: Any = None
         self._replies: collections.deque[bytes] = collections.deque()
         self.oracle = Oracle()  # a thread of this process, here: the self-check is no grade of record
-        self._queue({"event": "hello", "torch": torch.__version__, "cuda": torch.cuda.is_available(),
+        self.gpus = gpus.visible()
+        self._queue({"event": "hello", "torch": torch.__version__, "cuda_built": torch.backends.cuda.is_built(),
                      "import_s": 0.0})
 
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
@@ -51,16 +52,17 @@ class InProcessSession(Requests):
         header, payload = _round_trip(header, payload)
         if header["op"] == "setup":
             self._runner = child.Runner(self.torch, header, self.oracle.channel)
-            if header.get("reference"):
+            self._queue({"event": "confined", "layers": []})
+            if header.get("reference"):  # (after "confined", as the child sends it)
                 self._queue({"event": "reference",
-                             "call": self._runner.reference_pass(header["reference"], header["trace_x"])})
+                             "call": self._runner.reference_pass(*child.read_source(header["reference"]),
+                                                                 header["trace_x"])})
             self._optimized = self.torch._C._get_graph_executor_optimize()
             self.torch._C._set_graph_executor_optimize(False)  # as in the child; restored on close
             # Compiled functions run eagerly, as in the child (where dynamo is disabled): a compiled
             # graph calls the canary's operator itself, which asks the oracle only inside planned calls.
             self._stance = self.torch.compiler.set_stance("force_eager")
             self._runner.function = self.function
-            self._queue({"event": "confined", "layers": []})
             self._queue({"event": "ready", "load_s": 0.0})
         elif header["op"] != "exit":
             try:

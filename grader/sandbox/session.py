@@ -28,7 +28,7 @@ from typing import Any, NoReturn, Protocol, Self, TypeVar
 
 from grader.canary import FLOODED, FORGED_LINES, MORE_ROUTES, is_secret_route
 from grader.observations import Ended
-from grader.sandbox import cgroup, protocol
+from grader.sandbox import cgroup, gpus, protocol
 from grader.sandbox.confine import (
     CHILD_UIDS,
     DISK_LAYER,
@@ -209,6 +209,7 @@ class Conversation(Protocol):
     record_key: bytes  # what the child's audit hook signs its record with
     oracle: Oracle  # where the canary's secret lives, answering the child's kernel
     outer_layers: tuple[str, ...]
+    gpus: int  # the GPUs CUDA shows this machine's children, counted by the grader (gpus.py)
     ended: Ended | None
 
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None: ...
@@ -321,6 +322,7 @@ class Session(Requests):
         self.uid = _give_a_uid(self.workdir, self.path) if child_drops_root() else 0  # 0: the child keeps its uid
         # Testing aid only: layers to leave off, to show each other layer holds alone.
         self.skip = frozenset(name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name)
+        self.gpus = gpus.visible()
         self.memory_gib = memory_gib
         self.cgroup = cgroup.create(int(memory_gib * (1 << 30))) if memory_gib else None
         self._settled = False  # the cgroup's limit, set above what Python and torch took when setup is sent
@@ -700,10 +702,10 @@ def _base_env() -> dict[str, str]:
                # torch.compile cannot start a compiler in the sandbox: it runs the function eagerly instead,
                # fullgraph=True included (which does not fall back on an error: an honest file got 1/10).
                TORCHDYNAMO_DISABLE="1", TORCHDYNAMO_SUPPRESS_ERRORS="1", TORCHINDUCTOR_COMPILE_THREADS="1",
-               # Whether CUDA is there is asked of NVML rather than by starting the driver before confinement:
-               # threads the driver starts then would keep what confinement takes from the one that applies
-               # it, and confine._alone refuses to begin beside them. (OMP_NUM_THREADS=1 keeps numpy's
-               # OpenBLAS from starting a thread as it loads, for the same reason.)
+               # torch.cuda.is_available() answers from the count the grader gave the child (gpus.py), not
+               # by starting the CUDA driver. Nothing may start a thread before confinement: it would keep
+               # what confinement takes from the one that applies it (confine._alone refuses to begin
+               # beside one). OMP_NUM_THREADS=1 keeps numpy's OpenBLAS from starting one as it loads.
                PYTORCH_NVML_BASED_CUDA_CHECK="1")
     return env
 

@@ -57,6 +57,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from grader.sandbox import gpus
+
 MAX_MESSAGE = 1 << 16
 _ROOT = str(Path(__file__).resolve().parents[2])
 _BOOTSTRAP = f"import sys; sys.path.insert(0, {_ROOT!r}); from grader.sandbox.zygote import main; main(sys.argv)"
@@ -96,7 +98,8 @@ class Zygote:
         # its process (a batch worker's does; a Dask worker's task thread may not).
         parent = str(os.getpid()) if threading.current_thread() is threading.main_thread() else "0"
         self.process: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-I", "-u", "-c", _BOOTSTRAP, ",".join(map(str, ends)), parent],
+            # (The GPUs are counted here, in the grader: the zygote may not ask, see warm_up.)
+            [sys.executable, "-I", "-u", "-c", _BOOTSTRAP, ",".join(map(str, ends)), parent, str(gpus.visible())],
             pass_fds=ends, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             env=env, cwd="/", start_new_session=True,
         )
@@ -278,6 +281,7 @@ def main(argv: list[str]) -> None:
     started = time.perf_counter()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # nor its forks (a holder re-raises its child's signal)
     _NOBODY_MAY_NEST[0] = _nobody_may_make_user_namespaces()  # before torch: a fork of a small process
+    _GPUS[0] = int(argv[3]) if argv[3:] else 0
     import torch
 
     # One thread before any op: a child forked after a multi-threaded op would deadlock in OpenMP.
@@ -451,6 +455,7 @@ def _nobody_may_make_user_namespaces() -> bool:
 
 
 _NOBODY_MAY_NEST = [False]  # set once by main, before any fork: see _nobody_may_make_user_namespaces
+_GPUS = [0]  # the grader's count (sandbox/gpus.py), set once by main: see WITHOUT_ENGINE
 
 
 def _unshare(libc: Any, child_uid: int) -> bool:
@@ -532,6 +537,13 @@ def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int]
 # fork copies the page tables of). Batch grades the submissions that look as if they need it last;
 # a child that needs something not yet warmed up imports it itself, which is only slower.
 QUICK, LATER, COMPILER = ("backward", "grad", "func", "functional"), ("seeded",), ("compiled", "forward")
+# The kinds that never run autograd's engine (a backward pass). Its first run counts the GPUs, which
+# starts the CUDA driver, and starts a thread for each: a zygote that had done either would fork
+# children in which CUDA cannot start again and torch refuses autograd altogether ("Unable to handle
+# autograd's threading in combination with fork-based multiprocessing"). Where the grader counted a
+# GPU and torch can use it, the zygote warms up only these, and each child starts the engine
+# itself, once confined (torch.cuda is not asked here: NVML starts a thread at its first use too).
+WITHOUT_ENGINE = ("func", "forward")
 
 
 def _later(torch: Any, libc: Any, styles: tuple[str, ...]) -> list[Callable[[], object]]:
@@ -570,6 +582,8 @@ def warm_up(torch: Any, styles: tuple[str, ...]) -> None:
     confine.last_filter_program()
     if os.geteuid() == 0 and not confine.python_readable_by_nobody():  # its children keep uid 0
         confine.read_ahead()
+    if _GPUS[0] > 0 and torch.backends.cuda.is_built():
+        styles = tuple(style for style in styles if style in WITHOUT_ENGINE)
 
     def backward(x: Any) -> Any:
         x = x.detach().requires_grad_(True)

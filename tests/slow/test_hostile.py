@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from grader import exercise
+from grader.exercise import REFERENCE_DIR
 from grader.grade import grade_file as grade_fresh
 from tests.conftest import ROOT, SUBMISSIONS
 
@@ -318,6 +320,28 @@ def test_every_thread_of_the_child_is_confined_as_its_main_thread(grade_file, si
     assert int(counts[0].split()[1]) >= 2, outcome.stdout  # the watch is there to look at
     assert counts[1].strip() == "unconfined 0", outcome.stdout
     assert "'2', '1', '0000000000000000'" in outcome.stdout  # (seccomp filter, no-new-privileges, no capability)
+
+
+def test_a_thread_the_reference_pass_leaves_running_does_not_stop_confinement(grade_file, tmp_path):
+    """On a GPU machine autograd's first backward starts a thread for each GPU, and counting the GPUs
+    starts the CUDA driver's own threads. The child ran the reference solution's backward pass before
+    confinement, so those threads were running when it began, confinement refused to begin beside
+    them (confine._alone), and every submission was the grader's failure (seen on an H200). The
+    reference pass now runs once the child is confined; a reference solution that leaves a thread
+    running stands in for the GPU here."""
+    (tmp_path / "sin.toml").write_text((REFERENCE_DIR / "sin.toml").read_text())
+    (tmp_path / "sin_solution.py").write_text(
+        "import threading, time\n\n"
+        "import torch\n\n"
+        "threading.Thread(target=time.sleep, args=(60,), daemon=True).start()\n\n\n"
+        "def get_derivative(x):\n"
+        "    leaf = x.detach().clone().requires_grad_(True)\n"
+        "    (grad,) = torch.autograd.grad(torch.sin(leaf).sum(), leaf)\n"
+        "    return grad\n")
+    threaded = exercise.load(tmp_path / "sin.toml")
+    outcome = grade_file(SUBMISSIONS / "honest_backward.py", threaded)
+    assert outcome.grader_error == "" and outcome.score == threaded.max_score, outcome.grader_error
+    assert outcome.backward is not None and outcome.backward.reference  # the reference pass was recorded
 
 
 def test_confinement_refuses_to_begin_beside_another_thread():
