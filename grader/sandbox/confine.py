@@ -391,15 +391,24 @@ def _readable_roots(workdir: Path) -> list[str]:
     # A child that kept uid 0 (root, whose Python nobody may read) owns root's files: of the system
     # folders where root keeps its secrets (/etc/shadow, /etc/ssl/private) only what anyone may read.
     kept_root = os.geteuid() == 0 and _outer_uid() == 0
-    system = [part for folder in _SYSTEM_READS
-              for part in (world_readable_parts(folder) if kept_root and folder in SECRETS_KEPT_IN else (folder,))]
-    system += _sys_reads()
+    # Of the kernel's own files too (/proc/sys, /sys): a red team's child that kept uid 0 read the
+    # root-only ones (the host's TCP Fast Open key, the usermode helper's capability sets, the
+    # machine's serial numbers under /sys/class/dmi), which a child of another uid never could.
+    # (Not /proc/sys/net at all: its secrets are spread through folders of hundreds of files each,
+    # whose parts were 500 rules, and nothing Python, torch or CUDA does reads a network setting.)
+    system = [part for folder in [*_SYSTEM_READS, *_sys_reads(), *_proc_reads()]
+              for part in (world_readable_parts(folder) if kept_root and _keeps_secrets(folder) else (folder,))
+              if not (kept_root and part.startswith("/proc/sys/net"))]
     roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(grader.__file__).parent),
-             *site.getsitepackages(), *_module_roots(), *system, *_proc_reads()}
+             *site.getsitepackages(), *_module_roots(), *system}
     return sorted(r for r in roots if os.path.exists(r) and not str(workdir).startswith(r + os.sep))
 
 
-SECRETS_KEPT_IN = ("/etc", "/opt")
+SECRETS_KEPT_IN = ("/etc", "/opt", "/sys", "/proc/sys", "/proc/driver")
+
+
+def _keeps_secrets(folder: str) -> bool:
+    return any(folder == top or folder.startswith(top + "/") for top in SECRETS_KEPT_IN)
 
 
 def _sys_reads() -> list[str]:
@@ -447,8 +456,9 @@ _HELD: list[int] = []  # descriptors kept open on purpose (see _proc_reads)
 def read_ahead() -> None:
     """Work out now what a child that keeps uid 0 may read of the system's folders (a zygote does
     before it forks; a child started afresh while it imports torch)."""
-    for folder in SECRETS_KEPT_IN:
-        world_readable_parts(folder)
+    for folder in (*_SYSTEM_READS, *_sys_reads(), *(f"/proc/{name}" for name in PROC_READS)):
+        if _keeps_secrets(folder):
+            world_readable_parts(folder)
 
 
 @functools.cache
@@ -472,7 +482,14 @@ def _readable_beneath(path: str) -> tuple[list[str], bool]:
     directory = stat.S_ISDIR(st.st_mode)
     need = 0o005 if directory else 0o004
     if st.st_mode & need != need:
-        return [], False
+        # A file no one may read but its owner and group is a secret only where those are root's:
+        # one that root may not read either (/proc/sys's write-only files, as vm/drop_caches) a
+        # child of uid 0 without capabilities may not read either, and leaving it in keeps its
+        # folder one rule (/proc/sys alone was 801 rules, 36 ms more for every child).
+        roots = (st.st_uid == 0 and st.st_mode & stat.S_IRUSR) or (st.st_gid == 0 and st.st_mode & stat.S_IRGRP)
+        if directory or roots:
+            return [], False
+        return [path], True
     if not directory:
         return [path], True
     try:
@@ -519,7 +536,10 @@ def _landlock(workdir: Path, gpu: bool, own_shm: bool = False) -> str:
         rules = [(root, _FS_READ if os.path.isdir(root) else _FS_READ_FILE) for root in _readable_roots(workdir)]
         # Of /dev only what Python and torch use (and the GPU's nodes), never a terminal or a disk.
         file_access = (1 << 2) | _FS_WRITE_FILE | (_FS_TRUNCATE if abi >= 3 else 0) | device
-        nodes = [*_DEVICES, *(glob.glob("/dev/nvidia*") if gpu else [])]
+        # The GPU's nodes, not /dev/nvidia-caps: its MIG configuration and monitoring capabilities
+        # are root's (0400), which a child that keeps uid 0 could otherwise open. (Grading on a MIG
+        # slice, which needs its capability node, is not supported.)
+        nodes = [*_DEVICES, *(node for node in glob.glob("/dev/nvidia*") if gpu and not os.path.isdir(node))]
         rules += [(node, file_access if not os.path.isdir(node) else file_access | _FS_READ) for node in nodes
                   if os.path.exists(node) and node not in _READ_ONLY_DEVICES]
         rules += [(node, 1 << 2) for node in _READ_ONLY_DEVICES if os.path.exists(node)]

@@ -7,6 +7,7 @@ Where a case names GRADER_SANDBOX_SKIP, it shows that the layers left on still h
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import signal
@@ -244,6 +245,26 @@ def test_files_outside_the_sandbox_cannot_be_read(grade_file, sin, tmp_path):
     )
     outcome = grade_file(student, sin)
     assert "copied homework" not in outcome.stdout and "refused:" in outcome.stdout
+
+
+@pytest.mark.parametrize("skip", ["", "namespaces"])
+def test_a_child_that_keeps_root_reads_no_root_only_kernel_file(grade_file, sin, monkeypatch, skip):
+    """/proc/sys and /sys were readable whole: a red team's child that kept uid 0 read the host's
+    TCP Fast Open key, cad_pid, the usermode helper's capability sets and ASLR's bits there (modes
+    0600 and 0400, root's). Where the child keeps uid 0 it reads only what every user may."""
+    fixture = HOSTILE / "reads_root_only_kernel_files.py"
+    if not any(os.path.exists(path) and not os.stat(path).st_mode & 0o004 for path in _paths_tried_by(fixture)):
+        pytest.skip("no root-only kernel file here to try")
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    outcome = grade_file(fixture, sin)
+    assert outcome.score == sin.max_score, outcome.grader_error
+    assert "read []" in outcome.stdout, outcome.stdout
+
+
+def _paths_tried_by(fixture: Path) -> tuple[str, ...]:
+    tree = ast.parse(fixture.read_text())
+    value = next(node.value for node in tree.body if isinstance(node, ast.Assign) and node.targets[0].id == "ROOT_ONLY")
+    return tuple(ast.literal_eval(value))
 
 
 def test_the_environment_holds_no_grader_secret(grade_file, sin, tmp_path, monkeypatch):
