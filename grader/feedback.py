@@ -201,9 +201,30 @@ _GRAPH_MESSAGE = re.compile(r"^'?(AddcmulBackward0|CopysignBackward0)'?( object 
                             r"^'NoneType' object has no attribute 'variable'")
 
 
+# A line of the student's that starts a process, or makes what multiprocessing makes a semaphore for.
+# Raised there, whatever the error says is how the sandbox's refusal surfaced: a red team's honest
+# spawn Pool got "No space left on device" (its semaphore, in the child's 1 MiB /dev/shm) and was told
+# it wrote too much to files.
+_STARTS_A_PROCESS = re.compile(r"\b(Pool|ThreadPool|Process|ProcessPoolExecutor|Popen|Manager|Queue|JoinableQueue|"
+                               r"SimpleQueue|Lock|RLock|Semaphore|BoundedSemaphore|Event|Condition|Barrier|Value|"
+                               r"Array)\s*\(|\bsubprocess\.|\bos\.(system|fork|forkpty|popen|posix_spawnp?|"
+                               r"spawn\w*|exec\w*)\s*\(")
+_OS_ERRORS = ("OSError", "PermissionError", "FileNotFoundError", "BlockingIOError", "BrokenProcessPool")
+
+
 def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     text = f"{error.type}: {error.message}"
     names = {"function": ex.function, "primitive": ex.primitive, "value": in_torch(ex.value)}
+    last = error.frames[-1].code if error.frames else ""
+    # (threading's locks, queues and events never raise an OSError: one raised on such a line is
+    # multiprocessing's)
+    if error.type in _OS_ERRORS and _STARTS_A_PROCESS.search(last):
+        return Cause("processes", "Likely cause: this line starts another process, or makes one of "
+                     "multiprocessing's pools, queues or locks (each needs a semaphore of its own), which the "
+                     "sandbox refuses: graded code runs in one process, and the error is how that refusal surfaced.",
+                     "Compute the derivative with torch alone, in this process; for threads use "
+                     "concurrent.futures.ThreadPoolExecutor or threading.Thread, which need nothing of "
+                     "multiprocessing's.")
     written = re.search(r"Read-only file system: '([^']{1,200})'", text)
     if written and not written.group(1).startswith("/dev/shm"):
         # A hunter's plot saved to /tmp/cos_square.png at import was told of multiprocessing's semaphores.
@@ -223,7 +244,6 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     if error.type == "NameError":
         return Cause("name", "Likely cause: a name is used before it is defined (a typo, or a missing import).",
                      "Check the spelling, and import torch at the top of your file.")
-    last = error.frames[-1].code if error.frames else ""
     # Before the tensor-method slips: a helper's y.grad_fn(ones).detach() failed on the tuple the
     # canary's node returns, and was told of Python's sum() and .item().
     if _GRAPH_MESSAGE.search(error.message.strip()) or (

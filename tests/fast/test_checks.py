@@ -1523,3 +1523,22 @@ def test_what_scaling_needs_is_counted_the_same_under_every_draw():
     x = np.array([1e-3, 1e-3, 1e-6, 1.0])
     kinds = {verdict._wrong_kind(x * t, x * m, t, m, tol, np.ones(4)) for m in (t + 0.15, t + 0.6, t - 0.3)}
     assert len(kinds) == 1, kinds
+
+
+@pytest.mark.parametrize("line", ["_pool = _ctx.Pool(1)", "with ProcessPoolExecutor(2) as pool:",
+                                  "q = mp.Queue()", "subprocess.run(['python', 'helper.py'])", "os.system('ls')",
+                                  "lock = multiprocessing.Lock()"])
+def test_an_error_where_a_process_or_a_pool_is_made_names_the_sandbox_s_refusal(sin, line):
+    """A red team's honest student ran autograd in a spawn Pool: making it raised "No space left on
+    device" (its semaphore, in the child's 1 MiB /dev/shm), and the words said it wrote too much to
+    files. An OSError on a line that starts a process or makes a pool, queue or lock of
+    multiprocessing's is that refusal, whatever its message."""
+    for message in ("[Errno 28] No space left on device", "[Errno 30] Read-only file system",
+                    "[Errno 1] Operation not permitted", "[Errno 38] Function not implemented"):
+        error = ErrorInfo("OSError", message, frames=(Frame(15, line, "get_derivative"),))
+        cause = feedback.explain_error(error, sin)
+        assert cause.key == "processes", (line, message, cause)
+        assert "starts another process" in cause.text and "ThreadPoolExecutor" in cause.advice
+    # The same message on a line that writes a file is still about the file.
+    writes = ErrorInfo("OSError", "[Errno 28] No space left on device", frames=(Frame(3, "f.write(data)", "save"),))
+    assert feedback.explain_error(writes, sin).key == "disk"
