@@ -1,8 +1,8 @@
 """Runs inside the sandbox child: the only code that imports and calls student code.
 
 Conversation (protocol.py framing): child -> hello (after importing torch); parent -> setup;
-child -> [reference], confined (its layers) | harness_error, then ready | load_error; then parent ->
-case | plot | trace | exit, child -> one reply each. Everything up to `confined` is sent before any
+child -> confined (its layers) | harness_error, [reference], then ready | load_error; then parent ->
+case | plot | trace | exit, child -> one reply each. `confined` and the reference pass are sent before any
 student code runs, so no submission can forge it.
 Everything sent back is raw numbers plus plain JSON facts; the parent decides what they mean.
 """
@@ -102,6 +102,8 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
         # them, so on a GPU machine every child failed).
         protocol.send(write_fd, {"event": "reference",
                                  "call": runner.reference_pass(*reference, setup["trace_x"])})
+    # Gone before the student's file runs: a frame walk up to here read the source (rt128).
+    del reference
     protocol.send(write_fd, runner.load())
     if runner.function is None:
         return

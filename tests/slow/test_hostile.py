@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import exercise
+from grader import exercise, probe
 from grader.exercise import REFERENCE_DIR
 from grader.grade import grade_file as grade_fresh
 from tests.conftest import ROOT, SUBMISSIONS
@@ -363,6 +363,16 @@ def test_a_thread_the_reference_pass_leaves_running_does_not_stop_confinement(gr
     outcome = grade_file(SUBMISSIONS / "honest_backward.py", threaded)
     assert outcome.grader_error == "" and outcome.score == threaded.max_score, outcome.grader_error
     assert outcome.backward is not None and outcome.backward.reference  # the reference pass was recorded
+
+
+def test_the_reference_solution_is_nowhere_in_the_frames_above_the_submission(grade_file, sin, monkeypatch):
+    """The reference pass runs in the child before the student's file loads; its source, read before
+    confinement, stayed in a local of the child's loop, and a red team's file read it with a frame
+    walk. No frame above the student's import holds it."""
+    monkeypatch.setattr(probe, "_REFERENCE_PASSES", {})  # (the pass comes with a process's first child only)
+    outcome = grade_file(HOSTILE / "walks_up_to_the_reference_solution.py", sin)
+    assert outcome.score == sin.max_score, outcome.grader_error
+    assert "reference source in []" in outcome.stdout, outcome.stdout
 
 
 def test_confinement_refuses_to_begin_beside_another_thread():
