@@ -257,6 +257,13 @@ def _least_privilege(workdir: Path, drop_uid: bool = True) -> list[str]:
     elif root:
         for path in (workdir, *workdir.iterdir()):
             os.chown(path, 0, 0, follow_symlinks=False)
+        # Root's group alone: a red team's child that kept the grader's supplementary groups (a root
+        # in groups 103 and 104, as sudo or a container may leave it) read files only their members
+        # may (postgres's pg_hba.conf). In a user namespace of root's own (a root grader without
+        # CAP_SYS_ADMIN) they cannot be dropped; _readable_beneath then counts them as root's.
+        with contextlib.suppress(PermissionError):
+            os.setgroups([])
+            os.setresgid(0, 0, 0)
     header = (ctypes.c_uint32 * 2)(_CAP_VERSION_3, 0)
     libc.capset(header, (ctypes.c_uint32 * 6)())  # effective, permitted, inheritable: all empty
     held = _capabilities()
@@ -486,8 +493,9 @@ def _readable_beneath(path: str) -> tuple[list[str], bool]:
         # one that root may not read either (/proc/sys's write-only files, as vm/drop_caches) a
         # child of uid 0 without capabilities may not read either, and leaving it in keeps its
         # folder one rule (/proc/sys alone was 801 rules, 36 ms more for every child).
-        roots = (st.st_uid == 0 and st.st_mode & stat.S_IRUSR) or (st.st_gid == 0 and st.st_mode & stat.S_IRGRP)
-        if directory or roots:
+        roots = (st.st_uid == 0 and st.st_mode & stat.S_IRUSR) or \
+            (st.st_gid in _roots_groups() and st.st_mode & stat.S_IRGRP)
+        if directory or roots or _has_acl(path):  # (an ACL may let root read what its mode does not)
             return [], False
         return [path], True
     if not directory:
@@ -503,6 +511,21 @@ def _readable_beneath(path: str) -> tuple[list[str], bool]:
         parts += found
         whole = whole and complete
     return ([path], True) if whole else (parts, False)
+
+
+@functools.cache
+def _roots_groups() -> frozenset[int]:
+    """The groups a child that keeps uid 0 may read as: root's, and this process's own (which it keeps
+    where they cannot be dropped)."""
+    return frozenset({0, os.getegid(), *os.getgroups()})
+
+
+def _has_acl(path: str) -> bool:
+    try:
+        os.getxattr(path, "system.posix_acl_access", follow_symlinks=False)
+    except OSError as err:
+        return err.errno not in (errno.ENODATA, errno.ENOTSUP, errno.EOPNOTSUPP)  # (unsure: kept out)
+    return True
 
 
 @functools.cache

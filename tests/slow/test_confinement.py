@@ -13,6 +13,7 @@ import re
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -96,20 +97,41 @@ def test_a_child_of_root_reads_no_file_only_root_may_read(sin, warm, monkeypatch
 
     if os.geteuid() != 0 or not Path("/opt").is_dir():
         pytest.skip("needs root and /opt")
-    marker = Path(f"/opt/grader-test-root-only-{'forked' if warm else 'afresh'}")
+    how = "forked" if warm else "afresh"
+    marker, group_only, acl_only = (Path(f"/opt/grader-test-{kind}-{how}") for kind in ("root-only", "group-only",
+                                                                                         "acl-only"))
     marker.write_text("SECRET-7e1d")
     marker.chmod(0o600)
-    zygote = Zygote(session._base_env()) if warm else None
-    monkeypatch.setattr(session, "warm_zygote", lambda: zygote)
+    # rt128: a root grader in a supplementary group (sudo, a container's image) passed the group to a
+    # child that kept uid 0, which read a file only that group's members may (postgres's pg_hba.conf);
+    # and root may read a file another uid owns through an ACL, whatever its mode says.
+    group_only.write_text("SECRET-group")
+    os.chown(group_only, 4243, 4242)
+    group_only.chmod(0o640)
+    acl_only.write_text("SECRET-acl")
+    os.chown(acl_only, 4243, 4242)
+    acl_only.chmod(0o600)
+    entries = [(0x01, 6, 0xFFFFFFFF), (0x02, 4, 0), (0x04, 0, 0xFFFFFFFF), (0x10, 4, 0xFFFFFFFF), (0x20, 0, 0xFFFFFFFF)]
+    os.setxattr(acl_only, "system.posix_acl_access",  # user::rw- user:root:r-- group::--- mask::r-- other::---
+                struct.pack("<I", 2) + b"".join(struct.pack("<HHI", *entry) for entry in entries))
+    groups = os.getgroups()
+    os.setgroups([*groups, 4242])  # (the zygote and the child start from this process)
     try:
-        outcome = grade_file(HOSTILE / "reads_root_only_files.py", sin, warm=warm)
+        zygote = Zygote(session._base_env()) if warm else None
+        monkeypatch.setattr(session, "warm_zygote", lambda: zygote)
+        try:
+            outcome = grade_file(HOSTILE / "reads_root_only_files.py", sin, warm=warm)
+        finally:
+            if zygote is not None:
+                zygote.close()
     finally:
-        marker.unlink()
-        if zygote is not None:
-            zygote.close()
+        os.setgroups(groups)
+        for path in (marker, group_only, acl_only):
+            path.unlink()
     assert outcome.score == 10, outcome.stdout
     assert "DENIED /etc/shadow" in outcome.stdout and f"DENIED {marker}" in outcome.stdout, outcome.stdout
-    assert "READ /etc/passwd" in outcome.stdout and "SECRET-7e1d" not in outcome.stdout
+    assert f"DENIED {group_only}" in outcome.stdout and f"DENIED {acl_only}" in outcome.stdout, outcome.stdout
+    assert "READ /etc/passwd" in outcome.stdout and "SECRET" not in outcome.stdout
 
 
 @pytest.fixture(scope="module")
