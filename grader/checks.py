@@ -162,7 +162,7 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
                        advice="Put what your file reads into the file itself (a dict or a list), or make it in "
                               f"code; the grader needs only {ex.function}.")
     known = feedback.explain_error(error, ex)
-    if known.key in ("disk", "sandbox", "read_only", "notebook_magic"):  # (the sandbox's refusals, as anywhere)
+    if known.key in ("disk", "sandbox", "read_only", "notebook_magic", "processes"):  # (the sandbox's refusals)
         return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
                        cause=known.text, advice=known.advice)
     return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",

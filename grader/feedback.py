@@ -217,12 +217,16 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     names = {"function": ex.function, "primitive": ex.primitive, "value": in_torch(ex.value)}
     last = error.frames[-1].code if error.frames else ""
     # (threading's locks, queues and events never raise an OSError: one raised on such a line is
-    # multiprocessing's)
-    if error.type in _OS_ERRORS and _STARTS_A_PROCESS.search(last):
-        return Cause("processes", "Likely cause: this line starts another process, or makes one of "
-                     "multiprocessing's pools, queues or locks (each needs a semaphore of its own), which the "
+    # multiprocessing's; and the child names the modules the error came through, whatever the line
+    # calls them: hn109's alias of Pool and a DataLoader's workers were told of files)
+    if error.via or (error.type in _OS_ERRORS and _STARTS_A_PROCESS.search(last)):
+        loader = "torch.utils.data" in error.via
+        return Cause("processes", "Likely cause: this line starts another process"
+                     f"{' (a DataLoader with num_workers > 0 starts one per worker)' if loader else ''}, or makes "
+                     "one of multiprocessing's pools, queues or locks (each needs a semaphore of its own), which the "
                      "sandbox refuses: graded code runs in one process, and the error is how that refusal surfaced.",
-                     "Compute the derivative with torch alone, in this process; for threads use "
+                     ("Load in this process: DataLoader(..., num_workers=0), its default. " if loader else "")
+                     + "Compute the derivative with torch alone, in this process; for threads use "
                      "concurrent.futures.ThreadPoolExecutor or threading.Thread, which need nothing of "
                      "multiprocessing's.")
     written = re.search(r"Read-only file system: '([^']{1,200})'", text)

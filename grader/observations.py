@@ -31,6 +31,12 @@ class Frame:
     function: str
 
 
+# Modules whose frames in a traceback mean the error came while starting a process, or making what
+# multiprocessing makes a semaphore for (the sandbox refuses both): named for the feedback, whatever
+# name the student's file gave them (an alias of Pool, a DataLoader's workers).
+PROCESS_MODULES = ("multiprocessing", "subprocess", "concurrent.futures.process", "torch.utils.data")
+
+
 @dataclass(frozen=True)
 class ErrorInfo:
     type: str
@@ -39,6 +45,7 @@ class ErrorInfo:
     syntax_line: int | None = None
     syntax_offset: int | None = None
     syntax_code: str = ""
+    via: tuple[str, ...] = ()  # modules that start processes (PROCESS_MODULES) the error came through
 
     def headline(self) -> str:
         first = self.message.strip().splitlines()[0] if self.message.strip() else ""

@@ -28,6 +28,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+from grader.observations import PROCESS_MODULES
 from grader.sandbox import canary, confine, protocol, trace, zygote
 from grader.submission import plots  # (here, before the audit hook: an import after it is recorded)
 
@@ -564,7 +565,22 @@ def describe_error(err: BaseException, path: str) -> dict[str, Any]:
         "message": _safe_text(err, MAX_MESSAGE_CHARS, use_str=True),
         "frames": frames,
         "syntax": location,
+        "via": _starting_processes(err.__traceback__),
     }
+
+
+def _starting_processes(tb: Any) -> list[str]:
+    found: list[str] = []
+    while tb is not None:
+        try:
+            name = tb.tb_frame.f_globals.get("__name__")
+        except PermissionError:  # (the canary's frames)
+            name = None
+        if isinstance(name, str):
+            found += [module for module in PROCESS_MODULES
+                      if (name == module or name.startswith(module + ".")) and module not in found]
+        tb = tb.tb_next
+    return found
 
 
 def _frames_in(tb: Any, path: str, keep: int = 5) -> list[dict[str, Any]]:

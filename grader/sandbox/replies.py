@@ -14,7 +14,17 @@ import numpy as np
 
 from grader import safe_text
 from grader.grids import GridCase
-from grader.observations import CaseResult, ErrorInfo, Frame, LoadResult, Returned, Traced, TracedCall, TracedStep
+from grader.observations import (
+    PROCESS_MODULES,
+    CaseResult,
+    ErrorInfo,
+    Frame,
+    LoadResult,
+    Returned,
+    Traced,
+    TracedCall,
+    TracedStep,
+)
 from grader.sandbox.protocol import ProtocolError, array_count, decode_array
 
 
@@ -60,6 +70,8 @@ def parse_error(raw: Any) -> ErrorInfo:
     )
     syntax: dict[str, Any] = raw["syntax"] if isinstance(raw.get("syntax"), dict) else {}
     line, offset = syntax.get("line"), syntax.get("offset")
+    via_raw = raw.get("via", [])
+    via = tuple(name for name in PROCESS_MODULES if isinstance(via_raw, list) and name in via_raw)
     return ErrorInfo(
         type=_line(raw.get("type"), 100),
         message=_text(raw.get("message", "")),
@@ -67,6 +79,7 @@ def parse_error(raw: Any) -> ErrorInfo:
         syntax_line=_int(line),
         syntax_offset=_int(offset),
         syntax_code=_line(syntax.get("code", ""), 200),
+        via=via,
     )
 
 

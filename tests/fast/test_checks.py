@@ -1542,3 +1542,19 @@ def test_an_error_where_a_process_or_a_pool_is_made_names_the_sandbox_s_refusal(
     # The same message on a line that writes a file is still about the file.
     writes = ErrorInfo("OSError", "[Errno 28] No space left on device", frames=(Frame(3, "f.write(data)", "save"),))
     assert feedback.explain_error(writes, sin).key == "disk"
+
+
+def test_an_error_that_came_through_multiprocessing_names_the_refusal_whatever_the_line_calls_it(sin):
+    """hn109: a Pool reached through an alias (make_pool = get_context("spawn").Pool), and a
+    DataLoader's workers failing at `for b in loader:`, were told of files or of too many open files.
+    The child names the modules the error came through."""
+    alias = ErrorInfo("OSError", "[Errno 24] Too many open files", frames=(Frame(9, "pool = make_pool(2)", "f"),),
+                      via=("multiprocessing",))
+    assert feedback.explain_error(alias, sin).key == "processes"
+    loader = ErrorInfo("RuntimeError", "DataLoader worker (pid(s) 12) exited unexpectedly",
+                       frames=(Frame(12, "for (b,) in loader:", "get_derivative"),), via=("torch.utils.data",))
+    cause = feedback.explain_error(loader, sin)
+    assert cause.key == "processes" and "num_workers=0" in cause.advice
+    # At import, the same words (not "keep only definitions at the top level").
+    finding = checks._load_error_finding(alias, sin)
+    assert "starts another process" in finding.cause
