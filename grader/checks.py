@@ -409,8 +409,12 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                                   "torch.zeros_like(x)), or differentiate x as a whole tensor: "
                                   "torch.autograd.grad(y.sum(), x) works on empty tensors too.")
         cases = obs.cases if obs is not None else bad
+        # (Only where the inputs that do not require grad answered: hn109's x.grad.zero_() before the
+        # pass failed on every input, and the tracked_inputs check, which sees only the tracked ones,
+        # told it to make the fresh leaf it already made.)
         if cause.key == "not_a_tensor" and "'NoneType'" in first.error.message and \
-                all(r.case.tracked for r in bad) and any(not r.case.tracked for r in cases):
+                all(r.case.tracked for r in bad) and \
+                any(not r.case.tracked and r.plain.kind != "error" for r in cases):
             # Only where the input already requires grad: x.grad of a tensor that is no leaf (a hunter's
             # requires_grad_() on the caller's x was told backward() returns None, on a line of its own).
             return feedback.Cause("none_nonleaf", "Likely cause: .grad was None only where the input already "

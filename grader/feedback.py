@@ -129,12 +129,15 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "what to multiply the gradient by.",
      "Call y.sum().backward(), or y.backward(torch.ones_like(y)), then return x.grad (with "
      "torch.autograd.grad: pass grad_outputs=torch.ones_like(y))."),
+    # (hn109: torch.sin(x.data) and torch.sin(x.detach()) after making the leaf were told only that x
+    # never required grad, and to make the leaf they had made)
     (r"does not require grad and does not have a grad_fn", "no_requires_grad",
-     "autograd was asked for a gradient of something it did not record: x never had requires_grad=True, or "
-     "{value} was computed with gradients off (inside torch.no_grad() or torch.inference_mode(), or after "
-     "torch.set_grad_enabled(False)).",
-     "Start from x = x.detach().clone().requires_grad_(True), and compute {value} with gradients on (outside "
-     "torch.no_grad(); wrap it in torch.enable_grad() if they may be off)."),
+     "autograd was asked for a gradient of something it did not record: x never had requires_grad=True, "
+     "{value} was computed from x.data or x.detach() (which autograd does not follow back to x), or with "
+     "gradients off (inside torch.no_grad() or torch.inference_mode(), or after torch.set_grad_enabled(False)).",
+     "Start from x = x.detach().clone().requires_grad_(True), then compute {value} from that x itself (not "
+     "x.data or x.detach()) with gradients on (outside torch.no_grad(); wrap it in torch.enable_grad() if they "
+     "may be off)."),
     (r"can only change requires_grad flags of leaf variables", "requires_grad_nonleaf",
      "requires_grad_() was called on a tensor that is the result of other operations.",
      "Make a fresh leaf first: x = x.detach().clone().requires_grad_(True)."),

@@ -1558,3 +1558,22 @@ def test_an_error_that_came_through_multiprocessing_names_the_refusal_whatever_t
     # At import, the same words (not "keep only definitions at the top level").
     finding = checks._load_error_finding(alias, sin)
     assert "starts another process" in finding.cause
+
+
+def test_none_met_on_every_input_is_not_blamed_on_inputs_that_require_grad(sin):
+    """hn109: x.grad.zero_() before the backward pass raised on every input; the tracked_inputs check,
+    which sees only the inputs that require grad, said ".grad was None only where the input already
+    requires grad" and told the file to make the fresh leaf it had made."""
+    def raising(tracked_only):
+        cases = []
+        for layout in ("plain", "requires_grad", "nonleaf"):
+            obs = _observations(np.cos, layout=layout)
+            r = obs.cases[0]
+            if layout != "plain" or not tracked_only:
+                error = ErrorInfo("AttributeError", "'NoneType' object has no attribute 'zero_'")
+                r = dataclasses.replace(r, calls=(Returned("error", error=error),) * 3)
+            cases.append(r)
+        return dataclasses.replace(obs, cases=tuple(cases), planned=tuple(c.case for c in cases))
+
+    assert checks.check_tracked_inputs(raising(tracked_only=False), sin).data.get("cause") != "none_nonleaf"
+    assert checks.check_tracked_inputs(raising(tracked_only=True), sin).data.get("cause") == "none_nonleaf"
