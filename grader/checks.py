@@ -432,10 +432,13 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     if first.kind == "other" and first.type_name == "tuple":
         # torch.autograd.grad's answer as it comes (a hunter's: "not .numpy(), .item() or .tolist()"
         # named nothing of it).
+        # (hn109: y.grad_fn(torch.ones_like(y)), a node called by hand, was told only of autograd.grad)
         return feedback.Cause("tuple", "Your function must return a torch tensor, and it returned a tuple: "
-                              "torch.autograd.grad returns one gradient per input, in a tuple, even for one input.",
+                              "torch.autograd.grad returns one gradient per input, in a tuple, even for one input "
+                              "(and so does a node of the graph called by hand, y.grad_fn(...), here).",
                               "Take the gradient out of the tuple: (g,) = torch.autograd.grad(y, x), or "
-                              "torch.autograd.grad(y, x)[0].")
+                              "torch.autograd.grad(y, x)[0]; or let autograd run the graph: "
+                              "y.sum().backward(), then return x.grad.")
     if first.kind in ("number", "ndarray", "other"):
         return feedback.Cause("type", "Your function must return a torch tensor.",
                               "Return x.grad itself (not .numpy(), .item() or .tolist()).")

@@ -160,6 +160,14 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
     (r"One of the differentiated Tensors appears to not have been used in the graph", "unused_input",
      "torch.autograd.grad was asked about a tensor that the output does not depend on.",
      "Compute y from the very tensor you pass to torch.autograd.grad."),
+    # (hn109: sum(torch.sin(x)) and torch.ones(len(x)) on a 0-d x were told to read the traceback)
+    (r"iteration over a 0-d tensor", "zero_d_iteration",
+     "Python's sum() or a for loop went over x's elements, and a 0-d tensor (a single number) has none to "
+     "go over.",
+     "Use torch's own operations on the whole tensor: y.sum() rather than sum(y), and no loop over x."),
+    (r"len\(\) of a 0-d tensor", "zero_d_len",
+     "len() was called on a 0-d tensor (a single number), which has no length.",
+     "Make tensors in x's or y's shape with torch.ones_like(y) (or x.numel() for a count), not len(x)."),
     (r"(must be real number, not Tensor|only one element tensors can be converted)", "math_module",
      "a function from the math module (or float()) was given a whole tensor.",
      "Use torch.{primitive} on the tensor; the math module works on single Python numbers only."),
@@ -291,8 +299,10 @@ def _not_a_tensor(kind: str, name: str) -> Cause:
                      "exists: x.grad = None always works).")
     words = {"int": "a Python int", "float": "a Python float", "list": "a list", "tuple": "a tuple",
              "ndarray": "a NumPy array"}.get(kind, f"a {kind}")
+    # (hn109: math.sin on a 0-d tensor gives a Python float, and was told of sum(), float() and .item())
     return Cause("not_a_tensor", f"Likely cause: .{name} was used on {words}, not a tensor (Python's sum() of an "
-                 "empty tensor is the int 0, and float(), .item() or .tolist() leave torch).",
+                 "empty tensor is the int 0, the math module's functions (math.sin) give a Python float, and "
+                 "float(), .item() or .tolist() leave torch).",
                  "Keep the value a torch tensor: torch's own y.sum() rather than sum(y), and no .item() or "
                  "float() on the way.")
 

@@ -342,7 +342,7 @@ def test_an_inspection_of_the_graph_is_told_why_it_fails_here(sin):
     inplace = feedback.explain_error(ErrorInfo("RuntimeError", "one of the variables needed for gradient computation "
                                                "has been modified by an inplace operation: [torch.FloatTensor [5]], "
                                                "which is output 0 of AddcmulBackward0, is at version 1"), sin)
-    assert (helper.key, missing.key, inplace.key) == ("exception", "name", "exception")
+    assert (helper.key, missing.key, inplace.key) == ("zero_d_len", "name", "exception")
     # A helper called sin's node itself, whose tuple (the canary's node has three inputs) has no .detach.
     called = feedback.explain_error(ErrorInfo("AttributeError", "'tuple' object has no attribute 'detach'",
                                               (Frame(6, "return y.grad_fn(torch.ones_like(y)).detach()", "f"),)), sin)
@@ -1577,3 +1577,11 @@ def test_none_met_on_every_input_is_not_blamed_on_inputs_that_require_grad(sin):
 
     assert checks.check_tracked_inputs(raising(tracked_only=False), sin).data.get("cause") != "none_nonleaf"
     assert checks.check_tracked_inputs(raising(tracked_only=True), sin).data.get("cause") == "none_nonleaf"
+
+
+def test_a_zero_d_tensor_s_classic_slips_are_named(sin):
+    """hn109: sum(torch.sin(x)) and torch.ones(len(x)) on a 0-d x were told to read the traceback."""
+    iterated = feedback.explain_error(ErrorInfo("TypeError", "iteration over a 0-d tensor"), sin)
+    assert iterated.key == "zero_d_iteration" and "y.sum()" in iterated.advice
+    length = feedback.explain_error(ErrorInfo("TypeError", "len() of a 0-d tensor"), sin)
+    assert length.key == "zero_d_len" and "torch.ones_like" in length.advice
