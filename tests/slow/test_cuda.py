@@ -33,10 +33,9 @@ def test_every_thread_the_gpu_starts_is_confined_as_the_main_thread(sin, grade_f
     """The CUDA driver's, NVML's and autograd's threads start once the child is confined, each
     confined as its main thread (before, confinement refused to begin beside them: every child on a
     GPU machine was the grader's failure)."""
-    outcome = grade_file(ROOT / "tests" / "fixtures" / "hostile" / "looks_for_an_unconfined_thread_on_the_gpu.py", sin)
+    outcome = grade_file(ROOT / "tests" / "fixtures" / "hostile" / "looks_for_an_unconfined_thread.py", sin)
     assert outcome.score == sin.max_score, outcome.grader_error
-    assert outcome.stdout.startswith("cuda True;"), outcome.stdout
-    assert "unconfined 0;" in outcome.stdout, outcome.stdout
+    assert "cuda True" in outcome.stdout and "unconfined 0;" in outcome.stdout, outcome.stdout
 
 
 @pytest.mark.parametrize("name", ["cheat_cos", "cheat_numpy_cos", "cheat_custom_function"])
