@@ -295,7 +295,13 @@ def _example(r: CaseResult, ex: Exercise) -> str:
            f"{feedback.returned_words(r.plain)}."
 
 
-def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None) -> feedback.Cause:
+# torch's warning, as the child's stderr shows it: "<file>.py:<line>: UserWarning: The .grad attribute of
+# a Tensor that is not a leaf Tensor is being accessed."
+_NON_LEAF_READ = re.compile(r"(?:\.py:(\d+): UserWarning: )?The \.grad attribute of a Tensor that is not a leaf "
+                            r"Tensor is being accessed")
+
+
+def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None, stderr: str = "") -> feedback.Cause:
     """Why None came back, from every input's answer (so that each check says the same): only on
     inputs that already require grad (a tensor made from one without .detach() is no leaf), with the
     primitive never run (nothing recorded joins y to x), where the recorded call ran a backward
@@ -329,6 +335,16 @@ def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None
                               f"({primitive} computed with math, NumPy or a list of numbers is invisible to it).",
                               f"Compute torch.{primitive}(x) on the leaf itself, then call .sum().backward() and "
                               "return x.grad.")
+    if _NON_LEAF_READ.search(stderr):
+        # torch warned of it as it happened (hn109's `return y.grad` got the words for a pass that never
+        # reached x, or a missing return)
+        where = _NON_LEAF_READ.search(stderr)
+        line = f" (line {where.group(1)} of your file)" if where and where.group(1) else ""
+        return feedback.Cause("none_nonleaf_read", "Likely cause: your function read the .grad of a tensor that "
+                              f"is not a leaf{line}, such as y.grad for y = torch.{primitive}(x): autograd fills "
+                              ".grad only for leaves, and torch warned of it (see the output).",
+                              "Return the .grad of the leaf you made: `return x.grad` after "
+                              f"torch.{primitive}(x).sum().backward().")
     if traced is not None and _through_to_a_leaf(traced, primitive):
         return feedback.Cause("none_not_returned", f"Likely cause: your backward pass ran through {primitive} into a "
                               "leaf (we recorded it), so that leaf's .grad held the gradient, but the function "
@@ -428,7 +444,8 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                                   "it may use.", cause.advice)
         return cause
     if first.kind == "none":
-        return _none_cause(obs.cases if obs is not None else bad, ex, obs.traced if obs is not None else None)
+        return _none_cause(obs.cases if obs is not None else bad, ex, obs.traced if obs is not None else None,
+                           obs.output.stderr if obs is not None else "")
     if first.kind == "other" and first.type_name == "tuple":
         # torch.autograd.grad's answer as it comes (a hunter's: "not .numpy(), .item() or .tolist()"
         # named nothing of it).

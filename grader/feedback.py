@@ -220,17 +220,20 @@ _STARTS_A_PROCESS = re.compile(r"\b(Pool|ThreadPool|Process|ProcessPoolExecutor|
                                r"SimpleQueue|Lock|RLock|Semaphore|BoundedSemaphore|Event|Condition|Barrier|Value|"
                                r"Array)\s*\(|\bsubprocess\.|\bos\.(system|fork|forkpty|popen|posix_spawnp?|"
                                r"spawn\w*|exec\w*)\s*\(")
-_OS_ERRORS = ("OSError", "PermissionError", "FileNotFoundError", "BlockingIOError", "BrokenProcessPool")
+_OS_ERRORS = ("OSError", "PermissionError", "BlockingIOError", "BrokenProcessPool")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
 def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     text = f"{error.type}: {error.message}"
     names = {"function": ex.function, "primitive": ex.primitive, "value": in_torch(ex.value)}
     last = error.frames[-1].code if error.frames else ""
-    # (threading's locks, queues and events never raise an OSError: one raised on such a line is
-    # multiprocessing's; and the child names the modules the error came through, whatever the line
-    # calls them: hn109's alias of Pool and a DataLoader's workers were told of files)
-    if error.via or (error.type in _OS_ERRORS and _STARTS_A_PROCESS.search(last)):
+    # Only an OSError (threading's locks, queues and events never raise one: one raised on such a line
+    # is multiprocessing's), on a line that makes one outside its strings, or through the modules the
+    # child names, whatever the line calls them (hn109's alias of Pool and a DataLoader's workers were
+    # told of files). rt129: an honest mistake inside a ThreadPool's or a DataLoader's call of the
+    # student's code, and `print("Value(x) =", open(...))`, were told of processes.
+    if error.type in _OS_ERRORS and (error.via or _STARTS_A_PROCESS.search(_QUOTED.sub("", last))):
         loader = "torch.utils.data" in error.via
         return Cause("processes", "Likely cause: this line starts another process"
                      f"{' (a DataLoader with num_workers > 0 starts one per worker)' if loader else ''}, or makes "

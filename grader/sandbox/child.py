@@ -573,12 +573,12 @@ def _starting_processes(tb: Any) -> list[str]:
     found: list[str] = []
     while tb is not None:
         try:
-            name = tb.tb_frame.f_globals.get("__name__")
-        except PermissionError:  # (the canary's frames)
+            name = dict.get(tb.tb_frame.f_globals, "__name__")
+        except (PermissionError, TypeError):  # (the canary's frames; globals that are no dict)
             name = None
-        if isinstance(name, str):
+        if type(name) is str:  # (exactly: a str subclass of the submission's raised in its startswith, rt129)
             found += [module for module in PROCESS_MODULES
-                      if (name == module or name.startswith(module + ".")) and module not in found]
+                      if (str.__eq__(name, module) or str.startswith(name, module + ".")) and module not in found]
         tb = tb.tb_next
     return found
 

@@ -28,9 +28,10 @@ def visible() -> int:
 
 def narrowed(visible_devices: str | None, present: int) -> int:
     """How many of `present` devices CUDA_VISIBLE_DEVICES leaves: unset, all of them; otherwise its
-    entries up to the first that names no device (an index out of range, a repeated one, or a
-    negative one ends the list, as in the CUDA runtime). Entries by UUID or MIG name are counted as
-    given, up to `present`."""
+    entries up to the first that names no device (an index out of range, a repeated one, a negative
+    one or one that is neither an index nor a UUID ends the list, as in the CUDA runtime). Entries
+    by UUID (GPU-...) or MIG name are counted as given, up to `present` (which of them exist is not
+    checked)."""
     if visible_devices is None:
         return present
     seen: set[str] = set()
@@ -38,6 +39,8 @@ def narrowed(visible_devices: str | None, present: int) -> int:
         if not entry or entry in seen:
             break
         if entry.lstrip("-").isdigit() and not 0 <= int(entry) < present:
+            break
+        if not entry.lstrip("-").isdigit() and not entry.startswith(("GPU-", "MIG-")):
             break
         seen.add(entry)
     return min(len(seen), present)

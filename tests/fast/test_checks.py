@@ -12,7 +12,7 @@ from grader import checks, exercise, feedback, score, verdict
 from grader.canary import Secret, secret_derivative
 from grader.exercise import Tolerance
 from grader.grids import GridCase, round_to
-from grader.observations import CaseResult, ErrorInfo, Frame, LoadResult, Observations, Returned
+from grader.observations import CaseResult, ErrorInfo, Frame, LoadResult, Observations, Output, Returned
 from grader.outcome import HELD_BACK
 
 SECRET = Secret.draw(random.Random(7))  # a fixed draw: the tests are repeatable
@@ -1551,10 +1551,18 @@ def test_an_error_that_came_through_multiprocessing_names_the_refusal_whatever_t
     alias = ErrorInfo("OSError", "[Errno 24] Too many open files", frames=(Frame(9, "pool = make_pool(2)", "f"),),
                       via=("multiprocessing",))
     assert feedback.explain_error(alias, sin).key == "processes"
-    loader = ErrorInfo("RuntimeError", "DataLoader worker (pid(s) 12) exited unexpectedly",
+    loader = ErrorInfo("OSError", "[Errno 24] Too many open files",
                        frames=(Frame(12, "for (b,) in loader:", "get_derivative"),), via=("torch.utils.data",))
     cause = feedback.explain_error(loader, sin)
     assert cause.key == "processes" and "num_workers=0" in cause.advice
+    # rt129: an honest mistake in the student's own code, called by a ThreadPool or a DataLoader with no
+    # workers, is that mistake's; so is an error on a line whose string only reads like a process.
+    called_back = ErrorInfo("RuntimeError", "element 0 of tensors does not require grad and does not have a grad_fn",
+                            frames=(Frame(7, "return pool.map(one, xs)", "f"),), via=("multiprocessing",))
+    assert feedback.explain_error(called_back, sin).key == "no_requires_grad"
+    quoted = ErrorInfo("OSError", "[Errno 28] No space left on device",
+                       frames=(Frame(3, 'print("Value(x) =", handle.write(text))', "f"),))
+    assert feedback.explain_error(quoted, sin).key == "disk"
     # At import, the same words (not "keep only definitions at the top level").
     finding = checks._load_error_finding(alias, sin)
     assert "starts another process" in finding.cause
@@ -1585,3 +1593,15 @@ def test_a_zero_d_tensor_s_classic_slips_are_named(sin):
     assert iterated.key == "zero_d_iteration" and "y.sum()" in iterated.advice
     length = feedback.explain_error(ErrorInfo("TypeError", "len() of a 0-d tensor"), sin)
     assert length.key == "zero_d_len" and "torch.ones_like" in length.advice
+
+
+def test_the_grad_of_a_tensor_that_is_no_leaf_is_named_where_torch_warned_of_it(sin):
+    """hn109: `return y.grad` after y.sum().backward() was told the pass never reached x or had no
+    return; torch's own warning, in the output, names the read."""
+    warned = dataclasses.replace(_none_everywhere(), output=Output(stderr=(
+        "sub.py:6: UserWarning: The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. "
+        "Its .grad attribute won't be populated during autograd.backward().")))
+    finding = checks.check_correctness(warned, sin)
+    assert finding.data.get("cause") == "none_nonleaf_read", finding
+    assert "line 6" in finding.cause and "return x.grad" in finding.advice
+    assert checks.check_correctness(_none_everywhere(), sin).data.get("cause") == "none"

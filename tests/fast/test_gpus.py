@@ -17,6 +17,7 @@ from grader.sandbox import gpus, zygote
     ("0,5,1", 4, 1),  # ends at the index out of range
     ("0,0,1", 2, 1),  # ends at the repeated index
     ("GPU-8f3e, GPU-11aa", 4, 2), ("GPU-8f3e,GPU-11aa,GPU-22bb", 2, 2),
+    ("0,abc,1", 2, 1), ("bogus", 1, 0),  # (rt129: counted as devices the child could not use)
 ])
 def test_cuda_visible_devices_narrows_the_count_as_the_cuda_runtime_does(visible, present, expected):
     assert gpus.narrowed(visible, present) == expected

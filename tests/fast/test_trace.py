@@ -195,3 +195,30 @@ def test_an_in_place_op_after_the_primitive_keeps_its_step(runner):
 
     ops = [s.op for s in traced(runner, doubled).student[0].runs[0]]
     assert ops == ["SumBackward0", "MulBackward0", "CosBackward0", "PowBackward0", "AccumulateGrad"]
+
+
+def test_the_modules_an_error_came_through_are_read_without_the_submission_s_code():
+    """rt129: a function whose globals' __name__ was a str subclass with a raising startswith turned
+    its own error into the harness's crash. Only exact strs are read, by str's own methods."""
+    class Loud(str):
+        def startswith(self, *args):
+            raise RuntimeError("ran the submission's code")
+
+        def __eq__(self, other):
+            raise RuntimeError("ran the submission's code")
+
+        __hash__ = str.__hash__
+
+    def raised(name):
+        scope = {"__name__": name}
+        exec("def f():\n    raise OSError(28, 'No space left on device')\n", scope)
+        try:
+            scope["f"]()
+        except OSError as err:
+            return err.__traceback__
+        raise AssertionError("f should raise")
+
+    assert child._starting_processes(raised(Loud("multiprocessing.pool"))) == []
+    assert child._starting_processes(raised("multiprocessing.pool")) == ["multiprocessing"]
+    assert child._starting_processes(raised("torch.utils.data.dataloader")) == ["torch.utils.data"]
+    assert child._starting_processes(raised("multiprocessingx")) == []
