@@ -180,6 +180,12 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
     (r"(No space left on device|File too large|Disk quota exceeded)", "disk",
      "your code wrote more to files than the sandbox allows (64 MiB per file, 256 MiB and 1,000 files in all).",
      "Do not write files: compute the derivative in memory and return it."),
+    # (rt129: a data file read inside the function was told to read the traceback; at import the load
+    # check says the same as this)
+    (r"^FileNotFoundError: ", "missing_file",
+     "the grader runs your file alone, in an empty folder of its own: files beside it on your machine "
+     "(data, settings) are not there.",
+     "Put what your function reads into the file itself (a list or a dict), or make it in code."),
     (r"Read-only file system", "read_only",
      "something wrote outside your file's own folder, which the sandbox keeps read-only: multiprocessing "
      "does, for the semaphores of its pools and locks (of threads too: multiprocessing.pool.ThreadPool), where "

@@ -1605,3 +1605,9 @@ def test_the_grad_of_a_tensor_that_is_no_leaf_is_named_where_torch_warned_of_it(
     assert finding.data.get("cause") == "none_nonleaf_read", finding
     assert "line 6" in finding.cause and "return x.grad" in finding.advice
     assert checks.check_correctness(_none_everywhere(), sin).data.get("cause") == "none"
+
+
+def test_a_file_read_inside_the_function_that_is_not_there_is_named(sin):
+    """rt129: open("values_of_x.txt") inside the function was told to read the traceback."""
+    cause = feedback.explain_error(ErrorInfo("FileNotFoundError", "[Errno 2] No such file or directory: 'v.txt'"), sin)
+    assert cause.key == "missing_file" and "empty folder of its own" in cause.text
