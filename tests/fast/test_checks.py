@@ -1611,3 +1611,14 @@ def test_a_file_read_inside_the_function_that_is_not_there_is_named(sin):
     """rt129: open("values_of_x.txt") inside the function was told to read the traceback."""
     cause = feedback.explain_error(ErrorInfo("FileNotFoundError", "[Errno 2] No such file or directory: 'v.txt'"), sin)
     assert cause.key == "missing_file" and "empty folder of its own" in cause.text
+
+
+def test_another_exercise_s_function_name_is_offered_as_the_one_to_rename():
+    """hn109: a sin_cos_norm file that defined get_derivative (the other exercises' name) was told
+    only to define get_gradient."""
+    from grader import exercise
+
+    norm = exercise.load("sin_cos_norm")
+    obs = Observations(load=LoadResult(False, missing="missing", names=("get_derivative",)))
+    finding = checks.check_loads(obs, norm)
+    assert "Is get_derivative meant to be get_gradient? Rename it." in finding.advice, finding
