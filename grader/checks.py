@@ -338,11 +338,11 @@ def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None
                               f"({primitive} computed with math, NumPy or a list of numbers is invisible to it).",
                               f"Compute torch.{primitive}(x) on the leaf itself, then call .sum().backward() and "
                               "return x.grad.")
-    if _NON_LEAF_READ.search(stderr):
+    warned = _NON_LEAF_READ.search(stderr)
+    if warned:
         # torch warned of it as it happened (hn109's `return y.grad` got the words for a pass that never
         # reached x, or a missing return)
-        where = _NON_LEAF_READ.search(stderr)
-        line = f" (line {where.group(1)} of your file)" if where and where.group(1) else ""
+        line = f" (line {warned.group(1)} of your file)" if warned.group(1) else ""
         return feedback.Cause("none_nonleaf_read", "Likely cause: your function read the .grad of a tensor that "
                               f"is not a leaf{line}, such as y.grad for y = torch.{primitive}(x): autograd fills "
                               ".grad only for leaves, and torch warned of it (see the output).",

@@ -218,7 +218,7 @@ def test_the_modules_an_error_came_through_are_read_without_the_submission_s_cod
             return err.__traceback__
         raise AssertionError("f should raise")
 
-    assert child._starting_processes(raised(Loud("multiprocessing.pool"))) == []
-    assert child._starting_processes(raised("multiprocessing.pool")) == ["multiprocessing"]
-    assert child._starting_processes(raised("torch.utils.data.dataloader")) == ["torch.utils.data"]
-    assert child._starting_processes(raised("multiprocessingx")) == []
+    assert child._starting_processes(child._traceback(raised(Loud("multiprocessing.pool")))) == []
+    assert child._starting_processes(child._traceback(raised("multiprocessing.pool"))) == ["multiprocessing"]
+    assert child._starting_processes(child._traceback(raised("torch.utils.data.dataloader"))) == ["torch.utils.data"]
+    assert child._starting_processes(child._traceback(raised("multiprocessingx"))) == []
