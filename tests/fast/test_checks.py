@@ -1622,3 +1622,34 @@ def test_another_exercise_s_function_name_is_offered_as_the_one_to_rename():
     obs = Observations(load=LoadResult(False, missing="missing", names=("get_derivative",)))
     finding = checks.check_loads(obs, norm)
     assert "Is get_derivative meant to be get_gradient? Rename it." in finding.advice, finding
+
+
+def _loop_gradient(x: np.ndarray) -> np.ndarray:
+    """sin(cos(‖x‖² + 1))'s gradient as an honest float32 loop (einsum, x @ x) gives it: the squares
+    summed one after another, every step rounded to float32."""
+    n = np.float32(0.0)
+    for v in x.astype(np.float32).ravel():
+        n = np.float32(n + np.float32(v * v))
+    u = np.float32(n + np.float32(1.0))
+    return (np.float32(-2.0) * x.astype(np.float32) * np.sin(u) * np.cos(np.cos(u))).astype(np.float64)
+
+
+def test_float32_allows_the_rounding_of_a_sum_over_every_element():
+    # The grids draw arrays of one repeated value; summed in order, 216 of them were 7e-4 off ‖x‖²,
+    # and an honest einsum, x @ x or loop lost correctness (6 times the tolerance from the reference).
+    norm = exercise.load("sin_cos_norm")
+    case = GridCase(round_to(np.full((6, 6, 6), 1.4999), "float32"), "float32", "cpu", "plain", "large")
+    honest = _loop_gradient(case.values)
+    reference = checks.reference(case, norm)
+    tol = norm.tolerance("float32")
+    assert np.max(np.abs(honest - reference)) > 3 * (tol.atol + tol.rtol * np.max(np.abs(reference)))
+    assert checks.matches(_tensor(honest), case, norm)
+    # Rounding explains that much and no more: one element a tenth off, or each element's own
+    # derivative (the sum left out), still fails.
+    assert not checks.matches(_tensor(honest * np.where(np.arange(216) == 5, 1.1, 1.0).reshape(6, 6, 6)), case, norm)
+    elementwise = norm.mistake_values(norm.mistakes[0], case.values)
+    assert not checks.matches(_tensor(elementwise), case, norm)
+    # A float64 input holds its sum to float64's tolerance, and an elementwise gradient has no sum.
+    wide = GridCase(case.values, "float64", "cpu", "plain", "large")
+    assert not checks.matches(_tensor(honest, "float64"), wide, norm)
+    assert exercise.load("sin").float32_sums(case.values) is None
