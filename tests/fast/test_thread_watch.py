@@ -85,6 +85,17 @@ import time; time.sleep(60)
 """
 
 
+# The main thread exits alone (SYS_exit, not exit_group) and the pages are kept by another thread.
+BEHIND_A_ZOMBIE = """
+import ctypes, threading, time
+def keep():
+    time.sleep(0.3)  # after the main thread has gone
+    exec(compile({sparse!r}, "sparse", "exec"))
+threading.Thread(target=keep).start()
+ctypes.CDLL(None).syscall(60, 0)
+"""
+
+
 def test_a_child_keeping_page_tables_no_limit_counts_is_stopped():
     """Without a cgroup nothing counts page tables: a red team's 64,000 mappings of a page, 1 GiB
     apart, held 513 MB of them within 928 MB of address space, and with the rest of its limit filled
@@ -99,6 +110,23 @@ def test_a_child_keeping_page_tables_no_limit_counts_is_stopped():
         with_cgroup = ThreadWatch(sparse.pid, stopped.clear, refused=lambda: False)  # (a cgroup charges them)
         time.sleep(0.2)
         assert stopped.is_set() and with_cgroup.exceeded == ""
+    finally:
+        sparse.kill()
+        sparse.wait()
+
+
+def test_page_tables_are_counted_after_the_main_thread_exits_alone():
+    """A red team's child ended its main thread alone and kept 480 MB of page tables in another for
+    40 s at 10/10: the zombie main thread's status has no VmPTE, and the watch read only that one."""
+    source = BEHIND_A_ZOMBIE.format(sparse=SPARSE.format(pages=10_000))
+    sparse = subprocess.Popen([sys.executable, "-c", source], stdout=subprocess.PIPE)
+    try:
+        assert sparse.stdout is not None and sparse.stdout.readline() == b"ready\n"
+        assert b"VmPTE" not in Path(f"/proc/{sparse.pid}/status").read_bytes()  # the main thread is a zombie
+        stopped = threading.Event()
+        watch = ThreadWatch(sparse.pid, stopped.set)
+        assert stopped.wait(5), Path(f"/proc/{sparse.pid}/status").read_text()
+        assert watch.exceeded == "keeping more than 64 MiB of page tables"
     finally:
         sparse.kill()
         sparse.wait()
