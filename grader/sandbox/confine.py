@@ -24,6 +24,7 @@ import contextlib
 import ctypes
 import errno
 import functools
+import gc
 import glob
 import hashlib
 import os
@@ -1059,6 +1060,11 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     frame_kinds = (types.FrameType, types.TracebackType, types.GeneratorType, types.CoroutineType,
                    types.AsyncGeneratorType)
     refused, failed, tampered, most = PermissionError, OSError, int(TAMPERED), int(_MAX_EVENTS)
+    # Nor a garbage collection: one started by an allocation in here runs the submission's gc
+    # callbacks with this hook for their caller. A red team's callback walked up to `send` and read
+    # the record's key and counts from its closure, wrote a signed line of its own and set the counts
+    # so that nothing more was recorded (ctypes and /proc/self/mem then went unrecorded, at 10/10).
+    collecting, stop_collecting, resume_collecting = gc.isenabled, gc.disable, gc.enable
 
     def send(text: str) -> None:
         if text in sent:
@@ -1127,15 +1133,32 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     def refuse_canary(frame: Any, how: str) -> None:
         # A walk up f_back and f_globals, which raise no event: about 0.2 µs a frame. Only the
         # functions that hold the secret count: torch's own code reads frames below the kernel's
-        # other functions (forward AD's, a masked tensor's), and those hold nothing secret.
-        while frame is not None and secret_globals is not None:
-            if get_attribute(frame, "f_globals", None) is secret_globals and \
-                    get_attribute(get_attribute(frame, "f_code", None), "co_name", None) in holders:
+        # other functions (forward AD's, a masked tensor's), and those hold nothing secret. And this
+        # hook's own, whose closures hold the record's key: code of the submission's may still run
+        # below them (a __del__, a collection another thread turned on) or hold a traceback through
+        # them (a refusal raised here).
+        while frame is not None:
+            code = get_attribute(frame, "f_code", None)
+            for own in own_code:
+                if code is own:
+                    send(f"read a frame ({how}) reaching the audit hook's")
+                    raise refused("graded code may not read the grader's frames")
+            if secret_globals is not None and get_attribute(frame, "f_globals", None) is secret_globals and \
+                    get_attribute(code, "co_name", None) in holders:
                 send(f"read a frame ({how}) reaching the canary's")
                 raise refused("graded code may not read the grader's frames")
             frame = get_attribute(frame, "f_back", None)
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
+        was_collecting = collecting()
+        stop_collecting()
+        try:
+            audit(event, args)
+        finally:
+            if was_collecting:
+                resume_collecting()
+
+    def audit(event: str, args: tuple[Any, ...]) -> None:
         # (Arguments are read as text only by the events that use them: the hook runs for every one.)
         if event == "import":
             name = text(args[0]) if size(args) > 0 else None
@@ -1177,4 +1200,6 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
         elif event.startswith(watched):
             send(event)
 
+    own_code = tuple(function.__code__ for function in (hook, audit, send, absolute, text, exactly_a_frame_holder,
+                                                        opened_memory, refuse_canary))
     return hook

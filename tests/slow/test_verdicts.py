@@ -253,6 +253,18 @@ def test_silencing_the_record_is_itself_on_record(grade_file, sin):
     assert any("record channel was closed or replaced" in event for event in outcome.sandbox_events)
 
 
+def test_the_audit_hooks_own_frames_are_out_of_reach(grade_file, sin):
+    """A red team's gc callback ran inside the hook (a collection started by its allocations), walked
+    up to `send`, wrote a signed line of its own and set the record's counts so that nothing more was
+    recorded (ctypes and /proc/self/mem then went unrecorded); a refusal's traceback leads into the
+    hook's frames too."""
+    outcome = grade_file(VERDICT / "reaches_the_audit_hooks_closures.py", sin)
+    assert "reached the hook's closures: no" in outcome.stdout, outcome.stdout
+    assert "nothing else happened here" not in outcome.sandbox_events
+    assert "ctypes.dlopen" in outcome.sandbox_events
+    assert outcome.score == sin.max_score  # the rest of the file is honest
+
+
 def test_no_signal_handler_can_sample_the_canarys_frames(grade_file, sin):
     outcome = grade_file(VERDICT / "samples_frames_by_signal.py", sin)
     assert "refused:" in outcome.stdout and "handler installed" not in outcome.stdout
