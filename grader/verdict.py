@@ -105,12 +105,18 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) ->
     return judged
 
 
-_EXHAUSTION = re.compile(r"\[Errno (12|24)\]|Too many open files|Cannot allocate memory|can't allocate memory|"
-                         r"can't start new thread")
+# Out of memory, descriptors or threads; out of the folder's disk (no space left, a file too large,
+# torch.save's writer failing on it) or of output (the pipe the grader stopped reading): a red team's
+# honest files that logged, saved or printed on every call scored 1/10 when the first failure fell
+# between two calls of one input, and 8.31 or 1.0 by the case the failure fell in.
+_EXHAUSTION = re.compile(r"\[Errno (12|24|27|28|32|122)\]|Too many open files|Cannot allocate memory|"
+                         r"can't allocate memory|can't start new thread|No space left on device|File too large|"
+                         r"Disk quota exceeded|Broken pipe|PytorchStreamWriter failed|inline_container\.cc")
 
 
 def _exhausted(call: Returned) -> bool:
-    """Whether a call raised for running out of a resource the sandbox bounds."""
+    """Whether a call raised for running out of a resource the sandbox bounds (memory, files,
+    threads, disk, output)."""
     error = call.error if call.kind == "error" else None
     return error is not None and (error.type == "MemoryError" or bool(_EXHAUSTION.search(error.message)))
 
