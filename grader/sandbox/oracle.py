@@ -179,12 +179,20 @@ class Oracle:
                 factor = secret.b if call < len(flags) and flags[call] else 0.0
                 numbers = np.frombuffer(raw, dtype="<f8")
                 watched = self._asked.get(case)
-                move = self._term(raw, secret) * factor
-                if watched is not None:
+                if watched is None:  # (no targets given: the move for every number asked)
+                    move = self._term(raw, secret) * factor
+                else:
+                    move = np.zeros(count, dtype="<f8")
                     if call < len(watched.covered):
                         _cover(watched.targets, watched.reach, watched.covered[call], numbers)
-                    # The move only where the case's targets are (for plain calls too: the same work)
-                    move = np.where(_within(watched.lows, watched.highs, numbers), move, 0.0)
+                    # The move only where the case's targets are, worked out only there, for plain
+                    # calls too (the same work either way). Worked out for every number asked, an
+                    # honest file that also took sin of a 1.2-million-point plot in every call spent
+                    # this thread's CPU in 25 calls, and was then told it guessed at the grader's
+                    # calls (1/10).
+                    near = _within(watched.lows, watched.highs, numbers)
+                    if near.any():
+                        move[near] = self._term(numbers[near].tobytes(), secret) * factor
                 self._socket.sendall(move.astype("<f8", copy=False).tobytes())
                 self.answered += count
                 self.cpu_s = time.thread_time() - started

@@ -222,3 +222,33 @@ def test_the_reach_of_an_ask_is_rounding_and_never_a_grain_step():
     assert np.all(reach <= 0.1 * step) and reach[-1] == 0.1 * step
     assert np.all(reach[:3] < 2e-5 * np.abs(targets[:3]))  # rounding, not a step
     assert np.all(reach >= 2 ** -24 * np.abs(targets))  # float32's rounding of x itself is within
+
+
+def test_the_secret_is_worked_out_only_near_the_cases_targets(monkeypatch):
+    """A red team's honest file that also took sin of a 1.2-million-point plot curve in every call
+    spent the oracle's whole CPU budget in 25 calls (the secret's term was worked out for every number
+    asked, then masked), after which its derivatives were NaN and it was told it guessed at the
+    grader's calls: 1/10. The term is now worked out only where the case's targets are, on plain and
+    secret calls alike (the same work either way)."""
+    worked: list[int] = []
+    real = oracle.secret_term
+    monkeypatch.setattr(oracle, "secret_term", lambda u, *args: worked.append(np.size(u)) or real(u, *args))
+    served = oracle.Oracle()
+    served.start(SECRET)
+    channel = socket.socket(fileno=served.channel)
+    served.channel = -1
+    x = np.linspace(-3, 3, 16)
+    curve = np.concatenate([np.linspace(-10, 10, 50_000), x])  # a plot's points, and x among them
+
+    def ask(case: int, call: int, numbers: np.ndarray) -> np.ndarray:
+        channel.sendall(oracle.HEADER.pack(numbers.size, case, call) + numbers.astype("<f8").tobytes())
+        return np.frombuffer(channel.recv(8 * numbers.size, socket.MSG_WAITALL), dtype="<f8")
+
+    try:
+        case = served.expect((True, False), x, 1e-7 * np.abs(x))
+        secret_call, plain_call = ask(case, 0, curve), ask(case, 1, curve)
+    finally:
+        channel.close()
+        served.close()
+    assert np.abs(secret_call[-16:]).min() >= 0.15 and not secret_call[:50_000].any() and not plain_call.any()
+    assert worked and max(worked) <= 32, worked  # x and the few curve points within its reach, not 50,016
