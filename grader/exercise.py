@@ -18,6 +18,36 @@ REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 
 
+@dataclass(frozen=True)
+class Sums:
+    """A gradient at x with its sums moved to either end of what float32 arithmetic may make of them
+    (Exercise.float32_sums): `low` and `high`, `exact` at the exact sums, `spread` the move."""
+
+    low: np.ndarray
+    exact: np.ndarray
+    high: np.ndarray
+    spread: float
+
+    def explain(self, got: np.ndarray, want: np.ndarray, allowed: np.ndarray | float) -> bool:
+        """Whether the whole of `got` is within `allowed` of the gradient at one such sum (`want`:
+        what it is compared with at the exact sums, perhaps rounded to the input's dtype): rounding
+        moves every element along the sum at once, never one element on its own. Over so small a
+        move the gradient is a line in the sum (the chord; its bend is allowed for), so element i is
+        within reach for moves t in one interval, and all must share a t in [-1, 1]."""
+        if np.isnan(got).any():
+            return False
+        slope = np.ravel((self.high - self.low) / 2)
+        off = np.ravel(got - want)
+        room = np.ravel(np.broadcast_to(allowed, np.shape(want)) + np.abs((self.high + self.low) / 2 - self.exact))
+        steep = slope != 0
+        if np.any(~steep & ~(np.abs(off) <= room)):
+            return False
+        ends = np.stack([(off[steep] - room[steep]) / slope[steep], (off[steep] + room[steep]) / slope[steep]])
+        lowest = max(-1.0, float(np.max(np.min(ends, axis=0), initial=-1.0)))
+        highest = min(1.0, float(np.min(np.max(ends, axis=0), initial=1.0)))
+        return lowest <= highest
+
+
 class ExerciseError(ValueError):
     """The exercise file itself is wrong: an instructor's mistake, not a student's."""
 
@@ -149,20 +179,19 @@ class Exercise:
 
         return self._kept("rounding", x, errors)
 
-    def float32_sums(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
-        """For a gradient that sums over every element of x (‖x‖²): the gradient at x with every sum
-        moved to either end of what float32 arithmetic may make of it (as rounding.sum bounds it: n
-        units of the sum of the terms' sizes for n - 1 additions and each term's own rounding, and
-        one of the sum), and that bound at its largest;
-        None for an elementwise gradient. An honest float32 loop, einsum or x @ x adds the squares
-        one after another, and the grids' arrays of one repeated value round the same way at every
-        step: 216 elements of 1.4999 came back 7e-4 off ‖x‖², the gradient 6 times sin_cos_norm's
-        tolerance from the reference, where (x**2).sum()'s pairwise sum is close to exact. Kept, as
-        the reference is."""
+    def float32_sums(self, x: np.ndarray, secret: Secret | None = None) -> Sums | None:
+        """For a gradient that sums over every element of x (‖x‖²): the gradient at x (under
+        `secret`, if given) with every sum moved to either end of what float32 arithmetic may make
+        of it (as rounding.sum bounds it: n units of the sum of the terms' sizes for n - 1 additions
+        and each term's own rounding, and one of the sum); None for an elementwise gradient. An
+        honest float32 loop, einsum or x @ x adds the squares one after another, and the grids'
+        arrays of one repeated value round the same way at every step: 216 elements of 1.4999 came
+        back 7e-4 off ‖x‖², the gradient 6 times sin_cos_norm's tolerance from the reference, where
+        (x**2).sum()'s pairwise sum is close to exact. Kept without a secret, as the reference is."""
         if "sum" not in formula.names(self.gradient):
             return None
 
-        def ends() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        def ends() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
             spreads: list[float] = []
 
             def moved(sign: float) -> Callable[[Any], Any]:
@@ -176,16 +205,18 @@ class Exercise:
                 return total
 
             def derivative(u: Any) -> Any:
-                return formula.evaluate(self.derivative, np, u=u)
+                if secret is None:
+                    return formula.evaluate(self.derivative, np, u=u)
+                return secret_derivative(u, secret, self.derivative, np)
 
             with np.errstate(all="ignore"):
-                low, high = (np.broadcast_to(np.asarray(formula.evaluate(
+                low, exact, high = (np.broadcast_to(np.asarray(formula.evaluate(
                     self.gradient, np, x=x, sum=moved(sign), **{f"d_{self.primitive}": derivative}),
-                    dtype=np.float64), np.shape(x)).copy() for sign in (-1.0, 1.0))
-            return low, high, np.array([max(spreads, default=0.0)])
+                    dtype=np.float64), np.shape(x)).copy() for sign in (-1.0, 0.0, 1.0))
+            return low, exact, high, np.array([max(spreads, default=0.0)])
 
-        low, high, spread = self._kept("float32 sums", x, ends)
-        return low, high, float(spread[0])
+        low, exact, high, spread = ends() if secret is not None else self._kept("float32 sums", x, ends)
+        return Sums(low, exact, high, float(spread[0]))
 
     def sensitivity(self, x: np.ndarray) -> np.ndarray:
         """How far the gradient at x moves per unit added to the primitive's derivative (the chain

@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 
-from grader import checks, exercise, feedback, score, verdict
+from grader import checks, exercise, feedback, formula, score, verdict
 from grader.canary import Secret, secret_derivative
 from grader.exercise import Tolerance
 from grader.grids import GridCase, round_to
@@ -1643,13 +1643,18 @@ def test_another_exercise_s_function_name_is_offered_as_the_one_to_rename():
     assert "Is get_derivative meant to be get_gradient? Rename it." in finding.advice, finding
 
 
-def _loop_gradient(x: np.ndarray) -> np.ndarray:
-    """sin(cos(‖x‖² + 1))'s gradient as an honest float32 loop (einsum, x @ x) gives it: the squares
-    summed one after another, every step rounded to float32."""
+def _loop_sum(x: np.ndarray) -> np.float32:
+    """‖x‖² as an honest float32 loop (einsum, x @ x) adds it: one square after another, every step
+    rounded to float32."""
     n = np.float32(0.0)
     for v in x.astype(np.float32).ravel():
         n = np.float32(n + np.float32(v * v))
-    u = np.float32(n + np.float32(1.0))
+    return n
+
+
+def _loop_gradient(x: np.ndarray) -> np.ndarray:
+    """sin(cos(‖x‖² + 1))'s gradient with the sum added up in order."""
+    u = np.float32(_loop_sum(x) + np.float32(1.0))
     return (np.float32(-2.0) * x.astype(np.float32) * np.sin(u) * np.cos(np.cos(u))).astype(np.float64)
 
 
@@ -1668,6 +1673,16 @@ def test_float32_allows_the_rounding_of_a_sum_over_every_element():
     assert not checks.matches(_tensor(honest * np.where(np.arange(216) == 5, 1.1, 1.0).reshape(6, 6, 6)), case, norm)
     elementwise = norm.mistake_values(norm.mistakes[0], case.values)
     assert not checks.matches(_tensor(elementwise), case, norm)
+    # The verdict reads both answers so too: proven, not "follows" and called wrong (see correctness).
+    x = round_to(np.full((6, 6, 6), 1.29), "float32")
+    seen = GridCase(x, "float32", "cpu", "plain", "large")
+    n = np.float64(_loop_sum(x))
+    plain, hidden = (round_to(formula.evaluate(norm.gradient, np, x=x, sum=lambda a: n, d_sin=d), "float32")
+                     for d in (np.cos, lambda u: secret_derivative(u, SECRET, norm.derivative, np)))
+    looped = CaseResult(case=seen, calls=(_tensor(plain), _tensor(plain), _tensor(hidden)),
+                        secret=(False, False, True), input_changed=False, requires_grad_changed=False,
+                        grad_left=False, primitive_calls=3)
+    assert verdict.judge(looped, norm, SECRET).verdict == verdict.PROVEN
     # A float64 input holds its sum to float64's tolerance, and an elementwise gradient has no sum.
     wide = GridCase(case.values, "float64", "cpu", "plain", "large")
     assert not checks.matches(_tensor(honest, "float64"), wide, norm)
