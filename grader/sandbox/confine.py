@@ -32,6 +32,7 @@ import selectors
 import signal
 import site
 import stat
+import struct
 import sys
 import threading
 import time
@@ -479,8 +480,15 @@ def world_readable_parts(folder: str) -> tuple[str, ...]:
     return tuple(parts)
 
 
+# Files anyone may read that say what the host does: the last pid it handed out (0666; without a pid
+# namespace of its own, the host's: a red team's child read it, as loadavg would tell it).
+_READABLE_SECRETS = frozenset({"/proc/sys/kernel/ns_last_pid"})
+
+
 def _readable_beneath(path: str) -> tuple[list[str], bool]:
     """(paths to allow, whether that is all of `path`)."""
+    if path in _READABLE_SECRETS:
+        return [], False
     try:
         st = os.lstat(path)
     except OSError:
@@ -601,6 +609,7 @@ def _seccomp(gpu: bool = False) -> str:
     # memfd (_exported), which the first refuses (the later filters went missing when a child
     # started afresh compiled them after it).
     epoll, last = no_epoll_program() if not gpu else None, last_filter_program()
+    ioctls = only_tty_ioctls_program() if not gpu else None
     own = own_signals_program() if os.getpid() != 1 else None
     if program is None or not _load_filter(program):
         return ""  # no libseccomp here: the layer is simply not active
@@ -608,6 +617,8 @@ def _seccomp(gpu: bool = False) -> str:
     if not gpu and epoll is not None and _load_filter(epoll):
         selectors.DefaultSelector = selectors.PollSelector  # type: ignore[misc,assignment] # asyncio polls
         layer += "; seccomp: no epoll"
+    if ioctls is not None and _load_filter(ioctls):
+        layer += "; seccomp: a terminal's and a descriptor's ioctls only"
     if os.getpid() != 1:
         # No pid namespace of its own (a container's root, say): other children of the grader are
         # visible (and, where they are nobody, as a rootless container gives, as much its own as
@@ -717,6 +728,44 @@ def _exported(rules: Any) -> bytes | None:
         exported.seek(0)
         program = exported.read()
     return program if program and len(program) % 8 == 0 else None
+
+
+# The ioctls a child without a GPU may make: a terminal's questions (isatty's TCGETS, the window's
+# size), a descriptor's bytes waiting, blocking (socket.setblocking) and close-on-exec
+# (os.set_inheritable). Every other request answers ENOTTY, as for a file that is no device: a
+# request list of those refused could not keep up with the filesystems' own, which an owner may make
+# without a capability, and a child that keeps uid 0 owns root's files (red teams changed a /usr
+# file's inode generation through ext4's EXT4_IOC_SETVERSION, read the whole disk's map through
+# FS_IOC_GETFSMAP, and made ext4 allocate a root file's delayed blocks, EXT4_IOC_ALLOC_DA_BLOCKS).
+_TTY_IOCTLS = (0x5401, 0x5413, 0x541B, 0x5421, 0x5450, 0x5451)  # TCGETS TIOCGWINSZ FIONREAD FIONBIO FIONCLEX FIOCLEX
+# (audit architecture, ioctl's number) where the filter is written by hand (libseccomp cannot say
+# "none but these" of one argument).
+_IOCTL_ARCH = {"x86_64": (0xC000003E, 16), "aarch64": (0xC00000B7, 29)}
+
+
+@functools.cache
+def only_tty_ioctls_program() -> bytes | None:
+    """BPF (struct sock_filter {u16 code; u8 jt, jf; u32 k}, in the machine's order): on this
+    architecture, an ioctl whose request (the low 32 bits the kernel reads) is not one of
+    _TTY_IOCTLS answers ENOTTY; everything else passes to the other filters. None elsewhere."""
+    import platform
+
+    arch = _IOCTL_ARCH.get(platform.machine())
+    if arch is None:
+        return None
+    load, equal, give = 0x20, 0x15, 0x06  # BPF_LD|BPF_W|BPF_ABS, BPF_JMP|BPF_JEQ|BPF_K, BPF_RET|BPF_K
+    request = 16 + 8 + (0 if sys.byteorder == "little" else 4)  # seccomp_data.args[1]'s low half
+    allowed = len(_TTY_IOCTLS)
+    code = [(load, 0, 0, 4), (equal, 0, 3 + allowed + 1, arch[0]),  # another architecture: pass
+            (load, 0, 0, 0), (equal, 0, 1 + allowed + 1, arch[1]),  # another call: pass
+            (load, 0, 0, request)]
+    code += [(equal, allowed - i, 0, value) for i, value in enumerate(_TTY_IOCTLS)]
+    code += [(give, 0, 0, _SECCOMP_RET_ERRNO | errno.ENOTTY), (give, 0, 0, _SECCOMP_RET_ALLOW)]
+    order = "<" if sys.byteorder == "little" else ">"
+    return b"".join(struct.pack(order + "HBBI", *instruction) for instruction in code)
+
+
+_SECCOMP_RET_ERRNO, _SECCOMP_RET_ALLOW = 0x00050000, 0x7FFF0000
 
 
 @functools.cache
@@ -902,6 +951,16 @@ def seccomp_program() -> bytes | None:
         # red team shrank its request pipe to one page, so that the grader's pipelined requests no
         # longer fitted and (before session.py sent without blocking) its write never returned.
         rules.add_rule(denied, "fcntl", _command(seccomp, _F_SETPIPE_SZ))
+        # Write-life hints live on the inode of any file its owner opens, read-only too, and stay
+        # after the child: a red team's child that kept uid 0 set one on a root file under /usr.
+        for command in _WRITE_HINTS:
+            rules.add_rule(invalid, "fcntl", _command(seccomp, command))
+        # Nor reading extended attributes ("not supported", which shutil.copystat expects): Landlock
+        # governs opening a file, not looking it up, and a child that keeps uid 0 passes through
+        # root's 0700 folders, where a red team's read a user.* attribute of a file it could not open.
+        for name in ("getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr", "getxattrat",
+                     "listxattrat"):
+            _refuse(rules, unsupported, name)
         return _exported(rules)
     except Exception:  # noqa: BLE001 - no libseccomp here
         return None
@@ -954,13 +1013,18 @@ _FILE_ATTRIBUTES = (0x40086602, 0x401C5820, 0x40087602, 0x40046602, 0x40047602, 
                     # and FS_IOC_GETFSMAP, which needs no capability on ext4: the whole disk's map (every
                     # inode's number, size and blocks, /root's and other children's folders included)
                     # through any file the child may read (a red team's)
-                    0xC0C0583B)
+                    0xC0C0583B,
+                    # and ext4's that an owner may make of a file opened for reading (a red team's,
+                    # where the other filter is not loaded: a GPU child): allocate its delayed blocks,
+                    # cache or drop its extents
+                    0x660C, 0x6612, 0x6628)
 
 
 # fcntl's F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE and F_NOTIFY (asking stays allowed).
 _LOCKS = (6, 7, 37, 38, 1024, 1026)  # F_SETLK, F_SETLKW, F_OFD_SETLK, F_OFD_SETLKW, F_SETLEASE, F_NOTIFY
 _PRETENDED_LOCKS = (6, 7, 37, 38)
 _F_SETPIPE_SZ = 1031
+_WRITE_HINTS = (1036, 1038)  # F_SET_RW_HINT, F_SET_FILE_RW_HINT
 # FS_IOC_RESVSP, FS_IOC_UNRESVSP, FS_IOC_RESVSP64, FS_IOC_UNRESVSP64, FS_IOC_ZERO_RANGE, and XFS's
 # ALLOCSP, FREESP, ALLOCSP64, FREESP64 (removed in Linux 5.17).
 _PREALLOCATE = (0x40305828, 0x40305829, 0x4030582A, 0x4030582B, 0x40305839,
