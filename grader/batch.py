@@ -367,7 +367,11 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, scheduler: str,
         from distributed import Client, as_completed
     except ImportError:
         raise MissingExtra("--scheduler needs Dask: pip install 'grader[dask]'") from None
-    with Client(scheduler, timeout="30s") as client:
+    try:
+        client = Client(scheduler, timeout="30s")
+    except (OSError, ValueError, TypeError) as err:  # unreachable, or not an address: the user's to fix
+        raise MissingExtra(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({err})") from None
+    with client:
         futures = [client.submit(grade_job, job, out, settings, key=f"grade-{job.student}-{settings.plan.seed}",
                                  pure=False) for job in jobs]
         job_of = {future.key: job for future, job in zip(futures, jobs, strict=True)}

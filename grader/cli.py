@@ -132,6 +132,20 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     from grader.grade import grade_file
 
     assert isinstance(ex, Exercise)
+    folder = args.out if args.command in ("check", "grade", "batch") else None  # (gradescope's --out is a zip)
+    problem = _out_problem(folder) or _fail_under_problem(getattr(args, "fail_under", None), ex)
+    if problem:
+        print(f"grader: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    if getattr(args, "device", None) == "cuda":
+        from grader.sandbox import gpus
+
+        if not gpus.visible():
+            # Said once, before anything is graded: asked of each submission, it failed every one as
+            # the grader's own error, and a batch of a whole class of zeros ended with status 0.
+            print("grader: --device cuda, but no CUDA device is visible here (no NVIDIA driver, or "
+                  "CUDA_VISIBLE_DEVICES leaves none); use --device auto or cpu", file=sys.stderr)
+            return EXIT_USAGE
     if args.command == "batch":
         return _batch(args, ex)
     if args.command == "gradescope":
@@ -246,7 +260,32 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         junit.write(((j.student, batch.read_result(j, args.out, key), j.problem) for j in ordered), ex.name,
                     args.out / "junit.xml")
     print(f"{len(jobs)} students ({len(jobs) - len(todo)} already graded): {gradebook}, {page}, {md}")
+    if tally.grader_errors:
+        # The grader's own failures are no student's score: a run that gave some is not done.
+        print(f"grader: the grader itself failed on {tally.grader_errors} student(s) (status grader_error in "
+              f"{gradebook.name}); see their result.json, then run the same command again", file=sys.stderr)
+        return EXIT_GRADER
     return EXIT_OK
+
+
+def _out_problem(out: Path | None) -> str:
+    """Why --out cannot be a folder to write in ("" if it can): a file there, or a file on its way,
+    ended in a traceback and the exit status of the grader's own failure."""
+    if out is None:
+        return ""
+    for path in (out, *out.parents):
+        if path.exists():
+            return "" if path.is_dir() else f"--out {out}: {path} is a file, not a folder"
+    return ""
+
+
+def _fail_under_problem(score: float | None, ex: Exercise) -> str:
+    """--fail-under NaN never failed (a CI gate silently off), and one above the maximum always does."""
+    if score is None:
+        return ""
+    if not 0 <= score <= ex.max_score:
+        return f"--fail-under {score:g}: give a score from 0 to {ex.max_score:g}, the exercise's maximum"
+    return ""
 
 
 def _list_exercises() -> int:

@@ -114,9 +114,11 @@ class Tally:
         self.passed: Counter[str] = Counter()
         self.seen: Counter[str] = Counter()
         self.passes: Counter[str] = Counter()  # how backward passes differed from the reference's, by mistake
+        self.grader_errors = 0  # students the grader itself failed on
 
     def add(self, row: dict[str, Any], result: dict[str, Any] | None) -> None:
         self.roster.append(_student(row, result, self.out))
+        self.grader_errors += row.get("status") == "grader_error"
         named = {_hint(check) for check in (result or {}).get("checks", []) if not check["passed"]}
         self.hints.update(hint for hint in named if hint)  # each cause once per student
         if divergence := ((result or {}).get("backward_pass") or {}).get("divergence"):

@@ -64,6 +64,24 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path):
     assert done.stderr.strip().count("\n") == 0 and "no such file" in done.stderr
     assert run("grade", "x.py").returncode == 2  # --out is required
     assert run("check", str(SUBMISSIONS / "honest_backward.py"), "--exercise", "nope").returncode == 2
+    # A file where --out's folder goes, a --fail-under that never or always fails, an unreachable
+    # scheduler: each ended in a traceback and the grader's own exit status (ux110).
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    for args in (("grade", str(SUBMISSIONS / "honest_backward.py"), "--out", str(afile)),
+                 ("check", str(SUBMISSIONS / "honest_backward.py"), "--out", str(afile / "sub")),
+                 ("batch", str(SUBMISSIONS), "--out", str(afile)),
+                 ("check", str(SUBMISSIONS / "honest_backward.py"), "--out", str(tmp_path), "--fail-under", "nan"),
+                 ("check", str(SUBMISSIONS / "honest_backward.py"), "--out", str(tmp_path), "--fail-under", "11"),
+                 ("batch", str(SUBMISSIONS), "--out", str(tmp_path / "b"), "--scheduler", "notaurl")):
+        done = run(*args)
+        assert done.returncode == 2 and done.stderr.startswith("grader: --"), (args, done.stderr)
+    from grader.sandbox import gpus
+
+    if not gpus.visible():  # asked once, before grading: it was each submission's grader_error (batch: status 0)
+        done = run("batch", str(SUBMISSIONS), "--out", str(tmp_path / "c"), "--device", "cuda")
+        assert done.returncode == 2 and "no CUDA device is visible" in done.stderr
+        assert not (tmp_path / "c" / "gradebook.csv").exists()
 
 
 def test_version():
