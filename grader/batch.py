@@ -167,7 +167,7 @@ def results_key(out: Path) -> bytes:
         if len(key) == _KEY_BYTES:
             return key
     key = secrets.token_bytes(_KEY_BYTES)  # none, or not one of ours: results signed before are regraded
-    atomic.write(path, key)
+    atomic.write(path, key, private=True)
     return key
 
 
@@ -414,5 +414,12 @@ def write_gradebook(rows: Iterable[dict[str, Any]], path: Path) -> Path:
     with atomic.replacing(path, newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, restval="", lineterminator="\n")
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({name: _cell(value) for name, value in row.items()} for row in rows)
     return path
+
+
+def _cell(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (a student id, which is a file name the
+    student chose, starting with =, +, -, @ or a tab) behind a quote, as OWASP advises: a hunter's
+    `=HYPERLINK(...).py` became a live link in the gradebook."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")) else value

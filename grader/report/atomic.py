@@ -11,6 +11,7 @@ run) is moved aside under a fresh name, not deleted: nothing of theirs is lost, 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
 import stat
@@ -21,12 +22,17 @@ from typing import IO, Any
 
 
 @contextlib.contextmanager
-def replacing(path: Path, binary: bool = False, newline: str | None = None) -> Iterator[IO[Any]]:
+def replacing(path: Path, binary: bool = False, newline: str | None = None,
+              private: bool = False) -> Iterator[IO[Any]]:
     """A handle to write `path`'s new content to; it takes `path`'s place when the block ends, and
-    is removed if the block raises: a reader never sees half a file."""
+    is removed if the block raises: a reader never sees half a file. Its mode is what the umask
+    gives a new file (mkstemp's 0600 kept every result, plot and gradebook from the co-TAs and web
+    server the umask meant to share them with), or 0600 where `private`."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        if not private:
+            os.fchmod(fd, 0o666 & ~_umask())
         text = {} if binary else {"encoding": "utf-8", "newline": newline}
         with open(fd, "wb" if binary else "w", **text) as handle:  # type: ignore[call-overload]
             yield handle
@@ -37,8 +43,19 @@ def replacing(path: Path, binary: bool = False, newline: str | None = None) -> I
         raise
 
 
-def write(path: Path, data: str | bytes) -> Path:
-    with replacing(path, binary=isinstance(data, bytes)) as handle:
+@functools.cache
+def _umask() -> int:
+    """The process's umask, read without changing it (os.umask sets it, and another thread could
+    make a file meanwhile); 0o077 where /proc does not say, as mkstemp would have it."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o077
+
+
+def write(path: Path, data: str | bytes, private: bool = False) -> Path:
+    with replacing(path, binary=isinstance(data, bytes), private=private) as handle:
         handle.write(data)
     return path
 

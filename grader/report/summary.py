@@ -187,7 +187,11 @@ def normalised(source: bytes) -> str:
     """The code with comments, blank lines and spacing removed; unparsable files hash as they are."""
     try:
         tokens = tokenize.tokenize(io.BytesIO(source).readline)
-        kept = [t.string for t in tokens if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.ENCODING)]
+        # A line's end and an indent as their kind, not their text: copies that differ only in CRLF
+        # line ends or tabs for spaces were not found identical (a hunter's).
+        shown = {tokenize.NEWLINE: "\n", tokenize.INDENT: "\t"}
+        kept = [shown.get(t.type, t.string) for t in tokens
+                if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.ENCODING)]
     except (tokenize.TokenError, SyntaxError, UnicodeDecodeError):
         return source.decode("utf-8", "replace")
     return " ".join(kept)

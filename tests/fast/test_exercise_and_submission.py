@@ -158,6 +158,26 @@ def test_a_name_no_gradebook_can_hold_is_shown_made_safe_and_not_graded(tmp_path
     assert "bad\ufffd" in path.read_text(encoding="utf-8")
 
 
+def test_a_student_id_a_spreadsheet_would_run_is_quoted_in_the_gradebook(tmp_path, sin):
+    """A hunter's `=HYPERLINK("http:--x","click").py` was a live link in gradebook.csv, and +1+1, -2
+    and @SUM(1) formulas; the id stays as it is elsewhere (its results folder, the summary)."""
+    import csv
+
+    from grader import batch
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    names = ('=HYPERLINK("http:--x","click")', "+1+1", "-2", "@SUM(1)", "alice")
+    for name in names:
+        (folder / f"{name}.py").write_text("def get_derivative(x):\n    return x\n")
+    jobs = batch.discover(folder)
+    assert sorted(j.student for j in jobs) == sorted(names)
+    path = batch.write_gradebook(batch.gradebook_rows(jobs, {}, sin), tmp_path / "gradebook.csv")
+    with path.open(newline="", encoding="utf-8") as handle:
+        cells = {row["student"] for row in csv.DictReader(handle)}
+    assert cells == {"'" + name for name in names[:4]} | {"alice"}
+
+
 def test_results_written_beside_the_submissions_are_no_students(tmp_path):
     """--out the submissions folder itself, or a folder inside it: a rerun saw bob's results folder
     as a second submission for bob (and a results folder as a student)."""

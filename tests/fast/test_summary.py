@@ -83,3 +83,13 @@ def test_students_with_the_same_backward_mistake_count_together(tmp_path):
     assert "| Your graph has no PowBackward0. | 2 |" in summary.markdown(built)
     page = html_page(built)
     assert "<script>alert" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_copies_that_differ_only_in_line_ends_or_indentation_are_identical():
+    """A hunter's copies with CRLF line ends, or tabs for spaces, were not grouped with the file they
+    copied (the README says comments and whitespace are dropped); a changed line still tells apart."""
+    base = (b"import torch\n\ndef get_derivative(x):\n    x = x.detach().requires_grad_()\n"
+            b"    torch.sin(x).sum().backward()\n    return x.grad\n")
+    copies = (base.replace(b"\n", b"\r\n"), base.replace(b"    ", b"\t"), b"# mine\n" + base.replace(b"    ", b"  "))
+    assert all(summary.normalised(copy) == summary.normalised(base) for copy in copies)
+    assert summary.normalised(base.replace(b"sum()", b"mean()")) != summary.normalised(base)
