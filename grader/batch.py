@@ -30,7 +30,7 @@ from grader.exercise import Exercise
 from grader.grade import cache_key, grade_file
 from grader.probe import Plan
 from grader.report import atomic, result_json, write_files
-from grader.submission import SubmissionError, defines, needs_compiler, read, refusal
+from grader.submission import SubmissionError, defines, is_source, needs_compiler, read, refusal
 
 _PR_SET_PDEATHSIG = 1
 FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing", "refused")
@@ -77,7 +77,7 @@ def discover(folder: Path, out: Path | None = None, function: str = "") -> list[
             except OSError as err:  # a folder of mode 0111 stopped the whole class's batch (not as root)
                 job = Job(entry.name, None, f"{entry.name}/: cannot be read ({err.strerror}); make it readable",
                           True)
-        elif entry.suffix.lower() == ".py" or (stat.S_ISLNK(mode) and entry.is_dir()):
+        elif is_source(entry) or (stat.S_ISLNK(mode) and entry.is_dir()):
             problem = refusal(entry)
             job = Job(entry.stem, None, f"{entry.name}: {problem}", True) if problem else Job(entry.stem, entry)
         else:
@@ -102,8 +102,11 @@ def _one(student: str, claims: list[tuple[str, Job]]) -> Job:
                    "(not UTF-8, or a control character); rename it")
     if student.casefold() in RESERVED:
         return Job(student, None, f"{claims[0][0]}: named like the batch's own {student.casefold()}; rename it")
-    # A folder holding no .py is no second submission (a results folder written beside them, say).
+    # A folder holding no .py is no second submission (a results folder written beside them, say),
+    # nor is bob.ipynb beside bob.py.
     claims = [c for c in claims if c[1].problem != NO_FILE or c[1].path is not None] or claims[:1]
+    if any(c[1].path is not None and c[1].path.suffix.lower() == ".py" for c in claims):
+        claims = [c for c in claims if c[1].path is None or c[1].path.suffix.lower() != ".ipynb"]
     if len(claims) > 1:
         return Job(student, None, f"{len(claims)} submissions for one student: {', '.join(n for n, _ in claims)}; "
                    "keep one")
@@ -115,8 +118,9 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
     solution.py beside a plot.py was "missing" in a batch and graded on Gradescope); with
     `results_here`, the folder must also take their results (one of mode 0555 made a cos cheat read
     as the grader's failure, run after run)."""
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".py" and not p.name.startswith("."))
-    regular = [p for p in files if not refusal(p)]
+    files = sorted(p for p in folder.iterdir() if is_source(p) and not p.name.startswith("."))
+    files = files or _nested_sources(folder)
+    regular = _scripts_first([p for p in files if not refusal(p)])
     defining = [p for p in regular if defines(p, function)] if len(regular) > 1 and function else []
     if len(defining) == 1:
         regular = defining
@@ -139,6 +143,25 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
 
 
 NO_FILE = "no .py file"
+
+
+def _nested_sources(folder: Path, depth: int = 4) -> list[Path]:
+    """A student's sources in folders below theirs, where there are none at the top (an upload
+    unzipped as dave/hw/deep/sol.py was "missing", with the note "no .py file"), as Gradescope
+    finds them: no hidden or __ folder, no link followed, four levels at most."""
+    found: list[Path] = []
+    for top, folders, names in os.walk(folder, followlinks=False):
+        level = len(Path(top).relative_to(folder).parts)
+        folders[:] = sorted(f for f in folders if not f.startswith((".", "__")) and level < depth)
+        found += [Path(top) / name for name in sorted(names) if is_source(Path(name)) and not name.startswith(".")]
+    return sorted(found)
+
+
+def _scripts_first(paths: list[Path]) -> list[Path]:
+    """The .py files where there are any, else the notebooks: a notebook beside its own export (or a
+    script beside the notebook it was worked out in) is one submission, the script."""
+    scripts = [p for p in paths if p.suffix.lower() == ".py"]
+    return scripts or paths
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from grader.formula import names as formula_names
 from grader.grids import PLAIN_LAYOUTS, TRACKED_LAYOUTS, GridCase, round_to
 from grader.observations import CaseResult, Observations, Returned, Traced
 from grader.outcome import Finding
+from grader.submission import NOT_A_NOTEBOOK
 from grader.verdict import values_of
 
 # ---- per-case facts --------------------------------------------------------------------------------
@@ -162,6 +163,11 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
                        advice="Import only those, copy what you need from your own modules into this file, and "
                               "put plotting or demo code under `if __name__ == \"__main__\":` so it does not run "
                               "when graded.")
+    if error.type == "ValueError" and error.message.startswith(NOT_A_NOTEBOOK):
+        return Finding("loads", False, 0.0, "Your .ipynb file is not a Jupyter notebook the grader can read "
+                       "(not the JSON Jupyter saves).",
+                       advice="Open it in Jupyter and save it again, or export it (File > Save and Export Notebook "
+                              "As > Executable Script) and submit the .py file.")
     where = f" at line {error.frames[-1].line} (`{error.frames[-1].code}`)" if error.frames else ""
     if error.type == "FileNotFoundError":  # (a helper's settings.json beside the file was told of the top level)
         return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",

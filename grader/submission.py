@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import inspect
+import json
 import os
 import re
 import stat
@@ -57,7 +58,43 @@ def read(path: Path) -> Submission:
         source = handle.read(MAX_SOURCE_BYTES + 1)
     if len(source) > MAX_SOURCE_BYTES:
         raise SubmissionError(f"{path}: larger than {MAX_SOURCE_BYTES >> 10} KiB; is it really a solution file?")
-    return Submission(path, source)
+    return Submission(path, notebook_script(source) if path.suffix.lower() == ".ipynb" else source)
+
+
+# What a student may submit: a Python file, or the Jupyter notebook D2L's exercises are done in.
+SOURCE_SUFFIXES = (".py", ".ipynb")
+
+
+def is_source(path: Path) -> bool:
+    return path.suffix.lower() in SOURCE_SUFFIXES
+
+
+NOT_A_NOTEBOOK = "this .ipynb is not a Jupyter notebook the grader can read"
+
+
+def notebook_script(raw: bytes) -> bytes:
+    """A notebook's code cells as one script, as Jupyter's "export as Python" writes it: each cell
+    after an `# In[N]:` line, and IPython's own lines (`%matplotlib inline`, `!pip install d2l`)
+    made comments. The JSON is only parsed here, never run. One that is no notebook becomes a
+    script that says so when imported (a notebook used to fail with "AssertionError", and a
+    working solution scored 0)."""
+    try:
+        notebook = json.loads(raw.decode("utf-8-sig"))
+        cells = notebook["cells"]
+        assert isinstance(cells, list)
+    except (ValueError, RecursionError, KeyError, TypeError, AssertionError):
+        return f'raise ValueError("{NOT_A_NOTEBOOK}")\n'.encode()
+    parts = []
+    for number, cell in enumerate(cells, 1):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        text = cell.get("source", "")
+        text = "".join(line for line in text if isinstance(line, str)) if isinstance(text, list) else text
+        if not isinstance(text, str):
+            continue
+        lines = [f"# {line}" if line.lstrip().startswith(("%", "!")) else line for line in text.splitlines()]
+        parts.append(f"# In[{number}]:\n" + "\n".join(lines) + "\n")
+    return "\n".join(parts).encode("utf-8", "surrogatepass")
 
 
 _KINDS = ((stat.S_ISLNK, "a symbolic link; only regular files are graded (submit the file itself)"),

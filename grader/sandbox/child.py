@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import faulthandler
+import importlib.machinery
 import importlib.util
 import inspect
 import linecache
@@ -491,7 +492,9 @@ def _module_from_source(source: str, path: str, name: str) -> Any:
 def import_file(path: str, name: str, register: bool) -> Any:
     """Run a .py file as module `name` and return it; `register` puts it in sys.modules first (a
     student's file may rely on that, as dataclasses and pickle do). Whatever the file raises, raises."""
-    spec = importlib.util.spec_from_file_location(name, path)
+    # A source loader whatever the suffix: spec_from_file_location knows .py only, and a notebook
+    # (its code cells, submission.notebook_script), a .PY or a .txt failed with AssertionError.
+    spec = importlib.util.spec_from_file_location(name, path, loader=importlib.machinery.SourceFileLoader(name, path))
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     if register:

@@ -283,3 +283,30 @@ def test_a_students_folder_of_several_files_is_graded_on_the_one_that_defines_th
     assert jobs["carol"].problem == "2 of its 2 .py files define get_derivative(x): a.py, b.py; keep one"
     assert jobs["dan"].problem == "2 .py files, none defining get_derivative(x): notes.py, plot.py"
     assert batch.discover(folder)[0].path is None  # (no function named: every .py counts)
+
+
+def test_a_notebook_is_graded_by_its_code_cells_and_a_nested_or_uppercase_file_is_found(tmp_path):
+    """A hunter's notebook, .PY and .txt solutions failed to load with "AssertionError" (0/10), a
+    batch left frank.ipynb out with no row, and dave/hw/deep/sol.py was "missing: no .py file"."""
+    from grader import batch
+
+    notebook = Path(__file__).resolve().parents[1] / "fixtures" / "notebook" / "honest_notebook.ipynb"
+    script = submission.read(notebook).source.decode()
+    assert "def get_derivative(x):" in script and "# In[3]:" in script and "Exercise 2.5.5" not in script
+    assert "# %matplotlib inline" in script and "# !pip install d2l" in script
+    compile(script, "honest_notebook.ipynb", "exec")
+    broken = tmp_path / "broken.ipynb"
+    broken.write_text("{not json")
+    assert submission.NOT_A_NOTEBOOK in submission.read(broken).source.decode()
+    folder = tmp_path / "class"
+    (folder / "dave" / "hw" / "deep").mkdir(parents=True)
+    (folder / "dave" / "hw" / "deep" / "sol.py").write_text("def get_derivative(x):\n    return x\n")
+    (folder / "frank.ipynb").write_bytes(notebook.read_bytes())
+    (folder / "bob.py").write_text("def get_derivative(x):\n    return x\n")
+    (folder / "bob.ipynb").write_bytes(notebook.read_bytes())  # the notebook beside its export: the script
+    (folder / "erin").mkdir()
+    (folder / "erin" / "work.ipynb").write_bytes(notebook.read_bytes())
+    (folder / "erin" / "work.py").write_text("def get_derivative(x):\n    return x\n")
+    jobs = {job.student: job for job in batch.discover(folder, function="get_derivative")}
+    assert {name: job.path.relative_to(folder).as_posix() for name, job in jobs.items() if job.path} == {
+        "dave": "dave/hw/deep/sol.py", "frank": "frank.ipynb", "bob": "bob.py", "erin": "erin/work.py"}

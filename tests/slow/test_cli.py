@@ -214,3 +214,16 @@ def test_junit_has_a_test_case_per_check_and_the_failure_text(tmp_path):
         if failure is not None:
             assert failure.text == check["message"]
     assert int(root.get("failures")) == sum(not c["passed"] for c in data["checks"]) > 0
+
+
+def test_a_notebook_and_a_file_of_another_suffix_are_graded_as_python(tmp_path):
+    """A D2L student's notebook (its code cells, %matplotlib and !pip made comments), and a solution
+    saved as .PY: each failed to load with "AssertionError" and scored 0/10."""
+    notebook = ROOT / "tests" / "fixtures" / "notebook" / "honest_notebook.ipynb"
+    upper = tmp_path / "Solution.PY"
+    upper.write_bytes((SUBMISSIONS / "honest_backward.py").read_bytes())
+    for path in (notebook, upper):
+        out = tmp_path / path.stem
+        done = run("grade", str(path), "--out", str(out), "--no-plot")
+        assert done.returncode == 0, done.stderr
+        assert result(out)["score"] == 10, result(out)["checks"]
