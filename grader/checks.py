@@ -141,6 +141,11 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
         found = f" It defines: {', '.join(load.names[:8])}." if load.names else ""
         advice = (f"Is {close[0]} meant to be {ex.function}? Rename it." if close
                   else f"Define def {ex.function}(x): … at the top level of your file.")
+        # Another exercise's function (get_gradient is sin_cos_norm's) graded without --exercise (ux110)
+        others = _exercises_for(set(load.names) - {ex.function})
+        if others:
+            advice = (f"{others[0][1]} is what the {others[0][0]} exercise asks for: if this file is for it, grade "
+                      f"it with --exercise {others[0][0]}. If it is for {ex.name}, {advice[0].lower()}{advice[1:]}")
         return Finding("loads", False, 0.0, f"Your file does not define {ex.function}.{found}", advice=advice)
     if load.error is None:
         return Finding("loads", False, 0.0, f"{ex.function} in your file is a {load.missing}, not a function.",
@@ -148,7 +153,20 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
     return _load_error_finding(load.error, ex)
 
 
+def _exercises_for(names: set[str]) -> list[tuple[str, str]]:
+    """(exercise, function) of the catalogue's exercises whose function is one of `names`."""
+    from grader.exercise import catalogue
+
+    return [(other.name, other.function) for other in catalogue() if other.function in names]
+
+
 def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
+    if error.type == "SyntaxError" and "null bytes" in error.message:
+        # UTF-16, as Windows' Notepad ("Unicode") and PowerShell 5's > write: told of the top level (ux110)
+        return Finding("loads", False, 0.0, "Your file is not saved as UTF-8 text: it has null bytes, as a file "
+                       "saved as UTF-16 (Notepad's \"Unicode\", PowerShell's >) has.",
+                       advice="Save it as UTF-8 (in VS Code: the encoding in the status bar, then Save with "
+                              "Encoding, UTF-8; in Notepad: Save As, Encoding UTF-8) and submit it again.")
     if error.syntax_line is not None:
         caret = " " * max(0, (error.syntax_offset or 1) - 1) + "^"
         first = (error.message.strip().splitlines() or [""])[0]
@@ -472,12 +490,13 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
         # torch.autograd.grad's answer as it comes (a hunter's: "not .numpy(), .item() or .tolist()"
         # named nothing of it).
         # (hn109: y.grad_fn(torch.ones_like(y)), a node called by hand, was told only of autograd.grad)
-        return feedback.Cause("tuple", "Your function must return a torch tensor, and it returned a tuple: "
-                              "torch.autograd.grad returns one gradient per input, in a tuple, even for one input "
-                              "(and so does a node of the graph called by hand, y.grad_fn(...), here).",
-                              "Take the gradient out of the tuple: (g,) = torch.autograd.grad(y, x), or "
-                              "torch.autograd.grad(y, x)[0]; or let autograd run the graph: "
-                              "y.sum().backward(), then return x.grad.")
+        # (ux110: `return x.grad, y` was told it called y.grad_fn(...) and torch.autograd.grad)
+        return feedback.Cause("tuple", "Your function must return a torch tensor, and it returned a tuple: a "
+                              "`return a, b`, or what torch.autograd.grad gives (one gradient per input, in a tuple, "
+                              "even for one input), as does a node of the graph called by hand (y.grad_fn(...)).",
+                              "Return the gradient alone: after y.sum().backward(), return x.grad; from "
+                              "torch.autograd.grad, take it out of the tuple: (g,) = torch.autograd.grad(y, x), or "
+                              "torch.autograd.grad(y, x)[0].")
     if first.kind in ("number", "ndarray", "other"):
         return feedback.Cause("type", "Your function must return a torch tensor.",
                               "Return x.grad itself (not .numpy(), .item() or .tolist()).")

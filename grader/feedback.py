@@ -102,6 +102,13 @@ def _where(error: ErrorInfo) -> str:
 # ---- likely causes -------------------------------------------------------------------------------
 
 _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
+    # (ux110: an unconditional .cuda() was told to run the function itself and read the traceback,
+    # which on the student's GPU machine shows nothing wrong)
+    (r"Torch not compiled with CUDA enabled|No CUDA GPUs are available|Found no NVIDIA driver|"
+     r"CUDA driver initialization failed|no CUDA-capable device", "no_gpu",
+     "your code moves a tensor to a GPU (.cuda(), .to('cuda'), device='cuda'), and the grader runs this input "
+     "where there is none: on your machine it works only because you have one.",
+     "Keep x's device: make new tensors with torch.zeros_like(x), or device=x.device, and never move x."),
     (r"Cannot insert a Tensor that requires grad as a constant", "jit_trace",
      "torch.jit.trace kept a tensor that autograd made while tracing as a constant. To check that your "
      "answer comes through autograd, the grader gives torch.{primitive} a graph of its own, and a trace of a "

@@ -58,7 +58,20 @@ def read(path: Path) -> Submission:
         source = handle.read(MAX_SOURCE_BYTES + 1)
     if len(source) > MAX_SOURCE_BYTES:
         raise SubmissionError(f"{path}: larger than {MAX_SOURCE_BYTES >> 10} KiB; is it really a solution file?")
-    return Submission(path, notebook_script(source) if path.suffix.lower() == ".ipynb" else source)
+    if path.suffix.lower() == ".ipynb":
+        return Submission(path, notebook_script(source))
+    return Submission(path, _utf8(source))
+
+
+def _utf8(source: bytes) -> bytes:
+    """A file saved as UTF-16 with its byte-order mark (Windows' Notepad "Unicode", PowerShell 5's
+    >), which Python cannot read, as the UTF-8 it means; any other file as it is."""
+    if source.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return source.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError:
+            return source
+    return source
 
 
 # What a student may submit: a Python file, or the Jupyter notebook D2L's exercises are done in.

@@ -1687,3 +1687,28 @@ def test_float32_allows_the_rounding_of_a_sum_over_every_element():
     wide = GridCase(case.values, "float64", "cpu", "plain", "large")
     assert not checks.matches(_tensor(honest, "float64"), wide, norm)
     assert exercise.load("sin").float32_sums(case.values) is None
+
+
+def test_load_words_name_the_encoding_and_the_other_exercise(sin, tmp_path):
+    """ux110: a UTF-16 file (Notepad's "Unicode") was told of code at the top level, and a file for
+    sin_cos_norm (get_gradient) graded as sin was told to rename its function."""
+    from grader import submission
+
+    null = ErrorInfo("SyntaxError", "source code string cannot contain null bytes")
+    finding = checks.check_loads(Observations(load=LoadResult(False, error=null)), sin)
+    assert "not saved as UTF-8" in finding.message and "top level" not in finding.message
+    other = checks.check_loads(Observations(load=LoadResult(False, missing="missing", names=("get_gradient",))), sin)
+    assert "--exercise sin_cos_norm" in other.message and "Rename it" in other.message
+    # With its byte-order mark, UTF-16 is read as the UTF-8 it means.
+    source = "import torch\n\ndef get_derivative(x):  # dérivée\n    return x\n"
+    saved = tmp_path / "u16.py"
+    saved.write_text(source, encoding="utf-16")
+    assert submission.read(saved).source == source.encode("utf-8")
+
+
+def test_a_tensor_moved_to_a_gpu_that_is_not_there_is_named(sin):
+    """ux110: an unconditional .cuda() was told to run the function and read the traceback."""
+    error = ErrorInfo("AssertionError", "Torch not compiled with CUDA enabled",
+                      (Frame("get_derivative", 3, "x = x.detach().cuda().requires_grad_()"),))
+    cause = feedback.explain_error(error, sin)
+    assert cause.key == "no_gpu" and "device=x.device" in cause.advice
