@@ -144,8 +144,9 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
         # Another exercise's function (get_gradient is sin_cos_norm's) graded without --exercise (ux110)
         others = _exercises_for(set(load.names) - {ex.function})
         if others:
-            advice = (f"{others[0][1]} is what the {others[0][0]} exercise asks for: if this file is for it, grade "
-                      f"it with --exercise {others[0][0]}. If it is for {ex.name}, {advice[0].lower()}{advice[1:]}")
+            listed = " or ".join(f"--exercise {name}" for name, _ in others)
+            advice += (f" If the file is for another exercise ({', '.join(sorted({f for _, f in others}))} is "
+                       f"what {' and '.join(name for name, _ in others)} ask for), grade it with {listed}.")
         return Finding("loads", False, 0.0, f"Your file does not define {ex.function}.{found}", advice=advice)
     if load.error is None:
         return Finding("loads", False, 0.0, f"{ex.function} in your file is a {load.missing}, not a function.",

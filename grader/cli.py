@@ -138,9 +138,9 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         print(f"grader: {problem}", file=sys.stderr)
         return EXIT_USAGE
     if getattr(args, "device", None) == "cuda":
-        from grader.sandbox import gpus
+        from grader.sandbox import visible_gpus
 
-        if not gpus.visible():
+        if not visible_gpus():
             # Said once, before anything is graded: asked of each submission, it failed every one as
             # the grader's own error, and a batch of a whole class of zeros ended with status 0.
             print("grader: --device cuda, but no CUDA device is visible here (no NVIDIA driver, or "

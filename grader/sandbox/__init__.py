@@ -8,6 +8,7 @@ process. They talk through protocol.py: JSON headers and raw array bytes, which 
 into observations.
 """
 
+from grader.sandbox.gpus import visible as visible_gpus
 from grader.sandbox.start import open_session, prewarm, share_zygote, use_shared_zygote
 
-__all__ = ["open_session", "prewarm", "share_zygote", "use_shared_zygote"]
+__all__ = ["open_session", "prewarm", "share_zygote", "use_shared_zygote", "visible_gpus"]

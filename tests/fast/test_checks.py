@@ -1698,7 +1698,7 @@ def test_load_words_name_the_encoding_and_the_other_exercise(sin, tmp_path):
     finding = checks.check_loads(Observations(load=LoadResult(False, error=null)), sin)
     assert "not saved as UTF-8" in finding.message and "top level" not in finding.message
     other = checks.check_loads(Observations(load=LoadResult(False, missing="missing", names=("get_gradient",))), sin)
-    assert "--exercise sin_cos_norm" in other.message and "Rename it" in other.message
+    assert "--exercise sin_cos_norm" in other.advice and "Rename it" in other.advice
     # With its byte-order mark, UTF-16 is read as the UTF-8 it means.
     source = "import torch\n\ndef get_derivative(x):  # dérivée\n    return x\n"
     saved = tmp_path / "u16.py"

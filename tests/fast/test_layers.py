@@ -15,7 +15,7 @@ DATA = ("grader.observations", "grader.checks", "grader.score", "grader.feedback
 # What code outside sandbox/ may take from it: the way in, reply validation, and the types a
 # running conversation has.
 OUTSIDE_MAY_IMPORT = {
-    "grader.sandbox": {"open_session", "prewarm"},
+    "grader.sandbox": {"open_session", "prewarm", "visible_gpus"},  # (visible_gpus: a question, no session)
     "grader.sandbox.replies": None,  # any name
     "grader.sandbox.session": {"Conversation", "SessionEnded"},
 }

@@ -76,9 +76,9 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path):
                  ("batch", str(SUBMISSIONS), "--out", str(tmp_path / "b"), "--scheduler", "notaurl")):
         done = run(*args)
         assert done.returncode == 2 and done.stderr.startswith("grader: --"), (args, done.stderr)
-    from grader.sandbox import gpus
+    from grader.sandbox import visible_gpus
 
-    if not gpus.visible():  # asked once, before grading: it was each submission's grader_error (batch: status 0)
+    if not visible_gpus():  # asked once, before grading: it was each submission's grader_error (batch: status 0)
         done = run("batch", str(SUBMISSIONS), "--out", str(tmp_path / "c"), "--device", "cuda")
         assert done.returncode == 2 and "no CUDA device is visible" in done.stderr
         assert not (tmp_path / "c" / "gradebook.csv").exists()
