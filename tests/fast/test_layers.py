@@ -102,7 +102,8 @@ def test_outside_the_sandbox_a_session_is_opened_only_through_open_session():
 def test_the_sandbox_offers_one_way_in():
     import grader.sandbox
 
-    # One way to run code (open_session); the rest only start zygotes for it (a batch's is shared).
-    assert grader.sandbox.__all__ == ["open_session", "prewarm", "share_zygote", "use_shared_zygote"]
+    # One way to run code (open_session); the rest only start zygotes for it (a batch's is shared),
+    # or say how many GPUs a child would be given (visible_gpus, for --device cuda's check).
+    assert grader.sandbox.__all__ == ["open_session", "prewarm", "share_zygote", "use_shared_zygote", "visible_gpus"]
     session_file = GRADER / "sandbox" / "session.py"
     assert ("grader.observations", "Ended") in _imports(session_file)  # data lives with the data
