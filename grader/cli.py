@@ -7,6 +7,7 @@ arguments or an ungradable path; 3 the grader itself failed (a result.json sayin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
@@ -92,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     except (exercises.ExerciseError, SubmissionError) as err:
         print(f"grader: {err}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:
+        # stdout was closed (`grader ... | head`): everything is written by now but what it printed.
+        # Quiet, so that Python's own flush at exit does not fail again.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("grader: interrupted; run the same command again to go on", file=sys.stderr)
         return 128 + signal.SIGINT
@@ -223,7 +230,10 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     failures = 0
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn(), TextColumn("failures: {task.fields[failures]}"))
-    with Progress(*columns, transient=False) as progress:
+    from rich.console import Console
+
+    # On stderr, as progress goes: a batch piped into `head` lost its gradebook when stdout closed.
+    with Progress(*columns, transient=False, console=Console(stderr=True)) as progress:
         task = progress.add_task("grading", total=len(todo), rate="", failures=0)
         started = time.monotonic()
 

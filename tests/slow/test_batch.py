@@ -219,3 +219,21 @@ def test_results_beside_the_submissions_trust_nothing_a_student_left_in_their_fo
 def test_a_folder_that_does_not_exist_is_a_usage_error(tmp_path):
     done = batch(tmp_path / "nowhere", tmp_path / "out")
     assert done.returncode == 2 and "not a folder of submissions" in done.stderr
+
+
+def test_a_batch_whose_output_is_closed_still_writes_its_gradebook(tmp_path):
+    """`grader batch ... | head`: the progress bar wrote to stdout, and when the reader went away
+    the batch ended with status 1 and no gradebook or summary (ux110)."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("honest_backward", "cheat_cos"):
+        shutil.copy(SUBMISSIONS / f"{name}.py", folder / f"{name}.py")
+    out = tmp_path / "out"
+    child = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", "2"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # the reader is gone before anything is written
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=600) == 0, stderr
+    assert [row["student"] for row in gradebook(out)] == ["cheat_cos", "honest_backward"]
+    assert (out / "summary.html").is_file() and "Traceback" not in stderr
