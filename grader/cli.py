@@ -162,6 +162,10 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         bundle = gradescope.build(args.out, args.exercise, secret)
         note = " with the course secret from $GRADER_COURSE_SECRET" if secret else ""
         print(f"{bundle}: upload it as the autograder of a Gradescope assignment{note}")
+        if not secret:  # (ux110: built without a word)
+            print("grader: no $GRADER_COURSE_SECRET: the grids follow from the exercise alone, and anyone with "
+                  "this repository can draw them; set a secret of the course's before building the bundle for "
+                  "graded work", file=sys.stderr)
         return EXIT_OK
     plotting = None
     if not args.no_plot:
@@ -216,6 +220,10 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     from grader.report import summary
 
     jobs = batch.discover(args.folder, args.out, ex.function)
+    if not jobs:  # (a wrong folder looked like a finished batch: status 0, an empty gradebook)
+        print(f"grader: no submissions in {args.folder}: give a folder with a .py (or .ipynb) per student, or a "
+              "folder per student", file=sys.stderr)
+        return EXIT_USAGE
     seed = _seed(args, ex)
     key = batch.results_key(args.out)
     todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, ex, seed, args.device, key)]

@@ -76,6 +76,13 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path):
                  ("batch", str(SUBMISSIONS), "--out", str(tmp_path / "b"), "--scheduler", "notaurl")):
         done = run(*args)
         assert done.returncode == 2 and done.stderr.startswith("grader: --"), (args, done.stderr)
+    (tmp_path / "empty").mkdir()  # a wrong folder looked like a finished batch
+    done = run("batch", str(tmp_path / "empty"), "--out", str(tmp_path / "e"))
+    assert done.returncode == 2 and "no submissions in" in done.stderr
+    env = {k: v for k, v in os.environ.items() if k != "GRADER_COURSE_SECRET"}
+    built = subprocess.run([sys.executable, "-m", "grader", "gradescope", "build", "--out", str(tmp_path / "a.zip")],
+                           capture_output=True, text=True, cwd=ROOT, env=env, timeout=120)
+    assert built.returncode == 0 and "no $GRADER_COURSE_SECRET" in built.stderr
     from grader.sandbox import visible_gpus
 
     if not visible_gpus():  # asked once, before grading: it was each submission's grader_error (batch: status 0)
