@@ -381,11 +381,16 @@ def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None
         # torch warned of it as it happened (hn109's `return y.grad` got the words for a pass that never
         # reached x, or a missing return)
         line = f" (line {warned.group(1)} of your file)" if warned.group(1) else ""
+        # (ux110: a pass run on a copy of x, then the caller's x.grad returned, was told to `return
+        # x.grad`: torch warned where the grader's x was itself made by an operation)
         return feedback.Cause("none_nonleaf_read", "Likely cause: your function read the .grad of a tensor that "
-                              f"is not a leaf{line}, such as y.grad for y = torch.{primitive}(x): autograd fills "
-                              ".grad only for leaves, and torch warned of it (see the output).",
-                              "Return the .grad of the leaf you made: `return x.grad` after "
-                              f"torch.{primitive}(x).sum().backward().")
+                              f"is not a leaf{line}, and torch warned of it (see the output): y.grad for y = "
+                              f"torch.{primitive}(x), or the caller's x where it was made by an operation (the "
+                              "grader passes such inputs) while your backward pass ran on a copy of it. Autograd "
+                              "fills .grad only for the leaf the pass ran into.",
+                              "Return the .grad of the very leaf your backward pass ran through: your copy, if "
+                              "you made one (leaf = x.detach().clone().requires_grad_(True); "
+                              f"torch.{primitive}(leaf).sum().backward(); return leaf.grad).")
     if traced is not None and _through_to_a_leaf(traced, primitive):
         return feedback.Cause("none_not_returned", f"Likely cause: your backward pass ran through {primitive} into a "
                               "leaf (we recorded it), so that leaf's .grad held the gradient, but the function "
