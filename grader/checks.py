@@ -176,9 +176,9 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
                        advice="Fix that line; `python your_file.py` shows the same message.")
     if error.type in ("ModuleNotFoundError", "ImportError"):
         return Finding("loads", False, 0.0, f"Importing your file failed: {error.headline()}.",
-                       cause="The grader has torch, numpy and matplotlib, and nothing else (no d2l), and it "
-                             "grades your file alone: a module of your own beside it (helpers.py, say) is not "
-                             "there either.",
+                       cause="The grader has torch, numpy and matplotlib (and what they need), not d2l or other "
+                             "course packages, and it grades your file alone: a module of your own beside it "
+                             "(helpers.py, say) is not there either.",
                        advice="Import only those, copy what you need from your own modules into this file, and "
                               "put plotting or demo code under `if __name__ == \"__main__\":` so it does not run "
                               "when graded.")
