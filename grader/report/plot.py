@@ -330,7 +330,9 @@ def banner_text(outcome: Outcome) -> str:
     head = textwrap.wrap(found, 104)
     room = 4 - len(tail)
     if len(head) > room:
-        head = [*head[:room - 1], head[room - 1][:100] + " …"]
+        # Cut at a word, not inside one ("at the numbers the exerc …", a hunter's feedback.png)
+        last = head[room - 1] if len(head[room - 1]) <= 100 else head[room - 1][:100].rsplit(" ", 1)[0]
+        head = [*head[:room - 1], last.rstrip(",;:") + " …"]
     return "\n".join(head + tail)
 
 

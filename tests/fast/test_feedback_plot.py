@@ -75,6 +75,9 @@ def test_a_long_banner_keeps_the_rubrics_last_word():
     banner = plot.banner_text(outcome)
     assert len(banner.split("\n")) == 4 and banner.replace("\n", " ").endswith("scores no other points.")
     assert " …" in banner
+    # and cut at a word (a hunter's read "at the numbers the exerc …")
+    cut = next(line for line in banner.split("\n") if line.endswith(" …"))
+    assert cut[:-2].split(" ")[-1] in {word.rstrip(",;:") for word in long.split(" ")}, cut
 
 
 def test_a_plot_over_a_pole_takes_both_signs_and_draws_no_line_across_it():
