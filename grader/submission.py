@@ -96,7 +96,9 @@ def notebook_script(raw: bytes) -> bytes:
         cells = notebook["cells"]
         assert isinstance(cells, list)
     except (ValueError, RecursionError, KeyError, TypeError, AssertionError):
-        return f'raise ValueError("{NOT_A_NOTEBOOK}")\n'.encode()
+        # (the file's own hash in it: every such file was one script, one sha256 and one cache key,
+        # and a red team's two were "identical submissions")
+        return f'_file = "{hashlib.sha256(raw).hexdigest()}"\nraise ValueError("{NOT_A_NOTEBOOK}")\n'.encode()
     parts = []
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":

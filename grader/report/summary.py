@@ -184,9 +184,12 @@ def _hint(check: dict[str, Any]) -> str:
 
 
 def normalised(source: bytes) -> str:
-    """The code with comments, blank lines and spacing removed; unparsable files hash as they are."""
+    """The code with comments, blank lines and spacing removed; unparsable files hash as they are.
+    Read as UTF-8 with anything else replaced: a byte that is no UTF-8 in a comment (which Python
+    compiles) sent a copy to the raw fallback, comments and all, and out of its group (a red team's)."""
     try:
-        tokens = tokenize.tokenize(io.BytesIO(source).readline)
+        text = source.decode("utf-8-sig", "replace")
+        tokens = tokenize.generate_tokens(io.StringIO(text).readline)
         # A line's end and an indent as their kind, not their text: copies that differ only in CRLF
         # line ends or tabs for spaces were not found identical (a hunter's).
         shown = {tokenize.NEWLINE: "\n", tokenize.INDENT: "\t"}

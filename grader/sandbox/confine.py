@@ -958,9 +958,12 @@ def seccomp_program() -> bytes | None:
         # Nor reading extended attributes ("not supported", which shutil.copystat expects): Landlock
         # governs opening a file, not looking it up, and a child that keeps uid 0 passes through
         # root's 0700 folders, where a red team's read a user.* attribute of a file it could not open.
-        for name in ("getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr", "getxattrat",
-                     "listxattrat"):
-            _refuse(rules, unsupported, name)
+        # (getxattrat, listxattrat and file_getattr by number, 464, 465 and 468 on every architecture:
+        # a libseccomp that knows no such name added no rule, and a red team read the attribute so)
+        reads: tuple[str | int, ...] = ("getxattr", "lgetxattr", "fgetxattr", "listxattr", "llistxattr", "flistxattr",
+                                        464, 465, 468)
+        for call in reads:
+            _refuse(rules, unsupported, call)
         return _exported(rules)
     except Exception:  # noqa: BLE001 - no libseccomp here
         return None
@@ -1105,6 +1108,13 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     write, fstat, exit_now, blake2b = os.write, os.fstat, os._exit, hashlib.blake2b
     decode = bytes.decode
     inode = fstat(record_fd).st_ino
+    # Which channel the descriptor holds, as /proc names it ("socket:[N]"): read back as a str, which
+    # the collector does not track, where fstat's answer is an object it does (see `hook`).
+    own_fd = f"/proc/self/fd/{record_fd}"
+    try:
+        channel: str | None = os.readlink(own_fd)
+    except OSError:
+        channel = None
     sent: set[str] = set()
     counts = [0, 0]  # distinct ordinary events, distinct ways towards the secret
     watched, attributes, frame_events, routes = _WATCHED, _FRAME_ATTRIBUTES, _FRAME_EVENTS, SECRET_ROUTES
@@ -1129,6 +1139,14 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     # the record's key and counts from its closure, wrote a signed line of its own and set the counts
     # so that nothing more was recorded (ctypes and /proc/self/mem then went unrecorded, at 10/10).
     collecting, stop_collecting, resume_collecting = gc.isenabled, gc.disable, gc.enable
+    # CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR: frames that resume
+    int_of, resumes = int, 0x20 | 0x80 | 0x100 | 0x200
+    # Another thread may turn it on again while this one waits in a system call here (rt132: a thread
+    # calling gc.enable() in a loop, and a callback run inside the hook that resumed a generator whose
+    # frame it had read before it ran, and walked up to `send`): it is turned off again after each
+    # such call, before anything the collector tracks is made. (A long switch interval while the hook
+    # runs would close the rest, but a thread that took the interpreter during such a call then kept
+    # it for as long as the interval, and the hook's own thread starved.)
 
     def send(text: str) -> None:
         if text in sent:
@@ -1140,12 +1158,17 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
         counts[kind] += 1
         sent.add(text)
         try:
-            if fstat(record_fd).st_ino != inode:
+            if channel is not None:
+                if readlink(own_fd) != channel:
+                    exit_now(tampered)
+                stop_collecting()
+            elif fstat(record_fd).st_ino != inode:
                 exit_now(tampered)
             data = text.encode("utf-8", "replace")[:300]
             # A line of its own, whatever the submission wrote into the channel before it (a red
             # team's one byte before each heap search turned each signed line into a forged one).
             write(record_fd, b"\n" + data + b" " + blake2b(data, key=key, digest_size=8).hexdigest().encode() + b"\n")
+            stop_collecting()
         except failed:
             exit_now(tampered)
 
@@ -1189,6 +1212,7 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
                 target = readlink(path)
             except (failed, bad_value):
                 return None
+            stop_collecting()
             if kind_of(target) is not text_of:
                 return None
             path = target if target.startswith("/") or not slash else head + "/" + target
@@ -1201,6 +1225,7 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
         # hook's own, whose closures hold the record's key: code of the submission's may still run
         # below them (a __del__, a collection another thread turned on) or hold a traceback through
         # them (a refusal raised here).
+        resumable = False
         while frame is not None:
             code = get_attribute(frame, "f_code", None)
             for own in own_code:
@@ -1211,7 +1236,15 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
                     get_attribute(code, "co_name", None) in holders:
                 send(f"read a frame ({how}) reaching the canary's")
                 raise refused("graded code may not read the grader's frames")
+            flags = get_attribute(code, "co_flags", 0)
+            resumable = resumable or (kind_of(flags) is int_of and flags & resumes != 0)
             frame = get_attribute(frame, "f_back", None)
+        if resumable and how == "sys._getframe":
+            # Checked now, the chain changes each time a generator or coroutine in it resumes: a red
+            # team's frame, taken inside a generator resumed later by code run inside this hook (a
+            # collection another thread had turned on), led up to `send`. Recorded, not refused:
+            # logging inside a generator or coroutine takes frames so too.
+            send(f"read a frame ({how}) with a generator or coroutine among its callers")
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         was_collecting = collecting()
@@ -1253,6 +1286,12 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
                 frame = get_attribute(args[0], name, None)
             finally:
                 fetching.on = False
+            if frame is not None and name != "tb_frame":
+                # A generator's or coroutine's frame that can still run: each time it resumes, its
+                # callers are whoever resumed it, and a red team's, read before it first ran, was
+                # resumed by a callback run inside this hook and walked up to `send` (rt132).
+                send(f"read a frame ({name}) of a generator or coroutine that can still run")
+                raise refused("graded code may not read the frame of a generator or coroutine that can still run")
             refuse_canary(frame, name)
         elif event == "sys.addaudithook":
             # A hook of the submission's runs wherever an event is raised, the canary's own

@@ -298,6 +298,9 @@ def test_a_notebook_is_graded_by_its_code_cells_and_a_nested_or_uppercase_file_i
     broken = tmp_path / "broken.ipynb"
     broken.write_text("{not json")
     assert submission.NOT_A_NOTEBOOK in submission.read(broken).source.decode()
+    other = tmp_path / "other.ipynb"  # (each such file its own hash: two were "identical", rt132)
+    other.write_text("{not json either")
+    assert submission.read(other).sha256 != submission.read(broken).sha256
     folder = tmp_path / "class"
     (folder / "dave" / "hw" / "deep").mkdir(parents=True)
     (folder / "dave" / "hw" / "deep" / "sol.py").write_text("def get_derivative(x):\n    return x\n")

@@ -93,3 +93,9 @@ def test_copies_that_differ_only_in_line_ends_or_indentation_are_identical():
     copies = (base.replace(b"\n", b"\r\n"), base.replace(b"    ", b"\t"), b"# mine\n" + base.replace(b"    ", b"  "))
     assert all(summary.normalised(copy) == summary.normalised(base) for copy in copies)
     assert summary.normalised(base.replace(b"sum()", b"mean()")) != summary.normalised(base)
+
+
+def test_a_byte_that_is_no_utf8_in_a_comment_does_not_hide_a_copy():
+    """rt132: eve.py, bob.py with `# \\xff` on top (which Python compiles), was not grouped with bob."""
+    base = b"import torch\n\ndef get_derivative(x):\n    return torch.cos(x)\n"
+    assert summary.normalised(b"# \xff\n" + base) == summary.normalised(base)

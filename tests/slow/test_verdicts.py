@@ -262,6 +262,9 @@ def test_the_audit_hooks_own_frames_are_out_of_reach(grade_file, sin):
     assert "reached the hook's closures: no" in outcome.stdout, outcome.stdout
     assert "nothing else happened here" not in outcome.sandbox_events
     assert "ctypes.dlopen" in outcome.sandbox_events
+    assert "| gi_frame: refused" in outcome.stdout
+    assert "read a frame (gi_frame) of a generator or coroutine that can still run" in outcome.sandbox_events
+    assert "read a frame (sys._getframe) with a generator or coroutine among its callers" in outcome.sandbox_events
     assert outcome.score == sin.max_score  # the rest of the file is honest
 
 
