@@ -1105,6 +1105,7 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     event, "import" of any name), so a flood of them costs neither process; the ways towards the
     secret are counted apart, so ordinary events never displace them."""
     root = str(workdir)
+    root_slash = root.rstrip("/") + "/"
     write, fstat, exit_now, blake2b = os.write, os.fstat, os._exit, hashlib.blake2b
     decode = bytes.decode
     inode = fstat(record_fd).st_ino
@@ -1236,15 +1237,17 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
                     get_attribute(code, "co_name", None) in holders:
                 send(f"read a frame ({how}) reaching the canary's")
                 raise refused("graded code may not read the grader's frames")
-            flags = get_attribute(code, "co_flags", 0)
-            resumable = resumable or (kind_of(flags) is int_of and flags & resumes != 0)
+            flags, where = get_attribute(code, "co_flags", 0), get_attribute(code, "co_filename", "")
+            resumable = resumable or (kind_of(flags) is int_of and flags & resumes != 0 and kind_of(where) is text_of
+                                      and where.startswith(root_slash))
             frame = get_attribute(frame, "f_back", None)
         if resumable and how == "sys._getframe":
             # Checked now, the chain changes each time a generator or coroutine in it resumes: a red
             # team's frame, taken inside a generator resumed later by code run inside this hook (a
-            # collection another thread had turned on), led up to `send`. Recorded, not refused:
-            # logging inside a generator or coroutine takes frames so too.
-            send(f"read a frame ({how}) with a generator or coroutine among its callers")
+            # collection another thread had turned on), led up to `send`. Recorded, not refused, and
+            # only for the submission's own generators (those in its folder): logging inside a
+            # generator takes frames so too, as torch.compile's own do, every call.
+            send(f"read a frame ({how}) with a generator or coroutine of the file's among its callers")
 
     def hook(event: str, args: tuple[Any, ...]) -> None:
         was_collecting = collecting()
