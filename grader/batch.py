@@ -30,7 +30,7 @@ from grader.exercise import Exercise
 from grader.grade import cache_key, grade_file
 from grader.probe import Plan
 from grader.report import atomic, result_json, write_files
-from grader.submission import SubmissionError, defines, is_source, needs_compiler, read, refusal
+from grader.submission import SubmissionError, defines, is_source, needs_compiler, read, refusal, scripts_first
 
 _PR_SET_PDEATHSIG = 1
 FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing", "refused")
@@ -120,7 +120,7 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
     as the grader's failure, run after run)."""
     files = sorted(p for p in folder.iterdir() if is_source(p) and not p.name.startswith("."))
     files = files or _nested_sources(folder)
-    regular = _scripts_first([p for p in files if not refusal(p)])
+    regular = scripts_first([p for p in files if not refusal(p)])
     defining = [p for p in regular if defines(p, function)] if len(regular) > 1 and function else []
     if len(defining) == 1:
         regular = defining
@@ -155,13 +155,6 @@ def _nested_sources(folder: Path, depth: int = 4) -> list[Path]:
         folders[:] = sorted(f for f in folders if not f.startswith((".", "__")) and level < depth)
         found += [Path(top) / name for name in sorted(names) if is_source(Path(name)) and not name.startswith(".")]
     return sorted(found)
-
-
-def _scripts_first(paths: list[Path]) -> list[Path]:
-    """The .py files where there are any, else the notebooks: a notebook beside its own export (or a
-    script beside the notebook it was worked out in) is one submission, the script."""
-    scripts = [p for p in paths if p.suffix.lower() == ".py"]
-    return scripts or paths
 
 
 @dataclass(frozen=True)

@@ -139,11 +139,10 @@ def run(root: Path, exercise: str, course_secret: str = "") -> int:
 def pick(folder: Path, function: str) -> tuple[Path | None, str]:
     """The .py to grade: the only one, or the only one that defines the function; a notebook's code
     cells where no .py was submitted."""
-    from grader.submission import is_source
+    from grader.submission import is_source, scripts_first
 
-    found = sorted(p for p in folder.rglob("*") if is_source(p)
-                   and not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts))
-    files = [p for p in found if p.suffix.lower() == ".py"] or found
+    files = scripts_first(sorted(p for p in folder.rglob("*") if is_source(p)
+                                 and not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts)))
     if len(files) == 1:
         return files[0], ""
     from grader.submission import defines

@@ -82,6 +82,13 @@ def is_source(path: Path) -> bool:
     return path.suffix.lower() in SOURCE_SUFFIXES
 
 
+def scripts_first(paths: list[Path]) -> list[Path]:
+    """The .py files where there are any, else the notebooks: a notebook beside its own export (or a
+    script beside the notebook it was worked out in) is one submission, the script."""
+    scripts = [p for p in paths if p.suffix.lower() == ".py"]
+    return scripts or paths
+
+
 NOT_A_NOTEBOOK = "this .ipynb is not a Jupyter notebook the grader can read"
 
 
