@@ -1226,22 +1226,28 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
         # hook's own, whose closures hold the record's key: code of the submission's may still run
         # below them (a __del__, a collection another thread turned on) or hold a traceback through
         # them (a refusal raised here).
-        resumable = False
+        resumable, asked = False, how == "sys._getframe"  # (only that read's chain is weighed: see below)
         while frame is not None:
-            code = get_attribute(frame, "f_code", None)
-            for own in own_code:
-                if code is own:
-                    send(f"read a frame ({how}) reaching the audit hook's")
-                    raise refused("graded code may not read the grader's frames")
-            if secret_globals is not None and get_attribute(frame, "f_globals", None) is secret_globals and \
-                    get_attribute(code, "co_name", None) in holders:
+            # (one attribute and a comparison or two a frame: a recursion's thousand callers are walked
+            # for each of its traceback's entries the harness reads)
+            space = get_attribute(frame, "f_globals", None)
+            if space is own_globals:
+                code = get_attribute(frame, "f_code", None)
+                for own in own_code:
+                    if code is own:
+                        send(f"read a frame ({how}) reaching the audit hook's")
+                        raise refused("graded code may not read the grader's frames")
+            if secret_globals is not None and space is secret_globals and \
+                    get_attribute(get_attribute(frame, "f_code", None), "co_name", None) in holders:
                 send(f"read a frame ({how}) reaching the canary's")
                 raise refused("graded code may not read the grader's frames")
-            flags, where = get_attribute(code, "co_flags", 0), get_attribute(code, "co_filename", "")
-            resumable = resumable or (kind_of(flags) is int_of and flags & resumes != 0 and kind_of(where) is text_of
-                                      and where.startswith(root_slash))
+            if asked and not resumable:  # (not on a traceback's reads)
+                code = get_attribute(frame, "f_code", None)
+                flags, where = get_attribute(code, "co_flags", 0), get_attribute(code, "co_filename", "")
+                resumable = (kind_of(flags) is int_of and flags & resumes != 0 and kind_of(where) is text_of
+                             and where.startswith(root_slash))
             frame = get_attribute(frame, "f_back", None)
-        if resumable and how == "sys._getframe":
+        if resumable:
             # Checked now, the chain changes each time a generator or coroutine in it resumes: a red
             # team's frame, taken inside a generator resumed later by code run inside this hook (a
             # collection another thread had turned on), led up to `send`. Recorded, not refused, and
@@ -1308,4 +1314,5 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
 
     own_code = tuple(function.__code__ for function in (hook, audit, send, absolute, text, exactly_a_frame_holder,
                                                         opened_memory, refuse_canary))
+    own_globals = hook.__globals__
     return hook
