@@ -1346,6 +1346,10 @@ def test_inputs_that_cannot_show_autograd_earn_in_the_share_of_those_that_did(si
         shown = dataclasses.replace(honest, cases=(dataclasses.replace(honest.cases[0], calls=(_tensor(answer),) * 3),))
         dodged = _joined(honest, shown, shown, shown, empty, empty, empty, empty)
         assert checks.check_correctness(dodged, sin).fraction == pytest.approx((1 + 4 * 0.25) / 8), answer[0]
+        # (a check that would have passed says why it is marked failed: ux110 read a ✗ beside a pass)
+        contract = checks.check_contract(dodged, sin)
+        assert not contract.passed and contract.summary.startswith("It returns a tensor of the input's shape")
+        assert "Not all of its points are earned: 4 of the inputs it passes cannot show" in contract.summary
     tracked = _joined(honest, dataclasses.replace(nothing, cases=(dataclasses.replace(
         nothing.cases[0], case=dataclasses.replace(nothing.cases[0].case, layout="nonleaf")),)), empty)
     assert checks.check_correctness(tracked, sin).passed  # None only on inputs that require grad: not here
