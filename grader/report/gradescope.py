@@ -20,8 +20,10 @@ from grader.outcome import HELD_BACK, BackwardPass, Outcome
 from grader.report import atomic
 
 MAX_IMAGE_BYTES = 600_000  # all images together; base64 makes it 800 kB: the file stays under Gradescope's 1 MB
-FAILED_HERE = ("The autograder itself failed while grading this submission. This is not your fault and "
-               "your score is not final: your instructor has been told. You may resubmit later.")
+# (Nobody is told by the grader itself: ux111 read "your instructor has been told" beside a posted 0
+# whose only trace was a hidden test. The student is the one who can tell.)
+FAILED_HERE = ("The autograder itself failed while grading this submission. This is not your fault, and the "
+               "score of 0 shown is not a grade of your work: please tell your instructor, and resubmit later.")
 
 
 def results(outcome: Outcome, picture: Path | None, backward: Path | None = None) -> dict[str, Any]:

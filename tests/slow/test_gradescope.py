@@ -176,6 +176,7 @@ def test_a_grader_that_cannot_even_start_still_leaves_a_valid_results_json(bundl
     results = autograde(bundle, tmp_path, {"derivative.py": SUBMISSIONS / "honest_backward.py"},
                         python="/nonexistent/python")
     assert results["score"] == 0 and "not your fault" in results["output"]
+    assert "please tell your instructor" in results["output"] and "has been told" not in results["output"]
 
 
 def _python_with_broken_exercise(tmp_path: Path) -> Path:
