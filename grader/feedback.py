@@ -87,8 +87,11 @@ def returned_words(r: Returned) -> str:
         return f"returned a Python {r.type_name or 'number'}"
     if r.kind == "ndarray":
         return "returned a numpy array"
+    if r.kind == "other" and r.type_name in ("int", "float", "bool"):
+        return f"returned a Python {r.type_name} that no float can hold"  # (10 ** 400: float() overflows)
     if r.kind == "other":
-        return f"returned a {r.type_name}"
+        name = r.type_name or "value"
+        return f"returned {'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
     return f"returned a {r.dtype} tensor of shape {tuple(r.shape or ())} on {r.device}"
 
 

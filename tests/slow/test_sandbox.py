@@ -59,6 +59,13 @@ def test_a_tensor_subclass_that_cannot_be_read_is_the_students_answer_not_the_ha
         message
 
 
+def test_a_number_too_large_for_a_float_is_the_students_answer_not_the_harness_failing(grade_file, sin):
+    outcome = grade_file(FIXTURES / "returns_a_number_no_float_holds.py", sin)
+    message = findings(outcome)["correctness"].message
+    assert outcome.status == "graded" and "GraderHarnessError" not in message, message
+    assert "returned a Python int that no float can hold" in message, message
+
+
 def test_death_by_a_signal_with_no_name_is_a_crash_not_a_grader_failure(grade_file, sin, monkeypatch):
     """signal.Signals names few real-time signals: a red team's child that died of SIGRTMIN+2 was
     reported as the grader's own failure (which a course might regrade or review by hand). Without
