@@ -142,7 +142,8 @@ print(len(seen), os.read(read, 4096).decode().split()[0])
 def test_the_audit_hook_runs_no_code_of_the_submissions():
     """sys.audit takes any objects. A red team's str subclass, as the name of an "import", ran its
     __eq__ in the hook, walked up to the hook's frame and set the record's counts so that nothing more
-    was recorded. The hook uses an argument only when its type is exactly one of Python's."""
+    was recorded. The hook uses an argument only when its type is exactly one of Python's, or a copy
+    of a str's or bytes's characters made by their own C code."""
     script = f"""import os, sys
 sys.path[:0] = [{str(Path(__file__).resolve().parents[2])!r}]
 from pathlib import Path
@@ -181,7 +182,9 @@ os.close(write)
 print(sorted(set(ran)), [line.split()[0] for line in os.read(read, 4096).decode().splitlines() if line])
 """
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[] ['sys.setprofile']", out
+    # (a subclass's characters are still read, copied by str's own code: rt134's os.open of a str
+    # subclass naming /proc/self/mem went unrecorded)
+    assert out.strip() == "[] ['imported', 'opened', 'sys.setprofile']", out
 
 
 def test_a_flood_past_the_lines_read_stops_the_reading_and_is_on_record(monkeypatch):

@@ -214,7 +214,7 @@ def test_forged_lines_cannot_push_the_record_out(grade_file, sin):
 
 
 @pytest.mark.parametrize("name", ["reads_memory_by_a_crooked_path", "reads_memory_through_numpy",
-                                  "reads_memory_through_a_link"])
+                                  "reads_memory_through_a_link", "reads_memory_by_a_str_subclass"])
 def test_reading_the_processs_memory_map_is_on_record(name, grade_file, sin):
     """Reading raw memory is the one attack Python cannot stop (README); finding where to look means
     opening the process's memory or its map, by whatever spelling of the path (a symbolic link of the
@@ -225,6 +225,9 @@ def test_reading_the_processs_memory_map_is_on_record(name, grade_file, sin):
         assert "read: b'marker-of-its-own-heap'" in outcome.stdout  # (the open itself is not refused)
         assert {"opened a process's memory or its map (mem)",
                 "opened a process's memory or its map (maps)"} <= set(outcome.sandbox_events)
+    if name == "reads_memory_by_a_str_subclass":  # (and a write outside the folder by os.open's flags)
+        assert {"opened a process's memory or its map (mem)", "opened a process's memory or its map (maps)",
+                "opened /dev/urandom for writing"} <= set(outcome.sandbox_events), outcome.sandbox_events
 
 
 def test_the_record_cannot_be_read_by_the_submission_it_records(grade_file, sin):
