@@ -228,19 +228,30 @@ def markdown(summary: Summary) -> str:
     widest = max((c for _, c in bins(summary)), default=1) or 1
     lines += [f"{label:>9}  {'█' * round(30 * count / widest):<30} {count}" for label, count in bins(summary)]
     lines += ["```", "", "## Look at these", "", LOOK_WHY, ""]
-    lines += [f"- {flag.student}: {'; '.join(evidence(flag))}" for flag in summary.look] or ["Nobody."]
+    lines += [f"- {_md(flag.student)}: {_md('; '.join(evidence(flag)))}" for flag in summary.look] or ["Nobody."]
     lines += ["", "## Each check", "", "| check | passed | of |", "| --- | --- | --- |"]
     lines += [f"| {name} | {passed} | {seen} |" for name, passed, seen in summary.check_rates]
     lines += ["", "## Verdicts", "", "| verdict | students |", "| --- | --- |"]
     lines += [f"| {words} | {summary.verdicts[key]} |" for key, words in VERDICTS if summary.verdicts[key]]
     lines += ["", "## Most common hints", "", "| hint | students |", "| --- | --- |"]
-    lines += [f"| {hint.replace('|', '/')} | {count} |" for hint, count in summary.hints]
+    lines += [f"| {_md(hint)} | {count} |" for hint, count in summary.hints]
     lines += ["", "## How backward passes differed from the reference's", "", "| difference | students |",
               "| --- | --- |"]
-    lines += [f"| {gist.replace('|', '/')} | {count} |" for gist, count in summary.passes] or ["| none | |"]
+    lines += [f"| {_md(gist)} | {count} |" for gist, count in summary.passes] or ["| none | |"]
     lines += ["", "## Identical submissions", ""]
-    lines += [f"- {', '.join(group)}" for group in summary.identical] or ["None: every file differs in its code."]
+    lines += [f"- {_md(', '.join(group))}" for group in summary.identical] or ["None: every file differs in its code."]
     return "\n".join(lines) + "\n"
+
+
+_MARKUP = str.maketrans({c: "\\" + c for c in "\\`*[]<>!|"})
+
+
+def _md(text: str) -> str:
+    """Text partly the students' (their file names, the events their code raised: sys.audit takes any
+    name) as Markdown shows it literally: a red team's event put a remote image, bold words and a link
+    into a TA's summary.md. (summary.html escapes its own.) A table's | is escaped too; an underscore
+    inside a word, as in ids and events, is no emphasis and stays as it is."""
+    return text.translate(_MARKUP)
 
 
 LOOK_WHY = ("Students whose values did not follow autograd (the autograd check's verdict is the evidence), and "

@@ -99,3 +99,15 @@ def test_a_byte_that_is_no_utf8_in_a_comment_does_not_hide_a_copy():
     """rt132: eve.py, bob.py with `# \\xff` on top (which Python compiles), was not grouped with bob."""
     base = b"import torch\n\ndef get_derivative(x):\n    return torch.cos(x)\n"
     assert summary.normalised(b"# \xff\n" + base) == summary.normalised(base)
+
+
+def test_students_text_is_literal_in_the_markdown(tmp_path):
+    """Events are partly the submission's (sys.audit takes any name): a red team's put a remote image,
+    bold words and a link into summary.md, which a TA's viewer rendered and fetched."""
+    event = "gc.x ![logo](https://attacker.example/b.png) **bob: 10/10** [regrade](https://attacker.example/)"
+    results = {"mallory": result(10.0, events=(event,)), "![m](https://attacker.example/m.png)": result(10.0)}
+    rows = [{"student": s, "score": 10.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
+    text = summary.markdown(summary.build(rows, results, {}, "sin", 10.0, tmp_path))
+    line = next(line for line in text.splitlines() if line.startswith("- mallory: "))
+    assert r"\!\[logo\](https://attacker.example/b.png) \*\*bob: 10/10\*\* \[regrade\]" in line, line
+    assert "](" not in text.replace(r"\](", ""), text  # no link or image anywhere
