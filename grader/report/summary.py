@@ -19,7 +19,7 @@ from grader.report import atomic
 from grader.submission import SubmissionError, read
 
 VERDICTS = (
-    ("missing", "no submission file"),
+    ("missing", "no one file to grade (none, several, or not Python: see the note in gradebook.csv)"),
     ("refused", "file refused (a symbolic link, FIFO or device)"),
     ("grader_error", "grader error (not the student's fault)"),
     ("load_error", "did not load"),
