@@ -214,6 +214,20 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
                                                    if d in HALF), "")
     off = np.abs(hidden - star) - (slack.atol + slack.rtol * np.abs(star))
     off = np.where(np.isnan(off), np.inf, off)
+    if ex.bounds is not None:
+        # An answer clipped to the values the derivative can take (autograd's cos clamped to [-1, 1])
+        # meets R* wherever R* lies within them, and the bound where the secret moved it beyond:
+        # no evidence there either way, and no mixture (a red team's honest clamp scored 1/10,
+        # "mixes autograd's gradient with something computed another way"). A formula cannot use
+        # it: every element within the bounds must still meet R*.
+        low, high = ex.bounds
+        clipped = tells & (((star > high) & (np.abs(hidden - high) <= slack.atol + slack.rtol * abs(high)))
+                           | ((star < low) & (np.abs(hidden - low) <= slack.atol + slack.rtol * abs(low))))
+        if clipped.any():
+            tells &= ~clipped
+            off = np.where(clipped, np.minimum(off, 0.0), off)
+            if not tells.any():
+                return Judged(NO_DATA)
     worst = int(np.argmax(np.where(tells, off, -np.inf)))
     # (the precision the answers were judged in, where coarser than the input's: correctness reads it)
     at = Judged("", worst, float(star.ravel()[worst]), float(hidden.ravel()[worst]),

@@ -25,13 +25,14 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
           "moves_on_the_fresh_call", "formula_behind_an_assert", "remembers_answers",
           "steals_state_from_a_traceback", "returns_complex_cos", "moves_garbage_with_the_secret",
           "fits_the_secret", "reads_the_canarys_closures_from_raw_memory", "tells_calls_apart_elsewhere",
-          "tells_calls_apart_at_infinity", "runs_out_of_files_on_chosen_calls", "overflows_the_relations"]
+          "tells_calls_apart_at_infinity", "runs_out_of_files_on_chosen_calls", "overflows_the_relations",
+          "hides_a_formula_at_the_bounds"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
           "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize", "honest_plots_in_every_call",
           "honest_optimizer", "honest_torch_settings", "honest_interop_threads_asked", "honest_temp_files",
           "honest_reads_its_arguments",
-          "honest_traced_graphs", "honest_thread_pool"]
+          "honest_traced_graphs", "honest_thread_pool", "honest_clamps_to_the_cosines_range"]
 
 
 def _autograd(outcome):
