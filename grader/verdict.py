@@ -161,6 +161,15 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
         # secret", 1/10) and a plain one on others (8.04). The values checks count the failure.
         return Judged(UNREAD)
     if hidden is None:
+        if r.under_secret.kind == "error" and plain is not None and ex.bounds is not None and \
+                np.any(possible & ((star < ex.bounds[0]) | (star > ex.bounds[1]))):
+            # An assert that the answer lies within the derivative's own values (|g| <= 1 for cos)
+            # fails under the secret where it moved autograd's beyond them: no evidence either way,
+            # as for an answer clipped there (a red team's honest range check scored 1/10; 8.6-9.3
+            # as an input with no answer to read, its student told of errors no call of theirs can
+            # meet). A check against a formula fails on the inputs the secret keeps within the
+            # bounds too, and stays raised there; telling the secret call apart gains nothing here.
+            return Judged(NO_DATA)
         verdict = RAISED if r.under_secret.kind == "error" else NOTHING
         return Judged(verdict, where, float(star.ravel()[where]))
     if plain is None:
