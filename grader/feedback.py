@@ -536,15 +536,24 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
             f"Make {ex.function} a pure function of x: the same x must give the same answer every time.")
     shown = at + f"returned {number(judged.got, r.under_secret.dtype)}."
     if judged.verdict == verdict.ROUNDED:
+        gap = abs(judged.got - judged.expected)
+        half = ex.tolerances.get(judged.precision)
+        # (a gap the precision shows plainly is no rounding: rt133's sin of x.half() answered 0.36 from
+        # autograd's and was told "too coarse for the secret's change to show")
+        unmoved = half is not None and gap > 10 * (half.atol + half.rtol * abs(judged.expected))
+        why = (f", {gap:.2g} from it: it did not move with the secret, so {ex.primitive}'s derivative "
+               f"was taken at numbers other than x (x rounded to {judged.precision} first, say)." if unmoved else
+               ": too coarse for the secret's change to show.")
         return Words(f"your answers carry only {judged.precision} precision for {r.case.dtype} inputs, and its "
                      "rounding hides whether they followed autograd",
                      f"On {input_words(r.case)}, {swapped}, autograd gives {number(judged.expected, r.case.dtype)}; "
                      f"your {ex.function} returned {number(judged.got, r.under_secret.dtype)}, to {judged.precision} "
-                     "precision: too coarse for the secret's change to show.",
+                     f"precision{why}",
                      "Likely cause: the gradient was computed or returned in half precision (.half(), "
                      ".to(torch.bfloat16), autocast). Answers like that could hide a formula, so they earn no "
                      "autograd credit.",
-                     f"Compute and return the gradient in x's own dtype (x.grad already is). {advice}")
+                     "Compute and return the gradient in x's own dtype (x.grad already is): make x a leaf in its own "
+                     f"dtype and call torch.{ex.primitive} on it, with no cast in between.")
     if judged.verdict == verdict.UNFOLLOWED:
         return Words(f"{ex.primitive} ran on a kind of tensor whose numbers our check cannot reach (sparse, or a "
                      "tensor subclass of your own), so your answer cannot show it came through autograd", shown,
