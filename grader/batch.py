@@ -45,20 +45,24 @@ class Job:
     path: Path | None
     problem: str = ""
     refused: bool = False
+    stand_in: bool = False  # a row only while nothing else claims the id (a folder with no file, an archive)
 
     @property
     def status(self) -> str:
         return "refused" if self.refused else "missing"
 
 
-def discover(folder: Path, out: Path | None = None, function: str = "") -> list[Job]:
+def discover(folder: Path, out: Path | None = None, function: str = "", skipped: list[str] | None = None) -> list[Job]:
     """One .py per student (the stem is the id), or one folder per student holding a .py (of
     several, the only one that defines `function`, as Gradescope picks: submission.defines); names
-    starting with . or _ are not students. Only regular files are graded: a symbolic link (to a
-    file or a student's folder), a FIFO or a device is refused, with the reason in the gradebook;
-    nothing here follows a link, nor opens a file but a student's several .py files. `out`, the
-    batch's results, is no student where it lies inside `folder`, nor is a student's results folder
-    where it is `folder` itself."""
+    starting with . or _ are not students. A file of another suffix that defines `function` is
+    Python all the same (yuri.py.txt, graded as yuri), and an archive is a student's upload not yet
+    unpacked (a row that says so); any other file is no student, and its name goes to `skipped`.
+    Only regular files are graded: a symbolic link (to a file or a student's folder), a FIFO or a
+    device is refused, with the reason in the gradebook; nothing here follows a link, nor opens a
+    file but a student's several .py files and files of other suffixes. `out`, the batch's results,
+    is no student where it lies inside `folder`, nor is a student's results folder where it is
+    `folder` itself."""
     if not folder.is_dir():
         raise SubmissionError(f"{folder}: not a folder of submissions")
     found: dict[str, list[tuple[str, Job]]] = {}  # each student id, and the entries that claim it
@@ -80,7 +84,12 @@ def discover(folder: Path, out: Path | None = None, function: str = "") -> list[
         elif is_source(entry) or (stat.S_ISLNK(mode) and entry.is_dir()):
             problem = refusal(entry)
             job = Job(entry.stem, None, f"{entry.name}: {problem}", True) if problem else Job(entry.stem, entry)
+        elif stat.S_ISREG(mode) and (other := _other_file(entry, function)) is not None:
+            job = other
         else:
+            # (ux111: tom.zip, uma.txt, victor and yuri.py.txt were left out of the gradebook without a word)
+            if skipped is not None and stat.S_ISREG(mode):
+                skipped.append(entry.name)
             continue
         found.setdefault(job.student, []).append((entry.name + ("/" if stat.S_ISDIR(mode) else ""), job))
     return [_one(student, claims) for student, claims in found.items()]
@@ -102,9 +111,11 @@ def _one(student: str, claims: list[tuple[str, Job]]) -> Job:
                    "(not UTF-8, or a control character); rename it")
     if student.casefold() in RESERVED:
         return Job(student, None, f"{claims[0][0]}: named like the batch's own {student.casefold()}; rename it")
-    # A folder holding no .py is no second submission (a results folder written beside them, say),
-    # nor is bob.ipynb beside bob.py.
-    claims = [c for c in claims if c[1].problem != NO_FILE or c[1].path is not None] or claims[:1]
+    # A folder holding no .py is no second submission (a results folder written beside them, say), nor
+    # is bob.zip beside the folder it was unpacked into, bob.ipynb beside bob.py, or bob.txt beside either.
+    claims = [c for c in claims if not c[1].stand_in] or claims[:1]
+    if any(c[1].path is not None and is_source(c[1].path) for c in claims):
+        claims = [c for c in claims if c[1].path is None or is_source(c[1].path)]
     if any(c[1].path is not None and c[1].path.suffix.lower() == ".py" for c in claims):
         claims = [c for c in claims if c[1].path is None or c[1].path.suffix.lower() != ".ipynb"]
     if len(claims) > 1:
@@ -120,6 +131,17 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
     as the grader's failure, run after run)."""
     files = sorted(p for p in folder.iterdir() if is_source(p) and not p.name.startswith("."))
     files = files or _nested_sources(folder)
+    if not files:  # (wendy/solution.txt: Python under another name, or an archive, or nothing to grade)
+        others = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and stat.S_ISREG(p.lstat().st_mode)]
+        named = [job for p in others if (job := _other_file(p, function)) is not None]
+        graded = [job for job in named if job.path is not None]
+        if len(graded) == 1:
+            return Job(folder.name, graded[0].path)
+        if named and not graded:
+            return Job(folder.name, None, f"{named[0].problem}", stand_in=True)
+        if others:
+            shown = ", ".join(p.name for p in others[:3]) + (", …" if len(others) > 3 else "")
+            return Job(folder.name, None, f"{NO_FILE} (it holds {shown})", stand_in=True)
     regular = scripts_first([p for p in files if not refusal(p)])
     defining = [p for p in regular if defines(p, function)] if len(regular) > 1 and function else []
     if len(defining) == 1:
@@ -139,10 +161,25 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
         return Job(folder.name, None, f"{len(regular)} .py files, none defining {function}(x): {names}")
     if files:
         return Job(folder.name, None, f"{files[0].name}: {refusal(files[0])}", True)
-    return Job(folder.name, None, NO_FILE)
+    return Job(folder.name, None, NO_FILE, stand_in=True)
 
 
 NO_FILE = "no .py file"
+ARCHIVES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar")
+
+
+def _other_file(path: Path, function: str) -> Job | None:
+    """A student's file of a suffix that is neither .py nor .ipynb, or None for a file that is no
+    student's (a roster, a README): an archive is an upload not yet unpacked, and a file that
+    defines `function` is Python under another name (a browser's .txt, yuri.py.txt), as `grader
+    check` reads it."""
+    student = path.stem.removesuffix(Path(path.stem).suffix) if is_source(Path(path.stem)) else path.stem
+    if path.suffix.lower() in ARCHIVES:
+        return Job(student, None, f"{path.name}: an archive; unpack it (into a folder {student}/) and run again",
+                   stand_in=True)
+    if function and not refusal(path) and defines(path, function):
+        return Job(student, path)
+    return None
 
 
 def _nested_sources(folder: Path, depth: int = 4) -> list[Path]:

@@ -219,7 +219,11 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     from grader.probe import Plan
     from grader.report import summary
 
-    jobs = batch.discover(args.folder, args.out, ex.function)
+    skipped: list[str] = []
+    jobs = batch.discover(args.folder, args.out, ex.function, skipped)
+    if skipped:  # (said, not graded: a roster or a README is no student, but a TA should see what was left)
+        shown = ", ".join(skipped[:8]) + (f" and {len(skipped) - 8} more" if len(skipped) > 8 else "")
+        print(f"grader: not graded, neither .py nor .ipynb nor defining {ex.function}(x): {shown}", file=sys.stderr)
     if not jobs:  # (a wrong folder looked like a finished batch: status 0, an empty gradebook)
         print(f"grader: no submissions in {args.folder}: give a folder with a .py (or .ipynb) per student, or a "
               "folder per student", file=sys.stderr)

@@ -313,3 +313,30 @@ def test_a_notebook_is_graded_by_its_code_cells_and_a_nested_or_uppercase_file_i
     jobs = {job.student: job for job in batch.discover(folder, function="get_derivative")}
     assert {name: job.path.relative_to(folder).as_posix() for name, job in jobs.items() if job.path} == {
         "dave": "dave/hw/deep/sol.py", "frank": "frank.ipynb", "bob": "bob.py", "erin": "erin/work.py"}
+
+
+def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_path):
+    """ux111: tom.zip, uma.txt, victor (no suffix), yuri.py.txt and wendy/solution.txt were left out
+    of the gradebook without a word, where `grader check` grades any suffix as Python."""
+    from grader import batch
+
+    code = "import torch\n\ndef get_derivative(x):\n    return x\n"
+    folder = tmp_path / "class"
+    (folder / "wendy").mkdir(parents=True)
+    (folder / "zed").mkdir()
+    (folder / "tom").mkdir()
+    for name in ("uma.txt", "victor", "yuri.py.txt", "wendy/solution.txt", "tom/sol.py", "xena.py", "xena.txt"):
+        (folder / name).write_text(code)
+    (folder / "tom.zip").write_bytes(b"PK\x03\x04")  # unpacked beside itself: the folder is the submission
+    (folder / "ann.zip").write_bytes(b"PK\x03\x04")
+    (folder / "roster.csv").write_text("name,id\n")
+    (folder / "README.md").write_text("# the class\n")
+    (folder / "zed" / "notes.md").write_text("my notes\n")
+    skipped: list[str] = []
+    jobs = {job.student: job for job in batch.discover(folder, function="get_derivative", skipped=skipped)}
+    assert {name: job.path.relative_to(folder).as_posix() for name, job in jobs.items() if job.path} == {
+        "uma": "uma.txt", "victor": "victor", "yuri": "yuri.py.txt", "wendy": "wendy/solution.txt",
+        "tom": "tom/sol.py", "xena": "xena.py"}
+    assert jobs["ann"].status == "missing" and jobs["ann"].problem.startswith("ann.zip: an archive; unpack it")
+    assert jobs["zed"].problem == "no .py file (it holds notes.md)"
+    assert sorted(skipped) == ["README.md", "roster.csv"]
