@@ -340,3 +340,7 @@ def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_
     assert jobs["ann"].status == "missing" and jobs["ann"].problem.startswith("ann.zip: an archive; unpack it")
     assert jobs["zed"].problem == "no .py file (it holds notes.md)"
     assert sorted(skipped) == ["README.md", "roster.csv"]
+    from grader import gradescope
+
+    assert gradescope.pick(folder / "wendy", "get_derivative") == (folder / "wendy" / "solution.txt", "")
+    assert gradescope.pick(folder / "zed", "get_derivative")[0] is None
