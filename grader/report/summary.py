@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import tokenize
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ class Summary:
     identical: list[list[str]]
     look: list[Flag]
     passes: list[tuple[str, int]] = field(default_factory=list)  # how passes differed from the reference's
+    elsewhere: list[tuple[str, int]] = field(default_factory=list)  # another exercise's answer: (its name, students)
 
     @property
     def scores(self) -> list[float]:
@@ -115,6 +117,7 @@ class Tally:
         self.seen: Counter[str] = Counter()
         self.passes: Counter[str] = Counter()  # how backward passes differed from the reference's, by mistake
         self.grader_errors = 0  # students the grader itself failed on
+        self.elsewhere: Counter[str] = Counter()  # students whose values are another exercise's answer, by it
 
     def add(self, row: dict[str, Any], result: dict[str, Any] | None) -> None:
         self.roster.append(_student(row, result, self.out))
@@ -123,7 +126,10 @@ class Tally:
         self.hints.update(hint for hint in named if hint)  # each cause once per student
         if divergence := ((result or {}).get("backward_pass") or {}).get("divergence"):
             self.passes[_gist(str(divergence))] += 1
-        if result is not None and (flag := _flag(row["student"], result)):
+        other = _other_exercise(result)
+        if other:
+            self.elsewhere[other] += 1
+        if result is not None and (flag := _flag(row["student"], result, bool(other))):
             self.look.append(flag)
         for check in (result or {}).get("checks", []):
             self.seen[check["name"]] += 1
@@ -132,7 +138,8 @@ class Tally:
     def summary(self, sources: dict[str, Path]) -> Summary:
         verdicts = Counter(s.verdict for s in self.roster)
         return Summary(self.exercise, self.max_score, self.roster, verdicts, self._check_rates(),
-                       self.hints.most_common(8), _identical(sources), self.look, self.passes.most_common(8))
+                       self.hints.most_common(8), _identical(sources), self.look, self.passes.most_common(8),
+                       self.elsewhere.most_common())
 
     def _check_rates(self) -> list[tuple[str, int, int]]:
         """How many students with a result passed each check, in the order the checks run."""
@@ -164,13 +171,26 @@ def _judged(result: dict[str, Any]) -> bool:
     return bool(_autograd(result).get("details", {}).get("verdicts"))
 
 
-def _flag(student: str, result: dict[str, Any]) -> Flag | None:
+_OTHER_EXERCISE = re.compile(r"--exercise ([A-Za-z0-9_-]+)")
+
+
+def _other_exercise(result: dict[str, Any] | None) -> str:
+    """The exercise whose answer a student's values are, where correctness named one (checks.py)."""
+    correctness: dict[str, Any] = next((c for c in (result or {}).get("checks", []) if c["name"] == "correctness"), {})
+    if (correctness.get("details") or {}).get("cause") != "other_exercise":
+        return ""
+    found = _OTHER_EXERCISE.search(str(correctness.get("message", "")))
+    return found.group(1) if found else ""
+
+
+def _flag(student: str, result: dict[str, Any], elsewhere: bool = False) -> Flag | None:
     """Autograd not shown on inputs it judged (its message's first sentence is the evidence), or
     sandbox events that are ways towards the canary's secret (matplotlib trying to run fc-list is not
-    worth a TA's look)."""
+    worth a TA's look). Not the first for values that are another exercise's answer: a batch of
+    cos_square files graded as sin listed every honest student among the suspects (ux111)."""
     autograd = _autograd(result)
     unproven = ""
-    if autograd.get("details", {}).get("unproven") and _judged(result):
+    if autograd.get("details", {}).get("unproven") and _judged(result) and not elsewhere:
         first = (autograd.get("message") or "").strip().splitlines()[:1] or ["(no message)"]
         unproven = first[0].split(". ")[0].rstrip(".") + "."
     events = tuple(e for e in (result.get("sandbox") or {}).get("events") or () if is_secret_route(str(e)))
@@ -227,7 +247,10 @@ def markdown(summary: Summary) -> str:
              f"{n} students, mean score {mean:.2f} / {summary.max_score:g}.", "", "## Scores", "", "```"]
     widest = max((c for _, c in bins(summary)), default=1) or 1
     lines += [f"{label:>9}  {'█' * round(30 * count / widest):<30} {count}" for label, count in bins(summary)]
-    lines += ["```", "", "## Look at these", "", LOOK_WHY, ""]
+    lines += ["```", ""]
+    lines += [f"**{count} of {n} students' values are the answer of another exercise, {_md(name)}: was "
+              f"`--exercise` right?**" for name, count in summary.elsewhere] + ([""] if summary.elsewhere else [])
+    lines += ["## Look at these", "", LOOK_WHY, ""]
     lines += [f"- {_md(flag.student)}: {_md('; '.join(evidence(flag)))}" for flag in summary.look] or ["Nobody."]
     lines += ["", "## Each check", "", "| check | passed | of |", "| --- | --- | --- |"]
     lines += [f"| {name} | {passed} | {seen} |" for name, passed, seen in summary.check_rates]

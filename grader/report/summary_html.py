@@ -35,6 +35,7 @@ def html_page(summary: Summary) -> str:
 <style>{STYLE}</style></head><body>
 <h1>Batch summary: <span class="ex">{e(summary.exercise)}</span></h1>
 {_tiles(summary)}
+{_elsewhere(summary)}
 <div class="charts">
 <section><h2>Scores</h2>{_histogram(summary)}</section>
 <section><h2>Each check</h2><p class="why">Students who passed it, of those graded.</p>{_check_chart(summary)}</section>
@@ -51,6 +52,14 @@ def html_page(summary: Summary) -> str:
 <script>{SCRIPT}</script>
 </body></html>
 """
+
+
+def _elsewhere(summary: Summary) -> str:
+    """Students whose values are another exercise's answer: the batch may have been run with the wrong
+    --exercise (ux111: a class of cos_square files graded as sin, every honest student a suspect)."""
+    n = len(summary.roster)
+    return "".join(f'<p class="why"><strong>{count} of {n} students\' values are the answer of another exercise, '
+                   f'{e(name)}: was <code>--exercise</code> right?</strong></p>' for name, count in summary.elsewhere)
 
 
 def _tiles(summary: Summary) -> str:

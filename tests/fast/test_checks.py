@@ -1757,3 +1757,16 @@ def test_a_tensor_moved_to_a_gpu_that_is_not_there_is_named(sin):
                       (Frame("get_derivative", 3, "x = x.detach().cuda().requires_grad_()"),))
     cause = feedback.explain_error(error, sin)
     assert cause.key == "no_gpu" and "device=x.device" in cause.advice
+
+
+def test_values_that_are_another_exercises_answer_are_named_with_its_name(sin):
+    """ux111: a class of cos_square files graded as sin (--exercise left out) was told of sin run at the
+    wrong numbers, and every honest student was among the suspects."""
+    other = next(e for e in exercise.catalogue() if e.name == "cos_square")
+    obs = _observations(lambda x: other.reference(x), canary=lambda x: other.reference(x))
+    finding = checks.check_correctness(obs, sin)
+    assert finding.data["cause"] == "other_exercise", finding
+    assert "the answer of another exercise, cos_square" in finding.cause
+    assert "--exercise cos_square" in finding.advice
+    slipped = _observations(lambda x: -np.sin(x * x))  # cos_square's answer without its chain factor: no
+    assert checks.check_correctness(slipped, sin).data.get("cause") != "other_exercise"

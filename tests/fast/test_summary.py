@@ -111,3 +111,17 @@ def test_students_text_is_literal_in_the_markdown(tmp_path):
     line = next(line for line in text.splitlines() if line.startswith("- mallory: "))
     assert r"\!\[logo\](https://attacker.example/b.png) \*\*bob: 10/10\*\* \[regrade\]" in line, line
     assert "](" not in text.replace(r"\](", ""), text  # no link or image anywhere
+
+
+def test_values_of_another_exercise_are_counted_not_flagged(tmp_path):
+    """ux111: honest cos_square files graded as sin were all listed under "Look at these"."""
+    wrong = result(1.0, unproven=True, correct=False)
+    wrong["checks"][1].update(message="Fails.\nLikely cause: your values are -2x·sin(x²), the answer of another "
+                                      "exercise.\n→ run the grader with --exercise cos_square.",
+                              details={"cause": "other_exercise"})
+    results = {"ann": wrong, "bob": result(1.0, unproven=True)}
+    rows = [{"student": s, "score": 1.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
+    built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
+    assert [f.student for f in built.look] == ["bob"] and built.elsewhere == [("cos_square", 1)]
+    assert "1 of 2 students' values are the answer of another exercise, cos_square" in summary.markdown(built)
+    assert "the answer of another exercise, cos_square" in html_page(built)
