@@ -106,6 +106,15 @@ def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True,
         return replace(base, description=f"another route to the same gradient: {_route(student)} where the "
                                          f"reference's pass runs {_route(ref_steps)}")
     second = traced.student[1] if len(traced.student) > 1 else first
+    value = float(ex.function_values(x.reshape(-1)).reshape(-1)[traced.index]) if ex.elementwise else None
+    if sentence is None and not right and first.kind == "tensor" and first.value is not None and \
+            value is not None and _close(first.value, value) and not _close(value, want):
+        # What came back is the function's own value, whatever the pass left in x.grad (ux111: `return y`
+        # after backward on the caller's x was told only that two passes accumulated in x.grad)
+        return replace(base, divergence=(
+            f"Your backward pass ran, but your {ex.function} returned {_fmt(first.value)} at x = {_fmt(sample)}, "
+            f"the value of {ex.value} itself, not its derivative ({_fmt(want)}): after y.sum().backward(), return "
+            "x.grad, not y."), diverges_at=len(student) - 1 if student else None)
     if sentence is None and not (right and agrees(second.value)):
         accumulated = _accumulated(traced, sample)
         if accumulated is not None:
