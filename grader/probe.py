@@ -140,7 +140,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     results: list[CaseResult] = []
     ended, ended_case = None, None
     try:
-        run_cases(session, exercise, cases, results, lambda: _left(deadline, limits.call_timeout_s))
+        run_cases(session, exercise, cases, results, lambda calls: _left(deadline, limits.call_timeout_s * calls / 3))
         plot = run_plot(session, plan.plot_x, _left(deadline, limits.call_timeout_s))
     except SessionEnded as end:
         ended, plot = end.ended, None
@@ -155,12 +155,15 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
 _REFERENCE_PASSES: dict[tuple[str, str, tuple[float, ...]], TracedCall | None] = {}
 
 
-def run_case(session: Conversation, exercise: Exercise, case: grids.GridCase, timeout: float) -> CaseResult:
+def run_case(session: Conversation, exercise: Exercise, case: grids.GridCase,
+             timeout: Callable[[int], float]) -> CaseResult:
+    """One case; `timeout(n)` is how long its n calls may take."""
     secret = draw_secret_calls()
     case_id = session.oracle.expect(secret, *_targets(exercise, case))
     session.send(_case_header(case, secret, case_id), _payload(case))
     try:
-        result = session.reply(timeout, "a call of your function", _parser(case, secret))
+        limit = timeout(len(secret))
+        result = session.reply(limit, _calls_words(len(secret), limit, exercise), _parser(case, secret))
     finally:
         asked = session.oracle.forget(case_id)
     return replace(result, asked=asked)
@@ -221,12 +224,14 @@ def _parser(case: grids.GridCase, secret: tuple[bool, ...]) -> Callable[[dict[st
 
 
 def run_cases(session: Conversation, exercise: Exercise, cases: Sequence[grids.GridCase], results: list[CaseResult],
-              timeout: Callable[[], float]) -> None:
+              timeout: Callable[[int], float]) -> None:
     """Run the cases in order, appending each result as it comes (so that on SessionEnded the
-    caller knows which case it was). Requests are pipelined: the child finds its next input waiting
-    instead of idling for a round trip. At most WINDOW bytes are in flight, under a pipe's usual
-    64 KiB; the session never waits on a write either (protocol.Sender), so a child stuck in a
-    student's call with a smaller pipe still only runs out of time."""
+    caller knows which case it was); `timeout(n)` is how long a case of n calls may take, so that a
+    slow function's fate never hangs on how many calls were drawn (3 s a call passed a case of three
+    calls within 10 s and failed one of four: 1.0 to 1.48 for one file). Requests are pipelined: the
+    child finds its next input waiting instead of idling for a round trip. At most WINDOW bytes are in
+    flight, under a pipe's usual 64 KiB; the session never waits on a write either (protocol.Sender),
+    so a child stuck in a student's call with a smaller pipe still only runs out of time."""
     draws = [draw_secret_calls() for _ in cases]
     payloads = [_payload(case) for case in cases]
     in_flight: list[tuple[int, int]] = []  # (bytes, the case's id at the oracle) per request sent
@@ -239,7 +244,9 @@ def run_cases(session: Conversation, exercise: Exercise, cases: Sequence[grids.G
             in_flight.append((_size(payloads[sent]), case_id))
             sent += 1
         done = len(results)
-        result = session.reply(timeout(), "a call of your function", _parser(cases[done], draws[done]))
+        limit = timeout(len(draws[done]))
+        doing = _calls_words(len(draws[done]), limit, exercise)
+        result = session.reply(limit, doing, _parser(cases[done], draws[done]))
         results.append(replace(result, asked=session.oracle.forget(in_flight.pop(0)[1])))
 
 
@@ -288,7 +295,8 @@ def shrink(session: Conversation, observations: Observations, exercise: Exercise
             if time.monotonic() >= deadline:
                 return False
             try:
-                result = run_case(session, exercise, case, _left(deadline, exercise.limits.call_timeout_s))
+                result = run_case(session, exercise, case,
+                                  lambda calls: _left(deadline, exercise.limits.call_timeout_s * calls / 3))
             except SessionEnded:
                 return False
             seen[id(case)] = result
@@ -339,6 +347,16 @@ def _devices(requested: str, cuda: bool) -> tuple[str, ...]:
             raise GraderFailure("--device cuda was asked for, but torch sees no CUDA device here")
         return ("cuda",)
     return ("cpu", "cuda") if cuda else ("cpu",)
+
+
+def _calls_words(calls: int, limit: float, exercise: Exercise) -> str:
+    """What the child was doing while the grader waited `limit` seconds for a case's reply (a hunter's
+    3 s a call was told it "did not finish a call of your function within 10 s"), and, where the
+    whole submission's time was what was left, that it ran out."""
+    doing = f"the {calls} calls of your function on one input"
+    if limit < exercise.limits.call_timeout_s * calls / 3 - 0.01:
+        doing += f" (all that was left of the {exercise.limits.total_timeout_s:g} s the whole submission may take)"
+    return doing
 
 
 def _left(deadline: float, per_call: float) -> float:

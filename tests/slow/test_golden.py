@@ -101,7 +101,7 @@ GOLDEN: dict[str, Golden] = {
     "broken_raises": Golden("graded", 1.0, ALL_BUT_LOADS, {"correctness": "attribute"},
                             {"correctness": ("Did you mean .grad?", "line 8")}),
     "broken_infinite_loop": Golden("timeout", 1.0, ALL_BUT_LOADS,
-                                   phrases={"correctness": ("did not finish a call of your function within 10 s",
+                                   phrases={"correctness": ("calls of your function on one input within 1",
                                                             "a loop that never ends")}),
 }
 
