@@ -152,7 +152,13 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
     if load.error is None:
         return Finding("loads", False, 0.0, f"{ex.function} in your file is a {load.missing}, not a function.",
                        advice=f"Define it with def {ex.function}(x): …")
-    return _load_error_finding(load.error, ex)
+    return _load_error_finding(load.error, ex, obs.notebook)
+
+
+# (a notebook told to put code under `if __name__ == "__main__":`, which no cell has: ux111)
+_RUN_ALL = ("The grader runs your notebook's code cells from top to bottom, as Kernel > Restart & Run All does: "
+            "check that this works, with each import in a cell before the first use of what it imports, and leave "
+            "out of the notebook you submit the cells that need files or packages only your machine has.")
 
 
 def _exercises_for(names: set[str]) -> list[tuple[str, str]]:
@@ -162,7 +168,7 @@ def _exercises_for(names: set[str]) -> list[tuple[str, str]]:
     return [(other.name, other.function) for other in catalogue() if other.function in names]
 
 
-def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
+def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool = False) -> Finding:
     if error.type == "SyntaxError" and "null bytes" in error.message:
         # UTF-16, as Windows' Notepad ("Unicode") and PowerShell 5's > write: told of the top level (ux110)
         return Finding("loads", False, 0.0, "Your file is not saved as UTF-8 text: it has null bytes, as a file "
@@ -180,9 +186,11 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
                        cause="The grader has torch, numpy and matplotlib (and what they need), not d2l or other "
                              "course packages, and it grades your file alone: a module of your own beside it "
                              "(helpers.py, say) is not there either.",
-                       advice="Import only those, copy what you need from your own modules into this file, and "
-                              "put plotting or demo code under `if __name__ == \"__main__\":` so it does not run "
-                              "when graded.")
+                       advice=("Import only those, and copy what you need from your own modules into a cell. "
+                               + _RUN_ALL) if notebook else
+                       ("Import only those, copy what you need from your own modules into this file, and "
+                        "put plotting or demo code under `if __name__ == \"__main__\":` so it does not run "
+                        "when graded."))
     if error.type == "ValueError" and error.message.startswith(NOT_A_NOTEBOOK):
         return Finding("loads", False, 0.0, "Your .ipynb file is not a Jupyter notebook the grader can read "
                        "(not the JSON Jupyter saves).",
@@ -199,6 +207,9 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise) -> Finding:
     if known.key in ("disk", "sandbox", "read_only", "notebook_magic", "processes"):  # (the sandbox's refusals)
         return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
                        cause=known.text, advice=known.advice)
+    if notebook:
+        return Finding("loads", False, 0.0, f"Running your notebook's code cells raised {error.headline()}{where}.",
+                       advice=_RUN_ALL)
     return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
                    cause="Code at the top level of a file runs when the file is imported.",
                    advice="Keep only imports and definitions at the top level; put the rest under "

@@ -99,7 +99,8 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
     out, err_text = (safe_text.text(text.replace(str(session.path), sub.path.name), kept) for text in (out, err_text))
     observations = replace(observations, output=Output(out, out_bytes, err_text, err_bytes),
                            source_hits=submission.scan(sub.source, exercise.telltales),
-                           source_uses_autograd=submission.uses_autograd(sub.source))
+                           source_uses_autograd=submission.uses_autograd(sub.source),
+                           notebook=sub.path.suffix.lower() == ".ipynb")
     # The checks judge whatever came back: a submission's numbers near float64's ends overflow
     # their arithmetic on purpose (inf and NaN then fail the comparisons), not worth a warning.
     try:
@@ -108,6 +109,16 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
     except Exception as err:  # noqa: BLE001 - a check's own failure: this file's grader error, on record
         # (a red team's answers near float64's ends once failed a check, and the CLI wrote no result)
         return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started, key, observations.events)
+    described = _described(observations, exercise, findings)
+    if sub.path.suffix.lower() == ".ipynb":  # lines named by the notebook's cells, not the script's
+        places = submission.cell_places(sub.source)
+
+        def cells(text: str) -> str:
+            return submission.in_cells(text, places)
+        findings = [replace(f, summary=cells(f.summary), example=cells(f.example), cause=cells(f.cause),
+                            advice=cells(f.advice), evidence=tuple(cells(e) for e in f.evidence)) for f in findings]
+        if described is not None and described.divergence:
+            described = replace(described, divergence=submission.in_cells(described.divergence, places))
     return Outcome(
         submission=sub.path,
         sha256=sub.sha256,
@@ -129,7 +140,7 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
         sandbox_layers=observations.layers,
         sandbox_events=observations.events,
         cache_key=key,
-        backward=_described(observations, exercise, findings),
+        backward=described,
     )
 
 

@@ -195,6 +195,7 @@ class Observations:
     secret: Secret | None = None
     source_hits: tuple[SourceHit, ...] = ()
     source_uses_autograd: bool = False  # the source calls backward, autograd.grad, torch.func, ...
+    notebook: bool = False  # the submission is a Jupyter notebook, graded by its code cells
     events: tuple[str, ...] = ()  # recorded for review: attempts the sandbox stopped or watched
     traced: Traced | None = None  # the backward passes at one input, beside the reference's
     reference_pass: TracedCall | None = None  # the reference solution's, at the exercise's sample input

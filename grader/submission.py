@@ -119,6 +119,33 @@ def notebook_script(raw: bytes) -> bytes:
     return "\n".join(parts).encode("utf-8", "surrogatepass")
 
 
+_CELL_MARK = re.compile(r"# In\[\d+\]:")
+_LINE = re.compile(r"\bline (\d+)( of your file)?")
+
+
+def cell_places(script: bytes) -> dict[int, tuple[int, int]]:
+    """For a script notebook_script wrote: each of its lines' code cell (counting code cells only,
+    from 1) and line within that cell."""
+    places: dict[int, tuple[int, int]] = {}
+    cell = within = 0
+    for number, text in enumerate(script.decode("utf-8", "replace").splitlines(), 1):
+        if _CELL_MARK.fullmatch(text):
+            cell, within = cell + 1, 0
+        elif cell:
+            within += 1
+            places[number] = (cell, within)
+    return places
+
+
+def in_cells(text: str, places: dict[int, tuple[int, int]]) -> str:
+    """`text` with each "line N" of the script named by the notebook's cell: ux111's notebooks were
+    told of "line 11 of your file", a line of the exported script no student sees."""
+    def named(found: re.Match[str]) -> str:
+        place = places.get(int(found.group(1)))
+        return f"line {place[1]} of code cell {place[0]}" if place else found.group(0)
+    return _LINE.sub(named, text)
+
+
 _KINDS = ((stat.S_ISLNK, "a symbolic link; only regular files are graded (submit the file itself)"),
           (stat.S_ISDIR, "a folder, not a file"),
           (stat.S_ISFIFO, "a named pipe (FIFO), not a regular file"),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -344,3 +345,18 @@ def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_
 
     assert gradescope.pick(folder / "wendy", "get_derivative") == (folder / "wendy" / "solution.txt", "")
     assert gradescope.pick(folder / "zed", "get_derivative")[0] is None
+
+
+def test_a_scripts_lines_are_named_by_the_notebooks_code_cells():
+    script = submission.notebook_script(json.dumps({"cells": [
+        {"cell_type": "markdown", "source": "# Exercise"},
+        {"cell_type": "code", "source": ["import torch\n", "%matplotlib inline"]},
+        {"cell_type": "code", "source": "def f(x):\n    return x"},
+    ]}).encode())
+    places = submission.cell_places(script)
+    lines = script.decode().splitlines()
+    assert places[lines.index("    return x") + 1] == (2, 2)  # (the markdown cell is not counted)
+    assert places[lines.index("# %matplotlib inline") + 1] == (1, 2)
+    assert submission.in_cells("raised at line 7 of your file (`x`)", {7: (2, 2)}) == \
+        "raised at line 2 of code cell 2 (`x`)"
+    assert submission.in_cells("on line 99: no place", places) == "on line 99: no place"

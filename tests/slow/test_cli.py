@@ -223,6 +223,17 @@ def test_junit_has_a_test_case_per_check_and_the_failure_text(tmp_path):
     assert int(root.get("failures")) == sum(not c["passed"] for c in data["checks"]) > 0
 
 
+def test_a_notebooks_error_is_placed_by_its_cell_and_told_to_run_all(tmp_path):
+    """ux111: "NameError: name 'plt' is not defined at line 11", a line of the exported script, then
+    the advice to put code under `if __name__ == "__main__":`, which no notebook has."""
+    notebook = ROOT / "tests" / "fixtures" / "notebook" / "runs_a_cell_before_its_import.ipynb"
+    done = run("grade", str(notebook), "--out", str(tmp_path), "--no-plot")
+    assert done.returncode == 0, done.stderr
+    loads = next(c for c in result(tmp_path)["checks"] if c["name"] == "loads")
+    assert "name 'plt' is not defined at line 1 of code cell 3 (`plt.plot(" in loads["message"], loads["message"]
+    assert "Restart & Run All" in loads["message"] and "__main__" not in loads["message"]
+
+
 def test_a_notebook_and_a_file_of_another_suffix_are_graded_as_python(tmp_path):
     """A D2L student's notebook (its code cells, %matplotlib and !pip made comments), and a solution
     saved as .PY: each failed to load with "AssertionError" and scored 0/10."""
