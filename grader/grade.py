@@ -178,10 +178,14 @@ def _plot_data(obs: Observations, ex: Exercise) -> PlotData | None:
     failing: list[float] = []
     dtypes: set[str] = set()
     for r in obs.cases:
-        got = checks.values_of(r.plain, r.case)
-        if got is None or np.iscomplexobj(got) or r.case.layout not in PLAIN_LAYOUTS:
+        if r.case.layout not in PLAIN_LAYOUTS:
             continue
-        xs = r.case.values[~checks.within_tolerance(got, r.case, ex)]
+        got = checks.values_of(r.plain, r.case)
+        # An input that raised, or answered None or another shape, fails at every element (ux111: a
+        # file that failed all 35 inputs with errors showed no failing input at all)
+        failed = np.ones(r.case.values.shape, dtype=bool) if got is None or np.iscomplexobj(got) else \
+            ~checks.within_tolerance(got, r.case, ex)
+        xs = r.case.values[failed]
         xs = xs[(xs >= low) & (xs <= high)]
         failing.extend(float(x) for x in xs)
         if xs.size:

@@ -1770,3 +1770,16 @@ def test_values_that_are_another_exercises_answer_are_named_with_its_name(sin):
     assert "--exercise cos_square" in finding.advice
     slipped = _observations(lambda x: -np.sin(x * x))  # cos_square's answer without its chain factor: no
     assert checks.check_correctness(slipped, sin).data.get("cause") != "other_exercise"
+
+
+def test_the_plot_marks_inputs_that_raised_as_failing(sin):
+    """ux111: a file that raised on all 35 inputs showed no failing grid input on its plot."""
+    from grader import grade
+
+    raised = _observations(np.cos, hidden=_raised())
+    case = raised.cases[0]
+    failed = dataclasses.replace(raised, cases=(dataclasses.replace(case, calls=(_raised(),) * 3),),
+                                 plot_x=np.linspace(-6, 6, 5), plot=_raised())
+    plot = grade._plot_data(failed, sin)
+    assert plot is not None and plot.returned is None
+    assert sorted(plot.failing_x) == sorted(float(x) for x in case.case.values), plot.failing_x
