@@ -126,7 +126,8 @@ def names() -> tuple[str, ...]:
 def check_loads(obs: Observations, ex: Exercise) -> Finding:
     load = obs.load
     if load.ok:
-        return Finding("loads", True, 1.0, f"Your file loads and defines {ex.function}(x).")
+        # (not "(x)": a hunter's get_derivative(f, x) read that it defines get_derivative(x))
+        return Finding("loads", True, 1.0, f"Your file loads and defines {ex.function}.")
     if obs.ended is not None:
         hint = {"timeout": "Code at the top level runs on import: an endless loop or a long computation there?",
                 "exit": "Do not call os._exit, sys.exit or exit() at the top level of your file.",
@@ -197,6 +198,12 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                        advice="Open it in Jupyter and save it again, or export it (File > Save and Export Notebook "
                               "As > Executable Script) and submit the .py file.")
     where = f" at line {error.frames[-1].line} (`{error.frames[-1].code}`)" if error.frames else ""
+    if error.type == "SystemExit":  # (ux111's exit() at the end of the file: "raised SystemExit: None")
+        return Finding("loads", False, 0.0, f"Your file ends Python as it is imported: it calls exit(){where}.",
+                       cause="exit(), quit() and sys.exit() stop the whole program, the grader's import of your "
+                             "file included.",
+                       advice="Remove that call" + (" (a notebook needs none)." if notebook else
+                                                    ", or put it under `if __name__ == \"__main__\":`."))
     if error.type == "FileNotFoundError":  # (a helper's settings.json beside the file was told of the top level)
         return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
                        cause="The grader runs your file alone, in an empty folder of its own: files beside it on "

@@ -26,6 +26,13 @@ def test_exit_at_import_is_a_load_error(grade_file, sin):
     assert "exited with status 3" in findings(outcome)["loads"].message
 
 
+def test_exit_called_at_import_is_named(grade_file, sin):
+    outcome = grade_file(FIXTURES / "exits_at_the_end_of_the_file.py", sin)
+    said = findings(outcome)["loads"].message
+    assert outcome.status == "load_error" and "it calls exit() at line 13 (`exit()`)" in said, said
+    assert "SystemExit: None" not in said and "Remove that call" in said
+
+
 def test_a_segfault_in_the_function_is_a_crash_not_a_grader_failure(grade_file, sin):
     outcome = grade_file(FIXTURES / "segfault.py", sin)
     assert outcome.status == "crash"
