@@ -178,9 +178,15 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
     (r"len\(\) of a 0-d tensor", "zero_d_len",
      "len() was called on a 0-d tensor (a single number), which has no length.",
      "Make tensors in x's or y's shape with torch.ones_like(y) (or x.numel() for a count), not len(x)."),
-    (r"(must be real number, not Tensor|only one element tensors can be converted)", "math_module",
-     "a function from the math module (or float()) was given a whole tensor.",
+    (r"must be real number, not Tensor", "math_module",
+     "a function from the math module was given a whole tensor.",
      "Use torch.{primitive} on the tensor; the math module works on single Python numbers only."),
+    # (ux111's torch.tensor(float(x), requires_grad=True) was told to use torch.sin, which it did)
+    (r"only one element tensors can be converted", "one_number",
+     "float(), int() or .item() was given a tensor of several numbers: they take one number only, and x "
+     "may hold any number of them.",
+     "Work on the whole tensor: start from x = x.detach().clone().requires_grad_(True) (not "
+     "torch.tensor(float(x))), and return x.grad as a tensor, not .item()."),
     (r"(Expected all tensors to be on the same device|device type)", "device_mix",
      "tensors on different devices were combined.",
      "Create every tensor you need on x.device (torch.ones_like(x), not torch.ones(n))."),

@@ -164,8 +164,11 @@ def test_the_reference_route_with_other_gradients_is_not_called_another_route():
 
 
 def test_returning_something_else_after_a_right_pass():
-    result = described(call([sin_pass()], math.sin(X)))
-    assert result.divergence is not None and "returned 0.6816 at x = 0.75, not the gradient" in result.divergence
+    result = described(call([sin_pass()], 2.5))
+    assert result.divergence is not None and "returned 2.5 at x = 0.75, not the gradient" in result.divergence
+    # The function's own value: `return y` (ux111's was told only of an accumulated x.grad)
+    y = described(call([sin_pass()], math.sin(X)))
+    assert y.divergence is not None and "returned 0.6816 at x = 0.75, the value of sin(x) itself" in y.divergence
     none = described(call([sin_pass()], None, kind="other", about="NoneType"))
     assert none.divergence is not None and "returned None, not the gradient" in none.divergence
 

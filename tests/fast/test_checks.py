@@ -1783,3 +1783,11 @@ def test_the_plot_marks_inputs_that_raised_as_failing(sin):
     plot = grade._plot_data(failed, sin)
     assert plot is not None and plot.returned is None
     assert sorted(plot.failing_x) == sorted(float(x) for x in case.case.values), plot.failing_x
+
+
+def test_a_whole_tensor_given_to_float_is_not_told_to_use_torch_sin(sin):
+    """ux111: torch.tensor(float(x), requires_grad=True) was told to use torch.sin, which it did."""
+    cause = feedback.explain_error(ErrorInfo("ValueError", "only one element tensors can be converted to Python "
+                                                           "scalars"), sin)
+    assert cause.key == "one_number" and "float(), int() or .item()" in cause.text and "torch.sin" not in cause.advice
+    assert feedback.explain_error(ErrorInfo("TypeError", "must be real number, not Tensor"), sin).key == "math_module"
