@@ -411,6 +411,28 @@ def compiler_last(jobs: list[Job]) -> list[Job]:
     return sorted(jobs, key=needs)
 
 
+def _refused_at(scheduler: str) -> str:
+    """Why a tcp:// scheduler's address refuses a connection at once ("" if it does not, or it is no
+    such address): Dask's own client retries for its whole timeout."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        address = urlsplit(scheduler)
+        host, port = address.hostname, address.port
+    except ValueError:
+        return ""
+    if address.scheme != "tcp" or not host or port is None:
+        return ""
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except (ConnectionRefusedError, socket.gaierror) as err:
+        return str(err)
+    except OSError:
+        return ""  # (slow or filtered: Dask's own timeout decides)
+    return ""
+
+
 def run_on_dask(jobs: list[Job], out: Path, settings: Settings, scheduler: str,
                 done: Callable[[dict[str, Any]], None]) -> None:
     """The same unit of work on an existing Dask cluster. Workers need grader installed and must see
@@ -420,6 +442,9 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, scheduler: str,
         from distributed import Client, as_completed
     except ImportError:
         raise MissingExtra("--scheduler needs Dask: pip install 'grader[dask]'") from None
+    refused = _refused_at(scheduler)
+    if refused:  # (ux111: a port nothing listens on waited out Dask's 30 s before saying so)
+        raise MissingExtra(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({refused})")
     try:
         client = Client(scheduler, timeout="30s")
     except (OSError, ValueError, TypeError) as err:  # unreachable, or not an address: the user's to fix

@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--force", action="store_true", help="regrade everything, even results that are current")
     batch.add_argument("--exercise", default="sin", help="exercise name in reference/ or a .toml path (default: sin)")
     batch.add_argument("--seed", type=int, default=None, help="grid seed (default: as for grade)")
-    batch.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    batch.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                       help="where to run the grids (default: cpu, plus cuda when available)")
     batch.add_argument("--no-plot", action="store_true", help="skip feedback.png and backward.png")
     batch.add_argument("--scheduler", metavar="tcp://HOST:PORT", default=None,
                        help="grade on an existing Dask cluster instead of local processes")
@@ -100,10 +101,10 @@ def main(argv: list[str] | None = None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except KeyboardInterrupt:
-        print("grader: interrupted; run the same command again to go on", file=sys.stderr)
+        print(f"grader: interrupted{_again(args)}", file=sys.stderr)
         return 128 + signal.SIGINT
     except Stopped as stop:
-        print(f"grader: stopped by {stop.signal.name}; run the same command again to go on", file=sys.stderr)
+        print(f"grader: stopped by {stop.signal.name}{_again(args)}", file=sys.stderr)
         return 128 + stop.signal
     except Exception:  # noqa: BLE001 - our own bug: say so, and exit 3 (1 is --fail-under's code)
         traceback.print_exc()
@@ -291,6 +292,11 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               f"{gradebook.name}); see their result.json, then run the same command again", file=sys.stderr)
         return EXIT_GRADER
     return EXIT_OK
+
+
+def _again(args: argparse.Namespace) -> str:
+    """Only a batch goes on where it stopped (ux111: a check told to "run the same command again to go on")."""
+    return "; run the same command again to go on" if args.command == "batch" else ""
 
 
 def _out_problem(out: Path | None) -> str:

@@ -83,3 +83,11 @@ def test_an_unexpected_exception_exits_3_not_1(monkeypatch, tmp_path, capsys):
     assert cli.main(["batch", str(tmp_path), "--out", str(tmp_path / "out")]) == cli.EXIT_GRADER
     err = capsys.readouterr().err
     assert "RuntimeError: a bug of ours" in err and err.strip().endswith("the traceback is above")
+
+
+def test_only_a_batch_is_told_to_run_again_to_go_on():
+    """ux111: Ctrl-C during `grader check` said "run the same command again to go on": nothing resumes."""
+    import argparse
+
+    assert cli._again(argparse.Namespace(command="check")) == ""
+    assert "run the same command again to go on" in cli._again(argparse.Namespace(command="batch"))

@@ -73,7 +73,9 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path):
                  ("batch", str(SUBMISSIONS), "--out", str(afile)),
                  ("check", str(SUBMISSIONS / "honest_backward.py"), "--out", str(tmp_path), "--fail-under", "nan"),
                  ("check", str(SUBMISSIONS / "honest_backward.py"), "--out", str(tmp_path), "--fail-under", "11"),
-                 ("batch", str(SUBMISSIONS), "--out", str(tmp_path / "b"), "--scheduler", "notaurl")):
+                 ("batch", str(SUBMISSIONS), "--out", str(tmp_path / "b"), "--scheduler", "notaurl"),
+                 # (a port that refuses: said at once, where Dask's client waited out 30 s, ux111)
+                 ("batch", str(SUBMISSIONS), "--out", str(tmp_path / "b"), "--scheduler", "tcp://127.0.0.1:1")):
         done = run(*args)
         assert done.returncode == 2 and done.stderr.startswith("grader: --"), (args, done.stderr)
     (tmp_path / "empty").mkdir()  # a wrong folder looked like a finished batch
