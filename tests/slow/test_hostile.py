@@ -133,7 +133,8 @@ def test_a_child_that_shrinks_its_request_pipe_still_runs_out_of_time(grade_file
     the grader, which never waits on a write, still times the sleeping call out."""
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
     outcome = grade_file(HOSTILE / "shrinks_its_request_pipe.py", tight)
-    assert outcome.status == "timeout" and "within 3 s" in message(outcome), message(outcome)
+    said = message(outcome)  # (3 s for three calls on one input, a third more for four)
+    assert outcome.status == "timeout" and ("within 3 s" in said or "within 4 s" in said), said
     assert (" 4096" in outcome.stdout) == (skip == "seccomp"), outcome.stdout
 
 

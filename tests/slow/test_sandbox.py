@@ -155,8 +155,8 @@ def test_a_child_that_ends_its_main_thread_alone_is_not_waited_for(grade_file, q
     assert time.monotonic() - started < 20
     # (Started afresh, the chain's other processes hold the reply pipe too: the call's own 2 s ends it.)
     message = findings(outcome)["correctness"].message
-    assert (outcome.status, "closed its channel" in message or "within 2 s" in message) in (("crash", True),
-                                                                                          ("timeout", True))
+    timed_out = "within 2 s" in message or "within 2.67 s" in message  # (a third more for a case of four calls)
+    assert (outcome.status, "closed its channel" in message or timed_out) in (("crash", True), ("timeout", True))
 
 
 def test_the_next_submission_grades_normally_after_a_crash(grade_file, sin):
