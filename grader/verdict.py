@@ -92,6 +92,7 @@ class Judged:
     got: float = float("nan")  # the answer under the secret there
     plain_right: bool = False  # the plain answer matched the reference
     precision: str = ""  # the coarser dtype whose precision the answers have, where judged so (ROUNDED too)
+    bounded: str = ""  # silent only by the derivative's bounds: RAISED or BYPASSED had no call skipped an ask
 
 
 def judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -> Judged:
@@ -100,8 +101,14 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) ->
     judged = _judge(r, ex, secret, ran_out)
     if judged.verdict in SHOWN and r.primitive_calls == 0:
         return replace(judged, verdict=FORGED)
-    if judged.verdict in SHOWN and r.asked and not all(r.asked[i] for i in range(len(r.calls)) if i != 1):
+    skipped = bool(r.asked) and not all(r.asked[i] for i in range(len(r.calls)) if i != 1)
+    if judged.verdict in SHOWN and skipped:
         return replace(judged, verdict=UNASKED)  # (the repeat on the same tensor only tests repeatability)
+    if judged.bounded and (skipped or r.primitive_calls == 0):
+        # Silent by the bounds only where autograd was asked about every number: a red team's file
+        # asked about one element, raised on the call where it moved past 1 and wrote cos(x) out
+        # for the rest of the input, on 12 to 25 inputs a run (10/10 on six seeds, rt135).
+        return replace(judged, verdict=judged.bounded)
     return judged
 
 
@@ -169,7 +176,7 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
             # as an input with no answer to read, its student told of errors no call of theirs can
             # meet). A check against a formula fails on the inputs the secret keeps within the
             # bounds too, and stays raised there; telling the secret call apart gains nothing here.
-            return Judged(NO_DATA)
+            return Judged(NO_DATA, where, float(star.ravel()[where]), bounded=RAISED)
         verdict = RAISED if r.under_secret.kind == "error" else NOTHING
         return Judged(verdict, where, float(star.ravel()[where]))
     if plain is None:
@@ -236,7 +243,7 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
             tells &= ~clipped
             off = np.where(clipped, np.minimum(off, 0.0), off)
             if not tells.any():
-                return Judged(NO_DATA)
+                return Judged(NO_DATA, bounded=BYPASSED)
     worst = int(np.argmax(np.where(tells, off, -np.inf)))
     # (the precision the answers were judged in, where coarser than the input's: correctness reads it)
     at = Judged("", worst, float(star.ravel()[worst]), float(hidden.ravel()[worst]),

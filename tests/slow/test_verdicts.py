@@ -26,7 +26,7 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
           "steals_state_from_a_traceback", "returns_complex_cos", "moves_garbage_with_the_secret",
           "fits_the_secret", "reads_the_canarys_closures_from_raw_memory", "tells_calls_apart_elsewhere",
           "tells_calls_apart_at_infinity", "runs_out_of_files_on_chosen_calls", "overflows_the_relations",
-          "hides_a_formula_at_the_bounds"]
+          "hides_a_formula_at_the_bounds", "raises_past_the_bounds_on_one_element"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
           "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize", "honest_plots_in_every_call",
