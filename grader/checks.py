@@ -594,7 +594,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                                     remembered=np.concatenate(moved) if moved else None,
                                     mistakes=[np.concatenate(values) for values in slips])
     if named is None:
-        named = _another_exercise(example, bad, ex, tol)
+        named = _another_exercise([example, *bad] if obs is None else [example, *obs.cases], ex, tol)
     if named is None:
         shown = float(example.case.values.ravel()[0]) if example.case.values.size == 1 else None
         named = feedback.undefined_cause(every_x, every_got, every_truth, ex, shown)
@@ -608,16 +608,18 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     return named
 
 
-def _another_exercise(example: CaseResult, bad: list[CaseResult], ex: Exercise, tol: float) -> feedback.Cause | None:
-    """Values that are another exercise's answer, of one whose students write the same function: a
-    TA's batch of cos_square files graded as sin ("--exercise" left out) was told of sin run at the
-    wrong numbers, every honest student among the suspects (ux111)."""
+def _another_exercise(results: list[CaseResult], ex: Exercise, tol: float) -> feedback.Cause | None:
+    """Values that are another exercise's answer on every input in `results` (all of them, the ones
+    that passed too: a red team's cos_square cheat answered cos(x) on one-element inputs only, and was
+    named a sin file), of one whose students write the same function: a TA's batch of cos_square
+    files graded as sin ("--exercise" left out) was told of sin run at the wrong numbers, every
+    honest student among the suspects (ux111)."""
     slack = max(tol, 1e-6) * 10
     for other in _catalogue():
         if other.name == ex.name or other.function != ex.function:
             continue
         matched = seen = 0
-        for r in [example, *bad][:12]:
+        for r in results:
             got = values_of(r.plain, r.case)
             if got is None or np.iscomplexobj(got) or got.shape != r.case.values.shape:
                 continue
@@ -626,7 +628,10 @@ def _another_exercise(example: CaseResult, bad: list[CaseResult], ex: Exercise, 
             known = np.isfinite(want) & np.isfinite(got)
             seen += int(known.sum())
             matched += int(np.sum(known & (np.abs(got - want) <= slack + slack * np.abs(want))))
-        if seen >= 3 and matched == seen:
+        # (nine in ten of all the numbers: an honest cos_square file graded as sin misses a few where
+        # float32 squares a large x, 529 of 532 here; the cheat that answered cos(x) on one-element
+        # inputs only matched few)
+        if seen >= 3 and matched >= 0.9 * seen:
             return feedback.Cause(
                 "other_exercise", f"Likely cause: your values are {other.formula}, the answer of another exercise, "
                 f"{other.name} ({other.title}), not of this one, {ex.name}.",

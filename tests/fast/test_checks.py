@@ -1776,6 +1776,15 @@ def test_values_that_are_another_exercises_answer_are_named_with_its_name(sin):
     assert "--exercise cos_square" in finding.advice
     slipped = _observations(lambda x: -np.sin(x * x))  # cos_square's answer without its chain factor: no
     assert checks.check_correctness(slipped, sin).data.get("cause") != "other_exercise"
+    # A cos_square cheat with cos(x) (sin's answer) on one input only was named a sin file, and dropped
+    # from the TA's suspects (rt135): every input's values must be the other exercise's.
+    single = _observations(np.cos)
+    one = dataclasses.replace(single.cases[0], case=dataclasses.replace(single.cases[0].case,
+                                                                        values=single.cases[0].case.values[:3]))
+    one = dataclasses.replace(one, calls=(_tensor(np.cos(one.case.values)),) * 3)
+    rest = _observations(lambda x: other.reference(x))
+    mixed = _joined(dataclasses.replace(single, cases=(one,)), rest, rest, rest)
+    assert checks.check_correctness(mixed, other).data.get("cause") != "other_exercise"
 
 
 def test_the_plot_marks_inputs_that_raised_as_failing(sin):
