@@ -30,7 +30,7 @@ from grader.exercise import Exercise
 from grader.grade import cache_key, grade_file
 from grader.probe import Plan
 from grader.report import atomic, result_json, write_files
-from grader.submission import SubmissionError, defines, is_source, needs_compiler, read, refusal, scripts_first
+from grader.submission import SubmissionError, defines, is_source, needs_compiler, parses, read, refusal, scripts_first
 
 _PR_SET_PDEATHSIG = 1
 FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing", "refused")
@@ -137,7 +137,10 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
         graded = [job for job in named if job.path is not None]
         if len(graded) == 1:
             return Job(folder.name, graded[0].path)
-        if named and not graded:
+        if graded:  # (rt135's nina/ with solution.py.txt and backup.txt was told it held no .py file)
+            names = ", ".join(job.path.name for job in graded if job.path is not None)
+            return Job(folder.name, None, f"{len(graded)} files define {function}(x): {names}; keep one")
+        if named:
             return Job(folder.name, None, f"{named[0].problem}", stand_in=True)
         if others:
             shown = ", ".join(p.name for p in others[:3]) + (", …" if len(others) > 3 else "")
@@ -175,11 +178,15 @@ def _other_file(path: Path, function: str) -> Job | None:
     check` reads it."""
     student = path.stem.removesuffix(Path(path.stem).suffix) if is_source(Path(path.stem)) else path.stem
     if path.suffix.lower() in ARCHIVES:
+        student = student.removesuffix(".tar") if student.lower().endswith(".tar") else student  # erin.tar.gz
         return Job(student, None, f"{path.name}: an archive; unpack it (into a folder {student}/) and run again",
                    stand_in=True)
-    if function and not refusal(path) and defines(path, function):
+    # Python, and a student's name: rt135's README.txt quoting `def get_derivative(x):` became a
+    # student, and " .py.txt" one named by a space.
+    if student.strip() and function and not refusal(path) and defines(path, function) and parses(path):
         return Job(student, path)
     return None
+
 
 
 def _nested_sources(folder: Path, depth: int = 4) -> list[Path]:

@@ -145,7 +145,7 @@ def pick(folder: Path, function: str) -> tuple[Path | None, str]:
                                  and not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts)))
     if len(files) == 1:
         return files[0], ""
-    from grader.submission import defines
+    from grader.submission import defines, parses
 
     candidates = [p for p in files if defines(p, function)]
     if len(candidates) == 1:
@@ -154,7 +154,7 @@ def pick(folder: Path, function: str) -> tuple[Path | None, str]:
         # Python under another name (a browser's solution.txt, sol.py.txt), as a batch takes it (ux111)
         others = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()
                   and not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts)]
-        named = [p for p in others[:50] if defines(p, function)]
+        named = [p for p in others[:50] if defines(p, function) and parses(p)]
         if len(named) == 1:
             return named[0], ""
         return None, f"No .py file was submitted. Upload the file that defines {function}(x)."

@@ -165,6 +165,18 @@ def defines(path: Path, function: str) -> bool:
     return re.search(rf"^\s*def\s+{re.escape(function)}\s*\(", source, re.MULTILINE) is not None
 
 
+def parses(path: Path) -> bool:
+    """Whether the file at `path` (a regular file) is Python that compiles: a file of another suffix
+    is a submission only then (a README quoting `def get_derivative(x):` is not)."""
+    import ast
+
+    try:
+        ast.parse(read(path).source)
+    except (SubmissionError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return True
+
+
 def refusal(path: Path) -> str:
     """Why `path` is not read as a submission ("" for a regular file this process may read): it
     never follows a link, and opens only a regular file (a FIFO's open could wait). A file of mode

@@ -333,6 +333,13 @@ def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_
     (folder / "roster.csv").write_text("name,id\n")
     (folder / "README.md").write_text("# the class\n")
     (folder / "zed" / "notes.md").write_text("my notes\n")
+    # (rt135: a TA's README quoting the template, a tarball, a name that is a space, two files)
+    (folder / "README.txt").write_text("Submit a file with\n\n    def get_derivative(x):\n\nin it.\n")
+    (folder / "erin.tar.gz").write_bytes(b"\x1f\x8b")
+    (folder / " .py.txt").write_text(code)
+    (folder / "nina").mkdir()
+    for name in ("solution.py.txt", "backup.txt"):
+        (folder / "nina" / name).write_text(code)
     skipped: list[str] = []
     jobs = {job.student: job for job in batch.discover(folder, function="get_derivative", skipped=skipped)}
     assert {name: job.path.relative_to(folder).as_posix() for name, job in jobs.items() if job.path} == {
@@ -340,7 +347,9 @@ def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_
         "tom": "tom/sol.py", "xena": "xena.py"}
     assert jobs["ann"].status == "missing" and jobs["ann"].problem.startswith("ann.zip: an archive; unpack it")
     assert jobs["zed"].problem == "no .py file (it holds notes.md)"
-    assert sorted(skipped) == ["README.md", "roster.csv"]
+    assert jobs["erin"].problem.startswith("erin.tar.gz: an archive; unpack it (into a folder erin/)")
+    assert jobs["nina"].problem == "2 files define get_derivative(x): backup.txt, solution.py.txt; keep one"
+    assert sorted(skipped) == [" .py.txt", "README.md", "README.txt", "roster.csv"]
     from grader import gradescope
 
     assert gradescope.pick(folder / "wendy", "get_derivative") == (folder / "wendy" / "solution.txt", "")
