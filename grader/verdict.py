@@ -92,7 +92,7 @@ class Judged:
     got: float = float("nan")  # the answer under the secret there
     plain_right: bool = False  # the plain answer matched the reference
     precision: str = ""  # the coarser dtype whose precision the answers have, where judged so (ROUNDED too)
-    bounded: str = ""  # silent only by the derivative's bounds: RAISED or BYPASSED had no call skipped an ask
+    bounded: str = ""  # silent by the derivative's bounds: the verdict instead where a call skipped an ask
 
 
 def judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -> Judged:
@@ -175,7 +175,8 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
             # as for an answer clipped there (a red team's honest range check scored 1/10; 8.6-9.3
             # as an input with no answer to read, its student told of errors no call of theirs can
             # meet). A check against a formula fails on the inputs the secret keeps within the
-            # bounds too, and stays raised there; telling the secret call apart gains nothing here.
+            # bounds too, and stays raised there; and a call that did not ask autograd about every
+            # number keeps it raised (judge: rt135 asked about one element and wrote the rest).
             return Judged(NO_DATA, where, float(star.ravel()[where]), bounded=RAISED)
         verdict = RAISED if r.under_secret.kind == "error" else NOTHING
         return Judged(verdict, where, float(star.ravel()[where]))
