@@ -92,7 +92,7 @@ class Judged:
     got: float = float("nan")  # the answer under the secret there
     plain_right: bool = False  # the plain answer matched the reference
     precision: str = ""  # the coarser dtype whose precision the answers have, where judged so (ROUNDED too)
-    bounded: str = ""  # silent by the derivative's bounds: the verdict instead where a call skipped an ask
+    bounded: bool = False  # silent by the derivative's bounds alone (judge: only where every number was asked)
 
 
 def judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -> Judged:
@@ -107,8 +107,9 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) ->
     if judged.bounded and (skipped or r.primitive_calls == 0):
         # Silent by the bounds only where autograd was asked about every number: a red team's file
         # asked about one element, raised on the call where it moved past 1 and wrote cos(x) out
-        # for the rest of the input, on 12 to 25 inputs a run (10/10 on six seeds, rt135).
-        return replace(judged, verdict=judged.bounded)
+        # for the rest of the input, on 12 to 25 inputs a run (10/10 on six seeds, rt135). Judged
+        # then as if the exercise had no bounds (a sparse sin's answers stay "unfollowed").
+        return judge(r, replace(ex, bounds=None), secret, ran_out)
     return judged
 
 
@@ -177,7 +178,7 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
             # meet). A check against a formula fails on the inputs the secret keeps within the
             # bounds too, and stays raised there; and a call that did not ask autograd about every
             # number keeps it raised (judge: rt135 asked about one element and wrote the rest).
-            return Judged(NO_DATA, where, float(star.ravel()[where]), bounded=RAISED)
+            return Judged(NO_DATA, where, float(star.ravel()[where]), bounded=True)
         verdict = RAISED if r.under_secret.kind == "error" else NOTHING
         return Judged(verdict, where, float(star.ravel()[where]))
     if plain is None:
@@ -244,7 +245,7 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
             tells &= ~clipped
             off = np.where(clipped, np.minimum(off, 0.0), off)
             if not tells.any():
-                return Judged(NO_DATA, bounded=BYPASSED)
+                return Judged(NO_DATA, bounded=True)
     worst = int(np.argmax(np.where(tells, off, -np.inf)))
     # (the precision the answers were judged in, where coarser than the input's: correctness reads it)
     at = Judged("", worst, float(star.ravel()[worst]), float(hidden.ravel()[worst]),
