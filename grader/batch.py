@@ -133,7 +133,8 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
     files = files or _nested_sources(folder)
     if not files:  # (wendy/solution.txt: Python under another name, or an archive, or nothing to grade)
         others = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and stat.S_ISREG(p.lstat().st_mode)]
-        named = [job for p in others if (job := _other_file(p, function)) is not None]
+        # (each read up to submission.MAX_SOURCE_BYTES: a folder of thousands of files costs 50 reads)
+        named = [job for p in others[:50] if (job := _other_file(p, function)) is not None]
         graded = [job for job in named if job.path is not None]
         if len(graded) == 1:
             return Job(folder.name, graded[0].path)
@@ -141,7 +142,7 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
             names = ", ".join(job.path.name for job in graded if job.path is not None)
             return Job(folder.name, None, f"{len(graded)} files define {function}(x): {names}; keep one")
         if named:
-            return Job(folder.name, None, f"{named[0].problem}", stand_in=True)
+            return Job(folder.name, None, named[0].problem, stand_in=True)
         if others:
             shown = ", ".join(p.name for p in others[:3]) + (", …" if len(others) > 3 else "")
             return Job(folder.name, None, f"{NO_FILE} (it holds {shown})", stand_in=True)
@@ -178,7 +179,7 @@ def _other_file(path: Path, function: str) -> Job | None:
     check` reads it."""
     student = path.stem.removesuffix(Path(path.stem).suffix) if is_source(Path(path.stem)) else path.stem
     if path.suffix.lower() in ARCHIVES:
-        student = student.removesuffix(".tar") if student.lower().endswith(".tar") else student  # erin.tar.gz
+        student = student[:-4] if student.lower().endswith(".tar") else student  # erin.tar.gz
         return Job(student, None, f"{path.name}: an archive; unpack it (into a folder {student}/) and run again",
                    stand_in=True)
     # Python, and a student's name: rt135's README.txt quoting `def get_derivative(x):` became a
@@ -186,7 +187,6 @@ def _other_file(path: Path, function: str) -> Job | None:
     if student.strip() and function and not refusal(path) and defines(path, function) and parses(path):
         return Job(student, path)
     return None
-
 
 
 def _nested_sources(folder: Path, depth: int = 4) -> list[Path]:
