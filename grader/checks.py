@@ -164,9 +164,7 @@ _RUN_ALL = ("The grader runs your notebook's code cells from top to bottom, as K
 
 def _exercises_for(names: set[str]) -> list[tuple[str, str]]:
     """(exercise, function) of the catalogue's exercises whose function is one of `names`."""
-    from grader.exercise import catalogue
-
-    return [(other.name, other.function) for other in catalogue() if other.function in names]
+    return [(other.name, other.function) for other in _catalogue() if other.function in names]
 
 
 def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool = False) -> Finding:
@@ -609,7 +607,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
 
 
 def _another_exercise(results: list[CaseResult], ex: Exercise, tol: float) -> feedback.Cause | None:
-    """Values that are another exercise's answer on every input in `results` (all of them, the ones
+    """Values that are another exercise's answer, nine numbers in ten of all `results` (the inputs
     that passed too: a red team's cos_square cheat answered cos(x) on one-element inputs only, and was
     named a sin file), of one whose students write the same function: a TA's batch of cos_square
     files graded as sin ("--exercise" left out) was told of sin run at the wrong numbers, every
