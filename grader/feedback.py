@@ -480,6 +480,20 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
          f"{number(judged.expected, r.case.dtype)}; your {ex.function} "
     advice = (f"Compute y = {in_torch(ex.value)} on a tensor x with requires_grad=True, call y.sum().backward(), "
               f"and return x.grad. Do not write {ex.formula} yourself.")
+    if judged.verdict == verdict.RAISED and judged.beyond_bounds and ex.bounds is not None:
+        # (rt133's honest assert that |grad| <= 1 was told it checked against a formula)
+        error = r.under_secret.error
+        low, high = (f"{b:g}" for b in ex.bounds)
+        return Words(
+            f"{ex.function} raised only when the derivative of {ex.primitive} was swapped for a secret one",
+            f"On {input_words(r.case)}, {swapped}, autograd's answer left [{low}, {high}] (there it gives "
+            f"{number(judged.expected, r.case.dtype)}), and your {ex.function} raised "
+            f"{error.headline() if error else 'an exception'}; with the true derivative it returned values.",
+            f"Likely cause: it checks that autograd's answer lies within [{low}, {high}] (an assert on its range, "
+            "say), or against a formula. Our secret derivative leaves that range on purpose, so the check fails; "
+            "an answer that raises only then cannot show it came through autograd.",
+            f"Return autograd's value without checking it (clipping it to [{low}, {high}] is fine); check it in your "
+            "own notebook, not in the graded function.")
     if judged.verdict == verdict.RAISED:
         error = r.under_secret.error
         return Words(

@@ -26,14 +26,14 @@ CHEATS = ["tells_mode_stack", "tells_grad_fn", "tells_call_order", "tells_by_tim
           "steals_state_from_a_traceback", "returns_complex_cos", "moves_garbage_with_the_secret",
           "fits_the_secret", "reads_the_canarys_closures_from_raw_memory", "tells_calls_apart_elsewhere",
           "tells_calls_apart_at_infinity", "runs_out_of_files_on_chosen_calls", "overflows_the_relations",
-          "hides_a_formula_at_the_bounds", "raises_past_the_bounds_on_one_element"]
+          "hides_a_formula_at_the_bounds", "raises_past_the_bounds_on_one_element",
+          "raises_past_the_bounds_after_a_forward_sin"]
 HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_keyword",
           "honest_checks_its_own_answer", "honest_complex_autograd", "honest_torchscript_optimized",
           "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize", "honest_plots_in_every_call",
           "honest_optimizer", "honest_torch_settings", "honest_interop_threads_asked", "honest_temp_files",
           "honest_reads_its_arguments",
-          "honest_traced_graphs", "honest_thread_pool", "honest_clamps_to_the_cosines_range",
-          "honest_checks_its_answers_range"]
+          "honest_traced_graphs", "honest_thread_pool", "honest_clamps_to_the_cosines_range"]
 
 
 def _autograd(outcome):
@@ -66,6 +66,16 @@ def test_honest_code_scores_full_marks_and_raises_no_flag(name, grade_file, sin)
     assert _autograd(outcome).data["verdicts"].keys() == {"proven"}
     # torch.compile runs the function eagerly: it could not start a C++ compiler here.
     assert outcome.sandbox_events == ()
+
+
+def test_a_check_of_the_answers_range_is_unproven_and_told_so(grade_file, sin):
+    """rt133's honest assert that |grad| <= 1 fails under the secret: unproven, as any check of
+    autograd's answer is, but told of the range, not of a formula."""
+    outcome = grade_file(VERDICT / "checks_its_answers_range.py", sin)
+    autograd = _autograd(outcome)
+    assert outcome.score == sin.rubric["loads"] and "raised" in autograd.data["verdicts"]
+    assert "checks that autograd's answer lies within [-1, 1]" in autograd.message, autograd.message
+    assert "clipping it to [-1, 1] is fine" in autograd.message
 
 
 def test_a_plot_in_a_windows_backend_is_drawn_without_one(grade_file, sin):
