@@ -30,7 +30,7 @@ from grader.exercise import Exercise
 from grader.grade import cache_key, grade_file
 from grader.probe import Plan
 from grader.report import atomic, result_json, write_files
-from grader.submission import SubmissionError, defines, is_source, needs_compiler, parses, read, refusal, scripts_first
+from grader.submission import SubmissionError, defines, is_source, needs_compiler, read, refusal, scripts_first
 
 _PR_SET_PDEATHSIG = 1
 FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing", "refused")
@@ -184,7 +184,7 @@ def _other_file(path: Path, function: str) -> Job | None:
                    stand_in=True)
     # Python, and a student's name: rt135's README.txt quoting `def get_derivative(x):` became a
     # student, and " .py.txt" one named by a space.
-    if student.strip() and function and not refusal(path) and defines(path, function) and parses(path):
+    if student.strip() and function and defines(path, function, compiles=True):
         return Job(student, path)
     return None
 

@@ -141,20 +141,20 @@ def pick(folder: Path, function: str) -> tuple[Path | None, str]:
     cells where no .py was submitted."""
     from grader.submission import is_source, scripts_first
 
-    files = scripts_first(sorted(p for p in folder.rglob("*") if is_source(p)
-                                 and not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts)))
+    shown = sorted(p for p in folder.rglob("*")
+                   if not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts))
+    files = scripts_first([p for p in shown if is_source(p)])
     if len(files) == 1:
         return files[0], ""
-    from grader.submission import defines, parses
+    from grader.submission import defines
 
     candidates = [p for p in files if defines(p, function)]
     if len(candidates) == 1:
         return candidates[0], ""
     if not files:
         # Python under another name (a browser's solution.txt, sol.py.txt), as a batch takes it (ux111)
-        others = [p for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()
-                  and not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts)]
-        named = [p for p in others[:50] if defines(p, function) and parses(p)]
+        others = [p for p in shown if p.is_file() and not p.is_symlink()]
+        named = [p for p in others[:50] if defines(p, function, compiles=True)]
         if len(named) == 1:
             return named[0], ""
         return None, f"No .py file was submitted. Upload the file that defines {function}(x)."

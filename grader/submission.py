@@ -154,26 +154,23 @@ _KINDS = ((stat.S_ISLNK, "a symbolic link; only regular files are graded (submit
           (stat.S_ISSOCK, "a socket, not a regular file"))
 
 
-def defines(path: Path, function: str) -> bool:
-    """Whether the file at `path` (read only if it is a regular file) defines `function` at the start
-    of a line: which of a student's several .py files is the submission, the same for a batch and
-    for Gradescope."""
+def defines(path: Path, function: str, compiles: bool = False) -> bool:
+    """Whether the file at `path` (read once, and only if it is a regular file) defines `function` at
+    the start of a line: which of a student's several .py files is the submission, the same for a
+    batch and for Gradescope. With `compiles`, it must also be Python that compiles: a file of
+    another suffix is a submission only then (a README quoting `def get_derivative(x):` is not)."""
     try:
-        source = read(path).source.decode("utf-8", errors="replace")
+        raw = read(path).source
     except SubmissionError:
         return False
-    return re.search(rf"^\s*def\s+{re.escape(function)}\s*\(", source, re.MULTILINE) is not None
-
-
-def parses(path: Path) -> bool:
-    """Whether the file at `path` (a regular file) is Python that compiles: a file of another suffix
-    is a submission only then (a README quoting `def get_derivative(x):` is not)."""
-    import ast
-
-    try:
-        ast.parse(read(path).source)
-    except (SubmissionError, SyntaxError, ValueError, RecursionError, MemoryError):
+    source = raw.decode("utf-8", errors="replace")
+    if re.search(rf"^\s*def\s+{re.escape(function)}\s*\(", source, re.MULTILINE) is None:
         return False
+    if compiles:
+        try:
+            ast.parse(raw)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return False
     return True
 
 
