@@ -110,7 +110,7 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
         # (a red team's answers near float64's ends once failed a check, and the CLI wrote no result)
         return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started, key, observations.events)
     described = _described(observations, exercise, findings)
-    if sub.path.suffix.lower() == ".ipynb":  # lines named by the notebook's cells, not the script's
+    if observations.notebook:  # lines named by the notebook's cells, not the script's
         places = submission.cell_places(sub.source)
 
         def cells(text: str) -> str:
@@ -118,7 +118,7 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
         findings = [replace(f, summary=cells(f.summary), example=cells(f.example), cause=cells(f.cause),
                             advice=cells(f.advice), evidence=tuple(cells(e) for e in f.evidence)) for f in findings]
         if described is not None and described.divergence:
-            described = replace(described, divergence=submission.in_cells(described.divergence, places))
+            described = replace(described, divergence=cells(described.divergence))
     return Outcome(
         submission=sub.path,
         sha256=sub.sha256,
