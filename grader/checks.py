@@ -256,7 +256,8 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
                    cause=cause.text if cause else
                    f"Your values differ from {ex.formula} by more than {_tolerance_words(example.case, ex)}.",
                    advice=cause.advice if cause else f"Compare your function with {_by_hand(ex)} on that input.",
-                   data={**_counts(planned, good), "cause": cause.key if cause else "values"})
+                   data={**_counts(planned, good), "cause": cause.key if cause else "values",
+                         **({"other_exercise": cause.exercise} if cause and cause.exercise else {})})
 
 
 def _tolerance_words(case: GridCase, ex: Exercise) -> str:
@@ -634,7 +635,7 @@ def _another_exercise(results: list[CaseResult], ex: Exercise, tol: float) -> fe
                 "other_exercise", f"Likely cause: your values are {other.formula}, the answer of another exercise, "
                 f"{other.name} ({other.title}), not of this one, {ex.name}.",
                 f"If your file is for {other.name}, it was graded against the wrong exercise: run the grader "
-                f"with --exercise {other.name}.")
+                f"with --exercise {other.name}.", exercise=other.name)
     return None
 
 

@@ -26,6 +26,7 @@ class Cause:
     key: str
     text: str
     advice: str
+    exercise: str = ""  # the other exercise whose answer the values are (key "other_exercise")
 
 
 LAYOUT_WORDS = {

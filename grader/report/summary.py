@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import re
 import tokenize
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -171,16 +170,10 @@ def _judged(result: dict[str, Any]) -> bool:
     return bool(_autograd(result).get("details", {}).get("verdicts"))
 
 
-_OTHER_EXERCISE = re.compile(r"--exercise ([A-Za-z0-9_-]+)")
-
-
 def _other_exercise(result: dict[str, Any] | None) -> str:
     """The exercise whose answer a student's values are, where correctness named one (checks.py)."""
     correctness: dict[str, Any] = next((c for c in (result or {}).get("checks", []) if c["name"] == "correctness"), {})
-    if (correctness.get("details") or {}).get("cause") != "other_exercise":
-        return ""
-    found = _OTHER_EXERCISE.search(str(correctness.get("message", "")))
-    return found.group(1) if found else ""
+    return str((correctness.get("details") or {}).get("other_exercise") or "")
 
 
 def _flag(student: str, result: dict[str, Any], elsewhere: bool = False) -> Flag | None:

@@ -1766,7 +1766,7 @@ def test_values_that_are_another_exercises_answer_are_named_with_its_name(sin):
     other = next(e for e in exercise.catalogue() if e.name == "cos_square")
     obs = _observations(lambda x: other.reference(x), canary=lambda x: other.reference(x))
     finding = checks.check_correctness(obs, sin)
-    assert finding.data["cause"] == "other_exercise", finding
+    assert finding.data["cause"] == "other_exercise" and finding.data["other_exercise"] == "cos_square", finding
     assert "the answer of another exercise, cos_square" in finding.cause
     assert "--exercise cos_square" in finding.advice
     slipped = _observations(lambda x: -np.sin(x * x))  # cos_square's answer without its chain factor: no

@@ -118,7 +118,7 @@ def test_values_of_another_exercise_are_counted_not_flagged(tmp_path):
     wrong = result(1.0, unproven=True, correct=False)
     wrong["checks"][1].update(message="Fails.\nLikely cause: your values are -2x·sin(x²), the answer of another "
                                       "exercise.\n→ run the grader with --exercise cos_square.",
-                              details={"cause": "other_exercise"})
+                              details={"cause": "other_exercise", "other_exercise": "cos_square"})
     results = {"ann": wrong, "bob": result(1.0, unproven=True)}
     rows = [{"student": s, "score": 1.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
