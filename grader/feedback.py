@@ -481,31 +481,28 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
          f"{number(judged.expected, r.case.dtype)}; your {ex.function} "
     advice = (f"Compute y = {in_torch(ex.value)} on a tensor x with requires_grad=True, call y.sum().backward(), "
               f"and return x.grad. Do not write {ex.formula} yourself.")
-    if judged.verdict == verdict.RAISED and judged.beyond_bounds and ex.bounds is not None:
-        # (rt133's honest assert that |grad| <= 1 was told it checked against a formula)
-        error = r.under_secret.error
-        low, high = (f"{b:g}" for b in ex.bounds)
-        return Words(
-            f"{ex.function} raised only when the derivative of {ex.primitive} was swapped for a secret one",
-            f"On {input_words(r.case)}, {swapped}, autograd's answer left [{low}, {high}] (there it gives "
-            f"{number(judged.expected, r.case.dtype)}), and your {ex.function} raised "
-            f"{error.headline() if error else 'an exception'}; with the true derivative it returned values.",
-            f"Likely cause: it checks that autograd's answer lies within [{low}, {high}] (an assert on its range, "
-            "say), or against a formula. Our secret derivative leaves that range on purpose, so the check fails; "
-            "an answer that raises only then cannot show it came through autograd.",
-            f"Return autograd's value without checking it (clipping it to [{low}, {high}] is fine); check it in your "
-            "own notebook, not in the graded function.")
     if judged.verdict == verdict.RAISED:
         error = r.under_secret.error
+        raised = f"your {ex.function} raised {error.headline() if error else 'an exception'}"
+        cause = (f"Likely cause: it checks autograd's answer against a formula (an assert or torch.allclose against "
+                 f"{ex.formula}, or torch.autograd.gradcheck against finite differences). Under the secret derivative "
+                 "the two disagree on purpose, so that check fails.")
+        advice = ("Return autograd's value without checking it; compare it with the formula in your own notebook, "
+                  "not in the graded function.")
+        if judged.beyond_bounds and ex.bounds is not None:
+            # (rt133's honest assert that |grad| <= 1 was told it checked against a formula)
+            low, high = (f"{b:g}" for b in ex.bounds)
+            raised = (f"autograd's answer left [{low}, {high}] (there it gives "
+                      f"{number(judged.expected, r.case.dtype)}), and {raised}")
+            cause = (f"Likely cause: it checks that autograd's answer lies within [{low}, {high}] (an assert on its "
+                     "range, say), or against a formula. Our secret derivative leaves that range on purpose, so the "
+                     "check fails; an answer that raises only then cannot show it came through autograd.")
+            advice = (f"Return autograd's value without checking it (clipping it to [{low}, {high}] is fine); check "
+                      "it in your own notebook, not in the graded function.")
         return Words(
             f"{ex.function} raised only when the derivative of {ex.primitive} was swapped for a secret one",
-            f"On {input_words(r.case)}, {swapped}, your {ex.function} raised "
-            f"{error.headline() if error else 'an exception'}; with the true derivative it returned values.",
-            f"Likely cause: it checks autograd's answer against a formula (an assert or torch.allclose against "
-            f"{ex.formula}, or torch.autograd.gradcheck against finite differences). Under the secret derivative "
-            "the two disagree on purpose, so that check fails.",
-            "Return autograd's value without checking it; compare it with the formula in your own notebook, not "
-            "in the graded function.")
+            f"On {input_words(r.case)}, {swapped}, {raised}; with the true derivative it returned values.",
+            cause, advice)
     # Honest mistakes first, in their own words: a student who forgot zero_grad, or whose 2·log(x)
     # gives NaN below 0, was told of mixtures, formulas and "a guess at which calls the grader checks".
     # Only where the primitive ran and this input shows it (a red team's cos(x) with NaN on every other
