@@ -106,10 +106,10 @@ def judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) ->
     if judged.verdict in SHOWN and skipped:
         return replace(judged, verdict=UNASKED)  # (the repeat on the same tensor only tests repeatability)
     if judged.bounded and (skipped or r.primitive_calls == 0):
-        # Silent by the bounds only where autograd was asked about every number: a red team's file
-        # asked about one element, raised on the call where it moved past 1 and wrote cos(x) out
-        # for the rest of the input, on 12 to 25 inputs a run (10/10 on six seeds, rt135). Judged
-        # then as if the exercise had no bounds (a sparse sin's answers stay "unfollowed").
+        # An input clipped to the bounds everywhere is silent only where sin ran and every number was
+        # asked (rt135 and rt136 made inputs silent that way while writing cos(x) out: asks are the
+        # least a formula must leave behind). Else it is judged as if the exercise had no bounds (a
+        # sparse sin's answers stay "unfollowed").
         return judge(r, replace(ex, bounds=None), secret, ran_out)
     return judged
 

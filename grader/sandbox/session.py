@@ -400,7 +400,7 @@ class Session(Requests):
         try:
             header, payload = self._receiver.receive(timeout)
         except protocol.Timeout:
-            self._end(Ended("timeout", f"did not finish {doing} within {timeout:.3g} s"))
+            self._end(Ended("timeout", f"did not finish {doing} within {round(timeout, 2):g} s"))
         except protocol.ChannelClosed:
             self._end(self._death(doing))
         except protocol.ProtocolError as err:
