@@ -140,7 +140,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     results: list[CaseResult] = []
     ended, ended_case = None, None
     try:
-        run_cases(session, exercise, cases, results, lambda calls: _left(deadline, limits.call_timeout_s * calls / 3))
+        run_cases(session, exercise, cases, results, lambda calls: _left(deadline, _case_time(exercise, calls)))
         plot = run_plot(session, plan.plot_x, _left(deadline, limits.call_timeout_s))
     except SessionEnded as end:
         ended, plot = end.ended, None
@@ -296,7 +296,7 @@ def shrink(session: Conversation, observations: Observations, exercise: Exercise
                 return False
             try:
                 result = run_case(session, exercise, case,
-                                  lambda calls: _left(deadline, exercise.limits.call_timeout_s * calls / 3))
+                                  lambda calls: _left(deadline, _case_time(exercise, calls)))
             except SessionEnded:
                 return False
             seen[id(case)] = result
@@ -354,9 +354,15 @@ def _calls_words(calls: int, limit: float, exercise: Exercise) -> str:
     3 s a call was told it "did not finish a call of your function within 10 s"), and, where the
     whole submission's time was what was left, that it ran out."""
     doing = f"the {calls} calls of your function on one input"
-    if limit < exercise.limits.call_timeout_s * calls / 3 - 0.01:
+    if limit < _case_time(exercise, calls) - 0.01:
         doing += f" (all that was left of the {exercise.limits.total_timeout_s:g} s the whole submission may take)"
     return doing
+
+
+def _case_time(exercise: Exercise, calls: int) -> float:
+    """How long a case of `calls` calls may take: the exercise's limit is for three (a case of four
+    gets a third more, so that a slow function's fate never hangs on how many calls were drawn)."""
+    return exercise.limits.call_timeout_s * calls / 3
 
 
 def _left(deadline: float, per_call: float) -> float:
