@@ -120,7 +120,9 @@ def notebook_script(raw: bytes) -> bytes:
 
 
 _CELL_MARK = re.compile(r"# In\[\d+\]:")
-_LINE = re.compile(r"\bline (\d+)( of your file)?")
+# (nine digits at most: "line " and 5,000 digits in a student's message made int() raise, past
+# Python's 4,300-digit limit, where the parent caps a message at 4,000 characters only by chance)
+_LINE = re.compile(r"\bline (\d{1,9})\b( of your file)?")
 
 
 def cell_places(script: bytes) -> dict[int, tuple[int, int]]:

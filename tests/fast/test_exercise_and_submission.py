@@ -369,3 +369,5 @@ def test_a_scripts_lines_are_named_by_the_notebooks_code_cells():
     assert submission.in_cells("raised at line 7 of your file (`x`)", {7: (2, 2)}) == \
         "raised at line 2 of code cell 2 (`x`)"
     assert submission.in_cells("on line 99: no place", places) == "on line 99: no place"
+    huge = "line " + "9" * 5000  # (a student's message: shown as it is, never an int of 5,000 digits)
+    assert submission.in_cells(huge, places) == huge
