@@ -47,6 +47,13 @@ from grader.sandbox.confine import FOLDER_ENTRIES
 
 MAX_DEPTH = 32  # levels of folders (an honest file makes two or three: torch's compiler cache, a profile)
 MAX_UNSEEN = 8  # files kept only by a mapping, of a size the kernel will not show (see above)
+# What the child may make the host's disk write over its life, four folders' worth. The count of
+# what the folder holds bounds no rewriting: ext4 writes out at close a file truncated and written
+# again (auto_da_alloc), and a red team's child that rewrote one 32 MiB file so, or with pwritev2's
+# RWF_DONTCACHE, had the host's disk write 3.4 and 17.5 GiB in 3 s at 10/10. The kernel counts what
+# a process dirties for the disk, less what it truncated before it was written (/proc/PID/io): that
+# is what the disk is made to write. An honest file writes a few MiB (a plot, a checkpoint).
+MAX_WRITTEN_MIB = 1024
 # One line of /proc/PID/maps: range, mode, offset, device, inode, then the path (if any) after spaces.
 _MAPS_LINE = re.compile(rb"(?P<range>[0-9a-f]+-[0-9a-f]+) [-rwxsp]{4} [0-9a-f]+ [0-9a-f]+:[0-9a-f]+ "
                         rb"(?P<inode>[0-9]+)(?: +(?P<path>.*))?", re.DOTALL)
@@ -100,7 +107,8 @@ class FolderWatch:
         a pause never reaches a process that took its pid later)."""
         self.exceeded = ""  # why the child was stopped, once it was ("writing more than 256 MiB ...")
         # what the sandbox allows, in words, where it was stopped for exceeding it
-        self.allowed = f"{limit >> 20} MiB and {self.MAX_ENTRIES:,} files and folders there, {MAX_DEPTH} deep"
+        self.allowed = (f"{limit >> 20} MiB and {self.MAX_ENTRIES:,} files and folders there, {MAX_DEPTH} deep, "
+                        f"and {MAX_WRITTEN_MIB:,} MiB written to the disk in all")
         self._folder, self._pid, self._limit, self._stop = folder, pid, limit, stop
         try:
             self._pidfd: int | None = os.pidfd_open(pid)
@@ -131,7 +139,7 @@ class FolderWatch:
             with self._paused():
                 usage = folder_usage(self._folder, self.MAX_ENTRIES, self._pid)
             spent = time.thread_time() - began
-            self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES) or (
+            self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES) or _rewritten(self._pid) or (
                 f"making its folder too costly to count (more than {self.MAX_COUNT_CPU_S * 1000:.0f} ms of "
                 "the grader's CPU a count)" if (last + spent) / 2 > self.MAX_COUNT_CPU_S else "")
             if self.exceeded:
@@ -184,6 +192,20 @@ def exceeded(usage: Usage, limit: int, most: int) -> str:
                 "torch.from_file of a file since removed)")
     if usage.used > limit:
         return f"writing more than {limit >> 20} MiB of files into its folder"
+    return ""
+
+
+def _rewritten(pid: int) -> str:
+    """Why a child `pid` that made the host's disk write too much is stopped ("" where it is not, or
+    has ended). A kernel without task I/O accounting has no /proc/PID/io: nothing bounds it there."""
+    try:
+        with open(f"/proc/{pid}/io", "rb") as io:
+            fields = dict(line.split(b": ") for line in io.read().splitlines())
+        written = int(fields[b"write_bytes"]) - int(fields[b"cancelled_write_bytes"])
+    except (OSError, ValueError, KeyError):
+        return ""
+    if written > MAX_WRITTEN_MIB << 20:
+        return f"making the disk write more than {MAX_WRITTEN_MIB:,} MiB (files written over and over)"
     return ""
 
 

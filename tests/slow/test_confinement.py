@@ -689,7 +689,10 @@ def test_memory_no_limit_of_the_process_counts_is_refused_and_the_disk_is_not_dr
                      "SO_SNDBUF": "EPERM", "O_DIRECT": "EINVAL", "O_DIRECT by F_SETFL": "EINVAL",
                      "vmsplice": "ENOSYS", "splice": "ENOSYS", "sendfile": "ENOSYS", "O_DSYNC": "EINVAL",
                      "O_SYNC": "EINVAL", "RWF_DSYNC": "EINVAL", "RWF_SYNC": "EINVAL", "PR_FUTEX_HASH": "EINVAL",
+                     # (errno 95 is named EOPNOTSUPP or ENOTSUP, as the dict falls)
+                     "RWF_DONTCACHE": tried.get("RWF_DONTCACHE"), "RWF_DONTCACHE read": tried.get("RWF_DONTCACHE read"),
                      "lower oom_score_adj": tried.get("lower oom_score_adj")}, tried
+    assert tried["RWF_DONTCACHE"].endswith("NOTSUP") and tried["RWF_DONTCACHE read"].endswith("NOTSUP"), tried
     assert tried["lower oom_score_adj"] in ("EACCES", "EPERM", "EROFS") and "oom_score_adj 1000" in outcome.stdout
     assert shmem_kib() - before < 256 << 10
     assert our_cgroups() == []
@@ -761,6 +764,22 @@ def test_without_a_tmpfs_no_file_hides_from_the_count(grade_file, sin, monkeypat
     assert "holds 240 MiB" in outcome.stdout and "holds 600 MiB" not in outcome.stdout
     said = " ".join(f.message for f in outcome.findings)
     assert "stopped for writing more than 256 MiB of files into its folder" in said
+    still_grades(grade_file, sin)
+
+
+def test_without_a_tmpfs_a_file_rewritten_over_and_over_stops_past_what_the_disk_may_write(grade_file, sin,
+                                                                                            monkeypatch):
+    """The folder's count bounds what it holds, not what the disk is made to write: ext4 writes out at
+    its close a file truncated and written again (auto_da_alloc), and rt138's child rewriting one 32
+    MiB file so had the host's disk write 3.4 GiB in 3 s at 10/10. The kernel's count of what the
+    child dirtied for the disk (/proc/PID/io) stops it past 1 GiB."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces")
+    outcome = grade_file(HOSTILE / "rewrites_a_file_to_disk.py", sin)
+    assert outcome.status == "load_error" and "done:" not in outcome.stdout, outcome.stdout
+    loads = next(f for f in outcome.findings if f.name == "loads")
+    assert "stopped for making the disk write more than 1,024 MiB" in loads.message, loads.message
+    # (past the bound by what it writes between two counts: 1 GiB is 2048 of these lines at most)
+    assert "rewrote 2048 MiB" not in outcome.stdout, outcome.stdout
     still_grades(grade_file, sin)
 
 
