@@ -24,7 +24,7 @@ from grader.formula import names as formula_names
 from grader.grids import PLAIN_LAYOUTS, TRACKED_LAYOUTS, GridCase, round_to
 from grader.observations import CaseResult, Observations, Returned, Traced
 from grader.outcome import Finding
-from grader.submission import NOT_A_NOTEBOOK
+from grader.submission import MAX_NOTEBOOK_BYTES, MAX_SOURCE_BYTES, NOT_A_NOTEBOOK, TOO_LARGE
 from grader.verdict import values_of
 
 # ---- per-case facts --------------------------------------------------------------------------------
@@ -195,6 +195,15 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                        "(not the JSON Jupyter saves).",
                        advice="Open it in Jupyter and save it again, or export it (File > Save and Export Notebook "
                               "As > Executable Script) and submit the .py file.")
+    if error.type == "ValueError" and error.message.startswith(TOO_LARGE):
+        return Finding("loads", False, 0.0, f"Your file is larger than the grader reads: {MAX_SOURCE_BYTES >> 20} MiB "
+                       f"of code{', outputs aside,' if notebook else ''} and "
+                       f"{MAX_NOTEBOOK_BYTES >> 20} MiB for a notebook with its outputs.",
+                       cause="" if notebook else "A solution is a few lines: data, outputs or a model pasted "
+                             "into it make it this large, or this is not the file you meant.",
+                       advice="Clear its outputs (Edit > Clear All Outputs, or Kernel > Restart & Clear Output), "
+                              "save it and submit it again." if notebook else
+                              "Submit the .py file that defines the function, without data pasted into it.")
     where = f" at line {error.frames[-1].line} (`{error.frames[-1].code}`)" if error.frames else ""
     if error.type == "SystemExit":  # (ux111's exit() at the end of the file: "raised SystemExit: None")
         return Finding("loads", False, 0.0, f"Your file ends Python as it is imported: it calls exit(){where}.",

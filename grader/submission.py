@@ -16,7 +16,10 @@ from typing import Any
 
 from grader.observations import SourceHit
 
-MAX_SOURCE_BYTES = 1 << 20
+MAX_SOURCE_BYTES = 1 << 20  # of a script, a notebook's code cells included
+# Of a notebook, outputs included: a few plots saved with it make megabytes (ux112's 4.8 MB notebook,
+# its code a few lines, was "not a solution file" for the self-check and a grader error in a batch).
+MAX_NOTEBOOK_BYTES = 16 << 20
 SUSPICIOUS_CALLS = {"gradient": "uses finite differences (torch.gradient)"}  # besides the exercise's telltales
 
 
@@ -55,12 +58,27 @@ def read(path: Path) -> Submission:
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise SubmissionError(f"{path}: not a regular file")
-        source = handle.read(MAX_SOURCE_BYTES + 1)
+        notebook = path.suffix.lower() == ".ipynb"
+        source = handle.read((MAX_NOTEBOOK_BYTES if notebook else MAX_SOURCE_BYTES) + 1)
+        size = os.fstat(fd).st_size
+    if notebook and len(source) <= MAX_NOTEBOOK_BYTES:
+        source = notebook_script(source)
     if len(source) > MAX_SOURCE_BYTES:
-        raise SubmissionError(f"{path}: larger than {MAX_SOURCE_BYTES >> 10} KiB; is it really a solution file?")
-    if path.suffix.lower() == ".ipynb":
-        return Submission(path, notebook_script(source))
-    return Submission(path, _utf8(source))
+        # Graded as a file that does not load, and says why: a path refused here was a grader error
+        # in a batch and "the autograder failed" on Gradescope, where the student alone can fix it.
+        # (What was read and the size stand for the file, which is never read whole.)
+        return Submission(path, _raises(source + str(size).encode(), TOO_LARGE))
+    return Submission(path, source if notebook else _utf8(source))
+
+
+TOO_LARGE = "this file is larger than the grader reads"
+
+
+def _raises(raw: bytes, message: str) -> bytes:
+    """A script that raises ValueError(message) when imported, for a file that cannot be graded as it
+    is: the file's own hash in it, so that two such files are not "identical submissions" (a red
+    team's two were, with one script for every such file)."""
+    return f'_file = "{hashlib.sha256(raw).hexdigest()}"\nraise ValueError("{message}")\n'.encode()
 
 
 def _utf8(source: bytes) -> bytes:
@@ -103,9 +121,7 @@ def notebook_script(raw: bytes) -> bytes:
         cells = notebook["cells"]
         assert isinstance(cells, list)
     except (ValueError, RecursionError, KeyError, TypeError, AssertionError):
-        # (the file's own hash in it: every such file was one script, one sha256 and one cache key,
-        # and a red team's two were "identical submissions")
-        return f'_file = "{hashlib.sha256(raw).hexdigest()}"\nraise ValueError("{NOT_A_NOTEBOOK}")\n'.encode()
+        return _raises(raw, NOT_A_NOTEBOOK)
     parts = []
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":

@@ -43,10 +43,27 @@ def test_scan_survives_unparsable_source():
 def test_read_rejects_what_is_not_a_solution_file(tmp_path):
     with pytest.raises(submission.SubmissionError, match="no such file"):
         submission.read(tmp_path / "missing.py")
+
+
+def test_a_file_too_large_to_read_is_a_file_that_does_not_load_and_a_notebooks_outputs_do_not_count(tmp_path):
+    """Refused before grading, a file too large was a grader error in a batch and "the autograder
+    failed" on Gradescope (ux112): it is graded as a file that raises on import, saying why. A
+    notebook's saved plots do not count against the limit of code (ux112's 4.8 MB notebook)."""
     big = tmp_path / "big.py"
     big.write_bytes(b"#" * (submission.MAX_SOURCE_BYTES + 1))
-    with pytest.raises(submission.SubmissionError, match="larger than"):
-        submission.read(big)
+    script = submission.read(big).source.decode()
+    assert f'raise ValueError("{submission.TOO_LARGE}' in script
+    other = tmp_path / "other.py"
+    other.write_bytes(b"#" * (submission.MAX_SOURCE_BYTES + 2))
+    assert submission.read(other).sha256 != submission.read(big).sha256
+    plot = "iVBORw0KGgo" + "A" * (4 << 20)
+    cells = [{"cell_type": "code", "source": "import torch\ndef get_derivative(x):\n    return x\n",
+              "outputs": [{"output_type": "display_data", "data": {"image/png": plot}}]}]
+    notebook = tmp_path / "saved.ipynb"
+    notebook.write_text(json.dumps({"cells": cells, "nbformat": 4}))
+    assert b"def get_derivative(x):" in submission.read(notebook).source
+    notebook.write_text(json.dumps({"cells": cells * 5, "nbformat": 4}))  # past 16 MiB in all
+    assert submission.TOO_LARGE in submission.read(notebook).source.decode()
 
 
 def _hostile_folder(root):

@@ -237,3 +237,23 @@ def test_a_batch_whose_output_is_closed_still_writes_its_gradebook(tmp_path):
     assert child.wait(timeout=600) == 0, stderr
     assert [row["student"] for row in gradebook(out)] == ["cheat_cos", "honest_backward"]
     assert (out / "summary.html").is_file() and "Traceback" not in stderr
+
+
+def test_a_file_too_large_is_its_students_load_error_and_a_notebooks_saved_plots_do_not_count(tmp_path):
+    """ux112: a notebook saved with its plots (4.8 MB, its code a few lines) and a 20 MB .py were
+    grader errors, on every rerun, with no result.json and exit status 3."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    plot = "iVBORw0KGgo" + "A" * (3 << 20)
+    cells = [{"cell_type": "code", "source": (SUBMISSIONS / "honest_backward.py").read_text(),
+              "outputs": [{"output_type": "display_data", "data": {"image/png": plot}}]}]
+    (folder / "olga.ipynb").write_text(json.dumps({"cells": cells, "nbformat": 4, "nbformat_minor": 5}))
+    (folder / "gina.py").write_text((SUBMISSIONS / "honest_backward.py").read_text() + "#" * (2 << 20))
+    out = tmp_path / "out"
+    done = batch(folder, out, "--no-plot")
+    assert done.returncode == 0, done.stderr
+    rows = {row["student"]: row for row in gradebook(out)}
+    assert rows["olga"]["status"] == "graded" and float(rows["olga"]["score"]) == 10.0, rows
+    assert rows["gina"]["status"] == "load_error" and float(rows["gina"]["score"]) == 0.0, rows
+    loads = json.loads((out / "gina" / "result.json").read_text())["checks"][0]
+    assert loads["name"] == "loads" and "larger than the grader reads" in loads["message"], loads
