@@ -167,19 +167,34 @@ def _exercises_for(names: set[str]) -> list[tuple[str, str]]:
     return [(other.name, other.function) for other in _catalogue() if other.function in names]
 
 
+_SAVE_AS_UTF8 = ("Save it as UTF-8 (in VS Code: the encoding in the status bar, then Save with Encoding, UTF-8; in "
+                 "Notepad: Save As, Encoding UTF-8) and submit it again.")
+_SYNTAX_PLACE = re.compile(r"\s*\([^()]*, line \d+\)$")
+
+
 def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool = False) -> Finding:
     if error.type == "SyntaxError" and "null bytes" in error.message:
         # UTF-16, as Windows' Notepad ("Unicode") and PowerShell 5's > write: told of the top level (ux110)
         return Finding("loads", False, 0.0, "Your file is not saved as UTF-8 text: it has null bytes, as a file "
                        "saved as UTF-16 (Notepad's \"Unicode\", PowerShell's >) has.",
-                       advice="Save it as UTF-8 (in VS Code: the encoding in the status bar, then Save with "
-                              "Encoding, UTF-8; in Notepad: Save As, Encoding UTF-8) and submit it again.")
+                       advice=_SAVE_AS_UTF8)
     if error.syntax_line is not None:
         caret = " " * max(0, (error.syntax_offset or 1) - 1) + "^"
         first = (error.message.strip().splitlines() or [""])[0]
-        return Finding("loads", False, 0.0, f"Your file has a syntax error on line {error.syntax_line}: "
-                       f"{first.split('(')[0].strip()}.", example=f"    {error.syntax_code}\n    {caret}",
-                       advice="Fix that line; `python your_file.py` shows the same message.")
+        # Python's message without the place it names ("'(' was never closed (solution.py, line 6)"),
+        # which the line and caret show: cut at the first "(", it read "'." and, for a backslash in
+        # a Windows path, "" (ux112).
+        said = _SYNTAX_PLACE.sub("", first).strip().removesuffix(".") or "Python cannot read it"
+        cause, advice = "", "Fix that line; `python your_file.py` shows the same message."
+        if "unicodeescape" in said:
+            cause = ("A backslash in a string starts an escape (\\U, \\x, \\n), as in a Windows path written "
+                     "\"C:\\Users\\me\".")
+            advice = "Write the path with / (\"C:/Users/me\"), or as a raw string (r\"C:\\Users\\me\")."
+        elif "'utf-8' codec can't decode" in said:
+            cause = "Your file is not saved as UTF-8: an accented letter saved in another encoding (Windows' cp1252)."
+            advice = _SAVE_AS_UTF8
+        return Finding("loads", False, 0.0, f"Your file has a syntax error on line {error.syntax_line}: {said}.",
+                       example=f"    {error.syntax_code}\n    {caret}", cause=cause, advice=advice)
     if error.type in ("ModuleNotFoundError", "ImportError"):
         return Finding("loads", False, 0.0, f"Importing your file failed: {error.headline()}.",
                        cause="The grader has torch, numpy and matplotlib (and what they need), not d2l or other "

@@ -1801,3 +1801,19 @@ def test_a_whole_tensor_given_to_float_is_not_told_to_use_torch_sin(sin):
                                                            "scalars"), sin)
     assert cause.key == "one_number" and "float(), int() or .item()" in cause.text and "torch.sin" not in cause.advice
     assert feedback.explain_error(ErrorInfo("TypeError", "must be real number, not Tensor"), sin).key == "math_module"
+
+
+@pytest.mark.parametrize(("message", "said", "advice"), [
+    ("'(' was never closed (solution.py, line 6)", "line 6: '(' was never closed.", "Fix that line"),
+    ("(unicode error) 'unicodeescape' codec can't decode bytes in position 7-8: truncated \\UXXXXXXXX escape "
+     "(solution.py, line 4)", "truncated \\UXXXXXXXX escape.", "raw string"),
+    ("(unicode error) 'utf-8' codec can't decode byte 0xe9 in position 3: unexpected end of data (solution.py, "
+     "line 6)", "unexpected end of data.", "Save it as UTF-8"),
+    ("invalid syntax", "line 6: invalid syntax.", "Fix that line"),
+])
+def test_a_syntax_error_is_told_in_pythons_own_words(sin, message, said, advice):
+    """Cut at the first "(", Python's message read "'." for an unclosed call and "" for a backslash in
+    a Windows path (ux112)."""
+    error = ErrorInfo("SyntaxError", message, syntax_line=6, syntax_offset=5, syntax_code="print(f(x)")
+    finding = checks._load_error_finding(error, sin)
+    assert finding.summary.endswith(said) and advice in finding.advice, finding
