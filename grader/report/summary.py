@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import tokenize
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -259,15 +260,19 @@ def markdown(summary: Summary) -> str:
     return "\n".join(lines) + "\n"
 
 
-_MARKUP = str.maketrans({c: "\\" + c for c in "\\`*[]<>!|"})
+_MARKUP = str.maketrans({c: "\\" + c for c in "\\`*[]<>!|~&"})
+# An underscore that is not between two letters or digits: `__bold__`, `_emphasis_` (rt138's event
+# made bold words so), where `honest_backward`'s is no emphasis and stays as it is.
+_EMPHASIS = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 
 
 def _md(text: str) -> str:
     """Text partly the students' (their file names, the events their code raised: sys.audit takes any
     name) as Markdown shows it literally: a red team's event put a remote image, bold words and a link
-    into a TA's summary.md. (summary.html escapes its own.) A table's | is escaped too; an underscore
-    inside a word, as in ids and events, is no emphasis and stays as it is."""
-    return text.translate(_MARKUP)
+    into a TA's summary.md, and then bold and struck-through words and, by an entity (`&#8238;`), a
+    right-to-left override that the text's own making-safe had removed. (summary.html escapes its
+    own.) A table's | is escaped too."""
+    return _EMPHASIS.sub(r"\_", text.translate(_MARKUP))
 
 
 LOOK_WHY = ("Students whose values did not follow autograd (the autograd check's verdict is the evidence), and "

@@ -113,6 +113,23 @@ def test_students_text_is_literal_in_the_markdown(tmp_path):
     assert "](" not in text.replace(r"\](", ""), text  # no link or image anywhere
 
 
+def test_students_emphasis_strikethrough_and_entities_are_literal_in_the_markdown(tmp_path):
+    """rt138's event and file name made bold and struck-through words, and by an entity a right-to-left
+    override that making the text safe had removed. An underscore within a word stays as it is."""
+    from markdown_it import MarkdownIt
+
+    event = "ctypes.call __TA: regrade everyone at__ ~~score~~ &#8238;fdp.exe _x_"
+    name = "mallory__BOLD__~~x~~&#8238;gpj"
+    results = {name: result(10.0, events=(event,)), "honest_backward": result(10.0)}
+    rows = [{"student": s, "score": 10.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
+    text = summary.markdown(summary.build(rows, results, {}, "sin", 10.0, tmp_path))
+    html = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(text)
+    assert "<strong>" not in html and "<em>" not in html and "<s>" not in html and "<del>" not in html, html
+    assert "\u202e" not in html and "&amp;#8238;" in html, html
+    assert "__TA: regrade everyone at__ ~~score~~" in html and "_x_</li>" in html, html
+    assert summary._md("honest_backward") == "honest_backward"
+
+
 def test_values_of_another_exercise_are_counted_not_flagged(tmp_path):
     """ux111: honest cos_square files graded as sin were all listed under "Look at these"."""
     wrong = result(1.0, unproven=True, correct=False)
