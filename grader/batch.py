@@ -21,7 +21,7 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +88,14 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
             job = other
         else:
             # (ux111: tom.zip, uma.txt, victor and yuri.py.txt were left out of the gradebook without a word)
-            if skipped is not None and stat.S_ISREG(mode):
-                skipped.append(entry.name)
+            if skipped is not None and stat.S_ISREG(mode):  # (named on the TA's terminal: made safe)
+                skipped.append(safe_text.line(entry.name, 200))
             continue
         found.setdefault(job.student, []).append((entry.name + ("/" if stat.S_ISDIR(mode) else ""), job))
-    return [_one(student, claims) for student, claims in found.items()]
+    # A row's note names files of the student's choosing (rt138's held escape sequences and a newline,
+    # raw in gradebook.csv and summary.html): made safe once, here.
+    return [replace(job, problem=safe_text.line(job.problem, 500)) for job in
+            (_one(student, claims) for student, claims in found.items())]
 
 
 # What a batch writes beside the students' folders: a student with one of these names would have

@@ -388,3 +388,20 @@ def test_a_scripts_lines_are_named_by_the_notebooks_code_cells():
     assert submission.in_cells("on line 99: no place", places) == "on line 99: no place"
     huge = "line " + "9" * 5000  # (a student's message: shown as it is, never an int of 5,000 digits)
     assert submission.in_cells(huge, places) == huge
+
+
+def test_file_names_in_a_rows_note_and_in_what_was_skipped_are_made_safe(tmp_path):
+    """rt138: names of a student's choosing reached the TA's terminal (the files not graded, on
+    stderr: a cleared screen and a forged line) and the gradebook's note raw."""
+    from grader import batch
+
+    folder = tmp_path / "class"
+    (folder / "carol").mkdir(parents=True)
+    (folder / "carol" / "\x1b[2Jnotes\n=1+1.dat").write_text("x")
+    (folder / "dave.py").symlink_to(tmp_path)
+    (folder / "\x1b]0;owned\x07\nFORGED.txt").write_text("a roster")
+    skipped: list[str] = []
+    jobs = {job.student: job for job in batch.discover(folder, function="get_derivative", skipped=skipped)}
+    notes = [jobs["carol"].problem, jobs["dave"].problem, *skipped]
+    assert len(notes) == 3 and all("\x1b" not in n and "\n" not in n and "\x07" not in n for n in notes), notes
+    assert "␛[2Jnotes␤=1+1.dat" in jobs["carol"].problem and skipped == ["␛]0;owned␇␤FORGED.txt"], notes
