@@ -264,7 +264,7 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
         if _STOPPING:  # stop_pool's SIGTERM: the sandbox closed on the way here; take no next job
             os._exit(1)
         raise
-    write_files(outcome, settings.exercise, out / job.student, plot=settings.plot, key=settings.key)
+    write_files(outcome, settings.exercise, atomic.folder(out / job.student), plot=settings.plot, key=settings.key)
     return {"student": job.student, "status": outcome.status, "score": outcome.score}
 
 

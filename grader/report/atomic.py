@@ -66,6 +66,18 @@ def remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def folder(path: Path) -> Path:
+    """A real folder at `path`: anything else there (a file, a link, to a folder too) moved aside, as
+    a folder in a file's way is. Where a batch writes beside the submissions, a plain file named
+    `alice` beside alice.py kept alice's results folder from being made, and her row was the
+    grader's failure on every rerun (rt138)."""
+    with contextlib.suppress(FileNotFoundError):
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.rename(path, path.with_name(f".{path.name}.in-the-way-{secrets.token_hex(4)}"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _move_folder_aside(path: Path) -> bool:
     """A real folder at `path` (not a link to one) renamed to `.NAME.in-the-way-RANDOM` beside it."""
     try:

@@ -257,3 +257,26 @@ def test_a_file_too_large_is_its_students_load_error_and_a_notebooks_saved_plots
     assert rows["gina"]["status"] == "load_error" and float(rows["gina"]["score"]) == 0.0, rows
     loads = json.loads((out / "gina" / "result.json").read_text())["checks"][0]
     assert loads["name"] == "loads" and "larger than the grader reads" in loads["message"], loads
+
+
+def test_a_file_or_link_named_like_a_student_where_results_go_beside_them_is_moved_aside(tmp_path):
+    """rt138: with results written into the class folder, a plain file `alice` beside alice.py kept her
+    results folder from being made: a grader error on every rerun; a link to a file did the same. (A
+    link to a folder is a second claim to the id: "2 submissions".)"""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("alice", "bob"):
+        shutil.copy(SUBMISSIONS / "honest_backward.py", folder / f"{name}.py")
+    (folder / "alice").write_text("in the way\n")
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("not in the class folder\n")
+    (folder / "bob").symlink_to(elsewhere)
+    done = batch(folder, folder, "--no-plot")
+    assert done.returncode == 0, done.stderr
+    rows = {row["student"]: row for row in gradebook(folder)}
+    assert rows["alice"]["score"] == rows["bob"]["score"] == "10.0", rows
+    assert (folder / "alice" / "result.json").is_file() and (folder / "bob" / "result.json").is_file()
+    aside = sorted(p.name for p in folder.iterdir() if ".in-the-way-" in p.name)
+    assert [name.split(".in-the-way-")[0] for name in aside] == [".alice", ".bob"], aside
+    assert (folder / aside[0]).read_text() == "in the way\n" and (folder / aside[1]).is_symlink()
+    assert elsewhere.read_text() == "not in the class folder\n"
