@@ -247,3 +247,20 @@ def test_a_notebook_and_a_file_of_another_suffix_are_graded_as_python(tmp_path):
         done = run("grade", str(path), "--out", str(out), "--no-plot")
         assert done.returncode == 0, done.stderr
         assert result(out)["score"] == 10, result(out)["checks"]
+
+
+@pytest.mark.parametrize(("command", "name", "status"), [("grade", "cheat_cos", 1), ("check", "cheat_cos", 1),
+                                                         ("check", "honest_backward", 0)])
+def test_a_closed_stdout_keeps_the_exit_status_and_the_junit_report(tmp_path, command, name, status):
+    """ux112: `grader grade ... --fail-under 5 --format junit | head -0` exited 0 for a 1/10 file, and
+    `grader check ... | head -1` exited 1 for a 10/10 one (rich's own exit on a broken pipe); in
+    neither was junit.xml written."""
+    out = tmp_path / "out"
+    child = subprocess.Popen([sys.executable, "-m", "grader", command, str(SUBMISSIONS / f"{name}.py"), "--out",
+                              str(out), "--fail-under", "5", "--format", "junit", "--no-plot"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()  # the reader is gone before anything is written
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=300) == status, stderr
+    assert (out / "junit.xml").is_file() and "Traceback" not in stderr, stderr
