@@ -147,9 +147,13 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
         others = _exercises_for(set(load.names) - {ex.function})
         if others:
             listed = " or ".join(f"--exercise {name}" for name, _ in others)
+            asks = "asks" if len(others) == 1 else "ask"
             advice += (f" If the file is for another exercise ({', '.join(sorted({f for _, f in others}))} is "
-                       f"what {' and '.join(name for name, _ in others)} ask for), grade it with {listed}.")
-        return Finding("loads", False, 0.0, f"Your file does not define {ex.function}.{found}", advice=advice)
+                       f"what {' and '.join(name for name, _ in others)} {asks} for), grade it with {listed}.")
+        # (one exercise named: the batch's summary counts such files, as it does another exercise's values)
+        data = {"other_exercise": others[0][0]} if len(others) == 1 else {}
+        return Finding("loads", False, 0.0, f"Your file does not define {ex.function}.{found}", advice=advice,
+                       data=data)
     if load.error is None:
         return Finding("loads", False, 0.0, f"{ex.function} in your file is a {load.missing}, not a function.",
                        advice=f"Define it with def {ex.function}(x): …")

@@ -291,8 +291,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
                     args.out / "junit.xml")
     print(f"{len(jobs)} students ({len(jobs) - len(todo)} already graded): {gradebook}, {page}, {md}")
     for name, count in tally.elsewhere.most_common():
-        print(f"grader: {count} of {len(jobs)} students' values are the answer of another exercise, {name}: was "
-              f"--exercise {ex.name} right? (--exercise {name} grades against it)", file=sys.stderr)
+        print(f"grader: {count} of {len(jobs)} students' files are for another exercise, {name} (its function, or "
+              f"its answer): was --exercise {ex.name} right? (--exercise {name} grades against it)", file=sys.stderr)
     if tally.grader_errors:
         # The grader's own failures are no student's score: a run that gave some is not done.
         print(f"grader: the grader itself failed on {tally.grader_errors} student(s) (status grader_error in "

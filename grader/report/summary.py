@@ -172,9 +172,12 @@ def _judged(result: dict[str, Any]) -> bool:
 
 
 def _other_exercise(result: dict[str, Any] | None) -> str:
-    """The exercise whose answer a student's values are, where correctness named one (checks.py)."""
-    correctness: dict[str, Any] = next((c for c in (result or {}).get("checks", []) if c["name"] == "correctness"), {})
-    return str((correctness.get("details") or {}).get("other_exercise") or "")
+    """The exercise a student's file is for, where a check named one (checks.py): correctness, whose
+    values are its answer, or loads, whose file defines its function alone (ux112: a class of
+    get_gradient files graded without --exercise was all zeros, without a word)."""
+    named = ((c.get("details") or {}).get("other_exercise") for c in (result or {}).get("checks", [])
+             if c["name"] in ("loads", "correctness"))
+    return str(next((name for name in named if name), ""))
 
 
 def _flag(student: str, result: dict[str, Any], elsewhere: bool = False) -> Flag | None:
@@ -242,8 +245,9 @@ def markdown(summary: Summary) -> str:
     widest = max((c for _, c in bins(summary)), default=1) or 1
     lines += [f"{label:>9}  {'█' * round(30 * count / widest):<30} {count}" for label, count in bins(summary)]
     lines += ["```", ""]
-    lines += [f"**{count} of {n} students' values are the answer of another exercise, {_md(name)}: was "
-              f"`--exercise` right?**" for name, count in summary.elsewhere] + ([""] if summary.elsewhere else [])
+    lines += [f"**{count} of {n} students' files are for another exercise, {_md(name)} (its function, or its "
+              f"answer): was `--exercise` right?**" for name, count in summary.elsewhere]
+    lines += [""] if summary.elsewhere else []
     lines += ["## Look at these", "", LOOK_WHY, ""]
     lines += [f"- {_md(flag.student)}: {_md('; '.join(evidence(flag)))}" for flag in summary.look] or ["Nobody."]
     lines += ["", "## Each check", "", "| check | passed | of |", "| --- | --- | --- |"]

@@ -58,8 +58,9 @@ def _elsewhere(summary: Summary) -> str:
     """Students whose values are another exercise's answer: the batch may have been run with the wrong
     --exercise (ux111: a class of cos_square files graded as sin, every honest student a suspect)."""
     n = len(summary.roster)
-    return "".join(f'<p class="why"><strong>{count} of {n} students\' values are the answer of another exercise, '
-                   f'{e(name)}: was <code>--exercise</code> right?</strong></p>' for name, count in summary.elsewhere)
+    return "".join(f'<p class="why"><strong>{count} of {n} students\' files are for another exercise, {e(name)} '
+                   f'(its function, or its answer): was <code>--exercise</code> right?</strong></p>'
+                   for name, count in summary.elsewhere)
 
 
 def _tiles(summary: Summary) -> str:

@@ -140,5 +140,24 @@ def test_values_of_another_exercise_are_counted_not_flagged(tmp_path):
     rows = [{"student": s, "score": 1.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
     assert [f.student for f in built.look] == ["bob"] and built.elsewhere == [("cos_square", 1)]
-    assert "1 of 2 students' values are the answer of another exercise, cos_square" in summary.markdown(built)
-    assert "the answer of another exercise, cos_square" in html_page(built)
+    assert "1 of 2 students' files are for another exercise, cos_square (its function, or its answer)" in \
+        summary.markdown(built)
+    assert "files are for another exercise, cos_square" in html_page(built)
+
+
+def test_files_defining_another_exercises_function_alone_are_counted(tmp_path, sin):
+    """ux112: a class of get_gradient files graded without --exercise was all zeros ("does not
+    define get_derivative"), exit status 0 and not a word, where values of another exercise were
+    counted. The loads finding names the exercise, and the summary counts it."""
+    from grader import checks
+    from grader.observations import LoadResult, Observations
+
+    load = LoadResult(ok=False, missing="missing", names=("get_gradient",))
+    finding = checks.check_loads(Observations(load=load), sin)
+    assert finding.data == {"other_exercise": "sin_cos_norm"} and "sin_cos_norm asks for" in finding.advice, finding
+    failed = result(0.0)
+    failed["status"] = "load_error"
+    failed["checks"][0].update(passed=False, details=finding.data)
+    rows = [{"student": "ann", "score": 0.0, "max_score": 10.0, "status": "load_error", "note": ""}]
+    built = summary.build(rows, {"ann": failed}, {}, "sin", 10.0, tmp_path)
+    assert built.elsewhere == [("sin_cos_norm", 1)] and built.look == []
