@@ -30,7 +30,15 @@ from grader.exercise import Exercise
 from grader.grade import cache_key, grade_file
 from grader.probe import Plan
 from grader.report import atomic, result_json, write_files
-from grader.submission import SubmissionError, defines, is_source, needs_compiler, read, refusal, scripts_first
+from grader.submission import (
+    SubmissionError,
+    defines,
+    in_question,
+    is_source,
+    needs_compiler,
+    read,
+    refusal,
+)
 
 _PR_SET_PDEATHSIG = 1
 FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing", "refused")
@@ -149,23 +157,24 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
         if others:
             shown = ", ".join(p.name for p in others[:3]) + (", …" if len(others) > 3 else "")
             return Job(folder.name, None, f"{NO_FILE} (it holds {shown})", stand_in=True)
-    regular = scripts_first([p for p in files if not refusal(p)])
-    defining = [p for p in regular if defines(p, function)] if len(regular) > 1 and function else []
-    if len(defining) == 1:
-        regular = defining
+    readable = [p for p in files if not refusal(p)]
+    regular, by_definition = in_question(readable, function)
+    defining = regular if by_definition else []
     if len(regular) == 1 and results_here and not os.access(folder, os.W_OK | os.X_OK):
         return Job(folder.name, None, f"{folder.name}/: the grader may not write its results there; make it "
                    "writable", True)
     if len(regular) == 1:
         return Job(folder.name, regular[0])
     if regular:  # the words say which of them define it: "keep the one that defines it" fits neither 0 nor 2
-        names = ", ".join(p.name for p in (defining or regular))
+        names = ", ".join(p.name for p in regular)
+        kind = ".py files" if all(p.suffix.lower() == ".py" for p in regular) else "files"
         if not function:
-            return Job(folder.name, None, f"{len(regular)} .py files: {names}; keep one")
+            return Job(folder.name, None, f"{len(regular)} {kind}: {names}; keep one")
         if defining:
-            return Job(folder.name, None, f"{len(defining)} of its {len(regular)} .py files define {function}(x): "
+            kind = ".py files" if all(p.suffix.lower() == ".py" for p in readable) else "files"
+            return Job(folder.name, None, f"{len(defining)} of its {len(readable)} {kind} define {function}(x): "
                        f"{names}; keep one")
-        return Job(folder.name, None, f"{len(regular)} .py files, none defining {function}(x): {names}")
+        return Job(folder.name, None, f"{len(regular)} {kind}, none defining {function}(x): {names}")
     if files:
         return Job(folder.name, None, f"{files[0].name}: {refusal(files[0])}", True)
     return Job(folder.name, None, NO_FILE, stand_in=True)

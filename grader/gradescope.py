@@ -139,16 +139,12 @@ def run(root: Path, exercise: str, course_secret: str = "") -> int:
 def pick(folder: Path, function: str) -> tuple[Path | None, str]:
     """The .py to grade: the only one, or the only one that defines the function; a notebook's code
     cells where no .py was submitted."""
-    from grader.submission import is_source, scripts_first
+    from grader.submission import defines, in_question, is_source
 
     shown = sorted(p for p in folder.rglob("*")
                    if not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts))
-    files = scripts_first([p for p in shown if is_source(p)])
-    if len(files) == 1:
-        return files[0], ""
-    from grader.submission import defines
-
-    candidates = [p for p in files if defines(p, function)]
+    files = [p for p in shown if is_source(p)]
+    candidates, defining = in_question(files, function)
     if len(candidates) == 1:
         return candidates[0], ""
     if not files:
@@ -159,5 +155,5 @@ def pick(folder: Path, function: str) -> tuple[Path | None, str]:
             return named[0], ""
         return None, f"No .py file was submitted. Upload the file that defines {function}(x)."
     names = ", ".join(str(p.relative_to(folder)) for p in files[:10])
-    return None, (f"{len(files)} .py files were submitted ({names}) and {len(candidates)} of them define "
-                  f"{function}(x): submit exactly one file that defines it.")
+    return None, (f"{len(files)} files were submitted ({names}) and {len(candidates) if defining else 0} of them "
+                  f"define {function}(x): submit exactly one file that defines it.")

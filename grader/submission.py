@@ -107,6 +107,15 @@ def scripts_first(paths: list[Path]) -> list[Path]:
     return scripts or paths
 
 
+def in_question(paths: list[Path], function: str) -> tuple[list[Path], bool]:
+    """Of a student's several source files, those that may be the submission (one: it), and whether
+    they are the ones that define `function`: those that do where any does (a .py before a notebook
+    among them), else the .py files (or the notebooks). The same for a batch and for Gradescope: a
+    notebook beside a scratch.py that defines nothing was passed over for the scratch.py (rt137)."""
+    defining = [p for p in paths if defines(p, function)] if len(paths) > 1 and function else []
+    return scripts_first(defining or paths), bool(defining)
+
+
 NOT_A_NOTEBOOK = "this .ipynb is not a Jupyter notebook the grader can read"
 
 
@@ -182,7 +191,10 @@ def defines(path: Path, function: str, compiles: bool = False) -> bool:
     except SubmissionError:
         return False
     source = raw.decode("utf-8", errors="replace")
-    if re.search(rf"^\s*def\s+{re.escape(function)}\s*\(", source, re.MULTILINE) is None:
+    # A def, or a name bound at the top level (rt137: `get_derivative = lambda x: ...`, or what a
+    # factory, functools.partial or torch.compile returns, beside a plot.py, was "none defining").
+    name = re.escape(function)
+    if re.search(rf"^(\s*(async\s+)?def\s+{name}\s*\(|{name}\s*(:[^=\n]*)?=(?!=))", source, re.MULTILINE) is None:
         return False
     if compiles:
         try:

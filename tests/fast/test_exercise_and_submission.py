@@ -405,3 +405,30 @@ def test_file_names_in_a_rows_note_and_in_what_was_skipped_are_made_safe(tmp_pat
     notes = [jobs["carol"].problem, jobs["dave"].problem, *skipped]
     assert len(notes) == 3 and all("\x1b" not in n and "\n" not in n and "\x07" not in n for n in notes), notes
     assert "␛[2Jnotes␤=1+1.dat" in jobs["carol"].problem and skipped == ["␛]0;owned␇␤FORGED.txt"], notes
+
+
+def test_the_file_that_defines_the_function_is_picked_among_a_students_files(tmp_path):
+    """rt137: a notebook beside a scratch.py that defines nothing had the scratch.py graded (0/10), and
+    `get_derivative = lambda x: ...` or a factory's result beside a plot.py was "none defining" in a
+    batch and on Gradescope. A notebook beside its own export is still graded on the .py."""
+    from grader import batch, gradescope
+
+    honest = "import torch\n\ndef get_derivative(x):\n    return x\n"
+    cells = {"cells": [{"cell_type": "code", "source": honest}], "nbformat": 4}
+    folders = {"erin": {"exercise_2_5.ipynb": json.dumps(cells), "scratch.py": "print('trying things')\n"},
+               "carol": {"solution.py": "import torch\nget_derivative = lambda x: x\n", "plot.py": "import torch\n"},
+               "dave": {"solution.py": "get_derivative: object = make(torch.sin)\n", "plot.py": "x == 1\n"},
+               "bob": {"hw.ipynb": json.dumps(cells), "hw.py": honest},
+               "zed": {"a.py": honest, "b.py": honest, "c.ipynb": json.dumps(cells)}}
+    picked = {"erin": "exercise_2_5.ipynb", "carol": "solution.py", "dave": "solution.py", "bob": "hw.py"}
+    for student, files in folders.items():
+        (tmp_path / "class" / student).mkdir(parents=True)
+        for name, text in files.items():
+            (tmp_path / "class" / student / name).write_text(text)
+    jobs = {job.student: job for job in batch.discover(tmp_path / "class", function="get_derivative")}
+    assert {s: j.path.name for s, j in jobs.items() if j.path is not None} == picked, jobs
+    assert jobs["zed"].problem == "2 of its 3 files define get_derivative(x): a.py, b.py; keep one", jobs["zed"]
+    for student, name in picked.items():
+        assert gradescope.pick(tmp_path / "class" / student, "get_derivative") == (
+            tmp_path / "class" / student / name, ""), student
+    assert gradescope.pick(tmp_path / "class" / "zed", "get_derivative")[0] is None
