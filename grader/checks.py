@@ -189,7 +189,8 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
         # which the line and caret show: cut at the first "(", it read "'." and, for a backslash in
         # a Windows path, "" (ux112).
         said = _SYNTAX_PLACE.sub("", first).strip().removesuffix(".") or "Python cannot read it"
-        cause, advice = "", "Fix that line; `python your_file.py` shows the same message."
+        cause, advice = "", ("Fix that line; Kernel > Restart & Run All shows the same error." if notebook else
+                             "Fix that line; `python your_file.py` shows the same message.")
         if "unicodeescape" in said:
             cause = ("A backslash in a string starts an escape (\\U, \\x, \\n), as in a Windows path written "
                      "\"C:\\Users\\me\".")

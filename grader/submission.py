@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from grader import cell_syntax
 from grader.observations import SourceHit
 
 MAX_SOURCE_BYTES = 1 << 20  # of a script, a notebook's code cells included
@@ -121,17 +122,18 @@ NOT_A_NOTEBOOK = "this .ipynb is not a Jupyter notebook the grader can read"
 
 def notebook_script(raw: bytes) -> bytes:
     """A notebook's code cells as one script, as Jupyter's "export as Python" writes it: each cell
-    after an `# In[N]:` line, and IPython's own lines (`%matplotlib inline`, `!pip install d2l`)
-    made comments. The JSON is only parsed here, never run. One that is no notebook becomes a
-    script that says so when imported (a notebook used to fail with "AssertionError", and a
-    working solution scored 0)."""
+    after an `# In[N]:` line, and IPython's own syntax (`%matplotlib inline`, `!pip install d2l`,
+    `%time g = f(x)`, a `%%bash` cell, display) as the Python it stands for (cell_syntax.py). The
+    JSON is only parsed here, never run. One that is no notebook becomes a script that says so when
+    imported (a notebook used to fail with "AssertionError", and a working solution scored 0)."""
     try:
         notebook = json.loads(raw.decode("utf-8-sig"))
         cells = notebook["cells"]
         assert isinstance(cells, list)
     except (ValueError, RecursionError, KeyError, TypeError, AssertionError):
         return _raises(raw, NOT_A_NOTEBOOK)
-    parts = []
+    parts: list[str] = []
+    futures: list[str] = []
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -139,9 +141,11 @@ def notebook_script(raw: bytes) -> bytes:
         text = "".join(line for line in text if isinstance(line, str)) if isinstance(text, list) else text
         if not isinstance(text, str):
             continue
-        lines = [f"# {line}" if line.lstrip().startswith(("%", "!")) else line for line in text.splitlines()]
+        lines, moved = cell_syntax.python_lines(text)
+        futures += moved
         parts.append(f"# In[{number}]:\n" + "\n".join(lines) + "\n")
-    return "\n".join(parts).encode("utf-8", "surrogatepass")
+    prelude = "".join(f"{line}\n" for line in (*dict.fromkeys(futures), cell_syntax.DISPLAY))
+    return (prelude + "\n".join(parts)).encode("utf-8", "surrogatepass")
 
 
 _CELL_MARK = re.compile(r"# In\[\d+\]:")

@@ -249,6 +249,18 @@ def test_a_notebook_and_a_file_of_another_suffix_are_graded_as_python(tmp_path):
         assert result(out)["score"] == 10, result(out)["checks"]
 
 
+def test_a_notebook_in_ipythons_own_syntax_is_graded_as_jupyter_runs_it(tmp_path):
+    """rt137, ux112: `%time g = f(x)` (g then undefined), `torch.sin?`, `files = !ls`, a `%%bash`
+    cell, an indented `!pip`, a future import in cell 2, display(), and a `%` continuing a line
+    inside brackets each made a notebook that Restart & Run All runs score 0."""
+    notebook = ROOT / "tests" / "fixtures" / "notebook" / "uses_ipython_syntax.ipynb"
+    done = run("grade", str(notebook), "--out", str(tmp_path), "--no-plot")
+    assert done.returncode == 0, done.stderr
+    assert result(tmp_path)["score"] == 10, result(tmp_path)["checks"][0]
+    printed = result(tmp_path)["output"]["stdout"]
+    assert "error: " in printed and "tensor([" in printed and "only in Jupyter" not in printed, printed
+
+
 @pytest.mark.parametrize(("command", "name", "status"), [("grade", "cheat_cos", 1), ("check", "cheat_cos", 1),
                                                          ("check", "honest_backward", 0)])
 def test_a_closed_stdout_keeps_the_exit_status_and_the_junit_report(tmp_path, command, name, status):
