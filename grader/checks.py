@@ -195,6 +195,9 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
             cause = ("A backslash in a string starts an escape (\\U, \\x, \\n), as in a Windows path written "
                      "\"C:\\Users\\me\".")
             advice = "Write the path with / (\"C:/Users/me\"), or as a raw string (r\"C:\\Users\\me\")."
+        elif error.syntax_code.lstrip().startswith(("!", "%")):  # (rt137: a Colab download keeps `!pip install`)
+            cause = "That line is IPython's (a notebook's `!` shell command or `%` magic), not Python's."
+            advice = "Remove it from the .py file (or submit the notebook itself)."
         elif "'utf-8' codec can't decode" in said:
             cause = "Your file is not saved as UTF-8: an accented letter saved in another encoding (Windows' cp1252)."
             advice = _SAVE_AS_UTF8

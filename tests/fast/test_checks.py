@@ -1810,10 +1810,12 @@ def test_a_whole_tensor_given_to_float_is_not_told_to_use_torch_sin(sin):
     ("(unicode error) 'utf-8' codec can't decode byte 0xe9 in position 3: unexpected end of data (solution.py, "
      "line 6)", "unexpected end of data.", "Save it as UTF-8"),
     ("invalid syntax", "line 6: invalid syntax.", "Fix that line"),
+    ("invalid syntax (solution.py, line 6)", "line 6: invalid syntax.", "Remove it from the .py file"),
 ])
 def test_a_syntax_error_is_told_in_pythons_own_words(sin, message, said, advice):
     """Cut at the first "(", Python's message read "'." for an unclosed call and "" for a backslash in
     a Windows path (ux112)."""
-    error = ErrorInfo("SyntaxError", message, syntax_line=6, syntax_offset=5, syntax_code="print(f(x)")
+    code = "!pip install d2l" if "Remove" in advice else "print(f(x)"
+    error = ErrorInfo("SyntaxError", message, syntax_line=6, syntax_offset=5, syntax_code=code)
     finding = checks._load_error_finding(error, sin)
     assert finding.summary.endswith(said) and advice in finding.advice, finding
