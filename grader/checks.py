@@ -289,7 +289,18 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
                    f"Your values differ from {ex.formula} by more than {_tolerance_words(example.case, ex)}.",
                    advice=cause.advice if cause else f"Compare your function with {_by_hand(ex)} on that input.",
                    data={**_counts(planned, good), "cause": cause.key if cause else "values",
-                         **({"other_exercise": cause.exercise} if cause and cause.exercise else {})})
+                         **({"other_exercise": cause.exercise} if cause and cause.exercise else {}),
+                         **({"slip": True} if cause and _is_slip(cause.key, ex) else {})})
+
+
+# What named values are a slip in what was differentiated or returned, not a formula's: autograd of
+# sin(2x), of x in degrees, of cos for sin, a flipped sign, y or x returned (with the exercise's own
+# [[mistakes]]). The summary lists no such student among the suspects (ux112).
+_SLIPS = frozenset({"primitive", "identity", "x_times", "absolute", "negated", "second", "scaled", "mean", "ones"})
+
+
+def _is_slip(key: str, ex: Exercise) -> bool:
+    return key in _SLIPS or any(mistake.key == key for mistake in ex.mistakes)
 
 
 def _tolerance_words(case: GridCase, ex: Exercise) -> str:

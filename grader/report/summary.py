@@ -85,7 +85,7 @@ class Summary:
 def verdict(row: dict[str, Any], result: dict[str, Any] | None) -> str:
     if result is None or row["status"] in (*_NOT_RUN, "load_error", "timeout", "crash", "memory"):
         return str(row["status"])
-    if _autograd(result).get("details", {}).get("unproven"):
+    if _autograd(result).get("details", {}).get("unproven") and not _slip(result):
         return "unproven" if _judged(result) else "unjudged"
     if result["score"] >= result["max_score"]:
         return "full"
@@ -180,6 +180,15 @@ def _other_exercise(result: dict[str, Any] | None) -> str:
     return str(next((name for name in named if name), ""))
 
 
+def _slip(result: dict[str, Any]) -> bool:
+    """Whether correctness failed and named the values a slip's (checks._SLIPS: sin(2x)'s 2·cos(2x),
+    degrees, a flipped sign, y returned): autograd cannot be shown on such values, and the values,
+    not a formula, are why. ux112's honest autograd of sin(2x), x·sin(x/2)... was listed among the
+    suspects beside cos(x); a file that wins nothing there (1 point of 10) is no suspect."""
+    correctness: dict[str, Any] = next((c for c in result.get("checks", []) if c["name"] == "correctness"), {})
+    return not correctness.get("passed", True) and bool((correctness.get("details") or {}).get("slip"))
+
+
 def _flag(student: str, result: dict[str, Any], elsewhere: bool = False) -> Flag | None:
     """Autograd not shown on inputs it judged (its message's first sentence is the evidence), or
     sandbox events that are ways towards the canary's secret (matplotlib trying to run fc-list is not
@@ -187,7 +196,7 @@ def _flag(student: str, result: dict[str, Any], elsewhere: bool = False) -> Flag
     cos_square files graded as sin listed every honest student among the suspects (ux111)."""
     autograd = _autograd(result)
     unproven = ""
-    if autograd.get("details", {}).get("unproven") and _judged(result) and not elsewhere:
+    if autograd.get("details", {}).get("unproven") and _judged(result) and not elsewhere and not _slip(result):
         first = (autograd.get("message") or "").strip().splitlines()[:1] or ["(no message)"]
         unproven = first[0].split(". ")[0].rstrip(".") + "."
     events = tuple(e for e in (result.get("sandbox") or {}).get("events") or () if is_secret_route(str(e)))

@@ -1337,7 +1337,7 @@ def test_the_sin_exercises_own_slips_are_named(sin):
     x = np.array([0.0, 0.3, 0.7, 1.1, -1.4, 2.5])
     truth, slips = sin.reference(x), [sin.mistake_values(m, x) for m in sin.mistakes]
     for got, key in ((2 * np.cos(2 * x), "double_argument"), (2 * np.sin(x) * np.cos(x), "sin_squared"),
-                     (np.pi / 180 * np.cos(np.deg2rad(x)), "degrees")):
+                     (np.pi / 180 * np.cos(np.deg2rad(x)), "degrees"), (0.5 * np.cos(x / 2), "half_argument")):
         named = feedback.explain_values(x, got, truth, np.sin(x), sin, 1e-5, mistakes=slips)
         assert named is not None and named.key == key, (key, named)
 

@@ -161,3 +161,17 @@ def test_files_defining_another_exercises_function_alone_are_counted(tmp_path, s
     rows = [{"student": "ann", "score": 0.0, "max_score": 10.0, "status": "load_error", "note": ""}]
     built = summary.build(rows, {"ann": failed}, {}, "sin", 10.0, tmp_path)
     assert built.elsewhere == [("sin_cos_norm", 1)] and built.look == []
+
+
+def test_values_a_slip_gives_are_wrong_values_not_suspects(tmp_path):
+    """ux112: honest autograd of sin(2x), sin(x/2) and sin in degrees was listed under "Look at these"
+    beside cos(x): autograd cannot be shown on values a named slip gives (1 point of 10 either way)."""
+    slip = result(1.0, unproven=True, correct=False)
+    slip["checks"][1]["details"] = {"cause": "double_argument", "slip": True}
+    unnamed = result(1.0, unproven=True, correct=False)
+    unnamed["checks"][1]["details"] = {"cause": "values"}
+    results = {"ann": slip, "bob": unnamed, "cy": result(1.0, unproven=True)}
+    rows = [{"student": s, "score": 1.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
+    built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
+    assert [f.student for f in built.look] == ["bob", "cy"]
+    assert {s.student: s.verdict for s in built.roster} == {"ann": "wrong", "bob": "unproven", "cy": "unproven"}
