@@ -135,6 +135,11 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
                           "of threads, there."}
         return Finding("loads", False, 0.0, f"Importing your file failed: Python {obs.ended.detail}.",
                        advice=hint.get(obs.ended.reason, "Run your file with python to see what happens."))
+    if load.error is None and load.missing == "missing" and obs.blank:
+        return Finding("loads", False, 0.0, f"Your {'notebook has no code' if obs.notebook else 'file is empty'}: "
+                       f"it defines nothing, {ex.function} included.",
+                       advice="Was this the file you meant to submit? Save your work, then submit the file that "
+                              f"defines {ex.function}(x).")
     if load.error is None and load.missing == "missing":
         # (or the file's one function, whatever its name: hn109's get_derivative, the other exercises'
         # name, written for get_gradient was told only to define get_gradient)

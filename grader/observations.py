@@ -196,6 +196,7 @@ class Observations:
     source_hits: tuple[SourceHit, ...] = ()
     source_uses_autograd: bool = False  # the source calls backward, autograd.grad, torch.func, ...
     notebook: bool = False  # the submission is a Jupyter notebook, graded by its code cells
+    blank: bool = False  # the submission holds no code at all (an empty file, comments only)
     events: tuple[str, ...] = ()  # recorded for review: attempts the sandbox stopped or watched
     traced: Traced | None = None  # the backward passes at one input, beside the reference's
     reference_pass: TracedCall | None = None  # the reference solution's, at the exercise's sample input

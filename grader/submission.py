@@ -117,6 +117,13 @@ def in_question(paths: list[Path], function: str) -> tuple[list[Path], bool]:
     return scripts_first(defining or paths), bool(defining)
 
 
+def is_blank(source: bytes) -> bool:
+    """Whether a file (a notebook's script) holds no code: only blank lines and comments (ux112's empty
+    file was told that it "does not define get_derivative")."""
+    lines = source.decode("utf-8", "replace").splitlines()
+    return all(not line.strip() or line.lstrip().startswith("#") or line == cell_syntax.DISPLAY for line in lines)
+
+
 NOT_A_NOTEBOOK = "this .ipynb is not a Jupyter notebook the grader can read"
 
 

@@ -79,6 +79,11 @@ def _score_line(outcome: Outcome, out: Console) -> None:
     if autograd and autograd.data.get("unproven") and any(f.passed and f.max_score for f in outcome.findings):
         out.print(Text("Only loading the file scores, because autograd was not shown for every input (see autograd).",
                        style="red"))
+    elif 0 < outcome.score < outcome.max_score:
+        # (ux112: a self-check's 4.5 and a grade of record's 2.9, told nothing of why they differ)
+        out.print(Text(f"A grade of record may draw other inputs than seed {outcome.seed} did (a course's own "
+                       "seed): what fails here fails there too, but a score short of full marks may move a little.",
+                       style="dim"))
 
 
 def _backward(outcome: Outcome, out: Console) -> None:

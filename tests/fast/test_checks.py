@@ -1819,3 +1819,16 @@ def test_a_syntax_error_is_told_in_pythons_own_words(sin, message, said, advice)
     error = ErrorInfo("SyntaxError", message, syntax_line=6, syntax_offset=5, syntax_code=code)
     finding = checks._load_error_finding(error, sin)
     assert finding.summary.endswith(said) and advice in finding.advice, finding
+
+
+def test_an_empty_file_is_told_it_is_empty(sin):
+    """ux112: an empty file was told that it "does not define get_derivative"."""
+    from grader import submission
+
+    assert submission.is_blank(b"") and submission.is_blank(b"\n# my solution\n   \n")
+    assert not submission.is_blank(b"import torch\n")
+    empty = submission.notebook_script(b'{"cells": [{"cell_type": "code", "source": ""}], "nbformat": 4}')
+    assert submission.is_blank(empty)
+    load = LoadResult(ok=False, missing="missing", names=())
+    finding = checks.check_loads(Observations(load=load, blank=True), sin)
+    assert finding.summary.startswith("Your file is empty") and "submit the file" in finding.advice
