@@ -166,17 +166,19 @@ class Template:
         return with_text(self.canvas, [*texts, *self._title(outcome, exercise)])
 
     def _failing_elsewhere(self, plot: PlotData) -> list[Label]:
-        """Where every failing grid input is of another dtype than the curve's (float32) and the curve
-        is within its tolerance: a hunter's x.float() cast back drew a curve that passes, under red
-        ticks it could not explain."""
+        """Where the curve is within its tolerance and grid inputs still fail, what they fail for: a
+        dtype other than the curve's (a hunter's x.float() cast back drew a curve that passes, under
+        red ticks it could not explain), or else their shape or layout, not their x (ux112's answer
+        of the right values on a 1-d input only, wrong for a 0-d or 2-d one, drew a curve on the
+        reference under ticks that said the failures lay at those x)."""
+        if plot.returned is None or not np.all(np.abs(plot.returned - self.truth) <= self.limit):
+            return []
         others = [d for d in plot.failing_dtypes if d != PLOT_DTYPE]
-        if plot.returned is None or not others or len(others) < len(plot.failing_dtypes):
-            return []
-        if not np.all(np.abs(plot.returned - self.truth) <= self.limit):
-            return []
-        return [Label(f"The failing grid inputs are {' and '.join(others)} only: this {PLOT_DTYPE} curve is "
-                      "within its tolerance (see correctness).", self._at(self.bottom, 0.99, 0.56), "rm", 10, BAD,
-                      align="right")]
+        text = (f"The failing grid inputs are {' and '.join(others)} only: this {PLOT_DTYPE} curve is within its "
+                "tolerance (see correctness)." if others and len(others) == len(plot.failing_dtypes) else
+                f"This curve, a 1-d {PLOT_DTYPE} input, is within its tolerance: the marked grid inputs fail for "
+                "something else, their shape or layout most likely (see correctness).")
+        return [Label(text, self._at(self.bottom, 0.99, 0.56), "rm", 10, BAD, align="right")]
 
     def _at(self, ax: Any, x: float, y: float) -> tuple[float, float]:
         """Pillow's pixel position (origin top left) of a point in axes coordinates."""
