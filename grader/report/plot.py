@@ -176,8 +176,8 @@ class Template:
         others = [d for d in plot.failing_dtypes if d != PLOT_DTYPE]
         text = (f"The failing grid inputs are {' and '.join(others)} only: this {PLOT_DTYPE} curve is within its "
                 "tolerance (see correctness)." if others and len(others) == len(plot.failing_dtypes) else
-                f"This curve, a 1-d {PLOT_DTYPE} input, is within its tolerance: the marked grid inputs fail for "
-                "something else, their shape or layout most likely (see correctness).")
+                f"This curve (a 1-d {PLOT_DTYPE} input) is within its tolerance: the marked grid inputs\n"
+                "fail for something else, their shape or layout most likely (see correctness).")
         return [Label(text, self._at(self.bottom, 0.99, 0.56), "rm", 10, BAD, align="right")]
 
     def _at(self, ax: Any, x: float, y: float) -> tuple[float, float]:
