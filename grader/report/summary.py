@@ -31,7 +31,7 @@ VERDICTS = (
                  "under the canary)"),
     ("unjudged", "no values to judge (an error, None or another type on every input)"),
     ("full", "full marks"),
-    ("wrong", "wrong values"),
+    ("wrong", "wrong values (or errors)"),
     ("partial", "right values, other checks failed"),
 )
 

@@ -432,3 +432,18 @@ def test_the_file_that_defines_the_function_is_picked_among_a_students_files(tmp
         assert gradescope.pick(tmp_path / "class" / student, "get_derivative") == (
             tmp_path / "class" / student / name, ""), student
     assert gradescope.pick(tmp_path / "class" / "zed", "get_derivative")[0] is None
+
+
+def test_a_batchs_own_files_beside_the_submissions_are_not_named_as_skipped(tmp_path):
+    """ux112: rerun with --out the class folder, the batch named its own gradebook.csv and summaries
+    among the files it did not grade."""
+    from grader import batch
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "ann.py").write_text("def get_derivative(x):\n    return x\n")
+    for name in ("gradebook.csv", "summary.md", "summary.html", "roster.csv"):
+        (folder / name).write_text("x")
+    skipped: list[str] = []
+    batch.discover(folder, out=folder, function="get_derivative", skipped=skipped)
+    assert skipped == ["roster.csv"]
