@@ -7,10 +7,15 @@ for each of these (rt137, ux112), told of a syntax error that `python` would sho
 logical line starts: commenting out every line that starts with `%` broke a continuation inside
 brackets (`print("%.2e"` then `% err)`), valid in Python and in IPython alike (rt137).
 
-Each line of the cell stays one line (the feedback names a notebook's lines by cell and line), so
-IPython's own lines become `pass`, or what they run (`%time g = f(x)` runs `g = f(x)`), with the
-original after a `#`. A cell magic whose body is not Python (`%%bash`, `%%writefile`, `%%script
-false`, `%%html`) is left out whole; `%%time` and `%%capture` run their body as Python, as IPython does.
+Each line of the cell stays one line (the feedback names a notebook's lines by cell and line; lines
+end where Python's own end them, at \\n, \\r\\n and \\r only: a U+2028 in a comment shifted every
+line after it, rt139), so IPython's own lines become `pass`, or what they run (`%time g = f(x)`
+runs `g = f(x)`), with the original after a `#`; the lines a backslash continues an IPython line
+onto are comments too. Cell magics at a cell's top (any number of them, looked at one at a time: a
+cell of 1,200 `%%time` lines, each handled by a call of its own, once ended the grader in a
+RecursionError, rt139): `%%time`, `%%capture` and `%%prun` run their body as Python, as IPython
+does (`%%capture NAME` binds NAME to a stand-in with empty `stdout` and `stderr`); any other
+(`%%bash`, `%%writefile`, `%%script false`, `%%html`) leaves its body out.
 """
 
 from __future__ import annotations
@@ -18,60 +23,92 @@ from __future__ import annotations
 import re
 
 # What the script runs before the first cell: IPython's display() where there is no IPython (as
-# print of its repr, the text/plain IPython shows), and the notebook's future imports, which Python
-# takes only at the top of a file.
+# print of its repr, the text/plain IPython shows), after the notebook's future imports, which
+# Python takes only at the top of a file.
 DISPLAY = '__import__("builtins").display = lambda *objects, **options: print(*map(repr, objects))'
-_PYTHON_BODY = frozenset({"time", "capture"})  # cell magics that run their body as Python, once
-_FUTURE = re.compile(r"from\s+__future__\s+import\s+[\w\s,()]+$")
-# `%time STMT` and `NAME = %time EXPR` run the statement (IPython times it); what other magics and
-# shell escapes give an assignment is none of Python's (`files = !ls`): None.
+_PYTHON_BODY = frozenset({"time", "capture", "prun"})  # cell magics that run their body as Python, once
+_CAPTURED = '{} = __import__("types").SimpleNamespace(stdout="", stderr="", outputs=[], show=lambda: None)'
+_FUTURE = re.compile(r"from\s+__future__\s+import\b")
+# `%time STMT` and `NAME = %time EXPR` run the statement (IPython times it); what a shell escape
+# gives an assignment is a list of its output lines (none here), what another magic gives, None.
 _TIMED = re.compile(r"%time\s+(?P<statement>.+)")
 _ASSIGNED = re.compile(r"(?P<target>[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*(?P<value>[%!].*)")
 _HELP = re.compile(r"\?{1,2}[\w.]+|[\w.]+(\(\))?\?{1,2}")
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def lines_of(text: str) -> list[str]:
+    """`text`'s lines as Python's tokenizer ends them (\\n, \\r\\n, \\r; not str.splitlines's U+2028,
+    form feeds and the like), without the line ends."""
+    lines = _LINE_END.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
 
 
 def python_lines(text: str) -> tuple[list[str], list[str]]:
     """The cell's lines as Python (as many as it has), and the future imports to move to the top."""
-    lines = text.splitlines()
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is not None and lines[first].lstrip().startswith("%%"):
-        magic = lines[first].strip()[2:].split()
-        skipped = first + 1 if magic and magic[0] in _PYTHON_BODY else len(lines)
-        body, _ = python_lines("\n".join(lines[skipped:])) if skipped < len(lines) else ([], [])
-        return [f"# {line}" if line.strip() else line for line in lines[:skipped]] + body, []
+    lines = lines_of(text)
     out: list[str] = []
+    start = 0
+    while start < len(lines):  # the cell magics at its top, one at a time
+        if not lines[start].strip():
+            out.append(lines[start])
+        elif lines[start].lstrip().startswith("%%"):
+            magic = lines[start].strip()[2:].split()
+            if not magic or magic[0] not in _PYTHON_BODY:
+                return out + [f"# {line}" if line.strip() else line for line in lines[start:]], []
+            named = magic[0] == "capture" and len(magic) > 1 and magic[-1].isidentifier() and \
+                not magic[-1].startswith("-")
+            out.append(_CAPTURED.format(magic[-1]) + f"  # {lines[start].strip()}" if named else
+                       f"# {lines[start]}")
+        else:
+            break
+        start += 1
     futures: list[str] = []
-    depth, quote, continued = 0, "", False
-    for line in lines:
+    depth, quote, continued, ipython = 0, "", False, False
+    future: list[str] = []  # a future import's lines while its brackets are open
+    for line in lines[start:]:
         stripped = line.strip()
         indent = line[: len(line) - len(line.lstrip())]
-        if depth == 0 and not quote and not continued and stripped:
-            if _FUTURE.fullmatch(stripped):
-                futures.append(stripped)
-                out.append(f"{indent}pass  # {stripped}: at the top of the script")
-                continue
-            python = _as_python(stripped)
-            if python is not None:
-                out.append(f"{indent}{python}")
-                continue
+        if ipython:  # a line a backslash continues an IPython line onto
+            out.append(f"{indent}# {stripped}")
+            ipython = line.endswith("\\")
+            continue
+        starts = depth == 0 and not quote and not continued and stripped
+        if future or (starts and _FUTURE.match(stripped)):
+            future.append(line)
+            depth, quote, continued = _scan(line, depth, quote)
+            out.append(f"{indent}pass  # moved to the top of the script" if len(future) == 1 else f"# {stripped}")
+            if depth == 0 and not quote and not continued:
+                futures.append(" ".join(part.split("#")[0].strip() for part in future))  # (no strings in one)
+                future = []
+            continue
+        python = _as_python(stripped) if starts else None
+        if python is not None:
+            ipython = python.startswith("pass") and stripped.endswith("\\")
+            line = f"{indent}{python}"
         out.append(line)
         depth, quote, continued = _scan(line, depth, quote)
     return out, futures
 
 
 def _as_python(stripped: str) -> str | None:
-    """An IPython line (from the start of a logical line) as Python; None where it is Python already."""
+    """An IPython line (from the start of a logical line) as Python; None where it is Python already.
+    What it runs ends the line where a backslash continues it onto the next (no comment after it)."""
     timed = _TIMED.fullmatch(stripped)
     if timed:
-        return f"{timed['statement']}  # %time"
+        return _noted(timed["statement"], "%time")
     if stripped.startswith(("%", "!")) or _HELP.fullmatch(stripped):
         return f"pass  # {stripped}"
     assigned = _ASSIGNED.fullmatch(stripped)
     if assigned:
         timed = _TIMED.fullmatch(assigned["value"])
-        value = timed["statement"] if timed else "None"
-        return f"{assigned['target']} = {value}  # {assigned['value']}"
+        value = timed["statement"] if timed else "[]" if assigned["value"].startswith("!") else "None"
+        return _noted(f"{assigned['target']} = {value}", assigned["value"] if not timed else "%time")
     return None
+
+
+def _noted(statement: str, note: str) -> str:
+    return statement if statement.endswith("\\") else f"{statement}  # {note}"
 
 
 def _scan(line: str, depth: int, quote: str) -> tuple[int, str, bool]:

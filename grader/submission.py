@@ -141,6 +141,7 @@ def notebook_script(raw: bytes) -> bytes:
         return _raises(raw, NOT_A_NOTEBOOK)
     parts: list[str] = []
     futures: list[str] = []
+    code = 0
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -148,6 +149,9 @@ def notebook_script(raw: bytes) -> bytes:
         text = "".join(line for line in text if isinstance(line, str)) if isinstance(text, list) else text
         if not isinstance(text, str):
             continue
+        code += len(text)
+        if code > MAX_SOURCE_BYTES:  # (read() says why; 16 MiB of code cost the parent 3.5 s and 560 MB, rt139)
+            return _raises(raw, TOO_LARGE)
         lines, moved = cell_syntax.python_lines(text)
         futures += moved
         parts.append(f"# In[{number}]:\n" + "\n".join(lines) + "\n")
@@ -166,7 +170,7 @@ def cell_places(script: bytes) -> dict[int, tuple[int, int]]:
     from 1) and line within that cell."""
     places: dict[int, tuple[int, int]] = {}
     cell = within = 0
-    for number, text in enumerate(script.decode("utf-8", "replace").splitlines(), 1):
+    for number, text in enumerate(cell_syntax.lines_of(script.decode("utf-8", "replace")), 1):
         if _CELL_MARK.fullmatch(text):
             cell, within = cell + 1, 0
         elif cell:
@@ -305,7 +309,7 @@ def scan(source: bytes, telltales: frozenset[str] = frozenset({"cos"})) -> tuple
     """Lines that call a telltale (cos, for sin's derivative) or finite differences: evidence for
     the feedback, never a verdict."""
     suspicious = set(SUSPICIOUS_CALLS) | telltales | {f"{name}_" for name in telltales}
-    lines = source.decode("utf-8", errors="replace").splitlines()
+    lines = cell_syntax.lines_of(source.decode("utf-8", errors="replace"))  # (numbered as Python numbers them)
     hits = []
     for node in _calls(source):
         name = _called(node)
