@@ -91,7 +91,8 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
                           True)
         elif is_source(entry) or (stat.S_ISLNK(mode) and entry.is_dir()):
             problem = refusal(entry)
-            job = Job(entry.stem, None, f"{entry.name}: {problem}", True) if problem else Job(entry.stem, entry)
+            job = Job(_student_of(entry), None, f"{entry.name}: {problem}", True) if problem else \
+                Job(_student_of(entry), entry)
         elif stat.S_ISREG(mode) and (other := _other_file(entry, function)) is not None:
             job = other
         else:
@@ -101,10 +102,17 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
                 skipped.append(safe_text.line(entry.name, 200))
             continue
         found.setdefault(job.student, []).append((entry.name + ("/" if stat.S_ISDIR(mode) else ""), job))
+    jobs = [_one(student, claims) for student, claims in found.items()]
+    if beside:
+        # A student's results folder where a submission lies (the file `alice`, Python without a
+        # suffix): moved aside for the results, it was no longer there on the next run (rt139).
+        submitted = {job.path for job in jobs if job.path is not None}
+        jobs = [Job(job.student, None, f"{job.path.name}: its results would go where it lies; name it "
+                    f"{job.student}.py", True) if job.path is not None and folder / job.student in submitted else job
+                for job in jobs]
     # A row's note names files of the student's choosing (rt138's held escape sequences and a newline,
     # raw in gradebook.csv and summary.html): made safe once, here.
-    return [replace(job, problem=safe_text.line(job.problem, 500)) for job in
-            (_one(student, claims) for student, claims in found.items())]
+    return [replace(job, problem=safe_text.line(job.problem, 500)) for job in jobs]
 
 
 # What a batch writes beside the students' folders: a student with one of these names would have
@@ -185,12 +193,19 @@ NO_FILE = "no .py file"
 ARCHIVES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar")
 
 
+def _student_of(path: Path) -> str:
+    """The student a file is named for: its stem, and without a second source suffix (alice.py.ipynb
+    is alice's, as yuri.py.txt is yuri's: as "alice.py" its results folder was alice.py, moved aside
+    for them, rt139)."""
+    return path.stem.removesuffix(Path(path.stem).suffix) if is_source(Path(path.stem)) else path.stem
+
+
 def _other_file(path: Path, function: str) -> Job | None:
     """A student's file of a suffix that is neither .py nor .ipynb, or None for a file that is no
     student's (a roster, a README): an archive is an upload not yet unpacked, and a file that
     defines `function` is Python under another name (a browser's .txt, yuri.py.txt), as `grader
     check` reads it."""
-    student = path.stem.removesuffix(Path(path.stem).suffix) if is_source(Path(path.stem)) else path.stem
+    student = _student_of(path)
     if path.suffix.lower() in ARCHIVES:
         student = student[:-4] if student.lower().endswith(".tar") else student  # erin.tar.gz
         return Job(student, None, f"{path.name}: an archive; unpack it (into a folder {student}/) and run again",

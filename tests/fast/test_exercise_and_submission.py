@@ -447,3 +447,23 @@ def test_a_batchs_own_files_beside_the_submissions_are_not_named_as_skipped(tmp_
     skipped: list[str] = []
     batch.discover(folder, out=folder, function="get_derivative", skipped=skipped)
     assert skipped == ["roster.csv"]
+
+
+def test_where_results_go_beside_the_submissions_no_results_folder_is_a_submission(tmp_path):
+    """rt139: alice.py.ipynb was student "alice.py", whose results folder went where alice.py lay (moved
+    aside for it, alice was gone from the next run's gradebook); a file `bob` without a suffix that
+    defines the function would have been its own results folder."""
+    from grader import batch
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    honest = "def get_derivative(x):\n    return x\n"
+    (folder / "alice.py").write_text(honest)
+    (folder / "alice.py.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": honest}]}))
+    (folder / "bob").write_text(honest)
+    jobs = {job.student: job for job in batch.discover(folder, out=folder, function="get_derivative")}
+    assert sorted(jobs) == ["alice", "bob"] and jobs["alice"].path == folder / "alice.py", jobs
+    assert jobs["bob"].path is None and jobs["bob"].problem == "bob: its results would go where it lies; name it " \
+        "bob.py", jobs["bob"]
+    elsewhere = {job.student: job for job in batch.discover(folder, out=tmp_path / "out", function="get_derivative")}
+    assert elsewhere["bob"].path == folder / "bob"
