@@ -21,6 +21,7 @@ MAX_SOURCE_BYTES = 1 << 20  # of a script, a notebook's code cells included
 # Of a notebook, outputs included: a few plots saved with it make megabytes (ux112's 4.8 MB notebook,
 # its code a few lines, was "not a solution file" for the self-check and a grader error in a batch).
 MAX_NOTEBOOK_BYTES = 16 << 20
+MAX_HASHED_BYTES = 1 << 30  # of a file too large to read, to tell two apart (with its size past that)
 SUSPICIOUS_CALLS = {"gradient": "uses finite differences (torch.gradient)"}  # besides the exercise's telltales
 
 
@@ -61,14 +62,21 @@ def read(path: Path) -> Submission:
             raise SubmissionError(f"{path}: not a regular file")
         notebook = path.suffix.lower() == ".ipynb"
         source = handle.read((MAX_NOTEBOOK_BYTES if notebook else MAX_SOURCE_BYTES) + 1)
-        size = os.fstat(fd).st_size
-    if notebook and len(source) <= MAX_NOTEBOOK_BYTES:
+        too_large = len(source) > (MAX_NOTEBOOK_BYTES if notebook else MAX_SOURCE_BYTES)
+        if too_large:  # the whole file's hash stands for it (the part read once did: rt139's two "identical")
+            whole = hashlib.sha256(source)
+            for _ in range(MAX_HASHED_BYTES >> 20):
+                chunk = handle.read(1 << 20)
+                if not chunk:
+                    break
+                whole.update(chunk)
+            source = whole.digest() + str(os.fstat(fd).st_size).encode()
+    if notebook and not too_large:
         source = notebook_script(source)
-    if len(source) > MAX_SOURCE_BYTES:
+    if too_large or len(source) > MAX_SOURCE_BYTES:
         # Graded as a file that does not load, and says why: a path refused here was a grader error
         # in a batch and "the autograder failed" on Gradescope, where the student alone can fix it.
-        # (What was read and the size stand for the file, which is never read whole.)
-        return Submission(path, _raises(source + str(size).encode(), TOO_LARGE))
+        return Submission(path, _raises(source, TOO_LARGE))
     return Submission(path, source if notebook else _utf8(source))
 
 
@@ -110,10 +118,15 @@ def scripts_first(paths: list[Path]) -> list[Path]:
 
 def in_question(paths: list[Path], function: str) -> tuple[list[Path], bool]:
     """Of a student's several source files, those that may be the submission (one: it), and whether
-    they are the ones that define `function`: those that do where any does (a .py before a notebook
-    among them), else the .py files (or the notebooks). The same for a batch and for Gradescope: a
+    they are the ones that define `function`: those that define it most surely where any does (a def
+    before a binding, as `plot.py`'s `get_derivative = solution.get_derivative`; a .py before a
+    notebook among them), else the .py files (or the notebooks). The same for a batch and for Gradescope: a
     notebook beside a scratch.py that defines nothing was passed over for the scratch.py (rt137)."""
-    defining = [p for p in paths if defines(p, function)] if len(paths) > 1 and function else []
+    if len(paths) <= 1 or not function:
+        return scripts_first(paths), False
+    how = {p: definition(p, function) for p in paths}
+    surest = max(how.values())
+    defining = [p for p in paths if how[p] == surest] if surest else []
     return scripts_first(defining or paths), bool(defining)
 
 
@@ -197,26 +210,50 @@ _KINDS = ((stat.S_ISLNK, "a symbolic link; only regular files are graded (submit
 
 
 def defines(path: Path, function: str, compiles: bool = False) -> bool:
-    """Whether the file at `path` (read once, and only if it is a regular file) defines `function` at
-    the start of a line: which of a student's several .py files is the submission, the same for a
-    batch and for Gradescope. With `compiles`, it must also be Python that compiles: a file of
-    another suffix is a submission only then (a README quoting `def get_derivative(x):` is not)."""
+    """Whether the file at `path` (read once, and only if it is a regular file) defines `function`:
+    which of a student's several files is the submission, the same for a batch and for Gradescope.
+    With `compiles`, it must also be Python that compiles: a file of another suffix is a submission
+    only then (a README quoting `def get_derivative(x):` is not)."""
+    return definition(path, function, compiles) > 0
+
+
+DEFINED, BOUND, NONE = 2, 1, 0  # how a file defines a function (definition), the surest first
+
+
+def definition(path: Path, function: str, compiles: bool = False) -> int:
+    """How the file at `path` defines `function` at its top level (within an if or a try too): by
+    a def (DEFINED), by binding the name to a value (BOUND: `get_derivative = lambda x: ...`, what
+    a factory or torch.compile returns, rt137), or not at all (NONE). Read as Python: a line in a
+    docstring that binds the name is none (rt139's notes.py was graded over a notebook). A file that
+    does not compile defines it where a line starts with the def (its syntax error is then its
+    feedback), unless `compiles`; a file too large to read, where it may (read says why)."""
     try:
         raw = read(path).source
     except SubmissionError:
-        return False
-    source = raw.decode("utf-8", errors="replace")
-    # A def, or a name bound at the top level (rt137: `get_derivative = lambda x: ...`, or what a
-    # factory, functools.partial or torch.compile returns, beside a plot.py, was "none defining").
-    name = re.escape(function)
-    if re.search(rf"^(\s*(async\s+)?def\s+{name}\s*\(|{name}\s*(:[^=\n]*)?=(?!=))", source, re.MULTILINE) is None:
-        return False
-    if compiles:
-        try:
-            ast.parse(raw)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return False
-    return True
+        return NONE
+    if raw.startswith(b'_file = "') and TOO_LARGE.encode() in raw[:200]:
+        return NONE if compiles else BOUND
+    try:
+        tree = ast.parse(raw)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        if compiles:
+            return NONE
+        pattern = rf"^\s*(async\s+)?def\s+{re.escape(function)}\s*\("
+        return DEFINED if re.search(pattern.encode(), raw, re.MULTILINE) else NONE
+    found = NONE
+    statements = list(tree.body)
+    while statements:
+        node = statements.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function:
+            return DEFINED
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AnnAssign) and node.value is not None else []
+        if any(isinstance(t, ast.Name) and t.id == function for t in targets):
+            found = BOUND
+        if isinstance(node, ast.If | ast.Try | ast.With):
+            statements += [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
+                           *(s for handler in getattr(node, "handlers", []) for s in handler.body)]
+    return found
 
 
 def refusal(path: Path) -> str:

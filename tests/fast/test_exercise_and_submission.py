@@ -56,6 +56,9 @@ def test_a_file_too_large_to_read_is_a_file_that_does_not_load_and_a_notebooks_o
     other = tmp_path / "other.py"
     other.write_bytes(b"#" * (submission.MAX_SOURCE_BYTES + 2))
     assert submission.read(other).sha256 != submission.read(big).sha256
+    same_size = tmp_path / "same_size.py"  # (rt139: alike in the first MiB, one size: "identical submissions")
+    same_size.write_bytes(b"#" * submission.MAX_SOURCE_BYTES + b"x")
+    assert submission.read(same_size).sha256 != submission.read(big).sha256
     plot = "iVBORw0KGgo" + "A" * (4 << 20)
     cells = [{"cell_type": "code", "source": "import torch\ndef get_derivative(x):\n    return x\n",
               "outputs": [{"output_type": "display_data", "data": {"image/png": plot}}]}]
@@ -407,7 +410,7 @@ def test_file_names_in_a_rows_note_and_in_what_was_skipped_are_made_safe(tmp_pat
     assert "␛[2Jnotes␤=1+1.dat" in jobs["carol"].problem and skipped == ["␛]0;owned␇␤FORGED.txt"], notes
 
 
-def test_the_file_that_defines_the_function_is_picked_among_a_students_files(tmp_path):
+def test_the_file_that_defines_the_function_is_picked_among_a_students_files(tmp_path, monkeypatch):
     """rt137: a notebook beside a scratch.py that defines nothing had the scratch.py graded (0/10), and
     `get_derivative = lambda x: ...` or a factory's result beside a plot.py was "none defining" in a
     batch and on Gradescope. A notebook beside its own export is still graded on the .py."""
@@ -419,8 +422,15 @@ def test_the_file_that_defines_the_function_is_picked_among_a_students_files(tmp
                "carol": {"solution.py": "import torch\nget_derivative = lambda x: x\n", "plot.py": "import torch\n"},
                "dave": {"solution.py": "get_derivative: object = make(torch.sin)\n", "plot.py": "x == 1\n"},
                "bob": {"hw.ipynb": json.dumps(cells), "hw.py": honest},
-               "zed": {"a.py": honest, "b.py": honest, "c.ipynb": json.dumps(cells)}}
-    picked = {"erin": "exercise_2_5.ipynb", "carol": "solution.py", "dave": "solution.py", "bob": "hw.py"}
+               "zed": {"a.py": honest, "b.py": honest, "c.ipynb": json.dumps(cells)},
+               # (rt139) a docstring's line binding the name; a def before a binding of it; a notebook too
+               # large to read before a scratch file that defines nothing
+               "gina": {"hw.ipynb": json.dumps(cells), "notes.py": '"""\nget_derivative = lambda x: x\n"""\n'},
+               "jane": {"solution.py": honest, "plot.py": "import solution\nget_derivative = solution.get_derivative"},
+               "ivan": {"hw.ipynb": json.dumps(cells) + " " * 2000, "scratch.py": "x = 1\n"}}
+    picked = {"erin": "exercise_2_5.ipynb", "carol": "solution.py", "dave": "solution.py", "bob": "hw.py",
+              "gina": "hw.ipynb", "jane": "solution.py", "ivan": "hw.ipynb"}
+    monkeypatch.setattr(submission, "MAX_NOTEBOOK_BYTES", 1000)  # (ivan's notebook is larger)
     for student, files in folders.items():
         (tmp_path / "class" / student).mkdir(parents=True)
         for name, text in files.items():
