@@ -61,6 +61,7 @@ FILE_MIB = 64  # each file the child writes (RLIMIT_FSIZE)
 _PR_SET_NO_NEW_PRIVS = 38
 _PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 _PR_CAPBSET_DROP, _PR_SET_SECUREBITS, _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 24, 28, 47, 4
 # SECBIT_NOROOT and SECBIT_NO_CAP_AMBIENT_RAISE on, SECBIT_NO_SETUID_FIXUP and SECBIT_KEEP_CAPS off,
 # all four locked: uid 0 gets no capabilities from anything, ever again.
@@ -822,6 +823,10 @@ def seccomp_program() -> bytes | None:
         # user namespace, what the grader kills is that holder; without a cgroup, a child that had
         # cleared the signal and left the group outlived the kill.
         rules.add_rule(denied, "prctl", _low32(seccomp, 0, _PR_SET_PDEATHSIG))
+        # Nor make itself unreadable to the grader (not dumpable): without CAP_SYS_PTRACE (a
+        # container's root) the grader then could not read /proc/PID/io, and rt139's child made the
+        # disk write 1.5 GiB past the bound folder.py keeps with it, at 9.53.
+        rules.add_rule(denied, "prctl", _low32(seccomp, 0, _PR_SET_DUMPABLE))
         # A private futex hash of the size asked for (Linux 6.16) is kernel memory that no limit of
         # the process counts: without a cgroup a red team's child took 1 GiB per call, 7 GiB with
         # 3.4 GiB of its own. "Invalid", as a kernel without it answers; glibc asks for none.

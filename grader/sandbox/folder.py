@@ -110,6 +110,10 @@ class FolderWatch:
         self.allowed = (f"{limit >> 20} MiB and {self.MAX_ENTRIES:,} files and folders there, {MAX_DEPTH} deep, "
                         f"and {MAX_WRITTEN_MIB:,} MiB written to the disk in all")
         self._folder, self._pid, self._limit, self._stop = folder, pid, limit, stop
+        # Whether what the child makes the disk write can be counted: /proc/PID/io needs the right to
+        # trace it (a grader without CAP_SYS_PTRACE, as a container's root, has none over a child of
+        # another uid). Where it cannot, the layers say so rather than bound nothing in silence.
+        self.counts_writes = _written(pid) is not None
         try:
             self._pidfd: int | None = os.pidfd_open(pid)
         except OSError:  # a kernel before 5.3: counted while it runs
@@ -197,16 +201,23 @@ def exceeded(usage: Usage, limit: int, most: int) -> str:
 
 def _rewritten(pid: int) -> str:
     """Why a child `pid` that made the host's disk write too much is stopped ("" where it is not, or
-    has ended). A kernel without task I/O accounting has no /proc/PID/io: nothing bounds it there."""
+    has ended, or where /proc/PID/io cannot be read: FolderWatch.counts_writes)."""
+    written = _written(pid)
+    if written is not None and written > MAX_WRITTEN_MIB << 20:
+        return f"making the disk write more than {MAX_WRITTEN_MIB:,} MiB (files written over and over)"
+    return ""
+
+
+def _written(pid: int) -> int | None:
+    """What process `pid` made the disk write (dirtied for it, less what it truncated before it was
+    written); None where that cannot be read (no such process, no right to trace it, a kernel without
+    task I/O accounting)."""
     try:
         with open(f"/proc/{pid}/io", "rb") as io:
             fields = dict(line.split(b": ") for line in io.read().splitlines())
-        written = int(fields[b"write_bytes"]) - int(fields[b"cancelled_write_bytes"])
+        return int(fields[b"write_bytes"]) - int(fields[b"cancelled_write_bytes"])
     except (OSError, ValueError, KeyError):
-        return ""
-    if written > MAX_WRITTEN_MIB << 20:
-        return f"making the disk write more than {MAX_WRITTEN_MIB:,} MiB (files written over and over)"
-    return ""
+        return None
 
 
 def _wait_until_stopped(pid: int) -> None:

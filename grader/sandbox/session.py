@@ -422,7 +422,8 @@ class Session(Requests):
         if not (isinstance(layers, list) and TMPFS_LAYER in layers):
             self.folder_watch = FolderWatch(self.workdir, _runs_the_submission(self.process.pid), FOLDER_MIB << 20,
                                             self._kill_group)
-            self.outer_layers = (*self.outer_layers, DISK_LAYER)
+            self.outer_layers = (*self.outer_layers, DISK_LAYER if self.folder_watch.counts_writes else
+                                 DISK_LAYER + "; what it makes the disk write not counted (no access to /proc/PID/io)")
 
     def _death(self, doing: str) -> Ended:
         code = self._exit_status()

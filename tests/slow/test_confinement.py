@@ -780,7 +780,22 @@ def test_without_a_tmpfs_a_file_rewritten_over_and_over_stops_past_what_the_disk
     assert "stopped for making the disk write more than 1,024 MiB" in loads.message, loads.message
     # (past the bound by what it writes between two counts: 1 GiB is 2048 of these lines at most)
     assert "rewrote 2048 MiB" not in outcome.stdout, outcome.stdout
+    assert "PR_SET_DUMPABLE refused: errno 1" in outcome.stdout, outcome.stdout
     still_grades(grade_file, sin)
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="no setpriv to drop CAP_SYS_PTRACE")
+def test_a_grader_without_cap_sys_ptrace_still_bounds_what_the_disk_writes(tmp_path):
+    """rt139: as a container's root (no CAP_SYS_PTRACE), a child that made itself not dumpable hid
+    /proc/PID/io from the grader, and the disk wrote 1.5 GiB at 9.53, past the 1 GiB bound."""
+    env = {**os.environ, "GRADER_SANDBOX_SKIP": "namespaces"}
+    command = ["setpriv", "--bounding-set=-sys_ptrace", "--inh-caps=-sys_ptrace", sys.executable, "-m", "grader",
+               "grade", str(HOSTILE / "rewrites_a_file_to_disk.py"), "--out", str(tmp_path), "--no-plot", "--quiet"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600)
+    assert done.returncode == 0, done.stderr
+    data = json.loads((tmp_path / "result.json").read_text())
+    assert data["status"] == "load_error" and "PR_SET_DUMPABLE refused" in data["output"]["stdout"], data["output"]
+    assert "stopped for making the disk write more than 1,024 MiB" in data["checks"][0]["message"], data["checks"][0]
 
 
 @pytest.mark.parametrize("host", ["root", "container"])
