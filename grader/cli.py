@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _standard_streams_open()
     args = build_parser().parse_args(argv)
     if args.command == "gradescope" and args.action == "run":
         from grader import gradescope
@@ -110,6 +111,20 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print("grader: the grader itself failed (not the submission); the traceback is above", file=sys.stderr)
         return EXIT_GRADER
+
+
+def _standard_streams_open() -> None:
+    """/dev/null where the grader was started with stdin, stdout or stderr closed (`grader ... >&-`):
+    a descriptor made later took the number, and the sandbox's set-up failed on it, so that an
+    honest file was the grader's error after 60 s (rt139). What would have been printed is lost."""
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            opened = os.open(os.devnull, os.O_RDWR)  # (the lowest free number: this one)
+            if opened != fd:
+                os.dup2(opened, fd)
+                os.close(opened)
 
 
 class Stopped(BaseException):

@@ -276,3 +276,12 @@ def test_a_closed_stdout_keeps_the_exit_status_and_the_junit_report(tmp_path, co
     stderr = child.stderr.read().decode()
     assert child.wait(timeout=300) == status, stderr
     assert (out / "junit.xml").is_file() and "Traceback" not in stderr, stderr
+
+
+def test_a_grader_started_with_stdout_closed_grades(tmp_path):
+    """rt139: `grader grade honest.py ... >&-` was the grader's error after 60 s (a descriptor made
+    later took number 1, and the sandbox's set-up failed on it)."""
+    command = f"{sys.executable} -m grader grade {SUBMISSIONS / 'honest_backward.py'} --out {tmp_path} --no-plot >&-"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert result(tmp_path)["score"] == 10
