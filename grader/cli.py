@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import os
 import signal
 import sys
@@ -16,7 +17,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from grader import __version__
 
@@ -116,7 +117,11 @@ def main(argv: list[str] | None = None) -> int:
 def _standard_streams_open() -> None:
     """/dev/null where the grader was started with stdin, stdout or stderr closed (`grader ... >&-`):
     a descriptor made later took the number, and the sandbox's set-up failed on it, so that an
-    honest file was the grader's error after 60 s (rt139). What would have been printed is lost."""
+    honest file was the grader's error after 60 s (rt139); and Python's sys.stderr, None then, failed
+    every sandbox child forked from this process (faulthandler, rt140). What would have been printed
+    is lost. And stderr whose reader has gone (`2>&1 | true`) loses what is written to it, and no
+    more: rich's progress bar ended a batch on it (no gradebook), and a --fail-under's message made
+    the exit status 0 (rt140)."""
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)
@@ -125,6 +130,50 @@ def _standard_streams_open() -> None:
             if opened != fd:
                 os.dup2(opened, fd)
                 os.close(opened)
+            os.set_inheritable(fd, True)  # (os.open's are not: the batch's workers started without it)
+    if sys.stdin is None:
+        sys.stdin = open(0, closefd=False)  # noqa: SIM115 - for the process's life
+    if sys.stdout is None:
+        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    sys.stderr = _Unbroken(sys.stderr if sys.stderr is not None else open(2, "w", closefd=False))  # noqa: SIM115
+
+
+class _Unbroken(io.TextIOBase):
+    """A text stream that, once its reader has gone, drops what is written to it instead of raising."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__()
+        self._stream, self._gone = stream, False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                self._stream.write(text)
+            except (BrokenPipeError, ValueError):
+                self._went()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except (BrokenPipeError, ValueError):
+                self._went()
+
+    def _went(self) -> None:
+        self._gone = True
+        with contextlib.suppress(OSError):  # (so that Python's own flush at exit fails no more)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+
+    def fileno(self) -> int:
+        return int(self._stream.fileno())
+
+    def isatty(self) -> bool:
+        return not self._gone and bool(self._stream.isatty())
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return str(getattr(self._stream, "encoding", "utf-8"))
 
 
 class Stopped(BaseException):

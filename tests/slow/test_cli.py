@@ -285,3 +285,30 @@ def test_a_grader_started_with_stdout_closed_grades(tmp_path):
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert done.returncode == 0, done.stderr
     assert result(tmp_path)["score"] == 10
+
+
+@pytest.mark.parametrize("redirect", ["2>&-", "2>&1 | true", ">&- 2>&-"])
+def test_a_batch_with_stderr_closed_or_gone_grades_and_writes_its_gradebook(tmp_path, redirect):
+    """rt140: `batch ... 2>&-` failed every student (sys.stderr None in the workers, their /dev/null
+    not inherited), and with stderr's reader gone rich's progress bar ended the batch: no gradebook."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("honest_backward", "cheat_cos"):
+        (folder / f"{name}.py").write_bytes((SUBMISSIONS / f"{name}.py").read_bytes())
+    out = tmp_path / "out"
+    command = f"{sys.executable} -m grader batch {folder} --out {out} -j 2 --no-plot {redirect}"
+    command += "; exit ${PIPESTATUS[0]}"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    rows = (out / "gradebook.csv").read_text()
+    assert "honest_backward,10.0,10.0,graded" in rows and "cheat_cos,1.0,10.0,graded" in rows, rows
+
+
+@pytest.mark.parametrize("command", ["grade", "check"])
+def test_fail_under_holds_with_stderr_gone(tmp_path, command):
+    """rt140: `grade wrong.py --fail-under 5 2>&1 | true` exited 0: the message below the score, on a
+    stderr whose reader had gone, raised BrokenPipeError, taken for stdout's."""
+    line = (f"{sys.executable} -m grader {command} {SUBMISSIONS / 'cheat_cos.py'} --out {tmp_path} --no-plot "
+            "--fail-under 5 2>&1 | true; exit ${PIPESTATUS[0]}")
+    done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 1, (done.stdout, done.stderr)
