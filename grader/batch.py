@@ -74,18 +74,21 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
     if not folder.is_dir():
         raise SubmissionError(f"{folder}: not a folder of submissions")
     found: dict[str, list[tuple[str, Job]]] = {}  # each student id, and the entries that claim it
-    results = out.resolve() if out is not None else None
-    beside = results == folder.resolve()  # results written into the class folder itself
+    # (os.path.realpath: Path.resolve raised on rt140's symlink loop, and the whole batch ended)
+    results = Path(os.path.realpath(out)) if out is not None else None
+    beside = results == Path(os.path.realpath(folder))  # results written into the class folder itself
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith((".", "_")) or (results is not None and entry.resolve() == results):
+        if entry.name.startswith((".", "_")) or (results is not None and Path(os.path.realpath(entry)) == results):
             continue
         mode = entry.lstat().st_mode
         if stat.S_ISDIR(mode):
             try:
-                if beside and (entry / "result.json").is_file() and \
-                        not any(p.suffix.lower() == ".py" for p in entry.iterdir()):
-                    continue  # this batch's own results for a student, written beside the submissions
                 job = _student_folder(entry, beside, function)
+                if beside and job.path is None and (entry / "result.json").is_file():
+                    # This batch's own results for a student, written beside the submissions: only
+                    # where there is nothing else to grade (a folder with a result.json and no .py
+                    # was, and a rerun dropped each notebook's, nested file's and .txt's student, rt140).
+                    continue
             except OSError as err:  # a folder of mode 0111 stopped the whole class's batch (not as root)
                 job = Job(entry.name, None, f"{entry.name}/: cannot be read ({err.strerror}); make it readable",
                           True)

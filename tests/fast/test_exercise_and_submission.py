@@ -477,3 +477,26 @@ def test_where_results_go_beside_the_submissions_no_results_folder_is_a_submissi
         "bob.py", jobs["bob"]
     elsewhere = {job.student: job for job in batch.discover(folder, out=tmp_path / "out", function="get_derivative")}
     assert elsewhere["bob"].path == folder / "bob"
+
+
+def test_a_rerun_beside_the_submissions_keeps_every_student_and_a_symlink_loop_ends_nothing(tmp_path):
+    """rt140: where results go beside the submissions, a student's folder holding result.json and no
+    .py was taken for the batch's own results, so a rerun dropped every notebook's, nested file's
+    and .txt's student; and a symlink loop at the class folder's top ended the whole batch."""
+    from grader import batch
+
+    folder = tmp_path / "class"
+    honest = "def get_derivative(x):\n    return x\n"
+    for path, text in {"alice/solution.ipynb": json.dumps({"cells": [{"cell_type": "code", "source": honest}]}),
+                       "dave/hw/sol.py": honest, "erin/solution.txt": honest, "bob.py": honest}.items():
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(text)
+    for student in ("alice", "dave", "erin", "bob"):  # what the first run wrote beside them
+        (folder / student).mkdir(exist_ok=True)
+        (folder / student / "result.json").write_text("{}")
+    (folder / "loop").symlink_to(folder / "loop")
+    (folder / "a2").symlink_to(folder / "b2")
+    (folder / "b2").symlink_to(folder / "a2")
+    jobs = {job.student: job for job in batch.discover(folder, out=folder, function="get_derivative")}
+    assert {s: j.path.name for s, j in jobs.items() if j.path is not None} == {
+        "alice": "solution.ipynb", "dave": "sol.py", "erin": "solution.txt", "bob": "bob.py"}, jobs
