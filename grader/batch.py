@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
+import functools
 import multiprocessing
 import os
 import secrets
@@ -152,8 +153,9 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
     solution.py beside a plot.py was "missing" in a batch and graded on Gradescope); with
     `results_here`, the folder must also take their results (one of mode 0555 made a cos cheat read
     as the grader's failure, run after run)."""
-    files = sorted(p for p in folder.iterdir() if is_source(p) and not p.name.startswith("."))
-    files = files or _nested_sources(folder)
+    top = sorted(p for p in folder.iterdir() if is_source(p) and not p.name.startswith("."))
+    nested = functools.cache(lambda: _nested_sources(folder))  # (walked only where it is needed)
+    files = top or nested()
     if not files:  # (wendy/solution.txt: Python under another name, or an archive, or nothing to grade)
         others = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and stat.S_ISREG(p.lstat().st_mode)]
         # (each read up to submission.MAX_SOURCE_BYTES: a folder of thousands of files costs 50 reads)
@@ -170,7 +172,8 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
             shown = ", ".join(p.name for p in others[:3]) + (", …" if len(others) > 3 else "")
             return Job(folder.name, None, f"{NO_FILE} (it holds {shown})", stand_in=True)
     readable = [p for p in files if not refusal(p)]
-    regular, by_definition = in_question(readable, function)
+    regular, by_definition = in_question([p for p in top if not refusal(p)], function,
+                                         lambda: [p for p in nested() if not refusal(p)])
     defining = regular if by_definition else []
     if len(regular) == 1 and results_here and not os.access(folder, os.W_OK | os.X_OK):
         return Job(folder.name, None, f"{folder.name}/: the grader may not write its results there; make it "

@@ -144,7 +144,7 @@ def pick(folder: Path, function: str) -> tuple[Path | None, str]:
     shown = sorted(p for p in folder.rglob("*")
                    if not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts))
     files = [p for p in shown if is_source(p)]
-    candidates, defining = in_question(files, function)
+    candidates, defining = in_question([p for p in files if p.parent == folder], function, lambda: files)
     if len(candidates) == 1:
         return candidates[0], ""
     if not files:

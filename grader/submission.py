@@ -116,18 +116,29 @@ def scripts_first(paths: list[Path]) -> list[Path]:
     return scripts or paths
 
 
-def in_question(paths: list[Path], function: str) -> tuple[list[Path], bool]:
-    """Of a student's several source files, those that may be the submission (one: it), and whether
-    they are the ones that define `function`: those that define it most surely where any does (a def
-    before a binding, as `plot.py`'s `get_derivative = solution.get_derivative`; a .py before a
-    notebook among them), else the .py files (or the notebooks). The same for a batch and for Gradescope: a
-    notebook beside a scratch.py that defines nothing was passed over for the scratch.py (rt137)."""
-    if len(paths) <= 1 or not function:
-        return scripts_first(paths), False
-    how = {p: definition(p, function) for p in paths}
-    surest = max(how.values())
-    defining = [p for p in paths if how[p] == surest] if surest else []
-    return scripts_first(defining or paths), bool(defining)
+def in_question(top: list[Path], function: str, below: Callable[[], list[Path]] = list) -> tuple[list[Path], bool]:
+    """Of a student's source files at the top of their folder (`top`) and in folders below it
+    (`below`, looked at only where none at the top defines `function`), those that may be the
+    submission (one: it), and whether they are the ones that define it: those that define it most
+    surely where any does (a def before a binding, as `plot.py`'s `get_derivative =
+    solution.get_derivative`; a .py before a notebook among them), else the files at the top (or
+    below, where there are none at the top), the .py ones first. The same for a batch and for
+    Gradescope: a notebook beside a scratch.py that defines nothing was passed over for the
+    scratch.py (rt137), and the two picked differently between a top-level file and an old/ or src/
+    folder's (rt140)."""
+    if not function:
+        return scripts_first(top or below()), False
+    for paths in (top, None):
+        paths = paths if paths is not None else [p for p in below() if p not in top]
+        how = {p: definition(p, function) for p in paths}
+        surest = max(how.values(), default=NONE)
+        if surest:
+            defining = [p for p in paths if how[p] == surest]
+            shallowest = min(len(p.parts) for p in defining)  # (src/sol.py before old/v1/sol.py)
+            return scripts_first([p for p in defining if len(p.parts) == shallowest]), True
+        if paths is not top and not top:
+            return scripts_first(paths), False
+    return scripts_first(top), False
 
 
 def is_blank(source: bytes) -> bool:

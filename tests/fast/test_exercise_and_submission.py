@@ -427,16 +427,23 @@ def test_the_file_that_defines_the_function_is_picked_among_a_students_files(tmp
                # large to read before a scratch file that defines nothing
                "gina": {"hw.ipynb": json.dumps(cells), "notes.py": '"""\nget_derivative = lambda x: x\n"""\n'},
                "jane": {"solution.py": honest, "plot.py": "import solution\nget_derivative = solution.get_derivative"},
-               "ivan": {"hw.ipynb": json.dumps(cells) + " " * 2000, "scratch.py": "x = 1\n"}}
+               "ivan": {"hw.ipynb": json.dumps(cells) + " " * 2000, "scratch.py": "x = 1\n"},
+               # (rt140) a batch and Gradescope picked differently between the top and folders below it
+               "kim": {"exploration.ipynb": json.dumps({"cells": []}), "src/solution.py": honest},
+               "lea": {"hw.ipynb": json.dumps(cells), "old/solution.py": honest},
+               "max": {"solution.py": honest, "old/solution.py": honest, "old/v1/solution.py": honest}}
     picked = {"erin": "exercise_2_5.ipynb", "carol": "solution.py", "dave": "solution.py", "bob": "hw.py",
-              "gina": "hw.ipynb", "jane": "solution.py", "ivan": "hw.ipynb"}
+              "gina": "hw.ipynb", "jane": "solution.py", "ivan": "hw.ipynb", "kim": "src/solution.py",
+              "lea": "hw.ipynb", "max": "solution.py"}
     monkeypatch.setattr(submission, "MAX_NOTEBOOK_BYTES", 1000)  # (ivan's notebook is larger)
     for student, files in folders.items():
         (tmp_path / "class" / student).mkdir(parents=True)
         for name, text in files.items():
+            (tmp_path / "class" / student / name).parent.mkdir(parents=True, exist_ok=True)
             (tmp_path / "class" / student / name).write_text(text)
     jobs = {job.student: job for job in batch.discover(tmp_path / "class", function="get_derivative")}
-    assert {s: j.path.name for s, j in jobs.items() if j.path is not None} == picked, jobs
+    assert {s: str(j.path.relative_to(tmp_path / "class" / s)) for s, j in jobs.items() if j.path is not None} == \
+        picked, jobs
     assert jobs["zed"].problem == "2 of its 3 files define get_derivative(x): a.py, b.py; keep one", jobs["zed"]
     for student, name in picked.items():
         assert gradescope.pick(tmp_path / "class" / student, "get_derivative") == (
