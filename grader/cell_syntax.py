@@ -33,7 +33,10 @@ _FUTURE = re.compile(r"from\s+__future__\s+import\b")
 # gives an assignment is a list of its output lines (none here), what another magic gives, None.
 _TIMED = re.compile(r"%time\s+(?P<statement>.+)")
 _ASSIGNED = re.compile(r"(?P<target>[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*(?P<value>[%!].*)")
-_HELP = re.compile(r"\?{1,2}[\w.]+|[\w.]+(\(\))?\?{1,2}")
+_HELP = re.compile(r"\?{1,2}\s*[\w.*]+|[\w.*]+(\(\))?\?{1,2}")
+# Prompts pasted with the code (IPython strips them where a cell's first line has one): the classic
+# `>>> ` and `... `, and IPython's own `In [1]: ` and `   ...: `.
+_PROMPTS = (re.compile(r">>> ?|\.\.\. ?"), re.compile(r"In \[\d+\]: ?|\s*\.\.\.+: ?"))
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
@@ -46,7 +49,7 @@ def lines_of(text: str) -> list[str]:
 
 def python_lines(text: str) -> tuple[list[str], list[str]]:
     """The cell's lines as Python (as many as it has), and the future imports to move to the top."""
-    lines = lines_of(text)
+    lines = _without_prompts(lines_of(text))
     out: list[str] = []
     start = 0
     while start < len(lines):  # the cell magics at its top, one at a time
@@ -56,9 +59,8 @@ def python_lines(text: str) -> tuple[list[str], list[str]]:
             magic = lines[start].strip()[2:].split()
             if not magic or magic[0] not in _PYTHON_BODY:
                 return out + [f"# {line}" if line.strip() else line for line in lines[start:]], []
-            named = magic[0] == "capture" and len(magic) > 1 and magic[-1].isidentifier() and \
-                not magic[-1].startswith("-")
-            out.append(_CAPTURED.format(magic[-1]) + f"  # {lines[start].strip()}" if named else
+            name = next((word for word in magic[1:] if not word.startswith("-")), "") if magic[0] == "capture" else ""
+            out.append(_CAPTURED.format(name) + f"  # {lines[start].strip()}" if name.isidentifier() else
                        f"# {lines[start]}")
         else:
             break
@@ -79,16 +81,34 @@ def python_lines(text: str) -> tuple[list[str], list[str]]:
             depth, quote, continued = _scan(line, depth, quote)
             out.append(f"{indent}pass  # moved to the top of the script" if len(future) == 1 else f"# {stripped}")
             if depth == 0 and not quote and not continued:
-                futures.append(" ".join(part.split("#")[0].strip() for part in future))  # (no strings in one)
+                # (no strings in one: a # starts a comment; a backslash only continued the line)
+                futures.append(" ".join(part.split("#")[0].strip().removesuffix("\\").strip() for part in future))
                 future = []
             continue
         python = _as_python(stripped) if starts else None
         if python is not None:
-            ipython = python.startswith("pass") and stripped.endswith("\\")
+            # (a backslash that ends in a comment continues nothing: the lines it continued are IPython's)
+            ipython = stripped.endswith("\\") and not _scan(python, 0, "")[2]
             line = f"{indent}{python}"
         out.append(line)
         depth, quote, continued = _scan(line, depth, quote)
     return out, futures
+
+
+def _without_prompts(lines: list[str]) -> list[str]:
+    """The cell's lines without pasted prompts, where its first line has one (as IPython does), and
+    without the indentation of its first line where every line has it (IPython removes it too)."""
+    first = next((line for line in lines if line.strip()), "")
+    for prompt in _PROMPTS:
+        if prompt.match(first):
+            lines = [line[prompt.match(line).end():] if prompt.match(line) else line  # type: ignore[union-attr]
+                     for line in lines]
+            first = next((line for line in lines if line.strip()), "")
+            break
+    indent = first[: len(first) - len(first.lstrip())]
+    if indent and all(line.startswith(indent) or not line.strip() for line in lines):
+        lines = [line[len(indent):] for line in lines]
+    return lines
 
 
 def _as_python(stripped: str) -> str | None:

@@ -21,7 +21,11 @@ MAX_SOURCE_BYTES = 1 << 20  # of a script, a notebook's code cells included
 # Of a notebook, outputs included: a few plots saved with it make megabytes (ux112's 4.8 MB notebook,
 # its code a few lines, was "not a solution file" for the self-check and a grader error in a batch).
 MAX_NOTEBOOK_BYTES = 16 << 20
-MAX_HASHED_BYTES = 1 << 30  # of a file too large to read, to tell two apart (with its size past that)
+MAX_HASHED_BYTES = 64 << 20  # of a file too large to read, to tell two apart (with its size past that; 1 GiB
+# of each of 20 sparse files took rt140's discovery 47 s)
+# Of a notebook's JSON, its objects and lists: 16 MiB of "{}," took the parent 459 MB and 0.6 s at
+# each of a batch's reads of it (rt140); a notebook's size is its outputs' long strings.
+MAX_NOTEBOOK_CONTAINERS = 500_000
 SUSPICIOUS_CALLS = {"gradient": "uses finite differences (torch.gradient)"}  # besides the exercise's telltales
 
 
@@ -72,6 +76,8 @@ def read(path: Path) -> Submission:
                 whole.update(chunk)
             source = whole.digest() + str(os.fstat(fd).st_size).encode()
     if notebook and not too_large:
+        if source.count(b"{") + source.count(b"[") > MAX_NOTEBOOK_CONTAINERS:
+            return Submission(path, _raises(source, TOO_LARGE))
         source = notebook_script(source)
     if too_large or len(source) > MAX_SOURCE_BYTES:
         # Graded as a file that does not load, and says why: a path refused here was a grader error
@@ -178,12 +184,14 @@ def notebook_script(raw: bytes) -> bytes:
             return _raises(raw, TOO_LARGE)
         lines, moved = cell_syntax.python_lines(text)
         futures += moved
-        parts.append(f"# In[{number}]:\n" + "\n".join(lines) + "\n")
+        # (a mark of its own kind: a script pasted into a cell, with Jupyter's "# In[N]:" lines, had its
+        # errors placed in code cells that were not there, rt140)
+        parts.append(f"# In[{number}]: (code cell {len(parts) + 1})\n" + "\n".join(lines) + "\n")
     prelude = "".join(f"{line}\n" for line in (*dict.fromkeys(futures), cell_syntax.DISPLAY))
     return (prelude + "\n".join(parts)).encode("utf-8", "surrogatepass")
 
 
-_CELL_MARK = re.compile(r"# In\[\d+\]:")
+_CELL_MARK = re.compile(r"# In\[\d+\]: \(code cell \d+\)")
 # (nine digits at most: "line " and 5,000 digits in a student's message made int() raise, past
 # Python's 4,300-digit limit, where the parent caps a message at 4,000 characters only by chance)
 _LINE = re.compile(r"\bline (\d{1,9})\b( of your file)?")

@@ -36,6 +36,16 @@ from grader import cell_syntax, submission
     ("%time t = 1 + \\\n    2", ["t = 1 + \\", "    2"]),
     ("x = 1  # a\u2028b\ny = 2", ["x = 1  # a\u2028b", "y = 2"]),
     ("%%time\n%%time\n%%prun\nx = 1", ["# %%time", "# %%time", "# %%prun", "x = 1"]),
+    # (rt140) an assigned shell escape continued; the capture's name before its options; help with a
+    # space or wildcards; pasted prompts; a cell indented as a whole
+    ("log = !pip install torch \\\n    --quiet\nx = 1",
+     ["log = []  # !pip install torch \\", "    # --quiet", "x = 1"]),
+    ("%%capture cap --no-stderr\nx = 1", [cell_syntax._CAPTURED.format("cap") + "  # %%capture cap --no-stderr",
+                                          "x = 1"]),
+    ("?? torch.sin\ntorch.*sin*?", ["pass  # ?? torch.sin", "pass  # torch.*sin*?"]),
+    (">>> x = 1\n>>> if x:\n...     y = 2", ["x = 1", "if x:", "    y = 2"]),
+    ("In [1]: x = 1\n   ...: y = 2", ["x = 1", "y = 2"]),
+    ("    x = 1\n    y = 2", ["x = 1", "y = 2"]),
     ("a = b % c\nd = e != f", ["a = b % c", "d = e != f"]),
 ])
 def test_ipython_lines_become_the_python_they_stand_for(cell, python):
@@ -61,6 +71,7 @@ def test_a_notebooks_script_compiles_with_its_future_imports_first_and_display_d
     ("from __future__ import annotations  # for type hints", ["from __future__ import annotations"]),
     ("from __future__ import (\n    annotations,\n)", ["from __future__ import ( annotations, )"]),
     ("%%time\nfrom __future__ import annotations\nx = 1", ["from __future__ import annotations"]),
+    ("from __future__ import \\\n    annotations", ["from __future__ import annotations"]),
 ])
 def test_a_future_import_in_any_cell_is_moved_to_the_top(cell, moved):
     """rt139: a comment after it, brackets over two lines, or a %%time cell around it kept it where
@@ -76,3 +87,13 @@ def test_a_cell_of_a_thousand_stacked_cell_magics_costs_little():
     cell = "%%time\n" * 5000 + "x = 1\n" * 20000
     lines, _ = cell_syntax.python_lines(cell)
     assert len(lines) == 25000 and lines[-1] == "x = 1"
+
+
+def test_a_pasted_scripts_cell_marks_do_not_move_the_feedbacks_places():
+    """rt140: a script exported from Jupyter and pasted into a cell kept its `# In[N]:` lines, and an
+    error on line 8 of code cell 2 was told to be on line 3 of code cell 4 (of a notebook of two)."""
+    pasted = "# In[1]:\nimport torch\n\n\n# In[2]:\nx = 1\nraise ValueError\n"
+    cells = [{"cell_type": "code", "source": "import math"}, {"cell_type": "code", "source": pasted}]
+    script = submission.notebook_script(json.dumps({"cells": cells, "nbformat": 4}).encode())
+    line = 1 + cell_syntax.lines_of(script.decode()).index("raise ValueError")
+    assert submission.cell_places(script)[line] == (2, 7)
