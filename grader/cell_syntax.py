@@ -34,9 +34,11 @@ _FUTURE = re.compile(r"from\s+__future__\s+import\b")
 _TIMED = re.compile(r"%time\s+(?P<statement>.+)")
 _ASSIGNED = re.compile(r"(?P<target>[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*(?P<value>[%!].*)")
 _HELP = re.compile(r"\?{1,2}\s*[\w.*]+|[\w.*]+(\(\))?\?{1,2}")
-# Prompts pasted with the code (IPython strips them where a cell's first line has one): the classic
-# `>>> ` and `... `, and IPython's own `In [1]: ` and `   ...: `.
-_PROMPTS = (re.compile(r">>> ?|\.\.\. ?"), re.compile(r"In \[\d+\]: ?|\s*\.\.\.+: ?"))
+# Prompts pasted with the code, which IPython strips where a cell's first line starts with one (the
+# first pattern), from every line that has one (the second): the classic `>>> ` and `... `, and
+# IPython's own `In [1]: ` and `   ...: `. (A first line `...`, Ellipsis, is no prompt.)
+_PROMPTS = ((re.compile(r">>>( |$)"), re.compile(r"(>>>|\.\.\.)( |$)")),
+            (re.compile(r"In \[\d+\]: "), re.compile(r"In \[\d+\]: |\s*\.\.\.+: ")))
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
@@ -99,10 +101,9 @@ def _without_prompts(lines: list[str]) -> list[str]:
     """The cell's lines without pasted prompts, where its first line has one (as IPython does), and
     without the indentation of its first line where every line has it (IPython removes it too)."""
     first = next((line for line in lines if line.strip()), "")
-    for prompt in _PROMPTS:
-        if prompt.match(first):
-            lines = [line[prompt.match(line).end():] if prompt.match(line) else line  # type: ignore[union-attr]
-                     for line in lines]
+    for starts, prompt in _PROMPTS:
+        if starts.match(first):
+            lines = [line[found.end():] if (found := prompt.match(line)) else line for line in lines]
             first = next((line for line in lines if line.strip()), "")
             break
     indent = first[: len(first) - len(first.lstrip())]

@@ -45,6 +45,7 @@ from grader import cell_syntax, submission
     ("?? torch.sin\ntorch.*sin*?", ["pass  # ?? torch.sin", "pass  # torch.*sin*?"]),
     (">>> x = 1\n>>> if x:\n...     y = 2", ["x = 1", "if x:", "    y = 2"]),
     ("In [1]: x = 1\n   ...: y = 2", ["x = 1", "y = 2"]),
+    ("...\n... and more", ["...", "... and more"]),  # (Ellipsis first: no prompt)
     ("    x = 1\n    y = 2", ["x = 1", "y = 2"]),
     ("a = b % c\nd = e != f", ["a = b % c", "d = e != f"]),
 ])
