@@ -20,6 +20,7 @@ does (`%%capture NAME` binds NAME to a stand-in with empty `stdout` and `stderr`
 
 from __future__ import annotations
 
+import ast
 import re
 
 # What the script runs before the first cell: IPython's display() where there is no IPython (as
@@ -160,3 +161,44 @@ def _scan(line: str, depth: int, quote: str) -> tuple[int, str, bool]:
     if len(quote) == 1 and not continued:
         quote = ""  # a one-quote string left open ends with its line (a syntax error of its own)
     return depth, quote, continued
+
+
+# A notebook exported as a script (Jupyter's File > Save and Export Notebook As > Executable Script,
+# which the feedback itself suggests for a notebook it cannot read) writes IPython's lines as calls:
+# `get_ipython().run_line_magic('matplotlib', 'inline')`, `get_ipython().system('pip install d2l')`.
+# Outside IPython each one is a NameError, and an honest export scored 0.
+_EXPORTED = re.compile(r"(?:(?P<target>[A-Za-z_]\w*)\s*=\s*)?get_ipython\(\)\.(?P<method>\w+)\((?P<args>.*)\)")
+
+
+def exported_lines(text: str) -> list[str] | None:
+    """A script's lines with an exported notebook's `get_ipython()` calls (statements of their own,
+    where a statement starts) as what they run: `%time`'s statement, or nothing (`pass`; an
+    assignment's value, a list for a shell command's output, else None). None where there is no
+    such call (the script is left as it is), line for line otherwise."""
+    if "get_ipython()" not in text:
+        return None
+    out: list[str] = []
+    depth, quote, continued = 0, "", False
+    for line in lines_of(text):
+        stripped = line.strip()
+        called = _EXPORTED.fullmatch(stripped) if depth == 0 and not quote and not continued else None
+        if called:
+            indent = line[: len(line) - len(line.lstrip())]
+            line = f"{indent}{_exported_python(called)}  # {stripped}"
+        out.append(line)
+        depth, quote, continued = _scan(line, depth, quote)
+    return out
+
+
+def _exported_python(called: re.Match[str]) -> str:
+    try:
+        call = ast.parse(f"f({called['args']})", mode="eval").body
+        args = [ast.literal_eval(node) for node in call.args] if isinstance(call, ast.Call) else []
+    except (SyntaxError, ValueError, TypeError, RecursionError, MemoryError):
+        args = []
+    statement = args[1] if called["method"] == "run_line_magic" and len(args) == 2 and args[0] == "time" and \
+        isinstance(args[1], str) and "\n" not in args[1] else ""
+    if called["target"]:
+        value = statement or ("[]" if called["method"] in ("getoutput", "system") else "None")
+        return f"{called['target']} = {value}"
+    return statement or "pass"

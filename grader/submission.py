@@ -83,7 +83,14 @@ def read(path: Path) -> Submission:
         # Graded as a file that does not load, and says why: a path refused here was a grader error
         # in a batch and "the autograder failed" on Gradescope, where the student alone can fix it.
         return Submission(path, _raises(source, TOO_LARGE))
-    return Submission(path, source if notebook else _utf8(source))
+    if notebook:
+        return Submission(path, source)
+    script = _utf8(source)
+    # (a notebook exported as a script: its get_ipython() lines as what they run, cell_syntax.py)
+    exported = cell_syntax.exported_lines(script.decode("utf-8", "surrogateescape"))
+    if exported is not None:
+        script = "".join(f"{line}\n" for line in exported).encode("utf-8", "surrogateescape")
+    return Submission(path, script)
 
 
 TOO_LARGE = "this file is larger than the grader reads"

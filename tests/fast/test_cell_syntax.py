@@ -98,3 +98,29 @@ def test_a_pasted_scripts_cell_marks_do_not_move_the_feedbacks_places():
     script = submission.notebook_script(json.dumps({"cells": cells, "nbformat": 4}).encode())
     line = 1 + cell_syntax.lines_of(script.decode()).index("raise ValueError")
     assert submission.cell_places(script)[line] == (2, 7)
+
+
+def test_a_notebook_exported_as_a_script_runs_as_it_did_in_jupyter(tmp_path):
+    """rt140: Jupyter's export as an executable script (which the feedback suggests for a notebook it
+    cannot read) writes magics and shell commands as get_ipython() calls, a NameError outside IPython:
+    an honest export scored 0. A file without such calls is read as it is, byte for byte."""
+    exported = ("#!/usr/bin/env python\n# coding: utf-8\n\n# In[1]:\n\n\nimport torch\n"
+                "get_ipython().run_line_magic('matplotlib', 'inline')\n"
+                "try:\n    import d2l\nexcept ImportError:\n    get_ipython().system('pip install d2l')\n"
+                "files = get_ipython().getoutput('ls')\n"
+                "get_ipython().run_line_magic('time', 'g = torch.ones(2)')\n"
+                "s = '''\nget_ipython().system('in a string')\n'''\n"
+                "def get_derivative(x):\n    return x\n")
+    path = tmp_path / "hw.py"
+    path.write_text(exported)
+    script = submission.read(path).source.decode()
+    lines = script.splitlines()
+    assert len(lines) == len(exported.splitlines())
+    assert lines[7] == "pass  # get_ipython().run_line_magic('matplotlib', 'inline')"
+    assert lines[11] == "    pass  # get_ipython().system('pip install d2l')"
+    assert lines[12].startswith("files = []  #") and lines[13].startswith("g = torch.ones(2)  #")
+    assert lines[15] == "get_ipython().system('in a string')"  # (inside a string: left alone)
+    ast.parse(script)
+    plain = tmp_path / "plain.py"
+    plain.write_bytes(b"x = 1\r\ny = 2")
+    assert submission.read(plain).source == b"x = 1\r\ny = 2"

@@ -242,7 +242,9 @@ def test_a_notebook_and_a_file_of_another_suffix_are_graded_as_python(tmp_path):
     notebook = ROOT / "tests" / "fixtures" / "notebook" / "honest_notebook.ipynb"
     upper = tmp_path / "Solution.PY"
     upper.write_bytes((SUBMISSIONS / "honest_backward.py").read_bytes())
-    for path in (notebook, upper):
+    # (and a notebook exported as an executable script, its magics get_ipython() calls: 0 before)
+    exported = ROOT / "tests" / "fixtures" / "notebook" / "exported_as_a_script.py"
+    for path in (notebook, upper, exported):
         out = tmp_path / path.stem
         done = run("grade", str(path), "--out", str(out), "--no-plot")
         assert done.returncode == 0, done.stderr
