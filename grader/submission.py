@@ -37,6 +37,7 @@ class SubmissionError(ValueError):
 class Submission:
     path: Path
     source: bytes
+    too_large: bool = False  # larger than the grader reads: `source` is a script that says so when imported
 
     @property
     def sha256(self) -> str:
@@ -76,13 +77,14 @@ def read(path: Path) -> Submission:
                 whole.update(chunk)
             source = whole.digest() + str(os.fstat(fd).st_size).encode()
     if notebook and not too_large:
-        if source.count(b"{") + source.count(b"[") > MAX_NOTEBOOK_CONTAINERS:
-            return Submission(path, _raises(source, TOO_LARGE))
-        source = notebook_script(source)
+        script = _notebook_script(source) if source.count(b"{") + source.count(b"[") <= MAX_NOTEBOOK_CONTAINERS \
+            else None
+        too_large = script is None
+        source = source if script is None else script
     if too_large or len(source) > MAX_SOURCE_BYTES:
         # Graded as a file that does not load, and says why: a path refused here was a grader error
         # in a batch and "the autograder failed" on Gradescope, where the student alone can fix it.
-        return Submission(path, _raises(source, TOO_LARGE))
+        return Submission(path, _raises(source, TOO_LARGE), too_large=True)
     if notebook:
         return Submission(path, source)
     script = _utf8(source)
@@ -139,19 +141,18 @@ def in_question(top: list[Path], function: str, below: Callable[[], list[Path]] 
     Gradescope: a notebook beside a scratch.py that defines nothing was passed over for the
     scratch.py (rt137), and the two picked differently between a top-level file and an old/ or src/
     folder's (rt140)."""
-    if not function:
-        return scripts_first(top or below()), False
-    for paths in (top, None):
-        paths = paths if paths is not None else [p for p in below() if p not in top]
-        how = {p: definition(p, function) for p in paths}
-        surest = max(how.values(), default=NONE)
-        if surest:
-            defining = [p for p in paths if how[p] == surest]
-            shallowest = min(len(p.parts) for p in defining)  # (src/sol.py before old/v1/sol.py)
-            return scripts_first([p for p in defining if len(p.parts) == shallowest]), True
-        if paths is not top and not top:
-            return scripts_first(paths), False
-    return scripts_first(top), False
+    defining = _surest(top, function) or _surest([p for p in below() if p not in top], function) if function else []
+    return (defining, True) if defining else (scripts_first(top or below()), False)
+
+
+def _surest(paths: list[Path], function: str) -> list[Path]:
+    """Of `paths`, those that define `function` most surely, the shallowest of them (src/sol.py before
+    old/v1/sol.py), a .py before a notebook; [] where none defines it."""
+    how = {p: definition(p, function) for p in paths}
+    surest = max(how.values(), default=NONE)
+    defining = [p for p in paths if how[p] == surest] if surest else []
+    shallowest = min((len(p.parts) for p in defining), default=0)
+    return scripts_first([p for p in defining if len(p.parts) == shallowest])
 
 
 def is_blank(source: bytes) -> bool:
@@ -165,6 +166,12 @@ NOT_A_NOTEBOOK = "this .ipynb is not a Jupyter notebook the grader can read"
 
 
 def notebook_script(raw: bytes) -> bytes:
+    """_notebook_script, or for a notebook whose code is too large to read a script that says so."""
+    script = _notebook_script(raw)
+    return _raises(raw, TOO_LARGE) if script is None else script
+
+
+def _notebook_script(raw: bytes) -> bytes | None:
     """A notebook's code cells as one script, as Jupyter's "export as Python" writes it: each cell
     after an `# In[N]:` line, and IPython's own syntax (`%matplotlib inline`, `!pip install d2l`,
     `%time g = f(x)`, a `%%bash` cell, display) as the Python it stands for (cell_syntax.py). The
@@ -187,8 +194,8 @@ def notebook_script(raw: bytes) -> bytes:
         if not isinstance(text, str):
             continue
         code += len(text)
-        if code > MAX_SOURCE_BYTES:  # (read() says why; 16 MiB of code cost the parent 3.5 s and 560 MB, rt139)
-            return _raises(raw, TOO_LARGE)
+        if code > MAX_SOURCE_BYTES:  # (None: read() says why; 16 MiB of code cost the parent 3.5 s and 560 MB, rt139)
+            return None
         lines, moved = cell_syntax.python_lines(text)
         futures += moved
         # (a mark of its own kind: a script pasted into a cell, with Jupyter's "# In[N]:" lines, had its
@@ -254,11 +261,12 @@ def definition(path: Path, function: str, compiles: bool = False) -> int:
     does not compile defines it where a line starts with the def (its syntax error is then its
     feedback), unless `compiles`; a file too large to read, where it may (read says why)."""
     try:
-        raw = read(path).source
+        submission = read(path)
     except SubmissionError:
         return NONE
-    if raw.startswith(b'_file = "') and TOO_LARGE.encode() in raw[:200]:
+    if submission.too_large:
         return NONE if compiles else BOUND
+    raw = submission.source
     try:
         tree = ast.parse(raw)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
