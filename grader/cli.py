@@ -96,12 +96,6 @@ def main(argv: list[str] | None = None) -> int:
     except (exercises.ExerciseError, SubmissionError) as err:
         print(f"grader: {err}", file=sys.stderr)
         return EXIT_USAGE
-    except BrokenPipeError:
-        # stdout was closed (`grader ... | head`): everything is written by now but what it printed.
-        # Quiet, so that Python's own flush at exit does not fail again.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
     except KeyboardInterrupt:
         print(f"grader: interrupted{_again(args)}", file=sys.stderr)
         return 128 + signal.SIGINT
@@ -119,9 +113,10 @@ def _standard_streams_open() -> None:
     a descriptor made later took the number, and the sandbox's set-up failed on it, so that an
     honest file was the grader's error after 60 s (rt139); and Python's sys.stderr, None then, failed
     every sandbox child forked from this process (faulthandler, rt140). What would have been printed
-    is lost. And stderr whose reader has gone (`2>&1 | true`) loses what is written to it, and no
-    more: rich's progress bar ended a batch on it (no gradebook), and a --fail-under's message made
-    the exit status 0 (rt140)."""
+    is lost. And stdout or stderr whose reader has gone (`| head -1`, `2>&1 | true`) loses what is
+    written to it, and no more: rich ended on it with SystemExit(1), so that a check's exit status was
+    1 for 10/10 and junit.xml was never written (ux112), and a batch lost its gradebook to its progress
+    bar; print's BrokenPipeError made a --fail-under's status 0 (rt140). The status is the score's."""
     for fd in (0, 1, 2):
         try:
             os.fstat(fd)
@@ -133,8 +128,7 @@ def _standard_streams_open() -> None:
             os.set_inheritable(fd, True)  # (os.open's are not: the batch's workers started without it)
     if sys.stdin is None:
         sys.stdin = open(0, closefd=False)  # noqa: SIM115 - for the process's life
-    if sys.stdout is None:
-        sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115
+    sys.stdout = _Unbroken(sys.stdout if sys.stdout is not None else open(1, "w", closefd=False))  # noqa: SIM115
     sys.stderr = _Unbroken(sys.stderr if sys.stderr is not None else open(2, "w", closefd=False))  # noqa: SIM115
 
 
@@ -162,8 +156,8 @@ class _Unbroken(io.TextIOBase):
 
     def _went(self) -> None:
         self._gone = True
-        with contextlib.suppress(OSError):  # (so that Python's own flush at exit fails no more)
-            os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        with contextlib.suppress(OSError, ValueError):  # (so that Python's own flush at exit fails no more)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
 
     def fileno(self) -> int:
         return int(self._stream.fileno())
@@ -245,23 +239,16 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         plotting.join()  # matplotlib is not thread-safe: the template is finished before it is drawn on
 
     result, picture = write_files(outcome, ex, args.out, plot=not args.no_plot)
-    if args.format == "junit":  # (every file before a word is printed: a closed stdout loses none of them)
+    if args.format == "junit":
         from grader.report import junit, result_json
 
         junit.write([(outcome.submission.stem, result_json.to_dict(outcome), "")], ex.name, args.out / "junit.xml")
-    try:
-        if args.command == "check":
-            from grader.report import terminal
+    if args.command == "check":
+        from grader.report import terminal
 
-            terminal.show(outcome, ex, picture, result, terminal.console())
-        elif not args.quiet:
-            print(f"{outcome.submission}: {outcome.score:g}/{outcome.max_score:g} ({outcome.status}) -> {result}")
-    except (BrokenPipeError, SystemExit):
-        # stdout closed (`grader check ... | head -1` in CI): rich ends on it with SystemExit(1) and
-        # print with BrokenPipeError, and either way the exit status was 0 or 1 whatever the score
-        # against --fail-under, and junit.xml was never written (ux112). The status is the score's.
-        with contextlib.suppress(OSError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        terminal.show(outcome, ex, picture, result, terminal.console())
+    elif not args.quiet:
+        print(f"{outcome.submission}: {outcome.score:g}/{outcome.max_score:g} ({outcome.status}) -> {result}")
     if outcome.status == "grader_error":
         print(f"grader: the grader failed while grading {outcome.submission}; see {result}", file=sys.stderr)
         return EXIT_GRADER
