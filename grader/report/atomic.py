@@ -73,7 +73,7 @@ def folder(path: Path) -> Path:
     grader's failure on every rerun (rt138)."""
     with contextlib.suppress(FileNotFoundError):
         if not stat.S_ISDIR(os.lstat(path).st_mode):
-            os.rename(path, path.with_name(f".{path.name}.in-the-way-{secrets.token_hex(4)}"))
+            _aside(path)
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -85,5 +85,10 @@ def _move_folder_aside(path: Path) -> bool:
             return False
     except FileNotFoundError:
         return False
-    os.rename(path, path.with_name(f".{path.name}.in-the-way-{secrets.token_hex(4)}"))
+    _aside(path)
     return True
+
+
+def _aside(path: Path) -> None:
+    """`path` renamed to `.NAME.in-the-way-RANDOM` beside it: nothing of a student's is lost."""
+    os.rename(path, path.with_name(f".{path.name}.in-the-way-{secrets.token_hex(4)}"))
