@@ -282,7 +282,7 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
     ended = _ended_words(obs) if len(results) < len(planned) else ""
     if planned and len(good) == len(planned):
         return _lent(Finding(name, True, 1.0, passed_words.format(n=len(planned))), fraction, borrowed)
-    summary = f"Fails on {len(planned) - len(good)} of {len(planned)} {inputs}."
+    summary = _fails_words(len(planned), len(results), len(bad), inputs)
     if not bad:
         return _lent(Finding(name, False, fraction, summary, example=ended, data=_counts(planned, good)), fraction,
                      borrowed)
@@ -296,6 +296,18 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
                    data={**_counts(planned, good), "cause": cause.key if cause else "values",
                          **({"other_exercise": cause.exercise} if cause and cause.exercise else {}),
                          **({"slip": True} if cause and _is_slip(cause.key, ex) else {})})
+
+
+def _fails_words(planned: int, finished: int, bad: int, inputs: str) -> str:
+    """How many inputs failed, where those grading never finished are not called failed: "Fails on 35
+    of 35 inputs" after the first input's timeout said the values were wrong on 34 inputs no call saw
+    (ux112)."""
+    if finished >= planned:
+        return f"Fails on {bad} of {planned} {inputs}."
+    if not finished:
+        return f"None of the {planned} {inputs} finished: grading stopped early."
+    return (f"Fails on {bad} of the {finished} {inputs} that finished; the other {planned - finished} did not "
+            "finish (grading stopped early).")
 
 
 # What named values are a slip in what was differentiated or returned, not a formula's: autograd of

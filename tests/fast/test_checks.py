@@ -1040,6 +1040,19 @@ def test_inputs_that_never_ran_earn_no_points_of_any_check(sin):
     assert checks.check_autograd(whole, sin).fraction == 1.0
 
 
+def test_inputs_that_never_finished_are_not_called_failed(sin):
+    """ux112: a file that hung on its first input was told "Fails on 35 of 35 inputs", values wrong on
+    34 inputs no call ever saw."""
+    wrong = _observations(np.sin, canary=secret)
+    partial = _joined(_observations(np.cos, canary=secret), wrong, planned=4)
+    assert checks.check_correctness(partial, sin).summary == \
+        "Fails on 1 of the 2 inputs that finished; the other 2 did not finish (grading stopped early)."
+    none = dataclasses.replace(partial, cases=())
+    assert checks.check_correctness(none, sin).summary == "None of the 4 inputs finished: grading stopped early."
+    whole = _joined(_observations(np.cos, canary=secret), wrong)
+    assert checks.check_correctness(whole, sin).summary == "Fails on 1 of 2 inputs."
+
+
 def test_answers_near_zero_earn_no_autograd_points(sin):
     """A red team's file ran autograd on one input and answered 7.77e-4 everywhere else: 'proven on
     all 2 inputs we checked' and the autograd check's full points. Near zero, an answer shows
