@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from grader import checks, safe_text, sandbox
 from grader.exercise import Exercise
@@ -40,6 +40,9 @@ from grader.submission import (
     read,
     refusal,
 )
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 _PR_SET_PDEATHSIG = 1
 FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing", "refused")
@@ -398,15 +401,15 @@ def _warm_worker(exercise: Exercise, plot: bool, rank: int = 0, zygote: socket.s
 
 
 def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
-        done: Callable[[dict[str, Any]], None] = lambda row: None, scheduler: str | None = None,
+        done: Callable[[dict[str, Any]], None] = lambda row: None, client: Client | None = None,
         pool: ProcessPoolExecutor | None = None) -> None:
     """Grade the jobs on `workers` local processes (`pool`, or a new one), or on a Dask cluster when
-    `scheduler` is given, calling `done` as each one finishes."""
+    a `client` of one (dask_client) is given, calling `done` as each one finishes."""
     if not jobs:
         return
     jobs = compiler_last(jobs)
-    if scheduler:
-        return run_on_dask(jobs, out, settings, scheduler, done)
+    if client is not None:
+        return run_on_dask(jobs, out, settings, client, done)
     executor = pool or start_pool(workers, settings.exercise, settings.plot)
     try:
         _run_on(executor, jobs, out, settings, workers, done)
@@ -474,22 +477,30 @@ def _refused_at(scheduler: str) -> str:
     return ""
 
 
-def run_on_dask(jobs: list[Job], out: Path, settings: Settings, scheduler: str,
-                done: Callable[[dict[str, Any]], None]) -> None:
-    """The same unit of work on an existing Dask cluster. Workers need grader installed and must see
-    the submissions and OUT at the same paths (a shared filesystem, as on a university cluster); each
-    task still grades in its own sandboxed child on its worker."""
+def dask_client(scheduler: str) -> Client:
+    """A client of the Dask scheduler at `scheduler`, or MissingExtra saying why there is none. Asked
+    before the grids are drawn and the progress bar is up: an unreachable scheduler was said after
+    18 s, under an empty bar (ux112)."""
     try:
-        from distributed import Client, as_completed
+        from distributed import Client
     except ImportError:
         raise MissingExtra("--scheduler needs Dask: pip install 'grader[dask]'") from None
     refused = _refused_at(scheduler)
     if refused:  # (ux111: a port nothing listens on waited out Dask's 30 s before saying so)
         raise MissingExtra(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({refused})")
     try:
-        client = Client(scheduler, timeout="30s")
+        return Client(scheduler, timeout="30s")
     except (OSError, ValueError, TypeError) as err:  # unreachable, or not an address: the user's to fix
         raise MissingExtra(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({err})") from None
+
+
+def run_on_dask(jobs: list[Job], out: Path, settings: Settings, client: Client,
+                done: Callable[[dict[str, Any]], None]) -> None:
+    """The same unit of work on an existing Dask cluster (its `client` closed at the end). Workers need
+    grader installed and must see the submissions and OUT at the same paths (a shared filesystem, as
+    on a university cluster); each task still grades in its own sandboxed child on its worker."""
+    from distributed import as_completed
+
     with client:
         futures = [client.submit(grade_job, job, out, settings, key=f"grade-{job.student}-{settings.plan.seed}",
                                  pure=False) for job in jobs]

@@ -290,6 +290,11 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     seed = _seed(args, ex)
     key = batch.results_key(args.out)
     todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, ex, seed, args.device, key)]
+    try:
+        client = batch.dask_client(args.scheduler) if todo and args.scheduler else None
+    except batch.MissingExtra as err:
+        print(f"grader: {err}", file=sys.stderr)
+        return EXIT_USAGE
     # Workers start their zygotes while this process draws the grids (one grid for all).
     pool = batch.start_pool(args.jobs, ex, not args.no_plot) if todo and not args.scheduler else None
     try:
@@ -297,6 +302,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     except BaseException:
         if pool is not None:
             batch.stop_pool(pool)
+        if client is not None:
+            client.close()
         raise
     failures = 0
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
@@ -315,11 +322,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
             rate = f"{finished / max(time.monotonic() - started, 1e-9):.1f}/s"
             progress.update(task, advance=1, rate=rate, failures=failures)
 
-        try:
-            batch.run(todo, args.out, settings, args.jobs, done, scheduler=args.scheduler, pool=pool)
-        except batch.MissingExtra as err:
-            print(f"grader: {err}", file=sys.stderr)
-            return EXIT_USAGE
+        batch.run(todo, args.out, settings, args.jobs, done, client=client, pool=pool)
     # One student's result at a time: the gradebook is written as it comes and the summary keeps a
     # roster line each, so the class is never held whole.
     ordered = sorted(jobs, key=lambda j: j.student)

@@ -77,7 +77,9 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path):
                  # (a port that refuses: said at once, where Dask's client waited out 30 s, ux111)
                  ("batch", str(SUBMISSIONS), "--out", str(tmp_path / "b"), "--scheduler", "tcp://127.0.0.1:1")):
         done = run(*args)
+        # (one line: an unreachable scheduler was said under an empty progress bar, ux112)
         assert done.returncode == 2 and done.stderr.startswith("grader: --"), (args, done.stderr)
+        assert done.stderr.strip().count("\n") == 0, (args, done.stderr)
     (tmp_path / "empty").mkdir()  # a wrong folder looked like a finished batch
     done = run("batch", str(tmp_path / "empty"), "--out", str(tmp_path / "e"))
     assert done.returncode == 2 and "no submissions in" in done.stderr

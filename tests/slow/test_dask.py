@@ -87,6 +87,6 @@ def test_a_task_that_fails_on_the_cluster_is_that_students_grader_error(tmp_path
     rows_seen: list[dict] = []
     settings = SimpleNamespace(plan=SimpleNamespace(seed=1))
     with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local:
-        batch.run_on_dask(jobs, tmp_path, settings, local.scheduler_address, rows_seen.append)
+        batch.run_on_dask(jobs, tmp_path, settings, batch.dask_client(local.scheduler_address), rows_seen.append)
     assert sorted((row["student"], row["status"]) for row in rows_seen) == [
         ("ada", "graded"), ("lost", "grader_error"), ("zoe", "graded")]
