@@ -14,8 +14,9 @@ runs `g = f(x)`), with the original after a `#`; the lines a backslash continues
 onto are comments too. Cell magics at a cell's top (any number of them, looked at one at a time: a
 cell of 1,200 `%%time` lines, each handled by a call of its own, once ended the grader in a
 RecursionError, rt139): `%%time`, `%%capture` and `%%prun` run their body as Python, as IPython
-does (`%%capture NAME` binds NAME to a stand-in with empty `stdout` and `stderr`); any other
-(`%%bash`, `%%writefile`, `%%script false`, `%%html`) leaves its body out.
+does (`%%capture NAME` binds NAME to a stand-in with empty `stdout` and `stderr`); `%%writefile`
+writes its body to its file in the child's folder (importable from there, as from Jupyter's working
+folder); any other (`%%bash`, `%%script false`, `%%html`) leaves its body out.
 """
 
 from __future__ import annotations
@@ -60,6 +61,9 @@ def python_lines(text: str) -> tuple[list[str], list[str]]:
             out.append(lines[start])
         elif lines[start].lstrip().startswith("%%"):
             magic = lines[start].strip()[2:].split()
+            if magic and magic[0] == "writefile" and (written := _written(magic[1:], lines[start + 1:])):
+                return out + [f"{written}  # {lines[start].strip()}"] + \
+                    [f"# {line}" if line.strip() else line for line in lines[start + 1:]], []
             if not magic or magic[0] not in _PYTHON_BODY:
                 return out + [f"# {line}" if line.strip() else line for line in lines[start:]], []
             name = next((word for word in magic[1:] if not word.startswith("-")), "") if magic[0] == "capture" else ""
@@ -96,6 +100,19 @@ def python_lines(text: str) -> tuple[list[str], list[str]]:
         out.append(line)
         depth, quote, continued = _scan(line, depth, quote)
     return out, futures
+
+
+def _written(words: list[str], body: list[str]) -> str:
+    """`%%writefile [-a] FILE` as one line of Python that writes the cell's body to FILE, as IPython
+    does ("" where the magic names no file): a notebook that writes a module and imports it in the
+    next cell runs with Restart & Run All, and was told its module was missing (rt140)."""
+    names = [word for word in words if not word.startswith("-")]
+    if len(names) != 1:
+        return ""
+    mode = "a" if {"-a", "--append"} & set(words) else "w"
+    text = "".join(line + "\n" for line in body)
+    return f"__import__('pathlib').Path({names[0].strip(chr(34) + chr(39))!r}).open({mode!r}, encoding='utf-8')" \
+        f".write({text!r})"
 
 
 def _without_prompts(lines: list[str]) -> list[str]:
@@ -198,6 +215,9 @@ def _exported_python(called: re.Match[str]) -> str:
         args = []
     statement = args[1] if called["method"] == "run_line_magic" and len(args) == 2 and args[0] == "time" and \
         isinstance(args[1], str) and "\n" not in args[1] else ""
+    if called["method"] == "run_cell_magic" and len(args) == 3 and args[0] == "writefile" and \
+            all(isinstance(arg, str) for arg in args):
+        statement = _written(args[1].split(), lines_of(args[2]))
     if called["target"]:
         value = statement or ("[]" if called["method"] in ("getoutput", "system") else "None")
         return f"{called['target']} = {value}"

@@ -100,6 +100,23 @@ def test_a_pasted_scripts_cell_marks_do_not_move_the_feedbacks_places():
     assert submission.cell_places(script)[line] == (2, 7)
 
 
+def test_writefile_writes_its_body_as_ipython_does(tmp_path, monkeypatch):
+    """rt140: a notebook that writes a module with %%writefile and imports it in the next cell runs
+    with Restart & Run All, and was told its module was missing (the body was left out)."""
+    monkeypatch.chdir(tmp_path)
+    body = "def f(x):\n    return '''x'''  # \\ and \"quotes\"\n"
+    for cell in (f"%%writefile deriv.py\n{body}", f"%%writefile -a 'deriv.py'\n{body}"):
+        lines, _ = cell_syntax.python_lines(cell)
+        assert len(lines) == len(cell_syntax.lines_of(cell)) and all(line.startswith("#") for line in lines[1:])
+        exec(compile("\n".join(lines), "cell", "exec"), {})
+    assert (tmp_path / "deriv.py").read_text() == body * 2
+    exported = cell_syntax.exported_lines(f"get_ipython().run_cell_magic('writefile', 'e.py', {body!r})")
+    assert exported is not None and len(exported) == 1
+    exec(compile(exported[0], "export", "exec"), {})
+    assert (tmp_path / "e.py").read_text() == body
+    assert cell_syntax.python_lines("%%writefile\nx = 1")[0] == ["# %%writefile", "# x = 1"]  # (no file: left out)
+
+
 def test_a_notebook_exported_as_a_script_runs_as_it_did_in_jupyter(tmp_path):
     """rt140: Jupyter's export as an executable script (which the feedback suggests for a notebook it
     cannot read) writes magics and shell commands as get_ipython() calls, a NameError outside IPython:
