@@ -184,7 +184,7 @@ def _notebook_script(raw: bytes) -> bytes | None:
     except (ValueError, RecursionError, KeyError, TypeError, AssertionError):
         return _raises(raw, NOT_A_NOTEBOOK)
     parts: list[str] = []
-    futures: list[str] = []
+    futures: dict[str, str] = {}  # each future import moved to the top: where it was
     code = 0
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -197,15 +197,19 @@ def _notebook_script(raw: bytes) -> bytes | None:
         if code > MAX_SOURCE_BYTES:  # (None: read() says why; 16 MiB of code cost the parent 3.5 s and 560 MB, rt139)
             return None
         lines, moved = cell_syntax.python_lines(text)
-        futures += moved
+        # (where each came from, so that an error in one names its cell: "line 1" named none, rt140)
+        starts = [n for n, line in enumerate(lines, 1) if line.endswith(cell_syntax.MOVED)]
+        for future, line in zip(moved, starts, strict=False):
+            futures.setdefault(future, f"# (moved here from code cell {len(parts) + 1}, line {line})\n")
         # (a mark of its own kind: a script pasted into a cell, with Jupyter's "# In[N]:" lines, had its
         # errors placed in code cells that were not there, rt140)
         parts.append(f"# In[{number}]: (code cell {len(parts) + 1})\n" + "\n".join(lines) + "\n")
-    prelude = "".join(f"{line}\n" for line in (*dict.fromkeys(futures), cell_syntax.DISPLAY))
+    prelude = "".join(f"{place}{future}\n" for future, place in futures.items()) + f"{cell_syntax.DISPLAY}\n"
     return (prelude + "\n".join(parts)).encode("utf-8", "surrogatepass")
 
 
 _CELL_MARK = re.compile(r"# In\[\d+\]: \(code cell \d+\)")
+_MOVED_FROM = re.compile(r"# \(moved here from code cell (\d{1,9}), line (\d{1,9})\)")
 # (nine digits at most: "line " and 5,000 digits in a student's message made int() raise, past
 # Python's 4,300-digit limit, where the parent caps a message at 4,000 characters only by chance)
 _LINE = re.compile(r"\bline (\d{1,9})\b( of your file)?")
@@ -216,7 +220,11 @@ def cell_places(script: bytes) -> dict[int, tuple[int, int]]:
     from 1) and line within that cell."""
     places: dict[int, tuple[int, int]] = {}
     cell = within = 0
+    moved: re.Match[str] | None = None
     for number, text in enumerate(cell_syntax.lines_of(script.decode("utf-8", "replace")), 1):
+        if moved:  # a future import, moved to the top from its cell
+            places[number] = (int(moved[1]), int(moved[2]))
+        moved = _MOVED_FROM.fullmatch(text) if not cell else None
         if _CELL_MARK.fullmatch(text):
             cell, within = cell + 1, 0
         elif cell:
