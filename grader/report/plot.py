@@ -208,8 +208,8 @@ class Template:
         if ((got < low) | (got > high)).any():
             largest = f"{beyond.max():.3g}" if beyond.size else "inf"
             texts.append(Label(f"Some of your values are off this scale (largest |value| {largest});\n"
-                               f"they are drawn along its edge.", self._at(self.top, 0.99, 0.97), "ra", 10, BAD,
-                               align="right"))
+                               f"they are drawn along its edge.", self._at(self.top, 0.99, 0.95), "ra", 10, BAD,
+                               align="right", boxed=True, box_pad=0.4))  # (boxed: a steep curve crossed it, ux112)
         undefined = ~np.isfinite(got) & np.isfinite(truth)
         if undefined.any():
             # (a hunter's 2·log(x) for log(x²): no curve below 0 and a band of red marks at the top of
