@@ -306,9 +306,26 @@ def test_a_repeat_under_the_secret_shows_no_number_of_the_secrets(sin):
                      f"{feedback.number(plain[i], 'float32')}, then {feedback.number(2 * plain[i], 'float32')}."}
 
 
-def test_changing_the_callers_tensor_fails_input_untouched(sin):
-    finding = checks.check_input_untouched(_observations(np.cos, requires_grad_changed=True), sin)
-    assert not finding.passed and "requires_grad" in finding.example
+@pytest.mark.parametrize(("flag", "words"), [
+    ("input_changed", "changed the values of x in place"),
+    ("requires_grad_changed", "turned on requires_grad of the caller's tensor x"),
+    ("grad_left", "left a gradient in the caller's x.grad"),
+])
+def test_changing_the_callers_tensor_fails_input_untouched(sin, flag, words):
+    """Each of the three ways a call changes the caller's tensor fails the check (rv01: dropping
+    input_changed or grad_left from it failed no test)."""
+    finding = checks.check_input_untouched(_observations(np.cos, canary=secret, **{flag: True}), sin)
+    assert not finding.passed and finding.fraction == 0 and words in finding.example
+    assert checks.check_input_untouched(_observations(np.cos, canary=secret), sin).passed
+
+
+def test_a_result_on_another_device_breaks_the_contract(sin):
+    """rv01: the contract's device comparison could be removed and no test failed."""
+    obs = _observations(np.cos, canary=secret)
+    moved = dataclasses.replace(obs.cases[0], calls=tuple(dataclasses.replace(c, device="cuda:0")
+                                                          for c in obs.cases[0].calls))
+    finding = checks.check_contract(dataclasses.replace(obs, cases=(moved,)), sin)
+    assert not finding.passed and finding.data["cause"] == "device" and "created on cuda:0" in finding.cause
 
 
 def test_nonscalar_backward_error_gets_its_hint(sin):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from grader.grade import grade_file
-from tests.conftest import ROOT, SUBMISSIONS
+from tests.conftest import FIXTURES, ROOT, SUBMISSIONS
 
 pytestmark = pytest.mark.slow
 
@@ -130,3 +130,15 @@ def test_reference_solution_scores_full_marks(sin):
     assert outcome.score == outcome.max_score == 10
     assert all(f.passed for f in outcome.findings)
     assert ROOT / "reference" in outcome.submission.parents
+
+
+@pytest.mark.parametrize(("name", "words"), [("leaves_a_gradient_on_x", "left a gradient in the caller's x.grad"),
+                                             ("changes_the_callers_x", "changed the values of x in place")])
+def test_a_right_answer_that_changes_the_callers_tensor_loses_input_untouched(name, words, sin):
+    """rv01: no sample nor fixture changed the caller's x in place or left its x.grad set, and either
+    condition could be dropped from input_untouched with every test passing."""
+    outcome = grade_file(FIXTURES / f"{name}.py", sin)
+    findings = {f.name: f for f in outcome.findings}
+    assert {n for n, f in findings.items() if not f.passed} == {"input_untouched"}
+    assert outcome.score == pytest.approx(sin.max_score - sin.rubric["input_untouched"])
+    assert words in findings["input_untouched"].message
