@@ -196,3 +196,40 @@ def test_a_message_dripped_a_byte_at_a_time_wakes_the_reader_a_few_hundred_times
     # a byte a read would be about 1,500 reads; the waits allow one per 2 ms of the drip at most
     assert len(reads) <= (time.monotonic() - started) / protocol.DRIP_WAIT_S + 5, len(reads)
     assert len(reads) < len(message) / 3, len(reads)
+
+
+def _case_reply(**changes) -> tuple[dict, bytes]:
+    """A well-formed reply to a case of three calls on 12 float64 numbers, with `changes` to its header
+    (a key set to None is removed)."""
+    blob = np.linspace(0.0, 1.0, 12).tobytes()
+    specs, payload = protocol.pack_arrays([("float64", (12,), blob)])
+    call = {"kind": "tensor", "dtype": "float64", "shape": [12], "device": "cpu", "requires_grad": False, "array": 0}
+    header = {"calls": [call] * 3, "primitive_calls": 3, "input_changed": False, "requires_grad_changed": False,
+              "grad_left": False, "arrays": specs, **changes}
+    return {k: v for k, v in header.items() if v is not None}, payload
+
+
+_CALL = {"dtype": "float64", "device": "cpu", "requires_grad": False}
+
+
+@pytest.mark.parametrize("changes", [
+    {"calls": [{"kind": "tensor", "shape": [12], "array": 0, **_CALL}] * 2},  # two calls for a plan of three
+    {"input_changed": "no"}, {"grad_left": 0}, {"requires_grad_changed": None},  # flags that are no bools
+    {"primitive_calls": -5}, {"primitive_calls": True}, {"unfollowed_calls": 1.5},  # counts that are no counts
+    {"calls": [{"kind": "tensr", "shape": [12], "array": 0, **_CALL}] * 3},  # a kind no call has
+    {"calls": [{"kind": "tensor", "shape": [3, 5], "array": 0, **_CALL}] * 3},  # data not of its stated shape
+    {"calls": [{"kind": "tensor", "shape": [12], "array": 1, **_CALL}] * 3},  # an array that is not there
+])
+def test_a_well_formed_but_wrong_case_reply_is_refused(changes):
+    """rv01: the hostile replies of the tests failed at other layers (size, JSON depth), and each of
+    these rules could be removed with every test passing; a reply of two calls for three then ended
+    in the parent's own ValueError (a grader error, not the submission's crash)."""
+    from grader.grids import GridCase
+    from grader.sandbox.replies import parse_case
+
+    case = GridCase(np.linspace(0.0, 1.0, 12), "float64", "cpu", "plain", "around_zero")
+    header, payload = _case_reply()
+    assert parse_case(case, (False, False, True), header, payload).first.values.shape == (12,)
+    header, payload = _case_reply(**changes)
+    with pytest.raises(protocol.ProtocolError):
+        parse_case(case, (False, False, True), header, payload)
