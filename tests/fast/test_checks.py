@@ -202,6 +202,25 @@ def test_raising_only_under_the_secret_is_not_proven_and_says_why(sin):
     assert _total(obs, sin) == sin.rubric["loads"]
 
 
+def test_answers_clipped_to_the_bounds_are_silent_only_where_sin_ran_and_every_number_was_asked(sin):
+    """rt135, rt136: a formula made its inputs silent by clipping its answers to cos's range where
+    the secret left it; such an input is silent (an honest clamp) only where sin ran and every call
+    asked its numbers, and judged without the bounds otherwise (rv01: that rejudging could be removed
+    with every test passing)."""
+    xs = np.linspace(-3, 3, 6001)
+    x = round_to(xs[np.abs(secret(xs)) > 1.05][::40], "float64")  # where the secret leaves [-1, 1]
+    case = GridCase(x, "float64", "cpu", "plain", "explicit")
+    plain, clipped = (Returned("tensor", values=v, dtype="float64", shape=v.shape, device="cpu")
+                      for v in (np.cos(x), np.clip(secret(x), -1, 1)))
+    clamp = CaseResult(case=case, calls=(plain, plain, clipped), secret=(False, False, True), input_changed=False,
+                       requires_grad_changed=False, grad_left=False, primitive_calls=3, asked=(True, True, True))
+    assert verdict.judge(clamp, sin, SECRET) == verdict.Judged(verdict.NO_DATA, bounded=True)
+    for formula_like in (dataclasses.replace(clamp, primitive_calls=0),
+                         dataclasses.replace(clamp, asked=(True, True, False))):
+        judged = verdict.judge(formula_like, sin, SECRET)
+        assert judged.verdict not in (verdict.NO_DATA, *verdict.SHOWN) and not judged.bounded, judged
+
+
 def test_a_raise_under_the_secret_past_the_bounds_stays_raised_and_names_the_range(sin):
     """rt133's honest assert that |grad| <= 1 raised on the secret call wherever the secret moved
     autograd's cos beyond [-1, 1]. Made silent there, it let rt135 and then rt136 write cos(x) out and
