@@ -262,9 +262,18 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
 def check_correctness(obs: Observations, ex: Exercise) -> Finding:
     return _values_check("correctness", PLAIN_LAYOUTS, obs, ex,
                          passed_words=f"Your values match {ex.formula} on all {{n}} inputs we tried "
-                                      "(0-d to 3-d, empty and non-contiguous tensors, "
-                                      f"{'/'.join(sorted({c.dtype for c in obs.planned}))}).",
+                                      f"({_tried_words([c for c in obs.planned if c.layout in PLAIN_LAYOUTS])}).",
                          inputs="inputs")
+
+
+def _tried_words(cases: list[GridCase]) -> str:
+    """What the inputs were, as they were drawn: "0-d to 3-d, empty and non-contiguous tensors,
+    float32/float64" was said of every draw, one without an empty input too (rv01)."""
+    dims = sorted({len(c.shape) for c in cases}) or [0]
+    kinds = [kind for kind, any_ in (("empty", any(c.values.size == 0 for c in cases)),
+                                     ("non-contiguous", any(c.layout == "strided" for c in cases))) if any_]
+    span = f"{dims[0]}-d" if dims[0] == dims[-1] else f"{dims[0]}-d to {dims[-1]}-d"
+    return f"{span}{', ' + ' and '.join(kinds) if kinds else ''} tensors, {'/'.join(sorted({c.dtype for c in cases}))}"
 
 
 def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Exercise,

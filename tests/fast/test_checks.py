@@ -202,6 +202,16 @@ def test_raising_only_under_the_secret_is_not_proven_and_says_why(sin):
     assert _total(obs, sin) == sin.rubric["loads"]
 
 
+def test_the_words_of_a_pass_say_what_the_inputs_were(sin):
+    """rv01: "0-d to 3-d, empty and non-contiguous tensors" was said of a draw with no empty input."""
+    obs = _observations(np.cos, canary=secret)
+    assert "(1-d tensors, float32)" in checks.check_correctness(obs, sin).summary
+    empty = GridCase(np.zeros((2, 0, 3)), "float64", "cpu", "strided", "explicit")
+    scalar = GridCase(np.array(0.5), "float32", "cpu", "plain", "explicit")
+    assert checks._tried_words([*obs.planned, empty, scalar]) == \
+        "0-d to 3-d, empty and non-contiguous tensors, float32/float64"
+
+
 def test_answers_clipped_to_the_bounds_are_silent_only_where_sin_ran_and_every_number_was_asked(sin):
     """rt135, rt136: a formula made its inputs silent by clipping its answers to cos's range where
     the secret left it; such an input is silent (an honest clamp) only where sin ran and every call
