@@ -111,6 +111,9 @@ def test_daemons_and_setsid_do_not_outlive_grading(grade_file, sin, monkeypatch,
     time.sleep(0.5)
     assert outcome.score == 10
     assert all(running(marker) == [] for marker in markers)
+    # Started where seccomp is skipped, refused where it is not: else the first is vacuous (rv01)
+    refused = ["Popen:" in outcome.stdout, "fork:" in outcome.stdout]
+    assert refused == ([False, False] if skip == "seccomp" else [True, True]), outcome.stdout
 
 
 def test_hundreds_of_megabytes_printed_are_capped_and_kept(grade_file, sin):
