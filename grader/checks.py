@@ -322,7 +322,8 @@ def _fails_words(planned: int, finished: int, bad: int, inputs: str) -> str:
 # What named values are a slip in what was differentiated or returned, not a formula's: autograd of
 # sin(2x), of x in degrees, of cos for sin, a flipped sign, y or x returned (with the exercise's own
 # [[mistakes]]). The summary lists no such student among the suspects (ux112).
-_SLIPS = frozenset({"primitive", "identity", "x_times", "absolute", "negated", "second", "scaled", "mean", "ones"})
+_SLIPS = frozenset({"primitive", "identity", "x_times", "absolute", "negated", "second", "scaled", "mean", "ones",
+                    "graph_inspection"})
 
 
 def _is_slip(key: str, ex: Exercise) -> bool:
@@ -430,6 +431,18 @@ def _example(r: CaseResult, ex: Exercise) -> str:
 # a Tensor that is not a leaf Tensor is being accessed."
 _NON_LEAF_READ = re.compile(r"(?:\.py:(\d+): UserWarning: )?The \.grad attribute of a Tensor that is not a leaf "
                             r"Tensor is being accessed")
+
+
+def _lost_in_the_graph(first: Returned, case: GridCase, ex: Exercise) -> bool:
+    """Whether an answer is what code that reads the graph's nodes gets from the canary's graph:
+    None, zeros, or an error with no cause of its own (a node's next_functions None, rt141)."""
+    if first.kind == "none":
+        return True
+    if first.kind == "error" and first.error:
+        return feedback.explain_error(first.error, ex).key in ("exception", "attribute", "not_a_tensor",
+                                                               "graph_inspection")
+    values = values_of(first, case)
+    return values is not None and values.size > 0 and not np.any(values)
 
 
 def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None, stderr: str = "") -> feedback.Cause:
@@ -541,6 +554,8 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     own = _own_shape(bad)
     if own is not None:
         return own
+    if obs is not None and obs.source_reads_graph and _lost_in_the_graph(first, example.case, ex):
+        return feedback.graph_inspection(ex)
     if first.kind == "error" and first.error:
         cause = feedback.explain_error(first.error, ex)
         if cause.key == "no_requires_grad" and all(r.case.values.size == 0 for r in bad):

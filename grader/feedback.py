@@ -247,6 +247,21 @@ _OS_ERRORS = ("OSError", "PermissionError", "BlockingIOError", "BrokenProcessPoo
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
 
 
+def graph_inspection(ex: Exercise) -> Cause:
+    """Why code that reads autograd's graph nodes fails here and not at home: the canary's graph is
+    not torch's own (sandbox/canary.py). A node hook's gradients (grad_fn.register_hook) were None or
+    zeros, its next_functions None, and the student was told of a missing return (rt141)."""
+    node = ex.primitive.capitalize() + "Backward0"
+    return Cause("graph_inspection", "Likely cause: your code reads autograd's graph (grad_fn, its name, "
+                 "next_functions, saved tensors, or a hook on one of its nodes). To check that your answer comes "
+                 f"through autograd, the grader gives torch.{ex.primitive} a graph of its own: its node is "
+                 f"AddcmulBackward0, with three inputs, not {node} with x alone, and its saved tensors and "
+                 "next_functions differ from torch's own, so what works on your machine fails here.",
+                 f"Take the gradient from x itself, not from a node of the graph: x.grad after backward(), "
+                 f"torch.autograd.grad(y.sum(), x), or a hook on x (x.register_hook); look at the graph's nodes "
+                 f"in your own notebook, not inside {ex.function}.")
+
+
 def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     text = f"{error.type}: {error.message}"
     names = {"function": ex.function, "primitive": ex.primitive, "value": in_torch(ex.value)}
@@ -291,14 +306,7 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
             error.type in ("AssertionError", "AttributeError", "IndexError", "TypeError") and _GRAPH_READ.search(last)):
         # An honest-file hunter's asserts on y.grad_fn.name() == "SinBackward0", its next_functions and
         # its _saved_self failed with "Run it yourself ... and read the traceback", which shows nothing.
-        node = ex.primitive.capitalize() + "Backward0"
-        return Cause("graph_inspection", "Likely cause: your code inspects autograd's graph (grad_fn, its name, "
-                     f"next_functions or saved tensors). To check that your answer comes through autograd, the "
-                     f"grader gives torch.{ex.primitive} a graph of its own: its node is AddcmulBackward0, not "
-                     f"{node}, and its saved tensors and next_functions differ from torch's own, so the same "
-                     "check passes on your machine and fails here.",
-                     f"Do not check the graph's nodes inside {ex.function}: look at them in your own notebook, "
-                     "and return x.grad.")
+        return graph_inspection(ex)
     if error.type == "AttributeError" and typo and owner and typo.group(1) in _TENSOR_NAMES and \
             owner.group(1) not in ("Tensor", "Parameter"):
         return _not_a_tensor(owner.group(1), typo.group(1))

@@ -338,6 +338,18 @@ def uses_autograd(source: bytes) -> bool:
     return any(_called(node) in AUTOGRAD_CALLS for node in _calls(source))
 
 
+def reads_graph(source: bytes) -> bool:
+    """Whether the source reads autograd's graph nodes (.grad_fn, .next_functions, a ._saved_
+    tensor): the canary's graph is not torch's own, so what such code does with a node at home
+    differs here (rt141's hooks on y.grad_fn). Never a verdict: it names a failure's likely cause."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return any(isinstance(node, ast.Attribute) and (node.attr in ("grad_fn", "next_functions")
+                                                    or node.attr.startswith("_saved_")) for node in ast.walk(tree))
+
+
 def _calls(source: bytes) -> list[ast.Call]:
     try:
         return [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)]

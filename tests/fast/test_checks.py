@@ -202,6 +202,28 @@ def test_raising_only_under_the_secret_is_not_proven_and_says_why(sin):
     assert _total(obs, sin) == sin.rubric["loads"]
 
 
+def test_failures_of_code_that_reads_the_graph_are_told_of_the_graph(sin):
+    """rt141: hooks on y.grad_fn (or a walk of next_functions) work at home and get None, zeros or
+    an error from the canary's graph here; they were told of a missing return or a zeroed gradient.
+    Only code that reads the graph, and only those failures: a slip keeps its own words."""
+    from grader import submission
+
+    assert submission.reads_graph(b"y.grad_fn.register_hook(f)\nn = y.grad_fn.next_functions[0][0]")
+    assert submission.reads_graph(b"s = y.grad_fn._saved_self")
+    assert not submission.reads_graph(b"# y.grad_fn\ns = 'grad_fn'\ny.sum().backward()")
+    zeros = dataclasses.replace(_observations(np.zeros_like, canary=np.zeros_like), source_reads_graph=True)
+    assert checks.check_correctness(zeros, sin).data["cause"] == "graph_inspection"
+    none = _observations(np.cos, canary=secret)
+    none = dataclasses.replace(none, source_reads_graph=True, cases=(dataclasses.replace(
+        none.cases[0], calls=(Returned("none"),) * 3),))
+    assert checks.check_correctness(none, sin).data["cause"] == "graph_inspection"
+    assert checks.check_correctness(dataclasses.replace(zeros, source_reads_graph=False), sin).data["cause"] != \
+        "graph_inspection"
+    doubled = dataclasses.replace(_observations(lambda x: 2 * np.cos(x), canary=lambda x: 2 * secret(x)),
+                                  source_reads_graph=True)
+    assert checks.check_correctness(doubled, sin).data["cause"] == "scaled"
+
+
 def test_the_words_of_a_pass_say_what_the_inputs_were(sin):
     """rv01: "0-d to 3-d, empty and non-contiguous tensors" was said of a draw with no empty input."""
     obs = _observations(np.cos, canary=secret)

@@ -161,6 +161,16 @@ def test_autograd_of_a_rewritten_form_is_not_called_a_formula_alone(grade_file, 
     assert "rewritten form of sin(x)" in autograd.cause and "not differentiated at its own argument" in autograd.cause
 
 
+def test_a_hook_on_the_graphs_node_is_told_of_the_graph_and_is_no_suspect(grade_file, sin):
+    """rt141: honest code that hooks y.grad_fn got zeros from the canary's node (not torch's own), was
+    told "the gradient was zeroed before it was returned", and was listed among the suspects."""
+    outcome = grade_file(VERDICT / "hooks_the_graphs_node.py", sin)
+    correctness = next(f for f in outcome.findings if f.name == "correctness")
+    assert outcome.score == sin.rubric["loads"]
+    assert correctness.data["cause"] == "graph_inspection" and correctness.data["slip"]
+    assert "AddcmulBackward0, with three inputs" in correctness.cause and "x.register_hook" in correctness.advice
+
+
 def test_an_interrupt_carries_no_frame_of_the_canary_out(grade_file, sin):
     """An interrupt landing as a kernel was entered carried its frames, and the secret, out."""
     outcome = grade_file(VERDICT / "interrupts_the_canary.py", sin)
