@@ -77,7 +77,10 @@ def build(out: Path, exercise: str, course_secret: str = "") -> Path:
 
     from grader import exercise as exercises
 
-    exercises.load(exercise)  # fail now, not on Gradescope, if the exercise does not exist
+    ex = exercises.load(exercise)  # fail now, not on Gradescope, if the exercise does not exist
+    own = _own_exercise(Path(exercise), ex.solution) if Path(exercise).suffix == ".toml" else {}
+    if own:  # graded as the copy in the bundle: Gradescope has no path of the instructor's machine
+        exercise = f"source/{next(iter(own))}"
     failure = json.dumps(render.grader_failure("run_autograder: the grader could not start (see stdout)."),
                          indent=2)
     run = RUN.format(exercise=shlex.quote(exercise), secret=SECRET_FILE, failure=failure)
@@ -90,9 +93,28 @@ def build(out: Path, exercise: str, course_secret: str = "") -> Path:
             files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if _shipped(p))
             for file in files:
                 bundle.write(file, str(file.relative_to(PROJECT)))
+        for name, file in own.items():
+            bundle.write(file, name)
         if course_secret:
             bundle.writestr(SECRET_FILE, course_secret)
     return out
+
+
+OWN_EXERCISE = "exercise"  # in source/: an exercise given by its .toml's path, and its reference solution
+
+
+def _own_exercise(toml: Path, solution: Path) -> dict[str, Path]:
+    """An exercise of the instructor's own, given by path: its .toml (first) and its solution, by
+    their names in the bundle. The bundle named the path on the instructor's machine, and every
+    student's submission was the autograder's failure on Gradescope (ux113)."""
+    from grader.exercise import ExerciseError
+
+    try:
+        beside = solution.resolve().relative_to(toml.resolve().parent)
+    except ValueError:
+        raise ExerciseError(f"{toml}: its solution {solution} must lie in the .toml's folder (or below it) "
+                            "to be shipped in the bundle") from None
+    return {f"{OWN_EXERCISE}/{toml.name}": toml, f"{OWN_EXERCISE}/{beside.as_posix()}": solution}
 
 
 def _shipped(path: Path) -> bool:

@@ -135,6 +135,24 @@ def test_an_honest_submission_gets_full_marks_and_its_plot(bundle, tmp_path):
     assert extra["seed"] == grid_seed("sin", "s3cret") != grid_seed("sin", "")
 
 
+def test_an_exercise_given_by_its_path_is_shipped_in_the_bundle(tmp_path):
+    """ux113: a bundle built with --exercise path/to/mysin.toml named that path of the instructor's
+    machine, shipped neither the .toml nor its solution, and every student got "the autograder
+    itself failed" on Gradescope."""
+    own = tmp_path / "mine"
+    own.mkdir()
+    text = (ROOT / "reference" / "sin.toml").read_text()
+    (own / "mysin.toml").write_text(re.sub(r'(?m)^name = "sin"$', 'name = "mysin"', text))
+    shutil.copy(ROOT / "reference" / "sin_solution.py", own / "sin_solution.py")
+    out = tmp_path / "autograder.zip"
+    done = subprocess.run([sys.executable, "-m", "grader", "gradescope", "build", "--out", str(out), "--exercise",
+                           str(own / "mysin.toml")], cwd=ROOT, capture_output=True, text=True, env=os.environ)
+    assert done.returncode == 0, done.stderr
+    shutil.rmtree(own)  # (Gradescope has only the bundle)
+    results = autograde(out, tmp_path, {"derivative.py": SUBMISSIONS / "honest_backward.py"})
+    assert results["score"] == 10 and results["extra_data"]["exercise"] == "mysin", results
+
+
 def test_a_cheat_scores_only_loading_and_the_instructor_detail_is_hidden(bundle, tmp_path):
     results = autograde(bundle, tmp_path, {"cheat.py": SUBMISSIONS / "cheat_cos.py"})
     assert results["score"] == 1  # the file loads; nothing else counts without autograd
