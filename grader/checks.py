@@ -181,6 +181,25 @@ _SAVE_AS_UTF8 = ("Save it as UTF-8 (in VS Code: the encoding in the status bar, 
 _SYNTAX_PLACE = re.compile(r"\s*\([^()]*, line \d+\)$")
 
 
+def _called_at_the_top(error: feedback.ErrorInfo) -> bool:
+    """Whether the error was raised in a function the file's own top level called."""
+    return len(error.frames) > 1 and error.frames[-1].function != "<module>" and \
+        any(frame.function == "<module>" for frame in error.frames[:-1])
+
+
+def _load_error_place(error: feedback.ErrorInfo) -> str:
+    """Where a load error was raised: its line, and the top-level line that called the function it
+    was raised in (ux113: a test call at the bottom of the file was never named)."""
+    if not error.frames:
+        return ""
+    last = error.frames[-1]
+    where = f" at line {last.line} (`{last.code}`)"
+    if _called_at_the_top(error):
+        top = next(frame for frame in reversed(error.frames[:-1]) if frame.function == "<module>")
+        where += f", in {last.function}, called at line {top.line} (`{top.code}`)"
+    return where
+
+
 def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool = False) -> Finding:
     if error.type == "SyntaxError" and "null bytes" in error.message:
         # UTF-16, as Windows' Notepad ("Unicode") and PowerShell 5's > write: told of the top level (ux110)
@@ -208,8 +227,15 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
             advice = _SAVE_AS_UTF8
         return Finding("loads", False, 0.0, f"Your file has a syntax error on line {error.syntax_line}: {said}.",
                        example=f"    {error.syntax_code}\n    {caret}", cause=cause, advice=advice)
+    where = _load_error_place(error)
+    if error.type in ("ModuleNotFoundError", "ImportError") and "'google" in error.message:
+        return Finding("loads", False, 0.0, f"Importing your file failed: {error.headline()}{where}.",
+                       cause="google.colab exists only in Colab (drive.mount, files.upload): the grader runs your "
+                             "code without it, and without your Drive's files.",
+                       advice="Remove the Colab cells (the import, drive.mount, files.upload) from what you submit; "
+                              f"{ex.function} needs none of them.")
     if error.type in ("ModuleNotFoundError", "ImportError"):
-        return Finding("loads", False, 0.0, f"Importing your file failed: {error.headline()}.",
+        return Finding("loads", False, 0.0, f"Importing your file failed: {error.headline()}{where}.",
                        cause="The grader has torch, numpy and matplotlib (and what they need), not d2l or other "
                              "course packages, and it grades your file alone: a module of your own beside it "
                              "(helpers.py, say) is not there either.",
@@ -232,7 +258,6 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                        advice="Clear its outputs (Edit > Clear All Outputs, or Kernel > Restart & Clear Output), "
                               "save it and submit it again." if notebook else
                               "Submit the .py file that defines the function, without data pasted into it.")
-    where = f" at line {error.frames[-1].line} (`{error.frames[-1].code}`)" if error.frames else ""
     if error.type == "SystemExit":  # (ux111's exit() at the end of the file: "raised SystemExit: None")
         return Finding("loads", False, 0.0, f"Your file ends Python as it is imported: it calls exit(){where}.",
                        cause="exit(), quit() and sys.exit() stop the whole program, the grader's import of your "
@@ -249,6 +274,14 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
     if known.key in ("disk", "sandbox", "read_only", "notebook_magic", "processes"):  # (the sandbox's refusals)
         return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
                        cause=known.text, advice=known.advice)
+    if _called_at_the_top(error) and known.key not in ("exception", "name"):
+        # A test call of the function at the top level (or in a later cell) ran it, and it raised
+        # for a mistake the feedback knows: ux113's y.backward() on a vector, told only of the top level.
+        return Finding("loads", False, 0.0, f"{'Running your notebook' if notebook else 'Importing your file'} "
+                       f"raised {error.headline()}{where}.",
+                       cause=f"{known.text} (Your own call of {error.frames[-1].function} ran it as "
+                             f"{'the notebook ran' if notebook else 'your file was imported'}.)",
+                       advice=known.advice)
     if notebook:
         return Finding("loads", False, 0.0, f"Running your notebook's code cells raised {error.headline()}{where}.",
                        advice=_RUN_ALL)

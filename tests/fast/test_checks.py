@@ -224,6 +224,22 @@ def test_failures_of_code_that_reads_the_graph_are_told_of_the_graph(sin):
     assert checks.check_correctness(doubled, sin).data["cause"] == "scaled"
 
 
+def test_a_load_error_in_a_function_called_at_the_top_names_the_call_and_the_mistake(sin):
+    """ux113: a test call at the bottom of the file ran get_derivative, whose y.backward() raised on a
+    vector: told only of line 5 and of code at the top level, not of the call nor the known mistake.
+    A missing module named no line, and Colab's google.colab was told of course packages."""
+    frames = (Frame(8, "print(get_derivative(torch.arange(3.)))", "<module>"), Frame(5, "y.backward()",
+                                                                                     "get_derivative"))
+    error = ErrorInfo("RuntimeError", "grad can be implicitly created only for scalar outputs", frames)
+    finding = checks.check_loads(Observations(load=LoadResult(False, error=error)), sin)
+    assert "at line 5 (`y.backward()`), in get_derivative, called at line 8" in finding.summary
+    assert "y.sum().backward()" in finding.advice and "Your own call of get_derivative" in finding.cause
+    colab = ErrorInfo("ModuleNotFoundError", "No module named 'google'", (Frame(3, "from google.colab import drive",
+                                                                                "<module>"),))
+    finding = checks.check_loads(Observations(load=LoadResult(False, error=colab)), sin)
+    assert "at line 3 (`from google.colab import drive`)" in finding.summary and "only in Colab" in finding.cause
+
+
 def test_the_words_of_a_pass_say_what_the_inputs_were(sin):
     """rv01: "0-d to 3-d, empty and non-contiguous tensors" was said of a draw with no empty input."""
     obs = _observations(np.cos, canary=secret)
