@@ -388,8 +388,12 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
                      "answers between calls (a cache keyed by the input, say).",
                      "Compute the derivative afresh on every call, with no answers kept from earlier calls.")
     if ex.value == "sin(x)":  # the classic slip of this exercise: the derivative of cos instead
-        candidates.insert(5, ("second", -np.sin(x), "your values are -sin(x), the derivative of cos(x), not of "
-                              "sin(x).", "Differentiate sin(x)."))
+        # (or autograd applied twice: ux113's create_graph=True and a second grad were told of cos only)
+        candidates.insert(5, ("second", -np.sin(x), "your values are -sin(x): the second derivative of sin(x) "
+                              "(autograd applied twice: create_graph=True, then a second grad or backward), or the "
+                              "derivative of cos(x), not of sin(x).",
+                              "Differentiate y = torch.sin(x) once: one y.sum().backward() (or one "
+                              "torch.autograd.grad), and return that gradient."))
     for key, values, text, advice in candidates:
         if np.all(np.isfinite(values)) and like(values):
             return Cause(key, "Likely cause: " + text, advice)

@@ -240,6 +240,14 @@ def test_a_load_error_in_a_function_called_at_the_top_names_the_call_and_the_mis
     assert "at line 3 (`from google.colab import drive`)" in finding.summary and "only in Colab" in finding.cause
 
 
+def test_minus_sin_is_named_as_the_second_derivative_too(sin):
+    """ux113: autograd applied twice (create_graph=True, then a second grad) returned -sin(x) and was
+    told only that it differentiated cos(x)."""
+    finding = checks.check_correctness(_observations(lambda x: -np.sin(x), canary=lambda x: -np.sin(x)), sin)
+    assert finding.data["cause"] == "second" and "second derivative of sin(x)" in finding.cause
+    assert "once" in finding.advice
+
+
 def test_the_words_of_a_pass_say_what_the_inputs_were(sin):
     """rv01: "0-d to 3-d, empty and non-contiguous tensors" was said of a draw with no empty input."""
     obs = _observations(np.cos, canary=secret)
