@@ -27,6 +27,7 @@ VERDICTS = (
     ("timeout", "timed out"),
     ("crash", "crashed"),
     ("memory", "ran out of memory"),
+    ("other", "for another exercise (its function, or its answer: see above)"),
     ("unproven", "autograd not shown (cos, a mixture, answers kept from earlier calls, or a check that failed "
                  "under the canary)"),
     ("unjudged", "no values to judge (an error, None or another type on every input)"),
@@ -85,6 +86,9 @@ class Summary:
 def verdict(row: dict[str, Any], result: dict[str, Any] | None) -> str:
     if result is None or row["status"] in (*_NOT_RUN, "load_error", "timeout", "crash", "memory"):
         return str(row["status"])
+    if _other_exercise(result) and result["score"] < result["max_score"]:
+        # (counted apart, not as "autograd not shown", a cheat's words: ux113's honest cos_square file)
+        return "other"
     if _autograd(result).get("details", {}).get("unproven") and not _slip(result):
         return "unproven" if _judged(result) else "unjudged"
     if result["score"] >= result["max_score"]:

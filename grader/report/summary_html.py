@@ -197,7 +197,7 @@ td.score { white-space: nowrap; } td.score small { color: #57606a; }
 .badge { display: inline-block; border-radius: 10px; padding: 0 .6em; font-size: .85em; white-space: nowrap;
          color: #fff; background: #57606a; }
 .v-full { background: #1a7f37; } .v-partial { background: #9a6700; }
-.v-wrong, .v-unjudged { background: #bc4c00; }
+.v-wrong, .v-unjudged { background: #bc4c00; } .v-other { background: #57606a; }
 .v-unproven { background: #a40e26; } .v-sandbox { background: #8250df; }
 .v-load_error, .v-timeout, .v-crash, .v-memory { background: #6639ba; }
 table.look ul { list-style: none; margin: 0; padding: 0; } table.look li { margin: .15em 0; }

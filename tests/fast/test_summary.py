@@ -140,6 +140,8 @@ def test_values_of_another_exercise_are_counted_not_flagged(tmp_path):
     rows = [{"student": s, "score": 1.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
     assert [f.student for f in built.look] == ["bob"] and built.elsewhere == [("cos_square", 1)]
+    # (and its verdict is that, not "autograd not shown (cos, a mixture...)", a cheat's words: ux113)
+    assert [s.verdict for s in built.roster] == ["other", "unproven"]
     assert "1 of 2 students' files are for another exercise, cos_square (its function, or its answer)" in \
         summary.markdown(built)
     assert "files are for another exercise, cos_square" in html_page(built)
