@@ -140,6 +140,21 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "what to multiply the gradient by.",
      "Call y.sum().backward(), or y.backward(torch.ones_like(y)), then return x.grad (with "
      "torch.autograd.grad: pass grad_outputs=torch.ones_like(y))."),
+    # (ux113: torch.func's own forms of these were told only to run the file and read the traceback)
+    (r"Expected f\(\*args\) to return a scalar Tensor", "func_grad_nonscalar",
+     "torch.func.grad differentiates a function that returns one number, and torch.sin(x) returns one for "
+     "each element of x.",
+     "Differentiate the sum: torch.func.grad(lambda x: torch.sin(x).sum())(x) (each element's derivative, "
+     "since the elements do not mix)."),
+    (r"Got in_dim=0 for some input, but that input is a Tensor of dimensionality 0", "vmap_scalar",
+     "vmap maps over x's first dimension, and a 0-d x (a single number) has none (an x of 2 or 3 dimensions "
+     "would map over its rows, not its numbers).",
+     "Map over the numbers: torch.func.vmap(torch.func.grad(torch.sin))(x.reshape(-1)).reshape(x.shape), "
+     "or differentiate the sum: torch.func.grad(lambda x: torch.sin(x).sum())(x)."),
+    (r"^TypeError: expected TensorOptions\(dtype=float,", "float_tensor",
+     "torch.FloatTensor(x) takes only float32 tensors, and this x is not float32.",
+     "Make the leaf with x.detach().clone().requires_grad_(True), which keeps x's dtype, and return the "
+     "gradient in x's dtype."),
     # (hn109: torch.sin(x.data) and torch.sin(x.detach()) after making the leaf were told only that x
     # never required grad, and to make the leaf they had made)
     (r"does not require grad and does not have a grad_fn", "no_requires_grad",

@@ -248,6 +248,22 @@ def test_minus_sin_is_named_as_the_second_derivative_too(sin):
     assert "once" in finding.advice
 
 
+@pytest.mark.parametrize(("error", "key"), [
+    (ErrorInfo("RuntimeError", "grad_and_value(f)(*args): Expected f(*args) to return a scalar Tensor, got tensor "
+                               "with 1 dims. Maybe you wanted to use the vjp or jacrev APIs instead?"),
+     "func_grad_nonscalar"),
+    (ErrorInfo("ValueError", "vmap(sin, in_dims=0, ...)(<inputs>): Got in_dim=0 for some input, but that input is "
+                             "a Tensor of dimensionality 0 so expected in_dim to satisfy -0 <= in_dim < 0."),
+     "vmap_scalar"),
+    (ErrorInfo("TypeError", "expected TensorOptions(dtype=float, device=cpu, layout=Strided) (got "
+                            "TensorOptions(dtype=double, device=cpu, layout=Strided))"), "float_tensor"),
+])
+def test_torch_funcs_own_mistakes_are_named(sin, error, key):
+    """ux113: torch.func.grad of a vector, vmap(grad(torch.sin)) of a 0-d x and torch.FloatTensor of a
+    float64 x were told only to run the function and read the traceback."""
+    assert feedback.explain_error(error, sin).key == key
+
+
 def test_the_words_of_a_pass_say_what_the_inputs_were(sin):
     """rv01: "0-d to 3-d, empty and non-contiguous tensors" was said of a draw with no empty input."""
     obs = _observations(np.cos, canary=secret)
