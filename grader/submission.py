@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import filecmp
 import hashlib
 import inspect
 import json
@@ -142,7 +143,22 @@ def in_question(top: list[Path], function: str, below: Callable[[], list[Path]] 
     scratch.py (rt137), and the two picked differently between a top-level file and an old/ or src/
     folder's (rt140)."""
     defining = _surest(top, function) or _surest([p for p in below() if p not in top], function) if function else []
-    return (defining, True) if defining else (scripts_first(top or below()), False)
+    return (_copies_as_one(defining), True) if defining else (_copies_as_one(scripts_first(top or below())), False)
+
+
+def _copies_as_one(paths: list[Path]) -> list[Path]:
+    """The first of `paths` where they are all the same bytes (solution.py beside its copy
+    solution_v2.py, hw.ipynb beside a second download "hw (1).ipynb"): one submission, where several
+    files made the student "missing" with 0 (ux113)."""
+    if len(paths) < 2:
+        return paths
+    try:
+        if len({p.stat().st_size for p in paths}) == 1 and \
+                all(filecmp.cmp(paths[0], p, shallow=False) for p in paths[1:]):
+            return paths[:1]
+    except OSError:
+        pass
+    return paths
 
 
 def _surest(paths: list[Path], function: str) -> list[Path]:

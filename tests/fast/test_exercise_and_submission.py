@@ -304,6 +304,15 @@ def test_a_students_folder_of_several_files_is_graded_on_the_one_that_defines_th
     assert jobs["carol"].problem == "2 of its 2 .py files define get_derivative(x): a.py, b.py; keep one"
     assert jobs["dan"].problem == "2 .py files, none defining get_derivative(x): notes.py, plot.py"
     assert batch.discover(folder)[0].path is None  # (no function named: every .py counts)
+    # Copies of one file are one submission (ux113: solution.py and its copy, a notebook downloaded twice)
+    for path, text in (("olga/solution.py", "def get_derivative(x):\n    return x\n"),
+                       ("olga/solution_v2.py", "def get_derivative(x):\n    return x\n"),
+                       ("rita/hw.ipynb", '{"cells": []}'), ("rita/hw (1).ipynb", '{"cells": []}')):
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(text)
+    jobs = {job.student: job for job in batch.discover(folder, function="get_derivative")}
+    assert jobs["olga"].path == folder / "olga" / "solution.py" == gradescope.pick(folder / "olga", "get_derivative")[0]
+    assert jobs["rita"].path is not None and jobs["rita"].path.parent == folder / "rita"
 
 
 def test_a_notebook_is_graded_by_its_code_cells_and_a_nested_or_uppercase_file_is_found(tmp_path):
@@ -422,7 +431,7 @@ def test_the_file_that_defines_the_function_is_picked_among_a_students_files(tmp
                "carol": {"solution.py": "import torch\nget_derivative = lambda x: x\n", "plot.py": "import torch\n"},
                "dave": {"solution.py": "get_derivative: object = make(torch.sin)\n", "plot.py": "x == 1\n"},
                "bob": {"hw.ipynb": json.dumps(cells), "hw.py": honest},
-               "zed": {"a.py": honest, "b.py": honest, "c.ipynb": json.dumps(cells)},
+               "zed": {"a.py": honest, "b.py": honest.replace("x\n", "-x\n"), "c.ipynb": json.dumps(cells)},
                # (rt139) a docstring's line binding the name; a def before a binding of it; a notebook too
                # large to read before a scratch file that defines nothing
                "gina": {"hw.ipynb": json.dumps(cells), "notes.py": '"""\nget_derivative = lambda x: x\n"""\n'},
