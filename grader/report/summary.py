@@ -17,7 +17,7 @@ from typing import Any
 from grader import checks
 from grader.canary import is_secret_route
 from grader.report import atomic
-from grader.submission import SubmissionError, read
+from grader.submission import SubmissionError, is_blank, read
 
 VERDICTS = (
     ("missing", "no one file to grade (none, several, or not Python: see the note in gradebook.csv)"),
@@ -237,6 +237,8 @@ def _identical(sources: dict[str, Path]) -> list[list[str]]:
             source = read(path).source  # a regular file only, as when it was graded
         except SubmissionError:
             continue
+        if is_blank(source):  # (two empty files are no copying: ux113's empty.py and justcomment.py)
+            continue
         groups[hashlib.sha256(normalised(source).encode()).hexdigest()].append(student)
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g))
 
@@ -253,8 +255,13 @@ def bins(summary: Summary) -> list[tuple[str, int]]:
 def markdown(summary: Summary) -> str:
     n = len(summary.scores)
     mean = sum(summary.scores) / n if n else 0.0
+    graded = [s.score for s in summary.roster if s.verdict not in _NOT_RUN]
+    # (the mean counts a student with nothing to grade as 0; the checks' table counts only those
+    # graded: ux113 read two denominators for one class)
+    apart = f" ({len(graded)} graded, whose mean is {sum(graded) / len(graded):.2f})" \
+        if graded and len(graded) < n else ""
     lines = [f"# Batch summary: {summary.exercise}", "",
-             f"{n} students, mean score {mean:.2f} / {summary.max_score:g}.", "", "## Scores", "", "```"]
+             f"{n} students, mean score {mean:.2f} / {summary.max_score:g}{apart}.", "", "## Scores", "", "```"]
     widest = max((c for _, c in bins(summary)), default=1) or 1
     lines += [f"{label:>9}  {'█' * round(30 * count / widest):<30} {count}" for label, count in bins(summary)]
     lines += ["```", ""]

@@ -177,3 +177,15 @@ def test_values_a_slip_gives_are_wrong_values_not_suspects(tmp_path):
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
     assert [f.student for f in built.look] == ["bob", "cy"]
     assert {s.student: s.verdict for s in built.roster} == {"ann": "wrong", "bob": "unproven", "cy": "unproven"}
+
+
+def test_empty_files_are_no_copies_and_the_mean_says_what_it_counts(tmp_path):
+    """ux113: empty.py and justcomment.py were listed as identical submissions, and the mean counted
+    students with nothing to grade as 0 beside a checks' table that counted only those graded."""
+    sources = {}
+    for name, text in (("ann", ""), ("bob", "# my answer\n\n"), ("cy", "x = 1\n"), ("dee", "x = 1  # same\n")):
+        sources[name] = tmp_path / f"{name}.py"
+        sources[name].write_text(text)
+    assert summary._identical(sources) == [["cy", "dee"]]
+    built = build(tmp_path)  # eve: missing, 0
+    assert "4 students, mean score 3.75 / 10 (3 graded, whose mean is 5.00)." in summary.markdown(built)
