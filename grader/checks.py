@@ -225,7 +225,8 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
         elif "'utf-8' codec can't decode" in said:
             cause = "Your file is not saved as UTF-8: an accented letter saved in another encoding (Windows' cp1252)."
             advice = _SAVE_AS_UTF8
-        return Finding("loads", False, 0.0, f"Your file has a syntax error on line {error.syntax_line}: {said}.",
+        stop = "" if said.endswith(("?", "!")) else "."  # ("Did you mean print(...)?." read Python's own, ux113)
+        return Finding("loads", False, 0.0, f"Your file has a syntax error on line {error.syntax_line}: {said}{stop}",
                        example=f"    {error.syntax_code}\n    {caret}", cause=cause, advice=advice)
     where = _load_error_place(error)
     if error.type in ("ModuleNotFoundError", "ImportError") and "'google" in error.message:

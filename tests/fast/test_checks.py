@@ -1932,6 +1932,9 @@ def test_a_whole_tensor_given_to_float_is_not_told_to_use_torch_sin(sin):
      "line 6)", "unexpected end of data.", "Save it as UTF-8"),
     ("invalid syntax", "line 6: invalid syntax.", "Fix that line"),
     ("invalid syntax (solution.py, line 6)", "line 6: invalid syntax.", "Remove it from the .py file"),
+    # (ux113: "Did you mean print(...)?.")
+    ("Missing parentheses in call to 'print'. Did you mean print(...)? (solution.py, line 6)",
+     "line 6: Missing parentheses in call to 'print'. Did you mean print(...)?", "Fix that line"),
 ])
 def test_a_syntax_error_is_told_in_pythons_own_words(sin, message, said, advice):
     """Cut at the first "(", Python's message read "'." for an unclosed call and "" for a backslash in
