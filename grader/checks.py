@@ -863,8 +863,10 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
                            f"{_unread_words(verdicts, len(judged))}",
                            example=f"They changed exactly as autograd's answer does when we swapped the derivative "
                                    f"of {ex.primitive} for a secret one.", data=data)
-        return Finding("autograd", True, 1.0, f"Your values came through autograd of {ex.watched}."
-                       f"{_unread_words(verdicts, len(judged))}",
+        # (only, where some had no answer: a ✗ beside "came through autograd" read as a contradiction, ux113)
+        unread = _unread_words(verdicts, len(judged))
+        return Finding("autograd", True, 1.0, f"Your values came through autograd of {ex.watched}"
+                       f"{' only on the' + unread.removeprefix(' That rests on the') if unread else '.'}",
                        example=f"We swapped the derivative autograd uses for {ex.primitive} with a secret one on "
                                f"calls you could not tell apart; your answers followed it exactly on all "
                                f"{len(judged)} inputs we checked.", data=data)

@@ -1183,8 +1183,8 @@ def test_the_autograd_words_say_what_the_proof_rests_on_where_inputs_had_no_answ
     obs = _joined(honest, nothing, nothing, nothing)
     finding = checks.check_autograd(obs, sin)
     assert not finding.passed and finding.fraction == 0.25 and finding.data["unread"] == 3
-    assert "That rests on the 1 input we could judge: on 3 others, where it could have shown, we had no answer to " \
-        "read" in finding.summary
+    assert finding.summary.startswith("Your values came through autograd of sin(x) only on the 1 input we could "
+                                      "judge: on 3 others, where it could have shown, we had no answer to read")
     whole = checks.check_autograd(_joined(*(_observations(np.cos, canary=secret) for _ in range(2))), sin)
     assert whole.summary == "Your values came through autograd of sin(x)."
 
