@@ -326,7 +326,8 @@ def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecu
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
     try:
         for rank in range(workers):  # each busy for seconds, so each lands on a worker of its own
-            pool.submit(_warm_worker, exercise, plot, rank, shared.shared[rank] if shared else None)
+            warm = pool.submit(_warm_worker, exercise, plot, rank, shared.shared[rank] if shared else None)
+            warm.add_done_callback(functools.partial(_forget_once_warm, pool))
     finally:
         if blas is None:
             del os.environ["OPENBLAS_NUM_THREADS"]
@@ -335,11 +336,57 @@ def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecu
     return pool
 
 
+def forget_queue_names(pool: ProcessPoolExecutor) -> bool:
+    """Remove the names in /dev/shm of the pool's queues' semaphores once every worker has them open
+    (a spawned worker opens them by name as it starts; none starts after the first `workers`, and a
+    broken pool is replaced, not restarted), as multiprocessing would at the end: a batch killed with
+    its process group (SIGKILL; a job's cgroup) took multiprocessing's resource tracker with it,
+    and left five names in /dev/shm each time, for good (rt142 counted 331). True once they are gone."""
+    from multiprocessing import synchronize, util
+
+    if id(pool) in _FORGOTTEN:
+        return True
+    queues = (getattr(pool, "_call_queue", None), getattr(pool, "_result_queue", None))
+    locks = [getattr(q, name, None) for q in queues for name in ("_rlock", "_wlock", "_sem")]
+    # (multiprocessing's own attributes: where a Python lacks them, nothing is removed)
+    names = {str(getattr(getattr(lock, "_semlock", None), "name", "") or "") for lock in locks} - {""}
+    cleanup = getattr(synchronize.SemLock, "_cleanup", None)
+    processes = list(getattr(pool, "_processes", {}).values())
+    if not names or cleanup is None or len(processes) < getattr(pool, "_max_workers", 0) or not all(
+            _has_open(process.pid, names) for process in processes):
+        return False
+    for finalizer in list(util._finalizer_registry.values()):  # type: ignore[attr-defined]
+        if getattr(finalizer, "_callback", None) is cleanup and \
+                (getattr(finalizer, "_args", None) or ("",))[0] in names:
+            with contextlib.suppress(OSError):
+                finalizer()  # (unlinks the name and tells the resource tracker, once)
+    _FORGOTTEN.add(id(pool))
+    return True
+
+
+_FORGOTTEN: set[int] = set()  # the pools whose queue names are gone
+
+
+def _forget_once_warm(pool: ProcessPoolExecutor, _: Future[None]) -> None:
+    forget_queue_names(pool)
+
+
+def _has_open(pid: int | None, names: set[str]) -> bool:
+    """Whether process `pid` has every one of the semaphores `names` mapped (sem_open maps its file)."""
+    try:
+        with open(f"/proc/{pid}/maps", encoding="utf-8", errors="replace") as maps:
+            mapped = {line.rsplit("/dev/shm/sem.", 1)[1].strip() for line in maps if "/dev/shm/sem." in line}
+    except OSError:
+        return False
+    return all(name.lstrip("/") in mapped for name in names)
+
+
 _SHARED: dict[int, Any] = {}  # each pool's shared zygote, closed with the pool
 
 
 def _close_pool(pool: ProcessPoolExecutor, wait: bool) -> None:
     pool.shutdown(wait=wait, cancel_futures=not wait)
+    _FORGOTTEN.discard(id(pool))
     shared = _SHARED.pop(id(pool), None)
     if shared is not None:
         shared.close()
@@ -436,6 +483,7 @@ def _run_on(executor: ProcessPoolExecutor, jobs: list[Job], out: Path, settings:
             except Exception:  # noqa: BLE001 - a worker failed (or died): that student's grader error, the batch goes on
                 row = {"student": job.student, "status": "grader_error", "score": 0.0}
             done(row)
+            forget_queue_names(executor)  # (where a warm-up ended before the other worker had started)
             nxt = next(queue, None)
             if nxt is not None:
                 jobs_of[executor.submit(grade_job, nxt, out, settings)] = nxt
