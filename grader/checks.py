@@ -812,6 +812,13 @@ def check_autograd(obs: Observations, ex: Exercise) -> Finding:
     return _zeros_show_nothing(_check_autograd(obs, ex))
 
 
+def _right_and_telling(r: CaseResult, ex: Exercise) -> bool:
+    """Whether the plain answer is right and not zero throughout (zeros where the derivative is zero,
+    an honest hook's, are right by chance)."""
+    values = values_of(r.plain, r.case)
+    return values is not None and bool(np.any(np.abs(values) > 1e-3)) and matches(r.plain, r.case, ex)
+
+
 def _zeros_show_nothing(finding: Finding) -> Finding:
     """Answers of zero (or within 1e-3 of it) where the reference is not say nothing either way
     (verdict ZERO: y.backward(x) at x = 0 is no formula), so they never make a submission unproven;
@@ -845,7 +852,11 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
     # Nothing judged is nothing proven: credit beyond loading needs autograd shown somewhere.
     zeros = sum(v.verdict == verdict.ZERO for _, v in verdicts)  # (said nothing: see _zeros_show_nothing)
     data = {"verdicts": dict(counts), "unproven": not (judged and shown), "bypassed": counts[verdict.BYPASSED] > 0,
-            "zeros": zeros, "unread": sum(v.verdict == verdict.UNREAD for _, v in verdicts)}
+            "zeros": zeros, "unread": sum(v.verdict == verdict.UNREAD for _, v in verdicts),
+            # Inputs with the right values and no autograd shown: a formula's mark, never a slip's (a
+            # file of cos(x), and None or a slip's values on its smallest inputs, which the feedback
+            # names, was no suspect for the TA).
+            "unproven_right": sum(v.verdict not in verdict.SHOWN and _right_and_telling(r, ex) for r, v in judged)}
     if not judged:
         complex_ = any(c.values is not None and np.iscomplexobj(c.values) for r in obs.cases for c in r.calls)
         coarse = sorted({r.case.dtype for r, v in verdicts if v.verdict == verdict.COARSE})

@@ -190,6 +190,8 @@ def _slip(result: dict[str, Any]) -> bool:
     not a formula, are why. ux112's honest autograd of sin(2x), x·sin(x/2)... was listed among the
     suspects beside cos(x); a file that wins nothing there (1 point of 10) is no suspect."""
     correctness: dict[str, Any] = next((c for c in result.get("checks", []) if c["name"] == "correctness"), {})
+    if _autograd(result).get("details", {}).get("unproven_right"):
+        return False  # (right values without autograd somewhere: a formula's, whatever the smallest failure was)
     return not correctness.get("passed", True) and bool((correctness.get("details") or {}).get("slip"))
 
 

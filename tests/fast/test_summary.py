@@ -172,11 +172,16 @@ def test_values_a_slip_gives_are_wrong_values_not_suspects(tmp_path):
     slip["checks"][1]["details"] = {"cause": "double_argument", "slip": True}
     unnamed = result(1.0, unproven=True, correct=False)
     unnamed["checks"][1]["details"] = {"cause": "values"}
-    results = {"ann": slip, "bob": unnamed, "cy": result(1.0, unproven=True)}
+    # (a slip on the inputs the feedback names, and right values without autograd on others: a formula's)
+    hidden = result(1.0, unproven=True, correct=False)
+    hidden["checks"][1]["details"] = {"cause": "graph_inspection", "slip": True}
+    hidden["checks"][2]["details"]["unproven_right"] = 30
+    results = {"ann": slip, "bob": unnamed, "cy": result(1.0, unproven=True), "dee": hidden}
     rows = [{"student": s, "score": 1.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
-    assert [f.student for f in built.look] == ["bob", "cy"]
-    assert {s.student: s.verdict for s in built.roster} == {"ann": "wrong", "bob": "unproven", "cy": "unproven"}
+    assert [f.student for f in built.look] == ["bob", "cy", "dee"]
+    assert {s.student: s.verdict for s in built.roster} == {"ann": "wrong", "bob": "unproven", "cy": "unproven",
+                                                            "dee": "unproven"}
 
 
 def test_empty_files_are_no_copies_and_the_mean_says_what_it_counts(tmp_path):

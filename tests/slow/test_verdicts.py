@@ -171,6 +171,21 @@ def test_a_hook_on_the_graphs_node_is_told_of_the_graph_and_is_no_suspect(grade_
     assert "AddcmulBackward0, with three inputs" in correctness.cause and "x.register_hook" in correctness.advice
 
 
+def test_cos_behind_a_slip_on_the_smallest_inputs_is_still_a_suspect(grade_file, sin):
+    """A slip's values are no suspect's, where the feedback names one (the smallest failing input): a
+    cheat wrote cos(x) and gave a node hook's None on its smallest inputs. Right values without
+    autograd anywhere keep it on the TA's list."""
+    from grader.report import result_json, summary
+
+    outcome = grade_file(VERDICT / "hides_cos_behind_a_slip.py", sin)
+    result = result_json.to_dict(outcome)
+    assert outcome.score == sin.rubric["loads"] and _autograd(outcome).data["unproven_right"] > 0
+    flag = summary._flag("mallory", result)
+    assert flag is not None and "is not shown" in flag.unproven
+    honest = result_json.to_dict(grade_file(VERDICT / "hooks_the_graphs_node.py", sin))
+    assert summary._flag("ann", honest) is None
+
+
 def test_an_interrupt_carries_no_frame_of_the_canary_out(grade_file, sin):
     """An interrupt landing as a kernel was entered carried its frames, and the secret, out."""
     outcome = grade_file(VERDICT / "interrupts_the_canary.py", sin)
