@@ -355,15 +355,28 @@ def uses_autograd(source: bytes) -> bool:
 
 
 def reads_graph(source: bytes) -> bool:
-    """Whether the source reads autograd's graph nodes (.grad_fn, .next_functions, a ._saved_
-    tensor): the canary's graph is not torch's own, so what such code does with a node at home
-    differs here (rt141's hooks on y.grad_fn). Never a verdict: it names a failure's likely cause."""
+    """Whether the source works with autograd's graph nodes: walks next_functions, reads a saved
+    tensor (._saved_self), or hooks a node (register_prehook, or register_hook with a function of
+    two arguments, grad_inputs and grad_outputs, where a tensor's hook takes one). The canary's graph
+    is not torch's own, so what such code gets from a node at home differs here (rt141). Never a
+    verdict: it names a failure's likely cause. Not a mere read of y.grad_fn (a print of it): rt143's
+    honest files with a missing return or a typo were told of the graph for a print."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
-    return any(isinstance(node, ast.Attribute) and (node.attr in ("grad_fn", "next_functions")
-                                                    or node.attr.startswith("_saved_")) for node in ast.walk(tree))
+    pairs = {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+             and len(node.args.posonlyargs + node.args.args) == 2}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and (node.attr == "next_functions" or node.attr.startswith("_saved_")):
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+            hook = node.args[0]
+            two = (isinstance(hook, ast.Lambda) and len(hook.args.posonlyargs + hook.args.args) == 2) or \
+                (isinstance(hook, ast.Name) and hook.id in pairs)
+            if node.func.attr == "register_prehook" or (node.func.attr == "register_hook" and two):
+                return True
+    return False
 
 
 def _calls(source: bytes) -> list[ast.Call]:

@@ -208,9 +208,14 @@ def test_failures_of_code_that_reads_the_graph_are_told_of_the_graph(sin):
     Only code that reads the graph, and only those failures: a slip keeps its own words."""
     from grader import submission
 
-    assert submission.reads_graph(b"y.grad_fn.register_hook(f)\nn = y.grad_fn.next_functions[0][0]")
+    assert submission.reads_graph(b"n = y.grad_fn.next_functions[0][0]")
     assert submission.reads_graph(b"s = y.grad_fn._saved_self")
-    assert not submission.reads_graph(b"# y.grad_fn\ns = 'grad_fn'\ny.sum().backward()")
+    assert submission.reads_graph(b"y.grad_fn.register_hook(lambda grad_inputs, grad_outputs: box.update(g=1))")
+    assert submission.reads_graph(b"def keep(gi, go):\n    pass\nnode = y.grad_fn\nnode.register_hook(keep)")
+    assert submission.reads_graph(b"acc.register_prehook(f)")
+    # (a print of y.grad_fn, or a tensor's hook of one argument, is no work with the graph's nodes: rt143)
+    assert not submission.reads_graph(b"# y.grad_fn\ns = 'grad_fn'\nprint(y.grad_fn)\ny.sum().backward()")
+    assert not submission.reads_graph(b"x.register_hook(lambda g: g * 2)")
     zeros = dataclasses.replace(_observations(np.zeros_like, canary=np.zeros_like), source_reads_graph=True)
     assert checks.check_correctness(zeros, sin).data["cause"] == "graph_inspection"
     none = _observations(np.cos, canary=secret)
