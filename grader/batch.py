@@ -20,8 +20,9 @@ import signal
 import socket
 import stat
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -457,36 +458,76 @@ def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
     jobs = compiler_last(jobs)
     if client is not None:
         return run_on_dask(jobs, out, settings, client, done)
-    executor = pool or start_pool(workers, settings.exercise, settings.plot)
+    runner = _Runner(pool or start_pool(workers, settings.exercise, settings.plot), out, settings, workers, done)
     try:
-        _run_on(executor, jobs, out, settings, workers, done)
+        runner.run(jobs)
     except BaseException:  # stopped (a signal, Ctrl-C): the workers end now, not after their work
-        stop_pool(executor)
+        stop_pool(runner.executor)
         raise
-    _close_pool(executor, wait=True)
+    _close_pool(runner.executor, wait=True)
 
 
-def _run_on(executor: ProcessPoolExecutor, jobs: list[Job], out: Path, settings: Settings, workers: int,
-            done: Callable[[dict[str, Any]], None]) -> None:
-    jobs_of: dict[Future[dict[str, Any]], Job] = {}
-    queue: Iterator[Job] = iter(jobs)
-    for job in queue:  # keep at most 2 jobs a worker queued, so a kill loses little
-        jobs_of[executor.submit(grade_job, job, out, settings)] = job
-        if len(jobs_of) >= 2 * workers:
-            break
-    while jobs_of:
-        finished, _ = wait(jobs_of, return_when=FIRST_COMPLETED)
-        for future in finished:
-            job = jobs_of.pop(future)
+class _Runner:
+    """The jobs on a local pool, at most 2 a worker queued (so a kill loses little). A worker that
+    dies (killed, the OOM killer) breaks the pool, and every job in flight with it: those are graded
+    again, once, on a new pool, and the batch goes on; rt143's SIGKILL of one worker ended the whole
+    batch in a traceback, with no gradebook."""
+
+    def __init__(self, executor: ProcessPoolExecutor, out: Path, settings: Settings, workers: int,
+                 done: Callable[[dict[str, Any]], None]) -> None:
+        self.executor, self.out, self.settings, self.workers, self.done = executor, out, settings, workers, done
+        self.jobs_of: dict[Future[dict[str, Any]], Job] = {}
+        self.queue: list[Job] = []
+        self.retried: set[str] = set()
+
+    def run(self, jobs: list[Job]) -> None:
+        self.queue = list(reversed(jobs))  # (popped from the end: the first job first)
+        self._fill()
+        while self.jobs_of:
+            finished, _ = wait(self.jobs_of, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in finished:
+                job = self.jobs_of.pop(future)
+                try:
+                    row = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    if self._again(job):
+                        continue
+                    row = {"student": job.student, "status": "grader_error", "score": 0.0}
+                except Exception:  # noqa: BLE001 - a worker failed: that student's grader error, the batch goes on
+                    row = {"student": job.student, "status": "grader_error", "score": 0.0}
+                self.done(row)
+                forget_queue_names(self.executor)  # (where a warm-up ended before the other worker had started)
+            if broken:
+                self._replace()
+            self._fill()
+
+    def _again(self, job: Job) -> bool:
+        """Queue a job whose worker died for one more try (False: it had its try)."""
+        if job.student in self.retried:
+            return False
+        self.retried.add(job.student)
+        self.queue.append(job)
+        return True
+
+    def _replace(self) -> None:
+        """A new pool for the broken one; the jobs still in flight on it are queued again."""
+        for job in self.jobs_of.values():
+            if not self._again(job):
+                self.done({"student": job.student, "status": "grader_error", "score": 0.0})
+        self.jobs_of.clear()
+        stop_pool(self.executor)
+        self.executor = start_pool(self.workers, self.settings.exercise, self.settings.plot)
+
+    def _fill(self) -> None:
+        while self.queue and len(self.jobs_of) < 2 * self.workers:
+            job = self.queue.pop()
             try:
-                row = future.result()
-            except Exception:  # noqa: BLE001 - a worker failed (or died): that student's grader error, the batch goes on
-                row = {"student": job.student, "status": "grader_error", "score": 0.0}
-            done(row)
-            forget_queue_names(executor)  # (where a warm-up ended before the other worker had started)
-            nxt = next(queue, None)
-            if nxt is not None:
-                jobs_of[executor.submit(grade_job, nxt, out, settings)] = nxt
+                self.jobs_of[self.executor.submit(grade_job, job, self.out, self.settings)] = job
+            except BrokenProcessPool:  # (broken between the wait and this submit)
+                self.queue.append(job)
+                self._replace()
 
 
 def compiler_last(jobs: list[Job]) -> list[Job]:

@@ -289,3 +289,29 @@ def test_a_file_or_link_named_like_a_student_where_results_go_beside_them_is_mov
     assert [name.split(".in-the-way-")[0] for name in aside] == [".alice", ".bob"], aside
     assert (folder / aside[0]).read_text() == "in the way\n" and (folder / aside[1]).is_symlink()
     assert elsewhere.read_text() == "not in the class folder\n"
+
+
+def test_a_worker_killed_mid_batch_is_replaced_and_every_student_graded(tmp_path):
+    """rt143: SIGKILL of one pool worker (the OOM killer's, say) broke the pool, and the batch ended in a
+    BrokenProcessPool traceback with no gradebook. The jobs in flight are graded again on a new pool."""
+    folder = tmp_path / "many"
+    folder.mkdir()
+    slow = (SUBMISSIONS / "honest_backward.py").read_text().replace("def get_derivative(x):",
+                                                                     "def get_derivative(x):\n    time.sleep(0.02)")
+    for i in range(8):
+        (folder / f"student{i:02d}.py").write_text("import time\n" + slow)
+    out = tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", "2",
+                                "--no-plot"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.glob("*/result.json")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    workers = [child for child in Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+               if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes()]
+    assert workers, "no pool worker found"
+    os.kill(int(workers[0]), signal.SIGKILL)
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    rows = gradebook(out)
+    assert [(r["student"], r["score"], r["status"]) for r in rows] == [
+        (f"student{i:02d}", "10.0", "graded") for i in range(8)], rows
