@@ -316,11 +316,11 @@ class Runner:
         # zygote's) made a file that reads sys.argv or calls argparse score differently in `grade`
         # and in `batch` (an honest-file hunter's: 10/10 and 0/10 for one file).
         sys.argv = [self.path]
-        # And its folder on the path, as `python file.py` has it (Jupyter: its working folder): a
-        # notebook's `%%writefile deriv.py` then `import deriv` was a missing module (rt140). Last, not
-        # first: the file keeps the student's name, and a later import of the harness's own would
-        # have run a `numpy.py` or a `random.py` (a batch's student "random") a second time.
-        sys.path.append(str(Path(self.path).parent))
+        # And its folder first on the path, as `python file.py` and Jupyter (its working folder) have
+        # it: a notebook's `%%writefile deriv.py` then `import deriv` was a missing module (rt140), and
+        # with the folder last, a `%%writefile test.py` lost to the standard library's test (rt143).
+        # (What the harness imports later is imported already: torch, numpy and the grader's own.)
+        sys.path.insert(0, str(Path(self.path).parent))
         _plots_without_a_screen(self.path)
         try:
             module = import_file(self.path, "submission", register=True)
