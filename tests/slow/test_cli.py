@@ -246,7 +246,11 @@ def test_a_notebook_and_a_file_of_another_suffix_are_graded_as_python(tmp_path):
     upper.write_bytes((SUBMISSIONS / "honest_backward.py").read_bytes())
     # (and a notebook exported as an executable script, its magics get_ipython() calls: 0 before)
     exported = ROOT / "tests" / "fixtures" / "notebook" / "exported_as_a_script.py"
-    for path in (notebook, upper, exported):
+    # (and a notebook whose %%writefile cell writes the module the next cell imports, test.py, which
+    # was missing (rt140), then lost to the standard library's test while the child's folder came
+    # last on its path (rt143))
+    writes = ROOT / "tests" / "fixtures" / "notebook" / "writes_its_module.ipynb"
+    for path in (notebook, upper, exported, writes):
         out = tmp_path / path.stem
         done = run("grade", str(path), "--out", str(out), "--no-plot")
         assert done.returncode == 0, done.stderr
