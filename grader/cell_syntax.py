@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ast
 import re
+import shlex
 
 # What the script runs before the first cell: IPython's display() where there is no IPython (as
 # print of its repr, the text/plain IPython shows), after the notebook's future imports, which
@@ -54,6 +55,14 @@ def lines_of(text: str) -> list[str]:
 
 def python_lines(text: str) -> tuple[list[str], list[str]]:
     """The cell's lines as Python (as many as it has), and the future imports to move to the top."""
+    lines, futures = placed_python_lines(text)
+    return lines, [future for future, _ in futures]
+
+
+def placed_python_lines(text: str) -> tuple[list[str], list[tuple[str, int]]]:
+    """python_lines, each future import with the line of the cell it starts on (from 1): where an
+    error in it is told (a student's own comment that read as the mark of a moved import moved the
+    place, rt143)."""
     lines = _without_prompts(lines_of(text))
     out: list[str] = []
     start = 0
@@ -62,7 +71,8 @@ def python_lines(text: str) -> tuple[list[str], list[str]]:
             out.append(lines[start])
         elif lines[start].lstrip().startswith("%%"):
             magic = lines[start].strip()[2:].split()
-            if magic and magic[0] == "writefile" and (written := _written(magic[1:], lines[start + 1:])):
+            if magic and magic[0] == "writefile" and (written := _written(_words(lines[start].strip()[2:])[1:],
+                                                                          lines[start + 1:])):
                 return out + [f"{written}  # {lines[start].strip()}"] + \
                     [f"# {line}" if line.strip() else line for line in lines[start + 1:]], []
             if not magic or magic[0] not in _PYTHON_BODY:
@@ -73,7 +83,7 @@ def python_lines(text: str) -> tuple[list[str], list[str]]:
         else:
             break
         start += 1
-    futures: list[str] = []
+    futures: list[tuple[str, int]] = []
     depth, quote, continued, ipython = 0, "", False, False
     future: list[str] = []  # a future import's lines while its brackets are open
     for line in lines[start:]:
@@ -90,7 +100,8 @@ def python_lines(text: str) -> tuple[list[str], list[str]]:
             out.append(f"{indent}pass{MOVED}" if len(future) == 1 else f"# {stripped}")
             if depth == 0 and not quote and not continued:
                 # (no strings in one: a # starts a comment; a backslash only continued the line)
-                futures.append(" ".join(part.split("#")[0].strip().removesuffix("\\").strip() for part in future))
+                futures.append((" ".join(part.split("#")[0].strip().removesuffix("\\").strip() for part in future),
+                                len(out) - len(future) + 1))
                 future = []
             continue
         python = _as_python(stripped) if starts else None
@@ -112,8 +123,15 @@ def _written(words: list[str], body: list[str]) -> str:
         return ""
     mode = "a" if {"-a", "--append"} & set(words) else "w"
     text = "".join(line + "\n" for line in body)
-    return f"__import__('pathlib').Path({names[0].strip(chr(34) + chr(39))!r}).open({mode!r}, encoding='utf-8')" \
-        f".write({text!r})"
+    return f"__import__('pathlib').Path({names[0]!r}).open({mode!r}, encoding='utf-8').write({text!r})"
+
+
+def _words(line: str) -> list[str]:
+    """A magic's arguments as IPython splits them, quotes taken off ("my deriv.py": rt143)."""
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return line.split()
 
 
 def _without_prompts(lines: list[str]) -> list[str]:
@@ -218,7 +236,7 @@ def _exported_python(called: re.Match[str]) -> str:
         isinstance(args[1], str) and "\n" not in args[1] else ""
     if called["method"] == "run_cell_magic" and len(args) == 3 and args[0] == "writefile" and \
             all(isinstance(arg, str) for arg in args):
-        statement = _written(args[1].split(), lines_of(args[2]))
+        statement = _written(_words(args[1]), lines_of(args[2]))
     if called["target"]:
         value = statement or ("[]" if called["method"] in ("getoutput", "system") else "None")
         return f"{called['target']} = {value}"

@@ -212,10 +212,9 @@ def _notebook_script(raw: bytes) -> bytes | None:
         code += len(text)
         if code > MAX_SOURCE_BYTES:  # (None: read() says why; 16 MiB of code cost the parent 3.5 s and 560 MB, rt139)
             return None
-        lines, moved = cell_syntax.python_lines(text)
+        lines, moved = cell_syntax.placed_python_lines(text)
         # (where each came from, so that an error in one names its cell: "line 1" named none, rt140)
-        starts = [n for n, line in enumerate(lines, 1) if line.endswith(cell_syntax.MOVED)]
-        for future, line in zip(moved, starts, strict=False):
+        for future, line in moved:
             futures.setdefault(future, f"# (moved here from code cell {len(parts) + 1}, line {line})\n")
         # (a mark of its own kind: a script pasted into a cell, with Jupyter's "# In[N]:" lines, had its
         # errors placed in code cells that were not there, rt140)

@@ -116,6 +116,16 @@ def test_writefile_writes_its_body_as_ipython_does(tmp_path, monkeypatch):
     exec(compile(exported[0], "export", "exec"), {})
     assert (tmp_path / "e.py").read_text() == body
     assert cell_syntax.python_lines("%%writefile\nx = 1")[0] == ["# %%writefile", "# x = 1"]  # (no file: left out)
+    lines, _ = cell_syntax.python_lines('%%writefile "my deriv.py"\nx = 1')  # (quoted, as IPython takes it: rt143)
+    exec(compile("\n".join(lines), "cell", "exec"), {})
+    assert (tmp_path / "my deriv.py").read_text() == "x = 1\n"
+
+
+def test_a_moved_future_import_keeps_its_own_line_whatever_the_comments_say():
+    """rt143: a student's line ending in the words of the mark of a moved import moved the place an
+    error in the import was told at."""
+    cell = "y = 2  # moved to the top of the script\nz = 3\nfrom __future__ import braces"
+    assert cell_syntax.placed_python_lines(cell)[1] == [("from __future__ import braces", 3)]
 
 
 def test_a_notebook_exported_as_a_script_runs_as_it_did_in_jupyter(tmp_path):
