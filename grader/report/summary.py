@@ -84,11 +84,13 @@ class Summary:
 
 
 def verdict(row: dict[str, Any], result: dict[str, Any] | None) -> str:
+    if result is not None and row["status"] in ("graded", "load_error") and _other_exercise(result) and \
+            result["score"] < result["max_score"]:
+        # (counted apart, not as "autograd not shown", a cheat's words: ux113's honest cos_square file;
+        # nor as "did not load", a file that defines only get_gradient: rt143)
+        return "other"
     if result is None or row["status"] in (*_NOT_RUN, "load_error", "timeout", "crash", "memory"):
         return str(row["status"])
-    if _other_exercise(result) and result["score"] < result["max_score"]:
-        # (counted apart, not as "autograd not shown", a cheat's words: ux113's honest cos_square file)
-        return "other"
     if _autograd(result).get("details", {}).get("unproven") and not _slip(result):
         return "unproven" if _judged(result) else "unjudged"
     if result["score"] >= result["max_score"]:

@@ -163,6 +163,7 @@ def test_files_defining_another_exercises_function_alone_are_counted(tmp_path, s
     rows = [{"student": "ann", "score": 0.0, "max_score": 10.0, "status": "load_error", "note": ""}]
     built = summary.build(rows, {"ann": failed}, {}, "sin", 10.0, tmp_path)
     assert built.elsewhere == [("sin_cos_norm", 1)] and built.look == []
+    assert [s.verdict for s in built.roster] == ["other"]  # (not "did not load": rt143)
 
 
 def test_values_a_slip_gives_are_wrong_values_not_suspects(tmp_path):
