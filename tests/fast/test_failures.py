@@ -62,7 +62,7 @@ def test_a_worker_that_fails_is_one_students_grader_error_and_the_batch_goes_on(
     rows: list[dict] = []
     jobs = [batch.Job(name, tmp_path / f"{name}.py") for name in ("alice", "bob", "carol")]
     with ThreadPoolExecutor(2) as executor:
-        batch._run_on(executor, jobs, tmp_path, None, 2, rows.append)  # type: ignore[arg-type]
+        batch._Runner(executor, tmp_path, None, 2, rows.append).run(jobs)  # type: ignore[arg-type]
     assert sorted((row["student"], row["status"]) for row in rows) == [
         ("alice", "graded"), ("bob", "grader_error"), ("carol", "graded")]
 
