@@ -306,6 +306,14 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
                      "tempfile.gettempdir(), or write none: the grader needs only your function.")
     for pattern, key, cause, advice in _ERROR_HINTS:
         if re.search(pattern, text):
+            if key == "nonscalar_backward" and not ex.elementwise:
+                # A function of the whole vector is one number already: y.sum() of an elementwise y is
+                # the elementwise slip (ux114's followed the advice from 3.74 to 1.0).
+                return Cause(key, f"Likely cause: backward() was given a y with more than one element, but "
+                             f"{ex.value} is one number for the whole vector x: a sum (or norm) is missing, so y "
+                             "holds a value for each element.",
+                             f"Compute the one number, y = {names['value']}, then y.backward(): do not add .sum() "
+                             "to a y with a value for each element.")
             return Cause(key, "Likely cause: " + cause.format(**names), advice.format(**names))
     if error.type in ("SystemExit", "KeyboardInterrupt"):
         return Cause("exit", f"Likely cause: your function raised {error.type} (sys.exit, exit() or a raise).",

@@ -269,6 +269,17 @@ def test_torch_funcs_own_mistakes_are_named(sin, error, key):
     assert feedback.explain_error(error, sin).key == key
 
 
+def test_a_vector_functions_nonscalar_backward_is_told_to_sum_inside():
+    """ux114: sin_cos_norm's y.backward() on an elementwise y was told to call y.sum().backward(),
+    which gives the elementwise slip (3.74 to 1.0)."""
+    norm = exercise.load("sin_cos_norm")
+    error = ErrorInfo("RuntimeError", "grad can be implicitly created only for scalar outputs")
+    cause = feedback.explain_error(error, norm)
+    assert cause.key == "nonscalar_backward" and "y.sum()" not in cause.advice
+    assert "torch.sin(torch.cos(torch.sum(x**2) + 1))" in cause.advice
+    assert "y.sum().backward()" in feedback.explain_error(error, exercise.load("sin")).advice
+
+
 def test_the_words_of_a_pass_say_what_the_inputs_were(sin):
     """rv01: "0-d to 3-d, empty and non-contiguous tensors" was said of a draw with no empty input."""
     obs = _observations(np.cos, canary=secret)
