@@ -13,6 +13,7 @@ encodes the PNG: about 20 ms instead of the 350 ms a full draw takes, which matt
 from __future__ import annotations
 
 import functools
+import re
 import struct
 import textwrap
 import zlib
@@ -331,6 +332,13 @@ def banner_text(outcome: Outcome) -> str:
     tail = textwrap.wrap(policy, 104)
     head = textwrap.wrap(found, 104)
     room = 4 - len(tail)
+    if len(head) > room:
+        # Whole clauses where some fit: "...but never at the numbers the …" ended mid-thought (ux114).
+        clauses = re.split(r"(?<=[.:;])\s+", found)
+        kept = next((" ".join(clauses[:n]) for n in range(len(clauses) - 1, 0, -1)
+                     if len(textwrap.wrap(" ".join(clauses[:n]), 104)) <= room), "")
+        if kept:
+            head = textwrap.wrap(kept.rstrip(":;") + ("." if kept[-1] in ":;" else ""), 104)
     if len(head) > room:
         # Cut at a word, not inside one ("at the numbers the exerc …", a hunter's feedback.png)
         last = head[room - 1] if len(head[room - 1]) <= 100 else head[room - 1][:100].rsplit(" ", 1)[0]
