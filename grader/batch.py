@@ -470,8 +470,9 @@ def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
 class _Runner:
     """The jobs on a local pool, at most 2 a worker queued (so a kill loses little). A worker that
     dies (killed, the OOM killer) breaks the pool, and every job in flight with it: those are graded
-    again, once, on a new pool, and the batch goes on; rt143's SIGKILL of one worker ended the whole
-    batch in a traceback, with no gradebook."""
+    again, once, on a new pool, each alone (nothing else in flight beside it, so that a job that
+    breaks the pool again takes no other student's try with it), and the batch goes on; rt143's
+    SIGKILL of one worker ended the whole batch in a traceback, with no gradebook."""
 
     def __init__(self, executor: ProcessPoolExecutor, out: Path, settings: Settings, workers: int,
                  done: Callable[[dict[str, Any]], None]) -> None:
@@ -522,6 +523,9 @@ class _Runner:
 
     def _fill(self) -> None:
         while self.queue and len(self.jobs_of) < 2 * self.workers:
+            alone = self.queue[-1].student in self.retried
+            if self.jobs_of and (alone or any(j.student in self.retried for j in self.jobs_of.values())):
+                break  # (a job's second try runs with nothing beside it)
             job = self.queue.pop()
             try:
                 self.jobs_of[self.executor.submit(grade_job, job, self.out, self.settings)] = job

@@ -350,7 +350,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     if tally.grader_errors:
         # The grader's own failures are no student's score: a run that gave some is not done.
         print(f"grader: the grader itself failed on {tally.grader_errors} student(s) (status grader_error in "
-              f"{gradebook.name}); see their result.json, then run the same command again", file=sys.stderr)
+              f"{gradebook.name}); see their result.json where there is one (none where the worker grading them "
+              "died twice), then run the same command again: it grades only them", file=sys.stderr)
         return EXIT_GRADER
     return EXIT_OK
 

@@ -170,8 +170,11 @@ class Zygote:
                 try:
                     self._next(left)
                 except ZygoteGone:
-                    # The holder dies with the zygote (PDEATHSIG), and the child with the holder.
-                    self._exited[pid] = -signal.SIGKILL
+                    # The holder dies with the zygote (PDEATHSIG), and the child with the holder:
+                    # the grader's loss, not the submission's (rt144's SIGKILL of a batch's zygote
+                    # was two honest students' "crash", kept on the rerun).
+                    raise ZygoteGone(f"the zygote ended while sandbox child {pid} was running: it ended "
+                                     "with it") from None
             return self._exited.pop(pid)
 
     def forget(self, pid: int) -> None:

@@ -58,6 +58,20 @@ def test_a_dead_zygote_is_replaced_and_grading_goes_on(sin):
     assert warm_zygote() is second
 
 
+def test_a_zygote_that_dies_under_a_running_child_is_the_graders_failure_not_the_students(sin):
+    """rt144: a batch's zygote killed (the OOM killer's choice, say) took its children with it, and
+    each was its student's "crash" (or a load error), kept as graded on the rerun. It is the
+    grader's failure, which a rerun grades again; the next file gets a new zygote."""
+    import threading
+
+    zygote = warm_zygote()
+    assert zygote is not None
+    threading.Timer(4.0, zygote.process.kill).start()  # while the child sleeps in its first call
+    outcome = grade_file(FIXTURES / "sleeps.py", sin, warm=True)  # (10 s a case: the kill comes first)
+    assert outcome.status == "grader_error" and "zygote ended" in (outcome.grader_error or ""), outcome.status
+    assert grade_file(SUBMISSIONS / "honest_backward.py", sin, warm=True).score == 10
+
+
 def test_a_grade_whose_zygote_died_falls_back_to_a_fresh_child(sin, monkeypatch):
     from grader.sandbox.zygote import Zygote
 
