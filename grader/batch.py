@@ -467,6 +467,9 @@ def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
     _close_pool(runner.executor, wait=True)
 
 
+MAX_POOLS = 8  # pools a batch may replace before it gives up
+
+
 class _Runner:
     """The jobs on a local pool, at most 2 a worker queued (so a kill loses little). A worker that
     dies (killed, the OOM killer) breaks the pool, and every job in flight with it: those are graded
@@ -480,6 +483,7 @@ class _Runner:
         self.jobs_of: dict[Future[dict[str, Any]], Job] = {}
         self.queue: list[Job] = []
         self.retried: set[str] = set()
+        self.replaced = 0
 
     def run(self, jobs: list[Job]) -> None:
         self.queue = list(reversed(jobs))  # (popped from the end: the first job first)
@@ -519,6 +523,10 @@ class _Runner:
                 self.done({"student": job.student, "status": "grader_error", "score": 0.0})
         self.jobs_of.clear()
         stop_pool(self.executor)
+        self.replaced += 1
+        if self.replaced > MAX_POOLS:  # (workers that die as they start would be replaced for ever)
+            raise RuntimeError(f"the batch's worker processes died {self.replaced} times; see the system's log "
+                               "(the OOM killer?), then run the same command again: it grades what is missing")
         self.executor = start_pool(self.workers, self.settings.exercise, self.settings.plot)
 
     def _fill(self) -> None:

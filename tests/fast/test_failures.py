@@ -91,3 +91,23 @@ def test_only_a_batch_is_told_to_run_again_to_go_on():
 
     assert cli._again(argparse.Namespace(command="check")) == ""
     assert "run the same command again to go on" in cli._again(argparse.Namespace(command="batch"))
+
+
+def test_workers_that_keep_dying_end_the_batch_instead_of_replacing_it_for_ever(monkeypatch, tmp_path):
+    """A pool whose workers die as they start (a broken machine) would be replaced for ever: the batch
+    gives up after MAX_POOLS, in words that say what to look at."""
+    from concurrent.futures.process import BrokenProcessPool
+    from types import SimpleNamespace
+
+    class Broken:
+        def submit(self, *args, **kwargs):
+            raise BrokenProcessPool("a worker died as it started")
+
+    started: list[object] = []
+    monkeypatch.setattr(batch, "start_pool", lambda *args: started.append(args) or Broken())
+    monkeypatch.setattr(batch, "stop_pool", lambda pool: None)
+    runner = batch._Runner(Broken(), tmp_path, SimpleNamespace(exercise=None, plot=False), 2,  # type: ignore[arg-type]
+                           lambda row: None)
+    with pytest.raises(RuntimeError, match="died 9 times"):
+        runner.run([batch.Job("ann", tmp_path / "ann.py")])
+    assert len(started) == batch.MAX_POOLS
