@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import filecmp
+import functools
 import hashlib
 import inspect
 import json
@@ -360,9 +361,8 @@ def reads_graph(source: bytes) -> bool:
     is not torch's own, so what such code gets from a node at home differs here (rt141). Never a
     verdict: it names a failure's likely cause. Not a mere read of y.grad_fn (a print of it): rt143's
     honest files with a missing return or a typo were told of the graph for a print."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = _tree(source)
+    if tree is None:
         return False
     pairs = {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
              and len(node.args.posonlyargs + node.args.args) == 2}
@@ -379,10 +379,19 @@ def reads_graph(source: bytes) -> bool:
 
 
 def _calls(source: bytes) -> list[ast.Call]:
+    tree = _tree(source)
+    return [node for node in ast.walk(tree) if isinstance(node, ast.Call)] if tree is not None else []
+
+
+@functools.lru_cache(maxsize=1)
+def _tree(source: bytes) -> ast.Module | None:
+    """The source parsed, once for the reads of it one grading makes in turn (needs_compiler,
+    uses_autograd, reads_graph: a megabyte of code takes a second to parse); None where it does not
+    parse. Read only. (One kept: no larger a peak than a parse makes anyway.)"""
     try:
-        return [node for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call)]
+        return ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
+        return None
 
 
 def _called(node: ast.Call) -> str:
