@@ -229,22 +229,19 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
         return Finding("loads", False, 0.0, f"Your file has a syntax error on line {error.syntax_line}: {said}{stop}",
                        example=f"    {error.syntax_code}\n    {caret}", cause=cause, advice=advice)
     where = _load_error_place(error)
-    if error.type in ("ModuleNotFoundError", "ImportError") and "'google" in error.message:
-        return Finding("loads", False, 0.0, f"Importing your file failed: {error.headline()}{where}.",
-                       cause="google.colab exists only in Colab (drive.mount, files.upload): the grader runs your "
-                             "code without it, and without your Drive's files.",
-                       advice="Remove the Colab cells (the import, drive.mount, files.upload) from what you submit; "
-                              f"{ex.function} needs none of them.")
     if error.type in ("ModuleNotFoundError", "ImportError"):
+        cause = ("The grader has torch, numpy and matplotlib (and what they need), not d2l or other course packages, "
+                 "and it grades your file alone: a module of your own beside it (helpers.py, say) is not there either.")
+        advice = ("Import only those, and copy what you need from your own modules into a cell. " + _RUN_ALL
+                  if notebook else "Import only those, copy what you need from your own modules into this file, and "
+                  "put plotting or demo code under `if __name__ == \"__main__\":` so it does not run when graded.")
+        if "'google" in error.message:
+            cause = ("google.colab exists only in Colab (drive.mount, files.upload): the grader runs your code "
+                     "without it, and without your Drive's files.")
+            advice = (f"Remove the Colab cells (the import, drive.mount, files.upload) from what you submit; "
+                      f"{ex.function} needs none of them.")
         return Finding("loads", False, 0.0, f"Importing your file failed: {error.headline()}{where}.",
-                       cause="The grader has torch, numpy and matplotlib (and what they need), not d2l or other "
-                             "course packages, and it grades your file alone: a module of your own beside it "
-                             "(helpers.py, say) is not there either.",
-                       advice=("Import only those, and copy what you need from your own modules into a cell. "
-                               + _RUN_ALL) if notebook else
-                       ("Import only those, copy what you need from your own modules into this file, and "
-                        "put plotting or demo code under `if __name__ == \"__main__\":` so it does not run "
-                        "when graded."))
+                       cause=cause, advice=advice)
     if error.type == "ValueError" and error.message.startswith(NOT_A_NOTEBOOK):
         return Finding("loads", False, 0.0, "Your .ipynb file is not a Jupyter notebook the grader can read "
                        "(not the JSON Jupyter saves).",
@@ -816,7 +813,8 @@ def _right_and_telling(r: CaseResult, ex: Exercise) -> bool:
     """Whether the plain answer is right and not zero throughout (zeros where the derivative is zero,
     an honest hook's, are right by chance)."""
     values = values_of(r.plain, r.case)
-    return values is not None and bool(np.any(np.abs(values) > 1e-3)) and matches(r.plain, r.case, ex)
+    return values is not None and bool(np.any(np.abs(values) > 1e-3)) and \
+        bool(np.all(within_tolerance(values, r.case, ex)))
 
 
 def _zeros_show_nothing(finding: Finding) -> Finding:
