@@ -29,7 +29,7 @@ import shlex
 # print of its repr, the text/plain IPython shows), after the notebook's future imports, which
 # Python takes only at the top of a file.
 DISPLAY = '__import__("builtins").display = lambda *objects, **options: print(*map(repr, objects))'
-MOVED = "  # moved to the top of the script"  # (a future import's first line, where it was)
+_MOVED = "  # moved to the top of the script"  # (a future import's first line, where it was)
 _PYTHON_BODY = frozenset({"time", "capture", "prun"})  # cell magics that run their body as Python, once
 _CAPTURED = '{} = __import__("types").SimpleNamespace(stdout="", stderr="", outputs=[], show=lambda: None)'
 _FUTURE = re.compile(r"from\s+__future__\s+import\b")
@@ -97,7 +97,7 @@ def placed_python_lines(text: str) -> tuple[list[str], list[tuple[str, int]]]:
         if future or (starts and _FUTURE.match(stripped)):
             future.append(line)
             depth, quote, continued = _scan(line, depth, quote)
-            out.append(f"{indent}pass{MOVED}" if len(future) == 1 else f"# {stripped}")
+            out.append(f"{indent}pass{_MOVED}" if len(future) == 1 else f"# {stripped}")
             if depth == 0 and not quote and not continued:
                 # (no strings in one: a # starts a comment; a backslash only continued the line)
                 futures.append((" ".join(part.split("#")[0].strip().removesuffix("\\").strip() for part in future),
