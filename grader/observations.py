@@ -195,7 +195,7 @@ class Observations:
     secret: Secret | None = None
     source_hits: tuple[SourceHit, ...] = ()
     source_uses_autograd: bool = False  # the source calls backward, autograd.grad, torch.func, ...
-    source_reads_graph: bool = False  # the source reads grad_fn, next_functions or saved tensors
+    source_reads_graph: bool = False  # the source works with graph nodes: next_functions, saved tensors, node hooks
     notebook: bool = False  # the submission is a Jupyter notebook, graded by its code cells
     blank: bool = False  # the submission holds no code at all (an empty file, comments only)
     events: tuple[str, ...] = ()  # recorded for review: attempts the sandbox stopped or watched
