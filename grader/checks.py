@@ -639,6 +639,13 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "Return the gradient alone: after y.sum().backward(), return x.grad; from "
                               "torch.autograd.grad, take it out of the tuple: (g,) = torch.autograd.grad(y, x), or "
                               "torch.autograd.grad(y, x)[0].")
+    if first.kind == "wrapped":
+        # Its numbers are read (correctness may pass on them); only the container is the slip.
+        return feedback.Cause("tuple", "Your function must return a torch tensor, and it returned the tensor "
+                              f"inside a {first.type_name} of one: torch.autograd.grad gives its answer that way (one "
+                              "gradient per input, in a tuple, even for one input).",
+                              "Return the gradient alone: (g,) = torch.autograd.grad(y, x), then return g; or "
+                              "return torch.autograd.grad(y, x)[0].")
     if first.kind in ("number", "ndarray", "other"):
         return feedback.Cause("type", "Your function must return a torch tensor.",
                               "Return x.grad itself (not .numpy(), .item() or .tolist()).")

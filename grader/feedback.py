@@ -88,6 +88,8 @@ def returned_words(r: Returned) -> str:
         return f"returned a Python {r.type_name or 'number'}"
     if r.kind == "ndarray":
         return "returned a numpy array"
+    if r.kind == "wrapped":
+        return f"returned a {r.type_name} holding one {r.dtype} tensor of shape {tuple(r.shape or ())}"
     if r.kind == "other" and r.type_name in ("int", "float", "bool"):
         return f"returned a Python {r.type_name} that no float can hold"  # (10 ** 400: float() overflows)
     if r.kind == "other":
@@ -756,7 +758,7 @@ def _is_the_function(r: CaseResult, ex: Exercise) -> bool:
 
 def _kind_of(r: Returned) -> str:
     return {"tensor": f"a {r.dtype} tensor", "ndarray": f"a numpy array of {r.dtype}", "error": "an error",
-            "none": "None"}.get(r.kind, f"a {r.kind}")
+            "none": "None", "wrapped": f"a {r.dtype} tensor in a {r.type_name}"}.get(r.kind, f"a {r.kind}")
 
 
 def remembered_answer(judged: Judged, r: CaseResult, ex: Exercise,

@@ -54,7 +54,8 @@ class ErrorInfo:
 
 @dataclass(frozen=True)
 class Returned:
-    """One call's outcome: a value (kind tensor/ndarray/number/none/other) or an error."""
+    """One call's outcome: a value (kind tensor/ndarray/number/none/other, or wrapped: a tensor
+    returned alone in a tuple or list, whose type_name says which) or an error."""
 
     kind: str
     values: np.ndarray | None = field(default=None, compare=False)

@@ -408,6 +408,8 @@ class Runner:
                     break
         finally:
             self.recorder.read_saved = True
+        if type(out) in (tuple, list) and len(out) == 1 and isinstance(out[0], self.torch.Tensor):
+            out = out[0]  # (the pass of a gradient returned in a tuple is drawn as the gradient's: snapshot)
         kind = "error" if error is not None else "tensor" if isinstance(out, self.torch.Tensor) else "other"
         value = self.recorder.at(out) if kind == "tensor" else None
         about = (f"{type(error).__name__}: {_safe_text(error, 200, use_str=True)}" if error is not None
@@ -530,6 +532,14 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list) -> dict[str, 
     returned x.grad can change later (gradient accumulation)."""
     if out is None:
         return {"kind": "none"}
+    if type(out) in (tuple, list) and len(out) == 1 and isinstance(out[0], torch.Tensor):
+        # torch.autograd.grad's own answer, a tuple of the one gradient: its numbers are read as a
+        # numpy array's are (the contract still fails), where they were never read and such a file
+        # scored 1/10 beside a numpy array's 9 (a hunter's).
+        inner = snapshot(torch, out[0], input_numel, arrays)
+        if inner["kind"] == "tensor":
+            return {**inner, "kind": "wrapped", "type": type(out).__name__}
+        return {"kind": "other", "type": type(out).__name__, "repr": _safe_text(out, 200)}
     if isinstance(out, torch.Tensor):
         info: dict[str, Any] = {
             "kind": "tensor",

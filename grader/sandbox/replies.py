@@ -100,8 +100,11 @@ def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = 
         return Returned("number", values=np.array(float(value)), type_name=_line(raw.get("type", ""), 50))
     if kind == "other":
         return Returned("other", type_name=_line(raw.get("type", ""), 100), text=_line(raw.get("repr", ""), 300))
-    if kind not in ("tensor", "ndarray"):
+    if kind not in ("tensor", "ndarray", "wrapped"):
         raise ProtocolError(f"a call result of unknown kind {kind!r:.40}")
+    container = raw.get("type") if kind == "wrapped" else None
+    if kind == "wrapped" and container not in ("tuple", "list"):
+        raise ProtocolError("a wrapped result that is neither a tuple nor a list")
     shape = raw.get("shape")
     if not isinstance(shape, list) or len(shape) > MAX_STATED_DIMS or not all(_int(n, 0) is not None for n in shape):
         raise ProtocolError("a result without a valid shape")
@@ -113,7 +116,7 @@ def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = 
         count = array_count(specs[index])
         if expected is None or count == expected:
             values = decode_array(specs[index], payload, count)
-    if values is not None and tuple(values.shape) != tuple(shape) and kind == "tensor":
+    if values is not None and tuple(values.shape) != tuple(shape) and kind != "ndarray":
         raise ProtocolError("a result whose data does not have its stated shape")
     return Returned(
         kind,
@@ -122,6 +125,7 @@ def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = 
         shape=tuple(shape),
         device=_line(raw.get("device", "cpu"), 20),
         requires_grad=bool(raw.get("requires_grad", False)),
+        type_name=container or "",
     )
 
 

@@ -364,6 +364,23 @@ def test_wrong_values_get_named(sin, plain, cause):
     assert "At x = " in finding.example
 
 
+def test_a_gradient_in_a_tuple_of_one_loses_only_the_contract(sin):
+    """Its numbers were read (sandbox/child.snapshot): right values through autograd lose the contract
+    point alone, as a numpy array's do, and the contract names the tuple."""
+    def wrap(r: Returned) -> Returned:
+        return dataclasses.replace(r, kind="wrapped", type_name="tuple")
+
+    obs = _observations(np.cos, canary=secret)
+    obs = dataclasses.replace(obs, cases=tuple(dataclasses.replace(r, calls=tuple(wrap(c) for c in r.calls))
+                                               for r in obs.cases))
+    findings = {f.name: f for f in (check(obs, sin) for check in checks.ALL)}
+    assert findings["correctness"].passed and findings["autograd"].passed
+    contract = findings["contract"]
+    assert not contract.passed and contract.data["cause"] == "tuple"
+    assert "returned a tuple holding one float32 tensor" in contract.example
+    assert "torch.autograd.grad(y, x)[0]" in contract.advice
+
+
 def test_accumulating_gradient_is_named(sin):
     finding = checks.check_repeatable(_observations(np.cos, second=lambda x: 2 * np.cos(x)), sin)
     assert not finding.passed and finding.data["cause"] == "accumulation"

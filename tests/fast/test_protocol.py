@@ -233,3 +233,19 @@ def test_a_well_formed_but_wrong_case_reply_is_refused(changes):
     header, payload = _case_reply(**changes)
     with pytest.raises(protocol.ProtocolError):
         parse_case(case, (False, False, True), header, payload)
+
+
+def test_a_gradient_in_a_tuple_of_one_is_read_and_anything_else_wrapped_is_refused():
+    """torch.autograd.grad's own answer comes as a tuple of one tensor: its numbers are read (as a
+    numpy array's are), its container named; a child that claims another container, or numbers of
+    another shape than it states, is refused."""
+    from grader.sandbox.replies import ProtocolError, parse_returned
+
+    values = np.array([0.5, -1.0, 2.0], dtype="<f4")
+    specs = [{"dtype": "float32", "shape": [3], "offset": 0, "nbytes": values.nbytes}]
+    raw = {"kind": "wrapped", "type": "tuple", "dtype": "float32", "shape": [3], "device": "cpu", "array": 0}
+    r = parse_returned(raw, specs, values.tobytes(), 3)
+    assert r.kind == "wrapped" and r.type_name == "tuple" and r.values.tolist() == [0.5, -1.0, 2.0]
+    for bad in ({**raw, "type": "dict"}, {**raw, "type": "tuple\nLikely cause: cos"}, {**raw, "shape": [1, 3]}):
+        with pytest.raises(ProtocolError):
+            parse_returned(bad, specs, values.tobytes(), 3)

@@ -79,6 +79,10 @@ GOLDEN: dict[str, Golden] = {
                                {"contract": ("reshaped, summed, or built anew",)}),
     "mistake_numpy": Golden("graded", 9.0, {"contract"}, {"contract": "type"},
                             {"contract": ("returned a numpy array", "must return a torch tensor")}),
+    # torch.autograd.grad's tuple of one gradient: its numbers are read, as a numpy array's are.
+    "mistake_returns_tuple": Golden("graded", 9.0, {"contract"}, {"contract": "tuple"},
+                                    {"contract": ("returned a tuple holding one float32 tensor of shape",
+                                                  "torch.autograd.grad(y, x)[0]")}),
     "cheat_cos": Golden(**{**CHEAT.__dict__, "phrases": {
         "autograd": (*CHEAT.phrases["autograd"], "line 5 calls cos")}}),
     "cheat_method_cos": CHEAT,
