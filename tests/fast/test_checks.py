@@ -666,6 +666,30 @@ def test_the_value_of_a_function_of_a_whole_vector_returned_is_named():
     assert "returned the value of" in finding.cause and "x.grad" in finding.advice
 
 
+def test_a_named_slip_is_named_where_its_closed_form_has_no_number_at_one_input():
+    """‖x‖ for ‖x‖²: the slip's closed form x/sqrt(sum(x**2)) is inf at x = 1e-200 (the square
+    underflows), where torch's norm answers; the tracked inputs, one of them that small, were told
+    only that the values differ."""
+    from grader import exercise
+
+    norm = exercise.load("sin_cos_norm")
+    slip = next(m for m in norm.mistakes if m.key == "norm_not_squared")
+    results = []
+    for values in (np.array([0.3, -1.2, 0.7]), np.linspace(-0.9, 0.9, 12), np.array(1e-200), np.array([0.8])):
+        case = GridCase(values, "float64", "cpu", "requires_grad", "explicit")
+        r = np.sqrt(np.sum(values ** 2))
+        unit = values / r if r > 0 else np.sign(values)  # torch's norm scales: its unit vector has a number
+        got = np.cos(np.cos(r + 1)) * -np.sin(r + 1) * unit
+        returned = Returned("tensor", values=np.asarray(got).reshape(values.shape), dtype="float64",
+                            shape=values.shape, device="cpu")
+        results.append(CaseResult(case, (returned,) * 3, (False, False, True), False, False, False, 3))
+    assert not np.all(np.isfinite(norm.mistake_values(slip, np.array(1e-200))))
+    obs = Observations(load=LoadResult(True), cases=tuple(results), planned=tuple(r.case for r in results),
+                       secret=SECRET)
+    finding = checks.check_tracked_inputs(obs, norm)
+    assert finding.data["cause"] == "norm_not_squared", finding
+
+
 def test_none_only_for_one_dtype_names_a_cast_after_requires_grad(sin):
     """torch.tensor(x, requires_grad=True).double(): None for float32 inputs (the cast made a new
     tensor, no leaf), values for float64 ones (the cast returned x itself). A helper's file was told
