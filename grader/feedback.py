@@ -520,8 +520,15 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
     `accumulates`: two calls on this input's tensor answered the first, then it plus a derivative."""
     swapped = f"with the derivative of {ex.primitive} swapped for a secret one"
     x = r.case.values.ravel()[judged.index] if r.case.values.size else float("nan")
-    at = f"At x = {number(x, r.case.dtype)} ({describe_tensor(r.case)}), {swapped}, autograd gives " \
-         f"{number(judged.expected, r.case.dtype)}; your {ex.function} "
+    where = f"x = {number(x, r.case.dtype)} ({describe_tensor(r.case)})"
+    if r.case.values.size > 1:
+        # Which element, and for a function of the whole vector the vector too: "At x = -1.5 (a tensor
+        # of shape (25,))" read as though the answer there hung on -1.5 alone.
+        position = [int(i) for i in np.unravel_index(judged.index, r.case.shape)]
+        where = (f"x = {number(x, r.case.dtype)} (element {position} of {describe_tensor(r.case)})" if ex.elementwise
+                 else f"element {position} of x = {show_input(r.case)} ({describe_tensor(r.case)}; that element "
+                      f"{number(x, r.case.dtype)})")
+    at = f"At {where}, {swapped}, autograd gives {number(judged.expected, r.case.dtype)}; your {ex.function} "
     advice = (f"Compute y = {in_torch(ex.value)} on a tensor x with requires_grad=True, call y.sum().backward(), "
               f"and return x.grad. Do not write {ex.formula} yourself.")
     if judged.verdict == verdict.RAISED:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 
 import numpy as np
 import pytest
@@ -688,6 +689,25 @@ def test_a_named_slip_is_named_where_its_closed_form_has_no_number_at_one_input(
                        secret=SECRET)
     finding = checks.check_tracked_inputs(obs, norm)
     assert finding.data["cause"] == "norm_not_squared", finding
+
+
+def test_the_autograd_example_names_the_element_and_for_a_whole_vector_the_vector(sin):
+    """"At x = -1.5 (a float32 tensor of shape (25,))" read as though sin_cos_norm's answer there hung
+    on -1.5 alone."""
+    from grader import exercise
+
+    bypass = checks.check_autograd(_observations(np.cos, canary=np.cos, primitive_calls=0), sin)
+    assert re.search(r"At x = \S+ \(element \[\d+\] of a float32 tensor of shape", bypass.example), bypass.example
+    norm = exercise.load("sin_cos_norm")
+    case = GridCase(np.array([0.3, -1.2, 0.7]), "float64", "cpu", "plain", "explicit")
+    answer = norm.reference(case.values)
+    returned = Returned("tensor", values=answer, dtype="float64", shape=(3,), device="cpu")
+    r = CaseResult(case, (returned,) * 3, (False, False, True), False, False, False, 0)
+    finding = checks.check_autograd(Observations(load=LoadResult(True), cases=(r,), planned=(case,), secret=SECRET),
+                                    norm)
+    assert not finding.passed
+    assert re.search(r"At element \[\d\] of x = \[0\.3, -1\.2, 0\.7\] \(a float64 tensor of shape \(3,\) on cpu; "
+                     r"that element \S+\)", finding.example), finding.example
 
 
 def test_none_only_for_one_dtype_names_a_cast_after_requires_grad(sin):
