@@ -256,14 +256,19 @@ def bins(summary: Summary) -> list[tuple[str, int]]:
     return [(f"{edges[i]:g}–{edges[i + 1]:g}", counts[i]) for i in range(10)]
 
 
+def graded_apart(summary: Summary) -> tuple[int, float] | None:
+    """How many students were graded and their mean, where some were not: the class's mean counts a
+    student with nothing to grade as 0 and the checks' table counts only those graded (ux113 read two
+    denominators for one class)."""
+    graded = [s.score for s in summary.roster if s.verdict not in _NOT_RUN]
+    return (len(graded), sum(graded) / len(graded)) if graded and len(graded) < len(summary.scores) else None
+
+
 def markdown(summary: Summary) -> str:
     n = len(summary.scores)
     mean = sum(summary.scores) / n if n else 0.0
-    graded = [s.score for s in summary.roster if s.verdict not in _NOT_RUN]
-    # (the mean counts a student with nothing to grade as 0; the checks' table counts only those
-    # graded: ux113 read two denominators for one class)
-    apart = f" ({len(graded)} graded, whose mean is {sum(graded) / len(graded):.2f})" \
-        if graded and len(graded) < n else ""
+    graded = graded_apart(summary)
+    apart = f" ({graded[0]} graded, whose mean is {graded[1]:.2f})" if graded else ""
     lines = [f"# Batch summary: {summary.exercise}", "",
              f"{n} students, mean score {mean:.2f} / {summary.max_score:g}{apart}.", "", "## Scores", "", "```"]
     widest = max((c for _, c in bins(summary)), default=1) or 1

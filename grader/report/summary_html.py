@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from urllib.parse import quote
 
-from grader.report.summary import LOOK_WHY, VERDICTS, Flag, Student, Summary, bins
+from grader.report.summary import LOOK_WHY, VERDICTS, Flag, Student, Summary, bins, graded_apart
 
 _ORDER = {key: i for i, (key, _) in enumerate(VERDICTS)}  # verdicts sort by this (worst first)
 _WORDS = dict(VERDICTS)
@@ -68,7 +68,9 @@ def _tiles(summary: Summary) -> str:
     n = len(scores)
     mean = sum(scores) / n if n else 0.0
     median = (scores[(n - 1) // 2] + scores[n // 2]) / 2 if n else 0.0
-    tiles = [(str(n), "students"), (f"{mean:.2f}", f"mean score of {summary.max_score:g}"),
+    graded = graded_apart(summary)
+    apart = f" ({graded[0]} graded: {graded[1]:.2f})" if graded else ""
+    tiles = [(str(n), "students"), (f"{mean:.2f}", f"mean score of {summary.max_score:g}{apart}"),
              (f"{median:g}", "median score"), (str(summary.verdicts["full"]), "full marks"),
              (str(len(summary.look)), "to look at")]
     return '<div class="tiles">' + "".join(f'<div class="tile"><b>{e(v)}</b><span>{e(label)}</span></div>'
