@@ -172,7 +172,7 @@ def _autograd(result: dict[str, Any]) -> dict[str, Any]:
 
 def _judged(result: dict[str, Any]) -> bool:
     """Whether the autograd check judged any input: a function that raised, or returned None or a
-    tuple, on every input showed nothing either way, and is no suspect (an honest torch error on
+    tuple of several values, on every input showed nothing either way, and is no suspect (an honest torch error on
     every call was listed among the cheats)."""
     return bool(_autograd(result).get("details", {}).get("verdicts"))
 
