@@ -186,6 +186,20 @@ def test_cos_behind_a_slip_on_the_smallest_inputs_is_still_a_suspect(grade_file,
     assert summary._flag("ann", honest) is None
 
 
+def test_a_near_cos_behind_a_graph_reads_none_is_still_a_suspect(grade_file, sin):
+    """rt145: None on the smallest inputs and a next_functions read made the shrunk example a slip of
+    reading the graph, and the file, cos(x) 0.01 off at one element everywhere else, left the TA's
+    list. A slip of reading the graph is one only where every failing input is what such code gets."""
+    from grader.report import result_json, summary
+
+    outcome = grade_file(VERDICT / "hides_a_near_cos_behind_a_graph_read.py", sin)
+    correctness = next(f for f in outcome.findings if f.name == "correctness")
+    assert outcome.score == sin.rubric["loads"] and _autograd(outcome).data["unproven"]
+    assert correctness.data["cause"] != "graph_inspection" and not correctness.data.get("slip")
+    flag = summary._flag("frank", result_json.to_dict(outcome))
+    assert flag is not None and "is not shown" in flag.unproven
+
+
 def test_an_interrupt_carries_no_frame_of_the_canary_out(grade_file, sin):
     """An interrupt landing as a kernel was entered carried its frames, and the secret, out."""
     outcome = grade_file(VERDICT / "interrupts_the_canary.py", sin)
