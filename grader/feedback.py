@@ -27,6 +27,7 @@ class Cause:
     text: str
     advice: str
     exercise: str = ""  # the other exercise whose answer the values are (key "other_exercise")
+    factor: float | None = None  # key "scaled": the values are this times the derivative
 
 
 LAYOUT_WORDS = {
@@ -444,10 +445,31 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
                 return Cause("scaled", f"Likely cause: your values are {round(k)} times {formula}. Gradients add "
                              "up in x.grad each time backward() runs on the same tensor, or you differentiated "
                              f"{round(k)}·{function_named}.",
-                             f"Differentiate {function_named} itself, once, on a fresh tensor.")
+                             f"Differentiate {function_named} itself, once, on a fresh tensor.", factor=round(k))
             return Cause("scaled", f"Likely cause: your values are {k:.4g} times {formula}.",
-                         f"Differentiate exactly {function_named}, and return the gradient unchanged.")
+                         f"Differentiate exactly {function_named}, and return the gradient unchanged.", factor=k)
     return None
+
+
+def slip_values(cause: Cause, x: np.ndarray, ex: Exercise) -> np.ndarray | None:
+    """What the slip `cause` names gives at the input x, flat (None for a cause that names no values
+    of its own): checks.py credits a pass only where they differ from the derivative."""
+    flat = x.ravel()
+    truth = ex.reference(x).ravel()
+    if cause.key == "scaled" and cause.factor is not None:
+        return cause.factor * truth
+    if cause.key == "mean":
+        return truth / max(flat.size, 1)
+    mistake = next((m for m in ex.mistakes if m.key == cause.key), None)
+    if mistake is not None:
+        return ex.mistake_values(mistake, x).ravel()
+    whole = ex.elementwise or flat.size == 1
+    with np.errstate(all="ignore"):
+        function = np.broadcast_to(ex.function_values(x), x.shape).ravel() if whole else None
+        values = {"primitive": function, "identity": flat, "x_times": flat * truth, "absolute": np.abs(truth),
+                  "negated": -truth, "zeros": np.zeros_like(flat), "ones": np.ones_like(flat),
+                  "second": -np.sin(flat) if ex.value == "sin(x)" else None}
+    return values.get(cause.key)
 
 
 def undefined_cause(x: np.ndarray, got: np.ndarray, truth: np.ndarray, ex: Exercise,

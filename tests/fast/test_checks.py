@@ -382,6 +382,29 @@ def test_a_gradient_in_a_tuple_of_one_loses_only_the_contract(sin):
     assert "torch.autograd.grad(y, x)[0]" in contract.advice
 
 
+def test_passes_where_the_named_slip_is_right_too_earn_nothing(sin):
+    """ux115: the same slip scored 1.0 to 7.8 by how many inputs it passed only because the slip gives
+    the right values there too (twice cos(x) at the zeros of cos, an empty tensor). Such passes earn
+    nothing; a pass where the slip's values differ still earns."""
+    zeros_of_cos = GridCase(np.array([np.pi / 2, -np.pi / 2]), "float64", "cpu", "plain", "explicit")
+    empty = GridCase(np.zeros((0, 2)), "float32", "cpu", "plain", "explicit")
+    telling = GridCase(np.array([0.3, 1.1]), "float64", "cpu", "plain", "explicit")
+
+    def result(case, values):
+        r = Returned("tensor", values=values, dtype=case.dtype, shape=case.shape, device="cpu")
+        return CaseResult(case, (r,) * 3, (False, False, True), False, False, False, 3)
+
+    twice = [result(c, 2 * np.cos(c.values)) for c in (zeros_of_cos, empty, telling)]
+    obs = Observations(load=LoadResult(True), cases=tuple(twice), planned=tuple(r.case for r in twice), secret=SECRET)
+    finding = checks.check_correctness(obs, sin)
+    assert finding.data["cause"] == "scaled" and finding.fraction == 0.0, finding
+    assert "The 2 it passes are all inputs where that slip gives the right values too" in finding.summary
+    right = result(GridCase(np.array([0.7]), "float64", "cpu", "plain", "explicit"), np.cos(np.array([0.7])))
+    obs = dataclasses.replace(obs, cases=(*twice, right), planned=(*obs.planned, right.case))
+    finding = checks.check_correctness(obs, sin)
+    assert finding.fraction == pytest.approx(1 / 4) and "2 of those it passes" in finding.summary
+
+
 def test_accumulating_gradient_is_named(sin):
     finding = checks.check_repeatable(_observations(np.cos, second=lambda x: 2 * np.cos(x)), sin)
     assert not finding.passed and finding.data["cause"] == "accumulation"

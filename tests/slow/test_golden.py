@@ -65,12 +65,13 @@ GOLDEN: dict[str, Golden] = {
         {"contract": ("float64 input came back as float32",)}),
     "mistake_backward_x": Golden(  # (inputs near 0 answered near 0 show no autograd: no autograd points;
         # x·cos(x) at 5π/2, a zero of cos, shows no scaling either)
-        "graded", 4.49, {"correctness", "autograd", "contract", "tracked_inputs"}, {"correctness": "x_times"},
+        "graded", 4.08, {"correctness", "autograd", "contract", "tracked_inputs"}, {"correctness": "x_times"},
         {"correctness": ("x·cos(x)", "y.backward(x) uses x as the incoming gradient"),
          "autograd": ("On 19 other inputs your answers were 0 or within 0.001 of it",)}),
     "mistake_two_sin": Golden(
-        "graded", 5.66, {"correctness", "tracked_inputs"}, {"correctness": "scaled"},
-        {"correctness": ("2 times cos(x)",)}),
+        # (its passes, empty inputs and zeros of cos, are where twice cos(x) is cos(x) too: they earn nothing)
+        "graded", 5.0, {"correctness", "tracked_inputs"}, {"correctness": "scaled"},
+        {"correctness": ("2 times cos(x)", "where that slip gives the right values too")}),
     "mistake_no_return": Golden(  # no values at all: nothing proven, so only the loads point
         "graded", 1.0, {"correctness", "autograd", "contract", "tracked_inputs", "repeatable"},
         {"correctness": "none_not_returned", "contract": "none_not_returned", "tracked_inputs": "none_not_returned"},
