@@ -175,7 +175,12 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
         # silent for a while: a red team then asked about every number with one forward sin(x), told
         # the secret call apart at one element, raised wherever an element would leave [-1, 1] and
         # wrote cos(x) out on every other call (10/10 on five seeds, rt136). Its words name the range.
-        beyond = ex.bounds is not None and bool(np.any(possible & ((star < ex.bounds[0]) | (star > ex.bounds[1]))))
+        outside = possible & ((star < ex.bounds[0]) | (star > ex.bounds[1])) if ex.bounds is not None else None
+        beyond = outside is not None and bool(np.any(outside))
+        if beyond and outside is not None:
+            # The element that left them is the one named (ux115 was told autograd's answer "left
+            # [-1, 1] (there it gives 0.57263553)", an element that had not).
+            where = int(np.flatnonzero(np.ravel(outside))[0])
         verdict = RAISED if r.under_secret.kind == "error" else NOTHING
         return Judged(verdict, where, float(star.ravel()[where]), beyond_bounds=beyond)
     if plain is None:
