@@ -31,6 +31,7 @@ import shlex
 DISPLAY = '__import__("builtins").display = lambda *objects, **options: print(*map(repr, objects))'
 _MOVED = "  # moved to the top of the script"  # (a future import's first line, where it was)
 _PYTHON_BODY = frozenset({"time", "capture", "prun"})  # cell magics that run their body as Python, once
+_WRITES = ("writefile", "file")  # %%file is IPython's other name for %%writefile (rt145)
 _CAPTURED = '{} = __import__("types").SimpleNamespace(stdout="", stderr="", outputs=[], show=lambda: None)'
 _FUTURE = re.compile(r"from\s+__future__\s+import\b")
 # `%time STMT` and `NAME = %time EXPR` run the statement (IPython times it); what a shell escape
@@ -71,7 +72,7 @@ def placed_python_lines(text: str) -> tuple[list[str], list[tuple[str, int]]]:
             out.append(lines[start])
         elif lines[start].lstrip().startswith("%%"):
             magic = lines[start].strip()[2:].split()
-            if magic and magic[0] == "writefile" and (written := _written(_words(lines[start].strip()[2:])[1:],
+            if magic and magic[0] in _WRITES and (written := _written(_words(lines[start].strip()[2:])[1:],
                                                                           lines[start + 1:])):
                 return out + [f"{written}  # {lines[start].strip()}"] + \
                     [f"# {line}" if line.strip() else line for line in lines[start + 1:]], []
@@ -155,6 +156,14 @@ def _as_python(stripped: str) -> str | None:
     timed = _TIMED.fullmatch(stripped)
     if timed:
         return _noted(timed["statement"], "%time")
+    ran = _RUN.fullmatch(stripped)
+    if ran:
+        return f"{_ran(_words(ran['arguments'] or ''))}  # {stripped}"
+    called = _EXPORTED.fullmatch(stripped)
+    if called:
+        # (a cell may call IPython itself, as an exported script does: rt145's
+        # get_ipython().run_line_magic('matplotlib', 'inline') was a NameError)
+        return f"{_exported_python(called)}  # {stripped}"
     if stripped.startswith(("%", "!")) or _HELP.fullmatch(stripped):
         return f"pass  # {stripped}"
     assigned = _ASSIGNED.fullmatch(stripped)
@@ -163,6 +172,28 @@ def _as_python(stripped: str) -> str | None:
         value = timed["statement"] if timed else "[]" if assigned["value"].startswith("!") else "None"
         return _noted(f"{assigned['target']} = {value}", assigned["value"] if not timed else "%time")
     return None
+
+
+_RUN = re.compile(r"%run(?:\s+(?P<arguments>[^#]*?))?\s*")
+
+
+def _ran(words: list[str]) -> str:
+    """`%run [-i] FILE [ARGS]` as one line of Python: FILE (or FILE.py) run as __main__ from the
+    child's folder, where a %%writefile cell writes, and its names added to the notebook's, as IPython
+    does (with -i it sees the notebook's names too); a FILE that is not there is skipped, with a word
+    on stderr (the function may well be in the notebook itself: a notebook that ran %run on a file of
+    the student's own scored as before). rt145's `%%writefile deriv.py` then `%run deriv.py` was told
+    get_derivative was not defined."""
+    options = [word for word in words if word.startswith("-")]
+    names = [word for word in words if not word.startswith("-")]
+    if not names:
+        return "pass"
+    seen = "init_globals=globals(), " if "-i" in options else ""
+    found = f"next((c for c in ({names[0]!r}, {names[0] + '.py'!r}) if __import__('os').path.isfile(c)), None)"
+    return ("(lambda p: globals().update({k: v for k, v in __import__('runpy').run_path(p, " + seen +
+            "run_name='__main__').items() if not (k.startswith('__') and k.endswith('__'))}) if p else "
+            f"print({'%run: ' + names[0] + ' is not beside the notebook here; skipped'!r}, "
+            f"file=__import__('sys').stderr))({found})")
 
 
 def _noted(statement: str, note: str) -> str:
@@ -234,7 +265,9 @@ def _exported_python(called: re.Match[str]) -> str:
         args = []
     statement = args[1] if called["method"] == "run_line_magic" and len(args) == 2 and args[0] == "time" and \
         isinstance(args[1], str) and "\n" not in args[1] else ""
-    if called["method"] == "run_cell_magic" and len(args) == 3 and args[0] == "writefile" and \
+    if called["method"] == "run_line_magic" and len(args) == 2 and args[0] == "run" and isinstance(args[1], str):
+        statement = _ran(_words(args[1]))
+    if called["method"] == "run_cell_magic" and len(args) == 3 and args[0] in _WRITES and \
             all(isinstance(arg, str) for arg in args):
         statement = _written(_words(args[1]), lines_of(args[2]))
     if called["target"]:

@@ -222,6 +222,13 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
         elif error.syntax_code.lstrip().startswith(("!", "%")):  # (rt137: a Colab download keeps `!pip install`)
             cause = "That line is IPython's (a notebook's `!` shell command or `%` magic), not Python's."
             advice = "Remove it from the .py file (or submit the notebook itself)."
+        elif notebook and "'await' outside" in said:
+            # (Jupyter awaits at a cell's top level, IPython's autoawait: "Restart & Run All shows the
+            # same error" was false, rt145)
+            cause = ("Jupyter runs an `await` at the top of a cell (IPython's autoawait), but the grader runs the "
+                     "notebook's cells as one Python script, where `await` works only inside an `async def`.")
+            advice = ("Put the awaiting code in an async function and run it with asyncio.run(main()), or leave it "
+                      "out of the notebook you submit: get_derivative itself needs no await.")
         elif "'utf-8' codec can't decode" in said:
             cause = "Your file is not saved as UTF-8: an accented letter saved in another encoding (Windows' cp1252)."
             advice = _SAVE_AS_UTF8

@@ -121,6 +121,23 @@ def test_writefile_writes_its_body_as_ipython_does(tmp_path, monkeypatch):
     assert (tmp_path / "my deriv.py").read_text() == "x = 1\n"
 
 
+def test_run_runs_its_script_into_the_notebook_and_file_writes_as_writefile(tmp_path, monkeypatch, capsys):
+    """rt145: `%%file` (IPython's other name for %%writefile) had its body left out, `%run deriv.py`
+    did nothing, and get_ipython() in a cell was a NameError: each notebook ran in Jupyter and was
+    told get_derivative was not defined. A script that is not there is skipped, with a word."""
+    monkeypatch.chdir(tmp_path)
+    cells = ["%%file deriv.py\ndef f(x):\n    return x + seen\nmain = __name__\n", "seen = 1\n%run -i deriv",
+             "get_ipython().run_line_magic('run', 'missing.py')\n%run\n"]
+    space: dict = {}
+    for cell in cells:
+        lines, _ = cell_syntax.python_lines(cell)
+        assert len(lines) == len(cell_syntax.lines_of(cell))
+        exec(compile("\n".join(lines), "cell", "exec"), space)
+    assert space["f"](1) == 2 and space["main"] == "__main__" and "__builtins__" in space
+    assert "%run: missing.py is not beside the notebook here; skipped" in capsys.readouterr().err
+    assert cell_syntax.python_lines("%runner = 1")[0] == ["pass  # %runner = 1"]
+
+
 def test_a_moved_future_import_keeps_its_own_line_whatever_the_comments_say():
     """rt143: a student's line ending in the words of the mark of a moved import moved the place an
     error in the import was told at."""

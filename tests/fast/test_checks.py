@@ -407,6 +407,16 @@ def test_passes_where_the_named_slip_is_right_too_earn_nothing(sin):
     assert finding.fraction == pytest.approx(1 / 4) and "2 of those it passes" in finding.summary
 
 
+def test_a_notebooks_top_level_await_is_told_it_runs_in_jupyter_only(sin):
+    """rt145: "Kernel > Restart & Run All shows the same error" was false for a cell's top-level await,
+    which IPython's autoawait runs."""
+    error = ErrorInfo("SyntaxError", "'await' outside function (notebook.ipynb, line 9)", syntax_line=9,
+                      syntax_code="await check()")
+    finding = checks._load_error_finding(error, sin, notebook=True)
+    assert "autoawait" in finding.cause and "asyncio.run" in finding.advice and "Restart" not in finding.advice
+    assert "Restart" not in (checks._load_error_finding(error, sin).cause or "")
+
+
 def test_accumulating_gradient_is_named(sin):
     finding = checks.check_repeatable(_observations(np.cos, second=lambda x: 2 * np.cos(x)), sin)
     assert not finding.passed and finding.data["cause"] == "accumulation"

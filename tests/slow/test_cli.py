@@ -250,7 +250,10 @@ def test_a_notebook_and_a_file_of_another_suffix_are_graded_as_python(tmp_path):
     # was missing (rt140), then lost to the standard library's test while the child's folder came
     # last on its path (rt143))
     writes = ROOT / "tests" / "fixtures" / "notebook" / "writes_its_module.ipynb"
-    for path in (notebook, upper, exported, writes):
+    # (and one that writes its script with %%file and runs it with %run, a file it never submitted
+    # skipped, and calls get_ipython() in a cell: rt145's were told get_derivative was not defined)
+    runs = ROOT / "tests" / "fixtures" / "notebook" / "runs_its_script.ipynb"
+    for path in (notebook, upper, exported, writes, runs):
         out = tmp_path / path.stem
         done = run("grade", str(path), "--out", str(out), "--no-plot")
         assert done.returncode == 0, done.stderr
