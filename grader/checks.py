@@ -686,7 +686,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "gradient per input, in a tuple, even for one input).",
                               "Return the gradient alone: (g,) = torch.autograd.grad(y, x), then return g; or "
                               "return torch.autograd.grad(y, x)[0].")
-    if first.kind in ("number", "ndarray", "other"):
+    if first.kind in ("number", "ndarray", "list", "other"):
         return feedback.Cause("type", "Your function must return a torch tensor.",
                               "Return x.grad itself (not .numpy(), .item() or .tolist()).")
     returned_size = first.values.size if first.values is not None else \

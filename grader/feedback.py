@@ -91,6 +91,8 @@ def returned_words(r: Returned) -> str:
         return "returned a numpy array"
     if r.kind == "wrapped":
         return f"returned a {r.type_name} holding one {r.dtype} tensor of shape {tuple(r.shape or ())}"
+    if r.kind == "list":
+        return f"returned a Python {r.type_name} of numbers"
     if r.kind == "other" and r.type_name in ("int", "float", "bool"):
         return f"returned a Python {r.type_name} that no float can hold"  # (10 ** 400: float() overflows)
     if r.kind == "other":
@@ -793,7 +795,8 @@ def _is_the_function(r: CaseResult, ex: Exercise) -> bool:
 
 def _kind_of(r: Returned) -> str:
     return {"tensor": f"a {r.dtype} tensor", "ndarray": f"a numpy array of {r.dtype}", "error": "an error",
-            "none": "None", "wrapped": f"a {r.dtype} tensor in a {r.type_name}"}.get(r.kind, f"a {r.kind}")
+            "none": "None", "wrapped": f"a {r.dtype} tensor in a {r.type_name}",
+            "list": f"a {r.type_name} of numbers"}.get(r.kind, f"a {r.kind}")
 
 
 def remembered_answer(judged: Judged, r: CaseResult, ex: Exercise,

@@ -527,6 +527,23 @@ def _same(torch: Any, a: Any, b: Any) -> bool:
     return bool(a.shape == b.shape and torch.equal(a, b))
 
 
+def _numbers_only(out: list | tuple, limit: int) -> bool:
+    """Whether `out` is lists or tuples of Python numbers alone (exactly those types: a subclass's
+    __float__ is the submission's code), at most `limit` items in all, looked at without recursion."""
+    seen, stack = 0, [out]
+    while stack:
+        for item in stack.pop():
+            seen += 1
+            if seen > 2 * limit + 1024:  # (numbers, and the lists that hold them: (6, 0) is six empty ones)
+                return False
+            kind = type(item)
+            if kind is list or kind is tuple:
+                stack.append(item)
+            elif kind is not float and kind is not int and kind is not bool:
+                return False
+    return True
+
+
 def snapshot(torch: Any, out: Any, input_numel: int, arrays: list) -> dict[str, Any]:
     """Describe a returned value and queue its raw bytes; taken right after the call, because a
     returned x.grad can change later (gradient accumulation)."""
@@ -571,6 +588,17 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list) -> dict[str, 
             # (a red team's 10 ** 400 was told "your function raised GraderHarnessError")
             return {"kind": "other", "type": type(out).__name__, "repr": _safe_text(out, 200)}
         return {"kind": "number", "value": value, "type": type(out).__name__}
+    if type(out) in (list, tuple) and _numbers_only(out, max(16 * input_numel, 1)):
+        # .tolist()'s answer: its numbers are read as a numpy array's are (the contract still fails),
+        # where they were never read and such a file scored 4.24 beside a numpy array's 9 (ux115).
+        try:
+            data = np.asarray(out, dtype=np.float64)
+        except (ValueError, OverflowError):  # ragged, or an int no float holds
+            data = None
+        if data is not None:
+            data = np.ascontiguousarray(data)
+            arrays.append(("float64", data.shape, data.tobytes()))
+            return {"kind": "list", "type": type(out).__name__, "shape": list(data.shape), "array": len(arrays) - 1}
     if isinstance(out, np.ndarray) and out.dtype.kind in "fiub" and out.size <= max(16 * input_numel, 1):
         data = np.ascontiguousarray(out, dtype=np.float64)
         arrays.append(("float64", data.shape, data.tobytes()))

@@ -100,11 +100,11 @@ def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = 
         return Returned("number", values=np.array(float(value)), type_name=_line(raw.get("type", ""), 50))
     if kind == "other":
         return Returned("other", type_name=_line(raw.get("type", ""), 100), text=_line(raw.get("repr", ""), 300))
-    if kind not in ("tensor", "ndarray", "wrapped"):
+    if kind not in ("tensor", "ndarray", "wrapped", "list"):
         raise ProtocolError(f"a call result of unknown kind {kind!r:.40}")
-    container = raw.get("type") if kind == "wrapped" else None
-    if kind == "wrapped" and container not in ("tuple", "list"):
-        raise ProtocolError("a wrapped result that is neither a tuple nor a list")
+    container = raw.get("type") if kind in ("wrapped", "list") else None
+    if kind in ("wrapped", "list") and container not in ("tuple", "list"):
+        raise ProtocolError(f"a {kind} result that is neither a tuple nor a list")
     shape = raw.get("shape")
     if not isinstance(shape, list) or len(shape) > MAX_STATED_DIMS or not all(_int(n, 0) is not None for n in shape):
         raise ProtocolError("a result without a valid shape")

@@ -249,3 +249,28 @@ def test_a_gradient_in_a_tuple_of_one_is_read_and_anything_else_wrapped_is_refus
     for bad in ({**raw, "type": "dict"}, {**raw, "type": "tuple\nLikely cause: cos"}, {**raw, "shape": [1, 3]}):
         with pytest.raises(ProtocolError):
             parse_returned(bad, specs, values.tobytes(), 3)
+
+
+def test_a_list_of_numbers_is_read_as_a_numpy_arrays_numbers_are():
+    """ux115: `return x.grad.tolist()` scored 4.24 where `.numpy()` scored 9: its numbers were never
+    read. Lists of Python numbers are now (exactly those types: a float subclass's __float__ is the
+    submission's code), anything else in a list stays unread."""
+    import torch
+
+    from grader.sandbox.child import snapshot
+    from grader.sandbox.replies import parse_returned
+
+    class Sly(float):
+        pass
+
+    x = torch.tensor([[0.5, -1.0, 2.0], [3.0, 0.25, 1.5]])
+    for out, kind in ((x.tolist(), "list"), (torch.zeros(6, 0).tolist(), "list"), ([x[0], x[1]], "other"),
+                      ([[0.5, Sly(1.0)]], "other"), ((1.0, "2"), "other")):
+        arrays: list = []
+        info = snapshot(torch, out, x.numel(), arrays)
+        assert info["kind"] == kind, (out, info)
+    arrays = []
+    info = snapshot(torch, x.tolist(), x.numel(), arrays)
+    specs = [protocol.array_spec(dtype, shape, 0, len(data)) for dtype, shape, data in arrays]
+    r = parse_returned(info, specs, arrays[0][2], x.numel())
+    assert r.kind == "list" and r.type_name == "list" and r.values.tolist() == x.tolist()
