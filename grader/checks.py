@@ -561,6 +561,17 @@ def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None
                               "Return the .grad of the very leaf your backward pass ran through: your copy, if "
                               "you made one (leaf = x.detach().clone().requires_grad_(True); "
                               f"torch.{primitive}(leaf).sum().backward(); return leaf.grad).")
+    skipped = _cut_short(traced, primitive) if traced is not None else ()
+    if skipped:
+        # (ux115's s = (t**2).sum().item(), then a fresh leaf of s + 1 through cos and sin, was told to
+        # return that leaf's .grad: d/ds, not the gradient)
+        steps = ", ".join(skipped)
+        return feedback.Cause("none_cut", f"Likely cause: your backward pass ran through {primitive} into a leaf "
+                              f"that is not x: it stopped where the reference's pass goes on through {steps} to x. "
+                              "That leaf was made from numbers computed from x (.item(), .tolist(), "
+                              "torch.tensor(...), .detach()), which autograd cannot follow back, so x.grad stayed "
+                              "None.", "Compute every step from x in torch with gradients on (no .item(), .tolist(), "
+                              "torch.tensor(...) or .detach() between x and y), then y.backward() and return x.grad.")
     if traced is not None and _through_to_a_leaf(traced, primitive):
         return feedback.Cause("none_not_returned", f"Likely cause: your backward pass ran through {primitive} into a "
                               "leaf (we recorded it), so that leaf's .grad held the gradient, but the function "
@@ -590,6 +601,30 @@ def _right_to(dtype: str, r: Returned, case: GridCase, ex: Exercise) -> bool:
         tol = Tolerance(ex.tolerance("float32").atol * coarser, ex.tolerance("float32").rtol * coarser)
     want = reference(case, ex)
     return got is not None and bool(np.all(np.abs(got - want) <= 10 * (tol.atol + tol.rtol * np.abs(want))))
+
+
+def _cut_short(traced: Traced, primitive: str) -> tuple[str, ...]:
+    """The steps the reference's pass runs between the primitive's and x that a recorded call which
+    returned None never ran, where its pass went through the primitive into a leaf sooner: that leaf
+    was made from an intermediate's numbers. Empty where there is no such call."""
+    step = f"{primitive.title()}Backward0"
+    reference = traced.reference
+    ops = [s.op for s in reference.runs[0]] if reference is not None and reference.runs else []
+    if step not in ops:
+        return ()
+    wanted = [op for op in ops[ops.index(step) + 1:] if op != "AccumulateGrad"]
+    for call in traced.student:
+        if call.about != "NoneType":
+            continue
+        for run in call.runs:
+            mine = [s.op for s in run]
+            if step in mine and "AccumulateGrad" in mine[mine.index(step):]:
+                after = mine[mine.index(step) + 1:]
+                ran = after[:after.index("AccumulateGrad")]
+                missing = tuple(dict.fromkeys(op for op in wanted if op not in ran))
+                if missing and len(ran) < len(wanted):
+                    return missing
+    return ()
 
 
 def _through_to_a_leaf(traced: Traced, primitive: str) -> bool:

@@ -789,6 +789,19 @@ def test_none_names_its_cause_from_where_and_how_it_came(sin):
     cut = Traced((0.5,), 0, "float32", (TracedCall("other", None, 1, ((steps[0], steps[2]),), about="NoneType"),),
                  None)
     assert key(_none_everywhere(traced=cut)) == "none"  # the pass filled a leaf, but not through sin
+    # A leaf made from an intermediate's numbers (ux115's .item() of ‖x‖², then a fresh leaf): its pass
+    # stops short of the reference's, and "return leaf.grad" would return d/ds, not the gradient.
+    norm = exercise.load("sin_cos_norm")
+    reference = TracedCall("tensor", 0.1, 1, (tuple(TracedStep(op, (i + 1,), (1.0,)) for i, op in enumerate(
+        ("SinBackward0", "CosBackward0", "AddBackward0", "SumBackward0", "PowBackward0", "AccumulateGrad"))),))
+    short = tuple(TracedStep(op, (i + 1,), (1.0,)) for i, op in enumerate(("SinBackward0", "CosBackward0",
+                                                                          "AccumulateGrad")))
+    item = Traced((0.5,), 0, "float32", (TracedCall("other", None, 1, (short,), about="NoneType"),), reference)
+    finding = checks.check_correctness(_none_everywhere(traced=item), norm)
+    assert finding.data["cause"] == "none_cut", finding
+    assert "AddBackward0, SumBackward0, PowBackward0" in finding.cause and ".item()" in finding.advice
+    whole = dataclasses.replace(item, student=(dataclasses.replace(item.student[0], runs=reference.runs),))
+    assert checks.check_correctness(_none_everywhere(traced=whole), norm).data["cause"] == "none_not_returned"
 
 
 def test_score_is_zero_total_only_when_the_rubric_says_so(sin):
