@@ -390,7 +390,7 @@ def _fails_words(planned: int, finished: int, bad: int, inputs: str) -> str:
 # sin(2x), of x in degrees, of cos for sin, a flipped sign, y or x returned (with the exercise's own
 # [[mistakes]]). The summary lists no such student among the suspects (ux112).
 _SLIPS = frozenset({"primitive", "identity", "x_times", "absolute", "negated", "second", "scaled", "mean", "ones",
-                    "graph_inspection"})
+                    "graph_inspection", "one_dimension"})
 
 
 def _is_slip(key: str, ex: Exercise) -> bool:
@@ -791,6 +791,13 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                                     mistakes=[np.concatenate(values) for values in slips])
     if named is None:
         named = _another_exercise([example, *bad] if obs is None else [example, *obs.cases], ex, tol)
+    if named is None and not ex.elementwise and obs is not None and _right_up_to_one_dimension(obs.cases, bad, ex):
+        # (ux115's (t**2).sum(dim=0), right on every 0-d and 1-d input, was told only to work it out by hand)
+        return feedback.Cause("one_dimension", "Likely cause: your function is right on every input of 0 or 1 "
+                              "dimensions and wrong on those of 2 or more: something in it reduces over one dimension "
+                              "only (sum(dim=0), a dot product, torch.norm(x, dim=...), a loop over the first axis), "
+                              f"where {ex.value} takes every element of x.",
+                              "Reduce over every element whatever x's shape: (x ** 2).sum() with no dim.")
     if named is None:
         shown = float(example.case.values.ravel()[0]) if example.case.values.size == 1 else None
         named = feedback.undefined_cause(every_x, every_got, every_truth, ex, shown)
@@ -877,6 +884,15 @@ def _own_shape(bad: list[CaseResult]) -> feedback.Cause | None:
                           "like the book's plot) rather than the x it is given.",
                           "Differentiate at the x your function receives: x = x.detach().clone()."
                           "requires_grad_(True), then the function of that x.")
+
+
+def _right_up_to_one_dimension(cases: Sequence[CaseResult], bad: list[CaseResult], ex: Exercise) -> bool:
+    """Whether every failing input has two dimensions or more, and every input of 0 or 1 with more
+    than one element among them passed (and one at least with values of its own came back)."""
+    if not bad or any(len(r.case.shape) < 2 for r in bad) or any(values_of(r.plain, r.case) is None for r in bad):
+        return False
+    low = [r for r in cases if len(r.case.shape) < 2 and r.case.values.size > 0]
+    return any(r.case.values.size > 1 for r in low) and all(matches(r.plain, r.case, ex) for r in low)
 
 
 def _divided_by_size(got: list[np.ndarray], truth: list[np.ndarray], tol: float) -> bool:

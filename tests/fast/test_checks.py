@@ -417,6 +417,26 @@ def test_a_notebooks_top_level_await_is_told_it_runs_in_jupyter_only(sin):
     assert "Restart" not in (checks._load_error_finding(error, sin).cause or "")
 
 
+def test_a_reduction_over_one_dimension_is_named_where_only_inputs_of_two_or_more_fail():
+    """ux115: sin_cos_norm's (t**2).sum(dim=0), right on every 0-d and 1-d input, was told only to
+    work the formula out by hand."""
+    norm = exercise.load("sin_cos_norm")
+
+    def result(values):
+        case = GridCase(values, "float64", "cpu", "plain", "explicit")
+        columns = values.reshape(values.shape[0], -1) if values.ndim >= 2 else values.reshape(-1, 1)
+        s = np.sum(columns ** 2, axis=0)  # one sum per column: dim=0
+        got = (np.cos(np.cos(s + 1)) * -np.sin(s + 1) * 2 * columns).reshape(values.shape)
+        r = Returned("tensor", values=got, dtype="float64", shape=values.shape, device="cpu")
+        return CaseResult(case, (r,) * 3, (False, False, True), False, False, False, 3)
+
+    cases = tuple(result(v) for v in (np.array(0.4), np.array([0.3, -0.7, 0.2]), np.array([[0.5, 0.1], [0.2, 0.3]])))
+    obs = Observations(load=LoadResult(True), cases=cases, planned=tuple(r.case for r in cases), secret=SECRET)
+    finding = checks.check_correctness(obs, norm)
+    assert finding.data["cause"] == "one_dimension" and finding.data["slip"], finding
+    assert "(x ** 2).sum() with no dim" in finding.advice
+
+
 def test_accumulating_gradient_is_named(sin):
     finding = checks.check_repeatable(_observations(np.cos, second=lambda x: 2 * np.cos(x)), sin)
     assert not finding.passed and finding.data["cause"] == "accumulation"
