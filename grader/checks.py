@@ -1186,6 +1186,10 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     elif accumulates:
         key, cause = "accumulation", ("Likely cause: gradients accumulate: each backward() adds the derivative to "
                                       "x.grad again, so the second call returns the first answer plus the derivative.")
+    elif r.input_changed:
+        # (ux115's x.copy_(grad) was told it keeps state between calls)
+        key, cause = "changed_input", ("Likely cause: the first call changed the caller's x itself (see input "
+                                       "untouched), so the second call worked on other numbers.")
     else:
         key, cause = "state", "Likely cause: your function keeps state between calls."
     return Finding("repeatable", False, 0.0,

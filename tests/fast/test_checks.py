@@ -463,6 +463,9 @@ def test_accumulation_onto_an_earlier_gradient_is_named_without_numbers(sin):
     assert finding.example.endswith(": the second answer differs from the first.")
     other = checks.check_repeatable(_observations(np.cos, second=lambda x: 1.5 * np.cos(x)), sin)
     assert other.data["cause"] == "state"
+    # (ux115's x.copy_(grad): the second call saw other numbers, which is no state of the function's)
+    changed = checks.check_repeatable(_observations(np.cos, second=lambda x: 1.5 * np.cos(x), input_changed=True), sin)
+    assert changed.data["cause"] == "changed_input" and "changed the caller's x" in changed.cause
 
 
 def test_a_repeat_under_the_secret_shows_no_number_of_the_secrets(sin):
