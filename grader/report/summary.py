@@ -77,6 +77,7 @@ class Summary:
     look: list[Flag]
     passes: list[tuple[str, int]] = field(default_factory=list)  # how passes differed from the reference's
     elsewhere: list[tuple[str, int]] = field(default_factory=list)  # another exercise's answer: (its name, students)
+    more_hints: int = 0  # the other hints, fewer students' each, past the most common ones listed
 
     @property
     def scores(self) -> list[float]:
@@ -144,8 +145,8 @@ class Tally:
     def summary(self, sources: dict[str, Path]) -> Summary:
         verdicts = Counter(s.verdict for s in self.roster)
         return Summary(self.exercise, self.max_score, self.roster, verdicts, self._check_rates(),
-                       self.hints.most_common(8), _identical(sources), self.look, self.passes.most_common(8),
-                       self.elsewhere.most_common())
+                       self.hints.most_common(HINTS), _identical(sources), self.look, self.passes.most_common(8),
+                       self.elsewhere.most_common(), max(0, len(self.hints) - HINTS))
 
     def _check_rates(self) -> list[tuple[str, int, int]]:
         """How many students with a result passed each check, in the order the checks run."""
@@ -211,10 +212,21 @@ def _flag(student: str, result: dict[str, Any], elsewhere: bool = False) -> Flag
     return Flag(student, unproven, events) if unproven or events else None
 
 
+HINTS = 8  # the most common hints listed; how many others there are is said
+
+
 def _hint(check: dict[str, Any]) -> str:
-    """The likely cause a check named, if it named one ("Not run" and bare counts are no hints)."""
-    cause = next((line for line in check["message"].splitlines() if line.startswith("Likely cause:")), "")
-    return cause.removeprefix("Likely cause: ") if cause else ""
+    """The likely cause a check named, if it named one ("Not run" and bare counts are no hints): its
+    "Likely cause:" line, or else the line before its advice, where a cause says what is wrong in its
+    own words (ux115: the tuple's and the numpy array's "Your function must return a torch tensor"
+    were never counted)."""
+    lines = check["message"].splitlines()
+    cause = next((line for line in lines if line.startswith("Likely cause:")), "")
+    if cause:
+        return cause.removeprefix("Likely cause: ")
+    advice = next((i for i, line in enumerate(lines) if line.startswith("What to do:")), None)
+    before = lines[advice - 1] if advice is not None and advice >= 2 else ""
+    return before if before.startswith(("Your function must", "Your function raised")) else ""
 
 
 def normalised(source: bytes) -> str:
@@ -285,6 +297,7 @@ def markdown(summary: Summary) -> str:
     lines += [f"| {words} | {summary.verdicts[key]} |" for key, words in VERDICTS if summary.verdicts[key]]
     lines += ["", "## Most common hints", "", "| hint | students |", "| --- | --- |"]
     lines += [f"| {_md(hint)} | {count} |" for hint, count in summary.hints]
+    lines += [f"| ({summary.more_hints} other hints, fewer students' each) | |"] if summary.more_hints else []
     lines += ["", "## How backward passes differed from the reference's", "", "| difference | students |",
               "| --- | --- |"]
     lines += [f"| {_md(gist)} | {count} |" for gist, count in summary.passes] or ["| none | |"]

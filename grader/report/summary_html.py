@@ -162,6 +162,8 @@ def _pass_table(summary: Summary) -> str:
 def _hint_table(summary: Summary) -> str:
     rows = "".join(f"<tr><td>{e(h)}</td><td>{c}</td></tr>" for h, c in summary.hints) or \
         '<tr><td colspan="2">None.</td></tr>'
+    if summary.more_hints:
+        rows += f'<tr><td colspan="2">({summary.more_hints} other hints, fewer students\' each)</td></tr>'
     return f'<table class="counts"><tr><th>hint</th><th>students</th></tr>{rows}</table>'
 
 

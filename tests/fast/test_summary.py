@@ -196,3 +196,23 @@ def test_empty_files_are_no_copies_and_the_mean_says_what_it_counts(tmp_path):
     built = build(tmp_path)  # eve: missing, 0
     assert "4 students, mean score 3.75 / 10 (3 graded, whose mean is 5.00)." in summary.markdown(built)
     assert "<b>3.75</b><span>mean score of 10 (3 graded: 5.00)</span>" in html_page(built)
+
+
+def test_hints_in_a_causes_own_words_count_and_the_others_are_said(tmp_path):
+    """ux115: the tuple's and the numpy array's "Your function must return a torch tensor" were never
+    among the most common hints, and the list stopped at eight without a word of the rest."""
+    def with_hint(text: str) -> dict:
+        graded = result(5.0, correct=False)
+        graded["checks"][1]["message"] = f"Fails on 3 of 3 inputs.\nFor x = 0.0, it returned a tuple.\n{text}\n" \
+                                         "What to do: fix it."
+        return graded
+
+    results = {f"s{i}": with_hint(f"Likely cause: slip number {i}.") for i in range(10)}
+    results["tup"] = with_hint("Your function must return a torch tensor, and it returned a tuple.")
+    results["tup2"] = with_hint("Your function must return a torch tensor, and it returned a tuple.")
+    rows = [{"student": s, "score": 5.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
+    built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
+    assert built.hints[0] == ("Your function must return a torch tensor, and it returned a tuple.", 2)
+    assert len(built.hints) == 8 and built.more_hints == 3
+    assert "| (3 other hints, fewer students' each) | |" in summary.markdown(built)
+    assert "(3 other hints, fewer students' each)" in html_page(built)
