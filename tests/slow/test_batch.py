@@ -59,6 +59,7 @@ def test_batch_writes_results_gradebook_and_summary(classroom, tmp_path):
     assert list(rows) == sorted(rows)  # sorted by id
     assert rows["honest_backward"]["score"] == "10.0" and rows["honest_backward"]["autograd"] == "pass"
     assert rows["cheat_cos"]["score"] == "1.0" and rows["cheat_cos"]["autograd"] == "fail"  # the loads point
+    assert rows["cheat_cos"]["correctness"] == "held" and rows["cheat_cos"]["loads"] == "pass"  # (ux115)
     assert rows["broken_syntax"]["status"] == "load_error"
     assert rows["dana"]["score"] == "10.0"
     assert rows["eve"]["status"] == "missing" and rows["eve"]["note"] == "no .py file"
