@@ -32,7 +32,7 @@ VERDICTS = (
                  "under the canary)"),
     ("unjudged", "no values to judge (an error, None or another type on every input)"),
     ("full", "full marks"),
-    ("wrong", "wrong values (or errors)"),
+    ("wrong", "wrong values or errors"),  # (all of it on the badge: a file that raised read "wrong values", ux115)
     ("partial", "right values, other checks failed"),
 )
 
