@@ -326,10 +326,25 @@ LOOK_WHY = ("Students whose values did not follow autograd (the autograd check's
             "reading frames or process memory, tracing, ctypes), which is never part of a score.")
 
 
+# What honest code does the same, for the events it does most often: rt145's doctest.testmod(), a
+# logging call inside a context manager and a count of live tensors were listed with no word of it,
+# which a TA reads as an accusation. (The events stay: each is also a way towards the secret.)
+_ALSO_HONEST = (("sys.settrace", "doctest, a debugger or coverage does so too"),
+                ("sys.setprofile", "a profiler does so too"),
+                ("read a frame (sys._getframe) with a generator", "logging inside a context manager does so too"),
+                ("gc.get_objects", "counting live tensors does so too"))
+
+
+def also_honest(event: str) -> str:
+    """" (what honest code does the same)" for an event that honest code often records, else ""."""
+    return next((f" ({why})" for start, why in _ALSO_HONEST if event.startswith(start)), "")
+
+
 def evidence(flag: Flag) -> list[str]:
     """The reasons to look at a student, in words."""
     reasons = [f"autograd not shown: {flag.unproven.rstrip('.')}"] if flag.unproven else []
-    return reasons + ([f"the sandbox recorded {'; '.join(flag.events)}"] if flag.events else [])
+    events = [event + also_honest(event) for event in flag.events]
+    return reasons + ([f"the sandbox recorded {'; '.join(events)}"] if events else [])
 
 
 def write(summary: Summary, out: Path) -> tuple[Path, Path]:

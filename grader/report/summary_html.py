@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from urllib.parse import quote
 
-from grader.report.summary import LOOK_WHY, VERDICTS, Flag, Student, Summary, bins, graded_apart
+from grader.report.summary import LOOK_WHY, VERDICTS, Flag, Student, Summary, also_honest, bins, graded_apart
 
 _ORDER = {key: i for i, (key, _) in enumerate(VERDICTS)}  # verdicts sort by this (worst first)
 _WORDS = dict(VERDICTS)
@@ -121,8 +121,8 @@ def _look(flags: list[Flag], rows: dict[str, int]) -> str:
     for flag in flags:
         why = [f'<li><span class="badge v-unproven">autograd not shown</span> {e(flag.unproven)}</li>'] \
             if flag.unproven else []
-        why += [f'<li><span class="badge v-sandbox">sandbox recorded</span> <code>{e(event)}</code></li>'
-                for event in flag.events]
+        why += [f'<li><span class="badge v-sandbox">sandbox recorded</span> <code>{e(event)}</code>'
+                f'{e(also_honest(event))}</li>' for event in flag.events]
         items.append(f'<tr><td>{_student_link(flag.student, rows)}</td><td><ul>{"".join(why)}</ul></td></tr>')
     head = "<thead><tr><th>student</th><th>why</th></tr></thead>"
     return f'<table class="look">{head}<tbody>{"".join(items)}</tbody></table>'

@@ -40,6 +40,9 @@ def test_the_flagged_students_and_their_evidence(tmp_path):
         (ODD, "", ("gc.get_objects",))]
     assert [s.verdict for s in built.roster] == ["full", "unproven", "missing", "wrong"]
     assert built.check_rates == [("loads", 3, 3), ("correctness", 2, 3), ("autograd", 2, 3)]
+    # (what honest code does the same is said beside an event: rt145's count of live tensors)
+    assert summary.evidence(built.look[1]) == [
+        "the sandbox recorded gc.get_objects (counting live tensors does so too)"]
 
 
 def test_a_function_with_no_values_to_judge_is_no_suspect(tmp_path):
