@@ -54,8 +54,9 @@ class ErrorInfo:
 
 @dataclass(frozen=True)
 class Returned:
-    """One call's outcome: a value (kind tensor/ndarray/number/none/other, or wrapped: a tensor
-    returned alone in a tuple or list, whose type_name says which) or an error."""
+    """One call's outcome: a value (kind tensor/ndarray/number/none/other; wrapped: a tensor returned
+    alone in a tuple or list; list: lists or tuples of Python numbers, as .tolist() gives; for those
+    two type_name says which container) or an error."""
 
     kind: str
     values: np.ndarray | None = field(default=None, compare=False)
