@@ -329,6 +329,16 @@ def test_a_raise_under_the_secret_past_the_bounds_stays_raised_and_names_the_ran
         assert ("lies within [-1, 1]" in words.cause) == named, words.cause
         # (the number named is one that left the range: ux115 read "left [-1, 1] (there it gives 0.57)")
         assert not named or abs(judged.expected) > 1, judged
+    # A raise on a line that compares with cos itself is told of a formula first, range or not (ux115's
+    # assert torch.allclose(x.grad, torch.cos(x)) was told first of a check of the range)
+    checked = ErrorInfo("AssertionError", "", frames=(Frame(7, "assert torch.allclose(g, torch.cos(x))", "f"),))
+    right = _tensor(np.cos(x))
+    result = CaseResult(GridCase(x, "float32", "cpu", "plain", "explicit"),
+                        (right, right, Returned("error", error=checked)), (False, False, True), False, False, False,
+                        3, asked=(True, True, True))
+    judged = verdict.judge(result, sin, SECRET)
+    words = feedback.unproven(judged, result, sin, True, True)
+    assert judged.beyond_bounds and "against a formula" in words.cause and "lies within" not in words.cause
 
 
 def test_nothing_only_under_the_secret_is_not_proven(sin):
