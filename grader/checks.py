@@ -335,20 +335,27 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
                      borrowed)
     example = obs.minimal.get(name) or min(bad, key=lambda r: r.case.size_key())
     cause = _cause(example, bad, ex, obs)
-    untold = _untold(good, cause, ex) if cause is not None and _is_slip(cause.key, ex) else []
-    if untold and cause is not None:
-        # Passes where the slip named below gives the right values too earn nothing: the same slip
-        # scored 1.0 to 7.8 by where it changed the primitive's argument (ux115: cos(x²) without its 2x
-        # passed 22 of 36 inputs, empty, zero, 1e-16 or 0.5, where 2x is 1).
+    slip = cause if cause is not None and _is_slip(cause.key, ex) else None
+    untold = _untold(good, slip, ex)
+    if untold:
+        # Passes that cannot tell the answer from a wrong one (an empty x; where the slip named below
+        # gives the right values too) earn in proportion to the inputs that can, as they pass: the same
+        # slip scored 1.0 to 7.8 by how many such inputs a grid drew (ux115: cos(x²) without its 2x
+        # passed 22 of 36 inputs, empty, zero, 1e-16 or 0.5, where 2x is 1), and x.grad + 0.1, wrong
+        # on every input with a number in it, kept the points of the empty ones (ux116).
         told = [r for r in good if all(r is not u for u in untold)]
+        telling = len(planned) - len(untold)
+        share = len(told) / telling if telling else 0.0
         lost, borrowed = _unseeable_credit(told, obs, ex, layouts)
-        fraction = (len(told) - lost) / len(planned)
-        such = ("empty ones, and those of one element, where a mean is the sum" if cause.key == "mean" else
-                "empty ones, or where the two agree, as at x = 0")
-        borrowed = (f" The {len(untold)} it passes are all inputs where that slip gives the right values too "
-                    f"({such}), so they earn nothing." if not told else
-                    f" {len(untold)} of those it passes are inputs where that slip gives the right values too "
-                    f"({such}), so they earn nothing.") + borrowed
+        fraction = (len(told) + share * len(untold) - lost) / len(planned)
+        such = ("empty ones, and those of one element, where a mean is the sum" if slip is not None and
+                slip.key == "mean" else "empty ones, and those where the slip named below gives the right values too"
+                if slip is not None else "empty ones")
+        earn = "earn nothing" if not told else f"earn in proportion to the others: {len(told)} of {telling} pass"
+        borrowed = (f" The {len(untold)} it passes are all inputs that cannot tell the right values from yours "
+                    f"({such}), so they {earn}." if not told else
+                    f" {len(untold)} of the {len(good)} it passes are inputs that cannot tell the right values from "
+                    f"yours ({such}), so they {earn}.") + borrowed
     summary += borrowed
     return Finding(name, False, fraction, summary, example=_example(example, ex) + (f"\n{ended}" if ended else ""),
                    cause=cause.text if cause else
@@ -359,16 +366,13 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
                          **({"slip": True} if cause and _is_slip(cause.key, ex) else {})})
 
 
-def _untold(good: list[CaseResult], cause: feedback.Cause, ex: Exercise) -> list[CaseResult]:
-    """The inputs of `good` where the slip `cause` names gives the right values too (within the
-    tolerance), so that passing them tells nothing of whether the slip was made: an empty x always,
-    x = 0 for most."""
+def _untold(good: list[CaseResult], slip: feedback.Cause | None, ex: Exercise) -> list[CaseResult]:
+    """The inputs of `good` whose passing tells nothing of the answer: an empty x always, and where a
+    named `slip` gives the right values too (within the tolerance): x = 0 for most."""
     untold = []
     for r in good:
-        values = feedback.slip_values(cause, r.case.values, ex)
-        if values is None:
-            return []  # (a slip without values of its own: no input can be told apart)
-        if r.case.values.size == 0 or (np.all(np.isfinite(values)) and
+        values = feedback.slip_values(slip, r.case.values, ex) if slip is not None and r.case.values.size else None
+        if r.case.values.size == 0 or (values is not None and np.all(np.isfinite(values)) and
                                        np.all(within_tolerance(values.reshape(r.case.shape), r.case, ex))):
             untold.append(r)
     return untold

@@ -410,11 +410,19 @@ def test_passes_where_the_named_slip_is_right_too_earn_nothing(sin):
     obs = Observations(load=LoadResult(True), cases=tuple(twice), planned=tuple(r.case for r in twice), secret=SECRET)
     finding = checks.check_correctness(obs, sin)
     assert finding.data["cause"] == "scaled" and finding.fraction == 0.0, finding
-    assert "The 2 it passes are all inputs where that slip gives the right values too" in finding.summary
+    assert "The 2 it passes are all inputs that cannot tell the right values from yours" in finding.summary
+    assert finding.summary.endswith("so they earn nothing.")
+    # (where some that can tell pass, those that cannot earn in proportion: here 1 of 2)
     right = result(GridCase(np.array([0.7]), "float64", "cpu", "plain", "explicit"), np.cos(np.array([0.7])))
     obs = dataclasses.replace(obs, cases=(*twice, right), planned=(*obs.planned, right.case))
     finding = checks.check_correctness(obs, sin)
-    assert finding.fraction == pytest.approx(1 / 4) and "2 of those it passes" in finding.summary
+    assert finding.fraction == pytest.approx((1 + 0.5 * 2) / 4)
+    assert "2 of the 3 it passes are inputs that cannot tell" in finding.summary and "1 of 2 pass" in finding.summary
+    # An unnamed wrong answer keeps no credit from empty inputs (ux116's x.grad + 0.1: 5.55)
+    plus = [result(c, np.cos(c.values) + 0.1) for c in (empty, telling)]
+    obs = Observations(load=LoadResult(True), cases=tuple(plus), planned=tuple(r.case for r in plus), secret=SECRET)
+    finding = checks.check_correctness(obs, sin)
+    assert finding.fraction == 0.0 and "(empty ones), so they earn nothing" in finding.summary, finding.summary
 
 
 def test_a_notebooks_top_level_await_is_told_it_runs_in_jupyter_only(sin):
@@ -1657,8 +1665,9 @@ def test_inputs_that_cannot_show_autograd_earn_in_the_share_of_those_that_did(si
     steered = _joined(honest, nothing, nothing, nothing, empty, empty, empty, empty)
     correctness = checks.check_correctness(steered, sin)
     assert correctness.fraction == pytest.approx((1 + 4 * 0.25) / 8), correctness  # 1 proven, 4 empty at 1/4
-    assert "4 of the inputs it passes cannot show whether autograd was used" in correctness.summary
-    assert "in proportion to the inputs that could show it and did: 1 of 4 (see autograd)" in correctness.summary
+    # (in values' checks, the empty inputs earn as inputs that cannot tell the values apart: the same share)
+    assert "4 of the 5 it passes are inputs that cannot tell the right values from yours" in correctness.summary
+    assert "earn in proportion to the others: 1 of 4 pass" in correctness.summary
     assert checks.check_contract(steered, sin).fraction == pytest.approx((1 + 4 * 0.25) / 8)
     # A red team's zeros (5e-4) or NaN instead of None on those inputs: no evidence either (5.82/10)
     for answer in (np.full_like(VALUES, 5e-4), np.full_like(VALUES, np.nan)):

@@ -55,13 +55,13 @@ GOLDEN: dict[str, Golden] = {
          "autograd": ("your answer is sin(x) itself", "does not change when autograd's derivative of sin does",
                       "y was returned instead of x.grad", "scores no other points")}),
     "mistake_caller_requires_grad": Golden(
-        "graded", 7.81, {"autograd", "contract", "tracked_inputs", "input_untouched", "repeatable"},
+        "graded", 7.8, {"autograd", "contract", "tracked_inputs", "input_untouched", "repeatable"},
         {"tracked_inputs": "none_nonleaf", "repeatable": "accumulation"},
         {"input_untouched": ("turned on requires_grad of the caller's tensor",),
          "repeatable": ("first 1.0, then 2.0", "gradients accumulate"),
          "tracked_inputs": ("None came back only where the input already requires grad", "is no leaf")}),
     "mistake_float32": Golden(  # (float64 inputs whose float32 answer is within float64's tolerance fail too)
-        "graded", 7.3, {"correctness", "contract", "tracked_inputs"}, {"contract": "precision"},
+        "graded", 7.04, {"correctness", "contract", "tracked_inputs"}, {"contract": "precision"},
         {"contract": ("float64 input came back as float32",)}),
     "mistake_backward_x": Golden(  # (inputs near 0 answered near 0 show no autograd: no autograd points;
         # x·cos(x) at 5π/2, a zero of cos, shows no scaling either)
@@ -71,7 +71,7 @@ GOLDEN: dict[str, Golden] = {
     "mistake_two_sin": Golden(
         # (its passes, empty inputs and zeros of cos, are where twice cos(x) is cos(x) too: they earn nothing)
         "graded", 5.0, {"correctness", "tracked_inputs"}, {"correctness": "scaled"},
-        {"correctness": ("2 times cos(x)", "where that slip gives the right values too")}),
+        {"correctness": ("2 times cos(x)", "cannot tell the right values from yours", "earn nothing")}),
     "mistake_no_return": Golden(  # no values at all: nothing proven, so only the loads point
         "graded", 1.0, {"correctness", "autograd", "contract", "tracked_inputs", "repeatable"},
         {"correctness": "none_not_returned", "contract": "none_not_returned", "tracked_inputs": "none_not_returned"},
