@@ -732,7 +732,9 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
         int(np.prod(first.shape)) if first.shape is not None else None
     # (a shrunk input's answer may come without its values: a hunter's x.grad.sum() was then told its
     # values differ from the formula's)
-    if first.kind == "tensor" and returned_size is not None and returned_size != example.case.values.size:
+    # (or of another shape, with no numbers read: more dimensions than the wire takes, rt147)
+    if first.kind == "tensor" and returned_size is not None and (returned_size != example.case.values.size or (
+            first.values is None and first.shape is not None and tuple(first.shape) != example.case.shape)):
         # No values to compare element by element (a helper's x.grad.sum() was told its values
         # differed from cos(x) by more than the tolerance).
         if first.values is not None and first.values.size == 1 and not ex.elementwise and \
@@ -742,7 +744,8 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
             return feedback.Cause("primitive", f"Likely cause: your function returned the value of {ex.value} "
                                   "itself, one number for the whole input, rather than its gradient.",
                                   "Did you return y instead of x.grad? After y.backward(), the gradient is in x.grad.")
-        one = ", one number for the whole input (a sum or a mean)," if returned_size == 1 else ""
+        one = ", one number for the whole input (a sum or a mean)," if returned_size == 1 < example.case.values.size \
+            else ""
         return feedback.Cause("shape", f"Likely cause: your function returned a tensor of shape "
                               f"{tuple(first.shape or ())}{one} for an input of shape {example.case.shape}, so there "
                               "is no value for each element to compare.",

@@ -566,7 +566,10 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list) -> dict[str, 
             "requires_grad": bool(out.requires_grad),
         }
         limit = max(16 * input_numel, 1 << 20)
-        if info["dtype"] in protocol.WIRE_DTYPES and out.numel() <= limit and out.layout == torch.strided:
+        # (no numbers for more dimensions than the wire takes: rt147's 9-d answer was a "malformed" reply,
+        # a crash, where its shape alone says what is wrong)
+        if info["dtype"] in protocol.WIRE_DTYPES and out.numel() <= limit and out.layout == torch.strided and \
+                out.dim() <= protocol.MAX_DIMS:
             try:
                 t = out.detach().to("cpu").contiguous()
                 raw = t.view(torch.int16) if t.dtype == torch.bfloat16 else t
@@ -595,11 +598,12 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list) -> dict[str, 
             data = np.asarray(out, dtype=np.float64)
         except (ValueError, OverflowError):  # ragged, or an int no float holds
             data = None
-        if data is not None:
+        if data is not None and data.ndim <= protocol.MAX_DIMS:
             data = np.ascontiguousarray(data)
             arrays.append(("float64", data.shape, data.tobytes()))
             return {"kind": "list", "type": type(out).__name__, "shape": list(data.shape), "array": len(arrays) - 1}
-    if isinstance(out, np.ndarray) and out.dtype.kind in "fiub" and out.size <= max(16 * input_numel, 1):
+    if isinstance(out, np.ndarray) and out.dtype.kind in "fiub" and out.size <= max(16 * input_numel, 1) and \
+            out.ndim <= protocol.MAX_DIMS:
         data = np.ascontiguousarray(out, dtype=np.float64)
         arrays.append(("float64", data.shape, data.tobytes()))
         return {"kind": "ndarray", "dtype": str(out.dtype), "shape": list(out.shape), "array": len(arrays) - 1}

@@ -269,6 +269,11 @@ def test_a_list_of_numbers_is_read_as_a_numpy_arrays_numbers_are():
         arrays: list = []
         info = snapshot(torch, out, x.numel(), arrays)
         assert info["kind"] == kind, (out, info)
+    # (more dimensions than the wire takes: no numbers, where rt147's 9-d answers were malformed replies)
+    for deep in (x.reshape((1,) * 7 + (2, 3)), [[[[[[[[x.tolist()]]]]]]]], x.numpy().reshape((1,) * 7 + (2, 3))):
+        arrays = []
+        info = snapshot(torch, deep, x.numel(), arrays)
+        assert not arrays and "array" not in info, info
     arrays = []
     info = snapshot(torch, x.tolist(), x.numel(), arrays)
     specs = [protocol.array_spec(dtype, shape, 0, len(data)) for dtype, shape, data in arrays]
