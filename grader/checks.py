@@ -276,6 +276,14 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                        advice="Put what your file reads into the file itself (a dict or a list), or make it in "
                               f"code; the grader needs only {ex.function}.")
     known = feedback.explain_error(error, ex)
+    if known.key == "notebook_magic" and notebook:
+        # (ux116's ip = get_ipython() in a notebook was told of a .py file's export)
+        known = feedback.Cause("notebook_magic", "get_ipython() exists inside Jupyter, but the grader runs your "
+                               "notebook's code cells as one Python script, without IPython: a get_ipython() call on "
+                               "a line of its own runs as the magic it calls, one kept in a name (ip = get_ipython()) "
+                               "or inside an expression does not.",
+                               "Write the magic as a line of its own (%run script.py, %matplotlib inline), or leave "
+                               "it out of the notebook you submit.")
     if known.key in ("disk", "sandbox", "read_only", "notebook_magic", "processes"):  # (the sandbox's refusals)
         return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
                        cause=known.text, advice=known.advice)

@@ -433,6 +433,11 @@ def test_a_notebooks_top_level_await_is_told_it_runs_in_jupyter_only(sin):
     finding = checks._load_error_finding(error, sin, notebook=True)
     assert "autoawait" in finding.cause and "asyncio.run" in finding.advice and "Restart" not in finding.advice
     assert "Restart" not in (checks._load_error_finding(error, sin).cause or "")
+    # (ux116's ip = get_ipython() in a notebook was told of a .py file's export)
+    kept = ErrorInfo("NameError", "name 'get_ipython' is not defined",
+                     frames=(Frame(3, "ip = get_ipython()", "<module>"),))
+    assert "one kept in a name" in checks._load_error_finding(kept, sin, notebook=True).cause
+    assert "a .py file" in checks._load_error_finding(kept, sin).cause
 
 
 def test_a_reduction_over_one_dimension_is_named_where_only_inputs_of_two_or_more_fail():
