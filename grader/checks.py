@@ -726,6 +726,9 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "Return the gradient alone: after y.sum().backward(), return x.grad; from "
                               "torch.autograd.grad, take it out of the tuple: (g,) = torch.autograd.grad(y, x), or "
                               "torch.autograd.grad(y, x)[0].")
+    if first.kind == "wrapped" and first.type_name == "list":  # (ux116's [x.grad] was told of autograd.grad)
+        return feedback.Cause("tuple", "Your function must return a torch tensor, and it returned the tensor inside "
+                              "a list of one ([x.grad]).", "Return the tensor itself: return x.grad.")
     if first.kind == "wrapped":
         # Its numbers are read (correctness may pass on them); only the container is the slip.
         return feedback.Cause("tuple", "Your function must return a torch tensor, and it returned the tensor "
@@ -944,7 +947,8 @@ def _zeros_show_nothing(finding: Finding) -> Finding:
     judged = sum(n for v, n in finding.data["verdicts"].items() if v not in verdict.SILENT)
     summary = finding.summary
     if zeros:
-        summary += (f" On {zeros} other inputs your answers were 0 or within 0.001 of it, where the derivative is "
+        others = "1 other input your answer was" if zeros == 1 else f"{zeros} other inputs your answers were"
+        summary += (f" On {others} 0 or within 0.001 of it, where the derivative is "
                     "not: those show nothing, and earn no autograd points (see correctness).")
     return replace(finding, passed=False, fraction=finding.fraction * judged / (judged + zeros + unread),
                    summary=summary)

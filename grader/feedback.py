@@ -443,10 +443,12 @@ def explain_values(x: np.ndarray, got: np.ndarray, truth: np.ndarray, function: 
         # k infinite, like(inf·truth) held, and round(inf) failed the grader itself)
         if math.isfinite(k) and abs(k - 1) > 0.01 and abs(k) > 0.01 and like(k * truth):
             function_named = _named(ex.value)
+            # (bracketed where it is a sum: ux116 read "2·log(x²)*sin(x)+1/x")
+            scaled = f"({function_named})" if _sum_at_top(function_named) else function_named
             if abs(k - round(k)) < 1e-3 and round(k) >= 2:
                 return Cause("scaled", f"Likely cause: your values are {round(k)} times {formula}. Gradients add "
                              "up in x.grad each time backward() runs on the same tensor, or you differentiated "
-                             f"{round(k)}·{function_named}.",
+                             f"{round(k)}·{scaled}.",
                              f"Differentiate {function_named} itself, once, on a fresh tensor.", factor=round(k))
             return Cause("scaled", f"Likely cause: your values are {k:.4g} times {formula}.",
                          f"Differentiate exactly {function_named}, and return the gradient unchanged.", factor=k)
@@ -512,6 +514,16 @@ def _near(got: np.ndarray, values: np.ndarray, slack: float) -> np.ndarray:
 def in_torch(expression: str) -> str:
     """An exercise's function as torch code: 'torch.log(x**2) * torch.sin(x) + 1 / x'."""
     return re.sub(r"\b(sin|cos|exp|log|sqrt|abs|tanh|sum)\(", r"torch.\1(", expression)
+
+
+def _sum_at_top(expression: str) -> bool:
+    """Whether a + or - (not a leading sign) stands outside every bracket of `expression`."""
+    depth = 0
+    for i, char in enumerate(expression):
+        depth += (char == "(") - (char == ")")
+        if depth == 0 and char in "+-" and i > 0:
+            return True
+    return False
 
 
 def _named(expression: str) -> str:

@@ -78,6 +78,7 @@ class Summary:
     passes: list[tuple[str, int]] = field(default_factory=list)  # how passes differed from the reference's
     elsewhere: list[tuple[str, int]] = field(default_factory=list)  # another exercise's answer: (its name, students)
     more_hints: int = 0  # the other hints, fewer students' each, past the most common ones listed
+    more_passes: int = 0  # the same for the ways passes differed
 
     @property
     def scores(self) -> list[float]:
@@ -145,8 +146,9 @@ class Tally:
     def summary(self, sources: dict[str, Path]) -> Summary:
         verdicts = Counter(s.verdict for s in self.roster)
         return Summary(self.exercise, self.max_score, self.roster, verdicts, self._check_rates(),
-                       self.hints.most_common(HINTS), _identical(sources), self.look, self.passes.most_common(8),
-                       self.elsewhere.most_common(), max(0, len(self.hints) - HINTS))
+                       self.hints.most_common(HINTS), _identical(sources), self.look, self.passes.most_common(HINTS),
+                       self.elsewhere.most_common(), max(0, len(self.hints) - HINTS),
+                       max(0, len(self.passes) - HINTS))
 
     def _check_rates(self) -> list[tuple[str, int, int]]:
         """How many students with a result passed each check, in the order the checks run."""
@@ -212,7 +214,13 @@ def _flag(student: str, result: dict[str, Any], elsewhere: bool = False) -> Flag
     return Flag(student, unproven, events) if unproven or events else None
 
 
-HINTS = 8  # the most common hints listed; how many others there are is said
+HINTS = 8  # the most common hints (and ways passes differed) listed; how many others there are is said
+
+
+def more(count: int, what: str) -> str:
+    """The line for what a table leaves out: "(and 3 other hints, each given to fewer students)"."""
+    return f"(and {count} other {what}{'s' if count != 1 else ''}, each {'given to' if what == 'hint' else 'of'} " \
+        "fewer students)"
 
 
 def _hint(check: dict[str, Any]) -> str:
@@ -297,10 +305,11 @@ def markdown(summary: Summary) -> str:
     lines += [f"| {words} | {summary.verdicts[key]} |" for key, words in VERDICTS if summary.verdicts[key]]
     lines += ["", "## Most common hints", "", "| hint | students |", "| --- | --- |"]
     lines += [f"| {_md(hint)} | {count} |" for hint, count in summary.hints]
-    lines += [f"| ({summary.more_hints} other hints, fewer students' each) | |"] if summary.more_hints else []
+    lines += [f"| {more(summary.more_hints, 'hint')} | |"] if summary.more_hints else []
     lines += ["", "## How backward passes differed from the reference's", "", "| difference | students |",
               "| --- | --- |"]
     lines += [f"| {_md(gist)} | {count} |" for gist, count in summary.passes] or ["| none | |"]
+    lines += [f"| {more(summary.more_passes, 'difference')} | |"] if summary.more_passes else []
     lines += ["", "## Identical submissions", ""]
     lines += [f"- {_md(', '.join(group))}" for group in summary.identical] or ["None: every file differs in its code."]
     return "\n".join(lines) + "\n"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 from urllib.parse import quote
 
-from grader.report.summary import LOOK_WHY, VERDICTS, Flag, Student, Summary, also_honest, bins, graded_apart
+from grader.report.summary import LOOK_WHY, VERDICTS, Flag, Student, Summary, also_honest, bins, graded_apart, more
 
 _ORDER = {key: i for i, (key, _) in enumerate(VERDICTS)}  # verdicts sort by this (worst first)
 _WORDS = dict(VERDICTS)
@@ -156,6 +156,8 @@ def _verdict_table(summary: Summary) -> str:
 def _pass_table(summary: Summary) -> str:
     rows = "".join(f"<tr><td>{e(g)}</td><td>{c}</td></tr>" for g, c in summary.passes) or \
         '<tr><td colspan="2">None: every recorded pass agreed with the reference\'s.</td></tr>'
+    if summary.more_passes:
+        rows += f'<tr><td colspan="2">{e(more(summary.more_passes, "difference"))}</td></tr>'
     return f'<table class="counts"><tr><th>difference</th><th>students</th></tr>{rows}</table>'
 
 
@@ -163,7 +165,7 @@ def _hint_table(summary: Summary) -> str:
     rows = "".join(f"<tr><td>{e(h)}</td><td>{c}</td></tr>" for h, c in summary.hints) or \
         '<tr><td colspan="2">None.</td></tr>'
     if summary.more_hints:
-        rows += f'<tr><td colspan="2">({summary.more_hints} other hints, fewer students\' each)</td></tr>'
+        rows += f'<tr><td colspan="2">{e(more(summary.more_hints, "hint"))}</td></tr>'
     return f'<table class="counts"><tr><th>hint</th><th>students</th></tr>{rows}</table>'
 
 

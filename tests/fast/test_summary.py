@@ -217,5 +217,5 @@ def test_hints_in_a_causes_own_words_count_and_the_others_are_said(tmp_path):
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
     assert built.hints[0] == ("Your function must return a torch tensor, and it returned a tuple.", 2)
     assert len(built.hints) == 8 and built.more_hints == 3
-    assert "| (3 other hints, fewer students' each) | |" in summary.markdown(built)
-    assert "(3 other hints, fewer students' each)" in html_page(built)
+    assert "| (and 3 other hints, each given to fewer students) | |" in summary.markdown(built)
+    assert "(and 3 other hints, each given to fewer students)" in html_page(built)
