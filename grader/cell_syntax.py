@@ -25,10 +25,34 @@ import ast
 import re
 import shlex
 
-# What the script runs before the first cell: IPython's display() where there is no IPython (as
-# print of its repr, the text/plain IPython shows), after the notebook's future imports, which
-# Python takes only at the top of a file.
-DISPLAY = '__import__("builtins").display = lambda *objects, **options: print(*map(repr, objects))'
+_RUN_SOURCE = """def _ipython_run(line, namespace):
+    import os, runpy, shlex, sys
+    try:
+        words = shlex.split(line)
+    except ValueError:
+        words = line.split()
+    options = []
+    while words and words[0].startswith("-"):
+        options.append(words.pop(0))
+    if not words:
+        return
+    path = next((c for c in (words[0], words[0] + ".py") if os.path.isfile(c)), None)
+    if path is None:
+        print(f"%run: {words[0]} is not beside the notebook here; skipped", file=sys.stderr)
+        return
+    argv, sys.argv[:] = sys.argv[:], [path, *words[1:]]
+    try:
+        found = runpy.run_path(path, init_globals=namespace if "-i" in options else None, run_name="__main__")
+    finally:
+        sys.argv[:] = argv
+    namespace.update({k: v for k, v in found.items() if not (k.startswith("__") and k.endswith("__"))})
+"""
+# What the script runs before the first cell, on one line: IPython's display() where there is no
+# IPython (as print of its repr, the text/plain IPython shows), and %run's work (_ran), after the
+# notebook's future imports, which Python takes only at the top of a file.
+DISPLAY = ('__import__("builtins").display = lambda *objects, **options: print(*map(repr, objects)); '
+           f'__import__("builtins")._ipython_run = (lambda space: (exec({_RUN_SOURCE!r}, space), '
+           'space["_ipython_run"])[1])({})')
 _MOVED = "  # moved to the top of the script"  # (a future import's first line, where it was)
 _PYTHON_BODY = frozenset({"time", "capture", "prun"})  # cell magics that run their body as Python, once
 _WRITES = ("writefile", "file")  # %%file is IPython's other name for %%writefile (rt145)
@@ -159,12 +183,12 @@ def _as_python(stripped: str) -> str | None:
     if stripped == "%run" or stripped.startswith(("%run ", "%run\t")):
         # (IPython keeps a # in a magic's arguments: `%run deriv.py  # defines it` runs deriv.py, rt147;
         # no regular expression here: one with nested repeats took 36 s for "%run", 3,200 spaces, "#")
-        return f"{_ran(_words(stripped[4:]))}  # {stripped}"
+        return f"{_ran(stripped[4:])}  # {stripped}"
     called = _EXPORTED.fullmatch(stripped)
     if called:
         # (a cell may call IPython itself, as an exported script does: rt145's
         # get_ipython().run_line_magic('matplotlib', 'inline') was a NameError)
-        return f"{_exported_python(called)}  # {stripped}"
+        return f"{_exported_python(called, prelude=True)}  # {stripped}"
     if stripped.startswith(("%", "!")) or _HELP.fullmatch(stripped):
         return f"pass  # {stripped}"
     assigned = _ASSIGNED.fullmatch(stripped)
@@ -175,23 +199,16 @@ def _as_python(stripped: str) -> str | None:
     return None
 
 
-def _ran(words: list[str]) -> str:
+def _ran(arguments: str) -> str:
     """`%run [-i] FILE [ARGS]` as one line of Python: FILE (or FILE.py) run as __main__ from the
-    child's folder, where a %%writefile cell writes, and its names added to the notebook's, as IPython
-    does (with -i it sees the notebook's names too); a FILE that is not there is skipped, with a word
-    on stderr (the function may well be in the notebook itself: a notebook that ran %run on a file of
-    the student's own scored as before). rt145's `%%writefile deriv.py` then `%run deriv.py` was told
-    get_derivative was not defined."""
-    options = [word for word in words if word.startswith("-")]
-    names = [word for word in words if not word.startswith("-")]
-    if not names:
-        return "pass"
-    seen = "init_globals=globals(), " if "-i" in options else ""
-    found = f"next((c for c in ({names[0]!r}, {names[0] + '.py'!r}) if __import__('os').path.isfile(c)), None)"
-    return ("(lambda p: globals().update({k: v for k, v in __import__('runpy').run_path(p, " + seen +
-            "run_name='__main__').items() if not (k.startswith('__') and k.endswith('__'))}) if p else "
-            f"print({'%run: ' + names[0] + ' is not beside the notebook here; skipped'!r}, "
-            f"file=__import__('sys').stderr))({found})")
+    child's folder, where a %%writefile cell writes, with ARGS in sys.argv, and its names added to the
+    notebook's, as IPython does (with -i it sees the notebook's names too); a FILE that is not there
+    is skipped, with a word on stderr (the function may well be in the notebook itself: a notebook
+    that ran %run on a file of the student's own scored as before). rt145's `%%writefile deriv.py`
+    then `%run deriv.py` was told get_derivative was not defined. The work is the prelude's
+    (DISPLAY): a line of its own here, short enough for the feedback to show the magic it stands for
+    (ux116 was shown `(lambda p: globals().update(...` for its `%run bad.py`)."""
+    return f"_ipython_run({arguments.strip()!r}, globals())"
 
 
 def _noted(statement: str, note: str) -> str:
@@ -255,7 +272,9 @@ def exported_lines(text: str) -> list[str] | None:
     return out
 
 
-def _exported_python(called: re.Match[str]) -> str:
+def _exported_python(called: re.Match[str], prelude: bool = False) -> str:
+    """What an exported get_ipython() line runs; `prelude`: in a notebook's script, whose prelude
+    (DISPLAY) made %run's helper already."""
     try:
         call = ast.parse(f"f({called['args']})", mode="eval").body
         args = [ast.literal_eval(node) for node in call.args] if isinstance(call, ast.Call) else []
@@ -264,7 +283,8 @@ def _exported_python(called: re.Match[str]) -> str:
     statement = args[1] if called["method"] == "run_line_magic" and len(args) == 2 and args[0] == "time" and \
         isinstance(args[1], str) and "\n" not in args[1] else ""
     if called["method"] == "run_line_magic" and len(args) == 2 and args[0] == "run" and isinstance(args[1], str):
-        statement = _ran(_words(args[1]))
+        # (an exported script has no prelude: the helper is made where it is wanted)
+        statement = _ran(args[1]) if prelude else f"exec({DISPLAY!r}); {_ran(args[1])}"
     if called["method"] == "run_cell_magic" and len(args) == 3 and args[0] in _WRITES and \
             all(isinstance(arg, str) for arg in args):
         statement = _written(_words(args[1]), lines_of(args[2]))

@@ -193,11 +193,19 @@ def _load_error_place(error: feedback.ErrorInfo) -> str:
     if not error.frames:
         return ""
     last = error.frames[-1]
-    where = f" at line {last.line} (`{last.code}`)"
+    where = f" at line {last.line} (`{_as_written(last.code)}`)"
     if _called_at_the_top(error):
         top = next(frame for frame in reversed(error.frames[:-1]) if frame.function == "<module>")
-        where += f", in {last.function}, called at line {top.line} (`{top.code}`)"
+        where += f", in {last.function}, called at line {top.line} (`{_as_written(top.code)}`)"
     return where
+
+
+def _as_written(code: str) -> str:
+    """A notebook's IPython line as its student wrote it, where the script runs what it stands for
+    (cell_syntax.py keeps the original after a "  # "): ux116 was shown `(lambda p: globals().update(...`
+    for its `%run bad.py`."""
+    _, mark, original = code.partition("  # ")
+    return original if mark and original.startswith(("%", "get_ipython()")) else code
 
 
 def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool = False) -> Finding:

@@ -126,19 +126,21 @@ def test_run_runs_its_script_into_the_notebook_and_file_writes_as_writefile(tmp_
     did nothing, and get_ipython() in a cell was a NameError: each notebook ran in Jupyter and was
     told get_derivative was not defined. A script that is not there is skipped, with a word."""
     monkeypatch.chdir(tmp_path)
-    cells = ["%%file deriv.py\ndef f(x):\n    return x + seen\nmain = __name__\n", "seen = 1\n%run -i deriv",
-             "get_ipython().run_line_magic('run', 'missing.py')\n%run\n"]
+    cells = ["%%file deriv.py\ndef f(x):\n    return x + seen\nmain = __name__\nargs = __import__('sys').argv[1:]\n",
+             "seen = 1\n%run -i deriv --flag 3", "get_ipython().run_line_magic('run', 'missing.py')\n%run\n"]
     space: dict = {}
+    exec(cell_syntax.DISPLAY, space)  # (the script's prelude, which makes %run's helper)
     for cell in cells:
         lines, _ = cell_syntax.python_lines(cell)
         assert len(lines) == len(cell_syntax.lines_of(cell))
         exec(compile("\n".join(lines), "cell", "exec"), space)
-    assert space["f"](1) == 2 and space["main"] == "__main__" and "__builtins__" in space
+    assert space["f"](1) == 2 and space["main"] == "__main__" and space["args"] == ["--flag", "3"]
     assert "%run: missing.py is not beside the notebook here; skipped" in capsys.readouterr().err
     assert cell_syntax.python_lines("%runner = 1")[0] == ["pass  # %runner = 1"]
     # IPython keeps a # in a magic's arguments: the file runs (rt147's was dropped, and scored 0)
     lines, _ = cell_syntax.python_lines("%run deriv.py  # defines f")
     space = {}
+    exec(cell_syntax.DISPLAY, space)
     exec(compile("\n".join(lines), "cell", "exec"), space)
     assert callable(space["f"]) and space["main"] == "__main__"
     # (and a line no pattern backtracks on: "%run", 2,000 spaces and "#" took the grader's process 13 s,
