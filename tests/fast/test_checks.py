@@ -14,7 +14,7 @@ from grader.canary import Secret, secret_derivative
 from grader.exercise import Tolerance
 from grader.grids import GridCase, round_to
 from grader.observations import CaseResult, ErrorInfo, Frame, LoadResult, Observations, Output, Returned
-from grader.outcome import HELD_BACK
+from grader.outcome import HELD_BACK, Finding
 
 SECRET = Secret.draw(random.Random(7))  # a fixed draw: the tests are repeatable
 VALUES = np.linspace(-3, 3, 13)
@@ -2128,3 +2128,12 @@ def test_an_empty_file_is_told_it_is_empty(sin):
     load = LoadResult(ok=False, missing="missing", names=())
     finding = checks.check_loads(Observations(load=load, blank=True), sin)
     assert finding.summary.startswith("Your file is empty") and "submit the file" in finding.advice
+
+
+def test_a_failed_check_never_shows_its_whole_weight(sin):
+    """A contract held back to 99.6% rounded to "1 / 1" beside its ✗; a pass keeps its points."""
+    held = Finding("contract", False, 0.996, "It returns a tensor of the input's shape, dtype and device.")
+    full = Finding("loads", True, 1.0, "It loads.")
+    scored, total = score.apply([held, full], sin)
+    assert [f.score for f in scored] == [0.99, sin.rubric["loads"]]
+    assert total == round(0.99 + sin.rubric["loads"], 2)
