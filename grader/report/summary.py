@@ -190,14 +190,24 @@ def _other_exercise(result: dict[str, Any] | None) -> str:
 
 
 def _slip(result: dict[str, Any]) -> bool:
-    """Whether correctness failed and named the values a slip's (checks._SLIPS: sin(2x)'s 2·cos(2x),
-    degrees, a flipped sign, y returned): autograd cannot be shown on such values, and the values,
-    not a formula, are why. ux112's honest autograd of sin(2x), x·sin(x/2)... was listed among the
-    suspects beside cos(x); a file that wins nothing there (1 point of 10) is no suspect."""
-    correctness: dict[str, Any] = next((c for c in result.get("checks", []) if c["name"] == "correctness"), {})
-    if _autograd(result).get("details", {}).get("unproven_right"):
-        return False  # (right values without autograd somewhere: a formula's, whatever the smallest failure was)
-    return not correctness.get("passed", True) and bool((correctness.get("details") or {}).get("slip"))
+    """Whether correctness failed on values that win nothing without autograd: no input where the
+    verdict was unproven had right values (checks: unproven_right), or the values are a named slip's
+    (checks._SLIPS: sin(2x)'s 2·cos(2x), degrees, a flipped sign, y returned), or a gradient that
+    accumulates between calls (repeatable's cause), whose first answers are right and whose calls
+    cannot be compared. ux112's honest autograd of sin(2x), x·sin(x/2)... was listed among the
+    suspects beside cos(x), and ux117's sin(x·x), sin(x + 1) and a global leaf never zeroed: a file
+    that wins nothing there (1 point of 10) is no suspect."""
+    checks = {c["name"]: c for c in result.get("checks", [])}
+    correctness = checks.get("correctness", {})
+    if correctness.get("passed", True):
+        return False
+    right = _autograd(result).get("details", {}).get("unproven_right")
+    accumulates = (checks.get("repeatable", {}).get("details") or {}).get("cause") == "accumulation"
+    if right == 0:
+        return True  # (wrong wherever autograd was not shown: a formula would have had to be wrong too)
+    if right is None or accumulates:  # (a result.json from before unproven_right was counted)
+        return accumulates or bool((correctness.get("details") or {}).get("slip"))
+    return False  # (right values without autograd somewhere: a formula's, whatever the smallest failure was)
 
 
 def _flag(student: str, result: dict[str, Any], elsewhere: bool = False) -> Flag | None:

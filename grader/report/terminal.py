@@ -44,7 +44,7 @@ def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path |
     out.print()
     _score_line(outcome, out)
     _backward(outcome, out)
-    _printed(outcome, out)
+    _printed(outcome, exercise, out)
     if outcome.sandbox_events:
         # (matplotlib's first import tries fc-list, which the sandbox refuses: a student who plots
         # read "Recorded for review: subprocess.Popen" as an accusation, with nothing said of the score)
@@ -103,7 +103,7 @@ def _backward(outcome: Outcome, out: Console) -> None:
     out.print(Text(("✓ " if agrees else "✗ ") + backward.headline(recorded), style="green" if agrees else "red"))
 
 
-def _printed(outcome: Outcome, out: Console) -> None:
+def _printed(outcome: Outcome, exercise: Exercise, out: Console) -> None:
     for name, text, total in (("stdout", outcome.stdout, outcome.stdout_bytes),
                               ("stderr", outcome.stderr, outcome.stderr_bytes)):
         if not total:
@@ -115,3 +115,10 @@ def _printed(outcome: Outcome, out: Console) -> None:
             out.print(Text("  │ " + line, style="dim"), no_wrap=True, overflow="ellipsis")
         if len(lines) > OUTPUT_LINES_SHOWN:
             out.print(Text(f"  │ … {len(lines) - OUTPUT_LINES_SHOWN} more lines", style="dim"))
+        if any("AddcmulBackward0" in line for line in lines[:OUTPUT_LINES_SHOWN]):
+            # (ux117 printed y and read grad_fn=<AddcmulBackward0> where its own run shows SinBackward0,
+            # and took its sin to be wrong; the README says why, the student's screen did not)
+            own = f"{exercise.primitive.title()}Backward0"
+            out.print(Text(f"  (AddcmulBackward0 in what you printed is the grader's: it runs autograd's "
+                           f"{exercise.primitive} through a graph node of its own, so a grad_fn reads "
+                           f"AddcmulBackward0 here where it reads {own} on your machine.)", style="dim"))

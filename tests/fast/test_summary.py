@@ -180,12 +180,24 @@ def test_values_a_slip_gives_are_wrong_values_not_suspects(tmp_path):
     hidden = result(1.0, unproven=True, correct=False)
     hidden["checks"][1]["details"] = {"cause": "graph_inspection", "slip": True}
     hidden["checks"][2]["details"]["unproven_right"] = 30
-    results = {"ann": slip, "bob": unnamed, "cy": result(1.0, unproven=True), "dee": hidden}
+    # ux117: autograd of sin(x·x), wrong wherever it was not shown, and a global leaf never zeroed,
+    # whose first answers are right; a formula right on some inputs is still listed
+    other = result(1.0, unproven=True, correct=False)
+    other["checks"][1]["details"] = {"cause": "values"}
+    other["checks"][2]["details"]["unproven_right"] = 0
+    kept = result(1.0, unproven=True, correct=False)
+    kept["checks"][2]["details"]["unproven_right"] = 18
+    kept["checks"].append({"name": "repeatable", "passed": False, "message": "", "details": {"cause": "accumulation"}})
+    partly = result(1.0, unproven=True, correct=False)
+    partly["checks"][2]["details"]["unproven_right"] = 5
+    results = {"ann": slip, "bob": unnamed, "cy": result(1.0, unproven=True), "dee": hidden, "eve": other,
+               "fay": kept, "gus": partly}
     rows = [{"student": s, "score": 1.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
-    assert [f.student for f in built.look] == ["bob", "cy", "dee"]
+    assert [f.student for f in built.look] == ["bob", "cy", "dee", "gus"]
     assert {s.student: s.verdict for s in built.roster} == {"ann": "wrong", "bob": "unproven", "cy": "unproven",
-                                                            "dee": "unproven"}
+                                                            "dee": "unproven", "eve": "wrong", "fay": "wrong",
+                                                            "gus": "unproven"}
 
 
 def test_empty_files_are_no_copies_and_the_mean_says_what_it_counts(tmp_path):
@@ -219,3 +231,21 @@ def test_hints_in_a_causes_own_words_count_and_the_others_are_said(tmp_path):
     assert len(built.hints) == 8 and built.more_hints == 3
     assert "| (and 3 other hints, each given to fewer students) | |" in summary.markdown(built)
     assert "(and 3 other hints, each given to fewer students)" in html_page(built)
+
+
+def test_a_printed_grad_fn_of_the_graders_is_explained(sin):
+    """ux117 printed y and read grad_fn=<AddcmulBackward0> where its own machine shows SinBackward0."""
+    import io
+    from types import SimpleNamespace
+
+    from grader.report import terminal
+
+    def shown(stdout: str) -> str:
+        buffer = io.StringIO()
+        printed = SimpleNamespace(stdout=stdout, stdout_bytes=len(stdout), stderr="", stderr_bytes=0,
+                                  output_truncated=False)
+        terminal._printed(printed, sin, terminal.Console(file=buffer, width=300))
+        return buffer.getvalue()
+
+    assert "where it reads SinBackward0 on your machine" in shown("tensor([0.47], grad_fn=<AddcmulBackward0>)\n")
+    assert "on your machine" not in shown("tensor([0.47], grad_fn=<MulBackward0>)\n")
