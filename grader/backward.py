@@ -42,6 +42,7 @@ FORMULAS = {
     "SqrtBackward0": ("√{}", "d/du √u = 1/(2√u)"),
     "NegBackward0": ("-{}", "d/du (-u) = -1"),
     "SumBackward0": ("sum({})", "d/du_i sum(u) = 1"),
+    "SumBackward1": ("sum({}, dim)", "d/du_i sum(u, dim) = 1"),
     "MeanBackward0": ("mean({})", "d/du_i mean(u) = 1/n"),
     "AddBackward0": (None, "d/du (u + v) = 1"),
     "SubBackward0": (None, "d/du (u - v) = 1"),
@@ -215,6 +216,13 @@ def _step(run: Sequence[TracedStep], i: int, expressions: dict[int, str | None],
     if s.op == "PowBackward0" and s.constant is not None:
         n = s.constant
         formula = f"d/du u{_power(n)} = {_fmt(n)}·u{_power(n - 1)}" if n != 2 else "d/du u² = 2u"
+    targets = {n for n in s.next if n >= 0}
+    edges = [g for g in s.grad_out[:2] if g is not None]
+    if s.op == "MulBackward0" and len(s.next) > 1 and len(targets) == 1 and len(edges) == 2 and s.grad_in:
+        # u·u: both factors are one tensor, and what reaches it is the sum of both edges' gradients
+        # (ux117's sin(x·x) was told "×0.75 in all" at x = 0.75, one edge's, where 2x is 1.5)
+        out = sum(edges)
+        return Step(s.op, s.grad_in, out / s.grad_in, out, "d/du (u·u) = 2u", "", tuple(sorted(targets)))
     if s.op == "MulBackward0" and s.other is not None:
         both = s.u is not None and len(s.next) > 1
         formula = f"d/du (u·v) = v = {_fmt(s.other)}" + (f"; d/dv (u·v) = u = {_fmt(s.u)}" if both else "")

@@ -319,3 +319,19 @@ def test_a_description_that_fails_costs_the_description_not_the_grade(monkeypatc
     autograd = Finding("autograd", True, 1.0, "shown", data={"unproven": False})
     obs = Observations(load=LoadResult(True), traced=Traced((X,), 0, "float64", (call([sin_pass()], COS),) * 2, None))
     assert grade._described(obs, exercise.load("sin"), [autograd]) is None
+
+
+def test_a_square_by_multiplying_is_one_step_of_2u():
+    """ux117: sin(x·x) was told "MulBackward0 (×0.75 in all)" at x = 0.75: one edge's factor, where
+    both edges reach x and the step's factor is 2x."""
+    u = X * X
+    g = math.cos(u)
+    run = (step("SumBackward0", [1], [1.0], grad_in=1.0),
+           step("SinBackward0", [2], [g], grad_in=1.0, u=u, local=g),
+           step("MulBackward0", [3, 3], [g * X, g * X], grad_in=g, u=X, other=X),
+           step("AccumulateGrad", grad_in=2 * X * g))
+    square = backward.steps_of(run, X)[2]
+    assert square.formula == "d/du (u·u) = 2u" and square.local == pytest.approx(2 * X)
+    assert square.grad_out == pytest.approx(2 * X * g) and square.next == (3,)
+    assert backward.steps_of((step("SumBackward1", [-1], [1.0], grad_in=1.0),), X)[0].formula == \
+        "d/du_i sum(u, dim) = 1"
