@@ -956,7 +956,7 @@ def _zeros_show_nothing(finding: Finding) -> Finding:
     summary = finding.summary
     if zeros:
         others = "1 other input your answer was" if zeros == 1 else f"{zeros} other inputs your answers were"
-        summary += (f" On {others} 0 or within 0.001 of it, where the derivative is "
+        summary += (f" On {others} 0, or within 0.001 of 0, where the derivative is "
                     "not: those show nothing, and earn no autograd points (see correctness).")
     return replace(finding, passed=False, fraction=finding.fraction * judged / (judged + zeros + unread),
                    summary=summary)
@@ -997,10 +997,13 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
                            f"{_unread_words(verdicts, len(judged))}",
                            example=f"They changed exactly as autograd's answer does when we swapped the derivative "
                                    f"of {ex.primitive} for a secret one.", data=data)
-        # (only, where some had no answer: a ✗ beside "came through autograd" read as a contradiction, ux113)
+        # (where some had no answer, the ✗ is explained: "came through autograd" alone beside it read as a
+        # contradiction, ux113; "only on the 31 inputs" as a suspicion, ux117)
         unread = _unread_words(verdicts, len(judged))
+        every = "on the" if len(judged) == 1 else "on every one of the"
+        told = unread.removeprefix(' That rests on the').replace(" we could judge: on ", " we could judge, but on ", 1)
         return Finding("autograd", True, 1.0, f"Your values came through autograd of {ex.watched}"
-                       f"{' only on the' + unread.removeprefix(' That rests on the') if unread else '.'}",
+                       f"{f' {every}' + told if unread else '.'}",
                        example=f"We swapped the derivative autograd uses for {ex.primitive} with a secret one on "
                                f"calls you could not tell apart; your answers followed it exactly on all "
                                f"{len(judged)} inputs we checked.", data=data)

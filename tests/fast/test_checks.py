@@ -1341,7 +1341,7 @@ def test_answers_near_zero_earn_no_autograd_points(sin):
     finding = checks.check_autograd(obs, sin)
     assert finding.data["zeros"] == 3 and not finding.data["unproven"]
     assert not finding.passed and finding.fraction == pytest.approx(0.25)
-    assert "On 3 other inputs your answers were 0 or within 0.001 of it" in finding.summary
+    assert "On 3 other inputs your answers were 0, or within 0.001 of 0," in finding.summary
 
 
 def test_the_autograd_words_say_what_the_proof_rests_on_where_inputs_had_no_answer(sin):
@@ -1354,8 +1354,8 @@ def test_the_autograd_words_say_what_the_proof_rests_on_where_inputs_had_no_answ
     obs = _joined(honest, nothing, nothing, nothing)
     finding = checks.check_autograd(obs, sin)
     assert not finding.passed and finding.fraction == 0.25 and finding.data["unread"] == 3
-    assert finding.summary.startswith("Your values came through autograd of sin(x) only on the 1 input we could "
-                                      "judge: on 3 others, where it could have shown, we had no answer to read")
+    assert finding.summary.startswith("Your values came through autograd of sin(x) on the 1 input we could "
+                                      "judge, but on 3 others, where it could have shown, we had no answer to read")
     whole = checks.check_autograd(_joined(*(_observations(np.cos, canary=secret) for _ in range(2))), sin)
     assert whole.summary == "Your values came through autograd of sin(x)."
 
