@@ -190,24 +190,22 @@ def _other_exercise(result: dict[str, Any] | None) -> str:
 
 
 def _slip(result: dict[str, Any]) -> bool:
-    """Whether correctness failed on values that win nothing without autograd: no input where the
-    verdict was unproven had right values (checks: unproven_right), or the values are a named slip's
-    (checks._SLIPS: sin(2x)'s 2·cos(2x), degrees, a flipped sign, y returned), or a gradient that
-    accumulates between calls (repeatable's cause), whose first answers are right and whose calls
-    cannot be compared. ux112's honest autograd of sin(2x), x·sin(x/2)... was listed among the
-    suspects beside cos(x), and ux117's sin(x·x), sin(x + 1) and a global leaf never zeroed: a file
-    that wins nothing there (1 point of 10) is no suspect."""
-    checks = {c["name"]: c for c in result.get("checks", [])}
-    correctness = checks.get("correctness", {})
+    """Whether correctness failed on values that are a wrong answer's, not a formula's: most of the
+    elements answered where autograd was not shown are far from the truth (checks._near_share), as
+    a named slip's are (sin(2x)'s 2·cos(2x), degrees, a flipped sign, y returned). ux112's honest
+    autograd of sin(2x), x·sin(x/2)... was listed among the suspects beside cos(x), and ux117's
+    sin(x·x), sin(x + 1) and a global leaf never zeroed: a file that wins nothing there (1 point of
+    10) is no suspect. cos(x) one element 0.01 off (rt145) is near everywhere: still one."""
+    correctness: dict[str, Any] = next((c for c in result.get("checks", []) if c["name"] == "correctness"), {})
     if correctness.get("passed", True):
         return False
-    right = _autograd(result).get("details", {}).get("unproven_right")
-    accumulates = (checks.get("repeatable", {}).get("details") or {}).get("cause") == "accumulation"
-    if right == 0:
-        return True  # (wrong wherever autograd was not shown: a formula would have had to be wrong too)
-    if right is None or accumulates:  # (a result.json from before unproven_right was counted)
-        return accumulates or bool((correctness.get("details") or {}).get("slip"))
-    return False  # (right values without autograd somewhere: a formula's, whatever the smallest failure was)
+    details = _autograd(result).get("details", {})
+    near = details.get("unproven_near")
+    if near is not None:
+        return bool(near < 0.5)
+    if details.get("unproven_right"):  # (a result.json from before the share was counted)
+        return False  # (right values without autograd somewhere: a formula's, whatever the smallest failure was)
+    return bool((correctness.get("details") or {}).get("slip"))
 
 
 def _flag(student: str, result: dict[str, Any], elsewhere: bool = False) -> Flag | None:

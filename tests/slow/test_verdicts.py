@@ -186,6 +186,18 @@ def test_cos_behind_a_slip_on_the_smallest_inputs_is_still_a_suspect(grade_file,
     assert summary._flag("ann", honest) is None
 
 
+def test_autograd_of_the_wrong_function_is_a_wrong_answer_not_a_suspect(grade_file, sin):
+    """ux117: honest sin(x·x) scored 1/10 (sin never ran at x) and was listed beside cos(x) for
+    the TA; its answers are far from cos(x) almost everywhere, where a formula's are near."""
+    from grader.report import result_json, summary
+
+    outcome = grade_file(VERDICT / "differentiates_sin_of_x_squared.py", sin)
+    autograd = _autograd(outcome)
+    assert outcome.score == sin.rubric["loads"] and autograd.data["unproven"]
+    assert autograd.data["unproven_near"] < 0.1 and "different function" in autograd.cause
+    assert summary._flag("ann", result_json.to_dict(outcome)) is None
+
+
 def test_a_near_cos_behind_a_graph_reads_none_is_still_a_suspect(grade_file, sin):
     """rt145: None on the smallest inputs and a next_functions read made the shrunk example a slip of
     reading the graph, and the file, cos(x) 0.01 off at one element everywhere else, left the TA's
