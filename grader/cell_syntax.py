@@ -288,6 +288,16 @@ def _exported_python(called: re.Match[str], prelude: bool = False) -> str:
     if called["method"] == "run_cell_magic" and len(args) == 3 and args[0] in _WRITES and \
             all(isinstance(arg, str) for arg in args):
         statement = _written(_words(args[1]), lines_of(args[2]))
+    if called["method"] == "run_cell_magic" and len(args) == 3 and args[0] in _PYTHON_BODY and \
+            all(isinstance(arg, str) for arg in args):
+        # The body runs, as in a notebook's own %%time cell (its IPython lines as Python too): an
+        # exported %%time cell that defined the function was "does not define get_derivative", and a
+        # %%capture cell's `import torch` a NameError on every call (rt148).
+        body = "\n".join(python_lines(args[2])[0])
+        name = next((word for word in _words(args[1]) if not word.startswith("-")), "") if args[0] == "capture" else ""
+        captured = _CAPTURED.format(name) + "; " if name.isidentifier() else ""
+        helper = f"exec({DISPLAY!r}); " if "_ipython_run(" in body and not prelude else ""
+        statement = f"{captured}{helper}exec({body!r}, globals())"
     if called["target"]:
         value = statement or ("[]" if called["method"] in ("getoutput", "system") else "None")
         return f"{called['target']} = {value}"

@@ -244,6 +244,14 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
         return Finding("loads", False, 0.0, f"Your file has a syntax error on line {error.syntax_line}: {said}{stop}",
                        example=f"    {error.syntax_code}\n    {caret}", cause=cause, advice=advice)
     where = _load_error_place(error)
+    if error.type in ("AttributeError", "ImportError") and re.search(r"(module|from) 'grader'", error.message or ""):
+        # (rt148: a notebook's `%%writefile grader.py` then `from grader import get_derivative` met this
+        # tool's own package, loaded where the student's code runs)
+        return Finding("loads", False, 0.0, f"{'Running your notebook' if notebook else 'Importing your file'} "
+                       f"raised {error.headline()}{where}.",
+                       cause="Your code imports a module named grader, the name of this grading tool, whose own "
+                             "package is already loaded where your code runs: the import finds it, not yours.",
+                       advice="Give your module another name (deriv.py, say) and import that.")
     if error.type in ("ModuleNotFoundError", "ImportError"):
         cause = ("The grader has torch, numpy and matplotlib (and what they need), not d2l or other course packages, "
                  "and it grades your file alone: a module of your own beside it (helpers.py, say) is not there either.")

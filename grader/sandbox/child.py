@@ -299,6 +299,9 @@ def _address_space() -> int:
         return int(statm.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
 
 
+SUBMISSION_MODULE = "__graded_submission__"  # the student's file's module, in sys.modules
+
+
 class Runner:
     def __init__(self, torch: Any, setup: dict[str, Any], oracle_fd: int) -> None:
         self.torch = torch
@@ -323,7 +326,10 @@ class Runner:
         sys.path.insert(0, str(Path(self.path).parent))
         _plots_without_a_screen(self.path)
         try:
-            module = import_file(self.path, "submission", register=True)
+            # Under a name no student's file takes: as "submission", a notebook's `%%writefile
+            # submission.py` then `from submission import get_derivative` imported the notebook itself,
+            # half run (rt148: 0/10, where Jupyter runs it).
+            module = import_file(self.path, SUBMISSION_MODULE, register=True)
         except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are findings too
             return {"event": "load_error", "error": describe_error(err, self.path)}
         found = getattr(module, self.function_name, None)

@@ -148,6 +148,27 @@ def test_run_runs_its_script_into_the_notebook_and_file_writes_as_writefile(tmp_
     assert cell_syntax.python_lines("%run" + " " * 2000 + "#")[0][0].endswith("#")
 
 
+def test_an_exported_cell_magic_that_runs_python_runs_its_body(tmp_path, monkeypatch):
+    """rt148: Jupyter's export of a %%time cell that defined the function was told the function was
+    not defined, and of a %%capture cell holding `!pip install d2l` and `import torch` a NameError on
+    every call: only %%writefile's body ran, where a notebook's own %%time cell runs its body."""
+    monkeypatch.chdir(tmp_path)
+    timed = "get_ipython().run_cell_magic('time', '', 'def f(x):\\n    return x + 1\\n')"
+    captured = "get_ipython().run_cell_magic('capture', 'out --no-stderr', '!pip install d2l\\nimport math\\n')"
+    for script in (timed + "\n" + captured, f"import os\n{timed}\n{captured}\n"):
+        lines = cell_syntax.exported_lines(script)
+        assert lines is not None and len(lines) == len(cell_syntax.lines_of(script))
+        space: dict = {}
+        exec(compile("\n".join(lines), "export", "exec"), space)
+        assert space["f"](1) == 2 and space["math"].pi > 3 and space["out"].stdout == ""
+    # (and in a notebook's cell, where a get_ipython() line runs as its magic does)
+    lines, _ = cell_syntax.python_lines(timed)
+    space = {}
+    exec(cell_syntax.DISPLAY, space)
+    exec(compile("\n".join(lines), "cell", "exec"), space)
+    assert space["f"](2) == 3
+
+
 def test_a_moved_future_import_keeps_its_own_line_whatever_the_comments_say():
     """rt143: a student's line ending in the words of the mark of a moved import moved the place an
     error in the import was told at."""

@@ -244,6 +244,11 @@ def test_a_load_error_in_a_function_called_at_the_top_names_the_call_and_the_mis
                                                                                 "<module>"),))
     finding = checks.check_loads(Observations(load=LoadResult(False, error=colab)), sin)
     assert "at line 3 (`from google.colab import drive`)" in finding.summary and "only in Colab" in finding.cause
+    # (rt148: `%%writefile grader.py` then `from grader import get_derivative` found this tool's package)
+    ours = ErrorInfo("ImportError", "cannot import name 'get_derivative' from 'grader' (/opt/grader/__init__.py)",
+                     (Frame(1, "from grader import get_derivative", "<module>"),))
+    finding = checks.check_loads(Observations(load=LoadResult(False, error=ours)), sin)
+    assert "the name of this grading tool" in finding.cause and "another name" in finding.advice
 
 
 def test_minus_sin_is_named_as_the_second_derivative_too(sin):

@@ -253,7 +253,12 @@ def test_a_notebook_and_a_file_of_another_suffix_are_graded_as_python(tmp_path):
     # (and one that writes its script with %%file and runs it with %run, a file it never submitted
     # skipped, and calls get_ipython() in a cell: rt145's were told get_derivative was not defined)
     runs = ROOT / "tests" / "fixtures" / "notebook" / "runs_its_script.ipynb"
-    for path in (notebook, upper, exported, writes, runs):
+    # (and an export whose %%capture cell imports torch and whose %%time cell defines the function,
+    # and a notebook that writes submission.py and imports it, where the grader's own module of that
+    # name was found: rt148's scored 1, 0 and 0)
+    cell_magics = ROOT / "tests" / "fixtures" / "notebook" / "exported_with_cell_magics.py"
+    named = ROOT / "tests" / "fixtures" / "notebook" / "writes_submission_py.ipynb"
+    for path in (notebook, upper, exported, writes, runs, cell_magics, named):
         out = tmp_path / path.stem
         done = run("grade", str(path), "--out", str(out), "--no-plot")
         assert done.returncode == 0, done.stderr
