@@ -742,6 +742,12 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "Return the gradient alone: after y.sum().backward(), return x.grad; from "
                               "torch.autograd.grad, take it out of the tuple: (g,) = torch.autograd.grad(y, x), or "
                               "torch.autograd.grad(y, x)[0].")
+    if first.kind == "wrapped" and first.held == 2:
+        # (ux117's `return x, x.grad`: its gradient, the one autograd does not track, is read)
+        return feedback.Cause("tuple", f"Your function must return a torch tensor, and it returned a {first.type_name} "
+                              "of two: the gradient beside the tensor it was taken of (return x, x.grad or return y, "
+                              "x.grad). The gradient's numbers were read.",
+                              "Return the gradient alone: return x.grad; plot x and y outside the function.")
     if first.kind == "wrapped" and first.type_name == "list":  # (ux116's [x.grad] was told of autograd.grad)
         return feedback.Cause("tuple", "Your function must return a torch tensor, and it returned the tensor inside "
                               "a list of one ([x.grad]).", "Return the tensor itself: return x.grad.")

@@ -89,6 +89,9 @@ def returned_words(r: Returned) -> str:
         return f"returned a Python {r.type_name or 'number'}"
     if r.kind == "ndarray":
         return "returned a numpy array"
+    if r.kind == "wrapped" and r.held == 2:
+        return (f"returned a {r.type_name} of two tensors: a {r.dtype} tensor of shape {tuple(r.shape or ())} that "
+                "autograd does not track (read as your answer) beside one it does")
     if r.kind == "wrapped":
         return f"returned a {r.type_name} holding one {r.dtype} tensor of shape {tuple(r.shape or ())}"
     if r.kind == "list":

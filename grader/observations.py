@@ -55,8 +55,9 @@ class ErrorInfo:
 @dataclass(frozen=True)
 class Returned:
     """One call's outcome: a value (kind tensor/ndarray/number/none/other; wrapped: a tensor returned
-    alone in a tuple or list; list: lists or tuples of Python numbers, as .tolist() gives; for those
-    two type_name says which container) or an error."""
+    alone in a tuple or list, or beside the tensor it is the gradient of (held: 2); list: lists or
+    tuples of Python numbers, as .tolist() gives; for those two type_name says which container) or
+    an error."""
 
     kind: str
     values: np.ndarray | None = field(default=None, compare=False)
@@ -67,6 +68,7 @@ class Returned:
     type_name: str = ""
     text: str = ""
     error: ErrorInfo | None = None
+    held: int = 1  # wrapped: how many tensors its container held (2: x or y beside the gradient)
 
 
 @dataclass(frozen=True)

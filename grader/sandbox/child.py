@@ -416,6 +416,8 @@ class Runner:
             self.recorder.read_saved = True
         if type(out) in (tuple, list) and len(out) == 1 and isinstance(out[0], self.torch.Tensor):
             out = out[0]  # (the pass of a gradient returned in a tuple is drawn as the gradient's: snapshot)
+        elif (gradient := paired_gradient(self.torch, out, x.numel())) is not None:
+            out = gradient
         kind = "error" if error is not None else "tensor" if isinstance(out, self.torch.Tensor) else "other"
         value = self.recorder.at(out) if kind == "tensor" else None
         about = (f"{type(error).__name__}: {_safe_text(error, 200, use_str=True)}" if error is not None
@@ -550,6 +552,17 @@ def _numbers_only(out: list | tuple, limit: int) -> bool:
     return True
 
 
+def paired_gradient(torch: Any, out: Any, input_numel: int) -> Any:
+    """Of a tuple or list of two tensors the size of x, the one autograd does not track, where the
+    other is tracked (x itself, or y): the gradient, beside what it was taken of. None otherwise."""
+    if type(out) not in (tuple, list) or len(out) != 2:
+        return None
+    if not all(isinstance(t, torch.Tensor) and t.numel() == input_numel for t in out):
+        return None
+    loose = [t for t in out if not t.requires_grad]
+    return loose[0] if len(loose) == 1 else None
+
+
 def snapshot(torch: Any, out: Any, input_numel: int, arrays: list) -> dict[str, Any]:
     """Describe a returned value and queue its raw bytes; taken right after the call, because a
     returned x.grad can change later (gradient accumulation)."""
@@ -563,6 +576,13 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list) -> dict[str, 
         if inner["kind"] == "tensor":
             return {**inner, "kind": "wrapped", "type": type(out).__name__}
         return {"kind": "other", "type": type(out).__name__, "repr": _safe_text(out, 200)}
+    gradient = paired_gradient(torch, out, input_numel)
+    if gradient is not None:
+        # `return x, x.grad` or `return y, x.grad`: the one of the two that autograd does not track is
+        # read (ux117's scored 1/10 beside .tolist()'s 9); the canary judges it as any answer.
+        inner = snapshot(torch, gradient, input_numel, arrays)
+        if inner["kind"] == "tensor":
+            return {**inner, "kind": "wrapped", "type": type(out).__name__, "held": 2}
     if isinstance(out, torch.Tensor):
         info: dict[str, Any] = {
             "kind": "tensor",

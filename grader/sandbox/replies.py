@@ -126,6 +126,7 @@ def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = 
         device=_line(raw.get("device", "cpu"), 20),
         requires_grad=bool(raw.get("requires_grad", False)),
         type_name=container or "",
+        held=2 if kind == "wrapped" and raw.get("held") == 2 else 1,
     )
 
 

@@ -251,6 +251,30 @@ def test_a_gradient_in_a_tuple_of_one_is_read_and_anything_else_wrapped_is_refus
             parse_returned(bad, specs, values.tobytes(), 3)
 
 
+def test_a_gradient_beside_what_it_was_taken_of_is_read():
+    """ux117: `return x, x.grad` scored 1/10 (a tuple, never read) beside .tolist()'s 9. Of two
+    tensors the size of x, the one autograd does not track is read, where the other is tracked;
+    two of either kind, or other sizes, stay unread."""
+    import torch
+
+    from grader.sandbox.child import snapshot
+    from grader.sandbox.replies import parse_returned
+
+    x = torch.tensor([0.5, 1.0, 2.0]).requires_grad_(True)
+    y = torch.sin(x)
+    gradient = torch.cos(x.detach())
+    for out in ((x, gradient), [gradient, y]):
+        arrays: list = []
+        raw = snapshot(torch, out, 3, arrays)
+        assert raw["kind"] == "wrapped" and raw["held"] == 2, raw
+        dtype, shape, data = arrays[0]
+        specs = [{"dtype": dtype, "shape": list(shape), "offset": 0, "nbytes": len(data)}]
+        r = parse_returned(raw, specs, data, 3)
+        assert r.held == 2 and np.allclose(r.values, np.cos([0.5, 1.0, 2.0]))
+    for out in ((gradient, gradient), (x, y), (x, gradient[:2]), (x, gradient, gradient)):
+        assert snapshot(torch, out, 3, [])["kind"] == "other"
+
+
 def test_a_list_of_numbers_is_read_as_a_numpy_arrays_numbers_are():
     """ux115: `return x.grad.tolist()` scored 4.24 where `.numpy()` scored 9: its numbers were never
     read. Lists of Python numbers are now (exactly those types: a float subclass's __float__ is the

@@ -198,6 +198,17 @@ def test_autograd_of_the_wrong_function_is_a_wrong_answer_not_a_suspect(grade_fi
     assert summary._flag("ann", result_json.to_dict(outcome)) is None
 
 
+def test_a_gradient_beside_what_it_was_taken_of_is_read_and_judged(grade_file, sin):
+    """ux117: `return x, x.grad` scored 1/10, a tuple never read, beside .tolist()'s 9/10; the
+    element autograd does not track is read now, and judged as any answer is."""
+    honest = grade_file(VERDICT / "returns_y_beside_its_gradient.py", sin)
+    assert [f.name for f in honest.findings if not f.passed] == ["contract"] and honest.score == 9.0
+    contract = next(f for f in honest.findings if f.name == "contract")
+    assert "The gradient's numbers were read" in contract.cause
+    cheat = grade_file(VERDICT / "returns_x_beside_cos.py", sin)
+    assert cheat.score == sin.rubric["loads"] and _autograd(cheat).data["unproven"]
+
+
 def test_a_near_cos_behind_a_graph_reads_none_is_still_a_suspect(grade_file, sin):
     """rt145: None on the smallest inputs and a next_functions read made the shrunk example a slip of
     reading the graph, and the file, cos(x) 0.01 off at one element everywhere else, left the TA's
