@@ -955,22 +955,25 @@ def _right_and_telling(r: CaseResult, ex: Exercise) -> bool:
         bool(np.all(within_tolerance(values, r.case, ex)))
 
 
-def _near_share(results: list[CaseResult], ex: Exercise) -> float | None:
-    """The share of the elements answered on `results` that lie near the truth (within 0.05 and 5%):
-    what tells a formula from a wrong answer for the TA's list (report/summary.py). A cheat's cos(x)
-    one element 0.01 off had right values on no input (rt145), and honest autograd of sin(x·x) or
-    sin(x + 1), or a gradient that accumulates, is near on a few elements by chance (ux117). None
-    where nothing but zeros was answered."""
-    near = total = 0
+def _right_share(results: list[CaseResult], ex: Exercise) -> float | None:
+    """Of the plain inputs (correctness's) where autograd was not shown, the share whose answers are
+    mostly right (within tolerance on at least half of their elements; zeros aside, as in
+    _right_and_telling): what tells a formula from a wrong answer for the TA's list
+    (report/summary.py). Per input and on plain inputs alone: a share of elements over every input
+    let a red team's cos(x), right on every plain input of up to 2-d, hide behind far answers on the
+    inputs that require grad and on a few large ones (rt149); right values everywhere but one
+    element (rt145) are a formula's too. Honest autograd of sin(x·x) or sin(x + 1) is right on none.
+    None where no such input had an answer to read."""
+    right = total = 0
     for r in results:
         values = values_of(r.plain, r.case)
-        if values is None or not np.any(np.abs(values) > 1e-3):
-            continue  # (zeros tell nothing, as in _right_and_telling: an honest hook's on a node of the canary's)
-        truth = ex.reference(np.asarray(r.case.values, dtype=np.float64))
+        if r.case.layout not in PLAIN_LAYOUTS or values is None or not np.any(np.abs(values) > 1e-3):
+            continue
         with np.errstate(invalid="ignore", over="ignore"):
-            near += int(np.count_nonzero(np.abs(values - truth) <= 0.05 + 0.05 * np.abs(truth)))
-        total += values.size
-    return round(near / total, 4) if total else None
+            close = within_tolerance(values, r.case, ex)
+        right += int(np.count_nonzero(close) * 2 >= close.size)
+        total += 1
+    return round(right / total, 4) if total else None
 
 
 def _zeros_show_nothing(finding: Finding) -> Finding:
@@ -1012,7 +1015,7 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
             # file of cos(x), and None or a slip's values on its smallest inputs, which the feedback
             # names, was no suspect for the TA).
             "unproven_right": sum(v.verdict not in verdict.SHOWN and _right_and_telling(r, ex) for r, v in judged),
-            "unproven_near": _near_share([r for r, v in judged if v.verdict not in verdict.SHOWN], ex)}
+            "unproven_right_share": _right_share([r for r, v in judged if v.verdict not in verdict.SHOWN], ex)}
     if not judged:
         complex_ = any(c.values is not None and np.iscomplexobj(c.values) for r in obs.cases for c in r.calls)
         coarse = sorted({r.case.dtype for r, v in verdicts if v.verdict == verdict.COARSE})

@@ -190,19 +190,23 @@ def _other_exercise(result: dict[str, Any] | None) -> str:
 
 
 def _slip(result: dict[str, Any]) -> bool:
-    """Whether correctness failed on values that are a wrong answer's, not a formula's: most of the
-    elements answered where autograd was not shown are far from the truth (checks._near_share), as
-    a named slip's are (sin(2x)'s 2·cos(2x), degrees, a flipped sign, y returned). ux112's honest
-    autograd of sin(2x), x·sin(x/2)... was listed among the suspects beside cos(x), and ux117's
-    sin(x·x), sin(x + 1) and a global leaf never zeroed: a file that wins nothing there (1 point of
-    10) is no suspect. cos(x) one element 0.01 off (rt145) is near everywhere: still one."""
-    correctness: dict[str, Any] = next((c for c in result.get("checks", []) if c["name"] == "correctness"), {})
+    """Whether correctness failed on values that are a wrong answer's, not a formula's: fewer than a
+    quarter of the plain inputs where autograd was not shown had mostly right answers
+    (checks._right_share), or fewer than half where the gradient accumulates between calls (its
+    first answer on each shape is right; repeatable names it). ux112's honest autograd of sin(2x),
+    x·sin(x/2)... was listed among the suspects beside cos(x), and ux117's sin(x·x), sin(x + 1) and
+    a global leaf never zeroed: a file that wins nothing there (1 point of 10) is no suspect. A
+    formula right where a student would look (rt149: every plain input of up to 2-d), or right but
+    for one element (rt145), stays one."""
+    checks = {c["name"]: c for c in result.get("checks", [])}
+    correctness = checks.get("correctness", {})
     if correctness.get("passed", True):
         return False
     details = _autograd(result).get("details", {})
-    near = details.get("unproven_near")
-    if near is not None:
-        return bool(near < 0.5)
+    share = details.get("unproven_right_share")
+    if share is not None:
+        accumulates = (checks.get("repeatable", {}).get("details") or {}).get("cause") == "accumulation"
+        return bool(share < (0.5 if accumulates else 0.25))
     if details.get("unproven_right"):  # (a result.json from before the share was counted)
         return False  # (right values without autograd somewhere: a formula's, whatever the smallest failure was)
     return bool((correctness.get("details") or {}).get("slip"))

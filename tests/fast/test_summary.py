@@ -184,19 +184,22 @@ def test_values_a_slip_gives_are_wrong_values_not_suspects(tmp_path):
     # whose first answers are right; a formula right on some inputs is still listed
     other = result(1.0, unproven=True, correct=False)
     other["checks"][1]["details"] = {"cause": "values"}
-    other["checks"][2]["details"].update(unproven_right=0, unproven_near=0.08)
+    other["checks"][2]["details"].update(unproven_right=0, unproven_right_share=0.03)
     kept = result(1.0, unproven=True, correct=False)
-    kept["checks"][2]["details"].update(unproven_right=18, unproven_near=0.35)
-    partly = result(1.0, unproven=True, correct=False)  # (rt145: cos(x) one element 0.01 off)
-    partly["checks"][2]["details"].update(unproven_right=0, unproven_near=0.96)
+    kept["checks"][2]["details"].update(unproven_right=18, unproven_right_share=0.35)
+    kept["checks"].append({"name": "repeatable", "passed": False, "message": "", "details": {"cause": "accumulation"}})
+    partly = result(1.0, unproven=True, correct=False)  # (rt145: cos(x) one element 0.01 off; rt149's on 1-d)
+    partly["checks"][2]["details"].update(unproven_right=0, unproven_right_share=0.3)
+    counted = result(1.0, unproven=True, correct=False)  # (the same share without an accumulation named)
+    counted["checks"][2]["details"].update(unproven_right=18, unproven_right_share=0.35)
     results = {"ann": slip, "bob": unnamed, "cy": result(1.0, unproven=True), "dee": hidden, "eve": other,
-               "fay": kept, "gus": partly}
+               "fay": kept, "gus": partly, "hal": counted}
     rows = [{"student": s, "score": 1.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
-    assert [f.student for f in built.look] == ["bob", "cy", "dee", "gus"]
+    assert [f.student for f in built.look] == ["bob", "cy", "dee", "gus", "hal"]
     assert {s.student: s.verdict for s in built.roster} == {"ann": "wrong", "bob": "unproven", "cy": "unproven",
                                                             "dee": "unproven", "eve": "wrong", "fay": "wrong",
-                                                            "gus": "unproven"}
+                                                            "gus": "unproven", "hal": "unproven"}
 
 
 def test_empty_files_are_no_copies_and_the_mean_says_what_it_counts(tmp_path):
