@@ -731,7 +731,12 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
         # for sin(cos(‖x‖²+1)), a hunter's) never meets it, and was told its value was written out.
         where = f"the numbers the exercise differentiates it at ({_argument(ex)}, for each input)"
         own = f" (its own {ex.primitive} takes other arguments)" if f"{ex.primitive}(" in ex.formula else ""
-        cause = (f"Likely cause: autograd of a different function than {_named(ex.value)} (see correctness for "
+        # (no autograd at all, no pass recorded: ux118's finite differences, sin at x ± h, were told of
+        # autograd of a different function)
+        cause = (f"Likely cause: the answer was computed without autograd, from torch.{ex.primitive} at other "
+                 f"numbers: finite differences at x ± h, or a shifted {ex.primitive}." if not uses_autograd and
+                 not pass_ops else
+                 f"Likely cause: autograd of a different function than {_named(ex.value)} (see correctness for "
                  f"its values), whose {ex.primitive} takes other arguments." if not judged.plain_right else
                  f"Likely cause: torch.{ex.primitive} ran only at other numbers, and the answer came another "
                  f"way: {ex.formula} written out{own}, finite differences "

@@ -93,8 +93,10 @@ GOLDEN: dict[str, Golden] = {
     "cheat_taylor": CHEAT,
     "cheat_backward_then_cos": CHEAT,
     "cheat_custom_function": CHEAT,
+    # (ux118: it was told of autograd of a different function, where no autograd ran)
     "cheat_finite_diff": Golden("graded", 1.0, {"correctness", "autograd", "tracked_inputs"},
-                                phrases={"autograd": ("scores no other points",)}),
+                                phrases={"autograd": ("scores no other points", "computed without autograd",
+                                                      "finite differences at x ± h")}),
     "cheat_torch_gradient": Golden("graded", 1.0, {"correctness", "autograd", "contract", "tracked_inputs"},
                                    phrases={"autograd": ("scores no other points",)}),
     "broken_syntax": Golden("load_error", 0.0, NOT_LOADED,
