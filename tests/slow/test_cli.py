@@ -208,23 +208,28 @@ def test_fail_under_makes_a_ci_job_fail_on_a_low_score(tmp_path):
 
 
 def test_junit_has_a_test_case_per_check_and_the_failure_text(tmp_path):
+    """A check that passed with its points held back is a failure too (ux118: cheat_cos, 1/10, was one
+    failing test beside six passing ones)."""
     import xml.etree.ElementTree as ET
 
-    done = run("grade", str(SUBMISSIONS / "mistake_returns_y.py"), "--out", str(tmp_path), "--no-plot",
-               "--format", "junit")
-    assert done.returncode == 0, done.stderr
-    root = ET.parse(tmp_path / "junit.xml").getroot()
-    data = result(tmp_path)
-    suite = root.find("testsuite")
-    assert suite is not None and suite.get("name") == "mistake_returns_y"
-    cases = {case.get("name"): case for case in suite.iter("testcase")}
-    assert set(cases) == {c["name"] for c in data["checks"]}
-    for check in data["checks"]:
-        failure = cases[check["name"]].find("failure")
-        assert (failure is None) == check["passed"]
-        if failure is not None:
-            assert failure.text == check["message"]
-    assert int(root.get("failures")) == sum(not c["passed"] for c in data["checks"]) > 0
+    for name in ("mistake_returns_y", "cheat_cos"):
+        out = tmp_path / name
+        done = run("grade", str(SUBMISSIONS / f"{name}.py"), "--out", str(out), "--no-plot", "--format", "junit")
+        assert done.returncode == 0, done.stderr
+        root = ET.parse(out / "junit.xml").getroot()
+        data = result(out)
+        suite = root.find("testsuite")
+        assert suite is not None and suite.get("name") == name
+        cases = {case.get("name"): case for case in suite.iter("testcase")}
+        assert set(cases) == {c["name"] for c in data["checks"]}
+        for check in data["checks"]:
+            failure = cases[check["name"]].find("failure")
+            assert (failure is None) == (check["passed"] and not check["held_back"])
+            if failure is not None:
+                assert failure.text == check["message"]
+                assert failure.get("type") == ("held_back" if check["passed"] else "failed")
+        assert int(root.get("failures")) == sum(not c["passed"] or c["held_back"] for c in data["checks"]) > 0
+    assert any(c["held_back"] for c in data["checks"])  # (cheat_cos's)
 
 
 def test_a_notebooks_error_is_placed_by_its_cell_and_told_to_run_all(tmp_path):
