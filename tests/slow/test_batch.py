@@ -50,6 +50,8 @@ def test_batch_writes_results_gradebook_and_summary(classroom, tmp_path):
     out = tmp_path / "out"
     done = batch(classroom, out, "--format", "junit")
     assert done.returncode == 0, done.stderr
+    if not os.environ.get("GRADER_COURSE_SECRET"):  # (ux118: a class graded without a word of it)
+        assert "no $GRADER_COURSE_SECRET: the grids (seed" in done.stderr.replace("\n", " ")
     rows = {r["student"]: r for r in gradebook(out)}
     assert sorted(rows) == sorted([*PICKED, "dana", "eve", "copycat", "mallory"])
     suites = {s.get("name"): s for s in ET.parse(out / "junit.xml").getroot().iter("testsuite")}
