@@ -77,7 +77,7 @@ class Summary:
     look: list[Flag]
     passes: list[tuple[str, int]] = field(default_factory=list)  # how passes differed from the reference's
     elsewhere: list[tuple[str, int]] = field(default_factory=list)  # another exercise's answer: (its name, students)
-    more_hints: int = 0  # the other hints, fewer students' each, past the most common ones listed
+    more_hints: int = 0  # the other hints, no more students each, past the most common ones listed
     more_passes: int = 0  # the same for the ways passes differed
 
     @property
@@ -230,9 +230,10 @@ HINTS = 8  # the most common hints (and ways passes differed) listed; how many o
 
 
 def more(count: int, what: str) -> str:
-    """The line for what a table leaves out: "(and 3 other hints, each given to fewer students)"."""
+    """The line for what a table leaves out: "(and 3 other hints, each given to no more students than the
+    last above)" (not "fewer": ux118's ninth hint had one student, as all eight shown did)."""
     return f"(and {count} other {what}{'s' if count != 1 else ''}, each {'given to' if what == 'hint' else 'of'} " \
-        "fewer students)"
+        "no more students than the last above)"
 
 
 def _hint(check: dict[str, Any]) -> str:

@@ -231,8 +231,8 @@ def test_hints_in_a_causes_own_words_count_and_the_others_are_said(tmp_path):
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
     assert built.hints[0] == ("Your function must return a torch tensor, and it returned a tuple.", 2)
     assert len(built.hints) == 8 and built.more_hints == 3
-    assert "| (and 3 other hints, each given to fewer students) | |" in summary.markdown(built)
-    assert "(and 3 other hints, each given to fewer students)" in html_page(built)
+    assert "| (and 3 other hints, each given to no more students than the last above) | |" in summary.markdown(built)
+    assert "(and 3 other hints, each given to no more students than the last above)" in html_page(built)
 
 
 def test_a_printed_grad_fn_of_the_graders_is_explained(sin):
