@@ -272,9 +272,11 @@ def results_key(out: Path) -> bytes:
 _KEY_BYTES = 32
 
 
-def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str, key: bytes) -> bool:
+def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str, key: bytes,
+               plot: bool = False) -> bool:
     """Whether OUT/<student>/result.json is a result this batch signed that already grades this very
-    file with these settings."""
+    file with these settings; with `plot`, one whose grading drew its plots (ux118: a run with plots
+    after a --no-plot one said "3 already graded" and drew none)."""
     if job.path is None:
         return False
     recorded = result_json.signed(out / job.student / "result.json", key)
@@ -285,7 +287,8 @@ def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str, 
     except (OSError, SubmissionError):
         return False
     # The grader's own failure is no grade: a rerun tries that submission again.
-    return bool(recorded.get("cache_key") == expected and recorded.get("status") != "grader_error")
+    return bool(recorded.get("cache_key") == expected and recorded.get("status") != "grader_error"
+                and (not plot or recorded.get("plotted", True)))
 
 
 def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:

@@ -294,7 +294,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               "anyone with this repository can draw them; set a secret of the course's for graded work",
               file=sys.stderr)
     key = batch.results_key(args.out)
-    todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, ex, seed, args.device, key)]
+    todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, ex, seed, args.device, key,
+                                                                   plot=not args.no_plot)]
     try:
         client = batch.dask_client(args.scheduler) if todo and args.scheduler else None
     except batch.MissingExtra as err:

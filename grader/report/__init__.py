@@ -24,7 +24,7 @@ def write_files(outcome: Outcome, exercise: Exercise, out: Path, plot: bool = Tr
         write_backward(outcome, out / "backward.png")
     else:
         atomic.remove(out / "backward.png")
-    return result_json.write(outcome, out / "result.json", key), picture
+    return result_json.write(outcome, out / "result.json", key, plotted=plot), picture
 
 
 def write_backward(outcome: Outcome, path: Path) -> Path | None:

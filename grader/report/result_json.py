@@ -82,10 +82,13 @@ def _finite(value: float) -> float | str:
     return value if math.isfinite(value) else str(value)
 
 
-def write(outcome: Outcome, path: Path, key: bytes = b"") -> Path:
+def write(outcome: Outcome, path: Path, key: bytes = b"", plotted: bool = True) -> Path:
     """result.json; with `key` (a batch's), signed, so that a later run of the batch can tell its own
-    results from a file a student put in their folder (see batch.results_key)."""
+    results from a file a student put in their folder (see batch.results_key). `plotted`: whether
+    this grading drew its plots (a batch run again with them draws those a --no-plot run left out)."""
     data = to_dict(outcome)
+    if not plotted:
+        data["plotted"] = False
     if key:
         data = json.loads(json.dumps(data, allow_nan=False, default=_plain))  # as a reader will parse it
         data["signature"] = signature(data, key)

@@ -37,6 +37,11 @@ def test_a_child_that_cannot_start_is_that_files_grader_error(monkeypatch, sin, 
     result["status"] = "graded"  # (the same, graded: current)
     (tmp_path / "alice" / "result.json").write_text(json.dumps({**result, "signature": signature(result, key)}))
     assert batch.is_current(job, tmp_path, sin, outcome.seed, "auto", key)
+    # (graded without plots: current for a run without them, not for one that draws them, ux118)
+    result["plotted"] = False
+    (tmp_path / "alice" / "result.json").write_text(json.dumps({**result, "signature": signature(result, key)}))
+    assert batch.is_current(job, tmp_path, sin, outcome.seed, "auto", key)
+    assert not batch.is_current(job, tmp_path, sin, outcome.seed, "auto", key, plot=True)
 
 
 def test_a_session_that_cannot_start_leaves_no_folder_or_pipe(monkeypatch, tmp_path):
