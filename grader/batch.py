@@ -638,11 +638,23 @@ def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> 
     if data is not None:
         row.update(score=data["score"], max_score=data["max_score"], status=data["status"],
                    duration_s=data["duration_s"], sha256=data["submission"]["sha256"], note="")
-        # "held": passed, its points held back because autograd was not shown (ux115 read a cos(x) file's
-        # "pass" on five checks beside its score of 1)
-        row.update({c["name"]: ("held" if c.get("held_back") else "pass") if c["passed"] else "fail"
-                    for c in data["checks"]})
+        row.update({c["name"]: _check_cell(c) for c in data["checks"]})
+        if data["status"] != "graded":
+            # (ux118: tom's endless import was in result.json alone; the row's note was empty)
+            first: dict[str, Any] = next((c for c in data["checks"] if not c["passed"]), {})
+            lines = str(first.get("message") or data.get("grader_error") or "").strip().splitlines() or [""]
+            row["note"] = next((line for line in lines if line.startswith("Grading stopped early")), lines[0])[:300]
     return row
+
+
+def _check_cell(check: dict[str, Any]) -> str:
+    """pass, held (passed, its points held back: ux115 read a cos(x) file's "pass" on five checks
+    beside its score of 1), fail, or for a failed check that earned some of its points, those points
+    ("partial 2.19/4": ux118 could not tell from the gradebook where a 7.04 came from)."""
+    if check["passed"]:
+        return "held" if check.get("held_back") else "pass"
+    score, most = check.get("score") or 0, check.get("max_score") or 0
+    return f"partial {score:g}/{most:g}" if 0 < score < most else "fail"
 
 
 def write_gradebook(rows: Iterable[dict[str, Any]], path: Path) -> Path:

@@ -116,3 +116,28 @@ def test_workers_that_keep_dying_end_the_batch_instead_of_replacing_it_for_ever(
     with pytest.raises(RuntimeError, match="died 9 times"):
         runner.run([batch.Job("ann", tmp_path / "ann.py")])
     assert len(started) == batch.MAX_POOLS
+
+
+def test_a_gradebook_row_says_where_the_points_came_from_and_why_a_file_was_not_graded(sin):
+    """ux118: "fail" beside a correctness that earned 2.19 of 4, and an empty note for an import that
+    never finished (the reason was in result.json alone)."""
+    def data(status: str, checks: list[dict]) -> dict:
+        return {"score": 3.0, "max_score": 10.0, "status": status, "duration_s": 1.0,
+                "submission": {"sha256": "0"}, "checks": checks}
+
+    graded = data("graded", [{"name": "loads", "passed": True, "score": 1, "max_score": 1},
+                             {"name": "correctness", "passed": False, "score": 2.19, "max_score": 4},
+                             {"name": "autograd", "passed": False, "score": 0, "max_score": 2},
+                             {"name": "contract", "passed": True, "held_back": True, "score": 0, "max_score": 1}])
+    row = batch.gradebook_row(batch.Job("ann", Path("ann.py")), graded, sin)
+    assert [row[n] for n in ("loads", "correctness", "autograd", "contract")] == ["pass", "partial 2.19/4", "fail",
+                                                                                    "held"]
+    assert row["note"] == ""
+    stopped = data("timeout", [{"name": "loads", "passed": True, "message": "Your file loads."},
+                               {"name": "correctness", "passed": False, "message": "None finished.\nGrading stopped "
+                                "early: your code did not finish the 3 calls within 10 s."}])
+    assert batch.gradebook_row(batch.Job("bob", Path("bob.py")), stopped, sin)["note"] == \
+        "Grading stopped early: your code did not finish the 3 calls within 10 s."
+    hung = data("load_error", [{"name": "loads", "passed": False, "message": "Importing your file failed: Python "
+                                "did not finish the import of your file within 60 s.\nWhat to do: …"}])
+    assert batch.gradebook_row(batch.Job("cy", Path("cy.py")), hung, sin)["note"].endswith("within 60 s.")
