@@ -240,9 +240,14 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
         # no evidence there either way, and no mixture (a red team's honest clamp scored 1/10,
         # "mixes autograd's gradient with something computed another way"). A formula cannot use
         # it: every element within the bounds must still meet R*.
+        # Where any draw's R* could pass the bound, not only where this one's did: which elements
+        # count never depends on the draw (ux118's cos(x) was "not shown on 52 of 52 inputs", then
+        # "40 of 40", as R* at x near 0 fell above 1 or below it).
         low, high = ex.bounds
-        clipped = tells & (((star > high) & (np.abs(hidden - high) <= slack.atol + slack.rtol * abs(high)))
-                           | ((star < low) & (np.abs(hidden - low) <= slack.atol + slack.rtol * abs(low))))
+        with np.errstate(invalid="ignore", over="ignore"):
+            above, below = truth + MAX_MOVE * factor > high, truth - MAX_MOVE * factor < low
+        clipped = tells & ((above & (np.abs(hidden - high) <= slack.atol + slack.rtol * abs(high)))
+                           | (below & (np.abs(hidden - low) <= slack.atol + slack.rtol * abs(low))))
         if clipped.any():
             tells &= ~clipped
             off = np.where(clipped, np.minimum(off, 0.0), off)

@@ -1506,11 +1506,14 @@ def test_autograd_of_another_function_is_not_told_it_wrote_the_formula(sin):
     the primitive ran, the words say where it ran."""
     other = _observations(lambda x: np.cos(2 * x), canary=lambda x: np.cos(2 * x))
     elsewhere = dataclasses.replace(other, cases=tuple(dataclasses.replace(r, asked=(False, False, False))
-                                                       for r in other.cases))
+                                                       for r in other.cases), source_uses_autograd=True)
     finding = checks.check_autograd(elsewhere, sin)
     assert not finding.passed and "ran sin, but never at the numbers" in finding.summary
     assert "x itself" in finding.summary and "a different function than sin(x)" in finding.cause
     assert "written out" not in finding.cause
+    # (and with no autograd in the file, no pass recorded: finite differences, ux118)
+    unused = checks.check_autograd(dataclasses.replace(elsewhere, source_uses_autograd=False), sin)
+    assert "computed without autograd" in unused.cause and "finite differences" in unused.cause
     # Asked at x (or not watched): the words of a value that ignored autograd, as before.
     assert "never at the numbers" not in checks.check_autograd(other, sin).summary
 
@@ -2142,3 +2145,19 @@ def test_a_failed_check_never_shows_its_whole_weight(sin):
     scored, total = score.apply([held, full], sin)
     assert [f.score for f in scored] == [0.99, sin.rubric["loads"]]
     assert total == round(0.99 + sin.rubric["loads"], 2)
+
+
+def test_which_inputs_count_at_a_bound_never_depends_on_the_draw(sin):
+    """ux118: cos(x) was "not shown on 52 of 52 inputs", then "40 of 40", for one file and seed: at x
+    near 0, where cos(x) is 1, an answer at the bound was set aside only where this draw's R* passed
+    it. It is set aside wherever any draw's could."""
+    case = GridCase(round_to(np.array([0.0, 1e-3, -2e-3]), "float32"), "float32", "cpu", "plain", "explicit")
+    answer = _tensor(np.cos(case.values))
+    result = CaseResult(case=case, calls=(answer, answer, answer), secret=(False, False, True), input_changed=False,
+                        requires_grad_changed=False, grad_left=False, primitive_calls=3)
+    verdicts = set()
+    for seed in range(40):
+        obs = Observations(load=LoadResult(True), cases=(result,), planned=(case,),
+                           secret=Secret.draw(random.Random(seed)))
+        verdicts.add(checks._judged_case(result, obs, sin).verdict)
+    assert verdicts == {verdict.NO_DATA}
