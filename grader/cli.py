@@ -288,11 +288,6 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               "folder per student", file=sys.stderr)
         return EXIT_USAGE
     seed = _seed(args, ex)
-    if args.seed is None and not os.environ.get("GRADER_COURSE_SECRET") and jobs:
-        # (ux118: a class graded without a word, where gradescope build warns)
-        print(f"grader: no $GRADER_COURSE_SECRET: the grids (seed {seed}) follow from the exercise alone, and "
-              "anyone with this repository can draw them; set a secret of the course's for graded work",
-              file=sys.stderr)
     key = batch.results_key(args.out)
     todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, ex, seed, args.device, key,
                                                                    plot=not args.no_plot)]
@@ -311,6 +306,11 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         if client is not None:
             client.close()
         raise
+    if args.seed is None and not os.environ.get("GRADER_COURSE_SECRET") and todo:
+        # (ux118: a class graded without a word, where gradescope build warns; said once the batch can start)
+        print(f"grader: no $GRADER_COURSE_SECRET: the grids (seed {seed}) follow from the exercise alone, and "
+              "anyone with this repository can draw them; set a secret of the course's for graded work",
+              file=sys.stderr)
     failures = 0
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn(), TextColumn("not graded: {task.fields[failures]}"))

@@ -735,7 +735,7 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
         # autograd of a different function)
         cause = (f"Likely cause: the answer was computed without autograd, from torch.{ex.primitive} at other "
                  f"numbers: finite differences at x ± h, or a shifted {ex.primitive}." if not uses_autograd and
-                 not pass_ops else
+                 not pass_ops and not judged.plain_right else
                  f"Likely cause: autograd of a different function than {_named(ex.value)} (see correctness for "
                  f"its values), whose {ex.primitive} takes other arguments." if not judged.plain_right else
                  f"Likely cause: torch.{ex.primitive} ran only at other numbers, and the answer came another "
