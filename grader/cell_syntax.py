@@ -293,7 +293,8 @@ def _exported_python(called: re.Match[str], prelude: bool = False) -> str:
         # The body runs, as in a notebook's own %%time cell (its IPython lines as Python too): an
         # exported %%time cell that defined the function was "does not define get_derivative", and a
         # %%capture cell's `import torch` a NameError on every call (rt148).
-        body = "\n".join(python_lines(args[2])[0])
+        lines, futures = python_lines(args[2])
+        body = "\n".join([*futures, *lines])  # (a future import stays the top of what exec compiles: rt150)
         name = next((word for word in _words(args[1]) if not word.startswith("-")), "") if args[0] == "capture" else ""
         captured = _CAPTURED.format(name) + "; " if name.isidentifier() else ""
         helper = f"exec({DISPLAY!r}); " if "_ipython_run(" in body and not prelude else ""

@@ -161,6 +161,13 @@ def test_an_exported_cell_magic_that_runs_python_runs_its_body(tmp_path, monkeyp
         space: dict = {}
         exec(compile("\n".join(lines), "export", "exec"), space)
         assert space["f"](1) == 2 and space["math"].pi > 3 and space["out"].stdout == ""
+    # (a future import at the body's top stays at the top of what runs: rt150's annotations)
+    future = ("get_ipython().run_cell_magic('time', '', "
+              "'from __future__ import annotations\\ndef g(x: Tensor): return 1\\n')")
+    lines = cell_syntax.exported_lines(future)
+    space = {}
+    exec(compile("\n".join(lines), "export", "exec"), space)
+    assert space["g"](0) == 1
     # (and in a notebook's cell, where a get_ipython() line runs as its magic does)
     lines, _ = cell_syntax.python_lines(timed)
     space = {}
