@@ -90,8 +90,8 @@ def returned_words(r: Returned) -> str:
     if r.kind == "ndarray":
         return "returned a numpy array"
     if r.kind == "wrapped" and r.held == 2:
-        return (f"returned a {r.type_name} of two tensors: a {r.dtype} tensor of shape {tuple(r.shape or ())} that "
-                "autograd does not track (read as your answer) beside one it does")
+        return (f"returned a {r.type_name} of two tensors: a {r.dtype} tensor of shape {tuple(r.shape or ())}, read "
+                "as your answer, beside x or y")
     if r.kind == "wrapped":
         return f"returned a {r.type_name} holding one {r.dtype} tensor of shape {tuple(r.shape or ())}"
     if r.kind == "list":

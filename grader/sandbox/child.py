@@ -591,8 +591,8 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list, x: Any = None
         return {"kind": "other", "type": type(out).__name__, "repr": _safe_text(out, 200)}
     gradient = paired_gradient(torch, out, x) if x is not None else None
     if gradient is not None:
-        # `return x, x.grad` or `return y, x.grad`: the one of the two that autograd does not track is
-        # read (ux117's scored 1/10 beside .tolist()'s 9); the canary judges it as any answer.
+        # `return x, x.grad` or `return y, x.grad`: the gradient of the two is read (ux117's scored 1/10
+        # beside .tolist()'s 9); the canary judges it as any answer.
         inner = snapshot(torch, gradient, input_numel, arrays)
         if inner["kind"] == "tensor":
             return {**inner, "kind": "wrapped", "type": type(out).__name__, "held": 2}
