@@ -1015,7 +1015,10 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
             # file of cos(x), and None or a slip's values on its smallest inputs, which the feedback
             # names, was no suspect for the TA).
             "unproven_right": sum(v.verdict not in verdict.SHOWN and _right_and_telling(r, ex) for r, v in judged),
-            "unproven_right_share": _right_share([r for r, v in judged if v.verdict not in verdict.SHOWN], ex)}
+            "unproven_right_share": _right_share([r for r, v in judged if v.verdict not in verdict.SHOWN], ex),
+            # (whether autograd was used at all, in the source or a recorded pass: a wrong answer of
+            # autograd's is a slip, numerical differentiation's is what the TA's list is for)
+            "used_autograd": obs.source_uses_autograd or bool(_pass_ops(obs))}
     if not judged:
         complex_ = any(c.values is not None and np.iscomplexobj(c.values) for r in obs.cases for c in r.calls)
         coarse = sorted({r.case.dtype for r, v in verdicts if v.verdict == verdict.COARSE})

@@ -197,13 +197,16 @@ def _slip(result: dict[str, Any]) -> bool:
     x·sin(x/2)... was listed among the suspects beside cos(x), and ux117's sin(x·x), sin(x + 1) and
     a global leaf never zeroed: a file that wins nothing there (1 point of 10) is no suspect. A
     formula right where a student would look (rt149: every plain input of up to 2-d), or right but
-    for one element (rt145), stays one."""
+    for one element (rt145), stays one, as does a file that used no autograd at all (torch.gradient's
+    numbers, wrong everywhere)."""
     checks = {c["name"]: c for c in result.get("checks", [])}
     correctness = checks.get("correctness", {})
     if correctness.get("passed", True):
         return False
     details = _autograd(result).get("details", {})
     share = details.get("unproven_right_share")
+    if details.get("used_autograd") is False:
+        return False  # (torch.gradient's numerical derivative, wrong on every input, is no slip of autograd's)
     if share is not None:
         accumulates = (checks.get("repeatable", {}).get("details") or {}).get("cause") == "accumulation"
         return bool(share < (0.5 if accumulates else 0.25))

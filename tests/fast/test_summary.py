@@ -192,14 +192,17 @@ def test_values_a_slip_gives_are_wrong_values_not_suspects(tmp_path):
     partly["checks"][2]["details"].update(unproven_right=0, unproven_right_share=0.3)
     counted = result(1.0, unproven=True, correct=False)  # (the same share without an accumulation named)
     counted["checks"][2]["details"].update(unproven_right=18, unproven_right_share=0.35)
+    numerical = result(1.0, unproven=True, correct=False)  # (torch.gradient: wrong everywhere, no autograd)
+    numerical["checks"][2]["details"].update(unproven_right=0, unproven_right_share=0.0, used_autograd=False)
+    other["checks"][2]["details"]["used_autograd"] = True
     results = {"ann": slip, "bob": unnamed, "cy": result(1.0, unproven=True), "dee": hidden, "eve": other,
-               "fay": kept, "gus": partly, "hal": counted}
+               "fay": kept, "gus": partly, "hal": counted, "ivy": numerical}
     rows = [{"student": s, "score": 1.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
-    assert [f.student for f in built.look] == ["bob", "cy", "dee", "gus", "hal"]
+    assert [f.student for f in built.look] == ["bob", "cy", "dee", "gus", "hal", "ivy"]
     assert {s.student: s.verdict for s in built.roster} == {"ann": "wrong", "bob": "unproven", "cy": "unproven",
                                                             "dee": "unproven", "eve": "wrong", "fay": "wrong",
-                                                            "gus": "unproven", "hal": "unproven"}
+                                                            "gus": "unproven", "hal": "unproven", "ivy": "unproven"}
 
 
 def test_empty_files_are_no_copies_and_the_mean_says_what_it_counts(tmp_path):

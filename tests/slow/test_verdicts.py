@@ -15,7 +15,7 @@ from grader import exercise
 from grader.canary import FLOODED, is_secret_route
 from grader.exercise import load
 from grader.feedback import in_torch
-from tests.conftest import FIXTURES
+from tests.conftest import FIXTURES, SUBMISSIONS
 
 pytestmark = pytest.mark.slow
 
@@ -196,6 +196,10 @@ def test_autograd_of_the_wrong_function_is_a_wrong_answer_not_a_suspect(grade_fi
     assert outcome.score == sin.rubric["loads"] and autograd.data["unproven"]
     assert autograd.data["unproven_right_share"] == 0 and "different function" in autograd.cause
     assert summary._flag("ann", result_json.to_dict(outcome)) is None
+    # (torch.gradient's numerical derivative is wrong on every input too, with no autograd at all: listed)
+    numerical = grade_file(SUBMISSIONS / "cheat_torch_gradient.py", sin)
+    assert _autograd(numerical).data["used_autograd"] is False
+    assert summary._flag("bob", result_json.to_dict(numerical)) is not None
 
 
 def test_a_gradient_beside_what_it_was_taken_of_is_read_and_judged(grade_file, sin):
