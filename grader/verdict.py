@@ -240,14 +240,18 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
         # no evidence there either way, and no mixture (a red team's honest clamp scored 1/10,
         # "mixes autograd's gradient with something computed another way"). A formula cannot use
         # it: every element within the bounds must still meet R*.
-        # Where any draw's R* could pass the bound, not only where this one's did: which elements
-        # count never depends on the draw (ux118's cos(x) was "not shown on 52 of 52 inputs", then
-        # "40 of 40", as R* at x near 0 fell above 1 or below it).
+        # An answer at the bound on both calls, where any draw's R* could pass it, is set aside
+        # whatever this draw's R* did: which elements count never depends on the draw for it (ux118's
+        # cos(x) was "not shown on 52 of 52 inputs", then "40 of 40", as R* at x near 0 fell above 1
+        # or below it). One at the bound under the secret alone, as clipping gives, only where this
+        # draw's R* passed it (an honest answer a slack below 1 still tells).
         low, high = ex.bounds
         with np.errstate(invalid="ignore", over="ignore"):
             above, below = truth + MAX_MOVE * factor > high, truth - MAX_MOVE * factor < low
-        clipped = tells & ((above & (np.abs(hidden - high) <= slack.atol + slack.rtol * abs(high)))
-                           | (below & (np.abs(hidden - low) <= slack.atol + slack.rtol * abs(low))))
+        at_high = lambda v: np.abs(v - high) <= slack.atol + slack.rtol * abs(high)  # noqa: E731
+        at_low = lambda v: np.abs(v - low) <= slack.atol + slack.rtol * abs(low)  # noqa: E731
+        clipped = tells & ((above & at_high(hidden) & (at_high(plain) | (star > high)))
+                           | (below & at_low(hidden) & (at_low(plain) | (star < low))))
         if clipped.any():
             tells &= ~clipped
             off = np.where(clipped, np.minimum(off, 0.0), off)
