@@ -102,9 +102,8 @@ def placed_python_lines(text: str) -> tuple[list[str], list[tuple[str, int]]]:
                     [f"# {line}" if line.strip() else line for line in lines[start + 1:]], []
             if not magic or magic[0] not in _PYTHON_BODY:
                 return out + [f"# {line}" if line.strip() else line for line in lines[start:]], []
-            name = next((word for word in magic[1:] if not word.startswith("-")), "") if magic[0] == "capture" else ""
-            out.append(_CAPTURED.format(name) + f"  # {lines[start].strip()}" if name.isidentifier() else
-                       f"# {lines[start]}")
+            captured = _captured(magic[0], magic[1:])
+            out.append(f"{captured}  # {lines[start].strip()}" if captured else f"# {lines[start]}")
         else:
             break
         start += 1
@@ -149,6 +148,13 @@ def _written(words: list[str], body: list[str]) -> str:
     mode = "a" if {"-a", "--append"} & set(words) else "w"
     text = "".join(line + "\n" for line in body)
     return f"__import__('pathlib').Path({names[0]!r}).open({mode!r}, encoding='utf-8').write({text!r})"
+
+
+def _captured(magic: str, words: list[str]) -> str:
+    """`%%capture NAME`'s binding of NAME to a stand-in with empty output, as one statement ("" for
+    another magic, or a capture that names nothing)."""
+    name = next((word for word in words if not word.startswith("-")), "") if magic == "capture" else ""
+    return _CAPTURED.format(name) if name.isidentifier() else ""
 
 
 def _words(line: str) -> list[str]:
@@ -295,8 +301,8 @@ def _exported_python(called: re.Match[str], prelude: bool = False) -> str:
         # %%capture cell's `import torch` a NameError on every call (rt148).
         lines, futures = python_lines(args[2])
         body = "\n".join([*futures, *lines])  # (a future import stays the top of what exec compiles: rt150)
-        name = next((word for word in _words(args[1]) if not word.startswith("-")), "") if args[0] == "capture" else ""
-        captured = _CAPTURED.format(name) + "; " if name.isidentifier() else ""
+        captured = _captured(args[0], _words(args[1]))
+        captured += "; " if captured else ""
         helper = f"exec({DISPLAY!r}); " if "_ipython_run(" in body and not prelude else ""
         statement = f"{captured}{helper}exec({body!r}, globals())"
     if called["target"]:

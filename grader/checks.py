@@ -743,7 +743,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "torch.autograd.grad, take it out of the tuple: (g,) = torch.autograd.grad(y, x), or "
                               "torch.autograd.grad(y, x)[0].")
     if first.kind == "wrapped" and first.held == 2:
-        # (ux117's `return x, x.grad`: its gradient, the one autograd does not track, is read)
+        # (ux117's `return x, x.grad`: its gradient, the one that is not x, is read; child.paired_gradient)
         return feedback.Cause("tuple", f"Your function must return a torch tensor, and it returned a {first.type_name} "
                               "of two: the gradient beside the tensor it was taken of (return x, x.grad or return y, "
                               "x.grad). The gradient's numbers were read.",
@@ -950,9 +950,15 @@ def check_autograd(obs: Observations, ex: Exercise) -> Finding:
 def _right_and_telling(r: CaseResult, ex: Exercise) -> bool:
     """Whether the plain answer is right and not zero throughout (zeros where the derivative is zero,
     an honest hook's, are right by chance)."""
+    values = _telling_values(r)
+    return values is not None and bool(np.all(within_tolerance(values, r.case, ex)))
+
+
+def _telling_values(r: CaseResult) -> np.ndarray | None:
+    """The plain answer's values where they are not zero throughout (zeros where the derivative is
+    zero, an honest hook's, are right by chance and tell nothing)."""
     values = values_of(r.plain, r.case)
-    return values is not None and bool(np.any(np.abs(values) > 1e-3)) and \
-        bool(np.all(within_tolerance(values, r.case, ex)))
+    return values if values is not None and np.any(np.abs(values) > 1e-3) else None
 
 
 def _right_share(results: list[CaseResult], ex: Exercise) -> float | None:
@@ -966,8 +972,8 @@ def _right_share(results: list[CaseResult], ex: Exercise) -> float | None:
     None where no such input had an answer to read."""
     right = total = 0
     for r in results:
-        values = values_of(r.plain, r.case)
-        if r.case.layout not in PLAIN_LAYOUTS or values is None or not np.any(np.abs(values) > 1e-3):
+        values = _telling_values(r) if r.case.layout in PLAIN_LAYOUTS else None
+        if values is None:
             continue
         with np.errstate(invalid="ignore", over="ignore"):
             close = within_tolerance(values, r.case, ex)

@@ -248,10 +248,11 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
         low, high = ex.bounds
         with np.errstate(invalid="ignore", over="ignore"):
             above, below = truth + MAX_MOVE * factor > high, truth - MAX_MOVE * factor < low
-        at_high = lambda v: np.abs(v - high) <= slack.atol + slack.rtol * abs(high)  # noqa: E731
-        at_low = lambda v: np.abs(v - low) <= slack.atol + slack.rtol * abs(low)  # noqa: E731
-        clipped = tells & ((above & at_high(hidden) & (at_high(plain) | (star > high)))
-                           | (below & at_low(hidden) & (at_low(plain) | (star < low))))
+        def meets(values: np.ndarray, bound: float) -> np.ndarray:
+            return np.abs(values - bound) <= slack.atol + slack.rtol * abs(bound)
+
+        clipped = tells & ((above & meets(hidden, high) & (meets(plain, high) | (star > high)))
+                           | (below & meets(hidden, low) & (meets(plain, low) | (star < low))))
         if clipped.any():
             tells &= ~clipped
             off = np.where(clipped, np.minimum(off, 0.0), off)

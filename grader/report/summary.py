@@ -204,9 +204,9 @@ def _slip(result: dict[str, Any]) -> bool:
     if correctness.get("passed", True):
         return False
     details = _autograd(result).get("details", {})
-    share = details.get("unproven_right_share")
     if details.get("used_autograd") is False:
         return False  # (torch.gradient's numerical derivative, wrong on every input, is no slip of autograd's)
+    share = details.get("unproven_right_share")
     if share is not None:
         accumulates = (checks.get("repeatable", {}).get("details") or {}).get("cause") == "accumulation"
         return bool(share < (0.5 if accumulates else 0.25))
