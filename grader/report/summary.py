@@ -198,10 +198,14 @@ def _slip(result: dict[str, Any]) -> bool:
     a global leaf never zeroed: a file that wins nothing there (1 point of 10) is no suspect. A
     formula right where a student would look (rt149: every plain input of up to 2-d), or right but
     for one element (rt145), stays one, as does a file that used no autograd at all (torch.gradient's
-    numbers, wrong everywhere)."""
+    numbers, wrong everywhere). Only where the score held everything back beyond the `loads` point:
+    under a rubric with `zero_total_unless_autograd = false` a formula wrong on plain inputs and
+    right on tracked ones kept 6 of 10 (rt149), and this list is then the only guard."""
     checks = {c["name"]: c for c in result.get("checks", [])}
     correctness = checks.get("correctness", {})
     if correctness.get("passed", True):
+        return False
+    if any(float(c.get("score") or 0.0) > 0 for name, c in checks.items() if name != "loads"):
         return False
     details = _autograd(result).get("details", {})
     if details.get("used_autograd") is False:

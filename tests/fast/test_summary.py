@@ -195,14 +195,21 @@ def test_values_a_slip_gives_are_wrong_values_not_suspects(tmp_path):
     numerical = result(1.0, unproven=True, correct=False)  # (torch.gradient: wrong everywhere, no autograd)
     numerical["checks"][2]["details"].update(unproven_right=0, unproven_right_share=0.0, used_autograd=False)
     other["checks"][2]["details"]["used_autograd"] = True
+    # rt149 under `zero_total_unless_autograd = false`: the same values as eve's, but points earned
+    # beyond loading (contract, tracked inputs...): the list is the only guard left, so it is listed
+    lenient = result(6.0, unproven=True, correct=False)
+    lenient["checks"][1]["details"] = {"cause": "values"}
+    lenient["checks"][2]["details"].update(unproven_right=0, unproven_right_share=0.0, used_autograd=True)
+    lenient["checks"].append({"name": "contract", "passed": True, "score": 1.0, "message": "", "details": {}})
     results = {"ann": slip, "bob": unnamed, "cy": result(1.0, unproven=True), "dee": hidden, "eve": other,
-               "fay": kept, "gus": partly, "hal": counted, "ivy": numerical}
+               "fay": kept, "gus": partly, "hal": counted, "ivy": numerical, "jo": lenient}
     rows = [{"student": s, "score": 1.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
-    assert [f.student for f in built.look] == ["bob", "cy", "dee", "gus", "hal", "ivy"]
+    assert [f.student for f in built.look] == ["bob", "cy", "dee", "gus", "hal", "ivy", "jo"]
     assert {s.student: s.verdict for s in built.roster} == {"ann": "wrong", "bob": "unproven", "cy": "unproven",
                                                             "dee": "unproven", "eve": "wrong", "fay": "wrong",
-                                                            "gus": "unproven", "hal": "unproven", "ivy": "unproven"}
+                                                            "gus": "unproven", "hal": "unproven", "ivy": "unproven",
+                                                            "jo": "unproven"}
 
 
 def test_empty_files_are_no_copies_and_the_mean_says_what_it_counts(tmp_path):
