@@ -453,15 +453,19 @@ def _warm_worker(exercise: Exercise, plot: bool, rank: int = 0, zygote: socket.s
 
 def run(jobs: list[Job], out: Path, settings: Settings, workers: int,
         done: Callable[[dict[str, Any]], None] = lambda row: None, client: Client | None = None,
-        pool: ProcessPoolExecutor | None = None) -> None:
+        pool: ProcessPoolExecutor | None = None,
+        waiting: Callable[[float, list[str]], None] = lambda quiet, students: None) -> None:
     """Grade the jobs on `workers` local processes (`pool`, or a new one), or on a Dask cluster when
-    a `client` of one (dask_client) is given, calling `done` as each one finishes."""
+    a `client` of one (dask_client) is given, calling `done` as each one finishes, and on the local
+    pool `waiting` about once a second with the seconds since the last result and the students being
+    graded now (the oldest `workers` in flight: the pool hands jobs out in order)."""
     if not jobs:
         return
     jobs = compiler_last(jobs)
     if client is not None:
         return run_on_dask(jobs, out, settings, client, done)
-    runner = _Runner(pool or start_pool(workers, settings.exercise, settings.plot), out, settings, workers, done)
+    runner = _Runner(pool or start_pool(workers, settings.exercise, settings.plot), out, settings, workers, done,
+                     waiting)
     try:
         runner.run(jobs)
     except BaseException:  # stopped (a signal, Ctrl-C): the workers end now, not after their work
@@ -481,8 +485,10 @@ class _Runner:
     SIGKILL of one worker ended the whole batch in a traceback, with no gradebook."""
 
     def __init__(self, executor: ProcessPoolExecutor, out: Path, settings: Settings, workers: int,
-                 done: Callable[[dict[str, Any]], None]) -> None:
+                 done: Callable[[dict[str, Any]], None],
+                 waiting: Callable[[float, list[str]], None] = lambda quiet, students: None) -> None:
         self.executor, self.out, self.settings, self.workers, self.done = executor, out, settings, workers, done
+        self.waiting = waiting
         self.jobs_of: dict[Future[dict[str, Any]], Job] = {}
         self.queue: list[Job] = []
         self.retried: set[str] = set()
@@ -491,8 +497,15 @@ class _Runner:
     def run(self, jobs: list[Job]) -> None:
         self.queue = list(reversed(jobs))  # (popped from the end: the first job first)
         self._fill()
+        last = time.monotonic()
         while self.jobs_of:
-            finished, _ = wait(self.jobs_of, return_when=FIRST_COMPLETED)
+            # (ux118: the bar sat at 27/28 with "0:00:01" left while one student's import hung for a
+            # minute, and nothing said whose)
+            finished, _ = wait(self.jobs_of, timeout=1.0, return_when=FIRST_COMPLETED)
+            if not finished:
+                self.waiting(time.monotonic() - last, [j.student for j in list(self.jobs_of.values())[:self.workers]])
+                continue
+            last = time.monotonic()
             broken = False
             for future in finished:
                 job = self.jobs_of.pop(future)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from grader.exercise import Exercise
 
 EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
+WAITING_SAID_AFTER_S = 10.0  # a batch's bar names the students being graded once no result came for this long
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -274,7 +275,7 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
 def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from grader import batch
+    from grader import batch, safe_text
     from grader.probe import Plan
     from grader.report import summary
 
@@ -313,12 +314,13 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               file=sys.stderr)
     failures = 0
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-               TimeRemainingColumn(), TextColumn("not graded: {task.fields[failures]}"))
+               TimeRemainingColumn(), TextColumn("not graded: {task.fields[failures]}"),
+               TextColumn("{task.fields[waiting]}", markup=False))
     from rich.console import Console
 
     # On stderr, as progress goes: a batch piped into `head` lost its gradebook when stdout closed.
     with Progress(*columns, transient=False, console=Console(stderr=True)) as progress:
-        task = progress.add_task("grading", total=len(todo), rate="", failures=0)
+        task = progress.add_task("grading", total=len(todo), rate="", failures=0, waiting="")
         started = time.monotonic()
 
         def done(row: dict[str, object]) -> None:
@@ -326,9 +328,15 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
             failures += row["status"] in batch.FAILED_STATUSES
             finished = progress.tasks[task].completed + 1
             rate = f"{finished / max(time.monotonic() - started, 1e-9):.1f}/s"
-            progress.update(task, advance=1, rate=rate, failures=failures)
+            progress.update(task, advance=1, rate=rate, failures=failures, waiting="")
 
-        batch.run(todo, args.out, settings, args.jobs, done, client=client, pool=pool)
+        def waiting(quiet: float, students: list[str]) -> None:
+            # (ux118: a hanging import left the bar at 27/28, "0:00:01" to go, for a minute: whose?)
+            if quiet >= WAITING_SAID_AFTER_S:
+                names = ", ".join(safe_text.line(s, 40) for s in students[:4])
+                progress.update(task, waiting=f"no result for {quiet:.0f} s; grading {names}")
+
+        batch.run(todo, args.out, settings, args.jobs, done, client=client, pool=pool, waiting=waiting)
     # One student's result at a time: the gradebook is written as it comes and the summary keeps a
     # roster line each, so the class is never held whole.
     ordered = sorted(jobs, key=lambda j: j.student)

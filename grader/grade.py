@@ -162,7 +162,10 @@ def _status(obs: Observations, ex: Exercise) -> str:
     if obs.ended is not None and obs.ended.reason == "protocol":
         return "crash"  # it broke the protocol: whether while loading or later, the submission's crash
     if not obs.load.ok:
-        return "load_error"
+        # (an import that never ends is the TA's "timed out", as at a call: ux118 read a hang at import
+        # as "did not load". A sandbox bound met at import, memory, threads or files, stays a load error:
+        # the loads finding names the bound)
+        return "timeout" if obs.ended is not None and obs.ended.reason == "timeout" else "load_error"
     if obs.ended is not None:
         return {"timeout": "timeout", "memory": "memory"}.get(obs.ended.reason, "crash")
     memory = any(c.error and feedback.explain_error(c.error, ex).key == "memory" for r in obs.cases for c in r.calls)

@@ -297,9 +297,10 @@ def bins(summary: Summary) -> list[tuple[str, int]]:
 
 
 def graded_apart(summary: Summary) -> tuple[int, float] | None:
-    """How many students were graded and their mean, where some were not: the class's mean counts a
-    student with nothing to grade as 0 and the checks' table counts only those graded (ux113 read two
-    denominators for one class)."""
+    """How many students had a file the grader ran (whatever its status: a load error or a timeout
+    is a result) and their mean, where some did not: the class's mean counts a student with nothing to
+    grade as 0 and the checks' table counts only those run (ux113 read two denominators for one class;
+    ux118 read "26 graded" beside 20 rows of status `graded`)."""
     graded = [s.score for s in summary.roster if s.verdict not in _NOT_RUN]
     return (len(graded), sum(graded) / len(graded)) if graded and len(graded) < len(summary.scores) else None
 
@@ -308,7 +309,7 @@ def markdown(summary: Summary) -> str:
     n = len(summary.scores)
     mean = sum(summary.scores) / n if n else 0.0
     graded = graded_apart(summary)
-    apart = f" ({graded[0]} graded, whose mean is {graded[1]:.2f})" if graded else ""
+    apart = f" ({graded[0]} with a file the grader ran, whose mean is {graded[1]:.2f})" if graded else ""
     lines = [f"# Batch summary: {summary.exercise}", "",
              f"{n} students, mean score {mean:.2f} / {summary.max_score:g}{apart}.", "", "## Scores", "", "```"]
     widest = max((c for _, c in bins(summary)), default=1) or 1

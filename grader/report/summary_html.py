@@ -69,7 +69,7 @@ def _tiles(summary: Summary) -> str:
     mean = sum(scores) / n if n else 0.0
     median = (scores[(n - 1) // 2] + scores[n // 2]) / 2 if n else 0.0
     graded = graded_apart(summary)
-    apart = f" ({graded[0]} graded: {graded[1]:.2f})" if graded else ""
+    apart = f" ({graded[0]} with a file run: {graded[1]:.2f})" if graded else ""
     tiles = [(str(n), "students"), (f"{mean:.2f}", f"mean score of {summary.max_score:g}{apart}"),
              (f"{median:g}", "median score"), (str(summary.verdicts["full"]), "full marks"),
              (str(len(summary.look)), "to look at")]

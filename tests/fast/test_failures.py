@@ -72,6 +72,34 @@ def test_a_worker_that_fails_is_one_students_grader_error_and_the_batch_goes_on(
         ("alice", "graded"), ("bob", "grader_error"), ("carol", "graded")]
 
 
+def test_a_batch_that_waits_on_a_student_says_whose(monkeypatch, tmp_path):
+    """ux118: the bar sat at 27/28, "0:00:01" to go, for the minute one student's import hung, and
+    nothing said whose: the runner names the students in flight (the oldest, as many as workers)."""
+    import threading
+
+    release = threading.Event()
+
+    def grade_job(job, out, settings):
+        if job.student == "tom":
+            release.wait(10)
+        return {"student": job.student, "status": "graded", "score": 10.0}
+
+    said: list[tuple[float, list[str]]] = []
+
+    def waiting(quiet: float, students: list[str]) -> None:
+        said.append((quiet, students))
+        if quiet > 2:
+            release.set()
+
+    monkeypatch.setattr(batch, "grade_job", grade_job)
+    rows: list[dict] = []
+    jobs = [batch.Job(name, tmp_path / f"{name}.py") for name in ("alice", "tom", "carol", "dee")]
+    with ThreadPoolExecutor(2) as executor:
+        batch._Runner(executor, tmp_path, None, 2, rows.append, waiting).run(jobs)  # type: ignore[arg-type]
+    assert len(rows) == 4 and said and all(students == ["tom"] for _, students in said), said
+    assert said[-1][0] > 2
+
+
 def test_bad_arguments_exit_2(capsys):
     for jobs in ("0", "-3", "two"):
         with pytest.raises(SystemExit) as stop:

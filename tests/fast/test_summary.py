@@ -221,8 +221,9 @@ def test_empty_files_are_no_copies_and_the_mean_says_what_it_counts(tmp_path):
         sources[name].write_text(text)
     assert summary._identical(sources) == [["cy", "dee"]]
     built = build(tmp_path)  # eve: missing, 0
-    assert "4 students, mean score 3.75 / 10 (3 graded, whose mean is 5.00)." in summary.markdown(built)
-    assert "<b>3.75</b><span>mean score of 10 (3 graded: 5.00)</span>" in html_page(built)
+    said = summary.markdown(built)
+    assert "4 students, mean score 3.75 / 10 (3 with a file the grader ran, whose mean is 5.00)." in said
+    assert "<b>3.75</b><span>mean score of 10 (3 with a file run: 5.00)</span>" in html_page(built)
 
 
 def test_hints_in_a_causes_own_words_count_and_the_others_are_said(tmp_path):
