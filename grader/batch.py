@@ -636,6 +636,17 @@ def read_result(job: Job, out: Path, key: bytes) -> dict[str, Any] | None:
     return result_json.signed(out / job.student / "result.json", key) if job.path is not None else None
 
 
+def results_of_others(out: Path, students: set[str]) -> list[str]:
+    """The folders in OUT holding a result.json of a student not among `students` (sorted): results
+    of an earlier run whose student is no longer in the class's folder."""
+    try:
+        found = [entry.name for entry in os.scandir(out)
+                 if entry.is_dir(follow_symlinks=False) and entry.name not in students]
+    except OSError:
+        return []
+    return sorted(name for name in found if (out / name / "result.json").is_file())
+
+
 def gradebook_rows(jobs: list[Job], results: dict[str, dict[str, Any] | None],
                    exercise: Exercise) -> list[dict[str, Any]]:
     """One row per student, sorted by id."""

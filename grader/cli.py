@@ -290,8 +290,10 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         return EXIT_USAGE
     seed = _seed(args, ex)
     key = batch.results_key(args.out)
-    todo = [j for j in jobs if args.force or not batch.is_current(j, args.out, ex, seed, args.device, key,
-                                                                   plot=not args.no_plot)]
+    # (a student with no file has nothing to run: counted on every rerun, the bar showed work done, ux118)
+    absent = [j for j in jobs if j.path is None]
+    todo = [j for j in jobs if j.path is not None and (args.force or not batch.is_current(
+        j, args.out, ex, seed, args.device, key, plot=not args.no_plot))]
     try:
         client = batch.dask_client(args.scheduler) if todo and args.scheduler else None
     except batch.MissingExtra as err:
@@ -357,7 +359,14 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
 
         junit.write(((j.student, batch.read_result(j, args.out, key), j.problem) for j in ordered), ex.name,
                     args.out / "junit.xml")
-    print(f"{len(jobs)} students ({len(jobs) - len(todo)} already graded): {gradebook}, {page}, {md}")
+    none = f", {len(absent)} with no file to grade" if absent else ""
+    print(f"{len(jobs)} students ({len(jobs) - len(todo) - len(absent)} already graded{none}): {gradebook}, {page}, "
+          f"{md}")
+    gone = batch.results_of_others(args.out, {j.student for j in jobs})
+    if gone:  # (ux118: a student removed from the folder left the gradebook without a word)
+        shown = ", ".join(gone[:8]) + (f" and {len(gone) - 8} more" if len(gone) > 8 else "")
+        print(f"grader: {args.out} holds results of {len(gone)} student(s) not in {args.folder}, left out of the "
+              f"gradebook: {shown} (remove their folders there if they left the course)", file=sys.stderr)
     for name, count in tally.elsewhere.most_common():
         print(f"grader: {count} of {len(jobs)} students' files are for another exercise, {name} (its function, or "
               f"its answer): was --exercise {ex.name} right? (--exercise {name} grades against it)", file=sys.stderr)

@@ -145,14 +145,17 @@ def test_rerun_grades_nothing_that_is_current_and_force_regrades(classroom, tmp_
     first = gradebook(out)
     stamp = (out / "cheat_cos" / "result.json").stat().st_mtime_ns
     again = batch(classroom, out)
-    assert "(8 already graded)" in again.stdout  # eve has nothing to grade
+    assert "(8 already graded, 1 with no file to grade)" in again.stdout  # eve has nothing to grade
     assert gradebook(out) == first
     assert (out / "cheat_cos" / "result.json").stat().st_mtime_ns == stamp
     (classroom / "cheat_cos.py").write_text((SUBMISSIONS / "honest_backward.py").read_text())  # resubmitted
-    batch(classroom, out)
+    (classroom / "mallory.py").unlink()  # (ux118: a student removed left the gradebook without a word)
+    changed = batch(classroom, out)
     assert {r["student"]: r["score"] for r in gradebook(out)}["cheat_cos"] == "10.0"
+    assert "holds results of 1 student(s) not in" in changed.stderr and ": mallory (remove" in changed.stderr
+    assert "mallory" not in {r["student"] for r in gradebook(out)}
     forced = batch(classroom, out, "--force")
-    assert "(0 already graded)" in forced.stdout
+    assert "(0 already graded, 1 with no file to grade)" in forced.stdout
 
 
 def test_a_batch_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path):
