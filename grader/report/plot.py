@@ -189,7 +189,7 @@ class Template:
     def _values(self, got: np.ndarray | None, outcome: Outcome) -> tuple[list[Any], list[Label]]:
         if got is None:
             note = outcome.plot.note if outcome.plot else ""
-            text = "No values to plot.\n" + textwrap.fill(note[:240], 60)
+            text = "No values to plot.\n" + "\n".join(wrap(note[:240], 60))
             return [], [Label(text, self._at(self.top, 0.5, 0.5), "mm", 12.5, BAD, align="center", boxed=True)]
         x, truth = self.x, self.truth
         error = np.abs(got - truth)
@@ -317,6 +317,14 @@ def _animated(artist: Any) -> Any:
     return artist
 
 
+def wrap(text: str, width: int) -> list[str]:
+    """Lines of at most `width` characters, a number never parted from its unit or from "of N" (ux118's
+    plot read "within 60" over a line of its own: "s.")."""
+    kept = re.sub(r"(\d) (?=(s|ms|MiB|GiB|KiB|MB|GB|bytes)\b)", "\\1\u00a0", text)
+    kept = re.sub(r"(\d) of (\d)", "\\1\u00a0of\u00a0\\2", kept)
+    return [line.replace("\u00a0", " ") for line in textwrap.wrap(kept, width)]
+
+
 def banner_text(outcome: Outcome) -> str:
     """Why a curve that may look right scores little: the autograd check's own summary, which says
     what happened (a fixed sentence said "your answer did not follow" the secret to students whose
@@ -329,16 +337,16 @@ def banner_text(outcome: Outcome) -> str:
     if " Credit beyond loading" in found:
         found, _, rest = found.partition(" Credit beyond loading")
         policy = "Credit beyond loading" + rest
-    tail = textwrap.wrap(policy, 104)
-    head = textwrap.wrap(found, 104)
+    tail = wrap(policy, 104)
+    head = wrap(found, 104)
     room = 4 - len(tail)
     if len(head) > room:
         # Whole clauses where some fit: "...but never at the numbers the …" ended mid-thought (ux114).
         clauses = re.split(r"(?<=[.:;])\s+", found)
         kept = next((" ".join(clauses[:n]) for n in range(len(clauses) - 1, 0, -1)
-                     if len(textwrap.wrap(" ".join(clauses[:n]), 104)) <= room), "")
+                     if len(wrap(" ".join(clauses[:n]), 104)) <= room), "")
         if kept:
-            head = textwrap.wrap(kept.rstrip(":;") + ("." if kept[-1] in ":;" else ""), 104)
+            head = wrap(kept.rstrip(":;") + ("." if kept[-1] in ":;" else ""), 104)
     if len(head) > room:
         # Cut at a word, not inside one ("at the numbers the exerc …", a hunter's feedback.png)
         last = head[room - 1] if len(head[room - 1]) <= 100 else head[room - 1][:100].rsplit(" ", 1)[0]

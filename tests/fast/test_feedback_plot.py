@@ -84,6 +84,13 @@ def test_a_long_banner_keeps_the_rubrics_last_word():
     assert cut[:-2].split(" ")[-1] in {word.rstrip(",;:") for word in one.split(" ")}, cut
 
 
+def test_a_number_stays_with_its_unit_where_plot_text_wraps():
+    """ux118: a file whose import never ended had a plot reading "within 60" and a line of its own, "s."."""
+    assert plot.wrap("Your code did not finish the import of your file within 60 s.", 60)[-1] == "60 s."
+    assert plot.wrap("Autograd of sin(x) is not shown on 52 of 52 inputs.", 40) == [
+        "Autograd of sin(x) is not shown on", "52 of 52 inputs."]
+
+
 def test_a_plot_over_a_pole_takes_both_signs_and_draws_no_line_across_it():
     """log_sin's plot was x in [0.25, 8]: a helper's log(x) (NaN for x < 0, zeroed) drew a perfect
     curve while every negative input failed. Both signs now, with a gap round the pole at 0 that no
