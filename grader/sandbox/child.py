@@ -29,6 +29,7 @@ import types
 from pathlib import Path
 from typing import Any
 
+import grader
 from grader.observations import PROCESS_MODULES
 from grader.sandbox import canary, confine, protocol, trace, zygote
 from grader.submission import plots  # (here, before the audit hook: an import after it is recorded)
@@ -325,6 +326,7 @@ class Runner:
         # (What the harness imports later is imported already: torch, numpy and the grader's own.)
         sys.path.insert(0, str(Path(self.path).parent))
         _plots_without_a_screen(self.path)
+        grader.grading = True  # (a self-check left in the file does nothing here: grader/__init__.py)
         try:
             # Under a name no student's file takes: as "submission", a notebook's `%%writefile
             # submission.py` then `from submission import get_derivative` imported the notebook itself,

@@ -263,11 +263,16 @@ def test_a_notebook_and_a_file_of_another_suffix_are_graded_as_python(tmp_path):
     # name was found: rt148's scored 1, 0 and 0)
     cell_magics = ROOT / "tests" / "fixtures" / "notebook" / "exported_with_cell_magics.py"
     named = ROOT / "tests" / "fixtures" / "notebook" / "writes_submission_py.ipynb"
-    for path in (notebook, upper, exported, writes, runs, cell_magics, named):
+    # (and one that kept the README's self-check cell, `check(get_derivative)`: it ran the grader
+    # inside the sandbox, 0/10 and on the TA's list for importing the grader's modules, rt151)
+    checked = ROOT / "tests" / "fixtures" / "notebook" / "leaves_its_self_check.ipynb"
+    for path in (notebook, upper, exported, writes, runs, cell_magics, named, checked):
         out = tmp_path / path.stem
         done = run("grade", str(path), "--out", str(out), "--no-plot")
         assert done.returncode == 0, done.stderr
         assert result(out)["score"] == 10, result(out)["checks"]
+        assert result(out)["sandbox"]["events"] == [], result(out)["sandbox"]
+    assert "grader.check(...) left in the file: skipped" in result(tmp_path / checked.stem)["output"]["stdout"]
 
 
 def test_a_notebook_in_ipythons_own_syntax_is_graded_as_jupyter_runs_it(tmp_path):
