@@ -741,7 +741,8 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                  f"Likely cause: torch.{ex.primitive} ran only at other numbers, and the answer came another "
                  f"way: {ex.formula} written out{own}, finite differences "
                  "at x ± h, a table worked out ahead (|x|, x mod 2π), or a rewritten form of the function "
-                 "(sin(u + π/2) for cos(u)) whose steps differentiate it elsewhere.")
+                 "whose steps differentiate it elsewhere (sin(u + π/2) for cos(u), −sin(−u), x reduced by 2π "
+                 "first): the grader sees autograd only where it differentiates at x itself.")
         return Words(f"your answer did not change when autograd's derivative of {ex.primitive} did: your "
                      f"{ex.function} ran {ex.primitive}, but never at {where}", shown, cause,
                      f"Differentiate exactly {in_torch(ex.value)} with autograd, at x itself.")
@@ -763,8 +764,16 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                  shown, "Likely cause: the answer mixes autograd's gradient with something computed another way "
                  f"({ex.formula} on some elements or some calls, or a correction added to autograd's value), or "
                  f"autograd ran on a rewritten form of {_named(ex.value)} (an identity, such as a half-angle "
-                 f"formula) in which torch.{ex.primitive} is not differentiated at its own argument.",
-                 f"Return exactly the gradient autograd computes for {in_torch(ex.value)}, unchanged, everywhere.")
+                 f"formula, {_mirrored(ex.primitive)}, or x reduced by 2π before {ex.primitive}) in which "
+                 f"torch.{ex.primitive} is not differentiated at its own argument: the grader sees autograd only "
+                 "where it differentiates there.",
+                 f"Return exactly the gradient autograd computes for {in_torch(ex.value)}, as written, unchanged, "
+                 "everywhere.")
+
+
+def _mirrored(primitive: str) -> str:
+    """The primitive at −u, written as the identity gives it back (sin and tanh are odd, cos even)."""
+    return f"{primitive}(−u)" if primitive == "cos" else f"−{primitive}(−u)"
 
 
 def _undefined(r: CaseResult, ex: Exercise) -> tuple[float, str, float] | None:
