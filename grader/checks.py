@@ -154,7 +154,8 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
             listed = " or ".join(f"--exercise {name}" for name, _ in others)
             asks = "asks" if len(others) == 1 else "ask"
             advice += (f" If the file is for another exercise ({', '.join(sorted({f for _, f in others}))} is "
-                       f"what {' and '.join(name for name, _ in others)} {asks} for), grade it with {listed}.")
+                       f"what {' and '.join(name for name, _ in others)} {asks} for), submit it where that exercise is "
+                       f"graded, or check it yourself with {listed}.")
         # (one exercise named: the batch's summary counts such files, as it does another exercise's values)
         data = {"other_exercise": others[0][0]} if len(others) == 1 else {}
         return Finding("loads", False, 0.0, f"Your file does not define {ex.function}.{found}", advice=advice,
@@ -878,8 +879,8 @@ def _another_exercise(results: list[CaseResult], ex: Exercise, tol: float) -> fe
             return feedback.Cause(
                 "other_exercise", f"Likely cause: your values are {other.formula}, the answer of another exercise, "
                 f"{other.name} ({other.title}), not of this one, {ex.name}.",
-                f"If your file is for {other.name}, it was graded against the wrong exercise: run the grader "
-                f"with --exercise {other.name}.", exercise=other.name)
+                f"If your file is for {other.name}, it was graded against the wrong exercise: submit it where "
+                f"{other.name} is graded, or check it yourself with --exercise {other.name}.", exercise=other.name)
     return None
 
 
