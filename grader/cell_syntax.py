@@ -53,6 +53,28 @@ _RUN_SOURCE = """def _ipython_run(line, namespace):
 DISPLAY = ('__import__("builtins").display = lambda *objects, **options: print(*map(repr, objects)); '
            f'__import__("builtins")._ipython_run = (lambda space: (exec({_RUN_SOURCE!r}, space), '
            'space["_ipython_run"])[1])({})')
+# IPython's output history, which a notebook's Restart & Run All fills in: the value of a cell that
+# ends in an expression (not None, and no `;` after it) becomes `_` (the older ones `__` and `___`,
+# unless the notebook bound those names itself), `_N` and `Out[N]` for the cell's execution count N.
+# A notebook whose cell read `g = _` scored 0, "name '_' is not defined" (hn120).
+_OUT_SOURCE = """def _ipython_out(count, value, space):
+    if value is None:
+        return None
+    kept = _ipython_out.kept
+    unders = all(name not in space or space[name] is mine for name, mine in zip(("_", "__", "___"), kept))
+    kept[:] = [value, kept[0], kept[1]]
+    if unders:
+        space["_"], space["__"], space["___"] = kept
+    space["_" + str(count)] = value
+    if isinstance(space.get("_oh"), dict):
+        space["_oh"][count] = value
+    return None
+_ipython_out.kept = ["", "", ""]
+"""
+# A notebook's script's first line (after its future imports): DISPLAY, and the output history.
+NOTEBOOK_PRELUDE = (f'{DISPLAY}; _ = __ = ___ = ""; Out = _oh = {{}}; '
+                    f'__import__("builtins")._ipython_out = (lambda space: (exec({_OUT_SOURCE!r}, space), '
+                    'space["_ipython_out"])[1])({})')
 _MOVED = "  # moved to the top of the script"  # (a future import's first line, where it was)
 _PYTHON_BODY = frozenset({"time", "capture", "prun"})  # cell magics that run their body as Python, once
 _WRITES = ("writefile", "file")  # %%file is IPython's other name for %%writefile (rt145)
@@ -215,6 +237,32 @@ def _ran(arguments: str) -> str:
     (DISPLAY): a line of its own here, short enough for the feedback to show the magic it stands for
     (ux116 was shown `(lambda p: globals().update(...` for its `%run bad.py`)."""
     return f"_ipython_run({arguments.strip()!r}, globals())"
+
+
+def echoed(lines: list[str], count: int) -> list[str]:
+    """A cell's Python lines (python_lines) with its last statement, where it is an expression whose
+    value IPython would show (no `;` after it), passed to the output history (NOTEBOOK_PRELUDE) as
+    execution `count`: `_ipython_out(3, (expr), globals())`, each line still one line."""
+    try:
+        tree = ast.parse("\n".join(lines))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return lines  # (its error is the feedback, as it stands)
+    if not tree.body or not isinstance(tree.body[-1], ast.Expr):
+        return lines
+    last = tree.body[-1]
+    end_line = last.end_lineno
+    if end_line is None or last.end_col_offset is None:
+        return lines
+    first, end = last.lineno - 1, end_line - 1
+    start = len(lines[first].encode("utf-8", "surrogatepass")[:last.col_offset].decode("utf-8", "surrogatepass"))
+    stop = len(lines[end].encode("utf-8", "surrogatepass")[:last.end_col_offset].decode("utf-8", "surrogatepass"))
+    after = " ".join([lines[end][stop:], *lines[end + 1:]])
+    if re.match(r"\s*;", after):  # (IPython's quiet cell: `plt.plot(x);` shows nothing, stores nothing)
+        return lines
+    lines = list(lines)
+    lines[end] = f"{lines[end][:stop]}), globals()){lines[end][stop:]}"
+    lines[first] = f"{lines[first][:start]}_ipython_out({count}, ({lines[first][start:]}"
+    return lines
 
 
 def _noted(statement: str, note: str) -> str:

@@ -176,7 +176,9 @@ def is_blank(source: bytes) -> bool:
     """Whether a file (a notebook's script) holds no code: only blank lines and comments (ux112's empty
     file was told that it "does not define get_derivative")."""
     lines = source.decode("utf-8", "replace").splitlines()
-    return all(not line.strip() or line.lstrip().startswith("#") or line == cell_syntax.DISPLAY for line in lines)
+    return all(not line.strip() or line.lstrip().startswith("#") or line in (cell_syntax.DISPLAY,
+                                                                             cell_syntax.NOTEBOOK_PRELUDE)
+               for line in lines)
 
 
 NOT_A_NOTEBOOK = "this .ipynb is not a Jupyter notebook the grader can read"
@@ -203,6 +205,7 @@ def _notebook_script(raw: bytes) -> bytes | None:
     parts: list[str] = []
     futures: dict[str, str] = {}  # each future import moved to the top: where it was
     code = 0
+    count = 0  # the execution count Restart & Run All gives the cell (a blank cell takes none)
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
@@ -214,13 +217,17 @@ def _notebook_script(raw: bytes) -> bytes | None:
         if code > MAX_SOURCE_BYTES:  # (None: read() says why; 16 MiB of code cost the parent 3.5 s and 560 MB, rt139)
             return None
         lines, moved = cell_syntax.placed_python_lines(text)
+        if text.strip():
+            count += 1
+            lines = cell_syntax.echoed(lines, count)
         # (where each came from, so that an error in one names its cell: "line 1" named none, rt140)
         for future, line in moved:
             futures.setdefault(future, f"# (moved here from code cell {len(parts) + 1}, line {line})\n")
         # (a mark of its own kind: a script pasted into a cell, with Jupyter's "# In[N]:" lines, had its
         # errors placed in code cells that were not there, rt140)
         parts.append(f"# In[{number}]: (code cell {len(parts) + 1})\n" + "\n".join(lines) + "\n")
-    prelude = "".join(f"{place}{future}\n" for future, place in futures.items()) + f"{cell_syntax.DISPLAY}\n"
+    prelude = "".join(f"{place}{future}\n" for future, place in futures.items()) + \
+        f"{cell_syntax.NOTEBOOK_PRELUDE}\n"
     return (prelude + "\n".join(parts)).encode("utf-8", "surrogatepass")
 
 

@@ -709,11 +709,25 @@ def _frames_in(chain: list[Any], path: str, keep: int = 5) -> list[dict[str, Any
         except PermissionError:
             continue
         if code.co_filename == path:
-            line = linecache.getline(path, tb.tb_lineno) if tb.tb_lineno else ""
-            found.append({"line": tb.tb_lineno, "code": line.strip()[:200], "function": code.co_name})
+            line = _unechoed(linecache.getline(path, tb.tb_lineno).strip() if tb.tb_lineno else "")
+            found.append({"line": tb.tb_lineno, "code": line[:200], "function": code.co_name})
             if len(found) == keep:
                 break
     return found[::-1]
+
+
+ECHO_START, ECHO_END = "_ipython_out(", "), globals())"  # (cell_syntax.echoed's wrapping of a cell's last value)
+
+
+def _unechoed(line: str) -> str:
+    """A notebook's line as the student wrote it, without the output history's wrapping of a cell's
+    last expression (cell_syntax.echoed): `_ipython_out(3, (f(x)), globals())` is `f(x)`."""
+    if line.startswith(ECHO_START) and ", (" in line:
+        count, _, rest = line[len(ECHO_START):].partition(", (")
+        if count.isdigit():
+            line = rest
+    head, found, tail = line.rpartition(ECHO_END)
+    return head + tail if found else line
 
 
 def _safe_text(value: Any, limit: int, use_str: bool = False) -> str:

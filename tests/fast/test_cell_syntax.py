@@ -62,11 +62,43 @@ def test_a_notebooks_script_compiles_with_its_future_imports_first_and_display_d
     script = submission.notebook_script(json.dumps(notebook).encode()).decode()
     tree = ast.parse(script)
     assert isinstance(tree.body[0], ast.ImportFrom) and tree.body[0].module == "__future__"
-    assert script.splitlines()[2] == cell_syntax.DISPLAY
+    assert script.splitlines()[2] == cell_syntax.NOTEBOOK_PRELUDE
     places = submission.cell_places(script.encode())
     assert places[2] == (2, 1)  # (the future import, moved: an error in it named no cell, rt140)
     line = next(n for n, text in enumerate(script.splitlines(), 1) if "return x" in text)
     assert places[line] == (4, 2)
+
+
+@pytest.mark.parametrize(("lines", "echoed"), [
+    (["x = 1", "f(x)"], ["x = 1", "_ipython_out(3, (f(x)), globals())"]),
+    (["f(x);  # quiet"], ["f(x);  # quiet"]),
+    (["f(x)  # shown"], ["_ipython_out(3, (f(x)), globals())  # shown"]),
+    (["a = 1; a"], ["a = 1; _ipython_out(3, (a), globals())"]),
+    (["f(", "  'é',", ")"], ["_ipython_out(3, (f(", "  'é',", ")), globals())"]),
+    (["for i in x:", "    f(i)"], ["for i in x:", "    f(i)"]),
+    (["f(:"], ["f(:"]),
+])
+def test_a_cells_last_value_goes_to_the_output_history_line_for_line(lines, echoed):
+    """hn120: `g = _` (and `_2`, `Out[2]`) after a cell that ended in a value: 0/10, NameError."""
+    assert cell_syntax.echoed(lines, 3) == echoed
+
+
+def test_the_output_history_keeps_what_ipython_keeps():
+    namespace: dict = {}
+    exec(cell_syntax.NOTEBOOK_PRELUDE, namespace)
+    exec("\n".join(cell_syntax.echoed(["1 + 1"], 1) + cell_syntax.echoed(["None"], 2) +
+                   cell_syntax.echoed(["'b'"], 3)), namespace)
+    assert (namespace["_"], namespace["__"], namespace["___"]) == ("b", 2, "")
+    assert namespace["Out"] == {1: 2, 3: "b"} and namespace["_1"] == 2 and "_2" not in namespace
+    exec("_ = 'mine'\n" + "\n".join(cell_syntax.echoed(["4"], 4)), namespace)
+    assert namespace["_"] == "mine" and namespace["_4"] == 4  # (a bound `_` is left alone, as IPython does)
+
+
+def test_an_error_in_a_cells_last_value_quotes_the_line_as_written():
+    from grader.sandbox import child
+
+    assert child._unechoed("_ipython_out(3, (f(x)[5]), globals())  # look") == "f(x)[5]  # look"
+    assert child._unechoed("f(x)") == "f(x)"
 
 
 @pytest.mark.parametrize(("cell", "moved"), [

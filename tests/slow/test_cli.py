@@ -266,7 +266,9 @@ def test_a_notebook_and_a_file_of_another_suffix_are_graded_as_python(tmp_path):
     # (and one that kept the README's self-check cell, `check(get_derivative)`: it ran the grader
     # inside the sandbox, 0/10 and on the TA's list for importing the grader's modules, rt151)
     checked = ROOT / "tests" / "fixtures" / "notebook" / "leaves_its_self_check.ipynb"
-    for path in (notebook, upper, exported, writes, runs, cell_magics, named, checked):
+    # (and one that reads IPython's output history, `_`, `_4`, `Out[4]`: 0/10 for a NameError, hn120)
+    history = ROOT / "tests" / "fixtures" / "notebook" / "uses_output_history.ipynb"
+    for path in (notebook, upper, exported, writes, runs, cell_magics, named, checked, history):
         out = tmp_path / path.stem
         done = run("grade", str(path), "--out", str(out), "--no-plot")
         assert done.returncode == 0, done.stderr
