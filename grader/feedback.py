@@ -338,7 +338,10 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
         # An honest-file hunter's asserts on y.grad_fn.name() == "SinBackward0", its next_functions and
         # its _saved_self failed with "Run it yourself ... and read the traceback", which shows nothing.
         return graph_inspection(ex)
-    if error.type == "AttributeError" and typo and owner and typo.group(1) in _TENSOR_NAMES and \
+    # (any name on None: x.grad.data, .cpu(), .view_as(x) were told ".data does not exist. Did you mean
+    # .detach?", where x.grad was None, hn120)
+    if error.type == "AttributeError" and typo and owner and (typo.group(1) in _TENSOR_NAMES or
+                                                             owner.group(1) == "NoneType") and \
             owner.group(1) not in ("Tensor", "Parameter"):
         return _not_a_tensor(owner.group(1), typo.group(1))
     if error.type == "AttributeError" and typo:

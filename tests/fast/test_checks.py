@@ -661,6 +661,9 @@ def test_a_right_name_on_something_not_a_tensor_is_not_called_a_typo(sin):
     none = feedback.explain_error(ErrorInfo("AttributeError", "'NoneType' object has no attribute 'zero_'"), sin)
     assert none.key == "not_a_tensor" and "x.grad is None until a backward pass" in none.text
     assert "backward() itself returns None" in none.text
+    for name in ("data", "cpu", "view_as", "to"):  # (hn120: ".data does not exist. Did you mean .detach?")
+        other = feedback.explain_error(ErrorInfo("AttributeError", f"'NoneType' object has no attribute '{name}'"), sin)
+        assert other.key == "not_a_tensor" and "Did you mean" not in other.text, other
     method = feedback.explain_error(
         ErrorInfo("AttributeError", "'builtin_function_or_method' object has no attribute 'backward'"), sin)
     assert method.key == "not_a_tensor" and "y.sum().backward()" in method.advice and "sum(y)" not in method.advice
