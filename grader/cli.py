@@ -274,6 +274,7 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
 
 def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Column
 
     from grader import batch, safe_text
     from grader.probe import Plan
@@ -317,7 +318,9 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     failures = 0
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn(), TextColumn("not graded: {task.fields[failures]}"),
-               TextColumn("{task.fields[waiting]}", markup=False))
+               # (a column of its own size: rt152's long names pushed the bar and its counts off an 80-column line)
+               TextColumn("{task.fields[waiting]}", markup=False,
+                          table_column=Column(max_width=36, no_wrap=True, overflow="ellipsis")))
     from rich.console import Console
 
     # On stderr, as progress goes: a batch piped into `head` lost its gradebook when stdout closed.
@@ -335,8 +338,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         def waiting(quiet: float, students: list[str]) -> None:
             # (ux118: a hanging import left the bar at 27/28, "0:00:01" to go, for a minute: whose?)
             if quiet >= WAITING_SAID_AFTER_S:
-                names = ", ".join(safe_text.line(s, 40) for s in students[:4])
-                progress.update(task, waiting=f"no result for {quiet:.0f} s; grading {names}")
+                names = ", ".join(safe_text.line(s, 16) for s in students[:4])
+                progress.update(task, waiting=f"waiting {quiet:.0f} s on {names}")
 
         batch.run(todo, args.out, settings, args.jobs, done, client=client, pool=pool, waiting=waiting)
     # One student's result at a time: the gradebook is written as it comes and the summary keeps a
