@@ -360,6 +360,13 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
                      borrowed)
     example = obs.minimal.get(name) or min(bad, key=lambda r: r.case.size_key())
     cause = _cause(example, bad, ex, obs)
+    if cause is None and any(_accumulates(r, ex, obs.secret) for r in obs.cases):
+        # (hn120's global leaf, never zeroed: "Compare your function with torch.cos", where repeatable
+        # named the accumulation that made the values wrong)
+        cause = feedback.Cause("accumulation", "Likely cause: gradients accumulate between calls: each backward() "
+                               "adds the derivative to a .grad an earlier call left (a leaf kept from call to call, "
+                               "its .grad never zeroed), so every answer after the first is off (see repeatable).",
+                               "Work on a fresh copy in every call: x = x.detach().clone().requires_grad_(True).")
     slip = cause if cause is not None and _is_slip(cause.key, ex) else None
     untold = _untold(good, slip, ex)
     if untold:

@@ -858,6 +858,20 @@ def test_none_names_its_cause_from_where_and_how_it_came(sin):
     assert checks.check_correctness(_none_everywhere(traced=whole), norm).data["cause"] == "none_not_returned"
 
 
+def test_wrong_values_of_a_gradient_that_accumulates_are_told_so(sin):
+    """hn120: a global leaf never zeroed answered the sum of earlier calls' derivatives and was told
+    only to "compare your function with torch.cos", where repeatable named the accumulation."""
+    def earlier(x):
+        return np.cos(x) + np.cos(x + 1.0)  # (a derivative left by a call on other numbers)
+
+    obs = _observations(earlier, canary=earlier, second=lambda x: earlier(x) + np.cos(x))
+    finding = checks.check_correctness(obs, sin)
+    assert finding.data["cause"] == "accumulation" and "(see repeatable)" in finding.cause, finding
+    assert checks.check_repeatable(obs, sin).data["cause"] == "accumulation"
+    plain = checks.check_correctness(_observations(earlier, canary=earlier), sin)
+    assert plain.data["cause"] != "accumulation"
+
+
 def test_score_is_zero_total_only_when_the_rubric_says_so(sin):
     from dataclasses import replace
 
