@@ -196,7 +196,6 @@ def _positive(text: str) -> int:
 
 def _run(args: argparse.Namespace, ex: object) -> int:
     from grader.exercise import Exercise
-    from grader.grade import grade_file
 
     assert isinstance(ex, Exercise)
     folder = args.out if args.command in ("check", "grade", "batch") else None  # (gradescope's --out is a zip)
@@ -227,13 +226,18 @@ def _run(args: argparse.Namespace, ex: object) -> int:
                   "this repository can draw them; set a secret of the course's before building the bundle for "
                   "graded work", file=sys.stderr)
         return EXIT_OK
+    from grader.sandbox.start import start_early
+
+    started = start_early(args.file, ex.limits)  # (the child imports torch while the grader imports the rest)
+    from grader.grade import grade_file
+
     plotting = None
     if not args.no_plot:
         # matplotlib imports and the figure's template is drawn while the child imports torch: the
         # parent is idle in select() then.
         plotting = threading.Thread(target=_prewarm_plotting, args=(ex,), daemon=True)
         plotting.start()
-    outcome = grade_file(args.file, ex, seed=_seed(args, ex), device=args.device)
+    outcome = grade_file(args.file, ex, seed=_seed(args, ex), device=args.device, started=started)
     from grader.report import write_files
 
     if plotting is not None:

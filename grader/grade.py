@@ -26,6 +26,7 @@ from grader.outcome import BackwardPass, Finding, Outcome, PlotData
 from grader.probe import Plan
 from grader.sandbox.replies import parse_events
 from grader.sandbox.session import Conversation
+from grader.sandbox.start import Started
 
 
 def cache_key(source_sha256: str, exercise: Exercise, seed: int, device: str) -> str:
@@ -37,20 +38,27 @@ def cache_key(source_sha256: str, exercise: Exercise, seed: int, device: str) ->
 
 
 def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, course_secret: str = "",
-               device: str = "auto", plan: Plan | None = None, warm: bool = False) -> Outcome:
+               device: str = "auto", plan: Plan | None = None, warm: bool = False,
+               started: Started | None = None) -> Outcome:
     """Grade one file. Never raises for anything the submission does; SubmissionError if the path
     is not a gradable file. A failure of the grader itself becomes an Outcome saying so. With `warm`
     the sandbox child is forked from this process's warm zygote; without, it imports torch while we
-    draw the grids."""
-    started = time.perf_counter()
+    draw the grids. `started`: the child start() began for this very file, before this module was
+    imported (`grader check` and `grade`)."""
+    if started is not None and started.path == path:
+        sub, session, clock = started.submission, started.session, started.clock
+        if session is not None:
+            return _grade(sub, session, exercise, clock, seed=seed, course_secret=course_secret, device=device,
+                          plan=plan)
+    clock = time.perf_counter()
     sub = submission.read(path)
     try:
         session = sandbox.open_session(sub.path, exercise.limits, warm=warm, content=sub.source)
     except Exception as err:  # noqa: BLE001 - a child that cannot start (an OSError, say): this file's grader error
         seed = plan.seed if plan is not None else seed if seed is not None else grid_seed(exercise.name, course_secret)
-        return _grader_failure(sub, exercise, seed, err, time.perf_counter() - started,
+        return _grader_failure(sub, exercise, seed, err, time.perf_counter() - clock,
                                cache_key(sub.sha256, exercise, seed, device))
-    return _grade(sub, session, exercise, started, seed=seed, course_secret=course_secret, device=device, plan=plan)
+    return _grade(sub, session, exercise, clock, seed=seed, course_secret=course_secret, device=device, plan=plan)
 
 
 def grade_function(function: Callable[..., Any], exercise: Exercise, *, seed: int | None = None,
