@@ -226,9 +226,9 @@ def _run(args: argparse.Namespace, ex: object) -> int:
                   "this repository can draw them; set a secret of the course's before building the bundle for "
                   "graded work", file=sys.stderr)
         return EXIT_OK
-    from grader.sandbox.start import start_early
+    from grader import early
 
-    started = start_early(args.file, ex.limits)  # (the child imports torch while the grader imports the rest)
+    started = early.start(args.file, ex.limits)  # (the child imports torch while the grader imports the rest)
     from grader.grade import grade_file
 
     plotting = None

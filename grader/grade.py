@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from grader import backward, checks, feedback, probe, safe_text, sandbox, score, submission, verdict
+from grader.early import Started
 from grader.exercise import Exercise
 from grader.grids import PLAIN_LAYOUTS, grid_seed
 from grader.observations import Observations, Output
@@ -26,7 +27,6 @@ from grader.outcome import BackwardPass, Finding, Outcome, PlotData
 from grader.probe import Plan
 from grader.sandbox.replies import parse_events
 from grader.sandbox.session import Conversation
-from grader.sandbox.start import Started
 
 
 def cache_key(source_sha256: str, exercise: Exercise, seed: int, device: str) -> str:
@@ -43,8 +43,8 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
     """Grade one file. Never raises for anything the submission does; SubmissionError if the path
     is not a gradable file. A failure of the grader itself becomes an Outcome saying so. With `warm`
     the sandbox child is forked from this process's warm zygote; without, it imports torch while we
-    draw the grids. `started`: the child start() began for this very file, before this module was
-    imported (`grader check` and `grade`)."""
+    draw the grids. `started`: the child early.start began for this very file, before this module
+    was imported (`grader check` and `grade`)."""
     if started is not None and started.path == path:
         sub, session, clock = started.submission, started.session, started.clock
         if session is not None:

@@ -7,9 +7,7 @@ is imported on first use, never at import.
 from __future__ import annotations
 
 import contextlib
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +17,6 @@ if TYPE_CHECKING:
     from grader.exercise import Limits
     from grader.sandbox.session import Conversation
     from grader.sandbox.zygote import Zygote
-    from grader.submission import Submission
 
 
 def open_session(code: Path | Callable[..., Any], limits: Limits, *, warm: bool = False,
@@ -44,32 +41,6 @@ def open_session(code: Path | Callable[..., Any], limits: Limits, *, warm: bool 
 
     zygote = session.warm_zygote() if warm else None
     return session.Session(code, limits.output_kib, zygote, content, memory_gib=limits.memory_gib)
-
-
-@dataclass(frozen=True)
-class Started:
-    """A file read and its child started (session None where it could not start: grade_file then
-    tries again and reports why), `clock` when that began."""
-
-    path: Path
-    submission: Submission
-    session: Conversation | None
-    clock: float
-
-
-def start_early(path: Path, limits: Limits) -> Started:
-    """Read the file and start its child now, before the grader's heavier modules are imported: a
-    fresh child imports torch for about 1.2 s, the critical path of `grader check`, and the grader's
-    own imports (80-100 ms) then run beside it instead of before it. SubmissionError as read() gives."""
-    from grader import submission
-
-    clock = time.perf_counter()
-    sub = submission.read(path)
-    try:
-        session: Conversation | None = open_session(sub.path, limits, content=sub.source)
-    except Exception:  # noqa: BLE001 - grade_file starts it again, and says why it could not
-        session = None
-    return Started(path, sub, session, clock)
 
 
 def share_zygote(users: int) -> Zygote | None:

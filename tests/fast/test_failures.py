@@ -45,13 +45,13 @@ def test_a_child_that_cannot_start_is_that_files_grader_error(monkeypatch, sin, 
 
 
 def test_a_child_started_early_that_could_not_start_is_started_again_and_then_said(monkeypatch, sin):
-    """`grader check` starts the child before the grader's heavier imports (sandbox/start.py's
-    start_early): where it could not start then, grade_file tries again, and a second failure is the
-    file's grader error, as without the early start."""
-    from grader.sandbox import start
+    """`grader check` starts the child before the grader's heavier imports (early.py): where it could
+    not start then, grade_file tries again, and a second failure is the file's grader error, as
+    without the early start."""
+    from grader import early
 
     monkeypatch.setattr(session, "Session", _cannot_start)
-    started = start.start_early(SUBMISSIONS / "honest_backward.py", sin.limits)
+    started = early.start(SUBMISSIONS / "honest_backward.py", sin.limits)
     assert started.session is None and started.submission.path.name == "honest_backward.py"
     outcome = grade.grade_file(SUBMISSIONS / "honest_backward.py", sin, started=started)
     assert outcome.status == "grader_error" and "Resource temporarily unavailable" in outcome.grader_error
