@@ -57,7 +57,8 @@ DISPLAY = ('__import__("builtins").display = lambda *objects, **options: print(*
 # ends in an expression (not None, and no `;` after it) becomes `_` (the older ones `__` and `___`,
 # unless the notebook bound those names itself), `_N` and `Out[N]` for the cell's execution count N.
 # A notebook whose cell read `g = _` scored 0, "name '_' is not defined" (hn120).
-_OUT_SOURCE = """def _ipython_out(count, value, space):
+_OUT_SOURCE = """def _ipython_out(count, value, __echoed__):
+    space = __echoed__
     if value is None:
         return None
     kept = _ipython_out.kept
@@ -239,10 +240,13 @@ def _ran(arguments: str) -> str:
     return f"_ipython_run({arguments.strip()!r}, globals())"
 
 
+ECHO_START, ECHO_END = "_ipython_out(", "), __echoed__=globals())"  # (read back by sandbox/child.py)
+
+
 def echoed(lines: list[str], count: int) -> list[str]:
     """A cell's Python lines (python_lines) with its last statement, where it is an expression whose
     value IPython would show (no `;` after it), passed to the output history (NOTEBOOK_PRELUDE) as
-    execution `count`: `_ipython_out(3, (expr), globals())`, each line still one line."""
+    execution `count`: `_ipython_out(3, (expr), __echoed__=globals())`, each line still one line."""
     try:
         tree = ast.parse("\n".join(lines))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -260,9 +264,24 @@ def echoed(lines: list[str], count: int) -> list[str]:
     if re.match(r"\s*;", after):  # (IPython's quiet cell: `plt.plot(x);` shows nothing, stores nothing)
         return lines
     lines = list(lines)
-    lines[end] = f"{lines[end][:stop]}), globals()){lines[end][stop:]}"
-    lines[first] = f"{lines[first][:start]}_ipython_out({count}, ({lines[first][start:]}"
+    lines[end] = f"{lines[end][:stop]}{ECHO_END}{lines[end][stop:]}"
+    lines[first] = f"{lines[first][:start]}{ECHO_START}{count}, ({lines[first][start:]}"
     return lines
+
+
+def echoes(text: str) -> bool:
+    """Whether a cell's value is IPython's to show: not under a cell magic other than %%time (whose
+    last expression's value is the cell's), `%%writefile` and `%%capture` return None (hn121: the
+    number of characters %%writefile's stand-in wrote became `_`)."""
+    for line in lines_of(text):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("%%"):
+            return True
+        if stripped[2:].split()[:1] != ["time"]:
+            return False
+    return True
 
 
 def _noted(statement: str, note: str) -> str:

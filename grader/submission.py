@@ -219,7 +219,7 @@ def _notebook_script(raw: bytes) -> bytes | None:
         lines, moved = cell_syntax.placed_python_lines(text)
         if text.strip():
             count += 1
-            lines = cell_syntax.echoed(lines, count)
+            lines = cell_syntax.echoed(lines, count) if cell_syntax.echoes(text) else lines
         # (where each came from, so that an error in one names its cell: "line 1" named none, rt140)
         for future, line in moved:
             futures.setdefault(future, f"# (moved here from code cell {len(parts) + 1}, line {line})\n")

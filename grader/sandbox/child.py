@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import grader
+from grader.cell_syntax import ECHO_END, ECHO_START
 from grader.observations import PROCESS_MODULES
 from grader.sandbox import canary, confine, protocol, trace, zygote
 from grader.submission import plots  # (here, before the audit hook: an import after it is recorded)
@@ -327,6 +328,12 @@ class Runner:
         sys.path.insert(0, str(Path(self.path).parent))
         _plots_without_a_screen(self.path)
         grader.grading = True  # (a self-check left in the file does nothing here: grader/__init__.py)
+        # And imported the other way, `from grader.notebook import check` (its module's own name), it is
+        # that same do-nothing, already here: importing the real one imported the grader's modules in
+        # the sandbox, each recorded on the way to the canary's secret (hn121: 0/10, on the TA's list).
+        stand_in = types.ModuleType("grader.notebook", "The notebook self-check: does nothing while grading.")
+        stand_in.check = grader.check  # type: ignore[attr-defined]
+        sys.modules["grader.notebook"] = grader.notebook = stand_in
         try:
             # Under a name no student's file takes: as "submission", a notebook's `%%writefile
             # submission.py` then `from submission import get_derivative` imported the notebook itself,
@@ -656,7 +663,11 @@ def describe_error(err: BaseException, path: str) -> dict[str, Any]:
     frames = _frames_in(chain, path)
     location = None
     if isinstance(err, SyntaxError) and err.filename == path:
-        location = {"line": err.lineno, "offset": err.offset, "code": (err.text or "").rstrip()[:200]}
+        text = (err.text or "").rstrip()
+        indent = len(text) - len(text.lstrip())
+        code, cut = _unechoed_at(text.lstrip())  # (a notebook's `await` quoted inside the output history's call)
+        offset = max(1, err.offset - cut) if err.offset and cut and err.offset > indent + cut else err.offset
+        location = {"line": err.lineno, "offset": offset, "code": (text[:indent] + code)[:200]}
     return {
         "type": type(err).__name__,
         "message": _safe_text(err, MAX_MESSAGE_CHARS, use_str=True),
@@ -716,18 +727,21 @@ def _frames_in(chain: list[Any], path: str, keep: int = 5) -> list[dict[str, Any
     return found[::-1]
 
 
-ECHO_START, ECHO_END = "_ipython_out(", "), globals())"  # (cell_syntax.echoed's wrapping of a cell's last value)
-
-
 def _unechoed(line: str) -> str:
     """A notebook's line as the student wrote it, without the output history's wrapping of a cell's
-    last expression (cell_syntax.echoed): `_ipython_out(3, (f(x)), globals())` is `f(x)`."""
+    last expression (cell_syntax.echoed): `_ipython_out(3, (f(x)), __echoed__=globals())` is `f(x)`."""
+    return _unechoed_at(line)[0]
+
+
+def _unechoed_at(line: str) -> tuple[str, int]:
+    """_unechoed, and how many characters it took from the line's start (a syntax error's column)."""
+    cut = 0
     if line.startswith(ECHO_START) and ", (" in line:
         count, _, rest = line[len(ECHO_START):].partition(", (")
         if count.isdigit():
-            line = rest
+            cut, line = len(line) - len(rest), rest
     head, found, tail = line.rpartition(ECHO_END)
-    return head + tail if found else line
+    return (head + tail if found else line), cut
 
 
 def _safe_text(value: Any, limit: int, use_str: bool = False) -> str:

@@ -70,11 +70,11 @@ def test_a_notebooks_script_compiles_with_its_future_imports_first_and_display_d
 
 
 @pytest.mark.parametrize(("lines", "echoed"), [
-    (["x = 1", "f(x)"], ["x = 1", "_ipython_out(3, (f(x)), globals())"]),
+    (["x = 1", "f(x)"], ["x = 1", "_ipython_out(3, (f(x)), __echoed__=globals())"]),
     (["f(x);  # quiet"], ["f(x);  # quiet"]),
-    (["f(x)  # shown"], ["_ipython_out(3, (f(x)), globals())  # shown"]),
-    (["a = 1; a"], ["a = 1; _ipython_out(3, (a), globals())"]),
-    (["f(", "  'é',", ")"], ["_ipython_out(3, (f(", "  'é',", ")), globals())"]),
+    (["f(x)  # shown"], ["_ipython_out(3, (f(x)), __echoed__=globals())  # shown"]),
+    (["a = 1; a"], ["a = 1; _ipython_out(3, (a), __echoed__=globals())"]),
+    (["f(", "  'é',", ")"], ["_ipython_out(3, (f(", "  'é',", ")), __echoed__=globals())"]),
     (["for i in x:", "    f(i)"], ["for i in x:", "    f(i)"]),
     (["f(:"], ["f(:"]),
 ])
@@ -94,11 +94,27 @@ def test_the_output_history_keeps_what_ipython_keeps():
     assert namespace["_"] == "mine" and namespace["_4"] == 4  # (a bound `_` is left alone, as IPython does)
 
 
-def test_an_error_in_a_cells_last_value_quotes_the_line_as_written():
+def test_an_error_in_a_cells_last_value_quotes_the_line_as_written(tmp_path):
     from grader.sandbox import child
 
-    assert child._unechoed("_ipython_out(3, (f(x)[5]), globals())  # look") == "f(x)[5]  # look"
+    assert child._unechoed("_ipython_out(3, (f(x)[5]), __echoed__=globals())  # look") == "f(x)[5]  # look"
     assert child._unechoed("f(x)") == "f(x)"
+    # (hn121: a .py's own `exec(open(p).read(), globals())` was quoted without its end)
+    assert child._unechoed('exec(open("h.py").read(), globals())') == 'exec(open("h.py").read(), globals())'
+    script = tmp_path / "nb.py"  # (the compiler reads a syntax error's line from the file)
+    script.write_text("_ipython_out(3, (await f()), __echoed__=globals())\n")
+    try:
+        compile(script.read_text(), str(script), "exec")
+    except SyntaxError as err:
+        said = child.describe_error(err, str(script))["syntax"]
+    assert said["code"] == "await f()" and said["offset"] == 1, said
+
+
+@pytest.mark.parametrize(("cell", "echoes"), [("f(x)", True), ("%%time\nf(x)", True), ("\n%%writefile h.py\n1", False),
+                                              ("%%capture cap\nf(x)", False), ("%%time\n%%capture\nf(x)", False)])
+def test_only_a_cell_whose_value_ipython_shows_fills_the_history(cell, echoes):
+    """hn121: %%writefile's stand-in (the characters it wrote) and %%capture's body became `_`."""
+    assert cell_syntax.echoes(cell) is echoes
 
 
 @pytest.mark.parametrize(("cell", "moved"), [

@@ -268,7 +268,9 @@ def test_a_notebook_and_a_file_of_another_suffix_are_graded_as_python(tmp_path):
     checked = ROOT / "tests" / "fixtures" / "notebook" / "leaves_its_self_check.ipynb"
     # (and one that reads IPython's output history, `_`, `_4`, `Out[4]`: 0/10 for a NameError, hn120)
     history = ROOT / "tests" / "fixtures" / "notebook" / "uses_output_history.ipynb"
-    for path in (notebook, upper, exported, writes, runs, cell_magics, named, checked, history):
+    # (and the self-check imported from grader.notebook, its module: 0/10 and listed, hn121)
+    from_module = ROOT / "tests" / "fixtures" / "notebook" / "imports_the_notebook_check.py"
+    for path in (notebook, upper, exported, writes, runs, cell_magics, named, checked, history, from_module):
         out = tmp_path / path.stem
         done = run("grade", str(path), "--out", str(out), "--no-plot")
         assert done.returncode == 0, done.stderr
