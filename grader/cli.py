@@ -366,9 +366,18 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
 
         junit.write(((j.student, batch.read_result(j, args.out, key), j.problem) for j in ordered), ex.name,
                     args.out / "junit.xml")
-    none = f", {len(absent)} with no file to grade" if absent else ""
-    print(f"{len(jobs)} students ({len(jobs) - len(todo) - len(absent)} already graded{none}): {gradebook}, {page}, "
+    # (ux119: "2 with no file to grade" said of students who handed in two files, each scored 0 in the
+    # gradebook; a TA needs their names: only the TA can pick the file, or unpack or rename it)
+    unclear = sorted(j.student for j in absent if not j.problem.startswith(batch.NO_FILE))
+    none = len(absent) - len(unclear)
+    said = (f", {none} with no file" if none else "") + (f", {len(unclear)} whose files need you" if unclear else "")
+    print(f"{len(jobs)} students ({len(jobs) - len(todo) - len(absent)} already graded{said}): {gradebook}, {page}, "
           f"{md}")
+    if unclear:
+        shown = ", ".join(safe_text.line(s, 40) for s in unclear[:8]) + \
+            (f" and {len(unclear) - 8} more" if len(unclear) > 8 else "")
+        print(f"grader: not graded, their files need you first (several, an archive, a name it cannot use: the note "
+              f"in {gradebook.name} says which and what to do; 0 until then): {shown}", file=sys.stderr)
     gone = batch.results_of_others(args.out, {j.student for j in jobs})
     if gone:  # (ux118: a student removed from the folder left the gradebook without a word)
         shown = ", ".join(gone[:8]) + (f" and {len(gone) - 8} more" if len(gone) > 8 else "")

@@ -145,7 +145,7 @@ def test_rerun_grades_nothing_that_is_current_and_force_regrades(classroom, tmp_
     first = gradebook(out)
     stamp = (out / "cheat_cos" / "result.json").stat().st_mtime_ns
     again = batch(classroom, out)
-    assert "(8 already graded, 1 with no file to grade)" in again.stdout  # eve has nothing to grade
+    assert "(8 already graded, 1 with no file)" in again.stdout  # eve has nothing to grade
     assert gradebook(out) == first
     assert (out / "cheat_cos" / "result.json").stat().st_mtime_ns == stamp
     (classroom / "cheat_cos.py").write_text((SUBMISSIONS / "honest_backward.py").read_text())  # resubmitted
@@ -155,7 +155,14 @@ def test_rerun_grades_nothing_that_is_current_and_force_regrades(classroom, tmp_
     assert "holds results of 1 student(s) not in" in changed.stderr and ": mallory (remove" in changed.stderr
     assert "mallory" not in {r["student"] for r in gradebook(out)}
     forced = batch(classroom, out, "--force")
-    assert "(0 already graded, 1 with no file to grade)" in forced.stdout
+    assert "(0 already graded, 1 with no file)" in forced.stdout
+    # (ux119: a student who handed in two files was "with no file to grade", 0 in the gradebook, unnamed)
+    (classroom / "zed").mkdir()
+    for name, sample in (("hw.py", "honest_backward"), ("hw_final.py", "honest_autograd_grad")):
+        shutil.copy(SUBMISSIONS / f"{sample}.py", classroom / "zed" / name)
+    two = batch(classroom, out)
+    assert "1 with no file, 1 whose files need you" in two.stdout, two.stdout
+    assert "their files need you first" in two.stderr and "0 until then): zed\n" in two.stderr, two.stderr
 
 
 def test_a_batch_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path):
