@@ -321,7 +321,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               file=sys.stderr)
     failures = 0
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-               TimeRemainingColumn(), TextColumn("not graded: {task.fields[failures]}"),
+               TimeRemainingColumn(), TextColumn("stopped early: {task.fields[failures]}"),
                # (a column of its own size: rt152's long names pushed the bar and its counts off an 80-column line)
                TextColumn("{task.fields[waiting]}", markup=False,
                           table_column=Column(max_width=36, no_wrap=True, overflow="ellipsis")))
