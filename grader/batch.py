@@ -674,10 +674,14 @@ def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> 
 def _check_cell(check: dict[str, Any]) -> str:
     """pass, held (passed, its points held back: ux115 read a cos(x) file's "pass" on five checks
     beside its score of 1), fail, or for a failed check that earned some of its points, those points
-    ("partial 2.19/4": ux118 could not tell from the gradebook where a 7.04 came from)."""
+    ("partial 2.19/4": ux118 could not tell from the gradebook where a 7.04 came from), or "not run"
+    where it had nothing to check (ux119 read "fail" beside "Not checked: your function never returned
+    a value")."""
     if check["passed"]:
         return "held" if check.get("held_back") else "pass"
     score, most = check.get("score") or 0, check.get("max_score") or 0
+    if not score and str(check.get("message") or "").startswith(("Not run", "Not checked")):
+        return "not run"
     return f"partial {score:g}/{most:g}" if 0 < score < most else "fail"
 
 

@@ -176,9 +176,12 @@ def test_a_gradebook_row_says_where_the_points_came_from_and_why_a_file_was_not_
     assert row["note"] == ""
     stopped = data("timeout", [{"name": "loads", "passed": True, "message": "Your file loads."},
                                {"name": "correctness", "passed": False, "message": "None finished.\nGrading stopped "
-                                "early: your code did not finish the 3 calls within 10 s."}])
-    assert batch.gradebook_row(batch.Job("bob", Path("bob.py")), stopped, sin)["note"] == \
-        "Grading stopped early: your code did not finish the 3 calls within 10 s."
+                                "early: your code did not finish the 3 calls within 10 s."},
+                               {"name": "contract", "passed": False, "score": 0, "max_score": 1,
+                                "message": "Not checked: your function never returned a value."}])
+    row = batch.gradebook_row(batch.Job("bob", Path("bob.py")), stopped, sin)
+    assert row["note"] == "Grading stopped early: your code did not finish the 3 calls within 10 s."
+    assert row["contract"] == "not run"  # (ux119 read "fail" beside "Not checked")
     hung = data("load_error", [{"name": "loads", "passed": False, "message": "Importing your file failed: Python "
                                 "did not finish the import of your file within 60 s.\nWhat to do: …"}])
     assert batch.gradebook_row(batch.Job("cy", Path("cy.py")), hung, sin)["note"].endswith("within 60 s.")
