@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from grader.exercise import Exercise
 
 EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
-WAITING_SAID_AFTER_S = 10.0  # a batch's bar names the students being graded once no result came for this long
+WAITING_SAID_AFTER_S = 5.0  # a batch's bar names the students being graded once no result came for this long
 
 
 def build_parser() -> argparse.ArgumentParser:
