@@ -240,7 +240,7 @@ def _ran(arguments: str) -> str:
     return f"_ipython_run({arguments.strip()!r}, globals())"
 
 
-ECHO_START, ECHO_END = "_ipython_out(", "), __echoed__=globals())"  # (read back by sandbox/child.py)
+ECHO_START, ECHO_END = "_ipython_out(", "), __echoed__=globals())"  # (read back by unechoed)
 
 
 def echoed(lines: list[str], count: int) -> list[str]:
@@ -267,6 +267,19 @@ def echoed(lines: list[str], count: int) -> list[str]:
     lines[end] = f"{lines[end][:stop]}{ECHO_END}{lines[end][stop:]}"
     lines[first] = f"{lines[first][:start]}{ECHO_START}{count}, ({lines[first][start:]}"
     return lines
+
+
+def unechoed(line: str) -> tuple[str, int]:
+    """A line as the student wrote it, without echoed's wrapping (`_ipython_out(3, (f(x)),
+    __echoed__=globals())` is `f(x)`), and how many characters that took from its start (a syntax
+    error's column). The sandbox child quotes an error's line so."""
+    cut = 0
+    if line.startswith(ECHO_START) and ", (" in line:
+        count, _, rest = line[len(ECHO_START):].partition(", (")
+        if count.isdigit():
+            cut, line = len(line) - len(rest), rest
+    head, found, tail = line.rpartition(ECHO_END)
+    return (head + tail if found else line), cut
 
 
 def echoes(text: str) -> bool:

@@ -321,6 +321,11 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                           "`if __name__ == \"__main__\":`.")
 
 
+# What to do where a call's answer depends on an earlier call's (repeatable, and correctness where
+# a gradient accumulated between calls made the values wrong).
+FRESH_EACH_CALL = "Work on a fresh copy in every call: x = x.detach().clone().requires_grad_(True)."
+
+
 @check("correctness", 4.0)
 def check_correctness(obs: Observations, ex: Exercise) -> Finding:
     return _values_check("correctness", PLAIN_LAYOUTS, obs, ex,
@@ -366,7 +371,7 @@ def _values_check(name: str, layouts: tuple[str, ...], obs: Observations, ex: Ex
         cause = feedback.Cause("accumulation", "Likely cause: gradients accumulate between calls: each backward() "
                                "adds the derivative to a .grad an earlier call left (a leaf kept from call to call, "
                                "its .grad never zeroed), so every answer after the first is off (see repeatable).",
-                               "Work on a fresh copy in every call: x = x.detach().clone().requires_grad_(True).")
+                               FRESH_EACH_CALL)
     slip = cause if cause is not None and _is_slip(cause.key, ex) else None
     untold = _untold(good, slip, ex)
     if untold:
@@ -1279,7 +1284,7 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
                    f"Two calls on the same tensor disagree on {len(bad)} of {len(judged)} inputs.",
                    example=f"Called twice with {feedback.input_words(r.case)}: {shown}.",
                    cause=cause,
-                   advice="Work on a fresh copy in every call: x = x.detach().clone().requires_grad_(True).",
+                   advice=FRESH_EACH_CALL,
                    data={"cause": key})
 
 

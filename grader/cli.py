@@ -276,6 +276,11 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
             signal.signal(signum, handler)
 
 
+def _some(names: list[str], shown: int = 8) -> str:
+    """The first names, and how many more: "ann, bob and 3 more" (a line on stderr, not a roster)."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
     from rich.table import Column
@@ -287,8 +292,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     skipped: list[str] = []
     jobs = batch.discover(args.folder, args.out, ex.function, skipped)
     if skipped:  # (said, not graded: a roster or a README is no student, but a TA should see what was left)
-        shown = ", ".join(skipped[:8]) + (f" and {len(skipped) - 8} more" if len(skipped) > 8 else "")
-        print(f"grader: not graded, neither .py nor .ipynb nor defining {ex.function}(x): {shown}", file=sys.stderr)
+        print(f"grader: not graded, neither .py nor .ipynb nor defining {ex.function}(x): {_some(skipped)}",
+              file=sys.stderr)
     if not jobs:  # (a wrong folder looked like a finished batch: status 0, an empty gradebook)
         print(f"grader: no submissions in {args.folder}: give a folder with a .py (or .ipynb) per student, or a "
               "folder per student", file=sys.stderr)
@@ -374,15 +379,13 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     print(f"{len(jobs)} students ({len(jobs) - len(todo) - len(absent)} already graded{said}): {gradebook}, {page}, "
           f"{md}")
     if unclear:
-        shown = ", ".join(safe_text.line(s, 40) for s in unclear[:8]) + \
-            (f" and {len(unclear) - 8} more" if len(unclear) > 8 else "")
         print(f"grader: not graded, their files need you first (several, an archive, a name it cannot use: the note "
-              f"in {gradebook.name} says which and what to do; 0 until then): {shown}", file=sys.stderr)
+              f"in {gradebook.name} says which and what to do; 0 until then): "
+              f"{_some([safe_text.line(s, 40) for s in unclear])}", file=sys.stderr)
     gone = batch.results_of_others(args.out, {j.student for j in jobs})
     if gone:  # (ux118: a student removed from the folder left the gradebook without a word)
-        shown = ", ".join(gone[:8]) + (f" and {len(gone) - 8} more" if len(gone) > 8 else "")
         print(f"grader: {args.out} holds results of {len(gone)} student(s) not in {args.folder}, left out of the "
-              f"gradebook: {shown} (remove their folders there if they left the course)", file=sys.stderr)
+              f"gradebook: {_some(gone)} (remove their folders there if they left the course)", file=sys.stderr)
     for name, count in tally.elsewhere.most_common():
         print(f"grader: {count} of {len(jobs)} students' files are for another exercise, {name} (its function, or "
               f"its answer): was --exercise {ex.name} right? (--exercise {name} grades against it)", file=sys.stderr)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import grader
-from grader.cell_syntax import ECHO_END, ECHO_START
+from grader.cell_syntax import unechoed
 from grader.observations import PROCESS_MODULES
 from grader.sandbox import canary, confine, protocol, trace, zygote
 from grader.submission import plots  # (here, before the audit hook: an import after it is recorded)
@@ -665,7 +665,7 @@ def describe_error(err: BaseException, path: str) -> dict[str, Any]:
     if isinstance(err, SyntaxError) and err.filename == path:
         text = (err.text or "").rstrip()
         indent = len(text) - len(text.lstrip())
-        code, cut = _unechoed_at(text.lstrip())  # (a notebook's `await` quoted inside the output history's call)
+        code, cut = unechoed(text.lstrip())  # (a notebook's `await` quoted inside the output history's call)
         offset = max(1, err.offset - cut) if err.offset and cut and err.offset > indent + cut else err.offset
         location = {"line": err.lineno, "offset": offset, "code": (text[:indent] + code)[:200]}
     return {
@@ -720,28 +720,11 @@ def _frames_in(chain: list[Any], path: str, keep: int = 5) -> list[dict[str, Any
         except PermissionError:
             continue
         if code.co_filename == path:
-            line = _unechoed(linecache.getline(path, tb.tb_lineno).strip() if tb.tb_lineno else "")
+            line = unechoed(linecache.getline(path, tb.tb_lineno).strip())[0] if tb.tb_lineno else ""
             found.append({"line": tb.tb_lineno, "code": line[:200], "function": code.co_name})
             if len(found) == keep:
                 break
     return found[::-1]
-
-
-def _unechoed(line: str) -> str:
-    """A notebook's line as the student wrote it, without the output history's wrapping of a cell's
-    last expression (cell_syntax.echoed): `_ipython_out(3, (f(x)), __echoed__=globals())` is `f(x)`."""
-    return _unechoed_at(line)[0]
-
-
-def _unechoed_at(line: str) -> tuple[str, int]:
-    """_unechoed, and how many characters it took from the line's start (a syntax error's column)."""
-    cut = 0
-    if line.startswith(ECHO_START) and ", (" in line:
-        count, _, rest = line[len(ECHO_START):].partition(", (")
-        if count.isdigit():
-            cut, line = len(line) - len(rest), rest
-    head, found, tail = line.rpartition(ECHO_END)
-    return (head + tail if found else line), cut
 
 
 def _safe_text(value: Any, limit: int, use_str: bool = False) -> str:

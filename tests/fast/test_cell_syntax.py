@@ -97,10 +97,10 @@ def test_the_output_history_keeps_what_ipython_keeps():
 def test_an_error_in_a_cells_last_value_quotes_the_line_as_written(tmp_path):
     from grader.sandbox import child
 
-    assert child._unechoed("_ipython_out(3, (f(x)[5]), __echoed__=globals())  # look") == "f(x)[5]  # look"
-    assert child._unechoed("f(x)") == "f(x)"
+    assert cell_syntax.unechoed("_ipython_out(3, (f(x)[5]), __echoed__=globals())  # look")[0] == "f(x)[5]  # look"
+    assert cell_syntax.unechoed("f(x)") == ("f(x)", 0)
     # (hn121: a .py's own `exec(open(p).read(), globals())` was quoted without its end)
-    assert child._unechoed('exec(open("h.py").read(), globals())') == 'exec(open("h.py").read(), globals())'
+    assert cell_syntax.unechoed('exec(open("h.py").read(), globals())')[0] == 'exec(open("h.py").read(), globals())'
     script = tmp_path / "nb.py"  # (the compiler reads a syntax error's line from the file)
     script.write_text("_ipython_out(3, (await f()), __echoed__=globals())\n")
     try:
