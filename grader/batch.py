@@ -671,6 +671,16 @@ def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> 
     return row
 
 
+NOT_GRADED_NOTE = "not graded yet: the batch stopped before this student; run the same command again"
+
+
+def not_graded_row(job: Job, exercise: Exercise) -> dict[str, Any]:
+    """The row of a student the batch was stopped before (Ctrl-C, SIGTERM): no score yet, whatever an
+    earlier run left in OUT (a file handed in again since: its old result would read as current)."""
+    return {"student": job.student, "score": 0.0, "max_score": exercise.max_score, "status": "not_graded",
+            "duration_s": "", "sha256": "", "note": NOT_GRADED_NOTE}
+
+
 def _check_cell(check: dict[str, Any]) -> str:
     """pass, held (passed, its points held back: ux115 read a cos(x) file's "pass" on five checks
     beside its score of 1), fail, or for a failed check that earned some of its points, those points

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any
 from grader import __version__
 
 if TYPE_CHECKING:
+    from grader.batch import Job
     from grader.exercise import Exercise
+    from grader.report.summary import Tally
 
 EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
 WAITING_SAID_AFTER_S = 5.0  # a batch's bar names the students being graded once no result came for this long
@@ -287,7 +289,6 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
 
     from grader import batch, safe_text
     from grader.probe import Plan
-    from grader.report import summary
 
     skipped: list[str] = []
     jobs = batch.discover(args.folder, args.out, ex.function, skipped)
@@ -325,6 +326,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               "anyone with this repository can draw them; set a secret of the course's for graded work",
               file=sys.stderr)
     failures = 0
+    graded: set[str] = set()  # the students this run graded (a stopped batch's gradebook says which it did not)
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                TimeRemainingColumn(), TextColumn("stopped early: {task.fields[failures]}"),
                # (a column of its own size: rt152's long names pushed the bar and its counts off an 80-column line)
@@ -333,44 +335,36 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     from rich.console import Console
 
     # On stderr, as progress goes: a batch piped into `head` lost its gradebook when stdout closed.
-    with Progress(*columns, transient=False, console=Console(stderr=True)) as progress:
-        task = progress.add_task("grading", total=len(todo), rate="", failures=0, waiting="")
-        started = time.monotonic()
+    try:
+        with Progress(*columns, transient=False, console=Console(stderr=True)) as progress:
+            task = progress.add_task("grading", total=len(todo), rate="", failures=0, waiting="")
+            started = time.monotonic()
 
-        def done(row: dict[str, object]) -> None:
-            nonlocal failures
-            failures += row["status"] in batch.FAILED_STATUSES
-            finished = progress.tasks[task].completed + 1
-            rate = f"{finished / max(time.monotonic() - started, 1e-9):.1f}/s"
-            progress.update(task, advance=1, rate=rate, failures=failures, waiting="")
+            def done(row: dict[str, object]) -> None:
+                nonlocal failures
+                graded.add(str(row["student"]))
+                failures += row["status"] in batch.FAILED_STATUSES
+                finished = progress.tasks[task].completed + 1
+                rate = f"{finished / max(time.monotonic() - started, 1e-9):.1f}/s"
+                progress.update(task, advance=1, rate=rate, failures=failures, waiting="")
 
-        def waiting(quiet: float, students: list[str]) -> None:
-            # (ux118: a hanging import left the bar at 27/28, "0:00:01" to go, for a minute: whose?)
-            if quiet >= WAITING_SAID_AFTER_S:
-                names = ", ".join(safe_text.line(s, 16) for s in students[:4])
-                progress.update(task, waiting=f"waiting {quiet:.0f} s on {names}")
+            def waiting(quiet: float, students: list[str]) -> None:
+                # (ux118: a hanging import left the bar at 27/28, "0:00:01" to go, for a minute: whose?)
+                if quiet >= WAITING_SAID_AFTER_S:
+                    names = ", ".join(safe_text.line(s, 16) for s in students[:4])
+                    progress.update(task, waiting=f"waiting {quiet:.0f} s on {names}")
 
-        batch.run(todo, args.out, settings, args.jobs, done, client=client, pool=pool, waiting=waiting)
-    # One student's result at a time: the gradebook is written as it comes and the summary keeps a
-    # roster line each, so the class is never held whole.
-    ordered = sorted(jobs, key=lambda j: j.student)
-    tally = summary.Tally(ex.name, ex.max_score, args.out)
-
-    def rows() -> Iterator[dict[str, object]]:
-        for job in ordered:
-            result = batch.read_result(job, args.out, key)
-            row = batch.gradebook_row(job, result, ex)
-            tally.add(row, result)
-            yield row
-
-    gradebook = batch.write_gradebook(rows(), args.out / "gradebook.csv")
-    sources = {j.student: j.path for j in jobs if j.path is not None}
-    md, page = summary.write(tally.summary(sources), args.out)
-    if args.format == "junit":  # each result read again as it is written: the whole class is never held
-        from grader.report import junit
-
-        junit.write(((j.student, batch.read_result(j, args.out, key), j.problem) for j in ordered), ex.name,
-                    args.out / "junit.xml")
+            batch.run(todo, args.out, settings, args.jobs, done, client=client, pool=pool, waiting=waiting)
+    except (KeyboardInterrupt, Stopped):
+        # (ux119: a batch stopped after new files came left the last run's gradebook, which read as
+        # this one's; ux118's SIGTERM left none.) Those not reached are said to be so, not scored.
+        pending = {j.student for j in todo if j.student not in graded and not batch.is_current(
+            j, args.out, ex, seed, args.device, key, plot=not args.no_plot)}  # (a worker's last write counts)
+        gradebook, _, page, _ = _write_class(args, ex, jobs, key, pending)
+        print(f"grader: {len(pending)} of {len(jobs)} students not graded yet: status not_graded in {gradebook} and "
+              f"{page}, which hold the others' results", file=sys.stderr)
+        raise
+    gradebook, md, page, tally = _write_class(args, ex, jobs, key, set())
     # (ux119: "2 with no file to grade" said of students who handed in two files, each scored 0 in the
     # gradebook; a TA needs their names: only the TA can pick the file, or unpack or rename it)
     unclear = sorted(j.student for j in absent if not j.problem.startswith(batch.NO_FILE))
@@ -396,6 +390,37 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               "died twice), then run the same command again: it grades only them", file=sys.stderr)
         return EXIT_GRADER
     return EXIT_OK
+
+
+def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: bytes,
+                 pending: set[str]) -> tuple[Path, Path, Path, Tally]:
+    """gradebook.csv, summary.md and summary.html from the results in OUT; the students in `pending`
+    (a stopped batch had not graded them) as not graded, whatever result an earlier run left. One
+    student's result at a time: the gradebook is written as it comes and the summary keeps a roster
+    line each, so the class is never held whole."""
+    from grader import batch
+    from grader.report import summary
+
+    ordered = sorted(jobs, key=lambda j: j.student)
+    tally = summary.Tally(ex.name, ex.max_score, args.out)
+
+    def rows() -> Iterator[dict[str, object]]:
+        for job in ordered:
+            result = None if job.student in pending else batch.read_result(job, args.out, key)
+            row = batch.not_graded_row(job, ex) if job.student in pending else batch.gradebook_row(job, result, ex)
+            tally.add(row, result)
+            yield row
+
+    gradebook = batch.write_gradebook(rows(), args.out / "gradebook.csv")
+    sources = {j.student: j.path for j in jobs if j.path is not None}
+    md, page = summary.write(tally.summary(sources), args.out)
+    if args.format == "junit":  # each result read again as it is written: the whole class is never held
+        from grader.report import junit
+
+        junit.write(((j.student, None, batch.NOT_GRADED_NOTE) if j.student in pending else
+                     (j.student, batch.read_result(j, args.out, key), j.problem) for j in ordered),
+                    ex.name, args.out / "junit.xml")
+    return gradebook, md, page, tally
 
 
 def _again(args: argparse.Namespace) -> str:

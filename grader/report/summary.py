@@ -22,6 +22,7 @@ from grader.submission import SubmissionError, is_blank, read
 VERDICTS = (
     ("missing", "no one file to grade (none, several, or not Python: see the note in gradebook.csv)"),
     ("refused", "file refused (a symbolic link, FIFO or device)"),
+    ("not_graded", "not graded yet (the batch was stopped before them: run the same command again)"),
     ("grader_error", "grader error (not the student's fault)"),
     ("load_error", "did not load"),
     ("timeout", "timed out"),
@@ -37,7 +38,7 @@ VERDICTS = (
 )
 
 
-_NOT_RUN = ("missing", "refused", "grader_error")
+_NOT_RUN = ("missing", "refused", "grader_error", "not_graded")
 
 
 LINKED = ("feedback.png", "backward.png", "result.json")  # a student's files the roster links to, when they exist
@@ -305,13 +306,22 @@ def graded_apart(summary: Summary) -> tuple[int, float] | None:
     return (len(graded), sum(graded) / len(graded)) if graded and len(graded) < len(summary.scores) else None
 
 
+def stopped(summary: Summary) -> str:
+    """The line that says the batch was stopped before some students ("" where it was not): a summary
+    of part of the class must not read as the whole of it (ux119 took a stopped batch's old files for
+    its result)."""
+    count = summary.verdicts["not_graded"]
+    return (f"The batch was stopped before {count} of {len(summary.roster)} students: they are not graded yet "
+            "(status not_graded, 0 here); run the same command again to grade them.") if count else ""
+
+
 def markdown(summary: Summary) -> str:
     n = len(summary.scores)
     mean = sum(summary.scores) / n if n else 0.0
     graded = graded_apart(summary)
     apart = f" ({graded[0]} with a file the grader ran, whose mean is {graded[1]:.2f})" if graded else ""
-    lines = [f"# Batch summary: {summary.exercise}", "",
-             f"{n} students, mean score {mean:.2f} / {summary.max_score:g}{apart}.", "", "## Scores", "", "```"]
+    lines = [f"# Batch summary: {summary.exercise}", ""] + ([f"**{stopped(summary)}**", ""] if stopped(summary) else [])
+    lines += [f"{n} students, mean score {mean:.2f} / {summary.max_score:g}{apart}.", "", "## Scores", "", "```"]
     widest = max((c for _, c in bins(summary)), default=1) or 1
     lines += [f"{label:>9}  {'█' * round(30 * count / widest):<30} {count}" for label, count in bins(summary)]
     lines += ["```", ""]

@@ -12,7 +12,18 @@ from __future__ import annotations
 import html
 from urllib.parse import quote
 
-from grader.report.summary import LOOK_WHY, VERDICTS, Flag, Student, Summary, also_honest, bins, graded_apart, more
+from grader.report.summary import (
+    LOOK_WHY,
+    VERDICTS,
+    Flag,
+    Student,
+    Summary,
+    also_honest,
+    bins,
+    graded_apart,
+    more,
+    stopped,
+)
 
 _ORDER = {key: i for i, (key, _) in enumerate(VERDICTS)}  # verdicts sort by this (worst first)
 _WORDS = dict(VERDICTS)
@@ -34,6 +45,7 @@ def html_page(summary: Summary) -> str:
 <title>Batch summary: {e(summary.exercise)}</title>
 <style>{STYLE}</style></head><body>
 <h1>Batch summary: <span class="ex">{e(summary.exercise)}</span></h1>
+{_stopped(summary)}
 {_tiles(summary)}
 {_elsewhere(summary)}
 <div class="charts">
@@ -52,6 +64,11 @@ def html_page(summary: Summary) -> str:
 <script>{SCRIPT}</script>
 </body></html>
 """
+
+
+def _stopped(summary: Summary) -> str:
+    line = stopped(summary)
+    return f'<p class="why"><strong>{e(line)}</strong></p>' if line else ""
 
 
 def _elsewhere(summary: Summary) -> str:

@@ -226,6 +226,22 @@ def test_empty_files_are_no_copies_and_the_mean_says_what_it_counts(tmp_path):
     assert "<b>3.75</b><span>mean score of 10 (3 with a file run: 5.00)</span>" in html_page(built)
 
 
+def test_a_stopped_batchs_summary_says_whom_it_has_not_graded(tmp_path):
+    """ux119: a batch stopped part way left the last run's summary, read as this run's; now the
+    students it had not reached are not_graded, said at the top and kept out of the graded mean."""
+    results = {"ann": result(10.0), "bob": None, "cy": None}
+    rows = [{"student": s, "score": r["score"] if r else 0.0, "max_score": 10.0,
+             "status": r["status"] if r else "not_graded", "note": ""} for s, r in sorted(results.items())]
+    built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
+    assert built.verdicts["not_graded"] == 2 and built.look == []
+    said = summary.markdown(built)
+    assert said.splitlines()[2] == ("**The batch was stopped before 2 of 3 students: they are not graded yet (status "
+                                    "not_graded, 0 here); run the same command again to grade them.**")
+    assert "(1 with a file the grader ran, whose mean is 10.00)" in said
+    assert "The batch was stopped before 2 of 3 students" in html_page(built)
+    assert "stopped" not in summary.markdown(build(tmp_path))
+
+
 def test_hints_in_a_causes_own_words_count_and_the_others_are_said(tmp_path):
     """ux115: the tuple's and the numpy array's "Your function must return a torch tensor" were never
     among the most common hints, and the list stopped at eight without a word of the rest."""
