@@ -291,6 +291,18 @@ def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str, 
                 and (not plot or recorded.get("plotted", True)))
 
 
+def handed_in_again(job: Job, out: Path, key: bytes) -> bool:
+    """Whether OUT holds a result this batch signed for another file of the student's than the one
+    there now (a resubmission: ux119's rerun regraded one without saying whose)."""
+    recorded = result_json.signed(out / job.student / "result.json", key)
+    if recorded is None or job.path is None:
+        return False
+    try:
+        return bool(recorded.get("submission", {}).get("sha256") != read(job.path).sha256)
+    except (OSError, SubmissionError):
+        return False
+
+
 def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
     """Grade one submission and write its files (runs in a worker process)."""
     if job.path is None:
@@ -697,7 +709,9 @@ def _check_cell(check: dict[str, Any]) -> str:
 
 def write_gradebook(rows: Iterable[dict[str, Any]], path: Path) -> Path:
     """gradebook.csv, written as the rows come (atomically: a reader never sees half of it)."""
-    columns = ["student", "score", "max_score", "status", *checks.names(), "duration_s", "sha256", "note"]
+    # (the verdict: a key of the summary's VERDICTS, filled by the batch; ux119 filtered a spreadsheet for
+    # the students autograd was not shown for, and the gradebook had only the checks' cells)
+    columns = ["student", "score", "max_score", "status", "verdict", *checks.names(), "duration_s", "sha256", "note"]
     with atomic.replacing(path, newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, restval="", lineterminator="\n")
         writer.writeheader()

@@ -305,6 +305,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     absent = [j for j in jobs if j.path is None]
     todo = [j for j in jobs if j.path is not None and (args.force or not batch.is_current(
         j, args.out, ex, seed, args.device, key, plot=not args.no_plot))]
+    again = sorted(j.student for j in todo if batch.handed_in_again(j, args.out, key))  # (before they are rewritten)
     try:
         client = batch.dask_client(args.scheduler) if todo and args.scheduler else None
     except batch.MissingExtra as err:
@@ -372,6 +373,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     said = (f", {none} with no file" if none else "") + (f", {len(unclear)} whose files need you" if unclear else "")
     print(f"{len(jobs)} students ({len(jobs) - len(todo) - len(absent)} already graded{said}): {gradebook}, {page}, "
           f"{md}")
+    if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)
+        print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 40) for s in again])}")
     if unclear:
         print(f"grader: not graded, their files need you first (several, an archive, a name it cannot use: the note "
               f"in {gradebook.name} says which and what to do; 0 until then): "
@@ -409,6 +412,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
             result = None if job.student in pending else batch.read_result(job, args.out, key)
             row = batch.not_graded_row(job, ex) if job.student in pending else batch.gradebook_row(job, result, ex)
             tally.add(row, result)
+            row["verdict"] = tally.roster[-1].verdict
             yield row
 
     gradebook = batch.write_gradebook(rows(), args.out / "gradebook.csv")

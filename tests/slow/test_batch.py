@@ -64,6 +64,9 @@ def test_batch_writes_results_gradebook_and_summary(classroom, tmp_path):
     assert rows["cheat_cos"]["correctness"] == "held" and rows["cheat_cos"]["loads"] == "pass"  # (ux115)
     assert rows["broken_syntax"]["status"] == "load_error"
     assert rows["dana"]["score"] == "10.0"
+    # (ux119 filtered the spreadsheet for those autograd was not shown for)
+    assert [rows[s]["verdict"] for s in ("honest_backward", "cheat_cos", "mistake_returns_y", "broken_syntax")] == \
+        ["full", "unproven", "wrong", "load_error"]
     assert rows["eve"]["status"] == "missing" and rows["eve"]["note"] == "no .py file"
     for student in [*PICKED, "dana"]:
         assert (out / student / "result.json").is_file() and (out / student / "feedback.png").is_file()
@@ -152,10 +155,11 @@ def test_rerun_grades_nothing_that_is_current_and_force_regrades(classroom, tmp_
     (classroom / "mallory.py").unlink()  # (ux118: a student removed left the gradebook without a word)
     changed = batch(classroom, out)
     assert {r["student"]: r["score"] for r in gradebook(out)}["cheat_cos"] == "10.0"
+    assert "graded again, their files changed since the last run: cheat_cos\n" in changed.stdout  # (ux119)
     assert "holds results of 1 student(s) not in" in changed.stderr and ": mallory (remove" in changed.stderr
     assert "mallory" not in {r["student"] for r in gradebook(out)}
     forced = batch(classroom, out, "--force")
-    assert "(0 already graded, 1 with no file)" in forced.stdout
+    assert "(0 already graded, 1 with no file)" in forced.stdout and "graded again" not in forced.stdout
     # (ux119: a student who handed in two files was "with no file to grade", 0 in the gradebook, unnamed)
     (classroom / "zed").mkdir()
     for name, sample in (("hw.py", "honest_backward"), ("hw_final.py", "honest_autograd_grad")):
