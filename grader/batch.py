@@ -19,12 +19,15 @@ import secrets
 import signal
 import socket
 import stat
+import sys
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from grader import checks, safe_text, sandbox
@@ -333,23 +336,47 @@ def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecu
     shared = sandbox.share_zygote(workers) if workers > 1 else None
     if shared is not None:
         _SHARED[id(pool)] = shared
+        if not isinstance(sys.excepthook, _QuietHandoffs):
+            sys.excepthook = _QuietHandoffs(sys.excepthook)
     # A worker is one thread's work: numpy's BLAS would start a thread per core in each, which
     # spins after every small product (matplotlib's transforms), 2 ms of CPU a submission taken
     # from the other workers. Each submit below starts one worker (Python 3.11 spawns on submit,
     # in this thread), with this environment; a broken pool is never restarted, but replaced by a
     # new one from here. (Dask's workers are the cluster's to set up.)
+    # Ctrl-C reaches the whole process group, and a worker still starting printed multiprocessing's
+    # traceback ("Process SpawnProcess-2: ... KeyboardInterrupt", ux119): this process alone answers it,
+    # stopping the workers (stop_pool). Each starts with SIGINT blocked (a process's signal mask outlives
+    # exec) and ignores it before it unblocks it (_die_with_parent); a Ctrl-C meanwhile waits for this
+    # thread, not lost.
     blas = os.environ.get("OPENBLAS_NUM_THREADS")
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         for rank in range(workers):  # each busy for seconds, so each lands on a worker of its own
             warm = pool.submit(_warm_worker, exercise, plot, rank, shared.shared[rank] if shared else None)
             warm.add_done_callback(functools.partial(_forget_once_warm, pool))
     finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         if blas is None:
             del os.environ["OPENBLAS_NUM_THREADS"]
         else:
             os.environ["OPENBLAS_NUM_THREADS"] = blas
     return pool
+
+
+class _QuietHandoffs:
+    """sys.excepthook, less the traceback of multiprocessing's thread that hands each worker its end
+    of the shared zygote's socket, where the worker went mid-handoff (a batch stopped as it started,
+    or a pool replaced): a BrokenPipeError's 20 lines followed a Ctrl-C. That worker is gone anyway."""
+
+    def __init__(self, previous: Callable[..., Any]) -> None:
+        self.previous = previous
+
+    def __call__(self, kind: type[BaseException], value: BaseException, trace: TracebackType | None) -> None:
+        handing = any(frame.f_code.co_name == "_serve" and frame.f_code.co_filename.endswith("resource_sharer.py")
+                      for frame, _ in traceback.walk_tb(trace))
+        if not (issubclass(kind, (ConnectionError, EOFError)) and handing):
+            self.previous(kind, value, trace)
 
 
 def forget_queue_names(pool: ProcessPoolExecutor) -> bool:
@@ -367,7 +394,7 @@ def forget_queue_names(pool: ProcessPoolExecutor) -> bool:
     # (multiprocessing's own attributes: where a Python lacks them, nothing is removed)
     names = {str(getattr(getattr(lock, "_semlock", None), "name", "") or "") for lock in locks} - {""}
     cleanup = getattr(synchronize.SemLock, "_cleanup", None)
-    processes = list(getattr(pool, "_processes", {}).values())
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # (None once the pool has shut down)
     if not names or cleanup is None or len(processes) < getattr(pool, "_max_workers", 0) or not all(
             _has_open(process.pid, names) for process in processes):
         return False
@@ -417,6 +444,8 @@ def _die_with_parent(parent: int) -> None:
     if os.getppid() != parent:  # the batch ended before the line above ran
         os._exit(1)
     signal.signal(signal.SIGTERM, _stopped)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # (the batch's process stops the workers: start_pool)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _stopped(signum: int, frame: object) -> None:
@@ -435,7 +464,7 @@ def stop_pool(pool: ProcessPoolExecutor, grace_s: float = 2.0) -> None:
     """End the workers now, without waiting for the submissions they are grading (a batch that was
     stopped): what they already wrote stays whole, and a rerun grades the rest. Each closes its
     sandbox first; one that has not within `grace_s` is killed."""
-    processes = list(getattr(pool, "_processes", {}).values())
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # (None once the pool has shut down)
     for process in processes:
         with contextlib.suppress(OSError, ValueError):
             process.terminate()

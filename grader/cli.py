@@ -22,7 +22,11 @@ from typing import TYPE_CHECKING, Any
 from grader import __version__
 
 if TYPE_CHECKING:
-    from grader.batch import Job
+    from concurrent.futures import ProcessPoolExecutor
+
+    from distributed import Client
+
+    from grader.batch import Job, Settings
     from grader.exercise import Exercise
     from grader.report.summary import Tally
 
@@ -284,9 +288,6 @@ def _some(names: list[str], shown: int = 8) -> str:
 
 
 def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-    from rich.table import Column
-
     from grader import batch, safe_text
     from grader.probe import Plan
 
@@ -312,50 +313,23 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         print(f"grader: {err}", file=sys.stderr)
         return EXIT_USAGE
     # Workers start their zygotes while this process draws the grids (one grid for all).
-    pool = batch.start_pool(args.jobs, ex, not args.no_plot) if todo and not args.scheduler else None
-    try:
-        settings = batch.Settings(ex, Plan.draw(ex, seed), args.device, not args.no_plot, key)
-    except BaseException:
-        if pool is not None:
-            batch.stop_pool(pool)
-        if client is not None:
-            client.close()
-        raise
-    if args.seed is None and not os.environ.get("GRADER_COURSE_SECRET") and todo:
-        # (ux118: a class graded without a word, where gradescope build warns; said once the batch can start)
-        print(f"grader: no $GRADER_COURSE_SECRET: the grids (seed {seed}) follow from the exercise alone, and "
-              "anyone with this repository can draw them; set a secret of the course's for graded work",
-              file=sys.stderr)
-    failures = 0
     graded: set[str] = set()  # the students this run graded (a stopped batch's gradebook says which it did not)
-    columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-               TimeRemainingColumn(), TextColumn("stopped early: {task.fields[failures]}"),
-               # (a column of its own size: rt152's long names pushed the bar and its counts off an 80-column line)
-               TextColumn("{task.fields[waiting]}", markup=False,
-                          table_column=Column(max_width=36, no_wrap=True, overflow="ellipsis")))
-    from rich.console import Console
-
-    # On stderr, as progress goes: a batch piped into `head` lost its gradebook when stdout closed.
     try:
-        with Progress(*columns, transient=False, console=Console(stderr=True)) as progress:
-            task = progress.add_task("grading", total=len(todo), rate="", failures=0, waiting="")
-            started = time.monotonic()
-
-            def done(row: dict[str, object]) -> None:
-                nonlocal failures
-                graded.add(str(row["student"]))
-                failures += row["status"] in batch.FAILED_STATUSES
-                finished = progress.tasks[task].completed + 1
-                rate = f"{finished / max(time.monotonic() - started, 1e-9):.1f}/s"
-                progress.update(task, advance=1, rate=rate, failures=failures, waiting="")
-
-            def waiting(quiet: float, students: list[str]) -> None:
-                # (ux118: a hanging import left the bar at 27/28, "0:00:01" to go, for a minute: whose?)
-                if quiet >= WAITING_SAID_AFTER_S:
-                    names = ", ".join(safe_text.line(s, 16) for s in students[:4])
-                    progress.update(task, waiting=f"waiting {quiet:.0f} s on {names}")
-
-            batch.run(todo, args.out, settings, args.jobs, done, client=client, pool=pool, waiting=waiting)
+        pool = batch.start_pool(args.jobs, ex, not args.no_plot) if todo and not args.scheduler else None
+        try:
+            settings = batch.Settings(ex, Plan.draw(ex, seed), args.device, not args.no_plot, key)
+        except BaseException:
+            if pool is not None:
+                batch.stop_pool(pool)
+            if client is not None:
+                client.close()
+            raise
+        if args.seed is None and not os.environ.get("GRADER_COURSE_SECRET") and todo:
+            # (ux118: a class graded without a word, where gradescope build warns; said once the batch can start)
+            print(f"grader: no $GRADER_COURSE_SECRET: the grids (seed {seed}) follow from the exercise alone, and "
+                  "anyone with this repository can draw them; set a secret of the course's for graded work",
+                  file=sys.stderr)
+        _grade(args, todo, settings, client, pool, graded)
     except (KeyboardInterrupt, Stopped):
         # (ux119: a batch stopped after new files came left the last run's gradebook, which read as
         # this one's; ux118's SIGTERM left none.) Those not reached are said to be so, not scored.
@@ -393,6 +367,43 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               "died twice), then run the same command again: it grades only them", file=sys.stderr)
         return EXIT_GRADER
     return EXIT_OK
+
+
+def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client: Client | None,
+           pool: ProcessPoolExecutor | None, graded: set[str]) -> None:
+    """Grade `todo` under a progress bar, adding each student graded to `graded`."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.table import Column
+
+    from grader import batch, safe_text
+
+    failures = 0
+    columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
+               TimeRemainingColumn(), TextColumn("stopped early: {task.fields[failures]}"),
+               # (a column of its own size: rt152's long names pushed the bar and its counts off an 80-column line)
+               TextColumn("{task.fields[waiting]}", markup=False,
+                          table_column=Column(max_width=36, no_wrap=True, overflow="ellipsis")))
+    # On stderr, as progress goes: a batch piped into `head` lost its gradebook when stdout closed.
+    with Progress(*columns, transient=False, console=Console(stderr=True)) as progress:
+        task = progress.add_task("grading", total=len(todo), rate="", failures=0, waiting="")
+        started = time.monotonic()
+
+        def done(row: dict[str, object]) -> None:
+            nonlocal failures
+            graded.add(str(row["student"]))
+            failures += row["status"] in batch.FAILED_STATUSES
+            finished = progress.tasks[task].completed + 1
+            rate = f"{finished / max(time.monotonic() - started, 1e-9):.1f}/s"
+            progress.update(task, advance=1, rate=rate, failures=failures, waiting="")
+
+        def waiting(quiet: float, students: list[str]) -> None:
+            # (ux118: a hanging import left the bar at 27/28, "0:00:01" to go, for a minute: whose?)
+            if quiet >= WAITING_SAID_AFTER_S:
+                names = ", ".join(safe_text.line(s, 16) for s in students[:4])
+                progress.update(task, waiting=f"waiting {quiet:.0f} s on {names}")
+
+        batch.run(todo, args.out, settings, args.jobs, done, client=client, pool=pool, waiting=waiting)
 
 
 def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: bytes,

@@ -12,7 +12,9 @@ import functools
 import hashlib
 import math
 import os
+import signal
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -168,9 +170,39 @@ def draw(strategy: SearchStrategy[GridCase], examples: int, seed_value: int) -> 
     def collect(case: GridCase) -> None:
         drawn.append(case)
 
-    with _no_local_constants():
+    with _signals_after(), _no_local_constants():
         collect()
     return drawn
+
+
+_DEFERRED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def _signals_after() -> Iterator[None]:
+    """Ctrl-C (and the batch's SIGTERM and SIGHUP) while hypothesis runs, answered once it is done:
+    its KeyboardInterrupt raised inside hypothesis's engine left that engine broken, so that a batch
+    stopped while it drew the grids ended as the grader's own failure (an AssertionError, status 3),
+    or, raised in hypothesis's gc callback, was ignored and the batch went on; a search's was taken
+    for the student's failure. Where Python runs a handler of its own (the main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    handlers = {signum: signal.getsignal(signum) for signum in _DEFERRED}
+    for signum, handler in handlers.items():
+        if callable(handler):
+            signal.signal(signum, lambda number, _frame: caught.append(number))
+    try:
+        yield
+    finally:
+        for signum, handler in handlers.items():
+            if callable(handler):
+                signal.signal(signum, handler)
+    if caught:
+        first = handlers[signal.Signals(caught[0])]
+        if callable(first):
+            first(caught[0], None)
 
 
 @contextlib.contextmanager
@@ -285,7 +317,7 @@ def _search(strategy: SearchStrategy[GridCase], seed_value: int, examples: int, 
             raise _Failed()
 
     # hypothesis re-raises our failure (or reports it flaky): both are expected here.
-    with contextlib.suppress(Exception), _no_local_constants():
+    with _signals_after(), contextlib.suppress(Exception), _no_local_constants():
         probe()
     step.ended = step.case is None
 

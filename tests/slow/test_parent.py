@@ -230,6 +230,28 @@ def test_a_stopped_batch_leaves_no_process_behind_and_resumes(tmp_path, how):
         assert all(row["score"] == "10.0" for row in gradebook(out).values())
 
 
+@pytest.mark.parametrize("after_s", [0.3, 0.6, 0.9, 1.5])
+def test_ctrl_c_as_a_batch_starts_stops_it_in_words_with_its_gradebook(tmp_path, after_s):
+    """Ctrl-C reaches the whole process group. Early on, it printed the tracebacks of workers still
+    starting (ux119's "Process SpawnProcess-2:"), of multiprocessing's socket handoff, of a hypothesis
+    broken mid-draw (status 3, the grader's own failure), or was swallowed and the batch went on."""
+    import signal
+
+    folder, out = tmp_path / "class", tmp_path / "out"
+    _slow_class(folder, 4)
+    main = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", "2"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    time.sleep(after_s)
+    os.killpg(main.pid, signal.SIGINT)
+    _, said = main.communicate(timeout=30)
+    assert main.returncode == 128 + signal.SIGINT, said
+    assert "Traceback" not in said and "Process " not in said, said
+    assert said.rstrip().endswith("grader: interrupted; run the same command again to go on"), said
+    if (out / "gradebook.csv").exists():  # (none where it was stopped before it had read the folder)
+        assert {row["status"] for row in gradebook(out).values()} <= {"graded", "not_graded"}
+
+
 # ---- the grader's own failure is never the student's --------------------------------------------
 
 @pytest.mark.parametrize("command", ["grade", "batch"])
