@@ -308,6 +308,8 @@ def handed_in_again(job: Job, out: Path, key: bytes) -> bool:
 
 def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
     """Grade one submission and write its files (runs in a worker process)."""
+    if _STOPPING:  # (the pool's loop caught the SystemExit of a worker stopped while it warmed up, and
+        os._exit(1)  # handed it the next job: its sandbox's folder stayed in /tmp when the worker was killed)
     if job.path is None:
         return {"student": job.student, "status": job.status, "score": 0.0}
     try:
@@ -352,15 +354,19 @@ def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecu
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        for rank in range(workers):  # each busy for seconds, so each lands on a worker of its own
-            warm = pool.submit(_warm_worker, exercise, plot, rank, shared.shared[rank] if shared else None)
-            warm.add_done_callback(functools.partial(_forget_once_warm, pool))
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        if blas is None:
-            del os.environ["OPENBLAS_NUM_THREADS"]
-        else:
-            os.environ["OPENBLAS_NUM_THREADS"] = blas
+        try:
+            for rank in range(workers):  # each busy for seconds, so each lands on a worker of its own
+                warm = pool.submit(_warm_worker, exercise, plot, rank, shared.shared[rank] if shared else None)
+                warm.add_done_callback(functools.partial(_forget_once_warm, pool))
+        finally:
+            if blas is None:
+                del os.environ["OPENBLAS_NUM_THREADS"]
+            else:
+                os.environ["OPENBLAS_NUM_THREADS"] = blas
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # (a Ctrl-C meanwhile is raised here)
+    except BaseException:  # (the caller never has the pool to stop: its workers were left to warm up)
+        stop_pool(pool)
+        raise
     return pool
 
 
@@ -432,7 +438,7 @@ def _close_pool(pool: ProcessPoolExecutor, wait: bool) -> None:
     _FORGOTTEN.discard(id(pool))
     shared = _SHARED.pop(id(pool), None)
     if shared is not None:
-        shared.close()
+        shared.close(5.0 if wait else 0.5)  # (stopped: its workers are gone, and nothing it does is wanted)
 
 
 def _die_with_parent(parent: int) -> None:

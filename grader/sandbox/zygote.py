@@ -187,15 +187,16 @@ class Zygote:
     def alive(self) -> bool:
         return not self._gone and (self.process is None or self.process.poll() is None)
 
-    def close(self) -> None:
+    def close(self, wait_s: float = 5.0) -> None:
         """Hang up (the zygote exits when the last of its control sockets does); wait for it if this
-        handle started it."""
+        handle started it, and kill it after `wait_s` (one still importing torch hears nothing until
+        it is done: a batch stopped as it started took 5 s to end)."""
         for control in (self._socket, *self.shared):
             control.close()
         if self.process is None:
             return
         try:
-            self.process.wait(timeout=5)
+            self.process.wait(timeout=wait_s)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()

@@ -238,7 +238,7 @@ def test_ctrl_c_as_a_batch_starts_stops_it_in_words_with_its_gradebook(tmp_path,
     import signal
 
     folder, out = tmp_path / "class", tmp_path / "out"
-    _slow_class(folder, 4)
+    mark = _slow_class(folder, 4)
     main = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", "2"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
@@ -248,6 +248,9 @@ def test_ctrl_c_as_a_batch_starts_stops_it_in_words_with_its_gradebook(tmp_path,
     assert main.returncode == 128 + signal.SIGINT, said
     assert "Traceback" not in said and "Process " not in said, said
     assert said.rstrip().endswith("grader: interrupted; run the same command again to go on"), said
+    # No sandbox folder left in /tmp: a worker stopped as it warmed up was handed its next student
+    # (the pool's loop caught its SystemExit) and killed in that student's sandbox.
+    assert _left_in_tmp(f"student*_{mark}.py") == []
     if (out / "gradebook.csv").exists():  # (none where it was stopped before it had read the folder)
         assert {row["status"] for row in gradebook(out).values()} <= {"graded", "not_graded"}
 
