@@ -243,11 +243,16 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         # parent is idle in select() then.
         plotting = threading.Thread(target=_prewarm_plotting, args=(ex,), daemon=True)
         plotting.start()
-    outcome = grade_file(args.file, ex, seed=_seed(args, ex), device=args.device, started=started)
+    try:
+        outcome = grade_file(args.file, ex, seed=_seed(args, ex), device=args.device, started=started)
+    finally:
+        # matplotlib is not thread-safe: the template is finished before it is drawn on. And joined
+        # when stopped too: Ctrl-C ended the process while that thread was in matplotlib's C++, which
+        # aborted ("terminate called without an active exception", status -6, 2 stops in 9).
+        if plotting is not None:
+            plotting.join()
     from grader.report import write_files
 
-    if plotting is not None:
-        plotting.join()  # matplotlib is not thread-safe: the template is finished before it is drawn on
 
     result, picture = write_files(outcome, ex, args.out, plot=not args.no_plot)
     if args.format == "junit":

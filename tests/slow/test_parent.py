@@ -255,6 +255,24 @@ def test_ctrl_c_as_a_batch_starts_stops_it_in_words_with_its_gradebook(tmp_path,
         assert {row["status"] for row in gradebook(out).values()} <= {"graded", "not_graded"}
 
 
+@pytest.mark.parametrize("after_s", [0.6, 0.7, 0.8])
+def test_ctrl_c_during_a_check_ends_it_in_words(tmp_path, after_s):
+    """The plot's template is drawn in a thread while the child imports torch: a Ctrl-C then ended
+    the process inside matplotlib's C++, which aborted (status -6, "terminate called without an
+    active exception")."""
+    import signal
+
+    shutil.copy(SUBMISSIONS / "honest_backward.py", tmp_path / "honest_backward.py")
+    check = subprocess.Popen([sys.executable, "-m", "grader", "check", "honest_backward.py"], cwd=tmp_path,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    time.sleep(after_s)
+    os.killpg(check.pid, signal.SIGINT)
+    _, said = check.communicate(timeout=30)
+    assert check.returncode in (0, 128 + signal.SIGINT), (check.returncode, said)
+    assert "terminate called" not in said and "Traceback" not in said, said
+
+
 # ---- the grader's own failure is never the student's --------------------------------------------
 
 @pytest.mark.parametrize("command", ["grade", "batch"])
