@@ -7,6 +7,7 @@ arguments or an ungradable path; 3 the grader itself failed (a result.json sayin
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import io
 import os
@@ -17,7 +18,7 @@ import time
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from grader import __version__
 
@@ -113,6 +114,22 @@ def main(argv: list[str] | None = None) -> int:
         traceback.print_exc()
         print("grader: the grader itself failed (not the submission); the traceback is above", file=sys.stderr)
         return EXIT_GRADER
+
+
+def entry() -> NoReturn:
+    """`grader` and `python -m grader`: main(), then the process ends at once where nothing runs
+    beside this thread: the interpreter's teardown of the 650 modules a check imports (matplotlib,
+    hypothesis, numpy) took 0.15-0.25 s of a 1.6 s `grader check`, a student's wait for nothing.
+    atexit's callbacks still run (temporary folders, logging, multiprocessing's), and the streams
+    are flushed; a batch's pool threads, where any are left, get the usual ending."""
+    code = main()
+    if threading.active_count() == 1:
+        atexit._run_exitfuncs()  # (what Py_FinalizeEx runs first; the rest is freeing memory)
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):  # (a reader gone: nothing more to lose)
+                stream.flush()
+        os._exit(code)
+    raise SystemExit(code)
 
 
 def _standard_streams_open() -> None:
