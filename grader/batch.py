@@ -178,6 +178,8 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
         if others:
             shown = ", ".join(p.name for p in others[:3]) + (", …" if len(others) > 3 else "")
             return Job(folder.name, None, f"{NO_FILE} (it holds {shown})", stand_in=True)
+        if not any(True for p in folder.iterdir() if not p.name.startswith(".")):
+            return Job(folder.name, None, f"{NO_FILE} (the folder is empty)", stand_in=True)
     readable = [p for p in files if not refusal(p)]
     regular, by_definition = in_question([p for p in top if not refusal(p)], function,
                                          lambda: [p for p in nested() if not refusal(p)])
@@ -194,8 +196,10 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
             return Job(folder.name, None, f"{len(regular)} {kind}: {names}; keep one")
         if defining:
             kind = ".py files" if all(p.suffix.lower() == ".py" for p in readable) else "files"
-            return Job(folder.name, None, f"{len(defining)} of its {len(readable)} {kind} define {function}(x): "
-                       f"{names}; keep one")
+            # (ux119 read "2 of its 2 .py files define")
+            many = "both" if len(readable) == 2 else f"all {len(readable)}"
+            share = many if len(defining) == len(readable) else f"{len(defining)} of its {len(readable)}"
+            return Job(folder.name, None, f"{share} {kind} define {function}(x): {names}; keep one")
         return Job(folder.name, None, f"{len(regular)} {kind}, none defining {function}(x): {names}")
     if files:
         return Job(folder.name, None, f"{files[0].name}: {refusal(files[0])}", True)

@@ -301,7 +301,7 @@ def test_a_students_folder_of_several_files_is_graded_on_the_one_that_defines_th
     assert gradescope.pick(folder / "bob", "get_derivative")[0] == jobs["bob"].path
     # Two define it, or none does: the note says which ("keep the one that defines it" fitted neither).
     assert jobs["carol"].path is None
-    assert jobs["carol"].problem == "2 of its 2 .py files define get_derivative(x): a.py, b.py; keep one"
+    assert jobs["carol"].problem == "both .py files define get_derivative(x): a.py, b.py; keep one"
     assert jobs["dan"].problem == "2 .py files, none defining get_derivative(x): notes.py, plot.py"
     assert batch.discover(folder)[0].path is None  # (no function named: every .py counts)
     # Copies of one file are one submission (ux113: solution.py and its copy, a notebook downloaded twice)

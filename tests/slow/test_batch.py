@@ -67,7 +67,7 @@ def test_batch_writes_results_gradebook_and_summary(classroom, tmp_path):
     # (ux119 filtered the spreadsheet for those autograd was not shown for)
     assert [rows[s]["verdict"] for s in ("honest_backward", "cheat_cos", "mistake_returns_y", "broken_syntax")] == \
         ["full", "unproven", "wrong", "load_error"]
-    assert rows["eve"]["status"] == "missing" and rows["eve"]["note"] == "no .py file"
+    assert rows["eve"]["status"] == "missing" and rows["eve"]["note"] == "no .py file (the folder is empty)"
     for student in [*PICKED, "dana"]:
         assert (out / student / "result.json").is_file() and (out / student / "feedback.png").is_file()
     summary = (out / "summary.md").read_text()
