@@ -395,14 +395,21 @@ def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client
            pool: ProcessPoolExecutor | None, graded: set[str]) -> None:
     """Grade `todo` under a progress bar, adding each student graded to `graded`."""
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, Task, TextColumn, TimeRemainingColumn
     from rich.table import Column
+    from rich.text import Text
 
     from grader import batch, safe_text
 
     failures = 0
+    class Remaining(TimeRemainingColumn):
+        """The time left, unknown while the bar names whom it waits on (ux118: "0:00:01" for a minute)."""
+
+        def render(self, task: Task) -> Text:
+            return Text("-:--:--", style="progress.remaining") if task.fields.get("waiting") else super().render(task)
+
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-               TimeRemainingColumn(), TextColumn("stopped early: {task.fields[failures]}"),
+               Remaining(), TextColumn("stopped early: {task.fields[failures]}"),
                # (a column of its own size: rt152's long names pushed the bar and its counts off an 80-column line)
                TextColumn("{task.fields[waiting]}", markup=False,
                           table_column=Column(max_width=36, no_wrap=True, overflow="ellipsis")))
