@@ -178,7 +178,7 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
         if others:
             shown = ", ".join(p.name for p in others[:3]) + (", …" if len(others) > 3 else "")
             return Job(folder.name, None, f"{NO_FILE} (it holds {shown})", stand_in=True)
-        if not any(True for p in folder.iterdir() if not p.name.startswith(".")):
+        if not any(not p.name.startswith(".") for p in folder.iterdir()):
             return Job(folder.name, None, f"{NO_FILE} (the folder is empty)", stand_in=True)
     readable = [p for p in files if not refusal(p)]
     regular, by_definition = in_question([p for p in top if not refusal(p)], function,

@@ -270,7 +270,6 @@ def _run(args: argparse.Namespace, ex: object) -> int:
             plotting.join()
     from grader.report import write_files
 
-
     result, picture = write_files(outcome, ex, args.out, plot=not args.no_plot)
     if args.format == "junit":
         from grader.report import junit, result_json
@@ -401,13 +400,13 @@ def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client
 
     from grader import batch, safe_text
 
-    failures = 0
     class Remaining(TimeRemainingColumn):
         """The time left, unknown while the bar names whom it waits on (ux118: "0:00:01" for a minute)."""
 
         def render(self, task: Task) -> Text:
             return Text("-:--:--", style="progress.remaining") if task.fields.get("waiting") else super().render(task)
 
+    failures = 0
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
                Remaining(), TextColumn("stopped early: {task.fields[failures]}"),
                # (a column of its own size: rt152's long names pushed the bar and its counts off an 80-column line)
