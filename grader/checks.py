@@ -254,8 +254,9 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                              "package is already loaded where your code runs: the import finds it, not yours.",
                        advice="Give your module another name (deriv.py, say) and import that.")
     if error.type in ("ModuleNotFoundError", "ImportError"):
-        cause = ("The grader has torch, numpy and matplotlib (and what they need), not d2l or other course packages, "
-                 "and it grades your file alone: a module of your own beside it (helpers.py, say) is not there either.")
+        cause = ("The grader has torch, numpy, matplotlib and IPython (and what they need), not d2l or other course "
+                 "packages, and it grades your file alone: a module of your own beside it (helpers.py, say) is not "
+                 "there either.")
         advice = ("Import only those, and copy what you need from your own modules into a cell. " + _RUN_ALL
                   if notebook else "Import only those, copy what you need from your own modules into this file, and "
                   "put plotting or demo code under `if __name__ == \"__main__\":` so it does not run when graded.")

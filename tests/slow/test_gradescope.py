@@ -112,8 +112,13 @@ def test_setup_sh_builds_the_environment_that_then_grades(bundle, tmp_path):
     pinned = next(line for line in (ROOT / "constraints.txt").read_text().splitlines() if line.startswith("torch=="))
     assert torch_version.split("+")[0] == pinned.removeprefix("torch==")
     assert (root / "source" / "course_secret").stat().st_mode & 0o777 == 0o600  # root only, never the sandbox
-    results = autograde(bundle, tmp_path, {"derivative.py": SUBMISSIONS / "honest_backward.py"}, python=None)
-    assert results["score"] == 10
+    # (hn122: IPython came only with the dev extra, and a file that imports IPython.display, as notebooks
+    # do, scored 0 in this environment and 10 in the developers')
+    shown = tmp_path / "shown.py"
+    honest = (SUBMISSIONS / "honest_backward.py").read_text()
+    shown.write_text(f"from IPython.display import Markdown, display\n{honest}display(Markdown('**sin**'))\n")
+    results = autograde(bundle, tmp_path, {"derivative.py": shown}, python=None)
+    assert results["score"] == 10, results
     assert results["extra_data"]["versions"]["torch"] == torch_version
 
 
