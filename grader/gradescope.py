@@ -148,7 +148,7 @@ def run(root: Path, exercise: str, course_secret: str = "") -> int:
         if path is None:
             render.write(render.no_submission(problem, ex.max_score), results)
             return 0
-        outcome = grade_file(path, ex, seed=grid_seed(ex.name, course_secret))
+        outcome = grade_file(path, ex, seed=grid_seed(ex.name, course_secret or _bundled_secret(root)))
         picture = plot.render(outcome, ex, root / "results" / "feedback.png")
         backward = write_backward(outcome, root / "results" / "backward.png")
         render.write(render.results(outcome, picture, backward), results)
@@ -156,6 +156,16 @@ def run(root: Path, exercise: str, course_secret: str = "") -> int:
     except BaseException:  # noqa: BLE001 - whatever failed, Gradescope must get a valid results.json
         render.write(render.grader_failure(traceback.format_exc(), time.monotonic() - started), results)
         return 3
+
+
+def _bundled_secret(root: Path) -> str:
+    """The course secret in ROOT/source, as run_autograder reads it: an instructor's own `grader
+    gradescope run --root DIR` of an unpacked bundle graded with the public seed, without a word, and
+    gave other scores than the students would get (ux120)."""
+    try:
+        return (root / "source" / SECRET_FILE).read_text(encoding="utf-8").rstrip("\n")
+    except (OSError, UnicodeDecodeError):
+        return ""
 
 
 def pick(folder: Path, function: str) -> tuple[Path | None, str]:

@@ -138,6 +138,15 @@ def test_an_honest_submission_gets_full_marks_and_its_plot(bundle, tmp_path):
     from grader.grids import grid_seed
 
     assert extra["seed"] == grid_seed("sin", "s3cret") != grid_seed("sin", "")
+    # And an instructor's own `grader gradescope run --root` of that tree, without run_autograder's
+    # reading of it into $GRADER_COURSE_SECRET (ux120: graded with the public seed, without a word).
+    env = {key: value for key, value in os.environ.items() if key != "GRADER_COURSE_SECRET"}
+    root = tmp_path / "autograder"
+    done = subprocess.run([sys.executable, "-m", "grader", "gradescope", "run", "--root", str(root)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    again = json.loads((root / "results" / "results.json").read_text())
+    assert again["extra_data"]["seed"] == grid_seed("sin", "s3cret")
 
 
 def test_an_exercise_given_by_its_path_is_shipped_in_the_bundle(tmp_path):
