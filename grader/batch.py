@@ -179,7 +179,7 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
             shown = ", ".join(p.name for p in others[:3]) + (", …" if len(others) > 3 else "")
             return Job(folder.name, None, f"{NO_FILE} (it holds {shown})", stand_in=True)
         if not any(not p.name.startswith(".") for p in folder.iterdir()):
-            return Job(folder.name, None, f"{NO_FILE} (the folder is empty)", stand_in=True)
+            return Job(folder.name, None, EMPTY_FOLDER, stand_in=True)
     readable = [p for p in files if not refusal(p)]
     regular, by_definition = in_question([p for p in top if not refusal(p)], function,
                                          lambda: [p for p in nested() if not refusal(p)])
@@ -207,6 +207,13 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
 
 
 NO_FILE = "no .py file"
+EMPTY_FOLDER = f"{NO_FILE} (the folder is empty)"
+
+
+def handed_in_nothing(job: Job) -> bool:
+    """A student with nothing to grade who handed nothing in (no file, an empty folder); not one whose
+    folder holds something else, a notes.md say, which the TA should see (ux120's pat went unnamed)."""
+    return job.path is None and job.problem in (NO_FILE, EMPTY_FOLDER)
 ARCHIVES = (".zip", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".7z", ".rar")
 
 

@@ -363,7 +363,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     gradebook, md, page, tally = _write_class(args, ex, jobs, key, set())
     # (ux119: "2 with no file to grade" said of students who handed in two files, each scored 0 in the
     # gradebook; a TA needs their names: only the TA can pick the file, or unpack or rename it)
-    unclear = sorted(j.student for j in absent if not j.problem.startswith(batch.NO_FILE))
+    unclear = sorted(j.student for j in absent if not batch.handed_in_nothing(j))
     none = len(absent) - len(unclear)
     said = (f", {none} with no file" if none else "") + (f", {len(unclear)} whose files need you" if unclear else "")
     print(f"{len(jobs)} students ({len(jobs) - len(todo) - len(absent)} already graded{said}): {gradebook}, {page}, "
@@ -371,8 +371,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)
         print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 40) for s in again])}")
     if unclear:
-        print(f"grader: not graded, their files need you first (several, an archive, a name it cannot use: the note "
-              f"in {gradebook.name} says which and what to do; 0 until then): "
+        print(f"grader: not graded, their files need you first (several, an archive, no Python, a name it cannot "
+              f"use: the note in {gradebook.name} says which and what to do; 0 until then): "
               f"{_some([safe_text.line(s, 40) for s in unclear])}", file=sys.stderr)
     gone = batch.results_of_others(args.out, {j.student for j in jobs})
     if gone:  # (ux118: a student removed from the folder left the gradebook without a word)

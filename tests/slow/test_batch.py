@@ -164,9 +164,11 @@ def test_rerun_grades_nothing_that_is_current_and_force_regrades(classroom, tmp_
     (classroom / "zed").mkdir()
     for name, sample in (("hw.py", "honest_backward"), ("hw_final.py", "honest_autograd_grad")):
         shutil.copy(SUBMISSIONS / f"{sample}.py", classroom / "zed" / name)
+    (classroom / "pat").mkdir()  # (ux120: a folder of notes alone was "with no file", unnamed)
+    (classroom / "pat" / "notes.md").write_text("I used autograd.\n")
     two = batch(classroom, out)
-    assert "1 with no file, 1 whose files need you" in two.stdout, two.stdout
-    assert "their files need you first" in two.stderr and "0 until then): zed\n" in two.stderr, two.stderr
+    assert "1 with no file, 2 whose files need you" in two.stdout, two.stdout
+    assert "their files need you first" in two.stderr and "0 until then): pat, zed\n" in two.stderr, two.stderr
 
 
 def test_a_batch_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path):
