@@ -317,6 +317,14 @@ def handed_in_again(job: Job, out: Path, key: bytes) -> bool:
         return False
 
 
+def written_since(job: Job, out: Path, when: float) -> bool:
+    """Whether the student's result.json was written at or after `when` (time.time())."""
+    try:
+        return (out / job.student / "result.json").stat().st_mtime >= when
+    except OSError:
+        return False
+
+
 def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
     """Grade one submission and write its files (runs in a worker process)."""
     if _STOPPING:  # (the pool's loop caught the SystemExit of a worker stopped while it warmed up, and

@@ -335,6 +335,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         return EXIT_USAGE
     # Workers start their zygotes while this process draws the grids (one grid for all).
     graded: set[str] = set()  # the students this run graded (a stopped batch's gradebook says which it did not)
+    began = time.time()
     try:
         pool = batch.start_pool(args.jobs, ex, not args.no_plot) if todo and not args.scheduler else None
         try:
@@ -354,8 +355,11 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     except (KeyboardInterrupt, Stopped):
         # (ux119: a batch stopped after new files came left the last run's gradebook, which read as
         # this one's; ux118's SIGTERM left none.) Those not reached are said to be so, not scored.
-        pending = {j.student for j in todo if j.student not in graded and not batch.is_current(
-            j, args.out, ex, seed, args.device, key, plot=not args.no_plot)}  # (a worker's last write counts)
+        # (a worker's last write counts; under --force, only a result written by this run: ux120's stopped
+        # --force said "0 not graded yet" of a class it had not regraded)
+        pending = {j.student for j in todo if j.student not in graded and not (batch.is_current(
+            j, args.out, ex, seed, args.device, key, plot=not args.no_plot) and (
+                not args.force or batch.written_since(j, args.out, began)))}
         gradebook, _, page, _ = _write_class(args, ex, jobs, key, pending)
         print(f"grader: {len(pending)} of {len(jobs)} students not graded yet: status not_graded in {gradebook} and "
               f"{page}, which hold the others' results", file=sys.stderr)
@@ -468,6 +472,9 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
 
 def _again(args: argparse.Namespace) -> str:
     """Only a batch goes on where it stopped (ux111: a check told to "run the same command again to go on")."""
+    if args.command == "batch" and getattr(args, "force", False):  # (the same command starts over: ux120)
+        return "; run it again: with --force it grades every student again, without it those not graded yet keep " \
+            "their earlier results"
     return "; run the same command again to go on" if args.command == "batch" else ""
 
 

@@ -255,6 +255,26 @@ def test_ctrl_c_as_a_batch_starts_stops_it_in_words_with_its_gradebook(tmp_path,
         assert {row["status"] for row in gradebook(out).values()} <= {"graded", "not_graded"}
 
 
+def test_a_stopped_forced_batch_counts_only_what_it_regraded(tmp_path):
+    """ux120: a --force run stopped early said "0 of 52 students not graded yet" (every earlier result
+    was current) and to run the same command again, which starts over."""
+    import signal
+
+    folder, out = tmp_path / "class", tmp_path / "out"
+    _slow_class(folder, 4)
+    assert grader("batch", str(folder), "--out", str(out), "-j", "2").returncode == 0
+    main = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", "2",
+                             "--force"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    time.sleep(2.0)  # (the zygote is warm by now, every import takes 3 s: none regraded yet)
+    os.killpg(main.pid, signal.SIGINT)
+    _, said = main.communicate(timeout=30)
+    assert main.returncode == 128 + signal.SIGINT, said
+    assert "4 of 4 students not graded yet" in said, said
+    assert "with --force it grades every student again, without it those not graded yet keep" in said, said
+    assert {row["status"] for row in gradebook(out).values()} == {"not_graded"}
+
+
 @pytest.mark.parametrize("after_s", [0.6, 0.7, 0.8])
 def test_ctrl_c_during_a_check_ends_it_in_words(tmp_path, after_s):
     """The plot's template is drawn in a thread while the child imports torch: a Ctrl-C then ended
