@@ -169,7 +169,35 @@ def _surest(paths: list[Path], function: str) -> list[Path]:
     surest = max(how.values(), default=NONE)
     defining = [p for p in paths if how[p] == surest] if surest else []
     shallowest = min((len(p.parts) for p in defining), default=0)
-    return scripts_first([p for p in defining if len(p.parts) == shallowest])
+    defining = [p for p in defining if len(p.parts) == shallowest]
+    scripts = [p for p in defining if p.suffix.lower() == ".py"]
+    if scripts and len(scripts) < len(defining):
+        # A notebook beside a .py is one submission, the .py, where the .py holds the notebook's own
+        # function (its export, a copy); where they define it differently they are two answers: a
+        # scratch.py's cos beside an honest notebook was graded without a word, and the student
+        # listed among the suspects (ux120).
+        ours = {_defined_as(p, function) for p in scripts}
+        if any(_defined_as(p, function) not in ours for p in defining if p not in scripts):
+            return defining
+    return scripts_first(defining)
+
+
+def _defined_as(path: Path, function: str) -> str | None:
+    """The file's last top-level def of `function` (within an if or a try too), as its syntax tree
+    (neither comments, spacing nor line numbers count); None where there is none to read."""
+    try:
+        tree = ast.parse(read(path).source)
+    except (SubmissionError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    statements = list(tree.body)
+    while statements:
+        node = statements.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function:
+            return ast.dump(node)
+        if isinstance(node, ast.If | ast.Try | ast.With):
+            statements += [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
+                           *(s for handler in getattr(node, "handlers", []) for s in handler.body)]
+    return None
 
 
 def is_blank(source: bytes) -> bool:

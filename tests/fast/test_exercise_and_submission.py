@@ -335,14 +335,18 @@ def test_a_notebook_is_graded_by_its_code_cells_and_a_nested_or_uppercase_file_i
     (folder / "dave" / "hw" / "deep").mkdir(parents=True)
     (folder / "dave" / "hw" / "deep" / "sol.py").write_text("def get_derivative(x):\n    return x\n")
     (folder / "frank.ipynb").write_bytes(notebook.read_bytes())
-    (folder / "bob.py").write_text("def get_derivative(x):\n    return x\n")
+    (folder / "bob.py").write_text(script.replace("# In[", "# Out["))  # (comments and all: an export)
     (folder / "bob.ipynb").write_bytes(notebook.read_bytes())  # the notebook beside its export: the script
     (folder / "erin").mkdir()
     (folder / "erin" / "work.ipynb").write_bytes(notebook.read_bytes())
-    (folder / "erin" / "work.py").write_text("def get_derivative(x):\n    return x\n")
+    (folder / "erin" / "work.py").write_text(script)
+    (folder / "nina").mkdir()  # (ux120) a scratch .py of another answer beside the notebook: two answers
+    (folder / "nina" / "hw2.ipynb").write_bytes(notebook.read_bytes())
+    (folder / "nina" / "scratch.py").write_text("import torch\n\ndef get_derivative(x):\n    return torch.cos(x)\n")
     jobs = {job.student: job for job in batch.discover(folder, function="get_derivative")}
     assert {name: job.path.relative_to(folder).as_posix() for name, job in jobs.items() if job.path} == {
         "dave": "dave/hw/deep/sol.py", "frank": "frank.ipynb", "bob": "bob.py", "erin": "erin/work.py"}
+    assert jobs["nina"].problem == "both files define get_derivative(x): hw2.ipynb, scratch.py; keep one"
 
 
 def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_path):
