@@ -282,6 +282,17 @@ def unechoed(line: str) -> tuple[str, int]:
     return (head + tail if found else line), cut
 
 
+def as_written(script: str) -> str:
+    """A notebook's script without what the grader added to it (its prelude, `display`, the output
+    history's wrapping): the student's code, comparable with a .py of theirs (ux120: a notebook's copy
+    of a classmate's .py was not found identical)."""
+    kept = (line for line in script.splitlines() if line not in (DISPLAY, NOTEBOOK_PRELUDE))
+    # (a magic that does nothing is `pass  # %matplotlib inline` here: its comment alone, as a .py has it)
+    lines = (line.replace("pass  # ", "# ", 1) if line.lstrip().startswith("pass  # ") else unechoed(line)[0]
+             for line in kept)
+    return "\n".join(lines) + "\n"
+
+
 def echoes(text: str) -> bool:
     """Whether a cell's value is IPython's to show: not under a cell magic other than %%time (whose
     last expression's value is the cell's), `%%writefile` and `%%capture` return None (hn121: the

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from grader import checks
+from grader import cell_syntax, checks
 from grader.canary import is_secret_route
 from grader.report import atomic
 from grader.submission import SubmissionError, is_blank, read
@@ -284,6 +284,8 @@ def _identical(sources: dict[str, Path]) -> list[list[str]]:
             continue
         if is_blank(source):  # (two empty files are no copying: ux113's empty.py and justcomment.py)
             continue
+        if path.suffix.lower() == ".ipynb":
+            source = cell_syntax.as_written(source.decode("utf-8", "replace")).encode()
         groups[hashlib.sha256(normalised(source).encode()).hexdigest()].append(student)
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g))
 

@@ -278,3 +278,19 @@ def test_a_printed_grad_fn_of_the_graders_is_explained(sin):
 
     assert "where it reads SinBackward0 on your machine" in shown("tensor([0.47], grad_fn=<AddcmulBackward0>)\n")
     assert "on your machine" not in shown("tensor([0.47], grad_fn=<MulBackward0>)\n")
+
+
+def test_a_notebooks_copy_of_a_py_is_identical_to_it(tmp_path):
+    """ux120: max's hw.ipynb held dan.py's code, and was in no group with it: the notebook's script
+    carries the grader's prelude, its magics as `pass` and its last value in the output history's call."""
+    import json
+
+    code = "import torch\n\ndef get_derivative(x):\n    return torch.cos(x)\n\nget_derivative(torch.zeros(1))\n"
+    (tmp_path / "dan.py").write_text(code)
+    cells = [{"cell_type": "code", "source": "%matplotlib inline\n" + code.split("\n\nget_derivative(")[0]},
+             {"cell_type": "markdown", "source": "It works:"},
+             {"cell_type": "code", "source": "get_derivative(torch.zeros(1))"}]
+    (tmp_path / "hw.ipynb").write_text(json.dumps({"cells": cells, "nbformat": 4}))
+    (tmp_path / "other.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": "x = 2"}]}))
+    sources = {"dan": tmp_path / "dan.py", "max": tmp_path / "hw.ipynb", "zoe": tmp_path / "other.ipynb"}
+    assert summary._identical(sources) == [["dan", "max"]]
