@@ -314,8 +314,13 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                              f"{'the notebook ran' if notebook else 'your file was imported'}.)",
                        advice=known.advice)
     if notebook:
+        # (hn122: a first try's plt.plot(x, y) left above its fixed cell was told of imports and packages)
         return Finding("loads", False, 0.0, f"Running your notebook's code cells raised {error.headline()}{where}.",
-                       advice=_RUN_ALL)
+                       cause="Kernel > Restart & Run All stops at that cell, as the grader does: a notebook that "
+                             "stops with an error is not graded, even where the function was defined above it.",
+                       advice=_RUN_ALL if error.type == "NameError" else  # (a cell run before its import's)
+                       "Fix that cell (Python's message above says how), or delete it if a later cell redoes it "
+                       "right; then run Kernel > Restart & Run All and check that it reaches the last cell.")
     return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
                    cause="Code at the top level of a file runs when the file is imported.",
                    advice="Keep only imports and definitions at the top level; put the rest under "

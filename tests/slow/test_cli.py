@@ -243,6 +243,18 @@ def test_a_notebooks_error_is_placed_by_its_cell_and_told_to_run_all(tmp_path):
     assert "Restart & Run All" in loads["message"] and "__main__" not in loads["message"]
 
 
+def test_a_notebook_that_stops_at_a_first_try_cell_is_told_to_fix_or_delete_it(tmp_path):
+    """hn122: a first try's plt.plot(x, y) of a tensor that requires grad, left above the cell that
+    redoes it right, was told of imports and packages only your machine has."""
+    notebook = ROOT / "tests" / "fixtures" / "notebook" / "stops_at_a_first_try_cell.ipynb"
+    done = run("grade", str(notebook), "--out", str(tmp_path), "--no-plot")
+    assert done.returncode == 0, done.stderr
+    loads = next(c for c in result(tmp_path)["checks"] if c["name"] == "loads")
+    assert "at line 3 of code cell 3 (`plt.plot(x, y)   # first try`)" in loads["message"], loads["message"]
+    assert "Restart & Run All stops at that cell" in loads["message"] and "packages" not in loads["message"]
+    assert "delete it if a later cell redoes it right" in loads["message"]
+
+
 def test_a_notebook_and_a_file_of_another_suffix_are_graded_as_python(tmp_path):
     """A D2L student's notebook (its code cells, %matplotlib and !pip made comments), and a solution
     saved as .PY: each failed to load with "AssertionError" and scored 0/10."""
