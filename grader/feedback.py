@@ -649,6 +649,17 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
             "randomness, or a guess at which calls the grader checks).",
             f"Make {ex.function} a pure function of x: the same x must give the same answer every time.")
     shown = at + f"returned {number(judged.got, r.under_secret.dtype)}."
+    if judged.verdict == verdict.ROUNDED and judged.precision.endswith("-decimal"):
+        places = judged.precision.removesuffix("-decimal")
+        return Words(f"your answers are rounded to {places} decimals for {r.case.dtype} inputs, and the rounding "
+                     "hides whether they followed autograd",
+                     f"On {input_words(r.case)}, {swapped}, autograd gives {number(judged.expected, r.case.dtype)}; "
+                     f"your {ex.function} returned {number(judged.got, r.under_secret.dtype)}, rounded to {places} "
+                     "decimals: too coarse for the secret's change to show.",
+                     f"Likely cause: the gradient was rounded before it was returned (torch.round(g, decimals="
+                     f"{places}), round(v, {places})). Answers that coarse could hide a formula, so they earn no "
+                     "autograd credit.",
+                     "Return the gradient as autograd gives it (x.grad), unrounded: round only what you print.")
     if judged.verdict == verdict.ROUNDED:
         gap = abs(judged.got - judged.expected)
         half = ex.tolerances.get(judged.precision)

@@ -285,7 +285,10 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
     if kind != FOLLOWS and r.unfollowed_calls:
         kind = UNFOLLOWED  # the secret never reached those numbers: no sign of a formula either
     if kind == PARTLY and _half_precise(plain, hidden, truth, star, factor, r, ex):
-        return replace(at, verdict=ROUNDED, precision="float16")  # computed in half precision, not mixed
+        # Computed in half precision, not mixed; or rounded to a few decimals (hn122's round(v, 4),
+        # which was told of half precision and .half())
+        places = decimal_places(hidden[tells])
+        return replace(at, verdict=ROUNDED, precision="float16" if places is None else f"{places}-decimal")
     return replace(at, verdict=kind)
 
 
@@ -318,7 +321,30 @@ def _precision(r: CaseResult, moved: np.ndarray, ex: Exercise, plain: np.ndarray
     if carried == "float64" == r.case.dtype and "float32" in ex.tolerances and \
             not _close(plain, truth, ex.tolerance("float64")) and _close(plain, truth, ex.tolerance("float32")):
         return "float32"
+    if carried == "float64" == r.case.dtype and "float32" in ex.tolerances and \
+            _rounded_within(moved, ex.tolerance("float32").atol):
+        # Answers rounded to a few decimals (torch.round(x.grad, decimals=6), "for display"), that
+        # float32's tolerance covers: judged as float32 numbers are. Judged to float64's, an input
+        # whose plain answer the rounding left exact (cos(0) = 1) was "computed in half precision",
+        # 1/10 and a suspect (hn122). Correctness still charges what the rounding lost.
+        return "float32"
     return carried
+
+
+def _rounded_within(values: np.ndarray, atol: float) -> bool:
+    """Whether every value is a number of at most seven decimals whose rounding (half a unit of the
+    last) lies within `atol`. Autograd's float64 answers are such numbers by chance only where they
+    are exact (1.0, 0.5), and judging those to a coarser tolerance only widens it."""
+    places = decimal_places(values)
+    return places is not None and 0.5 * 10.0 ** -places <= atol
+
+
+def decimal_places(values: np.ndarray) -> int | None:
+    """The fewest decimals (at most seven) that write every value exactly, as round(v, d) leaves it;
+    None where there are none, or none that do."""
+    if values.size == 0 or not np.isfinite(values).all():
+        return None
+    return next((d for d in range(8) if np.array_equal(np.round(values, d), values)), None)
 
 
 def _carried(r: CaseResult, moved: np.ndarray, plain: np.ndarray) -> str:

@@ -68,6 +68,18 @@ def test_honest_code_scores_full_marks_and_raises_no_flag(name, grade_file, sin)
     assert outcome.sandbox_events == ()
 
 
+def test_answers_rounded_for_display_are_judged_as_float32_and_coarser_ones_told_so(grade_file, sin):
+    """hn122: torch.round(x.grad, decimals=6) was "computed in half precision", 1/10 and a suspect,
+    where cos(0) = 1 left the plain answer exact at float64 and so judged it to float64's tolerance."""
+    outcome = grade_file(VERDICT / "honest_rounds_for_display.py", sin)
+    assert _autograd(outcome).passed and _autograd(outcome).data["verdicts"].keys() == {"proven"}
+    correctness = next(f for f in outcome.findings if f.name == "correctness")
+    assert not correctness.passed and 0 < outcome.score < sin.max_score  # (the digits lost on float64 inputs)
+    coarse = _autograd(grade_file(VERDICT / "rounds_to_four_decimals.py", sin))
+    assert not coarse.passed and "rounded" in coarse.data["verdicts"]
+    assert "your answers are rounded to 4 decimals" in coarse.message and ".half()" not in coarse.message
+
+
 def test_a_check_of_the_answers_range_is_unproven_and_told_so(grade_file, sin):
     """rt133's honest assert that |grad| <= 1 fails under the secret: unproven, as any check of
     autograd's answer is, but told of the range, not of a formula."""
