@@ -15,6 +15,7 @@ import ctypes
 import functools
 import multiprocessing
 import os
+import re
 import secrets
 import signal
 import socket
@@ -700,6 +701,24 @@ def read_result(job: Job, out: Path, key: bytes) -> dict[str, Any] | None:
     """The student's result.json as written on disk (the single source of truth), or None where there
     is none this batch signed."""
     return result_json.signed(out / job.student / "result.json", key) if job.path is not None else None
+
+
+_RESUBMITTED = re.compile(r"[\s_\-.]*(\(\d+\)|v\d+|late|final|new|fixed|old|resubmit(ted|ssion)?|copy|updated|"
+                          r"revised|again)$", re.IGNORECASE)
+
+
+def look_alike(students: Iterable[str]) -> list[list[str]]:
+    """Ids that look like one student's under two names, a resubmission's suffix aside (lou and
+    lou_LATE, ann and "ann (1)", bob_v2): each graded as a student of its own, the class had more
+    students than its roster and nothing said so (ux120). Only such suffixes: student1 and student2
+    are two students."""
+    groups: dict[str, list[str]] = {}
+    for student in students:
+        stem, previous = student.casefold(), None
+        while stem != previous:
+            previous, stem = stem, _RESUBMITTED.sub("", stem)
+        groups.setdefault(stem or student, []).append(student)
+    return sorted(sorted(group) for group in groups.values() if len(group) > 1)
 
 
 def results_of_others(out: Path, students: set[str]) -> list[str]:

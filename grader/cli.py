@@ -378,6 +378,11 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         print(f"grader: not graded, their files need you first (several, an archive, no Python, a name it cannot "
               f"use: the note in {gradebook.name} says which and what to do; 0 until then): "
               f"{_some([safe_text.line(s, 40) for s in unclear])}", file=sys.stderr)
+    twins = batch.look_alike(j.student for j in jobs)
+    if twins:  # (ux120: lou.py and lou_LATE.py were two students of a class of 50, graded 1 and 10)
+        shown = "; ".join(" and ".join(safe_text.line(s, 40) for s in group) for group in twins[:8])
+        print(f"grader: these look like one student's files under two ids, each graded as a student of its own: "
+              f"{shown}{' and more' if len(twins) > 8 else ''} (keep one, or rename them apart)", file=sys.stderr)
     gone = batch.results_of_others(args.out, {j.student for j in jobs})
     if gone:  # (ux118: a student removed from the folder left the gradebook without a word)
         print(f"grader: {args.out} holds results of {len(gone)} student(s) not in {args.folder}, left out of the "

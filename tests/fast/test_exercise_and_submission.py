@@ -520,3 +520,13 @@ def test_a_rerun_beside_the_submissions_keeps_every_student_and_a_symlink_loop_e
     jobs = {job.student: job for job in batch.discover(folder, out=folder, function="get_derivative")}
     assert {s: j.path.name for s, j in jobs.items() if j.path is not None} == {
         "alice": "solution.ipynb", "dave": "sol.py", "erin": "solution.txt", "bob": "bob.py"}, jobs
+
+
+def test_ids_of_one_students_resubmission_are_named_together():
+    """ux120: lou.py and lou_LATE.py were two students of the class, graded 1 and 10, without a word."""
+    from grader import batch
+
+    ids = ["lou", "lou_LATE", "ann", "ann (1)", "bob_v2", "bob", "student1", "student2", "carl_final_v3", "carl",
+           "dan-new", "zed"]
+    assert batch.look_alike(ids) == [["ann", "ann (1)"], ["bob", "bob_v2"], ["carl", "carl_final_v3"],
+                                     ["lou", "lou_LATE"]]
