@@ -585,7 +585,14 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
         # torch.cos(x)) was told first of a check of the range)
         line = error.frames[-1].code if error is not None and error.frames else ""
         formula_line = any(re.search(rf"\b{re.escape(name)}\b", line) for name in ex.telltales)
-        if judged.beyond_bounds and ex.bounds is not None and not formula_line:
+        if error is not None and error.type == "GradcheckError":
+            # (hn122's careful self-check was told of an assert on the range, or of a formula)
+            cause = ("Likely cause: it checks autograd against finite differences (torch.autograd.gradcheck). Under "
+                     "the secret derivative autograd's answer differs from the finite differences on purpose, so "
+                     "the check fails; an answer that raises only then cannot show it came through autograd.")
+            advice = ("Run gradcheck in your own notebook, not inside the graded function: return autograd's value "
+                      "without checking it.")
+        elif judged.beyond_bounds and ex.bounds is not None and not formula_line:
             # (rt133's honest assert that |grad| <= 1 was told it checked against a formula)
             low, high = (f"{b:g}" for b in ex.bounds)
             raised = (f"autograd's answer left [{low}, {high}] (there it gives "

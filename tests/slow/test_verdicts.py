@@ -80,6 +80,13 @@ def test_answers_rounded_for_display_are_judged_as_float32_and_coarser_ones_told
     assert "your answers are rounded to 4 decimals" in coarse.message and ".half()" not in coarse.message
 
 
+def test_a_gradcheck_inside_the_function_is_unproven_and_told_so(grade_file, sin):
+    autograd = _autograd(grade_file(VERDICT / "gradchecks_inside_the_function.py", sin))
+    assert autograd.data["verdicts"].keys() == {"raised"}
+    assert "checks autograd against finite differences (torch.autograd.gradcheck)" in autograd.message
+    assert "an assert on its range" not in autograd.message
+
+
 def test_a_check_of_the_answers_range_is_unproven_and_told_so(grade_file, sin):
     """rt133's honest assert that |grad| <= 1 fails under the secret: unproven, as any check of
     autograd's answer is, but told of the range, not of a formula."""
