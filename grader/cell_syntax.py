@@ -47,12 +47,25 @@ _RUN_SOURCE = """def _ipython_run(line, namespace):
         sys.argv[:] = argv
     namespace.update({k: v for k, v in found.items() if not (k.startswith("__") and k.endswith("__"))})
 """
+# `NAME = %timeit -o STATEMENT`: IPython's TimeitResult of the statement, run once here (IPython runs
+# it thousands of times): hn122's `t = %timeit -o f(x)` then `t.average` was None's AttributeError, 0/10.
+_TIMEIT_SOURCE = """def _ipython_timeit(statement, namespace):
+    import time
+    code = compile(statement, "<timeit>", "exec")
+    started = time.perf_counter()
+    exec(code, namespace)
+    took = time.perf_counter() - started
+    from IPython.core.magics.execution import TimeitResult
+    return TimeitResult(1, 1, took, took, [took], 0.0, 3)
+"""
 # What the script runs before the first cell, on one line: IPython's display() where there is no
 # IPython (as print of its repr, the text/plain IPython shows), and %run's work (_ran), after the
 # notebook's future imports, which Python takes only at the top of a file.
 DISPLAY = ('__import__("builtins").display = lambda *objects, **options: print(*map(repr, objects)); '
            f'__import__("builtins")._ipython_run = (lambda space: (exec({_RUN_SOURCE!r}, space), '
-           'space["_ipython_run"])[1])({})')
+           'space["_ipython_run"])[1])({}); '
+           f'__import__("builtins")._ipython_timeit = (lambda space: (exec({_TIMEIT_SOURCE!r}, space), '
+           'space["_ipython_timeit"])[1])({})')
 # IPython's output history, which a notebook's Restart & Run All fills in: the value of a cell that
 # ends in an expression (not None, and no `;` after it) becomes `_` (the older ones `__` and `___`,
 # unless the notebook bound those names itself), `_N` and `Out[N]` for the cell's execution count N.
@@ -84,6 +97,8 @@ _FUTURE = re.compile(r"from\s+__future__\s+import\b")
 # `%time STMT` and `NAME = %time EXPR` run the statement (IPython times it); what a shell escape
 # gives an assignment is a list of its output lines (none here), what another magic gives, None.
 _TIMED = re.compile(r"%time\s+(?P<statement>.+)")
+_TIMEIT_KEPT = re.compile(r"%timeit\s+(?=(?:-[nrp]\s*\d+\s+|-[qtc]\s+)*-o\s)(?:(?:-[nrp]\s*\d+|-[oqtc])\s+)+"
+                          r"(?P<statement>[^-\s].*)")
 _ASSIGNED = re.compile(r"(?P<target>[A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*(?P<value>[%!].*)")
 _HELP = re.compile(r"\?{1,2}\s*[\w.*]+|[\w.*]+(\(\))?\?{1,2}")
 # Prompts pasted with the code, which IPython strips where a cell's first line starts with one (the
@@ -222,6 +237,10 @@ def _as_python(stripped: str) -> str | None:
         return f"pass  # {stripped}"
     assigned = _ASSIGNED.fullmatch(stripped)
     if assigned:
+        kept = _TIMEIT_KEPT.fullmatch(assigned["value"])
+        if kept:
+            return _noted(f"{assigned['target']} = _ipython_timeit({kept['statement']!r}, globals())",
+                          assigned["value"])
         timed = _TIMED.fullmatch(assigned["value"])
         value = timed["statement"] if timed else "[]" if assigned["value"].startswith("!") else "None"
         return _noted(f"{assigned['target']} = {value}", assigned["value"] if not timed else "%time")

@@ -15,7 +15,8 @@ from grader import cell_syntax, submission
     ("%matplotlib inline\nimport torch", ["pass  # %matplotlib inline", "import torch"]),
     ("%time g = f(x)\nprint(g)", ["g = f(x)  # %time", "print(g)"]),
     ("g = %time f(x)", ["g = f(x)  # %time"]),
-    ("files = !ls\nt = %timeit -o f(x)", ["files = []  # !ls", "t = None  # %timeit -o f(x)"]),
+    ("files = !ls\nt = %timeit -o f(x)",
+     ["files = []  # !ls", "t = _ipython_timeit('f(x)', globals())  # %timeit -o f(x)"]),
     ("torch.sin?\n?torch.sin\nx.grad??", ["pass  # torch.sin?", "pass  # ?torch.sin", "pass  # x.grad??"]),
     ("try:\n    import d2l\nexcept ImportError:\n    !pip install d2l",
      ["try:", "    import d2l", "except ImportError:", "    pass  # !pip install d2l"]),
@@ -255,3 +256,14 @@ def test_a_notebook_exported_as_a_script_runs_as_it_did_in_jupyter(tmp_path):
     plain = tmp_path / "plain.py"
     plain.write_bytes(b"x = 1\r\ny = 2")
     assert submission.read(plain).source == b"x = 1\r\ny = 2"
+
+
+def test_timeit_kept_with_o_is_ipythons_result_of_one_run():
+    """hn122: `t = %timeit -o f(x)` then `t.average` was None's AttributeError, 0/10 for a notebook
+    that Jupyter runs. The statement runs once (IPython's thousands of runs are no part of a grade)."""
+    space: dict = {"calls": []}
+    exec(cell_syntax.DISPLAY, space)
+    lines, _ = cell_syntax.python_lines("t = %timeit -n 10 -r 3 -o calls.append(1)\nkept = t.average\n"
+                                        "u = %timeit f(x)")
+    exec(compile("\n".join(lines), "cell", "exec"), space)
+    assert space["calls"] == [1] and space["kept"] >= 0 and "per loop" in str(space["t"]) and space["u"] is None
