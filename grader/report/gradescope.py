@@ -112,7 +112,7 @@ def _summary(outcome: Outcome, picture: Path | None, backward: Path | None = Non
             data = base64.b64encode(path.read_bytes()).decode()
             lines.append(f'<img alt="{alt}" style="max-width:100%" src="data:image/png;base64,{data}">')
     lines.append(f"<p>Each check below says what we tried, what came back and what to do. Grid seed "
-                 f"{outcome.seed}: the same file always gets the same grade.</p>")
+                 f"{outcome.seed}: the same file is graded on the same inputs every time it is submitted.</p>")
     return "\n".join(lines)
 
 
