@@ -56,7 +56,8 @@ def test_a_function_with_no_values_to_judge_is_no_suspect(tmp_path):
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
     assert [f.student for f in built.look] == ["bob"]
     assert [(s.student, s.verdict) for s in built.roster] == [("bob", "unproven"), ("carol", "unjudged")]
-    assert "| no values to judge (an error, None or another type on every input) | 1 |" in summary.markdown(built)
+    said = summary.markdown(built)
+    assert "| no values to judge (an error, None or another type on every input) | `unjudged` | 1 |" in said
     assert 'class="badge v-unjudged"' in html_page(built)
 
 
