@@ -255,8 +255,8 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                        advice="Give your module another name (deriv.py, say) and import that.")
     if error.type in ("ModuleNotFoundError", "ImportError"):
         cause = ("The grader has torch, numpy, matplotlib and IPython (and what they need), not d2l or other course "
-                 "packages, and it grades your file alone: a module of your own beside it (helpers.py, say) is not "
-                 "there either.")
+                 "packages, and it grades your file alone: a module of your own beside it (helpers.py, say), even "
+                 "one you submitted with it, is not there either.")
         advice = ("Import only those, and copy what you need from your own modules into a cell. " + _RUN_ALL
                   if notebook else "Import only those, copy what you need from your own modules into this file, and "
                   "put plotting or demo code under `if __name__ == \"__main__\":` so it does not run when graded.")
@@ -289,8 +289,8 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                                                     ", or put it under `if __name__ == \"__main__\":`."))
     if error.type == "FileNotFoundError":  # (a helper's settings.json beside the file was told of the top level)
         return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
-                       cause="The grader runs your file alone, in an empty folder of its own: files beside it on "
-                             "your machine (data, settings) are not there.",
+                       cause="The grader runs your file alone, in an empty folder of its own: files beside it (data, "
+                             "settings), on your machine or among the files you submitted, are not there.",
                        advice="Put what your file reads into the file itself (a dict or a list), or make it in "
                               f"code; the grader needs only {ex.function}.")
     known = feedback.explain_error(error, ex)
