@@ -360,9 +360,11 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         pending = {j.student for j in todo if j.student not in graded and not (batch.is_current(
             j, args.out, ex, seed, args.device, key, plot=not args.no_plot) and (
                 not args.force or batch.written_since(j, args.out, began)))}
-        gradebook, _, page, _ = _write_class(args, ex, jobs, key, pending)
+        gradebook, _, page, tally = _write_class(args, ex, jobs, key, pending)
         print(f"grader: {len(pending)} of {len(jobs)} students not graded yet: status not_graded in {gradebook} and "
               f"{page}, which hold the others' results", file=sys.stderr)
+        _what_needs_you(args, ex, jobs, sorted(j.student for j in absent if not batch.handed_in_nothing(j)),
+                        gradebook, tally)
         raise
     gradebook, md, page, tally = _write_class(args, ex, jobs, key, set())
     # (ux119: "2 with no file to grade" said of students who handed in two files, each scored 0 in the
@@ -374,6 +376,21 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
           f"{md}")
     if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)
         print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 40) for s in again])}")
+    _what_needs_you(args, ex, jobs, unclear, gradebook, tally)
+    if tally.grader_errors:
+        # The grader's own failures are no student's score: a run that gave some is not done.
+        print(f"grader: the grader itself failed on {tally.grader_errors} student(s) (status grader_error in "
+              f"{gradebook.name}); see their result.json where there is one (none where the worker grading them "
+              "died twice), then run the same command again: it grades only them", file=sys.stderr)
+        return EXIT_GRADER
+    return EXIT_OK
+
+
+def _what_needs_you(args: argparse.Namespace, ex: Exercise, jobs: list[Job], unclear: list[str], gradebook: Path,
+                    tally: Tally) -> None:
+    """The lines on stderr that name students a TA must see to (a stopped batch's too: ux120's had none)."""
+    from grader import batch, safe_text
+
     if unclear:
         print(f"grader: not graded, their files need you first (several, an archive, no Python, a name it cannot "
               f"use: the note in {gradebook.name} says which and what to do; 0 until then): "
@@ -390,13 +407,6 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     for name, count in tally.elsewhere.most_common():
         print(f"grader: {count} of {len(jobs)} students' files are for another exercise, {name} (its function, or "
               f"its answer): was --exercise {ex.name} right? (--exercise {name} grades against it)", file=sys.stderr)
-    if tally.grader_errors:
-        # The grader's own failures are no student's score: a run that gave some is not done.
-        print(f"grader: the grader itself failed on {tally.grader_errors} student(s) (status grader_error in "
-              f"{gradebook.name}); see their result.json where there is one (none where the worker grading them "
-              "died twice), then run the same command again: it grades only them", file=sys.stderr)
-        return EXIT_GRADER
-    return EXIT_OK
 
 
 def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client: Client | None,
