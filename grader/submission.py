@@ -183,8 +183,9 @@ def _surest(paths: list[Path], function: str) -> list[Path]:
 
 
 def _defined_as(path: Path, function: str) -> str | None:
-    """The file's last top-level def of `function` (within an if or a try too), as its syntax tree
-    (neither comments, spacing nor line numbers count); None where there is none to read."""
+    """The file's last top-level binding of `function` (a def, or an assignment after it: rt154's
+    scratch.py copied the notebook's def, then rebound the name to cos), within an if or a try too,
+    as its syntax tree (neither comments, spacing nor line numbers count); None where there is none."""
     try:
         tree = ast.parse(read(path).source)
     except (SubmissionError, SyntaxError, ValueError, RecursionError, MemoryError):
@@ -193,6 +194,10 @@ def _defined_as(path: Path, function: str) -> str | None:
     while statements:
         node = statements.pop()
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function:
+            return ast.dump(node)
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == function for t in targets):
             return ast.dump(node)
         if isinstance(node, ast.If | ast.Try | ast.With):
             statements += [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),

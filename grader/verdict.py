@@ -340,11 +340,16 @@ def _rounded_within(values: np.ndarray, atol: float) -> bool:
 
 
 def decimal_places(values: np.ndarray) -> int | None:
-    """The fewest decimals (at most seven) that write every value exactly, as round(v, d) leaves it;
-    None where there are none, or none that do."""
+    """The fewest decimals (at most seven) that write every value exactly, as round(v, d) leaves it,
+    where float64 holds a thousand numbers or more between two such decimals at each value (so that
+    an unrounded answer is one by chance once in a thousand, an element); None where there are none,
+    or none that do. Beyond that, float64 has no digits that far down: rt154's exercise of 10⁹·sin
+    had autograd's exact answers taken for numbers of seven decimals, and judged as float32's."""
     if values.size == 0 or not np.isfinite(values).all():
         return None
-    return next((d for d in range(8) if np.array_equal(np.round(values, d), values)), None)
+    fine = np.spacing(np.abs(values)) * 1000
+    return next((d for d in range(8) if np.all(fine < 10.0 ** -d) and np.array_equal(np.round(values, d), values)),
+                None)
 
 
 def _carried(r: CaseResult, moved: np.ndarray, plain: np.ndarray) -> str:

@@ -2200,3 +2200,15 @@ def test_an_honest_answer_just_past_a_bound_under_the_secret_is_judged_whatever_
         obs = Observations(load=LoadResult(True), cases=(result,), planned=(case,), secret=key)
         assert checks._judged_case(result, obs, sin).verdict == verdict.PROVEN, seed
     assert found >= 5
+
+
+def test_decimals_are_read_only_where_float64_has_digits_that_far_down():
+    """hn122's torch.round(g, decimals=6) is six decimals; rt154's exact autograd answers near 10⁹ had
+    no digits below 10⁻⁷ and were taken for numbers of seven decimals (judged as float32's, 8.26/10)."""
+    from grader.verdict import decimal_places
+
+    assert decimal_places(np.array([0.476082, -0.1395])) == 6
+    assert decimal_places(np.array([1.2393, -0.1395])) == 4
+    assert decimal_places(np.array([0.4760824530105313])) is None
+    assert decimal_places(np.array([1e9 + 1 / 3, 3e9 + 2 / 3])) is None  # (no digits that far down: not rounded)
+    assert decimal_places(np.array([], dtype=np.float64)) is None and decimal_places(np.array([np.nan])) is None

@@ -343,10 +343,14 @@ def test_a_notebook_is_graded_by_its_code_cells_and_a_nested_or_uppercase_file_i
     (folder / "nina").mkdir()  # (ux120) a scratch .py of another answer beside the notebook: two answers
     (folder / "nina" / "hw2.ipynb").write_bytes(notebook.read_bytes())
     (folder / "nina" / "scratch.py").write_text("import torch\n\ndef get_derivative(x):\n    return torch.cos(x)\n")
+    (folder / "omar").mkdir()  # (rt154) the notebook's def copied, then the name bound to another answer
+    (folder / "omar" / "hw.ipynb").write_bytes(notebook.read_bytes())
+    (folder / "omar" / "hw.py").write_text(script + "\nget_derivative = torch.cos\n")
     jobs = {job.student: job for job in batch.discover(folder, function="get_derivative")}
     assert {name: job.path.relative_to(folder).as_posix() for name, job in jobs.items() if job.path} == {
         "dave": "dave/hw/deep/sol.py", "frank": "frank.ipynb", "bob": "bob.py", "erin": "erin/work.py"}
     assert jobs["nina"].problem == "both files define get_derivative(x): hw2.ipynb, scratch.py; keep one"
+    assert jobs["omar"].path is None and jobs["omar"].problem.startswith("both files define")
 
 
 def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_path):
