@@ -179,17 +179,17 @@ _DEFERRED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
-def _signals_after() -> Iterator[None]:
-    """Ctrl-C (and the batch's SIGTERM and SIGHUP) while hypothesis runs, answered once it is done:
-    its KeyboardInterrupt raised inside hypothesis's engine left that engine broken, so that a batch
-    stopped while it drew the grids ended as the grader's own failure (an AssertionError, status 3),
-    or, raised in hypothesis's gc callback, was ignored and the batch went on; a search's was taken
-    for the student's failure. Where Python runs a handler of its own (the main thread only)."""
+def _signals_after(deferred: tuple[int, ...] = _DEFERRED, caught: list[int] | None = None) -> Iterator[None]:
+    """Ctrl-C (and the batch's SIGTERM and SIGHUP: `deferred`) while hypothesis runs, answered once
+    it is done, the signals meanwhile put in `caught`: a KeyboardInterrupt raised inside hypothesis's
+    engine left that engine broken, so that a batch stopped while it drew the grids ended as the
+    grader's own failure (an AssertionError, status 3), or, raised in hypothesis's gc callback, was
+    ignored and the batch went on. Where Python runs a handler of its own (the main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    caught: list[int] = []
-    handlers = {signum: signal.getsignal(signum) for signum in _DEFERRED}
+    caught = [] if caught is None else caught
+    handlers = {signum: signal.getsignal(signum) for signum in deferred}
     for signum, handler in handlers.items():
         if callable(handler):
             signal.signal(signum, lambda number, _frame: caught.append(number))
@@ -232,6 +232,10 @@ def _no_local_constants() -> Iterator[None]:
 
 class _Failed(AssertionError):
     pass
+
+
+class _Stopping(Exception):
+    """Raised in a search's test once Ctrl-C came: hypothesis ends without another of the student's calls."""
 
 
 @dataclass
@@ -298,12 +302,15 @@ def _search(strategy: SearchStrategy[GridCase], seed_value: int, examples: int, 
 
     step = _SEARCHES.setdefault(key, _Step())
     position = 0
+    stopping: list[int] = []  # Ctrl-C meanwhile: no more of the student's calls (see below)
 
     @seed(seed_value)
     @_settings(examples, "generate shrink")
     @given(strategy)
     def probe(case: GridCase) -> None:
         nonlocal step, position
+        if stopping:
+            raise _Stopping()
         if position < len(answered) and step.case is not None and _same(step.case, case):
             failed = answered[position]
         else:
@@ -316,8 +323,11 @@ def _search(strategy: SearchStrategy[GridCase], seed_value: int, examples: int, 
         if failed:
             raise _Failed()
 
-    # hypothesis re-raises our failure (or reports it flaky): both are expected here.
-    with _signals_after(), contextlib.suppress(Exception), _no_local_constants():
+    # hypothesis re-raises our failure (or reports it flaky): both are expected here. Ctrl-C (in
+    # `grader check`) ends the search at the next case, then is raised: a search runs the student's
+    # calls, seconds each at worst. The batch's SIGTERM is not held back here: its worker must close
+    # the sandbox within stop_pool's grace, and takes no next job.
+    with _signals_after((signal.SIGINT,), stopping), contextlib.suppress(Exception), _no_local_constants():
         probe()
     step.ended = step.case is None
 

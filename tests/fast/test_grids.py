@@ -149,3 +149,24 @@ def test_ctrl_c_while_hypothesis_draws_is_raised_once_the_draw_is_done():
         grids.draw(st.integers(0, 10**6).map(interrupted), 40, 1)  # type: ignore[arg-type]
     assert len(grids.draw(st.integers(0, 10**6), 40, 1)) == 40  # type: ignore[arg-type]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_during_a_search_ends_it_at_the_next_case_and_is_raised():
+    """A search runs the student's calls (seconds each at worst): Ctrl-C inside hypothesis's engine was
+    taken for a failure of the search's and swallowed, and the check went on."""
+    import signal
+
+    import pytest
+
+    calls = []
+
+    def fails(case):
+        calls.append(case)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+        return bool((np.abs(case.values) > 1).any())
+
+    with pytest.raises(KeyboardInterrupt):
+        grids.shrink(_strategy(), fails, 7, 48)
+    assert len(calls) == 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
