@@ -303,18 +303,23 @@ def _search(strategy: SearchStrategy[GridCase], seed_value: int, examples: int, 
     step = _SEARCHES.setdefault(key, _Step())
     position = 0
     stopping: list[int] = []  # Ctrl-C meanwhile: no more of the student's calls (see below)
+    stopped: list[BaseException] = []  # raised in a call: hypothesis must not swallow it
 
     @seed(seed_value)
     @_settings(examples, "generate shrink")
     @given(strategy)
     def probe(case: GridCase) -> None:
         nonlocal step, position
-        if stopping:
+        if stopping or stopped:
             raise _Stopping()
         if position < len(answered) and step.case is not None and _same(step.case, case):
             failed = answered[position]
         else:
-            failed = answer(case)
+            try:
+                failed = answer(case)
+            except (SystemExit, KeyboardInterrupt) as stop:  # (a worker's SIGTERM, as the student's call ran)
+                stopped.append(stop)
+                raise _Stopping() from None
             if step.case is None and _steps[0] < _MAX_STEPS:
                 step.case = case
                 _steps[0] += 1
@@ -329,6 +334,8 @@ def _search(strategy: SearchStrategy[GridCase], seed_value: int, examples: int, 
     # the sandbox within stop_pool's grace, and takes no next job.
     with _signals_after((signal.SIGINT,), stopping), contextlib.suppress(Exception), _no_local_constants():
         probe()
+    if stopped:
+        raise stopped[0]
     step.ended = step.case is None
 
 

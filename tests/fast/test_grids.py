@@ -170,3 +170,19 @@ def test_ctrl_c_during_a_search_ends_it_at_the_next_case_and_is_raised():
         grids.shrink(_strategy(), fails, 7, 48)
     assert len(calls) == 2
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_stop_raised_in_a_searchs_call_ends_the_search_and_is_raised():
+    """A batch worker's SIGTERM raises SystemExit where the student's call is waited on: hypothesis took
+    it for a failure of the search's, swallowed it, and the worker graded on past stop_pool's grace."""
+    import pytest
+
+    calls = []
+
+    def stopped(case):
+        calls.append(case)
+        raise SystemExit(143)
+
+    with pytest.raises(SystemExit):
+        grids.shrink(_strategy(), stopped, 11, 48)
+    assert len(calls) == 1
