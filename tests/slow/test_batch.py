@@ -73,7 +73,7 @@ def test_batch_writes_results_gradebook_and_summary(classroom, tmp_path):
     summary = (out / "summary.md").read_text()
     # cheat_cos and mallory (mistake_returns_y's values are y's: wrong values, no suspect)
     assert "autograd not shown (cos, a mixture, answers kept from earlier calls, or a check that failed under the "\
-           "canary) | 2" in summary and "mistake_returns_y:" not in summary.split("## Look at these")[1]
+           "canary) | `unproven` | 2" in summary and "mistake_returns_y:" not in summary.split("## Look at these")[1]
     assert "copycat, honest_backward" in summary  # identical once comments are dropped
     look = summary.split("## Look at these")[1].split("\n## ")[0]  # for the TA: no autograd, or sandbox events
     mallory = next(line for line in look.splitlines() if line.startswith("- mallory: "))
