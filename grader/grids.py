@@ -235,7 +235,8 @@ class _Failed(AssertionError):
 
 
 class _Stopping(Exception):
-    """Raised in a search's test once Ctrl-C came: hypothesis ends without another of the student's calls."""
+    """Raised in a search's test once Ctrl-C came, or a stop was raised in a call: hypothesis ends
+    without another of the student's calls, and the stop is raised after it."""
 
 
 @dataclass
