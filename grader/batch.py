@@ -760,9 +760,10 @@ NOT_GRADED_NOTE = "not graded yet: the batch stopped before this student; run th
 
 
 def not_graded_row(job: Job, exercise: Exercise) -> dict[str, Any]:
-    """The row of a student the batch was stopped before (Ctrl-C, SIGTERM): no score yet, whatever an
-    earlier run left in OUT (a file handed in again since: its old result would read as current)."""
-    return {"student": job.student, "score": 0.0, "max_score": exercise.max_score, "status": "not_graded",
+    """The row of a student the batch was stopped before (Ctrl-C, SIGTERM): no score yet (an empty
+    cell, not a 0 an LMS would take for a grade: rt154), whatever an earlier run left in OUT (a file
+    handed in again since: its old result would read as current)."""
+    return {"student": job.student, "score": "", "max_score": exercise.max_score, "status": "not_graded",
             "duration_s": "", "sha256": "", "note": NOT_GRADED_NOTE}
 
 

@@ -166,7 +166,7 @@ def _gist(divergence: str) -> str:
 def _student(row: dict[str, Any], result: dict[str, Any] | None, out: Path | None) -> Student:
     folder = out / row["student"] if out is not None and result is not None else None
     files = tuple(name for name in LINKED if folder is not None and (folder / name).is_file())
-    return Student(row["student"], float(row["score"]), float(row["max_score"]), str(row["status"]),
+    return Student(row["student"], float(row["score"] or 0.0), float(row["max_score"]), str(row["status"]),
                    verdict(row, result), str(row.get("note") or ""), files)
 
 
@@ -314,7 +314,8 @@ def stopped(summary: Summary) -> str:
     its result)."""
     count = summary.verdicts["not_graded"]
     return (f"The batch was stopped before {count} of {len(summary.roster)} students: they are not graded yet "
-            "(status not_graded, 0 here); run the same command again to grade them.") if count else ""
+            "(status not_graded, no score in gradebook.csv, 0 in the figures here); run the same command again to "
+            "grade them.") if count else ""
 
 
 def markdown(summary: Summary) -> str:

@@ -231,13 +231,14 @@ def test_a_stopped_batchs_summary_says_whom_it_has_not_graded(tmp_path):
     """ux119: a batch stopped part way left the last run's summary, read as this run's; now the
     students it had not reached are not_graded, said at the top and kept out of the graded mean."""
     results = {"ann": result(10.0), "bob": None, "cy": None}
-    rows = [{"student": s, "score": r["score"] if r else 0.0, "max_score": 10.0,
+    rows = [{"student": s, "score": r["score"] if r else "", "max_score": 10.0,
              "status": r["status"] if r else "not_graded", "note": ""} for s, r in sorted(results.items())]
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
     assert built.verdicts["not_graded"] == 2 and built.look == []
     said = summary.markdown(built)
     assert said.splitlines()[2] == ("**The batch was stopped before 2 of 3 students: they are not graded yet (status "
-                                    "not_graded, 0 here); run the same command again to grade them.**")
+                                    "not_graded, no score in gradebook.csv, 0 in the figures here); run the same "
+                                    "command again to grade them.**")
     assert "(1 with a file the grader ran, whose mean is 10.00)" in said
     assert "The batch was stopped before 2 of 3 students" in html_page(built)
     assert "stopped" not in summary.markdown(build(tmp_path))
