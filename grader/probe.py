@@ -134,7 +134,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         failure = session.reply(limits.load_timeout_s, "the import of your file", parse_loaded)
     except SessionEnded as end:
         return replace(base, ended=end.ended)
-    if failure is not None:
+    if failure is not None and not failure.ok:
         return replace(base, load=failure)
     cases = [case for d in devices for case in plan.cases[d]]
     results: list[CaseResult] = []
@@ -146,7 +146,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         ended, plot = end.ended, None
         ended_case = cases[len(results)] if len(results) < len(cases) else None
     return replace(
-        base, load=LoadResult(True), cases=tuple(results), planned=tuple(cases), secret=secret, ended=ended,
+        base, load=failure or LoadResult(True), cases=tuple(results), planned=tuple(cases), secret=secret, ended=ended,
         ended_case=ended_case, plot=plot,
     )
 

@@ -248,12 +248,16 @@ def parse_confined(reply: dict[str, Any], _: bytes) -> tuple[str, ...]:
 
 
 def parse_loaded(reply: dict[str, Any], _: bytes) -> LoadResult | None:
-    """Why the file did not load (None when it did). Sent after the student's file ran, so
+    """Why the file did not load (None when it did), or what its import raised after it defined the
+    function (a LoadResult that is ok, with the error). Sent after the student's file ran, so
     validated like any other reply. (Its events come over the record channel, as they happen:
     Session.events.)"""
     if reply.get("event") not in ("ready", "load_error"):
         raise ProtocolError("something other than the outcome of the import")
-    return None if reply.get("event") == "ready" else _load_failure(reply)
+    if reply.get("event") == "ready":
+        raised = reply.get("raised")
+        return None if raised is None else LoadResult(ok=True, error=parse_error(raised))
+    return _load_failure(reply)
 
 
 def _load_failure(reply: dict[str, Any]) -> LoadResult:
