@@ -232,13 +232,17 @@ def test_junit_has_a_test_case_per_check_and_the_failure_text(tmp_path):
     assert any(c["held_back"] for c in data["checks"])  # (cheat_cos's)
 
 
+def _loads_of_notebook(name: str, out: Path) -> dict:
+    """The loads check of a notebook fixture graded into `out`."""
+    done = run("grade", str(ROOT / "tests" / "fixtures" / "notebook" / name), "--out", str(out), "--no-plot")
+    assert done.returncode == 0, done.stderr
+    return next(c for c in result(out)["checks"] if c["name"] == "loads")
+
+
 def test_a_notebooks_error_is_placed_by_its_cell_and_told_to_run_all(tmp_path):
     """ux111: "NameError: name 'plt' is not defined at line 11", a line of the exported script, then
     the advice to put code under `if __name__ == "__main__":`, which no notebook has."""
-    notebook = ROOT / "tests" / "fixtures" / "notebook" / "runs_a_cell_before_its_import.ipynb"
-    done = run("grade", str(notebook), "--out", str(tmp_path), "--no-plot")
-    assert done.returncode == 0, done.stderr
-    loads = next(c for c in result(tmp_path)["checks"] if c["name"] == "loads")
+    loads = _loads_of_notebook("runs_a_cell_before_its_import.ipynb", tmp_path)
     assert "name 'plt' is not defined at line 1 of code cell 3 (`plt.plot(" in loads["message"], loads["message"]
     assert "Restart & Run All" in loads["message"] and "__main__" not in loads["message"]
 
@@ -246,10 +250,7 @@ def test_a_notebooks_error_is_placed_by_its_cell_and_told_to_run_all(tmp_path):
 def test_a_notebook_that_stops_at_a_first_try_cell_is_told_to_fix_or_delete_it(tmp_path):
     """hn122: a first try's plt.plot(x, y) of a tensor that requires grad, left above the cell that
     redoes it right, was told of imports and packages only your machine has."""
-    notebook = ROOT / "tests" / "fixtures" / "notebook" / "stops_at_a_first_try_cell.ipynb"
-    done = run("grade", str(notebook), "--out", str(tmp_path), "--no-plot")
-    assert done.returncode == 0, done.stderr
-    loads = next(c for c in result(tmp_path)["checks"] if c["name"] == "loads")
+    loads = _loads_of_notebook("stops_at_a_first_try_cell.ipynb", tmp_path)
     assert "at line 3 of code cell 3 (`plt.plot(x, y)   # first try`)" in loads["message"], loads["message"]
     assert "Restart & Run All stops at that cell" in loads["message"] and "packages" not in loads["message"]
     assert "delete it if a later cell redoes it right" in loads["message"]
