@@ -11,7 +11,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,19 +190,7 @@ def _defined_as(path: Path, function: str) -> str | None:
         tree = ast.parse(read(path).source)
     except (SubmissionError, SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    statements = list(tree.body)
-    while statements:
-        node = statements.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function:
-            return ast.dump(node)
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
-            node, ast.AnnAssign) else []
-        if any(isinstance(t, ast.Name) and t.id == function for t in targets):
-            return ast.dump(node)
-        if isinstance(node, ast.If | ast.Try | ast.With):
-            statements += [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
-                           *(s for handler in getattr(node, "handlers", []) for s in handler.body)]
-    return None
+    return next((ast.dump(node) for node in _bindings(tree, function)), None)
 
 
 def is_blank(source: bytes) -> bool:
@@ -339,19 +327,27 @@ def definition(path: Path, function: str, compiles: bool = False) -> int:
         pattern = rf"^\s*(async\s+)?def\s+{re.escape(function)}\s*\("
         return DEFINED if re.search(pattern.encode(), raw, re.MULTILINE) else NONE
     found = NONE
+    for node in _bindings(tree, function):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            return DEFINED
+        found = BOUND
+    return found
+
+
+def _bindings(tree: ast.Module, function: str) -> Iterator[ast.stmt]:
+    """The statements that bind `function` at the file's top level (within an if, a try or a with
+    too: a def, or an assignment of a value), the last of the file's own first."""
     statements = list(tree.body)
     while statements:
         node = statements.pop()
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function:
-            return DEFINED
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
             node, ast.AnnAssign) and node.value is not None else []
-        if any(isinstance(t, ast.Name) and t.id == function for t in targets):
-            found = BOUND
+        if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function) or \
+                any(isinstance(t, ast.Name) and t.id == function for t in targets):
+            yield node
         if isinstance(node, ast.If | ast.Try | ast.With):
             statements += [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
                            *(s for handler in getattr(node, "handlers", []) for s in handler.body)]
-    return found
 
 
 def refusal(path: Path) -> str:
