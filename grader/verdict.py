@@ -318,17 +318,14 @@ def _precision(r: CaseResult, moved: np.ndarray, ex: Exercise, plain: np.ndarray
     1/10 (a red team). Judged as float32, as x.float() cast back is; correctness still charges the
     precision lost, so a formula gains nothing here that float32 numbers do not."""
     carried = _carried(r, moved, plain)
-    if carried == "float64" == r.case.dtype and "float32" in ex.tolerances and \
-            not _close(plain, truth, ex.tolerance("float64")) and _close(plain, truth, ex.tolerance("float32")):
-        return "float32"
-    if carried == "float64" == r.case.dtype and "float32" in ex.tolerances and \
-            _rounded_within(moved, ex.tolerance("float32").atol):
-        # Answers rounded to a few decimals (torch.round(x.grad, decimals=6), "for display"), that
-        # float32's tolerance covers: judged as float32 numbers are. Judged to float64's, an input
-        # whose plain answer the rounding left exact (cos(0) = 1) was "computed in half precision",
-        # 1/10 and a suspect (hn122). Correctness still charges what the rounding lost.
-        return "float32"
-    return carried
+    if carried != "float64" or r.case.dtype != "float64" or "float32" not in ex.tolerances:
+        return carried
+    float32_only = not _close(plain, truth, ex.tolerance("float64")) and _close(plain, truth, ex.tolerance("float32"))
+    # Or answers rounded to a few decimals (torch.round(x.grad, decimals=6), "for display"), that
+    # float32's tolerance covers: judged as float32 numbers are. Judged to float64's, an input whose
+    # plain answer the rounding left exact (cos(0) = 1) was "computed in half precision", 1/10 and a
+    # suspect (hn122). Correctness still charges what the rounding lost.
+    return "float32" if float32_only or _rounded_within(moved, ex.tolerance("float32").atol) else carried
 
 
 def _rounded_within(values: np.ndarray, atol: float) -> bool:
