@@ -287,35 +287,35 @@ def results_key(out: Path) -> bytes:
 _KEY_BYTES = 32
 
 
-def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str, key: bytes,
-               plot: bool = False) -> bool:
-    """Whether OUT/<student>/result.json is a result this batch signed that already grades this very
-    file with these settings; with `plot`, one whose grading drew its plots (ux118: a run with plots
-    after a --no-plot one said "3 already graded" and drew none)."""
+CURRENT, CHANGED = "current", "changed"  # (standing's answers; "" for a result to make afresh)
+
+
+def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, key: bytes, plot: bool = False) -> str:
+    """CURRENT where OUT/<student>/result.json is a result this batch signed that already grades this
+    very file with these settings (with `plot`, one whose grading drew its plots: ux118's run with
+    plots after a --no-plot one said "3 already graded" and drew none); CHANGED where it is one of
+    another file of the student's than the one there now (a resubmission: ux119's rerun regraded one
+    without saying whose); else "". The result and the file are read once for both."""
     if job.path is None:
-        return False
+        return ""
     recorded = result_json.signed(out / job.student / "result.json", key)
     if recorded is None:
-        return False
+        return ""
     try:
-        expected = cache_key(read(job.path).sha256, exercise, seed, device)
+        sha256 = read(job.path).sha256
     except (OSError, SubmissionError):
-        return False
+        return ""
     # The grader's own failure is no grade: a rerun tries that submission again.
-    return bool(recorded.get("cache_key") == expected and recorded.get("status") != "grader_error"
-                and (not plot or recorded.get("plotted", True)))
+    if (recorded.get("cache_key") == cache_key(sha256, exercise, seed, device)
+            and recorded.get("status") != "grader_error" and (not plot or recorded.get("plotted", True))):
+        return CURRENT
+    return CHANGED if recorded.get("submission", {}).get("sha256") != sha256 else ""
 
 
-def handed_in_again(job: Job, out: Path, key: bytes) -> bool:
-    """Whether OUT holds a result this batch signed for another file of the student's than the one
-    there now (a resubmission: ux119's rerun regraded one without saying whose)."""
-    recorded = result_json.signed(out / job.student / "result.json", key)
-    if recorded is None or job.path is None:
-        return False
-    try:
-        return bool(recorded.get("submission", {}).get("sha256") != read(job.path).sha256)
-    except (OSError, SubmissionError):
-        return False
+def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str, key: bytes,
+               plot: bool = False) -> bool:
+    """Whether the student's result already grades this very file with these settings (standing)."""
+    return standing(job, out, exercise, seed, device, key, plot) == CURRENT
 
 
 def written_since(job: Job, out: Path, when: float) -> bool:

@@ -325,9 +325,10 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     key = batch.results_key(args.out)
     # (a student with no file has nothing to run: counted on every rerun, the bar showed work done, ux118)
     absent = [j for j in jobs if j.path is None]
-    todo = [j for j in jobs if j.path is not None and (args.force or not batch.is_current(
-        j, args.out, ex, seed, args.device, key, plot=not args.no_plot))]
-    again = sorted(j.student for j in todo if batch.handed_in_again(j, args.out, key))  # (before they are rewritten)
+    standing = {j.student: batch.standing(j, args.out, ex, seed, args.device, key, plot=not args.no_plot)
+                for j in jobs if j.path is not None}  # (before this run rewrites any)
+    todo = [j for j in jobs if j.path is not None and (args.force or standing[j.student] != batch.CURRENT)]
+    again = sorted(j.student for j in todo if standing[j.student] == batch.CHANGED)
     try:
         client = batch.dask_client(args.scheduler) if todo and args.scheduler else None
     except batch.MissingExtra as err:
