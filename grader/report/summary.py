@@ -323,7 +323,8 @@ def markdown(summary: Summary) -> str:
     mean = sum(summary.scores) / n if n else 0.0
     graded = graded_apart(summary)
     apart = f" ({graded[0]} with a file the grader ran, whose mean is {graded[1]:.2f})" if graded else ""
-    lines = [f"# Batch summary: {summary.exercise}", ""] + ([f"**{stopped(summary)}**", ""] if stopped(summary) else [])
+    banner = stopped(summary)
+    lines = [f"# Batch summary: {summary.exercise}", ""] + ([f"**{banner}**", ""] if banner else [])
     lines += [f"{n} students, mean score {mean:.2f} / {summary.max_score:g}{apart}.", "", "## Scores", "", "```"]
     widest = max((c for _, c in bins(summary)), default=1) or 1
     lines += [f"{label:>9}  {'█' * round(30 * count / widest):<30} {count}" for label, count in bins(summary)]
