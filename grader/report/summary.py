@@ -83,7 +83,15 @@ class Summary:
 
     @property
     def scores(self) -> list[float]:
-        return [s.score for s in self.roster]
+        """The students' scores, those not graded yet left out: they have none (an empty cell in
+        gradebook.csv), and a 0 for each in a stopped batch's histogram and mean read as a class that
+        failed (ux120)."""
+        return [s.score for s in self.roster if s.verdict != "not_graded"]
+
+    def counted(self) -> str:
+        """What the mean is over, where the batch was stopped before some students ("" where not)."""
+        n = len(self.scores)
+        return f" over the {n} graded" if n < len(self.roster) else ""
 
 
 def verdict(row: dict[str, Any], result: dict[str, Any] | None) -> str:
@@ -314,8 +322,8 @@ def stopped(summary: Summary) -> str:
     its result)."""
     count = summary.verdicts["not_graded"]
     return (f"The batch was stopped before {count} of {len(summary.roster)} students: they are not graded yet "
-            "(status not_graded, no score in gradebook.csv, 0 in the figures here); run the same command again to "
-            "grade them.") if count else ""
+            "(status not_graded, no score in gradebook.csv, left out of the figures here); run the same command "
+            "again to grade them.") if count else ""
 
 
 def markdown(summary: Summary) -> str:
@@ -325,7 +333,8 @@ def markdown(summary: Summary) -> str:
     apart = f" ({graded[0]} with a file the grader ran, whose mean is {graded[1]:.2f})" if graded else ""
     banner = stopped(summary)
     lines = [f"# Batch summary: {summary.exercise}", ""] + ([f"**{banner}**", ""] if banner else [])
-    lines += [f"{n} students, mean score {mean:.2f} / {summary.max_score:g}{apart}.", "", "## Scores", "", "```"]
+    lines += [f"{len(summary.roster)} students, mean score{summary.counted()} {mean:.2f} / {summary.max_score:g}"
+              f"{apart}.", "", "## Scores", "", "```"]
     widest = max((c for _, c in bins(summary)), default=1) or 1
     lines += [f"{label:>9}  {'█' * round(30 * count / widest):<30} {count}" for label, count in bins(summary)]
     lines += ["```", ""]

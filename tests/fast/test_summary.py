@@ -237,9 +237,12 @@ def test_a_stopped_batchs_summary_says_whom_it_has_not_graded(tmp_path):
     assert built.verdicts["not_graded"] == 2 and built.look == []
     said = summary.markdown(built)
     assert said.splitlines()[2] == ("**The batch was stopped before 2 of 3 students: they are not graded yet (status "
-                                    "not_graded, no score in gradebook.csv, 0 in the figures here); run the same "
-                                    "command again to grade them.**")
-    assert "(1 with a file the grader ran, whose mean is 10.00)" in said
+                                    "not_graded, no score in gradebook.csv, left out of the figures here); run the "
+                                    "same command again to grade them.**")
+    # (ux120: the histogram and mean had counted them as 0, a class that failed)
+    assert "3 students, mean score over the 1 graded 10.00 / 10." in said
+    assert " 9–10  " + "█" * 30 + " 1" in said and " 0–1  " + " " * 30 + " 0" in said
+    assert "<b>10.00</b><span>mean score of 10 over the 1 graded</span>" in html_page(built)
     assert "The batch was stopped before 2 of 3 students" in html_page(built)
     assert "stopped" not in summary.markdown(build(tmp_path))
 
