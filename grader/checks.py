@@ -128,9 +128,12 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
     if load.ok and load.error is not None:
         # Raised after the function was defined: the function was graded as the file stood there.
         raised = _load_error_finding(load.error, ex, obs.notebook)
-        return replace(raised, summary=f"{raised.summary} {ex.function} was defined above that line, "
-                                   f"so it was graded as {'the notebook' if obs.notebook else 'the file'} stood "
-                                   "there: only this check's point is lost.")
+        if obs.notebook:  # (every cell runs, as nbgrader's autograder runs them: sandbox/child.py's run_cells)
+            return replace(raised, summary=f"{raised.summary} The grader ran the notebook's other cells all the "
+                                           f"same, as nbgrader does, and graded {ex.function}: only this check's "
+                                           "point is lost.")
+        return replace(raised, summary=f"{raised.summary} {ex.function} was defined above that line, so it was "
+                                       "graded as the file stood there: only this check's point is lost.")
     if load.ok:
         # (not "(x)": a hunter's get_derivative(f, x) read that it defines get_derivative(x))
         return Finding("loads", True, 1.0, f"Your file loads and defines {ex.function}.")
@@ -322,8 +325,9 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
     if notebook:
         # (hn122: a first try's plt.plot(x, y) left above its fixed cell was told of imports and packages)
         return Finding("loads", False, 0.0, f"Running your notebook's code cells raised {error.headline()}{where}.",
-                       cause="Kernel > Restart & Run All stops at that cell, as the grader does: the cells below it "
-                             "do not run.",
+                       cause="Kernel > Restart & Run All stops at that cell, so the notebook run that way never "
+                             "reaches the cells below it. (The grader runs them all the same, as nbgrader does, but "
+                             "the cell itself stops at the line that raised.)",
                        advice=_RUN_ALL if error.type == "NameError" else  # (a cell run before its import's)
                        "Fix that cell (Python's message above says how), or delete it if a later cell redoes it "
                        "right; then run Kernel > Restart & Run All and check that it reaches the last cell.")

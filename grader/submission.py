@@ -259,6 +259,21 @@ _MOVED_FROM = re.compile(r"# \(moved here from code cell (\d{1,9}), line (\d{1,9
 _LINE = re.compile(r"\bline (\d{1,9})\b( of your file)?")
 
 
+_SCRIPT_LINE_END = re.compile(rb"\r\n|\r|\n")
+
+
+def cells_of(script: bytes) -> list[tuple[int, bytes]]:
+    """A script notebook_script wrote, cut where its code cells start: the line each part starts on
+    and its lines, the prelude (future imports, the notebook's names) first."""
+    parts: list[tuple[int, list[bytes]]] = [(1, [])]
+    for number, line in enumerate(_SCRIPT_LINE_END.split(script), 1):
+        if _CELL_MARK.fullmatch(line.decode("utf-8", "replace")):
+            parts.append((number + 1, []))
+        else:
+            parts[-1][1].append(line)
+    return [(first, b"\n".join(lines)) for first, lines in parts]
+
+
 def cell_places(script: bytes) -> dict[int, tuple[int, int]]:
     """For a script notebook_script wrote: each of its lines' code cell (counting code cells only,
     from 1) and line within that cell."""

@@ -8,15 +8,19 @@ Everything sent back is raw numbers plus plain JSON facts; the parent decides wh
 """
 
 from __future__ import annotations
+import __future__
 
 import contextlib
 import ctypes
 import faulthandler
+import functools
 import importlib.machinery
 import importlib.util
 import inspect
 import linecache
+import operator
 import os
+import re
 import resource
 import select
 import signal
@@ -33,7 +37,7 @@ import grader
 from grader.cell_syntax import unechoed
 from grader.observations import PROCESS_MODULES
 from grader.sandbox import canary, confine, protocol, trace, zygote
-from grader.submission import plots  # (here, before the audit hook: an import after it is recorded)
+from grader.submission import cells_of, plots  # (here, before the audit hook: an import after it is recorded)
 
 MAX_MESSAGE_CHARS = 2000
 
@@ -338,7 +342,10 @@ class Runner:
             # Under a name no student's file takes: as "submission", a notebook's `%%writefile
             # submission.py` then `from submission import get_derivative` imported the notebook itself,
             # half run (rt148: 0/10, where Jupyter runs it).
-            module = import_file(self.path, SUBMISSION_MODULE, register=True)
+            if Path(self.path).suffix.lower() == ".ipynb":
+                module = run_cells(self.path, SUBMISSION_MODULE, self.function_name)
+            else:
+                module = import_file(self.path, SUBMISSION_MODULE, register=True)
         except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are findings too
             # The function defined before the line that raised is graded as the file stood there, as
             # Jupyter's Run All stops there, and the loads point alone is lost: hn122's notebook whose
@@ -535,6 +542,42 @@ def import_file(path: str, name: str, register: bool) -> Any:
     if register:
         sys.modules[name] = module
     spec.loader.exec_module(module)
+    return module
+
+
+# Every future feature's compiler flag: those the notebook's prelude imports hold in each of its cells.
+_FUTURE_FLAGS = functools.reduce(operator.or_, (getattr(__future__, name).compiler_flag
+                                                for name in __future__.all_feature_names), 0)
+
+
+def run_cells(path: str, name: str, function: str) -> Any:
+    """Run a notebook's script (submission.notebook_script) as nbgrader's autograder runs a notebook:
+    each code cell on its own, in the one module `name` (registered in sys.modules), and the cells
+    below one that raised all the same (hn122's honest function below a first-try cell's error scored
+    0/10). Then raise, if any cell raised, the error to tell: the first, or where `function` is not
+    defined, that of a cell naming it (its def's own error, not an earlier cell's). An exit, an
+    interrupt or exhausted memory ends it at once, as import_file does."""
+    spec = importlib.util.spec_from_file_location(name, path, loader=importlib.machinery.SourceFileLoader(name, path))
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    namespace, flags = vars(module), 0
+    raised: list[tuple[bytes, Exception]] = []
+    for first, text in cells_of(Path(path).read_bytes()):
+        try:
+            # (the lines before the cell left blank: its errors and tracebacks name the script's lines)
+            code = compile(b"\n" * (first - 1) + text, path, "exec", flags=flags, dont_inherit=True)
+            flags |= code.co_flags & _FUTURE_FLAGS if first == 1 else 0
+            exec(code, namespace)
+        except MemoryError:
+            raise
+        except Exception as err:  # noqa: BLE001 - told once every cell has run
+            raised.append((text, err))
+    if raised:
+        if not callable(namespace.get(function)):
+            named = re.compile(rb"\b" + re.escape(function.encode()) + rb"\b")
+            raise next((err for text, err in raised if named.search(text)), raised[0][1])
+        raise raised[0][1]
     return module
 
 

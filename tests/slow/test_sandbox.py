@@ -216,3 +216,44 @@ def test_the_reference_pass_kept_by_another_thread_meanwhile_shifts_no_reply(gra
     monkeypatch.setattr(probe, "_REFERENCE_PASSES", KeptMeanwhile())
     outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin)
     assert outcome.status == "graded" and outcome.score == sin.max_score, outcome.grader_error
+
+
+def _notebook(path, *cells: str):
+    import json
+
+    path.write_text(json.dumps({"cells": [{"cell_type": "code", "source": c, "metadata": {}, "outputs": [],
+                                           "execution_count": None} for c in cells],
+                                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    return path
+
+
+HONEST_CELL = """def get_derivative(x: Tensor) -> Tensor:
+    x = x.detach().clone().requires_grad_(True)
+    torch.sin(x).sum().backward()
+    return x.grad"""
+UNANNOTATED = HONEST_CELL.replace(": Tensor) -> Tensor", ")")
+
+
+def test_a_notebooks_cells_below_an_error_run_as_nbgrader_runs_them(grade_file, sin, tmp_path):
+    """hn122: an honest function in a cell below a first-try cell's error scored 0/10 ("not defined"),
+    where nbgrader's autograder runs every cell; now it loses the loads point alone. A cell's syntax
+    error is that cell's, a future import holds in every cell, and an exit still ends the notebook."""
+    first_try = "x = torch.linspace(-5, 5, 9)\nplt.plot(x, torch.sin(x)[:3])  # first try"
+    cases = {
+        "error_above": ("from __future__ import annotations\nimport torch\nimport matplotlib.pyplot as plt",
+                        first_try, HONEST_CELL),
+        "syntax_above": ("from __future__ import annotations\nimport torch", "print('unclosed'", HONEST_CELL),
+        "def_raises": ("import torch", first_try, "@torch.no_gradd\n" + UNANNOTATED),
+        "exits_above": ("import torch", "exit()", UNANNOTATED),
+    }
+    graded = {name: grade_file(_notebook(tmp_path / f"{name}.ipynb", *cells), sin) for name, cells in cases.items()}
+    for name in ("error_above", "syntax_above"):
+        loads = graded[name].findings[0]
+        assert graded[name].score == 9.0 and not loads.passed, (name, loads.summary)
+        assert "The grader ran the notebook's other cells all the same" in loads.summary, loads.summary
+    assert "x and y must have same first dimension" in graded["error_above"].findings[0].summary
+    assert "syntax error on line 1 of code cell 2" in graded["syntax_above"].findings[0].summary
+    # Not defined: the def's own cell's error is told, not the first-try cell's above it.
+    assert graded["def_raises"].status == "load_error" and graded["def_raises"].score == 0.0
+    assert "no_gradd" in graded["def_raises"].findings[0].summary, graded["def_raises"].findings[0].summary
+    assert graded["exits_above"].status == "load_error" and "exit()" in graded["exits_above"].findings[0].summary
