@@ -100,6 +100,9 @@ def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True,
             f"{_fmt(first.value)} at x = {_fmt(sample)}, is not the gradient ({_fmt(want)})."))
     sentence, at, ref_at = (None, None, None) if unread else _first_difference(student, ref_steps, sample)
     if sentence is not None and right and proven:
+        by_hand = _by_hand(first, ref_steps, ex, sample)
+        if by_hand is not None:
+            return replace(base, divergence=by_hand, by_hand=True)
         # Another route to the right gradient (a norm instead of a sum of squares): not a mistake.
         if _route(student) == _route(ref_steps):  # "SinBackward0 where the reference's runs SinBackward0"
             return replace(base, description=f"the reference's steps ({_route(student)}) with other gradients "
@@ -153,6 +156,38 @@ def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True,
         return replace(base, description=f"{max(first.passes, len(first.runs))} backward passes ran; the first is "
                                          "shown")
     return replace(base, divergence=sentence, diverges_at=at, reference_at=ref_at)
+
+
+def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: float) -> str | None:
+    """Words for a pass that gave the right answer, autograd of the primitive proven, but left part of
+    the exercise's chain to a formula of the student's (rt155: 10/10 for u = (x²).detach() through
+    cos, then u.grad·2x; for autograd of log_sin's sin term alone, the other terms written out). The
+    canary proves the primitive's derivative only, so this is the pass's evidence, for a TA, never
+    the score: every pass of the call took no step with a derivative of its own besides the
+    primitive's where the reference's takes others, or one began at a tensor of the student's own
+    holding other numbers than x (autograd from ‖x‖² + 1 on)."""
+    op = f"{ex.primitive.title()}Backward0"
+    theirs = {s.op for i, s in enumerate(reference) if i in _math(reference)} - {op}
+    runs = [run for run in call.runs if run]
+    if not theirs or not runs:
+        return None  # (sin(x) is the primitive alone; forward mode and torch.func's vmap leave no pass)
+    route = _route(reference)
+    mine = {s.op for run in runs for s in steps_of(run, sample) if s.op not in STRUCTURAL} - {op, "AccumulateGrad"}
+    if not mine:
+        return (f"Your backward pass took {ex.primitive}'s step alone where the reference's runs {route}: autograd "
+                f"gave {ex.primitive}'s derivative, and the rest of the derivative came from a formula of your own, "
+                f"not from autograd. The exercise asks for autograd of {ex.value} itself: compute it from x and call "
+                "backward on it (or torch.autograd.grad).")
+    for run in runs:
+        for i, s in enumerate(run):
+            unary = FORMULAS.get(s.op, (None, ""))[0] is not None or s.op == "PowBackward0"
+            if unary and s.u is not None and math.isfinite(s.u) and not _close(s.u, sample) and \
+                    _input_expression(run, i, {}) == "x":
+                return (f"Your backward pass began at a tensor of your own holding {_fmt(s.u)}, not at x "
+                        f"({_fmt(sample)}): autograd differentiated from there, and the steps from x to it (in the "
+                        f"reference's pass {route}) came from a formula of your own. The exercise asks for autograd "
+                        f"of {ex.value} itself: compute it from x and call backward on it.")
+    return None
 
 
 def _unproven_route(student: Sequence[Step], reference: Sequence[Step], ex: Exercise, sample: float,

@@ -71,6 +71,7 @@ class BackwardPass:
     reference_at: int | None = None  # the reference's step it is compared with
     description: str = ""  # how the value came when no backward pass ran ("forward-mode: one tangent through sin")
     input_values: tuple[float, ...] = ()  # the whole input the passes ran on (sample_x is one of them)
+    by_hand: bool = False  # the right, proven answer, part of whose derivative the pass left to a formula
 
 
 @dataclass(frozen=True)

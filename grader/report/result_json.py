@@ -70,6 +70,7 @@ def backward_pass(recorded: BackwardPass | None) -> dict[str, Any] | None:
         "diverges_at": recorded.diverges_at,
         "reference_at": recorded.reference_at,
         "description": recorded.description or None,
+        "by_hand": recorded.by_hand,
     }
 
 

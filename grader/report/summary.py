@@ -64,6 +64,7 @@ class Flag:
     student: str
     unproven: str  # the autograd check's verdict when autograd was not shown, else ""
     events: tuple[str, ...]  # what the sandbox recorded for review
+    by_hand: str = ""  # how the backward pass left part of the derivative to a formula (backward._by_hand), else ""
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,11 @@ def _flag(student: str, result: dict[str, Any], elsewhere: bool = False) -> Flag
         first = (autograd.get("message") or "").strip().splitlines()[:1] or ["(no message)"]
         unproven = first[0].split(". ")[0].rstrip(".") + "."
     events = tuple(e for e in (result.get("sandbox") or {}).get("events") or () if is_secret_route(str(e)))
-    return Flag(student, unproven, events) if unproven or events else None
+    # The canary proves the primitive's derivative alone: a chain finished by hand shows only in the pass
+    # (rt155's cos(x²) files scored 10/10 "full", and none was listed).
+    recorded = result.get("backward_pass") or {}
+    by_hand = str(recorded.get("divergence") or "").split(": ")[0] + "." if recorded.get("by_hand") is True else ""
+    return Flag(student, unproven, events, by_hand) if unproven or events or by_hand else None
 
 
 HINTS = 8  # the most common hints (and ways passes differed) listed; how many others there are is said
@@ -374,9 +379,11 @@ def _md(text: str) -> str:
     return _EMPHASIS.sub(r"\_", text.translate(_MARKUP))
 
 
-LOOK_WHY = ("Students whose values did not follow autograd (the autograd check's verdict is the evidence), and "
-            "anything the sandbox saw a submission try on the way to the canary's secret (searching the heap, "
-            "reading frames or process memory, tracing, ctypes), which is never part of a score.")
+LOOK_WHY = ("Students whose values did not follow autograd (the autograd check's verdict is the evidence), those "
+            "whose backward pass left part of the derivative to a formula of their own (the canary proves only the "
+            "primitive's derivative: this is the pass's evidence), and anything the sandbox saw a submission try on "
+            "the way to the canary's secret (searching the heap, reading frames or process memory, tracing, ctypes); "
+            "the last two are never part of a score.")
 
 
 # What honest code does the same, for the events it does most often: rt145's doctest.testmod(), a
@@ -396,6 +403,7 @@ def also_honest(event: str) -> str:
 def evidence(flag: Flag) -> list[str]:
     """The reasons to look at a student, in words."""
     reasons = [f"autograd not shown: {flag.unproven.rstrip('.')}"] if flag.unproven else []
+    reasons += [f"part of the derivative by hand: {flag.by_hand.rstrip('.')}"] if flag.by_hand else []
     events = [event + also_honest(event) for event in flag.events]
     return reasons + ([f"the sandbox recorded {'; '.join(events)}"] if events else [])
 

@@ -139,6 +139,8 @@ def _look(flags: list[Flag], rows: dict[str, int]) -> str:
     for flag in flags:
         why = [f'<li><span class="badge v-unproven">autograd not shown</span> {e(flag.unproven)}</li>'] \
             if flag.unproven else []
+        why += [f'<li><span class="badge v-unproven">part by hand</span> {e(flag.by_hand)}</li>'] \
+            if flag.by_hand else []
         why += [f'<li><span class="badge v-sandbox">sandbox recorded</span> <code>{e(event)}</code>'
                 f'{e(also_honest(event))}</li>' for event in flag.events]
         items.append(f'<tr><td>{_student_link(flag.student, rows)}</td><td><ul>{"".join(why)}</ul></td></tr>')

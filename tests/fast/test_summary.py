@@ -299,3 +299,18 @@ def test_a_notebooks_copy_of_a_py_is_identical_to_it(tmp_path):
     (tmp_path / "other.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": "x = 2"}]}))
     sources = {"dan": tmp_path / "dan.py", "max": tmp_path / "hw.ipynb", "zoe": tmp_path / "other.ipynb"}
     assert summary._identical(sources) == [["dan", "max"]]
+
+
+def test_a_chain_finished_by_hand_is_listed_for_the_ta_with_full_marks(tmp_path):
+    """rt155: autograd of cos at a leaf u = x² of the student's own, then u.grad·2x, scored 10/10 and was
+    never listed; the canary proves only the primitive's derivative, so the pass's evidence lists it."""
+    by_hand = {**result(10.0), "backward_pass": {"by_hand": True, "divergence": (
+        "Your backward pass took cos's step alone where the reference's runs CosBackward0 → PowBackward0: autograd "
+        "gave cos's derivative, and the rest came from a formula of your own.")}}
+    other_route = {**result(10.0), "backward_pass": {"by_hand": False, "divergence": None}}
+    rows = [{"student": s, "score": 10.0, "max_score": 10.0, "status": "graded", "note": ""} for s in ("ann", "bob")]
+    built = summary.build(rows, {"ann": by_hand, "bob": other_route}, {}, "cos_square", 10.0, tmp_path)
+    assert [flag.student for flag in built.look] == ["ann"] and built.verdicts["full"] == 2
+    assert ("- ann: part of the derivative by hand: Your backward pass took cos's step alone where the reference's "
+            "runs CosBackward0 → PowBackward0\n") in summary.markdown(built)
+    assert "part by hand</span> Your backward pass took cos&#x27;s step alone" in html_page(built)

@@ -47,6 +47,10 @@ CASES = [
     ("cos_square", RED / "cos_square_composed_backwards.py", "the same steps in another order"),
     ("sin_cos_norm", RED / "sin_cos_norm_mean_not_sum.py", "yours reduces with MeanBackward0 instead"),
     ("log_sin", RED / "checkpoint_non_reentrant.py", None),
+    # Autograd of the primitive alone, the rest of the chain by hand (rt155: 10/10, never listed)
+    ("cos_square", RED / "cos_square_chain_factor_by_hand.py", "took cos's step alone"),
+    ("log_sin", RED / "log_sin_other_terms_by_hand.py", "rest of the derivative came from a formula of your own"),
+    ("sin_cos_norm", RED / "sin_cos_norm_from_its_own_leaf.py", "began at a tensor of your own holding 3.375"),
 ]
 
 
@@ -60,6 +64,11 @@ def test_the_pass_names_the_mistake(name: str, path: Path, phrase: str | None) -
         assert recorded.divergence is None, recorded.divergence
     else:
         assert recorded.divergence is not None and phrase in recorded.divergence, recorded.divergence
+    # The chain finished by hand is the pass's evidence, never the score (the canary proves the
+    # primitive's derivative only): full marks, listed for the TA.
+    assert recorded.by_hand == ("by_hand" in path.stem or "own_leaf" in path.stem), recorded.divergence
+    if recorded.by_hand:
+        assert outcome.score == outcome.max_score
 
 
 def test_the_pass_is_in_result_json_and_drawn(tmp_path: Path) -> None:
