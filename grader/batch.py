@@ -288,6 +288,7 @@ _KEY_BYTES = 32
 
 
 CURRENT, CHANGED = "current", "changed"  # (standing's answers; "" for a result to make afresh)
+OTHER = "other exercise"  # standing's answer for a result of another exercise's (not to be overwritten unasked)
 
 
 def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, key: bytes, plot: bool = False) -> str:
@@ -295,12 +296,16 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
     very file with these settings (with `plot`, one whose grading drew its plots: ux118's run with
     plots after a --no-plot one said "3 already graded" and drew none); CHANGED where it is one of
     another file of the student's than the one there now (a resubmission: ux119's rerun regraded one
-    without saying whose); else "". The result and the file are read once for both."""
+    without saying whose); OTHER where it grades another exercise (ux121's rerun without its
+    --exercise regraded a class as sin over its results); else "". The result and the file are read
+    once for all."""
     if job.path is None:
         return ""
     recorded = result_json.signed(out / job.student / "result.json", key)
     if recorded is None:
         return ""
+    if recorded.get("exercise") != exercise.name:
+        return OTHER
     try:
         sha256 = read(job.path).sha256
     except (OSError, SubmissionError):

@@ -327,6 +327,12 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     absent = [j for j in jobs if j.path is None]
     standing = {j.student: batch.standing(j, args.out, ex, seed, args.device, key, plot=not args.no_plot)
                 for j in jobs if j.path is not None}  # (before this run rewrites any)
+    elsewhere = sorted(student for student, stands in standing.items() if stands == batch.OTHER)
+    if elsewhere and not args.force:  # (ux121: a rerun without its --exercise regraded a class as sin over them)
+        print(f"grader: {args.out} holds results of another exercise than {ex.name} for {len(elsewhere)} students "
+              f"({_some(elsewhere)}): give the --exercise they were graded for, another --out, or --force to grade "
+              f"them as {ex.name} over those results", file=sys.stderr)
+        return EXIT_USAGE
     todo = [j for j in jobs if j.path is not None and (args.force or standing[j.student] != batch.CURRENT)]
     again = sorted(j.student for j in todo if standing[j.student] == batch.CHANGED)
     try:

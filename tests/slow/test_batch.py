@@ -171,6 +171,22 @@ def test_rerun_grades_nothing_that_is_current_and_force_regrades(classroom, tmp_
     assert "their files need you first" in two.stderr and "0 until then): pat, zed\n" in two.stderr, two.stderr
 
 
+def test_a_rerun_for_another_exercise_does_not_overwrite_results_unasked(tmp_path):
+    """ux121: a rerun that left out its --exercise regraded a cos_square class as sin over its results
+    (an honest 10/10 became 6.47 "wrong"), without a word."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(ROOT / "samples" / "cos_square" / "honest_backward.py", folder / "ann.py")
+    out = tmp_path / "out"
+    assert batch(folder, out, "--exercise", "cos_square", "--no-plot").returncode == 0
+    kept = (out / "ann" / "result.json").read_bytes()
+    refused = batch(folder, out, "--no-plot")
+    assert refused.returncode == 2 and (out / "ann" / "result.json").read_bytes() == kept
+    assert "holds results of another exercise than sin for 1 students (ann): give the --exercise" in refused.stderr
+    forced = batch(folder, out, "--no-plot", "--force")
+    assert forced.returncode == 0 and json.loads((out / "ann" / "result.json").read_text())["exercise"] == "sin"
+
+
 def test_a_batch_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
