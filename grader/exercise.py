@@ -286,7 +286,9 @@ def load(name_or_path: str | Path = "sin") -> Exercise:
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         return _parse(raw, path)
-    except (KeyError, TypeError, ValueError) as err:
+    except KeyError as err:  # (ux121: "'plot_points'" alone)
+        raise ExerciseError(f"{path}: it has no {err} entry (see reference/sin.toml)") from err
+    except (TypeError, ValueError) as err:
         raise ExerciseError(f"{path}: {err}") from err
 
 
@@ -294,17 +296,22 @@ def _parse(raw: dict, path: Path) -> Exercise:
     from grader import checks  # each check declares its name and default points (checks imports this module)
 
     rubric = dict(raw.get("rubric", {}))
-    zero_total = bool(rubric.pop("zero_total_unless_autograd", True))
+    zero_total = rubric.pop("zero_total_unless_autograd", True)
+    if not isinstance(zero_total, bool):  # (ux121: "false", a string, was true)
+        raise ValueError(f"[rubric] zero_total_unless_autograd must be true or false, not {zero_total!r}")
     points = {c.name: float(rubric.get(c.name, c.points)) for c in checks.ALL}
     unknown = set(rubric) - set(points)
     if unknown:
         raise ValueError(f"rubric names unknown checks: {sorted(unknown)}")
+    missing = [f"[{table}]" for table in ("math", "grid", "limits", "tolerance") if table not in raw]
+    if missing:  # (ux121: a misspelt [tolerence] was told as "'tolerance'")
+        raise ValueError(f"it has no {', '.join(missing)} table (see reference/sin.toml)")
     math, grid, limits = raw["math"], raw["grid"], raw["limits"]
     tolerances = {d: Tolerance(float(t["atol"]), float(t["rtol"])) for d, t in raw["tolerance"].items()}
     if set(tolerances) - set(DTYPES):
         raise ValueError(f"tolerances for unknown dtypes: {sorted(set(tolerances) - set(DTYPES))}")
     low, high = grid["plot_range"]
-    return Exercise(
+    return _sound(Exercise(
         name=str(raw["name"]),
         title=str(raw["title"]),
         function=str(raw["function"]),
@@ -329,7 +336,62 @@ def _parse(raw: dict, path: Path) -> Exercise:
         trace_x=_sample(grid.get("trace_x", (0.75, 1.25, -0.5))),
         mistakes=tuple(_mistake(m) for m in raw.get("mistakes", [])),
         bounds=_bounds(math.get("bounds")),
-    )
+    ))
+
+
+# The primitives' own derivatives, to check an exercise's [math] derivative against.
+_TRUE_DERIVATIVES: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "sin": np.cos, "cos": lambda u: -np.sin(u), "tanh": lambda u: 1.0 - np.tanh(u) ** 2}
+
+
+def _sound(ex: Exercise) -> Exercise:
+    """The exercise, once its numbers can grade anyone: ux121's examples = 0, large = -5 or no
+    [tolerance] entry loaded and then failed every student's grading ("the grader itself failed"),
+    and a gradient or derivative that was not the function's graded the reference solution 1/10 and
+    an honest class with it. The formulas are checked against finite differences at the exercise's
+    sample points."""
+    if ex.examples < 1 or ex.plot_points < 2 or not ex.large > 0 or not ex.span > 0 or ex.min_abs < 0:
+        raise ValueError("[grid] needs examples >= 1, plot_points >= 2, large > 0, span > 0 and min_abs >= 0")
+    if not ex.plot_range[0] < ex.plot_range[1]:
+        raise ValueError(f"[grid] plot_range must be [low, high] with low < high: {list(ex.plot_range)}")
+    if not {"float64", "float32"} & set(ex.tolerances) or \
+            any(not (t.atol >= 0 and t.rtol >= 0) for t in ex.tolerances.values()):
+        raise ValueError("[tolerance] needs float64 or float32 (or both), each with atol >= 0 and rtol >= 0")
+    if any(not points >= 0 for points in ex.rubric.values()) or not ex.max_score > 0:
+        raise ValueError("[rubric] points must be >= 0, and some check must have some")
+    limits = ex.limits
+    if not min(limits.load_timeout_s, limits.call_timeout_s, limits.total_timeout_s, limits.memory_gib) > 0 or \
+            limits.output_kib < 0:
+        raise ValueError("[limits] must all be > 0")
+    if f"d_{ex.primitive}" not in formula.names(ex.gradient):  # (ux121's `exp(sin(x)) * cos(x)`: 1/10 for all)
+        raise ValueError(f"[math] gradient = {ex.gradient!r} must take the primitive's derivative as "
+                         f"d_{ex.primitive}(...): the canary swaps it there, and an answer through autograd follows")
+    h = 1e-6
+    with np.errstate(all="ignore"):
+        u = np.array(ex.trace_x, dtype=np.float64)
+        mine = np.asarray(formula.evaluate(ex.derivative, np, u=u), dtype=np.float64)
+        slope = (getattr(np, ex.primitive)(u + h) - getattr(np, ex.primitive)(u - h)) / (2 * h)
+        _agree(mine, slope, u, f"[math] derivative = {ex.derivative!r} is not the derivative of {ex.primitive}",
+               "u", _TRUE_DERIVATIVES[ex.primitive](u))
+        x = u
+        gradient = ex.reference(x)
+        steps = np.eye(x.size) * h
+        slope = np.array([(ex.function_values(x + e).sum() - ex.function_values(x - e).sum()) / (2 * h) for e in steps])
+        _agree(gradient, slope, x, f"[math] gradient = {ex.gradient!r} is not the gradient of function = {ex.value!r}",
+               "x", slope)
+    return ex
+
+
+def _agree(got: np.ndarray, slope: np.ndarray, at: np.ndarray, what: str, name: str, want: np.ndarray) -> None:
+    """Raise, naming the first point, where `got` is not the finite-difference `slope` there."""
+    defined = np.isfinite(slope)
+    if not defined.any():
+        raise ValueError(f"[grid] trace_x must hold points where the function is defined: {at.tolist()}")
+    bad = defined & ~(np.abs(got - slope) <= 1e-4 * (1.0 + np.abs(slope)))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{what}: at {name} = {at[i]:g} it gives {got[i]:.6g}, where the slope is {want[i]:.6g} "
+                         "(by finite differences at the exercise's trace_x)")
 
 
 def _bounds(raw: Any) -> tuple[float, float] | None:

@@ -534,3 +534,24 @@ def test_ids_of_one_students_resubmission_are_named_together():
            "dan-new", "zed"]
     assert batch.look_alike(ids) == [["ann", "ann (1)"], ["bob", "bob_v2"], ["carl", "carl_final_v3"],
                                      ["lou", "lou_LATE"]]
+
+
+def test_an_exercise_whose_numbers_cannot_grade_anyone_is_an_instructor_error(sin, tmp_path):
+    """ux121: examples = 0 or no float [tolerance] loaded, then failed every student's grading; a
+    gradient that was not the function's (or without d_sin) graded the reference solution 1/10."""
+    text = sin.source.read_text()
+    cases = {
+        "examples = 0": ("examples = 48 ", "examples = 0 ", r"\[grid\] needs examples >= 1"),
+        "gradient": ('gradient = "d_sin(x)"', 'gradient = "2 * d_sin(x)"', r"is not the gradient of function = "
+                                                                              r"'sin\(x\)': at x = 0.75 it gives 1.46"),
+        "no d_sin": ('gradient = "d_sin(x)"', 'gradient = "cos(x)"', "must take the primitive's derivative as d_sin"),
+        "derivative": ('derivative = "cos(u)"', 'derivative = "-sin(u)"', "is not the derivative of sin"),
+        "a string": ("zero_total_unless_autograd = true", 'zero_total_unless_autograd = "false"', "true or false"),
+        "a typo": ("[tolerance]", "[tolerence]", r"it has no \[tolerance\] table"),
+    }
+    for name, (old, new, said) in cases.items():
+        assert old in text, name
+        bad = tmp_path / f"{name}.toml"
+        bad.write_text(text.replace(old, new))
+        with pytest.raises(exercise.ExerciseError, match=said):
+            exercise.load(bad)
