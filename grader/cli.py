@@ -80,8 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, default=Path("autograder.zip"), help="the zip to write")
     run = actions.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json (run_autograder)")
     run.add_argument("--root", type=Path, default=Path(os.environ.get("GRADER_AUTOGRADER_DIR", "/autograder")))
-    for sub in (build, run):
-        sub.add_argument("--exercise", default="sin", help="exercise name in reference/ (default: sin)")
+    build.add_argument("--exercise", default="sin",
+                       help="exercise name in reference/, or an exercise .toml of your own (default: sin)")
+    run.add_argument("--exercise", default=None, help="exercise name in reference/, or a .toml (default: the one "
+                     "the bundle in ROOT/source was built for, else sin)")
     return parser
 
 

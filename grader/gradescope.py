@@ -78,6 +78,9 @@ def build(out: Path, exercise: str, course_secret: str = "") -> Path:
     from grader import exercise as exercises
 
     ex = exercises.load(exercise)  # fail now, not on Gradescope, if the exercise does not exist
+    if not ex.solution.is_file():  # (ux121: a traceback, "the grader itself failed")
+        raise exercises.ExerciseError(f"{exercise}: its solution {ex.solution} is not there (the bundle ships it: "
+                                      "the students' backward passes are compared with its)")
     own = _own_exercise(Path(exercise), ex.solution) if Path(exercise).suffix == ".toml" else {}
     if own:  # graded as the copy in the bundle: Gradescope has no path of the instructor's machine
         exercise = f"source/{next(iter(own))}"
@@ -85,6 +88,18 @@ def build(out: Path, exercise: str, course_secret: str = "") -> Path:
                          indent=2)
     run = RUN.format(exercise=shlex.quote(exercise), secret=SECRET_FILE, failure=failure)
     out.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside it and renamed once whole: a build that failed half way left a zip that listed
+    # cleanly and lacked the solution (ux121).
+    part = out.with_name(f".{out.name}.part")
+    try:
+        _write_bundle(part, run, own, course_secret, exercise)
+        part.replace(out)
+    finally:
+        part.unlink(missing_ok=True)
+    return out
+
+
+def _write_bundle(out: Path, run: str, own: dict[str, Path], course_secret: str, exercise: str) -> None:
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         _add_script(bundle, "setup.sh", SETUP.replace("{secret}", SECRET_FILE))
         _add_script(bundle, "run_autograder", run)
@@ -97,7 +112,21 @@ def build(out: Path, exercise: str, course_secret: str = "") -> Path:
             bundle.write(file, name)
         if course_secret:
             bundle.writestr(SECRET_FILE, course_secret)
-    return out
+        bundle.writestr(EXERCISE_FILE, exercise + "\n")
+
+
+EXERCISE_FILE = "exercise_name"  # in source/: the exercise run_autograder grades, for a `run --root` of one's own
+
+
+def _bundled_exercise(root: Path) -> str:
+    """The exercise the bundle unpacked in ROOT/source grades, as run_autograder names it (a path in
+    the bundle, from ROOT), else sin: ux121's `grader gradescope run --root` of a cos_square bundle, as
+    the README says to try one, graded its reference solution as sin, 1/10."""
+    try:
+        named = (root / "source" / EXERCISE_FILE).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return "sin"
+    return str(root / named) if named.startswith("source/") else named or "sin"
 
 
 OWN_EXERCISE = "exercise"  # in source/: an exercise given by its .toml's path, and its reference solution
@@ -128,12 +157,14 @@ def _add_script(bundle: zipfile.ZipFile, name: str, text: str) -> None:
     bundle.writestr(info, text)
 
 
-def run(root: Path, exercise: str, course_secret: str = "") -> int:
-    """Grade ROOT/submission into ROOT/results/results.json. Always writes a valid file: a failure
-    of the grader itself is reported as such (hidden detail), never as the student's."""
+def run(root: Path, exercise: str | None, course_secret: str = "") -> int:
+    """Grade ROOT/submission into ROOT/results/results.json, as `exercise` (None: the bundle's own).
+    Always writes a valid file: a failure of the grader itself is reported as such (hidden detail),
+    never as the student's."""
     started = time.monotonic()
     results = root / "results" / "results.json"
     try:
+        exercise = exercise or _bundled_exercise(root)
         from grader import exercise as exercises
         from grader.grade import grade_file
         from grader.grids import grid_seed

@@ -165,6 +165,15 @@ def test_an_exercise_given_by_its_path_is_shipped_in_the_bundle(tmp_path):
     shutil.rmtree(own)  # (Gradescope has only the bundle)
     results = autograde(out, tmp_path, {"derivative.py": SUBMISSIONS / "honest_backward.py"})
     assert results["score"] == 10 and results["extra_data"]["exercise"] == "mysin", results
+    # And an instructor's own `grader gradescope run --root` of it, without --exercise, grades the
+    # bundle's exercise (ux121: a cos_square bundle's reference solution was graded as sin, 1/10).
+    root = tmp_path / "autograder"
+    (root / "results" / "results.json").unlink()
+    done = subprocess.run([sys.executable, "-m", "grader", "gradescope", "run", "--root", str(root)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    again = json.loads((root / "results" / "results.json").read_text())
+    assert again["score"] == 10 and again["extra_data"]["exercise"] == "mysin", again
 
 
 def test_a_cheat_scores_only_loading_and_the_instructor_detail_is_hidden(bundle, tmp_path):
