@@ -304,7 +304,7 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
     recorded = result_json.signed(out / job.student / "result.json", key)
     if recorded is None:
         return ""
-    if recorded.get("exercise") != exercise.name:
+    if recorded.get("exercise", exercise.name) != exercise.name:
         return OTHER
     try:
         sha256 = read(job.path).sha256
