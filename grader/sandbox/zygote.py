@@ -40,6 +40,7 @@ import contextlib
 import ctypes
 import functools
 import gc
+import io
 import json
 import os
 import resource
@@ -514,6 +515,7 @@ def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int]
             os.dup2(source, target)
         for fd in (null, stdout, stderr):
             os.close(fd)
+        _streams_on_their_descriptors()
         os.chdir(request["workdir"])
         os.environ.clear()
         os.environ.update(request["env"])
@@ -531,6 +533,29 @@ def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int]
     with contextlib.suppress(BaseException):
         sys.stdout.flush()
     os._exit(code)
+
+
+_KEPT: list[Any] = []  # the zygote's own streams, kept: collected, each would close its descriptor (0, 1 or 2)
+
+
+def _streams_on_their_descriptors() -> None:
+    """sys.stdin, stdout and stderr made afresh on descriptors 0-2 as they are now, as a spawned
+    child's are: the zygote's were made on its own, and knew them seekable, so that a student's
+    sys.stdout.reconfigure(encoding="utf-8") (a Windows console's fix) raised "Illegal seek" on the
+    pipe a batch's child writes to, 0/10, where `grader grade` gave 10 (hn123)."""
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        old = getattr(sys, name)
+        with contextlib.suppress(Exception):
+            old.flush()
+        _KEPT.append(old)
+        # Unbuffered, as `python -u` made them (a child is stopped once it has answered: what it printed
+        # and kept in a buffer was lost)
+        raw = io.FileIO(fd, "r" if fd == 0 else "w", closefd=False)
+        stream = io.TextIOWrapper(io.BufferedReader(raw) if fd == 0 else raw,
+                                  encoding=getattr(old, "encoding", None) or "utf-8",
+                                  errors=getattr(old, "errors", None) or "strict", write_through=fd != 0)
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
 
 
 # The kinds of autograd call the zygote runs once, so that what torch imports lazily is imported

@@ -257,3 +257,15 @@ def test_a_notebooks_cells_below_an_error_run_as_nbgrader_runs_them(grade_file, 
     assert graded["def_raises"].status == "load_error" and graded["def_raises"].score == 0.0
     assert "no_gradd" in graded["def_raises"].findings[0].summary, graded["def_raises"].findings[0].summary
     assert graded["exits_above"].status == "load_error" and "exit()" in graded["exits_above"].findings[0].summary
+
+
+def test_a_file_that_reconfigures_its_stdout_grades_alike_spawned_and_forked(grade_file, sin, tmp_path):
+    """hn123: sys.stdout.reconfigure(encoding="utf-8"), a Windows console's fix, raised "Illegal seek"
+    in a child forked from the zygote (whose stdout had been a seekable file), 0/10, and 10/10 with
+    `grader grade`."""
+    path = tmp_path / "reconfigures.py"
+    path.write_text('import sys\nsys.stdout.reconfigure(encoding="utf-8")\nprint("dérivée ✓")\n' +
+                    (SUBMISSIONS / "honest_backward.py").read_text())
+    outcome = grade_file(path, sin)
+    assert outcome.score == 10.0, [f.summary for f in outcome.findings if not f.passed]
+    assert outcome.stdout.startswith("dérivée ✓\n"), outcome.stdout
