@@ -129,11 +129,14 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
         # Raised after the function was defined: the function was graded as the file stood there.
         raised = _load_error_finding(load.error, ex, obs.notebook)
         if obs.notebook:  # (every cell runs, as nbgrader's autograder runs them: sandbox/child.py's run_cells)
+            # (not "only this check's point is lost": hn123's get_ipython() line stopped its cell before
+            # `import torch`, and every call then raised, 0/10)
             return replace(raised, summary=f"{raised.summary} The grader ran the notebook's other cells all the "
-                                           f"same, as nbgrader does, and graded {ex.function}: only this check's "
-                                           "point is lost.")
+                                           f"same, as nbgrader does, and graded the {ex.function} they defined: this "
+                                           "check fails for the error, and what the rest of that cell would have "
+                                           f"done (an import, a name) is missing wherever {ex.function} needs it.")
         return replace(raised, summary=f"{raised.summary} {ex.function} was defined above that line, so it was "
-                                       "graded as the file stood there: only this check's point is lost.")
+                                       "graded as the file stood there: this check fails for the error.")
     if load.ok:
         # (not "(x)": a hunter's get_derivative(f, x) read that it defines get_derivative(x))
         return Finding("loads", True, 1.0, f"Your file loads and defines {ex.function}.")
@@ -244,7 +247,7 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
             # (Jupyter awaits at a cell's top level, IPython's autoawait: "Restart & Run All shows the
             # same error" was false, rt145)
             cause = ("Jupyter runs an `await` at the top of a cell (IPython's autoawait), but the grader runs the "
-                     "notebook's cells as one Python script, where `await` works only inside an `async def`.")
+                     "notebook's cells as plain Python, where `await` works only inside an `async def`.")
             advice = ("Put the awaiting code in an async function and run it with asyncio.run(main()), or leave it "
                       "out of the notebook you submit: get_derivative itself needs no await.")
         elif "'utf-8' codec can't decode" in said:
@@ -306,7 +309,7 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
     if known.key == "notebook_magic" and notebook:
         # (ux116's ip = get_ipython() in a notebook was told of a .py file's export)
         known = feedback.Cause("notebook_magic", "get_ipython() exists inside Jupyter, but the grader runs your "
-                               "notebook's code cells as one Python script, without IPython: a get_ipython() call on "
+                               "notebook's code cells as plain Python, without IPython: a get_ipython() call on "
                                "a line of its own runs as the magic it calls, one kept in a name (ip = get_ipython()) "
                                "or inside an expression does not.",
                                "Write the magic as a line of its own (%run script.py, %matplotlib inline), or leave "

@@ -245,6 +245,9 @@ def test_a_notebooks_cells_below_an_error_run_as_nbgrader_runs_them(grade_file, 
         "syntax_above": ("from __future__ import annotations\nimport torch", "print('unclosed'", HONEST_CELL),
         "def_raises": ("import torch", first_try, "@torch.no_gradd\n" + UNANNOTATED),
         "exits_above": ("import torch", "exit()", UNANNOTATED),
+        # (hn123: Jupyter runs cells as __main__, and a def under the guard was "not defined", 0/10)
+        "main_guard": ("import torch", 'if __name__ == "__main__":\n' + UNANNOTATED.replace("\n", "\n    ")
+                       .replace("def ", "    def ", 1)),
     }
     graded = {name: grade_file(_notebook(tmp_path / f"{name}.ipynb", *cells), sin) for name, cells in cases.items()}
     for name in ("error_above", "syntax_above"):
@@ -257,6 +260,7 @@ def test_a_notebooks_cells_below_an_error_run_as_nbgrader_runs_them(grade_file, 
     assert graded["def_raises"].status == "load_error" and graded["def_raises"].score == 0.0
     assert "no_gradd" in graded["def_raises"].findings[0].summary, graded["def_raises"].findings[0].summary
     assert graded["exits_above"].status == "load_error" and "exit()" in graded["exits_above"].findings[0].summary
+    assert graded["main_guard"].score == 10.0, graded["main_guard"].findings[0].summary
 
 
 def test_a_file_that_reconfigures_its_stdout_grades_alike_spawned_and_forked(grade_file, sin, tmp_path):
