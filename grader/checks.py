@@ -152,6 +152,12 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
                        f"it defines nothing, {ex.function} included.",
                        advice="Was this the file you meant to submit? Save your work, then submit the file that "
                               f"defines {ex.function}(x).")
+    if load.error is None and load.missing == "missing" and obs.nested is not None:
+        line, where = obs.nested
+        return Finding("loads", False, 0.0, f"Your file defines {ex.function} on line {line} {where}: the grader "
+                       f"imports your file and looks for {ex.function} at its top level, and it is not there.",
+                       advice=f"Move def {ex.function}(x): … to the top level of the file (no indentation), and keep "
+                              "only demo or plotting code under `if __name__ == \"__main__\":`.")
     if load.error is None and load.missing == "missing":
         # (or the file's one function, whatever its name: hn109's get_derivative, the other exercises'
         # name, written for get_gradient was told only to define get_gradient)

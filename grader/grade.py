@@ -109,7 +109,8 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
                            source_hits=submission.scan(sub.source, exercise.telltales),
                            source_uses_autograd=submission.uses_autograd(sub.source),
                            source_reads_graph=submission.reads_graph(sub.source),
-                           notebook=sub.path.suffix.lower() == ".ipynb", blank=submission.is_blank(sub.source))
+                           notebook=sub.path.suffix.lower() == ".ipynb", blank=submission.is_blank(sub.source),
+                           nested=submission.nested_definition(sub.source, exercise.function))
     # The checks judge whatever came back: a submission's numbers near float64's ends overflow
     # their arithmetic on purpose (inf and NaN then fail the comparisons), not worth a warning.
     try:

@@ -457,6 +457,36 @@ def _called(node: ast.Call) -> str:
 _COMPILER_WORDS = re.compile(rb"func|compile|dynamo|export|jacrev|jacfwd|vjp|jvp|hessian|forward_ad|dual")
 
 
+def nested_definition(source: bytes, function: str) -> tuple[int, str] | None:
+    """Where `function` is defined below the top level, and what holds it (its line, in words), for
+    a file that did not define it: hn123's def inside main(), or under `if __name__ == "__main__":`,
+    was told "Is main meant to be get_derivative? Rename it"."""
+    tree = _tree(source)
+    if tree is None:
+        return None
+    for holder in ast.walk(tree):
+        for node in ast.iter_child_nodes(holder):
+            if holder is not tree and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                    node.name == function:
+                return node.lineno, _holder_words(holder)
+    return None
+
+
+def _holder_words(holder: ast.AST) -> str:
+    if isinstance(holder, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return f"inside {holder.name}(), so it exists only while {holder.name} runs"
+    if isinstance(holder, ast.ClassDef):
+        return f"inside class {holder.name}, as its method"
+    if isinstance(holder, ast.If) and "__main__" in ast.unparse(holder.test):
+        return "under `if __name__ == \"__main__\":`, which runs only when the file is run as a script, not when " \
+               "it is imported to be graded"
+    if isinstance(holder, ast.If):
+        return "inside an `if` block whose condition was false"
+    if isinstance(holder, (ast.For, ast.AsyncFor, ast.While)):
+        return "inside a loop that never ran"
+    return f"inside a `{type(holder).__name__.lower()}` block that stopped before it"
+
+
 def needs_compiler(source: bytes) -> bool:
     """Whether this source looks as if it needs torch's compiler stack (see _COMPILER_WORDS): it
     chooses which warm zygote its sandbox child is forked from, and when a batch grades it. Never a

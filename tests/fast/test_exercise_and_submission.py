@@ -555,3 +555,17 @@ def test_an_exercise_whose_numbers_cannot_grade_anyone_is_an_instructor_error(si
         bad.write_text(text.replace(old, new))
         with pytest.raises(exercise.ExerciseError, match=said):
             exercise.load(bad)
+
+
+def test_a_def_below_the_top_level_is_found_and_said_where():
+    """hn123: a def inside main() was told "Is main meant to be get_derivative? Rename it", and one under
+    `if __name__ == "__main__":` only that the file does not define it."""
+    from grader.submission import nested_definition
+
+    inside = b"import torch\n\ndef main():\n    def get_derivative(x):\n        return x\n"
+    guarded = b'if __name__ == "__main__":\n    def get_derivative(x):\n        return x\n'
+    assert nested_definition(inside, "get_derivative") == (4, "inside main(), so it exists only while main runs")
+    line, where = nested_definition(guarded, "get_derivative") or (0, "")
+    assert line == 2 and where.startswith('under `if __name__ == "__main__":`')
+    assert nested_definition(b"def get_derivative(x):\n    return x\n", "get_derivative") is None
+    assert nested_definition(b"def f(:\n", "get_derivative") is None
