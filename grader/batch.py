@@ -113,6 +113,7 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
             if skipped is not None and stat.S_ISREG(mode) and not (beside and entry.name in RESERVED):
                 skipped.append(safe_text.line(entry.name, 200))
             continue
+        job = replace(job, student=lms_student(job.student))
         found.setdefault(job.student, []).append((entry.name + ("/" if stat.S_ISDIR(mode) else ""), job))
     jobs = [_one(student, claims) for student, claims in found.items()]
     if beside:
@@ -130,6 +131,24 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
 # What a batch writes beside the students' folders: a student with one of these names would have
 # their folder where the batch's own file goes (and lose the whole class its gradebook).
 RESERVED = frozenset({"gradebook.csv", "summary.md", "summary.html", "junit.xml"})
+
+
+# The names learning platforms' "download all submissions" give (ux121): Moodle's folder per student
+# and kind of submission, "Ann Lee_100001_assignsubmission_file_" (beside "..._onlinetext_", the
+# text a student typed, made a second row each: "6 students" of 3), and Canvas's flat files
+# "garciamaria_23456_78901_hw.py" (login, LATE when late, user id, submission id, the file's own name).
+_MOODLE = re.compile(r"(.+_\d+)_assignsubmission_[a-z]+_?")
+_CANVAS = re.compile(r"([a-z0-9]+)(?:_LATE)?_(\d+)_\d+_.+")
+
+
+def lms_student(name: str) -> str:
+    """The student a platform's file or folder name is for: Moodle's "Ann Lee_100001", Canvas's
+    "garciamaria_23456"; any other name as it is."""
+    if moodle := _MOODLE.fullmatch(name):
+        return moodle.group(1)
+    if canvas := _CANVAS.fullmatch(name):
+        return f"{canvas.group(1)}_{canvas.group(2)}"
+    return name
 
 
 def _one(student: str, claims: list[tuple[str, Job]]) -> Job:

@@ -569,3 +569,24 @@ def test_a_def_below_the_top_level_is_found_and_said_where():
     assert line == 2 and where.startswith('under `if __name__ == "__main__":`')
     assert nested_definition(b"def get_derivative(x):\n    return x\n", "get_derivative") is None
     assert nested_definition(b"def f(:\n", "get_derivative") is None
+
+
+def test_a_learning_platforms_download_is_one_row_per_student(tmp_path):
+    """ux121: Moodle's "..._assignsubmission_onlinetext_" folder beside each student's "..._file_" one
+    was a second row each (0, "needs you"), and Canvas's login_userid_submissionid_name files kept
+    ids no TA could join to a roster."""
+    from grader import batch
+
+    honest = (Path(__file__).resolve().parents[2] / "submissions" / "honest_backward.py").read_text()
+    for kind in ("file", "onlinetext"):
+        (tmp_path / "moodle" / f"Ann Lee_100001_assignsubmission_{kind}_").mkdir(parents=True)
+    (tmp_path / "moodle" / "Ann Lee_100001_assignsubmission_file_" / "hw.py").write_text(honest)
+    (tmp_path / "moodle" / "Ann Lee_100001_assignsubmission_onlinetext_" / "onlinetext.html").write_text("<p>hi</p>")
+    (tmp_path / "canvas").mkdir()
+    for name in ("garciamaria_23456_78901_hw.py", "doejane_LATE_34567_89012_hw.py", "plain_name.py"):
+        (tmp_path / "canvas" / name).write_text(honest)
+    moodle = batch.discover(tmp_path / "moodle", None, "get_derivative")
+    assert [(j.student, j.path and j.path.name) for j in moodle] == [("Ann Lee_100001", "hw.py")]
+    canvas = {j.student: j.path and j.path.name for j in batch.discover(tmp_path / "canvas", None, "get_derivative")}
+    assert canvas == {"garciamaria_23456": "garciamaria_23456_78901_hw.py",
+                      "doejane_34567": "doejane_LATE_34567_89012_hw.py", "plain_name": "plain_name.py"}
