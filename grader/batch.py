@@ -670,7 +670,8 @@ def _refused_at(scheduler: str) -> str:
     from urllib.parse import urlsplit
 
     try:
-        address = urlsplit(scheduler)
+        # (ux121: "127.0.0.1:1", which Dask reads as tcp://, waited out Dask's 30 s)
+        address = urlsplit(scheduler if "://" in scheduler else f"tcp://{scheduler}")
         host, port = address.hostname, address.port
     except ValueError:
         return ""

@@ -281,6 +281,8 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         from grader.report import terminal
 
         terminal.show(outcome, ex, picture, result, terminal.console())
+        if args.format == "junit":  # (ux121: written, and nowhere said)
+            print(f"JUnit report: {args.out / 'junit.xml'}")
     elif not args.quiet:
         print(f"{outcome.submission}: {outcome.score:g}/{outcome.max_score:g} ({outcome.status}) -> {result}")
     if outcome.status == "grader_error":

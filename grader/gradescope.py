@@ -216,7 +216,7 @@ def pick(folder: Path, function: str) -> tuple[Path | None, str]:
         named = [p for p in others[:50] if defines(p, function, compiles=True)]
         if len(named) == 1:
             return named[0], ""
-        return None, f"No .py file was submitted. Upload the file that defines {function}(x)."
+        return None, f"No .py (or .ipynb) file was submitted. Upload the file that defines {function}(x)."
     names = ", ".join(str(p.relative_to(folder)) for p in files[:10])
     return None, (f"{len(files)} files were submitted ({names}) and {len(candidates) if defining else 0} of them "
                   f"define {function}(x): submit exactly one file that defines it.")

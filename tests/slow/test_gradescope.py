@@ -204,7 +204,7 @@ def test_of_several_files_the_one_defining_the_function_is_graded(bundle, tmp_pa
 
 def test_no_file_to_grade_is_a_clear_zero(bundle, tmp_path):
     results = autograde(bundle, tmp_path, {"README.txt": "I forgot the file"})
-    assert results["score"] == 0 and "No .py file was submitted" in results["output"]
+    assert results["score"] == 0 and "No .py (or .ipynb) file was submitted" in results["output"]
 
 
 def test_a_grader_failure_is_reported_as_the_autograders_not_the_students(bundle, tmp_path):
