@@ -386,7 +386,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     print(f"{len(jobs)} students ({len(jobs) - len(todo) - len(absent)} already graded{said}): {gradebook}, {page}, "
           f"{md}")
     if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)
-        print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 40) for s in again])}")
+        print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 80) for s in again])}")
     _what_needs_you(args, ex, jobs, unclear, gradebook, tally)
     if tally.grader_errors:
         # The grader's own failures are no student's score: a run that gave some is not done.
@@ -405,10 +405,10 @@ def _what_needs_you(args: argparse.Namespace, ex: Exercise, jobs: list[Job], unc
     if unclear:
         print(f"grader: not graded, their files need you first (several, an archive, no Python, a name it cannot "
               f"use: the note in {gradebook.name} says which and what to do; 0 until then): "
-              f"{_some([safe_text.line(s, 40) for s in unclear])}", file=sys.stderr)
+              f"{_some([safe_text.line(s, 80) for s in unclear])}", file=sys.stderr)
     twins = batch.look_alike(j.student for j in jobs)
     if twins:  # (ux120: lou.py and lou_LATE.py were two students of a class of 50, graded 1 and 10)
-        shown = "; ".join(" and ".join(safe_text.line(s, 40) for s in group) for group in twins[:8])
+        shown = "; ".join(" and ".join(safe_text.line(s, 80) for s in group) for group in twins[:8])
         print(f"grader: these look like one student's files under two ids, each graded as a student of its own: "
               f"{shown}{' and more' if len(twins) > 8 else ''} (keep one, or rename them apart)", file=sys.stderr)
     gone = batch.results_of_others(args.out, {j.student for j in jobs})
