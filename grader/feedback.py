@@ -344,6 +344,14 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
                                                              owner.group(1) == "NoneType") and \
             owner.group(1) not in ("Tensor", "Parameter"):
         return _not_a_tensor(owner.group(1), typo.group(1))
+    module = re.match(r"module '([\w.]+)' has no attribute", error.message)
+    if error.type == "AttributeError" and typo and module and module.group(1).split(".")[0] != "torch":
+        # (hn123: D2L 0.17's IPython.display.set_matplotlib_formats, gone from newer IPython, was told
+        # to fix a typo, "x.grad holds the gradient after backward()")
+        return Cause("attribute", f"Likely cause: the grader's {module.group(1)} has no {typo.group(1)}: a name "
+                     "misspelt, or one that newer versions removed or moved (older course notebooks use some).",
+                     f"Check {module.group(1)}'s documentation for its name now, or leave that line out: "
+                     f"{ex.function} needs only torch.")
     if error.type == "AttributeError" and typo:
         close = difflib.get_close_matches(typo.group(1), _TENSOR_NAMES, n=1)
         guess = f" Did you mean .{close[0]}?" if close else ""

@@ -2212,3 +2212,13 @@ def test_decimals_are_read_only_where_float64_has_digits_that_far_down():
     assert decimal_places(np.array([0.4760824530105313])) is None
     assert decimal_places(np.array([1e9 + 1 / 3, 3e9 + 2 / 3])) is None  # (no digits that far down: not rounded)
     assert decimal_places(np.array([], dtype=np.float64)) is None and decimal_places(np.array([np.nan])) is None
+
+
+def test_a_name_a_newer_library_removed_is_not_told_as_a_tensor_typo(sin):
+    """hn123: D2L 0.17's IPython.display.set_matplotlib_formats (gone from newer IPython) was told "Fix
+    the name; x.grad holds the gradient after backward()"."""
+    gone = feedback.explain_error(ErrorInfo("AttributeError", "module 'IPython.display' has no attribute "
+                                                              "'set_matplotlib_formats'"), sin)
+    assert "the grader's IPython.display has no set_matplotlib_formats" in gone.text and "x.grad" not in gone.advice
+    typo = feedback.explain_error(ErrorInfo("AttributeError", "module 'torch' has no attribute 'sine'"), sin)
+    assert "does not exist" in typo.text
