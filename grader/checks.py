@@ -312,7 +312,7 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                        advice="Put what your file reads into the file itself (a dict or a list), or make it in "
                               f"code; the grader needs only {ex.function}.")
     known = feedback.explain_error(error, ex)
-    if known.key == "notebook_magic" and notebook:
+    if known.key == "notebook_magic" and notebook and error.type == "NameError":
         # (ux116's ip = get_ipython() in a notebook was told of a .py file's export)
         known = feedback.Cause("notebook_magic", "get_ipython() exists inside Jupyter, but the grader runs your "
                                "notebook's code cells as plain Python, without IPython: a get_ipython() call on "
@@ -321,8 +321,8 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                                "Write the magic as a line of its own (%run script.py, %matplotlib inline), or leave "
                                "it out of the notebook you submit.")
     if known.key in ("disk", "sandbox", "read_only", "notebook_magic", "processes"):  # (the sandbox's refusals)
-        return Finding("loads", False, 0.0, f"Importing your file raised {error.headline()}{where}.",
-                       cause=known.text, advice=known.advice)
+        return Finding("loads", False, 0.0, f"{'Running your notebook' if notebook else 'Importing your file'} "
+                       f"raised {error.headline()}{where}.", cause=known.text, advice=known.advice)
     if _called_at_the_top(error) and known.key not in ("exception", "name"):
         # A test call of the function at the top level (or in a later cell) ran it, and it raised
         # for a mistake the feedback knows: ux113's y.backward() on a vector, told only of the top level.

@@ -368,6 +368,14 @@ def _not_a_tensor(kind: str, name: str) -> Cause:
         return Cause("not_a_tensor", f"Likely cause: .{name} was used on a method itself, not on what it returns: "
                      "a call's brackets are missing (y.sum.backward() where y.sum().backward() was meant).",
                      "Add the brackets: y.sum().backward().")
+    if kind == "NoneType" and name in ("run_line_magic", "run_cell_magic", "magic", "system", "getoutput",
+                                       "user_ns", "kernel", "config"):
+        # (hn123: IPython.get_ipython() is None where no IPython shell runs, as in the grader)
+        return Cause("notebook_magic", "Likely cause: get_ipython() from the IPython package returns None where no "
+                     "IPython shell runs, as where the grader runs your notebook; the get_ipython() a cell calls "
+                     "without importing it is the grader's stand-in, which runs magics as Jupyter does.",
+                     "Call get_ipython() without importing it (not IPython.get_ipython() or `from IPython import "
+                     "get_ipython`), or write the magic as a line of its own (%load_ext autoreload).")
     if kind == "NoneType":
         return Cause("not_a_tensor", f"Likely cause: .{name} was used on None, not a tensor: x.grad is None until a "
                      "backward pass reaches x, and backward() itself returns None (y.backward().grad fails).",

@@ -273,3 +273,20 @@ def test_a_file_that_reconfigures_its_stdout_grades_alike_spawned_and_forked(gra
     outcome = grade_file(path, sin)
     assert outcome.score == 10.0, [f.summary for f in outcome.findings if not f.passed]
     assert outcome.stdout.startswith("dérivée ✓\n"), outcome.stdout
+
+
+def test_get_ipython_in_a_notebook_is_a_shell_whose_magics_run_as_jupyters(grade_file, sin, tmp_path):
+    """hn123: `ip = get_ipython()` and `if get_ipython() is not None:` stopped the cell holding `import
+    torch` (0/10), where Jupyter runs them; IPython.get_ipython(), None outside a shell, is told so."""
+    shell = grade_file(_notebook(tmp_path / "shell.ipynb",
+                                 'ip = get_ipython()\nip.run_line_magic("matplotlib", "inline")\nimport torch',
+                                 'if get_ipython() is not None:\n    get_ipython().system("pip install d2l")',
+                                 'written = get_ipython().run_cell_magic("writefile", "deriv.py", '
+                                 f'{(SUBMISSIONS / "honest_backward.py").read_text()!r})',
+                                 "from deriv import get_derivative"), sin)
+    assert shell.score == 10.0, [f.summary for f in shell.findings if not f.passed]
+    package = grade_file(_notebook(tmp_path / "package.ipynb", "import IPython\nimport torch",
+                                   'IPython.get_ipython().run_line_magic("load_ext", "autoreload")', UNANNOTATED), sin)
+    loads = package.findings[0]
+    assert package.score == 9.0 and "returns None where no IPython shell runs" in loads.cause, loads.cause
+    assert loads.summary.startswith("Running your notebook raised AttributeError")
