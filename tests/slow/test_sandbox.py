@@ -290,3 +290,18 @@ def test_get_ipython_in_a_notebook_is_a_shell_whose_magics_run_as_jupyters(grade
     loads = package.findings[0]
     assert package.score == 9.0 and "returns None where no IPython shell runs" in loads.cause, loads.cause
     assert loads.summary.startswith("Running your notebook raised AttributeError")
+
+
+def test_ipythons_lines_in_a_py_file_cost_the_loads_point_alone(grade_file, sin, tmp_path):
+    """hn123: a Colab download's `!pip install d2l` and a VS Code `# %%` file's `%matplotlib inline`
+    scored 0/10; now they run as a notebook cell runs them, told as before, and a cheat stays a cheat."""
+    honest = tmp_path / "colab.py"
+    honest.write_text("# %%\n%matplotlib inline\n!pip install d2l -q\n" +
+                      (SUBMISSIONS / "honest_backward.py").read_text())
+    graded = grade_file(honest, sin)
+    loads = graded.findings[0]
+    assert graded.score == 9.0 and "syntax error on line 2" in loads.summary, loads.summary
+    assert "%matplotlib inline" in loads.example and "That line is IPython's" in loads.cause
+    cheat = tmp_path / "cheat.py"
+    cheat.write_text("%matplotlib inline\n" + (SUBMISSIONS / "cheat_cos.py").read_text())
+    assert grade_file(cheat, sin).score == 0.0
