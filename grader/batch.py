@@ -83,11 +83,13 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
     if not folder.is_dir():
         raise SubmissionError(f"{folder}: not a folder of submissions")
     found: dict[str, list[tuple[str, Job]]] = {}  # each student id, and the entries that claim it
+    submitters = _gradescope_submitters(folder / GRADESCOPE_METADATA)
     # (os.path.realpath: Path.resolve raised on rt140's symlink loop, and the whole batch ended)
     results = Path(os.path.realpath(out)) if out is not None else None
     beside = results == Path(os.path.realpath(folder))  # results written into the class folder itself
     for entry in sorted(folder.iterdir()):
-        if entry.name.startswith((".", "_")) or (results is not None and Path(os.path.realpath(entry)) == results):
+        if entry.name.startswith((".", "_")) or (results is not None and Path(os.path.realpath(entry)) == results) \
+                or (entry.name == GRADESCOPE_METADATA and submitters):
             continue
         mode = entry.lstat().st_mode
         if stat.S_ISDIR(mode):
@@ -113,7 +115,7 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
             if skipped is not None and stat.S_ISREG(mode) and not (beside and entry.name in RESERVED):
                 skipped.append(safe_text.line(entry.name, 200))
             continue
-        job = replace(job, student=lms_student(job.student))
+        job = replace(job, student=submitters.get(job.student) or lms_student(job.student))
         found.setdefault(job.student, []).append((entry.name + ("/" if stat.S_ISDIR(mode) else ""), job))
     jobs = [_one(student, claims) for student, claims in found.items()]
     if beside:
@@ -139,6 +141,35 @@ RESERVED = frozenset({"gradebook.csv", "summary.md", "summary.html", "junit.xml"
 # "garciamaria_23456_78901_hw.py" (login, LATE when late, user id, submission id, the file's own name).
 _MOODLE = re.compile(r"(.+_\d+)_assignsubmission_[a-z]+_?")
 _CANVAS = re.compile(r"([a-z0-9]+)(?:_LATE)?_(\d+)_\d+_.+")
+
+
+GRADESCOPE_METADATA = "submission_metadata.yml"  # beside Gradescope's export's submission_NNN folders
+_SUBMISSION = re.compile(r":(submission_\d+):")
+_SUBMITTER = re.compile(r"\s*-?\s*:(name|sid):\s*(.*)")
+
+
+def _gradescope_submitters(path: Path) -> dict[str, str]:
+    """Gradescope's export's submission_NNN folders by their submitters, "Alice A_1001" (name and
+    SID; a group's joined by "+"), from its submission_metadata.yml (ux121: ids no TA could join to
+    a roster). Read line by line, only the submitters' names and SIDs: no YAML parser is at hand,
+    and nothing else of it is needed."""
+    try:
+        if not stat.S_ISREG(path.lstat().st_mode) or path.stat().st_size > 1 << 24:
+            return {}
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return {}
+    people: dict[str, list[dict[str, str]]] = {}
+    current: list[dict[str, str]] | None = None
+    for line in lines:
+        if submission := _SUBMISSION.fullmatch(line.strip()):
+            current = people.setdefault(submission.group(1), [])
+        elif current is not None and (field := _SUBMITTER.fullmatch(line)):
+            if field.group(1) == "name" or not current:
+                current.append({})
+            current[-1][field.group(1)] = field.group(2).strip().strip("'\"")
+    return {folder: "+".join(f"{p.get('name', '')}_{p.get('sid', '')}".strip("_") for p in who)
+            for folder, who in people.items() if who}
 
 
 def lms_student(name: str) -> str:

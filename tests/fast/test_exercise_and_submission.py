@@ -585,6 +585,16 @@ def test_a_learning_platforms_download_is_one_row_per_student(tmp_path):
     (tmp_path / "canvas").mkdir()
     for name in ("garciamaria_23456_78901_hw.py", "doejane_LATE_34567_89012_hw.py", "plain_name.py"):
         (tmp_path / "canvas" / name).write_text(honest)
+    for number in ("90000", "90001"):
+        (tmp_path / "gradescope" / f"submission_{number}").mkdir(parents=True)
+        (tmp_path / "gradescope" / f"submission_{number}" / "solution.py").write_text(honest)
+    (tmp_path / "gradescope" / "submission_metadata.yml").write_text(
+        ":submission_90000:\n  :submitters:\n  - :name: Alice A\n    :sid: '1001'\n    :email: a@uni.edu\n"
+        "  :score: 0.0\n:submission_90001:\n  :submitters:\n  - :name: Bo B\n    :sid: '1002'\n"
+        "  - :name: Cy C\n    :sid: '1003'\n")
+    skipped: list[str] = []
+    gradescope = batch.discover(tmp_path / "gradescope", None, "get_derivative", skipped)
+    assert [j.student for j in gradescope] == ["Alice A_1001", "Bo B_1002+Cy C_1003"] and skipped == []
     moodle = batch.discover(tmp_path / "moodle", None, "get_derivative")
     assert [(j.student, j.path and j.path.name) for j in moodle] == [("Ann Lee_100001", "hw.py")]
     canvas = {j.student: j.path and j.path.name for j in batch.discover(tmp_path / "canvas", None, "get_derivative")}
