@@ -333,9 +333,12 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
                 for j in jobs if j.path is not None}  # (before this run rewrites any)
     elsewhere = sorted(student for student, stands in standing.items() if stands == batch.OTHER)
     if elsewhere and not args.force:  # (ux121: a rerun without its --exercise regraded a class as sin over them)
-        print(f"grader: {args.out} holds results of another exercise than {ex.name} for {len(elsewhere)} students "
-              f"({_some(elsewhere)}): give the --exercise they were graded for, another --out, or --force to grade "
-              f"them as {ex.name} over those results", file=sys.stderr)
+        by_id = {j.student: j for j in jobs}
+        names = sorted({str((batch.read_result(by_id[s], args.out, key) or {}).get("exercise", "?"))
+                        for s in elsewhere[:50]})
+        print(f"grader: {args.out} holds results of {', '.join(safe_text.line(n, 60) for n in names)}, not {ex.name}, "
+              f"for {len(elsewhere)} students ({_some(elsewhere)}): give the --exercise they were graded for, another "
+              f"--out, or --force to grade them as {ex.name} over those results", file=sys.stderr)
         return EXIT_USAGE
     todo = [j for j in jobs if j.path is not None and (args.force or standing[j.student] != batch.CURRENT)]
     again = sorted(j.student for j in todo if standing[j.student] == batch.CHANGED)

@@ -182,7 +182,7 @@ def test_a_rerun_for_another_exercise_does_not_overwrite_results_unasked(tmp_pat
     kept = (out / "ann" / "result.json").read_bytes()
     refused = batch(folder, out, "--no-plot")
     assert refused.returncode == 2 and (out / "ann" / "result.json").read_bytes() == kept
-    assert "holds results of another exercise than sin for 1 students (ann): give the --exercise" in refused.stderr
+    assert "holds results of cos_square, not sin, for 1 students (ann): give the --exercise" in refused.stderr
     forced = batch(folder, out, "--no-plot", "--force")
     assert forced.returncode == 0 and json.loads((out / "ann" / "result.json").read_text())["exercise"] == "sin"
 
