@@ -608,7 +608,8 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      "the check fails; an answer that raises only then cannot show it came through autograd.")
             advice = ("Run gradcheck in your own notebook, not inside the graded function: return autograd's value "
                       "without checking it.")
-        elif judged.beyond_bounds and ex.bounds is not None and not formula_line:
+        elif judged.beyond_bounds and ex.bounds is not None and not formula_line and \
+                not re.search(r"allclose|isclose|assert_close", line):  # (hn123: a finite-difference check)
             # (rt133's honest assert that |grad| <= 1 was told it checked against a formula)
             low, high = (f"{b:g}" for b in ex.bounds)
             raised = (f"autograd's answer left [{low}, {high}] (there it gives "
