@@ -178,14 +178,16 @@ def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: 
                 f"gave {ex.primitive}'s derivative, and the rest of the derivative came from a formula of your own, "
                 f"not from autograd. The exercise asks for autograd of {ex.value} itself: compute it from x and call "
                 "backward on it (or torch.autograd.grad).")
-    # Where the passes begin: the numbers of the steps that took their input from a leaf (or where a
-    # pass ended). One at x's number is a pass from x: a chain rule done in two passes through autograd
-    # (cos's at u = x², then u's at x with grad_outputs) is autograd's all the way.
-    starts = [s.u for run in runs for i, s in enumerate(run)
-              if (FORMULAS.get(s.op, (None, ""))[0] is not None or s.op == "PowBackward0") and s.u is not None
-              and math.isfinite(s.u) and _input_expression(run, i, {}) == "x"]
-    if starts and not any(_close(u, sample) for u in starts):
-        return (f"Your backward pass began at a tensor of your own holding {_fmt(starts[0])}, not at x "
+    # Where the passes begin: the steps that took their input from a leaf (or where a pass ended). Only
+    # where every one is a step of one input that saved a number other than x's is none a pass from x:
+    # a chain rule in two passes through autograd (cos's at u = x², then u's at x with grad_outputs,
+    # u = x·x or a dot product: rt156) is autograd's all the way, and a step of two inputs (x·x) or
+    # one that saves no input tells nothing of where it began.
+    starts = [s for run in runs for i, s in enumerate(run)
+              if s.op not in STRUCTURAL and s.op != "AccumulateGrad" and _input_expression(run, i, {}) == "x"]
+    if starts and all((FORMULAS.get(s.op, (None, ""))[0] is not None or s.op == "PowBackward0") and s.u is not None
+                      and math.isfinite(s.u) and not _close(s.u, sample) for s in starts):
+        return (f"Your backward pass began at a tensor of your own holding {_fmt(starts[0].u or 0.0)}, not at x "
                 f"({_fmt(sample)}): autograd differentiated from there, and the steps from x to it (in the "
                 f"reference's pass {route}) came from a formula of your own. The exercise asks for autograd "
                 f"of {ex.value} itself: compute it from x and call backward on it.")

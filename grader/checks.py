@@ -302,6 +302,12 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                        advice="Clear its outputs (Edit > Clear All Outputs, or Kernel > Restart & Clear Output), "
                               "save it and submit it again." if notebook else
                               "Submit the .py file that defines the function, without data pasted into it.")
+    if error.type == "SystemExit" and notebook:  # (Jupyter's kernel outlives it: so does the grader's run)
+        return Finding("loads", False, 0.0, f"Your notebook calls exit() (sys.exit) as it runs{where}.",
+                       cause="In Jupyter the kernel outlives it, and Kernel > Restart & Run All stops there; run as "
+                             "a script, it ends the program.",
+                       advice="Remove that call (a notebook needs none; `unittest.main(exit=False)` runs tests "
+                              "without it).")
     if error.type == "SystemExit":  # (ux111's exit() at the end of the file: "raised SystemExit: None")
         return Finding("loads", False, 0.0, f"Your file ends Python as it is imported: it calls exit(){where}.",
                        cause="exit(), quit() and sys.exit() stop the whole program, the grader's import of your "

@@ -338,11 +338,12 @@ class Runner:
         stand_in = types.ModuleType("grader.notebook", "The notebook self-check: does nothing while grading.")
         stand_in.check = grader.check  # type: ignore[attr-defined]
         sys.modules["grader.notebook"] = grader.notebook = stand_in
+        notebook = Path(self.path).suffix.lower() == ".ipynb"
         try:
             # Under a name no student's file takes: as "submission", a notebook's `%%writefile
             # submission.py` then `from submission import get_derivative` imported the notebook itself,
             # half run (rt148: 0/10, where Jupyter runs it).
-            if Path(self.path).suffix.lower() == ".ipynb":
+            if notebook:
                 module = run_cells(self.path, SUBMISSION_MODULE, self.function_name)
             else:
                 module = import_file(self.path, SUBMISSION_MODULE, register=True)
@@ -351,9 +352,11 @@ class Runner:
             # Jupyter's Run All stops there, and the loads point alone is lost: hn122's notebook whose
             # first-try plt.plot cell raised below its get_derivative scored 0, every check "not run".
             # Not past an exit, an interrupt or exhausted memory, after which nothing is as it was.
+            # (A notebook's every cell has run, an exit's too: run_cells.)
             partial = sys.modules.get(SUBMISSION_MODULE)
-            found = getattr(partial, self.function_name, None) if partial is not None and isinstance(
-                err, Exception) and not isinstance(err, MemoryError) else None
+            ran = isinstance(err, Exception) or (notebook and not isinstance(err, KeyboardInterrupt))
+            found = getattr(partial, self.function_name, None) if partial is not None and ran and not isinstance(
+                err, MemoryError) else None
             if not callable(found):
                 return {"event": "load_error", "error": describe_error(err, self.path)}
             self.function = found
@@ -555,8 +558,8 @@ def run_cells(path: str, name: str, function: str) -> Any:
     each code cell on its own, in the one module `name` (registered in sys.modules), and the cells
     below one that raised all the same (hn122's honest function below a first-try cell's error scored
     0/10). Then raise, if any cell raised, the error to tell: the first, or where `function` is not
-    defined, that of a cell naming it (its def's own error, not an earlier cell's). An exit, an
-    interrupt or exhausted memory ends it at once, as import_file does."""
+    defined, that of a cell naming it (its def's own error, not an earlier cell's). An interrupt or
+    exhausted memory ends it at once, as import_file does; an exit ends its cell alone, as in Jupyter."""
     spec = importlib.util.spec_from_file_location(name, path, loader=importlib.machinery.SourceFileLoader(name, path))
     assert spec is not None
     module = importlib.util.module_from_spec(spec)
@@ -565,17 +568,22 @@ def run_cells(path: str, name: str, function: str) -> Any:
     # Jupyter's kernel runs cells as __main__: hn123's def under `if __name__ == "__main__":` in a cell
     # was "not defined", 0/10, where Restart & Run All defines it. (The module is still registered as
     # `name`, where the harness finds it.)
+    # And sys.modules' __main__ is the notebook's, as in Jupyter, where pickle and typing look for its
+    # names (rt156: pickle.dumps(get_derivative) failed, "attribute lookup get_derivative on __main__").
     namespace["__name__"] = "__main__"
-    raised: list[tuple[bytes, Exception]] = []
+    sys.modules["__main__"] = module
+    raised: list[tuple[bytes, BaseException]] = []
     for first, text in cells_of(Path(path).read_bytes()):
         try:
             # (the lines before the cell left blank: its errors and tracebacks name the script's lines)
             code = compile(b"\n" * (first - 1) + text, path, "exec", flags=flags, dont_inherit=True)
             flags |= code.co_flags & _FUTURE_FLAGS if first == 1 else 0
             exec(code, namespace)
-        except MemoryError:
+        except (MemoryError, KeyboardInterrupt):
             raise
-        except Exception as err:  # noqa: BLE001 - told once every cell has run
+        except BaseException as err:  # noqa: BLE001 - told once every cell has run
+            # (sys.exit() too: Jupyter's kernel outlives it and nbgrader runs on; rt156's last cell's
+            # `if __name__ == "__main__": sys.exit(main())` scored 0/10)
             raised.append((text, err))
     if raised:
         if not callable(namespace.get(function)):

@@ -551,9 +551,11 @@ def _streams_on_their_descriptors() -> None:
         # Unbuffered, as `python -u` made them (a child is stopped once it has answered: what it printed
         # and kept in a buffer was lost)
         raw = io.FileIO(fd, "r" if fd == 0 else "w", closefd=False)
+        raw.name = f"<{name}>"  # (as Python names its own: rt156 read .mode and .name)
         stream = io.TextIOWrapper(io.BufferedReader(raw) if fd == 0 else raw,
                                   encoding=getattr(old, "encoding", None) or "utf-8",
                                   errors=getattr(old, "errors", None) or "strict", write_through=fd != 0)
+        stream.mode = "r" if fd == 0 else "w"  # type: ignore[misc]
         setattr(sys, name, stream)
         setattr(sys, f"__{name}__", stream)
 

@@ -549,6 +549,17 @@ def test_an_exercise_whose_numbers_cannot_grade_anyone_is_an_instructor_error(si
         "a string": ("zero_total_unless_autograd = true", 'zero_total_unless_autograd = "false"', "true or false"),
         "a typo": ("[tolerance]", "[tolerence]", r"it has no \[tolerance\] table"),
     }
+    # And what can grade: a function undefined at one trace point, one as steep as sin(x³) at 100 (rt156)
+    undefined = text.replace('[grid]\n', '[grid]\ntrace_x = [0.75, -0.5]\n').replace(
+        'function = "sin(x)"', 'function = "sin(x) + sqrt(x) - sqrt(x)"')
+    steep = text.replace('[grid]\n', '[grid]\ntrace_x = [100.0, 0.75]\n').replace(
+        'function = "sin(x)"', 'function = "sin(x**3)"').replace('gradient = "d_sin(x)"',
+                                                                 'gradient = "d_sin(x**3) * 3 * x**2"')
+    for name, changed in {"undefined": undefined, "steep": steep}.items():
+        assert changed.count("trace_x") == 1 and 'function = "sin(x)"' not in changed, name
+        fine = tmp_path / f"{name}.toml"
+        fine.write_text(changed)
+        exercise.load(fine)
     for name, (old, new, said) in cases.items():
         assert old in text, name
         bad = tmp_path / f"{name}.toml"

@@ -52,6 +52,7 @@ CASES = [
     ("log_sin", RED / "log_sin_other_terms_by_hand.py", "rest of the derivative came from a formula of your own"),
     ("sin_cos_norm", RED / "sin_cos_norm_from_its_own_leaf.py", "began at a tensor of your own holding 3.375"),
     ("cos_square", RED / "cos_square_chain_in_two_passes.py", None),  # both passes autograd's: not by hand
+    ("cos_square", RED / "cos_square_chain_in_two_passes_of_x_times_x.py", None),  # (rt156: u = x·x was)
 ]
 
 
