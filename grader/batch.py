@@ -168,7 +168,9 @@ def _gradescope_submitters(path: Path) -> dict[str, str]:
             if field.group(1) == "name" or not current:
                 current.append({})
             current[-1][field.group(1)] = field.group(2).strip().strip("'\"")
-    return {folder: "+".join(f"{p.get('name', '')}_{p.get('sid', '')}".strip("_") for p in who)
+    # (a name is a results folder's: no separator, and none made of dots alone)
+    return {folder: re.sub(r"[/\\]", "_", "+".join(f"{p.get('name', '')}_{p.get('sid', '')}".strip("_")
+                                                    for p in who)).lstrip(".") or folder
             for folder, who in people.items() if who}
 
 
