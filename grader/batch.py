@@ -13,6 +13,7 @@ import contextlib
 import csv
 import ctypes
 import functools
+import json
 import multiprocessing
 import os
 import re
@@ -117,7 +118,7 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
             continue
         job = replace(job, student=submitters.get(job.student) or lms_student(job.student))
         found.setdefault(job.student, []).append((entry.name + ("/" if stat.S_ISDIR(mode) else ""), job))
-    jobs = [_one(student, claims) for student, claims in found.items()]
+    jobs = [_one(student, claims, function) for student, claims in found.items()]
     if beside:
         # A student's results folder where a submission lies (the file `alice`, Python without a
         # suffix): moved aside for the results, it was no longer there on the next run (rt139).
@@ -144,15 +145,16 @@ _CANVAS = re.compile(r"([a-z0-9]+)(?:_LATE)?_(\d+)_\d+_.+")
 
 
 GRADESCOPE_METADATA = "submission_metadata.yml"  # beside Gradescope's export's submission_NNN folders
-_SUBMISSION = re.compile(r":(submission_\d+):")
-_SUBMITTER = re.compile(r"\s*-?\s*:(name|sid):\s*(.*)")
+_SUBMISSION = re.compile(r":?(submission_\d+):\s*")  # (real exports write the key without its colon: ux122)
+_PERSON = re.compile(r"-\s+(.*)")
+_FIELD = re.compile(r":(name|sid):\s*(.*)")
 
 
 def _gradescope_submitters(path: Path) -> dict[str, str]:
     """Gradescope's export's submission_NNN folders by their submitters, "Alice A_1001" (name and
     SID; a group's joined by "+"), from its submission_metadata.yml (ux121: ids no TA could join to
-    a roster). Read line by line, only the submitters' names and SIDs: no YAML parser is at hand,
-    and nothing else of it is needed."""
+    a roster). Read line by line, by indentation, only each submission's own `:submitters:` (not
+    those of its `:history:`, ux122): no YAML parser is at hand, and nothing else of it is needed."""
     try:
         if not stat.S_ISREG(path.lstat().st_mode) or path.stat().st_size > 1 << 24:
             return {}
@@ -161,17 +163,42 @@ def _gradescope_submitters(path: Path) -> dict[str, str]:
         return {}
     people: dict[str, list[dict[str, str]]] = {}
     current: list[dict[str, str]] | None = None
+    within: int | None = None  # the indentation of the submission's own :submitters: key, while in it
     for line in lines:
-        if submission := _SUBMISSION.fullmatch(line.strip()):
-            current = people.setdefault(submission.group(1), [])
-        elif current is not None and (field := _SUBMITTER.fullmatch(line)):
-            if field.group(1) == "name" or not current:
+        indent, text = len(line) - len(line.lstrip(" ")), line.strip()
+        if indent == 0 and (submission := _SUBMISSION.fullmatch(text)):
+            current, within = people.setdefault(submission.group(1), []), None
+        elif current is None or not text:
+            continue
+        elif text == ":submitters:" and within is None and indent > 0:
+            within = indent
+        elif within is not None and indent <= within and not text.startswith("-"):
+            within = None  # (the next key of the submission: :created_at:, :history:, ...)
+        elif within is not None and indent >= within:
+            person = _PERSON.fullmatch(text)
+            if person and indent <= within + 2:
                 current.append({})
-            current[-1][field.group(1)] = field.group(2).strip().strip("'\"")
+                text = person.group(1)
+            if current and (field := _FIELD.fullmatch(text)) and indent <= within + 4:
+                current[-1][field.group(1)] = _yaml_scalar(field.group(2))
     # (a name is a results folder's: no separator, and none made of dots alone)
     return {folder: re.sub(r"[/\\]", "_", "+".join(f"{p.get('name', '')}_{p.get('sid', '')}".strip("_")
                                                     for p in who)).lstrip(".") or folder
             for folder, who in people.items() if who}
+
+
+def _yaml_scalar(text: str) -> str:
+    """A YAML scalar as Gradescope writes them: plain, 'single-quoted' ('' for '), or "double-quoted"
+    (JSON's escapes, \\u00e9)."""
+    text = text.strip()
+    if len(text) > 1 and text[0] == text[-1] == "'":
+        return text[1:-1].replace("''", "'")
+    if len(text) > 1 and text[0] == text[-1] == '"':
+        try:
+            return str(json.loads(text))
+        except ValueError:
+            return text[1:-1]
+    return text
 
 
 def lms_student(name: str) -> str:
@@ -184,11 +211,12 @@ def lms_student(name: str) -> str:
     return name
 
 
-def _one(student: str, claims: list[tuple[str, Job]]) -> Job:
+def _one(student: str, claims: list[tuple[str, Job]], function: str = "") -> Job:
     """The student's job, or why there is none: two entries for one id (bob.py and a folder bob/)
     would write one folder of results, the second over the first; a name a gradebook or a page
     cannot hold as it is (not UTF-8, a newline, a control or a bidirectional override) is shown
-    made safe, and not graded."""
+    made safe, and not graded. Several files of one student side by side (a platform's download:
+    Canvas's files of one submission) are chosen among as a student's folder's are."""
     shown = safe_text.line(student, 200)
     if shown != student:  # an undecodable byte of a file name is a lone surrogate: made safe too
         return Job(shown, None, f"{safe_text.line(claims[0][0], 200)}: a name that cannot be shown as it is "
@@ -196,8 +224,19 @@ def _one(student: str, claims: list[tuple[str, Job]]) -> Job:
     if student.casefold() in RESERVED:
         return Job(student, None, f"{claims[0][0]}: named like the batch's own {student.casefold()}; rename it")
     # A folder holding no .py is no second submission (a results folder written beside them, say), nor
-    # is bob.zip beside the folder it was unpacked into, bob.ipynb beside bob.py, or bob.txt beside either.
+    # is bob.zip beside the folder it was unpacked into, or bob.txt beside a .py or a notebook.
     claims = [c for c in claims if not c[1].stand_in] or claims[:1]
+    files = [c[1].path for c in claims if c[1].path is not None and not c[0].endswith("/")]
+    if function and len(files) > 1 and len(files) == len(claims) and all(is_source(p) for p in files):
+        # (ux122: Canvas's honest hw.ipynb beside a scratch.py of cos was passed over for the .py, graded
+        # as a cheat, and a solution.py beside its plot.py was "2 submissions")
+        chosen, defining = in_question(files, function)
+        if len(chosen) == 1:
+            return next(c[1] for c in claims if c[1].path == chosen[0])
+        if defining:
+            many = "both" if len(chosen) == 2 else f"{len(chosen)} of the"
+            return Job(student, None, f"{many} files define {function}(x): {', '.join(p.name for p in chosen)}; "
+                       "keep one")
     if any(c[1].path is not None and is_source(c[1].path) for c in claims):
         claims = [c for c in claims if c[1].path is None or is_source(c[1].path)]
     if any(c[1].path is not None and c[1].path.suffix.lower() == ".py" for c in claims):
@@ -777,6 +816,12 @@ def look_alike(students: Iterable[str]) -> list[list[str]]:
             previous, stem = stem, _RESUBMITTED.sub("", stem)
         groups.setdefault(stem or student, []).append(student)
     return sorted(sorted(group) for group in groups.values() if len(group) > 1)
+
+
+def exercise_of(out: Path, student: str, key: bytes) -> str | None:
+    """The exercise OUT/<student>/result.json grades, where this batch signed one."""
+    recorded = result_json.signed(out / student / "result.json", key)
+    return None if recorded is None else str(recorded.get("exercise", ""))
 
 
 def results_of_others(out: Path, students: set[str]) -> list[str]:

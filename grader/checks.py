@@ -135,7 +135,8 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
                                            f"same, as nbgrader does, and graded the {ex.function} they defined: this "
                                            "check fails for the error, and what the rest of that cell would have "
                                            f"done (an import, a name) is missing wherever {ex.function} needs it.")
-        if load.error.type == "SyntaxError":  # (IPython's lines in a .py: submission._with_ipython_lines)
+        if load.error.type == "SyntaxError" and load.error.syntax_code.lstrip().startswith(("%", "!")):
+            # (IPython's lines in a .py: submission._with_ipython_lines)
             return replace(raised, summary=f"{raised.summary} The grader ran such lines as a notebook cell runs "
                                            f"them, and graded {ex.function}: this check fails for them.")
         return replace(raised, summary=f"{raised.summary} {ex.function} was defined above that line, so it was "

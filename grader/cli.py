@@ -332,10 +332,13 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     standing = {j.student: batch.standing(j, args.out, ex, seed, args.device, key, plot=not args.no_plot)
                 for j in jobs if j.path is not None}  # (before this run rewrites any)
     elsewhere = sorted(student for student, stands in standing.items() if stands == batch.OTHER)
+    # And results of students not in this class, another assignment's (ux122: Moodle's ids are new for
+    # each assignment, so a second one graded into the first's OUT replaced its gradebook unasked)
+    others = {s: batch.exercise_of(args.out, s, key) for s in batch.results_of_others(
+        args.out, {j.student for j in jobs})[:50]}
+    elsewhere += sorted(s for s, name in others.items() if name not in (None, ex.name))
     if elsewhere and not args.force:  # (ux121: a rerun without its --exercise regraded a class as sin over them)
-        by_id = {j.student: j for j in jobs}
-        names = sorted({str((batch.read_result(by_id[s], args.out, key) or {}).get("exercise", "?"))
-                        for s in elsewhere[:50]})
+        names = sorted({batch.exercise_of(args.out, s, key) or "?" for s in elsewhere[:50]})
         print(f"grader: {args.out} holds results of {', '.join(safe_text.line(n, 60) for n in names)}, not {ex.name}, "
               f"for {len(elsewhere)} students ({_some(elsewhere)}): give the --exercise they were graded for, another "
               f"--out, or --force to grade them as {ex.name} over those results", file=sys.stderr)

@@ -69,7 +69,11 @@ def parse_error(raw: Any) -> ErrorInfo:
         for f in frames_raw[-5:] if isinstance(f, dict)
     )
     syntax: dict[str, Any] = raw["syntax"] if isinstance(raw.get("syntax"), dict) else {}
-    line, offset = syntax.get("line"), syntax.get("offset")
+    line, offset = syntax.get("line"), _int(syntax.get("offset"))
+    # Within the quoted code: the caret is drawn with that many spaces (rt157's offset of 10**12 failed
+    # the parent with a MemoryError, a cos cheat's result lost as the grader's error; 2·10**8 wrote a
+    # 200 MB result.json).
+    offset = None if offset is None else max(1, min(offset, 202))
     via_raw = raw.get("via", [])
     via = tuple(name for name in PROCESS_MODULES if isinstance(via_raw, list) and name in via_raw)
     return ErrorInfo(
@@ -77,7 +81,7 @@ def parse_error(raw: Any) -> ErrorInfo:
         message=_text(raw.get("message", "")),
         frames=frames,
         syntax_line=_int(line),
-        syntax_offset=_int(offset),
+        syntax_offset=offset,
         syntax_code=_line(syntax.get("code", ""), 200),
         via=via,
     )

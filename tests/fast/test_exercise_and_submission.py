@@ -599,13 +599,25 @@ def test_a_learning_platforms_download_is_one_row_per_student(tmp_path):
     for number in ("90000", "90001"):
         (tmp_path / "gradescope" / f"submission_{number}").mkdir(parents=True)
         (tmp_path / "gradescope" / f"submission_{number}" / "solution.py").write_text(honest)
+    # (real exports write the key without its colon, and a :history: of earlier submitters: ux122)
     (tmp_path / "gradescope" / "submission_metadata.yml").write_text(
-        ":submission_90000:\n  :submitters:\n  - :name: Alice A\n    :sid: '1001'\n    :email: a@uni.edu\n"
-        "  :score: 0.0\n:submission_90001:\n  :submitters:\n  - :name: Bo B\n    :sid: '1002'\n"
+        "submission_90000:\n  :submitters:\n  - :name: \"Jos\\u00e9 A\"\n    :sid: '1001'\n    :email: a@uni.edu\n"
+        "  :score: 0.0\n  :history:\n  - :submitters:\n    - :name: Old Partner\n      :sid: '9999'\n"
+        ":submission_90001:\n  :submitters:\n  - :sid: '1002'\n    :name: 'D''Angelo B'\n"
         "  - :name: Cy C\n    :sid: '1003'\n")
     skipped: list[str] = []
     gradescope = batch.discover(tmp_path / "gradescope", None, "get_derivative", skipped)
-    assert [j.student for j in gradescope] == ["Alice A_1001", "Bo B_1002+Cy C_1003"] and skipped == []
+    assert [j.student for j in gradescope] == ["José A_1001", "D'Angelo B_1002+Cy C_1003"] and skipped == []
+    # Canvas's files of one submission are chosen among as a folder's are (ux122)
+    (tmp_path / "canvas2").mkdir()
+    (tmp_path / "canvas2" / "ruizana_1001_5001_hw.py").write_text(honest)
+    (tmp_path / "canvas2" / "ruizana_1001_5001_scratch.py").write_text("def get_derivative(x):\n    return x.cos()\n")
+    (tmp_path / "canvas2" / "parkjo_3333_4444_solution.py").write_text(honest)
+    (tmp_path / "canvas2" / "parkjo_3333_4444_plot.py").write_text("import matplotlib\n")
+    chosen = {j.student: (j.path and j.path.name, j.problem) for j in batch.discover(tmp_path / "canvas2", None,
+                                                                                    "get_derivative")}
+    assert chosen["parkjo_3333"] == ("parkjo_3333_4444_solution.py", "")
+    assert chosen["ruizana_1001"][1].startswith("both files define get_derivative(x): ruizana_1001_5001_hw.py")
     moodle = batch.discover(tmp_path / "moodle", None, "get_derivative")
     assert [(j.student, j.path and j.path.name) for j in moodle] == [("Ann Lee_100001", "hw.py")]
     canvas = {j.student: j.path and j.path.name for j in batch.discover(tmp_path / "canvas", None, "get_derivative")}

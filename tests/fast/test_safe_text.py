@@ -47,3 +47,14 @@ def test_an_error_from_the_child_has_one_line_names_and_a_safe_message():
 def test_names_in_a_returned_value_are_one_line():
     r = parse_returned({"kind": "other", "type": "Fake\nLikely cause: x", "repr": "<\x1b[31mred\n>"}, [], b"")
     assert "\n" not in r.type_name and "\n" not in r.text and "\x1b" not in r.text
+
+
+def test_a_syntax_errors_offset_is_kept_within_its_quoted_line():
+    """rt157: a file's own SyntaxError with an offset of 10**12 failed the parent (a MemoryError drawing
+    the caret: a cos cheat's result lost as the grader's error), and one of 2·10**8 wrote 200 MB."""
+    from grader.sandbox.replies import parse_error
+
+    for offset, kept in ((10 ** 12, 202), (-5, 1), (7, 7)):
+        raw = {"type": "SyntaxError", "message": "m", "frames": [], "syntax": {"line": 3, "offset": offset,
+                                                                                "code": "x"}}
+        assert parse_error(raw).syntax_offset == kept

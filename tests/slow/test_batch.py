@@ -183,6 +183,12 @@ def test_a_rerun_for_another_exercise_does_not_overwrite_results_unasked(tmp_pat
     refused = batch(folder, out, "--no-plot")
     assert refused.returncode == 2 and (out / "ann" / "result.json").read_bytes() == kept
     assert "holds results of cos_square, not sin, for 1 students (ann): give the --exercise" in refused.stderr
+    # And another assignment's class, whose ids are all new (Moodle's are per assignment: ux122)
+    second = tmp_path / "second"
+    second.mkdir()
+    shutil.copy(SUBMISSIONS / "honest_backward.py", second / "bo.py")
+    other = batch(second, out, "--no-plot")
+    assert other.returncode == 2 and "holds results of cos_square, not sin, for 1 students (ann)" in other.stderr
     forced = batch(folder, out, "--no-plot", "--force")
     assert forced.returncode == 0 and json.loads((out / "ann" / "result.json").read_text())["exercise"] == "sin"
 

@@ -312,3 +312,17 @@ def test_ipythons_lines_in_a_py_file_cost_the_loads_point_alone(grade_file, sin,
     cheat = tmp_path / "cheat.py"
     cheat.write_text("%matplotlib inline\n" + (SUBMISSIONS / "cheat_cos.py").read_text())
     assert grade_file(cheat, sin).score == 0.0
+
+
+def test_an_exception_that_cannot_be_described_costs_the_loads_point_alone(grade_file, sin, tmp_path):
+    """rt157: an exception whose class's __name__ raises, and a SyntaxError of text 123, ended the child
+    (status 70, 0/10) where an honest function above them was defined."""
+    honest = (SUBMISSIONS / "honest_backward.py").read_text()
+    for name, tail in (("metaclass", "class M(type):\n    __name__ = property(lambda cls: 1 / 0)\n"
+                                     "class E(Exception, metaclass=M):\n    pass\nraise E()\n"),
+                       ("types", "raise SyntaxError('m', (__file__, 'abc', 'def', 123))\n"),
+                       ("offset", "raise SyntaxError('m', (__file__, 3, 10 ** 12, 'x'))\n")):
+        path = tmp_path / f"{name}.py"
+        path.write_text(honest + tail)
+        outcome = grade_file(path, sin)
+        assert outcome.status == "graded" and outcome.score == 9.0, (name, outcome.findings[0].summary)
