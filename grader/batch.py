@@ -24,6 +24,7 @@ import stat
 import sys
 import time
 import traceback
+import unicodedata
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -116,7 +117,10 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
             if skipped is not None and stat.S_ISREG(mode) and not (beside and entry.name in RESERVED):
                 skipped.append(safe_text.line(entry.name, 200))
             continue
-        job = replace(job, student=submitters.get(job.student) or lms_student(job.student))
+        # (one name however its accents are encoded: a Moodle folder's NFD copy beside its NFC one was two
+        # rows of one look, ux122)
+        job = replace(job, student=unicodedata.normalize("NFC", submitters.get(job.student) or
+                                                         lms_student(job.student)))
         found.setdefault(job.student, []).append((entry.name + ("/" if stat.S_ISDIR(mode) else ""), job))
     jobs = [_one(student, claims, function) for student, claims in found.items()]
     if beside:
@@ -809,13 +813,21 @@ def look_alike(students: Iterable[str]) -> list[list[str]]:
     lou_LATE, ann and "ann (1)", bob_v2): each graded as a student of its own, the class had more
     students than its roster and nothing said so (ux120). Only such suffixes: student1 and student2
     are two students."""
-    groups: dict[str, list[str]] = {}
+    groups: dict[str, list[tuple[str, str]]] = {}
     for student in students:
         stem, previous = student.casefold(), None
         while stem != previous:
             previous, stem = stem, _RESUBMITTED.sub("", stem)
-        groups.setdefault(stem or student, []).append(student)
-    return sorted(sorted(group) for group in groups.values() if len(group) > 1)
+        # A platform's user id aside too, where one of the group has none: "Ann Lee" (a folder renamed
+        # by hand) beside "Ann Lee_100001" (ux122); student_001 and student_002 stay two students.
+        platform = _PLATFORM_ID.search(stem)
+        base = stem[:platform.start()] if platform else stem
+        groups.setdefault(base or student, []).append((student, platform.group(0) if platform else ""))
+    return sorted(sorted(s for s, _ in group) for group in groups.values()
+                  if len(group) > 1 and (any(not tag for _, tag in group) or len({t for _, t in group}) < len(group)))
+
+
+_PLATFORM_ID = re.compile(r"_\d{3,}$")
 
 
 def exercise_of(out: Path, student: str, key: bytes) -> str | None:

@@ -243,7 +243,9 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         from grader import gradescope
 
         secret = os.environ.get("GRADER_COURSE_SECRET", "")
-        bundle = gradescope.build(args.out, args.exercise, secret)
+        # (a folder: the zip goes in it, where a traceback said "the grader itself failed", ux122)
+        bundle = gradescope.build(args.out / "autograder.zip" if args.out.is_dir() else args.out, args.exercise,
+                                  secret)
         note = " with the course secret from $GRADER_COURSE_SECRET" if secret else ""
         print(f"{bundle}: upload it as the autograder of a Gradescope assignment{note}")
         if not secret:  # (ux110: built without a word)

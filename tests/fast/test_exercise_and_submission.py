@@ -534,6 +534,10 @@ def test_ids_of_one_students_resubmission_are_named_together():
            "dan-new", "zed"]
     assert batch.look_alike(ids) == [["ann", "ann (1)"], ["bob", "bob_v2"], ["carl", "carl_final_v3"],
                                      ["lou", "lou_LATE"]]
+    # (ux122: a Moodle folder renamed by hand beside its student's other folder; two Moodle students of
+    # one name are two, as are student_001 and student_002)
+    platform = ["Ann Lee", "Ann Lee_100001", "Bo Chen_100002", "Bo Chen_100003", "student_001", "student_002"]
+    assert batch.look_alike(platform) == [["Ann Lee", "Ann Lee_100001"]]
 
 
 def test_an_exercise_whose_numbers_cannot_grade_anyone_is_an_instructor_error(sin, tmp_path):
