@@ -178,8 +178,11 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
             advice += (f" If the file is for another exercise ({', '.join(sorted({f for _, f in others}))} is "
                        f"what {' and '.join(name for name, _ in others)} {asks} for), submit it where that exercise is "
                        f"graded, or check it yourself with {listed}.")
-        # (one exercise named: the batch's summary counts such files, as it does another exercise's values)
-        data = {"other_exercise": others[0][0]} if len(others) == 1 else {}
+        # (the batch's summary counts such files, as it does another exercise's values; several named at
+        # once where they share the function: ux122's get_derivative files graded as sin_cos_norm were
+        # each a load_error, without a word for the class)
+        names = [name for name, _ in others]
+        data = {"other_exercise": " or ".join(names)} if names else {}
         return Finding("loads", False, 0.0, f"Your file does not define {ex.function}.{found}", advice=advice,
                        data=data)
     if load.error is None:

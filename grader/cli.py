@@ -424,8 +424,9 @@ def _what_needs_you(args: argparse.Namespace, ex: Exercise, jobs: list[Job], unc
         print(f"grader: {args.out} holds results of {len(gone)} student(s) not in {args.folder}, left out of the "
               f"gradebook: {_some(gone)} (remove their folders there if they left the course)", file=sys.stderr)
     for name, count in tally.elsewhere.most_common():
+        which = f"--exercise {name}" if " or " not in name else f"--exercise with one of {name.replace(' or ', ', ')}"
         print(f"grader: {count} of {len(jobs)} students' files are for another exercise, {name} (its function, or "
-              f"its answer): was --exercise {ex.name} right? (--exercise {name} grades against it)", file=sys.stderr)
+              f"its answer): was --exercise {ex.name} right? ({which} grades against it)", file=sys.stderr)
 
 
 def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client: Client | None,
