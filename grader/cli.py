@@ -17,6 +17,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -382,8 +383,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         gradebook, _, page, tally = _write_class(args, ex, jobs, key, pending)
         print(f"grader: {len(pending)} of {len(jobs)} students not graded yet: status not_graded in {gradebook} and "
               f"{page}, which hold the others' results", file=sys.stderr)
-        _what_needs_you(args, ex, jobs, sorted(j.student for j in absent if not batch.handed_in_nothing(j)),
-                        gradebook, tally)
+        _what_needs_you(args, ex, jobs, tally)
         raise
     gradebook, md, page, tally = _write_class(args, ex, jobs, key, set())
     # (ux119: "2 with no file to grade" said of students who handed in two files, each scored 0 in the
@@ -395,7 +395,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
           f"{md}")
     if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)
         print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 80) for s in again])}")
-    _what_needs_you(args, ex, jobs, unclear, gradebook, tally)
+    _what_needs_you(args, ex, jobs, tally)
     if tally.grader_errors:
         # The grader's own failures are no student's score: a run that gave some is not done.
         print(f"grader: the grader itself failed on {tally.grader_errors} student(s) (status grader_error in "
@@ -405,24 +405,33 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     return EXIT_OK
 
 
-def _what_needs_you(args: argparse.Namespace, ex: Exercise, jobs: list[Job], unclear: list[str], gradebook: Path,
-                    tally: Tally) -> None:
-    """The lines on stderr that name students a TA must see to (a stopped batch's too: ux120's had none)."""
+def _needs_you(args: argparse.Namespace, jobs: list[Job]) -> list[str]:
+    """What a TA must see to besides the scores, in sentences: on stderr at the end of a batch, and in
+    its summary (ux122 read the summary the next day, and these were on a terminal long closed)."""
     from grader import batch, safe_text
 
+    lines = []
+    unclear = sorted(j.student for j in jobs if j.path is None and not batch.handed_in_nothing(j))
     if unclear:
-        print(f"grader: not graded, their files need you first (several, an archive, no Python, a name it cannot "
-              f"use: the note in {gradebook.name} says which and what to do; 0 until then): "
-              f"{_some([safe_text.line(s, 80) for s in unclear])}", file=sys.stderr)
+        lines.append(f"not graded, their files need you first (several, an archive, no Python, a name it cannot "
+                     f"use: the note in gradebook.csv says which and what to do; 0 until then): "
+                     f"{_some([safe_text.line(s, 80) for s in unclear])}")
     twins = batch.look_alike(j.student for j in jobs)
     if twins:  # (ux120: lou.py and lou_LATE.py were two students of a class of 50, graded 1 and 10)
         shown = "; ".join(" and ".join(safe_text.line(s, 80) for s in group) for group in twins[:8])
-        print(f"grader: these look like one student's files under two ids, each graded as a student of its own: "
-              f"{shown}{' and more' if len(twins) > 8 else ''} (keep one, or rename them apart)", file=sys.stderr)
+        lines.append(f"these look like one student's files under two ids, each graded as a student of its own: "
+                     f"{shown}{' and more' if len(twins) > 8 else ''} (keep one, or rename them apart)")
     gone = batch.results_of_others(args.out, {j.student for j in jobs})
     if gone:  # (ux118: a student removed from the folder left the gradebook without a word)
-        print(f"grader: {args.out} holds results of {len(gone)} student(s) not in {args.folder}, left out of the "
-              f"gradebook: {_some(gone)} (remove their folders there if they left the course)", file=sys.stderr)
+        lines.append(f"{args.out} holds results of {len(gone)} student(s) not in {args.folder}, left out of the "
+                     f"gradebook: {_some(gone)} (remove their folders there if they left the course)")
+    return lines
+
+
+def _what_needs_you(args: argparse.Namespace, ex: Exercise, jobs: list[Job], tally: Tally) -> None:
+    """The lines on stderr that name students a TA must see to (a stopped batch's too: ux120's had none)."""
+    for line in _needs_you(args, jobs):
+        print(f"grader: {line}", file=sys.stderr)
     for name, count in tally.elsewhere.most_common():
         which = f"--exercise {name}" if " or " not in name else f"--exercise with one of {name.replace(' or ', ', ')}"
         print(f"grader: {count} of {len(jobs)} students' files are for another exercise, {name} (its function, or "
@@ -495,7 +504,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
 
     gradebook = batch.write_gradebook(rows(), args.out / "gradebook.csv")
     sources = {j.student: j.path for j in jobs if j.path is not None}
-    md, page = summary.write(tally.summary(sources), args.out)
+    md, page = summary.write(replace(tally.summary(sources), needs=_needs_you(args, jobs)), args.out)
     if args.format == "junit":  # each result read again as it is written: the whole class is never held
         from grader.report import junit
 

@@ -282,10 +282,14 @@ def _notebook_script(raw: bytes) -> bytes | None:
         parts.append(f"# In[{number}]: (code cell {len(parts) + 1})\n" + "\n".join(lines) + "\n")
     prelude = "".join(f"{place}{future}\n" for future, place in futures.items()) + \
         f"{cell_syntax.NOTEBOOK_PRELUDE}\n"
+    # Each mark ends in a tag of the cells' own text, which no cell can hold: a mark written inside a
+    # cell's string split that cell where the notebook is run (rt157), where a reader saw a string.
+    tag = hashlib.sha256("".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    parts = [part.replace("\n", f" {tag}\n", 1) for part in parts]
     return (prelude + "\n".join(parts)).encode("utf-8", "surrogatepass")
 
 
-_CELL_MARK = re.compile(r"# In\[\d+\]: \(code cell \d+\)")
+_CELL_MARK = re.compile(r"# In\[\d+\]: \(code cell \d+\) ([0-9a-f]{16})")
 _MOVED_FROM = re.compile(r"# \(moved here from code cell (\d{1,9}), line (\d{1,9})\)")
 # (nine digits at most: "line " and 5,000 digits in a student's message made int() raise, past
 # Python's 4,300-digit limit, where the parent caps a message at 4,000 characters only by chance)
@@ -299,8 +303,11 @@ def cells_of(script: bytes) -> list[tuple[int, bytes]]:
     """A script notebook_script wrote, cut where its code cells start: the line each part starts on
     and its lines, the prelude (future imports, the notebook's names) first."""
     parts: list[tuple[int, list[bytes]]] = [(1, [])]
+    tag = None  # the first mark's (before any cell's own text): a mark is one with it
     for number, line in enumerate(_SCRIPT_LINE_END.split(script), 1):
-        if _CELL_MARK.fullmatch(line.decode("utf-8", "replace")):
+        mark = _CELL_MARK.fullmatch(line.decode("utf-8", "replace"))
+        if mark and (tag is None or mark[1] == tag):
+            tag = mark[1]
             parts.append((number + 1, []))
         else:
             parts[-1][1].append(line)
@@ -312,13 +319,15 @@ def cell_places(script: bytes) -> dict[int, tuple[int, int]]:
     from 1) and line within that cell."""
     places: dict[int, tuple[int, int]] = {}
     cell = within = 0
+    tag: str | None = None  # (as cells_of reads the marks)
     moved: re.Match[str] | None = None
     for number, text in enumerate(cell_syntax.lines_of(script.decode("utf-8", "replace")), 1):
         if moved:  # a future import, moved to the top from its cell
             places[number] = (int(moved[1]), int(moved[2]))
         moved = _MOVED_FROM.fullmatch(text) if not cell else None
-        if _CELL_MARK.fullmatch(text):
-            cell, within = cell + 1, 0
+        mark = _CELL_MARK.fullmatch(text)
+        if mark and (tag is None or mark[1] == tag):
+            tag, cell, within = mark[1], cell + 1, 0
         elif cell:
             within += 1
             places[number] = (cell, within)

@@ -81,6 +81,7 @@ class Summary:
     elsewhere: list[tuple[str, int]] = field(default_factory=list)  # another exercise's answer: (its name, students)
     more_hints: int = 0  # the other hints, no more students each, past the most common ones listed
     more_passes: int = 0  # the same for the ways passes differed
+    needs: list[str] = field(default_factory=list)  # what the batch said needs the TA (several files, look-alikes...)
 
     @property
     def scores(self) -> list[float]:
@@ -346,6 +347,8 @@ def markdown(summary: Summary) -> str:
     lines += [f"**{count} of {n} students' files are for another exercise, {_md(name)} (its function, or its "
               f"answer): was `--exercise` right?**" for name, count in summary.elsewhere]
     lines += [""] if summary.elsewhere else []
+    if summary.needs:  # (as the batch said on stderr at its end: ux122 read the summary the day after)
+        lines += ["## Needs you", "", *[f"- {_md(line[0].upper() + line[1:])}" for line in summary.needs], ""]
     lines += ["## Look at these", "", LOOK_WHY, ""]
     lines += [f"- {_md(flag.student)}: {_md('; '.join(evidence(flag)))}" for flag in summary.look] or ["Nobody."]
     lines += ["", "## Each check", "", "| check | passed | of |", "| --- | --- | --- |"]

@@ -52,6 +52,7 @@ def html_page(summary: Summary) -> str:
 <section><h2>Scores</h2>{_histogram(summary)}</section>
 <section><h2>Each check</h2><p class="why">Students who passed it, of those graded.</p>{_check_chart(summary)}</section>
 </div>
+{_needs(summary)}
 <h2 id="look">Look at these</h2><p class="why">{e(LOOK_WHY)}</p>
 {_look(summary.look, rows)}
 <h2 id="roster">Roster</h2><p class="why">Click a column's name to sort by it; click again to reverse.</p>
@@ -130,6 +131,14 @@ def _badge(verdict: str) -> str:
 
 def _student_link(student: str, rows: dict[str, int]) -> str:
     return f'<a href="#s-{rows[student]}">{e(student)}</a>' if student in rows else e(student)
+
+
+def _needs(summary: Summary) -> str:
+    """What the batch said needs the TA, as on stderr (none: nothing)."""
+    if not summary.needs:
+        return ""
+    items = "".join(f"<li>{e(line[0].upper() + line[1:])}</li>" for line in summary.needs)
+    return f'<h2 id="needs">Needs you</h2><ul class="needs">{items}</ul>'
 
 
 def _look(flags: list[Flag], rows: dict[str, int]) -> str:
