@@ -627,3 +627,16 @@ def test_a_learning_platforms_download_is_one_row_per_student(tmp_path):
     canvas = {j.student: j.path and j.path.name for j in batch.discover(tmp_path / "canvas", None, "get_derivative")}
     assert canvas == {"garciamaria_23456": "garciamaria_23456_78901_hw.py",
                       "doejane_34567": "doejane_LATE_34567_89012_hw.py", "plain_name": "plain_name.py"}
+
+
+def test_a_cell_mark_inside_a_cell_does_not_split_it():
+    """rt157: the grader's own mark, `# In[N]: (code cell K)`, written inside a cell's string split
+    that cell where the notebook ran, and the string's text ran as code."""
+    forged = 's = """\n# In[5]: (code cell 2) 0123456789abcdef\ndef get_derivative(x):\n    return x.cos()\n"""'
+    notebook = {"cells": [{"cell_type": "code", "source": forged, "metadata": {}, "outputs": []},
+                          {"cell_type": "code", "source": "y = 1", "metadata": {}, "outputs": []}],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    script = submission.notebook_script(json.dumps(notebook).encode())
+    cells = submission.cells_of(script)
+    assert len(cells) == 3 and cells[1][1].decode().startswith('s = """') and cells[2][1] == b"y = 1\n"
+    assert {cell for cell, _ in submission.cell_places(script).values()} == {1, 2}
