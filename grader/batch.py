@@ -25,6 +25,7 @@ import sys
 import time
 import traceback
 import unicodedata
+from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -144,8 +145,11 @@ RESERVED = frozenset({"gradebook.csv", "summary.md", "summary.html", "junit.xml"
 # and kind of submission, "Ann Lee_100001_assignsubmission_file_" (beside "..._onlinetext_", the
 # text a student typed, made a second row each: "6 students" of 3), and Canvas's flat files
 # "garciamaria_23456_78901_hw.py" (login, LATE when late, user id, submission id, the file's own name).
-_MOODLE = re.compile(r"(.+_\d+)_assignsubmission_[a-z]+_?")
-_CANVAS = re.compile(r"([a-z0-9]+)(?:_LATE)?_(\d+)_\d+_.+")
+# (Moodle's download without folders names each file so too, its own name after the last "_": rt158.
+# Canvas's login is letters alone, its ids several digits: rt158's own naming, sec1_2024_01_ann.py,
+# made a class one student.)
+_MOODLE = re.compile(r"(.+_\d+)_assignsubmission_[a-z]+_(?:.+)?")
+_CANVAS = re.compile(r"([^\W\d_]+)(?:_LATE)?_(\d{3,})_\d{3,}_.+")
 
 
 GRADESCOPE_METADATA = "submission_metadata.yml"  # beside Gradescope's export's submission_NNN folders
@@ -167,14 +171,21 @@ def _gradescope_submitters(path: Path) -> dict[str, str]:
         return {}
     people: dict[str, list[dict[str, str]]] = {}
     current: list[dict[str, str]] | None = None
+    child: int | None = None  # the indentation of the submission's own keys
     within: int | None = None  # the indentation of the submission's own :submitters: key, while in it
+    quoted = ""  # the quote a value opened and has not closed: its next lines are the value's, never keys
     for line in lines:
         indent, text = len(line) - len(line.lstrip(" ")), line.strip()
-        if indent == 0 and (submission := _SUBMISSION.fullmatch(text)):
-            current, within = people.setdefault(submission.group(1), []), None
-        elif current is None or not text:
+        if quoted:  # (rt158: a name a student chose, long enough to be wrapped, wrote ":sid: 1001" on a line)
+            quoted = "" if _closes(text, quoted) else quoted
             continue
-        elif text == ":submitters:" and within is None and indent > 0:
+        if indent == 0 and (submission := _SUBMISSION.fullmatch(text)):
+            current, child, within = people.setdefault(submission.group(1), []), None, None
+            continue
+        if current is None or not text:
+            continue
+        child = indent if child is None else child
+        if text == ":submitters:" and indent == child:
             within = indent
         elif within is not None and indent <= within and not text.startswith("-"):
             within = None  # (the next key of the submission: :created_at:, :history:, ...)
@@ -184,11 +195,35 @@ def _gradescope_submitters(path: Path) -> dict[str, str]:
                 current.append({})
                 text = person.group(1)
             if current and (field := _FIELD.fullmatch(text)) and indent <= within + 4:
-                current[-1][field.group(1)] = _yaml_scalar(field.group(2))
-    # (a name is a results folder's: no separator, and none made of dots alone)
-    return {folder: re.sub(r"[/\\]", "_", "+".join(f"{p.get('name', '')}_{p.get('sid', '')}".strip("_")
-                                                    for p in who)).lstrip(".") or folder
-            for folder, who in people.items() if who}
+                value = field.group(2).strip()
+                if value[:1] in ("'", '"') and not _closes(value[1:], value[0]):
+                    quoted = value[0]
+                current[-1][field.group(1)] = _yaml_scalar(value)
+        if not quoted and (value := text.split(": ", 1)[-1].strip())[:1] in ("'", '"') and ": " in text and \
+                not _closes(value[1:], value[0]):
+            quoted = value[0]  # (a quoted value of any other key, wrapped)
+    ids = {folder: _submitters_id(who) or folder for folder, who in people.items() if who}
+    # Two submissions never share an id: a student who named herself as a classmate would have taken
+    # the classmate's row (rt158); both keep their submission's number, for the TA to see.
+    shared = Counter(ids.values())
+    return {folder: f"{name}_{folder}" if shared[name] > 1 else name for folder, name in ids.items()}
+
+
+def _closes(text: str, quote: str) -> bool:
+    """Whether `text` (after a value's opening quote) holds its closing quote: '' is a single quote
+    inside a single-quoted scalar, \\" a double quote inside a double-quoted one."""
+    if quote == "'":
+        return "'" in text.replace("''", "")
+    return re.search(r'(?<!\\)(?:\\\\)*"', text) is not None
+
+
+def _submitters_id(who: list[dict[str, str]]) -> str:
+    """"Name_SID" (a group's joined by "+"), made a results folder's name: no separator, not made of
+    dots or spaces alone, and short enough for a file system (a group of five was refused as "a name
+    that cannot be shown", 90 CJK characters failed to be written: rt158); "" where it cannot be."""
+    name = "+".join(f"{p.get('name', '').strip()}_{p.get('sid', '').strip()}".strip("_ ") for p in who)
+    name = re.sub(r"[/\\]", "_", name).strip(" .+")
+    return name if name and len(name.encode("utf-8")) <= 150 and safe_text.line(name, 200) == name else ""
 
 
 def _yaml_scalar(text: str) -> str:
@@ -202,7 +237,7 @@ def _yaml_scalar(text: str) -> str:
             return str(json.loads(text))
         except ValueError:
             return text[1:-1]
-    return text
+    return text[1:] if text[:1] in ("'", '"') else text  # (a quoted value's first line alone, where it wraps)
 
 
 def lms_student(name: str) -> str:

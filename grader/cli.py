@@ -423,8 +423,10 @@ def _needs_you(args: argparse.Namespace, jobs: list[Job]) -> list[str]:
                      f"{shown}{' and more' if len(twins) > 8 else ''} (keep one, or rename them apart)")
     gone = batch.results_of_others(args.out, {j.student for j in jobs})
     if gone:  # (ux118: a student removed from the folder left the gradebook without a word)
+        # (names of folders in OUT, whatever made them: made safe, as every name here is: rt158)
         lines.append(f"{args.out} holds results of {len(gone)} student(s) not in {args.folder}, left out of the "
-                     f"gradebook: {_some(gone)} (remove their folders there if they left the course)")
+                     f"gradebook: {_some([safe_text.line(s, 80) for s in gone])} (remove their folders there if "
+                     "they left the course)")
     return lines
 
 

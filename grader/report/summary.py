@@ -348,7 +348,7 @@ def markdown(summary: Summary) -> str:
               f"answer): was `--exercise` right?**" for name, count in summary.elsewhere]
     lines += [""] if summary.elsewhere else []
     if summary.needs:  # (as the batch said on stderr at its end: ux122 read the summary the day after)
-        lines += ["## Needs you", "", *[f"- {_md(line[0].upper() + line[1:])}" for line in summary.needs], ""]
+        lines += ["## Needs you", "", *[f"- {_md(line)}" for line in summary.needs], ""]
     lines += ["## Look at these", "", LOOK_WHY, ""]
     lines += [f"- {_md(flag.student)}: {_md('; '.join(evidence(flag)))}" for flag in summary.look] or ["Nobody."]
     lines += ["", "## Each check", "", "| check | passed | of |", "| --- | --- | --- |"]

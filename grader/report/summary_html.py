@@ -137,7 +137,7 @@ def _needs(summary: Summary) -> str:
     """What the batch said needs the TA, as on stderr (none: nothing)."""
     if not summary.needs:
         return ""
-    items = "".join(f"<li>{e(line[0].upper() + line[1:])}</li>" for line in summary.needs)
+    items = "".join(f"<li>{e(line)}</li>" for line in summary.needs)
     return f'<h2 id="needs">Needs you</h2><ul class="needs">{items}</ul>'
 
 

@@ -612,6 +612,24 @@ def test_a_learning_platforms_download_is_one_row_per_student(tmp_path):
     skipped: list[str] = []
     gradescope = batch.discover(tmp_path / "gradescope", None, "get_derivative", skipped)
     assert [j.student for j in gradescope] == ["José A_1001", "D'Angelo B_1002+Cy C_1003"] and skipped == []
+    # A name a student chose never takes a classmate's row: not by naming herself as the classmate, not by
+    # a name long enough to be wrapped onto lines that read as keys (rt158)
+    (tmp_path / "gradescope" / "submission_90002").mkdir()
+    (tmp_path / "gradescope" / "submission_90002" / "solution.py").write_text(honest)
+    with (tmp_path / "gradescope" / "submission_metadata.yml").open("a") as metadata:
+        metadata.write("submission_90002:\n  :submitters:\n  - :name: \"MM\n      :sid: 1001\n      :name: José A\"\n"
+                       "    :sid: '2002'\n:submission_90003:\n  :submitters:\n  - :name: José A_1001\n")
+    (tmp_path / "gradescope" / "submission_90003").mkdir()
+    (tmp_path / "gradescope" / "submission_90003" / "solution.py").write_text(honest)
+    taken = [j.student for j in batch.discover(tmp_path / "gradescope", None, "get_derivative")]
+    assert taken == ["José A_1001_submission_90000", "D'Angelo B_1002+Cy C_1003", "MM_2002",
+                     "José A_1001_submission_90003"], taken
+    # A TA's own naming that looks like Canvas's is left as it is; Moodle's download without folders
+    (tmp_path / "plain").mkdir()
+    for name in ("sec1_2024_01_ann.py", "Bo Chen_100002_assignsubmission_file_hw.py"):
+        (tmp_path / "plain" / name).write_text(honest)
+    plain = [j.student for j in batch.discover(tmp_path / "plain", None, "get_derivative")]
+    assert plain == ["Bo Chen_100002", "sec1_2024_01_ann"], plain
     # Canvas's files of one submission are chosen among as a folder's are (ux122)
     (tmp_path / "canvas2").mkdir()
     (tmp_path / "canvas2" / "ruizana_1001_5001_hw.py").write_text(honest)
