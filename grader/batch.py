@@ -209,6 +209,14 @@ def _gradescope_submitters(path: Path) -> dict[str, str]:
     return {folder: f"{name}_{folder}" if shared[name] > 1 else name for folder, name in ids.items()}
 
 
+def unnamed_submissions(folder: Path, jobs: Iterable[Job]) -> list[str]:
+    """The students still named submission_NNN where the folder holds Gradescope's metadata: it names
+    no one for them (sorted)."""
+    if not (folder / GRADESCOPE_METADATA).is_file():
+        return []
+    return sorted(j.student for j in jobs if re.fullmatch(r"submission_\d+", j.student))
+
+
 def _closes(text: str, quote: str) -> bool:
     """Whether `text` (after a value's opening quote) holds its closing quote: '' is a single quote
     inside a single-quoted scalar, \\" a double quote inside a double-quoted one."""

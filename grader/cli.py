@@ -421,6 +421,10 @@ def _needs_you(args: argparse.Namespace, jobs: list[Job]) -> list[str]:
         shown = "; ".join(" and ".join(safe_text.line(s, 80) for s in group) for group in twins[:8])
         lines.append(f"these look like one student's files under two ids, each graded as a student of its own: "
                      f"{shown}{' and more' if len(twins) > 8 else ''} (keep one, or rename them apart)")
+    unnamed = batch.unnamed_submissions(args.folder, jobs)
+    if unnamed:  # (ux122: one the export's metadata leaves out was graded under its folder's name, unsaid)
+        lines.append(f"{batch.GRADESCOPE_METADATA} names no one for {len(unnamed)} submission folder(s), graded under "
+                     f"the folder's name: {_some([safe_text.line(s, 80) for s in unnamed])}")
     gone = batch.results_of_others(args.out, {j.student for j in jobs})
     if gone:  # (ux118: a student removed from the folder left the gradebook without a word)
         # (names of folders in OUT, whatever made them: made safe, as every name here is: rt158)

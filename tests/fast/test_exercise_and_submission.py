@@ -624,6 +624,11 @@ def test_a_learning_platforms_download_is_one_row_per_student(tmp_path):
     taken = [j.student for j in batch.discover(tmp_path / "gradescope", None, "get_derivative")]
     assert taken == ["José A_1001_submission_90000", "D'Angelo B_1002+Cy C_1003", "MM_2002",
                      "José A_1001_submission_90003"], taken
+    # (one the metadata leaves out keeps its folder's name, and is said: ux122)
+    (tmp_path / "gradescope" / "submission_90005").mkdir()
+    (tmp_path / "gradescope" / "submission_90005" / "solution.py").write_text(honest)
+    assert batch.unnamed_submissions(tmp_path / "gradescope", batch.discover(
+        tmp_path / "gradescope", None, "get_derivative")) == ["submission_90005"]
     # A TA's own naming that looks like Canvas's is left as it is; Moodle's download without folders
     (tmp_path / "plain").mkdir()
     for name in ("sec1_2024_01_ann.py", "Bo Chen_100002_assignsubmission_file_hw.py"):
