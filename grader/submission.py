@@ -97,12 +97,18 @@ def read(path: Path) -> Submission:
     return Submission(path, _with_ipython_lines(script))
 
 
+_IPYTHON_LINE = re.compile(rb"^\s*[%!]", re.MULTILINE)  # (a line that starts so, as a SyntaxError quotes it)
+
+
 def _with_ipython_lines(script: bytes) -> bytes:
     """A .py that Python cannot compile for lines of IPython's own (`%matplotlib inline`, `!pip install
     d2l`: a Colab download keeps them, and so does a VS Code `# %%` file) as a notebook cell runs
     them (cell_syntax), then a compile of the file as written, whose SyntaxError, raised once the file
     has run, costs the `loads` point alone: hn123's two scored 0/10, and a notebook's own export
-    beside it made the student's two files "two answers". Any other file as it is."""
+    beside it made the student's two files "two answers". Any other file as it is (and compiled only
+    where a line starts with % or !: every read of every file paid for a compile)."""
+    if not _IPYTHON_LINE.search(script):
+        return script
     try:
         compile(script, "<submission>", "exec", dont_inherit=True)
         return script
@@ -316,21 +322,16 @@ def cells_of(script: bytes) -> list[tuple[int, bytes]]:
 
 def cell_places(script: bytes) -> dict[int, tuple[int, int]]:
     """For a script notebook_script wrote: each of its lines' code cell (counting code cells only,
-    from 1) and line within that cell."""
+    from 1) and line within that cell, the cells as cells_of cuts them (where they run)."""
     places: dict[int, tuple[int, int]] = {}
-    cell = within = 0
-    tag: str | None = None  # (as cells_of reads the marks)
+    (_, prelude), *cells = cells_of(script)
     moved: re.Match[str] | None = None
-    for number, text in enumerate(cell_syntax.lines_of(script.decode("utf-8", "replace")), 1):
+    for number, text in enumerate(_SCRIPT_LINE_END.split(prelude), 1):
         if moved:  # a future import, moved to the top from its cell
             places[number] = (int(moved[1]), int(moved[2]))
-        moved = _MOVED_FROM.fullmatch(text) if not cell else None
-        mark = _CELL_MARK.fullmatch(text)
-        if mark and (tag is None or mark[1] == tag):
-            tag, cell, within = mark[1], cell + 1, 0
-        elif cell:
-            within += 1
-            places[number] = (cell, within)
+        moved = _MOVED_FROM.fullmatch(text.decode("utf-8", "replace"))
+    for cell, (first, text) in enumerate(cells, 1):
+        places.update({first + within: (cell, within + 1) for within in range(len(_SCRIPT_LINE_END.split(text)))})
     return places
 
 
