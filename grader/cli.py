@@ -380,12 +380,12 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         pending = {j.student for j in todo if j.student not in graded and not (batch.is_current(
             j, args.out, ex, seed, args.device, key, plot=not args.no_plot) and (
                 not args.force or batch.written_since(j, args.out, began)))}
-        gradebook, _, page, tally = _write_class(args, ex, jobs, key, pending)
+        gradebook, _, page, tally, needs = _write_class(args, ex, jobs, key, pending)
         print(f"grader: {len(pending)} of {len(jobs)} students not graded yet: status not_graded in {gradebook} and "
               f"{page}, which hold the others' results", file=sys.stderr)
-        _what_needs_you(args, ex, jobs, tally)
+        _what_needs_you(ex, jobs, tally, needs)
         raise
-    gradebook, md, page, tally = _write_class(args, ex, jobs, key, set())
+    gradebook, md, page, tally, needs = _write_class(args, ex, jobs, key, set())
     # (ux119: "2 with no file to grade" said of students who handed in two files, each scored 0 in the
     # gradebook; a TA needs their names: only the TA can pick the file, or unpack or rename it)
     unclear = sorted(j.student for j in absent if not batch.handed_in_nothing(j))
@@ -395,7 +395,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
           f"{md}")
     if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)
         print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 80) for s in again])}")
-    _what_needs_you(args, ex, jobs, tally)
+    _what_needs_you(ex, jobs, tally, needs)
     if tally.grader_errors:
         # The grader's own failures are no student's score: a run that gave some is not done.
         print(f"grader: the grader itself failed on {tally.grader_errors} student(s) (status grader_error in "
@@ -434,9 +434,10 @@ def _needs_you(args: argparse.Namespace, jobs: list[Job]) -> list[str]:
     return lines
 
 
-def _what_needs_you(args: argparse.Namespace, ex: Exercise, jobs: list[Job], tally: Tally) -> None:
-    """The lines on stderr that name students a TA must see to (a stopped batch's too: ux120's had none)."""
-    for line in _needs_you(args, jobs):
+def _what_needs_you(ex: Exercise, jobs: list[Job], tally: Tally, needs: list[str]) -> None:
+    """The lines on stderr that name students a TA must see to (a stopped batch's too: ux120's had none):
+    `needs`, as the summary has them (_needs_you), and the files for another exercise."""
+    for line in needs:
         print(f"grader: {line}", file=sys.stderr)
     for name, count in tally.elsewhere.most_common():
         which = f"--exercise {name}" if " or " not in name else f"--exercise with one of {name.replace(' or ', ', ')}"
@@ -489,11 +490,12 @@ def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client
 
 
 def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: bytes,
-                 pending: set[str]) -> tuple[Path, Path, Path, Tally]:
+                 pending: set[str]) -> tuple[Path, Path, Path, Tally, list[str]]:
     """gradebook.csv, summary.md and summary.html from the results in OUT; the students in `pending`
     (a stopped batch had not graded them) as not graded, whatever result an earlier run left. One
     student's result at a time: the gradebook is written as it comes and the summary keeps a roster
-    line each, so the class is never held whole."""
+    line each, so the class is never held whole. Also what needs the TA (_needs_you), as the summary
+    says it, for stderr."""
     from grader import batch
     from grader.report import summary
 
@@ -510,14 +512,15 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
 
     gradebook = batch.write_gradebook(rows(), args.out / "gradebook.csv")
     sources = {j.student: j.path for j in jobs if j.path is not None}
-    md, page = summary.write(replace(tally.summary(sources), needs=_needs_you(args, jobs)), args.out)
+    needs = _needs_you(args, jobs)
+    md, page = summary.write(replace(tally.summary(sources), needs=needs), args.out)
     if args.format == "junit":  # each result read again as it is written: the whole class is never held
         from grader.report import junit
 
         junit.write(((j.student, None, batch.NOT_GRADED_NOTE) if j.student in pending else
                      (j.student, batch.read_result(j, args.out, key), j.problem) for j in ordered),
                     ex.name, args.out / "junit.xml")
-    return gradebook, md, page, tally
+    return gradebook, md, page, tally, needs
 
 
 def _again(args: argparse.Namespace) -> str:
