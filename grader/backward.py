@@ -167,12 +167,12 @@ def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: 
     primitive's where the reference's takes others, or one began at a tensor of the student's own
     holding other numbers than x (autograd from ‖x‖² + 1 on)."""
     op = f"{ex.primitive.title()}Backward0"
-    theirs = {s.op for i, s in enumerate(reference) if i in _math(reference)} - {op}
+    theirs = {reference[i].op for i in _math(reference)} - {op}
     runs = [run for run in call.runs if run]
     if not theirs or not runs:
         return None  # (sin(x) is the primitive alone; forward mode and torch.func's vmap leave no pass)
     route = _route(reference)
-    mine = {s.op for run in runs for s in steps_of(run, sample) if s.op not in STRUCTURAL} - {op, "AccumulateGrad"}
+    mine = {s.op for run in runs for s in run if s.op not in STRUCTURAL} - {op, "AccumulateGrad"}
     if not mine:
         return (f"Your backward pass took {ex.primitive}'s step alone where the reference's runs {route}: autograd "
                 f"gave {ex.primitive}'s derivative, and the rest of the derivative came from a formula of your own, "

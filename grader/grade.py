@@ -110,7 +110,9 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
                            source_uses_autograd=submission.uses_autograd(sub.source),
                            source_reads_graph=submission.reads_graph(sub.source),
                            notebook=sub.path.suffix.lower() == ".ipynb", blank=submission.is_blank(sub.source),
-                           nested=submission.nested_definition(sub.source, exercise.function))
+                           # (looked for only where the function is missing: a walk of the whole tree)
+                           nested=submission.nested_definition(sub.source, exercise.function)
+                           if observations.load.missing == "missing" else None)
     # The checks judge whatever came back: a submission's numbers near float64's ends overflow
     # their arithmetic on purpose (inf and NaN then fail the comparisons), not worth a warning.
     try:
