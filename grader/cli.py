@@ -371,6 +371,13 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
             print(f"grader: no $GRADER_COURSE_SECRET: the grids (seed {seed}) follow from the exercise alone, and "
                   "anyone with this repository can draw them; set a secret of the course's for graded work",
                   file=sys.stderr)
+        if todo and pool is not None and args.jobs > 1 and args.device != "cpu":
+            from grader.sandbox import visible_gpus
+
+            if visible_gpus():  # (rt159, read: nothing bounds a child's GPU memory, shared by side-by-side children)
+                print(f"grader: {args.jobs} workers share the GPU here, whose memory no limit bounds: a file that "
+                      "takes all of it fails a classmate's CUDA calls beside it; grade with -j 1 on a GPU (or "
+                      "--device cpu)", file=sys.stderr)
         _grade(args, todo, settings, client, pool, graded)
     except (KeyboardInterrupt, Stopped):
         # (ux119: a batch stopped after new files came left the last run's gradebook, which read as

@@ -185,3 +185,21 @@ def test_a_gradebook_row_says_where_the_points_came_from_and_why_a_file_was_not_
     hung = data("load_error", [{"name": "loads", "passed": False, "message": "Importing your file failed: Python "
                                 "did not finish the import of your file within 60 s.\nWhat to do: …"}])
     assert batch.gradebook_row(batch.Job("cy", Path("cy.py")), hung, sin)["note"].endswith("within 60 s.")
+
+
+def test_a_batch_with_workers_side_by_side_on_a_gpu_says_they_share_its_memory(monkeypatch, tmp_path, capsys):
+    # (rt159, read: nothing bounds a child's GPU memory, so a file taking all of it fails a classmate's calls)
+    import grader.sandbox
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "ann.py").write_text((SUBMISSIONS / "honest_backward.py").read_text())
+    monkeypatch.setattr(batch, "start_pool", lambda workers, exercise, plot: object())
+    monkeypatch.setattr(cli, "_grade", lambda *args: None)
+    said = {}
+    for gpus, jobs, device in ((1, "2", "auto"), (0, "2", "auto"), (1, "1", "auto"), (1, "2", "cpu")):
+        monkeypatch.setattr(grader.sandbox, "visible_gpus", lambda gpus=gpus: gpus)
+        cli.main(["batch", str(folder), "--out", str(tmp_path / f"out{gpus}{jobs}{device}"), "-j", jobs,
+                  "--device", device])
+        said[(gpus, jobs, device)] = "share the GPU" in capsys.readouterr().err.replace("\n", " ")
+    assert said == {(1, "2", "auto"): True, (0, "2", "auto"): False, (1, "1", "auto"): False, (1, "2", "cpu"): False}
