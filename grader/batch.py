@@ -427,6 +427,7 @@ _KEY_BYTES = 32
 
 CURRENT, CHANGED = "current", "changed"  # (standing's answers; "" for a result to make afresh)
 OTHER = "other exercise"  # standing's answer for a result of another exercise's (not to be overwritten unasked)
+RESEEDED = "other seed"  # standing's answer for a result graded on other grids (another course secret or --seed)
 
 
 def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, key: bytes, plot: bool = False) -> str:
@@ -435,8 +436,9 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
     plots after a --no-plot one said "3 already graded" and drew none); CHANGED where it is one of
     another file of the student's than the one there now (a resubmission: ux119's rerun regraded one
     without saying whose); OTHER where it grades another exercise (ux121's rerun without its
-    --exercise regraded a class as sin over its results); else "". The result and the file are read
-    once for all."""
+    --exercise regraded a class as sin over its results); RESEEDED where it was graded with another
+    seed (ux123's rerun in a shell without the course secret regraded a class on the public grids,
+    three scores moving, without a word); else "". The result and the file are read once for all."""
     if job.path is None:
         return ""
     recorded = result_json.signed(out / job.student / "result.json", key)
@@ -444,6 +446,8 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
         return ""
     if recorded.get("exercise", exercise.name) != exercise.name:
         return OTHER
+    if recorded.get("seed", seed) != seed and recorded.get("status") != "grader_error":
+        return RESEEDED
     try:
         sha256 = read(job.path).sha256
     except (OSError, SubmissionError):
@@ -877,6 +881,13 @@ def exercise_of(out: Path, student: str, key: bytes) -> str | None:
     """The exercise OUT/<student>/result.json grades, where this batch signed one."""
     recorded = result_json.signed(out / student / "result.json", key)
     return None if recorded is None else str(recorded.get("exercise", ""))
+
+
+def seed_of(out: Path, student: str, key: bytes) -> int | None:
+    """The seed OUT/<student>/result.json was graded with, where this batch signed one."""
+    recorded = result_json.signed(out / student / "result.json", key)
+    seed = None if recorded is None else recorded.get("seed")
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
 
 
 def results_of_others(out: Path, students: set[str]) -> list[str]:

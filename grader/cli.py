@@ -346,6 +346,17 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               f"for {len(elsewhere)} students ({_some(elsewhere)}): give the --exercise they were graded for, another "
               f"--out, or --force to grade them as {ex.name} over those results", file=sys.stderr)
         return EXIT_USAGE
+    reseeded = sorted(student for student, stands in standing.items() if stands == batch.RESEEDED)
+    if reseeded and not args.force:
+        # (ux123: a rerun in a shell without the course secret regraded a class on the public grids, unsaid)
+        seeds = sorted({s for s in (batch.seed_of(args.out, name, key) for name in reseeded[:50]) if s is not None})
+        how = "--seed" if args.seed is not None else "$GRADER_COURSE_SECRET" if os.environ.get(
+            "GRADER_COURSE_SECRET") else "no $GRADER_COURSE_SECRET"
+        print(f"grader: {args.out} holds results of {len(reseeded)} students ({_some(reseeded)}) graded with seed "
+              f"{', '.join(map(str, seeds)) or '?'}, where this run's is {seed} ({how}): set the course secret they "
+              f"were graded with (or --seed {seeds[0] if seeds else 'N'}), give another --out, or --force to regrade "
+              f"them all on this run's grids", file=sys.stderr)
+        return EXIT_USAGE
     todo = [j for j in jobs if j.path is not None and (args.force or standing[j.student] != batch.CURRENT)]
     again = sorted(j.student for j in todo if standing[j.student] == batch.CHANGED)
     try:

@@ -197,6 +197,26 @@ def test_a_rerun_for_another_exercise_does_not_overwrite_results_unasked(tmp_pat
     assert forced.returncode == 0 and json.loads((out / "ann" / "result.json").read_text())["exercise"] == "sin"
 
 
+def test_a_rerun_on_other_grids_does_not_regrade_the_class_unasked(tmp_path):
+    """ux123: a rerun in a shell without the course secret regraded a whole class on the public grids
+    (three scores moved) without a word."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "ann.py")
+    out = tmp_path / "out"
+    assert batch(folder, out, "--no-plot", "--seed", "7").returncode == 0
+    kept = (out / "ann" / "result.json").read_bytes()
+    refused = batch(folder, out, "--no-plot", "--seed", "8")
+    assert refused.returncode == 2 and (out / "ann" / "result.json").read_bytes() == kept
+    said = refused.stderr.replace("\n", " ")
+    assert "holds results of 1 students (ann) graded with seed 7, where this run's is 8 (--seed)" in said, said
+    assert "(or --seed 7)" in said
+    again = batch(folder, out, "--no-plot", "--seed", "7")
+    assert again.returncode == 0 and "1 already graded" in again.stdout
+    forced = batch(folder, out, "--no-plot", "--seed", "8", "--force")
+    assert forced.returncode == 0 and json.loads((out / "ann" / "result.json").read_text())["seed"] == 8
+
+
 def test_a_batch_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
