@@ -66,6 +66,7 @@ class Job:
     problem: str = ""
     refused: bool = False
     stand_in: bool = False  # a row only while nothing else claims the id (a folder with no file, an archive)
+    own_folder: bool = False  # the file lies in a folder of the student's own: its modules there are graded with it
 
     @property
     def status(self) -> str:
@@ -308,7 +309,7 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
         named = [job for p in others[:50] if (job := _other_file(p, function)) is not None]
         graded = [job for job in named if job.path is not None]
         if len(graded) == 1:
-            return Job(folder.name, graded[0].path)
+            return Job(folder.name, graded[0].path, own_folder=True)
         if graded:  # (rt135's nina/ with solution.py.txt and backup.txt was told it held no .py file)
             names = ", ".join(job.path.name for job in graded if job.path is not None)
             return Job(folder.name, None, f"{len(graded)} files define {function}(x): {names}; keep one")
@@ -327,7 +328,7 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
         return Job(folder.name, None, f"{folder.name}/: the grader may not write its results there; make it "
                    "writable", True)
     if len(regular) == 1:
-        return Job(folder.name, regular[0])
+        return Job(folder.name, regular[0], own_folder=True)
     if regular:  # the words say which of them define it: "keep the one that defines it" fits neither 0 nor 2
         names = ", ".join(p.name for p in regular)
         kind = ".py files" if all(p.suffix.lower() == ".py" for p in regular) else "files"
@@ -449,14 +450,15 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
     if recorded.get("seed", seed) != seed and recorded.get("status") != "grader_error":
         return RESEEDED
     try:
-        sha256 = read(job.path).sha256
+        sub = read(job.path, helpers=job.own_folder)
     except (OSError, SubmissionError):
         return ""
     # The grader's own failure is no grade: a rerun tries that submission again.
-    if (recorded.get("cache_key") == cache_key(sha256, exercise, seed, device)
+    if (recorded.get("cache_key") == cache_key(sub.graded_sha256, exercise, seed, device)
             and recorded.get("status") != "grader_error" and (not plot or recorded.get("plotted", True))):
         return CURRENT
-    return CHANGED if recorded.get("submission", {}).get("sha256") != sha256 else ""
+    was = recorded.get("submission", {})
+    return CHANGED if (was.get("sha256"), was.get("helpers", [])) != (sub.sha256, sub.helper_hashes()) else ""
 
 
 def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str, key: bytes,
@@ -481,7 +483,7 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
         return {"student": job.student, "status": job.status, "score": 0.0}
     try:
         outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device,
-                             warm=True)
+                             warm=True, helpers=job.own_folder)
     except SystemExit:
         if _STOPPING:  # stop_pool's SIGTERM: the sandbox closed on the way here; take no next job
             os._exit(1)

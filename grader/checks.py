@@ -279,12 +279,15 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                              "package is already loaded where your code runs: the import finds it, not yours.",
                        advice="Give your module another name (deriv.py, say) and import that.")
     if error.type in ("ModuleNotFoundError", "ImportError"):
+        # (ux123: modules of the student's own beside the file are graded with it, submission.modules_beside)
         cause = ("The grader has torch, numpy, matplotlib and IPython (and what they need), not d2l or other course "
-                 "packages, and it grades your file alone: a module of your own beside it (helpers.py, say), even "
-                 "one you submitted with it, is not there either.")
-        advice = ("Import only those, and copy what you need from your own modules into a cell. " + _RUN_ALL
-                  if notebook else "Import only those, copy what you need from your own modules into this file, and "
-                  "put plotting or demo code under `if __name__ == \"__main__\":` so it does not run when graded.")
+                 "packages; a module of your own (helpers.py, say) is there only as a .py file submitted beside "
+                 "this one, in the same folder.")
+        advice = ("Import only those, and submit your own .py modules beside the notebook (or copy what you need "
+                  "from them into a cell). " + _RUN_ALL
+                  if notebook else "Import only those, submit your own modules beside this file (or copy what you "
+                  "need from them into it), and put plotting or demo code under `if __name__ == \"__main__\":` so "
+                  "it does not run when graded.")
         if "'google" in error.message:
             cause = ("google.colab exists only in Colab (drive.mount, files.upload): the grader runs your code "
                      "without it, and without your Drive's files.")

@@ -33,9 +33,9 @@ class Started:
 def start(path: Path, limits: Limits) -> Started:
     """Read the file and start its child now. SubmissionError as submission.read gives."""
     clock = time.perf_counter()
-    sub = submission.read(path)
+    sub = submission.read(path, helpers=True)
     try:
-        session: Conversation | None = sandbox.open_session(sub.path, limits, content=sub.source)
+        session: Conversation | None = sandbox.open_session(sub.path, limits, content=sub.source, helpers=sub.helpers)
     except Exception:  # noqa: BLE001 - grade_file starts it again, and says why it could not
         session = None
     return Started(path, sub, session, clock)

@@ -39,25 +39,27 @@ def cache_key(source_sha256: str, exercise: Exercise, seed: int, device: str) ->
 
 def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, course_secret: str = "",
                device: str = "auto", plan: Plan | None = None, warm: bool = False,
-               started: Started | None = None) -> Outcome:
+               started: Started | None = None, helpers: bool = True) -> Outcome:
     """Grade one file. Never raises for anything the submission does; SubmissionError if the path
     is not a gradable file. A failure of the grader itself becomes an Outcome saying so. With `warm`
     the sandbox child is forked from this process's warm zygote; without, it imports torch while we
     draw the grids. `started`: the child early.start began for this very file, before this module
-    was imported (`grader check` and `grade`)."""
+    was imported (`grader check` and `grade`). With `helpers`, the modules of the student's own
+    beside the file that it imports are graded with it (submission.modules_beside): where its folder
+    is the student's own (a class folder of files, one per student, lends none)."""
     if started is not None and started.path == path:
         sub, session, clock = started.submission, started.session, started.clock
         if session is not None:
             return _grade(sub, session, exercise, clock, seed=seed, course_secret=course_secret, device=device,
                           plan=plan)
     clock = time.perf_counter()
-    sub = submission.read(path)
+    sub = submission.read(path, helpers=helpers)
     try:
-        session = sandbox.open_session(sub.path, exercise.limits, warm=warm, content=sub.source)
+        session = sandbox.open_session(sub.path, exercise.limits, warm=warm, content=sub.source, helpers=sub.helpers)
     except Exception as err:  # noqa: BLE001 - a child that cannot start (an OSError, say): this file's grader error
         seed = plan.seed if plan is not None else seed if seed is not None else grid_seed(exercise.name, course_secret)
         return _grader_failure(sub, exercise, seed, err, time.perf_counter() - clock,
-                               cache_key(sub.sha256, exercise, seed, device))
+                               cache_key(sub.graded_sha256, exercise, seed, device))
     return _grade(sub, session, exercise, clock, seed=seed, course_secret=course_secret, device=device, plan=plan)
 
 
@@ -74,7 +76,7 @@ def grade_function(function: Callable[..., Any], exercise: Exercise, *, seed: in
 def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise, started: float, *,
            seed: int | None, course_secret: str, device: str, plan: Plan | None) -> Outcome:
     seed = plan.seed if plan is not None else seed if seed is not None else grid_seed(exercise.name, course_secret)
-    key = cache_key(sub.sha256, exercise, seed, device)
+    key = cache_key(sub.graded_sha256, exercise, seed, device)
     try:
         plan = plan or Plan.draw(exercise, seed)
         # The whole submission's time, the smallest failing input and the recorded pass included.
@@ -134,6 +136,7 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
     return Outcome(
         submission=sub.path,
         sha256=sub.sha256,
+        helpers=_helpers(sub),
         exercise=exercise.name,
         status=_status(observations, exercise),
         findings=tuple(findings),
@@ -234,6 +237,10 @@ def _package_versions() -> dict[str, str]:
     return found
 
 
+def _helpers(sub: submission.Submission) -> tuple[tuple[str, str], ...]:
+    return tuple((h["name"], h["sha256"]) for h in sub.helper_hashes())
+
+
 def _grader_failure(sub: submission.Submission, ex: Exercise, seed: int, err: Exception,
                     duration: float, key: str, events: tuple[str, ...] = ()) -> Outcome:
     detail = "".join(traceback.format_exception(err))[-4000:]
@@ -243,5 +250,5 @@ def _grader_failure(sub: submission.Submission, ex: Exercise, seed: int, err: Ex
         submission=sub.path, sha256=sub.sha256, exercise=ex.name, status="grader_error",
         findings=tuple(findings), score=0.0, max_score=ex.max_score, seed=seed, devices=(),
         versions=versions(), duration_s=round(duration, 3), grader_error=detail, cache_key=key,
-        sandbox_events=events,
+        sandbox_events=events, helpers=_helpers(sub),
     )

@@ -98,3 +98,4 @@ class Outcome:
     grader_error: str = ""
     cache_key: str = ""  # same file, exercise, seed, device and grader version -> same key (batch resume)
     backward: BackwardPass | None = None  # the backward pass the submission ran, beside the reference's
+    helpers: tuple[tuple[str, str], ...] = ()  # (name, sha256): modules of the student's own graded beside the file

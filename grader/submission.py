@@ -29,6 +29,8 @@ MAX_HASHED_BYTES = 64 << 20  # of a file too large to read, to tell two apart (w
 # each of a batch's reads of it (rt140); a notebook's size is its outputs' long strings.
 MAX_NOTEBOOK_CONTAINERS = 500_000
 SUSPICIOUS_CALLS = {"gradient": "uses finite differences (torch.gradient)"}  # besides the exercise's telltales
+MAX_HELPERS = 16  # modules of the student's own graded beside the file (see modules_beside)
+MAX_HELPER_BYTES = 1 << 20  # all of them together
 
 
 class SubmissionError(ValueError):
@@ -40,16 +42,94 @@ class Submission:
     path: Path
     source: bytes
     too_large: bool = False  # larger than the grader reads: `source` is a script that says so when imported
+    helpers: tuple[tuple[str, bytes], ...] = ()  # (file name, bytes): the modules of its own beside it it imports
 
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.source).hexdigest()
 
+    @property
+    def graded_sha256(self) -> str:
+        """What a result stands for: the file's hash, and its helpers' where it has any (a helper
+        changed is a submission changed)."""
+        if not self.helpers:
+            return self.sha256
+        whole = hashlib.sha256(self.source)
+        for name, data in self.helpers:
+            whole.update(b"\0" + name.encode("utf-8", "surrogateescape") + b"\0" + hashlib.sha256(data).digest())
+        return whole.hexdigest()
 
-def read(path: Path) -> Submission:
+    def helper_hashes(self) -> list[dict[str, str]]:
+        """The helpers as a result records them: name and sha256."""
+        return [{"name": name, "sha256": hashlib.sha256(data).hexdigest()} for name, data in self.helpers]
+
+
+def read(path: Path, helpers: bool = False) -> Submission:
     """The file's bytes, read once. Only a regular file is read: never through a symbolic link (a
     repository can carry one to any file the grader may read), never a FIFO (opening one blocks) or
-    a device; SubmissionError says why not."""
+    a device; SubmissionError says why not. With `helpers`, the modules of the student's own beside
+    it that it imports come with it (modules_beside): only where its folder is the student's own."""
+    sub = _read(path)
+    if helpers and not sub.too_large and sub.path.parent != Path("/"):
+        return Submission(sub.path, sub.source, sub.too_large, modules_beside(sub.path, sub.source))
+    return sub
+
+
+def modules_beside(path: Path, source: bytes) -> tuple[tuple[str, bytes], ...]:
+    """The .py files beside `path` that its code imports (`import utils`, `from utils import f`) or
+    runs by name (`%run utils.py`, `exec(open("utils.py").read())`), and those theirs do in turn, as
+    (name, bytes): `python solution.py` and Jupyter find them there (ux123: a solution.py's `from
+    utils import ...`, utils.py submitted beside it, scored 0 in a batch and on Gradescope). Regular
+    files of that folder alone (no links, no packages), at most MAX_HELPERS, MAX_HELPER_BYTES in all."""
+    found: dict[str, bytes] = {}
+    queue, total = [source], 0
+    while queue and len(found) < MAX_HELPERS:
+        for name in sorted(_modules_named(queue.pop(0))):
+            file = path.parent / f"{name}.py"
+            if file.name in found or file.name == path.name or len(found) >= MAX_HELPERS or refusal(file):
+                continue
+            try:
+                with open(os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:
+                    # (a hard link is a name for a file elsewhere, root's own perhaps: what the child may
+                    # read is the student's alone)
+                    if os.fstat(handle.fileno()).st_nlink != 1 or not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                        continue
+                    data = handle.read(MAX_HELPER_BYTES + 1)
+            except OSError:
+                continue
+            if total + len(data) > MAX_HELPER_BYTES:
+                continue
+            found[file.name] = data
+            total += len(data)
+            queue.append(data)
+    return tuple(sorted(found.items()))
+
+
+_RUN_BY_NAME = re.compile(r"(?:\./)?([A-Za-z_]\w*)\.py")
+_IMPORTED = re.compile(rb"^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)[ \t.]|import[ \t]+([A-Za-z_]\w*))", re.MULTILINE)
+
+
+def _modules_named(source: bytes) -> set[str]:
+    """The top-level modules a script imports, and the .py files it names in a string of their own
+    (what %run and exec(open(...)) run); read line by line where it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {(a or b).decode() for a, b in _IMPORTED.findall(source)}
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.partition(".")[0])
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 256:
+            run = _RUN_BY_NAME.fullmatch(node.value.strip().split(" ")[0])
+            if run:
+                names.add(run[1])
+    return names
+
+
+def _read(path: Path) -> Submission:
     if path.is_dir() and not path.is_symlink():
         candidates = sorted(path.glob("*.py"))
         if len(candidates) != 1:

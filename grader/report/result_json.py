@@ -22,7 +22,9 @@ def to_dict(outcome: Outcome) -> dict[str, Any]:
     return {
         "schema_version": SCHEMA_VERSION,
         "exercise": outcome.exercise,
-        "submission": {"path": str(outcome.submission), "sha256": outcome.sha256},
+        "submission": {"path": str(outcome.submission), "sha256": outcome.sha256,
+                       # (modules of the student's own, graded beside the file: ux123)
+                       "helpers": [{"name": name, "sha256": sha} for name, sha in outcome.helpers]},
         "status": outcome.status,
         "score": outcome.score,
         "max_score": outcome.max_score,

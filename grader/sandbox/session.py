@@ -275,12 +275,13 @@ class Session(Requests):
     cgroup of its own where the host allows (see cgroup.py)."""
 
     def __init__(self, source: Path, output_kib: int, zygote: Zygote | None = None,
-                 content: bytes | None = None, memory_gib: float | None = None) -> None:
+                 content: bytes | None = None, memory_gib: float | None = None,
+                 helpers: tuple[tuple[str, bytes], ...] = ()) -> None:
         self.workdir = _new_folder()
         self.cgroup: cgroup.Cgroup | None = None
         self.record_key = secrets.token_bytes(16)  # the child's audit hook signs its record with it
         try:
-            self._start(source, output_kib, zygote, content, memory_gib)
+            self._start(source, output_kib, zygote, content, memory_gib, helpers)
         except BaseException:  # an OSError starting the child: leave no folder, pipe or cgroup behind
             remove_folder(self.workdir)
             if self.cgroup:
@@ -288,7 +289,7 @@ class Session(Requests):
             raise
 
     def _start(self, source: Path, output_kib: int, zygote: Zygote | None, content: bytes | None,
-               memory_gib: float | None) -> None:
+               memory_gib: float | None, helpers: tuple[tuple[str, bytes], ...]) -> None:
         # The student's own file name, so that messages quoting it (a SyntaxError's, say) read right.
         # `content` is the file as read and checked once (a regular file); the path is not read again.
         self.path = self.workdir / source.name
@@ -296,7 +297,13 @@ class Session(Requests):
             shutil.copyfile(source, self.path)
         else:
             self.path.write_bytes(content)
-        self._extras = warm_extras(self.path.read_bytes() if content is None else content) if zygote else ()
+        # And the modules of the student's own it imports, beside it as they were (submission.modules_beside)
+        kept = [(name, data) for name, data in helpers if _plain_name(name, source.name)]
+        self.helpers = [self.workdir / name for name, _ in kept]
+        for name, data in kept:
+            (self.workdir / name).write_bytes(data)
+        self._extras = warm_extras(b"\n".join([self.path.read_bytes() if content is None else content,
+                                                *(data for _, data in kept)])) if zygote else ()
         request_read, self._request = os.pipe()
         self._reply_fd, reply_write = os.pipe()
         record_read, record_write = _record_channel()  # the audit hook's record, drained as it comes
@@ -319,7 +326,7 @@ class Session(Requests):
 
     def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
                zygote: Zygote | None, memory_gib: float | None) -> None:
-        self.uid = _give_a_uid(self.workdir, self.path) if child_drops_root() else 0  # 0: the child keeps its uid
+        self.uid = _give_a_uid(self.workdir, self.path, *self.helpers) if child_drops_root() else 0  # 0: keeps its uid
         # Testing aid only: layers to leave off, to show each other layer holds alone.
         self.skip = frozenset(name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name)
         self.gpus = gpus.visible()
@@ -625,7 +632,14 @@ def child_drops_root() -> bool:
 _uids = itertools.count()
 
 
-def _give_a_uid(workdir: Path, submission: Path) -> int:
+def _plain_name(name: str, submission: str) -> bool:
+    """Whether a helper's name is a file name of the folder's own: no separator, no dot file, not the
+    submission's."""
+    return name.endswith(".py") and "/" not in name and "\0" not in name and not name.startswith(".") and \
+        name != submission
+
+
+def _give_a_uid(workdir: Path, submission: Path, *helpers: Path) -> int:
     """A uid for the child no other live child has (confine.CHILD_UIDS says why), given its folder
     and submission: this process's pid picks 64 of them, used in turn (a Dask worker grades in
     threads), so a uid comes back to a child only after 63 others. Nobody where the host's user
@@ -633,7 +647,7 @@ def _give_a_uid(workdir: Path, submission: Path) -> int:
     uid = CHILD_UIDS.start + (os.getpid() * 64 + next(_uids) % 64) % len(CHILD_UIDS)
     for given in (uid, NOBODY):
         try:
-            for path in (workdir, submission):
+            for path in (workdir, submission, *helpers):
                 os.chown(path, given, given)
             return given
         except OSError:

@@ -663,3 +663,37 @@ def test_a_cell_mark_inside_a_cell_does_not_split_it():
     cells = submission.cells_of(script)
     assert len(cells) == 3 and cells[1][1].decode().startswith('s = """') and cells[2][1] == b"y = 1\n"
     assert {cell for cell, _ in submission.cell_places(script).values()} == {1, 2}
+
+
+def test_the_modules_of_a_students_own_beside_the_file_come_with_it(tmp_path):
+    """ux123: a solution.py's `from utils import ...`, utils.py submitted beside it, scored 0."""
+    (tmp_path / "solution.py").write_text("import utils, os.path\nfrom mylib.sub import f\n"
+                                          "exec(open('./runme.py').read())\ndef get_derivative(x):\n    return f(x)\n")
+    (tmp_path / "utils.py").write_text("X = 1\n")
+    (tmp_path / "mylib.py").write_text("from deeper import g\n")  # (theirs in turn)
+    (tmp_path / "deeper.py").write_text("g = 2\n")
+    (tmp_path / "runme.py").write_text("Y = 3\n")
+    (tmp_path / "unused.py").write_text("Z = 4\n")  # imported by nothing: not copied
+    (tmp_path / "os.py").symlink_to(tmp_path / "utils.py")  # a link: never read
+    os.link(tmp_path / "runme.py", tmp_path / "hard.py")  # nor a hard link (a name for a file elsewhere)
+    (tmp_path / "solution.py").write_text((tmp_path / "solution.py").read_text() + "import hard\n")
+    sub = submission.read(tmp_path / "solution.py", helpers=True)
+    assert [name for name, _ in sub.helpers] == ["deeper.py", "mylib.py", "utils.py"]
+    # (runme.py lost its only name's uniqueness to hard.py: both are links to one file now)
+    assert sub.graded_sha256 != sub.sha256 and [h["name"] for h in sub.helper_hashes()] == ["deeper.py", "mylib.py",
+                                                                                           "utils.py"]
+    plain = submission.read(tmp_path / "solution.py")  # (a class folder's file: its neighbours are classmates)
+    assert plain.helpers == () and plain.graded_sha256 == plain.sha256
+    (tmp_path / "utils.py").write_text("X = 2\n")  # a helper changed is a submission changed
+    assert submission.read(tmp_path / "solution.py", helpers=True).graded_sha256 != sub.graded_sha256
+    # A notebook's %run and imports, and bounds: at most MAX_HELPERS, MAX_HELPER_BYTES in all
+    many = tmp_path / "many"
+    many.mkdir()
+    (many / "nb.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
+        "source": "%run a_setup.py\n" + "".join(f"import m{i}\n" for i in range(30))}], "metadata": {},
+        "nbformat": 4, "nbformat_minor": 5}))
+    (many / "a_setup.py").write_text("A = 1\n")
+    for i in range(30):
+        (many / f"m{i}.py").write_text("B = 1\n" if i != 3 else "#" * submission.MAX_HELPER_BYTES)
+    names = [name for name, _ in submission.read(many / "nb.ipynb", helpers=True).helpers]
+    assert len(names) == submission.MAX_HELPERS and "a_setup.py" in names and "m3.py" not in names

@@ -217,6 +217,32 @@ def test_a_rerun_on_other_grids_does_not_regrade_the_class_unasked(tmp_path):
     assert forced.returncode == 0 and json.loads((out / "ann" / "result.json").read_text())["seed"] == 8
 
 
+def test_a_students_own_modules_beside_the_file_in_their_folder_are_graded_with_it(tmp_path):
+    """ux123: alice/solution.py's `from utils import ...`, alice/utils.py beside it, scored 0/10."""
+    folder = tmp_path / "class"
+    for name in ("alice", "mallory"):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "solution.py").write_text("from utils import derivative\n\n\ndef get_derivative(x):\n"
+                                                   "    return derivative(x)\n")
+    (folder / "alice" / "utils.py").write_text(
+        "import torch\n\n\ndef derivative(x):\n    x = x.detach().clone().requires_grad_(True)\n"
+        "    torch.sin(x).sum().backward()\n    return x.grad\n")
+    (folder / "mallory" / "utils.py").write_text("import torch\n\n\ndef derivative(x):\n    return torch.cos(x)\n")
+    # A class folder's files are classmates': carl.py's import finds none of theirs
+    (folder / "carl.py").write_text((folder / "alice" / "solution.py").read_text())
+    out = tmp_path / "out"
+    assert batch(folder, out, "--no-plot").returncode == 0
+    rows = {r["student"]: r for r in gradebook(out)}
+    assert (rows["alice"]["score"], rows["mallory"]["verdict"], rows["carl"]["status"]) == ("10.0", "unproven",
+                                                                                           "load_error")
+    helpers = json.loads((out / "alice" / "result.json").read_text())["submission"]["helpers"]
+    assert [h["name"] for h in helpers] == ["utils.py"]
+    (folder / "alice" / "utils.py").write_text((folder / "alice" / "utils.py").read_text() + "# tidied\n")
+    again = batch(folder, out, "--no-plot")
+    assert "2 already graded" in again.stdout and "graded again, their files changed since the last run: alice" \
+        in again.stdout, again.stdout
+
+
 def test_a_batch_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()

@@ -202,6 +202,15 @@ def test_of_several_files_the_one_defining_the_function_is_graded(bundle, tmp_pa
     assert results["score"] == 10
 
 
+def test_a_module_of_the_students_own_submitted_beside_the_file_is_graded_with_it(bundle, tmp_path):
+    """ux123: solution.py's `from utils import ...`, utils.py uploaded with it, scored 0."""
+    results = autograde(bundle, tmp_path, {
+        "solution.py": "from utils import derivative\n\n\ndef get_derivative(x):\n    return derivative(x)\n",
+        "utils.py": "import torch\n\n\ndef derivative(x):\n    x = x.detach().clone().requires_grad_(True)\n"
+                    "    torch.sin(x).sum().backward()\n    return x.grad\n"})
+    assert results["score"] == 10, results
+
+
 def test_no_file_to_grade_is_a_clear_zero(bundle, tmp_path):
     results = autograde(bundle, tmp_path, {"README.txt": "I forgot the file"})
     assert results["score"] == 0 and "No .py (or .ipynb) file was submitted" in results["output"]
