@@ -67,6 +67,7 @@ class Job:
     refused: bool = False
     stand_in: bool = False  # a row only while nothing else claims the id (a folder with no file, an archive)
     own_folder: bool = False  # the file lies in a folder of the student's own: its modules there are graded with it
+    members: tuple[str, ...] = ()  # a group's students, each a row of the gradebook (Gradescope's groups)
 
     @property
     def status(self) -> str:
@@ -87,7 +88,8 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
     if not folder.is_dir():
         raise SubmissionError(f"{folder}: not a folder of submissions")
     found: dict[str, list[tuple[str, Job]]] = {}  # each student id, and the entries that claim it
-    submitters = _gradescope_submitters(folder / GRADESCOPE_METADATA)
+    groups: dict[str, tuple[str, ...]] = {}
+    submitters = _gradescope_submitters(folder / GRADESCOPE_METADATA, groups)
     # (os.path.realpath: Path.resolve raised on rt140's symlink loop, and the whole batch ended)
     results = Path(os.path.realpath(out)) if out is not None else None
     beside = results == Path(os.path.realpath(folder))  # results written into the class folder itself
@@ -123,6 +125,7 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
         # rows of one look, ux122)
         job = replace(job, student=unicodedata.normalize("NFC", submitters.get(job.student) or
                                                          lms_student(job.student)))
+        job = replace(job, members=groups.get(job.student, ()))
         found.setdefault(job.student, []).append((entry.name + ("/" if stat.S_ISDIR(mode) else ""), job))
     jobs = [_one(student, claims, function) for student, claims in found.items()]
     if beside:
@@ -159,11 +162,13 @@ _PERSON = re.compile(r"-\s+(.*)")
 _FIELD = re.compile(r":(name|sid):\s*(.*)")
 
 
-def _gradescope_submitters(path: Path) -> dict[str, str]:
+def _gradescope_submitters(path: Path, members: dict[str, tuple[str, ...]] | None = None) -> dict[str, str]:
     """Gradescope's export's submission_NNN folders by their submitters, "Alice A_1001" (name and
     SID; a group's joined by "+"), from its submission_metadata.yml (ux121: ids no TA could join to
     a roster). Read line by line, by indentation, only each submission's own `:submitters:` (not
-    those of its `:history:`, ux122): no YAML parser is at hand, and nothing else of it is needed."""
+    those of its `:history:`, ux122): no YAML parser is at hand, and nothing else of it is needed.
+    `members` is filled with each group's students, by the id this gives it (ux123: one row for a
+    group, "Alice A_1001+Bob B_1002", which no LMS could match)."""
     try:
         if not stat.S_ISREG(path.lstat().st_mode) or path.stat().st_size > 1 << 24:
             return {}
@@ -207,7 +212,12 @@ def _gradescope_submitters(path: Path) -> dict[str, str]:
     # Two submissions never share an id: a student who named herself as a classmate would have taken
     # the classmate's row (rt158); both keep their submission's number, for the TA to see.
     shared = Counter(ids.values())
-    return {folder: f"{name}_{folder}" if shared[name] > 1 else name for folder, name in ids.items()}
+    named = {folder: f"{name}_{folder}" if shared[name] > 1 else name for folder, name in ids.items()}
+    for folder, name in named.items():
+        each = tuple(_submitters_id([person]) for person in people[folder])
+        if members is not None and len(each) > 1 and name != folder and all(each) and len(set(each)) == len(each):
+            members[unicodedata.normalize("NFC", name)] = tuple(unicodedata.normalize("NFC", m) for m in each)
+    return named
 
 
 def unnamed_submissions(folder: Path, jobs: Iterable[Job]) -> list[str]:
@@ -956,7 +966,8 @@ def write_gradebook(rows: Iterable[dict[str, Any]], path: Path) -> Path:
     """gradebook.csv, written as the rows come (atomically: a reader never sees half of it)."""
     # (the verdict: a key of the summary's VERDICTS, filled by the batch; ux119 filtered a spreadsheet for
     # the students autograd was not shown for, and the gradebook had only the checks' cells)
-    columns = ["student", "score", "max_score", "status", "verdict", *checks.names(), "duration_s", "sha256", "note"]
+    columns = ["student", "score", "max_score", "status", "verdict", *checks.names(), "duration_s", "sha256",
+               "group", "note"]
     with atomic.replacing(path, newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, restval="", lineterminator="\n")
         writer.writeheader()

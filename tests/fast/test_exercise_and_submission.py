@@ -612,6 +612,9 @@ def test_a_learning_platforms_download_is_one_row_per_student(tmp_path):
     skipped: list[str] = []
     gradescope = batch.discover(tmp_path / "gradescope", None, "get_derivative", skipped)
     assert [j.student for j in gradescope] == ["José A_1001", "D'Angelo B_1002+Cy C_1003"] and skipped == []
+    # (a group's students, each a row of the gradebook: ux123)
+    assert [j.members for j in gradescope] == [(), ("D'Angelo B_1002", "Cy C_1003")]
+    assert all(j.own_folder for j in gradescope)
     # A name a student chose never takes a classmate's row: not by naming herself as the classmate, not by
     # a name long enough to be wrapped onto lines that read as keys (rt158)
     (tmp_path / "gradescope" / "submission_90002").mkdir()

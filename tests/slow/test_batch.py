@@ -243,6 +243,23 @@ def test_a_students_own_modules_beside_the_file_in_their_folder_are_graded_with_
         in again.stdout, again.stdout
 
 
+def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_students(tmp_path):
+    """ux123: a group of two was one row, "Alice A_1001+Bob B_1002", which no LMS could match."""
+    folder = tmp_path / "export"
+    for number, source in (("90000", "honest_backward"), ("90001", "cheat_cos")):
+        (folder / f"submission_{number}").mkdir(parents=True)
+        shutil.copy(SUBMISSIONS / f"{source}.py", folder / f"submission_{number}" / "solution.py")
+    (folder / "submission_metadata.yml").write_text(
+        "submission_90000:\n  :submitters:\n  - :name: Alice A\n    :sid: '1001'\n  - :name: Bob B\n    :sid: '1002'\n"
+        "submission_90001:\n  :submitters:\n  - :name: Cy C\n    :sid: '1003'\n")
+    out = tmp_path / "out"
+    assert batch(folder, out, "--no-plot").returncode == 0
+    rows = [(r["student"], r["score"], r["group"]) for r in gradebook(out)]
+    group = "Alice A_1001+Bob B_1002"
+    assert rows == [("Alice A_1001", "10.0", group), ("Bob B_1002", "10.0", group), ("Cy C_1003", "1.0", "")], rows
+    assert (out / "Alice A_1001+Bob B_1002" / "result.json").is_file()  # (one submission, graded once)
+
+
 def test_a_batch_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
