@@ -934,6 +934,12 @@ def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> 
             first: dict[str, Any] = next((c for c in data["checks"] if not c["passed"]), {})
             lines = str(first.get("message") or data.get("grader_error") or "").strip().splitlines() or [""]
             row["note"] = next((line for line in lines if line.startswith("Grading stopped early")), lines[0])[:300]
+    # No score where nothing was graded that the student could be held to: files that need the TA first
+    # (two that define the function, an archive, a link) or the grader's own failure. An empty cell,
+    # as for a stopped batch's students: an LMS took ux123's 0.0 over a graded 10 once a late file came
+    # beside the first. (One who handed in nothing has 0.)
+    if row["status"] == "grader_error" or (job.path is None and not handed_in_nothing(job)):
+        row["score"] = ""
     return row
 
 

@@ -432,7 +432,7 @@ def _needs_you(args: argparse.Namespace, jobs: list[Job]) -> list[str]:
     unclear = sorted(j.student for j in jobs if j.path is None and not batch.handed_in_nothing(j))
     if unclear:
         lines.append(f"not graded, their files need you first (several, an archive, no Python, a name it cannot "
-                     f"use: the note in gradebook.csv says which and what to do; 0 until then): "
+                     f"use: the note in gradebook.csv says which and what to do; no score until then): "
                      f"{_some([safe_text.line(s, 80) for s in unclear])}")
     twins = batch.look_alike(j.student for j in jobs)
     if twins:  # (ux120: lou.py and lou_LATE.py were two students of a class of 50, graded 1 and 10)

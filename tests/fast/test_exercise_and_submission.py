@@ -155,6 +155,10 @@ def test_a_name_two_entries_claim_or_one_the_batch_writes_is_no_job_and_says_why
     assert all(job.path is None for s, job in jobs.items() if s != "alice")
     rows = {row["student"]: row for row in batch.gradebook_rows(list(jobs.values()), {}, sin)}
     assert rows["bob"]["note"] == "2 submissions for one student: bob/, bob.py; keep one"
+    # (no score until the TA has chosen, not a 0 an LMS would take over a grade: ux123)
+    assert rows["bob"]["score"] == "" and rows["alice"]["score"] == ""  # (alice: no result, the grader failed)
+    empty = batch.Job("eve", None, batch.EMPTY_FOLDER, stand_in=True)  # (one who handed in nothing has 0)
+    assert batch.gradebook_row(empty, None, sin)["score"] == 0.0
     assert rows["gradebook.csv"]["note"] == "gradebook.csv.py: named like the batch's own gradebook.csv; rename it"
     assert rows["summary.html"]["note"].startswith("summary.html/: named like") and rows["bob"]["status"] == "missing"
     assert "junit.xml" in rows["Junit.xml"]["note"]
