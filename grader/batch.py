@@ -13,6 +13,7 @@ import contextlib
 import csv
 import ctypes
 import functools
+import hashlib
 import json
 import multiprocessing
 import os
@@ -118,7 +119,8 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
         else:
             # (ux111: tom.zip, uma.txt, victor and yuri.py.txt were left out of the gradebook without a word)
             # (named on the TA's terminal, made safe; not this batch's own files, written beside them: ux112)
-            if skipped is not None and stat.S_ISREG(mode) and not (beside and entry.name in RESERVED):
+            if skipped is not None and stat.S_ISREG(mode) and not (beside and (
+                    entry.name in RESERVED or _EDITED.fullmatch(entry.name))):
                 skipped.append(safe_text.line(entry.name, 200))
             continue
         # (one name however its accents are encoded: a Moodle folder's NFD copy beside its NFC one was two
@@ -968,6 +970,34 @@ def _check_cell(check: dict[str, Any]) -> str:
     return f"partial {score:g}/{most:g}" if 0 < score < most else "fail"
 
 
+GRADEBOOK_WRITTEN = ".grader-gradebook"  # in OUT: the sha256 of the gradebook.csv the batch last wrote
+_EDITED = re.compile(r"gradebook\.edited-\d{8}-\d{6}(?:-\d+)?\.csv")
+
+
+def keep_edited(path: Path) -> Path | None:
+    """Where the gradebook at `path` was changed since a batch wrote it (a TA's hand-made corrections),
+    it is moved aside to gradebook.edited-<UTC time>.csv, which is returned: the next gradebook is
+    written afresh from the results, and ux123's rerun for a late student undid a corrected score
+    without a word. None where it is as written, or there is none."""
+    try:
+        with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as handle:
+            now = hashlib.sha256(handle.read(1 << 28)).hexdigest()
+        written = (path.parent / GRADEBOOK_WRITTEN).read_text().strip()
+    except FileNotFoundError:
+        return None  # (no gradebook; or none this batch wrote, whose own it then is not to judge)
+    except OSError:
+        return None
+    if now == written:
+        return None
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    for n in range(100):
+        aside = path.with_name(f"gradebook.edited-{stamp}{f'-{n}' if n else ''}.csv")
+        if not aside.exists():
+            os.rename(path, aside)
+            return aside
+    return None
+
+
 def write_gradebook(rows: Iterable[dict[str, Any]], path: Path) -> Path:
     """gradebook.csv, written as the rows come (atomically: a reader never sees half of it)."""
     # (the verdict: a key of the summary's VERDICTS, filled by the batch; ux119 filtered a spreadsheet for
@@ -978,6 +1008,8 @@ def write_gradebook(rows: Iterable[dict[str, Any]], path: Path) -> Path:
         writer = csv.DictWriter(handle, fieldnames=columns, restval="", lineterminator="\n")
         writer.writeheader()
         writer.writerows({name: _cell(value) for name, value in row.items()} for row in rows)
+    with open(path, "rb") as handle:  # (what keep_edited compares a later gradebook with)
+        atomic.write(path.parent / GRADEBOOK_WRITTEN, hashlib.sha256(handle.read()).hexdigest().encode())
     return path
 
 

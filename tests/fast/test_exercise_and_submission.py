@@ -704,3 +704,23 @@ def test_the_modules_of_a_students_own_beside_the_file_come_with_it(tmp_path):
         (many / f"m{i}.py").write_text("B = 1\n" if i != 3 else "#" * submission.MAX_HELPER_BYTES)
     names = [name for name, _ in submission.read(many / "nb.ipynb", helpers=True).helpers]
     assert len(names) == submission.MAX_HELPERS and "a_setup.py" in names and "m3.py" not in names
+
+
+def test_a_gradebook_a_ta_corrected_by_hand_is_kept_aside_not_overwritten(tmp_path, sin):
+    """ux123: a corrected score in gradebook.csv was undone by the next run (a late student), unsaid."""
+    from grader import batch
+
+    jobs = [batch.Job("ann", None, batch.NO_FILE, stand_in=True)]
+    path = tmp_path / "gradebook.csv"
+    assert batch.keep_edited(path) is None  # (none yet)
+    batch.write_gradebook(batch.gradebook_rows(jobs, {}, sin), path)
+    assert batch.keep_edited(path) is None and path.is_file()  # (as written: written over)
+    path.write_text(path.read_text().replace("ann,0.0", "ann,7.5"))
+    aside = batch.keep_edited(path)
+    assert aside is not None and aside.name.startswith("gradebook.edited-") and not path.exists()
+    assert "ann,7.5" in aside.read_text()
+    # (beside the class's own files, the copy is no file the TA is told was not graded)
+    (tmp_path / "bo.py").write_text("def get_derivative(x):\n    return x\n")
+    skipped: list[str] = []
+    assert [j.student for j in batch.discover(tmp_path, tmp_path, "get_derivative", skipped)] == ["bo"]
+    assert skipped == []
