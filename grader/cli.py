@@ -541,7 +541,9 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
     sources = {j.student: j.path for j in jobs if j.path is not None}
     needs = _needs_you(args, jobs)
     md, page = summary.write(replace(tally.summary(sources), needs=needs), args.out)
-    if args.format == "junit":  # each result read again as it is written: the whole class is never held
+    # Each result read again as it is written: the whole class is never held. And kept up to date where an
+    # earlier run wrote one (ux123: a rerun without --format junit left junit.xml's 1.0 beside the gradebook's 10)
+    if args.format == "junit" or (args.out / "junit.xml").is_file():
         from grader.report import junit
 
         junit.write(((j.student, None, batch.NOT_GRADED_NOTE) if j.student in pending else

@@ -144,7 +144,7 @@ def test_workers_run_numpys_blas_on_one_thread_and_the_environment_is_left_as_it
 
 def test_rerun_grades_nothing_that_is_current_and_force_regrades(classroom, tmp_path):
     out = tmp_path / "out"
-    batch(classroom, out)
+    batch(classroom, out, "--format", "junit")
     first = gradebook(out)
     stamp = (out / "cheat_cos" / "result.json").stat().st_mtime_ns
     again = batch(classroom, out)
@@ -155,6 +155,9 @@ def test_rerun_grades_nothing_that_is_current_and_force_regrades(classroom, tmp_
     (classroom / "mallory.py").unlink()  # (ux118: a student removed left the gradebook without a word)
     changed = batch(classroom, out)
     assert {r["student"]: r["score"] for r in gradebook(out)}["cheat_cos"] == "10.0"
+    # (the junit.xml an earlier run wrote is kept up to date, not left to say 1.0: ux123)
+    suite = next(s for s in ET.parse(out / "junit.xml").getroot().iter("testsuite") if s.get("name") == "cheat_cos")
+    assert suite.get("failures") == "0"
     assert "graded again, their files changed since the last run: cheat_cos\n" in changed.stdout  # (ux119)
     assert "holds results of 1 student(s) not in" in changed.stderr and ": mallory (remove" in changed.stderr
     assert "mallory" not in {r["student"] for r in gradebook(out)}
