@@ -337,14 +337,22 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     elsewhere = sorted(student for student, stands in standing.items() if stands == batch.OTHER)
     # And results of students not in this class, another assignment's (ux122: Moodle's ids are new for
     # each assignment, so a second one graded into the first's OUT replaced its gradebook unasked)
-    others = {s: batch.exercise_of(args.out, s, key) for s in batch.results_of_others(
-        args.out, {j.student for j in jobs})[:50]}
+    gone = batch.results_of_others(args.out, {j.student for j in jobs})
+    others = {s: batch.exercise_of(args.out, s, key) for s in gone[:50]}
     elsewhere += sorted(s for s, name in others.items() if name not in (None, ex.name))
     if elsewhere and not args.force:  # (ux121: a rerun without its --exercise regraded a class as sin over them)
         names = sorted({batch.exercise_of(args.out, s, key) or "?" for s in elsewhere[:50]})
         print(f"grader: {args.out} holds results of {', '.join(safe_text.line(n, 60) for n in names)}, not {ex.name}, "
               f"for {len(elsewhere)} students ({_some(elsewhere)}): give the --exercise they were graded for, another "
               f"--out, or --force to grade them as {ex.name} over those results", file=sys.stderr)
+        return EXIT_USAGE
+    if len(gone) > max(len(jobs), 1) and not args.force:
+        # (ux123: `batch class/alice --out out`, to regrade one student, wrote a gradebook of her two files
+        # as two students in place of the class's 27)
+        print(f"grader: {args.out} holds results of {len(gone)} students not in {args.folder}, which has "
+              f"{len(jobs)} ({_some([safe_text.line(j.student, 80) for j in jobs], 4)}): is it the class's folder? "
+              f"Give the class's folder (a rerun grades only what changed since), another --out, or --force to "
+              f"write a gradebook of these {len(jobs)} alone", file=sys.stderr)
         return EXIT_USAGE
     reseeded = sorted(student for student, stands in standing.items() if stands == batch.RESEEDED)
     if reseeded and not args.force:

@@ -203,3 +203,19 @@ def test_a_batch_with_workers_side_by_side_on_a_gpu_says_they_share_its_memory(m
                   "--device", device])
         said[(gpus, jobs, device)] = "share the GPU" in capsys.readouterr().err.replace("\n", " ")
     assert said == {(1, "2", "auto"): True, (0, "2", "auto"): False, (1, "1", "auto"): False, (1, "2", "cpu"): False}
+
+
+def test_a_batch_of_one_students_folder_over_a_class_results_is_refused_unasked(tmp_path, capsys):
+    """ux123: `batch class/alice --out out`, to regrade one student, wrote a gradebook of her two files as
+    two students in place of the class's 27."""
+    out = tmp_path / "out"
+    for student in ("ann", "bo", "cy"):
+        (out / student).mkdir(parents=True)
+        (out / student / "result.json").write_text("{}")
+    alice = tmp_path / "class" / "alice"
+    alice.mkdir(parents=True)
+    (alice / "solution.py").write_text((SUBMISSIONS / "honest_backward.py").read_text())
+    assert cli.main(["batch", str(alice), "--out", str(out)]) == cli.EXIT_USAGE
+    said = capsys.readouterr().err.replace("\n", " ")
+    assert f"holds results of 3 students not in {alice}, which has 1 (solution): is it the class's folder?" in said
+    assert not (out / "gradebook.csv").exists()
