@@ -248,7 +248,8 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         bundle = gradescope.build(args.out / "autograder.zip" if args.out.is_dir() else args.out, args.exercise,
                                   secret)
         note = " with the course secret from $GRADER_COURSE_SECRET" if secret else ""
-        print(f"{bundle}: upload it as the autograder of a Gradescope assignment{note}")
+        print(f"{bundle}: upload it as the autograder of a Gradescope assignment{note}; {ex.name} is out of "
+              f"{ex.max_score:g} points{_unnamed(ex)}")
         if not secret:  # (ux110: built without a word)
             print("grader: no $GRADER_COURSE_SECRET: the grids follow from the exercise alone, and anyone with "
                   "this repository can draw them; set a secret of the course's before building the bundle for "
@@ -297,6 +298,15 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     return EXIT_OK
 
 
+def _unnamed(ex: Exercise) -> str:
+    """Words for the checks a partial [rubric] left at their default points (ux123 named five checks for
+    10 points, and the total was 11), "" where there are none."""
+    if not ex.unnamed:
+        return ""
+    listed = ", ".join(f"{name} {ex.rubric[name]:g}" for name in ex.unnamed)
+    return f" ({ex.source.name}'s [rubric] does not name {listed}, which keep their default points)"
+
+
 def _batch(args: argparse.Namespace, ex: object) -> int:
     from grader.exercise import Exercise
 
@@ -328,6 +338,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         print(f"grader: no submissions in {args.folder}: give a folder with a .py (or .ipynb) per student, or a "
               "folder per student", file=sys.stderr)
         return EXIT_USAGE
+    if ex.unnamed:
+        print(f"grader: {ex.name} is out of {ex.max_score:g} points{_unnamed(ex)}", file=sys.stderr)
     seed = _seed(args, ex)
     key = batch.results_key(args.out)
     # (a student with no file has nothing to run: counted on every rerun, the bar showed work done, ux118)

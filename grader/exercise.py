@@ -114,6 +114,8 @@ class Exercise:
     # The values the answer can take ([-1, 1] for cos(x)), where it is bounded: an answer clipped to
     # them is autograd's still (verdict.py: a red team's honest clamp(-1, 1) was called a mixture).
     bounds: tuple[float, float] | None = None
+    # The checks a [rubric] that names some leaves at their default points (said where the total is shown)
+    unnamed: tuple[str, ...] = ()
 
     @property
     def max_score(self) -> float:
@@ -337,6 +339,7 @@ def _parse(raw: dict, path: Path) -> Exercise:
         trace_x=_sample(grid.get("trace_x", (0.75, 1.25, -0.5))),
         mistakes=tuple(_mistake(m) for m in raw.get("mistakes", [])),
         bounds=_bounds(math.get("bounds")),
+        unnamed=tuple(c.name for c in checks.ALL if c.name not in rubric) if rubric else (),
     ))
 
 

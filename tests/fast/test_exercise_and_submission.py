@@ -125,6 +125,8 @@ def test_each_check_declares_its_name_and_points_and_a_rubric_may_change_them(si
     lenient.write_text(text.split("[rubric]")[0] + "[rubric]\nautograd = 5.0\n")  # the rest: defaults
     ex = exercise.load(lenient)
     assert ex.rubric["autograd"] == 5.0 and ex.rubric["correctness"] == 4.0 and ex.max_score == 13
+    # (said where the total is shown: ux123's five checks for 10 points made 11)
+    assert ex.unnamed == tuple(n for n in checks.names() if n != "autograd") and sin.unnamed == ()
     unknown = tmp_path / "unknown.toml"
     unknown.write_text(text.split("[rubric]")[0] + "[rubric]\nstyle = 1.0\n")
     with pytest.raises(exercise.ExerciseError, match="unknown checks: \\['style'\\]"):
