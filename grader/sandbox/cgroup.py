@@ -1,6 +1,7 @@
 """A cgroup per sandbox child, where the host lets the grader make one: a memory limit that counts
 what RLIMIT_AS cannot see (memfd, shared memory, tmpfs files, page cache) and a limit on processes
-and threads; where the host has the controller, a bound on what it reads from disk.
+and threads; where the host has the controllers, a bound on what it reads from disk and one CPU's
+time at most (a share of the CPU of its own, however many threads it runs).
 
 It is made inside the cgroup the grader itself runs in (read from /proc/self/cgroup), never moving
 the grader anywhere: cgroup v1 (a memory and a pids hierarchy) or v2 (one folder, where memory and
@@ -29,6 +30,12 @@ PIDS = 256  # processes and threads together: torch needs a few, a submission ma
 # of their speed. Bounded, a submission may take 8 GB of the disk's time in its 120 s at most.
 READ_BYTES_PER_S = 64 << 20
 READ_IOPS = 1000
+# CPU: at most one CPU's time (a child runs torch on one thread), as a cgroup of its own, so that its
+# share does not grow with its threads: rt160's 150 threads spinning outside the GIL, in a host's cpu
+# cgroup other than the root one (Docker, Kubernetes: no autogroup there), timed out a classmate
+# graded beside it in `batch -j 2` (10/10 became 1.77) while it scored 10/10.
+CPU_PERIOD_US = 100_000
+CPU_QUOTA_US = 100_000
 STARTING = 1 << 30  # the memory allowed while only Python and torch start, before `settle`
 _counter = itertools.count()
 _leftovers: list[Cgroup] = []  # still busy when their child was closed; removed later
@@ -40,12 +47,14 @@ class Cgroup:
     """One child's cgroup: a folder in each hierarchy that bounds it. While the child starts it may
     use STARTING bytes; `settle` then allows `allowance` bytes above what it has taken."""
 
-    def __init__(self, folders: tuple[Path, ...], version: int, allowance: int, io: Path | None = None) -> None:
+    def __init__(self, folders: tuple[Path, ...], version: int, allowance: int, io: Path | None = None,
+                 cpu_bounded: bool = False) -> None:
         self.folders = folders
         self.version = version
         self.allowance = allowance
         self.io = io  # the folder that bounds its reads from disk (v1 blkio or v2), if the host has one
         self.reads_bounded = False
+        self.cpu_bounded = cpu_bounded  # at most one CPU's time, in a cpu cgroup of its own
 
     @property
     def procs(self) -> tuple[str, ...]:
@@ -54,8 +63,9 @@ class Cgroup:
 
     def layer(self) -> str:
         reads = f"; reads from disk {READ_BYTES_PER_S >> 20} MiB/s" if self.io is not None else ""
+        cpu = "; one CPU at most" if self.cpu_bounded else ""
         return f"cgroup v{self.version}: memory {self.allowance / (1 << 30):g} GiB above Python and torch, " \
-               f"files in memory included; {PIDS} processes and threads{reads}"
+               f"files in memory included; {PIDS} processes and threads{cpu}{reads}"
 
     def settle(self) -> None:
         """Allow `allowance` bytes above what the child has now, and bound its reads from disk (call
@@ -132,7 +142,7 @@ def create(allowance: int) -> Cgroup | None:
     found = _hierarchies()
     if found is None:
         return None
-    version, parents = found
+    version, parents, roles = found
     _remove_orphans(parents)
     name = f"grader-{os.getpid()}-{next(_counter)}"
     folders: list[Path] = []
@@ -145,8 +155,25 @@ def create(allowance: int) -> Cgroup | None:
     except OSError:
         Cgroup(tuple(folders), version, allowance).remove(wait=0)
         return None
-    io = folders[0] if version == 2 and _io_v2() else folders[1] if len(folders) == 3 else None
-    return Cgroup(tuple(folders), version, allowance, io)
+    io = folders[0] if version == 2 and _enabled_v2("io") else folders[roles.index("blkio")] if "blkio" in roles \
+        else None
+    cpu = folders[0] if version == 2 and _enabled_v2("cpu") else folders[roles.index("cpu")] if "cpu" in roles \
+        else None
+    return Cgroup(tuple(folders), version, allowance, io, cpu is not None and _cpu_limit(version, cpu))
+
+
+def _cpu_limit(version: int, folder: Path) -> bool:
+    """At most CPU_QUOTA_US of every CPU_PERIOD_US; whether the host took it (a kernel without CFS
+    bandwidth has no such files: the cgroup of its own still shares the CPU by cgroup, not thread)."""
+    try:
+        if version == 2:
+            (folder / "cpu.max").write_text(f"{CPU_QUOTA_US} {CPU_PERIOD_US}")
+        else:
+            (folder / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+            (folder / "cpu.cfs_quota_us").write_text(str(CPU_QUOTA_US))
+    except OSError:
+        return False
+    return True
 
 
 def _read_limit(version: int, folder: Path) -> bool:
@@ -191,31 +218,36 @@ def _memory_limit(version: int, memory: Path, limit: int) -> None:
 
 
 @functools.cache
-def _hierarchies() -> tuple[int, tuple[Path, ...]] | None:
-    """(version, the grader's own cgroup folders to make children in): v1 memory and pids if both
-    are mounted, else v2 where memory and pids are enabled for children; None otherwise."""
+def _hierarchies() -> tuple[int, tuple[Path, ...], tuple[str, ...]] | None:
+    """(version, the grader's own cgroup folders to make children in, the controller of each): v1
+    memory and pids if both are mounted (blkio and cpu too where they are), else v2 where memory and
+    pids are enabled for children; None otherwise."""
     own = _own_cgroups()
     mounts = _mounts()
     v1 = [_folder(mounts, key, own.get(key)) for key in ("memory", "pids")]
     if all(v1):
-        # (blkio between them where it is mounted: the memory folder comes first, pids last)
-        blkio = _folder(mounts, "blkio", own.get("blkio"))
-        return 1, tuple(folder for folder in (v1[0], blkio, v1[1]) if folder)
+        # (blkio and cpu between them where they are mounted: the memory folder comes first, pids last)
+        found = [("memory", v1[0]), *((key, _folder(mounts, key, own.get(key))) for key in ("blkio", "cpu")),
+                 ("pids", v1[1])]
+        kept = [(key, folder) for key, folder in found if folder is not None]
+        # (cpu and cpuacct mounted together are one folder: made once)
+        kept = [(key, folder) for i, (key, folder) in enumerate(kept) if folder not in [f for _, f in kept[:i]]]
+        return 1, tuple(folder for _, folder in kept), tuple(key for key, _ in kept)
     v2 = _folder(mounts, "", own.get(""))
     if v2 is not None:
         with contextlib.suppress(OSError):
             enabled = (v2 / "cgroup.subtree_control").read_text().split()
             if {"memory", "pids"} <= set(enabled):
-                return 2, (v2,)
+                return 2, (v2,), ("",)
     return None
 
 
 @functools.cache
-def _io_v2() -> bool:
-    """Whether v2's io controller is enabled for the grader's children."""
+def _enabled_v2(controller: str) -> bool:
+    """Whether v2's `controller` (io, cpu) is enabled for the grader's children."""
     found = _hierarchies()
     with contextlib.suppress(OSError):
-        return found is not None and "io" in (found[1][0] / "cgroup.subtree_control").read_text().split()
+        return found is not None and controller in (found[1][0] / "cgroup.subtree_control").read_text().split()
     return False
 
 

@@ -602,6 +602,29 @@ def test_a_childs_reads_from_disk_are_bounded_where_the_host_has_the_controller(
     assert our_cgroups() == []
 
 
+def test_a_child_has_one_cpus_time_at_most_in_a_cpu_cgroup_of_its_own_where_the_host_has_the_controller(
+        grade_file, sin):
+    """rt160: 150 threads spinning outside the GIL, in a host's cpu cgroup other than the root one (no
+    autogroup there), timed out a classmate graded beside it (10/10 became 1.77) while scoring 10/10:
+    a child's share of the CPU grew with its threads."""
+    found = cgroup._hierarchies()
+    made = cgroup.create(1 << 30) if found is not None else None
+    if made is None or not made.cpu_bounded:
+        if made is not None:
+            made.remove()
+        pytest.skip("no cgroup, or no cpu controller with CFS bandwidth, on this host")
+    try:
+        name = "cpu.max" if made.version == 2 else "cpu.cfs_quota_us"
+        folder = next(f for f in made.folders if (f / name).exists())
+        quota = (folder / name).read_text().split()[0]
+        assert int(quota) == cgroup.CPU_QUOTA_US
+    finally:
+        made.remove()
+    layers = grade_file(SUBMISSIONS / "honest_backward.py", sin).sandbox_layers
+    assert any("; one CPU at most" in layer for layer in layers), layers
+    assert our_cgroups() == []
+
+
 def test_without_a_cgroup_the_layers_say_so(grade_file, sin, monkeypatch):
     monkeypatch.setattr(cgroup, "create", lambda memory_bytes: None)
     outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin)
