@@ -11,10 +11,10 @@ from grader.outcome import Outcome
 
 def write_files(outcome: Outcome, exercise: Exercise, out: Path, plot: bool = True,
                 key: bytes = b"") -> tuple[Path, Path | None]:
-    """Write feedback.png and backward.png (removing those this grading did not draw), then
-    result.json, each atomically: a result.json on disk means the grading of that submission is
-    complete (batch resume relies on it; `key` signs it)."""
-    from grader.report import atomic, result_json
+    """Write feedback.png and backward.png (removing those this grading did not draw), feedback.txt
+    (what `grader check` shows, to hand back), then result.json, each atomically: a result.json on
+    disk means the grading of that submission is complete (batch resume relies on it; `key` signs it)."""
+    from grader.report import atomic, result_json, terminal
     from grader.report import plot as plotting
 
     picture = plotting.render(outcome, exercise, out / "feedback.png") if plot else None
@@ -24,6 +24,7 @@ def write_files(outcome: Outcome, exercise: Exercise, out: Path, plot: bool = Tr
         write_backward(outcome, out / "backward.png")
     else:
         atomic.remove(out / "backward.png")
+    atomic.write(out / "feedback.txt", terminal.as_text(outcome, exercise))
     return result_json.write(outcome, out / "result.json", key, plotted=plot), picture
 
 

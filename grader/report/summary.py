@@ -41,7 +41,8 @@ VERDICTS = (
 _NOT_RUN = ("missing", "refused", "grader_error", "not_graded")
 
 
-LINKED = ("feedback.png", "backward.png", "result.json")  # a student's files the roster links to, when they exist
+# A student's files the roster links to, when they exist
+LINKED = ("feedback.png", "backward.png", "feedback.txt", "result.json")
 
 
 @dataclass(frozen=True)

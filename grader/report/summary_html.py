@@ -27,7 +27,8 @@ from grader.report.summary import (
 
 _ORDER = {key: i for i, (key, _) in enumerate(VERDICTS)}  # verdicts sort by this (worst first)
 _WORDS = dict(VERDICTS)
-_LINK_TEXT = {"feedback.png": "feedback", "backward.png": "backward pass", "result.json": "result.json"}
+_LINK_TEXT = {"feedback.png": "feedback", "backward.png": "backward pass", "feedback.txt": "words",
+              "result.json": "result.json"}
 
 
 def e(text: object) -> str:

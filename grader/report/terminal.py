@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -22,8 +23,18 @@ def console(stream: object = None) -> Console:
     return Console(file=target, highlight=False, width=None if interactive else 110)  # type: ignore[arg-type]
 
 
-def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path | None, out: Console) -> None:
-    out.print(Text.assemble(("grader check", "bold"), " · ", exercise.title))
+def as_text(outcome: Outcome, exercise: Exercise) -> str:
+    """What `grader check` shows, as plain text a TA can hand back (feedback.txt beside result.json,
+    which holds what is the staff's too: ux123 had no readable feedback to return)."""
+    buffer = io.StringIO()
+    show(outcome, exercise, None, None, Console(file=buffer, width=100, color_system=None, highlight=False,
+                                                 force_terminal=False, emoji=False), title="Feedback")
+    return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
+
+
+def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path | None, out: Console,
+         title: str = "grader check") -> None:
+    out.print(Text.assemble((title, "bold"), " · ", exercise.title))
     devices = ", ".join(outcome.devices) or "-"
     out.print(Text(f"{outcome.submission} · device {devices} · seed {outcome.seed}", style="dim"))
     out.print()

@@ -39,6 +39,10 @@ def test_grade_writes_a_complete_result_and_plot(tmp_path):
     assert set(data["versions"]) >= {"python", "torch", "grader", "hypothesis"}
     assert data["versions"]["torch"].startswith("2.")
     assert (tmp_path / "feedback.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # And the words `check` shows, as plain text to hand back (ux123: result.json holds the staff's too)
+    words = (tmp_path / "feedback.txt").read_text()
+    assert words.startswith("Feedback · ") and "Score 10 / 10" in words and "\x1b" not in words
+    assert "Your file loads and defines get_derivative." in words and " \n" not in words
 
 
 def test_a_submission_that_cannot_load_still_gets_a_full_result_and_exit_0(tmp_path):

@@ -103,7 +103,8 @@ def test_every_link_resolves_to_a_file_of_that_student(page, out):
         assert all(p.is_file() and p.parent == out / student for p in paths), (student, paths)
         if student not in ("eve",):
             # backward.png too, where grading recorded the backward pass
-            assert sorted(p.name for p in paths if p.name != "backward.png") == ["feedback.png", "result.json"], student
+            assert sorted(p.name for p in paths if p.name != "backward.png") == ["feedback.png", "feedback.txt",
+                                                                                "result.json"], student
     assert linked["eve"] == []
     odd = [Path(unquote(urlparse(url).path)) for url in linked[ODD]]
     assert json.loads(next(p for p in odd if p.name == "result.json").read_text())["score"] == 10
