@@ -69,6 +69,8 @@ class Job:
     stand_in: bool = False  # a row only while nothing else claims the id (a folder with no file, an archive)
     own_folder: bool = False  # the file lies in a folder of the student's own: its modules there are graded with it
     members: tuple[str, ...] = ()  # a group's students, each a row of the gradebook (Gradescope's groups)
+    # (name, the platform's id) of the student, or of each member, where a platform's download named them
+    people: tuple[tuple[str, str], ...] = ()
 
     @property
     def status(self) -> str:
@@ -90,7 +92,8 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
         raise SubmissionError(f"{folder}: not a folder of submissions")
     found: dict[str, list[tuple[str, Job]]] = {}  # each student id, and the entries that claim it
     groups: dict[str, tuple[str, ...]] = {}
-    submitters = _gradescope_submitters(folder / GRADESCOPE_METADATA, groups)
+    named: dict[str, tuple[tuple[str, str], ...]] = {}
+    submitters = _gradescope_submitters(folder / GRADESCOPE_METADATA, groups, named)
     # (os.path.realpath: Path.resolve raised on rt140's symlink loop, and the whole batch ended)
     results = Path(os.path.realpath(out)) if out is not None else None
     beside = results == Path(os.path.realpath(folder))  # results written into the class folder itself
@@ -125,9 +128,11 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
             continue
         # (one name however its accents are encoded: a Moodle folder's NFD copy beside its NFC one was two
         # rows of one look, ux122)
-        job = replace(job, student=unicodedata.normalize("NFC", submitters.get(job.student) or
-                                                         lms_student(job.student)))
-        job = replace(job, members=groups.get(job.student, ()))
+        raw = job.student
+        job = replace(job, student=unicodedata.normalize("NFC", submitters.get(raw) or lms_student(raw)))
+        person = lms_person(raw)
+        job = replace(job, members=groups.get(job.student, ()),
+                      people=named.get(job.student) or ((person,) if person and job.student != raw else ()))
         found.setdefault(job.student, []).append((entry.name + ("/" if stat.S_ISDIR(mode) else ""), job))
     jobs = [_one(student, claims, function) for student, claims in found.items()]
     if beside:
@@ -164,13 +169,15 @@ _PERSON = re.compile(r"-\s+(.*)")
 _FIELD = re.compile(r":(name|sid):\s*(.*)")
 
 
-def _gradescope_submitters(path: Path, members: dict[str, tuple[str, ...]] | None = None) -> dict[str, str]:
+def _gradescope_submitters(path: Path, members: dict[str, tuple[str, ...]] | None = None,
+                           names: dict[str, tuple[tuple[str, str], ...]] | None = None) -> dict[str, str]:
     """Gradescope's export's submission_NNN folders by their submitters, "Alice A_1001" (name and
     SID; a group's joined by "+"), from its submission_metadata.yml (ux121: ids no TA could join to
     a roster). Read line by line, by indentation, only each submission's own `:submitters:` (not
     those of its `:history:`, ux122): no YAML parser is at hand, and nothing else of it is needed.
     `members` is filled with each group's students, by the id this gives it (ux123: one row for a
-    group, "Alice A_1001+Bob B_1002", which no LMS could match)."""
+    group, "Alice A_1001+Bob B_1002", which no LMS could match), and `names` with the name and SID
+    of each of its students."""
     try:
         if not stat.S_ISREG(path.lstat().st_mode) or path.stat().st_size > 1 << 24:
             return {}
@@ -217,8 +224,13 @@ def _gradescope_submitters(path: Path, members: dict[str, tuple[str, ...]] | Non
     named = {folder: f"{name}_{folder}" if shared[name] > 1 else name for folder, name in ids.items()}
     for folder, name in named.items():
         each = tuple(_submitters_id([person]) for person in people[folder])
-        if members is not None and len(each) > 1 and name != folder and all(each) and len(set(each)) == len(each):
-            members[unicodedata.normalize("NFC", name)] = tuple(unicodedata.normalize("NFC", m) for m in each)
+        key = unicodedata.normalize("NFC", name)
+        grouped = len(each) > 1 and name != folder and all(each) and len(set(each)) == len(each)
+        if members is not None and grouped:
+            members[key] = tuple(unicodedata.normalize("NFC", m) for m in each)
+        if names is not None and name != folder and (grouped or len(each) == 1):
+            names[key] = tuple((safe_text.line(p.get("name", "").strip(), 120),
+                                safe_text.line(p.get("sid", "").strip(), 60)) for p in people[folder])
     return named
 
 
@@ -259,6 +271,17 @@ def _yaml_scalar(text: str) -> str:
         except ValueError:
             return text[1:-1]
     return text[1:] if text[:1] in ("'", '"') else text  # (a quoted value's first line alone, where it wraps)
+
+
+def lms_person(name: str) -> tuple[str, str] | None:
+    """(name, id) of the student a platform's file or folder name is for: Moodle's ("Ann Lee",
+    "100001"), Canvas's login and user id ("garciamaria", "23456"); None for any other name."""
+    if moodle := _MOODLE.fullmatch(name):
+        person, _, number = moodle.group(1).rpartition("_")
+        return unicodedata.normalize("NFC", person), number
+    if canvas := _CANVAS.fullmatch(name):
+        return canvas.group(1), canvas.group(2)
+    return None
 
 
 def lms_student(name: str) -> str:
@@ -917,14 +940,16 @@ def results_of_others(out: Path, students: set[str]) -> list[str]:
 
 def gradebook_rows(jobs: list[Job], results: dict[str, dict[str, Any] | None],
                    exercise: Exercise) -> list[dict[str, Any]]:
-    """One row per student, sorted by id."""
-    return [gradebook_row(job, results.get(job.student), exercise) for job in sorted(jobs, key=lambda j: j.student)]
+    """One row per student, sorted by id (a group's students beside each other)."""
+    return [member for job in sorted(jobs, key=lambda j: j.student)
+            for member in member_rows(job, gradebook_row(job, results.get(job.student), exercise))]
 
 
 def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> dict[str, Any]:
     """The student's row of the gradebook, from their result.json (None: there is none)."""
     row: dict[str, Any] = {"student": job.student, "score": 0.0, "max_score": exercise.max_score,
-                           "status": job.status, "duration_s": "", "sha256": "", "note": job.problem}
+                           "status": job.status, "duration_s": "", "sha256": "", "note": job.problem,
+                           **_person(job.people[0] if len(job.people) == 1 else None)}
     if data is None and job.path is not None:
         row.update(status="grader_error", note="not graded: the grader failed; run the batch again")
     if data is not None:
@@ -948,12 +973,28 @@ def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> 
 NOT_GRADED_NOTE = "not graded yet: the batch stopped before this student; run the same command again"
 
 
+def _person(person: tuple[str, str] | None) -> dict[str, str]:
+    return {"name": person[0], "platform_id": person[1]} if person else {}
+
+
+def member_rows(job: Job, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The gradebook's rows for a job's row: a group's, one for each of its students, the group's id
+    beside each (ux123: one row, "Alice A_1001+Bob B_1002", that no LMS could match); else the row."""
+    if not job.members:
+        return [row]
+    people: list[tuple[str, str] | None] = list(job.people) if len(job.people) == len(job.members) else \
+        [None] * len(job.members)
+    return [{**row, "student": member, "group": job.student, **_person(person)}
+            for member, person in zip(job.members, people, strict=True)]
+
+
 def not_graded_row(job: Job, exercise: Exercise) -> dict[str, Any]:
     """The row of a student the batch was stopped before (Ctrl-C, SIGTERM): no score yet (an empty
     cell, not a 0 an LMS would take for a grade: rt154), whatever an earlier run left in OUT (a file
     handed in again since: its old result would read as current)."""
     return {"student": job.student, "score": "", "max_score": exercise.max_score, "status": "not_graded",
-            "duration_s": "", "sha256": "", "note": NOT_GRADED_NOTE}
+            "duration_s": "", "sha256": "", "note": NOT_GRADED_NOTE,
+            **_person(job.people[0] if len(job.people) == 1 else None)}
 
 
 def _check_cell(check: dict[str, Any]) -> str:
@@ -1002,8 +1043,10 @@ def write_gradebook(rows: Iterable[dict[str, Any]], path: Path) -> Path:
     """gradebook.csv, written as the rows come (atomically: a reader never sees half of it)."""
     # (the verdict: a key of the summary's VERDICTS, filled by the batch; ux119 filtered a spreadsheet for
     # the students autograd was not shown for, and the gradebook had only the checks' cells)
-    columns = ["student", "score", "max_score", "status", "verdict", *checks.names(), "duration_s", "sha256",
-               "group", "note"]
+    # (name and platform_id where a platform's download named the student: ux123 could not join "Ann
+    # Lee_100001" to an LMS's roster without splitting the column by hand)
+    columns = ["student", "name", "platform_id", "score", "max_score", "status", "verdict", *checks.names(),
+               "duration_s", "sha256", "group", "note"]
     with atomic.replacing(path, newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, restval="", lineterminator="\n")
         writer.writeheader()

@@ -546,12 +546,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
             row = batch.not_graded_row(job, ex) if job.student in pending else batch.gradebook_row(job, result, ex)
             tally.add(row, result)
             row["verdict"] = tally.roster[-1].verdict
-            if not job.members:
-                yield row
-            # A group's submission is a row for each of its students, as an LMS takes grades (ux123: one
-            # row, "Alice A_1001+Bob B_1002", that no LMS could match), the group's id beside each
-            for member in job.members:
-                yield {**row, "student": member, "group": job.student}
+            yield from batch.member_rows(job, row)  # (a group's: a row for each of its students)
 
     edited = batch.keep_edited(args.out / "gradebook.csv")
     if edited is not None:  # (ux123: a rerun for a late student undid a TA's corrected score, unsaid)

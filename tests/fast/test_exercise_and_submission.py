@@ -620,6 +620,8 @@ def test_a_learning_platforms_download_is_one_row_per_student(tmp_path):
     assert [j.student for j in gradescope] == ["José A_1001", "D'Angelo B_1002+Cy C_1003"] and skipped == []
     # (a group's students, each a row of the gradebook: ux123)
     assert [j.members for j in gradescope] == [(), ("D'Angelo B_1002", "Cy C_1003")]
+    # (and the name and id apart, for an LMS's roster: ux123)
+    assert [j.people for j in gradescope] == [(("José A", "1001"),), (("D'Angelo B", "1002"), ("Cy C", "1003"))]
     assert all(j.own_folder for j in gradescope)
     # A name a student chose never takes a classmate's row: not by naming herself as the classmate, not by
     # a name long enough to be wrapped onto lines that read as keys (rt158)
@@ -656,6 +658,12 @@ def test_a_learning_platforms_download_is_one_row_per_student(tmp_path):
     assert chosen["ruizana_1001"][1].startswith("both files define get_derivative(x): ruizana_1001_5001_hw.py")
     moodle = batch.discover(tmp_path / "moodle", None, "get_derivative")
     assert [(j.student, j.path and j.path.name) for j in moodle] == [("Ann Lee_100001", "hw.py")]
+    assert moodle[0].people == (("Ann Lee", "100001"),)
+    rows = batch.gradebook_rows(moodle, {}, exercise.load("sin"))
+    assert (rows[0]["name"], rows[0]["platform_id"]) == ("Ann Lee", "100001")
+    people = {j.student: j.people for j in batch.discover(tmp_path / "canvas", None, "get_derivative")}
+    assert people == {"garciamaria_23456": (("garciamaria", "23456"),), "doejane_34567": (("doejane", "34567"),),
+                      "plain_name": ()}
     canvas = {j.student: j.path and j.path.name for j in batch.discover(tmp_path / "canvas", None, "get_derivative")}
     assert canvas == {"garciamaria_23456": "garciamaria_23456_78901_hw.py",
                       "doejane_34567": "doejane_LATE_34567_89012_hw.py", "plain_name": "plain_name.py"}
@@ -717,10 +725,10 @@ def test_a_gradebook_a_ta_corrected_by_hand_is_kept_aside_not_overwritten(tmp_pa
     assert batch.keep_edited(path) is None  # (none yet)
     batch.write_gradebook(batch.gradebook_rows(jobs, {}, sin), path)
     assert batch.keep_edited(path) is None and path.is_file()  # (as written: written over)
-    path.write_text(path.read_text().replace("ann,0.0", "ann,7.5"))
+    path.write_text(path.read_text().replace(",0.0,", ",7.5,"))
     aside = batch.keep_edited(path)
     assert aside is not None and aside.name.startswith("gradebook.edited-") and not path.exists()
-    assert "ann,7.5" in aside.read_text()
+    assert ",7.5," in aside.read_text()
     # (beside the class's own files, the copy is no file the TA is told was not graded)
     (tmp_path / "bo.py").write_text("def get_derivative(x):\n    return x\n")
     skipped: list[str] = []

@@ -261,6 +261,8 @@ def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_stude
     rows = [(r["student"], r["score"], r["group"]) for r in gradebook(out)]
     group = "Alice A_1001+Bob B_1002"
     assert rows == [("Alice A_1001", "10.0", group), ("Bob B_1002", "10.0", group), ("Cy C_1003", "1.0", "")], rows
+    assert [(r["name"], r["platform_id"]) for r in gradebook(out)] == [("Alice A", "1001"), ("Bob B", "1002"),
+                                                                      ("Cy C", "1003")]
     assert (out / "Alice A_1001+Bob B_1002" / "result.json").is_file()  # (one submission, graded once)
 
 
