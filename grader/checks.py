@@ -10,6 +10,7 @@ import difflib
 import functools
 import re
 import signal
+import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -205,6 +206,30 @@ def _exercises_for(names: set[str]) -> list[tuple[str, str]]:
 _SAVE_AS_UTF8 = ("Save it as UTF-8 (in VS Code: the encoding in the status bar, then Save with Encoding, UTF-8; in "
                  "Notepad: Save As, Encoding UTF-8) and submit it again.")
 _SYNTAX_PLACE = re.compile(r"\s*\([^()]*, line \d+\)$")
+# Syntax of a newer Python than the grader's own (hn124: an f-string holding its own quotes, 3.12's,
+# scored 0 with "`python your_file.py` shows the same message", which on the student's 3.12 it did not)
+_GENERIC = re.compile(r"\s*(?:(?:async\s+)?def|class)\s+[A-Za-z_]\w*\s*\[|\s*type\s+[A-Za-z_]\w*\s*[\[=]")
+_UNPARENTHESIZED = re.compile(r"\s*except\*?\s+[^:()]+,[^:]*:")
+
+
+def _newer_syntax(said: str, code: str) -> tuple[str, str] | None:
+    """(cause, advice) where a syntax error is most likely a newer Python's syntax, else None."""
+    running = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if sys.version_info < (3, 12) and said.startswith("f-string"):
+        return (f"The grader runs Python {running}, whose f-strings cannot hold, inside their braces, the quotes "
+                "that delimit them, a backslash or a comment: Python 3.12 and later allow them (f\"{d[\"n\"]}\"), "
+                "so this line may well run on yours.",
+                "Use the other kind of quotes inside the braces (f\"{d['n']}\"), and move a backslash or a comment "
+                "out of them (into a variable of its own).")
+    if sys.version_info < (3, 12) and _GENERIC.match(code):
+        return (f"The grader runs Python {running}: a `type` alias statement and type parameters in brackets "
+                "(def f[T](x), class Box[T]) are Python 3.12's, so this line may well run on yours.",
+                "Write it as Python 3.11 does: `Tensor = torch.Tensor` for the alias, and typing.TypeVar for "
+                "the type parameter (or leave the annotations out).")
+    if sys.version_info < (3, 14) and _UNPARENTHESIZED.match(code):
+        return (f"The grader runs Python {running}, where several exceptions caught together need parentheses "
+                "(Python 3.14 allows them without).", "Write `except (TypeError, ValueError):`.")
+    return None
 
 
 def _called_at_the_top(error: feedback.ErrorInfo) -> bool:
@@ -263,6 +288,8 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                      "notebook's cells as plain Python, where `await` works only inside an `async def`.")
             advice = ("Put the awaiting code in an async function and run it with asyncio.run(main()), or leave it "
                       "out of the notebook you submit: get_derivative itself needs no await.")
+        elif newer := _newer_syntax(said, error.syntax_code):
+            cause, advice = newer
         elif "'utf-8' codec can't decode" in said:
             cause = "Your file is not saved as UTF-8: an accented letter saved in another encoding (Windows' cp1252)."
             advice = _SAVE_AS_UTF8

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import re
+import sys
 
 import numpy as np
 import pytest
@@ -2142,6 +2143,23 @@ def test_a_syntax_error_is_told_in_pythons_own_words(sin, message, said, advice)
     error = ErrorInfo("SyntaxError", message, syntax_line=6, syntax_offset=5, syntax_code=code)
     finding = checks._load_error_finding(error, sin)
     assert finding.summary.endswith(said) and advice in finding.advice, finding
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="the grader's Python reads 3.12's syntax")
+@pytest.mark.parametrize(("message", "code", "told"), [
+    ("f-string: unmatched '[' (solution.py, line 6)", 'print(f"n = {stats["n"]}")', "other kind of quotes"),
+    ("f-string expression part cannot include a backslash", 'print(f"{chr(10).join(["a\\n"])}")', "backslash"),
+    ("invalid syntax", "type Tensor = torch.Tensor", "typing.TypeVar"),
+    ("expected '('", "def get_derivative[T](x: T) -> T:", "typing.TypeVar"),
+    ("multiple exception types must be parenthesized", "except TypeError, ValueError:", "except (TypeError"),
+])
+def test_a_newer_pythons_syntax_is_said_to_be_so(sin, message, code, told):
+    """hn124: an f-string holding its own quotes (Python 3.12's) scored 0 with "`python your_file.py`
+    shows the same message", which on the student's 3.12 it did not."""
+    error = ErrorInfo("SyntaxError", message, syntax_line=6, syntax_offset=5, syntax_code=code)
+    finding = checks._load_error_finding(error, sin)
+    assert "The grader runs Python 3.11" in finding.cause and told in finding.advice, finding
+    assert "shows the same" not in finding.advice
 
 
 def test_an_empty_file_is_told_it_is_empty(sin):
