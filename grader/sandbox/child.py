@@ -351,10 +351,11 @@ class Runner:
             # The function defined before the line that raised is graded as the file stood there, as
             # Jupyter's Run All stops there, and the loads point alone is lost: hn122's notebook whose
             # first-try plt.plot cell raised below its get_derivative scored 0, every check "not run".
-            # Not past an exit, an interrupt or exhausted memory, after which nothing is as it was.
-            # (A notebook's every cell has run, an exit's too: run_cells.)
+            # An exit too, which only unwinds (hn124: a .py's last line `sys.exit(0)` scored 0, a failing
+            # savefig there 9/10). Not past an interrupt or exhausted memory, after which nothing is as it
+            # was. (A notebook's every cell has run, an exit's too: run_cells.)
             partial = sys.modules.get(SUBMISSION_MODULE)
-            ran = isinstance(err, Exception) or (notebook and not isinstance(err, KeyboardInterrupt))
+            ran = isinstance(err, (Exception, SystemExit)) or (notebook and not isinstance(err, KeyboardInterrupt))
             found = getattr(partial, self.function_name, None) if partial is not None and ran and not isinstance(
                 err, MemoryError) else None
             if not callable(found):

@@ -266,7 +266,7 @@ def test_a_notebook_that_stops_at_a_first_try_cell_is_told_to_fix_or_delete_it(t
 
 def test_a_file_whose_import_raises_after_the_function_is_graded_less_the_loads_point(tmp_path):
     """A plot saved where the sandbox lets nothing be written, at the bottom of an honest file: 0/10
-    before. Raised before the def, or by exit(), the file still does not load."""
+    before; an exit there too (hn124). Raised before the def, the file still does not load."""
     honest = (SUBMISSIONS / "honest_backward.py").read_text()
     cases = {"after": honest + "\nopen('/etc/plot.png', 'wb')\n", "before": "open('/etc/plot.png', 'wb')\n" + honest,
              "exits": honest + "\nexit()\n"}
@@ -274,11 +274,11 @@ def test_a_file_whose_import_raises_after_the_function_is_graded_less_the_loads_
         (tmp_path / f"{name}.py").write_text(source)
         done = run("grade", str(tmp_path / f"{name}.py"), "--out", str(tmp_path / name), "--no-plot")
         assert done.returncode == 0, done.stderr
-    graded = result(tmp_path / "after")
-    assert graded["status"] == "graded" and graded["score"] == 9.0, graded["checks"][0]["message"]
-    assert all(c["passed"] for c in graded["checks"] if c["name"] != "loads")
-    for name in ("before", "exits"):
-        assert result(tmp_path / name)["status"] == "load_error" and result(tmp_path / name)["score"] == 0.0
+    for name in ("after", "exits"):
+        graded = result(tmp_path / name)
+        assert graded["status"] == "graded" and graded["score"] == 9.0, graded["checks"][0]["message"]
+        assert all(c["passed"] for c in graded["checks"] if c["name"] != "loads")
+    assert result(tmp_path / "before")["status"] == "load_error" and result(tmp_path / "before")["score"] == 0.0
 
 
 def test_a_notebook_and_a_file_of_another_suffix_are_graded_as_python(tmp_path):

@@ -26,10 +26,12 @@ def test_exit_at_import_is_a_load_error(grade_file, sin):
     assert "exited with status 3" in findings(outcome)["loads"].message
 
 
-def test_exit_called_at_import_is_named(grade_file, sin):
+def test_exit_called_at_import_is_named_and_the_function_above_it_graded(grade_file, sin):
+    # (an exit only unwinds: hn124's last line `sys.exit(0)` scored 0, a failing savefig there 9/10)
     outcome = grade_file(FIXTURES / "exits_at_the_end_of_the_file.py", sin)
     said = findings(outcome)["loads"].message
-    assert outcome.status == "load_error" and "it calls exit() at line 13 (`exit()`)" in said, said
+    assert outcome.status == "graded" and outcome.score == 9.0, said
+    assert "it calls exit() at line 13 (`exit()`)" in said and "was defined above that line" in said, said
     assert "SystemExit: None" not in said and "Remove that call" in said
 
 
