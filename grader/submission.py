@@ -338,9 +338,13 @@ def _notebook_script(raw: bytes) -> bytes | None:
     imported (a notebook used to fail with "AssertionError", and a working solution scored 0)."""
     try:
         notebook = json.loads(raw.decode("utf-8-sig"))
-        cells = notebook["cells"]
+        # (nbformat 3, IPython 2's, which Jupyter still opens: its cells in worksheets, a code cell's
+        # text under "input": hn124's was "not the JSON Jupyter saves", 0/10)
+        old = "cells" not in notebook and isinstance(notebook.get("worksheets"), list)
+        cells = [cell for sheet in notebook["worksheets"] if isinstance(sheet, dict)
+                 for cell in (sheet.get("cells") or [])] if old else notebook["cells"]
         assert isinstance(cells, list)
-    except (ValueError, RecursionError, KeyError, TypeError, AssertionError):
+    except (ValueError, RecursionError, KeyError, TypeError, AssertionError, AttributeError):
         return _raises(raw, NOT_A_NOTEBOOK)
     parts: list[str] = []
     futures: dict[str, str] = {}  # each future import moved to the top: where it was
@@ -349,7 +353,7 @@ def _notebook_script(raw: bytes) -> bytes | None:
     for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
-        text = cell.get("source", "")
+        text = cell.get("input" if old else "source", "")
         text = "".join(line for line in text if isinstance(line, str)) if isinstance(text, list) else text
         if not isinstance(text, str):
             continue

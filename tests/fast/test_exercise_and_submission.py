@@ -734,3 +734,17 @@ def test_a_gradebook_a_ta_corrected_by_hand_is_kept_aside_not_overwritten(tmp_pa
     skipped: list[str] = []
     assert [j.student for j in batch.discover(tmp_path, tmp_path, "get_derivative", skipped)] == ["bo"]
     assert skipped == []
+
+
+def test_an_old_notebook_format_is_read_as_jupyter_reads_it(tmp_path):
+    """hn124: an nbformat 3 notebook (IPython 2's: cells in worksheets, a code cell's text under
+    "input"), which Jupyter still opens, was "not the JSON Jupyter saves", 0/10."""
+    old = {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": [{"cells": [
+        {"cell_type": "heading", "level": 1, "source": ["Exercise 5"]},
+        {"cell_type": "code", "language": "python", "input": ["import torch\n", "def get_derivative(x):\n",
+                                                              "    return x\n"], "outputs": []}]}]}
+    script = submission.notebook_script(json.dumps(old).encode())
+    assert b"def get_derivative(x):" in script and submission.NOT_A_NOTEBOOK.encode() not in script
+    (tmp_path / "hw.ipynb").write_text(json.dumps(old))
+    assert submission.defines(tmp_path / "hw.ipynb", "get_derivative")
+    assert submission.NOT_A_NOTEBOOK.encode() in submission.notebook_script(b'{"worksheets": 3}')
