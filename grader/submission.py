@@ -537,15 +537,25 @@ def reads_graph(source: bytes) -> bool:
     tensor (._saved_self), or hooks a node (register_prehook, or register_hook with a function of
     two arguments, grad_inputs and grad_outputs, where a tensor's hook takes one). The canary's graph
     is not torch's own, so what such code gets from a node at home differs here (rt141). Never a
-    verdict: it names a failure's likely cause. Not a mere read of y.grad_fn (a print of it): rt143's
-    honest files with a missing return or a typo were told of the graph for a print."""
+    verdict: it names a failure's likely cause. Also a node's name compared or read (`"Sin" in
+    str(y.grad_fn)`, `y.grad_fn.name() == ...`, `type(y.grad_fn).__name__`: hn124's raised under the
+    grader, its words "run it yourself", where it ran). Not a mere read of y.grad_fn (a print of it):
+    rt143's honest files with a missing return or a typo were told of the graph for a print."""
     tree = _tree(source)
     if tree is None:
         return False
     pairs = {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
              and len(node.args.posonlyargs + node.args.args) == 2}
+    def names_a_node(node: ast.AST) -> bool:
+        return any(isinstance(n, ast.Attribute) and n.attr == "grad_fn" for n in ast.walk(node))
+
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and (node.attr == "next_functions" or node.attr.startswith("_saved_")):
+            return True
+        if isinstance(node, ast.Compare) and names_a_node(node) and \
+                not all(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops):  # (`grad_fn is None` tells nothing)
+            return True
+        if isinstance(node, ast.Attribute) and node.attr in ("name", "__name__") and names_a_node(node.value):
             return True
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
             hook = node.args[0]

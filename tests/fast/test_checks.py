@@ -218,6 +218,11 @@ def test_failures_of_code_that_reads_the_graph_are_told_of_the_graph(sin):
     # (a print of y.grad_fn, or a tensor's hook of one argument, is no work with the graph's nodes: rt143)
     assert not submission.reads_graph(b"# y.grad_fn\ns = 'grad_fn'\nprint(y.grad_fn)\ny.sum().backward()")
     assert not submission.reads_graph(b"x.register_hook(lambda g: g * 2)")
+    # (a node's name compared or read: hn124's self-checks raised here, told "run it yourself")
+    assert submission.reads_graph(b'if "Sin" not in str(y.grad_fn):\n    raise RuntimeError("no sin")')
+    assert submission.reads_graph(b'assert y.grad_fn.name() == "SinBackward0"')
+    assert submission.reads_graph(b"kind = type(y.grad_fn).__name__")
+    assert not submission.reads_graph(b"if y.grad_fn is None:\n    x.requires_grad_()\nprint(f'{y.grad_fn}')")
     zeros = dataclasses.replace(_observations(np.zeros_like, canary=np.zeros_like), source_reads_graph=True)
     assert checks.check_correctness(zeros, sin).data["cause"] == "graph_inspection"
     none = _observations(np.cos, canary=secret)
