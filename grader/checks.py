@@ -374,6 +374,14 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                        cause=f"{known.text} (Your own call of {error.frames[-1].function} ran it as "
                              f"{'the notebook ran' if notebook else 'your file was imported'}.)",
                        advice=known.advice)
+    if error.type == "EOFError" and "reading a line" in error.message:
+        # (hn124: a notebook's input() was told "Restart & Run All stops at that cell", where Jupyter asks)
+        return Finding("loads", False, 0.0, f"{'Running your notebook' if notebook else 'Importing your file'} "
+                       f"raised {error.headline()}{where}.",
+                       cause="input() waits for someone to type an answer: the grader runs your code with no one "
+                             "at the keyboard, so it gets none.",
+                       advice="Give the value in code (n = 100) instead of asking for it" + (
+                           "." if notebook else ", or put the asking under `if __name__ == \"__main__\":`."))
     if notebook:
         # (hn122: a first try's plt.plot(x, y) left above its fixed cell was told of imports and packages)
         return Finding("loads", False, 0.0, f"Running your notebook's code cells raised {error.headline()}{where}.",

@@ -2167,6 +2167,16 @@ def test_a_newer_pythons_syntax_is_said_to_be_so(sin, message, code, told):
     assert "shows the same" not in finding.advice
 
 
+def test_input_at_the_top_level_is_told_no_one_answers_it(sin):
+    """hn124: a notebook's input() was told "Restart & Run All stops at that cell", where Jupyter asks."""
+    frames = (Frame(3, "n = int(input('points: '))", "<module>"),)
+    error = ErrorInfo("EOFError", "EOF when reading a line", frames=frames)
+    for notebook in (True, False):
+        finding = checks._load_error_finding(error, sin, notebook)
+        assert "no one at the keyboard" in finding.cause and "Give the value in code" in finding.advice
+        assert "Restart & Run All" not in finding.cause
+
+
 def test_an_empty_file_is_told_it_is_empty(sin):
     """ux112: an empty file was told that it "does not define get_derivative"."""
     from grader import submission
