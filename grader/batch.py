@@ -77,7 +77,8 @@ class Job:
         return "refused" if self.refused else "missing"
 
 
-def discover(folder: Path, out: Path | None = None, function: str = "", skipped: list[str] | None = None) -> list[Job]:
+def discover(folder: Path, out: Path | None = None, function: str = "", skipped: list[str] | None = None,
+             exercise: str = "") -> list[Job]:
     """One .py per student (the stem is the id), or one folder per student holding a .py (of
     several, the only one that defines `function`, as Gradescope picks: submission.defines); names
     starting with . or _ are not students. A file of another suffix that defines `function` is
@@ -104,7 +105,7 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
         mode = entry.lstat().st_mode
         if stat.S_ISDIR(mode):
             try:
-                job = _student_folder(entry, beside, function)
+                job = _student_folder(entry, beside, function, exercise)
                 if beside and job.path is None and (entry / "result.json").is_file():
                     # This batch's own results for a student, written beside the submissions: only
                     # where there is nothing else to grade (a folder with a result.json and no .py
@@ -134,7 +135,7 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
         job = replace(job, members=groups.get(job.student, ()),
                       people=named.get(job.student) or ((person,) if person and job.student != raw else ()))
         found.setdefault(job.student, []).append((entry.name + ("/" if stat.S_ISDIR(mode) else ""), job))
-    jobs = [_one(student, claims, function) for student, claims in found.items()]
+    jobs = [_one(student, claims, function, exercise) for student, claims in found.items()]
     if beside:
         # A student's results folder where a submission lies (the file `alice`, Python without a
         # suffix): moved aside for the results, it was no longer there on the next run (rt139).
@@ -294,7 +295,7 @@ def lms_student(name: str) -> str:
     return name
 
 
-def _one(student: str, claims: list[tuple[str, Job]], function: str = "") -> Job:
+def _one(student: str, claims: list[tuple[str, Job]], function: str = "", exercise: str = "") -> Job:
     """The student's job, or why there is none: two entries for one id (bob.py and a folder bob/)
     would write one folder of results, the second over the first; a name a gradebook or a page
     cannot hold as it is (not UTF-8, a newline, a control or a bidirectional override) is shown
@@ -313,7 +314,7 @@ def _one(student: str, claims: list[tuple[str, Job]], function: str = "") -> Job
     if function and len(files) > 1 and len(files) == len(claims) and all(is_source(p) for p in files):
         # (ux122: Canvas's honest hw.ipynb beside a scratch.py of cos was passed over for the .py, graded
         # as a cheat, and a solution.py beside its plot.py was "2 submissions")
-        chosen, defining = in_question(files, function)
+        chosen, defining = in_question(files, function, exercise=exercise)
         if len(chosen) == 1:
             return next(c[1] for c in claims if c[1].path == chosen[0])
         if defining:
@@ -330,7 +331,7 @@ def _one(student: str, claims: list[tuple[str, Job]], function: str = "") -> Job
     return claims[0][1]
 
 
-def _student_folder(folder: Path, results_here: bool = False, function: str = "") -> Job:
+def _student_folder(folder: Path, results_here: bool = False, function: str = "", exercise: str = "") -> Job:
     """The student's one .py in `folder` (of several, the only one that defines `function`: a hunter's
     solution.py beside a plot.py was "missing" in a batch and graded on Gradescope); with
     `results_here`, the folder must also take their results (one of mode 0555 made a cos cheat read
@@ -357,7 +358,7 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
             return Job(folder.name, None, EMPTY_FOLDER, stand_in=True)
     readable = [p for p in files if not refusal(p)]
     regular, by_definition = in_question([p for p in top if not refusal(p)], function,
-                                         lambda: [p for p in nested() if not refusal(p)])
+                                         lambda: [p for p in nested() if not refusal(p)], exercise)
     defining = regular if by_definition else []
     if len(regular) == 1 and results_here and not os.access(folder, os.W_OK | os.X_OK):
         return Job(folder.name, None, f"{folder.name}/: the grader may not write its results there; make it "

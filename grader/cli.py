@@ -330,7 +330,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     from grader.probe import Plan
 
     skipped: list[str] = []
-    jobs = batch.discover(args.folder, args.out, ex.function, skipped)
+    jobs = batch.discover(args.folder, args.out, ex.function, skipped, ex.name)
     if skipped:  # (said, not graded: a roster or a README is no student, but a TA should see what was left)
         print(f"grader: not graded, neither .py nor .ipynb nor defining {ex.function}(x): {_some(skipped)}",
               file=sys.stderr)

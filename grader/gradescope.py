@@ -182,7 +182,7 @@ def run(root: Path, exercise: str | None, course_secret: str = "") -> int:
         from grader.submission import refusal
 
         ex = exercises.load(exercise)
-        path, problem = pick(root / "submission", ex.function)
+        path, problem = pick(root / "submission", ex.function, ex.name)
         if path is not None and refusal(path):  # a symbolic link, say: the student's to fix
             problem = f"{path.relative_to(root / 'submission')}: {refusal(path)}"
             path = None
@@ -209,7 +209,7 @@ def _bundled_secret(root: Path) -> str:
         return ""
 
 
-def pick(folder: Path, function: str) -> tuple[Path | None, str]:
+def pick(folder: Path, function: str, exercise: str = "") -> tuple[Path | None, str]:
     """The .py to grade: the only one, or the only one that defines the function; a notebook's code
     cells where no .py was submitted."""
     from grader.submission import defines, in_question, is_source
@@ -217,7 +217,7 @@ def pick(folder: Path, function: str) -> tuple[Path | None, str]:
     shown = sorted(p for p in folder.rglob("*")
                    if not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts))
     files = [p for p in shown if is_source(p)]
-    candidates, defining = in_question([p for p in files if p.parent == folder], function, lambda: files)
+    candidates, defining = in_question([p for p in files if p.parent == folder], function, lambda: files, exercise)
     if len(candidates) == 1:
         return candidates[0], ""
     if not files:

@@ -252,7 +252,8 @@ def scripts_first(paths: list[Path]) -> list[Path]:
     return scripts or paths
 
 
-def in_question(top: list[Path], function: str, below: Callable[[], list[Path]] = list) -> tuple[list[Path], bool]:
+def in_question(top: list[Path], function: str, below: Callable[[], list[Path]] = list,
+                exercise: str = "") -> tuple[list[Path], bool]:
     """Of a student's source files at the top of their folder (`top`) and in folders below it
     (`below`, looked at only where none at the top defines `function`), those that may be the
     submission (one: it), and whether they are the ones that define it: those that define it most
@@ -261,9 +262,36 @@ def in_question(top: list[Path], function: str, below: Callable[[], list[Path]] 
     below, where there are none at the top), the .py ones first. The same for a batch and for
     Gradescope: a notebook beside a scratch.py that defines nothing was passed over for the
     scratch.py (rt137), and the two picked differently between a top-level file and an old/ or src/
-    folder's (rt140)."""
+    folder's (rt140). Of several that define it, the one named for `exercise` where each is named for
+    another exercise of the catalogue (q5_sin.py beside q6_cos_square.py: for_exercise)."""
     defining = _surest(top, function) or _surest([p for p in below() if p not in top], function) if function else []
-    return (_copies_as_one(defining), True) if defining else (_copies_as_one(scripts_first(top or below())), False)
+    return (for_exercise(_copies_as_one(defining), exercise), True) if defining else \
+        (_copies_as_one(scripts_first(top or below())), False)
+
+
+def for_exercise(paths: list[Path], exercise: str) -> list[Path]:
+    """Of several files that define the function, the one whose name names `exercise`, where every one
+    of them names an exercise of the catalogue and no two the same one (ux123: a student's folder of
+    q5_sin.py and q6_cos_square.py, each defining get_derivative as its exercise asks, was "keep one",
+    0, in both exercises' batches); `paths` as they are otherwise. A name names the exercise whose
+    words it holds in a row, the longest of them (q7_log_sin.py: log_sin, not sin)."""
+    if not exercise or len(paths) < 2:
+        return paths
+    from grader.exercise import REFERENCE_DIR  # (the catalogue's names: its files' stems)
+
+    names = {path.stem for path in REFERENCE_DIR.glob("*.toml")} | {exercise}
+
+    def named(path: Path) -> str | None:
+        words = [w for w in re.split(r"[^0-9a-z]+", path.stem.lower()) if w]
+        found = [name for name in names
+                 if (parts := name.lower().split("_")) and any(words[i:i + len(parts)] == parts
+                                                               for i in range(len(words)))]
+        return max(found, key=lambda name: len(name.split("_")), default=None)
+
+    each = [named(path) for path in paths]
+    if None in each or len(set(each)) != len(each):
+        return paths
+    return [path for path, name in zip(paths, each, strict=True) if name == exercise] or paths
 
 
 def _copies_as_one(paths: list[Path]) -> list[Path]:

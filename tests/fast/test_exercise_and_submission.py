@@ -748,3 +748,24 @@ def test_an_old_notebook_format_is_read_as_jupyter_reads_it(tmp_path):
     (tmp_path / "hw.ipynb").write_text(json.dumps(old))
     assert submission.defines(tmp_path / "hw.ipynb", "get_derivative")
     assert submission.NOT_A_NOTEBOOK.encode() in submission.notebook_script(b'{"worksheets": 3}')
+
+
+def test_of_a_students_files_for_several_exercises_the_one_named_for_this_exercise_is_graded(tmp_path):
+    """ux123: pat/q5_sin.py and pat/q6_cos_square.py, each defining get_derivative as its exercise asks,
+    were "keep one", 0, in both exercises' batches."""
+    from grader import batch
+
+    pat = tmp_path / "class" / "pat"
+    pat.mkdir(parents=True)
+    for name in ("q5_sin.py", "q6_cos_square.py", "q7_log_sin.py"):
+        (pat / name).write_text(f"# {name}\ndef get_derivative(x):\n    return x\n")
+    chosen = {name: batch.discover(tmp_path / "class", None, "get_derivative", exercise=name)[0]
+              for name in ("sin", "cos_square", "log_sin", "sin_cos_norm")}
+    assert {name: job.path and job.path.name for name, job in chosen.items()} == {
+        "sin": "q5_sin.py", "cos_square": "q6_cos_square.py", "log_sin": "q7_log_sin.py", "sin_cos_norm": None}
+    # A file named for no exercise beside one named for this one is two answers to choose from: not
+    # taken by its name (a scratch sin.py of cos beside the solution.py)
+    (tmp_path / "two").mkdir()
+    for name in ("sin.py", "solution.py"):
+        (tmp_path / "two" / name).write_text("def get_derivative(x):\n    return x\n")
+    assert submission.for_exercise(sorted((tmp_path / "two").iterdir()), "sin") == sorted((tmp_path / "two").iterdir())
