@@ -1045,9 +1045,10 @@ def write_gradebook(rows: Iterable[dict[str, Any]], path: Path) -> Path:
     # (the verdict: a key of the summary's VERDICTS, filled by the batch; ux119 filtered a spreadsheet for
     # the students autograd was not shown for, and the gradebook had only the checks' cells)
     # (name and platform_id where a platform's download named the student: ux123 could not join "Ann
-    # Lee_100001" to an LMS's roster without splitting the column by hand)
-    columns = ["student", "name", "platform_id", "score", "max_score", "status", "verdict", *checks.names(),
-               "duration_s", "sha256", "group", "note"]
+    # Lee_100001" to an LMS's roster without splitting the column by hand; after the columns a TA's
+    # sheet may already read by place)
+    columns = ["student", "score", "max_score", "status", "verdict", *checks.names(), "duration_s", "sha256",
+               "group", "name", "platform_id", "note"]
     with atomic.replacing(path, newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns, restval="", lineterminator="\n")
         writer.writeheader()
