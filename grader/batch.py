@@ -218,19 +218,22 @@ def _gradescope_submitters(path: Path, members: dict[str, tuple[str, ...]] | Non
         if not quoted and (value := text.split(": ", 1)[-1].strip())[:1] in ("'", '"') and ": " in text and \
                 not _closes(value[1:], value[0]):
             quoted = value[0]  # (a quoted value of any other key, wrapped)
-    ids = {folder: _submitters_id(who) or folder for folder, who in people.items() if who}
-    # Two submissions never share an id: a student who named herself as a classmate would have taken
-    # the classmate's row (rt158); both keep their submission's number, for the TA to see.
-    shared = Counter(ids.values())
+    nfc = functools.partial(unicodedata.normalize, "NFC")
+    ids = {folder: nfc(_submitters_id(who)) or folder for folder, who in people.items() if who}
+    each = {folder: tuple(nfc(_submitters_id([person])) for person in people[folder]) for folder in ids}
+    # Two submissions never share an id, nor a row of the gradebook: a student who named herself as a
+    # classmate would have taken the classmate's row (rt158), and one who named a classmate in her group
+    # gave him a second row, her group's cheat's score (rt161); each keeps its submission's number, for the
+    # TA to see.
+    shared = Counter(m for folder, name in ids.items() for m in {name, *each[folder]} if m)
     named = {folder: f"{name}_{folder}" if shared[name] > 1 else name for folder, name in ids.items()}
     for folder, name in named.items():
-        each = tuple(_submitters_id([person]) for person in people[folder])
-        key = unicodedata.normalize("NFC", name)
-        grouped = len(each) > 1 and name != folder and all(each) and len(set(each)) == len(each)
+        mine = each[folder]
+        grouped = len(mine) > 1 and name != folder and all(mine) and len(set(mine)) == len(mine)
         if members is not None and grouped:
-            members[key] = tuple(unicodedata.normalize("NFC", m) for m in each)
-        if names is not None and name != folder and (grouped or len(each) == 1):
-            names[key] = tuple((safe_text.line(p.get("name", "").strip(), 120),
+            members[name] = tuple(f"{m}_{folder}" if shared[m] > 1 else m for m in mine)
+        if names is not None and name != folder and (grouped or len(mine) == 1):
+            names[name] = tuple((safe_text.line(p.get("name", "").strip(), 120),
                                 safe_text.line(p.get("sid", "").strip(), 60)) for p in people[folder])
     return named
 
@@ -889,8 +892,9 @@ def read_result(job: Job, out: Path, key: bytes) -> dict[str, Any] | None:
     return result_json.signed(out / job.student / "result.json", key) if job.path is not None else None
 
 
+# (and the Gradescope submission number that two submissions naming one student keep: rt161)
 _RESUBMITTED = re.compile(r"[\s_\-.]*(\(\d+\)|v\d+|late|final|new|fixed|old|resubmit(ted|ssion)?|copy|updated|"
-                          r"revised|again)$", re.IGNORECASE)
+                          r"revised|again|submission_\d+)$", re.IGNORECASE)
 
 
 def look_alike(students: Iterable[str]) -> list[list[str]]:

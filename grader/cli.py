@@ -454,7 +454,8 @@ def _needs_you(args: argparse.Namespace, jobs: list[Job]) -> list[str]:
         lines.append(f"not graded, their files need you first (several, an archive, no Python, a name it cannot "
                      f"use: the note in gradebook.csv says which and what to do; no score until then): "
                      f"{_some([safe_text.line(s, 80) for s in unclear])}")
-    twins = batch.look_alike(j.student for j in jobs)
+    # (a group's students by their own rows' ids: rt161 named a classmate in her group, a second row of his)
+    twins = batch.look_alike(member for j in jobs for member in (j.members or (j.student,)))
     if twins:  # (ux120: lou.py and lou_LATE.py were two students of a class of 50, graded 1 and 10)
         shown = "; ".join(" and ".join(safe_text.line(s, 80) for s in group) for group in twins[:8])
         lines.append(f"these look like one student's files under two ids, each graded as a student of its own: "

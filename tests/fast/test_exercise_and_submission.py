@@ -769,3 +769,21 @@ def test_of_a_students_files_for_several_exercises_the_one_named_for_this_exerci
     for name in ("sin.py", "solution.py"):
         (tmp_path / "two" / name).write_text("def get_derivative(x):\n    return x\n")
     assert submission.for_exercise(sorted((tmp_path / "two").iterdir()), "sin") == sorted((tmp_path / "two").iterdir())
+
+
+def test_a_group_naming_a_classmate_gives_him_no_second_row_of_the_same_id(tmp_path):
+    """rt161: Mallory's group of cos cheats named Bob, who had submitted alone: his id had two rows
+    (10.0 and the group's 1.0), the last of which an LMS would keep, and nothing said so."""
+    from grader import batch
+
+    honest = "def get_derivative(x):\n    return x\n"
+    for number in ("001", "002"):
+        (tmp_path / f"submission_{number}").mkdir()
+        (tmp_path / f"submission_{number}" / "solution.py").write_text(honest)
+    (tmp_path / "submission_metadata.yml").write_text(
+        "submission_001:\n  :submitters:\n  - :name: Bob B\n    :sid: '1002'\n"
+        "submission_002:\n  :submitters:\n  - :name: Mallory M\n    :sid: '1003'\n  - :name: Bob B\n    :sid: '1002'\n")
+    jobs = batch.discover(tmp_path, None, "get_derivative")
+    rows = [member for job in jobs for member in (job.members or (job.student,))]
+    assert sorted(rows) == ["Bob B_1002_submission_001", "Bob B_1002_submission_002", "Mallory M_1003"], rows
+    assert batch.look_alike(rows) == [["Bob B_1002_submission_001", "Bob B_1002_submission_002"]]

@@ -122,7 +122,7 @@ def test_bad_arguments_exit_2(capsys):
 
 
 def test_an_unexpected_exception_exits_3_not_1(monkeypatch, tmp_path, capsys):
-    def discover(folder, out=None, function="", skipped=None):
+    def discover(folder, out=None, function="", skipped=None, exercise=""):
         raise RuntimeError("a bug of ours")
 
     monkeypatch.setattr(batch, "discover", discover)
