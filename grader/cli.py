@@ -257,7 +257,8 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         return EXIT_OK
     from grader import early
 
-    started = early.start(args.file, ex.limits)  # (the child imports torch while the grader imports the rest)
+    # (the child imports torch while the grader imports the rest)
+    started = early.start(args.file, ex.limits, ex.function)
     from grader.grade import grade_file
 
     plotting = None

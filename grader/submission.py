@@ -64,29 +64,32 @@ class Submission:
         return [{"name": name, "sha256": hashlib.sha256(data).hexdigest()} for name, data in self.helpers]
 
 
-def read(path: Path, helpers: bool = False) -> Submission:
+def read(path: Path, helpers: bool = False, function: str = "") -> Submission:
     """The file's bytes, read once. Only a regular file is read: never through a symbolic link (a
     repository can carry one to any file the grader may read), never a FIFO (opening one blocks) or
     a device; SubmissionError says why not. With `helpers`, the modules of the student's own beside
-    it that it imports come with it (modules_beside): only where its folder is the student's own."""
+    it that it imports come with it (modules_beside), none that defines `function`."""
     sub = _read(path)
     if helpers and not sub.too_large and sub.path.parent != Path("/"):
-        return Submission(sub.path, sub.source, sub.too_large, modules_beside(sub.path, sub.source))
+        return Submission(sub.path, sub.source, sub.too_large, modules_beside(sub.path, sub.source, function))
     return sub
 
 
-def modules_beside(path: Path, source: bytes) -> tuple[tuple[str, bytes], ...]:
+def modules_beside(path: Path, source: bytes, function: str = "") -> tuple[tuple[str, bytes], ...]:
     """The .py files beside `path` that its code imports (`import utils`, `from utils import f`) or
     runs by name (`%run utils.py`, `exec(open("utils.py").read())`), and those theirs do in turn, as
     (name, bytes): `python solution.py` and Jupyter find them there (ux123: a solution.py's `from
     utils import ...`, utils.py submitted beside it, scored 0 in a batch and on Gradescope). Regular
-    files of that folder alone (no links, no packages), at most MAX_HELPERS, MAX_HELPER_BYTES in all."""
+    files of that folder alone (no links, no packages), at most MAX_HELPERS, MAX_HELPER_BYTES in all;
+    none that defines `function` itself, which is a submission of its own: a classmate's, in a class
+    folder (rt161: `grade alice.py`, its `from bob import get_derivative`, scored bob's 10/10)."""
     found: dict[str, bytes] = {}
     queue, total = [source], 0
     while queue and len(found) < MAX_HELPERS:
         for name in sorted(_modules_named(queue.pop(0))):
             file = path.parent / f"{name}.py"
-            if file.name in found or file.name == path.name or len(found) >= MAX_HELPERS or refusal(file):
+            if file.name in found or file.name == path.name or len(found) >= MAX_HELPERS or refusal(file) or \
+                    (function and definition(file, function)):
                 continue
             try:
                 with open(os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:

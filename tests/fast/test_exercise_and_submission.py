@@ -699,7 +699,14 @@ def test_the_modules_of_a_students_own_beside_the_file_come_with_it(tmp_path):
     # (runme.py lost its only name's uniqueness to hard.py: both are links to one file now)
     assert sub.graded_sha256 != sub.sha256 and [h["name"] for h in sub.helper_hashes()] == ["deeper.py", "mylib.py",
                                                                                            "utils.py"]
-    plain = submission.read(tmp_path / "solution.py")  # (a class folder's file: its neighbours are classmates)
+    # None that defines the function itself: a classmate's, in a class folder (rt161: alice.py's `from bob
+    # import get_derivative` under `grade` scored bob's 10/10)
+    (tmp_path / "bob.py").write_text("def get_derivative(x):\n    return x\n")
+    (tmp_path / "solution.py").write_text((tmp_path / "solution.py").read_text() + "from bob import get_derivative\n")
+    again = submission.read(tmp_path / "solution.py", helpers=True, function="get_derivative")
+    assert [name for name, _ in again.helpers] == ["deeper.py", "mylib.py", "utils.py"]
+    assert "bob.py" in [name for name, _ in submission.read(tmp_path / "solution.py", helpers=True).helpers]
+    plain = submission.read(tmp_path / "solution.py")
     assert plain.helpers == () and plain.graded_sha256 == plain.sha256
     (tmp_path / "utils.py").write_text("X = 2\n")  # a helper changed is a submission changed
     assert submission.read(tmp_path / "solution.py", helpers=True).graded_sha256 != sub.graded_sha256
