@@ -370,8 +370,10 @@ def _notebook_script(raw: bytes) -> bytes | None:
     try:
         notebook = json.loads(raw.decode("utf-8-sig"))
         # (nbformat 3, IPython 2's, which Jupyter still opens: its cells in worksheets, a code cell's
-        # text under "input": hn124's was "not the JSON Jupyter saves", 0/10)
-        old = "cells" not in notebook and isinstance(notebook.get("worksheets"), list)
+        # text under "input": hn124's was "not the JSON Jupyter saves", 0/10). Which layout is read as
+        # nbformat reads it, by the version the notebook gives: a v3 notebook's "cells" beside its
+        # worksheets, which Jupyter never shows, were graded (rt161).
+        old = notebook.get("nbformat") == 3
         cells = [cell for sheet in notebook["worksheets"] if isinstance(sheet, dict)
                  for cell in (sheet.get("cells") or [])] if old else notebook["cells"]
         assert isinstance(cells, list)

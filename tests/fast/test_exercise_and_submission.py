@@ -755,6 +755,12 @@ def test_an_old_notebook_format_is_read_as_jupyter_reads_it(tmp_path):
     (tmp_path / "hw.ipynb").write_text(json.dumps(old))
     assert submission.defines(tmp_path / "hw.ipynb", "get_derivative")
     assert submission.NOT_A_NOTEBOOK.encode() in submission.notebook_script(b'{"worksheets": 3}')
+    # The layout the notebook's version gives, as nbformat reads it: a v3 notebook's "cells" beside its
+    # worksheets, which Jupyter never shows, are not what is graded (rt161), nor a v4's worksheets
+    hidden = {**old, "cells": [{"cell_type": "code", "source": "def get_derivative(x):\n    return x.cos()\n"}]}
+    assert b"x.cos()" not in submission.notebook_script(json.dumps(hidden).encode())
+    v4 = {**old, "nbformat": 4}
+    assert submission.NOT_A_NOTEBOOK.encode() in submission.notebook_script(json.dumps(v4).encode())
 
 
 def test_of_a_students_files_for_several_exercises_the_one_named_for_this_exercise_is_graded(tmp_path):
