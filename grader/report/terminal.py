@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from grader import backward
+from grader import backward, safe_text
 from grader.exercise import Exercise
 from grader.outcome import HELD_BACK, Finding, Outcome
 
@@ -36,7 +36,10 @@ def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path |
          title: str = "grader check") -> None:
     out.print(Text.assemble((title, "bold"), " · ", exercise.title))
     devices = ", ".join(outcome.devices) or "-"
-    out.print(Text(f"{outcome.submission} · device {devices} · seed {outcome.seed}", style="dim"))
+    # (a file's name is the student's: rt161's escape sequences in one cleared a TA's screen from feedback.txt
+    # and showed a score of 10 of its own)
+    out.print(Text(f"{safe_text.line(str(outcome.submission), 300)} · device {devices} · seed {outcome.seed}",
+                   style="dim"))
     out.print()
     if outcome.status == "grader_error":
         out.print(Text("The grader itself failed; this is not your submission's fault.", style="bold red"))

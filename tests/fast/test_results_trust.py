@@ -101,3 +101,16 @@ def test_pictures_this_grading_did_not_draw_are_not_left_to_be_linked(tmp_path: 
             (folder / name).write_bytes(b"\x89PNG alice's 10/10")
         write_files(outcome, load("sin"), folder, plot=plot)
         assert sorted(p.name for p in folder.iterdir()) == ["feedback.txt", "result.json"]
+
+
+def test_feedback_txt_shows_a_file_name_made_safe(sin):
+    """rt161: escape sequences in a cos cheat's file name, raw in feedback.txt, cleared a TA's screen and
+    showed a score of 10 of their own above the real 1."""
+    from grader.outcome import Finding, Outcome
+    from grader.report import terminal
+
+    outcome = Outcome(submission=Path("zed/\x1b[2J\x1b[HScore 10 of 10\x1b[8m.py"), sha256="", exercise="sin",
+                      status="graded", findings=(Finding("loads", True, 1.0, "It loads."),), score=1.0,
+                      max_score=10.0, seed=1, devices=("cpu",), versions={}, duration_s=0.1)
+    words = terminal.as_text(outcome, sin)
+    assert "\x1b" not in words and "Score 1 / 10" in words
