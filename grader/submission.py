@@ -109,6 +109,7 @@ def modules_beside(path: Path, source: bytes, function: str = "") -> tuple[tuple
 
 
 _RUN_BY_NAME = re.compile(r"(?:\./)?([A-Za-z_]\w*)\.py")
+_MODULE_NAME = re.compile(r"(?:\./)?([A-Za-z_]\w*)")
 _IMPORTED = re.compile(rb"^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)[ \t.]|import[ \t]+([A-Za-z_]\w*))", re.MULTILINE)
 
 
@@ -125,6 +126,15 @@ def _modules_named(source: bytes) -> set[str]:
             names.update(alias.name.partition(".")[0] for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             names.add(node.module.partition(".")[0])
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_ipython_run" and \
+                node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+            # %run's own arguments: its options first (-i, -m MODULE), the file with or without .py
+            # (rt161: `%run -i utils.py` and `%run utils` were not copied)
+            words = node.args[0].value.split()[:8]
+            named = next((w for i, w in enumerate(words) if not w.startswith("-") or (i and words[i - 1] == "-m")),
+                         "")
+            if (run := _RUN_BY_NAME.fullmatch(named)) or (run := _MODULE_NAME.fullmatch(named)):
+                names.add(run[1])
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 256:
             run = _RUN_BY_NAME.fullmatch(node.value.strip().split(" ")[0])
             if run:

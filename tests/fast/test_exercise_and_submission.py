@@ -721,6 +721,9 @@ def test_the_modules_of_a_students_own_beside_the_file_come_with_it(tmp_path):
         (many / f"m{i}.py").write_text("B = 1\n" if i != 3 else "#" * submission.MAX_HELPER_BYTES)
     names = [name for name, _ in submission.read(many / "nb.ipynb", helpers=True).helpers]
     assert len(names) == submission.MAX_HELPERS and "a_setup.py" in names and "m3.py" not in names
+    # (%run's options and a file named without .py: rt161)
+    script = b"_ipython_run('-i utils.py', globals())\n_ipython_run('helpers', globals())\n"
+    assert submission._modules_named(script) == {"utils", "helpers"}
 
 
 def test_a_gradebook_a_ta_corrected_by_hand_is_kept_aside_not_overwritten(tmp_path, sin):
