@@ -335,3 +335,14 @@ def test_a_square_by_multiplying_is_one_step_of_2u():
     assert square.grad_out == pytest.approx(2 * X * g) and square.next == (3,)
     assert backward.steps_of((step("SumBackward1", [-1], [1.0], grad_in=1.0),), X)[0].formula == \
         "d/du_i sum(u, dim) = 1"
+
+
+def test_a_self_test_of_autograd_at_another_point_first_is_not_the_pass_shown():
+    """hn124: a check of cos(p)'s gradient at p = 0.3, run before the real pass, was shown as "Your
+    backward pass at x = 0.75" and told "another route to the same gradient"."""
+    selftest = (step("SinBackward0", [1], [math.cos(0.3)], grad_in=1.0, u=0.3, local=math.cos(0.3)),
+                step("AccumulateGrad", grad_in=math.cos(0.3)))
+    result = described(call([selftest, sin_pass()], COS))
+    assert result.divergence is None and "2 backward passes ran; the one from x is shown" in result.description
+    assert [s.op for s in result.student] == ["SumBackward0", "SinBackward0", "AccumulateGrad"]
+    assert "at u = x = 0.75" in backward.written_steps(result.student)[1]
