@@ -803,3 +803,14 @@ def test_a_group_naming_a_classmate_gives_him_no_second_row_of_the_same_id(tmp_p
     rows = [member for job in jobs for member in (job.members or (job.student,))]
     assert sorted(rows) == ["Bob B_1002_submission_001", "Bob B_1002_submission_002", "Mallory M_1003"], rows
     assert batch.look_alike(rows) == [["Bob B_1002_submission_001", "Bob B_1002_submission_002"]]
+
+
+def test_blank_lines_are_read_in_one_pass(tmp_path):
+    """rt162: `^\\s*` ran across newlines, quadratic in blank lines: 60,000 took the parent 16 s a read
+    (discovery, where no timeout applies). Read as they are, once (quadratic, this takes minutes)."""
+    path = tmp_path / "notes.py"
+    path.write_bytes(b"def get_derivative(x):\n    return x\n" + b"\n" * 100_000 + b"%matplotlib inline\n")
+    assert b"%matplotlib inline" in submission.read(path).source  # (the IPython line, kept as the student wrote it)
+    broken = tmp_path / "broken.py"
+    broken.write_bytes(b"\n" * 100_000 + b"def get_derivative(x):\n    return (\n")
+    assert submission.definition(broken, "get_derivative") == submission.DEFINED
