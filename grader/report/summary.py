@@ -155,10 +155,14 @@ class Tally:
             self.seen[check["name"]] += 1
             self.passed[check["name"]] += bool(check["passed"])
 
-    def summary(self, sources: dict[str, Path]) -> Summary:
+    def summary(self, sources: dict[str, Path], with_helpers: frozenset[str] = frozenset(),
+                function: str = "") -> Summary:
+        """`with_helpers`: the students whose modules beside their file were graded with it (a folder of
+        their own), which a copy is judged with (`function`: the exercise's)."""
         verdicts = Counter(s.verdict for s in self.roster)
         return Summary(self.exercise, self.max_score, self.roster, verdicts, self._check_rates(),
-                       self.hints.most_common(HINTS), _identical(sources), self.look, self.passes.most_common(HINTS),
+                       self.hints.most_common(HINTS), _identical(sources, with_helpers, function), self.look,
+                       self.passes.most_common(HINTS),
                        self.elsewhere.most_common(), max(0, len(self.hints) - HINTS),
                        max(0, len(self.passes) - HINTS))
 
@@ -290,18 +294,27 @@ def normalised(source: bytes) -> str:
     return " ".join(kept)
 
 
-def _identical(sources: dict[str, Path]) -> list[list[str]]:
+def _identical(sources: dict[str, Path], with_helpers: frozenset[str] = frozenset(),
+               function: str = "") -> list[list[str]]:
+    """Groups of students whose submissions are the same once comments, blank lines and indentation
+    are set aside: the file, and the modules beside it that were graded with it (rt162: two students
+    with one course template as their file, each with work of their own in a helper, were listed)."""
     groups: dict[str, list[str]] = defaultdict(list)
     for student, path in sorted(sources.items()):
         try:
-            source = read(path).source  # a regular file only, as when it was graded
+            # a regular file only, as when it was graded
+            sub = read(path, helpers=student in with_helpers, function=function)
         except SubmissionError:
             continue
+        source = sub.source
         if is_blank(source):  # (two empty files are no copying: ux113's empty.py and justcomment.py)
             continue
         if path.suffix.lower() == ".ipynb":
             source = cell_syntax.as_written(source.decode("utf-8", "replace")).encode()
-        groups[hashlib.sha256(normalised(source).encode()).hexdigest()].append(student)
+        whole = hashlib.sha256(normalised(source).encode())
+        for name, data in sub.helpers:
+            whole.update(f"\0{name}\0{normalised(data)}".encode("utf-8", "surrogateescape"))
+        groups[whole.hexdigest()].append(student)
     return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g))
 
 

@@ -314,3 +314,18 @@ def test_a_chain_finished_by_hand_is_listed_for_the_ta_with_full_marks(tmp_path)
     assert ("- ann: part of the derivative by hand: Your backward pass took cos's step alone where the reference's "
             "runs CosBackward0 → PowBackward0\n") in summary.markdown(built)
     assert "part by hand</span> Your backward pass took cos&#x27;s step alone" in html_page(built)
+
+
+def test_copies_are_judged_with_the_modules_graded_beside_them(tmp_path):
+    """rt162: two students whose file was one course template, each with work of their own in a helper,
+    were listed as identical; the helpers graded with a file are part of what it is."""
+    template = "from mywork import deriv\n\n\ndef get_derivative(x):\n    return deriv(x)\n"
+    sources = {}
+    for name, work in (("ann", "def deriv(x):\n    return x * 2\n"), ("ben", "def deriv(x):\n    return x + x\n"),
+                       ("cal", "def deriv(x):\n    return x * 2  # copied\n")):
+        (tmp_path / name).mkdir()
+        sources[name] = tmp_path / name / "solution.py"
+        sources[name].write_text(template)
+        (tmp_path / name / "mywork.py").write_text(work)
+    assert summary._identical(sources, frozenset(sources), "get_derivative") == [["ann", "cal"]]
+    assert summary._identical(sources) == [["ann", "ben", "cal"]]  # (a class folder's files: their own alone)
