@@ -189,7 +189,17 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
     if load.error is None:
         return Finding("loads", False, 0.0, f"{ex.function} in your file is a {load.missing}, not a function.",
                        advice=f"Define it with def {ex.function}(x): …")
-    return _load_error_finding(load.error, ex, obs.notebook)
+    told = _load_error_finding(load.error, ex, obs.notebook)
+    missing = re.fullmatch(r"No module named '([A-Za-z_]\w*)'", load.error.message or "")
+    if load.error.type == "ModuleNotFoundError" and missing and f"{missing[1]}.py" in obs.passed_over:
+        # (rt162's solution.py was `from impl import get_derivative`, impl.py beside it: told to submit
+        # beside it what it had; a file that defines the function is a submission, a classmate's in a class folder)
+        return replace(told, cause=f"{missing[1]}.py, beside your file, defines {ex.function} itself, so the grader "
+                       "takes it for a submission of its own (in a folder of several students' files, a classmate's), "
+                       "not a module of yours, and grades your file without it.",
+                       advice=f"Submit {missing[1]}.py alone (it is the answer), or define {ex.function} in this file "
+                              f"and keep in {missing[1]}.py only what it uses.")
+    return told
 
 
 # (a notebook told to put code under `if __name__ == "__main__":`, which no cell has: ux111)

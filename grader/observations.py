@@ -203,6 +203,8 @@ class Observations:
     notebook: bool = False  # the submission is a Jupyter notebook, graded by its code cells
     blank: bool = False  # the submission holds no code at all (an empty file, comments only)
     nested: tuple[int, str] | None = None  # the function's def below the top level: its line, what holds it
+    # Modules beside the file it imports that were not graded with it, defining the function themselves
+    passed_over: tuple[str, ...] = ()
     events: tuple[str, ...] = ()  # recorded for review: attempts the sandbox stopped or watched
     traced: Traced | None = None  # the backward passes at one input, beside the reference's
     reference_pass: TracedCall | None = None  # the reference solution's, at the exercise's sample input

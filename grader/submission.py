@@ -43,6 +43,7 @@ class Submission:
     source: bytes
     too_large: bool = False  # larger than the grader reads: `source` is a script that says so when imported
     helpers: tuple[tuple[str, bytes], ...] = ()  # (file name, bytes): the modules of its own beside it it imports
+    passed_over: tuple[str, ...] = ()  # modules beside it it imports that define the function themselves
 
     @property
     def sha256(self) -> str:
@@ -71,25 +72,32 @@ def read(path: Path, helpers: bool = False, function: str = "") -> Submission:
     it that it imports come with it (modules_beside), none that defines `function`."""
     sub = _read(path)
     if helpers and not sub.too_large and sub.path.parent != Path("/"):
-        return Submission(sub.path, sub.source, sub.too_large, modules_beside(sub.path, sub.source, function))
+        passed_over: list[str] = []
+        found = modules_beside(sub.path, sub.source, function, passed_over)
+        return Submission(sub.path, sub.source, sub.too_large, found, tuple(passed_over))
     return sub
 
 
-def modules_beside(path: Path, source: bytes, function: str = "") -> tuple[tuple[str, bytes], ...]:
+def modules_beside(path: Path, source: bytes, function: str = "",
+                   passed_over: list[str] | None = None) -> tuple[tuple[str, bytes], ...]:
     """The .py files beside `path` that its code imports (`import utils`, `from utils import f`) or
     runs by name (`%run utils.py`, `exec(open("utils.py").read())`), and those theirs do in turn, as
     (name, bytes): `python solution.py` and Jupyter find them there (ux123: a solution.py's `from
     utils import ...`, utils.py submitted beside it, scored 0 in a batch and on Gradescope). Regular
     files of that folder alone (no links, no packages), at most MAX_HELPERS, MAX_HELPER_BYTES in all;
     none that defines `function` itself, which is a submission of its own: a classmate's, in a class
-    folder (rt161: `grade alice.py`, its `from bob import get_derivative`, scored bob's 10/10)."""
+    folder (rt161: `grade alice.py`, its `from bob import get_derivative`, scored bob's 10/10), whose
+    names go to `passed_over` (for the feedback: rt162 was told to submit beside it what it had)."""
     found: dict[str, bytes] = {}
     queue, total = [source], 0
     while queue and len(found) < MAX_HELPERS:
         for name in sorted(_modules_named(queue.pop(0))):
             file = path.parent / f"{name}.py"
-            if file.name in found or file.name == path.name or len(found) >= MAX_HELPERS or refusal(file) or \
-                    (function and definition(file, function)):
+            if file.name in found or file.name == path.name or len(found) >= MAX_HELPERS or refusal(file):
+                continue
+            if function and definition(file, function):
+                if passed_over is not None and file.name not in passed_over:
+                    passed_over.append(file.name)
                 continue
             try:
                 with open(os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:

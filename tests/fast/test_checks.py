@@ -2177,6 +2177,19 @@ def test_input_at_the_top_level_is_told_no_one_answers_it(sin):
         assert "Restart & Run All" not in finding.cause
 
 
+def test_a_module_beside_the_file_that_defines_the_function_is_told_why_it_was_not_graded_with_it(sin):
+    """rt162: solution.py's `from impl import get_derivative`, impl.py beside it, was told to submit its
+    own modules beside the file, which it had."""
+    frames = (Frame(1, "from impl import get_derivative", "<module>"),)
+    error = ErrorInfo("ModuleNotFoundError", "No module named 'impl'", frames=frames)
+    obs = Observations(load=LoadResult(False, error=error), passed_over=("impl.py",))
+    finding = checks.check_loads(obs, sin)
+    assert "impl.py, beside your file, defines get_derivative itself" in finding.cause
+    assert finding.advice.startswith("Submit impl.py alone")
+    plain = checks.check_loads(Observations(load=LoadResult(False, error=error)), sin)
+    assert "submitted beside" in plain.cause
+
+
 def test_an_empty_file_is_told_it_is_empty(sin):
     """ux112: an empty file was told that it "does not define get_derivative"."""
     from grader import submission
