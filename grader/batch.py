@@ -69,6 +69,9 @@ class Job:
     stand_in: bool = False  # a row only while nothing else claims the id (a folder with no file, an archive)
     own_folder: bool = False  # the file lies in a folder of the student's own: its modules there are graded with it
     members: tuple[str, ...] = ()  # a group's students, each a row of the gradebook (Gradescope's groups)
+    # The student's other files beside it in a class folder, by the names the student gave them (a platform's
+    # flat download: Canvas's "garciamaria_23456_78902_mathutils.py" is "mathutils.py"), for its imports
+    companions: tuple[tuple[str, Path], ...] = ()
     # (name, the platform's id) of the student, or of each member, where a platform's download named them
     people: tuple[tuple[str, str], ...] = ()
 
@@ -160,8 +163,8 @@ RESERVED = frozenset({"gradebook.csv", "summary.md", "summary.html", "junit.xml"
 # (Moodle's download without folders names each file so too, its own name after the last "_": rt158.
 # Canvas's login is letters alone, its ids several digits: rt158's own naming, sec1_2024_01_ann.py,
 # made a class one student.)
-_MOODLE = re.compile(r"(.+_\d+)_assignsubmission_[a-z]+_(?:.+)?")
-_CANVAS = re.compile(r"([^\W\d_]+)(?:_LATE)?_(\d{3,})_\d{3,}_.+")
+_MOODLE = re.compile(r"(.+_\d+)_assignsubmission_[a-z]+_(?P<file>.+)?")
+_CANVAS = re.compile(r"([^\W\d_]+)(?:_LATE)?_(\d{3,})_\d{3,}_(?P<file>.+)")
 
 
 GRADESCOPE_METADATA = "submission_metadata.yml"  # beside Gradescope's export's submission_NNN folders
@@ -277,6 +280,13 @@ def _yaml_scalar(text: str) -> str:
     return text[1:] if text[:1] in ("'", '"') else text  # (a quoted value's first line alone, where it wraps)
 
 
+def lms_file(name: str) -> str:
+    """The name the student gave a file, where a platform's download put the student before it
+    (Canvas's "garciamaria_23456_78902_mathutils.py": "mathutils.py"); "" for any other name."""
+    found = _MOODLE.fullmatch(name) or _CANVAS.fullmatch(name)
+    return (found["file"] or "") if found else ""
+
+
 def lms_person(name: str) -> tuple[str, str] | None:
     """(name, id) of the student a platform's file or folder name is for: Moodle's ("Ann Lee",
     "100001"), Canvas's login and user id ("garciamaria", "23456"); None for any other name."""
@@ -319,7 +329,10 @@ def _one(student: str, claims: list[tuple[str, Job]], function: str = "", exerci
         # as a cheat, and a solution.py beside its plot.py was "2 submissions")
         chosen, defining = in_question(files, function, exercise=exercise)
         if len(chosen) == 1:
-            return next(c[1] for c in claims if c[1].path == chosen[0])
+            # The others are the student's modules, by the names they gave them (ux124: Canvas's
+            # garciamaria_..._hw.py importing her mathutils.py, downloaded beside it, scored 0)
+            own = tuple((name, path) for path in files if path != chosen[0] and (name := lms_file(path.name)))
+            return replace(next(c[1] for c in claims if c[1].path == chosen[0]), companions=own)
         if defining:
             many = "both" if len(chosen) == 2 else f"{len(chosen)} of the"
             return Job(student, None, f"{many} files define {function}(x): {', '.join(p.name for p in chosen)}; "
@@ -489,7 +502,7 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
     if recorded.get("seed", seed) != seed and recorded.get("status") != "grader_error":
         return RESEEDED
     try:
-        sub = read(job.path, helpers=job.own_folder, function=exercise.function)
+        sub = read(job.path, helpers=job.own_folder, function=exercise.function, companions=dict(job.companions))
     except (OSError, SubmissionError):
         return ""
     # The grader's own failure is no grade: a rerun tries that submission again.
@@ -522,7 +535,7 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
         return {"student": job.student, "status": job.status, "score": 0.0}
     try:
         outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device,
-                             warm=True, helpers=job.own_folder)
+                             warm=True, helpers=job.own_folder, companions=dict(job.companions))
     except SystemExit:
         if _STOPPING:  # stop_pool's SIGTERM: the sandbox closed on the way here; take no next job
             os._exit(1)

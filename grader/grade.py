@@ -39,21 +39,23 @@ def cache_key(source_sha256: str, exercise: Exercise, seed: int, device: str) ->
 
 def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, course_secret: str = "",
                device: str = "auto", plan: Plan | None = None, warm: bool = False,
-               started: Started | None = None, helpers: bool = True) -> Outcome:
+               started: Started | None = None, helpers: bool = True,
+               companions: dict[str, Path] | None = None) -> Outcome:
     """Grade one file. Never raises for anything the submission does; SubmissionError if the path
     is not a gradable file. A failure of the grader itself becomes an Outcome saying so. With `warm`
     the sandbox child is forked from this process's warm zygote; without, it imports torch while we
     draw the grids. `started`: the child early.start began for this very file, before this module
     was imported (`grader check` and `grade`). With `helpers`, the modules of the student's own
     beside the file that it imports are graded with it (submission.modules_beside): where its folder
-    is the student's own (a class folder of files, one per student, lends none)."""
+    is the student's own (a class folder of files, one per student, lends none); `companions`, by
+    their own names, where the file lies among classmates' (a platform's flat download)."""
     if started is not None and started.path == path:
         sub, session, clock = started.submission, started.session, started.clock
         if session is not None:
             return _grade(sub, session, exercise, clock, seed=seed, course_secret=course_secret, device=device,
                           plan=plan)
     clock = time.perf_counter()
-    sub = submission.read(path, helpers=helpers, function=exercise.function)
+    sub = submission.read(path, helpers=helpers, function=exercise.function, companions=companions)
     try:
         session = sandbox.open_session(sub.path, exercise.limits, warm=warm, content=sub.source, helpers=sub.helpers)
     except Exception as err:  # noqa: BLE001 - a child that cannot start (an OSError, say): this file's grader error

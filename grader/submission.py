@@ -65,21 +65,23 @@ class Submission:
         return [{"name": name, "sha256": hashlib.sha256(data).hexdigest()} for name, data in self.helpers]
 
 
-def read(path: Path, helpers: bool = False, function: str = "") -> Submission:
+def read(path: Path, helpers: bool = False, function: str = "",
+         companions: dict[str, Path] | None = None) -> Submission:
     """The file's bytes, read once. Only a regular file is read: never through a symbolic link (a
     repository can carry one to any file the grader may read), never a FIFO (opening one blocks) or
     a device; SubmissionError says why not. With `helpers`, the modules of the student's own beside
-    it that it imports come with it (modules_beside), none that defines `function`."""
+    it that it imports come with it (modules_beside), none that defines `function`; with `companions`,
+    those of them by the names the student gave them, and no others (a platform's flat download)."""
     sub = _read(path)
-    if helpers and not sub.too_large and sub.path.parent != Path("/"):
+    if (helpers or companions) and not sub.too_large and sub.path.parent != Path("/"):
         passed_over: list[str] = []
-        found = modules_beside(sub.path, sub.source, function, passed_over)
+        found = modules_beside(sub.path, sub.source, function, passed_over, companions)
         return Submission(sub.path, sub.source, sub.too_large, found, tuple(passed_over))
     return sub
 
 
-def modules_beside(path: Path, source: bytes, function: str = "",
-                   passed_over: list[str] | None = None) -> tuple[tuple[str, bytes], ...]:
+def modules_beside(path: Path, source: bytes, function: str = "", passed_over: list[str] | None = None,
+                   companions: dict[str, Path] | None = None) -> tuple[tuple[str, bytes], ...]:
     """The .py files beside `path` that its code imports (`import utils`, `from utils import f`) or
     runs by name (`%run utils.py`, `exec(open("utils.py").read())`), and those theirs do in turn, as
     (name, bytes): `python solution.py` and Jupyter find them there (ux123: a solution.py's `from
@@ -92,12 +94,14 @@ def modules_beside(path: Path, source: bytes, function: str = "",
     queue, total = [source], 0
     while queue and len(found) < MAX_HELPERS:
         for name in sorted(_modules_named(queue.pop(0))):
-            file = path.parent / f"{name}.py"
-            if file.name in found or file.name == path.name or len(found) >= MAX_HELPERS or refusal(file):
+            if companions is not None and f"{name}.py" not in companions:
+                continue  # (among classmates' files: the student's own alone)
+            file = companions[f"{name}.py"] if companions is not None else path.parent / f"{name}.py"
+            if f"{name}.py" in found or file.name == path.name or len(found) >= MAX_HELPERS or refusal(file):
                 continue
             if function and definition(file, function):
-                if passed_over is not None and file.name not in passed_over:
-                    passed_over.append(file.name)
+                if passed_over is not None and f"{name}.py" not in passed_over:
+                    passed_over.append(f"{name}.py")
                 continue
             try:
                 with open(os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:
@@ -110,7 +114,7 @@ def modules_beside(path: Path, source: bytes, function: str = "",
                 continue
             if total + len(data) > MAX_HELPER_BYTES:
                 continue
-            found[file.name] = data
+            found[f"{name}.py"] = data
             total += len(data)
             queue.append(data)
     return tuple(sorted(found.items()))

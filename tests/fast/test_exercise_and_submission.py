@@ -814,3 +814,21 @@ def test_blank_lines_are_read_in_one_pass(tmp_path):
     broken = tmp_path / "broken.py"
     broken.write_bytes(b"\n" * 100_000 + b"def get_derivative(x):\n    return (\n")
     assert submission.definition(broken, "get_derivative") == submission.DEFINED
+
+
+def test_a_students_module_in_a_platforms_flat_download_is_found_by_the_name_they_gave_it(tmp_path):
+    """ux124: Canvas's garciamaria_23456_78901_hw.py, importing her mathutils.py, downloaded beside it as
+    garciamaria_23456_78902_mathutils.py, scored 0 (no module named mathutils)."""
+    from grader import batch
+
+    (tmp_path / "garciamaria_23456_78901_hw.py").write_text(
+        "from mathutils import deriv\n\n\ndef get_derivative(x):\n    return deriv(x)\n")
+    (tmp_path / "garciamaria_23456_78902_mathutils.py").write_text("def deriv(x):\n    return x\n")
+    (tmp_path / "smithkim_23458_78903_mathutils.py").write_text("def deriv(x):\n    return -x\n")  # (a classmate's)
+    (tmp_path / "smithkim_23458_78904_hw.py").write_text("def get_derivative(x):\n    return x\n")
+    jobs = {job.student: job for job in batch.discover(tmp_path, None, "get_derivative")}
+    maria = jobs["garciamaria_23456"]
+    assert maria.path is not None and maria.path.name == "garciamaria_23456_78901_hw.py"
+    assert maria.companions == (("mathutils.py", tmp_path / "garciamaria_23456_78902_mathutils.py"),)
+    sub = submission.read(maria.path, function="get_derivative", companions=dict(maria.companions))
+    assert sub.helpers == (("mathutils.py", b"def deriv(x):\n    return x\n"),)
