@@ -1037,15 +1037,18 @@ def keep_edited(path: Path) -> Path | None:
     """Where the gradebook at `path` was changed since a batch wrote it (a TA's hand-made corrections),
     it is moved aside to gradebook.edited-<UTC time>.csv, which is returned: the next gradebook is
     written afresh from the results, and ux123's rerun for a late student undid a corrected score
-    without a word. None where it is as written, or there is none."""
+    without a word. Also where OUT keeps no record of what was written (a gradebook of a grader before
+    the record: ux124's corrections in a class's OUT of last month were lost so). None where it is as
+    written, or there is none."""
     try:
         with open(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb") as handle:
             now = hashlib.sha256(handle.read(1 << 28)).hexdigest()
-        written = (path.parent / GRADEBOOK_WRITTEN).read_text().strip()
-    except FileNotFoundError:
-        return None  # (no gradebook; or none this batch wrote, whose own it then is not to judge)
     except OSError:
-        return None
+        return None  # (no gradebook)
+    try:
+        written = (path.parent / GRADEBOOK_WRITTEN).read_text().strip()
+    except (OSError, UnicodeDecodeError):
+        written = ""
     if now == written:
         return None
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())

@@ -552,8 +552,9 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
 
     edited = batch.keep_edited(args.out / "gradebook.csv")
     if edited is not None:  # (ux123: a rerun for a late student undid a TA's corrected score, unsaid)
-        print(f"grader: gradebook.csv was changed since the batch wrote it: kept as {edited.name}; the new "
-              "gradebook.csv has the scores as graded, so carry your changes over from it", file=sys.stderr)
+        print(f"grader: gradebook.csv may hold changes of yours (it differs from what the batch wrote, or {args.out} "
+              f"keeps no record of that): kept as {edited.name}; the new gradebook.csv has the scores as graded, so "
+              "carry any changes over from it", file=sys.stderr)
     gradebook = batch.write_gradebook(rows(), args.out / "gradebook.csv")
     sources = {j.student: j.path for j in jobs if j.path is not None}
     needs = _needs_you(args, jobs)

@@ -739,6 +739,11 @@ def test_a_gradebook_a_ta_corrected_by_hand_is_kept_aside_not_overwritten(tmp_pa
     aside = batch.keep_edited(path)
     assert aside is not None and aside.name.startswith("gradebook.edited-") and not path.exists()
     assert ",7.5," in aside.read_text()
+    # And where OUT keeps no record of what was written (a grader's before the record: ux124)
+    batch.write_gradebook(batch.gradebook_rows(jobs, {}, sin), path)
+    (tmp_path / batch.GRADEBOOK_WRITTEN).unlink()
+    older = batch.keep_edited(path)
+    assert older is not None and older != aside and not path.exists()
     # (beside the class's own files, the copy is no file the TA is told was not graded)
     (tmp_path / "bo.py").write_text("def get_derivative(x):\n    return x\n")
     skipped: list[str] = []
