@@ -991,6 +991,18 @@ def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> 
 NOT_GRADED_NOTE = "not graded yet: the batch stopped before this student; run the same command again"
 
 
+def replace_feedback(job: Job, out: Path, exercise: Exercise) -> None:
+    """For a student with nothing graded this run (files that need the TA, none at all), a feedback.txt
+    an earlier run left in their results folder says so instead: ux124's alice, a cos file come beside
+    her graded one, kept a feedback.txt of "Score 10 / 10" for a TA handing back every student's."""
+    folder = out / job.student
+    if not (folder / "feedback.txt").is_file() or folder.is_symlink():
+        return
+    atomic.write(folder / "feedback.txt", f"Feedback · {exercise.title}\n\nNot graded: "
+                 f"{job.problem or 'no file to grade'}.\nAn earlier grading's feedback was here; your TA grades "
+                 "the submission once this is sorted out.\n")
+
+
 def _person(person: tuple[str, str] | None) -> dict[str, str]:
     return {"name": person[0], "platform_id": person[1]} if person else {}
 

@@ -546,6 +546,8 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
         for job in ordered:
             result = None if job.student in pending else batch.read_result(job, args.out, key)
             row = batch.not_graded_row(job, ex) if job.student in pending else batch.gradebook_row(job, result, ex)
+            if job.path is None:  # (ux124: an earlier grading's "Score 10 / 10" stayed, to be handed back)
+                batch.replace_feedback(job, args.out, ex)
             tally.add(row, result)
             row["verdict"] = tally.roster[-1].verdict
             yield from batch.member_rows(job, row)  # (a group's: a row for each of its students)

@@ -114,3 +114,16 @@ def test_feedback_txt_shows_a_file_name_made_safe(sin):
                       max_score=10.0, seed=1, devices=("cpu",), versions={}, duration_s=0.1)
     words = terminal.as_text(outcome, sin)
     assert "\x1b" not in words and "Score 1 / 10" in words
+
+
+def test_a_student_not_graded_this_run_keeps_no_earlier_feedback_to_hand_back(tmp_path: Path, sin):
+    """ux124: alice's cos file, come beside her graded one, left her "needs you" with an empty score, but
+    her feedback.txt still said "Score 10 / 10" to a TA handing back every student's."""
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / "feedback.txt").write_text("Feedback · ...\nScore 10 / 10\n")
+    job = batch.Job("alice", None, "both files define get_derivative(x): solution.py, solution_late.py; keep one")
+    batch.replace_feedback(job, tmp_path, sin)
+    said = (tmp_path / "alice" / "feedback.txt").read_text()
+    assert "Score 10" not in said and "Not graded: both files define get_derivative(x)" in said
+    batch.replace_feedback(batch.Job("bo", None, batch.NO_FILE), tmp_path, sin)  # (no folder: nothing made)
+    assert not (tmp_path / "bo").exists()
