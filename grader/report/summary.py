@@ -56,6 +56,7 @@ class Student:
     verdict: str  # a key of VERDICTS
     note: str  # why there was nothing to grade (missing, refused), else ""
     files: tuple[str, ...]  # those of LINKED written in OUT/<student>/ by this batch
+    scored: bool = True  # False where gradebook.csv's score is empty (not graded yet, files that need the TA)
 
 
 @dataclass(frozen=True)
@@ -86,15 +87,16 @@ class Summary:
 
     @property
     def scores(self) -> list[float]:
-        """The students' scores, those not graded yet left out: they have none (an empty cell in
-        gradebook.csv), and a 0 for each in a stopped batch's histogram and mean read as a class that
-        failed (ux120)."""
-        return [s.score for s in self.roster if s.verdict != "not_graded"]
+        """The students' scores, those with none left out (an empty cell in gradebook.csv: not graded yet,
+        files that need the TA, the grader's failure): a 0 for each in a stopped batch's histogram and mean
+        read as a class that failed (ux120), and ux124's summary counted a student whose files need the TA
+        as 0 where the gradebook has no score."""
+        return [s.score for s in self.roster if s.scored]
 
     def counted(self) -> str:
         """What the mean is over, where the batch was stopped before some students ("" where not)."""
         n = len(self.scores)
-        return f" over the {n} graded" if n < len(self.roster) else ""
+        return f" over the {n} with a score" if n < len(self.roster) else ""
 
 
 def verdict(row: dict[str, Any], result: dict[str, Any] | None) -> str:
@@ -182,7 +184,7 @@ def _student(row: dict[str, Any], result: dict[str, Any] | None, out: Path | Non
     folder = out / row["student"] if out is not None and result is not None else None
     files = tuple(name for name in LINKED if folder is not None and (folder / name).is_file())
     return Student(row["student"], float(row["score"] or 0.0), float(row["max_score"]), str(row["status"]),
-                   verdict(row, result), str(row.get("note") or ""), files)
+                   verdict(row, result), str(row.get("note") or ""), files, scored=row["score"] != "")
 
 
 def _autograd(result: dict[str, Any]) -> dict[str, Any]:

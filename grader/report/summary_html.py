@@ -172,7 +172,7 @@ def _roster_row(i: int, s: Student) -> str:
     return (f'<tr id="s-{i}" data-order="{i}"><td data-sort="{i}">{e(s.student)}</td>'
             f'<td data-sort="{s.score:g}" class="score"><span class="track"><span class="bar" '
             f'style="width:{100 * share:.0f}%"></span></span>'
-            f'{s.score:g} <small>/ {s.max_score:g}</small></td><td>{e(s.status)}</td>'
+            f'{f"{s.score:g}" if s.scored else "—"} <small>/ {s.max_score:g}</small></td><td>{e(s.status)}</td>'
             f'<td data-sort="{_ORDER.get(s.verdict, len(_ORDER))}">{_badge(s.verdict)}{note}</td>'
             f'<td data-sort="{len(s.files)}" class="files">{links}</td></tr>')
 

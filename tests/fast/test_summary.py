@@ -240,9 +240,9 @@ def test_a_stopped_batchs_summary_says_whom_it_has_not_graded(tmp_path):
                                     "not_graded, no score in gradebook.csv, left out of the figures here); run the "
                                     "same command again to grade them.**")
     # (ux120: the histogram and mean had counted them as 0, a class that failed)
-    assert "3 students, mean score over the 1 graded 10.00 / 10." in said
+    assert "3 students, mean score over the 1 with a score 10.00 / 10." in said
     assert " 9–10  " + "█" * 30 + " 1" in said and " 0–1  " + " " * 30 + " 0" in said
-    assert "<b>10.00</b><span>mean score of 10 over the 1 graded</span>" in html_page(built)
+    assert "<b>10.00</b><span>mean score of 10 over the 1 with a score</span>" in html_page(built)
     assert "The batch was stopped before 2 of 3 students" in html_page(built)
     assert "stopped" not in summary.markdown(build(tmp_path))
 
@@ -329,3 +329,16 @@ def test_copies_are_judged_with_the_modules_graded_beside_them(tmp_path):
         (tmp_path / name / "mywork.py").write_text(work)
     assert summary._identical(sources, frozenset(sources), "get_derivative") == [["ann", "cal"]]
     assert summary._identical(sources) == [["ann", "ben", "cal"]]  # (a class folder's files: their own alone)
+
+
+def test_a_student_whose_files_need_the_ta_has_no_score_in_the_summary_either(tmp_path):
+    """ux124: the gradebook's empty cell for dan (two files) was "0 / 10" in summary.html, and the mean
+    counted him as 0."""
+    results = {"ann": result(10.0), "dan": None}
+    rows = [{"student": "ann", "score": 10.0, "max_score": 10.0, "status": "graded", "note": ""},
+            {"student": "dan", "score": "", "max_score": 10.0, "status": "missing",
+             "note": "both files define get_derivative(x): a.py, b.py; keep one"}]
+    built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
+    assert built.scores == [10.0] and "2 students, mean score over the 1 with a score 10.00 / 10." in \
+        summary.markdown(built)
+    assert "—</td>" not in html_page(built) and "— <small>/ 10</small>" in html_page(built)
