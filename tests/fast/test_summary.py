@@ -341,4 +341,4 @@ def test_a_student_whose_files_need_the_ta_has_no_score_in_the_summary_either(tm
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
     assert built.scores == [10.0] and "2 students, mean score over the 1 with a score 10.00 / 10." in \
         summary.markdown(built)
-    assert "— <small>/ 10</small>" in html_page(built) and "0 <small>/ 10</small>" not in html_page(built)
+    assert "— <small>/ 10</small>" in html_page(built) and "</span>0 <small>/ 10</small>" not in html_page(built)
