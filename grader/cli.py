@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("-j", "--jobs", type=_positive, default=os.cpu_count() or 1,
                        help="parallel workers (default: cores)")
     batch.add_argument("--force", action="store_true", help="regrade everything, even results that are current")
+    batch.add_argument("--only", action="append", metavar="STUDENT", default=None,
+                       help="grade only this student of the folder (again, even where current); the gradebook "
+                            "keeps everyone's results (repeat it for several)")
     batch.add_argument("--exercise", default="sin", help="exercise name in reference/ or a .toml path (default: sin)")
     batch.add_argument("--seed", type=int, default=None, help="grid seed (default: as for grade)")
     batch.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
@@ -359,13 +362,24 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               f"for {len(elsewhere)} students ({_some(elsewhere)}): give the --exercise they were graded for, another "
               f"--out, or --force to grade them as {ex.name} over those results", file=sys.stderr)
         return EXIT_USAGE
-    if len(gone) > max(len(jobs), 1) and not args.force:
+    overlap = any((args.out / j.student / "result.json").is_file() for j in jobs)
+    if gone and (len(gone) > len(jobs) or not overlap) and not args.force:
         # (ux123: `batch class/alice --out out`, to regrade one student, wrote a gradebook of her two files
-        # as two students in place of the class's 27)
+        # as two students in place of the class's 27; ux124's class of 2 was not refused, none in common)
         print(f"grader: {args.out} holds results of {len(gone)} students not in {args.folder}, which has "
               f"{len(jobs)} ({_some([safe_text.line(j.student, 80) for j in jobs], 4)}): is it the class's folder? "
-              f"Give the class's folder (a rerun grades only what changed since), another --out, or --force to "
-              f"write a gradebook of these {len(jobs)} alone", file=sys.stderr)
+              f"Give the class's folder (a rerun grades only what changed since; --only STUDENT grades one again), "
+              f"another --out, or --force to write a gradebook of these {len(jobs)} alone", file=sys.stderr)
+        return EXIT_USAGE
+    only = set(args.only or ())
+    if only - {j.student for j in jobs}:
+        unknown = sorted(only - {j.student for j in jobs})
+        import difflib
+
+        close = [m for name in unknown for m in difflib.get_close_matches(name, [j.student for j in jobs], n=1)]
+        print(f"grader: --only {', '.join(safe_text.line(n, 80) for n in unknown)}: no such student in {args.folder}"
+              + (f" (did you mean {', '.join(safe_text.line(c, 80) for c in close)}?)" if close else ""),
+              file=sys.stderr)
         return EXIT_USAGE
     reseeded = sorted(student for student, stands in standing.items() if stands == batch.RESEEDED)
     if reseeded and not args.force:
@@ -379,6 +393,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               f"them all on this run's grids", file=sys.stderr)
         return EXIT_USAGE
     todo = [j for j in jobs if j.path is not None and (args.force or standing[j.student] != batch.CURRENT)]
+    if only:  # (ux124: no way to regrade one student but a folder of hers, which replaced the class's gradebook)
+        todo = [j for j in jobs if j.path is not None and j.student in only]
     again = sorted(j.student for j in todo if standing[j.student] == batch.CHANGED)
     try:
         client = batch.dask_client(args.scheduler) if todo and args.scheduler else None
@@ -430,8 +446,12 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     unclear = sorted(j.student for j in absent if not batch.handed_in_nothing(j))
     none = len(absent) - len(unclear)
     said = (f", {none} with no file" if none else "") + (f", {len(unclear)} whose files need you" if unclear else "")
-    print(f"{len(jobs)} students ({len(jobs) - len(todo) - len(absent)} already graded{said}): {gradebook}, {page}, "
-          f"{md}")
+    kept = f"{len(todo)} graded with --only, the others' results kept as they were" if only else \
+        f"{len(jobs) - len(todo) - len(absent)} already graded"
+    print(f"{len(jobs)} students ({kept}{said}): {gradebook}, {page}, {md}")
+    if only and (stale := sorted(s for s, stands in standing.items() if s not in only and stands != batch.CURRENT)):
+        print(f"not graded (--only), their results older than their files or none: "
+              f"{_some([safe_text.line(s, 80) for s in stale])}")
     if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)
         print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 80) for s in again])}")
     _what_needs_you(ex, jobs, tally, needs)

@@ -266,6 +266,35 @@ def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_stude
     assert (out / "Alice A_1001+Bob B_1002" / "result.json").is_file()  # (one submission, graded once)
 
 
+def test_only_grades_the_students_named_and_keeps_the_others_results(tmp_path):
+    """ux124: the one way to regrade a student was a folder of hers, which replaced the class's gradebook
+    (refused now) or, in a class of two, was not refused at all."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name, sample in (("ann", "honest_backward"), ("bob", "cheat_cos"), ("cy", "honest_jacfwd")):
+        shutil.copy(SUBMISSIONS / f"{sample}.py", folder / f"{name}.py")
+    out = tmp_path / "out"
+    assert batch(folder, out, "--no-plot").returncode == 0
+    stamps = {s: (out / s / "result.json").stat().st_mtime_ns for s in ("ann", "cy")}
+    shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "bob.py")  # fixed after a regrade request
+    (folder / "cy.py").write_text((folder / "cy.py").read_text() + "# tidied\n")
+    done = batch(folder, out, "--no-plot", "--only", "bob")
+    assert done.returncode == 0 and "3 students (1 graded with --only, the others' results kept" in done.stdout
+    assert "not graded (--only), their results older than their files or none: cy" in done.stdout
+    assert {r["student"]: r["score"] for r in gradebook(out)} == {"ann": "10.0", "bob": "10.0", "cy": "10.0"}
+    assert {s: (out / s / "result.json").stat().st_mtime_ns for s in ("ann", "cy")} == stamps
+    wrong = batch(folder, out, "--no-plot", "--only", "bobb")
+    assert wrong.returncode == 2 and "--only bobb: no such student" in wrong.stderr
+    assert "did you mean bob?" in wrong.stderr
+    # A folder with no student in common with OUT's results is refused, however small (ux124: ann's own
+    # folder, solution.py and plot.py, in a class of two)
+    (tmp_path / "ann").mkdir()
+    for name in ("solution.py", "plot.py"):
+        shutil.copy(SUBMISSIONS / "honest_backward.py", tmp_path / "ann" / name)
+    refused = batch(tmp_path / "ann", out, "--no-plot")
+    assert refused.returncode == 2 and "is it the class's folder?" in refused.stderr.replace("\n", " ")
+
+
 def test_a_batch_killed_with_sigkill_resumes_without_loss_or_duplicates(tmp_path):
     folder = tmp_path / "many"
     folder.mkdir()
