@@ -111,8 +111,9 @@ def _summary(outcome: Outcome, picture: Path | None, backward: Path | None = Non
             room -= path.stat().st_size
             data = base64.b64encode(path.read_bytes()).decode()
             lines.append(f'<img alt="{alt}" style="max-width:100%" src="data:image/png;base64,{data}">')
-    lines.append(f"<p>Each check below says what we tried, what came back and what to do. Grid seed "
-                 f"{outcome.seed}: the same file is graded on the same inputs every time it is submitted.</p>")
+    # (not the seed itself: with a course secret it is the grids', which no student should draw: ux124)
+    lines.append("<p>Each check below says what we tried, what came back and what to do. The same file is graded "
+                 "on the same inputs every time it is submitted.</p>")
     return "\n".join(lines)
 
 

@@ -27,19 +27,21 @@ def as_text(outcome: Outcome, exercise: Exercise) -> str:
     """What `grader check` shows, as plain text a TA can hand back (feedback.txt beside result.json,
     which holds what is the staff's too: ux123 had no readable feedback to return)."""
     buffer = io.StringIO()
+    # (without the seed: with a course secret it is the grids' own, which a student should not be able to
+    # draw, ux124)
     show(outcome, exercise, None, None, Console(file=buffer, width=100, color_system=None, highlight=False,
-                                                 force_terminal=False, emoji=False), title="Feedback")
+                                                 force_terminal=False, emoji=False), title="Feedback", seed=False)
     return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
 
 
 def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path | None, out: Console,
-         title: str = "grader check") -> None:
+         title: str = "grader check", seed: bool = True) -> None:
     out.print(Text.assemble((title, "bold"), " · ", exercise.title))
     devices = ", ".join(outcome.devices) or "-"
     # (a file's name is the student's: rt161's escape sequences in one cleared a TA's screen from feedback.txt
     # and showed a score of 10 of its own)
-    out.print(Text(f"{safe_text.line(str(outcome.submission), 300)} · device {devices} · seed {outcome.seed}",
-                   style="dim"))
+    seeded = f" · seed {outcome.seed}" if seed else ""
+    out.print(Text(f"{safe_text.line(str(outcome.submission), 300)} · device {devices}{seeded}", style="dim"))
     out.print()
     if outcome.status == "grader_error":
         out.print(Text("The grader itself failed; this is not your submission's fault.", style="bold red"))
@@ -56,7 +58,7 @@ def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path |
         table.add_row(mark, finding.name.replace("_", " "), points, _message(finding))
     out.print(table)
     out.print()
-    _score_line(outcome, out)
+    _score_line(outcome, out, seed)
     _backward(outcome, out)
     _printed(outcome, exercise, out)
     if outcome.sandbox_events:
@@ -85,7 +87,7 @@ def _message(finding: Finding) -> Text:
     return text
 
 
-def _score_line(outcome: Outcome, out: Console) -> None:
+def _score_line(outcome: Outcome, out: Console, seed: bool = True) -> None:
     full = outcome.score >= outcome.max_score
     style = "bold green" if full else "bold red" if outcome.score == 0 else "bold yellow"
     out.print(Text.assemble("Score ", (f"{outcome.score:g} / {outcome.max_score:g}", style)))
@@ -93,7 +95,7 @@ def _score_line(outcome: Outcome, out: Console) -> None:
     if autograd and autograd.data.get("unproven") and any(f.passed and f.max_score for f in outcome.findings):
         out.print(Text("Only loading the file scores, because autograd was not shown for every input (see autograd).",
                        style="red"))
-    elif 0 < outcome.score < outcome.max_score:
+    elif 0 < outcome.score < outcome.max_score and seed:
         # (ux112: a self-check's 4.5 and a grade of record's 2.9, told nothing of why they differ)
         out.print(Text(f"A grade of record may draw other inputs than seed {outcome.seed} did (a course's own "
                        "seed): what fails here fails there too, but a score short of full marks may move a little.",

@@ -43,6 +43,7 @@ def test_grade_writes_a_complete_result_and_plot(tmp_path):
     words = (tmp_path / "feedback.txt").read_text()
     assert words.startswith("Feedback · ") and "Score 10 / 10" in words and "\x1b" not in words
     assert "Your file loads and defines get_derivative." in words and " \n" not in words
+    assert "seed" not in words  # (with a course secret, the grids' own: ux124)
 
 
 def test_a_submission_that_cannot_load_still_gets_a_full_result_and_exit_0(tmp_path):
