@@ -262,6 +262,8 @@ def _run(args: argparse.Namespace, ex: object) -> int:
 
     # (the child imports torch while the grader imports the rest)
     started = early.start(args.file, ex.limits, ex.function)
+    if args.command == "grade" and ex.unnamed:  # (ux124: said by batch and gradescope build, not by grade)
+        print(f"grader: {ex.name} is out of {ex.max_score:g} points{_unnamed(ex)}", file=sys.stderr)
     from grader.grade import grade_file
 
     plotting = None
