@@ -502,7 +502,8 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
     if recorded.get("seed", seed) != seed and recorded.get("status") != "grader_error":
         return RESEEDED
     try:
-        sub = read(job.path, helpers=job.own_folder, function=exercise.function, companions=dict(job.companions))
+        sub = read(job.path, helpers=job.own_folder, function=exercise.function,
+                   companions=dict(job.companions) or None)
     except (OSError, SubmissionError):
         return ""
     # The grader's own failure is no grade: a rerun tries that submission again.
@@ -535,7 +536,7 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
         return {"student": job.student, "status": job.status, "score": 0.0}
     try:
         outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device,
-                             warm=True, helpers=job.own_folder, companions=dict(job.companions))
+                             warm=True, helpers=job.own_folder, companions=dict(job.companions) or None)
     except SystemExit:
         if _STOPPING:  # stop_pool's SIGTERM: the sandbox closed on the way here; take no next job
             os._exit(1)
