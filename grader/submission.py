@@ -92,6 +92,7 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     names go to `passed_over` (for the feedback: rt162 was told to submit beside it what it had)."""
     found: dict[str, bytes] = {}
     queue, total = [source], 0
+    companions = companions or None  # (none given is the folder's files, not no files)
     while queue and len(found) < MAX_HELPERS:
         for name in sorted(_modules_named(queue.pop(0))):
             if companions is not None and f"{name}.py" not in companions:
