@@ -11,6 +11,7 @@ import json
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +32,10 @@ MAX_NOTEBOOK_CONTAINERS = 500_000
 SUSPICIOUS_CALLS = {"gradient": "uses finite differences (torch.gradient)"}  # besides the exercise's telltales
 MAX_HELPERS = 16  # modules of the student's own graded beside the file (see modules_beside)
 MAX_HELPER_BYTES = 1 << 20  # all of them together
+# And what is looked at to find them, taken or not: rt163's 8 files of 1 MiB each, named in strings,
+# were each parsed (a def of the function there?) and passed over, 33 s of the batch's main process at
+# every run; each file counts once it is opened
+MAX_LOOKED_AT = 2 * MAX_HELPERS
 
 
 class SubmissionError(ValueError):
@@ -91,34 +96,45 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     folder (rt161: `grade alice.py`, its `from bob import get_derivative`, scored bob's 10/10), whose
     names go to `passed_over` (for the feedback: rt162 was told to submit beside it what it had)."""
     found: dict[str, bytes] = {}
-    queue, total = [source], 0
+    queue, total, looked = [source], 0, 0
     companions = companions or None  # (none given is the folder's files, not no files)
-    while queue and len(found) < MAX_HELPERS:
-        for name in sorted(_modules_named(queue.pop(0))):
+    while queue and len(found) < MAX_HELPERS and looked < MAX_LOOKED_AT:
+        for name in sorted(_modules_named(queue.pop(0)) - _ELSEWHERE):
             if companions is not None and f"{name}.py" not in companions:
                 continue  # (among classmates' files: the student's own alone)
             file = companions[f"{name}.py"] if companions is not None else path.parent / f"{name}.py"
-            if f"{name}.py" in found or file.name == path.name or len(found) >= MAX_HELPERS or refusal(file):
+            if f"{name}.py" in found or file.name == path.name or len(found) >= MAX_HELPERS or \
+                    looked >= MAX_LOOKED_AT or refusal(file):
                 continue
-            if function and definition(file, function):
-                if passed_over is not None and f"{name}.py" not in passed_over:
-                    passed_over.append(f"{name}.py")
-                continue
+            looked += 1
             try:
                 with open(os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:
                     # (a hard link is a name for a file elsewhere, root's own perhaps: what the child may
-                    # read is the student's alone)
-                    if os.fstat(handle.fileno()).st_nlink != 1 or not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                    # read is the student's alone); one that cannot fit is not read
+                    facts = os.fstat(handle.fileno())
+                    if facts.st_nlink != 1 or not stat.S_ISREG(facts.st_mode) or \
+                            total + facts.st_size > MAX_HELPER_BYTES:
                         continue
-                    data = handle.read(MAX_HELPER_BYTES + 1)
+                    data = handle.read(MAX_HELPER_BYTES - total + 1)
             except OSError:
                 continue
             if total + len(data) > MAX_HELPER_BYTES:
+                continue
+            if function and source_definition(_with_ipython_lines(_utf8(data)), function):
+                if passed_over is not None and f"{name}.py" not in passed_over:
+                    passed_over.append(f"{name}.py")
                 continue
             found[f"{name}.py"] = data
             total += len(data)
             queue.append(data)
     return tuple(sorted(found.items()))
+
+
+# Modules a file's import finds where the grader runs it, whatever lies beside it (the standard library,
+# torch and the rest): a torch.py beside the file is never what `import torch` runs there, and counted
+# as a helper it made a byte copy of a classmate's file no copy (rt163)
+_ELSEWHERE = frozenset(sys.stdlib_module_names) | {
+    "torch", "numpy", "matplotlib", "IPython", "hypothesis", "grader", "PIL", "functorch"}
 
 
 _RUN_BY_NAME = re.compile(r"(?:\./)?([A-Za-z_]\w*)\.py")
@@ -518,7 +534,11 @@ def definition(path: Path, function: str, compiles: bool = False) -> int:
         return NONE
     if submission.too_large:
         return NONE if compiles else BOUND
-    raw = submission.source
+    return source_definition(submission.source, function, compiles)
+
+
+def source_definition(raw: bytes, function: str, compiles: bool = False) -> int:
+    """definition, of a script's bytes as read."""
     try:
         tree = ast.parse(raw)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

@@ -10,6 +10,7 @@ import io
 import re
 import tokenize
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,10 +158,11 @@ class Tally:
             self.seen[check["name"]] += 1
             self.passed[check["name"]] += bool(check["passed"])
 
-    def summary(self, sources: dict[str, Path], with_helpers: frozenset[str] = frozenset(),
+    def summary(self, sources: dict[str, Path], with_helpers: Mapping[str, Mapping[str, Path] | None] | None = None,
                 function: str = "") -> Summary:
         """`with_helpers`: the students whose modules beside their file were graded with it (a folder of
-        their own), which a copy is judged with (`function`: the exercise's)."""
+        their own; their files by their own names in a platform's flat download), which a copy is judged
+        with (`function`: the exercise's)."""
         verdicts = Counter(s.verdict for s in self.roster)
         return Summary(self.exercise, self.max_score, self.roster, verdicts, self._check_rates(),
                        self.hints.most_common(HINTS), _identical(sources, with_helpers, function), self.look,
@@ -296,7 +298,7 @@ def normalised(source: bytes) -> str:
     return " ".join(kept)
 
 
-def _identical(sources: dict[str, Path], with_helpers: frozenset[str] = frozenset(),
+def _identical(sources: dict[str, Path], with_helpers: Mapping[str, Mapping[str, Path] | None] | None = None,
                function: str = "") -> list[list[str]]:
     """Groups of students whose submissions are the same once comments, blank lines and indentation
     are set aside: the file, and the modules beside it that were graded with it (rt162: two students
@@ -305,7 +307,9 @@ def _identical(sources: dict[str, Path], with_helpers: frozenset[str] = frozense
     for student, path in sorted(sources.items()):
         try:
             # a regular file only, as when it was graded
-            sub = read(path, helpers=student in with_helpers, function=function)
+            helpers = with_helpers or {}
+            sub = read(path, helpers=student in helpers, function=function,
+                       companions=dict(helpers.get(student) or {}) or None)
         except SubmissionError:
             continue
         source = sub.source

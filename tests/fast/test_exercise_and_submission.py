@@ -837,3 +837,20 @@ def test_a_students_module_in_a_platforms_flat_download_is_found_by_the_name_the
     assert maria.companions == (("mathutils.py", tmp_path / "garciamaria_23456_78902_mathutils.py"),)
     sub = submission.read(maria.path, function="get_derivative", companions=dict(maria.companions))
     assert sub.helpers == (("mathutils.py", b"def deriv(x):\n    return x\n"),)
+
+
+def test_what_is_looked_at_for_modules_is_bounded_and_what_runs_elsewhere_is_none(tmp_path):
+    """rt163: 8 files of 1 MiB each, named in strings, were each parsed and passed over, 33 s of the
+    batch's main process at every run; and a torch.py beside a byte copy of a classmate's file, never
+    what `import torch` runs, made the copy no copy."""
+    names = [f"m{i:02d}" for i in range(3 * submission.MAX_LOOKED_AT)]
+    (tmp_path / "solution.py").write_text("import torch, json\n" + "".join(f"X{i} = '{n}.py'\n" for i, n in
+                                                                          enumerate(names)))
+    for n in names:
+        (tmp_path / f"{n}.py").write_text("def get_derivative(x):\n    return x\n")  # (each passed over)
+    (tmp_path / "torch.py").write_text("VERSION = 'my notes'\n")
+    (tmp_path / "json.py").write_text("X = 1\n")
+    passed_over: list[str] = []
+    found = submission.modules_beside(tmp_path / "solution.py", (tmp_path / "solution.py").read_bytes(),
+                                      "get_derivative", passed_over)
+    assert found == () and len(passed_over) == submission.MAX_LOOKED_AT

@@ -327,7 +327,7 @@ def test_copies_are_judged_with_the_modules_graded_beside_them(tmp_path):
         sources[name] = tmp_path / name / "solution.py"
         sources[name].write_text(template)
         (tmp_path / name / "mywork.py").write_text(work)
-    assert summary._identical(sources, frozenset(sources), "get_derivative") == [["ann", "cal"]]
+    assert summary._identical(sources, dict.fromkeys(sources), "get_derivative") == [["ann", "cal"]]
     assert summary._identical(sources) == [["ann", "ben", "cal"]]  # (a class folder's files: their own alone)
 
 
@@ -342,3 +342,16 @@ def test_a_student_whose_files_need_the_ta_has_no_score_in_the_summary_either(tm
     assert built.scores == [10.0] and "2 students, mean score over the 1 with a score 10.00 / 10." in \
         summary.markdown(built)
     assert "— <small>/ 10</small>" in html_page(built) and "</span>0 <small>/ 10</small>" not in html_page(built)
+
+
+def test_copies_in_a_platforms_flat_download_are_judged_with_the_students_own_modules(tmp_path):
+    """rt163: Canvas's same template hw.py of two students, each with her own mathutils.py, were listed."""
+    template = "from mathutils import deriv\n\n\ndef get_derivative(x):\n    return deriv(x)\n"
+    sources, helpers = {}, {}
+    for login, work in (("garciamaria_23456", "x * 2"), ("kimlee_56789", "x + x")):
+        sources[login] = tmp_path / f"{login}_1_hw.py"
+        sources[login].write_text(template)
+        (tmp_path / f"{login}_2_mathutils.py").write_text(f"def deriv(x):\n    return {work}\n")
+        helpers[login] = {"mathutils.py": tmp_path / f"{login}_2_mathutils.py"}
+    assert summary._identical(sources) == [sorted(sources)]
+    assert summary._identical(sources, helpers, "get_derivative") == []
