@@ -241,7 +241,9 @@ class Template:
         held = " · * passed, points held back until autograd is shown" if any(f.held_back for f in outcome.findings) \
             else ""
         name = safe_text.line(outcome.submission.name, 80)  # a newline or U+202E in it forged the footer
-        footer = Label(f"{verdicts}\n{name} · device {device} · seed {outcome.seed}{held}",
+        # (not the grid seed: the picture is handed back, and with a course secret the seed is the grids'
+        # own, which no student should draw: ux124; result.json keeps it)
+        footer = Label(f"{verdicts}\n{name} · device {device}{held}",
                        (width / 2, (1 - 0.012) * height), "md", 10.5, "#404040", align="center")
         return [title, footer]
 
