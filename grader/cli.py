@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     _standard_streams_open()
+    _INTERRUPTED.clear()
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (not where it is ignored: nohup)
+        signal.signal(signal.SIGINT, _interrupt)
     args = build_parser().parse_args(argv)
     if args.command == "gradescope" and args.action == "run":
         from grader import gradescope
@@ -211,6 +214,23 @@ class Stopped(BaseException):
 
 def _stop(signum: int, _frame: object) -> None:
     raise Stopped(signum)
+
+
+_INTERRUPTED = threading.Event()
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    """Ctrl-C, as Python's own handler (KeyboardInterrupt), and remembered: raised where Python ignores
+    what a callback raises (importlib's module-lock callback as a batch starts), it was swallowed and the
+    batch went on to its end (the suite's Ctrl-C 0.3 s into a batch); `_interrupted_yet` raises it again."""
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
+
+
+def _interrupted_yet() -> None:
+    """KeyboardInterrupt where a Ctrl-C came and was swallowed on its way (see _interrupt)."""
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt
 
 
 def _positive(text: str) -> int:
@@ -346,6 +366,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         return EXIT_USAGE
     if ex.unnamed:
         print(f"grader: {ex.name} is out of {ex.max_score:g} points{_unnamed(ex)}", file=sys.stderr)
+    _interrupted_yet()
     seed = _seed(args, ex)
     key = batch.results_key(args.out)
     # (a student with no file has nothing to run: counted on every rerun, the bar showed work done, ux118)
@@ -428,7 +449,9 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
                 print(f"grader: {args.jobs} workers share the GPU here, whose memory no limit bounds: a file that "
                       "takes all of it fails a classmate's CUDA calls beside it; grade with -j 1 on a GPU (or "
                       "--device cpu)", file=sys.stderr)
+        _interrupted_yet()
         _grade(args, todo, settings, client, pool, graded)
+        _interrupted_yet()
     except (KeyboardInterrupt, Stopped):
         # (ux119: a batch stopped after new files came left the last run's gradebook, which read as
         # this one's; ux118's SIGTERM left none.) Those not reached are said to be so, not scored.
@@ -536,6 +559,7 @@ def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client
 
         def done(row: dict[str, object]) -> None:
             nonlocal failures
+            _interrupted_yet()
             graded.add(str(row["student"]))
             failures += row["status"] in batch.FAILED_STATUSES
             finished = progress.tasks[task].completed + 1

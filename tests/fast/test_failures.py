@@ -219,3 +219,21 @@ def test_a_batch_of_one_students_folder_over_a_class_results_is_refused_unasked(
     said = capsys.readouterr().err.replace("\n", " ")
     assert f"holds results of 3 students not in {alice}, which has 1 (solution): is it the class's folder?" in said
     assert not (out / "gradebook.csv").exists()
+
+
+def test_a_ctrl_c_swallowed_where_python_ignores_what_a_callback_raises_is_raised_again():
+    """The suite's Ctrl-C 0.3 s into a batch landed in importlib's module-lock callback, where Python
+    ignores what is raised ("Exception ignored in ... KeyboardInterrupt"), and the batch went on."""
+    import weakref
+
+    class Held:
+        pass
+
+    cli._INTERRUPTED.clear()
+    held = Held()
+    ref = weakref.ref(held, lambda _: cli._interrupt(2, None))  # (raised in a callback: ignored)
+    del held
+    assert ref() is None and cli._INTERRUPTED.is_set()
+    with pytest.raises(KeyboardInterrupt):
+        cli._interrupted_yet()
+    cli._INTERRUPTED.clear()
