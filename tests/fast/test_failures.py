@@ -221,6 +221,7 @@ def test_a_batch_of_one_students_folder_over_a_class_results_is_refused_unasked(
     assert not (out / "gradebook.csv").exists()
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # (the swallowing itself)
 def test_a_ctrl_c_swallowed_where_python_ignores_what_a_callback_raises_is_raised_again():
     """The suite's Ctrl-C 0.3 s into a batch landed in importlib's module-lock callback, where Python
     ignores what is raised ("Exception ignored in ... KeyboardInterrupt"), and the batch went on."""
