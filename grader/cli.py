@@ -92,10 +92,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    _standard_streams_open()
     _INTERRUPTED.clear()
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # (not where it is ignored: nohup)
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.default_int_handler:  # (not where it is ignored: nohup)
         signal.signal(signal.SIGINT, _interrupt)
+    try:
+        return _main(argv)
+    finally:  # (as it was: a caller's own process, the suite's, keeps its handler)
+        if previous is signal.default_int_handler:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _main(argv: list[str] | None) -> int:
+    _standard_streams_open()
     args = build_parser().parse_args(argv)
     if args.command == "gradescope" and args.action == "run":
         from grader import gradescope
