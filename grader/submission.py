@@ -120,7 +120,7 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                 continue
             if total + len(data) > MAX_HELPER_BYTES:
                 continue
-            if function and source_definition(_with_ipython_lines(_utf8(data)), function):
+            if function and source_definition(_script(data), function):  # (as definition reads a file)
                 if passed_over is not None and f"{name}.py" not in passed_over:
                     passed_over.append(f"{name}.py")
                 continue
@@ -209,14 +209,18 @@ def _read(path: Path) -> Submission:
         # Graded as a file that does not load, and says why: a path refused here was a grader error
         # in a batch and "the autograder failed" on Gradescope, where the student alone can fix it.
         return Submission(path, _raises(source, TOO_LARGE), too_large=True)
-    if notebook:
-        return Submission(path, source)
-    script = _utf8(source)
+    return Submission(path, source if notebook else _script(source))
+
+
+def _script(raw: bytes) -> bytes:
+    """A .py's bytes as the grader reads them: UTF-16 as the UTF-8 it means, and a notebook's lines
+    (an export's get_ipython() calls, IPython's own `%` and `!` lines) as what they run."""
+    script = _utf8(raw)
     # (a notebook exported as a script: its get_ipython() lines as what they run, cell_syntax.py)
     exported = cell_syntax.exported_lines(script.decode("utf-8", "surrogateescape"))
     if exported is not None:
         script = "".join(f"{line}\n" for line in exported).encode("utf-8", "surrogateescape")
-    return Submission(path, _with_ipython_lines(script))
+    return _with_ipython_lines(script)
 
 
 # (a line that starts so, as a SyntaxError quotes it; blanks within the line alone: `^\s*` ran across
