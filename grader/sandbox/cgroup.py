@@ -155,11 +155,16 @@ def create(allowance: int) -> Cgroup | None:
     except OSError:
         Cgroup(tuple(folders), version, allowance).remove(wait=0)
         return None
-    io = folders[0] if version == 2 and _enabled_v2("io") else folders[roles.index("blkio")] if "blkio" in roles \
-        else None
-    cpu = folders[0] if version == 2 and _enabled_v2("cpu") else folders[roles.index("cpu")] if "cpu" in roles \
-        else None
-    return Cgroup(tuple(folders), version, allowance, io, cpu is not None and _cpu_limit(version, cpu))
+
+    def bounding(v1: str, v2: str) -> Path | None:
+        """The folder of the controller (v1's hierarchy, v2's name), where the host has it."""
+        if version == 2:
+            return folders[0] if _enabled_v2(v2) else None
+        return folders[roles.index(v1)] if v1 in roles else None
+
+    cpu = bounding("cpu", "cpu")
+    return Cgroup(tuple(folders), version, allowance, bounding("blkio", "io"),
+                  cpu is not None and _cpu_limit(version, cpu))
 
 
 def _cpu_limit(version: int, folder: Path) -> bool:
