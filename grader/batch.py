@@ -301,11 +301,8 @@ def lms_person(name: str) -> tuple[str, str] | None:
 def lms_student(name: str) -> str:
     """The student a platform's file or folder name is for: Moodle's "Ann Lee_100001", Canvas's
     "garciamaria_23456"; any other name as it is."""
-    if moodle := _MOODLE.fullmatch(name):
-        return moodle.group(1)
-    if canvas := _CANVAS.fullmatch(name):
-        return f"{canvas.group(1)}_{canvas.group(2)}"
-    return name
+    person = lms_person(name)
+    return f"{person[0]}_{person[1]}" if person else name
 
 
 def _one(student: str, claims: list[tuple[str, Job]], function: str = "", exercise: str = "") -> Job:
@@ -502,8 +499,7 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
     if recorded.get("seed", seed) != seed and recorded.get("status") != "grader_error":
         return RESEEDED
     try:
-        sub = read(job.path, helpers=job.own_folder, function=exercise.function,
-                   companions=dict(job.companions) or None)
+        sub = read(job.path, helpers=job.own_folder, function=exercise.function, companions=dict(job.companions))
     except (OSError, SubmissionError):
         return ""
     # The grader's own failure is no grade: a rerun tries that submission again.
@@ -536,7 +532,7 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
         return {"student": job.student, "status": job.status, "score": 0.0}
     try:
         outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device,
-                             warm=True, helpers=job.own_folder, companions=dict(job.companions) or None)
+                             warm=True, helpers=job.own_folder, companions=dict(job.companions))
     except SystemExit:
         if _STOPPING:  # stop_pool's SIGTERM: the sandbox closed on the way here; take no next job
             os._exit(1)
@@ -968,7 +964,7 @@ def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> 
     """The student's row of the gradebook, from their result.json (None: there is none)."""
     row: dict[str, Any] = {"student": job.student, "score": 0.0, "max_score": exercise.max_score,
                            "status": job.status, "duration_s": "", "sha256": "", "note": job.problem,
-                           **_person(job.people[0] if len(job.people) == 1 else None)}
+                           **_person(job)}
     if data is None and job.path is not None:
         row.update(status="grader_error", note="not graded: the grader failed; run the batch again")
     if data is not None:
@@ -1004,7 +1000,12 @@ def replace_feedback(job: Job, out: Path, exercise: Exercise) -> None:
                  "the submission once this is sorted out.\n")
 
 
-def _person(person: tuple[str, str] | None) -> dict[str, str]:
+def _person(job: Job) -> dict[str, str]:
+    """The name and platform_id cells of a student's row (a group's are each member's: member_rows)."""
+    return _cells(job.people[0] if len(job.people) == 1 else None)
+
+
+def _cells(person: tuple[str, str] | None) -> dict[str, str]:
     return {"name": person[0], "platform_id": person[1]} if person else {}
 
 
@@ -1015,7 +1016,7 @@ def member_rows(job: Job, row: dict[str, Any]) -> list[dict[str, Any]]:
         return [row]
     people: list[tuple[str, str] | None] = list(job.people) if len(job.people) == len(job.members) else \
         [None] * len(job.members)
-    return [{**row, "student": member, "group": job.student, **_person(person)}
+    return [{**row, "student": member, "group": job.student, **_cells(person)}
             for member, person in zip(job.members, people, strict=True)]
 
 
@@ -1025,7 +1026,7 @@ def not_graded_row(job: Job, exercise: Exercise) -> dict[str, Any]:
     handed in again since: its old result would read as current)."""
     return {"student": job.student, "score": "", "max_score": exercise.max_score, "status": "not_graded",
             "duration_s": "", "sha256": "", "note": NOT_GRADED_NOTE,
-            **_person(job.people[0] if len(job.people) == 1 else None)}
+            **_person(job)}
 
 
 def _check_cell(check: dict[str, Any]) -> str:

@@ -615,7 +615,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
     gradebook = batch.write_gradebook(rows(), args.out / "gradebook.csv")
     sources = {j.student: j.path for j in jobs if j.path is not None}
     needs = _needs_you(args, jobs)
-    helpers = {j.student: dict(j.companions) or None for j in jobs if j.own_folder or j.companions}
+    helpers = {j.student: dict(j.companions) for j in jobs if j.own_folder or j.companions}
     md, page = summary.write(replace(tally.summary(sources, helpers, ex.function), needs=needs), args.out)
     # Each result read again as it is written: the whole class is never held. And kept up to date where an
     # earlier run wrote one (ux123: a rerun without --format junit left junit.xml's 1.0 beside the gradebook's 10)

@@ -304,12 +304,11 @@ def _identical(sources: dict[str, Path], with_helpers: Mapping[str, Mapping[str,
     are set aside: the file, and the modules beside it that were graded with it (rt162: two students
     with one course template as their file, each with work of their own in a helper, were listed)."""
     groups: dict[str, list[str]] = defaultdict(list)
+    helpers = with_helpers or {}
     for student, path in sorted(sources.items()):
         try:
             # a regular file only, as when it was graded
-            helpers = with_helpers or {}
-            sub = read(path, helpers=student in helpers, function=function,
-                       companions=dict(helpers.get(student) or {}) or None)
+            sub = read(path, helpers=student in helpers, function=function, companions=dict(helpers.get(student) or {}))
         except SubmissionError:
             continue
         source = sub.source
