@@ -36,6 +36,9 @@ MAX_HELPER_BYTES = 1 << 20  # all of them together
 # were each parsed (a def of the function there?) and passed over, 33 s of the batch's main process at
 # every run; each file counts once it is opened
 MAX_LOOKED_AT = 2 * MAX_HELPERS
+# and read, those passed over for defining the function included: 32 files of 1 MiB each that defined it,
+# each compiled for its `%` line, took 61 s a read (a review's own attack on the bound above)
+MAX_LOOKED_BYTES = 2 * MAX_HELPER_BYTES
 
 
 class SubmissionError(ValueError):
@@ -96,7 +99,7 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     folder (rt161: `grade alice.py`, its `from bob import get_derivative`, scored bob's 10/10), whose
     names go to `passed_over` (for the feedback: rt162 was told to submit beside it what it had)."""
     found: dict[str, bytes] = {}
-    queue, total, looked = [source], 0, 0
+    queue, total, looked, read_in_all = [source], 0, 0, 0
     companions = companions or None  # (none given is the folder's files, not no files)
     while queue and len(found) < MAX_HELPERS and looked < MAX_LOOKED_AT:
         for name in sorted(_modules_named(queue.pop(0)) - _ELSEWHERE):
@@ -113,12 +116,13 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                     # read is the student's alone); one that cannot fit is not read
                     facts = os.fstat(handle.fileno())
                     if facts.st_nlink != 1 or not stat.S_ISREG(facts.st_mode) or \
-                            total + facts.st_size > MAX_HELPER_BYTES:
+                            total + facts.st_size > MAX_HELPER_BYTES or read_in_all + facts.st_size > MAX_LOOKED_BYTES:
                         continue
-                    data = handle.read(MAX_HELPER_BYTES - total + 1)
+                    data = handle.read(min(MAX_HELPER_BYTES - total, MAX_LOOKED_BYTES - read_in_all) + 1)
             except OSError:
                 continue
-            if total + len(data) > MAX_HELPER_BYTES:
+            read_in_all += len(data)
+            if total + len(data) > MAX_HELPER_BYTES or read_in_all > MAX_LOOKED_BYTES:
                 continue
             if function and source_definition(_script(data), function):  # (as definition reads a file)
                 if passed_over is not None and f"{name}.py" not in passed_over:

@@ -854,3 +854,18 @@ def test_what_is_looked_at_for_modules_is_bounded_and_what_runs_elsewhere_is_non
     found = submission.modules_beside(tmp_path / "solution.py", (tmp_path / "solution.py").read_bytes(),
                                       "get_derivative", passed_over)
     assert found == () and len(passed_over) == submission.MAX_LOOKED_AT
+
+
+def test_what_is_read_for_modules_is_bounded_by_bytes_too(tmp_path):
+    """A review's attack on the bound of files looked at: 32 files of 1 MiB each that define the
+    function (passed over, so counted by no helper's bytes), each compiled for its `%` line, took the
+    parent 61 s a read. What is read in all is bounded as well."""
+    part = submission.MAX_LOOKED_BYTES * 3 // 10  # (three fit, a fourth does not)
+    names = [f"m{i}" for i in range(6)]
+    (tmp_path / "solution.py").write_text("".join(f"import {n}\n" for n in names))
+    for n in names:
+        (tmp_path / f"{n}.py").write_text("def get_derivative(x):\n    return x\n" + "#" * part)
+    passed_over: list[str] = []
+    found = submission.modules_beside(tmp_path / "solution.py", (tmp_path / "solution.py").read_bytes(),
+                                      "get_derivative", passed_over)
+    assert found == () and passed_over == ["m0.py", "m1.py", "m2.py"]
