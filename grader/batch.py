@@ -688,6 +688,8 @@ def stop_pool(pool: ProcessPoolExecutor, grace_s: float = 2.0) -> None:
     """End the workers now, without waiting for the submissions they are grading (a batch that was
     stopped): what they already wrote stays whole, and a rerun grades the rest. Each closes its
     sandbox first; one that has not within `grace_s` is killed."""
+    from grader.sandbox.session import remove_folders_of
+
     processes = list((getattr(pool, "_processes", None) or {}).values())  # (None once the pool has shut down)
     for process in processes:
         with contextlib.suppress(OSError, ValueError):
@@ -698,6 +700,9 @@ def stop_pool(pool: ProcessPoolExecutor, grace_s: float = 2.0) -> None:
             process.join(max(0.0, deadline - time.monotonic()))
             if process.is_alive():
                 process.kill()
+                process.join(1.0)
+                if process.pid is not None and not process.is_alive():
+                    remove_folders_of(process.pid)  # (killed within its sandbox: its folder is ours to remove)
     _close_pool(pool, wait=False)
 
 

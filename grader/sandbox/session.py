@@ -586,6 +586,14 @@ def _remove_dead_folders() -> None:
                 remove_folder(folder)
 
 
+def remove_folders_of(pid: int) -> None:
+    """Remove the children's folders of a grader process that ended before it could (a stopped
+    batch's worker killed when it had not closed its sandbox within the grace: under load, a
+    folder was left in /tmp for an hour, until a later grader's _remove_dead_folders)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"grader-{pid}-*"):
+        remove_folder(folder)
+
+
 def remove_folder(folder: Path) -> None:
     """Remove a child's folder and all it left there. shutil.rmtree recurses once per level, and a
     folder a few thousand levels deep (on the host's disk, where the child had no tmpfs of its own)

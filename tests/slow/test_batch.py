@@ -142,6 +142,46 @@ def test_workers_run_numpys_blas_on_one_thread_and_the_environment_is_left_as_it
         batch.stop_pool(pool)
 
 
+def _stuck_in_a_sandbox(ready: str) -> None:
+    """A worker that does not close its sandbox when stop_pool asks (under load, a sandbox's close
+    can take longer than the grace): it holds a child's folder, named as a session names it."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix=f"grader-{os.getpid()}-"))
+    (folder / "left.txt").write_text("the child's files")
+    Path(ready).write_text(str(folder))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(SystemExit):  # (stop_pool's SIGTERM, ignored)
+            time.sleep(0.05)
+
+
+def test_a_worker_killed_past_the_grace_leaves_no_folder_in_tmp(tmp_path):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from grader import batch
+
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=batch._die_with_parent, initargs=(os.getpid(),))
+    ready = tmp_path / "ready"
+    pool.submit(_stuck_in_a_sandbox, str(ready))
+    deadline = time.monotonic() + 60
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    folder = Path(ready.read_text())
+    other = Path(f"{folder.parent}/grader-{os.getpid()}-not-the-workers")  # another grader's: kept
+    other.mkdir()
+    try:
+        started = time.monotonic()
+        batch.stop_pool(pool, grace_s=0.5)
+        assert time.monotonic() - started < 5
+        assert not folder.exists() and other.exists()
+    finally:
+        shutil.rmtree(other, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def test_rerun_grades_nothing_that_is_current_and_force_regrades(classroom, tmp_path):
     out = tmp_path / "out"
     batch(classroom, out, "--format", "junit")
