@@ -17,7 +17,8 @@ DATA = ("grader.observations", "grader.checks", "grader.score", "grader.feedback
 OUTSIDE_MAY_IMPORT = {
     "grader.sandbox": {"open_session", "prewarm", "visible_gpus"},  # (visible_gpus: a question, no session)
     "grader.sandbox.replies": None,  # any name
-    "grader.sandbox.session": {"Conversation", "SessionEnded"},
+    # (remove_folders_of: a stopped batch's cleanup of a killed worker's folders, no session)
+    "grader.sandbox.session": {"Conversation", "SessionEnded", "remove_folders_of"},
 }
 # batch.py's workers start their zygote early by the old name; sandbox.prewarm() is the way in.
 KNOWN: set[tuple[str, str, str]] = set()  # (file, module, name) allowed past the rule: none
