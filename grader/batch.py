@@ -41,6 +41,7 @@ from grader.grade import cache_key, grade_file
 from grader.probe import Plan
 from grader.report import atomic, result_json, write_files
 from grader.submission import (
+    Budget,
     SubmissionError,
     defines,
     in_question,
@@ -355,7 +356,8 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
     if not files:  # (wendy/solution.txt: Python under another name, or an archive, or nothing to grade)
         others = [p for p in sorted(folder.iterdir()) if not p.name.startswith(".") and stat.S_ISREG(p.lstat().st_mode)]
         # (each read up to submission.MAX_SOURCE_BYTES: a folder of thousands of files costs 50 reads)
-        named = [job for p in others[:50] if (job := _other_file(p, function)) is not None]
+        budget = Budget()  # (and read as Python, MAX_PARSED_BYTES of them)
+        named = [job for p in others[:50] if (job := _other_file(p, function, budget)) is not None]
         graded = [job for job in named if job.path is not None]
         if len(graded) == 1:
             return Job(folder.name, graded[0].path, own_folder=True)
@@ -413,7 +415,7 @@ def _student_of(path: Path) -> str:
     return path.stem.removesuffix(Path(path.stem).suffix) if is_source(Path(path.stem)) else path.stem
 
 
-def _other_file(path: Path, function: str) -> Job | None:
+def _other_file(path: Path, function: str, budget: Budget | None = None) -> Job | None:
     """A student's file of a suffix that is neither .py nor .ipynb, or None for a file that is no
     student's (a roster, a README): an archive is an upload not yet unpacked, and a file that
     defines `function` is Python under another name (a browser's .txt, yuri.py.txt), as `grader
@@ -425,7 +427,7 @@ def _other_file(path: Path, function: str) -> Job | None:
                    stand_in=True)
     # Python, and a student's name: rt135's README.txt quoting `def get_derivative(x):` became a
     # student, and " .py.txt" one named by a space.
-    if student.strip() and function and defines(path, function, compiles=True):
+    if student.strip() and function and defines(path, function, compiles=True, budget=budget):
         return Job(student, path)
     return None
 

@@ -212,7 +212,7 @@ def _bundled_secret(root: Path) -> str:
 def pick(folder: Path, function: str, exercise: str = "") -> tuple[Path | None, str]:
     """The .py to grade: the only one, or the only one that defines the function; a notebook's code
     cells where no .py was submitted."""
-    from grader.submission import defines, in_question, is_source
+    from grader.submission import Budget, defines, in_question, is_source
 
     shown = sorted(p for p in folder.rglob("*")
                    if not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts))
@@ -223,7 +223,8 @@ def pick(folder: Path, function: str, exercise: str = "") -> tuple[Path | None, 
     if not files:
         # Python under another name (a browser's solution.txt, sol.py.txt), as a batch takes it (ux111)
         others = [p for p in shown if p.is_file() and not p.is_symlink()]
-        named = [p for p in others[:50] if defines(p, function, compiles=True)]
+        budget = Budget()
+        named = [p for p in others[:50] if defines(p, function, compiles=True, budget=budget)]
         if len(named) == 1:
             return named[0], ""
         return None, f"No .py (or .ipynb) file was submitted. Upload the file that defines {function}(x)."

@@ -821,6 +821,39 @@ def test_blank_lines_are_read_in_one_pass(tmp_path):
     assert submission.definition(broken, "get_derivative") == submission.DEFINED
 
 
+def test_a_students_many_large_files_are_parsed_to_a_bound_and_the_rest_read_by_lines(tmp_path):
+    """The review's attack: a folder of 41 files of 1 MiB, each with a `%` line and a def, took the
+    batch's discovery 85 s (each parsed, its translation compiled). Past MAX_PARSED_BYTES a file is read
+    by its lines: a def, or the name bound at a line's start, still counts; a docstring's def does then."""
+    from grader import batch
+
+    student = tmp_path / "class" / "eve"
+    student.mkdir(parents=True)
+    filler = b"x = 1\n" * (submission.MAX_SOURCE_BYTES // 6 - 10)
+    for i in range(3 * submission.MAX_PARSED_BYTES // submission.MAX_SOURCE_BYTES):
+        head = f"%matplotlib inline\ndef get_derivative(x):\n    return x * {i}\n"
+        (student / f"m{i:02d}.py").write_bytes(head.encode() + filler)
+    calls: list[bytes] = []
+    real = submission.source_definition
+    submission.source_definition = lambda raw, *args: calls.append(raw) or real(raw, *args)  # type: ignore[assignment]
+    try:
+        [job] = batch.discover(tmp_path / "class", None, "get_derivative")
+    finally:
+        submission.source_definition = real  # type: ignore[assignment]
+    assert job.path is None and "all 6 .py files define get_derivative(x)" in job.problem, job.problem
+    assert len(calls) == 2  # (the rest by lines)
+    budget = submission.Budget(0)
+    assert budget.take(tmp_path) is False  # (spent: what follows is read by its lines)
+    lines = tmp_path / "lines.py"
+    for text, how in [("def get_derivative(x):\n    return x\n", submission.DEFINED),
+                      ("get_derivative: Callable = lambda x: x\n", submission.BOUND),
+                      ("if get_derivative == 1:\n    pass\n", submission.NONE),
+                      ("get_derivative_v2 = 1\n", submission.NONE)]:
+        lines.write_text(text)
+        assert submission.definition(lines, "get_derivative", budget=submission.Budget(0)) == how, text
+        assert submission.definition(lines, "get_derivative", compiles=True, budget=submission.Budget(0)) == 0
+
+
 def test_a_students_module_in_a_platforms_flat_download_is_found_by_the_name_they_gave_it(tmp_path):
     """ux124: Canvas's garciamaria_23456_78901_hw.py, importing her mathutils.py, downloaded beside it as
     garciamaria_23456_78902_mathutils.py, scored 0 (no module named mathutils)."""
