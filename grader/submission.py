@@ -107,12 +107,10 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     queue, total, looked, read_in_all = [source], 0, 0, 0
     companions = companions or None  # (none given is the folder's files, not no files)
     while queue and len(found) < MAX_HELPERS and looked < MAX_LOOKED_AT:
-        for name in sorted(_modules_named(queue.pop(0)) - _ELSEWHERE):
-            if companions is not None and f"{name}.py" not in companions:
-                continue  # (among classmates' files: the student's own alone)
-            file = companions[f"{name}.py"] if companions is not None else path.parent / f"{name}.py"
-            if f"{name}.py" in found or file.name == path.name or len(found) >= MAX_HELPERS or \
-                    looked >= MAX_LOOKED_AT or refusal(file):
+        for name, file in _files_of(sorted(_modules_named(queue.pop(0)) - _ELSEWHERE), path.parent, companions):
+            if len(found) >= MAX_HELPERS or looked >= MAX_LOOKED_AT:
+                break
+            if name in found or file == path or refusal(file):
                 continue
             looked += 1
             try:
@@ -130,13 +128,40 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
             if total + len(data) > MAX_HELPER_BYTES or read_in_all > MAX_LOOKED_BYTES:
                 continue
             if function and source_definition(_script(data), function):  # (as definition reads a file)
-                if passed_over is not None and f"{name}.py" not in passed_over:
-                    passed_over.append(f"{name}.py")
+                if passed_over is not None and name not in passed_over:
+                    passed_over.append(name)
                 continue
-            found[f"{name}.py"] = data
+            found[name] = data
             total += len(data)
             queue.append(data)
     return tuple(sorted(found.items()))
+
+
+def _files_of(modules: list[str], folder: Path, companions: dict[str, Path] | None) -> Iterator[tuple[str, Path]]:
+    """(name as the child's folder has it, file) of each module: `utils.py` in `folder` (or among the
+    student's `companions`, a platform's flat download, by the name they gave it), else a package
+    folder `utils/` there, each of its .py files (`utils/__init__.py`, `utils/calc/core.py`) as
+    Python's import finds them (ux124: a solution.py's `from mylib.deriv import ...`, its mylib/ beside
+    it, scored 0). Never through a link; within PACKAGE_DEPTH folders, none hidden or a cache."""
+    for module in modules:
+        if companions is not None:
+            if f"{module}.py" in companions:  # (among classmates' files: the student's own alone)
+                yield f"{module}.py", companions[f"{module}.py"]
+            continue
+        if os.path.lexists(folder / f"{module}.py"):
+            yield f"{module}.py", folder / f"{module}.py"
+            continue
+        package = folder / module
+        if not package.is_dir() or package.is_symlink():
+            continue
+        for top, folders, names in os.walk(package, followlinks=False):
+            level = len(Path(top).relative_to(folder).parts)
+            folders[:] = sorted(f for f in folders if f.isidentifier() and level < PACKAGE_DEPTH)
+            for file in sorted(n for n in names if n.endswith(".py") and n[:-3].isidentifier()):
+                yield (Path(top) / file).relative_to(folder).as_posix(), Path(top) / file
+
+
+PACKAGE_DEPTH = 3  # folders of a student's package: utils/calc/core.py is two
 
 
 # Modules a file's import finds where the grader runs it, whatever lies beside it (the standard library,

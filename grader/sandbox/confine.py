@@ -209,7 +209,9 @@ def _private_filesystem(workdir: Path) -> list[str]:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.syscall.restype = ctypes.c_long
     owner = workdir.stat()
-    files = {path.name: path.read_bytes() for path in workdir.iterdir() if path.is_file()}
+    # (the grader's, written before this process ran anything of the student's: the file, its helpers,
+    # a package's folders among them, submission.modules_beside)
+    files = {path.relative_to(workdir): path.read_bytes() for path in _files_below(workdir)}
     layers = []
     # Every mount read-only first (struct mount_attr {attr_set, attr_clr, propagation, userns_fd});
     # the tmpfs mounted next is a mount of its own, and writable.
@@ -222,6 +224,10 @@ def _private_filesystem(workdir: Path) -> list[str]:
     if libc.mount(b"tmpfs", bytes(workdir), b"tmpfs", _MS_NOSUID | _MS_NODEV, options) != 0:
         return layers
     for name, data in files.items():
+        for folder in reversed(name.parents[:-1]):
+            if not (workdir / folder).is_dir():
+                (workdir / folder).mkdir()
+                os.chown(workdir / folder, owner.st_uid, owner.st_gid)
         (workdir / name).write_bytes(data)
         os.chown(workdir / name, owner.st_uid, owner.st_gid)
     os.chdir(workdir)  # the old directory lies under the new mount
@@ -232,6 +238,19 @@ def _private_filesystem(workdir: Path) -> list[str]:
             libc.mount(b"tmpfs", bytes(SHM), b"tmpfs", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, SHM_OPTIONS) == 0:
         layers.append(SHM_LAYER)
     return layers
+
+
+def _files_below(folder: Path, depth: int = 4) -> list[Path]:
+    """The regular files in `folder` and its folders, `depth` levels at most, no link followed."""
+    found = []
+    for path in folder.iterdir():
+        if path.is_symlink():
+            continue
+        if path.is_file():
+            found.append(path)
+        elif path.is_dir() and depth > 1:
+            found += _files_below(path, depth - 1)
+    return found
 
 
 def _least_privilege(workdir: Path, drop_uid: bool = True) -> list[str]:

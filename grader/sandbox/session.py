@@ -301,6 +301,10 @@ class Session(Requests):
         kept = [(name, data) for name, data in helpers if _plain_name(name, source.name)]
         self.helpers = [self.workdir / name for name, _ in kept]
         for name, data in kept:
+            for folder in reversed((self.workdir / name).relative_to(self.workdir).parents[:-1]):
+                if (self.workdir / folder) not in self.helpers:  # (a package's: the child's to read, as its files)
+                    (self.workdir / folder).mkdir(exist_ok=True)
+                    self.helpers.append(self.workdir / folder)
             (self.workdir / name).write_bytes(data)
         self._extras = warm_extras(b"\n".join([self.path.read_bytes() if content is None else content,
                                                 *(data for _, data in kept)])) if zygote else ()
@@ -641,10 +645,11 @@ _uids = itertools.count()
 
 
 def _plain_name(name: str, submission: str) -> bool:
-    """Whether a helper's name is a file name of the folder's own: no separator, no dot file, not the
-    submission's."""
-    return name.endswith(".py") and "/" not in name and "\0" not in name and not name.startswith(".") and \
-        name != submission
+    """Whether a helper's name is a file of the folder's own or of a package in it (utils/calc/core.py):
+    names Python can import, no dot file, not the submission's."""
+    parts = name.split("/")
+    return name.endswith(".py") and len(parts) <= 4 and all(part.isidentifier() for part in parts[:-1]) and \
+        parts[-1][:-3].isidentifier() and name != submission
 
 
 def _give_a_uid(workdir: Path, submission: Path, *helpers: Path) -> int:

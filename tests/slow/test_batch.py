@@ -287,6 +287,29 @@ def test_a_students_own_modules_beside_the_file_in_their_folder_are_graded_with_
         in again.stdout, again.stdout
 
 
+def test_a_students_own_package_beside_the_file_is_graded_with_it(tmp_path):
+    """ux124: alice/solution.py's `from mylib.calc.deriv import ...`, her package mylib/ beside it,
+    scored 0/10 (no module named mylib); its files are the child's as a .py beside it is, none of
+    them through a link."""
+    folder = tmp_path / "class"
+    for name, body in (("alice", "x = x.detach().clone().requires_grad_(True)\n    torch.sin(x).sum().backward()\n"
+                                 "    return x.grad\n"), ("mallory", "return torch.cos(x)\n")):
+        (folder / name / "mylib" / "calc").mkdir(parents=True)
+        (folder / name / "solution.py").write_text("from mylib.calc.deriv import derivative\nfrom mylib import "
+                                                   "NAME\n\n\ndef get_derivative(x):\n    return derivative(x)\n")
+        (folder / name / "mylib" / "__init__.py").write_text("NAME = 'mylib'\n")
+        (folder / name / "mylib" / "calc" / "deriv.py").write_text(f"import torch\n\n\ndef derivative(x):\n    {body}")
+    secret = tmp_path / "secret.py"
+    secret.write_text("KEY = 'the host'\n")
+    (folder / "alice" / "mylib" / "calc" / "key.py").symlink_to(secret)
+    out = tmp_path / "out"
+    assert batch(folder, out, "--no-plot").returncode == 0
+    rows = {r["student"]: r for r in gradebook(out)}
+    assert (rows["alice"]["score"], rows["mallory"]["verdict"]) == ("10.0", "unproven"), rows
+    helpers = json.loads((out / "alice" / "result.json").read_text())["submission"]["helpers"]
+    assert [h["name"] for h in helpers] == ["mylib/__init__.py", "mylib/calc/deriv.py"]
+
+
 def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_students(tmp_path):
     """ux123: a group of two was one row, "Alice A_1001+Bob B_1002", which no LMS could match."""
     folder = tmp_path / "export"
