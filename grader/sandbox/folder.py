@@ -34,7 +34,6 @@ import errno
 import os
 import random
 import re
-import signal
 import stat
 import threading
 import time
@@ -44,6 +43,7 @@ from pathlib import Path
 
 from grader.sandbox.cgroup import PIDS
 from grader.sandbox.confine import FOLDER_ENTRIES
+from grader.sandbox.pause import Pauses
 
 MAX_DEPTH = 32  # levels of folders (an honest file makes two or three: torch's compiler cache, a profile)
 MAX_UNSEEN = 8  # files kept only by a mapping, of a size the kernel will not show (see above)
@@ -102,9 +102,11 @@ class FolderWatch:
     MAX_WAIT_S = 0.2  # a count costing 20 ms was waited for so long; a costlier one no longer
     MAX_COUNT_CPU_S = 0.05
 
-    def __init__(self, folder: Path, pid: int, limit: int, stop: Callable[[], None]) -> None:
+    def __init__(self, folder: Path, pid: int, limit: int, stop: Callable[[], None],
+                 pauses: Pauses | None = None) -> None:
         """`pid`: the process that runs the submission (alive now: its pidfd is taken here, so that
-        a pause never reaches a process that took its pid later)."""
+        a pause never reaches a process that took its pid later); `pauses`: its pauses, where
+        another watch pauses it too."""
         self.exceeded = ""  # why the child was stopped, once it was ("writing more than 256 MiB ...")
         # what the sandbox allows, in words, where it was stopped for exceeding it
         self.allowed = (f"{limit >> 20} MiB and {self.MAX_ENTRIES:,} files and folders there, {MAX_DEPTH} deep, "
@@ -114,10 +116,8 @@ class FolderWatch:
         # trace it (a grader without CAP_SYS_PTRACE, as a container's root, has none over a child of
         # another uid). Where it cannot, the layers say so rather than bound nothing in silence.
         self.counts_writes = _written(pid) is not None
-        try:
-            self._pidfd: int | None = os.pidfd_open(pid)
-        except OSError:  # a kernel before 5.3: counted while it runs
-            self._pidfd = None
+        self._own = pauses is None
+        self._pauses = pauses or Pauses(pid)  # (where it cannot be paused, a kernel before 5.3: counted while it runs)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
@@ -133,8 +133,8 @@ class FolderWatch:
             self.exceeded = f"making its folder impossible to count ({type(error).__name__})"
             self._stop()
         finally:
-            if self._pidfd is not None:
-                os.close(self._pidfd)
+            if self._own:
+                self._pauses.close()
 
     def _count_until_done(self) -> None:
         wait, last = self.INTERVAL_S, 0.0
@@ -154,20 +154,14 @@ class FolderWatch:
     @contextlib.contextmanager
     def _paused(self) -> Iterator[None]:
         """The child stopped (all its threads) while the folder is counted, and continued after."""
-        if self._pidfd is None:
-            yield
-            return
-        try:
-            signal.pidfd_send_signal(self._pidfd, signal.SIGSTOP)
-        except OSError:  # it has ended
+        if not self._pauses.hold():  # (it has ended, or cannot be paused)
             yield
             return
         try:
             _wait_until_stopped(self._pid)
             yield
         finally:
-            with contextlib.suppress(OSError):
-                signal.pidfd_send_signal(self._pidfd, signal.SIGCONT)
+            self._pauses.release()
 
     def close(self) -> None:
         self._done.set()

@@ -41,6 +41,7 @@ from grader.sandbox.confine import (
 )
 from grader.sandbox.folder import FolderWatch, live_threads
 from grader.sandbox.oracle import Oracle
+from grader.sandbox.pause import Pauses
 from grader.sandbox.threads import ThreadWatch
 from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteStalled
 from grader.submission import warm_extras
@@ -326,6 +327,7 @@ class Session(Requests):
         self.record = RecordStream(os.fdopen(record_read, "rb"), self.record_key)
         self.folder_watch: FolderWatch | None = None  # started once the child says where its folder is
         self.thread_watch: ThreadWatch | None = None  # started then too
+        self.pauses: Pauses | None = None  # theirs, of the child
         self._reaping = threading.Lock()  # a child started afresh: killed by group only while unreaped
 
     def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
@@ -338,8 +340,9 @@ class Session(Requests):
         self.cgroup = cgroup.create(int(memory_gib * (1 << 30))) if memory_gib else None
         self._settled = False  # the cgroup's limit, set above what Python and torch took when setup is sent
         # Layers the child cannot see for itself (it reports the rest); a forked child reports its namespaces.
+        self.cpu_bounded = bool(self.cgroup and self.cgroup.cpu_bounded)  # (else the thread watch keeps it to one CPU)
         bounds = (*((self.cgroup.layer() if self.cgroup else cgroup.FALLBACK_LAYER,) if memory_gib else ()),
-                  ThreadWatch.LAYER)
+                  ThreadWatch.LAYER, *(() if self.cpu_bounded else (ThreadWatch.CPU_LAYER,)))
         self.outer_layers: tuple[str, ...] = bounds
         self.process: subprocess.Popen[bytes] | ForkedChild
         forked = zygote and self._fork(zygote, (request_read, reply_write, record_write, self.oracle.channel))
@@ -419,9 +422,11 @@ class Session(Requests):
         if self.thread_watch is not None and self.thread_watch.look():
             self._end(Ended("memory", f"ran too many threads during {doing}"))  # (_end says how many)
         if header.get("event") == "confined" and self.folder_watch is None and self.thread_watch is None:
+            self.pauses = Pauses(_runs_the_submission(self.process.pid))  # (shared: one's SIGCONT ended the other's)
             self._watch_folder(header.get("layers"))
             self.thread_watch = ThreadWatch(_runs_the_submission(self.process.pid), self._kill_group,
-                                            self.cgroup.refused_threads if self.cgroup else None)
+                                            self.cgroup.refused_threads if self.cgroup else None, self.cpu_bounded,
+                                            self.pauses)
         return header, payload
 
     def _watch_folder(self, layers: Any) -> None:
@@ -432,7 +437,7 @@ class Session(Requests):
         that the child ended, and _end says why."""
         if not (isinstance(layers, list) and TMPFS_LAYER in layers):
             self.folder_watch = FolderWatch(self.workdir, _runs_the_submission(self.process.pid), FOLDER_MIB << 20,
-                                            self._kill_group)
+                                            self._kill_group, self.pauses)
             self.outer_layers = (*self.outer_layers, DISK_LAYER if self.folder_watch.counts_writes else
                                  DISK_LAYER + "; what it makes the disk write not counted (no access to /proc/PID/io)")
 
@@ -529,6 +534,8 @@ class Session(Requests):
         for watch in (self.folder_watch, self.thread_watch):
             if watch:
                 watch.close()
+        if self.pauses is not None:
+            self.pauses.close()
         if isinstance(self.process, ForkedChild):
             self.process.release()
         remove_folder(self.workdir)

@@ -18,15 +18,23 @@ at a moment that depends on timing.
 
 A child that starts threads as fast as it can (10,000 a second there) gets a few hundred past the
 limit before the next look; each costs the host a pid and a kernel stack until the child is killed.
+
+Where no cpu cgroup bounds the child (cgroup.CPU_QUOTA_US), the watch's thread also keeps it to one
+CPU's time on average, as the quota would: past CPU_BURST_S more than that, it pauses the child
+(SIGSTOP, through a pidfd) until the time has caught up. The kernel shares a CPU between threads,
+not processes: rt165's child spinning 150 threads outside the GIL, with no cgroup at all, took both
+cores of a batch, and a classmate graded beside it timed out (10/10 made 1.77).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 
 from grader.sandbox.cgroup import PIDS
+from grader.sandbox.pause import Pauses
 
 
 class ThreadWatch:
@@ -42,20 +50,31 @@ class ThreadWatch:
     LOOK_EVERY = 8  # replies: two reads at each of a submission's ~250 cost 10 ms of the worker's CPU
 
     LAYER = f"threads counted by the grader ({MAX_THREADS})"
+    CPU_SHARE = 1.0  # CPUs a child may keep busy on average where no cpu cgroup bounds it
+    CPU_BURST_S = 0.2  # of CPU time past that share before it is paused
+    CPU_LAYER = "one CPU at most (paused by the grader past it)"
 
-    def __init__(self, pid: int, stop: Callable[[], None], refused: Callable[[], bool] | None = None) -> None:
+    def __init__(self, pid: int, stop: Callable[[], None], refused: Callable[[], bool] | None = None,
+                 cpu_bounded: bool = True, pauses: Pauses | None = None) -> None:
         """`refused`: whether the kernel has refused the child a thread (its cgroup's pids.max): a
         child that starts threads faster than the looks get past MAX_THREADS meets that first.
         Without it (no cgroup) the watch's own thread looks for a burst too; with it pids.max
-        bounds one, and that thread cost a batch worker 10-20 ms of CPU per submission."""
+        bounds one, and that thread cost a batch worker 10-20 ms of CPU per submission.
+        Without `cpu_bounded` (no cpu cgroup), that thread also keeps the child to CPU_SHARE, pausing
+        it through `pauses` (where another watch pauses it too)."""
         self.exceeded = ""  # why the child was stopped, once it was
         self.allowed = f"{self.MAX_THREADS} threads"
+        self.paused_s = 0.0  # how long it was paused for its CPU time
         self._pid, self._status = pid, f"/proc/{pid}/status"
         self._stop, self._refused = stop, refused or (lambda: False)
         self._replies = 0
         self._done = threading.Event()
-        if refused is None:
-            threading.Thread(target=self._watch, daemon=True).start()
+        self._own = pauses is None and not cpu_bounded
+        self._pauses = None if cpu_bounded else pauses or Pauses(pid)
+        if self._pauses is not None and not self._pauses.possible:
+            self._pauses = None
+        if refused is None or self._pauses is not None:
+            threading.Thread(target=self._watch, args=(refused is None,), daemon=True).start()
 
     # Page tables, which no limit of the process counts (a cgroup charges them to the child): a red
     # team's 64,000 mappings of a page each, 1 GiB apart, held 513 MB of them within 928 MB of address
@@ -63,8 +82,20 @@ class ThreadWatch:
     # child with 500 MB of tensors keeps about 2 MiB.
     MAX_PAGE_TABLES_KIB = 64 << 10
 
-    def _watch(self) -> None:
+    def _watch(self, bursts: bool) -> None:
+        try:
+            self._watching(bursts)
+        finally:
+            if self._own and self._pauses is not None:
+                self._pauses.close()
+
+    def _watching(self, bursts: bool) -> None:
+        started, spent = time.monotonic(), _cpu_s(self._pid)
         while not self._done.wait(self.INTERVAL_S):
+            if self._pauses is not None and spent is not None:
+                self._share(started, spent)
+            if not bursts:
+                continue
             fields = self._fields()
             if self._past(fields[0], self.BURST, at_a_reply=False) is not False:  # (None: it has ended)
                 return
@@ -75,6 +106,21 @@ class ThreadWatch:
                                 "cannot count")
                 self._stop()
                 return
+
+    def _share(self, started: float, spent: float) -> None:
+        """Pause the child while it is past CPU_SHARE since `started` (with `spent` then) by more than
+        CPU_BURST_S, as a cpu cgroup's quota throttles it."""
+        now = _cpu_s(self._pid)
+        if now is None or self._pauses is None:
+            return
+        over = (now - spent) - (time.monotonic() - started) * self.CPU_SHARE - self.CPU_BURST_S
+        if over <= 0 or not self._pauses.hold():  # (not: it has ended)
+            return
+        try:
+            self._done.wait(over / self.CPU_SHARE)
+        finally:
+            self._pauses.release()
+        self.paused_s += over / self.CPU_SHARE
 
     def _fields(self) -> tuple[int | None, ...]:
         """Threads and VmPTE, from a thread that has not exited. A main thread that exits alone
@@ -111,6 +157,19 @@ class ThreadWatch:
 
     def close(self) -> None:
         self._done.set()
+
+
+_TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float | None:
+    """The CPU time all of the process's threads have used (user and system), None once it has ended."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as file:
+            fields = file.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) * _TICK_S
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _tasks(pid: int) -> list[str]:

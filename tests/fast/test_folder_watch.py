@@ -20,6 +20,7 @@ import pytest
 
 from grader.sandbox import folder, session
 from grader.sandbox.folder import MAX_DEPTH, MAX_UNSEEN, FolderWatch, folder_usage
+from grader.sandbox.pause import Pauses
 
 
 @pytest.fixture
@@ -63,7 +64,7 @@ def test_the_child_is_paused_while_it_is_counted(tmp_path: Path):
     try:
         assert mover.stdout is not None and mover.stdout.readline() == b"ready\n"
         watch = FolderWatch.__new__(FolderWatch)  # its pause alone, on this process's thread
-        watch._pid, watch._pidfd = mover.pid, os.pidfd_open(mover.pid)
+        watch._pid, watch._pauses = mover.pid, Pauses(mover.pid)
         seen = []
         for _ in range(40):
             with watch._paused():
@@ -71,7 +72,7 @@ def test_the_child_is_paused_while_it_is_counted(tmp_path: Path):
                 seen.append(folder_usage(tmp_path, 1_000, mover.pid).used)
             assert states == {"T"}, states
             time.sleep(0.005)
-        os.close(watch._pidfd)
+        watch._pauses.close()
         assert min(seen) >= 2 << 20, seen
         time.sleep(0.05)
         assert folder.thread_state(mover.pid, str(mover.pid)) in "RS"  # continued

@@ -130,3 +130,58 @@ def test_page_tables_are_counted_after_the_main_thread_exits_alone():
     finally:
         sparse.kill()
         sparse.wait()
+
+
+SPINS = """
+import hashlib, threading, time
+data = b"x" * (1 << 20)
+def spin():
+    while True:
+        hashlib.sha256(data).digest()  # (outside the GIL)
+for _ in range(4):
+    threading.Thread(target=spin, daemon=True).start()
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_where_no_cpu_cgroup_bounds_it_a_child_is_kept_to_one_cpu_and_a_folder_count_does_not_end_the_pause():
+    """rt165: with no cgroup, 150 threads spinning outside the GIL took both cores, and a classmate
+    graded beside it timed out; the folder watch's SIGCONT after each count ended the CPU pause, so
+    the two pause through one Pauses."""
+    import os
+
+    from grader.sandbox.pause import Pauses
+    from grader.sandbox.threads import _cpu_s
+
+    if len(os.sched_getaffinity(0)) < 2:
+        return  # (one CPU: its share is all of it)
+    spinning = subprocess.Popen([sys.executable, "-c", SPINS], stdout=subprocess.PIPE)
+    assert spinning.stdout is not None and spinning.stdout.readline() == b"ready\n"
+    pauses = Pauses(spinning.pid)
+    try:
+        watch = ThreadWatch(spinning.pid, lambda: None, lambda: False, cpu_bounded=False, pauses=pauses)
+        used, began = _cpu_s(spinning.pid), time.monotonic()
+        deadline = began + 3
+        while time.monotonic() < deadline:  # a folder count's pause, every 40 ms
+            assert pauses.hold()
+            time.sleep(0.002)
+            pauses.release()
+            time.sleep(0.04)
+        now = _cpu_s(spinning.pid)
+        assert used is not None and now is not None
+        rate = (now - used) / (time.monotonic() - began)
+        assert rate < ThreadWatch.CPU_SHARE * 1.25 + ThreadWatch.CPU_BURST_S / 3, rate
+        assert watch.paused_s > 0.5
+        watch.close()
+        time.sleep(0.1)
+        assert pauses.hold()  # (continued: the next hold stops it again, and its release continues it)
+        pauses.release()
+        bounded = ThreadWatch(spinning.pid, lambda: None, lambda: False, cpu_bounded=True)
+        time.sleep(0.5)
+        assert bounded.paused_s == 0.0  # (a cpu cgroup bounds it: no pause)
+        bounded.close()
+    finally:
+        pauses.close()
+        spinning.kill()
+        spinning.wait()
