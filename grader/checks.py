@@ -199,6 +199,12 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
                        "not a module of yours, and grades your file without it.",
                        advice=f"Submit {missing[1]}.py alone (it is the answer), or define {ex.function} in this file "
                               f"and keep in {missing[1]}.py only what it uses.")
+    if load.error.type == "ModuleNotFoundError" and missing and f"{missing[1]}/" in obs.passed_over:
+        # (rt166: a classmate's folder, bob/, imported as a package)
+        return replace(told, cause=f"A file in the folder {missing[1]}/, beside your file, defines {ex.function} "
+                       "itself, so the grader takes the folder for a submission of its own (in a folder of several "
+                       "students' folders, a classmate's), not a package of yours, and grades your file without it.",
+                       advice=f"Define {ex.function} in this file and keep in {missing[1]}/ only what it uses.")
     return told
 
 

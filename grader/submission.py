@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import contextlib
 import filecmp
 import functools
 import hashlib
@@ -98,70 +97,106 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     """The .py files beside `path` that its code imports (`import utils`, `from utils import f`) or
     runs by name (`%run utils.py`, `exec(open("utils.py").read())`), and those theirs do in turn, as
     (name, bytes): `python solution.py` and Jupyter find them there (ux123: a solution.py's `from
-    utils import ...`, utils.py submitted beside it, scored 0 in a batch and on Gradescope). Regular
-    files of that folder alone (no links, no packages), at most MAX_HELPERS, MAX_HELPER_BYTES in all;
-    none that defines `function` itself, which is a submission of its own: a classmate's, in a class
-    folder (rt161: `grade alice.py`, its `from bob import get_derivative`, scored bob's 10/10), whose
-    names go to `passed_over` (for the feedback: rt162 was told to submit beside it what it had)."""
+    utils import ...`, utils.py submitted beside it, scored 0 in a batch and on Gradescope); a package
+    folder's .py files too (_package). Regular files alone (no links), at most MAX_HELPERS,
+    MAX_HELPER_BYTES in all; none that defines `function` itself, which is a submission of its own:
+    a classmate's, in a class folder (rt161: `grade alice.py`, its `from bob import get_derivative`,
+    scored bob's 10/10), nor a package holding one (rt166: bob/, a classmate's folder, imported as a
+    package), whose names go to `passed_over` (for the feedback: rt162 was told to submit beside it
+    what it had)."""
     found: dict[str, bytes] = {}
-    queue, total, looked, read_in_all = [source], 0, 0, 0
+    looking = _Looking()
+    queue, walked = [source], set(_ELSEWHERE)
     companions = companions or None  # (none given is the folder's files, not no files)
-    while queue and len(found) < MAX_HELPERS and looked < MAX_LOOKED_AT:
-        for name, file in _files_of(sorted(_modules_named(queue.pop(0)) - _ELSEWHERE), path.parent, companions):
-            if len(found) >= MAX_HELPERS or looked >= MAX_LOOKED_AT:
-                break
-            if name in found or file == path or refusal(file):
-                continue
-            looked += 1
-            try:
-                with open(os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:
-                    # (a hard link is a name for a file elsewhere, root's own perhaps: what the child may
-                    # read is the student's alone); one that cannot fit is not read
-                    facts = os.fstat(handle.fileno())
-                    if facts.st_nlink != 1 or not stat.S_ISREG(facts.st_mode) or \
-                            total + facts.st_size > MAX_HELPER_BYTES or read_in_all + facts.st_size > MAX_LOOKED_BYTES:
-                        continue
-                    data = handle.read(min(MAX_HELPER_BYTES - total, MAX_LOOKED_BYTES - read_in_all) + 1)
-            except OSError:
-                continue
-            read_in_all += len(data)
-            if total + len(data) > MAX_HELPER_BYTES or read_in_all > MAX_LOOKED_BYTES:
-                continue
-            if function and source_definition(_script(data), function):  # (as definition reads a file)
-                if passed_over is not None and name not in passed_over:
-                    passed_over.append(name)
-                continue
-            found[name] = data
-            total += len(data)
-            queue.append(data)
+    while queue and len(found) < MAX_HELPERS and looking.looked < MAX_LOOKED_AT:
+        dotted = _modules_named(queue.pop(0))
+        wanted = {".".join(name.split(".")[:i]) for name in dotted for i in range(1, name.count(".") + 2)}
+        for module in sorted({name.partition(".")[0] for name in dotted} - walked):
+            walked.add(module)
+            if companions is not None:  # (among classmates' files: the student's own alone)
+                files = [(f"{module}.py", companions[f"{module}.py"])] if f"{module}.py" in companions else []
+            elif os.path.lexists(path.parent / f"{module}.py"):
+                files = [(f"{module}.py", path.parent / f"{module}.py")]
+            else:
+                files = _package(path.parent, module, wanted)
+            taken: list[tuple[str, bytes]] = []
+            for name, file in files:
+                if len(found) + len(taken) >= MAX_HELPERS or looking.looked >= MAX_LOOKED_AT:
+                    break
+                data = looking.read(file, path)
+                if data is None:
+                    continue
+                if function and source_definition(_script(data), function):  # (as definition reads a file)
+                    shown = name if name.endswith(".py") and "/" not in name else f"{module}/"
+                    if passed_over is not None and shown not in passed_over:
+                        passed_over.append(shown)
+                    taken = []  # (a package holding one: none of it)
+                    break
+                taken.append((name, data))
+            for name, data in taken:
+                if looking.total + len(data) <= MAX_HELPER_BYTES:
+                    found[name] = data
+                    looking.total += len(data)
+                    queue.append(data)
     return tuple(sorted(found.items()))
 
 
-def _files_of(modules: list[str], folder: Path, companions: dict[str, Path] | None) -> Iterator[tuple[str, Path]]:
-    """(name as the child's folder has it, file) of each module: `utils.py` in `folder` (or among the
-    student's `companions`, a platform's flat download, by the name they gave it), else a package
-    folder `utils/` there, each of its .py files (`utils/__init__.py`, `utils/calc/core.py`) as
-    Python's import finds them (ux124: a solution.py's `from mylib.deriv import ...`, its mylib/ beside
-    it, scored 0). Never through a link; within PACKAGE_DEPTH folders, none hidden or a cache."""
-    for module in modules:
-        if companions is not None:
-            if f"{module}.py" in companions:  # (among classmates' files: the student's own alone)
-                yield f"{module}.py", companions[f"{module}.py"]
-            continue
-        if os.path.lexists(folder / f"{module}.py"):
-            yield f"{module}.py", folder / f"{module}.py"
-            continue
-        package = folder / module
-        if not package.is_dir() or package.is_symlink():
-            continue
-        for top, folders, names in os.walk(package, followlinks=False):
-            level = len(Path(top).relative_to(folder).parts)
-            folders[:] = sorted(f for f in folders if f.isidentifier() and level < PACKAGE_DEPTH)
-            for file in sorted(n for n in names if n.endswith(".py") and n[:-3].isidentifier()):
-                yield (Path(top) / file).relative_to(folder).as_posix(), Path(top) / file
+class _Looking:
+    """What modules_beside has looked at and taken, bounded: MAX_LOOKED_AT files opened, MAX_LOOKED_BYTES
+    read, MAX_HELPER_BYTES taken (`total`, counted by the caller as it takes them)."""
+
+    def __init__(self) -> None:
+        self.looked = self.read_in_all = self.total = 0
+
+    def read(self, file: Path, submission: Path) -> bytes | None:
+        """The file's bytes, where it is a regular file of one name, not the submission, within the bounds."""
+        if file == submission or refusal(file):
+            return None
+        self.looked += 1
+        try:
+            with open(os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as handle:
+                # (a hard link is a name for a file elsewhere, root's own perhaps: what the child may
+                # read is the student's alone); one that cannot fit is not read
+                facts = os.fstat(handle.fileno())
+                if facts.st_nlink != 1 or not stat.S_ISREG(facts.st_mode) or \
+                        self.total + facts.st_size > MAX_HELPER_BYTES or \
+                        self.read_in_all + facts.st_size > MAX_LOOKED_BYTES:
+                    return None
+                data = handle.read(min(MAX_HELPER_BYTES - self.total, MAX_LOOKED_BYTES - self.read_in_all) + 1)
+        except OSError:
+            return None
+        self.read_in_all += len(data)
+        if self.total + len(data) > MAX_HELPER_BYTES or self.read_in_all > MAX_LOOKED_BYTES:
+            return None
+        return data
+
+
+def _package(folder: Path, module: str, wanted: set[str]) -> list[tuple[str, Path]]:
+    """A package folder `module/` in `folder`: (name as the child's folder has it, file) of each of
+    its .py files (`mylib/__init__.py`, `mylib/calc/deriv.py`), as Python's import finds them (ux124: a
+    solution.py's `from mylib.deriv import ...`, its mylib/ beside it, scored 0); those on the way to
+    a module `wanted` (imported: mylib, mylib.calc, mylib.calc.deriv) first, since MAX_HELPERS may
+    not hold them all (rt166's 16 modules beside the one imported). Never through a link; within
+    PACKAGE_DEPTH folders, none hidden or a cache; none where the folder holds more than
+    PACKAGE_ENTRIES entries within that depth (rt166's 90,300 empty folders took 1.1 s a walk)."""
+    package = folder / module
+    if not package.is_dir() or package.is_symlink():
+        return []
+    files, seen = [], 0
+    for top, folders, names in os.walk(package, followlinks=False):
+        seen += len(folders) + len(names)
+        if seen > PACKAGE_ENTRIES:
+            return []
+        level = len(Path(top).relative_to(folder).parts)
+        folders[:] = sorted(f for f in folders if f.isidentifier() and level < PACKAGE_DEPTH)
+        files += [(Path(top) / n).relative_to(folder).as_posix() for n in names
+                  if n.endswith(".py") and n[:-3].isidentifier()]
+    dotted = lambda name: name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")  # noqa: E731
+    return [(name, folder / name) for name in sorted(files, key=lambda name: (dotted(name) not in wanted, name))]
 
 
 PACKAGE_DEPTH = 3  # folders of a student's package: utils/calc/core.py is two
+PACKAGE_ENTRIES = 1_000  # files and folders of it looked at
 
 
 # Modules a file's import finds where the grader runs it, whatever lies beside it (the standard library,
@@ -177,8 +212,9 @@ _IMPORTED = re.compile(rb"^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)[ \t.]|import[ \t]+(
 
 
 def _modules_named(source: bytes) -> set[str]:
-    """The top-level modules a script imports, and the .py files it names in a string of their own
-    (what %run and exec(open(...)) run); read line by line where it does not parse."""
+    """The modules a script imports (as written: mylib.calc.deriv), and the .py files it names in a
+    string of their own (what %run and exec(open(...)) run); read line by line where it does not
+    parse (top-level names alone then)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -186,9 +222,10 @@ def _modules_named(source: bytes) -> set[str]:
     names: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(alias.name.partition(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.partition(".")[0])
+            # (`from mylib.calc import deriv`: deriv may be a module of the package)
+            names.update([node.module, *(f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*")])
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_ipython_run" and \
                 node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
             # %run's own arguments: its options first (-i, -m MODULE), the file with or without .py
@@ -206,17 +243,26 @@ def _modules_named(source: bytes) -> set[str]:
 
 
 class Budget:
-    """What is left of MAX_PARSED_BYTES for one student's files, spent a file at a time (its size, a
-    notebook's counted as one script's at most: its images are not parsed)."""
+    """What is left of MAX_PARSED_BYTES for one student's files, spent a file at a time by the script
+    parsed (a notebook's code, not its saved plots: rt166's 1 MiB notebook beside its export had
+    been charged for its images, twice, and the two made "keep one")."""
 
     def __init__(self, left: int = MAX_PARSED_BYTES) -> None:
         self.left = left
+        self._granted: set[Path] = set()
 
-    def take(self, path: Path) -> bool:
-        """Whether `path` may still be parsed; what it costs is spent either way."""
-        with contextlib.suppress(OSError):
-            self.left -= min(path.lstat().st_size, MAX_SOURCE_BYTES)
-        return self.left >= 0
+    def take(self, path: Path, size: int) -> bool:
+        """Whether `path`, a script of `size` bytes, may be parsed (again, once it was)."""
+        if path in self._granted:
+            return True
+        if size > self.left:
+            return False
+        self.left -= size
+        self._granted.add(path)
+        return True
+
+    def granted(self, path: Path) -> bool:
+        return path in self._granted
 
 
 def _read(path: Path, scripted: bool = True) -> Submission:
@@ -432,7 +478,7 @@ def _defined_as(path: Path, function: str, budget: Budget) -> str | None:
     scratch.py copied the notebook's def, then rebound the name to cos), within an if or a try too,
     as its syntax tree (neither comments, spacing nor line numbers count); None where there is none.
     Past the budget, a binding like no other file's: two answers, for the TA to see."""
-    if not budget.take(path):
+    if not budget.granted(path):
         return f"(not read: {path})"
     try:
         tree = ast.parse(read(path).source)
@@ -587,18 +633,16 @@ def definition(path: Path, function: str, compiles: bool = False, budget: Budget
     feedback), unless `compiles`; a file too large to read, where it may (read says why). Past the
     `budget`, by its lines alone: a def of it, or the name bound at the line's start (and none where
     it must compile, which only a parse tells)."""
-    parsed = budget is None or budget.take(path)
-    if not parsed and compiles:
-        return NONE
     try:
-        submission = _read(path, scripted=parsed)
+        submission = _read(path, scripted=False)
     except SubmissionError:
         return NONE
     if submission.too_large:
         return NONE if compiles else BOUND
-    if not parsed:
-        return _line_definition(submission.source, function)
-    return source_definition(submission.source, function, compiles)
+    if budget is not None and not budget.take(path, len(submission.source)):
+        return NONE if compiles else _line_definition(submission.source, function)
+    notebook = path.suffix.lower() == ".ipynb"  # (its script, as read: a `.py`'s IPython lines translated here)
+    return source_definition(submission.source if notebook else _script(submission.source), function, compiles)
 
 
 def _line_definition(raw: bytes, function: str) -> int:

@@ -2188,6 +2188,10 @@ def test_a_module_beside_the_file_that_defines_the_function_is_told_why_it_was_n
     assert finding.advice.startswith("Submit impl.py alone")
     plain = checks.check_loads(Observations(load=LoadResult(False, error=error)), sin)
     assert "submitted beside" in plain.cause
+    # (rt166: a classmate's folder imported as a package)
+    folder = ErrorInfo("ModuleNotFoundError", "No module named 'bob'", frames=frames)
+    told = checks.check_loads(Observations(load=LoadResult(False, error=folder), passed_over=("bob/",)), sin)
+    assert "A file in the folder bob/, beside your file, defines get_derivative itself" in told.cause
 
 
 def test_an_empty_file_is_told_it_is_empty(sin):

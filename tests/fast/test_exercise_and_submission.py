@@ -842,8 +842,10 @@ def test_a_students_many_large_files_are_parsed_to_a_bound_and_the_rest_read_by_
         submission.source_definition = real  # type: ignore[assignment]
     assert job.path is None and "all 6 .py files define get_derivative(x)" in job.problem, job.problem
     assert len(calls) == 2  # (the rest by lines)
-    budget = submission.Budget(0)
-    assert budget.take(tmp_path) is False  # (spent: what follows is read by its lines)
+    budget = submission.Budget(10)
+    assert budget.take(tmp_path / "a.py", 8) and not budget.take(tmp_path / "b.py", 8)  # (read by its lines)
+    assert budget.take(tmp_path / "c.py", 2) and budget.take(tmp_path / "a.py", 8)  # (a file granted, again)
+    assert not budget.granted(tmp_path / "b.py")
     lines = tmp_path / "lines.py"
     for text, how in [("def get_derivative(x):\n    return x\n", submission.DEFINED),
                       ("get_derivative: Callable = lambda x: x\n", submission.BOUND),
@@ -852,6 +854,53 @@ def test_a_students_many_large_files_are_parsed_to_a_bound_and_the_rest_read_by_
         lines.write_text(text)
         assert submission.definition(lines, "get_derivative", budget=submission.Budget(0)) == how, text
         assert submission.definition(lines, "get_derivative", compiles=True, budget=submission.Budget(0)) == 0
+
+
+def test_what_is_parsed_is_a_files_script_once_so_a_notebooks_plots_and_data_files_spend_nothing(tmp_path):
+    """rt166: an honest 1 MiB notebook (a saved plot) beside its export was charged for its images,
+    twice, and the two were "keep one"; a solution.txt past two data files of 1.5 MB was not found."""
+    from grader import batch
+
+    honest = "import torch\n\ndef get_derivative(x):\n    return torch.func.vmap(torch.func.grad(torch.sin))(x)\n"
+    carol = tmp_path / "class" / "carol"
+    carol.mkdir(parents=True)
+    plot = {"output_type": "display_data", "data": {"image/png": "A" * (submission.MAX_SOURCE_BYTES + 1000)}}
+    (carol / "hw.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": honest,
+                                                           "outputs": [plot]}], "nbformat": 4}))
+    (carol / "hw.py").write_text(honest)
+    wendy = tmp_path / "class" / "wendy"
+    wendy.mkdir()
+    for name in ("data.csv", "data2.csv"):
+        (wendy / name).write_text("1,2\n" * 400_000)
+    (wendy / "solution.txt").write_text(honest)
+    jobs = {job.student: job for job in batch.discover(tmp_path / "class", None, "get_derivative")}
+    assert jobs["carol"].path == carol / "hw.py", jobs["carol"]
+    assert jobs["wendy"].path == wendy / "solution.txt", jobs["wendy"]
+
+
+def test_a_package_is_taken_whole_what_is_imported_first_or_not_at_all(tmp_path):
+    """rt166: a classmate's folder bob/ imported as a package by `grade alice.py` scored alice bob's
+    10/10; 16 modules beside the one imported left it out; 90,300 empty folders took 1.1 s a walk, at
+    every helper that imported the package."""
+    (tmp_path / "alice.py").write_text("from bob.deriv import d\nimport mylib.calc.deriv\nimport big\n")
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "solution.py").write_text("def get_derivative(x):\n    return x\n")
+    (tmp_path / "bob" / "deriv.py").write_text("def d(x):\n    return x\n")
+    (tmp_path / "mylib" / "calc").mkdir(parents=True)
+    for i in range(submission.MAX_HELPERS):
+        (tmp_path / "mylib" / f"a{i:02d}.py").write_text("A = 1\n")
+    (tmp_path / "mylib" / "__init__.py").write_text("")
+    (tmp_path / "mylib" / "calc" / "deriv.py").write_text("D = 1\n")
+    (tmp_path / "big").mkdir()
+    (tmp_path / "big" / "__init__.py").write_text("")
+    for i in range(submission.PACKAGE_ENTRIES):
+        (tmp_path / "big" / f"f{i}").mkdir()
+    passed_over: list[str] = []
+    found = dict(submission.modules_beside(tmp_path / "alice.py", (tmp_path / "alice.py").read_bytes(),
+                                           "get_derivative", passed_over))
+    assert passed_over == ["bob/"] and not any(name.startswith(("bob/", "big/")) for name in found), found
+    assert len(found) == submission.MAX_HELPERS
+    assert {"mylib/__init__.py", "mylib/calc/deriv.py"} <= set(found), sorted(found)
 
 
 def test_a_students_module_in_a_platforms_flat_download_is_found_by_the_name_they_gave_it(tmp_path):
