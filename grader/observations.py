@@ -69,6 +69,7 @@ class Returned:
     text: str = ""
     error: ErrorInfo | None = None
     held: int = 1  # wrapped: how many tensors its container held (2: x or y beside the gradient)
+    pair: tuple[Returned, Returned] | None = field(default=None, compare=False)  # pair: the two, as sent
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from grader.sandbox.replies import (
     parse_reference,
     parse_returned,
     parse_traced,
+    resolve_pair,
 )
 from grader.sandbox.session import Conversation, SessionEnded
 
@@ -141,7 +142,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     ended, ended_case = None, None
     try:
         run_cases(session, exercise, cases, results, lambda calls: _left(deadline, _case_time(exercise, calls)))
-        plot = run_plot(session, plan.plot_x, _left(deadline, limits.call_timeout_s))
+        plot = run_plot(session, plan.plot_x, _left(deadline, limits.call_timeout_s), exercise.function_values)
     except SessionEnded as end:
         ended, plot = end.ended, None
         ended_case = cases[len(results)] if len(results) < len(cases) else None
@@ -163,7 +164,7 @@ def run_case(session: Conversation, exercise: Exercise, case: grids.GridCase,
     session.send(_case_header(case, secret, case_id), _payload(case))
     try:
         limit = timeout(len(secret))
-        result = session.reply(limit, _calls_words(len(secret), limit, exercise), _parser(case, secret))
+        result = session.reply(limit, _calls_words(len(secret), limit, exercise), _parser(case, secret, exercise))
     finally:
         asked = session.oracle.forget(case_id)
     return replace(result, asked=asked)
@@ -219,8 +220,9 @@ def draw_secret_calls() -> tuple[bool, ...]:
 _random = secrets.SystemRandom()
 
 
-def _parser(case: grids.GridCase, secret: tuple[bool, ...]) -> Callable[[dict[str, Any], bytes], CaseResult]:
-    return lambda reply, payload: parse_case(case, secret, reply, payload)
+def _parser(case: grids.GridCase, secret: tuple[bool, ...],
+            exercise: Exercise) -> Callable[[dict[str, Any], bytes], CaseResult]:
+    return lambda reply, payload: parse_case(case, secret, reply, payload, exercise.function_values)
 
 
 def run_cases(session: Conversation, exercise: Exercise, cases: Sequence[grids.GridCase], results: list[CaseResult],
@@ -246,7 +248,7 @@ def run_cases(session: Conversation, exercise: Exercise, cases: Sequence[grids.G
         done = len(results)
         limit = timeout(len(draws[done]))
         doing = _calls_words(len(draws[done]), limit, exercise)
-        result = session.reply(limit, doing, _parser(cases[done], draws[done]))
+        result = session.reply(limit, doing, _parser(cases[done], draws[done], exercise))
         results.append(replace(result, asked=session.oracle.forget(in_flight.pop(0)[1])))
 
 
@@ -267,10 +269,12 @@ def _size(payload: bytes) -> int:
     return len(payload) + 256  # the JSON header is well under 256 bytes
 
 
-def run_plot(session: Conversation, xs: np.ndarray, timeout: float) -> Returned:
+def run_plot(session: Conversation, xs: np.ndarray, timeout: float,
+             values_of: Callable[[np.ndarray], np.ndarray]) -> Returned:
     header = {"op": "plot", "dtype": "float32", "device": "cpu", "layout": "plain", "shape": list(xs.shape)}
     return session.request(header, xs.astype("<f8").tobytes(), timeout, "a call of your function on the plot's grid",
-                           lambda reply, data: parse_returned(reply.get("first"), reply.get("arrays"), data, xs.size))
+                           lambda reply, data: resolve_pair(parse_returned(reply.get("first"), reply.get("arrays"),
+                                                                           data, xs.size), xs, values_of))
 
 
 def shrink(session: Conversation, observations: Observations, exercise: Exercise, plan: Plan,

@@ -634,22 +634,35 @@ def paired_gradient(torch: Any, out: Any, x: Any) -> Any:
     track, where the other is tracked (y). None otherwise. (By tracking alone, x detached beside a
     gradient taken with create_graph=True was read as the answer, and x beside a gradient when
     neither was tracked was not read at all: rt150.)"""
-    if type(out) not in (tuple, list) or len(out) != 2:
+    if type(out) not in (tuple, list) or len(out) != 2 or not all(isinstance(t, torch.Tensor) for t in out):
         return None
-    if not all(isinstance(t, torch.Tensor) and t.numel() == x.numel() for t in out):
+    sized = [t.numel() == x.numel() for t in out]
+    if sized.count(True) == 1 and out[sized.index(False)].numel() == 1:
+        # beside a value of one number (hn125: sin_cos_norm's `return y, x.grad`, y its scalar): the
+        # one of x's size, unless it is x
+        gradient = out[sized.index(True)]
+        return None if x.numel() and _identical(torch, gradient, x) else gradient  # (an empty x's is x, and empty)
+    if not all(sized):
         return None
-    try:
-        with torch.no_grad():
-            mine = x.detach().to("cpu").reshape(-1)
-            same = [t.dtype == x.dtype and torch.equal(t.detach().to("cpu").reshape(-1), mine) for t in out]
-    except Exception:  # noqa: BLE001 - a subclass whose comparison raises: left to the tracking rule
-        same = [False, False]
+    same = [_identical(torch, t, x) for t in out]
     if same.count(True) == 1:
         return out[same.index(False)]
     if all(same):
         return out[1]  # (both are x: an empty input's pair, or x twice; either is what came back)
     loose = [t for t in out if not t.requires_grad]
     return loose[0] if len(loose) == 1 and not any(same) else None
+
+
+def _identical(torch: Any, t: Any, x: Any) -> bool:
+    """Whether `t` holds x's values exactly, the sign of each zero included (hn125: cos_square's
+    gradient at 0.0 is -0.0, which equals 0.0, and `return y, x.grad` was read as y there)."""
+    try:
+        with torch.no_grad():
+            mine, theirs = x.detach().to("cpu").reshape(-1), t.detach().to("cpu").reshape(-1)
+            return bool(t.dtype == x.dtype and torch.equal(theirs, mine) and
+                        (not mine.is_floating_point() or torch.equal(torch.signbit(theirs), torch.signbit(mine))))
+    except Exception:  # noqa: BLE001 - a subclass whose comparison raises: left to the tracking rule
+        return False
 
 
 def snapshot(torch: Any, out: Any, input_numel: int, arrays: list, x: Any = None) -> dict[str, Any]:
@@ -665,10 +678,19 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list, x: Any = None
         if inner["kind"] == "tensor":
             return {**inner, "kind": "wrapped", "type": type(out).__name__}
         return {"kind": "other", "type": type(out).__name__, "repr": _safe_text(out, 200)}
-    gradient = paired_gradient(torch, out, x) if x is not None else None
+    both_sized = x is not None and type(out) in (tuple, list) and len(out) == 2 and \
+        all(isinstance(t, torch.Tensor) and t.numel() == x.numel() for t in out)
+    if both_sized:
+        # `return x, x.grad` or `return y, x.grad`, both of x's size: both are sent, and the grader, which
+        # knows the function's values and x's, reads the gradient (replies.resolve_pair; here, by one rule
+        # or another, y detached beside x.grad was read only where sin(x) == x: hn125)
+        both = [snapshot(torch, t, input_numel, arrays) for t in out]
+        if all(inner["kind"] == "tensor" for inner in both):
+            return {"kind": "pair", "type": type(out).__name__, "pair": both}
+    gradient = paired_gradient(torch, out, x) if x is not None and not both_sized else None
     if gradient is not None:
-        # `return x, x.grad` or `return y, x.grad`: the gradient of the two is read (ux117's scored 1/10
-        # beside .tolist()'s 9); the canary judges it as any answer.
+        # `return y, x.grad` where y is one number (sin_cos_norm's): the gradient is read (ux117's tuple
+        # scored 1/10 beside .tolist()'s 9); the canary judges it as any answer.
         inner = snapshot(torch, gradient, input_numel, arrays)
         if inner["kind"] == "tensor":
             return {**inner, "kind": "wrapped", "type": type(out).__name__, "held": 2}

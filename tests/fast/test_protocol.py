@@ -252,31 +252,50 @@ def test_a_gradient_in_a_tuple_of_one_is_read_and_anything_else_wrapped_is_refus
 
 
 def test_a_gradient_beside_what_it_was_taken_of_is_read():
-    """ux117: `return x, x.grad` scored 1/10 (a tuple, never read) beside .tolist()'s 9. Of two
-    tensors the size of x, the one autograd does not track is read, where the other is tracked;
-    two of either kind, or other sizes, stay unread."""
+    """ux117: `return x, x.grad` scored 1/10 (a tuple, never read) beside .tolist()'s 9. Two tensors of
+    x's size are both sent, and the grader reads the gradient (resolve_pair): the one that is not the
+    function's values, else not x (hn125: at x = 0 cos(x²)'s gradient -0.0 equals x's 0.0, and y was
+    read), else not tracked; two alike, or other sizes, stay unread. Beside one number (sin_cos_norm's
+    y), the one of x's size is read in the child."""
     import torch
 
     from grader.sandbox.child import snapshot
-    from grader.sandbox.replies import parse_returned
+    from grader.sandbox.replies import parse_returned, resolve_pair
+
+    def read(out, x, values_of):  # as the child sends it and the grader reads it
+        arrays: list = []
+        raw = snapshot(torch, out, x.numel(), arrays, x)
+        specs, offset = [], 0
+        for dtype, shape, data in arrays:
+            specs.append({"dtype": dtype, "shape": list(shape), "offset": offset, "nbytes": len(data)})
+            offset += len(data)
+        payload = b"".join(data for _, _, data in arrays)
+        return raw, resolve_pair(parse_returned(raw, specs, payload, x.numel()), x.detach().double().numpy(), values_of)
 
     x = torch.tensor([0.5, 1.0, 2.0]).requires_grad_(True)
     y = torch.sin(x)
     gradient = torch.cos(x.detach())
     tracked = gradient.clone().requires_grad_(True)  # (create_graph=True's, beside x detached: rt150)
-    for out in ((x, gradient), [gradient, y], (x.detach(), gradient), (x.detach(), tracked), (tracked, x)):
-        arrays: list = []
-        raw = snapshot(torch, out, 3, arrays, x)
-        assert raw["kind"] == "wrapped" and raw["held"] == 2, raw
-        dtype, shape, data = arrays[0]
-        specs = [{"dtype": dtype, "shape": list(shape), "offset": 0, "nbytes": len(data)}]
-        r = parse_returned(raw, specs, data, 3)
-        assert r.held == 2 and np.allclose(r.values, np.cos([0.5, 1.0, 2.0]))
+    for out in ((x, gradient), [gradient, y], (x.detach(), gradient), (x.detach(), tracked), (tracked, x),
+                (y.detach(), gradient), (gradient, y.detach()), (y, tracked)):
+        raw, r = read(out, x, np.sin)
+        assert raw["kind"] == "pair" and r.kind == "wrapped" and r.held == 2, (raw, r)
+        assert np.allclose(r.values, np.cos([0.5, 1.0, 2.0])), out
     empty = torch.zeros(0).requires_grad_(True)  # (an empty input's pair: its two tensors are alike)
-    assert snapshot(torch, (empty, torch.zeros(0)), 0, [], empty)["kind"] == "wrapped"
-    # (y detached beside a create_graph gradient is read as y, by tracking: a known limit, rt150)
-    for out in ((gradient, gradient), (x, gradient[:2]), (x, gradient, gradient)):
+    assert read((empty, torch.zeros(0)), empty, np.sin)[1].kind == "wrapped"
+    assert read((gradient, gradient), x, np.sin)[1].kind == "other"
+    for out in ((x, gradient[:2]), (x, gradient, gradient)):
         assert snapshot(torch, out, 3, [], x)["kind"] == "other", out
+    # hn125: at x = 0.0, cos(x²)'s gradient is -0.0 (or 0.0, as x), beside y = 1.0, tracked
+    zero = torch.tensor([0.0]).requires_grad_(True)
+    for gradient_at_zero in (torch.tensor([-0.0]), torch.tensor([0.0])):
+        r = read((torch.cos(zero * zero), gradient_at_zero), zero, lambda v: np.cos(v * v))[1]
+        assert r.kind == "wrapped" and r.values.tolist() == [0.0], r
+    # sin_cos_norm's y is one number, beside a gradient of x's size: read in the child
+    arrays: list = []
+    raw = snapshot(torch, (torch.sin(x).sum(), gradient), 3, arrays, x)
+    assert raw["kind"] == "wrapped" and raw["held"] == 2
+    assert snapshot(torch, (x, torch.sin(x).sum()), 3, [], x)["kind"] == "other"  # (x beside a number: no gradient)
 
 
 def test_a_list_of_numbers_is_read_as_a_numpy_arrays_numbers_are():

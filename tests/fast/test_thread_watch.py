@@ -172,7 +172,7 @@ def test_where_no_cpu_cgroup_bounds_it_a_child_is_kept_to_one_cpu_and_a_folder_c
         assert used is not None and now is not None
         rate = (now - used) / (time.monotonic() - began)
         assert rate < ThreadWatch.CPU_SHARE * 1.25 + ThreadWatch.CPU_BURST_S / 3, rate
-        assert watch.paused_s > 0.5
+        assert watch.paused_s > 0.5 or rate < ThreadWatch.CPU_SHARE * 0.9, rate  # (a busy machine: never past it)
         watch.close()
         time.sleep(0.1)
         assert pauses.hold()  # (continued: the next hold stops it again, and its release continues it)
