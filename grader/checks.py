@@ -863,6 +863,13 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "gradient per input, in a tuple, even for one input).",
                               "Return the gradient alone: (g,) = torch.autograd.grad(y, x), then return g; or "
                               "return torch.autograd.grad(y, x)[0].")
+    if first.kind == "list" and first.text == "tensors":
+        # (hn125: a loop's [xi.grad ...] was told not to call .tolist(), which it never did)
+        return feedback.Cause("type", f"Your function must return a torch tensor, and it returned a Python "
+                              f"{first.type_name} of one-number tensors (a loop's gradients, one per element of x): "
+                              "their numbers were read.",
+                              "Return one tensor of x's shape: torch.stack(grads).reshape(x.shape); or let one "
+                              "backward pass give every element's at once: y.sum().backward(), then return x.grad.")
     if first.kind in ("number", "ndarray", "list", "other"):
         return feedback.Cause("type", "Your function must return a torch tensor.",
                               "Return x.grad itself (not .numpy(), .item() or .tolist()).")

@@ -739,6 +739,18 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list, x: Any = None
             data = np.ascontiguousarray(data)
             arrays.append(("float64", data.shape, data.tobytes()))
             return {"kind": "list", "type": type(out).__name__, "shape": list(data.shape), "array": len(arrays) - 1}
+    if type(out) in (list, tuple) and 1 < len(out) <= max(16 * input_numel, 1) and \
+            all(type(t) is torch.Tensor and t.numel() == 1 and t.dtype.is_floating_point for t in out):
+        # A loop's one-number gradients (`[xi.grad for xi in ...]`), read as .tolist()'s numbers are (hn125:
+        # 4.53 where .tolist() scored 9); plain tensors alone (a subclass's reading is the submission's code)
+        try:
+            data = np.asarray([float(t.detach().to("cpu").reshape(())) for t in out], dtype=np.float64)
+        except Exception:  # noqa: BLE001 - a tensor whose number cannot be had (a meta tensor)
+            data = None
+        if data is not None:
+            arrays.append(("float64", data.shape, data.tobytes()))
+            return {"kind": "list", "type": type(out).__name__, "shape": list(data.shape), "array": len(arrays) - 1,
+                    "of": "tensors"}
     if isinstance(out, np.ndarray) and out.dtype.kind in "fiub" and out.size <= max(16 * input_numel, 1) and \
             out.ndim <= protocol.MAX_DIMS:
         data = np.ascontiguousarray(out, dtype=np.float64)

@@ -142,6 +142,7 @@ def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = 
         requires_grad=bool(raw.get("requires_grad", False)),
         type_name=container or "",
         held=2 if kind == "wrapped" and raw.get("held") == 2 else 1,
+        text="tensors" if kind == "list" and raw.get("of") == "tensors" else "",  # (one-number tensors, a loop's)
     )
 
 

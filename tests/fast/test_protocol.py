@@ -326,3 +326,11 @@ def test_a_list_of_numbers_is_read_as_a_numpy_arrays_numbers_are():
     specs = [protocol.array_spec(dtype, shape, 0, len(data)) for dtype, shape, data in arrays]
     r = parse_returned(info, specs, arrays[0][2], x.numel())
     assert r.kind == "list" and r.type_name == "list" and r.values.tolist() == x.tolist()
+    # hn125: a loop's one-number gradients, [xi.grad ...], read as .tolist()'s are (4.53 beside .tolist()'s 9)
+    arrays = []
+    info = snapshot(torch, [t.clone() for t in x.reshape(-1)], x.numel(), arrays)
+    specs = [protocol.array_spec(dtype, shape, 0, len(data)) for dtype, shape, data in arrays]
+    r = parse_returned(info, specs, arrays[0][2], x.numel())
+    assert r.kind == "list" and r.text == "tensors" and r.values.tolist() == x.reshape(-1).tolist()
+    sly = [torch.nn.Parameter(t.clone()) for t in x.reshape(-1)]  # (a subclass: not read)
+    assert snapshot(torch, sly, x.numel(), [])["kind"] == "other"
