@@ -88,7 +88,8 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
             observations = probe.shrink(session, observations, exercise, plan, checks.case_predicates(exercise),
                                         checks.SHRINK_LAYOUTS, deadline)
             case, index = backward.trace_input(exercise)
-            observations = probe.trace(session, observations, case, index, exercise.limits.call_timeout_s, deadline)
+            observations = probe.trace(session, observations, case, index, exercise.limits.call_timeout_s, deadline,
+                                       exercise.function_values)
     except Exception as err:  # noqa: BLE001 - the grader's own failure must still produce a result
         failure: Exception | None = err
     else:

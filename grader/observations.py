@@ -170,6 +170,8 @@ class TracedCall:
     more_runs: bool = False
     about: str = ""  # the error it raised, or the type of what it returned
     passes: int = 0  # how many backward passes it ran (the first MAX_TRACED_RUNS are recorded)
+    # pair (as sent; read as a tensor by replies.parse_traced): each one's (value, tracked, is x)
+    pair: tuple[tuple[float | None, bool, bool], ...] = ()
 
 
 @dataclass(frozen=True)

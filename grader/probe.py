@@ -316,7 +316,8 @@ def shrink(session: Conversation, observations: Observations, exercise: Exercise
 
 
 def trace(session: Conversation, observations: Observations, case: grids.GridCase, index: int,
-          timeout: float, deadline: float = math.inf) -> Observations:
+          timeout: float, deadline: float = math.inf,
+          values_of: Callable[[np.ndarray], np.ndarray] | None = None) -> Observations:
     """Record the backward passes of two plain calls on `case`, read at element `index` (the
     sandbox child runs them; see sandbox/trace.py), beside the reference's pass that `collect` got
     before the file loaded. Feedback only: a submission that ends the session here keeps the grade
@@ -331,7 +332,7 @@ def trace(session: Conversation, observations: Observations, case: grids.GridCas
         traced = session.request(header, case.values.astype("<f8").tobytes(), timeout,
                                  "a recorded call of your function",
                                  lambda reply, data: parse_traced(flat, index, case.dtype,
-                                                                  observations.reference_pass, reply, data))
+                                                                  observations.reference_pass, reply, data, values_of))
     except SessionEnded:
         return observations
     return replace(observations, traced=traced)

@@ -447,6 +447,14 @@ class Runner:
             self.recorder.read_saved = True
         if type(out) in (tuple, list) and len(out) == 1 and isinstance(out[0], self.torch.Tensor):
             out = out[0]  # (the pass of a gradient returned in a tuple is drawn as the gradient's: snapshot)
+        elif error is None and type(out) in (tuple, list) and len(out) == 2 and \
+                all(isinstance(t, self.torch.Tensor) and t.numel() == x.numel() for t in out):
+            # Both, for the grader to read as it reads a grid's pair (replies.pair_choice): rt167's by-hand
+            # chain returned beside y was read here by other rules, not at all, and never flagged.
+            pair = [{"value": self.recorder.at(t), "tracked": bool(t.requires_grad),
+                     "is_x": _identical(self.torch, t, x)} for t in out]
+            return {"kind": "pair", "pair": pair, "value": None, "about": type(out).__name__,
+                    "primitive_calls": self.canary.calls(), **passes}
         elif (gradient := paired_gradient(self.torch, out, x)) is not None:
             out = gradient
         kind = "error" if error is not None else "tensor" if isinstance(out, self.torch.Tensor) else "other"

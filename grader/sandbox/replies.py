@@ -8,8 +8,10 @@ string the child sent is made safe once, here (safe_text.py).
 from __future__ import annotations
 
 import collections
+import math
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -146,47 +148,79 @@ def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = 
     )
 
 
-def resolve_pair(returned: Returned, x: np.ndarray, values_of: Callable[[np.ndarray], np.ndarray]) -> Returned:
+def resolve_pair(returned: Returned, x: np.ndarray, values_of: Callable[[np.ndarray], np.ndarray],
+                 choice: int | str | None = "own") -> Returned:
     """Of two tensors of x's size returned together (`return y, x.grad`, `return x, x.grad`), the
-    gradient, read as a tensor returned in a tuple (wrapped, held 2): the one that is not the
-    function's values where the other is, else the one that is not x (the sign of each zero
-    included) where the other is, else the one autograd does not track where the other is tracked;
-    unread otherwise. Decided here, where the function's values and x are known: the child's rules
-    read y where y.detach() stood beside x.grad (hn125: read only where sin(x) == x), and at x = 0,
-    where cos(x²)'s gradient equals x, read y. Any other Returned as it is."""
+    gradient, read as a tensor returned in a tuple (wrapped, held 2), as `choice` says (pair_choice;
+    "own": this call's own); unread where it is None. Any other Returned as it is."""
     if returned.kind != "pair" or returned.pair is None:
         return returned
+    if choice == "own":
+        choice = pair_choice(returned, x, values_of)
+    if not isinstance(choice, int):
+        return Returned("other", type_name=returned.type_name, text="a pair of tensors, neither read as the gradient")
+    chosen = returned.pair[choice]
+    return Returned("wrapped", values=chosen.values, dtype=chosen.dtype, shape=chosen.shape, device=chosen.device,
+                    requires_grad=chosen.requires_grad, type_name=returned.type_name, held=2)
+
+
+def pair_choice(returned: Returned, x: np.ndarray, values_of: Callable[[np.ndarray], np.ndarray]) -> int | None:
+    """Which of a pair is the gradient (None: neither can be told): the one that is not x (the sign of
+    each zero included) and the one that is not the function's values, where the two rules agree or
+    one alone decides, else the one autograd does not track (_decide). Either rule alone misreads: at x = 0,
+    cos(x²)'s gradient equals x (hn125: y was read), and where the gradient is the function's values
+    (sin + cos at 0, or sin at π/4 in float16) `return x, x.grad` read x (rt167). Taken from a plain
+    call and kept for the input's other calls: chosen again under the secret, where the gradient moves
+    off the function's values, the choice followed the secret, and an honest file was "unproven"."""
+    if returned.pair is None or any(r.values is None for r in returned.pair):
+        return None
     both = returned.pair
-    unread = Returned("other", type_name=returned.type_name, text="a pair of tensors, neither read as the gradient")
-    if any(r.values is None for r in both):
-        return unread
-    values = [np.asarray(r.values, dtype=np.float64).reshape(-1) for r in both]
+    values = [np.asarray(r.values).reshape(-1) for r in both]
+    if any(v.dtype.kind not in "fiub" for v in values):
+        return None
+    values = [v.astype(np.float64) for v in values]
     with np.errstate(all="ignore"):
         function = np.broadcast_to(np.asarray(values_of(x), dtype=np.float64).reshape(-1)
                                    if x.size else np.zeros(0), values[0].shape)
         x_flat = np.asarray(x, dtype=np.float64).reshape(-1)
         near = [bool(np.allclose(v, function, rtol=_NEAR[r.dtype or ""], atol=_NEAR[r.dtype or ""], equal_nan=True))
                 for r, v in zip(both, values, strict=True)]
-        same = [bool(np.array_equal(v, x_flat.astype(r.values.dtype).astype(np.float64), equal_nan=True) and
-                     np.array_equal(np.signbit(v), np.signbit(x_flat))) if r.values is not None else False
-                for r, v in zip(both, values, strict=True)]
-    tracked = [r.requires_grad for r in both]
-    for rule in (near, same, tracked):
-        if rule.count(True) == 1:
-            chosen = both[rule.index(False)]
-            return Returned("wrapped", values=chosen.values, dtype=chosen.dtype, shape=chosen.shape,
-                            device=chosen.device, requires_grad=chosen.requires_grad, type_name=returned.type_name,
-                            held=2)
+        same = [bool(np.array_equal(v, x_flat.astype(np.asarray(r.values).dtype).astype(np.float64), equal_nan=True)
+                     and np.array_equal(np.signbit(v), np.signbit(x_flat))) for r, v in zip(both, values, strict=True)]
+    return _decide(same, near, [r.requires_grad for r in both], not np.any(x_flat))
+
+
+def _decide(same: list[bool], near: list[bool], tracked: list[bool], zeros: bool) -> int | None:
+    """pair_choice's rules, on each one's being x, being near the function's values, and being tracked.
+    Where the first two disagree, the function's values decide at an x of zeros, whose gradient may
+    equal x by chance (cos(x²)'s at 0, beside y or y.detach(), the gradient tracked or not), and being
+    x does elsewhere (`return x.detach(), x.grad` where the gradient crosses the function); tracking
+    decides only where neither does (a gradient taken with create_graph=True is tracked too)."""
     if all(same):
-        chosen = both[1]  # (both are x: an empty input's pair, or x twice; either is what came back)
-        return Returned("wrapped", values=chosen.values, dtype=chosen.dtype, shape=chosen.shape, device=chosen.device,
-                        requires_grad=chosen.requires_grad, type_name=returned.type_name, held=2)
-    return unread
+        return 1  # (both are x: an empty input's pair, or x twice; either is what came back)
+    by_x = same.index(False) if same.count(True) == 1 else None
+    by_function = near.index(False) if near.count(True) == 1 else None
+    if by_x is not None and by_function is not None:
+        return by_function if zeros else by_x
+    decided = by_x if by_x is not None else by_function
+    if decided is not None:
+        return decided
+    return tracked.index(False) if tracked.count(True) == 1 else None
 
 
 # How near the function's values a tensor of the pair must be to be them: each dtype's rounding, and more
 # (a gradient is another function: near them only where the two cross)
 _NEAR: dict[str, float] = collections.defaultdict(lambda: 1e-5, {"float16": 2e-3, "bfloat16": 1e-2})
+
+
+def _pairs_read(calls: tuple[Returned, ...], secret: tuple[bool, ...], x: np.ndarray,
+                values_of: Callable[[np.ndarray], np.ndarray] | None) -> tuple[Returned, ...]:
+    """The input's calls, a pair of tensors in each read as the first plain call's pair is
+    (pair_choice), never as the secret would choose; unread without the function's values."""
+    plain = next((call for call, hidden in zip(calls, secret, strict=True) if not hidden and call.kind == "pair"),
+                 None)
+    choice = pair_choice(plain, x, values_of) if plain is not None and values_of is not None else None
+    return tuple(resolve_pair(call, x, values_of or (lambda v: v), choice) for call in calls)
 
 
 def parse_case(case: GridCase, secret: tuple[bool, ...], header: dict[str, Any], payload: bytes,
@@ -205,8 +239,8 @@ def parse_case(case: GridCase, secret: tuple[bool, ...], header: dict[str, Any],
         raise ProtocolError(f"a case reply without its {len(secret)} calls")
     return CaseResult(
         case=case,
-        calls=tuple(resolve_pair(parse_returned(call, specs, payload, case.values.size), case.values, values_of)
-                    if values_of else parse_returned(call, specs, payload, case.values.size) for call in calls),
+        calls=_pairs_read(tuple(parse_returned(call, specs, payload, case.values.size) for call in calls), secret,
+                          case.values, values_of),
         secret=secret,
         input_changed=_flag(header.get("input_changed")),
         requires_grad_changed=_flag(header.get("requires_grad_changed")),
@@ -221,7 +255,8 @@ MAX_TRACED_RUNS = 4  # nor records more passes per call
 
 
 def parse_traced(x: tuple[float, ...], index: int, dtype: str, reference: TracedCall | None,
-                 header: dict[str, Any], _: bytes) -> Traced | None:
+                 header: dict[str, Any], _: bytes,
+                 values_of: Callable[[np.ndarray], np.ndarray] | None = None) -> Traced | None:
     """A trace reply: the submission's two calls, names and numbers only (the reference's pass was
     recorded before the submission loaded). A harness failure around the trace (the student broke
     torch) leaves no trace, not a crash."""
@@ -230,7 +265,28 @@ def parse_traced(x: tuple[float, ...], index: int, dtype: str, reference: Traced
     student = header.get("student")
     if not isinstance(student, list) or len(student) != 2:
         raise ProtocolError("a trace reply without its two calls")
-    return Traced(x, index, dtype, tuple(_traced_call(call) for call in student), reference)
+    calls = tuple(_traced_call(call) for call in student)
+    return Traced(x, index, dtype, tuple(_traced_pair(call, x, index, dtype, values_of) for call in calls), reference)
+
+
+def _traced_pair(call: TracedCall, x: tuple[float, ...], index: int, dtype: str,
+                 values_of: Callable[[np.ndarray], np.ndarray] | None) -> TracedCall:
+    """A traced pair read as the grid's pairs are (pair_choice's rules, at the sample element): a
+    tensor of that value, or what came back unread."""
+    if call.kind != "pair":
+        return call
+    choice = None
+    if values_of is not None and len(call.pair) == 2 and all(v is not None for v, _, _ in call.pair):
+        with np.errstate(all="ignore"):
+            function = np.asarray(values_of(np.array(x, dtype=np.float64)), dtype=np.float64).reshape(-1)
+        at = float(function[index if function.size > index else 0]) if function.size else math.nan
+        near = [bool(np.isclose(v or 0.0, at, rtol=_NEAR[dtype], atol=_NEAR[dtype], equal_nan=True))
+                for v, _, _ in call.pair]
+        choice = _decide([is_x for _, _, is_x in call.pair], near, [tracked for _, tracked, _ in call.pair],
+                         not any(x))
+    if choice is None:
+        return replace(call, kind="other", about="tuple", pair=())
+    return replace(call, kind="tensor", value=call.pair[choice][0], pair=())
 
 
 def parse_reference(header: dict[str, Any], _: bytes) -> TracedCall | None:
@@ -244,8 +300,11 @@ def parse_reference(header: dict[str, Any], _: bytes) -> TracedCall | None:
 
 
 def _traced_call(raw: Any) -> TracedCall:
-    if not isinstance(raw, dict) or raw.get("kind") not in ("tensor", "error", "other"):
+    if not isinstance(raw, dict) or raw.get("kind") not in ("tensor", "error", "other", "pair"):
         raise ProtocolError("a traced call that is not described")
+    pair = raw.get("pair") if raw.get("kind") == "pair" else []
+    if not isinstance(pair, list) or len(pair) > 2 or not all(isinstance(one, dict) for one in pair):
+        raise ProtocolError("a traced pair that is not two described tensors")
     runs = raw.get("runs")
     if not isinstance(runs, list) or len(runs) > MAX_TRACED_RUNS:
         raise ProtocolError("traced passes that are not a short list")
@@ -253,7 +312,9 @@ def _traced_call(raw: Any) -> TracedCall:
     return TracedCall(raw["kind"], _number(raw.get("value")), _int(raw.get("primitive_calls"), 0) or 0, parsed,
                       cut=any(isinstance(run, dict) and run.get("cut") is True for run in runs),
                       more_runs=raw.get("more_runs") is True, about=_line(raw.get("about", ""), 240),
-                      passes=_int(raw.get("passes"), 0) or len(parsed))
+                      passes=_int(raw.get("passes"), 0) or len(parsed),
+                      pair=tuple((_number(one.get("value")), one.get("tracked") is True, one.get("is_x") is True)
+                                 for one in pair))
 
 
 def _traced_run(raw: Any) -> tuple[TracedStep, ...]:

@@ -298,6 +298,41 @@ def test_a_gradient_beside_what_it_was_taken_of_is_read():
     assert snapshot(torch, (x, torch.sin(x).sum()), 3, [], x)["kind"] == "other"  # (x beside a number: no gradient)
 
 
+def test_a_pair_is_read_as_its_plain_call_says_on_every_call_of_the_input():
+    """rt167: where the gradient is the function's values (d/dx (sin + cos) at 0, sin at π/4 in float16),
+    `return x, x.grad` read x on plain calls and the gradient under the secret, which moves it off
+    them: the choice followed the secret, and an honest file was "unproven" at 1/10."""
+    from grader.observations import Returned
+    from grader.sandbox.replies import _pairs_read, pair_choice
+
+    def pair(first, second, tracked=(True, False)):
+        parts = [Returned("tensor", values=np.array(v, dtype=np.float32), dtype="float32", shape=(1,),
+                          requires_grad=t) for v, t in zip((first, second), tracked, strict=True)]
+        return Returned("pair", type_name="tuple", pair=(parts[0], parts[1]))
+
+    x = np.array([0.5])
+    gradient = float(np.float32(np.cos(0.5) - np.sin(0.5)))
+    values_of = lambda v: np.cos(v) - np.sin(v)  # noqa: E731 - (a function whose values are its gradient's at 0.5)
+    calls = (pair([0.5], [gradient]), pair([0.5], [gradient]), pair([0.5], [0.375]))  # (x, x.grad), the third secret
+    read = _pairs_read(calls, (False, False, True), x, values_of)
+    assert [r.kind for r in read] == ["wrapped"] * 3 and [float(r.values[0]) for r in read] == [gradient] * 2 + [0.375]
+    x = np.array([0.0])
+    # (the two rules disagree there: tracking decides; neither decides, nothing is read, on every call)
+    values_of = lambda v: np.sin(v) + np.cos(v)  # noqa: E731
+    assert pair_choice(pair([1.0], [1.0], (False, False)), x, values_of) is None
+    assert [r.kind for r in _pairs_read((pair([1.0], [1.0], (False, False)),) * 2, (False, True), x, values_of)] \
+        == ["other", "other"]
+    # hn125's cos_square at 0: the gradient +0.0 is x, y = 1.0 the function's value, y tracked; and
+    # rt167's `return x.grad, y.detach()` there, neither tracked (x of zeros: the function's values decide)
+    assert pair_choice(pair([1.0], [0.0]), x, lambda v: np.cos(v * v)) == 1
+    assert pair_choice(pair([0.0], [1.0], (False, False)), x, lambda v: np.cos(v * v)) == 0
+    assert pair_choice(pair([0.0], [1.0], (True, False)), x, lambda v: np.cos(v * v)) == 0  # (create_graph's)
+    # `return x.detach(), x.grad` where the gradient crosses the function (sin at π/4): being x decides
+    quarter = np.array([np.float32(np.pi / 4)], dtype=np.float64)
+    crossing = pair(quarter.tolist(), np.cos(quarter).tolist(), (False, False))
+    assert pair_choice(crossing, quarter, np.sin) == 1
+
+
 def test_a_list_of_numbers_is_read_as_a_numpy_arrays_numbers_are():
     """ux115: `return x.grad.tolist()` scored 4.24 where `.numpy()` scored 9: its numbers were never
     read. Lists of Python numbers are now (exactly those types: a float subclass's __float__ is the

@@ -171,8 +171,9 @@ def test_where_no_cpu_cgroup_bounds_it_a_child_is_kept_to_one_cpu_and_a_folder_c
         now = _cpu_s(spinning.pid)
         assert used is not None and now is not None
         rate = (now - used) / (time.monotonic() - began)
-        assert rate < ThreadWatch.CPU_SHARE * 1.25 + ThreadWatch.CPU_BURST_S / 3, rate
-        assert watch.paused_s > 0.5 or rate < ThreadWatch.CPU_SHARE * 0.9, rate  # (a busy machine: never past it)
+        assert rate < ThreadWatch.CPU_SHARE * 1.25 + ThreadWatch.CPU_BURST_S / 3, (rate, watch.paused_s)
+        # (on a busy machine it may never get past its share: then no pause was due)
+        assert watch.paused_s > 0 or rate < ThreadWatch.CPU_SHARE + ThreadWatch.CPU_BURST_S / 3, (rate, watch.paused_s)
         watch.close()
         time.sleep(0.1)
         assert pauses.hold()  # (continued: the next hold stops it again, and its release continues it)
