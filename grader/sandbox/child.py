@@ -457,6 +457,10 @@ class Runner:
                     "primitive_calls": self.canary.calls(), **passes}
         elif (gradient := paired_gradient(self.torch, out, x)) is not None:
             out = gradient
+        elif error is None and (listed := listed_numbers(self.torch, out, x.numel())) is not None:
+            # (read as the grid reads them, snapshot: rt167's chain rule finished by hand, returned as
+            # .tolist(), scored 9 and was never listed)
+            out = self.torch.from_numpy(listed[0])
         kind = "error" if error is not None else "tensor" if isinstance(out, self.torch.Tensor) else "other"
         value = self.recorder.at(out) if kind == "tensor" else None
         about = (f"{type(error).__name__}: {_safe_text(error, 200, use_str=True)}" if error is not None
@@ -619,6 +623,32 @@ def _same(torch: Any, a: Any, b: Any) -> bool:
     return bool(a.shape == b.shape and torch.equal(a, b))
 
 
+def listed_numbers(torch: Any, out: Any, input_numel: int) -> tuple[Any, str] | None:
+    """The numbers of a list or tuple, as a float64 array, and what held them ("": Python numbers,
+    .tolist()'s; "tensors": one-number tensors, a loop's), or None for any other value. .tolist()'s
+    answer is read as a numpy array's is (the contract still fails), where it was never read and such
+    a file scored 4.24 beside a numpy array's 9 (ux115); a loop's one-number gradients (`[xi.grad for
+    xi in ...]`) so too (hn125: 4.53), plain tensors alone (a subclass's reading is the submission's code)."""
+    import numpy as np
+
+    if type(out) not in (list, tuple):
+        return None
+    limit = max(16 * input_numel, 1)
+    if _numbers_only(out, limit):
+        try:
+            data = np.asarray(out, dtype=np.float64)
+        except (ValueError, OverflowError):  # ragged, or an int no float holds
+            return None
+        return (np.ascontiguousarray(data), "") if data.ndim <= protocol.MAX_DIMS else None
+    if 1 < len(out) <= limit and all(type(t) is torch.Tensor and t.numel() == 1 and t.dtype.is_floating_point
+                                     for t in out):
+        try:
+            return np.asarray([float(t.detach().to("cpu").reshape(())) for t in out], dtype=np.float64), "tensors"
+        except Exception:  # noqa: BLE001 - a tensor whose number cannot be had (a meta tensor)
+            return None
+    return None
+
+
 def _numbers_only(out: list | tuple, limit: int) -> bool:
     """Whether `out` is lists or tuples of Python numbers alone (exactly those types: a subclass's
     __float__ is the submission's code), at most `limit` items in all, looked at without recursion."""
@@ -736,29 +766,12 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list, x: Any = None
             # (a red team's 10 ** 400 was told "your function raised GraderHarnessError")
             return {"kind": "other", "type": type(out).__name__, "repr": _safe_text(out, 200)}
         return {"kind": "number", "value": value, "type": type(out).__name__}
-    if type(out) in (list, tuple) and _numbers_only(out, max(16 * input_numel, 1)):
-        # .tolist()'s answer: its numbers are read as a numpy array's are (the contract still fails),
-        # where they were never read and such a file scored 4.24 beside a numpy array's 9 (ux115).
-        try:
-            data = np.asarray(out, dtype=np.float64)
-        except (ValueError, OverflowError):  # ragged, or an int no float holds
-            data = None
-        if data is not None and data.ndim <= protocol.MAX_DIMS:
-            data = np.ascontiguousarray(data)
-            arrays.append(("float64", data.shape, data.tobytes()))
-            return {"kind": "list", "type": type(out).__name__, "shape": list(data.shape), "array": len(arrays) - 1}
-    if type(out) in (list, tuple) and 1 < len(out) <= max(16 * input_numel, 1) and \
-            all(type(t) is torch.Tensor and t.numel() == 1 and t.dtype.is_floating_point for t in out):
-        # A loop's one-number gradients (`[xi.grad for xi in ...]`), read as .tolist()'s numbers are (hn125:
-        # 4.53 where .tolist() scored 9); plain tensors alone (a subclass's reading is the submission's code)
-        try:
-            data = np.asarray([float(t.detach().to("cpu").reshape(())) for t in out], dtype=np.float64)
-        except Exception:  # noqa: BLE001 - a tensor whose number cannot be had (a meta tensor)
-            data = None
-        if data is not None:
-            arrays.append(("float64", data.shape, data.tobytes()))
-            return {"kind": "list", "type": type(out).__name__, "shape": list(data.shape), "array": len(arrays) - 1,
-                    "of": "tensors"}
+    listed = listed_numbers(torch, out, input_numel)
+    if listed is not None:
+        data, of = listed
+        arrays.append(("float64", data.shape, data.tobytes()))
+        return {"kind": "list", "type": type(out).__name__, "shape": list(data.shape), "array": len(arrays) - 1,
+                **({"of": of} if of else {})}
     if isinstance(out, np.ndarray) and out.dtype.kind in "fiub" and out.size <= max(16 * input_numel, 1) and \
             out.ndim <= protocol.MAX_DIMS:
         data = np.ascontiguousarray(out, dtype=np.float64)
