@@ -853,6 +853,11 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "of two: the gradient beside the tensor it was taken of (return x, x.grad or return y, "
                               "x.grad). The gradient's numbers were read.",
                               "Return the gradient alone: return x.grad; plot x and y outside the function.")
+    if first.kind == "wrapped" and first.type_name == "list" and any(
+            r.plain.kind == "list" and r.plain.text == "tensors" for r in (obs.cases if obs is not None else bad)):
+        # (ux125: a loop's list, one tensor for a 0-d x, was told it returned [x.grad])
+        first = next(r.plain for r in (obs.cases if obs is not None else bad)
+                     if r.plain.kind == "list" and r.plain.text == "tensors")
     if first.kind == "wrapped" and first.type_name == "list":  # (ux116's [x.grad] was told of autograd.grad)
         return feedback.Cause("tuple", "Your function must return a torch tensor, and it returned the tensor inside "
                               "a list of one ([x.grad]).", "Return the tensor itself: return x.grad.")

@@ -236,6 +236,16 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _join_unless_interrupted(thread: threading.Thread, grace_s: float = 2.0) -> None:
+    """Wait for `thread`, and `grace_s` at most once Ctrl-C came: raised within importlib's module-lock
+    callback (between its taking the import lock and its try), the KeyboardInterrupt leaves that lock
+    taken by this thread, and the plot's thread, importing matplotlib, waited on it for ever (a check
+    stopped 0.4 s in hung, 1 stop in 24 under load; the suite's Ctrl-C test timed out in CI)."""
+    while thread.is_alive() and not _INTERRUPTED.is_set():
+        thread.join(0.05)
+    thread.join(grace_s)
+
+
 def _interrupted_yet() -> None:
     """KeyboardInterrupt where a Ctrl-C came and was swallowed on its way (see _interrupt)."""
     if _INTERRUPTED.is_set():
@@ -308,7 +318,8 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         # when stopped too: Ctrl-C ended the process while that thread was in matplotlib's C++, which
         # aborted ("terminate called without an active exception", status -6, 2 stops in 9).
         if plotting is not None:
-            plotting.join()
+            _join_unless_interrupted(plotting)
+    _interrupted_yet()
     from grader.report import write_files
 
     result, picture = write_files(outcome, ex, args.out, plot=not args.no_plot)

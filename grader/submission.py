@@ -456,7 +456,9 @@ def _surest(paths: list[Path], function: str) -> list[Path]:
     old/v1/sol.py), a .py before a notebook; [] where none defines it. Those past MAX_PARSED_BYTES
     are read line by line (Budget)."""
     budget = Budget()
-    how = {p: definition(p, function, budget=budget) for p in paths}
+    # (the smallest parsed first: ux125's three data modules of 0.7 MB took the budget, and a notebook
+    # beside its own export, past it, was "keep one")
+    how = {p: definition(p, function, budget=budget) for p in sorted(paths, key=_size)}
     surest = max(how.values(), default=NONE)
     defining = [p for p in paths if how[p] == surest] if surest else []
     shallowest = min((len(p.parts) for p in defining), default=0)
@@ -471,6 +473,13 @@ def _surest(paths: list[Path], function: str) -> list[Path]:
         if any(_defined_as(p, function, budget) not in ours for p in defining if p not in scripts):
             return defining
     return scripts_first(defining)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return 0
 
 
 def _defined_as(path: Path, function: str, budget: Budget) -> str | None:

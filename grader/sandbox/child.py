@@ -640,8 +640,9 @@ def listed_numbers(torch: Any, out: Any, input_numel: int) -> tuple[Any, str] | 
         except (ValueError, OverflowError):  # ragged, or an int no float holds
             return None
         return (np.ascontiguousarray(data), "") if data.ndim <= protocol.MAX_DIMS else None
-    if 1 < len(out) <= limit and all(type(t) is torch.Tensor and t.numel() == 1 and t.dtype.is_floating_point
-                                     for t in out):
+    # (one per element of x, as a loop gives them: ux125's `return x, y, x.grad` of a 0-d x is no loop's)
+    if 1 < len(out) == input_numel and all(type(t) is torch.Tensor and t.numel() == 1 and t.dtype.is_floating_point
+                                           for t in out):
         try:
             return np.asarray([float(t.detach().to("cpu").reshape(())) for t in out], dtype=np.float64), "tensors"
         except Exception:  # noqa: BLE001 - a tensor whose number cannot be had (a meta tensor)
