@@ -873,9 +873,17 @@ def test_what_is_parsed_is_a_files_script_once_so_a_notebooks_plots_and_data_fil
     for name in ("data.csv", "data2.csv"):
         (wendy / name).write_text("1,2\n" * 400_000)
     (wendy / "solution.txt").write_text(honest)
+    lee = tmp_path / "class" / "lee"  # (ux125: data modules parsed first took the budget from the two)
+    lee.mkdir()
+    for i in range(3):  # (the three fill the budget to the byte)
+        head = f"DATA_{i} = 1\n#"
+        (lee / f"data_{i}.py").write_text(head + "x" * (submission.MAX_PARSED_BYTES // 3 - len(head) - 1) + "\n")
+    (lee / "hw.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": honest}], "nbformat": 4}))
+    (lee / "hw.py").write_text(honest)
     jobs = {job.student: job for job in batch.discover(tmp_path / "class", None, "get_derivative")}
     assert jobs["carol"].path == carol / "hw.py", jobs["carol"]
     assert jobs["wendy"].path == wendy / "solution.txt", jobs["wendy"]
+    assert jobs["lee"].path == lee / "hw.py", jobs["lee"]
 
 
 def test_a_package_is_taken_whole_what_is_imported_first_or_not_at_all(tmp_path):

@@ -367,5 +367,7 @@ def test_a_list_of_numbers_is_read_as_a_numpy_arrays_numbers_are():
     specs = [protocol.array_spec(dtype, shape, 0, len(data)) for dtype, shape, data in arrays]
     r = parse_returned(info, specs, arrays[0][2], x.numel())
     assert r.kind == "list" and r.text == "tensors" and r.values.tolist() == x.reshape(-1).tolist()
+    zero = torch.tensor(0.5)  # (ux125: `return x, y, x.grad` of a 0-d x is three tensors, no loop's list)
+    assert snapshot(torch, (zero, torch.sin(zero), torch.cos(zero)), 1, [])["kind"] == "other"
     sly = [torch.nn.Parameter(t.clone()) for t in x.reshape(-1)]  # (a subclass: not read)
     assert snapshot(torch, sly, x.numel(), [])["kind"] == "other"
