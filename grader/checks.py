@@ -848,7 +848,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "torch.autograd.grad, take it out of the tuple: (g,) = torch.autograd.grad(y, x), or "
                               "torch.autograd.grad(y, x)[0].")
     if first.kind == "wrapped" and first.held == 2:
-        # (ux117's `return x, x.grad`: its gradient, the one that is not x, is read; child.paired_gradient)
+        # (ux117's `return x, x.grad`: its gradient, the one that is not x, is read; replies.pair_choice)
         return feedback.Cause("tuple", f"Your function must return a torch tensor, and it returned a {first.type_name} "
                               "of two: the gradient beside the tensor it was taken of (return x, x.grad or return y, "
                               "x.grad). The gradient's numbers were read.",

@@ -447,15 +447,14 @@ class Runner:
             self.recorder.read_saved = True
         if type(out) in (tuple, list) and len(out) == 1 and isinstance(out[0], self.torch.Tensor):
             out = out[0]  # (the pass of a gradient returned in a tuple is drawn as the gradient's: snapshot)
-        elif error is None and type(out) in (tuple, list) and len(out) == 2 and \
-                all(isinstance(t, self.torch.Tensor) and t.numel() == x.numel() for t in out):
+        elif error is None and _pair_of_x_size(self.torch, out, x):
             # Both, for the grader to read as it reads a grid's pair (replies.pair_choice): rt167's by-hand
             # chain returned beside y was read here by other rules, not at all, and never flagged.
             pair = [{"value": self.recorder.at(t), "tracked": bool(t.requires_grad),
                      "is_x": _identical(self.torch, t, x)} for t in out]
             return {"kind": "pair", "pair": pair, "value": None, "about": type(out).__name__,
                     "primitive_calls": self.canary.calls(), **passes}
-        elif (gradient := paired_gradient(self.torch, out, x)) is not None:
+        elif (gradient := gradient_beside_a_number(self.torch, out, x)) is not None:
             out = gradient
         elif error is None and (listed := listed_numbers(self.torch, out, x.numel())) is not None:
             # (read as the grid reads them, snapshot: rt167's chain rule finished by hand, returned as
@@ -667,29 +666,25 @@ def _numbers_only(out: list | tuple, limit: int) -> bool:
     return True
 
 
-def paired_gradient(torch: Any, out: Any, x: Any) -> Any:
-    """Of a tuple or list of two tensors the size of x, the gradient beside what it was taken of:
-    the one that is not x (its values, exactly), where the other is; else the one autograd does not
-    track, where the other is tracked (y). None otherwise. (By tracking alone, x detached beside a
-    gradient taken with create_graph=True was read as the answer, and x beside a gradient when
-    neither was tracked was not read at all: rt150.)"""
+def _pair_of_x_size(torch: Any, out: Any, x: Any) -> bool:
+    """Whether `out` is a tuple or list of two tensors of x's size (`return y, x.grad`, `return x,
+    x.grad`): both are sent, and the grader, which knows the function's values and x's, reads the
+    gradient (replies.pair_choice); here, by one rule or another, y detached beside x.grad was read
+    only where sin(x) == x (hn125)."""
+    return x is not None and type(out) in (tuple, list) and len(out) == 2 and \
+        all(isinstance(t, torch.Tensor) and t.numel() == x.numel() for t in out)
+
+
+def gradient_beside_a_number(torch: Any, out: Any, x: Any) -> Any:
+    """Of a tuple or list of a tensor of x's size beside a value of one number (hn125: sin_cos_norm's
+    `return y, x.grad`, y its scalar), the tensor, unless it is x; None otherwise."""
     if type(out) not in (tuple, list) or len(out) != 2 or not all(isinstance(t, torch.Tensor) for t in out):
         return None
     sized = [t.numel() == x.numel() for t in out]
-    if sized.count(True) == 1 and out[sized.index(False)].numel() == 1:
-        # beside a value of one number (hn125: sin_cos_norm's `return y, x.grad`, y its scalar): the
-        # one of x's size, unless it is x
-        gradient = out[sized.index(True)]
-        return None if x.numel() and _identical(torch, gradient, x) else gradient  # (an empty x's is x, and empty)
-    if not all(sized):
+    if sized.count(True) != 1 or out[sized.index(False)].numel() != 1:
         return None
-    same = [_identical(torch, t, x) for t in out]
-    if same.count(True) == 1:
-        return out[same.index(False)]
-    if all(same):
-        return out[1]  # (both are x: an empty input's pair, or x twice; either is what came back)
-    loose = [t for t in out if not t.requires_grad]
-    return loose[0] if len(loose) == 1 and not any(same) else None
+    gradient = out[sized.index(True)]
+    return None if x.numel() and _identical(torch, gradient, x) else gradient  # (an empty x's is x, and empty)
 
 
 def _identical(torch: Any, t: Any, x: Any) -> bool:
@@ -717,19 +712,14 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list, x: Any = None
         if inner["kind"] == "tensor":
             return {**inner, "kind": "wrapped", "type": type(out).__name__}
         return {"kind": "other", "type": type(out).__name__, "repr": _safe_text(out, 200)}
-    both_sized = x is not None and type(out) in (tuple, list) and len(out) == 2 and \
-        all(isinstance(t, torch.Tensor) and t.numel() == x.numel() for t in out)
-    if both_sized:
-        # `return x, x.grad` or `return y, x.grad`, both of x's size: both are sent, and the grader, which
-        # knows the function's values and x's, reads the gradient (replies.resolve_pair; here, by one rule
-        # or another, y detached beside x.grad was read only where sin(x) == x: hn125)
+    if _pair_of_x_size(torch, out, x):
         both = [snapshot(torch, t, input_numel, arrays) for t in out]
         if all(inner["kind"] == "tensor" for inner in both):
             return {"kind": "pair", "type": type(out).__name__, "pair": both}
-    gradient = paired_gradient(torch, out, x) if x is not None and not both_sized else None
+    gradient = gradient_beside_a_number(torch, out, x) if x is not None else None
     if gradient is not None:
-        # `return y, x.grad` where y is one number (sin_cos_norm's): the gradient is read (ux117's tuple
-        # scored 1/10 beside .tolist()'s 9); the canary judges it as any answer.
+        # the gradient is read (ux117's tuple scored 1/10 beside .tolist()'s 9); the canary judges it
+        # as any answer.
         inner = snapshot(torch, gradient, input_numel, arrays)
         if inner["kind"] == "tensor":
             return {**inner, "kind": "wrapped", "type": type(out).__name__, "held": 2}

@@ -422,22 +422,22 @@ class Session(Requests):
         if self.thread_watch is not None and self.thread_watch.look():
             self._end(Ended("memory", f"ran too many threads during {doing}"))  # (_end says how many)
         if header.get("event") == "confined" and self.folder_watch is None and self.thread_watch is None:
-            self.pauses = Pauses(_runs_the_submission(self.process.pid))  # (shared: one's SIGCONT ended the other's)
-            self._watch_folder(header.get("layers"))
-            self.thread_watch = ThreadWatch(_runs_the_submission(self.process.pid), self._kill_group,
+            runs = _runs_the_submission(self.process.pid)
+            self.pauses = Pauses(runs)  # (shared: one's SIGCONT ended the other's)
+            self._watch_folder(header.get("layers"), runs)
+            self.thread_watch = ThreadWatch(runs, self._kill_group,
                                             self.cgroup.refused_threads if self.cgroup else None, self.cpu_bounded,
                                             self.pauses)
         return header, payload
 
-    def _watch_folder(self, layers: Any) -> None:
+    def _watch_folder(self, layers: Any, runs: int) -> None:
         """Count the child's folder where it is on the host's disk, as its layers say (sent before
         any student code runs, so no submission forges them). Where it is a tmpfs of its own the
         host's view holds only the submission's copy, and the count would only cost: a child holding
         a thousand descriptors made each scan 13 ms. The watch only signals: receive() then learns
         that the child ended, and _end says why."""
         if not (isinstance(layers, list) and TMPFS_LAYER in layers):
-            self.folder_watch = FolderWatch(self.workdir, _runs_the_submission(self.process.pid), FOLDER_MIB << 20,
-                                            self._kill_group, self.pauses)
+            self.folder_watch = FolderWatch(self.workdir, runs, FOLDER_MIB << 20, self._kill_group, self.pauses)
             self.outer_layers = (*self.outer_layers, DISK_LAYER if self.folder_watch.counts_writes else
                                  DISK_LAYER + "; what it makes the disk write not counted (no access to /proc/PID/io)")
 
