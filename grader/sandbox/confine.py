@@ -896,6 +896,12 @@ def seccomp_program() -> bytes | None:
         rules.add_rule(denied, "rt_sigaction", seccomp.Arg(1, seccomp.NE, 0))
         for call in _HOST_STATE:
             _refuse(rules, seccomp.ERRNO(0) if call in _PRETENDED else denied, call)
+        # Nor a file made set-uid or set-gid by the mode it is made with (chmod is pretended, but
+        # open's mode was kept): rt169's child that kept uid 0 made a set-uid program of root's in
+        # its folder, on the host's disk where no tmpfs of its own holds it. (mkdir keeps neither bit.)
+        for name, index in (("open", 2), ("openat", 3), ("creat", 1)):
+            for bit in (stat.S_ISUID, stat.S_ISGID):
+                _refuse(rules, denied, name, seccomp.Arg(index, seccomp.MASKED_EQ, bit, bit))
         for advice in (*_EVICTING, *_QUEUED_READS):  # (madvise itself is the allocators' own)
             rules.add_rule(denied, "madvise", _low32(seccomp, 2, advice))
         # No Landlock rules of the child's own (its own layer is in place before this filter): a
@@ -1095,11 +1101,11 @@ def _low32(seccomp: Any, index: int, value: int) -> Any:
     return seccomp.Arg(index, seccomp.MASKED_EQ, 0xFFFFFFFF, value)
 
 
-def _refuse(rules: Any, action: Any, call: str | int) -> None:
-    """Add a refusal, skipping a system call this architecture or libseccomp does not have (one
-    unknown name must not cost the whole filter)."""
+def _refuse(rules: Any, action: Any, call: str | int, *arguments: Any) -> None:
+    """Add a refusal (where its `arguments` compare so), skipping a system call this architecture or
+    libseccomp does not have (one unknown name must not cost the whole filter)."""
     with contextlib.suppress(OSError, ValueError, RuntimeError):
-        rules.add_rule(action, call)
+        rules.add_rule(action, call, *arguments)
 
 
 _WATCHED = ("socket.", "subprocess.", "os.system", "os.exec", "os.fork", "os.posix_spawn", "os.kill", "os.killpg",

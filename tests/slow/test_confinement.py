@@ -290,7 +290,7 @@ def test_a_child_that_keeps_uid_0_changes_nothing_the_host_keeps(tmp_path, monke
     # A file's mode and times, and locks, are answered as done and nothing is done (the host state
     # below, and no lock to be seen through a second open of the file).
     pretended = {"chmod", "fchmod", "utime", "flock", "posix_lock", "ofd_lock"}
-    assert len(tried) == 49 and {k for k, result in tried.items() if result == "DID"} == pretended, tried
+    assert len(tried) == 51 and {k for k, result in tried.items() if result == "DID"} == pretended, tried
     assert {tried[k] for k in ("seccomp_filter_high_bits", "madvise_pageout_high_bits", "pdeathsig_high_bits")} == {
         "EPERM"}
     assert tried["lock_taken"] == "NONE"
@@ -301,6 +301,7 @@ def test_a_child_that_keeps_uid_0_changes_nothing_the_host_keeps(tmp_path, monke
     assert {tried[k] for k in ioctls} == {"ENOTTY" if "ioctls only" in " ".join(data["sandbox"]["layers"]) else "EPERM"}
     assert {tried[k] for k in ("getxattr", "listxattr", "getxattrat", "listxattrat")} == {"ENOTSUP"}
     assert tried["write_hint"] == "EINVAL"
+    assert tried["create_setuid"] == tried["create_setgid"] == "EPERM"
     assert {tried[k] for k in ("fadvise_dontneed", "readahead", "mincore", "madvise_pageout", "madvise_willneed",
                                "cachestat")} == {"EPERM"}
     assert tried["aio"] == tried["epoll"] == "ENOSYS" and tried["queued_signals"] == "EAGAIN"
