@@ -25,7 +25,14 @@ from grader.formula import names as formula_names
 from grader.grids import PLAIN_LAYOUTS, TRACKED_LAYOUTS, GridCase, round_to
 from grader.observations import CaseResult, Observations, Returned, Traced
 from grader.outcome import Finding
-from grader.submission import MAX_NOTEBOOK_BYTES, MAX_SOURCE_BYTES, NOT_A_NOTEBOOK, TOO_LARGE
+from grader.submission import (
+    MAX_HELPER_BYTES,
+    MAX_HELPERS,
+    MAX_NOTEBOOK_BYTES,
+    MAX_SOURCE_BYTES,
+    NOT_A_NOTEBOOK,
+    TOO_LARGE,
+)
 from grader.verdict import values_of
 
 # ---- per-case facts --------------------------------------------------------------------------------
@@ -205,7 +212,22 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
                        "itself, so the grader takes the folder for a submission of its own (in a folder of several "
                        "students' folders, a classmate's), not a package of yours, and grades your file without it.",
                        advice=f"Define {ex.function} in this file and keep in {missing[1]}/ only what it uses.")
+    dotted = re.fullmatch(r"No module named '([A-Za-z_][\w.]*)'", load.error.message or "")
+    if load.error.type == "ModuleNotFoundError" and dotted and _left_out(dotted[1], obs.left_out):
+        # (a package of 20 modules beside the file was told to submit beside it what was there)
+        shown = ", ".join(obs.left_out[:4]) + (f" and {len(obs.left_out) - 4} more" if len(obs.left_out) > 4 else "")
+        return replace(told, cause=f"The grader takes at most {MAX_HELPERS} of your own modules beside your file, "
+                       f"{MAX_HELPER_BYTES >> 20} MiB in all, and {dotted[1]} was past that: left out were {shown}.",
+                       advice=f"Keep what {ex.function} needs in fewer, smaller modules (or in this file), and "
+                              "import only those.")
     return told
+
+
+def _left_out(module: str, left_out: tuple[str, ...]) -> bool:
+    """Whether the module named (mylib.calc.m5, as Python's error names it) is one of those left out
+    past the bounds (file names as the child's folder has them: mylib/calc/m5.py, utils.py, mylib/)."""
+    path = module.replace(".", "/")
+    return any(name in (f"{path}.py", f"{path}/") or name.startswith(f"{path}/") for name in left_out)
 
 
 # (a notebook told to put code under `if __name__ == "__main__":`, which no cell has: ux111)

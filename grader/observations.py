@@ -208,6 +208,8 @@ class Observations:
     nested: tuple[int, str] | None = None  # the function's def below the top level: its line, what holds it
     # Modules beside the file it imports that were not graded with it, defining the function themselves
     passed_over: tuple[str, ...] = ()
+    # and those past the bounds on what is graded with it (submission.MAX_HELPERS and its bytes)
+    left_out: tuple[str, ...] = ()
     events: tuple[str, ...] = ()  # recorded for review: attempts the sandbox stopped or watched
     traced: Traced | None = None  # the backward passes at one input, beside the reference's
     reference_pass: TracedCall | None = None  # the reference solution's, at the exercise's sample input

@@ -56,6 +56,7 @@ class Submission:
     too_large: bool = False  # larger than the grader reads: `source` is a script that says so when imported
     helpers: tuple[tuple[str, bytes], ...] = ()  # (file name, bytes): the modules of its own beside it it imports
     passed_over: tuple[str, ...] = ()  # modules beside it it imports that define the function themselves
+    left_out: tuple[str, ...] = ()  # modules beside it it imports, past the bounds on helpers (modules_beside)
 
     @property
     def sha256(self) -> str:
@@ -87,13 +88,15 @@ def read(path: Path, helpers: bool = False, function: str = "",
     sub = _read(path)
     if (helpers or companions) and not sub.too_large and sub.path.parent != Path("/"):
         passed_over: list[str] = []
-        found = modules_beside(sub.path, sub.source, function, passed_over, companions)
-        return Submission(sub.path, sub.source, sub.too_large, found, tuple(passed_over))
+        left_out: list[str] = []
+        found = modules_beside(sub.path, sub.source, function, passed_over, companions, left_out)
+        return Submission(sub.path, sub.source, sub.too_large, found, tuple(passed_over), tuple(left_out))
     return sub
 
 
 def modules_beside(path: Path, source: bytes, function: str = "", passed_over: list[str] | None = None,
-                   companions: dict[str, Path] | None = None) -> tuple[tuple[str, bytes], ...]:
+                   companions: dict[str, Path] | None = None,
+                   left_out: list[str] | None = None) -> tuple[tuple[str, bytes], ...]:
     """The .py files beside `path` that its code imports (`import utils`, `from utils import f`) or
     runs by name (`%run utils.py`, `exec(open("utils.py").read())`), and those theirs do in turn, as
     (name, bytes): `python solution.py` and Jupyter find them there (ux123: a solution.py's `from
@@ -103,16 +106,23 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     a classmate's, in a class folder (rt161: `grade alice.py`, its `from bob import get_derivative`,
     scored bob's 10/10), nor a package holding one (rt166: bob/, a classmate's folder, imported as a
     package), whose names go to `passed_over` (for the feedback: rt162 was told to submit beside it
-    what it had)."""
+    what it had); those past the bounds go to `left_out` (for the feedback: a package of 20 modules
+    was told to submit beside its file the package that was there)."""
     found: dict[str, bytes] = {}
     looking = _Looking()
     queue, walked = [source], set(_ELSEWHERE)
     companions = companions or None  # (none given is the folder's files, not no files)
-    while queue and len(found) < MAX_HELPERS and looking.looked < MAX_LOOKED_AT:
+    past = [] if left_out is None else left_out
+    while queue:
+        bounded = len(found) >= MAX_HELPERS or looking.looked >= MAX_LOOKED_AT
         dotted = _modules_named(queue.pop(0))
         wanted = {".".join(name.split(".")[:i]) for name in dotted for i in range(1, name.count(".") + 2)}
         for module in sorted({name.partition(".")[0] for name in dotted} - walked):
             walked.add(module)
+            if bounded:  # (named only, not looked into: what the feedback needs of it)
+                past += [shown for shown in (f"{module}.py", f"{module}/") if (companions or {}).get(shown)
+                         or os.path.lexists(path.parent / shown)][:1]
+                continue
             if companions is not None:  # (among classmates' files: the student's own alone)
                 files = [(f"{module}.py", companions[f"{module}.py"])] if f"{module}.py" in companions else []
             elif os.path.lexists(path.parent / f"{module}.py"):
@@ -120,11 +130,13 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
             else:
                 files = _package(path.parent, module, wanted)
             taken: list[tuple[str, bytes]] = []
-            for name, file in files:
+            for at, (name, file) in enumerate(files):
                 if len(found) + len(taken) >= MAX_HELPERS or looking.looked >= MAX_LOOKED_AT:
+                    past += [name for name, _ in files[at:]]
                     break
                 data = looking.read(file, path)
                 if data is None:
+                    past += [name] if looking.over else []
                     continue
                 if function and source_definition(_script(data), function):  # (as definition reads a file)
                     shown = name if name.endswith(".py") and "/" not in name else f"{module}/"
@@ -138,6 +150,8 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                     found[name] = data
                     looking.total += len(data)
                     queue.append(data)
+                else:
+                    past.append(name)
     return tuple(sorted(found.items()))
 
 
@@ -147,9 +161,11 @@ class _Looking:
 
     def __init__(self) -> None:
         self.looked = self.read_in_all = self.total = 0
+        self.over = False  # whether the last read was refused for the bounds
 
     def read(self, file: Path, submission: Path) -> bytes | None:
         """The file's bytes, where it is a regular file of one name, not the submission, within the bounds."""
+        self.over = False
         if file == submission or refusal(file):
             return None
         self.looked += 1
@@ -158,17 +174,18 @@ class _Looking:
                 # (a hard link is a name for a file elsewhere, root's own perhaps: what the child may
                 # read is the student's alone); one that cannot fit is not read
                 facts = os.fstat(handle.fileno())
-                if facts.st_nlink != 1 or not stat.S_ISREG(facts.st_mode) or \
-                        self.total + facts.st_size > MAX_HELPER_BYTES or \
-                        self.read_in_all + facts.st_size > MAX_LOOKED_BYTES:
+                if facts.st_nlink != 1 or not stat.S_ISREG(facts.st_mode):
+                    return None
+                self.over = self.total + facts.st_size > MAX_HELPER_BYTES or \
+                    self.read_in_all + facts.st_size > MAX_LOOKED_BYTES
+                if self.over:
                     return None
                 data = handle.read(min(MAX_HELPER_BYTES - self.total, MAX_LOOKED_BYTES - self.read_in_all) + 1)
         except OSError:
             return None
         self.read_in_all += len(data)
-        if self.total + len(data) > MAX_HELPER_BYTES or self.read_in_all > MAX_LOOKED_BYTES:
-            return None
-        return data
+        self.over = self.total + len(data) > MAX_HELPER_BYTES or self.read_in_all > MAX_LOOKED_BYTES
+        return None if self.over else data
 
 
 def _package(folder: Path, module: str, wanted: set[str]) -> list[tuple[str, Path]]:

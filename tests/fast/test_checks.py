@@ -2194,6 +2194,21 @@ def test_a_module_beside_the_file_that_defines_the_function_is_told_why_it_was_n
     assert "A file in the folder bob/, beside your file, defines get_derivative itself" in told.cause
 
 
+def test_a_module_left_out_past_the_bounds_on_helpers_is_told_so(sin):
+    """A package of 20 modules beside the file: the import of one past the 16 graded was told to submit
+    beside the file the modules it had submitted."""
+    frames = (Frame(2, "import mylib", "<module>"),)
+    error = ErrorInfo("ModuleNotFoundError", "No module named 'mylib.m5'", frames=frames)
+    left = ("mylib/m5.py", "mylib/m6.py", "mylib/m7.py", "mylib/m8.py", "mylib/m9.py")
+    told = checks.check_loads(Observations(load=LoadResult(False, error=error), left_out=left), sin)
+    assert "at most 16 of your own modules" in told.cause and "mylib.m5 was past that" in told.cause, told.cause
+    assert "mylib/m8.py and 1 more" in told.cause and "fewer, smaller modules" in told.advice
+    # (a module the student never submitted is told what any missing module is)
+    other = ErrorInfo("ModuleNotFoundError", "No module named 'd2l'", frames=frames)
+    plain = checks.check_loads(Observations(load=LoadResult(False, error=other), left_out=left), sin)
+    assert "submitted beside" in plain.cause and "past that" not in plain.cause
+
+
 def test_an_empty_file_is_told_it_is_empty(sin):
     """ux112: an empty file was told that it "does not define get_derivative"."""
     from grader import submission

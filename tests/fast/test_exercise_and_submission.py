@@ -911,6 +911,27 @@ def test_a_package_is_taken_whole_what_is_imported_first_or_not_at_all(tmp_path)
     assert {"mylib/__init__.py", "mylib/calc/deriv.py"} <= set(found), sorted(found)
 
 
+def test_modules_past_the_bounds_are_named_as_left_out(tmp_path):
+    """A package of 20 modules, its __init__ importing each: 16 were graded, and the import of the
+    17th failed with words telling the student to submit beside the file what was there."""
+    (tmp_path / "mylib").mkdir()
+    names = [f"m{i}" for i in range(20)]
+    (tmp_path / "mylib" / "__init__.py").write_text("".join(f"from .{n} import *\n" for n in names))
+    for n in names:
+        (tmp_path / "mylib" / f"{n}.py").write_text(f"import late_{n}\n")
+        (tmp_path / f"late_{n}.py").write_text("X = 1\n")
+    (tmp_path / "solution.py").write_text("import mylib\n")
+    left_out: list[str] = []
+    found = dict(submission.modules_beside(tmp_path / "solution.py", (tmp_path / "solution.py").read_bytes(),
+                                           "get_derivative", None, None, left_out))
+    assert len(found) == submission.MAX_HELPERS and not set(found) & set(left_out)
+    # (the package's files past the count by their names, and the modules they import, named alone)
+    assert {f"mylib/{n}.py" for n in names} == {name for name in [*found, *left_out] if name.startswith("mylib/m")}
+    assert {f"late_{n}.py" for n in names if f"mylib/{n}.py" in found} <= set(left_out), left_out
+    sub = submission.read(tmp_path / "solution.py", helpers=True, function="get_derivative")
+    assert sub.left_out == tuple(left_out) and sub.helpers == tuple(sorted(found.items()))
+
+
 def test_a_students_module_in_a_platforms_flat_download_is_found_by_the_name_they_gave_it(tmp_path):
     """ux124: Canvas's garciamaria_23456_78901_hw.py, importing her mathutils.py, downloaded beside it as
     garciamaria_23456_78902_mathutils.py, scored 0 (no module named mathutils)."""

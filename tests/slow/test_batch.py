@@ -310,6 +310,23 @@ def test_a_students_own_package_beside_the_file_is_graded_with_it(tmp_path):
     assert [h["name"] for h in helpers] == ["mylib/__init__.py", "mylib/calc/deriv.py"]
 
 
+def test_a_package_past_the_bounds_on_helpers_is_told_what_was_left_out(tmp_path):
+    """A package of 20 modules, its __init__ importing each: the import of one past the 16 graded failed,
+    and the student was told to submit beside the file the package that was there."""
+    folder = tmp_path / "class" / "alice"
+    (folder / "mylib").mkdir(parents=True)
+    (folder / "mylib" / "__init__.py").write_text("".join(f"from .m{i} import *\n" for i in range(20)))
+    for i in range(20):
+        (folder / "mylib" / f"m{i}.py").write_text(f"C{i} = {i}\n")
+    (folder / "solution.py").write_text("import mylib\n" + (SUBMISSIONS / "honest_backward.py").read_text())
+    out = tmp_path / "out"
+    assert batch(folder.parent, out, "--no-plot").returncode == 0
+    result = json.loads((out / "alice" / "result.json").read_text())
+    loads = next(c for c in result["checks"] if c["name"] == "loads")["message"]
+    assert result["score"] == 0 and "No module named 'mylib.m5'" in loads, loads
+    assert "at most 16 of your own modules" in loads and "left out were mylib/m5.py" in loads, loads
+
+
 def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_students(tmp_path):
     """ux123: a group of two was one row, "Alice A_1001+Bob B_1002", which no LMS could match."""
     folder = tmp_path / "export"
