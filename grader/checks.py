@@ -871,9 +871,12 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "torch.autograd.grad(y, x)[0].")
     if first.kind == "wrapped" and first.held == 2:
         # (ux117's `return x, x.grad`: its gradient, the one that is not x, is read; replies.pair_choice)
+        # (rt168's `return loss.item(), x.grad`: the number it was taken of, beside it)
+        taken_of = "the number it was taken of (return y.item(), x.grad or return loss, x.grad)" \
+            if first.text in ("a Python number", "a tensor of one number") else \
+            "the tensor it was taken of (return x, x.grad or return y, x.grad)"
         return feedback.Cause("tuple", f"Your function must return a torch tensor, and it returned a {first.type_name} "
-                              "of two: the gradient beside the tensor it was taken of (return x, x.grad or return y, "
-                              "x.grad). The gradient's numbers were read.",
+                              f"of two: the gradient beside {taken_of}. The gradient's numbers were read.",
                               "Return the gradient alone: return x.grad; plot x and y outside the function.")
     if first.kind == "wrapped" and first.type_name == "list" and any(
             r.plain.kind == "list" and r.plain.text == "tensors" for r in (obs.cases if obs is not None else bad)):

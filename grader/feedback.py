@@ -90,8 +90,8 @@ def returned_words(r: Returned) -> str:
     if r.kind == "ndarray":
         return "returned a numpy array"
     if r.kind == "wrapped" and r.held == 2:
-        return (f"returned a {r.type_name} of two tensors: a {r.dtype} tensor of shape {tuple(r.shape or ())}, read "
-                "as your answer, beside x or y")
+        return (f"returned a {r.type_name} of two values: a {r.dtype} tensor of shape {tuple(r.shape or ())}, read "
+                f"as your answer, beside {r.text or 'another value'}")
     if r.kind == "wrapped":
         return f"returned a {r.type_name} holding one {r.dtype} tensor of shape {tuple(r.shape or ())}"
     if r.kind == "list":

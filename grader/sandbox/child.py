@@ -460,6 +460,8 @@ class Runner:
             # (read as the grid reads them, snapshot: rt167's chain rule finished by hand, returned as
             # .tolist(), scored 9 and was never listed)
             out = self.torch.from_numpy(listed[0])
+        elif error is None and (array := array_numbers(out, x.numel())) is not None:
+            out = self.torch.from_numpy(array)  # (so too a `.numpy()` answer: rt168's by-hand chain scored 9, unlisted)
         kind = "error" if error is not None else "tensor" if isinstance(out, self.torch.Tensor) else "other"
         value = self.recorder.at(out) if kind == "tensor" else None
         about = (f"{type(error).__name__}: {_safe_text(error, 200, use_str=True)}" if error is not None
@@ -677,11 +679,16 @@ def _pair_of_x_size(torch: Any, out: Any, x: Any) -> bool:
 
 def gradient_beside_a_number(torch: Any, out: Any, x: Any) -> Any:
     """Of a tuple or list of a tensor of x's size beside a value of one number (hn125: sin_cos_norm's
-    `return y, x.grad`, y its scalar), the tensor, unless it is x; None otherwise."""
-    if type(out) not in (tuple, list) or len(out) != 2 or not all(isinstance(t, torch.Tensor) for t in out):
+    `return y, x.grad`, y its scalar; rt168: `return y.item(), x.grad`, a Python number), the tensor,
+    unless it is x; None otherwise."""
+    if type(out) not in (tuple, list) or len(out) != 2:
         return None
-    sized = [t.numel() == x.numel() for t in out]
-    if sized.count(True) != 1 or out[sized.index(False)].numel() != 1:
+    # (a number's own type alone: a subclass's reading is the submission's code)
+    sized = [isinstance(t, torch.Tensor) and t.numel() == x.numel() for t in out]
+    if sized.count(True) != 1:
+        return None
+    other = out[sized.index(False)]
+    if not (type(other) in (float, int) or (isinstance(other, torch.Tensor) and other.numel() == 1)):
         return None
     gradient = out[sized.index(True)]
     return None if x.numel() and _identical(torch, gradient, x) else gradient  # (an empty x's is x, and empty)
@@ -722,7 +729,8 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list, x: Any = None
         # as any answer.
         inner = snapshot(torch, gradient, input_numel, arrays)
         if inner["kind"] == "tensor":
-            return {**inner, "kind": "wrapped", "type": type(out).__name__, "held": 2}
+            beside = "number" if any(type(t) in (float, int) for t in out) else "one-number tensor"
+            return {**inner, "kind": "wrapped", "type": type(out).__name__, "held": 2, "beside": beside}
     if isinstance(out, torch.Tensor):
         info: dict[str, Any] = {
             "kind": "tensor",
@@ -748,7 +756,6 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list, x: Any = None
             arrays.append((info["dtype"], tuple(t.shape), data))
             info["array"] = len(arrays) - 1
         return info
-    import numpy as np
 
     if isinstance(out, (bool, int, float)):
         try:
@@ -763,12 +770,22 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list, x: Any = None
         arrays.append(("float64", data.shape, data.tobytes()))
         return {"kind": "list", "type": type(out).__name__, "shape": list(data.shape), "array": len(arrays) - 1,
                 **({"of": of} if of else {})}
-    if isinstance(out, np.ndarray) and out.dtype.kind in "fiub" and out.size <= max(16 * input_numel, 1) and \
-            out.ndim <= protocol.MAX_DIMS:
-        data = np.ascontiguousarray(out, dtype=np.float64)
+    data = array_numbers(out, input_numel)
+    if data is not None:
         arrays.append(("float64", data.shape, data.tobytes()))
         return {"kind": "ndarray", "dtype": str(out.dtype), "shape": list(out.shape), "array": len(arrays) - 1}
     return {"kind": "other", "type": type(out).__name__, "repr": _safe_text(out, 200)}
+
+
+def array_numbers(out: Any, input_numel: int) -> Any:
+    """A numpy array's numbers as float64 (a `.numpy()` answer, read as its tensor would be; the contract
+    still fails), or None for any other value."""
+    import numpy as np
+
+    if isinstance(out, np.ndarray) and out.dtype.kind in "fiub" and out.size <= max(16 * input_numel, 1) and \
+            out.ndim <= protocol.MAX_DIMS:
+        return np.ascontiguousarray(out, dtype=np.float64)
+    return None
 
 
 def describe_error(err: BaseException, path: str) -> dict[str, Any]:

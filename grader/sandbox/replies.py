@@ -144,8 +144,14 @@ def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = 
         requires_grad=bool(raw.get("requires_grad", False)),
         type_name=container or "",
         held=2 if kind == "wrapped" and raw.get("held") == 2 else 1,
-        text="tensors" if kind == "list" and raw.get("of") == "tensors" else "",  # (one-number tensors, a loop's)
+        # (one-number tensors, a loop's; what the gradient came beside)
+        text="tensors" if kind == "list" and raw.get("of") == "tensors" else
+        _BESIDE.get(raw.get("beside", ""), "") if kind == "wrapped" and raw.get("held") == 2 else "",
     )
+
+
+# What a gradient returned beside one number came beside, in words (the child's word is only a key here)
+_BESIDE = {"number": "a Python number", "one-number tensor": "a tensor of one number"}
 
 
 def resolve_pair(returned: Returned, x: np.ndarray, values_of: Callable[[np.ndarray], np.ndarray],
@@ -160,8 +166,12 @@ def resolve_pair(returned: Returned, x: np.ndarray, values_of: Callable[[np.ndar
     if not isinstance(choice, int):
         return Returned("other", type_name=returned.type_name, text="a pair of tensors, neither read as the gradient")
     chosen = returned.pair[choice]
+    likeness = _likeness(returned, x, values_of)
+    other = (False, False) if likeness is None else (likeness[0][1 - choice], likeness[1][1 - choice])
+    beside = {(True, True): "a tensor equal both to x and to the function's values there", (True, False): "x itself",
+              (False, True): "the function's values (y)"}.get(other, "another tensor of x's size")
     return Returned("wrapped", values=chosen.values, dtype=chosen.dtype, shape=chosen.shape, device=chosen.device,
-                    requires_grad=chosen.requires_grad, type_name=returned.type_name, held=2)
+                    requires_grad=chosen.requires_grad, type_name=returned.type_name, held=2, text=beside)
 
 
 def pair_choice(returned: Returned, x: np.ndarray, values_of: Callable[[np.ndarray], np.ndarray]) -> int | None:
@@ -172,6 +182,17 @@ def pair_choice(returned: Returned, x: np.ndarray, values_of: Callable[[np.ndarr
     (sin + cos at 0, or sin at π/4 in float16) `return x, x.grad` read x (rt167). Taken from a plain
     call and kept for the input's other calls: chosen again under the secret, where the gradient moves
     off the function's values, the choice followed the secret, and an honest file was "unproven"."""
+    likeness = _likeness(returned, x, values_of)
+    if likeness is None or returned.pair is None:
+        return None
+    same, near = likeness
+    return _decide(same, near, [r.requires_grad for r in returned.pair], not np.any(x))
+
+
+def _likeness(returned: Returned, x: np.ndarray,
+              values_of: Callable[[np.ndarray], np.ndarray]) -> tuple[list[bool], list[bool]] | None:
+    """Of each of a pair: whether it is x (the sign of each zero included), and whether it is near the
+    function's values; None where their numbers cannot be read."""
     if returned.pair is None or any(r.values is None for r in returned.pair):
         return None
     both = returned.pair
@@ -187,7 +208,7 @@ def pair_choice(returned: Returned, x: np.ndarray, values_of: Callable[[np.ndarr
                 for r, v in zip(both, values, strict=True)]
         same = [bool(np.array_equal(v, x_flat.astype(np.asarray(r.values).dtype).astype(np.float64), equal_nan=True)
                      and np.array_equal(np.signbit(v), np.signbit(x_flat))) for r, v in zip(both, values, strict=True)]
-    return _decide(same, near, [r.requires_grad for r in both], not np.any(x_flat))
+    return same, near
 
 
 def _decide(same: list[bool], near: list[bool], tracked: list[bool], zeros: bool) -> int | None:

@@ -291,11 +291,22 @@ def test_a_gradient_beside_what_it_was_taken_of_is_read():
     for gradient_at_zero in (torch.tensor([-0.0]), torch.tensor([0.0])):
         r = read((torch.cos(zero * zero), gradient_at_zero), zero, lambda v: np.cos(v * v))[1]
         assert r.kind == "wrapped" and r.values.tolist() == [0.0], r
-    # sin_cos_norm's y is one number, beside a gradient of x's size: read in the child
-    arrays: list = []
-    raw = snapshot(torch, (torch.sin(x).sum(), gradient), 3, arrays, x)
-    assert raw["kind"] == "wrapped" and raw["held"] == 2
-    assert snapshot(torch, (x, torch.sin(x).sum()), 3, [], x)["kind"] == "other"  # (x beside a number: no gradient)
+    # sin_cos_norm's y is one number, beside a gradient of x's size: read in the child (rt168: or y.item(),
+    # a Python number; a subclass of one is not read, its reading being the submission's code)
+    class Sly(float):
+        pass
+
+    for number, beside in ((torch.sin(x).sum(), "a tensor of one number"), (1.5, "a Python number"),
+                           (2, "a Python number")):
+        raw, r = read((number, gradient), x, np.sin)
+        assert raw["kind"] == "wrapped" and raw["held"] == 2 and r.text == beside, (raw, r)
+        assert np.allclose(r.values, np.cos([0.5, 1.0, 2.0]))
+    for out in ((x, torch.sin(x).sum()), (x, 1.5), (Sly(1.5), gradient), ("1.5", gradient)):
+        assert snapshot(torch, out, 3, [], x)["kind"] == "other", out  # (x beside a number: no gradient)
+    # (what the gradient came beside, for the words: ux117 was told "beside x or y")
+    assert read((x, gradient), x, np.sin)[1].text == "x itself"
+    assert read((y.detach(), gradient), x, np.sin)[1].text == "the function's values (y)"
+    assert read((tracked + 1, gradient), x, np.sin)[1].text == "another tensor of x's size"  # (tracking decides)
 
 
 def test_a_pair_is_read_as_its_plain_call_says_on_every_call_of_the_input():

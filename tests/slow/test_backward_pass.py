@@ -74,10 +74,11 @@ def test_the_pass_names_the_mistake(name: str, path: Path, phrase: str | None) -
 
 
 @pytest.mark.parametrize("path", [RED / "cos_square_chain_by_hand_returned_beside_y.py",
-                                  RED / "cos_square_chain_by_hand_as_tolist.py"], ids=lambda p: p.stem)
+                                  RED / "cos_square_chain_by_hand_as_tolist.py",
+                                  RED / "cos_square_chain_by_hand_as_numpy.py"], ids=lambda p: p.stem)
 def test_a_chain_by_hand_returned_in_a_pair_or_a_list_is_read_as_the_grid_reads_it(path: Path) -> None:
-    """rt167: the recorded call read a pair by the child's old rules and a list not at all, so these
-    scored 9/10 (the contract point alone) and were never listed for the TA."""
+    """rt167: the recorded call read a pair by the child's old rules and a list not at all (rt168: nor a
+    numpy array), so these scored 9/10 (the contract point alone) and were never listed for the TA."""
     outcome = grade_file(path, exercise.load("cos_square"), warm=True)
     assert outcome.backward is not None and outcome.backward.by_hand, outcome.backward
     assert outcome.score == 9.0

@@ -224,10 +224,13 @@ def test_autograd_of_the_wrong_function_is_a_wrong_answer_not_a_suspect(grade_fi
 def test_a_gradient_beside_what_it_was_taken_of_is_read_and_judged(grade_file, sin):
     """ux117: `return x, x.grad` scored 1/10, a tuple never read, beside .tolist()'s 9/10; the
     element autograd does not track is read now, and judged as any answer is."""
-    honest = grade_file(VERDICT / "returns_y_beside_its_gradient.py", sin)
-    assert [f.name for f in honest.findings if not f.passed] == ["contract"] and honest.score == 9.0
-    contract = next(f for f in honest.findings if f.name == "contract")
-    assert "The gradient's numbers were read" in contract.cause
+    # (what it came beside, in words: at x = 0, sin's y is x too)
+    for name, beside in (("returns_y_beside_its_gradient.py", "equal both to x and to the function's values"),
+                         ("returns_the_loss_item_beside_its_gradient.py", "beside a Python number")):  # (rt168)
+        honest = grade_file(VERDICT / name, sin)
+        assert [f.name for f in honest.findings if not f.passed] == ["contract"] and honest.score == 9.0, name
+        contract = next(f for f in honest.findings if f.name == "contract")
+        assert "The gradient's numbers were read" in contract.cause and beside in contract.message, contract.message
     cheat = grade_file(VERDICT / "returns_x_beside_cos.py", sin)
     assert cheat.score == sin.rubric["loads"] and _autograd(cheat).data["unproven"]
 
