@@ -225,6 +225,7 @@ _ELSEWHERE = frozenset(sys.stdlib_module_names) | {
 
 _RUN_BY_NAME = re.compile(r"(?:\./)?([A-Za-z_]\w*)\.py")
 _MODULE_NAME = re.compile(r"(?:\./)?([A-Za-z_]\w*)")
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")  # a module's name as import_module takes it
 _IMPORTED = re.compile(rb"^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)[ \t.]|import[ \t]+([A-Za-z_]\w*))", re.MULTILINE)
 
 
@@ -252,6 +253,12 @@ def _modules_named(source: bytes) -> set[str]:
                          "")
             if (run := _RUN_BY_NAME.fullmatch(named)) or (run := _MODULE_NAME.fullmatch(named)):
                 names.add(run[1])
+        elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant) and \
+                isinstance(node.args[0].value, str) and _DOTTED.fullmatch(node.args[0].value) and \
+                ((isinstance(node.func, ast.Attribute) and node.func.attr == "import_module") or
+                 (isinstance(node.func, ast.Name) and node.func.id in ("import_module", "__import__"))):
+            # (rt168: importlib.import_module("helpers"), which works at home, was never copied)
+            names.add(node.args[0].value)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and len(node.value) < 256:
             run = _RUN_BY_NAME.fullmatch(node.value.strip().split(" ")[0])
             if run:

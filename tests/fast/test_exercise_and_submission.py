@@ -724,6 +724,10 @@ def test_the_modules_of_a_students_own_beside_the_file_come_with_it(tmp_path):
     # (%run's options and a file named without .py: rt161)
     script = b"_ipython_run('-i utils.py', globals())\n_ipython_run('helpers', globals())\n"
     assert submission._modules_named(script) == {"utils", "helpers"}
+    # (rt168: importlib.import_module("helpers"), which works at home, was never copied; names only)
+    script = (b"import importlib\nh = importlib.import_module('helpers')\nc = __import__('mylib.calc')\n"
+              b"d = import_module(name)\ne = importlib.import_module('../up')\n")
+    assert submission._modules_named(script) == {"importlib", "helpers", "mylib.calc"}
 
 
 def test_a_gradebook_a_ta_corrected_by_hand_is_kept_aside_not_overwritten(tmp_path, sin):
