@@ -212,6 +212,16 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
                        "itself, so the grader takes the folder for a submission of its own (in a folder of several "
                        "students' folders, a classmate's), not a package of yours, and grades your file without it.",
                        advice=f"Define {ex.function} in this file and keep in {missing[1]}/ only what it uses.")
+    named = re.match(r"(?:cannot import name '\w+' from|No module named|module) '([A-Za-z_]\w*)[.']",
+                     load.error.message or "")
+    mine = next((name for name in obs.shadowed if named and name in (f"{named[1]}.py", f"{named[1]}/")), None)
+    if load.error.type in ("ImportError", "ModuleNotFoundError", "AttributeError") and mine:
+        # (rt168's code.py beside its solution: "cannot import name 'f' from 'code'", Python's own code.py)
+        module = mine.removesuffix(".py").removesuffix("/")
+        return replace(told, cause=f"Your {mine} has the name of a module the grader already has (Python's own "
+                       f"{module}, or a package such as torch), and the import finds that one, not yours (at home it "
+                       "may find yours, where nothing imported the other first).",
+                       advice=f"Rename your {mine} (my_{mine}, say) and import it by its new name.")
     dotted = re.fullmatch(r"No module named '([A-Za-z_][\w.]*)'", load.error.message or "")
     if load.error.type == "ModuleNotFoundError" and dotted and _left_out(dotted[1], obs.left_out):
         # (a package of 20 modules beside the file was told to submit beside it what was there)

@@ -118,7 +118,7 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
                            # (looked for only where the function is missing: a walk of the whole tree)
                            nested=submission.nested_definition(sub.source, exercise.function)
                            if observations.load.missing == "missing" else None, passed_over=sub.passed_over,
-                           left_out=sub.left_out)
+                           left_out=sub.left_out, shadowed=sub.shadowed)
     # The checks judge whatever came back: a submission's numbers near float64's ends overflow
     # their arithmetic on purpose (inf and NaN then fail the comparisons), not worth a warning.
     try:

@@ -210,6 +210,8 @@ class Observations:
     passed_over: tuple[str, ...] = ()
     # and those past the bounds on what is graded with it (submission.MAX_HELPERS and its bytes)
     left_out: tuple[str, ...] = ()
+    # and those named like a module the grader has (the standard library's, torch...), never theirs there
+    shadowed: tuple[str, ...] = ()
     events: tuple[str, ...] = ()  # recorded for review: attempts the sandbox stopped or watched
     traced: Traced | None = None  # the backward passes at one input, beside the reference's
     reference_pass: TracedCall | None = None  # the reference solution's, at the exercise's sample input

@@ -57,6 +57,7 @@ class Submission:
     helpers: tuple[tuple[str, bytes], ...] = ()  # (file name, bytes): the modules of its own beside it it imports
     passed_over: tuple[str, ...] = ()  # modules beside it it imports that define the function themselves
     left_out: tuple[str, ...] = ()  # modules beside it it imports, past the bounds on helpers (modules_beside)
+    shadowed: tuple[str, ...] = ()  # modules beside it it imports, named like one the grader has (_ELSEWHERE)
 
     @property
     def sha256(self) -> str:
@@ -89,14 +90,16 @@ def read(path: Path, helpers: bool = False, function: str = "",
     if (helpers or companions) and not sub.too_large and sub.path.parent != Path("/"):
         passed_over: list[str] = []
         left_out: list[str] = []
-        found = modules_beside(sub.path, sub.source, function, passed_over, companions, left_out)
-        return Submission(sub.path, sub.source, sub.too_large, found, tuple(passed_over), tuple(left_out))
+        shadowed: list[str] = []
+        found = modules_beside(sub.path, sub.source, function, passed_over, companions, left_out, shadowed)
+        return Submission(sub.path, sub.source, sub.too_large, found, tuple(passed_over), tuple(left_out),
+                          tuple(shadowed))
     return sub
 
 
 def modules_beside(path: Path, source: bytes, function: str = "", passed_over: list[str] | None = None,
-                   companions: dict[str, Path] | None = None,
-                   left_out: list[str] | None = None) -> tuple[tuple[str, bytes], ...]:
+                   companions: dict[str, Path] | None = None, left_out: list[str] | None = None,
+                   shadowed: list[str] | None = None) -> tuple[tuple[str, bytes], ...]:
     """The .py files beside `path` that its code imports (`import utils`, `from utils import f`) or
     runs by name (`%run utils.py`, `exec(open("utils.py").read())`), and those theirs do in turn, as
     (name, bytes): `python solution.py` and Jupyter find them there (ux123: a solution.py's `from
@@ -107,7 +110,8 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     scored bob's 10/10), nor a package holding one (rt166: bob/, a classmate's folder, imported as a
     package), whose names go to `passed_over` (for the feedback: rt162 was told to submit beside it
     what it had); those past the bounds go to `left_out` (for the feedback: a package of 20 modules
-    was told to submit beside its file the package that was there)."""
+    was told to submit beside its file the package that was there), and those named like a module
+    the grader has (_ELSEWHERE) to `shadowed` (rt168's code.py: "cannot import name 'f' from 'code'")."""
     found: dict[str, bytes] = {}
     looking = _Looking()
     queue, walked = [source], set(_ELSEWHERE)
@@ -117,6 +121,13 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
         bounded = len(found) >= MAX_HELPERS or looking.looked >= MAX_LOOKED_AT
         dotted = _modules_named(queue.pop(0))
         wanted = {".".join(name.split(".")[:i]) for name in dotted for i in range(1, name.count(".") + 2)}
+        for module in sorted({name.partition(".")[0] for name in dotted} & _ELSEWHERE):
+            if companions is not None:
+                beside = [f"{module}.py"] if f"{module}.py" in companions else []
+            else:
+                beside = [shown for shown in (f"{module}.py", f"{module}/") if os.path.lexists(path.parent / shown)][:1]
+            if shadowed is not None and beside and beside[0] not in shadowed:
+                shadowed.append(beside[0])
         for module in sorted({name.partition(".")[0] for name in dotted} - walked):
             walked.add(module)
             if bounded:  # (named only, not looked into: what the feedback needs of it)

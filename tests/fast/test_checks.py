@@ -2209,6 +2209,22 @@ def test_a_module_left_out_past_the_bounds_on_helpers_is_told_so(sin):
     assert "submitted beside" in plain.cause and "past that" not in plain.cause
 
 
+def test_a_module_named_like_one_the_grader_has_is_told_to_be_renamed(sin):
+    """rt168: code.py beside the file, `from code import f`, found Python's own code module; the student
+    was told to submit beside the file the module that was there."""
+    frames = (Frame(2, "from code import f", "<module>"),)
+    for kind, message in (("ImportError", "cannot import name 'f' from 'code' (/usr/lib/python3.11/code.py)"),
+                          ("AttributeError", "module 'code' has no attribute 'f'"),
+                          ("ModuleNotFoundError", "No module named 'code.helpers'; 'code' is not a package")):
+        error = ErrorInfo(kind, message, frames=frames)
+        told = checks.check_loads(Observations(load=LoadResult(False, error=error), shadowed=("code.py",)), sin)
+        assert "Your code.py has the name of a module the grader already has" in told.cause, (message, told.cause)
+        assert "Rename your code.py" in told.advice
+    other = ErrorInfo("ImportError", "cannot import name 'f' from 'json' (/usr/lib/python3.11/json/__init__.py)")
+    plain = checks.check_loads(Observations(load=LoadResult(False, error=other), shadowed=("code.py",)), sin)
+    assert "Rename" not in plain.advice
+
+
 def test_an_empty_file_is_told_it_is_empty(sin):
     """ux112: an empty file was told that it "does not define get_derivative"."""
     from grader import submission

@@ -936,6 +936,16 @@ def test_modules_past_the_bounds_are_named_as_left_out(tmp_path):
     assert sub.left_out == tuple(left_out) and sub.helpers == tuple(sorted(found.items()))
 
 
+def test_a_module_named_like_one_the_grader_has_is_named_as_shadowed(tmp_path):
+    """rt168: the student's code.py beside the file, `from code import f`: Python's own code module was
+    imported, and the student was told to submit beside the file the module that was there."""
+    (tmp_path / "code.py").write_text("def f(x):\n    return x\n")
+    (tmp_path / "torch").mkdir()
+    (tmp_path / "solution.py").write_text("from code import f\nimport torch.nn\nimport json\n")
+    sub = submission.read(tmp_path / "solution.py", helpers=True, function="get_derivative")
+    assert sub.helpers == () and sub.shadowed == ("code.py", "torch/")
+
+
 def test_a_students_module_in_a_platforms_flat_download_is_found_by_the_name_they_gave_it(tmp_path):
     """ux124: Canvas's garciamaria_23456_78901_hw.py, importing her mathutils.py, downloaded beside it as
     garciamaria_23456_78902_mathutils.py, scored 0 (no module named mathutils)."""

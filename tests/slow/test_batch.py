@@ -327,6 +327,21 @@ def test_a_package_past_the_bounds_on_helpers_is_told_what_was_left_out(tmp_path
     assert "at most 16 of your own modules" in loads and "left out were mylib/m5.py" in loads, loads
 
 
+def test_a_module_named_like_pythons_own_is_told_to_be_renamed(tmp_path):
+    """rt168: the student's code.py beside the file, `from code import f`: 0/10 (Python's own code module
+    was imported) with words telling the student to submit beside the file the module that was there."""
+    folder = tmp_path / "class" / "alice"
+    folder.mkdir(parents=True)
+    (folder / "code.py").write_text("import torch\n\n\ndef f(x):\n    return torch.sin(x)\n")
+    (folder / "solution.py").write_text("from code import f\n" + (SUBMISSIONS / "honest_backward.py").read_text())
+    out = tmp_path / "out"
+    assert batch(folder.parent, out, "--no-plot").returncode == 0
+    result = json.loads((out / "alice" / "result.json").read_text())
+    loads = next(c for c in result["checks"] if c["name"] == "loads")["message"]
+    assert result["score"] == 0 and "cannot import name 'f' from 'code'" in loads, loads
+    assert "Your code.py has the name of a module the grader already has" in loads and "Rename your code.py" in loads
+
+
 def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_students(tmp_path):
     """ux123: a group of two was one row, "Alice A_1001+Bob B_1002", which no LMS could match."""
     folder = tmp_path / "export"
