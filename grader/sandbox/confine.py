@@ -1132,6 +1132,25 @@ def record_mac(data: bytes, key: bytes) -> bytes:
     return hashlib.blake2b(data, key=key, digest_size=8).hexdigest().encode()
 
 
+def _logging_frame_read() -> tuple[types.CodeType, int] | None:
+    """logging's findCaller and the line of its `currentframe()`, the frame that read returns, taken
+    before the submission runs (torch imports logging). Its walk up the callers reads names and lines
+    only, and hands no frame out. A submission that rebinds logging.currentframe is handed findCaller's
+    frame at that line unrecorded: the record is the TA's evidence, and the canary's frames stay refused
+    on every read (a check that logging still holds its own function would look it up in a dictionary
+    the submission may fill with keys of its own, whose __eq__ would then run inside the hook)."""
+    import dis
+
+    logging = sys.modules.get("logging")
+    try:
+        code = logging.Logger.findCaller.__code__  # type: ignore[union-attr]
+        line = next(i.positions.lineno for i in dis.get_instructions(code)
+                    if i.opname == "LOAD_GLOBAL" and i.argval == "currentframe" and i.positions is not None)
+    except (AttributeError, StopIteration, TypeError):
+        return None
+    return (code, line) if isinstance(code, types.CodeType) and isinstance(line, int) else None
+
+
 def _auditor(workdir: Path, record_fd: int, key: bytes,
              secret_globals: dict[str, Any] | None = None) -> Callable[[str, tuple[Any, ...]], None]:
     """Record, for a TA, attempts that the layers above stop or that could reach the grader's
@@ -1163,6 +1182,10 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     readlink, bad_value, to_range = os.readlink, ValueError, range  # (posix's own, bound now)
     fetching = threading.local()  # set while the hook itself reads the frame asked for
     holders, get_attribute = SECRET_HOLDERS, getattr
+    logging_read = _logging_frame_read()
+    # An import's module code runs below this frame of importlib's (_call_with_frames_removed)
+    bootstrap = sys.modules.get("_frozen_importlib")
+    importing = get_attribute(get_attribute(bootstrap, "_call_with_frames_removed", None), "__code__", None)
     # Builtins and this module's globals too: a submission may rebind builtins.str or isinstance, or
     # put an int of its own as _MAX_EVENTS, whose comparison would then run its code in here (where
     # the canary's functions may be the caller: the hook runs for their own audit event).
@@ -1276,6 +1299,13 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
         # below them (a __del__, a collection another thread turned on) or hold a traceback through
         # them (a refusal raised here).
         resumable, asked = False, how == "sys._getframe"  # (only that read's chain is weighed: see below)
+        # (logging's own read, its findCaller's `currentframe()`, not the submission's: hn126's logging
+        # inside a generator of its own was listed for the TA, "read a frame (sys._getframe)")
+        asked = asked and not (logging_read is not None and get_attribute(frame, "f_code", None) is logging_read[0]
+                               and get_attribute(frame, "f_lineno", None) == logging_read[1])
+        # (nor a library's module code imported there: hn126's first backward(gradient) inside its generator
+        # imported sympy, whose TypeVars read frames (typing's). A frame of the submission's folder counts.)
+        imported = True  # (every frame from the one read up to the import outside the submission's folder)
         while frame is not None:
             # (one attribute and a comparison or two a frame: a recursion's thousand callers are walked
             # for each of its traceback's entries the harness reads)
@@ -1293,8 +1323,11 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
             if asked and not resumable:  # (not on a traceback's reads)
                 code = get_attribute(frame, "f_code", None)
                 flags, where = get_attribute(code, "co_flags", 0), get_attribute(code, "co_filename", "")
-                resumable = (kind_of(flags) is int_of and flags & resumes != 0 and kind_of(where) is text_of
-                             and where.startswith(root_slash))
+                mine = kind_of(where) is text_of and where.startswith(root_slash)
+                imported = imported and not mine
+                # (read by the library within an import that the submission's generator made)
+                asked = not (code is importing and imported)
+                resumable = asked and kind_of(flags) is int_of and flags & resumes != 0 and mine
             frame = get_attribute(frame, "f_back", None)
         if resumable:
             # Checked now, the chain changes each time a generator or coroutine in it resumes: a red

@@ -274,6 +274,22 @@ def test_no_code_of_the_file_runs_below_the_formula(route, grade_file, sin, tmp_
         outcome.sandbox_events
 
 
+def test_logging_and_a_librarys_import_inside_a_generator_are_no_frame_read_of_the_files(grade_file, sin, tmp_path):
+    """hn126: logging's own frame read, and a library's module code imported inside the file's generator,
+    were recorded as the file's and listed for the TA; a frame read by the file's own module code imported
+    there is still recorded."""
+    honest = grade_file(VERDICT / "logs_inside_its_generator.py", sin)
+    assert honest.score == sin.max_score and not [e for e in honest.sandbox_events if is_secret_route(e)], \
+        honest.sandbox_events
+    (tmp_path / "peek.py").write_text("import sys\n\nFRAME = sys._getframe(0)\n")
+    student = tmp_path / "solution.py"
+    student.write_text((VERDICT / "logs_inside_its_generator.py").read_text().replace(
+        '        yield t.grad', '        __import__("peek")\n        yield t.grad'))
+    peeking = grade_file(student, sin)
+    assert "read a frame (sys._getframe) with a generator or coroutine of the file's among its callers" in \
+        peeking.sandbox_events, peeking.sandbox_events
+
+
 def test_asyncio_and_faulthandler_are_honest_code(grade_file, sin):
     outcome = grade_file(VERDICT / "honest_asyncio.py", sin)
     assert outcome.score == sin.max_score, [f.message for f in outcome.findings if not f.passed]
