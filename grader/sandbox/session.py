@@ -495,6 +495,14 @@ class Session(Requests):
         elif ended.reason in ("crash", "exit") and self.cgroup and self.cgroup.out_of_memory():
             ended = Ended("memory", f"was stopped for using more memory than the {self.memory_gib:g} GiB it may use "
                           "(memory held in files, memfd or shared memory counts too)", ended.returncode)
+        elif ended.reason == "timeout" and self.memory_gib and \
+                (peak := _peak_memory(_runs_the_submission(self.process.pid))) >= PEAK_SHARE * self.memory_gib * 2**30:
+            # (ux126: a list of 100 MB arrays grown in a loop took 10 s to reach the limit, where each page
+            # the kernel hands out is slow, and raised MemoryError past the case's time: "a loop that never
+            # ends", with no word of memory)
+            ended = Ended("memory", f"{ended.detail}, after using {peak / 2**30:.1f} GiB of "
+                          f"memory, nearly all of the {self.memory_gib:g} GiB it may use (filling memory is slow)",
+                          ended.returncode)
         self.ended = ended
         self.kill()
         raise SessionEnded(ended)
@@ -616,6 +624,19 @@ def remove_folder(folder: Path) -> None:
     if os.path.lexists(folder) and rm:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             subprocess.run([rm, "-rf", "--one-file-system", "--", str(folder)], capture_output=True, timeout=600)
+
+
+# Of the memory a child may use, what its peak must reach for a timeout to be told as memory's
+PEAK_SHARE = 0.75
+
+
+def _peak_memory(pid: int) -> int:
+    """The most memory the process has held at once (its resident peak, VmHWM), in bytes; 0 unread."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) << 10
+    return 0
 
 
 def _runs_the_submission(pid: int) -> int:

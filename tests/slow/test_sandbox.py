@@ -148,6 +148,20 @@ def test_a_memory_bomb_hits_the_memory_limit(grade_file, sin):
     assert any(layer.startswith("memory") for layer in outcome.sandbox_layers)
 
 
+def test_a_timeout_after_filling_the_memory_is_told_as_memory(grade_file, quick_sin):
+    """ux126: a list grown in a loop took 10 s to reach the limit (each page the kernel hands out is slow
+    here) and ran out of time: "a loop that never ends", status timeout, no word of memory."""
+    from dataclasses import replace
+
+    small = replace(quick_sin, limits=replace(quick_sin.limits, memory_gib=1.0))
+    outcome = grade_file(FIXTURES / "fills_memory_then_waits.py", small)
+    message = findings(outcome)["correctness"].message
+    assert outcome.status == "memory" and "nearly all of the 1 GiB it may use" in message, message
+    assert "Work on x itself" in message
+    plain = grade_file(SUBMISSIONS / "broken_infinite_loop.py", small)  # (a loop of little memory: a timeout)
+    assert plain.status == "timeout" and "Look for a loop that never ends" in findings(plain)["correctness"].message
+
+
 def test_a_child_that_ends_its_main_thread_alone_is_not_waited_for(grade_file, quick_sin):
     """Its main thread a zombie while another sleeps on: the process lives, and the grader waited
     30 s for an exit report (a red team's ran 147 s of a 120 s bound). 5 s for the report, then it
