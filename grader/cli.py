@@ -366,6 +366,17 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
             signal.signal(signum, handler)
 
 
+def _names_of(job: Any, folder: Path) -> set[str]:
+    """What --only knows a submission by: its id, its group's students (each a gradebook row), and the
+    name of the file or folder it is in the class's folder."""
+    known = {job.student, *job.members}
+    if job.path is not None:
+        with contextlib.suppress(ValueError, IndexError):
+            top = job.path.relative_to(folder).parts[0]
+            known |= {top, top.removesuffix(job.path.suffix) if top == job.path.name else top}
+    return known
+
+
 def _some(names: list[str], shown: int = 8) -> str:
     """The first names, and how many more: "ann, bob and 3 more" (a line on stderr, not a roster)."""
     return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
@@ -414,16 +425,20 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               f"Give the class's folder (a rerun grades only what changed since; --only STUDENT grades one again), "
               f"another --out, or --force to write a gradebook of these {len(jobs)} alone", file=sys.stderr)
         return EXIT_USAGE
-    only = set(args.only or ())
-    if only - {j.student for j in jobs}:
-        unknown = sorted(only - {j.student for j in jobs})
+    asked = set(args.only or ())
+    # (ux126: a Gradescope group's member, by the gradebook's row for her, or a submission by its folder's name,
+    # submission_90003, were no such student, and the suggestion named another)
+    known_as = {j.student: _names_of(j, args.folder) for j in jobs}
+    if unknown := sorted(asked - set().union(*known_as.values())):
         import difflib
 
-        close = [m for name in unknown for m in difflib.get_close_matches(name, [j.student for j in jobs], n=1)]
+        rows = sorted({name for j in jobs for name in (j.student, *j.members)})
+        close = [m for name in unknown for m in difflib.get_close_matches(name, rows, n=1)]
         print(f"grader: --only {', '.join(safe_text.line(n, 80) for n in unknown)}: no such student in {args.folder}"
               + (f" (did you mean {', '.join(safe_text.line(c, 80) for c in close)}?)" if close else ""),
               file=sys.stderr)
         return EXIT_USAGE
+    only = {student for student, known in known_as.items() if known & asked}
     reseeded = sorted(student for student, stands in standing.items() if stands == batch.RESEEDED)
     if reseeded and not args.force:
         # (ux123: a rerun in a shell without the course secret regraded a class on the public grids, unsaid)

@@ -359,6 +359,13 @@ def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_stude
     assert [(r["name"], r["platform_id"]) for r in gradebook(out)] == [("Alice A", "1001"), ("Bob B", "1002"),
                                                                       ("Cy C", "1003")]
     assert (out / "Alice A_1001+Bob B_1002" / "result.json").is_file()  # (one submission, graded once)
+    # (ux126: --only by a member's row, or by the submission's folder, was "no such student", and its
+    # suggestion named another student)
+    for name in ("Bob B_1002", "submission_90001"):
+        again = batch(folder, out, "--no-plot", "--only", name)
+        assert again.returncode == 0 and "1 graded with --only" in again.stdout + again.stderr, (name, again.stderr)
+    wrong = batch(folder, out, "--no-plot", "--only", "Bob B_1003")
+    assert wrong.returncode == 2 and "did you mean Bob B_1002?" in wrong.stderr, wrong.stderr
 
 
 def test_only_grades_the_students_named_and_keeps_the_others_results(tmp_path):
