@@ -629,7 +629,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
             row = batch.not_graded_row(job, ex) if job.student in pending else batch.gradebook_row(job, result, ex)
             if job.path is None:  # (ux124: an earlier grading's "Score 10 / 10" stayed, to be handed back)
                 batch.replace_feedback(job, args.out, ex)
-            tally.add(row, result)
+            tally.add(row, result, len(job.members) or 1)
             row["verdict"] = tally.roster[-1].verdict
             yield from batch.member_rows(job, row)  # (a group's: a row for each of its students)
 

@@ -85,6 +85,15 @@ class Summary:
     more_hints: int = 0  # the other hints, no more students each, past the most common ones listed
     more_passes: int = 0  # the same for the ways passes differed
     needs: list[str] = field(default_factory=list)  # what the batch said needs the TA (several files, look-alikes...)
+    people: int = 0  # the students the roster's submissions are of (a Gradescope group's each): 0, one each
+
+    def headcount(self) -> tuple[str, str]:
+        """How many the roster is of, in words: "27 students", or "4 submissions (5 students)" where a
+        group's submission is one (ux126: the summary's "4 students" beside a gradebook of 5)."""
+        n = len(self.roster)
+        if self.people in (0, n):
+            return str(n), "students"
+        return str(n), f"submissions ({self.people} students)"
 
     @property
     def scores(self) -> list[float]:
@@ -141,9 +150,12 @@ class Tally:
         self.passes: Counter[str] = Counter()  # how backward passes differed from the reference's, by mistake
         self.grader_errors = 0  # students the grader itself failed on
         self.elsewhere: Counter[str] = Counter()  # students whose values are another exercise's answer, by it
+        self.people = 0  # the students of the submissions added (a group's each)
 
-    def add(self, row: dict[str, Any], result: dict[str, Any] | None) -> None:
+    def add(self, row: dict[str, Any], result: dict[str, Any] | None, people: int = 1) -> None:
+        """`people`: the students the submission is of (a Gradescope group's)."""
         self.roster.append(_student(row, result, self.out))
+        self.people += people
         self.grader_errors += row.get("status") == "grader_error"
         named = {_hint(check) for check in (result or {}).get("checks", []) if not check["passed"]}
         self.hints.update(hint for hint in named if hint)  # each cause once per student
@@ -168,7 +180,7 @@ class Tally:
                        self.hints.most_common(HINTS), _identical(sources, with_helpers, function), self.look,
                        self.passes.most_common(HINTS),
                        self.elsewhere.most_common(), max(0, len(self.hints) - HINTS),
-                       max(0, len(self.passes) - HINTS))
+                       max(0, len(self.passes) - HINTS), people=self.people)
 
     def _check_rates(self) -> list[tuple[str, int, int]]:
         """How many students with a result passed each check, in the order the checks run."""
@@ -358,7 +370,7 @@ def markdown(summary: Summary) -> str:
     apart = f" ({graded[0]} with a file the grader ran, whose mean is {graded[1]:.2f})" if graded else ""
     banner = stopped(summary)
     lines = [f"# Batch summary: {summary.exercise}", ""] + ([f"**{banner}**", ""] if banner else [])
-    lines += [f"{len(summary.roster)} students, mean score{summary.counted()} {mean:.2f} / {summary.max_score:g}"
+    lines += [f"{' '.join(summary.headcount())}, mean score{summary.counted()} {mean:.2f} / {summary.max_score:g}"
               f"{apart}.", "", "## Scores", "", "```"]
     widest = max((c for _, c in bins(summary)), default=1) or 1
     lines += [f"{label:>9}  {'█' * round(30 * count / widest):<30} {count}" for label, count in bins(summary)]

@@ -89,7 +89,7 @@ def _tiles(summary: Summary) -> str:
     median = (scores[(n - 1) // 2] + scores[n // 2]) / 2 if n else 0.0
     graded = graded_apart(summary)
     apart = f" ({graded[0]} with a file run: {graded[1]:.2f})" if graded else ""
-    tiles = [(str(len(summary.roster)), "students"),
+    tiles = [summary.headcount(),
              (f"{mean:.2f}", f"mean score of {summary.max_score:g}{summary.counted()}{apart}"),
              (f"{median:g}", "median score"), (str(summary.verdicts["full"]), "full marks"),
              (str(len(summary.look)), "to look at")]

@@ -359,6 +359,9 @@ def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_stude
     assert [(r["name"], r["platform_id"]) for r in gradebook(out)] == [("Alice A", "1001"), ("Bob B", "1002"),
                                                                       ("Cy C", "1003")]
     assert (out / "Alice A_1001+Bob B_1002" / "result.json").is_file()  # (one submission, graded once)
+    # (ux126: the summary's "2 students" beside a gradebook of 3)
+    assert "2 submissions (3 students), mean score" in (out / "summary.md").read_text()
+    assert "submissions (3 students)" in (out / "summary.html").read_text()
     # (ux126: --only by a member's row, or by the submission's folder, was "no such student", and its
     # suggestion named another student)
     for name in ("Bob B_1002", "submission_90001"):
