@@ -303,6 +303,11 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     started = early.start(args.file, ex.limits, ex.function)
     if args.command == "grade" and ex.unnamed:  # (ux124: said by batch and gradescope build, not by grade)
         print(f"grader: {ex.name} is out of {ex.max_score:g} points{_unnamed(ex)}", file=sys.stderr)
+    if args.command == "grade" and args.seed is None and not os.environ.get("GRADER_COURSE_SECRET"):
+        # (ux126: a late file graded in a new shell scored 7.8 where the class's batch, with the secret, gave
+        # 7.91, without a word; `check` is the student's, on the public grids by design)
+        print(f"grader: no $GRADER_COURSE_SECRET: graded on the public grids (seed {_seed(args, ex)}), not those of a "
+              "batch or Gradescope bundle given the course's secret; set it to grade as they do", file=sys.stderr)
     from grader.grade import grade_file
 
     plotting = None

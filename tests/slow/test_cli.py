@@ -29,8 +29,11 @@ def result(out: Path) -> dict:
 
 
 def test_grade_writes_a_complete_result_and_plot(tmp_path):
-    done = run("grade", str(SUBMISSIONS / "honest_backward.py"), "--out", str(tmp_path))
+    done = run("grade", str(SUBMISSIONS / "honest_backward.py"), "--out", str(tmp_path),
+               env={"GRADER_COURSE_SECRET": ""})
     assert done.returncode == 0, done.stderr
+    # (ux126: graded on the public grids without a word, where the class's batch used the course's)
+    assert "grader: no $GRADER_COURSE_SECRET: graded on the public grids" in done.stderr, done.stderr
     data = result(tmp_path)
     assert set(data) >= REQUIRED
     assert data["schema_version"] == 2 and data["score"] == data["max_score"] == 10
@@ -137,7 +140,7 @@ def test_seed_and_course_secret_are_recorded_and_the_secret_stays_with_the_grade
     fixture = ROOT / "tests" / "fixtures" / "reads_environment.py"
     done = run("grade", str(fixture), "--out", str(tmp_path), env={"GRADER_COURSE_SECRET": "hush-7f3a"})
     data = result(tmp_path)
-    assert done.returncode == 0 and data["score"] == 10
+    assert done.returncode == 0 and data["score"] == 10 and "no $GRADER_COURSE_SECRET" not in done.stderr
     assert "hush-7f3a" not in data["output"]["stdout"] and "GRADER" not in data["output"]["stdout"]
     plain = tmp_path / "plain"
     run("grade", str(fixture), "--out", str(plain))
