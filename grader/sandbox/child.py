@@ -813,7 +813,9 @@ def _described(err: BaseException, path: str) -> dict[str, Any]:
                     "code": (text[:indent] + code)[:200]}
     return {
         "type": type.__dict__["__name__"].__get__(type(err)),  # (not a metaclass's own __name__)
-        "message": _safe_text(err, MAX_MESSAGE_CHARS, use_str=True),
+        # (a file the student's code looked for beside it, by the name it gave: ux126 was shown the sandbox's
+        # folder, "/tmp/grader-734-a9_tabwb/config.txt", which told a student nothing)
+        "message": _safe_text(err, MAX_MESSAGE_CHARS, use_str=True).replace(os.path.dirname(path) + "/", ""),
         "frames": frames,
         "syntax": location,
         "via": _starting_processes(chain),

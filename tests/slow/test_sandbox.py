@@ -113,6 +113,13 @@ def test_the_total_time_bounds_the_smallest_example_and_the_backward_pass_too(gr
     assert not findings(outcome)["correctness"].passed
 
 
+def test_a_data_file_missing_in_the_sandbox_is_named_as_the_student_named_it(grade_file, sin):
+    outcome = grade_file(FIXTURES / "reads_a_data_file_beside_it.py", sin)
+    loads = findings(outcome)["loads"]
+    assert "No such file or directory: 'config.txt'" in loads.message and "/tmp/" not in loads.message, loads.message
+    assert "in an empty folder of its own" in loads.cause
+
+
 def test_sys_exit_inside_the_function_is_an_error_with_a_hint(grade_file, sin):
     outcome = grade_file(FIXTURES / "system_exit.py", sin)
     message = findings(outcome)["correctness"].message
