@@ -156,6 +156,7 @@ class TracedStep:
     other: float | None = None  # a saved other operand (MulBackward0, DivBackward0)
     held: float | None = None  # AccumulateGrad: what x.grad held before the pass added to it
     local: float | None = None  # the canary's step: the derivative it applied
+    one_input: bool = False  # its edges all lead to one node (u·u), whether that node ran or not
 
 
 @dataclass(frozen=True)

@@ -353,7 +353,8 @@ def _traced_step(raw: Any, count: int) -> TracedStep:
             or not all(_int(n, -1) is not None and n < count for n in nexts)):
         raise ProtocolError("a traced step whose edges are malformed")
     numbers = {key: _number(raw.get(key)) for key in ("grad_in", "u", "result", "constant", "other", "held", "local")}
-    return TracedStep(_line(raw.get("op"), 60), tuple(nexts), tuple(_number(v) for v in outs), **numbers)
+    return TracedStep(_line(raw.get("op"), 60), tuple(nexts), tuple(_number(v) for v in outs), **numbers,
+                      one_input=raw.get("one_input") is True)
 
 
 def _number(raw: Any) -> float | None:

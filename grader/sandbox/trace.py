@@ -250,9 +250,14 @@ class _Pass:
             found = dict(self.values.get(node_index, {}))
             outs = found.pop("grad_out", [])
             # An edge to a node that did not run ends the pass there (autograd.grad returns it): -1.
+            below = self._next(node)
             edges = [(position.get(self.index.get(n, -1), -1), outs[k] if k < len(outs) else None)
-                     for k, n in enumerate(self._next(node))]
-            steps.append({**found, "op": name, "next": [e[0] for e in edges], "grad_out": [e[1] for e in edges]})
+                     for k, n in enumerate(below)]
+            # (one node below both edges, u·u: hn126's autograd.grad of cos(t * t) on a leaf, whose
+            # AccumulateGrad never runs, was shown one edge's half of 2u)
+            one = len(below) > 1 and all(n is below[0] for n in below)
+            steps.append({**found, "op": name, "next": [e[0] for e in edges], "grad_out": [e[1] for e in edges],
+                          **({"one_input": True} if one else {})})
         self.run["steps"] = steps
 
 

@@ -177,6 +177,21 @@ def test_describe_reads_a_real_recording(runner):
     assert isinstance(record, Traced)
 
 
+def test_a_product_of_one_leaf_with_itself_is_shown_as_its_square_through_autograd_grad(runner):
+    """hn126: (g,) = torch.autograd.grad(cos(t * t).sum(), t) was shown MulBackward0 "here 0.75" at t = 0.75,
+    one edge's half of 2u: the leaf's AccumulateGrad never runs there, and the two edges led nowhere."""
+    def grad_of_square(x):
+        t = x.detach().clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(torch.cos(t * t).sum(), t)
+        return g
+
+    record = traced(runner, grad_of_square, values=(0.75, 1.25))
+    square = record.student[0].runs[0][-1]
+    assert square.op == "MulBackward0" and square.one_input and square.next == (-1, -1), square
+    shown = backward.steps_of(record.student[0].runs[0], 0.75)[-1]
+    assert shown.formula == "d/du (u·u) = 2u" and shown.local == pytest.approx(1.5), shown
+
+
 def test_the_reference_solution_is_gone_once_its_pass_is_recorded(runner):
     import gc
 
