@@ -683,6 +683,11 @@ def definition(path: Path, function: str, compiles: bool = False, budget: Budget
         return NONE
     if submission.too_large:
         return NONE if compiles else BOUND
+    if submission.source.isascii() and function.encode() not in submission.source:
+        # (no name, no binding of it: not parsed, nor charged to the budget; rt168's three data modules beside a
+        # notebook and its export took the budget, and the notebook, past it, made them "keep one". Python
+        # reads a name of other letters as its NFKC form, get_ｄerivative as get_derivative: those are parsed.)
+        return NONE
     if budget is not None and not budget.take(path, len(submission.source)):
         return NONE if compiles else _line_definition(submission.source, function)
     notebook = path.suffix.lower() == ".ipynb"  # (its script, as read: a `.py`'s IPython lines translated here)

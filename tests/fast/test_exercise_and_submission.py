@@ -884,10 +884,27 @@ def test_what_is_parsed_is_a_files_script_once_so_a_notebooks_plots_and_data_fil
         (lee / f"data_{i}.py").write_text(head + "x" * (submission.MAX_PARSED_BYTES // 3 - len(head) - 1) + "\n")
     (lee / "hw.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": honest}], "nbformat": 4}))
     (lee / "hw.py").write_text(honest)
+    # (rt168: the notebook, larger than the data modules for its saved plot, came after them, and past the budget)
+    kim = tmp_path / "class" / "kim"
+    kim.mkdir()
+    for i in range(3):
+        head = f"DATA_{i} = 1\n#"
+        (kim / f"data_{i}.py").write_text(head + "x" * (submission.MAX_PARSED_BYTES // 3 - len(head) - 60) + "\n")
+    small = {"output_type": "display_data", "data": {"image/png": "A" * submission.MAX_SOURCE_BYTES}}
+    (kim / "hw.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "source": honest,
+                                                         "outputs": [small]}], "nbformat": 4}))
+    (kim / "solution.py").write_text(honest)
     jobs = {job.student: job for job in batch.discover(tmp_path / "class", None, "get_derivative")}
     assert jobs["carol"].path == carol / "hw.py", jobs["carol"]
     assert jobs["wendy"].path == wendy / "solution.txt", jobs["wendy"]
     assert jobs["lee"].path == lee / "hw.py", jobs["lee"]
+    assert jobs["kim"].path == kim / "solution.py", jobs["kim"]
+    # (a file that never names the function is not parsed, nor charged; one naming it in other letters is)
+    budget = submission.Budget(10)
+    (kim / "other.py").write_text("get_ｄerivative = 1\n")
+    assert submission.definition(kim / "data_0.py", "get_derivative", budget=budget) == submission.NONE
+    assert budget.left == 10
+    assert submission.definition(kim / "other.py", "get_derivative") == submission.BOUND
 
 
 def test_a_package_is_taken_whole_what_is_imported_first_or_not_at_all(tmp_path):
