@@ -906,7 +906,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
     if first.kind == "list" and first.text == "tensors":
         # (hn125: a loop's [xi.grad ...] was told not to call .tolist(), which it never did)
         return feedback.Cause("type", f"Your function must return a torch tensor, and it returned a Python "
-                              f"{first.type_name} of one-number tensors (a loop's gradients, one per element of x): "
+                              f"{first.type_name} of tensors (a loop's gradients, one per element or row of x): "
                               "their numbers were read.",
                               "Return one tensor of x's shape: torch.stack(grads).reshape(x.shape); or let one "
                               "backward pass give every element's at once: y.sum().backward(), then return x.grad.")

@@ -95,7 +95,7 @@ def returned_words(r: Returned) -> str:
     if r.kind == "wrapped":
         return f"returned a {r.type_name} holding one {r.dtype} tensor of shape {tuple(r.shape or ())}"
     if r.kind == "list":
-        return f"returned a Python {r.type_name} of {'one-number tensors' if r.text == 'tensors' else 'numbers'}"
+        return f"returned a Python {r.type_name} of {'tensors' if r.text == 'tensors' else 'numbers'}"
     if r.kind == "other" and r.type_name in ("int", "float", "bool"):
         return f"returned a Python {r.type_name} that no float can hold"  # (10 ** 400: float() overflows)
     if r.kind == "other":

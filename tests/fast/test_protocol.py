@@ -357,8 +357,10 @@ def test_a_list_of_numbers_is_read_as_a_numpy_arrays_numbers_are():
         pass
 
     x = torch.tensor([[0.5, -1.0, 2.0], [3.0, 0.25, 1.5]])
-    for out, kind in ((x.tolist(), "list"), (torch.zeros(6, 0).tolist(), "list"), ([x[0], x[1]], "other"),
-                      ([[0.5, Sly(1.0)]], "other"), ((1.0, "2"), "other")):
+    # (rt168: a 2-d x's rows' gradients, and a nested loop's, read as a loop's list; a list mixing kinds is not)
+    for out, kind in ((x.tolist(), "list"), (torch.zeros(6, 0).tolist(), "list"), ([x[0], x[1]], "list"),
+                      ([[v for v in row] for row in x], "list"), ([x[0], x[1].tolist()], "other"),
+                      ([x[0]], "wrapped"), ([[0.5, Sly(1.0)]], "other"), ((1.0, "2"), "other")):
         arrays: list = []
         info = snapshot(torch, out, x.numel(), arrays)
         assert info["kind"] == kind, (out, info)

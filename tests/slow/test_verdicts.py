@@ -235,6 +235,20 @@ def test_a_gradient_beside_what_it_was_taken_of_is_read_and_judged(grade_file, s
     assert cheat.score == sin.rubric["loads"] and _autograd(cheat).data["unproven"]
 
 
+def test_a_list_of_the_rows_gradients_is_read_and_judged(grade_file, sin, tmp_path):
+    """rt168: a 2-d x's rows' gradients in a list were unread (6.76/10); read as a loop's list now, and a
+    list of the rows' cos as any answer is."""
+    honest = grade_file(VERDICT / "returns_its_rows_gradients.py", sin)
+    assert [f.name for f in honest.findings if not f.passed] == ["contract"] and honest.score > 9, honest.score
+    contract = next(f for f in honest.findings if f.name == "contract")
+    assert "list of tensors" in contract.cause or "list holding one" in contract.message, contract.message
+    cheat = tmp_path / "rows_cos.py"
+    cheat.write_text((VERDICT / "returns_its_rows_gradients.py").read_text().replace(
+        "    grads = []\n", "    return [torch.cos(row) for row in x]\n    grads = []\n"))
+    outcome = grade_file(cheat, sin)
+    assert outcome.score == sin.rubric["loads"] and _autograd(outcome).data["unproven"], outcome.score
+
+
 def test_a_near_cos_behind_a_graph_reads_none_is_still_a_suspect(grade_file, sin):
     """rt145: None on the smallest inputs and a next_functions read made the shrunk example a slip of
     reading the graph, and the file, cos(x) 0.01 off at one element everywhere else, left the TA's
