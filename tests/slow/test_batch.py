@@ -310,35 +310,35 @@ def test_a_students_own_package_beside_the_file_is_graded_with_it(tmp_path):
     assert [h["name"] for h in helpers] == ["mylib/__init__.py", "mylib/calc/deriv.py"]
 
 
-def test_a_package_past_the_bounds_on_helpers_is_told_what_was_left_out(tmp_path):
-    """A package of 20 modules, its __init__ importing each: the import of one past the 16 graded failed,
-    and the student was told to submit beside the file the package that was there."""
+def _loads_of_alice(tmp_path: Path, files: dict[str, str], head: str) -> tuple[float, str]:
+    """Alice's score and loads message, her honest solution.py beginning with `head` beside `files`."""
     folder = tmp_path / "class" / "alice"
-    (folder / "mylib").mkdir(parents=True)
-    (folder / "mylib" / "__init__.py").write_text("".join(f"from .m{i} import *\n" for i in range(20)))
-    for i in range(20):
-        (folder / "mylib" / f"m{i}.py").write_text(f"C{i} = {i}\n")
-    (folder / "solution.py").write_text("import mylib\n" + (SUBMISSIONS / "honest_backward.py").read_text())
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    (folder / "solution.py").write_text(head + (SUBMISSIONS / "honest_backward.py").read_text())
     out = tmp_path / "out"
     assert batch(folder.parent, out, "--no-plot").returncode == 0
     result = json.loads((out / "alice" / "result.json").read_text())
-    loads = next(c for c in result["checks"] if c["name"] == "loads")["message"]
-    assert result["score"] == 0 and "No module named 'mylib.m5'" in loads, loads
+    return result["score"], next(c for c in result["checks"] if c["name"] == "loads")["message"]
+
+
+def test_a_package_past_the_bounds_on_helpers_is_told_what_was_left_out(tmp_path):
+    """A package of 20 modules, its __init__ importing each: the import of one past the 16 graded failed,
+    and the student was told to submit beside the file the package that was there."""
+    files = {"mylib/__init__.py": "".join(f"from .m{i} import *\n" for i in range(20)),
+             **{f"mylib/m{i}.py": f"C{i} = {i}\n" for i in range(20)}}
+    score, loads = _loads_of_alice(tmp_path, files, "import mylib\n")
+    assert score == 0 and "No module named 'mylib.m5'" in loads, loads
     assert "at most 16 of your own modules" in loads and "left out were mylib/m5.py" in loads, loads
 
 
 def test_a_module_named_like_pythons_own_is_told_to_be_renamed(tmp_path):
     """rt168: the student's code.py beside the file, `from code import f`: 0/10 (Python's own code module
     was imported) with words telling the student to submit beside the file the module that was there."""
-    folder = tmp_path / "class" / "alice"
-    folder.mkdir(parents=True)
-    (folder / "code.py").write_text("import torch\n\n\ndef f(x):\n    return torch.sin(x)\n")
-    (folder / "solution.py").write_text("from code import f\n" + (SUBMISSIONS / "honest_backward.py").read_text())
-    out = tmp_path / "out"
-    assert batch(folder.parent, out, "--no-plot").returncode == 0
-    result = json.loads((out / "alice" / "result.json").read_text())
-    loads = next(c for c in result["checks"] if c["name"] == "loads")["message"]
-    assert result["score"] == 0 and "cannot import name 'f' from 'code'" in loads, loads
+    files = {"code.py": "import torch\n\n\ndef f(x):\n    return torch.sin(x)\n"}
+    score, loads = _loads_of_alice(tmp_path, files, "from code import f\n")
+    assert score == 0 and "cannot import name 'f' from 'code'" in loads, loads
     assert "Your code.py has the name of a module the grader already has" in loads and "Rename your code.py" in loads
 
 
