@@ -119,7 +119,10 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     past = [] if left_out is None else left_out
     while queue:
         bounded = len(found) >= MAX_HELPERS or looking.looked >= MAX_LOOKED_AT
-        dotted = _modules_named(queue.pop(0))
+        # (a package's modules are PACKAGE_DEPTH deep at most: a name's first parts alone, its prefixes built
+        # from them; rt170's import_module("a.a.a…") of 200,000 parts made each prefix, 40 GB, for a 400 KB file)
+        dotted = {".".join(name.split(".", PACKAGE_DEPTH + 1)[:PACKAGE_DEPTH + 1]) for name in
+                  _modules_named(queue.pop(0))}
         wanted = {".".join(name.split(".")[:i]) for name in dotted for i in range(1, name.count(".") + 2)}
         for module in sorted({name.partition(".")[0] for name in dotted} & _ELSEWHERE):
             if companions is not None:

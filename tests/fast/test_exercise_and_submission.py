@@ -953,6 +953,24 @@ def test_modules_past_the_bounds_are_named_as_left_out(tmp_path):
     assert sub.left_out == tuple(left_out) and sub.helpers == tuple(sorted(found.items()))
 
 
+def test_a_long_dotted_name_costs_discovery_its_first_parts_alone(tmp_path):
+    """rt170: import_module("a.a.a…") of 200,000 parts made every prefix of the name (40 GB for a 400 KB
+    file): the grader failed, and the batch's summary, which reads the file again, was never written."""
+    import tracemalloc
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "__init__.py").write_text("")
+    (tmp_path / "solution.py").write_text("import importlib\nif False:\n    importlib.import_module('"
+                                          + ".".join(["a"] * 20_000) + "')\n")
+    tracemalloc.start()
+    try:
+        sub = submission.read(tmp_path / "solution.py", helpers=True, function="get_derivative")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 << 20 and [name for name, _ in sub.helpers] == ["a/__init__.py"], peak  # (400 MB before)
+
+
 def test_a_module_named_like_one_the_grader_has_is_named_as_shadowed(tmp_path):
     """rt168: the student's code.py beside the file, `from code import f`: Python's own code module was
     imported, and the student was told to submit beside the file the module that was there."""
