@@ -328,6 +328,7 @@ class Session(Requests):
         self.folder_watch: FolderWatch | None = None  # started once the child says where its folder is
         self.thread_watch: ThreadWatch | None = None  # started then too
         self.pauses: Pauses | None = None  # theirs, of the child
+        self.runs: int | None = None  # the process that runs the submission, once it is confined
         self._reaping = threading.Lock()  # a child started afresh: killed by group only while unreaped
 
     def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
@@ -411,6 +412,8 @@ class Session(Requests):
         """The next reply; raises SessionEnded (after killing the child) if none comes in time."""
         if self.ended:
             raise SessionEnded(self.ended)
+        if self.runs is not None:
+            _reset_peak(self.runs)  # (what this reply's wait holds at most: see _end)
         try:
             header, payload = self._receiver.receive(timeout)
         except protocol.Timeout:
@@ -422,7 +425,7 @@ class Session(Requests):
         if self.thread_watch is not None and self.thread_watch.look():
             self._end(Ended("memory", f"ran too many threads during {doing}"))  # (_end says how many)
         if header.get("event") == "confined" and self.folder_watch is None and self.thread_watch is None:
-            runs = _runs_the_submission(self.process.pid)
+            runs = self.runs = _runs_the_submission(self.process.pid)
             self.pauses = Pauses(runs)  # (shared: one's SIGCONT ended the other's)
             self._watch_folder(header.get("layers"), runs)
             self.thread_watch = ThreadWatch(runs, self._kill_group,
@@ -496,7 +499,7 @@ class Session(Requests):
             ended = Ended("memory", f"was stopped for using more memory than the {self.memory_gib:g} GiB it may use "
                           "(memory held in files, memfd or shared memory counts too)", ended.returncode)
         elif ended.reason == "timeout" and self.memory_gib and \
-                (peak := _peak_memory(_runs_the_submission(self.process.pid))) >= PEAK_SHARE * self.memory_gib * 2**30:
+                (peak := _peak_memory(self.runs or self.process.pid)) >= PEAK_SHARE * self.memory_gib * 2**30:
             # (ux126: a list of 100 MB arrays grown in a loop took 10 s to reach the limit, where each page
             # the kernel hands out is slow, and raised MemoryError past the case's time: "a loop that never
             # ends", with no word of memory)
@@ -628,6 +631,15 @@ def remove_folder(folder: Path) -> None:
 
 # Of the memory a child may use, what its peak must reach for a timeout to be told as memory's
 PEAK_SHARE = 0.75
+
+
+def _reset_peak(pid: int) -> None:
+    """The process's resident peak (VmHWM) set to what it holds now: a timeout is then told as memory's
+    only for what it held while the reply was awaited (rt170: 3.4 GB taken at import and freed, then an
+    endless loop, was told of memory, not of the loop). Where /proc refuses it (a container's root
+    without the capability), the peak is the process's whole life's."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/clear_refs", "wb", buffering=0) as refs:
+        refs.write(b"5")
 
 
 def _peak_memory(pid: int) -> int:
