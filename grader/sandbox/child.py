@@ -447,14 +447,14 @@ class Runner:
             self.recorder.read_saved = True
         if type(out) in (tuple, list) and len(out) == 1 and isinstance(out[0], self.torch.Tensor):
             out = out[0]  # (the pass of a gradient returned in a tuple is drawn as the gradient's: snapshot)
-        elif error is None and _pair_of_x_size(self.torch, out, x):
+        elif error is None and (two := two_values(self.torch, out, x)) and _pair_of_x_size(self.torch, two[0], x):
             # Both, for the grader to read as it reads a grid's pair (replies.pair_choice): rt167's by-hand
             # chain returned beside y was read here by other rules, not at all, and never flagged.
             pair = [{"value": self.recorder.at(t), "tracked": bool(t.requires_grad),
-                     "is_x": _identical(self.torch, t, x)} for t in out]
-            return {"kind": "pair", "pair": pair, "value": None, "about": type(out).__name__,
+                     "is_x": _identical(self.torch, t, x)} for t in two[0]]
+            return {"kind": "pair", "pair": pair, "value": None, "about": two[1],
                     "primitive_calls": self.canary.calls(), **passes}
-        elif (gradient := gradient_beside_a_number(self.torch, out, x)) is not None:
+        elif two and (gradient := gradient_beside_a_number(self.torch, two[0], x)) is not None:
             out = gradient
         elif error is None and (listed := listed_numbers(self.torch, out, x.numel())) is not None:
             # (read as the grid reads them, snapshot: rt167's chain rule finished by hand, returned as
@@ -687,30 +687,69 @@ def _numbers_only(out: list | tuple, limit: int) -> bool:
     return True
 
 
-def _pair_of_x_size(torch: Any, out: Any, x: Any) -> bool:
-    """Whether `out` is a tuple or list of two tensors of x's size (`return y, x.grad`, `return x,
-    x.grad`): both are sent, and the grader, which knows the function's values and x's, reads the
-    gradient (replies.pair_choice); here, by one rule or another, y detached beside x.grad was read
-    only where sin(x) == x (hn125)."""
-    return x is not None and type(out) in (tuple, list) and len(out) == 2 and \
-        all(isinstance(t, torch.Tensor) and t.numel() == x.numel() for t in out)
-
-
-def gradient_beside_a_number(torch: Any, out: Any, x: Any) -> Any:
-    """Of a tuple or list of a tensor of x's size beside a value of one number (hn125: sin_cos_norm's
-    `return y, x.grad`, y its scalar; rt168: `return y.item(), x.grad`, a Python number), the tensor,
-    unless it is x; None otherwise."""
-    if type(out) not in (tuple, list) or len(out) != 2:
+def two_values(torch: Any, out: Any, x: Any) -> tuple[list[Any], str] | None:
+    """A value returned together with another, as (the two, what held them: "tuple", "list" or "dict"),
+    numbers of x's size made tensors of its dtype (a numpy array, .tolist()'s list); None for anything
+    else. A tuple subclass (a namedtuple) and a dict's values are read with tuple's and dict's own
+    methods: a subclass's are the submission's code. (hn127: a namedtuple, a dict, two numpy arrays or
+    two lists scored 1/10, unread, where a tuple of the same scored 9.)"""
+    if x is None:
         return None
+    if isinstance(out, tuple) and tuple.__len__(out) == 2:
+        items, held = [tuple.__getitem__(out, 0), tuple.__getitem__(out, 1)], "tuple"
+    elif type(out) is list and len(out) == 2:
+        items, held = list(out), "list"
+    elif type(out) is dict and len(out) == 2:
+        items, held = list(dict.values(out)), "dict"
+    else:
+        return None
+    made = [_as_tensor(torch, item, x) for item in items]
+    if x.numel() == 1 and x.dtype.is_floating_point and all(type(m) in (float, int) for m in made):
+        # (a one-element x's .tolist() twice, two numbers: x's size both; beside a tensor, one stays a number)
+        try:
+            made = [torch.tensor(float(m), dtype=x.dtype).reshape(x.shape) for m in made]
+        except OverflowError:  # (10 ** 400)
+            pass
+    return made, held
+
+
+def _as_tensor(torch: Any, item: Any, x: Any) -> Any:
+    """`item` as a tensor of x's shape and dtype where it is a numpy array or lists of numbers of x's
+    size; as it is otherwise."""
+    import numpy as np
+
+    if isinstance(item, torch.Tensor) or type(item) in (float, int):
+        return item
+    numbers = array_numbers(item, x.numel()) if isinstance(item, np.ndarray) else \
+        (listed or (None,))[0] if type(item) in (list, tuple) and (listed := listed_numbers(torch, item, x.numel())) \
+        else None
+    if numbers is None or numbers.size != x.numel():
+        return item
+    made = torch.from_numpy(np.ascontiguousarray(numbers).reshape(tuple(x.shape)))
+    return made.to(x.dtype) if x.dtype.is_floating_point else made
+
+
+def _pair_of_x_size(torch: Any, two: list[Any], x: Any) -> bool:
+    """Whether `two` (two_values) are two tensors of x's size (`return y, x.grad`, `return x, x.grad`):
+    both are sent, and the grader, which knows the function's values and x's, reads the gradient
+    (replies.pair_choice); here, by one rule or another, y detached beside x.grad was read only where
+    sin(x) == x (hn125)."""
+    return all(isinstance(t, torch.Tensor) and t.numel() == x.numel() for t in two)
+
+
+def gradient_beside_a_number(torch: Any, two: list[Any], x: Any) -> Any:
+    """Of a tensor of x's size beside a value of one number (two_values; hn125: sin_cos_norm's
+    `return y, x.grad`, y its scalar; rt168: `return y.item(), x.grad`, a Python number), the tensor;
+    None otherwise. x itself too: hn127's `return loss.item(), x.grad` was unread at an x of zeros, where
+    cos(x²)'s gradient +0.0 is x (and x read is judged as any answer is)."""
     # (a number's own type alone: a subclass's reading is the submission's code)
-    sized = [isinstance(t, torch.Tensor) and t.numel() == x.numel() for t in out]
+    sized = [isinstance(t, torch.Tensor) and t.numel() == x.numel() for t in two]
     if sized.count(True) != 1:
         return None
-    other = out[sized.index(False)]
+    other = two[sized.index(False)]
     if not (type(other) in (float, int) or (isinstance(other, torch.Tensor) and other.numel() == 1)):
         return None
-    gradient = out[sized.index(True)]
-    return None if x.numel() and _identical(torch, gradient, x) else gradient  # (an empty x's is x, and empty)
+    return two[sized.index(True)]
 
 
 def _identical(torch: Any, t: Any, x: Any) -> bool:
@@ -738,18 +777,19 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list, x: Any = None
         if inner["kind"] == "tensor":
             return {**inner, "kind": "wrapped", "type": type(out).__name__}
         return {"kind": "other", "type": type(out).__name__, "repr": _safe_text(out, 200)}
-    if _pair_of_x_size(torch, out, x):
-        both = [snapshot(torch, t, input_numel, arrays) for t in out]
+    two = two_values(torch, out, x)
+    if two is not None and _pair_of_x_size(torch, two[0], x):
+        both = [snapshot(torch, t, input_numel, arrays) for t in two[0]]
         if all(inner["kind"] == "tensor" for inner in both):
-            return {"kind": "pair", "type": type(out).__name__, "pair": both}
-    gradient = gradient_beside_a_number(torch, out, x) if x is not None else None
-    if gradient is not None:
+            return {"kind": "pair", "type": two[1], "pair": both}
+    gradient = gradient_beside_a_number(torch, two[0], x) if two is not None else None
+    if two is not None and gradient is not None:
         # the gradient is read (ux117's tuple scored 1/10 beside .tolist()'s 9); the canary judges it
         # as any answer.
         inner = snapshot(torch, gradient, input_numel, arrays)
         if inner["kind"] == "tensor":
-            beside = "number" if any(type(t) in (float, int) for t in out) else "one-number tensor"
-            return {**inner, "kind": "wrapped", "type": type(out).__name__, "held": 2, "beside": beside}
+            beside = "number" if any(type(t) in (float, int) for t in two[0]) else "one-number tensor"
+            return {**inner, "kind": "wrapped", "type": two[1], "held": 2, "beside": beside}
     if isinstance(out, torch.Tensor):
         info: dict[str, Any] = {
             "kind": "tensor",

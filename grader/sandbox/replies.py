@@ -113,14 +113,15 @@ def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = 
         if not isinstance(both, list) or len(both) != 2 or not all(isinstance(r, dict) and r.get("kind") == "tensor"
                                                                    for r in both):
             raise ProtocolError("a pair result without its two tensors")
-        if raw.get("type") not in ("tuple", "list"):
-            raise ProtocolError("a pair result that is neither a tuple nor a list")
+        if raw.get("type") not in _HOLDERS:
+            raise ProtocolError("a pair result that is neither a tuple, a list nor a dict")
         first, second = (parse_returned(r, specs, payload, expected) for r in both)
         return Returned("pair", type_name=raw["type"], pair=(first, second))
     if kind not in ("tensor", "ndarray", "wrapped", "list"):
         raise ProtocolError(f"a call result of unknown kind {kind!r:.40}")
     container = raw.get("type") if kind in ("wrapped", "list") else None
-    if kind in ("wrapped", "list") and container not in ("tuple", "list"):
+    if kind in ("wrapped", "list") and \
+            container not in (_HOLDERS if kind == "wrapped" and raw.get("held") == 2 else ("tuple", "list")):
         raise ProtocolError(f"a {kind} result that is neither a tuple nor a list")
     shape = raw.get("shape")
     if not isinstance(shape, list) or len(shape) > MAX_STATED_DIMS or not all(_int(n, 0) is not None for n in shape):
@@ -150,6 +151,7 @@ def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = 
     )
 
 
+_HOLDERS = ("tuple", "list", "dict")  # what may hold a value returned with another (child.two_values)
 # What a gradient returned beside one number came beside, in words (the child's word is only a key here)
 _BESIDE = {"number": "a Python number", "one-number tensor": "a tensor of one number"}
 

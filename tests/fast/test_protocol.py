@@ -301,8 +301,22 @@ def test_a_gradient_beside_what_it_was_taken_of_is_read():
         raw, r = read((number, gradient), x, np.sin)
         assert raw["kind"] == "wrapped" and raw["held"] == 2 and r.text == beside, (raw, r)
         assert np.allclose(r.values, np.cos([0.5, 1.0, 2.0]))
-    for out in ((x, torch.sin(x).sum()), (x, 1.5), (Sly(1.5), gradient), ("1.5", gradient)):
-        assert snapshot(torch, out, 3, [], x)["kind"] == "other", out  # (x beside a number: no gradient)
+    for out in ((Sly(1.5), gradient), ("1.5", gradient), (gradient, gradient[:2])):
+        assert snapshot(torch, out, 3, [], x)["kind"] == "other", out
+    # (x itself beside a number is read, and judged as any answer: hn127's cos(x²) gradient at x = 0 is x)
+    assert np.allclose(read((x, torch.sin(x).sum()), x, np.sin)[1].values, [0.5, 1.0, 2.0])
+    # (hn127: a namedtuple, a dict, two numpy arrays or two lists, and a 0-d x's two numbers, read as a tuple is)
+    from collections import namedtuple
+
+    Result = namedtuple("Result", "y grad")
+    zero_d = torch.tensor(0.5)
+    for out, x_of, held in ((Result(y.detach(), gradient), x, "tuple"), ({"y": y, "grad": gradient}, x, "dict"),
+                            ((y.detach().numpy(), gradient.numpy()), x, "tuple"),
+                            ([x.tolist(), gradient.tolist()], x, "list"),
+                            ((0.5, float(np.cos(0.5))), zero_d, "tuple")):
+        raw, r = read(out, x_of, np.sin)
+        assert r.kind == "wrapped" and raw["type"] == held and r.type_name == held, (out, raw, r)
+        assert np.allclose(r.values, np.cos(x_of.detach().numpy())), out
     # (what the gradient came beside, for the words: ux117 was told "beside x or y")
     assert read((x, gradient), x, np.sin)[1].text == "x itself"
     assert read((y.detach(), gradient), x, np.sin)[1].text == "the function's values (y)"

@@ -235,6 +235,19 @@ def test_a_gradient_beside_what_it_was_taken_of_is_read_and_judged(grade_file, s
     assert cheat.score == sin.rubric["loads"] and _autograd(cheat).data["unproven"]
 
 
+@pytest.mark.parametrize(("name", "exercise_name"), [("returns_a_namedtuple_of_y_and_its_gradient.py", "sin"),
+                                                     ("cos_square_loss_item_beside_its_gradient.py", "cos_square")])
+def test_a_gradient_in_a_namedtuple_or_beside_a_number_at_zeros_is_read(grade_file, name, exercise_name):
+    """hn127: a namedtuple scored 1/10, unread; cos(x²)'s loss.item() beside x.grad 7.32, unread at an x of
+    zeros (the gradient +0.0 is x there). The contract point alone is lost."""
+    from grader import exercise
+
+    ex = exercise.load(exercise_name)
+    outcome = grade_file(VERDICT / name, ex)
+    assert [f.name for f in outcome.findings if not f.passed] == ["contract"] and outcome.score == 9.0, \
+        [f.message for f in outcome.findings if not f.passed]
+
+
 def test_a_list_of_the_rows_gradients_is_read_and_judged(grade_file, sin, tmp_path):
     """rt168: a 2-d x's rows' gradients in a list were unread (6.76/10); read as a loop's list now, and a
     list of the rows' cos as any answer is."""
