@@ -706,10 +706,8 @@ def two_values(torch: Any, out: Any, x: Any) -> tuple[list[Any], str] | None:
     made = [_as_tensor(torch, item, x) for item in items]
     if x.numel() == 1 and x.dtype.is_floating_point and all(type(m) in (float, int) for m in made):
         # (a one-element x's .tolist() twice, two numbers: x's size both; beside a tensor, one stays a number)
-        try:
+        with contextlib.suppress(OverflowError):  # (10 ** 400)
             made = [torch.tensor(float(m), dtype=x.dtype).reshape(x.shape) for m in made]
-        except OverflowError:  # (10 ** 400)
-            pass
     return made, held
 
 
