@@ -212,16 +212,8 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
                        "itself, so the grader takes the folder for a submission of its own (in a folder of several "
                        "students' folders, a classmate's), not a package of yours, and grades your file without it.",
                        advice=f"Define {ex.function} in this file and keep in {missing[1]}/ only what it uses.")
-    named = re.match(r"(?:cannot import name '\w+' from|No module named|module) '([A-Za-z_]\w*)[.']",
-                     load.error.message or "")
-    mine = next((name for name in obs.shadowed if named and name in (f"{named[1]}.py", f"{named[1]}/")), None)
-    if load.error.type in ("ImportError", "ModuleNotFoundError", "AttributeError") and mine:
-        # (rt168's code.py beside its solution: "cannot import name 'f' from 'code'", Python's own code.py)
-        module = mine.removesuffix(".py").removesuffix("/")
-        return replace(told, cause=f"Your {mine} has the name of a module the grader already has (Python's own "
-                       f"{module}, or a package such as torch), and the import finds that one, not yours (at home it "
-                       "may find yours, where nothing imported the other first).",
-                       advice=f"Rename your {mine} (my_{mine}, say) and import it by its new name.")
+    if shadowed := _shadowed(load.error, obs.shadowed):
+        return replace(told, cause=shadowed.text, advice=shadowed.advice)
     dotted = re.fullmatch(r"No module named '([A-Za-z_][\w.]*)'", load.error.message or "")
     if load.error.type == "ModuleNotFoundError" and dotted and _left_out(dotted[1], obs.left_out):
         # (a package of 20 modules beside the file was told to submit beside it what was there)
@@ -231,6 +223,23 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
                        advice=f"Keep what {ex.function} needs in fewer, smaller modules (or in this file), and "
                               "import only those.")
     return told
+
+
+def _shadowed(error: feedback.ErrorInfo, shadowed: tuple[str, ...]) -> feedback.Cause | None:
+    """Where an import or a module's attribute failed on a module the student has beside the file under
+    the name of one the grader has (submission.modules_beside's `shadowed`), the words to rename it: rt168's
+    code.py ("cannot import name 'f' from 'code'"), hn127's statistics.py used as statistics.f(x) in the
+    function (told that the grader's statistics had no f, a name misspelt)."""
+    named = re.match(r"(?:cannot import name '\w+' from|No module named|module) '([A-Za-z_]\w*)[.']",
+                     error.message or "")
+    mine = next((name for name in shadowed if named and name in (f"{named[1]}.py", f"{named[1]}/")), None)
+    if error.type not in ("ImportError", "ModuleNotFoundError", "AttributeError") or mine is None:
+        return None
+    module = mine.removesuffix(".py").removesuffix("/")
+    return feedback.Cause("shadowed", f"Your {mine} has the name of a module the grader already has (Python's own "
+                          f"{module}, or a package such as torch), and the import finds that one, not yours (at home "
+                          "it may find yours, where nothing imported the other first).",
+                          f"Rename your {mine} (my_{mine}, say) and import it by its new name.")
 
 
 def _left_out(module: str, left_out: tuple[str, ...]) -> bool:
@@ -828,6 +837,8 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
             all(_lost_in_the_graph(r.plain, r.case, ex) for r in (example, *bad)):
         return feedback.graph_inspection(ex)
     if first.kind == "error" and first.error:
+        if obs is not None and (shadowed := _shadowed(first.error, obs.shadowed)):
+            return shadowed
         cause = feedback.explain_error(first.error, ex)
         if cause.key == "no_requires_grad" and all(r.case.values.size == 0 for r in bad):
             # Only empty inputs: x was recorded, but what backward() ran on never met it (a hunter's

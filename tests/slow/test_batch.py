@@ -310,17 +310,19 @@ def test_a_students_own_package_beside_the_file_is_graded_with_it(tmp_path):
     assert [h["name"] for h in helpers] == ["mylib/__init__.py", "mylib/calc/deriv.py"]
 
 
-def _loads_of_alice(tmp_path: Path, files: dict[str, str], head: str) -> tuple[float, str]:
-    """Alice's score and loads message, her honest solution.py beginning with `head` beside `files`."""
+def _loads_of_alice(tmp_path: Path, files: dict[str, str], head: str, check: str = "loads",
+                    body: str | None = None) -> tuple[float, str]:
+    """Alice's score and `check`'s message, her solution.py (honest, or `body`) beginning with `head` beside
+    `files`."""
     folder = tmp_path / "class" / "alice"
     for name, text in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text)
-    (folder / "solution.py").write_text(head + (SUBMISSIONS / "honest_backward.py").read_text())
+    (folder / "solution.py").write_text(head + (body or (SUBMISSIONS / "honest_backward.py").read_text()))
     out = tmp_path / "out"
     assert batch(folder.parent, out, "--no-plot").returncode == 0
     result = json.loads((out / "alice" / "result.json").read_text())
-    return result["score"], next(c for c in result["checks"] if c["name"] == "loads")["message"]
+    return result["score"], next(c for c in result["checks"] if c["name"] == check)["message"]
 
 
 def test_a_package_past_the_bounds_on_helpers_is_told_what_was_left_out(tmp_path):
@@ -340,6 +342,17 @@ def test_a_module_named_like_pythons_own_is_told_to_be_renamed(tmp_path):
     score, loads = _loads_of_alice(tmp_path, files, "from code import f\n")
     assert score == 0 and "cannot import name 'f' from 'code'" in loads, loads
     assert "Your code.py has the name of a module the grader already has" in loads and "Rename your code.py" in loads
+
+
+def test_a_module_named_like_pythons_own_used_in_the_function_is_told_to_be_renamed(tmp_path):
+    """hn127: statistics.py beside the file, statistics.f(x) in the function: told that the grader's
+    statistics has no f, a name misspelt or removed."""
+    files = {"statistics.py": "import torch\n\n\ndef f(x):\n    return torch.sin(x)\n"}
+    body = ("\n\ndef get_derivative(x):\n    x = x.detach().clone().requires_grad_(True)\n"
+            "    statistics.f(x).sum().backward()\n    return x.grad\n")
+    score, correctness = _loads_of_alice(tmp_path, files, "import statistics\n", "correctness", body)
+    assert score == 1 and "module 'statistics' has no attribute 'f'" in correctness, correctness
+    assert "Your statistics.py has the name of a module the grader already has" in correctness, correctness
 
 
 def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_students(tmp_path):
