@@ -268,10 +268,11 @@ def _step(run: Sequence[TracedStep], i: int, expressions: dict[int, str | None],
         formula = f"d/du u{_power(n)} = {_fmt(n)}·u{_power(n - 1)}" if n != 2 else "d/du u² = 2u"
     targets = {n for n in s.next if n >= 0}
     edges = [g for g in s.grad_out[:2] if g is not None]
-    if s.op == "MulBackward0" and len(s.next) > 1 and (len(targets) == 1 or s.one_input) and len(edges) == 2 and \
-            s.grad_in:
+    if s.op in ("MulBackward0", "DotBackward0") and len(s.next) > 1 and (len(targets) == 1 or s.one_input) and \
+            len(edges) == 2 and s.grad_in:
         # u·u: both factors are one tensor, and what reaches it is the sum of both edges' gradients
-        # (ux117's sin(x·x) was told "×0.75 in all" at x = 0.75, one edge's, where 2x is 1.5)
+        # (ux117's sin(x·x) was told "×0.75 in all" at x = 0.75, one edge's, where 2x is 1.5; hn127's
+        # torch.dot(v, v) and v @ v "no formula known, here 0.75")
         out = sum(edges)
         return Step(s.op, s.grad_in, out / s.grad_in, out, "d/du (u·u) = 2u", "", tuple(sorted(targets)))
     if s.op == "MulBackward0" and s.other is not None:

@@ -4,6 +4,7 @@ built by hand (tests/fast/test_trace.py records real ones)."""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -335,6 +336,13 @@ def test_a_square_by_multiplying_is_one_step_of_2u():
     assert square.grad_out == pytest.approx(2 * X * g) and square.next == (3,)
     assert backward.steps_of((step("SumBackward1", [-1], [1.0], grad_in=1.0),), X)[0].formula == \
         "d/du_i sum(u, dim) = 1"
+    # (hn127: torch.dot(v, v) and v @ v, "no formula known, here 0.75"; hn126: autograd.grad on a leaf, whose
+    # AccumulateGrad never runs, both edges ending the pass)
+    dot = step("DotBackward0", [3, 3], [g * X, g * X], grad_in=g)
+    assert backward.steps_of((*run[:2], dot, run[3]), X)[2].local == pytest.approx(2 * X)
+    ended = replace(run[2], next=(-1, -1), one_input=True)
+    assert backward.steps_of((*run[:2], ended), X)[2].formula == "d/du (u·u) = 2u"
+    assert backward.steps_of((*run[:2], replace(ended, one_input=False)), X)[2].formula != "d/du (u·u) = 2u"
 
 
 def test_a_self_test_of_autograd_at_another_point_first_is_not_the_pass_shown():
