@@ -426,7 +426,9 @@ LOOK_WHY = ("Students whose values did not follow autograd (the autograd check's
 _ALSO_HONEST = (("sys.settrace", "doctest, a debugger or coverage does so too"),
                 ("sys.setprofile", "a profiler does so too"),
                 ("read a frame (sys._getframe) with a generator", "logging inside a context manager does so too"),
-                ("gc.get_objects", "counting live tensors does so too"))
+                ("gc.get_objects", "counting live tensors does so too"),
+                # (hn127: asyncio.run() in honest files, its loop's socket pair)
+                ("socket.__new__", "asyncio's event loop makes a socket pair so too"))
 
 
 def also_honest(event: str) -> str:

@@ -64,8 +64,11 @@ def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path |
     if outcome.sandbox_events:
         # (matplotlib's first import tries fc-list, which the sandbox refuses: a student who plots
         # read "Recorded for review: subprocess.Popen" as an accusation, with nothing said of the score)
-        out.print(Text("Recorded for your TA to read, not part of the score: " + "; ".join(outcome.sandbox_events[:6]),
-                       style="dim"))
+        # (each with what honest code does the same, as the TA's summary says it: hn127's asyncio.run())
+        from grader.report.summary import also_honest
+
+        events = [event + also_honest(event) for event in outcome.sandbox_events[:6]]
+        out.print(Text("Recorded for your TA to read, not part of the score: " + "; ".join(events), style="dim"))
     if result:
         out.print(f"Result: {result}")
     if plot:

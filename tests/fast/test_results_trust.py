@@ -116,6 +116,19 @@ def test_feedback_txt_shows_a_file_name_made_safe(sin):
     assert "\x1b" not in words and "Score 1 / 10" in words
 
 
+def test_what_was_recorded_for_the_ta_says_what_honest_code_does_the_same(sin):
+    """hn127: asyncio.run() in an honest file showed the student "Recorded for your TA to read:
+    socket.__new__", with no word of asyncio, which the TA's summary gives."""
+    from grader.outcome import Finding, Outcome
+    from grader.report import terminal
+
+    outcome = Outcome(submission=Path("amy.py"), sha256="", exercise="sin", status="graded",
+                      findings=(Finding("loads", True, 1.0, "It loads."),), score=10.0, max_score=10.0, seed=1,
+                      devices=("cpu",), versions={}, duration_s=0.1, sandbox_events=("socket.__new__",))
+    words = " ".join(terminal.as_text(outcome, sin).split())
+    assert "socket.__new__ (asyncio's event loop makes a socket pair so too)" in words, words
+
+
 def test_a_student_not_graded_this_run_keeps_no_earlier_feedback_to_hand_back(tmp_path: Path, sin):
     """ux124: alice's cos file, come beside her graded one, left her "needs you" with an empty score, but
     her feedback.txt still said "Score 10 / 10" to a TA handing back every student's."""
