@@ -445,9 +445,10 @@ class Runner:
                     break
         finally:
             self.recorder.read_saved = True
+        two = two_values(self.torch, out, x) if error is None else None
         if type(out) in (tuple, list) and len(out) == 1 and isinstance(out[0], self.torch.Tensor):
             out = out[0]  # (the pass of a gradient returned in a tuple is drawn as the gradient's: snapshot)
-        elif error is None and (two := two_values(self.torch, out, x)) and _pair_of_x_size(self.torch, two[0], x):
+        elif two and _pair_of_x_size(self.torch, two[0], x):
             # Both, for the grader to read as it reads a grid's pair (replies.pair_choice): rt167's by-hand
             # chain returned beside y was read here by other rules, not at all, and never flagged.
             pair = [{"value": self.recorder.at(t), "tracked": bool(t.requires_grad),
