@@ -570,20 +570,28 @@ def start_pool(workers: int, exercise: Exercise, plot: bool) -> ProcessPoolExecu
     # stopping the workers (stop_pool). Each starts with SIGINT blocked (a process's signal mask outlives
     # exec) and ignores it before it unblocks it (_die_with_parent); a Ctrl-C meanwhile waits for this
     # thread, not lost.
+    # The mask alone did not hold: Python runs its handler in the main thread whichever thread the kernel
+    # gave the signal to, and another thread's (the plot's, say) took it, so that a KeyboardInterrupt came
+    # between a worker's start and the data its start sends it, and the worker printed multiprocessing's
+    # "EOFError: Ran out of input" traceback after the batch's last words (the CI's Ctrl-C 0.3 s in). The
+    # handler is deferred too (grids.signals_after): Ctrl-C is raised once every worker has what it needs.
+    from grader.grids import signals_after
+
     blas = os.environ.get("OPENBLAS_NUM_THREADS")
     os.environ["OPENBLAS_NUM_THREADS"] = "1"
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
-        try:
-            for rank in range(workers):  # each busy for seconds, so each lands on a worker of its own
-                warm = pool.submit(_warm_worker, exercise, plot, rank, shared.shared[rank] if shared else None)
-                warm.add_done_callback(functools.partial(_forget_once_warm, pool))
-        finally:
-            if blas is None:
-                del os.environ["OPENBLAS_NUM_THREADS"]
-            else:
-                os.environ["OPENBLAS_NUM_THREADS"] = blas
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # (a Ctrl-C meanwhile is raised here)
+        with signals_after((signal.SIGINT,)):
+            try:
+                for rank in range(workers):  # each busy for seconds, so each lands on a worker of its own
+                    warm = pool.submit(_warm_worker, exercise, plot, rank, shared.shared[rank] if shared else None)
+                    warm.add_done_callback(functools.partial(_forget_once_warm, pool))
+            finally:
+                if blas is None:
+                    del os.environ["OPENBLAS_NUM_THREADS"]
+                else:
+                    os.environ["OPENBLAS_NUM_THREADS"] = blas
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     except BaseException:  # (the caller never has the pool to stop: its workers were left to warm up)
         stop_pool(pool)
         raise

@@ -170,7 +170,7 @@ def draw(strategy: SearchStrategy[GridCase], examples: int, seed_value: int) -> 
     def collect(case: GridCase) -> None:
         drawn.append(case)
 
-    with _signals_after(), _no_local_constants():
+    with signals_after(), _no_local_constants():
         collect()
     return drawn
 
@@ -179,7 +179,7 @@ _DEFERRED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextlib.contextmanager
-def _signals_after(deferred: tuple[int, ...] = _DEFERRED, caught: list[int] | None = None) -> Iterator[None]:
+def signals_after(deferred: tuple[int, ...] = _DEFERRED, caught: list[int] | None = None) -> Iterator[None]:
     """Ctrl-C (and the batch's SIGTERM and SIGHUP: `deferred`) while hypothesis runs, answered once
     it is done, the signals meanwhile put in `caught`: a KeyboardInterrupt raised inside hypothesis's
     engine left that engine broken, so that a batch stopped while it drew the grids ended as the
@@ -333,7 +333,7 @@ def _search(strategy: SearchStrategy[GridCase], seed_value: int, examples: int, 
     # `grader check`) ends the search at the next case, then is raised: a search runs the student's
     # calls, seconds each at worst. The batch's SIGTERM is not held back here: its worker must close
     # the sandbox within stop_pool's grace, and takes no next job.
-    with _signals_after((signal.SIGINT,), stopping), contextlib.suppress(Exception), _no_local_constants():
+    with signals_after((signal.SIGINT,), stopping), contextlib.suppress(Exception), _no_local_constants():
         probe()
     if stopped:
         raise stopped[0]
