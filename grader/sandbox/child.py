@@ -446,8 +446,9 @@ class Runner:
         finally:
             self.recorder.read_saved = True
         two = two_values(self.torch, out, x) if error is None else None
-        if type(out) in (tuple, list) and len(out) == 1 and isinstance(out[0], self.torch.Tensor):
-            out = out[0]  # (the pass of a gradient returned in a tuple is drawn as the gradient's: snapshot)
+        one = held_values(out, 1) if error is None else None
+        if one is not None and len(one[0]) == 1 and isinstance(one[0][0], self.torch.Tensor):
+            out = one[0][0]  # (the pass of a gradient returned in a tuple is drawn as the gradient's: snapshot)
         elif two and _pair_of_x_size(self.torch, two[0], x):
             # Both, for the grader to read as it reads a grid's pair (replies.pair_choice): rt167's by-hand
             # chain returned beside y was read here by other rules, not at all, and never flagged.
@@ -694,22 +695,31 @@ def two_values(torch: Any, out: Any, x: Any) -> tuple[list[Any], str] | None:
     else. A tuple subclass (a namedtuple) and a dict's values are read with tuple's and dict's own
     methods: a subclass's are the submission's code. (hn127: a namedtuple, a dict, two numpy arrays or
     two lists scored 1/10, unread, where a tuple of the same scored 9.)"""
-    if x is None:
+    values = held_values(out, 2) if x is not None else None
+    if values is None or len(values[0]) != 2:
         return None
-    if isinstance(out, tuple) and tuple.__len__(out) == 2:
-        items, held = [tuple.__getitem__(out, 0), tuple.__getitem__(out, 1)], "tuple"
-    elif type(out) is list and len(out) == 2:
-        items, held = list(out), "list"
-    elif type(out) is dict and len(out) == 2:
-        items, held = list(dict.values(out)), "dict"
-    else:
-        return None
+    items, held = values
     made = [_as_tensor(torch, item, x) for item in items]
     if x.numel() == 1 and x.dtype.is_floating_point and all(type(m) in (float, int) for m in made):
         # (a one-element x's .tolist() twice, two numbers: x's size both; beside a tensor, one stays a number)
         with contextlib.suppress(OverflowError):  # (10 ** 400)
             made = [torch.tensor(float(m), dtype=x.dtype).reshape(x.shape) for m in made]
     return made, held
+
+
+def held_values(out: Any, most: int) -> tuple[list[Any], str] | None:
+    """The values of a tuple (a namedtuple too), a list or a dict (an OrderedDict too) of at most `most`,
+    and which of the three held them; None for anything else. Read with those types' own methods, by the
+    type's own bases (rt171's object whose __class__ said tuple broke tuple's methods, a harness error
+    charged to the student): a subclass's methods are the submission's code."""
+    bases = type(out).__mro__
+    if tuple in bases and tuple.__len__(out) <= most:
+        return list(tuple.__iter__(out)), "tuple"
+    if list in bases and list.__len__(out) <= most:
+        return list(list.__iter__(out)), "list"
+    if dict in bases and dict.__len__(out) <= most:
+        return list(dict.values(out)), "dict"
+    return None
 
 
 def _as_tensor(torch: Any, item: Any, x: Any) -> Any:
@@ -719,7 +729,7 @@ def _as_tensor(torch: Any, item: Any, x: Any) -> Any:
 
     if isinstance(item, torch.Tensor) or type(item) in (float, int):
         return item
-    numbers = array_numbers(item, x.numel()) if isinstance(item, np.ndarray) else \
+    numbers = array_numbers(item, x.numel()) if np.ndarray in type(item).__mro__ else \
         (listed or (None,))[0] if type(item) in (list, tuple) and (listed := listed_numbers(torch, item, x.numel())) \
         else None
     if numbers is None or numbers.size != x.numel():
@@ -768,13 +778,14 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list, x: Any = None
     returned x.grad can change later (gradient accumulation)."""
     if out is None:
         return {"kind": "none"}
-    if type(out) in (tuple, list) and len(out) == 1 and isinstance(out[0], torch.Tensor):
+    one = held_values(out, 1)
+    if one is not None and len(one[0]) == 1 and isinstance(one[0][0], torch.Tensor):
         # torch.autograd.grad's own answer, a tuple of the one gradient: its numbers are read as a
         # numpy array's are (the contract still fails), where they were never read and such a file
-        # scored 1/10 beside a numpy array's 9 (a hunter's).
-        inner = snapshot(torch, out[0], input_numel, arrays)
+        # scored 1/10 beside a numpy array's 9 (a hunter's; rt171: a namedtuple or a dict of one)
+        inner = snapshot(torch, one[0][0], input_numel, arrays)
         if inner["kind"] == "tensor":
-            return {**inner, "kind": "wrapped", "type": type(out).__name__}
+            return {**inner, "kind": "wrapped", "type": one[1]}
         return {"kind": "other", "type": type(out).__name__, "repr": _safe_text(out, 200)}
     two = two_values(torch, out, x)
     if two is not None and _pair_of_x_size(torch, two[0], x):
@@ -840,7 +851,7 @@ def array_numbers(out: Any, input_numel: int) -> Any:
     still fails), or None for any other value."""
     import numpy as np
 
-    if isinstance(out, np.ndarray) and out.dtype.kind in "fiub" and out.size <= max(16 * input_numel, 1) and \
+    if np.ndarray in type(out).__mro__ and out.dtype.kind in "fiub" and out.size <= max(16 * input_numel, 1) and \
             out.ndim <= protocol.MAX_DIMS:
         return np.ascontiguousarray(out, dtype=np.float64)
     return None

@@ -120,8 +120,7 @@ def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = 
     if kind not in ("tensor", "ndarray", "wrapped", "list"):
         raise ProtocolError(f"a call result of unknown kind {kind!r:.40}")
     container = raw.get("type") if kind in ("wrapped", "list") else None
-    if kind in ("wrapped", "list") and \
-            container not in (_HOLDERS if kind == "wrapped" and raw.get("held") == 2 else ("tuple", "list")):
+    if kind in ("wrapped", "list") and container not in (_HOLDERS if kind == "wrapped" else ("tuple", "list")):
         raise ProtocolError(f"a {kind} result that is neither a tuple nor a list")
     shape = raw.get("shape")
     if not isinstance(shape, list) or len(shape) > MAX_STATED_DIMS or not all(_int(n, 0) is not None for n in shape):

@@ -503,9 +503,10 @@ class Session(Requests):
             # (ux126: a list of 100 MB arrays grown in a loop took 10 s to reach the limit, where each page
             # the kernel hands out is slow, and raised MemoryError past the case's time: "a loop that never
             # ends", with no word of memory)
-            ended = Ended("memory", f"{ended.detail}, after using {peak / 2**30:.1f} GiB of "
-                          f"memory, nearly all of the {self.memory_gib:g} GiB it may use (filling memory is slow)",
-                          ended.returncode)
+            # (rt171: 3.3 GB taken and freed within the call, then an endless loop: the words name both)
+            ended = Ended("memory", f"{ended.detail}, after using {peak / 2**30:.1f} GiB of memory meanwhile, nearly "
+                          f"all of the {self.memory_gib:g} GiB it may use (filling memory is slow; where it was freed "
+                          "again, look for a loop that never ends too)", ended.returncode)
         self.ended = ended
         self.kill()
         raise SessionEnded(ended)
