@@ -238,3 +238,24 @@ def test_a_ctrl_c_swallowed_where_python_ignores_what_a_callback_raises_is_raise
     with pytest.raises(KeyboardInterrupt):
         cli._interrupted_yet()
     cli._INTERRUPTED.clear()
+
+
+def test_ctrl_c_wrapped_by_python_in_another_exception_ends_as_ctrl_c(monkeypatch, capsys):
+    """The CI's Ctrl-C 0.6 s into a batch came as a module made a dataclass: Python wraps what __set_name__
+    raises in a RuntimeError, and the batch ended in the grader's own failure, status 3, a traceback."""
+    import signal
+
+    from grader import cli
+
+    def interrupted_in_set_name(args, ex):
+        cli._INTERRUPTED.set()
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as err:
+            raise RuntimeError("Error calling __set_name__") from err
+
+    monkeypatch.setattr(cli, "_run", interrupted_in_set_name)
+    assert cli.main(["grade", "x.py", "--out", "o"]) == 128 + signal.SIGINT
+    assert "grader: interrupted" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "_run", lambda args, ex: (_ for _ in ()).throw(RuntimeError("ours")))
+    assert cli.main(["grade", "x.py", "--out", "o"]) == cli.EXIT_GRADER  # (without Ctrl-C, our own failure)

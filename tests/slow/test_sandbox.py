@@ -163,7 +163,9 @@ def test_a_timeout_after_filling_the_memory_is_told_as_memory(grade_file, quick_
     small = replace(quick_sin, limits=replace(quick_sin.limits, memory_gib=1.0))
     outcome = grade_file(FIXTURES / "fills_memory_then_waits.py", small)
     message = findings(outcome)["correctness"].message
-    assert outcome.status == "memory" and "nearly all of the 1 GiB it may use" in message, message
+    # (or killed by its cgroup's own limit first, where it has one: a zygote's child in the CI)
+    assert outcome.status == "memory" and ("nearly all of the 1 GiB it may use" in message or
+                                           "more memory than the 1 GiB it may use" in message), message
     assert "Work on x itself" in message
     plain = grade_file(SUBMISSIONS / "broken_infinite_loop.py", small)  # (a loop of little memory: a timeout)
     assert plain.status == "timeout" and "Look for a loop that never ends" in findings(plain)["correctness"].message
