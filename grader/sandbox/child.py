@@ -729,9 +729,11 @@ def _as_tensor(torch: Any, item: Any, x: Any) -> Any:
 
     if isinstance(item, torch.Tensor) or type(item) in (float, int):
         return item
-    numbers = array_numbers(item, x.numel()) if np.ndarray in type(item).__mro__ else \
-        (listed or (None,))[0] if type(item) in (list, tuple) and (listed := listed_numbers(torch, item, x.numel())) \
-        else None
+    numbers = None
+    if np.ndarray in type(item).__mro__:
+        numbers = array_numbers(item, x.numel())
+    elif type(item) in (list, tuple) and (listed := listed_numbers(torch, item, x.numel())) is not None:
+        numbers = listed[0]
     if numbers is None or numbers.size != x.numel():
         return item
     made = torch.from_numpy(np.ascontiguousarray(numbers).reshape(tuple(x.shape)))
