@@ -393,7 +393,7 @@ def _names_of(job: Any, folder: Path) -> set[str]:
     if job.path is not None:
         with contextlib.suppress(ValueError, IndexError):
             top = job.path.relative_to(folder).parts[0]
-            known |= {top, top.removesuffix(job.path.suffix) if top == job.path.name else top}
+            known |= {top, job.path.stem} if top == job.path.name else {top}
     return known
 
 

@@ -162,12 +162,12 @@ def resolve_pair(returned: Returned, x: np.ndarray, values_of: Callable[[np.ndar
     "own": this call's own); unread where it is None. Any other Returned as it is."""
     if returned.kind != "pair" or returned.pair is None:
         return returned
+    likeness = _likeness(returned, x, values_of)
     if choice == "own":
-        choice = pair_choice(returned, x, values_of)
+        choice = _chosen(returned, likeness, x)
     if not isinstance(choice, int):
         return Returned("other", type_name=returned.type_name, text="a pair of tensors, neither read as the gradient")
     chosen = returned.pair[choice]
-    likeness = _likeness(returned, x, values_of)
     other = (False, False) if likeness is None else (likeness[0][1 - choice], likeness[1][1 - choice])
     beside = {(True, True): "a tensor equal both to x and to the function's values there", (True, False): "x itself",
               (False, True): "the function's values (y)"}.get(other, "another tensor of x's size")
@@ -183,7 +183,11 @@ def pair_choice(returned: Returned, x: np.ndarray, values_of: Callable[[np.ndarr
     (sin + cos at 0, or sin at π/4 in float16) `return x, x.grad` read x (rt167). Taken from a plain
     call and kept for the input's other calls: chosen again under the secret, where the gradient moves
     off the function's values, the choice followed the secret, and an honest file was "unproven"."""
-    likeness = _likeness(returned, x, values_of)
+    return _chosen(returned, _likeness(returned, x, values_of), x)
+
+
+def _chosen(returned: Returned, likeness: tuple[list[bool], list[bool]] | None, x: np.ndarray) -> int | None:
+    """pair_choice, on the pair's likeness (_likeness) worked out already."""
     if likeness is None or returned.pair is None:
         return None
     same, near = likeness
