@@ -125,17 +125,12 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                   _modules_named(queue.pop(0))}
         wanted = {".".join(name.split(".")[:i]) for name in dotted for i in range(1, name.count(".") + 2)}
         for module in sorted({name.partition(".")[0] for name in dotted} & _ELSEWHERE):
-            if companions is not None:
-                beside = [f"{module}.py"] if f"{module}.py" in companions else []
-            else:
-                beside = [shown for shown in (f"{module}.py", f"{module}/") if os.path.lexists(path.parent / shown)][:1]
-            if shadowed is not None and beside and beside[0] not in shadowed:
-                shadowed.append(beside[0])
+            if shadowed is not None and (shown := _beside(path.parent, module, companions)) and shown not in shadowed:
+                shadowed.append(shown)
         for module in sorted({name.partition(".")[0] for name in dotted} - walked):
             walked.add(module)
             if bounded:  # (named only, not looked into: what the feedback needs of it)
-                past += [shown for shown in (f"{module}.py", f"{module}/") if (companions or {}).get(shown)
-                         or os.path.lexists(path.parent / shown)][:1]
+                past += [shown] if (shown := _beside(path.parent, module, companions)) else []
                 continue
             if companions is not None:  # (among classmates' files: the student's own alone)
                 files = [(f"{module}.py", companions[f"{module}.py"])] if f"{module}.py" in companions else []
@@ -167,6 +162,14 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                 else:
                     past.append(name)
     return tuple(sorted(found.items()))
+
+
+def _beside(folder: Path, module: str, companions: dict[str, Path] | None) -> str | None:
+    """How a module of the student's lies beside the file, by name only: "utils.py", a package "mylib/",
+    or None; among a platform's flat download, the student's own files alone (companions)."""
+    if companions is not None:
+        return f"{module}.py" if f"{module}.py" in companions else None
+    return next((shown for shown in (f"{module}.py", f"{module}/") if os.path.lexists(folder / shown)), None)
 
 
 class _Looking:
