@@ -268,7 +268,7 @@ def _step(run: Sequence[TracedStep], i: int, expressions: dict[int, str | None],
         formula = f"d/du u{_power(n)} = {_fmt(n)}·u{_power(n - 1)}" if n != 2 else "d/du u² = 2u"
     targets = {n for n in s.next if n >= 0}
     edges = [g for g in s.grad_out[:2] if g is not None]
-    if s.op in ("MulBackward0", "DotBackward0") and len(s.next) > 1 and (len(targets) == 1 or s.one_input) and \
+    if s.op in ("MulBackward0", "DotBackward0") and s.one_input and \
             len(edges) == 2 and s.grad_in:
         # u·u: both factors are one tensor, and what reaches it is the sum of both edges' gradients
         # (ux117's sin(x·x) was told "×0.75 in all" at x = 0.75, one edge's, where 2x is 1.5; hn127's

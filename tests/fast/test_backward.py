@@ -329,7 +329,7 @@ def test_a_square_by_multiplying_is_one_step_of_2u():
     g = math.cos(u)
     run = (step("SumBackward0", [1], [1.0], grad_in=1.0),
            step("SinBackward0", [2], [g], grad_in=1.0, u=u, local=g),
-           step("MulBackward0", [3, 3], [g * X, g * X], grad_in=g, u=X, other=X),
+           step("MulBackward0", [3, 3], [g * X, g * X], grad_in=g, u=X, other=X, one_input=True),
            step("AccumulateGrad", grad_in=2 * X * g))
     square = backward.steps_of(run, X)[2]
     assert square.formula == "d/du (u·u) = 2u" and square.local == pytest.approx(2 * X)
@@ -338,11 +338,15 @@ def test_a_square_by_multiplying_is_one_step_of_2u():
         "d/du_i sum(u, dim) = 1"
     # (hn127: torch.dot(v, v) and v @ v, "no formula known, here 0.75"; hn126: autograd.grad on a leaf, whose
     # AccumulateGrad never runs, both edges ending the pass)
-    dot = step("DotBackward0", [3, 3], [g * X, g * X], grad_in=g)
+    dot = step("DotBackward0", [3, 3], [g * X, g * X], grad_in=g, one_input=True)
     assert backward.steps_of((*run[:2], dot, run[3]), X)[2].local == pytest.approx(2 * X)
     ended = replace(run[2], next=(-1, -1), one_input=True)
     assert backward.steps_of((*run[:2], ended), X)[2].formula == "d/du (u·u) = 2u"
     assert backward.steps_of((*run[:2], replace(ended, one_input=False)), X)[2].formula != "d/du (u·u) = 2u"
+    # sin(x)·w where w's node never ran (autograd.grad for x alone) but both edges carried a gradient: two
+    # tensors, one of them outside the pass, not u·u (this step had been told 2u by its one target that ran)
+    other = replace(run[2], next=(3, -1), one_input=False, other=0.5, u=X)
+    assert backward.steps_of((*run[:2], other, run[3]), X)[2].formula.startswith("d/du (u·v) = v = 0.5")
 
 
 def test_a_self_test_of_autograd_at_another_point_first_is_not_the_pass_shown():
