@@ -445,19 +445,16 @@ class Runner:
                     break
         finally:
             self.recorder.read_saved = True
-        two = two_values(self.torch, out, x) if error is None else None
-        one = held_values(out, 1) if error is None else None
-        if one is not None and len(one[0]) == 1 and isinstance(one[0][0], self.torch.Tensor):
-            out = one[0][0]  # (the pass of a gradient returned in a tuple is drawn as the gradient's: snapshot)
-        elif two and _pair_of_x_size(self.torch, two[0], x):
+        how, found, held, _ = reading(self.torch, out, x) if error is None else ("as is", out, "", "")
+        if how in ("one", "beside"):
+            out = found  # (the pass of a gradient returned in a tuple is drawn as the gradient's: snapshot)
+        elif how == "pair":
             # Both, for the grader to read as it reads a grid's pair (replies.pair_choice): rt167's by-hand
             # chain returned beside y was read here by other rules, not at all, and never flagged.
             pair = [{"value": self.recorder.at(t), "tracked": bool(t.requires_grad),
-                     "is_x": _identical(self.torch, t, x)} for t in two[0]]
-            return {"kind": "pair", "pair": pair, "value": None, "about": two[1],
+                     "is_x": _identical(self.torch, t, x)} for t in found]
+            return {"kind": "pair", "pair": pair, "value": None, "about": held,
                     "primitive_calls": self.canary.calls(), **passes}
-        elif two and (gradient := gradient_beside_a_number(self.torch, two[0], x)) is not None:
-            out = gradient
         elif error is None and (numbers := _numbers_of(self.torch, out, x.numel())) is not None:
             # (read as the grid reads them, snapshot: rt167's chain rule finished by hand, returned as
             # .tolist(), and rt168's as .numpy(), scored 9 and were never listed)
@@ -687,6 +684,24 @@ def _numbers_only(out: list | tuple, limit: int) -> bool:
     return True
 
 
+def reading(torch: Any, out: Any, x: Any) -> tuple[str, Any, str, str]:
+    """How a returned value is read, for a grid's call and the recorded one alike, as (how, what is read,
+    what held it, what the gradient came beside): ("one", the tensor, holder, "") for a tuple, list or dict
+    of one tensor; ("pair", the two, holder, "") for two of x's size (replies.pair_choice picks one);
+    ("beside", the tensor, holder, "number" or "one-number tensor") for a gradient beside one number;
+    ("as is", out, "", "") for anything else."""
+    one = held_values(out, 1)
+    if one is not None and len(one[0]) == 1 and isinstance(one[0][0], torch.Tensor):
+        return "one", one[0][0], one[1], ""
+    two = two_values(torch, out, x)
+    if two is not None and _pair_of_x_size(torch, two[0], x):
+        return "pair", two[0], two[1], ""
+    if two is not None and (gradient := gradient_beside_a_number(torch, two[0], x)) is not None:
+        beside = "number" if any(type(t) in (float, int) for t in two[0]) else "one-number tensor"
+        return "beside", gradient, two[1], beside
+    return "as is", out, "", ""
+
+
 def two_values(torch: Any, out: Any, x: Any) -> tuple[list[Any], str] | None:
     """A value returned together with another, as (the two, what held them: "tuple", "list" or "dict"),
     numbers of x's size made tensors of its dtype (a numpy array, .tolist()'s list); None for anything
@@ -785,27 +800,25 @@ def snapshot(torch: Any, out: Any, input_numel: int, arrays: list, x: Any = None
     returned x.grad can change later (gradient accumulation)."""
     if out is None:
         return {"kind": "none"}
-    one = held_values(out, 1)
-    if one is not None and len(one[0]) == 1 and isinstance(one[0][0], torch.Tensor):
+    how, found, held, beside = reading(torch, out, x)
+    if how == "one":
         # torch.autograd.grad's own answer, a tuple of the one gradient: its numbers are read as a
         # numpy array's are (the contract still fails), where they were never read and such a file
         # scored 1/10 beside a numpy array's 9 (a hunter's; rt171: a namedtuple or a dict of one)
-        inner = snapshot(torch, one[0][0], input_numel, arrays)
+        inner = snapshot(torch, found, input_numel, arrays)
         if inner["kind"] == "tensor":
-            return {**inner, "kind": "wrapped", "type": one[1]}
+            return {**inner, "kind": "wrapped", "type": held}
         return {"kind": "other", "type": type(out).__name__, "repr": _safe_text(out, 200)}
-    two = two_values(torch, out, x)
-    if two is not None and _pair_of_x_size(torch, two[0], x):
-        both = [snapshot(torch, t, input_numel, arrays) for t in two[0]]
+    if how == "pair":
+        both = [snapshot(torch, t, input_numel, arrays) for t in found]
         if all(inner["kind"] == "tensor" for inner in both):
-            return {"kind": "pair", "type": two[1], "pair": both}
-    if two is not None and (gradient := gradient_beside_a_number(torch, two[0], x)) is not None:
+            return {"kind": "pair", "type": held, "pair": both}
+    if how == "beside":
         # the gradient is read (ux117's tuple scored 1/10 beside .tolist()'s 9); the canary judges it
         # as any answer.
-        inner = snapshot(torch, gradient, input_numel, arrays)
+        inner = snapshot(torch, found, input_numel, arrays)
         if inner["kind"] == "tensor":
-            beside = "number" if any(type(t) in (float, int) for t in two[0]) else "one-number tensor"
-            return {**inner, "kind": "wrapped", "type": two[1], "held": 2, "beside": beside}
+            return {**inner, "kind": "wrapped", "type": held, "held": 2, "beside": beside}
     if isinstance(out, torch.Tensor):
         info: dict[str, Any] = {
             "kind": "tensor",
