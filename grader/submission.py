@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _imp
 import ast
 import filecmp
 import functools
@@ -111,10 +112,12 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     package), whose names go to `passed_over` (for the feedback: rt162 was told to submit beside it
     what it had); those past the bounds go to `left_out` (for the feedback: a package of 20 modules
     was told to submit beside its file the package that was there), and those named like a module
-    the grader has (_ELSEWHERE) to `shadowed` (rt168's code.py: "cannot import name 'f' from 'code'")."""
+    the grader has (_ELSEWHERE) to `shadowed` (rt168's code.py: "cannot import name 'f' from 'code'"),
+    taken all the same where they are named like one of Python's own that they stand in for at home
+    (stands_in)."""
     found: dict[str, bytes] = {}
     looking = _Looking()
-    queue, walked = [source], set(_ELSEWHERE)
+    queue, walked = [source], {name for name in _ELSEWHERE if not stands_in(name)}
     companions = companions or None  # (none given is the folder's files, not no files)
     past = [] if left_out is None else left_out
     while queue:
@@ -238,6 +241,26 @@ PACKAGE_ENTRIES = 1_000  # files and folders of it looked at
 # as a helper it made a byte copy of a classmate's file no copy (rt163)
 _ELSEWHERE = frozenset(sys.stdlib_module_names) | {
     "torch", "numpy", "matplotlib", "IPython", "hypothesis", "grader", "PIL", "functorch"}
+
+
+# Python's own modules its start imports (3.11, with site and a virtual environment's): a module of the
+# student's named like one is never what `python solution.py` imports by that name. Written out, not read
+# from this interpreter, so that one file gets one score wherever it is graded.
+_STARTUP = frozenset({
+    "__future__", "_collections_abc", "_sitebuiltins", "abc", "codecs", "collections", "contextlib", "copyreg",
+    "encodings", "enum", "fnmatch", "functools", "genericpath", "importlib", "io", "ipaddress", "keyword", "ntpath",
+    "operator", "os", "pathlib", "posixpath", "re", "reprlib", "site", "stat", "types", "urllib", "warnings",
+    "zipimport"})
+
+
+def stands_in(module: str) -> bool:
+    """Whether a student's module beside the file, named like one of Python's own, is the one its import
+    finds under `python solution.py` (the file's folder first on the path): any but those built into the
+    interpreter, frozen in it or imported as it starts, which are found or held before any folder is
+    looked in. hn127's statistics.py scored 0 where it runs at home: the grader's child had imported
+    Python's statistics first (child.own_modules_first puts the student's first while the file is imported)."""
+    return module in sys.stdlib_module_names and module not in sys.builtin_module_names and \
+        module not in _STARTUP and not _imp.is_frozen(module)
 
 
 _RUN_BY_NAME = re.compile(r"(?:\./)?([A-Za-z_]\w*)\.py")

@@ -30,6 +30,7 @@ import threading
 import time
 import traceback
 import types
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ import grader
 from grader.cell_syntax import unechoed
 from grader.observations import PROCESS_MODULES
 from grader.sandbox import canary, confine, protocol, trace, zygote
-from grader.submission import cells_of, plots  # (here, before the audit hook: an import after it is recorded)
+from grader.submission import cells_of, plots, stands_in  # (before the audit hook: an import after it is recorded)
 
 MAX_MESSAGE_CHARS = 2000
 
@@ -343,10 +344,11 @@ class Runner:
             # Under a name no student's file takes: as "submission", a notebook's `%%writefile
             # submission.py` then `from submission import get_derivative` imported the notebook itself,
             # half run (rt148: 0/10, where Jupyter runs it).
-            if notebook:
-                module = run_cells(self.path, SUBMISSION_MODULE, self.function_name)
-            else:
-                module = import_file(self.path, SUBMISSION_MODULE, register=True)
+            with own_modules_first(Path(self.path)):
+                if notebook:
+                    module = run_cells(self.path, SUBMISSION_MODULE, self.function_name)
+                else:
+                    module = import_file(self.path, SUBMISSION_MODULE, register=True)
         except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are findings too
             # The function defined before the line that raised is graded as the file stood there, as
             # Jupyter's Run All stops there, and the loads point alone is lost: hn122's notebook whose
@@ -543,6 +545,31 @@ def _module_from_source(source: str, path: str, name: str) -> Any:
     module.__file__ = path
     exec(compile(source, path, "exec"), vars(module))
     return module
+
+
+@contextlib.contextmanager
+def own_modules_first(path: Path) -> Iterator[None]:
+    """While the student's file is imported, its own modules beside it named like Python's (statistics.py,
+    a code/ package) are the ones its imports find, as at home, where nothing had imported Python's
+    first (submission.stands_in; hn127's statistics.py scored 0). The file itself is not one: it is
+    imported as the submission, and Python's module of its name is Python's. Python's are put back
+    after: the harness imports by those names too, and what the file bound stays bound."""
+    mine: set[str] = set()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(path.parent):
+            name = entry.name.removesuffix(".py") if entry.name.endswith(".py") else entry.name
+            if name in sys.modules and stands_in(name) and entry.name != path.name and \
+                    entry.is_file(follow_symlinks=False) == entry.name.endswith(".py"):
+                mine.add(name)
+    kept = {name: module for name, module in sys.modules.items() if name.partition(".")[0] in mine}
+    for name in kept:
+        del sys.modules[name]
+    try:
+        yield
+    finally:
+        for name in [name for name in sys.modules if name.partition(".")[0] in mine]:
+            del sys.modules[name]
+        sys.modules.update(kept)
 
 
 def import_file(path: str, name: str, register: bool) -> Any:

@@ -973,12 +973,19 @@ def test_a_long_dotted_name_costs_discovery_its_first_parts_alone(tmp_path):
 
 def test_a_module_named_like_one_the_grader_has_is_named_as_shadowed(tmp_path):
     """rt168: the student's code.py beside the file, `from code import f`: Python's own code module was
-    imported, and the student was told to submit beside the file the module that was there."""
+    imported, and the student was told to submit beside the file the module that was there. It is taken
+    now, as `python solution.py` would import it; not a torch/ folder, nor a module named like one Python
+    imports as it starts (its own is what the file gets at home) or builds in."""
     (tmp_path / "code.py").write_text("def f(x):\n    return x\n")
+    (tmp_path / "enum.py").write_text("def g(x):\n    return x\n")
+    (tmp_path / "sys.py").write_text("def h(x):\n    return x\n")
     (tmp_path / "torch").mkdir()
-    (tmp_path / "solution.py").write_text("from code import f\nimport torch.nn\nimport json\n")
+    (tmp_path / "solution.py").write_text("from code import f\nimport torch.nn\nimport json, enum, sys\n")
     sub = submission.read(tmp_path / "solution.py", helpers=True, function="get_derivative")
-    assert sub.helpers == () and sub.shadowed == ("code.py", "torch/")
+    assert [name for name, _ in sub.helpers] == ["code.py"]
+    assert sub.shadowed == ("code.py", "enum.py", "sys.py", "torch/"), sub.shadowed
+    assert [submission.stands_in(m) for m in ("statistics", "code", "inspect", "os", "enum", "sys", "torch")] == \
+        [True, True, True, False, False, False, False]
 
 
 def test_a_students_module_in_a_platforms_flat_download_is_found_by_the_name_they_gave_it(tmp_path):
@@ -1004,12 +1011,12 @@ def test_what_is_looked_at_for_modules_is_bounded_and_what_runs_elsewhere_is_non
     batch's main process at every run; and a torch.py beside a byte copy of a classmate's file, never
     what `import torch` runs, made the copy no copy."""
     names = [f"m{i:02d}" for i in range(3 * submission.MAX_LOOKED_AT)]
-    (tmp_path / "solution.py").write_text("import torch, json\n" + "".join(f"X{i} = '{n}.py'\n" for i, n in
+    (tmp_path / "solution.py").write_text("import torch, re\n" + "".join(f"X{i} = '{n}.py'\n" for i, n in
                                                                           enumerate(names)))
     for n in names:
         (tmp_path / f"{n}.py").write_text("def get_derivative(x):\n    return x\n")  # (each passed over)
     (tmp_path / "torch.py").write_text("VERSION = 'my notes'\n")
-    (tmp_path / "json.py").write_text("X = 1\n")
+    (tmp_path / "re.py").write_text("X = 1\n")  # (Python's re is imported as Python starts: never this one)
     passed_over: list[str] = []
     found = submission.modules_beside(tmp_path / "solution.py", (tmp_path / "solution.py").read_bytes(),
                                       "get_derivative", passed_over)

@@ -335,24 +335,33 @@ def test_a_package_past_the_bounds_on_helpers_is_told_what_was_left_out(tmp_path
     assert "at most 16 of your own modules" in loads and "left out were mylib/m5.py" in loads, loads
 
 
-def test_a_module_named_like_pythons_own_is_told_to_be_renamed(tmp_path):
-    """rt168: the student's code.py beside the file, `from code import f`: 0/10 (Python's own code module
-    was imported) with words telling the student to submit beside the file the module that was there."""
-    files = {"code.py": "import torch\n\n\ndef f(x):\n    return torch.sin(x)\n"}
-    score, loads = _loads_of_alice(tmp_path, files, "from code import f\n")
-    assert score == 0 and "cannot import name 'f' from 'code'" in loads, loads
-    assert "Your code.py has the name of a module the grader already has" in loads and "Rename your code.py" in loads
-
-
-def test_a_module_named_like_pythons_own_used_in_the_function_is_told_to_be_renamed(tmp_path):
-    """hn127: statistics.py beside the file, statistics.f(x) in the function: told that the grader's
-    statistics has no f, a name misspelt or removed."""
-    files = {"statistics.py": "import torch\n\n\ndef f(x):\n    return torch.sin(x)\n"}
+def test_a_module_named_like_pythons_own_is_the_one_imported_as_at_home(tmp_path):
+    """rt168's code.py beside the file, `from code import f`, and hn127's statistics.py used as
+    statistics.f(x): 0/10 and 1/10, where `python solution.py` imports the student's (the grader's child
+    had imported Python's first). A module Python imports as it starts is Python's at home too."""
+    helper = "import torch\n\n\ndef f(x):\n    return torch.sin(x)\n"
     body = ("\n\ndef get_derivative(x):\n    x = x.detach().clone().requires_grad_(True)\n"
-            "    statistics.f(x).sum().backward()\n    return x.grad\n")
-    score, correctness = _loads_of_alice(tmp_path, files, "import statistics\n", "correctness", body)
-    assert score == 1 and "module 'statistics' has no attribute 'f'" in correctness, correctness
-    assert "Your statistics.py has the name of a module the grader already has" in correctness, correctness
+            "    f(x).sum().backward()\n    return x.grad\n")
+    assert _loads_of_alice(tmp_path / "code", {"code.py": helper}, "from code import f\n", "loads", body)[0] == 10
+    for module in ("statistics", "inspect"):  # (inspect: one the grader's child has imported itself)
+        used = body.replace("f(x)", f"{module}.f(x)")
+        assert _loads_of_alice(tmp_path / module, {f"{module}.py": helper}, f"import {module}\n", "loads",
+                               used)[0] == 10, module
+    score, loads = _loads_of_alice(tmp_path / "enum", {"enum.py": helper}, "from enum import f\n", "loads", body)
+    assert score == 0 and "cannot import name 'f' from 'enum'" in loads, loads
+    assert "Your enum.py has the name of a module the grader already has" in loads and "Rename your enum.py" in loads
+
+
+def test_a_module_named_like_pythons_own_imported_in_the_function_is_told_to_be_renamed(tmp_path):
+    """hn127: statistics.py beside the file, used in the function: told that the grader's statistics had no
+    f. Imported as the function is called, a module the grader's child has (inspect) is Python's there (the
+    student's stands in for it only while the file is imported), and the words say why."""
+    files = {"inspect.py": "import torch\n\n\ndef f(x):\n    return torch.sin(x)\n"}
+    body = ("\n\ndef get_derivative(x):\n    import inspect\n\n    x = x.detach().clone().requires_grad_(True)\n"
+            "    inspect.f(x).sum().backward()\n    return x.grad\n")
+    score, correctness = _loads_of_alice(tmp_path, files, "", "correctness", body)
+    assert score == 1 and "module 'inspect' has no attribute 'f'" in correctness, correctness
+    assert "Your inspect.py has the name of a module the grader already has" in correctness, correctness
 
 
 def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_students(tmp_path):
