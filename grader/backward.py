@@ -71,7 +71,68 @@ def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True,
     """The passes at the recorded input, compared. `proven`: the canary showed autograd of the
     primitive on every input (a pass that ran no backward then carried the derivative forward);
     `moved`: no input's answer stood still under the canary (none bypassed autograd);
-    `shown_somewhere`: it showed autograd on some input."""
+    `shown_somewhere`: it showed autograd on some input. Where the graded calls' passes were recorded
+    too (Exercise.chain), a chain left partly to a formula on any of them is told as on the one shown."""
+    described = _described(obs, ex, proven, moved, shown_somewhere)
+    if described is None or described.by_hand or not proven or not _shown_right(obs.traced, ex):
+        return described
+    elsewhere = by_hand_elsewhere(obs, ex)
+    if elsewhere is None:
+        return described
+    hand, ran, words = elsewhere
+    told = f"On {hand} of the {ran} graded calls recorded, y{words[1:]}"
+    return replace(described, divergence=told, by_hand=True, diverges_at=None, reference_at=None)
+
+
+def _shown_right(traced: Traced | None, ex: Exercise) -> bool:
+    """Whether the call shown returned the right gradient at its sample element (a wrong one's pass is
+    told as its mistake, never as a chain finished by hand)."""
+    if traced is None or not traced.student or traced.student[0].value is None:
+        return False
+    x = np.array(traced.x, dtype=np.float64)
+    want = float(ex.reference(x.reshape(-1)).reshape(-1)[traced.index])
+    tolerance = ex.tolerances.get(traced.dtype)
+    got = traced.student[0].value
+    return _within(got, want, tolerance.atol, tolerance.rtol) if tolerance else _close(got, want)
+
+
+def by_hand_elsewhere(obs: Observations, ex: Exercise) -> tuple[int, int, str] | None:
+    """Of the graded calls whose passes were recorded (Exercise.chain), how many left part of the chain
+    to a formula of the student's (_by_hand), of how many that ran a pass, and the first one's words;
+    None where none did. rt172's files took autograd's chain on the recorded call alone, told apart by
+    its input or by its place after the plot, and a formula of their own on every graded call."""
+    reference = obs.reference_pass or (obs.traced.reference if obs.traced is not None else None)
+    if reference is None or not reference.runs:
+        return None
+    steps = steps_of(reference.runs[0], ex.trace_x[0])
+    hand, ran, first = 0, 0, None
+    for result in obs.cases:
+        x = result.case.values
+        want = ex.reference(x) if result.recorded and not all(result.secret) else None
+        tolerance = ex.tolerances.get(result.case.dtype)
+        for call, recorded, secret in zip(result.calls, result.recorded, result.secret, strict=False):
+            if recorded is None or call.kind == "error" or recorded.cut or not x.size or \
+                    not (any(recorded.runs) or recorded.tangents):
+                continue  # (a graph cut short shows only some of its steps; an empty input's answer, none)
+            ran += 1
+            # Only a right answer's pass (a plain call's: the function's own derivative), as on the call
+            # shown: a pass of the primitive alone whose answer lacks the chain's factor is that mistake,
+            # which correctness names (a sample's cos(u) at u = x², 2x forgotten, was told "by hand").
+            if secret or want is None or tolerance is None or call.values is None or \
+                    call.values.shape != want.shape or not np.allclose(call.values, want, rtol=tolerance.rtol,
+                                                                       atol=tolerance.atol, equal_nan=True):
+                continue
+            sample = float(x.reshape(-1)[0])
+            runs = tuple(run for run in recorded.runs if run)
+            words = _by_hand(replace(recorded, runs=runs), steps, ex, sample) if runs else \
+                _forward_by_hand(recorded.tangents, float(call.values.reshape(-1)[0]), ex, sample, result.case.dtype)
+            if words is not None:
+                hand, first = hand + 1, first or words
+    return (hand, ran, first) if first is not None else None
+
+
+def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
+               shown_somewhere: bool) -> BackwardPass | None:
     traced = obs.traced
     if traced is None or not traced.student:
         return None
@@ -91,6 +152,10 @@ def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True,
             f"Your {ex.function} raised {first.about or 'an error'} on this input, so its pass stopped before "
             "giving a gradient."))
     if not first.runs:
+        forward = _forward_by_hand(first.tangents, first.value, ex, sample, traced.dtype) \
+            if proven and ex.chain and agrees(first.value) else None
+        if forward is not None:
+            return replace(base, description="no backward pass ran: forward mode", divergence=forward, by_hand=True)
         description, sentence = _no_pass(first, ex, want, obs, proven, agrees(first.value))
         return replace(base, description=description, divergence=sentence)
     right = agrees(first.value) or (first.kind == "tensor" and first.value is None)  # unreadable: no claim
@@ -203,6 +268,24 @@ def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: 
                 f"reference's pass {route}) came from a formula of your own. The exercise asks for autograd "
                 f"of {ex.value} itself: compute it from x and call backward on it.")
     return None
+
+
+def _forward_by_hand(tangents: Sequence[float | None], value: float | None, ex: Exercise, sample: float,
+                     dtype: str) -> str | None:
+    """Words for a right answer, autograd of the primitive proven, that no backward pass gave and no
+    tangent forward mode carried to the end is (rt172: jvp of sin alone, then the chain by hand, 10/10
+    and never listed, where a jvp of the whole function returns its tangent); None where one is, or
+    none was read (jacfwd's, under vmap, cannot be)."""
+    read = [t for t in tangents if t is not None and math.isfinite(t)]
+    tolerance = ex.tolerances.get(dtype)
+    if not read or value is None or tolerance is None or \
+            any(_within(t, value, tolerance.atol, tolerance.rtol) for t in read):
+        return None
+    return (f"Your forward-mode tangent is not your answer: at x = {_fmt(sample)} forward mode carried "
+            f"{_fmt(read[0])} to the end and your {ex.function} returned {_fmt(value)}, so the rest of the "
+            f"derivative came from a formula of your own, not from autograd. The exercise asks for autograd of "
+            f"{ex.value} itself: push the tangent through the whole function (torch.func.jvp(f, (x,), "
+            "(torch.ones_like(x),))) and return it.")
 
 
 def _unproven_route(student: Sequence[Step], reference: Sequence[Step], ex: Exercise, sample: float,

@@ -128,6 +128,12 @@ class Exercise:
         return call if self.value == call else f"{self.primitive} in {self.value}"
 
     @property
+    def chain(self) -> bool:
+        """Whether the function goes beyond its primitive at x (cos(x²), not sin(x)): the canary proves the
+        primitive's derivative only, and the backward passes are the evidence for the rest."""
+        return self.value.replace(" ", "") != f"{self.primitive}(x)"
+
+    @property
     def secret_slope(self) -> float:
         """How much more an honest answer in a half precision may be off under the secret than
         plainly, per unit of the dtype's tolerance (verdict.py): MAX_SLOPE where the primitive takes

@@ -90,6 +90,9 @@ class CaseResult:
     # Per call, whether it asked the primitive's derivative at every number the reference takes it
     # at (the oracle's count, in the grader; () where none was kept).
     asked: tuple[bool, ...] = ()
+    # Per call, its backward passes (read at the input's first element), where the exercise's chain goes
+    # beyond its primitive and every planned call is recorded (Exercise.chain); () where none were.
+    recorded: tuple[TracedCall | None, ...] = field(default=(), compare=False)
 
     @property
     def first(self) -> Returned:
@@ -173,6 +176,8 @@ class TracedCall:
     passes: int = 0  # how many backward passes it ran (the first MAX_TRACED_RUNS are recorded)
     # pair (as sent; read as a tensor by replies.parse_traced): each one's (value, tracked, is x)
     pair: tuple[tuple[float | None, bool, bool], ...] = ()
+    # forward mode's: each tangent the call unpacked from a dual tensor, at the sample element (None unread)
+    tangents: tuple[float | None, ...] = ()
 
 
 @dataclass(frozen=True)

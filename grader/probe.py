@@ -112,6 +112,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         # compared with.
         "reference": str(exercise.solution) if ask_reference else None,
         "trace_x": list(exercise.trace_x),
+        "record_calls": exercise.chain,  # every planned call's passes (sandbox/child.py: Runner)
         "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},
         "devices": list(devices),
         "gpus": visible_gpus,

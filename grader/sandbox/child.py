@@ -316,6 +316,11 @@ class Runner:
         self.function_name = setup["function"]
         self.function: Any = None
         self.recorder = trace.Recorder(torch, setup["primitive"])
+        # Every planned call's passes recorded, where the exercise's chain goes beyond its primitive: the
+        # recorded call alone was told apart (its public input, its place after the plot) by rt172's files,
+        # autograd's chain there and a formula of their own on every graded call. Recorded alike, no call
+        # is the one that counts until the grader, which alone knows, reads them.
+        self.record_calls = setup.get("record_calls") is True
         # The secret stays in the grader: the canary asks it, through `oracle_fd`, inside planned calls.
         self.canary = canary.install(torch, setup["primitive"], setup["derivative"], oracle_fd,
                                      traced=(self.recorder.armed, self.recorder.primitive_outputs))
@@ -430,10 +435,7 @@ class Runner:
 
     def _traced(self, function: Any, x: Any, index: int) -> dict[str, Any]:
         def run() -> tuple[Any, BaseException | None]:
-            try:
-                return function(x), None
-            except BaseException as err:  # noqa: BLE001 - reported as the call's kind
-                return None, err
+            return _outcome(function, x)
 
         # Again without reading what nodes saved where the call's checkpoint refused our reads
         # (trace.Recorder.read_saved).
@@ -473,15 +475,33 @@ class Runner:
         started = time.perf_counter()
         if planned:
             self.canary.next_call()
+        recorded: dict[str, Any] = {}
         try:
-            out = self.function(x)
-        except BaseException as err:  # noqa: BLE001 - report every way a call can end
-            return {"kind": "error", "error": describe_error(err, self.path)}
+            if planned and self.record_calls:
+                # (steps alone: what nodes saved left unread, since a checkpoint lets each be unpacked once
+                # and a graded call is not run again without the read, as the trace's is; and no gradient's
+                # numbers, which only the pass shown needs)
+                self.recorder.read_saved = self.recorder.numbers = False
+                (out, error), passes = self.recorder.record(lambda: _outcome(self.function, x), 0, x.numel())
+                recorded = {"recorded": {key: passes[key] for key in ("runs", "passes", "tangents")}}
+            else:
+                out, error = _outcome(self.function, x)
+            if error is not None:  # (every way a call can end is reported)
+                return {"kind": "error", "error": describe_error(error, self.path), **recorded}
         finally:
+            self.recorder.read_saved = self.recorder.numbers = True
             self.canary.rest()
         reply = snapshot(self.torch, out, x.numel(), arrays, x)
         reply["seconds"] = time.perf_counter() - started
-        return reply
+        return {**reply, **recorded}
+
+
+def _outcome(function: Any, x: Any) -> tuple[Any, BaseException | None]:
+    """What function(x) returned, or what it raised."""
+    try:
+        return function(x), None
+    except BaseException as err:  # noqa: BLE001 - reported as the call's kind
+        return None, err
 
 
 def _pyplot_before_the_hook(torch: Any, path: str) -> None:

@@ -273,11 +273,37 @@ def parse_case(case: GridCase, secret: tuple[bool, ...], header: dict[str, Any],
         grad_left=_flag(header.get("grad_left")),
         primitive_calls=primitive_calls,
         unfollowed_calls=unfollowed,
+        recorded=tuple(_recorded(call) for call in calls) if any(isinstance(call, dict) and "recorded" in call
+                                                                  for call in calls) else (),
     )
+
+
+def _recorded(raw: Any) -> TracedCall | None:
+    """A graded call's backward passes, where the child recorded them (Runner.record_calls): names and
+    numbers only, validated as a trace's are; None for a call that sent none."""
+    recorded = raw.get("recorded") if isinstance(raw, dict) else None
+    if recorded is None:
+        return None
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("runs"), list) or \
+            len(recorded["runs"]) > MAX_TRACED_RUNS:
+        raise ProtocolError("a graded call's passes that are not a short list")
+    runs = tuple(_traced_run(run) for run in recorded["runs"])
+    return TracedCall(raw.get("kind") if raw.get("kind") == "error" else "tensor", None, 0, runs,
+                      cut=any(isinstance(run, dict) and run.get("cut") is True for run in recorded["runs"]),
+                      passes=_int(recorded.get("passes"), 0) or len(runs), tangents=_tangents(recorded))
+
+
+def _tangents(raw: dict[str, Any]) -> tuple[float | None, ...]:
+    """Forward mode's tangents a call unpacked (trace.Recorder), a short list of numbers."""
+    tangents = raw.get("tangents", [])
+    if not isinstance(tangents, list) or len(tangents) > MAX_TANGENTS:
+        raise ProtocolError("forward-mode tangents that are not a short list")
+    return tuple(_number(t) for t in tangents)
 
 
 MAX_TRACED_STEPS = 48  # sandbox/trace.py hooks no more nodes per pass
 MAX_TRACED_RUNS = 4  # nor records more passes per call
+MAX_TANGENTS = 4  # nor more forward-mode tangents per call
 
 
 def parse_traced(x: tuple[float, ...], index: int, dtype: str, reference: TracedCall | None,
@@ -338,7 +364,7 @@ def _traced_call(raw: Any) -> TracedCall:
     return TracedCall(raw["kind"], _number(raw.get("value")), _int(raw.get("primitive_calls"), 0) or 0, parsed,
                       cut=any(isinstance(run, dict) and run.get("cut") is True for run in runs),
                       more_runs=raw.get("more_runs") is True, about=_line(raw.get("about", ""), 240),
-                      passes=_int(raw.get("passes"), 0) or len(parsed),
+                      passes=_int(raw.get("passes"), 0) or len(parsed), tangents=_tangents(raw),
                       pair=tuple((_number(one.get("value")), one.get("tracked") is True, one.get("is_x") is True)
                                  for one in pair))
 

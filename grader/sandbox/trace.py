@@ -18,6 +18,7 @@ into one `SinBackward0` (or the exercise's primitive).
 from __future__ import annotations
 
 import collections
+import importlib
 import math
 import threading
 from collections.abc import Callable
@@ -27,6 +28,7 @@ MAX_NODES = 48  # nodes hooked per pass: the exercises need about ten
 MAX_RUNS = 4  # passes recorded per call
 MAX_WALK = 4096  # nodes visited per walk (a student's long graph is cut short, and says so)
 MAX_EDGES = 8  # edges shown per node (a torch.cat of many tensors has one per input)
+MAX_TANGENTS = 4  # forward mode's tangents read per call
 
 
 class Recorder:
@@ -45,18 +47,36 @@ class Recorder:
         # checkpointing lets each be unpacked once (a hunter's honest torch.utils.checkpoint was shown a
         # CheckpointError it never raised while graded); child.py records such a call again without.
         self.read_saved = True
+        # Whether hooks read the gradients' numbers: a graded call's passes are recorded for their steps
+        # alone (which ops ran, and where the primitive's was taken), which costs less.
+        self.numbers = True
+        self.tangents: list[float | str | None] = []  # forward mode's: each tangent the call unpacked
         self._lock = threading.Lock()
         variable = torch.autograd.variable.Variable
         self._engine = variable._execution_engine
         variable._execution_engine = _Engine(self._engine, self)
+        # Forward mode leaves no pass: what it carried to the end is read where it is unpacked, the one
+        # way out of a dual tensor (forward_ad.unpack_dual, which torch.func's jvp and jacfwd use, looks
+        # it up here at each call). rt172's jvp of sin alone, the chain by hand, was 10/10, never listed.
+        predispatch: Any = importlib.import_module("torch._functorch.predispatch")
+        self._predispatch, self._unpack = predispatch, predispatch._unpack_dual
+        predispatch._unpack_dual = self._unpacked
+
+    def _unpacked(self, tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        primal, tangent = self._unpack(tensor, *args, **kwargs)
+        if self.armed[0] and tangent is not None and len(self.tangents) < MAX_TANGENTS:
+            self.tangents.append(self.at(tangent))
+        return primal, tangent
 
     def remove(self) -> None:
         """Give autograd its own engine back (the in-process self-check, in the student's kernel)."""
         self.torch.autograd.variable.Variable._execution_engine = self._engine
+        self._predispatch._unpack_dual = self._unpack
 
     def record(self, call: Callable[[], Any], index: int, numel: int) -> tuple[Any, dict[str, Any]]:
         """Run `call` with the recorder armed; (what it returned or raised, the passes it ran)."""
         self.runs, self.more, self.passes, self.index, self.numel = [], False, 0, index, numel
+        self.tangents = []
         self.primitive_outputs.clear()
         self.armed[0] = True
         try:
@@ -64,7 +84,7 @@ class Recorder:
         finally:
             self.armed[0] = False
             self.primitive_outputs.clear()  # let the student's graph go
-        return result, {"runs": self.runs, "more_runs": self.more, "passes": self.passes}
+        return result, {"runs": self.runs, "more_runs": self.more, "passes": self.passes, "tangents": self.tangents}
 
     def begin(self, tensors: Any) -> Callable[[], None] | None:
         """Hook the graph a pass is about to run; returns what takes the hooks off again."""
@@ -79,6 +99,10 @@ class Recorder:
             return _Pass(self, run, tensors).hook()
         except Exception:  # noqa: BLE001 - never break a student's backward over a picture
             return None
+
+    def gradient_at(self, t: Any) -> float | str | None:
+        """A gradient's value at the sample element, where this recording reads gradients' numbers."""
+        return self.at(t) if self.numbers else None
 
     def at(self, t: Any) -> float | str | None:
         """t's value at the sample element (its only element when it has one), for the wire."""
@@ -169,7 +193,7 @@ class _Pass:
             for k, (n, _) in enumerate(current.next_functions):
                 if n is below:
                     self.handles.append(current.register_hook(
-                        lambda grad_inputs, _, k=k: found.append(self.recorder.at(grad_inputs[k]))))
+                        lambda grad_inputs, _, k=k: found.append(self.recorder.gradient_at(grad_inputs[k]))))
                 elif n is not None:
                     stack.append(n)
 
@@ -192,13 +216,13 @@ class _Pass:
         return [n for n, _ in node.next_functions if n is not None][:MAX_EDGES]
 
     def _before(self, i: int, node: Any) -> Callable[..., None]:
-        at = self.recorder.at
+        at, gradient_at = self.recorder.at, self.recorder.gradient_at
 
         def prehook(grad_outputs: Any) -> None:
             try:
                 self.ran.setdefault(i, len(self.ran))
                 found = self.values.setdefault(i, {})
-                found["grad_in"] = at(grad_outputs[0]) if grad_outputs else None
+                found["grad_in"] = gradient_at(grad_outputs[0]) if grad_outputs else None
                 if node in self.folded:
                     found["u"] = at(self.folded[node][1])
                     return
@@ -209,14 +233,14 @@ class _Pass:
                         found[key] = at(value) if hasattr(value, "detach") else _number(value)
                 variable = getattr(node, "variable", None)
                 if variable is not None:  # AccumulateGrad: what x.grad held before this pass added to it
-                    found["held"] = at(variable.grad)
+                    found["held"] = gradient_at(variable.grad)
             except Exception:  # noqa: BLE001 - an unreadable node keeps what was read so far
                 pass
 
         return prehook
 
     def _after(self, i: int, node: Any) -> Callable[..., None]:
-        at = self.recorder.at
+        at = self.recorder.gradient_at
 
         def hook(grad_inputs: Any, grad_outputs: Any) -> None:
             try:

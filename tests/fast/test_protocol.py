@@ -412,3 +412,30 @@ def test_a_list_of_numbers_is_read_as_a_numpy_arrays_numbers_are():
     assert snapshot(torch, (zero, torch.sin(zero), torch.cos(zero)), 1, [])["kind"] == "other"
     sly = [torch.nn.Parameter(t.clone()) for t in x.reshape(-1)]  # (a subclass: not read)
     assert snapshot(torch, sly, x.numel(), [])["kind"] == "other"
+
+
+def test_a_graded_calls_recorded_passes_and_tangents_are_read_and_bounded():
+    """Every graded call of a chain-rule exercise comes with its passes and forward mode's tangents
+    (sandbox/child.py: Runner.record_calls): read as a trace's are, and a reply past their bounds is
+    malformed, never decoded at length."""
+    from grader.grids import GridCase
+    from grader.sandbox.protocol import ProtocolError
+    from grader.sandbox.replies import MAX_TANGENTS, MAX_TRACED_RUNS, parse_case
+
+    case = GridCase(np.linspace(0.5, 1.0, 3), "float64", "cpu", "plain", "general")
+    step = {"op": "SinBackward0", "next": [-1], "grad_out": [None], "u": 0.5}
+    recorded = {"runs": [{"steps": [step]}], "passes": 1, "tangents": [0.8775825618903728, None]}
+    calls = [{"kind": "none", "recorded": recorded}, {"kind": "none"}, {"kind": "error", "error": {"type": "E"},
+                                                                        "recorded": {"runs": [], "tangents": []}}]
+    header = {"calls": calls, "primitive_calls": 3, "arrays": [], "input_changed": False,
+              "requires_grad_changed": False, "grad_left": False}
+    result = parse_case(case, (False, False, True), header, b"")
+    first, second, third = result.recorded
+    assert first is not None and first.runs[0][0].op == "SinBackward0" and first.tangents == (0.8775825618903728, None)
+    assert second is None and third is not None and third.kind == "error" and third.runs == ()
+    assert parse_case(case, (False, False, True), {**header, "calls": [{"kind": "none"}] * 3}, b"").recorded == ()
+    for bad in ({**recorded, "runs": [{"steps": [step]}] * (MAX_TRACED_RUNS + 1)},
+                {**recorded, "tangents": [1.0] * (MAX_TANGENTS + 1)}, {**recorded, "tangents": ["x"]},
+                {**recorded, "runs": "steps"}, [recorded]):
+        with pytest.raises(ProtocolError):
+            parse_case(case, (False, False, True), {**header, "calls": [{"kind": "none", "recorded": bad}] * 3}, b"")

@@ -51,6 +51,17 @@ CASES = [
     ("cos_square", RED / "cos_square_chain_factor_by_hand.py", "took cos's step alone"),
     ("log_sin", RED / "log_sin_other_terms_by_hand.py", "rest of the derivative came from a formula of your own"),
     ("sin_cos_norm", RED / "sin_cos_norm_from_its_own_leaf.py", "began at a tensor of your own holding 3.375"),
+    # ...and autograd's whole chain on the recorded call alone, told apart by its input or its place (rt172)
+    ("log_sin", RED / "log_sin_by_hand_except_on_the_traced_input.py", "graded calls recorded, your backward pass"),
+    ("log_sin", RED / "log_sin_by_hand_until_the_plot.py", "graded calls recorded, your backward pass"),
+    ("cos_square", RED / "cos_square_by_hand_except_on_the_traced_input.py", "took cos's step alone"),
+    ("sin_cos_norm", RED / "sin_cos_norm_by_hand_except_on_the_traced_input.py", "graded calls recorded, your"),
+    # ...and forward mode of the primitive alone (rt172), beside forward mode of the whole function
+    ("log_sin", RED / "log_sin_forward_mode_of_sin_alone_by_hand.py", "Your forward-mode tangent is not your answer"),
+    ("cos_square", RED / "cos_square_forward_mode_of_cos_alone_by_hand.py", "forward-mode tangent is not your"),
+    ("sin_cos_norm", RED / "sin_cos_norm_forward_mode_of_sin_alone_by_hand.py", "forward-mode tangent is not"),
+    ("log_sin", SAMPLES / "log_sin" / "honest_forward_ad.py", None),
+    ("sin_cos_norm", RED / "sin_cos_norm_forward_mode_whole.py", None),
     ("cos_square", RED / "cos_square_chain_in_two_passes.py", None),  # both passes autograd's: not by hand
     ("cos_square", RED / "cos_square_chain_in_two_passes_of_x_times_x.py", None),  # (rt156: u = x·x was)
 ]
