@@ -647,6 +647,12 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
         for job in ordered:
             result = None if job.student in pending else batch.read_result(job, args.out, key)
             row = batch.not_graded_row(job, ex) if job.student in pending else batch.gradebook_row(job, result, ex)
+            if summary.verdict(row, result) == "other":
+                # No score until the TA has chosen how to grade a file for another exercise, as for files that
+                # need them first: ux127's wrong upload had its 1.0 ready for the LMS, and in the class mean.
+                name = summary.other_exercise(result)
+                row.update(score="", note=row["note"] or f"for another exercise, {name}: no score until you choose "
+                                                         f"(grade it with --exercise {name}, or ask for this one)")
             if job.path is None:  # (ux124: an earlier grading's "Score 10 / 10" stayed, to be handed back)
                 batch.replace_feedback(job, args.out, ex)
             tally.add(row, result, len(job.members) or 1)

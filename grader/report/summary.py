@@ -110,7 +110,7 @@ class Summary:
 
 
 def verdict(row: dict[str, Any], result: dict[str, Any] | None) -> str:
-    if result is not None and row["status"] in ("graded", "load_error") and _other_exercise(result) and \
+    if result is not None and row["status"] in ("graded", "load_error") and other_exercise(result) and \
             result["score"] < result["max_score"]:
         # (counted apart, not as "autograd not shown", a cheat's words: ux113's honest cos_square file;
         # nor as "did not load", a file that defines only get_gradient: rt143)
@@ -161,7 +161,7 @@ class Tally:
         self.hints.update(hint for hint in named if hint)  # each cause once per student
         if divergence := ((result or {}).get("backward_pass") or {}).get("divergence"):
             self.passes[_gist(str(divergence))] += 1
-        other = _other_exercise(result)
+        other = other_exercise(result)
         if other:
             self.elsewhere[other] += 1
         if result is not None and (flag := _flag(row["student"], result, bool(other))):
@@ -212,7 +212,7 @@ def _judged(result: dict[str, Any]) -> bool:
     return bool(_autograd(result).get("details", {}).get("verdicts"))
 
 
-def _other_exercise(result: dict[str, Any] | None) -> str:
+def other_exercise(result: dict[str, Any] | None) -> str:
     """The exercise a student's file is for, where a check named one (checks.py): correctness, whose
     values are its answer, or loads, whose file defines its function alone (ux112: a class of
     get_gradient files graded without --exercise was all zeros, without a word)."""
@@ -375,8 +375,8 @@ def markdown(summary: Summary) -> str:
     widest = max((c for _, c in bins(summary)), default=1) or 1
     lines += [f"{label:>9}  {'█' * round(30 * count / widest):<30} {count}" for label, count in bins(summary)]
     lines += ["```", ""]
-    lines += [f"**{count} of {n} students' files are for another exercise, {_md(name)} (its function, or its "
-              f"answer): was `--exercise` right?**" for name, count in summary.elsewhere]
+    lines += [f"**{count} of {len(summary.roster)} students' files are for another exercise, {_md(name)} (its "
+              f"function, or its answer): was `--exercise` right?**" for name, count in summary.elsewhere]
     lines += [""] if summary.elsewhere else []
     if summary.needs:  # (as the batch said on stderr at its end: ux122 read the summary the day after)
         lines += ["## Needs you", "", *[f"- {_md(line)}" for line in summary.needs], ""]

@@ -585,3 +585,20 @@ def test_a_worker_killed_mid_batch_is_replaced_and_every_student_graded(tmp_path
     rows = gradebook(out)
     assert [(r["student"], r["score"], r["status"]) for r in rows] == [
         (f"student{i:02d}", "10.0", "graded") for i in range(8)], rows
+
+
+def test_a_file_for_another_exercise_has_no_score_until_the_ta_chooses(tmp_path):
+    """ux127: a student's sin file in a cos_square batch (a wrong upload) had 1.0 in gradebook.csv, ready
+    for the LMS, and in the class mean, where the README says such rows have no score until the TA acts."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(ROOT / "samples" / "cos_square" / "honest_backward.py", folder / "alice.py")
+    shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "bob.py")  # (sin's)
+    out = tmp_path / "out"
+    done = batch(folder, out, "--no-plot", "--exercise", "cos_square")
+    assert done.returncode == 0, done.stderr
+    rows = {r["student"]: r for r in gradebook(out)}
+    assert (rows["alice"]["score"], rows["bob"]["score"], rows["bob"]["verdict"]) == ("10.0", "", "other"), rows
+    assert rows["bob"]["note"].startswith("for another exercise, sin: no score until you choose"), rows["bob"]
+    summary = (out / "summary.md").read_text()
+    assert "1 of 2 students' files are for another exercise, sin" in summary and "10.00" in summary, summary
