@@ -124,6 +124,12 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
                 Job(_student_of(entry), entry)
         elif stat.S_ISREG(mode) and (other := _other_file(entry, function)) is not None:
             job = other
+        elif stat.S_ISREG(mode) and lms_person(entry.name) is not None:
+            # A platform's file of a student's that is no Python (Canvas's parkjin_67890_78907_hw.pdf): a
+            # row saying what it holds, as the student's folder gets (ux127: such students had no row at all,
+            # named on stderr among the READMEs; another file of theirs that is graded takes its place)
+            job = Job(_student_of(entry), None, f"{NO_FILE} (it holds {lms_file(entry.name) or entry.name})",
+                      stand_in=True)
         else:
             # (ux111: tom.zip, uma.txt, victor and yuri.py.txt were left out of the gradebook without a word)
             # (named on the TA's terminal, made safe; not this batch's own files, written beside them: ux112)

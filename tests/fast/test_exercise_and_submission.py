@@ -667,6 +667,20 @@ def test_a_learning_platforms_download_is_one_row_per_student(tmp_path):
     canvas = {j.student: j.path and j.path.name for j in batch.discover(tmp_path / "canvas", None, "get_derivative")}
     assert canvas == {"garciamaria_23456": "garciamaria_23456_78901_hw.py",
                       "doejane_34567": "doejane_LATE_34567_89012_hw.py", "plain_name": "plain_name.py"}
+    # A student who handed in no Python in a flat download has a row saying what they did hand in, as the
+    # folder form's has (ux127: a PDF alone was no row, named on stderr among the READMEs); one whose
+    # Python is graded keeps that row
+    (tmp_path / "canvas" / "parkjin_67890_78907_hw.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "canvas" / "garciamaria_23456_78901_notes.docx").write_bytes(b"PK")
+    (tmp_path / "canvas" / "roster.csv").write_text("id\n")
+    (tmp_path / "plain" / "Ida Ray_100012_assignsubmission_file_hw.pdf").write_bytes(b"%PDF-1.4")
+    skipped = []
+    found = {j.student: (j.path and j.path.name, j.problem) for j in batch.discover(tmp_path / "canvas", None,
+                                                                                    "get_derivative", skipped)}
+    assert found["parkjin_67890"] == (None, "no .py file (it holds hw.pdf)") and skipped == ["roster.csv"], skipped
+    assert found["garciamaria_23456"] == ("garciamaria_23456_78901_hw.py", "")
+    plain = {j.student: j.problem for j in batch.discover(tmp_path / "plain", None, "get_derivative")}
+    assert plain["Ida Ray_100012"] == "no .py file (it holds hw.pdf)", plain
 
 
 def test_a_cell_mark_inside_a_cell_does_not_split_it():
