@@ -286,6 +286,7 @@ def main(argv: list[str]) -> None:
     started = time.perf_counter()
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # nor its forks (a holder re-raises its child's signal)
     _NOBODY_MAY_NEST[0] = _nobody_may_make_user_namespaces()  # before torch: a fork of a small process
+    _ALL_OR_NO_PID_NAMESPACE[0] = _every_namespace_or_no_pid_namespace()  # (likewise)
     _GPUS[0] = int(argv[3]) if argv[3:] else 0
     import torch
 
@@ -366,6 +367,8 @@ def _pidfd(pid: int) -> int | None:
 def _fork_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int], keep_closed: tuple[int, ...],
                 own_pid_namespace: int) -> int:
     """Fork the sandbox child (or its holder, where this process may not make namespaces); its pid."""
+    if request.get("namespaces") and not _ALL_OR_NO_PID_NAMESPACE[0]:
+        request = {**request, "namespaces": False}  # (as `grader check` then runs: none at all)
     direct = not request.get("namespaces") or libc.unshare(_CLONE_NEWPID) == 0
     try:
         pid = os.fork()
@@ -401,6 +404,10 @@ def _start_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int],
         entered = bool(request.get("namespaces")) and libc.unshare(_PRIVATE) == 0
     except BaseException:  # noqa: BLE001 - a fork of the zygote must never return into its loop
         os._exit(71)
+    if request.get("namespaces") and not entered:
+        # Process 1 of a pid namespace of its own, the host's mounts and /proc still its: confinement takes
+        # process 1 for the owner of its mount namespace (confine.apply), so it never runs so (rt173).
+        os._exit(_NO_NAMESPACES)
     _become_child(torch, libc, request, fds, entered)
 
 
@@ -435,7 +442,8 @@ def _hold(torch: Any, request: dict[str, Any], fds: list[int], keep_closed: tupl
             os.close(fd)
         _, status = os.waitpid(pid, 0)
         if os.WIFSIGNALED(status):
-            signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+            if os.WTERMSIG(status) not in (signal.SIGKILL, signal.SIGSTOP):  # (those have no handler to reset:
+                signal.signal(os.WTERMSIG(status), signal.SIG_DFL)  # rt173's SIGKILL was told as "status 71")
             os.kill(os.getpid(), os.WTERMSIG(status))
         os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
     except BaseException:  # noqa: BLE001 - a fork of the zygote must never return into its loop
@@ -460,6 +468,34 @@ def _nobody_may_make_user_namespaces() -> bool:
 
 
 _NOBODY_MAY_NEST = [False]  # set once by main, before any fork: see _nobody_may_make_user_namespaces
+_ALL_OR_NO_PID_NAMESPACE = [True]  # likewise: see _every_namespace_or_no_pid_namespace
+_NO_NAMESPACES = 72  # a child's exit status where its namespaces could not all be made after all
+
+
+def _every_namespace_or_no_pid_namespace() -> bool:
+    """Whether a fork of this process that may make a pid namespace may also make, in it, the network,
+    mount, IPC and UTS namespaces and the /proc of its own that the child needs (True where it may make
+    no pid namespace: that path makes them all at once, or none). Where one kind is refused and the pid
+    namespace is not (systemd's RestrictNamespaces=, a kernel without network namespaces, Docker's
+    AppArmor profile refusing mount), rt173's children were process 1 of a namespace with the host's
+    /proc, confinement refused each, and a batch graded nobody while `grader check` worked. Asked once,
+    in a throwaway fork; where it fails, children get no namespaces, as `grader check` then does."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        with contextlib.suppress(BaseException):
+            if libc.unshare(_CLONE_NEWPID) != 0:
+                os._exit(0)
+            inner = os.fork()
+            if inner == 0:
+                made = libc.unshare(_PRIVATE) == 0 and \
+                    libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) == 0 and \
+                    libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None) == 0
+                os._exit(0 if made else 1)
+            code = os.waitstatus_to_exitcode(os.waitpid(inner, 0)[1])
+        os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
 _GPUS = [0]  # the grader's count (sandbox/gpus.py), set once by main: see WITHOUT_ENGINE
 
 
@@ -505,10 +541,12 @@ def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int]
     code = 0
     try:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)  # --kill-child: dies with the holder
-        if namespaces:
-            # A /proc of this namespace only: other processes are not even visible.
-            libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None)
-            namespaces = libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None) == 0
+        # A /proc of this namespace only: other processes are not even visible. Where either mount is
+        # refused (rt173: Docker's AppArmor profile), process 1 would see the host's /proc, and its mounts
+        # propagate; the probe at the zygote's start (_every_namespace_or_no_pid_namespace) keeps this off.
+        if namespaces and (libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0 or
+                           libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None) != 0):
+            os._exit(_NO_NAMESPACES)
         request_read, reply_write, record, oracle, stdout, stderr = fds
         null = os.open(os.devnull, os.O_RDONLY)
         for source, target in ((null, 0), (stdout, 1), (stderr, 2)):

@@ -1054,3 +1054,32 @@ def test_truncate_by_path_is_refused_where_landlock_cannot_govern_it(tmp_path, a
         assert done.stdout.strip() == f"REFUSED {errno.EPERM}" and victim.read_text() == "kept\n"
     else:
         assert done.stdout.strip() == "TRUNCATED" and victim.read_text() == ""
+
+
+def test_a_batch_grades_where_one_kind_of_namespace_is_refused_and_the_pid_namespace_is_not(tmp_path):
+    """rt173: where network namespaces could not be made and pid namespaces could, each batch child was
+    process 1 of a pid namespace with the host's /proc, confinement refused it, and the batch graded
+    nobody ("grader_error", run after run) while `grader check` worked. The zygote asks once whether a
+    child may have them all, and gives its children none where it may not, as `check` does."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root (a pid namespace of the zygote's making)")
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "alice.py")
+    grader = [sys.executable, str(ROOT / "tests" / "no_network_namespaces.py"), sys.executable, "-m", "grader",
+              "batch", str(folder), "--out", str(tmp_path / "out"), "--no-plot", "-j", "1"]
+    done = subprocess.run(grader, capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    result = json.loads((tmp_path / "out" / "alice" / "result.json").read_text())
+    assert (result["status"], result["score"]) == ("graded", 10.0), result.get("grader_error")
+    assert not any("namespaces" in layer for layer in result["sandbox"]["layers"]), result["sandbox"]
+
+
+def test_in_a_containers_batch_a_child_killed_by_sigkill_is_told_so(tmp_path):
+    """rt173: where a holder process holds the child (a container's batch), it dies of its child's
+    signal; for SIGKILL, which has no handler to reset, that failed, and the child (killed itself here,
+    as the OOM killer or the CPU limit would) was told it "exited with status 71"."""
+    text = "import os\nimport signal\n\n\ndef get_derivative(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+    data = graded_as("container", tmp_path, "kills_itself.py", "batch", text=text)
+    said = " ".join(c["message"] for c in data["checks"])
+    assert data["status"] == "crash" and "killed by signal SIGKILL" in said and "status 71" not in said, said
