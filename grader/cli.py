@@ -346,11 +346,13 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     if args.format == "junit":
         from grader.report import junit, result_json
 
-        junit.write([(outcome.submission.stem, result_json.to_dict(outcome), "")], ex.name, args.out / "junit.xml")
+        # (no seed where it is the course's: a CI's log is the student's to read, ux127)
+        written = {k: v for k, v in result_json.to_dict(outcome).items() if k != "seed" or not _course_seeded(args)}
+        junit.write([(outcome.submission.stem, written, "")], ex.name, args.out / "junit.xml")
     if args.command == "check":
         from grader.report import terminal
 
-        terminal.show(outcome, ex, picture, result, terminal.console())
+        terminal.show(outcome, ex, picture, result, terminal.console(), seed=not _course_seeded(args))
         if args.format == "junit":  # (ux121: written, and nowhere said)
             print(f"JUnit report: {args.out / 'junit.xml'}")
     elif not args.quiet:
@@ -716,6 +718,12 @@ def _list_exercises() -> int:
         print(f"{ex.name:14s} {ex.title}\n{'':14s} students write {ex.function}(x); the answer is {ex.formula}; "
               f"canary on {ex.primitive}; {dtypes}; {ex.max_score:g} points")
     return EXIT_OK
+
+
+def _course_seeded(args: argparse.Namespace) -> bool:
+    """Whether the seed is the course's own (no --seed, and a course secret): then it draws the grids no
+    student should be able to draw, and is not printed where a student reads (a CI's log: ux127)."""
+    return args.seed is None and bool(os.environ.get("GRADER_COURSE_SECRET"))
 
 
 def _seed(args: argparse.Namespace, ex: Exercise) -> int:

@@ -147,6 +147,14 @@ def test_seed_and_course_secret_are_recorded_and_the_secret_stays_with_the_grade
     assert result(plain)["seed"] != data["seed"]
     run("grade", str(fixture), "--out", str(plain), "--seed", "42")
     assert result(plain)["seed"] == 42
+    # Not printed where a student reads: a check's header and junit.xml in a course's CI (ux127)
+    checked = tmp_path / "checked"
+    done = run("check", str(fixture), "--out", str(checked), "--no-plot", "--format", "junit",
+               env={"GRADER_COURSE_SECRET": "hush-7f3a"})
+    assert str(data["seed"]) not in done.stdout and "seed" not in done.stdout.splitlines()[1], done.stdout
+    assert str(data["seed"]) not in (checked / "junit.xml").read_text()
+    done = run("check", str(fixture), "--out", str(checked), "--no-plot", "--format", "junit", "--seed", "42")
+    assert "· seed 42" in done.stdout and 'name="seed" value="42"' in (checked / "junit.xml").read_text()
 
 
 def test_a_grader_failure_says_so_and_exits_3(tmp_path, monkeypatch, capsys):
