@@ -152,6 +152,11 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
     if load.ok:
         # (not "(x)": a hunter's get_derivative(f, x) read that it defines get_derivative(x))
         return Finding("loads", True, 1.0, f"Your file loads and defines {ex.function}.")
+    if obs.not_python:
+        archive = "archive" in obs.not_python
+        return Finding("loads", False, 0.0, f"Your file is {obs.not_python}, not Python source code, so it cannot "
+                       "be imported.", advice="Unpack it and submit the .py file (or notebook) inside." if archive
+                       else "Submit your .py file (or notebook) itself.")
     if obs.ended is not None:
         hint = {"timeout": "Code at the top level runs on import: an endless loop or a long computation there?",
                 "exit": "Do not call os._exit, sys.exit or exit() at the top level of your file.",

@@ -211,6 +211,7 @@ class Observations:
     source_reads_graph: bool = False  # the source works with graph nodes: next_functions, saved tensors, node hooks
     notebook: bool = False  # the submission is a Jupyter notebook, graded by its code cells
     blank: bool = False  # the submission holds no code at all (an empty file, comments only)
+    not_python: str = ""  # what the file is where its first bytes say it is no text ("a PDF": submission.not_python)
     nested: tuple[int, str] | None = None  # the function's def below the top level: its line, what holds it
     # Modules beside the file it imports that were not graded with it, defining the function themselves
     passed_over: tuple[str, ...] = ()

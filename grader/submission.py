@@ -560,6 +560,19 @@ def _defined_as(path: Path, function: str, budget: Budget) -> str | None:
     return next((ast.dump(node) for node in _bindings(tree, function)), None)
 
 
+# What a file that is no text begins with, and what it is (ux127: a zip given to `grade` was told to save
+# the file as UTF-8, not UTF-16, and a PDF that its first line was IPython's)
+_NOT_PYTHON = ((b"PK\x03\x04", "a zip archive (or a Word or Excel file, which is one)"), (b"%PDF", "a PDF"),
+               (b"\x1f\x8b", "a gzip archive"), (b"7z\xbc\xaf", "a 7-Zip archive"), (b"Rar!", "a RAR archive"),
+               (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+               (b"\xd0\xcf\x11\xe0", "an old Word or Excel file"))
+
+
+def not_python(source: bytes) -> str:
+    """What a file is that is no Python source by its first bytes ("a PDF"); "" for any other."""
+    return next((kind for magic, kind in _NOT_PYTHON if source.startswith(magic)), "")
+
+
 def is_blank(source: bytes) -> bool:
     """Whether a file (a notebook's script) holds no code: only blank lines and comments (ux112's empty
     file was told that it "does not define get_derivative")."""

@@ -2225,6 +2225,20 @@ def test_a_module_named_like_one_the_grader_has_is_told_to_be_renamed(sin):
     assert "Rename" not in plain.advice
 
 
+def test_a_file_that_is_no_text_is_told_what_it_is(sin):
+    """ux127: a zip given to `grade` was told to save the file as UTF-8, not UTF-16, and a PDF that its
+    first line was IPython's."""
+    from grader import submission
+
+    null = ErrorInfo("SyntaxError", "source code string cannot contain null bytes")
+    for head, kind, advice in ((b"PK\x03\x04\x14\x00", "a zip archive", "Unpack it"),
+                               (b"%PDF-1.7\n", "a PDF", "Submit")):
+        told = checks.check_loads(Observations(load=LoadResult(False, error=null),
+                                               not_python=submission.not_python(head + b"\x00" * 8)), sin)
+        assert told.message.startswith(f"Your file is {kind}") and told.advice.startswith(advice), told
+    assert submission.not_python(b"import torch\n") == "" and submission.not_python("é".encode("utf-16")) == ""
+
+
 def test_an_empty_file_is_told_it_is_empty(sin):
     """ux112: an empty file was told that it "does not define get_derivative"."""
     from grader import submission
