@@ -75,6 +75,7 @@ class Job:
     companions: tuple[tuple[str, Path], ...] = ()
     # (name, the platform's id) of the student, or of each member, where a platform's download named them
     people: tuple[tuple[str, str], ...] = ()
+    late: bool = False  # the platform's name for the file says it came late (Canvas's _LATE_)
 
     @property
     def status(self) -> str:
@@ -143,7 +144,8 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
         job = replace(job, student=unicodedata.normalize("NFC", submitters.get(raw) or lms_student(raw)))
         person = lms_person(raw)
         job = replace(job, members=groups.get(job.student, ()),
-                      people=named.get(job.student) or ((person,) if person and job.student != raw else ()))
+                      people=named.get(job.student) or ((person,) if person and job.student != raw else ()),
+                      late=handed_in_late(raw))
         found.setdefault(job.student, []).append((entry.name + ("/" if stat.S_ISDIR(mode) else ""), job))
     jobs = [_one(student, claims, function, exercise) for student, claims in found.items()]
     if beside:
@@ -171,7 +173,7 @@ RESERVED = frozenset({"gradebook.csv", "summary.md", "summary.html", "junit.xml"
 # Canvas's login is letters alone, its ids several digits: rt158's own naming, sec1_2024_01_ann.py,
 # made a class one student.)
 _MOODLE = re.compile(r"(.+_\d+)_assignsubmission_[a-z]+_(?P<file>.+)?")
-_CANVAS = re.compile(r"([^\W\d_]+)(?:_LATE)?_(\d{3,})_\d{3,}_(?P<file>.+)")
+_CANVAS = re.compile(r"([^\W\d_]+)(?P<late>_LATE)?_(\d{3,})_\d{3,}_(?P<file>.+)")
 
 
 GRADESCOPE_METADATA = "submission_metadata.yml"  # beside Gradescope's export's submission_NNN folders
@@ -301,8 +303,14 @@ def lms_person(name: str) -> tuple[str, str] | None:
         person, _, number = moodle.group(1).rpartition("_")
         return unicodedata.normalize("NFC", person), number
     if canvas := _CANVAS.fullmatch(name):
-        return canvas.group(1), canvas.group(2)
+        return canvas.group(1), canvas.group(3)
     return None
+
+
+def handed_in_late(name: str) -> bool:
+    """Whether a platform's file name says it was handed in late (Canvas's "leejohn_LATE_34567_78903_hw.py")."""
+    canvas = _CANVAS.fullmatch(name)
+    return canvas is not None and canvas.group("late") is not None
 
 
 def lms_student(name: str) -> str:
@@ -1003,7 +1011,12 @@ def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> 
     # beside the first. (One who handed in nothing has 0.)
     if row["status"] == "grader_error" or (job.path is None and not handed_in_nothing(job)):
         row["score"] = ""
+    if job.late and job.path is not None:  # (ux127: the mark was dropped with the file's name, said nowhere)
+        row["note"] = "; ".join(filter(None, (LATE_NOTE, row["note"])))
     return row
+
+
+LATE_NOTE = "handed in late (the platform's _LATE_ in the file's name)"
 
 
 NOT_GRADED_NOTE = "not graded yet: the batch stopped before this student; run the same command again"

@@ -667,6 +667,11 @@ def test_a_learning_platforms_download_is_one_row_per_student(tmp_path):
     canvas = {j.student: j.path and j.path.name for j in batch.discover(tmp_path / "canvas", None, "get_derivative")}
     assert canvas == {"garciamaria_23456": "garciamaria_23456_78901_hw.py",
                       "doejane_34567": "doejane_LATE_34567_89012_hw.py", "plain_name": "plain_name.py"}
+    # Canvas's mark of a late file is in the row's note (ux127: dropped with the name, said nowhere)
+    jobs = batch.discover(tmp_path / "canvas", None, "get_derivative")
+    assert [j.student for j in jobs if j.late] == ["doejane_34567"]
+    notes = {r["student"]: r["note"] for r in batch.gradebook_rows(jobs, {}, exercise.load("sin"))}
+    assert notes["doejane_34567"].startswith("handed in late") and "late" not in notes["garciamaria_23456"], notes
     # A student who handed in no Python in a flat download has a row saying what they did hand in, as the
     # folder form's has (ux127: a PDF alone was no row, named on stderr among the READMEs); one whose
     # Python is graded keeps that row
