@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -522,7 +522,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               f"{page}, which hold the others' results", file=sys.stderr)
         _what_needs_you(ex, jobs, tally, needs)
         raise
-    gradebook, md, page, tally, needs = _write_class(args, ex, jobs, key, set())
+    stale = {s for s, stands in standing.items() if s not in only and stands != batch.CURRENT} if only else set()
+    gradebook, md, page, tally, needs = _write_class(args, ex, jobs, key, set(), stale)
     # (ux119: "2 with no file to grade" said of students who handed in two files, each scored 0 in the
     # gradebook; a TA needs their names: only the TA can pick the file, or unpack or rename it)
     unclear = sorted(j.student for j in absent if not batch.handed_in_nothing(j))
@@ -531,9 +532,9 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     kept = f"{len(todo)} graded with --only, the others' results kept as they were" if only else \
         f"{len(jobs) - len(todo) - len(absent)} already graded"
     print(f"{len(jobs)} students ({kept}{said}): {gradebook}, {page}, {md}")
-    if only and (stale := sorted(s for s, stands in standing.items() if s not in only and stands != batch.CURRENT)):
+    if stale:
         print(f"not graded (--only), their results older than their files or none: "
-              f"{_some([safe_text.line(s, 80) for s in stale])}")
+              f"{_some([safe_text.line(s, 80) for s in sorted(stale)])}")
     if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)
         print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 80) for s in again])}")
     _what_needs_you(ex, jobs, tally, needs)
@@ -632,8 +633,8 @@ def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client
         batch.run(todo, args.out, settings, args.jobs, done, client=client, pool=pool, waiting=waiting)
 
 
-def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: bytes,
-                 pending: set[str]) -> tuple[Path, Path, Path, Tally, list[str]]:
+def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: bytes, pending: set[str],
+                 stale: Collection[str] = ()) -> tuple[Path, Path, Path, Tally, list[str]]:
     """gradebook.csv, summary.md and summary.html from the results in OUT; the students in `pending`
     (a stopped batch had not graded them) as not graded, whatever result an earlier run left. One
     student's result at a time: the gradebook is written as it comes and the summary keeps a roster
@@ -649,6 +650,8 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
         for job in ordered:
             result = None if job.student in pending else batch.read_result(job, args.out, key)
             row = batch.not_graded_row(job, ex) if job.student in pending else batch.gradebook_row(job, result, ex)
+            if job.student in stale and result is not None:  # (ux127: said on stdout alone, the row as if current)
+                row["note"] = "; ".join(filter(None, (STALE_NOTE, row["note"])))
             if summary.verdict(row, result) == "other":
                 # No score until the TA has chosen how to grade a file for another exercise, as for files that
                 # need them first: ux127's wrong upload had its 1.0 ready for the LMS, and in the class mean.
@@ -718,6 +721,9 @@ def _list_exercises() -> int:
         print(f"{ex.name:14s} {ex.title}\n{'':14s} students write {ex.function}(x); the answer is {ex.formula}; "
               f"canary on {ex.primitive}; {dtypes}; {ex.max_score:g} points")
     return EXIT_OK
+
+
+STALE_NOTE = "result older than the file (not graded this run: --only named others)"
 
 
 def _course_seeded(args: argparse.Namespace) -> bool:

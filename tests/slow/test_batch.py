@@ -409,6 +409,8 @@ def test_only_grades_the_students_named_and_keeps_the_others_results(tmp_path):
     assert done.returncode == 0 and "3 students (1 graded with --only, the others' results kept" in done.stdout
     assert "not graded (--only), their results older than their files or none: cy" in done.stdout
     assert {r["student"]: r["score"] for r in gradebook(out)} == {"ann": "10.0", "bob": "10.0", "cy": "10.0"}
+    # (and in its row, not on stdout alone: ux127's CSV read later could not tell the row was stale)
+    assert {r["student"]: r["note"] for r in gradebook(out)}["cy"].startswith("result older than the file")
     assert {s: (out / s / "result.json").stat().st_mtime_ns for s in ("ann", "cy")} == stamps
     wrong = batch(folder, out, "--no-plot", "--only", "bobb")
     assert wrong.returncode == 2 and "--only bobb: no such student" in wrong.stderr
