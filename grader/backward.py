@@ -67,20 +67,27 @@ def trace_input(ex: Exercise) -> tuple[GridCase, int]:
 
 
 def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True,
-             shown_somewhere: bool = False) -> BackwardPass | None:
+             shown_somewhere: bool = False, correct: bool = False) -> BackwardPass | None:
     """The passes at the recorded input, compared. `proven`: the canary showed autograd of the
     primitive on every input (a pass that ran no backward then carried the derivative forward);
     `moved`: no input's answer stood still under the canary (none bypassed autograd);
-    `shown_somewhere`: it showed autograd on some input. Where the graded calls' passes were recorded
-    too (Exercise.chain), a chain left partly to a formula on any of them is told as on the one shown."""
+    `shown_somewhere`: it showed autograd on some input; `correct`: the correctness check passed. Where
+    the graded calls' passes were recorded too (Exercise.chain), a chain left partly to a formula on any
+    of them is told as on the one shown: for right answers (every graded one, or the one shown), since a
+    pass of the primitive alone whose answer lacks the chain's factor is that mistake, which correctness
+    names; and whatever the call shown did (rt172's files told it apart: it may return nothing, or end
+    the child, and the graded calls' evidence stands)."""
     described = _described(obs, ex, proven, moved, shown_somewhere)
-    if described is None or described.by_hand or not proven or not _shown_right(obs.traced, ex):
+    if (described is not None and described.by_hand) or not proven or not (correct or _shown_right(obs.traced, ex)):
         return described
     elsewhere = by_hand_elsewhere(obs, ex)
     if elsewhere is None:
         return described
-    hand, ran, words = elsewhere
+    hand, ran, words, (sample, runs, values, reference) = elsewhere
     told = f"On {hand} of the {ran} graded calls recorded, y{words[1:]}"
+    if described is None:  # (no call shown: the child ended on it, or the trace failed)
+        described = BackwardPass(sample, steps_of(runs[0], sample) if runs else (), reference, None,
+                                 input_values=values)
     return replace(described, divergence=told, by_hand=True, diverges_at=None, reference_at=None)
 
 
@@ -96,16 +103,20 @@ def _shown_right(traced: Traced | None, ex: Exercise) -> bool:
     return _within(got, want, tolerance.atol, tolerance.rtol) if tolerance else _close(got, want)
 
 
-def by_hand_elsewhere(obs: Observations, ex: Exercise) -> tuple[int, int, str] | None:
+Shown = tuple[float, tuple[tuple[TracedStep, ...], ...], tuple[float, ...], tuple[Step, ...]]
+
+
+def by_hand_elsewhere(obs: Observations, ex: Exercise) -> tuple[int, int, str, Shown] | None:
     """Of the graded calls whose passes were recorded (Exercise.chain), how many left part of the chain
-    to a formula of the student's (_by_hand), of how many that ran a pass, and the first one's words;
-    None where none did. rt172's files took autograd's chain on the recorded call alone, told apart by
-    its input or by its place after the plot, and a formula of their own on every graded call."""
+    to a formula of the student's (_by_hand), of how many that ran a pass, the first one's words, and
+    what to draw of it (its sample element, its passes, its input, the reference's steps); None where
+    none did. rt172's files took autograd's chain on the recorded call alone, told apart by its input or
+    by its place after the plot, and a formula of their own on every graded call."""
     reference = obs.reference_pass or (obs.traced.reference if obs.traced is not None else None)
     if reference is None or not reference.runs:
         return None
     steps = steps_of(reference.runs[0], ex.trace_x[0])
-    hand, ran, first = 0, 0, None
+    hand, ran, first, shown = 0, 0, None, None
     for result in obs.cases:
         x = result.case.values
         want = ex.reference(x) if result.recorded and not all(result.secret) else None
@@ -125,10 +136,11 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> tuple[int, int, str] |
             sample = float(x.reshape(-1)[0])
             runs = tuple(run for run in recorded.runs if run)
             words = _by_hand(replace(recorded, runs=runs), steps, ex, sample) if runs else \
-                _forward_by_hand(recorded.tangents, float(call.values.reshape(-1)[0]), ex, sample, result.case.dtype)
+                _forward_by_hand(recorded.tangents, call.values.reshape(-1), ex, sample, result.case.dtype)
             if words is not None:
                 hand, first = hand + 1, first or words
-    return (hand, ran, first) if first is not None else None
+                shown = shown or (sample, runs, tuple(float(v) for v in x.reshape(-1)[:16]), steps)
+    return (hand, ran, first, shown) if first is not None and shown is not None else None
 
 
 def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
@@ -270,17 +282,21 @@ def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: 
     return None
 
 
-def _forward_by_hand(tangents: Sequence[float | None], value: float | None, ex: Exercise, sample: float,
-                     dtype: str) -> str | None:
+def _forward_by_hand(tangents: Sequence[float | None], answer: float | np.ndarray | None, ex: Exercise,
+                     sample: float, dtype: str) -> str | None:
     """Words for a right answer, autograd of the primitive proven, that no backward pass gave and no
     tangent forward mode carried to the end is (rt172: jvp of sin alone, then the chain by hand, 10/10
     and never listed, where a jvp of the whole function returns its tangent); None where one is, or
-    none was read (jacfwd's, under vmap, cannot be)."""
+    none was read (jacfwd's, under vmap, cannot be). A tangent is read at the sample element, or is one
+    number (a directional derivative, one element's of a gradient, in whatever order they were taken):
+    any element of the answer may be it."""
     read = [t for t in tangents if t is not None and math.isfinite(t)]
     tolerance = ex.tolerances.get(dtype)
-    if not read or value is None or tolerance is None or \
-            any(_within(t, value, tolerance.atol, tolerance.rtol) for t in read):
+    values = np.atleast_1d(np.asarray(answer, dtype=np.float64)) if answer is not None else np.array([])
+    if not read or not values.size or tolerance is None or \
+            any(np.any(np.abs(values - t) <= tolerance.atol + tolerance.rtol * np.abs(values)) for t in read):
         return None
+    value = float(values[0])
     return (f"Your forward-mode tangent is not your answer: at x = {_fmt(sample)} forward mode carried "
             f"{_fmt(read[0])} to the end and your {ex.function} returned {_fmt(value)}, so the rest of the "
             f"derivative came from a formula of your own, not from autograd. The exercise asks for autograd of "

@@ -171,8 +171,9 @@ def _described(obs: Observations, ex: Exercise, findings: list[Finding]) -> Back
     moved = autograd is not None and not autograd.data.get("bypassed", True)
     verdicts = autograd.data.get("verdicts", {}) if autograd is not None else {}
     shown = any(verdicts.get(name, 0) for name in verdict.SHOWN)
+    correct = any(f.name == "correctness" and f.passed for f in findings)
     try:
-        return backward.describe(obs, ex, proven, moved, shown)
+        return backward.describe(obs, ex, proven, moved, shown, correct)
     except Exception:  # noqa: BLE001 - the recorded numbers are the submission's; the score stands without them
         return None
 

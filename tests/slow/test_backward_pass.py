@@ -56,6 +56,8 @@ CASES = [
     ("log_sin", RED / "log_sin_by_hand_until_the_plot.py", "graded calls recorded, your backward pass"),
     ("cos_square", RED / "cos_square_by_hand_except_on_the_traced_input.py", "took cos's step alone"),
     ("sin_cos_norm", RED / "sin_cos_norm_by_hand_except_on_the_traced_input.py", "graded calls recorded, your"),
+    ("log_sin", RED / "log_sin_by_hand_returning_none_on_the_traced_input.py", "graded calls recorded, your"),
+    ("cos_square", RED / "cos_square_by_hand_ending_the_child_on_the_traced_input.py", "graded calls recorded, y"),
     # ...and forward mode of the primitive alone (rt172), beside forward mode of the whole function
     ("log_sin", RED / "log_sin_forward_mode_of_sin_alone_by_hand.py", "Your forward-mode tangent is not your answer"),
     ("cos_square", RED / "cos_square_forward_mode_of_cos_alone_by_hand.py", "forward-mode tangent is not your"),
