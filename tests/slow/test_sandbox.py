@@ -134,6 +134,24 @@ def test_a_print_flood_is_capped_kept_and_cannot_change_the_score(grade_file, si
     assert outcome.stdout.startswith("SCORE: 10/10")
 
 
+def test_what_a_child_prints_goes_through_a_pipe_roomy_enough_for_a_fast_writer(grade_file, sin, tmp_path):
+    """ux127: 80 MB printed a call went at 11 MiB/s, the pace of the drain's wait after each short read
+    on a 64 KiB pipe, and ran out of time, told of "a loop that never ends". The grader makes its end
+    1 MiB long (the child may not); and a timeout after much printing is told as the printing's."""
+    from grader import checks
+    from grader.observations import Ended, LoadResult, Observations, Output
+    from grader.sandbox.session import STREAM_PIPE_BYTES
+
+    path = tmp_path / "pipe_size.py"
+    path.write_text("import fcntl, sys\nprint('pipe', fcntl.fcntl(1, fcntl.F_GETPIPE_SZ), "
+                    "fcntl.fcntl(2, fcntl.F_GETPIPE_SZ))\n" + (SUBMISSIONS / "honest_backward.py").read_text())
+    outcome = grade_file(path, sin)
+    assert outcome.score == 10 and f"pipe {STREAM_PIPE_BYTES} {STREAM_PIPE_BYTES}" in outcome.stdout, outcome.stdout
+    ended = Observations(load=LoadResult(True), ended=Ended("timeout", "did not finish a call within 10 s"),
+                         output=Output("spam", 80 << 20))
+    assert "It printed 80 MiB, which is slow here" in checks._ended_words(ended)
+
+
 def test_output_without_end_is_read_to_a_gib_and_no_further(grade_file, sin):
     """Reading what a child prints costs the grader a copy of every byte: a red team's tee(2) loop
     had it read 400 GB in a minute for a score of 10. Past a GiB it stops reading and closes its
