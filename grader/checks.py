@@ -732,11 +732,14 @@ def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None
         line = f" (line {warned.group(1)} of your file)" if warned.group(1) else ""
         # (ux110: a pass run on a copy of x, then the caller's x.grad returned, was told to `return
         # x.grad`: torch warned where the grader's x was itself made by an operation)
-        return feedback.Cause("none_nonleaf_read", "Likely cause: your function read the .grad of a tensor that "
-                              f"is not a leaf{line}, and torch warned of it (see the output): y.grad for y = "
-                              f"torch.{primitive}(x), or the caller's x where it was made by an operation (the "
-                              "grader passes such inputs) while your backward pass ran on a copy of it. Autograd "
-                              "fills .grad only for the leaf the pass ran into.",
+        # (hn128: shown a leaf x = 0.0, the words were of a tensor that is no leaf alone: the caller's x has no
+        # gradient either way where the pass ran on a copy)
+        return feedback.Cause("none_nonleaf_read", "Likely cause: your function returned the .grad of a tensor "
+                              f"its backward pass did not run into; torch warned{line} that it read the .grad of one "
+                              f"that is not a leaf (see the output): y.grad for y = torch.{primitive}(x), or the "
+                              "caller's x while your backward pass ran on a copy of it (the grader passes inputs "
+                              "made by an operation too; a leaf x's .grad stays None just the same). Autograd fills "
+                              ".grad only for the leaf the pass ran into.",
                               "Return the .grad of the very leaf your backward pass ran through: your copy, if "
                               "you made one (leaf = x.detach().clone().requires_grad_(True); "
                               f"torch.{primitive}(leaf).sum().backward(); return leaf.grad).")
