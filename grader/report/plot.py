@@ -171,14 +171,16 @@ class Template:
         dtype other than the curve's (a hunter's x.float() cast back drew a curve that passes, under
         red ticks it could not explain), or else their shape or layout, not their x (ux112's answer
         of the right values on a 1-d input only, wrong for a 0-d or 2-d one, drew a curve on the
-        reference under ticks that said the failures lay at those x)."""
+        reference under ticks that said the failures lay at those x; hn128's answers remembered between
+        calls were told "their shape or layout most likely")."""
         if plot.returned is None or not np.all(np.abs(plot.returned - self.truth) <= self.limit):
             return []
         others = [d for d in plot.failing_dtypes if d != PLOT_DTYPE]
         text = (f"The failing grid inputs are {' and '.join(others)} only: this {PLOT_DTYPE} curve is within its "
                 "tolerance (see correctness)." if others and len(others) == len(plot.failing_dtypes) else
                 f"This curve (a 1-d {PLOT_DTYPE} input) is within its tolerance: the marked grid inputs\n"
-                "fail for something else, their shape or layout most likely (see correctness).")
+                "fail for something else, which correctness names (their shape or layout, answers kept\n"
+                "between calls...).")
         return [Label(text, self._at(self.bottom, 0.99, 0.56), "rm", 10, BAD, align="right")]
 
     def _at(self, ax: Any, x: float, y: float) -> tuple[float, float]:
