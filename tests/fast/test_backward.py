@@ -358,3 +358,19 @@ def test_a_self_test_of_autograd_at_another_point_first_is_not_the_pass_shown():
     assert result.divergence is None and "2 backward passes ran; the one from x is shown" in result.description
     assert [s.op for s in result.student] == ["SumBackward0", "SinBackward0", "AccumulateGrad"]
     assert "at u = x = 0.75" in backward.written_steps(result.student)[1]
+
+
+def test_a_sum_after_steps_that_only_move_numbers_is_where_the_pass_starts():
+    """hn128: jacobian(lambda t: sin(t).sum(), x) starts its pass with Select and View, and its sum was
+    told as "another route" (SumBackward0 → SinBackward0) beside the reference's, drawn with the same sum;
+    a sum after a step with a derivative of its own is one inside the function (‖x‖²)."""
+    g = math.cos(X)
+    mine = (step("SelectBackward0", [1], [1.0], grad_in=1.0), step("ViewBackward0", [2], [1.0], grad_in=1.0),
+            step("SumBackward0", [3], [1.0], grad_in=1.0), step("SinBackward0", [-1], [g], grad_in=1.0, u=X, local=g))
+    theirs = (step("SumBackward0", [1], [1.0], grad_in=1.0), step("SinBackward0", [2], [g], grad_in=1.0, u=X, local=g),
+              step("AccumulateGrad", grad_in=g))
+    assert backward._route(backward.steps_of(mine, X)) == backward._route(backward.steps_of(theirs, X)) == \
+        "SinBackward0"
+    inside = (step("SinBackward0", [1], [g], grad_in=1.0, u=X, local=g), step("SumBackward0", [2], [g], grad_in=g),
+              step("AccumulateGrad", grad_in=g))
+    assert backward._route(backward.steps_of(inside, X)) == "SinBackward0 → SumBackward0"
