@@ -14,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from grader import formula
 from grader.exercise import Exercise
 from grader.grids import GridCase
 from grader.observations import Observations, Traced, TracedCall, TracedStep
@@ -117,14 +118,16 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> tuple[int, int, str, S
         return None
     steps = steps_of(reference.runs[0], ex.trace_x[0])
     hand, ran, first, shown = 0, 0, None, None
+    # calls judged by forward mode's evidence alone: how many by hand, of how many, the first one's words
+    forward_hand, forward_ran, forward_first = 0, 0, None
     for result in obs.cases:
         x = result.case.values
         want = ex.reference(x) if result.recorded and not all(result.secret) else None
         tolerance = ex.tolerances.get(result.case.dtype)
         for call, recorded, secret in zip(result.calls, result.recorded, result.secret, strict=False):
-            if recorded is None or call.kind == "error" or recorded.cut or not x.size or \
-                    not (any(recorded.runs) or recorded.tangents):
-                continue  # (a graph cut short shows only some of its steps; an empty input's answer, none)
+            if recorded is None or call.kind == "error" or not x.size or \
+                    not (any(recorded.runs) or recorded.tangents or recorded.duals):
+                continue  # (an empty input's answer says nothing)
             ran += 1
             # Only a right answer's pass (a plain call's: the function's own derivative), as on the call
             # shown: a pass of the primitive alone whose answer lacks the chain's factor is that mistake,
@@ -135,11 +138,23 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> tuple[int, int, str, S
                 continue
             sample = float(x.reshape(-1)[0])
             runs = tuple(run for run in recorded.runs if run)
-            words = _by_hand(replace(recorded, runs=runs), steps, ex, sample) if runs else \
-                _forward_by_hand(recorded.tangents, call.values.reshape(-1), ex, sample, result.case.dtype)
+            if not runs:
+                # Forward mode's numbers may meet its own by chance at one element (a jvp a basis vector at a
+                # time gives 0 where the primitive's derivative is 0 too): judged over its calls, below
+                words = _forward_by_hand(recorded, call.values, x, 0, ex, result.case.dtype)
+                forward_hand, forward_ran = forward_hand + (words is not None), forward_ran + 1
+                forward_first = forward_first or words
+                shown = shown or ((sample, runs, tuple(float(v) for v in x.reshape(-1)[:16]), steps) if words else None)
+                continue
+            # (a graph cut short past MAX_NODES is judged on the steps it shows: rt174 padded its own leaf x²
+            # with 60 views, so that every graded call was cut and passed over)
+            words = _by_hand(replace(recorded, runs=runs), steps, ex, sample, x) \
+                if recorded.passes <= len(recorded.runs) else None  # (passes unrecorded: _by_hand)
             if words is not None:
                 hand, first = hand + 1, first or words
                 shown = shown or (sample, runs, tuple(float(v) for v in x.reshape(-1)[:16]), steps)
+    if forward_first is not None and 2 * forward_hand >= forward_ran:
+        hand, first = hand + forward_hand, first or forward_first
     return (hand, ran, first, shown) if first is not None and shown is not None else None
 
 
@@ -164,7 +179,7 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
             f"Your {ex.function} raised {first.about or 'an error'} on this input, so its pass stopped before "
             "giving a gradient."))
     if not first.runs:
-        forward = _forward_by_hand(first.tangents, first.value, ex, sample, traced.dtype) \
+        forward = _forward_by_hand(first, first.value, x, traced.index, ex, traced.dtype) \
             if proven and ex.chain and agrees(first.value) else None
         if forward is not None:
             return replace(base, description="no backward pass ran: forward mode", divergence=forward, by_hand=True)
@@ -178,7 +193,7 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
             f"{_fmt(first.value)} at x = {_fmt(sample)}, is not the gradient ({_fmt(want)})."))
     sentence, at, ref_at = (None, None, None) if unread else _first_difference(student, ref_steps, sample)
     if sentence is not None and right and proven:
-        by_hand = _by_hand(first, ref_steps, ex, sample)
+        by_hand = _by_hand(first, ref_steps, ex, sample, x)
         if by_hand is not None:
             return replace(base, divergence=by_hand, by_hand=True)
         # Another route to the right gradient (a norm instead of a sum of squares): not a mistake.
@@ -246,19 +261,24 @@ def _from_x(runs: Sequence[Sequence[TracedStep]], sample: float) -> int:
     return 0
 
 
-def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: float) -> str | None:
+def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: float,
+             xs: np.ndarray | None = None) -> str | None:
     """Words for a pass that gave the right answer, autograd of the primitive proven, but left part of
     the exercise's chain to a formula of the student's (rt155: 10/10 for u = (x²).detach() through
     cos, then u.grad·2x; for autograd of log_sin's sin term alone, the other terms written out). The
     canary proves the primitive's derivative only, so this is the pass's evidence, for a TA, never
     the score: every pass of the call took no step with a derivative of its own besides the
     primitive's where the reference's takes others, or one began at a tensor of the student's own
-    holding other numbers than x (autograd from ‖x‖² + 1 on)."""
+    holding other numbers than x's (`xs`, the whole input: autograd from ‖x‖² + 1 on; hn129's pass on
+    x.flip(0), its gradient flipped back, holds x's numbers in another order). Not where passes went
+    unrecorded past MAX_RUNS (hn129's cos(u[i]) one element at a time, then one pass from x with
+    grad_outputs: the four recorded took cos's step alone)."""
     op = f"{ex.primitive.title()}Backward0"
     theirs = {reference[i].op for i in _math(reference)} - {op}
     runs = [run for run in call.runs if run]
-    if not theirs or not runs:
+    if not theirs or not runs or call.more_runs:
         return None  # (sin(x) is the primitive alone; forward mode and torch.func's vmap leave no pass)
+    xs = np.array([sample]) if xs is None else xs.reshape(-1)
     route = _route(reference)
     mine = {s.op for run in runs for s in run if s.op not in STRUCTURAL} - {op, "AccumulateGrad"}
     if not mine:
@@ -274,7 +294,8 @@ def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: 
     starts = [s for run in runs for i, s in enumerate(run)
               if s.op not in STRUCTURAL and s.op != "AccumulateGrad" and _input_expression(run, i, {}) == "x"]
     if starts and all((FORMULAS.get(s.op, (None, ""))[0] is not None or s.op == "PowBackward0") and s.u is not None
-                      and math.isfinite(s.u) and not _close(s.u, sample) for s in starts):
+                      and math.isfinite(s.u) and not np.any(np.isclose(xs, s.u, rtol=1e-5, atol=1e-7))
+                      for s in starts):
         return (f"Your backward pass began at a tensor of your own holding {_fmt(starts[0].u or 0.0)}, not at x "
                 f"({_fmt(sample)}): autograd differentiated from there, and the steps from x to it (in the "
                 f"reference's pass {route}) came from a formula of your own. The exercise asks for autograd "
@@ -282,26 +303,50 @@ def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: 
     return None
 
 
-def _forward_by_hand(tangents: Sequence[float | None], answer: float | np.ndarray | None, ex: Exercise,
-                     sample: float, dtype: str) -> str | None:
-    """Words for a right answer, autograd of the primitive proven, that no backward pass gave and no
-    tangent forward mode carried to the end is (rt172: jvp of sin alone, then the chain by hand, 10/10
-    and never listed, where a jvp of the whole function returns its tangent); None where one is, or
-    none was read (jacfwd's, under vmap, cannot be). A tangent is read at the sample element, or is one
-    number (a directional derivative, one element's of a gradient, in whatever order they were taken):
-    any element of the answer may be it."""
-    read = [t for t in tangents if t is not None and math.isfinite(t)]
+def _forward_by_hand(call: TracedCall, answer: float | np.ndarray | None, x: np.ndarray, index: int, ex: Exercise,
+                     dtype: str) -> str | None:
+    """Words for a right answer, autograd of the primitive proven, that no backward pass gave, where
+    forward mode began at a tensor of the student's own (rt174: jvp(cos, (x², ), (2x, )), the chain's
+    factor the seed) or carried the primitive's derivative alone to the end (rt172: jvp of sin alone, the
+    chain by hand: 10/10 and never listed); None otherwise, or where nothing was read (jacfwd's, under
+    vmap, cannot be). Not "the tangent is not the answer": rt174's honest jvp with a seed of 2 (then
+    halved), of -1, or a basis vector at a time in reverse, was told it finished the chain by hand. A
+    primal or a tangent is read at the sample element, or is one number (a dual of x[i]; a directional
+    derivative): any element of x, or of the answer, may be it."""
     tolerance = ex.tolerances.get(dtype)
-    values = np.atleast_1d(np.asarray(answer, dtype=np.float64)) if answer is not None else np.array([])
-    if not read or not values.size or tolerance is None or \
-            any(np.any(np.abs(values - t) <= tolerance.atol + tolerance.rtol * np.abs(values)) for t in read):
+    values = np.atleast_1d(np.asarray(answer, dtype=np.float64)).reshape(-1) if answer is not None else np.array([])
+    flat = x.reshape(-1)
+    if tolerance is None or not values.size or not flat.size:
         return None
-    value = float(values[0])
-    return (f"Your forward-mode tangent is not your answer: at x = {_fmt(sample)} forward mode carried "
-            f"{_fmt(read[0])} to the end and your {ex.function} returned {_fmt(value)}, so the rest of the "
-            f"derivative came from a formula of your own, not from autograd. The exercise asks for autograd of "
-            f"{ex.value} itself: push the tangent through the whole function (torch.func.jvp(f, (x,), "
-            "(torch.ones_like(x),))) and return it.")
+    near = lambda t, v: np.abs(v - t) <= tolerance.atol + tolerance.rtol * np.abs(v)  # noqa: E731
+    primals = [p for p in call.duals if p is not None and math.isfinite(p)]
+    at = float(flat[index])
+    arguments = np.concatenate([np.atleast_1d(np.asarray(a, dtype=np.float64)).reshape(-1)
+                                for a in ex.primitive_arguments(x)] or [np.array([])])
+    # Begun at the primitive's own argument (x² for cos(x²)), never at x: a dual of anything else may be
+    # autograd's all the way (hn129: f(x + h) at h = 0, the derivative's own definition)
+    if primals and not any(np.any(np.isclose(flat, p, rtol=1e-5, atol=1e-7)) for p in primals) and \
+            any(np.any(np.isclose(arguments, p, rtol=1e-5, atol=1e-7)) for p in primals):
+        return (f"Your forward mode began at {ex.primitive}'s own argument, a tensor of yours holding "
+                f"{_fmt(primals[0])}, not at x ({_fmt(at)}): forward mode differentiated {ex.primitive} alone, and "
+                "the steps from x to its argument (the tangent you gave it) came from a formula of your own, not "
+                f"from autograd. The exercise asks for autograd of {ex.value} itself: push a tangent from x through "
+                "the whole function (torch.func.jvp(f, (x,), (torch.ones_like(x),))) and return it.")
+    read = [t for t in call.tangents if t is not None and math.isfinite(t)]
+    if not read or any(np.any(near(t, values)) for t in read):
+        return None
+    answered = float(values[index] if values.size == flat.size else values[0])
+    primes = [float(d.reshape(-1)[index] if d.size == flat.size else d.reshape(-1)[0])
+              for a in ex.primitive_arguments(x)
+              if (d := np.atleast_1d(np.asarray(formula.evaluate(ex.derivative, np, u=a), dtype=np.float64))).size]
+    if not primes or any(near(p, np.array([answered])).all() for p in primes) or \
+            not all(any(near(t, np.array([p])).all() for p in primes) for t in read):
+        return None
+    return (f"Your forward mode carried {ex.primitive}'s derivative alone: at x = {_fmt(at)} its tangent was "
+            f"{_fmt(read[0])}, the derivative of {ex.primitive} there, and your {ex.function} returned "
+            f"{_fmt(answered)}, so the rest of the derivative came from a formula of your own, not from autograd. "
+            f"The exercise asks for autograd of {ex.value} itself: push the tangent through the whole function "
+            "(torch.func.jvp(f, (x,), (torch.ones_like(x),))) and return it.")
 
 
 def _unproven_route(student: Sequence[Step], reference: Sequence[Step], ex: Exercise, sample: float,

@@ -178,6 +178,7 @@ class TracedCall:
     pair: tuple[tuple[float | None, bool, bool], ...] = ()
     # forward mode's: each tangent the call unpacked from a dual tensor, at the sample element (None unread)
     tangents: tuple[float | None, ...] = ()
+    duals: tuple[float | None, ...] = ()  # and what each dual tensor it made was made of (its primal), likewise
 
 
 @dataclass(frozen=True)

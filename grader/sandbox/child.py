@@ -483,7 +483,7 @@ class Runner:
                 # numbers, which only the pass shown needs)
                 self.recorder.read_saved = self.recorder.numbers = False
                 (out, error), passes = self.recorder.record(lambda: _outcome(self.function, x), 0, x.numel())
-                recorded = {"recorded": {key: passes[key] for key in ("runs", "passes", "tangents")}}
+                recorded = {"recorded": {key: passes[key] for key in ("runs", "passes", "tangents", "duals")}}
             else:
                 out, error = _outcome(self.function, x)
             if error is not None:  # (every way a call can end is reported)

@@ -290,14 +290,16 @@ def _recorded(raw: Any) -> TracedCall | None:
     runs = tuple(_traced_run(run) for run in recorded["runs"])
     return TracedCall(raw.get("kind") if raw.get("kind") == "error" else "tensor", None, 0, runs,
                       cut=any(isinstance(run, dict) and run.get("cut") is True for run in recorded["runs"]),
-                      passes=_int(recorded.get("passes"), 0) or len(runs), tangents=_tangents(recorded))
+                      passes=_int(recorded.get("passes"), 0) or len(runs), tangents=_tangents(recorded),
+                      duals=_tangents(recorded, "duals"))
 
 
-def _tangents(raw: dict[str, Any]) -> tuple[float | None, ...]:
-    """Forward mode's tangents a call unpacked (trace.Recorder), a short list of numbers."""
-    tangents = raw.get("tangents", [])
+def _tangents(raw: dict[str, Any], key: str = "tangents") -> tuple[float | None, ...]:
+    """Forward mode's tangents a call unpacked, or its duals' primals (trace.Recorder), a short list of
+    numbers."""
+    tangents = raw.get(key, [])
     if not isinstance(tangents, list) or len(tangents) > MAX_TANGENTS:
-        raise ProtocolError("forward-mode tangents that are not a short list")
+        raise ProtocolError(f"forward-mode {key} that are not a short list")
     return tuple(_number(t) for t in tangents)
 
 
@@ -365,6 +367,7 @@ def _traced_call(raw: Any) -> TracedCall:
                       cut=any(isinstance(run, dict) and run.get("cut") is True for run in runs),
                       more_runs=raw.get("more_runs") is True, about=_line(raw.get("about", ""), 240),
                       passes=_int(raw.get("passes"), 0) or len(parsed), tangents=_tangents(raw),
+                      duals=_tangents(raw, "duals"),
                       pair=tuple((_number(one.get("value")), one.get("tracked") is True, one.get("is_x") is True)
                                  for one in pair))
 

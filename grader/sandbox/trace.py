@@ -51,6 +51,7 @@ class Recorder:
         # alone (which ops ran, and where the primitive's was taken), which costs less.
         self.numbers = True
         self.tangents: list[float | str | None] = []  # forward mode's: each tangent the call unpacked
+        self.duals: list[float | str | None] = []  # and what each dual tensor it made was made of (its primal)
         self._lock = threading.Lock()
         variable = torch.autograd.variable.Variable
         self._engine = variable._execution_engine
@@ -61,6 +62,11 @@ class Recorder:
         predispatch: Any = importlib.import_module("torch._functorch.predispatch")
         self._predispatch, self._unpack = predispatch, predispatch._unpack_dual
         predispatch._unpack_dual = self._unpacked
+        # And where it began: each dual tensor's primal (forward_ad.make_dual, which torch.func's jvp also
+        # looks up at each call). rt174's jvp(cos, (x², ), (2x, )) carried a factor of its own as the seed.
+        self._forward_ad = torch.autograd.forward_ad
+        self._make = self._forward_ad.make_dual
+        self._forward_ad.make_dual = self._made
 
     def _unpacked(self, tensor: Any, *args: Any, **kwargs: Any) -> Any:
         primal, tangent = self._unpack(tensor, *args, **kwargs)
@@ -68,15 +74,21 @@ class Recorder:
             self.tangents.append(self.at(tangent))
         return primal, tangent
 
+    def _made(self, tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.armed[0] and len(self.duals) < MAX_TANGENTS:
+            self.duals.append(self.at(tensor))
+        return self._make(tensor, *args, **kwargs)
+
     def remove(self) -> None:
         """Give autograd its own engine back (the in-process self-check, in the student's kernel)."""
         self.torch.autograd.variable.Variable._execution_engine = self._engine
         self._predispatch._unpack_dual = self._unpack
+        self._forward_ad.make_dual = self._make
 
     def record(self, call: Callable[[], Any], index: int, numel: int) -> tuple[Any, dict[str, Any]]:
         """Run `call` with the recorder armed; (what it returned or raised, the passes it ran)."""
         self.runs, self.more, self.passes, self.index, self.numel = [], False, 0, index, numel
-        self.tangents = []
+        self.tangents, self.duals = [], []
         self.primitive_outputs.clear()
         self.armed[0] = True
         try:
@@ -84,7 +96,8 @@ class Recorder:
         finally:
             self.armed[0] = False
             self.primitive_outputs.clear()  # let the student's graph go
-        return result, {"runs": self.runs, "more_runs": self.more, "passes": self.passes, "tangents": self.tangents}
+        return result, {"runs": self.runs, "more_runs": self.more, "passes": self.passes, "tangents": self.tangents,
+                        "duals": self.duals}
 
     def begin(self, tensors: Any) -> Callable[[], None] | None:
         """Hook the graph a pass is about to run; returns what takes the hooks off again."""

@@ -124,8 +124,8 @@ def test_failing_inputs_of_another_dtype_than_the_curve_are_said_so(sin):
                                    "tolerance (see correctness)."]
     # (ux112: right on a 1-d input, wrong on 0-d and 2-d ones, the curve on the reference under red ticks)
     assert words(("float32", "float64")) == ["This curve (a 1-d float32 input) is within its tolerance: the marked "
-                                             "grid inputs\nfail for something else, their shape or layout most "
-                                             "likely (see correctness)."]
+                                             "grid inputs\nfail for something else, which correctness names "
+                                             "(their shape or layout, answers kept\nbetween calls...)."]
     assert words(("float64",), values=lambda x: np.cos(x) + 0.1) == []  # the curve itself is off
 
 

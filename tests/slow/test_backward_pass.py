@@ -57,14 +57,23 @@ CASES = [
     ("cos_square", RED / "cos_square_by_hand_except_on_the_traced_input.py", "took cos's step alone"),
     ("sin_cos_norm", RED / "sin_cos_norm_by_hand_except_on_the_traced_input.py", "graded calls recorded, your"),
     ("log_sin", RED / "log_sin_by_hand_returning_none_on_the_traced_input.py", "graded calls recorded, your"),
+    ("cos_square", RED / "cos_square_by_hand_past_the_node_bound.py", "graded calls recorded, your backward pass"),
     ("cos_square", RED / "cos_square_by_hand_ending_the_child_on_the_traced_input.py", "graded calls recorded, y"),
     # ...and forward mode of the primitive alone (rt172), beside forward mode of the whole function
-    ("log_sin", RED / "log_sin_forward_mode_of_sin_alone_by_hand.py", "Your forward-mode tangent is not your answer"),
-    ("cos_square", RED / "cos_square_forward_mode_of_cos_alone_by_hand.py", "forward-mode tangent is not your"),
-    ("sin_cos_norm", RED / "sin_cos_norm_forward_mode_of_sin_alone_by_hand.py", "forward-mode tangent is not"),
+    ("log_sin", RED / "log_sin_forward_mode_of_sin_alone_by_hand.py", "Your forward mode carried sin's derivative"),
+    ("cos_square", RED / "cos_square_forward_mode_of_cos_alone_by_hand.py", "forward mode began at cos's own argument"),
+    ("sin_cos_norm", RED / "sin_cos_norm_forward_mode_of_sin_alone_by_hand.py", "forward mode began at sin's own"),
+    ("cos_square", RED / "cos_square_forward_mode_seeded_by_hand.py", "Your forward mode began at cos's own argument"),
+    ("sin_cos_norm", RED / "sin_cos_norm_forward_mode_seeded_by_hand.py", "forward mode began at sin's own argument"),
     ("log_sin", SAMPLES / "log_sin" / "honest_forward_ad.py", None),
+    ("cos_square", RED / "cos_square_forward_mode_seed_of_two.py", None),
+    ("log_sin", RED / "log_sin_forward_mode_basis_vectors_in_reverse.py", None),
     ("sin_cos_norm", RED / "sin_cos_norm_forward_mode_whole.py", None),
     ("cos_square", RED / "cos_square_chain_in_two_passes.py", None),  # both passes autograd's: not by hand
+    ("cos_square", RED / "cos_square_two_parts_one_element_at_a_time.py", None),  # (hn129: passes unrecorded)
+    ("cos_square", RED / "cos_square_forward_mode_from_a_step.py", None),  # (hn129: f(x + h) at h = 0)
+    ("cos_square", RED / "cos_square_pass_on_x_reversed.py", None),  # (hn129: x's numbers in another order)
+    ("sin_cos_norm", RED / "sin_cos_norm_pass_on_x_sorted.py", None),
     ("cos_square", RED / "cos_square_chain_in_two_passes_of_x_times_x.py", None),  # (rt156: u = x·x was)
 ]
 
