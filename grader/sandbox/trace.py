@@ -9,6 +9,14 @@ sample element, the gradient that arrived, the gradient passed on along each edg
 saved input (u) where it has one. Nothing here changes a gradient or raises into the student's
 code: a value that cannot be read (a vmapped tensor, say) is sent as null.
 
+Forward mode leaves no pass: while armed, each dual tensor's primal (forward_ad.make_dual) and each
+tangent unpacked from one (the predispatch _unpack_dual that forward_ad.unpack_dual calls) is read at
+the sample element instead, both looked up by torch.func's jvp at each call.
+
+Armed for the trace calls, and, on exercises whose function goes beyond its primitive, for every
+planned graded call alike (child.Runner.record_calls: steps only, no gradient's numbers), so that the
+call the grader reads is not told apart.
+
 The canary's graph for the primitive (sandbox/canary.py: an AddcmulBackward0 over a few ordinary ops) is
 shown as the step the student wrote: the kernel lists, while armed, each output it made with its
 input, the input's value and the derivative it applied, and the walk folds the ops between them
