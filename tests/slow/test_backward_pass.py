@@ -68,6 +68,7 @@ CASES = [
     ("log_sin", SAMPLES / "log_sin" / "honest_forward_ad.py", None),
     ("cos_square", RED / "cos_square_forward_mode_seed_of_two.py", None),
     ("log_sin", RED / "log_sin_forward_mode_basis_vectors_in_reverse.py", None),
+    ("log_sin", RED / "log_sin_forward_mode_self_check_then_vmapped.py", None),
     ("sin_cos_norm", RED / "sin_cos_norm_forward_mode_whole.py", None),
     ("cos_square", RED / "cos_square_chain_in_two_passes.py", None),  # both passes autograd's: not by hand
     ("cos_square", RED / "cos_square_two_parts_one_element_at_a_time.py", None),  # (hn129: passes unrecorded)
