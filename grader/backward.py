@@ -9,7 +9,7 @@ the verdict is the canary's (verdict.py); this explains.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -97,11 +97,17 @@ def _shown_right(traced: Traced | None, ex: Exercise) -> bool:
     told as its mistake, never as a chain finished by hand)."""
     if traced is None or not traced.student or traced.student[0].value is None:
         return False
-    x = np.array(traced.x, dtype=np.float64)
-    want = float(ex.reference(x.reshape(-1)).reshape(-1)[traced.index])
+    return _wanted(traced, ex)[1](traced.student[0].value)
+
+
+def _wanted(traced: Traced, ex: Exercise) -> tuple[float, Callable[[float | None], bool]]:
+    """The gradient at the recorded input's sample element, and whether a value agrees with it within
+    the dtype's tolerance, as correctness judges."""
+    want = float(ex.reference(np.array(traced.x, dtype=np.float64)).reshape(-1)[traced.index])
     tolerance = ex.tolerances.get(traced.dtype)
-    got = traced.student[0].value
-    return _within(got, want, tolerance.atol, tolerance.rtol) if tolerance else _close(got, want)
+    if tolerance is None:
+        return want, lambda got: _close(got, want)
+    return want, lambda got: _within(got, want, tolerance.atol, tolerance.rtol)
 
 
 Shown = tuple[float, tuple[tuple[TracedStep, ...], ...], tuple[float, ...], tuple[Step, ...]]
@@ -138,21 +144,19 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> tuple[int, int, str, S
                 continue
             sample = float(x.reshape(-1)[0])
             runs = tuple(run for run in recorded.runs if run)
-            if not runs:
+            if runs:
+                # (a graph cut short past MAX_NODES is judged on the steps it shows: rt174 padded its own leaf x²
+                # with 60 views, so that every graded call was cut and passed over)
+                words = _by_hand(replace(recorded, runs=runs), steps, ex, sample, x)
+                hand, first = hand + (words is not None), first or words
+            else:
                 # Forward mode's numbers may meet its own by chance at one element (a jvp a basis vector at a
                 # time gives 0 where the primitive's derivative is 0 too): judged over its calls, below
                 words = _forward_by_hand(recorded, call.values, x, 0, ex, result.case.dtype)
                 forward_hand, forward_ran = forward_hand + (words is not None), forward_ran + 1
                 forward_first = forward_first or words
-                shown = shown or ((sample, runs, tuple(float(v) for v in x.reshape(-1)[:16]), steps) if words else None)
-                continue
-            # (a graph cut short past MAX_NODES is judged on the steps it shows: rt174 padded its own leaf x²
-            # with 60 views, so that every graded call was cut and passed over)
-            words = _by_hand(replace(recorded, runs=runs), steps, ex, sample, x) \
-                if recorded.passes <= len(recorded.runs) else None  # (passes unrecorded: _by_hand)
-            if words is not None:
-                hand, first = hand + 1, first or words
-                shown = shown or (sample, runs, tuple(float(v) for v in x.reshape(-1)[:16]), steps)
+            if words is not None and shown is None:
+                shown = (sample, runs, tuple(float(v) for v in x.reshape(-1)[:16]), steps)
     if forward_first is not None and 2 * forward_hand >= forward_ran:
         hand, first = hand + forward_hand, first or forward_first
     return (hand, ran, first, shown) if first is not None and shown is not None else None
@@ -165,9 +169,7 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
         return None
     x = np.array(traced.x, dtype=np.float64)
     sample = float(x[traced.index])
-    want = float(ex.reference(x.reshape(-1)).reshape(-1)[traced.index])
-    tolerance = ex.tolerances.get(traced.dtype)
-    agrees = lambda got: _within(got, want, tolerance.atol, tolerance.rtol) if tolerance else _close(got, want)  # noqa: E731
+    want, agrees = _wanted(traced, ex)
     reference = traced.reference if traced.reference is not None and agrees(traced.reference.value) else None
     ref_steps = steps_of(reference.runs[0], sample) if reference is not None and reference.runs else ()
     first = replace(traced.student[0], runs=tuple(run for run in traced.student[0].runs if run))
@@ -294,8 +296,7 @@ def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: 
     starts = [s for run in runs for i, s in enumerate(run)
               if s.op not in STRUCTURAL and s.op != "AccumulateGrad" and _input_expression(run, i, {}) == "x"]
     if starts and all((FORMULAS.get(s.op, (None, ""))[0] is not None or s.op == "PowBackward0") and s.u is not None
-                      and math.isfinite(s.u) and not np.any(np.isclose(xs, s.u, rtol=1e-5, atol=1e-7))
-                      for s in starts):
+                      and math.isfinite(s.u) and not _among(xs, s.u) for s in starts):
         return (f"Your backward pass began at a tensor of your own holding {_fmt(starts[0].u or 0.0)}, not at x "
                 f"({_fmt(sample)}): autograd differentiated from there, and the steps from x to it (in the "
                 f"reference's pass {route}) came from a formula of your own. The exercise asks for autograd "
@@ -318,32 +319,31 @@ def _forward_by_hand(call: TracedCall, answer: float | np.ndarray | None, x: np.
     flat = x.reshape(-1)
     if tolerance is None or not values.size or not flat.size:
         return None
-    near = lambda t, v: np.abs(v - t) <= tolerance.atol + tolerance.rtol * np.abs(v)  # noqa: E731
     if None in call.duals or None in call.tangents:
         return None  # (one unread, under vmap say, may have been x's or the answer: rt175's self-check by a jvp of
         # sin beside a vmapped jvp of the whole function was told it carried sin's derivative alone)
     primals = [p for p in call.duals if p is not None and math.isfinite(p)]
     at = float(flat[index])
-    arguments = np.concatenate([np.atleast_1d(np.asarray(a, dtype=np.float64)).reshape(-1)
-                                for a in ex.primitive_arguments(x)] or [np.array([])])
+    arguments = [np.atleast_1d(np.asarray(a, dtype=np.float64)).reshape(-1) for a in ex.primitive_arguments(x)]
     # Begun at the primitive's own argument (x² for cos(x²)), never at x: a dual of anything else may be
     # autograd's all the way (hn129: f(x + h) at h = 0, the derivative's own definition)
-    if primals and not any(np.any(np.isclose(flat, p, rtol=1e-5, atol=1e-7)) for p in primals) and \
-            any(np.any(np.isclose(arguments, p, rtol=1e-5, atol=1e-7)) for p in primals):
+    if primals and not any(_among(flat, p) for p in primals) and \
+            any(_among(a, p) for a in arguments for p in primals):
         return (f"Your forward mode began at {ex.primitive}'s own argument, a tensor of yours holding "
                 f"{_fmt(primals[0])}, not at x ({_fmt(at)}): forward mode differentiated {ex.primitive} alone, and "
                 "the steps from x to its argument (the tangent you gave it) came from a formula of your own, not "
                 f"from autograd. The exercise asks for autograd of {ex.value} itself: push a tangent from x through "
                 "the whole function (torch.func.jvp(f, (x,), (torch.ones_like(x),))) and return it.")
     read = [t for t in call.tangents if t is not None and math.isfinite(t)]
-    if not read or any(np.any(near(t, values)) for t in read):
-        return None
+    if not read or any(np.any(np.abs(values - t) <= tolerance.atol + tolerance.rtol * np.abs(values)) for t in read):
+        return None  # (one of them is the answer, at some element)
     answered = float(values[index] if values.size == flat.size else values[0])
-    primes = [float(d.reshape(-1)[index] if d.size == flat.size else d.reshape(-1)[0])
-              for a in ex.primitive_arguments(x)
-              if (d := np.atleast_1d(np.asarray(formula.evaluate(ex.derivative, np, u=a), dtype=np.float64))).size]
-    if not primes or any(near(p, np.array([answered])).all() for p in primes) or \
-            not all(any(near(t, np.array([p])).all() for p in primes) for t in read):
+    # The primitive's derivative at the sample element (or at its one argument: sin_cos_norm's)
+    primes = [float(d[index] if d.size == flat.size else d[0]) for a in arguments if a.size
+              for d in [np.atleast_1d(np.asarray(formula.evaluate(ex.derivative, np, u=a), dtype=np.float64))]]
+    agrees = lambda t, want: _within(t, want, tolerance.atol, tolerance.rtol)  # noqa: E731
+    if not primes or any(agrees(p, answered) for p in primes) or \
+            not all(any(agrees(t, p) for p in primes) for t in read):
         return None
     return (f"Your forward mode carried {ex.primitive}'s derivative alone: at x = {_fmt(at)} its tangent was "
             f"{_fmt(read[0])}, the derivative of {ex.primitive} there, and your {ex.function} returned "
@@ -679,6 +679,12 @@ def _close(a: float | None, b: float | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
     return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-7) or (math.isnan(a) and math.isnan(b))
+
+
+def _among(values: np.ndarray, number: float) -> bool:
+    """Whether `number` is close to one of `values`, as _close has it (a leaf or a dual holding x's
+    numbers in another order, or one element of x's)."""
+    return bool(np.any(np.isclose(values, number, rtol=1e-5, atol=1e-7)))
 
 
 def _route(steps: Sequence[Step]) -> str:

@@ -1012,11 +1012,16 @@ def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> 
     if row["status"] == "grader_error" or (job.path is None and not handed_in_nothing(job)):
         row["score"] = ""
     if job.late and job.path is not None:  # (ux127: the mark was dropped with the file's name, said nowhere)
-        row["note"] = "; ".join(filter(None, (LATE_NOTE, row["note"])))
+        noted(row, LATE_NOTE)
     return row
 
 
 LATE_NOTE = "handed in late (the platform's _LATE_ in the file's name)"
+
+
+def noted(row: dict[str, Any], note: str) -> None:
+    """`note` put first in a gradebook row's note, beside what it said."""
+    row["note"] = "; ".join(filter(None, (note, row["note"])))
 
 
 NOT_GRADED_NOTE = "not graded yet: the batch stopped before this student; run the same command again"

@@ -651,7 +651,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
             result = None if job.student in pending else batch.read_result(job, args.out, key)
             row = batch.not_graded_row(job, ex) if job.student in pending else batch.gradebook_row(job, result, ex)
             if job.student in stale and result is not None:  # (ux127: said on stdout alone, the row as if current)
-                row["note"] = "; ".join(filter(None, (STALE_NOTE, row["note"])))
+                batch.noted(row, STALE_NOTE)
             if summary.verdict(row, result) == "other":
                 # No score until the TA has chosen how to grade a file for another exercise, as for files that
                 # need them first: ux127's wrong upload had its 1.0 ready for the LMS, and in the class mean.

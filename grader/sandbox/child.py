@@ -434,9 +434,7 @@ class Runner:
             del module, function
 
     def _traced(self, function: Any, x: Any, index: int) -> dict[str, Any]:
-        def run() -> tuple[Any, BaseException | None]:
-            return _outcome(function, x)
-
+        run = functools.partial(_outcome, function, x)
         # Again without reading what nodes saved where the call's checkpoint refused our reads
         # (trace.Recorder.read_saved).
         try:
@@ -482,8 +480,9 @@ class Runner:
                 # and a graded call is not run again without the read, as the trace's is; and no gradient's
                 # numbers, which only the pass shown needs)
                 self.recorder.read_saved = self.recorder.numbers = False
-                (out, error), passes = self.recorder.record(lambda: _outcome(self.function, x), 0, x.numel())
-                recorded = {"recorded": {key: passes[key] for key in ("runs", "passes", "tangents", "duals")}}
+                (out, error), passes = self.recorder.record(functools.partial(_outcome, self.function, x), 0,
+                                                            x.numel())
+                recorded = {"recorded": passes}  # (runs, more_runs, passes, tangents, duals)
             else:
                 out, error = _outcome(self.function, x)
             if error is not None:  # (every way a call can end is reported)

@@ -290,8 +290,8 @@ def _recorded(raw: Any) -> TracedCall | None:
     runs = tuple(_traced_run(run) for run in recorded["runs"])
     return TracedCall(raw.get("kind") if raw.get("kind") == "error" else "tensor", None, 0, runs,
                       cut=any(isinstance(run, dict) and run.get("cut") is True for run in recorded["runs"]),
-                      passes=_int(recorded.get("passes"), 0) or len(runs), tangents=_tangents(recorded),
-                      duals=_tangents(recorded, "duals"))
+                      more_runs=recorded.get("more_runs") is True, passes=_int(recorded.get("passes"), 0) or len(runs),
+                      tangents=_tangents(recorded), duals=_tangents(recorded, "duals"))
 
 
 def _tangents(raw: dict[str, Any], key: str = "tangents") -> tuple[float | None, ...]:

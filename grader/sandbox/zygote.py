@@ -489,13 +489,19 @@ def _every_namespace_or_no_pid_namespace() -> bool:
                 os._exit(0)
             inner = os.fork()
             if inner == 0:
-                made = libc.unshare(_PRIVATE) == 0 and \
-                    libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) == 0 and \
-                    libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None) == 0
-                os._exit(0 if made else 1)
+                os._exit(0 if libc.unshare(_PRIVATE) == 0 and _own_proc(libc) else 1)
             code = os.waitstatus_to_exitcode(os.waitpid(inner, 0)[1])
         os._exit(code)
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def _own_proc(libc: Any) -> bool:
+    """In a new mount namespace, as process 1 of a new pid namespace: every mount made private (none
+    propagates to the host) and a /proc of this pid namespace only; whether both were made."""
+    return libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) == 0 and \
+        libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None) == 0
+
+
 _GPUS = [0]  # the grader's count (sandbox/gpus.py), set once by main: see WITHOUT_ENGINE
 
 
@@ -544,8 +550,7 @@ def _become_child(torch: Any, libc: Any, request: dict[str, Any], fds: list[int]
         # A /proc of this namespace only: other processes are not even visible. Where either mount is
         # refused (rt173: Docker's AppArmor profile), process 1 would see the host's /proc, and its mounts
         # propagate; the probe at the zygote's start (_every_namespace_or_no_pid_namespace) keeps this off.
-        if namespaces and (libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0 or
-                           libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None) != 0):
+        if namespaces and not _own_proc(libc):
             os._exit(_NO_NAMESPACES)
         request_read, reply_write, record, oracle, stdout, stderr = fds
         null = os.open(os.devnull, os.O_RDONLY)
