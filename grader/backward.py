@@ -132,7 +132,7 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> tuple[int, int, str, S
         tolerance = ex.tolerances.get(result.case.dtype)
         for call, recorded, secret in zip(result.calls, result.recorded, result.secret, strict=False):
             if recorded is None or call.kind == "error" or not x.size or \
-                    not (any(recorded.runs) or recorded.tangents or recorded.duals):
+                    not (any(recorded.runs) or recorded.tangents or recorded.duals or recorded.swapped):
                 continue  # (an empty input's answer says nothing)
             ran += 1
             # Only a right answer's pass (a plain call's: the function's own derivative), as on the call
@@ -143,11 +143,16 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> tuple[int, int, str, S
                                                                        atol=tolerance.atol, equal_nan=True):
                 continue
             sample = float(x.reshape(-1)[0])
-            runs = tuple(run for run in recorded.runs if run)
-            if runs:
+            chain = _of_the_chain(recorded, ex, x)
+            runs = chain.runs
+            words: str | None
+            if recorded.swapped:
+                words = _swapped(ex)
+                hand, first = hand + 1, first or words
+            elif runs:
                 # (a graph cut short past MAX_NODES is judged on the steps it shows: rt174 padded its own leaf x²
                 # with 60 views, so that every graded call was cut and passed over)
-                words = _by_hand(replace(recorded, runs=runs), steps, ex, sample, x)
+                words = _by_hand(chain, steps, ex, sample, x)
                 hand, first = hand + (words is not None), first or words
             else:
                 # Forward mode's numbers may meet its own by chance at one element (a jvp a basis vector at a
@@ -160,6 +165,44 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> tuple[int, int, str, S
     if forward_first is not None and 2 * forward_hand >= forward_ran:
         hand, first = hand + forward_hand, first or forward_first
     return (hand, ran, first, shown) if first is not None and shown is not None else None
+
+
+def _of_the_chain(call: TracedCall, ex: Exercise, x: np.ndarray) -> TracedCall:
+    """The call with the passes that may be the chain's: not one that took no step of the primitive's and
+    whose every leaf holds, at the sample element, a number none of the chain's tensors holds (x's, the
+    primitive's arguments', its values', the function's). rt175's scratch `(w * w).backward()` beside a
+    pass of sin's step alone made the steps of all passes together more than the primitive's, and
+    switched off the forward-mode rules too, which judge calls with no pass. A leaf unread, or past the
+    eight read, may be anything: its pass stays. (A scratch pass on a copy of x is not told apart: x's
+    numbers are the chain's.)"""
+    runs = [(run, call.leaves[k] if k < len(call.leaves) else ()) for k, run in enumerate(call.runs) if run]
+    if not runs:
+        return replace(call, runs=(), leaves=())
+    numbers = _chain_numbers(ex, x)
+    op = f"{ex.primitive.title()}Backward0"
+    kept = [(run, leaves) for run, leaves in runs
+            if not leaves or None in leaves or any(s.op == op for s in run)
+            or any(_among(numbers, leaf) for leaf in leaves if leaf is not None)]
+    return replace(call, runs=tuple(run for run, _ in kept), leaves=tuple(leaves for _, leaves in kept))
+
+
+def _chain_numbers(ex: Exercise, x: np.ndarray) -> np.ndarray:
+    """Every number a tensor of the exercise's chain holds at x, as far as the grader can name them: x's,
+    the primitive's arguments' (x² for cos(x²)), the primitive's values there, and the function's."""
+    arguments = [np.asarray(a, dtype=np.float64).reshape(-1) for a in ex.primitive_arguments(x)]
+    with np.errstate(all="ignore"):
+        values = [np.asarray(formula.evaluate(f"{ex.primitive}(u)", np, u=a), dtype=np.float64).reshape(-1)
+                  for a in arguments]
+        numbers = np.concatenate([x.reshape(-1).astype(np.float64), *arguments, *values,
+                                  ex.function_values(x).reshape(-1)])
+    return numbers[np.isfinite(numbers)]
+
+
+def _swapped(ex: Exercise) -> str:
+    return ("Your code took out the stand-ins the grader hears backward passes and forward mode through "
+            "(torch's Variable._execution_engine, forward_ad.make_dual, the unpacking of dual tensors), so how "
+            f"your answers were computed could not be recorded. The exercise asks for autograd of {ex.value} "
+            "itself: leave torch's autograd as it is.")
 
 
 def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
@@ -180,6 +223,9 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
         return replace(base, description="it raised an error", divergence=(
             f"Your {ex.function} raised {first.about or 'an error'} on this input, so its pass stopped before "
             "giving a gradient."))
+    if first.swapped and proven and ex.chain and agrees(first.value):
+        return replace(base, description="nothing recorded: the grader's stand-ins were taken out",
+                       divergence=_swapped(ex), by_hand=True)
     if not first.runs:
         forward = _forward_by_hand(first, first.value, x, traced.index, ex, traced.dtype) \
             if proven and ex.chain and agrees(first.value) else None
@@ -195,7 +241,7 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
             f"{_fmt(first.value)} at x = {_fmt(sample)}, is not the gradient ({_fmt(want)})."))
     sentence, at, ref_at = (None, None, None) if unread else _first_difference(student, ref_steps, sample)
     if sentence is not None and right and proven:
-        by_hand = _by_hand(first, ref_steps, ex, sample, x)
+        by_hand = _by_hand(_of_the_chain(first, ex, x), ref_steps, ex, sample, x)
         if by_hand is not None:
             return replace(base, divergence=by_hand, by_hand=True)
         # Another route to the right gradient (a norm instead of a sum of squares): not a mistake.

@@ -179,6 +179,9 @@ class TracedCall:
     # forward mode's: each tangent the call unpacked from a dual tensor, at the sample element (None unread)
     tangents: tuple[float | None, ...] = ()
     duals: tuple[float | None, ...] = ()  # and what each dual tensor it made was made of (its primal), likewise
+    # each pass's leaves (AccumulateGrad's tensors): what each held at the sample element, in runs' order
+    leaves: tuple[tuple[float | None, ...], ...] = ()
+    swapped: bool = False  # the stand-ins that hear passes and forward mode were not in place at its end
 
 
 @dataclass(frozen=True)

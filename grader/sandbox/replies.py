@@ -291,7 +291,8 @@ def _recorded(raw: Any) -> TracedCall | None:
     return TracedCall(raw.get("kind") if raw.get("kind") == "error" else "tensor", None, 0, runs,
                       cut=any(isinstance(run, dict) and run.get("cut") is True for run in recorded["runs"]),
                       more_runs=recorded.get("more_runs") is True, passes=_int(recorded.get("passes"), 0) or len(runs),
-                      tangents=_tangents(recorded), duals=_tangents(recorded, "duals"))
+                      tangents=_tangents(recorded), duals=_tangents(recorded, "duals"),
+                      leaves=tuple(_leaves(run) for run in recorded["runs"]), swapped=recorded.get("swapped") is True)
 
 
 def _tangents(raw: dict[str, Any], key: str = "tangents") -> tuple[float | None, ...]:
@@ -306,6 +307,7 @@ def _tangents(raw: dict[str, Any], key: str = "tangents") -> tuple[float | None,
 MAX_TRACED_STEPS = 48  # sandbox/trace.py hooks no more nodes per pass
 MAX_TRACED_RUNS = 4  # nor records more passes per call
 MAX_TANGENTS = 4  # nor more forward-mode tangents per call
+MAX_TRACED_LEAVES = 9  # nor more leaves per pass (eight read, and one that says there were more)
 
 
 def parse_traced(x: tuple[float, ...], index: int, dtype: str, reference: TracedCall | None,
@@ -367,7 +369,8 @@ def _traced_call(raw: Any) -> TracedCall:
                       cut=any(isinstance(run, dict) and run.get("cut") is True for run in runs),
                       more_runs=raw.get("more_runs") is True, about=_line(raw.get("about", ""), 240),
                       passes=_int(raw.get("passes"), 0) or len(parsed), tangents=_tangents(raw),
-                      duals=_tangents(raw, "duals"),
+                      duals=_tangents(raw, "duals"), leaves=tuple(_leaves(run) for run in runs),
+                      swapped=raw.get("swapped") is True,
                       pair=tuple((_number(one.get("value")), one.get("tracked") is True, one.get("is_x") is True)
                                  for one in pair))
 
@@ -377,6 +380,15 @@ def _traced_run(raw: Any) -> tuple[TracedStep, ...]:
     if not isinstance(steps, list) or len(steps) > MAX_TRACED_STEPS:
         raise ProtocolError("a traced pass whose steps are not a short list")
     return tuple(_traced_step(step, len(steps)) for step in steps)
+
+
+def _leaves(raw: dict[str, Any]) -> tuple[float | None, ...]:
+    """What a pass's leaves held at the sample element (trace._Pass._leaf: at most MAX_EDGES and one
+    unread); none sent (a pass hooked before leaves were read) is none known."""
+    leaves = raw.get("leaves", [])
+    if not isinstance(leaves, list) or len(leaves) > MAX_TRACED_LEAVES:
+        raise ProtocolError("a traced pass's leaves that are not a short list")
+    return tuple(_number(leaf) for leaf in leaves)
 
 
 def _traced_step(raw: Any, count: int) -> TracedStep:

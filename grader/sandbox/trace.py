@@ -63,18 +63,20 @@ class Recorder:
         self._lock = threading.Lock()
         variable = torch.autograd.variable.Variable
         self._engine = variable._execution_engine
-        variable._execution_engine = _Engine(self._engine, self)
+        self._stand_in = variable._execution_engine = _Engine(self._engine, self)
         # Forward mode leaves no pass: what it carried to the end is read where it is unpacked, the one
         # way out of a dual tensor (forward_ad.unpack_dual, which torch.func's jvp and jacfwd use, looks
         # it up here at each call). rt172's jvp of sin alone, the chain by hand, was 10/10, never listed.
         predispatch: Any = importlib.import_module("torch._functorch.predispatch")
         self._predispatch, self._unpack = predispatch, predispatch._unpack_dual
-        predispatch._unpack_dual = self._unpacked
+        # (each installed as one object, so that `swapped` asks by identity: an object of the student's in
+        # its place is never compared, whose __eq__ would be the student's code)
+        self._unpacking = predispatch._unpack_dual = self._unpacked
         # And where it began: each dual tensor's primal (forward_ad.make_dual, which torch.func's jvp also
         # looks up at each call). rt174's jvp(cos, (x², ), (2x, )) carried a factor of its own as the seed.
         self._forward_ad = torch.autograd.forward_ad
         self._make = self._forward_ad.make_dual
-        self._forward_ad.make_dual = self._made
+        self._making = self._forward_ad.make_dual = self._made
 
     def _unpacked(self, tensor: Any, *args: Any, **kwargs: Any) -> Any:
         primal, tangent = self._unpack(tensor, *args, **kwargs)
@@ -105,7 +107,15 @@ class Recorder:
             self.armed[0] = False
             self.primitive_outputs.clear()  # let the student's graph go
         return result, {"runs": self.runs, "more_runs": self.more, "passes": self.passes, "tangents": self.tangents,
-                        "duals": self.duals}
+                        "duals": self.duals, "swapped": self.swapped()}
+
+    def swapped(self) -> bool:
+        """Whether the stand-ins that hear the passes and forward mode were taken out (rt175: `Variable.
+        _execution_engine = Variable._execution_engine._real` left nothing recorded, and nothing said so).
+        A file that puts them back before it returns is not seen: evidence, not proof."""
+        return not (self.torch.autograd.variable.Variable.__dict__.get("_execution_engine") is self._stand_in
+                    and self._predispatch.__dict__.get("_unpack_dual") is self._unpacking
+                    and self._forward_ad.__dict__.get("make_dual") is self._making)
 
     def begin(self, tensors: Any) -> Callable[[], None] | None:
         """Hook the graph a pass is about to run; returns what takes the hooks off again."""
@@ -114,7 +124,7 @@ class Recorder:
             if len(self.runs) >= MAX_RUNS:
                 self.more = True
                 return None
-            run: dict[str, Any] = {"steps": [], "cut": False}
+            run: dict[str, Any] = {"steps": [], "cut": False, "leaves": []}
             self.runs.append(run)
         try:
             return _Pass(self, run, tensors).hook()
@@ -228,7 +238,19 @@ class _Pass:
             self.index[node] = len(self.order)
             self.order.append(node)
             queue.extend(self._next(node))
+            self._leaf(node)
         self.run["cut"] = bool(queue) or len(self.order) > MAX_NODES
+
+    def _leaf(self, node: Any) -> None:
+        """What a leaf the pass reaches holds, at the sample element (None past MAX_EDGES of them: one
+        more unread may be anything). Read for every pass, graded or not: a pass on a tensor of the
+        student's own that no number of the chain's reaches is not the chain's (rt175's scratch
+        `(w * w).backward()` beside sin's step alone hid that the rest came from a formula)."""
+        variable = getattr(node, "variable", None)  # (AccumulateGrad's leaf; no saved tensor is unpacked)
+        leaves = self.run["leaves"]
+        if variable is None or len(leaves) > MAX_EDGES:
+            return
+        leaves.append(self.recorder.at(variable) if len(leaves) < MAX_EDGES else None)
 
     def _next(self, node: Any) -> list[Any]:
         if node in self.folded:

@@ -76,6 +76,12 @@ CASES = [
     ("cos_square", RED / "cos_square_pass_on_x_reversed.py", None),  # (hn129: x's numbers in another order)
     ("sin_cos_norm", RED / "sin_cos_norm_pass_on_x_sorted.py", None),
     ("cos_square", RED / "cos_square_chain_in_two_passes_of_x_times_x.py", None),  # (rt156: u = x·x was)
+    # A pass of the student's own on numbers none of the chain's tensors hold is not the chain's (rt175)
+    ("log_sin", RED / "log_sin_by_hand_beside_a_scratch_pass.py", "Your backward pass took sin's step alone"),
+    ("log_sin", RED / "log_sin_forward_mode_by_hand_beside_a_scratch_pass.py", "your forward mode carried sin's"),
+    ("log_sin", RED / "log_sin_by_hand_with_the_recorder_taken_out.py", "took out the stand-ins"),
+    ("cos_square", RED / "cos_square_whole_chain_after_a_self_test.py", None),
+    ("log_sin", RED / "log_sin_chain_in_two_passes_through_sin_as_a_leaf.py", None),
 ]
 
 
