@@ -5,6 +5,7 @@ submission file -> sandbox child -> observations -> checks -> score -> Outcome (
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import platform
@@ -30,11 +31,35 @@ from grader.sandbox.session import Conversation
 
 
 def cache_key(source_sha256: str, exercise: Exercise, seed: int, device: str) -> str:
-    """What a result depends on: reusing a result with the same key gives the same grade."""
+    """What a result depends on: reusing a result with the same key gives the same grade. The grader's
+    own code and torch's version are part of it, not the version number alone: a verdict rule changed
+    between releases (every session changes some) left a resumed batch keeping results graded by the
+    old rules beside new ones."""
     from grader import __version__
 
-    parts = [source_sha256, hashlib.sha256(exercise.source.read_bytes()).hexdigest(), str(seed), device, __version__]
+    parts = [source_sha256, hashlib.sha256(exercise.source.read_bytes()).hexdigest(), str(seed), device, __version__,
+             _code_digest(), _solution_digest(exercise.solution)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+@functools.cache
+def _code_digest() -> str:
+    """The grader's sources and torch's version, once per process (about 50 files: a few ms)."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    with contextlib.suppress(metadata.PackageNotFoundError):
+        digest.update(metadata.version("torch").encode())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _solution_digest(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
 
 
 def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, course_secret: str = "",

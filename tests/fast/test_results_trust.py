@@ -140,3 +140,30 @@ def test_a_student_not_graded_this_run_keeps_no_earlier_feedback_to_hand_back(tm
     assert "Score 10" not in said and "Not graded: both files define get_derivative(x)" in said
     batch.replace_feedback(batch.Job("bo", None, batch.NO_FILE), tmp_path, sin)  # (no folder: nothing made)
     assert not (tmp_path / "bo").exists()
+
+
+def test_a_result_is_reused_only_by_the_same_grader_code_and_torch(tmp_path: Path, monkeypatch):
+    """A verdict rule changed without a new version number left a resumed batch keeping results the old
+    rules graded beside new ones: the key holds the grader's sources and torch's version too."""
+    from grader import exercise, grade
+
+    sin = exercise.load("sin")
+    grade._code_digest.cache_clear()
+    before = grade.cache_key("a" * 64, sin, 7, "cpu")
+    assert grade.cache_key("a" * 64, sin, 7, "cpu") == before  # same everything, same key
+    package = tmp_path / "grader"
+    package.mkdir()
+    (package / "verdict.py").write_text("RULE = 1\n")
+    monkeypatch.setattr(grade, "__file__", str(package / "grade.py"))
+    grade._code_digest.cache_clear()
+    one = grade.cache_key("a" * 64, sin, 7, "cpu")
+    (package / "verdict.py").write_text("RULE = 2\n")
+    grade._code_digest.cache_clear()
+    assert grade.cache_key("a" * 64, sin, 7, "cpu") not in (one, before)
+    keys = []
+    for torch_version in ("2.11.0", "2.13.0"):
+        monkeypatch.setattr(grade.metadata, "version", lambda name, v=torch_version: v)
+        grade._code_digest.cache_clear()
+        keys.append(grade.cache_key("a" * 64, sin, 7, "cpu"))
+    assert keys[0] != keys[1]
+    grade._code_digest.cache_clear()
