@@ -282,7 +282,8 @@ def _run(args: argparse.Namespace, ex: object) -> int:
 
     assert isinstance(ex, Exercise)
     folder = args.out if args.command in ("check", "grade", "batch") else None  # (gradescope's --out is a zip)
-    problem = _out_problem(folder) or _fail_under_problem(getattr(args, "fail_under", None), ex)
+    problem = (_out_problem(folder) or _fail_under_problem(getattr(args, "fail_under", None), ex)
+               or _exposed_problem(args))
     if problem:
         print(f"grader: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -701,6 +702,26 @@ def _out_problem(out: Path | None) -> str:
     for path in (out, *out.parents):
         if path.exists():
             return "" if path.is_dir() else f"--out {out}: {path} is a file, not a folder"
+    return ""
+
+
+def _exposed_problem(args: argparse.Namespace) -> str:
+    """Why a class's files or results would be every student's to read ("" where not): a batch's
+    folder or output, or the folder of the file `grade` grades (where its classmates may lie), in a
+    folder every child reads, the system's or Python's (rt177: a class kept in /opt/course, its files,
+    results and gradebook read by a student's code, which printed them into its own feedback). A
+    student's own self-check is theirs."""
+    from grader.sandbox.confine import readable_to_children
+
+    places = {"batch": [("the class folder", getattr(args, "folder", None)), ("--out", args.out)],
+              "grade": [("the file's folder", args.file.parent if getattr(args, "file", None) else None),
+                        ("--out", args.out)]}.get(args.command, [])
+    for what, path in places:
+        root = readable_to_children(path) if path is not None else None
+        if root is not None:
+            return (f"{what} {path} lies in {root}, which every student's code may read (Python's and the "
+                    "system's files are there): classmates' files and results would be theirs to read. Keep the "
+                    "class and its results elsewhere (a folder of your own under /home or /srv, say).")
     return ""
 
 

@@ -90,7 +90,9 @@ _DEVICES = ("/dev/null", "/dev/zero", "/dev/random", "/dev/urandom")
 _READ_ONLY_DEVICES = ("/dev/zero",)
 _NET_TCP = 1 << 0 | 1 << 1  # bind, connect
 _SCOPE = 1 << 0 | 1 << 1  # abstract unix sockets, signals
-_SYSTEM_READS = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc", "/opt")  # and /sys, /proc: _sys_reads, _proc_reads
+# (Not /opt: a class kept in /opt/course was every student's to read, classmates' files and results
+# alike (rt177); Python, torch or CUDA there are read where they are: _readable_roots.)
+_SYSTEM_READS = ("/usr", "/lib", "/lib64", "/bin", "/sbin", "/etc")  # and /sys, /proc: _sys_reads, _proc_reads
 
 
 class _RulesetAttr(ctypes.Structure):
@@ -415,8 +417,6 @@ def limit_threads(uid: int) -> None:
 
 
 def _readable_roots(workdir: Path) -> list[str]:
-    import grader
-
     # A child that kept uid 0 (root, whose Python nobody may read) owns root's files: of the system
     # folders where root keeps its secrets (/etc/shadow, /etc/ssl/private) only what anyone may read.
     kept_root = os.geteuid() == 0 and _outer_uid() == 0
@@ -428,12 +428,39 @@ def _readable_roots(workdir: Path) -> list[str]:
     system = [part for folder in [*_SYSTEM_READS, *_sys_reads(), *_proc_reads()]
               for part in (world_readable_parts(folder) if kept_root and _keeps_secrets(folder) else (folder,))
               if not (kept_root and part.startswith("/proc/sys/net"))]
-    roots = {sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(grader.__file__).parent),
-             *site.getsitepackages(), *_module_roots(), *system}
+    roots = {*_python_roots(), *system}
     return sorted(r for r in roots if os.path.exists(r) and not str(workdir).startswith(r + os.sep))
 
 
-SECRETS_KEPT_IN = ("/etc", "/opt", "/sys", "/proc/sys", "/proc/driver")
+def _python_roots() -> list[str]:
+    """Where Python, the grader, torch and numpy live: every child reads them."""
+    import grader
+
+    return [sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(grader.__file__).parent), *site.getsitepackages(),
+            *_module_roots()]
+
+
+def readable_to_children(path: Path) -> str | None:
+    """The folder every child may read that holds `path` (None where none does): a class folder or an
+    output folder in one is every student's to read, classmates' files, results and gradebook (rt177's
+    class in /opt/course). The parent asks before it grades."""
+    try:
+        where = os.path.realpath(path)
+    except (OSError, ValueError):
+        return None
+    for root in [*_SYSTEM_READS, *_python_roots()]:
+        try:
+            real = os.path.realpath(root)
+        except (OSError, ValueError):
+            continue
+        if real == "/":
+            continue  # (a Python installed at the root: its own folders are the roots above)
+        if where == real or where.startswith(real.rstrip("/") + "/"):
+            return root
+    return None
+
+
+SECRETS_KEPT_IN = ("/etc", "/sys", "/proc/sys", "/proc/driver")
 
 
 def _keeps_secrets(folder: str) -> bool:

@@ -221,6 +221,29 @@ def test_a_batch_of_one_students_folder_over_a_class_results_is_refused_unasked(
     assert not (out / "gradebook.csv").exists()
 
 
+@pytest.mark.parametrize("where", ["class", "out", "file"])
+def test_a_class_kept_where_every_child_reads_is_refused_before_anything_is_graded(tmp_path, capsys, monkeypatch,
+                                                                                    where):
+    """rt177: a class kept in /opt/course (then read by every child, as /usr and /etc are) was every
+    student's to read, classmates' files, results and gradebook, printed into their own feedback."""
+    from grader.sandbox import confine
+
+    system = tmp_path / "opt"
+    monkeypatch.setattr(confine, "_SYSTEM_READS", (*confine._SYSTEM_READS, str(system)))
+    mine = tmp_path / "home"
+    folder = (system if where in ("class", "file") else mine) / "course"
+    out = (system if where == "out" else mine) / "out"
+    folder.mkdir(parents=True)
+    (folder / "alice.py").write_text((SUBMISSIONS / "honest_backward.py").read_text())
+    argv = ["grade", str(folder / "alice.py")] if where == "file" else ["batch", str(folder)]
+    assert cli.main([*argv, "--out", str(out)]) == cli.EXIT_USAGE
+    said = capsys.readouterr().err.replace("\n", " ")
+    shown = out if where == "out" else folder
+    assert f"{shown} lies in {system}, which every student's code may read" in said, said
+    assert not out.exists()
+    assert confine.readable_to_children(mine / "course") is None
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # (the swallowing itself)
 def test_a_ctrl_c_swallowed_where_python_ignores_what_a_callback_raises_is_raised_again():
     """The suite's Ctrl-C 0.3 s into a batch landed in importlib's module-lock callback, where Python

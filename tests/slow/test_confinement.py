@@ -89,8 +89,9 @@ def test_a_child_of_root_holds_no_capabilities(grade_file, sin, monkeypatch, ski
 @pytest.mark.parametrize("warm", [False, True], ids=["afresh", "forked"])
 def test_a_child_of_root_reads_no_file_only_root_may_read(sin, warm, monkeypatch):
     """Whether it drops to nobody or keeps uid 0 (root's own Python): /etc/shadow and a root-only
-    file in /opt stay closed, /etc/passwd (anyone's) open. (A zygote reads what anyone may read of
-    /etc and /opt when it starts: this one starts after the marker exists, as a batch's would.)"""
+    file in /etc stay closed, /etc/passwd (anyone's) open, and /opt closed whole, even what anyone may
+    read there (rt177: a class kept in /opt/course was every student's to read). (A zygote reads what
+    anyone may read of /etc when it starts: this one starts after the marker exists, as a batch's would.)"""
     from grader.grade import grade_file
     from grader.sandbox import session
     from grader.sandbox.zygote import Zygote
@@ -98,8 +99,11 @@ def test_a_child_of_root_reads_no_file_only_root_may_read(sin, warm, monkeypatch
     if os.geteuid() != 0 or not Path("/opt").is_dir():
         pytest.skip("needs root and /opt")
     how = "forked" if warm else "afresh"
-    marker, group_only, acl_only = (Path(f"/opt/grader-test-{kind}-{how}") for kind in ("root-only", "group-only",
+    marker, group_only, acl_only = (Path(f"/etc/grader-test-{kind}-{how}") for kind in ("root-only", "group-only",
                                                                                          "acl-only"))
+    anyone = Path(f"/opt/grader-test-anyone-{how}")
+    anyone.write_text("SECRET-classmate")
+    anyone.chmod(0o644)
     marker.write_text("SECRET-7e1d")
     marker.chmod(0o600)
     # rt128: a root grader in a supplementary group (sudo, a container's image) passed the group to a
@@ -126,9 +130,10 @@ def test_a_child_of_root_reads_no_file_only_root_may_read(sin, warm, monkeypatch
                 zygote.close()
     finally:
         os.setgroups(groups)
-        for path in (marker, group_only, acl_only):
+        for path in (marker, group_only, acl_only, anyone):
             path.unlink()
     assert outcome.score == 10, outcome.stdout
+    assert f"DENIED {anyone}" in outcome.stdout, outcome.stdout
     assert "DENIED /etc/shadow" in outcome.stdout and f"DENIED {marker}" in outcome.stdout, outcome.stdout
     assert f"DENIED {group_only}" in outcome.stdout and f"DENIED {acl_only}" in outcome.stdout, outcome.stdout
     assert "READ /etc/passwd" in outcome.stdout and "SECRET" not in outcome.stdout
@@ -265,13 +270,12 @@ def test_a_child_that_keeps_uid_0_changes_nothing_the_host_keeps(tmp_path, monke
     Landlock does not govern their metadata; without namespaces (a container's root, or skipped)
     nothing read-only stands in the way either. A red team made a root-owned program set-uid
     this way, locked other students out of their folders, and left System V memory behind."""
-    if os.geteuid() != 0 or not Path("/opt").is_dir():
-        pytest.skip("needs root and /opt")
-    # In /opt, which Landlock lets every child read: chattr's ioctl needs the file open. In a folder
-    # of its own, which dnotify asks about: /opt itself is readable as a whole only while no other
-    # test keeps a root-only marker there (test_a_child_of_root_reads_no_file_only_root_may_read), and a child
-    # refused the folder (EACCES) never reaches fcntl's refusal.
-    folder = Path(f"/opt/grader-test-host-state-{host}-{skip or 'all'}-{os.getpid()}")
+    if os.geteuid() != 0 or not Path("/usr/local").is_dir():
+        pytest.skip("needs root and /usr/local")
+    # In /usr, which Landlock lets every child read: chattr's ioctl needs the file open. In a folder
+    # of its own, which dnotify asks about (a child refused the folder, EACCES, never reaches fcntl's
+    # refusal).
+    folder = Path(f"/usr/local/grader-test-host-state-{host}-{skip or 'all'}-{os.getpid()}")
     folder.mkdir(mode=0o755)
     target = folder / "file"
     target.write_text("root's\n")
