@@ -1059,12 +1059,13 @@ def member_rows(job: Job, row: dict[str, Any]) -> list[dict[str, Any]]:
             for member, person in zip(job.members, people, strict=True)]
 
 
-def not_graded_row(job: Job, exercise: Exercise) -> dict[str, Any]:
-    """The row of a student the batch was stopped before (Ctrl-C, SIGTERM): no score yet (an empty
-    cell, not a 0 an LMS would take for a grade: rt154), whatever an earlier run left in OUT (a file
-    handed in again since: its old result would read as current)."""
+def not_graded_row(job: Job, exercise: Exercise, note: str = NOT_GRADED_NOTE) -> dict[str, Any]:
+    """The row of a student the batch was stopped before (Ctrl-C, SIGTERM), or that --only left with no
+    result (`note` says which): no score yet (an empty cell, not a 0 an LMS would take for a grade:
+    rt154), whatever an earlier run left in OUT (a file handed in again since: its old result would read
+    as current)."""
     return {"student": job.student, "score": "", "max_score": exercise.max_score, "status": "not_graded",
-            "duration_s": "", "sha256": "", "note": NOT_GRADED_NOTE,
+            "duration_s": "", "sha256": "", "note": note,
             **_person(job)}
 
 

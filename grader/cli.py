@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -523,8 +523,11 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               f"{page}, which hold the others' results", file=sys.stderr)
         _what_needs_you(ex, jobs, tally, needs)
         raise
-    stale = {s for s, stands in standing.items() if s not in only and stands != batch.CURRENT} if only else set()
-    gradebook, md, page, tally, needs = _write_class(args, ex, jobs, key, set(), stale)
+    stale = {s: stands for s, stands in standing.items() if s not in only and stands != batch.CURRENT} if only else {}
+    # (ux128: a classmate --only left with no result at all was a grader_error row, and the batch exited 3)
+    unreached = {j.student for j in jobs if j.student in stale and j.path is not None and
+                 batch.read_result(j, args.out, key) is None}
+    gradebook, md, page, tally, needs = _write_class(args, ex, jobs, key, unreached, stale, ONLY_NOTE)
     # (ux119: "2 with no file to grade" said of students who handed in two files, each scored 0 in the
     # gradebook; a TA needs their names: only the TA can pick the file, or unpack or rename it)
     unclear = sorted(j.student for j in absent if not batch.handed_in_nothing(j))
@@ -533,9 +536,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     kept = f"{len(todo)} graded with --only, the others' results kept as they were" if only else \
         f"{len(jobs) - len(todo) - len(absent)} already graded"
     print(f"{len(jobs)} students ({kept}{said}): {gradebook}, {page}, {md}")
-    if stale:
-        print(f"not graded (--only), their results older than their files or none: "
-              f"{_some([safe_text.line(s, 80) for s in sorted(stale)])}")
+    for why, who in _stale_groups(stale, unreached):
+        print(f"not graded (--only), {why}: {_some([safe_text.line(s, 80) for s in who])}")
     if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)
         print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 80) for s in again])}")
     _what_needs_you(ex, jobs, tally, needs)
@@ -635,9 +637,12 @@ def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client
 
 
 def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: bytes, pending: set[str],
-                 stale: Collection[str] = ()) -> tuple[Path, Path, Path, Tally, list[str]]:
+                 stale: Mapping[str, str] | None = None,
+                 pending_note: str = "") -> tuple[Path, Path, Path, Tally, list[str]]:
     """gradebook.csv, summary.md and summary.html from the results in OUT; the students in `pending`
-    (a stopped batch had not graded them) as not graded, whatever result an earlier run left. One
+    (a stopped batch had not graded them, or --only left them with none: `pending_note` says which) as
+    not graded, whatever result an earlier run left; those in `stale` (--only's others whose results are
+    not current: how they stand, batch.standing) with a note that says why. One
     student's result at a time: the gradebook is written as it comes and the summary keeps a roster
     line each, so the class is never held whole. Also what needs the TA (_needs_you), as the summary
     says it, for stderr."""
@@ -646,13 +651,15 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
 
     ordered = sorted(jobs, key=lambda j: j.student)
     tally = summary.Tally(ex.name, ex.max_score, args.out)
+    standing = stale or {}
 
     def rows() -> Iterator[dict[str, object]]:
         for job in ordered:
             result = None if job.student in pending else batch.read_result(job, args.out, key)
-            row = batch.not_graded_row(job, ex) if job.student in pending else batch.gradebook_row(job, result, ex)
-            if job.student in stale and result is not None:  # (ux127: said on stdout alone, the row as if current)
-                batch.noted(row, STALE_NOTE)
+            row = batch.not_graded_row(job, ex, pending_note or batch.NOT_GRADED_NOTE) if job.student in pending \
+                else batch.gradebook_row(job, result, ex)
+            if job.student in standing and result is not None:  # (ux127: said on stdout alone, the row as if current)
+                batch.noted(row, _stale_note(standing[job.student]))
             if summary.verdict(row, result) == "other":
                 # No score until the TA has chosen how to grade a file for another exercise, as for files that
                 # need them first: ux127's wrong upload had its 1.0 ready for the LMS, and in the class mean.
@@ -674,13 +681,14 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
     sources = {j.student: j.path for j in jobs if j.path is not None}
     needs = _needs_you(args, jobs)
     helpers = {j.student: dict(j.companions) for j in jobs if j.own_folder or j.companions}
-    md, page = summary.write(replace(tally.summary(sources, helpers, ex.function), needs=needs), args.out)
+    md, page = summary.write(replace(tally.summary(sources, helpers, ex.function), needs=needs,
+                                     only=pending_note == ONLY_NOTE), args.out)
     # Each result read again as it is written: the whole class is never held. And kept up to date where an
     # earlier run wrote one (ux123: a rerun without --format junit left junit.xml's 1.0 beside the gradebook's 10)
     if args.format == "junit" or (args.out / "junit.xml").is_file():
         from grader.report import junit
 
-        junit.write(((j.student, None, batch.NOT_GRADED_NOTE) if j.student in pending else
+        junit.write(((j.student, None, pending_note or batch.NOT_GRADED_NOTE) if j.student in pending else
                      (j.student, batch.read_result(j, args.out, key), j.problem) for j in ordered),
                     ex.name, args.out / "junit.xml")
     return gradebook, md, page, tally, needs
@@ -745,6 +753,29 @@ def _list_exercises() -> int:
 
 
 STALE_NOTE = "result older than the file (not graded this run: --only named others)"
+# (ux128: a result graded without plots, or by an earlier grader or torch, was told "older than the file", which
+# a TA reads as a student handing in again after the deadline)
+SETTINGS_NOTE = "result from other settings or an earlier grader or torch (not graded this run: --only named others)"
+ONLY_NOTE = "not graded yet: --only named others; run the batch without --only to grade this student"
+
+
+def _stale_note(stands: str) -> str:
+    from grader import batch
+
+    return STALE_NOTE if stands == batch.CHANGED else SETTINGS_NOTE
+
+
+def _stale_groups(stale: Mapping[str, str], unreached: Collection[str]) -> list[tuple[str, list[str]]]:
+    """--only's others whose results are not current, by why: none yet, their files changed, or graded with
+    other settings or by an earlier grader."""
+    from grader import batch
+
+    groups = [("no result yet", sorted(s for s in stale if s in unreached)),
+              ("their files changed since their results",
+               sorted(s for s, stands in stale.items() if s not in unreached and stands == batch.CHANGED)),
+              ("their results from other settings or an earlier grader or torch",
+               sorted(s for s, stands in stale.items() if s not in unreached and stands != batch.CHANGED))]
+    return [(why, who) for why, who in groups if who]
 
 
 def _course_seeded(args: argparse.Namespace) -> bool:

@@ -23,7 +23,8 @@ from grader.submission import SubmissionError, is_blank, read
 VERDICTS = (
     ("missing", "no one file to grade (none, several, or not Python: see the note in gradebook.csv)"),
     ("refused", "file refused (a symbolic link, FIFO or device)"),
-    ("not_graded", "not graded yet (the batch was stopped before them: run the same command again)"),
+    ("not_graded", "not graded yet (the batch was stopped before them, or --only named others: run the batch "
+                   "again, without --only)"),
     ("grader_error", "grader error (not the student's fault)"),
     ("load_error", "did not load"),
     ("timeout", "timed out"),
@@ -86,6 +87,7 @@ class Summary:
     more_passes: int = 0  # the same for the ways passes differed
     needs: list[str] = field(default_factory=list)  # what the batch said needs the TA (several files, look-alikes...)
     people: int = 0  # the students the roster's submissions are of (a Gradescope group's each): 0, one each
+    only: bool = False  # the not graded are those --only left with no result, not a stopped batch's
 
     def headcount(self) -> tuple[str, str]:
         """How many the roster is of, in words: "27 students", or "4 submissions (5 students)" where a
@@ -358,6 +360,10 @@ def stopped(summary: Summary) -> str:
     of part of the class must not read as the whole of it (ux119 took a stopped batch's old files for
     its result)."""
     count = summary.verdicts["not_graded"]
+    if count and summary.only:  # (ux128: --only's classmates with no result were the grader's errors)
+        return (f"{count} of {len(summary.roster)} students have no result yet: --only named others (status "
+                "not_graded, no score in gradebook.csv, left out of the figures here); run the batch without --only "
+                "to grade them.")
     return (f"The batch was stopped before {count} of {len(summary.roster)} students: they are not graded yet "
             "(status not_graded, no score in gradebook.csv, left out of the figures here); run the same command "
             "again to grade them.") if count else ""

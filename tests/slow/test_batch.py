@@ -393,6 +393,25 @@ def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_stude
     assert wrong.returncode == 2 and "did you mean Bob B_1002?" in wrong.stderr, wrong.stderr
 
 
+def test_only_on_a_class_with_no_results_yet_leaves_the_others_not_graded_not_failed(tmp_path):
+    """ux128: `--only` on a fresh OUT (or after a stopped batch) made every classmate without a result a
+    grader_error row, the batch's exit status 3 (the grader's own failure), and the summary's banner of a
+    stopped batch gone."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name in ("ann", "bob", "cy"):
+        shutil.copy(SUBMISSIONS / "honest_backward.py", folder / f"{name}.py")
+    out = tmp_path / "out"
+    done = batch(folder, out, "--no-plot", "--only", "bob")
+    assert done.returncode == 0, done.stderr
+    assert "not graded (--only), no result yet: ann, cy" in done.stdout
+    rows = {r["student"]: r for r in gradebook(out)}
+    assert {s: (r["status"], r["score"]) for s, r in rows.items()} == {
+        "ann": ("not_graded", ""), "bob": ("graded", "10.0"), "cy": ("not_graded", "")}
+    assert rows["ann"]["note"].startswith("not graded yet: --only named others")
+    assert "2 of 3 students have no result yet: --only named others" in (out / "summary.md").read_text()
+
+
 def test_only_grades_the_students_named_and_keeps_the_others_results(tmp_path):
     """ux124: the one way to regrade a student was a folder of hers, which replaced the class's gradebook
     (refused now) or, in a class of two, was not refused at all."""
@@ -407,11 +426,15 @@ def test_only_grades_the_students_named_and_keeps_the_others_results(tmp_path):
     (folder / "cy.py").write_text((folder / "cy.py").read_text() + "# tidied\n")
     done = batch(folder, out, "--no-plot", "--only", "bob")
     assert done.returncode == 0 and "3 students (1 graded with --only, the others' results kept" in done.stdout
-    assert "not graded (--only), their results older than their files or none: cy" in done.stdout
+    assert "not graded (--only), their files changed since their results: cy" in done.stdout
     assert {r["student"]: r["score"] for r in gradebook(out)} == {"ann": "10.0", "bob": "10.0", "cy": "10.0"}
     # (and in its row, not on stdout alone: ux127's CSV read later could not tell the row was stale)
     assert {r["student"]: r["note"] for r in gradebook(out)}["cy"].startswith("result older than the file")
     assert {s: (out / s / "result.json").stat().st_mtime_ns for s in ("ann", "cy")} == stamps
+    # (ux128: a result graded without plots was told "older than the file", as if handed in again late)
+    assert batch(folder, out, "--only", "bob").returncode == 0
+    notes = {r["student"]: r["note"] for r in gradebook(out)}
+    assert notes["ann"].startswith("result from other settings or an earlier grader") and notes["bob"] == "", notes
     wrong = batch(folder, out, "--no-plot", "--only", "bobb")
     assert wrong.returncode == 2 and "--only bobb: no such student" in wrong.stderr
     assert "did you mean bob?" in wrong.stderr
