@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -79,13 +79,18 @@ def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True,
     names; and whatever the call shown did (rt172's files told it apart: it may return nothing, or end
     the child, and the graded calls' evidence stands)."""
     described = _described(obs, ex, proven, moved, shown_somewhere)
-    if (described is not None and described.by_hand) or not proven or not (correct or _shown_right(obs.traced, ex)):
+    if not proven or not (correct or _shown_right(obs.traced, ex)):
         return described
     elsewhere = by_hand_elsewhere(obs, ex)
-    if elsewhere is None:
+    if elsewhere is None:  # (no graded call judged: the call shown is the evidence)
         return described
-    hand, ran, words, (sample, runs, values, reference) = elsewhere
-    told = f"On {hand} of the {ran} graded calls recorded, y{words[1:]}"
+    # The call shown reads what its nodes saved, which the graded calls' steps do not (rt155's pass from a
+    # leaf ‖x‖² + 1 of its own is seen there alone): its words stand.
+    if not elsewhere.listed or (described is not None and described.by_hand):
+        return described
+    assert elsewhere.words is not None and elsewhere.shown is not None
+    sample, runs, values, reference = elsewhere.shown
+    told = f"On {elsewhere.hand} of the {elsewhere.ran} graded calls recorded, y{elsewhere.words[1:]}"
     if described is None:  # (no call shown: the child ended on it, or the trace failed)
         described = BackwardPass(sample, steps_of(runs[0], sample) if runs else (), reference, None,
                                  input_values=values)
@@ -110,22 +115,21 @@ def _wanted(traced: Traced, ex: Exercise) -> tuple[float, Callable[[float | None
     return want, lambda got: _within(got, want, tolerance.atol, tolerance.rtol)
 
 
-Shown = tuple[float, tuple[tuple[TracedStep, ...], ...], tuple[float, ...], tuple[Step, ...]]
-
-
-def by_hand_elsewhere(obs: Observations, ex: Exercise) -> tuple[int, int, str, Shown] | None:
+def by_hand_elsewhere(obs: Observations, ex: Exercise) -> Elsewhere | None:
     """Of the graded calls whose passes were recorded (Exercise.chain), how many left part of the chain
-    to a formula of the student's (_by_hand), of how many that ran a pass, the first one's words, and
+    to a formula of the student's (_by_hand, _forward_by_hand, or the recorder's stand-ins taken out),
+    of how many that ran a pass, of how many judged (right plain answers), the first one's words, and
     what to draw of it (its sample element, its passes, its input, the reference's steps); None where
-    none did. rt172's files took autograd's chain on the recorded call alone, told apart by its input or
-    by its place after the plot, and a formula of their own on every graded call."""
+    none was judged. rt172's files took autograd's chain on the recorded call alone, told apart by its
+    input or by its place after the plot, and a formula of their own on every graded call. Listed where
+    at least half the calls judged were by hand: one call's evidence may meet the chain's numbers by
+    chance (a self-test's number among x's on one input of 200), and a cheat is by hand on every call
+    it does not tell apart."""
     reference = obs.reference_pass or (obs.traced.reference if obs.traced is not None else None)
     if reference is None or not reference.runs:
         return None
     steps = steps_of(reference.runs[0], ex.trace_x[0])
-    hand, ran, first, shown = 0, 0, None, None
-    # calls judged by forward mode's evidence alone: how many by hand, of how many, the first one's words
-    forward_hand, forward_ran, forward_first = 0, 0, None
+    hand, ran, judged, first, shown = 0, 0, 0, None, None
     for result in obs.cases:
         x = result.case.values
         want = ex.reference(x) if result.recorded and not all(result.secret) else None
@@ -142,59 +146,80 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> tuple[int, int, str, S
                     call.values.shape != want.shape or not np.allclose(call.values, want, rtol=tolerance.rtol,
                                                                        atol=tolerance.atol, equal_nan=True):
                 continue
+            judged += 1
             sample = float(x.reshape(-1)[0])
             chain = _of_the_chain(recorded, ex, x)
-            runs = chain.runs
             words: str | None
             if recorded.swapped:
                 words = _swapped(ex)
-                hand, first = hand + 1, first or words
-            elif runs:
+            elif chain.runs:
                 # (a graph cut short past MAX_NODES is judged on the steps it shows: rt174 padded its own leaf x²
                 # with 60 views, so that every graded call was cut and passed over)
                 words = _by_hand(chain, steps, ex, sample, x)
-                hand, first = hand + (words is not None), first or words
-            else:
-                # Forward mode's numbers may meet its own by chance at one element (a jvp a basis vector at a
-                # time gives 0 where the primitive's derivative is 0 too): judged over its calls, below
+            else:  # (no pass of the chain's: forward mode's, where it left its numbers)
                 words = _forward_by_hand(recorded, call.values, x, 0, ex, result.case.dtype)
-                forward_hand, forward_ran = forward_hand + (words is not None), forward_ran + 1
-                forward_first = forward_first or words
+            hand, first = hand + (words is not None), first or words
             if words is not None and shown is None:
-                shown = (sample, runs, tuple(float(v) for v in x.reshape(-1)[:16]), steps)
-    if forward_first is not None and 2 * forward_hand >= forward_ran:
-        hand, first = hand + forward_hand, first or forward_first
-    return (hand, ran, first, shown) if first is not None and shown is not None else None
+                shown = (sample, chain.runs, tuple(float(v) for v in x.reshape(-1)[:16]), steps)
+    return Elsewhere(hand, ran, judged, first, shown) if judged else None
+
+
+Shown = tuple[float, tuple[tuple[TracedStep, ...], ...], tuple[float, ...], tuple[Step, ...]]
+
+
+@dataclass(frozen=True)
+class Elsewhere:
+    """What the graded calls' recorded passes showed (by_hand_elsewhere)."""
+
+    hand: int  # calls by hand
+    ran: int  # calls that ran a pass (or forward mode)
+    judged: int  # right plain answers judged
+    words: str | None  # the first by hand's words
+    shown: Shown | None  # and what to draw of it
+
+    @property
+    def listed(self) -> bool:
+        return self.words is not None and self.shown is not None and 2 * self.hand >= self.judged
 
 
 def _of_the_chain(call: TracedCall, ex: Exercise, x: np.ndarray) -> TracedCall:
-    """The call with the passes that may be the chain's: not one that took no step of the primitive's and
-    whose every leaf holds, at the sample element, a number none of the chain's tensors holds (x's, the
-    primitive's arguments', its values', the function's). rt175's scratch `(w * w).backward()` beside a
-    pass of sin's step alone made the steps of all passes together more than the primitive's, and
-    switched off the forward-mode rules too, which judge calls with no pass. A leaf unread, or past the
-    eight read, may be anything: its pass stays. (A scratch pass on a copy of x is not told apart: x's
-    numbers are the chain's.)"""
-    runs = [(run, call.leaves[k] if k < len(call.leaves) else ()) for k, run in enumerate(call.runs) if run]
+    """The call with the passes that may be the chain's: not one that touched no number of the chain's,
+    every leaf it reached and every root it differentiated holding, at the sample element, a number that
+    no part of the exercise's function holds at x (x, x², ‖x‖² + 1, the primitive's values, the
+    function's: formula.subexpressions), and every step of the primitive's it took made at a number
+    other than the primitive's arguments. rt175's scratch `(w * w).backward()` beside a pass of sin's
+    step alone made the steps of all passes together more than the primitive's, and switched off the
+    forward-mode rules too, which judge calls with no pass; rt178's scratch `(sin(t) * t).backward()` at
+    t = 0.3 did as much, and an honest self-test of autograd on sin at 0.5 before a jvp of the whole
+    function was listed for it. What a chain's pass holds is the chain's: rt178's honest u = (x + h)²
+    differentiated at a leaf h = 0 holds x², and ‖x‖² + 1 was no number the grader knew. A value
+    unread, or past the eight read, may be anything: its pass stays. (A scratch pass on a copy of x is
+    not told apart: x's numbers are the chain's.)"""
+    runs = [(run, call.leaves[k] if k < len(call.leaves) else (), call.roots[k] if k < len(call.roots) else ())
+            for k, run in enumerate(call.runs) if run]
     if not runs:
-        return replace(call, runs=(), leaves=())
+        return replace(call, runs=(), leaves=(), roots=())
     numbers = _chain_numbers(ex, x)
+    arguments = np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in ex.primitive_arguments(x)])
     op = f"{ex.primitive.title()}Backward0"
-    kept = [(run, leaves) for run, leaves in runs
-            if not leaves or None in leaves or any(s.op == op for s in run)
-            or any(_among(numbers, leaf) for leaf in leaves if leaf is not None)]
-    return replace(call, runs=tuple(run for run, _ in kept), leaves=tuple(leaves for _, leaves in kept))
+
+    def apart(run: Sequence[TracedStep], leaves: Sequence[float | None], roots: Sequence[float | None]) -> bool:
+        held = [*leaves, *roots]
+        return bool(leaves) and bool(roots) and None not in held and \
+            not any(v is not None and _among(numbers, v) for v in held) and \
+            all(s.u is not None and not _among(arguments, s.u) for s in run if s.op == op)
+
+    kept = [(run, leaves, roots) for run, leaves, roots in runs if not apart(run, leaves, roots)]
+    return replace(call, runs=tuple(k[0] for k in kept), leaves=tuple(k[1] for k in kept),
+                   roots=tuple(k[2] for k in kept))
 
 
 def _chain_numbers(ex: Exercise, x: np.ndarray) -> np.ndarray:
-    """Every number a tensor of the exercise's chain holds at x, as far as the grader can name them: x's,
-    the primitive's arguments' (x² for cos(x²)), the primitive's values there, and the function's."""
-    arguments = [np.asarray(a, dtype=np.float64).reshape(-1) for a in ex.primitive_arguments(x)]
+    """Every number a part of the exercise's function holds at x (formula.subexpressions), finite."""
     with np.errstate(all="ignore"):
-        values = [np.asarray(formula.evaluate(f"{ex.primitive}(u)", np, u=a), dtype=np.float64).reshape(-1)
-                  for a in arguments]
-        numbers = np.concatenate([x.reshape(-1).astype(np.float64), *arguments, *values,
-                                  ex.function_values(x).reshape(-1)])
+        parts = [np.asarray(v, dtype=np.float64).reshape(-1)
+                 for v in formula.subexpressions(ex.value, np, x=x.astype(np.float64))]
+    numbers = np.concatenate(parts) if parts else np.array([])
     return numbers[np.isfinite(numbers)]
 
 
@@ -327,6 +352,9 @@ def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: 
     if not theirs or not runs or call.more_runs:
         return None  # (sin(x) is the primitive alone; forward mode and torch.func's vmap leave no pass)
     xs = np.array([sample]) if xs is None else xs.reshape(-1)
+    if None in call.tangents or None in call.duals or any(d is not None and _among(xs, d) for d in call.duals):
+        return None  # (forward mode, from x or unread under vmap, may have given the rest: rt178's jacfwd of the whole
+        # function beside a check of autograd of sin at x, and its jvp of x² beside cos's pass at a leaf x²)
     route = _route(reference)
     mine = {s.op for run in runs for s in run if s.op not in STRUCTURAL} - {op, "AccumulateGrad"}
     if not mine:
@@ -388,6 +416,15 @@ def _forward_by_hand(call: TracedCall, answer: float | np.ndarray | None, x: np.
     primes = [float(d[index] if d.size == flat.size else d[0]) for a in arguments if a.size
               for d in [np.atleast_1d(np.asarray(formula.evaluate(ex.derivative, np, u=a), dtype=np.float64))]]
     agrees = lambda t, want: _within(t, want, tolerance.atol, tolerance.rtol)  # noqa: E731
+    # A dual of a number none of the chain's tensors hold is forward mode of the student's own: as many
+    # tangents as there are such duals, that are neither the primitive's derivative nor the answer, are set
+    # aside (rt178's scratch jvp of exp at 0.3 beside sin's alone). Only where there are no more of those:
+    # otherwise which is whose cannot be told.
+    numbers = _chain_numbers(ex, x)
+    own = sum(p is not None and math.isfinite(p) and not _among(numbers, p) for p in call.duals)
+    foreign = [t for t in read if not any(agrees(t, p) for p in primes)]
+    if own and foreign and len(foreign) <= own:
+        read = [t for t in read if t not in foreign]
     if not primes or any(agrees(p, answered) for p in primes) or \
             not all(any(agrees(t, p) for p in primes) for t in read):
         return None

@@ -181,6 +181,7 @@ class TracedCall:
     duals: tuple[float | None, ...] = ()  # and what each dual tensor it made was made of (its primal), likewise
     # each pass's leaves (AccumulateGrad's tensors): what each held at the sample element, in runs' order
     leaves: tuple[tuple[float | None, ...], ...] = ()
+    roots: tuple[tuple[float | None, ...], ...] = ()  # and what each pass's roots (the tensors it differentiates) held
     swapped: bool = False  # the stand-ins that hear passes and forward mode were not in place at its end
 
 

@@ -292,7 +292,9 @@ def _recorded(raw: Any) -> TracedCall | None:
                       cut=any(isinstance(run, dict) and run.get("cut") is True for run in recorded["runs"]),
                       more_runs=recorded.get("more_runs") is True, passes=_int(recorded.get("passes"), 0) or len(runs),
                       tangents=_tangents(recorded), duals=_tangents(recorded, "duals"),
-                      leaves=tuple(_leaves(run) for run in recorded["runs"]), swapped=recorded.get("swapped") is True)
+                      leaves=tuple(_leaves(run) for run in recorded["runs"]),
+                      roots=tuple(_leaves(run, "roots") for run in recorded["runs"]),
+                      swapped=recorded.get("swapped") is True)
 
 
 def _tangents(raw: dict[str, Any], key: str = "tangents") -> tuple[float | None, ...]:
@@ -370,6 +372,7 @@ def _traced_call(raw: Any) -> TracedCall:
                       more_runs=raw.get("more_runs") is True, about=_line(raw.get("about", ""), 240),
                       passes=_int(raw.get("passes"), 0) or len(parsed), tangents=_tangents(raw),
                       duals=_tangents(raw, "duals"), leaves=tuple(_leaves(run) for run in runs),
+                      roots=tuple(_leaves(run, "roots") for run in runs),
                       swapped=raw.get("swapped") is True,
                       pair=tuple((_number(one.get("value")), one.get("tracked") is True, one.get("is_x") is True)
                                  for one in pair))
@@ -382,12 +385,12 @@ def _traced_run(raw: Any) -> tuple[TracedStep, ...]:
     return tuple(_traced_step(step, len(steps)) for step in steps)
 
 
-def _leaves(raw: dict[str, Any]) -> tuple[float | None, ...]:
-    """What a pass's leaves held at the sample element (trace._Pass._leaf: at most MAX_EDGES and one
-    unread); none sent (a pass hooked before leaves were read) is none known."""
-    leaves = raw.get("leaves", [])
+def _leaves(raw: dict[str, Any], key: str = "leaves") -> tuple[float | None, ...]:
+    """What a pass's leaves (or its roots) held at the sample element (trace._Pass._leaf: at most
+    MAX_EDGES and one unread); none sent (a pass hooked before they were read) is none known."""
+    leaves = raw.get(key, [])
     if not isinstance(leaves, list) or len(leaves) > MAX_TRACED_LEAVES:
-        raise ProtocolError("a traced pass's leaves that are not a short list")
+        raise ProtocolError(f"a traced pass's {key} that are not a short list")
     return tuple(_number(leaf) for leaf in leaves)
 
 

@@ -124,7 +124,7 @@ class Recorder:
             if len(self.runs) >= MAX_RUNS:
                 self.more = True
                 return None
-            run: dict[str, Any] = {"steps": [], "cut": False, "leaves": []}
+            run: dict[str, Any] = {"steps": [], "cut": False, "leaves": [], "roots": []}
             self.runs.append(run)
         try:
             return _Pass(self, run, tensors).hook()
@@ -182,6 +182,7 @@ class _Pass:
         self.run = run
         self.torch = recorder.torch
         # A root is a tensor or a GradientEdge (a node and an output number).
+        self.tensors = tensors
         self.roots = [t.grad_fn if isinstance(t, self.torch.Tensor) else getattr(t, "node", None)
                       for t in (tensors if isinstance(tensors, (tuple, list)) else (tensors,))]
         edge = self.torch.autograd.graph.get_gradient_edge
@@ -200,6 +201,10 @@ class _Pass:
         self.values: dict[int, dict[str, Any]] = {}
 
     def hook(self) -> Callable[[], None]:
+        # What the pass differentiates holds (a chain's u = (x + h)² pass from a leaf h = 0 holds x²: rt178)
+        self.run["roots"] = [self._holds(t) if isinstance(t, self.torch.Tensor) else None
+                             for t in (self.tensors if isinstance(self.tensors, (tuple, list)) else (self.tensors,))
+                             ][:MAX_EDGES]
         self._walk()
         for i, node in enumerate(self.order[:MAX_NODES]):
             self.handles.append(node.register_prehook(self._before(i, node)))
@@ -250,7 +255,17 @@ class _Pass:
         leaves = self.run["leaves"]
         if variable is None or len(leaves) > MAX_EDGES:
             return
-        leaves.append(self.recorder.at(variable) if len(leaves) < MAX_EDGES else None)
+        leaves.append(self._holds(variable) if len(leaves) < MAX_EDGES else None)
+
+    def _holds(self, tensor: Any) -> float | str | None:
+        """What a tensor holds at the sample element; "nan" for one of no elements, which holds no number
+        of the chain's (rt178's scratch pass on torch.empty(0), unread, had kept its pass)."""
+        try:
+            if tensor.numel() == 0:
+                return "nan"
+        except Exception:  # noqa: BLE001 - unreadable: read as nothing
+            return None
+        return self.recorder.at(tensor)
 
     def _next(self, node: Any) -> list[Any]:
         if node in self.folded:

@@ -82,6 +82,17 @@ CASES = [
     ("log_sin", RED / "log_sin_by_hand_with_the_recorder_taken_out.py", "took out the stand-ins"),
     ("cos_square", RED / "cos_square_whole_chain_after_a_self_test.py", None),
     ("log_sin", RED / "log_sin_chain_in_two_passes_through_sin_as_a_leaf.py", None),
+    # rt178: honest files the first rule listed (a pass from a leaf h = 0, a self-test of sin at a number of its
+    # own, forward mode from x doing the rest) and scratch passes it let through (through sin, on an empty leaf,
+    # a scratch jvp)
+    ("cos_square", RED / "cos_square_two_passes_from_a_perturbation_leaf.py", None),
+    ("sin_cos_norm", RED / "sin_cos_norm_three_passes_from_a_perturbation_leaf.py", None),
+    ("log_sin", RED / "log_sin_self_test_of_sin_then_jvp_of_the_whole.py", None),
+    ("log_sin", RED / "log_sin_check_of_sin_at_x_then_jacfwd.py", None),
+    ("cos_square", RED / "cos_square_reverse_outer_forward_inner.py", None),
+    ("log_sin", RED / "log_sin_by_hand_beside_a_scratch_pass_through_sin.py", "took sin's step alone"),
+    ("log_sin", RED / "log_sin_by_hand_beside_a_scratch_pass_on_an_empty_leaf.py", "took sin's step alone"),
+    ("log_sin", RED / "log_sin_forward_mode_by_hand_beside_a_scratch_jvp.py", "forward mode carried sin's derivative"),
 ]
 
 
