@@ -55,7 +55,8 @@ if TYPE_CHECKING:
     from distributed import Client
 
 _PR_SET_PDEATHSIG = 1
-FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "grader_error", "missing", "refused")
+# The student's own files' failures (the grader's own are said apart: ux128's killed zygote read as a student's)
+FAILED_STATUSES = ("load_error", "timeout", "crash", "memory", "missing", "refused")
 
 
 @dataclass(frozen=True)
@@ -913,6 +914,11 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, client: Client,
     on a university cluster); each task still grades in its own sandboxed child on its worker."""
     from distributed import as_completed
 
+    # Paths as this process names them, whatever the workers' working folders (ux128: `batch canvas --out
+    # out --scheduler ...` with a worker started elsewhere, as a cluster's job is, failed every student)
+    out = out.absolute()
+    jobs = [replace(job, path=job.path.absolute() if job.path is not None else None,
+                    companions=tuple((name, path.absolute()) for name, path in job.companions)) for job in jobs]
     with client:
         futures = [client.submit(grade_job, job, out, settings, key=f"grade-{job.student}-{settings.plan.seed}",
                                  pure=False) for job in jobs]
@@ -920,8 +926,10 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, client: Client,
         for future in as_completed(futures):
             try:
                 row = future.result()
-            except Exception:  # noqa: BLE001 - as on the local pool: that student's grader error, the batch goes on
-                row = {"student": job_of[future.key].student, "status": "grader_error", "score": 0.0}
+            except Exception as err:  # noqa: BLE001 - as on the local pool: that student's grader error, the batch goes on
+                # (said, not dropped: ux128's TA saw a class of grader errors and no reason)
+                row = {"student": job_of[future.key].student, "status": "grader_error", "score": 0.0,
+                       "detail": f"the worker failed: {safe_text.line(repr(err), 300)}"}
             done(row)
 
 

@@ -623,6 +623,9 @@ def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client
             _interrupted_yet()
             graded.add(str(row["student"]))
             failures += row["status"] in batch.FAILED_STATUSES
+            if row.get("detail"):
+                progress.console.print(f"grader: {safe_text.line(str(row['student']), 80)}: {row['detail']}",
+                                       markup=False, highlight=False)
             finished = progress.tasks[task].completed + 1
             rate = f"{finished / max(time.monotonic() - started, 1e-9):.1f}/s"
             progress.update(task, advance=1, rate=rate, failures=failures, waiting="")

@@ -292,6 +292,7 @@ def load(name_or_path: str | Path = "sin") -> Exercise:
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in REFERENCE_DIR.glob("*.toml")))
         raise ExerciseError(f"no exercise {str(name_or_path)!r}; known exercises: {known}")
+    path = path.absolute()  # (a Dask worker reads its solution from another working folder: ux128)
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
         return _parse(raw, path)
