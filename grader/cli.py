@@ -348,7 +348,7 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         from grader.report import junit, result_json
 
         # (no seed where it is the course's: a CI's log is the student's to read, ux127)
-        written = {k: v for k, v in result_json.to_dict(outcome).items() if k != "seed" or not _course_seeded(args)}
+        written = _shown(result_json.to_dict(outcome), args)
         junit.write([(outcome.submission.stem, written, "")], ex.name, args.out / "junit.xml")
     if args.command == "check":
         from grader.report import terminal
@@ -692,7 +692,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
         from grader.report import junit
 
         junit.write(((j.student, None, pending_note or batch.NOT_GRADED_NOTE) if j.student in pending else
-                     (j.student, batch.read_result(j, args.out, key), j.problem) for j in ordered),
+                     (j.student, _shown(batch.read_result(j, args.out, key), args), j.problem) for j in ordered),
                     ex.name, args.out / "junit.xml")
     return gradebook, md, page, tally, needs
 
@@ -779,6 +779,14 @@ def _stale_groups(stale: Mapping[str, str], unreached: Collection[str]) -> list[
               ("their results from other settings or an earlier grader or torch",
                sorted(s for s, stands in stale.items() if s not in unreached and stands != batch.CHANGED))]
     return [(why, who) for why, who in groups if who]
+
+
+def _shown(result: dict[str, Any] | None, args: argparse.Namespace) -> dict[str, Any] | None:
+    """A result as a CI's log may show it: without the course's seed (ux128: a batch's junit.xml had it on
+    every student, which check and grade leave out)."""
+    if result is None or not _course_seeded(args):
+        return result
+    return {k: v for k, v in result.items() if k != "seed"}
 
 
 def _course_seeded(args: argparse.Namespace) -> bool:

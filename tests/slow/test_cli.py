@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -155,6 +156,14 @@ def test_seed_and_course_secret_are_recorded_and_the_secret_stays_with_the_grade
     assert str(data["seed"]) not in (checked / "junit.xml").read_text()
     done = run("check", str(fixture), "--out", str(checked), "--no-plot", "--format", "junit", "--seed", "42")
     assert "· seed 42" in done.stdout and 'name="seed" value="42"' in (checked / "junit.xml").read_text()
+    # ...nor a batch's (ux128: its junit.xml had the course's seed on every student)
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(fixture, folder / "ann.py")
+    run("batch", str(folder), "--out", str(tmp_path / "class-out"), "--no-plot", "--format", "junit",
+        env={"GRADER_COURSE_SECRET": "hush-7f3a"})
+    assert result(tmp_path / "class-out" / "ann")["seed"] == data["seed"]
+    assert str(data["seed"]) not in (tmp_path / "class-out" / "junit.xml").read_text()
 
 
 def test_a_grader_failure_says_so_and_exits_3(tmp_path, monkeypatch, capsys):
