@@ -1007,7 +1007,9 @@ def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> 
     if data is not None:
         row.update(score=data["score"], max_score=data["max_score"], status=data["status"],
                    duration_s=data["duration_s"], sha256=data["submission"]["sha256"], note="")
-        row.update({c["name"]: _check_cell(c) for c in data["checks"]})
+        # (the grader's own failure ran no check of the student's: ux128 read its row's "fail" in every cell)
+        row.update({c["name"]: "not run" if data["status"] == "grader_error" else _check_cell(c)
+                    for c in data["checks"]})
         if data["status"] != "graded":
             # (ux118: tom's endless import was in result.json alone; the row's note was empty)
             first: dict[str, Any] = next((c for c in data["checks"] if not c["passed"]), {})

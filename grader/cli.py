@@ -110,7 +110,13 @@ def _main(argv: list[str] | None) -> int:
         from grader import gradescope
 
         # Before anything else can fail: this always writes a valid results.json.
-        return gradescope.run(args.root, args.exercise, os.environ.get("GRADER_COURSE_SECRET", ""))
+        done = gradescope.run(args.root, args.exercise, os.environ.get("GRADER_COURSE_SECRET", ""))
+        if not (args.root / "submission").is_dir():  # (ux128: on a TA's machine, without --root: nothing said)
+            print(f"grader: {args.root / 'submission'} does not exist, so {args.root / 'results' / 'results.json'} "
+                  "gives no file submitted; outside Gradescope, give --root a folder holding submission/ (and "
+                  "source/, the unpacked bundle)", file=sys.stderr)
+            return EXIT_USAGE
+        return done
     from grader import exercise as exercises
     from grader.submission import SubmissionError
 

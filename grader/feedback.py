@@ -171,7 +171,7 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "gradients off (inside torch.no_grad() or torch.inference_mode(), or after torch.set_grad_enabled(False)).",
      "Start from x = x.detach().clone().requires_grad_(True), then compute {value} from that x itself (not "
      "x.data or x.detach()) with gradients on (outside torch.no_grad(); wrap it in torch.enable_grad() if they "
-     "may be off)."),
+     "may be off; torch.inference_mode() cannot be undone inside it, so take off that decorator or block)."),
     (r"can only change requires_grad flags of leaf variables", "requires_grad_nonleaf",
      "requires_grad_() was called on a tensor that is the result of other operations.",
      "Make a fresh leaf first: x = x.detach().clone().requires_grad_(True)."),

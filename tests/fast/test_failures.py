@@ -27,8 +27,13 @@ def test_a_child_that_cannot_start_is_that_files_grader_error(monkeypatch, sin, 
     monkeypatch.setattr(session, "Session", _cannot_start)
     outcome = grade.grade_file(SUBMISSIONS / "honest_backward.py", sin)
     assert outcome.status == "grader_error" and "Resource temporarily unavailable" in outcome.grader_error
-    # ... and is not kept as a grade: a rerun of the batch tries it again.
+    # Its row runs no check of the student's (ux128 read "fail" in every cell, as if the student's) and has no score
+    from grader.report import result_json
+
     job = batch.Job("alice", SUBMISSIONS / "honest_backward.py")
+    row = batch.gradebook_row(job, result_json.to_dict(outcome), sin)
+    assert row["score"] == "" and {row[c.name] for c in outcome.findings} == {"not run"}, row
+    # ... and is not kept as a grade: a rerun of the batch tries it again.
     key = batch.results_key(tmp_path)
     (tmp_path / "alice").mkdir()
     result = {"cache_key": outcome.cache_key, "status": "grader_error"}
@@ -282,3 +287,11 @@ def test_ctrl_c_wrapped_by_python_in_another_exception_ends_as_ctrl_c(monkeypatc
     assert "grader: interrupted" in capsys.readouterr().err
     monkeypatch.setattr(cli, "_run", lambda args, ex: (_ for _ in ()).throw(RuntimeError("ours")))
     assert cli.main(["grade", "x.py", "--out", "o"]) == cli.EXIT_GRADER  # (without Ctrl-C, our own failure)
+
+
+def test_gradescope_run_outside_gradescope_says_where_it_looked(tmp_path, capsys):
+    """ux128: without --root on a TA's machine it wrote /autograder/results/results.json of 0 ("no file
+    submitted"), printed nothing and exited 0. It still writes one (Gradescope must always get one)."""
+    assert cli.main(["gradescope", "run", "--root", str(tmp_path)]) == cli.EXIT_USAGE
+    assert f"{tmp_path / 'submission'} does not exist" in capsys.readouterr().err
+    assert json.loads((tmp_path / "results" / "results.json").read_text())["score"] == 0
