@@ -348,16 +348,23 @@ def _one(student: str, claims: list[tuple[str, Job]], function: str = "", exerci
             return replace(next(c[1] for c in claims if c[1].path == chosen[0]), companions=own)
         if defining:
             many = "both" if len(chosen) == 2 else f"{len(chosen)} of the"
-            return Job(student, None, f"{many} files define {function}(x): {', '.join(p.name for p in chosen)}; "
-                       "keep one")
+            return _unchosen(claims, f"{many} files define {function}(x): {', '.join(p.name for p in chosen)}; "
+                             "keep one")
     if any(c[1].path is not None and is_source(c[1].path) for c in claims):
         claims = [c for c in claims if c[1].path is None or is_source(c[1].path)]
     if any(c[1].path is not None and c[1].path.suffix.lower() == ".py" for c in claims):
         claims = [c for c in claims if c[1].path is None or c[1].path.suffix.lower() != ".ipynb"]
     if len(claims) > 1:
-        return Job(student, None, f"{len(claims)} submissions for one student: {', '.join(n for n, _ in claims)}; "
-                   "keep one")
+        return _unchosen(claims, f"{len(claims)} submissions for one student: {', '.join(n for n, _ in claims)}; "
+                         "keep one")
     return claims[0][1]
+
+
+def _unchosen(claims: list[tuple[str, Job]], problem: str) -> Job:
+    """The row of a student whose files need the TA to choose: who they are, as the platform named them,
+    kept (ux128: a Canvas student's two defining files left the row's name and platform id empty)."""
+    first = claims[0][1]
+    return Job(first.student, None, problem, members=first.members, people=first.people, late=first.late)
 
 
 def _student_folder(folder: Path, results_here: bool = False, function: str = "", exercise: str = "") -> Job:

@@ -656,6 +656,13 @@ def test_a_learning_platforms_download_is_one_row_per_student(tmp_path):
                                                                                     "get_derivative")}
     assert chosen["parkjo_3333"] == ("parkjo_3333_4444_solution.py", "")
     assert chosen["ruizana_1001"][1].startswith("both files define get_derivative(x): ruizana_1001_5001_hw.py")
+    # ...and such a student's row keeps who they are (ux128: name and platform id were empty)
+    (tmp_path / "mflat").mkdir()
+    for name, text in (("hw", honest), ("hw2", honest.replace("return", "return 1.0 *"))):
+        (tmp_path / "mflat" / f"Ann Lee_100001_assignsubmission_file_{name}.py").write_text(text)
+    (unchosen,) = batch.discover(tmp_path / "mflat", None, "get_derivative")
+    assert unchosen.path is None and unchosen.problem.startswith("both files define")
+    assert unchosen.people == (("Ann Lee", "100001"),)
     moodle = batch.discover(tmp_path / "moodle", None, "get_derivative")
     assert [(j.student, j.path and j.path.name) for j in moodle] == [("Ann Lee_100001", "hw.py")]
     assert moodle[0].people == (("Ann Lee", "100001"),)
