@@ -425,6 +425,8 @@ def _forward_by_hand(call: TracedCall, answer: float | np.ndarray | None, x: np.
     foreign = [t for t in read if not any(agrees(t, p) for p in primes)]
     if own and foreign and len(foreign) <= own:
         read = [t for t in read if t not in foreign]
+    if not read:
+        return None
     if not primes or any(agrees(p, answered) for p in primes) or \
             not all(any(agrees(t, p) for p in primes) for t in read):
         return None

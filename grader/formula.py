@@ -57,17 +57,21 @@ def subexpressions(text: str, xp: Any, **values: Any) -> list[Any]:
     """The value of every part of the expression that computes something (each call, operation and
     name), on arrays of module xp with `values` bound: what the tensors of a computation of it hold
     (x², ‖x‖², ‖x‖² + 1 and the rest of sin(cos(‖x‖² + 1)))."""
-    compile_formula(text, tuple(sorted(values)))  # (checked as evaluate checks it)
     names: dict[str, Any] = {name: getattr(xp, name) for name in FUNCTIONS if name != "sum"}
     names["sum"] = _sum(xp)
     names.update(values)
-    found = []
-    for node in ast.walk(ast.parse(text, mode="eval").body):
-        if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call, ast.Name)) and \
-                not (isinstance(node, ast.Name) and node.id in FUNCTIONS):
-            part = compile(ast.Expression(body=node), f"<part of {text}>", "eval")
-            found.append(eval(part, {"__builtins__": {}}, names))  # a part of an expression checked above
-    return found
+    return [eval(part, {"__builtins__": {}}, names) for part in _parts(text, tuple(sorted(values)))]
+
+
+@functools.cache
+def _parts(text: str, variables: tuple[str, ...]) -> tuple[Any, ...]:
+    """Each part of an expression checked as compile_formula checks it, compiled (once: the grader asks
+    for every graded call's)."""
+    compile_formula(text, variables)
+    return tuple(compile(ast.Expression(body=node), f"<part of {text}>", "eval")
+                 for node in ast.walk(ast.parse(text, mode="eval").body)
+                 if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call, ast.Name))
+                 and not (isinstance(node, ast.Name) and node.id in FUNCTIONS))
 
 
 def _sum(xp: Any) -> Callable[[Any], Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from grader import backward, exercise
@@ -374,3 +375,17 @@ def test_a_sum_after_steps_that_only_move_numbers_is_where_the_pass_starts():
     inside = (step("SinBackward0", [1], [g], grad_in=1.0, u=X, local=g), step("SumBackward0", [2], [g], grad_in=g),
               step("AccumulateGrad", grad_in=g))
     assert backward._route(backward.steps_of(inside, X)) == "SinBackward0 → SumBackward0"
+
+
+def test_forward_mode_whose_every_tangent_is_a_scratch_jvps_is_not_judged():
+    """A scratch jvp of the student's own (exp at 0.3) beside a right answer whose sin no recorded
+    forward mode carried: its tangent set aside, none is left, and nothing is said (the parent had read
+    the first of none: an IndexError, the grader's own failure, for the student's file)."""
+    log_sin = exercise.load("log_sin")
+    x = np.array([0.75, 1.25, -0.5])
+    call = TracedCall("tensor", None, 0, (), tangents=(math.exp(0.3),), duals=(0.3,))
+    assert backward._forward_by_hand(call, log_sin.reference(x), x, 0, log_sin, "float64") is None
+    # ...while beside forward mode of sin alone (its tangent sin's derivative), the scratch one's is set aside
+    alone = TracedCall("tensor", None, 0, (), tangents=(math.exp(0.3), math.cos(0.75)), duals=(0.3, 0.75))
+    assert "carried sin's derivative alone" in backward._forward_by_hand(alone, log_sin.reference(x), x, 0, log_sin,
+                                                                         "float64")
