@@ -728,7 +728,7 @@ def _exposed_problem(args: argparse.Namespace) -> str:
     folder every child reads, the system's or Python's (rt177: a class kept in /opt/course, its files,
     results and gradebook read by a student's code, which printed them into its own feedback). A
     student's own self-check is theirs."""
-    from grader.sandbox.confine import readable_to_children
+    from grader.sandbox import readable_to_children
 
     places = {"batch": [("the class folder", getattr(args, "folder", None)), ("--out", args.out)],
               "grade": [("the file's folder", args.file.parent if getattr(args, "file", None) else None),

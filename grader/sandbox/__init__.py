@@ -8,7 +8,17 @@ process. They talk through protocol.py: JSON headers and raw array bytes, which 
 into observations.
 """
 
+from pathlib import Path
+
 from grader.sandbox.gpus import visible as visible_gpus
 from grader.sandbox.start import open_session, prewarm, share_zygote, use_shared_zygote
 
-__all__ = ["open_session", "prewarm", "share_zygote", "use_shared_zygote", "visible_gpus"]
+__all__ = ["open_session", "prewarm", "readable_to_children", "share_zygote", "use_shared_zygote", "visible_gpus"]
+
+
+def readable_to_children(path: Path) -> str | None:
+    """The folder every child may read that holds `path`, or None (confine.readable_to_children: a class or
+    its results there would be every student's to read)."""
+    from grader.sandbox import confine  # (its ctypes and seccomp set-up only where asked)
+
+    return confine.readable_to_children(path)
