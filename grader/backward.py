@@ -126,8 +126,8 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> Elsewhere | None:
     chance (a self-test's number among x's on one input of 200), and a cheat is by hand on every call
     it does not tell apart."""
     reference = obs.reference_pass or (obs.traced.reference if obs.traced is not None else None)
-    if reference is None or not reference.runs:
-        return None
+    if reference is None or not reference.runs or obs.source_compiles:
+        return None  # (TorchScript's passes and torch.compile's are not heard: _described)
     steps = steps_of(reference.runs[0], ex.trace_x[0])
     hand, ran, judged, first, shown = 0, 0, 0, None, None
     for result in obs.cases:
@@ -155,7 +155,7 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> Elsewhere | None:
             elif chain.runs:
                 # (a graph cut short past MAX_NODES is judged on the steps it shows: rt174 padded its own leaf x²
                 # with 60 views, so that every graded call was cut and passed over)
-                words = _by_hand(chain, steps, ex, sample, x)
+                words = _by_hand(chain, steps, ex, sample, x, call.values)
             else:  # (no pass of the chain's: forward mode's, where it left its numbers)
                 words = _forward_by_hand(recorded, call.values, x, 0, ex, result.case.dtype)
             hand, first = hand + (words is not None), first or words
@@ -195,23 +195,26 @@ def _of_the_chain(call: TracedCall, ex: Exercise, x: np.ndarray) -> TracedCall:
     differentiated at a leaf h = 0 holds x², and ‖x‖² + 1 was no number the grader knew. A value
     unread, or past the eight read, may be anything: its pass stays. (A scratch pass on a copy of x is
     not told apart: x's numbers are the chain's.)"""
-    runs = [(run, call.leaves[k] if k < len(call.leaves) else (), call.roots[k] if k < len(call.roots) else ())
-            for k, run in enumerate(call.runs) if run]
+    runs = [(run, call.leaves[k] if k < len(call.leaves) else (), call.roots[k] if k < len(call.roots) else (),
+             k < len(call.sized) and call.sized[k]) for k, run in enumerate(call.runs) if run]
     if not runs:
-        return replace(call, runs=(), leaves=(), roots=())
+        return replace(call, runs=(), leaves=(), roots=(), sized=())
     numbers = _chain_numbers(ex, x)
     arguments = np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in ex.primitive_arguments(x)])
     op = f"{ex.primitive.title()}Backward0"
 
-    def apart(run: Sequence[TracedStep], leaves: Sequence[float | None], roots: Sequence[float | None]) -> bool:
+    def apart(run: Sequence[TracedStep], leaves: Sequence[float | None], roots: Sequence[float | None],
+              sized: bool) -> bool:
+        # (not a leaf of x's size, whatever it holds: rt179's chain through a perturbation h = 0 whose root was
+        # a sum; nor a step of the primitive's on more numbers than one, whatever the first is: rt179 padded x²)
         held = [*leaves, *roots]
-        return bool(leaves) and bool(roots) and None not in held and \
+        return bool(leaves) and bool(roots) and not sized and None not in held and \
             not any(v is not None and _among(numbers, v) for v in held) and \
-            all(s.u is not None and not _among(arguments, s.u) for s in run if s.op == op)
+            all(s.u is not None and not s.many and not _among(arguments, s.u) for s in run if s.op == op)
 
-    kept = [(run, leaves, roots) for run, leaves, roots in runs if not apart(run, leaves, roots)]
+    kept = [k for k in runs if not apart(*k)]
     return replace(call, runs=tuple(k[0] for k in kept), leaves=tuple(k[1] for k in kept),
-                   roots=tuple(k[2] for k in kept))
+                   roots=tuple(k[2] for k in kept), sized=tuple(k[3] for k in kept))
 
 
 def _chain_numbers(ex: Exercise, x: np.ndarray) -> np.ndarray:
@@ -232,6 +235,10 @@ def _swapped(ex: Exercise) -> str:
 
 def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
                shown_somewhere: bool) -> BackwardPass | None:
+    # Not judged for a chain finished by hand where the file hands work to TorchScript or torch.compile,
+    # whose passes the recorder does not hear (hn131's link of the chain by autograd.grad in a scripted
+    # function, beside a pass of cos alone at a leaf x², was listed)
+    judge = not obs.source_compiles
     traced = obs.traced
     if traced is None or not traced.student:
         return None
@@ -248,12 +255,12 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
         return replace(base, description="it raised an error", divergence=(
             f"Your {ex.function} raised {first.about or 'an error'} on this input, so its pass stopped before "
             "giving a gradient."))
-    if first.swapped and proven and ex.chain and agrees(first.value):
+    if judge and first.swapped and proven and ex.chain and agrees(first.value):
         return replace(base, description="nothing recorded: the grader's stand-ins were taken out",
                        divergence=_swapped(ex), by_hand=True)
     if not first.runs:
         forward = _forward_by_hand(first, first.value, x, traced.index, ex, traced.dtype) \
-            if proven and ex.chain and agrees(first.value) else None
+            if judge and proven and ex.chain and agrees(first.value) else None
         if forward is not None:
             return replace(base, description="no backward pass ran: forward mode", divergence=forward, by_hand=True)
         description, sentence = _no_pass(first, ex, want, obs, proven, agrees(first.value))
@@ -266,7 +273,8 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
             f"{_fmt(first.value)} at x = {_fmt(sample)}, is not the gradient ({_fmt(want)})."))
     sentence, at, ref_at = (None, None, None) if unread else _first_difference(student, ref_steps, sample)
     if sentence is not None and right and proven:
-        by_hand = _by_hand(_of_the_chain(first, ex, x), ref_steps, ex, sample, x)
+        by_hand = _by_hand(_of_the_chain(first, ex, x), ref_steps, ex, sample, x,
+                           np.array([first.value]) if first.value is not None else None) if judge else None
         if by_hand is not None:
             return replace(base, divergence=by_hand, by_hand=True)
         # Another route to the right gradient (a norm instead of a sum of squares): not a mistake.
@@ -335,7 +343,7 @@ def _from_x(runs: Sequence[Sequence[TracedStep]], sample: float) -> int:
 
 
 def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: float,
-             xs: np.ndarray | None = None) -> str | None:
+             xs: np.ndarray | None = None, answer: np.ndarray | None = None) -> str | None:
     """Words for a pass that gave the right answer, autograd of the primitive proven, but left part of
     the exercise's chain to a formula of the student's (rt155: 10/10 for u = (x²).detach() through
     cos, then u.grad·2x; for autograd of log_sin's sin term alone, the other terms written out). The
@@ -352,9 +360,11 @@ def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: 
     if not theirs or not runs or call.more_runs:
         return None  # (sin(x) is the primitive alone; forward mode and torch.func's vmap leave no pass)
     xs = np.array([sample]) if xs is None else xs.reshape(-1)
-    if None in call.tangents or None in call.duals or any(d is not None and _among(xs, d) for d in call.duals):
+    if None in call.tangents or None in call.duals or any(_dual_of_x(d, xs) for d in call.duals):
         return None  # (forward mode, from x or unread under vmap, may have given the rest: rt178's jacfwd of the whole
         # function beside a check of autograd of sin at x, and its jvp of x² beside cos's pass at a leaf x²)
+    if answer is not None and any(t is not None and _among(answer, t) for t in call.tangents):
+        return None  # (forward mode gave the answer itself: rt179's jvp of the whole beside a printed check of sin)
     route = _route(reference)
     mine = {s.op for run in runs for s in run if s.op not in STRUCTURAL} - {op, "AccumulateGrad"}
     if not mine:
@@ -401,10 +411,10 @@ def _forward_by_hand(call: TracedCall, answer: float | np.ndarray | None, x: np.
     arguments = [np.atleast_1d(np.asarray(a, dtype=np.float64)).reshape(-1) for a in ex.primitive_arguments(x)]
     # Begun at the primitive's own argument (x² for cos(x²)), never at x: a dual of anything else may be
     # autograd's all the way (hn129: f(x + h) at h = 0, the derivative's own definition)
-    if primals and not any(_among(flat, p) for p in primals) and \
-            any(_among(a, p) for a in arguments for p in primals):
+    began = next((p for p in primals if any(_among(a, p) for a in arguments)), None)
+    if began is not None and not any(_dual_of_x(p, flat) for p in primals):
         return (f"Your forward mode began at {ex.primitive}'s own argument, a tensor of yours holding "
-                f"{_fmt(primals[0])}, not at x ({_fmt(at)}): forward mode differentiated {ex.primitive} alone, and "
+                f"{_fmt(began)}, not at x ({_fmt(at)}): forward mode differentiated {ex.primitive} alone, and "
                 "the steps from x to its argument (the tangent you gave it) came from a formula of your own, not "
                 f"from autograd. The exercise asks for autograd of {ex.value} itself: push a tangent from x through "
                 "the whole function (torch.func.jvp(f, (x,), (torch.ones_like(x),))) and return it.")
@@ -435,6 +445,12 @@ def _forward_by_hand(call: TracedCall, answer: float | np.ndarray | None, x: np.
             f"{_fmt(answered)}, so the rest of the derivative came from a formula of your own, not from autograd. "
             f"The exercise asks for autograd of {ex.value} itself: push the tangent through the whole function "
             "(torch.func.jvp(f, (x,), (torch.ones_like(x),))) and return it.")
+
+
+def _dual_of_x(primal: float | None, xs: np.ndarray) -> bool:
+    """Whether a dual's primal may be x's: one of x's numbers, or 0, a perturbation's (f(x + h) at h = 0:
+    rt179's honest jvp at h = 0 of the whole function, and of x² beside cos's pass, were listed)."""
+    return primal is not None and (primal == 0.0 or _among(xs, primal))
 
 
 def _unproven_route(student: Sequence[Step], reference: Sequence[Step], ex: Exercise, sample: float,

@@ -139,6 +139,7 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
                            source_hits=submission.scan(sub.source, exercise.telltales),
                            source_uses_autograd=submission.uses_autograd(sub.source),
                            source_reads_graph=submission.reads_graph(sub.source),
+                           source_compiles=submission.compiles(sub.source),
                            notebook=sub.path.suffix.lower() == ".ipynb", blank=submission.is_blank(sub.source),
                            not_python=submission.not_python(sub.source),
                            # (looked for only where the function is missing: a walk of the whole tree)

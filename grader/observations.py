@@ -160,6 +160,7 @@ class TracedStep:
     held: float | None = None  # AccumulateGrad: what x.grad held before the pass added to it
     local: float | None = None  # the canary's step: the derivative it applied
     one_input: bool = False  # its edges all lead to one node (u·u), whether that node ran or not
+    many: bool = False  # the canary's step: its input held more numbers than one
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ class TracedCall:
     # each pass's leaves (AccumulateGrad's tensors): what each held at the sample element, in runs' order
     leaves: tuple[tuple[float | None, ...], ...] = ()
     roots: tuple[tuple[float | None, ...], ...] = ()  # and what each pass's roots (the tensors it differentiates) held
+    sized: tuple[bool, ...] = ()  # and whether each pass reached a leaf of x's size
     swapped: bool = False  # the stand-ins that hear passes and forward mode were not in place at its end
 
 
@@ -214,6 +216,7 @@ class Observations:
     source_hits: tuple[SourceHit, ...] = ()
     source_uses_autograd: bool = False  # the source calls backward, autograd.grad, torch.func, ...
     source_reads_graph: bool = False  # the source works with graph nodes: next_functions, saved tensors, node hooks
+    source_compiles: bool = False  # the source hands work to TorchScript or torch.compile (submission.compiles)
     notebook: bool = False  # the submission is a Jupyter notebook, graded by its code cells
     blank: bool = False  # the submission holds no code at all (an empty file, comments only)
     not_python: str = ""  # what the file is where its first bytes say it is no text ("a PDF": submission.not_python)

@@ -816,6 +816,33 @@ def uses_autograd(source: bytes) -> bool:
     return any(_called(node) in AUTOGRAD_CALLS for node in _calls(source))
 
 
+def compiles(source: bytes) -> bool:
+    """Whether the source hands work to TorchScript or torch.compile (`torch.jit.script`, `jit.trace`,
+    `torch.compile`, by any import of them): their passes run in engines the grader's recorder does not
+    hear, so a pass it did hear (a printed check of sin at x) is not all there was (rt179's honest file,
+    the whole function by autograd.grad inside a scripted function, was listed as finishing the chain by
+    hand). Never a verdict."""
+    tree = _tree(source)
+    if tree is None:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and (node.attr == "jit" or
+                                                (node.attr == "compile" and _is_name(node.value, "torch"))):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("torch.jit", "torch._dynamo")):
+            return True
+        if isinstance(node, ast.ImportFrom) and node.module == "torch" and \
+                any(alias.name in ("jit", "compile") for alias in node.names):
+            return True
+        if isinstance(node, ast.Import) and any(alias.name.startswith("torch.jit") for alias in node.names):
+            return True
+    return False
+
+
+def _is_name(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
 def reads_graph(source: bytes) -> bool:
     """Whether the source works with autograd's graph nodes: walks next_functions, reads a saved
     tensor (._saved_self), or hooks a node (register_prehook, or register_hook with a function of

@@ -294,6 +294,7 @@ def _recorded(raw: Any) -> TracedCall | None:
                       tangents=_tangents(recorded), duals=_tangents(recorded, "duals"),
                       leaves=tuple(_leaves(run) for run in recorded["runs"]),
                       roots=tuple(_leaves(run, "roots") for run in recorded["runs"]),
+                      sized=tuple(run.get("sized") is True for run in recorded["runs"]),
                       swapped=recorded.get("swapped") is True)
 
 
@@ -373,6 +374,7 @@ def _traced_call(raw: Any) -> TracedCall:
                       passes=_int(raw.get("passes"), 0) or len(parsed), tangents=_tangents(raw),
                       duals=_tangents(raw, "duals"), leaves=tuple(_leaves(run) for run in runs),
                       roots=tuple(_leaves(run, "roots") for run in runs),
+                      sized=tuple(run.get("sized") is True for run in runs),
                       swapped=raw.get("swapped") is True,
                       pair=tuple((_number(one.get("value")), one.get("tracked") is True, one.get("is_x") is True)
                                  for one in pair))
@@ -403,7 +405,7 @@ def _traced_step(raw: Any, count: int) -> TracedStep:
         raise ProtocolError("a traced step whose edges are malformed")
     numbers = {key: _number(raw.get(key)) for key in ("grad_in", "u", "result", "constant", "other", "held", "local")}
     return TracedStep(_line(raw.get("op"), 60), tuple(nexts), tuple(_number(v) for v in outs), **numbers,
-                      one_input=raw.get("one_input") is True)
+                      one_input=raw.get("one_input") is True, many=raw.get("many") is True)
 
 
 def _number(raw: Any) -> float | None:

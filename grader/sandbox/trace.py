@@ -26,6 +26,7 @@ into one `SinBackward0` (or the exercise's primitive).
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib
 import math
 import threading
@@ -81,12 +82,12 @@ class Recorder:
     def _unpacked(self, tensor: Any, *args: Any, **kwargs: Any) -> Any:
         primal, tangent = self._unpack(tensor, *args, **kwargs)
         if self.armed[0] and tangent is not None and len(self.tangents) < MAX_TANGENTS:
-            self.tangents.append(self.at(tangent))
+            self.tangents.append(self.holds(tangent))
         return primal, tangent
 
     def _made(self, tensor: Any, *args: Any, **kwargs: Any) -> Any:
         if self.armed[0] and len(self.duals) < MAX_TANGENTS:
-            self.duals.append(self.at(tensor))
+            self.duals.append(self.holds(tensor))
         return self._make(tensor, *args, **kwargs)
 
     def remove(self) -> None:
@@ -134,6 +135,17 @@ class Recorder:
     def gradient_at(self, t: Any) -> float | str | None:
         """A gradient's value at the sample element, where this recording reads gradients' numbers."""
         return self.at(t) if self.numbers else None
+
+    def holds(self, tensor: Any) -> float | str | None:
+        """What a tensor holds at the sample element; "nan" for one of no elements, which holds no number
+        of the chain's (rt178's scratch pass on torch.empty(0), and rt179's empty dual, read as unread,
+        had switched the judgement off)."""
+        try:
+            if tensor.numel() == 0:
+                return "nan"
+        except Exception:  # noqa: BLE001 - unreadable: read as nothing
+            return None
+        return self.at(tensor)
 
     def at(self, t: Any) -> float | str | None:
         """t's value at the sample element (its only element when it has one), for the wire."""
@@ -202,7 +214,7 @@ class _Pass:
 
     def hook(self) -> Callable[[], None]:
         # What the pass differentiates holds (a chain's u = (x + h)² pass from a leaf h = 0 holds x²: rt178)
-        self.run["roots"] = [self._holds(t) if isinstance(t, self.torch.Tensor) else None
+        self.run["roots"] = [self.recorder.holds(t) if isinstance(t, self.torch.Tensor) else None
                              for t in (self.tensors if isinstance(self.tensors, (tuple, list)) else (self.tensors,))
                              ][:MAX_EDGES]
         self._walk()
@@ -255,17 +267,10 @@ class _Pass:
         leaves = self.run["leaves"]
         if variable is None or len(leaves) > MAX_EDGES:
             return
-        leaves.append(self._holds(variable) if len(leaves) < MAX_EDGES else None)
-
-    def _holds(self, tensor: Any) -> float | str | None:
-        """What a tensor holds at the sample element; "nan" for one of no elements, which holds no number
-        of the chain's (rt178's scratch pass on torch.empty(0), unread, had kept its pass)."""
-        try:
-            if tensor.numel() == 0:
-                return "nan"
-        except Exception:  # noqa: BLE001 - unreadable: read as nothing
-            return None
-        return self.recorder.at(tensor)
+        leaves.append(self.recorder.holds(variable) if len(leaves) < MAX_EDGES else None)
+        # (x's size: a leaf of a chain's h = 0 perturbation, or x's copy, holds no number to go by: rt179)
+        with contextlib.suppress(Exception):
+            self.run["sized"] = self.run.get("sized") is True or variable.numel() == self.recorder.numel
 
     def _next(self, node: Any) -> list[Any]:
         if node in self.folded:
@@ -283,6 +288,9 @@ class _Pass:
                 found["grad_in"] = gradient_at(grad_outputs[0]) if grad_outputs else None
                 if node in self.folded:
                     found["u"] = at(self.folded[node][1])
+                    # (more numbers than one: no self-test's, whatever element 0 holds; rt179 padded x² with a
+                    # number of its own in front, and its pass of cos was set aside as a scratch)
+                    found["many"] = self.folded[node][1].numel() > 1
                     return
                 saved = _SAVED if self.recorder.read_saved else ()
                 for name, key in saved:

@@ -1062,3 +1062,16 @@ def test_what_is_read_for_modules_is_bounded_by_bytes_too(tmp_path):
     found = submission.modules_beside(tmp_path / "solution.py", (tmp_path / "solution.py").read_bytes(),
                                       "get_derivative", passed_over)
     assert found == () and passed_over == ["m0.py", "m1.py", "m2.py"]
+
+
+def test_a_source_that_hands_work_to_torchscript_or_torch_compile_is_told_apart():
+    """hn131: a link of the chain by autograd.grad inside a scripted function leaves no pass the recorder
+    hears, so the pass it did hear (cos alone at a leaf x²) is not all there was."""
+    from grader.submission import compiles
+
+    for source in ("import torch\n@torch.jit.script\ndef f(x):\n    return x\n",
+                   "from torch.jit import script\n", "from torch import jit\n", "import torch.jit\n",
+                   "import torch\ng = torch.compile(lambda x: x)\n", "from torch import compile\n"):
+        assert compiles(source.encode()), source
+    for source in ("import torch\ny = torch.sin(x)\n", "import re\nre.compile('a')\n", "def f(:\n"):
+        assert not compiles(source.encode()), source

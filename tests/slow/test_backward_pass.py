@@ -77,7 +77,7 @@ CASES = [
     ("sin_cos_norm", RED / "sin_cos_norm_pass_on_x_sorted.py", None),
     ("cos_square", RED / "cos_square_chain_in_two_passes_of_x_times_x.py", None),  # (rt156: u = x·x was)
     # A pass of the student's own on numbers none of the chain's tensors hold is not the chain's (rt175)
-    ("log_sin", RED / "log_sin_by_hand_beside_a_scratch_pass.py", "Your backward pass took sin's step alone"),
+    ("log_sin", RED / "log_sin_by_hand_beside_a_scratch_pass.py", "took sin's step alone"),
     ("log_sin", RED / "log_sin_forward_mode_by_hand_beside_a_scratch_pass.py", "your forward mode carried sin's"),
     ("log_sin", RED / "log_sin_by_hand_with_the_recorder_taken_out.py", "took out the stand-ins"),
     ("cos_square", RED / "cos_square_whole_chain_after_a_self_test.py", None),
@@ -93,6 +93,14 @@ CASES = [
     ("log_sin", RED / "log_sin_by_hand_beside_a_scratch_pass_through_sin.py", "took sin's step alone"),
     ("log_sin", RED / "log_sin_by_hand_beside_a_scratch_pass_on_an_empty_leaf.py", "took sin's step alone"),
     ("log_sin", RED / "log_sin_forward_mode_by_hand_beside_a_scratch_jvp.py", "forward mode carried sin's derivative"),
+    # rt179, hn131: the same again (a perturbation's sum, forward mode at h = 0, a printed check of sin before a jvp,
+    # a link in TorchScript), and an empty dual and a padded pass that switched the judgement off
+    ("cos_square", RED / "cos_square_two_passes_from_a_perturbation_leaf_summed.py", None),
+    ("cos_square", RED / "cos_square_forward_chain_composed_at_a_perturbation.py", None),
+    ("log_sin", RED / "log_sin_check_of_sin_at_x_then_jvp_at_a_perturbation.py", None),
+    ("cos_square", RED / "cos_square_chain_split_with_its_inner_link_in_torchscript.py", None),
+    ("cos_square", RED / "cos_square_by_hand_beside_an_empty_dual.py", "took cos's step alone"),
+    ("cos_square", RED / "cos_square_by_hand_through_a_padded_cos_pass.py", "took cos's step alone"),
 ]
 
 
