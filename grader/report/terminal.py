@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
 from pathlib import Path
 
@@ -141,3 +142,9 @@ def _printed(outcome: Outcome, exercise: Exercise, out: Console) -> None:
             out.print(Text(f"  (AddcmulBackward0 in what you printed is the grader's: it runs autograd's "
                            f"{exercise.primitive} through a graph node of its own, so a grad_fn reads "
                            f"AddcmulBackward0 here where it reads {own} on your machine.)", style="dim"))
+        if any(re.search(r"\bFalse\b", line) for line in lines) and any(re.search(r"\bTrue\b", line) for line in lines):
+            # (hn131's printed check of autograd against the formula read False on 53 of 205 calls, unexplained)
+            out.print(Text(f"  (A check you print of autograd against a formula of {exercise.primitive}'s "
+                           "derivative reads False on some calls here: on those the grader swaps that derivative on "
+                           "purpose, to see that your answer comes from autograd. Expected; not a mistake of yours.)",
+                           style="dim"))

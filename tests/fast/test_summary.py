@@ -283,6 +283,9 @@ def test_a_printed_grad_fn_of_the_graders_is_explained(sin):
 
     assert "where it reads SinBackward0 on your machine" in shown("tensor([0.47], grad_fn=<AddcmulBackward0>)\n")
     assert "on your machine" not in shown("tensor([0.47], grad_fn=<MulBackward0>)\n")
+    # (hn131: a printed check of autograd against cos read False on some calls, unexplained)
+    assert "the grader swaps that derivative on purpose" in shown("cos check ok: True\ncos check ok: False\n")
+    assert "on purpose" not in shown("requires grad: False\n")
 
 
 def test_a_notebooks_copy_of_a_py_is_identical_to_it(tmp_path):
