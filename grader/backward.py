@@ -155,7 +155,7 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> Elsewhere | None:
             elif chain.runs:
                 # (a graph cut short past MAX_NODES is judged on the steps it shows: rt174 padded its own leaf x²
                 # with 60 views, so that every graded call was cut and passed over)
-                words = _by_hand(chain, steps, ex, sample, x, call.values)
+                words = _by_hand(chain, steps, ex, sample, x)
             else:  # (no pass of the chain's: forward mode's, where it left its numbers)
                 words = _forward_by_hand(recorded, call.values, x, 0, ex, result.case.dtype)
             hand, first = hand + (words is not None), first or words
@@ -273,8 +273,8 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
             f"{_fmt(first.value)} at x = {_fmt(sample)}, is not the gradient ({_fmt(want)})."))
     sentence, at, ref_at = (None, None, None) if unread else _first_difference(student, ref_steps, sample)
     if sentence is not None and right and proven:
-        by_hand = _by_hand(_of_the_chain(first, ex, x), ref_steps, ex, sample, x,
-                           np.array([first.value]) if first.value is not None else None) if judge else None
+        # (of the call as sent: `first` lost its empty passes, and with them the order their leaves are in: rt180)
+        by_hand = _by_hand(_of_the_chain(traced.student[0], ex, x), ref_steps, ex, sample, x) if judge else None
         if by_hand is not None:
             return replace(base, divergence=by_hand, by_hand=True)
         # Another route to the right gradient (a norm instead of a sum of squares): not a mistake.
@@ -343,7 +343,7 @@ def _from_x(runs: Sequence[Sequence[TracedStep]], sample: float) -> int:
 
 
 def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: float,
-             xs: np.ndarray | None = None, answer: np.ndarray | None = None) -> str | None:
+             xs: np.ndarray | None = None) -> str | None:
     """Words for a pass that gave the right answer, autograd of the primitive proven, but left part of
     the exercise's chain to a formula of the student's (rt155: 10/10 for u = (x²).detach() through
     cos, then u.grad·2x; for autograd of log_sin's sin term alone, the other terms written out). The
@@ -363,8 +363,6 @@ def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: 
     if None in call.tangents or None in call.duals or any(_dual_of_x(d, xs) for d in call.duals):
         return None  # (forward mode, from x or unread under vmap, may have given the rest: rt178's jacfwd of the whole
         # function beside a check of autograd of sin at x, and its jvp of x² beside cos's pass at a leaf x²)
-    if answer is not None and any(t is not None and _among(answer, t) for t in call.tangents):
-        return None  # (forward mode gave the answer itself: rt179's jvp of the whole beside a printed check of sin)
     route = _route(reference)
     mine = {s.op for run in runs for s in run if s.op not in STRUCTURAL} - {op, "AccumulateGrad"}
     if not mine:
@@ -431,7 +429,9 @@ def _forward_by_hand(call: TracedCall, answer: float | np.ndarray | None, x: np.
     # aside (rt178's scratch jvp of exp at 0.3 beside sin's alone). Only where there are no more of those:
     # otherwise which is whose cannot be told.
     numbers = _chain_numbers(ex, x)
-    own = sum(p is not None and math.isfinite(p) and not _among(numbers, p) for p in call.duals)
+    # (not a perturbation's 0, which is x's: rt180's honest jvp at h = 0 seeded 2, beside a check of sin's)
+    own = sum(p is not None and math.isfinite(p) and not _among(numbers, p) and not _dual_of_x(p, flat)
+              for p in call.duals)
     foreign = [t for t in read if not any(agrees(t, p) for p in primes)]
     if own and foreign and len(foreign) <= own:
         read = [t for t in read if t not in foreign]

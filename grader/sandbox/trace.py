@@ -141,7 +141,8 @@ class Recorder:
         of the chain's (rt178's scratch pass on torch.empty(0), and rt179's empty dual, read as unread,
         had switched the judgement off)."""
         try:
-            if tensor.numel() == 0:
+            # (nor one on the meta device, which holds none at all: rt180's scratch leaf and dual there)
+            if tensor.numel() == 0 or tensor.is_meta:
                 return "nan"
         except Exception:  # noqa: BLE001 - unreadable: read as nothing
             return None
@@ -214,7 +215,8 @@ class _Pass:
 
     def hook(self) -> Callable[[], None]:
         # What the pass differentiates holds (a chain's u = (x + h)² pass from a leaf h = 0 holds x²: rt178)
-        self.run["roots"] = [self.recorder.holds(t) if isinstance(t, self.torch.Tensor) else None
+        # (a GradientEdge root names a node, no numbers: read as none, as rt180's scratch pass from one was kept)
+        self.run["roots"] = [self.recorder.holds(t) if isinstance(t, self.torch.Tensor) else "nan"
                              for t in (self.tensors if isinstance(self.tensors, (tuple, list)) else (self.tensors,))
                              ][:MAX_EDGES]
         self._walk()

@@ -101,6 +101,13 @@ CASES = [
     ("cos_square", RED / "cos_square_chain_split_with_its_inner_link_in_torchscript.py", None),
     ("cos_square", RED / "cos_square_by_hand_beside_an_empty_dual.py", "took cos's step alone"),
     ("cos_square", RED / "cos_square_by_hand_through_a_padded_cos_pass.py", "took cos's step alone"),
+    # rt180: a perturbation's 0 counted as a dual of the student's own, the call shown's leaves out of order once
+    # an empty pass was dropped; a scratch pass on the meta device or from a GradientEdge, the answer as a tangent
+    ("log_sin", RED / "log_sin_check_of_sin_by_jvp_then_jvp_at_a_perturbation_seeded_two.py", None),
+    ("cos_square", RED / "cos_square_unused_probe_then_the_chain_in_two_passes.py", None),
+    ("log_sin", RED / "log_sin_by_hand_beside_a_scratch_pass_on_the_meta_device.py", "took sin's step alone"),
+    ("log_sin", RED / "log_sin_by_hand_carried_as_a_tangent.py", "took sin's step alone"),
+    ("cos_square", RED / "cos_square_by_hand_beside_a_scratch_pass_from_an_edge.py", "took cos's step alone"),
 ]
 
 
