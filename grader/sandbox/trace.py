@@ -6,8 +6,11 @@ child puts a stand-in there before any student code loads; it passes every call 
 and, only while a trace call is armed, first walks the graph from the pass's roots and hangs a
 pre-hook and a hook on each node (torch's own debug logging does the same). Each hook reads, at one
 sample element, the gradient that arrived, the gradient passed on along each edge, and the node's
-saved input (u) where it has one. Nothing here changes a gradient or raises into the student's
-code: a value that cannot be read (a vmapped tensor, say) is sent as null.
+saved input (u) where it has one. Each pass also says what its roots and the leaves it reaches held
+at that element, whether one leaf had x's size, and whether the primitive's step ran on more than one
+number, so that the parent can set aside a pass on numbers of the student's own (backward._of_the_chain).
+Nothing here changes a gradient or raises into the student's code: a value that cannot be read (a
+vmapped tensor, say) is sent as null, and an empty or meta tensor, which holds no number, as NaN.
 
 Forward mode leaves no pass: while armed, each dual tensor's primal (forward_ad.make_dual) and each
 tangent unpacked from one (the predispatch _unpack_dual that forward_ad.unpack_dual calls) is read at
