@@ -360,7 +360,7 @@ def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: 
     if not theirs or not runs or call.more_runs:
         return None  # (sin(x) is the primitive alone; forward mode and torch.func's vmap leave no pass)
     xs = np.array([sample]) if xs is None else xs.reshape(-1)
-    if None in call.tangents or None in call.duals or any(_dual_of_x(d, xs) for d in call.duals):
+    if _forward_unread(call) or any(_dual_of_x(d, xs) for d in call.duals):
         return None  # (forward mode, from x or unread under vmap, may have given the rest: rt178's jacfwd of the whole
         # function beside a check of autograd of sin at x, and its jvp of x² beside cos's pass at a leaf x²)
     route = _route(reference)
@@ -401,7 +401,7 @@ def _forward_by_hand(call: TracedCall, answer: float | np.ndarray | None, x: np.
     flat = x.reshape(-1)
     if tolerance is None or not values.size or not flat.size:
         return None
-    if None in call.duals or None in call.tangents:
+    if _forward_unread(call):
         return None  # (one unread, under vmap say, may have been x's or the answer: rt175's self-check by a jvp of
         # sin beside a vmapped jvp of the whole function was told it carried sin's derivative alone)
     primals = [p for p in call.duals if p is not None and math.isfinite(p)]
@@ -430,8 +430,7 @@ def _forward_by_hand(call: TracedCall, answer: float | np.ndarray | None, x: np.
     # otherwise which is whose cannot be told.
     numbers = _chain_numbers(ex, x)
     # (not a perturbation's 0, which is x's: rt180's honest jvp at h = 0 seeded 2, beside a check of sin's)
-    own = sum(p is not None and math.isfinite(p) and not _among(numbers, p) and not _dual_of_x(p, flat)
-              for p in call.duals)
+    own = sum(not _among(numbers, p) and not _dual_of_x(p, flat) for p in primals)
     foreign = [t for t in read if not any(agrees(t, p) for p in primes)]
     if own and foreign and len(foreign) <= own:
         read = [t for t in read if t not in foreign]
@@ -445,6 +444,11 @@ def _forward_by_hand(call: TracedCall, answer: float | np.ndarray | None, x: np.
             f"{_fmt(answered)}, so the rest of the derivative came from a formula of your own, not from autograd. "
             f"The exercise asks for autograd of {ex.value} itself: push the tangent through the whole function "
             "(torch.func.jvp(f, (x,), (torch.ones_like(x),))) and return it.")
+
+
+def _forward_unread(call: TracedCall) -> bool:
+    """Whether a dual or a tangent of the call's forward mode could not be read (under vmap, say)."""
+    return None in call.duals or None in call.tangents
 
 
 def _dual_of_x(primal: float | None, xs: np.ndarray) -> bool:

@@ -502,6 +502,7 @@ _KEY_BYTES = 32
 CURRENT, CHANGED = "current", "changed"  # (standing's answers; "" for a result to make afresh)
 OTHER = "other exercise"  # standing's answer for a result of another exercise's (not to be overwritten unasked)
 RESEEDED = "other seed"  # standing's answer for a result graded on other grids (another course secret or --seed)
+ABSENT = "no result"  # standing's answer for a file with no result this batch signed
 
 
 def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, key: bytes, plot: bool = False) -> str:
@@ -512,12 +513,13 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
     without saying whose); OTHER where it grades another exercise (ux121's rerun without its
     --exercise regraded a class as sin over its results); RESEEDED where it was graded with another
     seed (ux123's rerun in a shell without the course secret regraded a class on the public grids,
-    three scores moving, without a word); else "". The result and the file are read once for all."""
+    three scores moving, without a word); ABSENT where there is none (--only's others with none are not
+    graded, not failed: ux128); else "". The result and the file are read once for all."""
     if job.path is None:
         return ""
     recorded = result_json.signed(out / job.student / "result.json", key)
     if recorded is None:
-        return ""
+        return ABSENT
     if recorded.get("exercise", exercise.name) != exercise.name:
         return OTHER
     if recorded.get("seed", seed) != seed and recorded.get("status") != "grader_error":

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -531,8 +531,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         raise
     stale = {s: stands for s, stands in standing.items() if s not in only and stands != batch.CURRENT} if only else {}
     # (ux128: a classmate --only left with no result at all was a grader_error row, and the batch exited 3)
-    unreached = {j.student for j in jobs if j.student in stale and j.path is not None and
-                 batch.read_result(j, args.out, key) is None}
+    unreached = {s for s, stands in stale.items() if stands == batch.ABSENT}
     gradebook, md, page, tally, needs = _write_class(args, ex, jobs, key, unreached, stale, ONLY_NOTE)
     # (ux119: "2 with no file to grade" said of students who handed in two files, each scored 0 in the
     # gradebook; a TA needs their names: only the TA can pick the file, or unpack or rename it)
@@ -542,7 +541,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     kept = f"{len(todo)} graded with --only, the others' results kept as they were" if only else \
         f"{len(jobs) - len(todo) - len(absent)} already graded"
     print(f"{len(jobs)} students ({kept}{said}): {gradebook}, {page}, {md}")
-    for why, who in _stale_groups(stale, unreached):
+    for why, who in _stale_groups(stale):
         print(f"not graded (--only), {why}: {_some([safe_text.line(s, 80) for s in who])}")
     if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)
         print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 80) for s in again])}")
@@ -774,16 +773,16 @@ def _stale_note(stands: str) -> str:
     return STALE_NOTE if stands == batch.CHANGED else SETTINGS_NOTE
 
 
-def _stale_groups(stale: Mapping[str, str], unreached: Collection[str]) -> list[tuple[str, list[str]]]:
-    """--only's others whose results are not current, by why: none yet, their files changed, or graded with
-    other settings or by an earlier grader."""
+def _stale_groups(stale: Mapping[str, str]) -> list[tuple[str, list[str]]]:
+    """--only's others whose results are not current, by why (batch.standing): none yet, their files
+    changed, or graded with other settings or by an earlier grader."""
     from grader import batch
 
-    groups = [("no result yet", sorted(s for s in stale if s in unreached)),
+    groups = [("no result yet", sorted(s for s, stands in stale.items() if stands == batch.ABSENT)),
               ("their files changed since their results",
-               sorted(s for s, stands in stale.items() if s not in unreached and stands == batch.CHANGED)),
+               sorted(s for s, stands in stale.items() if stands == batch.CHANGED)),
               ("their results from other settings or an earlier grader or torch",
-               sorted(s for s, stands in stale.items() if s not in unreached and stands != batch.CHANGED))]
+               sorted(s for s, stands in stale.items() if stands not in (batch.ABSENT, batch.CHANGED)))]
     return [(why, who) for why, who in groups if who]
 
 

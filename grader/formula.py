@@ -47,19 +47,14 @@ def evaluate(text: str, xp: Any, **values: Any) -> Any:
     """The expression on arrays of module xp (numpy, or torch), with `values` bound to its names
     (arrays, or functions such as d_sin)."""
     code = compile_formula(text, tuple(sorted(values)))
-    names: dict[str, Any] = {name: getattr(xp, name) for name in FUNCTIONS if name != "sum"}
-    names["sum"] = _sum(xp)
-    names.update(values)
-    return eval(code, {"__builtins__": {}}, names)  # compiled from an expression checked above
+    return eval(code, {"__builtins__": {}}, _names(xp, values))  # compiled from an expression checked above
 
 
 def subexpressions(text: str, xp: Any, **values: Any) -> list[Any]:
     """The value of every part of the expression that computes something (each call, operation and
     name), on arrays of module xp with `values` bound: what the tensors of a computation of it hold
     (x², ‖x‖², ‖x‖² + 1 and the rest of sin(cos(‖x‖² + 1)))."""
-    names: dict[str, Any] = {name: getattr(xp, name) for name in FUNCTIONS if name != "sum"}
-    names["sum"] = _sum(xp)
-    names.update(values)
+    names = _names(xp, values)
     return [eval(part, {"__builtins__": {}}, names) for part in _parts(text, tuple(sorted(values)))]
 
 
@@ -72,6 +67,14 @@ def _parts(text: str, variables: tuple[str, ...]) -> tuple[Any, ...]:
                  for node in ast.walk(ast.parse(text, mode="eval").body)
                  if isinstance(node, (ast.BinOp, ast.UnaryOp, ast.Call, ast.Name))
                  and not (isinstance(node, ast.Name) and node.id in FUNCTIONS))
+
+
+def _names(xp: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """What an expression's names stand for: the functions of module xp, and `values`."""
+    names: dict[str, Any] = {name: getattr(xp, name) for name in FUNCTIONS if name != "sum"}
+    names["sum"] = _sum(xp)
+    names.update(values)
+    return names
 
 
 def _sum(xp: Any) -> Callable[[Any], Any]:

@@ -292,8 +292,8 @@ def _recorded(raw: Any) -> TracedCall | None:
                       cut=any(isinstance(run, dict) and run.get("cut") is True for run in recorded["runs"]),
                       more_runs=recorded.get("more_runs") is True, passes=_int(recorded.get("passes"), 0) or len(runs),
                       tangents=_tangents(recorded), duals=_tangents(recorded, "duals"),
-                      leaves=tuple(_leaves(run) for run in recorded["runs"]),
-                      roots=tuple(_leaves(run, "roots") for run in recorded["runs"]),
+                      leaves=tuple(_held(run, "leaves") for run in recorded["runs"]),
+                      roots=tuple(_held(run, "roots") for run in recorded["runs"]),
                       sized=tuple(run.get("sized") is True for run in recorded["runs"]),
                       swapped=recorded.get("swapped") is True)
 
@@ -372,8 +372,8 @@ def _traced_call(raw: Any) -> TracedCall:
                       cut=any(isinstance(run, dict) and run.get("cut") is True for run in runs),
                       more_runs=raw.get("more_runs") is True, about=_line(raw.get("about", ""), 240),
                       passes=_int(raw.get("passes"), 0) or len(parsed), tangents=_tangents(raw),
-                      duals=_tangents(raw, "duals"), leaves=tuple(_leaves(run) for run in runs),
-                      roots=tuple(_leaves(run, "roots") for run in runs),
+                      duals=_tangents(raw, "duals"), leaves=tuple(_held(run, "leaves") for run in runs),
+                      roots=tuple(_held(run, "roots") for run in runs),
                       sized=tuple(run.get("sized") is True for run in runs),
                       swapped=raw.get("swapped") is True,
                       pair=tuple((_number(one.get("value")), one.get("tracked") is True, one.get("is_x") is True)
@@ -387,13 +387,13 @@ def _traced_run(raw: Any) -> tuple[TracedStep, ...]:
     return tuple(_traced_step(step, len(steps)) for step in steps)
 
 
-def _leaves(raw: dict[str, Any], key: str = "leaves") -> tuple[float | None, ...]:
-    """What a pass's leaves (or its roots) held at the sample element (trace._Pass._leaf: at most
+def _held(raw: dict[str, Any], key: str) -> tuple[float | None, ...]:
+    """What a pass's leaves or its roots (`key`) held at the sample element (trace._Pass: at most
     MAX_EDGES and one unread); none sent (a pass hooked before they were read) is none known."""
-    leaves = raw.get(key, [])
-    if not isinstance(leaves, list) or len(leaves) > MAX_TRACED_LEAVES:
+    held = raw.get(key, [])
+    if not isinstance(held, list) or len(held) > MAX_TRACED_LEAVES:
         raise ProtocolError(f"a traced pass's {key} that are not a short list")
-    return tuple(_number(leaf) for leaf in leaves)
+    return tuple(_number(value) for value in held)
 
 
 def _traced_step(raw: Any, count: int) -> TracedStep:

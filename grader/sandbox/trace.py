@@ -198,9 +198,9 @@ class _Pass:
         self.run = run
         self.torch = recorder.torch
         # A root is a tensor or a GradientEdge (a node and an output number).
-        self.tensors = tensors
+        self.tensors = tuple(tensors) if isinstance(tensors, (tuple, list)) else (tensors,)
         self.roots = [t.grad_fn if isinstance(t, self.torch.Tensor) else getattr(t, "node", None)
-                      for t in (tensors if isinstance(tensors, (tuple, list)) else (tensors,))]
+                      for t in self.tensors]
         edge = self.torch.autograd.graph.get_gradient_edge
         # The canary's output nodes: the step each stands for (its input's node, and the input). The
         # derivative it applied is read from the gradient its ops pass on to that node, never from
@@ -220,8 +220,7 @@ class _Pass:
         # What the pass differentiates holds (a chain's u = (x + h)² pass from a leaf h = 0 holds x²: rt178)
         # (a GradientEdge root names a node, no numbers: read as none, as rt180's scratch pass from one was kept)
         self.run["roots"] = [self.recorder.holds(t) if isinstance(t, self.torch.Tensor) else "nan"
-                             for t in (self.tensors if isinstance(self.tensors, (tuple, list)) else (self.tensors,))
-                             ][:MAX_EDGES]
+                             for t in self.tensors[:MAX_EDGES]]
         self._walk()
         for i, node in enumerate(self.order[:MAX_NODES]):
             self.handles.append(node.register_prehook(self._before(i, node)))
