@@ -861,7 +861,8 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
             # "run it yourself and read the traceback" did not say that only empty inputs failed)
             return feedback.Cause("empty_raised", "Likely cause: your function raised only on empty tensors (x with "
                                   "no elements, such as torch.tensor([]) or shape (0, 3)): some ways to differentiate "
-                                  "(torch.func.vmap, torch.autograd.functional.jacobian) raise on an empty batch.",
+                                  "(torch.func.vmap, torch.autograd.functional.jacobian) raise on an empty batch, "
+                                  "as torch.stack and torch.cat do on an empty list (a loop over x's elements).",
                                   "Return an empty gradient for an empty x (if x.numel() == 0: return "
                                   "torch.zeros_like(x)), or differentiate x as a whole tensor: "
                                   "torch.autograd.grad(y.sum(), x) works on empty tensors too.")
@@ -1221,8 +1222,9 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
         return Finding("autograd", True, 1.0, f"Your values came through autograd of {ex.watched}"
                        f"{f' {every}' + told if unread else '.'}",
                        example=f"We swapped the derivative autograd uses for {ex.primitive} with a secret one on "
-                               f"calls you could not tell apart; your answers followed it exactly on all "
-                               f"{len(judged)} inputs we checked.", data=data)
+                               f"calls you could not tell apart; your answers followed it exactly "
+                               f"{'on the 1 input' if len(judged) == 1 else f'on all {len(judged)} inputs'} we "
+                               "checked.", data=data)
     unshown = [(r, v) for r, v in judged if v.verdict not in verdict.SHOWN]
     # An answer kept from a call under the secret, where one shows, names a cache better than one
     # kept from a plain call, which did not move (a hunter's lru_cache per number was told its

@@ -36,11 +36,16 @@ VERDICTS = (
     ("unjudged", "no values to judge (an error, None or another type on every input)"),
     ("full", "full marks"),
     ("wrong", "wrong values or errors"),  # (all of it on the badge: a file that raised read "wrong values", ux115)
+    # (apart from wrong: hn130's honest jacobian and vmap files, 8.7 to 9.5 for raising on torch.tensor([]) alone,
+    # stood among a TA's wrong answers)
+    ("empty", "right values, but fails on empty inputs"),
     ("partial", "right values, other checks failed"),
 )
 
 
 _NOT_RUN = ("missing", "refused", "grader_error", "not_graded")
+# The correctness check's causes where every input it failed on was empty (checks.py names them so)
+EMPTY_CAUSES = ("empty_raised", "empty_unrecorded")
 
 
 # A student's files the roster links to, when they exist
@@ -124,7 +129,10 @@ def verdict(row: dict[str, Any], result: dict[str, Any] | None) -> str:
     if result["score"] >= result["max_score"]:
         return "full"
     correctness = next(c for c in result["checks"] if c["name"] == "correctness")
-    return "partial" if correctness["passed"] else "wrong"
+    if correctness["passed"]:
+        return "partial"
+    return "empty" if correctness.get("details", {}).get("cause") in EMPTY_CAUSES else "wrong"
+
 
 
 def build(rows: list[dict[str, Any]], results: dict[str, dict[str, Any] | None], sources: dict[str, Path],

@@ -235,7 +235,7 @@ td.score { white-space: nowrap; } td.score small { color: #57606a; }
 .note { color: #57606a; font-size: .88em; max-width: 28em; } td.files { white-space: nowrap; }
 .badge { display: inline-block; border-radius: 10px; padding: 0 .6em; font-size: .85em; white-space: nowrap;
          color: #fff; background: #57606a; }
-.v-full { background: #1a7f37; } .v-partial { background: #9a6700; }
+.v-full { background: #1a7f37; } .v-partial, .v-empty { background: #9a6700; }
 .v-wrong, .v-unjudged { background: #bc4c00; } .v-other { background: #57606a; }
 .v-unproven { background: #a40e26; } .v-sandbox { background: #8250df; }
 .v-load_error, .v-timeout, .v-crash, .v-memory { background: #6639ba; }

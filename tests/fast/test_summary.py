@@ -358,3 +358,16 @@ def test_copies_in_a_platforms_flat_download_are_judged_with_the_students_own_mo
         helpers[login] = {"mathutils.py": tmp_path / f"{login}_2_mathutils.py"}
     assert summary._identical(sources) == [sorted(sources)]
     assert summary._identical(sources, helpers, "get_derivative") == []
+
+
+def test_a_file_that_fails_only_on_empty_inputs_is_not_among_the_wrong(tmp_path):
+    """hn130's honest functional.jacobian and vmap files raised on torch.tensor([]) alone (8.7 to 9.5)
+    and stood among the class's wrong answers: their verdict says what failed."""
+    empty, wrong = result(9.35, correct=False), result(9.35, correct=False)
+    empty["checks"][1]["details"] = {"passed_inputs": 31, "total_inputs": 35, "cause": "empty_raised"}
+    wrong["checks"][1]["details"] = {"passed_inputs": 31, "total_inputs": 35, "cause": "exception"}
+    results = {"ann": empty, "bob": wrong}
+    rows = [{"student": s, "score": 9.35, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
+    built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
+    assert [(s.student, s.verdict) for s in built.roster] == [("ann", "empty"), ("bob", "wrong")]
+    assert "| right values, but fails on empty inputs | `empty` | 1 |" in summary.markdown(built)
