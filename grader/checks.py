@@ -835,7 +835,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "make_fx), or a tensor made ahead of the calls.",
                               "Compute everything from x itself on each call; compile with dynamic shapes "
                               "(torch.compile(..., dynamic=True)) or not at all.")
-    own = _own_shape(bad)
+    own = _own_shape(bad) or _jacobian_shape(bad, ex)
     if own is not None:
         return own
     # (every failing input so, not the example alone: a red team's cos(x) with a 0.01 slip, None on
@@ -1098,6 +1098,33 @@ def _own_shape(bad: list[CaseResult]) -> feedback.Cause | None:
                           "requires_grad_(True), then the function of that x.")
 
 
+def _jacobian_shape(cases: list[CaseResult], ex: Exercise) -> feedback.Cause | None:
+    """Every wrongly shaped answer has x's shape and more dimensions besides: a Jacobian (x.shape +
+    x.shape, from jacrev or autograd.functional.jacobian), or one summed over some of them. Right by
+    chance on a 1-d x (hn130's jacrev(sin)(x).sum(0)), which the words it got ("reshaped, summed, or
+    built anew") did not explain."""
+    moved = [(tuple(r.plain.shape or ()), r.case.shape) for r in cases
+             if r.plain.kind == "tensor" and tuple(r.plain.shape or ()) != r.case.shape]
+    if not ex.elementwise or not moved or not all(_of_a_jacobian(got, x) for got, x in moved):
+        return None
+    return feedback.Cause("jacobian", "Likely cause: your function returned a Jacobian (shape x.shape + x.shape, "
+                          "what jacrev and torch.autograd.functional.jacobian give), or one summed over some of "
+                          "its dimensions: right by chance for a 1-d x only.",
+                          f"{ex.value} acts on each element alone, so its Jacobian is diagonal and the "
+                          "derivative is that diagonal: differentiate the sum instead, "
+                          "torch.autograd.grad(y.sum(), x), or use torch.func.vmap(torch.func.grad(f)) "
+                          "on x.flatten() and reshape to x.shape.")
+
+
+def _of_a_jacobian(got: tuple[int, ...], x: tuple[int, ...]) -> bool:
+    """Whether `got` is x.shape + x.shape with some of the dimensions of one of its halves summed away."""
+    def within(rest: tuple[int, ...]) -> bool:  # rest is x with some dimensions left out
+        left = iter(x)
+        return all(any(n == m for m in left) for n in rest)
+    n = len(x)
+    return n > 0 and len(got) > n and ((got[:n] == x and within(got[n:])) or (got[-n:] == x and within(got[:-n])))
+
+
 def _right_up_to_one_dimension(cases: Sequence[CaseResult], bad: list[CaseResult], ex: Exercise) -> bool:
     """Whether every failing input has two dimensions or more, and every input of 0 or 1 with more
     than one element among them passed (and one at least with values of its own came back)."""
@@ -1353,7 +1380,7 @@ def _contract_cause(r: CaseResult, ex: Exercise, obs: Observations) -> feedback.
         assert found is not None  # _cause always explains a non-tensor result
         return found
     if got.shape != r.case.shape:
-        return _own_shape(list(obs.cases)) or feedback.Cause(
+        return _own_shape(list(obs.cases)) or _jacobian_shape(list(obs.cases), ex) or feedback.Cause(
             "shape", "Likely cause: the result was reshaped, summed, or built anew.",
             "Return the gradient with x's shape: x.grad has it already.")
     if got.device != r.case.device:

@@ -2319,3 +2319,25 @@ def test_a_name_a_newer_library_removed_is_not_told_as_a_tensor_typo(sin):
     assert "the grader's IPython.display has no set_matplotlib_formats" in gone.text and "x.grad" not in gone.advice
     typo = feedback.explain_error(ErrorInfo("AttributeError", "module 'torch' has no attribute 'sine'"), sin)
     assert "does not exist" in typo.text
+
+
+def test_a_jacobian_summed_over_one_axis_is_named_a_jacobian(sin):
+    """hn130's jacrev(sin)(x).sum(0): right for a 1-d x, of shape x.shape[1:] + x.shape otherwise,
+    and told its result was "reshaped, summed, or built anew" with no word of the diagonal."""
+    def observed(answer) -> Observations:
+        cases = [GridCase(round_to(v, "float32"), "float32", "cpu", "plain", "explicit")
+                 for v in (VALUES, VALUES.reshape(13, 1), VALUES[:12].reshape(2, 3, 2))]
+        results = tuple(CaseResult(case=c, calls=(_tensor(answer(c.values)),) * 3, secret=(False, False, True),
+                                   input_changed=False, requires_grad_changed=False, grad_left=False,
+                                   primitive_calls=3) for c in cases)
+        return Observations(load=LoadResult(True), cases=results, planned=tuple(cases), secret=SECRET)
+
+    def summed_jacobian(x):
+        return (np.eye(x.size) * np.cos(x).reshape(-1)).reshape(x.shape + x.shape).sum(0)
+
+    jacobian = observed(summed_jacobian)
+    for check in (checks.check_correctness, checks.check_contract):
+        finding = check(jacobian, sin)
+        assert finding.data["cause"] == "jacobian" and "diagonal" in finding.advice, finding
+    flat = observed(lambda x: np.cos(x)[..., None])  # x.shape + (1,): no Jacobian's shape
+    assert checks.check_contract(flat, sin).data["cause"] == "shape"
