@@ -9,7 +9,8 @@ derivative, computed here in float64), an input is:
              credit-earning verdict for a right answer;
   follows    a wrong answer that moved exactly as autograd's would (scaled: S·R == P·R*, as 2·sin or
              y.backward(x) give; or shifted by a term the secret leaves alone: S − P == R* − R, as a
-             dropped + 1/x gives): autograd was used, of the wrong function;
+             dropped + 1/x gives; or, where the plain answer is wrong, by a constant multiple of that:
+             S − P == k·(R* − R), as log10 for log gives): autograd was used, of the wrong function;
   bypassed   the answer did not move when autograd's derivative did: computed some other way;
   raised     it raised only under the secret (a self-check of autograd against a formula, or a
              submission telling calls apart);
@@ -279,7 +280,8 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
                 off = np.minimum(off, 0.0)
     if at.plain_right and bool(np.all(off <= 0)) and not half:
         return replace(at, verdict=PROVEN)
-    kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], slack, factor[tells])
+    kind = _wrong_kind(plain[tells], hidden[tells], truth[tells], moved[tells], slack, factor[tells],
+                       at.plain_right)
     if half and kind != BYPASSED:  # (unmoved is a bypass in any precision: the move is 0.15)
         return replace(at, verdict=ROUNDED, precision=half)
     if kind != FOLLOWS and r.unfollowed_calls:
@@ -400,9 +402,10 @@ def _half_precise(plain: np.ndarray, hidden: np.ndarray, truth: np.ndarray, star
 
 
 def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol: Tolerance,
-                factor: np.ndarray) -> str:
+                factor: np.ndarray, plain_right: bool = False) -> str:
     """Name an answer that is not proven, from the elements the secret changes (`tol`: the secret's;
-    `factor`: the chain rule's factor there, Exercise.sensitivity)."""
+    `factor`: the chain rule's factor there, Exercise.sensitivity; `plain_right`: the plain answer is
+    the reference)."""
     atol, rtol = tol.atol, tol.rtol
     unchanged = np.abs(s - p) <= atol + rtol * np.abs(p)
     if np.all(unchanged):
@@ -420,6 +423,12 @@ def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol:
     # moving alone proves nothing (autograd of another function, such as the sum dropped from
     # ‖x‖², is then unproven too, and correctness says what is wrong).
     if np.all(shifted):
+        return FOLLOWS
+    if not plain_right and _moved_by_a_multiple(s - p, m - t, tol):
+        # A wrong answer whose move is autograd's times one number: the primitive's factor in the chain
+        # rule off by a constant (log10(x²) or log|x| for log(x²): hn130's honest slips were "not shown",
+        # 1/10, beside 3.9 for sin(x)², which scaling explains). Only where the plain answer is wrong:
+        # a right one whose move is a share of autograd's is a mixture (0.1·cos + 0.9·autograd).
         return FOLLOWS
     if not np.all(scaled):
         return PARTLY
@@ -442,6 +451,18 @@ def _wrong_kind(p: np.ndarray, s: np.ndarray, t: np.ndarray, m: np.ndarray, tol:
     if not telling.any():
         return NO_DATA
     return FOLLOWS if 2 * int(needed.sum()) > int(telling.sum()) else ZERO
+
+
+def _moved_by_a_multiple(moved: np.ndarray, autograds: np.ndarray, tol: Tolerance) -> bool:
+    """Whether `moved` is k times `autograds` throughout, for one k with MULTIPLE <= |k| <= 1 / MULTIPLE
+    (least squares, then every element within `tol`): a move that small still needs R*'s numbers
+    wherever autograd's own tells (k·MIN_MOVE is well above any tolerance the secret's are judged to)."""
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        k = float(np.sum(moved * autograds) / np.sum(autograds * autograds))
+        return MULTIPLE <= abs(k) <= 1 / MULTIPLE and bool(np.all(_related(moved, k * autograds, tol)))
+
+
+MULTIPLE = 0.1
 
 
 def _related(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> np.ndarray:

@@ -2341,3 +2341,23 @@ def test_a_jacobian_summed_over_one_axis_is_named_a_jacobian(sin):
         assert finding.data["cause"] == "jacobian" and "diagonal" in finding.advice, finding
     flat = observed(lambda x: np.cos(x)[..., None])  # x.shape + (1,): no Jacobian's shape
     assert checks.check_contract(flat, sin).data["cause"] == "shape"
+
+
+def test_a_wrong_answer_moved_by_a_constant_multiple_of_autograds_move_follows():
+    """hn130's log10(x²)·sin(x) and log|x|·sin(x) for log(x²)·sin(x): autograd of sin at x, its move a
+    constant times the reference's (1/ln 10, 1/2), "not shown" and 1/10 beside 3.9 for sin(x)² on sin.
+    A right plain answer whose move is a share of autograd's is a mixture still, and so is a move by
+    a multiple too small to need R*'s numbers."""
+    x = np.array([0.4, 1.3, -2.2, 2.9, -0.7])
+    t = 2 * np.sin(x) / x + np.log(x * x) * np.cos(x) - 1 / x ** 2
+    move = np.array([0.31, 0.22, 0.27, 0.36, 0.25])  # the secret's move of sin's derivative at x
+    m = t + np.log(x * x) * move
+    tol, ones = Tolerance(2e-4, 2e-4), np.ones(x.size)
+    for constant in (1 / np.log(10), 0.5):
+        p = 2 * constant * np.sin(x) / x + constant * np.log(x * x) * np.cos(x) - 1 / x ** 2
+        assert verdict._wrong_kind(p, p + constant * (m - t), t, m, tol, ones) == verdict.FOLLOWS
+    mixture = 0.1 * t + 0.9 * m  # 0.1·cos + 0.9·autograd: the plain answer right
+    assert verdict._wrong_kind(t, mixture, t, m, tol, ones, plain_right=True) == verdict.PARTLY
+    wrong = t + 0.5
+    assert verdict._wrong_kind(wrong, wrong + 0.01 * (m - t), t, m, tol, ones) == verdict.PARTLY
+    assert verdict._wrong_kind(wrong, wrong + 0.3, t, m, tol, ones) == verdict.PARTLY  # (a shift of its own)
