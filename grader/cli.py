@@ -546,11 +546,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)
         print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 80) for s in again])}")
     _what_needs_you(ex, jobs, tally, needs)
-    if tally.grader_errors:
-        # The grader's own failures are no student's score: a run that gave some is not done.
-        print(f"grader: the grader itself failed on {tally.grader_errors} student(s) (status grader_error in "
-              f"{gradebook.name}); see their result.json where there is one (none where the worker grading them "
-              "died twice), then run the same command again: it grades only them", file=sys.stderr)
+    if tally.grader_errors:  # (said among what needs the TA: _write_class)
         return EXIT_GRADER
     return EXIT_OK
 
@@ -654,7 +650,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
     student's result at a time: the gradebook is written as it comes and the summary keeps a roster
     line each, so the class is never held whole. Also what needs the TA (_needs_you), as the summary
     says it, for stderr."""
-    from grader import batch
+    from grader import batch, safe_text
     from grader.report import summary
 
     ordered = sorted(jobs, key=lambda j: j.student)
@@ -688,6 +684,14 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
     gradebook = batch.write_gradebook(rows(), args.out / "gradebook.csv")
     sources = {j.student: j.path for j in jobs if j.path is not None}
     needs = _needs_you(args, jobs)
+    failed = [student.student for student in tally.roster if student.status == "grader_error"]
+    if failed:
+        # The grader's own failures are no student's score: a run that gave some is not done. (ux128: said on
+        # stderr alone, and the summary's "Needs you" read the next day left them out.)
+        needs.append(f"the grader itself failed on {len(failed)} student(s), no score yet and not their fault "
+                     f"(status grader_error in gradebook.csv): {_some([safe_text.line(s, 80) for s in failed])}; "
+                     "see their result.json where there is one (none where the worker grading them died twice), "
+                     "then run the same command again: it grades only them")
     helpers = {j.student: dict(j.companions) for j in jobs if j.own_folder or j.companions}
     md, page = summary.write(replace(tally.summary(sources, helpers, ex.function), needs=needs,
                                      only=pending_note == ONLY_NOTE), args.out)

@@ -315,6 +315,9 @@ def test_a_child_that_cannot_be_set_up_is_the_graders_failure_not_the_students(t
     assert data["status"] == "grader_error", data["status"]
     assert "could not be set up" in data["grader_error"] and "setrlimit" in data["grader_error"]
     assert all(check["message"].startswith("Not graded: the grader itself failed") for check in data["checks"])
+    if command == "batch":  # (ux128: said on stderr alone, and the summary's "Needs you" left the student out)
+        needs = (out / "summary.md").read_text().split("## Needs you", 1)[-1]
+        assert "the grader itself failed on 1 student(s)" in needs and "honest_backward" in needs, needs
 
 
 BLINDS_THE_WATCH = """
