@@ -348,16 +348,26 @@ def _one(student: str, claims: list[tuple[str, Job]], function: str = "", exerci
             return replace(next(c[1] for c in claims if c[1].path == chosen[0]), companions=own)
         if defining:
             many = "both" if len(chosen) == 2 else f"{len(chosen)} of the"
-            return _unchosen(claims, f"{many} files define {function}(x): {', '.join(p.name for p in chosen)}; "
+            return _unchosen(claims, f"{many} files define {function}(x): {_listed(p.name for p in chosen)}; "
                              "keep one")
     if any(c[1].path is not None and is_source(c[1].path) for c in claims):
         claims = [c for c in claims if c[1].path is None or is_source(c[1].path)]
     if any(c[1].path is not None and c[1].path.suffix.lower() == ".py" for c in claims):
         claims = [c for c in claims if c[1].path is None or c[1].path.suffix.lower() != ".ipynb"]
     if len(claims) > 1:
-        return _unchosen(claims, f"{len(claims)} submissions for one student: {', '.join(n for n, _ in claims)}; "
+        return _unchosen(claims, f"{len(claims)} submissions for one student: {_listed(n for n, _ in claims)}; "
                          "keep one")
     return claims[0][1]
+
+
+def _listed(names: Iterable[str]) -> str:
+    """File names for a note, joined; two that print alike (josé.py written with é, and with e and a
+    combining accent: ux128's note read "josé.py, josé.py; keep one") with their letters past ASCII
+    written as code points, so that the TA can tell which is which."""
+    names = list(names)
+    alike = Counter(unicodedata.normalize("NFC", n).casefold() for n in names)
+    return ", ".join(n.encode("ascii", "backslashreplace").decode() if alike[unicodedata.normalize("NFC", n).casefold()]
+                     > 1 else n for n in names)
 
 
 def _unchosen(claims: list[tuple[str, Job]], problem: str) -> Job:
@@ -384,7 +394,7 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
         if len(graded) == 1:
             return Job(folder.name, graded[0].path, own_folder=True)
         if graded:  # (rt135's nina/ with solution.py.txt and backup.txt was told it held no .py file)
-            names = ", ".join(job.path.name for job in graded if job.path is not None)
+            names = _listed(job.path.name for job in graded if job.path is not None)
             return Job(folder.name, None, f"{len(graded)} files define {function}(x): {names}; keep one")
         if named:
             return Job(folder.name, None, named[0].problem, stand_in=True)
@@ -403,7 +413,7 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
     if len(regular) == 1:
         return Job(folder.name, regular[0], own_folder=True)
     if regular:  # the words say which of them define it: "keep the one that defines it" fits neither 0 nor 2
-        names = ", ".join(p.name for p in regular)
+        names = _listed(p.name for p in regular)
         kind = ".py files" if all(p.suffix.lower() == ".py" for p in regular) else "files"
         if not function:
             return Job(folder.name, None, f"{len(regular)} {kind}: {names}; keep one")

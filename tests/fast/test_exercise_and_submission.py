@@ -1075,3 +1075,18 @@ def test_a_source_that_hands_work_to_torchscript_or_torch_compile_is_told_apart(
         assert compiles(source.encode()), source
     for source in ("import torch\ny = torch.sin(x)\n", "import re\nre.compile('a')\n", "def f(:\n"):
         assert not compiles(source.encode()), source
+
+
+def test_two_file_names_that_print_alike_are_told_apart_in_the_note(tmp_path):
+    """ux128: josé.py written with é and with e and a combining accent are one student's two files,
+    whose note read "josé.py, josé.py; keep one"."""
+    from grader import batch
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    composed, decomposed = "jos\u00e9.py", "jose\u0301.py"
+    (folder / composed).write_text("def get_derivative(x):\n    return x\n")
+    (folder / decomposed).write_text("def get_derivative(x):\n    return -x\n")
+    (job,) = batch.discover(folder, function="get_derivative")
+    assert job.path is None and "jos\\xe9.py" in job.problem and "jose\\u0301.py" in job.problem, job.problem
+    assert job.problem.endswith("; keep one")
