@@ -227,7 +227,11 @@ def pick(folder: Path, function: str, exercise: str = "") -> tuple[Path | None, 
         named = [p for p in others[:50] if defines(p, function, compiles=True, budget=budget)]
         if len(named) == 1:
             return named[0], ""
-        return None, f"No .py (or .ipynb) file was submitted. Upload the file that defines {function}(x)."
+        # (ux128: a PDF or a zip uploaded alone was told nothing of what it had sent)
+        sent = ", ".join(str(p.relative_to(folder)) for p in others[:5]) + (", …" if len(others) > 5 else "")
+        archive = any(p.suffix.lower() in (".zip", ".tar", ".gz", ".tgz", ".7z", ".rar") for p in others)
+        return None, (f"No .py (or .ipynb) file was submitted{f' (you sent {sent})' if sent else ''}. Upload the "
+                      f"file that defines {function}(x){' itself, not in an archive' if archive else ''}.")
     names = ", ".join(str(p.relative_to(folder)) for p in files[:10])
     return None, (f"{len(files)} files were submitted ({names}) and {len(candidates) if defining else 0} of them "
                   f"define {function}(x): submit exactly one file that defines it.")

@@ -1090,3 +1090,13 @@ def test_two_file_names_that_print_alike_are_told_apart_in_the_note(tmp_path):
     (job,) = batch.discover(folder, function="get_derivative")
     assert job.path is None and "jos\\xe9.py" in job.problem and "jose\\u0301.py" in job.problem, job.problem
     assert job.problem.endswith("; keep one")
+
+
+def test_gradescope_names_what_was_sent_where_no_python_was(tmp_path):
+    """ux128: a PDF and a zip uploaded alone were told only that no .py was submitted."""
+    from grader import gradescope
+
+    (tmp_path / "hw2.pdf").write_bytes(b"%PDF-1.4\n")
+    (tmp_path / "code.zip").write_bytes(b"PK\x05\x06" + bytes(18))
+    path, problem = gradescope.pick(tmp_path, "get_derivative")
+    assert path is None and "(you sent code.zip, hw2.pdf)" in problem and "not in an archive" in problem, problem

@@ -213,7 +213,7 @@ def test_a_module_of_the_students_own_submitted_beside_the_file_is_graded_with_i
 
 def test_no_file_to_grade_is_a_clear_zero(bundle, tmp_path):
     results = autograde(bundle, tmp_path, {"README.txt": "I forgot the file"})
-    assert results["score"] == 0 and "No .py (or .ipynb) file was submitted" in results["output"]
+    assert results["score"] == 0 and "No .py (or .ipynb) file was submitted (you sent README.txt)" in results["output"]
 
 
 def test_a_grader_failure_is_reported_as_the_autograders_not_the_students(bundle, tmp_path):
