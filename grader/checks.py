@@ -1383,6 +1383,13 @@ def _contract_cause(r: CaseResult, ex: Exercise, obs: Observations) -> feedback.
         return _own_shape(list(obs.cases)) or _jacobian_shape(list(obs.cases), ex) or feedback.Cause(
             "shape", "Likely cause: the result was reshaped, summed, or built anew.",
             "Return the gradient with x's shape: x.grad has it already.")
+    if r.input_retyped:  # (hn132: "return the gradient in x's dtype" to a file that did, after changing x's)
+        return feedback.Cause("retyped", f"Likely cause: your function changed the caller's x itself to {got.dtype} "
+                              "or another device (x.data = x.data.double(), say), then returned the gradient "
+                              "like the x it had made.",
+                              "Leave the caller's x as it is: compute in float64 on a copy, "
+                              "x64 = x.detach().double().requires_grad_(True), and return the gradient "
+                              ".to(x.dtype) of the x you were given.")
     if got.device != r.case.device:
         return feedback.Cause("device", f"Likely cause: a tensor was created on {got.device}.",
                               "Create helper tensors on x.device, or better, only use x.grad.")
@@ -1408,7 +1415,9 @@ def check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
     if not bad:
         return Finding("input_untouched", True, 1.0, "It leaves the caller's tensor as it was.")
     r = min(bad, key=lambda r: r.case.size_key())
-    what = ("changed the values of x in place" if r.input_changed else
+    what = ("changed the caller's x to another dtype or device (x.data = ... replaces what the caller's tensor "
+            "holds)" if r.input_retyped else
+            "changed the values of x in place" if r.input_changed else
             # (an input that already required grad had it turned off: a hunter's x.requires_grad_(False)
             # was told it had turned it on)
             f"turned {'off' if r.case.layout in TRACKED_LAYOUTS else 'on'} requires_grad of the caller's tensor x"

@@ -93,6 +93,7 @@ class CaseResult:
     # Per call, its backward passes (read at the input's first element), where the exercise's chain goes
     # beyond its primitive and every planned call is recorded (Exercise.chain); () where none were.
     recorded: tuple[TracedCall | None, ...] = field(default=(), compare=False)
+    input_retyped: bool = False  # the caller's x has another dtype or device after the calls (input_changed too)
 
     @property
     def first(self) -> Returned:

@@ -395,8 +395,13 @@ class Runner:
         x = make()
         original, requires_grad = x.detach().clone(), x.requires_grad
         calls = [self.call(x, arrays, planned=True), self.call(x, arrays, planned=True)]
+        now = x.detach()
+        # (its dtype or device too: hn132's `x.data = x.data.double()` left the caller's float32 x float64,
+        # which torch.equal does not see, and was told it left the caller's tensor as it was)
+        retyped = bool(now.dtype != original.dtype or now.device != original.device)
         changed = {
-            "input_changed": not _same(self.torch, x.detach(), original),
+            "input_changed": retyped or not _same(self.torch, now, original),
+            "input_retyped": retyped,
             "requires_grad_changed": x.requires_grad != requires_grad,
             "grad_left": bool(x.is_leaf and x.grad is not None),
         }

@@ -2361,3 +2361,17 @@ def test_a_wrong_answer_moved_by_a_constant_multiple_of_autograds_move_follows()
     wrong = t + 0.5
     assert verdict._wrong_kind(wrong, wrong + 0.01 * (m - t), t, m, tol, ones) == verdict.PARTLY
     assert verdict._wrong_kind(wrong, wrong + 0.3, t, m, tol, ones) == verdict.PARTLY  # (a shift of its own)
+
+
+def test_an_answer_in_the_dtype_the_function_gave_the_callers_x_is_told_so(sin):
+    """hn132: `x.data = x.data.double()`, then the gradient returned `.to(x.dtype)`, was told to return
+    the gradient in x's dtype, which it did: the x it had changed."""
+    case = GridCase(round_to(VALUES, "float32"), "float32", "cpu", "plain", "explicit")
+    answer = _tensor(np.cos(case.values), "float64")
+    result = CaseResult(case=case, calls=(answer,) * 3, secret=(False, False, True), input_changed=True,
+                        requires_grad_changed=False, grad_left=False, primitive_calls=3, input_retyped=True)
+    obs = Observations(load=LoadResult(True), cases=(result,), planned=(case,), secret=SECRET)
+    contract = checks.check_contract(obs, sin)
+    assert contract.data["cause"] == "retyped" and "changed the caller's x itself" in contract.cause, contract
+    untouched = checks.check_input_untouched(obs, sin)
+    assert not untouched.passed and "to another dtype or device" in untouched.example, untouched

@@ -140,7 +140,8 @@ def test_reference_solution_scores_full_marks(sin):
 
 
 @pytest.mark.parametrize(("name", "words"), [("leaves_a_gradient_on_x", "left a gradient in the caller's x.grad"),
-                                             ("changes_the_callers_x", "changed the values of x in place")])
+                                             ("changes_the_callers_x", "changed the values of x in place"),
+                                             ("retypes_the_callers_x", "changed the caller's x to another dtype")])
 def test_a_right_answer_that_changes_the_callers_tensor_loses_input_untouched(name, words, sin):
     """rv01: no sample nor fixture changed the caller's x in place or left its x.grad set, and either
     condition could be dropped from input_untouched with every test passing."""
