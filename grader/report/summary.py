@@ -258,7 +258,10 @@ def _slip(result: dict[str, Any]) -> bool:
         return bool(share < (0.5 if accumulates else 0.25))
     if details.get("unproven_right"):  # (a result.json from before the share was counted)
         return False  # (right values without autograd somewhere: a formula's, whatever the smallest failure was)
-    return bool((correctness.get("details") or {}).get("slip"))
+    # (zeros wherever it failed: a gradient zeroed before it was returned, hn132's `g = t.grad; t.grad.zero_()`,
+    # judged on the one input where the truth is 0 and listed among the suspects)
+    return bool((correctness.get("details") or {}).get("slip")) or \
+        (correctness.get("details") or {}).get("cause") == "zeros"
 
 
 def _flag(student: str, result: dict[str, Any], elsewhere: bool = False) -> Flag | None:

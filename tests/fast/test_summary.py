@@ -371,3 +371,17 @@ def test_a_file_that_fails_only_on_empty_inputs_is_not_among_the_wrong(tmp_path)
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
     assert [(s.student, s.verdict) for s in built.roster] == [("ann", "empty"), ("bob", "wrong")]
     assert "| right values, but fails on empty inputs | `empty` | 1 |" in summary.markdown(built)
+
+
+def test_a_gradient_zeroed_before_it_was_returned_is_a_slip_not_a_suspect(tmp_path):
+    """hn132's `g = t.grad; t.grad.zero_(); return g`: zeros everywhere, judged on the one input where the
+    truth is 0 too (bypassed there, no share of right answers counted), and listed among the suspects."""
+    zeros = result(1.0, unproven=True, correct=False)
+    zeros["checks"][1]["details"] = {"passed_inputs": 5, "total_inputs": 35, "cause": "zeros"}
+    zeros["checks"][2]["details"] = {"unproven": True, "verdicts": {"bypassed": 1}, "unproven_right_share": None,
+                                     "used_autograd": True}
+    results = {"ann": zeros, "bob": result(1.0, unproven=True)}
+    rows = [{"student": s, "score": 1.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
+    built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
+    assert [f.student for f in built.look] == ["bob"]
+    assert [(s.student, s.verdict) for s in built.roster] == [("ann", "wrong"), ("bob", "unproven")]
