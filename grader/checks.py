@@ -930,6 +930,12 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "their numbers were read.",
                               "Return one tensor of x's shape: torch.stack(grads).reshape(x.shape); or let one "
                               "backward pass give every element's at once: y.sum().backward(), then return x.grad.")
+    if first.kind == "other" and first.type_name in ("Future", "Thread", "AsyncResult", "Task"):
+        # (hn132's executor.submit(...) returned as it was: "return x.grad itself (not .numpy()...)")
+        return feedback.Cause("pending", f"Likely cause: your function returned a {first.type_name}, the handle of "
+                              "work in another thread, not its result.",
+                              "Wait for it and return what it gives: future.result() (a thread's own answer, "
+                              "through a variable it sets, after thread.join()).")
     if first.kind in ("number", "ndarray", "list", "other"):
         return feedback.Cause("type", "Your function must return a torch tensor.",
                               "Return x.grad itself (not .numpy(), .item() or .tolist()).")

@@ -2375,3 +2375,14 @@ def test_an_answer_in_the_dtype_the_function_gave_the_callers_x_is_told_so(sin):
     assert contract.data["cause"] == "retyped" and "changed the caller's x itself" in contract.cause, contract
     untouched = checks.check_input_untouched(obs, sin)
     assert not untouched.passed and "to another dtype or device" in untouched.example, untouched
+
+
+def test_a_future_returned_as_it_is_is_told_to_wait_for_it(sin):
+    """hn132's pool.submit(...) returned without .result() was told to return x.grad "not .numpy()"."""
+    case = GridCase(round_to(VALUES, "float32"), "float32", "cpu", "plain", "explicit")
+    future = Returned("other", type_name="Future", text="<Future at 0x7f state=finished returned Tensor>")
+    result = CaseResult(case=case, calls=(future,) * 3, secret=(False, False, True), input_changed=False,
+                        requires_grad_changed=False, grad_left=False, primitive_calls=3)
+    obs = Observations(load=LoadResult(True), cases=(result,), planned=(case,), secret=SECRET)
+    finding = checks.check_correctness(obs, sin)
+    assert finding.data["cause"] == "pending" and "future.result()" in finding.advice, finding
