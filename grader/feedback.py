@@ -114,6 +114,12 @@ def _where(error: ErrorInfo) -> str:
 # ---- likely causes -------------------------------------------------------------------------------
 
 _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
+    # (hn132's jacobian(torch.sin, x).diag(), right for a 1-d x, was told to read the traceback)
+    (r"diag\(\): Supports 1D or 2D tensors", "jacobian_diag",
+     "torch.diag reads a diagonal of a matrix, and the Jacobian of {value} is one only for a 1-d x: for a 0-d x "
+     "it is one number, and for a 2-d x it has four dimensions (x.shape + x.shape).",
+     "Differentiate the sum instead, torch.autograd.grad(y.sum(), x), which gives the Jacobian's diagonal for "
+     "any shape of x, since {value} acts on each element alone."),
     # (ux110: an unconditional .cuda() was told to run the function itself and read the traceback,
     # which on the student's GPU machine shows nothing wrong)
     (r"Torch not compiled with CUDA enabled|No CUDA GPUs are available|Found no NVIDIA driver|"

@@ -2386,3 +2386,10 @@ def test_a_future_returned_as_it_is_is_told_to_wait_for_it(sin):
     obs = Observations(load=LoadResult(True), cases=(result,), planned=(case,), secret=SECRET)
     finding = checks.check_correctness(obs, sin)
     assert finding.data["cause"] == "pending" and "future.result()" in finding.advice, finding
+
+
+def test_the_diagonal_of_a_jacobian_of_other_than_a_1d_x_is_named(sin):
+    """hn132's jacobian(torch.sin, x).diag(), right for a 1-d x, raised on 0-d and 2-d ones and was told
+    to run it and read the traceback."""
+    cause = feedback.explain_error(ErrorInfo("RuntimeError", "diag(): Supports 1D or 2D tensors. Got 0D"), sin)
+    assert cause.key == "jacobian_diag" and "y.sum()" in cause.advice and "torch.sin(x)" in cause.text, cause
