@@ -1357,8 +1357,12 @@ def check_contract(obs: Observations, ex: Exercise) -> Finding:
     good = [r for r in obs.cases if contract_ok(r.plain, r.case)]
     lost, borrowed = _unseeable_credit(good, obs, ex, PLAIN_LAYOUTS + TRACKED_LAYOUTS)
     if len(good) == len(obs.cases):
-        return _lent(Finding("contract", True, 1.0, "It returns a tensor of the input's shape, dtype and device."),
-                     (len(good) - lost) / len(obs.cases), borrowed)
+        # (hn132: autograd.grad(..., create_graph=True) returned as it is, which the book's own
+        # plt.plot(x, get_derivative(x)) refuses: no points lost, but said)
+        tracked = " It still requires grad, though: .detach() it before plotting it or calling .numpy()." \
+            if any(r.plain.requires_grad for r in good if r.case.layout in PLAIN_LAYOUTS) else ""
+        return _lent(Finding("contract", True, 1.0, "It returns a tensor of the input's shape, dtype and device."
+                             + tracked), (len(good) - lost) / len(obs.cases), borrowed)
     bad = [r for r in obs.cases if r.plain.kind != "error" and not contract_ok(r.plain, r.case)]
     summary = f"Does not return a tensor like x on {len(obs.cases) - len(good)} of {len(obs.cases)} inputs.{borrowed}"
     if not bad:

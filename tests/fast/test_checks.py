@@ -2393,3 +2393,19 @@ def test_the_diagonal_of_a_jacobian_of_other_than_a_1d_x_is_named(sin):
     to run it and read the traceback."""
     cause = feedback.explain_error(ErrorInfo("RuntimeError", "diag(): Supports 1D or 2D tensors. Got 0D"), sin)
     assert cause.key == "jacobian_diag" and "y.sum()" in cause.advice and "torch.sin(x)" in cause.text, cause
+
+
+def test_an_answer_that_still_requires_grad_is_told_so_without_losing_points(sin):
+    """hn132: autograd.grad(..., create_graph=True) returned as it is scored 10/10 without a word, and the
+    book's plt.plot(x, get_derivative(x)) refuses it. Said for inputs that did not require grad alone: an
+    answer through torch.func for one that did requires grad rightly."""
+    def observed(layout: str) -> Observations:
+        case = GridCase(round_to(VALUES, "float32"), "float32", "cpu", layout, "explicit")
+        answer = dataclasses.replace(_tensor(np.cos(case.values)), requires_grad=True)
+        result = CaseResult(case=case, calls=(answer,) * 3, secret=(False, False, True), input_changed=False,
+                            requires_grad_changed=False, grad_left=False, primitive_calls=3)
+        return Observations(load=LoadResult(True), cases=(result,), planned=(case,), secret=SECRET)
+
+    plain = checks.check_contract(observed("plain"), sin)
+    assert plain.passed and plain.fraction == 1.0 and ".detach() it before plotting" in plain.summary, plain
+    assert ".detach()" not in checks.check_contract(observed("requires_grad"), sin).summary
