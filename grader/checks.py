@@ -1450,6 +1450,22 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     if not judged:
         return Finding("repeatable", False, 0.0, "Not checked: your function never returned values to compare.")
     bad = [r for r in judged if not repeat_agrees(r, ex)]
+    overwritten = [k for k, r in enumerate(obs.cases) if k and r.earlier_changed]
+    if not bad and overwritten:
+        # (hn132's global leaf, its .grad zeroed and returned without a clone: every answer right when
+        # read, and each changed by the next call, which the book's plot of two answers shows)
+        k = min(overwritten, key=lambda k: obs.cases[k].case.size_key())
+        return Finding("repeatable", False, 0.0,
+                       f"A later call changed an answer it had returned, on {len(overwritten)} of "
+                       f"{len(obs.cases) - 1} inputs.",
+                       example=f"The tensor it returned for {feedback.input_words(obs.cases[k - 1].case)} held other "
+                               f"numbers once it had been called with {feedback.input_words(obs.cases[k].case)}.",
+                       cause="Likely cause: your function returns a tensor it keeps and fills again on the next call "
+                             "(the .grad of a leaf kept between calls, zeroed and filled anew), so every answer a "
+                             "caller holds becomes the last one.",
+                       advice="Return a copy, leaf.grad.clone(), or better make a fresh leaf in each call: "
+                              "x = x.detach().clone().requires_grad_(True).",
+                       data={"cause": "overwritten"})
     if not bad:
         return Finding("repeatable", True, 1.0, "Calling it twice on the same tensor gives the same answer.")
     # The words never depend on the draw (same file, same result): the smallest input, and numbers

@@ -737,11 +737,9 @@ def _exposed_problem(args: argparse.Namespace) -> str:
               "grade": [("the file's folder", args.file.parent if getattr(args, "file", None) else None),
                         ("--out", args.out)]}.get(args.command, [])
     for what, path in places:
-        root = readable_to_children(path) if path is not None else None
-        if root is not None:
-            return (f"{what} {path} lies in {root}, which every student's code may read (Python's and the "
-                    "system's files are there): classmates' files and results would be theirs to read. Keep the "
-                    "class and its results elsewhere (a folder of your own under /home or /srv, say).")
+        why = readable_to_children(path) if path is not None else None
+        if why is not None:
+            return f"{what} {path} {why}"
     return ""
 
 

@@ -94,6 +94,7 @@ class CaseResult:
     # beyond its primitive and every planned call is recorded (Exercise.chain); () where none were.
     recorded: tuple[TracedCall | None, ...] = field(default=(), compare=False)
     input_retyped: bool = False  # the caller's x has another dtype or device after the calls (input_changed too)
+    earlier_changed: bool = False  # the tensor the previous case's last call returned changed during these calls
 
     @property
     def first(self) -> Returned:

@@ -17,8 +17,8 @@ __all__ = ["open_session", "prewarm", "readable_to_children", "share_zygote", "u
 
 
 def readable_to_children(path: Path) -> str | None:
-    """The folder every child may read that holds `path`, or None (confine.readable_to_children: a class or
-    its results there would be every student's to read)."""
+    """Why every child may read what `path` holds, in words that follow its name, or None
+    (confine.readable_to_children: a class or its results there would be every student's to read)."""
     from grader.sandbox import confine  # (its ctypes and seccomp set-up only where asked)
 
     return confine.readable_to_children(path)

@@ -321,6 +321,12 @@ class Runner:
         # autograd's chain there and a formula of their own on every graded call. Recorded alike, no call
         # is the one that counts until the grader, which alone knows, reads them.
         self.record_calls = setup.get("record_calls") is True
+        # The tensor the last planned call returned, beside a copy of its numbers then: a function that
+        # returns a tensor it keeps and overwrites (a global leaf's .grad, not cloned: hn132) gave every
+        # call the right numbers, which the next call changed under the caller (the book's plot of two
+        # answers shows one twice).
+        self.last_answer: tuple[Any, Any] | None = None
+        self.kept_answer: tuple[Any, Any] | None = None  # the last call's, till its case ends
         # The secret stays in the grader: the canary asks it, through `oracle_fd`, inside planned calls.
         self.canary = canary.install(torch, setup["primitive"], setup["derivative"], oracle_fd,
                                      traced=(self.recorder.armed, self.recorder.primitive_outputs))
@@ -406,8 +412,9 @@ class Runner:
             "grad_left": bool(x.is_leaf and x.grad is not None),
         }
         calls += [self.call(make(), arrays, planned=True) for _ in range(int(header["calls"]) - 2)]
-        return {"calls": calls, **changed, "primitive_calls": self.canary.calls(),
-                "unfollowed_calls": self.canary.unfollowed()}, arrays
+        earlier, self.last_answer = self.last_answer, self.kept_answer
+        return {"calls": calls, **changed, "earlier_changed": _changed_since(self.torch, earlier),
+                "primitive_calls": self.canary.calls(), "unfollowed_calls": self.canary.unfollowed()}, arrays
 
     def trace(self, make: Any, index: int) -> dict[str, Any]:
         """The backward passes of two plain calls on one input (the second shows a gradient that
@@ -476,6 +483,7 @@ class Runner:
         """Call the student's function once, in the state the case planned (plain for the plot);
         the canary is plain again before we look at what came back."""
         started = time.perf_counter()
+        self.kept_answer = None
         if planned:
             self.canary.next_call()
         recorded: dict[str, Any] = {}
@@ -497,6 +505,7 @@ class Runner:
             self.canary.rest()
         reply = snapshot(self.torch, out, x.numel(), arrays, x)
         reply["seconds"] = time.perf_counter() - started
+        self.kept_answer = _kept(self.torch, out)
         return {**reply, **recorded}
 
 
@@ -666,6 +675,33 @@ def make_input(torch: Any, values: Any, dtype: str, device: str, layout: str) ->
     if layout == "nonleaf":
         return t.clone().requires_grad_(True) * 1.0
     return t
+
+
+def _kept(torch: Any, out: Any) -> tuple[Any, Any] | None:
+    """A returned plain tensor with numbers, beside a copy of them (None for anything else)."""
+    try:
+        if type(out) is not torch.Tensor or out.layout != torch.strided or out.numel() == 0:
+            return None
+        with torch._C.DisableTorchFunction(), torch.no_grad():
+            return out, out.detach().clone()
+    except Exception:  # noqa: BLE001 - nothing kept: the check of the next case says nothing
+        return None
+
+
+def _changed_since(torch: Any, kept: tuple[Any, Any] | None) -> bool:
+    """Whether an answer returned earlier holds other numbers (or shape, dtype) than it did then."""
+    if kept is None:
+        return False
+    answer, then = kept
+    try:
+        with torch._C.DisableTorchFunction(), torch.no_grad():
+            now = answer.detach()
+            if now.shape != then.shape or now.dtype != then.dtype or now.device != then.device:
+                return True
+            return not bool(torch.equal(now, then) or ((torch.isnan(now) == torch.isnan(then)).all()
+                            and torch.equal(torch.nan_to_num(now), torch.nan_to_num(then))))
+    except Exception:  # noqa: BLE001 - unreadable now: no claim
+        return False
 
 
 def _same(torch: Any, a: Any, b: Any) -> bool:

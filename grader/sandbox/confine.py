@@ -143,6 +143,14 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
         # (libseccomp missing), a red team's child made a root-owned file of the host's set-uid and
         # world-writable, sent a datagram to the host's loopback, and left a process running.
         raise UnconfinableRoot(UNFILTERED_ROOT)
+    dropped = os.geteuid() != 0 and os.geteuid() == child_uid(workdir)  # (a root grader's child, its uid dropped)
+    if dropped and os.getpid() != 1 and "seccomp" not in skip and not any(layer.startswith("seccomp")
+                                                                         for layer in active):
+        # No filter and no namespaces: nothing keeps the child off the network (Landlock has no rule
+        # for UDP), nor from leaving shared memory, message queues and processes behind it (rt182:
+        # 256 MiB of System V memory and a queue read by the next student, a datagram off the host, a
+        # daemon still running after the batch).
+        raise UnconfinableRoot(UNFILTERED_DROPPED)
     sys.addaudithook(_auditor(workdir, record_fd, record_key, secret_globals))
     active.append("audit hook")
     return active
@@ -191,6 +199,14 @@ UNFILTERED_ROOT = (
     "package that provides libseccomp.so.2). Such a child made a file of root's set-uid, reached the network and "
     "left a process running. Install libseccomp, or Python where every user may read it (/usr/local, /opt, or a "
     "virtual environment outside /root).")
+
+
+UNFILTERED_DROPPED = (
+    "This machine cannot keep a submission off the network, or from leaving shared memory and processes behind "
+    "it, so the grader will not run one here: libseccomp, which the grader's system-call filter needs, could not "
+    "be loaded, and the child has no namespaces of its own (unshare is refused here). Such a child sent a datagram "
+    "off the host, left shared memory for the next student to read and left a process running. Install libseccomp "
+    "(libseccomp2, or the package that provides libseccomp.so.2), or grade where namespaces can be made.")
 
 
 class UnconfinableRoot(RuntimeError):
@@ -441,9 +457,12 @@ def _python_roots() -> list[str]:
 
 
 def readable_to_children(path: Path) -> str | None:
-    """The folder every child may read that holds `path` (None where none does): a class folder or an
-    output folder in one is every student's to read, classmates' files, results and gradebook (rt177's
-    class in /opt/course). The parent asks before it grades."""
+    """Why every child may read what `path` holds, in words that follow its name (None where none may): a
+    class folder or an output folder there is every student's to read, classmates' files, results and
+    gradebook. It lies in a folder Landlock lets every child read (rt177's class in /opt/course); or the
+    kernel has no Landlock, and either the children are the grader's own user or, dropped to uids of
+    their own, they may read what every user may, and every folder down to it lets every user in
+    (rt182's class under /tmp, read by a classmate's code). The parent asks before it grades."""
     try:
         where = os.path.realpath(path)
     except (OSError, ValueError):
@@ -456,8 +475,40 @@ def readable_to_children(path: Path) -> str | None:
         if real == "/":
             continue  # (a Python installed at the root: its own folders are the roots above)
         if where == real or where.startswith(real.rstrip("/") + "/"):
-            return root
+            return (f"lies in {root}, which every student's code may read (Python's and the system's files are "
+                    f"there): {_THEIRS} {_KEEP_APART}")
+    skip = {name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name}
+    if landlock_abi() >= 1 and not skip & {"landlock", "no-landlock-kernel"}:
+        return None
+    if os.geteuid() != 0:
+        return ("is yours, and this kernel has no Landlock (Linux 5.13 or later), so every student's code runs as "
+                f"you and may read every file you may: {_THEIRS} Grade as root (each child then runs as a user of "
+                "its own) with the class and its results in a folder only root may enter, or on a kernel with "
+                "Landlock.")
+    if "uid" in skip or not python_readable_by_nobody():
+        return None  # (a child that keeps uid 0 without Landlock is never run: UnconfinableRoot)
+    if _entered_by_anyone(Path(where)):
+        return ("and every folder above it let any user in, and this kernel has no Landlock (Linux 5.13 or later), "
+                f"so every student's code may read there what every user may: {_THEIRS} {_KEEP_APART}")
     return None
+
+
+_THEIRS = "classmates' files and results would be theirs to read."
+_KEEP_APART = ("Keep the class and its results in a folder only you may enter (chmod 700 on it or a folder above it, "
+               "under /home or /srv, say).")
+
+
+def _entered_by_anyone(path: Path) -> bool:
+    """Whether every existing folder from / down to `path` lets any user in (o+x): a folder yet to be
+    made is made so (umask 022)."""
+    for folder in (path, *path.parents):
+        try:
+            mode = folder.stat().st_mode
+        except OSError:
+            continue
+        if not mode & 0o001:
+            return False
+    return True
 
 
 SECRETS_KEPT_IN = ("/etc", "/sys", "/proc/sys", "/proc/driver")

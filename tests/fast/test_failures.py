@@ -295,3 +295,39 @@ def test_gradescope_run_outside_gradescope_says_where_it_looked(tmp_path, capsys
     assert cli.main(["gradescope", "run", "--root", str(tmp_path)]) == cli.EXIT_USAGE
     assert f"{tmp_path / 'submission'} does not exist" in capsys.readouterr().err
     assert json.loads((tmp_path / "results" / "results.json").read_text())["score"] == 0
+
+
+def test_without_landlock_a_class_any_user_may_reach_is_refused(monkeypatch, capsys):
+    """rt182: on a kernel without Landlock a root grader's children, each of a uid of its own, read what
+    every user may: a class under /tmp (folders 0755, files 0644) and its results, printed into a
+    classmate's feedback at 10/10. A class in a folder only root may enter stays theirs alone; a grader
+    that is no root runs every child as itself, so there every class is every child's."""
+    import shutil
+
+    from grader.sandbox import confine
+
+    monkeypatch.setattr(confine, "landlock_abi", lambda: 0)
+    monkeypatch.setattr(confine, "python_readable_by_nobody", lambda: True)
+    monkeypatch.setattr(confine.os, "geteuid", lambda: 0)
+    monkeypatch.delenv("GRADER_SANDBOX_SKIP", raising=False)
+    top = Path(tempfile.mkdtemp())
+    try:
+        top.chmod(0o755)
+        course = top / "course"
+        course.mkdir()
+        (course / "alice.py").write_text((SUBMISSIONS / "honest_backward.py").read_text())
+        course.chmod(0o755)
+        if not confine._entered_by_anyone(top.parent):
+            pytest.skip(f"{top.parent} does not let every user in")
+        assert cli.main(["batch", str(course), "--out", str(top / "out")]) == cli.EXIT_USAGE
+        said = capsys.readouterr().err.replace("\n", " ")
+        assert "every folder above it let any user in, and this kernel has no Landlock" in said, said
+        assert "chmod 700" in said and not (top / "out").exists()
+        top.chmod(0o700)  # only root may enter now
+        assert confine.readable_to_children(course) is None
+        monkeypatch.setattr(confine.os, "geteuid", lambda: 1000)
+        assert "every student's code runs as you" in (confine.readable_to_children(course) or "")
+        monkeypatch.setattr(confine, "landlock_abi", lambda: 7)
+        assert confine.readable_to_children(course) is None
+    finally:
+        shutil.rmtree(top, ignore_errors=True)

@@ -150,3 +150,13 @@ def test_a_right_answer_that_changes_the_callers_tensor_loses_input_untouched(na
     assert {n for n, f in findings.items() if not f.passed} == {"input_untouched"}
     assert outcome.score == pytest.approx(sin.max_score - sin.rubric["input_untouched"])
     assert words in findings["input_untouched"].message
+
+
+def test_a_right_answer_that_the_next_call_overwrites_loses_repeatable(sin):
+    """hn132: a kept leaf's .grad returned without a clone was right whenever it was read, 10/10, while
+    each call changed the answer the caller held from the call before."""
+    outcome = grade_file(FIXTURES / "overwrites_its_answers.py", sin)
+    findings = {f.name: f for f in outcome.findings}
+    assert {n for n, f in findings.items() if not f.passed} == {"repeatable"}, findings
+    assert "A later call changed an answer it had returned" in findings["repeatable"].message
+    assert findings["repeatable"].data["cause"] == "overwritten"
