@@ -29,7 +29,7 @@ from typing import Any, NoReturn, Protocol, Self, TypeVar
 
 from grader.canary import FLOODED, FORGED_LINES, MORE_ROUTES, is_secret_route
 from grader.observations import Ended
-from grader.sandbox import cgroup, gpus, protocol
+from grader.sandbox import cgroup, gpus, leftovers, protocol
 from grader.sandbox.confine import (
     CHILD_UIDS,
     DISK_LAYER,
@@ -566,6 +566,8 @@ class Session(Requests):
         if isinstance(self.process, ForkedChild):
             self.process.release()
         remove_folder(self.workdir)
+        # What it wrote where every user may (no Landlock and no mount namespace of its own: rt182)
+        leftovers.remove_left_by(getattr(self, "uid", 0))
 
     def output(self) -> tuple[str, int, str, int]:
         """What the child printed (kept text and total bytes) on stdout and stderr."""

@@ -366,6 +366,67 @@ def test_a_child_that_would_keep_uid_0_without_landlock_is_never_run(grade_file,
     still_grades(grade_file, sin)
 
 
+LEAVES_FILES = """
+import os
+left = []
+for top in ("/tmp", "/var/tmp", "/dev/shm"):
+    try:
+        os.makedirs(f"{top}/TAG-dir/deeper", exist_ok=True)
+        for name in ("TAG-file", "TAG-dir/deeper/note"):
+            with open(f"{top}/{name}", "w") as note:
+                note.write("NOTE-FOR-THE-NEXT-STUDENT")
+        os.symlink("/etc", f"{top}/TAG-link")
+        left.append(top)
+    except OSError as err:
+        print("REFUSED", top, err)
+print("LEFT", left)
+
+
+def get_derivative(x):
+    x = x.detach().clone().requires_grad_(True)
+    x.sin().sum().backward()
+    return x.grad
+"""
+
+
+def test_a_dropped_child_with_neither_seccomp_nor_namespaces_is_never_run(python_nobody_can_read, tmp_path,
+                                                                          monkeypatch):
+    """rt182: without the filter and without namespaces, a root grader's child of a uid of its own sent a
+    datagram off the host, left System V shared memory and a message queue that the next student read,
+    and a daemon running after the batch (Landlock has no rule for UDP, nor for what outlives the
+    child). Such a child is never run, and the grader says how to mend the machine."""
+    from grader.sandbox.confine import UNFILTERED_DROPPED
+
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces,no-seccomp-library")
+    student = tmp_path / "prints.py"
+    student.write_text("print('RAN')\n\n\ndef get_derivative(x):\n    return x\n")
+    done = subprocess.run([str(python_nobody_can_read), "-m", "grader", "grade", str(student), "--out",
+                           str(tmp_path / "out"), "--no-plot"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    data = json.loads((tmp_path / "out" / "result.json").read_text())
+    assert done.returncode == 3 and data["status"] == "grader_error", (done.returncode, data["status"])
+    assert UNFILTERED_DROPPED in data["grader_error"].replace("\n", " ") and "RAN" not in json.dumps(data)
+
+
+@pytest.mark.parametrize("command", ["grade", "batch"])
+def test_what_a_child_without_landlock_or_namespaces_leaves_where_anyone_writes_is_removed(
+        python_nobody_can_read, tmp_path, monkeypatch, command):
+    """rt182: a root grader's child, its uid dropped, on a kernel without Landlock and with no namespaces
+    wrote notes in /tmp, /var/tmp and /dev/shm that the next student read, and left 1 GiB of the host's
+    memory in /dev/shm, at 10/10. Whatever its uid owns there is removed when it is closed (a link too,
+    not followed)."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces,no-landlock-kernel")
+    tag = f"grader-test-leftover-{os.getpid()}-{command}"
+    data = graded_as("root", tmp_path, "leaves_files.py", command, str(python_nobody_can_read),
+                     text=LEAVES_FILES.replace("TAG", tag))
+    assert "LEFT ['/tmp', '/var/tmp', '/dev/shm']" in data["output"]["stdout"], data["output"]
+    assert "a uid of its own (no other child's, not root)" in data["sandbox"]["layers"], data["sandbox"]
+    assert not any(layer.startswith("landlock") for layer in data["sandbox"]["layers"])
+    assert data["score"] == 10
+    left = [f"{top}/{tag}{end}" for top in ("/tmp", "/var/tmp", "/dev/shm") for end in ("-file", "-dir", "-link")]
+    assert [path for path in left if os.path.lexists(path)] == []
+    assert os.path.isdir("/etc")
+
+
 @pytest.mark.parametrize("command", ["grade", "batch"])
 @pytest.mark.parametrize("host", ["root", "no CAP_SYS_ADMIN", "container"])
 def test_the_uid_drop_holds_for_real_with_a_python_nobody_can_read(python_nobody_can_read, tmp_path, command, host):

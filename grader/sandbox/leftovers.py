@@ -1,0 +1,101 @@
+"""What a child left outside its own folder, removed once it is closed.
+
+A child with neither Landlock nor a mount namespace of its own (a kernel without Landlock, in a
+container that makes no namespaces) may write wherever every user may: /tmp, /var/tmp, /dev/shm.
+rt182's child of a root grader left notes there that the next student read, and 1 GiB in /dev/shm,
+the host's memory, after its cgroup (which counted it while it ran) was gone: at 10/10, and once for
+every student of a batch. Every such child has a uid no other live child has (confine.CHILD_UIDS),
+so whatever that uid owns in those folders is what it left: removed when it is closed, and again
+when the grader's process ends (a write the kill overtook). Elsewhere (Landlock, or a private
+filesystem) there is nothing to find. Never for nobody, whom other programs share.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import stat
+import subprocess
+import threading
+
+from grader.sandbox.confine import CHILD_UIDS
+
+# Where every user may write on a Linux host (and the world-writable folders below them, to DEPTH
+# levels: a child may write in those too, and owns only what it makes).
+SHARED = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/crash", "/dev/mqueue")
+DEPTH = 8
+
+_swept: set[int] = set()  # the uids this process's children had, swept again at its end
+_lock = threading.Lock()
+
+
+def remove_left_by(uid: int) -> int:
+    """Remove everything `uid` (a child's own) owns in SHARED; how many entries were removed there
+    (each a file, or a folder with all below it)."""
+    if uid not in CHILD_UIDS:
+        return 0
+    with _lock:
+        if not _swept:
+            atexit.register(_sweep_all)
+        _swept.add(uid)
+    removed = 0
+    for top in SHARED:
+        try:
+            fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            removed += _sweep(fd, top, uid, DEPTH)
+        finally:
+            os.close(fd)
+    return removed
+
+
+def _sweep_all() -> None:
+    for uid in sorted(_swept):
+        with contextlib.suppress(Exception):
+            remove_left_by(uid)
+
+
+def _sweep(fd: int, path: str, uid: int, depth: int) -> int:
+    """In the folder open as `fd`: remove what `uid` owns, and look into the world-writable folders
+    others own. By descriptor, never following a link (a child's link to /etc is removed, not
+    followed)."""
+    removed = 0
+    try:
+        names = os.listdir(fd)
+    except OSError:
+        return 0
+    for name in names:
+        try:
+            info = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except OSError:
+            continue
+        if info.st_uid == uid:
+            removed += _remove(fd, name, os.path.join(path, name), stat.S_ISDIR(info.st_mode))
+        elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002 and depth > 1:
+            try:
+                below = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            except OSError:
+                continue
+            try:
+                removed += _sweep(below, os.path.join(path, name), uid, depth - 1)
+            finally:
+                os.close(below)
+    return removed
+
+
+def _remove(fd: int, name: str, path: str, folder: bool) -> int:
+    try:
+        if not folder:
+            os.unlink(name, dir_fd=fd)
+            return 1
+        with contextlib.suppress(RecursionError):
+            shutil.rmtree(name, dir_fd=fd)  # (descriptor by descriptor, following no link)
+        if os.path.lexists(path) and (rm := shutil.which("rm")):  # (deeper than Python recurses)
+            subprocess.run([rm, "-rf", "--one-file-system", "--", path], capture_output=True, timeout=600)
+        return 1
+    except (OSError, subprocess.SubprocessError):
+        return 0
