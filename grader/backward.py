@@ -360,7 +360,8 @@ def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: 
     if not theirs or not runs or call.more_runs:
         return None  # (sin(x) is the primitive alone; forward mode and torch.func's vmap leave no pass)
     xs = np.array([sample]) if xs is None else xs.reshape(-1)
-    if _forward_unread(call) or any(_dual_of_x(d, xs) for d in call.duals):
+    # (a dual never unpacked carried nothing to the answer: rt181's scratch dual of 0, made and dropped)
+    if _forward_unread(call) or (call.tangents and any(_dual_of_x(d, xs) for d in call.duals)):
         return None  # (forward mode, from x or unread under vmap, may have given the rest: rt178's jacfwd of the whole
         # function beside a check of autograd of sin at x, and its jvp of x² beside cos's pass at a leaf x²)
     route = _route(reference)

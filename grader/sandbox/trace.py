@@ -11,6 +11,10 @@ at that element, whether one leaf had x's size, and whether the primitive's step
 number, so that the parent can set aside a pass on numbers of the student's own (backward._of_the_chain).
 Nothing here changes a gradient or raises into the student's code: a value that cannot be read (a
 vmapped tensor, say) is sent as null, and an empty or meta tensor, which holds no number, as NaN.
+A tensor is read as torch's own TensorBase reads it, with torch-function and Python dispatch off: a
+subclass of the student's runs none of its Python here (rt181's root whose grad_fn property raised
+left its pass unrecorded, and a dual whose detach raised read as unread, each switching the chain's
+evidence off), and one that cannot be read so holds no number of the chain's (NaN).
 
 Forward mode leaves no pass: while armed, each dual tensor's primal (forward_ad.make_dual) and each
 tangent unpacked from one (the predispatch _unpack_dual that forward_ad.unpack_dual calls) is read at
@@ -29,7 +33,6 @@ into one `SinBackward0` (or the exercise's primitive).
 from __future__ import annotations
 
 import collections
-import contextlib
 import importlib
 import math
 import threading
@@ -48,6 +51,16 @@ class Recorder:
 
     def __init__(self, torch: Any, primitive: str) -> None:
         self.torch = torch
+        base = torch._C.TensorBase
+        # TensorBase's own reads, bound now (a student's code may rebind torch's names later)
+        self.base, self.exact = base, (torch.Tensor, torch.nn.Parameter)
+        self.detach_of, self.numel_of = base.detach, base.numel
+        self.grad_fn_of, self.is_meta_of = base.grad_fn.__get__, base.is_meta.__get__
+        self.requires_grad_of = base.requires_grad.__get__
+        key, keys = torch._C.DispatchKey, torch._C.DispatchKeySet
+        python = keys(key.Python) | keys(key.PythonTLSSnapshot) | keys(key.PythonDispatcher)
+        no_function, no_python = torch._C.DisableTorchFunction, torch._C._ExcludeDispatchKeyGuard
+        self.own = lambda: _Both(no_function(), no_python(python))
         self.step_name = primitive.capitalize() + "Backward0"  # torch's name for the node we fold into
         self.armed = [False]  # the canary kernel reads this cell
         self.primitive_outputs: list[tuple[Any, Any]] = []  # (node, x), filled by the kernel
@@ -144,26 +157,41 @@ class Recorder:
         of the chain's (rt178's scratch pass on torch.empty(0), and rt179's empty dual, read as unread,
         had switched the judgement off)."""
         try:
-            # (nor one on the meta device, which holds none at all: rt180's scratch leaf and dual there)
-            if tensor.numel() == 0 or tensor.is_meta:
-                return "nan"
+            with self.own():
+                # (nor one on the meta device, which holds none at all: rt180's scratch leaf and dual there)
+                if self.numel_of(tensor) == 0 or self.is_meta_of(tensor):
+                    return "nan"
         except Exception:  # noqa: BLE001 - unreadable: read as nothing
-            return None
+            return self.unread(tensor)
         return self.at(tensor)
+
+    def unread(self, t: Any) -> str | None:
+        """What a tensor that cannot be read holds: nothing known (None), where torch's own could not be
+        read (a vmapped one); no number of the chain's ("nan"), where it is a subclass of the student's."""
+        return None if type(t) in self.exact or not isinstance(t, self.base) else "nan"
+
+    def size_of(self, t: Any) -> int | None:
+        """t's number of elements, as TensorBase counts them (None where it cannot)."""
+        try:
+            with self.own():
+                return int(self.numel_of(t))
+        except Exception:  # noqa: BLE001
+            return None
 
     def at(self, t: Any) -> float | str | None:
         """t's value at the sample element (its only element when it has one), for the wire."""
-        try:
-            if t is None:
-                return None
-            flat = t.detach().reshape(-1)
-            count = flat.numel()
-            if count == 0:
-                return None
-            value = flat[self.index if count == self.numel else 0]
-            number = float(value.real if value.is_complex() else value)
-        except Exception:  # noqa: BLE001 - a vmapped or otherwise unreadable tensor: no number
+        if t is None or not isinstance(t, self.base):
             return None
+        try:
+            with self.own():
+                flat = self.detach_of(t).reshape(-1)
+                count = flat.numel()
+                if count == 0:
+                    return None
+                value = flat[self.index if count == self.numel else 0]
+                number = float(value.real if value.is_complex() else value)
+        except Exception:  # noqa: BLE001 - a vmapped or otherwise unreadable tensor: no number
+            return self.unread(t)
         return number if math.isfinite(number) else str(number)
 
 
@@ -199,7 +227,7 @@ class _Pass:
         self.torch = recorder.torch
         # A root is a tensor or a GradientEdge (a node and an output number).
         self.tensors = tuple(tensors) if isinstance(tensors, (tuple, list)) else (tensors,)
-        self.roots = [t.grad_fn if isinstance(t, self.torch.Tensor) else getattr(t, "node", None)
+        self.roots = [_grad_fn(recorder, t) if isinstance(t, recorder.base) else getattr(t, "node", None)
                       for t in self.tensors]
         edge = self.torch.autograd.graph.get_gradient_edge
         # The canary's output nodes: the step each stands for (its input's node, and the input). The
@@ -208,7 +236,7 @@ class _Pass:
         self.folded: dict[Any, tuple[Any, Any]] = {}
         for node, x in list(recorder.primitive_outputs):
             if node is not None:
-                self.folded[node] = (_below(edge, x), x)
+                self.folded[node] = (_below(edge, x, recorder), x)
         self.into_x: dict[Any, list[Any]] = {}  # folded node -> what its ops passed on to x, per edge
         self.order: list[Any] = []
         self.index: dict[Any, int] = {}
@@ -219,7 +247,7 @@ class _Pass:
     def hook(self) -> Callable[[], None]:
         # What the pass differentiates holds (a chain's u = (x + h)² pass from a leaf h = 0 holds x²: rt178)
         # (a GradientEdge root names a node, no numbers: read as none, as rt180's scratch pass from one was kept)
-        self.run["roots"] = [self.recorder.holds(t) if isinstance(t, self.torch.Tensor) else "nan"
+        self.run["roots"] = [self.recorder.holds(t) if isinstance(t, self.recorder.base) else "nan"
                              for t in self.tensors[:MAX_EDGES]]
         self._walk()
         for i, node in enumerate(self.order[:MAX_NODES]):
@@ -273,8 +301,7 @@ class _Pass:
             return
         leaves.append(self.recorder.holds(variable) if len(leaves) < MAX_EDGES else None)
         # (x's size: a leaf of a chain's h = 0 perturbation, or x's copy, holds no number to go by: rt179)
-        with contextlib.suppress(Exception):
-            self.run["sized"] = self.run.get("sized") is True or variable.numel() == self.recorder.numel
+        self.run["sized"] = self.run.get("sized") is True or self.recorder.size_of(variable) == self.recorder.numel
 
     def _next(self, node: Any) -> list[Any]:
         if node in self.folded:
@@ -294,7 +321,7 @@ class _Pass:
                     found["u"] = at(self.folded[node][1])
                     # (more numbers than one: no self-test's, whatever element 0 holds; rt179 padded x² with a
                     # number of its own in front, and its pass of cos was set aside as a scratch)
-                    found["many"] = self.folded[node][1].numel() > 1
+                    found["many"] = (self.recorder.size_of(self.folded[node][1]) or 0) > 1
                     return
                 saved = _SAVED if self.recorder.read_saved else ()
                 for name, key in saved:
@@ -355,13 +382,44 @@ class _Pass:
         self.run["steps"] = steps
 
 
-def _below(edge: Callable[[Any], Any], x: Any) -> Any:
+def _below(edge: Callable[[Any], Any], x: Any, recorder: Recorder) -> Any:
     """The node x's gradient goes to (its AccumulateGrad for a leaf); None where there is none or
     it cannot be had (a tensor torch.func wrapped)."""
     try:
-        return edge(x).node if x.requires_grad else None
+        with recorder.own():
+            return edge(x).node if recorder.requires_grad_of(x) else None
     except Exception:  # noqa: BLE001
         return None
+
+
+def _grad_fn(recorder: Recorder, t: Any) -> Any:
+    """The node that made t, as TensorBase reads it (a subclass's own grad_fn never runs: rt181)."""
+    try:
+        with recorder.own():
+            return recorder.grad_fn_of(t)
+    except Exception:  # noqa: BLE001 - no node then, as for a tensor no pass made
+        return None
+
+
+class _Both:
+    """Two context managers entered as one."""
+
+    def __init__(self, first: Any, second: Any) -> None:
+        self.first, self.second = first, second
+
+    def __enter__(self) -> None:
+        self.first.__enter__()
+        try:
+            self.second.__enter__()
+        except BaseException:
+            self.first.__exit__(None, None, None)
+            raise
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self.second.__exit__(*exc)
+        finally:
+            self.first.__exit__(*exc)
 
 
 def _name(node: Any) -> str:
