@@ -74,7 +74,7 @@ def _sweep(fd: int, path: str, uid: int, depth: int) -> int:
         except OSError:
             continue
         if info.st_uid == uid:
-            removed += _remove(fd, name, os.path.join(path, name), stat.S_ISDIR(info.st_mode))
+            removed += _remove(fd, name, stat.S_ISDIR(info.st_mode))
         elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002 and depth > 1:
             try:
                 below = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
@@ -87,15 +87,22 @@ def _sweep(fd: int, path: str, uid: int, depth: int) -> int:
     return removed
 
 
-def _remove(fd: int, name: str, path: str, folder: bool) -> int:
+def _remove(fd: int, name: str, folder: bool) -> int:
+    """Remove `name` in the folder open as `fd`, by that descriptor alone: never by a path, whose folders
+    a classmate may swap for links as it is walked (rt183: a tree too deep for rmtree, then `rm -rf` of
+    its path, had root remove a folder of the students' choosing through a link swapped in above it)."""
     try:
         if not folder:
             os.unlink(name, dir_fd=fd)
             return 1
         with contextlib.suppress(RecursionError):
             shutil.rmtree(name, dir_fd=fd)  # (descriptor by descriptor, following no link)
-        if os.path.lexists(path) and (rm := shutil.which("rm")):  # (deeper than Python recurses)
-            subprocess.run([rm, "-rf", "--one-file-system", "--", path], capture_output=True, timeout=600)
+        if os.path.lexists(f"/proc/self/fd/{fd}/{name}") and (rm := shutil.which("rm")):
+            # Deeper than Python recurses: rm, which walks any depth by descriptor too, run inside that
+            # very folder (its working folder is the descriptor's, whatever path leads there now) on the
+            # bare name.
+            subprocess.run([rm, "-rf", "--one-file-system", "--", name], cwd=f"/proc/self/fd/{fd}", pass_fds=(fd,),
+                           capture_output=True, timeout=600)
         return 1
     except (OSError, subprocess.SubprocessError):
         return 0

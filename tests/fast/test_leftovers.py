@@ -1,0 +1,51 @@
+"""What a child of a uid of its own left where every user writes, removed by descriptor alone
+(sandbox/leftovers.py). Needs root, to give the files a child's uid."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from grader.sandbox import leftovers
+from grader.sandbox.confine import CHILD_UIDS
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+UID = CHILD_UIDS.start + 4242  # (no child of this test's process has it)
+
+
+def owned(path: Path) -> None:
+    os.lchown(path, UID, UID)
+
+
+def test_a_childs_files_links_and_deep_trees_go_and_nothing_else(tmp_path):
+    """A file, a link to a folder of someone else's (removed, not followed), and a tree deeper than
+    Python recurses, in /tmp itself and in a world-writable folder below it; another uid's file stays."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "keep.txt").write_text("root's\n")
+    shared = Path(tempfile.mkdtemp(prefix="grader-test-shared-"))
+    try:
+        shared.chmod(0o777)  # a world-writable folder below /tmp, as a classmate may make
+        note, link = Path(f"/tmp/grader-test-note-{os.getpid()}"), shared / "link"
+        note.write_text("NOTE")
+        owned(note)
+        link.symlink_to(victim)
+        owned(link)
+        deep = shared / "deep"
+        folder = deep
+        for _ in range(1500):
+            folder.mkdir()
+            owned(folder)
+            folder = folder / "d"
+        (shared / "theirs.txt").write_text("another user's\n")
+        assert leftovers.remove_left_by(UID) >= 3
+        assert not note.exists() and not link.is_symlink() and not deep.exists()
+        assert (victim / "keep.txt").read_text() == "root's\n" and (shared / "theirs.txt").exists()
+        assert leftovers.remove_left_by(0) == 0  # (never root's, nor any uid that is no child's)
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
