@@ -110,7 +110,7 @@ def _main(argv: list[str] | None) -> int:
         from grader import gradescope
 
         # Before anything else can fail: this always writes a valid results.json.
-        done = gradescope.run(args.root, args.exercise, os.environ.get("GRADER_COURSE_SECRET", ""))
+        done = gradescope.run(args.root, args.exercise, _course_secret())
         if not (args.root / "submission").is_dir():  # (ux128: on a TA's machine, without --root: nothing said)
             print(f"grader: {args.root / 'submission'} does not exist, so {args.root / 'results' / 'results.json'} "
                   "gives no file submitted; outside Gradescope, give --root a folder holding submission/ (and "
@@ -307,7 +307,7 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     if args.command == "gradescope":
         from grader import gradescope
 
-        secret = os.environ.get("GRADER_COURSE_SECRET", "")
+        secret = _course_secret()
         # (a folder: the zip goes in it, where a traceback said "the grader itself failed", ux122)
         bundle = gradescope.build(args.out / "autograder.zip" if args.out.is_dir() else args.out, args.exercise,
                                   secret)
@@ -325,7 +325,7 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     started = early.start(args.file, ex.limits, ex.function)
     if args.command == "grade" and ex.unnamed:  # (ux124: said by batch and gradescope build, not by grade)
         print(f"grader: {ex.name} is out of {ex.max_score:g} points{_unnamed(ex)}", file=sys.stderr)
-    if args.command == "grade" and args.seed is None and not os.environ.get("GRADER_COURSE_SECRET"):
+    if args.command == "grade" and args.seed is None and not _course_secret():
         # (ux126: a late file graded in a new shell scored 7.8 where the class's batch, with the secret, gave
         # 7.91, without a word; `check` is the student's, on the public grids by design)
         print(f"grader: no $GRADER_COURSE_SECRET: graded on the public grids (seed {_seed(args, ex)}), not those of a "
@@ -472,8 +472,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     if reseeded and not args.force:
         # (ux123: a rerun in a shell without the course secret regraded a class on the public grids, unsaid)
         seeds = sorted({s for s in (batch.seed_of(args.out, name, key) for name in reseeded[:50]) if s is not None})
-        how = "--seed" if args.seed is not None else "$GRADER_COURSE_SECRET" if os.environ.get(
-            "GRADER_COURSE_SECRET") else "no $GRADER_COURSE_SECRET"
+        how = "--seed" if args.seed is not None else \
+            "$GRADER_COURSE_SECRET" if _course_secret() else "no $GRADER_COURSE_SECRET"
         print(f"grader: {args.out} holds results of {len(reseeded)} students ({_some(reseeded)}) graded with seed "
               f"{', '.join(map(str, seeds)) or '?'}, where this run's is {seed} ({how}): set the course secret they "
               f"were graded with (or --seed {seeds[0] if seeds else 'N'}), give another --out, or --force to regrade "
@@ -501,7 +501,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
             if client is not None:
                 client.close()
             raise
-        if args.seed is None and not os.environ.get("GRADER_COURSE_SECRET") and todo:
+        if args.seed is None and not _course_secret() and todo:
             # (ux118: a class graded without a word, where gradescope build warns; said once the batch can start)
             print(f"grader: no $GRADER_COURSE_SECRET: the grids (seed {seed}) follow from the exercise alone, and "
                   "anyone with this repository can draw them; set a secret of the course's for graded work",
@@ -799,14 +799,21 @@ def _shown(result: dict[str, Any] | None, args: argparse.Namespace) -> dict[str,
 def _course_seeded(args: argparse.Namespace) -> bool:
     """Whether the seed is the course's own (no --seed, and a course secret): then it draws the grids no
     student should be able to draw, and is not printed where a student reads (a CI's log: ux127)."""
-    return args.seed is None and bool(os.environ.get("GRADER_COURSE_SECRET"))
+    return args.seed is None and bool(_course_secret())
+
+
+def _course_secret() -> str:
+    """$GRADER_COURSE_SECRET as every command takes it, the spaces and line ends round it dropped as
+    grid_seed drops them: "" where unset or blank (a secret of a newline alone was "a course secret" on
+    the public grids)."""
+    return os.environ.get("GRADER_COURSE_SECRET", "").strip()
 
 
 def _seed(args: argparse.Namespace, ex: Exercise) -> int:
     """--seed, or the exercise's seed mixed with the course secret (read here, and only here)."""
     from grader.grids import grid_seed
 
-    return args.seed if args.seed is not None else grid_seed(ex.name, os.environ.get("GRADER_COURSE_SECRET", ""))
+    return args.seed if args.seed is not None else grid_seed(ex.name, _course_secret())
 
 
 def _prewarm_plotting(ex: Exercise) -> None:

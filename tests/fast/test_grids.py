@@ -186,3 +186,18 @@ def test_a_stop_raised_in_a_searchs_call_ends_the_search_and_is_raised():
     with pytest.raises(SystemExit):
         grids.shrink(_strategy(), stopped, 11, 48)
     assert len(calls) == 1
+
+
+def test_a_course_secret_with_a_line_end_draws_the_grids_it_draws_without(monkeypatch):
+    """ux129: a secret read from a file, with its newline, drew other grids in `grade` and `batch` than
+    on Gradescope, whose run_autograder reads it with $(cat), which drops the newline (6.31 there,
+    5.6 here, for one file). Every command takes it without the spaces and line ends round it."""
+    from grader import cli
+    from grader.grids import grid_seed
+
+    assert grid_seed("sin", "s3cret\n") == grid_seed("sin", " s3cret\r\n") == grid_seed("sin", "s3cret")
+    assert grid_seed("sin", "s3cret") != grid_seed("sin", "")
+    monkeypatch.setenv("GRADER_COURSE_SECRET", "s3cret\n")
+    assert cli._course_secret() == "s3cret"
+    monkeypatch.setenv("GRADER_COURSE_SECRET", "\n")
+    assert cli._course_secret() == ""  # (blank: the public grids, and said so)
