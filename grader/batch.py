@@ -271,9 +271,14 @@ def _submitters_id(who: list[dict[str, str]]) -> str:
     """"Name_SID" (a group's joined by "+"), made a results folder's name: no separator, not made of
     dots or spaces alone, and short enough for a file system (a group of five was refused as "a name
     that cannot be shown", 90 CJK characters failed to be written: rt158); "" where it cannot be."""
-    name = "+".join(f"{p.get('name', '').strip()}_{p.get('sid', '').strip()}".strip("_ ") for p in who)
-    name = re.sub(r"[/\\]", "_", name).strip(" .+")
-    return name if name and len(name.encode("utf-8")) <= 150 and safe_text.line(name, 200) == name else ""
+    def usable(name: str) -> str:
+        name = re.sub(r"[/\\]", "_", name).strip(" .+")
+        return name if name and len(name.encode("utf-8")) <= 150 and safe_text.line(name, 200) == name else ""
+
+    each = [f"{p.get('name', '').strip()}_{p.get('sid', '').strip()}".strip("_ ") for p in who]
+    # A group too long to name whole is named by its first member and how many more (ux129: a group of
+    # four with long names lost every member's row, graded as "submission_80000" with no one named)
+    return usable("+".join(each)) or (usable(f"{each[0]}+{len(each) - 1} more") if len(each) > 1 else "")
 
 
 def _yaml_scalar(text: str) -> str:

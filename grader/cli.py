@@ -540,7 +540,10 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     said = (f", {none} with no file" if none else "") + (f", {len(unclear)} whose files need you" if unclear else "")
     kept = f"{len(todo)} graded with --only, the others' results kept as they were" if only else \
         f"{len(jobs) - len(todo) - len(absent)} already graded"
-    print(f"{len(jobs)} students ({kept}{said}): {gradebook}, {page}, {md}")
+    # (a Gradescope group's submission is one, its students several: ux129 read "2 students" of 5 rows)
+    count = f"{len(jobs)} students" if tally.people in (0, len(jobs)) else \
+        f"{len(jobs)} submissions ({tally.people} students)"
+    print(f"{count} ({kept}{said}): {gradebook}, {page}, {md}")
     for why, who in _stale_groups(stale):
         print(f"not graded (--only), {why}: {_some([safe_text.line(s, 80) for s in who])}")
     if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)

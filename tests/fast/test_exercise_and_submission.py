@@ -1100,3 +1100,19 @@ def test_gradescope_names_what_was_sent_where_no_python_was(tmp_path):
     (tmp_path / "code.zip").write_bytes(b"PK\x05\x06" + bytes(18))
     path, problem = gradescope.pick(tmp_path, "get_derivative")
     assert path is None and "(you sent code.zip, hw2.pdf)" in problem and "not in an archive" in problem, problem
+
+
+def test_a_group_too_long_to_name_whole_keeps_a_row_for_each_of_its_students(tmp_path):
+    """ux129: four members with long names and ten-digit SIDs joined past 150 bytes: the group was graded
+    as "submission_80000", no one named, no member's row, and --only by a member's id was "no such student"."""
+    from grader import batch
+
+    (tmp_path / "submission_80000").mkdir()
+    (tmp_path / "submission_80000" / "solution.py").write_text("def get_derivative(x):\n    return x\n")
+    names = ("Alexandra Konstantinopoulou", "Maximilian Schwarzenberger", "Guadalupe Fernández-Rodríguez",
+             "Bartholomew Featherstonehaugh")
+    (tmp_path / "submission_metadata.yml").write_text("submission_80000:\n  :submitters:\n" + "".join(
+        f"  - :name: {name}\n    :sid: '20260{k}1234'\n" for k, name in enumerate(names)))
+    (job,) = batch.discover(tmp_path, None, "get_derivative")
+    assert job.student == "Alexandra Konstantinopoulou_2026001234+3 more", job.student
+    assert job.members == tuple(f"{name}_20260{k}1234" for k, name in enumerate(names)), job.members

@@ -374,7 +374,8 @@ def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_stude
         "submission_90000:\n  :submitters:\n  - :name: Alice A\n    :sid: '1001'\n  - :name: Bob B\n    :sid: '1002'\n"
         "submission_90001:\n  :submitters:\n  - :name: Cy C\n    :sid: '1003'\n")
     out = tmp_path / "out"
-    assert batch(folder, out, "--no-plot").returncode == 0
+    done = batch(folder, out, "--no-plot")
+    assert done.returncode == 0 and done.stdout.startswith("2 submissions (3 students) ("), done.stdout  # (ux129)
     rows = [(r["student"], r["score"], r["group"]) for r in gradebook(out)]
     group = "Alice A_1001+Bob B_1002"
     assert rows == [("Alice A_1001", "10.0", group), ("Bob B_1002", "10.0", group), ("Cy C_1003", "1.0", "")], rows
