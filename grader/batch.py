@@ -579,7 +579,14 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
             os._exit(1)
         raise
     write_files(outcome, settings.exercise, atomic.folder(out / job.student), plot=settings.plot, key=settings.key)
-    return {"student": job.student, "status": outcome.status, "score": outcome.score}
+    return {"student": job.student, "status": outcome.status, "score": outcome.score, "grader": _grader_here()}
+
+
+def _grader_here() -> str:
+    """Which grader and torch this process grades with (part of every result's cache key)."""
+    from grader.grade import code_digest
+
+    return code_digest()[:16]
 
 
 class MissingExtra(RuntimeError):
@@ -947,6 +954,7 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, client: Client,
         futures = [client.submit(grade_job, job, out, settings, key=f"grade-{job.student}-{settings.plan.seed}",
                                  pure=False) for job in jobs]
         job_of = {future.key: job for future, job in zip(futures, jobs, strict=True)}
+        told: set[str] = set()
         for future in as_completed(futures):
             try:
                 row = future.result()
@@ -954,6 +962,14 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, client: Client,
                 # (said, not dropped: ux128's TA saw a class of grader errors and no reason)
                 row = {"student": job_of[future.key].student, "status": "grader_error", "score": 0.0,
                        "detail": f"the worker failed: {safe_text.line(repr(err), 300)}"}
+            theirs = str(row.get("grader") or _grader_here())
+            if theirs != _grader_here() and theirs not in told:
+                # (ux129: workers of two installs graded by turns, each run regrading what the other had, and
+                # the gradebook mixed both, without a word)
+                told.add(theirs)
+                row["detail"] = ("graded by a worker whose grader or torch is not this one's: its results are "
+                                 "graded again on every run, and may differ from this install's; install the same "
+                                 "grader and torch on every worker")
             done(row)
 
 

@@ -38,12 +38,12 @@ def cache_key(source_sha256: str, exercise: Exercise, seed: int, device: str) ->
     from grader import __version__
 
     parts = [source_sha256, hashlib.sha256(exercise.source.read_bytes()).hexdigest(), str(seed), device, __version__,
-             _code_digest(), _solution_digest(exercise.solution)]
+             code_digest(), _solution_digest(exercise.solution)]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
 
 
 @functools.cache
-def _code_digest() -> str:
+def code_digest() -> str:
     """The grader's sources and torch's version, once per process (about 50 files: a few ms)."""
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()

@@ -148,22 +148,22 @@ def test_a_result_is_reused_only_by_the_same_grader_code_and_torch(tmp_path: Pat
     from grader import exercise, grade
 
     sin = exercise.load("sin")
-    grade._code_digest.cache_clear()
+    grade.code_digest.cache_clear()
     before = grade.cache_key("a" * 64, sin, 7, "cpu")
     assert grade.cache_key("a" * 64, sin, 7, "cpu") == before  # same everything, same key
     package = tmp_path / "grader"
     package.mkdir()
     (package / "verdict.py").write_text("RULE = 1\n")
     monkeypatch.setattr(grade, "__file__", str(package / "grade.py"))
-    grade._code_digest.cache_clear()
+    grade.code_digest.cache_clear()
     one = grade.cache_key("a" * 64, sin, 7, "cpu")
     (package / "verdict.py").write_text("RULE = 2\n")
-    grade._code_digest.cache_clear()
+    grade.code_digest.cache_clear()
     assert grade.cache_key("a" * 64, sin, 7, "cpu") not in (one, before)
     keys = []
     for torch_version in ("2.11.0", "2.13.0"):
         monkeypatch.setattr(grade.metadata, "version", lambda name, v=torch_version: v)
-        grade._code_digest.cache_clear()
+        grade.code_digest.cache_clear()
         keys.append(grade.cache_key("a" * 64, sin, 7, "cpu"))
     assert keys[0] != keys[1]
-    grade._code_digest.cache_clear()
+    grade.code_digest.cache_clear()

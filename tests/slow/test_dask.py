@@ -94,3 +94,26 @@ def test_a_task_that_fails_on_the_cluster_is_that_students_grader_error(tmp_path
         ("ada", "graded"), ("lost", "grader_error"), ("zoe", "graded")]
     assert [row["detail"] for row in rows_seen if "detail" in row] == [
         "the worker failed: RuntimeError('the worker died')"]
+
+
+def test_a_worker_grading_with_another_install_is_said_once(tmp_path, monkeypatch):
+    """ux129: a cluster's two workers of two installs graded by turns, each run regrading what the other
+    had graded (their results' cache keys differ), the gradebook mixing both, and nothing said."""
+    from types import SimpleNamespace
+
+    from distributed import LocalCluster
+
+    from grader import batch
+
+    def grade_job(job, out, settings):
+        return {"student": job.student, "status": "graded", "score": 10.0,
+                "grader": "another-install" if job.student != "ada" else batch._grader_here()}
+
+    monkeypatch.setattr(batch, "grade_job", grade_job)
+    jobs = [batch.Job(name, tmp_path / f"{name}.py") for name in ("ada", "bo", "cy")]
+    rows_seen: list[dict] = []
+    settings = SimpleNamespace(plan=SimpleNamespace(seed=1))
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local:
+        batch.run_on_dask(jobs, tmp_path, settings, batch.dask_client(local.scheduler_address), rows_seen.append)
+    said = [row["detail"] for row in rows_seen if "detail" in row]
+    assert len(said) == 1 and "whose grader or torch is not this one's" in said[0], rows_seen
