@@ -483,6 +483,9 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     if only:  # (ux124: no way to regrade one student but a folder of hers, which replaced the class's gradebook)
         todo = [j for j in jobs if j.path is not None and j.student in only]
     again = sorted(j.student for j in todo if standing[j.student] == batch.CHANGED)
+    # (ux129: a rerun after a change of settings, or of the grader or torch, regraded the whole class and said
+    # only "0 already graded")
+    redone = [] if only or args.force else sorted(j.student for j in todo if standing[j.student] == "")
     try:
         client = batch.dask_client(args.scheduler) if todo and args.scheduler else None
     except batch.MissingExtra as err:
@@ -548,6 +551,9 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         print(f"not graded (--only), {why}: {_some([safe_text.line(s, 80) for s in who])}")
     if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)
         print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 80) for s in again])}")
+    if redone:
+        print(f"graded again, their results were from other settings (--device, plots) or an earlier grader or torch, "
+              f"or the grader's own failure: {_some([safe_text.line(s, 80) for s in redone])}")
     _what_needs_you(ex, jobs, tally, needs)
     if tally.grader_errors:  # (said among what needs the TA: _write_class)
         return EXIT_GRADER

@@ -257,6 +257,11 @@ def test_a_rerun_on_other_grids_does_not_regrade_the_class_unasked(tmp_path):
     assert "(or --seed 7)" in said
     again = batch(folder, out, "--no-plot", "--seed", "7")
     assert again.returncode == 0 and "1 already graded" in again.stdout
+    # (ux129: a rerun that draws the plots a --no-plot run did not regraded the class, and said "0 already graded")
+    plotted = batch(folder, out, "--seed", "7")
+    assert plotted.returncode == 0 and "(0 already graded)" in plotted.stdout
+    assert "graded again, their results were from other settings (--device, plots) or an earlier grader" in \
+        plotted.stdout.replace("\n", " ") and plotted.stdout.rstrip().endswith("ann"), plotted.stdout
     forced = batch(folder, out, "--no-plot", "--seed", "8", "--force")
     assert forced.returncode == 0 and json.loads((out / "ann" / "result.json").read_text())["seed"] == 8
 
