@@ -1116,3 +1116,28 @@ def test_a_group_too_long_to_name_whole_keeps_a_row_for_each_of_its_students(tmp
     (job,) = batch.discover(tmp_path, None, "get_derivative")
     assert job.student == "Alexandra Konstantinopoulou_2026001234+3 more", job.student
     assert job.members == tuple(f"{name}_20260{k}1234" for k, name in enumerate(names)), job.members
+
+
+def test_two_downloads_of_one_notebook_with_other_outputs_are_one_submission(tmp_path):
+    """ux129: hw.ipynb and "hw (1).ipynb", the same code cells, one run again before it was downloaded
+    (other outputs, other execution counts): "keep one" in a batch, 0/10 on Gradescope."""
+    import json as json_
+
+    from grader import batch, gradescope
+
+    code = ["import torch\n", "def get_derivative(x):\n", "    return x\n"]
+
+    def notebook(outputs: list, count: int) -> str:
+        return json_.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
+            {"cell_type": "code", "execution_count": count, "metadata": {}, "outputs": outputs, "source": code}]})
+
+    student = tmp_path / "class" / "nina"
+    student.mkdir(parents=True)
+    (student / "hw.ipynb").write_text(notebook([], 1))
+    (student / "hw (1).ipynb").write_text(notebook([{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}], 7))
+    (job,) = batch.discover(tmp_path / "class", function="get_derivative")
+    assert job.path is not None and job.path.suffix == ".ipynb", job.problem
+    assert gradescope.pick(student, "get_derivative")[0] is not None
+    (student / "hw (1).ipynb").write_text(notebook([], 1).replace("return x", "return -x"))
+    (job,) = batch.discover(tmp_path / "class", function="get_derivative")
+    assert job.path is None and "keep one" in job.problem  # (other code: two submissions still)
