@@ -334,6 +334,9 @@ def _one(student: str, claims: list[tuple[str, Job]], function: str = "", exerci
     Canvas's files of one submission) are chosen among as a student's folder's are."""
     shown = safe_text.line(student, 200)
     if shown != student:  # an undecodable byte of a file name is a lone surrogate: made safe too
+        if safe_text.line(student, len(student) + 1) == student:  # (ux129: a long name was told it was no UTF-8)
+            return Job(shown, None, f"{shown}: a name of {len(student)} characters, longer than the 200 a gradebook "
+                       "keeps; rename it shorter")
         return Job(shown, None, f"{safe_text.line(claims[0][0], 200)}: a name that cannot be shown as it is "
                    "(not UTF-8, or a control character); rename it")
     if student.casefold() in RESERVED:

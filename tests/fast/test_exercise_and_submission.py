@@ -1141,3 +1141,15 @@ def test_two_downloads_of_one_notebook_with_other_outputs_are_one_submission(tmp
     (student / "hw (1).ipynb").write_text(notebook([], 1).replace("return x", "return -x"))
     (job,) = batch.discover(tmp_path / "class", function="get_derivative")
     assert job.path is None and "keep one" in job.problem  # (other code: two submissions still)
+
+
+def test_a_name_too_long_for_the_gradebook_is_told_so(tmp_path):
+    """ux129: a 240-character ASCII name was told it "cannot be shown as it is (not UTF-8, or a control
+    character)", which it was neither."""
+    from grader import batch
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / ("a" * 236 + ".py")).write_text("def get_derivative(x):\n    return x\n")
+    (job,) = batch.discover(folder, function="get_derivative")
+    assert job.path is None and "a name of 236 characters, longer than the 200 a gradebook keeps" in job.problem
