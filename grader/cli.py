@@ -454,7 +454,10 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               f"Give the class's folder (a rerun grades only what changed since; --only STUDENT grades one again), "
               f"another --out, or --force to write a gradebook of these {len(jobs)} alone", file=sys.stderr)
         return EXIT_USAGE
-    asked = set(args.only or ())
+    # (ux129: the gradebook's own cell of a student whose id starts as a formula does, "'=evil", was "no such
+    # student": the quote is the gradebook's, batch._cell)
+    asked = {name[1:] if name.startswith("'") and name[1:2] in ("=", "+", "-", "@", "\t", "\r") else name
+             for name in args.only or ()}
     # (ux126: a Gradescope group's member, by the gradebook's row for her, or a submission by its folder's name,
     # submission_90003, were no such student, and the suggestion named another)
     known_as = {j.student: _names_of(j, args.folder) for j in jobs}

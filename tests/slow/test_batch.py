@@ -633,3 +633,16 @@ def test_a_file_for_another_exercise_has_no_score_until_the_ta_chooses(tmp_path)
     assert rows["bob"]["note"].startswith("for another exercise, sin: no score until you choose"), rows["bob"]
     summary = (out / "summary.md").read_text()
     assert "1 of 2 students' files are for another exercise, sin" in summary and "10.00" in summary, summary
+
+
+def test_only_takes_the_gradebooks_own_cell_of_an_id_that_starts_as_a_formula(tmp_path):
+    """ux129: the gradebook writes "=evil" as "'=evil" (no spreadsheet runs it), and --only "'=evil", the
+    cell as the TA copied it, was "no such student"."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "=evil.py")
+    out = tmp_path / "out"
+    assert batch(folder, out, "--no-plot").returncode == 0
+    assert [r["student"] for r in gradebook(out)] == ["'=evil"]
+    again = batch(folder, out, "--no-plot", "--only", "'=evil")
+    assert again.returncode == 0 and "1 graded with --only" in again.stdout, again.stderr
