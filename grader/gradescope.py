@@ -81,6 +81,11 @@ def build(out: Path, exercise: str, course_secret: str = "") -> Path:
     if not ex.solution.is_file():  # (ux121: a traceback, "the grader itself failed")
         raise exercises.ExerciseError(f"{exercise}: its solution {ex.solution} is not there (the bundle ships it: "
                                       "the students' backward passes are compared with its)")
+    missing = [name for name in SHIPPED if not (PROJECT / name).exists()]
+    if missing:  # (ux129: a build from an install without constraints.txt wrote a bundle whose setup.sh then failed)
+        raise exercises.ExerciseError(f"this install of the grader lacks {', '.join(missing)}, which the bundle ships "
+                                      f"(setup.sh pins torch from constraints.txt): build it from the project's own "
+                                      f"folder, a checkout with `pip install -e .` ({PROJECT} here)")
     own = _own_exercise(Path(exercise), ex.solution) if Path(exercise).suffix == ".toml" else {}
     if own:  # graded as the copy in the bundle: Gradescope has no path of the instructor's machine
         exercise = f"source/{next(iter(own))}"

@@ -1153,3 +1153,16 @@ def test_a_name_too_long_for_the_gradebook_is_told_so(tmp_path):
     (folder / ("a" * 236 + ".py")).write_text("def get_derivative(x):\n    return x\n")
     (job,) = batch.discover(folder, function="get_derivative")
     assert job.path is None and "a name of 236 characters, longer than the 200 a gradebook keeps" in job.problem
+
+
+def test_a_bundle_is_not_built_from_an_install_that_lacks_what_it_ships(tmp_path, monkeypatch):
+    """ux129: an install without constraints.txt (a copied package) built a bundle whose setup.sh failed
+    at Gradescope, `grep '^torch==' constraints.txt`, with the build's exit status 0."""
+    from grader import exercise, gradescope
+
+    project = tmp_path / "project"
+    (project / "grader").mkdir(parents=True)
+    monkeypatch.setattr(gradescope, "PROJECT", project)
+    with pytest.raises(exercise.ExerciseError, match="lacks reference, pyproject.toml, constraints.txt, README.md"):
+        gradescope.build(tmp_path / "autograder.zip", "sin")
+    assert not (tmp_path / "autograder.zip").exists()
