@@ -132,6 +132,17 @@ def names() -> tuple[str, ...]:
 
 @check("loads", 1.0)
 def check_loads(obs: Observations, ex: Exercise) -> Finding:
+    finding = _check_loads(obs, ex)
+    if obs.load.stand_ins:
+        # (ux129: the book's `from d2l import torch as d2l` failed the import, 0/10 where get_derivative came after)
+        names = " and ".join(obs.load.stand_ins)
+        finding = replace(finding, summary=f"{finding.summary} Your file imports {names}, which the grader does not "
+                                           f"install: every name of it did nothing here (your {names} plots are not "
+                                           f"drawn), which is fine wherever {ex.function} does not need it.")
+    return finding
+
+
+def _check_loads(obs: Observations, ex: Exercise) -> Finding:
     load = obs.load
     if load.ok and load.error is not None:
         # Raised after the function was defined: the function was graded as the file stood there.
@@ -369,8 +380,8 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                        advice="Give your module another name (deriv.py, say) and import that.")
     if error.type in ("ModuleNotFoundError", "ImportError"):
         # (ux123: modules of the student's own beside the file are graded with it, submission.modules_beside)
-        cause = ("The grader has torch, numpy, matplotlib and IPython (and what they need), not d2l or other course "
-                 "packages; a module of your own (helpers.py, say) is there only as a .py file (or a package "
+        cause = ("The grader has torch, numpy, matplotlib and IPython (and what they need), and a stand-in for d2l "
+                 "that does nothing, not other course packages; a module of your own (helpers.py, say) is there only as a .py file (or a package "
                  "folder of .py files) submitted beside this one, in the same folder.")
         advice = ("Import only those, and submit your own .py modules beside the notebook (or copy what you need "
                   "from them into a cell). " + _RUN_ALL

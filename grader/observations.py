@@ -128,6 +128,7 @@ class LoadResult:
     error: ErrorInfo | None = None
     missing: str | None = None  # "missing" or the type found instead of a function
     names: tuple[str, ...] = ()
+    stand_ins: tuple[str, ...] = ()  # packages the grader lacks, imported as stand-ins (sandbox/stand_ins.py)
 
 
 @dataclass(frozen=True)

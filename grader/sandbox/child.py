@@ -37,7 +37,7 @@ from typing import Any
 import grader
 from grader.cell_syntax import unechoed
 from grader.observations import PROCESS_MODULES
-from grader.sandbox import canary, confine, protocol, trace, zygote
+from grader.sandbox import canary, confine, protocol, stand_ins, trace, zygote
 from grader.submission import cells_of, plots, stands_in  # (before the audit hook: an import after it is recorded)
 
 MAX_MESSAGE_CHARS = 2000
@@ -351,6 +351,7 @@ class Runner:
         stand_in.check = grader.check  # type: ignore[attr-defined]
         sys.modules["grader.notebook"] = grader.notebook = stand_in
         notebook = Path(self.path).suffix.lower() == ".ipynb"
+        stood_in = stand_ins.install()  # (d2l, where none is installed nor beside the file: the book's first cell)
         try:
             # Under a name no student's file takes: as "submission", a notebook's `%%writefile
             # submission.py` then `from submission import get_derivative` imported the notebook itself,
@@ -372,18 +373,18 @@ class Runner:
             found = getattr(partial, self.function_name, None) if partial is not None and ran and not isinstance(
                 err, MemoryError) else None
             if not callable(found):
-                return {"event": "load_error", "error": describe_error(err, self.path)}
+                return {"event": "load_error", "error": describe_error(err, self.path), "stand_ins": stood_in}
             self.function = found
             return {"event": "ready", "load_s": time.perf_counter() - started,
-                    "raised": describe_error(err, self.path)}
+                    "raised": describe_error(err, self.path), "stand_ins": stood_in}
         found = getattr(module, self.function_name, None)
         names = sorted(n for n, v in vars(module).items()
                        if not n.startswith("_") and (inspect.isfunction(v) or inspect.isclass(v)))[:50]
         if not callable(found):
             kind = "missing" if found is None else type(found).__name__
-            return {"event": "load_error", "error": None, "missing": kind, "names": names}
+            return {"event": "load_error", "error": None, "missing": kind, "names": names, "stand_ins": stood_in}
         self.function = found
-        return {"event": "ready", "load_s": time.perf_counter() - started}
+        return {"event": "ready", "load_s": time.perf_counter() - started, "stand_ins": stood_in}
 
     def serve(self, header: dict[str, Any], payload: bytes) -> tuple[dict[str, Any], list]:
         import numpy as np

@@ -30,6 +30,7 @@ from grader.observations import (
     TracedStep,
 )
 from grader.sandbox.protocol import ProtocolError, array_count, decode_array
+from grader.sandbox.stand_ins import PACKAGES as STAND_IN_PACKAGES
 
 
 def _text(raw: Any, limit: int = 4000) -> str:
@@ -452,9 +453,19 @@ def parse_loaded(reply: dict[str, Any], _: bytes) -> LoadResult | None:
     if reply.get("event") not in ("ready", "load_error"):
         raise ProtocolError("something other than the outcome of the import")
     if reply.get("event") == "ready":
-        raised = reply.get("raised")
-        return None if raised is None else LoadResult(ok=True, error=parse_error(raised))
+        raised, stood_in = reply.get("raised"), _stand_ins(reply)
+        if raised is None and not stood_in:
+            return None
+        return LoadResult(ok=True, error=parse_error(raised) if raised is not None else None, stand_ins=stood_in)
     return _load_failure(reply)
+
+
+def _stand_ins(reply: dict[str, Any]) -> tuple[str, ...]:
+    """The stand-ins the file imported: only the names the grader stands in for, each once."""
+    raw = reply.get("stand_ins", [])
+    if not isinstance(raw, list):
+        raise ProtocolError("stand-ins that are not a list")
+    return tuple(name for name in STAND_IN_PACKAGES if name in raw)
 
 
 def _load_failure(reply: dict[str, Any]) -> LoadResult:
@@ -465,4 +476,5 @@ def _load_failure(reply: dict[str, Any]) -> LoadResult:
         error=parse_error(error) if error is not None else None,
         missing=safe_text.line(str(reply.get("missing", "")), 60) or None,
         names=tuple(safe_text.line(str(n), 60) for n in names[:50]) if isinstance(names, list) else (),
+        stand_ins=_stand_ins(reply),
     )

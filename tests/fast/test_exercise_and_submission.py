@@ -1163,6 +1163,6 @@ def test_a_bundle_is_not_built_from_an_install_that_lacks_what_it_ships(tmp_path
     project = tmp_path / "project"
     (project / "grader").mkdir(parents=True)
     monkeypatch.setattr(gradescope, "PROJECT", project)
-    with pytest.raises(exercise.ExerciseError, match="lacks reference, pyproject.toml, constraints.txt, README.md"):
+    with pytest.raises(exercise.ExerciseError, match=r"lacks reference, pyproject\.toml, constraints\.txt, README\.md"):
         gradescope.build(tmp_path / "autograder.zip", "sin")
     assert not (tmp_path / "autograder.zip").exists()

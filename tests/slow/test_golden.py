@@ -103,8 +103,11 @@ GOLDEN: dict[str, Golden] = {
                             phrases={"loads": ("syntax error on line 4", "def get_derivative(x)")}),
     "broken_misnamed": Golden("load_error", 0.0, NOT_LOADED,
                               phrases={"loads": ("does not define get_derivative", "get_derivitive")}),
-    "broken_imports_d2l": Golden("load_error", 0.0, NOT_LOADED,
-                                 phrases={"loads": ("No module named 'd2l'", "__name__")}),
+    # (ux129: the book's `from d2l import torch as d2l` failed the import, 0/10; d2l is stood in for now)
+    "honest_imports_d2l": Golden("graded", 10.0, phrases={"loads": ("imports d2l, which the grader does not install",
+                                                                    "plots are not drawn")}),
+    "broken_imports_helpers": Golden("load_error", 0.0, NOT_LOADED,
+                                     phrases={"loads": ("No module named 'plotting_helpers'", "__name__")}),
     "broken_raises": Golden("graded", 1.0, ALL_BUT_LOADS, {"correctness": "attribute"},
                             {"correctness": ("Did you mean .grad?", "line 8")}),
     "broken_infinite_loop": Golden("timeout", 1.0, ALL_BUT_LOADS,
@@ -160,3 +163,4 @@ def test_a_right_answer_that_the_next_call_overwrites_loses_repeatable(sin):
     assert {n for n, f in findings.items() if not f.passed} == {"repeatable"}, findings
     assert "A later call changed an answer it had returned" in findings["repeatable"].message
     assert findings["repeatable"].data["cause"] == "overwritten"
+
