@@ -381,8 +381,9 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
     if error.type in ("ModuleNotFoundError", "ImportError"):
         # (ux123: modules of the student's own beside the file are graded with it, submission.modules_beside)
         cause = ("The grader has torch, numpy, matplotlib and IPython (and what they need), and a stand-in for d2l "
-                 "that does nothing, not other course packages; a module of your own (helpers.py, say) is there only as a .py file (or a package "
-                 "folder of .py files) submitted beside this one, in the same folder.")
+                 "that does nothing, not other course packages; a module of your own (helpers.py, say) is there "
+                 "only as a .py file (or a package folder of .py files) submitted beside this one, in the same "
+                 "folder.")
         advice = ("Import only those, and submit your own .py modules beside the notebook (or copy what you need "
                   "from them into a cell). " + _RUN_ALL
                   if notebook else "Import only those, submit your own modules beside this file (or copy what you "
