@@ -1263,8 +1263,10 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
             return Finding("autograd", True, 1.0, f"Your values come from autograd of {ex.watched}, but on "
                            f"{wrong} of {len(judged)} inputs they are not its derivative (see correctness)."
                            f"{_unread_words(verdicts, len(judged))}",
-                           example=f"They changed exactly as autograd's answer does when we swapped the derivative "
-                                   f"of {ex.primitive} for a secret one.", data=data)
+                           # (in step, not "exactly as": hn133's log10 for log moved 1/ln 10 as much)
+                           example=f"They changed in step with autograd's answer (by as much, or in proportion to "
+                                   f"it) when we swapped the derivative of {ex.primitive} for a secret one.",
+                           data=data)
         # (where some had no answer, the ✗ is explained: "came through autograd" alone beside it read as a
         # contradiction, ux113; "only on the 31 inputs" as a suspicion, ux117)
         unread = _unread_words(verdicts, len(judged))
