@@ -714,7 +714,7 @@ def unproven(judged: Judged, r: CaseResult, ex: Exercise, primitive_called: bool
                      "tensor subclass of your own), so your answer cannot show it came through autograd", shown,
                      f"Likely cause: x was turned into such a tensor before torch.{ex.primitive} ran. Autograd may "
                      "well have computed the answer; we cannot tell it from a formula there.",
-                     f"Compute on an ordinary dense tensor: {advice}")
+                     f"Compute on an ordinary dense tensor. {advice}")
     if judged.verdict == verdict.FORGED:
         return Words(f"your answer changed exactly as autograd's would when its derivative of {ex.primitive} was "
                      f"swapped, yet torch.{ex.primitive} never ran during those calls", shown,
