@@ -73,23 +73,12 @@ def test_a_dask_cluster_gives_the_same_gradebook_as_a_local_run(cluster, tmp_pat
 def test_a_task_that_fails_on_the_cluster_is_that_students_grader_error(tmp_path, monkeypatch):
     """On the local pool a failed task was that student's grader error; on Dask its exception ended
     the whole batch (a red team's check-crashing file, read from the code)."""
-    from types import SimpleNamespace
-
-    from distributed import LocalCluster
-
-    from grader import batch
-
     def grade_job(job, out, settings):
         if job.student == "lost":
             raise RuntimeError("the worker died")
         return {"student": job.student, "status": "graded", "score": 10.0}
 
-    monkeypatch.setattr(batch, "grade_job", grade_job)
-    jobs = [batch.Job(name, tmp_path / f"{name}.py") for name in ("ada", "lost", "zoe")]
-    rows_seen: list[dict] = []
-    settings = SimpleNamespace(plan=SimpleNamespace(seed=1))
-    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local:
-        batch.run_on_dask(jobs, tmp_path, settings, batch.dask_client(local.scheduler_address), rows_seen.append)
+    rows_seen = rows_on_a_local_cluster(tmp_path, monkeypatch, grade_job, ("ada", "lost", "zoe"))
     assert sorted((row["student"], row["status"]) for row in rows_seen) == [
         ("ada", "graded"), ("lost", "grader_error"), ("zoe", "graded")]
     assert [row["detail"] for row in rows_seen if "detail" in row] == [
@@ -99,21 +88,30 @@ def test_a_task_that_fails_on_the_cluster_is_that_students_grader_error(tmp_path
 def test_a_worker_grading_with_another_install_is_said_once(tmp_path, monkeypatch):
     """ux129: a cluster's two workers of two installs graded by turns, each run regrading what the other
     had graded (their results' cache keys differ), the gradebook mixing both, and nothing said."""
-    from types import SimpleNamespace
-
-    from distributed import LocalCluster
-
     from grader import batch
 
     def grade_job(job, out, settings):
         return {"student": job.student, "status": "graded", "score": 10.0,
                 "grader": "another-install" if job.student != "ada" else batch._grader_here()}
 
+    rows_seen = rows_on_a_local_cluster(tmp_path, monkeypatch, grade_job, ("ada", "bo", "cy"))
+    said = [row["detail"] for row in rows_seen if "detail" in row]
+    assert len(said) == 1 and "whose grader or torch is not this one's" in said[0], rows_seen
+
+
+def rows_on_a_local_cluster(tmp_path, monkeypatch, grade_job, names) -> list[dict]:
+    """The rows run_on_dask hands on for students `names`, each graded by `grade_job` on a cluster of one
+    worker in this process."""
+    from types import SimpleNamespace
+
+    from distributed import LocalCluster
+
+    from grader import batch
+
     monkeypatch.setattr(batch, "grade_job", grade_job)
-    jobs = [batch.Job(name, tmp_path / f"{name}.py") for name in ("ada", "bo", "cy")]
+    jobs = [batch.Job(name, tmp_path / f"{name}.py") for name in names]
     rows_seen: list[dict] = []
     settings = SimpleNamespace(plan=SimpleNamespace(seed=1))
     with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local:
         batch.run_on_dask(jobs, tmp_path, settings, batch.dask_client(local.scheduler_address), rows_seen.append)
-    said = [row["detail"] for row in rows_seen if "detail" in row]
-    assert len(said) == 1 and "whose grader or torch is not this one's" in said[0], rows_seen
+    return rows_seen
