@@ -95,8 +95,10 @@ def _remove(fd: int, name: str, folder: bool) -> int:
         if not folder:
             os.unlink(name, dir_fd=fd)
             return 1
-        with contextlib.suppress(RecursionError):
-            shutil.rmtree(name, dir_fd=fd)  # (descriptor by descriptor, following no link)
+        # (descriptor by descriptor, following no link; a tree deeper than Python recurses, or than the
+        # descriptors this process may hold (rt184: past about 500 levels under a limit of 600), is rm's)
+        with contextlib.suppress(RecursionError, OSError):
+            shutil.rmtree(name, dir_fd=fd)
         if os.path.lexists(f"/proc/self/fd/{fd}/{name}") and (rm := shutil.which("rm")):
             # Deeper than Python recurses: rm, which walks any depth by descriptor too, run inside that
             # very folder (its working folder is the descriptor's, whatever path leads there now) on the

@@ -49,3 +49,25 @@ def test_a_childs_files_links_and_deep_trees_go_and_nothing_else(tmp_path):
         assert leftovers.remove_left_by(0) == 0  # (never root's, nor any uid that is no child's)
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_a_tree_deeper_than_the_descriptors_a_grader_may_hold_goes_too():
+    """rt184: under a limit of 600 open files, rmtree ran out of descriptors about 500 levels down (an
+    OSError, not the RecursionError that handed deeper trees to rm), and a 700-level tree stayed."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    top = Path(f"/tmp/grader-test-deep-{os.getpid()}")
+    folder = top
+    for _ in range(400):
+        folder.mkdir()
+        owned(folder)
+        folder = folder / "d"
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        assert leftovers.remove_left_by(UID) >= 1
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        if top.exists():
+            shutil.rmtree(top, ignore_errors=True)
+    assert not top.exists()
