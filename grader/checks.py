@@ -137,8 +137,10 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
         # (ux129: the book's `from d2l import torch as d2l` failed the import, 0/10 where get_derivative came after)
         names = " and ".join(obs.load.stand_ins)
         finding = replace(finding, summary=f"{finding.summary} Your file imports {names}, which the grader does not "
-                                           f"install: every name of it did nothing here (your {names} plots are not "
-                                           f"drawn), which is fine wherever {ex.function} does not need it.")
+                                           f"install: a stand-in took its place, whose names for torch's own "
+                                           f"functions are torch's ({names}.sin, {names}.tensor, {names}.reduce_sum) "
+                                           f"and whose other helpers did nothing here (your {names} plots are not "
+                                           f"drawn).")
     return finding
 
 

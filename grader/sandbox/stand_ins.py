@@ -5,7 +5,9 @@ import torch as d2l`, for `d2l.plot` and `d2l.set_figsize`. The grader does not 
 old versions of torch and numpy of its own), so that line failed the import, and with it a file
 whose get_derivative came after it: 0/10 for an honest answer (ux129). Where no d2l can be imported
 (none installed, none of the student's own beside the file), `d2l` and its submodules are modules
-whose every name is one object that does nothing, whatever is asked of it: the plot is not drawn,
+whose names are torch's where d2l's are (`d2l.sin` is torch.sin, `d2l.reduce_sum(x)` is x.sum(), as
+d2l.torch defines them: rt184's honest `d2l.sin(x)` inside get_derivative got None back and 1/10),
+and every other name one object that does nothing, whatever is asked of it: the plot is not drawn,
 as the grader draws its own. The grader is told which were used, and says so in the loads check.
 """
 
@@ -19,6 +21,17 @@ import types
 from typing import Any
 
 PACKAGES = ("d2l",)
+# d2l.torch's own names for torch's functions and dtypes (d2l 1.0), and for a tensor's methods
+ALIASES = {"ones_like": "ones_like", "ones": "ones", "zeros_like": "zeros_like", "zeros": "zeros", "tensor": "tensor",
+           "arange": "arange", "meshgrid": "meshgrid", "sin": "sin", "sinh": "sinh", "cos": "cos", "cosh": "cosh",
+           "tanh": "tanh", "linspace": "linspace", "exp": "exp", "log": "log", "normal": "normal", "rand": "rand",
+           "randn": "randn", "matmul": "matmul", "int32": "int32", "int64": "int64", "float32": "float32",
+           "concat": "cat", "stack": "stack", "abs": "abs", "eye": "eye", "sigmoid": "sigmoid", "batch_matmul": "bmm"}
+METHODS = {"reduce_sum": "sum", "reduce_mean": "mean", "argmax": "argmax", "reshape": "reshape", "to": "to",
+           "astype": "type", "transpose": "t", "expand_dims": "unsqueeze", "swapaxes": "swapaxes", "repeat": "repeat",
+           "size": "numel"}
+# The helpers a student's file calls for the book's plot, bound (for `from d2l.torch import *`) to the stand-in
+HELPERS = ("plot", "set_figsize", "use_svg_display", "set_axes", "plt", "display", "Timer", "Animator", "Accumulator")
 
 
 class DoesNothing:
@@ -69,7 +82,19 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
     def exec_module(self, module: types.ModuleType) -> None:
-        module.__doc__ = "The grader's stand-in: every name here does nothing (the grader does not install it)."
+        module.__doc__ = ("The grader's stand-in: torch's functions under d2l's names, and every other name does "
+                          "nothing (the grader does not install d2l).")
+        torch = sys.modules.get("torch")  # (the child's, imported long before: never imported here)
+        if torch is not None:
+            names = {name: getattr(torch, real) for name, real in ALIASES.items() if hasattr(torch, real)}
+            names.update({name: _method(real) for name, real in METHODS.items()})
+            names.update(torch=torch, nn=torch.nn, F=torch.nn.functional)
+            if "numpy" in sys.modules:
+                names.update(np=sys.modules["numpy"], numpy=lambda x, *args, **kwargs: x.detach().numpy(*args,
+                                                                                                       **kwargs))
+            vars(module).update(names)
+        vars(module).update({name: NOTHING for name in HELPERS})
+        module.__all__ = sorted(name for name in vars(module) if not name.startswith("_"))  # type: ignore[attr-defined]
 
         def anything(name: str) -> DoesNothing:
             if name.startswith("__") and name.endswith("__"):
@@ -77,6 +102,11 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return NOTHING
 
         module.__getattr__ = anything  # type: ignore[method-assign]
+
+
+def _method(name: str) -> Any:
+    """d2l's function for a tensor's method: reduce_sum(x, ...) is x.sum(...)."""
+    return lambda x, *args, **kwargs: getattr(x, name)(*args, **kwargs)
 
 
 def install() -> list[str]:

@@ -1,0 +1,30 @@
+"""The sandbox child's stand-in for d2l (sandbox/stand_ins.py), in a process of its own: it changes the
+import system for good."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+PROBE = """
+import torch
+from grader.sandbox import stand_ins
+used = stand_ins.install()
+from d2l import torch as d2l
+assert d2l.sin is torch.sin and d2l.concat is torch.cat and d2l.float32 is torch.float32
+x = torch.tensor([0.5, 1.0])
+assert torch.equal(d2l.reduce_sum(x), x.sum()) and d2l.size(x) == 2 and d2l.torch is torch
+assert d2l.plot(x, [x], "x", "f(x)") is stand_ins.NOTHING and d2l.plt.figure().gca() is stand_ins.NOTHING
+namespace = {}
+exec("from d2l.torch import *", namespace)
+assert namespace["plot"] is stand_ins.NOTHING and namespace["sin"] is torch.sin and "reduce_sum" in namespace
+assert used == ["d2l"], used
+print("OK")
+"""
+
+
+def test_d2l_stands_in_with_torchs_own_functions_under_its_names():
+    """rt184: d2l.sin(x) inside get_derivative, as the book's code has it, got the do-nothing object back
+    (None returned, 1/10), and `from d2l.torch import *` bound no name at all (its plot a NameError)."""
+    done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "OK", done.stderr
