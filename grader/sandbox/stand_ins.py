@@ -84,6 +84,9 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module: types.ModuleType) -> None:
         module.__doc__ = ("The grader's stand-in: torch's functions under d2l's names, and every other name does "
                           "nothing (the grader does not install d2l).")
+        if "." not in module.__name__:
+            return  # (the package holds its submodules alone, as d2l's does: a name of its own answered for
+            # `torch` in `from d2l import torch as d2l`, and the submodule was never imported)
         torch = sys.modules.get("torch")  # (the child's, imported long before: never imported here)
         if torch is not None:
             names = {name: getattr(torch, real) for name, real in ALIASES.items() if hasattr(torch, real)}
