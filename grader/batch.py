@@ -233,7 +233,10 @@ def _gradescope_submitters(path: Path, members: dict[str, tuple[str, ...]] | Non
             quoted = value[0]  # (a quoted value of any other key, wrapped)
     nfc = functools.partial(unicodedata.normalize, "NFC")
     ids = {folder: nfc(_submitters_id(who)) or folder for folder, who in people.items() if who}
-    each = {folder: tuple(nfc(_submitters_id([person])) for person in people[folder]) for folder in ids}
+    # (a member whose own id cannot be a name, 52 CJK characters or a U+200F in it, is the submission's and her
+    # place in it: rt184's group of three lost every member's row for one such name)
+    each = {folder: tuple(nfc(_submitters_id([person])) or f"{folder}_{k}"
+                          for k, person in enumerate(people[folder], 1)) for folder in ids}
     # Two submissions never share an id, nor a row of the gradebook: a student who named herself as a
     # classmate would have taken the classmate's row (rt158), and one who named a classmate in her group
     # gave him a second row, her group's cheat's score (rt161); each keeps its submission's number, for the

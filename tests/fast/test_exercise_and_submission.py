@@ -1166,3 +1166,17 @@ def test_a_bundle_is_not_built_from_an_install_that_lacks_what_it_ships(tmp_path
     with pytest.raises(exercise.ExerciseError, match=r"lacks reference, pyproject\.toml, constraints\.txt, README\.md"):
         gradescope.build(tmp_path / "autograder.zip", "sin")
     assert not (tmp_path / "autograder.zip").exists()
+
+
+def test_a_group_member_whose_own_id_cannot_be_a_name_keeps_every_members_row(tmp_path):
+    """rt184: one member of a group of three named in 52 CJK characters (over 150 bytes alone) left the
+    group one row, under the first member's name, and no member a row of their own."""
+    from grader import batch
+
+    (tmp_path / "submission_001").mkdir()
+    (tmp_path / "submission_001" / "solution.py").write_text("def get_derivative(x):\n    return x\n")
+    (tmp_path / "submission_metadata.yml").write_text(
+        "submission_001:\n  :submitters:\n  - :name: Ann A\n    :sid: '1001'\n"
+        f"  - :name: {'漢' * 52}\n    :sid: '1002'\n  - :name: Bob B\n    :sid: '1003'\n")
+    (job,) = batch.discover(tmp_path, None, "get_derivative")
+    assert job.members == ("Ann A_1001", "submission_001_2", "Bob B_1003"), job.members
