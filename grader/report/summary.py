@@ -134,7 +134,6 @@ def verdict(row: dict[str, Any], result: dict[str, Any] | None) -> str:
     return "empty" if correctness.get("details", {}).get("cause") in EMPTY_CAUSES else "wrong"
 
 
-
 def build(rows: list[dict[str, Any]], results: dict[str, dict[str, Any] | None], sources: dict[str, Path],
           exercise: str, max_score: float, out: Path | None = None) -> Summary:
     """From the gradebook's rows (sorted by student) and each student's result.json; `out` is where
