@@ -375,10 +375,9 @@ def _listed(names: Iterable[str]) -> str:
     """File names for a note, joined; two that print alike (josé.py written with é, and with e and a
     combining accent: ux128's note read "josé.py, josé.py; keep one") with their letters past ASCII
     written as code points, so that the TA can tell which is which."""
-    names = list(names)
-    alike = Counter(unicodedata.normalize("NFC", n).casefold() for n in names)
-    return ", ".join(n.encode("ascii", "backslashreplace").decode() if alike[unicodedata.normalize("NFC", n).casefold()]
-                     > 1 else n for n in names)
+    folded = [(n, unicodedata.normalize("NFC", n).casefold()) for n in names]
+    alike = Counter(key for _, key in folded)
+    return ", ".join(n.encode("ascii", "backslashreplace").decode() if alike[key] > 1 else n for n, key in folded)
 
 
 def _unchosen(claims: list[tuple[str, Job]], problem: str) -> Job:

@@ -383,9 +383,9 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
     if error.type in ("ModuleNotFoundError", "ImportError"):
         # (ux123: modules of the student's own beside the file are graded with it, submission.modules_beside)
         cause = ("The grader has torch, numpy, matplotlib and IPython (and what they need), and a stand-in for d2l "
-                 "that does nothing, not other course packages; a module of your own (helpers.py, say) is there "
-                 "only as a .py file (or a package folder of .py files) submitted beside this one, in the same "
-                 "folder.")
+                 "(torch's functions under d2l's names), not other course packages; a module of your own (helpers.py, "
+                 "say) is there only as a .py file (or a package folder of .py files) submitted beside this one, in "
+                 "the same folder.")
         advice = ("Import only those, and submit your own .py modules beside the notebook (or copy what you need "
                   "from them into a cell). " + _RUN_ALL
                   if notebook else "Import only those, submit your own modules beside this file (or copy what you "
@@ -849,7 +849,7 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "make_fx), or a tensor made ahead of the calls.",
                               "Compute everything from x itself on each call; compile with dynamic shapes "
                               "(torch.compile(..., dynamic=True)) or not at all.")
-    own = _own_shape(bad) or _jacobian_shape(bad, ex)
+    own = _shape_cause(bad, ex)
     if own is not None:
         return own
     # (every failing input so, not the example alone: a red team's cos(x) with a 0.01 slip, None on
@@ -1118,6 +1118,12 @@ def _own_shape(bad: list[CaseResult]) -> feedback.Cause | None:
                           "requires_grad_(True), then the function of that x.")
 
 
+def _shape_cause(cases: list[CaseResult], ex: Exercise) -> feedback.Cause | None:
+    """What the wrongly shaped answers among `cases` are, where a shape tells: a grid of the function's
+    own (_own_shape), or a Jacobian (_jacobian_shape)."""
+    return _own_shape(cases) or _jacobian_shape(cases, ex)
+
+
 def _jacobian_shape(cases: list[CaseResult], ex: Exercise) -> feedback.Cause | None:
     """Every wrongly shaped answer has x's shape and more dimensions besides: a Jacobian (x.shape +
     x.shape, from jacrev or autograd.functional.jacobian), or one summed over some of them. Right by
@@ -1177,7 +1183,10 @@ def _telling_values(r: CaseResult) -> np.ndarray | None:
     """The plain answer's values where they are not zero throughout (zeros where the derivative is
     zero, an honest hook's, are right by chance and tell nothing)."""
     values = values_of(r.plain, r.case)
-    return values if values is not None and np.any(np.abs(values) > 1e-3) else None
+    return values if values is not None and np.any(np.abs(values) > NEAR_ZERO) else None
+
+
+NEAR_ZERO = 1e-3  # an answer or a reference this small is right by chance (verdict._ZERO)
 
 
 def _right_share(results: list[CaseResult], ex: Exercise) -> float | None:
@@ -1199,7 +1208,7 @@ def _right_share(results: list[CaseResult], ex: Exercise) -> float | None:
         if values is None:
             continue
         with np.errstate(invalid="ignore", over="ignore"):
-            close = within_tolerance(values, r.case, ex)[np.abs(reference(r.case, ex)) > 1e-3]
+            close = within_tolerance(values, r.case, ex)[np.abs(reference(r.case, ex)) > NEAR_ZERO]
         if not close.size:
             continue
         right += int(np.count_nonzero(close) * 2 >= close.size)
@@ -1412,7 +1421,7 @@ def _contract_cause(r: CaseResult, ex: Exercise, obs: Observations) -> feedback.
         assert found is not None  # _cause always explains a non-tensor result
         return found
     if got.shape != r.case.shape:
-        return _own_shape(list(obs.cases)) or _jacobian_shape(list(obs.cases), ex) or feedback.Cause(
+        return _shape_cause(list(obs.cases), ex) or feedback.Cause(
             "shape", "Likely cause: the result was reshaped, summed, or built anew.",
             "Return the gradient with x's shape: x.grad has it already.")
     if r.input_retyped:  # (hn132: "return the gradient in x's dtype" to a file that did, after changing x's)

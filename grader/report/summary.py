@@ -259,8 +259,8 @@ def _slip(result: dict[str, Any]) -> bool:
         return False  # (right values without autograd somewhere: a formula's, whatever the smallest failure was)
     # (zeros wherever it failed: a gradient zeroed before it was returned, hn132's `g = t.grad; t.grad.zero_()`,
     # judged on the one input where the truth is 0 and listed among the suspects)
-    return bool((correctness.get("details") or {}).get("slip")) or \
-        (correctness.get("details") or {}).get("cause") == "zeros"
+    found = correctness.get("details") or {}
+    return bool(found.get("slip")) or found.get("cause") == "zeros"
 
 
 def _flag(student: str, result: dict[str, Any], elsewhere: bool = False) -> Flag | None:

@@ -97,7 +97,7 @@ def install(torch: Any, primitive: str, derivative: str, oracle_fd: int,
     collecting, stop_collecting, resume_collecting, audit = gc.isenabled, gc.disable, gc.enable, sys.audit
     tensor, exact, parameter = torch._C.TensorBase, torch.Tensor, torch.nn.Parameter
     no_torch_function, no_python, keys = (torch._C.DisableTorchFunction, torch._C._ExcludeDispatchKeyGuard,
-                                          _python_keys(torch))
+                                          python_dispatch_keys(torch))
     layout_of, nested, device_of, strided = (tensor.layout.__get__, tensor.is_nested.__get__, tensor.device.__get__,
                                              torch.strided)
     to_dlpack, from_dlpack, from_numpy = torch._C._to_dlpack, np.from_dlpack, torch.from_numpy
@@ -293,7 +293,7 @@ def _held_outside(one_at_a_time: Any, libraries: tuple[Any, ...]) -> Callable[[]
     return remove
 
 
-def _python_keys(torch: Any) -> Any:
+def python_dispatch_keys(torch: Any) -> Any:
     """The dispatch keys through which a dispatch mode or a subclass's __torch_dispatch__ runs
     Python inside an op: excluded while the canary's operator works."""
     key, keys = torch._C.DispatchKey, torch._C.DispatchKeySet
@@ -328,7 +328,7 @@ def _kernel(torch: Any, real: Any, derivatives: Any, counts: tuple[list[int], li
     as_numpy = {torch.float16, torch.float32, torch.float64, torch.complex64, torch.complex128}
     layout_of, is_nested = tensor.layout.__get__, tensor.is_nested.__get__
     exact, parameter = torch.Tensor, torch.nn.Parameter
-    no_python, python_keys = torch._C._ExcludeDispatchKeyGuard, _python_keys(torch)
+    no_python, python_keys = torch._C._ExcludeDispatchKeyGuard, python_dispatch_keys(torch)
     armed, outputs = traced
     counted, unfollowed = counts
     vf = torch._C._VariableFunctions

@@ -407,7 +407,7 @@ class Runner:
         # which torch.equal does not see, and was told it left the caller's tensor as it was)
         retyped = bool(now.dtype != original.dtype or now.device != original.device)
         changed = {
-            "input_changed": retyped or not _same(self.torch, now, original),
+            "input_changed": not _same(self.torch, now, original),
             "input_retyped": retyped,
             "requires_grad_changed": x.requires_grad != requires_grad,
             "grad_left": bool(x.is_leaf and x.grad is not None),
@@ -696,17 +696,17 @@ def _changed_since(torch: Any, kept: tuple[Any, Any] | None) -> bool:
     answer, then = kept
     try:
         with torch._C.DisableTorchFunction(), torch.no_grad():
-            now = answer.detach()
-            if now.shape != then.shape or now.dtype != then.dtype or now.device != then.device:
-                return True
-            return not bool(torch.equal(now, then) or ((torch.isnan(now) == torch.isnan(then)).all()
-                            and torch.equal(torch.nan_to_num(now), torch.nan_to_num(then))))
+            return not _same(torch, answer.detach(), then)
     except Exception:  # noqa: BLE001 - unreadable now: no claim
         return False
 
 
 def _same(torch: Any, a: Any, b: Any) -> bool:
-    return bool(a.shape == b.shape and torch.equal(a, b))
+    """The same shape, dtype, device and numbers (NaN where the other has NaN)."""
+    if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
+        return False
+    return bool(torch.equal(a, b) or ((torch.isnan(a) == torch.isnan(b)).all()
+                                      and torch.equal(torch.nan_to_num(a), torch.nan_to_num(b))))
 
 
 def listed_numbers(torch: Any, out: Any, input_numel: int) -> tuple[Any, str] | None:

@@ -26,6 +26,7 @@ from grader.sandbox.confine import CHILD_UIDS
 # levels: a child may write in those too, and owns only what it makes).
 SHARED = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock", "/var/crash", "/dev/mqueue")
 DEPTH = 8
+_FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC  # (a link is not opened: ELOOP)
 
 _swept: set[int] = set()  # the uids this process's children had, swept again at its end
 _lock = threading.Lock()
@@ -43,7 +44,7 @@ def remove_left_by(uid: int) -> int:
     removed = 0
     for top in SHARED:
         try:
-            fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            fd = os.open(top, _FOLDER)
         except OSError:
             continue
         try:
@@ -77,7 +78,7 @@ def _sweep(fd: int, path: str, uid: int, depth: int) -> int:
             removed += _remove(fd, name, stat.S_ISDIR(info.st_mode))
         elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002 and depth > 1:
             try:
-                below = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+                below = os.open(name, _FOLDER, dir_fd=fd)
             except OSError:
                 continue
             try:

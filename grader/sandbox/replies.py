@@ -292,13 +292,18 @@ def _recorded(raw: Any) -> TracedCall | None:
         raise ProtocolError("a graded call's passes that are not a short list")
     runs = tuple(_traced_run(run) for run in recorded["runs"])
     return TracedCall(raw.get("kind") if raw.get("kind") == "error" else "tensor", None, 0, runs,
-                      cut=any(isinstance(run, dict) and run.get("cut") is True for run in recorded["runs"]),
-                      more_runs=recorded.get("more_runs") is True, passes=_int(recorded.get("passes"), 0) or len(runs),
-                      tangents=_tangents(recorded), duals=_tangents(recorded, "duals"),
-                      leaves=tuple(_held(run, "leaves") for run in recorded["runs"]),
-                      roots=tuple(_held(run, "roots") for run in recorded["runs"]),
-                      sized=tuple(run.get("sized") is True for run in recorded["runs"]),
-                      swapped=recorded.get("swapped") is True)
+                      **_passes(recorded, recorded["runs"], runs))
+
+
+def _passes(raw: dict[str, Any], runs: list[Any], parsed: tuple[tuple[TracedStep, ...], ...]) -> dict[str, Any]:
+    """What a recording sends of its passes besides their steps (`parsed`, read from `runs` already), a
+    graded call's and a trace's alike: whether one was cut short, how many ran, forward mode's tangents
+    and duals, each pass's leaves, roots and whether it reached a leaf of x's size, and the stand-ins."""
+    return {"cut": any(isinstance(run, dict) and run.get("cut") is True for run in runs),
+            "more_runs": raw.get("more_runs") is True, "passes": _int(raw.get("passes"), 0) or len(parsed),
+            "tangents": _tangents(raw), "duals": _tangents(raw, "duals"),
+            "leaves": tuple(_held(run, "leaves") for run in runs), "roots": tuple(_held(run, "roots") for run in runs),
+            "sized": tuple(run.get("sized") is True for run in runs), "swapped": raw.get("swapped") is True}
 
 
 def _tangents(raw: dict[str, Any], key: str = "tangents") -> tuple[float | None, ...]:
@@ -372,13 +377,7 @@ def _traced_call(raw: Any) -> TracedCall:
         raise ProtocolError("traced passes that are not a short list")
     parsed = tuple(_traced_run(run) for run in runs)
     return TracedCall(raw["kind"], _number(raw.get("value")), _int(raw.get("primitive_calls"), 0) or 0, parsed,
-                      cut=any(isinstance(run, dict) and run.get("cut") is True for run in runs),
-                      more_runs=raw.get("more_runs") is True, about=_line(raw.get("about", ""), 240),
-                      passes=_int(raw.get("passes"), 0) or len(parsed), tangents=_tangents(raw),
-                      duals=_tangents(raw, "duals"), leaves=tuple(_held(run, "leaves") for run in runs),
-                      roots=tuple(_held(run, "roots") for run in runs),
-                      sized=tuple(run.get("sized") is True for run in runs),
-                      swapped=raw.get("swapped") is True,
+                      about=_line(raw.get("about", ""), 240), **_passes(raw, runs, parsed),
                       pair=tuple((_number(one.get("value")), one.get("tracked") is True, one.get("is_x") is True)
                                  for one in pair))
 

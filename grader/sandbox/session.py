@@ -39,6 +39,7 @@ from grader.sandbox.confine import (
     TMPFS_LAYER,
     python_readable_by_nobody,
     record_mac,
+    skipped,
 )
 from grader.sandbox.folder import FolderWatch, live_threads
 from grader.sandbox.oracle import Oracle
@@ -348,7 +349,7 @@ class Session(Requests):
                zygote: Zygote | None, memory_gib: float | None) -> None:
         self.uid = _give_a_uid(self.workdir, self.path, *self.helpers) if child_drops_root() else 0  # 0: keeps its uid
         # Testing aid only: layers to leave off, to show each other layer holds alone.
-        self.skip = frozenset(name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name)
+        self.skip = skipped()
         self.gpus = gpus.visible()
         self.memory_gib = memory_gib
         self.cgroup = cgroup.create(int(memory_gib * (1 << 30))) if memory_gib else None

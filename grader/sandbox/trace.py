@@ -33,11 +33,14 @@ into one `SinBackward0` (or the exercise's primitive).
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
+
+from grader.sandbox.canary import python_dispatch_keys
 
 MAX_NODES = 48  # nodes hooked per pass: the exercises need about ten
 MAX_RUNS = 4  # passes recorded per call
@@ -57,10 +60,8 @@ class Recorder:
         self.detach_of, self.numel_of = base.detach, base.numel
         self.grad_fn_of, self.is_meta_of = base.grad_fn.__get__, base.is_meta.__get__
         self.requires_grad_of = base.requires_grad.__get__
-        key, keys = torch._C.DispatchKey, torch._C.DispatchKeySet
-        python = keys(key.Python) | keys(key.PythonTLSSnapshot) | keys(key.PythonDispatcher)
-        no_function, no_python = torch._C.DisableTorchFunction, torch._C._ExcludeDispatchKeyGuard
-        self.own = lambda: _Both(no_function(), no_python(python))
+        self._no_function, self._no_python = torch._C.DisableTorchFunction, torch._C._ExcludeDispatchKeyGuard
+        self._python_keys = python_dispatch_keys(torch)
         self.step_name = primitive.capitalize() + "Backward0"  # torch's name for the node we fold into
         self.armed = [False]  # the canary kernel reads this cell
         self.primitive_outputs: list[tuple[Any, Any]] = []  # (node, x), filled by the kernel
@@ -151,6 +152,12 @@ class Recorder:
     def gradient_at(self, t: Any) -> float | str | None:
         """A gradient's value at the sample element, where this recording reads gradients' numbers."""
         return self.at(t) if self.numbers else None
+
+    @contextlib.contextmanager
+    def own(self) -> Iterator[None]:
+        """Torch-function and Python dispatch off: a tensor is read as TensorBase reads it."""
+        with self._no_function(), self._no_python(self._python_keys):
+            yield
 
     def holds(self, tensor: Any) -> float | str | None:
         """What a tensor holds at the sample element; "nan" for one of no elements, which holds no number
@@ -399,27 +406,6 @@ def _grad_fn(recorder: Recorder, t: Any) -> Any:
             return recorder.grad_fn_of(t)
     except Exception:  # noqa: BLE001 - no node then, as for a tensor no pass made
         return None
-
-
-class _Both:
-    """Two context managers entered as one."""
-
-    def __init__(self, first: Any, second: Any) -> None:
-        self.first, self.second = first, second
-
-    def __enter__(self) -> None:
-        self.first.__enter__()
-        try:
-            self.second.__enter__()
-        except BaseException:
-            self.first.__exit__(None, None, None)
-            raise
-
-    def __exit__(self, *exc: Any) -> None:
-        try:
-            self.second.__exit__(*exc)
-        finally:
-            self.first.__exit__(*exc)
 
 
 def _name(node: Any) -> str:
