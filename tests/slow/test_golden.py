@@ -164,3 +164,14 @@ def test_a_right_answer_that_the_next_call_overwrites_loses_repeatable(sin):
     assert "A later call changed an answer it had returned" in findings["repeatable"].message
     assert findings["repeatable"].data["cause"] == "overwritten"
 
+
+
+def test_a_dispatch_mode_of_the_files_own_hides_no_change_from_the_harness(sin):
+    """The review's attack: a dispatch mode left on at import that called every two tensors equal hid the
+    answers the next call overwrote from the harness's comparison (10/10 for 9.5). The harness compares
+    with Python dispatch off; the caller's x changed in place is seen too."""
+    outcome = grade_file(FIXTURES / "hides_its_changes_behind_a_dispatch_mode.py", sin)
+    findings = {f.name: f for f in outcome.findings}
+    assert {n for n, f in findings.items() if not f.passed} == {"repeatable", "input_untouched"}, findings
+    assert findings["repeatable"].data["cause"] == "overwritten"
+    assert "changed the values of x in place" in findings["input_untouched"].message
