@@ -728,9 +728,16 @@ def _die_with_parent(parent: int) -> None:
     ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the batch ended before the line above ran
         os._exit(1)
-    signal.signal(signal.SIGTERM, _stopped)
+    stop_on_sigterm()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # (the batch's process stops the workers: start_pool)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def stop_on_sigterm() -> None:
+    """A worker's answer to stop_pool's SIGTERM: _stopped, and _stop_swallowed where Python swallowed it."""
+    signal.signal(signal.SIGTERM, _stopped)
+    signal.signal(signal.SIGALRM, _stopped_again)
+    sys.unraisablehook = functools.partial(_stop_swallowed, sys.unraisablehook)
 
 
 def _stopped(signum: int, frame: object) -> None:
@@ -743,6 +750,22 @@ def _stopped(signum: int, frame: object) -> None:
 
 
 _STOPPING: list[int] = []  # in a worker: the signal that is stopping it
+
+
+def _stop_swallowed(previous: Callable[[Any], object], unraisable: Any) -> None:
+    """sys.unraisablehook in a worker. _stopped's SystemExit, raised where Python cannot raise (the
+    signal came while importlib's module-lock callback ran, a weakref's callback), was swallowed: Python
+    printed "Exception ignored ... SystemExit: 143" with a traceback after the batch's last words, and
+    the worker went on grading until stop_pool killed it, its sandbox's folder left in /tmp. It is
+    raised again 20 ms on (SIGALRM), from wherever the worker is by then."""
+    if isinstance(unraisable.exc_value, SystemExit) and _STOPPING:
+        signal.setitimer(signal.ITIMER_REAL, 0.02)
+        return
+    previous(unraisable)
+
+
+def _stopped_again(signum: int, frame: object) -> None:
+    raise SystemExit(128 + _STOPPING[0])
 
 
 def stop_pool(pool: ProcessPoolExecutor, grace_s: float = 2.0) -> None:

@@ -331,3 +331,28 @@ def test_without_landlock_a_class_any_user_may_reach_is_refused(monkeypatch, cap
         assert confine.readable_to_children(course) is None
     finally:
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_a_workers_stop_that_came_inside_a_callback_python_swallows_still_stops_it_quietly():
+    """612c80b's CI: stop_pool's SIGTERM came while a worker imported, inside importlib's module-lock
+    callback (a weakref's), where Python cannot raise: it printed "Exception ignored ... SystemExit: 143"
+    and its traceback on the batch's stderr, and the worker went on until it was killed."""
+    import subprocess
+    import sys
+
+    worker = """if True:
+        import gc, os, signal, sys, time, weakref
+        from grader import batch
+        batch.stop_on_sigterm()
+        class Held: pass
+        held = Held()
+        ref = weakref.ref(held, lambda _: (os.kill(os.getpid(), signal.SIGTERM), time.sleep(0.2)))
+        del held
+        gc.collect()
+        time.sleep(5)
+        print("went on", flush=True)
+    """
+    ran = subprocess.run([sys.executable, "-c", worker], capture_output=True, text=True, timeout=30,
+                         cwd=Path(batch.__file__).parents[1])
+    assert ran.returncode == 143, ran
+    assert "went on" not in ran.stdout and ran.stderr == "", ran
