@@ -34,6 +34,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy
+
 import grader
 from grader.cell_syntax import unechoed
 from grader.observations import PROCESS_MODULES
@@ -400,17 +402,14 @@ class Runner:
         # a fresh one; the grader knows which calls are secret, and the canary asks it.
         self.canary.case(int(header["case"]))
         x = make()
-        with _unmoded(self.torch):
-            original, requires_grad = x.detach().clone(), x.requires_grad
+        original, requires_grad = numbers_of(self.torch, x), x.requires_grad
         calls = [self.call(x, arrays, planned=True), self.call(x, arrays, planned=True)]
-        now = x.detach()
+        now = numbers_of(self.torch, x)
         # (its dtype or device too: hn132's `x.data = x.data.double()` left the caller's float32 x float64,
         # which torch.equal does not see, and was told it left the caller's tensor as it was)
-        retyped = bool(now.dtype != original.dtype or now.device != original.device)
-        with _unmoded(self.torch):
-            same = _same(self.torch, now, original)
+        retyped = bool(now and original and (now.dtype, now.device) != (original.dtype, original.device))
         changed = {
-            "input_changed": not same,
+            "input_changed": bool(now and original and not now.same(original)),
             "input_retyped": retyped,
             "requires_grad_changed": x.requires_grad != requires_grad,
             "grad_left": bool(x.is_leaf and x.grad is not None),
@@ -683,43 +682,88 @@ def make_input(torch: Any, values: Any, dtype: str, device: str, layout: str) ->
 
 @contextlib.contextmanager
 def _unmoded(torch: Any) -> Iterator[None]:
-    """The harness's own comparisons of tensors, with no torch-function, dispatch mode or subclass of the
-    submission's in them: a dispatch mode left on at import, that called every two tensors equal, hid an
+    """The harness's own work on tensors, with no torch-function, dispatch mode or subclass of the
+    submission's in it: a dispatch mode left on at import, that called every two tensors equal, hid an
     answer the next call overwrote (10/10 for 9.5), and would hide x changed in place."""
     with torch._C.DisableTorchFunction(), torch._C._ExcludeDispatchKeyGuard(canary.python_dispatch_keys(torch)), \
             torch.no_grad():
         yield
 
 
-def _kept(torch: Any, out: Any) -> tuple[Any, Any] | None:
-    """A returned plain tensor with numbers, beside a copy of them (None for anything else)."""
+class Numbers:
+    """A tensor's dtype, shape and device, and a numpy copy of its numbers, as numbers_of read them."""
+
+    __slots__ = ("device", "dtype", "shape", "values")
+
+    def __init__(self, dtype: str, shape: tuple[int, ...], device: str, values: Any) -> None:
+        self.dtype, self.shape, self.device, self.values = dtype, shape, device, values
+
+    def same(self, other: Numbers) -> bool:
+        """The same dtype, shape, device and numbers (NaN where the other has NaN)."""
+        return (self.dtype, self.shape, self.device) == (other.dtype, other.shape, other.device) and \
+            bool(_ARRAY_EQUAL(self.values, other.values, equal_nan=self.values.dtype.kind in "fc"))
+
+
+def numbers_of(torch: Any, t: Any) -> Numbers | None:
+    """What the harness compares of a tensor (the caller's x, before and after; an answer, then and a
+    call later), or None where it cannot be read (no claim is made). On the CPU its numbers go to numpy
+    through DLPack, where no op of torch's runs: a kernel a submission registers for one runs below
+    every op, dispatch modes off or not (rt185: two lines of torch.library gave aten::equal a kernel
+    that called any two tensors equal, and hid x changed in place and an answer the next call
+    overwrote, 10/10 for 9.5). Elsewhere (a GPU, bfloat16, a conjugate view) torch's copy reads them."""
+    base = torch._C.TensorBase
     try:
-        if type(out) is not torch.Tensor or out.layout != torch.strided or out.numel() == 0:
-            return None
         with _unmoded(torch):
-            return out, out.detach().clone()
-    except Exception:  # noqa: BLE001 - nothing kept: the check of the next case says nothing
+            dtype, shape, device = base.dtype.__get__(t), tuple(base.shape.__get__(t)), base.device.__get__(t)
+            if device.type == "cpu" and base.layout.__get__(t) == torch.strided and not base.is_conj(t) and \
+                    not base.is_neg(t) and dtype != torch.bfloat16:
+                held = _Capsule()
+                held.capsule = torch._C._to_dlpack(t)
+                values = _FROM_DLPACK(held).copy()
+            else:
+                cpu = base.detach(t).to("cpu").resolve_conj().resolve_neg()
+                values = (cpu.float() if dtype == torch.bfloat16 else cpu).numpy().copy()
+        return Numbers(str(dtype), shape, str(device), values)
+    except Exception:  # noqa: BLE001 - a subclass without storage, a tensor freed: unread
         return None
 
 
-def _changed_since(torch: Any, kept: tuple[Any, Any] | None) -> bool:
+# (bound as the child starts, before the submission's import: a numpy.array_equal of its own is not the harness's)
+_ARRAY_EQUAL, _FROM_DLPACK = numpy.array_equal, numpy.from_dlpack
+
+
+class _Capsule:
+    """A DLPack capsule, for numpy (the canary's Numbers, the same way)."""
+
+    __slots__ = ("capsule",)
+    capsule: Any
+
+    def __dlpack__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.capsule
+
+    def __dlpack_device__(self) -> tuple[int, int]:
+        return (1, 0)  # the CPU
+
+
+def _kept(torch: Any, out: Any) -> tuple[Any, Numbers] | None:
+    """A returned tensor with numbers (a subclass's too: rt185's kept buffer, returned as a subclass of
+    its own, was never compared), beside a copy of them (None for anything else)."""
+    try:
+        if not isinstance(out, torch.Tensor) or torch._C.TensorBase.numel(out) == 0:
+            return None
+    except Exception:  # noqa: BLE001 - nothing kept: the check of the next case says nothing
+        return None
+    numbers = numbers_of(torch, out)
+    return (out, numbers) if numbers is not None else None
+
+
+def _changed_since(torch: Any, kept: tuple[Any, Numbers] | None) -> bool:
     """Whether an answer returned earlier holds other numbers (or shape, dtype) than it did then."""
     if kept is None:
         return False
     answer, then = kept
-    try:
-        with _unmoded(torch):
-            return not _same(torch, answer.detach(), then)
-    except Exception:  # noqa: BLE001 - unreadable now: no claim
-        return False
-
-
-def _same(torch: Any, a: Any, b: Any) -> bool:
-    """The same shape, dtype, device and numbers (NaN where the other has NaN)."""
-    if a.shape != b.shape or a.dtype != b.dtype or a.device != b.device:
-        return False
-    return bool(torch.equal(a, b) or ((torch.isnan(a) == torch.isnan(b)).all()
-                                      and torch.equal(torch.nan_to_num(a), torch.nan_to_num(b))))
+    now = numbers_of(torch, answer)
+    return now is not None and not now.same(then)  # (unreadable now: no claim)
 
 
 def listed_numbers(torch: Any, out: Any, input_numel: int) -> tuple[Any, str] | None:

@@ -165,12 +165,23 @@ def test_a_right_answer_that_the_next_call_overwrites_loses_repeatable(sin):
     assert findings["repeatable"].data["cause"] == "overwritten"
 
 
+def test_answers_overwritten_by_the_next_call_are_seen_in_a_subclass_too(sin):
+    """rt185: the harness kept only a plain tensor's answers, and a kept buffer returned as a subclass
+    of the file's own scored 10/10 where the plain one scored 9.5."""
+    outcome = grade_file(FIXTURES / "overwrites_its_answers_as_a_subclass.py", sin)
+    findings = {f.name: f for f in outcome.findings}
+    assert {n for n, f in findings.items() if not f.passed} == {"repeatable"}, findings
+    assert findings["repeatable"].data["cause"] == "overwritten"
 
-def test_a_dispatch_mode_of_the_files_own_hides_no_change_from_the_harness(sin):
+
+@pytest.mark.parametrize("fixture", ["hides_its_changes_behind_a_dispatch_mode.py",
+                                     "hides_its_changes_behind_a_kernel_of_its_own.py"])
+def test_a_dispatch_mode_or_kernel_of_the_files_own_hides_no_change_from_the_harness(sin, fixture):
     """The review's attack: a dispatch mode left on at import that called every two tensors equal hid the
-    answers the next call overwrote from the harness's comparison (10/10 for 9.5). The harness compares
-    with Python dispatch off; the caller's x changed in place is seen too."""
-    outcome = grade_file(FIXTURES / "hides_its_changes_behind_a_dispatch_mode.py", sin)
+    answers the next call overwrote from the harness's comparison (10/10 for 9.5); rt185's, a kernel of
+    its own for aten::equal, the same. The harness compares numpy's copies of the numbers, read through
+    DLPack with Python dispatch off; the caller's x changed in place is seen too."""
+    outcome = grade_file(FIXTURES / fixture, sin)
     findings = {f.name: f for f in outcome.findings}
     assert {n for n, f in findings.items() if not f.passed} == {"repeatable", "input_untouched"}, findings
     assert findings["repeatable"].data["cause"] == "overwritten"
