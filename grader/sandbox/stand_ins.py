@@ -7,8 +7,9 @@ whose get_derivative came after it: 0/10 for an honest answer (ux129). Where no 
 (none installed, none of the student's own beside the file), `d2l` and its submodules are modules
 whose names are torch's where d2l's are (`d2l.sin` is torch.sin, `d2l.reduce_sum(x)` is x.sum(), as
 d2l.torch defines them: rt184's honest `d2l.sin(x)` inside get_derivative got None back and 1/10),
-and every other name one object that does nothing, whatever is asked of it: the plot is not drawn,
-as the grader draws its own. The grader is told which were used, and says so in the loads check.
+its device helpers (rt185's `d2l.try_gpu()`), Timer and Accumulator are d2l's, and every other name
+one object that does nothing, whatever is asked of it: the plot is not drawn, as the grader draws its
+own. The grader is told which were used, and says so in the loads check.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import importlib.util
+import itertools
 import sys
+import time
 import types
 from typing import Any
 
@@ -31,7 +34,9 @@ METHODS = {"reduce_sum": "sum", "reduce_mean": "mean", "argmax": "argmax", "resh
            "astype": "type", "transpose": "t", "expand_dims": "unsqueeze", "swapaxes": "swapaxes", "repeat": "repeat",
            "size": "numel"}
 # The helpers a student's file calls for the book's plot, bound (for `from d2l.torch import *`) to the stand-in
-HELPERS = ("plot", "set_figsize", "use_svg_display", "set_axes", "plt", "display", "Timer", "Animator", "Accumulator")
+HELPERS = ("plot", "set_figsize", "use_svg_display", "set_axes", "plt", "display", "Animator")
+# Python's modules d2l.torch imports, which its star import binds too (rt185: `math.pi` after it, a NameError)
+MODULES = ("collections", "hashlib", "inspect", "math", "os", "random", "re", "sys", "time")
 
 
 class DoesNothing:
@@ -91,12 +96,14 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if torch is not None:
             names = {name: getattr(torch, real) for name, real in ALIASES.items() if hasattr(torch, real)}
             names.update({name: _method(real) for name, real in METHODS.items()})
-            names.update(torch=torch, nn=torch.nn, F=torch.nn.functional)
+            names.update(torch=torch, nn=torch.nn, F=torch.nn.functional, **_devices(torch))
             if "numpy" in sys.modules:
                 names.update(np=sys.modules["numpy"], numpy=lambda x, *args, **kwargs: x.detach().numpy(*args,
                                                                                                        **kwargs))
             vars(module).update(names)
         vars(module).update({name: NOTHING for name in HELPERS})
+        vars(module).update({name: sys.modules[name] for name in MODULES if name in sys.modules})
+        vars(module).update(Timer=Timer, Accumulator=Accumulator)
         module.__all__ = sorted(name for name in vars(module) if not name.startswith("_"))  # type: ignore[attr-defined]
 
         def anything(name: str) -> DoesNothing:
@@ -105,6 +112,70 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return NOTHING
 
         module.__getattr__ = anything  # type: ignore[method-assign]
+
+
+def _devices(torch: Any) -> dict[str, Any]:
+    """d2l.torch's device helpers, as it defines them (rt185: `device = d2l.try_gpu()` above the
+    function, `.to(device)` in it, raised in every call, 1/10): the GPUs the child sees, else the CPU."""
+    def num_gpus() -> int:
+        try:
+            return int(torch.cuda.device_count())
+        except Exception:  # noqa: BLE001 - no GPU this child may use
+            return 0
+
+    def gpu(i: int = 0) -> Any:
+        return torch.device(f"cuda:{i}")
+
+    def cpu() -> Any:
+        return torch.device("cpu")
+
+    def try_gpu(i: int = 0) -> Any:
+        return gpu(i) if num_gpus() >= i + 1 else cpu()
+
+    def try_all_gpus() -> list[Any]:
+        return [gpu(i) for i in range(num_gpus())] or [cpu()]
+
+    return {"num_gpus": num_gpus, "gpu": gpu, "cpu": cpu, "try_gpu": try_gpu, "try_all_gpus": try_all_gpus}
+
+
+class Timer:
+    """d2l's Timer (rt185's `f"{timer.stop():.5f} sec"` raised below the function: the loads point)."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+        self.start()
+
+    def start(self) -> None:
+        self.tik = time.time()
+
+    def stop(self) -> float:
+        self.times.append(time.time() - self.tik)
+        return self.times[-1]
+
+    def avg(self) -> float:
+        return sum(self.times) / len(self.times)
+
+    def sum(self) -> float:
+        return sum(self.times)
+
+    def cumsum(self) -> list[float]:
+        return list(itertools.accumulate(self.times))
+
+
+class Accumulator:
+    """d2l's Accumulator: sums over n variables."""
+
+    def __init__(self, n: int) -> None:
+        self.data = [0.0] * n
+
+    def add(self, *args: Any) -> None:
+        self.data = [a + float(b) for a, b in zip(self.data, args, strict=False)]
+
+    def reset(self) -> None:
+        self.data = [0.0] * len(self.data)
+
+    def __getitem__(self, idx: int) -> float:
+        return self.data[idx]
 
 
 def _method(name: str) -> Any:

@@ -19,6 +19,17 @@ namespace = {}
 exec("from d2l.torch import *", namespace)
 assert namespace["plot"] is stand_ins.NOTHING and namespace["sin"] is torch.sin and "reduce_sum" in namespace
 assert used == ["d2l"], used
+# rt185: the book's device helpers, Timer, and the modules d2l.torch's star import binds
+gpus = torch.cuda.device_count()
+assert d2l.num_gpus() == gpus and d2l.try_gpu() == torch.device("cuda:0" if gpus else "cpu")
+assert d2l.try_all_gpus() == ([torch.device(f"cuda:{i}") for i in range(gpus)] or [torch.device("cpu")])
+assert torch.ones(2).to(d2l.try_gpu()).device == d2l.try_gpu() and d2l.cpu() == torch.device("cpu")
+assert isinstance(d2l.Timer().stop(), float) and f"{d2l.Timer().stop():.5f}"
+metric = d2l.Accumulator(2)
+metric.add(1, 2.5)
+assert metric[1] == 2.5
+import math
+assert namespace["math"] is math and namespace["try_gpu"]() == torch.device("cpu")
 print("OK")
 """
 
