@@ -295,6 +295,12 @@ def apply_limits(limits: dict[str, Any], uses_cuda: bool) -> list[str]:
     # signal or make a timer (timer_create) while it lived.
     resource.setrlimit(resource.RLIMIT_SIGPENDING, (SIGNALS_PENDING, SIGNALS_PENDING))
     active.append(f"queued signals {SIGNALS_PENDING}")
+    # No real-time scheduling and no raised priority (rt186): where root's RLIMIT_RTPRIO is above 0
+    # (`docker run --ulimit rtprio=99`) and no cgroup bounds real-time threads, a child's SCHED_FIFO
+    # threads would take the CPU from the host's own programs, past its share of one core.
+    resource.setrlimit(resource.RLIMIT_RTPRIO, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NICE, (0, 0))
+    active.append("no real-time priority")
     if not uses_cuda:
         # CUDA reserves huge virtual ranges, so the address-space limit is only safe without it.
         budget = _address_space() + int(limits["memory_gib"] * (1 << 30))
