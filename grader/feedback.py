@@ -149,6 +149,14 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
     (r"Mismatch in shape: grad_output\[0\] has a shape of", "backward_shape",
      "the gradient handed to backward() does not have y's shape: it must hold one number for each element of y.",
      "Call y.sum().backward(), or y.backward(torch.ones_like(y))."),
+    # (hn134: torch.dot(x, x) for ‖x‖² on a 0-d x was told to run it and read the traceback)
+    (r"1D tensors expected|both arguments to (matmul|dot) need to be at least 1D|inconsistent tensor size|"
+     r"mat1 and mat2 shapes cannot be multiplied|Expected size for first two dimensions of batch2|"
+     r"vector \+ matrix @ vector expected", "vectors_only",
+     "torch.dot, torch.mv, torch.matmul and @ take vectors (1-d tensors) or matrices of matching shapes, and x "
+     "here may have any shape, from 0-d (a single number) to 3-d.",
+     "Use operations that work element by element on any shape: x * x, then .sum() to add up every element "
+     "(torch.dot(x, x) of a vector is (x * x).sum())."),
     (r"grad can be implicitly created only for scalar outputs", "nonscalar_backward",
      "backward() or torch.autograd.grad was given a y with more than one element; autograd needs to know "
      "what to multiply the gradient by.",

@@ -2426,3 +2426,14 @@ def test_a_wrong_answer_is_not_called_mostly_right_for_its_elements_where_the_re
 
     assert share(np.array([0.0, 0.0, 0.0, 5.0])) == 0.0  # (right only where cos is near 0: a slip)
     assert share(np.cos(x)) == 1.0  # (a formula, right where it tells)
+
+
+def test_a_dot_product_of_x_with_itself_is_told_that_x_may_have_any_shape():
+    """hn134: torch.dot(x, x) and x @ x for ‖x‖², right for a vector, raised on a 0-d, 2-d or 3-d x and
+    were told to run the function and read the traceback (4.54/10)."""
+    for message in ("1D tensors expected, but got 0D and 0D tensors",
+                    "both arguments to matmul need to be at least 1D, but they are 0D and 0D",
+                    "mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)",
+                    "vector + matrix @ vector expected, got 1, 2, 2"):
+        cause = feedback.explain_error(ErrorInfo("RuntimeError", message), exercise.load("sin_cos_norm"))
+        assert cause.key == "vectors_only" and "any shape" in cause.text and "(x * x).sum()" in cause.advice, message
