@@ -202,11 +202,15 @@ class _Unbroken(io.TextIOBase):
         super().__init__()
         self._stream, self._gone = stream, False
 
+    # Any OSError, not only a broken pipe's (ux130): an SSH session that dropped hangs its terminal up,
+    # and every write after the SIGHUP fails with EIO; `flock LOCK grader batch ... 2>&-` gives stderr's
+    # number to flock's lock file, read-only, where a write fails with EBADF. The progress bar's write
+    # raised, its traceback's too, and the batch wrote no gradebook (the last run's stayed, its scores stale).
     def write(self, text: str) -> int:
         if not self._gone:
             try:
                 self._stream.write(text)
-            except (BrokenPipeError, ValueError):
+            except (OSError, ValueError):
                 self._went()
         return len(text)
 
@@ -214,7 +218,7 @@ class _Unbroken(io.TextIOBase):
         if not self._gone:
             try:
                 self._stream.flush()
-            except (BrokenPipeError, ValueError):
+            except (OSError, ValueError):
                 self._went()
 
     def _went(self) -> None:

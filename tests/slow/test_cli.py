@@ -376,10 +376,12 @@ def test_a_grader_started_with_stdout_closed_grades(tmp_path):
     assert result(tmp_path)["score"] == 10
 
 
-@pytest.mark.parametrize("redirect", ["2>&-", "2>&1 | true", ">&- 2>&-"])
+@pytest.mark.parametrize("redirect", ["2>&-", "2>&1 | true", ">&- 2>&-", "2</dev/null"])
 def test_a_batch_with_stderr_closed_or_gone_grades_and_writes_its_gradebook(tmp_path, redirect):
     """rt140: `batch ... 2>&-` failed every student (sys.stderr None in the workers, their /dev/null
-    not inherited), and with stderr's reader gone rich's progress bar ended the batch: no gradebook."""
+    not inherited), and with stderr's reader gone rich's progress bar ended the batch: no gradebook.
+    ux130: a stderr where writes fail otherwise (EBADF: `flock LOCK grader batch ... 2>&-` gives its
+    number to flock's read-only lock file; EIO: a terminal hung up) the same, exit 1."""
     folder = tmp_path / "class"
     folder.mkdir()
     for name in ("honest_backward", "cheat_cos"):
