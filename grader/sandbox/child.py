@@ -320,6 +320,7 @@ SUBMISSION_MODULE = "__graded_submission__"  # the student's file's module, in s
 class Runner:
     def __init__(self, torch: Any, setup: dict[str, Any], oracle_fd: int) -> None:
         self.torch = torch
+        bind_readers(torch)
         self.path = setup["path"]
         self.function_name = setup["function"]
         self.function: Any = None
@@ -412,10 +413,11 @@ class Runner:
         calls = [self.call(x, arrays, planned=True), self.call(x, arrays, planned=True)]
         now = numbers_of(self.torch, x)
         # (its dtype or device too: hn132's `x.data = x.data.double()` left the caller's float32 x float64,
-        # which torch.equal does not see, and was told it left the caller's tensor as it was)
-        retyped = bool(now and original and (now.dtype, now.device) != (original.dtype, original.device))
+        # which torch.equal does not see, and was told it left the caller's tensor as it was; rt187's x made
+        # float8, whose numbers numpy cannot read, is changed and retyped alike)
+        retyped = bool(original and (now is None or (now.dtype, now.device) != (original.dtype, original.device)))
         changed = {
-            "input_changed": bool(now and original and not now.same(original)),
+            "input_changed": bool(original and original.values is not None and not (now and now.same(original))),
             "input_retyped": retyped,
             "requires_grad_changed": x.requires_grad != requires_grad,
             "grad_left": bool(x.is_leaf and x.grad is not None),
@@ -696,46 +698,81 @@ def _unmoded(torch: Any) -> Iterator[None]:
         yield
 
 
+# (bound as the child starts, before the submission's import, which may put its own in their modules)
+_FROM_DLPACK = numpy.from_dlpack
+_READERS: tuple[Any, Any, Any] | None = None  # (bind_readers)
+
+
 class Numbers:
-    """A tensor's dtype, shape and device, and a numpy copy of its numbers, as numbers_of read them."""
+    """What numbers_of read of a tensor: its dtype, shape, device, sign and conjugate bits and layout, and
+    its numbers' bytes in order (None where they could not be read)."""
 
-    __slots__ = ("device", "dtype", "shape", "values")
+    __slots__ = ("head", "values")
 
-    def __init__(self, dtype: str, shape: tuple[int, ...], device: str, values: Any) -> None:
-        self.dtype, self.shape, self.device, self.values = dtype, shape, device, values
+    def __init__(self, head: tuple[Any, ...], values: bytes | None) -> None:
+        self.head, self.values = head, values
+
+    @property
+    def dtype(self) -> str:
+        return str(self.head[0])
+
+    @property
+    def device(self) -> str:
+        return str(self.head[2])
 
     def same(self, other: Numbers) -> bool:
-        """The same dtype, shape, device and numbers (NaN where the other has NaN)."""
-        return (self.dtype, self.shape, self.device) == (other.dtype, other.shape, other.device) and \
-            bool(_ARRAY_EQUAL(self.values, other.values, equal_nan=self.values.dtype.kind in "fc"))
+        """The same head and bytes, both read: bit for bit (bytes' own ==, which nothing of the submission's
+        can change: rt187 put its own `isnan` in numpy's globals, and numpy.array_equal, bound before its
+        import, called any two arrays of floats equal)."""
+        return self.head == other.head and self.values is not None and self.values == other.values
 
 
 def numbers_of(torch: Any, t: Any) -> Numbers | None:
     """What the harness compares of a tensor (the caller's x, before and after; an answer, then and a
-    call later), or None where it cannot be read (no claim is made). On the CPU its numbers go to numpy
-    through DLPack, where no op of torch's runs: a kernel a submission registers for one runs below
-    every op, dispatch modes off or not (rt185: two lines of torch.library gave aten::equal a kernel
-    that called any two tensors equal, and hid x changed in place and an answer the next call
-    overwrote, 10/10 for 9.5). Elsewhere (a GPU, bfloat16, a conjugate view) torch's copy reads them."""
+    call later), or None where not even its dtype and shape can be read. On the CPU its bytes go to
+    numpy through DLPack, where no op of torch's runs: a kernel a submission registers for one runs
+    below every op, dispatch modes off or not (rt185: two lines of torch.library gave aten::equal a
+    kernel that called any two tensors equal, and hid x changed in place and an answer the next call
+    overwrote, 10/10 for 9.5); the sign and conjugate bits, which DLPack does not carry, are in the
+    head (rt187 made x a negative view of zeros, read through its own kernel for resolve_neg). Not read:
+    a tensor whose numbers are a subclass's Python (its storage need not hold what it shows: rt187's
+    wrapper read another buffer, and another's placeholder storage held whatever memory held), a dtype
+    numpy has not (float8, bfloat16), or, on a GPU, a copy that torch's ops make, which such a kernel
+    could answer for (a limit there)."""
     base = torch._C.TensorBase
     try:
         with _unmoded(torch):
-            dtype, shape, device = base.dtype.__get__(t), tuple(base.shape.__get__(t)), base.device.__get__(t)
-            if device.type == "cpu" and base.layout.__get__(t) == torch.strided and not base.is_conj(t) and \
-                    not base.is_neg(t) and dtype != torch.bfloat16:
-                held = _Capsule()
-                held.capsule = torch._C._to_dlpack(t)
-                values = _FROM_DLPACK(held).copy()
-            else:
-                cpu = base.detach(t).to("cpu").resolve_conj().resolve_neg()
-                values = (cpu.float() if dtype == torch.bfloat16 else cpu).numpy().copy()
-        return Numbers(str(dtype), shape, str(device), values)
-    except Exception:  # noqa: BLE001 - a subclass without storage, a tensor freed: unread
+            dtype, device, layout = base.dtype.__get__(t), base.device.__get__(t), base.layout.__get__(t)
+            head = (str(dtype), tuple(base.shape.__get__(t)), str(device), bool(base.is_neg(t)), bool(base.is_conj(t)),
+                    str(layout))
+    except Exception:  # noqa: BLE001 - nothing of it can be read
         return None
+    try:
+        with _unmoded(torch):
+            if _python_numbers(torch, t) or layout != torch.strided:
+                return Numbers(head, None)
+            if device.type != "cpu":
+                t = base.detach(t).to("cpu")
+            held = _Capsule()
+            held.capsule = _READERS[2](t)  # type: ignore[index]
+            return Numbers(head, _FROM_DLPACK(held).tobytes())
+    except Exception:  # noqa: BLE001 - a dtype numpy has not, a storage freed: its numbers unread
+        return Numbers(head, None)
 
 
-# (bound as the child starts, before the submission's import: a numpy.array_equal of its own is not the harness's)
-_ARRAY_EQUAL, _FROM_DLPACK = numpy.array_equal, numpy.from_dlpack
+def bind_readers(torch: Any) -> None:
+    """What numbers_of calls of torch's, bound before the submission is imported (it may put its own in
+    torch._C's module)."""
+    global _READERS
+    _READERS = (torch._C._dispatch_keys, torch._C.DispatchKey.Python, torch._C._to_dlpack)
+
+
+def _python_numbers(torch: Any, t: Any) -> bool:
+    """Whether a tensor's ops run Python of a subclass's (__torch_dispatch__: the Python dispatch key)."""
+    if _READERS is None:
+        bind_readers(torch)
+    keys, python, _ = _READERS  # type: ignore[misc]
+    return bool(keys(t).has(python))
 
 
 class _Capsule:
@@ -752,24 +789,26 @@ class _Capsule:
 
 
 def _kept(torch: Any, out: Any) -> tuple[Any, Numbers] | None:
-    """A returned tensor with numbers (a subclass's too: rt185's kept buffer, returned as a subclass of
-    its own, was never compared), beside a copy of them (None for anything else)."""
+    """A returned tensor with numbers (a subclass's too, where its storage holds them: rt185's kept
+    buffer, returned as a subclass of its own, was never compared), beside a copy of them (None for
+    anything else)."""
     try:
         if not isinstance(out, torch.Tensor) or torch._C.TensorBase.numel(out) == 0:
             return None
     except Exception:  # noqa: BLE001 - nothing kept: the check of the next case says nothing
         return None
     numbers = numbers_of(torch, out)
-    return (out, numbers) if numbers is not None else None
+    return (out, numbers) if numbers is not None and numbers.values is not None else None
 
 
 def _changed_since(torch: Any, kept: tuple[Any, Numbers] | None) -> bool:
-    """Whether an answer returned earlier holds other numbers (or shape, dtype) than it did then."""
+    """Whether an answer returned earlier holds other numbers (or shape, dtype) than it did then (where
+    they can still be read: no claim otherwise)."""
     if kept is None:
         return False
     answer, then = kept
     now = numbers_of(torch, answer)
-    return now is not None and not now.same(then)  # (unreadable now: no claim)
+    return now is not None and now.values is not None and not now.same(then)
 
 
 def listed_numbers(torch: Any, out: Any, input_numel: int) -> tuple[Any, str] | None:

@@ -174,15 +174,27 @@ def test_answers_overwritten_by_the_next_call_are_seen_in_a_subclass_too(sin):
     assert findings["repeatable"].data["cause"] == "overwritten"
 
 
-@pytest.mark.parametrize("fixture", ["hides_its_changes_behind_a_dispatch_mode.py",
-                                     "hides_its_changes_behind_a_kernel_of_its_own.py"])
-def test_a_dispatch_mode_or_kernel_of_the_files_own_hides_no_change_from_the_harness(sin, fixture):
+@pytest.mark.parametrize(("fixture", "failing"), [
+    ("hides_its_changes_behind_a_dispatch_mode.py", {"repeatable", "input_untouched"}),
+    ("hides_its_changes_behind_a_kernel_of_its_own.py", {"repeatable", "input_untouched"}),
+    ("hides_its_changes_behind_numpys_own_isnan.py", {"repeatable", "input_untouched"}),
+    ("leaves_x_a_negative_view_its_own_kernel_reads.py", {"input_untouched"}),
+    ("leaves_x_float8.py", {"input_untouched"}),
+    ("returns_fresh_answers_in_a_wrapper_subclass.py", set()),
+    ("returns_answers_in_a_wrapper_subclass_with_huge_strides.py", set()),
+])
+def test_what_the_harness_compares_no_mode_kernel_or_subclass_of_the_files_own_steers(sin, fixture, failing):
     """The review's attack: a dispatch mode left on at import that called every two tensors equal hid the
     answers the next call overwrote from the harness's comparison (10/10 for 9.5); rt185's, a kernel of
-    its own for aten::equal, the same. The harness compares numpy's copies of the numbers, read through
-    DLPack with Python dispatch off; the caller's x changed in place is seen too."""
+    its own for aten::equal, the same; rt187's, an isnan of its own in numpy's globals, and x made a
+    negative view read back by its own kernel, or float8. The harness compares the bytes DLPack reads,
+    with Python dispatch off, and the sign and conjugate bits beside them; a wrapper subclass's storage,
+    which holds nothing it shows, is not read (rt187's honest one was told its answers changed, and one
+    with huge strides crashed the child)."""
     outcome = grade_file(FIXTURES / fixture, sin)
     findings = {f.name: f for f in outcome.findings}
-    assert {n for n, f in findings.items() if not f.passed} == {"repeatable", "input_untouched"}, findings
-    assert findings["repeatable"].data["cause"] == "overwritten"
-    assert "changed the values of x in place" in findings["input_untouched"].message
+    assert outcome.status == "graded" and {n for n, f in findings.items() if not f.passed} == failing, findings
+    if "repeatable" in failing:
+        assert findings["repeatable"].data["cause"] == "overwritten"
+    if fixture.startswith("hides"):
+        assert "changed the values of x in place" in findings["input_untouched"].message
