@@ -134,14 +134,24 @@ def names() -> tuple[str, ...]:
 def check_loads(obs: Observations, ex: Exercise) -> Finding:
     finding = _check_loads(obs, ex)
     if obs.load.stand_ins:
-        # (ux129: the book's `from d2l import torch as d2l` failed the import, 0/10 where get_derivative came after)
-        names = " and ".join(obs.load.stand_ins)
+        # (ux129: the book's `from d2l import torch as d2l` failed the import, 0/10 where get_derivative came after;
+        # hn134, ux130: so did an unused `import seaborn as sns`, `import pandas as pd`, `from tqdm import tqdm`)
+        used = obs.load.stand_ins
+        names = " and ".join([", ".join(used[:-1]), used[-1]] if len(used) > 1 else used)
+        took = "a stand-in took its place" if len(used) == 1 else "stand-ins took their places"
+        each = "; ".join(f"{name}: {_STAND_IN_WORDS.get(name, 'its names do nothing here')}" for name in used)
         finding = replace(finding, summary=f"{finding.summary} Your file imports {names}, which the grader does not "
-                                           f"install: a stand-in took its place, whose names for torch's own "
-                                           f"functions are torch's ({names}.sin, {names}.tensor, {names}.reduce_sum) "
-                                           f"and whose other helpers did nothing here (your {names} plots are not "
-                                           f"drawn).")
+                                           f"install: {took} ({each}).")
     return finding
+
+
+_STAND_IN_WORDS = {  # (sandbox/stand_ins.py: what each stand-in's names do)
+    "d2l": "its names for torch's own functions are torch's (d2l.sin, d2l.tensor, d2l.reduce_sum), its device "
+           "helpers and Timer are d2l's, and its other helpers do nothing here: your d2l plots are not drawn",
+    "pandas": "its names do nothing here, and no table is made",
+    "seaborn": "its names do nothing here: no style is set and no plot drawn",
+    "tqdm": "its progress bars show nothing, and a loop over one gets its items as they are",
+}
 
 
 def _check_loads(obs: Observations, ex: Exercise) -> Finding:
@@ -382,10 +392,10 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                        advice="Give your module another name (deriv.py, say) and import that.")
     if error.type in ("ModuleNotFoundError", "ImportError"):
         # (ux123: modules of the student's own beside the file are graded with it, submission.modules_beside)
-        cause = ("The grader has torch, numpy, matplotlib and IPython (and what they need), and a stand-in for d2l "
-                 "(torch's functions under d2l's names), not other course packages; a module of your own (helpers.py, "
-                 "say) is there only as a .py file (or a package folder of .py files) submitted beside this one, in "
-                 "the same folder.")
+        cause = ("The grader has torch, numpy, matplotlib and IPython (and what they need), and stand-ins for d2l "
+                 "(torch's functions under d2l's names), pandas, seaborn and tqdm, not other packages; a module of "
+                 "your own (helpers.py, say) is there only as a .py file (or a package folder of .py files) "
+                 "submitted beside this one, in the same folder.")
         advice = ("Import only those, and submit your own .py modules beside the notebook (or copy what you need "
                   "from them into a cell). " + _RUN_ALL
                   if notebook else "Import only those, submit your own modules beside this file (or copy what you "

@@ -1,4 +1,4 @@
-"""Stand-ins, in the sandbox child, for course packages the grader does not install (d2l).
+"""Stand-ins, in the sandbox child, for packages the grader does not install (d2l, pandas, seaborn, tqdm).
 
 The exercise is Dive into Deep Learning's, and its students copy the book's first cell, `from d2l
 import torch as d2l`, for `d2l.plot` and `d2l.set_figsize`. The grader does not install d2l (it pins
@@ -10,10 +10,16 @@ d2l.torch defines them: rt184's honest `d2l.sin(x)` inside get_derivative got No
 its device helpers (rt185's `d2l.try_gpu()`), Timer and Accumulator are d2l's, and every other name
 one object that does nothing, whatever is asked of it: the plot is not drawn, as the grader draws its
 own. The grader is told which were used, and says so in the loads check.
+
+So too for what Colab has and a notebook imports at its top without using it in the function (hn134,
+ux130: `import seaborn as sns`, `import pandas as pd`, `from tqdm import tqdm` scored 0/10, and in a
+notebook the same cell's `import torch` never ran): tqdm's bars pass a loop's items through, and every
+other name of theirs does nothing (a class's name is a class that does nothing).
 """
 
 from __future__ import annotations
 
+import collections
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -23,7 +29,7 @@ import time
 import types
 from typing import Any
 
-PACKAGES = ("d2l",)
+PACKAGES = ("d2l", "pandas", "seaborn", "tqdm")
 # d2l.torch's own names for torch's functions and dtypes (d2l 1.0), and for a tensor's methods
 ALIASES = {"ones_like": "ones_like", "ones": "ones", "zeros_like": "zeros_like", "zeros": "zeros", "tensor": "tensor",
            "arange": "arange", "meshgrid": "meshgrid", "sin": "sin", "sinh": "sinh", "cos": "cos", "cosh": "cosh",
@@ -34,15 +40,20 @@ METHODS = {"reduce_sum": "sum", "reduce_mean": "mean", "argmax": "argmax", "resh
            "astype": "type", "transpose": "t", "expand_dims": "unsqueeze", "swapaxes": "swapaxes", "repeat": "repeat",
            "size": "numel"}
 # The helpers a student's file calls for the book's plot, bound (for `from d2l.torch import *`) to the stand-in
-HELPERS = ("plot", "set_figsize", "use_svg_display", "set_axes", "plt", "display", "Animator")
+HELPERS = ("plot", "set_figsize", "use_svg_display", "set_axes", "plt", "display", "Animator", "pd", "requests",
+           "torchvision", "transforms", "Image")
 # Python's modules d2l.torch imports, which its star import binds too (rt185: `math.pi` after it, a NameError)
-MODULES = ("collections", "hashlib", "inspect", "math", "os", "random", "re", "sys", "time")
+MODULES = ("collections", "hashlib", "inspect", "math", "os", "random", "re", "shutil", "sys", "tarfile", "time",
+           "zipfile")
 
 
 class DoesNothing:
     """What a stand-in's every name is, and what it gives back when called or asked for a name."""
 
     __slots__ = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:  # (a class's name: pandas.DataFrame({...}))
+        pass
 
     def __call__(self, *args: Any, **kwargs: Any) -> DoesNothing:
         return self
@@ -62,10 +73,42 @@ class DoesNothing:
         return None
 
     def __repr__(self) -> str:
-        return "<the grader's stand-in for d2l: does nothing>"
+        return "<the grader's stand-in for a package it does not install: does nothing>"
 
 
 NOTHING = DoesNothing()
+
+
+class Progress:
+    """tqdm's progress bar (tqdm, trange), showing nothing: a loop over it gets its items as they are."""
+
+    def __init__(self, iterable: Any = None, *args: Any, **kwargs: Any) -> None:
+        self.iterable = iterable
+
+    def __iter__(self) -> Any:
+        return iter(self.iterable if self.iterable is not None else ())
+
+    def __len__(self) -> int:
+        return len(self.iterable) if self.iterable is not None else 0
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    def __getattr__(self, name: str) -> DoesNothing:  # update, set_description, set_postfix, close, ...
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return NOTHING
+
+    @staticmethod
+    def write(text: str, *args: Any, **kwargs: Any) -> None:
+        sys.stdout.write(f"{text}\n")  # (tqdm.write: a line printed above the bar)
+
+
+def _trange(*args: Any, **kwargs: Any) -> Progress:
+    return Progress(range(*args))
 
 
 class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -87,9 +130,31 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return None
 
     def exec_module(self, module: types.ModuleType) -> None:
+        top = module.__name__.partition(".")[0]
+        classes: dict[str, type] = {}
+
+        def anything(name: str) -> Any:
+            if name.startswith("__") and name.endswith("__"):
+                raise AttributeError(name)
+            if not name[:1].isupper():
+                return NOTHING
+            # A class's name (pandas.DataFrame) is a class, of its own, that does nothing: a library that
+            # asks `isinstance(x, pandas.DataFrame)` of whatever pandas it finds gets False, not a TypeError.
+            if name not in classes:
+                classes[name] = type(name, (DoesNothing,), {"__slots__": (), "__module__": module.__name__})
+            return classes[name]
+
+        module.__getattr__ = anything  # type: ignore[method-assign]
+        if top != "d2l":
+            module.__doc__ = f"The grader's stand-in for {top}, which it does not install: its names do nothing."
+            if top == "tqdm":  # (its loops still run: `for i in tqdm(range(n))`)
+                module.__doc__ = "The grader's stand-in for tqdm: its progress bars show nothing."
+                vars(module).update(tqdm=Progress, trange=_trange, tqdm_notebook=Progress, tnrange=_trange)
+            return
         module.__doc__ = ("The grader's stand-in: torch's functions under d2l's names, and every other name does "
                           "nothing (the grader does not install d2l).")
         if "." not in module.__name__:
+            del module.__getattr__
             return  # (the package holds its submodules alone, as d2l's does: a name of its own answered for
             # `torch` in `from d2l import torch as d2l`, and the submodule was never imported)
         torch = sys.modules.get("torch")  # (the child's, imported long before: never imported here)
@@ -103,15 +168,9 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             vars(module).update(names)
         vars(module).update({name: NOTHING for name in HELPERS})
         vars(module).update({name: sys.modules[name] for name in MODULES if name in sys.modules})
-        vars(module).update(Timer=Timer, Accumulator=Accumulator)
+        # (rt187: d2l.torch's own `d2l = sys.modules[__name__]`, and its `from collections import defaultdict`)
+        vars(module).update(Timer=Timer, Accumulator=Accumulator, d2l=module, defaultdict=collections.defaultdict)
         module.__all__ = sorted(name for name in vars(module) if not name.startswith("_"))  # type: ignore[attr-defined]
-
-        def anything(name: str) -> DoesNothing:
-            if name.startswith("__") and name.endswith("__"):
-                raise AttributeError(name)
-            return NOTHING
-
-        module.__getattr__ = anything  # type: ignore[method-assign]
 
 
 def _devices(torch: Any) -> dict[str, Any]:

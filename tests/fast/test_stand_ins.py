@@ -30,6 +30,21 @@ metric.add(1, 2.5)
 assert metric[1] == 2.5
 import math
 assert namespace["math"] is math and namespace["try_gpu"]() == torch.device("cpu")
+assert namespace["d2l"].sin is torch.sin and namespace["defaultdict"](list)["a"] == []
+# hn134, ux130: what Colab has and a notebook imports at its top
+import pandas as pd
+import seaborn as sns
+from tqdm import tqdm, trange
+from tqdm.auto import tqdm as auto_tqdm
+import tqdm as whole
+assert list(tqdm(range(3), desc="x")) == [0, 1, 2] and list(trange(2)) == [0, 1] and list(auto_tqdm([5])) == [5]
+assert list(whole.tqdm("ab")) == ["a", "b"] and len(tqdm([1, 2])) == 2
+with tqdm(total=3) as bar:
+    bar.update(1)
+sns.set_theme()
+frame = pd.DataFrame({"x": [1.0]})
+assert isinstance(frame, pd.DataFrame) and not isinstance(3, pd.DataFrame) and "does nothing" in repr(frame.head())
+assert used == ["d2l", "pandas", "seaborn", "tqdm"], used
 print("OK")
 """
 
