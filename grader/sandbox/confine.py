@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.canary import GC_TURNED_ON, SECRET_ROUTES
+from grader.sandbox import stand_ins
 
 NOBODY = 65534
 # A uid of its own for each sandbox child (session._give_a_uid picks one): the kernel counts processes
@@ -1266,6 +1267,7 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
     fetching = threading.local()  # set while the hook itself reads the frame asked for
     holders, get_attribute = SECRET_HOLDERS, getattr
     logging_read = _logging_frame_read()
+    frame_reads = (*((logging_read,) if logging_read is not None else ()), stand_ins.FRAME_READ)
     # An import's module code runs below this frame of importlib's (_call_with_frames_removed)
     bootstrap = sys.modules.get("_frozen_importlib")
     importing = get_attribute(get_attribute(bootstrap, "_call_with_frames_removed", None), "__code__", None)
@@ -1384,8 +1386,10 @@ def _auditor(workdir: Path, record_fd: int, key: bytes,
         resumable, asked = False, how == "sys._getframe"  # (only that read's chain is weighed: see below)
         # (logging's own read, its findCaller's `currentframe()`, not the submission's: hn126's logging
         # inside a generator of its own was listed for the TA, "read a frame (sys._getframe)")
-        asked = asked and not (logging_read is not None and get_attribute(frame, "f_code", None) is logging_read[0]
-                               and get_attribute(frame, "f_lineno", None) == logging_read[1])
+        # (nor the stand-ins' own, which asks who imports: an import in the submission's generator was recorded)
+        for read in frame_reads:
+            asked = asked and not (get_attribute(frame, "f_code", None) is read[0]
+                                   and get_attribute(frame, "f_lineno", None) == read[1])
         # (nor a library's module code imported there: hn126's first backward(gradient) inside its generator
         # imported sympy, whose TypeVars read frames (typing's). A frame of the submission's folder counts.)
         imported = True  # (every frame from the one read up to the import outside the submission's folder)

@@ -31,6 +31,15 @@ assert metric[1] == 2.5
 import math
 assert namespace["math"] is math and namespace["try_gpu"]() == torch.device("cpu")
 assert namespace["d2l"].sin is torch.sin and namespace["defaultdict"](list)["a"] == []
+# A library's own try of an import finds no stand-in (torch.compile's `import pandas`, `import tqdm`: the
+# loads check told an honest torch.compile that the file imported them)
+library = stand_ins._LIBRARIES[-1] + "lib_of_its_own.py"
+try:
+    exec(compile("import pandas", library, "exec"), {})
+    raise AssertionError("a library's import found the stand-in")
+except ModuleNotFoundError:
+    pass
+assert "pandas" not in used
 # hn134, ux130: what Colab has and a notebook imports at its top
 import pandas as pd
 import seaborn as sns

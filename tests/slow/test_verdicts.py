@@ -317,6 +317,20 @@ def test_logging_and_a_librarys_import_inside_a_generator_are_no_frame_read_of_t
         peeking.sandbox_events, peeking.sandbox_events
 
 
+def test_colab_packages_stand_in_for_the_files_imports_and_not_for_torchs(grade_file, sin):
+    """hn134, ux130: an unused `import pandas` (seaborn, tqdm) scored 0/10. They stand in now, where the
+    file's own code imports them, inside its generator too, with nothing recorded for the TA; not where
+    torch.compile tries them inside torch (the loads check told an honest file it imported them)."""
+    outcome = grade_file(VERDICT / "honest_imports_colab_packages_in_a_generator.py", sin)
+    assert outcome.score == sin.max_score and "[0, 1, 2]" in outcome.stdout, outcome.stdout
+    loads = next(f for f in outcome.findings if f.name == "loads")
+    assert "imports pandas, seaborn and tqdm, which the grader does not install" in loads.message, loads.message
+    assert not [event for event in outcome.sandbox_events if is_secret_route(event)], outcome.sandbox_events
+    compiled = grade_file(VERDICT / "honest_compile.py", sin)
+    loads = next(f for f in compiled.findings if f.name == "loads")
+    assert compiled.score == sin.max_score and "does not install" not in loads.message, loads.message
+
+
 def test_asyncio_and_faulthandler_are_honest_code(grade_file, sin):
     outcome = grade_file(VERDICT / "honest_asyncio.py", sin)
     assert outcome.score == sin.max_score, [f.message for f in outcome.findings if not f.passed]
