@@ -1109,12 +1109,26 @@ def replace_feedback(job: Job, out: Path, exercise: Exercise) -> None:
     """For a student with nothing graded this run (files that need the TA, none at all), a feedback.txt
     an earlier run left in their results folder says so instead: ux124's alice, a cos file come beside
     her graded one, kept a feedback.txt of "Score 10 / 10" for a TA handing back every student's."""
+    from grader.report import write_feedback
+
     folder = out / job.student
     if not (folder / "feedback.txt").is_file() or folder.is_symlink():
         return
-    atomic.write(folder / "feedback.txt", f"Feedback · {exercise.title}\n\nNot graded: "
-                 f"{job.problem or 'no file to grade'}.\nAn earlier grading's feedback was here; your TA grades "
-                 "the submission once this is sorted out.\n")
+    write_feedback(folder, f"Feedback · {exercise.title}\n\nNot graded: {job.problem or 'no file to grade'}.\n"
+                           "An earlier grading's feedback was here; your TA grades the submission once this is "
+                           "sorted out.\n")
+
+
+def edited_feedback(out: Path, since: float) -> list[str]:
+    """The students whose feedback.txt, changed by hand, was kept aside at or after `since` (time.time())."""
+    from grader.report import EDITED_FEEDBACK
+
+    found = set()
+    for path in out.glob(f"*/{EDITED_FEEDBACK}"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_ctime >= since - 1:  # (renamed now: its mtime is the edit's)
+                found.add(path.parent.name)
+    return sorted(found)
 
 
 def _person(job: Job) -> dict[str, str]:

@@ -313,8 +313,13 @@ def _run(args: argparse.Namespace, ex: object) -> int:
 
         secret = _course_secret()
         # (a folder: the zip goes in it, where a traceback said "the grader itself failed", ux122)
-        bundle = gradescope.build(args.out / "autograder.zip" if args.out.is_dir() else args.out, args.exercise,
-                                  secret)
+        target = args.out / "autograder.zip" if args.out.is_dir() else args.out
+        try:
+            bundle = gradescope.build(target, args.exercise, secret)
+        except OSError as err:  # (ux130: `--out /sys/nope`, a traceback and the grader's own failure, exit 3)
+            print(f"grader: --out {args.out}: the bundle cannot be written there ({err.strerror or err})",
+                  file=sys.stderr)
+            return EXIT_USAGE
         note = " with the course secret from $GRADER_COURSE_SECRET" if secret else ""
         print(f"{bundle}: upload it as the autograder of a Gradescope assignment{note}; {ex.name} is out of "
               f"{ex.max_score:g} points{_unnamed(ex)}")
@@ -551,8 +556,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     kept = f"{len(todo)} graded with --only, the others' results kept as they were" if only else \
         f"{len(jobs) - len(todo) - len(absent)} already graded"
     # (a Gradescope group's submission is one, its students several: ux129 read "2 students" of 5 rows)
-    count = f"{len(jobs)} students" if tally.people in (0, len(jobs)) else \
-        f"{len(jobs)} submissions ({tally.people} students)"
+    count = f"{len(jobs)} student{'' if len(jobs) == 1 else 's'}" if tally.people in (0, len(jobs)) else \
+        f"{len(jobs)} submission{'' if len(jobs) == 1 else 's'} ({tally.people} students)"
     print(f"{count} ({kept}{said}): {gradebook}, {page}, {md}")
     for why, who in _stale_groups(stale):
         print(f"not graded (--only), {why}: {_some([safe_text.line(s, 80) for s in who])}")
@@ -561,6 +566,10 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     if redone:
         print(f"graded again, their results were from other settings (--device, plots) or an earlier grader or torch, "
               f"or the grader's own failure: {_some([safe_text.line(s, 80) for s in redone])}")
+    edited = batch.edited_feedback(args.out, began)
+    if edited:  # (ux130: a TA's notes in feedback.txt were lost to a rerun, without a word)
+        print(f"kept aside, changed since the grader wrote it (notes of yours?): feedback.txt of "
+              f"{_some([safe_text.line(s, 80) for s in edited])}, as feedback.edited-<UTC time>.txt beside the new one")
     _what_needs_you(ex, jobs, tally, needs)
     if tally.grader_errors:  # (said among what needs the TA: _write_class)
         return EXIT_GRADER
@@ -737,7 +746,13 @@ def _out_problem(out: Path | None) -> str:
         return ""
     for path in (out, *out.parents):
         if path.exists():
-            return "" if path.is_dir() else f"--out {out}: {path} is a file, not a folder"
+            if not path.is_dir():
+                return f"--out {out}: {path} is a file, not a folder"
+            break
+    try:  # (ux130: `--out /sys/nope`, which no one may make, was the grader's own failure, a traceback, exit 3)
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        return f"--out {out}: the folder cannot be made there ({err.strerror or err})"
     return ""
 
 

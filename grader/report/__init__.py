@@ -24,8 +24,39 @@ def write_files(outcome: Outcome, exercise: Exercise, out: Path, plot: bool = Tr
         write_backward(outcome, out / "backward.png")
     else:
         atomic.remove(out / "backward.png")
-    atomic.write(out / "feedback.txt", terminal.as_text(outcome, exercise))
+    write_feedback(out, terminal.as_text(outcome, exercise))
     return result_json.write(outcome, out / "result.json", key, plotted=plot), picture
+
+
+EDITED_FEEDBACK = "feedback.edited-*.txt"  # (a folder's feedback.txt kept aside by write_feedback)
+FEEDBACK_WRITTEN = ".grader-feedback"  # beside it: the sha256 of the feedback.txt the grader last wrote
+
+
+def write_feedback(out: Path, text: str) -> None:
+    """feedback.txt, the words to hand back. One that was changed since the grader wrote it is kept aside
+    first, as feedback.edited-<UTC time>.txt: a TA's notes added to it were lost to the next rerun,
+    without a word (ux130). (None is kept where no record says what was written: a grader's before it.)"""
+    import hashlib
+    import time
+
+    from grader.report import atomic
+
+    path, record = out / "feedback.txt", out / FEEDBACK_WRITTEN
+    try:
+        with open(path, "rb") as handle:
+            now = hashlib.sha256(handle.read(1 << 24)).hexdigest()
+        written = record.read_text(encoding="ascii").strip()
+    except (OSError, ValueError):
+        written = None
+    if written is not None and now != written and not path.is_symlink():
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        for n in range(100):
+            aside = out / f"feedback.edited-{stamp}{f'-{n}' if n else ''}.txt"
+            if not aside.exists():
+                path.rename(aside)
+                break
+    atomic.write(path, text)
+    atomic.write(record, hashlib.sha256(path.read_bytes()).hexdigest())
 
 
 def write_backward(outcome: Outcome, path: Path) -> Path | None:

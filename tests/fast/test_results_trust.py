@@ -167,3 +167,29 @@ def test_a_result_is_reused_only_by_the_same_grader_code_and_torch(tmp_path: Pat
         keys.append(grade.cache_key("a" * 64, sin, 7, "cpu"))
     assert keys[0] != keys[1]
     grade.code_digest.cache_clear()
+
+
+def test_a_feedback_txt_the_ta_changed_is_kept_aside_before_it_is_written_again(tmp_path: Path, sin):
+    """ux130: notes a TA added to a student's feedback.txt were lost to the next rerun, without a word."""
+    from grader.report import EDITED_FEEDBACK, write_feedback
+
+    write_feedback(tmp_path, "Score 10 / 10\n")
+    write_feedback(tmp_path, "Score 9 / 10\n")  # (as written: replaced, nothing kept)
+    assert not list(tmp_path.glob(EDITED_FEEDBACK))
+    with open(tmp_path / "feedback.txt", "a") as handle:
+        handle.write("TA: see me about the plot\n")
+    write_feedback(tmp_path, "Score 8 / 10\n")
+    kept = list(tmp_path.glob(EDITED_FEEDBACK))
+    assert len(kept) == 1 and "TA: see me" in kept[0].read_text()
+    assert (tmp_path / "feedback.txt").read_text() == "Score 8 / 10\n"
+    # A student not graded this run: her note replaces the grader's words, and is no TA's edit the next time
+    (tmp_path / "alice").mkdir()
+    write_feedback(tmp_path / "alice", "Score 10 / 10\n")
+    batch.replace_feedback(batch.Job("alice", None, "both files define get_derivative(x)"), tmp_path, sin)
+    write_feedback(tmp_path / "alice", "Score 10 / 10\n")
+    assert not list((tmp_path / "alice").glob(EDITED_FEEDBACK))
+    # A feedback.txt of a grader that kept no record (before this one): nothing to tell apart, none kept
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "feedback.txt").write_text("Score 7 / 10\n")
+    write_feedback(tmp_path / "old", "Score 7 / 10\n")
+    assert not list((tmp_path / "old").glob(EDITED_FEEDBACK))
