@@ -356,3 +356,18 @@ def test_a_workers_stop_that_came_inside_a_callback_python_swallows_still_stops_
                          cwd=Path(batch.__file__).parents[1])
     assert ran.returncode == 143, ran
     assert "went on" not in ran.stdout and ran.stderr == "", ran
+
+
+@pytest.mark.parametrize("command", [["grade", str(SUBMISSIONS / "cheat_cos.py")], ["gradescope", "build"]])
+def test_an_out_that_cannot_be_made_is_a_usage_error_in_one_line(command, tmp_path):
+    """ux130: `--out /sys/nope` (a folder no one may make) was the grader's own failure: a traceback, exit 3."""
+    import subprocess
+    import sys
+
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file, where a folder of the path would be made\n")
+    for out in ("/sys/grader-nope", str(blocked / "deeper" / "out")):
+        done = subprocess.run([sys.executable, "-m", "grader", *command, "--out", out], capture_output=True,
+                              text=True, timeout=120, cwd=Path(grade.__file__).parents[1])
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert done.stderr.startswith(f"grader: --out {out}"), done.stderr
