@@ -178,6 +178,20 @@ _CANVAS = re.compile(r"([^\W\d_]+)(?P<late>_LATE)?_(\d{3,})_\d{3,}_(?P<file>.+)"
 
 
 GRADESCOPE_METADATA = "submission_metadata.yml"  # beside Gradescope's export's submission_NNN folders
+
+
+def export_inside(folder: Path) -> Path | None:
+    """The one folder inside `folder` that is a Gradescope export (its metadata file there), where
+    `folder` holds nothing else a student could have handed in (an export unzipped into a folder of its own,
+    with macOS's __MACOSX beside it): None otherwise."""
+    try:
+        entries = [e for e in folder.iterdir() if not e.name.startswith((".", "__MACOSX"))]
+    except OSError:
+        return None
+    if (folder / GRADESCOPE_METADATA).exists() or len(entries) != 1 or not entries[0].is_dir() or \
+            entries[0].is_symlink():
+        return None
+    return entries[0] if (entries[0] / GRADESCOPE_METADATA).is_file() else None
 _SUBMISSION = re.compile(r":?(submission_\d+):\s*")  # (real exports write the key without its colon: ux122)
 _PERSON = re.compile(r"-\s+(.*)")
 _FIELD = re.compile(r":(name|sid):\s*(.*)")

@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import io
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -425,6 +426,12 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     from grader.probe import Plan
 
     skipped: list[str] = []
+    inner = batch.export_inside(args.folder)
+    if inner is not None:  # (ux130: graded as one student, "all 6 files define get_derivative(x) ...; keep one")
+        print(f"grader: {args.folder} holds a Gradescope export one folder down, {inner.name}/ (its "
+              f"{batch.GRADESCOPE_METADATA} and submission folders): give that folder, `grader batch "
+              f"{shlex.quote(str(inner))} ...`", file=sys.stderr)
+        return EXIT_USAGE
     jobs = batch.discover(args.folder, args.out, ex.function, skipped, ex.name)
     if skipped:  # (said, not graded: a roster or a README is no student, but a TA should see what was left)
         print(f"grader: not graded, neither .py nor .ipynb nor defining {ex.function}(x): {_some(skipped)}",

@@ -397,6 +397,14 @@ def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_stude
         assert again.returncode == 0 and "1 graded with --only" in again.stdout + again.stderr, (name, again.stderr)
     wrong = batch(folder, out, "--no-plot", "--only", "Bob B_1003")
     assert wrong.returncode == 2 and "did you mean Bob B_1002?" in wrong.stderr, wrong.stderr
+    # ux130: the export unzipped into a folder of its own, given by that folder: graded as one student,
+    # "all 2 files define get_derivative(x): ...; keep one"
+    wrapper = tmp_path / "download"
+    (wrapper / "__MACOSX").mkdir(parents=True)
+    shutil.move(str(folder), wrapper / "assignment_1_export")
+    wrapped = batch(wrapper, tmp_path / "out2", "--no-plot")
+    assert wrapped.returncode == 2 and "holds a Gradescope export one folder down, assignment_1_export/" in \
+        wrapped.stderr, wrapped.stderr
 
 
 def test_only_on_a_class_with_no_results_yet_leaves_the_others_not_graded_not_failed(tmp_path):
