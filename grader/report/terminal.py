@@ -123,6 +123,12 @@ def _backward(outcome: Outcome, out: Console) -> None:
     out.print(Text(("✓ " if agrees else "✗ ") + backward.headline(recorded), style="green" if agrees else "red"))
 
 
+def _a_printed_check(line: str) -> bool:
+    """Whether a printed line looks like a comparison's answer: True or False alone, or beside words of one."""
+    return line.strip().strip("()[],.:") in ("True", "False") or bool(
+        re.search(r"allclose|isclose|equal|\bcos|match|same|==|check|correct|agree", line, re.IGNORECASE))
+
+
 def _printed(outcome: Outcome, exercise: Exercise, out: Console) -> None:
     for name, text, total in (("stdout", outcome.stdout, outcome.stdout_bytes),
                               ("stderr", outcome.stderr, outcome.stderr_bytes)):
@@ -142,8 +148,11 @@ def _printed(outcome: Outcome, exercise: Exercise, out: Console) -> None:
             out.print(Text(f"  (AddcmulBackward0 in what you printed is the grader's: it runs autograd's "
                            f"{exercise.primitive} through a graph node of its own, so a grad_fn reads "
                            f"AddcmulBackward0 here where it reads {own} on your machine.)", style="dim"))
-        if any(re.search(r"\bFalse\b", line) for line in lines) and any(re.search(r"\bTrue\b", line) for line in lines):
-            # (hn131's printed check of autograd against the formula read False on 53 of 205 calls, unexplained)
+        checks = [line for line in lines if _a_printed_check(line)]
+        if any(re.search(r"\bFalse\b", line) for line in checks) and \
+                any(re.search(r"\bTrue\b", line) for line in checks):
+            # (hn131's printed check of autograd against the formula read False on 53 of 205 calls, unexplained;
+            # not said of any True and False printed: hn134's x.requires_grad beside x's shape)
             out.print(Text(f"  (A check you print of autograd against a formula of {exercise.primitive}'s "
                            "derivative reads False on some calls here: on those the grader swaps that derivative on "
                            "purpose, to see that your answer comes from autograd. Expected; not a mistake of yours.)",

@@ -286,6 +286,9 @@ def test_a_printed_grad_fn_of_the_graders_is_explained(sin):
     # (hn131: a printed check of autograd against cos read False on some calls, unexplained)
     assert "the grader swaps that derivative on purpose" in shown("cos check ok: True\ncos check ok: False\n")
     assert "on purpose" not in shown("requires grad: False\n")
+    assert "the grader swaps" in shown("True\nFalse\n") and "the grader swaps" in shown("allclose: True\n(False)\n")
+    # (hn134: x's requires_grad printed beside its shape, True on one call and False on another, is no check)
+    assert "on purpose" not in shown("input: tensor([1.]) torch.Size([1]) cpu False\ninput: tensor(2.) cpu True\n")
 
 
 def test_a_notebooks_copy_of_a_py_is_identical_to_it(tmp_path):
