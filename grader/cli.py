@@ -642,7 +642,8 @@ def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client
 
     failures = 0
     columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
-               Remaining(), TextColumn("stopped early: {task.fields[failures]}"),
+               # (hn134: a file that did not load was counted as "stopped early")
+               Remaining(), TextColumn("stopped or did not load: {task.fields[failures]}"),
                # (a column of its own size: rt152's long names pushed the bar and its counts off an 80-column line)
                TextColumn("{task.fields[waiting]}", markup=False,
                           table_column=Column(max_width=36, no_wrap=True, overflow="ellipsis")))
