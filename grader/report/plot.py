@@ -213,6 +213,14 @@ class Template:
             texts.append(Label(f"Some of your values are off this scale (largest |value| {largest});\n"
                                f"they are drawn along its edge.", self._at(self.top, 0.99, 0.95), "ra", 10, BAD,
                                align="right", boxed=True, box_pad=0.4))  # (boxed: a steep curve crossed it, ux112)
+        correctness = next((f for f in outcome.findings if f.name == "correctness"), None)
+        if correctness is not None and not correctness.passed and not off.any() and \
+                correctness.data.get("cause") in ("empty_raised", "empty_unrecorded"):
+            # (hn134: jacobian's diagonal, right everywhere, raised on an empty x, and the picture showed a
+            # perfect curve under 9.35 with nothing to say why)
+            texts.append(Label("Right at every x here; it fails on empty inputs (a tensor with no elements):\n"
+                               "see the correctness check's words.", self._at(self.top, 0.02, 0.95), "la", 10, BAD,
+                               boxed=True, box_pad=0.4))
         undefined = ~np.isfinite(got) & np.isfinite(truth)
         if undefined.any():
             # (a hunter's 2·log(x) for log(x²): no curve below 0 and a band of red marks at the top of

@@ -141,3 +141,19 @@ def test_nan_on_the_curve_is_said_so(sin):
         "the error panel."]
     _, honest = template._values(np.cos(x), outcome)
     assert not [t for t in honest if "returned" in t.text]
+
+
+def test_a_curve_right_everywhere_but_failing_on_empty_inputs_says_so(sin):
+    """hn134: jacobian's diagonal raised on an empty x alone, and the picture showed a perfect curve under
+    9.35 with nothing to say why."""
+    empty = Finding("correctness", False, 0.88, "Fails on 4 of 35 inputs.", data={"cause": "empty_raised"},
+                    score=3.54, max_score=4)
+    outcome = _outcome((Finding("loads", True, 1.0, "", score=1, max_score=1), empty), 9.35)
+    template = plot.template(sin, outcome.plot.x, False)
+    _, texts = template._values(np.cos(outcome.plot.x), outcome)
+    assert [t.text for t in texts if "empty inputs" in t.text] == [
+        "Right at every x here; it fails on empty inputs (a tensor with no elements):\nsee the correctness check's "
+        "words."]
+    wrong = dataclasses.replace(empty, data={"cause": "values"})
+    _, texts = template._values(np.cos(outcome.plot.x), dataclasses.replace(outcome, findings=(wrong,)))
+    assert not [t for t in texts if "empty inputs" in t.text]
