@@ -531,6 +531,29 @@ def results_key(out: Path) -> bytes:
 
 
 _KEY_BYTES = 32
+LOCK_FILE = ".grader-lock"  # in OUT: held (flock) by the batch writing there
+
+
+def hold_out(out: Path) -> bool:
+    """Hold OUT for this process's life (an flock on OUT/.grader-lock, let go when it ends however it
+    ends): False where another batch holds it now. ux130's two runs into one OUT at once graded the
+    whole class twice, each rewriting the other's results and gradebook, without a word."""
+    import fcntl
+
+    try:
+        fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return True  # (no lock to take there: graded as before)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _HELD.append(fd)
+    return True
+
+
+_HELD: list[int] = []  # the descriptors of the OUT locks this process holds
 
 
 CURRENT, CHANGED = "current", "changed"  # (standing's answers; "" for a result to make afresh)

@@ -445,6 +445,10 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     _interrupted_yet()
     seed = _seed(args, ex)
     key = batch.results_key(args.out)
+    if not batch.hold_out(args.out):
+        print(f"grader: another grader batch is writing to {args.out} now: wait for it to end (or give another "
+              "--out)", file=sys.stderr)
+        return EXIT_USAGE
     # (a student with no file has nothing to run: counted on every rerun, the bar showed work done, ux118)
     absent = [j for j in jobs if j.path is None]
     standing = {j.student: batch.standing(j, args.out, ex, seed, args.device, key, plot=not args.no_plot)

@@ -378,3 +378,22 @@ def test_a_child_started_afresh_dies_with_a_grader_killed_outright(tmp_path, ski
         graders.kill()
         for pid in alive():
             os.kill(pid, 9)
+
+
+def test_a_second_batch_into_the_same_out_waits_its_turn_in_words(tmp_path):
+    """ux130: two runs into one OUT at once graded the whole class twice, each rewriting the other's results."""
+    folder, out = tmp_path / "class", tmp_path / "out"
+    _slow_class(folder, 2)
+    first = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", "1",
+                              "--no-plot"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (out / ".grader-lock").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    second = subprocess.run([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", "1",
+                             "--no-plot"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    _, said = first.communicate(timeout=300)
+    assert second.returncode == 2 and f"another grader batch is writing to {out} now" in second.stderr, second.stderr
+    assert first.returncode == 0, said
+    again = subprocess.run([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "--no-plot"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "(2 already graded)" in again.stdout, (again.stdout, again.stderr)
