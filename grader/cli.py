@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="a student's self-check: verdict, hints and a plot")
     grade = commands.add_parser("grade", help="grade one file: result.json, feedback.png and backward.png in --out")
     for sub in (check, grade):
-        sub.add_argument("file", type=Path, help="the student's .py file")
+        sub.add_argument("file", type=Path, help="the student's .py or .ipynb file")
         sub.add_argument("--exercise", default="sin", help="exercise name in reference/ or a .toml path (default: sin)")
         sub.add_argument("--seed", type=int, default=None,
                          help="grid seed (default: from the exercise and $GRADER_COURSE_SECRET)")
@@ -52,12 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="where to run the grids (default: cpu, plus cuda when available)")
         sub.add_argument("--no-plot", action="store_true", help="skip feedback.png and backward.png")
     check.add_argument("--out", type=Path, default=Path("grader-feedback"),
-                       help="folder for feedback.png, backward.png and result.json (default: ./grader-feedback)")
+                       help="folder for feedback.txt, feedback.png, backward.png and result.json (default: "
+                            "./grader-feedback)")
     grade.add_argument("--out", type=Path, required=True,
-                       help="folder for result.json, feedback.png and backward.png")
+                       help="folder for result.json, feedback.txt, feedback.png and backward.png")
     grade.add_argument("--quiet", action="store_true", help="print nothing on success")
     batch = commands.add_parser("batch", help="grade a folder of submissions: results, gradebook.csv, summary")
-    batch.add_argument("folder", type=Path, help="one .py per student, or one folder per student with a .py")
+    batch.add_argument("folder", type=Path, help="one .py (or .ipynb) per student, or one folder per student with one")
     batch.add_argument("--out", type=Path, required=True, help="folder for per-student results and the gradebook")
     batch.add_argument("-j", "--jobs", type=_positive, default=os.cpu_count() or 1,
                        help="parallel workers (default: cores)")
