@@ -654,3 +654,17 @@ def test_only_takes_the_gradebooks_own_cell_of_an_id_that_starts_as_a_formula(tm
     assert [r["student"] for r in gradebook(out)] == ["'=evil"]
     again = batch(folder, out, "--no-plot", "--only", "'=evil")
     assert again.returncode == 0 and "1 graded with --only" in again.stdout, again.stderr
+
+
+def test_a_flat_folders_file_of_another_kind_is_in_the_summarys_needs_you(tmp_path):
+    """ux130: zoe.pdf in a flat class folder was named on stderr alone, which a TA reading the summary the
+    next day never saw."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "ann.py")
+    (folder / "zoe.pdf").write_bytes(b"%PDF-1.4\n")
+    out = tmp_path / "out"
+    done = batch(folder, out, "--no-plot")
+    assert done.returncode == 0 and "zoe.pdf" in done.stderr, done.stderr
+    needs = (out / "summary.md").read_text().split("## Needs you", 1)[1]
+    assert "not graded, neither .py nor .ipynb nor defining the exercise's function" in needs and "zoe.pdf" in needs
