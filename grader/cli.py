@@ -295,7 +295,7 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     assert isinstance(ex, Exercise)
     folder = args.out if args.command in ("check", "grade", "batch") else None  # (gradescope's --out is a zip)
     problem = (_out_problem(folder) or _fail_under_problem(getattr(args, "fail_under", None), ex)
-               or _exposed_problem(args))
+               or _exposed_problem(args) or _unmade(folder))
     if problem:
         print(f"grader: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -768,7 +768,15 @@ def _out_problem(out: Path | None) -> str:
             if not path.is_dir():
                 return f"--out {out}: {path} is a file, not a folder"
             break
-    try:  # (ux130: `--out /sys/nope`, which no one may make, was the grader's own failure, a traceback, exit 3)
+    return ""
+
+
+def _unmade(out: Path | None) -> str:
+    """Why --out cannot be made ("" once it is there): made now, after every other refusal (a refused
+    run makes nothing), where `--out /sys/nope` was the grader's own failure, a traceback, exit 3 (ux130)."""
+    if out is None:
+        return ""
+    try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         return f"--out {out}: the folder cannot be made there ({err.strerror or err})"

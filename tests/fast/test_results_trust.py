@@ -100,7 +100,7 @@ def test_pictures_this_grading_did_not_draw_are_not_left_to_be_linked(tmp_path: 
         for name in ("feedback.png", "backward.png"):
             (folder / name).write_bytes(b"\x89PNG alice's 10/10")
         write_files(outcome, load("sin"), folder, plot=plot)
-        assert sorted(p.name for p in folder.iterdir()) == ["feedback.txt", "result.json"]
+        assert sorted(p.name for p in folder.iterdir()) == [".grader-feedback", "feedback.txt", "result.json"]
 
 
 def test_feedback_txt_shows_a_file_name_made_safe(sin):
