@@ -180,6 +180,8 @@ def test_answers_overwritten_by_the_next_call_are_seen_in_a_subclass_too(sin):
     ("hides_its_changes_behind_numpys_own_isnan.py", {"repeatable", "input_untouched"}),
     ("leaves_x_a_negative_view_its_own_kernel_reads.py", {"input_untouched"}),
     ("leaves_x_float8.py", {"input_untouched"}),
+    ("hands_x_over_as_a_subclass_and_changes_it.py", {"input_untouched", "repeatable"}),
+    ("retypes_its_last_answer_bfloat16.py", {"repeatable"}),
     ("returns_fresh_answers_in_a_wrapper_subclass.py", set()),
     ("returns_answers_in_a_wrapper_subclass_with_huge_strides.py", set()),
 ])
@@ -194,7 +196,7 @@ def test_what_the_harness_compares_no_mode_kernel_or_subclass_of_the_files_own_s
     outcome = grade_file(FIXTURES / fixture, sin)
     findings = {f.name: f for f in outcome.findings}
     assert outcome.status == "graded" and {n for n, f in findings.items() if not f.passed} == failing, findings
-    if "repeatable" in failing:
+    if fixture.startswith(("hides", "retypes")):  # (the others' repeatable fails for x changed between its calls)
         assert findings["repeatable"].data["cause"] == "overwritten"
     if fixture.startswith("hides"):
         assert "changed the values of x in place" in findings["input_untouched"].message
