@@ -20,6 +20,7 @@ other name of theirs does nothing (a class's name is a class that does nothing).
 from __future__ import annotations
 
 import collections
+import contextlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -68,6 +69,23 @@ class DoesNothing:
     def __iter__(self) -> Any:
         return iter(())
 
+    # (rt188, hn135: a Colab notebook's first lines, `pd.options.display.max_rows = 20`, `len(df)`,
+    # `palette[0]`, raised on the stand-in above the function: 0/10)
+    def __setattr__(self, name: str, value: Any) -> None:
+        pass
+
+    def __getitem__(self, key: Any) -> DoesNothing:
+        return self
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return 0
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
     def __enter__(self) -> DoesNothing:
         return self
 
@@ -84,8 +102,16 @@ NOTHING = DoesNothing()
 class Progress:
     """tqdm's progress bar (tqdm, trange), showing nothing: a loop over it gets its items as they are."""
 
-    def __init__(self, iterable: Any = None, *args: Any, **kwargs: Any) -> None:
-        self.iterable = iterable
+    def __init__(self, iterable: Any = None, *args: Any, total: Any = None, initial: Any = 0, **kwargs: Any) -> None:
+        self.iterable, self.n = iterable, initial
+        self.total = total if total is not None or iterable is None else _length(iterable)
+
+    def update(self, n: Any = 1) -> None:
+        self.n += n
+
+    @staticmethod
+    def pandas(*args: Any, **kwargs: Any) -> None:  # (tqdm.pandas(): progress_apply is pandas', a stand-in too)
+        return None
 
     def __iter__(self) -> Any:
         return iter(self.iterable if self.iterable is not None else ())
@@ -109,8 +135,27 @@ class Progress:
         sys.stdout.write(f"{text}\n")  # (tqdm.write: a line printed above the bar)
 
 
+def _length(iterable: Any) -> int | None:
+    try:
+        return len(iterable)
+    except TypeError:
+        return None
+
+
 def _trange(*args: Any, **kwargs: Any) -> Progress:
     return Progress(range(*args))
+
+
+TQDM_MODULES = ("tqdm", "tqdm.auto", "tqdm.autonotebook", "tqdm.notebook", "tqdm.std", "tqdm.asyncio", "tqdm.rich",
+                "tqdm.contrib", "tqdm.contrib.concurrent", "tqdm.contrib.itertools")
+# tqdm's names, each what it wraps (tqdm.contrib's tenumerate is enumerate: hn135's loop over the do-nothing
+# object ran no step); any other name is no stand-in's, and `from tqdm... import it` fails as without tqdm
+TQDM = {"tqdm": Progress, "trange": _trange, "tqdm_notebook": Progress, "tnrange": _trange,
+        "tenumerate": lambda iterable, *args, start=0, **kwargs: enumerate(iterable, start),
+        "tzip": lambda *iterables, **kwargs: zip(*iterables, strict=False),
+        "tmap": lambda function, *iterables, **kwargs: map(function, *iterables),
+        "thread_map": lambda function, *iterables, **kwargs: list(map(function, *iterables)),
+        "process_map": lambda function, *iterables, **kwargs: list(map(function, *iterables))}
 
 
 class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -122,7 +167,7 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
         top = name.partition(".")[0]
-        if top not in self.names or _asked_by_a_library():
+        if top not in self.names or (top == "tqdm" and name not in TQDM_MODULES) or _asked_by_a_library():
             return None
         if top not in self.used:
             self.used.append(top)
@@ -147,11 +192,13 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return classes[name]
 
         module.__getattr__ = anything  # type: ignore[method-assign]
+        module.__version__ = "0+grader.stand.in"  # type: ignore[attr-defined]  # (rt188: print(pd.__version__))
         if top != "d2l":
             module.__doc__ = f"The grader's stand-in for {top}, which it does not install: its names do nothing."
             if top == "tqdm":  # (its loops still run: `for i in tqdm(range(n))`)
                 module.__doc__ = "The grader's stand-in for tqdm: its progress bars show nothing."
-                vars(module).update(tqdm=Progress, trange=_trange, tqdm_notebook=Progress, tnrange=_trange)
+                vars(module).update(TQDM)
+                del module.__getattr__
             return
         module.__doc__ = ("The grader's stand-in: torch's functions under d2l's names, and every other name does "
                           "nothing (the grader does not install d2l).")
@@ -169,6 +216,10 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                                                                                                        **kwargs))
             vars(module).update(names)
         vars(module).update({name: NOTHING for name in HELPERS})
+        # (rt188: `fig, axes = d2l.plt.subplots(1, 2)` unpacked nothing; the child's own backend draws; without
+        # a matplotlib to draw with, the do-nothing one stays)
+        with contextlib.suppress(Exception):
+            module.plt = importlib.import_module("matplotlib.pyplot")  # type: ignore[attr-defined]
         vars(module).update({name: sys.modules[name] for name in MODULES if name in sys.modules})
         # (rt187: d2l.torch's own `d2l = sys.modules[__name__]`, and its `from collections import defaultdict`)
         vars(module).update(Timer=Timer, Accumulator=Accumulator, d2l=module, defaultdict=collections.defaultdict)
@@ -252,17 +303,47 @@ _IMPORTLIB = os.path.dirname(importlib.__file__ or "")
 
 
 def _asked_by_a_library() -> bool:
-    """Whether the import was asked for by a library's code, not the submission's: torch.compile tries
-    `import tqdm` and `import pandas` inside torch, and would then have found stand-ins and the loads
-    check told the student the file imports them (it was told so of an honest torch.compile). The
-    first caller outside importlib decides (an `importlib.import_module` of the submission's is its)."""
+    """Whether the import was asked for by a library's code, not the submission's, or by the submission
+    inside a try of its own that catches a failed import (_guarded): torch.compile tries `import tqdm`
+    and `import pandas` inside torch, and would then have found stand-ins and the loads check told the
+    student the file imports them (it was told so of an honest torch.compile). The first caller
+    outside importlib decides (an `importlib.import_module` of the submission's is its)."""
     frame: types.FrameType | None = sys._getframe(0)  # (the audit hook leaves this read unrecorded: FRAME_READ)
     while frame is not None:
         where = frame.f_code.co_filename
         if not (where.startswith("<frozen importlib") or os.path.dirname(where) == _IMPORTLIB or where == __file__):
-            return where.startswith(_LIBRARIES)
+            return where.startswith(_LIBRARIES) or _guarded(where, frame.f_lineno)
         frame = frame.f_back
     return False
+
+
+def _guarded(path: str, line: int) -> bool:
+    """Whether the import at `line` of the file at `path` is inside a `try` whose handler catches a failed
+    import: the file has a way of its own without the package, which a stand-in would take from it
+    (hn135: `try: from tqdm.contrib import tenumerate` / `except ImportError: tenumerate = enumerate`
+    got the stand-in, a loop over nothing, 1/10 for 10)."""
+    if path not in _TRIES:
+        import ast
+        import linecache
+
+        spans = []
+        try:
+            for node in ast.walk(ast.parse("".join(linecache.getlines(path)))):
+                if isinstance(node, ast.Try) and any(_catches_a_failed_import(h.type) for h in node.handlers):
+                    spans.append((node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno))
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            pass  # (no source to read, or not Python's alone: a notebook's JSON; as unguarded)
+        _TRIES[path] = spans
+    return any(first <= line <= last for first, last in _TRIES[path])
+
+
+def _catches_a_failed_import(kind: Any) -> bool:
+    names = kind.elts if type(kind).__name__ == "Tuple" else [kind]
+    return kind is None or any(getattr(name, "id", getattr(name, "attr", "")) in
+                               ("ImportError", "ModuleNotFoundError", "Exception", "BaseException") for name in names)
+
+
+_TRIES: dict[str, list[tuple[int, int]]] = {}  # each file's lines inside a try that catches a failed import
 
 
 def _frame_read() -> tuple[types.CodeType, int]:

@@ -14,7 +14,8 @@ from d2l import torch as d2l
 assert d2l.sin is torch.sin and d2l.concat is torch.cat and d2l.float32 is torch.float32
 x = torch.tensor([0.5, 1.0])
 assert torch.equal(d2l.reduce_sum(x), x.sum()) and d2l.size(x) == 2 and d2l.torch is torch
-assert d2l.plot(x, [x], "x", "f(x)") is stand_ins.NOTHING and d2l.plt.figure().gca() is stand_ins.NOTHING
+import matplotlib.pyplot
+assert d2l.plot(x, [x], "x", "f(x)") is stand_ins.NOTHING and d2l.plt is matplotlib.pyplot  # (rt188: plt.subplots)
 namespace = {}
 exec("from d2l.torch import *", namespace)
 assert namespace["plot"] is stand_ins.NOTHING and namespace["sin"] is torch.sin and "reduce_sum" in namespace
@@ -54,6 +55,19 @@ sns.set_theme()
 frame = pd.DataFrame({"x": [1.0]})
 assert isinstance(frame, pd.DataFrame) and not isinstance(3, pd.DataFrame) and "does nothing" in repr(frame.head())
 assert used == ["d2l", "pandas", "seaborn", "tqdm"], used
+# rt188, hn135: Colab's first lines, and tqdm's other names
+pd.options.display.max_rows = 20
+assert pd.__version__ and len(frame) == 0 and sns.color_palette("husl", 2)[0] is not None and f"{frame:.2f}"
+from tqdm.contrib import tenumerate, tzip
+assert list(tenumerate("ab")) == [(0, "a"), (1, "b")] and list(tzip([1], [2])) == [(1, 2)]
+bar = tqdm(range(4))
+bar.update(2)
+assert (bar.n, bar.total) == (2, 4) and whole.tqdm.pandas() is None
+try:
+    from tqdm.contrib import not_a_name_of_tqdms
+    raise AssertionError("an unknown name of tqdm's was a stand-in's")
+except ImportError:
+    pass
 print("OK")
 """
 
@@ -62,4 +76,27 @@ def test_d2l_stands_in_with_torchs_own_functions_under_its_names():
     """rt184: d2l.sin(x) inside get_derivative, as the book's code has it, got the do-nothing object back
     (None returned, 1/10), and `from d2l.torch import *` bound no name at all (its plot a NameError)."""
     done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "OK", done.stderr
+
+
+GUARDED = """
+import sys
+from grader.sandbox import stand_ins
+used = stand_ins.install()
+path = sys.argv[1]
+with open(path, "w") as handle:
+    handle.write("try:\\n    import seaborn\\nexcept ImportError:\\n    seaborn = None\\nimport pandas\\n")
+namespace = {}
+exec(compile(open(path).read(), path, "exec"), namespace)
+assert namespace["seaborn"] is None and namespace["pandas"].__version__ and used == ["pandas"], used
+print("OK")
+"""
+
+
+def test_a_files_own_way_without_the_package_is_taken_not_the_stand_in(tmp_path):
+    """hn135: `try: from tqdm.contrib import tenumerate` / `except ImportError: tenumerate = enumerate` got
+    the stand-in, whose loop then ran over nothing (1/10 for 10): an import inside a try that catches a
+    failed import finds no stand-in."""
+    done = subprocess.run([sys.executable, "-c", GUARDED, str(tmp_path / "solution.py")], capture_output=True,
+                          text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "OK", done.stderr
