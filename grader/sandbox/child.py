@@ -30,7 +30,7 @@ import threading
 import time
 import traceback
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -320,7 +320,7 @@ SUBMISSION_MODULE = "__graded_submission__"  # the student's file's module, in s
 class Runner:
     def __init__(self, torch: Any, setup: dict[str, Any], oracle_fd: int) -> None:
         self.torch = torch
-        bind_readers(torch)
+        self.numbers_of = readers(torch)
         self.path = setup["path"]
         self.function_name = setup["function"]
         self.function: Any = None
@@ -409,12 +409,12 @@ class Runner:
         # a fresh one; the grader knows which calls are secret, and the canary asks it.
         self.canary.case(int(header["case"]))
         x = make()
-        original, requires_grad = numbers_of(self.torch, x), x.requires_grad
+        original, requires_grad = self.numbers_of(x), x.requires_grad
         calls = [self.call(x, arrays, planned=True), self.call(x, arrays, planned=True)]
-        now = numbers_of(self.torch, x)
+        now = self.numbers_of(x)
         # (its dtype or device too: hn132's `x.data = x.data.double()` left the caller's float32 x float64,
         # which torch.equal does not see, and was told it left the caller's tensor as it was; rt187's x made
-        # float8, whose numbers numpy cannot read, is changed and retyped alike)
+        # float8 is changed and retyped alike)
         retyped = bool(original and (now is None or (now.dtype, now.device) != (original.dtype, original.device)))
         changed = {
             # (an x of the harness's that cannot be read was made so by the submission: rt188 rebound
@@ -427,7 +427,7 @@ class Runner:
         }
         calls += [self.call(make(), arrays, planned=True) for _ in range(int(header["calls"]) - 2)]
         earlier, self.last_answer = self.last_answer, self.kept_answer
-        return {"calls": calls, **changed, "earlier_changed": _changed_since(self.torch, earlier),
+        return {"calls": calls, **changed, "earlier_changed": _changed_since(self.numbers_of, earlier),
                 "primitive_calls": self.canary.calls(), "unfollowed_calls": self.canary.unfollowed()}, arrays
 
     def trace(self, make: Any, index: int) -> dict[str, Any]:
@@ -519,7 +519,7 @@ class Runner:
             self.canary.rest()
         reply = snapshot(self.torch, out, x.numel(), arrays, x)
         reply["seconds"] = time.perf_counter() - started
-        self.kept_answer = _kept(self.torch, out)
+        self.kept_answer = _kept(self.numbers_of, out)
         return {**reply, **recorded}
 
 
@@ -701,12 +701,6 @@ def _unmoded(torch: Any) -> Iterator[None]:
         yield
 
 
-# (bound as the child starts, before the submission's import, which may put its own in their modules)
-_FROM_DLPACK = numpy.from_dlpack
-_READERS: tuple[Any, Any, Any] | None = None  # (bind_readers)
-_INTEGERS: dict[int, Any] = {}  # an integer dtype of each size (bind_readers)
-
-
 class Numbers:
     """What numbers_of read of a tensor: its dtype, shape, device, sign and conjugate bits and layout, and
     its numbers' bytes in order (None where they could not be read)."""
@@ -731,56 +725,59 @@ class Numbers:
         return self.head == other.head and self.values is not None and self.values == other.values
 
 
-def numbers_of(torch: Any, t: Any) -> Numbers | None:
-    """What the harness compares of a tensor (the caller's x, before and after; an answer, then and a
-    call later), or None where not even its dtype and shape can be read. On the CPU its bytes go to
-    numpy through DLPack, where no op of torch's runs: a kernel a submission registers for one runs
-    below every op, dispatch modes off or not (rt185: two lines of torch.library gave aten::equal a
-    kernel that called any two tensors equal, and hid x changed in place and an answer the next call
-    overwrote, 10/10 for 9.5); the sign and conjugate bits, which DLPack does not carry, are in the
-    head (rt187 made x a negative view of zeros, read through its own kernel for resolve_neg). Not read:
-    a tensor whose numbers are a subclass's Python (its storage need not hold what it shows: rt187's
-    wrapper read another buffer, and another's placeholder storage held whatever memory held), a dtype
-    numpy has not (float8, bfloat16), or, on a GPU, a copy that torch's ops make, which such a kernel
-    could answer for (a limit there)."""
-    base = torch._C.TensorBase
-    try:
-        with _unmoded(torch):
-            dtype, device, layout = base.dtype.__get__(t), base.device.__get__(t), base.layout.__get__(t)
-            head = (str(dtype), tuple(base.shape.__get__(t)), str(device), bool(base.is_neg(t)), bool(base.is_conj(t)),
-                    str(layout))
-    except Exception:  # noqa: BLE001 - nothing of it can be read
-        return None
-    try:
-        with _unmoded(torch):
-            if _python_numbers(torch, t) or layout != torch.strided:
-                return Numbers(head, None)
-            if device.type != "cpu":
-                t = base.detach(t).to("cpu")
-            held = _Capsule()
-            try:
-                held.capsule = _READERS[2](t)  # type: ignore[index]
-            except Exception:  # noqa: BLE001 - a dtype numpy has not (bfloat16, float8): its bytes as integers'
-                held.capsule = _READERS[2](base.view(t, _INTEGERS[base.element_size(t)]))  # type: ignore[index]
-            return Numbers(head, _FROM_DLPACK(held).tobytes())
-    except Exception:  # noqa: BLE001 - a storage freed, a view of no integer: its numbers unread
-        return Numbers(head, None)
+def readers(torch: Any) -> Callable[[Any], Numbers | None]:
+    """numbers_of, with everything it calls of torch's and numpy's bound now, before the submission is
+    imported (it may put its own in their modules: rt188 rebound torch.Tensor.to)."""
+    base, from_dlpack, to_dlpack = torch._C.TensorBase, numpy.from_dlpack, torch._C._to_dlpack
+    keys_of, python, strided = torch._C._dispatch_keys, torch._C.DispatchKey.Python, torch.strided
+    no_torch_function, excluded, python_keys = (torch._C.DisableTorchFunction, torch._C._ExcludeDispatchKeyGuard,
+                                                canary.python_dispatch_keys(torch))
+    dtype_of, device_of, layout_of, shape_of = (base.dtype.__get__, base.device.__get__, base.layout.__get__,
+                                                base.shape.__get__)
+    is_neg, is_conj, detach, to, view, size_of = (base.is_neg, base.is_conj, base.detach, base.to, base.view,
+                                                  base.element_size)
+    integers = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+    text_of, tuple_of, bool_of = str, tuple, bool
 
+    def bytes_of(t: Any) -> bytes:
+        held = _Capsule()
+        held.capsule = to_dlpack(t)
+        return bytes(from_dlpack(held).tobytes())
 
-def bind_readers(torch: Any) -> None:
-    """What numbers_of calls of torch's, bound before the submission is imported (it may put its own in
-    torch._C's module)."""
-    global _READERS, _INTEGERS
-    _READERS = (torch._C._dispatch_keys, torch._C.DispatchKey.Python, torch._C._to_dlpack)
-    _INTEGERS = {1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+    def numbers_of(t: Any) -> Numbers | None:
+        """What the harness compares of a tensor (the caller's x, before and after; an answer, then and a
+        call later), or None where not even its dtype and shape can be read. On the CPU its bytes go to
+        numpy through DLPack, where no op of torch's runs: a kernel a submission registers for one runs
+        below every op, dispatch modes off or not (rt185: two lines of torch.library gave aten::equal a
+        kernel that called any two tensors equal, and hid x changed in place and an answer the next call
+        overwrote, 10/10 for 9.5); the sign and conjugate bits, which DLPack does not carry, are in the
+        head (rt187 made x a negative view of zeros, read through its own kernel for resolve_neg); a
+        dtype numpy has not (bfloat16, float8: a GPU's grids have bfloat16) as integers of its size. Not
+        read: a tensor whose numbers are a subclass's Python (its storage need not hold what it shows:
+        rt187's wrapper read another buffer, and another's placeholder storage held whatever memory
+        held). On a GPU the numbers come through torch's copy to the CPU, which such a kernel could
+        answer for (a limit there)."""
+        try:
+            with no_torch_function(), excluded(python_keys):
+                dtype, device, layout = dtype_of(t), device_of(t), layout_of(t)
+                head = (text_of(dtype), tuple_of(shape_of(t)), text_of(device), bool_of(is_neg(t)),
+                        bool_of(is_conj(t)), text_of(layout))
+        except Exception:  # noqa: BLE001 - nothing of it can be read
+            return None
+        try:
+            with no_torch_function(), excluded(python_keys):
+                if keys_of(t).has(python) or layout != strided:
+                    return Numbers(head, None)
+                if device.type != "cpu":
+                    t = to(detach(t), "cpu")
+                try:
+                    return Numbers(head, bytes_of(t))
+                except Exception:  # noqa: BLE001 - a dtype numpy has not (bfloat16, float8): its bytes as integers'
+                    return Numbers(head, bytes_of(view(t, integers[size_of(t)])))
+        except Exception:  # noqa: BLE001 - a storage freed, a view of no integer: its numbers unread
+            return Numbers(head, None)
 
-
-def _python_numbers(torch: Any, t: Any) -> bool:
-    """Whether a tensor's ops run Python of a subclass's (__torch_dispatch__: the Python dispatch key)."""
-    if _READERS is None:
-        bind_readers(torch)
-    keys, python, _ = _READERS  # type: ignore[misc]
-    return bool(keys(t).has(python))
+    return numbers_of
 
 
 class _Capsule:
@@ -796,27 +793,22 @@ class _Capsule:
         return (1, 0)  # the CPU
 
 
-def _kept(torch: Any, out: Any) -> tuple[Any, Numbers] | None:
+def _kept(numbers_of: Callable[[Any], Numbers | None], out: Any) -> tuple[Any, Numbers] | None:
     """A returned tensor with numbers (a subclass's too, where its storage holds them: rt185's kept
     buffer, returned as a subclass of its own, was never compared), beside a copy of them (None for
-    anything else)."""
-    try:
-        if not isinstance(out, torch.Tensor) or torch._C.TensorBase.numel(out) == 0:
-            return None
-    except Exception:  # noqa: BLE001 - nothing kept: the check of the next case says nothing
-        return None
-    numbers = numbers_of(torch, out)
-    return (out, numbers) if numbers is not None and numbers.values is not None else None
+    anything else: no claim is made of it). Whether it is a tensor, and empty, is numbers_of's reading
+    (a subclass's own `numel`, answering 0, kept its answers from the check: rv40)."""
+    numbers = numbers_of(out)
+    return (out, numbers) if numbers is not None and numbers.values else None
 
 
-def _changed_since(torch: Any, kept: tuple[Any, Numbers] | None) -> bool:
-    """Whether an answer returned earlier holds other numbers (or shape, dtype) than it did then (where
-    they can still be read: no claim otherwise)."""
+def _changed_since(numbers_of: Callable[[Any], Numbers | None], kept: tuple[Any, Numbers] | None) -> bool:
+    """Whether an answer returned earlier holds other numbers (or shape, dtype) than it did then (its
+    dtype or shape changed counts, readable or not: rt188's answer made bfloat16 went unseen)."""
     if kept is None:
         return False
     answer, then = kept
-    now = numbers_of(torch, answer)
-    # (its dtype or shape changed counts, its numbers readable or not: rt188's answer made bfloat16 went unseen)
+    now = numbers_of(answer)
     return now is not None and (now.head != then.head or (now.values is not None and now.values != then.values))
 
 
