@@ -150,7 +150,8 @@ _STAND_IN_WORDS = {  # (sandbox/stand_ins.py: what each stand-in's names do)
            "helpers and Timer are d2l's, and its other helpers do nothing here: your d2l plots are not drawn",
     "pandas": "its names do nothing here, and no table is made",
     "seaborn": "its names do nothing here: no style is set and no plot drawn",
-    "tqdm": "its progress bars show nothing, and a loop over one gets its items as they are",
+    "tqdm": "its progress bars show nothing, a loop over one gets its items as they are, and tenumerate, tzip, "
+            "tmap and thread_map are what they wrap",
 }
 
 

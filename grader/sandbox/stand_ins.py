@@ -50,7 +50,17 @@ MODULES = ("collections", "hashlib", "inspect", "math", "os", "random", "re", "s
            "zipfile")
 
 
-class DoesNothing:
+class _NothingsKind(type):
+    """The kind of DoesNothing and of a stand-in's classes: a class's own names do nothing too
+    (`pd.DataFrame.from_dict(d)`, `pd.Timestamp.now()`: rv40)."""
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return NOTHING
+
+
+class DoesNothing(metaclass=_NothingsKind):
     """What a stand-in's every name is, and what it gives back when called or asked for a name."""
 
     __slots__ = ()
@@ -151,7 +161,7 @@ TQDM_MODULES = ("tqdm", "tqdm.auto", "tqdm.autonotebook", "tqdm.notebook", "tqdm
 # tqdm's names, each what it wraps (tqdm.contrib's tenumerate is enumerate: hn135's loop over the do-nothing
 # object ran no step); any other name is no stand-in's, and `from tqdm... import it` fails as without tqdm
 TQDM = {"tqdm": Progress, "trange": _trange, "tqdm_notebook": Progress, "tnrange": _trange,
-        "tenumerate": lambda iterable, *args, start=0, **kwargs: enumerate(iterable, start),
+        "tenumerate": lambda iterable, start=0, *args, **kwargs: enumerate(iterable, start),
         "tzip": lambda *iterables, **kwargs: zip(*iterables, strict=False),
         "tmap": lambda function, *iterables, **kwargs: map(function, *iterables),
         "thread_map": lambda function, *iterables, **kwargs: list(map(function, *iterables)),
@@ -295,6 +305,9 @@ def _method(name: str) -> Any:
     return lambda x, *args, **kwargs: getattr(x, name)(*args, **kwargs)
 
 
+# sys._getframe as this module is imported, before any submission: one that rebinds sys._getframe and calls the
+# real one from its own is handed no frame of this function's, which the audit record leaves out (rv40)
+_GETFRAME = sys._getframe
 # Where libraries lie: Python's own, the installed packages, and the grader's.
 _LIBRARIES = tuple(sorted({os.path.join(folder, "") for key, folder in sysconfig.get_paths().items()
                            if key in ("stdlib", "platstdlib", "purelib", "platlib")} |
@@ -308,7 +321,7 @@ def _asked_by_a_library() -> bool:
     and `import pandas` inside torch, and would then have found stand-ins and the loads check told the
     student the file imports them (it was told so of an honest torch.compile). The first caller
     outside importlib decides (an `importlib.import_module` of the submission's is its)."""
-    frame: types.FrameType | None = sys._getframe(0)  # (the audit hook leaves this read unrecorded: FRAME_READ)
+    frame: types.FrameType | None = _GETFRAME(0)  # (the audit hook leaves this read unrecorded: FRAME_READ)
     while frame is not None:
         where = frame.f_code.co_filename
         if not (where.startswith("<frozen importlib") or os.path.dirname(where) == _IMPORTLIB or where == __file__):
@@ -339,8 +352,10 @@ def _guarded(path: str, line: int) -> bool:
 
 def _catches_a_failed_import(kind: Any) -> bool:
     names = kind.elts if type(kind).__name__ == "Tuple" else [kind]
-    return kind is None or any(getattr(name, "id", getattr(name, "attr", "")) in
-                               ("ImportError", "ModuleNotFoundError", "Exception", "BaseException") for name in names)
+    # (ImportError's alone: `except Exception: pass` round `from d2l import torch as d2l` is no way of its own
+    # without the package, and d2l was then a NameError: rv40)
+    return any(getattr(name, "id", getattr(name, "attr", "")) in ("ImportError", "ModuleNotFoundError")
+               for name in names if name is not None)
 
 
 _TRIES: dict[str, list[tuple[int, int]]] = {}  # each file's lines inside a try that catches a failed import
@@ -354,7 +369,7 @@ def _frame_read() -> tuple[types.CodeType, int]:
 
     code = _asked_by_a_library.__code__
     line = next(i.positions.lineno for i in dis.get_instructions(code)
-                if i.argval == "_getframe" and i.positions is not None and i.positions.lineno is not None)
+                if i.argval == "_GETFRAME" and i.positions is not None and i.positions.lineno is not None)
     return code, line
 
 

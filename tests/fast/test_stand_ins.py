@@ -60,6 +60,9 @@ pd.options.display.max_rows = 20
 assert pd.__version__ and len(frame) == 0 and sns.color_palette("husl", 2)[0] is not None and f"{frame:.2f}"
 from tqdm.contrib import tenumerate, tzip
 assert list(tenumerate("ab")) == [(0, "a"), (1, "b")] and list(tzip([1], [2])) == [(1, 2)]
+assert list(tenumerate("a", 1)) == [(1, "a")]  # (rv40: a positional start)
+pd.DataFrame.from_dict({"x": [1]}).to_csv("never.csv")  # (rv40: a class's own names)
+pd.Timestamp.now()
 bar = tqdm(range(4))
 bar.update(2)
 assert (bar.n, bar.total) == (2, 4) and whole.tqdm.pandas() is None
