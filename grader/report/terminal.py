@@ -124,8 +124,9 @@ def _backward(outcome: Outcome, out: Console) -> None:
 
 
 def _a_printed_check(line: str) -> bool:
-    """Whether a printed line looks like a comparison's answer: True or False alone, or beside words of one."""
-    return line.strip().strip("()[],.:") in ("True", "False") or bool(
+    """Whether a printed line looks like a comparison's answer: True and False alone (a tensor of them too,
+    `tensor([True, False])`: rv40), or beside words of one."""
+    return re.sub(r"tensor|True|False|[\s()\[\],.:]", "", line) == "" or bool(
         re.search(r"allclose|isclose|equal|\bcos|match|same|==|check|correct|agree", line, re.IGNORECASE))
 
 

@@ -287,6 +287,7 @@ def test_a_printed_grad_fn_of_the_graders_is_explained(sin):
     assert "the grader swaps that derivative on purpose" in shown("cos check ok: True\ncos check ok: False\n")
     assert "on purpose" not in shown("requires grad: False\n")
     assert "the grader swaps" in shown("True\nFalse\n") and "the grader swaps" in shown("allclose: True\n(False)\n")
+    assert "the grader swaps" in shown("tensor(True)\ntensor([True, False,\n        True])\n")  # (rv40)
     # (hn134: x's requires_grad printed beside its shape, True on one call and False on another, is no check)
     assert "on purpose" not in shown("input: tensor([1.]) torch.Size([1]) cpu False\ninput: tensor(2.) cpu True\n")
 
