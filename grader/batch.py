@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
+import errno
 import functools
 import hashlib
 import json
@@ -546,11 +547,19 @@ def hold_out(out: Path) -> bool:
         return True  # (no lock to take there: graded as before)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as err:
         os.close(fd)
-        return False
+        # (only "held by another" refuses: a filesystem without locks, NFS with no lockd, grades as before: rv40)
+        return err.errno not in (errno.EWOULDBLOCK, errno.EAGAIN)
     _HELD.append(fd)
     return True
+
+
+def let_go() -> None:
+    """Let go of every OUT this process holds (a batch run inside a notebook or a test, done)."""
+    while _HELD:
+        with contextlib.suppress(OSError):
+            os.close(_HELD.pop())
 
 
 _HELD: list[int] = []  # the descriptors of the OUT locks this process holds
@@ -620,8 +629,10 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
         if _STOPPING:  # stop_pool's SIGTERM: the sandbox closed on the way here; take no next job
             os._exit(1)
         raise
-    write_files(outcome, settings.exercise, atomic.folder(out / job.student), plot=settings.plot, key=settings.key)
-    return {"student": job.student, "status": outcome.status, "score": outcome.score, "grader": _grader_here()}
+    written = write_files(outcome, settings.exercise, atomic.folder(out / job.student), plot=settings.plot,
+                          key=settings.key)
+    return {"student": job.student, "status": outcome.status, "score": outcome.score, "grader": _grader_here(),
+            "feedback_kept": written.feedback_kept}
 
 
 def _grader_here() -> str:
@@ -1142,7 +1153,7 @@ def noted(row: dict[str, Any], note: str) -> None:
 NOT_GRADED_NOTE = "not graded yet: the batch stopped before this student; run the same command again"
 
 
-def replace_feedback(job: Job, out: Path, exercise: Exercise) -> None:
+def replace_feedback(job: Job, out: Path, exercise: Exercise) -> bool:
     """For a student with nothing graded this run (files that need the TA, none at all), a feedback.txt
     an earlier run left in their results folder says so instead: ux124's alice, a cos file come beside
     her graded one, kept a feedback.txt of "Score 10 / 10" for a TA handing back every student's."""
@@ -1150,22 +1161,10 @@ def replace_feedback(job: Job, out: Path, exercise: Exercise) -> None:
 
     folder = out / job.student
     if not (folder / "feedback.txt").is_file() or folder.is_symlink():
-        return
-    write_feedback(folder, f"Feedback · {exercise.title}\n\nNot graded: {job.problem or 'no file to grade'}.\n"
+        return False
+    return write_feedback(folder, f"Feedback · {exercise.title}\n\nNot graded: {job.problem or 'no file to grade'}.\n"
                            "An earlier grading's feedback was here; your TA grades the submission once this is "
                            "sorted out.\n")
-
-
-def edited_feedback(out: Path, since: float) -> list[str]:
-    """The students whose feedback.txt, changed by hand, was kept aside at or after `since` (time.time())."""
-    from grader.report import EDITED_FEEDBACK
-
-    found = set()
-    for path in out.glob(f"*/{EDITED_FEEDBACK}"):
-        with contextlib.suppress(OSError):
-            if path.stat().st_ctime >= since - 1:  # (renamed now: its mtime is the edit's)
-                found.add(path.parent.name)
-    return sorted(found)
 
 
 def _person(job: Job) -> dict[str, str]:

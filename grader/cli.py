@@ -360,7 +360,7 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     _interrupted_yet()
     from grader.report import write_files
 
-    result, picture = write_files(outcome, ex, args.out, plot=not args.no_plot)
+    result, picture, _ = write_files(outcome, ex, args.out, plot=not args.no_plot)
     if args.format == "junit":
         from grader.report import junit, result_json
 
@@ -394,6 +394,7 @@ def _unnamed(ex: Exercise) -> str:
 
 
 def _batch(args: argparse.Namespace, ex: object) -> int:
+    from grader import batch
     from grader.exercise import Exercise
 
     assert isinstance(ex, Exercise)
@@ -402,6 +403,7 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
     try:
         return _batch_run(args, ex)
     finally:
+        batch.let_go()  # (OUT's lock: hold_out)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
 
@@ -446,11 +448,11 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         print(f"grader: {ex.name} is out of {ex.max_score:g} points{_unnamed(ex)}", file=sys.stderr)
     _interrupted_yet()
     seed = _seed(args, ex)
-    key = batch.results_key(args.out)
-    if not batch.hold_out(args.out):
+    if not batch.hold_out(args.out):  # (before anything is written there; let go in _run)
         print(f"grader: another grader batch is writing to {args.out} now: wait for it to end (or give another "
               "--out)", file=sys.stderr)
         return EXIT_USAGE
+    key = batch.results_key(args.out)
     # (a student with no file has nothing to run: counted on every rerun, the bar showed work done, ux118)
     absent = [j for j in jobs if j.path is None]
     standing = {j.student: batch.standing(j, args.out, ex, seed, args.device, key, plot=not args.no_plot)
@@ -518,6 +520,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         return EXIT_USAGE
     # Workers start their zygotes while this process draws the grids (one grid for all).
     graded: set[str] = set()  # the students this run graded (a stopped batch's gradebook says which it did not)
+    args.feedback_kept = []  # the students whose feedback.txt, changed by hand, this run kept aside
     began = time.time()
     try:
         pool = batch.start_pool(args.jobs, ex, not args.no_plot) if todo and not args.scheduler else None
@@ -569,8 +572,11 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     kept = f"{len(todo)} graded with --only, the others' results kept as they were" if only else \
         f"{len(jobs) - len(todo) - len(absent)} already graded"
     # (a Gradescope group's submission is one, its students several: ux129 read "2 students" of 5 rows)
-    count = f"{len(jobs)} student{'' if len(jobs) == 1 else 's'}" if tally.people in (0, len(jobs)) else \
-        f"{len(jobs)} submission{'' if len(jobs) == 1 else 's'} ({tally.people} students)"
+    def many(count: int, what: str) -> str:
+        return f"{count} {what}{'' if count == 1 else 's'}"
+
+    count = many(len(jobs), "student") if tally.people in (0, len(jobs)) else \
+        f"{many(len(jobs), 'submission')} ({many(tally.people, 'student')})"
     print(f"{count} ({kept}{said}): {gradebook}, {page}, {md}")
     for why, who in _stale_groups(stale):
         print(f"not graded (--only), {why}: {_some([safe_text.line(s, 80) for s in who])}")
@@ -579,7 +585,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     if redone:
         print(f"graded again, their results were from other settings (--device, plots) or an earlier grader or torch, "
               f"or the grader's own failure: {_some([safe_text.line(s, 80) for s in redone])}")
-    edited = batch.edited_feedback(args.out, began)
+    edited = sorted(set(args.feedback_kept))
     if edited:  # (ux130: a TA's notes in feedback.txt were lost to a rerun, without a word)
         print(f"kept aside, changed since the grader wrote it (notes of yours?): feedback.txt of "
               f"{_some([safe_text.line(s, 80) for s in edited])}, as feedback.edited-<UTC time>.txt beside the new one")
@@ -667,6 +673,8 @@ def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client
             nonlocal failures
             _interrupted_yet()
             graded.add(str(row["student"]))
+            if row.get("feedback_kept"):
+                args.feedback_kept.append(str(row["student"]))
             failures += row["status"] in batch.FAILED_STATUSES
             if row.get("detail"):
                 progress.console.print(f"grader: {safe_text.line(str(row['student']), 80)}: {row['detail']}",
@@ -714,8 +722,9 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
                 name = summary.other_exercise(result)
                 row.update(score="", note=row["note"] or f"for another exercise, {name}: no score until you choose "
                                                          f"(grade it with --exercise {name}, or ask for this one)")
-            if job.path is None:  # (ux124: an earlier grading's "Score 10 / 10" stayed, to be handed back)
-                batch.replace_feedback(job, args.out, ex)
+            # (ux124: an earlier grading's "Score 10 / 10" stayed, to be handed back)
+            if job.path is None and batch.replace_feedback(job, args.out, ex):
+                getattr(args, "feedback_kept", []).append(job.student)
             tally.add(row, result, len(job.members) or 1)
             row["verdict"] = tally.roster[-1].verdict
             yield from batch.member_rows(job, row)  # (a group's: a row for each of its students)
@@ -772,8 +781,10 @@ def _out_problem(out: Path | None) -> str:
 
 
 def _unmade(out: Path | None) -> str:
-    """Why --out cannot be made ("" once it is there): made now, after every other refusal (a refused
-    run makes nothing), where `--out /sys/nope` was the grader's own failure, a traceback, exit 3 (ux130)."""
+    """Why --out cannot be made ("" once it is there): made now, after the refusals of the arguments
+    themselves (a class kept where every child reads makes no OUT), where `--out /sys/nope` was the
+    grader's own failure, a traceback, exit 3 (ux130). A batch's later refusals (an OUT of another
+    exercise, a folder of no submissions) find it made."""
     if out is None:
         return ""
     try:

@@ -4,13 +4,22 @@ others, and none of them decides anything about the submission."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from grader.exercise import Exercise
 from grader.outcome import Outcome
 
 
-def write_files(outcome: Outcome, exercise: Exercise, out: Path, plot: bool = True,
-                key: bytes = b"") -> tuple[Path, Path | None]:
+class Written(NamedTuple):
+    """What write_files wrote: result.json, feedback.png (None where none was drawn), and whether a
+    feedback.txt changed by hand was kept aside first (write_feedback)."""
+
+    result: Path
+    picture: Path | None
+    feedback_kept: bool
+
+
+def write_files(outcome: Outcome, exercise: Exercise, out: Path, plot: bool = True, key: bytes = b"") -> Written:
     """Write feedback.png and backward.png (removing those this grading did not draw), feedback.txt
     (what `grader check` shows, to hand back), then result.json, each atomically: a result.json on
     disk means the grading of that submission is complete (batch resume relies on it; `key` signs it)."""
@@ -24,18 +33,20 @@ def write_files(outcome: Outcome, exercise: Exercise, out: Path, plot: bool = Tr
         write_backward(outcome, out / "backward.png")
     else:
         atomic.remove(out / "backward.png")
-    write_feedback(out, terminal.as_text(outcome, exercise))
-    return result_json.write(outcome, out / "result.json", key, plotted=plot), picture
+    kept = write_feedback(out, terminal.as_text(outcome, exercise))
+    return Written(result_json.write(outcome, out / "result.json", key, plotted=plot), picture, kept)
 
 
 EDITED_FEEDBACK = "feedback.edited-*.txt"  # (a folder's feedback.txt kept aside by write_feedback)
 FEEDBACK_WRITTEN = ".grader-feedback"  # beside it: the sha256 of the feedback.txt the grader last wrote
 
 
-def write_feedback(out: Path, text: str) -> None:
+def write_feedback(out: Path, text: str) -> bool:
     """feedback.txt, the words to hand back. One that was changed since the grader wrote it is kept aside
-    first, as feedback.edited-<UTC time>.txt: a TA's notes added to it were lost to the next rerun,
-    without a word (ux130). (None is kept where no record says what was written: a grader's before it.)"""
+    first, as feedback.edited-<UTC time>.txt, and True returned: a TA's notes added to it were lost to
+    the next rerun, without a word (ux130). (None is kept where no record says what was written: a
+    grader's before it.) The record is written first, with what is there now where that is the
+    grader's, so that a grader killed between the two never takes its own words for a TA's (rv40)."""
     import hashlib
     import time
 
@@ -44,19 +55,26 @@ def write_feedback(out: Path, text: str) -> None:
     path, record = out / "feedback.txt", out / FEEDBACK_WRITTEN
     try:
         with open(path, "rb") as handle:
-            now = hashlib.sha256(handle.read(1 << 24)).hexdigest()
-        written = record.read_text(encoding="ascii").strip()
+            now: str | None = hashlib.sha256(handle.read(1 << 24)).hexdigest()
+    except OSError:
+        now = None
+    try:
+        written: set[str] | None = set(record.read_text(encoding="ascii").split())
     except (OSError, ValueError):
         written = None
-    if written is not None and now != written and not path.is_symlink():
+    kept = False
+    if now is not None and written is not None and now not in written and not path.is_symlink():
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         for n in range(100):
             aside = out / f"feedback.edited-{stamp}{f'-{n}' if n else ''}.txt"
             if not aside.exists():
                 path.rename(aside)
+                kept = True
                 break
+    hashes = [hashlib.sha256(text.encode("utf-8")).hexdigest(), *([now] if now is not None and not kept else [])]
+    atomic.write(record, "\n".join(hashes) + "\n")
     atomic.write(path, text)
-    atomic.write(record, hashlib.sha256(path.read_bytes()).hexdigest())
+    return kept
 
 
 def write_backward(outcome: Outcome, path: Path) -> Path | None:

@@ -188,6 +188,29 @@ def test_a_feedback_txt_the_ta_changed_is_kept_aside_before_it_is_written_again(
     batch.replace_feedback(batch.Job("alice", None, "both files define get_derivative(x)"), tmp_path, sin)
     write_feedback(tmp_path / "alice", "Score 10 / 10\n")
     assert not list((tmp_path / "alice").glob(EDITED_FEEDBACK))
+    # rv40: killed between the record and the words, the next grading took its own words for a TA's
+    import pytest
+
+    (tmp_path / "killed").mkdir()
+    write_feedback(tmp_path / "killed", "Score 6 / 10\n")
+    real = atomic.write
+    calls = []
+
+    def killed_at_the_words(path, data, private=False):
+        calls.append(path.name)
+        if path.name == "feedback.txt":
+            raise KeyboardInterrupt
+        return real(path, data, private)
+
+    atomic.write = killed_at_the_words
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            write_feedback(tmp_path / "killed", "Score 5 / 10\n")
+    finally:
+        atomic.write = real
+    assert calls == [".grader-feedback", "feedback.txt"]
+    assert write_feedback(tmp_path / "killed", "Score 5 / 10\n") is False
+    assert not list((tmp_path / "killed").glob(EDITED_FEEDBACK))
     # A feedback.txt of a grader that kept no record (before this one): nothing to tell apart, none kept
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "feedback.txt").write_text("Score 7 / 10\n")
