@@ -542,6 +542,7 @@ def hold_out(out: Path) -> bool:
     import fcntl
 
     try:
+        out.mkdir(parents=True, exist_ok=True)
         fd = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     except OSError:
         return True  # (no lock to take there: graded as before)

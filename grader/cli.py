@@ -781,16 +781,19 @@ def _out_problem(out: Path | None) -> str:
 
 
 def _unmade(out: Path | None) -> str:
-    """Why --out cannot be made ("" once it is there): made now, after the refusals of the arguments
-    themselves (a class kept where every child reads makes no OUT), where `--out /sys/nope` was the
-    grader's own failure, a traceback, exit 3 (ux130). A batch's later refusals (an OUT of another
-    exercise, a folder of no submissions) find it made."""
+    """Why --out cannot be made ("" where it can), where `--out /sys/nope` was the grader's own failure, a
+    traceback, exit 3 (ux130). Tried by making it, and what was made is removed again: a run refused
+    later (a file that is a link) makes no OUT."""
     if out is None:
         return ""
+    missing = [path for path in (out, *out.parents) if not path.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         return f"--out {out}: the folder cannot be made there ({err.strerror or err})"
+    for path in missing:  # (deepest first)
+        with contextlib.suppress(OSError):
+            path.rmdir()
     return ""
 
 
