@@ -193,6 +193,8 @@ def export_inside(folder: Path) -> Path | None:
             entries[0].is_symlink():
         return None
     return entries[0] if (entries[0] / GRADESCOPE_METADATA).is_file() else None
+
+
 _SUBMISSION = re.compile(r":?(submission_\d+):\s*")  # (real exports write the key without its colon: ux122)
 _PERSON = re.compile(r"-\s+(.*)")
 _FIELD = re.compile(r":(name|sid):\s*(.*)")
@@ -1157,7 +1159,8 @@ NOT_GRADED_NOTE = "not graded yet: the batch stopped before this student; run th
 def replace_feedback(job: Job, out: Path, exercise: Exercise) -> bool:
     """For a student with nothing graded this run (files that need the TA, none at all), a feedback.txt
     an earlier run left in their results folder says so instead: ux124's alice, a cos file come beside
-    her graded one, kept a feedback.txt of "Score 10 / 10" for a TA handing back every student's."""
+    her graded one, kept a feedback.txt of "Score 10 / 10" for a TA handing back every student's. True
+    where one changed by hand was kept aside first (report.write_feedback)."""
     from grader.report import write_feedback
 
     folder = out / job.student
