@@ -789,8 +789,12 @@ def _unmade(out: Path | None) -> str:
     missing = [path for path in (out, *out.parents) if not path.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        return f"--out {out}: the folder cannot be made there ({err.strerror or err})"
+        os.close(os.open(out / ".grader-probe", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        os.unlink(out / ".grader-probe")
+    except FileExistsError:
+        pass  # (another run's probe this moment: it could write there)
+    except OSError as err:  # (rt189: an OUT there but not writable graded the file, then failed with a traceback)
+        return f"--out {out}: the folder cannot be made or written there ({err.strerror or err})"
     for path in missing:  # (deepest first)
         with contextlib.suppress(OSError):
             path.rmdir()

@@ -371,3 +371,10 @@ def test_an_out_that_cannot_be_made_is_a_usage_error_in_one_line(command, tmp_pa
                               text=True, timeout=120, cwd=Path(grade.__file__).parents[1])
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert done.stderr.startswith(f"grader: --out {out}"), done.stderr
+    # rt189: an OUT that is there but cannot be written (a folder of another's, no right to write in it)
+    if command[0] == "grade" and os.geteuid() != 0:
+        readonly = tmp_path / "readonly"
+        readonly.mkdir(mode=0o555)
+        done = subprocess.run([sys.executable, "-m", "grader", *command, "--out", str(readonly)], capture_output=True,
+                              text=True, timeout=120, cwd=Path(grade.__file__).parents[1])
+        assert done.returncode == 2 and "cannot be made or written there" in done.stderr, done.stderr
