@@ -410,17 +410,21 @@ class Runner:
         self.canary.case(int(header["case"]))
         x = make()
         original, requires_grad = self.numbers_of(x), x.requires_grad
-        calls = [self.call(x, arrays, planned=True), self.call(x, arrays, planned=True)]
+        calls = [self.call(x, arrays, planned=True)]
+        between = self.numbers_of(x)  # (rt189: x negated by each call was itself again after the second)
+        calls.append(self.call(x, arrays, planned=True))
         now = self.numbers_of(x)
         # (its dtype or device too: hn132's `x.data = x.data.double()` left the caller's float32 x float64,
         # which torch.equal does not see, and was told it left the caller's tensor as it was; rt187's x made
         # float8 is changed and retyped alike)
-        retyped = bool(original and (now is None or (now.dtype, now.device) != (original.dtype, original.device)))
+        retyped = bool(original and any(then is None or (then.dtype, then.device) != (original.dtype, original.device)
+                                        for then in (between, now)))
         changed = {
             # (an x of the harness's that cannot be read was made so by the submission: rt188 rebound
             # torch.Tensor.to, with which make_input builds x, to hand x over as a subclass of its own, whose
             # numbers are not read, and then changed it in place unseen)
-            "input_changed": bool(original is None or not (now and now.same(original))),
+            "input_changed": bool(original is None or not (now and now.same(original))
+                                  or not (between and between.same(original))),
             "input_retyped": retyped,
             "requires_grad_changed": x.requires_grad != requires_grad,
             "grad_left": bool(x.is_leaf and x.grad is not None),
