@@ -695,16 +695,6 @@ def make_input(torch: Any, values: Any, dtype: str, device: str, layout: str) ->
     return t
 
 
-@contextlib.contextmanager
-def _unmoded(torch: Any) -> Iterator[None]:
-    """The harness's own work on tensors, with no torch-function, dispatch mode or subclass of the
-    submission's in it: a dispatch mode left on at import, that called every two tensors equal, hid an
-    answer the next call overwrote (10/10 for 9.5), and would hide x changed in place."""
-    with torch._C.DisableTorchFunction(), torch._C._ExcludeDispatchKeyGuard(canary.python_dispatch_keys(torch)), \
-            torch.no_grad():
-        yield
-
-
 class Numbers:
     """What numbers_of read of a tensor: its dtype, shape, device, sign and conjugate bits and layout, and
     its numbers' bytes in order (None where they could not be read)."""
