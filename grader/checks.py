@@ -1496,13 +1496,18 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     if not bad and overwritten:
         # (hn132's global leaf, its .grad zeroed and returned without a clone: every answer right when
         # read, and each changed by the next call, which the book's plot of two answers shows)
-        k = min(overwritten, key=lambda k: obs.cases[k].case.size_key())
+        k = min(overwritten, key=lambda k: (obs.cases[k].earlier_changed, obs.cases[k].case.size_key()))
+        back = obs.cases[k].earlier_changed
+        later = "" if back == 1 else f" {back} inputs later,"
         return Finding("repeatable", False, 0.0,
                        f"A later call changed an answer it had returned, on {len(overwritten)} of "
                        f"{len(obs.cases) - 1} inputs.",
-                       example=f"The tensor it returned for {feedback.input_words(obs.cases[k - 1].case)} held other "
-                               f"numbers once it had been called with {feedback.input_words(obs.cases[k].case)}.",
-                       cause="Likely cause: your function returns a tensor it keeps and fills again on the next call "
+                       example=f"The tensor it returned for {feedback.input_words(obs.cases[k - back].case)} held "
+                               f"other numbers{later} once it had been called with "
+                               f"{feedback.input_words(obs.cases[k].case)}."
+                       if back <= k else f"An answer held other numbers once it had been called with "
+                                         f"{feedback.input_words(obs.cases[k].case)}.",
+                       cause="Likely cause: your function returns a tensor it keeps and fills again on a later call "
                              "(the .grad of a leaf kept between calls, zeroed and filled anew), so every answer a "
                              "caller holds becomes the last one.",
                        advice="Return a copy, leaf.grad.clone(), or better make a fresh leaf in each call: "

@@ -94,7 +94,9 @@ class CaseResult:
     # beyond its primitive and every planned call is recorded (Exercise.chain); () where none were.
     recorded: tuple[TracedCall | None, ...] = field(default=(), compare=False)
     input_retyped: bool = False  # the caller's x has another dtype or device after the calls (input_changed too)
-    earlier_changed: bool = False  # the tensor the previous case's last call returned changed during these calls
+    # How many cases back (the child's ladder: 1, 2, 4, ... 64) the tensor a case's last call returned changed
+    # during these calls; 0 where none read again did.
+    earlier_changed: int = 0
 
     @property
     def first(self) -> Returned:

@@ -330,12 +330,13 @@ class Runner:
         # autograd's chain there and a formula of their own on every graded call. Recorded alike, no call
         # is the one that counts until the grader, which alone knows, reads them.
         self.record_calls = setup.get("record_calls") is True
-        # The tensor the last planned call returned, beside a copy of its numbers then: a function that
-        # returns a tensor it keeps and overwrites (a global leaf's .grad, not cloned: hn132) gave every
-        # call the right numbers, which the next call changed under the caller (the book's plot of two
-        # answers shows one twice).
-        self.last_answer: tuple[Any, Any] | None = None
-        self.kept_answer: tuple[Any, Any] | None = None  # the last call's, till its case ends
+        # The tensors each case's last planned call returned, beside copies of their numbers then: a
+        # function that returns a tensor it keeps and overwrites (a global leaf's .grad, not cloned: hn132)
+        # gave every call the right numbers, which the next call changed under the caller (the book's plot
+        # of two answers shows one twice). Read again 1, 2, 4, ... 64 cases later, not the next case's
+        # end alone: rt189's ring of 64 buffers, each overwritten 64 calls later, was never seen.
+        self.answers: list[list[tuple[Any, Numbers]]] = []  # per case served, oldest first, LADDER[-1] kept
+        self.kept_answer: list[tuple[Any, Numbers]] = []  # the last call's, till its case ends
         # The secret stays in the grader: the canary asks it, through `oracle_fd`, inside planned calls.
         self.canary = canary.install(torch, setup["primitive"], setup["derivative"], oracle_fd,
                                      traced=(self.recorder.armed, self.recorder.primitive_outputs))
@@ -430,8 +431,10 @@ class Runner:
             "grad_left": bool(x.is_leaf and x.grad is not None),
         }
         calls += [self.call(make(), arrays, planned=True) for _ in range(int(header["calls"]) - 2)]
-        earlier, self.last_answer = self.last_answer, self.kept_answer
-        return {"calls": calls, **changed, "earlier_changed": _changed_since(self.numbers_of, earlier),
+        back = next((back for back in LADDER if back <= len(self.answers)
+                     and _changed_since(self.numbers_of, self.answers[-back])), 0)
+        self.answers = [*self.answers[1 - LADDER[-1]:], self.kept_answer]
+        return {"calls": calls, **changed, "earlier_changed": back,
                 "primitive_calls": self.canary.calls(), "unfollowed_calls": self.canary.unfollowed()}, arrays
 
     def trace(self, make: Any, index: int) -> dict[str, Any]:
@@ -501,7 +504,7 @@ class Runner:
         """Call the student's function once, in the state the case planned (plain for the plot);
         the canary is plain again before we look at what came back."""
         started = time.perf_counter()
-        self.kept_answer = None
+        self.kept_answer = []
         if planned:
             self.canary.next_call()
         recorded: dict[str, Any] = {}
@@ -787,23 +790,30 @@ class _Capsule:
         return (1, 0)  # the CPU
 
 
-def _kept(numbers_of: Callable[[Any], Numbers | None], out: Any) -> tuple[Any, Numbers] | None:
-    """A returned tensor with numbers (a subclass's too, where its storage holds them: rt185's kept
-    buffer, returned as a subclass of its own, was never compared), beside a copy of them (None for
-    anything else: no claim is made of it). Whether it is a tensor, and empty, is numbers_of's reading
+LADDER = (1, 2, 4, 8, 16, 32, 64)  # how many cases back a case's answers are read again
+
+
+def _kept(numbers_of: Callable[[Any], Numbers | None], out: Any) -> list[tuple[Any, Numbers]]:
+    """The returned tensors with numbers (a subclass's too, where its storage holds them: rt185's kept
+    buffer, returned as a subclass of its own, was never compared), each beside a copy of them; a
+    list's or tuple's first few too (rt189's kept .grad returned beside a number was never compared).
+    Nothing else: no claim is made of it. Whether it is a tensor, and empty, is numbers_of's reading
     (a subclass's own `numel`, answering 0, kept its answers from the check: rv40)."""
-    numbers = numbers_of(out)
-    return (out, numbers) if numbers is not None and numbers.values else None
+    items = list(out[:KEPT_ITEMS]) if type(out) in (list, tuple) else [out]
+    return [(item, numbers) for item in items if (numbers := numbers_of(item)) is not None and numbers.values]
 
 
-def _changed_since(numbers_of: Callable[[Any], Numbers | None], kept: tuple[Any, Numbers] | None) -> bool:
+KEPT_ITEMS = 4  # (a pair, or a few; a list of Python numbers is read as no tensor, at once)
+
+
+def _changed_since(numbers_of: Callable[[Any], Numbers | None], kept: list[tuple[Any, Numbers]]) -> bool:
     """Whether an answer returned earlier holds other numbers (or shape, dtype) than it did then (its
     dtype or shape changed counts, readable or not: rt188's answer made bfloat16 went unseen)."""
-    if kept is None:
-        return False
-    answer, then = kept
-    now = numbers_of(answer)
-    return now is not None and (now.head != then.head or (now.values is not None and now.values != then.values))
+    for answer, then in kept:
+        now = numbers_of(answer)
+        if now is not None and (now.head != then.head or (now.values is not None and now.values != then.values)):
+            return True
+    return False
 
 
 def listed_numbers(torch: Any, out: Any, input_numel: int) -> tuple[Any, str] | None:

@@ -261,6 +261,9 @@ def parse_case(case: GridCase, secret: tuple[bool, ...], header: dict[str, Any],
     unfollowed = _int(header.get("unfollowed_calls", 0), low=0)
     if primitive_calls is None or unfollowed is None:
         raise ProtocolError("a count of primitive calls that is not a count")
+    earlier_changed = _int(header.get("earlier_changed", 0), low=0)
+    if earlier_changed is None:
+        raise ProtocolError("how many cases back an answer changed, that is not a count")
     calls = header.get("calls")
     if not isinstance(calls, list) or len(calls) != len(secret):
         raise ProtocolError(f"a case reply without its {len(secret)} calls")
@@ -271,7 +274,7 @@ def parse_case(case: GridCase, secret: tuple[bool, ...], header: dict[str, Any],
         secret=secret,
         input_changed=_flag(header.get("input_changed")),
         input_retyped=_flag(header.get("input_retyped", False)),
-        earlier_changed=_flag(header.get("earlier_changed", False)),
+        earlier_changed=earlier_changed,
         requires_grad_changed=_flag(header.get("requires_grad_changed")),
         grad_left=_flag(header.get("grad_left")),
         primitive_calls=primitive_calls,
