@@ -32,6 +32,8 @@ import time
 import types
 from typing import Any
 
+from grader.submission import cells_of
+
 PACKAGES = ("d2l", "pandas", "seaborn", "tqdm")
 # d2l.torch's own names for torch's functions and dtypes (d2l 1.0), and for a tensor's methods
 ALIASES = {"ones_like": "ones_like", "ones": "ones", "zeros_like": "zeros_like", "zeros": "zeros", "tensor": "tensor",
@@ -340,12 +342,15 @@ def _guarded(path: str, line: int) -> bool:
         import linecache
 
         spans = []
-        try:
-            for node in ast.walk(ast.parse("".join(linecache.getlines(path)))):
-                if isinstance(node, ast.Try) and any(_catches_a_failed_import(h.type) for h in node.handlers):
-                    spans.append((node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno))
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            pass  # (no source to read, or not Python's alone: a notebook's JSON; as unguarded)
+        # Cell by cell, as a notebook's script runs (a .py is one): a cell that does not parse left every
+        # other cell's try unread (a notebook's half-written cell is common, and its other cells run).
+        for first, text in cells_of("".join(linecache.getlines(path)).encode("utf-8", "surrogatepass")):
+            try:
+                for node in ast.walk(ast.parse(b"\n" * (first - 1) + text)):
+                    if isinstance(node, ast.Try) and any(_catches_a_failed_import(h.type) for h in node.handlers):
+                        spans.append((node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno))
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                pass  # (not Python's: as unguarded)
         _TRIES[path] = spans
     return any(first <= line <= last for first, last in _TRIES[path])
 

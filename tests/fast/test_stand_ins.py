@@ -92,6 +92,23 @@ with open(path, "w") as handle:
 namespace = {}
 exec(compile(open(path).read(), path, "exec"), namespace)
 assert namespace["seaborn"] is None and namespace["pandas"].__version__ and used == ["pandas"], used
+# A notebook's cells each on their own: one that does not parse left every other cell's try unread
+import json
+from grader.submission import cells_of, notebook_script
+cells = ["try:\\n    from tqdm.contrib import tenumerate\\nexcept ImportError:\\n    tenumerate = enumerate\\n",
+         "def half_written(:\\n", "steps = list(tenumerate('ab'))\\n"]
+notebook = {"cells": [{"cell_type": "code", "source": c, "metadata": {}, "outputs": []} for c in cells],
+            "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+script = path[:-3] + ".ipynb"
+with open(script, "wb") as handle:
+    handle.write(notebook_script(json.dumps(notebook).encode()))
+namespace = {}
+for first, text in cells_of(open(script, "rb").read()):
+    try:
+        exec(compile(b"\\n" * (first - 1) + text, script, "exec"), namespace)
+    except SyntaxError:
+        pass
+assert namespace["steps"] == [(0, "a"), (1, "b")] and "tqdm" not in used, used
 print("OK")
 """
 
