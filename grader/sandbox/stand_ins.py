@@ -211,6 +211,8 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
                 module.__doc__ = "The grader's stand-in for tqdm: its progress bars show nothing."
                 vars(module).update(TQDM)
                 del module.__getattr__
+            elif module.__name__ == "seaborn":
+                module.color_palette = color_palette  # type: ignore[attr-defined]
             return
         module.__doc__ = ("The grader's stand-in: torch's functions under d2l's names, and every other name does "
                           "nothing (the grader does not install d2l).")
@@ -236,6 +238,18 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         # (rt187: d2l.torch's own `d2l = sys.modules[__name__]`, and its `from collections import defaultdict`)
         vars(module).update(Timer=Timer, Accumulator=Accumulator, d2l=module, defaultdict=collections.defaultdict)
         module.__all__ = sorted(name for name in vars(module) if not name.startswith("_"))  # type: ignore[attr-defined]
+
+
+def color_palette(palette: Any = None, n_colors: Any = None, *args: Any, **kwargs: Any) -> list[tuple[float, ...]]:
+    """seaborn's color_palette, as colours matplotlib draws with: its own "deep" ones, whatever palette
+    was named (a stand-in's nothing given as a colour, `plt.plot(x, y, color=sns.color_palette()[0])`,
+    raised in matplotlib above the function: the loads point)."""
+    count = n_colors if type(n_colors) is int and 0 <= n_colors <= 1000 else \
+        len(palette) if type(palette) in (list, tuple) and len(palette) <= 1000 else len(_DEEP)
+    return [tuple(int(_DEEP[i % len(_DEEP)][k:k + 2], 16) / 255 for k in (0, 2, 4)) for i in range(count)]
+
+
+_DEEP = ("4C72B0", "DD8452", "55A868", "C44E52", "8172B3", "937860", "DA8BC3", "8C8C8C", "CCB974", "64B5CD")
 
 
 def _devices(torch: Any) -> dict[str, Any]:

@@ -57,7 +57,9 @@ assert isinstance(frame, pd.DataFrame) and not isinstance(3, pd.DataFrame) and "
 assert used == ["d2l", "pandas", "seaborn", "tqdm"], used
 # rt188, hn135: Colab's first lines, and tqdm's other names
 pd.options.display.max_rows = 20
-assert pd.__version__ and len(frame) == 0 and sns.color_palette("husl", 2)[0] is not None and f"{frame:.2f}"
+assert pd.__version__ and len(frame) == 0 and len(sns.color_palette("husl", 2)) == 2 and f"{frame:.2f}"
+from matplotlib.colors import to_rgb
+assert to_rgb(sns.color_palette()[0]) and len(sns.color_palette()) == 10  # (a colour matplotlib draws with)
 from tqdm.contrib import tenumerate, tzip
 assert list(tenumerate("ab")) == [(0, "a"), (1, "b")] and list(tzip([1], [2])) == [(1, 2)]
 assert list(tenumerate("a", 1)) == [(1, "a")]  # (rv40: a positional start)
