@@ -330,13 +330,14 @@ class Runner:
         # autograd's chain there and a formula of their own on every graded call. Recorded alike, no call
         # is the one that counts until the grader, which alone knows, reads them.
         self.record_calls = setup.get("record_calls") is True
-        # The tensors each case's last planned call returned, beside copies of their numbers then: a
-        # function that returns a tensor it keeps and overwrites (a global leaf's .grad, not cloned: hn132)
-        # gave every call the right numbers, which the next call changed under the caller (the book's plot
-        # of two answers shows one twice). Read again 1, 2, 4, ... 64 cases later, not the next case's
-        # end alone: rt189's ring of 64 buffers, each overwritten 64 calls later, was never seen.
+        # The tensors each case's planned calls returned, beside copies of their numbers then: a function
+        # that returns a tensor it keeps and overwrites (a global leaf's .grad, not cloned: hn132) gave
+        # every call the right numbers, which the next call changed under the caller (the book's plot of
+        # two answers shows one twice). Read again 1, 2, 4, ... 64 cases later, not the next case's end
+        # alone, and every call's, not the last's alone: rt189's ring of 64 buffers, each overwritten 64
+        # calls later, was never seen, and then seen or not as the calls' count was drawn.
         self.answers: list[list[tuple[Any, Numbers]]] = []  # per case served, oldest first, LADDER[-1] kept
-        self.kept_answer: list[tuple[Any, Numbers]] = []  # the last call's, till its case ends
+        self.kept_answer: list[tuple[Any, Numbers]] = []  # the last call's
         # The secret stays in the grader: the canary asks it, through `oracle_fd`, inside planned calls.
         self.canary = canary.install(torch, setup["primitive"], setup["derivative"], oracle_fd,
                                      traced=(self.recorder.armed, self.recorder.primitive_outputs))
@@ -412,8 +413,10 @@ class Runner:
         x = make()
         original, requires_grad = self.numbers_of(x), x.requires_grad
         calls = [self.call(x, arrays, planned=True)]
+        kept = self.kept_answer
         between = self.numbers_of(x)  # (rt189: x negated by each call was itself again after the second)
         calls.append(self.call(x, arrays, planned=True))
+        kept = kept + self.kept_answer
         now = self.numbers_of(x)
         # (its dtype or device too: hn132's `x.data = x.data.double()` left the caller's float32 x float64,
         # which torch.equal does not see, and was told it left the caller's tensor as it was; rt187's x made
@@ -430,10 +433,12 @@ class Runner:
             "requires_grad_changed": x.requires_grad != requires_grad,
             "grad_left": bool(x.is_leaf and x.grad is not None),
         }
-        calls += [self.call(make(), arrays, planned=True) for _ in range(int(header["calls"]) - 2)]
+        for _ in range(int(header["calls"]) - 2):
+            calls.append(self.call(make(), arrays, planned=True))
+            kept = kept + self.kept_answer
         back = next((back for back in LADDER if back <= len(self.answers)
                      and _changed_since(self.numbers_of, self.answers[-back])), 0)
-        self.answers = [*self.answers[1 - LADDER[-1]:], self.kept_answer]
+        self.answers = [*self.answers[1 - LADDER[-1]:], kept]
         return {"calls": calls, **changed, "earlier_changed": back,
                 "primitive_calls": self.canary.calls(), "unfollowed_calls": self.canary.unfollowed()}, arrays
 
