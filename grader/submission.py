@@ -564,7 +564,10 @@ def _defined_as(path: Path, function: str, budget: Budget) -> str | None:
         tree = ast.parse(read(path).source)
     except (SubmissionError, SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    return next((ast.dump(node) for node in _bindings(tree, function)), None)
+    try:
+        return next((ast.dump(node) for node in _bindings(tree, function)), None)
+    except (RecursionError, MemoryError):  # (ast.dump recurses: rt190's 2,000 terms parsed, then ended the batch)
+        return f"(too deep to read: {path})"
 
 
 # What a file that is no text begins with, and what it is (ux127: a zip given to `grade` was told to save
@@ -932,7 +935,10 @@ def _holder_words(holder: ast.AST) -> str:
         return f"inside {holder.name}(), so it exists only while {holder.name} runs"
     if isinstance(holder, ast.ClassDef):
         return f"inside class {holder.name}, as its method"
-    if isinstance(holder, ast.If) and "__main__" in ast.unparse(holder.test):
+    # (a walk, not ast.unparse, which recurses: rt190's condition of 900 terms ended the grading, "the
+    # grader failed", where the file defines nothing)
+    if isinstance(holder, ast.If) and any(isinstance(node, ast.Constant) and node.value == "__main__"
+                                          for node in ast.walk(holder.test)):
         return "under `if __name__ == \"__main__\":`, which runs only when the file is run as a script, not when " \
                "it is imported to be graded"
     if isinstance(holder, ast.If):

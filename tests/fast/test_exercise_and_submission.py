@@ -590,6 +590,32 @@ def test_a_def_below_the_top_level_is_found_and_said_where():
     assert line == 2 and where.startswith('under `if __name__ == "__main__":`')
     assert nested_definition(b"def get_derivative(x):\n    return x\n", "get_derivative") is None
     assert nested_definition(b"def f(:\n", "get_derivative") is None
+    # rt190: a condition of 900 terms, which parses, ended ast.unparse in a RecursionError ("the grader failed")
+    deep = b'if __name__ == "__main__" and (' + b" + ".join([b"0.0"] * 900) + b') == 0.0:\n    def get_derivative(x):\n' \
+        b"        return x\n"
+    line, where = nested_definition(deep, "get_derivative") or (0, "")
+    assert line == 2 and where.startswith('under `if __name__ == "__main__":`')
+
+
+def test_a_folder_whose_file_is_too_deep_to_compare_is_one_row_for_the_ta(tmp_path):
+    """rt190: a student's folder of a .py and a notebook both defining the function, the .py's last line
+    2,000 terms long (it parses, and runs at 10/10), ended the whole class's batch in ast.dump's recursion,
+    no student graded and none named."""
+    import json
+
+    from grader import batch
+
+    deep = "def get_derivative(x):\n    return x + (" + " + ".join(["0.0"] * 2000) + ")\n"
+    (tmp_path / "eve").mkdir()
+    (tmp_path / "eve" / "solution.py").write_text(deep)
+    cell = {"cell_type": "code", "source": "def get_derivative(x):\n    return x\n", "metadata": {}, "outputs": [],
+            "execution_count": None}
+    (tmp_path / "eve" / "hw.ipynb").write_text(json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4,
+                                                           "nbformat_minor": 5}))
+    (tmp_path / "bob.py").write_text("def get_derivative(x):\n    return x\n")
+    jobs = {job.student: job for job in batch.discover(tmp_path, function="get_derivative")}
+    assert set(jobs) == {"bob", "eve"} and jobs["bob"].path is not None
+    assert jobs["eve"].problem or jobs["eve"].path is not None, jobs["eve"]
 
 
 def test_a_learning_platforms_download_is_one_row_per_student(tmp_path):
