@@ -591,8 +591,8 @@ def test_a_def_below_the_top_level_is_found_and_said_where():
     assert nested_definition(b"def get_derivative(x):\n    return x\n", "get_derivative") is None
     assert nested_definition(b"def f(:\n", "get_derivative") is None
     # rt190: a condition of 900 terms, which parses, ended ast.unparse in a RecursionError ("the grader failed")
-    deep = b'if __name__ == "__main__" and (' + b" + ".join([b"0.0"] * 900) + b') == 0.0:\n    def get_derivative(x):\n' \
-        b"        return x\n"
+    deep = b'if __name__ == "__main__" and (' + b" + ".join([b"0.0"] * 900) + b') == 0.0:\n' \
+        b"    def get_derivative(x):\n        return x\n"
     line, where = nested_definition(deep, "get_derivative") or (0, "")
     assert line == 2 and where.startswith('under `if __name__ == "__main__":`')
 
