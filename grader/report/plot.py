@@ -242,7 +242,7 @@ class Template:
         color = GOOD if full else BAD if outcome.score == 0 else STUDENT
         width, height = self.size
         title = Label(f"{exercise.title}:  {outcome.score:g} / {outcome.max_score:g}", (width / 2, 0.025 * height),
-                      "ma", 15, color, bold=True)
+                      "ma", 15, color, bold=True, fit=0.97 * width)
         # A check that passed but scores nothing (held back by the autograd rule) gets a star and its
         # footnote, so the row does not show a bare ✓ beside a score of 1 / 10.
         verdicts = "   ".join(f"{MARKS[f.passed]} {f.name.replace('_', ' ')}{'*' if f.held_back else ''}"
@@ -254,7 +254,7 @@ class Template:
         # (not the grid seed: the picture is handed back, and with a course secret the seed is the grids'
         # own, which no student should draw: ux124; result.json keeps it)
         footer = Label(f"{verdicts}\n{name} · device {device}{held}",
-                       (width / 2, (1 - 0.012) * height), "md", 10.5, "#404040", align="center")
+                       (width / 2, (1 - 0.012) * height), "md", 10.5, "#404040", align="center", fit=0.97 * width)
         return [title, footer]
 
 
@@ -272,9 +272,15 @@ class Label:
     boxed: bool = False
     box_colours: tuple[str, str] | None = None  # (fill, edge) of the box: else white, and the text's colour
     box_pad: float = 0.6  # round the text, in font sizes
+    fit: float | None = None  # the widest it may be, in pixels: a smaller font where it is wider
 
     def draw(self, draw: Any) -> None:
         font = _font(self.bold, round(self.points * DPI / 72))
+        if self.fit is not None:
+            # (hn136: sin_cos_norm's longer title ran off both edges, its score with it: "...: 1 / 1")
+            left, _, right, _ = draw.multiline_textbbox((0, 0), self.text, font=font, spacing=round(0.45 * font.size))
+            if right - left > self.fit:
+                font = _font(self.bold, max(6, int(font.size * self.fit / (right - left))))
         spacing = round(0.45 * font.size)  # matplotlib's 1.2 to 1.4 line height, roughly
         options = {"font": font, "anchor": self.anchor, "spacing": spacing, "align": self.align}
         if self.boxed:

@@ -157,3 +157,26 @@ def test_a_curve_right_everywhere_but_failing_on_empty_inputs_says_so(sin):
     wrong = dataclasses.replace(empty, data={"cause": "values"})
     _, texts = template._values(np.cos(outcome.plot.x), dataclasses.replace(outcome, findings=(wrong,)))
     assert not [t for t in texts if "empty inputs" in t.text]
+
+
+def test_every_exercises_title_and_score_fit_the_picture():
+    """hn136: sin_cos_norm's title, made longer, ran off both edges of feedback.png with its score, a 1/10
+    read "...: 1 / 1"; a title or footer wider than the picture is drawn smaller."""
+    from PIL import Image, ImageDraw
+
+    from grader import exercise
+
+    for ex in exercise.catalogue():
+        name = ex.name
+        found = (Finding("loads", True, 1.0, "", score=1, max_score=1),)
+        outcome = dataclasses.replace(_outcome(found, 1.0), exercise=name, submission=Path("a" * 80 + ".ipynb"))
+        x = np.linspace(*ex.plot_range, 61)
+        template = plot.template(ex, x[np.abs(x) >= ex.min_abs], False)
+        width, height = template.size
+        for label in template._title(outcome, ex):
+            image = Image.new("RGB", (width, height), "white")
+            label.draw(ImageDraw.Draw(image))
+            columns = np.flatnonzero((np.asarray(image) != 255).any(axis=(0, 2)))
+            assert columns.size and columns[0] > 0 and columns[-1] < width - 1, (name, label.text)
+            if label.bold:
+                assert label.text.endswith(":  1 / 10")
