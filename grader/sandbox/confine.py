@@ -145,12 +145,13 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
         # world-writable, sent a datagram to the host's loopback, and left a process running.
         raise UnconfinableRoot(UNFILTERED_ROOT)
     dropped = os.geteuid() != 0 and os.geteuid() == child_uid(workdir)  # (a root grader's child, its uid dropped)
-    if dropped and os.getpid() != 1 and "seccomp" not in skip and not any(layer.startswith("seccomp")
-                                                                         for layer in active):
+    if dropped and "seccomp" not in skip and not any(layer.startswith("seccomp") for layer in active):
         # No filter and no namespaces: nothing keeps the child off the network (Landlock has no rule
         # for UDP), nor from leaving shared memory, message queues and processes behind it (rt182:
         # 256 MiB of System V memory and a queue read by the next student, a datagram off the host, a
-        # daemon still running after the batch).
+        # daemon still running after the batch). With namespaces too: no namespace holds the kernel's
+        # keyrings, and rt191's child left a key in its uid's (add_key), which the child given that uid
+        # again 64 children later read, and which the host keeps until it restarts.
         raise UnconfinableRoot(UNFILTERED_DROPPED)
     sys.addaudithook(_auditor(workdir, record_fd, record_key, secret_globals))
     active.append("audit hook")
@@ -203,11 +204,11 @@ UNFILTERED_ROOT = (
 
 
 UNFILTERED_DROPPED = (
-    "This machine cannot keep a submission off the network, or from leaving shared memory and processes behind "
-    "it, so the grader will not run one here: libseccomp, which the grader's system-call filter needs, could not "
-    "be loaded, and the child has no namespaces of its own (unshare is refused here). Such a child sent a datagram "
-    "off the host, left shared memory for the next student to read and left a process running. Install libseccomp "
-    "(libseccomp2, or the package that provides libseccomp.so.2), or grade where namespaces can be made.")
+    "This machine cannot keep a submission from leaving what the kernel keeps behind it, so the grader will not "
+    "run one here: libseccomp, which the grader's system-call filter needs, could not be loaded. Such a child left "
+    "a key in the kernel's keyring for a later student to read (and, where unshare is refused, sent a datagram off "
+    "the host, left shared memory for the next student and a process running). Install libseccomp (libseccomp2, "
+    "or the package that provides libseccomp.so.2).")
 
 
 class UnconfinableRoot(RuntimeError):
@@ -556,10 +557,12 @@ def _proc_reads() -> list[str]:
 
 
 # What Python, numpy, torch and CUDA read of /proc beyond a process's own folder: the CPU and memory
-# (cpuinfo, meminfo, stat: glibc counts CPUs there when /sys will not say), the kernel's settings
-# (sys) and version, the device numbers and the GPU driver's files (devices, driver), and the links
-# into the own folder. (Not loadavg: it names the last pid the host handed out.)
-PROC_READS = ("cpuinfo", "meminfo", "stat", "uptime", "version", "filesystems", "sys", "devices", "driver", "self",
+# (cpuinfo, meminfo), the kernel's settings (sys) and version, the device numbers and the GPU driver's
+# files (devices, driver), and the links into the own folder. (Not loadavg: it names the last pid the
+# host handed out. Not stat, where glibc counts CPUs only when /sys will not say: its count of the
+# processes the host has made, which never goes down, passed 10 bits from one student to the next,
+# every layer on, rt191's sender making threads till it read its number.)
+PROC_READS = ("cpuinfo", "meminfo", "uptime", "version", "filesystems", "sys", "devices", "driver", "self",
               "thread-self", "mounts")
 
 

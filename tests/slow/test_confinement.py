@@ -322,8 +322,9 @@ def test_a_child_that_would_keep_uid_0_without_seccomp_is_never_run(grade_file, 
     """Without libseccomp the grader graded on, and a red team's child that kept uid 0 (no
     namespaces) made a root-owned file of the host's set-uid and world-writable, sent a datagram to
     the host's loopback and left a process running: Landlock governs paths, not what uid 0 does to
-    what it owns. Such a child is never run; one that drops to nobody is graded as ever."""
-    from grader.sandbox.confine import UNFILTERED_ROOT, python_readable_by_nobody
+    what it owns. Such a child is never run; nor one that drops to a uid of its own (rt191: a key left in
+    the kernel's keyring for a later student, namespaces or none)."""
+    from grader.sandbox.confine import UNFILTERED_DROPPED, UNFILTERED_ROOT, python_readable_by_nobody
 
     if os.geteuid() != 0:
         pytest.skip("needs root")
@@ -335,10 +336,8 @@ def test_a_child_that_would_keep_uid_0_without_seccomp_is_never_run(grade_file, 
     student.write_text(f"import os\nos.chmod({str(victim)!r}, 0o6777)\nprint('CHMOD')\n\n\n"
                        "def get_derivative(x):\n    return x\n")
     outcome = grade_file(student, sin)
-    if python_readable_by_nobody() and "uid" not in skip:
-        assert outcome.status == "graded" and victim.stat().st_mode & 0o7777 == 0o644, outcome.stdout
-        return
-    assert outcome.status == "grader_error" and UNFILTERED_ROOT in outcome.grader_error, outcome.grader_error
+    refusal = UNFILTERED_DROPPED if python_readable_by_nobody() and "uid" not in skip else UNFILTERED_ROOT
+    assert outcome.status == "grader_error" and refusal in outcome.grader_error, outcome.grader_error
     assert outcome.stdout == "" and victim.stat().st_mode & 0o7777 == 0o644
 
 
@@ -389,15 +388,17 @@ def get_derivative(x):
 """
 
 
-def test_a_dropped_child_with_neither_seccomp_nor_namespaces_is_never_run(python_nobody_can_read, tmp_path,
-                                                                          monkeypatch):
+@pytest.mark.parametrize("skip", ["namespaces,no-seccomp-library", "no-seccomp-library"])
+def test_a_dropped_child_without_seccomp_is_never_run(python_nobody_can_read, tmp_path, monkeypatch, skip):
     """rt182: without the filter and without namespaces, a root grader's child of a uid of its own sent a
     datagram off the host, left System V shared memory and a message queue that the next student read,
     and a daemon running after the batch (Landlock has no rule for UDP, nor for what outlives the
-    child). Such a child is never run, and the grader says how to mend the machine."""
+    child); rt191, with namespaces, a key in its uid's keyring, read by the child given that uid 64
+    children later (no namespace holds keyrings). Such a child is never run, and the grader says how to
+    mend the machine."""
     from grader.sandbox.confine import UNFILTERED_DROPPED
 
-    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces,no-seccomp-library")
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
     student = tmp_path / "prints.py"
     student.write_text("print('RAN')\n\n\ndef get_derivative(x):\n    return x\n")
     done = subprocess.run([str(python_nobody_can_read), "-m", "grader", "grade", str(student), "--out",
@@ -530,14 +531,15 @@ def test_of_proc_a_child_reads_its_own_folder_and_no_other_process(tmp_path, hos
     data = graded_as(host, tmp_path, "reads_other_processes.py", "grade")
     done = lines(SimpleNamespace(stdout=data["output"]["stdout"]), "")
     assert data["score"] == 10, data
-    mine = ("own status", "own maps", "cpuinfo", "meminfo", "sys", "thread's own stat")
+    mine = ("own status", "own maps", "cpuinfo", "meminfo", "sys", "thread's own stat", "cpu count")
     assert all(done[name] == "DID" for name in mine), done
     others = {name: code for name, code in done.items() if name not in mine}
     # The last pid handed out (0666: without a pid namespace, the host's) is kept from a child that
     # keeps uid 0, as the rest of /proc/sys that says what root does; a child of another uid reads
     # /proc/sys whole (a rule for each file costs every child).
     kept_root = not any(layer.startswith(("uid ", "a uid of its own")) for layer in data["sandbox"]["layers"])
-    expected = {"list /proc", "locks", "keys", *(("pid 1 cmdline", "parent status") if host == "container" else ()),
+    expected = {"list /proc", "locks", "keys", "host stat",
+                *(("pid 1 cmdline", "parent status") if host == "container" else ()),
                 *(("last pid",) if kept_root else ())}
     assert set(others) == expected and set(others.values()) == {"13"}, done
 
