@@ -13,7 +13,15 @@ from pathlib import Path
 from grader.sandbox.gpus import visible as visible_gpus
 from grader.sandbox.start import open_session, prewarm, share_zygote, use_shared_zygote
 
-__all__ = ["open_session", "prewarm", "readable_to_children", "share_zygote", "use_shared_zygote", "visible_gpus"]
+__all__ = ["layers_left_off", "open_session", "prewarm", "readable_to_children", "share_zygote", "use_shared_zygote",
+           "visible_gpus"]
+
+
+def layers_left_off() -> list[str]:
+    """The layers $GRADER_SANDBOX_SKIP leaves off (a testing aid, never for real grading: confine.skipped)."""
+    from grader.sandbox import confine
+
+    return sorted(confine.skipped())
 
 
 def readable_to_children(path: Path) -> str | None:

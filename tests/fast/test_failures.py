@@ -378,3 +378,16 @@ def test_an_out_that_cannot_be_made_is_a_usage_error_in_one_line(command, tmp_pa
         done = subprocess.run([sys.executable, "-m", "grader", *command, "--out", str(readonly)], capture_output=True,
                               text=True, timeout=120, cwd=Path(grade.__file__).parents[1])
         assert done.returncode == 2 and "cannot be made or written there" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("command", [["check"], ["grade"], ["batch"]])
+def test_every_grading_command_says_which_layers_a_skip_leaves_off(monkeypatch, capsys, tmp_path, command):
+    """rt191: $GRADER_SANDBOX_SKIP (the suite's aid, and it undoes the refusals the grader makes where a layer
+    is missing) left layers off with no word but result.json's list of them."""
+    missing = str(tmp_path / "nowhere.py")
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "uid,namespaces")
+    assert cli.main([*command, missing, "--out", str(tmp_path / "out")]) == cli.EXIT_USAGE
+    assert "$GRADER_SANDBOX_SKIP leaves namespaces, uid off" in capsys.readouterr().err
+    monkeypatch.delenv("GRADER_SANDBOX_SKIP")
+    assert cli.main([*command, missing, "--out", str(tmp_path / "out")]) == cli.EXIT_USAGE
+    assert "GRADER_SANDBOX_SKIP" not in capsys.readouterr().err
