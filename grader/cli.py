@@ -588,16 +588,13 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         f"{many(len(jobs), 'submission')} ({many(tally.people, 'student')})"
     print(f"{count} ({kept}{said}): {gradebook}, {page}, {md}")
     for why, who in _stale_groups(stale):
-        print(f"not graded (--only), {why}: {_some([safe_text.line(s, 80) for s in who])}")
+        if why == "no result yet":  # (the others are among what needs the TA: _write_class)
+            print(f"not graded (--only), {why}: {_some([safe_text.line(s, 80) for s in who])}")
     if again:  # (ux119: a rerun regraded a resubmitted file without a word of whose)
         print(f"graded again, their files changed since the last run: {_some([safe_text.line(s, 80) for s in again])}")
     if redone:
         print(f"graded again, their results were from other settings (--device, plots) or an earlier grader or torch, "
               f"or the grader's own failure: {_some([safe_text.line(s, 80) for s in redone])}")
-    edited = sorted(set(args.feedback_kept))
-    if edited:  # (ux130: a TA's notes in feedback.txt were lost to a rerun, without a word)
-        print(f"kept aside, changed since the grader wrote it (notes of yours?): feedback.txt of "
-              f"{_some([safe_text.line(s, 80) for s in edited])}, as feedback.edited-<UTC time>.txt beside the new one")
     _what_needs_you(ex, jobs, tally, needs)
     if tally.grader_errors:  # (said among what needs the TA: _write_class)
         return EXIT_GRADER
@@ -738,14 +735,22 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
             row["verdict"] = tally.roster[-1].verdict
             yield from batch.member_rows(job, row)  # (a group's: a row for each of its students)
 
-    edited = batch.keep_edited(args.out / "gradebook.csv")
-    if edited is not None:  # (ux123: a rerun for a late student undid a TA's corrected score, unsaid)
-        print(f"grader: gradebook.csv may hold changes of yours (it differs from what the batch wrote, or {args.out} "
-              f"keeps no record of that): kept as {edited.name}; the new gradebook.csv has the scores as graded, so "
-              "carry any changes over from it", file=sys.stderr)
+    edited = batch.keep_edited(args.out / "gradebook.csv")  # (ux123: a late student's rerun undid a TA's score)
     gradebook = batch.write_gradebook(rows(), args.out / "gradebook.csv")
     sources = {j.student: j.path for j in jobs if j.path is not None}
     needs = _needs_you(args, jobs)
+    # (ux131: a TA's corrected score undone by a rerun, their notes kept aside, and --only's others whose files
+    # changed were said on the terminal alone, and the summary read the next day had no "Needs you" at all)
+    if edited is not None:
+        needs.append(f"gradebook.csv may hold changes of yours (it differs from what the batch wrote, or {args.out} "
+                     f"keeps no record of that): kept as {edited.name}; the new gradebook.csv has the scores as "
+                     "graded, so carry any changes over from it")
+    kept_aside = sorted(set(getattr(args, "feedback_kept", [])))
+    if kept_aside:
+        needs.append("feedback.txt changed since the grader wrote it (notes of yours?), kept aside as feedback.edited-"
+                     f"<UTC time>.txt beside the new one: {_some([safe_text.line(s, 80) for s in kept_aside])}")
+    needs += [f"not graded (--only), {why}: {_some([safe_text.line(s, 80) for s in who])}; their rows are from "
+              "before" for why, who in _stale_groups(stale or {}) if why != "no result yet"]
     failed = [student.student for student in tally.roster if student.status == "grader_error"]
     if failed:
         # The grader's own failures are no student's score: a run that gave some is not done. (ux128: said on

@@ -440,7 +440,9 @@ def test_only_grades_the_students_named_and_keeps_the_others_results(tmp_path):
     (folder / "cy.py").write_text((folder / "cy.py").read_text() + "# tidied\n")
     done = batch(folder, out, "--no-plot", "--only", "bob")
     assert done.returncode == 0 and "3 students (1 graded with --only, the others' results kept" in done.stdout
-    assert "not graded (--only), their files changed since their results: cy" in done.stdout
+    # (among what needs the TA, in the summary read the next day too: ux131)
+    assert "grader: not graded (--only), their files changed since their results: cy" in done.stderr
+    assert "their files changed since their results: cy" in (out / "summary.md").read_text()
     assert {r["student"]: r["score"] for r in gradebook(out)} == {"ann": "10.0", "bob": "10.0", "cy": "10.0"}
     # (and in its row, not on stdout alone: ux127's CSV read later could not tell the row was stale)
     assert {r["student"]: r["note"] for r in gradebook(out)}["cy"].startswith("result older than the file")
@@ -668,3 +670,28 @@ def test_a_flat_folders_file_of_another_kind_is_in_the_summarys_needs_you(tmp_pa
     assert done.returncode == 0 and "zoe.pdf" in done.stderr, done.stderr
     needs = (out / "summary.md").read_text().split("## Needs you", 1)[1]
     assert "not graded, neither .py nor .ipynb nor defining the exercise's function" in needs and "zoe.pdf" in needs
+
+
+def test_a_tas_changes_kept_aside_by_a_rerun_are_among_what_needs_them(tmp_path):
+    """ux131: a TA's corrected score in gradebook.csv and notes in a feedback.txt, kept aside by a rerun, were
+    said on the terminal alone: the summary read the next day had no "Needs you" at all, and the gradebook
+    uploaded had the correction gone."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    for name, sample in (("kim", "cheat_cos"), ("lee", "honest_backward")):
+        shutil.copy(SUBMISSIONS / f"{sample}.py", folder / f"{name}.py")
+    out = tmp_path / "out"
+    assert batch(folder, out, "--no-plot").returncode == 0
+    assert "Needs you" not in (out / "summary.md").read_text()
+    book = out / "gradebook.csv"
+    book.write_text(book.read_text().replace("kim,1.0,", "kim,6.0,"))
+    (out / "lee" / "feedback.txt").write_text((out / "lee" / "feedback.txt").read_text() + "\nWell done. (TA)\n")
+    (folder / "new.py").write_text((SUBMISSIONS / "honest_backward.py").read_text())  # a late student
+    (folder / "lee.py").write_text((folder / "lee.py").read_text() + "# handed in again\n")  # (regraded)
+    done = batch(folder, out, "--no-plot")
+    assert done.returncode == 0, done.stderr
+    said = (out / "summary.md").read_text()
+    assert "## Needs you" in said and "gradebook.csv may hold changes of yours" in said, said
+    assert "feedback.txt changed since the grader wrote it (notes of yours?)" in said and ": lee" in said
+    assert done.stderr.count("gradebook.csv may hold changes of yours") == 1
+    assert done.stderr.count("feedback.txt changed since the grader wrote it") == 1
