@@ -416,7 +416,7 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                               "As > Executable Script) and submit the .py file.")
     if error.type == "ValueError" and error.message.startswith(TOO_LARGE):
         return Finding("loads", False, 0.0, f"Your file is larger than the grader reads: {MAX_SOURCE_BYTES >> 20} MiB "
-                       f"of code{', outputs aside,' if notebook else ''} and "
+                       f"{'of code, outputs aside,' if notebook else '(comments included)'} and "
                        f"{MAX_NOTEBOOK_BYTES >> 20} MiB for a notebook with its outputs.",
                        cause="" if notebook else "A solution is a few lines: data, outputs or a model pasted "
                              "into it make it this large, or this is not the file you meant.",
