@@ -450,6 +450,13 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                                "or inside an expression does not.",
                                "Write the magic as a line of its own (%run script.py, %matplotlib inline), or leave "
                                "it out of the notebook you submit.")
+    if known.key == "no_gpu":  # (hn136: Colab's `torch.cuda.get_device_name(0)` cell was told to fix that cell)
+        return Finding("loads", False, 0.0, f"{'Running your notebook' if notebook else 'Importing your file'} "
+                       f"raised {error.headline()}{where}.",
+                       cause="That line asks for a GPU, and the grader runs your code where there is none: on your "
+                             "machine (or Colab) it works only because you have one.",
+                       advice="Put GPU-only lines under `if torch.cuda.is_available():` (or leave them out), and in "
+                              f"{ex.function} keep x's device: never move x to the GPU.")
     if known.key in ("disk", "sandbox", "read_only", "notebook_magic", "processes"):  # (the sandbox's refusals)
         return Finding("loads", False, 0.0, f"{'Running your notebook' if notebook else 'Importing your file'} "
                        f"raised {error.headline()}{where}.", cause=known.text, advice=known.advice)

@@ -357,7 +357,7 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     if error.type == "AttributeError" and typo and owner and (typo.group(1) in _TENSOR_NAMES or
                                                              owner.group(1) == "NoneType") and \
             owner.group(1) not in ("Tensor", "Parameter"):
-        return _not_a_tensor(owner.group(1), typo.group(1))
+        return _not_a_tensor(owner.group(1), typo.group(1), last)
     module = re.match(r"module '([\w.]+)' has no attribute", error.message)
     if error.type == "AttributeError" and typo and module and module.group(1).split(".")[0] != "torch":
         # (hn123: D2L 0.17's IPython.display.set_matplotlib_formats, gone from newer IPython, was told
@@ -375,7 +375,7 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
                  "Run it yourself on the input above and read the traceback.")
 
 
-def _not_a_tensor(kind: str, name: str) -> Cause:
+def _not_a_tensor(kind: str, name: str, code: str = "") -> Cause:
     """A right name used on something that is not a tensor ("'int' object has no attribute
     'backward'" is Python's sum() of an empty tensor, not a misspelt .backward)."""
     if kind in ("builtin_function_or_method", "method", "function", "method-wrapper"):
@@ -390,6 +390,14 @@ def _not_a_tensor(kind: str, name: str) -> Cause:
                      "without importing it is the grader's stand-in, which runs magics as Jupyter does.",
                      "Call get_ipython() without importing it (not IPython.get_ipython() or `from IPython import "
                      "get_ipython`), or write the magic as a line of its own (%load_ext autoreload).")
+    if kind == "NoneType" and name in ("zero_", "detach_", "requires_grad_") and "grad" in code:
+        # (hn136: the book's x.grad.zero_() above the first backward() was told to call backward() on a line of
+        # its own, which it did)
+        return Cause("not_a_tensor", f"Likely cause: x.grad is None until a backward pass reaches x, so .{name} "
+                     "before the first backward() has nothing to work on (the book zeroes a gradient between two "
+                     "passes, once it exists).",
+                     "Leave that line out: a fresh leaf in each call, x = x.detach().clone().requires_grad_(True), "
+                     "starts with no gradient (or set x.grad = None, which always works).")
     if kind == "NoneType":
         return Cause("not_a_tensor", f"Likely cause: .{name} was used on None, not a tensor: x.grad is None until a "
                      "backward pass reaches x, and backward() itself returns None (y.backward().grad fails).",
@@ -850,7 +858,9 @@ def _first_undefined(x: np.ndarray, got: np.ndarray, truth: np.ndarray) -> tuple
 def _undefined_words(ex: Exercise) -> tuple[str, str]:
     """(why, what to do) for NaN or an infinity where the derivative is a number. (The log's example
     only where the exercise has a log: sin_cos_norm's sqrt(‖x‖²)² was told of 2·log(x), a hunter's.)"""
-    example = ("log(x) where x may be negative (2·log(x) for log(x²), or log(x)**2) is NaN below 0"
+    # (hn136: log(x)**2, a misreading of log(x²), is another function, not a form that fails below 0 alone)
+    example = ("log(x) where x may be negative is NaN below 0: 2·log(x) for log(x²) holds only above 0, and "
+               "log(x)**2 or log(x) alone is another function altogether"
                if "log(" in ex.value else "sqrt(u)**2 for u has an infinite derivative at 0, and 0 times it is NaN")
     return (f"a step undefined there (the log or square root of a negative number or of 0, or 0/0), as in a form "
             f"of {_named(ex.value)} that does not hold for every x: {example}.",

@@ -255,6 +255,11 @@ def test_a_load_error_in_a_function_called_at_the_top_names_the_call_and_the_mis
                      (Frame(1, "from grader import get_derivative", "<module>"),))
     finding = checks.check_loads(Observations(load=LoadResult(False, error=ours)), sin)
     assert "the name of this grading tool" in finding.cause and "another name" in finding.advice
+    # (hn136: Colab's `torch.cuda.get_device_name(0)` at the top was told of code at the top level alone)
+    gpu = ErrorInfo("AssertionError", "Torch not compiled with CUDA enabled",
+                    (Frame(2, 'print("GPU:", torch.cuda.get_device_name(0))', "<module>"),))
+    finding = checks.check_loads(Observations(load=LoadResult(False, error=gpu)), sin)
+    assert "asks for a GPU" in finding.cause and "torch.cuda.is_available()" in finding.advice
 
 
 def test_minus_sin_is_named_as_the_second_derivative_too(sin):
@@ -667,6 +672,13 @@ def test_a_right_name_on_something_not_a_tensor_is_not_called_a_typo(sin):
     none = feedback.explain_error(ErrorInfo("AttributeError", "'NoneType' object has no attribute 'zero_'"), sin)
     assert none.key == "not_a_tensor" and "x.grad is None until a backward pass" in none.text
     assert "backward() itself returns None" in none.text
+    # hn136: the book's x.grad.zero_() above the first backward() was told to call backward() on a line of its own
+    from grader.observations import Frame
+
+    zeroed = feedback.explain_error(ErrorInfo("AttributeError", "'NoneType' object has no attribute 'zero_'",
+                                              (Frame(5, "x.grad.zero_()", "get_derivative"),)), sin)
+    assert "before the first backward()" in zeroed.text and "Leave that line out" in zeroed.advice
+    assert "on a line of its own" not in zeroed.advice
     for name in ("data", "cpu", "view_as", "to"):  # (hn120: ".data does not exist. Did you mean .detach?")
         other = feedback.explain_error(ErrorInfo("AttributeError", f"'NoneType' object has no attribute '{name}'"), sin)
         assert other.key == "not_a_tensor" and "Did you mean" not in other.text, other
@@ -2437,3 +2449,13 @@ def test_a_dot_product_of_x_with_itself_is_told_that_x_may_have_any_shape():
                     "vector + matrix @ vector expected, got 1, 2, 2"):
         cause = feedback.explain_error(ErrorInfo("RuntimeError", message), exercise.load("sin_cos_norm"))
         assert cause.key == "vectors_only" and "any shape" in cause.text and "(x * x).sum()" in cause.advice, message
+
+
+def test_a_log_that_is_no_form_of_the_exercises_is_not_called_one():
+    """hn136: torch.log(x)**2 (a misreading of log(x²)) was told it is a form of log(x²) that fails below 0
+    alone, beside an example at x = 0.25 where it was already wrong."""
+    from grader import exercise
+
+    why, advice = feedback._undefined_words(exercise.load("log_sin"))
+    assert "2·log(x) for log(x²) holds only above 0" in why and "log(x)**2 or log(x) alone is another function" in why
+    assert "torch.log(x**2)" in advice
