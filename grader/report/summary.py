@@ -386,8 +386,9 @@ def markdown(summary: Summary) -> str:
     apart = f" ({graded[0]} with a file the grader ran, whose mean is {graded[1]:.2f})" if graded else ""
     banner = stopped(summary)
     lines = [f"# Batch summary: {summary.exercise}", ""] + ([f"**{banner}**", ""] if banner else [])
-    lines += [f"{' '.join(summary.headcount())}, mean score{summary.counted()} {mean:.2f} / {summary.max_score:g}"
-              f"{apart}.", "", "## Scores", "", "```"]
+    # (ux131: a batch stopped before its first result read "mean score over the 0 with a score 0.00 / 10")
+    score = f"mean score{summary.counted()} {mean:.2f} / {summary.max_score:g}{apart}" if n else "no score yet"
+    lines += [f"{' '.join(summary.headcount())}, {score}.", "", "## Scores", "", "```"]
     widest = max((c for _, c in bins(summary)), default=1) or 1
     lines += [f"{label:>9}  {'█' * round(30 * count / widest):<30} {count}" for label, count in bins(summary)]
     lines += ["```", ""]

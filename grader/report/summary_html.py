@@ -90,7 +90,8 @@ def _tiles(summary: Summary) -> str:
     graded = graded_apart(summary)
     apart = f" ({graded[0]} with a file run: {graded[1]:.2f})" if graded else ""
     tiles = [summary.headcount(),
-             (f"{mean:.2f}", f"mean score of {summary.max_score:g}{summary.counted()}{apart}"),
+             (f"{mean:.2f}", f"mean score of {summary.max_score:g}{summary.counted()}{apart}") if n else
+             ("–", "no score yet"),
              (f"{median:g}", "median score"), (str(summary.verdicts["full"]), "full marks"),
              (str(len(summary.look)), "to look at")]
     return '<div class="tiles">' + "".join(f'<div class="tile"><b>{e(v)}</b><span>{e(label)}</span></div>'

@@ -245,6 +245,10 @@ def test_a_stopped_batchs_summary_says_whom_it_has_not_graded(tmp_path):
     assert "<b>10.00</b><span>mean score of 10 over the 1 with a score</span>" in html_page(built)
     assert "The batch was stopped before 2 of 3 students" in html_page(built)
     assert "stopped" not in summary.markdown(build(tmp_path))
+    # (ux131: stopped before its first result, "mean score over the 0 with a score 0.00 / 10")
+    none = summary.build([{**row, "score": "", "status": "not_graded"} for row in rows],
+                         dict.fromkeys(results), {}, "sin", 10.0, tmp_path)
+    assert "3 students, no score yet." in summary.markdown(none) and "over the 0" not in html_page(none)
 
 
 def test_hints_in_a_causes_own_words_count_and_the_others_are_said(tmp_path):
