@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,7 @@ def results(outcome: Outcome, picture: Path | None, backward: Path | None = None
                                                 f"Events recorded for review: {events}"))
     return {
         "score": round(outcome.score, 4),
-        "execution_time": round(outcome.duration_s, 2),
+        "execution_time": _seconds(outcome.duration_s),
         "output": _summary(outcome, picture, backward),
         "output_format": "html",
         "stdout_visibility": "hidden",
@@ -62,11 +63,16 @@ def results(outcome: Outcome, picture: Path | None, backward: Path | None = None
     }
 
 
+def _seconds(duration: float) -> int:
+    """Whole seconds, rounded up, as Gradescope's specification gives execution_time (ux131: 1.48)."""
+    return max(0, math.ceil(duration)) if math.isfinite(duration) else 0
+
+
 def grader_failure(detail: str, seconds: float = 0.0, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """A valid results.json saying the autograder failed, not the student; the detail is hidden."""
     return {
         "score": 0.0,
-        "execution_time": round(seconds, 2),
+        "execution_time": _seconds(seconds),
         "output": FAILED_HERE,
         "output_format": "text",
         "stdout_visibility": "hidden",
