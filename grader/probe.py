@@ -28,6 +28,7 @@ from grader.sandbox.replies import (
     parse_returned,
     parse_traced,
     resolve_pair,
+    same_code,
 )
 from grader.sandbox.session import Conversation, SessionEnded
 
@@ -86,6 +87,11 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         hello, _ = session.receive(limits.load_timeout_s, "the start of the sandbox (Python and torch)")
     except SessionEnded as end:
         raise GraderFailure(f"the sandbox did not start: {end.ended.detail}") from None
+    if not same_code(hello):
+        # (ux131: a zygote started after the grader's files changed spoke a newer protocol than its worker, and
+        # 64 students were told their code sent back something malformed, 1/10)
+        raise GraderFailure("the grader's files changed while it ran (an upgrade?): the sandbox runs other code than "
+                            "this process; run the same command again")
     # The child says whether its torch can use CUDA; the grader counts the GPUs (the child may not:
     # sandbox/gpus.py).
     visible_gpus = session.gpus if hello.get("cuda_built") is True else 0

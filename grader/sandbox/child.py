@@ -74,6 +74,7 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
         # asking here would start NVML's thread before confinement.
         "cuda_built": torch.backends.cuda.is_built(),
         "import_s": start_s,
+        "sources": protocol.SOURCES,  # (the grader's code this process runs: protocol._sources)
     })
     receiver = protocol.Receiver(read_fd)
     setup, _ = receiver.receive()

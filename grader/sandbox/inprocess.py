@@ -42,7 +42,7 @@ class InProcessSession(Requests):
         self.oracle = Oracle()  # a thread of this process, here: the self-check is no grade of record
         self.gpus = gpus.visible()
         self._queue({"event": "hello", "torch": torch.__version__, "cuda_built": torch.backends.cuda.is_built(),
-                     "import_s": 0.0})
+                     "import_s": 0.0, "sources": protocol.SOURCES})
 
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None:
         if self.ended:

@@ -29,7 +29,7 @@ from grader.observations import (
     TracedCall,
     TracedStep,
 )
-from grader.sandbox.protocol import ProtocolError, array_count, decode_array
+from grader.sandbox.protocol import SOURCES, ProtocolError, array_count, decode_array
 from grader.sandbox.stand_ins import PACKAGES as STAND_IN_PACKAGES
 
 
@@ -48,6 +48,12 @@ def _line(raw: Any, limit: int) -> str:
 
 
 MAX_STATED_DIMS = 64  # a returned tensor's stated shape; torch itself allows no more dimensions
+
+
+def same_code(hello: dict[str, Any]) -> bool:
+    """Whether a child's hello says it runs the grader's code this process found on starting (protocol.SOURCES):
+    not where the grader's files changed in between (an upgrade while a batch ran)."""
+    return hello.get("sources") == SOURCES
 
 
 def _int(raw: Any, low: int = -(1 << 63)) -> int | None:

@@ -391,3 +391,21 @@ def test_every_grading_command_says_which_layers_a_skip_leaves_off(monkeypatch, 
     monkeypatch.delenv("GRADER_SANDBOX_SKIP")
     assert cli.main([*command, missing, "--out", str(tmp_path / "out")]) == cli.EXIT_USAGE
     assert "GRADER_SANDBOX_SKIP" not in capsys.readouterr().err
+
+
+def test_a_sandbox_running_other_code_than_its_grader_is_the_graders_failure(monkeypatch, tmp_path, capsys):
+    """ux131: a zygote started after the grader's files changed (an upgrade while a batch ran) spoke a newer
+    protocol than its worker, and 64 students were told their code sent back something malformed, 1/10. A
+    child whose code differs from its grader's is the grader's failure, never the student's."""
+    import json
+
+    from grader.sandbox import replies
+
+    monkeypatch.setattr(replies, "SOURCES", "the grader's code before an upgrade")
+    out = tmp_path / "out"
+    assert cli.main(["grade", str(SUBMISSIONS / "honest_backward.py"), "--out", str(out), "--no-plot"]) == \
+        cli.EXIT_GRADER
+    result = json.loads((out / "result.json").read_text())
+    assert result["status"] == "grader_error" and "files changed while it ran" in result["grader_error"], result
+    monkeypatch.undo()
+    assert cli.main(["grade", str(SUBMISSIONS / "honest_backward.py"), "--out", str(out), "--no-plot"]) == cli.EXIT_OK
