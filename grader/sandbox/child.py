@@ -806,10 +806,14 @@ def _kept(numbers_of: Callable[[Any], Numbers | None], out: Any) -> list[tuple[A
     Nothing else: no claim is made of it. Whether it is a tensor, and empty, is numbers_of's reading
     (a subclass's own `numel`, answering 0, kept its answers from the check: rv40)."""
     items = list(out[:KEPT_ITEMS]) if type(out) in (list, tuple) else [out]
-    return [(item, numbers) for item in items if (numbers := numbers_of(item)) is not None and numbers.values]
+    return [(item, numbers) for item in items if (numbers := numbers_of(item)) is not None and numbers.values
+            and len(numbers.values) <= KEPT_BYTES]
 
 
 KEPT_ITEMS = 4  # (a pair, or a few; a list of Python numbers is read as no tensor, at once)
+# An answer larger than this is not kept: an honest one holds at most a few hundred numbers (2 KiB), and
+# one kept from each call of 64 cases would otherwise hold what a file's oversized answers make it.
+KEPT_BYTES = 64 << 10
 
 
 def _changed_since(numbers_of: Callable[[Any], Numbers | None], kept: list[tuple[Any, Numbers]]) -> bool:
