@@ -240,13 +240,34 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         module.__all__ = sorted(name for name in vars(module) if not name.startswith("_"))  # type: ignore[attr-defined]
 
 
-def color_palette(palette: Any = None, n_colors: Any = None, *args: Any, **kwargs: Any) -> list[tuple[float, ...]]:
+def color_palette(palette: Any = None, n_colors: Any = None, desat: Any = None, as_cmap: Any = False) -> Any:
     """seaborn's color_palette, as colours matplotlib draws with: its own "deep" ones, whatever palette
     was named (a stand-in's nothing given as a colour, `plt.plot(x, y, color=sns.color_palette()[0])`,
-    raised in matplotlib above the function: the loads point)."""
+    raised in matplotlib above the function: the loads point). As seaborn's, a list that also gives
+    `.as_hex()` and works in a `with` (rt192, hn137: a plain list raised on both, 10/10 to 0/10), and a
+    colormap where `as_cmap=True`."""
     count = n_colors if type(n_colors) is int and 0 <= n_colors <= 1000 else \
         len(palette) if type(palette) in (list, tuple) and len(palette) <= 1000 else len(_DEEP)
-    return [tuple(int(_DEEP[i % len(_DEEP)][k:k + 2], 16) / 255 for k in (0, 2, 4)) for i in range(count)]
+    colours = Palette(tuple(int(_DEEP[i % len(_DEEP)][k:k + 2], 16) / 255 for k in (0, 2, 4)) for i in range(count))
+    if as_cmap is True:
+        with contextlib.suppress(Exception):  # (without a matplotlib to make one, the list)
+            from matplotlib.colors import ListedColormap
+
+            return ListedColormap(list(colours))
+    return colours
+
+
+class Palette(list[Any]):
+    """seaborn's _ColorPalette: a list of RGB colours, also in hex, and a `with` that sets nothing."""
+
+    def as_hex(self) -> Palette:
+        return Palette("#" + "".join(f"{round(255 * c):02x}" for c in colour) for colour in self)
+
+    def __enter__(self) -> Palette:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
 
 
 _DEEP = ("4C72B0", "DD8452", "55A868", "C44E52", "8172B3", "937860", "DA8BC3", "8C8C8C", "CCB974", "64B5CD")

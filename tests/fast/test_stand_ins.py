@@ -60,6 +60,10 @@ pd.options.display.max_rows = 20
 assert pd.__version__ and len(frame) == 0 and len(sns.color_palette("husl", 2)) == 2 and f"{frame:.2f}"
 from matplotlib.colors import to_rgb
 assert to_rgb(sns.color_palette()[0]) and len(sns.color_palette()) == 10  # (a colour matplotlib draws with)
+assert sns.color_palette("husl", 3).as_hex()[0] == "#4c72b0"  # (rt192, hn137: a plain list had no as_hex)
+with sns.color_palette("Set2") as colours:
+    assert len(colours) == 10
+assert sns.color_palette("rocket", as_cmap=True)(0.5) is not None
 from tqdm.contrib import tenumerate, tzip
 assert list(tenumerate("ab")) == [(0, "a"), (1, "b")] and list(tzip([1], [2])) == [(1, 2)]
 assert list(tenumerate("a", 1)) == [(1, "a")]  # (rv40: a positional start)
