@@ -557,12 +557,13 @@ def _proc_reads() -> list[str]:
 
 
 # What Python, numpy, torch and CUDA read of /proc beyond a process's own folder: the CPU and memory
-# (cpuinfo, meminfo), the kernel's settings (sys) and version, the device numbers and the GPU driver's
+# (cpuinfo, meminfo, stat: glibc counts CPUs there when /sys will not say, and psutil's cpu_percent and
+# boot_time read it), the kernel's settings (sys) and version, the device numbers and the GPU driver's
 # files (devices, driver), and the links into the own folder. (Not loadavg: it names the last pid the
-# host handed out. Not stat, where glibc counts CPUs only when /sys will not say: its count of the
-# processes the host has made, which never goes down, passed 10 bits from one student to the next,
-# every layer on, rt191's sender making threads till it read its number.)
-PROC_READS = ("cpuinfo", "meminfo", "uptime", "version", "filesystems", "sys", "devices", "driver", "self",
+# host handed out. stat's count of the processes the host has made passes bits from one submission to
+# the next, rt191's 10, and closing it took honest files' psutil.cpu_percent() from 10/10 to 0, rt192:
+# a channel between two submissions that agree, which carries nothing of the grader's: README.)
+PROC_READS = ("cpuinfo", "meminfo", "stat", "uptime", "version", "filesystems", "sys", "devices", "driver", "self",
               "thread-self", "mounts")
 
 
