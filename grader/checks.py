@@ -1505,13 +1505,15 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
         # read, and each changed by the next call, which the book's plot of two answers shows)
         k = min(overwritten, key=lambda k: (obs.cases[k].earlier_changed, obs.cases[k].case.size_key()))
         back = obs.cases[k].earlier_changed
-        later = "" if back == 1 else f" {back} inputs later,"
+        # (read again 1, 2, 4 ... inputs later, sandbox/child.py: past the first, it changed somewhere among them)
+        later = f"once it had been called with {feedback.input_words(obs.cases[k].case)}" if back == 1 else \
+            f"after it had been called with the {back} inputs that followed it (the last, " \
+            f"{feedback.input_words(obs.cases[k].case)})"
         return Finding("repeatable", False, 0.0,
                        f"A later call changed an answer it had returned, on {len(overwritten)} of "
                        f"{len(obs.cases) - 1} inputs.",
                        example=f"The tensor it returned for {feedback.input_words(obs.cases[k - back].case)} held "
-                               f"other numbers{later} once it had been called with "
-                               f"{feedback.input_words(obs.cases[k].case)}."
+                               f"other numbers {later}."
                        if back <= k else f"An answer held other numbers once it had been called with "
                                          f"{feedback.input_words(obs.cases[k].case)}.",
                        cause="Likely cause: your function returns a tensor it keeps and fills again on a later call "

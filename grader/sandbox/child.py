@@ -17,6 +17,7 @@ import functools
 import importlib.machinery
 import importlib.util
 import inspect
+import itertools
 import linecache
 import operator
 import os
@@ -331,14 +332,14 @@ class Runner:
         # autograd's chain there and a formula of their own on every graded call. Recorded alike, no call
         # is the one that counts until the grader, which alone knows, reads them.
         self.record_calls = setup.get("record_calls") is True
-        # The tensors each case's planned calls returned, beside copies of their numbers then: a function
-        # that returns a tensor it keeps and overwrites (a global leaf's .grad, not cloned: hn132) gave
-        # every call the right numbers, which the next call changed under the caller (the book's plot of
-        # two answers shows one twice). Read again 1, 2, 4, ... 64 cases later, not the next case's end
-        # alone, and every call's, not the last's alone: rt189's ring of 64 buffers, each overwritten 64
+        # The tensors each case's planned calls returned, beside copies of their numbers once its calls are
+        # done: a function that returns a tensor it keeps and overwrites (a global leaf's .grad, not cloned:
+        # hn132) gave every call the right numbers, which the next call changed under the caller (the book's
+        # plot of two answers shows one twice). Read again 1, 2, 4, ... 64 cases later, not the next case's
+        # end alone, and every call's, not the last's alone: rt189's ring of 64 buffers, each overwritten 64
         # calls later, was never seen, and then seen or not as the calls' count was drawn.
         self.answers: list[list[tuple[Any, Numbers]]] = []  # per case served, oldest first, LADDER[-1] kept
-        self.kept_answer: list[tuple[Any, Numbers]] = []  # the last call's
+        self.kept_answer: list[Any] = []  # what of the last call's answer is kept (held)
         # The secret stays in the grader: the canary asks it, through `oracle_fd`, inside planned calls.
         self.canary = canary.install(torch, setup["primitive"], setup["derivative"], oracle_fd,
                                      traced=(self.recorder.armed, self.recorder.primitive_outputs))
@@ -424,7 +425,7 @@ class Runner:
         # float8 is changed and retyped alike)
         retyped = bool(original and any(then is None or (then.dtype, then.device) != (original.dtype, original.device)
                                         for then in (between, now)))
-        changed = {
+        flags = {
             # (an x of the harness's that cannot be read was made so by the submission: rt188 rebound
             # torch.Tensor.to, with which make_input builds x, to hand x over as a subclass of its own, whose
             # numbers are not read, and then changed it in place unseen)
@@ -437,10 +438,14 @@ class Runner:
         for _ in range(int(header["calls"]) - 2):
             calls.append(self.call(make(), arrays, planned=True))
             kept = kept + self.kept_answer
-        back = next((back for back in LADDER if back <= len(self.answers)
-                     and _changed_since(self.numbers_of, self.answers[-back])), 0)
-        self.answers = [*self.answers[1 - LADDER[-1]:], kept]
-        return {"calls": calls, **changed, "earlier_changed": back,
+        # Every rung read (each change counted once, _changed_since), the nearest one named; the case's own
+        # answers read as they stand once its calls are done: what its own calls changed is the repeat's
+        # to judge, with the secret's numbers no one sees at home (rt192: the book's zero_() and a second
+        # backward on the caller's x, and a secret call's answer a plain call overwrote, blamed the next x).
+        changed = [back for back in LADDER if back <= len(self.answers)
+                   and _changed_since(self.numbers_of, self.answers[-back])]
+        self.answers = [*self.answers[1 - LADDER[-1]:], _kept(self.numbers_of, kept)]
+        return {"calls": calls, **flags, "earlier_changed": min(changed, default=0),
                 "primitive_calls": self.canary.calls(), "unfollowed_calls": self.canary.unfollowed()}, arrays
 
     def trace(self, make: Any, index: int) -> dict[str, Any]:
@@ -532,7 +537,7 @@ class Runner:
             self.canary.rest()
         reply = snapshot(self.torch, out, x.numel(), arrays, x)
         reply["seconds"] = time.perf_counter() - started
-        self.kept_answer = _kept(self.numbers_of, out)
+        self.kept_answer = held(out)
         return {**reply, **recorded}
 
 
@@ -727,6 +732,28 @@ class Numbers:
         import, called any two arrays of floats equal)."""
         return self.head == other.head and self.values is not None and self.values == other.values
 
+    def changed_from(self, then: Numbers) -> bool:
+        """Whether an answer now holds other numbers than `then`: another head (its dtype or shape changed
+        counts, readable or not: rt188's answer made bfloat16 went unseen), or numbers that differ as
+        numbers, not as bytes alone: -0.0 made 0.0, or a NaN of other bits, is the same number (rt192: the
+        book's x.grad.zero_() and a second backward gave -0.0 back as 0.0, and an honest half point was
+        lost). Compared by Python's own floats, bound before the submission's import."""
+        if self.head != then.head:
+            return True
+        if self.values is None or then.values is None or self.values == then.values:
+            return False
+        kind: Any = _FLOAT_FORMATS.get(self.dtype)
+        if kind is None or len(self.values) != len(then.values):
+            return True
+        now_numbers, then_numbers = _MEMORYVIEW(self.values).cast(kind), _MEMORYVIEW(then.values).cast(kind)
+        return any(a != b and (a == a or b == b) for a, b in zip(now_numbers, then_numbers, strict=True))
+
+
+# What the floats' bytes are to Python (memoryview's formats), and memoryview as this module found it.
+_FLOAT_FORMATS = {"torch.float64": "d", "torch.float32": "f", "torch.float16": "e", "torch.complex128": "d",
+                  "torch.complex64": "f"}
+_MEMORYVIEW = memoryview
+
 
 def readers(torch: Any) -> Callable[[Any], Numbers | None]:
     """numbers_of, with everything it calls of torch's and numpy's bound now, before the submission is
@@ -799,15 +826,29 @@ class _Capsule:
 LADDER = (1, 2, 4, 8, 16, 32, 64)  # how many cases back a case's answers are read again
 
 
-def _kept(numbers_of: Callable[[Any], Numbers | None], out: Any) -> list[tuple[Any, Numbers]]:
-    """The returned tensors with numbers (a subclass's too, where its storage holds them: rt185's kept
-    buffer, returned as a subclass of its own, was never compared), each beside a copy of them; a
-    list's or tuple's first few too (rt189's kept .grad returned beside a number was never compared).
-    Nothing else: no claim is made of it. Whether it is a tensor, and empty, is numbers_of's reading
-    (a subclass's own `numel`, answering 0, kept its answers from the check: rv40)."""
-    items = list(out[:KEPT_ITEMS]) if type(out) in (list, tuple) else [out]
-    return [(item, numbers) for item in items if (numbers := numbers_of(item)) is not None and numbers.values
-            and len(numbers.values) <= KEPT_BYTES]
+def held(out: Any) -> list[Any]:
+    """What of an answer the harness keeps to read again: the answer, or the first few items of a list's,
+    tuple's or dict's (rt189's kept .grad returned beside a number, and rt192's in a dict, a namedtuple and
+    a list of its own kind, were never compared), read by the base types' own methods, never the
+    submission's."""
+    kind = type(out)
+    items: Any = (list.__iter__(out) if issubclass(kind, list) else tuple.__iter__(out) if issubclass(kind, tuple)
+                  else dict.values(out) if issubclass(kind, dict) else (out,))
+    return list(itertools.islice(items, KEPT_ITEMS))
+
+
+def _kept(numbers_of: Callable[[Any], Numbers | None], items: list[Any]) -> list[tuple[Any, Numbers]]:
+    """Each of `items` that is a tensor with numbers (a subclass's too, where its storage holds them:
+    rt185's kept buffer, returned as a subclass of its own, was never compared), once, beside a copy of
+    them now; nothing else (no claim is made of it). Whether it is a tensor, and empty, is numbers_of's
+    reading (a subclass's own `numel`, answering 0, kept its answers from the check: rv40)."""
+    kept, seen = [], set()
+    for item in items:
+        if id(item) not in seen and (numbers := numbers_of(item)) is not None and numbers.values \
+                and len(numbers.values) <= KEPT_BYTES:
+            seen.add(id(item))
+            kept.append((item, numbers))
+    return kept
 
 
 KEPT_ITEMS = 4  # (a pair, or a few; a list of Python numbers is read as no tensor, at once)
@@ -817,13 +858,15 @@ KEPT_BYTES = 64 << 10
 
 
 def _changed_since(numbers_of: Callable[[Any], Numbers | None], kept: list[tuple[Any, Numbers]]) -> bool:
-    """Whether an answer returned earlier holds other numbers (or shape, dtype) than it did then (its
-    dtype or shape changed counts, readable or not: rt188's answer made bfloat16 went unseen)."""
-    for answer, then in kept:
+    """Whether an answer kept earlier holds other numbers than it did then; each one changed is kept
+    from now on as it is now, so that one change is counted once (rt192: one answer changed once was
+    counted at each reading after, "on 52 of 57 inputs")."""
+    changed = False
+    for i, (answer, then) in enumerate(kept):
         now = numbers_of(answer)
-        if now is not None and (now.head != then.head or (now.values is not None and now.values != then.values)):
-            return True
-    return False
+        if now is not None and now.changed_from(then):
+            kept[i], changed = (answer, now), True
+    return changed
 
 
 def listed_numbers(torch: Any, out: Any, input_numel: int) -> tuple[Any, str] | None:
