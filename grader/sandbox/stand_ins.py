@@ -381,10 +381,13 @@ def _guarded(path: str, line: int) -> bool:
         # other cell's try unread (a notebook's half-written cell is common, and its other cells run).
         for first, text in cells_of("".join(linecache.getlines(path)).encode("utf-8", "surrogatepass")):
             try:
-                for node in ast.walk(ast.parse(b"\n" * (first - 1) + text)):
+                # (as text: bytes would be read by the file's own `# coding:` line, hn137's cp1252, once
+                # linecache has decoded it by that line already)
+                source = (b"\n" * (first - 1) + text).decode("utf-8", "surrogatepass")
+                for node in ast.walk(ast.parse(source)):
                     if isinstance(node, ast.Try) and any(_catches_a_failed_import(h.type) for h in node.handlers):
                         spans.append((node.body[0].lineno, node.body[-1].end_lineno or node.body[-1].lineno))
-            except (SyntaxError, ValueError, RecursionError, MemoryError):
+            except (SyntaxError, ValueError, RecursionError, MemoryError):  # (UnicodeError is a ValueError)
                 pass  # (not Python's: as unguarded)
         _TRIES[path] = spans
     return any(first <= line <= last for first, last in _TRIES[path])
