@@ -253,9 +253,12 @@ class Template:
         name = safe_text.line(outcome.submission.name, 80)  # a newline or U+202E in it forged the footer
         # (not the grid seed: the picture is handed back, and with a course secret the seed is the grids'
         # own, which no student should draw: ux124; result.json keeps it)
-        footer = Label(f"{verdicts}\n{name} · device {device}{held}",
-                       (width / 2, (1 - 0.012) * height), "md", 10.5, "#404040", align="center", fit=0.97 * width)
-        return [title, footer]
+        # Each line fitted on its own (rt192: a long file name drew the verdicts' row small too).
+        bottom, line = (1 - 0.012) * height, 1.45 * round(10.5 * DPI / 72)
+        return [title, Label(verdicts, (width / 2, bottom - line), "md", 10.5, "#404040", align="center",
+                             fit=0.97 * width),
+                Label(f"{name} · device {device}{held}", (width / 2, bottom), "md", 10.5, "#404040", align="center",
+                      fit=0.97 * width)]
 
 
 @dataclass(frozen=True)

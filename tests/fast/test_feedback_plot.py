@@ -20,7 +20,7 @@ def _outcome(findings: tuple[Finding, ...], score: float) -> Outcome:
 def _footer(outcome: Outcome, sin) -> str:
     assert outcome.plot is not None
     labels = plot.template(sin, outcome.plot.x, False)._title(outcome, sin)
-    return labels[-1].text
+    return "\n".join(label.text for label in labels[1:])  # (the verdicts' row, then the file's)
 
 
 def test_held_back_checks_are_starred_and_the_star_is_explained(sin):
