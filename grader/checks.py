@@ -1505,7 +1505,7 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
         # read, and each changed by the next call, which the book's plot of two answers shows)
         k = min(overwritten, key=lambda k: (obs.cases[k].earlier_changed, obs.cases[k].case.size_key()))
         back = obs.cases[k].earlier_changed
-        # (read again 1, 2, 4 ... inputs later, sandbox/child.py: past the first, it changed somewhere among them)
+        # (read again 1, 3, 9 ... inputs later, sandbox/child.py: past the first, it changed somewhere among them)
         later = f"once it had been called with {feedback.input_words(obs.cases[k].case)}" if back == 1 else \
             f"after it had been called with the {back} inputs that followed it (the last, " \
             f"{feedback.input_words(obs.cases[k].case)})"

@@ -94,7 +94,7 @@ class CaseResult:
     # beyond its primitive and every planned call is recorded (Exercise.chain); () where none were.
     recorded: tuple[TracedCall | None, ...] = field(default=(), compare=False)
     input_retyped: bool = False  # the caller's x has another dtype or device after the calls (input_changed too)
-    # How many cases back (the child's ladder: 1, 2, 4, ... 64) the tensor a case's last call returned changed
+    # How many cases back (the child's ladder: 1, 3, 9, 27, 81) a tensor a case's calls returned had changed
     # during these calls; 0 where none read again did.
     earlier_changed: int = 0
 
