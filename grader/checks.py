@@ -1499,19 +1499,22 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     if not judged:
         return Finding("repeatable", False, 0.0, "Not checked: your function never returned values to compare.")
     bad = [r for r in judged if not repeat_agrees(r, ex)]
-    overwritten = [k for k, r in enumerate(obs.cases) if k and r.earlier_changed]
+    overwritten = [k for k, r in enumerate(obs.cases) if r.first_changed or (k and r.earlier_changed)]
     if not bad and overwritten:
         # (hn132's global leaf, its .grad zeroed and returned without a clone: every answer right when
-        # read, and each changed by the next call, which the book's plot of two answers shows)
-        k = min(overwritten, key=lambda k: (obs.cases[k].earlier_changed, obs.cases[k].case.size_key()))
-        back = obs.cases[k].earlier_changed
+        # read, and each changed by the next call, which the book's plot of two answers shows; rt193's second
+        # call on the same x, which zeroed the first's answer and returned a new one)
+        k = min(overwritten, key=lambda k: (not obs.cases[k].first_changed, obs.cases[k].earlier_changed,
+                                            obs.cases[k].case.size_key()))
+        back = 0 if obs.cases[k].first_changed else obs.cases[k].earlier_changed
         # (read again 1, 3, 9 ... inputs later, sandbox/child.py: past the first, it changed somewhere among them)
-        later = f"once it had been called with {feedback.input_words(obs.cases[k].case)}" if back == 1 else \
+        later = "once it had been called a second time on that same tensor" if not back else \
+            f"once it had been called with {feedback.input_words(obs.cases[k].case)}" if back == 1 else \
             f"after it had been called with the {back} inputs that followed it (the last, " \
             f"{feedback.input_words(obs.cases[k].case)})"
         return Finding("repeatable", False, 0.0,
                        f"A later call changed an answer it had returned, on {len(overwritten)} of "
-                       f"{len(obs.cases) - 1} inputs.",
+                       f"{len(obs.cases)} inputs.",
                        example=f"The tensor it returned for {feedback.input_words(obs.cases[k - back].case)} held "
                                f"other numbers {later}."
                        if back <= k else f"An answer held other numbers once it had been called with "

@@ -97,6 +97,7 @@ class CaseResult:
     # How many cases back (the child's ladder: 1, 3, 9, 27, 81) a tensor a case's calls returned had changed
     # during these calls; 0 where none read again did.
     earlier_changed: int = 0
+    first_changed: bool = False  # the second call on the caller's x changed what the first had returned
 
     @property
     def first(self) -> Returned:

@@ -409,6 +409,15 @@ class Runner:
             return {"first": self.call(make(), arrays)}, arrays
         if header["op"] == "trace":
             return self.trace(make, int(header["index"])), arrays
+        try:
+            return self.case(header, make, arrays), arrays
+        except BaseException:
+            # (a case that ended in the harness's error is one of the parent's cases all the same: the answers
+            # read again name their inputs by how many cases back, rt193)
+            self.answers = [*self.answers[1 - LADDER[-1]:], []]
+            raise
+
+    def case(self, header: dict[str, Any], make: Callable[[], Any], arrays: list) -> dict[str, Any]:
         # Twice on one tensor (does it change x? do repeated calls agree?), then each further call on
         # a fresh one; the grader knows which calls are secret, and the canary asks it.
         self.canary.case(int(header["case"]))
@@ -416,8 +425,12 @@ class Runner:
         original, requires_grad = self.numbers_of(x), x.requires_grad
         calls = [self.call(x, arrays, planned=True)]
         kept = self.kept_answer
+        # (the first answer as it came back: rt193's second call on the same x zeroed the tensor the first had
+        # returned and gave a new one, which at home leaves the first answer all zeros)
+        first = _kept(self.numbers_of, self.kept_answer)
         between = self.numbers_of(x)  # (rt189: x negated by each call was itself again after the second)
         calls.append(self.call(x, arrays, planned=True))
+        first_changed = _changed_since(self.numbers_of, first)
         kept = kept + self.kept_answer
         now = self.numbers_of(x)
         # (its dtype or device too: hn132's `x.data = x.data.double()` left the caller's float32 x float64,
@@ -445,8 +458,8 @@ class Runner:
         changed = [back for back in LADDER if back <= len(self.answers)
                    and _changed_since(self.numbers_of, self.answers[-back])]
         self.answers = [*self.answers[1 - LADDER[-1]:], _kept(self.numbers_of, kept)]
-        return {"calls": calls, **flags, "earlier_changed": min(changed, default=0),
-                "primitive_calls": self.canary.calls(), "unfollowed_calls": self.canary.unfollowed()}, arrays
+        return {"calls": calls, **flags, "earlier_changed": min(changed, default=0), "first_changed": first_changed,
+                "primitive_calls": self.canary.calls(), "unfollowed_calls": self.canary.unfollowed()}
 
     def trace(self, make: Any, index: int) -> dict[str, Any]:
         """The backward passes of two plain calls on one input (the second shows a gradient that
@@ -537,7 +550,10 @@ class Runner:
             self.canary.rest()
         reply = snapshot(self.torch, out, x.numel(), arrays, x)
         reply["seconds"] = time.perf_counter() - started
-        self.kept_answer = held(out)
+        try:
+            self.kept_answer = held(self.torch, out, x)
+        except Exception:  # noqa: BLE001 - read as the grid reads it, which snapshot has survived: no claim then
+            self.kept_answer = []
         return {**reply, **recorded}
 
 
@@ -829,15 +845,22 @@ class _Capsule:
 LADDER = (1, 3, 9, 27, 81)
 
 
-def held(out: Any) -> list[Any]:
-    """What of an answer the harness keeps to read again: the answer, or the first few items of a list's,
-    tuple's or dict's (rt189's kept .grad returned beside a number, and rt192's in a dict, a namedtuple and
-    a list of its own kind, were never compared), read by the base types' own methods, never the
-    submission's."""
-    kind = type(out)
-    items: Any = (list.__iter__(out) if issubclass(kind, list) else tuple.__iter__(out) if issubclass(kind, tuple)
-                  else dict.values(out) if issubclass(kind, dict) else (out,))
-    return list(itertools.islice(items, KEPT_ITEMS))
+def held(torch: Any, out: Any, x: Any) -> list[Any]:
+    """What of an answer the harness keeps to read again: what the grid reads of it (reading: the tensor, a
+    holder's one tensor, a gradient beside a number, both of a pair; rt189's kept .grad returned beside a
+    number, and rt192's in a dict, a namedtuple and a list of its own kind, were never compared, and rt193's
+    counter bumped beside an honest gradient was taken for the answer changed), or else the first few items
+    of a holder, read by the base types' own methods, never the submission's."""
+    how, found, _, _ = reading(torch, out, x)
+    if how in ("one", "beside"):
+        return [found]
+    if how == "pair":  # (of floats: for a one-number x, rt193's count of calls kept beside the gradient is a pair)
+        dtype_of = torch._C.TensorBase.dtype.__get__
+        return [t for t in found if isinstance(t, torch.Tensor) and dtype_of(t).is_floating_point]
+    bases = type(out).__mro__
+    items = (tuple.__iter__(out) if tuple in bases else list.__iter__(out) if list in bases
+             else dict.values(out) if dict in bases else None)
+    return [out] if items is None else list(itertools.islice(items, KEPT_ITEMS))
 
 
 def _kept(numbers_of: Callable[[Any], Numbers | None], items: list[Any]) -> list[tuple[Any, Numbers]]:
@@ -847,13 +870,25 @@ def _kept(numbers_of: Callable[[Any], Numbers | None], items: list[Any]) -> list
     reading (a subclass's own `numel`, answering 0, kept its answers from the check: rv40)."""
     kept, seen = [], set()
     for item in items:
-        if id(item) not in seen and (numbers := numbers_of(item)) is not None and numbers.values \
-                and len(numbers.values) <= KEPT_BYTES:
+        numbers = _array_numbers(item) if type(item) is _NDARRAY else numbers_of(item)
+        if id(item) not in seen and numbers is not None and numbers.values and len(numbers.values) <= KEPT_BYTES:
             seen.add(id(item))
             kept.append((item, numbers))
     return kept
 
 
+def _array_numbers(array: Any) -> Numbers | None:
+    """What a numpy array holds, as numbers_of reads a tensor (rt193: `leaf.grad.numpy()`, a view of a kept
+    buffer, was never compared), by numpy's own methods as this module found them."""
+    try:
+        return Numbers((f"torch.{_DTYPE_OF(array).name}", _SHAPE_OF(array), "numpy", False, False, "strided"),
+                       _TOBYTES(array))
+    except Exception:  # noqa: BLE001 - an array of objects, say: unread
+        return None
+
+
+_NDARRAY = numpy.ndarray
+_DTYPE_OF, _SHAPE_OF, _TOBYTES = numpy.ndarray.dtype.__get__, numpy.ndarray.shape.__get__, numpy.ndarray.tobytes
 KEPT_ITEMS = 4  # (a pair, or a few; a list of Python numbers is read as no tensor, at once)
 # An answer larger than this is not kept: an honest one holds at most a few hundred numbers (2 KiB), and
 # one kept from each call of 64 cases would otherwise hold what a file's oversized answers make it.
@@ -866,7 +901,7 @@ def _changed_since(numbers_of: Callable[[Any], Numbers | None], kept: list[tuple
     counted at each reading after, "on 52 of 57 inputs")."""
     changed = False
     for i, (answer, then) in enumerate(kept):
-        now = numbers_of(answer)
+        now = _array_numbers(answer) if type(answer) is _NDARRAY else numbers_of(answer)
         if now is not None and now.changed_from(then):
             kept[i], changed = (answer, now), True
     return changed

@@ -161,6 +161,12 @@ def test_a_right_answer_that_changes_the_callers_tensor_loses_input_untouched(na
      {"repeatable", "contract"}),  # (a tuple is not the tensor asked for)
     ("overwrites_its_answers_in_a_ring.py", " inputs that followed it (the last, x = ", {"repeatable"}),
     ("overwrites_the_answers_it_returns_in_a_dict.py", " once it had been called with", {"repeatable", "contract"}),
+    ("overwrites_the_answers_it_returns_as_numpy_views.py", " once it had been called with",
+     {"repeatable", "contract"}),
+    # (rt193: the second call on the caller's x zeroed the first's answer and returned a new tensor; the other
+    # checks are this file's own: x changed, and autograd's held-back points)
+    ("zeroes_its_first_answer_on_the_second_call.py", " once it had been called a second time on that same tensor",
+     {"repeatable", "input_untouched", "contract", "autograd", "tracked_inputs"}),
 ])
 def test_a_right_answer_that_a_later_call_overwrites_loses_repeatable(sin, fixture, when, failing):
     """hn132: a kept leaf's .grad returned without a clone was right whenever it was read, 10/10, while
