@@ -427,7 +427,8 @@ class Runner:
         kept = self.kept_answer
         # (the first answer as it came back: rt193's second call on the same x zeroed the tensor the first had
         # returned and gave a new one, which at home leaves the first answer all zeros)
-        first = _kept(self.numbers_of, self.kept_answer)
+        # (not x itself, returned: the caller's x changed is input_untouched's, and counted there alone)
+        first = _kept(self.numbers_of, [item for item in self.kept_answer if item is not x])
         between = self.numbers_of(x)  # (rt189: x negated by each call was itself again after the second)
         calls.append(self.call(x, arrays, planned=True))
         first_changed = _changed_since(self.numbers_of, first)
