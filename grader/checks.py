@@ -1521,7 +1521,10 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
                                          f"{feedback.input_words(obs.cases[k].case)}.",
                        cause="Likely cause: your function returns a tensor it keeps and fills again on a later call "
                              "(the .grad of a leaf kept between calls, zeroed and filled anew), so every answer a "
-                             "caller holds becomes the last one.",
+                             "caller holds becomes the last one." if back else
+                             "Likely cause: the second call zeroed or refilled the tensor the first had returned (the "
+                             "caller's x.grad, zeroed at the start of each call), so the answer the caller holds "
+                             "changes when it calls again.",
                        advice="Return a copy, leaf.grad.clone(), or better make a fresh leaf in each call: "
                               "x = x.detach().clone().requires_grad_(True).",
                        data={"cause": "overwritten"})
