@@ -112,11 +112,17 @@ def _main(argv: list[str] | None) -> int:
     if args.command in ("check", "grade", "batch") or getattr(args, "action", None) == "run":
         from grader.sandbox import layers_left_off
 
-        if skipped := layers_left_off():
+        skipped, unknown = layers_left_off()
+        if skipped:
             # (rt191: every run with layers off, refusals the grader makes otherwise undone with them, said
             # nothing anywhere but result.json's list of layers)
             print(f"grader: $GRADER_SANDBOX_SKIP leaves {', '.join(skipped)} off: the sandbox is weaker than it should "
                   "be; it is for the grader's own tests, never for grading for real", file=sys.stderr)
+        if unknown:
+            from grader import safe_text
+
+            print(f"grader: $GRADER_SANDBOX_SKIP names no layer in {', '.join(safe_text.line(n, 40) for n in unknown)} "
+                  "(ignored)", file=sys.stderr)
     if args.command == "gradescope" and args.action == "run":
         from grader import gradescope
 

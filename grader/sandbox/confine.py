@@ -500,6 +500,10 @@ def skipped() -> frozenset[str]:
     return frozenset(name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name)
 
 
+# What $GRADER_SANDBOX_SKIP may name: the layers, and the two machines it may pretend to be (apply)
+SKIPPABLE = frozenset({"seccomp", "landlock", "uid", "namespaces", "no-landlock-kernel", "no-seccomp-library"})
+
+
 _THEIRS = "classmates' files and results would be theirs to read."
 _KEEP_APART = ("Keep the class and its results in a folder only you may enter (chmod 700 on it or a folder above it, "
                "under /home or /srv, say).")

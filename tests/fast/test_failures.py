@@ -388,6 +388,10 @@ def test_every_grading_command_says_which_layers_a_skip_leaves_off(monkeypatch, 
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", "uid,namespaces")
     assert cli.main([*command, missing, "--out", str(tmp_path / "out")]) == cli.EXIT_USAGE
     assert "$GRADER_SANDBOX_SKIP leaves namespaces, uid off" in capsys.readouterr().err
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "bogus")  # (rt192: said to be a layer left off)
+    assert cli.main([*command, missing, "--out", str(tmp_path / "out")]) == cli.EXIT_USAGE
+    said = capsys.readouterr().err
+    assert "names no layer in bogus (ignored)" in said and "leaves" not in said
     monkeypatch.delenv("GRADER_SANDBOX_SKIP")
     assert cli.main([*command, missing, "--out", str(tmp_path / "out")]) == cli.EXIT_USAGE
     assert "GRADER_SANDBOX_SKIP" not in capsys.readouterr().err
