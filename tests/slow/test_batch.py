@@ -437,9 +437,12 @@ def test_only_grades_the_students_named_and_keeps_the_others_results(tmp_path):
     assert batch(folder, out, "--no-plot").returncode == 0
     stamps = {s: (out / s / "result.json").stat().st_mtime_ns for s in ("ann", "cy")}
     shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "bob.py")  # fixed after a regrade request
-    (folder / "cy.py").write_text((folder / "cy.py").read_text() + "# tidied\n")
+    shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "cy.py")  # (changed, not graded again)
     done = batch(folder, out, "--no-plot", "--only", "bob")
     assert done.returncode == 0 and "3 students (1 graded with --only, the others' results kept" in done.stdout
+    # (ux131: a file not graded again was grouped, as it is now, beside its row's old result)
+    said = (out / "summary.md").read_text()
+    assert "- ann, bob\n" in said and "ann, bob, cy" not in said, said
     # (among what needs the TA, in the summary read the next day too: ux131)
     assert "grader: not graded (--only), their files changed since their results: cy" in done.stderr
     assert "their files changed since their results: cy" in (out / "summary.md").read_text()
