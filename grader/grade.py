@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from grader import backward, checks, feedback, probe, safe_text, sandbox, score, submission, verdict
+from grader import backward, checks, feedback, probe, safe_text, sandbox, score, sources, submission, verdict
 from grader.early import Started
 from grader.exercise import Exercise
 from grader.grids import PLAIN_LAYOUTS, grid_seed
@@ -45,10 +45,7 @@ def cache_key(source_sha256: str, exercise: Exercise, seed: int, device: str) ->
 @functools.cache
 def code_digest() -> str:
     """The grader's sources and torch's version, once per process (about 50 files: a few ms)."""
-    package = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes() + b"\0")
+    digest = hashlib.sha256(sources.digest(Path(__file__).resolve().parent).encode())
     with contextlib.suppress(metadata.PackageNotFoundError):
         digest.update(metadata.version("torch").encode())
     return digest.hexdigest()
