@@ -805,8 +805,9 @@ def readers(torch: Any) -> Callable[[Any], Numbers | None]:
         held). On a GPU the numbers come through torch's copy to the CPU, which such a kernel could
         answer for (a limit there)."""
         # (once into the guards, and the head's dtype, device and layout as torch's own objects, compared by
-        # their C types' own ==: read again at every later input's end, each answer of 64 inputs, 13 µs a read
-        # was 20 ms a submission; Numbers.dtype and .device give their names)
+        # their C types' own ==: every kept answer is read again on later inputs (LADDER), and two entries into
+        # the guards and the names made each time took 10 µs a read, now 5.5; Numbers.dtype and .device give
+        # their names)
         with no_torch_function(), excluded(python_keys):
             try:
                 dtype, device, layout = dtype_of(t), device_of(t), layout_of(t)
@@ -871,11 +872,16 @@ def _kept(numbers_of: Callable[[Any], Numbers | None], items: list[Any]) -> list
     reading (a subclass's own `numel`, answering 0, kept its answers from the check: rv40)."""
     kept, seen = [], set()
     for item in items:
-        numbers = _array_numbers(item) if type(item) is _NDARRAY else numbers_of(item)
+        numbers = _read(numbers_of, item)
         if id(item) not in seen and numbers is not None and numbers.values and len(numbers.values) <= KEPT_BYTES:
             seen.add(id(item))
             kept.append((item, numbers))
     return kept
+
+
+def _read(numbers_of: Callable[[Any], Numbers | None], item: Any) -> Numbers | None:
+    """A kept answer's numbers: a numpy array's by numpy's own methods, anything else's by numbers_of."""
+    return _array_numbers(item) if type(item) is _NDARRAY else numbers_of(item)
 
 
 def _array_numbers(array: Any) -> Numbers | None:
@@ -902,7 +908,7 @@ def _changed_since(numbers_of: Callable[[Any], Numbers | None], kept: list[tuple
     counted at each reading after, "on 52 of 57 inputs")."""
     changed = False
     for i, (answer, then) in enumerate(kept):
-        now = _array_numbers(answer) if type(answer) is _NDARRAY else numbers_of(answer)
+        now = _read(numbers_of, answer)
         if now is not None and now.changed_from(then):
             kept[i], changed = (answer, now), True
     return changed
