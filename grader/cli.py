@@ -736,7 +736,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
                                                          f"(grade it with --exercise {name}, or ask for this one)")
             # (ux124: an earlier grading's "Score 10 / 10" stayed, to be handed back)
             if job.path is None and batch.replace_feedback(job, args.out, ex):
-                getattr(args, "feedback_kept", []).append(job.student)
+                args.feedback_kept.append(job.student)
             tally.add(row, result, len(job.members) or 1)
             row["verdict"] = tally.roster[-1].verdict
             yield from batch.member_rows(job, row)  # (a group's: a row for each of its students)
@@ -753,7 +753,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
         needs.append(f"gradebook.csv may hold changes of yours (it differs from what the batch wrote, or {args.out} "
                      f"keeps no record of that): kept as {edited.name}; the new gradebook.csv has the scores as "
                      "graded, so carry any changes over from it")
-    kept_aside = sorted(set(getattr(args, "feedback_kept", [])))
+    kept_aside = sorted(set(args.feedback_kept))
     if kept_aside:
         needs.append("feedback.txt changed since the grader wrote it (notes of yours?), kept aside as feedback.edited-"
                      f"<UTC time>.txt beside the new one: {_some([safe_text.line(s, 80) for s in kept_aside])}")

@@ -281,10 +281,10 @@ class Label:
         font = _font(self.bold, round(self.points * DPI / 72))
         if self.fit is not None:
             # (hn136: sin_cos_norm's longer title ran off both edges, its score with it: "...: 1 / 1")
-            left, _, right, _ = draw.multiline_textbbox((0, 0), self.text, font=font, spacing=round(0.45 * font.size))
+            left, _, right, _ = draw.multiline_textbbox((0, 0), self.text, font=font, spacing=_spacing(font))
             if right - left > self.fit:
                 font = _font(self.bold, max(6, int(font.size * self.fit / (right - left))))
-        spacing = round(0.45 * font.size)  # matplotlib's 1.2 to 1.4 line height, roughly
+        spacing = _spacing(font)
         options = {"font": font, "anchor": self.anchor, "spacing": spacing, "align": self.align}
         if self.boxed:
             fill, edge = self.box_colours or ("white", self.color)
@@ -293,6 +293,10 @@ class Label:
             draw.rounded_rectangle((left - pad, top - pad, right + pad, bottom + pad), radius=pad, fill=fill,
                                    outline=edge, width=1)
         draw.multiline_text(self.at, self.text, fill=self.color, **options)
+
+
+def _spacing(font: Any) -> int:
+    return round(0.45 * font.size)  # (between a label's lines: matplotlib's 1.2 to 1.4 line height, roughly)
 
 
 @functools.cache
