@@ -859,6 +859,12 @@ def held(torch: Any, out: Any, x: Any) -> list[Any]:
     if how == "pair":  # (of floats: for a one-number x, rt193's count of calls kept beside the gradient is a pair)
         dtype_of = torch._C.TensorBase.dtype.__get__
         return [t for t in found if isinstance(t, torch.Tensor) and dtype_of(t).is_floating_point]
+    if type(out) in (list, tuple) and x is not None:
+        # (a loop's one-number gradients, read by listed_numbers: each of them, as the grid reads them all;
+        # rt193's rows of one-number views of a kept .grad, overwritten later, were never compared)
+        leaves = _tensor_leaves(torch, out, max(16 * x.numel(), 64))
+        if leaves is not None and len(leaves) > 1 and sum(t.numel() for t in leaves) == x.numel():
+            return leaves
     bases = type(out).__mro__
     items = (tuple.__iter__(out) if tuple in bases else list.__iter__(out) if list in bases
              else dict.values(out) if dict in bases else None)
