@@ -110,7 +110,7 @@ def _main(argv: list[str] | None) -> int:
     _standard_streams_open()
     args = build_parser().parse_args(argv)
     if args.command in ("check", "grade", "batch") or getattr(args, "action", None) == "run":
-        from grader.sandbox import layers_left_off
+        from grader.sandbox import layers_left_off, unfiltered_as_you
 
         skipped, unknown = layers_left_off()
         if skipped:
@@ -123,6 +123,9 @@ def _main(argv: list[str] | None) -> int:
 
             print(f"grader: $GRADER_SANDBOX_SKIP names no layer in {', '.join(safe_text.line(n, 40) for n in unknown)} "
                   "(ignored)", file=sys.stderr)
+        # (others' files only: a student checking their own loses nothing to their code run as themselves)
+        if args.command != "check" and (unfiltered := unfiltered_as_you()) is not None:
+            print(f"grader: {unfiltered}", file=sys.stderr)
     if args.command == "gradescope" and args.action == "run":
         from grader import gradescope
 

@@ -495,6 +495,24 @@ def readable_to_children(path: Path) -> str | None:
     return None
 
 
+def unfiltered_as_you() -> str | None:
+    """Why the children of a grader that is no root keep what its user may do beyond Landlock's paths, or
+    None: without libseccomp they run as that user unfiltered (never refused, as a root grader's are: a
+    student checking a file of their own loses nothing to it), and a class's files may use the grading
+    user's kernel keyring, a pathname socket of theirs (an SSH agent's) and, where no network namespace
+    could be made, the network. The parent says so before it grades others' files."""
+    skip = skipped()
+    if os.geteuid() == 0 or "seccomp" in skip:  # (a layer left off on purpose is said so already)
+        return None
+    if "no-seccomp-library" not in skip and seccomp_program() is not None:
+        return None
+    return ("you are not root and libseccomp, which the grader's system-call filter needs, cannot be loaded here, so "
+            "every submission runs as you without it: a student's code may use your kernel keyring, a socket of "
+            "yours such as an SSH agent's, and the network where no network namespace can be made. Grade others' "
+            "files as root (in a container, or on Gradescope), or install libseccomp (libseccomp2, or the package "
+            "that provides libseccomp.so.2)")
+
+
 def skipped() -> frozenset[str]:
     """The layers $GRADER_SANDBOX_SKIP leaves off (a testing aid only: apply)."""
     return frozenset(name for name in os.environ.get("GRADER_SANDBOX_SKIP", "").split(",") if name)

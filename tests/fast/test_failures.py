@@ -397,6 +397,28 @@ def test_every_grading_command_says_which_layers_a_skip_leaves_off(monkeypatch, 
     assert "GRADER_SANDBOX_SKIP" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [["check"], ["grade"], ["batch"]])
+def test_a_grader_that_is_no_root_without_libseccomp_says_what_others_files_keep(monkeypatch, capsys, tmp_path,
+                                                                                  command):
+    """A grader that is no root runs its children as its own user, and without libseccomp unfiltered: a class's
+    files keep that user's keyring, sockets and network (README's seccomp row), said nowhere but there."""
+    from grader.sandbox import confine
+
+    missing = [*command, str(tmp_path / "nowhere.py"), "--out", str(tmp_path / "out")]
+    monkeypatch.setattr(confine.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(confine, "seccomp_program", lambda: None)
+    assert cli.main(missing) == cli.EXIT_USAGE
+    said = capsys.readouterr().err
+    assert ("libseccomp" in said and "your kernel keyring" in said) == (command != ["check"]), said
+    monkeypatch.setattr(confine, "seccomp_program", lambda: b"loaded")
+    assert cli.main(missing) == cli.EXIT_USAGE
+    assert "libseccomp" not in capsys.readouterr().err
+    monkeypatch.setattr(confine.os, "geteuid", lambda: 0)  # (root's children without it are refused: UNFILTERED_*)
+    monkeypatch.setattr(confine, "seccomp_program", lambda: None)
+    assert cli.main(missing) == cli.EXIT_USAGE
+    assert "libseccomp" not in capsys.readouterr().err
+
+
 def test_a_sandbox_running_other_code_than_its_grader_is_the_graders_failure(monkeypatch, tmp_path, capsys):
     """ux131: a zygote started after the grader's files changed (an upgrade while a batch ran) spoke a newer
     protocol than its worker, and 64 students were told their code sent back something malformed, 1/10. A
