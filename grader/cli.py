@@ -110,27 +110,20 @@ def _main(argv: list[str] | None) -> int:
     _standard_streams_open()
     args = build_parser().parse_args(argv)
     if args.command in ("check", "grade", "batch") or getattr(args, "action", None) == "run":
-        from grader.sandbox import layers_left_off, unfiltered_as_you
+        from grader.sandbox import grading_here
 
-        skipped, unknown = layers_left_off()
-        if skipped:
-            # (rt191: every run with layers off, refusals the grader makes otherwise undone with them, said
-            # nothing anywhere but result.json's list of layers)
-            print(f"grader: $GRADER_SANDBOX_SKIP leaves {', '.join(skipped)} off: the sandbox is weaker than it should "
-                  "be; it is for the grader's own tests, never for grading for real", file=sys.stderr)
-        if unknown:
-            from grader import safe_text
-
-            print(f"grader: $GRADER_SANDBOX_SKIP names no layer in {', '.join(safe_text.line(n, 40) for n in unknown)} "
-                  "(ignored)", file=sys.stderr)
-        # (others' files only: a student checking their own loses nothing to their code run as themselves)
-        if args.command != "check" and (unfiltered := unfiltered_as_you()) is not None:
-            print(f"grader: {unfiltered}", file=sys.stderr)
+        warnings, refusal = grading_here(others=args.command != "check")
+        for warning in warnings:
+            print(f"grader: {warning}", file=sys.stderr)
+        if refusal is not None:
+            print(f"grader: {refusal}", file=sys.stderr)
+            if args.command != "gradescope":  # (whose results.json is written all the same: the grader's failure)
+                return EXIT_USAGE
     if args.command == "gradescope" and args.action == "run":
         from grader import gradescope
 
         # Before anything else can fail: this always writes a valid results.json.
-        done = gradescope.run(args.root, args.exercise, _course_secret())
+        done = gradescope.run(args.root, args.exercise, _course_secret(), refused=refusal)
         if not (args.root / "submission").is_dir():  # (ux128: on a TA's machine, without --root: nothing said)
             print(f"grader: {args.root / 'submission'} does not exist, so {args.root / 'results' / 'results.json'} "
                   "gives no file submitted; outside Gradescope, give --root a folder holding submission/ (and "

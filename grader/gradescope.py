@@ -172,13 +172,15 @@ def _add_script(bundle: zipfile.ZipFile, name: str, text: str) -> None:
     bundle.writestr(info, text)
 
 
-def run(root: Path, exercise: str | None, course_secret: str = "") -> int:
+def run(root: Path, exercise: str | None, course_secret: str = "", refused: str | None = None) -> int:
     """Grade ROOT/submission into ROOT/results/results.json, as `exercise` (None: the bundle's own).
     Always writes a valid file: a failure of the grader itself is reported as such (hidden detail),
-    never as the student's."""
+    never as the student's; so is `refused`, why the grader may not run student code here."""
     started = time.monotonic()
     results = root / "results" / "results.json"
     try:
+        if refused is not None:
+            raise RuntimeError(refused)
         exercise = exercise or _bundled_exercise(root)
         from grader import exercise as exercises
         from grader.grade import grade_file

@@ -13,25 +13,20 @@ from pathlib import Path
 from grader.sandbox.gpus import visible as visible_gpus
 from grader.sandbox.start import open_session, prewarm, share_zygote, use_shared_zygote
 
-__all__ = ["layers_left_off", "open_session", "prewarm", "readable_to_children", "share_zygote", "unfiltered_as_you",
-           "use_shared_zygote", "visible_gpus"]
+__all__ = ["grading_here", "open_session", "prewarm", "readable_to_children", "share_zygote", "use_shared_zygote",
+           "visible_gpus"]
 
 
-def layers_left_off() -> tuple[list[str], list[str]]:
-    """The layers $GRADER_SANDBOX_SKIP leaves off (a testing aid, never for real grading: confine.skipped),
-    and the names in it that are no layer (rt192: "bogus" was said to be left off)."""
+def grading_here(others: bool) -> tuple[list[str], str | None]:
+    """What a grading command says before it starts, as (warnings, a refusal or None), in words: the layers
+    $GRADER_SANDBOX_SKIP leaves off (a testing aid: rt191, every run with layers off said nothing) and the
+    names in it that are no layer (rt192: "bogus" was said to be left off); where the grader is no root and
+    libseccomp cannot be loaded, what `others`' files keep of its user's rights; and a skip that would undo
+    a refusal (rt195: landlock left off for a child that keeps uid 0 read a classmate's file and overwrote
+    their result), which only the grader's own tests may ask, through its Python API (confine.apply)."""
     from grader.sandbox import confine
 
-    named = confine.skipped()
-    return sorted(named & confine.SKIPPABLE), sorted(named - confine.SKIPPABLE)
-
-
-def unfiltered_as_you() -> str | None:
-    """Why others' files graded here keep what this user may do, in words, or None
-    (confine.unfiltered_as_you: a grader that is no root, without libseccomp)."""
-    from grader.sandbox import confine
-
-    return confine.unfiltered_as_you()
+    return confine.grading_here(others)
 
 
 def readable_to_children(path: Path) -> str | None:

@@ -495,13 +495,47 @@ def readable_to_children(path: Path) -> str | None:
     return None
 
 
-def unfiltered_as_you() -> str | None:
+def grading_here(others: bool) -> tuple[list[str], str | None]:
+    """grader.sandbox.grading_here: the warnings a grading command gives on stderr, and why it may not start."""
+    from grader import safe_text
+
+    named = skipped()
+    off, unknown = sorted(named & SKIPPABLE), sorted(named - SKIPPABLE)
+    warnings = []
+    if off:
+        warnings.append(f"$GRADER_SANDBOX_SKIP leaves {', '.join(off)} off: the sandbox is weaker than it should be; "
+                        "it is for the grader's own tests, never for grading for real")
+    if unknown:
+        warnings.append(f"$GRADER_SANDBOX_SKIP names no layer in {', '.join(safe_text.line(n, 40) for n in unknown)} "
+                        "(ignored)")
+    if others and (unfiltered := _unfiltered_as_you(named)) is not None:
+        warnings.append(unfiltered)
+    return warnings, _undone_refusal(named)
+
+
+def _undone_refusal(skip: frozenset[str]) -> str | None:
+    """Why a skip may not be honoured by a grading command: it leaves off the layer without which apply
+    refuses to run a child (UNCONFINABLE_ROOT, UNFILTERED_ROOT, UNFILTERED_DROPPED), whatever this host
+    has. A red team's child with landlock left off, keeping uid 0, read a classmate's file and result
+    and /etc/shadow, and overwrote the result (rt195), with only the warning said."""
+    if os.geteuid() != 0:
+        return None  # (a grader that is no root: readable_to_children refuses its class without Landlock)
+    keeps_root = "uid" in skip or not python_readable_by_nobody()
+    undone = sorted(skip & ({"landlock", "seccomp"} if keeps_root else {"seccomp"}))
+    if not undone:
+        return None
+    whose = "that keeps uid 0" if keeps_root else "of a uid of its own"
+    return (f"$GRADER_SANDBOX_SKIP leaves {' and '.join(undone)} off for a child {whose}, and the grader never runs "
+            "student code so: without it a submission may read and change what other students' code cannot (their "
+            "files and results, the host's). The variable is for the grader's own tests; unset it to grade")
+
+
+def _unfiltered_as_you(skip: frozenset[str]) -> str | None:
     """Why the children of a grader that is no root keep what its user may do beyond Landlock's paths, or
     None: without libseccomp they run as that user unfiltered (never refused, as a root grader's are: a
     student checking a file of their own loses nothing to it), and a class's files may use the grading
     user's kernel keyring, a pathname socket of theirs (an SSH agent's) and, where no network namespace
-    could be made, the network. The parent says so before it grades others' files."""
-    skip = skipped()
+    could be made, the network."""
     if os.geteuid() == 0 or "seccomp" in skip:  # (a layer left off on purpose is said so already)
         return None
     if "no-seccomp-library" not in skip and seccomp_program() is not None:

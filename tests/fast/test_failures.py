@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -395,6 +396,37 @@ def test_every_grading_command_says_which_layers_a_skip_leaves_off(monkeypatch, 
     monkeypatch.delenv("GRADER_SANDBOX_SKIP")
     assert cli.main([*command, missing, "--out", str(tmp_path / "out")]) == cli.EXIT_USAGE
     assert "GRADER_SANDBOX_SKIP" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("skip", ["landlock", "seccomp", "uid,landlock", "seccomp,namespaces"])
+def test_a_skip_that_would_undo_a_refusal_is_refused_by_every_grading_command(monkeypatch, capsys, tmp_path, skip):
+    """rt195: $GRADER_SANDBOX_SKIP=landlock,namespaces, as root with a child that keeps uid 0, graded with a
+    warning alone, and a classmate's code read alice's file, her result and /etc/shadow, and overwrote her
+    result.json; with no-landlock-kernel too, the refusal such a kernel gets was undone."""
+    from grader.sandbox import confine
+
+    monkeypatch.setattr(confine.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(confine, "python_readable_by_nobody", lambda: False)  # (root's own Python: keeps uid 0)
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", skip)
+    (tmp_path / "class").mkdir(mode=0o700)
+    student = tmp_path / "class" / "alice.py"
+    shutil.copy(SUBMISSIONS / "honest_backward.py", student)
+    for command in (["check", str(student)], ["grade", str(student)], ["batch", str(tmp_path / "class")]):
+        out = tmp_path / f"out-{command[0]}"
+        assert cli.main([*command, "--out", str(out)]) == cli.EXIT_USAGE
+        said = capsys.readouterr().err
+        assert "the grader never runs student code so" in said and "unset it to grade" in said, said
+        assert not list(out.rglob("result.json"))
+    root = tmp_path / "gradescope"
+    (root / "submission").mkdir(parents=True)
+    shutil.copy(SUBMISSIONS / "honest_backward.py", root / "submission" / "derivative.py")
+    assert cli.main(["gradescope", "run", "--root", str(root), "--exercise", "sin"]) == 3
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert "the grader never runs student code so" in json.dumps(results)
+    # A child that drops its uid keeps Landlock's refusals: readable_to_children's, for a class it may read
+    monkeypatch.setattr(confine, "python_readable_by_nobody", lambda: True)
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "landlock")
+    assert confine.grading_here(others=True)[1] is None
 
 
 @pytest.mark.parametrize("command", [["check"], ["grade"], ["batch"]])

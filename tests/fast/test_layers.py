@@ -15,9 +15,8 @@ DATA = ("grader.observations", "grader.checks", "grader.score", "grader.feedback
 # What code outside sandbox/ may take from it: the way in, reply validation, and the types a
 # running conversation has.
 OUTSIDE_MAY_IMPORT = {
-    # (visible_gpus, readable_to_children, layers_left_off and unfiltered_as_you: questions, no session)
-    "grader.sandbox": {"open_session", "prewarm", "visible_gpus", "readable_to_children", "layers_left_off",
-                       "unfiltered_as_you"},
+    # (visible_gpus, readable_to_children and grading_here: questions, no session)
+    "grader.sandbox": {"open_session", "prewarm", "visible_gpus", "readable_to_children", "grading_here"},
     "grader.sandbox.replies": None,  # any name
     # (remove_folders_of: a stopped batch's cleanup of a killed worker's folders, no session)
     "grader.sandbox.session": {"Conversation", "SessionEnded", "remove_folders_of"},
@@ -108,9 +107,9 @@ def test_the_sandbox_offers_one_way_in():
     # One way to run code (open_session); the rest only start zygotes for it (a batch's is shared),
     # or say how many GPUs a child would be given (visible_gpus, for --device cuda's check), or whether a
     # folder is every child's to read (readable_to_children, for batch's and grade's class and --out), or
-    # which layers a testing aid leaves off (layers_left_off, said by every grading command), or why others'
-    # files keep the grading user's rights (unfiltered_as_you, said by grade and batch).
-    assert grader.sandbox.__all__ == ["layers_left_off", "open_session", "prewarm", "readable_to_children",
-                                      "share_zygote", "unfiltered_as_you", "use_shared_zygote", "visible_gpus"]
+    # what a grading command must say, or refuse, before it starts (grading_here: a testing aid's layers left
+    # off, others' files keeping the grading user's rights).
+    assert grader.sandbox.__all__ == ["grading_here", "open_session", "prewarm", "readable_to_children",
+                                      "share_zygote", "use_shared_zygote", "visible_gpus"]
     session_file = GRADER / "sandbox" / "session.py"
     assert ("grader.observations", "Ended") in _imports(session_file)  # data lives with the data
