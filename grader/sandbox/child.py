@@ -10,6 +10,7 @@ Everything sent back is raw numbers plus plain JSON facts; the parent decides wh
 from __future__ import annotations
 import __future__
 
+import builtins
 import contextlib
 import ctypes
 import faulthandler
@@ -42,6 +43,12 @@ from grader.cell_syntax import unechoed
 from grader.observations import PROCESS_MODULES
 from grader.sandbox import canary, confine, protocol, stand_ins, trace, zygote
 from grader.submission import cells_of, plots, stands_in  # (before the audit hook: an import after it is recorded)
+
+# This module's functions run after the submission is imported, which may rebind builtins (rv41: a
+# builtins.any of its own answered "unchanged" to the repeat's comparison alone, 10/10 for 9.5): they look
+# each builtin up in a copy made now, before any submission loads (a function keeps its module's builtins
+# as they are when it is made).
+globals()["__builtins__"] = dict(vars(builtins))
 
 MAX_MESSAGE_CHARS = 2000
 
@@ -754,21 +761,39 @@ class Numbers:
         counts, readable or not: rt188's answer made bfloat16 went unseen), or numbers that differ as
         numbers, not as bytes alone: -0.0 made 0.0, or a NaN of other bits, is the same number (rt192: the
         book's x.grad.zero_() and a second backward gave -0.0 back as 0.0, and an honest half point was
-        lost). Compared by Python's own floats, bound before the submission's import."""
+        lost). Compared as the floats' bits, unsigned integers of their size (memoryview's own formats:
+        it has none for bfloat16, and its float16 cannot be cast to, rv41: a changed float16 answer raised,
+        and its case was the grader's error charged to the student), with this module's own builtins."""
         if self.head != then.head:
             return True
         if self.values is None or then.values is None or self.values == then.values:
             return False
-        kind: Any = _FLOAT_FORMATS.get(self.dtype)
-        if kind is None or len(self.values) != len(then.values):
+        kind = _FLOAT_BITS.get(self.dtype)
+        if kind is None or len(self.values) != len(then.values) or len(self.values) % kind[0]:
             return True
-        now_numbers, then_numbers = _MEMORYVIEW(self.values).cast(kind), _MEMORYVIEW(then.values).cast(kind)
-        return any(a != b and (a == a or b == b) for a, b in zip(now_numbers, then_numbers, strict=True))
+        unsigned, magnitude, infinity = kind[1:]
+        now_bits, then_bits = _MEMORYVIEW(self.values).cast(unsigned), _MEMORYVIEW(then.values).cast(unsigned)
+        for a, b in zip(now_bits, then_bits, strict=True):
+            if a != b:
+                a, b = a & magnitude, b & magnitude  # (signs aside: two zeros alike, and NaNs of either sign)
+                if not ((a == 0 and b == 0) or (a > infinity and b > infinity)):
+                    return True
+        return False
 
 
-# What the floats' bytes are to Python (memoryview's formats), and memoryview as this module found it.
-_FLOAT_FORMATS = {"torch.float64": "d", "torch.float32": "f", "torch.float16": "e", "torch.complex128": "d",
-                  "torch.complex64": "f"}
+def _float_bits(size: int, infinity: int) -> tuple[int, Any, int, int]:
+    """(bytes, memoryview's unsigned format, the bits of a magnitude, infinity's): past infinity, a NaN."""
+    return size, {1: "B", 2: "H", 4: "I", 8: "Q"}[size], (1 << (8 * size - 1)) - 1, infinity
+
+
+# What a float dtype's numbers are as bits (a complex's parts are its float's; float8_e4m3fn has no infinity:
+# 0x7F, past 0x7E, is its NaN; the fnuz kinds have no -0.0, and are compared as bytes).
+_FLOAT_BITS = {"torch.float64": _float_bits(8, 0x7FF0000000000000),
+               "torch.complex128": _float_bits(8, 0x7FF0000000000000),
+               "torch.float32": _float_bits(4, 0x7F800000), "torch.complex64": _float_bits(4, 0x7F800000),
+               "torch.float16": _float_bits(2, 0x7C00), "torch.complex32": _float_bits(2, 0x7C00),
+               "torch.bfloat16": _float_bits(2, 0x7F80), "torch.float8_e5m2": _float_bits(1, 0x7C),
+               "torch.float8_e4m3fn": _float_bits(1, 0x7E)}
 _MEMORYVIEW = memoryview
 
 

@@ -32,6 +32,7 @@ into one `SinBackward0` (or the exercise's primitive).
 
 from __future__ import annotations
 
+import builtins
 import collections
 import contextlib
 import importlib
@@ -41,6 +42,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from grader.sandbox.canary import python_dispatch_keys
+
+# Its hooks run inside the submission's backward passes, after it is imported: each builtin they name is
+# looked up in a copy made now (child.py says why).
+globals()["__builtins__"] = dict(vars(builtins))
 
 MAX_NODES = 48  # nodes hooked per pass: the exercises need about ten
 MAX_RUNS = 4  # passes recorded per call

@@ -41,3 +41,29 @@ def test_a_subclass_answers_for_none_of_what_is_read():
         assert numbers_of(torch.tensor([1.0, 2.0])).same(read)
     finally:
         torch.Tensor.to = original  # type: ignore[method-assign]
+
+
+def test_an_answer_is_changed_only_where_its_numbers_are_for_every_float_dtype_a_grid_has():
+    """rv41: memoryview cannot be cast to float16, and a changed float16 answer (a GPU's grids have them)
+    raised in the comparison: its case was the grader's error, charged to the student, and repeatable passed;
+    bfloat16 was compared as bytes, -0.0 against 0.0 counted as a change (rt192's book zero_())."""
+    numbers_of = readers(torch)
+    for dtype in (torch.float64, torch.float32, torch.float16, torch.bfloat16, torch.complex64, torch.float8_e4m3fn,
+                  torch.float8_e5m2):
+        then = torch.tensor([-0.0, 1.5, float("nan")]).to(dtype)
+        now = torch.tensor([0.0, 1.5, -float("nan")]).to(dtype)  # (the same numbers: a zero and a NaN signed else)
+        assert not numbers_of(now).changed_from(numbers_of(then)), dtype
+        now[1] = 2.0
+        assert numbers_of(now).changed_from(numbers_of(then)), dtype
+        now = then.clone()
+        now[2] = float("inf")
+        assert numbers_of(now).changed_from(numbers_of(then)), dtype
+    # (from a numpy array, as child._array_numbers reads one: its float16 too)
+    from grader.sandbox.child import _array_numbers
+
+    half = torch.tensor([0.5, -0.0], dtype=torch.float16).numpy()
+    then = _array_numbers(half.copy())
+    half[1] = 0.0
+    assert then is not None and not _array_numbers(half).changed_from(then)
+    half[0] = 0.25
+    assert _array_numbers(half).changed_from(then)
