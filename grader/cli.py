@@ -740,8 +740,10 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
     edited = batch.keep_edited(args.out / "gradebook.csv")  # (ux123: a late student's rerun undid a TA's score)
     gradebook = batch.write_gradebook(rows(), args.out / "gradebook.csv")
     # (not --only's others whose results are not their files' now: ux131's kim, her file replaced, was grouped
-    # with the honest files beside a row of the old 1.0)
-    sources = {j.student: j.path for j in jobs if j.path is not None and j.student not in (stale or {})}
+    # with the honest files beside a row of the old 1.0; those graded with other settings are, rv41: two copies
+    # left out so were "None: every file differs in its code")
+    sources = {j.student: j.path for j in jobs
+               if j.path is not None and (stale or {}).get(j.student) not in (batch.CHANGED, batch.ABSENT)}
     needs = _needs_you(args, jobs)
     # (ux131: a TA's corrected score undone by a rerun, their notes kept aside, and --only's others whose files
     # changed were said on the terminal alone, and the summary read the next day had no "Needs you" at all)

@@ -454,6 +454,8 @@ def test_only_grades_the_students_named_and_keeps_the_others_results(tmp_path):
     assert batch(folder, out, "--only", "bob").returncode == 0
     notes = {r["student"]: r["note"] for r in gradebook(out)}
     assert notes["ann"].startswith("result from other settings or an earlier grader") and notes["bob"] == "", notes
+    # (rv41: a result from other settings is still its file's: ann, left out, made "None: every file differs")
+    assert "- ann, bob\n" in (out / "summary.md").read_text()
     wrong = batch(folder, out, "--no-plot", "--only", "bobb")
     assert wrong.returncode == 2 and "--only bobb: no such student" in wrong.stderr
     assert "did you mean bob?" in wrong.stderr
