@@ -92,7 +92,8 @@ def _tiles(summary: Summary) -> str:
     tiles = [summary.headcount(),
              (f"{mean:.2f}", f"mean score of {summary.max_score:g}{summary.counted()}{apart}") if n else
              ("–", "no score yet"),
-             (f"{median:g}", "median score"), (str(summary.verdicts["full"]), "full marks"),
+             (f"{median:g}", "median score") if n else ("–", "no median yet"),  # (rv41: "0 median score")
+             (str(summary.verdicts["full"]), "full marks"),
              (str(len(summary.look)), "to look at")]
     return '<div class="tiles">' + "".join(f'<div class="tile"><b>{e(v)}</b><span>{e(label)}</span></div>'
                                            for v, label in tiles) + "</div>"

@@ -249,6 +249,7 @@ def test_a_stopped_batchs_summary_says_whom_it_has_not_graded(tmp_path):
     none = summary.build([{**row, "score": "", "status": "not_graded"} for row in rows],
                          dict.fromkeys(results), {}, "sin", 10.0, tmp_path)
     assert "3 students, no score yet." in summary.markdown(none) and "over the 0" not in html_page(none)
+    assert "median score" not in html_page(none) and "no median yet" in html_page(none)  # (rv41: "0 median score")
 
 
 def test_hints_in_a_causes_own_words_count_and_the_others_are_said(tmp_path):
