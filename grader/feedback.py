@@ -390,7 +390,10 @@ def _not_a_tensor(kind: str, name: str, code: str = "") -> Cause:
                      "without importing it is the grader's stand-in, which runs magics as Jupyter does.",
                      "Call get_ipython() without importing it (not IPython.get_ipython() or `from IPython import "
                      "get_ipython`), or write the magic as a line of its own (%load_ext autoreload).")
-    if kind == "NoneType" and name in ("zero_", "detach_", "requires_grad_") and "grad" in code:
+    on_the_gradient = f".grad.{name}" in code.replace(" ", "")
+    if kind == "NoneType" and name in ("zero_", "detach_", "requires_grad_") and on_the_gradient:
+        # (the gradient's own: "grad" alone is in requires_grad_, and a helper that returned None was told to
+        # leave the line out, rv41)
         # (hn136: the book's x.grad.zero_() above the first backward() was told to call backward() on a line of
         # its own, which it did)
         return Cause("not_a_tensor", f"Likely cause: x.grad is None until a backward pass reaches x, so .{name} "
@@ -398,6 +401,13 @@ def _not_a_tensor(kind: str, name: str, code: str = "") -> Cause:
                      "passes, once it exists).",
                      "Leave that line out: a fresh leaf in each call, x = x.detach().clone().requires_grad_(True), "
                      "starts with no gradient (or set x.grad = None, which always works).")
+    if kind == "NoneType" and name == "requires_grad_" and ".grad" not in code:
+        # (rv41: a helper of the student's without its return, then t.requires_grad_(True); no gradient in sight)
+        return Cause("not_a_tensor", "Likely cause: .requires_grad_ was used on None, not a tensor: a function "
+                     "that ends without a `return` gives None (a helper of yours, say), and so do in-place list "
+                     "methods such as .append.",
+                     "Check where that value was made: return the tensor from your helper, or make it on the "
+                     "line itself, x = x.detach().clone().requires_grad_(True).")
     if kind == "NoneType":
         return Cause("not_a_tensor", f"Likely cause: .{name} was used on None, not a tensor: x.grad is None until a "
                      "backward pass reaches x, and backward() itself returns None (y.backward().grad fails).",

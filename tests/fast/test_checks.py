@@ -679,6 +679,11 @@ def test_a_right_name_on_something_not_a_tensor_is_not_called_a_typo(sin):
                                               (Frame(5, "x.grad.zero_()", "get_derivative"),)), sin)
     assert "before the first backward()" in zeroed.text and "Leave that line out" in zeroed.advice
     assert "on a line of its own" not in zeroed.advice
+    # (rv41: a helper that returned None, then t.requires_grad_(True): "grad" is in the method's own name)
+    helper = feedback.explain_error(ErrorInfo("AttributeError", "'NoneType' object has no attribute 'requires_grad_'",
+                                              (Frame(12, "t.requires_grad_(True)", "get_derivative"),)), sin)
+    assert "before the first backward()" not in helper.text and "Leave that line out" not in helper.advice, helper
+    assert "ends without a `return`" in helper.text and "return the tensor from your helper" in helper.advice
     for name in ("data", "cpu", "view_as", "to"):  # (hn120: ".data does not exist. Did you mean .detach?")
         other = feedback.explain_error(ErrorInfo("AttributeError", f"'NoneType' object has no attribute '{name}'"), sin)
         assert other.key == "not_a_tensor" and "Did you mean" not in other.text, other
