@@ -632,6 +632,7 @@ def _module_from_source(source: str, path: str, name: str) -> Any:
     """Run `source` as module `name`, as if imported from `path` (not registered in sys.modules)."""
     module = types.ModuleType(name)
     module.__file__ = path
+    vars(module)["__builtins__"] = builtins  # (exec would give it this module's own copy; its own are Python's)
     exec(compile(source, path, "exec"), vars(module))
     return module
 
@@ -692,6 +693,9 @@ def run_cells(path: str, name: str, function: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     namespace, flags = vars(module), 0
+    # (Python's builtins, where the notebook's prelude puts display and the shown values' helper: exec gave a
+    # namespace without them this module's own copy, and every cell that shows a value raised NameError, hn140)
+    namespace["__builtins__"] = builtins
     # Jupyter's kernel runs cells as __main__: hn123's def under `if __name__ == "__main__":` in a cell
     # was "not defined", 0/10, where Restart & Run All defines it. (The module is still registered as
     # `name`, where the harness finds it.)
