@@ -362,6 +362,13 @@ def banner_text(outcome: Outcome) -> str:
     if " Credit beyond loading" in found:
         found, _, rest = found.partition(" Credit beyond loading")
         policy = "Credit beyond loading" + rest
+    correctness = next((f for f in outcome.findings if f.name == "correctness"), None)
+    if correctness is not None and correctness.data.get("slip") and autograd.data.get("used_autograd") and \
+            correctness.cause.startswith("Likely cause: "):
+        # (a slip correctness names, autograd of another function: hn140's sum left out of ‖x‖² read "your answer
+        # did not change when autograd's derivative of sin did", as a cheat's would, over the panel)
+        cause = correctness.cause.removeprefix("Likely cause: ")
+        found = f"You used autograd, on another function: {cause[:1].lower()}{cause[1:]}"
     tail = wrap(policy, 104)
     head = wrap(found, 104)
     room = 4 - len(tail)

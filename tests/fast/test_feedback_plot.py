@@ -57,6 +57,27 @@ def test_the_banner_says_what_the_autograd_check_found(sin):
     assert plot.picture(first, sin) != plot.picture(second, sin)  # the words are drawn, not a fixed text
 
 
+def test_the_banner_names_the_slip_of_an_honest_autograd_of_another_function(sin):
+    """hn140: the sum left out of ‖x‖², autograd used throughout, was drawn "your answer did not change when
+    autograd's derivative of sin did", as a cheat's is, over the panel; correctness had named the slip."""
+    autograd = Finding("autograd", False, 0.0, "Autograd of sin in sin(cos(sum(x**2) + 1)) is not shown on 22 of 35 "
+                       "inputs: your answer did not change when autograd's derivative of sin did. Credit beyond "
+                       "loading the file needs autograd of sin shown on every input, so this submission scores no "
+                       "other points.", data={"unproven": True, "used_autograd": True})
+    slip = Finding("correctness", False, 0.0, "Fails on 16 of 32 inputs.", cause="Likely cause: your values are each "
+                   "element's own derivative of sin(cos(x_i² + 1)): the sum in ‖x‖² is missing.",
+                   data={"slip": True})
+    banner = plot.banner_text(_outcome((slip, autograd), 1.0)).replace("\n", " ")
+    assert banner.startswith("You used autograd, on another function: your values are each element's own")
+    assert "did not change" not in banner and banner.endswith("scores no other points.")
+    # (a cheat's values, or a slip without autograd, keep the check's own words)
+    for data in ({"unproven": True}, {"unproven": True, "used_autograd": False}):
+        kept = plot.banner_text(_outcome((slip, dataclasses.replace(autograd, data=data)), 1.0)).replace("\n", " ")
+        assert kept.startswith("Autograd of sin in"), kept
+    unnamed = dataclasses.replace(slip, data={})
+    assert plot.banner_text(_outcome((unnamed, autograd), 1.0)).startswith("Autograd of sin in")
+
+
 def test_the_file_name_in_the_footer_is_made_safe(sin):
     """The .py name inside a student's folder is theirs: a newline in it started a footer line of its
     own, and U+202E reversed the rest."""
