@@ -1078,12 +1078,19 @@ def _another_exercise(results: list[CaseResult], ex: Exercise, tol: float) -> fe
                 continue
             with np.errstate(all="ignore"):
                 want = other.reference(r.case.values)
-            known = np.isfinite(want) & np.isfinite(got)
+                # Only numbers the input's own precision pins down: where x moved by a few of its dtype's roundings
+                # moves the other's answer past the slack, arithmetic in that dtype gives any of them (sin's grids
+                # reach |x| = 741, where float32's x² is off by 0.03 rad: an honest cos_square class graded as
+                # sin matched 78% of its numbers under some courses' secrets, went unnamed and scored 1/10, ux132)
+                step = 4 * _ROUNDING.get(r.case.dtype, _ROUNDING["float32"])
+                pinned = np.ones(want.shape, dtype=bool)
+                for moved in ((r.case.values * (1 - step), r.case.values * (1 + step)) if step else ()):
+                    pinned &= np.abs(other.reference(moved) - want) <= slack + slack * np.abs(want)
+            known = np.isfinite(want) & np.isfinite(got) & pinned
             seen += int(known.sum())
             matched += int(np.sum(known & (np.abs(got - want) <= slack + slack * np.abs(want))))
-        # (nine in ten of all the numbers: an honest cos_square file graded as sin misses a few where
-        # float32 squares a large x, 529 of 532 here; the cheat that answered cos(x) on one-element
-        # inputs only matched few)
+        # (nine in ten of all the numbers it can tell: the cheat that answered cos(x) on one-element inputs only
+        # matched few)
         if seen >= 3 and matched >= 0.9 * seen:
             return feedback.Cause(
                 "other_exercise", f"Likely cause: your values are {other.formula}, the answer of another exercise, "
@@ -1091,6 +1098,10 @@ def _another_exercise(results: list[CaseResult], ex: Exercise, tol: float) -> fe
                 f"If your file is for {other.name}, it was graded against the wrong exercise: submit it where "
                 f"{other.name} is graded, or check it yourself with --exercise {other.name}.", exercise=other.name)
     return None
+
+
+# A dtype's relative rounding (its machine epsilon): float64's is none, for _another_exercise.
+_ROUNDING = {"float64": 0.0, "float32": 2.0 ** -23, "float16": 2.0 ** -10, "bfloat16": 2.0 ** -7}
 
 
 @functools.cache

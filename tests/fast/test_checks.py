@@ -2125,6 +2125,26 @@ def test_values_that_are_another_exercises_answer_are_named_with_its_name(sin):
     assert checks.check_correctness(mixed, other).data.get("cause") != "other_exercise"
 
 
+def test_another_exercises_answer_in_float32_arithmetic_is_named_where_float32_pins_it(sin, monkeypatch):
+    """ux132: under some courses' secrets sin's grids reach |x| = 741, where an honest cos_square file's float32
+    x² is off by 0.03 rad: 78% of its numbers matched, under nine in ten, and a whole class graded as sin (its
+    --exercise left out) went unnamed, 1/10 each. Numbers the input's precision cannot pin are not counted."""
+    other = next(e for e in exercise.catalogue() if e.name == "cos_square")
+    wide = np.concatenate([VALUES, np.linspace(-741.0, 741.0, 4 * VALUES.size)])
+    monkeypatch.setattr(sys.modules[__name__], "VALUES", wide)
+
+    def in_float32(x):
+        x32 = x.astype(np.float32)
+        return (np.float32(-2) * x32 * np.sin(x32 * x32)).astype(np.float64)
+
+    obs = _observations(in_float32)
+    finding = checks.check_correctness(obs, sin)
+    assert finding.data["cause"] == "other_exercise" and finding.data["other_exercise"] == "cos_square", finding
+    # (cos_square's answer without its chain factor is still no other exercise's)
+    assert checks.check_correctness(_observations(lambda x: -np.sin(x * x)), sin).data.get("cause") != \
+        "other_exercise"
+
+
 def test_the_plot_marks_inputs_that_raised_as_failing(sin):
     """ux111: a file that raised on all 35 inputs showed no failing grid input on its plot."""
     from grader import grade
