@@ -2129,7 +2129,6 @@ def test_another_exercises_answer_in_float32_arithmetic_is_named_where_float32_p
     """ux132: under some courses' secrets sin's grids reach |x| = 741, where an honest cos_square file's float32
     x² is off by 0.03 rad: 78% of its numbers matched, under nine in ten, and a whole class graded as sin (its
     --exercise left out) went unnamed, 1/10 each. Numbers the input's precision cannot pin are not counted."""
-    other = next(e for e in exercise.catalogue() if e.name == "cos_square")
     wide = np.concatenate([VALUES, np.linspace(-741.0, 741.0, 4 * VALUES.size)])
     monkeypatch.setattr(sys.modules[__name__], "VALUES", wide)
 
