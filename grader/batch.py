@@ -634,11 +634,11 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
         raise
     written = write_files(outcome, settings.exercise, atomic.folder(out / job.student), plot=settings.plot,
                           key=settings.key)
-    return {"student": job.student, "status": outcome.status, "score": outcome.score, "grader": _grader_here(),
+    return {"student": job.student, "status": outcome.status, "score": outcome.score, "grader": grader_here(),
             "feedback_kept": written.feedback_kept}
 
 
-def _grader_here() -> str:
+def grader_here() -> str:
     """Which grader and torch this process grades with (part of every result's cache key)."""
     from grader.grade import code_digest
 
@@ -1041,15 +1041,20 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, client: Client,
                 # (said, not dropped: ux128's TA saw a class of grader errors and no reason)
                 row = {"student": job_of[future.key].student, "status": "grader_error", "score": 0.0,
                        "detail": f"the worker failed: {safe_text.line(repr(err), 300)}"}
-            theirs = str(row.get("grader") or _grader_here())
-            if theirs != _grader_here() and theirs not in told:
+            theirs = str(row.get("grader") or grader_here())
+            if theirs != grader_here() and theirs not in told:
                 # (ux129: workers of two installs graded by turns, each run regrading what the other had, and
                 # the gradebook mixed both, without a word)
                 told.add(theirs)
-                row["detail"] = ("graded by a worker whose grader or torch is not this one's: its results are "
-                                 "graded again on every run, and may differ from this install's; install the same "
-                                 "grader and torch on every worker")
+                row["detail"] = (f"graded by a worker whose grader or torch is not this one's ({OTHER_BUILD_ADVICE}; "
+                                 "every student it grades is named in the summary)")
             done(row)
+
+
+# (a worker keeps the code it started with: ux132's cluster, started before an upgrade, graded every run on)
+OTHER_BUILD_ADVICE = ("their results may differ from this install's and are graded again on every run: install "
+                      "this grader and torch where the workers run, and restart them")
+OTHER_BUILD_NOTE = "graded by a Dask worker of another grader or torch: restart the workers, then run again"
 
 
 def read_result(job: Job, out: Path, key: bytes) -> dict[str, Any] | None:

@@ -532,6 +532,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     # Workers start their zygotes while this process draws the grids (one grid for all).
     graded: set[str] = set()  # the students this run graded (a stopped batch's gradebook says which it did not)
     args.feedback_kept = []  # the students whose feedback.txt, changed by hand, this run kept aside
+    args.other_build = []  # the students a Dask worker of another grader or torch graded this run
     began = time.time()
     try:
         pool = batch.start_pool(args.jobs, ex, not args.no_plot) if todo and not args.scheduler else None
@@ -683,6 +684,8 @@ def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client
             graded.add(str(row["student"]))
             if row.get("feedback_kept"):
                 args.feedback_kept.append(str(row["student"]))
+            if row.get("grader") not in (None, batch.grader_here()):
+                args.other_build.append(str(row["student"]))
             failures += row["status"] in batch.FAILED_STATUSES
             if row.get("detail"):
                 progress.console.print(f"grader: {safe_text.line(str(row['student']), 80)}: {row['detail']}",
@@ -716,6 +719,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
     ordered = sorted(jobs, key=lambda j: j.student)
     tally = summary.Tally(ex.name, ex.max_score, args.out)
     standing = stale or {}
+    other_build = set(getattr(args, "other_build", ()))
 
     def rows() -> Iterator[dict[str, object]]:
         for job in ordered:
@@ -724,6 +728,8 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
                 else batch.gradebook_row(job, result, ex)
             if job.student in standing and result is not None:  # (ux127: said on stdout alone, the row as if current)
                 batch.noted(row, _stale_note(standing[job.student]))
+            if job.student in other_build:  # (ux132: one student of eight named, once, on stderr alone)
+                batch.noted(row, batch.OTHER_BUILD_NOTE)
             if summary.verdict(row, result) == "other":
                 # No score until the TA has chosen how to grade a file for another exercise, as for files that
                 # need them first: ux127's wrong upload had its 1.0 ready for the LMS, and in the class mean.
@@ -751,6 +757,9 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
         needs.append(f"gradebook.csv may hold changes of yours (it differs from what the batch wrote, or {args.out} "
                      f"keeps no record of that): kept as {edited.name}; the new gradebook.csv has the scores as "
                      "graded, so carry any changes over from it")
+    if other_build:
+        needs.append(f"graded by Dask workers whose grader or torch is not this one's ({batch.OTHER_BUILD_ADVICE}): "
+                     f"{_some([safe_text.line(s, 80) for s in sorted(other_build)])}")
     kept_aside = sorted(set(args.feedback_kept))
     if kept_aside:
         needs.append("feedback.txt changed since the grader wrote it (notes of yours?), kept aside as feedback.edited-"

@@ -92,11 +92,14 @@ def test_a_worker_grading_with_another_install_is_said_once(tmp_path, monkeypatc
 
     def grade_job(job, out, settings):
         return {"student": job.student, "status": "graded", "score": 10.0,
-                "grader": "another-install" if job.student != "ada" else batch._grader_here()}
+                "grader": "another-install" if job.student != "ada" else batch.grader_here()}
 
     rows_seen = rows_on_a_local_cluster(tmp_path, monkeypatch, grade_job, ("ada", "bo", "cy"))
     said = [row["detail"] for row in rows_seen if "detail" in row]
     assert len(said) == 1 and "whose grader or torch is not this one's" in said[0], rows_seen
+    # (ux132: a cluster started before an upgrade; the advice is to restart the workers, and every student it
+    # graded is named, not the first alone)
+    assert "restart them" in said[0] and "every student it grades is named in the summary" in said[0]
 
 
 def rows_on_a_local_cluster(tmp_path, monkeypatch, grade_job, names) -> list[dict]:
@@ -115,3 +118,34 @@ def rows_on_a_local_cluster(tmp_path, monkeypatch, grade_job, names) -> list[dic
     with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local:
         batch.run_on_dask(jobs, tmp_path, settings, batch.dask_client(local.scheduler_address), rows_seen.append)
     return rows_seen
+
+
+def test_every_student_a_worker_of_another_install_graded_is_named_in_the_gradebook_and_summary(tmp_path,
+                                                                                                 monkeypatch):
+    """ux132: a cluster started before an upgrade graded all eight students, and one was named, once, on
+    stderr, with the advice to install the same grader (not to restart the workers); nora's 9.0, this
+    install's 10, had an empty note."""
+    from distributed import LocalCluster
+
+    from grader import batch, cli
+
+    real = batch.grade_job
+
+    def grade_job(job, out, settings):
+        row = real(job, out, settings)
+        return {**row, "grader": "another-install"} if job.student != "ada" else row
+
+    monkeypatch.setattr(batch, "grade_job", grade_job)
+    folder = tmp_path / "class"
+    folder.mkdir(mode=0o700)
+    for name in ("ada", "bo", "cy"):
+        shutil.copy(SUBMISSIONS / "honest_backward.py", folder / f"{name}.py")
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as local:
+        assert cli.main(["batch", str(folder), "--out", str(out), "--no-plot", "--scheduler",
+                         local.scheduler_address]) == 0
+    notes = {row["student"]: row["note"] for row in rows(out)}
+    assert not notes["ada"].startswith(batch.OTHER_BUILD_NOTE) and all(notes[s].startswith(batch.OTHER_BUILD_NOTE)
+                                                                     for s in ("bo", "cy")), notes
+    said = (out / "summary.md").read_text()
+    assert "graded by Dask workers whose grader or torch is not this one's" in said and "bo, cy" in said, said
