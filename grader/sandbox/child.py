@@ -428,9 +428,19 @@ class Runner:
         # Twice on one tensor (does it change x? do repeated calls agree?), then each further call on
         # a fresh one; the grader knows which calls are secret, and the canary asks it.
         self.canary.case(int(header["case"]))
+        # Every rung read after each call (each change counted once, _changed_since), the nearest one named:
+        # rt196's submission wrote over every earlier answer on each second call on the same x, and wrote them
+        # back on the next, where the rungs were read once the case's calls were done.
+        changed: set[int] = set()
+
+        def read_rungs() -> None:
+            changed.update(back for back in LADDER if back <= len(self.answers)
+                           and _changed_since(self.numbers_of, self.answers[-back]))
+
         x = make()
         original, requires_grad = self.numbers_of(x), x.requires_grad
         calls = [self.call(x, arrays, planned=True)]
+        read_rungs()
         kept = self.kept_answer
         # (the first answer as it came back: rt193's second call on the same x zeroed the tensor the first had
         # returned and gave a new one, which at home leaves the first answer all zeros)
@@ -439,6 +449,7 @@ class Runner:
         between = self.numbers_of(x)  # (rt189: x negated by each call was itself again after the second)
         calls.append(self.call(x, arrays, planned=True))
         first_changed = _changed_since(self.numbers_of, first)
+        read_rungs()
         kept = kept + self.kept_answer
         now = self.numbers_of(x)
         # (its dtype or device too: hn132's `x.data = x.data.double()` left the caller's float32 x float64,
@@ -459,12 +470,10 @@ class Runner:
         for _ in range(int(header["calls"]) - 2):
             calls.append(self.call(make(), arrays, planned=True))
             kept = kept + self.kept_answer
-        # Every rung read (each change counted once, _changed_since), the nearest one named; the case's own
-        # answers read as they stand once its calls are done: what its own calls changed is the repeat's
-        # to judge, with the secret's numbers no one sees at home (rt192: the book's zero_() and a second
-        # backward on the caller's x, and a secret call's answer a plain call overwrote, blamed the next x).
-        changed = [back for back in LADDER if back <= len(self.answers)
-                   and _changed_since(self.numbers_of, self.answers[-back])]
+            read_rungs()
+        # The case's own answers read as they stand once its calls are done: what its own calls changed is the
+        # repeat's to judge, with the secret's numbers no one sees at home (rt192: the book's zero_() and a
+        # second backward on the caller's x, and a secret call's answer a plain call overwrote, blamed the next x).
         self.answers = [*self.answers[1 - LADDER[-1]:], _kept(self.numbers_of, kept)]
         return {"calls": calls, **flags, "earlier_changed": min(changed, default=0), "first_changed": first_changed,
                 "primitive_calls": self.canary.calls(), "unfollowed_calls": self.canary.unfollowed()}

@@ -160,6 +160,8 @@ def test_a_right_answer_that_changes_the_callers_tensor_loses_input_untouched(na
     ("overwrites_the_gradient_it_returns_beside_a_number.py", " once it had been called with",
      {"repeatable", "contract"}),  # (a tuple is not the tensor asked for)
     ("overwrites_its_answers_in_a_ring.py", " inputs that followed it (the last, x = ", {"repeatable"}),
+    ("overwrites_its_answers_between_calls_and_writes_them_back.py", " once it had been called with",
+     {"repeatable"}),
     ("overwrites_its_answers_in_a_ring_behind_a_zip_of_its_own.py", " inputs that followed it (the last, x = ",
      {"repeatable"}),
     ("overwrites_the_answers_it_returns_in_a_dict.py", " once it had been called with", {"repeatable", "contract"}),
