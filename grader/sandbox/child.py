@@ -892,11 +892,21 @@ def held(torch: Any, out: Any, x: Any) -> list[Any]:
     counter bumped beside an honest gradient was taken for the answer changed), or else the first few items
     of a holder, read by the base types' own methods, never the submission's."""
     how, found, _, _ = reading(torch, out, x)
-    if how in ("one", "beside"):
+    if how == "one":
         return [found]
-    if how == "pair":  # (of floats: for a one-number x, rt193's count of calls kept beside the gradient is a pair)
+    if how in ("pair", "beside"):
+        # What reading took of the two (pair: the floating ones, since for a one-number x rt193's count of calls
+        # kept beside the gradient is a pair; beside: the one of x's size), a numpy array as it was returned, not
+        # the tensor the grid reads it as, a float64 copy of a float32 one: rt196's kept .grad's .numpy() beside
+        # a number was never compared.
         dtype_of = torch._C.TensorBase.dtype.__get__
-        return [t for t in found if isinstance(t, torch.Tensor) and dtype_of(t).is_floating_point]
+        two, values = two_values(torch, out, x), held_values(out, 2)
+        if two is None or values is None:
+            return [found] if how == "beside" else []
+        return [original if _NDARRAY in type(original).__mro__ else made
+                for made, original in zip(two[0], values[0], strict=True)
+                if isinstance(made, torch.Tensor) and (dtype_of(made).is_floating_point if how == "pair"
+                                                       else made.numel() == x.numel())]
     if type(out) in (list, tuple) and x is not None:
         # (a loop's one-number gradients, read by listed_numbers: each of them, as the grid reads them all;
         # rt193's rows of one-number views of a kept .grad, overwritten later, were never compared)
@@ -924,8 +934,9 @@ def _kept(numbers_of: Callable[[Any], Numbers | None], items: list[Any]) -> list
 
 
 def _read(numbers_of: Callable[[Any], Numbers | None], item: Any) -> Numbers | None:
-    """A kept answer's numbers: a numpy array's by numpy's own methods, anything else's by numbers_of."""
-    return _array_numbers(item) if type(item) is _NDARRAY else numbers_of(item)
+    """A kept answer's numbers: a numpy array's (a subclass's too, rt196) by numpy's own methods, anything
+    else's by numbers_of."""
+    return _array_numbers(item) if _NDARRAY in type(item).__mro__ else numbers_of(item)
 
 
 def _array_numbers(array: Any) -> Numbers | None:

@@ -167,6 +167,10 @@ def test_a_right_answer_that_changes_the_callers_tensor_loses_input_untouched(na
     ("overwrites_the_answers_it_returns_in_a_dict.py", " once it had been called with", {"repeatable", "contract"}),
     ("overwrites_the_answers_it_returns_as_numpy_views.py", " once it had been called with",
      {"repeatable", "contract"}),
+    ("overwrites_the_answers_it_returns_as_a_numpy_subclass.py", " once it had been called with",
+     {"repeatable", "contract"}),
+    ("overwrites_the_gradient_it_returns_as_numpy_beside_a_number.py", " once it had been called with",
+     {"repeatable", "contract"}),
     # (rt193: rows of one-number views of the kept .grad, as a loop gives them; a list of one-number tensors is
     # read where x has more than one number alone, hence the other checks)
     ("overwrites_the_answers_it_returns_as_one_number_views.py", " once it had been called with",
