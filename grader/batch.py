@@ -97,7 +97,9 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
     is no student where it lies inside `folder`, nor is a student's results folder where it is
     `folder` itself."""
     if not folder.is_dir():
-        raise SubmissionError(f"{folder}: not a folder of submissions")
+        # (ux132: a student's own file given to batch was told no more)
+        also = " (one student's file is graded with `grader grade FILE`)" if folder.is_file() else ""
+        raise SubmissionError(f"{folder}: not a folder of submissions{also}")
     found: dict[str, list[tuple[str, Job]]] = {}  # each student id, and the entries that claim it
     groups: dict[str, tuple[str, ...]] = {}
     named: dict[str, tuple[tuple[str, str], ...]] = {}

@@ -86,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     build = actions.add_parser("build", help="write autograder.zip (setup.sh, run_autograder, source/)")
     build.add_argument("--out", type=Path, default=Path("autograder.zip"), help="the zip to write")
     run = actions.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json (run_autograder)")
-    run.add_argument("--root", type=Path, default=Path(os.environ.get("GRADER_AUTOGRADER_DIR", "/autograder")))
+    run.add_argument("--root", type=Path, default=Path(os.environ.get("GRADER_AUTOGRADER_DIR", "/autograder")),
+                     help="the folder holding submission/ and source/ (the unpacked bundle), where results/ is written "
+                          "(default: $GRADER_AUTOGRADER_DIR, else /autograder, as on Gradescope)")
     build.add_argument("--exercise", default="sin",
                        help="exercise name in reference/, or an exercise .toml of your own (default: sin)")
     run.add_argument("--exercise", default=None, help="exercise name in reference/, or a .toml (default: the one "
@@ -121,6 +123,11 @@ def _main(argv: list[str] | None) -> int:
                 return EXIT_USAGE
     if args.command == "gradescope" and args.action == "run":
         from grader import gradescope
+
+        if not args.root.is_dir():  # (ux132: outside Gradescope, /autograder/results was made, then refused)
+            print(f"grader: {args.root} does not exist: outside Gradescope, give --root a folder holding submission/ "
+                  "(and source/, the unpacked bundle)", file=sys.stderr)
+            return EXIT_USAGE
 
         # Before anything else can fail: this always writes a valid results.json.
         done = gradescope.run(args.root, args.exercise, _course_secret(), refused=refusal)

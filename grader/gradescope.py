@@ -97,6 +97,10 @@ def build(out: Path, exercise: str, course_secret: str = "") -> Path:
     # cleanly and lacked the solution (ux121).
     part = out.with_name(f".{out.name}.part")
     try:
+        # (the course's secret is in it, which draws the grids: its owner's alone, as the batch's key is; ux132's
+        # was 0644 on a shared machine)
+        part.touch(mode=0o600)
+        part.chmod(0o600)
         _write_bundle(part, run, own, course_secret, exercise)
         part.replace(out)
     finally:

@@ -296,6 +296,10 @@ def test_gradescope_run_outside_gradescope_says_where_it_looked(tmp_path, capsys
     assert cli.main(["gradescope", "run", "--root", str(tmp_path)]) == cli.EXIT_USAGE
     assert f"{tmp_path / 'submission'} does not exist" in capsys.readouterr().err
     assert json.loads((tmp_path / "results" / "results.json").read_text())["score"] == 0
+    # (ux132: a root that is not there at all, /autograder on a TA's machine, was made, results and all)
+    nowhere = tmp_path / "autograder"
+    assert cli.main(["gradescope", "run", "--root", str(nowhere)]) == cli.EXIT_USAGE
+    assert f"{nowhere} does not exist: outside Gradescope" in capsys.readouterr().err and not nowhere.exists()
 
 
 def test_without_landlock_a_class_any_user_may_reach_is_refused(monkeypatch, capsys):

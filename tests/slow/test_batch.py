@@ -544,6 +544,10 @@ def test_results_beside_the_submissions_trust_nothing_a_student_left_in_their_fo
 def test_a_folder_that_does_not_exist_is_a_usage_error(tmp_path):
     done = batch(tmp_path / "nowhere", tmp_path / "out")
     assert done.returncode == 2 and "not a folder of submissions" in done.stderr
+    assert "grader grade FILE" not in done.stderr
+    (tmp_path / "alice.py").write_text("")  # (ux132: one student's file, which grade takes)
+    done = batch(tmp_path / "alice.py", tmp_path / "out")
+    assert done.returncode == 2 and "is graded with `grader grade FILE`" in done.stderr, done.stderr
 
 
 def test_a_batch_whose_output_is_closed_still_writes_its_gradebook(tmp_path):

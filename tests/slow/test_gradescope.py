@@ -74,6 +74,7 @@ def autograde(bundle: Path, tmp_path: Path, files: dict[str, Path | str], python
 
 
 def test_the_bundle_has_what_gradescope_expects(bundle):
+    assert bundle.stat().st_mode & 0o077 == 0  # (the course's secret is in it: ux132's was 0644)
     with zipfile.ZipFile(bundle) as archive:
         names = set(archive.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
