@@ -1510,16 +1510,17 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     if not judged:
         return Finding("repeatable", False, 0.0, "Not checked: your function never returned values to compare.")
     bad = [r for r in judged if not repeat_agrees(r, ex)]
-    overwritten = [k for k, r in enumerate(obs.cases) if r.first_changed or (k and r.earlier_changed)]
+    overwritten = [k for k, r in enumerate(obs.cases) if r.first_changed or r.own_changed or (k and r.earlier_changed)]
     if not bad and overwritten:
         # (hn132's global leaf, its .grad zeroed and returned without a clone: every answer right when
         # read, and each changed by the next call, which the book's plot of two answers shows; rt193's second
         # call on the same x, which zeroed the first's answer and returned a new one)
-        k = min(overwritten, key=lambda k: (not obs.cases[k].first_changed, obs.cases[k].earlier_changed,
-                                            obs.cases[k].case.size_key()))
-        back = 0 if obs.cases[k].first_changed else obs.cases[k].earlier_changed
+        k = min(overwritten, key=lambda k: (not obs.cases[k].first_changed, not obs.cases[k].own_changed,
+                                            obs.cases[k].earlier_changed, obs.cases[k].case.size_key()))
+        back = 0 if obs.cases[k].first_changed or obs.cases[k].own_changed else obs.cases[k].earlier_changed
         # (read again 1, 3, 9 ... inputs later, sandbox/child.py: past the first, it changed somewhere among them)
-        later = "once it had been called a second time on that same tensor" if not back else \
+        later = "once it had been called a second time on that same tensor" if obs.cases[k].first_changed else \
+            "once it had been called again on another tensor of the same values" if not back else \
             f"once it had been called with {feedback.input_words(obs.cases[k].case)}" if back == 1 else \
             f"after it had been called with the {back} inputs that followed it (the last, " \
             f"{feedback.input_words(obs.cases[k].case)})"
@@ -1532,7 +1533,7 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
                                          f"{feedback.input_words(obs.cases[k].case)}.",
                        cause="Likely cause: your function returns a tensor it keeps and fills again on a later call "
                              "(the .grad of a leaf kept between calls, zeroed and filled anew), so every answer a "
-                             "caller holds becomes the last one." if back else
+                             "caller holds becomes the last one." if not obs.cases[k].first_changed else
                              "Likely cause: the second call zeroed or refilled the tensor the first had returned (the "
                              "caller's x.grad, zeroed at the start of each call), so the answer the caller holds "
                              "changes when it calls again.",

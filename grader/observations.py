@@ -98,6 +98,7 @@ class CaseResult:
     # during these calls; 0 where none read again did.
     earlier_changed: int = 0
     first_changed: bool = False  # the second call on the caller's x changed what the first had returned
+    own_changed: bool = False  # a further call, on a fresh tensor of x's values, changed what an earlier one returned
 
     @property
     def first(self) -> Returned:

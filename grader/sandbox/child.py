@@ -467,16 +467,25 @@ class Runner:
             "requires_grad_changed": x.requires_grad != requires_grad,
             "grad_left": bool(x.is_leaf and x.grad is not None),
         }
+        # The case's answers so far read again after each further call, on a fresh tensor of x's values (rv42's
+        # submission filled the repeated pair's answers on the next call: at home, a = f(x0); b = f(x0); f(x1)
+        # leaves a and b changed), x itself aside as above.
+        own = first + _kept(self.numbers_of, [item for item in self.kept_answer if item is not x])
+        own_changed = False
         for _ in range(int(header["calls"]) - 2):
-            calls.append(self.call(make(), arrays, planned=True))
+            fresh = make()
+            calls.append(self.call(fresh, arrays, planned=True))
             kept = kept + self.kept_answer
             read_rungs()
+            own_changed = _changed_since(self.numbers_of, own) or own_changed
+            own = own + _kept(self.numbers_of, [item for item in self.kept_answer if item is not fresh])
         # The case's own answers read as they stand once its calls are done: what its own calls changed is the
         # repeat's to judge, with the secret's numbers no one sees at home (rt192: the book's zero_() and a
         # second backward on the caller's x, and a secret call's answer a plain call overwrote, blamed the next x).
         self.answers = [*self.answers[1 - LADDER[-1]:], _kept(self.numbers_of, kept)]
         return {"calls": calls, **flags, "earlier_changed": min(changed, default=0), "first_changed": first_changed,
-                "primitive_calls": self.canary.calls(), "unfollowed_calls": self.canary.unfollowed()}
+                "own_changed": own_changed, "primitive_calls": self.canary.calls(),
+                "unfollowed_calls": self.canary.unfollowed()}
 
     def trace(self, make: Any, index: int) -> dict[str, Any]:
         """The backward passes of two plain calls on one input (the second shows a gradient that
@@ -903,7 +912,7 @@ def held(torch: Any, out: Any, x: Any) -> list[Any]:
         two, values = two_values(torch, out, x), held_values(out, 2)
         if two is None or values is None:
             return [found] if how == "beside" else []
-        return [original if _NDARRAY in type(original).__mro__ else made
+        return [original if _NDARRAY in _MRO(type(original)) else made
                 for made, original in zip(two[0], values[0], strict=True)
                 if isinstance(made, torch.Tensor) and (dtype_of(made).is_floating_point if how == "pair"
                                                        else made.numel() == x.numel())]
@@ -913,7 +922,7 @@ def held(torch: Any, out: Any, x: Any) -> list[Any]:
         leaves = _tensor_leaves(torch, out, max(16 * x.numel(), 64))
         if leaves is not None and len(leaves) > 1 and sum(t.numel() for t in leaves) == x.numel():
             return leaves
-    bases = type(out).__mro__
+    bases = _MRO(type(out))
     items = (tuple.__iter__(out) if tuple in bases else list.__iter__(out) if list in bases
              else dict.values(out) if dict in bases else None)
     return [out] if items is None else list(itertools.islice(items, KEPT_ITEMS))
@@ -936,7 +945,7 @@ def _kept(numbers_of: Callable[[Any], Numbers | None], items: list[Any]) -> list
 def _read(numbers_of: Callable[[Any], Numbers | None], item: Any) -> Numbers | None:
     """A kept answer's numbers: a numpy array's (a subclass's too, rt196) by numpy's own methods, anything
     else's by numbers_of."""
-    return _array_numbers(item) if _NDARRAY in type(item).__mro__ else numbers_of(item)
+    return _array_numbers(item) if _NDARRAY in _MRO(type(item)) else numbers_of(item)
 
 
 def _array_numbers(array: Any) -> Numbers | None:
@@ -950,6 +959,9 @@ def _array_numbers(array: Any) -> Numbers | None:
 
 
 _NDARRAY = numpy.ndarray
+# A class's own MRO, as type keeps it (a metaclass's __mro__ property is the submission's code: rv42's answered
+# without ndarray once the next call had begun, and its overwritten arrays went unread).
+_MRO = type.__dict__["__mro__"].__get__
 _DTYPE_OF, _SHAPE_OF, _TOBYTES = numpy.ndarray.dtype.__get__, numpy.ndarray.shape.__get__, numpy.ndarray.tobytes
 KEPT_ITEMS = 4  # (a pair, or a few; a list of Python numbers is read as no tensor, at once)
 # An answer larger than this is not kept: an honest one holds at most a few hundred numbers (2 KiB), and
@@ -1076,7 +1088,7 @@ def held_values(out: Any, most: int) -> tuple[list[Any], str] | None:
     and which of the three held them; None for anything else. Read with those types' own methods, by the
     type's own bases (rt171's object whose __class__ said tuple broke tuple's methods, a harness error
     charged to the student): a subclass's methods are the submission's code."""
-    bases = type(out).__mro__
+    bases = _MRO(type(out))
     if tuple in bases and tuple.__len__(out) <= most:
         return list(tuple.__iter__(out)), "tuple"
     if list in bases and list.__len__(out) <= most:
@@ -1105,7 +1117,7 @@ def _numbers_of(torch: Any, out: Any, input_numel: int) -> Any:
     as a float64 array; None for anything else."""
     import numpy as np
 
-    if np.ndarray in type(out).__mro__:
+    if np.ndarray in _MRO(type(out)):
         return array_numbers(out, input_numel)
     listed = listed_numbers(torch, out, input_numel)
     return None if listed is None else listed[0]
@@ -1221,7 +1233,7 @@ def array_numbers(out: Any, input_numel: int) -> Any:
     still fails), or None for any other value."""
     import numpy as np
 
-    if np.ndarray in type(out).__mro__ and out.dtype.kind in "fiub" and out.size <= max(16 * input_numel, 1) and \
+    if np.ndarray in _MRO(type(out)) and out.dtype.kind in "fiub" and out.size <= max(16 * input_numel, 1) and \
             out.ndim <= protocol.MAX_DIMS:
         return np.ascontiguousarray(out, dtype=np.float64)
     return None
