@@ -364,7 +364,7 @@ def banner_text(outcome: Outcome) -> str:
         policy = "Credit beyond loading" + rest
     correctness = next((f for f in outcome.findings if f.name == "correctness"), None)
     if correctness is not None and correctness.data.get("slip") and autograd.data.get("used_autograd") and \
-            correctness.cause.startswith("Likely cause: "):
+            correctness.data.get("cause") not in _NO_OTHER_FUNCTION and correctness.cause.startswith("Likely cause: "):
         # (a slip correctness names, autograd of another function: hn140's sum left out of ‖x‖² read "your answer
         # did not change when autograd's derivative of sin did", as a cheat's would, over the panel)
         cause = correctness.cause.removeprefix("Likely cause: ")
@@ -384,6 +384,12 @@ def banner_text(outcome: Outcome) -> str:
         last = head[room - 1] if len(head[room - 1]) <= 100 else head[room - 1][:100].rsplit(" ", 1)[0]
         head = [*head[:room - 1], last.rstrip(",;:") + " …"]
     return "\n".join(head + tail)
+
+
+# Slips that are no autograd of another function: y, x or the incoming gradient returned, x's own values, the
+# graph read rather than differentiated (rv42: "You used autograd, on another function: your values equal sin(x)
+# itself" for a file that returned y)
+_NO_OTHER_FUNCTION = frozenset({"primitive", "identity", "x_times", "ones", "graph_inspection"})
 
 
 def prewarm(exercise: Exercise, x: np.ndarray) -> None:

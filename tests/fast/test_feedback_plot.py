@@ -76,6 +76,10 @@ def test_the_banner_names_the_slip_of_an_honest_autograd_of_another_function(sin
         assert kept.startswith("Autograd of sin in"), kept
     unnamed = dataclasses.replace(slip, data={})
     assert plot.banner_text(_outcome((unnamed, autograd), 1.0)).startswith("Autograd of sin in")
+    # (rv42: y returned, or the incoming gradient, is no autograd of another function)
+    for cause in ("primitive", "ones"):
+        returned = dataclasses.replace(slip, data={"slip": True, "cause": cause})
+        assert plot.banner_text(_outcome((returned, autograd), 1.0)).startswith("Autograd of sin in"), cause
 
 
 def test_the_file_name_in_the_footer_is_made_safe(sin):
