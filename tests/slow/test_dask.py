@@ -149,3 +149,20 @@ def test_every_student_a_worker_of_another_install_graded_is_named_in_the_gradeb
                                                                      for s in ("bo", "cy")), notes
     said = (out / "summary.md").read_text()
     assert "graded by Dask workers whose grader or torch is not this one's" in said and "bo, cy" in said, said
+
+
+def test_a_worker_whose_environment_undoes_a_refusal_grades_no_one(tmp_path, monkeypatch):
+    """rv42: GRADER_SANDBOX_SKIP=landlock on a Dask worker, as root with a child keeping uid 0, graded with no word
+    (the refusal was the CLI's, in its own environment), and a classmate's code read alice's file and /etc/shadow."""
+    from grader.sandbox import confine
+
+    monkeypatch.setattr(confine, "python_readable_by_nobody", lambda: False)  # (root's own Python: keeps uid 0)
+    monkeypatch.setattr(confine.os, "geteuid", lambda: 0)
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "landlock")  # (the worker is this process: its environment)
+    shutil.copy(SUBMISSIONS / "honest_backward.py", tmp_path / "ada.py")
+    from grader import batch
+
+    rows_seen = rows_on_a_local_cluster(tmp_path, monkeypatch, batch.grade_job, ("ada",))
+    assert [row["status"] for row in rows_seen] == ["grader_error"], rows_seen
+    assert "the grader never runs student code so" in rows_seen[0]["detail"]
+    assert not (tmp_path / "ada" / "result.json").exists()
