@@ -433,9 +433,10 @@ class Runner:
         # rt196's submission wrote over every earlier answer on each second call on the same x, and wrote them
         # back on the next, where the rungs were read once the case's calls were done.
         changed: set[int] = set()
+        ladder = rungs()
 
         def read_rungs() -> None:
-            changed.update(back for back in LADDER if back <= len(self.answers)
+            changed.update(back for back in ladder if back <= len(self.answers)
                            and _changed_since(self.answer_numbers, self.answers[-back]))
 
         x = make()
@@ -888,13 +889,21 @@ def answer_reader(torch: Any, numbers_of: Callable[[Any], Numbers | None]) -> Ca
         torch._C._len_torch_dispatch_stack
     own_dict, default = type.__dict__["__dict__"].__get__, torch.Tensor.__dict__.get("__torch_function__")
     bfloat16, int16, to_bytes, kind_of = torch.bfloat16, torch.int16, bytes, type
+    requires_grad_of, no_torch_function = torch._C.TensorBase.requires_grad.__get__, torch._C.DisableTorchFunction
 
     def answer_numbers(item: Any) -> Numbers | None:
         numbers = numbers_of(item)
-        if numbers is None or numbers.values is None:
+        if numbers is None:
             return numbers
-        if kind_of(item) is tensor and not function_modes() and not dispatch_modes() and \
-                own_dict(tensor).get("__torch_function__") is default:
+        # (whether it requires grad: rt197's later calls set it on every earlier answer, and the book's plot of
+        # one, .numpy(), then raised at home)
+        try:
+            with no_torch_function():
+                numbers = Numbers((*numbers.head, bool(requires_grad_of(item))), numbers.values)
+        except Exception:  # noqa: BLE001 - read as numbers_of reads it
+            pass
+        if numbers.values is None or (kind_of(item) is tensor and not function_modes() and not dispatch_modes()
+                                      and own_dict(tensor).get("__torch_function__") is default):
             return numbers
         try:  # (the submission's code runs here: whatever it raises, its answer shows nothing more)
             shown = item.detach().to("cpu").contiguous()
@@ -920,8 +929,21 @@ class _Capsule:
 
 
 # How many cases back a case's answers are read again: a change is seen at the first rung after it, and
-# a rung costs every answer a read (8 µs each; 1, 2, 4 ... 64 was 1,000 reads, 9 ms a submission).
-LADDER = (1, 3, 9, 27, 81)
+# a rung costs every answer a read (8 µs each; 1, 2, 4 ... 64 was 1,000 reads, 9 ms a submission). The
+# next case's always, then one drawn afresh for each case from each band (rungs): rt197's file, knowing
+# the ladder was 1, 3, 9, 27, 81, wrote over answers at every other distance and wrote them back before
+# each rung, 10/10 for 9.5; now it would have to write back before any distance up to 81.
+BANDS = ((1, 1), (2, 4), (5, 13), (14, 40), (41, 81))
+LADDER = tuple(high for _, high in BANDS)  # (the farthest, LADDER[-1], is how many cases are kept)
+_URANDOM = os.urandom
+
+
+def rungs() -> tuple[int, ...]:
+    """One distance from each band, drawn from the OS's randomness (not the seed: no two runs need read the
+    same rungs, since an honest file's answers never change; a submission cannot see which these are without
+    reading the harness's frames)."""
+    drawn = _URANDOM(len(BANDS))
+    return tuple(low + drawn[i] % (high - low + 1) for i, (low, high) in enumerate(BANDS))
 
 
 def held(torch: Any, out: Any, x: Any) -> list[Any]:
