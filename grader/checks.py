@@ -1540,6 +1540,19 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
                        advice="Return a copy, leaf.grad.clone(), or better make a fresh leaf in each call: "
                               "x = x.detach().clone().requires_grad_(True).",
                        data={"cause": "overwritten"})
+    if not bad and obs.plot_changed and obs.plot_x is not None:
+        # (rt197: hn132's bug kept for 1-d inputs over 25 numbers alone, larger than any grid's, as a plot's are)
+        return Finding("repeatable", False, 0.0,
+                       f"A later call changed an answer it had returned, on the plot's {obs.plot_x.size} inputs.",
+                       example=f"The tensor it returned for the plot's x, {obs.plot_x.size} float32 numbers from "
+                               f"{obs.plot_x[0]:g} to {obs.plot_x[-1]:g} in a 1-d tensor, held other numbers once it "
+                               "had been called with those values plus one.",
+                       cause="Likely cause: your function returns a tensor it keeps and fills again on a later call "
+                             "(the .grad of a leaf kept between calls, zeroed and filled anew), for inputs of that "
+                             "size, so every answer a caller holds becomes the last one.",
+                       advice="Return a copy, leaf.grad.clone(), or better make a fresh leaf in each call: "
+                              "x = x.detach().clone().requires_grad_(True).",
+                       data={"cause": "overwritten"})
     if not bad:
         return Finding("repeatable", True, 1.0, "Calling it twice on the same tensor gives the same answer.")
     # The words never depend on the draw (same file, same result): the smallest input, and numbers

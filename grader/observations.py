@@ -214,6 +214,7 @@ class Observations:
     ended_case: GridCase | None = None
     plot_x: np.ndarray | None = field(default=None, compare=False)
     plot: Returned | None = None
+    plot_changed: bool = False  # a second call on the plot's values changed what the first had returned
     minimal: dict[str, CaseResult] = field(default_factory=dict)
     output: Output = Output()
     devices: tuple[str, ...] = ("cpu",)

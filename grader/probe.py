@@ -149,13 +149,14 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     ended, ended_case = None, None
     try:
         run_cases(session, exercise, cases, results, lambda calls: _left(deadline, _case_time(exercise, calls)))
-        plot = run_plot(session, plan.plot_x, _left(deadline, limits.call_timeout_s), exercise.function_values)
+        plot, plot_changed = run_plot(session, plan.plot_x, _left(deadline, limits.call_timeout_s),
+                                      exercise.function_values)
     except SessionEnded as end:
-        ended, plot = end.ended, None
+        ended, plot, plot_changed = end.ended, None, False
         ended_case = cases[len(results)] if len(results) < len(cases) else None
     return replace(
         base, load=failure or LoadResult(True), cases=tuple(results), planned=tuple(cases), secret=secret, ended=ended,
-        ended_case=ended_case, plot=plot,
+        ended_case=ended_case, plot=plot, plot_changed=plot_changed,
     )
 
 
@@ -277,11 +278,14 @@ def _size(payload: bytes) -> int:
 
 
 def run_plot(session: Conversation, xs: np.ndarray, timeout: float,
-             values_of: Callable[[np.ndarray], np.ndarray]) -> Returned:
+             values_of: Callable[[np.ndarray], np.ndarray]) -> tuple[Returned, bool]:
+    """What the function returned on the plot's grid, and whether a second call, on its values plus one, changed it
+    (child.Runner.plot: only exactly true counts)."""
     header = {"op": "plot", "dtype": "float32", "device": "cpu", "layout": "plain", "shape": list(xs.shape)}
-    return session.request(header, xs.astype("<f8").tobytes(), timeout, "a call of your function on the plot's grid",
-                           lambda reply, data: resolve_pair(parse_returned(reply.get("first"), reply.get("arrays"),
-                                                                           data, xs.size), xs, values_of))
+    return session.request(header, xs.astype("<f8").tobytes(), timeout, "two calls of your function on the plot's grid",
+                           lambda reply, data: (resolve_pair(parse_returned(reply.get("first"), reply.get("arrays"),
+                                                                            data, xs.size), xs, values_of),
+                                                reply.get("changed") is True))
 
 
 def shrink(session: Conversation, observations: Observations, exercise: Exercise, plan: Plan,

@@ -414,7 +414,9 @@ class Runner:
         make = lambda: make_input(self.torch, values, header["dtype"], header["device"], header["layout"])  # noqa: E731
         arrays: list = []
         if header["op"] == "plot":
-            return {"first": self.call(make(), arrays)}, arrays
+            shifted = lambda: make_input(self.torch, values + 1.0, header["dtype"], header["device"],  # noqa: E731
+                                         header["layout"])
+            return self.plot(make, shifted, arrays), arrays
         if header["op"] == "trace":
             return self.trace(make, int(header["index"])), arrays
         try:
@@ -488,6 +490,16 @@ class Runner:
         return {"calls": calls, **flags, "earlier_changed": min(changed, default=0), "first_changed": first_changed,
                 "own_changed": own_changed, "primitive_calls": self.canary.calls(),
                 "unfollowed_calls": self.canary.unfollowed()}
+
+    def plot(self, make: Callable[[], Any], shifted: Callable[[], Any], arrays: list) -> dict[str, Any]:
+        """The plot's call, and whether a second call, on its values shifted by one, changed what the first
+        returned: rt197's file kept hn132's bug (a leaf kept and refilled, returned without a copy) for 1-d
+        inputs over 25 numbers alone, larger than any grid's, as the book's plot's are (the repeat never saw it)."""
+        x = make()
+        first = self.call(x, arrays)
+        kept = _kept(self.answer_numbers, [item for item in self.kept_answer if item is not x])
+        self.call(shifted(), [])  # (its numbers unsent: only whether the first's changed)
+        return {"first": first, "changed": _changed_since(self.answer_numbers, kept)}
 
     def trace(self, make: Any, index: int) -> dict[str, Any]:
         """The backward passes of two plain calls on one input (the second shows a gradient that
