@@ -330,7 +330,8 @@ class Runner:
     def __init__(self, torch: Any, setup: dict[str, Any], oracle_fd: int) -> None:
         self.torch = torch
         self.numbers_of = readers(torch)
-        self.answer_numbers = answer_reader(torch, self.numbers_of)  # (answers kept and read again: repeatable)
+        self.answer_reader = AnswerReader(torch, self.numbers_of)  # (answers kept and read again: repeatable)
+        self.after_call: Callable[[], None] | None = None  # (a case's reads, the moment a planned call returns)
         self.path = setup["path"]
         self.function_name = setup["function"]
         self.function: Any = None
@@ -346,7 +347,7 @@ class Runner:
         # plot of two answers shows one twice). Read again 1, 3, 9, 27 and 81 cases later, not the next case's
         # end alone, and every call's, not the last's alone: rt189's ring of 64 buffers, each overwritten 64
         # calls later, was never seen, and then seen or not as the calls' count was drawn.
-        self.answers: list[list[tuple[Any, Numbers]]] = []  # per case served, oldest first, LADDER[-1] kept
+        self.answers: list[list[Kept]] = []  # per case served, oldest first, LADDER[-1] kept
         self.kept_answer: list[Any] = []  # what of the last call's answer is kept (held)
         # The secret stays in the grader: the canary asks it, through `oracle_fd`, inside planned calls.
         self.canary = canary.install(torch, setup["primitive"], setup["derivative"], oracle_fd,
@@ -431,29 +432,43 @@ class Runner:
         # Twice on one tensor (does it change x? do repeated calls agree?), then each further call on
         # a fresh one; the grader knows which calls are secret, and the canary asks it.
         self.canary.case(int(header["case"]))
-        # Every rung read after each call (each change counted once, _changed_since), the nearest one named:
-        # rt196's submission wrote over every earlier answer on each second call on the same x, and wrote them
-        # back on the next, where the rungs were read once the case's calls were done.
+        # Every rung read after each call, the moment it returns (each change counted once, _changed_since), the
+        # nearest one named: rt196's submission wrote over every earlier answer on each second call on the same x,
+        # and wrote them back on the next, where the rungs were read once the case's calls were done. With them,
+        # `watched`: call 1's answers across call 2 (first), then the case's answers so far across each further
+        # call (own).
         changed: set[int] = set()
         ladder = rungs()
+        watched: list[list[Kept]] = []
+        seen = {"first": False, "own": False}
+        phase = ["first"]
 
-        def read_rungs() -> None:
-            changed.update(back for back in ladder if back <= len(self.answers)
-                           and _changed_since(self.answer_numbers, self.answers[-back]))
+        def read_back() -> None:
+            backs = [back for back in ladder if back <= len(self.answers)]
+            found = _changed_since(self.answer_reader, [*(self.answers[-back] for back in backs), *watched])
+            changed.update(back for back, was in zip(backs, found, strict=False) if was)
+            if watched and found[-1]:
+                seen[phase[0]] = True
 
+        self.after_call = read_back
+        try:
+            return self._case(header, make, arrays, watched, phase, changed, seen)
+        finally:
+            self.after_call = None
+
+    def _case(self, header: dict[str, Any], make: Callable[[], Any], arrays: list, watched: list[list[Kept]],
+              phase: list[str], changed: set[int], seen: dict[str, bool]) -> dict[str, Any]:
         x = make()
         original, requires_grad = self.numbers_of(x), x.requires_grad
         calls = [self.call(x, arrays, planned=True)]
-        read_rungs()
         kept = self.kept_answer
         # (the first answer as it came back: rt193's second call on the same x zeroed the tensor the first had
         # returned and gave a new one, which at home leaves the first answer all zeros)
         # (not x itself, returned: the caller's x changed is input_untouched's, and counted there alone)
-        first = _kept(self.answer_numbers, [item for item in self.kept_answer if item is not x])
+        first = _kept(self.answer_reader, [item for item in self.kept_answer if item is not x])
         between = self.numbers_of(x)  # (rt189: x negated by each call was itself again after the second)
+        watched.append(first)
         calls.append(self.call(x, arrays, planned=True))
-        first_changed = _changed_since(self.answer_numbers, first)
-        read_rungs()
         kept = kept + self.kept_answer
         now = self.numbers_of(x)
         # (its dtype or device too: hn132's `x.data = x.data.double()` left the caller's float32 x float64,
@@ -474,21 +489,20 @@ class Runner:
         # The case's answers so far read again after each further call, on a fresh tensor of x's values (rv42's
         # submission filled the repeated pair's answers on the next call: at home, a = f(x0); b = f(x0); f(x1)
         # leaves a and b changed), x itself aside as above.
-        own = first + _kept(self.answer_numbers, [item for item in self.kept_answer if item is not x])
-        own_changed = False
+        phase[0] = "own"
+        watched[0] = first + _kept(self.answer_reader, [item for item in self.kept_answer if item is not x])
         for _ in range(int(header["calls"]) - 2):
             fresh = make()
             calls.append(self.call(fresh, arrays, planned=True))
             kept = kept + self.kept_answer
-            read_rungs()
-            own_changed = _changed_since(self.answer_numbers, own) or own_changed
-            own = own + _kept(self.answer_numbers, [item for item in self.kept_answer if item is not fresh])
+            watched[0] = watched[0] + _kept(self.answer_reader,
+                                            [item for item in self.kept_answer if item is not fresh])
         # The case's own answers read as they stand once its calls are done: what its own calls changed is the
         # repeat's to judge, with the secret's numbers no one sees at home (rt192: the book's zero_() and a
         # second backward on the caller's x, and a secret call's answer a plain call overwrote, blamed the next x).
-        self.answers = [*self.answers[1 - LADDER[-1]:], _kept(self.answer_numbers, kept)]
-        return {"calls": calls, **flags, "earlier_changed": min(changed, default=0), "first_changed": first_changed,
-                "own_changed": own_changed, "primitive_calls": self.canary.calls(),
+        self.answers = [*self.answers[1 - LADDER[-1]:], _kept(self.answer_reader, kept)]
+        return {"calls": calls, **flags, "earlier_changed": min(changed, default=0), "first_changed": seen["first"],
+                "own_changed": seen["own"], "primitive_calls": self.canary.calls(),
                 "unfollowed_calls": self.canary.unfollowed()}
 
     def plot(self, make: Callable[[], Any], shifted: Callable[[], Any], arrays: list) -> dict[str, Any]:
@@ -497,9 +511,9 @@ class Runner:
         inputs over 25 numbers alone, larger than any grid's, as the book's plot's are (the repeat never saw it)."""
         x = make()
         first = self.call(x, arrays)
-        kept = _kept(self.answer_numbers, [item for item in self.kept_answer if item is not x])
+        kept = _kept(self.answer_reader, [item for item in self.kept_answer if item is not x])
         self.call(shifted(), [])  # (its numbers unsent: only whether the first's changed)
-        return {"first": first, "changed": _changed_since(self.answer_numbers, kept)}
+        return {"first": first, "changed": _changed_since(self.answer_reader, [kept])[0]}
 
     def trace(self, make: Any, index: int) -> dict[str, Any]:
         """The backward passes of two plain calls on one input (the second shows a gradient that
@@ -572,17 +586,27 @@ class Runner:
         if planned:
             self.canary.next_call()
         recorded: dict[str, Any] = {}
+        after = self.after_call if planned else None
+
+        def outcome() -> tuple[Any, BaseException | None]:
+            # (the case's reads the moment the function returns, before the harness runs any op of torch's that
+            # a mode of the submission's could see: rt198's wrote earlier answers back on canary.rest's op and on
+            # snapshot's .to("cpu"), which ran before every read, 10/10 for 9.5)
+            ended = _outcome(self.function, x)
+            if after is not None:
+                after()
+            return ended
+
         try:
             if planned and self.record_calls:
                 # (steps alone: what nodes saved left unread, since a checkpoint lets each be unpacked once
                 # and a graded call is not run again without the read, as the trace's is; and no gradient's
                 # numbers, which only the pass shown needs)
                 self.recorder.read_saved = self.recorder.numbers = False
-                (out, error), passes = self.recorder.record(functools.partial(_outcome, self.function, x), 0,
-                                                            x.numel())
+                (out, error), passes = self.recorder.record(outcome, 0, x.numel())
                 recorded = {"recorded": passes}  # (runs, more_runs, passes, tangents, duals)
             else:
-                out, error = _outcome(self.function, x)
+                out, error = outcome()
             if error is not None:  # (every way a call can end is reported)
                 return {"kind": "error", "error": describe_error(error, self.path), **recorded}
         finally:
@@ -890,41 +914,51 @@ def readers(torch: Any) -> Callable[[Any], Numbers | None]:
     return numbers_of
 
 
-def answer_reader(torch: Any, numbers_of: Callable[[Any], Numbers | None]) -> Callable[[Any], Numbers | None]:
-    """numbers_of for an answer kept to be read again, and, where torch's functions can show the caller other
-    numbers than its storage holds, those too, as snapshot reads them (a mode of the submission's, a subclass's
-    __torch_function__ or one put on torch.Tensor): rt197's TorchFunctionMode, entered at import, showed every
-    earlier answer as one live buffer refilled by each call, while each answer's own storage, all the harness
-    read, was a clone never written again (10/10 for 9.5; at home, a = f(x0); f(x1) left a showing cos(x1)).
-    The two are read as one run of numbers. Bound now, before the submission is imported."""
-    tensor, function_modes, dispatch_modes = torch.Tensor, torch._C._len_torch_function_stack, \
-        torch._C._len_torch_dispatch_stack
-    own_dict, default = type.__dict__["__dict__"].__get__, torch.Tensor.__dict__.get("__torch_function__")
-    bfloat16, int16, to_bytes, kind_of = torch.bfloat16, torch.int16, bytes, type
-    requires_grad_of, no_torch_function = torch._C.TensorBase.requires_grad.__get__, torch._C.DisableTorchFunction
+class AnswerReader:
+    """How an answer kept for the repeat is read, in two passes over every answer read at one moment: what its
+    storage holds (numbers_of, a numpy array's by numpy's own methods) with whether it requires grad (rt197's
+    later calls set it on every earlier answer, and the book's plot of one, .numpy(), then raised at home),
+    torch's functions off; then, where torch's functions can show the caller other numbers than its storage
+    holds (a mode of the submission's, a subclass's __torch_function__ or one put on torch.Tensor), those too,
+    as snapshot reads them: rt197's TorchFunctionMode, entered at import, showed every earlier answer as one
+    live buffer refilled by each call, while each answer's storage, all the harness read, was a clone never
+    written again (10/10 for 9.5). The second pass runs the submission's code, so it comes after every storage
+    read (rt198's mode wrote earlier answers back as the harness read the first of them). What is shown is
+    compared only where it was read both times (rt198: an honest set_default_device, a mode, on one call alone
+    made every answer's numbers another length, "changed"). Bound now, before the submission is imported."""
 
-    def answer_numbers(item: Any) -> Numbers | None:
-        numbers = numbers_of(item)
-        if numbers is None:
-            return numbers
-        # (whether it requires grad: rt197's later calls set it on every earlier answer, and the book's plot of
-        # one, .numpy(), then raised at home)
-        try:
-            with no_torch_function():
-                numbers = Numbers((*numbers.head, bool(requires_grad_of(item))), numbers.values)
-        except Exception:  # noqa: BLE001 - read as numbers_of reads it
-            pass
-        if numbers.values is None or (kind_of(item) is tensor and not function_modes() and not dispatch_modes()
-                                      and own_dict(tensor).get("__torch_function__") is default):
-            return numbers
-        try:  # (the submission's code runs here: whatever it raises, its answer shows nothing more)
-            shown = item.detach().to("cpu").contiguous()
-            shown = to_bytes((shown.view(int16) if shown.dtype == bfloat16 else shown).numpy().tobytes())
-        except Exception:  # noqa: BLE001
-            shown = b""
-        return Numbers(numbers.head, numbers.values + shown)
+    def __init__(self, torch: Any, numbers_of: Callable[[Any], Numbers | None]) -> None:
+        tensor, function_modes, dispatch_modes = torch.Tensor, torch._C._len_torch_function_stack, \
+            torch._C._len_torch_dispatch_stack
+        own_dict, default = type.__dict__["__dict__"].__get__, torch.Tensor.__dict__.get("__torch_function__")
+        bfloat16, int16, to_bytes, kind_of = torch.bfloat16, torch.int16, bytes, type
+        requires_grad_of, no_torch_function = torch._C.TensorBase.requires_grad.__get__, torch._C.DisableTorchFunction
 
-    return answer_numbers
+        def storage(item: Any) -> Numbers | None:
+            if _NDARRAY in _MRO(kind_of(item)):
+                return _array_numbers(item)
+            numbers = numbers_of(item)
+            if numbers is None:
+                return None
+            try:
+                with no_torch_function():
+                    return Numbers((*numbers.head, bool(requires_grad_of(item))), numbers.values)
+            except Exception:  # noqa: BLE001 - read as numbers_of reads it
+                return numbers
+
+        def shown(item: Any, numbers: Numbers) -> Numbers | None:
+            if _NDARRAY in _MRO(kind_of(item)) or numbers.values is None or \
+                    (kind_of(item) is tensor and not function_modes() and not dispatch_modes()
+                     and own_dict(tensor).get("__torch_function__") is default):
+                return None
+            try:  # (the submission's code runs here: whatever it raises, its answer shows nothing)
+                seen = item.detach().to("cpu").contiguous()
+                return Numbers(numbers.head,
+                               to_bytes((seen.view(int16) if seen.dtype == bfloat16 else seen).numpy().tobytes()))
+            except Exception:  # noqa: BLE001
+                return Numbers(numbers.head, b"")
+
+        self.storage, self.shown = storage, shown
 
 
 class _Capsule:
@@ -992,24 +1026,25 @@ def held(torch: Any, out: Any, x: Any) -> list[Any]:
     return [out] if items is None else list(itertools.islice(items, KEPT_ITEMS))
 
 
-def _kept(numbers_of: Callable[[Any], Numbers | None], items: list[Any]) -> list[tuple[Any, Numbers]]:
-    """Each of `items` that is a tensor with numbers (a subclass's too, where its storage holds them:
-    rt185's kept buffer, returned as a subclass of its own, was never compared), once, beside a copy of
-    them now; nothing else (no claim is made of it). Whether it is a tensor, and empty, is numbers_of's
+# An answer kept: the answer, what its storage held then, and what torch's functions showed of it then (or None).
+Kept = tuple[Any, Numbers, "Numbers | None"]
+
+
+def _kept(reader: AnswerReader, items: list[Any]) -> list[Kept]:
+    """Each of `items` that is a tensor or array with numbers (a subclass's too, where its storage holds
+    them: rt185's kept buffer, returned as a subclass of its own, was never compared), once, beside a copy
+    of them now; nothing else (no claim is made of it). Whether it is a tensor, and empty, is numbers_of's
     reading (a subclass's own `numel`, answering 0, kept its answers from the check: rv40)."""
-    kept, seen = [], set()
+    found, seen = [], set()
     for item in items:
-        numbers = _read(numbers_of, item)
+        try:
+            numbers = reader.storage(item)
+        except Exception:  # noqa: BLE001 - unread, no claim
+            continue
         if id(item) not in seen and numbers is not None and numbers.values and len(numbers.values) <= KEPT_BYTES:
             seen.add(id(item))
-            kept.append((item, numbers))
-    return kept
-
-
-def _read(numbers_of: Callable[[Any], Numbers | None], item: Any) -> Numbers | None:
-    """A kept answer's numbers: a numpy array's (a subclass's too, rt196) by numpy's own methods, anything
-    else's by numbers_of."""
-    return _array_numbers(item) if _NDARRAY in _MRO(type(item)) else numbers_of(item)
+            found.append((item, numbers))
+    return [(item, numbers, reader.shown(item, numbers)) for item, numbers in found]
 
 
 def _array_numbers(array: Any) -> Numbers | None:
@@ -1033,18 +1068,34 @@ KEPT_ITEMS = 4  # (a pair, or a few; a list of Python numbers is read as no tens
 KEPT_BYTES = 64 << 10
 
 
-def _changed_since(numbers_of: Callable[[Any], Numbers | None], kept: list[tuple[Any, Numbers]]) -> bool:
-    """Whether an answer kept earlier holds other numbers than it did then; each one changed is kept
-    from now on as it is now, so that one change is counted once (rt192: one answer changed once was
-    counted at each reading after, "on 52 of 57 inputs")."""
-    changed = False
-    for i, (answer, then) in enumerate(kept):
-        try:
-            now = _read(numbers_of, answer)
-            if now is not None and now.changed_from(then):
-                kept[i], changed = (answer, now), True
-        except Exception:  # noqa: BLE001 - unread, no claim (rv41: one that raised made its case the grader's error)
-            continue
+def _changed_since(reader: AnswerReader, lists: list[list[Kept]]) -> list[bool]:
+    """Whether an answer kept earlier, in each of `lists`, holds other numbers than it did then (every
+    storage read before anything shown is: AnswerReader); each one changed is kept from now on as it is
+    now, so that one change is counted once (rt192: one answer changed once was counted at each reading
+    after, "on 52 of 57 inputs")."""
+    stored: list[list[Numbers | None]] = []
+    for entries in lists:
+        now = []
+        for answer, _, _ in entries:
+            try:
+                now.append(reader.storage(answer))
+            except Exception:  # noqa: BLE001 - unread, no claim (rv41: one that raised made its case the grader's error)
+                now.append(None)
+        stored.append(now)
+    changed = []
+    for entries, now in zip(lists, stored, strict=True):
+        any_changed = False
+        for i, ((answer, then, then_shown), numbers) in enumerate(zip(entries, now, strict=True)):
+            try:
+                if numbers is None:
+                    continue
+                shown = reader.shown(answer, numbers) if then_shown is not None else None
+                if numbers.changed_from(then) or (shown is not None and then_shown is not None
+                                                  and shown.changed_from(then_shown)):
+                    entries[i], any_changed = (answer, numbers, shown if shown is not None else then_shown), True
+            except Exception:  # noqa: BLE001 - unread, no claim
+                continue
+        changed.append(any_changed)
     return changed
 
 

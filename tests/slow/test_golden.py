@@ -178,6 +178,10 @@ AGAIN = " once it had been called again on another tensor of the same values"
      {"repeatable", "contract"}),
     ("shows_its_answers_through_a_function_mode.py", AGAIN, {"repeatable"}),
     ("overwrites_its_answers_on_inputs_larger_than_the_grids.py", " once it had been called with", {"repeatable"}),
+    ("writes_its_answers_back_as_the_harness_reads_them.py", " once it had been called a second time on that same "
+     "tensor", {"repeatable"}),
+    ("writes_its_answers_back_through_a_mode_as_the_harness_reads_them.py", " once it had been called a second time "
+     "on that same tensor", {"repeatable"}),
     ("overwrites_its_answers_between_the_rungs.py", " inputs that followed it (the last, x = ", {"repeatable"}),
     ("makes_its_earlier_answers_require_grad.py", " once it had been called a second time on that same tensor",
      {"repeatable"}),

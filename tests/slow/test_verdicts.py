@@ -33,7 +33,8 @@ HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_
           "honest_jit_trace", "honest_compile_fullgraph", "honest_linearize", "honest_plots_in_every_call",
           "honest_optimizer", "honest_torch_settings", "honest_interop_threads_asked", "honest_temp_files",
           "honest_reads_its_arguments",
-          "honest_traced_graphs", "honest_thread_pool", "honest_clamps_to_the_cosines_range"]
+          "honest_traced_graphs", "honest_thread_pool", "honest_clamps_to_the_cosines_range",
+          "honest_default_device_set_on_one_call"]
 
 
 def _autograd(outcome):
