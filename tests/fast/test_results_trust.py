@@ -145,28 +145,32 @@ def test_a_student_not_graded_this_run_keeps_no_earlier_feedback_to_hand_back(tm
 def test_a_result_is_reused_only_by_the_same_grader_code_and_torch(tmp_path: Path, monkeypatch):
     """A verdict rule changed without a new version number left a resumed batch keeping results the old
     rules graded beside new ones: the key holds the grader's sources and torch's version too."""
-    from grader import exercise, grade
+    from grader import exercise, grade, sources
+
+    def _read_afresh() -> None:  # (both caches: the digest is one walk a process, shared with the hello)
+        grade.code_digest.cache_clear()
+        sources.digest.cache_clear()
 
     sin = exercise.load("sin")
-    grade.code_digest.cache_clear()
+    _read_afresh()
     before = grade.cache_key("a" * 64, sin, 7, "cpu")
     assert grade.cache_key("a" * 64, sin, 7, "cpu") == before  # same everything, same key
     package = tmp_path / "grader"
     package.mkdir()
     (package / "verdict.py").write_text("RULE = 1\n")
     monkeypatch.setattr(grade, "__file__", str(package / "grade.py"))
-    grade.code_digest.cache_clear()
+    _read_afresh()
     one = grade.cache_key("a" * 64, sin, 7, "cpu")
     (package / "verdict.py").write_text("RULE = 2\n")
-    grade.code_digest.cache_clear()
+    _read_afresh()
     assert grade.cache_key("a" * 64, sin, 7, "cpu") not in (one, before)
     keys = []
     for torch_version in ("2.11.0", "2.13.0"):
         monkeypatch.setattr(grade.metadata, "version", lambda name, v=torch_version: v)
-        grade.code_digest.cache_clear()
+        _read_afresh()
         keys.append(grade.cache_key("a" * 64, sin, 7, "cpu"))
     assert keys[0] != keys[1]
-    grade.code_digest.cache_clear()
+    _read_afresh()
 
 
 def test_a_feedback_txt_the_ta_changed_is_kept_aside_before_it_is_written_again(tmp_path: Path, sin):
