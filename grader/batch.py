@@ -627,7 +627,7 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
         os._exit(1)  # handed it the next job: its sandbox's folder stayed in /tmp when the worker was killed)
     if job.path is None:
         return {"student": job.student, "status": job.status, "score": 0.0}
-    refused = sandbox.grading_here(others=True)[1]
+    refused = sandbox.grading_here(others=False)[1]  # (its warnings are the command's to say, once)
     if refused is not None:  # (a Dask worker's own environment: rv42's, landlock left off, was never asked)
         raise RuntimeError(refused)
     try:

@@ -518,9 +518,9 @@ def _undone_refusal(skip: frozenset[str]) -> str | None:
     refuses to run a child (UNCONFINABLE_ROOT, UNFILTERED_ROOT, UNFILTERED_DROPPED), whatever this host
     has. A red team's child with landlock left off, keeping uid 0, read a classmate's file and result
     and /etc/shadow, and overwrote the result (rt195), with only the warning said."""
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 or not skip & {"landlock", "seccomp"}:
         return None  # (a grader that is no root: readable_to_children refuses its class without Landlock)
-    keeps_root = "uid" in skip or not python_readable_by_nobody()
+    keeps_root = "uid" in skip or not python_readable_by_nobody()  # (its stats only where a layer is left off)
     undone = sorted(skip & ({"landlock", "seccomp"} if keeps_root else {"seccomp"}))
     if not undone:
         return None
