@@ -804,6 +804,10 @@ def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None
                           "`return x.grad` after y.sum().backward().")
 
 
+# A dtype's relative rounding (its machine epsilon; float64's none, for _another_exercise's numbers pinned down).
+_ROUNDING = {"float64": 0.0, "float32": 2.0 ** -23, "float16": 2.0 ** -10, "bfloat16": 2.0 ** -7}
+
+
 def _right_to(dtype: str, r: Returned, case: GridCase, ex: Exercise) -> bool:
     """Whether values are right to a coarser dtype's tolerance than x's: only then is lost precision
     the cause (a hunter's cache keyed by id(x) answered 2.19 for cos(0) in float32, and was told its
@@ -811,7 +815,7 @@ def _right_to(dtype: str, r: Returned, case: GridCase, ex: Exercise) -> bool:
     got = values_of(r, case)
     tol = ex.tolerances.get(dtype)
     if tol is None:  # (half precision, where the exercise grades none: float32's, scaled by the step of each)
-        coarser = (2.0 ** -10 if dtype == "float16" else 2.0 ** -7) / 2.0 ** -23  # (bfloat16's step, 2^-7)
+        coarser = _ROUNDING.get(dtype, _ROUNDING["bfloat16"]) / _ROUNDING["float32"]
         tol = Tolerance(ex.tolerance("float32").atol * coarser, ex.tolerance("float32").rtol * coarser)
     want = reference(case, ex)
     return got is not None and bool(np.all(np.abs(got - want) <= 10 * (tol.atol + tol.rtol * np.abs(want))))
@@ -1098,10 +1102,6 @@ def _another_exercise(results: list[CaseResult], ex: Exercise, tol: float) -> fe
                 f"If your file is for {other.name}, it was graded against the wrong exercise: submit it where "
                 f"{other.name} is graded, or check it yourself with --exercise {other.name}.", exercise=other.name)
     return None
-
-
-# A dtype's relative rounding (its machine epsilon): float64's is none, for _another_exercise.
-_ROUNDING = {"float64": 0.0, "float32": 2.0 ** -23, "float16": 2.0 ** -10, "bfloat16": 2.0 ** -7}
 
 
 @functools.cache
@@ -1502,6 +1502,20 @@ def check_input_untouched(obs: Observations, ex: Exercise) -> Finding:
                    advice="Work on a copy: x = x.detach().clone().requires_grad_(True).")
 
 
+def _overwritten(where: str, example: str, cause: str) -> Finding:
+    """repeatable's finding where a later call changed an answer returned earlier, `where` it was seen."""
+    return Finding("repeatable", False, 0.0, f"A later call changed an answer it had returned, {where}.",
+                   example=example, cause=cause,
+                   advice="Return a copy, leaf.grad.clone(), or better make a fresh leaf in each call: "
+                          "x = x.detach().clone().requires_grad_(True).",
+                   data={"cause": "overwritten"})
+
+
+_KEPT_AND_FILLED = ("Likely cause: your function returns a tensor it keeps and fills again on a later call (the .grad "
+                    "of a leaf kept between calls, zeroed and filled anew){where}, so every answer a caller holds "
+                    "becomes the last one.")
+
+
 @check("repeatable", 0.5, on_what_ran=True)
 def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
     if not obs.load.ok:
@@ -1524,35 +1538,22 @@ def check_repeatable(obs: Observations, ex: Exercise) -> Finding:
             f"once it had been called with {feedback.input_words(obs.cases[k].case)}" if back == 1 else \
             f"after it had been called with the {back} inputs that followed it (the last, " \
             f"{feedback.input_words(obs.cases[k].case)})"
-        return Finding("repeatable", False, 0.0,
-                       f"A later call changed an answer it had returned, on {len(overwritten)} of "
-                       f"{len(obs.cases)} inputs.",
-                       example=f"The tensor it returned for {feedback.input_words(obs.cases[k - back].case)} held "
-                               f"other numbers {later}."
-                       if back <= k else f"An answer held other numbers once it had been called with "
-                                         f"{feedback.input_words(obs.cases[k].case)}.",
-                       cause="Likely cause: your function returns a tensor it keeps and fills again on a later call "
-                             "(the .grad of a leaf kept between calls, zeroed and filled anew), so every answer a "
-                             "caller holds becomes the last one." if not obs.cases[k].first_changed else
-                             "Likely cause: the second call zeroed or refilled the tensor the first had returned (the "
-                             "caller's x.grad, zeroed at the start of each call), so the answer the caller holds "
-                             "changes when it calls again.",
-                       advice="Return a copy, leaf.grad.clone(), or better make a fresh leaf in each call: "
-                              "x = x.detach().clone().requires_grad_(True).",
-                       data={"cause": "overwritten"})
+        return _overwritten(f"on {len(overwritten)} of {len(obs.cases)} inputs",
+                            f"The tensor it returned for {feedback.input_words(obs.cases[k - back].case)} held other "
+                            f"numbers {later}." if back <= k else
+                            f"An answer held other numbers once it had been called with "
+                            f"{feedback.input_words(obs.cases[k].case)}.",
+                            _KEPT_AND_FILLED.format(where="") if not obs.cases[k].first_changed else
+                            "Likely cause: the second call zeroed or refilled the tensor the first had returned (the "
+                            "caller's x.grad, zeroed at the start of each call), so the answer the caller holds "
+                            "changes when it calls again.")
     if not bad and obs.plot_changed and obs.plot_x is not None:
         # (rt197: hn132's bug kept for 1-d inputs over 25 numbers alone, larger than any grid's, as a plot's are)
-        return Finding("repeatable", False, 0.0,
-                       f"A later call changed an answer it had returned, on the plot's {obs.plot_x.size} inputs.",
-                       example=f"The tensor it returned for the plot's x, {obs.plot_x.size} float32 numbers from "
-                               f"{obs.plot_x[0]:g} to {obs.plot_x[-1]:g} in a 1-d tensor, held other numbers once it "
-                               "had been called with those values plus one.",
-                       cause="Likely cause: your function returns a tensor it keeps and fills again on a later call "
-                             "(the .grad of a leaf kept between calls, zeroed and filled anew), for inputs of that "
-                             "size, so every answer a caller holds becomes the last one.",
-                       advice="Return a copy, leaf.grad.clone(), or better make a fresh leaf in each call: "
-                              "x = x.detach().clone().requires_grad_(True).",
-                       data={"cause": "overwritten"})
+        return _overwritten(f"on the plot's {obs.plot_x.size} inputs",
+                            f"The tensor it returned for the plot's x, {obs.plot_x.size} float32 numbers from "
+                            f"{obs.plot_x[0]:g} to {obs.plot_x[-1]:g} in a 1-d tensor, held other numbers once it had "
+                            "been called with those values plus one.",
+                            _KEPT_AND_FILLED.format(where=", for inputs of that size"))
     if not bad:
         return Finding("repeatable", True, 1.0, "Calling it twice on the same tensor gives the same answer.")
     # The words never depend on the draw (same file, same result): the smallest input, and numbers
