@@ -435,29 +435,27 @@ class Runner:
         # Every rung read after each call, the moment it returns (each change counted once, _changed_since), the
         # nearest one named: rt196's submission wrote over every earlier answer on each second call on the same x,
         # and wrote them back on the next, where the rungs were read once the case's calls were done. With them,
-        # `watched`: call 1's answers across call 2 (first), then the case's answers so far across each further
-        # call (own).
+        # `watched`: call 1's answers across call 2 (first_changed), then the case's answers so far across each
+        # further call (own_changed); `hits`, for each call, whether what was watched across it changed.
         changed: set[int] = set()
         ladder = rungs()
         watched: list[list[Kept]] = []
-        seen = {"first": False, "own": False}
-        phase = ["first"]
+        hits: list[bool] = []
 
         def read_back() -> None:
             backs = [back for back in ladder if back <= len(self.answers)]
             found = _changed_since(self.answer_reader, [*(self.answers[-back] for back in backs), *watched])
             changed.update(back for back, was in zip(backs, found, strict=False) if was)
-            if watched and found[-1]:
-                seen[phase[0]] = True
+            hits.append(bool(watched) and found[-1])
 
         self.after_call = read_back
         try:
-            return self._case(header, make, arrays, watched, phase, changed, seen)
+            return self._case(header, make, arrays, watched, hits, changed)
         finally:
             self.after_call = None
 
     def _case(self, header: dict[str, Any], make: Callable[[], Any], arrays: list, watched: list[list[Kept]],
-              phase: list[str], changed: set[int], seen: dict[str, bool]) -> dict[str, Any]:
+              hits: list[bool], changed: set[int]) -> dict[str, Any]:
         x = make()
         original, requires_grad = self.numbers_of(x), x.requires_grad
         calls = [self.call(x, arrays, planned=True)]
@@ -489,7 +487,6 @@ class Runner:
         # The case's answers so far read again after each further call, on a fresh tensor of x's values (rv42's
         # submission filled the repeated pair's answers on the next call: at home, a = f(x0); b = f(x0); f(x1)
         # leaves a and b changed), x itself aside as above.
-        phase[0] = "own"
         watched[0] = first + _kept(self.answer_reader, [item for item in self.kept_answer if item is not x])
         for _ in range(int(header["calls"]) - 2):
             fresh = make()
@@ -501,8 +498,8 @@ class Runner:
         # repeat's to judge, with the secret's numbers no one sees at home (rt192: the book's zero_() and a
         # second backward on the caller's x, and a secret call's answer a plain call overwrote, blamed the next x).
         self.answers = [*self.answers[1 - LADDER[-1]:], _kept(self.answer_reader, kept)]
-        return {"calls": calls, **flags, "earlier_changed": min(changed, default=0), "first_changed": seen["first"],
-                "own_changed": seen["own"], "primitive_calls": self.canary.calls(),
+        return {"calls": calls, **flags, "earlier_changed": min(changed, default=0), "first_changed": any(hits[1:2]),
+                "own_changed": any(hits[2:]), "primitive_calls": self.canary.calls(),
                 "unfollowed_calls": self.canary.unfollowed()}
 
     def plot(self, make: Callable[[], Any], shifted: Callable[[], Any], arrays: list) -> dict[str, Any]:
