@@ -197,7 +197,7 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
     # nothing by them; a number on one call and NaN on the other is still judged (not proven).
     possible &= read
     where = int(np.argmax(possible))
-    precision = _precision(r, hidden[possible], ex, plain[possible], truth[possible])
+    precision = _precision(r, (hidden[possible], star[possible]), ex, plain[possible], truth[possible])
     tol = _tolerance(r, ex)
     if precision in ex.tolerances:
         tol = max(tol, ex.tolerance(precision), key=lambda t: t.atol)
@@ -313,12 +313,15 @@ def _room(tol: Tolerance, truth: np.ndarray, factor: np.ndarray, ex: Exercise) -
     return (slack.atol + slack.rtol * (np.abs(truth) + MAX_MOVE * factor)) + (tol.atol + tol.rtol * np.abs(truth))
 
 
-def _precision(r: CaseResult, moved: np.ndarray, ex: Exercise, plain: np.ndarray, truth: np.ndarray) -> str:
+def _precision(r: CaseResult, secret: tuple[np.ndarray, np.ndarray], ex: Exercise, plain: np.ndarray,
+               truth: np.ndarray) -> str:
     """The precision the answers carry (`_carried`), or float32 for a float64 input whose plain
     answer is right to float32's tolerance only: a step in float32 inside a float64 computation (the
     primitive on (x**2).float()). Judged to float64's, honest autograd was "a mixture" and scored
     1/10 (a red team). Judged as float32, as x.float() cast back is; correctness still charges the
-    precision lost, so a formula gains nothing here that float32 numbers do not."""
+    precision lost, so a formula gains nothing here that float32 numbers do not. `secret`: the
+    answers under the secret where it moves them, and R* there."""
+    moved, star = secret
     carried = _carried(r, moved, plain)
     if carried != "float64" or r.case.dtype != "float64" or "float32" not in ex.tolerances:
         return carried
@@ -327,7 +330,9 @@ def _precision(r: CaseResult, moved: np.ndarray, ex: Exercise, plain: np.ndarray
     # float32's tolerance covers: judged as float32 numbers are. Judged to float64's, an input whose
     # plain answer the rounding left exact (cos(0) = 1) was "computed in half precision", 1/10 and a
     # suspect (hn122). Correctness still charges what the rounding lost.
-    return "float32" if float32_only or _rounded_within(moved, ex.tolerance("float32").atol) else carried
+    atol = ex.tolerance("float32").atol
+    rounded = _rounded_within(moved, atol) or _rounded_near(((moved, star), (plain, truth)), atol)
+    return "float32" if float32_only or rounded else carried
 
 
 def _rounded_within(values: np.ndarray, atol: float) -> bool:
@@ -338,17 +343,36 @@ def _rounded_within(values: np.ndarray, atol: float) -> bool:
     return places is not None and 0.5 * 10.0 ** -places <= atol
 
 
+def _rounded_near(answers: tuple[tuple[np.ndarray, np.ndarray], ...], atol: float) -> bool:
+    """Whether every answer could be a rounding within `atol` of autograd's (answers: (values, what
+    autograd gives there) pairs): numbers that seven decimals write, each that near. The fewest
+    decimals that write a rounding can be fewer than it kept: round(1.47610003, 6) is 1.4761, as a
+    number of six decimals is once in a hundred, and a grid has inputs of one number repeated, whose
+    answers all were (5 inputs of 52 were "rounded to 4 decimals" then, 1/10: the CI, once in 300
+    draws of the secret). A rounding to 4 decimals that strays further from autograd's stays one."""
+    return all(_written_in(values, _MOST_PLACES) and bool(np.all(np.abs(values - right) <= atol))
+               for values, right in answers)
+
+
 def decimal_places(values: np.ndarray) -> int | None:
     """The fewest decimals (at most seven) that write every value exactly, as round(v, d) leaves it,
     where float64 holds a thousand numbers or more between two such decimals at each value (so that
     an unrounded answer is one by chance once in a thousand, an element); None where there are none,
     or none that do. Beyond that, float64 has no digits that far down: rt154's exercise of 10⁹·sin
     had autograd's exact answers taken for numbers of seven decimals, and judged as float32's."""
+    return next((d for d in range(_MOST_PLACES + 1) if _written_in(values, d)), None)
+
+
+_MOST_PLACES = 7
+
+
+def _written_in(values: np.ndarray, places: int) -> bool:
+    """Whether `places` decimals write every value exactly, where float64 has digits that far down
+    (decimal_places)."""
     if values.size == 0 or not np.isfinite(values).all():
-        return None
+        return False
     fine = np.spacing(np.abs(values)) * 1000
-    return next((d for d in range(8) if np.all(fine < 10.0 ** -d) and np.array_equal(np.round(values, d), values)),
-                None)
+    return bool(np.all(fine < 10.0 ** -places) and np.array_equal(np.round(values, places), values))
 
 
 def _carried(r: CaseResult, moved: np.ndarray, plain: np.ndarray) -> str:
