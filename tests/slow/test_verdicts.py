@@ -81,6 +81,14 @@ def test_answers_rounded_for_display_are_judged_as_float32_and_coarser_ones_told
     assert "your answers are rounded to 4 decimals" in coarse.message and ".half()" not in coarse.message
 
 
+def test_a_mode_sees_none_of_the_harness_operators(grade_file, sin):
+    """grader_canary::next_call ran before each planned call, and rest after it, where a function or
+    dispatch mode of the submission's saw them (rt198's wrote earlier answers back on rest): a file
+    that wrote cos(x) out once it had seen one lost all but the loads point; it never sees one now."""
+    outcome = grade_file(VERDICT / "watches_for_the_harness_ops.py", sin)
+    assert _autograd(outcome).data["verdicts"].keys() == {"proven"}, _autograd(outcome).message
+
+
 def test_a_gradcheck_inside_the_function_is_unproven_and_told_so(grade_file, sin):
     autograd = _autograd(grade_file(VERDICT / "gradchecks_inside_the_function.py", sin))
     assert autograd.data["verdicts"].keys() == {"raised"}
