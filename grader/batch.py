@@ -596,7 +596,8 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
     if recorded.get("seed", seed) != seed and recorded.get("status") != "grader_error":
         return RESEEDED
     try:
-        sub = read(job.path, helpers=job.own_folder, function=exercise.function, companions=dict(job.companions))
+        sub = read(job.path, helpers=job.own_folder, function=exercise.function, companions=dict(job.companions),
+                   exercise=exercise.name)
     except (OSError, SubmissionError):
         return ""
     # The grader's own failure is no grade: a rerun tries that submission again.

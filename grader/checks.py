@@ -227,14 +227,24 @@ def _check_loads(obs: Observations, ex: Exercise) -> Finding:
                        advice=f"Define it with def {ex.function}(x): …")
     told = _load_error_finding(load.error, ex, obs.notebook)
     missing = re.fullmatch(r"No module named '([A-Za-z_]\w*)'", load.error.message or "")
+    if load.error.type == "ModuleNotFoundError" and missing and \
+            any(name == f"{missing[1]}.py" or name.startswith(f"{missing[1]}/") for name in obs.withheld):
+        # (rt200: a class folder's files are other students' submissions, never one student's modules)
+        named = ", ".join(obs.classmates)
+        return replace(told, cause=f"Your file lies in a folder with other students' submissions ({named} "
+                       f"define {ex.function} too), so the grader takes the folder for a class's and grades your file "
+                       f"without the modules beside it, as a batch of that folder would: {missing[1]} was not copied.",
+                       advice=f"Put your file and {missing[1]} in a folder of their own, without other files that "
+                              f"define {ex.function}, and grade it there.")
     if load.error.type == "ModuleNotFoundError" and missing and f"{missing[1]}.py" in obs.passed_over:
         # (rt162's solution.py was `from impl import get_derivative`, impl.py beside it: told to submit
         # beside it what it had; a file that defines the function is a submission, a classmate's in a class folder)
-        return replace(told, cause=f"{missing[1]}.py, beside your file, defines {ex.function} itself, so the grader "
-                       "takes it for a submission of its own (in a folder of several students' files, a classmate's), "
-                       "not a module of yours, and grades your file without it.",
+        return replace(told, cause=f"{missing[1]}.py, beside your file, defines or names {ex.function} itself (or "
+                       "a name spelt nearly like it), so the grader takes it for a submission of its own (in a folder "
+                       "of several students' files, a classmate's), not a module of yours, and grades your file "
+                       "without it.",
                        advice=f"Submit {missing[1]}.py alone (it is the answer), or define {ex.function} in this file "
-                              f"and keep in {missing[1]}.py only what it uses.")
+                              f"and keep in {missing[1]}.py only what it uses, without {ex.function}'s name.")
     if load.error.type == "ModuleNotFoundError" and missing and f"{missing[1]}/" in obs.passed_over:
         # (rt166: a classmate's folder, bob/, imported as a package)
         return replace(told, cause=f"A file in the folder {missing[1]}/, beside your file, defines {ex.function} "

@@ -351,7 +351,7 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     from grader import early
 
     # (the child imports torch while the grader imports the rest)
-    started = early.start(args.file, ex.limits, ex.function)
+    started = early.start(args.file, ex.limits, ex.function, ex.name)
     if args.command == "grade" and ex.unnamed:  # (ux124: said by batch and gradescope build, not by grade)
         print(f"grader: {ex.name} is out of {ex.max_score:g} points{_unnamed(ex)}", file=sys.stderr)
     if args.command == "grade" and args.seed is None and not _course_secret():

@@ -30,10 +30,10 @@ class Started:
     clock: float
 
 
-def start(path: Path, limits: Limits, function: str = "") -> Started:
+def start(path: Path, limits: Limits, function: str = "", exercise: str = "") -> Started:
     """Read the file and start its child now. SubmissionError as submission.read gives."""
     clock = time.perf_counter()
-    sub = submission.read(path, helpers=True, function=function)
+    sub = submission.read(path, helpers=True, function=function, exercise=exercise)
     try:
         session: Conversation | None = sandbox.open_session(sub.path, limits, content=sub.source, helpers=sub.helpers)
     except Exception:  # noqa: BLE001 - grade_file starts it again, and says why it could not

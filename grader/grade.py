@@ -77,7 +77,8 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
             return _grade(sub, session, exercise, clock, seed=seed, course_secret=course_secret, device=device,
                           plan=plan)
     clock = time.perf_counter()
-    sub = submission.read(path, helpers=helpers, function=exercise.function, companions=companions)
+    sub = submission.read(path, helpers=helpers, function=exercise.function, companions=companions,
+                              exercise=exercise.name)
     try:
         session = sandbox.open_session(sub.path, exercise.limits, warm=warm, content=sub.source, helpers=sub.helpers)
     except Exception as err:  # noqa: BLE001 - a child that cannot start (an OSError, say): this file's grader error
@@ -142,7 +143,8 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
                            # (looked for only where the function is missing: a walk of the whole tree)
                            nested=submission.nested_definition(sub.source, exercise.function)
                            if observations.load.missing == "missing" else None, passed_over=sub.passed_over,
-                           left_out=sub.left_out, shadowed=sub.shadowed)
+                           left_out=sub.left_out, shadowed=sub.shadowed, withheld=sub.withheld,
+                           classmates=sub.classmates)
     # The checks judge whatever came back: a submission's numbers near float64's ends overflow
     # their arithmetic on purpose (inf and NaN then fail the comparisons), not worth a warning.
     try:

@@ -235,6 +235,9 @@ class Observations:
     left_out: tuple[str, ...] = ()
     # and those named like a module the grader has (the standard library's, torch...), never theirs there
     shadowed: tuple[str, ...] = ()
+    # and every one, where the folder holds other submissions (these, a few named): a class's folder
+    withheld: tuple[str, ...] = ()
+    classmates: tuple[str, ...] = ()
     events: tuple[str, ...] = ()  # recorded for review: attempts the sandbox stopped or watched
     traced: Traced | None = None  # the backward passes at one input, beside the reference's
     reference_pass: TracedCall | None = None  # the reference solution's, at the exercise's sample input

@@ -59,6 +59,9 @@ class Submission:
     passed_over: tuple[str, ...] = ()  # modules beside it it imports that define the function themselves
     left_out: tuple[str, ...] = ()  # modules beside it it imports, past the bounds on helpers (modules_beside)
     shadowed: tuple[str, ...] = ()  # modules beside it it imports, named like one the grader has (_ELSEWHERE)
+    # Modules beside it it imports, none taken: the folder holds other submissions (these, a few of them named)
+    withheld: tuple[str, ...] = ()
+    classmates: tuple[str, ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -81,21 +84,47 @@ class Submission:
 
 
 def read(path: Path, helpers: bool = False, function: str = "",
-         companions: dict[str, Path] | None = None) -> Submission:
+         companions: dict[str, Path] | None = None, exercise: str = "") -> Submission:
     """The file's bytes, read once. Only a regular file is read: never through a symbolic link (a
     repository can carry one to any file the grader may read), never a FIFO (opening one blocks) or
     a device; SubmissionError says why not. With `helpers`, the modules of the student's own beside
-    it that it imports come with it (modules_beside), none that defines `function`; with `companions`,
-    those of them by the names the student gave them, and no others (a platform's flat download)."""
+    it that it imports come with it (modules_beside), none that is a submission itself
+    (like_a_submission), and none at all where the folder holds other submissions (classmates_beside,
+    `exercise` choosing among files named for exercises, as a batch does); with `companions`, those of
+    them by the names the student gave them, and no others (a platform's flat download)."""
     sub = _read(path)
     if (helpers or companions) and not sub.too_large and sub.path.parent != Path("/"):
         passed_over: list[str] = []
         left_out: list[str] = []
         shadowed: list[str] = []
         found = modules_beside(sub.path, sub.source, function, passed_over, companions, left_out, shadowed)
+        classmates = classmates_beside(sub.path, function, exercise) if found and not companions else ()
+        if classmates:
+            return Submission(sub.path, sub.source, sub.too_large, passed_over=tuple(passed_over),
+                              shadowed=tuple(shadowed), withheld=tuple(name for name, _ in found),
+                              classmates=classmates)
         return Submission(sub.path, sub.source, sub.too_large, found, tuple(passed_over), tuple(left_out),
                           tuple(shadowed))
     return sub
+
+
+def classmates_beside(path: Path, function: str, exercise: str = "") -> tuple[str, ...]:
+    """The other submissions beside the file (the first few, by name), where its folder is a class's: where
+    a batch of it as a student's own folder would not choose this file alone (in_question, as the batch
+    does), the others are other students' and none of its files is a module of this one's. One file graded
+    alone (`grade`, `check`) took every module it imported from beside it that defined no `function`
+    itself: rt200's file named two classmates' (one binding the function through globals(), one
+    misspelling it) and printed them in its feedback, 10/10."""
+    try:
+        beside = sorted(p for p in path.parent.iterdir()
+                        if p.name != path.name and not p.name.startswith(".") and is_source(p) and not refusal(p))
+    except OSError:
+        return ()
+    # (a class's first few files are enough: a folder of 500 is read no further)
+    chosen, defining = in_question([path, *beside[:MAX_LOOKED_AT]], function, exercise=exercise)
+    if not defining or [p.name for p in chosen] == [path.name]:
+        return ()
+    return tuple(p.name for p in chosen if p.name != path.name)[:3]
 
 
 def modules_beside(path: Path, source: bytes, function: str = "", passed_over: list[str] | None = None,
@@ -150,7 +179,7 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                 if data is None:
                     past += [name] if looking.over else []
                     continue
-                if function and source_definition(_script(data), function):  # (as definition reads a file)
+                if function and like_a_submission(_script(data), function):
                     shown = name if name.endswith(".py") and "/" not in name else f"{module}/"
                     if passed_over is not None and shown not in passed_over:
                         passed_over.append(shown)
@@ -752,6 +781,50 @@ def _line_definition(raw: bytes, function: str) -> int:
     if re.search(rb"^[ \t\f]*(async[ \t]+)?def[ \t]+" + name + rb"[ \t]*\(", raw, re.MULTILINE):
         return DEFINED
     return BOUND if re.search(rb"^" + name + rb"[ \t]*(:[^=\n]*)?=(?!=)", raw, re.MULTILINE) else NONE
+
+
+def like_a_submission(script: bytes, function: str) -> bool:
+    """Whether a module beside the file is a submission of its own, never a module of the student's: it
+    defines `function` (as definition reads a file), names it anywhere (rt200's classmate bound it
+    through `globals()["get_derivative"]`), or defines at its top level a name a letter or two from it
+    (rt200's classmate's get_derivitive, a load error of their own in a batch)."""
+    if source_definition(script, function) or re.search(rb"(?<![\w.])" + re.escape(function.encode()) + rb"(?!\w)",
+                                                        script):
+        return True
+    try:
+        tree = ast.parse(script)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return any(_near(name, function) for name in _top_level_names(tree))
+
+
+def _top_level_names(tree: ast.Module) -> Iterator[str]:
+    """The names a module's top level defines (within an if, a try or a with too): defs and assignments."""
+    statements = list(tree.body)
+    while statements:
+        node = statements.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            yield node.name
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+            node, ast.AnnAssign) else []
+        yield from (t.id for t in targets if isinstance(t, ast.Name))
+        if isinstance(node, ast.If | ast.Try | ast.With):
+            statements += [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
+                           *(s for handler in getattr(node, "handlers", []) for s in handler.body)]
+
+
+def _near(name: str, function: str) -> bool:
+    """Whether `name` is `function` misspelt: two edits at most between them, case and underscores aside
+    (getDerivative, get_derivitive, get_derivate), where the function's name is long enough to tell."""
+    a, b = name.replace("_", "").casefold(), function.replace("_", "").casefold()
+    if len(b) < 8 or abs(len(a) - len(b)) > 2:
+        return False
+    row = list(range(len(b) + 1))
+    for i, letter in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, other in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (letter != other))
+    return row[-1] <= 2
 
 
 def source_definition(raw: bytes, function: str, compiles: bool = False) -> int:

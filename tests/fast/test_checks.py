@@ -2220,7 +2220,7 @@ def test_a_module_beside_the_file_that_defines_the_function_is_told_why_it_was_n
     error = ErrorInfo("ModuleNotFoundError", "No module named 'impl'", frames=frames)
     obs = Observations(load=LoadResult(False, error=error), passed_over=("impl.py",))
     finding = checks.check_loads(obs, sin)
-    assert "impl.py, beside your file, defines get_derivative itself" in finding.cause
+    assert "impl.py, beside your file, defines or names get_derivative itself" in finding.cause
     assert finding.advice.startswith("Submit impl.py alone")
     plain = checks.check_loads(Observations(load=LoadResult(False, error=error)), sin)
     assert "submitted beside" in plain.cause
@@ -2228,6 +2228,12 @@ def test_a_module_beside_the_file_that_defines_the_function_is_told_why_it_was_n
     folder = ErrorInfo("ModuleNotFoundError", "No module named 'bob'", frames=frames)
     told = checks.check_loads(Observations(load=LoadResult(False, error=folder), passed_over=("bob/",)), sin)
     assert "A file in the folder bob/, beside your file, defines get_derivative itself" in told.cause
+    # (rt200: every module beside a file in a class's folder, where other submissions lie)
+    utils = ErrorInfo("ModuleNotFoundError", "No module named 'utils'", frames=frames)
+    among = checks.check_loads(Observations(load=LoadResult(False, error=utils), withheld=("utils.py", "mylib/a.py"),
+                                            classmates=("alice.py", "bob.py")), sin)
+    assert "with other students' submissions (alice.py, bob.py define get_derivative too)" in among.cause
+    assert among.advice.startswith("Put your file and utils in a folder of their own")
 
 
 def test_a_module_left_out_past_the_bounds_on_helpers_is_told_so(sin):

@@ -734,6 +734,41 @@ def test_a_cell_mark_inside_a_cell_does_not_split_it():
     assert {cell for cell, _ in submission.cell_places(script).values()} == {1, 2}
 
 
+def test_a_class_folders_files_never_come_with_a_classmates(tmp_path):
+    """rt200: `grade mallory.py`, its `if False: import carol, erin`, copied carol.py (get_derivative bound
+    through globals()) and erin.py (get_derivitive) into its folder, and printed them in its feedback."""
+    imports = "if False:\n    import carol, erin, utils\ndef get_derivative(x):\n    return x\n"
+    (tmp_path / "mallory.py").write_text(imports)
+    (tmp_path / "carol.py").write_text("def f(x):\n    return x\nglobals()['get_derivative'] = f\n")
+    (tmp_path / "erin.py").write_text("def get_derivitive(x):\n    return x\n")
+    (tmp_path / "utils.py").write_text("def getDeriv(x):\n    return x\n")  # (three letters off: a module)
+    alone = submission.read(tmp_path / "mallory.py", helpers=True, function="get_derivative", exercise="sin")
+    assert [name for name, _ in alone.helpers] == ["utils.py"] and alone.passed_over == ("carol.py", "erin.py")
+    # A folder of other submissions is a class's: none of its files is a module of the student's own
+    for name in ("alice.py", "bob.py"):
+        (tmp_path / name).write_text("import torch\ndef get_derivative(x):\n    return torch.cos(x)\n")
+    among = submission.read(tmp_path / "mallory.py", helpers=True, function="get_derivative", exercise="sin")
+    assert among.helpers == () and among.withheld == ("utils.py",) and among.classmates == ("alice.py", "bob.py")
+    # ...where a batch of the folder, as a student's, would not choose this file alone: a notebook beside its
+    # export, and files named for other exercises of the catalogue, are one student's
+    own = tmp_path / "own"
+    own.mkdir()
+    for name in ("hw.py", "q6_cos_square.py"):
+        (own / name).write_text("import utils\ndef get_derivative(x):\n    return utils.f(x)\n")
+    (own / "hw.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
+        "source": "import utils\ndef get_derivative(x):\n    return utils.f(x)\n"}], "metadata": {},
+        "nbformat": 4, "nbformat_minor": 5}))
+    (own / "utils.py").write_text("def f(x):\n    return x\n")
+    (own / "q6_cos_square.py").rename(own / "q6_cos_square.txt")
+    mine = submission.read(own / "hw.py", helpers=True, function="get_derivative", exercise="sin")
+    assert [name for name, _ in mine.helpers] == ["utils.py"] and mine.classmates == ()
+    (own / "hw.py").rename(own / "q5_sin.py")
+    (own / "q6_cos_square.txt").rename(own / "q6_cos_square.py")
+    (own / "hw.ipynb").unlink()
+    mine = submission.read(own / "q5_sin.py", helpers=True, function="get_derivative", exercise="sin")
+    assert [name for name, _ in mine.helpers] == ["utils.py"] and mine.classmates == ()
+
+
 def test_the_modules_of_a_students_own_beside_the_file_come_with_it(tmp_path):
     """ux123: a solution.py's `from utils import ...`, utils.py submitted beside it, scored 0."""
     (tmp_path / "solution.py").write_text("import utils, os.path\nfrom mylib.sub import f\n"
@@ -752,11 +787,12 @@ def test_the_modules_of_a_students_own_beside_the_file_come_with_it(tmp_path):
     assert sub.graded_sha256 != sub.sha256 and [h["name"] for h in sub.helper_hashes()] == ["deeper.py", "mylib.py",
                                                                                            "utils.py"]
     # None that defines the function itself: a classmate's, in a class folder (rt161: alice.py's `from bob
-    # import get_derivative` under `grade` scored bob's 10/10)
+    # import get_derivative` under `grade` scored bob's 10/10); and none at all beside a classmate's (rt200)
     (tmp_path / "bob.py").write_text("def get_derivative(x):\n    return x\n")
     (tmp_path / "solution.py").write_text((tmp_path / "solution.py").read_text() + "from bob import get_derivative\n")
     again = submission.read(tmp_path / "solution.py", helpers=True, function="get_derivative")
-    assert [name for name, _ in again.helpers] == ["deeper.py", "mylib.py", "utils.py"]
+    assert again.helpers == () and again.passed_over == ("bob.py",) and again.classmates == ("bob.py",)
+    assert again.withheld == ("deeper.py", "mylib.py", "utils.py")
     assert "bob.py" in [name for name, _ in submission.read(tmp_path / "solution.py", helpers=True).helpers]
     plain = submission.read(tmp_path / "solution.py")
     assert plain.helpers == () and plain.graded_sha256 == plain.sha256
