@@ -144,6 +144,13 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
         # (libseccomp missing), a red team's child made a root-owned file of the host's set-uid and
         # world-writable, sent a datagram to the host's loopback, and left a process running.
         raise UnconfinableRoot(UNFILTERED_ROOT)
+    shared = child_uid(workdir) == NOBODY and NOBODY in (os.geteuid(), _outer_uid())
+    if shared and "landlock" not in skip and not any(layer.startswith("landlock") for layer in active):
+        # Every child is nobody where the host's user namespace maps no uid of the grader's (a rootless
+        # container): without Landlock one child's uid is another's, and rt200's read a classmate's file
+        # from the folder of the child graded beside it, and rewrote her module there before it was
+        # imported: her 10/10 made 1/10.
+        raise UnconfinableRoot(SHARED_NOBODY)
     dropped = os.geteuid() != 0 and os.geteuid() == child_uid(workdir)  # (a root grader's child, its uid dropped)
     if dropped and "seccomp" not in skip and not any(layer.startswith("seccomp") for layer in active):
         # No filter and no namespaces: nothing keeps the child off the network (Landlock has no rule
@@ -209,6 +216,15 @@ UNFILTERED_DROPPED = (
     "a key in the kernel's keyring for a later student to read (and, where unshare is refused, sent a datagram off "
     "the host, left shared memory for the next student and a process running). Install libseccomp (libseccomp2, "
     "or the package that provides libseccomp.so.2).")
+
+
+SHARED_NOBODY = (
+    "This machine cannot keep one submission away from another's files, so the grader will not run one here: "
+    "every child runs as the user nobody (this user namespace maps none of the uids the grader gives each child "
+    "its own of, as in a rootless container), and the kernel has no Landlock (Linux 5.13 or later, with landlock "
+    "among its security modules). Such a child read a classmate's file graded beside it and rewrote her module "
+    "before it was imported. Map a range of uids into the container (/etc/subuid, 0x70000000 to 0x78000000), or "
+    "grade on a kernel with Landlock.")
 
 
 class UnconfinableRoot(RuntimeError):
@@ -377,6 +393,22 @@ def _world_readable(path: str) -> bool:
     return all(p.stat().st_mode & 0o005 == 0o005 for p in (current, *current.parents))
 
 
+def own_uids_mapped() -> bool:
+    """Whether this user namespace maps every uid of CHILD_UIDS, so that each child gets one of its own (the
+    host's namespace does; a rootless container's seldom: then every child is nobody, session._give_a_uid)."""
+    try:
+        with open("/proc/self/uid_map") as mapping:
+            ranges = sorted((int(inside), int(inside) + int(count)) for inside, _, count in
+                            (line.split() for line in mapping))
+    except (OSError, ValueError):
+        return False
+    reached = CHILD_UIDS.start
+    for low, high in ranges:
+        if low <= reached < high:
+            reached = high
+    return reached >= CHILD_UIDS.stop
+
+
 def child_uid(workdir: Path) -> int:
     """The uid this child drops to: its folder's owner, where the grader gave it one of CHILD_UIDS or
     nobody (session._give_a_uid, before any student code runs), else 0 (it keeps its uid)."""
@@ -521,10 +553,13 @@ def _undone_refusal(skip: frozenset[str]) -> str | None:
     if os.geteuid() != 0 or not skip & {"landlock", "seccomp"}:
         return None  # (a grader that is no root: readable_to_children refuses its class without Landlock)
     keeps_root = "uid" in skip or not python_readable_by_nobody()  # (its stats only where a layer is left off)
-    undone = sorted(skip & ({"landlock", "seccomp"} if keeps_root else {"seccomp"}))
+    # (children that all fall back to nobody share it: rt200's read and rewrote each other's files without Landlock)
+    shared = not keeps_root and not own_uids_mapped()
+    undone = sorted(skip & ({"landlock", "seccomp"} if keeps_root or shared else {"seccomp"}))
     if not undone:
         return None
-    whose = "that keeps uid 0" if keeps_root else "of a uid of its own"
+    whose = "that keeps uid 0" if keeps_root else "that runs as nobody, as every other child does here" if shared \
+        else "of a uid of its own"
     return (f"$GRADER_SANDBOX_SKIP leaves {' and '.join(undone)} off for a child {whose}, and the grader never runs "
             "student code so: without it a submission may read and change what other students' code cannot (their "
             "files and results, the host's). The variable is for the grader's own tests; unset it to grade")

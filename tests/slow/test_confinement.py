@@ -408,6 +408,35 @@ def test_a_dropped_child_without_seccomp_is_never_run(python_nobody_can_read, tm
     assert UNFILTERED_DROPPED in data["grader_error"].replace("\n", " ") and "RAN" not in json.dumps(data)
 
 
+@pytest.mark.parametrize("skip", ["no-landlock-kernel", "landlock", ""])
+def test_children_that_all_run_as_nobody_are_never_run_without_landlock(python_nobody_can_read, tmp_path, skip):
+    """rt200: in a rootless container's user namespace, which maps none of the grader's uids for its children,
+    every child falls back to nobody, and without Landlock one read a classmate's file from the folder of
+    the child graded beside it and rewrote her module there: her 10/10 made 1/10. Such children are never
+    run (the skip itself is refused by the command), and with Landlock they are graded as ever."""
+    from grader.sandbox.confine import SHARED_NOBODY
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "prints.py").write_text("import os\nprint('RAN as', os.geteuid())\n\n\ndef get_derivative(x):\n"
+                                      "    x = x.detach().clone().requires_grad_(True)\n"
+                                      "    x.sin().sum().backward()\n    return x.grad\n")
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "rootless_container.py"), "env",
+                           f"GRADER_SANDBOX_SKIP={skip}", str(python_nobody_can_read), "-m", "grader", "batch",
+                           str(folder), "--out", str(tmp_path / "out"), "--no-plot", "-j", "1"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    if skip == "landlock":
+        assert done.returncode == 2 and "runs as nobody, as every other child does here" in done.stderr, done.stderr
+        return
+    data = json.loads((tmp_path / "out" / "prints" / "result.json").read_text())
+    if skip:
+        assert data["status"] == "grader_error" and SHARED_NOBODY in data["grader_error"].replace("\n", " ")
+        assert "RAN" not in json.dumps(data)
+    else:
+        assert data["score"] == 10 and "RAN as 65534" in data["output"]["stdout"], data
+        assert "uid 65534" in data["sandbox"]["layers"]
+
+
 @pytest.mark.parametrize("command", ["grade", "batch"])
 def test_what_a_child_without_landlock_or_namespaces_leaves_where_anyone_writes_is_removed(
         python_nobody_can_read, tmp_path, monkeypatch, command):
