@@ -799,18 +799,13 @@ def like_a_submission(script: bytes, function: str) -> bool:
 
 
 def _top_level_names(tree: ast.Module) -> Iterator[str]:
-    """The names a module's top level defines (within an if, a try or a with too): defs and assignments."""
-    statements = list(tree.body)
-    while statements:
-        node = statements.pop()
+    """The names a module's top level defines: defs, classes and assignments (_top_level)."""
+    for node in _top_level(tree):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             yield node.name
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
             node, ast.AnnAssign) else []
         yield from (t.id for t in targets if isinstance(t, ast.Name))
-        if isinstance(node, ast.If | ast.Try | ast.With):
-            statements += [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
-                           *(s for handler in getattr(node, "handlers", []) for s in handler.body)]
 
 
 def _near(name: str, function: str) -> bool:
@@ -844,16 +839,22 @@ def source_definition(raw: bytes, function: str, compiles: bool = False) -> int:
 
 
 def _bindings(tree: ast.Module, function: str) -> Iterator[ast.stmt]:
-    """The statements that bind `function` at the file's top level (within an if, a try or a with
-    too: a def, or an assignment of a value), the last of the file's own first."""
-    statements = list(tree.body)
-    while statements:
-        node = statements.pop()
+    """The statements that bind `function` at the file's top level (a def, or an assignment of a
+    value), the last of the file's own first."""
+    for node in _top_level(tree):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
             node, ast.AnnAssign) and node.value is not None else []
         if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function) or \
                 any(isinstance(t, ast.Name) and t.id == function for t in targets):
             yield node
+
+
+def _top_level(tree: ast.Module) -> Iterator[ast.stmt]:
+    """A module's statements at its top level, within an if, a try or a with too, the last first."""
+    statements = list(tree.body)
+    while statements:
+        node = statements.pop()
+        yield node
         if isinstance(node, ast.If | ast.Try | ast.With):
             statements += [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
                            *(s for handler in getattr(node, "handlers", []) for s in handler.body)]
