@@ -839,11 +839,14 @@ def stop_pool(pool: ProcessPoolExecutor, grace_s: float = 2.0) -> None:
     for process in processes:
         with contextlib.suppress(OSError, ValueError, AssertionError):
             process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
+            killed = process.is_alive()
+            if killed:
                 process.kill()
                 process.join(1.0)
-                if process.pid is not None and not process.is_alive():
-                    remove_folders_of(process.pid)  # (killed within its sandbox: its folder is ours to remove)
+            if process.pid is not None and (killed or process.exitcode != 0):
+                # Killed within its sandbox (a SIGKILL is sure, reaped or not: under load in CI the join's second
+                # ran out first, and the folder stayed), or ended without closing it: its folder is ours to remove.
+                remove_folders_of(process.pid)
     _close_pool(pool, wait=False)
 
 
