@@ -98,7 +98,11 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
     `folder` itself."""
     if not folder.is_dir():
         # (ux132: a student's own file given to batch was told no more)
-        also = " (one student's file is graded with `grader grade FILE`)" if folder.is_file() else ""
+        # (ux133: a class's zip was sent to `grade`, which told a student to unpack it)
+        archive = folder.is_file() and any(folder.name.lower().endswith(suffix) for suffix in ARCHIVES)
+        also = (f" (an archive: unpack it into a folder, as `unzip {folder.name} -d class` does a zip, and give "
+                "that folder)" if archive else " (one student's file is graded with `grader grade FILE`)"
+                if folder.is_file() else "")
         raise SubmissionError(f"{folder}: not a folder of submissions{also}")
     found: dict[str, list[tuple[str, Job]]] = {}  # each student id, and the entries that claim it
     groups: dict[str, tuple[str, ...]] = {}

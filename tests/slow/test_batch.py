@@ -548,6 +548,10 @@ def test_a_folder_that_does_not_exist_is_a_usage_error(tmp_path):
     (tmp_path / "alice.py").write_text("")  # (ux132: one student's file, which grade takes)
     done = batch(tmp_path / "alice.py", tmp_path / "out")
     assert done.returncode == 2 and "is graded with `grader grade FILE`" in done.stderr, done.stderr
+    (tmp_path / "class.zip").write_bytes(b"PK\x03\x04")  # (ux133: sent to `grade`, which told a student to unpack it)
+    done = batch(tmp_path / "class.zip", tmp_path / "out")
+    assert done.returncode == 2 and "an archive: unpack it into a folder" in done.stderr, done.stderr
+    assert "grader grade" not in done.stderr
 
 
 def test_a_batch_whose_output_is_closed_still_writes_its_gradebook(tmp_path):
