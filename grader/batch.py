@@ -48,6 +48,7 @@ from grader.submission import (
     in_question,
     is_source,
     needs_compiler,
+    other_answers,
     read,
     refusal,
 )
@@ -384,6 +385,7 @@ def _one(student: str, claims: list[tuple[str, Job]], function: str = "", exerci
             many = "both" if len(chosen) == 2 else f"{len(chosen)} of the"
             return _unchosen(claims, f"{many} files define {function}(x): {_listed(p.name for p in chosen)}; "
                              "keep one")
+    every = claims
     if any(c[1].path is not None and is_source(c[1].path) for c in claims):
         claims = [c for c in claims if c[1].path is None or is_source(c[1].path)]
     if any(c[1].path is not None and c[1].path.suffix.lower() == ".py" for c in claims):
@@ -391,6 +393,11 @@ def _one(student: str, claims: list[tuple[str, Job]], function: str = "", exerci
     if len(claims) > 1:
         return _unchosen(claims, f"{len(claims)} submissions for one student: {_listed(n for n, _ in claims)}; "
                          "keep one")
+    graded = claims[0][1].path
+    if graded is not None and function and (second := other_answers(graded, function, [
+            c[1].path for c in every if c[1].path is not None])):
+        return _unchosen(every, f"{len(second) + 1} files define {function}(x): "
+                         f"{_listed([graded.name, *(p.name for p in second)])}; keep one")
     return claims[0][1]
 
 
@@ -443,6 +450,9 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
     if len(regular) == 1 and results_here and not os.access(folder, os.W_OK | os.X_OK):
         return Job(folder.name, None, f"{folder.name}/: the grader may not write its results there; make it "
                    "writable", True)
+    if len(regular) == 1 and function and (second := other_answers(regular[0], function)):
+        return Job(folder.name, None, f"{len(second) + 1} files define {function}(x): "
+                   f"{_listed([regular[0].name, *(p.name for p in second)])}; keep one")
     if len(regular) == 1:
         return Job(folder.name, regular[0], own_folder=True)
     if regular:  # the words say which of them define it: "keep the one that defines it" fits neither 0 nor 2

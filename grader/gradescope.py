@@ -223,14 +223,18 @@ def _bundled_secret(root: Path) -> str:
 def pick(folder: Path, function: str, exercise: str = "") -> tuple[Path | None, str]:
     """The .py to grade: the only one, or the only one that defines the function; a notebook's code
     cells where no .py was submitted."""
-    from grader.submission import Budget, defines, in_question, is_source
+    from grader.submission import Budget, defines, in_question, is_source, other_answers
 
     shown = sorted(p for p in folder.rglob("*")
                    if not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts))
     files = [p for p in shown if is_source(p)]
     candidates, defining = in_question([p for p in files if p.parent == folder], function, lambda: files, exercise)
-    if len(candidates) == 1:
+    if len(candidates) == 1 and not (second := other_answers(candidates[0], function)):
         return candidates[0], ""
+    if len(candidates) == 1:
+        names = ", ".join(str(p.relative_to(folder)) for p in [candidates[0], *second][:10])
+        return None, (f"{len(second) + 1} files were submitted that define {function}(x) ({names}): submit exactly "
+                      "one file that defines it.")
     if not files:
         # Python under another name (a browser's solution.txt, sol.py.txt), as a batch takes it (ux111)
         others = [p for p in shown if p.is_file() and not p.is_symlink()]

@@ -487,6 +487,32 @@ def scripts_first(paths: list[Path]) -> list[Path]:
     return scripts or paths
 
 
+def other_answers(chosen: Path, function: str, beside: list[Path] | None = None) -> list[Path]:
+    """Files of other suffixes (no .py, no notebook) beside `chosen`, or among `beside`, that are Python
+    defining `function` too, in other bytes than its own: a second answer of the student's, the one
+    to grade theirs to say, as for two .py files (ux133: sam.py.txt, honest, beside a sam.py of cos,
+    went unsaid while the .py was graded, 1/10; hw_final.txt beside hw.py, on Gradescope too). A copy
+    of the file, byte for byte, is no second answer."""
+    if beside is None:
+        try:
+            beside = sorted(p for p in chosen.parent.iterdir() if not p.name.startswith("."))
+        except OSError:
+            return []
+    others = [p for p in beside if p != chosen and not is_source(p) and not p.is_symlink() and p.is_file()]
+    budget, found = Budget(), []
+    for other in others[:50]:  # (a folder of thousands of files costs 50 reads, as a batch's look at them)
+        if defines(other, function, compiles=True, budget=budget) and not _same_bytes(other, chosen):
+            found.append(other)
+    return found
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    try:
+        return a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
+
+
 def in_question(top: list[Path], function: str, below: Callable[[], list[Path]] = list,
                 exercise: str = "") -> tuple[list[Path], bool]:
     """Of a student's source files at the top of their folder (`top`) and in folders below it

@@ -397,6 +397,22 @@ def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_
 
     assert gradescope.pick(folder / "wendy", "get_derivative") == (folder / "wendy" / "solution.txt", "")
     assert gradescope.pick(folder / "zed", "get_derivative")[0] is None
+    # ux133: a second answer of another suffix beside a .py (sam.py.txt, hw_final.txt) was dropped unsaid and
+    # the .py graded, on Gradescope too; a copy of the .py (xena.txt, above) is no second answer
+    (folder / "sam.py").write_text(code)
+    (folder / "sam.py.txt").write_text(code.replace("return x", "return x + 0"))
+    (folder / "vic").mkdir()
+    (folder / "vic" / "hw.py").write_text(code)
+    (folder / "vic" / "hw_final.txt").write_text(code.replace("return x", "return x + 0"))
+    jobs = {job.student: job for job in batch.discover(folder, function="get_derivative")}
+    assert jobs["sam"].path is None and jobs["sam"].problem == ("2 files define get_derivative(x): sam.py, "
+                                                                "sam.py.txt; keep one")
+    assert jobs["vic"].path is None and jobs["vic"].problem == ("2 files define get_derivative(x): hw.py, "
+                                                                "hw_final.txt; keep one")
+    assert jobs["xena"].path == folder / "xena.py"
+    assert gradescope.pick(folder / "vic", "get_derivative") == (None, "2 files were submitted that define "
+                                                                 "get_derivative(x) (hw.py, hw_final.txt): submit "
+                                                                 "exactly one file that defines it.")
 
 
 def test_a_scripts_lines_are_named_by_the_notebooks_code_cells():
