@@ -367,9 +367,13 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         # parent is idle in select() then.
         plotting = threading.Thread(target=_prewarm_plotting, args=(ex,), daemon=True)
         plotting.start()
+    graded = threading.Event()
+    if args.command == "check":  # (ux133: a slow recursion sat two minutes with nothing said, taken for a hang)
+        threading.Thread(target=_still_grading, args=(args.file, ex, graded), daemon=True).start()
     try:
         outcome = grade_file(args.file, ex, seed=_seed(args, ex), device=args.device, started=started)
     finally:
+        graded.set()
         # matplotlib is not thread-safe: the template is finished before it is drawn on. And joined
         # when stopped too: Ctrl-C ended the process while that thread was in matplotlib's C++, which
         # aborted ("terminate called without an active exception", status -6, 2 stops in 9).
@@ -400,6 +404,19 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         print(f"grader: score {outcome.score:g} is below --fail-under {args.fail_under:g}", file=sys.stderr)
         return EXIT_BELOW
     return EXIT_OK
+
+
+def _still_grading(path: Path, ex: Exercise, graded: threading.Event, first_s: float = 15.0,
+                   every_s: float = 30.0) -> None:
+    """A line on stderr while a self-check takes long (a slow function, a loop): after `first_s`, then every
+    `every_s`, how long so far and how long it may take at most."""
+    started = time.monotonic()
+    wait = first_s
+    while not graded.wait(wait):
+        print(f"grader: still grading {path.name}, {time.monotonic() - started:.0f} s so far (your file may take "
+              f"{ex.limits.total_timeout_s:g} s at most; a function that is slow on every call takes that long)",
+              file=sys.stderr, flush=True)
+        wait = every_s
 
 
 def _unnamed(ex: Exercise) -> str:

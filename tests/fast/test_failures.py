@@ -471,3 +471,23 @@ def test_a_sandbox_running_other_code_than_its_grader_is_the_graders_failure(mon
     assert result["status"] == "grader_error" and "files changed while it ran" in result["grader_error"], result
     monkeypatch.undo()
     assert cli.main(["grade", str(SUBMISSIONS / "honest_backward.py"), "--out", str(out), "--no-plot"]) == cli.EXIT_OK
+
+
+def test_a_long_self_check_says_it_is_still_grading_until_it_is_done(sin, capsys):
+    """ux133: `check` of a slow recursion sat two minutes with nothing on stderr, taken for a hang."""
+    import threading
+    import time
+
+    from grader import cli
+
+    graded = threading.Event()
+    watch = threading.Thread(target=cli._still_grading, args=(Path("uma.py"), sin, graded, 0.05, 0.05))
+    watch.start()
+    time.sleep(0.3)
+    graded.set()
+    watch.join(1)
+    lines = capsys.readouterr().err.splitlines()
+    assert not watch.is_alive() and len(lines) >= 2, lines
+    assert lines[0].startswith("grader: still grading uma.py, 0 s so far (your file may take 120 s at most")
+    time.sleep(0.1)
+    assert capsys.readouterr().err == ""  # (nothing once it is done)
