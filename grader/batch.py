@@ -1161,7 +1161,10 @@ def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> 
             # (ux118: tom's endless import was in result.json alone; the row's note was empty)
             first: dict[str, Any] = next((c for c in data["checks"] if not c["passed"]), {})
             lines = str(first.get("message") or data.get("grader_error") or "").strip().splitlines() or [""]
-            row["note"] = next((line for line in lines if line.startswith("Grading stopped early")), lines[0])[:300]
+            # (ux133: victor's memory was "Fails on 26 of 26 inputs." alone, its cause a line below)
+            cause = next((line for line in lines if line.startswith("Likely cause:")), "")
+            row["note"] = _shortened(next((line for line in lines if line.startswith("Grading stopped early")),
+                                          f"{lines[0]} {cause}".strip()), 300)
     # No score where nothing was graded that the student could be held to: files that need the TA first
     # (two that define the function, an archive, a link) or the grader's own failure. An empty cell,
     # as for a stopped batch's students: an LMS took ux123's 0.0 over a graded 10 once a late file came
@@ -1171,6 +1174,15 @@ def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> 
     if job.late and job.path is not None:  # (ux127: the mark was dropped with the file's name, said nowhere)
         noted(row, LATE_NOTE)
     return row
+
+
+def _shortened(text: str, most: int) -> str:
+    """`text` in at most `most` characters, cut at a word with an ellipsis where it is longer (ux133: ivan's
+    note ended "goes through th")."""
+    if len(text) <= most:
+        return text
+    cut = text[:most - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).rstrip(" ,;:(") + "…"
 
 
 LATE_NOTE = "handed in late (the platform's _LATE_ in the file's name)"

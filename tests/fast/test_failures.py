@@ -191,6 +191,16 @@ def test_a_gradebook_row_says_where_the_points_came_from_and_why_a_file_was_not_
     hung = data("load_error", [{"name": "loads", "passed": False, "message": "Importing your file failed: Python "
                                 "did not finish the import of your file within 60 s.\nWhat to do: …"}])
     assert batch.gradebook_row(batch.Job("cy", Path("cy.py")), hung, sin)["note"].endswith("within 60 s.")
+    # (ux133: victor's memory note was "Fails on 26 of 26 inputs." alone; ivan's ended mid-word at 300 characters)
+    memory = data("memory", [{"name": "correctness", "passed": False, "message": "Fails on 26 of 26 inputs.\nOn x = "
+                              "0.0, your function raised MemoryError.\nLikely cause: the function needed more memory "
+                              "than the 4 GiB it may use.\nWhat to do: …"}])
+    assert batch.gradebook_row(batch.Job("vic", Path("vic.py")), memory, sin)["note"] == (
+        "Fails on 26 of 26 inputs. Likely cause: the function needed more memory than the 4 GiB it may use.")
+    said = "Grading stopped early: " + "it printed a lot, " * 30 + "which is slow here."
+    flood = data("timeout", [{"name": "correctness", "passed": False, "message": said}])
+    note = batch.gradebook_row(batch.Job("ivan", Path("ivan.py")), flood, sin)["note"]
+    assert len(note) <= 300 and note.endswith("…") and said.startswith(note[:-1]) and said[len(note) - 1] == " "
 
 
 def test_a_batch_with_workers_side_by_side_on_a_gpu_says_they_share_its_memory(monkeypatch, tmp_path, capsys):
