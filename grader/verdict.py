@@ -197,7 +197,7 @@ def _judge(r: CaseResult, ex: Exercise, secret: Secret, ran_out: bool = False) -
     # nothing by them; a number on one call and NaN on the other is still judged (not proven).
     possible &= read
     where = int(np.argmax(possible))
-    precision = _precision(r, (hidden[possible], star[possible]), ex, plain[possible], truth[possible])
+    precision = _precision(r, hidden[possible], ex, plain[possible], truth[possible])
     tol = _tolerance(r, ex)
     if precision in ex.tolerances:
         tol = max(tol, ex.tolerance(precision), key=lambda t: t.atol)
@@ -313,15 +313,12 @@ def _room(tol: Tolerance, truth: np.ndarray, factor: np.ndarray, ex: Exercise) -
     return (slack.atol + slack.rtol * (np.abs(truth) + MAX_MOVE * factor)) + (tol.atol + tol.rtol * np.abs(truth))
 
 
-def _precision(r: CaseResult, secret: tuple[np.ndarray, np.ndarray], ex: Exercise, plain: np.ndarray,
-               truth: np.ndarray) -> str:
+def _precision(r: CaseResult, moved: np.ndarray, ex: Exercise, plain: np.ndarray, truth: np.ndarray) -> str:
     """The precision the answers carry (`_carried`), or float32 for a float64 input whose plain
     answer is right to float32's tolerance only: a step in float32 inside a float64 computation (the
     primitive on (x**2).float()). Judged to float64's, honest autograd was "a mixture" and scored
     1/10 (a red team). Judged as float32, as x.float() cast back is; correctness still charges the
-    precision lost, so a formula gains nothing here that float32 numbers do not. `secret`: the
-    answers under the secret where it moves them, and R* there."""
-    moved, star = secret
+    precision lost, so a formula gains nothing here that float32 numbers do not."""
     carried = _carried(r, moved, plain)
     if carried != "float64" or r.case.dtype != "float64" or "float32" not in ex.tolerances:
         return carried
@@ -331,7 +328,7 @@ def _precision(r: CaseResult, secret: tuple[np.ndarray, np.ndarray], ex: Exercis
     # plain answer the rounding left exact (cos(0) = 1) was "computed in half precision", 1/10 and a
     # suspect (hn122). Correctness still charges what the rounding lost.
     atol = ex.tolerance("float32").atol
-    rounded = _rounded_within(moved, atol) or _rounded_near(((moved, star), (plain, truth)), atol)
+    rounded = _rounded_within(moved, atol) or _rounded_near(moved, (plain, truth), atol)
     return "float32" if float32_only or rounded else carried
 
 
@@ -343,15 +340,18 @@ def _rounded_within(values: np.ndarray, atol: float) -> bool:
     return places is not None and 0.5 * 10.0 ** -places <= atol
 
 
-def _rounded_near(answers: tuple[tuple[np.ndarray, np.ndarray], ...], atol: float) -> bool:
-    """Whether every answer could be a rounding within `atol` of autograd's (answers: (values, what
-    autograd gives there) pairs): numbers that seven decimals write, each that near. The fewest
-    decimals that write a rounding can be fewer than it kept: round(1.47610003, 6) is 1.4761, as a
-    number of six decimals is once in a hundred, and a grid has inputs of one number repeated, whose
-    answers all were (5 inputs of 52 were "rounded to 4 decimals" then, 1/10: the CI, once in 300
-    draws of the secret). A rounding to 4 decimals that strays further from autograd's stays one."""
-    return all(_written_in(values, _MOST_PLACES) and bool(np.all(np.abs(values - right) <= atol))
-               for values, right in answers)
+def _rounded_near(moved: np.ndarray, plain: tuple[np.ndarray, np.ndarray], atol: float) -> bool:
+    """Whether the answers could be a rounding to decimals within `atol` of autograd's: numbers that seven
+    decimals write, the plain ones (`plain`: the answers and R) that near R. The fewest decimals that write a
+    rounding can be fewer than it kept: round(1.47610003, 6) is 1.4761, as a number of six decimals is once
+    in a hundred, and a grid has inputs of one number repeated, whose answers all were (5 inputs of 52 were
+    "rounded to 4 decimals" then, 1/10: the CI, once in 300 draws of the secret). Asked of the plain answers
+    alone, never of the draw's R*, so that how an input is judged never depends on the draw (rt201's
+    4-decimal roundings, judged by R*, were not shown on 17 to 23 inputs of 51 run to run). A rounding to
+    4 decimals that strays further from autograd's stays one."""
+    values, right = plain
+    return _written_in(moved, _MOST_PLACES) and _written_in(values, _MOST_PLACES) and \
+        bool(np.all(np.abs(values - right) <= atol))
 
 
 def decimal_places(values: np.ndarray) -> int | None:
