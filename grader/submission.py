@@ -122,9 +122,19 @@ def classmates_beside(path: Path, function: str, exercise: str = "") -> tuple[st
         return ()
     # (a class's first few files are enough: a folder of 500 is read no further)
     chosen, defining = in_question([path, *beside[:MAX_LOOKED_AT]], function, exercise=exercise)
-    if not defining or [p.name for p in chosen] == [path.name]:
-        return ()
-    return tuple(p.name for p in chosen if p.name != path.name)[:3]
+    # Two others at least, neither holding this file's own function (a notebook's export, chosen for it: rt201's
+    # hw3.ipynb beside hw3.py lost its helpers.py): one is a student's own earlier try as often as a classmate's
+    # (rt201's solution_old.py beside solution.py and its utils.py lost the utils, 0/10). A classmate's beside it
+    # alone is no module either way: it defines the function (like_a_submission).
+    budget = Budget()
+
+    def defined_as(file: Path) -> str | None:
+        definition(file, function, budget=budget)  # (parsed within the budget, as _surest reads them)
+        return _defined_as(file, function, budget)
+
+    ours = defined_as(path)
+    others = [p.name for p in chosen if p.name != path.name and defined_as(p) != ours]
+    return tuple(others[:3]) if defining and len(others) >= 2 else ()
 
 
 def modules_beside(path: Path, source: bytes, function: str = "", passed_over: list[str] | None = None,
@@ -811,17 +821,28 @@ def _line_definition(raw: bytes, function: str) -> int:
 
 def like_a_submission(script: bytes, function: str) -> bool:
     """Whether a module beside the file is a submission of its own, never a module of the student's: it
-    defines `function` (as definition reads a file), names it anywhere (rt200's classmate bound it
-    through `globals()["get_derivative"]`), or defines at its top level a name a letter or two from it
-    (rt200's classmate's get_derivitive, a load error of their own in a batch)."""
-    if source_definition(script, function) or re.search(rb"(?<![\w.])" + re.escape(function.encode()) + rb"(?!\w)",
-                                                        script):
+    defines `function` (as definition reads a file), names it in its code (rt200's classmate bound it
+    through `globals()["get_derivative"]`; an import of it, an exec of its def), not in a comment or a
+    docstring (rt201's honest utils.py "used by get_derivative" was withheld), or defines at its top level
+    a name a letter or two from it (rt200's classmate's get_derivitive, a load error of their own in a
+    batch)."""
+    if source_definition(script, function):
         return True
     try:
         tree = ast.parse(script)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
-    return any(_near(name, function) for name in _top_level_names(tree))
+    return any(_names(node, function) for node in ast.walk(tree)) or \
+        any(_near(name, function) for name in _top_level_names(tree))
+
+
+def _names(node: ast.AST, function: str) -> bool:
+    """Whether `node` names `function` as code does: a name, an import's, a string that is the name or
+    holds its def."""
+    if isinstance(node, ast.Name | ast.alias):
+        return function in (getattr(node, "id", None), getattr(node, "name", None), getattr(node, "asname", None))
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and \
+        (node.value == function or f"def {function}" in node.value)
 
 
 def _top_level_names(tree: ast.Module) -> Iterator[str]:
@@ -836,9 +857,10 @@ def _top_level_names(tree: ast.Module) -> Iterator[str]:
 
 def _near(name: str, function: str) -> bool:
     """Whether `name` is `function` misspelt: two edits at most between them, case and underscores aside
-    (getDerivative, get_derivitive, get_derivate), where the function's name is long enough to tell."""
+    (getDerivative, get_derivitive, get_derivate), where the function's name is long enough to tell; not
+    a name that holds it (a helper named for it: get_derivative_of, _get_derivative, get_derivatives)."""
     a, b = name.replace("_", "").casefold(), function.replace("_", "").casefold()
-    if len(b) < 8 or abs(len(a) - len(b)) > 2:
+    if function in name or len(b) < 8 or abs(len(a) - len(b)) > 2:
         return False
     row = list(range(len(b) + 1))
     for i, letter in enumerate(a, 1):

@@ -760,7 +760,8 @@ def test_a_class_folders_files_never_come_with_a_classmates(tmp_path):
     (tmp_path / "utils.py").write_text("def getDeriv(x):\n    return x\n")  # (three letters off: a module)
     alone = submission.read(tmp_path / "mallory.py", helpers=True, function="get_derivative", exercise="sin")
     assert [name for name, _ in alone.helpers] == ["utils.py"] and alone.passed_over == ("carol.py", "erin.py")
-    # A folder of other submissions is a class's: none of its files is a module of the student's own
+    # A folder of other submissions (two, beside the file) is a class's: none of its files is a module of the
+    # student's own
     for name in ("alice.py", "bob.py"):
         (tmp_path / name).write_text("import torch\ndef get_derivative(x):\n    return torch.cos(x)\n")
     among = submission.read(tmp_path / "mallory.py", helpers=True, function="get_derivative", exercise="sin")
@@ -783,6 +784,19 @@ def test_a_class_folders_files_never_come_with_a_classmates(tmp_path):
     (own / "hw.ipynb").unlink()
     mine = submission.read(own / "q5_sin.py", helpers=True, function="get_derivative", exercise="sin")
     assert [name for name, _ in mine.helpers] == ["utils.py"] and mine.classmates == ()
+    # rt201: a notebook beside its export (chosen for it), an earlier try beside the file, a helper whose
+    # docstring names the function or named for it (get_derivative_of): one student's own, helpers taken
+    (own / "q6_cos_square.py").unlink()
+    (own / "q5_sin.py").rename(own / "hw3.py")
+    (own / "hw3.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
+        "source": "import utils\ndef get_derivative(x):\n    return utils.f(x)\n"}], "metadata": {},
+        "nbformat": 4, "nbformat_minor": 5}))
+    (own / "utils.py").write_text('"""Helpers for get_derivative in hw3."""\ndef get_derivative_of(f, x):\n    return x\n'
+                                  "def f(x):\n    return x\n")
+    (own / "hw3_old.py").write_text("def get_derivative(x):\n    return 2 * x\n")
+    for name in ("hw3.ipynb", "hw3.py"):
+        mine = submission.read(own / name, helpers=True, function="get_derivative", exercise="sin")
+        assert [name for name, _ in mine.helpers] == ["utils.py"] and mine.classmates == (), name
 
 
 def test_the_modules_of_a_students_own_beside_the_file_come_with_it(tmp_path):
@@ -803,12 +817,12 @@ def test_the_modules_of_a_students_own_beside_the_file_come_with_it(tmp_path):
     assert sub.graded_sha256 != sub.sha256 and [h["name"] for h in sub.helper_hashes()] == ["deeper.py", "mylib.py",
                                                                                            "utils.py"]
     # None that defines the function itself: a classmate's, in a class folder (rt161: alice.py's `from bob
-    # import get_derivative` under `grade` scored bob's 10/10); and none at all beside a classmate's (rt200)
+    # import get_derivative` under `grade` scored bob's 10/10)
     (tmp_path / "bob.py").write_text("def get_derivative(x):\n    return x\n")
     (tmp_path / "solution.py").write_text((tmp_path / "solution.py").read_text() + "from bob import get_derivative\n")
     again = submission.read(tmp_path / "solution.py", helpers=True, function="get_derivative")
-    assert again.helpers == () and again.passed_over == ("bob.py",) and again.classmates == ("bob.py",)
-    assert again.withheld == ("deeper.py", "mylib.py", "utils.py")
+    assert [name for name, _ in again.helpers] == ["deeper.py", "mylib.py", "utils.py"]
+    assert again.passed_over == ("bob.py",) and again.classmates == ()
     assert "bob.py" in [name for name, _ in submission.read(tmp_path / "solution.py", helpers=True).helpers]
     plain = submission.read(tmp_path / "solution.py")
     assert plain.helpers == () and plain.graded_sha256 == plain.sha256
