@@ -264,8 +264,10 @@ def install(torch: Any, primitive: str, derivative: str, oracle_fd: int,
 def _out_of_sight(torch: Any, op: Any) -> Callable[..., Any]:
     """The harness's handle on one of its operators, called past the submission's function and
     dispatch modes: a mode saw next_call before each planned call of the submission's and rest
-    after it, which no other call has (rt198's wrote earlier answers back on rest's op). Made here,
-    so that none of its closure cells is one of the kernel's (_held_outside)."""
+    after it, which no other call has (rt198's wrote earlier answers back on rest's op). A kernel of
+    the submission's own for the operator still runs (rt201's for BackendSelect): it can tell a
+    planned call, never a secret one. Made here, so that none of its closure cells is one of the
+    kernel's (_held_outside)."""
     no_torch_function, no_python, keys = (torch._C.DisableTorchFunction, torch._C._ExcludeDispatchKeyGuard,
                                           python_dispatch_keys(torch))
 
