@@ -832,8 +832,18 @@ def like_a_submission(script: bytes, function: str) -> bool:
         tree = ast.parse(script)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
-    return any(_names(node, function) for node in ast.walk(tree)) or \
+    # (not in a self-test under `if __name__ == "__main__":`, which a module of the student's runs alone: hn145's
+    # helpers.py imported get_derivative from solution.py there)
+    self_test = {id(node) for guard in ast.walk(tree) if _main_guard(guard) for node in ast.walk(guard)}
+    return any(_names(node, function) for node in ast.walk(tree) if id(node) not in self_test) or \
         any(_near(name, function) for name in _top_level_names(tree))
+
+
+def _main_guard(node: ast.AST) -> bool:
+    """Whether `node` is `if __name__ == "__main__":`."""
+    return isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and \
+        isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__" and \
+        any(isinstance(c, ast.Constant) and c.value == "__main__" for c in node.test.comparators)
 
 
 def _names(node: ast.AST, function: str) -> bool:

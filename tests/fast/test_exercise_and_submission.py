@@ -791,8 +791,9 @@ def test_a_class_folders_files_never_come_with_a_classmates(tmp_path):
     (own / "hw3.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [],
         "source": "import utils\ndef get_derivative(x):\n    return utils.f(x)\n"}], "metadata": {},
         "nbformat": 4, "nbformat_minor": 5}))
-    (own / "utils.py").write_text('"""Helpers for get_derivative in hw3."""\ndef get_derivative_of(f, x):\n    return x\n'
-                                  "def f(x):\n    return x\n")
+    (own / "utils.py").write_text('"""Helpers for get_derivative in hw3."""\ndef get_derivative_of(f, x):\n'
+                                  "    return x\ndef f(x):\n    return x\n"
+                                  "if __name__ == '__main__':\n    from hw3 import get_derivative\n")  # (hn145)
     (own / "hw3_old.py").write_text("def get_derivative(x):\n    return 2 * x\n")
     for name in ("hw3.ipynb", "hw3.py"):
         mine = submission.read(own / name, helpers=True, function="get_derivative", exercise="sin")
