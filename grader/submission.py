@@ -122,19 +122,42 @@ def classmates_beside(path: Path, function: str, exercise: str = "") -> tuple[st
         return ()
     # (a class's first few files are enough: a folder of 500 is read no further)
     chosen, defining = in_question([path, *beside[:MAX_LOOKED_AT]], function, exercise=exercise)
-    # Two others at least, neither holding this file's own function (a notebook's export, chosen for it: rt201's
-    # hw3.ipynb beside hw3.py lost its helpers.py): one is a student's own earlier try as often as a classmate's
-    # (rt201's solution_old.py beside solution.py and its utils.py lost the utils, 0/10). A classmate's beside it
-    # alone is no module either way: it defines the function (like_a_submission).
+    # Two others at least, none of them this file's own: a notebook's export (rt201's hw3.ipynb beside hw3.py,
+    # chosen for it, lost its helpers.py), or a version of it by its name (rt202's hw2_v1.py and hw2_v2.py beside
+    # hw2.py, Jupyter's Untitled.ipynb): one other is a student's own earlier try as often as a classmate's
+    # (rt201's solution_old.py). A classmate's beside it alone is no module either way: it defines the function
+    # (like_a_submission). Two .py files of one answer are two students' (rt202: three classmates' textbook
+    # answers, the file's own too, dropped out of the count).
     budget = Budget()
 
     def defined_as(file: Path) -> str | None:
         definition(file, function, budget=budget)  # (parsed within the budget, as _surest reads them)
         return _defined_as(file, function, budget)
 
-    ours = defined_as(path)
-    others = [p.name for p in chosen if p.name != path.name and defined_as(p) != ours]
+    def export(p: Path) -> bool:
+        return {p.suffix.lower(), path.suffix.lower()} == {".py", ".ipynb"} and defined_as(p) == defined_as(path)
+
+    others = [p.name for p in chosen if p.name != path.name and not export(p) and not _one_students(p, path)]
     return tuple(others[:3]) if defining and len(others) >= 2 else ()
+
+
+def _one_students(a: Path, b: Path) -> bool:
+    """Whether two files' names make them versions of one student's file (hw2.py, hw2_v1.py, "hw2 (1).py",
+    old_hw2.py, hw2_final.py), or Jupyter's scratch notebooks (Untitled1.ipynb), never two students' (alice.py,
+    bob.py; a platform's "garciamaria_23456_78902_hw.py" beside "leejohn_34567_78903_hw.py")."""
+    stems = [_version_free(p.stem) for p in (a, b)]
+    return (stems[0] == stems[1] != "") or "untitled" in stems  # (not two names of numbers alone: ids)
+
+
+def _version_free(stem: str) -> str:
+    """A file's stem without what marks a version of it: a number, (1), v2, old, final, copy..."""
+    marks = r"(\(\d+\)|v?\d+|old|new|final|draft|backup|bak|copy|orig|original|scratch|tmp|test|try|attempt)"
+    stem, before = stem.casefold().strip(), None
+    while stem != before:
+        before = stem
+        stem = re.sub(rf"[\s_\-.]*{marks}$", "", stem)
+        stem = re.sub(rf"^(copy of|{marks})[\s_\-.]+", "", stem)
+    return stem
 
 
 def modules_beside(path: Path, source: bytes, function: str = "", passed_over: list[str] | None = None,
@@ -180,14 +203,18 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                 files = [(f"{module}.py", path.parent / f"{module}.py")]
             else:
                 files = _package(path.parent, module, wanted)
+            package = bool(files) and "/" in files[0][0]
             taken: list[tuple[str, bytes]] = []
+            unread = False
             for at, (name, file) in enumerate(files):
-                if len(found) + len(taken) >= MAX_HELPERS or looking.looked >= MAX_LOOKED_AT:
+                if looking.looked >= MAX_LOOKED_AT:
                     past += [name for name, _ in files[at:]]
+                    unread = True
                     break
                 data = looking.read(file, path)
                 if data is None:
                     past += [name] if looking.over else []
+                    unread |= looking.over
                     continue
                 if function and like_a_submission(_script(data), function):
                     shown = name if name.endswith(".py") and "/" not in name else f"{module}/"
@@ -196,8 +223,19 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                     taken = []  # (a package holding one: none of it)
                     break
                 taken.append((name, data))
+            if function and package and taken and _answer_inside(path.parent / module, function):
+                # One holding a notebook that defines the function is a student's folder (rt202: carol/'s hw2.ipynb
+                # beside her plotting.py, printed in a classmate's feedback): none of it.
+                if passed_over is not None and f"{module}/" not in passed_over:
+                    passed_over.append(f"{module}/")
+                taken = []
+            if function and package and unread:
+                # A package not read to its end may hold an answer past the bounds (rt202 spent them on 31 imports,
+                # and carol/'s utils.py came without her hw2.py read): none of it.
+                past += [name for name, _ in taken]
+                taken = []
             for name, data in taken:
-                if looking.total + len(data) <= MAX_HELPER_BYTES:
+                if len(found) < MAX_HELPERS and looking.total + len(data) <= MAX_HELPER_BYTES:
                     found[name] = data
                     looking.total += len(data)
                     queue.append(data)
@@ -269,6 +307,20 @@ def _package(folder: Path, module: str, wanted: set[str]) -> list[tuple[str, Pat
                   if n.endswith(".py") and n[:-3].isidentifier()]
     dotted = lambda name: name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")  # noqa: E731
     return [(name, folder / name) for name in sorted(files, key=lambda name: (dotted(name) not in wanted, name))]
+
+
+def _answer_inside(package: Path, function: str) -> bool:
+    """Whether a package folder holds a notebook that defines `function` (within PACKAGE_DEPTH folders and
+    PACKAGE_ENTRIES entries, as _package walks it; past them, as if it did)."""
+    seen, budget = 0, Budget()
+    for top, folders, names in os.walk(package, followlinks=False):
+        seen += len(folders) + len(names)
+        if seen > PACKAGE_ENTRIES:
+            return True
+        folders[:] = [f for f in folders if len(Path(top, f).relative_to(package).parts) <= PACKAGE_DEPTH]
+        if any(n.lower().endswith(".ipynb") and defines(Path(top, n), function, budget=budget) for n in names):
+            return True
+    return False
 
 
 PACKAGE_DEPTH = 3  # folders of a student's package: utils/calc/core.py is two
@@ -501,26 +553,29 @@ def other_answers(chosen: Path, function: str, beside: list[Path] | None = None)
     """Files of other suffixes (no .py, no notebook) beside `chosen`, or among `beside`, that are Python
     defining `function` too, in other bytes than its own: a second answer of the student's, the one
     to grade theirs to say, as for two .py files (ux133: sam.py.txt, honest, beside a sam.py of cos,
-    went unsaid while the .py was graded, 1/10; hw_final.txt beside hw.py, on Gradescope too). A copy
-    of the file, byte for byte, is no second answer."""
+    went unsaid while the .py was graded, 1/10; hw_final.txt beside hw.py, on Gradescope too). One that
+    defines the function as the file does (its syntax tree, as _surest compares a notebook and its export)
+    is no second answer."""
     if beside is None:
         try:
             beside = sorted(p for p in chosen.parent.iterdir() if not p.name.startswith("."))
         except OSError:
             return []
-    others = [p for p in beside if p != chosen and not is_source(p) and not p.is_symlink() and p.is_file()]
+    # (an editor's or a student's backup is never an answer: hn146's solution.py~ and solution.py.bak were "keep one")
+    others = [p for p in beside if p != chosen and not is_source(p) and not p.is_symlink() and p.is_file()
+              and not p.name.endswith("~") and p.suffix.lower() not in _BACKUPS]
     budget, found = Budget(), []
+    definition(chosen, function, budget=budget)
+    ours = _defined_as(chosen, function, budget)
     for other in others[:50]:  # (a folder of thousands of files costs 50 reads, as a batch's look at them)
-        if defines(other, function, compiles=True, budget=budget) and not _same_bytes(other, chosen):
+        # (the same function, however saved: rt202's CRLF copy, one with a BOM or without its last newline, a
+        # notebook's "Download as Python" saved as .txt, were each "keep one")
+        if defines(other, function, compiles=True, budget=budget) and _defined_as(other, function, budget) != ours:
             found.append(other)
     return found
 
 
-def _same_bytes(a: Path, b: Path) -> bool:
-    try:
-        return a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False)
-    except OSError:
-        return False
+_BACKUPS = frozenset({".bak", ".backup", ".old", ".orig", ".swp", ".tmp"})
 
 
 def in_question(top: list[Path], function: str, below: Callable[[], list[Path]] = list,
@@ -821,22 +876,38 @@ def _line_definition(raw: bytes, function: str) -> int:
 
 def like_a_submission(script: bytes, function: str) -> bool:
     """Whether a module beside the file is a submission of its own, never a module of the student's: it
-    defines `function` (as definition reads a file), names it in its code (rt200's classmate bound it
-    through `globals()["get_derivative"]`; an import of it, an exec of its def), not in a comment or a
-    docstring (rt201's honest utils.py "used by get_derivative" was withheld), or defines at its top level
-    a name a letter or two from it (rt200's classmate's get_derivitive, a load error of their own in a
-    batch)."""
+    defines `function` (as definition reads a file), binds it at its top level some other way (rt200's
+    classmate through `globals()["get_derivative"]`; an import of it, `setattr`, an exec of its def), or
+    defines there a name a letter or two from it (rt200's classmate's get_derivitive, a load error of
+    their own in a batch). Not a helper that only uses the name: a parameter, a label, a docstring, a
+    self-test under `if __name__ == "__main__":` (hn145's and hn146's honest helpers, 10/10 made 0/10)."""
     if source_definition(script, function):
         return True
     try:
         tree = ast.parse(script)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
-    # (not in a self-test under `if __name__ == "__main__":`, which a module of the student's runs alone: hn145's
-    # helpers.py imported get_derivative from solution.py there)
-    self_test = {id(node) for guard in ast.walk(tree) if _main_guard(guard) for node in ast.walk(guard)}
-    return any(_names(node, function) for node in ast.walk(tree) if id(node) not in self_test) or \
+    return any(_binds(node, function) for node in _top_level(tree, guarded=False)) or \
         any(_near(name, function) for name in _top_level_names(tree))
+
+
+def _binds(statement: ast.stmt, function: str) -> bool:
+    """Whether a top-level statement binds `function` other than by a def or `name = ...`: an import of it,
+    an item of globals() or vars(), setattr, or exec or compile of a string holding its def."""
+    if isinstance(statement, ast.Import | ast.ImportFrom):
+        return any(function in (alias.asname or alias.name).split(".") for alias in statement.names)
+    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.If | ast.Try | ast.With):
+        return False  # (a function's body runs when called, a helper's own; an if's, a try's, a with's are walked)
+    for node in ast.walk(statement):
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and \
+                isinstance(node.slice, ast.Constant) and node.slice.value == function:
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+                node.func.id in ("setattr", "exec", "compile", "eval") and any(
+                    isinstance(a, ast.Constant) and isinstance(a.value, str) and
+                    (a.value == function or f"def {function}" in a.value) for a in node.args):
+            return True
+    return False
 
 
 def _main_guard(node: ast.AST) -> bool:
@@ -844,15 +915,6 @@ def _main_guard(node: ast.AST) -> bool:
     return isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and \
         isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__" and \
         any(isinstance(c, ast.Constant) and c.value == "__main__" for c in node.test.comparators)
-
-
-def _names(node: ast.AST, function: str) -> bool:
-    """Whether `node` names `function` as code does: a name, an import's, a string that is the name or
-    holds its def."""
-    if isinstance(node, ast.Name | ast.alias):
-        return function in (getattr(node, "id", None), getattr(node, "name", None), getattr(node, "asname", None))
-    return isinstance(node, ast.Constant) and isinstance(node.value, str) and \
-        (node.value == function or f"def {function}" in node.value)
 
 
 def _top_level_names(tree: ast.Module) -> Iterator[str]:
@@ -907,12 +969,15 @@ def _bindings(tree: ast.Module, function: str) -> Iterator[ast.stmt]:
             yield node
 
 
-def _top_level(tree: ast.Module) -> Iterator[ast.stmt]:
-    """A module's statements at its top level, within an if, a try or a with too, the last first."""
+def _top_level(tree: ast.Module, guarded: bool = True) -> Iterator[ast.stmt]:
+    """A module's statements at its top level, within an if, a try or a with too, the last first; not
+    those under `if __name__ == "__main__":` where not `guarded`."""
     statements = list(tree.body)
     while statements:
         node = statements.pop()
         yield node
+        if not guarded and _main_guard(node):
+            continue
         if isinstance(node, ast.If | ast.Try | ast.With):
             statements += [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),
                            *(s for handler in getattr(node, "handlers", []) for s in handler.body)]

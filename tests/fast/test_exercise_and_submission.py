@@ -413,6 +413,11 @@ def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_
     assert gradescope.pick(folder / "vic", "get_derivative") == (None, "2 files were submitted that define "
                                                                  "get_derivative(x) (hw.py, hw_final.txt): submit "
                                                                  "exactly one file that defines it.")
+    # ...but the same function saved otherwise (rt202's CRLF copy) and a backup (hn146's .bak, ~) are none
+    (folder / "vic" / "hw_final.txt").write_bytes(code.replace("\n", "\r\n").encode())
+    (folder / "vic" / "hw.py.bak").write_text(code.replace("return x", "return 2 * x"))
+    (folder / "vic" / "hw.py~").write_text(code.replace("return x", "return 3 * x"))
+    assert gradescope.pick(folder / "vic", "get_derivative") == (folder / "vic" / "hw.py", "")
 
 
 def test_a_scripts_lines_are_named_by_the_notebooks_code_cells():
@@ -760,6 +765,15 @@ def test_a_class_folders_files_never_come_with_a_classmates(tmp_path):
     (tmp_path / "utils.py").write_text("def getDeriv(x):\n    return x\n")  # (three letters off: a module)
     alone = submission.read(tmp_path / "mallory.py", helpers=True, function="get_derivative", exercise="sin")
     assert [name for name, _ in alone.helpers] == ["utils.py"] and alone.passed_over == ("carol.py", "erin.py")
+    # rt202: a classmate's folder whose answer is a notebook, beside her own module, imported as a package
+    (tmp_path / "dora").mkdir()
+    (tmp_path / "dora" / "hw2.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {},
+        "outputs": [], "source": "def get_derivative(x):\n    return x\n"}], "metadata": {}, "nbformat": 4,
+        "nbformat_minor": 5}))
+    (tmp_path / "dora" / "plotting.py").write_text("DORA = 1\n")
+    (tmp_path / "mallory.py").write_text(imports + "from dora import plotting\n")
+    alone = submission.read(tmp_path / "mallory.py", helpers=True, function="get_derivative", exercise="sin")
+    assert [name for name, _ in alone.helpers] == ["utils.py"] and "dora/" in alone.passed_over
     # A folder of other submissions (two, beside the file) is a class's: none of its files is a module of the
     # student's own
     for name in ("alice.py", "bob.py"):
@@ -798,6 +812,16 @@ def test_a_class_folders_files_never_come_with_a_classmates(tmp_path):
     for name in ("hw3.ipynb", "hw3.py"):
         mine = submission.read(own / name, helpers=True, function="get_derivative", exercise="sin")
         assert [name for name, _ in mine.helpers] == ["utils.py"] and mine.classmates == (), name
+    # hn146: a helper that only uses the name (a parameter, a label, a self-test function), and versions of the
+    # file by their names (ex5.py, ex6.py; hw3_v2.py; Jupyter's Untitled1.ipynb): the student's own
+    (own / "utils.py").write_text("def plot_pair(get_derivative, lo, hi):\n    return lo\n"
+                                  "def show(xs, label='get_derivative'):\n    return xs\n"
+                                  "def _self_test():\n    from hw3 import get_derivative\n"
+                                  "def f(x):\n    return x\n")
+    for name in ("hw3_v2.py", "Untitled1.ipynb"):
+        (own / name).write_text("def get_derivative(x):\n    return 3 * x\n")
+    mine = submission.read(own / "hw3.py", helpers=True, function="get_derivative", exercise="sin")
+    assert [name for name, _ in mine.helpers] == ["utils.py"] and mine.classmates == ()
 
 
 def test_the_modules_of_a_students_own_beside_the_file_come_with_it(tmp_path):
