@@ -419,6 +419,25 @@ def _still_grading(path: Path, ex: Exercise, graded: threading.Event, first_s: f
         wait = every_s
 
 
+def _refused_here(out: Path, failed: list[str]) -> str:
+    """Why the sandbox refused to run any student's code on this machine (confine.UnconfinableRoot's words),
+    where that is why every one of `failed` has no score; "" otherwise."""
+    import json
+    import re
+
+    reasons = set()
+    for student in failed:
+        try:
+            error = json.loads((out / student / "result.json").read_text(encoding="utf-8")).get("grader_error") or ""
+        except (OSError, ValueError, AttributeError):
+            return ""
+        found = re.search(r"UnconfinableRoot: (This machine cannot .*)", str(error))
+        if found is None:
+            return ""
+        reasons.add(found[1].strip())
+    return sorted(reasons)[0] if reasons else ""
+
+
 def _unnamed(ex: Exercise) -> str:
     """Words for the checks a partial [rubric] left at their default points (ux123 named five checks for
     10 points, and the total was 11), "" where there are none."""
@@ -791,7 +810,13 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
     needs += [f"not graded (--only), {why}: {_some([safe_text.line(s, 80) for s in who])}; their rows are from "
               "before" for why, who in _stale_groups(stale or {}) if why != "no result yet"]
     failed = [student.student for student in tally.roster if student.status == "grader_error"]
-    if failed:
+    refused = _refused_here(args.out, failed)
+    if refused:
+        # (rt201: a rootless container's children, refused for want of Landlock, were each "the grader failed ...
+        # run the same command again", which can never succeed)
+        needs.append(f"this machine refuses to run students' code, so none of {len(failed)} student(s) was graded "
+                     f"(status grader_error): {refused}")
+    elif failed:
         # The grader's own failures are no student's score: a run that gave some is not done. (ux128: said on
         # stderr alone, and the summary's "Needs you" read the next day left them out.)
         needs.append(f"the grader itself failed on {len(failed)} student(s), no score yet and not their fault "

@@ -432,6 +432,8 @@ def test_children_that_all_run_as_nobody_are_never_run_without_landlock(python_n
     if skip:
         assert data["status"] == "grader_error" and SHARED_NOBODY in data["grader_error"].replace("\n", " ")
         assert "RAN" not in json.dumps(data)
+        # (rt201: told to run the same command again, which can never succeed)
+        assert "this machine refuses to run students' code" in done.stderr and "run the same command" not in done.stderr
     else:
         assert data["score"] == 10 and "RAN as 65534" in data["output"]["stdout"], data
         assert "uid 65534" in data["sandbox"]["layers"]
