@@ -141,21 +141,26 @@ def classmates_beside(path: Path, function: str, exercise: str = "") -> tuple[st
     return tuple(others[:3]) if defining and len(others) >= 2 else ()
 
 
-def _one_students(a: Path, b: Path) -> bool:
-    """Whether two files' names make them versions of one student's file (hw2.py, hw2_v1.py, "hw2 (1).py",
-    old_hw2.py, hw2_final.py), or Jupyter's scratch notebooks (Untitled1.ipynb), never two students' (alice.py,
-    bob.py; a platform's "garciamaria_23456_78902_hw.py" beside "leejohn_34567_78903_hw.py")."""
-    stems = [_version_free(p.stem) for p in (a, b)]
-    return (stems[0] == stems[1] != "") or "untitled" in stems  # (not two names of numbers alone: ids)
+def _one_students(other: Path, ours: Path) -> bool:
+    """Whether two files' names make `other` a version of the student's own file (hw2.py beside hw2_v1.py,
+    "hw2 (1).py", old_hw2.py, hw2_final.py), or Jupyter's scratch notebook (Untitled1.ipynb), never two
+    students' (alice.py, bob.py; student01.py, student02.py; z5111111.py; a platform's
+    "garciamaria_23456_78902_hw.py" beside "leejohn_34567_78903_hw.py"). Only the other file's name may be
+    scratch: rt203 named its own file Untitled.py, and every classmate was taken for a version of it."""
+    stems = [_version_free(p.stem) for p in (other, ours)]
+    return stems[0] == stems[1] != "" or re.fullmatch(r"untitled[\s_\-]*\d*", other.stem.casefold()) is not None
 
 
 def _version_free(stem: str) -> str:
-    """A file's stem without what marks a version of it: a number, (1), v2, old, final, copy..."""
-    marks = r"(\(\d+\)|v?\d+|old|new|final|draft|backup|bak|copy|orig|original|scratch|tmp|test|try|attempt)"
+    """A file's stem without the words that mark a version of it, set apart by a space, _, - or a dot: (1),
+    v2, old, final, copy... Never a bare number (rt203: student01, z5111111 and group1 were all one
+    student's)."""
+    marks = r"(\(\d+\)|v\d+|version\d*|old|new|final|draft|backup|bak|copy|orig|original|scratch|tmp|try\d*|" \
+            r"attempt\d*)"
     stem, before = stem.casefold().strip(), None
     while stem != before:
         before = stem
-        stem = re.sub(rf"[\s_\-.]*{marks}$", "", stem)
+        stem = re.sub(rf"[\s_\-.]+{marks}$", "", stem)
         stem = re.sub(rf"^(copy of|{marks})[\s_\-.]+", "", stem)
     return stem
 
@@ -310,16 +315,23 @@ def _package(folder: Path, module: str, wanted: set[str]) -> list[tuple[str, Pat
 
 
 def _answer_inside(package: Path, function: str) -> bool:
-    """Whether a package folder holds a notebook that defines `function` (within PACKAGE_DEPTH folders and
-    PACKAGE_ENTRIES entries, as _package walks it; past them, as if it did)."""
-    seen, budget = 0, Budget()
+    """Whether a package folder holds a file that defines `function` whatever its name or suffix: a notebook
+    (rt202's carol/hw2.ipynb), a .py no import can name (rt203's carol/HW2 (1).py), Python under another
+    suffix (hw2.py.txt); within PACKAGE_DEPTH folders and PACKAGE_ENTRIES entries, as _package walks it, and
+    past them, or past 64 files read, as if it did."""
+    seen, read, budget = 0, 0, Budget()
     for top, folders, names in os.walk(package, followlinks=False):
         seen += len(folders) + len(names)
         if seen > PACKAGE_ENTRIES:
             return True
         folders[:] = [f for f in folders if len(Path(top, f).relative_to(package).parts) <= PACKAGE_DEPTH]
-        if any(n.lower().endswith(".ipynb") and defines(Path(top, n), function, budget=budget) for n in names):
-            return True
+        for name in names:
+            file = Path(top, name)
+            if file.is_symlink() or not file.is_file():
+                continue
+            read += 1
+            if read > 64 or defines(file, function, compiles=not is_source(file), budget=budget):
+                return True
     return False
 
 
@@ -561,9 +573,10 @@ def other_answers(chosen: Path, function: str, beside: list[Path] | None = None)
             beside = sorted(p for p in chosen.parent.iterdir() if not p.name.startswith("."))
         except OSError:
             return []
-    # (an editor's or a student's backup is never an answer: hn146's solution.py~ and solution.py.bak were "keep one")
+    # (an editor's or a student's backup is never an answer: hn146's solution.py~ and solution.py.bak, rt203's
+    # #hw.py#, hw.py.save, hw.py.bak1, JetBrains' hw.py___jb_old___ and a stub hw.pyi were "keep one")
     others = [p for p in beside if p != chosen and not is_source(p) and not p.is_symlink() and p.is_file()
-              and not p.name.endswith("~") and p.suffix.lower() not in _BACKUPS]
+              and not _BACKUP.search(p.name)]
     budget, found = Budget(), []
     definition(chosen, function, budget=budget)
     ours = _defined_as(chosen, function, budget)
@@ -575,7 +588,7 @@ def other_answers(chosen: Path, function: str, beside: list[Path] | None = None)
     return found
 
 
-_BACKUPS = frozenset({".bak", ".backup", ".old", ".orig", ".swp", ".tmp"})
+_BACKUP = re.compile(r"~$|^#.*#$|___jb_\w+___$|\.(bak|backup|old|orig|save|swp|swo|tmp)\d*$|\.pyi$", re.IGNORECASE)
 
 
 def in_question(top: list[Path], function: str, below: Callable[[], list[Path]] = list,

@@ -780,6 +780,17 @@ def test_a_class_folders_files_never_come_with_a_classmates(tmp_path):
         (tmp_path / name).write_text("import torch\ndef get_derivative(x):\n    return torch.cos(x)\n")
     among = submission.read(tmp_path / "mallory.py", helpers=True, function="get_derivative", exercise="sin")
     assert among.helpers == () and among.withheld == ("utils.py",) and among.classmates == ("alice.py", "bob.py")
+    # rt203: the file named Untitled.py (as if every classmate were a version of it), and a class named by
+    # numbers (student01.py, z5111111.py), are no one student's
+    (tmp_path / "mallory.py").rename(tmp_path / "Untitled.py")
+    named = submission.read(tmp_path / "Untitled.py", helpers=True, function="get_derivative", exercise="sin")
+    assert named.helpers == () and named.withheld == ("utils.py",)
+    ids = tmp_path / "ids"
+    ids.mkdir()
+    for k, name in enumerate(("student01.py", "student02.py", "student03.py")):
+        (ids / name).write_text(imports.replace("return x", f"return {k} * x"))
+    (ids / "utils.py").write_text("X = 1\n")
+    assert submission.read(ids / "student03.py", helpers=True, function="get_derivative").withheld == ("utils.py",)
     # ...where a batch of the folder, as a student's, would not choose this file alone: a notebook beside its
     # export, and files named for other exercises of the catalogue, are one student's
     own = tmp_path / "own"

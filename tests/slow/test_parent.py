@@ -271,9 +271,13 @@ def test_a_stopped_forced_batch_counts_only_what_it_regraded(tmp_path):
     os.killpg(main.pid, signal.SIGINT)
     _, said = main.communicate(timeout=30)
     assert main.returncode == 128 + signal.SIGINT, said
-    assert "4 of 4 students not graded yet" in said, said
+    # (none regraded yet, as a rule; under the CI's load the 2 s sleep once ran past a student's regrade, and
+    # "3 of 4" was said, rightly: what is counted is what this run has not regraded)
+    statuses = [row["status"] for row in gradebook(out).values()]
+    waiting = statuses.count("not_graded")
+    assert waiting >= 2 and set(statuses) <= {"not_graded", "graded"}, statuses
+    assert f"{waiting} of 4 students not graded yet" in said, said
     assert "with --force it grades every student again, without it those not graded yet keep" in said, said
-    assert {row["status"] for row in gradebook(out).values()} == {"not_graded"}
 
 
 @pytest.mark.parametrize("after_s", [0.6, 0.7, 0.8])
