@@ -120,8 +120,10 @@ def classmates_beside(path: Path, function: str, exercise: str = "") -> tuple[st
                         if p.name != path.name and not p.name.startswith(".") and is_source(p) and not refusal(p))
     except OSError:
         return ()
-    # (a class's first few files are enough: a folder of 500 is read no further)
-    chosen, defining = in_question([path, *beside[:MAX_LOOKED_AT]], function, exercise=exercise)
+    if len(beside) > _CLASS_FILES:  # (no one student's folder holds so many)
+        return tuple(p.name for p in beside[:3])
+    # (every one: rt204's 31 modules of its own, named to sort first, hid the classmates past the first 32)
+    chosen, defining = in_question([path, *beside], function, exercise=exercise)
     # Two others at least, none of them this file's own: a notebook's export (rt201's hw3.ipynb beside hw3.py,
     # chosen for it, lost its helpers.py), or a version of it by its name (rt202's hw2_v1.py and hw2_v2.py beside
     # hw2.py, Jupyter's Untitled.ipynb): one other is a student's own earlier try as often as a classmate's
@@ -141,6 +143,9 @@ def classmates_beside(path: Path, function: str, exercise: str = "") -> tuple[st
     return tuple(others[:3]) if defining and len(others) >= 2 else ()
 
 
+_CLASS_FILES = 256  # source files beside a file graded alone past which its folder is a class's, unread
+
+
 def _one_students(other: Path, ours: Path) -> bool:
     """Whether two files' names make `other` a version of the student's own file (hw2.py beside hw2_v1.py,
     "hw2 (1).py", old_hw2.py, hw2_final.py), or Jupyter's scratch notebook (Untitled1.ipynb), never two
@@ -148,7 +153,15 @@ def _one_students(other: Path, ours: Path) -> bool:
     "garciamaria_23456_78902_hw.py" beside "leejohn_34567_78903_hw.py"). Only the other file's name may be
     scratch: rt203 named its own file Untitled.py, and every classmate was taken for a version of it."""
     stems = [_version_free(p.stem) for p in (other, ours)]
-    return stems[0] == stems[1] != "" or re.fullmatch(r"untitled[\s_\-]*\d*", other.stem.casefold()) is not None
+    if stems[0] == stems[1] != "" or re.fullmatch(r"untitled[\s_\-]*\d*", other.stem.casefold()) is not None:
+        return True
+    # One stem the other's with a short version mark, set apart or not: rt204's solution2.py and solution3.py
+    # beside solution.py, macOS's "hw2 copy 2.py", GNOME's "hw2 (copy).py", hw2v2.py, hw2final.py (a single
+    # digit: student01.py beside a student.py is a class's)
+    short = r"[\s_\-.]*(\d|v\d{1,2}|copy( \d{1,2})?|\((another )?copy\)|\(\d{1,2}\)|final|old|new|draft|backup)"
+    a, b = (p.stem.casefold().strip() for p in (other, ours))
+    return any(len(shorter) > 1 and re.fullmatch(re.escape(shorter) + short, longer) is not None
+               for shorter, longer in ((a, b), (b, a)))
 
 
 def _version_free(stem: str) -> str:
@@ -588,7 +601,8 @@ def other_answers(chosen: Path, function: str, beside: list[Path] | None = None)
     return found
 
 
-_BACKUP = re.compile(r"~$|^#.*#$|___jb_\w+___$|\.(bak|backup|old|orig|save|swp|swo|tmp)\d*$|\.pyi$", re.IGNORECASE)
+_BACKUP = re.compile(r"~$|^#.*#$|___jb_\w+___$|\.(bak|bkp|bk|back|backup|copy|old|orig|prev|sav|save|swp|swo|tmp)\d*$|"
+                     r"\.pyi$|\.py\.(?!txt$)[^.]+$", re.IGNORECASE)  # (hw2.py.<anything> but .txt: rt204's .bkp)
 
 
 def in_question(top: list[Path], function: str, below: Callable[[], list[Path]] = list,

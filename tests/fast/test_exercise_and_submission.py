@@ -417,6 +417,7 @@ def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_
     (folder / "vic" / "hw_final.txt").write_bytes(code.replace("\n", "\r\n").encode())
     (folder / "vic" / "hw.py.bak").write_text(code.replace("return x", "return 2 * x"))
     (folder / "vic" / "hw.py~").write_text(code.replace("return x", "return 3 * x"))
+    (folder / "vic" / "hw.py.bkp").write_text(code.replace("return x", "return 4 * x"))  # (rt204)
     assert gradescope.pick(folder / "vic", "get_derivative") == (folder / "vic" / "hw.py", "")
 
 
@@ -791,6 +792,19 @@ def test_a_class_folders_files_never_come_with_a_classmates(tmp_path):
         (ids / name).write_text(imports.replace("return x", f"return {k} * x"))
     (ids / "utils.py").write_text("X = 1\n")
     assert submission.read(ids / "student03.py", helpers=True, function="get_derivative").withheld == ("utils.py",)
+    # rt204: 31 modules of the file's own, named to sort first, hid the classmates past the first 32 read
+    for k in range(31):
+        (ids / f"a{k:02d}.py").write_text("X = 1\n")
+    (ids / "aa.py").write_text(imports)
+    assert submission.read(ids / "aa.py", helpers=True, function="get_derivative").withheld == ("utils.py",)
+    # ...and a student's own numbered drafts and Finder's copies are hers (rt204: 0/10 on b4b132c)
+    drafts = tmp_path / "drafts"
+    drafts.mkdir()
+    (drafts / "utils.py").write_text("X = 1\n")
+    for k, name in enumerate(("solution.py", "solution2.py", "solution3.py", "solution copy 2.py")):
+        (drafts / name).write_text("import utils\n" + imports.replace("return x", f"return {k} * x"))
+    mine = submission.read(drafts / "solution.py", helpers=True, function="get_derivative")
+    assert [name for name, _ in mine.helpers] == ["utils.py"] and mine.classmates == ()
     # ...where a batch of the folder, as a student's, would not choose this file alone: a notebook beside its
     # export, and files named for other exercises of the catalogue, are one student's
     own = tmp_path / "own"
