@@ -131,13 +131,11 @@ def classmates_beside(path: Path, function: str, exercise: str = "") -> tuple[st
     # (like_a_submission). Two .py files of one answer are two students' (rt202: three classmates' textbook
     # answers, the file's own too, dropped out of the count).
     budget = Budget()
-
-    def defined_as(file: Path) -> str | None:
-        definition(file, function, budget=budget)  # (parsed within the budget, as _surest reads them)
-        return _defined_as(file, function, budget)
+    ours = _function_in(path, function, budget)
 
     def export(p: Path) -> bool:
-        return {p.suffix.lower(), path.suffix.lower()} == {".py", ".ipynb"} and defined_as(p) == defined_as(path)
+        pair = {p.suffix.lower(), path.suffix.lower()} == {".py", ".ipynb"}
+        return pair and _function_in(p, function, budget) == ours
 
     others = [p.name for p in chosen if p.name != path.name and not export(p) and not _one_students(p, path)]
     return tuple(others[:3]) if defining and len(others) >= 2 else ()
@@ -591,8 +589,7 @@ def other_answers(chosen: Path, function: str, beside: list[Path] | None = None)
     others = [p for p in beside if p != chosen and not is_source(p) and not p.is_symlink() and p.is_file()
               and not _BACKUP.search(p.name)]
     budget, found = Budget(), []
-    definition(chosen, function, budget=budget)
-    ours = _defined_as(chosen, function, budget)
+    ours = _function_in(chosen, function, budget)
     for other in others[:50]:  # (a folder of thousands of files costs 50 reads, as a batch's look at them)
         # (the same function, however saved: rt202's CRLF copy, one with a BOM or without its last newline, a
         # notebook's "Download as Python" saved as .txt, were each "keep one")
@@ -698,6 +695,12 @@ def _size(path: Path) -> int:
         return path.lstat().st_size
     except OSError:
         return 0
+
+
+def _function_in(path: Path, function: str, budget: Budget) -> str | None:
+    """_defined_as of a file not yet read within `budget`: charged to it first, as definition reads it."""
+    definition(path, function, budget=budget)
+    return _defined_as(path, function, budget)
 
 
 def _defined_as(path: Path, function: str, budget: Budget) -> str | None:
@@ -908,13 +911,12 @@ def like_a_submission(script: bytes, function: str) -> bool:
     defines there a name a letter or two from it (rt200's classmate's get_derivitive, a load error of
     their own in a batch). Not a helper that only uses the name: a parameter, a label, a docstring, a
     self-test under `if __name__ == "__main__":` (hn145's and hn146's honest helpers, 10/10 made 0/10)."""
-    if source_definition(script, function):
-        return True
     try:
         tree = ast.parse(script)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return any(_binds(node, function) for node in _top_level(tree, guarded=False)) or \
+        return bool(source_definition(script, function))  # (read by its lines)
+    return any(True for _ in _bindings(tree, function)) or \
+        any(_binds(node, function) for node in _top_level(tree, guarded=False)) or \
         any(_near(name, function) for name in _top_level_names(tree))
 
 
