@@ -213,12 +213,13 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
             if bounded:  # (named only, not looked into: what the feedback needs of it)
                 past += [shown] if (shown := _beside(path.parent, module, companions)) else []
                 continue
+            others: list[Path] = []
             if companions is not None:  # (among classmates' files: the student's own alone)
                 files = [(f"{module}.py", companions[f"{module}.py"])] if f"{module}.py" in companions else []
             elif os.path.lexists(path.parent / f"{module}.py"):
                 files = [(f"{module}.py", path.parent / f"{module}.py")]
             else:
-                files = _package(path.parent, module, wanted)
+                files, others = _package(path.parent, module, wanted)
             package = bool(files) and "/" in files[0][0]
             taken: list[tuple[str, bytes]] = []
             unread = False
@@ -239,7 +240,7 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                     taken = []  # (a package holding one: none of it)
                     break
                 taken.append((name, data))
-            if function and package and taken and _answer_inside(path.parent / module, function):
+            if function and package and taken and _answer_among(others, function):
                 # One holding a notebook that defines the function is a student's folder (rt202: carol/'s hw2.ipynb
                 # beside her plotting.py, printed in a classmate's feedback): none of it.
                 if passed_over is not None and f"{module}/" not in passed_over:
@@ -301,48 +302,47 @@ class _Looking:
         return None if self.over else data
 
 
-def _package(folder: Path, module: str, wanted: set[str]) -> list[tuple[str, Path]]:
+def _package(folder: Path, module: str, wanted: set[str]) -> tuple[list[tuple[str, Path]], list[Path]]:
     """A package folder `module/` in `folder`: (name as the child's folder has it, file) of each of
     its .py files (`mylib/__init__.py`, `mylib/calc/deriv.py`), as Python's import finds them (ux124: a
     solution.py's `from mylib.deriv import ...`, its mylib/ beside it, scored 0); those on the way to
     a module `wanted` (imported: mylib, mylib.calc, mylib.calc.deriv) first, since MAX_HELPERS may
-    not hold them all (rt166's 16 modules beside the one imported). Never through a link; within
-    PACKAGE_DEPTH folders, none hidden or a cache; none where the folder holds more than
-    PACKAGE_ENTRIES entries within that depth (rt166's 90,300 empty folders took 1.1 s a walk)."""
+    not hold them all (rt166's 16 modules beside the one imported). Then its other files, any name or
+    suffix, in any folder, for _answer_among. Never through a link; within PACKAGE_DEPTH folders;
+    none at all where the folder holds more than PACKAGE_ENTRIES entries within that depth (rt166's
+    90,300 empty folders took 1.1 s a walk)."""
     package = folder / module
     if not package.is_dir() or package.is_symlink():
-        return []
-    files, seen = [], 0
+        return [], []
+    files, others, seen = [], [], 0
     for top, folders, names in os.walk(package, followlinks=False):
         seen += len(folders) + len(names)
         if seen > PACKAGE_ENTRIES:
-            return []
-        level = len(Path(top).relative_to(folder).parts)
-        folders[:] = sorted(f for f in folders if f.isidentifier() and level < PACKAGE_DEPTH)
-        files += [(Path(top) / n).relative_to(folder).as_posix() for n in names
-                  if n.endswith(".py") and n[:-3].isidentifier()]
+            return [], []
+        at = Path(top).relative_to(folder)
+        folders[:] = sorted(folders) if len(at.parts) < PACKAGE_DEPTH else []
+        importable = all(part.isidentifier() for part in at.parts)
+        for name in sorted(names):
+            if importable and name.endswith(".py") and name[:-3].isidentifier():
+                files.append((at / name).as_posix())
+            else:  # (what no import finds: a notebook, `HW2 (1).py`, a hidden folder's, a cache's)
+                others.append(Path(top, name))
     dotted = lambda name: name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")  # noqa: E731
-    return [(name, folder / name) for name in sorted(files, key=lambda name: (dotted(name) not in wanted, name))]
+    modules = [(name, folder / name) for name in sorted(files, key=lambda name: (dotted(name) not in wanted, name))]
+    return modules, others
 
 
-def _answer_inside(package: Path, function: str) -> bool:
-    """Whether a package folder holds a file that defines `function` whatever its name or suffix: a notebook
+def _answer_among(others: list[Path], function: str) -> bool:
+    """Whether a package's files that no import finds (_package's others) define `function`: a notebook
     (rt202's carol/hw2.ipynb), a .py no import can name (rt203's carol/HW2 (1).py), Python under another
-    suffix (hw2.py.txt); within PACKAGE_DEPTH folders and PACKAGE_ENTRIES entries, as _package walks it, and
-    past them, or past 64 files read, as if it did."""
-    seen, read, budget = 0, 0, Budget()
-    for top, folders, names in os.walk(package, followlinks=False):
-        seen += len(folders) + len(names)
-        if seen > PACKAGE_ENTRIES:
+    suffix (hw2.py.txt); past 64 of them read, as if one did. Its modules are asked as they are read."""
+    budget, read = Budget(), 0
+    for file in others:
+        if file.is_symlink() or not file.is_file():
+            continue
+        read += 1
+        if read > 64 or defines(file, function, compiles=not is_source(file), budget=budget):
             return True
-        folders[:] = [f for f in folders if len(Path(top, f).relative_to(package).parts) <= PACKAGE_DEPTH]
-        for name in names:
-            file = Path(top, name)
-            if file.is_symlink() or not file.is_file():
-                continue
-            read += 1
-            if read > 64 or defines(file, function, compiles=not is_source(file), budget=budget):
-                return True
     return False
 
 

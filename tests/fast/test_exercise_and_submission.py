@@ -775,6 +775,16 @@ def test_a_class_folders_files_never_come_with_a_classmates(tmp_path):
     (tmp_path / "mallory.py").write_text(imports + "from dora import plotting\n")
     alone = submission.read(tmp_path / "mallory.py", helpers=True, function="get_derivative", exercise="sin")
     assert [name for name, _ in alone.helpers] == ["utils.py"] and "dora/" in alone.passed_over
+    # rt203: ...or a .py no import can name, in a folder of it no import can name
+    (tmp_path / "dora" / "hw2.ipynb").unlink()
+    (tmp_path / "dora" / "old work").mkdir()
+    (tmp_path / "dora" / "old work" / "HW2 (1).py").write_text("def get_derivative(x):\n    return x\n")
+    alone = submission.read(tmp_path / "mallory.py", helpers=True, function="get_derivative", exercise="sin")
+    assert [name for name, _ in alone.helpers] == ["utils.py"] and "dora/" in alone.passed_over
+    (tmp_path / "dora" / "old work" / "HW2 (1).py").write_text("X = 1\n")
+    alone = submission.read(tmp_path / "mallory.py", helpers=True, function="get_derivative", exercise="sin")
+    assert [name for name, _ in alone.helpers] == ["dora/plotting.py", "utils.py"]
+    (tmp_path / "dora" / "old work" / "HW2 (1).py").write_text("def get_derivative(x):\n    return x\n")
     # A folder of other submissions (two, beside the file) is a class's: none of its files is a module of the
     # student's own
     for name in ("alice.py", "bob.py"):
