@@ -250,6 +250,7 @@ class _Pass:
             if node is not None:
                 self.folded[node] = (_below(edge, x, recorder), x)
         self.into_x: dict[Any, list[Any]] = {}  # folded node -> what its ops passed on to x, per edge
+        self.through: dict[Any, Any] = {}  # an in-place call's copy node -> its folded node (_in_place)
         self.order: list[Any] = []
         self.index: dict[Any, int] = {}
         self.handles: list[Any] = []
@@ -292,7 +293,7 @@ class _Pass:
     def _walk(self) -> None:
         queue, seen = collections.deque(n for n in self.roots if n is not None), 0
         while queue and seen < MAX_WALK:
-            node = queue.popleft()
+            node = self._in_place(queue.popleft())
             if node in self.index:
                 continue
             seen += 1
@@ -319,7 +320,26 @@ class _Pass:
         if node in self.folded:
             below = self.folded[node][0]
             return [below] if below is not None else []
-        return [n for n, _ in node.next_functions if n is not None][:MAX_EDGES]
+        return [self.through.get(n, n) for n, _ in node.next_functions if n is not None][:MAX_EDGES]
+
+    def _in_place(self, node: Any) -> Any:
+        """The node a pass meets, or where it is the canary's in-place call (`y.sin_()`, its kernel's
+        `y.copy_(sin(y.clone()))`), the call's folded node, whose input is y's node as it was: the
+        student's graph has SinBackward0 there, and the copy's and the clone's nodes were shown as steps
+        of the student's own ("CopyBackwards: no formula known, here 0; gradient 1 in, 0 out")."""
+        try:
+            if _name(node) != "CopyBackwards":
+                return node
+            (before, _), (made, _) = node.next_functions
+            clone = self.folded[made][0] if made in self.folded else None
+            if before is None or clone is None or _name(clone) != "CloneBackward0" or \
+                    [n for n, _ in clone.next_functions] != [before]:
+                return node
+        except (ValueError, TypeError):  # (not two edges: a copy_ of the student's own)
+            return node
+        self.through[node] = made
+        self.folded[made] = (before, self.folded[made][1])  # (its ops' gradient reaches y's node through the clone)
+        return made
 
     def _before(self, i: int, node: Any) -> Callable[..., None]:
         at, gradient_at = self.recorder.at, self.recorder.gradient_at

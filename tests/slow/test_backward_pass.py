@@ -5,6 +5,7 @@ lands in result.json (schema 2) and as backward.png."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -167,6 +168,17 @@ def test_the_reference_solution_is_out_of_a_submissions_reach(name: str) -> None
     outcome = grade_file(RED / name, exercise.load("sin"), warm=True)
     assert outcome.score == 1.0
     assert not any("LOAD_" in f.message for f in outcome.findings)  # no disassembly of the solution shown
+
+
+def test_sin_in_place_is_one_step_as_the_students_graph_has_it() -> None:
+    """`y.sin_()` showed the canary's in-place kernel as steps of the student's own: "CopyBackwards: no
+    formula known, here 0; gradient 1 in, 0 out", and a CloneBackward0 she never wrote."""
+    outcome = grade_file(RED / "inplace_sin.py", exercise.load("sin"), warm=True)
+    assert outcome.score == outcome.max_score and outcome.backward is not None
+    assert [s.op for s in outcome.backward.student] == ["SumBackward0", "SinBackward0", "MulBackward0",
+                                                        "AccumulateGrad"]
+    sin = outcome.backward.student[1]
+    assert sin.grad_in == 1.0 and sin.local is not None and abs(sin.local - math.cos(0.75)) < 1e-6
 
 
 def test_a_file_that_does_not_load_has_no_pass() -> None:
