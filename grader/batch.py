@@ -396,9 +396,19 @@ def _one(student: str, claims: list[tuple[str, Job]], function: str = "", exerci
     graded = claims[0][1].path
     if graded is not None and function and (second := other_answers(graded, function, [
             c[1].path for c in every if c[1].path is not None])):
-        return _unchosen(every, f"{len(second) + 1} files define {function}(x): "
-                         f"{_listed([graded.name, *(p.name for p in second)])}; keep one")
+        return _unchosen(every, _second_answers(graded, second, function))
     return claims[0][1]
+
+
+def _second_answers(graded: Path, second: list[Path], function: str) -> str:
+    """The note for a student's file beside which other_answers found more answers: how many define the
+    function, or, where the file itself defines none, which do (rv43: "2 files define get_derivative(x):
+    hw.py, answer.txt" of an hw.py that defined none)."""
+    if defines(graded, function):
+        return f"{len(second) + 1} files define {function}(x): {_listed([graded.name, *(p.name for p in second)])}; " \
+            "keep one"
+    return f"{_listed(p.name for p in second)} {'defines' if len(second) == 1 else 'define'} {function}(x), " \
+        f"{_listed([graded.name])} does not; keep one"
 
 
 def _listed(names: Iterable[str]) -> str:
@@ -451,8 +461,7 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
         return Job(folder.name, None, f"{folder.name}/: the grader may not write its results there; make it "
                    "writable", True)
     if len(regular) == 1 and function and (second := other_answers(regular[0], function)):
-        return Job(folder.name, None, f"{len(second) + 1} files define {function}(x): "
-                   f"{_listed([regular[0].name, *(p.name for p in second)])}; keep one")
+        return Job(folder.name, None, _second_answers(regular[0], second, function))
     if len(regular) == 1:
         return Job(folder.name, regular[0], own_folder=True)
     if regular:  # the words say which of them define it: "keep the one that defines it" fits neither 0 nor 2

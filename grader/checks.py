@@ -26,6 +26,7 @@ from grader.grids import PLAIN_LAYOUTS, TRACKED_LAYOUTS, GridCase, round_to
 from grader.observations import CaseResult, Observations, Returned, Traced
 from grader.outcome import Finding
 from grader.submission import (
+    CLASS_FILES,
     MAX_HELPER_BYTES,
     MAX_HELPERS,
     MAX_NOTEBOOK_BYTES,
@@ -231,9 +232,11 @@ def _check_loads(obs: Observations, ex: Exercise) -> Finding:
             any(name == f"{missing[1]}.py" or name.startswith(f"{missing[1]}/") for name in obs.withheld):
         # (rt200: a class folder's files are other students' submissions, never one student's modules)
         named = ", ".join(obs.classmates)
-        return replace(told, cause=f"Your file lies in a folder with other students' submissions ({named} "
-                       f"define {ex.function} too), so the grader takes the folder for a class's and grades your file "
-                       f"without the modules beside it, as a batch of that folder would: {missing[1]} was not copied.",
+        folder = f"in a folder of more than {CLASS_FILES} source files ({named})" if obs.classmates[-1:] == ("…",) \
+            else f"in a folder with other students' submissions ({named} define {ex.function} too)"
+        return replace(told, cause=f"Your file lies {folder}, so the grader takes the folder for a class's and grades "
+                       f"your file without the modules beside it, as a batch of that folder would: {missing[1]} was "
+                       "not copied.",
                        advice=f"Put your file and {missing[1]} in a folder of their own, without other files that "
                               f"define {ex.function}, and grade it there.")
     if load.error.type == "ModuleNotFoundError" and missing and f"{missing[1]}.py" in obs.passed_over:

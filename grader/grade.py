@@ -78,7 +78,7 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
                           plan=plan)
     clock = time.perf_counter()
     sub = submission.read(path, helpers=helpers, function=exercise.function, companions=companions,
-                              exercise=exercise.name)
+                          exercise=exercise.name)
     try:
         session = sandbox.open_session(sub.path, exercise.limits, warm=warm, content=sub.source, helpers=sub.helpers)
     except Exception as err:  # noqa: BLE001 - a child that cannot start (an OSError, say): this file's grader error

@@ -233,6 +233,9 @@ def pick(folder: Path, function: str, exercise: str = "") -> tuple[Path | None, 
         return candidates[0], ""
     if len(candidates) == 1:
         names = ", ".join(str(p.relative_to(folder)) for p in [candidates[0], *second][:10])
+        if not defines(candidates[0], function):  # (rv43: hw.py of a misnamed function was said to define it)
+            return None, (f"{names.partition(', ')[2]} {'defines' if len(second) == 1 else 'define'} {function}(x), "
+                          f"{candidates[0].relative_to(folder)} does not: submit exactly one file that defines it.")
         return None, (f"{len(second) + 1} files were submitted that define {function}(x) ({names}): submit exactly "
                       "one file that defines it.")
     if not files:

@@ -98,10 +98,10 @@ def read(path: Path, helpers: bool = False, function: str = "",
         left_out: list[str] = []
         shadowed: list[str] = []
         found = modules_beside(sub.path, sub.source, function, passed_over, companions, left_out, shadowed)
-        classmates = classmates_beside(sub.path, function, exercise) if found and not companions else ()
+        classmates = classmates_beside(sub.path, function, exercise) if (found or left_out) and not companions else ()
         if classmates:
             return Submission(sub.path, sub.source, sub.too_large, passed_over=tuple(passed_over),
-                              shadowed=tuple(shadowed), withheld=tuple(name for name, _ in found),
+                              shadowed=tuple(shadowed), withheld=(*(name for name, _ in found), *left_out),
                               classmates=classmates)
         return Submission(sub.path, sub.source, sub.too_large, found, tuple(passed_over), tuple(left_out),
                           tuple(shadowed))
@@ -116,12 +116,15 @@ def classmates_beside(path: Path, function: str, exercise: str = "") -> tuple[st
     itself: rt200's file named two classmates' (one binding the function through globals(), one
     misspelling it) and printed them in its feedback, 10/10."""
     try:
-        beside = sorted(p for p in path.parent.iterdir()
-                        if p.name != path.name and not p.name.startswith(".") and is_source(p) and not refusal(p))
+        named = sorted(p for p in path.parent.iterdir()
+                       if p.name != path.name and not p.name.startswith(".") and is_source(p))
     except OSError:
         return ()
-    if len(beside) > _CLASS_FILES:  # (no one student's folder holds so many)
-        return tuple(p.name for p in beside[:3])
+    if len(named) > CLASS_FILES:  # (no one student's folder holds so many: by name, none opened; "…" says so)
+        return (*(p.name for p in named[:3]), "…")
+    # (none too large to read: rv43's 40 sparse files of 65 MiB were each hashed, 5 s a read)
+    beside = [p for p in named if not refusal(p) and
+              _size(p) <= (MAX_NOTEBOOK_BYTES if p.suffix.lower() == ".ipynb" else MAX_SOURCE_BYTES)]
     # (every one: rt204's 31 modules of its own, named to sort first, hid the classmates past the first 32)
     chosen, defining = in_question([path, *beside], function, exercise=exercise)
     # Two others at least, none of them this file's own: a notebook's export (rt201's hw3.ipynb beside hw3.py,
@@ -141,7 +144,7 @@ def classmates_beside(path: Path, function: str, exercise: str = "") -> tuple[st
     return tuple(others[:3]) if defining and len(others) >= 2 else ()
 
 
-_CLASS_FILES = 256  # source files beside a file graded alone past which its folder is a class's, unread
+CLASS_FILES = 256  # source files beside a file graded alone past which its folder is a class's, unread
 
 
 def _one_students(other: Path, ours: Path) -> bool:
@@ -156,10 +159,16 @@ def _one_students(other: Path, ours: Path) -> bool:
     # One stem the other's with a short version mark, set apart or not: rt204's solution2.py and solution3.py
     # beside solution.py, macOS's "hw2 copy 2.py", GNOME's "hw2 (copy).py", hw2v2.py, hw2final.py (a single
     # digit: student01.py beside a student.py is a class's)
-    short = r"[\s_\-.]*(\d|v\d{1,2}|copy( \d{1,2})?|\((another )?copy\)|\(\d{1,2}\)|final|old|new|draft|backup)"
+    marks = r"v\d{1,2}|copy( \d{1,2})?|\((another )?copy\)|\(\d{1,2}\)|final|old|new|draft|backup"
     a, b = (p.stem.casefold().strip() for p in (other, ours))
-    return any(len(shorter) > 1 and re.fullmatch(re.escape(shorter) + short, longer) is not None
-               for shorter, longer in ((a, b), (b, a)))
+
+    def version(shorter: str, longer: str) -> bool:
+        # (a digit set apart only, after a name that ends in one: rv43's student11.py, team12.py were student1.py's)
+        apart = r"[\s_\-.]+\d" if shorter[-1:].isdigit() else r"[\s_\-.]*\d"
+        return len(shorter) > 1 and \
+            re.fullmatch(rf"{re.escape(shorter)}({apart}|[\s_\-.]*({marks}))", longer) is not None
+
+    return version(a, b) or version(b, a)
 
 
 def _version_free(stem: str) -> str:
@@ -240,7 +249,9 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                     taken = []  # (a package holding one: none of it)
                     break
                 taken.append((name, data))
-            if function and package and taken and _answer_among(others, function):
+            answer = _answer_among(others, function) if function and package and taken else False
+            unread |= answer is None
+            if answer:
                 # One holding a notebook that defines the function is a student's folder (rt202: carol/'s hw2.ipynb
                 # beside her plotting.py, printed in a classmate's feedback): none of it.
                 if passed_over is not None and f"{module}/" not in passed_over:
@@ -320,28 +331,39 @@ def _package(folder: Path, module: str, wanted: set[str]) -> tuple[list[tuple[st
         if seen > PACKAGE_ENTRIES:
             return [], []
         at = Path(top).relative_to(folder)
-        folders[:] = sorted(folders) if len(at.parts) < PACKAGE_DEPTH else []
+        # (no hidden folder or cache: rv43's package kept in git was looked through, .git/objects and all)
+        folders[:] = sorted(f for f in folders if not f.startswith((".", "__"))) if len(at.parts) < PACKAGE_DEPTH \
+            else []
         importable = all(part.isidentifier() for part in at.parts)
         for name in sorted(names):
             if importable and name.endswith(".py") and name[:-3].isidentifier():
                 files.append((at / name).as_posix())
-            else:  # (what no import finds: a notebook, `HW2 (1).py`, a hidden folder's, a cache's)
+            elif not name.startswith("."):  # (what no import finds: a notebook, `HW2 (1).py`, a data file)
                 others.append(Path(top, name))
     dotted = lambda name: name.removesuffix(".py").removesuffix("/__init__").replace("/", ".")  # noqa: E731
     modules = [(name, folder / name) for name in sorted(files, key=lambda name: (dotted(name) not in wanted, name))]
     return modules, others
 
 
-def _answer_among(others: list[Path], function: str) -> bool:
+def _answer_among(others: list[Path], function: str) -> bool | None:
     """Whether a package's files that no import finds (_package's others) define `function`: a notebook
     (rt202's carol/hw2.ipynb), a .py no import can name (rt203's carol/HW2 (1).py), Python under another
-    suffix (hw2.py.txt); past 64 of them read, as if one did. Its modules are asked as they are read."""
-    budget, read = Budget(), 0
-    for file in others:
-        if file.is_symlink() or not file.is_file():
+    suffix (hw2.py.txt, a bare `answer`); None where more than 64 such files may (not read: the package is
+    then one not read to its end). Never a data file, nor one too large to be an answer (rv43: a package
+    with 70 CSV files, or one large table, was taken for a classmate's folder, 0/10)."""
+    budget = Budget()
+    texts = [file for file in others if is_source(file) or file.suffix.lower() in ("", ".txt")
+             or ".py" in file.name.lower()]
+    if len(texts) > 64:
+        return None
+    for file in texts:
+        try:
+            facts = file.lstat()
+        except OSError:
             continue
-        read += 1
-        if read > 64 or defines(file, function, compiles=not is_source(file), budget=budget):
+        limit = MAX_NOTEBOOK_BYTES if file.suffix.lower() == ".ipynb" else MAX_SOURCE_BYTES
+        if stat.S_ISREG(facts.st_mode) and facts.st_size <= limit and \
+                defines(file, function, compiles=not is_source(file), budget=budget):
             return True
     return False
 
@@ -915,9 +937,11 @@ def like_a_submission(script: bytes, function: str) -> bool:
         tree = ast.parse(script)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return bool(source_definition(script, function))  # (read by its lines)
-    return any(True for _ in _bindings(tree, function)) or \
-        any(_binds(node, function) for node in _top_level(tree, guarded=False)) or \
-        any(_near(name, function) for name in _top_level_names(tree))
+    # (a binding names it, in the script's bytes: rv43's helper of 60,000 names took 1.8 s walking them all)
+    named = function.encode() in script
+    bound = named and (any(True for _ in _bindings(tree, function, guarded=False)) or
+                       any(_binds(node, function) for node in _top_level(tree, guarded=False)))
+    return bound or any(_near(name, function) for name in set(_top_level_names(tree)))
 
 
 def _binds(statement: ast.stmt, function: str) -> bool:
@@ -928,7 +952,8 @@ def _binds(statement: ast.stmt, function: str) -> bool:
     if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.If | ast.Try | ast.With):
         return False  # (a function's body runs when called, a helper's own; an if's, a try's, a with's are walked)
     for node in ast.walk(statement):
-        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and \
+        # (the namespace's own item, not a label's: rv43's `TITLES["get_derivative"] = ...` was a submission)
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and _namespace(node.value) and \
                 isinstance(node.slice, ast.Constant) and node.slice.value == function:
             return True
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
@@ -939,6 +964,14 @@ def _binds(statement: ast.stmt, function: str) -> bool:
     return False
 
 
+def _namespace(node: ast.expr) -> bool:
+    """Whether an expression is a module's namespace: globals(), vars(), locals(), or some `....__dict__`."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "__dict__"
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
+        node.func.id in ("globals", "vars", "locals")
+
+
 def _main_guard(node: ast.AST) -> bool:
     """Whether `node` is `if __name__ == "__main__":`."""
     return isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and \
@@ -947,8 +980,8 @@ def _main_guard(node: ast.AST) -> bool:
 
 
 def _top_level_names(tree: ast.Module) -> Iterator[str]:
-    """The names a module's top level defines: defs, classes and assignments (_top_level)."""
-    for node in _top_level(tree):
+    """The names a module's top level defines as it is imported: defs, classes and assignments (_top_level)."""
+    for node in _top_level(tree, guarded=False):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             yield node.name
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
@@ -959,15 +992,18 @@ def _top_level_names(tree: ast.Module) -> Iterator[str]:
 def _near(name: str, function: str) -> bool:
     """Whether `name` is `function` misspelt: two edits at most between them, case and underscores aside
     (getDerivative, get_derivitive, get_derivate), where the function's name is long enough to tell; not
-    a name that holds it (a helper named for it: get_derivative_of, _get_derivative, get_derivatives)."""
+    a name that holds it (a helper named for it: get_derivative_of, _get_derivative, get_derivatives, and
+    rv43's getDerivativeAt), nor one of another first letter (set_derivative)."""
     a, b = name.replace("_", "").casefold(), function.replace("_", "").casefold()
-    if function in name or len(b) < 8 or abs(len(a) - len(b)) > 2:
+    if b in a or len(b) < 8 or abs(len(a) - len(b)) > 2 or a[:1] != b[:1]:
         return False
     row = list(range(len(b) + 1))
     for i, letter in enumerate(a, 1):
         previous, row[0] = row[0], i
         for j, other in enumerate(b, 1):
             previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (letter != other))
+        if min(row) > 2:  # (never two edits from here on: rv43's 60,000 names took 3.4 s a read)
+            return False
     return row[-1] <= 2
 
 
@@ -987,10 +1023,10 @@ def source_definition(raw: bytes, function: str, compiles: bool = False) -> int:
     return found
 
 
-def _bindings(tree: ast.Module, function: str) -> Iterator[ast.stmt]:
+def _bindings(tree: ast.Module, function: str, guarded: bool = True) -> Iterator[ast.stmt]:
     """The statements that bind `function` at the file's top level (a def, or an assignment of a
-    value), the last of the file's own first."""
-    for node in _top_level(tree):
+    value), the last of the file's own first; not under `if __name__ == "__main__":` where not `guarded`."""
+    for node in _top_level(tree, guarded):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
             node, ast.AnnAssign) and node.value is not None else []
         if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function) or \

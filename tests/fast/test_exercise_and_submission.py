@@ -419,6 +419,65 @@ def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_
     (folder / "vic" / "hw.py~").write_text(code.replace("return x", "return 3 * x"))
     (folder / "vic" / "hw.py.bkp").write_text(code.replace("return x", "return 4 * x"))  # (rt204)
     assert gradescope.pick(folder / "vic", "get_derivative") == (folder / "vic" / "hw.py", "")
+    # rv43: a file that defines nothing beside one that does was said to define it too
+    (folder / "vic" / "hw.py").write_text(code.replace("get_derivative", "derivative"))
+    (folder / "vic" / "hw_final.txt").write_text(code)
+    jobs = {job.student: job for job in batch.discover(folder, function="get_derivative")}
+    assert jobs["vic"].problem == "hw_final.txt defines get_derivative(x), hw.py does not; keep one"
+    assert gradescope.pick(folder / "vic", "get_derivative") == (None, "hw_final.txt defines get_derivative(x), hw.py "
+                                                                 "does not: submit exactly one file that defines it.")
+
+
+@pytest.mark.parametrize(("helper", "taken"), [
+    ("def getDerivativeAt(f, x):\n    return f(x)\n", True),  # (rv43: camelCase, holding the name)
+    ("def set_derivative(d):\n    return d\n", True),
+    ("TITLES = {}\nTITLES['get_derivative'] = 'd/dx'\n", True),  # (rv43: a label's item)
+    ("def show(f):\n    return f\nif __name__ == '__main__':\n    def get_derivative(x):\n        return x\n", True),
+    ("def get_derivitive(x):\n    return x\n", False),  # (rt200: misspelt, a classmate's)
+    ("globals()['get_derivative'] = abs\n", False),
+    ("vars()['get_derivative'] = abs\n", False),
+])
+def test_a_helper_is_a_submission_where_it_binds_the_function_as_imported(tmp_path, helper, taken):
+    (tmp_path / "solution.py").write_text("import utils\ndef get_derivative(x):\n    return x\n")
+    (tmp_path / "utils.py").write_text(helper)
+    sub = submission.read(tmp_path / "solution.py", helpers=True, function="get_derivative")
+    assert ([name for name, _ in sub.helpers] == ["utils.py"]) == taken
+    assert (sub.passed_over == ("utils.py",)) != taken
+
+
+def test_a_packages_data_files_and_its_git_make_it_no_classmates(tmp_path):
+    """rv43: a package past 64 files of any kind (CSV data, .git, caches) was taken for a classmate's folder,
+    and one large table in it for an answer: 0/10."""
+    (tmp_path / "solution.py").write_text("import mylib\ndef get_derivative(x):\n    return x\n")
+    (tmp_path / "mylib" / "data").mkdir(parents=True)
+    (tmp_path / "mylib" / "__init__.py").write_text("X = 1\n")
+    for k in range(70):
+        (tmp_path / "mylib" / "data" / f"d{k}.csv").write_text("1,2\n")
+    (tmp_path / "mylib" / ".git" / "objects").mkdir(parents=True)
+    for k in range(2000):
+        (tmp_path / "mylib" / ".git" / "objects" / f"o{k}").write_text("x")
+    (tmp_path / "mylib" / "table.txt").write_bytes(b"0," * submission.MAX_SOURCE_BYTES)
+    sub = submission.read(tmp_path / "solution.py", helpers=True, function="get_derivative")
+    assert [name for name, _ in sub.helpers] == ["mylib/__init__.py"] and sub.passed_over == ()
+    # ...but 65 files that may be Python, no one read, are a package not read to its end: left out, unsaid as an answer
+    for k in range(65):
+        (tmp_path / "mylib" / "data" / f"notes{k}.txt").write_text("x\n")
+    sub = submission.read(tmp_path / "solution.py", helpers=True, function="get_derivative")
+    assert sub.helpers == () and sub.passed_over == () and sub.left_out == ("mylib/__init__.py",)
+
+
+def test_numbered_classmates_are_no_versions_of_one_students_file(tmp_path):
+    """rv43: team11.py was a draft of team1.py (a bare digit after a name ending in one), and team1.py took
+    team10's helper; hw2_2.py beside hw2.py is still hw2's."""
+    for k in (1, 10, 11):
+        (tmp_path / f"team{k}.py").write_text(f"import plots\ndef get_derivative(x):\n    return {k} * x\n")
+    (tmp_path / "plots.py").write_text("X = 1\n")
+    sub = submission.read(tmp_path / "team1.py", helpers=True, function="get_derivative")
+    assert sub.helpers == () and sub.classmates == ("team10.py", "team11.py")
+    for k in (10, 11):
+        (tmp_path / f"team{k}.py").rename(tmp_path / f"team1_{k - 9}.py")
+    sub = submission.read(tmp_path / "team1.py", helpers=True, function="get_derivative")
+    assert [name for name, _ in sub.helpers] == ["plots.py"] and sub.classmates == ()
 
 
 def test_a_scripts_lines_are_named_by_the_notebooks_code_cells():
