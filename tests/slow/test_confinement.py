@@ -414,8 +414,14 @@ def test_children_that_all_run_as_nobody_are_never_run_without_landlock(python_n
     every child falls back to nobody, and without Landlock one read a classmate's file from the folder of
     the child graded beside it and rewrote her module there: her 10/10 made 1/10. Such children are never
     run (the skip itself is refused by the command), and with Landlock they are graded as ever."""
-    from grader.sandbox.confine import SHARED_NOBODY
+    from grader.sandbox.confine import SHARED_NOBODY, landlock_abi
+    from tests.rootless_container import UNSUPPORTED
 
+    if subprocess.run([sys.executable, str(ROOT / "tests" / "rootless_container.py"), "true"],
+                      capture_output=True).returncode == UNSUPPORTED:
+        pytest.skip("no user namespace here")
+    if not skip and not landlock_abi():
+        pytest.skip("no Landlock here")
     folder = tmp_path / "class"
     folder.mkdir()
     (folder / "prints.py").write_text("import os\nprint('RAN as', os.geteuid())\n\n\ndef get_derivative(x):\n"
