@@ -607,12 +607,17 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         # this one's; ux118's SIGTERM left none.) Those not reached are said to be so, not scored.
         # (a worker's last write counts; under --force, only a result written by this run: ux120's stopped
         # --force said "0 not graded yet" of a class it had not regraded)
-        pending = {j.student for j in todo if j.student not in graded and not (batch.is_current(
-            j, args.out, ex, seed, args.device, key, plot=not args.no_plot) and (
-                not args.force or batch.written_since(j, args.out, began)))}
-        gradebook, _, page, tally, needs = _write_class(args, ex, jobs, key, pending)
-        print(f"grader: {len(pending)} of {len(jobs)} students not graded yet: status not_graded in {gradebook} and "
-              f"{page}, which hold the others' results", file=sys.stderr)
+        current = {j.student for j in todo if j.student not in graded and batch.is_current(
+            j, args.out, ex, seed, args.device, key, plot=not args.no_plot)}
+        pending = {j.student for j in todo if j.student not in graded and not (j.student in current and (
+            not args.force or batch.written_since(j, args.out, began)))}
+        # (ux133: a stopped --only or --force blanked the scores of files it had not come to, whose last results
+        # were for the same files, graded as now: those stand, said to be the last run's)
+        stood = {student: KEPT for student in pending & current}
+        gradebook, _, page, tally, needs = _write_class(args, ex, jobs, key, pending - set(stood), stood)
+        last = f" ({len(stood)} of them with their last run's results for the same files)" if stood else ""
+        print(f"grader: {len(pending)} of {len(jobs)} students not graded yet{last}: status not_graded in {gradebook} "
+              f"and {page}, which hold the others' results", file=sys.stderr)
         _what_needs_you(ex, jobs, tally, needs)
         raise
     stale = {s: stands for s, stands in standing.items() if s not in only and stands != batch.CURRENT} if only else {}
@@ -923,10 +928,14 @@ SETTINGS_NOTE = "result from other settings or an earlier grader or torch (not g
 ONLY_NOTE = "not graded yet: --only named others; run the batch without --only to grade this student"
 
 
+KEPT = "kept"  # (a stopped batch's student not regraded, whose last result is for the same file: _stale_note)
+KEPT_NOTE = "not graded again: the batch stopped first; this is the last run's result, for the same file"
+
+
 def _stale_note(stands: str) -> str:
     from grader import batch
 
-    return STALE_NOTE if stands == batch.CHANGED else SETTINGS_NOTE
+    return STALE_NOTE if stands == batch.CHANGED else KEPT_NOTE if stands == KEPT else SETTINGS_NOTE
 
 
 def _stale_groups(stale: Mapping[str, str]) -> list[tuple[str, list[str]]]:
@@ -938,7 +947,7 @@ def _stale_groups(stale: Mapping[str, str]) -> list[tuple[str, list[str]]]:
               ("their files changed since their results",
                sorted(s for s, stands in stale.items() if stands == batch.CHANGED)),
               ("their results from other settings or an earlier grader or torch",
-               sorted(s for s, stands in stale.items() if stands not in (batch.ABSENT, batch.CHANGED)))]
+               sorted(s for s, stands in stale.items() if stands not in (batch.ABSENT, batch.CHANGED, KEPT)))]
     return [(why, who) for why, who in groups if who]
 
 
