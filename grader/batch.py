@@ -115,6 +115,8 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
     for entry in sorted(folder.iterdir()):
         if entry.name.startswith((".", "_")) or (results is not None and Path(os.path.realpath(entry)) == results) \
                 or (entry.name == GRADESCOPE_METADATA and submitters):
+            if skipped is not None and entry.name.startswith((".", "_")) and is_source(entry) and entry.is_file():
+                skipped.append(safe_text.line(entry.name, 200))  # (ux133: .hidden.py, ..py had no row and no word)
             continue
         mode = entry.lstat().st_mode
         if stat.S_ISDIR(mode):

@@ -490,10 +490,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
               f"{shlex.quote(str(inner))} ...`", file=sys.stderr)
         return EXIT_USAGE
     jobs = batch.discover(args.folder, args.out, ex.function, skipped, ex.name)
-    if skipped:  # (said, not graded: a roster or a README is no student, but a TA should see what was left)
-        print(f"grader: not graded, neither .py nor .ipynb nor defining {ex.function}(x): {_some(skipped)}",
-              file=sys.stderr)
-    args.skipped = skipped  # (and in the summary's "Needs you": _needs_you)
+    # (said once, at the end, and in the summary's "Needs you": _needs_you; ux133 read it twice in two wordings)
+    args.skipped = skipped
     if not jobs:  # (a wrong folder looked like a finished batch: status 0, an empty gradebook)
         print(f"grader: no submissions in {args.folder}: give a folder with a .py (or .ipynb) per student, or a "
               "folder per student", file=sys.stderr)
@@ -660,8 +658,9 @@ def _needs_you(args: argparse.Namespace, jobs: list[Job]) -> list[str]:
     lines = []
     skipped = getattr(args, "skipped", [])
     if skipped:  # (ux130: a flat folder's zoe.pdf was named on stderr alone, a terminal long closed the next day)
-        lines.append(f"not graded, neither .py nor .ipynb nor defining the exercise's function (a roster or a "
-                     f"README is no student; a student's file of another kind is one to look at): "
+        lines.append(f"not graded, neither .py nor .ipynb nor defining the exercise's function, or hidden by a name "
+                     f"beginning with . or _ (a roster or a README is no student; a student's file of another kind "
+                     f"or name is one to look at): "
                      f"{_some([safe_text.line(s, 80) for s in skipped])}")
     unclear = sorted(j.student for j in jobs if j.path is None and not batch.handed_in_nothing(j))
     if unclear:

@@ -678,9 +678,11 @@ def test_a_flat_folders_file_of_another_kind_is_in_the_summarys_needs_you(tmp_pa
     folder.mkdir()
     shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "ann.py")
     (folder / "zoe.pdf").write_bytes(b"%PDF-1.4\n")
+    (folder / ".yan.py").write_text("x = 1\n")  # (ux133: a hidden .py had no row and no word)
     out = tmp_path / "out"
     done = batch(folder, out, "--no-plot")
-    assert done.returncode == 0 and "zoe.pdf" in done.stderr, done.stderr
+    assert done.returncode == 0 and "zoe.pdf" in done.stderr and ".yan.py" in done.stderr, done.stderr
+    assert done.stderr.count("zoe.pdf") == 1, done.stderr  # (ux133: said twice, in two wordings)
     needs = (out / "summary.md").read_text().split("## Needs you", 1)[1]
     assert "not graded, neither .py nor .ipynb nor defining the exercise's function" in needs and "zoe.pdf" in needs
 
