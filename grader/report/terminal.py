@@ -31,18 +31,22 @@ def as_text(outcome: Outcome, exercise: Exercise) -> str:
     # (without the seed: with a course secret it is the grids' own, which a student should not be able to
     # draw, ux124)
     show(outcome, exercise, None, None, Console(file=buffer, width=100, color_system=None, highlight=False,
-                                                 force_terminal=False, emoji=False), title="Feedback", seed=False)
+                                                 force_terminal=False, emoji=False), title="Feedback", seed=False,
+         where=False)
     return "".join(line.rstrip() + "\n" for line in buffer.getvalue().splitlines())
 
 
 def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path | None, out: Console,
-         title: str = "grader check", seed: bool = True) -> None:
+         title: str = "grader check", seed: bool = True, where: bool = True) -> None:
+    """The outcome, as a terminal shows it; without the seed where not `seed`, and with the file's name alone
+    where not `where` (ux133: feedback.txt, handed back, showed the TA's server path)."""
     out.print(Text.assemble((title, "bold"), " · ", exercise.title))
     devices = ", ".join(outcome.devices) or "-"
     # (a file's name is the student's: rt161's escape sequences in one cleared a TA's screen from feedback.txt
     # and showed a score of 10 of its own)
     seeded = f" · seed {outcome.seed}" if seed else ""
-    out.print(Text(f"{safe_text.line(str(outcome.submission), 300)} · device {devices}{seeded}", style="dim"))
+    shown = str(outcome.submission) if where else outcome.submission.name
+    out.print(Text(f"{safe_text.line(shown, 300)} · device {devices}{seeded}", style="dim"))
     out.print()
     if outcome.status == "grader_error":
         out.print(Text("The grader itself failed; this is not your submission's fault.", style="bold red"))

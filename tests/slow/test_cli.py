@@ -48,6 +48,7 @@ def test_grade_writes_a_complete_result_and_plot(tmp_path):
     assert words.startswith("Feedback · ") and "Score 10 / 10" in words and "\x1b" not in words
     assert "Your file loads and defines get_derivative." in words and " \n" not in words
     assert "seed" not in words  # (with a course secret, the grids' own: ux124)
+    assert "\nhonest_backward.py · device cpu" in words and str(SUBMISSIONS) not in words  # (ux133: the TA's path)
 
 
 def test_a_submission_that_cannot_load_still_gets_a_full_result_and_exit_0(tmp_path):
