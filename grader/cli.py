@@ -561,6 +561,9 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     todo = [j for j in jobs if j.path is not None and (args.force or standing[j.student] != batch.CURRENT)]
     if only:  # (ux124: no way to regrade one student but a folder of hers, which replaced the class's gradebook)
         todo = [j for j in jobs if j.path is not None and j.student in only]
+        for job in (j for j in jobs if j.path is None and j.student in only):  # (ux133: "0 graded", and no why)
+            print(f"grader: --only {safe_text.line(job.student, 80)}: nothing to grade "
+                  f"({safe_text.line(job.problem, 200)})", file=sys.stderr)
     again = sorted(j.student for j in todo if standing[j.student] == batch.CHANGED)
     # (ux129: a rerun after a change of settings, or of the grader or torch, regraded the whole class and said
     # only "0 already graded")

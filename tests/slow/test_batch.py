@@ -671,6 +671,17 @@ def test_only_takes_the_gradebooks_own_cell_of_an_id_that_starts_as_a_formula(tm
     assert again.returncode == 0 and "1 graded with --only" in again.stdout, again.stderr
 
 
+def test_only_a_student_with_nothing_to_grade_says_why(tmp_path):
+    """ux133: `--only rita`, whose folder holds a PDF alone, said "0 graded with --only" and no more."""
+    folder = tmp_path / "class"
+    (folder / "rita").mkdir(parents=True)
+    (folder / "rita" / "hw.pdf").write_bytes(b"%PDF-1.4\n")
+    shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "ann.py")
+    done = batch(folder, tmp_path / "out", "--no-plot", "--only", "rita")
+    assert done.returncode == 0 and "0 graded with --only" in done.stdout, done.stdout
+    assert "--only rita: nothing to grade (no .py file (it holds hw.pdf))" in done.stderr, done.stderr
+
+
 def test_a_flat_folders_file_of_another_kind_is_in_the_summarys_needs_you(tmp_path):
     """ux130: zoe.pdf in a flat class folder was named on stderr alone, which a TA reading the summary the
     next day never saw."""
