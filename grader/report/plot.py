@@ -30,6 +30,7 @@ from grader.report import atomic
 
 FLOOR = 1e-10  # errors below this are drawn on the floor and called exact
 CEILING = 1e2  # larger errors (inf and nan included) are drawn at this height
+BAND = 3 * CEILING  # the error panel's band above the errors: the failing grid inputs' ticks and the legend
 REFERENCE = "#1f77b4"
 STUDENT = "#e6550d"
 BAD = "#c0392b"
@@ -142,6 +143,10 @@ class Template:
         self.error_off = _animated(ax.plot([], [], "o", ms=3.5, color=BAD)[0])
         self.failing = _animated(ax.plot([], [], "|", ms=10, mew=1.6, color=BAD, label="failing grid inputs")[0])
         ax.set_ylim(FLOOR / 2, 1e7)  # the top band holds the legend and the failing-input ticks
+        # (ux133: the band's decades were labelled, 10³ and 10⁶, and its ticks read as errors of 10³): labels up to
+        # CEILING alone, and a rule under the band
+        ax.set_yticks([t for t in (1e-9, 1e-6, 1e-3, 1e0) if t >= FLOOR / 2])
+        ax.axhline(BAND, color="#b0b0b0", lw=0.8)
         ax.set_xlabel(xlabel, fontsize=12)
         ax.set_ylabel("absolute error", fontsize=12)
         ax.legend(loc="upper left", fontsize=10, framealpha=0.92, ncol=3)
@@ -156,7 +161,7 @@ class Template:
         lines, texts = self._values(outcome.plot.returned, outcome)
         failing = outcome.plot.failing_x
         if failing:
-            self.failing.set_data(failing, np.full(len(failing), 5e2))
+            self.failing.set_data(failing, np.full(len(failing), 8 * BAND))
             lines.append(self.failing)
             texts += self._failing_elsewhere(outcome.plot)
         for artist in lines:

@@ -205,3 +205,15 @@ def test_every_exercises_title_and_score_fit_the_picture():
             assert columns.size and columns[0] > 0 and columns[-1] < width - 1, (name, label.text)
             if label.bold:
                 assert label.text.endswith(":  1 / 10")
+
+
+def test_the_error_panel_labels_errors_alone_and_draws_failing_ticks_above_them(sin):
+    """ux133: the band above the errors (the legend's, the failing inputs' ticks) was labelled 10³ and 10⁶, and
+    the ticks, at 5·10², read as errors of 10³."""
+    x = np.linspace(-3, 3, 61)
+    template = plot.template(sin, x, False)
+    assert max(template.bottom.get_yticks()) <= plot.CEILING
+    outcome = dataclasses.replace(_outcome((), 0.0), plot=PlotData(x, 2 * np.cos(x), failing_x=(0.5, 1.0)))
+    template.paint(outcome, sin)
+    heights = template.failing.get_ydata()
+    assert len(heights) == 2 and min(heights) > plot.BAND > plot.CEILING
