@@ -138,6 +138,10 @@ def parse_returned(raw: Any, specs: Any, payload: bytes, expected: int | None = 
         if not isinstance(specs, list) or _int(index, 0) is None or not index < len(specs):
             raise ProtocolError("a result that points at a missing array")
         count = array_count(specs[index])
+        # (a tensor's numbers travel in its own dtype: rt206's rewrite of the child's replies stated x's dtype
+        # for a float64 answer to a float32 input, and the contract point was its)
+        if kind in ("tensor", "wrapped") and specs[index].get("dtype") != raw.get("dtype"):
+            raise ProtocolError("a tensor result whose numbers are not of its stated dtype")
         if expected is None or count == expected:
             values = decode_array(specs[index], payload, count)
     if values is not None and tuple(values.shape) != tuple(shape) and kind != "ndarray":
