@@ -331,6 +331,15 @@ def lms_file(name: str) -> str:
     return (found["file"] or "") if found else ""
 
 
+def _reuploaded(own: tuple[tuple[str, Path], ...]) -> tuple[tuple[str, Path], ...]:
+    """A student's modules by the names they gave them, where Canvas renamed one uploaded again (utils.py
+    handed in a second time is "utils-1.py" in its download: hn146's `import utils` failed, 0/10), and no
+    other of theirs has, or is renamed to, the name."""
+    first = [re.sub(r"-\d{1,3}(?=\.py$)", "", name) for name, _ in own]
+    taken = Counter(first)
+    return tuple((base if taken[base] == 1 else name, path) for (name, path), base in zip(own, first, strict=True))
+
+
 def lms_person(name: str) -> tuple[str, str] | None:
     """(name, id) of the student a platform's file or folder name is for: Moodle's ("Ann Lee",
     "100001"), Canvas's login and user id ("garciamaria", "23456"); None for any other name."""
@@ -381,7 +390,8 @@ def _one(student: str, claims: list[tuple[str, Job]], function: str = "", exerci
         if len(chosen) == 1:
             # The others are the student's modules, by the names they gave them (ux124: Canvas's
             # garciamaria_..._hw.py importing her mathutils.py, downloaded beside it, scored 0)
-            own = tuple((name, path) for path in files if path != chosen[0] and (name := lms_file(path.name)))
+            own = _reuploaded(tuple((name, path) for path in files
+                                    if path != chosen[0] and (name := lms_file(path.name))))
             return replace(next(c[1] for c in claims if c[1].path == chosen[0]), companions=own)
         if defining:
             many = "both" if len(chosen) == 2 else f"{len(chosen)} of the"

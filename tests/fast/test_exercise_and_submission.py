@@ -1241,6 +1241,13 @@ def test_a_students_module_in_a_platforms_flat_download_is_found_by_the_name_the
     assert maria.companions == (("mathutils.py", tmp_path / "garciamaria_23456_78902_mathutils.py"),)
     sub = submission.read(maria.path, function="get_derivative", companions=dict(maria.companions))
     assert sub.helpers == (("mathutils.py", b"def deriv(x):\n    return x\n"),)
+    # hn146: Canvas names a file handed in again "mathutils-1.py"; hers, by the name she gave it, where she has no other
+    (tmp_path / "garciamaria_23456_78902_mathutils.py").rename(tmp_path / "garciamaria_23456_78902_mathutils-1.py")
+    maria = {job.student: job for job in batch.discover(tmp_path, None, "get_derivative")}["garciamaria_23456"]
+    assert maria.companions == (("mathutils.py", tmp_path / "garciamaria_23456_78902_mathutils-1.py"),)
+    (tmp_path / "garciamaria_23456_78905_mathutils.py").write_text("X = 1\n")
+    maria = {job.student: job for job in batch.discover(tmp_path, None, "get_derivative")}["garciamaria_23456"]
+    assert sorted(name for name, _ in maria.companions) == ["mathutils-1.py", "mathutils.py"]
 
 
 def test_what_is_looked_at_for_modules_is_bounded_and_what_runs_elsewhere_is_none(tmp_path):
