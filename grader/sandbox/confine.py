@@ -475,7 +475,7 @@ def _readable_roots(workdir: Path) -> list[str]:
     # machine's serial numbers under /sys/class/dmi), which a child of another uid never could.
     # (Not /proc/sys/net at all: its secrets are spread through folders of hundreds of files each,
     # whose parts were 500 rules, and nothing Python, torch or CUDA does reads a network setting.)
-    system = [part for folder in [*_SYSTEM_READS, *_sys_reads(), *_proc_reads()]
+    system = [part for folder in [*(_usr_reads() if kept_root else _SYSTEM_READS), *_sys_reads(), *_proc_reads()]
               for part in (world_readable_parts(folder) if kept_root and _keeps_secrets(folder) else (folder,))
               if not (kept_root and part.startswith("/proc/sys/net"))]
     roots = {*_python_roots(), *system}
@@ -609,7 +609,18 @@ def _entered_by_anyone(path: Path) -> bool:
     return True
 
 
-SECRETS_KEPT_IN = ("/etc", "/sys", "/proc/sys", "/proc/driver")
+SECRETS_KEPT_IN = ("/etc", "/sys", "/proc/sys", "/proc/driver", "/usr/local")
+
+
+def _usr_reads() -> list[str]:
+    """_SYSTEM_READS with /usr as its parts, /usr/local apart: where a host installs what is its own (a licence
+    key, a credential beside a tool) rather than its distribution's, one rule where anyone may read all of it
+    (rt206's child that kept uid 0 listed root's folders there; all of /usr, walked, was 198 rules and 2.7 s)."""
+    try:
+        usr = [os.path.join("/usr", name) for name in sorted(os.listdir("/usr"))]
+    except OSError:
+        usr = ["/usr"]
+    return [*usr, *(folder for folder in _SYSTEM_READS if folder != "/usr")]
 
 
 def _keeps_secrets(folder: str) -> bool:

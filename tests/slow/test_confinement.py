@@ -102,6 +102,10 @@ def test_a_child_of_root_reads_no_file_only_root_may_read(sin, warm, monkeypatch
     marker, group_only, acl_only = (Path(f"/etc/grader-test-{kind}-{how}") for kind in ("root-only", "group-only",
                                                                                          "acl-only"))
     anyone = Path(f"/opt/grader-test-anyone-{how}")
+    local = Path(f"/usr/local/grader-test-root-only-{how}")  # (rt206: root's folders there were read)
+    local.mkdir(mode=0o700)
+    (local / "key").write_text("SECRET-licence")
+    (local / "key").chmod(0o644)
     anyone.write_text("SECRET-classmate")
     anyone.chmod(0o644)
     marker.write_text("SECRET-7e1d")
@@ -130,13 +134,15 @@ def test_a_child_of_root_reads_no_file_only_root_may_read(sin, warm, monkeypatch
                 zygote.close()
     finally:
         os.setgroups(groups)
-        for path in (marker, group_only, acl_only, anyone):
+        for path in (marker, group_only, acl_only, anyone, local / "key"):
             path.unlink()
+        local.rmdir()
     assert outcome.score == 10, outcome.stdout
     assert f"DENIED {anyone}" in outcome.stdout, outcome.stdout
     assert "DENIED /etc/shadow" in outcome.stdout and f"DENIED {marker}" in outcome.stdout, outcome.stdout
     assert f"DENIED {group_only}" in outcome.stdout and f"DENIED {acl_only}" in outcome.stdout, outcome.stdout
     assert "READ /etc/passwd" in outcome.stdout and "SECRET" not in outcome.stdout
+    assert f"DENIED {local}/key" in outcome.stdout, outcome.stdout
 
 
 @pytest.fixture(scope="module")
