@@ -942,12 +942,18 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
         # named nothing of it).
         # (hn109: y.grad_fn(torch.ones_like(y)), a node called by hand, was told only of autograd.grad)
         # (ux110: `return x.grad, y` was told it called y.grad_fn(...) and torch.autograd.grad)
+        # (hn147: a node called by hand gives a tensor at home, SinBackward0's one; the grader's stand-in for sin's
+        # node, the canary's, has three inputs, and gives a tuple of three)
         return feedback.Cause("tuple", "Your function must return a torch tensor, and it returned a tuple: a "
                               "`return a, b`, or what torch.autograd.grad gives (one gradient per input, in a tuple, "
-                              "even for one input), as does a node of the graph called by hand (y.grad_fn(...)).",
+                              "even for one input); or a node of the graph called by hand (y.grad_fn(...)), which "
+                              f"gives a tuple here: the grader puts a node of its own in place of {ex.primitive}'s, "
+                              "to see that the answer follows autograd, and it has three inputs where "
+                              f"{ex.primitive}'s own has one.",
                               "Return the gradient alone: after y.sum().backward(), return x.grad; from "
                               "torch.autograd.grad, take it out of the tuple: (g,) = torch.autograd.grad(y, x), or "
-                              "torch.autograd.grad(y, x)[0].")
+                              "torch.autograd.grad(y, x)[0]; instead of calling a node by hand, call y.backward(g) "
+                              "or torch.autograd.grad(y, x, g).")
     if first.kind == "wrapped" and first.held == 2:
         # (ux117's `return x, x.grad`: its gradient, the one that is not x, is read; replies.pair_choice)
         # (rt168's `return loss.item(), x.grad`: the number it was taken of, beside it)
