@@ -383,14 +383,19 @@ def _one(student: str, claims: list[tuple[str, Job]], function: str = "", exerci
     # is bob.zip beside the folder it was unpacked into, or bob.txt beside a .py or a notebook.
     claims = [c for c in claims if not c[1].stand_in] or claims[:1]
     files = [c[1].path for c in claims if c[1].path is not None and not c[0].endswith("/")]
-    if function and len(files) > 1 and len(files) == len(claims) and all(is_source(p) for p in files):
+    sources = [p for p in files if is_source(p)]
+    if function and len(sources) > 1 and len(files) == len(claims):
         # (ux122: Canvas's honest hw.ipynb beside a scratch.py of cos was passed over for the .py, graded
         # as a cheat, and a solution.py beside its plot.py was "2 submissions")
-        chosen, defining = in_question(files, function, exercise=exercise)
+        chosen, defining = in_question(sources, function, exercise=exercise)
+        if len(chosen) == 1 and (second := other_answers(chosen[0], function, files)):
+            return _unchosen(claims, _second_answers(chosen[0], second, function))
         if len(chosen) == 1:
             # The others are the student's modules, by the names they gave them (ux124: Canvas's
-            # garciamaria_..._hw.py importing her mathutils.py, downloaded beside it, scored 0)
-            own = _reuploaded(tuple((name, path) for path in files
+            # garciamaria_..._hw.py importing her mathutils.py, downloaded beside it, scored 0); a copy of the
+            # file under another suffix is none (hn146, hn147: a hw.py.txt beside hw.py and utils.py made them
+            # "2 submissions: hw.py, utils.py")
+            own = _reuploaded(tuple((name, path) for path in sources
                                     if path != chosen[0] and (name := lms_file(path.name))))
             return replace(next(c[1] for c in claims if c[1].path == chosen[0]), companions=own)
         if defining:

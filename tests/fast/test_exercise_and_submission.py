@@ -1248,6 +1248,16 @@ def test_a_students_module_in_a_platforms_flat_download_is_found_by_the_name_the
     (tmp_path / "garciamaria_23456_78905_mathutils.py").write_text("X = 1\n")
     maria = {job.student: job for job in batch.discover(tmp_path, None, "get_derivative")}["garciamaria_23456"]
     assert sorted(name for name, _ in maria.companions) == ["mathutils-1.py", "mathutils.py"]
+    (tmp_path / "garciamaria_23456_78905_mathutils.py").unlink()
+    # hn146, hn147: a copy of her file as .txt beside it made her "2 submissions: hw.py, mathutils.py"
+    hw = (tmp_path / "garciamaria_23456_78901_hw.py").read_text()
+    (tmp_path / "garciamaria_23456_78906_hw.py.txt").write_text(hw)
+    maria = {job.student: job for job in batch.discover(tmp_path, None, "get_derivative")}["garciamaria_23456"]
+    assert maria.path is not None and maria.companions[0][0] == "mathutils.py", maria
+    (tmp_path / "garciamaria_23456_78906_hw.py.txt").write_text(hw.replace("deriv(x)", "-deriv(x)"))
+    maria = {job.student: job for job in batch.discover(tmp_path, None, "get_derivative")}["garciamaria_23456"]
+    assert maria.path is None and maria.problem == ("2 files define get_derivative(x): garciamaria_23456_78901_hw.py, "
+                                                    "garciamaria_23456_78906_hw.py.txt; keep one"), maria
 
 
 def test_what_is_looked_at_for_modules_is_bounded_and_what_runs_elsewhere_is_none(tmp_path):
