@@ -105,6 +105,12 @@ def read(path: Path, helpers: bool = False, function: str = "",
                               classmates=classmates)
         return Submission(sub.path, sub.source, sub.too_large, found, tuple(passed_over), tuple(left_out),
                           tuple(shadowed))
+    if function and not sub.too_large and sub.path.parent != Path("/"):
+        # One of a class's files, each a student's own (a flat folder's, in a batch): what it imports from beside
+        # it is not copied, and said so (hn147's alice.py and alice_utils.py: told to submit beside it what was)
+        beside = sorted({name.partition(".")[0] for name in _modules_named(sub.source)} - _ELSEWHERE)
+        withheld = tuple(f"{m}.py" for m in beside if os.path.isfile(sub.path.parent / f"{m}.py"))
+        return Submission(sub.path, sub.source, sub.too_large, withheld=withheld) if withheld else sub
     return sub
 
 

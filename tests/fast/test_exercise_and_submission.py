@@ -1408,3 +1408,15 @@ def test_a_group_member_whose_own_id_cannot_be_a_name_keeps_every_members_row(tm
         f"  - :name: {'漢' * 52}\n    :sid: '1002'\n  - :name: Bob B\n    :sid: '1003'\n")
     (job,) = batch.discover(tmp_path, None, "get_derivative")
     assert job.members == ("Ann A_1001", "submission_001_2", "Bob B_1003"), job.members
+
+
+def test_a_class_files_imports_from_beside_it_are_said_not_copied(tmp_path):
+    """hn147: a flat class folder's alice.py, importing her alice_utils.py beside it, was told to submit beside it
+    what was there; the batch grades each file as one student's (helpers off), and says so."""
+    (tmp_path / "alice.py").write_text("import torch, os\nfrom alice_utils import leaf\ndef get_derivative(x):\n"
+                                       "    return leaf(x)\n")
+    (tmp_path / "alice_utils.py").write_text("def leaf(x):\n    return x\n")
+    (tmp_path / "os.py").write_text("X = 1\n")  # (what runs elsewhere is no module of hers)
+    sub = submission.read(tmp_path / "alice.py", function="get_derivative")
+    assert sub.helpers == () and sub.withheld == ("alice_utils.py",) and sub.classmates == ()
+    assert submission.read(tmp_path / "alice_utils.py", function="get_derivative").withheld == ()
