@@ -637,7 +637,7 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
         return RESEEDED
     try:
         sub = read(job.path, helpers=job.own_folder, function=exercise.function, companions=dict(job.companions),
-                   exercise=exercise.name)
+                   exercise=exercise.name, own=job.own_folder)
     except (OSError, SubmissionError):
         return ""
     # The grader's own failure is no grade: a rerun tries that submission again.
@@ -673,7 +673,7 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
         raise RuntimeError(refused)
     try:
         outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device,
-                             warm=True, helpers=job.own_folder, companions=dict(job.companions))
+                             warm=True, helpers=job.own_folder, companions=dict(job.companions), own=job.own_folder)
     except SystemExit:
         if _STOPPING:  # stop_pool's SIGTERM: the sandbox closed on the way here; take no next job
             os._exit(1)

@@ -84,21 +84,26 @@ class Submission:
 
 
 def read(path: Path, helpers: bool = False, function: str = "",
-         companions: dict[str, Path] | None = None, exercise: str = "") -> Submission:
+         companions: dict[str, Path] | None = None, exercise: str = "", own: bool = False) -> Submission:
     """The file's bytes, read once. Only a regular file is read: never through a symbolic link (a
     repository can carry one to any file the grader may read), never a FIFO (opening one blocks) or
     a device; SubmissionError says why not. With `helpers`, the modules of the student's own beside
     it that it imports come with it (modules_beside), none that is a submission itself
     (like_a_submission), and none at all where the folder holds other submissions (classmates_beside,
     `exercise` choosing among files named for exercises, as a batch does); with `companions`, those of
-    them by the names the student gave them, and no others (a platform's flat download)."""
+    them by the names the student gave them, and no others (a platform's flat download). With `own`, the
+    folder is known to be the student's alone (a batch's student folder, Gradescope's submission): every
+    module it imports from there is theirs, whatever it defines (hn146, hn147: a package of theirs holding
+    the answer, `from mylib.deriv import get_derivative`, was passed over as a classmate's folder, 0/10)."""
     sub = _read(path)
     if (helpers or companions) and not sub.too_large and sub.path.parent != Path("/"):
         passed_over: list[str] = []
         left_out: list[str] = []
         shadowed: list[str] = []
-        found = modules_beside(sub.path, sub.source, function, passed_over, companions, left_out, shadowed)
-        classmates = classmates_beside(sub.path, function, exercise) if (found or left_out) and not companions else ()
+        found = modules_beside(sub.path, sub.source, "" if own else function, passed_over, companions, left_out,
+                               shadowed)
+        classmates = classmates_beside(sub.path, function, exercise) if (found or left_out) and not companions \
+            and not own else ()
         if classmates:
             return Submission(sub.path, sub.source, sub.too_large, passed_over=tuple(passed_over),
                               shadowed=tuple(shadowed), withheld=(*(name for name, _ in found), *left_out),
@@ -642,9 +647,31 @@ def in_question(top: list[Path], function: str, below: Callable[[], list[Path]] 
     scratch.py (rt137), and the two picked differently between a top-level file and an old/ or src/
     folder's (rt140). Of several that define it, the one named for `exercise` where each is named for
     another exercise of the catalogue (q5_sin.py beside q6_cos_square.py: for_exercise)."""
-    defining = _surest(top, function) or _surest([p for p in below() if p not in top], function) if function else []
+    defining = _surest(top, function) or _from_below(top, _surest([p for p in below() if p not in top], function),
+                                                     function) if function else []
     return (for_exercise(_copies_as_one(defining), exercise), True) if defining else \
         (_copies_as_one(scripts_first(top or below())), False)
+
+
+def _from_below(top: list[Path], nested: list[Path], function: str) -> list[Path]:
+    """Of files below the top that define `function`, the one file at the top that imports it from a package
+    of the student's beside it, where there is one: what the student runs (hn146's solution.py, `from
+    mylib.deriv import get_derivative`, was graded as mylib/deriv.py alone, its own package missing)."""
+    if not nested:
+        return nested
+    importing = [p for p in top if p.suffix.lower() == ".py" and _imports_from_package(p, function)]
+    return importing if len(importing) == 1 else nested
+
+
+def _imports_from_package(path: Path, function: str) -> bool:
+    """Whether a script binds `function` at its top level by importing it from a package folder beside it."""
+    try:
+        tree = ast.parse(_read(path, scripted=False).source)
+    except (SubmissionError, SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    return any(isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and
+               any((alias.asname or alias.name) == function for alias in node.names) and
+               (path.parent / node.module.partition(".")[0]).is_dir() for node in _top_level(tree))
 
 
 def for_exercise(paths: list[Path], exercise: str) -> list[Path]:

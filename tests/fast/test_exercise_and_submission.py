@@ -1420,3 +1420,27 @@ def test_a_class_files_imports_from_beside_it_are_said_not_copied(tmp_path):
     sub = submission.read(tmp_path / "alice.py", function="get_derivative")
     assert sub.helpers == () and sub.withheld == ("alice_utils.py",) and sub.classmates == ()
     assert submission.read(tmp_path / "alice_utils.py", function="get_derivative").withheld == ()
+
+
+def test_a_students_own_package_holding_the_answer_is_graded_with_the_file_that_imports_it(tmp_path):
+    """hn146, hn147: a student's folder of solution.py (`from mylib.deriv import get_derivative`) and her package
+    mylib/ was graded as mylib/deriv.py alone (its own `from mylib.core import ...` failed), and the package, which
+    defines the function, was passed over as a classmate's folder: 0/10 in a batch and on Gradescope."""
+    from grader import batch, gradescope
+
+    folder = tmp_path / "class" / "ann"
+    (folder / "mylib").mkdir(parents=True)
+    (folder / "solution.py").write_text("from mylib.deriv import get_derivative  # noqa: F401\n")
+    (folder / "mylib" / "__init__.py").write_text("")
+    (folder / "mylib" / "core.py").write_text("def fresh_leaf(x):\n    return x\n")
+    (folder / "mylib" / "deriv.py").write_text("from mylib.core import fresh_leaf\ndef get_derivative(x):\n"
+                                               "    return fresh_leaf(x)\n")
+    job = next(iter(batch.discover(tmp_path / "class", None, "get_derivative")))
+    assert job.path == folder / "solution.py" and job.own_folder, job
+    assert gradescope.pick(folder, "get_derivative") == (folder / "solution.py", "")
+    own = submission.read(job.path, helpers=True, function="get_derivative", own=True)
+    assert [name for name, _ in own.helpers] == ["mylib/__init__.py", "mylib/core.py", "mylib/deriv.py"]
+    # ...where the folder is not known to be hers alone (`grade`, `check`), a package that defines it is a
+    # submission of its own, as a classmate's folder beside the file would be (rt166)
+    alone = submission.read(job.path, helpers=True, function="get_derivative")
+    assert alone.helpers == () and alone.passed_over == ("mylib/",)
