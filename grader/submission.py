@@ -216,6 +216,11 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     found: dict[str, bytes] = {}
     looking = _Looking()
     queue, walked = [source], {name for name in _ELSEWHERE if not stands_in(name)}
+    # (a package holding an answer is a student's folder, a classmate's (rt166's bob/, rt202's dora/), but where it
+    # is a package by its __init__.py and nothing else beside the file holds an answer, the student's own: hn146's
+    # solution.py beside her mylib/, whose deriv.py defines the function, scored 0 in `check` and 10 in a batch)
+    among_answers = functools.cache(lambda module: not (path.parent / module / "__init__.py").is_file() or
+                                    _answers_beside(path, module, function))
     companions = companions or None  # (none given is the folder's files, not no files)
     past = [] if left_out is None else left_out
     while queue:
@@ -253,7 +258,7 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                     past += [name] if looking.over else []
                     unread |= looking.over
                     continue
-                if function and like_a_submission(_script(data), function):
+                if function and like_a_submission(_script(data), function) and (not package or among_answers(module)):
                     shown = name if name.endswith(".py") and "/" not in name else f"{module}/"
                     if passed_over is not None and shown not in passed_over:
                         passed_over.append(shown)
@@ -262,7 +267,7 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                 taken.append((name, data))
             answer = _answer_among(others, function) if function and package and taken else False
             unread |= answer is None
-            if answer:
+            if answer and among_answers(module):
                 # One holding a notebook that defines the function is a student's folder (rt202: carol/'s hw2.ipynb
                 # beside her plotting.py, printed in a classmate's feedback): none of it.
                 if passed_over is not None and f"{module}/" not in passed_over:
@@ -281,6 +286,34 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                 else:
                     past.append(name)
     return tuple(sorted(found.items()))
+
+
+def _answers_beside(path: Path, module: str, function: str) -> bool:
+    """Whether, beside the file, another source file, or a folder other than the package `module` (one of the
+    first 16 folders), holds a file that defines `function`: the file lies among other students' answers."""
+    budget = Budget()
+    try:
+        entries = sorted(p for p in path.parent.iterdir() if p != path and not p.name.startswith((".", "__")))
+    except OSError:
+        return True
+    if any(is_source(p) and not refusal(p) and (definition(p, function, budget=budget) or _near_named(p, function))
+           for p in entries[:64]):
+        return True
+    for folder in [p for p in entries if p.name != module and p.is_dir() and not p.is_symlink()][:16]:
+        modules, others = _package(path.parent, folder.name, set())
+        if any(definition(file, function, budget=budget) for _, file in modules[:64]) or \
+                _answer_among(others, function) is not False:
+            return True
+    return False
+
+
+def _near_named(path: Path, function: str) -> bool:
+    """Whether a .py file is a submission by like_a_submission (a binding through globals(), a misspelt name)."""
+    try:
+        sub = _read(path, scripted=False)
+    except SubmissionError:
+        return False
+    return path.suffix.lower() == ".py" and not sub.too_large and like_a_submission(_script(sub.source), function)
 
 
 def _beside(folder: Path, module: str, companions: dict[str, Path] | None) -> str | None:

@@ -1440,7 +1440,18 @@ def test_a_students_own_package_holding_the_answer_is_graded_with_the_file_that_
     assert gradescope.pick(folder, "get_derivative") == (folder / "solution.py", "")
     own = submission.read(job.path, helpers=True, function="get_derivative", own=True)
     assert [name for name, _ in own.helpers] == ["mylib/__init__.py", "mylib/core.py", "mylib/deriv.py"]
-    # ...where the folder is not known to be hers alone (`grade`, `check`), a package that defines it is a
-    # submission of its own, as a classmate's folder beside the file would be (rt166)
+    # ...and in `grade` and `check` too, where nothing else beside the file holds an answer (it is a package, by its
+    # __init__.py: rt166's bob/ and rt202's dora/, students' folders, have none)
+    alone = submission.read(job.path, helpers=True, function="get_derivative")
+    assert [name for name, _ in alone.helpers] == ["mylib/__init__.py", "mylib/core.py", "mylib/deriv.py"]
+    # ...but not where another folder or file beside it holds one: the folder is then a class's
+    (folder / "bob").mkdir()
+    (folder / "bob" / "hw.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {},
+        "outputs": [], "source": "def get_derivative(x):\n    return x\n"}], "metadata": {}, "nbformat": 4,
+        "nbformat_minor": 5}))
+    alone = submission.read(job.path, helpers=True, function="get_derivative")
+    assert alone.helpers == () and alone.passed_over == ("mylib/",)
+    (folder / "bob" / "hw.ipynb").unlink()
+    (folder / "carol.py").write_text("def f(x):\n    return x\nglobals()['get_derivative'] = f\n")
     alone = submission.read(job.path, helpers=True, function="get_derivative")
     assert alone.helpers == () and alone.passed_over == ("mylib/",)
