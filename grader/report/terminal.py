@@ -64,6 +64,9 @@ def show(outcome: Outcome, exercise: Exercise, plot: Path | None, result: Path |
     out.print(table)
     out.print()
     _score_line(outcome, out, seed)
+    if outcome.status == "graded" and outcome.plot is not None and outcome.plot.returned is None and \
+            outcome.plot.note.startswith("Your code"):  # (ux134: the plot's call ran out of time, said nowhere)
+        out.print(Text(f"No picture of your curve: {outcome.plot.note[0].lower()}{outcome.plot.note[1:]}", style="dim"))
     _backward(outcome, out)
     _printed(outcome, exercise, out)
     if outcome.sandbox_events:

@@ -220,3 +220,32 @@ def test_a_feedback_txt_the_ta_changed_is_kept_aside_before_it_is_written_again(
     (tmp_path / "old" / "feedback.txt").write_text("Score 7 / 10\n")
     write_feedback(tmp_path / "old", "Score 7 / 10\n")
     assert not list((tmp_path / "old").glob(EDITED_FEEDBACK))
+
+
+def test_a_timeout_in_the_plots_call_after_every_input_is_graded_is_no_timeout(sin):
+    """ux134: a file printing 3,000 lines a call, 10/10, was filed "timeout" on one run in three (the plot's call,
+    after every input, ran past the file's time), and nothing said so."""
+    from dataclasses import replace as changed
+
+    from grader import grade
+    from grader.observations import Ended, LoadResult, Observations
+    from grader.outcome import PlotData
+    from grader.report import terminal
+
+    planned = tuple(range(3))
+    done = Observations(load=LoadResult(True), cases=planned, planned=planned,  # type: ignore[arg-type]
+                        ended=Ended("timeout", "did not finish two calls of your function on the plot's grid within "
+                                               "6 s"))
+    assert grade._status(done, sin) == "graded"
+    assert grade._status(changed(done, cases=planned[:2], ended_case=planned[2]), sin) == "timeout"  # type: ignore
+    import numpy as np
+
+    from grader.outcome import Finding, Outcome
+
+    note = "Your code did not finish two calls of your function on the plot's grid within 6 s."
+    outcome = Outcome(submission=Path("amy.py"), sha256="", exercise="sin", status="graded",
+                      findings=(Finding("loads", True, 1.0, "It loads."),), score=10.0, max_score=10.0, seed=1,
+                      devices=("cpu",), versions={}, duration_s=0.1,
+                      plot=PlotData(np.linspace(-1, 1, 5), None, note=note))
+    words = " ".join(terminal.as_text(outcome, sin).split())
+    assert "No picture of your curve: your code did not finish two calls" in words, words
