@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import re
 import secrets
+import shlex
 import signal
 import socket
 import stat
@@ -119,7 +120,13 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
                 skipped.append(safe_text.line(entry.name, 200))  # (ux133: .hidden.py, ..py had no row and no word)
             continue
         mode = entry.lstat().st_mode
-        if stat.S_ISDIR(mode):
+        if stat.S_ISDIR(mode) and (entry / GRADESCOPE_METADATA).is_file():
+            # (ux134: an export beside a roster.csv, or two exports, was one student: "all 5 .py files define
+            # get_derivative(x): hw.py, hw.py, ...; keep one")
+            job = Job(entry.name, None, f"{entry.name}/: a Gradescope export (its {GRADESCOPE_METADATA} and "
+                      f"submission folders), not a student's folder: grade it on its own, grader batch "
+                      f"{shlex.quote(str(entry))}", True)
+        elif stat.S_ISDIR(mode):
             try:
                 job = _student_folder(entry, beside, function, exercise)
                 if beside and job.path is None and (entry / "result.json").is_file():

@@ -1455,3 +1455,19 @@ def test_a_students_own_package_holding_the_answer_is_graded_with_the_file_that_
     (folder / "carol.py").write_text("def f(x):\n    return x\nglobals()['get_derivative'] = f\n")
     alone = submission.read(job.path, helpers=True, function="get_derivative")
     assert alone.helpers == () and alone.passed_over == ("mylib/",)
+
+
+def test_a_gradescope_export_beside_other_files_is_no_student(tmp_path):
+    """ux134: an unzipped export beside a roster.csv (or a second export) was one student, "all 5 .py files define
+    get_derivative(x): hw.py, hw.py, ...; keep one"."""
+    from grader import batch
+
+    export = tmp_path / "assignment_123_export"
+    for n in (1, 2):
+        (export / f"submission_{n}").mkdir(parents=True)
+        (export / f"submission_{n}" / "hw.py").write_text("def get_derivative(x):\n    return x\n")
+    (export / batch.GRADESCOPE_METADATA).write_text(":submission_1:\n")
+    (tmp_path / "roster.csv").write_text("name\n")
+    jobs = batch.discover(tmp_path, None, "get_derivative")
+    assert len(jobs) == 1 and jobs[0].path is None and jobs[0].refused, jobs
+    assert jobs[0].problem.startswith("assignment_123_export/: a Gradescope export (its submission_metadata.yml")
