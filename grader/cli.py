@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import traceback
+import unicodedata
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -532,11 +533,14 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         return EXIT_USAGE
     # (ux129: the gradebook's own cell of a student whose id starts as a formula does, "'=evil", was "no such
     # student": the quote is the gradebook's, batch._cell)
-    asked = {name[1:] if name.startswith("'") and name[1:2] in ("=", "+", "-", "@", "\t", "\r") else name
+    # (ux134: a name pasted on macOS, its accents decomposed, was "no such student (did you mean Dörte ...?)", the
+    # same name to the eye: both read as NFC)
+    asked = {unicodedata.normalize("NFC", name[1:] if name.startswith("'") and name[1:2] in ("=", "+", "-", "@", "\t",
+                                                                                           "\r") else name)
              for name in args.only or ()}
     # (ux126: a Gradescope group's member, by the gradebook's row for her, or a submission by its folder's name,
     # submission_90003, were no such student, and the suggestion named another)
-    known_as = {j.student: _names_of(j, args.folder) for j in jobs}
+    known_as = {j.student: {unicodedata.normalize("NFC", n) for n in _names_of(j, args.folder)} for j in jobs}
     if unknown := sorted(asked - set().union(*known_as.values())):
         import difflib
 

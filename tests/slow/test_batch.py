@@ -671,6 +671,17 @@ def test_only_takes_the_gradebooks_own_cell_of_an_id_that_starts_as_a_formula(tm
     assert again.returncode == 0 and "1 graded with --only" in again.stdout, again.stderr
 
 
+def test_only_takes_a_name_whose_accents_are_decomposed(tmp_path):
+    """ux134: `--only` with a name pasted on macOS (NFD) was "no such student (did you mean Dörte?)"."""
+    import unicodedata
+
+    folder = tmp_path / "class"
+    folder.mkdir()
+    shutil.copy(SUBMISSIONS / "honest_backward.py", folder / "dörte.py")
+    done = batch(folder, tmp_path / "out", "--no-plot", "--only", unicodedata.normalize("NFD", "dörte"))
+    assert done.returncode == 0 and "1 graded with --only" in done.stdout, (done.stdout, done.stderr)
+
+
 def test_only_a_student_with_nothing_to_grade_says_why(tmp_path):
     """ux133: `--only rita`, whose folder holds a PDF alone, said "0 graded with --only" and no more."""
     folder = tmp_path / "class"
