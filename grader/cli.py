@@ -619,7 +619,9 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         # (ux133: a stopped --only or --force blanked the scores of files it had not come to, whose last results
         # were for the same files, graded as now: those stand, said to be the last run's)
         stood = {student: KEPT for student in pending & current}
-        gradebook, _, page, tally, needs = _write_class(args, ex, jobs, key, pending - set(stood), stood)
+        # (ux134: "run the same command again" of a --force run, which regrades every student again)
+        forced = FORCED_NOTE if args.force else ""
+        gradebook, _, page, tally, needs = _write_class(args, ex, jobs, key, pending - set(stood), stood, forced)
         last = f" ({len(stood)} of them with their last run's results for the same files)" if stood else ""
         print(f"grader: {len(pending)} of {len(jobs)} students not graded yet{last}: status not_graded in {gradebook} "
               f"and {page}, which hold the others' results", file=sys.stderr)
@@ -836,7 +838,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
                      "then run the same command again: it grades only them")
     helpers = {j.student: dict(j.companions) for j in jobs if j.own_folder or j.companions}
     md, page = summary.write(replace(tally.summary(sources, helpers, ex.function), needs=needs,
-                                     only=pending_note == ONLY_NOTE), args.out)
+                                     only=pending_note == ONLY_NOTE, forced=pending_note == FORCED_NOTE), args.out)
     # Each result read again as it is written: the whole class is never held. And kept up to date where an
     # earlier run wrote one (ux123: a rerun without --format junit left junit.xml's 1.0 beside the gradebook's 10)
     if args.format == "junit" or (args.out / "junit.xml").is_file():
@@ -934,6 +936,8 @@ SETTINGS_NOTE = "result from other settings or an earlier grader or torch (not g
 ONLY_NOTE = "not graded yet: --only named others; run the batch without --only to grade this student"
 
 
+FORCED_NOTE = "not graded yet: the batch stopped before this student; run it again without --force to grade only " \
+    "those not graded yet"
 KEPT = "kept"  # (a stopped batch's student not regraded, whose last result is for the same file: _stale_note)
 KEPT_NOTE = "not graded again: the batch stopped first; this is the last run's result, for the same file"
 

@@ -93,6 +93,7 @@ class Summary:
     needs: list[str] = field(default_factory=list)  # what the batch said needs the TA (several files, look-alikes...)
     people: int = 0  # the students the roster's submissions are of (a Gradescope group's each): 0, one each
     only: bool = False  # the not graded are those --only left with no result, not a stopped batch's
+    forced: bool = False  # the batch stopped was a --force one, which the same command would start over
 
     def headcount(self) -> tuple[str, str]:
         """How many the roster is of, in words: "27 students", or "4 submissions (5 students)" where a
@@ -374,9 +375,10 @@ def stopped(summary: Summary) -> str:
         return (f"{count} of {len(summary.roster)} students have no result yet: --only named others (status "
                 "not_graded, no score in gradebook.csv, left out of the figures here); run the batch without --only "
                 "to grade them.")
+    again = "run it again without --force to grade them (with it, every student is graded again)" if summary.forced \
+        else "run the same command again to grade them"
     return (f"The batch was stopped before {count} of {len(summary.roster)} students: they are not graded yet "
-            "(status not_graded, no score in gradebook.csv, left out of the figures here); run the same command "
-            "again to grade them.") if count else ""
+            f"(status not_graded, no score in gradebook.csv, left out of the figures here); {again}.") if count else ""
 
 
 def markdown(summary: Summary) -> str:

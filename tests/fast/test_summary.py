@@ -245,6 +245,11 @@ def test_a_stopped_batchs_summary_says_whom_it_has_not_graded(tmp_path):
     assert "<b>10.00</b><span>mean score of 10 over the 1 with a score</span>" in html_page(built)
     assert "The batch was stopped before 2 of 3 students" in html_page(built)
     assert "stopped" not in summary.markdown(build(tmp_path))
+    # (ux134: a stopped --force run was told to run the same command again, which grades every student again)
+    from dataclasses import replace
+
+    assert "; run it again without --force to grade them (with it, every student is graded again)." in \
+        summary.markdown(replace(built, forced=True))
     # (ux131: stopped before its first result, "mean score over the 0 with a score 0.00 / 10")
     none = summary.build([{**row, "score": "", "status": "not_graded"} for row in rows],
                          dict.fromkeys(results), {}, "sin", 10.0, tmp_path)
