@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("-j", "--jobs", type=_positive, default=os.cpu_count() or 1,
                        help="parallel workers (default: cores)")
     batch.add_argument("--force", action="store_true", help="regrade everything, even results that are current")
+    # (ux134: `--resume` was "unrecognized arguments"; a rerun resumes whatever it is given)
+    batch.add_argument("--resume", action="store_true", help=argparse.SUPPRESS)
     batch.add_argument("--only", action="append", metavar="STUDENT", default=None,
                        help="grade only this student of the folder (again, even where current); the gradebook "
                             "keeps everyone's results (repeat it for several)")
@@ -85,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     gradescope = commands.add_parser("gradescope", help="build the Gradescope autograder bundle, or grade inside it")
     actions = gradescope.add_subparsers(dest="action", required=True, metavar="ACTION")
     build = actions.add_parser("build", help="write autograder.zip (setup.sh, run_autograder, source/)")
-    build.add_argument("--out", type=Path, default=Path("autograder.zip"), help="the zip to write")
+    build.add_argument("--out", type=Path, default=Path("autograder.zip"), help="the zip to write (default: "
+                       "autograder.zip)")
     run = actions.add_parser("run", help="grade ROOT/submission into ROOT/results/results.json (run_autograder)")
     run.add_argument("--root", type=Path, default=Path(os.environ.get("GRADER_AUTOGRADER_DIR", "/autograder")),
                      help="the folder holding submission/ and source/ (the unpacked bundle), where results/ is written "
@@ -484,6 +487,9 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     from grader.probe import Plan
 
     skipped: list[str] = []
+    if args.resume:
+        print("grader: --resume is what every run does: the students whose results are current are kept, the rest "
+              "graded (--force grades them all again)", file=sys.stderr)
     inner = batch.export_inside(args.folder)
     if inner is not None:  # (ux130: graded as one student, "all 6 files define get_derivative(x) ...; keep one")
         print(f"grader: {args.folder} holds a Gradescope export one folder down, {inner.name}/ (its "

@@ -691,6 +691,9 @@ def test_only_a_student_with_nothing_to_grade_says_why(tmp_path):
     done = batch(folder, tmp_path / "out", "--no-plot", "--only", "rita")
     assert done.returncode == 0 and "0 graded with --only" in done.stdout, done.stdout
     assert "--only rita: nothing to grade (no .py file (it holds hw.pdf))" in done.stderr, done.stderr
+    # (ux134: --resume was "unrecognized arguments"; every run resumes)
+    again = batch(folder, tmp_path / "out", "--no-plot", "--resume")
+    assert again.returncode == 0 and "--resume is what every run does" in again.stderr, again.stderr
 
 
 def test_a_flat_folders_file_of_another_kind_is_in_the_summarys_needs_you(tmp_path):
