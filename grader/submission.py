@@ -1003,29 +1003,45 @@ def like_a_submission(script: bytes, function: str) -> bool:
         tree = ast.parse(script)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return bool(source_definition(script, function))  # (read by its lines)
-    # (a binding names it, in the script's bytes: rv43's helper of 60,000 names took 1.8 s walking them all)
-    named = function.encode() in script
+    # (a binding names it, in the script's bytes: rv43's helper of 60,000 names took 1.8 s walking them all; or
+    # in a name Python reads as its NFKC form, rt207's get_ｄerivative, which no ASCII bytes show)
+    named = function.encode() in script or not script.isascii()
+    # (a namespace by another name: rt207's `ns = globals(); ns["get_derivative"] = f`)
+    aliases = {t.id for node in _top_level(tree, guarded=False) if isinstance(node, ast.Assign) and
+               _namespace(node.value) for t in node.targets if isinstance(t, ast.Name)} if named else set()
     bound = named and (any(True for _ in _bindings(tree, function, guarded=False)) or
-                       any(_binds(node, function) for node in _top_level(tree, guarded=False)))
+                       any(_binds(node, function, aliases) for node in _top_level(tree, guarded=False)))
     return bound or any(_near(name, function) for name in set(_top_level_names(tree)))
 
 
-def _binds(statement: ast.stmt, function: str) -> bool:
+def _binds(statement: ast.stmt, function: str, aliases: set[str] | frozenset[str] = frozenset()) -> bool:
     """Whether a top-level statement binds `function` other than by a def or `name = ...`: an import of it,
-    an item of globals() or vars(), setattr, or exec or compile of a string holding its def."""
+    an item of globals() or vars() (or of a name for one, `aliases`), their update(), an attribute of that
+    name (`sys.modules[__name__].get_derivative = f`), setattr, or exec or compile of a string naming it."""
     if isinstance(statement, ast.Import | ast.ImportFrom):
         return any(function in (alias.asname or alias.name).split(".") for alias in statement.names)
     if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.If | ast.Try | ast.With):
         return False  # (a function's body runs when called, a helper's own; an if's, a try's, a with's are walked)
+    def space(value: ast.expr) -> bool:
+        return _namespace(value) or (isinstance(value, ast.Name) and value.id in aliases)
+
     for node in ast.walk(statement):
         # (the namespace's own item, not a label's: rv43's `TITLES["get_derivative"] = ...` was a submission)
-        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and _namespace(node.value) and \
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and space(node.value) and \
                 isinstance(node.slice, ast.Constant) and node.slice.value == function:
+            return True
+        if (isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store) and node.attr == function) or \
+                (isinstance(node, ast.NamedExpr) and node.target.id == function):
+            return True
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "update" and \
+                space(node.func.value) and (any(k.arg == function for k in node.keywords) or any(
+                    isinstance(a, ast.Dict) and any(isinstance(k, ast.Constant) and k.value == function
+                                                    for k in a.keys) for a in node.args)):
             return True
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and \
                 node.func.id in ("setattr", "exec", "compile", "eval") and any(
                     isinstance(a, ast.Constant) and isinstance(a.value, str) and
-                    (a.value == function or f"def {function}" in a.value) for a in node.args):
+                    re.search(rf"\b{re.escape(function)}\b", a.value) for a in node.args):
             return True
     return False
 
@@ -1039,10 +1055,13 @@ def _namespace(node: ast.expr) -> bool:
 
 
 def _main_guard(node: ast.AST) -> bool:
-    """Whether `node` is `if __name__ == "__main__":`."""
-    return isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and \
-        isinstance(node.test.left, ast.Name) and node.test.left.id == "__name__" and \
-        any(isinstance(c, ast.Constant) and c.value == "__main__" for c in node.test.comparators)
+    """Whether `node` is `if __name__ == "__main__":` (either way round; not `!=`, whose body runs on import)."""
+    if not (isinstance(node, ast.If) and isinstance(node.test, ast.Compare) and len(node.test.ops) == 1 and
+            isinstance(node.test.ops[0], ast.Eq)):
+        return False
+    sides = [node.test.left, *node.test.comparators]
+    return any(isinstance(n, ast.Name) and n.id == "__name__" for n in sides) and \
+        any(isinstance(n, ast.Constant) and n.value == "__main__" for n in sides)
 
 
 def _top_level_names(tree: ast.Module) -> Iterator[str]:
@@ -1061,7 +1080,8 @@ def _near(name: str, function: str) -> bool:
     a name that holds it (a helper named for it: get_derivative_of, _get_derivative, get_derivatives, and
     rv43's getDerivativeAt), nor one of another first letter (set_derivative)."""
     a, b = name.replace("_", "").casefold(), function.replace("_", "").casefold()
-    if b in a or len(b) < 8 or abs(len(a) - len(b)) > 2 or a[:1] != b[:1]:
+    # (a name of its letters in another case is it misspelt: rt207's classmate's getDerivative)
+    if (b in a and a != b) or len(b) < 8 or abs(len(a) - len(b)) > 2 or a[:1] != b[:1]:
         return False
     row = list(range(len(b) + 1))
     for i, letter in enumerate(a, 1):
@@ -1093,11 +1113,33 @@ def _bindings(tree: ast.Module, function: str, guarded: bool = True) -> Iterator
     """The statements that bind `function` at the file's top level (a def, or an assignment of a
     value), the last of the file's own first; not under `if __name__ == "__main__":` where not `guarded`."""
     for node in _top_level(tree, guarded):
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
-            node, ast.AnnAssign) and node.value is not None else []
         if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function) or \
-                any(isinstance(t, ast.Name) and t.id == function for t in targets):
+                any(isinstance(t, ast.Name) and t.id == function for t in _unpacked(_targets(node))):
             yield node
+
+
+def _targets(node: ast.stmt) -> list[ast.expr]:
+    """What a statement assigns a value to: an assignment's (an annotation alone is none), a for's, a with's."""
+    if isinstance(node, ast.Assign):
+        return node.targets
+    if isinstance(node, ast.AnnAssign):
+        return [node.target] if node.value is not None else []
+    if isinstance(node, ast.For | ast.AsyncFor):
+        return [node.target]
+    if isinstance(node, ast.With | ast.AsyncWith):
+        return [item.optional_vars for item in node.items if item.optional_vars is not None]
+    return []
+
+
+def _unpacked(targets: list[ast.expr]) -> Iterator[ast.expr]:
+    """Assignment targets, those of a tuple or list (`get_derivative, plot = ...`) and a starred one too."""
+    for target in targets:
+        if isinstance(target, ast.Tuple | ast.List):
+            yield from _unpacked(list(target.elts))
+        elif isinstance(target, ast.Starred):
+            yield from _unpacked([target.value])
+        else:
+            yield target
 
 
 def _top_level(tree: ast.Module, guarded: bool = True) -> Iterator[ast.stmt]:
@@ -1107,7 +1149,8 @@ def _top_level(tree: ast.Module, guarded: bool = True) -> Iterator[ast.stmt]:
     while statements:
         node = statements.pop()
         yield node
-        if not guarded and _main_guard(node):
+        if not guarded and isinstance(node, ast.If) and _main_guard(node):
+            statements += node.orelse  # (what runs on import: rt207's def under the guard's else)
             continue
         if isinstance(node, ast.If | ast.Try | ast.With):
             statements += [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []),

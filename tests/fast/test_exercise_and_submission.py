@@ -436,6 +436,20 @@ def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_
     ("def get_derivitive(x):\n    return x\n", False),  # (rt200: misspelt, a classmate's)
     ("globals()['get_derivative'] = abs\n", False),
     ("vars()['get_derivative'] = abs\n", False),
+    # rt207: a classmate's by case alone, by a letter Python reads as its NFKC form, through a name for globals(),
+    # and the bindings an import runs that the rules of the day missed
+    ("def getDerivative(x):\n    return x\n", False),
+    ("def get_\uff44erivative(x):\n    return x\n", False),
+    ("ns = globals()\nns['get_derivative'] = abs\n", False),
+    ("globals().update(get_derivative=abs)\n", False),
+    ("globals().update({'get_derivative': abs})\n", False),
+    ("exec('get_derivative = abs')\n", False),
+    ("get_derivative, other = abs, 2\n", False),
+    ("(get_derivative := abs)\n", False),
+    ("for get_derivative in [abs]:\n    pass\n", False),
+    ("import sys\nsys.modules[__name__].get_derivative = abs\n", False),
+    ("if __name__ == '__main__':\n    pass\nelse:\n    def get_derivative(x):\n        return x\n", False),
+    ("if __name__ != '__main__':\n    def get_derivative(x):\n        return x\n", False),
 ])
 def test_a_helper_is_a_submission_where_it_binds_the_function_as_imported(tmp_path, helper, taken):
     (tmp_path / "solution.py").write_text("import utils\ndef get_derivative(x):\n    return x\n")
