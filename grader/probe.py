@@ -70,7 +70,8 @@ class Plan:
                 dtypes = exercise_dtypes(exercise, device)
                 strategy = grids.grid_cases(dtypes, device, exercise.large, span=exercise.span,
                                             min_abs=exercise.min_abs, families=exercise.families)
-                drawn = grids.draw(strategy, exercise.examples, self.seed + (device != "cpu"))
+                drawn = grids.stratified(grids.draw(strategy, exercise.examples, self.seed + (device != "cpu")),
+                                         dtypes)
                 explicit = grids.explicit_cases(dtypes, device, exercise.span, exercise.min_abs)
                 cases[device] = tuple(explicit + drawn)
         return replace(self, cases=cases)

@@ -201,3 +201,17 @@ def test_a_course_secret_with_a_line_end_draws_the_grids_it_draws_without(monkey
     assert cli._course_secret() == "s3cret"
     monkeypatch.setenv("GRADER_COURSE_SECRET", "\n")
     assert cli._course_secret() == ""  # (blank: the public grids, and said so)
+
+
+def test_every_draw_holds_as_many_inputs_of_each_dtype_and_layout(sin):
+    """ux134: a float32 answer scored 7.04 in `check`, 5.87 under a course's secret: the draw chose how many
+    float64 inputs there were. The drawn shapes and values are dealt out to each dtype and layout in turn."""
+    from collections import Counter
+
+    from grader.probe import Plan
+
+    for seed in (1, 2, 3):
+        cases = [c for c in Plan.draw(sin, seed).ensure(sin, ["cpu"]).cases["cpu"] if c.family != "explicit"]
+        counts = Counter((c.dtype, c.layout) for c in cases)
+        assert len(counts) == 8 and max(counts.values()) - min(counts.values()) <= 1, counts
+        assert all(grids.round_to(c.values, c.dtype).tolist() == c.values.tolist() for c in cases)
