@@ -690,10 +690,26 @@ def _from_below(top: list[Path], nested: list[Path], function: str) -> list[Path
     """Of files below the top that define `function`, the one file at the top that imports it from a package
     of the student's beside it, where there is one: what the student runs (hn146's solution.py, `from
     mylib.deriv import get_derivative`, was graded as mylib/deriv.py alone, its own package missing)."""
-    if not nested:
-        return nested
+    if len(nested) != 1 or not top or not _needs_its_package(nested[0], top[0].parent):
+        return nested  # (one that runs alone is graded alone: hn148's main.py, importing it, read a CSV at import)
     importing = [p for p in top if p.suffix.lower() == ".py" and _imports_from_package(p, function)]
     return importing if len(importing) == 1 else nested
+
+
+def _needs_its_package(path: Path, folder: Path) -> bool:
+    """Whether a script below `folder` imports from the package it lies in (`from mylib.core import ...` in
+    mylib/deriv.py, or a relative import): graded alone, without the package, it cannot load."""
+    try:
+        packages = set(path.relative_to(folder).parts[:-1])
+        tree = ast.parse(_read(path, scripted=False).source)
+    except (ValueError, SubmissionError, SyntaxError, RecursionError, MemoryError):
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "").partition(".")[0] in packages):
+            return True
+        if isinstance(node, ast.Import) and any(alias.name.partition(".")[0] in packages for alias in node.names):
+            return True
+    return False
 
 
 def _imports_from_package(path: Path, function: str) -> bool:

@@ -1452,6 +1452,12 @@ def test_a_students_own_package_holding_the_answer_is_graded_with_the_file_that_
     job = next(iter(batch.discover(tmp_path / "class", None, "get_derivative")))
     assert job.path == folder / "solution.py" and job.own_folder, job
     assert gradescope.pick(folder, "get_derivative") == (folder / "solution.py", "")
+    # (hn148: where the answer's file runs alone, it is graded alone, as before: a driver at the top may read a
+    # data file at import, which is not copied)
+    (folder / "mylib" / "deriv.py").write_text("def get_derivative(x):\n    return x\n")
+    assert next(iter(batch.discover(tmp_path / "class", None, "get_derivative"))).path == folder / "mylib" / "deriv.py"
+    (folder / "mylib" / "deriv.py").write_text("from mylib.core import fresh_leaf\ndef get_derivative(x):\n"
+                                               "    return fresh_leaf(x)\n")
     own = submission.read(job.path, helpers=True, function="get_derivative", own=True)
     assert [name for name, _ in own.helpers] == ["mylib/__init__.py", "mylib/core.py", "mylib/deriv.py"]
     # ...and in `grade` and `check` too, where nothing else beside the file holds an answer (it is a package, by its
