@@ -173,7 +173,7 @@ def test_the_reference_solution_is_out_of_a_submissions_reach(name: str) -> None
 def test_sin_in_place_is_one_step_as_the_students_graph_has_it() -> None:
     """`y.sin_()` showed the canary's in-place kernel as steps of the student's own: "CopyBackwards: no
     formula known, here 0; gradient 1 in, 0 out", and a CloneBackward0 she never wrote."""
-    outcome = grade_file(RED / "inplace_sin.py", exercise.load("sin"), warm=True)
+    outcome = grade_file(SUBMISSIONS / "honest_inplace_sin.py", exercise.load("sin"), warm=True)
     assert outcome.score == outcome.max_score and outcome.backward is not None
     assert [s.op for s in outcome.backward.student] == ["SumBackward0", "SinBackward0", "MulBackward0",
                                                         "AccumulateGrad"]
