@@ -140,8 +140,9 @@ def stratified(cases: list[GridCase], dtypes: tuple[str, ...],
     student's self-check, 5.87 under the course's secret, 6.29 to 7.92 over four seeds). (Drawn apart, a
     few per dtype and layout, hypothesis's simplest shapes came first in each: half the inputs 0-d.)"""
     strata = [(dtype, layout) for dtype in dtypes for layout in layouts]
-    return [GridCase(round_to(case.values, strata[i % len(strata)][0]), strata[i % len(strata)][0], case.device,
-                     strata[i % len(strata)][1], case.family) for i, case in enumerate(cases)]
+    dealt = ((case, *strata[i % len(strata)]) for i, case in enumerate(cases))
+    return [GridCase(round_to(case.values, dtype), dtype, case.device, layout, case.family)
+            for case, dtype, layout in dealt]
 
 
 def explicit_cases(dtypes: tuple[str, ...], device: str, span: float = 10.0, min_abs: float = 0.0) -> list[GridCase]:

@@ -701,10 +701,10 @@ def _needs_its_package(path: Path, folder: Path) -> bool:
     mylib/deriv.py, or a relative import): graded alone, without the package, it cannot load."""
     try:
         packages = set(path.relative_to(folder).parts[:-1])
-        tree = ast.parse(_read(path, scripted=False).source)
-    except (ValueError, SubmissionError, SyntaxError, RecursionError, MemoryError):
+        tree = _tree(_read(path, scripted=False).source)
+    except (ValueError, SubmissionError):
         return False
-    for node in ast.walk(tree):
+    for node in ast.walk(tree) if tree is not None else ():
         if isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "").partition(".")[0] in packages):
             return True
         if isinstance(node, ast.Import) and any(alias.name.partition(".")[0] in packages for alias in node.names):
@@ -715,12 +715,13 @@ def _needs_its_package(path: Path, folder: Path) -> bool:
 def _imports_from_package(path: Path, function: str) -> bool:
     """Whether a script binds `function` at its top level by importing it from a package folder beside it."""
     try:
-        tree = ast.parse(_read(path, scripted=False).source)
-    except (SubmissionError, SyntaxError, ValueError, RecursionError, MemoryError):
+        tree = _tree(_read(path, scripted=False).source)
+    except SubmissionError:
         return False
-    return any(isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and
-               any((alias.asname or alias.name) == function for alias in node.names) and
-               (path.parent / node.module.partition(".")[0]).is_dir() for node in _top_level(tree))
+    return tree is not None and any(
+        isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and
+        any((alias.asname or alias.name) == function for alias in node.names) and
+        (path.parent / node.module.partition(".")[0]).is_dir() for node in _top_level(tree))
 
 
 def for_exercise(paths: list[Path], exercise: str) -> list[Path]:
