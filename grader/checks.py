@@ -233,11 +233,14 @@ def _check_loads(obs: Observations, ex: Exercise) -> Finding:
         # (rt200: a class folder's files are other students' submissions, never one student's modules)
         named = ", ".join(obs.classmates)
         if not named:  # (a flat class folder's file, in a batch: hn147's alice.py beside her alice_utils.py)
+            # (the same words whether or not the class's folder holds that file: a classmate's name is theirs)
             return replace(told, cause=f"Your file was graded as one of a class's files, each file there a student's "
-                           f"submission of its own, so the modules beside it are not copied: {missing[1]}.py was "
-                           "not.",
-                           advice=f"Put your file and {missing[1]}.py in a folder of your own inside the class's "
-                                  "folder (named for you), which a batch grades as one student's.")
+                           f"submission of its own, so no module beside it is copied: if {missing[1]}.py is yours, "
+                           "it was not. Otherwise, the grader has torch, numpy, matplotlib and IPython, not "
+                           f"{missing[1]}.",
+                           advice=f"If {missing[1]}.py is yours, put your file and it in a folder of your own inside "
+                                  "the class's folder (named for you), which a batch grades as one student's, or copy "
+                                  "what you need from it into your file; otherwise import only what the grader has.")
         folder = f"in a folder of more than {CLASS_FILES} source files ({named})" if obs.classmates[-1:] == ("…",) \
             else f"in a folder with other students' submissions ({named} define {ex.function} too)"
         return replace(told, cause=f"Your file lies {folder}, so the grader takes the folder for a class's and grades "

@@ -112,9 +112,11 @@ def read(path: Path, helpers: bool = False, function: str = "",
                           tuple(shadowed))
     if function and not sub.too_large and sub.path.parent != Path("/"):
         # One of a class's files, each a student's own (a flat folder's, in a batch): what it imports from beside
-        # it is not copied, and said so (hn147's alice.py and alice_utils.py: told to submit beside it what was)
-        beside = sorted({name.partition(".")[0] for name in _modules_named(sub.source)} - _ELSEWHERE)
-        withheld = tuple(f"{m}.py" for m in beside if os.path.isfile(sub.path.parent / f"{m}.py"))
+        # it is not copied, and said so (hn147's alice.py and alice_utils.py: told to submit beside it what was).
+        # Every module it names, whether or not the folder holds it: the words must not tell a student which
+        # files their classmates' folder holds (`import bob` told bob.py was there, one bit a submission).
+        withheld = tuple(sorted(f"{m}.py" for m in {name.partition(".")[0] for name in _modules_named(sub.source)}
+                                - _ELSEWHERE))
         return Submission(sub.path, sub.source, sub.too_large, withheld=withheld) if withheld else sub
     return sub
 

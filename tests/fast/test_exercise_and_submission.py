@@ -1436,6 +1436,22 @@ def test_a_class_files_imports_from_beside_it_are_said_not_copied(tmp_path):
     assert submission.read(tmp_path / "alice_utils.py", function="get_derivative").withheld == ()
 
 
+def test_a_class_files_words_on_a_missing_module_do_not_tell_whether_a_classmates_file_is_there(tmp_path, sin):
+    """A flat class folder's mallory.py, `import bob`, was told "bob.py was not copied" where bob.py lay beside
+    it and Python's plain words where it did not: one bit a submission on which classmates had submitted."""
+    from grader import checks
+    from grader.observations import ErrorInfo, Frame, LoadResult, Observations
+
+    (tmp_path / "mallory.py").write_text("import bob\ndef get_derivative(x):\n    return x\n")
+    without = submission.read(tmp_path / "mallory.py", function="get_derivative")
+    (tmp_path / "bob.py").write_text("def get_derivative(x):\n    return x\n")
+    beside = submission.read(tmp_path / "mallory.py", function="get_derivative")
+    assert without.withheld == beside.withheld == ("bob.py",)
+    error = ErrorInfo("ModuleNotFoundError", "No module named 'bob'", frames=(Frame(1, "import bob", "<module>"),))
+    told = checks.check_loads(Observations(load=LoadResult(False, error=error), withheld=beside.withheld), sin)
+    assert "if bob.py is yours, it was not" in told.cause and told.advice.startswith("If bob.py is yours, put your")
+
+
 def test_a_students_own_package_holding_the_answer_is_graded_with_the_file_that_imports_it(tmp_path):
     """hn146, hn147: a student's folder of solution.py (`from mylib.deriv import get_derivative`) and her package
     mylib/ was graded as mylib/deriv.py alone (its own `from mylib.core import ...` failed), and the package, which
