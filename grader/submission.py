@@ -1084,13 +1084,12 @@ def _main_guard(node: ast.AST) -> bool:
 
 
 def _top_level_names(tree: ast.Module) -> Iterator[str]:
-    """The names a module's top level defines as it is imported: defs, classes and assignments (_top_level)."""
+    """The names a module's top level defines as it is imported: defs, classes and what it assigns, as _bindings
+    reads an assignment (_targets), so that a misspelt name is found however it is bound."""
     for node in _top_level(tree, guarded=False):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             yield node.name
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
-            node, ast.AnnAssign) else []
-        yield from (t.id for t in targets if isinstance(t, ast.Name))
+        yield from (t.id for t in _unpacked(_targets(node)) if isinstance(t, ast.Name))
 
 
 def _near(name: str, function: str) -> bool:

@@ -450,6 +450,10 @@ def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_
     ("import sys\nsys.modules[__name__].get_derivative = abs\n", False),
     ("if __name__ == '__main__':\n    pass\nelse:\n    def get_derivative(x):\n        return x\n", False),
     ("if __name__ != '__main__':\n    def get_derivative(x):\n        return x\n", False),
+    # a misspelt name bound as _bindings reads a binding (it was read of plain assignments alone)
+    ("get_derivitive, other = abs, 2\n", False),
+    ("for get_derivitive in [abs]:\n    pass\n", False),
+    ("get_derivitive: int\n", True),  # (an annotation alone binds nothing)
 ])
 def test_a_helper_is_a_submission_where_it_binds_the_function_as_imported(tmp_path, helper, taken):
     (tmp_path / "solution.py").write_text("import utils\ndef get_derivative(x):\n    return x\n")
