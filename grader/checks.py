@@ -265,6 +265,15 @@ def _check_loads(obs: Observations, ex: Exercise) -> Finding:
                        advice=f"Define {ex.function} in this file and keep in {missing[1]}/ only what it uses.")
     if shadowed := _shadowed(load.error, obs.shadowed):
         return replace(told, cause=shadowed.text, advice=shadowed.advice)
+    if load.error.type == "ModuleNotFoundError" and missing and \
+            (link := next((n for n in obs.linked if n in (f"{missing[1]}.py", f"{missing[1]}/")), None)):
+        # (a batch's student whose package was a link to a folder elsewhere was told to submit it beside the file)
+        kind = "folder" if link.endswith("/") else "file"
+        return replace(told, cause=f"{link.rstrip('/')} beside your file is a symbolic link, which the grader never "
+                       "follows (a link may lead to any file on the machine, another student's too), so it was not "
+                       "graded with your file.",
+                       advice=f"Put the {kind} itself there in place of the link (cp -rL copies what a link leads to), "
+                              "or copy what you need from it into your file.")
     dotted = re.fullmatch(r"No module named '([A-Za-z_][\w.]*)'", load.error.message or "")
     if load.error.type == "ModuleNotFoundError" and dotted and _left_out(dotted[1], obs.left_out):
         # (a package of 20 modules beside the file was told to submit beside it what was there)

@@ -145,7 +145,7 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
                            nested=submission.nested_definition(sub.source, exercise.function)
                            if observations.load.missing == "missing" else None, passed_over=sub.passed_over,
                            left_out=sub.left_out, shadowed=sub.shadowed, withheld=sub.withheld,
-                           classmates=sub.classmates)
+                           classmates=sub.classmates, linked=sub.linked)
     # The checks judge whatever came back: a submission's numbers near float64's ends overflow
     # their arithmetic on purpose (inf and NaN then fail the comparisons), not worth a warning.
     try:

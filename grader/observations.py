@@ -238,6 +238,8 @@ class Observations:
     # and every one, where the folder holds other submissions (these, a few named): a class's folder
     withheld: tuple[str, ...] = ()
     classmates: tuple[str, ...] = ()
+    # and those that are symbolic links, which the grader never follows
+    linked: tuple[str, ...] = ()
     events: tuple[str, ...] = ()  # recorded for review: attempts the sandbox stopped or watched
     traced: Traced | None = None  # the backward passes at one input, beside the reference's
     reference_pass: TracedCall | None = None  # the reference solution's, at the exercise's sample input

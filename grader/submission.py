@@ -62,6 +62,7 @@ class Submission:
     # Modules beside it it imports, none taken: the folder holds other submissions (these, a few of them named)
     withheld: tuple[str, ...] = ()
     classmates: tuple[str, ...] = ()
+    linked: tuple[str, ...] = ()  # modules beside it it imports that are symbolic links (never followed)
 
     @property
     def sha256(self) -> str:
@@ -100,16 +101,17 @@ def read(path: Path, helpers: bool = False, function: str = "",
         passed_over: list[str] = []
         left_out: list[str] = []
         shadowed: list[str] = []
+        linked: list[str] = []
         found = modules_beside(sub.path, sub.source, "" if own else function, passed_over, companions, left_out,
-                               shadowed)
+                               shadowed, linked)
         classmates = classmates_beside(sub.path, function, exercise) if (found or left_out) and not companions \
             and not own else ()
         if classmates:
             return Submission(sub.path, sub.source, sub.too_large, passed_over=tuple(passed_over),
                               shadowed=tuple(shadowed), withheld=(*(name for name, _ in found), *left_out),
-                              classmates=classmates)
+                              classmates=classmates, linked=tuple(linked))
         return Submission(sub.path, sub.source, sub.too_large, found, tuple(passed_over), tuple(left_out),
-                          tuple(shadowed))
+                          tuple(shadowed), linked=tuple(linked))
     if function and not sub.too_large and sub.path.parent != Path("/"):
         # One of a class's files, each a student's own (a flat folder's, in a batch): what it imports from beside
         # it is not copied, and said so (hn147's alice.py and alice_utils.py: told to submit beside it what was).
@@ -200,7 +202,7 @@ def _version_free(stem: str) -> str:
 
 def modules_beside(path: Path, source: bytes, function: str = "", passed_over: list[str] | None = None,
                    companions: dict[str, Path] | None = None, left_out: list[str] | None = None,
-                   shadowed: list[str] | None = None) -> tuple[tuple[str, bytes], ...]:
+                   shadowed: list[str] | None = None, linked: list[str] | None = None) -> tuple[tuple[str, bytes], ...]:
     """The .py files beside `path` that its code imports (`import utils`, `from utils import f`) or
     runs by name (`%run utils.py`, `exec(open("utils.py").read())`), and those theirs do in turn, as
     (name, bytes): `python solution.py` and Jupyter find them there (ux123: a solution.py's `from
@@ -214,7 +216,8 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     was told to submit beside its file the package that was there), and those named like a module
     the grader has (_ELSEWHERE) to `shadowed` (rt168's code.py: "cannot import name 'f' from 'code'"),
     taken all the same where they are named like one of Python's own that they stand in for at home
-    (stands_in)."""
+    (stands_in), and those that are symbolic links, never followed, to `linked` (for the feedback: a batch's
+    student, whose package was a link to a folder elsewhere, was told to submit beside the file what was there)."""
     found: dict[str, bytes] = {}
     looking = _Looking()
     queue, walked = [source], {name for name in _ELSEWHERE if not stands_in(name)}
@@ -247,6 +250,9 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                 files = [(f"{module}.py", path.parent / f"{module}.py")]
             else:
                 files, others = _package(path.parent, module, wanted)
+            if companions is None and linked is not None:
+                linked += [shown for shown in (f"{module}.py", f"{module}/")
+                           if (path.parent / shown.rstrip("/")).is_symlink()][:1]
             package = bool(files) and "/" in files[0][0]
             taken: list[tuple[str, bytes]] = []
             unread = False

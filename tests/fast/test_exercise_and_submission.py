@@ -1440,6 +1440,28 @@ def test_a_class_files_imports_from_beside_it_are_said_not_copied(tmp_path):
     assert submission.read(tmp_path / "alice_utils.py", function="get_derivative").withheld == ()
 
 
+def test_a_module_beside_the_file_that_is_a_link_is_never_followed_and_said_to_be_one(tmp_path, sin):
+    """A batch's student whose package beside her file was a symbolic link to a folder elsewhere was told to submit
+    her modules beside the file, which she had (as a link)."""
+    from grader import checks
+    from grader.observations import ErrorInfo, Frame, LoadResult, Observations
+
+    (tmp_path / "elsewhere" / "mylib").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "mylib" / "__init__.py").write_text("def leaf(x):\n    return x\n")
+    (tmp_path / "elsewhere" / "helpers_src.py").write_text("def leaf(x):\n    return x\n")
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "ann" / "mylib").symlink_to(tmp_path / "elsewhere" / "mylib")
+    (tmp_path / "ann" / "helpers.py").symlink_to(tmp_path / "elsewhere" / "helpers_src.py")
+    (tmp_path / "ann" / "utils.py").write_text("def leaf(x):\n    return x\n")
+    (tmp_path / "ann" / "solution.py").write_text("import mylib, helpers, utils\ndef get_derivative(x):\n"
+                                                  "    return x\n")
+    sub = submission.read(tmp_path / "ann" / "solution.py", helpers=True, function="get_derivative", own=True)
+    assert [name for name, _ in sub.helpers] == ["utils.py"] and sub.linked == ("helpers.py", "mylib/")
+    error = ErrorInfo("ModuleNotFoundError", "No module named 'mylib'", frames=(Frame(1, "import mylib", "<module>"),))
+    told = checks.check_loads(Observations(load=LoadResult(False, error=error), linked=sub.linked), sin)
+    assert told.cause.startswith("mylib beside your file is a symbolic link") and "folder itself" in told.advice
+
+
 def test_a_class_files_words_on_a_missing_module_do_not_tell_whether_a_classmates_file_is_there(tmp_path, sin):
     """A flat class folder's mallory.py, `import bob`, was told "bob.py was not copied" where bob.py lay beside
     it and Python's plain words where it did not: one bit a submission on which classmates had submitted."""
