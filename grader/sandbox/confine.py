@@ -475,11 +475,34 @@ def _readable_roots(workdir: Path) -> list[str]:
     # machine's serial numbers under /sys/class/dmi), which a child of another uid never could.
     # (Not /proc/sys/net at all: its secrets are spread through folders of hundreds of files each,
     # whose parts were 500 rules, and nothing Python, torch or CUDA does reads a network setting.)
-    system = [part for folder in [*(_usr_reads() if kept_root else _SYSTEM_READS), *_sys_reads(), *_proc_reads()]
-              for part in (world_readable_parts(folder) if kept_root and _keeps_secrets(folder) else (folder,))
+    system = [part for folder in [*_SYSTEM_READS, *_sys_reads(), *_proc_reads()]
+              for part in (_around_secrets(folder) if kept_root else [folder])
               if not (kept_root and part.startswith("/proc/sys/net"))]
-    roots = {*_python_roots(), *system}
+    # (Python's own folders whole, but one that holds such a folder only as its parts: rv44, a Python installed
+    # in /usr/local, as the python images' is, or the distribution's in /usr, made all of /usr/local one rule)
+    python = [part for root in _python_roots() for part in (_around_secrets(root, python=True) if kept_root else
+                                                              [root])]
+    roots = {*python, *system}
     return sorted(r for r in roots if os.path.exists(r) and not str(workdir).startswith(r + os.sep))
+
+
+def _around_secrets(root: str, python: bool = False) -> list[str]:
+    """What a child that keeps uid 0 may read of `root`: of a folder where root keeps its secrets
+    (SECRETS_KEPT_IN), or one in it (but where it is Python's own, `python`: /usr/local/lib/python3.11), what
+    every user may read (world_readable_parts); of a folder that holds one (/usr, of /usr/local), each entry
+    the same way; else all of it. The filesystem's root is none: the system's folders are read as they are."""
+    root = os.path.normpath(root)
+    if root == "/":
+        return []
+    if root in SECRETS_KEPT_IN or (not python and _keeps_secrets(root)):
+        return list(world_readable_parts(root))
+    if not any(top.startswith(root + "/") for top in SECRETS_KEPT_IN):
+        return [root]
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return []
+    return [part for name in names for part in _around_secrets(os.path.join(root, name), python)]
 
 
 def _python_roots() -> list[str]:
@@ -609,18 +632,10 @@ def _entered_by_anyone(path: Path) -> bool:
     return True
 
 
+# (/usr/local: where a host installs what is its own, a licence key, a credential beside a tool, rather than its
+# distribution's; rt206's child that kept uid 0 listed root's folders there. All of /usr, walked, was 198 rules
+# and 2.7 s, so the rest of it is one rule a folder: _around_secrets.)
 SECRETS_KEPT_IN = ("/etc", "/sys", "/proc/sys", "/proc/driver", "/usr/local")
-
-
-def _usr_reads() -> list[str]:
-    """_SYSTEM_READS with /usr as its parts, /usr/local apart: where a host installs what is its own (a licence
-    key, a credential beside a tool) rather than its distribution's, one rule where anyone may read all of it
-    (rt206's child that kept uid 0 listed root's folders there; all of /usr, walked, was 198 rules and 2.7 s)."""
-    try:
-        usr = [os.path.join("/usr", name) for name in sorted(os.listdir("/usr"))]
-    except OSError:
-        usr = ["/usr"]
-    return [*usr, *(folder for folder in _SYSTEM_READS if folder != "/usr")]
 
 
 def _keeps_secrets(folder: str) -> bool:
@@ -676,8 +691,7 @@ def read_ahead() -> None:
     """Work out now what a child that keeps uid 0 may read of the system's folders (a zygote does
     before it forks; a child started afresh while it imports torch)."""
     for folder in (*_SYSTEM_READS, *_sys_reads(), *(f"/proc/{name}" for name in PROC_READS)):
-        if _keeps_secrets(folder):
-            world_readable_parts(folder)
+        _around_secrets(folder)  # (/usr/local's walk too, which ran in each child: rv44)
 
 
 @functools.cache
