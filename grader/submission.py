@@ -1029,14 +1029,27 @@ def like_a_submission(script: bytes, function: str) -> bool:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return bool(source_definition(script, function))  # (read by its lines)
     # (a binding names it, in the script's bytes: rv43's helper of 60,000 names took 1.8 s walking them all; or
-    # in a name Python reads as its NFKC form, rt207's get_ｄerivative, which no ASCII bytes show)
-    named = function.encode() in script or not script.isascii()
+    # in a name Python reads as its NFKC form, rt207's get_ｄerivative, which no ASCII bytes show; or in a string
+    # the parser spells out, rv44's "get_\x64erivative" and "get_" "derivative")
+    named = function.encode() in script or not script.isascii() or _spelt_out(script, tree, function)
     # (a namespace by another name: rt207's `ns = globals(); ns["get_derivative"] = f`)
     aliases = {t.id for node in _top_level(tree, guarded=False) if isinstance(node, ast.Assign) and
                _namespace(node.value) for t in node.targets if isinstance(t, ast.Name)} if named else set()
     bound = named and (any(True for _ in _bindings(tree, function, guarded=False)) or
                        any(_binds(node, function, aliases) for node in _top_level(tree, guarded=False)))
     return bound or any(_near(name, function) for name in set(_top_level_names(tree)))
+
+
+# A string the parser makes of other bytes than it holds: an escape, or literals side by side that it joins
+_SPELT = re.compile(rb"\\|['\"]\s*[rRuUfFbB]{0,2}['\"]")
+
+
+def _spelt_out(script: bytes, tree: ast.Module, function: str) -> bool:
+    """Whether a string of the script holds `function` where its bytes do not: written with an escape or
+    joined from literals side by side (looked for only where the bytes hold one or the other)."""
+    return _SPELT.search(script) is not None and any(
+        isinstance(node, ast.Constant) and isinstance(node.value, str) and function in node.value
+        for node in ast.walk(tree))
 
 
 def _binds(statement: ast.stmt, function: str, aliases: set[str] | frozenset[str] = frozenset()) -> bool:

@@ -454,6 +454,9 @@ def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_
     ("get_derivitive, other = abs, 2\n", False),
     ("for get_derivitive in [abs]:\n    pass\n", False),
     ("get_derivitive: int\n", True),  # (an annotation alone binds nothing)
+    # rv44: a name the parser spells out of other bytes (the bytes' shortcut let both through, 10/10)
+    ("globals()['get_\\x64erivative'] = abs\n", False),
+    ("setattr(__import__(__name__), 'get_' 'derivative', abs)\n", False),
 ])
 def test_a_helper_is_a_submission_where_it_binds_the_function_as_imported(tmp_path, helper, taken):
     (tmp_path / "solution.py").write_text("import utils\ndef get_derivative(x):\n    return x\n")
