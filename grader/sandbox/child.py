@@ -139,6 +139,11 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
         protocol.send(write_fd, {**reply, "arrays": specs}, blob)
 
 
+# TorchScript's profiling runs before it optimizes a scripted function, never reached
+# (_run_compiled_code_through_autograd)
+PROFILED_RUNS = 1 << 62
+
+
 def _run_compiled_code_through_autograd(torch: Any) -> None:
     """Compiled code must reach autograd the ordinary way, or an honest student's derivative would
     not follow the canary. TorchScript's optimising executor differentiates a fused graph with its
@@ -147,9 +152,21 @@ def _run_compiled_code_through_autograd(torch: Any) -> None:
     torch.compile cannot start a C++ compiler in the sandbox: the environment (TORCHDYNAMO_DISABLE,
     read at each compile) has it run the function eagerly, and errors of a compiler reached some
     other way fall back to eager too (a forked child inherits a torch._dynamo that read its
-    environment in the zygote)."""
+    environment in the zygote).
+
+    That flag is the calling thread's alone (rt208: a scripted `sin(x) * 1.0` run in a worker thread, in a
+    `torch.jit.fork` task or under `torch.jit.fuser("fuser3")`, which sets it through its getter, was
+    differentiated by the executor's own formula, 1/10): the executor is also kept profiling for good (a
+    count of profiling runs no process reaches, process-wide), which never builds a differentiable graph,
+    and the switches that would end that are kept as they are."""
     torch._C._set_graph_executor_optimize(False)
     torch._C._set_graph_executor_optimize = lambda optimize: None
+    getter = torch._C._get_graph_executor_optimize
+    torch._C._get_graph_executor_optimize = lambda *optimize: getter()  # (its setting form: torch.jit.fuser)
+    for switch, on in (("_jit_set_profiling_executor", True), ("_jit_set_profiling_mode", True),
+                       ("_jit_set_num_profiled_runs", PROFILED_RUNS)):
+        getattr(torch._C, switch)(on)
+        setattr(torch._C, switch, lambda value, on=on: on)  # (each answers what it was, as torch's does)
     if "torch._dynamo" in sys.modules:
         sys.modules["torch._dynamo"].config.suppress_errors = True
 

@@ -37,6 +37,7 @@ class InProcessSession(Requests):
         self.ended: Ended | None = None
         self._runner: Any = None
         self._optimized = True
+        self._profiled_runs = 1
         self._stance: Any = None
         self._replies: collections.deque[bytes] = collections.deque()
         self.oracle = Oracle()  # a thread of this process, here: the self-check is no grade of record
@@ -59,6 +60,9 @@ class InProcessSession(Requests):
                                                                  header["trace_x"])})
             self._optimized = self.torch._C._get_graph_executor_optimize()
             self.torch._C._set_graph_executor_optimize(False)  # as in the child; restored on close
+            # (the flag is this thread's alone: TorchScript is kept profiling in every thread, as in the child)
+            jit: Any = self.torch._C  # (torch's stubs type the count as a size)
+            self._profiled_runs = int(jit._jit_set_num_profiled_runs(child.PROFILED_RUNS))
             # Compiled functions run eagerly, as in the child (where dynamo is disabled): a compiled
             # graph calls the canary's operator itself, which asks the oracle only inside planned calls.
             self._stance = self.torch.compiler.set_stance("force_eager")
@@ -92,6 +96,8 @@ class InProcessSession(Requests):
             self._runner.recorder.remove()
             self._runner = None
             self.torch._C._set_graph_executor_optimize(self._optimized)
+            jit: Any = self.torch._C
+            jit._jit_set_num_profiled_runs(self._profiled_runs)
             self._stance.__exit__(None, None, None)
         self.oracle.close()
 

@@ -34,7 +34,8 @@ HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_
           "honest_optimizer", "honest_torch_settings", "honest_interop_threads_asked", "honest_temp_files",
           "honest_reads_its_arguments",
           "honest_traced_graphs", "honest_thread_pool", "honest_clamps_to_the_cosines_range",
-          "honest_default_device_set_on_one_call"]
+          "honest_default_device_set_on_one_call", "honest_torchscript_in_a_thread", "honest_torchscript_fork",
+          "honest_torchscript_fuser"]
 
 
 def _autograd(outcome):
