@@ -422,6 +422,16 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                        cause="Your code imports a module named grader, the name of this grading tool, whose own "
                              "package is already loaded where your code runs: the import finds it, not yours.",
                        advice="Give your module another name (deriv.py, say) and import that.")
+    if error.type == "ImportError" and (error.message or "").startswith("attempted relative import"):
+        # (rv44: a student's folder whose answer is mylib/deriv.py, `from .core import ...`, imported only under a
+        # main.py's `if __name__ == "__main__":`, was told the grader lacked the packages she had submitted)
+        return Finding("loads", False, 0.0, f"Importing your file failed: {error.headline()}{where}.",
+                       cause="Your file imports from the package it lies in (`from .` …), which works only where it "
+                             "is imported as part of that package, never where it runs as a file of its own, as the "
+                             f"grader runs the file that defines {ex.function}.",
+                       advice=f"Add a file at the top of your folder that imports it from the package (solution.py "
+                              f"holding `from mypackage.module import {ex.function}`, with your package's names), "
+                              "or import the package's modules by its name: `from mypackage.core import ...`.")
     if error.type in ("ModuleNotFoundError", "ImportError"):
         # (ux123: modules of the student's own beside the file are graded with it, submission.modules_beside)
         cause = ("The grader has torch, numpy, matplotlib and IPython (and what they need), and stand-ins for d2l "

@@ -316,12 +316,16 @@ def _answers_beside(path: Path, module: str, function: str) -> bool:
 
 
 def _near_named(path: Path, function: str) -> bool:
-    """Whether a .py file is a submission by like_a_submission (a binding through globals(), a misspelt name)."""
+    """Whether a .py file is an answer by like_a_submission (a binding through globals(), a misspelt name), not
+    by an import of the function alone (rv44: a student's demo.py or test_solution.py, importing it, made her own
+    package holding the answer a classmate's, 0/10)."""
+    if path.suffix.lower() != ".py":
+        return False
     try:
         sub = _read(path, scripted=False)
     except SubmissionError:
         return False
-    return path.suffix.lower() == ".py" and not sub.too_large and like_a_submission(_script(sub.source), function)
+    return not sub.too_large and like_a_submission(_script(sub.source), function, imports=False)
 
 
 def _beside(folder: Path, module: str, companions: dict[str, Path] | None) -> str | None:
@@ -701,7 +705,9 @@ def _from_below(top: list[Path], nested: list[Path], function: str) -> list[Path
     if len(nested) != 1 or not top or not _needs_its_package(nested[0], top[0].parent):
         return nested  # (one that runs alone is graded alone: hn148's main.py, importing it, read a CSV at import)
     importing = [p for p in top if p.suffix.lower() == ".py" and _imports_from_package(p, function)]
-    return importing if len(importing) == 1 else nested
+    # (several: the one that does least else, the answer's door rather than a driver that plots or tests it; rv44's
+    # solution.py beside her demo.py, both importing it, was mylib/deriv.py graded alone, 0/10)
+    return sorted(importing, key=lambda p: (_statements(p), p.name))[:1] or nested
 
 
 def _needs_its_package(path: Path, folder: Path) -> bool:
@@ -721,7 +727,8 @@ def _needs_its_package(path: Path, folder: Path) -> bool:
 
 
 def _imports_from_package(path: Path, function: str) -> bool:
-    """Whether a script binds `function` at its top level by importing it from a package folder beside it."""
+    """Whether a script binds `function` at its top level, as it is imported (not under `if __name__ ==
+    "__main__":`: rv44's main.py), by importing it from a package folder beside it."""
     try:
         tree = _tree(_read(path, scripted=False).source)
     except SubmissionError:
@@ -729,7 +736,16 @@ def _imports_from_package(path: Path, function: str) -> bool:
     return tree is not None and any(
         isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and
         any((alias.asname or alias.name) == function for alias in node.names) and
-        (path.parent / node.module.partition(".")[0]).is_dir() for node in _top_level(tree))
+        (path.parent / node.module.partition(".")[0]).is_dir() for node in _top_level(tree, guarded=False))
+
+
+def _statements(path: Path) -> int:
+    """How many statements a script's syntax tree holds (0 where it cannot be read)."""
+    try:
+        tree = _tree(_read(path, scripted=False).source)
+    except SubmissionError:
+        return 0
+    return sum(isinstance(node, ast.stmt) for node in ast.walk(tree)) if tree is not None else 0
 
 
 def for_exercise(paths: list[Path], exercise: str) -> list[Path]:
@@ -1017,13 +1033,14 @@ def _line_definition(raw: bytes, function: str) -> int:
     return BOUND if re.search(rb"^" + name + rb"[ \t]*(:[^=\n]*)?=(?!=)", raw, re.MULTILINE) else NONE
 
 
-def like_a_submission(script: bytes, function: str) -> bool:
+def like_a_submission(script: bytes, function: str, imports: bool = True) -> bool:
     """Whether a module beside the file is a submission of its own, never a module of the student's: it
     defines `function` (as definition reads a file), binds it at its top level some other way (rt200's
     classmate through `globals()["get_derivative"]`; an import of it, `setattr`, an exec of its def), or
     defines there a name a letter or two from it (rt200's classmate's get_derivitive, a load error of
     their own in a batch). Not a helper that only uses the name: a parameter, a label, a docstring, a
-    self-test under `if __name__ == "__main__":` (hn145's and hn146's honest helpers, 10/10 made 0/10)."""
+    self-test under `if __name__ == "__main__":` (hn145's and hn146's honest helpers, 10/10 made 0/10).
+    Without `imports`, an import of it binds nothing: a script that uses an answer is none itself."""
     try:
         tree = ast.parse(script)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -1036,7 +1053,7 @@ def like_a_submission(script: bytes, function: str) -> bool:
     aliases = {t.id for node in _top_level(tree, guarded=False) if isinstance(node, ast.Assign) and
                _namespace(node.value) for t in node.targets if isinstance(t, ast.Name)} if named else set()
     bound = named and (any(True for _ in _bindings(tree, function, guarded=False)) or
-                       any(_binds(node, function, aliases) for node in _top_level(tree, guarded=False)))
+                       any(_binds(node, function, aliases, imports) for node in _top_level(tree, guarded=False)))
     return bound or any(_near(name, function) for name in set(_top_level_names(tree)))
 
 
@@ -1052,12 +1069,13 @@ def _spelt_out(script: bytes, tree: ast.Module, function: str) -> bool:
         for node in ast.walk(tree))
 
 
-def _binds(statement: ast.stmt, function: str, aliases: set[str] | frozenset[str] = frozenset()) -> bool:
+def _binds(statement: ast.stmt, function: str, aliases: set[str] | frozenset[str] = frozenset(),
+           imports: bool = True) -> bool:
     """Whether a top-level statement binds `function` other than by a def or `name = ...`: an import of it,
     an item of globals() or vars() (or of a name for one, `aliases`), their update(), an attribute of that
     name (`sys.modules[__name__].get_derivative = f`), setattr, or exec or compile of a string naming it."""
     if isinstance(statement, ast.Import | ast.ImportFrom):
-        return any(function in (alias.asname or alias.name).split(".") for alias in statement.names)
+        return imports and any(function in (alias.asname or alias.name).split(".") for alias in statement.names)
     if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.If | ast.Try | ast.With):
         return False  # (a function's body runs when called, a helper's own; an if's, a try's, a with's are walked)
     def space(value: ast.expr) -> bool:

@@ -2236,6 +2236,16 @@ def test_a_module_beside_the_file_that_defines_the_function_is_told_why_it_was_n
     assert among.advice.startswith("Put your file and utils in a folder of their own")
 
 
+def test_a_relative_import_of_a_file_graded_alone_is_told_so(sin):
+    """rv44: a folder's mylib/deriv.py (`from .core import ...`), imported only under a main.py's guard, was
+    graded alone and told that the grader lacked packages and to submit beside it what was there."""
+    frames = (Frame(3, "from .core import leaf", "<module>"),)
+    error = ErrorInfo("ImportError", "attempted relative import with no known parent package", frames=frames)
+    told = checks.check_loads(Observations(load=LoadResult(False, error=error)), sin)
+    assert "imports from the package it lies in" in told.cause and "from mypackage.module import get_derivative" in \
+        told.advice, told
+
+
 def test_a_module_left_out_past_the_bounds_on_helpers_is_told_so(sin):
     """A package of 20 modules beside the file: the import of one past the 16 graded was told to submit
     beside the file the modules it had submitted."""

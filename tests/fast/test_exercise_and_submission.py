@@ -1509,6 +1509,24 @@ def test_a_students_own_package_holding_the_answer_is_graded_with_the_file_that_
     # __init__.py: rt166's bob/ and rt202's dora/, students' folders, have none)
     alone = submission.read(job.path, helpers=True, function="get_derivative")
     assert [name for name, _ in alone.helpers] == ["mylib/__init__.py", "mylib/core.py", "mylib/deriv.py"]
+    # (rv44: a demo and a test beside it that import the function hold no answer: the folder is still hers)
+    (folder / "demo.py").write_text("from mylib.deriv import get_derivative\nimport torch\n"
+                                    "print(get_derivative(torch.zeros(3)))\n")
+    (folder / "test_solution.py").write_text("from solution import get_derivative\ndef test_zero():\n"
+                                             "    assert get_derivative(0) == 1\n")
+    (folder / "main.py").write_text("if __name__ == '__main__':\n    from mylib.deriv import get_derivative\n")
+    alone = submission.read(job.path, helpers=True, function="get_derivative")
+    assert [name for name, _ in alone.helpers] == ["mylib/__init__.py", "mylib/core.py", "mylib/deriv.py"]
+    # ...and a batch grades the file that does least else among those importing it at the top (not a guarded
+    # main.py's import): demo.py and solution.py both import it, and mylib/deriv.py alone cannot load
+    assert next(iter(batch.discover(tmp_path / "class", None, "get_derivative"))).path == folder / "solution.py"
+    (folder / "solution.py").unlink()
+    assert next(iter(batch.discover(tmp_path / "class", None, "get_derivative"))).path == folder / "demo.py"
+    (folder / "demo.py").unlink()  # (main.py's guarded import binds nothing as it is imported)
+    assert next(iter(batch.discover(tmp_path / "class", None, "get_derivative"))).path == folder / "mylib" / "deriv.py"
+    (folder / "solution.py").write_text("from mylib.deriv import get_derivative  # noqa: F401\n")
+    for name in ("test_solution.py", "main.py"):
+        (folder / name).unlink()
     # ...but not where another folder or file beside it holds one: the folder is then a class's
     (folder / "bob").mkdir()
     (folder / "bob" / "hw.ipynb").write_text(json.dumps({"cells": [{"cell_type": "code", "metadata": {},
