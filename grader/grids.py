@@ -113,9 +113,12 @@ def _elements(family: str, large: float, span: float = 10.0) -> SearchStrategy[f
 def grid_cases(dtypes: tuple[str, ...], device: str, large: float,
                layouts: tuple[str, ...] = PLAIN_LAYOUTS + TRACKED_LAYOUTS,
                min_side: int = 0, span: float = 10.0, min_abs: float = 0.0,
-               families: tuple[str, ...] = FAMILIES) -> SearchStrategy[GridCase]:
+               families: tuple[str, ...] = FAMILIES, rounded: bool = True) -> SearchStrategy[GridCase]:
     """The strategy for one input. Choices are listed simplest first: hypothesis shrinks towards them.
-    One object per set of arguments (shrink's record of past searches is kept per strategy)."""
+    One object per set of arguments (shrink's record of past searches is kept per strategy). Not `rounded`,
+    its values are float64's, whatever dtype it names: for stratified, which rounds them for the dtype it deals
+    (rv44: rounded at the draw for a dtype of the draw's, float64's inputs were float32's, or bfloat16's on a GPU,
+    and the ±1e-3 of near_half_pi lost)."""
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
 
@@ -127,18 +130,20 @@ def grid_cases(dtypes: tuple[str, ...], device: str, large: float,
         shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=min_side, max_side=_MAX_SIDE)
         shape = draw(st.one_of(st.just(()), shapes))
         values = draw(hnp.arrays(np.float64, shape, elements=_elements(family, min(large, span * 100), span)))
-        return GridCase(round_to(away_from_zero(values, min_abs), dtype), dtype, device, layout, family)
+        values = away_from_zero(values, min_abs)
+        return GridCase(round_to(values, dtype) if rounded else values, dtype, device, layout, family)
 
     return cases()
 
 
 def stratified(cases: list[GridCase], dtypes: tuple[str, ...],
                layouts: tuple[str, ...] = PLAIN_LAYOUTS + TRACKED_LAYOUTS) -> list[GridCase]:
-    """The drawn cases, each given a dtype and layout in turn (its values as that dtype holds them), so that
-    every draw holds as many of each, its shapes and values as drawn: a slip of one dtype or layout (a
-    float32 answer, a caller's x that requires grad) costs the same under every seed (ux134: 7.04 in a
-    student's self-check, 5.87 under the course's secret, 6.29 to 7.92 over four seeds). (Drawn apart, a
-    few per dtype and layout, hypothesis's simplest shapes came first in each: half the inputs 0-d.)"""
+    """The drawn cases (drawn unrounded: grid_cases), each given a dtype and layout in turn (its values as
+    that dtype holds them), so that every draw holds as many of each, its shapes and values as drawn: a
+    slip of one dtype or layout (a float32 answer, a caller's x that requires grad) costs the same under
+    every seed (ux134: 7.04 in a student's self-check, 5.87 under the course's secret, 6.29 to 7.92 over
+    four seeds). (Drawn apart, a few per dtype and layout, hypothesis's simplest shapes came first in
+    each: half the inputs 0-d.)"""
     strata = [(dtype, layout) for dtype in dtypes for layout in layouts]
     dealt = ((case, *strata[i % len(strata)]) for i, case in enumerate(cases))
     return [GridCase(round_to(case.values, dtype), dtype, case.device, layout, case.family)

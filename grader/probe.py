@@ -69,7 +69,7 @@ class Plan:
             if device not in cases:
                 dtypes = exercise_dtypes(exercise, device)
                 strategy = grids.grid_cases(dtypes, device, exercise.large, span=exercise.span,
-                                            min_abs=exercise.min_abs, families=exercise.families)
+                                            min_abs=exercise.min_abs, families=exercise.families, rounded=False)
                 drawn = grids.stratified(grids.draw(strategy, exercise.examples, self.seed + (device != "cpu")),
                                          dtypes)
                 explicit = grids.explicit_cases(dtypes, device, exercise.span, exercise.min_abs)

@@ -210,8 +210,13 @@ def test_every_draw_holds_as_many_inputs_of_each_dtype_and_layout(sin):
 
     from grader.probe import Plan
 
+    wide = []
     for seed in (1, 2, 3):
         cases = [c for c in Plan.draw(sin, seed).ensure(sin, ["cpu"]).cases["cpu"] if c.family != "explicit"]
         counts = Counter((c.dtype, c.layout) for c in cases)
         assert len(counts) == 8 and max(counts.values()) - min(counts.values()) <= 1, counts
         assert all(grids.round_to(c.values, c.dtype).tolist() == c.values.tolist() for c in cases)
+        # (rv44: rounded first for the dtype each was drawn for, 32 of 57 float64 inputs of seeds 1-3 were float32's)
+        wide += [c.values for c in cases if c.dtype == "float64" and c.values.size]
+    narrow = [v for v in wide if grids.round_to(v, "float32").tolist() == v.tolist()]  # (hypothesis's 0.5, 1.0...)
+    assert 3 * len(narrow) < len(wide), (len(narrow), len(wide))
