@@ -43,6 +43,8 @@ from pathlib import Path
 
 from grader.sandbox.cgroup import PIDS
 from grader.sandbox.confine import FOLDER_ENTRIES
+from grader.sandbox.leftovers import DEPTH as SHARED_DEPTH
+from grader.sandbox.leftovers import SHARED
 from grader.sandbox.pause import Pauses
 
 MAX_DEPTH = 32  # levels of folders (an honest file makes two or three: torch's compiler cache, a profile)
@@ -103,15 +105,18 @@ class FolderWatch:
     MAX_COUNT_CPU_S = 0.05
 
     def __init__(self, folder: Path, pid: int, limit: int, stop: Callable[[], None],
-                 pauses: Pauses | None = None) -> None:
+                 pauses: Pauses | None = None, uid: int = 0) -> None:
         """`pid`: the process that runs the submission (alive now: its pidfd is taken here, so that
         a pause never reaches a process that took its pid later); `pauses`: its pauses, where
-        another watch pauses it too."""
+        another watch pauses it too; `uid`: the child's own, where it may write outside its folder
+        too (neither Landlock nor a mount namespace of its own): what that uid owns where every user
+        may write counts as its folder (shared_usage)."""
         self.exceeded = ""  # why the child was stopped, once it was ("writing more than 256 MiB ...")
         # what the sandbox allows, in words, where it was stopped for exceeding it
-        self.allowed = (f"{limit >> 20} MiB and {self.MAX_ENTRIES:,} files and folders there, {MAX_DEPTH} deep, "
+        self.allowed = (f"{limit >> 20} MiB and {self.MAX_ENTRIES:,} files and folders "
+                        f"{'in its folder, /tmp and /dev/shm together' if uid else 'there'}, {MAX_DEPTH} deep, "
                         f"and {MAX_WRITTEN_MIB:,} MiB written to the disk in all")
-        self._folder, self._pid, self._limit, self._stop = folder, pid, limit, stop
+        self._folder, self._pid, self._limit, self._stop, self._uid = folder, pid, limit, stop, uid
         # Whether what the child makes the disk write can be counted: /proc/PID/io needs the right to
         # trace it (a grader without CAP_SYS_PTRACE, as a container's root, has none over a child of
         # another uid). Where it cannot, the layers say so rather than bound nothing in silence.
@@ -141,9 +146,10 @@ class FolderWatch:
         while not self._done.wait(wait):
             began = time.thread_time()
             with self._paused():
-                usage = folder_usage(self._folder, self.MAX_ENTRIES, self._pid)
+                usage = folder_usage(self._folder, self.MAX_ENTRIES, self._pid, self._uid)
             spent = time.thread_time() - began
-            self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES) or _rewritten(self._pid) or (
+            where = "its folder, /tmp and /dev/shm" if self._uid else "its folder"
+            self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES, where) or _rewritten(self._pid) or (
                 f"making its folder too costly to count (more than {self.MAX_COUNT_CPU_S * 1000:.0f} ms of "
                 "the grader's CPU a count)" if (last + spent) / 2 > self.MAX_COUNT_CPU_S else "")
             if self.exceeded:
@@ -179,17 +185,17 @@ def _draw(mean: float) -> float:
     return _RANDOM.uniform(0.5 * mean, 1.5 * mean)
 
 
-def exceeded(usage: Usage, limit: int, most: int) -> str:
-    """Why a child whose folder holds `usage` is stopped ("" where it is not)."""
+def exceeded(usage: Usage, limit: int, most: int, where: str = "its folder") -> str:
+    """Why a child whose folder (`where`) holds `usage` is stopped ("" where it is not)."""
     if usage.problem:
-        return f"making {usage.problem} in its folder"
+        return f"making {usage.problem} in {where}"
     if usage.entries > most:
-        return f"making more than {most:,} files and folders in its folder"
+        return f"making more than {most:,} files and folders in {where}"
     if usage.unseen > MAX_UNSEEN:
         return (f"keeping more than {MAX_UNSEEN} removed files mapped (torch.load(..., mmap=True) or "
                 "torch.from_file of a file since removed)")
     if usage.used > limit:
-        return f"writing more than {limit >> 20} MiB of files into its folder"
+        return f"writing more than {limit >> 20} MiB of files into {where}"
     return ""
 
 
@@ -250,9 +256,10 @@ def thread_state(pid: int, task: int | str) -> str:
         return "X"
 
 
-def folder_usage(folder: Path, most: int, pid: int | None = None) -> Usage:
+def folder_usage(folder: Path, most: int, pid: int | None = None, uid: int = 0) -> Usage:
     """What `folder` holds, following no link, and what process `pid` keeps of it with no name
-    there (open or mapped after an unlink); counting stops past `most` entries."""
+    there (open or mapped after an unlink); counting stops past `most` entries. With `uid`, what
+    that uid owns where every user may write (shared_usage) and keeps there with no name, too."""
     usage = Usage()
     try:
         top = _open_folder(str(folder))
@@ -267,11 +274,68 @@ def folder_usage(folder: Path, most: int, pid: int | None = None) -> Usage:
         _walk(top, 1, usage, most)
     finally:
         os.close(top)
+    if uid and not usage.problem and usage.entries <= most:
+        shared_usage(uid, usage, most)
     if pid is not None and not usage.problem and usage.entries <= most:
         process = _live_thread(pid)
-        _count_open(process, str(folder) + "/", usage)
-        _count_mapped(process, str(folder) + "/", usage)
+        inside = (str(folder) + "/", *(f"{top}/" for top in SHARED if uid))
+        _count_open(process, inside, usage)
+        _count_mapped(process, inside, usage)
     return usage
+
+
+def shared_usage(uid: int, usage: Usage, most: int) -> None:
+    """Adds to `usage` what `uid` owns where every user may write (leftovers.SHARED, and the world-writable
+    folders below, as leftovers sweeps them after the child): a child with neither Landlock nor a mount
+    namespace of its own may write there, and rt209's, counted nowhere while it ran, held 4.6 GiB of the host's
+    memory in /dev/shm and made 161,603 files in /tmp at 10/10. Its own folder (counted first, by inode) is
+    not counted again."""
+    for top in SHARED:
+        try:
+            fd = _open_folder(top)
+        except OSError:
+            continue
+        try:
+            _owned(fd, uid, SHARED_DEPTH, usage, most)
+        finally:
+            os.close(fd)
+        if usage.problem or usage.entries > most:
+            return
+
+
+def _owned(fd: int, uid: int, depth: int, usage: Usage, most: int) -> None:
+    """In the folder open at `fd`, what `uid` owns, each counted whole; and the world-writable folders
+    others own, `depth` levels down, looked into the same way."""
+    with os.scandir(fd) as found:
+        for entry in found:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if info.st_ino in usage.inodes:
+                continue  # (its own folder, or a file with a name there too)
+            folder = stat.S_ISDIR(info.st_mode)
+            if info.st_uid == uid:
+                usage.entries += 1
+                usage.inodes.add(info.st_ino)
+                usage.used += info.st_blocks * 512
+            elif not (folder and info.st_mode & 0o002 and depth > 1):
+                continue
+            if usage.entries > most or usage.problem:
+                return
+            if not folder:
+                continue
+            try:
+                below = _open_folder(entry.name, fd)
+            except OSError:
+                continue
+            try:
+                if info.st_uid == uid:
+                    _walk(below, 2, usage, most)
+                else:
+                    _owned(below, uid, depth - 1, usage, most)
+            finally:
+                os.close(below)
 
 
 def _walk(fd: int, depth: int, usage: Usage, most: int) -> None:
@@ -361,7 +425,7 @@ def live_threads(pid: int) -> list[str]:
     return [task for task in tasks if thread_state(pid, task) not in "ZX"]
 
 
-def _count_open(process: str, inside: str, usage: Usage) -> None:
+def _count_open(process: str, inside: tuple[str, ...], usage: Usage) -> None:
     """Regular files under the folder that the child holds open and the walk did not count. The
     kernel names no file whose path is longer than PATH_MAX (ENAMETOOLONG): of what the child may
     open, only its own folder's files lie that deep, so such a file counts."""
@@ -380,7 +444,7 @@ def _count_open(process: str, inside: str, usage: Usage) -> None:
                     usage.used += info.st_blocks * 512
 
 
-def _count_mapped(process: str, inside: str, usage: Usage) -> None:
+def _count_mapped(process: str, inside: tuple[str, ...], usage: Usage) -> None:
     """Files under the folder that the child keeps mapped after unlinking them (a file with a name
     was counted by the walk, one still open by _count_open): by their size where the kernel shows
     it (/proc/PID/map_files), and where it will not, as what the child maps of them, and unseen."""
@@ -394,8 +458,8 @@ def _count_mapped(process: str, inside: str, usage: Usage) -> None:
                     return
     except OSError:
         return
-    text, prefix = b"".join(chunks), os.fsencode(inside)
-    if prefix not in text:  # the usual case: a torch child maps a thousand files, none of them here
+    text, prefixes = b"".join(chunks), tuple(os.fsencode(place) for place in inside)
+    if not any(prefix in text for prefix in prefixes):  # the usual case: a torch child maps a thousand files
         return
     removed: dict[int, list[str]] = {}  # inode -> the ranges that map it
     # Lines end at "\n" only, the one character the kernel escapes in a path: a red team's folder
@@ -409,7 +473,7 @@ def _count_mapped(process: str, inside: str, usage: Usage) -> None:
                 return
             continue
         path = fields["path"] or b""
-        if path.startswith(prefix) and path.endswith(b" (deleted)"):
+        if path.startswith(prefixes) and path.endswith(b" (deleted)"):
             removed.setdefault(int(fields["inode"]), []).append(fields["range"].decode())
     for inode, ranges in removed.items():
         if inode in usage.inodes:

@@ -8,6 +8,7 @@ import ctypes
 import itertools
 import mmap
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -266,7 +267,7 @@ def test_a_slow_scan_waits_ten_times_as_long_before_the_next(tmp_path: Path, mon
     buys no longer unwatched."""
     began: list[float] = []
 
-    def slow_scan(path: Path, most: int, pid: int | None = None) -> folder.Usage:
+    def slow_scan(path: Path, most: int, pid: int | None = None, uid: int = 0) -> folder.Usage:
         began.append(time.monotonic())
         spent = time.thread_time()
         while time.thread_time() - spent < 0.015:
@@ -295,7 +296,7 @@ def test_a_count_too_costly_stops_the_child(tmp_path: Path, monkeypatch: pytest.
                                            sleeper: subprocess.Popen[bytes]):
     """What a count costs is the child's doing (a memory map of 231 MB made one cost 4 s): past
     MAX_COUNT_CPU_S the child is stopped rather than counted ever more rarely."""
-    def costly(path: Path, most: int, pid: int | None = None) -> folder.Usage:
+    def costly(path: Path, most: int, pid: int | None = None, uid: int = 0) -> folder.Usage:
         spent = time.thread_time()
         while time.thread_time() - spent < 2 * FolderWatch.MAX_COUNT_CPU_S:
             pass
@@ -312,7 +313,7 @@ def _spending(*costs: float) -> tuple[list[tuple[float, float]], Callable[..., f
     """A count that spends `costs` of CPU in turn (the last one after), and when each began and ended."""
     spans: list[tuple[float, float]] = []
 
-    def count(path: Path, most: int, pid: int | None = None) -> folder.Usage:
+    def count(path: Path, most: int, pid: int | None = None, uid: int = 0) -> folder.Usage:
         began, spent = time.monotonic(), time.thread_time()
         while time.thread_time() - spent < costs[min(len(spans) + 1, len(costs)) - 1]:
             pass
@@ -416,3 +417,39 @@ def test_the_folders_of_killed_graders_go_and_no_one_elses():
     finally:
         for made in (killed, young, running, given):
             session.remove_folder(made)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, to give the files a child's uid")
+def test_what_a_childs_uid_owns_where_every_user_writes_counts_as_its_folder():
+    """rt209: a child with neither Landlock nor a mount namespace of its own, of a uid of its own, wrote 4.6 GiB
+    into /dev/shm (the host's memory) and 161,603 files into /tmp at 10/10, counted nowhere while it ran."""
+    from grader.sandbox.confine import CHILD_UIDS
+
+    uid = CHILD_UIDS.start + 4243  # (no child of this test's process has it)
+    own = Path(tempfile.mkdtemp(prefix="grader-test-own-", dir="/tmp"))
+    shared = Path(tempfile.mkdtemp(prefix="grader-test-shared-", dir="/tmp"))
+    held = Path(f"/dev/shm/grader-test-held-{os.getpid()}")
+    try:
+        os.chown(own, uid, uid)
+        (own / "a.bin").write_bytes(b"\1" * (1 << 20))
+        shared.chmod(0o777)  # (a world-writable folder below /tmp, another's: looked into)
+        tree = shared / "tree"
+        (tree / "deep").mkdir(parents=True)
+        (tree / "deep" / "b.bin").write_bytes(b"\2" * (2 << 20))
+        for path in (tree, tree / "deep", tree / "deep" / "b.bin"):
+            os.chown(path, uid, uid)
+        (shared / "theirs.bin").write_bytes(b"\3" * (4 << 20))  # (root's: not the child's)
+        held.write_bytes(b"\4" * (3 << 20))
+        os.chown(held, uid, uid)
+        alone = folder_usage(own, 1_000)
+        counted = folder_usage(own, 1_000, uid=uid)
+        assert alone.entries == 1 and (1 << 20) <= alone.used < (2 << 20), alone
+        assert counted.entries == 1 + 4, counted  # (its folder once, tree, deep, b.bin, the /dev/shm file)
+        assert (6 << 20) <= counted.used < (8 << 20), counted.used
+        assert folder.exceeded(counted, 5 << 20, 1_000, "its folder, /tmp and /dev/shm") == \
+            "writing more than 5 MiB of files into its folder, /tmp and /dev/shm"
+        assert folder_usage(own, 3, uid=uid).entries > 3  # (the entries' bound holds there too)
+    finally:
+        for path in (own, shared):
+            shutil.rmtree(path, ignore_errors=True)
+        held.unlink(missing_ok=True)

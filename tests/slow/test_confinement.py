@@ -472,6 +472,38 @@ def test_what_a_child_without_landlock_or_namespaces_leaves_where_anyone_writes_
     assert os.path.isdir("/etc")
 
 
+FILLS_SHARED = """
+import os, time
+for k in range(COUNT):
+    with open(f"/TOP/TAG-{k}", "wb") as out:
+        out.write(b"x" * SIZE)
+time.sleep(2)  # (a count comes within 0.3 s)
+print("WROTE ALL")
+
+
+def get_derivative(x):
+    x = x.detach().clone().requires_grad_(True)
+    x.sin().sum().backward()
+    return x.grad
+"""
+
+
+@pytest.mark.parametrize(("top", "count", "size", "said"), [
+    ("dev/shm", 6, 60 << 20, "writing more than 256 MiB of files into its folder, /tmp and /dev/shm"),
+    ("tmp", 1100, 0, "making more than 1,000 files and folders in its folder, /tmp and /dev/shm")])
+def test_what_a_child_without_landlock_or_namespaces_writes_where_anyone_writes_counts_as_its_folder(
+        python_nobody_can_read, tmp_path, monkeypatch, top, count, size, said):
+    """rt209: such a child held 4.6 GiB of the host's memory in /dev/shm, and made 161,603 files in /tmp, while it
+    ran, at 10/10: only removed when it was closed. It is stopped past its folder's bounds, counted together."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces,no-landlock-kernel")
+    tag = f"grader-test-fills-{os.getpid()}"
+    text = FILLS_SHARED.replace("TOP", top).replace("TAG", tag).replace("COUNT", str(count)).replace("SIZE", str(size))
+    data = graded_as("root", tmp_path, "fills_shared.py", "grade", str(python_nobody_can_read), text=text)
+    assert "WROTE ALL" not in data["output"]["stdout"] and data["score"] == 0, data["output"]
+    assert said in json.dumps(data), data["findings"][0]
+    assert not any(name.startswith(tag) for name in os.listdir(f"/{top}"))
+
+
 @pytest.mark.parametrize("command", ["grade", "batch"])
 @pytest.mark.parametrize("host", ["root", "no CAP_SYS_ADMIN", "container"])
 def test_the_uid_drop_holds_for_real_with_a_python_nobody_can_read(python_nobody_can_read, tmp_path, command, host):
