@@ -435,7 +435,8 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
     if error.type in ("ModuleNotFoundError", "ImportError"):
         # (ux123: modules of the student's own beside the file are graded with it, submission.modules_beside)
         cause = ("The grader has torch, numpy, matplotlib and IPython (and what they need), and stand-ins for d2l "
-                 "(torch's functions under d2l's names), pandas, seaborn and tqdm, not other packages; a module of "
+                 "(torch's functions under d2l's names), pandas, seaborn, tqdm, scipy, sklearn, torchvision, "
+                 "torchaudio, ipywidgets, requests and plotly, not other packages; a module of "
                  "your own (helpers.py, say) is there only as a .py file (or a package folder of .py files) "
                  "submitted beside this one, in the same folder.")
         advice = ("Import only those, and submit your own .py modules beside the notebook (or copy what you need "

@@ -1,4 +1,5 @@
-"""Stand-ins, in the sandbox child, for packages the grader does not install (d2l, pandas, seaborn, tqdm).
+"""Stand-ins, in the sandbox child, for packages the grader does not install (d2l, pandas, seaborn, tqdm, and
+Colab's and a course's others: PACKAGES).
 
 The exercise is Dive into Deep Learning's, and its students copy the book's first cell, `from d2l
 import torch as d2l`, for `d2l.plot` and `d2l.set_figsize`. The grader does not install d2l (it pins
@@ -34,7 +35,10 @@ from typing import Any
 
 from grader.submission import cells_of
 
-PACKAGES = ("d2l", "pandas", "seaborn", "tqdm")
+# (hn149: an unused `import scipy`, `import torchvision`, `from sklearn... import`, `import ipywidgets`, course and
+# Colab boilerplate, scored 0/10, and in a notebook the same cell's `import torch` never ran)
+PACKAGES = ("d2l", "pandas", "seaborn", "tqdm", "scipy", "sklearn", "torchvision", "torchaudio", "ipywidgets",
+            "requests", "plotly")
 # d2l.torch's own names for torch's functions and dtypes (d2l 1.0), and for a tensor's methods
 ALIASES = {"ones_like": "ones_like", "ones": "ones", "zeros_like": "zeros_like", "zeros": "zeros", "tensor": "tensor",
            "arange": "arange", "meshgrid": "meshgrid", "sin": "sin", "sinh": "sinh", "cos": "cos", "cosh": "cosh",

@@ -77,6 +77,13 @@ try:
     raise AssertionError("an unknown name of tqdm's was a stand-in's")
 except ImportError:
     pass
+# hn149: a course's and Colab's other boilerplate, unused
+import scipy
+import torchvision.transforms as T
+from sklearn.metrics import mean_squared_error
+import ipywidgets as widgets
+assert T.Compose([T.ToTensor()]) is not None and scipy.__version__ and mean_squared_error and widgets.IntSlider()
+assert used[4:] == ["scipy", "torchvision", "sklearn", "ipywidgets"], used
 print("OK")
 """
 
