@@ -82,7 +82,8 @@ import scipy
 import torchvision.transforms as T
 from sklearn.metrics import mean_squared_error
 import ipywidgets as widgets
-assert T.Compose([T.ToTensor()]) is not None and scipy.__version__ and mean_squared_error and widgets.IntSlider()
+assert scipy.__version__ and all(name is not None for name in (T.Compose([T.ToTensor()]), mean_squared_error([1], [1]),
+                                                               widgets.IntSlider(value=3)))
 assert used[4:] == ["scipy", "torchvision", "sklearn", "ipywidgets"], used
 print("OK")
 """
