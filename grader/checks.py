@@ -32,6 +32,7 @@ from grader.submission import (
     MAX_NOTEBOOK_BYTES,
     MAX_SOURCE_BYTES,
     NOT_A_NOTEBOOK,
+    NOTEBOOK_AS_PY,
     TOO_LARGE,
 )
 from grader.verdict import values_of
@@ -177,6 +178,11 @@ def _check_loads(obs: Observations, ex: Exercise) -> Finding:
     if load.ok:
         # (not "(x)": a hunter's get_derivative(f, x) read that it defines get_derivative(x))
         return Finding("loads", True, 1.0, f"Your file loads and defines {ex.function}.")
+    if obs.not_python == NOTEBOOK_AS_PY:
+        return Finding("loads", False, 0.0, f"Your file is {obs.not_python}, not Python source code, so it cannot "
+                       "be imported.", advice="Submit it named .ipynb, or in Jupyter export it as Python (File > Save "
+                       "and Export Notebook As > Executable Script; in Colab, File > Download > Download .py) and "
+                       "submit that file.")
     if obs.not_python:
         archive = "archive" in obs.not_python
         return Finding("loads", False, 0.0, f"Your file is {obs.not_python}, not Python source code, so it cannot "

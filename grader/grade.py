@@ -140,7 +140,7 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
                            source_reads_graph=submission.reads_graph(sub.source),
                            source_compiles=submission.compiles(sub.source),
                            notebook=sub.path.suffix.lower() == ".ipynb", blank=submission.is_blank(sub.source),
-                           not_python=submission.not_python(sub.source),
+                           not_python=submission.not_python(sub.source, sub.path.suffix.lower() == ".ipynb"),
                            # (looked for only where the function is missing: a walk of the whole tree)
                            nested=submission.nested_definition(sub.source, exercise.function)
                            if observations.load.missing == "missing" else None, passed_over=sub.passed_over,

@@ -857,9 +857,21 @@ _NOT_PYTHON = ((b"PK\x03\x04", "a zip archive (or a Word or Excel file, which is
                (b"\xd0\xcf\x11\xe0", "an old Word or Excel file"))
 
 
-def not_python(source: bytes) -> str:
-    """What a file is that is no Python source by its first bytes ("a PDF"); "" for any other."""
-    return next((kind for magic, kind in _NOT_PYTHON if source.startswith(magic)), "")
+NOTEBOOK_AS_PY = "a Jupyter notebook (its JSON, in a file named .py)"
+
+
+def not_python(source: bytes, notebook: bool = False) -> str:
+    """What a file is that is no Python source by its first bytes ("a PDF"); a notebook's JSON in a file
+    that is no `notebook` by its name (hn149: renamed .py to pass an upload's filter, it "does not define
+    get_derivative", or raised NameError: name 'null'); "" for any other."""
+    kind = next((kind for magic, kind in _NOT_PYTHON if source.startswith(magic)), "")
+    if kind or notebook or not source.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{") or b'"nbformat"' not in source:
+        return kind
+    try:
+        parsed = json.loads(source.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return ""
+    return NOTEBOOK_AS_PY if isinstance(parsed, dict) and isinstance(parsed.get("cells"), list) else ""
 
 
 def is_blank(source: bytes) -> bool:

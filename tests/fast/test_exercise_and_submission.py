@@ -1554,3 +1554,21 @@ def test_a_gradescope_export_beside_other_files_is_no_student(tmp_path):
     jobs = batch.discover(tmp_path, None, "get_derivative")
     assert len(jobs) == 1 and jobs[0].path is None and jobs[0].refused, jobs
     assert jobs[0].problem.startswith("assignment_123_export/: a Gradescope export (its submission_metadata.yml")
+
+
+def test_a_notebook_saved_under_a_py_name_is_said_to_be_one(sin):
+    """hn149: a notebook renamed .py (to pass an upload's filter) was told it "does not define get_derivative", or
+    NameError: name 'null' and to put the rest under `if __name__ == "__main__":`."""
+    from grader import checks
+    from grader.observations import LoadResult, Observations
+
+    cell = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+            "source": ["def get_derivative(x):\n", "    return x\n"]}
+    raw = ("\ufeff" + json.dumps({"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})).encode()
+    assert submission.not_python(raw) == submission.NOTEBOOK_AS_PY
+    assert submission.not_python(raw, notebook=True) == ""  # (a notebook by its name is one)
+    assert submission.not_python(b'{"nbformat": 4}\n') == "" and submission.not_python(b"x = {'nbformat': 4}\n") == ""
+    told = checks.check_loads(Observations(load=LoadResult(False, missing="missing"), not_python=submission.not_python(
+        raw)), sin)
+    assert told.message.startswith("Your file is a Jupyter notebook (its JSON, in a file named .py)")
+    assert "named .ipynb" in told.advice
