@@ -199,9 +199,9 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "as %matplotlib inline becomes get_ipython().run_line_magic(...) in a .py file).",
      "Delete the get_ipython(...) lines (the notebook's magics) from the file you submit."),
     (r"Can't call numpy\(\) on Tensor that requires grad", "numpy_requires_grad",
-     "numpy() was called on a tensor that autograd is tracking (to print it, or to return it).",
-     "Call .detach().numpy() where you need numpy's numbers (printing or plotting), and return the torch tensor "
-     "x.grad itself: the grader wants a tensor, not a numpy array."),
+     "numpy() was called on a tensor that autograd is tracking (to print it, to copy it, or to return it).",
+     "Call .detach().numpy() where you need numpy's numbers (printing or plotting), copy a tensor with "
+     "x.detach().clone(), and return the torch tensor x.grad itself, not a numpy array."),
     (r"backward through the graph a second time", "backward_twice",
      "backward() ran twice through the same graph.",
      "Compute y = {value} again for each backward(), or call backward() only once."),
@@ -299,6 +299,10 @@ def graph_inspection(ex: Exercise) -> Cause:
                  f"in your own notebook, not inside {ex.function}.")
 
 
+# numpy's functions that only copy or keep a tensor's numbers (the plain numpy() slip), not its math
+_NUMPY_COPIES = frozenset({"array", "asarray", "asanyarray", "copy", "save", "savetxt", "savez"})
+
+
 def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     text = f"{error.type}: {error.message}"
     names = {"function": ex.function, "primitive": ex.primitive, "value": in_torch(ex.value)}
@@ -326,6 +330,16 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
                      "sandbox lets graded code write only there.",
                      "Write files beside your own, by a relative name (plt.savefig('plot.png')) or in "
                      "tempfile.gettempdir(), or write none: the grader needs only your function.")
+    numpy_call = re.search(r"\b(np|numpy)\.(\w+)\s*\(", _QUOTED.sub("", last)) if "Can't call numpy()" in text else None
+    if numpy_call and numpy_call.group(2) not in _NUMPY_COPIES:
+        # (hn149: np.sin(x) and np.log(x**2) on the leaf were told to call .detach().numpy(), which leaves autograd)
+        torch_name = f"torch.{numpy_call.group(2)}"
+        return Cause("numpy_function", f"Likely cause: {numpy_call.group(0).rstrip('( ')}() is numpy's, which works "
+                     "on numpy's arrays: handed a tensor that autograd tracks, it asks for its numbers, and autograd "
+                     "cannot follow a computation done in numpy.",
+                     f"Use torch's own function on the tensor ({torch_name}(x) or x.{numpy_call.group(2)}() where "
+                     "torch has it), so that autograd records it; .detach().numpy() would give numbers autograd "
+                     "no longer follows.")
     for pattern, key, cause, advice in _ERROR_HINTS:
         if re.search(pattern, text):
             if key == "nonscalar_backward" and not ex.elementwise:

@@ -286,6 +286,17 @@ def test_torch_funcs_own_mistakes_are_named(sin, error, key):
     assert feedback.explain_error(error, sin).key == key
 
 
+def test_numpys_function_on_a_tracked_tensor_is_told_to_use_torchs():
+    """hn149: np.sin(x) on the leaf was told to call .detach().numpy(), after which autograd follows nothing."""
+    message = "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+    cause = feedback.explain_error(ErrorInfo("RuntimeError", message, (Frame(6, "y = np.sin(x)", "get_derivative"),)),
+                                   exercise.load("sin"))
+    assert cause.key == "numpy_function" and "np.sin() is numpy's" in cause.text and "torch.sin(x)" in cause.advice
+    copied = feedback.explain_error(ErrorInfo("RuntimeError", message, (Frame(2, "a = np.array(x)", "f"),)),
+                                    exercise.load("sin"))
+    assert copied.key == "numpy_requires_grad" and "x.detach().clone()" in copied.advice
+
+
 def test_a_vector_functions_nonscalar_backward_is_told_to_sum_inside():
     """ux114: sin_cos_norm's y.backward() on an elementwise y was told to call y.sum().backward(),
     which gives the elementwise slip (3.74 to 1.0)."""
