@@ -620,17 +620,23 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         # --force said "0 not graded yet" of a class it had not regraded)
         current = {j.student for j in todo if j.student not in graded and batch.is_current(
             j, args.out, ex, seed, args.device, key, plot=not args.no_plot)}
+        # (ux135: a stopped --only's named student, its result current, was "0 not graded yet" and kept unsaid)
         pending = {j.student for j in todo if j.student not in graded and not (j.student in current and (
-            not args.force or batch.written_since(j, args.out, began)))}
+            not (args.force or only) or batch.written_since(j, args.out, began)))}
         # (ux133: a stopped --only or --force blanked the scores of files it had not come to, whose last results
         # were for the same files, graded as now: those stand, said to be the last run's)
         stood = {student: KEPT for student in pending & current}
         # (ux134: "run the same command again" of a --force run, which regrades every student again)
         forced = FORCED_NOTE if args.force else ""
         gradebook, _, page, tally, needs = _write_class(args, ex, jobs, key, pending - set(stood), stood, forced)
-        last = f" ({len(stood)} of them with their last run's results for the same files)" if stood else ""
-        print(f"grader: {len(pending)} of {len(jobs)} students not graded yet{last}: status not_graded in {gradebook} "
-              f"and {page}, which hold the others' results", file=sys.stderr)
+        # (ux135: "18 of 33 students not graded yet ...: status not_graded" of a stopped --force, where those 18 kept
+        # their last results, no row not_graded)
+        told = [f"{len(pending) - len(stood)} of {len(jobs)} students not graded yet (status not_graded)"] \
+            if len(pending) > len(stood) or not stood else []
+        told += [f"{len(stood)} not graded again keep their last run's results, for the same files (their note says "
+                 "so)"] if stood else []
+        print(f"grader: the batch was stopped: {'; '.join(told)}; in {gradebook} and {page}, with the others' "
+              "results", file=sys.stderr)
         _what_needs_you(ex, jobs, tally, needs)
         raise
     stale = {s: stands for s, stands in standing.items() if s not in only and stands != batch.CURRENT} if only else {}
@@ -844,7 +850,8 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
                      "then run the same command again: it grades only them")
     helpers = {j.student: dict(j.companions) for j in jobs if j.own_folder or j.companions}
     md, page = summary.write(replace(tally.summary(sources, helpers, ex.function), needs=needs,
-                                     only=pending_note == ONLY_NOTE, forced=pending_note == FORCED_NOTE), args.out)
+                                     only=pending_note == ONLY_NOTE, forced=pending_note == FORCED_NOTE,
+                                     kept=sum(1 for stands in standing.values() if stands == KEPT)), args.out)
     # Each result read again as it is written: the whole class is never held. And kept up to date where an
     # earlier run wrote one (ux123: a rerun without --format junit left junit.xml's 1.0 beside the gradebook's 10)
     if args.format == "junit" or (args.out / "junit.xml").is_file():

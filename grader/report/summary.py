@@ -94,6 +94,7 @@ class Summary:
     people: int = 0  # the students the roster's submissions are of (a Gradescope group's each): 0, one each
     only: bool = False  # the not graded are those --only left with no result, not a stopped batch's
     forced: bool = False  # the batch stopped was a --force one, which the same command would start over
+    kept: int = 0  # students a stopped --force or --only did not grade again: their last results, for the same files
 
     def headcount(self) -> tuple[str, str]:
         """How many the roster is of, in words: "27 students", or "4 submissions (5 students)" where a
@@ -377,8 +378,14 @@ def stopped(summary: Summary) -> str:
                 "to grade them.")
     again = "run it again without --force to grade them (with it, every student is graded again)" if summary.forced \
         else "run the same command again to grade them"
-    return (f"The batch was stopped before {count} of {len(summary.roster)} students: they are not graded yet "
-            f"(status not_graded, no score in gradebook.csv, left out of the figures here); {again}.") if count else ""
+    # (ux135: a stopped --force that kept 18 students' last results said nothing of it here)
+    kept = (f"The batch was stopped before it graded {summary.kept} of {len(summary.roster)} students again: theirs "
+            "are the last run's results, for the same files (their note in gradebook.csv says so).") if summary.kept \
+        else ""
+    return " ".join(line for line in (
+        f"The batch was stopped before {count} of {len(summary.roster)} students: they are not graded yet (status "
+        f"not_graded, no score in gradebook.csv, left out of the figures here); {again}." if count else "", kept)
+        if line)
 
 
 def markdown(summary: Summary) -> str:

@@ -3,6 +3,7 @@ and student text kept as text in the page. tests/slow/test_summary_page.py opens
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from grader.report import summary
@@ -243,11 +244,15 @@ def test_a_stopped_batchs_summary_says_whom_it_has_not_graded(tmp_path):
     assert "3 students, mean score over the 1 with a score 10.00 / 10." in said
     assert " 9–10  " + "█" * 30 + " 1" in said and " 0–1  " + " " * 30 + " 0" in said
     assert "<b>10.00</b><span>mean score of 10 over the 1 with a score</span>" in html_page(built)
+    # (ux135: a stopped --force's students not graded again keep their last results, and the top said nothing)
+    kept = replace(built, kept=1, forced=True)
+    assert summary.markdown(kept).splitlines()[2].endswith(
+        "run it again without --force to grade them (with it, every student is graded again). The batch was stopped "
+        "before it graded 1 of 3 students again: theirs are the last run's results, for the same files (their note in "
+        "gradebook.csv says so).**")
     assert "The batch was stopped before 2 of 3 students" in html_page(built)
     assert "stopped" not in summary.markdown(build(tmp_path))
     # (ux134: a stopped --force run was told to run the same command again, which grades every student again)
-    from dataclasses import replace
-
     assert "; run it again without --force to grade them (with it, every student is graded again)." in \
         summary.markdown(replace(built, forced=True))
     # (ux131: stopped before its first result, "mean score over the 0 with a score 0.00 / 10")
