@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_BELOW, EXIT_USAGE, EXIT_GRADER = 0, 1, 2, 3
 WAITING_SAID_AFTER_S = 5.0  # a batch's bar names the students being graded once no result came for this long
+LOGGED_EVERY_S = 10.0  # where stderr is no terminal (a log file), a batch's progress is a line this often at most
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -744,7 +745,15 @@ def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client
     # On stderr, as progress goes: a batch piped into `head` lost its gradebook when stdout closed.
     with Progress(*columns, transient=False, console=Console(stderr=True)) as progress:
         task = progress.add_task("grading", total=len(todo), rate="", failures=0, waiting="")
-        started = time.monotonic()
+        started = logged = time.monotonic()
+
+        def log(text: str) -> None:
+            # (ux135: with stderr in a file, nohup's or a CI's, the bar drew nothing until the batch ended, and
+            # never whom it waited on: a line instead, now and then)
+            nonlocal logged
+            if not progress.console.is_terminal and time.monotonic() - logged >= LOGGED_EVERY_S:
+                logged = time.monotonic()
+                progress.console.print(f"grader: {text}", markup=False, highlight=False)
 
         def done(row: dict[str, object]) -> None:
             nonlocal failures
@@ -761,12 +770,14 @@ def _grade(args: argparse.Namespace, todo: list[Job], settings: Settings, client
             finished = progress.tasks[task].completed + 1
             rate = f"{finished / max(time.monotonic() - started, 1e-9):.1f}/s"
             progress.update(task, advance=1, rate=rate, failures=failures, waiting="")
+            log(f"graded {finished} of {len(todo)} ({rate}; stopped or did not load: {failures})")
 
         def waiting(quiet: float, students: list[str]) -> None:
             # (ux118: a hanging import left the bar at 27/28, "0:00:01" to go, for a minute: whose?)
             if quiet >= WAITING_SAID_AFTER_S:
                 names = ", ".join(safe_text.line(s, 16) for s in students[:4])
                 progress.update(task, waiting=f"waiting {quiet:.0f} s on {names}")
+                log(f"graded {progress.tasks[task].completed:.0f} of {len(todo)}, waiting {quiet:.0f} s on {names}")
 
         batch.run(todo, args.out, settings, args.jobs, done, client=client, pool=pool, waiting=waiting)
 

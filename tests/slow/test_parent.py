@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -405,3 +406,17 @@ def test_a_second_batch_into_the_same_out_waits_its_turn_in_words(tmp_path):
     again = subprocess.run([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "--no-plot"],
                            cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "(2 already graded)" in again.stdout, (again.stdout, again.stderr)
+
+
+def test_a_batch_logged_to_a_file_says_how_it_goes_as_it_goes(tmp_path):
+    """ux135: with stderr in a file (nohup, a CI's log), the bar drew nothing until the batch ended, and never whom it
+    waited on: now a line every ten seconds at most, while it grades."""
+    folder, out = tmp_path / "class", tmp_path / "out"
+    _slow_class(folder, 4)
+    with (tmp_path / "log.txt").open("w") as log:
+        main = subprocess.Popen([sys.executable, "-m", "grader", "batch", str(folder), "--out", str(out), "-j", "1",
+                                 "--no-plot"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+        time.sleep(13)  # (3 s a student, and the worker's start)
+        said = (tmp_path / "log.txt").read_text()
+        assert main.wait(timeout=120) == 0
+    assert re.search(r"grader: (graded \d of 4 \(|graded \d of 4, waiting \d+ s on student)", said), said
