@@ -11,10 +11,11 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
-# Grade every bundled sample (a batch: results, gradebook.csv, summary), then show one self-check.
+# Grade every bundled sample (a batch: results, gradebook.csv, summary), then show one self-check (in
+# grader-feedback/, apart from the batch's folder: ux135's second `make demo` took it for a student who left).
 demo: $(BIN)/.installed
 	$(BIN)/grader batch submissions --out $(OUT) -j 2
-	$(BIN)/grader check submissions/mistake_caller_requires_grad.py --out $(OUT)/self-check
+	$(BIN)/grader check submissions/mistake_caller_requires_grad.py --out grader-feedback
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check grader tests bench
