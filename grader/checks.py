@@ -1171,15 +1171,20 @@ _SIZE_MISMATCH = re.compile(r"The size of tensor a \((\d+)\) must match the size
 
 def _fixed_size(bad: list[CaseResult]) -> int | None:
     """The one size that inputs of other sizes were refused against, on at least two of them (a
-    traced function's or a tensor made ahead), or None."""
+    traced function's or a tensor made ahead), or None. A size of the input's own on both sides of a
+    refusal is no fixed size: hn149's `x.T @ x` of a 3-d x, its batch sizes mismatched, was told of one."""
     sizes: set[int] = set()
     refused = 0
     for r in bad:
         error = r.plain.error if r.plain.kind == "error" else None
         found = _SIZE_MISMATCH.search(error.message) if error is not None else None
-        if found is not None:
-            sizes.add(int(found.group(1)))
-            refused += r.case.values.size != int(found.group(1))
+        if found is None:
+            continue
+        foreign = {int(found.group(1)), int(found.group(2))} - set(r.case.shape)
+        if len(foreign) == 1:
+            size = foreign.pop()
+            sizes.add(size)
+            refused += r.case.values.size != size
     return next(iter(sizes)) if len(sizes) == 1 and refused >= 2 else None
 
 

@@ -760,6 +760,15 @@ def test_a_size_fixed_ahead_of_the_calls_is_named(sin):
     # One input refused is a broadcasting slip of that input's own, not a size kept across calls.
     one = dataclasses.replace(fixed, cases=tuple(cases[:2]), planned=tuple(r.case for r in cases[:2]))
     assert checks.check_correctness(one, sin).data["cause"] != "fixed_shape"
+    # (hn149: x.T @ x of 3-d inputs, whose batch sizes mismatched, both sizes the input's own: no size kept)
+    own = [obs.cases[0]]
+    for shape in ((2, 3, 4), (5, 1, 4)):
+        case = GridCase(np.linspace(-1, 1, int(np.prod(shape))).reshape(shape), "float32", "cpu", "plain", "explicit")
+        refused = _raised(f"The size of tensor a (4) must match the size of tensor b ({shape[0]}) at non-singleton "
+                          "dimension 0")
+        own.append(CaseResult(case, (refused,) * 3, (False, False, True), False, False, False, 3))
+    mismatched = dataclasses.replace(obs, cases=tuple(own), planned=tuple(r.case for r in own))
+    assert checks.check_correctness(mismatched, sin).data["cause"] != "fixed_shape"
 
 
 def _none_everywhere(tracked_only=False, primitive_calls=3, traced=None, plain_raises=False):
