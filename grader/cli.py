@@ -104,13 +104,28 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     _INTERRUPTED.clear()
     previous = signal.getsignal(signal.SIGINT)
+    unraisable = sys.unraisablehook
     if previous is signal.default_int_handler:  # (not where it is ignored: nohup)
         signal.signal(signal.SIGINT, _interrupt)
+        sys.unraisablehook = _unless_interrupted
     try:
         return _main(argv)
+    except KeyboardInterrupt:  # (anywhere no command's own handling covers: a traceback and status -2, else)
+        print("grader: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
     finally:  # (as it was: a caller's own process, the suite's, keeps its handler)
         if previous is signal.default_int_handler:
             signal.signal(signal.SIGINT, previous)
+            sys.unraisablehook = unraisable
+
+
+def _unless_interrupted(unraisable: Any) -> None:
+    """Python's own report of what a callback raised where nothing can catch it, but for a Ctrl-C, which
+    _interrupt remembered (_interrupted_yet raises it again): importlib's module-lock callback printed its
+    traceback ("Exception ignored in: <function _get_module_lock.<locals>.cb>") above "grader: interrupted"."""
+    if issubclass(unraisable.exc_type, KeyboardInterrupt) and _INTERRUPTED.is_set():
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def _main(argv: list[str] | None) -> int:
@@ -119,7 +134,11 @@ def _main(argv: list[str] | None) -> int:
     if args.command in ("check", "grade", "batch") or getattr(args, "action", None) == "run":
         from grader.sandbox import grading_here
 
-        warnings, refusal = grading_here(others=args.command != "check")
+        try:
+            warnings, refusal = grading_here(others=args.command != "check")
+        except KeyboardInterrupt:  # (the CI's Ctrl-C 0.3 s into a batch, as this imported numpy: status -2)
+            print(f"grader: interrupted{_again(args)}", file=sys.stderr)
+            return 128 + signal.SIGINT
         for warning in warnings:
             print(f"grader: {warning}", file=sys.stderr)
         if refusal is not None:
