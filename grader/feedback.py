@@ -202,6 +202,11 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "numpy() was called on a tensor that autograd is tracking (to print it, to copy it, or to return it).",
      "Call .detach().numpy() where you need numpy's numbers (printing or plotting), copy a tensor with "
      "x.detach().clone(), and return the torch tensor x.grad itself, not a numpy array."),
+    # (hn149: x.view(-1) of a non-contiguous x, as x.t() is, was told to run it and read the traceback)
+    (r"view size is not compatible with input tensor's size and stride", "view_noncontiguous",
+     ".view() was called on a tensor whose elements are not laid out one after another in memory (x may be "
+     "a transposed or sliced tensor, and clone() keeps that layout), which .view() cannot reshape.",
+     "Use .reshape() (or .flatten()), which copies where it must, or work on x's own shape without reshaping."),
     (r"backward through the graph a second time", "backward_twice",
      "backward() ran twice through the same graph.",
      "Compute y = {value} again for each backward(), or call backward() only once."),

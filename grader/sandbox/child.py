@@ -798,8 +798,12 @@ def make_input(torch: Any, values: Any, dtype: str, device: str, layout: str) ->
     """Build the tensor a student receives: the grid's exact values in one of four layouts."""
     t = torch.tensor(values, dtype=torch.float64).to(getattr(torch, dtype)).to(device)
     if layout == "strided" and t.dim() > 0:
-        # A non-contiguous view: every other element of a wider buffer, the rest filled with junk.
-        return torch.stack([t, torch.full_like(t, 7.0)], dim=-1)[..., 0]
+        # A non-contiguous view: every other element of a wider buffer, the rest filled with junk; of two
+        # dimensions or more, its last two laid out the other way round too, as x.t()'s are, which .view(-1)
+        # refuses (hn149: every other element alone, .view(-1) took every input and raised on a transposed one).
+        if t.dim() < 2:
+            return torch.stack([t, torch.full_like(t, 7.0)], dim=-1)[..., 0]
+        return torch.stack([t.mT, torch.full_like(t.mT, 7.0)], dim=-1)[..., 0].mT
     if layout == "requires_grad":
         return t.requires_grad_(True)
     if layout == "nonleaf":
