@@ -237,3 +237,20 @@ def test_the_modules_an_error_came_through_are_read_without_the_submission_s_cod
     assert child._starting_processes(child._traceback(raised("multiprocessing.pool"))) == ["multiprocessing"]
     assert child._starting_processes(child._traceback(raised("torch.utils.data.dataloader"))) == ["torch.utils.data"]
     assert child._starting_processes(child._traceback(raised("multiprocessingx"))) == []
+
+
+def test_the_strided_layout_holds_the_grids_values_as_a_transposed_tensor_holds_them():
+    """hn149: every other element of a wider buffer, the only non-contiguous layout, took x.view(-1) on every input,
+    which a transposed x (x.t()) refuses: of two dimensions or more its last two are laid out the other way round
+    too, and the buffer's other elements are junk (7.0) still."""
+    values = np.arange(24, dtype=np.float64).reshape(2, 3, 4)
+    for shape in ((5,), (3, 4), (2, 3, 4)):
+        x = child.make_input(torch, values.reshape(-1)[:int(np.prod(shape))].reshape(shape), "float32", "cpu",
+                             "strided")
+        assert x.shape == shape and not x.is_contiguous()
+        assert x.tolist() == values.reshape(-1)[:int(np.prod(shape))].reshape(shape).tolist()
+        assert 7.0 in torch.as_strided(x, (x.untyped_storage().nbytes() // 4,), (1,), 0).tolist()
+        if len(shape) >= 2:
+            with pytest.raises(RuntimeError, match="view size is not compatible"):
+                x.view(-1)
+            assert x.reshape(-1).tolist() == x.flatten().tolist()
