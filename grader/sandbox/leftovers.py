@@ -54,6 +54,16 @@ def remove_left_by(uid: int) -> int:
     return removed
 
 
+def before_first_use(uid: int) -> None:
+    """Remove what `uid` owns in SHARED the first time this process gives it to a child: what a grader killed
+    before its end left there (its children's uids are this one's, given by pid, a container's pid too) counts
+    against the new child's folder (rt210: an honest file stopped past 1,000 files it never made)."""
+    with _lock:
+        if uid in _swept:
+            return
+    remove_left_by(uid)
+
+
 def _sweep_all() -> None:
     for uid in sorted(_swept):
         with contextlib.suppress(Exception):

@@ -723,6 +723,7 @@ def _give_a_uid(workdir: Path, submission: Path, *helpers: Path) -> int:
     threads), so a uid comes back to a child only after 63 others. Nobody where the host's user
     namespace maps none of them (chown refuses it: a rootless container)."""
     uid = CHILD_UIDS.start + (os.getpid() * 64 + next(_uids) % 64) % len(CHILD_UIDS)
+    leftovers.before_first_use(uid)  # (before its folder is given it: what it owns is none of this child's)
     for given in (uid, NOBODY):
         try:
             for path in (workdir, submission, *helpers):

@@ -449,7 +449,42 @@ def test_what_a_childs_uid_owns_where_every_user_writes_counts_as_its_folder():
         assert folder.exceeded(counted, 5 << 20, 1_000, "its folder, /tmp and /dev/shm") == \
             "writing more than 5 MiB of files into its folder, /tmp and /dev/shm"
         assert folder_usage(own, 3, uid=uid).entries > 3  # (the entries' bound holds there too)
+        # rt210: a name a file has twice is an entry twice (ten thousand links counted as none made every count
+        # costly), its blocks counted once
+        for k in range(5):
+            os.link(tree / "deep" / "b.bin", shared / f"link{k}")
+        linked = folder_usage(own, 1_000, uid=uid)
+        assert linked.entries == counted.entries + 5 and linked.used == counted.used, linked
+        # rt210, rv45: a /dev/shm file whose inode number a file of the host's disk has too was taken for it
+        twin = folder.Usage(inodes={(os.stat(own).st_dev, os.stat(held).st_ino)})
+        folder.shared_usage(uid, twin, 1_000)
+        assert twin.used >= (5 << 20) and twin.shared_s > 0, twin
     finally:
         for path in (own, shared):
             shutil.rmtree(path, ignore_errors=True)
         held.unlink(missing_ok=True)
+
+
+def test_what_the_look_where_every_user_writes_costs_is_the_hosts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                   sleeper: subprocess.Popen[bytes]):
+    """rv45, rt210: beside 20,000 files of root's in /tmp, a look at the shared folders cost 60-70 ms, and honest
+    files were stopped as "too costly to count" (50 ms a count). That cost is the host's: the child is never
+    stopped for it, and the next count waits ten times as long again."""
+    began: list[float] = []
+
+    def costly_host(path: Path, most: int, pid: int | None = None, uid: int = 0) -> folder.Usage:
+        began.append(time.monotonic())
+        spent = time.thread_time()
+        while time.thread_time() - spent < 0.08:
+            pass
+        return folder.Usage(shared_s=time.thread_time() - spent)
+
+    stopped = threading.Event()
+    monkeypatch.setattr(folder, "folder_usage", costly_host)
+    monkeypatch.setattr(folder, "_draw", lambda mean: mean)
+    watch = FolderWatch(tmp_path, sleeper.pid, 1 << 20, stopped.set, uid=1)
+    time.sleep(2.5)
+    watch.close()
+    assert not stopped.is_set(), watch.exceeded
+    gaps = [later - earlier for earlier, later in itertools.pairwise(began)]
+    assert gaps and min(gaps) >= FolderWatch.COST_RATIO * 0.08, gaps

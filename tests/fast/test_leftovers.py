@@ -71,3 +71,22 @@ def test_a_tree_deeper_than_the_descriptors_a_grader_may_hold_goes_too():
         if top.exists():
             shutil.rmtree(top, ignore_errors=True)
     assert not top.exists()
+
+
+def test_what_a_uid_owns_goes_before_this_process_first_gives_it_to_a_child():
+    """rt210: a grader killed before its end left its children's files where every user writes, and the next
+    grader of that pid (a container's) gave their uids again: an honest file was stopped past 1,000 files it never
+    made. Once a process, as it may then have left some of its own."""
+    uid = CHILD_UIDS.start + 4244
+    left = Path(f"/tmp/grader-test-first-use-{os.getpid()}")
+    try:
+        left.write_text("a killed grader's child's")
+        os.lchown(left, uid, uid)
+        leftovers.before_first_use(uid)
+        assert not left.exists()
+        left.write_text("this process's own child's, swept at its close")
+        os.lchown(left, uid, uid)
+        leftovers.before_first_use(uid)
+        assert left.exists()
+    finally:
+        left.unlink(missing_ok=True)
