@@ -705,9 +705,15 @@ def _from_below(top: list[Path], nested: list[Path], function: str) -> list[Path
     if len(nested) != 1 or not top or not _needs_its_package(nested[0], top[0].parent):
         return nested  # (one that runs alone is graded alone: hn148's main.py, importing it, read a CSV at import)
     importing = [p for p in top if p.suffix.lower() == ".py" and _imports_from_package(p, function)]
-    # (several: the one that does least else, the answer's door rather than a driver that plots or tests it; rv44's
-    # solution.py beside her demo.py, both importing it, was mylib/deriv.py graded alone, 0/10)
-    return sorted(importing, key=lambda p: (_statements(p), p.name))[:1] or nested
+    # (several: one not named as a driver, a demo or a test, then the one that does least else: the answer's door
+    # rather than what plots or tests it; rv44's solution.py beside her demo.py, both importing it, was
+    # mylib/deriv.py graded alone, 0/10, and rv45's demo.py, shorter than her solution.py, read a data file)
+    return sorted(importing, key=lambda p: (bool(_DRIVER.search(p.stem)), _statements(p), p.name))[:1] or nested
+
+
+# A script's name that says it drives, shows or tests the answer rather than being it (main.py, demo.py, test_hw.py)
+_DRIVER = re.compile(r"(^|[^a-z])(main|run|demo|demos|example|examples|test|tests|plot|plots|driver|app|script|"
+                     r"visuali[sz]e|scratch)([^a-z]|$)|^test", re.IGNORECASE)
 
 
 def _needs_its_package(path: Path, folder: Path) -> bool:

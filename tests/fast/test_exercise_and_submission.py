@@ -1520,6 +1520,10 @@ def test_a_students_own_package_holding_the_answer_is_graded_with_the_file_that_
     # ...and a batch grades the file that does least else among those importing it at the top (not a guarded
     # main.py's import): demo.py and solution.py both import it, and mylib/deriv.py alone cannot load
     assert next(iter(batch.discover(tmp_path / "class", None, "get_derivative"))).path == folder / "solution.py"
+    # (rv45: a demo shorter than her solution.py, which plots, is still no answer's door)
+    (folder / "solution.py").write_text("from mylib.deriv import get_derivative\nimport torch\nx = torch.zeros(3)\n"
+                                        "y = get_derivative(x)\nprint(y)\nprint(x)\n")
+    assert next(iter(batch.discover(tmp_path / "class", None, "get_derivative"))).path == folder / "solution.py"
     (folder / "solution.py").unlink()
     assert next(iter(batch.discover(tmp_path / "class", None, "get_derivative"))).path == folder / "demo.py"
     (folder / "demo.py").unlink()  # (main.py's guarded import binds nothing as it is imported)
