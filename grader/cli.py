@@ -653,7 +653,7 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         # their last results, no row not_graded)
         told = [f"{len(pending) - len(stood)} of {len(jobs)} students not graded yet (status not_graded)"] \
             if len(pending) > len(stood) or not stood else []
-        told += [f"{len(stood)} not graded again keep their last run's results, for the same files (their note says "
+        told += [f"{len(stood)} kept their last run's results, for the same files, not graded again (their note says "
                  "so)"] if stood else []
         print(f"grader: the batch was stopped: {'; '.join(told)}; in {gradebook} and {page}, with the others' "
               "results", file=sys.stderr)

@@ -342,9 +342,8 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
         return Cause("numpy_function", f"Likely cause: {numpy_call.group(0).rstrip('( ')}() is numpy's, which works "
                      "on numpy's arrays: handed a tensor that autograd tracks, it asks for its numbers, and autograd "
                      "cannot follow a computation done in numpy.",
-                     f"Use torch's own function on the tensor ({torch_name}(x) or x.{numpy_call.group(2)}() where "
-                     "torch has it), so that autograd records it; .detach().numpy() would give numbers autograd "
-                     "no longer follows.")
+                     f"Use torch's own function on the tensor ({torch_name}, where torch has one of that name), so "
+                     "that autograd records it; .detach().numpy() would give numbers autograd no longer follows.")
     for pattern, key, cause, advice in _ERROR_HINTS:
         if re.search(pattern, text):
             if key == "nonscalar_backward" and not ex.elementwise:

@@ -361,14 +361,22 @@ def _asked_by_a_library() -> bool:
     inside a try of its own that catches a failed import (_guarded): torch.compile tries `import tqdm`
     and `import pandas` inside torch, and would then have found stand-ins and the loads check told the
     student the file imports them (it was told so of an honest torch.compile). The first caller
-    outside importlib decides (an `importlib.import_module` of the submission's is its)."""
+    outside importlib decides (an `importlib.import_module` of the submission's is its). A question of
+    `importlib.util.find_spec`'s is no import: the file asks whether the package is there, to use it if so
+    (rt210's honest file ran its own check against scipy where find_spec found it, and the stand-in's
+    names failed it, 9/10)."""
     frame: types.FrameType | None = _GETFRAME(0)  # (the audit hook leaves this read unrecorded: FRAME_READ)
     while frame is not None:
         where = frame.f_code.co_filename
+        if frame.f_code is _FIND_SPEC:
+            return True
         if not (where.startswith("<frozen importlib") or os.path.dirname(where) == _IMPORTLIB or where == __file__):
             return where.startswith(_LIBRARIES) or _guarded(where, frame.f_lineno)
         frame = frame.f_back
     return False
+
+
+_FIND_SPEC = importlib.util.find_spec.__code__
 
 
 def _guarded(path: str, line: int) -> bool:

@@ -291,7 +291,7 @@ def test_numpys_function_on_a_tracked_tensor_is_told_to_use_torchs():
     message = "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
     cause = feedback.explain_error(ErrorInfo("RuntimeError", message, (Frame(6, "y = np.sin(x)", "get_derivative"),)),
                                    exercise.load("sin"))
-    assert cause.key == "numpy_function" and "np.sin() is numpy's" in cause.text and "torch.sin(x)" in cause.advice
+    assert cause.key == "numpy_function" and "np.sin() is numpy's" in cause.text and "(torch.sin, " in cause.advice
     copied = feedback.explain_error(ErrorInfo("RuntimeError", message, (Frame(2, "a = np.array(x)", "f"),)),
                                     exercise.load("sin"))
     assert copied.key == "numpy_requires_grad" and "x.detach().clone()" in copied.advice

@@ -85,6 +85,10 @@ import ipywidgets as widgets
 assert scipy.__version__ and all(name is not None for name in (T.Compose([T.ToTensor()]), mean_squared_error([1], [1]),
                                                                widgets.IntSlider(value=3)))
 assert used[4:] == ["scipy", "torchvision", "sklearn", "ipywidgets"], used
+# rt210: asking whether a package is there is no import of it (an optional check ran, and failed on the stand-in)
+import importlib.util
+assert importlib.util.find_spec("plotly") is None and importlib.util.find_spec("scipy") is not None
+assert "plotly" not in used
 print("OK")
 """
 

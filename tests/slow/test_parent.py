@@ -280,7 +280,7 @@ def test_a_stopped_forced_batch_counts_only_what_it_regraded(tmp_path):
     assert waiting >= 2 and {row["status"] for row in rows} == {"graded"}, rows
     assert {row["score"] for row in rows} == {"10.0"}, rows
     # (ux135: "4 of 4 students not graded yet ...: status not_graded" of rows that kept their results)
-    assert f"{waiting} not graded again keep their last run's results, for the same files" in said, said
+    assert f"{waiting} kept their last run's results, for the same files, not graded again" in said, said
     assert "not_graded" not in said and "The batch was stopped before it graded" in (out / "summary.md").read_text()
     assert "with --force it grades every student again, without it those not graded yet keep" in said, said
 
