@@ -20,6 +20,10 @@ MiB out of the way of each count in turn, and 120 threads renaming folders in a 
 seeing 30 of 170 entries. The walk also reads no folder's access time (O_NOATIME where allowed),
 and stops past MAX_DEPTH levels, so it holds few descriptors whatever the child made.
 
+Where the child has neither Landlock nor a mount namespace of its own, and a uid of its own, it may
+write wherever every user may (/tmp, /dev/shm: leftovers.SHARED): what that uid owns there counts as
+its folder does, against the same bounds (shared_usage), the look's cost being the host's.
+
 A file kept only by a mapping has a size the kernel shows to CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE
 alone (/proc/PID/map_files), which a container's root lacks. There such a file counts as what it
 maps, and at most MAX_UNSEEN of them are allowed: `torch.load(path, mmap=True)` of a file since
