@@ -711,9 +711,10 @@ def _from_below(top: list[Path], nested: list[Path], function: str) -> list[Path
     return sorted(importing, key=lambda p: (bool(_DRIVER.search(p.stem)), _statements(p), p.name))[:1] or nested
 
 
-# A script's name that says it drives, shows or tests the answer rather than being it (main.py, demo.py, test_hw.py)
-_DRIVER = re.compile(r"(^|[^a-z])(main|run|demo|demos|example|examples|test|tests|plot|plots|driver|app|script|"
-                     r"visuali[sz]e|scratch)([^a-z]|$)|^test", re.IGNORECASE)
+# A script's name that says it shows, tests or tries the answer rather than being it (demo.py, test_hw.py,
+# plotting.py); not main.py, run.py or app.py, which are as often the answer's door (rt211's main.py was)
+_DRIVER = re.compile(r"(^|[^a-z])(demo|example|test|plot|visuali[sz]|scratch|figure|bench|compare|check|try|play)",
+                     re.IGNORECASE)
 
 
 def _needs_its_package(path: Path, folder: Path) -> bool:

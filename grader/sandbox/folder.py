@@ -110,6 +110,9 @@ class FolderWatch:
     COST_RATIO = 10
     MAX_WAIT_S = 0.2  # a count costing 20 ms was waited for so long; a costlier one no longer
     MAX_COUNT_CPU_S = 0.05
+    # What the host's shared folders' look (Usage.shared_s) adds to the mean wait at most: a child writes for no
+    # longer than half of 0.5 s past the last count there, whatever the host holds, for up to a core's share
+    MAX_SHARED_WAIT_S = 0.3
 
     def __init__(self, folder: Path, pid: int, limit: int, stop: Callable[[], None],
                  pauses: Pauses | None = None, uid: int = 0) -> None:
@@ -163,8 +166,10 @@ class FolderWatch:
             if self.exceeded:
                 self._stop()
                 return
-            wait = _draw(min(max(self.INTERVAL_S, self.COST_RATIO * spent), self.MAX_WAIT_S)) + \
-                self.COST_RATIO * usage.shared_s
+            # (the host's share drawn too, and bounded: rt211's child, sure of ten times the look's cost after each
+            # count on a host with 20,000 files in /tmp, held 448 MiB in /dev/shm between counts at 10/10)
+            wait = _draw(min(max(self.INTERVAL_S, self.COST_RATIO * spent), self.MAX_WAIT_S) +
+                         min(self.COST_RATIO * usage.shared_s, self.MAX_SHARED_WAIT_S))
             last = spent
 
     @contextlib.contextmanager
@@ -301,8 +306,8 @@ def shared_usage(uid: int, usage: Usage, most: int) -> None:
     memory in /dev/shm and made 161,603 files in /tmp at 10/10. Its own folder (counted first) is not
     counted again. What the look costs is the host's (every name there is looked at, whoever owns it: rv45's
     and rt210's honest files were stopped as too costly to count beside 20,000 files of root's in /tmp), so
-    it is kept apart (Usage.shared_s), and the watch waits ten times as long again before the next count."""
-    began = time.thread_time()
+    it is kept apart (Usage.shared_s), and the watch waits ten times as long again, up to MAX_SHARED_WAIT_S."""
+    began, own = time.thread_time(), [0.0]
     try:
         for top in SHARED:
             try:
@@ -310,18 +315,18 @@ def shared_usage(uid: int, usage: Usage, most: int) -> None:
             except OSError:
                 continue
             try:
-                _owned(fd, uid, SHARED_DEPTH, usage, most)
+                _owned(fd, uid, SHARED_DEPTH, usage, most, own)
             finally:
                 os.close(fd)
             if usage.problem or usage.entries > most:
                 return
-    finally:
-        usage.shared_s += time.thread_time() - began
+    finally:  # (the walks of its own folders there are its own doing: rt211's 900 of them, 12 ms a look)
+        usage.shared_s += time.thread_time() - began - own[0]
 
 
-def _owned(fd: int, uid: int, depth: int, usage: Usage, most: int) -> None:
-    """In the folder open at `fd`, what `uid` owns, each counted whole; and the world-writable folders
-    others own, `depth` levels down, looked into the same way."""
+def _owned(fd: int, uid: int, depth: int, usage: Usage, most: int, own: list[float]) -> None:
+    """In the folder open at `fd`, what `uid` owns, each counted whole (the CPU its folders' walks took added
+    to `own`); and the world-writable folders others own, `depth` levels down, looked into the same way."""
     with os.scandir(fd) as found:
         for entry in found:
             try:
@@ -350,9 +355,11 @@ def _owned(fd: int, uid: int, depth: int, usage: Usage, most: int) -> None:
                 continue
             try:
                 if info.st_uid == uid:
+                    walked = time.thread_time()
                     _walk(below, 2, usage, most)
+                    own[0] += time.thread_time() - walked
                 else:
-                    _owned(below, uid, depth - 1, usage, most)
+                    _owned(below, uid, depth - 1, usage, most, own)
             finally:
                 os.close(below)
 

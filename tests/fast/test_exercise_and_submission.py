@@ -1524,6 +1524,12 @@ def test_a_students_own_package_holding_the_answer_is_graded_with_the_file_that_
     (folder / "solution.py").write_text("from mylib.deriv import get_derivative\nimport torch\nx = torch.zeros(3)\n"
                                         "y = get_derivative(x)\nprint(y)\nprint(x)\n")
     assert next(iter(batch.discover(tmp_path / "class", None, "get_derivative"))).path == folder / "solution.py"
+    # (rt211: a door named hw2_main.py, as main.py may be, beside a plotting.py that imports it too)
+    (folder / "solution.py").rename(folder / "hw2_main.py")
+    (folder / "demo.py").rename(folder / "plotting.py")
+    assert next(iter(batch.discover(tmp_path / "class", None, "get_derivative"))).path == folder / "hw2_main.py"
+    (folder / "hw2_main.py").rename(folder / "solution.py")
+    (folder / "plotting.py").rename(folder / "demo.py")
     (folder / "solution.py").unlink()
     assert next(iter(batch.discover(tmp_path / "class", None, "get_derivative"))).path == folder / "demo.py"
     (folder / "demo.py").unlink()  # (main.py's guarded import binds nothing as it is imported)
