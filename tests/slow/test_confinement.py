@@ -1128,7 +1128,10 @@ def test_without_a_tmpfs_the_folder_is_counted_as_it_fills(grade_file, sin, monk
                     "print('made them all')\n\n\ndef get_derivative(x):\n    return x\n")
     outcome = grade_file(many, sin)
     assert outcome.status == "load_error" and "made them all" not in outcome.stdout
-    assert "more than 1,000 files and folders" in next(f for f in outcome.findings if f.name == "loads").message
+    # (past 1,000 entries, or, under a loaded CI where two counts of those 1,000 cost more than 50 ms each, as too
+    # costly to count: either stops it)
+    stopped = next(f for f in outcome.findings if f.name == "loads").message
+    assert "more than 1,000 files and folders" in stopped or "too costly to count" in stopped, stopped
     still_grades(grade_file, sin)
 
 
