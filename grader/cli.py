@@ -137,8 +137,7 @@ def _main(argv: list[str] | None) -> int:
         try:
             warnings, refusal = grading_here(others=args.command != "check")
         except KeyboardInterrupt:  # (the CI's Ctrl-C 0.3 s into a batch, as this imported numpy: status -2)
-            print(f"grader: interrupted{_again(args)}", file=sys.stderr)
-            return 128 + signal.SIGINT
+            return _interrupted(args)
         for warning in warnings:
             print(f"grader: {warning}", file=sys.stderr)
         if refusal is not None:
@@ -173,8 +172,7 @@ def _main(argv: list[str] | None) -> int:
         print(f"grader: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print(f"grader: interrupted{_again(args)}", file=sys.stderr)
-        return 128 + signal.SIGINT
+        return _interrupted(args)
     except Stopped as stop:
         print(f"grader: stopped by {stop.signal.name}{_again(args)}", file=sys.stderr)
         return 128 + stop.signal
@@ -182,8 +180,7 @@ def _main(argv: list[str] | None) -> int:
         if _INTERRUPTED.is_set() and _caused_by(err, KeyboardInterrupt):
             # (Ctrl-C 0.6 s into a batch, as a module imported in drawing its grids made a dataclass: Python
             # wraps what __set_name__ raises in a RuntimeError, and the CI's batch ended in the grader's failure)
-            print(f"grader: interrupted{_again(args)}", file=sys.stderr)
-            return 128 + signal.SIGINT
+            return _interrupted(args)
         traceback.print_exc()
         print("grader: the grader itself failed (not the submission); the traceback is above", file=sys.stderr)
         return EXIT_GRADER
@@ -891,6 +888,12 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
                      (j.student, _shown(batch.read_result(j, args.out, key), args), j.problem) for j in ordered),
                     ex.name, args.out / "junit.xml")
     return gradebook, md, page, tally, needs
+
+
+def _interrupted(args: argparse.Namespace) -> int:
+    """Ctrl-C, said, and the status a shell gives it."""
+    print(f"grader: interrupted{_again(args)}", file=sys.stderr)
+    return 128 + signal.SIGINT
 
 
 def _again(args: argparse.Namespace) -> str:
