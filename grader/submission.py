@@ -722,9 +722,9 @@ def _needs_its_package(path: Path, folder: Path) -> bool:
     mylib/deriv.py, or a relative import): graded alone, without the package, it cannot load."""
     try:
         packages = set(path.relative_to(folder).parts[:-1])
-        tree = _tree(_read(path, scripted=False).source)
-    except (ValueError, SubmissionError):
+    except ValueError:
         return False
+    tree = _parsed(path)
     for node in ast.walk(tree) if tree is not None else ():
         if isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "").partition(".")[0] in packages):
             return True
@@ -736,10 +736,7 @@ def _needs_its_package(path: Path, folder: Path) -> bool:
 def _imports_from_package(path: Path, function: str) -> bool:
     """Whether a script binds `function` at its top level, as it is imported (not under `if __name__ ==
     "__main__":`: rv44's main.py), by importing it from a package folder beside it."""
-    try:
-        tree = _tree(_read(path, scripted=False).source)
-    except SubmissionError:
-        return False
+    tree = _parsed(path)
     return tree is not None and any(
         isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and
         any((alias.asname or alias.name) == function for alias in node.names) and
@@ -748,11 +745,16 @@ def _imports_from_package(path: Path, function: str) -> bool:
 
 def _statements(path: Path) -> int:
     """How many statements a script's syntax tree holds (0 where it cannot be read)."""
-    try:
-        tree = _tree(_read(path, scripted=False).source)
-    except SubmissionError:
-        return 0
+    tree = _parsed(path)
     return sum(isinstance(node, ast.stmt) for node in ast.walk(tree)) if tree is not None else 0
+
+
+def _parsed(path: Path) -> ast.Module | None:
+    """A script's syntax tree, as read (_read) and parsed (_tree); None where it cannot be read or parsed."""
+    try:
+        return _tree(_read(path, scripted=False).source)
+    except SubmissionError:
+        return None
 
 
 def for_exercise(paths: list[Path], exercise: str) -> list[Path]:
