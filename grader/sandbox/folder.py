@@ -128,6 +128,7 @@ class FolderWatch:
                         f"{MAX_DEPTH} deep, "
                         f"and {MAX_WRITTEN_MIB:,} MiB written to the disk in all")
         self._folder, self._pid, self._limit, self._stop, self._uid = folder, pid, limit, stop, uid
+        self._where = "its folder and where every user writes (/tmp, /dev/shm...)" if uid else "its folder"
         # Whether what the child makes the disk write can be counted: /proc/PID/io needs the right to
         # trace it (a grader without CAP_SYS_PTRACE, as a container's root, has none over a child of
         # another uid). Where it cannot, the layers say so rather than bound nothing in silence.
@@ -159,8 +160,7 @@ class FolderWatch:
             with self._paused():
                 usage = folder_usage(self._folder, self.MAX_ENTRIES, self._pid, self._uid)
             spent = time.thread_time() - began - usage.shared_s  # (the host's shared folders' look is the host's)
-            where = "its folder and where every user writes (/tmp, /dev/shm...)" if self._uid else "its folder"
-            self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES, where) or _rewritten(self._pid) or (
+            self.exceeded = exceeded(usage, self._limit, self.MAX_ENTRIES, self._where) or _rewritten(self._pid) or (
                 f"making its folder too costly to count (more than {self.MAX_COUNT_CPU_S * 1000:.0f} ms of "
                 "the grader's CPU a count)" if (last + spent) / 2 > self.MAX_COUNT_CPU_S else "")
             if self.exceeded:
@@ -307,7 +307,7 @@ def shared_usage(uid: int, usage: Usage, most: int) -> None:
     counted again. What the look costs is the host's (every name there is looked at, whoever owns it: rv45's
     and rt210's honest files were stopped as too costly to count beside 20,000 files of root's in /tmp), so
     it is kept apart (Usage.shared_s), and the watch waits ten times as long again, up to MAX_SHARED_WAIT_S."""
-    began, own = time.thread_time(), [0.0]
+    began, own = time.thread_time(), 0.0
     try:
         for top in SHARED:
             try:
@@ -315,18 +315,20 @@ def shared_usage(uid: int, usage: Usage, most: int) -> None:
             except OSError:
                 continue
             try:
-                _owned(fd, uid, SHARED_DEPTH, usage, most, own)
+                own += _owned(fd, uid, SHARED_DEPTH, usage, most)
             finally:
                 os.close(fd)
             if usage.problem or usage.entries > most:
                 return
     finally:  # (the walks of its own folders there are its own doing: rt211's 900 of them, 12 ms a look)
-        usage.shared_s += time.thread_time() - began - own[0]
+        usage.shared_s += time.thread_time() - began - own
 
 
-def _owned(fd: int, uid: int, depth: int, usage: Usage, most: int, own: list[float]) -> None:
-    """In the folder open at `fd`, what `uid` owns, each counted whole (the CPU its folders' walks took added
-    to `own`); and the world-writable folders others own, `depth` levels down, looked into the same way."""
+def _owned(fd: int, uid: int, depth: int, usage: Usage, most: int) -> float:
+    """In the folder open at `fd`, what `uid` owns, each counted whole, its folders as _walk counts the
+    child's own; and the world-writable folders others own, `depth` levels down, looked into the same way.
+    Returns the CPU those walks of its folders took (the child's doing, not the host's)."""
+    own = 0.0
     with os.scandir(fd) as found:
         for entry in found:
             try:
@@ -346,22 +348,31 @@ def _owned(fd: int, uid: int, depth: int, usage: Usage, most: int, own: list[flo
             elif not (folder and info.st_mode & 0o002 and depth > 1):
                 continue
             if usage.entries > most or usage.problem:
-                return
+                return own
             if not folder:
                 continue
-            try:
-                below = _open_folder(entry.name, fd)
-            except OSError:
+            if info.st_uid != uid:  # (another's world-writable folder: looked into for the child's)
+                try:
+                    below = _open_folder(entry.name, fd)
+                except OSError:
+                    continue
+                try:
+                    own += _owned(below, uid, depth - 1, usage, most)
+                finally:
+                    os.close(below)
+                continue
+            walked = time.thread_time()
+            mine = _opened_below(entry.name, fd, usage)
+            if mine is None:
+                if usage.problem:
+                    return own
                 continue
             try:
-                if info.st_uid == uid:
-                    walked = time.thread_time()
-                    _walk(below, 2, usage, most)
-                    own[0] += time.thread_time() - walked
-                else:
-                    _owned(below, uid, depth - 1, usage, most, own)
+                _walk(mine, 2, usage, most)
             finally:
-                os.close(below)
+                os.close(mine)
+            own += time.thread_time() - walked
+    return own
 
 
 def _walk(fd: int, depth: int, usage: Usage, most: int) -> None:
@@ -384,20 +395,30 @@ def _walk(fd: int, depth: int, usage: Usage, most: int) -> None:
             if depth > MAX_DEPTH:
                 usage.problem = f"folders more than {MAX_DEPTH} deep"
                 return
-            try:
-                below = _open_folder(entry.name, fd)
-            except PermissionError:
-                repaired = _opened_for_the_owner(entry.name, fd)
-                if repaired is None:
-                    usage.problem = "a folder the grader may not look into"
+            below = _opened_below(entry.name, fd, usage)
+            if below is None:
+                if usage.problem:
                     return
-                below = repaired
-            except OSError:
                 continue  # removed, renamed or replaced since it was listed: the next scan finds what is there
             try:
                 _walk(below, depth + 1, usage, most)
             finally:
                 os.close(below)
+
+
+def _opened_below(name: str, parent: int, usage: Usage) -> int | None:
+    """A folder of the child's, opened from its parent's descriptor: where the grader may not open it, opened
+    for its owner (_opened_for_the_owner), or, where not even that, None and `usage.problem` says so; None
+    too where it has gone since it was listed."""
+    try:
+        return _open_folder(name, parent)
+    except PermissionError:
+        repaired = _opened_for_the_owner(name, parent)
+        if repaired is None:
+            usage.problem = "a folder the grader may not look into"
+        return repaired
+    except OSError:
+        return None
 
 
 def _open_folder(name: str, parent: int | None = None) -> int:
