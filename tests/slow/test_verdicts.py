@@ -143,12 +143,15 @@ def test_autograd_through_a_nested_or_masked_tensor_is_unproven_but_not_called_a
     """Their dense numbers got the secret once, but are reached through Python a submission can patch
     or override: a red team's handed the canary's operator the grid's x there, having run sin on
     zeros, and was proven with nothing recorded. Honest autograd through them is no evidence now:
-    unproven, and the words name the kind of tensor, not a formula."""
+    unproven, and the words name the kind of tensor, not a formula. The trace reads no numbers out of
+    a jagged one's storage, which holds none (hn150: it crashed the child, and the student saw
+    our own files' paths in a segfault's dump)."""
     outcome = grade_file(VERDICT / f"{name}.py", sin)
     autograd = _autograd(outcome)
     assert outcome.score == sin.rubric["loads"] and not autograd.passed
     assert set(autograd.data["verdicts"]) == {"unfollowed"} and not autograd.data["bypassed"]
     assert "written out" not in autograd.message, autograd.message
+    assert outcome.stderr == "", outcome.stderr
 
 
 def test_an_honest_float32_chain_rule_is_not_accused_by_rounding(grade_file):
