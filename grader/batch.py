@@ -73,6 +73,7 @@ class Job:
     refused: bool = False
     stand_in: bool = False  # a row only while nothing else claims the id (a folder with no file, an archive)
     own_folder: bool = False  # the file lies in a folder of the student's own: its modules there are graded with it
+    top: Path | None = None  # that folder, where the file may lie below its top (submission.read)
     members: tuple[str, ...] = ()  # a group's students, each a row of the gradebook (Gradescope's groups)
     # The student's other files beside it in a class folder, by the names the student gave them (a platform's
     # flat download: Canvas's "garciamaria_23456_78902_mathutils.py" is "mathutils.py"), for its imports
@@ -466,7 +467,7 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
         named = [job for p in others[:50] if (job := _other_file(p, function, budget)) is not None]
         graded = [job for job in named if job.path is not None]
         if len(graded) == 1:
-            return Job(folder.name, graded[0].path, own_folder=True)
+            return Job(folder.name, graded[0].path, own_folder=True, top=folder)
         if graded:  # (rt135's nina/ with solution.py.txt and backup.txt was told it held no .py file)
             names = _listed(job.path.name for job in graded if job.path is not None)
             return Job(folder.name, None, f"{len(graded)} files define {function}(x): {names}; keep one")
@@ -487,7 +488,7 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
     if len(regular) == 1 and function and (second := other_answers(regular[0], function)):
         return Job(folder.name, None, _second_answers(regular[0], second, function))
     if len(regular) == 1:
-        return Job(folder.name, regular[0], own_folder=True)
+        return Job(folder.name, regular[0], own_folder=True, top=folder)
     if regular:  # the words say which of them define it: "keep the one that defines it" fits neither 0 nor 2
         names = _listed(p.name for p in regular)
         kind = ".py files" if all(p.suffix.lower() == ".py" for p in regular) else "files"
@@ -644,7 +645,7 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
         return RESEEDED
     try:
         sub = read(job.path, helpers=job.own_folder, function=exercise.function, companions=dict(job.companions),
-                   exercise=exercise.name, own=job.own_folder)
+                   exercise=exercise.name, own=job.own_folder, top=job.top)
     except (OSError, SubmissionError):
         return ""
     # The grader's own failure is no grade: a rerun tries that submission again.
@@ -680,7 +681,8 @@ def grade_job(job: Job, out: Path, settings: Settings) -> dict[str, Any]:
         raise RuntimeError(refused)
     try:
         outcome = grade_file(job.path, settings.exercise, plan=settings.plan, device=settings.device,
-                             warm=True, helpers=job.own_folder, companions=dict(job.companions), own=job.own_folder)
+                             warm=True, helpers=job.own_folder, companions=dict(job.companions), own=job.own_folder,
+                             top=job.top)
     except SystemExit:
         if _STOPPING:  # stop_pool's SIGTERM: the sandbox closed on the way here; take no next job
             os._exit(1)

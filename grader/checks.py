@@ -428,6 +428,14 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                        cause="Your code imports a module named grader, the name of this grading tool, whose own "
                              "package is already loaded where your code runs: the import finds it, not yours.",
                        advice="Give your module another name (deriv.py, say) and import that.")
+    if error.type == "ImportError" and (error.message or "").startswith("attempted relative import beyond"):
+        # (a module of a package below the student's folder is imported as part of it: submission.read)
+        return Finding("loads", False, 0.0, f"Importing your file failed: {error.headline()}{where}.",
+                       cause="A relative import of your file (`from ..` …) climbs past the top folder of its package, "
+                             "which Python refuses however the file is run.",
+                       advice="Each dot after `from` past the first goes one folder up from your file's, and none may "
+                              "go above your package's top folder: count them again, or import by the package's "
+                              "name, `from mypackage.core import ...`.")
     if error.type == "ImportError" and (error.message or "").startswith("attempted relative import"):
         # (rv44: a student's folder whose answer is mylib/deriv.py, `from .core import ...`, imported only under a
         # main.py's `if __name__ == "__main__":`, was told the grader lacked the packages she had submitted)

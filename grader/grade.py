@@ -62,7 +62,7 @@ def _solution_digest(path: Path) -> str:
 def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, course_secret: str = "",
                device: str = "auto", plan: Plan | None = None, warm: bool = False,
                started: Started | None = None, helpers: bool = True,
-               companions: dict[str, Path] | None = None, own: bool = False) -> Outcome:
+               companions: dict[str, Path] | None = None, own: bool = False, top: Path | None = None) -> Outcome:
     """Grade one file. Never raises for anything the submission does; SubmissionError if the path
     is not a gradable file. A failure of the grader itself becomes an Outcome saying so. With `warm`
     the sandbox child is forked from this process's warm zygote; without, it imports torch while we
@@ -71,7 +71,7 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
     beside the file that it imports are graded with it (submission.modules_beside): where its folder
     is the student's own (a class folder of files, one per student, lends none); `companions`, by
     their own names, where the file lies among classmates' (a platform's flat download); `own`: the folder
-    is known to be the student's alone (submission.read)."""
+    is known to be the student's alone, `top` its top where the file lies below it (submission.read)."""
     if started is not None and started.path == path:
         sub, session, clock = started.submission, started.session, started.clock
         if session is not None:
@@ -79,9 +79,10 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
                           plan=plan)
     clock = time.perf_counter()
     sub = submission.read(path, helpers=helpers, function=exercise.function, companions=companions,
-                          exercise=exercise.name, own=own)
+                          exercise=exercise.name, own=own, top=top)
     try:
-        session = sandbox.open_session(sub.path, exercise.limits, warm=warm, content=sub.source, helpers=sub.helpers)
+        session = sandbox.open_session(sub.path, exercise.limits, warm=warm, content=sub.source, helpers=sub.helpers,
+                                       package=sub.package)
     except Exception as err:  # noqa: BLE001 - a child that cannot start (an OSError, say): this file's grader error
         seed = plan.seed if plan is not None else seed if seed is not None else grid_seed(exercise.name, course_secret)
         return _grader_failure(sub, exercise, seed, err, time.perf_counter() - clock,

@@ -201,7 +201,8 @@ def run(root: Path, exercise: str | None, course_secret: str = "", refused: str 
             render.write(render.no_submission(problem, ex.max_score), results)
             return 0
         # (the submission's folder is the student's alone: every module of theirs in it is theirs)
-        outcome = grade_file(path, ex, seed=grid_seed(ex.name, course_secret or _bundled_secret(root)), own=True)
+        outcome = grade_file(path, ex, seed=grid_seed(ex.name, course_secret or _bundled_secret(root)), own=True,
+                             top=root / "submission")
         picture = plot.render(outcome, ex, root / "results" / "feedback.png")
         backward = write_backward(outcome, root / "results" / "backward.png")
         render.write(render.results(outcome, picture, backward), results)

@@ -111,6 +111,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     session.send({
         "op": "setup",
         "path": str(session.path),
+        "package": session.package,
         "function": exercise.function,
         "primitive": exercise.primitive,
         "derivative": exercise.derivative,

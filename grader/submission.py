@@ -63,6 +63,9 @@ class Submission:
     withheld: tuple[str, ...] = ()
     classmates: tuple[str, ...] = ()
     linked: tuple[str, ...] = ()  # modules beside it it imports that are symbolic links (never followed)
+    # The package of the student's folder it is a module of (mylib for mylib/deriv.py), where it imports from it:
+    # graded as `python -m mylib.deriv` runs it, its helpers named from the folder's top (read)
+    package: str = ""
 
     @property
     def sha256(self) -> str:
@@ -75,6 +78,8 @@ class Submission:
         if not self.helpers:
             return self.sha256
         whole = hashlib.sha256(self.source)
+        if self.package:  # (one file graded as a module of its package, or alone, is graded two ways)
+            whole.update(b"\0package\0" + self.package.encode())
         for name, data in self.helpers:
             whole.update(b"\0" + name.encode("utf-8", "surrogateescape") + b"\0" + hashlib.sha256(data).digest())
         return whole.hexdigest()
@@ -85,7 +90,8 @@ class Submission:
 
 
 def read(path: Path, helpers: bool = False, function: str = "",
-         companions: dict[str, Path] | None = None, exercise: str = "", own: bool = False) -> Submission:
+         companions: dict[str, Path] | None = None, exercise: str = "", own: bool = False,
+         top: Path | None = None) -> Submission:
     """The file's bytes, read once. Only a regular file is read: never through a symbolic link (a
     repository can carry one to any file the grader may read), never a FIFO (opening one blocks) or
     a device; SubmissionError says why not. With `helpers`, the modules of the student's own beside
@@ -95,8 +101,17 @@ def read(path: Path, helpers: bool = False, function: str = "",
     them by the names the student gave them, and no others (a platform's flat download). With `own`, the
     folder is known to be the student's alone (a batch's student folder, Gradescope's submission): every
     module it imports from there is theirs, whatever it defines (hn146, hn147: a package of theirs holding
-    the answer, `from mylib.deriv import get_derivative`, was passed over as a classmate's folder, 0/10)."""
+    the answer, `from mylib.deriv import get_derivative`, was passed over as a classmate's folder, 0/10).
+    `top`, with `own`: that folder's top, where the file may lie in a package of the student's (_package_of)."""
     sub = _read(path)
+    home = _package_of(sub.path, top) if helpers and own and top is not None and not sub.too_large else None
+    if home is not None:
+        # A module of a package in the student's folder that imports from it (`from .util import ...`), no file
+        # at the top importing it but under `if __name__ == "__main__":` (rt211's carol, 0/10 where her main.py
+        # runs): graded as `python -m mylib.deriv` at the top runs it, the folder's modules found from there.
+        root, package = home
+        found = modules_beside(sub.path, sub.source, folder=root, package=package)
+        return Submission(sub.path, sub.source, sub.too_large, found, package=package)
     if (helpers or companions) and not sub.too_large and sub.path.parent != Path("/"):
         passed_over: list[str] = []
         left_out: list[str] = []
@@ -202,7 +217,8 @@ def _version_free(stem: str) -> str:
 
 def modules_beside(path: Path, source: bytes, function: str = "", passed_over: list[str] | None = None,
                    companions: dict[str, Path] | None = None, left_out: list[str] | None = None,
-                   shadowed: list[str] | None = None, linked: list[str] | None = None) -> tuple[tuple[str, bytes], ...]:
+                   shadowed: list[str] | None = None, linked: list[str] | None = None, folder: Path | None = None,
+                   package: str = "") -> tuple[tuple[str, bytes], ...]:
     """The .py files beside `path` that its code imports (`import utils`, `from utils import f`) or
     runs by name (`%run utils.py`, `exec(open("utils.py").read())`), and those theirs do in turn, as
     (name, bytes): `python solution.py` and Jupyter find them there (ux123: a solution.py's `from
@@ -217,15 +233,19 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     the grader has (_ELSEWHERE) to `shadowed` (rt168's code.py: "cannot import name 'f' from 'code'"),
     taken all the same where they are named like one of Python's own that they stand in for at home
     (stands_in), and those that are symbolic links, never followed, to `linked` (for the feedback: a batch's
-    student, whose package was a link to a folder elsewhere, was told to submit beside the file what was there)."""
+    student, whose package was a link to a folder elsewhere, was told to submit beside the file what was there).
+    With `package`, the file is that package's module, in `folder` (its student's folder's top, where the modules
+    are looked for): its relative imports name the package's modules, and the file itself is one of them."""
     found: dict[str, bytes] = {}
     looking = _Looking()
     queue, walked = [source], {name for name in _ELSEWHERE if not stands_in(name)}
+    home, at_top = package, package != ""  # (the file's own relative imports resolve from `package`, not its helpers')
+    folder = path.parent if folder is None else folder
     # (a package holding an answer is a student's folder, a classmate's (rt166's bob/, rt202's dora/), but where it
     # is a package by its __init__.py and nothing else beside the file holds an answer, the student's own: hn146's
     # solution.py beside her mylib/, whose deriv.py defines the function, scored 0 in `check` and 10 in a batch)
-    among_answers = functools.cache(lambda module: not (path.parent / module / "__init__.py").is_file() or
-                                    _answers_beside(path, module, function))
+    among_answers = functools.cache(lambda module: not (folder / module / "__init__.py").is_file() or
+                                    _answers_beside(path, module, function, folder))
     companions = companions or None  # (none given is the folder's files, not no files)
     past = [] if left_out is None else left_out
     while queue:
@@ -233,30 +253,34 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
         # (a package's modules are PACKAGE_DEPTH deep at most: a name's first parts alone, its prefixes built
         # from them; rt170's import_module("a.a.a…") of 200,000 parts made each prefix, 40 GB, for a 400 KB file)
         dotted = {".".join(name.split(".", PACKAGE_DEPTH + 1)[:PACKAGE_DEPTH + 1]) for name in
-                  _modules_named(queue.pop(0))}
+                  _modules_named(queue.pop(0), home if at_top else "")}
+        at_top = False
         wanted = {".".join(name.split(".")[:i]) for name in dotted for i in range(1, name.count(".") + 2)}
         for module in sorted({name.partition(".")[0] for name in dotted} & _ELSEWHERE):
-            if shadowed is not None and (shown := _beside(path.parent, module, companions)) and shown not in shadowed:
+            if shadowed is not None and (shown := _beside(folder, module, companions)) and shown not in shadowed:
                 shadowed.append(shown)
         for module in sorted({name.partition(".")[0] for name in dotted} - walked):
             walked.add(module)
             if bounded:  # (named only, not looked into: what the feedback needs of it)
-                past += [shown] if (shown := _beside(path.parent, module, companions)) else []
+                past += [shown] if (shown := _beside(folder, module, companions)) else []
                 continue
             others: list[Path] = []
             if companions is not None:  # (among classmates' files: the student's own alone)
                 files = [(f"{module}.py", companions[f"{module}.py"])] if f"{module}.py" in companions else []
-            elif os.path.lexists(path.parent / f"{module}.py"):
-                files = [(f"{module}.py", path.parent / f"{module}.py")]
+            elif os.path.lexists(folder / f"{module}.py"):
+                files = [(f"{module}.py", folder / f"{module}.py")]
             else:
-                files, others = _package(path.parent, module, wanted)
+                files, others = _package(folder, module, wanted)
             if companions is None and linked is not None:
                 linked += [shown for shown in (f"{module}.py", f"{module}/")
-                           if (path.parent / shown.rstrip("/")).is_symlink()][:1]
-            package = bool(files) and "/" in files[0][0]
+                           if (folder / shown.rstrip("/")).is_symlink()][:1]
+            is_package = bool(files) and "/" in files[0][0]
             taken: list[tuple[str, bytes]] = []
             unread = False
             for at, (name, file) in enumerate(files):
+                if home and file == path:  # (the graded file, as its package's own module: `from . import deriv`)
+                    taken.append((name, source))
+                    continue
                 if looking.looked >= MAX_LOOKED_AT:
                     past += [name for name, _ in files[at:]]
                     unread = True
@@ -266,14 +290,15 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                     past += [name] if looking.over else []
                     unread |= looking.over
                     continue
-                if function and like_a_submission(_script(data), function) and (not package or among_answers(module)):
+                if function and like_a_submission(_script(data), function) and \
+                        (not is_package or among_answers(module)):
                     shown = name if name.endswith(".py") and "/" not in name else f"{module}/"
                     if passed_over is not None and shown not in passed_over:
                         passed_over.append(shown)
                     taken = []  # (a package holding one: none of it)
                     break
                 taken.append((name, data))
-            answer = _answer_among(others, function) if function and package and taken else False
+            answer = _answer_among(others, function) if function and is_package and taken else False
             unread |= answer is None
             if answer and among_answers(module):
                 # One holding a notebook that defines the function is a student's folder (rt202: carol/'s hw2.ipynb
@@ -281,7 +306,7 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                 if passed_over is not None and f"{module}/" not in passed_over:
                     passed_over.append(f"{module}/")
                 taken = []
-            if function and package and unread:
+            if function and is_package and unread:
                 # A package not read to its end may hold an answer past the bounds (rt202 spent them on 31 imports,
                 # and carol/'s utils.py came without her hw2.py read): none of it.
                 past += [name for name, _ in taken]
@@ -296,19 +321,21 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     return tuple(sorted(found.items()))
 
 
-def _answers_beside(path: Path, module: str, function: str) -> bool:
-    """Whether, beside the file, another source file, or a folder other than the package `module` (one of the
-    first 16 folders), holds a file that defines `function`: the file lies among other students' answers."""
+def _answers_beside(path: Path, module: str, function: str, folder: Path | None = None) -> bool:
+    """Whether, beside the file (in `folder`, its own by default), another source file, or a folder other than the
+    package `module` (one of the first 16 folders), holds a file that defines `function`: the file lies among other
+    students' answers."""
     budget = Budget()
+    folder = path.parent if folder is None else folder
     try:
-        entries = sorted(p for p in path.parent.iterdir() if p != path and not p.name.startswith((".", "__")))
+        entries = sorted(p for p in folder.iterdir() if p != path and not p.name.startswith((".", "__")))
     except OSError:
         return True
     if any(is_source(p) and not refusal(p) and (definition(p, function, budget=budget) or _near_named(p, function))
            for p in entries[:64]):
         return True
-    for folder in [p for p in entries if p.name != module and p.is_dir() and not p.is_symlink()][:16]:
-        modules, others = _package(path.parent, folder.name, set())
+    for entry in [p for p in entries if p.name != module and p.is_dir() and not p.is_symlink()][:16]:
+        modules, others = _package(folder, entry.name, set())
         if any(definition(file, function, budget=budget) for _, file in modules[:64]) or \
                 _answer_among(others, function) is not False:
             return True
@@ -461,10 +488,11 @@ _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")  # a module's name as i
 _IMPORTED = re.compile(rb"^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)[ \t.]|import[ \t]+([A-Za-z_]\w*))", re.MULTILINE)
 
 
-def _modules_named(source: bytes) -> set[str]:
+def _modules_named(source: bytes, package: str = "") -> set[str]:
     """The modules a script imports (as written: mylib.calc.deriv), and the .py files it names in a
     string of their own (what %run and exec(open(...)) run); read line by line where it does not
-    parse (top-level names alone then)."""
+    parse (top-level names alone then). Relative imports too, of a module of `package`: `from .util
+    import f` in mylib/deriv.py names mylib.util (none beyond the package's top, which Python refuses)."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -476,6 +504,10 @@ def _modules_named(source: bytes) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
             # (`from mylib.calc import deriv`: deriv may be a module of the package)
             names.update([node.module, *(f"{node.module}.{alias.name}" for alias in node.names if alias.name != "*")])
+        elif isinstance(node, ast.ImportFrom) and package and node.level <= package.count(".") + 1:
+            parts = package.split(".")
+            module = ".".join([*parts[:len(parts) - node.level + 1], *([node.module] if node.module else [])])
+            names.update([module, *(f"{module}.{alias.name}" for alias in node.names if alias.name != "*")])
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_ipython_run" and \
                 node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
             # %run's own arguments: its options first (-i, -m MODULE), the file with or without .py
@@ -715,6 +747,20 @@ def _from_below(top: list[Path], nested: list[Path], function: str) -> list[Path
 # plotting.py); not main.py, run.py or app.py, which are as often the answer's door (rt211's main.py was)
 _DRIVER = re.compile(r"(^|[^a-z])(demo|example|test|plot|visuali[sz]|scratch|figure|bench|compare|check|try|play)",
                      re.IGNORECASE)
+
+
+def _package_of(path: Path, top: Path) -> tuple[Path, str] | None:
+    """(`top`, the package's dotted name) where the file lies in a package folder below the student's folder
+    `top` (mylib/deriv.py, mylib/calc/deriv.py: regular or namespace), its folders' names ones Python imports,
+    and it imports from that package (_needs_its_package): what `python -m mylib.deriv` at the top runs."""
+    try:
+        parts = path.parent.relative_to(top).parts
+    except ValueError:
+        return None
+    if not parts or len(parts) > PACKAGE_DEPTH or not all(part.isidentifier() for part in parts) or \
+            not path.name.endswith(".py") or not path.name[:-3].isidentifier() or not _needs_its_package(path, top):
+        return None
+    return top, ".".join(parts)
 
 
 def _needs_its_package(path: Path, folder: Path) -> bool:

@@ -350,6 +350,7 @@ class Runner:
         self.answer_reader = AnswerReader(torch, self.numbers_of)  # (answers kept and read again: repeatable)
         self.after_call: Callable[[], None] | None = None  # (a case's reads, the moment a planned call returns)
         self.path = setup["path"]
+        self.package = setup.get("package", "")  # the student's package it is a module of (submission.read)
         self.function_name = setup["function"]
         self.function: Any = None
         self.recorder = trace.Recorder(torch, setup["primitive"])
@@ -399,7 +400,7 @@ class Runner:
                 if notebook:
                     module = run_cells(self.path, SUBMISSION_MODULE, self.function_name)
                 else:
-                    module = import_file(self.path, SUBMISSION_MODULE, register=True)
+                    module = import_file(self.path, SUBMISSION_MODULE, register=True, package=self.package)
         except BaseException as err:  # noqa: BLE001 - SystemExit and KeyboardInterrupt are findings too
             # The function defined before the line that raised is graded as the file stood there, as
             # Jupyter's Run All stops there, and the loads point alone is lost: hn122's notebook whose
@@ -732,16 +733,22 @@ def own_modules_first(path: Path) -> Iterator[None]:
         sys.modules.update(kept)
 
 
-def import_file(path: str, name: str, register: bool) -> Any:
+def import_file(path: str, name: str, register: bool, package: str = "") -> Any:
     """Run a .py file as module `name` and return it; `register` puts it in sys.modules first (a
-    student's file may rely on that, as dataclasses and pickle do). Whatever the file raises, raises."""
+    student's file may rely on that, as dataclasses and pickle do). Whatever the file raises, raises.
+    With `package`, as a module of that package (`name` within it), whose relative imports find it as
+    `python -m package.module` does (its folders beside the file: submission.Submission.package)."""
     # A source loader whatever the suffix: spec_from_file_location knows .py only, and a notebook
     # (its code cells, submission.notebook_script), a .PY or a .txt failed with AssertionError.
-    spec = importlib.util.spec_from_file_location(name, path, loader=importlib.machinery.SourceFileLoader(name, path))
+    # (The package's name on the spec's own, where relative imports read it: no ImportWarning for a
+    # __package__ set apart from it, which a file's own warnings filter could make an error.)
+    qualified = f"{package}.{name}" if package else name
+    loader = importlib.machinery.SourceFileLoader(qualified, path)
+    spec = importlib.util.spec_from_file_location(qualified, path, loader=loader)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     if register:
-        sys.modules[name] = module
+        sys.modules[name] = sys.modules[qualified] = module
     spec.loader.exec_module(module)
     return module
 

@@ -24,6 +24,7 @@ class InProcessSession(Requests):
     """The face of sandbox.session.Session that probe uses, answering from this process."""
 
     skip: frozenset[str] = frozenset()
+    package = ""  # a function, imported already
     record_key: bytes = b""  # no audit hook here
     outer_layers: tuple[str, ...] = ("none: graded in this process (a self-check, not a grade of record)",)
 

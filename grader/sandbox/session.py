@@ -220,6 +220,7 @@ class Conversation(Protocol):
     in-process runner (sandbox/inprocess.py)."""
 
     path: Path
+    package: str  # the package of the student's the file is imported as a module of ("": none)
     skip: frozenset[str]
     record_key: bytes  # what the child's audit hook signs its record with
     oracle: Oracle  # where the canary's secret lives, answering the child's kernel
@@ -291,7 +292,8 @@ class Session(Requests):
 
     def __init__(self, source: Path, output_kib: int, zygote: Zygote | None = None,
                  content: bytes | None = None, memory_gib: float | None = None,
-                 helpers: tuple[tuple[str, bytes], ...] = ()) -> None:
+                 helpers: tuple[tuple[str, bytes], ...] = (), package: str = "") -> None:
+        self.package = package
         self.workdir = _new_folder()
         self.cgroup: cgroup.Cgroup | None = None
         self.record_key = secrets.token_bytes(16)  # the child's audit hook signs its record with it

@@ -20,20 +20,22 @@ if TYPE_CHECKING:
 
 
 def open_session(code: Path | Callable[..., Any], limits: Limits, *, warm: bool = False,
-                 content: bytes | None = None, helpers: tuple[tuple[str, bytes], ...] = ()) -> Conversation:
+                 content: bytes | None = None, helpers: tuple[tuple[str, bytes], ...] = (),
+                 package: str = "") -> Conversation:
     """Start running `code` now; the caller sends it requests, then closes it.
 
     A file runs in a sandbox child of its own, under `limits`: started afresh (it imports torch
     itself, about 1.5 s, while the caller draws grids) or, with `warm`, forked from this process's
     warm zygote (milliseconds; the zygote starts on first use, and where none can start the child
     starts afresh). `content` is the file's bytes as already read and checked, so that the path is
-    not read again; `helpers` (name, bytes) are the student's own modules, put beside it. An OSError
-    means the child could not start.
+    not read again; `helpers` (name, bytes) are the student's own modules, put beside it; `package`, the
+    package of theirs the file is a module of (submission.Submission.package). An OSError means the child
+    could not start.
 
     A function already in this process (the notebook self-check) runs right here, through the same
     requests and replies: no isolation and no limits, so never a grade of record."""
     if callable(code):
-        if warm or content is not None or helpers:
+        if warm or content is not None or helpers or package:
             raise TypeError("open_session: `warm` and `content` are for a file; a function runs in this process")
         from grader.sandbox.inprocess import InProcessSession
 
@@ -41,7 +43,8 @@ def open_session(code: Path | Callable[..., Any], limits: Limits, *, warm: bool 
     from grader.sandbox import session
 
     zygote = session.warm_zygote() if warm else None
-    return session.Session(code, limits.output_kib, zygote, content, memory_gib=limits.memory_gib, helpers=helpers)
+    return session.Session(code, limits.output_kib, zygote, content, memory_gib=limits.memory_gib, helpers=helpers,
+                           package=package)
 
 
 def share_zygote(users: int) -> Zygote | None:

@@ -2266,6 +2266,16 @@ def test_a_relative_import_of_a_file_graded_alone_is_told_so(sin):
         told.advice, told
 
 
+def test_a_relative_import_past_its_packages_top_is_told_so(sin):
+    """A module of a package graded as one (submission.read) may still climb past its top: Python's error,
+    not the grader's way of running it."""
+    frames = (Frame(2, "from ..util import as_leaf", "<module>"),)
+    error = ErrorInfo("ImportError", "attempted relative import beyond top-level package", frames=frames)
+    told = checks.check_loads(Observations(load=LoadResult(False, error=error)), sin)
+    assert "climbs past the top folder of its package" in told.cause and "count them again" in told.advice, told
+    assert "runs as a file of its own" not in told.cause
+
+
 def test_a_module_left_out_past_the_bounds_on_helpers_is_told_so(sin):
     """A package of 20 modules beside the file: the import of one past the 16 graded was told to submit
     beside the file the modules it had submitted."""

@@ -315,6 +315,35 @@ def test_a_students_own_package_beside_the_file_is_graded_with_it(tmp_path):
     assert [h["name"] for h in helpers] == ["mylib/__init__.py", "mylib/calc/deriv.py"]
 
 
+def test_a_module_of_a_students_package_is_graded_as_one(tmp_path):
+    """rt211's carol: her answer mylib/deriv.py imports from its package (`from .util import ...`), and her
+    main.py imports it only under `if __name__ == "__main__":`. Graded alone it could not load, 0/10, where
+    `python main.py` runs it; now as `python -m mylib.deriv` runs it, the package's modules found from her
+    folder's top, the file itself one of them (ann's __init__ imports it). A relative import past the package's
+    top is Python's own error either way, and told so."""
+    folder = tmp_path / "class"
+    answer = "import torch\nfrom .util import as_leaf\n\n\ndef get_derivative(x):\n    x = as_leaf(x)\n" \
+             "    torch.sin(x).sum().backward()\n    return x.grad\n"
+    main = "if __name__ == '__main__':\n    from mylib.deriv import get_derivative\n"
+    util = "def as_leaf(x):\n    return x.detach().clone().requires_grad_(True)\n"
+    students = {"ann": {"mylib/__init__.py": "from .deriv import get_derivative\n", "mylib/deriv.py": answer},
+                "ben": {"mylib/calc/deriv.py": answer.replace("from .util", "from ..util")},  # (namespace packages)
+                "dan": {"mylib/deriv.py": answer.replace("from .util", "from ..util")}}
+    for name, files in students.items():
+        for path, text in {"main.py": main, "mylib/util.py": util, **files}.items():
+            (folder / name / path).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name / path).write_text(text)
+    out = tmp_path / "out"
+    assert batch(folder, out, "--no-plot").returncode == 0
+    rows = {r["student"]: r for r in gradebook(out)}
+    assert [rows[name]["score"] for name in students] == ["10.0", "10.0", "0.0"], rows
+    helpers = json.loads((out / "ann" / "result.json").read_text())["submission"]["helpers"]
+    assert [h["name"] for h in helpers] == ["mylib/__init__.py", "mylib/deriv.py", "mylib/util.py"]
+    assert "climbs past the top folder of its package" in " ".join((out / "dan" / "feedback.txt").read_text().split())
+    again = batch(folder, out, "--no-plot")
+    assert "3 already graded" in again.stdout, again.stdout  # (the package is part of what a result stands for)
+
+
 def _loads_of_alice(tmp_path: Path, files: dict[str, str], head: str, check: str = "loads",
                     body: str | None = None) -> tuple[float, str]:
     """Alice's score and `check`'s message, her solution.py (honest, or `body`) beginning with `head` beside
