@@ -132,6 +132,20 @@ def test_the_pass_names_the_mistake(name: str, path: Path, phrase: str | None) -
         assert outcome.score == outcome.max_score
 
 
+def test_torchscript_in_a_helper_module_is_seen_as_in_the_file(tmp_path: Path) -> None:
+    """rt212: hn131's honest chain, its inner link's autograd.grad in a scripted function, moved into a module of
+    the student's beside the file, was listed as finished by hand: only the file's own source was read for
+    TorchScript, whose engine the recorder does not hear."""
+    helper, _, answer = (RED / "cos_square_chain_split_with_its_inner_link_in_torchscript.py").read_text() \
+        .partition("def get_derivative")
+    (tmp_path / "vjp_helpers.py").write_text(helper)
+    (tmp_path / "solution.py").write_text("import torch\nfrom vjp_helpers import square_vjp\n\n\ndef get_derivative" +
+                                          answer)
+    outcome = grade_file(tmp_path / "solution.py", exercise.load("cos_square"), warm=True)
+    assert outcome.score == outcome.max_score and outcome.backward is not None
+    assert not outcome.backward.by_hand, outcome.backward.divergence
+
+
 @pytest.mark.parametrize("path", [RED / "cos_square_chain_by_hand_returned_beside_y.py",
                                   RED / "cos_square_chain_by_hand_as_tolist.py",
                                   RED / "cos_square_chain_by_hand_as_numpy.py"], ids=lambda p: p.stem)
