@@ -294,7 +294,7 @@ def folder_usage(folder: Path, most: int, pid: int | None = None, uid: int = 0) 
     if pid is not None and not usage.problem and usage.entries <= most:
         process = _live_thread(pid)
         inside = (str(folder) + "/", *(f"{top}/" for top in SHARED if uid))
-        _count_open(process, inside, usage)
+        _count_open(process, inside, usage, uid)
         _count_mapped(process, inside, usage)
     return usage
 
@@ -472,20 +472,26 @@ def live_threads(pid: int) -> list[str]:
     return [task for task in tasks if thread_state(pid, task) not in "ZX"]
 
 
-def _count_open(process: str, inside: tuple[str, ...], usage: Usage) -> None:
-    """Regular files under the folder that the child holds open and the walk did not count. The
-    kernel names no file whose path is longer than PATH_MAX (ENAMETOOLONG): of what the child may
-    open, only its own folder's files lie that deep, so such a file counts."""
+def _count_open(process: str, inside: tuple[str, ...], usage: Usage, uid: int | None = None) -> None:
+    """Regular files that the child holds open and the walks did not count: under its folder (`inside`'s
+    first), any; under the shared folders (the others), those of its `uid` and those left with no name,
+    never another's it only reads (rv46: root's 64 MiB file in /tmp, opened to read, was counted as the
+    child's writing). The kernel names no file whose path is longer than PATH_MAX (ENAMETOOLONG): of
+    what the child may open, only its own files lie that deep, so such a file counts."""
     with contextlib.suppress(OSError):
         for name in os.listdir(f"{process}/fd"):
             with contextlib.suppress(OSError):
                 try:
-                    if not os.readlink(f"{process}/fd/{name}").startswith(inside):
-                        continue
+                    target = os.readlink(f"{process}/fd/{name}")
                 except OSError as err:
                     if err.errno != errno.ENAMETOOLONG:
                         continue
+                    target = inside[0]
+                if not target.startswith(inside):
+                    continue
                 info = os.stat(f"{process}/fd/{name}")
+                if not target.startswith(inside[0]) and info.st_uid != uid and info.st_nlink > 0:
+                    continue  # (another's, with a name: the host lost nothing to the child)
                 if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in usage.inodes:
                     usage.inodes.add((info.st_dev, info.st_ino))
                     usage.used += info.st_blocks * 512

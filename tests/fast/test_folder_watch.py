@@ -459,6 +459,17 @@ def test_what_a_childs_uid_owns_where_every_user_writes_counts_as_its_folder():
         twin = folder.Usage(inodes={(os.stat(own).st_dev, os.stat(held).st_ino)})
         folder.shared_usage(uid, twin, 1_000)
         assert twin.used >= (5 << 20) and twin.shared_s > 0, twin
+        # rv46: another's file there that it only reads is not its cost (root's dataset, opened, was counted as the
+        # child's writing); one left with no name is, while the child holds it
+        with open(shared / "theirs.bin", "rb"):
+            assert folder_usage(own, 1_000, os.getpid(), uid=uid).used == linked.used
+        gone = os.open(shared / "gone.bin", os.O_CREAT | os.O_WRONLY)
+        try:
+            os.write(gone, b"\5" * (1 << 20))
+            os.unlink(shared / "gone.bin")
+            assert folder_usage(own, 1_000, os.getpid(), uid=uid).used >= linked.used + (1 << 20)
+        finally:
+            os.close(gone)
     finally:
         for path in (own, shared):
             shutil.rmtree(path, ignore_errors=True)
