@@ -336,7 +336,9 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
                      "Write files beside your own, by a relative name (plt.savefig('plot.png')) or in "
                      "tempfile.gettempdir(), or write none: the grader needs only your function.")
     numpy_call = re.search(r"\b(np|numpy)\.(\w+)\s*\(", _QUOTED.sub("", last)) if "Can't call numpy()" in text else None
-    if numpy_call and numpy_call.group(2) not in _NUMPY_COPIES:
+    # (not where the line asks for the numbers itself: rv46's print of np.round(x.numpy(), 3), told to use torch.round,
+    # needs .detach() alone)
+    if numpy_call and numpy_call.group(2) not in _NUMPY_COPIES and ".numpy(" not in last:
         # (hn149: np.sin(x) and np.log(x**2) on the leaf were told to call .detach().numpy(), which leaves autograd)
         torch_name = f"torch.{numpy_call.group(2)}"
         return Cause("numpy_function", f"Likely cause: {numpy_call.group(0).rstrip('( ')}() is numpy's, which works "

@@ -295,6 +295,10 @@ def test_numpys_function_on_a_tracked_tensor_is_told_to_use_torchs():
     copied = feedback.explain_error(ErrorInfo("RuntimeError", message, (Frame(2, "a = np.array(x)", "f"),)),
                                     exercise.load("sin"))
     assert copied.key == "numpy_requires_grad" and "x.detach().clone()" in copied.advice
+    # rv46: a line that asks for the numbers itself needs .detach() alone, not torch.round
+    printed = feedback.explain_error(ErrorInfo("RuntimeError", message, (Frame(4, "print(np.round(x.numpy(), 3))",
+                                                                               "f"),)), exercise.load("sin"))
+    assert printed.key == "numpy_requires_grad", printed
 
 
 def test_a_vector_functions_nonscalar_backward_is_told_to_sum_inside():
