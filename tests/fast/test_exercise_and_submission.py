@@ -986,6 +986,13 @@ def test_the_modules_of_a_students_own_beside_the_file_come_with_it(tmp_path):
     script = (b"import importlib\nh = importlib.import_module('helpers')\nc = __import__('mylib.calc')\n"
               b"d = import_module(name)\ne = importlib.import_module('../up')\n")
     assert submission._modules_named(script) == {"importlib", "helpers", "mylib.calc"}
+    # (rv46: a name no file can have made the look beside the file raise, and the grader failed)
+    long = "m" * 300
+    assert submission._modules_named(f"import utils\nimport {long}\nfrom {long} import f\n".encode()) == {"utils"}
+    assert submission._modules_named(f"import utils\nimport {long}\n(".encode()) == {"utils"}
+    (many / "long.py").write_text(f"import torch\ntry:\n    from {long} import get_derivative\nexcept ImportError:\n"
+                                  "    pass\n")
+    assert submission.read(many / "long.py", helpers=True).helpers == ()
 
 
 def test_a_gradebook_a_ta_corrected_by_hand_is_kept_aside_not_overwritten(tmp_path, sin):
