@@ -131,6 +131,12 @@ def names() -> tuple[str, ...]:
     return tuple(c.name for c in ALL)
 
 
+# What the child imports besides a student's own modules (sandbox/stand_ins.py), in the words both loads messages
+# use (rv46: a flat class folder's file was told of four packages, the stand-ins left out)
+_WHAT_THE_GRADER_HAS = ("torch, numpy, matplotlib and IPython (and what they need), and stand-ins for d2l (torch's "
+                        "functions under d2l's names), pandas, seaborn, tqdm, scipy, sklearn, torchvision, "
+                        "torchaudio, ipywidgets, requests and plotly")
+
 
 @check("loads", 1.0)
 def check_loads(obs: Observations, ex: Exercise) -> Finding:
@@ -242,8 +248,7 @@ def _check_loads(obs: Observations, ex: Exercise) -> Finding:
             # (the same words whether or not the class's folder holds that file: a classmate's name is theirs)
             return replace(told, cause=f"Your file was graded as one of a class's files, each file there a student's "
                            f"submission of its own, so no module beside it is copied: if {missing[1]}.py is yours, "
-                           "it was not. Otherwise, the grader has torch, numpy, matplotlib and IPython, not "
-                           f"{missing[1]}.",
+                           f"it was not. Otherwise, the grader has {_WHAT_THE_GRADER_HAS}, not {missing[1]}.",
                            advice=f"If {missing[1]}.py is yours, put your file and it in a folder of your own inside "
                                   "the class's folder (named for you), which a batch grades as one student's, or copy "
                                   "what you need from it into your file; otherwise import only what the grader has.")
@@ -448,9 +453,7 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
                               "or import the package's modules by its name: `from mypackage.core import ...`.")
     if error.type in ("ModuleNotFoundError", "ImportError"):
         # (ux123: modules of the student's own beside the file are graded with it, submission.modules_beside)
-        cause = ("The grader has torch, numpy, matplotlib and IPython (and what they need), and stand-ins for d2l "
-                 "(torch's functions under d2l's names), pandas, seaborn, tqdm, scipy, sklearn, torchvision, "
-                 "torchaudio, ipywidgets, requests and plotly, not other packages; a module of "
+        cause = (f"The grader has {_WHAT_THE_GRADER_HAS}, not other packages; a module of "
                  "your own (helpers.py, say) is there only as a .py file (or a package folder of .py files) "
                  "submitted beside this one, in the same folder.")
         advice = ("Import only those, and submit your own .py modules beside the notebook (or copy what you need "

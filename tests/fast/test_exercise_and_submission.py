@@ -1486,6 +1486,7 @@ def test_a_class_files_words_on_a_missing_module_do_not_tell_whether_a_classmate
     error = ErrorInfo("ModuleNotFoundError", "No module named 'bob'", frames=(Frame(1, "import bob", "<module>"),))
     told = checks.check_loads(Observations(load=LoadResult(False, error=error), withheld=beside.withheld), sin)
     assert "if bob.py is yours, it was not" in told.cause and told.advice.startswith("If bob.py is yours, put your")
+    assert "stand-ins for d2l" in told.cause and "plotly, not bob" in told.cause  # (rv46: as the other words say)
 
 
 def test_a_students_own_package_holding_the_answer_is_graded_with_the_file_that_imports_it(tmp_path):
