@@ -99,6 +99,25 @@ def test_the_count_holds_files_and_the_open_ones_with_no_name(tmp_path: Path):
         os.close(hidden)
 
 
+def test_a_folder_moved_or_removed_is_counted_where_it_went(tmp_path: Path):
+    """rt213: a child that moved (or removed) its own folder was counted as one that had ended, its folder and
+    where every user writes alike, and held 6 GiB in /dev/shm at 10/10. The watch holds the folder open from the
+    start and counts it wherever it went."""
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "a.bin").write_bytes(b"\1" * (1 << 20))
+    held = os.open(own, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        own.rename(tmp_path / "moved")
+        assert folder_usage(own, 1_000).used == 0  # (by its name alone: gone)
+        moved = folder_usage(own, 1_000, opened=held)
+        assert moved.entries == 1 and moved.used >= 1 << 20, moved
+        shutil.rmtree(tmp_path / "moved")
+        assert folder_usage(own, 1_000, opened=held).entries == 0
+    finally:
+        os.close(held)
+
+
 def _mapped_and_unlinked(path: Path, size: int) -> int:
     """A file written, mapped, closed and unlinked: no name, no descriptor, only the mapping (made
     with libc's mmap: Python's mmap keeps a descriptor of its own). Returns the mapping's address."""
@@ -267,7 +286,7 @@ def test_a_slow_scan_waits_ten_times_as_long_before_the_next(tmp_path: Path, mon
     buys no longer unwatched."""
     began: list[float] = []
 
-    def slow_scan(path: Path, most: int, pid: int | None = None, uid: int = 0) -> folder.Usage:
+    def slow_scan(path: Path, most: int, *_: object) -> folder.Usage:
         began.append(time.monotonic())
         spent = time.thread_time()
         while time.thread_time() - spent < 0.015:
@@ -296,7 +315,7 @@ def test_a_count_too_costly_stops_the_child(tmp_path: Path, monkeypatch: pytest.
                                            sleeper: subprocess.Popen[bytes]):
     """What a count costs is the child's doing (a memory map of 231 MB made one cost 4 s): past
     MAX_COUNT_CPU_S the child is stopped rather than counted ever more rarely."""
-    def costly(path: Path, most: int, pid: int | None = None, uid: int = 0) -> folder.Usage:
+    def costly(path: Path, most: int, *_: object) -> folder.Usage:
         spent = time.thread_time()
         while time.thread_time() - spent < 2 * FolderWatch.MAX_COUNT_CPU_S:
             pass
@@ -313,7 +332,7 @@ def _spending(*costs: float) -> tuple[list[tuple[float, float]], Callable[..., f
     """A count that spends `costs` of CPU in turn (the last one after), and when each began and ended."""
     spans: list[tuple[float, float]] = []
 
-    def count(path: Path, most: int, pid: int | None = None, uid: int = 0) -> folder.Usage:
+    def count(path: Path, most: int, *_: object) -> folder.Usage:
         began, spent = time.monotonic(), time.thread_time()
         while time.thread_time() - spent < costs[min(len(spans) + 1, len(costs)) - 1]:
             pass
@@ -483,7 +502,7 @@ def test_what_the_look_where_every_user_writes_costs_is_the_hosts(tmp_path: Path
     stopped for it, and the next count waits ten times as long again."""
     began: list[float] = []
 
-    def costly_host(path: Path, most: int, pid: int | None = None, uid: int = 0) -> folder.Usage:
+    def costly_host(path: Path, most: int, *_: object) -> folder.Usage:
         began.append(time.monotonic())
         spent = time.thread_time()
         while time.thread_time() - spent < 0.08:
