@@ -13,6 +13,7 @@ import io
 import os
 import shlex
 import signal
+import stat
 import sys
 import threading
 import time
@@ -334,7 +335,7 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     assert isinstance(ex, Exercise)
     folder = args.out if args.command in ("check", "grade", "batch") else None  # (gradescope's --out is a zip)
     problem = (_out_problem(folder) or _fail_under_problem(getattr(args, "fail_under", None), ex)
-               or _exposed_problem(args) or _unmade(folder))
+               or _exposed_problem(args) or _exposed_solution(args, ex) or _unmade(folder))
     if problem:
         print(f"grader: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -954,6 +955,25 @@ def _exposed_problem(args: argparse.Namespace) -> str:
         if why is not None:
             return f"{what} {path} {why}"
     return ""
+
+
+def _exposed_solution(args: argparse.Namespace, ex: Exercise) -> str:
+    """Why a course's own exercise's reference solution would be every student's to read ("" where not), in a
+    batch or a grade: rt213's, beside its .toml in a folder any user enters, was printed into a student's own
+    feedback where the kernel has no Landlock. The catalogue's are this repository's, public already; a
+    student's self-check of an exercise they were given is theirs."""
+    from grader.exercise import REFERENCE_DIR
+    from grader.sandbox import readable_to_children
+
+    if args.command not in ("batch", "grade") or ex.solution.resolve().parent == REFERENCE_DIR:
+        return ""
+    try:  # (a root grader's children run as users of their own: a file only its owner reads is none of theirs)
+        if os.geteuid() == 0 and not ex.solution.stat().st_mode & stat.S_IROTH:
+            return ""
+    except OSError:
+        return ""
+    why = readable_to_children(ex.solution.parent, solution=True)
+    return f"the exercise's reference solution {ex.solution} {why}" if why is not None else ""
 
 
 def _fail_under_problem(score: float | None, ex: Exercise) -> str:

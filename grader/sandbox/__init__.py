@@ -29,9 +29,10 @@ def grading_here(others: bool) -> tuple[list[str], str | None]:
     return confine.grading_here(others)
 
 
-def readable_to_children(path: Path) -> str | None:
+def readable_to_children(path: Path, solution: bool = False) -> str | None:
     """Why every child may read what `path` holds, in words that follow its name, or None
-    (confine.readable_to_children: a class or its results there would be every student's to read)."""
+    (confine.readable_to_children: a class or its results there would be every student's to read; with
+    `solution`, an exercise's reference solution)."""
     from grader.sandbox import confine  # (its ctypes and seccomp set-up only where asked)
 
-    return confine.readable_to_children(path)
+    return confine.readable_to_children(path, solution)

@@ -513,13 +513,16 @@ def _python_roots() -> list[str]:
             *_module_roots()]
 
 
-def readable_to_children(path: Path) -> str | None:
+def readable_to_children(path: Path, solution: bool = False) -> str | None:
     """Why every child may read what `path` holds, in words that follow its name (None where none may): a
     class folder or an output folder there is every student's to read, classmates' files, results and
     gradebook. It lies in a folder Landlock lets every child read (rt177's class in /opt/course); or the
     kernel has no Landlock, and either the children are the grader's own user or, dropped to uids of
     their own, they may read what every user may, and every folder down to it lets every user in
-    (rt182's class under /tmp, read by a classmate's code). The parent asks before it grades."""
+    (rt182's class under /tmp, read by a classmate's code). The parent asks before it grades. With `solution`,
+    the words say what is lost of an exercise's reference solution (rt213's course's own, printed into a
+    student's feedback)."""
+    theirs, apart = (_SOLUTION_THEIRS, _SOLUTION_APART) if solution else (_THEIRS, _KEEP_APART)
     try:
         where = os.path.realpath(path)
     except (OSError, ValueError):
@@ -533,20 +536,21 @@ def readable_to_children(path: Path) -> str | None:
             continue  # (a Python installed at the root: its own folders are the roots above)
         if where == real or where.startswith(real.rstrip("/") + "/"):
             return (f"lies in {root}, which every student's code may read (Python's and the system's files are "
-                    f"there): {_THEIRS} {_KEEP_APART}")
+                    f"there): {theirs} {apart}")
     skip = skipped()
     if landlock_abi() >= 1 and not skip & {"landlock", "no-landlock-kernel"}:
         return None
     if os.geteuid() != 0:
         return ("is yours, and this kernel has no Landlock (Linux 5.13 or later), so every student's code runs as "
-                f"you and may read every file you may: {_THEIRS} Grade as root (each child then runs as a user of "
-                "its own) with the class and its results in a folder only root may enter, or on a kernel with "
+                f"you and may read every file you may: {theirs} Grade as root (each child then runs as a user of "
+                f"its own) with {'the exercise' if solution else 'the class and its results'} in a folder only root "
+                "may enter, or on a kernel with "
                 "Landlock.")
     if "uid" in skip or not python_readable_by_nobody():
         return None  # (a child that keeps uid 0 without Landlock is never run: UnconfinableRoot)
     if _entered_by_anyone(Path(where)):
         return ("and every folder above it let any user in, and this kernel has no Landlock (Linux 5.13 or later), "
-                f"so every student's code may read there what every user may: {_THEIRS} {_KEEP_APART}")
+                f"so every student's code may read there what every user may: {theirs} {apart}")
     return None
 
 
@@ -617,6 +621,9 @@ SKIPPABLE = frozenset({"seccomp", "landlock", "uid", "namespaces", "no-landlock-
 _THEIRS = "classmates' files and results would be theirs to read."
 _KEEP_APART = ("Keep the class and its results in a folder only you may enter (chmod 700 on it or a folder above it, "
                "under /home or /srv, say).")
+_SOLUTION_THEIRS = "the exercise's reference solution would be theirs to read."
+_SOLUTION_APART = ("Keep the exercise's .toml and solution in a folder only you may enter (chmod 700 on it or a folder "
+                   "above it, under /home or /srv, say).")
 
 
 def _entered_by_anyone(path: Path) -> bool:

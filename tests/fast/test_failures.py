@@ -3,6 +3,7 @@ a failed worker one student's, our own bug exits 3 (1 is --fail-under's), bad ar
 
 from __future__ import annotations
 
+import argparse
 import errno
 import json
 import os
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import batch, cli, grade
+from grader import batch, cli, exercise, grade
 from grader.report.result_json import signature
 from grader.sandbox import session
 from grader.sandbox.confine import NOBODY
@@ -345,6 +346,42 @@ def test_without_landlock_a_class_any_user_may_reach_is_refused(monkeypatch, cap
         assert "every student's code runs as you" in (confine.readable_to_children(course) or "")
         monkeypatch.setattr(confine, "landlock_abi", lambda: 7)
         assert confine.readable_to_children(course) is None
+    finally:
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def test_a_courses_own_solution_every_child_may_read_is_refused(monkeypatch, capsys):
+    """rt213: a course's own exercise, its solution beside its .toml in a folder any user enters, was read by a
+    student's code (no Landlock, a uid of its own) and printed into its feedback. The catalogue's are public."""
+    import shutil
+
+    from grader.sandbox import confine
+
+    monkeypatch.setattr(confine, "landlock_abi", lambda: 0)
+    monkeypatch.setattr(confine, "python_readable_by_nobody", lambda: True)
+    monkeypatch.setattr(confine.os, "geteuid", lambda: 0)
+    monkeypatch.delenv("GRADER_SANDBOX_SKIP", raising=False)
+    top = Path(tempfile.mkdtemp())
+    try:
+        (top / "class").mkdir(mode=0o700)
+        (top / "class" / "alice.py").write_text((SUBMISSIONS / "honest_backward.py").read_text())
+        course = top / "course"
+        course.mkdir()
+        toml = course / "hw9.toml"
+        toml.write_text((exercise.REFERENCE_DIR / "sin.toml").read_text().replace('name = "sin"', 'name = "hw9"'))
+        shutil.copy(exercise.REFERENCE_DIR / "sin_solution.py", course / "sin_solution.py")
+        for path in (top, course):
+            path.chmod(0o755)
+        (course / "sin_solution.py").chmod(0o644)
+        if not confine._entered_by_anyone(top.parent):
+            pytest.skip(f"{top.parent} does not let every user in")
+        out = top / "class" / "out"
+        assert cli.main(["batch", str(top / "class"), "--out", str(out), "--exercise", str(toml)]) == cli.EXIT_USAGE
+        said = capsys.readouterr().err.replace("\n", " ")
+        assert "the exercise's reference solution would be theirs to read" in said, said
+        assert "chmod 700" in said and not out.exists()
+        (course / "sin_solution.py").chmod(0o600)  # (its owner's alone: no child, each of a uid of its own, reads it)
+        assert cli._exposed_solution(argparse.Namespace(command="batch"), exercise.load(toml)) == ""
     finally:
         shutil.rmtree(top, ignore_errors=True)
 
