@@ -1087,8 +1087,11 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, client: Client,
     out = out.absolute()
     jobs = [replace(job, path=job.path.absolute() if job.path is not None else None,
                     companions=tuple((name, path.absolute()) for name, path in job.companions)) for job in jobs]
+    # (a key of this run's own: two sections' batches on one cluster at once, alike in ids and seed, shared their
+    # tasks, and the second's students were grader errors, their results written into the first's OUT: ux136)
+    run = secrets.token_hex(6)
     with client:
-        futures = [client.submit(grade_job, job, out, settings, key=f"grade-{job.student}-{settings.plan.seed}",
+        futures = [client.submit(grade_job, job, out, settings, key=f"grade-{job.student}-{settings.plan.seed}-{run}",
                                  pure=False) for job in jobs]
         job_of = {future.key: job for future, job in zip(futures, jobs, strict=True)}
         told: set[str] = set()

@@ -102,6 +102,41 @@ def test_a_worker_grading_with_another_install_is_said_once(tmp_path, monkeypatc
     assert "restart them" in said[0] and "every student it grades is named in the summary" in said[0]
 
 
+def test_two_batches_on_one_cluster_at_once_keep_their_own_tasks(tmp_path, monkeypatch):
+    """ux136: two sections' batches on one cluster at once, alike in ids and seed, shared their tasks (a task's
+    key was the student's id and the seed): the second's students were grader errors, their results written
+    into the first's OUT."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from distributed import LocalCluster
+
+    from grader import batch
+
+    def grade_job(job, out, settings):
+        time.sleep(0.5)
+        return {"student": job.student, "status": "graded", "out": str(out)}
+
+    monkeypatch.setattr(batch, "grade_job", grade_job)
+    settings = SimpleNamespace(plan=SimpleNamespace(seed=1))
+    seen: dict[str, list[dict]] = {"a": [], "b": []}
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as local:
+        def section(name: str) -> None:
+            jobs = [batch.Job(student, tmp_path / name / f"{student}.py") for student in ("aaa", "alice", "zed")]
+            batch.run_on_dask(jobs, tmp_path / f"out_{name}", settings, batch.dask_client(local.scheduler_address),
+                              seen[name].append)
+
+        sections = [threading.Thread(target=section, args=(name,)) for name in seen]
+        for thread in sections:
+            thread.start()
+        for thread in sections:
+            thread.join()
+    for name, rows in seen.items():
+        assert sorted((row["student"], row["status"], row["out"]) for row in rows) == \
+            [(student, "graded", str(tmp_path / f"out_{name}")) for student in ("aaa", "alice", "zed")], rows
+
+
 def rows_on_a_local_cluster(tmp_path, monkeypatch, grade_job, names) -> list[dict]:
     """The rows run_on_dask hands on for students `names`, each graded by `grade_job` on a cluster of one
     worker in this process."""
