@@ -50,6 +50,7 @@ from grader.submission import (
     is_source,
     needs_compiler,
     other_answers,
+    out_of_sight,
     read,
     refusal,
 )
@@ -476,6 +477,8 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
         if others:
             shown = ", ".join(p.name for p in others[:3]) + (", …" if len(others) > 3 else "")
             return Job(folder.name, None, f"{NO_FILE} (it holds {shown})", stand_in=True)
+        if hidden := out_of_sight(folder, NESTED_DEPTH):
+            return Job(folder.name, None, f"{NO_FILE} where the grader looks: it holds {hidden}", stand_in=True)
         if not any(not p.name.startswith(".") for p in folder.iterdir()):
             return Job(folder.name, None, EMPTY_FOLDER, stand_in=True)
     readable = [p for p in files if not refusal(p)]
@@ -541,7 +544,10 @@ def _other_file(path: Path, function: str, budget: Budget | None = None) -> Job 
     return None
 
 
-def _nested_sources(folder: Path, depth: int = 4) -> list[Path]:
+NESTED_DEPTH = 4  # folders below a student's that their file is looked for in
+
+
+def _nested_sources(folder: Path, depth: int = NESTED_DEPTH) -> list[Path]:
     """A student's sources in folders below theirs, where there are none at the top (an upload
     unzipped as dave/hw/deep/sol.py was "missing", with the note "no .py file"), as Gradescope
     finds them: no hidden or __ folder, no link followed, four levels at most."""

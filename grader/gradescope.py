@@ -225,7 +225,7 @@ def _bundled_secret(root: Path) -> str:
 def pick(folder: Path, function: str, exercise: str = "") -> tuple[Path | None, str]:
     """The .py to grade: the only one, or the only one that defines the function; a notebook's code
     cells where no .py was submitted."""
-    from grader.submission import Budget, defines, in_question, is_source, other_answers
+    from grader.submission import Budget, defines, in_question, is_source, other_answers, out_of_sight
 
     shown = sorted(p for p in folder.rglob("*")
                    if not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts))
@@ -250,6 +250,8 @@ def pick(folder: Path, function: str, exercise: str = "") -> tuple[Path | None, 
         # (ux128: a PDF or a zip uploaded alone was told nothing of what it had sent)
         sent = ", ".join(str(p.relative_to(folder)) for p in others[:5]) + (", …" if len(others) > 5 else "")
         archive = any(p.suffix.lower() in (".zip", ".tar", ".gz", ".tgz", ".7z", ".rar") for p in others)
+        if not others and (hidden := out_of_sight(folder)):  # (ux136: a .hw.py alone was "no file submitted")
+            return None, f"No .py (or .ipynb) file was submitted where the grader looks: you sent {hidden}."
         return None, (f"No .py (or .ipynb) file was submitted{f' (you sent {sent})' if sent else ''}. Upload the "
                       f"file that defines {function}(x){' itself, not in an archive' if archive else ''}.")
     names = ", ".join(str(p.relative_to(folder)) for p in files[:10])

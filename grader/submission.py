@@ -773,6 +773,36 @@ def _package_of(path: Path, top: Path) -> tuple[Path, str] | None:
     return top, ".".join(parts)
 
 
+def out_of_sight(folder: Path, depth: int | None = None) -> str:
+    """Words for a source file in `folder` that the search for a student's file passes over ("" where none):
+    a hidden one (.hw.py), Jupyter's autosaved copy (.ipynb_checkpoints/), one in Python's cache folder, or
+    one more than `depth` folders down (ux136: a folder holding only those was "no .py file (the folder is
+    empty)", 0 as a student who handed in nothing). A bounded walk: OUT_OF_SIGHT_ENTRIES entries, no link."""
+    seen = 0
+    for top, folders, names in os.walk(folder, followlinks=False):
+        at = Path(top).relative_to(folder)
+        seen += len(folders) + len(names)
+        if seen > OUT_OF_SIGHT_ENTRIES or len(at.parts) > 8:
+            return ""
+        folders.sort()
+        for name in sorted(names):
+            if not is_source(Path(name)) or os.path.islink(Path(top, name)):
+                continue
+            shown = (at / name).as_posix()
+            if ".ipynb_checkpoints" in at.parts:
+                return f"{shown}, Jupyter's autosaved copy, not the notebook itself: submit the notebook"
+            if any(part.startswith("__") for part in at.parts):
+                return f"{shown}, in a folder of Python's own that the grader skips: move it out of there"
+            if any(part.startswith(".") for part in (*at.parts, name)):
+                return f"{shown}, a hidden file (a name beginning with a dot): rename it"
+            if depth is not None and len(at.parts) > depth:
+                return f"{shown}, {len(at.parts)} folders down, deeper than the grader looks ({depth}): move it up"
+    return ""
+
+
+OUT_OF_SIGHT_ENTRIES = 2_000
+
+
 def _needs_its_package(path: Path, folder: Path) -> bool:
     """Whether a script below `folder` imports from the package it lies in (`from mylib.core import ...` in
     mylib/deriv.py, or a relative import): graded alone, without the package, it cannot load."""

@@ -428,6 +428,31 @@ def test_a_students_file_of_another_suffix_gets_a_row_and_the_rest_is_named(tmp_
                                                                  "does not: submit exactly one file that defines it.")
 
 
+def test_a_file_the_search_passes_over_is_named_not_taken_for_nothing(tmp_path):
+    """ux136: a student folder holding only a hidden .hw.py, Jupyter's checkpoint, a file in __pycache__ or one
+    five folders down was "no .py file (the folder is empty)", 0 as one who handed in nothing, and unnamed;
+    Gradescope's said no file was submitted."""
+    from grader import batch, gradescope
+
+    code = "import torch\n\ndef get_derivative(x):\n    return torch.cos(x)\n"
+    places = {"yan": ".hw.py", "xia": ".ipynb_checkpoints/hw-checkpoint.ipynb", "wes": "__pycache__/hw.py",
+              "dave": "a/b/c/d/e/sol.py", "gus": "a/b/c/d/sol.py"}
+    for student, place in places.items():
+        (tmp_path / student / place).parent.mkdir(parents=True)
+        (tmp_path / student / place).write_text(code)
+    (tmp_path / "eve").mkdir()
+    jobs = {job.student: job for job in batch.discover(tmp_path, function="get_derivative")}
+    assert jobs["gus"].path == tmp_path / "gus" / "a/b/c/d/sol.py" and jobs["eve"].problem == batch.EMPTY_FOLDER
+    for student in ("yan", "xia", "wes", "dave"):
+        assert jobs[student].problem.startswith(f"no .py file where the grader looks: it holds {places[student]}, ")
+        assert not batch.handed_in_nothing(jobs[student])
+    assert "rename it" in jobs["yan"].problem and "submit the notebook" in jobs["xia"].problem
+    assert "5 folders down, deeper than the grader looks (4)" in jobs["dave"].problem
+    assert gradescope.pick(tmp_path / "yan", "get_derivative") == \
+        (None, "No .py (or .ipynb) file was submitted where the grader looks: you sent .hw.py, a hidden file (a name "
+               "beginning with a dot): rename it.")
+
+
 @pytest.mark.parametrize(("helper", "taken"), [
     ("def getDerivativeAt(f, x):\n    return f(x)\n", True),  # (rv43: camelCase, holding the name)
     ("def set_derivative(d):\n    return d\n", True),
