@@ -1299,15 +1299,18 @@ def _right_share(results: list[CaseResult], ex: Exercise) -> float | None:
     Judged on the elements where the reference is not near 0 (as the answer's zeros are set aside): where
     it is, a wrong answer near 0 too is right by chance, and hn133's honest slips of sin_cos_norm
     (the + 1 forgotten, the norm not squared) were right so on a quarter to half of a grid's inputs, and
-    listed among the suspects on some seeds and not on others. None where no such input had an answer
+    listed among the suspects on some seeds and not on others. Nor where it is near 1, where the incoming
+    gradient returned (all ones, a beginner's slip: hn151's `y.grad` of a detached y) is right by chance on the
+    grid's many inputs near 0, and was listed among the suspects. None where no such input had an answer
     to read."""
     right = total = 0
     for r in results:
         values = _telling_values(r) if r.case.layout in PLAIN_LAYOUTS else None
         if values is None:
             continue
+        truth = reference(r.case, ex)
         with np.errstate(invalid="ignore", over="ignore"):
-            close = within_tolerance(values, r.case, ex)[np.abs(reference(r.case, ex)) > NEAR_ZERO]
+            close = within_tolerance(values, r.case, ex)[(np.abs(truth) > NEAR_ZERO) & (np.abs(truth - 1) > NEAR_ZERO)]
         if not close.size:
             continue
         right += int(np.count_nonzero(close) * 2 >= close.size)

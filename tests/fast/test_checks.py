@@ -2530,6 +2530,10 @@ def test_a_wrong_answer_is_not_called_mostly_right_for_its_elements_where_the_re
 
     assert share(np.array([0.0, 0.0, 0.0, 5.0])) == 0.0  # (right only where cos is near 0: a slip)
     assert share(np.cos(x)) == 1.0  # (a formula, right where it tells)
+    # hn151: nor near 1, where the incoming gradient returned (all ones) is right by chance at x near 0
+    near_one = round_to(np.array([0.0, 1e-4, -1e-4, 0.3]), "float32")
+    case = GridCase(near_one, "float32", "cpu", "plain", "explicit")
+    assert share(np.ones(4)) == 0.0 and share(np.cos(near_one)) == 1.0
 
 
 def test_a_dot_product_of_x_with_itself_is_told_that_x_may_have_any_shape():
