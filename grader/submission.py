@@ -1492,11 +1492,13 @@ def needs_compiler(source: bytes) -> bool:
 # What makes a file import matplotlib's pyplot: the exercise asks for a plot of sin and its
 # derivative, and many students hand in their plotting code beside the function, run as the file
 # loads. pyplot and its font list cost a child 0.4-0.6 s (four times the rest of its grading).
-_PLOTTING_WORDS = re.compile(rb"matplotlib|pylab")
+# (d2l too, whose stand-in imports pyplot: hn151's `from d2l import torch as d2l` showed its student a
+# subprocess.Popen "recorded for your TA", matplotlib's font list built under the audit hook)
+_PLOTTING_WORDS = re.compile(rb"matplotlib|pylab|\bd2l\b")
 
 
 def plots(source: bytes) -> bool:
-    """Whether this source looks as if it imports matplotlib's pyplot (see _PLOTTING_WORDS)."""
+    """Whether this source looks as if it imports matplotlib's pyplot, itself or through d2l (see _PLOTTING_WORDS)."""
     return _PLOTTING_WORDS.search(source) is not None
 
 

@@ -651,13 +651,21 @@ def _pyplot_before_the_hook(torch: Any, path: str) -> None:
     subprocess.Popen among what the sandbox recorded."""
     if "matplotlib.pyplot" in sys.modules:
         return
-    try:
-        with open(path, "rb") as handle:
-            wanted = plots(handle.read())
-    except OSError:
-        return
-    if wanted:
+    if any(plots(source) for source in _own_sources(path)):  # (its modules too: one of them may plot)
         zygote.warm_up_plotting(torch)
+
+
+def _own_sources(path: str) -> Iterator[bytes]:
+    """The file's bytes, then its modules' beside it (the child's folder holds them alone), each as read."""
+    for file in [Path(path), *sorted(Path(path).parent.rglob("*.py"))[:MAX_OWN_SOURCES]]:
+        try:
+            with open(file, "rb") as handle:
+                yield handle.read()
+        except OSError:
+            continue
+
+
+MAX_OWN_SOURCES = 64  # (submission.MAX_HELPERS, and some)
 
 
 def _plots_without_a_screen(path: str) -> None:
@@ -667,9 +675,8 @@ def _plots_without_a_screen(path: str) -> None:
     before the plot the exercise asks for scored 0/10 (in a batch, whose pyplot was imported first,
     for use() too). pyplot is imported first for such a file only, as it would import it anyway."""
     try:
-        with open(path, "rb") as handle:
-            if not plots(handle.read()):
-                return
+        if not any(plots(source) for source in _own_sources(path)):
+            return
         import matplotlib.pyplot as plt
     except Exception:  # noqa: BLE001 - the file's own import then says what is wrong
         return

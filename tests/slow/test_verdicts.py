@@ -117,6 +117,19 @@ def test_a_plot_in_a_windows_backend_is_drawn_without_one(grade_file, sin):
     assert outcome.sandbox_events == ()
 
 
+def test_pyplot_through_d2l_or_a_module_of_ones_own_is_imported_before_the_hook(grade_file, sin, tmp_path):
+    """hn151: `from d2l import torch as d2l` (its stand-in imports pyplot), and a helper module that plots, showed
+    the student a subprocess.Popen "recorded for your TA": matplotlib's font list, built under the audit hook."""
+    honest = "    t = x.detach().clone().requires_grad_(True)\n    torch.sin(t).sum().backward()\n    return t.grad\n"
+    (tmp_path / "book.py").write_text(f"import torch\nfrom d2l import torch as d2l\n\n\ndef get_derivative(x):\n"
+                                      f"{honest}")
+    (tmp_path / "drawing.py").write_text("import matplotlib.pyplot as plt\n\n\ndef show(x, y):\n    plt.plot(x, y)\n")
+    (tmp_path / "mine.py").write_text(f"import torch\nimport drawing\n\n\ndef get_derivative(x):\n{honest}")
+    for name in ("book", "mine"):
+        outcome = grade_file(tmp_path / f"{name}.py", sin)
+        assert outcome.score == sin.max_score and outcome.sandbox_events == (), (name, outcome.sandbox_events)
+
+
 def test_zeros_with_a_bump_under_the_secret_show_no_autograd(grade_file):
     """rt125: zeros on both calls and one number a little above the slack on the secret call passed
     the scaled relation (S·R = P·R* with P = 0) on every input: 5.1/10 on cos_square, the formula by
