@@ -493,7 +493,8 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
     if len(regular) == 1:
         return Job(folder.name, regular[0], own_folder=True, top=folder)
     if regular:  # the words say which of them define it: "keep the one that defines it" fits neither 0 nor 2
-        names = _listed(p.name for p in regular)
+        # (by where they lie in the folder: ux136's v1/sol.py and v2/sol.py were "sol.py, sol.py")
+        names = _listed(p.relative_to(folder).as_posix() for p in regular)
         kind = ".py files" if all(p.suffix.lower() == ".py" for p in regular) else "files"
         if not function:
             return Job(folder.name, None, f"{len(regular)} {kind}: {names}; keep one")
@@ -1142,7 +1143,8 @@ def look_alike(students: Iterable[str]) -> list[list[str]]:
     are two students."""
     groups: dict[str, list[tuple[str, str]]] = {}
     for student in students:
-        stem, previous = student.casefold(), None
+        # (spaces at its ends too, which a gradebook's importer trims: ux136's "carl " beside carl)
+        stem, previous = student.casefold().strip(), None
         while stem != previous:
             previous, stem = stem, _RESUBMITTED.sub("", stem)
         # A platform's user id aside too, where one of the group has none: "Ann Lee" (a folder renamed
