@@ -22,7 +22,10 @@ and stops past MAX_DEPTH levels, so it holds few descriptors whatever the child 
 
 Where the child has neither Landlock nor a mount namespace of its own, and a uid of its own, it may
 write wherever every user may (/tmp, /dev/shm: leftovers.SHARED): what that uid owns there counts as
-its folder does, against the same bounds (shared_usage), the look's cost being the host's.
+its folder does, against the same bounds (shared_usage): the look into the host's own world-writable folders is
+the host's cost, the walks of the child's own folders there the child's. A file another user owns there that the
+child only holds open is none of its cost. The folder itself is held open from the watch's start and counted
+through that descriptor, wherever the child moves it (a child owns its folder, and may rename or remove it).
 
 A file kept only by a mapping has a size the kernel shows to CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE
 alone (/proc/PID/map_files), which a container's root lacks. There such a file counts as what it

@@ -6,8 +6,10 @@ rt182's child of a root grader left notes there that the next student read, and 
 the host's memory, after its cgroup (which counted it while it ran) was gone: at 10/10, and once for
 every student of a batch. Every such child has a uid no other live child has (confine.CHILD_UIDS),
 so whatever that uid owns in those folders is what it left: removed when it is closed, and again
-when the grader's process ends (a write the kill overtook). Elsewhere (Landlock, or a private
-filesystem) there is nothing to find. Never for nobody, whom other programs share.
+when the grader's process ends (a write the kill overtook), and before this process first gives
+the uid to a child (before_first_use: what a grader killed before its end left under it). Elsewhere
+(Landlock, or a private filesystem) there is nothing to find. Never for nobody, whom other programs
+share.
 """
 
 from __future__ import annotations
