@@ -63,6 +63,7 @@ class Recorder:
         # TensorBase's own reads, bound now (a student's code may rebind torch's names later)
         self.base, self.exact = base, (torch.Tensor, torch.nn.Parameter)
         self.detach_of, self.numel_of, self.storage_of = base.detach, base.numel, base.untyped_storage
+        self.keys_of, self._python_key = torch._C._dispatch_keys, torch._C.DispatchKey.Python
         self.grad_fn_of, self.is_meta_of = base.grad_fn.__get__, base.is_meta.__get__
         self.requires_grad_of = base.requires_grad.__get__
         self._no_function, self._no_python = torch._C.DisableTorchFunction, torch._C._ExcludeDispatchKeyGuard
@@ -198,7 +199,10 @@ class Recorder:
             with self.own():
                 # A wrapper subclass's (a jagged nested tensor's) numbers are not in its own storage, and reading
                 # it as TensorBase crashed the child (hn150): one whose storage cannot be reached is not read.
-                self.storage_of(t).data_ptr()
+                # (Only those that dispatch to Python: torch.func's wrappers have no storage of their own
+                # either, and read as TensorBase reads them, a jvp's tangents among them.)
+                if self.keys_of(t).has(self._python_key):
+                    self.storage_of(t).data_ptr()
                 flat = self.detach_of(t).reshape(-1)
                 count = flat.numel()
                 if count == 0:
