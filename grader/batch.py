@@ -1093,6 +1093,7 @@ def run_on_dask(jobs: list[Job], out: Path, settings: Settings, client: Client,
     # out --scheduler ...` with a worker started elsewhere, as a cluster's job is, failed every student)
     out = out.absolute()
     jobs = [replace(job, path=job.path.absolute() if job.path is not None else None,
+                    top=job.top.absolute() if job.top is not None else None,
                     companions=tuple((name, path.absolute()) for name, path in job.companions)) for job in jobs]
     # (a key of this run's own: two sections' batches on one cluster at once, alike in ids and seed, shared their
     # tasks, and the second's students were grader errors, their results written into the first's OUT: ux136)

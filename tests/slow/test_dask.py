@@ -58,6 +58,15 @@ def test_a_dask_cluster_gives_the_same_gradebook_as_a_local_run(cluster, tmp_pat
     folder.mkdir()
     for name in SAMPLES:
         shutil.copy(SUBMISSIONS / f"{name}.py", folder)
+    # (rv47: a module of her package, graded as one where the batch ran, was graded alone on a worker given the
+    # class folder by a relative name, 0/10)
+    carol = {"main.py": "if __name__ == '__main__':\n    from mylib.deriv import get_derivative\n",
+             "mylib/util.py": "def leaf(x):\n    return x.detach().clone().requires_grad_(True)\n",
+             "mylib/deriv.py": "import torch\nfrom .util import leaf\n\n\ndef get_derivative(x):\n    x = leaf(x)\n"
+                               "    torch.sin(x).sum().backward()\n    return x.grad\n"}
+    for name, text in carol.items():
+        (folder / "carol" / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / "carol" / name).write_text(text)
     command = [sys.executable, "-m", "grader", "batch", str(folder), "-j", "2"]
     local = subprocess.run([*command, "--out", str(tmp_path / "local")], cwd=ROOT, capture_output=True, text=True)
     # Named as the README names them, from the TA's folder, where the workers work in another (ux128: every
@@ -66,7 +75,8 @@ def test_a_dask_cluster_gives_the_same_gradebook_as_a_local_run(cluster, tmp_pat
                              "--scheduler", cluster], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert local.returncode == 0 and remote.returncode == 0, remote.stderr
     assert rows(tmp_path / "dask") == rows(tmp_path / "local")
-    assert len(rows(tmp_path / "dask")) == len(SAMPLES)
+    assert len(rows(tmp_path / "dask")) == len(SAMPLES) + 1
+    assert {row["student"]: row["score"] for row in rows(tmp_path / "dask")}["carol"] == "10.0"
     assert all((tmp_path / "dask" / name / "feedback.png").is_file() for name in SAMPLES)
 
 
