@@ -104,19 +104,20 @@ def read(path: Path, helpers: bool = False, function: str = "",
     the answer, `from mylib.deriv import get_derivative`, was passed over as a classmate's folder, 0/10).
     `top`, with `own`: that folder's top, where the file may lie in a package of the student's (_package_of)."""
     sub = _read(path)
+    passed_over: list[str] = []
+    left_out: list[str] = []
+    shadowed: list[str] = []
+    linked: list[str] = []
     home = _package_of(sub.path, top) if helpers and own and top is not None and not sub.too_large else None
     if home is not None:
         # A module of a package in the student's folder that imports from it (`from .util import ...`), no file
         # at the top importing it but under `if __name__ == "__main__":` (rt211's carol, 0/10 where her main.py
-        # runs): graded as `python -m mylib.deriv` at the top runs it, the folder's modules found from there.
+        # runs): graded as `python -m mylib.deriv` runs it, the folder's modules found from where it runs.
         root, package = home
-        found = modules_beside(sub.path, sub.source, folder=root, package=package)
-        return Submission(sub.path, sub.source, sub.too_large, found, package=package)
+        found = modules_beside(sub.path, sub.source, "", passed_over, None, left_out, shadowed, linked, root, package)
+        return Submission(sub.path, sub.source, sub.too_large, found, tuple(passed_over), tuple(left_out),
+                          tuple(shadowed), linked=tuple(linked), package=package)
     if (helpers or companions) and not sub.too_large and sub.path.parent != Path("/"):
-        passed_over: list[str] = []
-        left_out: list[str] = []
-        shadowed: list[str] = []
-        linked: list[str] = []
         found = modules_beside(sub.path, sub.source, "" if own else function, passed_over, companions, left_out,
                                shadowed, linked)
         classmates = classmates_beside(sub.path, function, exercise) if (found or left_out) and not companions \
@@ -760,17 +761,38 @@ _DRIVER = re.compile(r"(^|[^a-z])(demo|example|test|plot|visuali[sz]|scratch|fig
 
 
 def _package_of(path: Path, top: Path) -> tuple[Path, str] | None:
-    """(`top`, the package's dotted name) where the file lies in a package folder below the student's folder
-    `top` (mylib/deriv.py, mylib/calc/deriv.py: regular or namespace), its folders' names ones Python imports,
-    and it imports from that package (_needs_its_package): what `python -m mylib.deriv` at the top runs."""
+    """(the folder `python -m` runs from, the package's dotted name) where the file lies in a package folder in
+    the student's folder `top` and imports from its package (_needs_its_package): what `python -m mylib.deriv`
+    runs there. Of the folders that may hold the package (its own parent first, up to `top`), the nearest from
+    which each of its imports resolves: a relative one no deeper than the package (`from ..util` in
+    mylib/calc/deriv.py needs mylib.calc), an absolute one of the package's own from its top (`from mylib.util`
+    needs the folder holding mylib/: rt214's hw2/mylib/, an upload wrapped in a folder of its own, and one named
+    hw-2, which no import names); never from inside a package of __init__.py's, whose top is higher. Not for an
+    __init__.py, which is a package itself."""
+    tree = _parsed(path) if path.name != "__init__.py" and path.name.endswith(".py") and \
+        path.name[:-3].isidentifier() and _needs_its_package(path, top) else None
     try:
-        parts = path.parent.relative_to(top).parts
+        below = path.parent.relative_to(top).parts
     except ValueError:
         return None
-    if not parts or len(parts) > PACKAGE_DEPTH or not all(part.isidentifier() for part in parts) or \
-            not path.name.endswith(".py") or not path.name[:-3].isidentifier() or not _needs_its_package(path, top):
+    if tree is None or not below:
         return None
-    return top, ".".join(parts)
+    imports = [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    deepest = max((node.level for node in imports if isinstance(node, ast.ImportFrom)), default=0)
+    named = {alias.name.partition(".")[0] for node in imports if isinstance(node, ast.Import) for alias in node.names}
+    named |= {(node.module or "").partition(".")[0] for node in imports
+              if isinstance(node, ast.ImportFrom) and node.level == 0}
+    widest = None  # (where none resolves: the widest package, whose error is Python's own, "beyond top-level")
+    for cut in range(len(below) - 1, -1, -1):
+        root, parts = top.joinpath(*below[:cut]), below[cut:]
+        own = named & set(below)  # (its package's folders it imports by name)
+        if len(parts) > PACKAGE_DEPTH or not all(part.isidentifier() for part in parts) or \
+                (cut and (root / "__init__.py").is_file()):
+            continue
+        if deepest <= len(parts) and own <= {parts[0]}:
+            return root, ".".join(parts)
+        widest = root, ".".join(parts)
+    return widest
 
 
 def out_of_sight(folder: Path, depth: int | None = None) -> str:

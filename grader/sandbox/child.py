@@ -750,7 +750,7 @@ def import_file(path: str, name: str, register: bool, package: str = "") -> Any:
     # (The package's name on the spec's own, where relative imports read it: no ImportWarning for a
     # __package__ set apart from it, which a file's own warnings filter could make an error.)
     qualified = f"{package}.{name}" if package else name
-    loader = importlib.machinery.SourceFileLoader(qualified, path)
+    loader = _ModuleLoader(qualified, path)
     spec = importlib.util.spec_from_file_location(qualified, path, loader=loader)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -758,6 +758,15 @@ def import_file(path: str, name: str, register: bool, package: str = "") -> Any:
         sys.modules[name] = sys.modules[qualified] = module
     spec.loader.exec_module(module)
     return module
+
+
+class _ModuleLoader(importlib.machinery.SourceFileLoader):
+    """A source loader for which the file is a module, never a package: an answer in a package's __init__.py,
+    graded alone, was a package of the grader's own name, and its `from .util import ...` was told of
+    "__graded_submission__.util" (rt214), where Python's own words for a relative import say what is wrong."""
+
+    def is_package(self, fullname: str) -> bool:
+        return False
 
 
 # Every future feature's compiler flag: those the notebook's prelude imports hold in each of its cells.

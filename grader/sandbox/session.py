@@ -309,7 +309,10 @@ class Session(Requests):
                memory_gib: float | None, helpers: tuple[tuple[str, bytes], ...]) -> None:
         # The student's own file name, so that messages quoting it (a SyntaxError's, say) read right.
         # `content` is the file as read and checked once (a regular file); the path is not read again.
-        self.path = self.workdir / source.name
+        # (Not as the top of its own package's name, which an import of that package would find first where the
+        # package has no __init__.py: rv47's solution/solution.py, `from .util import ...`, could not load.)
+        clashes = source.stem == self.package.partition(".")[0]
+        self.path = self.workdir / (f"{source.stem}_graded{source.suffix}" if clashes else source.name)
         if content is None:
             shutil.copyfile(source, self.path)
         else:

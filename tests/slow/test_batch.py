@@ -328,6 +328,12 @@ def test_a_module_of_a_students_package_is_graded_as_one(tmp_path):
     util = "def as_leaf(x):\n    return x.detach().clone().requires_grad_(True)\n"
     students = {"ann": {"mylib/__init__.py": "from .deriv import get_derivative\n", "mylib/deriv.py": answer},
                 "ben": {"mylib/calc/deriv.py": answer.replace("from .util", "from ..util")},  # (namespace packages)
+                # (rt214: an upload wrapped in a folder of its own, named as no import names one, and its package
+                # imported by name, run from there; rv47: the package named as the file is)
+                "eve": {"hw-2/mylib/deriv.py": answer, "hw-2/mylib/util.py": util},
+                "fay": {"hw2/mylib/deriv.py": answer.replace("from .util", "from mylib.util"),
+                        "hw2/mylib/util.py": util},
+                "kim": {"deriv/deriv.py": answer, "deriv/util.py": util},
                 "dan": {"mylib/deriv.py": answer.replace("from .util", "from ..util")}}
     for name, files in students.items():
         for path, text in {"main.py": main, "mylib/util.py": util, **files}.items():
@@ -336,12 +342,12 @@ def test_a_module_of_a_students_package_is_graded_as_one(tmp_path):
     out = tmp_path / "out"
     assert batch(folder, out, "--no-plot").returncode == 0
     rows = {r["student"]: r for r in gradebook(out)}
-    assert [rows[name]["score"] for name in students] == ["10.0", "10.0", "0.0"], rows
+    assert [rows[name]["score"] for name in students] == ["10.0"] * 5 + ["0.0"], rows
     helpers = json.loads((out / "ann" / "result.json").read_text())["submission"]["helpers"]
     assert [h["name"] for h in helpers] == ["mylib/__init__.py", "mylib/deriv.py", "mylib/util.py"]
     assert "climbs past the top folder of its package" in " ".join((out / "dan" / "feedback.txt").read_text().split())
     again = batch(folder, out, "--no-plot")
-    assert "3 already graded" in again.stdout, again.stdout  # (the package is part of what a result stands for)
+    assert "6 already graded" in again.stdout, again.stdout  # (the package is part of what a result stands for)
 
 
 def _loads_of_alice(tmp_path: Path, files: dict[str, str], head: str, check: str = "loads",
