@@ -474,11 +474,12 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
             return Job(folder.name, None, f"{len(graded)} files define {function}(x): {names}; keep one")
         if named:
             return Job(folder.name, None, named[0].problem, stand_in=True)
+        # (first: rv47's .hw.py beside a README.md was "no .py file (it holds README.md)")
+        if hidden := out_of_sight(folder, NESTED_DEPTH):
+            return Job(folder.name, None, f"{NO_FILE} where the grader looks: it holds {hidden}", stand_in=True)
         if others:
             shown = ", ".join(p.name for p in others[:3]) + (", …" if len(others) > 3 else "")
             return Job(folder.name, None, f"{NO_FILE} (it holds {shown})", stand_in=True)
-        if hidden := out_of_sight(folder, NESTED_DEPTH):
-            return Job(folder.name, None, f"{NO_FILE} where the grader looks: it holds {hidden}", stand_in=True)
         if not any(not p.name.startswith(".") for p in folder.iterdir()):
             return Job(folder.name, None, EMPTY_FOLDER, stand_in=True)
     readable = [p for p in files if not refusal(p)]

@@ -250,7 +250,7 @@ def pick(folder: Path, function: str, exercise: str = "") -> tuple[Path | None, 
         # (ux128: a PDF or a zip uploaded alone was told nothing of what it had sent)
         sent = ", ".join(str(p.relative_to(folder)) for p in others[:5]) + (", …" if len(others) > 5 else "")
         archive = any(p.suffix.lower() in (".zip", ".tar", ".gz", ".tgz", ".7z", ".rar") for p in others)
-        if not others and (hidden := out_of_sight(folder)):  # (ux136: a .hw.py alone was "no file submitted")
+        if hidden := out_of_sight(folder):  # (ux136: a .hw.py alone was "no file submitted"; rv47: beside a README)
             return None, f"No .py (or .ipynb) file was submitted where the grader looks: you sent {hidden}."
         return None, (f"No .py (or .ipynb) file was submitted{f' (you sent {sent})' if sent else ''}. Upload the "
                       f"file that defines {function}(x){' itself, not in an archive' if archive else ''}.")

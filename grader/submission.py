@@ -799,22 +799,26 @@ def out_of_sight(folder: Path, depth: int | None = None) -> str:
     """Words for a source file in `folder` that the search for a student's file passes over ("" where none):
     a hidden one (.hw.py), Jupyter's autosaved copy (.ipynb_checkpoints/), one in Python's cache folder, or
     one more than `depth` folders down (ux136: a folder holding only those was "no .py file (the folder is
-    empty)", 0 as a student who handed in nothing). A bounded walk: OUT_OF_SIGHT_ENTRIES entries, no link."""
+    empty)", 0 as a student who handed in nothing). Never what a tool keeps there (a repository's .git/,
+    macOS's __MACOSX/ and ._ files: hn152's were told to rename them). A bounded walk: OUT_OF_SIGHT_ENTRIES
+    entries, OUT_OF_SIGHT_DEPTH folders down, no link."""
     seen = 0
     for top, folders, names in os.walk(folder, followlinks=False):
         at = Path(top).relative_to(folder)
         seen += len(folders) + len(names)
-        if seen > OUT_OF_SIGHT_ENTRIES or len(at.parts) > 8:
+        if seen > OUT_OF_SIGHT_ENTRIES:
             return ""
-        folders.sort()
+        folders[:] = sorted(f for f in folders if f not in _TOOLS_OWN) if len(at.parts) < OUT_OF_SIGHT_DEPTH else []
         for name in sorted(names):
-            if not is_source(Path(name)) or os.path.islink(Path(top, name)):
+            if not is_source(Path(name)) or name.startswith("._") or os.path.islink(Path(top, name)):
                 continue
             shown = (at / name).as_posix()
             if ".ipynb_checkpoints" in at.parts:
                 return f"{shown}, Jupyter's autosaved copy, not the notebook itself: submit the notebook"
+            if "__pycache__" in at.parts:
+                return f"{shown}, in Python's cache folder, which the grader skips: move it out of there"
             if any(part.startswith("__") for part in at.parts):
-                return f"{shown}, in a folder of Python's own that the grader skips: move it out of there"
+                return f"{shown}, in a folder whose name begins with __, which the grader skips: move it out of there"
             if any(part.startswith(".") for part in (*at.parts, name)):
                 return f"{shown}, a hidden file (a name beginning with a dot): rename it"
             if depth is not None and len(at.parts) > depth:
@@ -822,6 +826,8 @@ def out_of_sight(folder: Path, depth: int | None = None) -> str:
     return ""
 
 
+_TOOLS_OWN = frozenset({".git", ".hg", ".svn", "__MACOSX", "node_modules", ".venv", "venv", ".tox"})
+OUT_OF_SIGHT_DEPTH = 8
 OUT_OF_SIGHT_ENTRIES = 2_000
 
 

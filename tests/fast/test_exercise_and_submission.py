@@ -436,9 +436,16 @@ def test_a_file_the_search_passes_over_is_named_not_taken_for_nothing(tmp_path):
 
     code = "import torch\n\ndef get_derivative(x):\n    return torch.cos(x)\n"
     places = {"yan": ".hw.py", "xia": ".ipynb_checkpoints/hw-checkpoint.ipynb", "wes": "__pycache__/hw.py",
-              "dave": "a/b/c/d/e/sol.py", "gus": "a/b/c/d/sol.py"}
+              "dave": "a/b/c/d/e/sol.py", "gus": "a/b/c/d/sol.py", "jo": ".hw.py", "max": "z/.hw.py",
+              # (hn152: what a tool keeps is no student's file)
+              "mac": "__MACOSX/._hw.py", "git": ".git/hooks/pre_commit.py"}
+    (tmp_path / "jo").mkdir(exist_ok=True)
+    (tmp_path / "jo" / "README.md").write_text("my answer\n")  # (rv47: named for the README alone)
+    # (rt214: a folder too deep ended the look)
+    (tmp_path / "max" / "a/b/c/d/e/f/g/h/i").mkdir(parents=True, exist_ok=True)
+    (tmp_path / "max" / "a/b/c/d/e/f/g/h/i/notes.txt").write_text("notes\n")
     for student, place in places.items():
-        (tmp_path / student / place).parent.mkdir(parents=True)
+        (tmp_path / student / place).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / student / place).write_text(code)
     (tmp_path / "eve").mkdir()
     for version in ("v1", "v2"):  # (ux136: named "sol.py, sol.py", which the TA could not tell apart)
@@ -447,7 +454,8 @@ def test_a_file_the_search_passes_over_is_named_not_taken_for_nothing(tmp_path):
     jobs = {job.student: job for job in batch.discover(tmp_path, function="get_derivative")}
     assert jobs["emma"].problem == "both .py files define get_derivative(x): v1/sol.py, v2/sol.py; keep one"
     assert jobs["gus"].path == tmp_path / "gus" / "a/b/c/d/sol.py" and jobs["eve"].problem == batch.EMPTY_FOLDER
-    for student in ("yan", "xia", "wes", "dave"):
+    assert batch.handed_in_nothing(jobs["mac"]) and batch.handed_in_nothing(jobs["git"])
+    for student in ("yan", "xia", "wes", "dave", "jo", "max"):
         assert jobs[student].problem.startswith(f"no .py file where the grader looks: it holds {places[student]}, ")
         assert not batch.handed_in_nothing(jobs[student])
     assert "rename it" in jobs["yan"].problem and "submit the notebook" in jobs["xia"].problem
