@@ -967,13 +967,23 @@ def _exposed_solution(args: argparse.Namespace, ex: Exercise) -> str:
 
     if args.command not in ("batch", "grade") or ex.solution.resolve().parent == REFERENCE_DIR:
         return ""
-    try:  # (a root grader's children run as users of their own: a file only its owner reads is none of theirs)
-        if os.geteuid() == 0 and not ex.solution.stat().st_mode & stat.S_IROTH:
-            return ""
-    except OSError:
+    try:
+        real = Path(os.path.realpath(ex.solution))  # (rt214: a link to one in /tmp was checked where the link lay)
+        facts = real.stat()
+    except (OSError, ValueError):
         return ""
-    why = readable_to_children(ex.solution.parent, solution=True)
-    return f"the exercise's reference solution {ex.solution} {why}" if why is not None else ""
+    if os.geteuid() == 0 and not facts.st_mode & stat.S_IROTH:
+        return ""  # (a root grader's children run as users of their own: a file only its owner reads is none of theirs)
+    why = readable_to_children(real.parent, solution=True)
+    if why is None and facts.st_nlink > 1 and readable_to_children(Path("/tmp")) is not None:
+        # (rt214: a hard link's other name may lie anywhere, /tmp say, where a child without Landlock reads it)
+        return (f"the exercise's reference solution {ex.solution} has other names (hard links), which may lie where "
+                f"every student's code may read it: {_SOLUTION_ALONE}")
+    shown = ex.solution if real == ex.solution.absolute() else f"{ex.solution}, a link to {real},"
+    return f"the exercise's reference solution {shown} {why}" if why is not None else ""
+
+
+_SOLUTION_ALONE = "copy it to a file of its own, readable by you alone (chmod 600), beside the exercise's .toml."
 
 
 def _fail_under_problem(score: float | None, ex: Exercise) -> str:

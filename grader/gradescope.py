@@ -47,6 +47,9 @@ else
 fi
 $PIP install -c constraints.txt -e .
 if [ -f {secret} ]; then chmod 600 {secret}; fi
+# A course's own exercise, its reference solution among it: root's alone, as the secret is (a child without
+# Landlock reads what every user may: rt213 printed a course's solution into its feedback)
+if [ -d {own} ]; then chmod -R go-rwx {own}; fi
 "$ROOT/venv/bin/python" -m grader --version
 """
 
@@ -110,7 +113,7 @@ def build(out: Path, exercise: str, course_secret: str = "") -> Path:
 
 def _write_bundle(out: Path, run: str, own: dict[str, Path], course_secret: str, exercise: str) -> None:
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-        _add_script(bundle, "setup.sh", SETUP.replace("{secret}", SECRET_FILE))
+        _add_script(bundle, "setup.sh", SETUP.replace("{secret}", SECRET_FILE).replace("{own}", OWN_EXERCISE))
         _add_script(bundle, "run_autograder", run)
         for name in SHIPPED:
             path = PROJECT / name

@@ -380,8 +380,22 @@ def test_a_courses_own_solution_every_child_may_read_is_refused(monkeypatch, cap
         said = capsys.readouterr().err.replace("\n", " ")
         assert "the exercise's reference solution would be theirs to read" in said, said
         assert "chmod 700" in said and not out.exists()
+        # rt214: a link to it from a folder only root enters, or a hard link there, was let through
+        hidden = top / "hidden"
+        hidden.mkdir(mode=0o700)
+        shutil.copy(toml, hidden / "hw9.toml")
+        batch_ = argparse.Namespace(command="batch")
+        (hidden / "sin_solution.py").symlink_to(course / "sin_solution.py")
+        said = cli._exposed_solution(batch_, exercise.load(hidden / "hw9.toml"))
+        assert f"a link to {(course / 'sin_solution.py').resolve()}" in said, said
+        (hidden / "sin_solution.py").unlink()
+        os.link(course / "sin_solution.py", hidden / "sin_solution.py")
+        assert "has other names (hard links)" in cli._exposed_solution(batch_, exercise.load(hidden / "hw9.toml"))
+        (course / "sin_solution.py").unlink()
+        assert cli._exposed_solution(batch_, exercise.load(hidden / "hw9.toml")) == ""  # (one name, 0700 above it)
+        os.link(hidden / "sin_solution.py", course / "sin_solution.py")
         (course / "sin_solution.py").chmod(0o600)  # (its owner's alone: no child, each of a uid of its own, reads it)
-        assert cli._exposed_solution(argparse.Namespace(command="batch"), exercise.load(toml)) == ""
+        assert cli._exposed_solution(batch_, exercise.load(toml)) == ""
     finally:
         shutil.rmtree(top, ignore_errors=True)
 

@@ -166,6 +166,13 @@ def test_an_exercise_given_by_its_path_is_shipped_in_the_bundle(tmp_path):
     shutil.rmtree(own)  # (Gradescope has only the bundle)
     results = autograde(out, tmp_path, {"derivative.py": SUBMISSIONS / "honest_backward.py"})
     assert results["score"] == 10 and results["extra_data"]["exercise"] == "mysin", results
+    # Its solution is root's alone once setup.sh has run, as the secret is (rt213: a child without Landlock read a
+    # course's solution): setup.sh's own permission lines, run where it runs them
+    source = tmp_path / "autograder" / "source"
+    with zipfile.ZipFile(out) as archive:
+        lines = [line for line in archive.read("setup.sh").decode().splitlines() if "chmod" in line]
+    assert subprocess.run(["bash", "-c", "\n".join(lines)], cwd=source).returncode == 0
+    assert {path.stat().st_mode & 0o077 for path in (source / "exercise").rglob("*")} == {0}
     # And an instructor's own `grader gradescope run --root` of it, without --exercise, grades the
     # bundle's exercise (ux121: a cos_square bundle's reference solution was graded as sin, 1/10).
     root = tmp_path / "autograder"
