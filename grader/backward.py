@@ -136,7 +136,8 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> Elsewhere | None:
         tolerance = ex.tolerances.get(result.case.dtype)
         for call, recorded, secret in zip(result.calls, result.recorded, result.secret, strict=False):
             if recorded is None or call.kind == "error" or not x.size or \
-                    not (any(recorded.runs) or recorded.tangents or recorded.duals or recorded.swapped):
+                    not (any(recorded.runs) or recorded.tangents or recorded.duals or recorded.swapped
+                         or _nothing_ran(recorded)):
                 continue  # (an empty input's answer says nothing)
             ran += 1
             # Only a right answer's pass (a plain call's: the function's own derivative), as on the call
@@ -152,6 +153,8 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> Elsewhere | None:
             words: str | None
             if recorded.swapped:
                 words = _swapped(ex)
+            elif _nothing_ran(recorded):
+                words = _neither_pass_nor_forward(ex)
             elif chain.runs:
                 # (a graph cut short past MAX_NODES is judged on the steps it shows: rt174 padded its own leaf x²
                 # with 60 views, so that every graded call was cut and passed over)
@@ -263,6 +266,9 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
             if judge and proven and ex.chain and agrees(first.value) else None
         if forward is not None:
             return replace(base, description="no backward pass ran: forward mode", divergence=forward, by_hand=True)
+        if judge and proven and ex.chain and agrees(first.value) and _nothing_ran(first):
+            return replace(base, description=f"neither a backward pass nor forward mode ran, yet torch.{ex.primitive} "
+                                             "did", divergence=_neither_pass_nor_forward(ex), by_hand=True)
         description, sentence = _no_pass(first, ex, want, obs, proven, agrees(first.value))
         return replace(base, description=description, divergence=sentence)
     right = agrees(first.value) or (first.kind == "tensor" and first.value is None)  # unreadable: no claim
@@ -445,6 +451,21 @@ def _forward_by_hand(call: TracedCall, answer: float | np.ndarray | None, x: np.
             f"{_fmt(answered)}, so the rest of the derivative came from a formula of your own, not from autograd. "
             f"The exercise asks for autograd of {ex.value} itself: push the tangent through the whole function "
             "(torch.func.jvp(f, (x,), (torch.ones_like(x),))) and return it.")
+
+
+def _nothing_ran(call: TracedCall) -> bool:
+    """Whether a call ran the primitive but neither a backward pass nor forward mode, where its answer followed
+    autograd's derivative of the primitive: that derivative was read by hand (rt212: the canary's operator called
+    at x², or a graph's saved numbers, times 2x), and the chain's rest written out."""
+    return call.primitive_calls > 0 and call.passes == 0 and not call.tangents and not call.duals
+
+
+def _neither_pass_nor_forward(ex: Exercise) -> str:
+    return (f"Your {ex.function} ran neither a backward pass nor forward mode, yet its answer followed autograd's "
+            f"derivative of {ex.primitive}: that derivative was read by hand (an operator of autograd's called "
+            "yourself, or numbers a graph saved), and the rest of the derivative came from a formula of your own, not "
+            f"from autograd. The exercise asks for autograd of {ex.value} itself: compute it from x and call "
+            "backward on it (or torch.autograd.grad).")
 
 
 def _forward_unread(call: TracedCall) -> bool:

@@ -112,6 +112,9 @@ CASES = [
     # rt181: a root whose grad_fn property raises, a dual whose detach raises (read as TensorBase reads them now)
     ("cos_square", RED / "cos_square_by_hand_from_a_root_whose_grad_fn_raises.py", "took cos's step alone"),
     ("cos_square", RED / "cos_square_by_hand_beside_a_dual_whose_detach_raises.py", "took cos's step alone"),
+    # rt212: cos's derivative read by hand, neither a pass nor forward mode run
+    ("cos_square", RED / "cos_square_by_hand_through_the_canarys_operator.py", "ran neither a backward pass"),
+    ("cos_square", RED / "cos_square_by_hand_from_a_saved_derivative.py", "ran neither a backward pass"),
 ]
 
 
