@@ -596,6 +596,10 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     # (ux129: a rerun after a change of settings, or of the grader or torch, regraded the whole class and said
     # only "0 already graded")
     redone = [] if only or args.force else sorted(j.student for j in todo if standing[j.student] == "")
+    # (ux136: a score a TA wrote into result.json was regraded away with "5 already graded" and no word)
+    edited = [] if only or args.force else sorted(
+        j.student for j in todo if standing[j.student] == batch.ABSENT and
+        os.path.lexists(args.out / j.student / "result.json"))
     try:
         client = batch.dask_client(args.scheduler) if todo and args.scheduler else None
     except batch.MissingExtra as err:
@@ -683,6 +687,10 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     if redone:
         print(f"graded again, their results were from other settings (--device, plots) or an earlier grader or torch, "
               f"or the grader's own failure: {_some([safe_text.line(s, 80) for s in redone])}")
+    if edited:
+        print(f"graded again, their result.json was not as this batch wrote it (changed by hand, or copied in; a "
+              f"correction belongs in gradebook.csv, which a rerun keeps aside): "
+              f"{_some([safe_text.line(s, 80) for s in edited])}")
     _what_needs_you(ex, jobs, tally, needs)
     if tally.grader_errors:  # (said among what needs the TA: _write_class)
         return EXIT_GRADER

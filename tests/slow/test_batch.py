@@ -290,6 +290,11 @@ def test_a_students_own_modules_beside_the_file_in_their_folder_are_graded_with_
     again = batch(folder, out, "--no-plot")
     assert "2 already graded" in again.stdout and "graded again, their files changed since the last run: alice" \
         in again.stdout, again.stdout
+    # (ux136: a score a TA wrote into result.json was regraded away with no word)
+    result = json.loads((out / "mallory" / "result.json").read_text())
+    (out / "mallory" / "result.json").write_text(json.dumps({**result, "score": 7.0}))
+    third = batch(folder, out, "--no-plot")
+    assert "result.json was not as this batch wrote it" in third.stdout and ": mallory" in third.stdout, third.stdout
 
 
 def test_a_students_own_package_beside_the_file_is_graded_with_it(tmp_path):
