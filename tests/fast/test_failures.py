@@ -314,6 +314,16 @@ def test_gradescope_run_outside_gradescope_says_where_it_looked(tmp_path, capsys
     assert f"{nowhere} does not exist: outside Gradescope" in capsys.readouterr().err and not nowhere.exists()
 
 
+def _a_root_grader_without_landlock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process as a root grader on a kernel without Landlock, its children each of a uid of its own."""
+    from grader.sandbox import confine
+
+    monkeypatch.setattr(confine, "landlock_abi", lambda: 0)
+    monkeypatch.setattr(confine, "python_readable_by_nobody", lambda: True)
+    monkeypatch.setattr(confine.os, "geteuid", lambda: 0)
+    monkeypatch.delenv("GRADER_SANDBOX_SKIP", raising=False)
+
+
 def test_without_landlock_a_class_any_user_may_reach_is_refused(monkeypatch, capsys):
     """rt182: on a kernel without Landlock a root grader's children, each of a uid of its own, read what
     every user may: a class under /tmp (folders 0755, files 0644) and its results, printed into a
@@ -323,10 +333,7 @@ def test_without_landlock_a_class_any_user_may_reach_is_refused(monkeypatch, cap
 
     from grader.sandbox import confine
 
-    monkeypatch.setattr(confine, "landlock_abi", lambda: 0)
-    monkeypatch.setattr(confine, "python_readable_by_nobody", lambda: True)
-    monkeypatch.setattr(confine.os, "geteuid", lambda: 0)
-    monkeypatch.delenv("GRADER_SANDBOX_SKIP", raising=False)
+    _a_root_grader_without_landlock(monkeypatch)
     top = Path(tempfile.mkdtemp())
     try:
         top.chmod(0o755)
@@ -357,10 +364,7 @@ def test_a_courses_own_solution_every_child_may_read_is_refused(monkeypatch, cap
 
     from grader.sandbox import confine
 
-    monkeypatch.setattr(confine, "landlock_abi", lambda: 0)
-    monkeypatch.setattr(confine, "python_readable_by_nobody", lambda: True)
-    monkeypatch.setattr(confine.os, "geteuid", lambda: 0)
-    monkeypatch.delenv("GRADER_SANDBOX_SKIP", raising=False)
+    _a_root_grader_without_landlock(monkeypatch)
     top = Path(tempfile.mkdtemp())
     try:
         (top / "class").mkdir(mode=0o700)
