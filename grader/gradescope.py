@@ -230,8 +230,10 @@ def pick(folder: Path, function: str, exercise: str = "") -> tuple[Path | None, 
     cells where no .py was submitted."""
     from grader.submission import Budget, defines, in_question, is_source, other_answers, out_of_sight
 
-    shown = sorted(p for p in folder.rglob("*")
-                   if not any(part.startswith((".", "__")) for part in p.relative_to(folder).parts))
+    # (no hidden name, nor a folder named __x, as a batch looks: rv47's __main__.py alone was graded by a batch and
+    # "no file submitted" here)
+    shown = sorted(p for p in folder.rglob("*") if not any(part.startswith(".") for part in p.relative_to(folder).parts)
+                   and not any(part.startswith("__") for part in p.relative_to(folder).parts[:-1]))
     files = [p for p in shown if is_source(p)]
     candidates, defining = in_question([p for p in files if p.parent == folder], function, lambda: files, exercise)
     if len(candidates) == 1 and not (second := other_answers(candidates[0], function)):

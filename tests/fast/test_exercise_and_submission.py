@@ -460,6 +460,9 @@ def test_a_file_the_search_passes_over_is_named_not_taken_for_nothing(tmp_path):
         assert not batch.handed_in_nothing(jobs[student])
     assert "rename it" in jobs["yan"].problem and "submit the notebook" in jobs["xia"].problem
     assert "5 folders down, deeper than the grader looks (4)" in jobs["dave"].problem
+    (tmp_path / "ian").mkdir()
+    (tmp_path / "ian" / "__main__.py").write_text(code)  # (rv47: a batch graded it, Gradescope said "no file")
+    assert gradescope.pick(tmp_path / "ian", "get_derivative")[0] == tmp_path / "ian" / "__main__.py"
     assert gradescope.pick(tmp_path / "yan", "get_derivative") == \
         (None, "No .py (or .ipynb) file was submitted where the grader looks: you sent .hw.py, a hidden file (a name "
                "beginning with a dot): rename it.")
