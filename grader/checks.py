@@ -867,6 +867,33 @@ def _none_cause(cases: Sequence[CaseResult], ex: Exercise, traced: Traced | None
 _ROUNDING = {"float64": 0.0, "float32": 2.0 ** -23, "float16": 2.0 ** -10, "bfloat16": 2.0 ** -7}
 
 
+def _in_half_precision(example: CaseResult, bad: list[CaseResult], ex: Exercise) -> str | None:
+    """"float16" or "bfloat16" where every failing input's answer (the example's among them) is made of that
+    dtype's numbers alone and right to its rounding (three digits or so), else None."""
+    for dtype, bits in (("float16", 11), ("bfloat16", 8)):
+        told = 0
+        for r in (example, *bad):
+            got = values_of(r.plain, r.case)
+            if got is None or not got.size:
+                continue
+            # (at x itself, or at x as that dtype holds it: x.half() of 1000.3 is 1000.5)
+            wants = [reference(r.case, ex), round_to(ex.reference(round_to(r.case.values, dtype)), dtype)]
+            finite = np.isfinite(got) & np.isfinite(wants[0]) & np.isfinite(wants[1])
+            wide = got[finite].astype(np.float32)
+            exact = wide.astype(np.float16) == wide if dtype == "float16" else \
+                (wide.view(np.uint32) & 0xFFFF) == 0
+            with np.errstate(invalid="ignore", over="ignore"):
+                near = np.logical_or(*(np.abs(got[finite] - want[finite]) <= 2.0 ** -bits * np.abs(want[finite]) +
+                                       2.0 ** -(bits + 6) for want in wants))
+            if not (finite.any() and exact.all() and near.all()):
+                break
+            told += 1
+        else:
+            if told:
+                return dtype
+    return None
+
+
 def _right_to(dtype: str, r: Returned, case: GridCase, ex: Exercise) -> bool:
     """Whether values are right to a coarser dtype's tolerance than x's: only then is lost precision
     the cause (a hunter's cache keyed by id(x) answered 2.19 for cos(0) in float32, and was told its
@@ -1082,6 +1109,15 @@ def _cause(example: CaseResult, bad: list[CaseResult], ex: Exercise,
                               "(x.float(), torch.tensor(x.tolist()), a float32 helper tensor).",
                               "Keep x's dtype through the whole computation: work on x.detach().clone() and return "
                               "its gradient as it is.")
+    half = _in_half_precision(example, bad, ex)
+    if half is not None:
+        # (hn151's autograd of x.half(), cast back, was told only to compare its function with torch.cos)
+        return feedback.Cause("half_values", f"Likely cause: your answers are right to about three digits only, and "
+                              f"every number in them is exactly a {half}: the gradient was computed or returned in "
+                              f"half precision (.half(), bfloat16, autocast), whose rounding is more than "
+                              f"{example.case.dtype}'s tolerance.",
+                              "Keep x's dtype through the whole computation: work on x.detach().clone(), with no "
+                              ".half() or autocast, and return its gradient as it is.")
     xs, got, truth, function, moved = [], [], [], [], []
     slips: list[list[np.ndarray]] = [[] for _ in ex.mistakes]
     secret = obs.secret if obs is not None else None

@@ -2536,6 +2536,24 @@ def test_a_wrong_answer_is_not_called_mostly_right_for_its_elements_where_the_re
     assert share(np.ones(4)) == 0.0 and share(np.cos(near_one)) == 1.0
 
 
+def test_answers_in_half_precision_are_told_so(sin):
+    """hn151: autograd of x.half(), cast back, was told only "Compare your function with torch.cos": its answers are
+    float16 numbers, right to float16's rounding (of x too: 1000.3 is 1000.5 there)."""
+    x = round_to(np.array([1.0, 0.3, 1000.3, -2.0]), "float32")
+    case = GridCase(x, "float32", "cpu", "plain", "explicit")
+
+    def told(answer: np.ndarray) -> str | None:
+        returned = Returned("tensor", values=answer, dtype="float32", shape=x.shape, device="cpu")
+        result = CaseResult(case=case, calls=(returned,) * 3, secret=(False, False, True), input_changed=False,
+                            requires_grad_changed=False, grad_left=False, primitive_calls=3)
+        return checks._in_half_precision(result, [result], sin)
+
+    assert told(round_to(np.cos(round_to(x, "float16")), "float16")) == "float16"
+    assert told(round_to(np.cos(x), "bfloat16")) == "bfloat16"
+    assert told(round_to(np.cos(x) * 1.01, "float16")) is None  # (a slip, not rounding)
+    assert told(round_to(np.cos(x) + 1e-4, "float32")) is None  # (float32's numbers)
+
+
 def test_a_dot_product_of_x_with_itself_is_told_that_x_may_have_any_shape():
     """hn134: torch.dot(x, x) and x @ x for ‖x‖², right for a vector, raised on a 0-d, 2-d or 3-d x and
     were told to run the function and read the traceback (4.54/10)."""
