@@ -239,8 +239,8 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
     are looked for): its relative imports name the package's modules, and the file itself is one of them."""
     found: dict[str, bytes] = {}
     looking = _Looking()
-    queue, walked = [source], {name for name in _ELSEWHERE if not stands_in(name)}
-    home, at_top = package, package != ""  # (the file's own relative imports resolve from `package`, not its helpers')
+    # (each script with the package its relative imports resolve from: the file's own, `package`; none of its helpers')
+    queue, walked = [(source, package)], {name for name in _ELSEWHERE if not stands_in(name)}
     folder = path.parent if folder is None else folder
     # (a package holding an answer is a student's folder, a classmate's (rt166's bob/, rt202's dora/), but where it
     # is a package by its __init__.py and nothing else beside the file holds an answer, the student's own: hn146's
@@ -254,8 +254,7 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
         # (a package's modules are PACKAGE_DEPTH deep at most: a name's first parts alone, its prefixes built
         # from them; rt170's import_module("a.a.a…") of 200,000 parts made each prefix, 40 GB, for a 400 KB file)
         dotted = {".".join(name.split(".", PACKAGE_DEPTH + 1)[:PACKAGE_DEPTH + 1]) for name in
-                  _modules_named(queue.pop(0), home if at_top else "")}
-        at_top = False
+                  _modules_named(*queue.pop(0))}
         wanted = {".".join(name.split(".")[:i]) for name in dotted for i in range(1, name.count(".") + 2)}
         for module in sorted({name.partition(".")[0] for name in dotted} & _ELSEWHERE):
             if shadowed is not None and (shown := _beside(folder, module, companions)) and shown not in shadowed:
@@ -279,7 +278,7 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
             taken: list[tuple[str, bytes]] = []
             unread = False
             for at, (name, file) in enumerate(files):
-                if home and file == path:  # (the graded file, as its package's own module: `from . import deriv`)
+                if package and file == path:  # (the graded file, as its package's own module: `from . import deriv`)
                     taken.append((name, source))
                     continue
                 if looking.looked >= MAX_LOOKED_AT:
@@ -316,7 +315,7 @@ def modules_beside(path: Path, source: bytes, function: str = "", passed_over: l
                 if len(found) < MAX_HELPERS and looking.total + len(data) <= MAX_HELPER_BYTES:
                     found[name] = data
                     looking.total += len(data)
-                    queue.append(data)
+                    queue.append((data, ""))
                 else:
                     past.append(name)
     return tuple(sorted(found.items()))
@@ -769,23 +768,19 @@ def _package_of(path: Path, top: Path) -> tuple[Path, str] | None:
     needs the folder holding mylib/: rt214's hw2/mylib/, an upload wrapped in a folder of its own, and one named
     hw-2, which no import names); never from inside a package of __init__.py's, whose top is higher. Not for an
     __init__.py, which is a package itself."""
-    tree = _parsed(path) if path.name != "__init__.py" and path.name.endswith(".py") and \
-        path.name[:-3].isidentifier() and _needs_its_package(path, top) else None
     try:
         below = path.parent.relative_to(top).parts
     except ValueError:
         return None
-    if tree is None or not below:
+    tree = _parsed(path) if below and path.name != "__init__.py" and path.name.endswith(".py") and \
+        path.name[:-3].isidentifier() else None
+    deepest, named = _imports_of(tree)
+    own = named & set(below)  # (its package's folders it imports by name)
+    if not deepest and not own:  # (it needs no package of its own: _needs_its_package)
         return None
-    imports = [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
-    deepest = max((node.level for node in imports if isinstance(node, ast.ImportFrom)), default=0)
-    named = {alias.name.partition(".")[0] for node in imports if isinstance(node, ast.Import) for alias in node.names}
-    named |= {(node.module or "").partition(".")[0] for node in imports
-              if isinstance(node, ast.ImportFrom) and node.level == 0}
     widest = None  # (where none resolves: the widest package, whose error is Python's own, "beyond top-level")
     for cut in range(len(below) - 1, -1, -1):
         root, parts = top.joinpath(*below[:cut]), below[cut:]
-        own = named & set(below)  # (its package's folders it imports by name)
         if len(parts) > PACKAGE_DEPTH or not all(part.isidentifier() for part in parts) or \
                 (cut and (root / "__init__.py").is_file()):
             continue
@@ -838,13 +833,19 @@ def _needs_its_package(path: Path, folder: Path) -> bool:
         packages = set(path.relative_to(folder).parts[:-1])
     except ValueError:
         return False
-    tree = _parsed(path)
-    for node in ast.walk(tree) if tree is not None else ():
-        if isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "").partition(".")[0] in packages):
-            return True
-        if isinstance(node, ast.Import) and any(alias.name.partition(".")[0] in packages for alias in node.names):
-            return True
-    return False
+    deepest, named = _imports_of(_parsed(path))
+    return deepest > 0 or bool(named & packages)
+
+
+def _imports_of(tree: ast.Module | None) -> tuple[int, set[str]]:
+    """What a script's imports reach for: the most dots of a relative one (0 where none), and the first part of
+    each absolute one's name (mylib of `from mylib.core import f`, `import mylib.core`)."""
+    imports = [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))] if tree else []
+    deepest = max((node.level for node in imports if isinstance(node, ast.ImportFrom)), default=0)
+    named = {alias.name.partition(".")[0] for node in imports if isinstance(node, ast.Import) for alias in node.names}
+    named |= {(node.module or "").partition(".")[0] for node in imports
+              if isinstance(node, ast.ImportFrom) and node.level == 0}
+    return deepest, named
 
 
 def _imports_from_package(path: Path, function: str) -> bool:
