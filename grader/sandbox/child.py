@@ -651,18 +651,22 @@ def _pyplot_before_the_hook(torch: Any, path: str) -> None:
     subprocess.Popen among what the sandbox recorded."""
     if "matplotlib.pyplot" in sys.modules:
         return
-    if any(plots(source) for source in _own_sources(path)):  # (its modules too: one of them may plot)
+    if _plotting(path):
         zygote.warm_up_plotting(torch)
 
 
-def _own_sources(path: str) -> Iterator[bytes]:
-    """The file's bytes, then its modules' beside it (the child's folder holds them alone), each as read."""
+@functools.cache
+def _plotting(path: str) -> bool:
+    """Whether the file, or a module of its own beside it (the child's folder holds them alone), imports pyplot
+    (submission.plots); read once, before any student code runs, for both who ask."""
     for file in [Path(path), *sorted(Path(path).parent.rglob("*.py"))[:MAX_OWN_SOURCES]]:
         try:
             with open(file, "rb") as handle:
-                yield handle.read()
+                if plots(handle.read()):
+                    return True
         except OSError:
             continue
+    return False
 
 
 MAX_OWN_SOURCES = 64  # (submission.MAX_HELPERS, and some)
@@ -675,7 +679,7 @@ def _plots_without_a_screen(path: str) -> None:
     before the plot the exercise asks for scored 0/10 (in a batch, whose pyplot was imported first,
     for use() too). pyplot is imported first for such a file only, as it would import it anyway."""
     try:
-        if not any(plots(source) for source in _own_sources(path)):
+        if not _plotting(path):
             return
         import matplotlib.pyplot as plt
     except Exception:  # noqa: BLE001 - the file's own import then says what is wrong
