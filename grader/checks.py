@@ -870,8 +870,8 @@ _ROUNDING = {"float64": 0.0, "float32": 2.0 ** -23, "float16": 2.0 ** -10, "bflo
 def _in_half_precision(example: CaseResult, bad: list[CaseResult], ex: Exercise) -> str | None:
     """"float16" or "bfloat16" where every failing input's answer (the example's among them) is made of that
     dtype's numbers alone and right to its rounding (three digits or so), else None."""
-    for dtype, bits in (("float16", 11), ("bfloat16", 8)):
-        told = 0
+    for dtype in ("float16", "bfloat16"):
+        half_step, told = _ROUNDING[dtype] / 2, 0
         for r in (example, *bad):
             got = values_of(r.plain, r.case)
             if got is None or not got.size:
@@ -879,12 +879,11 @@ def _in_half_precision(example: CaseResult, bad: list[CaseResult], ex: Exercise)
             # (at x itself, or at x as that dtype holds it: x.half() of 1000.3 is 1000.5)
             wants = [reference(r.case, ex), round_to(ex.reference(round_to(r.case.values, dtype)), dtype)]
             finite = np.isfinite(got) & np.isfinite(wants[0]) & np.isfinite(wants[1])
-            wide = got[finite].astype(np.float32)
-            exact = wide.astype(np.float16) == wide if dtype == "float16" else \
-                (wide.view(np.uint32) & 0xFFFF) == 0
+            wide = got[finite].astype(np.float32).astype(np.float64)
+            exact = round_to(wide, dtype) == wide
             with np.errstate(invalid="ignore", over="ignore"):
-                near = np.logical_or(*(np.abs(got[finite] - want[finite]) <= 2.0 ** -bits * np.abs(want[finite]) +
-                                       2.0 ** -(bits + 6) for want in wants))
+                near = np.logical_or(*(np.abs(got[finite] - want[finite]) <= half_step * np.abs(want[finite]) +
+                                       half_step / 64 for want in wants))
             if not (finite.any() and exact.all() and near.all()):
                 break
             told += 1
