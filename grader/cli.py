@@ -973,12 +973,14 @@ def _exposed_solution(args: argparse.Namespace, ex: Exercise) -> str:
     from grader.exercise import REFERENCE_DIR
     from grader.sandbox import readable_to_children
 
-    if args.command not in ("batch", "grade") or ex.solution.resolve().parent == REFERENCE_DIR:
+    if args.command not in ("batch", "grade"):
         return ""
     try:
         real = Path(os.path.realpath(ex.solution))  # (rt214: a link to one in /tmp was checked where the link lay)
         facts = real.stat()
     except (OSError, ValueError):
+        return ""
+    if real.parent == REFERENCE_DIR:
         return ""
     if os.geteuid() == 0 and not facts.st_mode & stat.S_IROTH:
         return ""  # (a root grader's children run as users of their own: a file only its owner reads is none of theirs)
