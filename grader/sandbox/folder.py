@@ -146,7 +146,18 @@ class FolderWatch:
         self._pauses = pauses or Pauses(pid)  # (where it cannot be paused, a kernel before 5.3: counted while it runs)
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:  # no thread (a host out of them): what _watch would have closed is closed here
+            self._close()
+            raise
+
+    def _close(self) -> None:
+        if self._own:
+            self._pauses.close()
+        if self._opened is not None:
+            os.close(self._opened)
+            self._opened = None
 
     def _watch(self) -> None:
         try:
@@ -159,10 +170,7 @@ class FolderWatch:
             self.exceeded = f"making its folder impossible to count ({type(error).__name__})"
             self._stop()
         finally:
-            if self._own:
-                self._pauses.close()
-            if self._opened is not None:
-                os.close(self._opened)
+            self._close()
 
     def _count_until_done(self) -> None:
         wait, last = self.INTERVAL_S, 0.0

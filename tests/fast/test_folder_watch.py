@@ -395,6 +395,20 @@ def test_a_count_that_breaks_stops_the_child(tmp_path: Path, monkeypatch: pytest
     assert state != "T"  # continued after the count, for `stop` to end it
 
 
+def test_a_watch_with_no_thread_gives_back_what_it_opened(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          sleeper: subprocess.Popen[bytes]):
+    """A host out of threads: the watch's folder and the child's pidfd were held for the grader's life."""
+    def no_thread(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    before = set(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(threading.Thread, "start", no_thread)
+    with pytest.raises(RuntimeError):
+        FolderWatch(tmp_path, sleeper.pid, 1 << 30, lambda: None)
+    monkeypatch.undo()
+    assert set(os.listdir("/proc/self/fd")) <= before
+
+
 def test_the_wait_between_counts_is_drawn_afresh():
     """A child that has just seen a count cannot tell when the next comes within half of the mean
     the CPU budget asks for, and no wait is longer than one and a half of it."""
