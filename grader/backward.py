@@ -9,13 +9,14 @@ the verdict is the canary's (verdict.py); this explains.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from grader import formula
 from grader.exercise import Exercise
+from grader.feedback import listed
 from grader.grids import GridCase
 from grader.observations import Observations, Traced, TracedCall, TracedStep
 from grader.outcome import BackwardPass, Step
@@ -628,11 +629,11 @@ def _first_difference(student: Sequence[Step], reference: Sequence[Step],
         theirs_only = [reference[theirs[k]] for k in reversed(missing)]
         if ours:
             product = math.prod(s.local for s in ours if s.local is not None)
-            via = (f": between x and it, your pass has {_listed(s.op for s in ours)} (×{_fmt(product)} in all), "
+            via = (f": between x and it, your pass has {listed(s.op for s in ours)} (×{_fmt(product)} in all), "
                    f"{'a step' if len(ours) == 1 else 'steps'} the reference's does not have"
-                   + (f", and not its {_listed(s.op for s in theirs_only)}" if theirs_only else ""))
+                   + (f", and not its {listed(s.op for s in theirs_only)}" if theirs_only else ""))
         else:
-            via = f": between x and it, the reference's has {_listed(s.op for s in theirs_only)}, and yours does not"
+            via = f": between x and it, the reference's has {listed(s.op for s in theirs_only)}, and yours does not"
         return f"Your pass took {a.op} at {a.at}, where the reference's took it at {b.at}{via}.", i, j
     if missing:
         k = theirs[missing[0]]
@@ -715,11 +716,6 @@ def _u_of(step: Step) -> float | None:
         return float(step.at.rsplit("= ", 1)[1])
     except ValueError:
         return None
-
-
-def _listed(ops: Iterable[str]) -> str:
-    names = list(ops)
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def _math(steps: Sequence[Step]) -> list[int]:

@@ -25,6 +25,7 @@ from grader.formula import names as formula_names
 from grader.grids import PLAIN_LAYOUTS, TRACKED_LAYOUTS, GridCase, round_to
 from grader.observations import CaseResult, Observations, Returned, Traced
 from grader.outcome import Finding
+from grader.sandbox.stand_ins import PACKAGES as STAND_IN_PACKAGES
 from grader.submission import (
     CLASS_FILES,
     MAX_HELPER_BYTES,
@@ -133,9 +134,9 @@ def names() -> tuple[str, ...]:
 
 # What the child imports besides a student's own modules (sandbox/stand_ins.py), in the words both loads messages
 # use (rv46: a flat class folder's file was told of four packages, the stand-ins left out)
-_WHAT_THE_GRADER_HAS = ("torch, numpy, matplotlib and IPython (and what they need), and stand-ins for d2l (torch's "
-                        "functions under d2l's names), pandas, seaborn, tqdm, scipy, sklearn, torchvision, "
-                        "torchaudio, ipywidgets, requests and plotly")
+_WHAT_THE_GRADER_HAS = ("torch, numpy, matplotlib and IPython (and what they need), and stand-ins for "
+                        + feedback.listed([f"{name} (torch's functions under d2l's names)" if name == "d2l" else name
+                                           for name in STAND_IN_PACKAGES]))
 
 
 @check("loads", 1.0)
@@ -145,7 +146,7 @@ def check_loads(obs: Observations, ex: Exercise) -> Finding:
         # (ux129: the book's `from d2l import torch as d2l` failed the import, 0/10 where get_derivative came after;
         # hn134, ux130: so did an unused `import seaborn as sns`, `import pandas as pd`, `from tqdm import tqdm`)
         used = obs.load.stand_ins
-        names = " and ".join([", ".join(used[:-1]), used[-1]] if len(used) > 1 else used)
+        names = feedback.listed(used)
         took = "a stand-in took its place" if len(used) == 1 else "stand-ins took their places"
         each = "; ".join(f"{name}: {_STAND_IN_WORDS.get(name, 'its names do nothing here')}" for name in used)
         finding = replace(finding, summary=f"{finding.summary} Your file imports {names}, which the grader does not "

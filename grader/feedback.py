@@ -9,6 +9,7 @@ import ast
 import difflib
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,6 +45,12 @@ def number(value: float, dtype: str | None = "float64") -> str:
     if dtype in ("float32", "float16", "bfloat16"):
         return str(np.float32(value))
     return repr(float(value))
+
+
+def listed(items: Iterable[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    names = list(items)
+    return " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
 
 
 def describe_tensor(case: GridCase) -> str:
