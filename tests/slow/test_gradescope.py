@@ -192,7 +192,7 @@ def test_a_cheat_scores_only_loading_and_the_instructor_detail_is_hidden(bundle,
     # (ux120: its held-back checks were green beside 0 points)
     correctness = next(t for t in results["tests"] if t["name"] == "Correctness")
     assert correctness["status"] == "failed" and correctness["score"] == 0
-    assert correctness["output"].count("Passed, but its points are held back") == 1  # (ux128: said twice)
+    assert correctness["output"].count("Held back: this check found nothing wrong") == 1  # (ux128: said twice)
     hidden = [t for t in results["tests"] if t["visibility"] == "hidden"]
     assert hidden and all(t["max_score"] == 0 for t in hidden)
     assert results["stdout_visibility"] == "hidden"
