@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="exercise name in reference/, or an exercise .toml of your own (default: sin)")
     run.add_argument("--exercise", default=None, help="exercise name in reference/, or a .toml (default: the one "
                      "the bundle in ROOT/source was built for, else sin)")
+    # Each command's own parser says what it does not take, with its own usage: `batch --fail-under 5` was
+    # answered with the top level's usage alone (ux136)
+    for sub in (*commands.choices.values(), *actions.choices.values()):
+        sub.set_defaults(parser_of_command=sub)
     return parser
 
 
@@ -131,7 +135,10 @@ def _unless_interrupted(unraisable: Any) -> None:
 
 def _main(argv: list[str] | None) -> int:
     _standard_streams_open()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        args.parser_of_command.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command in ("check", "grade", "batch") or getattr(args, "action", None) == "run":
         from grader.sandbox import grading_here
 

@@ -68,6 +68,16 @@ def test_check_prints_the_verdict_and_the_plot_path(tmp_path):
     assert f"Backward pass: {tmp_path / 'backward.png'}" in done.stdout.replace("\n", "")
 
 
+def test_an_option_a_command_does_not_take_is_told_with_that_commands_usage(tmp_path):
+    """(ux136: `batch --fail-under 5` was answered with the top level's usage, which names no option)"""
+    done = run("batch", str(SUBMISSIONS), "--out", str(tmp_path / "out"), "--fail-under", "5")
+    assert done.returncode == 2 and not (tmp_path / "out").exists()
+    assert done.stderr.startswith("usage: grader batch") and "--out OUT" in done.stderr
+    assert done.stderr.rstrip().endswith("grader batch: error: unrecognized arguments: --fail-under 5")
+    done = run("gradescope", "build", "--bogus")
+    assert done.returncode == 2 and "grader gradescope build: error: unrecognized arguments: --bogus" in done.stderr
+
+
 def test_bad_arguments_exit_2_with_one_line(tmp_path):
     done = run("grade", str(tmp_path / "missing.py"), "--out", str(tmp_path))
     assert done.returncode == 2
