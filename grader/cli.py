@@ -363,6 +363,7 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         secret = _course_secret()
         # (a folder: the zip goes in it, where a traceback said "the grader itself failed", ux122)
         target = args.out / "autograder.zip" if args.out.is_dir() else args.out
+        replaced = target.is_file()  # (ux136: a bundle built before, with another secret maybe, went without a word)
         try:
             bundle = gradescope.build(target, args.exercise, secret)
         except OSError as err:  # (ux130: `--out /sys/nope`, a traceback and the grader's own failure, exit 3)
@@ -370,8 +371,8 @@ def _run(args: argparse.Namespace, ex: object) -> int:
                   file=sys.stderr)
             return EXIT_USAGE
         note = " with the course secret from $GRADER_COURSE_SECRET" if secret else ""
-        print(f"{bundle}: upload it as the autograder of a Gradescope assignment{note}; {ex.name} is out of "
-              f"{ex.max_score:g} points{_unnamed(ex)}")
+        print(f"{bundle}{' (replacing the one built before)' if replaced else ''}: upload it as the autograder of "
+              f"a Gradescope assignment{note}; {ex.name} is out of {ex.max_score:g} points{_unnamed(ex)}")
         if not secret:  # (ux110: built without a word)
             print("grader: no $GRADER_COURSE_SECRET: the grids follow from the exercise alone, and anyone with "
                   "this repository can draw them; set a secret of the course's before building the bundle for "
