@@ -131,7 +131,8 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
     own_shm = SHM_LAYER in active
     layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu, own_shm)
                                                                        if kernel_landlock else ""),
-                                                          ("seccomp", lambda: _seccomp(gpu) if library_seccomp else ""))
+                                                          ("seccomp", lambda: _seccomp(gpu, _zero_read_only(active))
+                                                                       if library_seccomp else ""))
     for name, layer in layers:
         applied = "" if name in skip else layer()
         if applied:
@@ -832,15 +833,22 @@ class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def _seccomp(gpu: bool = False) -> str:
+def _zero_read_only(active: list[str]) -> bool:
+    """Whether Landlock, in place, opens /dev/zero read only (_READ_ONLY_DEVICES)."""
+    return any(layer.startswith("landlock") for layer in active)
+
+
+def _seccomp(gpu: bool = False, zero_read_only: bool = True) -> str:
     """Load the filter (compiled once per process: a zygote compiles it before it forks children,
-    which then only hand the kernel its instructions)."""
+    which then only hand the kernel its instructions). `zero_read_only`: whether /dev/zero opens
+    read only (Landlock's doing); where not, shared mappings are refused (no_shared_mappings_program)."""
     program = seccomp_program()
     # Every program compiled before the first is loaded: libseccomp hands a program over through a
     # memfd (_exported), which the first refuses (the later filters went missing when a child
     # started afresh compiled them after it).
     epoll, last = no_epoll_program() if not gpu else None, last_filter_program()
     ioctls = only_tty_ioctls_program() if not gpu else None
+    unshared = no_shared_mappings_program() if not gpu and not zero_read_only else None
     own = own_signals_program() if os.getpid() != 1 else None
     if program is None or not _load_filter(program):
         return ""  # no libseccomp here: the layer is simply not active
@@ -850,6 +858,8 @@ def _seccomp(gpu: bool = False) -> str:
         layer += "; seccomp: no epoll"
     if ioctls is not None and _load_filter(ioctls):
         layer += "; seccomp: a terminal's and a descriptor's ioctls only"
+    if unshared is not None and _load_filter(unshared):
+        layer += "; seccomp: no shared mappings"
     if os.getpid() != 1:
         # No pid namespace of its own (a container's root, say): other children of the grader are
         # visible (and, where they are nobody, as a rootless container gives, as much its own as
@@ -1013,6 +1023,25 @@ def no_epoll_program() -> bytes | None:
         rules = seccomp.SyscallFilter(seccomp.ALLOW)
         for name in ("epoll_create", "epoll_create1", "epoll_ctl"):
             _refuse(rules, seccomp.ERRNO(errno.ENOSYS), name)
+        return _exported(rules)
+    except Exception:  # noqa: BLE001 - no libseccomp here
+        return None
+
+
+@functools.cache
+def no_shared_mappings_program() -> bytes | None:
+    """No shared mapping of any file, where /dev/zero opens for writing (no Landlock) and CUDA is not in
+    use (its driver maps its nodes shared): a shared writable mapping of /dev/zero is shared memory, as
+    an anonymous one is (refused at seccomp_program), whole for as long as one page of it is mapped.
+    Without a cgroup, rt216's child held 6 GiB of it within 670 MB of address space, at 10/10. A
+    mapping made read only is refused too: mprotect would make it writable, and a filter cannot tell
+    which mapping mprotect is asked about. Differentiating sin needs none (numpy's memmap, a shared
+    mmap.mmap of a file, answer "not permitted")."""
+    try:
+        import pyseccomp as seccomp
+
+        rules = seccomp.SyscallFilter(seccomp.ALLOW)
+        rules.add_rule(seccomp.ERRNO(errno.EPERM), "mmap", seccomp.Arg(3, seccomp.MASKED_EQ, _MAP_SHARED, _MAP_SHARED))
         return _exported(rules)
     except Exception:  # noqa: BLE001 - no libseccomp here
         return None
@@ -1286,7 +1315,8 @@ _PREALLOCATE = (0x40305828, 0x40305829, 0x4030582A, 0x4030582B, 0x40305839,
 _RWF_DSYNC, _RWF_SYNC, _RWF_DONTCACHE = 0x2, 0x4, 0x80
 _PR_FUTEX_HASH = 78
 _F_SETFL = 4
-_MAP_SHARED_ANONYMOUS = 0x01 | 0x20  # MAP_SHARED (MAP_SHARED_VALIDATE has it too) and MAP_ANONYMOUS
+_MAP_SHARED = 0x01  # (MAP_SHARED_VALIDATE, 0x03, has it too)
+_MAP_SHARED_ANONYMOUS = _MAP_SHARED | 0x20  # and MAP_ANONYMOUS
 _SOL_SOCKET = 1
 _SOCKET_BUFFERS = (7, 8, 32, 33)  # SO_SNDBUF, SO_RCVBUF, SO_SNDBUFFORCE, SO_RCVBUFFORCE
 _F_SETSIG = 10

@@ -653,6 +653,7 @@ def warm_up(torch: Any, styles: tuple[str, ...]) -> None:
     confine.seccomp_program()
     confine.own_signals_program()
     confine.no_epoll_program()
+    confine.no_shared_mappings_program()
     confine.last_filter_program()
     if os.geteuid() == 0 and not confine.python_readable_by_nobody():  # its children keep uid 0
         confine.read_ahead()

@@ -472,6 +472,35 @@ def test_what_a_child_without_landlock_or_namespaces_leaves_where_anyone_writes_
     assert os.path.isdir("/etc")
 
 
+SHARES_ZERO = """
+import mmap
+with open("/dev/zero", "r+b") as zero:  # (writable where no Landlock opens it read only)
+    for prot in (mmap.PROT_READ | mmap.PROT_WRITE, mmap.PROT_READ):
+        try:
+            mmap.mmap(zero.fileno(), 1 << 20, flags=mmap.MAP_SHARED, prot=prot)
+            print("DID", prot)
+        except OSError as err:
+            print("refused", prot, err.errno)
+
+
+def get_derivative(x):
+    x = x.detach().clone().requires_grad_(True)
+    x.sin().sum().backward()
+    return x.grad
+"""
+
+
+def test_a_child_without_landlock_maps_nothing_shared(python_nobody_can_read, tmp_path, monkeypatch):
+    """rt216: where /dev/zero opens for writing (no Landlock), a shared mapping of it is shared memory, whole while
+    a page of it is mapped, and without a cgroup its child held 6 GiB so within 670 MB of address space, at 10/10.
+    A read-only one too: mprotect would make it writable."""
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces,no-landlock-kernel")
+    data = graded_as("root", tmp_path, "shares_zero.py", "grade", str(python_nobody_can_read), text=SHARES_ZERO)
+    assert "seccomp: no shared mappings" in data["sandbox"]["layers"], data["sandbox"]
+    assert data["output"]["stdout"].split() == ["refused", "3", "1", "refused", "1", "1"], data["output"]
+    assert data["score"] == 10
+
+
 FILLS_SHARED = """
 import os, time
 for k in range(COUNT):
