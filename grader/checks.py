@@ -25,7 +25,6 @@ from grader.formula import names as formula_names
 from grader.grids import PLAIN_LAYOUTS, TRACKED_LAYOUTS, GridCase, round_to
 from grader.observations import CaseResult, Observations, Returned, Traced
 from grader.outcome import Finding
-from grader.sandbox.stand_ins import PACKAGES as STAND_IN_PACKAGES
 from grader.submission import (
     CLASS_FILES,
     MAX_HELPER_BYTES,
@@ -34,6 +33,7 @@ from grader.submission import (
     MAX_SOURCE_BYTES,
     NOT_A_NOTEBOOK,
     NOTEBOOK_AS_PY,
+    STAND_INS,
     TOO_LARGE,
 )
 from grader.verdict import values_of
@@ -136,7 +136,7 @@ def names() -> tuple[str, ...]:
 # use (rv46: a flat class folder's file was told of four packages, the stand-ins left out)
 _WHAT_THE_GRADER_HAS = ("torch, numpy, matplotlib and IPython (and what they need), and stand-ins for "
                         + feedback.listed([f"{name} (torch's functions under d2l's names)" if name == "d2l" else name
-                                           for name in STAND_IN_PACKAGES]))
+                                           for name in STAND_INS]))
 
 
 @check("loads", 1.0)

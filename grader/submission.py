@@ -462,6 +462,13 @@ _ELSEWHERE = frozenset(sys.stdlib_module_names) | {
     "torch", "numpy", "matplotlib", "IPython", "hypothesis", "grader", "PIL", "functorch"}
 
 
+# Packages the grader does not install, whose imports the child answers with stand-ins (sandbox/stand_ins.py). (hn149:
+# an unused `import scipy`, `import torchvision`, `from sklearn... import`, `import ipywidgets`, course and Colab
+# boilerplate, scored 0/10, and in a notebook the same cell's `import torch` never ran)
+STAND_INS = ("d2l", "pandas", "seaborn", "tqdm", "scipy", "sklearn", "torchvision", "torchaudio", "ipywidgets",
+             "requests", "plotly")
+
+
 # Python's own modules its start imports (3.11, with site and a virtual environment's): a module of the
 # student's named like one is never what `python solution.py` imports by that name. Written out, not read
 # from this interpreter, so that one file gets one score wherever it is graded.

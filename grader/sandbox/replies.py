@@ -30,7 +30,7 @@ from grader.observations import (
     TracedStep,
 )
 from grader.sandbox.protocol import SOURCES, ProtocolError, array_count, decode_array
-from grader.sandbox.stand_ins import PACKAGES as STAND_IN_PACKAGES
+from grader.submission import STAND_INS
 
 
 def _text(raw: Any, limit: int = 4000) -> str:
@@ -479,7 +479,7 @@ def _stand_ins(reply: dict[str, Any]) -> tuple[str, ...]:
     raw = reply.get("stand_ins", [])
     if not isinstance(raw, list):
         raise ProtocolError("stand-ins that are not a list")
-    return tuple(name for name in STAND_IN_PACKAGES if name in raw)
+    return tuple(name for name in STAND_INS if name in raw)
 
 
 def _load_failure(reply: dict[str, Any]) -> LoadResult:
