@@ -782,7 +782,7 @@ def _package_of(path: Path, top: Path) -> tuple[Path, str] | None:
     tree = _parsed(path) if below and path.name != "__init__.py" and path.name.endswith(".py") and \
         path.name[:-3].isidentifier() else None
     deepest, named = _imports_of(tree)
-    own = named & set(below)  # (its package's folders it imports by name)
+    own = _found_only_in_its_package(named, path) & set(below)  # (its package's folders it imports by name)
     if not deepest and not own:  # (it needs no package of its own: _needs_its_package)
         return None
     widest = None  # (where none resolves: the widest package, whose error is Python's own, "beyond top-level")
@@ -841,7 +841,17 @@ def _needs_its_package(path: Path, folder: Path) -> bool:
     except ValueError:
         return False
     deepest, named = _imports_of(_parsed(path))
-    return deepest > 0 or bool(named & packages)
+    return deepest > 0 or bool(_found_only_in_its_package(named, path) & packages)
+
+
+def _found_only_in_its_package(named: set[str], path: Path) -> set[str]:
+    """Of the names a script imports, those that `python script.py` would not find without its package: not one the
+    grader has (_ELSEWHERE) or stands in for (STAND_INS), nor a module or folder beside it. rv48: hw.py in a folder
+    named d2l/, importing d2l, lost the d2l stand-in to the folder, 0/10; hw/solution.py, importing hw.py beside
+    it, got the folder hw/ for it."""
+    return {name for name in named
+            if not (name in _ELSEWHERE and not stands_in(name)) and name not in STAND_INS and _fits(name)
+            and not (path.parent / f"{name}.py").is_file() and not (path.parent / name).is_dir()}
 
 
 def _imports_of(tree: ast.Module | None) -> tuple[int, set[str]]:
