@@ -451,8 +451,12 @@ def test_a_file_the_search_passes_over_is_named_not_taken_for_nothing(tmp_path):
     for version in ("v1", "v2"):  # (ux136: named "sol.py, sol.py", which the TA could not tell apart)
         (tmp_path / "emma" / version).mkdir(parents=True)
         (tmp_path / "emma" / version / "sol.py").write_text(code + f"# {version}\n")
+        (tmp_path / "hal" / version).mkdir(parents=True)  # (below a main.py that defines nothing: "2 of its 1")
+        (tmp_path / "hal" / version / "sol.py").write_text(code + f"# {version}\n")
+    (tmp_path / "hal" / "main.py").write_text("print('hi')\n")
     jobs = {job.student: job for job in batch.discover(tmp_path, function="get_derivative")}
     assert jobs["emma"].problem == "both .py files define get_derivative(x): v1/sol.py, v2/sol.py; keep one"
+    assert jobs["hal"].problem == "2 .py files define get_derivative(x): v1/sol.py, v2/sol.py; keep one"
     assert jobs["gus"].path == tmp_path / "gus" / "a/b/c/d/sol.py" and jobs["eve"].problem == batch.EMPTY_FOLDER
     assert batch.handed_in_nothing(jobs["mac"]) and batch.handed_in_nothing(jobs["git"])
     for student in ("yan", "xia", "wes", "dave", "jo", "max"):
