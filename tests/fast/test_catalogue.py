@@ -22,6 +22,12 @@ def grid(ex: exercise.Exercise) -> np.ndarray:
     return np.linspace(max(ex.min_abs, 0.3), min(ex.span, 2.5), 7)
 
 
+def test_the_shipped_exercises_are_the_catalogue():
+    """What the refusal of a readable course solution passes over (cli._exposed_solution) is what ships."""
+    assert sorted(exercise.SHIPPED) == sorted(NAMES) == sorted(ex.name for ex in exercise.catalogue())
+    assert all((exercise.REFERENCE_DIR / f"{name}_solution.py").is_file() for name in exercise.SHIPPED)
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_each_reference_is_the_derivative_of_its_function(name):
     ex = exercise.load(name)

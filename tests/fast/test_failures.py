@@ -400,6 +400,14 @@ def test_a_courses_own_solution_every_child_may_read_is_refused(monkeypatch, cap
         os.link(hidden / "sin_solution.py", course / "sin_solution.py")
         (course / "sin_solution.py").chmod(0o600)  # (its owner's alone: no child, each of a uid of its own, reads it)
         assert cli._exposed_solution(batch_, exercise.load(toml)) == ""
+        # rv48: one a course adds to the catalogue's own folder is no catalogue's
+        (course / "sin_solution.py").chmod(0o644)
+        shutil.copy(course / "sin_solution.py", course / "hw9_solution.py")
+        shutil.copy(toml, course / "shipped.toml")
+        toml.write_text(toml.read_text().replace('"sin_solution.py"', '"hw9_solution.py"'))
+        monkeypatch.setattr(exercise, "REFERENCE_DIR", course)
+        assert "the exercise's reference solution" in cli._exposed_solution(batch_, exercise.load(toml))
+        assert cli._exposed_solution(batch_, exercise.load(course / "shipped.toml")) == ""  # (the shipped one's)
     finally:
         shutil.rmtree(top, ignore_errors=True)
 
