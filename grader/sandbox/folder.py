@@ -118,12 +118,13 @@ class FolderWatch:
     MAX_SHARED_WAIT_S = 0.3
 
     def __init__(self, folder: Path, pid: int, limit: int, stop: Callable[[], None],
-                 pauses: Pauses | None = None, uid: int = 0) -> None:
+                 pauses: Pauses | None = None, uid: int = 0, opened: int | None = None) -> None:
         """`pid`: the process that runs the submission (alive now: its pidfd is taken here, so that
         a pause never reaches a process that took its pid later); `pauses`: its pauses, where
         another watch pauses it too; `uid`: the child's own, where it may write outside its folder
         too (neither Landlock nor a mount namespace of its own): what that uid owns where every user
-        may write counts as its folder (shared_usage)."""
+        may write counts as its folder (shared_usage); `opened`: the folder, opened (open_folder)
+        before the child could move it (a copy of the descriptor is held: the caller keeps its own)."""
         self.exceeded = ""  # why the child was stopped, once it was ("writing more than 256 MiB ...")
         # what the sandbox allows, in words, where it was stopped for exceeding it
         self.allowed = (f"{limit >> 20} MiB and {self.MAX_ENTRIES:,} files and folders "
@@ -131,12 +132,13 @@ class FolderWatch:
                         f"{MAX_DEPTH} deep, "
                         f"and {MAX_WRITTEN_MIB:,} MiB written to the disk in all")
         self._folder, self._pid, self._limit, self._stop, self._uid = folder, pid, limit, stop, uid
-        # The folder itself, held from now on (before the submission runs) and counted through: rt213's child, its
-        # folder moved or removed (a child owns its folder), was counted as one that had ended, nothing anywhere,
-        # and held 6 GiB in /dev/shm and 900,000 files in /tmp at 10/10.
+        # The folder itself, held from before the submission runs and counted through: rt213's child, its folder
+        # moved or removed (a child owns its folder), was counted as one that had ended, nothing anywhere, and held
+        # 6 GiB in /dev/shm and 900,000 files in /tmp at 10/10. Opened by its maker, before the child started: here,
+        # as the child's first reply came in, it raced the submission's first line (rv48).
         self._opened: int | None = None
         with contextlib.suppress(OSError):
-            self._opened = _open_folder(str(folder))
+            self._opened = os.dup(opened) if opened is not None else open_folder(str(folder))
         self._where = "its folder and where every user writes (/tmp, /dev/shm...)" if uid else "its folder"
         # Whether what the child makes the disk write can be counted: /proc/PID/io needs the right to
         # trace it (a grader without CAP_SYS_PTRACE, as a container's root, has none over a child of
@@ -297,7 +299,7 @@ def folder_usage(folder: Path, most: int, pid: int | None = None, uid: int = 0, 
     `opened`: the folder, held open since before the child could move it (read wherever it is now)."""
     usage = Usage()
     try:
-        top = _open_folder(".", opened) if opened is not None else _open_folder(str(folder))
+        top = open_folder(".", opened) if opened is not None else open_folder(str(folder))
     except OSError:
         return usage  # gone: the child has ended and its folder was removed
     try:
@@ -331,7 +333,7 @@ def shared_usage(uid: int, usage: Usage, most: int) -> None:
     try:
         for top in SHARED:
             try:
-                fd = _open_folder(top)
+                fd = open_folder(top)
             except OSError:
                 continue
             try:
@@ -373,7 +375,7 @@ def _owned(fd: int, uid: int, depth: int, usage: Usage, most: int) -> float:
                 continue
             if info.st_uid != uid:  # (another's world-writable folder: looked into for the child's)
                 try:
-                    below = _open_folder(entry.name, fd)
+                    below = open_folder(entry.name, fd)
                 except OSError:
                     continue
                 try:
@@ -431,7 +433,7 @@ def _opened_below(name: str, parent: int, usage: Usage) -> int | None:
     for its owner (_opened_for_the_owner), or, where not even that, None and `usage.problem` says so; None
     too where it has gone since it was listed."""
     try:
-        return _open_folder(name, parent)
+        return open_folder(name, parent)
     except PermissionError:
         repaired = _opened_for_the_owner(name, parent)
         if repaired is None:
@@ -441,7 +443,7 @@ def _opened_below(name: str, parent: int, usage: Usage) -> int | None:
         return None
 
 
-def _open_folder(name: str, parent: int | None = None) -> int:
+def open_folder(name: str, parent: int | None = None) -> int:
     """Opened without touching its access time where the kernel allows (the grader owns it, or
     holds CAP_FOWNER): relatime told a red team's child when a count had read each folder."""
     try:
@@ -464,7 +466,7 @@ def _opened_for_the_owner(name: str, parent: int) -> int | None:
         if info.st_uid != os.geteuid():
             return None
         os.chmod(f"/proc/self/fd/{handle}", stat.S_IMODE(info.st_mode) | stat.S_IRWXU)
-        return _open_folder(name, parent)
+        return open_folder(name, parent)
     except OSError:
         return None
     finally:

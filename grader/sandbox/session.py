@@ -41,7 +41,7 @@ from grader.sandbox.confine import (
     record_mac,
     skipped,
 )
-from grader.sandbox.folder import FolderWatch, live_threads
+from grader.sandbox.folder import FolderWatch, live_threads, open_folder
 from grader.sandbox.oracle import Oracle
 from grader.sandbox.pause import Pauses
 from grader.sandbox.threads import ThreadWatch
@@ -298,8 +298,13 @@ class Session(Requests):
         self.cgroup: cgroup.Cgroup | None = None
         self.record_key = secrets.token_bytes(16)  # the child's audit hook signs its record with it
         try:
+            self._workdir_fd: int | None = open_folder(str(self.workdir))  # (for its count: FolderWatch)
+        except OSError:
+            self._workdir_fd = None
+        try:
             self._start(source, output_kib, zygote, content, memory_gib, helpers)
         except BaseException:  # an OSError starting the child: leave no folder, pipe or cgroup behind
+            self._close_workdir_fd()
             remove_folder(self.workdir)
             if self.cgroup:
                 self.cgroup.remove()
@@ -466,7 +471,7 @@ class Session(Requests):
             landlock = isinstance(layers, list) and any(str(layer).startswith("landlock") for layer in layers)
             outside = self.uid if self.uid in CHILD_UIDS and not landlock else 0
             self.folder_watch = FolderWatch(self.workdir, runs, FOLDER_MIB << 20, self._kill_group, self.pauses,
-                                            outside)
+                                            outside, self._workdir_fd)
             disk = DISK_LAYER + (", with what it owns in /tmp, /dev/shm and the like" if outside else "")
             self.outer_layers = (*self.outer_layers, disk if self.folder_watch.counts_writes else
                                  disk + "; what it makes the disk write not counted (no access to /proc/PID/io)")
@@ -577,9 +582,15 @@ class Session(Requests):
             self.pauses.close()
         if isinstance(self.process, ForkedChild):
             self.process.release()
+        self._close_workdir_fd()
         remove_folder(self.workdir)
         # What it wrote where every user may (no Landlock and no mount namespace of its own: rt182)
         leftovers.remove_left_by(getattr(self, "uid", 0))
+
+    def _close_workdir_fd(self) -> None:
+        if self._workdir_fd is not None:
+            os.close(self._workdir_fd)
+            self._workdir_fd = None
 
     def output(self) -> tuple[str, int, str, int]:
         """What the child printed (kept text and total bytes) on stdout and stderr."""

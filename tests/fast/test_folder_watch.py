@@ -118,6 +118,26 @@ def test_a_folder_moved_or_removed_is_counted_where_it_went(tmp_path: Path):
         os.close(held)
 
 
+def test_a_folder_moved_before_its_watch_began_is_counted_through_its_makers_descriptor(
+        tmp_path: Path, sleeper: subprocess.Popen[bytes]):
+    """rv48: the watch opened the folder as the child's first reply came in, while the submission's first line
+    could already have moved it. The session opens it as it makes it, and the watch counts through that."""
+    own = tmp_path / "own"
+    own.mkdir()
+    held = folder.open_folder(str(own))
+    try:
+        own.rename(tmp_path / "moved")
+        (tmp_path / "moved" / "a.bin").write_bytes(b"\1" * (2 << 20))
+        stopped = threading.Event()
+        watch = FolderWatch(own, sleeper.pid, 1 << 20, stopped.set, opened=held)
+        try:
+            assert stopped.wait(5) and watch.exceeded.startswith("writing more than 1 MiB"), watch.exceeded
+        finally:
+            watch.close()
+    finally:
+        os.close(held)  # (the watch holds a copy of its own)
+
+
 def _mapped_and_unlinked(path: Path, size: int) -> int:
     """A file written, mapped, closed and unlinked: no name, no descriptor, only the mapping (made
     with libc's mmap: Python's mmap keeps a descriptor of its own). Returns the mapping's address."""
