@@ -18,6 +18,7 @@ from grader.grids import FAMILIES
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 # The exercises this repository ships, whose solutions are public already; one a course adds to REFERENCE_DIR is not
 SHIPPED = ("cos_square", "log_sin", "sin", "sin_cos_norm")
+MAX_SOLUTION_CHARS = 256 << 10  # a reference solution longer is not run for its backward pass
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 
 
@@ -122,6 +123,16 @@ class Exercise:
     @property
     def max_score(self) -> float:
         return sum(self.rubric.values())
+
+    def solution_source(self) -> str | None:
+        """The reference solution's text, read by the grader (None where it cannot be): the child is handed it,
+        since a course's solution is kept where no child may read it (Gradescope's setup.sh makes it root's
+        alone), and a child that became its own uid before it was confined read nothing there (rv48)."""
+        try:
+            text = self.solution.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        return text if len(text) <= MAX_SOLUTION_CHARS else None  # (within the setup's header: protocol.py)
 
     @property
     def watched(self) -> str:

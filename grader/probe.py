@@ -117,8 +117,8 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         "derivative": exercise.derivative,
         # The reference solution's backward pass, once per exercise in this process: the child records
         # it once confined, before the student's file loads (sandbox/child.py), for the student's to be
-        # compared with.
-        "reference": str(exercise.solution) if ask_reference else None,
+        # compared with. Its path (for its tracebacks) and its text, read here.
+        "reference": [str(exercise.solution), exercise.solution_source()] if ask_reference else None,
         "trace_x": list(exercise.trace_x),
         "record_calls": exercise.chain,  # every planned call's passes (sandbox/child.py: Runner)
         "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},

@@ -90,8 +90,8 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
         _count_devices_as_told(torch, setup["gpus"])
         active = [*layers, *apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])]
         runner = Runner(torch, setup, oracle_fd)
-        # Read now, run once confined (below): its folder is not the child's to read then.
-        reference = read_source(setup["reference"]) if setup.get("reference") else None
+        # (path, text), sent by the grader: run once confined (below)
+        reference = _path_and_source(setup.get("reference"))
         _run_compiled_code_through_autograd(torch)
         _interop_threads_as_asked(torch)
         _pyplot_before_the_hook(torch, setup["path"])
@@ -538,7 +538,7 @@ class Runner:
 
     def reference_pass(self, path: str, source: str | None, values: list[float]) -> dict[str, Any] | None:
         """The reference solution's backward pass at the sample input (element 0), recorded as the
-        student's will be; the solution (`source`, read from `path` by `read_source`) is gone from this
+        student's will be; the solution (`source`, the grader's reading of `path`) is gone from this
         process when it returns."""
         import numpy as np
 
@@ -702,12 +702,12 @@ def _plots_without_a_screen(path: str) -> None:
 _DRAWING_BACKENDS = frozenset({"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"})  # matplotlib's without a window
 
 
-def read_source(path: str) -> tuple[str, str | None]:
-    """(path, its text), or (path, None) where it cannot be read."""
-    try:
-        return path, Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return path, None
+def _path_and_source(reference: Any) -> tuple[str, str | None] | None:
+    """The setup's reference solution, [path, text or None], as a tuple; None where none was sent."""
+    if not reference:
+        return None
+    path, source = reference
+    return str(path), source if isinstance(source, str) else None
 
 
 def _module_from_source(source: str, path: str, name: str) -> Any:

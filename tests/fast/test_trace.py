@@ -38,10 +38,16 @@ def runner():
     assert torch.autograd.variable.Variable._execution_engine is engine
 
 
+def _cos_square_solution() -> tuple[str, str | None]:
+    """The reference solution's path and text, as the grader sends them to the child (probe.py)."""
+    ex = exercise.load("cos_square")
+    return str(ex.solution), ex.solution_source()
+
+
 def traced(runner, function, values=(0.5, 1.0, 1.5), index=0):
     """The student's two calls, and the reference's pass recorded as the child records it before a
     student's file loads (at element 0)."""
-    reference = runner.reference_pass(*child.read_source(str(exercise.load("cos_square").solution)), list(values))
+    reference = runner.reference_pass(*_cos_square_solution(), list(values))
     runner.function = function
     reply = runner.trace(lambda: child.make_input(torch, np.array(values), "float64", "cpu", "plain"), index)
     parsed = parse_reference({"event": "reference", "call": reference}, b"")
@@ -195,7 +201,7 @@ def test_a_product_of_one_leaf_with_itself_is_shown_as_its_square_through_autogr
 def test_the_reference_solution_is_gone_once_its_pass_is_recorded(runner):
     import gc
 
-    runner.reference_pass(*child.read_source(str(exercise.load("cos_square").solution)), [0.75])
+    runner.reference_pass(*_cos_square_solution(), [0.75])
     functions = [f for f in gc.get_objects() if type(f) is types.FunctionType]
     assert not [f for f in functions if f.__module__ == "grader_reference_solution"]
 

@@ -174,12 +174,12 @@ def python_nobody_can_read() -> Iterator[Path]:
 
 
 def graded_as(host: str, tmp_path: Path, fixture: str, command: str, python: str = sys.executable,
-              text: str | None = None) -> dict:
+              text: str | None = None, exercise: str = "sin") -> dict:
     """The result.json of `grader grade` on a hostile fixture (or `grader batch -j 1` of a class of
     it alone), run by `python` as `host`: "root" as this test runs, "no CAP_SYS_ADMIN" under capsh
     (user namespaces allowed), "container" under capsh (CAP_CHECKPOINT_RESTORE dropped too) and
     tests/container_root.py (no user namespaces either).
-    `text` replaces the fixture's own."""
+    `text` replaces the fixture's own; `exercise` is a name or a .toml's path."""
     capsh = shutil.which("capsh")
     if host != "root" and (os.geteuid() != 0 or capsh is None):
         pytest.skip("needs root and capsh")
@@ -188,7 +188,7 @@ def graded_as(host: str, tmp_path: Path, fixture: str, command: str, python: str
     (folder / fixture).write_text(text if text is not None else (HOSTILE / fixture).read_text())
     target = folder / fixture if command == "grade" else folder
     grader = [python, "-m", "grader", command, str(target), "--out", str(tmp_path / "out"), "--no-plot",
-              *(["-j", "1"] if command == "batch" else [])]
+              "--exercise", exercise, *(["-j", "1"] if command == "batch" else [])]
     if host == "container":
         grader = [sys.executable, str(ROOT / "tests" / "container_root.py"), *grader]
     if host != "root":
@@ -470,6 +470,26 @@ def test_what_a_child_without_landlock_or_namespaces_leaves_where_anyone_writes_
     left = [f"{top}/{tag}{end}" for top in ("/tmp", "/var/tmp", "/dev/shm") for end in ("-file", "-dir", "-link")]
     assert [path for path in left if os.path.lexists(path)] == []
     assert os.path.isdir("/etc")
+
+
+def test_a_course_solution_no_child_may_read_still_gives_its_backward_pass(python_nobody_can_read, tmp_path):
+    """rv48: the child read the reference solution itself, before it was confined; where it had become a uid of its
+    own first (no CAP_SYS_ADMIN: Docker's root, as on Gradescope, whose setup.sh makes the exercise root's alone),
+    it read nothing, and every student's backward pass was drawn beside no reference's, without a word. The grader
+    sends its text."""
+    course = Path(tempfile.mkdtemp(prefix="grader-test-course-", dir="/root" if os.access("/root", os.W_OK) else None))
+    try:
+        course.chmod(0o700)
+        for name in ("sin.toml", "sin_solution.py"):
+            shutil.copy(ROOT / "reference" / name, course / name)
+            (course / name).chmod(0o600)
+        data = graded_as("no CAP_SYS_ADMIN", tmp_path, "honest.py", "grade", str(python_nobody_can_read),
+                         text=(SUBMISSIONS / "honest_backward.py").read_text(), exercise=str(course / "sin.toml"))
+    finally:
+        shutil.rmtree(course, ignore_errors=True)
+    assert any("a uid of its own" in layer for layer in data["sandbox"]["layers"]), data["sandbox"]
+    assert "SinBackward0" in [step["op"] for step in data["backward_pass"]["reference"]], data["backward_pass"]
+    assert data["score"] == 10
 
 
 SHARES_ZERO = """
