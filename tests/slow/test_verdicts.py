@@ -35,7 +35,7 @@ HONEST = ["honest_in_a_thread", "honest_torchscript", "honest_compile", "honest_
           "honest_reads_its_arguments",
           "honest_traced_graphs", "honest_thread_pool", "honest_clamps_to_the_cosines_range",
           "honest_default_device_set_on_one_call", "honest_torchscript_in_a_thread", "honest_torchscript_fork",
-          "honest_torchscript_fuser"]
+          "honest_torchscript_fuser", "honest_vmap_jvp_per_element"]
 
 
 def _autograd(outcome):
