@@ -154,8 +154,8 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> Elsewhere | None:
             words: str | None
             if recorded.swapped:
                 words = _swapped(ex)
-            elif _nothing_ran(recorded):
-                words = _neither_pass_nor_forward(ex)
+            elif _no_chain_ran(recorded, chain):
+                words = _neither_pass_nor_forward(ex, scratch=bool(recorded.passes))
             elif chain.runs:
                 # (a graph cut short past MAX_NODES is judged on the steps it shows: rt174 padded its own leaf x²
                 # with 60 views, so that every graded call was cut and passed over)
@@ -281,9 +281,13 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
     sentence, at, ref_at = (None, None, None) if unread else _first_difference(student, ref_steps, sample)
     if sentence is not None and right and proven:
         # (of the call as sent: `first` lost its empty passes, and with them the order their leaves are in: rt180)
-        by_hand = _by_hand(_of_the_chain(traced.student[0], ex, x), ref_steps, ex, sample, x) if judge else None
+        chain = _of_the_chain(traced.student[0], ex, x)
+        by_hand = _by_hand(chain, ref_steps, ex, sample, x) if judge else None
         if by_hand is not None:
             return replace(base, divergence=by_hand, by_hand=True)
+        if judge and ex.chain and _no_chain_ran(traced.student[0], chain):
+            return replace(base, description="no backward pass of the function's ran, nor forward mode",
+                           divergence=_neither_pass_nor_forward(ex, scratch=True), by_hand=True)
         # Another route to the right gradient (a norm instead of a sum of squares): not a mistake.
         if _route(student) == _route(ref_steps):  # "SinBackward0 where the reference's runs SinBackward0"
             return replace(base, description=f"the reference's steps ({_route(student)}) with other gradients "
@@ -461,8 +465,21 @@ def _nothing_ran(call: TracedCall) -> bool:
     return call.primitive_calls > 0 and call.passes == 0 and not call.tangents and not call.duals
 
 
-def _neither_pass_nor_forward(ex: Exercise) -> str:
-    return (f"Your {ex.function} ran neither a backward pass nor forward mode, yet its answer followed autograd's "
+def _no_chain_ran(call: TracedCall, chain: TracedCall) -> bool:
+    """_nothing_ran, or every backward pass the call ran recorded and set aside as none of the chain's
+    (_of_the_chain: `chain`), with no forward mode: rt215's scratch `(t * 3).sum().backward()` on numbers of its
+    own, beside the primitive's derivative read by hand, made the call one whose passes were looked at, and it
+    was never listed."""
+    return _nothing_ran(call) or (call.primitive_calls > 0 and call.passes > 0 and not chain.runs and not call.cut
+                                  and not call.more_runs and call.passes <= len(call.runs) and not call.tangents
+                                  and not call.duals)
+
+
+def _neither_pass_nor_forward(ex: Exercise, scratch: bool = False) -> str:
+    ran = (f"Your {ex.function}'s backward passes differentiated nothing of {ex.value} (numbers of their own alone), "
+           "and it ran no forward mode") if scratch else \
+        f"Your {ex.function} ran neither a backward pass nor forward mode"
+    return (f"{ran}, yet its answer followed autograd's "
             f"derivative of {ex.primitive}: that derivative was read by hand (an operator of autograd's called "
             "yourself, or numbers a graph saved), and the rest of the derivative came from a formula of your own, not "
             f"from autograd. The exercise asks for autograd of {ex.value} itself: compute it from x and call "

@@ -115,6 +115,9 @@ CASES = [
     # rt212: cos's derivative read by hand, neither a pass nor forward mode run
     ("cos_square", RED / "cos_square_by_hand_through_the_canarys_operator.py", "ran neither a backward pass"),
     ("cos_square", RED / "cos_square_by_hand_from_a_saved_derivative.py", "ran neither a backward pass"),
+    # rt215: the same beside a scratch pass on numbers of its own
+    ("cos_square", RED / "cos_square_by_hand_through_the_canarys_operator_beside_a_scratch_pass.py",
+     "backward passes differentiated nothing of cos(x**2)"),
 ]
 
 
