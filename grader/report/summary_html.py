@@ -146,7 +146,9 @@ def _needs(summary: Summary) -> str:
 
 def _look(flags: list[Flag], rows: dict[str, int]) -> str:
     if not flags:
-        return "<p>Nobody: every graded submission showed autograd, and the sandbox recorded nothing.</p>"
+        # (ux137: "recorded nothing" was read beside a result whose sandbox had recorded a process and a file written)
+        return ("<p>Nobody: every graded submission showed autograd, and the sandbox recorded no reach towards the "
+                "canary's secret.</p>")
     items = []
     for flag in flags:
         why = [f'<li><span class="badge v-unproven">autograd not shown</span> {e(flag.unproven)}</li>'] \
