@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keyword
 import math
 import tomllib
 from collections.abc import Callable
@@ -330,15 +331,27 @@ def _parse(raw: dict, path: Path) -> Exercise:
     if missing:  # (ux121: a misspelt [tolerence] was told as "'tolerance'")
         raise ValueError(f"it has no {', '.join(missing)} table (see reference/sin.toml)")
     math, grid, limits = raw["math"], raw["grid"], raw["limits"]
+    # (ux137: `bound = [...]` under [math], a misspelt limit, loaded without a word, the bounds dropped)
+    for table, given, known in ((None, raw, _TOP_KEYS), ("math", math, _MATH_KEYS), ("grid", grid, _GRID_KEYS),
+                                ("limits", limits, set(_LIMIT_DEFAULTS)),
+                                *(("mistakes", m, _MISTAKE_KEYS) for m in raw.get("mistakes", []))):
+        if strange := sorted(set(given) - known):
+            where = f"[{table}] has" if table else "it has"
+            raise ValueError(f"{where} {', '.join(strange)}, which the grader does not know: it takes "
+                             f"{', '.join(sorted(known))} (see reference/sin.toml)")
+    function = str(raw["function"])
+    if not function.isidentifier() or keyword.iskeyword(function):  # (ux137: "get derivative", 0/10 for everyone)
+        raise ValueError(f"function = {function!r} is no name Python can define")
+    solution = path.parent / raw["solution"]
     tolerances = {d: Tolerance(float(t["atol"]), float(t["rtol"])) for d, t in raw["tolerance"].items()}
     if set(tolerances) - set(DTYPES):
         raise ValueError(f"tolerances for unknown dtypes: {sorted(set(tolerances) - set(DTYPES))}")
     low, high = grid["plot_range"]
-    return _sound(Exercise(
+    exercise = _sound(Exercise(
         name=str(raw["name"]),
         title=str(raw["title"]),
-        function=str(raw["function"]),
-        solution=path.parent / raw["solution"],
+        function=function,
+        solution=solution,
         primitive=_watchable(str(math["primitive"])),
         derivative=_checked(str(math["derivative"]), ("u",)),
         formula=str(math["formula"]),
@@ -361,6 +374,10 @@ def _parse(raw: dict, path: Path) -> Exercise:
         bounds=_bounds(math.get("bounds")),
         unnamed=tuple(c.name for c in checks.ALL if c.name not in rubric) if rubric else (),
     ))
+    if not solution.is_file():  # (ux137: graded without a word, every backward pass beside no reference's)
+        raise ValueError(f"its solution {solution} is not there: the reference solution, beside the .toml, which "
+                         "must score full marks")
+    return exercise
 
 
 def _sound(ex: Exercise) -> Exercise:
@@ -473,3 +490,8 @@ def catalogue() -> list[Exercise]:
 
 
 _LIMIT_DEFAULTS = Limits(60.0, 10.0, 120.0, 4.0, 64).__dict__
+# What an exercise's .toml may hold (_parse): anything else is a slip of the instructor's
+_TOP_KEYS = {"name", "title", "function", "solution", "math", "grid", "limits", "tolerance", "rubric", "mistakes"}
+_MATH_KEYS = {"primitive", "derivative", "formula", "function", "gradient", "bounds"}
+_GRID_KEYS = {"examples", "large", "span", "min_abs", "families", "plot_range", "plot_points", "trace_x"}
+_MISTAKE_KEYS = {"key", "values", "cause", "advice"}

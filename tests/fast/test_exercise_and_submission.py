@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -121,6 +122,7 @@ def test_each_check_declares_its_name_and_points_and_a_rubric_may_change_them(si
                               "repeatable")
     assert {c.name: c.points for c in checks.ALL} == sin.rubric  # sin.toml states the defaults
     text = sin.source.read_text()
+    shutil.copy(sin.solution, tmp_path)
     lenient = tmp_path / "lenient.toml"
     lenient.write_text(text.split("[rubric]")[0] + "[rubric]\nautograd = 5.0\n")  # the rest: defaults
     ex = exercise.load(lenient)
@@ -697,6 +699,7 @@ def test_an_exercise_whose_numbers_cannot_grade_anyone_is_an_instructor_error(si
     """ux121: examples = 0 or no float [tolerance] loaded, then failed every student's grading; a
     gradient that was not the function's (or without d_sin) graded the reference solution 1/10."""
     text = sin.source.read_text()
+    shutil.copy(sin.solution, tmp_path)
     cases = {
         "examples = 0": ("examples = 48 ", "examples = 0 ", r"\[grid\] needs examples >= 1"),
         "gradient": ('gradient = "d_sin(x)"', 'gradient = "2 * d_sin(x)"', r"is not the gradient of function = "
@@ -705,6 +708,11 @@ def test_an_exercise_whose_numbers_cannot_grade_anyone_is_an_instructor_error(si
         "derivative": ('derivative = "cos(u)"', 'derivative = "-sin(u)"', "is not the derivative of sin"),
         "a string": ("zero_total_unless_autograd = true", 'zero_total_unless_autograd = "false"', "true or false"),
         "a typo": ("[tolerance]", "[tolerence]", r"it has no \[tolerance\] table"),
+        # ux137: a misspelt key, ignored (the bounds dropped); a function no student can define; no solution
+        "bound": ("bounds = ", "bound = ", r"\[math\] has bound, which the grader does not know: it takes bounds, "),
+        "limit": ("call_timeout_s", "call_timout_s", r"\[limits\] has call_timout_s, which the grader does not"),
+        "a space": ('function = "get_derivative"', 'function = "get derivative"', "is no name Python can define"),
+        "no solution": ('solution = "sin_solution.py"', 'solution = "nope.py"', r"its solution .*nope.py is not there"),
     }
     # And what can grade: a function undefined at one trace point, one as steep as sin(x³) at 100 (rt156)
     undefined = text.replace('[grid]\n', '[grid]\ntrace_x = [0.75, -0.5]\n').replace(
