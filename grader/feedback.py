@@ -171,15 +171,15 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "torch.autograd.grad: pass grad_outputs=torch.ones_like(y))."),
     # (ux113: torch.func's own forms of these were told only to run the file and read the traceback)
     (r"Expected f\(\*args\) to return a scalar Tensor", "func_grad_nonscalar",
-     "torch.func.grad differentiates a function that returns one number, and torch.sin(x) returns one for "
+     "torch.func.grad differentiates a function that returns one number, and {value} returns one for "
      "each element of x.",
-     "Differentiate the sum: torch.func.grad(lambda x: torch.sin(x).sum())(x) (each element's derivative, "
+     "Differentiate the sum: torch.func.grad(lambda x: ({value}).sum())(x) (each element's derivative, "
      "since the elements do not mix)."),
     (r"Got in_dim=0 for some input, but that input is a Tensor of dimensionality 0", "vmap_scalar",
      "vmap maps over x's first dimension, and a 0-d x (a single number) has none (an x of 2 or 3 dimensions "
      "would map over its rows, not its numbers).",
-     "Map over the numbers: torch.func.vmap(torch.func.grad(torch.sin))(x.reshape(-1)).reshape(x.shape), "
-     "or differentiate the sum: torch.func.grad(lambda x: torch.sin(x).sum())(x)."),
+     "Map over the numbers: torch.func.vmap(torch.func.grad(lambda x: {value}))(x.reshape(-1)).reshape(x.shape), "
+     "or differentiate the sum: torch.func.grad(lambda x: ({value}).sum())(x)."),
     (r"^TypeError: expected TensorOptions\(dtype=float,", "float_tensor",
      "torch.FloatTensor(x) takes only float32 tensors, and this x is not float32.",
      "Make the leaf with x.detach().clone().requires_grad_(True), which keeps x's dtype, and return the "
@@ -315,6 +315,23 @@ def graph_inspection(ex: Exercise) -> Cause:
 _NUMPY_COPIES = frozenset({"array", "asarray", "asanyarray", "copy", "save", "savetxt", "savez"})
 
 
+# The same errors' words where the exercise's function is one number of the whole x (sin(cos(‖x‖²+1))), whose
+# gradient mixes the elements: the words above map over or sum an elementwise function's numbers
+_WHOLE_VECTOR = {
+    "jacobian_diag": ("the Jacobian of {value}, which is one number for the whole x, is its gradient, of x's own "
+                      "shape: torch.diag reads a diagonal of a matrix, and there is none to read.",
+                      "Return the Jacobian itself (torch.autograd.functional.jacobian(f, x) has x's shape here), or "
+                      "compute y = {value} from x and return torch.autograd.grad(y, x)[0]."),
+    "func_grad_nonscalar": ("torch.func.grad differentiates a function that returns one number, and the function "
+                            "you gave it returns one for each element of x, where {value} is one number for the "
+                            "whole x: a sum (or norm) is missing.",
+                            "Differentiate the whole function of x: torch.func.grad(lambda x: {value})(x)."),
+    "vmap_scalar": ("vmap maps over x's first dimension, and a 0-d x (a single number) has none; and {value} is one "
+                    "number for the whole x, so its gradient is not taken one element (or one row) at a time.",
+                    "Differentiate the whole function of x, with no vmap: torch.func.grad(lambda x: {value})(x)."),
+}
+
+
 def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     text = f"{error.type}: {error.message}"
     names = {"function": ex.function, "primitive": ex.primitive, "value": in_torch(ex.value)}
@@ -342,7 +359,9 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
                      "sandbox lets graded code write only there.",
                      "Write files beside your own, by a relative name (plt.savefig('plot.png')) or in "
                      "tempfile.gettempdir(), or write none: the grader needs only your function.")
-    numpy_call = re.search(r"\b(np|numpy)\.(\w+)\s*\(", _QUOTED.sub("", last)) if "Can't call numpy()" in text else None
+    # (np.linalg.norm too: hn153's was told to call .detach().numpy(), which leaves autograd)
+    numpy_call = re.search(r"\b(np|numpy)\.(\w+(?:\.\w+)*)\s*\(", _QUOTED.sub("", last)) \
+        if "Can't call numpy()" in text else None
     # (not where the line asks for the numbers itself: rv46's print of np.round(x.numpy(), 3), told to use torch.round,
     # needs .detach() alone)
     if numpy_call and numpy_call.group(2) not in _NUMPY_COPIES and ".numpy(" not in last:
@@ -363,6 +382,10 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
                              "holds a value for each element.",
                              f"Compute the one number, y = {names['value']}, then y.backward(): do not add .sum() "
                              "to a y with a value for each element.")
+            if key in _WHOLE_VECTOR and not ex.elementwise:
+                # (hn153: sin_cos_norm's files were told to map torch.sin over the numbers, or that the function
+                # acts on each element alone, which mixes them all)
+                cause, advice = _WHOLE_VECTOR[key]
             return Cause(key, "Likely cause: " + cause.format(**names), advice.format(**names))
     if error.type in ("SystemExit", "KeyboardInterrupt"):
         return Cause("exit", f"Likely cause: your function raised {error.type} (sys.exit, exit() or a raise).",

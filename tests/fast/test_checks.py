@@ -282,8 +282,17 @@ def test_minus_sin_is_named_as_the_second_derivative_too(sin):
 ])
 def test_torch_funcs_own_mistakes_are_named(sin, error, key):
     """ux113: torch.func.grad of a vector, vmap(grad(torch.sin)) of a 0-d x and torch.FloatTensor of a
-    float64 x were told only to run the function and read the traceback."""
+    float64 x were told only to run the function and read the traceback. hn153: each exercise's own function is
+    in the words, never torch.sin of another's; where the function is one number of the whole x (sin_cos_norm),
+    nothing is mapped over or summed element by element."""
     assert feedback.explain_error(error, sin).key == key
+    chain = feedback.explain_error(error, exercise.load("cos_square"))
+    assert chain.key == key and "torch.sin" not in chain.text + chain.advice, chain
+    if key != "float_tensor":
+        assert "torch.cos(x**2)" in chain.advice, chain
+        whole = feedback.explain_error(error, exercise.load("sin_cos_norm"))
+        assert "torch.func.grad(lambda x: torch.sin(torch.cos(torch.sum(x**2) + 1)))(x)" in whole.advice, whole
+        assert "vmap(" not in whole.advice and ".sum())(x)" not in whole.advice, whole
 
 
 def test_numpys_function_on_a_tracked_tensor_is_told_to_use_torchs():
@@ -292,6 +301,9 @@ def test_numpys_function_on_a_tracked_tensor_is_told_to_use_torchs():
     cause = feedback.explain_error(ErrorInfo("RuntimeError", message, (Frame(6, "y = np.sin(x)", "get_derivative"),)),
                                    exercise.load("sin"))
     assert cause.key == "numpy_function" and "np.sin() is numpy's" in cause.text and "(torch.sin, " in cause.advice
+    norm = feedback.explain_error(ErrorInfo("RuntimeError", message, (Frame(5, "n = np.linalg.norm(x) ** 2", "f"),)),
+                                  exercise.load("sin_cos_norm"))  # (hn153: told to call .detach().numpy())
+    assert norm.key == "numpy_function" and "(torch.linalg.norm, " in norm.advice, norm
     copied = feedback.explain_error(ErrorInfo("RuntimeError", message, (Frame(2, "a = np.array(x)", "f"),)),
                                     exercise.load("sin"))
     assert copied.key == "numpy_requires_grad" and "x.detach().clone()" in copied.advice
@@ -2497,6 +2509,10 @@ def test_the_diagonal_of_a_jacobian_of_other_than_a_1d_x_is_named(sin):
     to run it and read the traceback."""
     cause = feedback.explain_error(ErrorInfo("RuntimeError", "diag(): Supports 1D or 2D tensors. Got 0D"), sin)
     assert cause.key == "jacobian_diag" and "y.sum()" in cause.advice and "torch.sin(x)" in cause.text, cause
+    # (hn153: sin_cos_norm's, told that its function acts on each element alone)
+    whole = feedback.explain_error(ErrorInfo("RuntimeError", "diag(): Supports 1D or 2D tensors. Got 0D"),
+                                   exercise.load("sin_cos_norm"))
+    assert "each element alone" not in whole.advice and "has x's shape" in whole.advice, whole
 
 
 def test_an_answer_that_still_requires_grad_is_told_so_without_losing_points(sin):
