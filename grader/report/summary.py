@@ -235,8 +235,8 @@ def other_exercise(result: dict[str, Any] | None) -> str:
 def _slip(result: dict[str, Any]) -> bool:
     """Whether correctness failed on values that are a wrong answer's, not a formula's: fewer than a
     quarter of the plain inputs where autograd was not shown had mostly right answers
-    (checks._right_share), or fewer than half where the gradient accumulates between calls (its
-    first answer on each shape is right; repeatable names it). ux112's honest autograd of sin(2x),
+    (checks._right_share), or a gradient of autograd's that accumulates between calls, whatever its
+    share (its first answer on each shape is right; repeatable names it). ux112's honest autograd of sin(2x),
     x·sin(x/2)... was listed among the suspects beside cos(x), and ux117's sin(x·x), sin(x + 1) and
     a global leaf never zeroed: a file that wins nothing there (1 point of 10) is no suspect. A
     formula right where a student would look (rt149: every plain input of up to 2-d), or right but
@@ -253,10 +253,14 @@ def _slip(result: dict[str, Any]) -> bool:
     details = _autograd(result).get("details", {})
     if details.get("used_autograd") is False:
         return False  # (torch.gradient's numerical derivative, wrong on every input, is no slip of autograd's)
+    if (checks.get("repeatable", {}).get("details") or {}).get("cause") == "accumulation":
+        # (autograd's own slip, whatever its share: right on each shape's first call, its share of right answers
+        # follows the order of the calls and the secret's draw, about a half, and hn153's cached leaf was listed
+        # on one run and not on the next)
+        return True
     share = details.get("unproven_right_share")
     if share is not None:
-        accumulates = (checks.get("repeatable", {}).get("details") or {}).get("cause") == "accumulation"
-        return bool(share < (0.5 if accumulates else 0.25))
+        return bool(share < 0.25)
     if details.get("unproven_right"):  # (a result.json from before the share was counted)
         return False  # (right values without autograd somewhere: a formula's, whatever the smallest failure was)
     # (zeros wherever it failed: a gradient zeroed before it was returned, hn132's `g = t.grad; t.grad.zero_()`,
