@@ -122,6 +122,12 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
                 skipped.append(safe_text.line(entry.name, 200))  # (ux133: .hidden.py, ..py had no row and no word)
             continue
         mode = entry.lstat().st_mode
+        if stat.S_ISDIR(mode) and (entry / KEY_FILE).is_file() and (entry / "gradebook.csv").is_file():
+            # Another batch's results, written inside the class folder (ux137: `--out class/results`, then a run
+            # with another --out gave a row "results: no .py file (it holds gradebook.csv, ...)")
+            if skipped is not None:
+                skipped.append(safe_text.line(f"{entry.name}/ (a batch's results)", 200))
+            continue
         if stat.S_ISDIR(mode) and (entry / GRADESCOPE_METADATA).is_file():
             # (ux134: an export beside a roster.csv, or two exports, was one student: "all 5 .py files define
             # get_derivative(x): hw.py, hw.py, ...; keep one")

@@ -221,6 +221,12 @@ def test_results_written_beside_the_submissions_are_no_students(tmp_path):
         jobs = batch.discover(folder, out=out)
         assert jobs[0].student == "bob" and jobs[0].path == folder / "bob.py"
         assert [j.student for j in jobs[1:]] == (["results"] if out == folder else [])  # a folder with no .py
+    # ux137: a batch's results written there before, given another --out now, were a student with no .py file
+    for name in ("gradebook.csv", batch.KEY_FILE):
+        (folder / "results" / name).write_text("")
+    skipped: list[str] = []
+    jobs = batch.discover(folder, out=tmp_path / "elsewhere", skipped=skipped)
+    assert [j.student for j in jobs] == ["bob"] and skipped == ["results/ (a batch's results)"]
 
 
 def _as_a_user(work):
