@@ -305,6 +305,8 @@ def load(name_or_path: str | Path = "sin") -> Exercise:
         path = REFERENCE_DIR / f"{name_or_path}.toml"
     if not path.is_file():
         known = ", ".join(sorted(p.stem for p in REFERENCE_DIR.glob("*.toml")))
+        if path != REFERENCE_DIR / f"{name_or_path}.toml":  # (ux137: a path of the instructor's, mistyped)
+            raise ExerciseError(f"{name_or_path}: no such file (or not a file); the catalogue's exercises are {known}")
         raise ExerciseError(f"no exercise {str(name_or_path)!r}; known exercises: {known}")
     path = path.absolute()  # (a Dask worker reads its solution from another working folder: ux128)
     try:

@@ -17,9 +17,12 @@ def test_sin_exercise_is_complete(sin):
     assert set(sin.tolerances) == {"float64", "float32", "float16", "bfloat16"}
 
 
-def test_unknown_exercise_lists_the_known_ones():
+def test_unknown_exercise_lists_the_known_ones(tmp_path):
     with pytest.raises(exercise.ExerciseError, match="known exercises: cos_square, log_sin, sin, sin_cos_norm"):
         exercise.load("tan")
+    # (ux137: a mistyped path of the instructor's was "no exercise", as if a name of the catalogue's)
+    with pytest.raises(exercise.ExerciseError, match=r"mine.toml: no such file \(or not a file\); the catalogue's"):
+        exercise.load(tmp_path / "mine.toml")
 
 
 def test_broken_exercise_file_is_an_instructor_error(tmp_path):
