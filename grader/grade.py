@@ -181,7 +181,7 @@ def _grade(sub: submission.Submission, session: Conversation, exercise: Exercise
         devices=observations.devices,
         versions=versions(observations.torch_version),
         duration_s=round(time.perf_counter() - started, 3),
-        plot=_plot_data(observations, exercise),
+        plot=_plot_data(observations, exercise, next((f.summary for f in findings if f.name == "loads"), "")),
         stdout=out,
         stdout_bytes=out_bytes,
         stderr=err_text,
@@ -227,7 +227,7 @@ def _status(obs: Observations, ex: Exercise) -> str:
     return "memory" if memory else "graded"
 
 
-def _plot_data(obs: Observations, ex: Exercise) -> PlotData | None:
+def _plot_data(obs: Observations, ex: Exercise, loads: str = "") -> PlotData | None:
     if obs.plot_x is None:
         return None
     values = obs.plot.values if obs.plot is not None else None
@@ -258,7 +258,10 @@ def _plot_data(obs: Observations, ex: Exercise) -> PlotData | None:
     else:
         error = obs.load.error
         reason = f": {error.headline()}" if error else f": it has no callable {ex.function}" if obs.load.missing else ""
-        note = f"Your file did not load{reason}." if not obs.load.ok else "No values came back."
+        # (the loads check's own words where it has them: ux137's plot read "ValueError: this file is larger than the
+        # grader reads" and "source code string cannot contain null bytes" beside a feedback.txt that said why)
+        said = loads.split("\n", 1)[0].strip()
+        note = (said or f"Your file did not load{reason}.") if not obs.load.ok else "No values came back."
     return PlotData(obs.plot_x, None, tuple(failing[:300]), note=note)
 
 

@@ -2193,6 +2193,20 @@ def test_the_plot_marks_inputs_that_raised_as_failing(sin):
     assert sorted(plot.failing_x) == sorted(float(x) for x in case.case.values), plot.failing_x
 
 
+def test_the_plot_of_a_file_that_did_not_load_says_what_the_loads_check_says(sin):
+    """ux137: the plot read the grader's own exception ("ValueError: this file is larger than the grader reads")
+    beside a feedback.txt that said why in a student's words."""
+    from grader import grade
+
+    error = ErrorInfo("ValueError", "source code string cannot contain null bytes")
+    obs = Observations(load=LoadResult(False, error=error), plot_x=np.linspace(-6, 6, 5))
+    said = checks.check_loads(obs, sin).summary
+    plot = grade._plot_data(obs, sin, said)
+    assert plot is not None and plot.note == said.splitlines()[0] and said.startswith("Importing your file"), said
+    assert grade._plot_data(obs, sin).note == "Your file did not load: ValueError: source code string cannot " \
+        "contain null bytes."  # (where no words of the check's are given)
+
+
 def test_a_whole_tensor_given_to_float_is_not_told_to_use_torch_sin(sin):
     """ux111: torch.tensor(float(x), requires_grad=True) was told to use torch.sin, which it did."""
     cause = feedback.explain_error(ErrorInfo("ValueError", "only one element tensors can be converted to Python "
