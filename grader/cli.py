@@ -413,7 +413,10 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     from grader.report import write_files
 
     result, picture, _ = write_files(outcome, ex, args.out, plot=not args.no_plot)
-    if args.format == "junit":
+    # (kept up to date where an earlier run wrote one, as a batch keeps its own: ux137's junit.xml said 7.06 beside a
+    # result.json of 1)
+    junit_too = args.format == "junit" or (args.out / "junit.xml").is_file()
+    if junit_too:
         from grader.report import junit, result_json
 
         # (no seed where it is the course's: a CI's log is the student's to read, ux127)
@@ -423,7 +426,7 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         from grader.report import terminal
 
         terminal.show(outcome, ex, picture, result, terminal.console(), seed=not _course_seeded(args))
-        if args.format == "junit":  # (ux121: written, and nowhere said)
+        if junit_too:  # (ux121: written, and nowhere said)
             print(f"JUnit report: {args.out / 'junit.xml'}")
     elif not args.quiet:
         print(f"{outcome.submission}: {outcome.score:g}/{outcome.max_score:g} ({outcome.status}) -> {result}")

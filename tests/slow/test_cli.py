@@ -269,6 +269,11 @@ def test_junit_has_a_test_case_per_check_and_the_failure_text(tmp_path):
                 assert failure.get("type") == ("held_back" if check["passed"] else "failed")
         assert int(root.get("failures")) == sum(not c["passed"] or c["held_back"] for c in data["checks"]) > 0
     assert any(c["held_back"] for c in data["checks"])  # (cheat_cos's)
+    # ux137: a later grade into the same --out, without --format junit, left the earlier file's junit.xml
+    out = tmp_path / "mistake_returns_y"
+    assert run("grade", str(SUBMISSIONS / "honest_backward.py"), "--out", str(out), "--no-plot").returncode == 0
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    assert suite is not None and suite.get("name") == "honest_backward" and suite.find(".//failure") is None
 
 
 def _loads_of_notebook(name: str, out: Path) -> dict:
