@@ -203,8 +203,9 @@ def _check_loads(obs: Observations, ex: Exercise) -> Finding:
         return Finding("loads", False, 0.0, f"Importing your file failed: Python {obs.ended.detail}.",
                        advice=hint.get(obs.ended.reason, "Run your file with python to see what happens."))
     if load.error is None and load.missing == "missing" and obs.blank:
-        return Finding("loads", False, 0.0, f"Your {'notebook has no code' if obs.notebook else 'file is empty'}: "
-                       f"it defines nothing, {ex.function} included.",
+        # (ux137: a file of one comment was told it is empty)
+        return Finding("loads", False, 0.0, f"Your {'notebook' if obs.notebook else 'file'} has no code (it is empty, "
+                       f"or comments only): it defines nothing, {ex.function} included.",
                        advice="Was this the file you meant to submit? Save your work, then submit the file that "
                               f"defines {ex.function}(x).")
     if load.error is None and load.missing == "missing" and obs.nested is not None:

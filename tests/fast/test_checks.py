@@ -2361,7 +2361,8 @@ def test_an_empty_file_is_told_it_is_empty(sin):
     assert submission.is_blank(empty)
     load = LoadResult(ok=False, missing="missing", names=())
     finding = checks.check_loads(Observations(load=load, blank=True), sin)
-    assert finding.summary.startswith("Your file is empty") and "submit the file" in finding.advice
+    assert finding.summary.startswith("Your file has no code (it is empty, or comments only)") and \
+        "submit the file" in finding.advice
 
 
 def test_a_failed_check_never_shows_its_whole_weight(sin):
