@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from grader.exercise import Exercise
@@ -21,8 +22,16 @@ def check(function: Callable[..., Any], exercise: str = "sin", *, seed: int | No
     from grader.grade import grade_function
     from grader.report import backward_plot, plot
 
+    if not callable(function):  # (ux137: check("get_derivative") raised AttributeError: 'str' object has no attribute)
+        raise TypeError(f"check() takes your function itself, check(get_derivative), not {type(function).__name__} "
+                        f"{function!r:.60}")
     ex = exercises.load(exercise)
     outcome = grade_function(function, ex, seed=seed, device=device)
+    # (ux137: a function named cheat was told "Your file loads and defines get_derivative.": there is no file here)
+    name = getattr(function, "__name__", "") or "your function"
+    said = f"{name}, defined in this notebook, is graded as {ex.function}(x)."
+    outcome = replace(outcome, findings=tuple(replace(f, summary=said) if f.name == "loads" and f.passed else f
+                                              for f in outcome.findings))
     png = plot.picture(outcome, ex)
     if not _in_ipython():
         from grader.report import terminal

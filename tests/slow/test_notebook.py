@@ -41,6 +41,7 @@ def test_the_notebook_shows_the_verdict_table_and_the_plot(tmp_path):
     outputs = run_notebook(HONEST, tmp_path)
     html = "".join(o["data"].get("text/html", "") for o in outputs if o.get("output_type") == "display_data")
     assert "10 / 10" in html and "<table>" in html and "correctness" in html
+    assert "defined in this notebook, is graded as get_derivative(x)" in html  # (ux137: "Your file loads...")
     images = [o["data"]["image/png"] for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) in (1, 2)  # the feedback plot, then the backward pass where one was recorded
     assert all(base64.b64decode(image).startswith(b"\x89PNG") for image in images)
@@ -51,6 +52,14 @@ def test_a_cheat_in_the_notebook_is_caught_by_the_canary(tmp_path):
     outputs = run_notebook(CHEAT, tmp_path)
     html = "".join(o["data"].get("text/html", "") for o in outputs if o.get("output_type") == "display_data")
     assert "1 / 10" in html and "✗</td><td><b>autograd" in html
+
+
+def test_the_notebook_check_is_told_a_function_not_its_name():
+    """ux137: check("get_derivative") raised AttributeError: 'str' object has no attribute 'stem'."""
+    from grader.notebook import check
+
+    with pytest.raises(TypeError, match=r"takes your function itself, check\(get_derivative\), not str"):
+        check("get_derivative")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("sample", ["honest_backward", "mistake_two_sin", "cheat_cos", "honest_func_vmap"])
