@@ -1194,9 +1194,16 @@ def results_of_others(out: Path, students: set[str]) -> list[str]:
 
 def gradebook_rows(jobs: list[Job], results: dict[str, dict[str, Any] | None],
                    exercise: Exercise) -> list[dict[str, Any]]:
-    """One row per student, sorted by id (a group's students beside each other)."""
-    return [member for job in sorted(jobs, key=lambda j: j.student)
+    """One row per student, sorted by id as a person reads it (a group's students beside each other)."""
+    return [member for job in sorted(jobs, key=lambda j: reading_order(j.student))
             for member in member_rows(job, gradebook_row(job, results.get(job.student), exercise))]
+
+
+def reading_order(student: str) -> tuple[str, str]:
+    """A sort key that puts names as a person looks for them: letters whatever their case or accents (ux137: by code
+    point, "O'Brien, Pat" and "Zoë" came before "alice"), then the name itself, so that the order stays total."""
+    letters = unicodedata.normalize("NFKD", student)
+    return "".join(c for c in letters if not unicodedata.combining(c)).casefold(), student
 
 
 def gradebook_row(job: Job, data: dict[str, Any] | None, exercise: Exercise) -> dict[str, Any]:

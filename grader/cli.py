@@ -831,7 +831,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
     from grader import batch, safe_text
     from grader.report import summary
 
-    ordered = sorted(jobs, key=lambda j: j.student)
+    ordered = sorted(jobs, key=lambda j: batch.reading_order(j.student))
     tally = summary.Tally(ex.name, ex.max_score, args.out)
     standing = stale or {}
     other_build = set(getattr(args, "other_build", ()))

@@ -210,6 +210,16 @@ def test_a_student_id_a_spreadsheet_would_run_is_quoted_in_the_gradebook(tmp_pat
     assert cells == {"'" + name for name in names[:4]} | {"alice"}
 
 
+def test_the_gradebook_is_in_the_order_a_person_reads_names(tmp_path, sin):
+    """ux137: by code point, "O'Brien, Pat" and "Zoë" came before "alice"."""
+    from grader import batch
+
+    for name in ("zoe", "Zoë", "alice", "O'Brien, Pat", "Émile", "bob"):
+        (tmp_path / f"{name}.py").write_text("def get_derivative(x):\n    return x\n")
+    rows = batch.gradebook_rows(batch.discover(tmp_path, function="get_derivative"), {}, sin)
+    assert [row["student"] for row in rows] == ["alice", "bob", "Émile", "O'Brien, Pat", "Zoë", "zoe"]
+
+
 def test_results_written_beside_the_submissions_are_no_students(tmp_path):
     """--out the submissions folder itself, or a folder inside it: a rerun saw bob's results folder
     as a second submission for bob (and a results folder as a student)."""
