@@ -105,6 +105,12 @@ class Summary:
         return str(n), f"submissions ({self.people} students)"
 
     @property
+    def counting(self) -> str:
+        """What the tables' counts count: "students", or "submissions" where a group's submission is one (ux137: a
+        column headed "students" counted 4 submissions of 5 students)."""
+        return "students" if self.people in (0, len(self.roster)) else "submissions"
+
+    @property
     def scores(self) -> list[float]:
         """The students' scores, those with none left out (an empty cell in gradebook.csv: not graded yet,
         files that need the TA, the grader's failure): a 0 for each in a stopped batch's histogram and mean
@@ -414,12 +420,12 @@ def markdown(summary: Summary) -> str:
     lines += [f"- {_md(flag.student)}: {_md('; '.join(evidence(flag)))}" for flag in summary.look] or ["Nobody."]
     lines += ["", "## Each check", "", "| check | passed | of |", "| --- | --- | --- |"]
     lines += [f"| {name} | {passed} | {seen} |" for name, passed, seen in summary.check_rates]
-    lines += ["", "## Verdicts", "", "| verdict | in gradebook.csv | students |", "| --- | --- | --- |"]
+    lines += ["", "## Verdicts", "", f"| verdict | in gradebook.csv | {summary.counting} |", "| --- | --- | --- |"]
     lines += [f"| {words} | `{key}` | {summary.verdicts[key]} |" for key, words in VERDICTS if summary.verdicts[key]]
-    lines += ["", "## Most common hints", "", "| hint | students |", "| --- | --- |"]
+    lines += ["", "## Most common hints", "", f"| hint | {summary.counting} |", "| --- | --- |"]
     lines += [f"| {_md(hint)} | {count} |" for hint, count in summary.hints]
     lines += [f"| {more(summary.more_hints, 'hint')} | |"] if summary.more_hints else []
-    lines += ["", "## How backward passes differed from the reference's", "", "| difference | students |",
+    lines += ["", "## How backward passes differed from the reference's", "", f"| difference | {summary.counting} |",
               "| --- | --- |"]
     lines += [f"| {_md(gist)} | {count} |" for gist, count in summary.passes] or ["| none | |"]
     lines += [f"| {more(summary.more_passes, 'difference')} | |"] if summary.more_passes else []

@@ -186,7 +186,8 @@ def _verdict_table(summary: Summary) -> str:
     # could not tell which words a key stood for)
     rows = "".join(f"<tr><td>{_badge(key)} {e(words.partition(' (')[2].rstrip(')'))}</td><td><code>{e(key)}</code>"
                    f"</td><td>{summary.verdicts[key]}</td></tr>" for key, words in VERDICTS if summary.verdicts[key])
-    return ('<table class="counts"><tr><th>verdict</th><th>in gradebook.csv</th><th>students</th></tr>'
+    return ('<table class="counts"><tr><th>verdict</th><th>in gradebook.csv</th>'
+            f'<th>{summary.counting}</th></tr>'
             f"{rows}</table>")
 
 
@@ -195,7 +196,7 @@ def _pass_table(summary: Summary) -> str:
         '<tr><td colspan="2">None: every recorded pass agreed with the reference\'s.</td></tr>'
     if summary.more_passes:
         rows += f'<tr><td colspan="2">{e(more(summary.more_passes, "difference"))}</td></tr>'
-    return f'<table class="counts"><tr><th>difference</th><th>students</th></tr>{rows}</table>'
+    return f'<table class="counts"><tr><th>difference</th><th>{summary.counting}</th></tr>{rows}</table>'
 
 
 def _hint_table(summary: Summary) -> str:
@@ -203,7 +204,7 @@ def _hint_table(summary: Summary) -> str:
         '<tr><td colspan="2">None.</td></tr>'
     if summary.more_hints:
         rows += f'<tr><td colspan="2">{e(more(summary.more_hints, "hint"))}</td></tr>'
-    return f'<table class="counts"><tr><th>hint</th><th>students</th></tr>{rows}</table>'
+    return f'<table class="counts"><tr><th>hint</th><th>{summary.counting}</th></tr>{rows}</table>'
 
 
 def _identical(groups: list[list[str]], rows: dict[str, int]) -> str:

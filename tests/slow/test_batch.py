@@ -435,6 +435,8 @@ def test_a_gradescope_groups_submission_is_a_gradebook_row_for_each_of_its_stude
     assert (out / "Alice A_1001+Bob B_1002" / "result.json").is_file()  # (one submission, graded once)
     # (ux126: the summary's "2 students" beside a gradebook of 3)
     assert "2 submissions (3 students), mean score" in (out / "summary.md").read_text()
+    # (ux137: its tables' columns, headed "students", counted the submissions)
+    assert "| verdict | in gradebook.csv | submissions |" in (out / "summary.md").read_text()
     assert "submissions (3 students)" in (out / "summary.html").read_text()
     # (ux126: --only by a member's row, or by the submission's folder, was "no such student", and its
     # suggestion named another student)
