@@ -127,9 +127,12 @@ class Template:
         top.set_ylim(low, high)
         self.top, self.bottom = top, bottom
         top.set_ylabel("value", fontsize=12)
-        labels = sum(len(str(line.get_label())) for line in top.get_lines())
-        top.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4 if labels < 90 else 2,
-                   fontsize=11 if labels < 90 else 9.5, frameon=False)
+        legend = top.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=4, fontsize=11, frameon=False)
+        if legend.get_window_extent(self.canvas.get_renderer()).width > 0.98 * fig.bbox.width:
+            # (two rows where one is wider than the figure, as measured: ux137's x·tanh(x), its labels counted as
+            # narrow enough, ran off the right edge)
+            legend.remove()
+            top.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=9.5, frameon=False)
         top.grid(alpha=0.3)
         self._error_panel(bottom, "x" if exercise.elementwise else "x (each element of one input vector)")
         self.canvas.draw()
