@@ -207,6 +207,17 @@ def test_every_exercises_title_and_score_fit_the_picture():
                 assert label.text.endswith(":  1 / 10")
 
 
+def test_the_legend_fits_the_picture_however_long_its_labels(sin):
+    """ux137: a course's x·tanh(x), its labels' letters counted as few enough for one row, ran off the right edge."""
+    long = dataclasses.replace(sin, value="x * tanh(x)", formula="tanh(x) + x·(1 − tanh²(x))")
+    for ex in (sin, long):
+        template = plot.Template(ex, np.linspace(*ex.plot_range, 61), False)
+        legend = template.top.get_legend()
+        box = legend.get_window_extent(template.canvas.get_renderer())
+        assert box.x0 >= 0 and box.x1 <= template.figure.bbox.width, (ex.formula, box)
+        assert legend._ncols == (4 if ex is sin else 2)
+
+
 def test_the_error_panel_labels_errors_alone_and_draws_failing_ticks_above_them(sin):
     """ux133: the band above the errors (the legend's, the failing inputs' ticks) was labelled 10³ and 10⁶, and
     the ticks, at 5·10², read as errors of 10³."""
