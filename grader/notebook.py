@@ -26,6 +26,12 @@ def check(function: Callable[..., Any], exercise: str = "sin", *, seed: int | No
         raise TypeError(f"check() takes your function itself, check(get_derivative), not {type(function).__name__} "
                         f"{function!r:.60}")
     ex = exercises.load(exercise)
+    if device == "cuda":  # (ux137: "the grader itself failed" and a table of 0s, where the CLI says why in a line)
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("device='cuda', but torch sees no CUDA device in this notebook's kernel; use "
+                             "device='auto' or 'cpu'")
     outcome = grade_function(function, ex, seed=seed, device=device)
     # (ux137: a function named cheat was told "Your file loads and defines get_derivative.": there is no file here)
     name = getattr(function, "__name__", "") or "your function"

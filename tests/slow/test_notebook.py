@@ -60,6 +60,11 @@ def test_the_notebook_check_is_told_a_function_not_its_name():
 
     with pytest.raises(TypeError, match=r"takes your function itself, check\(get_derivative\), not str"):
         check("get_derivative")  # type: ignore[arg-type]
+    import torch
+
+    if not torch.cuda.is_available():  # (ux137: "the grader itself failed", and a table of 0s)
+        with pytest.raises(ValueError, match="torch sees no CUDA device"):
+            check(lambda x: x, device="cuda")
 
 
 @pytest.mark.parametrize("sample", ["honest_backward", "mistake_two_sin", "cheat_cos", "honest_func_vmap"])
