@@ -664,8 +664,11 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
     except (OSError, SubmissionError):
         return ""
     # The grader's own failure is no grade: a rerun tries that submission again.
+    # (and its picture still there where one is drawn: ux137's feedback.png, deleted, was never drawn again, and the
+    # summary linked to nothing)
     if (recorded.get("cache_key") == cache_key(sub.graded_sha256, exercise, seed, device)
-            and recorded.get("status") != "grader_error" and (not plot or recorded.get("plotted", True))):
+            and recorded.get("status") != "grader_error"
+            and (not plot or (recorded.get("plotted", True) and (out / job.student / "feedback.png").is_file()))):
         return CURRENT
     was = recorded.get("submission", {})
     return CHANGED if (was.get("sha256"), was.get("helpers", [])) != (sub.sha256, sub.helper_hashes()) else ""
