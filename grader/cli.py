@@ -621,6 +621,8 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
     args.feedback_kept = []  # the students whose feedback.txt, changed by hand, this run kept aside
     args.other_build = []  # the students a Dask worker of another grader or torch graded this run
     began = time.time()
+    if todo:  # (no more workers than students: ux137's -j 6 for 3 started 6 zygotes)
+        args.jobs = min(args.jobs, len(todo))
     try:
         pool = batch.start_pool(args.jobs, ex, not args.no_plot) if todo and not args.scheduler else None
         try:
