@@ -90,8 +90,9 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
         _count_devices_as_told(torch, setup["gpus"])
         active = [*layers, *apply_limits(setup["limits"], uses_cuda="cuda" in setup["devices"])]
         runner = Runner(torch, setup, oracle_fd)
-        # (path, text), sent by the grader: run once confined (below)
-        reference = _path_and_source(setup.get("reference"))
+        # (path, text), sent by the grader: run once confined (below), and taken out of the set-up, which a frame walk
+        # from the submission's import reaches (rt217 read a course's private solution from it, at 10/10)
+        reference = _path_and_source(setup.pop("reference", None))
         _run_compiled_code_through_autograd(torch)
         _interop_threads_as_asked(torch)
         _pyplot_before_the_hook(torch, setup["path"])

@@ -347,6 +347,16 @@ def test_every_thread_of_the_child_is_confined_as_its_main_thread(grade_file, si
     assert "'2', '1', '0000000000000000'" in outcome.stdout  # (seccomp filter, no-new-privileges, no capability)
 
 
+def test_the_reference_solutions_text_is_gone_before_the_submission_loads(grade_file, tmp_path):
+    """rt217: the grader hands the child the solution's text with its set-up, and a frame walk from the student's
+    import read it there, a course's private solution printed into its own feedback at 10/10, nothing recorded."""
+    (tmp_path / "sin.toml").write_text((REFERENCE_DIR / "sin.toml").read_text())
+    (tmp_path / "sin_solution.py").write_text("# SOLUTION_MARKER\n" + (REFERENCE_DIR / "sin_solution.py").read_text())
+    outcome = grade_file(HOSTILE / "reads_the_reference_from_the_setup.py", exercise.load(tmp_path / "sin.toml"))
+    assert outcome.backward is not None and outcome.backward.reference, "its pass was recorded all the same"
+    assert "frames: nothing" in outcome.stdout and "FOUND" not in outcome.stdout, outcome.stdout
+
+
 def test_a_thread_the_reference_pass_leaves_running_does_not_stop_confinement(grade_file, tmp_path):
     """On a GPU machine autograd's first backward starts a thread for each GPU, and counting the GPUs
     starts the CUDA driver's own threads. The child ran the reference solution's backward pass before
