@@ -334,9 +334,16 @@ def _parse(raw: dict, path: Path) -> Exercise:
         raise ValueError(f"it has no {', '.join(missing)} table (see reference/sin.toml)")
     math, grid, limits = raw["math"], raw["grid"], raw["limits"]
     # (ux137: `bound = [...]` under [math], a misspelt limit, loaded without a word, the bounds dropped)
+    mistakes = raw.get("mistakes", [])
+    if not isinstance(mistakes, list) or not all(isinstance(m, dict) for m in mistakes):
+        raise ValueError("its mistakes must each be a [[mistakes]] table (two brackets), with key, values, cause and "
+                         "advice (see reference/sin.toml)")  # (rt217: a [mistakes] table was told "has e, k, y")
+    tolerance = raw["tolerance"]
     for table, given, known in ((None, raw, _TOP_KEYS), ("math", math, _MATH_KEYS), ("grid", grid, _GRID_KEYS),
                                 ("limits", limits, set(_LIMIT_DEFAULTS)),
-                                *(("mistakes", m, _MISTAKE_KEYS) for m in raw.get("mistakes", []))):
+                                *((f"tolerance.{d}", t, {"atol", "rtol"}) for d, t in tolerance.items()
+                                  if isinstance(t, dict)),
+                                *(("mistakes", m, _MISTAKE_KEYS) for m in mistakes)):
         if strange := sorted(set(given) - known):
             where = f"[{table}] has" if table else "it has"
             raise ValueError(f"{where} {', '.join(strange)}, which the grader does not know: it takes "
@@ -372,7 +379,7 @@ def _parse(raw: dict, path: Path) -> Exercise:
         zero_total_unless_autograd=zero_total,
         source=path,
         trace_x=_sample(grid.get("trace_x", (0.75, 1.25, -0.5))),
-        mistakes=tuple(_mistake(m) for m in raw.get("mistakes", [])),
+        mistakes=tuple(_mistake(m) for m in mistakes),
         bounds=_bounds(math.get("bounds")),
         unnamed=tuple(c.name for c in checks.ALL if c.name not in rubric) if rubric else (),
     ))

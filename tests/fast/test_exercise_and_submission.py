@@ -732,6 +732,9 @@ def test_an_exercise_whose_numbers_cannot_grade_anyone_is_an_instructor_error(si
         "limit": ("call_timeout_s", "call_timout_s", r"\[limits\] has call_timout_s, which the grader does not"),
         "a space": ('function = "get_derivative"', 'function = "get derivative"', "is no name Python can define"),
         "no solution": ('solution = "sin_solution.py"', 'solution = "nope.py"', r"its solution .*nope.py is not there"),
+        # rt217: a typo in a tolerance's table; [mistakes] as one table ("has e, k, y")
+        "rtoll": ("[tolerance]\n", "[tolerance]\nfloat80 = { atol = 1.0, rtoll = 2.0 }\n",
+                  r"\[tolerance.float80\] has rtoll"),
     }
     # And what can grade: a function undefined at one trace point, one as steep as sin(x³) at 100 (rt156)
     undefined = text.replace('[grid]\n', '[grid]\ntrace_x = [0.75, -0.5]\n').replace(
@@ -750,6 +753,10 @@ def test_an_exercise_whose_numbers_cannot_grade_anyone_is_an_instructor_error(si
         bad.write_text(text.replace(old, new))
         with pytest.raises(exercise.ExerciseError, match=said):
             exercise.load(bad)
+    one = tmp_path / "one table.toml"
+    one.write_text(text.split("[[mistakes]]")[0] + '[mistakes]\nkey = "x"\n')
+    with pytest.raises(exercise.ExerciseError, match=r"each be a \[\[mistakes\]\] table \(two brackets\)"):
+        exercise.load(one)
 
 
 def test_a_def_below_the_top_level_is_found_and_said_where():
