@@ -125,6 +125,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         "devices": list(devices),
         "gpus": visible_gpus,
         "skip": sorted(session.skip),
+        "memory_counted": session.memory_counted,  # (shared mappings are refused where neither it nor Landlock is)
         "record_key": session.record_key.hex(),
     })
     base = Observations(load=LoadResult(False), devices=devices, plot_x=plan.plot_x,

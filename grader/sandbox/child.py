@@ -102,6 +102,7 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
         tempfile.tempdir = str(Path(setup["path"]).parent)
         active += confine.apply(Path(setup["path"]).parent, record_fd, bytes.fromhex(setup.pop("record_key", "")),
                                 frozenset(setup.get("skip", ())), gpu="cuda" in setup["devices"],
+                                memory_counted=bool(setup.get("memory_counted")),
                                 secret_globals=vars(canary))
     except Exception:  # noqa: BLE001 - the grader's own failure, before any student code: never the student's
         protocol.send(write_fd, {"event": "harness_error", "detail": traceback.format_exc()[-MAX_MESSAGE_CHARS:]})

@@ -108,12 +108,14 @@ class _PathBeneath(ctypes.Structure):
 
 def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str] = frozenset(),
           gpu: bool = False,
-          secret_globals: dict[str, Any] | None = None) -> list[str]:
+          secret_globals: dict[str, Any] | None = None, memory_counted: bool = False) -> list[str]:
     """Confine this process for good; return the layers that are now active. `skip` names layers to
     leave off (uid, landlock, seccomp), only to test that each of the others holds on its own, or
     "no-landlock-kernel" to act as on a kernel without Landlock (where a child that keeps uid 0 is
     refused: UnconfinableRoot); `gpu` opens the GPU's device nodes to it; no frame of a function
-    whose globals are `secret_globals` (the canary's module) is handed out."""
+    whose globals are `secret_globals` (the canary's module) is handed out; `memory_counted`: whether a
+    cgroup counts its memory (where not, and no Landlock opens /dev/zero read only, no shared mapping is
+    made: no_shared_mappings_program)."""
     _alone()
     active = []
     # The first the kernel's OOM killer takes, before the grader, its zygote or anything else of
@@ -129,10 +131,12 @@ def apply(workdir: Path, record_fd: int, record_key: bytes, skip: frozenset[str]
     kernel_landlock = "no-landlock-kernel" not in skip  # (testing aids: a kernel without Landlock,
     library_seccomp = "no-seccomp-library" not in skip  # a host without libseccomp)
     own_shm = SHM_LAYER in active
+    def filtered() -> str:
+        return _seccomp(gpu, memory_counted or _zero_read_only(active)) if library_seccomp else ""
+
     layers: tuple[tuple[str, Callable[[], str]], ...] = (("landlock", lambda: _landlock(workdir, gpu, own_shm)
                                                                        if kernel_landlock else ""),
-                                                          ("seccomp", lambda: _seccomp(gpu, _zero_read_only(active))
-                                                                       if library_seccomp else ""))
+                                                          ("seccomp", filtered))
     for name, layer in layers:
         applied = "" if name in skip else layer()
         if applied:
@@ -838,17 +842,18 @@ def _zero_read_only(active: list[str]) -> bool:
     return any(layer.startswith("landlock") for layer in active)
 
 
-def _seccomp(gpu: bool = False, zero_read_only: bool = True) -> str:
+def _seccomp(gpu: bool = False, shared_counted: bool = True) -> str:
     """Load the filter (compiled once per process: a zygote compiles it before it forks children,
-    which then only hand the kernel its instructions). `zero_read_only`: whether /dev/zero opens
-    read only (Landlock's doing); where not, shared mappings are refused (no_shared_mappings_program)."""
+    which then only hand the kernel its instructions). `shared_counted`: whether shared memory through
+    /dev/zero is bounded, by a cgroup's count or by Landlock, which opens it read only; where not, shared
+    mappings are refused (no_shared_mappings_program)."""
     program = seccomp_program()
     # Every program compiled before the first is loaded: libseccomp hands a program over through a
     # memfd (_exported), which the first refuses (the later filters went missing when a child
     # started afresh compiled them after it).
     epoll, last = no_epoll_program() if not gpu else None, last_filter_program()
     ioctls = only_tty_ioctls_program() if not gpu else None
-    unshared = no_shared_mappings_program() if not gpu and not zero_read_only else None
+    unshared = no_shared_mappings_program() if not gpu and not shared_counted else None
     own = own_signals_program() if os.getpid() != 1 else None
     if program is None or not _load_filter(program):
         return ""  # no libseccomp here: the layer is simply not active
@@ -1030,13 +1035,15 @@ def no_epoll_program() -> bytes | None:
 
 @functools.cache
 def no_shared_mappings_program() -> bytes | None:
-    """No shared mapping of any file, where /dev/zero opens for writing (no Landlock) and CUDA is not in
-    use (its driver maps its nodes shared): a shared writable mapping of /dev/zero is shared memory, as
-    an anonymous one is (refused at seccomp_program), whole for as long as one page of it is mapped.
-    Without a cgroup, rt216's child held 6 GiB of it within 670 MB of address space, at 10/10. A
-    mapping made read only is refused too: mprotect would make it writable, and a filter cannot tell
-    which mapping mprotect is asked about. Differentiating sin needs none (numpy's memmap, a shared
-    mmap.mmap of a file, answer "not permitted")."""
+    """No shared mapping of any file, where /dev/zero opens for writing (no Landlock), no cgroup counts
+    the child's memory, and CUDA is not in use (its driver maps its nodes shared): a shared writable
+    mapping of /dev/zero is shared memory, as an anonymous one is (refused at seccomp_program), whole
+    for as long as one page of it is mapped, and rt216's child held 6 GiB of it within 670 MB of address
+    space, at 10/10. A mapping made read only is refused too: mprotect would make it writable, and a
+    filter cannot tell which mapping mprotect is asked about. Differentiating sin needs none, but a
+    POSIX semaphore maps its /dev/shm file shared, so multiprocessing's ThreadPool (threads alone)
+    cannot be made there; with a cgroup it can (rv49: an honest ThreadPool scored 0/10 with namespaces
+    and no Landlock). numpy's memmap and a shared mmap.mmap of a file answer "not permitted"."""
     try:
         import pyseccomp as seccomp
 

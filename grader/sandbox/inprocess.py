@@ -27,6 +27,7 @@ class InProcessSession(Requests):
     package = ""  # a function, imported already
     record_key: bytes = b""  # no audit hook here
     outer_layers: tuple[str, ...] = ("none: graded in this process (a self-check, not a grade of record)",)
+    memory_counted = False
 
     def __init__(self, function: Callable[..., Any]) -> None:
         import torch

@@ -226,6 +226,7 @@ class Conversation(Protocol):
     oracle: Oracle  # where the canary's secret lives, answering the child's kernel
     outer_layers: tuple[str, ...]
     gpus: int  # the GPUs CUDA shows this machine's children, counted by the grader (gpus.py)
+    memory_counted: bool  # whether a cgroup counts the child's memory, shared memory too (cgroup.py)
     ended: Ended | None
 
     def send(self, header: dict[str, Any], payload: bytes = b"") -> None: ...
@@ -363,6 +364,7 @@ class Session(Requests):
         self.gpus = gpus.visible()
         self.memory_gib = memory_gib
         self.cgroup = cgroup.create(int(memory_gib * (1 << 30))) if memory_gib else None
+        self.memory_counted = self.cgroup is not None
         self._settled = False  # the cgroup's limit, set above what Python and torch took when setup is sent
         # Layers the child cannot see for itself (it reports the rest); a forked child reports its namespaces.
         self.cpu_bounded = bool(self.cgroup and self.cgroup.cpu_bounded)  # (else the thread watch keeps it to one CPU)

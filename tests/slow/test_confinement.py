@@ -174,12 +174,13 @@ def python_nobody_can_read() -> Iterator[Path]:
 
 
 def graded_as(host: str, tmp_path: Path, fixture: str, command: str, python: str = sys.executable,
-              text: str | None = None, exercise: str = "sin") -> dict:
+              text: str | None = None, exercise: str = "sin", cgroups: bool = True) -> dict:
     """The result.json of `grader grade` on a hostile fixture (or `grader batch -j 1` of a class of
     it alone), run by `python` as `host`: "root" as this test runs, "no CAP_SYS_ADMIN" under capsh
     (user namespaces allowed), "container" under capsh (CAP_CHECKPOINT_RESTORE dropped too) and
     tests/container_root.py (no user namespaces either).
-    `text` replaces the fixture's own; `exercise` is a name or a .toml's path."""
+    `text` replaces the fixture's own; `exercise` is a name or a .toml's path; without `cgroups`, as on a host
+    that gives none (NO_CGROUP)."""
     capsh = shutil.which("capsh")
     if host != "root" and (os.geteuid() != 0 or capsh is None):
         pytest.skip("needs root and capsh")
@@ -187,8 +188,8 @@ def graded_as(host: str, tmp_path: Path, fixture: str, command: str, python: str
     folder.mkdir()
     (folder / fixture).write_text(text if text is not None else (HOSTILE / fixture).read_text())
     target = folder / fixture if command == "grade" else folder
-    grader = [python, "-m", "grader", command, str(target), "--out", str(tmp_path / "out"), "--no-plot",
-              "--exercise", exercise, *(["-j", "1"] if command == "batch" else [])]
+    grader = [python, *(["-m", "grader"] if cgroups else ["-c", NO_CGROUP]), command, str(target), "--out",
+              str(tmp_path / "out"), "--no-plot", "--exercise", exercise, *(["-j", "1"] if command == "batch" else [])]
     if host == "container":
         grader = [sys.executable, str(ROOT / "tests" / "container_root.py"), *grader]
     if host != "root":
@@ -202,13 +203,13 @@ def graded_as(host: str, tmp_path: Path, fixture: str, command: str, python: str
     return json.loads(result.read_text())
 
 
-OUTLIVES = """
+NO_CGROUP = OUTLIVES = """
 import sys
 from grader.sandbox import cgroup
-cgroup.create = lambda allowance: None  # a host with no cgroup to kill what is left
+cgroup.create = lambda allowance: None  # a host with no cgroup (to kill what is left, to count memory)
 from grader.cli import main
 sys.argv = ["grader", *sys.argv[1:]]
-main()
+sys.exit(main())
 """
 
 
@@ -510,15 +511,24 @@ def get_derivative(x):
 """
 
 
-def test_a_child_without_landlock_maps_nothing_shared(python_nobody_can_read, tmp_path, monkeypatch):
+def test_a_child_without_landlock_or_a_cgroup_maps_nothing_shared(python_nobody_can_read, tmp_path, monkeypatch):
     """rt216: where /dev/zero opens for writing (no Landlock), a shared mapping of it is shared memory, whole while
     a page of it is mapped, and without a cgroup its child held 6 GiB so within 670 MB of address space, at 10/10.
-    A read-only one too: mprotect would make it writable."""
+    A read-only one too: mprotect would make it writable. Where a cgroup counts it, the mapping is made, and
+    multiprocessing's ThreadPool, whose semaphores map /dev/shm, works (rv49: 0/10 with namespaces, no Landlock)."""
     monkeypatch.setenv("GRADER_SANDBOX_SKIP", "namespaces,no-landlock-kernel")
-    data = graded_as("root", tmp_path, "shares_zero.py", "grade", str(python_nobody_can_read), text=SHARES_ZERO)
+    (tmp_path / "bare").mkdir()
+    data = graded_as("root", tmp_path / "bare", "shares_zero.py", "grade", str(python_nobody_can_read),
+                     text=SHARES_ZERO, cgroups=False)
     assert "seccomp: no shared mappings" in data["sandbox"]["layers"], data["sandbox"]
     assert data["output"]["stdout"].split() == ["refused", "3", "1", "refused", "1", "1"], data["output"]
     assert data["score"] == 10
+    monkeypatch.setenv("GRADER_SANDBOX_SKIP", "no-landlock-kernel")
+    (tmp_path / "counted").mkdir()
+    data = graded_as("root", tmp_path / "counted", "honest_thread_pool.py", "grade", str(python_nobody_can_read),
+                     text=(ROOT / "tests" / "fixtures" / "verdict" / "honest_thread_pool.py").read_text())
+    assert "seccomp: no shared mappings" not in data["sandbox"]["layers"], data["sandbox"]
+    assert data["score"] == 10, data["checks"][0]
 
 
 FILLS_SHARED = """
