@@ -781,8 +781,8 @@ def _package_of(path: Path, top: Path) -> tuple[Path, str] | None:
         return None
     tree = _parsed(path) if below and path.name != "__init__.py" and path.name.endswith(".py") and \
         path.name[:-3].isidentifier() else None
-    deepest, named = _imports_of(tree)
-    own = _found_only_in_its_package(named, path) & set(below)  # (its package's folders it imports by name)
+    deepest, named, dotted = _imports_of(tree)
+    own = _found_only_in_its_package(named, dotted, path) & set(below)  # (its package's folders it imports by name)
     if not deepest and not own:  # (it needs no package of its own: _needs_its_package)
         return None
     widest = None  # (where none resolves: the widest package, whose error is Python's own, "beyond top-level")
@@ -840,29 +840,33 @@ def _needs_its_package(path: Path, folder: Path) -> bool:
         packages = set(path.relative_to(folder).parts[:-1])
     except ValueError:
         return False
-    deepest, named = _imports_of(_parsed(path))
-    return deepest > 0 or bool(_found_only_in_its_package(named, path) & packages)
+    deepest, named, dotted = _imports_of(_parsed(path))
+    return deepest > 0 or bool(_found_only_in_its_package(named, dotted, path) & packages)
 
 
-def _found_only_in_its_package(named: set[str], path: Path) -> set[str]:
-    """Of the names a script imports, those that `python script.py` would not find without its package: not one the
-    grader has (_ELSEWHERE) or stands in for (STAND_INS), nor a module or folder beside it. rv48: hw.py in a folder
+def _found_only_in_its_package(named: set[str], dotted: set[str], path: Path) -> set[str]:
+    """Of the names a script imports (`dotted`: those imported with a part below them, `from deriv.util`), those
+    that `python script.py` would not find without its package: not one the grader has (_ELSEWHERE) or stands in
+    for (STAND_INS), nor a module or folder beside it (a folder alone for a dotted one: rv49's deriv/deriv.py,
+    `from deriv.util import ...`, was graded as a script, "'deriv' is not a package", 0/10). rv48: hw.py in a folder
     named d2l/, importing d2l, lost the d2l stand-in to the folder, 0/10; hw/solution.py, importing hw.py beside
     it, got the folder hw/ for it."""
     return {name for name in named
             if not (name in _ELSEWHERE and not stands_in(name)) and name not in STAND_INS and _fits(name)
-            and not (path.parent / f"{name}.py").is_file() and not (path.parent / name).is_dir()}
+            and not ((path.parent / f"{name}.py").is_file() and name not in dotted)
+            and not (path.parent / name).is_dir()}
 
 
-def _imports_of(tree: ast.Module | None) -> tuple[int, set[str]]:
-    """What a script's imports reach for: the most dots of a relative one (0 where none), and the first part of
-    each absolute one's name (mylib of `from mylib.core import f`, `import mylib.core`)."""
+def _imports_of(tree: ast.Module | None) -> tuple[int, set[str], set[str]]:
+    """What a script's imports reach for: the most dots of a relative one (0 where none), the first part of
+    each absolute one's name (mylib of `from mylib.core import f`, `import mylib.core`), and of those the ones
+    imported with a part below them (a package's, which no module of that name holds)."""
     imports = [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))] if tree else []
     deepest = max((node.level for node in imports if isinstance(node, ast.ImportFrom)), default=0)
-    named = {alias.name.partition(".")[0] for node in imports if isinstance(node, ast.Import) for alias in node.names}
-    named |= {(node.module or "").partition(".")[0] for node in imports
-              if isinstance(node, ast.ImportFrom) and node.level == 0}
-    return deepest, named
+    names = [alias.name for node in imports if isinstance(node, ast.Import) for alias in node.names]
+    names += [node.module or "" for node in imports if isinstance(node, ast.ImportFrom) and node.level == 0]
+    firsts = {name.partition(".")[0] for name in names}
+    return deepest, firsts, {name.partition(".")[0] for name in names if "." in name}
 
 
 def _imports_from_package(path: Path, function: str) -> bool:
