@@ -19,7 +19,7 @@ from grader.grids import FAMILIES
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 # The exercises this repository ships, whose solutions are public already; one a course adds to REFERENCE_DIR is not
 SHIPPED = ("cos_square", "log_sin", "sin", "sin_cos_norm")
-MAX_SOLUTION_CHARS = 256 << 10  # a reference solution longer is not run for its backward pass
+MAX_SOLUTION_BYTES = 64 << 10  # a reference solution's bytes at most: as JSON, at most 12 times that, within 1 MiB
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 
 
@@ -133,7 +133,9 @@ class Exercise:
             text = self.solution.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             return None
-        return text if len(text) <= MAX_SOLUTION_CHARS else None  # (within the setup's header: protocol.py)
+        # (within the set-up's header, as JSON writes it, each letter past ASCII six or twelve bytes: rv49's solution
+        # of 190,507 letters failed every student's set-up; a larger one is refused as the exercise loads)
+        return text if len(text.encode("utf-8", "surrogatepass")) <= MAX_SOLUTION_BYTES else None
 
     @property
     def watched(self) -> str:
@@ -386,6 +388,9 @@ def _parse(raw: dict, path: Path) -> Exercise:
     if not solution.is_file():  # (ux137: graded without a word, every backward pass beside no reference's)
         raise ValueError(f"its solution {solution} is not there: the reference solution, beside the .toml, which "
                          "must score full marks")
+    if solution.stat().st_size > MAX_SOLUTION_BYTES:  # (rv49: its backward pass left out without a word)
+        raise ValueError(f"its solution {solution} is larger than the grader reads, {MAX_SOLUTION_BYTES >> 10} KiB: "
+                         "keep it to the function the students write")
     return exercise
 
 

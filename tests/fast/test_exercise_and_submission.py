@@ -753,6 +753,11 @@ def test_an_exercise_whose_numbers_cannot_grade_anyone_is_an_instructor_error(si
         bad.write_text(text.replace(old, new))
         with pytest.raises(exercise.ExerciseError, match=said):
             exercise.load(bad)
+    (tmp_path / "big_solution.py").write_text("# é\n" * 30_000)  # (rv49: as JSON past the set-up's header)
+    big = tmp_path / "big.toml"
+    big.write_text(text.replace('solution = "sin_solution.py"', 'solution = "big_solution.py"'))
+    with pytest.raises(exercise.ExerciseError, match=r"big_solution.py is larger than the grader reads, 64 KiB"):
+        exercise.load(big)
     one = tmp_path / "one table.toml"
     one.write_text(text.split("[[mistakes]]")[0] + '[mistakes]\nkey = "x"\n')
     with pytest.raises(exercise.ExerciseError, match=r"each be a \[\[mistakes\]\] table \(two brackets\)"):
