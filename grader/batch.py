@@ -509,8 +509,9 @@ def _student_folder(folder: Path, results_here: bool = False, function: str = ""
             kind = ".py files" if all(p.suffix.lower() == ".py" for p in readable) else "files"
             # (ux119 read "2 of its 2 .py files define")
             many = "both" if len(readable) == 2 else f"all {len(readable)}"
-            share = many if len(defining) == len(readable) else f"{len(defining)} of its {len(readable)}" \
-                if set(defining) <= set(readable) else str(len(defining))  # (below its top: "2 of its 1" was read)
+            # (below its top, among files the count did not read, alone: "2 of its 1", and rv49's "both" of four)
+            share = str(len(defining)) if not set(defining) <= set(readable) else many \
+                if len(defining) == len(readable) else f"{len(defining)} of its {len(readable)}"
             return Job(folder.name, None, f"{share} {kind} define {function}(x): {names}; keep one")
         return Job(folder.name, None, f"{len(regular)} {kind}, none defining {function}(x): {names}")
     if files:

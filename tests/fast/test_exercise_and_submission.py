@@ -475,6 +475,7 @@ def test_a_file_the_search_passes_over_is_named_not_taken_for_nothing(tmp_path):
         (tmp_path / "hal" / version).mkdir(parents=True)  # (below a main.py that defines nothing: "2 of its 1")
         (tmp_path / "hal" / version / "sol.py").write_text(code + f"# {version}\n")
     (tmp_path / "hal" / "main.py").write_text("print('hi')\n")
+    (tmp_path / "hal" / "plot.py").write_text("print('hi')\n")  # (rv49: two at the top were "both")
     jobs = {job.student: job for job in batch.discover(tmp_path, function="get_derivative")}
     assert jobs["emma"].problem == "both .py files define get_derivative(x): v1/sol.py, v2/sol.py; keep one"
     assert jobs["hal"].problem == "2 .py files define get_derivative(x): v1/sol.py, v2/sol.py; keep one"
