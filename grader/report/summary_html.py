@@ -147,8 +147,9 @@ def _needs(summary: Summary) -> str:
 def _look(flags: list[Flag], rows: dict[str, int]) -> str:
     if not flags:
         # (ux137: "recorded nothing" was read beside a result whose sandbox had recorded a process and a file written)
-        return ("<p>Nobody: every graded submission showed autograd, and the sandbox recorded no reach towards the "
-                "canary's secret.</p>")
+        # (rv49: "every graded submission showed autograd" was read beside an accumulating gradient's wrong values)
+        return ("<p>Nobody: wherever autograd was not shown, the values were a slip's (see the verdicts), not a "
+                "formula's, and the sandbox recorded no reach towards the canary's secret.</p>")
     items = []
     for flag in flags:
         why = [f'<li><span class="badge v-unproven">autograd not shown</span> {e(flag.unproven)}</li>'] \
