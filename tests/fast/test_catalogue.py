@@ -28,6 +28,19 @@ def test_the_shipped_exercises_are_the_catalogue():
     assert all((exercise.REFERENCE_DIR / f"{name}_solution.py").is_file() for name in exercise.SHIPPED)
 
 
+def test_a_broken_file_of_a_courses_leaves_the_others_loadable(tmp_path, monkeypatch):
+    """rv49: one refused key in a course's file beside the catalogue's turned the other-exercise look off for all."""
+    import shutil
+
+    for name in ("sin.toml", "sin_solution.py"):
+        shutil.copy(exercise.REFERENCE_DIR / name, tmp_path / name)
+    (tmp_path / "hw9.toml").write_text((tmp_path / "sin.toml").read_text().replace("[math]", "[math]\nbound = 1"))
+    monkeypatch.setattr(exercise, "REFERENCE_DIR", tmp_path)
+    assert [ex.name for ex in exercise.catalogue(loadable=True)] == ["sin"]
+    with pytest.raises(exercise.ExerciseError, match="bound"):
+        exercise.catalogue()
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_each_reference_is_the_derivative_of_its_function(name):
     ex = exercise.load(name)
