@@ -566,6 +566,7 @@ class Session(Requests):
                 self.process.wait()
 
     def close(self) -> None:
+        self._close_workdir_fd()  # (first: whatever below raises, it is not held for the grader's life; rv49)
         # Every reply we wanted is in, and a sandbox child has nothing worth cleaning up: killing it
         # saves the 0.4 s an interpreter with torch loaded spends tearing itself down.
         self.kill()
@@ -584,7 +585,6 @@ class Session(Requests):
             self.pauses.close()
         if isinstance(self.process, ForkedChild):
             self.process.release()
-        self._close_workdir_fd()
         remove_folder(self.workdir)
         # What it wrote where every user may (no Landlock and no mount namespace of its own: rt182)
         leftovers.remove_left_by(getattr(self, "uid", 0))
