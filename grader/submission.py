@@ -844,29 +844,46 @@ def _needs_its_package(path: Path, folder: Path) -> bool:
     return deepest > 0 or bool(_found_only_in_its_package(named, dotted, path) & packages)
 
 
-def _found_only_in_its_package(named: set[str], dotted: set[str], path: Path) -> set[str]:
-    """Of the names a script imports (`dotted`: those imported with a part below them, `from deriv.util`), those
-    that `python script.py` would not find without its package: not one the grader has (_ELSEWHERE) or stands in
-    for (STAND_INS), nor a module or folder beside it (a folder alone for a dotted one: rv49's deriv/deriv.py,
-    `from deriv.util import ...`, was graded as a script, "'deriv' is not a package", 0/10). rv48: hw.py in a folder
-    named d2l/, importing d2l, lost the d2l stand-in to the folder, 0/10; hw/solution.py, importing hw.py beside
-    it, got the folder hw/ for it."""
+def _found_only_in_its_package(named: dict[str, set[str]], dotted: set[str], path: Path) -> set[str]:
+    """Of the names a script imports (`named`: each with the parts imported from below it, `torch` of `from d2l import
+    torch`; `dotted`: those imported with a part below them, `from deriv.util`), those that `python script.py` would
+    not find without its package: not one the grader has (_ELSEWHERE), nor a module or folder beside it (a folder
+    alone for a dotted one: rv49's deriv/deriv.py, `from deriv.util import ...`, was graded as a script, "'deriv' is
+    not a package", 0/10). rv48: hw.py in a folder named d2l/, importing d2l, lost the d2l stand-in to the folder,
+    0/10; hw/solution.py, importing hw.py beside it, got the folder hw/ for it. A name the grader stands in for
+    (STAND_INS) is its package's only where that folder holds what is imported from it (hn154's own copy of d2l,
+    d2l/torch.py beside its d2l/hw.py, got the stand-in, 1/10) or is a package of __init__.py's."""
     return {name for name in named
-            if not (name in _ELSEWHERE and not stands_in(name)) and name not in STAND_INS and _fits(name)
+            if not (name in _ELSEWHERE and not stands_in(name)) and _fits(name)
+            and not (name in STAND_INS and not _holds(path, name, named[name]))
             and not ((path.parent / f"{name}.py").is_file() and name not in dotted)
             and not (path.parent / name).is_dir()}
 
 
-def _imports_of(tree: ast.Module | None) -> tuple[int, set[str], set[str]]:
+def _holds(path: Path, name: str, parts: set[str]) -> bool:
+    """Whether the nearest folder named `name` that `path` lies in is a package of __init__.py's, or holds one of
+    `parts` (a module or a folder)."""
+    folder = next((above for above in path.parents if above.name == name), None)
+    return folder is not None and ((folder / "__init__.py").is_file() or any(
+        _fits(part) and ((folder / f"{part}.py").is_file() or (folder / part).is_dir()) for part in parts))
+
+
+def _imports_of(tree: ast.Module | None) -> tuple[int, dict[str, set[str]], set[str]]:
     """What a script's imports reach for: the most dots of a relative one (0 where none), the first part of
-    each absolute one's name (mylib of `from mylib.core import f`, `import mylib.core`), and of those the ones
-    imported with a part below them (a package's, which no module of that name holds)."""
+    each absolute one's name (mylib of `from mylib.core import f`, `import mylib.core`) with the parts imported
+    from below it (core; f too, which may be a module), and those imported with a part below them (a package's,
+    which no module of that name holds)."""
     imports = [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))] if tree else []
     deepest = max((node.level for node in imports if isinstance(node, ast.ImportFrom)), default=0)
-    names = [alias.name for node in imports if isinstance(node, ast.Import) for alias in node.names]
-    names += [node.module or "" for node in imports if isinstance(node, ast.ImportFrom) and node.level == 0]
-    firsts = {name.partition(".")[0] for name in names}
-    return deepest, firsts, {name.partition(".")[0] for name in names if "." in name}
+    names: list[tuple[str, tuple[str, ...]]] = [(alias.name, ()) for node in imports if isinstance(node, ast.Import)
+                                                for alias in node.names]
+    names += [(node.module or "", tuple(alias.name for alias in node.names)) for node in imports
+              if isinstance(node, ast.ImportFrom) and node.level == 0]
+    named: dict[str, set[str]] = {}
+    for name, taken in names:
+        first, _, rest = name.partition(".")
+        named.setdefault(first, set()).update([rest.partition(".")[0]] if rest else taken)
+    return deepest, named, {name.partition(".")[0] for name, _ in names if "." in name}
 
 
 def _imports_from_package(path: Path, function: str) -> bool:
