@@ -259,10 +259,12 @@ def _slip(result: dict[str, Any]) -> bool:
     details = _autograd(result).get("details", {})
     if details.get("used_autograd") is False:
         return False  # (torch.gradient's numerical derivative, wrong on every input, is no slip of autograd's)
-    if (checks.get("repeatable", {}).get("details") or {}).get("cause") == "accumulation":
+    if (checks.get("repeatable", {}).get("details") or {}).get("cause") == "accumulation" and \
+            not details.get("telltales"):
         # (autograd's own slip, whatever its share: right on each shape's first call, its share of right answers
         # follows the order of the calls and the secret's draw, about a half, and hn153's cached leaf was listed
-        # on one run and not on the next)
+        # on one run and not on the next; not where the source calls a telltale, cos for sin: hn154's cos on each
+        # shape's first call, autograd's accumulating after)
         return True
     share = details.get("unproven_right_share")
     if share is not None:

@@ -207,15 +207,19 @@ def test_values_a_slip_gives_are_wrong_values_not_suspects(tmp_path):
     # (hn153: a cached leaf's share moved about a half with the secret's draw, listed on one run and not the next)
     drawn = copy.deepcopy(kept)
     drawn["checks"][2]["details"].update(unproven_right=24, unproven_right_share=0.78)
+    # (hn154: cos on each shape's first call, autograd's accumulating after; the source calls cos: listed)
+    formula = copy.deepcopy(kept)
+    formula["checks"][2]["details"].update(telltales=1)
     results = {"ann": slip, "bob": unnamed, "cy": result(1.0, unproven=True), "dee": hidden, "eve": other,
-               "fay": kept, "gus": partly, "hal": counted, "ivy": numerical, "jo": lenient, "kim": drawn}
+               "fay": kept, "gus": partly, "hal": counted, "ivy": numerical, "jo": lenient, "kim": drawn,
+               "lou": formula}
     rows = [{"student": s, "score": 1.0, "max_score": 10.0, "status": "graded", "note": ""} for s in sorted(results)]
     built = summary.build(rows, results, {}, "sin", 10.0, tmp_path)
-    assert [f.student for f in built.look] == ["bob", "cy", "dee", "gus", "hal", "ivy", "jo"]
+    assert [f.student for f in built.look] == ["bob", "cy", "dee", "gus", "hal", "ivy", "jo", "lou"]
     assert {s.student: s.verdict for s in built.roster} == {"ann": "wrong", "bob": "unproven", "cy": "unproven",
                                                             "dee": "unproven", "eve": "wrong", "fay": "wrong",
                                                             "gus": "unproven", "hal": "unproven", "ivy": "unproven",
-                                                            "jo": "unproven", "kim": "wrong"}
+                                                            "jo": "unproven", "kim": "wrong", "lou": "unproven"}
 
 
 def test_empty_files_are_no_copies_and_the_mean_says_what_it_counts(tmp_path):
