@@ -173,13 +173,13 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
     (r"Expected f\(\*args\) to return a scalar Tensor", "func_grad_nonscalar",
      "torch.func.grad differentiates a function that returns one number, and {value} returns one for "
      "each element of x.",
-     "Differentiate the sum: torch.func.grad(lambda x: ({value}).sum())(x) (each element's derivative, "
+     "Differentiate the sum: torch.func.grad(lambda x: {summed})(x) (each element's derivative, "
      "since the elements do not mix)."),
     (r"Got in_dim=0 for some input, but that input is a Tensor of dimensionality 0", "vmap_scalar",
      "vmap maps over x's first dimension, and a 0-d x (a single number) has none (an x of 2 or 3 dimensions "
      "would map over its rows, not its numbers).",
-     "Map over the numbers: torch.func.vmap(torch.func.grad(lambda x: {value}))(x.reshape(-1)).reshape(x.shape), "
-     "or differentiate the sum: torch.func.grad(lambda x: ({value}).sum())(x)."),
+     "Map over the numbers: torch.func.vmap(torch.func.grad({differentiable}))(x.reshape(-1)).reshape(x.shape), "
+     "or differentiate the sum: torch.func.grad(lambda x: {summed})(x)."),
     (r"^TypeError: expected TensorOptions\(dtype=float,", "float_tensor",
      "torch.FloatTensor(x) takes only float32 tensors, and this x is not float32.",
      "Make the leaf with x.detach().clone().requires_grad_(True), which keeps x's dtype, and return the "
@@ -334,7 +334,13 @@ _WHOLE_VECTOR = {
 
 def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     text = f"{error.type}: {error.message}"
-    names = {"function": ex.function, "primitive": ex.primitive, "value": in_torch(ex.value)}
+    value = in_torch(ex.value)
+    # (the exercise's function as code to hand torch.func: torch.sin for sin(x), else a lambda; and its sum, with no
+    # brackets a single call does not need: hn154 read `lambda x: torch.sin(x)` and `(torch.sin(x)).sum()`)
+    alone = re.fullmatch(r"(torch\.\w+)\(x\)", value)
+    names = {"function": ex.function, "primitive": ex.primitive, "value": value,
+             "differentiable": alone.group(1) if alone else f"lambda x: {value}",
+             "summed": f"{value}.sum()" if _one_call(value) else f"({value}).sum()"}
     last = error.frames[-1].code if error.frames else ""
     # Only an OSError (threading's locks, queues and events never raise one: one raised on such a line
     # is multiprocessing's), on a line that makes one outside its strings, or through the modules the
@@ -618,6 +624,19 @@ def _near(got: np.ndarray, values: np.ndarray, slack: float) -> np.ndarray:
 def in_torch(expression: str) -> str:
     """An exercise's function as torch code: 'torch.log(x**2) * torch.sin(x) + 1 / x'."""
     return re.sub(r"\b(sin|cos|exp|log|sqrt|abs|tanh|sum)\(", r"torch.\1(", expression)
+
+
+def _one_call(expression: str) -> bool:
+    """Whether `expression` is one call of a function, torch.cos(x**2), whose brackets close at its end."""
+    opened = re.match(r"[\w.]+\(", expression)
+    if opened is None:
+        return False
+    depth = 0
+    for i, char in enumerate(expression[opened.end() - 1:], start=opened.end() - 1):
+        depth += (char == "(") - (char == ")")
+        if depth == 0:
+            return i == len(expression) - 1
+    return False
 
 
 def _sum_at_top(expression: str) -> bool:

@@ -290,6 +290,8 @@ def test_torch_funcs_own_mistakes_are_named(sin, error, key):
     assert chain.key == key and "torch.sin" not in chain.text + chain.advice, chain
     if key != "float_tensor":
         assert "torch.cos(x**2)" in chain.advice, chain
+        # (hn154: `lambda x: torch.sin(x)` and `(torch.sin(x)).sum()` for sin, where torch.sin says it)
+        assert "torch.func.grad(lambda x: torch.sin(x).sum())(x)" in feedback.explain_error(error, sin).advice
         whole = feedback.explain_error(error, exercise.load("sin_cos_norm"))
         assert "torch.func.grad(lambda x: torch.sin(torch.cos(torch.sum(x**2) + 1)))(x)" in whole.advice, whole
         assert "vmap(" not in whole.advice and ".sum())(x)" not in whole.advice, whole
