@@ -386,8 +386,8 @@ def _parse(raw: dict, path: Path) -> Exercise:
         unnamed=tuple(c.name for c in checks.ALL if c.name not in rubric) if rubric else (),
     ))
     if not solution.is_file():  # (ux137: graded without a word, every backward pass beside no reference's)
-        raise ValueError(f"its solution {solution} is not there: the reference solution, beside the .toml, which "
-                         "must score full marks")
+        raise ValueError(f"its solution {solution} is not there (`solution` is a path from the .toml's folder, to "
+                         "the reference solution, which must score full marks)")
     if solution.stat().st_size > MAX_SOLUTION_BYTES:  # (rv49: its backward pass left out without a word)
         raise ValueError(f"its solution {solution} is larger than the grader reads, {MAX_SOLUTION_BYTES >> 10} KiB: "
                          "keep it to the function the students write")
@@ -512,7 +512,8 @@ def catalogue(loadable: bool = False) -> list[Exercise]:
 
 _LIMIT_DEFAULTS = Limits(60.0, 10.0, 120.0, 4.0, 64).__dict__
 # What an exercise's .toml may hold (_parse): anything else is a slip of the instructor's
-_TOP_KEYS = {"name", "title", "function", "solution", "math", "grid", "limits", "tolerance", "rubric", "mistakes"}
+_TOP_KEYS = {"name", "title", "description", "function", "solution", "math", "grid", "limits", "tolerance", "rubric",
+             "mistakes"}  # (a description, a course's note to itself: hn154's was refused)
 _MATH_KEYS = {"primitive", "derivative", "formula", "function", "gradient", "bounds"}
 _GRID_KEYS = {"examples", "large", "span", "min_abs", "families", "plot_range", "plot_points", "trace_x"}
 _MISTAKE_KEYS = {"key", "values", "cause", "advice"}
