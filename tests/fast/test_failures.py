@@ -211,7 +211,8 @@ def test_a_batch_with_workers_side_by_side_on_a_gpu_says_they_share_its_memory(m
 
     folder = tmp_path / "class"
     folder.mkdir()
-    (folder / "ann.py").write_text((SUBMISSIONS / "honest_backward.py").read_text())
+    for name in ("ann", "bo"):  # (two: a batch starts no more workers than it has students)
+        (folder / f"{name}.py").write_text((SUBMISSIONS / "honest_backward.py").read_text())
     monkeypatch.setattr(batch, "start_pool", lambda workers, exercise, plot: object())
     monkeypatch.setattr(cli, "_grade", lambda *args: None)
     said = {}
