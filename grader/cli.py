@@ -983,7 +983,6 @@ def _exposed_solution(args: argparse.Namespace, ex: Exercise) -> str:
     batch or a grade: rt213's, beside its .toml in a folder any user enters, was printed into a student's own
     feedback where the kernel has no Landlock. The catalogue's shipped ones are this repository's, public already; a
     student's self-check of an exercise they were given is theirs."""
-    from grader.exercise import REFERENCE_DIR, SHIPPED
     from grader.sandbox import readable_to_children
 
     if args.command not in ("batch", "grade"):
@@ -993,8 +992,8 @@ def _exposed_solution(args: argparse.Namespace, ex: Exercise) -> str:
         facts = real.stat()
     except (OSError, ValueError):
         return ""
-    if real.parent == REFERENCE_DIR and real.name in {f"{name}_solution.py" for name in SHIPPED}:
-        return ""  # (rv48: not one a course added there, which the README's words invite)
+    if ex.shipped:
+        return ""  # (rv48: not one a course added to reference/, which the README's words invite)
     if os.geteuid() == 0 and not facts.st_mode & stat.S_IROTH:
         return ""  # (a root grader's children run as users of their own: a file only its owner reads is none of theirs)
     why = readable_to_children(real.parent, solution=True)

@@ -125,6 +125,15 @@ class Exercise:
     def max_score(self) -> float:
         return sum(self.rubric.values())
 
+    @property
+    def shipped(self) -> bool:
+        """Whether its reference solution is one this repository ships (SHIPPED): public already."""
+        try:
+            real = self.solution.resolve()
+        except (OSError, RuntimeError):
+            return False
+        return real.parent == REFERENCE_DIR and real.name in {f"{name}_solution.py" for name in SHIPPED}
+
     def solution_source(self) -> str | None:
         """The reference solution's text, read by the grader (None where it cannot be): the child is handed it,
         since a course's solution is kept where no child may read it (Gradescope's setup.sh makes it root's

@@ -72,6 +72,8 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
     is the student's own (a class folder of files, one per student, lends none); `companions`, by
     their own names, where the file lies among classmates' (a platform's flat download); `own`: the folder
     is known to be the student's alone, `top` its top where the file lies below it (submission.read)."""
+    if probe.reference_apart(exercise):
+        _record_reference(exercise, warm)
     if started is not None and started.path == path:
         sub, session, clock = started.submission, started.session, started.clock
         if session is not None:
@@ -88,6 +90,24 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
         return _grader_failure(sub, exercise, seed, err, time.perf_counter() - clock,
                                cache_key(sub.graded_sha256, exercise, seed, device))
     return _grade(sub, session, exercise, clock, seed=seed, course_secret=course_secret, device=device, plan=plan)
+
+
+def _record_reference(exercise: Exercise, warm: bool) -> None:
+    """The reference solution's pass, recorded in a sandbox child of its own that runs no submission (probe.
+    reference_apart): its file is the solution, handed over as read here."""
+    source = exercise.solution_source()
+    try:
+        if source is None:
+            raise OSError(f"{exercise.solution} cannot be read")
+        session = sandbox.open_session(exercise.solution, exercise.limits, warm=warm, content=source.encode("utf-8"))
+    except Exception:  # noqa: BLE001 - no child for it: the students' passes are drawn alone, as for no solution
+        probe.record_reference_failed(exercise)
+        return
+    try:
+        case, index = backward.trace_input(exercise)
+        probe.record_reference(session, exercise, case, index)
+    finally:
+        session.close()
 
 
 def grade_function(function: Callable[..., Any], exercise: Exercise, *, seed: int | None = None,

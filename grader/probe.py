@@ -98,36 +98,19 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     visible_gpus = session.gpus if hello.get("cuda_built") is True else 0
     devices = _devices(device, visible_gpus > 0)
     plan = plan.ensure(exercise, devices)
-    key = (str(exercise.source), exercise.function, exercise.trace_x)
+    key = _reference_key(exercise)
     # Asked once, here: a Dask worker grades on several threads of one process, and another thread
     # could keep the pass between asking for it and reading it, so that every reply after read one
-    # off (an honest student's grader error, or a crash for a "malformed" count of calls).
+    # off (an honest student's grader error, or a crash for a "malformed" count of calls). Asked of
+    # this child only where no child of its own recorded it (record_reference): the catalogue's,
+    # public already, or the notebook's in-process one.
     ask_reference = key not in _REFERENCE_PASSES
     # The secret's terms at the planned inputs (what an honest child's canary asks about, for sin) and
     # where the verdict's reference takes the primitive (x² for cos(x²)), in one evaluation, before
     # the oracle's thread starts reading them.
     secret.keep_terms(_asked_about(exercise, [case for device in devices for case in plan.cases[device]]))
     session.oracle.start(secret)  # the secret stays in this process: the child's canary asks (sandbox/oracle.py)
-    session.send({
-        "op": "setup",
-        "path": str(session.path),
-        "package": session.package,
-        "function": exercise.function,
-        "primitive": exercise.primitive,
-        "derivative": exercise.derivative,
-        # The reference solution's backward pass, once per exercise in this process: the child records
-        # it once confined, before the student's file loads (sandbox/child.py), for the student's to be
-        # compared with. Its path (for its tracebacks) and its text, read here.
-        "reference": [str(exercise.solution), exercise.solution_source()] if ask_reference else None,
-        "trace_x": list(exercise.trace_x),
-        "record_calls": exercise.chain,  # every planned call's passes (sandbox/child.py: Runner)
-        "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},
-        "devices": list(devices),
-        "gpus": visible_gpus,
-        "skip": sorted(session.skip),
-        "memory_counted": session.memory_counted,  # (shared mappings are refused where neither it nor Landlock is)
-        "record_key": session.record_key.hex(),
-    })
+    session.send(_setup(session, exercise, devices, visible_gpus, ask_reference))
     base = Observations(load=LoadResult(False), devices=devices, plot_x=plan.plot_x,
                         torch_version=safe_text.line(str(hello.get("torch", "")), 50))
     # Up to the reference pass, no student code has run: whatever goes wrong is the grader's failure.
@@ -140,7 +123,7 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
         raise GraderFailure(f"the sandbox child could not be set up: {failed}") from None
     except SessionEnded as end:
         raise GraderFailure(f"the sandbox child ended before the submission was loaded: {end.ended.detail}") from None
-    base = replace(base, reference_pass=_REFERENCE_PASSES[key], layers=(*session.outer_layers, *layers))
+    base = replace(base, reference_pass=_REFERENCE_PASSES.get(key), layers=(*session.outer_layers, *layers))
     try:
         failure = session.reply(limits.load_timeout_s, "the import of your file", parse_loaded)
     except SessionEnded as end:
@@ -163,8 +146,75 @@ def collect(session: Conversation, exercise: Exercise, plan: Plan, secret: Secre
     )
 
 
+def _setup(session: Conversation, exercise: Exercise, devices: Sequence[str], visible_gpus: int,
+           reference: bool) -> dict[str, Any]:
+    """The child's set-up, before it is confined; with `reference`, the reference solution to record its pass of."""
+    limits = exercise.limits
+    return {
+        "op": "setup",
+        "path": str(session.path),
+        "package": session.package,
+        "function": exercise.function,
+        "primitive": exercise.primitive,
+        "derivative": exercise.derivative,
+        # The reference solution's backward pass, once per exercise in this process: the child records
+        # it once confined, before the student's file loads (sandbox/child.py), for the student's to be
+        # compared with. Its path (for its tracebacks) and its text, read here.
+        "reference": [str(exercise.solution), exercise.solution_source()] if reference else None,
+        "trace_x": list(exercise.trace_x),
+        "record_calls": exercise.chain,  # every planned call's passes (sandbox/child.py: Runner)
+        "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},
+        "devices": list(devices),
+        "gpus": visible_gpus,
+        "skip": sorted(session.skip),
+        "memory_counted": session.memory_counted,  # (shared mappings are refused where neither it nor Landlock is)
+        "record_key": session.record_key.hex(),
+    }
+
+
 # The reference solution's pass per exercise: the same in every child, so recorded once per process.
 _REFERENCE_PASSES: dict[tuple[str, str, tuple[float, ...]], TracedCall | None] = {}
+
+
+def _reference_key(exercise: Exercise) -> tuple[str, str, tuple[float, ...]]:
+    return str(exercise.source), exercise.function, exercise.trace_x
+
+
+def reference_apart(exercise: Exercise) -> bool:
+    """Whether the reference solution's pass is yet to be recorded in this process, in a child of its own
+    (record_reference): a course's solution, whose text no child that runs a submission may hold. Handed to the
+    student's child before it was confined, rt218's file read it back from that child's freed memory, at 10/10,
+    nothing recorded. The catalogue's solutions are this repository's, public: their passes are recorded in the
+    first student's child, which saves a child's start."""
+    return _reference_key(exercise) not in _REFERENCE_PASSES and not exercise.shipped
+
+
+def record_reference(session: Conversation, exercise: Exercise, case: grids.GridCase, index: int) -> None:
+    """Record the reference solution's pass in `session`, whose file is the solution itself (two plain calls on
+    `case`, read at `index`, as a student's are: the first is its pass); None where it cannot be recorded, the
+    students' passes then drawn alone."""
+    limits = exercise.limits
+    call = None
+    try:
+        hello, _ = session.receive(limits.load_timeout_s, "the start of the sandbox (Python and torch)")
+        if same_code(hello):
+            session.oracle.start(exercise.draw_secret())
+            session.send(_setup(session, exercise, ("cpu",), 0, False))
+            session.reply(limits.load_timeout_s, "the sandbox's set-up", parse_confined)
+            loaded = session.reply(limits.load_timeout_s, "the import of the reference solution", parse_loaded)
+            if loaded is None or loaded.ok:
+                traced = trace(session, Observations(load=LoadResult(True)), case, index, limits.call_timeout_s,
+                               values_of=exercise.function_values).traced
+                call = traced.student[0] if traced is not None and traced.student else None
+    except (SessionEnded, HarnessFailed):
+        call = None
+    _REFERENCE_PASSES.setdefault(_reference_key(exercise), call)
+
+
+def record_reference_failed(exercise: Exercise) -> None:
+    """No child could record the reference solution's pass: the students' are drawn alone (and it is never handed to
+    a student's child)."""
+    _REFERENCE_PASSES.setdefault(_reference_key(exercise), None)
 
 
 def run_case(session: Conversation, exercise: Exercise, case: grids.GridCase,

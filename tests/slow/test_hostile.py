@@ -355,6 +355,11 @@ def test_the_reference_solutions_text_is_gone_before_the_submission_loads(grade_
     outcome = grade_file(HOSTILE / "reads_the_reference_from_the_setup.py", exercise.load(tmp_path / "sin.toml"))
     assert outcome.backward is not None and outcome.backward.reference, "its pass was recorded all the same"
     assert "frames: nothing" in outcome.stdout and "FOUND" not in outcome.stdout, outcome.stdout
+    # rt218: nor from the child's freed memory, read without ctypes: a course's solution goes to a child of its own
+    (tmp_path / "again.toml").write_text((tmp_path / "sin.toml").read_text())  # (a pass not yet recorded here)
+    outcome = grade_fresh(HOSTILE / "reads_the_reference_from_its_memory.py", exercise.load(tmp_path / "again.toml"))
+    assert outcome.backward is not None and outcome.backward.reference, "its pass was recorded all the same"
+    assert "memory: 0" in outcome.stdout and outcome.score == 10, outcome.stdout
 
 
 def test_a_thread_the_reference_pass_leaves_running_does_not_stop_confinement(grade_file, tmp_path):
