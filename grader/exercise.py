@@ -325,7 +325,7 @@ def load(name_or_path: str | Path = "sin") -> Exercise:
         return _parse(raw, path)
     except KeyError as err:  # (ux121: "'plot_points'" alone)
         raise ExerciseError(f"{path}: it has no {err} entry (see reference/sin.toml)") from err
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, AttributeError, IndexError) as err:  # (rv50: `tolerance = "tight"`, AttributeError)
         raise ExerciseError(f"{path}: {err}") from err
 
 

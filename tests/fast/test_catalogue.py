@@ -35,9 +35,12 @@ def test_a_broken_file_of_a_courses_leaves_the_others_loadable(tmp_path, monkeyp
     for name in ("sin.toml", "sin_solution.py"):
         shutil.copy(exercise.REFERENCE_DIR / name, tmp_path / name)
     (tmp_path / "hw9.toml").write_text((tmp_path / "sin.toml").read_text().replace("[math]", "[math]\nbound = 1"))
+    # (rv50: a value of the wrong kind raised past the catch, AttributeError: every misnamed file, a grader error)
+    (tmp_path / "hw8.toml").write_text('tolerance = "tight"\n' + (tmp_path / "sin.toml").read_text().replace(
+        "[tolerance]", "[tolerances]"))
     monkeypatch.setattr(exercise, "REFERENCE_DIR", tmp_path)
     assert [ex.name for ex in exercise.catalogue(loadable=True)] == ["sin"]
-    with pytest.raises(exercise.ExerciseError, match="bound"):
+    with pytest.raises(exercise.ExerciseError, match=r"hw8\.toml: 'str' object has no attribute"):
         exercise.catalogue()
 
 
