@@ -852,7 +852,7 @@ def _found_only_in_its_package(named: dict[str, set[str]], dotted: set[str], pat
     not a package", 0/10). rv48: hw.py in a folder named d2l/, importing d2l, lost the d2l stand-in to the folder,
     0/10; hw/solution.py, importing hw.py beside it, got the folder hw/ for it. A name the grader stands in for
     (STAND_INS) is its package's only where that folder holds what is imported from it (hn154's own copy of d2l,
-    d2l/torch.py beside its d2l/hw.py, got the stand-in, 1/10) or is a package of __init__.py's."""
+    d2l/torch.py beside its d2l/hw.py, got the stand-in, 1/10)."""
     return {name for name in named
             if not (name in _ELSEWHERE and not stands_in(name)) and _fits(name)
             and not (name in STAND_INS and not _holds(path, name, named[name]))
@@ -861,11 +861,13 @@ def _found_only_in_its_package(named: dict[str, set[str]], dotted: set[str], pat
 
 
 def _holds(path: Path, name: str, parts: set[str]) -> bool:
-    """Whether the nearest folder named `name` that `path` lies in is a package of __init__.py's, or holds one of
-    `parts` (a module or a folder)."""
+    """Whether the nearest folder named `name` that `path` lies in holds one of `parts` as a module (a .py, or a
+    package of __init__.py's): not an __init__.py alone, nor an empty folder of that name (rv50, rt218: an honest
+    d2l/hw.py beside an empty __init__.py was graded as d2l.hw, "cannot import name 'torch' from 'd2l'", 0/10)."""
     folder = next((above for above in path.parents if above.name == name), None)
-    return folder is not None and ((folder / "__init__.py").is_file() or any(
-        _fits(part) and ((folder / f"{part}.py").is_file() or (folder / part).is_dir()) for part in parts))
+    return folder is not None and any(
+        _fits(part) and ((folder / f"{part}.py").is_file() or (folder / part / "__init__.py").is_file())
+        for part in parts)
 
 
 def _imports_of(tree: ast.Module | None) -> tuple[int, dict[str, set[str]], set[str]]:

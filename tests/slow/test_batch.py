@@ -349,6 +349,9 @@ def test_a_module_of_a_students_package_is_graded_as_one(tmp_path):
                 "mo": {"d2l/torch.py": util, "d2l/hw.py": answer.replace("from .util import as_leaf",
                                                                           "from d2l import torch as d2l\n"
                                                                           "as_leaf = d2l.as_leaf")},
+                # (rv50, rt218: an empty __init__.py beside it, or an empty folder torch/, is no copy of d2l's)
+                "ned": {"d2l/__init__.py": "", "d2l/torch/notes.txt": "",
+                        "d2l/hw.py": (SUBMISSIONS / "honest_imports_d2l.py").read_text()},
                 # (rv48: no package where `python file.py` finds what it imports: the d2l stand-in from a folder named
                 # d2l/, 0/10 as d2l.hw; hw.py beside hw/solution.py, which the folder hw/ shadowed)
                 "gus": {"d2l/hw.py": (SUBMISSIONS / "honest_imports_d2l.py").read_text()},
@@ -363,12 +366,12 @@ def test_a_module_of_a_students_package_is_graded_as_one(tmp_path):
     out = tmp_path / "out"
     assert batch(folder, out, "--no-plot").returncode == 0
     rows = {r["student"]: r for r in gradebook(out)}
-    assert [rows[name]["score"] for name in students] == ["10.0"] * 9 + ["0.0"], rows
+    assert [rows[name]["score"] for name in students] == ["10.0"] * 10 + ["0.0"], rows
     helpers = json.loads((out / "ann" / "result.json").read_text())["submission"]["helpers"]
     assert [h["name"] for h in helpers] == ["mylib/__init__.py", "mylib/deriv.py", "mylib/util.py"]
     assert "climbs past the top folder of its package" in " ".join((out / "dan" / "feedback.txt").read_text().split())
     again = batch(folder, out, "--no-plot")
-    assert "10 already graded" in again.stdout, again.stdout  # (the package is part of what a result stands for)
+    assert "11 already graded" in again.stdout, again.stdout  # (the package is part of what a result stands for)
 
 
 def _loads_of_alice(tmp_path: Path, files: dict[str, str], head: str, check: str = "loads",
