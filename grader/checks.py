@@ -1397,8 +1397,9 @@ def _check_autograd(obs: Observations, ex: Exercise) -> Finding:
             # (whether autograd was used at all, in the source or a recorded pass: a wrong answer of
             # autograd's is a slip, numerical differentiation's is what the TA's list is for)
             "used_autograd": obs.source_uses_autograd or bool(_pass_ops(obs)),
-            # (lines that call a telltale, cos for sin, or finite differences: a formula's mark beside a slip's)
-            "telltales": len(obs.source_hits)}
+            # (lines that call a telltale, cos for sin, or finite differences: a formula's mark beside a slip's; not
+            # under a main guard, which grading never runs: rv50's self-check against torch.cos there was listed)
+            "telltales": sum(not hit.guarded for hit in obs.source_hits)}
     if not judged:
         complex_ = any(c.values is not None and np.iscomplexobj(c.values) for r in obs.cases for c in r.calls)
         coarse = sorted({r.case.dtype for r, v in verdicts if v.verdict == verdict.COARSE})

@@ -142,6 +142,7 @@ class SourceHit:
     line: int
     name: str
     code: str
+    guarded: bool = False  # under `if __name__ == "__main__":`, which grading never runs (a self-check, a plot)
 
 
 @dataclass(frozen=True)

@@ -1585,9 +1585,12 @@ def scan(source: bytes, telltales: frozenset[str] = frozenset({"cos"})) -> tuple
     the feedback, never a verdict."""
     suspicious = set(SUSPICIOUS_CALLS) | telltales | {f"{name}_" for name in telltales}
     lines = cell_syntax.lines_of(source.decode("utf-8", errors="replace"))  # (numbered as Python numbers them)
+    tree = _tree(source)
+    guarded = {node.lineno for top in (tree.body if tree is not None else []) if _main_guard(top)
+               for node in ast.walk(top) if isinstance(node, ast.Call)}
     hits = []
     for node in _calls(source):
         name = _called(node)
         if name in suspicious and 0 < node.lineno <= len(lines):
-            hits.append(SourceHit(node.lineno, name, lines[node.lineno - 1].strip()[:160]))
+            hits.append(SourceHit(node.lineno, name, lines[node.lineno - 1].strip()[:160], node.lineno in guarded))
     return tuple(sorted(set(hits), key=lambda h: h.line))[:10]

@@ -36,7 +36,10 @@ def test_scan_points_at_lines_that_call_cos():
     source = b"import torch\n\ndef get_derivative(x):\n    y = x * 1\n    return torch.cos(y)\n"
     hits = submission.scan(source)
     assert [(h.line, h.name) for h in hits] == [(5, "cos")]
-    assert hits[0].code == "return torch.cos(y)"
+    assert hits[0].code == "return torch.cos(y)" and not hits[0].guarded
+    # (rv50: a self-check under the main guard, which grading never runs, is no formula's mark)
+    checked = source + b'\nif __name__ == "__main__":\n    print(torch.allclose(get_derivative(x), torch.cos(x)))\n'
+    assert [(h.line, h.guarded) for h in submission.scan(checked)] == [(5, False), (8, True)]
 
 
 def test_scan_survives_unparsable_source():
