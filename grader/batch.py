@@ -665,14 +665,22 @@ def standing(job: Job, out: Path, exercise: Exercise, seed: int, device: str, ke
     except (OSError, SubmissionError):
         return ""
     # The grader's own failure is no grade: a rerun tries that submission again.
-    # (and its picture still there where one is drawn: ux137's feedback.png, deleted, was never drawn again, and the
-    # summary linked to nothing)
+    # (and its files still there: ux137's feedback.png and ux138's backward.png and feedback.txt, deleted, were never
+    # written again, and the summary linked to nothing)
     if (recorded.get("cache_key") == cache_key(sub.graded_sha256, exercise, seed, device)
-            and recorded.get("status") != "grader_error"
-            and (not plot or (recorded.get("plotted", True) and (out / job.student / "feedback.png").is_file()))):
+            and recorded.get("status") != "grader_error" and _files_there(out / job.student, recorded, plot)):
         return CURRENT
     was = recorded.get("submission", {})
     return CHANGED if (was.get("sha256"), was.get("helpers", [])) != (sub.sha256, sub.helper_hashes()) else ""
+
+
+def _files_there(folder: Path, recorded: dict[str, Any], plot: bool) -> bool:
+    """Whether a result's files beside it are all there: feedback.txt, and where plots are drawn, feedback.png and
+    backward.png where a pass was recorded."""
+    if not (folder / "feedback.txt").is_file():
+        return False
+    return not plot or (recorded.get("plotted", True) and (folder / "feedback.png").is_file()
+                        and (recorded.get("backward_pass") is None or (folder / "backward.png").is_file()))
 
 
 def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str, key: bytes,
