@@ -342,7 +342,8 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     assert isinstance(ex, Exercise)
     folder = args.out if args.command in ("check", "grade", "batch") else None  # (gradescope's --out is a zip)
     problem = (_out_problem(folder) or _fail_under_problem(getattr(args, "fail_under", None), ex)
-               or _exposed_problem(args) or _exposed_solution(args, ex) or _unmade(folder))
+               or _exposed_problem(args) or _missing_solution(args, ex) or _exposed_solution(args, ex)
+               or _unmade(folder))
     if problem:
         print(f"grader: {problem}", file=sys.stderr)
         return EXIT_USAGE
@@ -984,6 +985,16 @@ def _exposed_problem(args: argparse.Namespace) -> str:
         if why is not None:
             return f"{what} {path} {why}"
     return ""
+
+
+def _missing_solution(args: argparse.Namespace, ex: Exercise) -> str:
+    """Why a grading command cannot use the exercise's reference solution ("" where it can): not there, where a
+    batch or a grade drew every student's pass beside none, without a word (ux137). A student's self-check, given
+    the .toml alone, goes on without it."""
+    if args.command == "check" or ex.solution.is_file():
+        return ""
+    return (f"{ex.source}: its solution {ex.solution} is not there (`solution` is a path from the .toml's folder, to "
+            "the reference solution, which must score full marks)")
 
 
 def _exposed_solution(args: argparse.Namespace, ex: Exercise) -> str:

@@ -394,10 +394,8 @@ def _parse(raw: dict, path: Path) -> Exercise:
         bounds=_bounds(math.get("bounds")),
         unnamed=tuple(c.name for c in checks.ALL if c.name not in rubric) if rubric else (),
     ))
-    if not solution.is_file():  # (ux137: graded without a word, every backward pass beside no reference's)
-        raise ValueError(f"its solution {solution} is not there (`solution` is a path from the .toml's folder, to "
-                         "the reference solution, which must score full marks)")
-    if solution.stat().st_size > MAX_SOLUTION_BYTES:  # (rv49: its backward pass left out without a word)
+    # (not there: refused for grading, not for a student's self-check, given the .toml alone: cli._missing_solution)
+    if solution.is_file() and solution.stat().st_size > MAX_SOLUTION_BYTES:  # (rv49: its pass left out in silence)
         raise ValueError(f"its solution {solution} is larger than the grader reads, {MAX_SOLUTION_BYTES >> 10} KiB: "
                          "keep it to the function the students write")
     return exercise

@@ -80,9 +80,10 @@ def build(out: Path, exercise: str, course_secret: str = "") -> Path:
 
     from grader import exercise as exercises
 
-    # Fail now, not on Gradescope, where the exercise does not exist or its solution is not there (ux121: a traceback,
-    # "the grader itself failed"): load refuses both
-    ex = exercises.load(exercise)
+    ex = exercises.load(exercise)  # fail now, not on Gradescope, if the exercise does not exist
+    if not ex.solution.is_file():  # (ux121: a traceback, "the grader itself failed")
+        raise exercises.ExerciseError(f"{exercise}: its solution {ex.solution} is not there (the bundle ships it: "
+                                      "the students' backward passes are compared with its)")
     missing = [name for name in SHIPPED if not (PROJECT / name).exists()]
     if missing:  # (ux129: a build from an install without constraints.txt wrote a bundle whose setup.sh then failed)
         raise exercises.ExerciseError(f"this install of the grader lacks {', '.join(missing)}, which the bundle ships "

@@ -735,7 +735,6 @@ def test_an_exercise_whose_numbers_cannot_grade_anyone_is_an_instructor_error(si
         "bound": ("bounds = ", "bound = ", r"\[math\] has bound, which the grader does not know: it takes bounds, "),
         "limit": ("call_timeout_s", "call_timout_s", r"\[limits\] has call_timout_s, which the grader does not"),
         "a space": ('function = "get_derivative"', 'function = "get derivative"', "is no name Python can define"),
-        "no solution": ('solution = "sin_solution.py"', 'solution = "nope.py"', r"its solution .*nope.py is not there"),
         # rt217: a typo in a tolerance's table; [mistakes] as one table ("has e, k, y")
         "rtoll": ("[tolerance]\n", "[tolerance]\nfloat80 = { atol = 1.0, rtoll = 2.0 }\n",
                   r"\[tolerance.float80\] has rtoll"),
@@ -762,6 +761,16 @@ def test_an_exercise_whose_numbers_cannot_grade_anyone_is_an_instructor_error(si
     big.write_text(text.replace('solution = "sin_solution.py"', 'solution = "big_solution.py"'))
     with pytest.raises(exercise.ExerciseError, match=r"big_solution.py is larger than the grader reads, 64 KiB"):
         exercise.load(big)
+    # (ux137: a missing solution drew every pass beside none: refused for grading, not for a student's self-check)
+    import argparse
+
+    from grader import cli
+
+    (tmp_path / "nope.toml").write_text(text.replace('solution = "sin_solution.py"', 'solution = "nope.py"'))
+    nope = exercise.load(tmp_path / "nope.toml")
+    for command in ("grade", "batch"):
+        assert "nope.py is not there" in cli._missing_solution(argparse.Namespace(command=command), nope)
+    assert cli._missing_solution(argparse.Namespace(command="check"), nope) == ""
     one = tmp_path / "one table.toml"
     one.write_text(text.split("[[mistakes]]")[0] + '[mistakes]\nkey = "x"\n')
     with pytest.raises(exercise.ExerciseError, match=r"each be a \[\[mistakes\]\] table \(two brackets\)"):
