@@ -360,8 +360,12 @@ def _run(args: argparse.Namespace, ex: object) -> int:
         return _batch(args, ex)
     if args.command == "gradescope":
         from grader import gradescope
+        from grader.grids import grid_seed
 
         secret = _course_secret()
+        if args.action == "build" and (problem := _solution_short(ex, grid_seed(ex.name, secret), "auto")):
+            print(f"grader: {problem}", file=sys.stderr)  # (ux138: a bundle of a wrong solution built without a word)
+            return EXIT_USAGE
         # (a folder: the zip goes in it, where a traceback said "the grader itself failed", ux122)
         target = args.out / "autograder.zip" if args.out.is_dir() else args.out
         replaced = target.is_file()  # (ux136: a bundle built before, with another secret maybe, went without a word)
@@ -538,6 +542,9 @@ def _batch_run(args: argparse.Namespace, ex: Exercise) -> int:
         print(f"grader: {ex.name} is out of {ex.max_score:g} points{_unnamed(ex)}", file=sys.stderr)
     _interrupted_yet()
     seed = _seed(args, ex)
+    if problem := _solution_short(ex, seed, args.device):
+        print(f"grader: {problem}", file=sys.stderr)
+        return EXIT_USAGE
     if not batch.hold_out(args.out):  # (before anything is written there; let go in _run)
         print(f"grader: another grader batch is writing to {args.out} now: wait for it to end (or give another "
               "--out)", file=sys.stderr)
@@ -985,6 +992,25 @@ def _exposed_problem(args: argparse.Namespace) -> str:
         if why is not None:
             return f"{what} {path} {why}"
     return ""
+
+
+def _solution_short(ex: Exercise, seed: int, device: str) -> str:
+    """Why a course's exercise cannot grade a class ("" where it can): its reference solution, graded as a student's
+    would be, short of full marks (ux137, ux138: one that defined another name, or forgot a factor, drew every
+    student's pass beside none, without a word). The catalogue's are tested (tests/fast/test_catalogue.py)."""
+    from grader import safe_text
+    from grader.grade import grade_file
+
+    if ex.shipped or not ex.solution.is_file():
+        return ""
+    outcome = grade_file(ex.solution, ex, seed=seed, device=device, helpers=False)
+    if outcome.score >= ex.max_score:
+        return ""
+    failed = next((f for f in outcome.findings if not f.passed), None)
+    why = f" ({failed.name}: {safe_text.line(failed.summary, 200)})" if failed is not None else \
+        f" ({outcome.grader_error})" if outcome.grader_error else ""
+    return (f"{ex.source}: its reference solution {ex.solution} scores {outcome.score:g}/{ex.max_score:g} here"
+            f"{why}; it must score full marks, since every student's pass is compared with its: fix it, then grade")
 
 
 def _missing_solution(args: argparse.Namespace, ex: Exercise) -> str:

@@ -78,6 +78,24 @@ def test_an_option_a_command_does_not_take_is_told_with_that_commands_usage(tmp_
     assert done.returncode == 2 and "grader gradescope build: error: unrecognized arguments: --bogus" in done.stderr
 
 
+def test_a_course_solution_short_of_full_marks_stops_a_batch_and_a_bundle(tmp_path):
+    """ux137, ux138: a course's solution that defined another name, or forgot a factor, drew every student's pass
+    beside none, without a word; it must score full marks, as the catalogue's do."""
+    course = tmp_path / "course"
+    course.mkdir()
+    (course / "hw.toml").write_text((ROOT / "reference" / "sin.toml").read_text().replace(
+        'name = "sin"', 'name = "hw"').replace('solution = "sin_solution.py"', 'solution = "hw_solution.py"'))
+    (course / "hw_solution.py").write_text((SUBMISSIONS / "mistake_two_sin.py").read_text())
+    (tmp_path / "class").mkdir()
+    shutil.copy(SUBMISSIONS / "honest_backward.py", tmp_path / "class" / "ann.py")
+    done = run("batch", str(tmp_path / "class"), "--out", str(tmp_path / "out"), "--exercise", str(course / "hw.toml"))
+    assert done.returncode == 2 and "hw_solution.py scores " in done.stderr and "must score full marks" in \
+        done.stderr, done.stderr
+    assert not (tmp_path / "out" / "gradebook.csv").exists()
+    built = run("gradescope", "build", "--out", str(tmp_path / "a.zip"), "--exercise", str(course / "hw.toml"))
+    assert built.returncode == 2 and "must score full marks" in built.stderr and not (tmp_path / "a.zip").exists()
+
+
 def test_bad_arguments_exit_2_with_one_line(tmp_path):
     done = run("grade", str(tmp_path / "missing.py"), "--out", str(tmp_path))
     assert done.returncode == 2
