@@ -441,6 +441,10 @@ def _sound(ex: Exercise) -> Exercise:
 
         _agree(ex.reference(x), slope, x,
                f"[math] gradient = {ex.gradient!r} is not the gradient of function = {ex.value!r}", "x")
+        for mistake in ex.mistakes:  # (ux138: one giving the right answer loaded, and would name a right file's slip)
+            if np.allclose(ex.mistake_values(mistake, x), ex.reference(x), rtol=1e-9, atol=1e-12, equal_nan=True):
+                raise ValueError(f"[[mistakes]] {mistake.key!r}: its values = {mistake.values!r} are the gradient's "
+                                 f"at trace_x {x.tolist()}: a right answer, no mistake")
     return ex
 
 

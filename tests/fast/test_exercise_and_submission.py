@@ -736,6 +736,8 @@ def test_an_exercise_whose_numbers_cannot_grade_anyone_is_an_instructor_error(si
         "limit": ("call_timeout_s", "call_timout_s", r"\[limits\] has call_timout_s, which the grader does not"),
         "a space": ('function = "get_derivative"', 'function = "get derivative"', "is no name Python can define"),
         # rt217: a typo in a tolerance's table; [mistakes] as one table ("has e, k, y")
+        "no mistake": ("[[mistakes]]\n", '[[mistakes]]\nkey = "right"\nvalues = "cos(x)"\ncause = "c"\nadvice = "a"\n\n'
+                       "[[mistakes]]\n", r"'right': its values = 'cos\(x\)' are the gradient's"),  # (ux138)
         "rtoll": ("[tolerance]\n", "[tolerance]\nfloat80 = { atol = 1.0, rtoll = 2.0 }\n",
                   r"\[tolerance.float80\] has rtoll"),
     }
