@@ -312,6 +312,10 @@ class Exercise:
 def load(name_or_path: str | Path = "sin") -> Exercise:
     """Read an exercise by name (reference/NAME.toml) or by path."""
     path = Path(name_or_path)
+    if path.suffix != ".toml" and ("/" in str(name_or_path) or path.exists()):
+        # (ux138: a folder, or the solution's .py, was told "no exercise" as a name of the catalogue's)
+        raise ExerciseError(f"{name_or_path}: not an exercise's .toml; give the .toml itself (or a name of the "
+                            f"catalogue's: {', '.join(sorted(p.stem for p in REFERENCE_DIR.glob('*.toml')))})")
     if path.suffix != ".toml":
         path = REFERENCE_DIR / f"{name_or_path}.toml"
     if not path.is_file():

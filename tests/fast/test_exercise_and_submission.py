@@ -23,6 +23,9 @@ def test_unknown_exercise_lists_the_known_ones(tmp_path):
     # (ux137: a mistyped path of the instructor's was "no exercise", as if a name of the catalogue's)
     with pytest.raises(exercise.ExerciseError, match=r"mine.toml: no such file \(or not a file\); the catalogue's"):
         exercise.load(tmp_path / "mine.toml")
+    for given in (tmp_path, exercise.REFERENCE_DIR / "sin_solution.py"):  # (ux138: told "no exercise")
+        with pytest.raises(exercise.ExerciseError, match=r": not an exercise's .toml; give the .toml itself"):
+            exercise.load(given)
 
 
 def test_broken_exercise_file_is_an_instructor_error(tmp_path):

@@ -42,8 +42,10 @@ def test_a_child_that_cannot_start_is_that_files_grader_error(monkeypatch, sin, 
     result = {"cache_key": outcome.cache_key, "status": "grader_error"}
     (tmp_path / "alice" / "result.json").write_text(json.dumps({**result, "signature": signature(result, key)}))
     assert not batch.is_current(job, tmp_path, sin, outcome.seed, "auto", key)
-    result["status"] = "graded"  # (the same, graded: current)
+    result["status"] = "graded"  # (the same, graded: current, its feedback.txt beside it)
     (tmp_path / "alice" / "result.json").write_text(json.dumps({**result, "signature": signature(result, key)}))
+    assert not batch.is_current(job, tmp_path, sin, outcome.seed, "auto", key)  # (ux138: gone, written again)
+    (tmp_path / "alice" / "feedback.txt").write_text("words")
     assert batch.is_current(job, tmp_path, sin, outcome.seed, "auto", key)
     # (graded without plots: current for a run without them, not for one that draws them, ux118)
     result["plotted"] = False
