@@ -94,12 +94,14 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
 
 def _record_reference(exercise: Exercise, warm: bool) -> None:
     """The reference solution's pass, recorded in a sandbox child of its own that runs no submission (probe.
-    reference_apart): its file is the solution, handed over as read here."""
-    source = exercise.solution_source()
+    reference_apart): its file is the solution, read here as a student's is, with the course's modules beside it
+    that it imports (hn154's solution importing a helper of the course's recorded no pass)."""
     try:
-        if source is None:
+        if exercise.solution_source() is None:
             raise OSError(f"{exercise.solution} cannot be read")
-        session = sandbox.open_session(exercise.solution, exercise.limits, warm=warm, content=source.encode("utf-8"))
+        sub = submission.read(exercise.solution, helpers=True, function=exercise.function)
+        session = sandbox.open_session(sub.path, exercise.limits, warm=warm, content=sub.source, helpers=sub.helpers,
+                                       package=sub.package)
     except Exception:  # noqa: BLE001 - no child for it: the students' passes are drawn alone, as for no solution
         probe.record_reference_failed(exercise)
         return
