@@ -1028,26 +1028,41 @@ def _exposed_solution(args: argparse.Namespace, ex: Exercise) -> str:
     batch or a grade: rt213's, beside its .toml in a folder any user enters, was printed into a student's own
     feedback where the kernel has no Landlock. The catalogue's shipped ones are this repository's, public already; a
     student's self-check of an exercise they were given is theirs."""
+    from grader import submission
+
+    if args.command not in ("batch", "grade") or ex.shipped:  # (rv48: not one a course added to reference/)
+        return ""
+    # The solution, and the course's modules beside it that it imports (rt219: its helper, readable where the
+    # solution was not, was printed into a student's feedback)
+    try:
+        helpers = [ex.solution.parent / name for name, _ in submission.read(ex.solution, helpers=True,
+                                                                                function=ex.function).helpers]
+    except (OSError, submission.SubmissionError):
+        helpers = []
+    for path, what in ((ex.solution, "reference solution"), *((p, "reference solution's module") for p in helpers)):
+        if why := _exposed(path, what):
+            return why
+    return ""
+
+
+def _exposed(path: Path, what: str) -> str:
+    """Why the exercise's file `path` would be every student's to read ("" where not)."""
     from grader.sandbox import readable_to_children
 
-    if args.command not in ("batch", "grade"):
-        return ""
     try:
-        real = Path(os.path.realpath(ex.solution))  # (rt214: a link to one in /tmp was checked where the link lay)
+        real = Path(os.path.realpath(path))  # (rt214: a link to one in /tmp was checked where the link lay)
         facts = real.stat()
     except (OSError, ValueError):
         return ""
-    if ex.shipped:
-        return ""  # (rv48: not one a course added to reference/, which the README's words invite)
     if os.geteuid() == 0 and not facts.st_mode & stat.S_IROTH:
         return ""  # (a root grader's children run as users of their own: a file only its owner reads is none of theirs)
     why = readable_to_children(real.parent, solution=True)
     if why is None and facts.st_nlink > 1 and readable_to_children(Path("/tmp")) is not None:
         # (rt214: a hard link's other name may lie anywhere, /tmp say, where a child without Landlock reads it)
-        return (f"the exercise's reference solution {ex.solution} has other names (hard links), which may lie where "
+        return (f"the exercise's {what} {path} has other names (hard links), which may lie where "
                 f"every student's code may read it: {_SOLUTION_ALONE}")
-    shown = ex.solution if real == ex.solution.absolute() else f"{ex.solution}, a link to {real},"
-    return f"the exercise's reference solution {shown} {why}" if why is not None else ""
+    shown = path if real == path.absolute() else f"{path}, a link to {real},"
+    return f"the exercise's {what} {shown} {why}" if why is not None else ""
 
 
 _SOLUTION_ALONE = "copy it to a file of its own, readable by you alone (chmod 600), beside the exercise's .toml."

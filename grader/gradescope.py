@@ -89,7 +89,7 @@ def build(out: Path, exercise: str, course_secret: str = "") -> Path:
         raise exercises.ExerciseError(f"this install of the grader lacks {', '.join(missing)}, which the bundle ships "
                                       f"(setup.sh pins torch from constraints.txt): build it from the project's own "
                                       f"folder, a checkout with `pip install -e .` ({PROJECT} here)")
-    own = _own_exercise(Path(exercise), ex.solution) if Path(exercise).suffix == ".toml" else {}
+    own = _own_exercise(Path(exercise), ex.solution, ex.function) if Path(exercise).suffix == ".toml" else {}
     if own:  # graded as the copy in the bundle: Gradescope has no path of the instructor's machine
         exercise = f"source/{next(iter(own))}"
     failure = json.dumps(render.grader_failure("run_autograder: the grader could not start (see stdout)."),
@@ -154,10 +154,12 @@ def _run_autograders_exercise(root: Path) -> str:
 OWN_EXERCISE = "exercise"  # in source/: an exercise given by its .toml's path, and its reference solution
 
 
-def _own_exercise(toml: Path, solution: Path) -> dict[str, Path]:
-    """An exercise of the instructor's own, given by path: its .toml (first) and its solution, by
-    their names in the bundle. The bundle named the path on the instructor's machine, and every
-    student's submission was the autograder's failure on Gradescope (ux113)."""
+def _own_exercise(toml: Path, solution: Path, function: str) -> dict[str, Path]:
+    """An exercise of the instructor's own, given by path: its .toml (first), its solution and the modules beside
+    the solution that it imports, by their names in the bundle. The bundle named the path on the instructor's
+    machine, and every student's submission was the autograder's failure on Gradescope (ux113); a solution's
+    helper left out recorded no reference pass there (rt219)."""
+    from grader import submission
     from grader.exercise import ExerciseError
 
     try:
@@ -165,7 +167,14 @@ def _own_exercise(toml: Path, solution: Path) -> dict[str, Path]:
     except ValueError:
         raise ExerciseError(f"{toml}: its solution {solution} must lie in the .toml's folder (or below it) "
                             "to be shipped in the bundle") from None
-    return {f"{OWN_EXERCISE}/{toml.name}": toml, f"{OWN_EXERCISE}/{beside.as_posix()}": solution}
+    own = {f"{OWN_EXERCISE}/{toml.name}": toml, f"{OWN_EXERCISE}/{beside.as_posix()}": solution}
+    try:
+        helpers = submission.read(solution, helpers=True, function=function).helpers
+    except (OSError, submission.SubmissionError):
+        helpers = ()
+    for name, _ in helpers:
+        own[f"{OWN_EXERCISE}/{(beside.parent / name).as_posix()}"] = solution.parent / name
+    return own
 
 
 def _shipped(path: Path) -> bool:

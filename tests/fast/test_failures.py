@@ -411,6 +411,13 @@ def test_a_courses_own_solution_every_child_may_read_is_refused(monkeypatch, cap
         monkeypatch.setattr(exercise, "REFERENCE_DIR", course)
         assert "the exercise's reference solution" in cli._exposed_solution(batch_, exercise.load(toml))
         assert cli._exposed_solution(batch_, exercise.load(course / "shipped.toml")) == ""  # (the shipped one's)
+        # rt219: the solution its owner's alone, the module of the course's it imports everyone's
+        (course / "hw9_solution.py").write_text("from leafs import leaf\n" + (course / "sin_solution.py").read_text())
+        (course / "hw9_solution.py").chmod(0o600)
+        (course / "leafs.py").write_text("def leaf(x):\n    return x\n")
+        (course / "leafs.py").chmod(0o644)
+        said = cli._exposed_solution(batch_, exercise.load(toml))
+        assert "the exercise's reference solution's module" in said and "leafs.py" in said, said
     finally:
         shutil.rmtree(top, ignore_errors=True)
 

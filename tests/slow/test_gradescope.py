@@ -158,7 +158,10 @@ def test_an_exercise_given_by_its_path_is_shipped_in_the_bundle(tmp_path):
     own.mkdir()
     text = (ROOT / "reference" / "sin.toml").read_text()
     (own / "mysin.toml").write_text(re.sub(r'(?m)^name = "sin"$', 'name = "mysin"', text))
-    shutil.copy(ROOT / "reference" / "sin_solution.py", own / "sin_solution.py")
+    # (rt219: a module of the course's that the solution imports was left out, and no reference pass was recorded)
+    (own / "leafs.py").write_text("def leaf(x):\n    return x.detach().clone().requires_grad_(True)\n")
+    (own / "sin_solution.py").write_text("import torch\nfrom leafs import leaf\n\n\ndef get_derivative(x):\n"
+                                         "    x = leaf(x)\n    torch.sin(x).sum().backward()\n    return x.grad\n")
     out = tmp_path / "autograder.zip"
     done = subprocess.run([sys.executable, "-m", "grader", "gradescope", "build", "--out", str(out), "--exercise",
                            str(own / "mysin.toml")], cwd=ROOT, capture_output=True, text=True, env=os.environ)
@@ -166,6 +169,7 @@ def test_an_exercise_given_by_its_path_is_shipped_in_the_bundle(tmp_path):
     shutil.rmtree(own)  # (Gradescope has only the bundle)
     results = autograde(out, tmp_path, {"derivative.py": SUBMISSIONS / "honest_backward.py"})
     assert results["score"] == 10 and results["extra_data"]["exercise"] == "mysin", results
+    assert "could not be recorded" not in json.dumps(results), results  # (the reference's pass, drawn beside)
     # Its solution is root's alone once setup.sh has run, as the secret is (rt213: a child without Landlock read a
     # course's solution): setup.sh's own permission lines, run where it runs them
     source = tmp_path / "autograder" / "source"
