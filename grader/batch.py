@@ -122,7 +122,7 @@ def discover(folder: Path, out: Path | None = None, function: str = "", skipped:
                 skipped.append(safe_text.line(entry.name, 200))  # (ux133: .hidden.py, ..py had no row and no word)
             continue
         mode = entry.lstat().st_mode
-        if stat.S_ISDIR(mode) and (entry / KEY_FILE).is_file() and (entry / "gradebook.csv").is_file():
+        if stat.S_ISDIR(mode) and holds_results(entry) and (entry / "gradebook.csv").is_file():
             # Another batch's results, written inside the class folder (ux137: `--out class/results`, then a run
             # with another --out gave a row "results: no .py file (it holds gradebook.csv, ...)")
             if skipped is not None:
@@ -681,6 +681,11 @@ def _files_there(folder: Path, recorded: dict[str, Any], plot: bool) -> bool:
         return False
     return not plot or (recorded.get("plotted", True) and (folder / "feedback.png").is_file()
                         and (recorded.get("backward_pass") is None or (folder / "backward.png").is_file()))
+
+
+def holds_results(folder: Path) -> bool:
+    """Whether `folder` is a batch's OUT (its key there), not one file's results or a student's files."""
+    return (folder / KEY_FILE).is_file()
 
 
 def is_current(job: Job, out: Path, exercise: Exercise, seed: int, device: str, key: bytes,

@@ -421,7 +421,7 @@ def _run(args: argparse.Namespace, ex: object) -> int:
     # (kept up to date where an earlier run wrote one, as a batch keeps its own: ux137's junit.xml said 7.06 beside a
     # result.json of 1)
     # (not a batch's, whose junit.xml is its class's: rv50's grade into a batch's results made it one student's)
-    junit_too = args.format == "junit" or ((args.out / "junit.xml").is_file() and not _batch_results(args.out))
+    junit_too = args.format == "junit" or ((args.out / "junit.xml").is_file() and not _batch_out(args.out))
     if junit_too:
         from grader.report import junit, result_json
 
@@ -935,11 +935,11 @@ def _again(args: argparse.Namespace) -> str:
     return "; run the same command again to go on" if args.command == "batch" else ""
 
 
-def _batch_results(out: Path) -> bool:
-    """Whether `out` holds a batch's results (its key), not one file's."""
+def _batch_out(out: Path) -> bool:
+    """batch.holds_results, asked only where it matters (batch is not imported for a self-check's start)."""
     from grader import batch
 
-    return (out / batch.KEY_FILE).is_file()
+    return batch.holds_results(out)
 
 
 def _out_problem(out: Path | None) -> str:
@@ -1034,11 +1034,7 @@ def _exposed_solution(args: argparse.Namespace, ex: Exercise) -> str:
         return ""
     # The solution, and the course's modules beside it that it imports (rt219: its helper, readable where the
     # solution was not, was printed into a student's feedback)
-    try:
-        helpers = [ex.solution.parent / name for name, _ in submission.read(ex.solution, helpers=True,
-                                                                                function=ex.function).helpers]
-    except (OSError, submission.SubmissionError):
-        helpers = []
+    helpers = submission.solution_modules(ex.solution, ex.function)
     for path, what in ((ex.solution, "reference solution"), *((p, "reference solution's module") for p in helpers)):
         if why := _exposed(path, what):
             return why

@@ -135,9 +135,9 @@ class Exercise:
         return real.parent == REFERENCE_DIR and real.name in {f"{name}_solution.py" for name in SHIPPED}
 
     def solution_source(self) -> str | None:
-        """The reference solution's text, read by the grader (None where it cannot be): the child is handed it,
-        since a course's solution is kept where no child may read it (Gradescope's setup.sh makes it root's
-        alone), and a child that became its own uid before it was confined read nothing there (rv48)."""
+        """The reference solution's text, read by the grader (None where it cannot be), for the first student's child
+        to record its pass with (probe._setup): a child that became its own uid before it was confined read nothing
+        where the solution is root's alone (rv48). A course's own is never handed so: grade._record_reference."""
         try:
             text = self.solution.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -315,11 +315,11 @@ def load(name_or_path: str | Path = "sin") -> Exercise:
     if path.suffix != ".toml" and ("/" in str(name_or_path) or path.exists()):
         # (ux138: a folder, or the solution's .py, was told "no exercise" as a name of the catalogue's)
         raise ExerciseError(f"{name_or_path}: not an exercise's .toml; give the .toml itself (or a name of the "
-                            f"catalogue's: {', '.join(sorted(p.stem for p in REFERENCE_DIR.glob('*.toml')))})")
+                            f"catalogue's: {_known()})")
     if path.suffix != ".toml":
         path = REFERENCE_DIR / f"{name_or_path}.toml"
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in REFERENCE_DIR.glob("*.toml")))
+        known = _known()
         if path != REFERENCE_DIR / f"{name_or_path}.toml":  # (ux137: a path of the instructor's, mistyped)
             raise ExerciseError(f"{name_or_path}: no such file (or not a file); the catalogue's exercises are {known}")
         raise ExerciseError(f"no exercise {str(name_or_path)!r}; known exercises: {known}")
@@ -331,6 +331,11 @@ def load(name_or_path: str | Path = "sin") -> Exercise:
         raise ExerciseError(f"{path}: it has no {err} entry (see reference/sin.toml)") from err
     except (TypeError, ValueError, AttributeError, IndexError) as err:  # (rv50: `tolerance = "tight"`, AttributeError)
         raise ExerciseError(f"{path}: {err}") from err
+
+
+def _known() -> str:
+    """The catalogue's exercises, by name, for words that list them."""
+    return ", ".join(sorted(p.stem for p in REFERENCE_DIR.glob("*.toml")))
 
 
 def _parse(raw: dict, path: Path) -> Exercise:
@@ -367,7 +372,7 @@ def _parse(raw: dict, path: Path) -> Exercise:
     if not function.isidentifier() or keyword.iskeyword(function):  # (ux137: "get derivative", 0/10 for everyone)
         raise ValueError(f"function = {function!r} is no name Python can define")
     solution = path.parent / raw["solution"]
-    tolerances = {d: Tolerance(float(t["atol"]), float(t["rtol"])) for d, t in raw["tolerance"].items()}
+    tolerances = {d: Tolerance(float(t["atol"]), float(t["rtol"])) for d, t in tolerance.items()}
     if set(tolerances) - set(DTYPES):
         raise ValueError(f"tolerances for unknown dtypes: {sorted(set(tolerances) - set(DTYPES))}")
     low, high = grid["plot_range"]

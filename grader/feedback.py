@@ -318,6 +318,11 @@ _NUMPY_COPIES = frozenset({"array", "asarray", "asanyarray", "copy", "save", "sa
 # The same errors' words where the exercise's function is one number of the whole x (sin(cos(‖x‖²+1))), whose
 # gradient mixes the elements: the words above map over or sum an elementwise function's numbers
 _WHOLE_VECTOR = {
+    # (y.sum() of an elementwise y is the elementwise slip: ux114's followed the advice from 3.74 to 1.0)
+    "nonscalar_backward": ("backward() was given a y with more than one element, but {written} is one number for the "
+                           "whole vector x: a sum (or norm) is missing, so y holds a value for each element.",
+                           "Compute the one number, y = {value}, then y.backward(): do not add .sum() to a y with a "
+                           "value for each element."),
     "jacobian_diag": ("the Jacobian of {value}, which is one number for the whole x, is its gradient, of x's own "
                       "shape: torch.diag reads a diagonal of a matrix, and there is none to read.",
                       "Return the Jacobian itself (torch.autograd.functional.jacobian(f, x) has x's shape here), or "
@@ -338,7 +343,7 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
     # (the exercise's function as code to hand torch.func: torch.sin for sin(x), else a lambda; and its sum, with no
     # brackets a single call does not need: hn154 read `lambda x: torch.sin(x)` and `(torch.sin(x)).sum()`)
     alone = re.fullmatch(r"(torch\.\w+)\(x\)", value)
-    names = {"function": ex.function, "primitive": ex.primitive, "value": value,
+    names = {"function": ex.function, "primitive": ex.primitive, "value": value, "written": ex.value,
              "differentiable": alone.group(1) if alone else f"lambda x: {value}",
              "summed": f"{value}.sum()" if _one_call(value) else f"({value}).sum()"}
     last = error.frames[-1].code if error.frames else ""
@@ -380,14 +385,6 @@ def explain_error(error: ErrorInfo, ex: Exercise) -> Cause:
                      "that autograd records it; .detach().numpy() would give numbers autograd no longer follows.")
     for pattern, key, cause, advice in _ERROR_HINTS:
         if re.search(pattern, text):
-            if key == "nonscalar_backward" and not ex.elementwise:
-                # A function of the whole vector is one number already: y.sum() of an elementwise y is
-                # the elementwise slip (ux114's followed the advice from 3.74 to 1.0).
-                return Cause(key, f"Likely cause: backward() was given a y with more than one element, but "
-                             f"{ex.value} is one number for the whole vector x: a sum (or norm) is missing, so y "
-                             "holds a value for each element.",
-                             f"Compute the one number, y = {names['value']}, then y.backward(): do not add .sum() "
-                             "to a y with a value for each element.")
             if key in _WHOLE_VECTOR and not ex.elementwise:
                 # (hn153: sin_cos_norm's files were told to map torch.sin over the numbers, or that the function
                 # acts on each element alone, which mixes them all)

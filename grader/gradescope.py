@@ -168,12 +168,8 @@ def _own_exercise(toml: Path, solution: Path, function: str) -> dict[str, Path]:
         raise ExerciseError(f"{toml}: its solution {solution} must lie in the .toml's folder (or below it) "
                             "to be shipped in the bundle") from None
     own = {f"{OWN_EXERCISE}/{toml.name}": toml, f"{OWN_EXERCISE}/{beside.as_posix()}": solution}
-    try:
-        helpers = submission.read(solution, helpers=True, function=function).helpers
-    except (OSError, submission.SubmissionError):
-        helpers = ()
-    for name, _ in helpers:
-        own[f"{OWN_EXERCISE}/{(beside.parent / name).as_posix()}"] = solution.parent / name
+    for module in submission.solution_modules(solution, function):
+        own[f"{OWN_EXERCISE}/{(beside.parent / module.relative_to(solution.parent)).as_posix()}"] = module
     return own
 
 

@@ -888,6 +888,15 @@ def _imports_of(tree: ast.Module | None) -> tuple[int, dict[str, set[str]], set[
     return deepest, named, {name.partition(".")[0] for name, _ in names if "." in name}
 
 
+def solution_modules(solution: Path, function: str) -> list[Path]:
+    """The course's modules beside a reference solution that it imports (modules_beside, as a student's are read),
+    by their paths; none where it cannot be read (what refuses it is elsewhere)."""
+    try:
+        return [solution.parent / name for name, _ in read(solution, helpers=True, function=function).helpers]
+    except (OSError, SubmissionError):
+        return []
+
+
 def _imports_from_package(path: Path, function: str) -> bool:
     """Whether a script binds `function` at its top level, as it is imported (not under `if __name__ ==
     "__main__":`: rv44's main.py), by importing it from a package folder beside it."""

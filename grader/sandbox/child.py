@@ -92,7 +92,7 @@ def serve(torch: Any, read_fd: int, write_fd: int, record_fd: int, oracle_fd: in
         runner = Runner(torch, setup, oracle_fd)
         # (path, text), sent by the grader: run once confined (below), and taken out of the set-up, which a frame walk
         # from the submission's import reaches (rt217 read a course's private solution from it, at 10/10)
-        reference = _path_and_source(setup.pop("reference", None))
+        reference = path_and_source(setup.pop("reference", None))
         _run_compiled_code_through_autograd(torch)
         _interop_threads_as_asked(torch)
         _pyplot_before_the_hook(torch, setup["path"])
@@ -704,7 +704,7 @@ def _plots_without_a_screen(path: str) -> None:
 _DRAWING_BACKENDS = frozenset({"agg", "cairo", "pdf", "pgf", "ps", "svg", "template"})  # matplotlib's without a window
 
 
-def _path_and_source(reference: Any) -> tuple[str, str | None] | None:
+def path_and_source(reference: Any) -> tuple[str, str | None] | None:
     """The setup's reference solution, [path, text or None], as a tuple; None where none was sent."""
     if not reference:
         return None

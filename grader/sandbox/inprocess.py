@@ -56,10 +56,10 @@ class InProcessSession(Requests):
         if header["op"] == "setup":
             self._runner = child.Runner(self.torch, header, self.oracle.channel)
             self._queue({"event": "confined", "layers": []})
-            if header.get("reference"):  # (after "confined", as the child sends it)
-                path, source = header["reference"]
+            reference = child.path_and_source(header.get("reference"))
+            if reference is not None:  # (after "confined", as the child sends it)
                 self._queue({"event": "reference",
-                             "call": self._runner.reference_pass(path, source, header["trace_x"])})
+                             "call": self._runner.reference_pass(*reference, header["trace_x"])})
             self._optimized = self.torch._C._get_graph_executor_optimize()
             self.torch._C._set_graph_executor_optimize(False)  # as in the child; restored on close
             # (the flag is this thread's alone: TorchScript is kept profiling in every thread, as in the child)
