@@ -72,7 +72,8 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
     is the student's own (a class folder of files, one per student, lends none); `companions`, by
     their own names, where the file lies among classmates' (a platform's flat download); `own`: the folder
     is known to be the student's alone, `top` its top where the file lies below it (submission.read)."""
-    if probe.reference_apart(exercise):
+    # (not where the file is the solution itself, as cli._solution_short grades it: its own child may hold its text)
+    if probe.reference_apart(exercise) and not _same_file(path, exercise.solution):
         _record_reference(exercise, warm)
     if started is not None and started.path == path:
         sub, session, clock = started.submission, started.session, started.clock
@@ -90,6 +91,13 @@ def grade_file(path: Path, exercise: Exercise, *, seed: int | None = None, cours
         return _grader_failure(sub, exercise, seed, err, time.perf_counter() - clock,
                                cache_key(sub.graded_sha256, exercise, seed, device))
     return _grade(sub, session, exercise, clock, seed=seed, course_secret=course_secret, device=device, plan=plan)
+
+
+def _same_file(path: Path, other: Path) -> bool:
+    try:
+        return path.samefile(other)
+    except OSError:
+        return False
 
 
 def _record_reference(exercise: Exercise, warm: bool) -> None:
