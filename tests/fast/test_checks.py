@@ -989,6 +989,29 @@ def test_cos_returned_in_bfloat16_is_never_proven(sin):
     assert _total(obs, sin) == sin.rubric["loads"]
 
 
+def test_a_small_multiple_of_autograd_is_never_called_a_bypass_by_one_draw_alone():
+    """hn155's jvp along ones is k times the gradient, k = 0.04 at x = [-0.97, 1.01]: its move was
+    within the slack on one course's draw ("computed another way", 1/10) and past it on seven others
+    (7.16). An answer too small to show its move is silent on every draw; cos written out is still a
+    bypass on every one."""
+    from grader.grids import grid_seed
+    from grader.probe import Plan
+
+    ex = exercise.load("sin_cos_norm")
+    cases = Plan.draw(ex, grid_seed(ex.name)).cases["cpu"]
+    draws = random.Random(11)
+    keys = [Secret.draw(draws) for _ in range(20)]
+    for k in (0.001, 0.01, 0.04):
+        for c in cases:
+            t = ex.reference(c.values)
+            verdicts = {verdict.judge(_answered_in(c, k * t, k * ex.reference(c.values, key), c.dtype), ex, key).verdict
+                        for key in keys}
+            assert verdict.BYPASSED not in verdicts, (k, c.values, verdicts)
+    told = [verdict.judge(_answered_in(c, ex.reference(c.values), ex.reference(c.values), c.dtype), ex, key).verdict
+            for c in cases for key in keys[:5]]
+    assert verdict.BYPASSED in told and not set(told) & verdict.SHOWN
+
+
 def test_an_answer_rounded_coarser_than_its_input_cannot_hide_a_formula_beside_autograd():
     """Where the primitive takes a computed value (x² in cos(x²)) the secret's slope widens the
     slack 20 times, and bfloat16 cannot tell: such answers are 'rounded', unproven, never silent,
