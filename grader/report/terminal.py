@@ -165,3 +165,10 @@ def _printed(outcome: Outcome, exercise: Exercise, out: Console) -> None:
                            "derivative reads False on some calls here: on those the grader swaps that derivative on "
                            "purpose, to see that your answer comes from autograd. Expected; not a mistake of yours.)",
                            style="dim"))
+        elif any(re.search(r"\d\.\d", line) for line in lines[:OUTPUT_LINES_SHOWN]):
+            # (hn156's honest file printed grad[12] at x = 0 and read 0.6475, then 1.2708 on the next run,
+            # beside "should be cos(0) = 1": those lines came from calls under the secret, unexplained)
+            out.print(Text(f"  (Numbers printed here may come from calls on which the grader swaps the derivative of "
+                           f"{exercise.primitive} for a secret one on purpose, to see that your answer comes from "
+                           "autograd: a gradient printed on those calls is not the true one, and differs from run to "
+                           "run. Expected; not a mistake of yours.)", style="dim"))

@@ -313,6 +313,10 @@ def test_a_printed_grad_fn_of_the_graders_is_explained(sin):
     assert "the grader swaps" in shown("tensor(True)\ntensor([True, False,\n        True])\n")  # (rv40)
     # (hn134: x's requires_grad printed beside its shape, True on one call and False on another, is no check)
     assert "on purpose" not in shown("input: tensor([1.]) torch.Size([1]) cpu False\ninput: tensor(2.) cpu True\n")
+    # (hn156: a gradient printed on a call under the secret read 0.6475 beside "should be cos(0) = 1")
+    assert "a gradient printed on those calls is not the true one" in shown("grad[12] = 0.647510826587677\n")
+    assert "a gradient printed on those calls" not in shown("done\n") and \
+        "a gradient printed on those calls" not in shown("cos check ok: True\ncos check ok: False 0.5\n")
 
 
 def test_a_notebooks_copy_of_a_py_is_identical_to_it(tmp_path):
