@@ -113,12 +113,23 @@ def main(argv: list[str] | None = None) -> int:
     if previous is signal.default_int_handler:  # (not where it is ignored: nohup)
         signal.signal(signal.SIGINT, _interrupt)
         sys.unraisablehook = _unless_interrupted
+    # SIGTERM and SIGHUP end any command as Ctrl-C does, its sandbox closed and swept on the way out (batch
+    # had this alone: rt221's `kill -TERM` of a `grade` left its child's notes in /tmp and /dev/shm, where
+    # the next student's child, without Landlock, read them). Only where nothing else handles them.
+    stops = [signum for signum in (signal.SIGTERM, signal.SIGHUP) if signal.getsignal(signum) is signal.SIG_DFL]
+    for signum in stops:
+        signal.signal(signum, _stop)
     try:
         return _main(argv)
     except KeyboardInterrupt:  # (anywhere no command's own handling covers: a traceback and status -2, else)
         print("grader: interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
+    except Stopped as stop:  # (gradescope run, which _main's own handling does not cover)
+        print(f"grader: stopped by {stop.signal.name}", file=sys.stderr)
+        return 128 + stop.signal
     finally:  # (as it was: a caller's own process, the suite's, keeps its handler)
+        for signum in stops:
+            signal.signal(signum, signal.SIG_DFL)
         if previous is signal.default_int_handler:
             signal.signal(signal.SIGINT, previous)
             sys.unraisablehook = unraisable

@@ -303,6 +303,29 @@ def test_ctrl_c_during_a_check_ends_it_in_words(tmp_path, after_s):
     assert "terminate called" not in said and "Traceback" not in said, said
 
 
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP"])
+def test_a_grade_asked_to_end_closes_its_sandbox_and_says_so(tmp_path, how):
+    """rt221: `kill -TERM` of a `grade` (a scheduler's limit, `docker stop`) ended it with no handler: its
+    child's folder stayed in /tmp, and without Landlock what the child wrote where every user may
+    (notes, 60 MiB of /dev/shm) was read by the next student's. It ends as Ctrl-C does now."""
+    import signal
+
+    (tmp_path / "sleeps.py").write_text("import time\n\n\ndef get_derivative(x):\n    time.sleep(60)\n")
+    grade = subprocess.Popen([sys.executable, "-m", "grader", "grade", "sleeps.py", "--out", "out", "--no-plot"],
+                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+    folders = Path(tempfile.gettempdir()).glob
+    deadline = time.monotonic() + 120
+    while not list(folders(f"grader-{grade.pid}-*")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert list(folders(f"grader-{grade.pid}-*")), "no child's folder was made"
+    time.sleep(3)  # (its first call under way)
+    grade.send_signal(getattr(signal, how))
+    _, said = grade.communicate(timeout=60)
+    assert grade.returncode == 128 + getattr(signal, how) and f"grader: stopped by {how}" in said, said
+    assert "Traceback" not in said and not list(folders(f"grader-{grade.pid}-*")), said
+
+
 # ---- the grader's own failure is never the student's --------------------------------------------
 
 @pytest.mark.parametrize("command", ["grade", "batch"])
