@@ -642,6 +642,7 @@ def _remove_dead_folders() -> None:
     cutoff = time.time() - DEAD_FOLDER_AGE_S
     mine = {os.getuid(), NOBODY} if os.getuid() == 0 else {os.getuid()}
     children = CHILD_UIDS if os.getuid() == 0 else range(0)
+    dead: set[int] = set()
     for folder in Path(tempfile.gettempdir()).glob("grader-*-*"):
         owner = folder.name.split("-")[1]
         with contextlib.suppress(OSError):
@@ -649,6 +650,10 @@ def _remove_dead_folders() -> None:
             if (owner.isdigit() and stat.S_ISDIR(info.st_mode) and (info.st_uid in mine or info.st_uid in children)
                     and info.st_mtime < cutoff and not os.path.exists(f"/proc/{owner}")):
                 remove_folder(folder)
+                dead.add(int(owner))
+    if dead and os.getuid() == 0:
+        # And what its children left outside their folders, where nothing stopped them (leftovers.py)
+        leftovers.remove_left_by_dead(frozenset(uid for pid in dead for uid in uids_of(pid)))
 
 
 def remove_folders_of(pid: int) -> None:
@@ -735,12 +740,17 @@ def _plain_name(name: str, submission: str) -> bool:
         parts[-1][:-3].isidentifier() and name != submission
 
 
+def uids_of(pid: int) -> tuple[int, ...]:
+    """The 64 uids of CHILD_UIDS a grader process with this pid gives its children, in turn."""
+    return tuple(CHILD_UIDS.start + (pid * 64 + turn) % len(CHILD_UIDS) for turn in range(64))
+
+
 def _give_a_uid(workdir: Path, submission: Path, *helpers: Path) -> int:
     """A uid for the child no other live child has (confine.CHILD_UIDS says why), given its folder
     and submission: this process's pid picks 64 of them, used in turn (a Dask worker grades in
     threads), so a uid comes back to a child only after 63 others. Nobody where the host's user
     namespace maps none of them (chown refuses it: a rootless container)."""
-    uid = CHILD_UIDS.start + (os.getpid() * 64 + next(_uids) % 64) % len(CHILD_UIDS)
+    uid = uids_of(os.getpid())[next(_uids) % 64]
     leftovers.before_first_use(uid)  # (before its folder is given it: what it owns is none of this child's)
     for given in (uid, NOBODY):
         try:

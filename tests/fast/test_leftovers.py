@@ -90,3 +90,30 @@ def test_what_a_uid_owns_goes_before_this_process_first_gives_it_to_a_child():
         assert left.exists()
     finally:
         left.unlink(missing_ok=True)
+
+
+def test_what_the_children_of_a_grader_that_is_gone_left_goes_with_its_folders():
+    """rt221: a grader killed outright (SIGKILL, the OOM killer) left its child's notes and 60 MiB of /dev/shm
+    to every later grader with another pid (before_first_use reaches only this pid's uids). A later grader
+    that removes the dead one's folders (an hour old) removes what its uids own too; a live grader's stay."""
+    import time
+
+    from grader.sandbox import session
+
+    dead = next(pid for pid in range(4_000_000, 3_000_000, -1) if not os.path.exists(f"/proc/{pid}"))
+    folder = Path(tempfile.gettempdir()) / f"grader-{dead}-testleft"
+    note, live = Path(f"/tmp/grader-test-dead-note-{os.getpid()}"), Path(f"/tmp/grader-test-live-note-{os.getpid()}")
+    try:
+        folder.mkdir()
+        os.lchown(folder, session.uids_of(dead)[0], session.uids_of(dead)[0])
+        old = time.time() - 2 * session.DEAD_FOLDER_AGE_S
+        os.utime(folder, (old, old))
+        for path, uid in ((note, session.uids_of(dead)[7]), (live, session.uids_of(os.getpid())[7])):
+            path.write_text("left")
+            os.lchown(path, uid, uid)
+        session._remove_dead_folders.__wrapped__()
+        assert not folder.exists() and not note.exists() and live.exists()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        note.unlink(missing_ok=True)
+        live.unlink(missing_ok=True)
