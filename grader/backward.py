@@ -74,8 +74,8 @@ def describe(obs: Observations, ex: Exercise, proven: bool, moved: bool = True,
     primitive on every input (a pass that ran no backward then carried the derivative forward);
     `moved`: no input's answer stood still under the canary (none bypassed autograd);
     `shown_somewhere`: it showed autograd on some input; `correct`: the correctness check passed. Where
-    the graded calls' passes were recorded too (Exercise.chain), a chain left partly to a formula on any
-    of them is told as on the one shown: for right answers (every graded one, or the one shown), since a
+    the graded calls' passes were recorded too (every exercise's: probe._setup), a chain left partly to a
+    formula on any of them is told as on the one shown: for right answers (every graded one, or the one shown), since a
     pass of the primitive alone whose answer lacks the chain's factor is that mistake, which correctness
     names; and whatever the call shown did (rt172's files told it apart: it may return nothing, or end
     the child, and the graded calls' evidence stands)."""
@@ -117,7 +117,7 @@ def _wanted(traced: Traced, ex: Exercise) -> tuple[float, Callable[[float | None
 
 
 def by_hand_elsewhere(obs: Observations, ex: Exercise) -> Elsewhere | None:
-    """Of the graded calls whose passes were recorded (Exercise.chain), how many left part of the chain
+    """Of the graded calls whose passes were recorded (every exercise's), how many left part of the chain
     to a formula of the student's (_by_hand, _forward_by_hand, or the recorder's stand-ins taken out),
     of how many that ran a pass, of how many judged (right plain answers), the first one's words, and
     what to draw of it (its sample element, its passes, its input, the reference's steps); None where
@@ -259,7 +259,7 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
         return replace(base, description="it raised an error", divergence=(
             f"Your {ex.function} raised {first.about or 'an error'} on this input, so its pass stopped before "
             "giving a gradient."))
-    if judge and first.swapped and proven and ex.chain and agrees(first.value):
+    if judge and first.swapped and proven and agrees(first.value):
         return replace(base, description="nothing recorded: the grader's stand-ins were taken out",
                        divergence=_swapped(ex), by_hand=True)
     if not first.runs:
@@ -267,7 +267,7 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
             if judge and proven and ex.chain and agrees(first.value) else None
         if forward is not None:
             return replace(base, description="no backward pass ran: forward mode", divergence=forward, by_hand=True)
-        if judge and proven and ex.chain and agrees(first.value) and _nothing_ran(first):
+        if judge and proven and agrees(first.value) and _nothing_ran(first):
             return replace(base, description=f"neither a backward pass nor forward mode ran, yet torch.{ex.primitive} "
                                              "did", divergence=_neither_pass_nor_forward(ex), by_hand=True)
         description, sentence = _no_pass(first, ex, want, obs, proven, agrees(first.value))
@@ -285,7 +285,7 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
         by_hand = _by_hand(chain, ref_steps, ex, sample, x) if judge else None
         if by_hand is not None:
             return replace(base, divergence=by_hand, by_hand=True)
-        if judge and ex.chain and _no_chain_ran(traced.student[0], chain):
+        if judge and _no_chain_ran(traced.student[0], chain):
             return replace(base, description="no backward pass of the function's ran, nor forward mode",
                            divergence=_neither_pass_nor_forward(ex, scratch=True), by_hand=True)
         # Another route to the right gradient (a norm instead of a sum of squares): not a mistake.
@@ -479,11 +479,13 @@ def _neither_pass_nor_forward(ex: Exercise, scratch: bool = False) -> str:
     ran = (f"Your {ex.function}'s backward passes differentiated nothing of {ex.value} (numbers of their own alone), "
            "and it ran no forward mode") if scratch else \
         f"Your {ex.function} ran neither a backward pass nor forward mode"
+    # (sin(x) alone has no rest: its derivative, read by hand, is the whole answer: rt220's on sin were unlisted)
+    rest = ", and the rest of the derivative came from a formula of your own, not from autograd" if ex.chain else \
+        ", not computed by autograd"
     return (f"{ran}, yet its answer followed autograd's "
             f"derivative of {ex.primitive}: that derivative was read by hand (an operator of autograd's called "
-            "yourself, or numbers a graph saved), and the rest of the derivative came from a formula of your own, not "
-            f"from autograd. The exercise asks for autograd of {ex.value} itself: compute it from x and call "
-            "backward on it (or torch.autograd.grad).")
+            f"yourself, or numbers a graph saved){rest}. The exercise asks for autograd of {ex.value} itself: compute "
+            "it from x and call backward on it (or torch.autograd.grad).")
 
 
 def _forward_unread(call: TracedCall) -> bool:

@@ -90,8 +90,8 @@ class CaseResult:
     # Per call, whether it asked the primitive's derivative at every number the reference takes it
     # at (the oracle's count, in the grader; () where none was kept).
     asked: tuple[bool, ...] = ()
-    # Per call, its backward passes (read at the input's first element), where the exercise's chain goes
-    # beyond its primitive and every planned call is recorded (Exercise.chain); () where none were.
+    # Per call, its backward passes (read at the input's first element): every planned call's, for every
+    # exercise (sin's too: rt220 read its derivative by hand, unlisted); () where none were.
     recorded: tuple[TracedCall | None, ...] = field(default=(), compare=False)
     input_retyped: bool = False  # the caller's x has another dtype or device after the calls (input_changed too)
     # How many cases back (the child's ladder: 1, 3, 9, 27, 81) a tensor a case's calls returned had changed

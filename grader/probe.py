@@ -162,7 +162,7 @@ def _setup(session: Conversation, exercise: Exercise, devices: Sequence[str], vi
         # compared with. Its path (for its tracebacks) and its text, read here.
         "reference": [str(exercise.solution), exercise.solution_source()] if reference else None,
         "trace_x": list(exercise.trace_x),
-        "record_calls": exercise.chain,  # every planned call's passes (sandbox/child.py: Runner)
+        "record_calls": True,  # every planned call's passes (sandbox/child.py: Runner)
         "limits": {"total_timeout_s": limits.total_timeout_s, "memory_gib": limits.memory_gib},
         "devices": list(devices),
         "gpus": visible_gpus,

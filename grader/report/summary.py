@@ -477,7 +477,7 @@ def also_honest(event: str) -> str:
 def evidence(flag: Flag) -> list[str]:
     """The reasons to look at a student, in words."""
     reasons = [f"autograd not shown: {flag.unproven.rstrip('.')}"] if flag.unproven else []
-    reasons += [f"part of the derivative by hand: {flag.by_hand.rstrip('.')}"] if flag.by_hand else []
+    reasons += [f"derivative by hand: {flag.by_hand.rstrip('.')}"] if flag.by_hand else []
     events = [event + also_honest(event) for event in flag.events]
     return reasons + ([f"the sandbox recorded {'; '.join(events)}"] if events else [])
 

@@ -345,7 +345,7 @@ def test_a_chain_finished_by_hand_is_listed_for_the_ta_with_full_marks(tmp_path)
     rows = [{"student": s, "score": 10.0, "max_score": 10.0, "status": "graded", "note": ""} for s in ("ann", "bob")]
     built = summary.build(rows, {"ann": by_hand, "bob": other_route}, {}, "cos_square", 10.0, tmp_path)
     assert [flag.student for flag in built.look] == ["ann"] and built.verdicts["full"] == 2
-    assert ("- ann: part of the derivative by hand: Your backward pass took cos's step alone where the reference's "
+    assert ("- ann: derivative by hand: Your backward pass took cos's step alone where the reference's "
             "runs CosBackward0 → PowBackward0\n") in summary.markdown(built)
     assert "part by hand</span> Your backward pass took cos&#x27;s step alone" in html_page(built)
 

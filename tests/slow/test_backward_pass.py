@@ -118,6 +118,13 @@ CASES = [
     # rt215: the same beside a scratch pass on numbers of its own
     ("cos_square", RED / "cos_square_by_hand_through_the_canarys_operator_beside_a_scratch_pass.py",
      "backward passes differentiated nothing of cos(x**2)"),
+    # rt220: on sin, where the derivative read by hand is the whole answer; honest forward mode there is not
+    ("sin", RED / "sin_by_hand_through_the_canarys_operator_at_a_number_of_its_own.py", "not computed by autograd"),
+    ("sin", RED / "sin_by_hand_from_a_pack_hooks_saved_tensor.py", "ran neither a backward pass"),
+    ("sin", RED / "sin_jacobian_forward_mode_vectorized.py", None),
+    ("sin", ROOT / "submissions" / "honest_forward_ad.py", None),
+    ("sin", ROOT / "submissions" / "honest_jacfwd.py", None),
+    ("sin", ROOT / "submissions" / "honest_func_vmap.py", None),
 ]
 
 
