@@ -1014,7 +1014,7 @@ def _solution_short(ex: Exercise, seed: int, device: str) -> str:
 
     if ex.shipped or not ex.solution.is_file():
         return ""
-    outcome = grade_file(ex.solution, ex, seed=seed, device=device)  # (with the course's modules it imports)
+    outcome = grade_file(ex.solution, ex, seed=seed, device=device, own=True)  # (with the course's modules it imports)
     if outcome.score >= ex.max_score:
         return ""
     failed = next((f for f in outcome.findings if not f.passed), None)

@@ -105,7 +105,7 @@ def _record_reference(exercise: Exercise, warm: bool) -> None:
     reference_apart): its file is the solution, read here as a student's is, with the course's modules beside it
     that it imports (hn154's solution importing a helper of the course's recorded no pass)."""
     try:
-        sub = submission.read(exercise.solution, helpers=True, function=exercise.function)
+        sub = submission.read(exercise.solution, helpers=True, function=exercise.function, own=True)
         session = sandbox.open_session(sub.path, exercise.limits, warm=warm, content=sub.source, helpers=sub.helpers,
                                        package=sub.package)
     except Exception:  # noqa: BLE001 - no child for it: the students' passes are drawn alone, as for no solution

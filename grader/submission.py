@@ -890,9 +890,11 @@ def _imports_of(tree: ast.Module | None) -> tuple[int, dict[str, set[str]], set[
 
 def solution_modules(solution: Path, function: str) -> list[Path]:
     """The course's modules beside a reference solution that it imports (modules_beside, as a student's are read),
-    by their paths; none where it cannot be read (what refuses it is elsewhere)."""
+    by their paths; none where it cannot be read (what refuses it is elsewhere). Its folder is the course's own,
+    whatever else there defines the function (ux139: two other exercises' solutions beside it made it a class's
+    folder, and its helper was withheld: the bundle refused, a grade drew every pass beside none)."""
     try:
-        return [solution.parent / name for name, _ in read(solution, helpers=True, function=function).helpers]
+        return [solution.parent / name for name, _ in read(solution, helpers=True, function=function, own=True).helpers]
     except (OSError, SubmissionError):
         return []
 

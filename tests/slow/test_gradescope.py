@@ -148,6 +148,12 @@ def test_an_honest_submission_gets_full_marks_and_its_plot(bundle, tmp_path):
     assert done.returncode == 0, done.stderr
     again = json.loads((root / "results" / "results.json").read_text())
     assert again["extra_data"]["seed"] == grid_seed("sin", "s3cret")
+    # Nor with another secret in the instructor's shell (ux139: another term's won, without a word)
+    done = subprocess.run([sys.executable, "-m", "grader", "gradescope", "run", "--root", str(root)], cwd=ROOT,
+                          env={**env, "GRADER_COURSE_SECRET": "last-term"}, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "$GRADER_COURSE_SECRET is not this bundle's" in done.stderr, done.stderr
+    again = json.loads((root / "results" / "results.json").read_text())
+    assert again["extra_data"]["seed"] == grid_seed("sin", "s3cret")
 
 
 def test_an_exercise_given_by_its_path_is_shipped_in_the_bundle(tmp_path):
@@ -162,6 +168,10 @@ def test_an_exercise_given_by_its_path_is_shipped_in_the_bundle(tmp_path):
     (own / "leafs.py").write_text("def leaf(x):\n    return x.detach().clone().requires_grad_(True)\n")
     (own / "sin_solution.py").write_text("import torch\nfrom leafs import leaf\n\n\ndef get_derivative(x):\n"
                                          "    x = leaf(x)\n    torch.sin(x).sum().backward()\n    return x.grad\n")
+    # (ux139: two other exercises' solutions beside it, as reference/ holds, made its folder a class's, and the
+    # module was withheld: the build refused the solution's 0/10)
+    for other in ("tanh_solution.py", "cube_solution.py"):
+        (own / other).write_text("import torch\n\n\ndef get_derivative(x):\n    return torch.ones_like(x)\n")
     out = tmp_path / "autograder.zip"
     done = subprocess.run([sys.executable, "-m", "grader", "gradescope", "build", "--out", str(out), "--exercise",
                            str(own / "mysin.toml")], cwd=ROOT, capture_output=True, text=True, env=os.environ)
