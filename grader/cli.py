@@ -171,8 +171,12 @@ def _main(argv: list[str] | None) -> int:
                   "(and source/, the unpacked bundle)", file=sys.stderr)
             return EXIT_USAGE
 
+        bundled, secret = gradescope.bundled_secret(args.root).strip(), _course_secret()
+        if bundled and secret and bundled != secret:  # (ux139: another term's, from the instructor's shell)
+            print(f"grader: $GRADER_COURSE_SECRET is not this bundle's; grading with "
+                  f"{args.root / 'source' / gradescope.SECRET_FILE}, as the students' runs do", file=sys.stderr)
         # Before anything else can fail: this always writes a valid results.json.
-        done = gradescope.run(args.root, args.exercise, _course_secret(), refused=refusal)
+        done = gradescope.run(args.root, args.exercise, secret, refused=refusal)
         if not (args.root / "submission").is_dir():  # (ux128: on a TA's machine, without --root: nothing said)
             print(f"grader: {args.root / 'submission'} does not exist, so {args.root / 'results' / 'results.json'} "
                   "gives no file submitted; outside Gradescope, give --root a folder holding submission/ (and "

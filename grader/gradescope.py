@@ -209,7 +209,9 @@ def run(root: Path, exercise: str | None, course_secret: str = "", refused: str 
             render.write(render.no_submission(problem, ex.max_score), results)
             return 0
         # (the submission's folder is the student's alone: every module of theirs in it is theirs)
-        outcome = grade_file(path, ex, seed=grid_seed(ex.name, course_secret or _bundled_secret(root)), own=True,
+        # The bundle's own secret first: it is what the students' runs read (ux139's shell held another term's
+        # secret, and `gradescope run --root` previewed other grids than the students get, without a word)
+        outcome = grade_file(path, ex, seed=grid_seed(ex.name, bundled_secret(root) or course_secret), own=True,
                              top=root / "submission")
         picture = plot.render(outcome, ex, root / "results" / "feedback.png")
         backward = write_backward(outcome, root / "results" / "backward.png")
@@ -220,7 +222,7 @@ def run(root: Path, exercise: str | None, course_secret: str = "", refused: str 
         return 3
 
 
-def _bundled_secret(root: Path) -> str:
+def bundled_secret(root: Path) -> str:
     """The course secret in ROOT/source, as run_autograder reads it: an instructor's own `grader
     gradescope run --root DIR` of an unpacked bundle graded with the public seed, without a word, and
     gave other scores than the students would get (ux120)."""
