@@ -1751,12 +1751,14 @@ def _ended_words(obs: Observations) -> str:
     if obs.ended.reason == "timeout" and printed >= PRINTED_SLOWLY:
         # (ux127: 80 MB printed a call, 13 s, was told of a loop that never ends; each byte printed here
         # goes through a pipe the grader drains, a good deal slower than a terminal)
+        # (ux139's 100,000 tensors a call, 11 MiB, were told of a loop: a tensor's printing is slower than its bytes)
         hint = (f"It printed {printed / 2**20:,.0f} MiB, which is slow here (what you print goes through the "
-                "grader): print less, or nothing, in your function.")
+                "grader, and printing a tensor takes longer than computing it): print less, or nothing, in your "
+                "function.")
     return f"Grading stopped early: your code {obs.ended.detail}{on}. {hint}".strip()
 
 
-PRINTED_SLOWLY = 16 << 20  # printed output past which a timeout is told as the printing's
+PRINTED_SLOWLY = 4 << 20  # printed output past which a timeout is told as the printing's
 
 
 # What each fatal signal most often means in a student's file (the child dies of the signal itself:

@@ -138,6 +138,8 @@ def test_what_a_child_prints_goes_through_a_pipe_roomy_enough_for_a_fast_writer(
     """ux127: 80 MB printed a call went at 11 MiB/s, the pace of the drain's wait after each short read
     on a 64 KiB pipe, and ran out of time, told of "a loop that never ends". The grader makes its end
     1 MiB long (the child may not); and a timeout after much printing is told as the printing's."""
+    import dataclasses
+
     from grader import checks
     from grader.observations import Ended, LoadResult, Observations, Output
     from grader.sandbox.session import STREAM_PIPE_BYTES
@@ -150,6 +152,9 @@ def test_what_a_child_prints_goes_through_a_pipe_roomy_enough_for_a_fast_writer(
     ended = Observations(load=LoadResult(True), ended=Ended("timeout", "did not finish a call within 10 s"),
                          output=Output("spam", 80 << 20))
     assert "It printed 80 MiB, which is slow here" in checks._ended_words(ended)
+    # (ux139: 100,000 tensors a call)
+    ended = dataclasses.replace(ended, output=Output("tensor([0.5])\n" * 10, 11 << 20))
+    assert "It printed 11 MiB, which is slow here" in checks._ended_words(ended)
 
 
 def test_output_without_end_is_read_to_a_gib_and_no_further(grade_file, sin):
