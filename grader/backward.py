@@ -780,8 +780,8 @@ def _accumulated(traced: Traced, sample: float) -> tuple[tuple[Step, ...], str, 
                 one_call = passes[later - 1][0] == n
                 advice = ("Run one backward pass per call (or take the gradient with torch.autograd.grad, which "
                           "returns it instead of adding it)." if one_call else
-                          "Use a fresh leaf each call (x.detach().requires_grad_()) or torch.autograd.grad, which "
-                          "returns the gradient instead of adding it.")
+                          "Use a fresh leaf each call (x.detach().clone().requires_grad_(True)) or "
+                          "torch.autograd.grad, which returns the gradient instead of adding it.")
                 return steps, (f"Two passes ran over the same leaf{' in one call' if one_call else ''}, so the "
                                f"gradient accumulated: x.grad already held {held} from the earlier pass and this one "
                                f"added {added}, giving {_fmt(steps[i].grad_out)}. {advice}"), i

@@ -194,7 +194,8 @@ _ERROR_HINTS: tuple[tuple[str, str, str, str], ...] = (
      "x.data or x.detach()) with gradients on (outside torch.no_grad(); wrap it in torch.enable_grad() if they "
      "may be off; torch.inference_mode() cannot be undone inside it, so take off that decorator or block)."),
     (r"can only change requires_grad flags of leaf variables", "requires_grad_nonleaf",
-     "requires_grad_() was called on a tensor that is the result of other operations.",
+     "requires_grad was set (z.requires_grad = True, or requires_grad_()) on a tensor that is the result of other "
+     "operations, which autograd allows only on a leaf.",
      "Make a fresh leaf first: x = x.detach().clone().requires_grad_(True)."),
     (r"a leaf Variable that requires grad is being used in an in-place operation", "inplace_leaf",
      "an in-place operation (like sin_ or +=) changed a tensor that requires grad.",
