@@ -45,7 +45,7 @@ from grader.sandbox.folder import FolderWatch, live_threads, open_folder
 from grader.sandbox.oracle import Oracle
 from grader.sandbox.pause import Pauses
 from grader.sandbox.threads import ThreadWatch
-from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteStalled
+from grader.sandbox.zygote import NAMESPACES_LAYER, ForkedChild, Zygote, ZygoteGone, ZygoteLost
 from grader.submission import warm_extras
 
 T = TypeVar("T")
@@ -334,21 +334,28 @@ class Session(Requests):
             (self.workdir / name).write_bytes(data)
         self._extras = warm_extras(b"\n".join([self.path.read_bytes() if content is None else content,
                                                 *(data for _, data in kept)])) if zygote else ()
-        request_read, self._request = os.pipe()
-        self._reply_fd, reply_write = os.pipe()
-        record_read, record_write = _record_channel()  # the audit hook's record, drained as it comes
-        self.oracle = Oracle()  # the canary's secret: it stays here, and answers the child (oracle.py)
-        try:
-            self._spawn(request_read, reply_write, record_write, output_kib, zygote, memory_gib)
-        except BaseException:
-            for fd in (self._request, self._reply_fd, record_read):
-                os.close(fd)
-            self.oracle.close()
-            raise
-        finally:
-            for fd in (request_read, reply_write, record_write):
-                os.close(fd)
-            self.oracle.release()
+        # Forked from the zygote, or started afresh: where the zygote took the request and was lost before it said
+        # what it forked (ZygoteLost), afresh on channels of its own, which no child of the zygote's holds.
+        self._prepare(memory_gib)
+        for fork_from in (zygote, None) if zygote else (None,):
+            request_read, self._request = os.pipe()
+            self._reply_fd, reply_write = os.pipe()
+            record_read, record_write = _record_channel()  # the audit hook's record, drained as it comes
+            self.oracle = Oracle()  # the canary's secret: it stays here, and answers the child (oracle.py)
+            try:
+                self._spawn(request_read, reply_write, record_write, output_kib, fork_from)
+            except BaseException as err:
+                for fd in (self._request, self._reply_fd, record_read):
+                    os.close(fd)
+                self.oracle.close()
+                if isinstance(err, ZygoteLost) and fork_from is not None:
+                    continue
+                raise
+            finally:
+                for fd in (request_read, reply_write, record_write):
+                    os.close(fd)
+                self.oracle.release()
+            break
         self.record = RecordStream(os.fdopen(record_read, "rb"), self.record_key)
         self.folder_watch: FolderWatch | None = None  # started once the child says where its folder is
         self.thread_watch: ThreadWatch | None = None  # started then too
@@ -356,8 +363,8 @@ class Session(Requests):
         self.runs: int | None = None  # the process that runs the submission, once it is confined
         self._reaping = threading.Lock()  # a child started afresh: killed by group only while unreaped
 
-    def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
-               zygote: Zygote | None, memory_gib: float | None) -> None:
+    def _prepare(self, memory_gib: float | None) -> None:
+        """What the child is given whichever way it starts: its uid, its cgroup, the layers it cannot see."""
         self.uid = _give_a_uid(self.workdir, self.path, *self.helpers) if child_drops_root() else 0  # 0: keeps its uid
         # Testing aid only: layers to leave off, to show each other layer holds alone.
         self.skip = skipped()
@@ -368,8 +375,12 @@ class Session(Requests):
         self._settled = False  # the cgroup's limit, set above what Python and torch took when setup is sent
         # Layers the child cannot see for itself (it reports the rest); a forked child reports its namespaces.
         self.cpu_bounded = bool(self.cgroup and self.cgroup.cpu_bounded)  # (else the thread watch keeps it to one CPU)
-        bounds = (*((self.cgroup.layer() if self.cgroup else cgroup.FALLBACK_LAYER,) if memory_gib else ()),
-                  ThreadWatch.LAYER, *(() if self.cpu_bounded else (ThreadWatch.CPU_LAYER,)))
+        self._bounds = (*((self.cgroup.layer() if self.cgroup else cgroup.FALLBACK_LAYER,) if memory_gib else ()),
+                        ThreadWatch.LAYER, *(() if self.cpu_bounded else (ThreadWatch.CPU_LAYER,)))
+
+    def _spawn(self, request_read: int, reply_write: int, record_write: int, output_kib: int,
+               zygote: Zygote | None) -> None:
+        bounds = self._bounds
         self.outer_layers: tuple[str, ...] = bounds
         self.process: subprocess.Popen[bytes] | ForkedChild
         forked = zygote and self._fork(zygote, (request_read, reply_write, record_write, self.oracle.channel))
@@ -413,10 +424,8 @@ class Session(Requests):
         except ZygoteGone as gone:
             for fd in (stdout, stderr):
                 os.close(fd)
-            if isinstance(gone, ZygoteStalled):
-                # If it catches up it forks a child on these pipes: none may go to a child started
-                # afresh (two would share them).
-                raise OSError(f"the sandbox child could not start: {gone}") from None
+            if isinstance(gone, ZygoteLost):
+                raise  # (a child of the zygote's may hold these channels: _start starts afresh on others)
             return None
         finally:
             for fd in (stdout_write, stderr_write):

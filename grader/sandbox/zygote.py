@@ -78,10 +78,16 @@ class ZygoteGone(Exception):
     """The zygote process ended or stopped answering; the caller may start a new one."""
 
 
-class ZygoteStalled(ZygoteGone):
+class ZygoteLost(ZygoteGone):
+    """The zygote took a spawn request, with its descriptors, and ended or stopped answering before it said what it
+    forked: a child it forked may hold them, and may have written on them already, so they must not be given to
+    another child (a child started afresh on them read a forked one's hello for its own set-up's answer, under load:
+    "no sandbox layers where they were due", where every child runs as nobody without Landlock)."""
+
+
+class ZygoteStalled(ZygoteLost):
     """A zygote this process may not kill (a batch's shared one) took a spawn request and did not
-    answer it: it may still fork a child on the descriptors it was sent, so they must not be given
-    to another child."""
+    answer it: it may still fork a child on the descriptors it was sent."""
 
 
 class Zygote:
@@ -158,7 +164,9 @@ class Zygote:
                 if self.process is None:  # another process's (a batch's shared one): not ours to kill
                     raise ZygoteStalled("the zygote did not answer a spawn request within 30 s") from None
                 self.process.kill()
-                raise ZygoteGone("the zygote did not answer a spawn request") from None
+                raise ZygoteLost("the zygote did not answer a spawn request") from None
+            except ZygoteGone as gone:
+                raise ZygoteLost(str(gone)) from None
 
     def wait(self, pid: int, timeout: float | None) -> int:
         """The exit code of a child this zygote spawned (negative: killed by that signal)."""
