@@ -897,7 +897,7 @@ def _write_class(args: argparse.Namespace, ex: Exercise, jobs: list[Job], key: b
     if edited is not None:
         needs.append(f"gradebook.csv may hold changes of yours (it differs from what the batch wrote, or {args.out} "
                      f"keeps no record of that): kept as {edited.name}; the new gradebook.csv has the scores as "
-                     "graded, so carry any changes over from it")
+                     f"graded, so carry your changes over from {edited.name} into it")
     if other_build:
         needs.append(f"graded by Dask workers whose grader or torch is not this one's ({batch.OTHER_BUILD_ADVICE}): "
                      f"{_some([safe_text.line(s, 80) for s in sorted(other_build)])}")
