@@ -541,8 +541,7 @@ def _load_error_finding(error: feedback.ErrorInfo, ex: Exercise, notebook: bool 
         # (hn122: a first try's plt.plot(x, y) left above its fixed cell was told of imports and packages)
         return Finding("loads", False, 0.0, f"Running your notebook's code cells raised {error.headline()}{where}.",
                        cause="Kernel > Restart & Run All stops at that cell, so the notebook run that way never "
-                             "reaches the cells below it. (The grader runs them all the same, as nbgrader does, but "
-                             "the cell itself stops at the line that raised.)",
+                             "reaches the cells below it; the cell itself stops at the line that raised.",
                        advice=_RUN_ALL if error.type == "NameError" else  # (a cell run before its import's)
                        "Fix that cell (Python's message above says how), or delete it if a later cell redoes it "
                        "right; then run Kernel > Restart & Run All and check that it reaches the last cell.")
