@@ -154,7 +154,7 @@ def by_hand_elsewhere(obs: Observations, ex: Exercise) -> Elsewhere | None:
             words: str | None
             if recorded.swapped:
                 words = _swapped(ex)
-            elif _no_chain_ran(recorded, chain):
+            elif _no_chain_ran(recorded, chain, ex):
                 words = _neither_pass_nor_forward(ex, scratch=bool(recorded.passes))
             elif chain.runs:
                 # (a graph cut short past MAX_NODES is judged on the steps it shows: rt174 padded its own leaf x²
@@ -285,7 +285,7 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
         by_hand = _by_hand(chain, ref_steps, ex, sample, x) if judge else None
         if by_hand is not None:
             return replace(base, divergence=by_hand, by_hand=True)
-        if judge and _no_chain_ran(traced.student[0], chain):
+        if judge and _no_chain_ran(traced.student[0], chain, ex):
             return replace(base, description="no backward pass of the function's ran, nor forward mode",
                            divergence=_neither_pass_nor_forward(ex, scratch=True), by_hand=True)
         # Another route to the right gradient (a norm instead of a sum of squares): not a mistake.
@@ -461,18 +461,26 @@ def _forward_by_hand(call: TracedCall, answer: float | np.ndarray | None, x: np.
 def _nothing_ran(call: TracedCall) -> bool:
     """Whether a call ran the primitive but neither a backward pass nor forward mode, where its answer followed
     autograd's derivative of the primitive: that derivative was read by hand (rt212: the canary's operator called
-    at x², or a graph's saved numbers, times 2x), and the chain's rest written out."""
-    return call.primitive_calls > 0 and call.passes == 0 and not call.tangents and not call.duals
+    at x², or a graph's saved numbers, times 2x), and the chain's rest written out. Forward mode is a tangent
+    unpacked (under vmap too, unread): a dual made and never unpacked carries nothing out (rt222's scratch
+    `make_dual(zeros, ones)` beside the operator called by hand switched the rule off, at 10/10)."""
+    return call.primitive_calls > 0 and call.passes == 0 and not call.tangents
 
 
-def _no_chain_ran(call: TracedCall, chain: TracedCall) -> bool:
-    """_nothing_ran, or every backward pass the call ran recorded and set aside as none of the chain's
-    (_of_the_chain: `chain`), with no forward mode: rt215's scratch `(t * 3).sum().backward()` on numbers of its
-    own, beside the primitive's derivative read by hand, made the call one whose passes were looked at, and it
-    was never listed."""
-    return _nothing_ran(call) or (call.primitive_calls > 0 and call.passes > 0 and not chain.runs and not call.cut
-                                  and not call.more_runs and call.passes <= len(call.runs) and not call.tangents
-                                  and not call.duals)
+def _no_chain_ran(call: TracedCall, chain: TracedCall, ex: Exercise) -> bool:
+    """_nothing_ran, or every backward pass the call ran recorded, with no forward mode, and either set aside as
+    none of the chain's (_of_the_chain: `chain`) or none of them taking the primitive's step: rt215's scratch
+    `(t * 3).sum().backward()` on numbers of its own, beside the primitive's derivative read by hand, made the
+    call one whose passes were looked at, and it was never listed; rt222's on a leaf of x's size, or on a copy
+    of x (`(leaf * 1.0).sum()`), is the chain's by its numbers, yet no pass without sin's step gave sin's
+    derivative."""
+    if _nothing_ran(call):
+        return True
+    if not (call.primitive_calls > 0 and call.passes > 0 and not call.cut and not call.more_runs
+            and call.passes <= len(call.runs) and not call.tangents):
+        return False
+    op = f"{ex.primitive.title()}Backward0"
+    return not chain.runs or not any(step.op == op for run in chain.runs for step in run)
 
 
 def _neither_pass_nor_forward(ex: Exercise, scratch: bool = False) -> str:

@@ -125,6 +125,17 @@ CASES = [
     ("sin", ROOT / "submissions" / "honest_forward_ad.py", None),
     ("sin", ROOT / "submissions" / "honest_jacfwd.py", None),
     ("sin", ROOT / "submissions" / "honest_func_vmap.py", None),
+    # rt222: a dual made and never unpacked, or a scratch pass that took no step of the primitive's (on a leaf of x's
+    # size, or a copy of x), beside the derivative read by hand; and honest styles beside them
+    ("sin", RED / "sin_by_hand_through_the_canarys_operator_beside_an_unused_dual.py", "ran neither a backward pass"),
+    ("sin", RED / "sin_by_hand_through_the_canarys_operator_beside_a_scratch_pass_of_xs_size.py", "differentiated"),
+    ("sin", RED / "sin_by_hand_from_a_pack_hooks_saved_tensor_beside_a_scratch_pass_on_x.py", "differentiated nothing"),
+    ("cos_square", RED / "cos_square_by_hand_through_the_canarys_operator_beside_an_unused_dual.py", "ran neither"),
+    ("cos_square", RED / "cos_square_by_hand_through_the_canarys_operator_beside_a_scratch_pass_of_xs_size.py",
+     "differentiated nothing of cos(x**2)"),
+    ("sin", RED / "sin_linearize.py", None),
+    ("sin", RED / "sin_aot_function.py", None),
+    ("sin", RED / "sin_function_wrapping_autograd_grad.py", None),
 ]
 
 
