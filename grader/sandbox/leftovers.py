@@ -46,14 +46,16 @@ def remove_left_by(uid: int) -> int:
     return _sweep_shared(frozenset({uid}))
 
 
-def remove_left_by_dead(uids: frozenset[int]) -> int:
+def remove_left_by_dead(uids: frozenset[int], before: float) -> int:
     """Remove what the children of a grader that is gone owned in SHARED (`uids`: those its pid gave them,
-    session.uids_of): one walk for them all. Its SIGKILL, or the OOM killer's, left rt221's notes and 60 MiB
-    of /dev/shm to every later grader with another pid, which before_first_use never reaches."""
-    return _sweep_shared(frozenset(uid for uid in uids if uid in CHILD_UIDS))
+    session.uids_of), unchanged since `before` (a time): one walk for them all. Its SIGKILL, or the OOM killer's,
+    left rt221's notes and 60 MiB of /dev/shm to every later grader with another pid, which before_first_use
+    never reaches. Only what is that old, and never a grader's folder: a grader in another pid namespace sharing
+    this /tmp, or a pid 2^21 away, gives its children the same uids (rv51's live grader lost its child's folder)."""
+    return _sweep_shared(frozenset(uid for uid in uids if uid in CHILD_UIDS), before)
 
 
-def _sweep_shared(uids: frozenset[int]) -> int:
+def _sweep_shared(uids: frozenset[int], before: float | None = None) -> int:
     removed = 0
     for top in SHARED if uids else ():
         try:
@@ -61,7 +63,7 @@ def _sweep_shared(uids: frozenset[int]) -> int:
         except OSError:
             continue
         try:
-            removed += _sweep(fd, top, uids, DEPTH)
+            removed += _sweep(fd, top, uids, DEPTH, before)
         finally:
             os.close(fd)
     return removed
@@ -83,7 +85,7 @@ def _sweep_all() -> None:
             remove_left_by(uid)
 
 
-def _sweep(fd: int, path: str, uids: frozenset[int], depth: int) -> int:
+def _sweep(fd: int, path: str, uids: frozenset[int], depth: int, before: float | None = None) -> int:
     """In the folder open as `fd`: remove what `uids` own, and look into the world-writable folders
     others own. By descriptor, never following a link (a child's link to /etc is removed, not
     followed)."""
@@ -97,7 +99,7 @@ def _sweep(fd: int, path: str, uids: frozenset[int], depth: int) -> int:
             info = os.stat(name, dir_fd=fd, follow_symlinks=False)
         except OSError:
             continue
-        if info.st_uid in uids:
+        if info.st_uid in uids and (before is None or (info.st_mtime < before and not name.startswith("grader-"))):
             removed += _remove(fd, name, stat.S_ISDIR(info.st_mode))
         elif stat.S_ISDIR(info.st_mode) and info.st_mode & 0o002 and depth > 1:
             try:
@@ -105,7 +107,7 @@ def _sweep(fd: int, path: str, uids: frozenset[int], depth: int) -> int:
             except OSError:
                 continue
             try:
-                removed += _sweep(below, os.path.join(path, name), uids, depth - 1)
+                removed += _sweep(below, os.path.join(path, name), uids, depth - 1, before)
             finally:
                 os.close(below)
     return removed

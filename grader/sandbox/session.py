@@ -662,7 +662,7 @@ def _remove_dead_folders() -> None:
                 dead.add(int(owner))
     if dead and os.getuid() == 0:
         # And what its children left outside their folders, where nothing stopped them (leftovers.py)
-        leftovers.remove_left_by_dead(frozenset(uid for pid in dead for uid in uids_of(pid)))
+        leftovers.remove_left_by_dead(frozenset(uid for pid in dead for uid in uids_of(pid)), cutoff)
 
 
 def remove_folders_of(pid: int) -> None:

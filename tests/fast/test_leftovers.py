@@ -102,18 +102,27 @@ def test_what_the_children_of_a_grader_that_is_gone_left_goes_with_its_folders()
 
     dead = next(pid for pid in range(4_000_000, 3_000_000, -1) if not os.path.exists(f"/proc/{pid}"))
     folder = Path(tempfile.gettempdir()) / f"grader-{dead}-testleft"
-    note, live = Path(f"/tmp/grader-test-dead-note-{os.getpid()}"), Path(f"/tmp/grader-test-live-note-{os.getpid()}")
+    note, live = Path(f"/tmp/test-dead-note-{os.getpid()}"), Path(f"/tmp/test-live-note-{os.getpid()}")
+    # (rv51: a live grader in another pid namespace, or a pid 2^21 away, gives its children the same uids: what they
+    # made within the hour stays, and a grader's folder is never this sweep's)
+    fresh, theirs = Path(f"/tmp/test-fresh-note-{os.getpid()}"), Path(f"/tmp/grader-{os.getpid()}-testlive")
     try:
         folder.mkdir()
+        theirs.mkdir()
         os.lchown(folder, session.uids_of(dead)[0], session.uids_of(dead)[0])
         old = time.time() - 2 * session.DEAD_FOLDER_AGE_S
         os.utime(folder, (old, old))
-        for path, uid in ((note, session.uids_of(dead)[7]), (live, session.uids_of(os.getpid())[7])):
+        for path, uid in ((note, session.uids_of(dead)[7]), (live, session.uids_of(os.getpid())[7]),
+                          (fresh, session.uids_of(dead)[8])):
             path.write_text("left")
             os.lchown(path, uid, uid)
+        os.lchown(theirs, session.uids_of(dead)[9], session.uids_of(dead)[9])
+        os.utime(note, (old, old))
+        os.utime(theirs, (old + 60, old + 60))
         session._remove_dead_folders.__wrapped__()
-        assert not folder.exists() and not note.exists() and live.exists()
+        assert not folder.exists() and not note.exists() and live.exists() and fresh.exists() and theirs.exists()
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        note.unlink(missing_ok=True)
-        live.unlink(missing_ok=True)
+        shutil.rmtree(theirs, ignore_errors=True)
+        for path in (note, live, fresh):
+            path.unlink(missing_ok=True)
