@@ -129,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + stop.signal
     finally:  # (as it was: a caller's own process, the suite's, keeps its handler)
         for signum in stops:
-            signal.signal(signum, signal.SIG_DFL)
+            if signal.getsignal(signum) is _stop:  # (not one a library set meanwhile)
+                signal.signal(signum, signal.SIG_DFL)
         if previous is signal.default_int_handler:
             signal.signal(signal.SIGINT, previous)
             sys.unraisablehook = unraisable

@@ -165,7 +165,8 @@ def _printed(outcome: Outcome, exercise: Exercise, out: Console) -> None:
                            "derivative reads False on some calls here: on those the grader swaps that derivative on "
                            "purpose, to see that your answer comes from autograd. Expected; not a mistake of yours.)",
                            style="dim"))
-        elif any(re.search(r"\d\.\d", line) for line in lines[:OUTPUT_LINES_SHOWN]):
+        elif any(re.search(r"\d\.\d", line) and re.search(r"grad|deriv|tensor\(", line, re.IGNORECASE)
+                 for line in lines[:OUTPUT_LINES_SHOWN]):  # (a gradient's numbers: not "torch 2.4.0" or "loss 0.5")
             # (hn156's honest file printed grad[12] at x = 0 and read 0.6475, then 1.2708 on the next run,
             # beside "should be cos(0) = 1": those lines came from calls under the secret, unexplained)
             out.print(Text(f"  (Numbers printed here may come from calls on which the grader swaps the derivative of "

@@ -191,8 +191,24 @@ def test_a_shared_zygote_that_stalls_costs_this_file_a_start_afresh_never_two_ch
     assert outcome.status == "graded" and outcome.score == 10, outcome.grader_error
 
 
-def _children_of(pid: int) -> list[str]:
-    return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+def test_a_zygote_lost_after_it_forked_costs_a_start_afresh_on_channels_no_child_of_its_holds(sin, monkeypatch):
+    """A zygote that forks the child, then is lost before it says so (it ended: every spawn where all children run
+    as nobody without Landlock): the child it forked writes its hello on the channels it was sent, and a child
+    started afresh on them read that hello as its set-up's answer, a grader error under load. It starts on
+    channels of its own."""
+    from grader.sandbox.zygote import Zygote, ZygoteLost
+
+    spawn = Zygote.spawn
+
+    def forks_then_is_lost(self, *args, **kwargs):
+        child = spawn(self, *args, **kwargs)
+        time.sleep(1.0)  # (its hello written by now)
+        child.kill()
+        raise ZygoteLost("the zygote ended")
+
+    monkeypatch.setattr(Zygote, "spawn", forks_then_is_lost)
+    outcome = grade_file(SUBMISSIONS / "honest_backward.py", sin, warm=True)
+    assert outcome.status == "graded" and outcome.score == 10, outcome.grader_error
 
 
 def test_a_crash_is_named_even_when_the_zygote_is_slow_to_report_it(sin, monkeypatch):
