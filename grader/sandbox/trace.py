@@ -65,7 +65,7 @@ class Recorder:
         self.detach_of, self.numel_of, self.storage_of = base.detach, base.numel, base.untyped_storage
         self.keys_of, self._python_key = torch._C._dispatch_keys, torch._C.DispatchKey.Python
         self.grad_fn_of, self.is_meta_of = base.grad_fn.__get__, base.is_meta.__get__
-        self.requires_grad_of = base.requires_grad.__get__
+        self.requires_grad_of, self.is_nested_of = base.requires_grad.__get__, base.is_nested.__get__
         self._no_function, self._no_python = torch._C.DisableTorchFunction, torch._C._ExcludeDispatchKeyGuard
         self._python_keys = python_dispatch_keys(torch)
         self.step_name = primitive.capitalize() + "Backward0"  # torch's name for the node we fold into
@@ -203,6 +203,8 @@ class Recorder:
                 # either, and read as TensorBase reads them, a jvp's tangents among them.)
                 if self.keys_of(t).has(self._python_key):
                     self.storage_of(t).data_ptr()
+                if self.is_nested_of(t):  # (a nested tensor's numbers are its components': reshaping one segfaulted)
+                    return self.unread(t)
                 flat = self.detach_of(t).reshape(-1)
                 count = flat.numel()
                 if count == 0:
