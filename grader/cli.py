@@ -129,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + stop.signal
     finally:  # (as it was: a caller's own process, the suite's, keeps its handler)
         for signum in stops:
-            if signal.getsignal(signum) is _stop:  # (not one a library set meanwhile)
+            # (not one a library set meanwhile; nor where _stop ran, ignoring the rest: a second SIGTERM still on its
+            # way would end the process by the default, -15, after its words)
+            if signal.getsignal(signum) is _stop:
                 signal.signal(signum, signal.SIG_DFL)
         if previous is signal.default_int_handler:
             signal.signal(signal.SIGINT, previous)
@@ -312,6 +314,10 @@ class Stopped(BaseException):
 
 
 def _stop(signum: int, _frame: object) -> None:
+    # Once: a second SIGTERM as the sandbox closed stopped the close (rt222's burst of 200, 2 ms apart, left the
+    # child's folder and cgroups behind). The process is ending: the rest are ignored to its end.
+    for each in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(each, signal.SIG_IGN)
     raise Stopped(signum)
 
 
@@ -514,7 +520,8 @@ def _batch(args: argparse.Namespace, ex: object) -> int:
     finally:
         batch.let_go()  # (OUT's lock: hold_out)
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            if signal.getsignal(signum) is _stop:  # (where _stop ran, the rest stay ignored to the end)
+                signal.signal(signum, handler)
 
 
 def _names_of(job: Any, folder: Path) -> set[str]:
