@@ -1368,8 +1368,10 @@ def _zeros_show_nothing(finding: Finding) -> Finding:
     summary = finding.summary
     if zeros:
         others = "1 other input your answer was" if zeros == 1 else f"{zeros} other inputs your answers were"
-        summary += (f" On {others} 0, or within 0.001 of 0, where the derivative is "
-                    "not: those show nothing, and earn no autograd points (see correctness).")
+        # (not "within 0.001 of 0" alone: a wrong answer a small multiple of the derivative is silent too, verdict.
+        # _wrong_kind, and hn157's log|x| slip there answered 0.0059)
+        summary += (f" On {others} 0, or too near 0 beside the derivative to show whether autograd moved them, "
+                    "where the derivative is not: those show nothing, and earn no autograd points (see correctness).")
     return replace(finding, passed=False, fraction=finding.fraction * judged / (judged + zeros + unread),
                    summary=summary)
 

@@ -67,7 +67,7 @@ GOLDEN: dict[str, Golden] = {
         # x·cos(x) at 5π/2, a zero of cos, shows no scaling, but its move is 5π/2 times autograd's: 4.08 before)
         "graded", 4.11, {"correctness", "autograd", "contract", "tracked_inputs"}, {"correctness": "x_times"},
         {"correctness": ("x·cos(x)", "y.backward(x) uses x as the incoming gradient"),
-         "autograd": ("On 19 other inputs your answers were 0, or within 0.001 of 0,",)}),
+         "autograd": ("On 19 other inputs your answers were 0, or too near 0 beside the derivative",)}),
     "mistake_two_sin": Golden(
         # (its passes, empty inputs and zeros of cos, are where twice cos(x) is cos(x) too: they earn nothing)
         "graded", 5.0, {"correctness", "tracked_inputs"}, {"correctness": "scaled"},
