@@ -267,7 +267,7 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
             if judge and proven and ex.chain and agrees(first.value) else None
         if forward is not None:
             return replace(base, description="no backward pass ran: forward mode", divergence=forward, by_hand=True)
-        if judge and proven and agrees(first.value) and _nothing_ran(first):
+        if judge and proven and agrees(first.value) and _nothing_ran(traced.student[0]):  # (as sent: its empty passes)
             return replace(base, description=f"neither a backward pass nor forward mode ran, yet torch.{ex.primitive} "
                                              "did", divergence=_neither_pass_nor_forward(ex), by_hand=True)
         description, sentence = _no_pass(first, ex, want, obs, proven, agrees(first.value))
@@ -464,7 +464,10 @@ def _nothing_ran(call: TracedCall) -> bool:
     at x², or a graph's saved numbers, times 2x), and the chain's rest written out. Forward mode is a tangent
     unpacked (under vmap too, unread): a dual made and never unpacked carries nothing out (rt222's scratch
     `make_dual(zeros, ones)` beside the operator called by hand switched the rule off, at 10/10)."""
-    return call.primitive_calls > 0 and call.passes == 0 and not call.tangents
+    # (a pass that recorded no step at all, every pass recorded, is none: rt223's `ones((), requires_grad=True)
+    # .backward()`, or an autograd.grad that raised, beside the operator called by hand, switched the rule off)
+    stepless = not any(call.runs) and call.passes <= len(call.runs) and not call.cut and not call.more_runs
+    return call.primitive_calls > 0 and (call.passes == 0 or stepless) and not call.tangents
 
 
 def _no_chain_ran(call: TracedCall, chain: TracedCall, ex: Exercise) -> bool:

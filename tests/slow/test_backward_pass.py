@@ -133,6 +133,9 @@ CASES = [
     ("cos_square", RED / "cos_square_by_hand_through_the_canarys_operator_beside_an_unused_dual.py", "ran neither"),
     ("cos_square", RED / "cos_square_by_hand_through_the_canarys_operator_beside_a_scratch_pass_of_xs_size.py",
      "differentiated nothing of cos(x**2)"),
+    # rt223: beside a pass of a bare leaf, which records no step
+    ("sin", RED / "sin_by_hand_through_the_canarys_operator_beside_a_bare_leafs_pass.py", "ran neither a backward"),
+    ("cos_square", RED / "cos_square_by_hand_through_the_canarys_operator_beside_a_bare_leafs_pass.py", "ran neither"),
     ("sin", RED / "sin_linearize.py", None),
     ("sin", RED / "sin_aot_function.py", None),
     ("sin", RED / "sin_function_wrapping_autograd_grad.py", None),
