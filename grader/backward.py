@@ -205,7 +205,7 @@ def _of_the_chain(call: TracedCall, ex: Exercise, x: np.ndarray) -> TracedCall:
         return replace(call, runs=(), leaves=(), roots=(), sized=())
     numbers = _chain_numbers(ex, x)
     arguments = np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in ex.primitive_arguments(x)])
-    op = f"{ex.primitive.title()}Backward0"
+    op = ex.backward_step
 
     def apart(run: Sequence[TracedStep], leaves: Sequence[float | None], roots: Sequence[float | None],
               sized: bool) -> bool:
@@ -312,7 +312,7 @@ def _described(obs: Observations, ex: Exercise, proven: bool, moved: bool,
         if not right and student:
             sentence, at = _not_returned(first, want, sample, ex.function, traced.dtype), len(student) - 1
     detour = sentence is not None or (student and _route(student) != _route(ref_steps) and
-                                      any(s.op == f"{ex.primitive.title()}Backward0" for s in student))
+                                      any(s.op == ex.backward_step for s in student))
     if right and not proven and detour:
         if moved:
             # The right gradient by a route the canary could not prove: -sin(-x) (where "every
@@ -365,7 +365,7 @@ def _by_hand(call: TracedCall, reference: Sequence[Step], ex: Exercise, sample: 
     x.flip(0), its gradient flipped back, holds x's numbers in another order). Not where passes went
     unrecorded past MAX_RUNS (hn129's cos(u[i]) one element at a time, then one pass from x with
     grad_outputs: the four recorded took cos's step alone)."""
-    op = f"{ex.primitive.title()}Backward0"
+    op = ex.backward_step
     theirs = {reference[i].op for i in _math(reference)} - {op}
     runs = [run for run in call.runs if run]
     if not theirs or not runs or call.more_runs:
@@ -466,8 +466,13 @@ def _nothing_ran(call: TracedCall) -> bool:
     `make_dual(zeros, ones)` beside the operator called by hand switched the rule off, at 10/10)."""
     # (a pass that recorded no step at all, every pass recorded, is none: rt223's `ones((), requires_grad=True)
     # .backward()`, or an autograd.grad that raised, beside the operator called by hand, switched the rule off)
-    stepless = not any(call.runs) and call.passes <= len(call.runs) and not call.cut and not call.more_runs
+    stepless = not any(call.runs) and _all_recorded(call)
     return call.primitive_calls > 0 and (call.passes == 0 or stepless) and not call.tangents
+
+
+def _all_recorded(call: TracedCall) -> bool:
+    """Whether every backward pass the call ran was recorded whole (none past the four recorded, no graph cut)."""
+    return call.passes <= len(call.runs) and not call.cut and not call.more_runs
 
 
 def _no_chain_ran(call: TracedCall, chain: TracedCall, ex: Exercise) -> bool:
@@ -479,11 +484,9 @@ def _no_chain_ran(call: TracedCall, chain: TracedCall, ex: Exercise) -> bool:
     derivative."""
     if _nothing_ran(call):
         return True
-    if not (call.primitive_calls > 0 and call.passes > 0 and not call.cut and not call.more_runs
-            and call.passes <= len(call.runs) and not call.tangents):
+    if not (call.primitive_calls > 0 and call.passes > 0 and _all_recorded(call) and not call.tangents):
         return False
-    op = f"{ex.primitive.title()}Backward0"
-    return not chain.runs or not any(step.op == op for run in chain.runs for step in run)
+    return not chain.runs or not any(step.op == ex.backward_step for run in chain.runs for step in run)
 
 
 def _neither_pass_nor_forward(ex: Exercise, scratch: bool = False) -> str:
@@ -516,7 +519,7 @@ def _unproven_route(student: Sequence[Step], reference: Sequence[Step], ex: Exer
     primitive at x was not shown, and the step to mark: the primitive's, where it was not taken at x."""
     route = f"Your pass reaches the right gradient by another route ({_route(student)} where the reference's runs " \
             f"{_route(reference)})"
-    name, op = ex.primitive, f"{ex.primitive.title()}Backward0"
+    name, op = ex.primitive, ex.backward_step
     # Where the reference takes the primitive's derivative: at x for sin(x), at x² for cos(x²) (a
     # hunter's exp(2·log x) for x², at the reference's own u, was marked wrong "rather than at x").
     theirs = next((s.at for s in reference if s.op == op and s.at), None)

@@ -153,6 +153,12 @@ class Exercise:
         return call if self.value == call else f"{self.primitive} in {self.value}"
 
     @property
+    def backward_step(self) -> str:
+        """torch's name for the primitive's node in a backward pass (SinBackward0; the canary's node is recorded
+        under it too)."""
+        return f"{self.primitive.title()}Backward0"
+
+    @property
     def chain(self) -> bool:
         """Whether the function goes beyond its primitive at x (cos(x²), not sin(x)): the canary proves the
         primitive's derivative only, and the backward passes are the evidence for the rest."""

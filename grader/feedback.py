@@ -1012,7 +1012,7 @@ def _another_function(ex: Exercise, primitive_called: bool, uses_autograd: bool,
     """The steps of a recorded backward pass that never went through the primitive, where that is
     what _bypass_cause names (autograd of another function), or none: the pass went through it,
     none was recorded, or the primitive never ran during the calls (values worked out ahead)."""
-    if not pass_ops or f"{ex.primitive.title()}Backward0" in pass_ops or (uses_autograd and not primitive_called):
+    if not pass_ops or ex.backward_step in pass_ops or (uses_autograd and not primitive_called):
         return []
     return sorted(op for op in pass_ops if op.endswith("Backward0") and op not in ("SumBackward0",))
 
@@ -1031,7 +1031,7 @@ def _bypass_cause(ex: Exercise, primitive_called: bool, uses_autograd: bool,
         # A helper's autograd of sin(x²) for cos(x²) was told its value was computed another way, -2x·sin(x²)
         # written out (cos ran: in sin's own backward).
         return (f"Likely cause: your backward pass ran, but not through torch.{ex.primitive}: it has no "
-                f"{ex.primitive.title()}Backward0 "
+                f"{ex.backward_step} "
                 f"(its steps: {', '.join(math)}), so autograd differentiated another function than "
                 f"{_named(ex.value)} (see correctness and backward.png).")
     if uses_autograd:
